@@ -71,6 +71,10 @@ class ConflictError(KawaError):
     """A write lost a race (stale resourceVersion) or would create a duplicate."""
 
 
+class GoneError(KawaError):
+    """A resume point (such as a watch's resourceVersion) is older than the retained history."""
+
+
 class TemporaryError(KawaError):
     """Something failed in a way that may succeed later; retry after ``delay`` seconds."""
 

@@ -1,0 +1,276 @@
+"""SQLite backend of the resource store: one file, nothing to install.
+
+Resources change rarely (people and controllers write them, events do not), so every
+operation runs on one connection in one worker thread, serialised, and each write is its own
+transaction committed with ``synchronous=FULL``. Each change is also appended to a
+``changes`` table (the last ``history`` of them are kept) so that a watch can resume from a
+resourceVersion after a restart; changes are fanned out to live watchers in-process.
+
+Called by the API server, the controllers and the broker data plane through
+:class:`kawa.store.base.ResourceStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import concurrent.futures
+import copy
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import orjson
+
+from kawa.errors import ConflictError, GoneError, NotFoundError
+from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    rv INTEGER NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS changes (
+    rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL,
+    type TEXT NOT NULL, body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_NON_SPEC_KEYS = frozenset({"metadata", "status", "apiVersion", "kind"})
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _spec_part(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in _NON_SPEC_KEYS}
+
+
+class _Watcher:
+    __slots__ = ("namespace", "queue", "resource")
+
+    def __init__(self, resource: str, namespace: str | None) -> None:
+        self.resource = resource
+        self.namespace = namespace
+        self.queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+
+    def wants(self, resource: str, namespace: str) -> bool:
+        return resource == self.resource and self.namespace in (None, namespace)
+
+
+class SqliteResourceStore:
+    """The embedded :class:`~kawa.store.base.ResourceStore` (``path`` may be ``:memory:``)."""
+
+    def __init__(self, path: str, *, history: int = 10_000) -> None:
+        self._history = history
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kawa-store")
+        self._conn = self._pool.submit(self._open, path).result()
+        self._rv = self._pool.submit(self._load_rv).result()
+        self._watchers: set[_Watcher] = set()
+        self._lock = asyncio.Lock()
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+        return conn
+
+    def _load_rv(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
+        return int(row[0]) if row else 0
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, key: ResourceKey) -> Obj:
+        row = await self._run(self._get_row, key)
+        if row is None:
+            raise NotFoundError(f"{key} not found")
+        return orjson.loads(row)  # type: ignore[no-any-return]
+
+    def _get_row(self, key: ResourceKey) -> bytes | None:
+        row = self._conn.execute(
+            "SELECT body FROM objects WHERE resource=? AND namespace=? AND name=?",
+            (key.resource, key.namespace, key.name),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    async def list(self, resource: str, namespace: str | None = None) -> ListResult:
+        rows, rv = await self._run(self._list_rows, resource, namespace)
+        return ListResult([orjson.loads(r) for r in rows], rv)
+
+    def _list_rows(self, resource: str, namespace: str | None) -> tuple[builtins.list[bytes], int]:
+        if namespace is None:
+            cur = self._conn.execute(
+                "SELECT body FROM objects WHERE resource=? ORDER BY namespace, name", (resource,)
+            )
+        else:
+            cur = self._conn.execute(
+                "SELECT body FROM objects WHERE resource=? AND namespace=? ORDER BY name",
+                (resource, namespace),
+            )
+        return [bytes(r[0]) for r in cur.fetchall()], self._rv
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create(self, key: ResourceKey, obj: Obj) -> Obj:
+        async with self._lock:
+            if await self._run(self._get_row, key) is not None:
+                raise ConflictError(f"{key} already exists")
+            new = copy.deepcopy(obj)
+            meta = new.setdefault("metadata", {})
+            meta["name"] = key.name
+            if key.namespace:
+                meta["namespace"] = key.namespace
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = _now()
+            meta["generation"] = 1
+            meta.pop("deletionTimestamp", None)
+            return await self._commit(key, new, "ADDED")
+
+    async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
+        async with self._lock:
+            row = await self._run(self._get_row, key)
+            if row is None:
+                raise NotFoundError(f"{key} not found")
+            old: Obj = orjson.loads(row)
+            old_meta = old["metadata"]
+            given_rv = obj.get("metadata", {}).get("resourceVersion")
+            if given_rv not in (None, "") and str(given_rv) != old_meta["resourceVersion"]:
+                raise ConflictError(
+                    f"{key}: the object has been modified (resourceVersion {given_rv} is not "
+                    f"the current {old_meta['resourceVersion']}); read it again and retry"
+                )
+            if status_only:
+                new = copy.deepcopy(old)
+                if "status" in obj:
+                    new["status"] = copy.deepcopy(obj["status"])
+                else:
+                    new.pop("status", None)
+            else:
+                new = copy.deepcopy(obj)
+                meta = new.setdefault("metadata", {})
+                for field in ("uid", "creationTimestamp", "generation", "name", "namespace"):
+                    if field in old_meta:
+                        meta[field] = old_meta[field]
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+                if _spec_part(new) != _spec_part(old):
+                    meta["generation"] = int(old_meta.get("generation", 1)) + 1
+            if new == old:
+                return old
+            return await self._commit(key, new, "MODIFIED")
+
+    async def delete(self, key: ResourceKey) -> Obj:
+        async with self._lock:
+            row = await self._run(self._get_row, key)
+            if row is None:
+                raise NotFoundError(f"{key} not found")
+            old: Obj = orjson.loads(row)
+            return await self._commit(key, old, "DELETED")
+
+    async def _commit(self, key: ResourceKey, obj: Obj, kind: WatchType) -> Obj:
+        rv = self._rv + 1
+        obj["metadata"]["resourceVersion"] = str(rv)
+        body = orjson.dumps(obj)
+        await self._run(self._write, key, body, rv, kind)
+        self._rv = rv
+        event = WatchEvent(kind, obj, rv)
+        for watcher in list(self._watchers):
+            if watcher.wants(key.resource, key.namespace):
+                watcher.queue.put_nowait(event)
+        return copy.deepcopy(obj)
+
+    def _write(self, key: ResourceKey, body: bytes, rv: int, kind: WatchType) -> None:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if kind == "DELETED":
+                c.execute(
+                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                    (key.resource, key.namespace, key.name),
+                )
+            else:
+                c.execute(
+                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                    (key.resource, key.namespace, key.name, rv, body),
+                )
+            c.execute(
+                "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
+                (rv, key.resource, key.namespace, kind, body),
+            )
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
+            if rv % 1000 == 0:
+                c.execute("DELETE FROM changes WHERE rv <= ?", (rv - self._history,))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    # -- watch -----------------------------------------------------------------------------
+
+    async def watch(
+        self, resource: str, namespace: str | None = None, since: int | None = None
+    ) -> AsyncIterator[WatchEvent]:
+        watcher = _Watcher(resource, namespace)
+        self._watchers.add(watcher)
+        try:
+            if since is not None and since < self._rv:
+                backlog = await self._run(self._changes_since, resource, namespace, since)
+                last = since
+                for event in backlog:
+                    last = event.resource_version
+                    yield event
+                # Drop live events already replayed from the backlog.
+                while True:
+                    event_or_none = await watcher.queue.get()
+                    if event_or_none is None:
+                        return
+                    if event_or_none.resource_version > last:
+                        yield event_or_none
+                        break
+            while True:
+                item = await watcher.queue.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._watchers.discard(watcher)
+
+    def _changes_since(
+        self, resource: str, namespace: str | None, since: int
+    ) -> builtins.list[WatchEvent]:
+        oldest = self._conn.execute("SELECT MIN(rv) FROM changes").fetchone()[0]
+        if oldest is not None and since + 1 < oldest:
+            raise GoneError(
+                f"resourceVersion {since} is too old (the oldest retained is {oldest - 1})"
+            )
+        rows = self._conn.execute(
+            "SELECT rv, namespace, type, body FROM changes WHERE rv > ? AND resource = ? "
+            "ORDER BY rv",
+            (since, resource),
+        ).fetchall()
+        return [
+            WatchEvent(kind, orjson.loads(body), rv)
+            for rv, ns, kind, body in rows
+            if namespace is None or ns == namespace
+        ]
+
+    async def close(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.queue.put_nowait(None)
+        await self._run(self._conn.close)
+        self._pool.shutdown(wait=True)
