@@ -1,0 +1,286 @@
+"""Object metadata rules and small readers for Kubernetes-shaped dicts.
+
+Resources travel through kawa as plain dicts (``apiVersion``, ``kind``, ``metadata``,
+``spec``, ``status``). This module holds what every kind shares: the name rules of
+Kubernetes (DNS-1123 labels and subdomains, label keys and values), the checks that
+``labels`` and ``annotations`` are maps of strings, and typed readers that append a
+:class:`~kawa.errors.FieldError` instead of raising, so a validator can report every problem
+at once. :class:`Condition` and :class:`ConditionSet` live in :mod:`kawa.apis.conditions`
+and are re-exported here.
+
+Called by every kind's parse/default/validate functions (``kawa.apis.eventing`` ...), by
+the API server and by the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from kawa.apis.conditions import Clock, Condition, ConditionSet, system_clock
+from kawa.errors import FieldError
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "Clock",
+    "Condition",
+    "ConditionSet",
+    "Object",
+    "annotations_of",
+    "dns1123_label_errors",
+    "dns1123_subdomain_errors",
+    "join",
+    "label_key_errors",
+    "label_value_errors",
+    "metadata_of",
+    "namespace_of",
+    "read_mapping",
+    "read_str",
+    "set_observed_generation",
+    "string_map_errors",
+    "subject_of",
+    "system_clock",
+    "type_name",
+    "validate_metadata",
+]
+
+Object = dict[str, Any]
+"""A resource as kawa stores and serves it: a JSON-shaped dict."""
+
+DEFAULT_NAMESPACE: Final = "default"
+
+_DNS1123_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN: Final = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+_QUALIFIED_NAME: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+
+DNS1123_LABEL_MAX: Final = 63
+DNS1123_SUBDOMAIN_MAX: Final = 253
+
+_LABEL_HELP: Final = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name' or '123-abc')"
+)
+_SUBDOMAIN_HELP: Final = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
+)
+_QUALIFIED_HELP: Final = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+    "an alphanumeric character, at most 63 characters (e.g. 'MyName', 'my.name' or '123-abc')"
+)
+
+
+def dns1123_label_errors(value: str) -> list[str]:
+    """What is wrong with ``value`` as a DNS-1123 label (a namespace); empty when valid."""
+    problems: list[str] = []
+    if len(value) > DNS1123_LABEL_MAX:
+        problems.append(f"must be no more than {DNS1123_LABEL_MAX} characters")
+    if not _DNS1123_LABEL.fullmatch(value):
+        problems.append(_LABEL_HELP)
+    return problems
+
+
+def dns1123_subdomain_errors(value: str) -> list[str]:
+    """What is wrong with ``value`` as a DNS-1123 subdomain (an object name)."""
+    problems: list[str] = []
+    if len(value) > DNS1123_SUBDOMAIN_MAX:
+        problems.append(f"must be no more than {DNS1123_SUBDOMAIN_MAX} characters")
+    if not _DNS1123_SUBDOMAIN.fullmatch(value):
+        problems.append(_SUBDOMAIN_HELP)
+    return problems
+
+
+def label_key_errors(key: str) -> list[str]:
+    """What is wrong with ``key`` as a label key: ``[prefix/]name`` with a DNS prefix."""
+    prefix, slash, name = key.rpartition("/")
+    problems: list[str] = []
+    if slash and not prefix:
+        problems.append("prefix part must be non-empty")
+    elif prefix:
+        problems.extend(f"prefix part {p}" for p in dns1123_subdomain_errors(prefix))
+    if not name:
+        problems.append("name part must be non-empty")
+    elif len(name) > DNS1123_LABEL_MAX or not _QUALIFIED_NAME.fullmatch(name):
+        problems.append(f"name part {_QUALIFIED_HELP}")
+    return problems
+
+
+def label_value_errors(value: str) -> list[str]:
+    """What is wrong with ``value`` as a label value (empty is allowed)."""
+    if value and (len(value) > DNS1123_LABEL_MAX or not _QUALIFIED_NAME.fullmatch(value)):
+        return [f"a valid label value {_QUALIFIED_HELP}"]
+    return []
+
+
+def validate_metadata(
+    metadata: Any, *, namespaced: bool = True, path: str = "metadata"
+) -> list[FieldError]:
+    """Every problem with an object's ``metadata``: name, namespace, labels, annotations.
+
+    ``namespace`` may be absent (the API server or ``kubectl`` fills it in); when present it
+    must be a DNS-1123 label. ``name`` is required and must be a DNS-1123 subdomain.
+    """
+    if not isinstance(metadata, Mapping):
+        return [FieldError(path, f"expected a mapping, got {type_name(metadata)}")]
+    errors: list[FieldError] = []
+    name = metadata.get("name")
+    if name is None or name == "":
+        errors.append(FieldError(f"{path}.name", "required field is missing"))
+    elif not isinstance(name, str):
+        errors.append(FieldError(f"{path}.name", f"expected a string, got {type_name(name)}"))
+    else:
+        errors.extend(
+            FieldError(f"{path}.name", f"invalid value {name!r}: {p}")
+            for p in dns1123_subdomain_errors(name)
+        )
+    namespace = metadata.get("namespace")
+    if namespace is not None and namespace != "":
+        if not namespaced:
+            errors.append(
+                FieldError(f"{path}.namespace", "not allowed: this kind is not namespaced")
+            )
+        elif not isinstance(namespace, str):
+            errors.append(
+                FieldError(f"{path}.namespace", f"expected a string, got {type_name(namespace)}")
+            )
+        else:
+            errors.extend(
+                FieldError(f"{path}.namespace", f"invalid value {namespace!r}: {p}")
+                for p in dns1123_label_errors(namespace)
+            )
+    labels = metadata.get("labels")
+    errors.extend(string_map_errors(labels, f"{path}.labels"))
+    if isinstance(labels, Mapping):
+        for key, value in labels.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                continue
+            errors.extend(
+                FieldError(f"{path}.labels", f"invalid key {key!r}: {p}")
+                for p in label_key_errors(key)
+            )
+            errors.extend(
+                FieldError(f"{path}.labels[{key}]", f"invalid value {value!r}: {p}")
+                for p in label_value_errors(value)
+            )
+    annotations = metadata.get("annotations")
+    errors.extend(string_map_errors(annotations, f"{path}.annotations"))
+    if isinstance(annotations, Mapping):
+        for key in annotations:
+            if isinstance(key, str):
+                errors.extend(
+                    FieldError(f"{path}.annotations", f"invalid key {key!r}: {p}")
+                    for p in label_key_errors(key)
+                )
+    return errors
+
+
+def string_map_errors(value: Any, path: str) -> list[FieldError]:
+    """Problems with ``value`` as a map of strings to strings (``None`` is fine: absent)."""
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [FieldError(path, f"expected a map of strings, got {type_name(value)}")]
+    errors: list[FieldError] = []
+    for key, item in value.items():
+        if not isinstance(key, str):
+            errors.append(FieldError(path, f"keys must be strings, got {type_name(key)} {key!r}"))
+        elif not isinstance(item, str):
+            errors.append(
+                FieldError(
+                    f"{path}[{key}]",
+                    f"expected a string, got {type_name(item)} (quote it in YAML)",
+                )
+            )
+    return errors
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages ("a list", "a number" ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+# -- readers used by the kinds' parsers: they record a problem and return None -------------
+
+
+def read_mapping(
+    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
+) -> Mapping[str, Any] | None:
+    """``parent[key]`` when it is a mapping; ``None`` when absent (or wrong, recorded)."""
+    value = parent.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        errors.append(FieldError(path, f"expected a mapping, got {type_name(value)}"))
+        return None
+    return value
+
+
+def read_str(
+    parent: Mapping[str, Any],
+    key: str,
+    path: str,
+    errors: list[FieldError],
+    *,
+    required: bool = False,
+) -> str | None:
+    """``parent[key]`` when it is a string; a missing or empty required one is recorded."""
+    value = parent.get(key)
+    if value is None or value == "":
+        if required:
+            errors.append(FieldError(path, "required field is missing"))
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError(path, f"expected a string, got {type_name(value)}"))
+        return None
+    return value
+
+
+def join(path: str, key: str) -> str:
+    """``path.key``, or ``key`` alone at the top (``path`` empty)."""
+    return f"{path}.{key}" if path else key
+
+
+def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``obj["metadata"]`` or an empty mapping (never raises)."""
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    """The object's namespace, ``default`` when it has none (as ``kubectl`` would apply it)."""
+    namespace = metadata_of(obj).get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else DEFAULT_NAMESPACE
+
+
+def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The object's annotations that are strings (a copy; empty when it has none)."""
+    annotations = metadata_of(obj).get("annotations")
+    if not isinstance(annotations, Mapping):
+        return {}
+    return {k: v for k, v in annotations.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def subject_of(kind: str, obj: Mapping[str, Any]) -> str:
+    """``"Trigger default/name"``: how an object is named in a ValidationError."""
+    name = metadata_of(obj).get("name")
+    return f"{kind} {namespace_of(obj)}/{name if isinstance(name, str) and name else '?'}"
+
+
+def set_observed_generation(status: dict[str, Any], generation: int) -> None:
+    """Record in ``status`` the ``metadata.generation`` a reconciler has acted on."""
+    status["observedGeneration"] = generation

@@ -1,0 +1,248 @@
+"""One trigger's consumer: reads its broker's log from a durable cursor, filters, delivers.
+
+Each Trigger gets its own consumer, so a slow or failing subscriber only ever holds up its
+own trigger. The consumer keeps up to ``max_in_flight`` deliveries running at once
+(unordered, the default), or delivers one event at a time per ``partitionkey`` extension
+value when the trigger asks for ordered delivery. Its progress is the highest sequence below
+which every event is finished (delivered, dead-lettered, dropped or filtered out); that
+watermark is saved to the log as the trigger's cursor, so after a restart delivery resumes
+there (at least once: events in flight at a crash are delivered again).
+
+Created and stopped by :mod:`kawa.broker.dataplane`; delivers through
+:class:`kawa.delivery.sender.Dispatcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from kawa.apis.duck import DeliveryFormat
+from kawa.broker import envelope, ttl
+from kawa.cloudevents.event import CloudEvent
+from kawa.delivery.policy import RetryPolicy
+from kawa.delivery.sender import DeliveryResult, Dispatcher
+from kawa.errors import KawaError, ValidationError
+from kawa.eventlog.base import EventLog, Record
+from kawa.filters.base import Filter
+
+log = logging.getLogger(__name__)
+
+ReplyPublisher = Callable[[CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerTarget:
+    """Everything a consumer needs to know about its trigger, resolved by the control plane."""
+
+    namespace: str
+    name: str
+    uid: str
+    stream: str
+    subscriber_uri: str
+    dead_letter_uri: str | None
+    policy: RetryPolicy
+    format: DeliveryFormat
+    filter: Filter = field(compare=False)
+    filter_spec: str = ""
+    ordered: bool = False
+
+    @property
+    def consumer_id(self) -> str:
+        return f"trigger:{self.uid}"
+
+
+@dataclass(slots=True)
+class ConsumerStats:
+    """Counters a consumer keeps (read by metrics and tests)."""
+
+    matched: int = 0
+    filtered_out: int = 0
+    delivered: int = 0
+    replies: int = 0
+    dead_lettered: int = 0
+    dropped: int = 0
+    last_error: str = ""
+
+
+class TriggerConsumer:
+    """Runs until cancelled (see the module docstring)."""
+
+    def __init__(
+        self,
+        target: TriggerTarget,
+        event_log: EventLog,
+        dispatcher: Dispatcher,
+        publish_reply: ReplyPublisher,
+        *,
+        max_in_flight: int = 100,
+        batch: int = 256,
+        commit_interval: float = 0.05,
+    ) -> None:
+        self.target = target
+        self.stats = ConsumerStats()
+        self._log = event_log
+        self._dispatcher = dispatcher
+        self._publish_reply = publish_reply
+        self._max_in_flight = max_in_flight
+        self._batch = batch
+        self._commit_interval = commit_interval
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._pending: set[int] = set()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._fetched = 0
+        self._committed = 0
+        self._last_commit = 0.0
+        self.started = asyncio.Event()
+
+    async def run(self) -> None:
+        target = self.target
+        cursor = await self._log.load_cursor(target.consumer_id)
+        if cursor is None:
+            # A new trigger sees the events that arrive after it is Ready, not the backlog.
+            cursor = await self._log.last_seq(target.stream)
+            await self._log.save_cursor(target.consumer_id, target.stream, cursor)
+        self._fetched = self._committed = cursor
+        self.started.set()
+        try:
+            while True:
+                free = self._max_in_flight - len(self._pending)
+                records = await self._log.read(
+                    target.stream, self._fetched, max(1, min(self._batch, free))
+                )
+                if not records:
+                    await self._commit(force=True)
+                    await self._log.wait(target.stream, self._fetched, 1.0)
+                    continue
+                for record in records:
+                    await self._dispatch(record)
+                await self._commit()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _dispatch(self, record: Record) -> None:
+        self._fetched = record.seq
+        try:
+            event, headers = envelope.unwrap(record.payload)
+        except (KawaError, ValueError) as err:
+            log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
+            self.stats.dropped += 1
+            return
+        if not self.target.filter(event):
+            self.stats.filtered_out += 1
+            return
+        self.stats.matched += 1
+        await self._slots.acquire()
+        self._pending.add(record.seq)
+        previous: asyncio.Task[None] | None = None
+        key = ""
+        if self.target.ordered:
+            key = str(event.attributes.get("partitionkey", ""))
+            previous = self._tails.get(key)
+        task = asyncio.create_task(self._deliver(record.seq, event, headers, previous))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self.target.ordered:
+            self._tails[key] = task
+            task.add_done_callback(functools.partial(self._forget_tail, key))
+
+    def _forget_tail(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _deliver(
+        self,
+        seq: int,
+        event: CloudEvent,
+        headers: dict[str, str],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        try:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])
+            await self._deliver_one(event, headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("trigger %s: delivery of event %d failed", self.target.name, seq)
+        finally:
+            self._pending.discard(seq)
+            self._slots.release()
+
+    async def _deliver_one(self, event: CloudEvent, headers: dict[str, str]) -> None:
+        target = self.target
+        result = await self._dispatcher.send(
+            ttl.strip(event),
+            target.subscriber_uri,
+            policy=target.policy,
+            format=target.format,
+            headers=headers,
+            namespace=target.namespace,
+        )
+        if result.ok:
+            self.stats.delivered += 1
+            if result.reply is None:
+                return
+            try:
+                await self._publish_reply(ttl.carry(result.reply, event))
+                self.stats.replies += 1
+                return
+            except ValidationError as err:
+                # An exhausted TTL ends a reply loop: the reply is dropped, the delivery is done.
+                log.info("trigger %s: reply dropped: %s", target.name, err)
+                self.stats.dropped += 1
+                return
+            except KawaError as err:
+                result = DeliveryResult(
+                    ok=False,
+                    status=result.status,
+                    attempts=result.attempts,
+                    reply=None,
+                    response_body=result.response_body,
+                    error=f"the reply could not be stored: {err}",
+                )
+        self.stats.last_error = result.error or f"status {result.status}"
+        if target.dead_letter_uri:
+            dls = await self._dispatcher.dead_letter(
+                ttl.strip(event),
+                target.dead_letter_uri,
+                result,
+                target.subscriber_uri,
+                policy=target.policy,
+                headers=headers,
+                namespace=target.namespace,
+            )
+            if dls.ok:
+                self.stats.dead_lettered += 1
+                return
+            log.warning(
+                "trigger %s: dead-letter sink failed too (%s); event dropped",
+                target.name,
+                dls.error or dls.status,
+            )
+        self.stats.dropped += 1
+
+    async def _commit(self, *, force: bool = False) -> None:
+        watermark = (min(self._pending) - 1) if self._pending else self._fetched
+        if watermark <= self._committed:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_commit < self._commit_interval:
+            return
+        await self._log.save_cursor(self.target.consumer_id, self.target.stream, watermark)
+        self._committed = watermark
+        self._last_commit = now
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) for deliveries in flight, then save the cursor."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        await self._commit(force=True)

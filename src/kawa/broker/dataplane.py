@@ -1,0 +1,278 @@
+"""The broker data plane: which brokers exist, one consumer per ready trigger, publishing.
+
+It watches Brokers and Triggers in the resource store (as Knative's broker ingress and filter
+watch them through informers) and keeps:
+
+- a map from ``namespace/name`` to the broker's event-log stream (``broker:<uid>``), used by
+  the ingress to answer 404 for unknown brokers and to append events;
+- one :class:`~kawa.broker.consumer.TriggerConsumer` per Trigger that is ``Ready`` with a
+  resolved ``status.subscriberUri``. A change of what a consumer depends on (subscriber,
+  dead-letter sink, filters, delivery, ordering) restarts it from its durable cursor; a
+  deleted trigger's cursor is removed; a deleted broker's stream is removed.
+
+Also trims the log periodically (events every trigger is past, older than ``retention``).
+Run by :mod:`kawa.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from kawa.apis import eventing
+from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
+from kawa.broker import ingress
+from kawa.broker.consumer import TriggerConsumer, TriggerTarget
+from kawa.cloudevents.event import CloudEvent
+from kawa.delivery.policy import policy_from_delivery
+from kawa.delivery.sender import Dispatcher
+from kawa.errors import GoneError, KawaError, NotFoundError
+from kawa.eventlog.base import EventLog
+from kawa.filters.compile import compile_trigger
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+BROKERS = "brokers.eventing.knative.dev"
+TRIGGERS = "triggers.eventing.knative.dev"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEntry:
+    uid: str
+    stream: str
+    delivery: DeliverySpec | None
+
+
+def _is_ready(obj: Obj) -> bool:
+    for cond in obj.get("status", {}).get("conditions", []) or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+class BrokerDataPlane:
+    """Owns the consumers and implements :class:`kawa.broker.ingress.Publisher`."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        event_log: EventLog,
+        dispatcher: Dispatcher,
+        *,
+        max_in_flight: int = 100,
+        retention: float = 0.0,
+        trim_interval: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._log = event_log
+        self._dispatcher = dispatcher
+        self._max_in_flight = max_in_flight
+        self._retention = retention
+        self._trim_interval = trim_interval
+        self._brokers: dict[tuple[str, str], BrokerEntry] = {}
+        self._triggers: dict[tuple[str, str], Obj] = {}
+        self._consumers: dict[tuple[str, str], tuple[TriggerConsumer, asyncio.Task[None]]] = {}
+        self._task_group: asyncio.TaskGroup | None = None
+        self.ready = asyncio.Event()
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def publish(
+        self,
+        namespace: str,
+        name: str,
+        events: list[CloudEvent],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        entry = self._brokers.get((namespace, name))
+        if entry is None:
+            raise NotFoundError(f"broker {namespace}/{name} does not exist")
+        payloads = [ingress.prepare(event, headers) for event in events]
+        await self._log.append(entry.stream, payloads)
+
+    def consumer(self, namespace: str, name: str) -> TriggerConsumer | None:
+        found = self._consumers.get((namespace, name))
+        return None if found is None else found[0]
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._task_group = tg
+                brokers_listed = asyncio.Event()
+                tg.create_task(self._watch(BROKERS, self._on_broker, brokers_listed))
+                await brokers_listed.wait()
+                triggers_listed = asyncio.Event()
+                tg.create_task(self._watch(TRIGGERS, self._on_trigger, triggers_listed))
+                await triggers_listed.wait()
+                self.ready.set()
+                if self._trim_interval > 0:
+                    tg.create_task(self._trim_forever())
+        finally:
+            self._task_group = None
+
+    async def _watch(self, resource: str, handler: Any, listed: asyncio.Event) -> None:
+        since: int | None = None
+        while True:
+            try:
+                if since is None:
+                    result = await self._store.list(resource)
+                    for obj in result.items:
+                        await handler(WatchEvent("ADDED", obj, result.resource_version))
+                    since = result.resource_version
+                    listed.set()
+                async for event in self._store.watch(resource, since=since):
+                    since = event.resource_version
+                    await handler(event)
+                return
+            except GoneError:
+                since = None
+
+    async def _on_broker(self, event: WatchEvent) -> None:
+        obj = event.object
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if event.type == "DELETED":
+            entry = self._brokers.pop(key, None)
+            if entry is not None:
+                await self._log.delete_stream(entry.stream)
+        else:
+            try:
+                broker = eventing.parse_broker(obj)
+            except KawaError as err:
+                log.error("ignoring invalid broker %s/%s: %s", *key, err)
+                return
+            old = self._brokers.get(key)
+            if old is not None and old.uid != meta["uid"]:
+                await self._log.delete_stream(old.stream)
+            self._brokers[key] = BrokerEntry(meta["uid"], f"broker:{meta['uid']}", broker.delivery)
+        for trigger_key, trigger in list(self._triggers.items()):
+            if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:
+                await self._sync_trigger(trigger_key)
+
+    async def _on_trigger(self, event: WatchEvent) -> None:
+        meta = event.object["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if event.type == "DELETED":
+            self._triggers.pop(key, None)
+            await self._stop(key)
+            await self._log.delete_cursor(f"trigger:{meta['uid']}")
+            return
+        self._triggers[key] = event.object
+        await self._sync_trigger(key)
+
+    def _target(self, key: tuple[str, str]) -> TriggerTarget | None:
+        obj = self._triggers.get(key)
+        if obj is None or not _is_ready(obj):
+            return None
+        status = obj.get("status", {})
+        subscriber_uri = status.get("subscriberUri") or ""
+        if not subscriber_uri:
+            return None
+        try:
+            trigger = eventing.parse_trigger(obj)
+        except KawaError as err:
+            log.error("ignoring invalid trigger %s/%s: %s", *key, err)
+            return None
+        broker = self._brokers.get((trigger.namespace, trigger.broker))
+        if broker is None:
+            return None
+        delivery = trigger.delivery if trigger.delivery is not None else broker.delivery
+        if delivery is None:
+            delivery = BROKER_DEFAULT_DELIVERY
+        spec = obj.get("spec", {})
+        return TriggerTarget(
+            namespace=trigger.namespace,
+            name=trigger.name,
+            uid=trigger.uid,
+            stream=broker.stream,
+            subscriber_uri=subscriber_uri,
+            dead_letter_uri=status.get("deadLetterSinkUri") or None,
+            policy=policy_from_delivery(delivery),
+            format=delivery.format or "binary",
+            filter=compile_trigger(trigger),
+            filter_spec=orjson.dumps(
+                [spec.get("filter"), spec.get("filters")], option=orjson.OPT_SORT_KEYS
+            ).decode(),
+            ordered=trigger.ordered,
+        )
+
+    async def _sync_trigger(self, key: tuple[str, str]) -> None:
+        target = self._target(key)
+        running = self._consumers.get(key)
+        if running is not None and target is not None and running[0].target == target:
+            return
+        await self._stop(key)
+        if target is None or self._task_group is None:
+            return
+        broker_name = self._broker_name(key)
+
+        async def publish_reply(reply: CloudEvent) -> None:
+            await self.publish(target.namespace, broker_name, [reply])
+
+        consumer = TriggerConsumer(
+            target,
+            self._log,
+            self._dispatcher,
+            publish_reply,
+            max_in_flight=self._max_in_flight,
+        )
+        task = self._task_group.create_task(
+            self._supervise(consumer), name=f"trigger-{key[0]}-{key[1]}"
+        )
+        self._consumers[key] = (consumer, task)
+        started = asyncio.ensure_future(consumer.started.wait())
+        await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+
+    @staticmethod
+    async def _supervise(consumer: TriggerConsumer) -> None:
+        """Run a consumer; if it fails, log it and start it again (its cursor is durable),
+        so one trigger's trouble never stops the data plane."""
+        failures = 0
+        while True:
+            try:
+                await consumer.run()
+                return
+            except Exception:
+                failures += 1
+                delay = min(30.0, 0.1 * 2**failures)
+                log.exception(
+                    "trigger %s/%s: consumer failed; restarting in %.1fs",
+                    consumer.target.namespace,
+                    consumer.target.name,
+                    delay,
+                )
+                consumer.started.set()
+                await asyncio.sleep(delay)
+
+    def _broker_name(self, key: tuple[str, str]) -> str:
+        return str(self._triggers[key].get("spec", {}).get("broker", "default"))
+
+    async def _stop(self, key: tuple[str, str]) -> None:
+        running = self._consumers.pop(key, None)
+        if running is None:
+            return
+        consumer, task = running
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        del consumer
+
+    async def _trim_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._trim_interval)
+            try:
+                deleted = await self._log.trim(self._retention)
+                if deleted:
+                    log.debug("event log: trimmed %d events", deleted)
+            except KawaError as err:
+                log.warning("event log trim failed: %s", err)

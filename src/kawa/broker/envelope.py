@@ -1,0 +1,30 @@
+"""What the broker keeps in the event log for one event: the event plus forwarded headers.
+
+Knative forwards a few headers of the request that brought an event (``x-request-id``,
+``traceparent`` ...) to every subscriber; they are stored beside the event so a delivery
+made after a restart carries them too. Layout: a 4-byte big-endian length, that many bytes of
+JSON object (the headers; empty when there are none), then :func:`kawa.eventlog.codec.encode_event`.
+Called by the ingress (wrap) and the trigger consumers (unwrap).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from kawa.cloudevents.event import CloudEvent
+from kawa.eventlog import codec
+
+_EMPTY = (0).to_bytes(4, "big")
+
+
+def wrap(event: CloudEvent, headers: dict[str, str] | None = None) -> bytes:
+    if not headers:
+        return _EMPTY + codec.encode_event(event)
+    head = orjson.dumps(headers)
+    return len(head).to_bytes(4, "big") + head + codec.encode_event(event)
+
+
+def unwrap(payload: bytes) -> tuple[CloudEvent, dict[str, str]]:
+    size = int.from_bytes(payload[:4], "big")
+    headers: dict[str, str] = orjson.loads(payload[4 : 4 + size]) if size else {}
+    return codec.decode_event(payload[4 + size :]), headers

@@ -1,0 +1,122 @@
+"""Broker ingress: CloudEvents over HTTP in, 202 once durably in the broker's event log.
+
+The contract (Knative data plane): POST only (405 otherwise; OPTIONS answered with the
+allowed methods), 400 for a message that is not a valid CloudEvent (and for an exhausted
+``knativebrokerttl``), 404 for an unknown broker, 413 above the configured size, 5xx when
+the log cannot store the event, and 202 only after the event is committed.
+
+The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
+Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
+trigger consumers also use to put replies back into a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final, Protocol
+
+from aiohttp import web
+
+from kawa.broker import envelope, ttl
+from kawa.cloudevents import http as ce_http
+from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import headers as delivery_headers
+from kawa.errors import KawaError, NotFoundError, ValidationError
+
+log = logging.getLogger(__name__)
+
+ROUTE: Final = "/brokers/{namespace}/{name}"
+DEFAULT_MAX_EVENT_SIZE: Final = 4 * 1024 * 1024
+_ALLOW: Final = "POST, OPTIONS"
+
+
+def broker_path(namespace: str, name: str) -> str:
+    return f"/brokers/{namespace}/{name}"
+
+
+class Publisher(Protocol):
+    """Puts events into a broker (durably, when the call returns)."""
+
+    async def publish(
+        self,
+        namespace: str,
+        name: str,
+        events: list[CloudEvent],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raises NotFoundError (no such broker), ValidationError (TTL exhausted) or
+        another KawaError when the log cannot store the events."""
+        ...
+
+
+def _problem(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class IngressHandler:
+    """aiohttp handlers for the broker ingress route."""
+
+    def __init__(self, publisher: Publisher, *, max_event_size: int) -> None:
+        self._publisher = publisher
+        self._max = max_event_size
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(ROUTE, self.post),
+            web.options(ROUTE, self.options),
+            web.route("*", ROUTE, self.other),
+        ]
+
+    async def options(self, request: web.Request) -> web.Response:
+        return web.Response(status=200, headers={"Allow": _ALLOW})
+
+    async def other(self, request: web.Request) -> web.Response:
+        return web.Response(
+            status=405,
+            headers={"Allow": _ALLOW},
+            text=f"method {request.method} is not allowed; send events with POST\n",
+        )
+
+    async def post(self, request: web.Request) -> web.Response:
+        length = request.content_length
+        if length is not None and length > self._max:
+            return _problem(413, f"event of {length} bytes exceeds the limit of {self._max}")
+        body = await self._read_body(request)
+        if body is None:
+            return _problem(413, f"event exceeds the limit of {self._max} bytes")
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
+        try:
+            event = ce_http.from_http(request.headers, body)
+        except ValidationError as err:
+            return _problem(400, str(err))
+        forwarded = delivery_headers.forwarded_headers(request.headers.items())
+        try:
+            await self._publisher.publish(namespace, name, [event], forwarded)
+        except NotFoundError as err:
+            return _problem(404, str(err))
+        except ValidationError as err:
+            return _problem(400, str(err))
+        except KawaError as err:
+            log.warning("broker %s/%s could not store an event: %s", namespace, name, err)
+            return _problem(503, f"the event could not be stored: {err}")
+        return web.Response(status=202)
+
+    async def _read_body(self, request: web.Request) -> bytes | None:
+        """The whole body (chunked bodies included), or None once it passes the limit."""
+        if request.content_length is not None:
+            return await request.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > self._max:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def prepare(event: CloudEvent, headers: Mapping[str, str] | None) -> bytes:
+    """Apply the TTL rule and encode for the log (raises ValidationError when expired)."""
+    return envelope.wrap(ttl.on_ingress(event), dict(headers) if headers else None)

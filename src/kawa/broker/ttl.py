@@ -1,0 +1,57 @@
+"""The broker's loop guard: the ``knativebrokerttl`` extension (Knative broker contract).
+
+An event entering a broker without the extension gets :data:`DEFAULT_TTL`; one that has it is
+decremented, and one whose TTL would be zero or less is refused (the ingress answers 400 and
+drops it). The extension is stripped before delivery to a subscriber and the delivered
+event's value is put back on the subscriber's reply, which then re-enters the broker and is
+decremented again: a reply loop ends after at most 255 rounds.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kawa.cloudevents.event import AttributeValue, CloudEvent
+from kawa.errors import ValidationError
+
+TTL_ATTRIBUTE: Final = "knativebrokerttl"
+DEFAULT_TTL: Final = 255
+
+
+def current(event: CloudEvent) -> int | None:
+    """The event's TTL, ``None`` when absent; a non-integer value is a ValidationError."""
+    value: AttributeValue | None = event.attributes.get(TTL_ATTRIBUTE)
+    if value is None:
+        return None
+    if isinstance(value, (bool, bytes)):
+        raise ValidationError.single(TTL_ATTRIBUTE, "must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError.single(TTL_ATTRIBUTE, f"must be an integer, got {value!r}") from None
+
+
+def on_ingress(event: CloudEvent) -> CloudEvent:
+    """The event as the broker stores it: TTL defaulted or decremented; expired -> error."""
+    ttl = current(event)
+    if ttl is None:
+        return event.with_attributes({TTL_ATTRIBUTE: DEFAULT_TTL})
+    ttl -= 1
+    if ttl <= 0:
+        raise ValidationError.single(
+            TTL_ATTRIBUTE, "the event's TTL is exhausted (it looped through the broker); dropped"
+        )
+    return event.with_attributes({TTL_ATTRIBUTE: ttl})
+
+
+def strip(event: CloudEvent) -> CloudEvent:
+    """The event as the subscriber sees it (no TTL extension)."""
+    if TTL_ATTRIBUTE not in event.attributes:
+        return event
+    return event.with_attributes({TTL_ATTRIBUTE: None})
+
+
+def carry(reply: CloudEvent, delivered: CloudEvent) -> CloudEvent:
+    """The reply with the TTL of the event it answers, ready to re-enter the broker."""
+    ttl = delivered.attributes.get(TTL_ATTRIBUTE)
+    return reply.with_attributes({TTL_ATTRIBUTE: ttl if ttl is not None else DEFAULT_TTL})

@@ -1,0 +1,292 @@
+"""The ``kawa`` command.
+
+``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``delete`` and ``send``
+talk to it over HTTP (found through ``--data-dir``'s ``server.json`` or ``--server URL``);
+``event-display`` runs the built-in event printer; ``demo`` is the Quickstart. Every failure
+is a one-line (or one-line-per-field) message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kawa import __version__
+from kawa.cli import resources
+from kawa.cli import send as send_cmd
+from kawa.cli.client import ApiClient, CliError, resource_path, server_url
+from kawa.errors import KawaError
+from kawa.runtime import DEFAULT_DATA_DIR, DEFAULT_PORT, Config, Running, serve
+
+T = TypeVar("T")
+
+_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(DEFAULT_DATA_DIR),
+    show_default=True,
+    help="kawa's data directory (finds the server through its server.json).",
+)
+_server_option = click.option("--server", metavar="URL", help="kawa's URL (overrides --data-dir).")
+_namespace_option = click.option(
+    "-n", "--namespace", default="default", show_default=True, help="The namespace."
+)
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when available; SIGINT/SIGTERM cancel it cleanly."""
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        runner = asyncio.Runner()
+    with runner:
+        loop = runner.get_loop()
+        task: asyncio.Task[T] = loop.create_task(main)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            raise SystemExit(0) from None
+
+
+def _client(server: str | None, data_dir: Path) -> ApiClient:
+    return ApiClient(server_url(server, data_dir))
+
+
+def broker_url(client: ApiClient, namespace: str, name: str) -> str:
+    """The broker's ingress URL (``status.address.url``), or CliError when it has none."""
+    from kawa.apis.registry import SCHEME
+
+    obj = client.checked("GET", resource_path(SCHEME.resolve("broker"), namespace, name))
+    url = (obj.get("status", {}).get("address") or {}).get("url")
+    if not url:
+        raise CliError(f"broker {namespace}/{name} has no address yet (is it Ready?)")
+    return str(url)
+
+
+class KawaGroup(click.Group):
+    """Turns kawa's errors into clean messages and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KawaError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=KawaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kawa")
+def main() -> None:
+    """kawa: Knative Eventing that runs anywhere."""
+
+
+@main.command()
+@_data_dir_option
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--durability",
+    type=click.Choice(["full", "normal", "off"]),
+    default="full",
+    show_default=True,
+    help="What an acknowledged event survives (see docs/event-log.md).",
+)
+@click.option(
+    "--max-event-size",
+    type=click.IntRange(1024),
+    default=4 * 1024 * 1024,
+    show_default=True,
+    help="Largest event (bytes) the broker ingress accepts; larger ones get 413.",
+)
+@click.option(
+    "--retention",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to keep events after every trigger is past them.",
+)
+@click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def up(
+    data_dir: Path,
+    port: int,
+    host: str,
+    durability: str,
+    max_event_size: int,
+    retention: float,
+    ephemeral: bool,
+    log_level: str,
+) -> None:
+    """Run kawa in the foreground (API, brokers, triggers, delivery)."""
+    _logging(log_level)
+    config = Config(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        max_event_size=max_event_size,
+        durability=durability,  # type: ignore[arg-type]
+        retention=retention,
+        ephemeral=ephemeral,
+    )
+    run_async(serve(config, on_ready=_announce))
+
+
+def _announce(running: Running) -> None:
+    click.echo(f"kawa {__version__} is up at {running.url} (data: {running.data_dir})", err=True)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("-f", "--filename", required=True, help="A manifest file, a directory, or -.")
+@_namespace_option
+@_data_dir_option
+@_server_option
+def apply(filename: str, namespace: str, data_dir: Path, server: str | None) -> None:
+    """Create or update the resources in manifests (like kubectl apply)."""
+    failures = resources.apply(_client(server, data_dir), filename, namespace)
+    if failures:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("kind")
+@click.argument("name", required=False)
+@_namespace_option
+@click.option("-A", "--all-namespaces", is_flag=True, help="List across namespaces.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), help="Output format.")
+@_data_dir_option
+@_server_option
+def get(
+    kind: str,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    output: str | None,
+    data_dir: Path,
+    server: str | None,
+) -> None:
+    """Show resources (brokers, triggers ...)."""
+    resources.get(_client(server, data_dir), kind, name, namespace, all_namespaces, output)
+
+
+@main.command()
+@click.argument("kind")
+@click.argument("name")
+@_namespace_option
+@_data_dir_option
+@_server_option
+def delete(kind: str, name: str, namespace: str, data_dir: Path, server: str | None) -> None:
+    """Delete a resource."""
+    resources.delete(_client(server, data_dir), kind, name, namespace)
+
+
+@main.command()
+@click.option("--to", "url", metavar="URL", help="Send to this URL.")
+@click.option("--broker", metavar="NAME", help="Send to this broker (in -n NAMESPACE).")
+@_namespace_option
+@click.option("--type", "type_", required=True, help="The event's type.")
+@click.option("--source", default="/kawa/cli", show_default=True, help="The event's source.")
+@click.option("--id", "id_", help="The event's id (default: a fresh UUID).")
+@click.option("--subject", help="The event's subject.")
+@click.option("--data", help="The data: TEXT, or @FILE to read it from a file.")
+@click.option(
+    "--content-type",
+    help="datacontenttype (default: application/json if --data is JSON, else text/plain).",
+)
+@click.option("--extension", "-e", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
+@click.option(
+    "--mode", type=click.Choice(["binary", "structured"]), default="binary", show_default=True
+)
+@_data_dir_option
+@_server_option
+def send(
+    url: str | None,
+    broker: str | None,
+    namespace: str,
+    type_: str,
+    source: str,
+    id_: str | None,
+    subject: str | None,
+    data: str | None,
+    content_type: str | None,
+    extension: tuple[str, ...],
+    mode: str,
+    data_dir: Path,
+    server: str | None,
+) -> None:
+    """Build a CloudEvent and send it; prints the response status."""
+    if (url is None) == (broker is None):
+        raise CliError("give exactly one of --to URL or --broker NAME")
+    event = send_cmd.build_event(
+        type_=type_,
+        source=source,
+        id_=id_,
+        subject=subject,
+        data=send_cmd.read_data(data),
+        content_type=content_type,
+        extensions=extension,
+    )
+    if broker is not None:
+        url = broker_url(_client(server, data_dir), namespace, broker)
+    status, reason, body = send_cmd.post(str(url), event, mode)
+    click.echo(f"{status} {reason}")
+    if body:
+        click.echo(body.decode("utf-8", "replace").rstrip())
+    if status >= 300:
+        raise SystemExit(1)
+
+
+@main.command("event-display")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def event_display(port: int, host: str) -> None:
+    """Print every CloudEvent received (Knative's event_display), answering 202."""
+    from aiohttp import web
+
+    from kawa.serving.event_display import EventDisplay
+
+    async def run() -> None:
+        runner = web.AppRunner(EventDisplay().app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+        click.echo(f"event-display listening on http://{host}:{port}/", err=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    run_async(run())
+
+
+def _register_demo() -> None:
+    from kawa.cli.demo import demo
+
+    main.add_command(demo)
+
+
+_register_demo()

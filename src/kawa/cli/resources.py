@@ -1,0 +1,125 @@
+"""``kawa apply``, ``kawa get`` and ``kawa delete``: resource commands over the API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import yaml
+
+from kawa.apis.manifests import load_manifests
+from kawa.apis.registry import SCHEME
+from kawa.cli.client import ApiClient, CliError, describe_failure, resource_path
+from kawa.cli.table import rows
+from kawa.errors import ValidationError
+
+_MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _read_sources(filename: str) -> list[tuple[str, str]]:
+    """(name, text) of each manifest file named by ``-f`` (a file, a directory or ``-``)."""
+    if filename == "-":
+        return [("<stdin>", sys.stdin.read())]
+    path = Path(filename)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in _MANIFEST_SUFFIXES)
+        if not files:
+            raise CliError(f"{filename}: no .yaml, .yml or .json files in this directory")
+    elif path.exists():
+        files = [path]
+    else:
+        raise CliError(f"{filename}: no such file or directory")
+    out = []
+    for file in files:
+        try:
+            out.append((str(file), file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as err:
+            raise CliError(f"{file}: cannot read: {err}") from None
+    return out
+
+
+def apply(client: ApiClient, filename: str, default_namespace: str) -> int:
+    """Create or update every object in the manifests; returns the number of failures."""
+    objects: list[tuple[str, dict[str, Any]]] = []
+    for name, text in _read_sources(filename):
+        try:
+            objects.extend((name, obj) for obj in load_manifests(text, name))
+        except ValidationError as err:
+            raise CliError(str(err)) from None
+    failures = 0
+    for source, obj in objects:
+        try:
+            rk = SCHEME.for_object(obj)
+        except ValidationError as err:
+            click.echo(f"error: {source}: {err}", err=True)
+            failures += 1
+            continue
+        meta = obj.setdefault("metadata", {})
+        namespace = (meta.get("namespace") or default_namespace) if rk.namespaced else None
+        if namespace:
+            meta["namespace"] = namespace
+        name = meta.get("name", "")
+        label = f"{rk.singular}.{rk.group}/{name}"
+        status, current = client.request("GET", resource_path(rk, namespace, name))
+        if status == 404:
+            status, payload = client.request("POST", resource_path(rk, namespace), obj)
+            verb = "created"
+        elif status < 400:
+            merged = dict(obj)
+            merged["metadata"] = dict(meta, resourceVersion=current["metadata"]["resourceVersion"])
+            status, payload = client.request("PUT", resource_path(rk, namespace, name), merged)
+            verb = "configured"
+            if status < 400 and payload["metadata"].get("resourceVersion") == current[
+                "metadata"
+            ].get("resourceVersion"):
+                verb = "unchanged"
+        else:
+            payload = current
+        if status >= 400:
+            click.echo(f"error: {source}: {describe_failure(status, payload)}", err=True)
+            failures += 1
+        else:
+            click.echo(f"{label} {verb}")
+    return failures
+
+
+def get(
+    client: ApiClient,
+    kind: str,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    output: str | None,
+) -> None:
+    try:
+        rk = SCHEME.resolve(kind)
+    except ValidationError as err:
+        raise CliError(str(err)) from None
+    ns = None if all_namespaces or not rk.namespaced else namespace
+    if name:
+        items = [client.checked("GET", resource_path(rk, ns or namespace, name))]
+    else:
+        items = client.checked("GET", resource_path(rk, ns))["items"]
+    if output == "json":
+        data: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    elif output == "yaml":
+        data = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+    elif not items:
+        where = "any namespace" if ns is None else f"{ns} namespace"
+        click.echo(f"No resources found in {where}.", err=True)
+    else:
+        click.echo(rows(rk, items, all_namespaces=ns is None and rk.namespaced))
+
+
+def delete(client: ApiClient, kind: str, name: str, namespace: str) -> None:
+    try:
+        rk = SCHEME.resolve(kind)
+    except ValidationError as err:
+        raise CliError(str(err)) from None
+    client.checked("DELETE", resource_path(rk, namespace if rk.namespaced else None, name))
+    click.echo(f'{rk.singular}.{rk.group} "{name}" deleted')

@@ -1,0 +1,186 @@
+"""Reconcilers for Brokers and Triggers (Knative's eventing controller, in kawa's shape).
+
+- A Broker gets its ingress URL (``status.address.url``, served by kawa's own ingress) and
+  its dead-letter sink resolved; it is Ready when both are.
+- A Trigger mirrors its Broker's readiness into ``BrokerReady`` (``False`` while the broker
+  is missing), resolves its subscriber (``status.subscriberUri``, ``""`` when it cannot) and
+  the dead-letter sink of its effective delivery; ``Ready`` is derived from those.
+
+The broker data plane watches the statuses written here and runs a consumer for every Ready
+Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runtime`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from kawa.apis import duck
+from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_clock
+from kawa.apis.eventing import broker as broker_api
+from kawa.apis.eventing import trigger as trigger_api
+from kawa.apis.meta import set_observed_generation
+from kawa.controllers.loop import Controller, Watch, own_key
+from kawa.controllers.resolver import Unresolvable, resolve
+from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
+from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
+
+BROKERS = "brokers.eventing.knative.dev"
+TRIGGERS = "triggers.eventing.knative.dev"
+
+
+async def _write_status(store: ResourceStore, key: ResourceKey, obj: Obj, status: Any) -> None:
+    if obj.get("status") == status:
+        return
+    new = dict(obj, status=status)
+    try:
+        await store.update(key, new, status_only=True)
+    except ConflictError as err:
+        raise TemporaryError(str(err), delay=0.0) from err
+    except NotFoundError:
+        return
+
+
+async def _resolve_dead_letter_sink(
+    store: ResourceStore,
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    delivery: duck.DeliverySpec | None,
+    clock: Clock,
+) -> None:
+    sink = delivery.dead_letter_sink if delivery is not None else None
+    if sink is None:
+        duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
+        return
+    try:
+        uri = await resolve(store, sink)
+    except Unresolvable as err:
+        duck.mark_dead_letter_sink_failed(
+            conditions,
+            status,
+            "Unable to get the dead letter sink's URI",
+            f"{err.reason}: {err.message}",
+            clock=clock,
+        )
+    else:
+        duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
+
+
+class BrokerReconciler:
+    def __init__(self, store: ResourceStore, ingress_base_url: str, clock: Clock) -> None:
+        self._store = store
+        self._base = ingress_base_url.rstrip("/")
+        self._clock = clock
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        try:
+            obj = await self._store.get(key)
+        except NotFoundError:
+            return
+        clock = self._clock
+        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
+        conditions = broker_api.BROKER_CONDITIONS
+        conditions.initialize(status, clock=clock)
+        try:
+            broker = broker_api.parse_broker(obj)
+        except ValidationError as err:
+            conditions.mark_false(status, "IngressReady", "Invalid", str(err), clock=clock)
+            await _write_status(self._store, key, obj, status)
+            return
+        conditions.mark_true(status, broker_api.INGRESS_READY, clock=clock)
+        conditions.mark_true(status, broker_api.FILTER_READY, clock=clock)
+        broker_api.set_broker_address(
+            status, f"{self._base}/brokers/{broker.namespace}/{broker.name}", clock=clock
+        )
+        await _resolve_dead_letter_sink(self._store, conditions, status, broker.delivery, clock)
+        set_observed_generation(status, broker.generation)
+        await _write_status(self._store, key, obj, status)
+
+
+class TriggerReconciler:
+    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        try:
+            obj = await self._store.get(key)
+        except NotFoundError:
+            return
+        clock = self._clock
+        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
+        conditions = trigger_api.TRIGGER_CONDITIONS
+        conditions.initialize(status, clock=clock)
+        try:
+            trigger = trigger_api.parse_trigger(obj)
+        except ValidationError as err:
+            conditions.mark_false(
+                status, trigger_api.SUBSCRIBER_RESOLVED, "Invalid", str(err), clock=clock
+            )
+            await _write_status(self._store, key, obj, status)
+            return
+        broker: broker_api.Broker | None = None
+        try:
+            broker_obj = await self._store.get(ResourceKey(BROKERS, key.namespace, trigger.broker))
+        except NotFoundError:
+            trigger_api.mark_broker_missing(status, trigger.broker, clock=clock)
+        else:
+            trigger_api.propagate_broker_condition(
+                status, get_condition(broker_obj.get("status") or {}, "Ready"), clock=clock
+            )
+            try:
+                broker = broker_api.parse_broker(broker_obj)
+            except ValidationError:
+                broker = None
+        try:
+            uri = await resolve(self._store, trigger.subscriber)
+        except Unresolvable as err:
+            trigger_api.mark_subscriber_unresolved(
+                status,
+                "Unable to get the Subscriber's URI",
+                f"{err.reason}: {err.message}",
+                clock=clock,
+            )
+        else:
+            trigger_api.mark_subscriber_resolved(status, uri, clock=clock)
+        delivery = (
+            trigger.delivery
+            if trigger.delivery is not None
+            else (broker.delivery if broker is not None else None)
+        )
+        await _resolve_dead_letter_sink(self._store, conditions, status, delivery, clock)
+        conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
+        set_observed_generation(status, trigger.generation)
+        await _write_status(self._store, key, obj, status)
+
+
+def eventing_controllers(
+    store: ResourceStore, *, ingress_base_url: str, clock: Clock = system_clock
+) -> list[Controller]:
+    """The Broker and Trigger controllers, ready to ``run()``."""
+
+    async def broker_keys(event: WatchEvent) -> Iterable[ResourceKey]:
+        return [own_key(event, BROKERS)]
+
+    async def trigger_keys(event: WatchEvent) -> Iterable[ResourceKey]:
+        return [own_key(event, TRIGGERS)]
+
+    async def triggers_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
+        # Any addressable in the namespace may be a subscriber or dead-letter sink of a
+        # Trigger there (and a Broker is every Trigger's broker): re-resolve them all.
+        namespace = event.object["metadata"].get("namespace", "")
+        listed = await store.list(TRIGGERS, namespace)
+        return [ResourceKey(TRIGGERS, namespace, item["metadata"]["name"]) for item in listed.items]
+
+    brokers = BrokerReconciler(store, ingress_base_url, clock)
+    triggers = TriggerReconciler(store, clock)
+    return [
+        Controller("broker", store, brokers.reconcile, [Watch(BROKERS, broker_keys)]),
+        Controller(
+            "trigger",
+            store,
+            triggers.reconcile,
+            [Watch(TRIGGERS, trigger_keys), Watch(BROKERS, triggers_of_namespace)],
+        ),
+    ]

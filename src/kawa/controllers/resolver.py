@@ -1,0 +1,61 @@
+"""Addressable resolution: turn a Destination (``ref``, ``uri``, or both) into a URL.
+
+A ``ref`` resolves to the target's ``status.address.url`` (a Broker, and any kind that
+publishes an address); ``ref`` plus a relative ``uri`` resolves the uri against that URL; a
+``uri`` alone is used as it is (admission already checked that it is absolute). When a target
+cannot be resolved, :class:`Unresolvable` says why, with a reason a condition can carry.
+Called by the reconcilers.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from kawa.apis.duck import Destination
+from kawa.apis.registry import SCHEME, Scheme
+from kawa.errors import KawaError, NotFoundError, ValidationError
+from kawa.store.base import ResourceKey, ResourceStore
+
+
+class Unresolvable(KawaError):
+    """A Destination cannot be resolved (yet); ``reason`` is a CamelCase condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+async def resolve(
+    store: ResourceStore, destination: Destination, *, scheme: Scheme = SCHEME
+) -> str:
+    """The URL events for ``destination`` go to, or :class:`Unresolvable`."""
+    ref = destination.ref
+    if ref is None:
+        if not destination.uri:
+            raise Unresolvable("EmptyDestination", "the destination has neither ref nor uri")
+        return destination.uri
+    try:
+        kind = scheme.for_api_version_kind(ref.api_version, ref.kind)
+    except ValidationError:
+        raise Unresolvable(
+            "UnsupportedKind",
+            f"{ref.kind} ({ref.api_version}) is not a kind kawa can address",
+        ) from None
+    try:
+        target = await store.get(ResourceKey(kind.resource, ref.namespace, ref.name))
+    except NotFoundError:
+        raise Unresolvable(
+            "NotFound", f'{ref.kind} "{ref.name}" does not exist in namespace "{ref.namespace}"'
+        ) from None
+    address = target.get("status", {}).get("address", {}) or {}
+    url = address.get("url") if isinstance(address, dict) else None
+    if not isinstance(url, str) or not url:
+        raise Unresolvable(
+            "NotAddressable",
+            f'{ref.kind} "{ref.namespace}/{ref.name}" has no status.address.url (not ready yet)',
+        )
+    if destination.uri:
+        base = url if url.endswith("/") else url + "/"
+        return urljoin(base, destination.uri.lstrip("/"))
+    return str(url)

@@ -1,0 +1,308 @@
+"""Outbound HTTP for events: one event to one subscriber, with retries, replies and dead letters.
+
+The only place in kawa that POSTs events. A :class:`Dispatcher` owns one ``aiohttp``
+session whose keep-alive pool every delivery shares; the broker's per-trigger consumers, the
+channel dispatchers and the sources hold one Dispatcher for the life of the process
+(``async with Dispatcher() as dispatcher``) and call :meth:`Dispatcher.send` per event, then
+:meth:`Dispatcher.dead_letter` when the result failed and a dead-letter sink is configured.
+
+Per knative/specs ``data-plane.md`` and Knative's ``pkg/kncloudevents/event_dispatcher.go``:
+
+* The event is encoded once per delivery (binary by default, ``json`` = structured) and POSTed
+  with ``Prefer: reply``, ``Kn-Namespace`` and the forwarded headers of
+  :mod:`kawa.delivery.headers`. Redirects are not followed: a 3xx is a failure that is not
+  retried. Its data is sent exactly as stored.
+* Attempts follow the :class:`~kawa.delivery.policy.RetryPolicy`; each has its own timeout
+  (``policy.timeout``, else the dispatcher's ``default_timeout``: Knative sets none, kawa
+  defaults to 300 s, Knative Serving's default request timeout, so that a stuck subscriber
+  cannot hold a delivery forever). Connection errors and timeouts count as retriable failures.
+* A 2xx answer carrying a CloudEvent is a reply, except with 202 (never a reply, its body is
+  ignored). An empty 2xx completes the delivery. A non-empty 2xx that is not a CloudEvent, or a
+  CloudEvent that cannot be parsed, is a failed attempt and is retried (Knative's broker filter
+  answers 502 for it, so its dead letter carries ``knativeerrorcode: 502``).
+* Dead letters carry the original event plus ``knativeerrordest``/``code``/``data`` and are
+  delivered with the same retry policy (as Knative does); any 2xx from the sink completes them.
+  A connection error or timeout is reported as code 500 with data ``dispatch error: ...``
+  (Knative's ``executeRequest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+import aiohttp
+
+from kawa.apis.duck import DeliveryFormat
+from kawa.cloudevents import http as cehttp
+from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import headers as delivery_headers
+from kawa.delivery.headers import Headers
+from kawa.delivery.policy import RetryPolicy, should_retry
+from kawa.errors import ValidationError
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+DEFAULT_REQUEST_TIMEOUT: Final = 300.0
+"""Per-attempt timeout (seconds) when the delivery spec sets none."""
+
+DEFAULT_CONNECTION_LIMIT: Final = 1000
+"""Open connections the pool may hold at once, across all subscribers (no per-host limit)."""
+
+ERROR_CODE_NO_RESPONSE: Final = 500
+"""``knativeerrorcode`` when no response came back (Knative's ``executeRequest``)."""
+
+ERROR_CODE_BAD_REPLY: Final = 502
+"""``knativeerrorcode`` for a 2xx whose body is not a valid CloudEvent (Knative's broker filter)."""
+
+_NOT_A_CLOUDEVENT: Final = "non-empty response is not a CloudEvent"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """How a delivery ended.
+
+    ``status`` is the last answer's HTTP status (``None``: no answer, connection error or
+    timeout); ``attempts`` how many requests were made; ``reply`` the CloudEvent the subscriber
+    answered with, if any; ``response_body`` the last answer's body; ``error`` what went wrong
+    when ``ok`` is false.
+    """
+
+    ok: bool
+    status: int | None
+    attempts: int
+    reply: CloudEvent | None = None
+    response_body: bytes = b""
+    error: str | None = None
+
+    @property
+    def error_code(self) -> int:
+        """The ``knativeerrorcode`` of this result's dead letter."""
+        status = self.status
+        if status is None:
+            return ERROR_CODE_NO_RESPONSE
+        if 200 <= status < 300:
+            return ERROR_CODE_BAD_REPLY
+        return status
+
+    @property
+    def error_data(self) -> bytes:
+        """The bytes reported (base64) as ``knativeerrordata`` in this result's dead letter."""
+        if self.status is None:
+            return f"dispatch error: {self.error}".encode()
+        return self.response_body
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One attempt: ``ok``, or a failure that is ``retryable`` (or not)."""
+
+    ok: bool
+    status: int | None
+    retryable: bool
+    body: bytes = b""
+    reply: CloudEvent | None = None
+    error: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What every attempt of one delivery sends: built once, reused per attempt."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    client_timeout: aiohttp.ClientTimeout
+    expect_reply: bool
+
+
+class Dispatcher:
+    """Delivers events over one shared keep-alive connection pool.
+
+    Use as ``async with Dispatcher() as d: await d.send(...)``. ``sleep`` and ``clock`` are the
+    waits between retries and the wall clock (for HTTP-date ``Retry-After``); tests inject them.
+    """
+
+    def __init__(
+        self,
+        *,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        default_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.time,
+    ) -> None:
+        self._connection_limit = connection_limit
+        self._default_timeout = default_timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+
+    async def __aenter__(self) -> Dispatcher:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def open(self) -> None:
+        """Create the session and its pool (needs a running event loop)."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(limit=self._connection_limit, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            # One pool serves every subscriber: cookies must not leak between them.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # No invented Content-Type: an event without datacontenttype must stay without one.
+            skip_auto_headers=("Content-Type",),
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        """Close the session and every pooled connection."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def send(
+        self,
+        event: CloudEvent,
+        url: str,
+        *,
+        policy: RetryPolicy,
+        format: DeliveryFormat | None = None,
+        headers: Headers | None = None,
+        namespace: str | None = None,
+    ) -> DeliveryResult:
+        """Deliver ``event`` to the subscriber at ``url``, retrying per ``policy``.
+
+        ``headers`` are the headers of the request that brought the event in (only the
+        forwarded ones are passed on); ``namespace`` goes out as ``Kn-Namespace``; ``format``
+        is the delivery's ``format`` (``json`` = structured mode; ``binary`` or ``None`` =
+        binary mode).
+        """
+        extra = delivery_headers.subscriber_headers(headers, namespace)
+        return await self._deliver(event, url, policy, format, extra, expect_reply=True)
+
+    async def dead_letter(
+        self,
+        event: CloudEvent,
+        dls_url: str,
+        result: DeliveryResult,
+        failed_url: str,
+        *,
+        policy: RetryPolicy,
+        format: DeliveryFormat | None = None,
+        headers: Headers | None = None,
+        namespace: str | None = None,
+    ) -> DeliveryResult:
+        """Send the original ``event`` to the dead-letter sink after ``result`` failed.
+
+        The event gets ``knativeerrordest`` (``failed_url``), ``knativeerrorcode`` and
+        ``knativeerrordata``; it is delivered with the same ``policy``. A reply is not asked
+        for, and any 2xx completes it.
+        """
+        extensions = delivery_headers.error_extensions(
+            failed_url, result.error_code, result.error_data
+        )
+        changes: dict[str, str | None] = {delivery_headers.KNATIVE_ERROR_DATA: None}
+        changes.update(extensions)
+        dead = event.with_attributes(changes)
+        extra = delivery_headers.dead_letter_headers(headers, namespace)
+        return await self._deliver(dead, dls_url, policy, format, extra, expect_reply=False)
+
+    async def _deliver(
+        self,
+        event: CloudEvent,
+        url: str,
+        policy: RetryPolicy,
+        format: DeliveryFormat | None,
+        extra: dict[str, str],
+        *,
+        expect_reply: bool,
+    ) -> DeliveryResult:
+        session = self._session
+        if session is None:
+            raise RuntimeError("Dispatcher is not open: use 'async with Dispatcher()'")
+        if format == "json":
+            event_headers, body = cehttp.to_structured(event)
+        else:
+            event_headers, body = cehttp.to_binary(event)
+        extra.update(event_headers)
+        request = _Request(url, body, extra, self._timeout(policy.timeout), expect_reply)
+        attempts = policy.attempts
+        n = 0
+        while True:
+            n += 1
+            outcome = await self._attempt(session, request)
+            if outcome.ok:
+                return DeliveryResult(True, outcome.status, n, outcome.reply, outcome.body)
+            if not outcome.retryable or n >= attempts:
+                return DeliveryResult(False, outcome.status, n, None, outcome.body, outcome.error)
+            now = None if outcome.retry_after is None else self._clock()
+            await self._sleep(
+                policy.delay_before_retry(n, outcome.status, outcome.retry_after, now)
+            )
+
+    @staticmethod
+    async def _attempt(session: aiohttp.ClientSession, request: _Request) -> _Outcome:
+        try:
+            async with session.post(
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=request.client_timeout,
+                allow_redirects=False,
+            ) as response:
+                # Read the whole body: it is reported on failure and frees the connection.
+                payload = await response.read()
+                status = response.status
+                response_headers = response.headers
+        except TimeoutError:
+            return _Outcome(
+                False, None, True, error=f"timeout after {request.client_timeout.total}s"
+            )
+        except aiohttp.ClientError as exc:
+            return _Outcome(False, None, True, error=f"{type(exc).__name__}: {exc}")
+
+        if not 200 <= status < 300:
+            return _Outcome(
+                False,
+                status,
+                should_retry(status),
+                payload,
+                error=f"HTTP {status}",
+                retry_after=response_headers.get("Retry-After"),
+            )
+        if not request.expect_reply or status == 202:
+            return _Outcome(True, status, False, payload)
+        if cehttp.is_cloudevent(response_headers):
+            try:
+                reply = cehttp.from_http(response_headers, payload)
+            except ValidationError as exc:
+                return _Outcome(False, status, True, payload, error=f"invalid reply: {exc}")
+            return _Outcome(True, status, False, payload, reply)
+        if payload:
+            return _Outcome(False, status, True, payload, error=_NOT_A_CLOUDEVENT)
+        return _Outcome(True, status, False, payload)
+
+    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
+        if seconds is None:
+            seconds = self._default_timeout
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout

@@ -1,0 +1,337 @@
+"""The writer thread of :class:`kawa.eventlog.sqlite.SqliteEventLog`: group commit.
+
+:class:`Writer` owns the write connection and the authoritative in-memory state (stream ids,
+per-stream high-water marks, cursors). Its thread blocks on :attr:`Writer.jobs`, takes every
+job queued meanwhile, runs them all in one transaction, commits (one fsync under
+``synchronous=FULL``) and hands ``(jobs, results, error, changes)`` to the loop through one
+``call_soon_threadsafe``. Working state of a batch lives in a :class:`Changes` and is merged
+into the writer's state only after the commit succeeded, so a failed commit leaves no trace.
+Only :mod:`kawa.eventlog.sqlite` uses this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import os
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any, Final
+
+from kawa.errors import ConflictError, KawaError, PermanentError, TemporaryError
+
+if sys.platform != "win32":
+    import fcntl
+
+APPEND: Final = 0
+SAVE_CURSOR: Final = 1
+DELETE_CURSOR: Final = 2
+DELETE_STREAM: Final = 3
+TRIM: Final = 4
+STOP: Final = 5
+
+TRIM_STEP: Final = 10_000
+"""Most records one trim job deletes, so that one trim never stalls ingress for long."""
+
+Job = tuple[int, "asyncio.Future[Any]", Any, Any, Any]
+"""``(op, future, a, b, c)``; the meaning of ``a``, ``b``, ``c`` depends on ``op``."""
+
+SCHEMA_VERSION: Final = 1
+_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS streams (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    last_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    stream_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    appended_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (stream_id, seq)
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    consumer TEXT PRIMARY KEY,
+    stream_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_INSERT: Final = "INSERT INTO records (stream_id, seq, appended_at, payload) VALUES (?, ?, ?, ?)"
+
+Committed = Callable[[list[Job], list[Any], BaseException | None, "Changes"], None]
+
+
+@dataclass(slots=True)
+class State:
+    """What the log holds: stream ids and high-water marks by name, cursors by consumer."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    last: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one batch changed (a cursor mapped to ``None`` was deleted)."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    last: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+
+
+class Writer:
+    """The thread that owns the write connection (see the module docs)."""
+
+    def __init__(
+        self,
+        path: str,
+        durability: str,
+        clock: Callable[[], float],
+        loop: asyncio.AbstractEventLoop,
+        committed: Committed,
+    ) -> None:
+        self.path = path
+        self.jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._durability = durability
+        self._clock = clock
+        self._loop = loop
+        self._committed = committed
+        self._state = State()
+        self._now = 0.0  # latest appended_at: appended_at never goes back
+        self._ready: concurrent.futures.Future[State] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, name="kawa-eventlog-writer", daemon=True)
+
+    def start(self) -> concurrent.futures.Future[State]:
+        """Start the thread; the future gives a copy of the loaded state once it is ready."""
+        self._thread.start()
+        return self._ready
+
+    def join(self) -> None:
+        self._thread.join()
+
+    # -- thread --------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        lock = -1
+        try:
+            lock = self._lock()
+            conn = self._connect()
+        except Exception as exc:
+            if lock >= 0:
+                os.close(lock)
+            self._ready.set_exception(
+                exc
+                if isinstance(exc, KawaError)
+                else TemporaryError(f"cannot open the event log {self.path}: {exc}")
+            )
+            return
+        s = self._state
+        self._ready.set_result(State(dict(s.ids), dict(s.last), dict(s.cursors)))
+        try:
+            self._serve(conn)
+        finally:
+            conn.close()
+            os.close(lock)
+
+    def _lock(self) -> int:
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        if sys.platform != "win32":
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise ConflictError(
+                    f"the event log {self.path} is in use by another process"
+                ) from None
+        return fd
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise TemporaryError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+            conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise PermanentError(f"{self.path} was written by a newer kawa (schema {version})")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._load(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _load(self, conn: sqlite3.Connection) -> None:
+        s = self._state
+        names: dict[int, str] = {}
+        for sid, name, last in conn.execute("SELECT id, name, last_seq FROM streams"):
+            names[sid] = name
+            s.ids[name] = sid
+            row = conn.execute(
+                "SELECT seq, appended_at FROM records WHERE stream_id = ? ORDER BY seq DESC"
+                " LIMIT 1",
+                (sid,),
+            ).fetchone()
+            s.last[name] = max(last, row[0]) if row else last
+            if row:
+                self._now = max(self._now, row[1])
+        for consumer, sid, seq in conn.execute("SELECT consumer, stream_id, seq FROM cursors"):
+            s.cursors[consumer] = (names[sid], seq)
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        jobs_queue = self.jobs
+        while True:
+            jobs = [jobs_queue.get()]
+            while True:
+                try:
+                    jobs.append(jobs_queue.get_nowait())
+                except queue.Empty:
+                    break
+            changes = Changes()
+            try:
+                results = self._batch(conn, jobs, changes)
+                conn.execute("COMMIT")
+            except Exception as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                self._deliver(jobs, [], exc, changes)
+            else:
+                s = self._state
+                s.ids.update(changes.ids)
+                s.last.update(changes.last)
+                for consumer, saved in changes.cursors.items():
+                    if saved is None:
+                        s.cursors.pop(consumer, None)
+                    else:
+                        s.cursors[consumer] = saved
+                self._deliver(jobs, results, None, changes)
+            if any(job[0] == STOP for job in jobs):
+                return
+
+    def _deliver(
+        self, jobs: list[Job], results: list[Any], error: BaseException | None, ch: Changes
+    ) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._committed, jobs, results, error, ch)
+
+    # -- one transaction -----------------------------------------------------------------------
+
+    def _batch(self, conn: sqlite3.Connection, jobs: list[Job], ch: Changes) -> list[Any]:
+        s = self._state
+        now = self._now = max(self._clock(), self._now)
+        rows: list[tuple[int, int, float, bytes]] = []
+        results: list[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for op, _, a, b, c in jobs:
+            if op == APPEND:
+                sid = self._stream_id(conn, a, ch)
+                first = (ch.last.get(a) or s.last.get(a, 0)) + 1
+                end = first + len(b)
+                rows.extend(zip(repeat(sid), range(first, end), repeat(now), b))
+                ch.last[a] = end - 1
+                results.append(list(range(first, end)))
+                continue
+            if rows:
+                self._flush(conn, rows, ch)
+            if op == SAVE_CURSOR:
+                sid = self._stream_id(conn, b, ch)
+                conn.execute(
+                    "INSERT INTO cursors (consumer, stream_id, seq) VALUES (?, ?, ?)"
+                    " ON CONFLICT (consumer) DO UPDATE SET stream_id = excluded.stream_id,"
+                    " seq = excluded.seq",
+                    (a, sid, c),
+                )
+                ch.cursors[a] = (b, c)
+                results.append(None)
+            elif op == DELETE_CURSOR:
+                conn.execute("DELETE FROM cursors WHERE consumer = ?", (a,))
+                ch.cursors[a] = None
+                results.append(None)
+            elif op == DELETE_STREAM:
+                sid_or_none = ch.ids.get(a, s.ids.get(a))
+                if sid_or_none is not None:
+                    conn.execute("DELETE FROM records WHERE stream_id = ?", (sid_or_none,))
+                    conn.execute("DELETE FROM cursors WHERE stream_id = ?", (sid_or_none,))
+                    for consumer, saved in self._cursors(ch).items():
+                        if saved[0] == a:
+                            ch.cursors[consumer] = None
+                results.append(None)
+            elif op == TRIM:
+                results.append(self._trim(conn, a, ch))
+            else:  # STOP
+                results.append(None)
+        if rows:
+            self._flush(conn, rows, ch)
+        return results
+
+    def _stream_id(self, conn: sqlite3.Connection, name: str, ch: Changes) -> int:
+        sid = self._state.ids.get(name)
+        if sid is None:
+            sid = ch.ids.get(name)
+            if sid is None:
+                cur = conn.execute("INSERT INTO streams (name, last_seq) VALUES (?, 0)", (name,))
+                sid = ch.ids[name] = int(cur.lastrowid or 0)
+        return sid
+
+    def _flush(
+        self, conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]], ch: Changes
+    ) -> None:
+        conn.executemany(_INSERT, rows)
+        rows.clear()
+        ids = self._state.ids
+        conn.executemany(
+            "UPDATE streams SET last_seq = ? WHERE id = ?",
+            [(last, ids.get(name) or ch.ids[name]) for name, last in ch.last.items()],
+        )
+
+    def _cursors(self, ch: Changes) -> dict[str, tuple[str, int]]:
+        """The cursors as this batch has left them so far."""
+        merged = dict(self._state.cursors)
+        for consumer, saved in ch.cursors.items():
+            if saved is None:
+                merged.pop(consumer, None)
+            else:
+                merged[consumer] = saved
+        return merged
+
+    def _trim(self, conn: sqlite3.Connection, cutoff: float, ch: Changes) -> tuple[int, bool]:
+        """Delete up to :data:`TRIM_STEP` records; returns ``(deleted, finished)``."""
+        s = self._state
+        floors: dict[str, int] = {}
+        for stream, seq in self._cursors(ch).values():
+            floors[stream] = min(seq, floors.get(stream, seq))
+        budget = TRIM_STEP
+        deleted = 0
+        for name, sid in (s.ids | ch.ids).items():
+            floor = floors.get(name, ch.last.get(name, s.last.get(name, 0)))
+            boundary = 0
+            scan = conn.execute(
+                "SELECT seq, appended_at FROM records WHERE stream_id = ? AND seq <= ?"
+                " ORDER BY seq LIMIT ?",
+                (sid, floor, budget),
+            )
+            for seq, appended_at in scan:  # appended_at never decreases: stop at the first young
+                if appended_at >= cutoff:
+                    break
+                boundary = seq
+            scan.close()
+            if boundary:
+                cur = conn.execute(
+                    "DELETE FROM records WHERE stream_id = ? AND seq <= ?", (sid, boundary)
+                )
+                deleted += cur.rowcount
+                budget -= cur.rowcount
+                if budget <= 0:
+                    return deleted, False
+        return deleted, True

@@ -1,0 +1,298 @@
+"""The default event log: one SQLite file in WAL mode, written with group commit.
+
+:class:`SqliteEventLog` is what ``kawa up`` puts under the broker and channel ingress. The
+event loop never touches the disk:
+
+* one **writer thread** owns the write connection. ``append``, ``save_cursor``,
+  ``delete_cursor``, ``delete_stream`` and ``trim`` queue a job and await a future; the writer
+  takes *every* job queued while it was busy and commits them in one transaction (**group
+  commit**: one fsync for many events), then resolves all their futures with a single
+  ``loop.call_soon_threadsafe``. Seqs are assigned by the writer from per-stream counters kept
+  in memory (loaded from the ``streams`` table at open) and rolled back if a commit fails.
+* one **reader thread** owns a second connection for :meth:`SqliteEventLog.read`; in WAL mode
+  it reads committed data without ever waiting for the writer.
+* ``last_seq``, ``load_cursor`` and ``wait`` are answered from memory on the loop; ``wait`` is
+  woken by the commit callback (no polling).
+
+``durability`` chooses what an acknowledged append survives:
+
+``"full"`` (default)
+    ``PRAGMA synchronous=FULL``: the WAL is fsynced at every group commit. Survives a process
+    kill, an OS crash and power loss.
+``"normal"``
+    ``PRAGMA synchronous=NORMAL``: the WAL is written at every commit but only fsynced at
+    checkpoints. Survives a process kill (the data is in the OS page cache); the last commits
+    may be lost on an OS crash or power loss. The database never corrupts.
+``"off"``
+    ``PRAGMA synchronous=OFF``: never fsyncs. Survives a process kill; an OS crash or power
+    loss may lose recent commits or, rarely, damage the file. For throwaway setups.
+
+Schema: ``streams(id, name, last_seq)`` (``last_seq`` is the high-water mark, kept even when
+records are trimmed or the stream is deleted, so seqs are never reused),
+``records(stream_id, seq, appended_at, payload)`` keyed by ``(stream_id, seq)`` and
+``cursors(consumer, stream_id, seq)``. ``appended_at`` never decreases within a stream, so
+:meth:`SqliteEventLog.trim` deletes a prefix of each stream, in bounded steps that interleave
+with appends. One process owns a log file at a time (a ``<path>.lock`` file lock says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Literal
+
+from kawa.errors import FieldError, PermanentError, TemporaryError, ValidationError
+from kawa.eventlog import base
+from kawa.eventlog._signals import StreamSignals
+from kawa.eventlog._sqlite_writer import (
+    APPEND,
+    DELETE_CURSOR,
+    DELETE_STREAM,
+    SAVE_CURSOR,
+    STOP,
+    TRIM,
+    Changes,
+    Job,
+    Writer,
+)
+
+Durability = Literal["full", "normal", "off"]
+DURABILITIES: Final = ("full", "normal", "off")
+
+_READ_SQL: Final = (
+    "SELECT seq, appended_at, payload FROM records WHERE stream_id = ? AND seq > ? "
+    "ORDER BY seq LIMIT ?"
+)
+_ReadJob = tuple["asyncio.Future[list[base.Record]]", int, int, int]
+
+
+class SqliteEventLog:
+    """An :class:`~kawa.eventlog.base.EventLog` in one SQLite file (see the module docs).
+
+    Build it with ``await SqliteEventLog.open(path, durability=...)`` and :meth:`close` it.
+    ``clock`` gives ``appended_at`` and the "now" of :meth:`trim` (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        durability: Durability = "full",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        errors: list[FieldError] = []
+        if not path or path == ":memory:" or path.startswith("file:"):
+            errors.append(FieldError("path", "expected the path of a database file"))
+        if durability not in DURABILITIES:
+            errors.append(FieldError("durability", f"expected one of {', '.join(DURABILITIES)}"))
+        if errors:
+            raise ValidationError(errors, subject="SQLite event log")
+        self.path = path
+        self.durability: Durability = durability
+        self._clock = clock
+        self._writer: Writer | None = None
+        self._reads: queue.SimpleQueue[_ReadJob | None] = queue.SimpleQueue()
+        self._reader_thread: threading.Thread | None = None
+        self._ids: dict[str, int] = {}
+        self._last: dict[str, int] = {}
+        self._cursors: dict[str, tuple[str, int]] = {}
+        self._signals = StreamSignals()
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        path: str,
+        *,
+        durability: Durability = "full",
+        clock: Callable[[], float] = time.time,
+    ) -> SqliteEventLog:
+        """Open (creating if needed) the log at ``path`` and start its threads."""
+        log = cls(path, durability=durability, clock=clock)
+        await log._start()
+        return log
+
+    async def _start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        writer = Writer(self.path, self.durability, self._clock, loop, self._committed)
+        try:
+            state = await asyncio.wrap_future(writer.start())
+        except BaseException:  # failed (the thread is gone) or cancelled (let it go)
+            writer.jobs.put((STOP, loop.create_future(), None, None, None))
+            raise
+        self._writer = writer
+        self._ids, self._last, self._cursors = state.ids, state.last, state.cursors
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._reader_thread = threading.Thread(
+            target=self._read_loop, args=(loop, ready), name="kawa-eventlog-reader", daemon=True
+        )
+        self._reader_thread.start()
+        try:
+            await asyncio.wrap_future(ready)
+        except BaseException:
+            await self._stop_writer()
+            raise
+
+    # -- writes: queued to the writer thread ---------------------------------------------------
+
+    def _submit(self, op: int, a: Any = None, b: Any = None, c: Any = None) -> asyncio.Future[Any]:
+        if self._closed or self._writer is None or self._loop is None:
+            raise PermanentError("the event log is closed")
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._writer.jobs.put((op, future, a, b, c))
+        return future
+
+    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+        if not stream:
+            base.check_stream(stream)
+        if not payloads:
+            return []
+        seqs: list[int] = await self._submit(APPEND, stream, payloads)
+        return seqs
+
+    async def save_cursor(self, consumer: str, stream: str, seq: int) -> None:
+        base.check_cursor(consumer, stream, seq)
+        await self._submit(SAVE_CURSOR, consumer, stream, seq)
+
+    async def delete_cursor(self, consumer: str) -> None:
+        await self._submit(DELETE_CURSOR, consumer)
+
+    async def delete_stream(self, stream: str) -> None:
+        await self._submit(DELETE_STREAM, stream)
+
+    async def trim(self, retention: float) -> int:
+        base.check_retention(retention)
+        cutoff = self._clock() - retention
+        deleted = 0
+        while True:  # bounded steps, so appends get their turn in between
+            step: tuple[int, bool] = await self._submit(TRIM, cutoff)
+            deleted += step[0]
+            if step[1]:
+                return deleted
+
+    def _committed(
+        self, jobs: list[Job], results: list[Any], error: BaseException | None, changes: Changes
+    ) -> None:
+        """Loop side of a group commit: publish the new state, wake waiters, resolve futures."""
+        if error is None:
+            self._ids.update(changes.ids)
+            self._last.update(changes.last)
+            for consumer, saved in changes.cursors.items():
+                if saved is None:
+                    self._cursors.pop(consumer, None)
+                else:
+                    self._cursors[consumer] = saved
+            for stream in changes.last:
+                self._signals.notify(stream)
+            for job, result in zip(jobs, results, strict=True):
+                if not job[1].done():
+                    job[1].set_result(result)
+        else:
+            for job in jobs:
+                if not job[1].done():
+                    job[1].set_exception(TemporaryError(f"event log write failed: {error}"))
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read(self, stream: str, after: int, limit: int) -> list[base.Record]:
+        base.check_read(stream, after, limit)
+        if self._closed or self._loop is None:
+            raise PermanentError("the event log is closed")
+        sid = self._ids.get(stream)
+        if sid is None or after >= self._last[stream]:
+            return []
+        future: asyncio.Future[list[base.Record]] = self._loop.create_future()
+        self._reads.put((future, sid, after, limit))
+        return await future
+
+    def _read_loop(
+        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]
+    ) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            ready.set_exception(TemporaryError(f"cannot open the event log {self.path}: {exc}"))
+            return
+        ready.set_result(None)
+        record = base.Record
+        reads = self._reads
+        try:
+            while True:
+                jobs = [reads.get()]
+                while True:
+                    try:
+                        jobs.append(reads.get_nowait())
+                    except queue.Empty:
+                        break
+                done: list[tuple[asyncio.Future[list[base.Record]], Any]] = []
+                for job in jobs:
+                    if job is None:
+                        return
+                    future, sid, after, limit = job
+                    try:
+                        rows = conn.execute(_READ_SQL, (sid, after, limit)).fetchall()
+                        done.append((future, [record(s, p, at) for s, at, p in rows]))
+                    except sqlite3.Error as exc:
+                        done.append((future, TemporaryError(f"event log read failed: {exc}")))
+                loop.call_soon_threadsafe(_resolve_reads, done)
+        finally:
+            conn.close()
+
+    async def wait(self, stream: str, after: int, timeout: float) -> bool:
+        return await self._signals.wait(stream, after, timeout, self._last_seq)
+
+    def _last_seq(self, stream: str) -> int:
+        return self._last.get(stream, 0)
+
+    async def last_seq(self, stream: str) -> int:
+        return self._last.get(stream, 0)
+
+    async def load_cursor(self, consumer: str) -> int | None:
+        if self._closed:
+            raise PermanentError("the event log is closed")
+        saved = self._cursors.get(consumer)
+        return None if saved is None else saved[1]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def _stop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None or self._loop is None:
+            return
+        future: asyncio.Future[Any] = self._loop.create_future()
+        writer.jobs.put((STOP, future, None, None, None))
+        try:
+            await future  # the writer commits what was queued before it stops
+        finally:
+            await asyncio.to_thread(writer.join)
+
+    async def close(self) -> None:
+        """Commit what is queued, stop both threads and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._stop_writer()
+        finally:
+            self._signals.close()
+            if self._reader_thread is not None:
+                self._reads.put(None)
+                await asyncio.to_thread(self._reader_thread.join)
+                self._reader_thread = None
+
+
+def _resolve_reads(done: list[tuple[asyncio.Future[list[base.Record]], Any]]) -> None:
+    for future, result in done:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

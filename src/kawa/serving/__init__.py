@@ -1,0 +1,1 @@
+"""Serving: running consumers of events (for now, the built-in event-display)."""

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from kawa.apis import meta
+from kawa.apis.registry import BROKER, SCHEME, TRIGGER, ResourceKind, Scheme
+from kawa.errors import ValidationError
+
+from .helpers import broker_obj, field_errors, trigger_obj
+
+
+def test_kind_facts() -> None:
+    assert BROKER.api_versions == ("eventing.knative.dev/v1",)
+    assert TRIGGER.api_versions == ("eventing.knative.dev/v1", "eventing.knative.dev/v1alpha1")
+    assert TRIGGER.storage_api_version == "eventing.knative.dev/v1"
+    assert (TRIGGER.plural, TRIGGER.singular, TRIGGER.namespaced) == ("triggers", "trigger", True)
+    assert BROKER.resource == "brokers.eventing.knative.dev"
+    assert "eventing" in BROKER.categories
+    assert [c.name for c in TRIGGER.printer_columns] == [
+        "Broker",
+        "Subscriber_URI",
+        "Age",
+        "Ready",
+        "Reason",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("broker", BROKER),
+        ("brokers", BROKER),
+        ("Broker", BROKER),
+        ("BROKERS", BROKER),
+        ("brokers.eventing.knative.dev", BROKER),
+        ("trigger", TRIGGER),
+        ("Triggers", TRIGGER),
+    ],
+)
+def test_resolve_by_any_name(name: str, kind: ResourceKind) -> None:
+    assert SCHEME.resolve(name) is kind
+
+
+def test_unknown_names_list_the_known_kinds() -> None:
+    errors = field_errors(lambda: SCHEME.resolve("pingsource"))
+    assert errors == {
+        "kind": "unknown resource type 'pingsource'; known kinds: Broker "
+        "(eventing.knative.dev/v1); Trigger (eventing.knative.dev/v1, "
+        "eventing.knative.dev/v1alpha1)"
+    }
+
+
+def test_lookup_by_api_version_and_kind() -> None:
+    assert SCHEME.for_api_version_kind("eventing.knative.dev/v1alpha1", "Trigger") is TRIGGER
+    unknown = field_errors(lambda: SCHEME.for_api_version_kind("x.dev/v1", "Thing"))
+    assert list(unknown) == ["kind"]
+    assert unknown["kind"].startswith("unknown kind 'Thing' (x.dev/v1); known kinds: Broker")
+    wrong_version = field_errors(
+        lambda: SCHEME.for_api_version_kind("eventing.knative.dev/v1alpha1", "Broker")
+    )
+    assert wrong_version == {
+        "apiVersion": "Broker is served as eventing.knative.dev/v1, not "
+        "'eventing.knative.dev/v1alpha1'"
+    }
+    missing = field_errors(lambda: SCHEME.for_object({}))
+    assert missing == {
+        "apiVersion": "required field is missing",
+        "kind": "required field is missing",
+    }
+
+
+def test_lookup_by_resource_path() -> None:
+    assert SCHEME.for_resource("eventing.knative.dev", "v1", "triggers") is TRIGGER
+    assert SCHEME.for_resource("eventing.knative.dev", "v1alpha1", "triggers") is TRIGGER
+    assert SCHEME.for_resource("eventing.knative.dev", "v1alpha1", "brokers") is None
+    assert SCHEME.for_resource("eventing.knative.dev", "v1", "trigger") is None
+
+
+def test_scheme_dispatches_default_validate_and_update() -> None:
+    defaulted = SCHEME.default(broker_obj())
+    assert defaulted["metadata"]["annotations"] == {
+        "eventing.knative.dev/broker.class": "MTChannelBasedBroker"
+    }
+    SCHEME.validate(defaulted)
+    SCHEME.validate(trigger_obj())
+    with pytest.raises(ValidationError):
+        SCHEME.validate(trigger_obj({"broker": "default"}))
+    with pytest.raises(ValidationError):
+        SCHEME.validate_update(trigger_obj(), trigger_obj({"broker": "x", "subscriber": {}}))
+
+
+def _noop_default(obj: Mapping[str, Any]) -> meta.Object:
+    return dict(obj)
+
+
+def _noop_validate(obj: Mapping[str, Any]) -> None:
+    return None
+
+
+def _noop_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    return None
+
+
+def test_adding_a_kind_is_one_value_and_names_must_not_clash() -> None:
+    ping = ResourceKind(
+        group="sources.knative.dev",
+        versions=("v1",),
+        kind="PingSource",
+        plural="pingsources",
+        singular="pingsource",
+        namespaced=True,
+        default=_noop_default,
+        validate=_noop_validate,
+        validate_update=_noop_update,
+        short_names=("ping",),
+    )
+    scheme = Scheme([*SCHEME.kinds, ping])
+    assert scheme.resolve("PING") is ping
+    assert scheme.for_resource("sources.knative.dev", "v1", "pingsources") is ping
+    clash = ResourceKind(
+        group="other.dev",
+        versions=("v1",),
+        kind="Other",
+        plural="others",
+        singular="other",
+        namespaced=True,
+        default=_noop_default,
+        validate=_noop_validate,
+        validate_update=_noop_update,
+        short_names=("broker",),
+    )
+    with pytest.raises(ValueError, match="names both Broker and Other"):
+        Scheme([*SCHEME.kinds, clash])

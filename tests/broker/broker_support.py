@@ -1,0 +1,200 @@
+"""Test support for the broker tests: kawa running in-process, and a recording subscriber.
+
+:func:`running_kawa` starts :func:`kawa.runtime.serve` on a free port of 127.0.0.1 with its
+data in a temporary directory; :class:`Kawa` applies manifests through the real HTTP API and
+waits for conditions. :class:`Subscriber` is a real aiohttp server whose answers a test
+scripts per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from kawa.cloudevents import http as ce_http
+from kawa.cloudevents.event import CloudEvent
+from kawa.runtime import Config, Running, serve
+
+Responder = Callable[[web.Request], Awaitable[web.StreamResponse]]
+API = "/apis/eventing.knative.dev/v1/namespaces"
+
+
+def event(id_: str = "1", type_: str = "test.type", **attrs: Any) -> CloudEvent:
+    base: dict[str, Any] = {"specversion": "1.0", "id": id_, "source": "/test", "type": type_}
+    base.update(attrs)
+    data = base.pop("data", None)
+    return CloudEvent(base, data)
+
+
+def broker(name: str = "default", ns: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+def trigger(
+    name: str,
+    uri: str,
+    *,
+    broker_name: str = "default",
+    ns: str = "default",
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns}
+    if annotations:
+        meta["annotations"] = annotations
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Trigger",
+        "metadata": meta,
+        "spec": {"broker": broker_name, "subscriber": {"uri": uri}, **spec},
+    }
+
+
+@dataclass
+class Kawa:
+    url: str
+    session: aiohttp.ClientSession
+
+    async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        ns = obj["metadata"]["namespace"]
+        plural = obj["kind"].lower() + "s"
+        async with self.session.post(f"{self.url}{API}/{ns}/{plural}", json=obj) as resp:
+            body = await resp.json()
+            if resp.status != 201:
+                raise AssertionError(f"create failed: {resp.status} {body}")
+            return dict(body)
+
+    async def get(self, kind: str, name: str, ns: str = "default") -> dict[str, Any]:
+        async with self.session.get(f"{self.url}{API}/{ns}/{kind.lower()}s/{name}") as resp:
+            return dict(await resp.json())
+
+    async def delete(self, kind: str, name: str, ns: str = "default") -> None:
+        async with self.session.delete(f"{self.url}{API}/{ns}/{kind.lower()}s/{name}") as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def wait_ready(
+        self, kind: str, name: str, ns: str = "default", timeout: float = 10.0
+    ) -> dict[str, Any]:
+        return await self.wait_condition(kind, name, "Ready", "True", ns=ns, timeout=timeout)
+
+    async def wait_condition(
+        self,
+        kind: str,
+        name: str,
+        type_: str,
+        status: str,
+        *,
+        ns: str = "default",
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        obj: dict[str, Any] = {}
+        while asyncio.get_running_loop().time() < deadline:
+            obj = await self.get(kind, name, ns)
+            for cond in obj.get("status", {}).get("conditions", []):
+                if cond["type"] == type_ and cond["status"] == status:
+                    # let the data plane see the same status (it watches the store)
+                    await asyncio.sleep(0.05)
+                    return obj
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{kind} {name} never had {type_}={status}: {obj.get('status')}")
+
+    def broker_url(self, name: str = "default", ns: str = "default") -> str:
+        return f"{self.url}/brokers/{ns}/{name}"
+
+    async def send(
+        self, ev: CloudEvent, *, broker_name: str = "default", structured: bool = False
+    ) -> int:
+        headers, body = ce_http.to_structured(ev) if structured else ce_http.to_binary(ev)
+        async with self.session.post(
+            self.broker_url(broker_name), data=body, headers=headers
+        ) as resp:
+            await resp.read()
+            return resp.status
+
+
+@contextlib.asynccontextmanager
+async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve(Config(data_dir=data_dir, port=0, **config), on_ready=ready.set_result)
+    )
+    waiters: list[asyncio.Future[Any]] = [task, ready]
+    done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    running = ready.result()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Kawa(running.url, session)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def respond(
+    status: int = 202, body: bytes = b"", headers: dict[str, str] | None = None
+) -> Responder:
+    async def answer(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, body=body, headers=headers)
+
+    return answer
+
+
+@dataclass
+class Subscriber:
+    """Records every event; answers from ``script`` (in order), then with ``default``."""
+
+    url: str = ""
+    events: list[CloudEvent] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    script: list[Responder] = field(default_factory=list)
+    default: Responder = field(default_factory=respond)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        self.events.append(ce_http.from_http(request.headers, body))
+        responder = self.script.pop(0) if self.script else self.default
+        response = await responder(request)
+        async with self.arrived:
+            self.arrived.notify_all()
+        return response
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[CloudEvent]:
+        async with self.arrived:
+            await asyncio.wait_for(
+                self.arrived.wait_for(lambda: len(self.events) >= count), timeout
+            )
+        return self.events
+
+
+@contextlib.asynccontextmanager
+async def subscriber(path: str = "/") -> AsyncIterator[Subscriber]:
+    sub = Subscriber()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", sub.handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    sub.url = f"http://{host}:{port}{path}"
+    try:
+        yield sub
+    finally:
+        await runner.cleanup()

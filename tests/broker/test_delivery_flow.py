@@ -1,0 +1,203 @@
+"""Events through a running kawa: triggers, filters, replies, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from broker_support import broker, event, respond, running_kawa, subscriber, trigger
+
+from kawa.cloudevents import http as ce_http
+
+
+async def test_event_reaches_subscriber_unchanged(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(broker())
+        await kawa.apply(trigger("t1", sub.url))
+        ready = await kawa.wait_ready("Trigger", "t1")
+        assert ready["status"]["subscriberUri"] == sub.url
+        data = b'{"b": 2,   "a": [1, 2]}'
+        sent = event("e1", data=data, datacontenttype="application/json", myext="v")
+        assert await kawa.send(sent) == 202
+        (got,) = await sub.wait_for(1)
+        assert got.data == data
+        assert got.attributes == sent.attributes  # TTL stripped, nothing added
+        assert sub.headers[0]["prefer"] == "reply"
+        assert sub.headers[0]["kn-namespace"] == "default"
+
+
+async def test_filters_and_one_delivery_per_trigger(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as other:
+        await kawa.apply(broker())
+        await kawa.apply(trigger("all-1", sub.url))
+        await kawa.apply(trigger("all-2", sub.url))
+        await kawa.apply(trigger("orders", other.url, filter={"attributes": {"type": "order"}}))
+        await kawa.apply(
+            trigger(
+                "prefixed",
+                other.url,
+                filters=[{"prefix": {"source": "/shop"}}, {"not": {"exact": {"type": "order"}}}],
+            )
+        )
+        for name in ("all-1", "all-2", "orders", "prefixed"):
+            await kawa.wait_ready("Trigger", name)
+        assert await kawa.send(event("1", type_="order")) == 202
+        assert await kawa.send(event("2", type_="refund", source="/shop/eu")) == 202
+        assert await kawa.send(event("3", type_="other")) == 202
+        await sub.wait_for(6)  # every event to each of the two catch-all triggers
+        await other.wait_for(2)
+        await asyncio.sleep(0.2)
+        assert sorted(e.id for e in sub.events) == ["1", "1", "2", "2", "3", "3"]
+        assert sorted(e.id for e in other.events) == ["1", "2"]
+
+
+async def test_reply_goes_back_into_the_broker(tmp_path: Path) -> None:
+    reply_headers, reply_body = ce_http.to_binary(event("r1", type_="reply.type"))
+    async with running_kawa(tmp_path) as kawa, subscriber() as first, subscriber() as second:
+        first.default = respond(200, reply_body, reply_headers)
+        await kawa.apply(broker())
+        await kawa.apply(trigger("asks", first.url, filter={"attributes": {"type": "ask"}}))
+        await kawa.apply(
+            trigger("replies", second.url, filter={"attributes": {"type": "reply.type"}})
+        )
+        await kawa.wait_ready("Trigger", "asks")
+        await kawa.wait_ready("Trigger", "replies")
+        assert await kawa.send(event("q", type_="ask")) == 202
+        (reply,) = await second.wait_for(1)
+        assert reply.id == "r1"
+        assert "knativebrokerttl" not in reply.attributes
+
+
+async def test_reply_loop_ends_with_the_ttl(tmp_path: Path) -> None:
+    headers, body = ce_http.to_binary(event("loop", type_="loop"))
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        sub.default = respond(200, body, headers)  # replies with an event it matches itself
+        await kawa.apply(broker())
+        await kawa.apply(trigger("loop", sub.url))
+        await kawa.wait_ready("Trigger", "loop")
+        assert await kawa.send(event("start", type_="loop", knativebrokerttl="5")) == 202
+        await sub.wait_for(4)
+        await asyncio.sleep(0.5)
+        # stored with TTL 4, 3, 2, 1; the reply to the last would have TTL 0: dropped
+        assert len(sub.events) == 4
+
+
+async def test_retries_then_dead_letter_sink(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as dls:
+        sub.default = respond(503, b"busy")
+        await kawa.apply(broker())
+        await kawa.apply(
+            trigger(
+                "t",
+                sub.url,
+                delivery={
+                    "retry": 2,
+                    "backoffPolicy": "linear",
+                    "backoffDelay": "PT0.01S",
+                    "deadLetterSink": {"uri": dls.url},
+                },
+            )
+        )
+        ready = await kawa.wait_ready("Trigger", "t")
+        assert ready["status"]["deadLetterSinkUri"] == dls.url
+        assert await kawa.send(event("doomed", data=b"hi", datacontenttype="text/plain")) == 202
+        (dead,) = await dls.wait_for(1)
+        assert len(sub.events) == 3  # retry 2 = 3 attempts
+        assert dead.id == "doomed"
+        assert dead.data == b"hi"
+        assert dead.attributes["knativeerrorcode"] == "503"
+        assert dead.attributes["knativeerrordest"] == sub.url
+        assert dead.attributes["knativeerrordata"] == "YnVzeQ=="  # base64("busy")
+
+
+async def test_broker_delivery_applies_unless_the_trigger_has_its_own(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as dls:
+        sub.default = respond(500)
+        await kawa.apply(broker(delivery={"retry": 0, "deadLetterSink": {"uri": dls.url}}))
+        await kawa.apply(trigger("inherits", sub.url))
+        await kawa.apply(trigger("own", sub.url, delivery={"retry": 1, "backoffDelay": "PT0S"}))
+        await kawa.wait_ready("Trigger", "inherits")
+        await kawa.wait_ready("Trigger", "own")
+        assert await kawa.send(event("x")) == 202
+        await dls.wait_for(1)
+        await sub.wait_for(3)  # 1 attempt (inherits) + 2 attempts (own, no DLS)
+        await asyncio.sleep(0.3)
+        assert len(dls.events) == 1
+        assert len(sub.events) == 3
+
+
+async def test_trigger_waits_for_its_broker(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(trigger("early", sub.url))
+        t = await kawa.wait_condition("Trigger", "early", "BrokerReady", "False")
+        ready = next(c for c in t["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "False"
+        assert ready["reason"] == "BrokerDoesNotExist"
+        await kawa.apply(broker())
+        await kawa.wait_ready("Trigger", "early")
+        assert await kawa.send(event("late")) == 202
+        await sub.wait_for(1)
+
+
+async def test_unresolvable_subscriber_is_not_ready(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        await kawa.apply(broker())
+        t = trigger("t", "http://unused/")
+        t["spec"]["subscriber"] = {
+            "ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "missing"}
+        }
+        await kawa.apply(t)
+        got = await kawa.wait_condition("Trigger", "t", "SubscriberResolved", "False")
+        assert got["status"]["subscriberUri"] == ""
+        cond = next(c for c in got["status"]["conditions"] if c["type"] == "SubscriberResolved")
+        assert "missing" in cond["message"]
+
+
+async def test_slow_subscriber_does_not_slow_other_triggers(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def stall(_: object) -> object:
+        await release.wait()
+        return await respond()(_)  # type: ignore[arg-type]
+
+    async with running_kawa(tmp_path) as kawa, subscriber() as slow, subscriber() as fast:
+        slow.default = stall  # type: ignore[assignment]
+        await kawa.apply(broker())
+        await kawa.apply(trigger("slow", slow.url))
+        await kawa.apply(trigger("fast", fast.url))
+        await kawa.wait_ready("Trigger", "slow")
+        await kawa.wait_ready("Trigger", "fast")
+        for i in range(150):
+            assert await kawa.send(event(str(i))) == 202
+        await fast.wait_for(150, timeout=10)
+        # the slow trigger has many deliveries in flight at once (unordered by default)
+        assert len(slow.events) >= 50
+        release.set()
+        await slow.wait_for(150, timeout=10)
+
+
+async def test_new_trigger_starts_with_new_events(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(broker())
+        await kawa.wait_ready("Broker", "default")
+        assert await kawa.send(event("before")) == 202
+        await kawa.apply(trigger("t", sub.url))
+        await kawa.wait_ready("Trigger", "t")
+        assert await kawa.send(event("after")) == 202
+        await sub.wait_for(1)
+        await asyncio.sleep(0.2)
+        assert [e.id for e in sub.events] == ["after"]
+
+
+async def test_deleted_trigger_stops_delivering(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(broker())
+        await kawa.apply(trigger("t", sub.url))
+        await kawa.wait_ready("Trigger", "t")
+        assert await kawa.send(event("1")) == 202
+        await sub.wait_for(1)
+        await kawa.delete("Trigger", "t")
+        await asyncio.sleep(0.2)
+        assert await kawa.send(event("2")) == 202
+        await asyncio.sleep(0.3)
+        assert [e.id for e in sub.events] == ["1"]

@@ -1,0 +1,43 @@
+"""Fixtures of the delivery tests: receivers on 127.0.0.1 and a dispatcher with a fake sleep."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from delivery_support import NOW, Receiver, Sleeps, serve
+
+from kawa.delivery.sender import Dispatcher
+
+
+@pytest.fixture
+async def subscriber() -> AsyncIterator[Receiver]:
+    async for receiver in serve(Receiver()):
+        yield receiver
+
+
+@pytest.fixture
+async def dls() -> AsyncIterator[Receiver]:
+    async for receiver in serve(Receiver()):
+        yield receiver
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+async def dispatcher(sleeps: Sleeps) -> AsyncIterator[Dispatcher]:
+    async with Dispatcher(sleep=sleeps, clock=lambda: NOW, default_timeout=5.0) as d:
+        yield d
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"

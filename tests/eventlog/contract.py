@@ -1,0 +1,236 @@
+"""The EventLog contract: one test suite every backend must pass.
+
+A backend's test module subclasses :class:`EventLogContract` and implements
+:meth:`EventLogContract.open_log` (faststream style: the very same tests run against memory,
+SQLite and, later, JetStream). Time-dependent behaviour (``trim``) runs on a :class:`FakeClock`
+handed to the backend, so no test sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kawa.errors import ValidationError
+from kawa.eventlog import EventLog, Record
+
+
+class FakeClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def payloads(prefix: str, n: int) -> list[bytes]:
+    return [f"{prefix}-{i}".encode() for i in range(n)]
+
+
+class EventLogContract:
+    """Behaviour every :class:`~kawa.eventlog.EventLog` backend must show."""
+
+    async def open_log(self, tmp_path: Path, clock: FakeClock) -> EventLog:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    async def log(self, tmp_path: Path, clock: FakeClock) -> AsyncIterator[EventLog]:
+        log = await self.open_log(tmp_path, clock)
+        yield log
+        await log.close()
+
+    # -- append and read -----------------------------------------------------------------------
+
+    async def test_seqs_start_at_one_and_increase_per_stream(self, log: EventLog) -> None:
+        assert await log.last_seq("b1") == 0
+        assert await log.append("b1", [b"a", b"b"]) == [1, 2]
+        assert await log.append("b2", [b"x"]) == [1]
+        assert await log.append("b1", [b"c"]) == [3]
+        assert await log.append("b1", []) == []
+        assert await log.last_seq("b1") == 3
+        assert await log.last_seq("b2") == 1
+        assert await log.last_seq("unknown") == 0
+
+    async def test_read_after_and_limit(self, log: EventLog, clock: FakeClock) -> None:
+        await log.append("b1", payloads("e", 10))
+        await log.append("other", [b"noise"])
+        records = await log.read("b1", 0, 100)
+        assert [r.seq for r in records] == list(range(1, 11))
+        assert [r.payload for r in records] == payloads("e", 10)
+        assert all(isinstance(r, Record) and r.appended_at == clock.now for r in records)
+        assert [r.seq for r in await log.read("b1", 4, 3)] == [5, 6, 7]
+        assert [r.payload for r in await log.read("b1", 8, 100)] == [b"e-8", b"e-9"]
+        assert await log.read("b1", 10, 100) == []
+        assert await log.read("unknown", 0, 100) == []
+
+    async def test_appended_at_never_goes_back(self, log: EventLog, clock: FakeClock) -> None:
+        await log.append("b1", [b"a"])
+        clock.advance(-60)  # the wall clock was set back
+        await log.append("b1", [b"b"])
+        clock.advance(120)
+        await log.append("b1", [b"c"])
+        times = [r.appended_at for r in await log.read("b1", 0, 10)]
+        assert times == sorted(times)
+        assert times[2] == clock.now
+
+    async def test_payload_bytes_are_kept_exactly(self, log: EventLog) -> None:
+        blobs = [b"", b"\x00\xff" * 1000, bytes(range(256)), b"x" * 65536]
+        await log.append("b1", blobs)
+        assert [r.payload for r in await log.read("b1", 0, 10)] == blobs
+
+    async def test_bad_arguments_raise_validation_errors(self, log: EventLog) -> None:
+        with pytest.raises(ValidationError) as info:
+            await log.read("", -1, 0)
+        assert [e.path for e in info.value.errors] == ["stream", "after", "limit"]
+        with pytest.raises(ValidationError):
+            await log.append("", [b"x"])
+        with pytest.raises(ValidationError) as info:
+            await log.save_cursor("", "b1", -1)
+        assert [e.path for e in info.value.errors] == ["consumer", "seq"]
+        with pytest.raises(ValidationError):
+            await log.trim(-1)
+
+    async def test_concurrent_appends_get_distinct_seqs_and_are_all_readable(
+        self, log: EventLog
+    ) -> None:
+        async def appender(task: int) -> list[tuple[int, bytes]]:
+            acked: list[tuple[int, bytes]] = []
+            for i in range(20):
+                batch = payloads(f"t{task}-{i}", 1 + i % 3)
+                seqs = await log.append("b1", batch)
+                assert seqs == sorted(seqs)
+                acked.extend(zip(seqs, batch, strict=True))
+            return acked
+
+        results = await asyncio.gather(*(appender(t) for t in range(50)))
+        acked = dict(pair for result in results for pair in result)
+        total = sum(len(result) for result in results)
+        assert len(acked) == total
+        assert sorted(acked) == list(range(1, total + 1))
+        records = await log.read("b1", 0, total + 10)
+        assert {r.seq: r.payload for r in records} == acked
+
+    async def test_one_append_gets_consecutive_seqs(self, log: EventLog) -> None:
+        results = await asyncio.gather(*(log.append("b1", payloads(str(t), 5)) for t in range(20)))
+        for seqs in results:
+            assert seqs == list(range(seqs[0], seqs[0] + 5))
+
+    # -- wait ----------------------------------------------------------------------------------
+
+    async def test_wait_returns_at_once_when_a_record_exists(self, log: EventLog) -> None:
+        await log.append("b1", [b"a"])
+        assert await log.wait("b1", 0, 0) is True
+        assert await log.wait("b1", 1, 0) is False
+
+    async def test_wait_wakes_on_append(self, log: EventLog) -> None:
+        await log.append("b1", [b"a"])
+        loop = asyncio.get_running_loop()
+        waiters = [asyncio.create_task(log.wait("b1", 1, 30)) for _ in range(3)]
+        other = asyncio.create_task(log.wait("b2", 0, 30))
+        await asyncio.sleep(0.01)
+        assert not any(w.done() for w in waiters)
+        started = loop.time()
+        await log.append("b1", [b"b"])
+        assert await asyncio.gather(*waiters) == [True, True, True]
+        assert loop.time() - started < 5
+        assert not other.done()
+        await log.append("b2", [b"x"])
+        assert await other is True
+
+    async def test_wait_times_out(self, log: EventLog) -> None:
+        await log.append("b1", [b"a"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await log.wait("b1", 1, 0.05) is False
+        assert loop.time() - started >= 0.04
+        assert await log.wait("unknown", 0, 0.01) is False
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    async def test_cursors_are_saved_updated_and_deleted(self, log: EventLog) -> None:
+        assert await log.load_cursor("trigger:1") is None
+        await log.append("b1", payloads("e", 3))
+        await log.save_cursor("trigger:1", "b1", 2)
+        await log.save_cursor("trigger:2", "b1", 0)
+        assert await log.load_cursor("trigger:1") == 2
+        await log.save_cursor("trigger:1", "b1", 3)
+        assert await log.load_cursor("trigger:1") == 3
+        assert await log.load_cursor("trigger:2") == 0
+        await log.delete_cursor("trigger:1")
+        await log.delete_cursor("trigger:never")
+        assert await log.load_cursor("trigger:1") is None
+        assert await log.load_cursor("trigger:2") == 0
+
+    # -- delete_stream -------------------------------------------------------------------------
+
+    async def test_delete_stream_removes_records_and_cursors_only_of_that_stream(
+        self, log: EventLog
+    ) -> None:
+        await log.append("b1", payloads("e", 3))
+        await log.append("b2", payloads("f", 2))
+        await log.save_cursor("trigger:1", "b1", 1)
+        await log.save_cursor("trigger:2", "b2", 1)
+        await log.delete_stream("b1")
+        await log.delete_stream("never-existed")
+        assert await log.read("b1", 0, 10) == []
+        assert await log.load_cursor("trigger:1") is None
+        assert [r.payload for r in await log.read("b2", 0, 10)] == payloads("f", 2)
+        assert await log.load_cursor("trigger:2") == 1
+        # seqs are never reused, not even by a new stream of the same name
+        assert await log.append("b1", [b"again"]) == [4]
+        assert [r.seq for r in await log.read("b1", 0, 10)] == [4]
+
+    # -- trim ----------------------------------------------------------------------------------
+
+    async def test_trim_without_cursors_deletes_by_age(
+        self, log: EventLog, clock: FakeClock
+    ) -> None:
+        await log.append("b1", payloads("old", 3))
+        clock.advance(100)
+        await log.append("b1", payloads("new", 2))
+        clock.advance(10)
+        assert await log.trim(50) == 3
+        assert [r.payload for r in await log.read("b1", 0, 10)] == payloads("new", 2)
+        assert await log.trim(50) == 0
+        assert await log.last_seq("b1") == 5
+        assert await log.append("b1", [b"next"]) == [6]
+
+    async def test_trim_keeps_what_a_cursor_still_needs(
+        self, log: EventLog, clock: FakeClock
+    ) -> None:
+        await log.append("b1", payloads("e", 10))
+        await log.append("b2", payloads("f", 4))
+        await log.save_cursor("trigger:fast", "b1", 8)
+        await log.save_cursor("trigger:slow", "b1", 3)
+        clock.advance(1000)
+        assert await log.trim(60) == 3 + 4  # b1 up to the slowest cursor; b2 has no cursor
+        assert [r.seq for r in await log.read("b1", 0, 100)] == list(range(4, 11))
+        assert await log.read("b2", 0, 100) == []
+        await log.save_cursor("trigger:slow", "b1", 10)
+        assert await log.trim(60) == 5  # now the fast one (8) holds back 9 and 10
+        assert [r.seq for r in await log.read("b1", 0, 100)] == [9, 10]
+
+    async def test_trim_keeps_young_records_even_when_consumed(
+        self, log: EventLog, clock: FakeClock
+    ) -> None:
+        await log.append("b1", payloads("e", 2))
+        clock.advance(30)
+        await log.append("b1", payloads("f", 2))
+        await log.save_cursor("trigger:1", "b1", 4)
+        clock.advance(30)
+        assert await log.trim(45) == 2
+        assert [r.seq for r in await log.read("b1", 0, 100)] == [3, 4]
+        assert await log.trim(0) == 2
+        assert await log.read("b1", 0, 100) == []

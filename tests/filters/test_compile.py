@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kawa.apis.eventing import Trigger, parse_trigger
+from kawa.apis.eventing.trigger_filters import CESQL_NOT_SUPPORTED
+from kawa.errors import ValidationError
+from kawa.filters import compile_filter, compile_filters, compile_trigger, match_all
+
+from .events import event
+
+
+def trigger(**spec: Any) -> Trigger:
+    return parse_trigger(
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": "t", "namespace": "default"},
+            "spec": {"broker": "default", "subscriber": {"uri": "http://s.example/"}, **spec},
+        }
+    )
+
+
+def test_no_filter_matches_everything() -> None:
+    assert compile_trigger(trigger()) is match_all
+    assert compile_trigger(trigger(filter={})) is match_all
+    assert compile_trigger(trigger(filter={"attributes": {}})) is match_all
+
+
+def test_attributes_filter() -> None:
+    f = compile_trigger(trigger(filter={"attributes": {"type": "dev.knative.example"}}))
+    assert f(event())
+    assert not f(event(type="other"))
+
+
+def test_non_empty_filters_override_filter() -> None:
+    f = compile_trigger(
+        trigger(
+            filter={"attributes": {"type": "never.matches"}},
+            filters=[{"prefix": {"type": "dev."}}],
+        )
+    )
+    assert f(event())
+
+
+def test_empty_filters_do_not_override_filter() -> None:
+    f = compile_trigger(trigger(filter={"attributes": {"type": "never.matches"}}, filters=[]))
+    assert not f(event())
+
+
+def test_filters_are_anded() -> None:
+    f = compile_trigger(
+        trigger(filters=[{"prefix": {"type": "dev."}}, {"suffix": {"source": "/other"}}])
+    )
+    assert not f(event())
+    assert f(event(source="/the/other"))
+
+
+def test_nested_dialects() -> None:
+    f = compile_trigger(
+        trigger(
+            filters=[
+                {
+                    "any": [
+                        {"exact": {"type": "order.created"}},
+                        {
+                            "all": [
+                                {"prefix": {"type": "order."}},
+                                {"not": {"suffix": {"type": ".deleted"}}},
+                                {"exact": {"priority": "1"}},
+                            ]
+                        },
+                    ]
+                },
+                {"not": {"exact": {"source": "/test"}}},
+            ]
+        )
+    )
+    assert f(event(type="order.created"))
+    assert not f(event(type="order.created", source="/test"))
+    assert f(event(type="order.updated", priority=1))
+    assert not f(event(type="order.updated", priority=2))
+    assert not f(event(type="order.updated"))
+    assert not f(event(type="order.deleted", priority=1))
+    assert not f(event(type="invoice.created", priority=1))
+
+
+def test_cesql_is_rejected_until_supported() -> None:
+    with pytest.raises(ValidationError) as info:
+        compile_filters([{"cesql": "type = 'x'"}])
+    assert [(e.path, e.message) for e in info.value.errors] == [
+        ("spec.filters[0].cesql", CESQL_NOT_SUPPORTED)
+    ]
+
+
+def test_compile_filter_validates_its_input() -> None:
+    assert compile_filter({"exact": {"type": "dev.knative.example"}})(event())
+    with pytest.raises(ValidationError) as info:
+        compile_filter({"exact": {"type": "a"}, "suffix": {"type": "b"}})
+    assert info.value.errors[0].path == "filter"
+    with pytest.raises(ValidationError):
+        compile_filter({"nope": {}})

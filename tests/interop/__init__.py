@@ -1,0 +1,1 @@
+"""Interop tests: kawa against the CloudEvents SDKs (Python, JavaScript) over real HTTP."""
