@@ -159,6 +159,14 @@ class EventLogContract:
 
     # -- cursors -------------------------------------------------------------------------------
 
+    async def test_cursor_on_an_empty_stream_then_read(self, log: EventLog) -> None:
+        # A new trigger saves its cursor at seq 0 of a broker that has no events yet.
+        await log.save_cursor("trigger:new", "fresh", 0)
+        assert await log.read("fresh", 0, 10) == []
+        assert await log.wait("fresh", 0, 0.01) is False
+        await log.append("fresh", [b"first"])
+        assert [r.payload for r in await log.read("fresh", 0, 10)] == [b"first"]
+
     async def test_cursors_are_saved_updated_and_deleted(self, log: EventLog) -> None:
         assert await log.load_cursor("trigger:1") is None
         await log.append("b1", payloads("e", 3))

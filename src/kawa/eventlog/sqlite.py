@@ -205,7 +205,7 @@ class SqliteEventLog:
         if self._closed or self._loop is None:
             raise PermanentError("the event log is closed")
         sid = self._ids.get(stream)
-        if sid is None or after >= self._last[stream]:
+        if sid is None or after >= self._last.get(stream, 0):
             return []
         future: asyncio.Future[list[base.Record]] = self._loop.create_future()
         self._reads.put((future, sid, after, limit))
