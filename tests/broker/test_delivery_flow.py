@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from broker_support import broker, event, respond, running_kawa, subscriber, trigger
-
 from kawa.cloudevents import http as ce_http
+
+from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
 
 
 async def test_event_reaches_subscriber_unchanged(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker_support import broker, event, running_kawa
-
 from kawa.cloudevents import http as ce_http
+
+from .broker_support import broker, event, running_kawa
 
 
 async def test_ingress_status_codes(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ import random
 from pathlib import Path
 
 from aiohttp import web
-from broker_support import broker, event, respond, running_kawa, subscriber, trigger
+
+from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
 
 
 async def test_ordered_trigger_keeps_order_per_partition(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from delivery_support import NOW, Receiver, Sleeps, serve
 
 from kawa.delivery.sender import Dispatcher
+
+from .delivery_support import NOW, Receiver, Sleeps, serve
 
 
 @pytest.fixture

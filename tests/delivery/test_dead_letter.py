@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 
 import orjson
-from delivery_support import Receiver, reply
 
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
+
+from .delivery_support import Receiver, reply
 
 DATA = b'{"order": 42,   "note": "\\u00e9"}\n\x00'
 

@@ -7,11 +7,12 @@ import email.utils
 
 import orjson
 import pytest
-from delivery_support import NOW, Receiver, Sleeps, reply
 
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import Dispatcher
+
+from .delivery_support import NOW, Receiver, Sleeps, reply
 
 DATA = b'\x00\xff{"a": 1 ,  "b":[1,2]}\r\n\t \xe2\x98\x83 trailing  '
 
