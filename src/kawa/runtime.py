@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 SERVER_FILE: Final = "server.json"
 DEFAULT_PORT: Final = 7080
 DEFAULT_DATA_DIR: Final = ".kawa"
+SWITCH_INTERVAL: Final = 0.0005
+"""Seconds a thread may hold the GIL while another waits (CPython's default is 0.005)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,9 @@ class Running:
 
 async def serve(config: Config, on_ready: Callable[[Running], None] | None = None) -> None:
     """Run kawa until cancelled."""
+    # The event log's writer thread hands every commit back to the loop; with CPython's
+    # default 5 ms GIL switch interval each hand-off can wait that long behind a busy loop.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteResourceStore(
         ":memory:" if config.ephemeral else str(config.data_dir / "resources.db")

@@ -98,6 +98,7 @@ class TriggerConsumer:
         self._fetched = 0
         self._committed = 0
         self._last_commit = 0.0
+        self._saving: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
 
     async def run(self) -> None:
@@ -108,6 +109,9 @@ class TriggerConsumer:
             cursor = await self._log.last_seq(target.stream)
             await self._log.save_cursor(target.consumer_id, target.stream, cursor)
         self._fetched = self._committed = cursor
+        self._pending = set()
+        self._tails = {}
+        self._slots = asyncio.Semaphore(self._max_in_flight)
         self.started.set()
         try:
             while True:
@@ -116,17 +120,23 @@ class TriggerConsumer:
                     target.stream, self._fetched, max(1, min(self._batch, free))
                 )
                 if not records:
-                    await self._commit(force=True)
+                    self._commit(force=True)
                     await self._log.wait(target.stream, self._fetched, 1.0)
                     continue
                 for record in records:
                     await self._dispatch(record)
-                await self._commit()
+                self._commit()
         finally:
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Deliveries cut short stay pending, so the last watermark saved stops before them.
+            if self._saving is not None and not self._saving.done():
+                await asyncio.gather(self._saving, return_exceptions=True)
+            self._commit(force=True)
+            if self._saving is not None:
+                await asyncio.gather(self._saving, return_exceptions=True)
 
     async def _dispatch(self, record: Record) -> None:
         self._fetched = record.seq
@@ -165,16 +175,21 @@ class TriggerConsumer:
         headers: dict[str, str],
         previous: asyncio.Task[None] | None,
     ) -> None:
+        finished = False
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
             await self._deliver_one(event, headers)
+            finished = True
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("trigger %s: delivery of event %d failed", self.target.name, seq)
+            self.stats.dropped += 1
+            finished = True
         finally:
-            self._pending.discard(seq)
+            if finished:
+                self._pending.discard(seq)
             self._slots.release()
 
     async def _deliver_one(self, event: CloudEvent, headers: dict[str, str]) -> None:
@@ -230,19 +245,35 @@ class TriggerConsumer:
             )
         self.stats.dropped += 1
 
-    async def _commit(self, *, force: bool = False) -> None:
+    def _commit(self, *, force: bool = False) -> None:
+        """Save the watermark in the background (at most one save in flight, at most one per
+        ``commit_interval`` unless forced): the read loop never waits for the cursor's commit.
+        A cursor that lags only means redelivery after a crash (at least once)."""
+        if self._saving is not None and not self._saving.done():
+            return
         watermark = (min(self._pending) - 1) if self._pending else self._fetched
         if watermark <= self._committed:
             return
         now = time.monotonic()
         if not force and now - self._last_commit < self._commit_interval:
             return
-        await self._log.save_cursor(self.target.consumer_id, self.target.stream, watermark)
-        self._committed = watermark
         self._last_commit = now
+        self._saving = asyncio.create_task(self._save(watermark))
+
+    async def _save(self, watermark: int) -> None:
+        try:
+            await self._log.save_cursor(self.target.consumer_id, self.target.stream, watermark)
+        except KawaError as err:
+            log.warning("trigger %s: could not save its cursor: %s", self.target.name, err)
+            return
+        self._committed = max(self._committed, watermark)
 
     async def drain(self, timeout: float) -> None:
         """Wait (at most ``timeout``) for deliveries in flight, then save the cursor."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        await self._commit(force=True)
+        if self._saving is not None:
+            await asyncio.gather(self._saving, return_exceptions=True)
+        self._commit(force=True)
+        if self._saving is not None:
+            await self._saving

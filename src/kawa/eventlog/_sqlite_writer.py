@@ -84,6 +84,10 @@ class Changes:
     ids: dict[str, int] = field(default_factory=dict)
     last: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+    appended_at: float = 0.0
+    """The ``appended_at`` of every record this batch appended."""
+    removed: bool = False
+    """Whether the batch deleted records (a trim or a stream deletion)."""
 
 
 class Writer:
@@ -229,7 +233,7 @@ class Writer:
 
     def _batch(self, conn: sqlite3.Connection, jobs: list[Job], ch: Changes) -> list[Any]:
         s = self._state
-        now = self._now = max(self._clock(), self._now)
+        now = self._now = ch.appended_at = max(self._clock(), self._now)
         rows: list[tuple[int, int, float, bytes]] = []
         results: list[Any] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -259,6 +263,7 @@ class Writer:
                 ch.cursors[a] = None
                 results.append(None)
             elif op == DELETE_STREAM:
+                ch.removed = True
                 sid_or_none = ch.ids.get(a, s.ids.get(a))
                 if sid_or_none is not None:
                     conn.execute("DELETE FROM records WHERE stream_id = ?", (sid_or_none,))
@@ -268,6 +273,7 @@ class Writer:
                             ch.cursors[consumer] = None
                 results.append(None)
             elif op == TRIM:
+                ch.removed = True
                 results.append(self._trim(conn, a, ch))
             else:  # STOP
                 results.append(None)

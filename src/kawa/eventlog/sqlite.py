@@ -9,8 +9,10 @@ event loop never touches the disk:
   commit**: one fsync for many events), then resolves all their futures with a single
   ``loop.call_soon_threadsafe``. Seqs are assigned by the writer from per-stream counters kept
   in memory (loaded from the ``streams`` table at open) and rolled back if a commit fails.
-* one **reader thread** owns a second connection for :meth:`SqliteEventLog.read`; in WAL mode
-  it reads committed data without ever waiting for the writer.
+* the newest committed records of each stream stay in memory (:mod:`kawa.eventlog._tail`), so a
+  consumer that keeps up reads them without a thread hop; older records come from one
+  **reader thread** that owns a second connection and, in WAL mode, reads committed data
+  without ever waiting for the writer.
 * ``last_seq``, ``load_cursor`` and ``wait`` are answered from memory on the loop; ``wait`` is
   woken by the commit callback (no polling).
 
@@ -60,6 +62,7 @@ from kawa.eventlog._sqlite_writer import (
     Job,
     Writer,
 )
+from kawa.eventlog._tail import TailCache
 
 Durability = Literal["full", "normal", "off"]
 DURABILITIES: Final = ("full", "normal", "off")
@@ -102,6 +105,7 @@ class SqliteEventLog:
         self._last: dict[str, int] = {}
         self._cursors: dict[str, tuple[str, int]] = {}
         self._signals = StreamSignals()
+        self._tail = TailCache()
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -181,6 +185,14 @@ class SqliteEventLog:
     ) -> None:
         """Loop side of a group commit: publish the new state, wake waiters, resolve futures."""
         if error is None:
+            tail = self._tail
+            if changes.removed:
+                tail.clear()
+            else:
+                at = changes.appended_at
+                for job, result in zip(jobs, results, strict=True):
+                    if job[0] == APPEND:
+                        tail.add(job[2], result, job[3], at)
             self._ids.update(changes.ids)
             self._last.update(changes.last)
             for consumer, saved in changes.cursors.items():
@@ -207,6 +219,9 @@ class SqliteEventLog:
         sid = self._ids.get(stream)
         if sid is None or after >= self._last.get(stream, 0):
             return []
+        held = self._tail.read(stream, after, limit)
+        if held is not None:
+            return held
         future: asyncio.Future[list[base.Record]] = self._loop.create_future()
         self._reads.put((future, sid, after, limit))
         return await future

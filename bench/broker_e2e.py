@@ -1,0 +1,583 @@
+"""Benchmark: kawa's broker end to end, against nginx and a naive Python forwarder.
+
+One run, everything on this machine over loopback, every server a separate child process:
+
+* the **subscriber** (``bench/e2e_roles.py subscriber``) answers 202 and computes each
+  delivery's latency from the ``benchsent`` extension the sender put into the event;
+* the **load generator** is ``wrk`` (C, one thread, ``--connections`` keep-alive
+  connections) with a Lua script that stamps every request with CLOCK_MONOTONIC; the same
+  generator drives every target;
+* targets: **nginx** (``return 202;``, the loopback ceiling), the **naive forwarder**
+  (aiohttp + PyPI ``cloudevents``, forwards to the subscriber before its 202), and **kawa**
+  (``python -m kawa up`` on a temporary data dir, durability ``full``) with no trigger
+  (ingress only), 1 trigger and 10 triggers;
+* then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency.
+
+Prints a table. Needs nginx and wrk (``bash bench/setup.sh``)::
+
+    .venv/bin/python bench/broker_e2e.py [--duration 10] [--connections 64]
+
+Bounded: every phase has a deadline and every child is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROLES = HERE / "e2e_roles.py"
+API = "/apis/eventing.knative.dev/v1/namespaces/default"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+WRK_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local counter = 0
+wrk.method = "POST"
+wrk.body = '{"message":"hello from the kawa benchmark","padding":"'
+  .. string.rep("x", 40) .. '"}'
+wrk.headers["ce-specversion"] = "1.0"
+wrk.headers["ce-type"] = "bench.event"
+wrk.headers["ce-source"] = "/bench/wrk"
+wrk.headers["content-type"] = "application/json"
+
+request = function()
+  counter = counter + 1
+  ffi.C.clock_gettime(1, ts)
+  wrk.headers["ce-id"] = tostring(counter)
+  wrk.headers["ce-benchsent"] = string.format("%d",
+    tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000))
+  return wrk.format()
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{ return 202; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Row:
+    target: str
+    ingress_rate: float = 0.0
+    ingress_p50_ms: float = 0.0
+    ingress_p99_ms: float = 0.0
+    delivered_rate: float | None = None
+    e2e_p50_ms: float | None = None
+    e2e_p99_ms: float | None = None
+    e2e_max_ms: float | None = None
+    errors: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Children:
+    """Every child process of the run; all are stopped on exit."""
+
+    def __init__(self, logs: Path) -> None:
+        self._logs = logs
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self._logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self._procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if proc in self._procs:
+            self._procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self._procs)):
+            self.stop(proc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (its threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+# -- HTTP helpers (urllib: the bench's own control traffic is tiny) --------------------------------
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+
+
+def sub_stats(sub_url: str) -> dict[str, Any]:
+    status, stats = http("GET", f"{sub_url}/_stats")
+    if status != 200 or not isinstance(stats, dict):
+        raise RuntimeError(f"subscriber stats failed: {status} {stats}")
+    return stats
+
+
+def sub_reset(sub_url: str) -> None:
+    http("POST", f"{sub_url}/_reset", body={})
+
+
+def wait_delivered(sub_url: str, expected: int, timeout: float) -> dict[str, Any]:
+    """Subscriber stats once ``expected`` deliveries arrived, or progress stalls for 5 s."""
+    deadline = time.monotonic() + timeout
+    last_count, last_change = -1, time.monotonic()
+    while True:
+        stats = sub_stats(sub_url)
+        count = int(stats["count"])
+        if count >= expected or time.monotonic() > deadline:
+            return stats
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > 5.0:
+            return stats
+        time.sleep(0.1)
+
+
+def quiesce(sub_url: str, quiet: float = 1.0, timeout: float = 120.0) -> None:
+    """Wait until no delivery has arrived for ``quiet`` seconds (a previous backlog is done)."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        count = int(sub_stats(sub_url)["count"])
+        if count == last:
+            return
+        last = count
+        time.sleep(quiet)
+
+
+# -- load ------------------------------------------------------------------------------------------
+
+
+def run_wrk(
+    url: str, script: Path, duration: float, connections: int, threads: int
+) -> dict[str, Any]:
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, timeout=duration + 60, check=False
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("WRKJSON "):
+            result: dict[str, Any] = json.loads(line[len("WRKJSON ") :])
+            return result
+    raise RuntimeError(f"wrk printed no summary:\n{out}")
+
+
+@dataclass
+class Load:
+    script: Path
+    duration: float
+    warmup: float
+    connections: int
+    threads: int
+    sub_url: str
+
+    def measure(
+        self,
+        target: str,
+        url: str,
+        *,
+        fanout: int,
+        pids: dict[str, int],
+        drain_timeout: float = 60.0,
+    ) -> Row:
+        """Warm up, then load ``url`` for ``duration`` and (``fanout`` > 0) wait for the
+        subscriber to receive ``fanout`` deliveries per accepted request."""
+        quiesce(self.sub_url)
+        sub_reset(self.sub_url)
+        if self.warmup > 0:
+            warm = run_wrk(url, self.script, self.warmup, self.connections, self.threads)
+            if fanout:  # let the warm-up's backlog finish before measuring
+                warm_accepted = int(warm["requests"]) - int(warm["status_errors"])
+                wait_delivered(self.sub_url, warm_accepted * fanout, drain_timeout)
+            quiesce(self.sub_url)
+        sub_reset(self.sub_url)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.monotonic()
+        result = run_wrk(url, self.script, self.duration, self.connections, self.threads)
+        accepted = int(result["requests"]) - int(result["status_errors"])
+        row = Row(
+            target=target,
+            ingress_rate=accepted / (int(result["duration_us"]) / 1e6),
+            ingress_p50_ms=int(result["p50_us"]) / 1000,
+            ingress_p99_ms=int(result["p99_us"]) / 1000,
+            errors=int(result["status_errors"]) + int(result["socket_errors"]),
+        )
+        if fanout:
+            stats = wait_delivered(self.sub_url, accepted * fanout, drain_timeout)
+            count = int(stats["count"])
+            span = (int(stats["last_receipt_us"]) - int(stats["first_sent_us"])) / 1e6
+            row.delivered_rate = count / span if span > 0 else 0.0
+            row.e2e_p50_ms = int(stats["p50_us"]) / 1000
+            row.e2e_p99_ms = int(stats["p99_us"]) / 1000
+            row.e2e_max_ms = int(stats["max_us"]) / 1000
+            if count < accepted * fanout:
+                row.note = f"only {count} of {accepted * fanout} deliveries arrived"
+        elapsed = time.monotonic() - started
+        row.cpu = {
+            name: (cpu_seconds(pid) - cpu_before[name]) / elapsed for name, pid in pids.items()
+        }
+        return row
+
+
+# -- targets ---------------------------------------------------------------------------------------
+
+
+def start_nginx(children: Children, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise RuntimeError("nginx is not installed: run 'bash bench/setup.sh'")
+    prefix = work / "nginx"
+    prefix.mkdir()
+    port = free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    proc = children.start("nginx", [nginx, "-e", "stderr", "-p", str(prefix), "-c", str(conf)])
+    wait_port(port)
+    return proc, port
+
+
+def start_kawa(
+    children: Children, work: Path, sub_url: str, durability: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / "kawa")]
+    argv += ["--port", str(port), "--durability", durability, "--log-level", "warning"]
+    proc = children.start("kawa", argv)
+    wait_port(port)
+    url = f"http://127.0.0.1:{port}"
+    for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
+        apply(url, "brokers", {"metadata": {"name": name}, "spec": {}})
+        for i in range(triggers):
+            spec = {"broker": name, "subscriber": {"uri": f"{sub_url}/{name}/{i}"}}
+            apply(url, "triggers", {"metadata": {"name": f"{name}-{i}"}, "spec": spec})
+    for name in ("ingress", "one", "ten"):
+        wait_ready(url, "brokers", name)
+    for name, triggers in (("one", 1), ("ten", 10)):
+        for i in range(triggers):
+            wait_ready(url, "triggers", f"{name}-{i}")
+    time.sleep(0.5)  # the data plane watches the store: let it start the consumers
+    return proc, url
+
+
+def apply(url: str, plural: str, obj: dict[str, Any]) -> None:
+    kind = {"brokers": "Broker", "triggers": "Trigger"}[plural]
+    obj = {"apiVersion": "eventing.knative.dev/v1", "kind": kind, **obj}
+    obj["metadata"]["namespace"] = "default"
+    status, body = http("POST", f"{url}{API}/{plural}", obj)
+    if status != 201:
+        raise RuntimeError(f"creating {kind} failed: {status} {body}")
+
+
+def wait_ready(url: str, plural: str, name: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, obj = http("GET", f"{url}{API}/{plural}/{name}")
+        if status == 200 and isinstance(obj, dict):
+            for cond in obj.get("status", {}).get("conditions", []):
+                if cond.get("type") == "Ready" and cond.get("status") == "True":
+                    return
+        time.sleep(0.05)
+    raise RuntimeError(f"{plural}/{name} did not become Ready in {timeout}s")
+
+
+def paced(
+    children: Children, url: str, sub_url: str, rate: float, duration: float, kawa_pid: int
+) -> Row:
+    quiesce(sub_url)
+    sub_reset(sub_url)
+    before = cpu_seconds(kawa_pid)
+    argv = [sys.executable, str(ROLES), "pacer", "--url", url, "--rate", str(rate)]
+    argv += ["--duration", str(duration)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"the pacer failed:\n{out.stdout}\n{out.stderr}")
+    summary = json.loads(lines[-1])
+    accepted = int(summary["statuses"].get("202", 0))
+    stats = wait_delivered(sub_url, accepted, 30.0)
+    row = Row(
+        target=f"kawa, 1 trigger, open loop {rate:,.0f}/s",
+        ingress_rate=accepted / float(summary["elapsed_s"]),
+        ingress_p50_ms=int(summary["p50_us"]) / 1000,
+        ingress_p99_ms=int(summary["p99_us"]) / 1000,
+        delivered_rate=int(stats["count"]) / float(summary["elapsed_s"]),
+        e2e_p50_ms=int(stats["p50_us"]) / 1000,
+        e2e_p99_ms=int(stats["p99_us"]) / 1000,
+        e2e_max_ms=int(stats["max_us"]) / 1000,
+        errors=int(summary["sent"]) - accepted,
+        cpu={"kawa": (cpu_seconds(kawa_pid) - before) / float(summary["elapsed_s"])},
+        note=f"sender max lag {int(summary['max_sender_lag_us']) / 1000:.1f} ms",
+    )
+    return row
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (
+        f"{'target':<36} {'ingress/s':>10} {'202 p50':>8} {'202 p99':>8} "
+        f"{'delivered/s':>11} {'e2e p50':>8} {'e2e p99':>8} {'e2e max':>8} {'err':>4}  cpu"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        cpu = " ".join(f"{k}={v:.0%}" for k, v in r.cpu.items())
+        line = (
+            f"{r.target:<36} {r.ingress_rate:>10,.0f} {r.ingress_p50_ms:>8.2f} "
+            f"{r.ingress_p99_ms:>8.2f} {fmt(r.delivered_rate, '>11,.0f')} "
+            f"{fmt(r.e2e_p50_ms, '>8.2f')} {fmt(r.e2e_p99_ms, '>8.2f')} "
+            f"{fmt(r.e2e_max_ms, '>8.2f')} {r.errors:>4}  {cpu}"
+        )
+        print(line + (f"  ({r.note})" if r.note else ""))
+    print("latencies in ms; '202' = the generator's request latency; 'e2e' = send -> subscriber")
+    print("* = run after the saturation runs, while kawa trims their records from the log")
+
+
+def ratios(rows: list[Row]) -> None:
+    by = {r.target: r for r in rows}
+    kawa1 = by.get("kawa, 1 trigger")
+    forwarder = by.get("naive forwarder (aiohttp + SDK)")
+    nginx = by.get("nginx return 202 (ceiling)")
+    ingress = by.get("kawa, ingress only")
+    if kawa1 and forwarder and kawa1.delivered_rate and forwarder.delivered_rate:
+        print(
+            f"kawa 1 trigger / forwarder (delivered/s): "
+            f"{kawa1.delivered_rate / forwarder.delivered_rate:.2f}"
+        )
+    if kawa1 and nginx and kawa1.delivered_rate:
+        share = kawa1.delivered_rate / nginx.ingress_rate
+        print(f"kawa 1 trigger delivered / nginx 202s: {share:.3f}")
+    if ingress and nginx:
+        print(f"kawa ingress / nginx 202s: {ingress.ingress_rate / nginx.ingress_rate:.3f}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="kawa broker end-to-end benchmark")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop events/s")
+    parser.add_argument("--rate-duration", type=float, default=10.0, help="open-loop seconds")
+    parser.add_argument(
+        "--durability", choices=("full", "normal", "off"), default="full", help="kawa's log"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("nginx", "forwarder", "kawa", "paced"),
+        help="run only these targets (repeatable; default all)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
+    args = parser.parse_args(argv)
+    if not 0 < args.duration <= 300 or not 0 < args.rate_duration <= 300:
+        parser.error("--duration and --rate-duration must be in (0, 300]")
+    if not 1 <= args.connections <= 4096 or not 1 <= args.threads <= 16:
+        parser.error("--connections must be in [1, 4096] and --threads in [1, 16]")
+    if not 0 < args.rate <= 100_000:
+        parser.error("--rate must be in (0, 100000]")
+    return args
+
+
+@contextlib.contextmanager
+def workdir(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="kawa-bench-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"logs and data kept in {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    only = set(args.only or ("nginx", "forwarder", "kawa", "paced"))
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run 'bash bench/setup.sh'", file=sys.stderr)
+        return 2
+    rows: list[Row] = []
+    with workdir(args.keep) as work:
+        children = Children(work)
+        try:
+            script = work / "events.lua"
+            script.write_text(WRK_SCRIPT)
+            sub_port = free_port()
+            sub = children.start(
+                "subscriber", [sys.executable, str(ROLES), "subscriber", "--port", str(sub_port)]
+            )
+            wait_port(sub_port)
+            sub_url = f"http://127.0.0.1:{sub_port}"
+            load = Load(script, args.duration, args.warmup, args.connections, args.threads, sub_url)
+            if "nginx" in only:
+                nginx, port = start_nginx(children, work)
+                rows.append(
+                    load.measure(
+                        "nginx return 202 (ceiling)",
+                        f"http://127.0.0.1:{port}/",
+                        fanout=0,
+                        pids={"nginx": nginx.pid},
+                    )
+                )
+                children.stop(nginx)
+            if "forwarder" in only:
+                port = free_port()
+                fwd = children.start(
+                    "forwarder",
+                    [
+                        *(sys.executable, str(ROLES), "forwarder", "--port", str(port)),
+                        *("--sink", f"{sub_url}/forwarded"),
+                    ],
+                )
+                wait_port(port)
+                rows.append(
+                    load.measure(
+                        "naive forwarder (aiohttp + SDK)",
+                        f"http://127.0.0.1:{port}/",
+                        fanout=1,
+                        pids={"forwarder": fwd.pid, "subscriber": sub.pid},
+                    )
+                )
+                children.stop(fwd)
+            if only & {"kawa", "paced"}:
+                kawa, url = start_kawa(children, work, sub_url, args.durability)
+                pids = {"kawa": kawa.pid, "subscriber": sub.pid}
+                paced_url = f"{url}/brokers/default/one"
+                if "paced" in only:  # steady state: a fresh log, nothing to trim
+                    rows.append(
+                        paced(children, paced_url, sub_url, args.rate, args.rate_duration, kawa.pid)
+                    )
+                if "kawa" in only:
+                    for target, broker, fanout in (
+                        ("kawa, ingress only", "ingress", 0),
+                        ("kawa, 1 trigger", "one", 1),
+                        ("kawa, 10 triggers", "ten", 10),
+                    ):
+                        rows.append(
+                            load.measure(
+                                target,
+                                f"{url}/brokers/default/{broker}",
+                                fanout=fanout,
+                                pids=pids,
+                                drain_timeout=120.0,
+                            )
+                        )
+                if "paced" in only and "kawa" in only:  # again, while the log trims the backlog
+                    row = paced(
+                        children, paced_url, sub_url, args.rate, args.rate_duration, kawa.pid
+                    )
+                    row.target += " *"
+                    rows.append(row)
+        finally:
+            children.stop_all()
+    print(
+        f"\n{os.cpu_count()} CPUs; wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration:g}s per target; kawa durability={args.durability}\n"
+    )
+    print_table(rows)
+    ratios(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

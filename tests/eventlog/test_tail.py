@@ -1,0 +1,77 @@
+"""The in-memory tail of recent records: it answers reads exactly as the file would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kawa.eventlog import SqliteEventLog
+from kawa.eventlog._tail import TailCache
+from kawa.eventlog.base import Record
+
+from .contract import FakeClock, payloads
+
+
+def test_holds_contiguous_records_and_reads_slices() -> None:
+    tail = TailCache(capacity=10)
+    tail.add("s", [1, 2, 3], [b"a", b"b", b"c"], 5.0)
+    tail.add("s", [4], [b"d"], 6.0)
+    assert tail.read("s", 0, 2) == [Record(1, b"a", 5.0), Record(2, b"b", 5.0)]
+    assert tail.read("s", 2, 10) == [Record(3, b"c", 5.0), Record(4, b"d", 6.0)]
+    assert tail.read("s", 4, 10) == []
+    assert tail.read("other", 0, 10) is None
+
+
+def test_a_gap_restarts_the_tail_and_older_records_are_not_held() -> None:
+    tail = TailCache(capacity=10)
+    tail.add("s", [1, 2], [b"a", b"b"], 1.0)
+    tail.add("s", [7, 8], [b"g", b"h"], 2.0)
+    assert tail.read("s", 5, 10) is None  # seq 6 was never seen here
+    assert tail.read("s", 6, 10) == [Record(7, b"g", 2.0), Record(8, b"h", 2.0)]
+
+
+def test_evicts_the_oldest_beyond_twice_the_capacity() -> None:
+    tail = TailCache(capacity=4)
+    for seq in range(1, 10):
+        tail.add("s", [seq], [str(seq).encode()], 0.0)
+    assert tail.read("s", 0, 100) is None
+    held = tail.read("s", 5, 100)
+    assert held is not None
+    assert [r.seq for r in held] == [6, 7, 8, 9]
+    tail.clear()
+    assert tail.read("s", 5, 100) is None
+
+
+async def test_reads_from_memory_match_the_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "log.db")
+    clock = FakeClock()
+    log = await SqliteEventLog.open(path, clock=clock)
+    try:
+        for i in range(5):
+            clock.now += 1
+            await log.append("b", payloads(f"e{i}-", 7))
+        await log.append("c", payloads("x", 3))
+        hot = [await log.read("b", after, 4) for after in range(0, 36, 3)]
+    finally:
+        await log.close()
+    cold_log = await SqliteEventLog.open(path, clock=clock)  # a fresh process: nothing held
+    try:
+        cold = [await cold_log.read("b", after, 4) for after in range(0, 36, 3)]
+    finally:
+        await cold_log.close()
+    assert hot == cold
+    assert [r.seq for r in hot[0]] == [1, 2, 3, 4]
+
+
+async def test_trimmed_records_are_not_served_from_memory(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = await SqliteEventLog.open(str(tmp_path / "log.db"), clock=clock)
+    try:
+        await log.append("b", payloads("e", 5))
+        await log.save_cursor("trigger:1", "b", 3)
+        clock.now += 10
+        assert await log.trim(1.0) == 3
+        assert [r.seq for r in await log.read("b", 0, 10)] == [4, 5]
+        await log.delete_stream("b")
+        assert await log.read("b", 0, 10) == []
+    finally:
+        await log.close()
