@@ -7,7 +7,9 @@ message (and each field error), never a traceback.
 
 from __future__ import annotations
 
+import errno
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,32 @@ class CliError(KawaError):
     """A failure to report to the user (exit code 1)."""
 
 
+def check_url(what: str, url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; CliError naming ``what`` otherwise."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise CliError(f"{what}: expected an http:// or https:// URL, got {url!r}")
+    return url
+
+
+def startup_error(err: OSError, host: str, port: int) -> CliError:
+    """The message for a server that cannot start (the port taken, the data dir unusable)."""
+    if err.errno == errno.EADDRINUSE:
+        return CliError(
+            f"cannot listen on {host}:{port}: the address is already in use "
+            "(is something already running there? choose another --port)"
+        )
+    return CliError(f"cannot start: {err}")
+
+
 def server_url(server: str | None, data_dir: Path) -> str:
     if server:
-        return server.rstrip("/")
+        return check_url("--server", server).rstrip("/")
     path = data_dir / "server.json"
     try:
         info = orjson.loads(path.read_bytes())
@@ -38,7 +63,7 @@ def server_url(server: str | None, data_dir: Path) -> str:
     url = info.get("url") if isinstance(info, dict) else None
     if not isinstance(url, str) or not url:
         raise CliError(f"{path} has no server url")
-    return url.rstrip("/")
+    return check_url(str(path), url).rstrip("/")
 
 
 def resource_path(rk: ResourceKind, namespace: str | None, name: str | None = None) -> str:

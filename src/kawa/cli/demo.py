@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from kawa.cli import send as send_cmd
-from kawa.cli.client import ApiClient, CliError
+from kawa.cli.client import ApiClient, CliError, startup_error
 from kawa.errors import KawaError
 from kawa.runtime import Config, Running, serve
 
@@ -147,6 +147,11 @@ async def run_demo(config: Config, once: bool) -> None:
             )
     except* KawaError as group:
         raise group.exceptions[0] from None
+    except* OSError as group:
+        first = group.exceptions[0]
+        if isinstance(first, OSError):
+            raise startup_error(first, config.host, config.port) from None
+        raise CliError(f"cannot start: {first}") from None
     finally:
         with contextlib.suppress(ProcessLookupError):
             child.terminate()

@@ -21,7 +21,14 @@ import click
 from kawa import __version__
 from kawa.cli import resources
 from kawa.cli import send as send_cmd
-from kawa.cli.client import ApiClient, CliError, resource_path, server_url
+from kawa.cli.client import (
+    ApiClient,
+    CliError,
+    check_url,
+    resource_path,
+    server_url,
+    startup_error,
+)
 from kawa.errors import KawaError
 from kawa.runtime import DEFAULT_DATA_DIR, DEFAULT_PORT, Config, Running, serve
 
@@ -144,7 +151,10 @@ def up(
         retention=retention,
         ephemeral=ephemeral,
     )
-    run_async(serve(config, on_ready=_announce))
+    try:
+        run_async(serve(config, on_ready=_announce))
+    except OSError as err:
+        raise startup_error(err, host, port) from None
 
 
 def _announce(running: Running) -> None:
@@ -250,6 +260,8 @@ def send(
         content_type=content_type,
         extensions=extension,
     )
+    if url is not None:
+        check_url("--to", url)
     if broker is not None:
         url = broker_url(_client(server, data_dir), namespace, broker)
     status, reason, body = send_cmd.post(str(url), event, mode)
@@ -280,7 +292,10 @@ def event_display(port: int, host: str) -> None:
         finally:
             await runner.cleanup()
 
-    run_async(run())
+    try:
+        run_async(run())
+    except OSError as err:
+        raise startup_error(err, host, port) from None
 
 
 def _register_demo() -> None:

@@ -91,8 +91,8 @@ def post(url: str, event: CloudEvent, mode: str, timeout: float = 30.0) -> tuple
         headers, body = ce_http.to_structured(event)
     else:
         headers, body = ce_http.to_binary(event)
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, resp.reason, resp.read()
     except urllib.error.HTTPError as err:

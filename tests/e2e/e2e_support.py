@@ -1,0 +1,364 @@
+"""Support for the end-to-end tests: kawa's real CLI as child processes.
+
+Every child runs ``[sys.executable, "-m", "kawa", ...]`` (the venv's interpreter) with its
+stdout and stderr in files under the test's temporary directory, so a child never blocks on
+a full pipe and its output is still readable after it died. :func:`spawn` registers each
+child in :data:`CHILDREN`; the fixtures in ``conftest.py`` fail a test that leaves one
+running. :class:`KawaProcess` is one ``kawa up``: started, found through its ``server.json``,
+stopped (SIGTERM, then SIGKILL) or killed on purpose. :class:`Recorder` is a subscriber in
+the test process (it outlives any kawa child) that records the ids delivered to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kawa.cloudevents import http as ce_http
+
+KAWA: tuple[str, ...] = (sys.executable, "-m", "kawa")
+API = "/apis/eventing.knative.dev/v1/namespaces"
+CHILDREN: list[subprocess.Popen[bytes]] = []
+"""Every child process the e2e tests started (the leak checks look here)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """A finished CLI run."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    def explain(self) -> str:
+        command = " ".join(self.args)
+        return f"kawa {command} -> {self.code}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+def run_cli(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 30.0) -> Result:
+    """Run one kawa command to completion (killed if it outlives ``timeout``)."""
+    proc = subprocess.run(
+        [*KAWA, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        cwd=cwd,
+        env=child_env(),
+        check=False,
+    )
+    return Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_many(
+    commands: Sequence[Sequence[str]], *, cwd: Path, timeout: float = 30.0
+) -> list[Result]:
+    """Run several kawa commands at once; their results in order."""
+    procs = [
+        subprocess.Popen(
+            [*KAWA, *cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=child_env(),
+        )
+        for cmd in commands
+    ]
+    results = []
+    try:
+        for cmd, proc in zip(commands, procs, strict=True):
+            out, err = proc.communicate(timeout=timeout)
+            results.append(
+                Result(tuple(cmd), proc.returncode, out.decode("utf-8"), err.decode("utf-8"))
+            )
+    finally:
+        for proc in procs:
+            stop(proc)
+    return results
+
+
+def spawn(args: Sequence[str], *, cwd: Path, out: Path, err: Path) -> subprocess.Popen[bytes]:
+    """Start ``kawa ARGS`` in the background, output to the files ``out`` and ``err``."""
+    with out.open("ab") as stdout, err.open("ab") as stderr:
+        proc = subprocess.Popen(
+            [*KAWA, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=cwd,
+            env=child_env(),
+        )
+    CHILDREN.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 5.0) -> int:
+    """Terminate (SIGTERM), wait, then kill; the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout)
+    return int(proc.returncode)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def wait_until(check: Any, timeout: float, message: str, interval: float = 0.05) -> Any:
+    """Poll ``check()`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class KawaProcess:
+    """One ``kawa up`` child on a fixed port and data dir (restartable on the same ones)."""
+
+    workdir: Path
+    data_dir: Path
+    port: int
+    extra: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def broker_url(self, name: str = "default", namespace: str = "default") -> str:
+        return f"{self.url}/brokers/{namespace}/{name}"
+
+    @property
+    def stderr(self) -> str:
+        return "".join(read_text(p) for p in self.logs)
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start ``kawa up`` and return once its server.json names this process."""
+        self.starts += 1
+        err = self.workdir / f"kawa-up-{self.port}-{self.starts}.err"
+        self.logs.append(err)
+        args = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra]
+        self.proc = proc = spawn(args, cwd=self.workdir, out=err, err=err)
+        server_file = self.data_dir / "server.json"
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"kawa up exited with {proc.returncode}:\n{read_text(err)}")
+            try:
+                info = orjson.loads(server_file.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                return False
+            return bool(info.get("pid") == proc.pid and info.get("url") == self.url)
+
+        wait_until(ready, timeout, f"kawa up never wrote {server_file}:\n{read_text(err)}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind (that is the point)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        return stop(self.proc) if self.proc is not None else 0
+
+    # -- the API, straight over HTTP (the CLI is tested on its own) --------------------------
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else orjson.dumps(body)
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, orjson.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, orjson.loads(err.read() or b"null")
+
+    def create(self, obj: dict[str, Any]) -> None:
+        ns = obj["metadata"].get("namespace", "default")
+        plural = obj["kind"].lower() + "s"
+        status, body = self.request("POST", f"{API}/{ns}/{plural}", obj)
+        assert status == 201, body
+
+    def get(self, plural: str, name: str, ns: str = "default") -> tuple[int, Any]:
+        return self.request("GET", f"{API}/{ns}/{plural}/{name}")
+
+    def wait_ready(self, plural: str, name: str, ns: str = "default", timeout: float = 15.0) -> Any:
+        def ready() -> Any:
+            status, obj = self.get(plural, name, ns)
+            if status != 200:
+                return None
+            conditions = obj.get("status", {}).get("conditions", [])
+            ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+            return obj if ok else None
+
+        obj = wait_until(ready, timeout, f"{plural} {ns}/{name} never became Ready")
+        time.sleep(0.1)  # the data plane watches the store: give it the same view
+        return obj
+
+
+@contextlib.contextmanager
+def kawa_up(workdir: Path, *extra: str, data_dir: Path | None = None) -> Iterator[KawaProcess]:
+    """A running ``kawa up`` on a free port; stopped (or killed) at the end, whatever happens."""
+    kawa = KawaProcess(workdir, data_dir or workdir / "data", free_port(), tuple(extra))
+    try:
+        kawa.start()
+        yield kawa
+    finally:
+        kawa.stop()
+
+
+@contextlib.contextmanager
+def event_display(workdir: Path, name: str = "display") -> Iterator[tuple[str, Path]]:
+    """A ``kawa event-display`` child; yields (its URL, the file its stdout goes to)."""
+    port = free_port()
+    out = workdir / f"{name}.out"
+    err = workdir / f"{name}.err"
+    proc = spawn(["event-display", "--port", str(port)], cwd=workdir, out=out, err=err)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"event-display exited with {proc.returncode}: {read_text(err)}"
+                )
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=1) as resp:
+                    return bool(resp.status == 200)
+            except OSError:
+                return False
+
+        wait_until(healthy, 15, f"event-display never answered:\n{read_text(err)}")
+        yield url, out
+    finally:
+        stop(proc)
+
+
+def broker(name: str = "default", ns: str = "default") -> dict[str, Any]:
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": name, "namespace": ns},
+    }
+
+
+def trigger(name: str, uri: str, broker_name: str = "default", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Trigger",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"broker": broker_name, "subscriber": {"uri": uri}, **spec},
+    }
+
+
+@dataclass
+class Recorder:
+    """The subscriber: records the id of every event delivered to it.
+
+    While ``gate`` is closed, deliveries for which ``hold(id)`` is true wait; a delivery
+    that started before :meth:`reopen` (sent by a kawa process that has died since) is not
+    counted.
+    """
+
+    url: str = ""
+    ids: set[str] = field(default_factory=set)
+    deliveries: int = 0
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    generation: int = 0
+    hold: Callable[[str], bool] = lambda _: False
+    answer: int = 202
+
+    def close(self, hold: Callable[[str], bool]) -> None:
+        self.hold = hold
+        self.gate.clear()
+
+    def reopen(self) -> None:
+        self.generation += 1
+        self.gate.set()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        generation = self.generation
+        body = await request.read()
+        event_id = request.headers.get("ce-id") or ce_http.from_http(request.headers, body).id
+        if self.hold(event_id):
+            await self.gate.wait()
+        if generation != self.generation:
+            return web.Response(status=503)  # its sender is dead; nobody reads this
+        self.ids.add(event_id)
+        self.deliveries += 1
+        self.changed.set()
+        return web.Response(status=self.answer)
+
+    async def wait_for(self, wanted: set[str], timeout: float) -> set[str]:
+        """The ids of ``wanted`` still missing when they all arrived or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        while missing := wanted - self.ids:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return missing
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
+        return set()
+
+
+@contextlib.asynccontextmanager
+async def recorder() -> AsyncIterator[Recorder]:
+    rec = Recorder()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", rec.handle)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    rec.url = f"http://{host}:{port}/"
+    try:
+        yield rec
+    finally:
+        await runner.cleanup()
