@@ -13,66 +13,15 @@ Adding a kind: write its module (types, defaults, validation) and add one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from kawa.apis import meta
 from kawa.apis.eventing import broker, trigger
+from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
-Defaulter = Callable[[Mapping[str, Any]], meta.Object]
-Validator = Callable[[Mapping[str, Any]], None]
-UpdateValidator = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class PrinterColumn:
-    """One column of ``kubectl get`` (a CRD's ``additionalPrinterColumns``)."""
-
-    name: str
-    type: str
-    json_path: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceKind:
-    """Everything kawa needs to serve, validate and name one kind."""
-
-    group: str
-    versions: tuple[str, ...]
-    kind: str
-    plural: str
-    singular: str
-    namespaced: bool
-    default: Defaulter
-    validate: Validator
-    validate_update: UpdateValidator
-    short_names: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    printer_columns: tuple[PrinterColumn, ...] = ()
-    names: frozenset[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not self.versions:
-            raise ValueError(f"{self.kind} needs at least one version")
-        names = {self.kind, self.plural, self.singular, *self.short_names}
-        names |= {f"{self.plural}.{self.group}", f"{self.singular}.{self.group}"}
-        object.__setattr__(self, "names", frozenset(n.lower() for n in names))
-
-    @property
-    def api_versions(self) -> tuple[str, ...]:
-        """``group/version`` for every served version (storage version first)."""
-        return tuple(f"{self.group}/{v}" if self.group else v for v in self.versions)
-
-    @property
-    def storage_api_version(self) -> str:
-        return self.api_versions[0]
-
-    @property
-    def resource(self) -> str:
-        """``plural.group``, as Kubernetes names a resource (``brokers.eventing.knative.dev``)."""
-        return f"{self.plural}.{self.group}" if self.group else self.plural
+__all__ = ["BROKER", "KINDS", "SCHEME", "TRIGGER", "PrinterColumn", "ResourceKind", "Scheme"]
 
 
 class Scheme:
@@ -84,9 +33,10 @@ class Scheme:
         self._by_resource: dict[tuple[str, str, str], ResourceKind] = {}
         self._by_name: dict[str, ResourceKind] = {}
         for rk in self.kinds:
-            for version, api_version in zip(rk.versions, rk.api_versions, strict=True):
+            for api_version in rk.served_api_versions:
+                group, _, version = api_version.rpartition("/")
                 self._add(self._by_api_version_kind, (api_version, rk.kind), rk)
-                self._add(self._by_resource, (rk.group, version, rk.plural), rk)
+                self._add(self._by_resource, (group, version, rk.plural), rk)
             for name in rk.names:
                 self._add(self._by_name, name, rk)
 
@@ -97,7 +47,7 @@ class Scheme:
         index[key] = rk
 
     def _known(self) -> str:
-        return "; ".join(f"{rk.kind} ({', '.join(rk.api_versions)})" for rk in self.kinds)
+        return "; ".join(f"{rk.kind} ({', '.join(rk.served_api_versions)})" for rk in self.kinds)
 
     def for_api_version_kind(self, api_version: str, kind: str) -> ResourceKind:
         """The kind of a manifest; raises :class:`ValidationError` at ``kind``/``apiVersion``."""
@@ -106,7 +56,7 @@ class Scheme:
             return found
         same_kind = [rk for rk in self.kinds if rk.kind == kind]
         if same_kind:
-            served = ", ".join(v for rk in same_kind for v in rk.api_versions)
+            served = ", ".join(v for rk in same_kind for v in rk.served_api_versions)
             raise ValidationError.single(
                 "apiVersion", f"{kind} is served as {served}, not {api_version!r}"
             )
