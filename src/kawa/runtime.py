@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,11 +26,13 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from kawa.apiserver import access
 from kawa.apiserver.server import ApiServer
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import eventing_controllers
 from kawa.delivery.sender import Dispatcher
+from kawa.errors import KawaError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
@@ -38,9 +42,14 @@ log = logging.getLogger(__name__)
 
 SERVER_FILE: Final = "server.json"
 DEFAULT_PORT: Final = 7080
+DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
 SWITCH_INTERVAL: Final = 0.0005
 """Seconds a thread may hold the GIL while another waits (CPython's default is 0.005)."""
+
+
+class ListenError(KawaError):
+    """A port cannot be bound (in use, not permitted, no such address)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,7 @@ class Config:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    api_port: int = DEFAULT_API_PORT
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     durability: Durability = "full"
     retention: float = 0.0
@@ -62,7 +72,12 @@ class Running:
     """What :func:`serve` reports once it listens."""
 
     url: str
+    """The plain-HTTP listener: broker ingress, and the API for token holders."""
+    api_url: str
+    """The HTTPS listener for kubectl and Kubernetes clients (see ``kubeconfig``)."""
     data_dir: Path
+    token: str
+    kubeconfig: Path
 
 
 async def serve(config: Config, on_ready: Callable[[Running], None] | None = None) -> None:
@@ -92,26 +107,46 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 max_in_flight=config.max_in_flight,
                 retention=config.retention,
             )
-            app = web.Application(client_max_size=config.max_event_size)
+            token = access.ensure_token(config.data_dir)
+            cert, key = access.ensure_certificate(config.data_dir, config.host)
+            app = web.Application(
+                client_max_size=config.max_event_size,
+                middlewares=[access.token_middleware(token)],
+            )
             app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
             ApiServer(store).install(app)
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
-            site = web.TCPSite(runner, config.host, config.port, backlog=1024)
-            await site.start()
-            port = _bound_port(runner, config.port)
-            url = f"http://{config.host}:{port}"
+            http_sock = _listen(config.host, config.port)
+            try:
+                api_sock = _listen(config.host, config.api_port)
+            except OSError:
+                http_sock.close()
+                raise
+            await web.SockSite(runner, http_sock, backlog=1024).start()
+            await web.SockSite(
+                runner, api_sock, ssl_context=access.server_ssl_context(cert, key), backlog=128
+            ).start()
+            host = f"[{config.host}]" if ":" in config.host else config.host
+            url = f"http://{host}:{http_sock.getsockname()[1]}"
+            api_url = f"https://{host}:{api_sock.getsockname()[1]}"
+            kubeconfig = access.write_kubeconfig(config.data_dir, api_url, token, cert)
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
                 for controller in eventing_controllers(store, ingress_base_url=url):
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
                 server_file.write_bytes(
-                    orjson.dumps({"url": url, "pid": os.getpid()}, option=orjson.OPT_INDENT_2)
+                    orjson.dumps(
+                        {"url": url, "apiUrl": api_url, "pid": os.getpid()},
+                        option=orjson.OPT_INDENT_2,
+                    )
                 )
-                log.info("kawa is listening on %s (data in %s)", url, config.data_dir)
+                log.info(
+                    "kawa is listening on %s and %s (data in %s)", url, api_url, config.data_dir
+                )
                 if on_ready is not None:
-                    on_ready(Running(url, config.data_dir))
+                    on_ready(Running(url, api_url, config.data_dir, token, kubeconfig))
     finally:
         with contextlib.suppress(FileNotFoundError):
             if _owned_by_us(server_file):
@@ -122,13 +157,24 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         await store.close()
 
 
-def _bound_port(runner: web.AppRunner, wanted: int) -> int:
-    if wanted:
-        return wanted
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    raise RuntimeError("the HTTP server is not bound to a TCP port")
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0: a free one), so the bound port is known at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"cannot listen on {host}:{port}: the address is already in use (is something "
+                "already running there? choose another --port / --api-port)"
+            ) from None
+        raise ListenError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock
 
 
 def _owned_by_us(server_file: Path) -> bool:

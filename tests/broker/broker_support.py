@@ -129,7 +129,7 @@ class Kawa:
 async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
     ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve(Config(data_dir=data_dir, port=0, **config), on_ready=ready.set_result)
+        serve(Config(data_dir=data_dir, port=0, api_port=0, **config), on_ready=ready.set_result)
     )
     waiters: list[asyncio.Future[Any]] = [task, ready]
     done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -137,7 +137,8 @@ async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
         task.result()
     running = ready.result()
     try:
-        async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {running.token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
             yield Kawa(running.url, session)
     finally:
         task.cancel()

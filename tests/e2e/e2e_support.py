@@ -159,6 +159,7 @@ class KawaProcess:
     workdir: Path
     data_dir: Path
     port: int
+    api_port: int
     extra: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -180,7 +181,16 @@ class KawaProcess:
         self.starts += 1
         err = self.workdir / f"kawa-up-{self.port}-{self.starts}.err"
         self.logs.append(err)
-        args = ["up", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra]
+        args = [
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--api-port",
+            str(self.api_port),
+            *self.extra,
+        ]
         self.proc = proc = spawn(args, cwd=self.workdir, out=err, err=err)
         server_file = self.data_dir / "server.json"
 
@@ -208,9 +218,9 @@ class KawaProcess:
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else orjson.dumps(body)
-        req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        token = (self.data_dir / "token").read_text().strip()
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, orjson.loads(resp.read())
@@ -243,7 +253,9 @@ class KawaProcess:
 @contextlib.contextmanager
 def kawa_up(workdir: Path, *extra: str, data_dir: Path | None = None) -> Iterator[KawaProcess]:
     """A running ``kawa up`` on a free port; stopped (or killed) at the end, whatever happens."""
-    kawa = KawaProcess(workdir, data_dir or workdir / "data", free_port(), tuple(extra))
+    kawa = KawaProcess(
+        workdir, data_dir or workdir / "data", free_port(), free_port(), tuple(extra)
+    )
     try:
         kawa.start()
         yield kawa

@@ -229,7 +229,7 @@ def kawa(workdir: Path) -> Iterator[KawaProcess]:
 
 def snapshot(kawa: KawaProcess, workdir: Path) -> list[object]:
     """Everything stored, as ``kawa get KIND -A -o json`` prints it."""
-    server = ("--server", kawa.url)
+    server = ("--server", kawa.url, "--data-dir", str(kawa.data_dir))
     results = run_many(
         [("get", kind, "-A", "-o", "json", *server) for kind in ("brokers", "triggers")],
         cwd=workdir,

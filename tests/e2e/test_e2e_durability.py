@@ -95,7 +95,11 @@ async def send_until_killed(kawa: KawaProcess, phase: str, load: Load) -> None:
 @pytest.mark.slow
 async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     kawa = KawaProcess(
-        tmp_path, tmp_path / "data", free_port(), ("--durability", "full", "--log-level", "warning")
+        tmp_path,
+        tmp_path / "data",
+        free_port(),
+        free_port(),
+        ("--durability", "full", "--log-level", "warning"),
     )
     load = Load()
     timings: dict[str, float] = {}

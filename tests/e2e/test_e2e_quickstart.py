@@ -35,7 +35,17 @@ HEADER = "☁️  cloudevents.Event"
 def test_demo_once_displays_three_events(tmp_path: Path) -> None:
     started = time.monotonic()
     proc = subprocess.Popen(
-        [*KAWA, "demo", "--once", "--data-dir", str(tmp_path / "data"), "--port", str(free_port())],
+        [
+            *KAWA,
+            "demo",
+            "--once",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port",
+            str(free_port()),
+            "--api-port",
+            str(free_port()),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,

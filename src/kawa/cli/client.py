@@ -74,9 +74,14 @@ def resource_path(rk: ResourceKind, namespace: str | None, name: str | None = No
 
 
 class ApiClient:
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    """Synchronous JSON requests to kawa's API with its bearer token."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
         self.base_url = base_url
         self._timeout = timeout
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """(status, decoded JSON body) for any HTTP status; CliError when unreachable."""
@@ -85,7 +90,7 @@ class ApiClient:
             self.base_url + path,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers=self._headers,
         )
         try:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:
@@ -113,6 +118,11 @@ def _decode(raw: bytes) -> Any:
 
 def describe_failure(status: int, payload: Any) -> str:
     """A user-facing message from a Kubernetes Status object (or any error body)."""
+    if status == 401:
+        return (
+            "Error from server (Unauthorized): kawa refused the token; use the --data-dir of "
+            "the running kawa (its token file is read from there)"
+        )
     if isinstance(payload, dict) and payload.get("kind") == "Status":
         message = str(payload.get("message") or payload.get("reason") or status)
         causes = (payload.get("details") or {}).get("causes") or []

@@ -113,7 +113,7 @@ async def run_demo(config: Config, once: bool) -> None:
             relay = tg.create_task(_relay(child.stdout, seen, enough))
             server = tg.create_task(serve(config, on_ready=ready.set_result))
             running = await ready
-            client = ApiClient(running.url)
+            client = ApiClient(running.url, running.token)
             await asyncio.to_thread(_sync_setup, client, display_url)
             broker_url = await _wait_ready(client)
             click.echo(f"\nkawa is up at {running.url}; broker default: {broker_url}", err=True)
@@ -166,10 +166,11 @@ async def run_demo(config: Config, once: bool) -> None:
     show_default=True,
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=7080, show_default=True)
+@click.option("--api-port", type=click.IntRange(0, 65535), default=7443, show_default=True)
 @click.option("--once", is_flag=True, help="Exit once the sample events are displayed.")
-def demo(data_dir: Path, port: int, once: bool) -> None:
+def demo(data_dir: Path, port: int, api_port: int, once: bool) -> None:
     """Run kawa with a broker, a trigger and event-display, and send sample events."""
     from kawa.cli.main import _logging, run_async
 
     _logging("warning")
-    run_async(run_demo(Config(data_dir=data_dir, port=port), once))
+    run_async(run_demo(Config(data_dir=data_dir, port=port, api_port=api_port), once))

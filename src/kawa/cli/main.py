@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from kawa import __version__
+from kawa.apiserver import access
 from kawa.cli import resources
 from kawa.cli import send as send_cmd
 from kawa.cli.client import (
@@ -30,7 +31,7 @@ from kawa.cli.client import (
     startup_error,
 )
 from kawa.errors import KawaError
-from kawa.runtime import DEFAULT_DATA_DIR, DEFAULT_PORT, Config, Running, serve
+from kawa.runtime import DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PORT, Config, Running, serve
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 
 def _client(server: str | None, data_dir: Path) -> ApiClient:
-    return ApiClient(server_url(server, data_dir))
+    return ApiClient(server_url(server, data_dir), access.read_token(data_dir))
 
 
 def broker_url(client: ApiClient, namespace: str, name: str) -> str:
@@ -100,7 +101,20 @@ def main() -> None:
 
 @main.command()
 @_data_dir_option
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Plain-HTTP port: broker ingress, and the API for the kawa CLI.",
+)
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_API_PORT,
+    show_default=True,
+    help="HTTPS port of the API for kubectl (see `kawa kubeconfig`).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--durability",
@@ -133,6 +147,7 @@ def main() -> None:
 def up(
     data_dir: Path,
     port: int,
+    api_port: int,
     host: str,
     durability: str,
     max_event_size: int,
@@ -146,6 +161,7 @@ def up(
         data_dir=data_dir,
         host=host,
         port=port,
+        api_port=api_port,
         max_event_size=max_event_size,
         durability=durability,  # type: ignore[arg-type]
         retention=retention,
@@ -158,7 +174,11 @@ def up(
 
 
 def _announce(running: Running) -> None:
-    click.echo(f"kawa {__version__} is up at {running.url} (data: {running.data_dir})", err=True)
+    click.echo(
+        f"kawa {__version__} is up: broker ingress and API at {running.url}, API for kubectl at "
+        f"{running.api_url} (export KUBECONFIG={running.kubeconfig}); data in {running.data_dir}",
+        err=True,
+    )
 
 
 def _logging(level: str) -> None:
@@ -270,6 +290,19 @@ def send(
         click.echo(body.decode("utf-8", "replace").rstrip())
     if status >= 300:
         raise SystemExit(1)
+
+
+@main.command()
+@_data_dir_option
+def kubeconfig(data_dir: Path) -> None:
+    """Print the kubeconfig of the kawa that uses --data-dir (for kubectl)."""
+    path = data_dir / access.KUBECONFIG_FILE
+    try:
+        click.echo(path.read_text(encoding="utf-8"), nl=False)
+    except FileNotFoundError:
+        raise CliError(
+            f"{path} does not exist yet: start kawa first (`kawa up --data-dir {data_dir}`)"
+        ) from None
 
 
 @main.command("event-display")

@@ -1,0 +1,181 @@
+"""Who may use the API: a bearer token, TLS for kubectl, and the kubeconfig that says both.
+
+On first start ``kawa up`` creates, in its data dir:
+
+- ``token``: a random bearer token (mode 0600). Every API request (``/api``, ``/apis``,
+  ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401.
+  The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
+- ``tls/server.crt`` and ``tls/server.key``: a self-signed certificate for ``127.0.0.1`` and
+  ``localhost`` (and the bind host). kubectl only sends credentials over TLS (client-go
+  drops them for plain ``http://`` servers), so the API is also served over HTTPS.
+- ``kubeconfig``: a cluster ``kawa`` at the HTTPS URL with the certificate as its CA, a user
+  with the token, and a context ``kawa`` (``kawa kubeconfig`` prints it;
+  ``export KUBECONFIG=<data-dir>/kubeconfig`` points kubectl at kawa). kawa never writes
+  ``~/.kube/config``.
+
+Called by :mod:`kawa.runtime` (files, middleware) and the CLI (token, kubeconfig).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hmac
+import ipaddress
+import os
+import secrets
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+import yaml
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from kawa.apiserver.status import error_response
+
+TOKEN_FILE: Final = "token"
+KUBECONFIG_FILE: Final = "kubeconfig"
+CERT_FILE: Final = "tls/server.crt"
+KEY_FILE: Final = "tls/server.key"
+
+PUBLIC_PREFIXES: Final = ("/brokers/", "/healthz", "/readyz", "/livez")
+"""Paths served without a token: the data plane and health checks."""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def ensure_token(data_dir: Path) -> str:
+    """The data dir's token, created on first use."""
+    path = data_dir / TOKEN_FILE
+    if path.exists():
+        token = path.read_text(encoding="ascii").strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    _write_private(path, token.encode("ascii") + b"\n")
+    return token
+
+
+def read_token(data_dir: Path) -> str | None:
+    try:
+        return (data_dir / TOKEN_FILE).read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
+
+
+def ensure_certificate(data_dir: Path, host: str) -> tuple[Path, Path]:
+    """The data dir's self-signed certificate and key (created on first use, or when the
+    bind ``host`` is not among its names)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
+    names = {"127.0.0.1", "localhost", host}
+    if cert_path.exists() and key_path.exists():
+        existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        covered = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+        covered |= set(san.get_values_for_type(x509.DNSName))
+        if names <= covered or (host in ("0.0.0.0", "::") and "127.0.0.1" in covered):
+            return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    alt: list[x509.GeneralName] = []
+    for name in sorted(names):
+        if name in ("0.0.0.0", "::"):
+            continue
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt.append(x509.DNSName(name))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kawa")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def kubeconfig(api_url: str, token: str, ca_pem: bytes) -> str:
+    """A kubeconfig for kubectl and the Kubernetes clients."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "kawa",
+                "cluster": {
+                    "server": api_url,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
+                },
+            }
+        ],
+        "users": [{"name": "kawa", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": "kawa",
+                "context": {"cluster": "kawa", "user": "kawa", "namespace": "default"},
+            }
+        ],
+        "current-context": "kawa",
+        "preferences": {},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write_kubeconfig(data_dir: Path, api_url: str, token: str, cert: Path) -> Path:
+    path = data_dir / KUBECONFIG_FILE
+    _write_private(path, kubeconfig(api_url, token, cert.read_bytes()).encode())
+    return path
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def token_middleware(token: str) -> Middleware:
+    """401 for API requests without ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(PUBLIC_PREFIXES):
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            return error_response(401, "Unauthorized: a valid bearer token is required")
+        return await handler(request)
+
+    return check
