@@ -31,6 +31,7 @@ from kawa.apiserver.server import ApiServer
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import eventing_controllers
+from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.delivery.sender import Dispatcher
 from kawa.errors import KawaError
 from kawa.eventlog.base import EventLog
@@ -44,6 +45,8 @@ SERVER_FILE: Final = "server.json"
 DEFAULT_PORT: Final = 7080
 DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
+MAX_HEADER_LINE: Final = 64 * 1024
+MAX_HEADER_FIELD: Final = 256 * 1024
 SWITCH_INTERVAL: Final = 0.0005
 """Seconds a thread may hold the GIL while another waits (CPython's default is 0.005)."""
 
@@ -96,6 +99,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         event_log = await SqliteEventLog.open(
             str(config.data_dir / "events.db"), durability=config.durability
         )
+    await ensure_namespaces(store)
     server_file = config.data_dir / SERVER_FILE
     runner: web.AppRunner | None = None
     try:
@@ -115,7 +119,14 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
             ApiServer(store).install(app)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                # Knative's servers take large headers (binary-mode extensions are headers)
+                max_line_size=MAX_HEADER_LINE,
+                max_field_size=MAX_HEADER_FIELD,
+            )
             await runner.setup()
             http_sock = _listen(config.host, config.port)
             try:
@@ -134,7 +145,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
-                for controller in eventing_controllers(store, ingress_base_url=url):
+                for controller in [
+                    namespace_controller(store),
+                    *eventing_controllers(store, ingress_base_url=url),
+                ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
                 server_file.write_bytes(
                     orjson.dumps(

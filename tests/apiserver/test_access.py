@@ -36,9 +36,11 @@ async def test_token_tls_and_kubeconfig(tmp_path: Path) -> None:
         await kawa.apply(broker())
         await kawa.wait_ready("Broker", "default")
         headers, body = ce_http.to_binary(event("x"))
-        async with aiohttp.ClientSession() as anonymous:
-            async with anonymous.post(kawa.broker_url(), data=body, headers=headers) as resp:
-                assert resp.status == 202
+        async with (
+            aiohttp.ClientSession() as anonymous,
+            anonymous.post(kawa.broker_url(), data=body, headers=headers) as resp,
+        ):
+            assert resp.status == 202
 
         # the kubeconfig: HTTPS, the certificate as CA, the token
         config = yaml.safe_load((tmp_path / "kubeconfig").read_text())
@@ -51,9 +53,7 @@ async def test_token_tls_and_kubeconfig(tmp_path: Path) -> None:
                 cluster["server"] + path, ssl=ca, headers={"Authorization": f"Bearer {token}"}
             ) as resp:
                 assert resp.status == 200
-                assert [b["metadata"]["name"] for b in (await resp.json())["items"]] == [
-                    "default"
-                ]
+                assert [b["metadata"]["name"] for b in (await resp.json())["items"]] == ["default"]
             async with client.get(cluster["server"] + path, ssl=ca) as resp:
                 assert resp.status == 401
 

@@ -104,3 +104,36 @@ async def test_clean_restart_does_not_redeliver_finished_events(tmp_path: Path) 
         async with running_kawa(tmp_path):
             await asyncio.sleep(0.5)
         assert len(sub.events) == 10
+
+
+async def test_recreated_broker_delivers_new_events_to_its_triggers(tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def hold_the_last(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("ce-id") == "old-49":
+            await release.wait()
+        return await respond()(request)
+
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        sub.default = hold_the_last
+        await kawa.apply(broker())
+        await kawa.apply(trigger("t", sub.url))
+        await kawa.wait_ready("Trigger", "t")
+        for i in range(50):
+            assert await kawa.send(event(f"old-{i}")) == 202
+        for _ in range(500):  # 49 delivered, the last one held: progress not yet saved
+            if len(sub.events) >= 50:
+                break
+            await asyncio.sleep(0.01)
+        assert len(sub.events) == 50
+        await kawa.delete("Broker", "default")
+        await kawa.wait_condition("Trigger", "t", "BrokerReady", "False")
+        release.set()
+        await kawa.apply(broker())
+        await kawa.wait_ready("Trigger", "t")
+        for i in range(20):
+            assert await kawa.send(event(f"new-{i}")) == 202
+        await sub.wait_for(70)
+        assert {e.id for e in sub.events if e.id.startswith("new-")} == {
+            f"new-{i}" for i in range(20)
+        }

@@ -121,7 +121,17 @@ def test_valid_media_types(media_type: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "media_type", ["xyz", "", "application/", "/json", "text/plain; charset", "täxt/plain"]
+    "media_type",
+    [
+        "xyz",
+        "",
+        "application/",
+        "/json",
+        "text/plain; charset",
+        "täxt/plain",
+        'text/plain; x="a\r\nb"',  # a control character would break the delivery's headers
+        'text/plain; x="a\x00b"',
+    ],
 )
 def test_invalid_media_types(media_type: str) -> None:
     assert "datacontenttype" in problems(datacontenttype=media_type)

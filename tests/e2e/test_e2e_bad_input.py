@@ -98,7 +98,7 @@ CASES = [
     Case(
         "unknown kind",
         ("apply", "-f", "{dir}/unknown-kind.yaml"),
-        ("kind", "Frobnicator", "known kinds: Broker", "Trigger"),
+        ("kind", "Frobnicator", "known kinds: ", "Broker", "Trigger"),
         1,
     ),
     Case(

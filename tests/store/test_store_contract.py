@@ -167,3 +167,12 @@ async def test_watch_from_trimmed_history_is_gone(tmp_path: Path) -> None:
             await _collect(s.watch(BROKERS, since=1), 1)
     finally:
         await s.close()
+
+
+async def test_update_without_resource_version_that_changes_nothing_is_a_no_op(
+    store: ResourceStore,
+) -> None:
+    key = ResourceKey(BROKERS, "default", "b1")
+    created = await store.create(key, broker("b1", config={"k": "v"}))
+    same = await store.update(key, broker("b1", config={"k": "v"}))
+    assert same["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kawa.apis import meta
-from kawa.apis.eventing import broker, trigger
+from kawa.apis import core, eventing, flows, messaging, meta, rbac, serving, sources
+from kawa.apis.eventing import broker, schemas, trigger
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
@@ -47,7 +47,7 @@ class Scheme:
         index[key] = rk
 
     def _known(self) -> str:
-        return "; ".join(f"{rk.kind} ({', '.join(rk.served_api_versions)})" for rk in self.kinds)
+        return ", ".join(sorted({rk.kind for rk in self.kinds}))
 
     def for_api_version_kind(self, api_version: str, kind: str) -> ResourceKind:
         """The kind of a manifest; raises :class:`ValidationError` at ``kind``/``apiVersion``."""
@@ -110,7 +110,7 @@ _CATEGORIES: Final = ("all", "knative", "eventing")
 
 BROKER: Final = ResourceKind(
     group=broker.GROUP,
-    versions=("v1",),
+    versions=("v1", "v1alpha1"),
     kind=broker.KIND,
     plural="brokers",
     singular="broker",
@@ -118,6 +118,8 @@ BROKER: Final = ResourceKind(
     default=broker.default_broker,
     validate=broker.validate_broker,
     validate_update=broker.validate_broker_update,
+    convert=broker.convert_broker,
+    schema=schemas.BROKER_SCHEMA,
     categories=_CATEGORIES,
     printer_columns=(PrinterColumn("URL", "string", ".status.address.url"), *_COMMON_COLUMNS),
 )
@@ -132,6 +134,8 @@ TRIGGER: Final = ResourceKind(
     default=trigger.default_trigger,
     validate=trigger.validate_trigger,
     validate_update=trigger.validate_trigger_update,
+    convert=trigger.convert_trigger,
+    schema=schemas.TRIGGER_SCHEMA,
     categories=_CATEGORIES,
     printer_columns=(
         PrinterColumn("Broker", "string", ".spec.broker"),
@@ -140,7 +144,17 @@ TRIGGER: Final = ResourceKind(
     ),
 )
 
-KINDS: Final = (BROKER, TRIGGER)
+KINDS: Final = (
+    BROKER,
+    TRIGGER,
+    *eventing.KINDS,
+    *messaging.KINDS,
+    *flows.KINDS,
+    *sources.KINDS,
+    *serving.KINDS,
+    *core.KINDS,
+    *rbac.KINDS,
+)
 """Every kind kawa serves; add new kinds here."""
 
 SCHEME: Final = Scheme(KINDS)

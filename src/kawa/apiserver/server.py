@@ -1,42 +1,38 @@
-"""The Kubernetes-shaped HTTP API over the resource store.
+"""The Kubernetes-compatible HTTP API over the resource store.
 
-Paths follow the Kubernetes API conventions, so the kawa CLI today (and kubectl with #3)
-talk to kawa as to a cluster:
+Routes (the conventions kubectl and the Kubernetes clients expect):
 
-- ``GET /version``, ``GET /apis`` (groups), ``GET /apis/<group>/<version>`` (resources);
-- ``/apis/<group>/<version>/namespaces/<ns>/<plural>``: ``GET`` list (``?watch=1`` streams
-  changes as JSON lines), ``POST`` create;
-- ``/apis/<group>/<version>/<plural>``: list or watch across namespaces;
-- ``.../<plural>/<name>``: ``GET``, ``PUT`` (replace; optimistic concurrency on
-  ``metadata.resourceVersion``), ``DELETE``; ``.../<name>/status``: ``GET``, ``PUT``.
+- ``/version``; discovery ``/api``, ``/api/v1``, ``/apis``, ``/apis/<group>/<version>``
+  (:mod:`kawa.apiserver.discovery`); ``/openapi/v3`` and its documents
+  (:mod:`kawa.apiserver.openapi`);
+- resources under ``/api/v1/...`` (core group) and ``/apis/<group>/<version>/...``:
+  collections (``GET`` list or ``?watch=1``, ``POST``, ``DELETE`` collection), items
+  (``GET``, ``PUT``, ``PATCH``, ``DELETE``) and the ``status`` subresource, namespaced under
+  ``/namespaces/<ns>/`` or cluster-wide (:mod:`kawa.apiserver.resources`). Other
+  subresources (a Pod's ``log``) are served by handlers registered with
+  :meth:`ApiServer.add_subresource`.
 
-Every write is defaulted and validated by its kind in :data:`kawa.apis.registry.SCHEME`
-(with the immutability rules on update) before it reaches the store, so nothing invalid is
-ever stored. Errors are Kubernetes ``Status`` objects (422 with one cause per field).
+Every error is a Kubernetes ``Status`` object; bad input never yields a 500.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any
+import logging
+from collections.abc import Awaitable, Callable
 
-import orjson
-import yaml
 from aiohttp import web
 
-from kawa import __version__
-from kawa.apis.registry import SCHEME, ResourceKind, Scheme
+from kawa.apis.registry import SCHEME, Scheme
+from kawa.apiserver import discovery, openapi
+from kawa.apiserver.requests import Target, parse_path
+from kawa.apiserver.resources import Resources, UnsupportedMediaType, json_response
 from kawa.apiserver.status import error_response
-from kawa.errors import ConflictError, GoneError, NotFoundError, ValidationError
-from kawa.store.base import Obj, ResourceKey, ResourceStore
+from kawa.errors import ConflictError, GoneError, KawaError, NotFoundError, ValidationError
+from kawa.store.base import ResourceStore
 
-_NS = "/apis/{group}/{version}/namespaces/{namespace}/{plural}"
-_ALL = "/apis/{group}/{version}/{plural}"
+log = logging.getLogger(__name__)
 
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+SubresourceHandler = Callable[[web.Request, Target], Awaitable[web.StreamResponse]]
 
 
 class ApiServer:
@@ -45,298 +41,135 @@ class ApiServer:
     def __init__(self, store: ResourceStore, scheme: Scheme = SCHEME) -> None:
         self._store = store
         self._scheme = scheme
+        self._resources = Resources(store, scheme)
+        self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
+
+    def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:
+        """Serve ``GET .../<resource>/<obj>/<name>`` (e.g. ``pods``, ``log``) with ``handler``."""
+        self._subresources[(resource, name)] = handler
 
     def install(self, app: web.Application) -> None:
         app.add_routes(
             [
                 web.get("/version", self.version),
+                web.get("/api", self.core_versions),
                 web.get("/apis", self.groups),
-                web.get("/apis/{group}/{version}", self.resources),
-                web.get(_NS, self.list),
-                web.post(_NS, self.create),
-                web.get(_ALL, self.list),
-                web.get(_NS + "/{name}", self.get),
-                web.put(_NS + "/{name}", self.replace),
-                web.delete(_NS + "/{name}", self.delete),
-                web.get(_NS + "/{name}/status", self.get),
-                web.put(_NS + "/{name}/status", self.replace_status),
+                web.get("/openapi/v3", self.openapi_index),
+                web.get("/openapi/v3/{tail:.+}", self.openapi_document),
+                web.route("*", "/api/v1{tail:(/.*)?}", self.core),
+                web.route("*", "/apis/{group}/{version}{tail:(/.*)?}", self.grouped),
             ]
         )
 
-    # -- discovery -------------------------------------------------------------------------
+    # -- discovery and OpenAPI ------------------------------------------------------------
 
     async def version(self, request: web.Request) -> web.Response:
-        return _json(
-            {
-                "major": "1",
-                "minor": "32",
-                "gitVersion": f"v1.32.0-kawa.{__version__}",
-                "platform": "kawa",
-            }
-        )
+        return json_response(discovery.version())
+
+    async def core_versions(self, request: web.Request) -> web.Response:
+        return json_response(discovery.core_versions(request.host))
 
     async def groups(self, request: web.Request) -> web.Response:
-        groups: dict[str, list[str]] = {}
-        for rk in self._scheme.kinds:
-            versions = groups.setdefault(rk.group, [])
-            versions.extend(v for v in rk.versions if v not in versions)
-        return _json(
-            {
-                "kind": "APIGroupList",
-                "apiVersion": "v1",
-                "groups": [
-                    {
-                        "name": group,
-                        "versions": [
-                            {"groupVersion": f"{group}/{v}", "version": v} for v in versions
-                        ],
-                        "preferredVersion": {
-                            "groupVersion": f"{group}/{versions[0]}",
-                            "version": versions[0],
-                        },
-                    }
-                    for group, versions in groups.items()
-                ],
-            }
-        )
+        return json_response(discovery.groups(self._scheme))
 
-    async def resources(self, request: web.Request) -> web.Response:
-        group, version = request.match_info["group"], request.match_info["version"]
-        found = [rk for rk in self._scheme.kinds if rk.group == group and version in rk.versions]
-        if not found:
-            return error_response(404, f"the server could not find {group}/{version}")
-        resources: list[dict[str, Any]] = []
-        verbs = ["create", "delete", "get", "list", "update", "watch"]
-        for rk in found:
-            resources.append(
-                {
-                    "name": rk.plural,
-                    "singularName": rk.singular,
-                    "namespaced": rk.namespaced,
-                    "kind": rk.kind,
-                    "verbs": verbs,
-                    "shortNames": list(rk.short_names),
-                    "categories": list(rk.categories),
-                }
-            )
-            resources.append(
-                {
-                    "name": f"{rk.plural}/status",
-                    "singularName": "",
-                    "namespaced": rk.namespaced,
-                    "kind": rk.kind,
-                    "verbs": ["get", "update"],
-                }
-            )
-        return _json(
-            {
-                "kind": "APIResourceList",
-                "apiVersion": "v1",
-                "groupVersion": f"{group}/{version}",
-                "resources": resources,
-            }
-        )
+    async def openapi_index(self, request: web.Request) -> web.Response:
+        return json_response(openapi.index(self._scheme))
 
-    # -- helpers ---------------------------------------------------------------------------
+    async def openapi_document(self, request: web.Request) -> web.Response:
+        body = openapi.document(self._scheme, request.match_info["tail"])
+        if body is None:
+            return error_response(404, f"no OpenAPI document for {request.match_info['tail']}")
+        return web.Response(body=body, content_type="application/json")
 
-    def _kind(self, request: web.Request) -> ResourceKind:
+    # -- resources ------------------------------------------------------------------------
+
+    async def core(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, "", "v1")
+
+    async def grouped(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        rk = self._scheme.for_resource(info["group"], info["version"], info["plural"])
-        if rk is None:
-            raise web.HTTPNotFound(
-                body=orjson.dumps(
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "reason": "NotFound",
-                        "code": 404,
-                        "message": (
-                            f"the server could not find the requested resource "
-                            f"{info['plural']}.{info['group']}/{info['version']}"
-                        ),
-                    }
-                ),
-                content_type="application/json",
-            )
-        return rk
+        return await self._serve(request, info["group"], info["version"])
 
-    @staticmethod
-    def _key(rk: ResourceKind, request: web.Request) -> ResourceKey:
-        return ResourceKey(
-            rk.resource, request.match_info.get("namespace", ""), request.match_info["name"]
-        )
-
-    @staticmethod
-    async def _body(request: web.Request) -> Obj:
-        raw = await request.read()
+    async def _serve(self, request: web.Request, group: str, version: str) -> web.StreamResponse:
+        segments = [s for s in request.match_info["tail"].split("/") if s]
         try:
-            data = yaml.safe_load(raw) if "yaml" in request.content_type else orjson.loads(raw)
-        except (orjson.JSONDecodeError, yaml.YAMLError) as err:
-            raise ValidationError.single("", f"the request body is not valid JSON: {err}") from err
-        if not isinstance(data, dict):
-            raise ValidationError.single("", "the request body must be a JSON object")
-        return data
-
-    def _served(self, rk: ResourceKind, obj: Obj) -> Obj:
-        obj.setdefault("apiVersion", rk.storage_api_version)
-        obj.setdefault("kind", rk.kind)
-        return obj
-
-    # -- handlers --------------------------------------------------------------------------
-
-    async def list(self, request: web.Request) -> web.StreamResponse:
-        rk = self._kind(request)
-        namespace = request.match_info.get("namespace")
-        if request.query.get("watch") in ("1", "true"):
-            return await self._watch(request, rk, namespace)
-        result = await self._store.list(rk.resource, namespace)
-        return _json(
-            {
-                "apiVersion": rk.storage_api_version,
-                "kind": f"{rk.kind}List",
-                "metadata": {"resourceVersion": str(result.resource_version)},
-                "items": [self._served(rk, item) for item in result.items],
-            }
-        )
-
-    async def _watch(
-        self, request: web.Request, rk: ResourceKind, namespace: str | None
-    ) -> web.StreamResponse:
-        since_text = request.query.get("resourceVersion", "")
-        since = int(since_text) if since_text.isdigit() and since_text != "0" else None
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        try:
-            async for event in self._store.watch(rk.resource, namespace, since):
-                line = {"type": event.type, "object": self._served(rk, event.object)}
-                await response.write(orjson.dumps(line) + b"\n")
+            if not segments:
+                if request.method != "GET":
+                    return error_response(405, f"{request.method} is not allowed here")
+                listed = discovery.resources(self._scheme, group, version)
+                if listed is None:
+                    raise NotFoundError(f"the server could not find {group or 'core'}/{version}")
+                return json_response(listed)
+            target = parse_path(self._scheme, group, version, segments)
+            try:
+                return await self._dispatch(request, target)
+            except ValidationError as err:
+                if isinstance(err, UnsupportedMediaType):
+                    raise
+                return _invalid(err, target)
+        except UnsupportedMediaType as err:
+            return error_response(415, str(err.errors[0].message))
+        except ValidationError as err:
+            return _invalid(err, None)
+        except NotFoundError as err:
+            return error_response(404, str(err), reason="NotFound")
         except GoneError as err:
-            gone = {
-                "type": "ERROR",
-                "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": str(err)},
-            }
-            await response.write(orjson.dumps(gone) + b"\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
-        return response
+            return error_response(410, str(err), reason="Expired")
+        except ConflictError as err:
+            text = str(err)
+            reason = "AlreadyExists" if "already exists" in text else "Conflict"
+            return error_response(409, text, reason=reason)
+        except KawaError as err:
+            log.warning("API request %s %s failed: %s", request.method, request.path, err)
+            return error_response(503, str(err), reason="ServiceUnavailable")
 
-    async def get(self, request: web.Request) -> web.Response:
-        rk = self._kind(request)
-        key = self._key(rk, request)
-        try:
-            return _json(self._served(rk, await self._store.get(key)))
-        except NotFoundError:
-            return self._not_found(rk, key)
-
-    async def create(self, request: web.Request) -> web.Response:
-        rk = self._kind(request)
-        namespace = request.match_info["namespace"]
-        try:
-            obj = await self._body(request)
-            obj = self._admit(rk, obj, namespace, request.match_info["version"])
-            name = obj["metadata"]["name"]
-            created = await self._store.create(ResourceKey(rk.resource, namespace, name), obj)
-        except ValidationError as err:
-            return self._invalid(rk, err, "")
-        except ConflictError:
-            name = obj["metadata"]["name"]
-            return error_response(
-                409,
-                f'{rk.resource} "{name}" already exists',
-                kind=rk.plural,
-                name=name,
-                group=rk.group,
-            )
-        return _json(self._served(rk, created), status=201)
-
-    async def replace(self, request: web.Request) -> web.Response:
-        rk = self._kind(request)
-        key = self._key(rk, request)
-        try:
-            obj = await self._body(request)
-            obj = self._admit(rk, obj, key.namespace, request.match_info["version"])
-            if obj["metadata"]["name"] != key.name:
-                raise ValidationError.single(
-                    "metadata.name", f"must be {key.name!r}, the name in the URL"
+    async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        res = self._resources
+        method = request.method
+        if target.subresource is not None:
+            if target.subresource == "status" and "status" in target.kind.subresources:
+                if method == "GET":
+                    return await res.get(request, target)
+                if method == "PUT":
+                    return await res.replace_status(request, target)
+                if method == "PATCH":
+                    return await res.patch(request, target)
+            handler = self._subresources.get((target.kind.plural, target.subresource))
+            if handler is not None:
+                return await handler(request, target)
+            if target.subresource not in target.kind.subresources:
+                raise NotFoundError(
+                    f"{target.kind.plural} has no subresource {target.subresource!r}"
                 )
-            old = await self._store.get(key)
-            rk.validate_update(old, obj)
-            updated = await self._store.update(key, obj)
-        except ValidationError as err:
-            return self._invalid(rk, err, key.name)
-        except NotFoundError:
-            return self._not_found(rk, key)
-        except ConflictError as err:
-            return error_response(409, str(err), reason="Conflict", kind=rk.plural, name=key.name)
-        return _json(self._served(rk, updated))
+            return error_response(405, f"{method} is not allowed on {target.subresource}")
+        if target.name is None:
+            if method == "GET":
+                return await res.list(request, target)
+            if method == "POST":
+                return await res.create(request, target)
+            if method == "DELETE":
+                return await res.delete_collection(request, target)
+        else:
+            if method == "GET":
+                return await res.get(request, target)
+            if method == "PUT":
+                return await res.replace(request, target)
+            if method == "PATCH":
+                return await res.patch(request, target)
+            if method == "DELETE":
+                return await res.delete(request, target)
+        return error_response(405, f"the method {method} is not allowed here")
 
-    async def replace_status(self, request: web.Request) -> web.Response:
-        rk = self._kind(request)
-        key = self._key(rk, request)
-        try:
-            obj = await self._body(request)
-            updated = await self._store.update(key, obj, status_only=True)
-        except ValidationError as err:
-            return self._invalid(rk, err, key.name)
-        except NotFoundError:
-            return self._not_found(rk, key)
-        except ConflictError as err:
-            return error_response(409, str(err), reason="Conflict", kind=rk.plural, name=key.name)
-        return _json(self._served(rk, updated))
 
-    async def delete(self, request: web.Request) -> web.Response:
-        rk = self._kind(request)
-        key = self._key(rk, request)
-        try:
-            deleted = await self._store.delete(key)
-        except NotFoundError:
-            return self._not_found(rk, key)
-        return _json(self._served(rk, deleted))
-
-    def _admit(self, rk: ResourceKind, obj: Obj, namespace: str, version: str) -> Obj:
-        """Default and validate an incoming object for this path (raises ValidationError)."""
-        metadata = obj.get("metadata")
-        if not isinstance(metadata, dict):
-            raise ValidationError.single("metadata", "required field is missing")
-        given_ns = metadata.get("namespace")
-        if given_ns not in (None, "", namespace):
-            raise ValidationError.single(
-                "metadata.namespace",
-                f"the namespace of the object ({given_ns}) does not match the namespace of "
-                f"the request ({namespace})",
-            )
-        metadata["namespace"] = namespace
-        api_version = f"{rk.group}/{version}" if rk.group else version
-        obj.setdefault("apiVersion", api_version)
-        obj.setdefault("kind", rk.kind)
-        if self._scheme.for_object(obj) is not rk:
-            raise ValidationError.single(
-                "kind", f"expected {rk.kind} at this path, got {obj.get('kind')!r}"
-            )
-        obj = rk.default(obj)
-        rk.validate(obj)
-        return obj
-
-    @staticmethod
-    def _invalid(rk: ResourceKind, err: ValidationError, name: str) -> web.Response:
-        return error_response(
-            422,
-            str(err),
-            kind=rk.kind,
-            name=name,
-            group=rk.group,
-            causes=list(err.errors),
-        )
-
-    @staticmethod
-    def _not_found(rk: ResourceKind, key: ResourceKey) -> web.Response:
-        return error_response(
-            404,
-            f'{rk.resource} "{key.name}" not found',
-            kind=rk.plural,
-            name=key.name,
-            group=rk.group,
-        )
+def _invalid(err: ValidationError, target: Target | None) -> web.Response:
+    causes = list(err.errors)
+    if all(not c.path for c in causes):
+        return error_response(400, str(err), reason="BadRequest")
+    kind = group = name = ""
+    if target is not None:
+        kind, group = target.kind.kind, target.kind.group
+        # the subject reads "<Kind> <namespace>/<name>" (or "<Kind> <name>")
+        name = target.name or err.subject.rpartition(" ")[2].rpartition("/")[2]
+    return error_response(
+        422, str(err), reason="Invalid", causes=causes, kind=kind, group=group, name=name
+    )

@@ -53,7 +53,9 @@ class TriggerTarget:
 
     @property
     def consumer_id(self) -> str:
-        return f"trigger:{self.uid}"
+        """The cursor's name: the trigger and the broker stream it reads (a re-created broker
+        is a new stream, so a cursor never applies to the wrong one)."""
+        return f"trigger:{self.uid}@{self.stream}"
 
 
 @dataclass(slots=True)
@@ -139,19 +141,23 @@ class TriggerConsumer:
                 await asyncio.gather(self._saving, return_exceptions=True)
 
     async def _dispatch(self, record: Record) -> None:
-        self._fetched = record.seq
         try:
             event, headers = envelope.unwrap(record.payload)
         except (KawaError, ValueError) as err:
             log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
             self.stats.dropped += 1
+            self._fetched = record.seq
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
+            self._fetched = record.seq
             return
         self.stats.matched += 1
+        # Take a slot before the record counts as fetched: a stop while waiting here must not
+        # let the watermark pass an event that was never delivered.
         await self._slots.acquire()
         self._pending.add(record.seq)
+        self._fetched = record.seq
         previous: asyncio.Task[None] | None = None
         key = ""
         if self.target.ordered:
@@ -179,29 +185,30 @@ class TriggerConsumer:
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
-            await self._deliver_one(event, headers)
-            finished = True
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("trigger %s: delivery of event %d failed", self.target.name, seq)
-            self.stats.dropped += 1
+            await self._deliver_one(seq, event, headers)
             finished = True
         finally:
+            # A delivery cut short (the consumer stopping) stays pending: it is not finished.
             if finished:
                 self._pending.discard(seq)
             self._slots.release()
 
-    async def _deliver_one(self, event: CloudEvent, headers: dict[str, str]) -> None:
+    async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target
-        result = await self._dispatcher.send(
-            ttl.strip(event),
-            target.subscriber_uri,
-            policy=target.policy,
-            format=target.format,
-            headers=headers,
-            namespace=target.namespace,
-        )
+        try:
+            result = await self._dispatcher.send(
+                ttl.strip(event),
+                target.subscriber_uri,
+                policy=target.policy,
+                format=target.format,
+                headers=headers,
+                namespace=target.namespace,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a bug must not lose the event: dead-letter it
+            log.exception("trigger %s: delivering event %d failed", target.name, seq)
+            result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
         if result.ok:
             self.stats.delivered += 1
             if result.reply is None:
@@ -226,22 +233,40 @@ class TriggerConsumer:
                 )
         self.stats.last_error = result.error or f"status {result.status}"
         if target.dead_letter_uri:
-            dls = await self._dispatcher.dead_letter(
-                ttl.strip(event),
-                target.dead_letter_uri,
-                result,
-                target.subscriber_uri,
-                policy=target.policy,
-                headers=headers,
-                namespace=target.namespace,
-            )
+            try:
+                dls = await self._dispatcher.dead_letter(
+                    ttl.strip(event),
+                    target.dead_letter_uri,
+                    result,
+                    target.subscriber_uri,
+                    policy=target.policy,
+                    format=target.format,
+                    headers=headers,
+                    namespace=target.namespace,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.exception("trigger %s: dead-lettering event %d failed", target.name, seq)
+                dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
             if dls.ok:
                 self.stats.dead_lettered += 1
                 return
             log.warning(
-                "trigger %s: dead-letter sink failed too (%s); event dropped",
+                "trigger %s: event %s dropped: delivery failed (%s) and so did the dead-letter "
+                "sink (%s)",
                 target.name,
+                event.id,
+                self.stats.last_error,
                 dls.error or dls.status,
+            )
+        else:
+            log.warning(
+                "trigger %s: event %s dropped after %d attempt(s): %s (no dead-letter sink)",
+                target.name,
+                event.id,
+                result.attempts,
+                self.stats.last_error,
             )
         self.stats.dropped += 1
 

@@ -17,7 +17,6 @@ Run by :mod:`kawa.runtime`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,7 +142,7 @@ class BrokerDataPlane:
         if event.type == "DELETED":
             entry = self._brokers.pop(key, None)
             if entry is not None:
-                await self._log.delete_stream(entry.stream)
+                await self._drop_stream(entry.stream)
         else:
             try:
                 broker = eventing.parse_broker(obj)
@@ -152,7 +151,7 @@ class BrokerDataPlane:
                 return
             old = self._brokers.get(key)
             if old is not None and old.uid != meta["uid"]:
-                await self._log.delete_stream(old.stream)
+                await self._drop_stream(old.stream)
             self._brokers[key] = BrokerEntry(meta["uid"], f"broker:{meta['uid']}", broker.delivery)
         for trigger_key, trigger in list(self._triggers.items()):
             if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:
@@ -163,8 +162,12 @@ class BrokerDataPlane:
         key = (meta.get("namespace", ""), meta["name"])
         if event.type == "DELETED":
             self._triggers.pop(key, None)
-            await self._stop(key)
-            await self._log.delete_cursor(f"trigger:{meta['uid']}")
+            stopped = await self._stop(key)
+            if stopped is not None:
+                await self._log.delete_cursor(stopped.consumer_id)
+            broker = self._brokers.get((key[0], event.object.get("spec", {}).get("broker", "")))
+            if broker is not None:  # a trigger that was not running still has its cursor
+                await self._log.delete_cursor(f"trigger:{meta['uid']}@{broker.stream}")
             return
         self._triggers[key] = event.object
         await self._sync_trigger(key)
@@ -257,15 +260,24 @@ class BrokerDataPlane:
     def _broker_name(self, key: tuple[str, str]) -> str:
         return str(self._triggers[key].get("spec", {}).get("broker", "default"))
 
-    async def _stop(self, key: tuple[str, str]) -> None:
+    async def _stop(self, key: tuple[str, str]) -> TriggerTarget | None:
+        """Stop a trigger's consumer (its last watermark is saved); its target, if it ran."""
         running = self._consumers.pop(key, None)
         if running is None:
-            return
+            return None
         consumer, task = running
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        del consumer
+        # wait() does not re-raise the task's cancellation, so ours is never swallowed.
+        await asyncio.wait([task])
+        return consumer.target
+
+    async def _drop_stream(self, stream: str) -> None:
+        """Stop every consumer of a broker's stream, then delete the stream and its cursors
+        (in that order: a stopping consumer saves its cursor last)."""
+        for key, (consumer, _) in list(self._consumers.items()):
+            if consumer.target.stream == stream:
+                await self._stop(key)
+        await self._log.delete_stream(stream)
 
     async def _trim_forever(self) -> None:
         while True:

@@ -31,7 +31,16 @@ from kawa.cli.client import (
     startup_error,
 )
 from kawa.errors import KawaError
-from kawa.runtime import DEFAULT_API_PORT, DEFAULT_DATA_DIR, DEFAULT_PORT, Config, Running, serve
+from kawa.runtime import (
+    DEFAULT_API_PORT,
+    DEFAULT_DATA_DIR,
+    DEFAULT_PORT,
+    MAX_HEADER_FIELD,
+    MAX_HEADER_LINE,
+    Config,
+    Running,
+    serve,
+)
 
 T = TypeVar("T")
 
@@ -188,6 +197,20 @@ def _logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(_quiet_bad_requests)
+
+
+def _quiet_bad_requests(record: logging.LogRecord) -> bool:
+    """A malformed request from a client is the client's problem: one line, no traceback."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
+        record.msg = f"rejected a malformed request: {record.exc_info[1]}"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True
 
 
 @main.command()
@@ -315,7 +338,13 @@ def event_display(port: int, host: str) -> None:
     from kawa.serving.event_display import EventDisplay
 
     async def run() -> None:
-        runner = web.AppRunner(EventDisplay().app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            EventDisplay().app(),
+            access_log=None,
+            handle_signals=False,
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_FIELD,
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port, backlog=1024)
         await site.start()

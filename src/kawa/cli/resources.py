@@ -69,7 +69,9 @@ def apply(client: ApiClient, filename: str, default_namespace: str) -> int:
             verb = "created"
         elif status < 400:
             merged = dict(obj)
-            merged["metadata"] = dict(meta, resourceVersion=current["metadata"]["resourceVersion"])
+            # No resourceVersion: apply states the desired spec, whatever the controllers wrote
+            # to the status meanwhile (a stale version would only make it fail with 409).
+            merged["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
             status, payload = client.request("PUT", resource_path(rk, namespace, name), merged)
             verb = "configured"
             if status < 400 and payload["metadata"].get("resourceVersion") == current[

@@ -41,7 +41,11 @@ _RESERVED_NAMES: Final = frozenset({"data"})
 
 _TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _MEDIA_TYPE: Final = re.compile(
-    rf'{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*(?:{_TOKEN}=(?:{_TOKEN}|"(?:[^"\\]|\\.)*"))?)*[ \t]*',
+    # quoted strings per RFC 9110 5.6.4: no control characters (they would break headers)
+    rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*(?:{_TOKEN}="
+    r"(?:"
+    + _TOKEN
+    + r'|"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"))?)*[ \t]*',
     re.ASCII,
 )
 _URI_BAD_CHAR: Final = re.compile(r"[\x00-\x20\x7f]|%(?![0-9A-Fa-f]{2})")

@@ -161,7 +161,14 @@ class SqliteResourceStore:
             else:
                 new = copy.deepcopy(obj)
                 meta = new.setdefault("metadata", {})
-                for field in ("uid", "creationTimestamp", "generation", "name", "namespace"):
+                for field in (
+                    "uid",
+                    "creationTimestamp",
+                    "generation",
+                    "name",
+                    "namespace",
+                    "resourceVersion",
+                ):
                     if field in old_meta:
                         meta[field] = old_meta[field]
                 if "status" in old:

@@ -1,15 +1,19 @@
-"""The eventing.knative.dev API group: Broker and Trigger.
+"""The eventing.knative.dev API group: Broker, Trigger and EventType.
 
-One module per kind (:mod:`.broker`, :mod:`.trigger`) with the same shape as Knative's
-``pkg/apis/eventing/v1``: typed view, defaults, validation, immutability, status helpers.
+One module per kind (:mod:`.broker`, :mod:`.trigger`, :mod:`.eventtype`) with the same shape
+as Knative's ``pkg/apis/eventing/v1``: typed view, defaults, validation, immutability,
+status helpers.
 :mod:`.trigger_filters` holds the admission rules of trigger filters.
 """
 
+from kawa.apis import kn_common
+from kawa.apis.eventing import eventtype
 from kawa.apis.eventing.broker import (
     BROKER_CLASS_ANNOTATION,
     BROKER_CONDITIONS,
     DEFAULT_BROKER_CLASS,
     Broker,
+    convert_broker,
     default_broker,
     parse_broker,
     set_broker_address,
@@ -19,6 +23,7 @@ from kawa.apis.eventing.broker import (
 from kawa.apis.eventing.trigger import (
     TRIGGER_CONDITIONS,
     Trigger,
+    convert_trigger,
     default_trigger,
     effective_delivery,
     mark_broker_missing,
@@ -29,20 +34,54 @@ from kawa.apis.eventing.trigger import (
     validate_trigger,
     validate_trigger_update,
 )
+from kawa.apis.kinds import PrinterColumn, ResourceKind
 
 GROUP = "eventing.knative.dev"
+
+EVENTTYPE = ResourceKind(
+    group=GROUP,
+    versions=("v1beta3", "v1beta2"),
+    kind=eventtype.KIND,
+    plural="eventtypes",
+    singular="eventtype",
+    namespaced=True,
+    default=kn_common.via_storage(
+        eventtype.convert_eventtype, eventtype.API_VERSION, eventtype.default_eventtype
+    ),
+    validate=eventtype.validate_eventtype,
+    validate_update=eventtype.validate_eventtype_update,
+    categories=("all", "knative", "eventing"),
+    printer_columns=(
+        PrinterColumn("Reference Name", "string", ".spec.reference.name"),
+        PrinterColumn("Reference Kind", "string", ".spec.reference.kind"),
+        PrinterColumn("Description", "string", ".spec.description"),
+        kn_common.READY,
+        kn_common.REASON,
+    ),
+    schema=eventtype.SCHEMA,
+    convert=eventtype.convert_eventtype,
+)
+"""EventType (v1beta3 storage, v1beta2 converted); the lead adds it to the registry."""
+
+KINDS = (EVENTTYPE,)
+"""The kinds of this group not yet in :mod:`kawa.apis.registry` (Broker and Trigger are)."""
 
 __all__ = [
     "BROKER_CLASS_ANNOTATION",
     "BROKER_CONDITIONS",
     "DEFAULT_BROKER_CLASS",
+    "EVENTTYPE",
     "GROUP",
+    "KINDS",
     "TRIGGER_CONDITIONS",
     "Broker",
     "Trigger",
+    "convert_broker",
+    "convert_trigger",
     "default_broker",
     "default_trigger",
     "effective_delivery",
+    "eventtype",
     "mark_broker_missing",
     "mark_subscriber_resolved",
     "mark_subscriber_unresolved",

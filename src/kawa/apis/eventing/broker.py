@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kawa.apis import duck, meta
+from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "eventing.knative.dev"
 API_VERSION: Final = "eventing.knative.dev/v1"
+API_VERSION_V1ALPHA1: Final = "eventing.knative.dev/v1alpha1"
+API_VERSIONS: Final = (API_VERSION, API_VERSION_V1ALPHA1)
 KIND: Final = "Broker"
 
 BROKER_CLASS_ANNOTATION: Final = "eventing.knative.dev/broker.class"
@@ -87,8 +89,11 @@ def parse_broker(obj: Mapping[str, Any]) -> Broker:
     """Validate a Broker dict (defaults applied to a copy first) and return its typed view.
 
     Raises :class:`ValidationError` (subject ``"Broker <namespace>/<name>"``) listing every
-    problem with its field path.
+    problem with its field path. A v1alpha1 Broker is converted to v1 first.
     """
+    if obj.get("apiVersion") == API_VERSION_V1ALPHA1:
+        _check_v1alpha1(obj)
+        obj = convert_broker(obj, API_VERSION)
     obj = default_broker(obj)
     errors: list[FieldError] = []
     if obj.get("apiVersion") != API_VERSION:
@@ -172,6 +177,58 @@ def validate_broker_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> No
 def _spec_field(obj: Mapping[str, Any], key: str) -> Any:
     spec = obj.get("spec")
     return spec.get(key) if isinstance(spec, Mapping) else None
+
+
+# -- conversion: the 2019 v1alpha1 Broker ---------------------------------------------------
+
+_V1ALPHA1_ONLY: Final = ("channelTemplateSpec", "channelTemplate")
+"""v1alpha1 spec fields v1 has no place for (the channel is the class's business in v1)."""
+
+
+def convert_broker(obj: Mapping[str, Any], api_version: str) -> meta.Object:
+    """``obj`` as ``api_version`` (v1 or v1alpha1).
+
+    v1alpha1's ``spec.channelTemplateSpec`` (or the older ``spec.channelTemplate``) has no v1
+    field, and v1's ``spec.config`` none in v1alpha1: each is kept in an annotation
+    ``conversion.kawa.dev/<version>`` and restored when converting back, so a round trip is
+    lossless. ``spec.delivery`` exists in both.
+    """
+    if api_version not in API_VERSIONS:
+        raise kn_common.convert_unsupported(KIND, api_version, API_VERSIONS)
+    out = kn_common.deep_copy(obj)
+    source_version = out.get("apiVersion")
+    out["apiVersion"] = api_version
+    if source_version == api_version:
+        return out
+    spec = out.get("spec")
+    spec = dict(spec) if isinstance(spec, Mapping) else {}
+    drop = _V1ALPHA1_ONLY if api_version == API_VERSION else ("config",)
+    lost = {key: spec.pop(key) for key in drop if key in spec}
+    spec.update(kn_common.unstash(out, api_version.rpartition("/")[2]))
+    kn_common.stash(out, str(source_version).rpartition("/")[2], lost)
+    if spec or "spec" in out:
+        out["spec"] = spec
+    return out
+
+
+def _check_v1alpha1(obj: Mapping[str, Any]) -> None:
+    errors: list[FieldError] = []
+    spec = obj.get("spec")
+    if isinstance(spec, Mapping):
+        for key in _V1ALPHA1_ONLY:
+            template = spec.get(key)
+            if template is None:
+                continue
+            path = f"spec.{key}"
+            if not isinstance(template, Mapping):
+                errors.append(
+                    FieldError(path, f"expected a mapping, got {meta.type_name(template)}")
+                )
+                continue
+            if key == "channelTemplateSpec":
+                meta.read_str(template, "apiVersion", f"{path}.apiVersion", errors, required=True)
+                meta.read_str(template, "kind", f"{path}.kind", errors, required=True)
+    kn_common.raise_if_errors(errors, KIND, obj)
 
 
 # -- status ----------------------------------------------------------------------------------

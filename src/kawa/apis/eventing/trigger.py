@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kawa.apis import duck, meta
+from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, Condition, ConditionSet
 from kawa.apis.eventing import trigger_filters
 from kawa.apis.eventing.broker import Broker
@@ -301,6 +301,38 @@ def validate_trigger_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> N
 def _spec_broker(obj: Mapping[str, Any]) -> Any:
     spec = obj.get("spec")
     return spec.get("broker") if isinstance(spec, Mapping) else None
+
+
+def convert_trigger(obj: Mapping[str, Any], api_version: str) -> meta.Object:
+    """``obj`` as ``api_version`` (v1, the storage version, or the 2019 v1alpha1).
+
+    To v1: an empty ``spec.broker`` becomes ``default`` (v1alpha1's defaulting) and
+    ``filter.sourceAndType {type, source}`` becomes ``filter.attributes`` with the same two
+    keys (``""`` still meaning any value). Back to v1alpha1 such a filter is
+    ``sourceAndType`` again (remembered in an annotation), so a round trip is lossless.
+    """
+    if api_version not in API_VERSIONS:
+        raise kn_common.convert_unsupported(KIND, api_version, API_VERSIONS)
+    out = kn_common.deep_copy(obj)
+    source_version = out.get("apiVersion")
+    out["apiVersion"] = api_version
+    spec = out.get("spec")
+    if source_version == api_version or not isinstance(spec, dict):
+        return out
+    filter_ = spec.get("filter")
+    if api_version == API_VERSION:
+        kn_common.unstash(out, "v1alpha1")
+        if not spec.get("broker"):
+            spec["broker"] = DEFAULT_BROKER
+        if isinstance(filter_, dict) and isinstance(filter_.get("sourceAndType"), Mapping):
+            pair = filter_.pop("sourceAndType")
+            filter_["attributes"] = {k: str(pair.get(k) or "") for k in ("type", "source")}
+            kn_common.stash(out, "v1alpha1", {"sourceAndType": True})
+    elif isinstance(filter_, dict) and kn_common.unstash(out, "v1alpha1").get("sourceAndType"):
+        attributes = filter_.get("attributes")
+        if isinstance(attributes, Mapping) and set(attributes) == {"type", "source"}:
+            filter_["sourceAndType"] = dict(filter_.pop("attributes"))
+    return out
 
 
 def effective_delivery(trigger: Trigger, broker: Broker | None) -> duck.DeliverySpec:

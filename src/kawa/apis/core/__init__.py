@@ -1,0 +1,185 @@
+"""The core API group (``""``, version ``v1``): Namespace, ServiceAccount, ConfigMap,
+Secret, Event and Pod, with the printer columns of Kubernetes' server-side printers.
+
+One module per kind (types, defaults, validation, update rules, schema); :mod:`.pod_status`
+holds the Pod's status helpers and ``kubectl get pods`` cells; :mod:`.fields` the readers
+and schema builders shared with :mod:`kawa.apis.rbac`. :data:`KINDS` is what the scheme
+registers.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kawa.apis.core import configmap, event, namespace, pod, pod_schema, pod_status, secret
+from kawa.apis.core import serviceaccount as sa
+from kawa.apis.kinds import PrinterColumn, ResourceKind
+
+GROUP: Final = ""
+VERSION: Final = "v1"
+
+AGE: Final = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
+
+NAMESPACE: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=namespace.KIND,
+    plural="namespaces",
+    singular="namespace",
+    namespaced=False,
+    default=namespace.default_namespace,
+    validate=namespace.validate_namespace,
+    validate_update=namespace.validate_namespace_update,
+    short_names=("ns",),
+    printer_columns=(PrinterColumn("Status", "string", ".status.phase"), AGE),
+    schema=namespace.SCHEMA,
+)
+
+SERVICE_ACCOUNT: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=sa.KIND,
+    plural="serviceaccounts",
+    singular="serviceaccount",
+    namespaced=True,
+    default=sa.default_service_account,
+    validate=sa.validate_service_account,
+    validate_update=sa.validate_service_account_update,
+    short_names=("sa",),
+    printer_columns=(
+        PrinterColumn(
+            "Secrets",
+            "integer",
+            value=lambda obj: len(s) if isinstance(s := obj.get("secrets"), list) else 0,
+        ),
+        AGE,
+    ),
+    schema=sa.SCHEMA,
+    strategic_merge_keys={"secrets": "name"},
+    subresources=(),
+)
+
+CONFIG_MAP: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=configmap.KIND,
+    plural="configmaps",
+    singular="configmap",
+    namespaced=True,
+    default=configmap.default_config_map,
+    validate=configmap.validate_config_map,
+    validate_update=configmap.validate_config_map_update,
+    short_names=("cm",),
+    printer_columns=(PrinterColumn("Data", "integer", value=configmap.data_count), AGE),
+    schema=configmap.SCHEMA,
+    subresources=(),
+)
+
+SECRET: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=secret.KIND,
+    plural="secrets",
+    singular="secret",
+    namespaced=True,
+    default=secret.default_secret,
+    validate=secret.validate_secret,
+    validate_update=secret.validate_secret_update,
+    printer_columns=(
+        PrinterColumn("Type", "string", ".type"),
+        PrinterColumn("Data", "integer", value=secret.data_count),
+        AGE,
+    ),
+    schema=secret.SCHEMA,
+    subresources=(),
+)
+
+EVENT: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=event.KIND,
+    plural="events",
+    singular="event",
+    namespaced=True,
+    default=event.default_event,
+    validate=event.validate_event,
+    validate_update=event.validate_event_update,
+    short_names=("ev",),
+    printer_columns=(
+        PrinterColumn("Last Seen", "date", value=event.last_seen),
+        PrinterColumn("Type", "string", ".type"),
+        PrinterColumn("Reason", "string", ".reason"),
+        PrinterColumn("Object", "string", value=event.object_cell),
+        PrinterColumn("Subobject", "string", value=event.subobject_cell, priority=1),
+        PrinterColumn("Source", "string", value=event.source_cell, priority=1),
+        PrinterColumn("Message", "string", ".message"),
+        PrinterColumn("First Seen", "date", value=event.first_seen, priority=1),
+        PrinterColumn("Count", "integer", value=event.count_cell, priority=1),
+    ),
+    schema=event.SCHEMA,
+    extra_api_versions=(event.EVENTS_API_VERSION,),
+    convert=event.convert_event,
+    subresources=(),
+)
+
+_CONTAINER_KEYS: Final = {
+    "env": "name",
+    "ports": "containerPort",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+}
+
+POD: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=pod.KIND,
+    plural="pods",
+    singular="pod",
+    namespaced=True,
+    default=pod.default_pod,
+    validate=pod.validate_pod,
+    validate_update=pod.validate_pod_update,
+    short_names=("po",),
+    categories=("all",),
+    printer_columns=(
+        PrinterColumn("Ready", "string", value=pod_status.ready_cell),
+        PrinterColumn("Status", "string", value=pod_status.status_cell),
+        PrinterColumn("Restarts", "integer", value=pod_status.restarts_cell),
+        AGE,
+        PrinterColumn("IP", "string", value=pod_status.ip_cell, priority=1),
+        PrinterColumn("Node", "string", value=pod_status.node_cell, priority=1),
+        PrinterColumn("Nominated Node", "string", value=pod_status.nominated_node_cell, priority=1),
+        PrinterColumn(
+            "Readiness Gates", "string", value=pod_status.readiness_gates_cell, priority=1
+        ),
+    ),
+    schema=pod_schema.SCHEMA,
+    strategic_merge_keys={
+        "spec.containers": "name",
+        "spec.initContainers": "name",
+        "spec.ephemeralContainers": "name",
+        **{f"spec.containers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
+        **{f"spec.initContainers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
+        "spec.volumes": "name",
+        "spec.imagePullSecrets": "name",
+        "spec.hostAliases": "ip",
+        "status.conditions": "type",
+        "status.podIPs": "ip",
+    },
+    subresources=("status", "log"),
+)
+
+KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD)
+"""The core/v1 kinds kawa serves."""
+
+__all__ = [
+    "CONFIG_MAP",
+    "EVENT",
+    "GROUP",
+    "KINDS",
+    "NAMESPACE",
+    "POD",
+    "SECRET",
+    "SERVICE_ACCOUNT",
+    "VERSION",
+]

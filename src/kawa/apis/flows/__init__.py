@@ -1,0 +1,51 @@
+"""The flows.knative.dev API group: Sequence and Parallel.
+
+One module per kind (:mod:`.sequence`, :mod:`.parallel`, sharing :mod:`.common`), shaped like
+Knative's ``pkg/apis/flows/v1``; :data:`KINDS` declares them for the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kawa.apis import kn_common
+from kawa.apis.flows import common, parallel, sequence
+from kawa.apis.kinds import ResourceKind
+
+GROUP: Final = common.GROUP
+_COLUMNS: Final = (kn_common.URL, kn_common.AGE, kn_common.READY, kn_common.REASON)
+_CATEGORIES: Final = ("all", "knative", "flows")
+
+SEQUENCE: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=sequence.KIND,
+    plural="sequences",
+    singular="sequence",
+    namespaced=True,
+    default=sequence.default_sequence,
+    validate=sequence.validate_sequence,
+    validate_update=sequence.validate_sequence_update,
+    categories=_CATEGORIES,
+    printer_columns=_COLUMNS,
+    schema=sequence.SCHEMA,
+)
+
+PARALLEL: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=parallel.KIND,
+    plural="parallels",
+    singular="parallel",
+    namespaced=True,
+    default=parallel.default_parallel,
+    validate=parallel.validate_parallel,
+    validate_update=parallel.validate_parallel_update,
+    categories=_CATEGORIES,
+    printer_columns=_COLUMNS,
+    schema=parallel.SCHEMA,
+)
+
+KINDS: Final[tuple[ResourceKind, ...]] = (SEQUENCE, PARALLEL)
+
+__all__ = ["GROUP", "KINDS", "PARALLEL", "SEQUENCE"]

@@ -1,0 +1,69 @@
+"""The messaging.knative.dev API group: Channel, InMemoryChannel and Subscription.
+
+One module per kind (:mod:`.channel`, :mod:`.inmemorychannel`, :mod:`.subscription`) with the
+shape of Knative's ``pkg/apis/messaging/v1``; :data:`KINDS` declares them for the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kawa.apis import kn_common
+from kawa.apis.kinds import ResourceKind
+from kawa.apis.messaging import channel, inmemorychannel, subscription
+
+GROUP: Final = channel.GROUP
+_CHANNEL_CATEGORIES: Final = ("all", "knative", "messaging", "channel")
+_COLUMNS: Final = (kn_common.URL, kn_common.AGE, kn_common.READY, kn_common.REASON)
+
+CHANNEL: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=channel.KIND,
+    plural="channels",
+    singular="channel",
+    namespaced=True,
+    default=channel.default_channel,
+    validate=channel.validate_channel,
+    validate_update=channel.validate_channel_update,
+    short_names=("ch",),
+    categories=_CHANNEL_CATEGORIES,
+    printer_columns=_COLUMNS,
+    schema=channel.SCHEMA,
+)
+
+INMEMORYCHANNEL: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=inmemorychannel.KIND,
+    plural="inmemorychannels",
+    singular="inmemorychannel",
+    namespaced=True,
+    default=inmemorychannel.default_inmemorychannel,
+    validate=inmemorychannel.validate_inmemorychannel,
+    validate_update=inmemorychannel.validate_inmemorychannel_update,
+    short_names=("imc",),
+    categories=_CHANNEL_CATEGORIES,
+    printer_columns=_COLUMNS,
+    schema=inmemorychannel.SCHEMA,
+)
+
+SUBSCRIPTION: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=subscription.KIND,
+    plural="subscriptions",
+    singular="subscription",
+    namespaced=True,
+    default=subscription.default_subscription,
+    validate=subscription.validate_subscription,
+    validate_update=subscription.validate_subscription_update,
+    short_names=("sub",),
+    categories=("all", "knative", "messaging"),
+    printer_columns=(kn_common.AGE, kn_common.READY, kn_common.REASON),
+    schema=subscription.SCHEMA,
+)
+
+KINDS: Final[tuple[ResourceKind, ...]] = (CHANNEL, INMEMORYCHANNEL, SUBSCRIPTION)
+
+__all__ = ["CHANNEL", "GROUP", "INMEMORYCHANNEL", "KINDS", "SUBSCRIPTION"]

@@ -1,0 +1,108 @@
+"""The serving.knative.dev API group: Service, Configuration, Revision and Route.
+
+Modules: :mod:`.revision` (Revision and the revision template), :mod:`.traffic`,
+:mod:`.configuration` (Configuration and Route), :mod:`.service` (Service, also served as
+v1alpha1). :data:`KINDS` declares them for the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kawa.apis import kn_common
+from kawa.apis.kinds import PrinterColumn, ResourceKind
+from kawa.apis.serving import configuration, revision, service
+
+GROUP: Final = revision.GROUP
+_CATEGORIES: Final = ("all", "knative", "serving")
+_URL: Final = PrinterColumn("URL", "string", ".status.url")
+_LATEST: Final = (
+    PrinterColumn("LatestCreated", "string", ".status.latestCreatedRevisionName"),
+    PrinterColumn("LatestReady", "string", ".status.latestReadyRevisionName"),
+)
+_READY: Final = (kn_common.READY, kn_common.REASON)
+
+SERVICE: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1", "v1alpha1"),
+    kind=service.KIND,
+    plural="services",
+    singular="service",
+    namespaced=True,
+    default=service.default_service,
+    validate=service.validate_service,
+    validate_update=service.validate_service_update,
+    short_names=("kservice", "ksvc"),
+    categories=_CATEGORIES,
+    printer_columns=(_URL, *_LATEST, *_READY),
+    schema=service.SCHEMA,
+    convert=service.convert_service,
+)
+
+CONFIGURATION: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=configuration.CONFIGURATION_KIND,
+    plural="configurations",
+    singular="configuration",
+    namespaced=True,
+    default=configuration.default_configuration,
+    validate=configuration.validate_configuration,
+    validate_update=configuration.validate_configuration_update,
+    short_names=("config", "cfg"),
+    categories=_CATEGORIES,
+    printer_columns=(*_LATEST, *_READY),
+    schema=configuration.CONFIGURATION_SCHEMA,
+)
+
+REVISION: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=revision.KIND,
+    plural="revisions",
+    singular="revision",
+    namespaced=True,
+    default=revision.default_revision,
+    validate=revision.validate_revision,
+    validate_update=revision.validate_revision_update,
+    short_names=("rev",),
+    categories=_CATEGORIES,
+    printer_columns=(
+        PrinterColumn(
+            "Config Name",
+            "string",
+            ".metadata.labels['serving\\.knative\\.dev/configuration']",
+            value=revision.label_cell(revision.CONFIGURATION_LABEL),
+        ),
+        PrinterColumn(
+            "Generation",
+            "string",
+            ".metadata.labels['serving\\.knative\\.dev/configurationGeneration']",
+            value=revision.label_cell(revision.CONFIGURATION_GENERATION_LABEL),
+        ),
+        *_READY,
+        PrinterColumn("Actual Replicas", "integer", ".status.actualReplicas"),
+        PrinterColumn("Desired Replicas", "integer", ".status.desiredReplicas"),
+    ),
+    schema=revision.SCHEMA,
+)
+
+ROUTE: Final = ResourceKind(
+    group=GROUP,
+    versions=("v1",),
+    kind=configuration.ROUTE_KIND,
+    plural="routes",
+    singular="route",
+    namespaced=True,
+    default=configuration.default_route,
+    validate=configuration.validate_route,
+    validate_update=configuration.validate_route_update,
+    short_names=("rt",),
+    categories=_CATEGORIES,
+    printer_columns=(_URL, *_READY),
+    schema=configuration.ROUTE_SCHEMA,
+)
+
+KINDS: Final[tuple[ResourceKind, ...]] = (SERVICE, CONFIGURATION, REVISION, ROUTE)
+
+__all__ = ["CONFIGURATION", "GROUP", "KINDS", "REVISION", "ROUTE", "SERVICE"]

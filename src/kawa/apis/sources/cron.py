@@ -1,0 +1,182 @@
+"""Cron schedules as PingSource uses them: 5 fields, or 6 with seconds first, or a descriptor.
+
+Fields: ``[second] minute hour day-of-month month day-of-week``; each a comma list of ``*``,
+``?``, ``n``, ``a-b``, with an optional ``/step``; months ``JAN``-``DEC`` and days ``SUN``-
+``SAT`` by name too. Descriptors: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``,
+``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (``1h30m``, ``10s``). As in
+cron, when both day fields are restricted a day matching either one fires.
+:func:`parse_schedule` raises :class:`ValueError` with a readable message; the PingSource
+validator turns it into a field error, the ping adapter uses :meth:`CronSchedule.next_after`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+_MONTHS: Final = (
+    "JAN",
+    "FEB",
+    "MAR",
+    "APR",
+    "MAY",
+    "JUN",
+    "JUL",
+    "AUG",
+    "SEP",
+    "OCT",
+    "NOV",
+    "DEC",
+)
+_DAYS: Final = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+_NAMES: Final = {
+    **{m: i + 1 for i, m in enumerate(_MONTHS)},
+    **{d: i for i, d in enumerate(_DAYS)},
+}
+_BOUNDS: Final = (
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 0, 6),
+)
+_DESCRIPTORS: Final = {
+    "@yearly": "0 0 0 1 1 *",
+    "@annually": "0 0 0 1 1 *",
+    "@monthly": "0 0 0 1 * *",
+    "@weekly": "0 0 0 * * 0",
+    "@daily": "0 0 0 * * *",
+    "@midnight": "0 0 0 * * *",
+    "@hourly": "0 0 * * * *",
+}
+_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d+)?)(h|ms|m|s))+")
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+@dataclass(frozen=True, slots=True)
+class CronSchedule:
+    """A parsed schedule: allowed values per field, or a fixed interval (``@every``)."""
+
+    seconds: frozenset[int]
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days_of_month: frozenset[int]
+    months: frozenset[int]
+    days_of_week: frozenset[int]
+    any_day_of_month: bool
+    any_day_of_week: bool
+    every: float | None = None
+
+    def _day_matches(self, moment: datetime) -> bool:
+        dom = moment.day in self.days_of_month
+        dow = (moment.isoweekday() % 7) in self.days_of_week
+        if self.any_day_of_month or self.any_day_of_week:
+            return dom and dow
+        return dom or dow
+
+    def matches(self, moment: datetime) -> bool:
+        """Whether the schedule fires at ``moment`` (to the second)."""
+        if self.every is not None:
+            return False
+        return (
+            moment.month in self.months
+            and self._day_matches(moment)
+            and moment.hour in self.hours
+            and moment.minute in self.minutes
+            and moment.second in self.seconds
+        )
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first firing time strictly after ``moment`` (in ``moment``'s time zone)."""
+        if self.every is not None:
+            return moment + timedelta(seconds=self.every)
+        t = moment.replace(microsecond=0) + timedelta(seconds=1)
+        limit = t + timedelta(days=366 * 5)
+        while t < limit:
+            if t.month not in self.months:
+                year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
+                t = t.replace(year=year, month=month, day=1, hour=0, minute=0, second=0)
+            elif not self._day_matches(t):
+                t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0)
+            elif t.hour not in self.hours:
+                t = (t + timedelta(hours=1)).replace(minute=0, second=0)
+            elif t.minute not in self.minutes:
+                t = (t + timedelta(minutes=1)).replace(second=0)
+            elif t.second not in self.seconds:
+                t += timedelta(seconds=1)
+            else:
+                return t
+        raise ValueError("the schedule never fires")
+
+
+def parse_schedule(text: str) -> CronSchedule:
+    """Parse a schedule; :class:`ValueError` says what is wrong."""
+    text = text.strip()
+    if text.startswith("@every"):
+        empty: frozenset[int] = frozenset()
+        return CronSchedule(
+            empty, empty, empty, empty, empty, empty, False, False, every=_every(text)
+        )
+    if text.startswith("@"):
+        expanded = _DESCRIPTORS.get(text)
+        if expanded is None:
+            raise ValueError(f"unknown descriptor {text!r}")
+        text = expanded
+    fields = text.split()
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    elif len(fields) != 6:
+        raise ValueError(
+            f"expected 5 fields (minute hour day-of-month month day-of-week) or 6 with "
+            f"seconds first, got {len(fields)}"
+        )
+    s, mi, h, dom, mo, dow = (
+        _field(raw, name, low, high) for raw, (name, low, high) in zip(fields, _BOUNDS, strict=True)
+    )
+    return CronSchedule(s, mi, h, dom, mo, dow, fields[3] in ("*", "?"), fields[5] in ("*", "?"))
+
+
+def _every(text: str) -> float:
+    value = text[len("@every") :].strip()
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"@every needs a duration such as 1h30m or 10s, got {value!r}")
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    if seconds < 1:
+        raise ValueError("@every needs a duration of at least 1s")
+    return seconds
+
+
+def _number(token: str, name: str, low: int, high: int) -> int:
+    value = _NAMES.get(token.upper()) if not token.isdigit() else int(token)
+    if value is None:
+        raise ValueError(f"{name}: {token!r} is not a number")
+    if not low <= value <= high:
+        raise ValueError(f"{name}: {value} is outside {low}-{high}")
+    return value
+
+
+def _field(raw: str, name: str, low: int, high: int) -> frozenset[int]:
+    values: set[int] = set()
+    for part in raw.split(","):
+        body, slash, step_text = part.partition("/")
+        step = 1
+        if slash:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise ValueError(f"{name}: step {step_text!r} must be a positive number")
+            step = int(step_text)
+        if body in ("*", "?"):
+            start, end = low, high
+        elif "-" in body:
+            first, _, last = body.partition("-")
+            start, end = _number(first, name, low, high), _number(last, name, low, high)
+            if start > end:
+                raise ValueError(f"{name}: range {body!r} runs backwards")
+        else:
+            start = _number(body, name, low, high)
+            end = high if slash else start
+        values.update(range(start, end + 1, step))
+    return frozenset(values)

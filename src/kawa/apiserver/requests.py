@@ -1,0 +1,98 @@
+"""Reading API requests: which resource a path names, and the bodies clients send.
+
+:func:`parse_path` turns ``/api/v1/namespaces/default/pods/busybox/log`` or
+``/apis/eventing.knative.dev/v1/brokers`` into a :class:`Target` (kind, served apiVersion,
+namespace, name, subresource). :func:`read_body` decodes JSON or YAML bodies into a dict with
+a clear error. Pure except for reading the request body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kawa.apis.kinds import ResourceKind
+from kawa.apis.registry import Scheme
+from kawa.errors import NotFoundError, ValidationError
+from kawa.store.base import ResourceKey
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What an API path names."""
+
+    kind: ResourceKind
+    api_version: str
+    """The apiVersion of the path (the version the client reads and writes)."""
+    namespace: str | None
+    """The namespace in the path; ``None`` for cluster-scoped kinds and all-namespace lists."""
+    name: str | None
+    subresource: str | None
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def key(self, name: str | None = None) -> ResourceKey:
+        return ResourceKey(self.kind.resource, self.namespace or "", name or self.name or "")
+
+
+def parse_path(scheme: Scheme, group: str, version: str, segments: list[str]) -> Target:
+    """The target of ``/api/v1/<segments>`` (group ``""``) or ``/apis/<g>/<v>/<segments>``.
+
+    Raises NotFoundError for paths that name nothing kawa serves.
+    """
+    api_version = f"{group}/{version}" if group else version
+
+    def kind_of(plural: str) -> ResourceKind:
+        rk = scheme.for_resource(group, version, plural)
+        if rk is None:
+            raise NotFoundError(
+                f"the server could not find the requested resource ({plural} in {api_version})"
+            )
+        return rk
+
+    if len(segments) >= 3 and segments[0] == "namespaces":
+        nested = scheme.for_resource(group, version, segments[2])
+        if nested is not None and nested.namespaced:
+            if len(segments) > 5:
+                raise NotFoundError(f"the server could not find {'/'.join(segments)}")
+            name = segments[3] if len(segments) > 3 else None
+            sub = segments[4] if len(segments) > 4 else None
+            return Target(nested, api_version, segments[1], name, sub)
+    if not segments or len(segments) > 3:
+        raise NotFoundError(f"the server could not find {'/'.join(segments) or api_version}")
+    rk = kind_of(segments[0])
+    name = segments[1] if len(segments) > 1 else None
+    sub = segments[2] if len(segments) > 2 else None
+    if rk.namespaced and name is not None:
+        raise NotFoundError(
+            f"{rk.plural} is namespaced: use /namespaces/<namespace>/{rk.plural}/{name}"
+        )
+    return Target(rk, api_version, None, name, sub)
+
+
+async def read_body(request: web.Request) -> Any:
+    """The decoded request body (JSON, or YAML for ``*yaml`` content types)."""
+    raw = await request.read()
+    if not raw.strip():
+        raise ValidationError.single("", "the request body is empty")
+    try:
+        if "yaml" in request.content_type:
+            return yaml.safe_load(raw)
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ValidationError.single("", f"the request body is not valid JSON: {err}") from None
+    except yaml.YAMLError as err:
+        raise ValidationError.single("", f"the request body is not valid YAML: {err}") from None
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    body = await read_body(request)
+    if not isinstance(body, dict):
+        raise ValidationError.single("", "the request body must be an object")
+    return body

@@ -1,0 +1,324 @@
+"""CRUD on resources: list, get, create, replace, patch, delete (and the status subresource).
+
+Every write goes through admission before the store: the object is converted to the kind's
+storage version, defaulted and validated (immutability rules on updates), so nothing invalid
+is ever stored; responses are converted back to the version the client used. Errors are
+Kubernetes ``Status`` objects (422 with one cause per field). Called by
+:class:`kawa.apiserver.server.ApiServer`.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from kawa.apis.registry import Scheme
+from kawa.apiserver import patch as patches
+from kawa.apiserver import selectors, tables, watch
+from kawa.apiserver.requests import Target, read_body, read_object
+from kawa.errors import ConflictError, FieldError, NotFoundError, ValidationError
+from kawa.store.base import Obj, ResourceKey, ResourceStore
+
+NAMESPACES: Final = "namespaces"
+_NAME_CHARS: Final = string.ascii_lowercase + string.digits
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+class Resources:
+    """The resource handlers (see the module docstring)."""
+
+    def __init__(self, store: ResourceStore, scheme: Scheme) -> None:
+        self._store = store
+        self._scheme = scheme
+        self._namespace_kind = next(
+            (rk for rk in scheme.kinds if rk.kind == "Namespace" and rk.group == ""), None
+        )
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def _render(self, target: Target, obj: Obj) -> Obj:
+        out = target.kind.to_version(obj, target.api_version)
+        out.setdefault("kind", target.kind.kind)
+        return out
+
+    def _respond(
+        self, request: web.Request, target: Target, obj: Obj, status: int = 200
+    ) -> web.Response:
+        if tables.wants_table(request.headers.get("Accept", "")):
+            rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+            return json_response(tables.table(target.kind, [obj], rv), status)
+        return json_response(self._render(target, obj), status)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _selector(self, request: web.Request) -> selectors.Predicate:
+        checks: list[selectors.Predicate] = []
+        if text := request.query.get("labelSelector"):
+            checks.append(selectors.label_selector(text))
+        if text := request.query.get("fieldSelector"):
+            checks.append(selectors.field_selector(text))
+        return lambda obj: all(check(obj) for check in checks)
+
+    async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        selected = self._selector(request)
+        rk = target.kind
+        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        if request.query.get("watch") in ("1", "true"):
+
+            def render(obj: Obj) -> Any:
+                if as_table:
+                    rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
+                    return tables.table(rk, [obj], rv)
+                return self._render(target, obj)
+
+            def bookmark(rv: int) -> Any:
+                return {
+                    "kind": rk.kind,
+                    "apiVersion": target.api_version,
+                    "metadata": {"resourceVersion": str(rv)},
+                }
+
+            return await watch.stream(
+                request,
+                self._store,
+                rk.resource,
+                target.namespace,
+                render=render,
+                selected=selected,
+                bookmark=bookmark,
+            )
+        result = await self._store.list(rk.resource, target.namespace)
+        items = [item for item in result.items if selected(item)]
+        items, token = _page(items, request.query.get("limit"), request.query.get("continue"))
+        rv = str(result.resource_version)
+        if as_table:
+            return json_response(tables.table(rk, items, rv, continue_token=token))
+        metadata: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            metadata["continue"] = token
+        return json_response(
+            {
+                "apiVersion": target.api_version,
+                "kind": f"{rk.kind}List",
+                "metadata": metadata,
+                "items": [self._render(target, item) for item in items],
+            }
+        )
+
+    async def get(self, request: web.Request, target: Target) -> web.Response:
+        return self._respond(request, target, await self._store.get(target.key()))
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def _admit(self, target: Target, obj: Obj, name: str | None = None) -> Obj:
+        """Check an incoming object against the path, convert it to the storage version,
+        default and validate it."""
+        rk = target.kind
+        metadata = obj.get("metadata")
+        if metadata is None:
+            metadata = obj["metadata"] = {}
+        if not isinstance(metadata, dict):
+            raise ValidationError.single("metadata", "expected an object")
+        if rk.namespaced:
+            given = metadata.get("namespace")
+            if given not in (None, "", target.namespace):
+                raise ValidationError.single(
+                    "metadata.namespace",
+                    f"the namespace of the object ({given}) does not match the namespace of "
+                    f"the request ({target.namespace})",
+                )
+            metadata["namespace"] = target.namespace
+        else:
+            metadata.pop("namespace", None)
+        if name is not None and metadata.get("name") not in (None, name):
+            raise ValidationError.single("metadata.name", f"must be {name!r}, the name in the URL")
+        if name is not None:
+            metadata["name"] = name
+        if not metadata.get("name") and metadata.get("generateName"):
+            suffix = "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+            metadata["name"] = f"{metadata['generateName']}{suffix}"
+        obj.setdefault("apiVersion", target.api_version)
+        obj.setdefault("kind", rk.kind)
+        if obj.get("kind") != rk.kind or obj.get("apiVersion") not in rk.served_api_versions:
+            raise ValidationError.single(
+                "kind",
+                f"expected {rk.kind} ({target.api_version}) at this path, got "
+                f"{obj.get('kind')!r} ({obj.get('apiVersion')!r})",
+            )
+        stored = rk.default(rk.to_version(obj, rk.storage_api_version))
+        rk.validate(stored)
+        return stored
+
+    async def _check_namespace(self, target: Target) -> None:
+        if self._namespace_kind is None or not target.kind.namespaced:
+            return
+        try:
+            await self._store.get(
+                ResourceKey(self._namespace_kind.resource, "", target.namespace or "")
+            )
+        except NotFoundError:
+            raise NotFoundError(f'namespaces "{target.namespace}" not found') from None
+
+    async def create(self, request: web.Request, target: Target) -> web.Response:
+        obj = await self._admit(target, await read_object(request))
+        await self._check_namespace(target)
+        if _dry_run(request):
+            return self._respond(request, target, obj, 201)
+        created = await self._store.create(target.key(obj["metadata"]["name"]), obj)
+        return self._respond(request, target, created, 201)
+
+    async def replace(self, request: web.Request, target: Target) -> web.Response:
+        obj = await self._admit(target, await read_object(request), target.name)
+        return await self._update(request, target, obj)
+
+    async def _update(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
+        key = target.key()
+        old = await self._store.get(key)
+        target.kind.validate_update(old, obj)
+        if _dry_run(request):
+            return self._respond(request, target, obj)
+        return self._respond(request, target, await self._store.update(key, obj))
+
+    async def patch(self, request: web.Request, target: Target) -> web.Response:
+        rk = target.kind
+        key = target.key()
+        body = await read_body(request)
+        content_type = request.content_type
+        try:
+            current_stored = await self._store.get(key)
+        except NotFoundError:
+            if content_type != "application/apply-patch+yaml":
+                raise
+            # Server-side apply of a new object is a create.
+            if not isinstance(body, dict):
+                raise ValidationError.single("", "an apply patch must be an object") from None
+            obj = await self._admit(target, body, target.name)
+            await self._check_namespace(target)
+            return self._respond(request, target, await self._store.create(key, obj), 201)
+        current = self._render(target, current_stored)
+        if content_type == "application/merge-patch+json":
+            patched = patches.merge_patch(current, body)
+        elif content_type == "application/json-patch+json":
+            patched = patches.json_patch(current, body)
+        elif content_type == "application/strategic-merge-patch+json":
+            if rk.group and not rk.group.endswith(".k8s.io"):
+                raise _unsupported(
+                    f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
+                    "use a JSON merge patch (kubectl patch --type merge)"
+                )
+            patched = patches.strategic_merge_patch(current, body, rk.strategic_merge_keys)
+        elif content_type == "application/apply-patch+yaml":
+            patched = patches.merge_patch(current, body)
+        else:
+            raise _unsupported(f"unsupported patch type {content_type!r}")
+        if not isinstance(patched, dict):
+            raise ValidationError.single("", "the patched object is not an object")
+        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get(
+            "resourceVersion"
+        )
+        if target.subresource == "status":
+            return await self._write_status(request, target, patched)
+        obj = await self._admit(target, patched, target.name)
+        return await self._update(request, target, obj)
+
+    async def replace_status(self, request: web.Request, target: Target) -> web.Response:
+        return await self._write_status(request, target, await read_object(request))
+
+    async def _write_status(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
+        stored = target.kind.to_version(obj, target.kind.storage_api_version)
+        updated = await self._store.update(target.key(), stored, status_only=True)
+        return self._respond(request, target, updated)
+
+    async def delete(self, request: web.Request, target: Target) -> web.Response:
+        key = target.key()
+        options: Any = {}
+        if request.can_read_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    options = orjson.loads(raw)
+                except orjson.JSONDecodeError as err:
+                    raise ValidationError.single("", f"invalid DeleteOptions: {err}") from None
+        preconditions = options.get("preconditions") if isinstance(options, Mapping) else None
+        if isinstance(preconditions, Mapping):
+            current = await self._store.get(key)
+            meta = current["metadata"]
+            for field in ("uid", "resourceVersion"):
+                wanted = preconditions.get(field)
+                if wanted and str(wanted) != str(meta.get(field)):
+                    raise ConflictError(
+                        f"Precondition failed: {field} in precondition: {wanted}, "
+                        f"{field} in object meta: {meta.get(field)}"
+                    )
+        if _dry_run(request):
+            return self._respond(request, target, await self._store.get(key))
+        deleted = await self._store.delete(key)
+        return self._respond(request, target, deleted)
+
+    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        selected = self._selector(request)
+        result = await self._store.list(target.kind.resource, target.namespace)
+        deleted = []
+        for item in result.items:
+            if selected(item):
+                meta = item["metadata"]
+                key = ResourceKey(target.kind.resource, meta.get("namespace", ""), meta["name"])
+                try:
+                    deleted.append(await self._store.delete(key))
+                except NotFoundError:
+                    continue
+        return json_response(
+            {
+                "apiVersion": target.api_version,
+                "kind": f"{target.kind.kind}List",
+                "metadata": {"resourceVersion": str(result.resource_version)},
+                "items": [self._render(target, item) for item in deleted],
+            }
+        )
+
+
+class UnsupportedMediaType(ValidationError):
+    """A body of a content type kawa does not accept (415)."""
+
+
+def _unsupported(message: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType([FieldError("", message)])
+
+
+def _dry_run(request: web.Request) -> bool:
+    return request.query.get("dryRun") == "All"
+
+
+def _page(items: list[Obj], limit_text: str | None, token: str | None) -> tuple[list[Obj], str]:
+    """``limit``/``continue`` paging over items sorted by namespace and name."""
+    start = 0
+    if token:
+        try:
+            after = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+            position = (str(after[0]), str(after[1]))
+        except (ValueError, orjson.JSONDecodeError, IndexError, TypeError):
+            raise ValidationError.single("continue", "invalid continue token") from None
+        keys = [(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items]
+        start = next((n for n, key in enumerate(keys) if key > position), len(items))
+    if not limit_text:
+        return items[start:], ""
+    if not limit_text.isdigit():
+        raise ValidationError.single("limit", f"expected a whole number, got {limit_text!r}")
+    limit = int(limit_text)
+    if limit <= 0 or start + limit >= len(items):
+        return items[start:], ""
+    page = items[start : start + limit]
+    last = page[-1]["metadata"]
+    next_token = base64.urlsafe_b64encode(
+        orjson.dumps([last.get("namespace", ""), last["name"]])
+    ).decode()
+    return page, next_token

@@ -1,0 +1,133 @@
+"""Watch streams: ``?watch=1`` on a collection, as Kubernetes serves them.
+
+One JSON object per line: ``{"type": "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR", "object": ...}``.
+Without a ``resourceVersion`` (or with ``0``) the stream starts with an ``ADDED`` event per
+existing object; with one, it replays the changes after it (``ERROR`` with a 410 Status when
+that point is no longer retained). Selectors apply to every event: an object that stops
+matching is reported ``DELETED``, one that starts matching ``ADDED``. ``allowWatchBookmarks``
+adds a ``BOOKMARK`` (the latest resourceVersion) when nothing happened for a while;
+``timeoutSeconds`` ends the stream. Objects are rendered by the caller's ``render`` (the
+requested version, or a one-row Table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from kawa.errors import GoneError
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+BOOKMARK_INTERVAL: Final = 30.0
+
+Render = Callable[[Obj], Any]
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _key(obj: Obj) -> tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return (meta.get("namespace", ""), meta.get("name", ""))
+
+
+async def stream(
+    request: web.Request,
+    store: ResourceStore,
+    resource: str,
+    namespace: str | None,
+    *,
+    render: Render,
+    selected: Predicate,
+    bookmark: Callable[[int], Any],
+) -> web.StreamResponse:
+    query = request.query
+    since_text = query.get("resourceVersion", "")
+    timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else None
+    bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+
+    async def send(kind: str, obj: Any) -> None:
+        await response.write(orjson.dumps({"type": kind, "object": obj}) + b"\n")
+
+    matching: set[tuple[str, str]] = set()
+    queue: asyncio.Queue[WatchEvent | GoneError | None] = asyncio.Queue()
+    last_rv = 0
+
+    async def feed(since: int | None) -> None:
+        try:
+            async for event in store.watch(resource, namespace, since):
+                queue.put_nowait(event)
+        except GoneError as err:
+            queue.put_nowait(err)
+        finally:
+            queue.put_nowait(None)
+
+    since: int | None
+    if since_text in ("", "0"):
+        listed = await store.list(resource, namespace)
+        since = listed.resource_version
+        for obj in listed.items:
+            if selected(obj):
+                matching.add(_key(obj))
+                await send("ADDED", render(obj))
+    elif since_text.isdigit():
+        since = int(since_text)
+    else:
+        since = None
+    last_rv = since or 0
+    feeder = asyncio.create_task(feed(since))
+    deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+    try:
+        while True:
+            wait = BOOKMARK_INTERVAL if bookmarks else None
+            if deadline is not None:
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                wait = left if wait is None else min(wait, left)
+            try:
+                item = await asyncio.wait_for(queue.get(), wait)
+            except TimeoutError:
+                if bookmarks:
+                    await send("BOOKMARK", bookmark(last_rv))
+                continue
+            if item is None:
+                break
+            if isinstance(item, GoneError):
+                await send(
+                    "ERROR",
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "message": str(item),
+                        "reason": "Expired",
+                        "code": 410,
+                    },
+                )
+                break
+            last_rv = item.resource_version
+            key = _key(item.object)
+            now_matches = item.type != "DELETED" and selected(item.object)
+            if now_matches:
+                kind = "MODIFIED" if key in matching and item.type != "ADDED" else "ADDED"
+                matching.add(key)
+                await send(kind, render(item.object))
+            elif key in matching:
+                matching.discard(key)
+                await send("DELETED", render(item.object))
+    except ConnectionResetError:
+        pass
+    finally:
+        feeder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await feeder
+    with contextlib.suppress(ConnectionResetError, RuntimeError):
+        await response.write_eof()
+    return response

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kawa.apis import core
+from kawa.apis.core import namespace, serviceaccount
+
+from ..helpers import field_errors
+
+
+def ns(name: str = "dev", **extra: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, **extra}
+
+
+def test_namespace_defaults_to_active_on_a_copy() -> None:
+    obj = ns()
+    out = namespace.default_namespace(obj)
+    assert out["status"] == {"phase": "Active"}
+    assert "status" not in obj
+    parsed = namespace.parse_namespace(
+        ns(spec={"finalizers": ["kubernetes"]}, metadata={"name": "dev", "uid": "u"})
+    )
+    assert parsed == namespace.Namespace("dev", "u", ("kubernetes",), "Active")
+    assert not parsed.terminating
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (ns("a.b"), {"metadata.name": "invalid value 'a.b': a lowercase RFC 1123 label"}),
+        (ns("Dev"), {"metadata.name": "invalid value 'Dev': a lowercase RFC 1123 subdomain"}),
+        (
+            {**ns(), "metadata": {"name": "dev", "namespace": "x"}},
+            {"metadata.namespace": "not allowed: this kind is not namespaced"},
+        ),
+        (ns(status={"phase": "Gone"}), {"status.phase": "unsupported value 'Gone'"}),
+        (ns(spec={"finalizers": [1]}), {"spec.finalizers[0]": "expected a string, got a number"}),
+    ],
+)
+def test_invalid_namespaces(obj: dict[str, Any], expected: dict[str, str]) -> None:
+    found = field_errors(lambda: namespace.validate_namespace(obj))
+    assert found.keys() == expected.keys()
+    for path, start in expected.items():
+        assert found[path].startswith(start)
+
+
+def test_namespace_subject_has_no_namespace() -> None:
+    with pytest.raises(Exception, match="Namespace Bad is invalid"):
+        namespace.validate_namespace(ns("Bad"))
+
+
+def test_terminating_namespace_cannot_become_active() -> None:
+    old = ns(status={"phase": "Active"})
+    new = ns(status={"phase": "Active"})
+    namespace.mark_terminating(new)
+    namespace.validate_namespace_update(old, new)
+    assert field_errors(lambda: namespace.validate_namespace_update(new, old)) == {
+        "status.phase": "a terminating namespace cannot become active again"
+    }
+
+
+def test_namespace_column() -> None:
+    assert [c.json_path for c in core.NAMESPACE.printer_columns] == [
+        ".status.phase",
+        ".metadata.creationTimestamp",
+    ]
+
+
+def sa(**extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "events-sa", "namespace": "default"},
+        **extra,
+    }
+
+
+def test_seed_service_account() -> None:
+    parsed = serviceaccount.parse_service_account(sa())
+    assert parsed == serviceaccount.ServiceAccount("default", "events-sa", (), (), None)
+    full = serviceaccount.parse_service_account(
+        sa(
+            secrets=[{"name": "tok"}],
+            imagePullSecrets=[{"name": "reg"}],
+            automountServiceAccountToken=False,
+        )
+    )
+    assert (full.secrets, full.image_pull_secrets, full.automount_token) == (
+        ("tok",),
+        ("reg",),
+        False,
+    )
+    secrets_column = core.SERVICE_ACCOUNT.printer_columns[0]
+    assert secrets_column.value is not None
+    assert secrets_column.value(sa(secrets=[{"name": "a"}, {"name": "b"}])) == 2
+    assert secrets_column.value(sa()) == 0
+
+
+def test_invalid_service_account() -> None:
+    assert field_errors(
+        lambda: serviceaccount.validate_service_account(
+            sa(
+                secrets={"name": "x"},
+                imagePullSecrets=[{"name": 3}],
+                automountServiceAccountToken="no",
+            )
+        )
+    ) == {
+        "secrets": "expected a list, got a mapping",
+        "imagePullSecrets[0].name": "expected a string, got a number",
+        "automountServiceAccountToken": "expected a boolean, got a string",
+    }

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kawa.apis import messaging
+from kawa.apis.duck import Destination, KReference
+from kawa.apis.messaging import channel, inmemorychannel, subscription
+from kawa.cli.table import json_path
+
+from ..helpers import FakeClock, field_errors
+
+V1 = "messaging.knative.dev/v1"
+CH_REF = {"apiVersion": V1, "kind": "Channel", "name": "ch"}
+
+
+def obj(kind: str, spec: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "apiVersion": V1,
+        "kind": kind,
+        "metadata": {"name": "x", "namespace": "ns"},
+    }
+    if spec is not None:
+        out["spec"] = spec
+    return out
+
+
+def test_channel_defaults_to_in_memory() -> None:
+    raw = obj("Channel", None)
+    defaulted = channel.default_channel(raw)
+    assert defaulted["spec"]["channelTemplate"] == channel.DEFAULT_CHANNEL_TEMPLATE
+    assert "spec" not in raw
+    ch = channel.parse_channel(raw)
+    assert (ch.channel_template.api_version, ch.channel_template.kind) == (V1, "InMemoryChannel")
+    assert ch.key == "ns/x"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"channelTemplate": {"kind": "KafkaChannel"}},
+            {"spec.channelTemplate.apiVersion": "required field is missing"},
+        ),
+        (
+            {"subscribers": [{"subscriberUri": "http://a/"}]},
+            {"spec.subscribers": "must not be set on a Channel: create Subscriptions to subscribe"},
+        ),
+        (
+            {"bogus": 1},
+            {"spec.bogus": "unknown field; expected one of channelTemplate, subscribers, delivery"},
+        ),
+        ({"delivery": {"retry": -1}}, {"spec.delivery.retry": "must be an integer >= 0, got -1"}),
+    ],
+)
+def test_invalid_channels(spec: dict[str, Any], expected: dict[str, str]) -> None:
+    assert field_errors(lambda: channel.parse_channel(obj("Channel", spec))) == expected
+
+
+def test_channel_template_is_immutable() -> None:
+    old = obj("Channel", None)
+    channel.validate_channel_update(old, channel.default_channel(old))
+    new = obj("Channel", {"channelTemplate": {"apiVersion": "x/v1", "kind": "KafkaChannel"}})
+    assert list(field_errors(lambda: channel.validate_channel_update(old, new))) == [
+        "spec.channelTemplate"
+    ]
+
+
+def test_channel_status() -> None:
+    status: dict[str, Any] = {}
+    ref = KReference(V1, "InMemoryChannel", "x", "ns")
+    channel.mark_backing_channel(status, ref, True, "http://x.ns/", clock=FakeClock())
+    channel.CHANNEL_CONDITIONS.mark_true(
+        status, channel.DEAD_LETTER_SINK_RESOLVED, clock=FakeClock()
+    )
+    assert channel.CHANNEL_CONDITIONS.is_ready(status)
+    assert status["channel"]["kind"] == "InMemoryChannel"
+    row = obj("Channel", None) | {"status": status}
+    assert (
+        next(json_path(row, c.json_path) for c in messaging.CHANNEL.printer_columns)
+        == "http://x.ns/"
+    )
+
+
+def test_in_memory_channel_subscribers() -> None:
+    imc = inmemorychannel.parse_inmemorychannel(
+        obj(
+            "InMemoryChannel",
+            {"subscribers": [{"uid": "u", "generation": 2, "subscriberUri": "http://s/"}]},
+        )
+    )
+    assert imc.subscribers[0].subscriber_uri == "http://s/"
+    assert imc.subscribers[0].generation == 2
+    errors = field_errors(
+        lambda: inmemorychannel.parse_inmemorychannel(
+            obj("InMemoryChannel", {"subscribers": [{"uid": "u"}, {"replyUri": "relative"}]})
+        )
+    )
+    assert errors == {
+        "spec.subscribers[0]": "expected at least one of subscriberUri or replyUri, got neither",
+        "spec.subscribers[1].replyUri": "expected an absolute URL, got 'relative'",
+    }
+
+
+def test_subscription() -> None:
+    sub = subscription.parse_subscription(
+        obj(
+            "Subscription",
+            {
+                "channel": CH_REF,
+                "subscriber": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "s"}},
+            },
+        )
+    )
+    assert sub.channel == KReference(V1, "Channel", "ch", "ns")
+    assert sub.subscriber == Destination(ref=KReference("v1", "Service", "s", "ns"))
+    assert sub.reply is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"subscriber": {"uri": "http://a/"}}, {"spec.channel": "required field is missing"}),
+        (
+            {"channel": CH_REF},
+            {"spec": "expected at least one of subscriber or reply, got neither"},
+        ),
+        (
+            {"channel": {"kind": "Channel", "name": "c"}, "reply": {"uri": "http://a/"}},
+            {"spec.channel.apiVersion": "required field is missing"},
+        ),
+        (
+            {"channel": {**CH_REF, "namespace": "other"}, "reply": {"uri": "http://a/"}},
+            {"spec.channel.namespace": "must be empty or the Subscription's namespace 'ns'"},
+        ),
+    ],
+)
+def test_invalid_subscriptions(spec: dict[str, Any], expected: dict[str, str]) -> None:
+    assert (
+        field_errors(lambda: subscription.parse_subscription(obj("Subscription", spec))) == expected
+    )
+
+
+def test_subscription_channel_is_immutable_and_status() -> None:
+    old = obj("Subscription", {"channel": CH_REF, "reply": {"uri": "http://a/"}})
+    same = obj(
+        "Subscription", {"channel": {**CH_REF, "namespace": "ns"}, "reply": {"uri": "http://b/"}}
+    )
+    subscription.validate_subscription_update(old, same)
+    moved = obj(
+        "Subscription", {"channel": {**CH_REF, "name": "other"}, "reply": {"uri": "http://a/"}}
+    )
+    assert list(field_errors(lambda: subscription.validate_subscription_update(old, moved))) == [
+        "spec.channel"
+    ]
+    status: dict[str, Any] = {}
+    clock = FakeClock()
+    subscription.mark_references_resolved(
+        status, subscriber_uri="http://s/", reply_uri=None, dead_letter_sink_uri=None, clock=clock
+    )
+    subscription.mark_added_to_channel(status, clock=clock)
+    assert not subscription.SUBSCRIPTION_CONDITIONS.is_ready(status)
+    subscription.mark_channel_ready(status, True, clock=clock)
+    assert subscription.SUBSCRIPTION_CONDITIONS.is_ready(status)
+    assert status["physicalSubscription"] == {"subscriberUri": "http://s/"}
+    assert {c["type"] for c in status["conditions"]} == {
+        "AddedToChannel",
+        "ChannelReady",
+        "Ready",
+        "Resolved",
+    }
