@@ -32,6 +32,7 @@ from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import eventing_controllers
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
+from kawa.controllers.pending import pending_controller
 from kawa.delivery.sender import Dispatcher
 from kawa.errors import KawaError
 from kawa.eventlog.base import EventLog
@@ -147,6 +148,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 await dataplane.ready.wait()
                 for controller in [
                     namespace_controller(store),
+                    pending_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
                 ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")

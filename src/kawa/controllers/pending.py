@@ -1,0 +1,86 @@
+"""Honest status for kinds that kawa stores and validates but does not run yet.
+
+Their objects get ``Ready=Unknown`` with reason ``NotImplemented`` and a message that says
+which issue brings their behaviour, never a false ``Ready=True``. Each kind's reconciler
+replaces this one when its behaviour lands.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any, Final
+
+from kawa.apis.conditions import Clock, ConditionSet, system_clock
+from kawa.apis.meta import set_observed_generation
+from kawa.apis.registry import SCHEME, Scheme
+from kawa.controllers.loop import Controller, Watch, own_key
+from kawa.errors import ConflictError, NotFoundError, TemporaryError
+from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+
+PENDING_KINDS: Final = {
+    "EventType": "EventType discovery arrives in a later issue",
+    "Channel": "channels arrive in a later issue",
+    "InMemoryChannel": "channels arrive in a later issue",
+    "Subscription": "channels and subscriptions arrive in a later issue",
+    "Sequence": "flows arrive in a later issue",
+    "Parallel": "flows arrive in a later issue",
+    "PingSource": "sources arrive with issue #6",
+    "ApiServerSource": "sources arrive with issue #6",
+    "ContainerSource": "sources arrive with issue #6",
+    "SinkBinding": "sources arrive with issue #6",
+    "Service": "Knative Serving arrives with issue #5",
+    "Configuration": "Knative Serving arrives with issue #5",
+    "Revision": "Knative Serving arrives with issue #5",
+    "Route": "Knative Serving arrives with issue #5",
+}
+"""Kind -> why it is not running yet (only kinds with a group, i.e. not core ``Service``)."""
+
+_READY_ONLY: Final = ConditionSet(())
+
+
+class PendingReconciler:
+    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def reconcile(self, key: ResourceKey, kind: str) -> None:
+        try:
+            obj = await self._store.get(key)
+        except NotFoundError:
+            return
+        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
+        _READY_ONLY.mark_unknown(
+            status,
+            "Ready",
+            "NotImplemented",
+            f"{kind} is stored and validated, but kawa does not run it yet: {PENDING_KINDS[kind]}",
+            clock=self._clock,
+        )
+        set_observed_generation(status, int(obj["metadata"].get("generation", 1)))
+        if status == obj.get("status"):
+            return
+        try:
+            await self._store.update(key, dict(obj, status=status), status_only=True)
+        except ConflictError as err:
+            raise TemporaryError(str(err), delay=0.0) from err
+        except NotFoundError:
+            return
+
+
+def pending_controller(
+    store: ResourceStore, *, scheme: Scheme = SCHEME, clock: Clock = system_clock
+) -> Controller:
+    reconciler = PendingReconciler(store, clock)
+    kinds = {rk.resource: rk.kind for rk in scheme.kinds if rk.group and rk.kind in PENDING_KINDS}
+
+    def watch(resource: str) -> Watch:
+        async def keys(event: WatchEvent) -> Iterable[ResourceKey]:
+            return [own_key(event, resource)]
+
+        return Watch(resource, keys)
+
+    async def reconcile(key: ResourceKey) -> None:
+        await reconciler.reconcile(key, kinds[key.resource])
+
+    return Controller("pending", store, reconcile, [watch(r) for r in kinds], workers=2)
