@@ -103,7 +103,9 @@ class Kawa:
         obj: dict[str, Any] = {}
         while asyncio.get_running_loop().time() < deadline:
             obj = await self.get(kind, name, ns)
-            for cond in obj.get("status", {}).get("conditions", []):
+            observed = obj.get("status") if obj.get("kind") == kind else None
+            conditions = observed.get("conditions", []) if isinstance(observed, dict) else []
+            for cond in conditions:
                 if cond["type"] == type_ and cond["status"] == status:
                     # let the data plane see the same status (it watches the store)
                     await asyncio.sleep(0.05)

@@ -83,14 +83,16 @@ class ApiClient:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, *, accept: str | None = None
+    ) -> tuple[int, Any]:
         """(status, decoded JSON body) for any HTTP status; CliError when unreachable."""
         data = None if body is None else orjson.dumps(body)
+        headers = dict(self._headers)
+        if accept:
+            headers["Accept"] = accept
         req = urllib.request.Request(
-            self.base_url + path,
-            data=data,
-            method=method,
-            headers=self._headers,
+            self.base_url + path, data=data, method=method, headers=headers
         )
         try:
             with urllib.request.urlopen(req, timeout=self._timeout) as resp:
@@ -100,8 +102,10 @@ class ApiClient:
         except (urllib.error.URLError, OSError) as err:
             raise CliError(f"cannot reach kawa at {self.base_url}: {err}") from None
 
-    def checked(self, method: str, path: str, body: Any = None) -> Any:
-        status, payload = self.request(method, path, body)
+    def checked(
+        self, method: str, path: str, body: Any = None, *, accept: str | None = None
+    ) -> Any:
+        status, payload = self.request(method, path, body, accept=accept)
         if status >= 400:
             raise CliError(describe_failure(status, payload))
         return payload

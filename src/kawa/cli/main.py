@@ -230,7 +230,9 @@ def apply(filename: str, namespace: str, data_dir: Path, server: str | None) -> 
 @click.argument("name", required=False)
 @_namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="List across namespaces.")
-@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), help="Output format.")
+@click.option(
+    "-o", "--output", type=click.Choice(["json", "yaml", "wide", "name"]), help="Output format."
+)
 @_data_dir_option
 @_server_option
 def get(

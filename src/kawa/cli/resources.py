@@ -13,10 +13,11 @@ import yaml
 from kawa.apis.manifests import load_manifests
 from kawa.apis.registry import SCHEME
 from kawa.cli.client import ApiClient, CliError, describe_failure, resource_path
-from kawa.cli.table import rows
+from kawa.cli.table import render
 from kawa.errors import ValidationError
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 def _read_sources(filename: str) -> list[tuple[str, str]]:
@@ -101,21 +102,27 @@ def get(
     except ValidationError as err:
         raise CliError(str(err)) from None
     ns = None if all_namespaces or not rk.namespaced else namespace
-    if name:
-        items = [client.checked("GET", resource_path(rk, ns or namespace, name))]
-    else:
-        items = client.checked("GET", resource_path(rk, ns))["items"]
+    path = resource_path(rk, (ns or namespace) if name and rk.namespaced else ns, name)
+    if output in (None, "wide"):
+        found = client.checked("GET", path, accept=TABLE_ACCEPT)
+        if not found.get("rows"):
+            where = "any namespace" if ns is None else f"{ns} namespace"
+            click.echo(f"No resources found in {where}.", err=True)
+            return
+        wide = output == "wide"
+        click.echo(render(found, all_namespaces=ns is None and rk.namespaced, wide=wide))
+        return
+    found = client.checked("GET", path)
+    items = [found] if name else found["items"]
     if output == "json":
         data: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
     elif output == "yaml":
         data = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
         click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
-    elif not items:
-        where = "any namespace" if ns is None else f"{ns} namespace"
-        click.echo(f"No resources found in {where}.", err=True)
-    else:
-        click.echo(rows(rk, items, all_namespaces=ns is None and rk.namespaced))
+    elif output == "name":
+        for item in items:
+            click.echo(f"{rk.singular}.{rk.group}/{item['metadata']['name']}".replace("./", "/"))
 
 
 def delete(client: ApiClient, kind: str, name: str, namespace: str) -> None:

@@ -1,76 +1,43 @@
-"""Table output for ``kawa get``: the same columns ``kubectl get`` shows for each kind.
+"""Printing a server-side Table (``meta.k8s.io/v1``) the way ``kubectl get`` does.
 
-Columns come from the kind's printer columns (:class:`kawa.apis.registry.PrinterColumn`),
-whose JSON paths use the small subset CRDs use (``.a.b``, ``[?(@.type=="Ready")]``).
+The API server computes the cells (:mod:`kawa.apiserver.tables`), so ``kawa get`` and
+``kubectl get`` show the same columns. Here: upper-cased headers, empty cells for missing values,
+a ``NAMESPACE`` column for ``-A``, ``priority > 0`` columns only when ``wide``, three spaces
+between left-aligned columns.
 """
 
 from __future__ import annotations
 
-import re
-import time
-from calendar import timegm
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from kawa.apis.registry import ResourceKind
 
-_FILTER = re.compile(r'^\[\?\(@\.(\w+)=="([^"]*)"\)\]')
-_FIELD = re.compile(r"^\.(\w+)")
-
-
-def json_path(obj: Any, path: str) -> Any:
-    """Evaluate a printer-column JSON path; ``None`` where anything is missing."""
-    current = obj
-    rest = path
-    while rest:
-        match = _FIELD.match(rest)
-        if match:
-            current = current.get(match.group(1)) if isinstance(current, dict) else None
-            rest = rest[match.end() :]
-            continue
-        match = _FILTER.match(rest)
-        if match:
-            key, value = match.groups()
-            items = current if isinstance(current, list) else []
-            current = next(
-                (i for i in items if isinstance(i, dict) and str(i.get(key)) == value), None
-            )
-            rest = rest[match.end() :]
-            continue
-        return None
-    return current
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def age(timestamp: str | None, now: float | None = None) -> str:
-    """kubectl's short age: ``42s``, ``5m``, ``3h``, ``2d``."""
-    if not timestamp:
-        return "<unknown>"
-    try:
-        then = timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
-    except ValueError:
-        return "<invalid>"
-    seconds = max(0, int((time.time() if now is None else now) - then))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size * (2 if unit != "m" else 1):
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def rows(rk: ResourceKind, items: Sequence[dict[str, Any]], *, all_namespaces: bool) -> str:
-    header = (["NAMESPACE"] if all_namespaces else []) + ["NAME"]
-    header += [c.name.upper() for c in rk.printer_columns]
-    table = [header]
-    for item in items:
-        meta = item.get("metadata", {})
-        row = [meta.get("namespace", "")] if all_namespaces else []
-        row.append(meta.get("name", ""))
-        for column in rk.printer_columns:
-            value = json_path(item, column.json_path)
-            row.append(
-                age(value) if column.type == "date" else ("" if value is None else str(value))
-            )
-        table.append(row)
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+def render(table: Mapping[str, Any], *, all_namespaces: bool, wide: bool = False) -> str:
+    columns = [
+        (i, c)
+        for i, c in enumerate(table.get("columnDefinitions") or [])
+        if wide or not c.get("priority")
+    ]
+    header = (["NAMESPACE"] if all_namespaces else []) + [c["name"].upper() for _, c in columns]
+    lines = [header]
+    for row in table.get("rows") or []:
+        cells = row.get("cells") or []
+        line = []
+        if all_namespaces:
+            meta = (row.get("object") or {}).get("metadata") or {}
+            line.append(_text(meta.get("namespace")))
+        line += [_text(cells[i] if i < len(cells) else None) for i, _ in columns]
+        lines.append(line)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
-        "   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table
+        "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
     )

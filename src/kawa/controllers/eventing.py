@@ -21,6 +21,7 @@ from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_cloc
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
+from kawa.controllers.events import EventRecorder
 from kawa.controllers.loop import Controller, Watch, own_key
 from kawa.controllers.resolver import Unresolvable, resolve
 from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
@@ -30,7 +31,13 @@ BROKERS = "brokers.eventing.knative.dev"
 TRIGGERS = "triggers.eventing.knative.dev"
 
 
-async def _write_status(store: ResourceStore, key: ResourceKey, obj: Obj, status: Any) -> None:
+async def _write_status(
+    store: ResourceStore,
+    key: ResourceKey,
+    obj: Obj,
+    status: Any,
+    recorder: EventRecorder | None = None,
+) -> None:
     if obj.get("status") == status:
         return
     new = dict(obj, status=status)
@@ -40,6 +47,23 @@ async def _write_status(store: ResourceStore, key: ResourceKey, obj: Obj, status
         raise TemporaryError(str(err), delay=0.0) from err
     except NotFoundError:
         return
+    if recorder is not None:
+        await _record_readiness(recorder, obj, status)
+
+
+async def _record_readiness(recorder: EventRecorder, obj: Obj, status: Any) -> None:
+    """An Event when an object's ``Ready`` changes (Knative's controllers do likewise)."""
+    before = get_condition(obj.get("status") or {}, "Ready")
+    after = get_condition(status, "Ready")
+    if after is None or (before is not None and before.status == after.status):
+        return
+    kind = str(obj.get("kind", "Object"))
+    if after.is_true:
+        await recorder.record(obj, "Normal", f"{kind}Ready", f"{kind} is ready")
+    elif after.is_false:
+        await recorder.record(
+            obj, "Warning", f"{kind}NotReady", f"{after.reason}: {after.message}".strip(": ")
+        )
 
 
 async def _resolve_dead_letter_sink(
@@ -68,10 +92,17 @@ async def _resolve_dead_letter_sink(
 
 
 class BrokerReconciler:
-    def __init__(self, store: ResourceStore, ingress_base_url: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        ingress_base_url: str,
+        clock: Clock,
+        recorder: EventRecorder | None = None,
+    ) -> None:
         self._store = store
         self._base = ingress_base_url.rstrip("/")
         self._clock = clock
+        self._recorder = recorder
 
     async def reconcile(self, key: ResourceKey) -> None:
         try:
@@ -95,13 +126,16 @@ class BrokerReconciler:
         )
         await _resolve_dead_letter_sink(self._store, conditions, status, broker.delivery, clock)
         set_observed_generation(status, broker.generation)
-        await _write_status(self._store, key, obj, status)
+        await _write_status(self._store, key, obj, status, self._recorder)
 
 
 class TriggerReconciler:
-    def __init__(self, store: ResourceStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ResourceStore, clock: Clock, recorder: EventRecorder | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._recorder = recorder
 
     async def reconcile(self, key: ResourceKey) -> None:
         try:
@@ -152,7 +186,7 @@ class TriggerReconciler:
         await _resolve_dead_letter_sink(self._store, conditions, status, delivery, clock)
         conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
         set_observed_generation(status, trigger.generation)
-        await _write_status(self._store, key, obj, status)
+        await _write_status(self._store, key, obj, status, self._recorder)
 
 
 def eventing_controllers(
@@ -173,8 +207,9 @@ def eventing_controllers(
         listed = await store.list(TRIGGERS, namespace)
         return [ResourceKey(TRIGGERS, namespace, item["metadata"]["name"]) for item in listed.items]
 
-    brokers = BrokerReconciler(store, ingress_base_url, clock)
-    triggers = TriggerReconciler(store, clock)
+    recorder = EventRecorder(store, "eventing-controller", clock=clock)
+    brokers = BrokerReconciler(store, ingress_base_url, clock, recorder)
+    triggers = TriggerReconciler(store, clock, recorder)
     return [
         Controller("broker", store, brokers.reconcile, [Watch(BROKERS, broker_keys)]),
         Controller(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from kawa.apis.registry import SCHEME, Scheme
+from kawa.controllers.events import EventRecorder
 from kawa.controllers.loop import Controller, Watch, own_key
 from kawa.errors import ConflictError, NotFoundError
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
@@ -59,6 +60,7 @@ class NamespaceReconciler:
     def __init__(self, store: ResourceStore, scheme: Scheme = SCHEME) -> None:
         self._store = store
         self._scheme = scheme
+        self._recorder = EventRecorder(store, "eventing-controller")
 
     async def reconcile(self, key: ResourceKey) -> None:
         try:
@@ -84,6 +86,9 @@ class NamespaceReconciler:
             await self._store.create(broker_key, rk.default(broker))
         except ConflictError:
             return
+        await self._recorder.record(
+            namespace, "Normal", "BrokerCreated", "Default eventing.knative.dev Broker created."
+        )
 
     async def _delete_contents(self, namespace: str) -> None:
         for rk in self._scheme.kinds:

@@ -1,0 +1,86 @@
+"""Controllers record core/v1 Events (for kubectl describe and ApiServerSources)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kawa.controllers.events import EventRecorder
+from kawa.store.sqlite import SqliteResourceStore
+
+from ..broker.broker_support import broker, running_kawa, trigger
+
+EVENTS = "/api/v1/namespaces/default/events"
+
+
+async def test_repeated_events_are_counted(tmp_path: Path) -> None:
+    store = SqliteResourceStore(str(tmp_path / "s.db"))
+    try:
+        recorder = EventRecorder(
+            store, "test", clock=lambda: datetime(2026, 1, 1, tzinfo=UTC), suffix=lambda: "x"
+        )
+        obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "u1"},
+        }
+        await recorder.record(obj, "Warning", "BackOff", "restarting")
+        await recorder.record(obj, "Warning", "BackOff", "restarting")
+        listed = await store.list("events", "default")
+        (event,) = listed.items
+        assert event["metadata"]["name"] == "p.x"
+        assert event["count"] == 2
+        assert event["involvedObject"] == {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": "p",
+            "namespace": "default",
+            "uid": "u1",
+            "resourceVersion": "",
+        }
+        assert (event["type"], event["reason"], event["source"]) == (
+            "Warning",
+            "BackOff",
+            {"component": "test"},
+        )
+    finally:
+        await store.close()
+
+
+async def _events(kawa: Any, reason: str) -> list[dict[str, Any]]:
+    for _ in range(200):
+        async with kawa.session.get(kawa.url + EVENTS) as resp:
+            items = (await resp.json())["items"]
+        found = [e for e in items if e["reason"] == reason]
+        if found:
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {reason} event")
+
+
+async def test_readiness_changes_are_recorded(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        await kawa.apply(trigger("t", "http://127.0.0.1:9/"))
+        (warning,) = await _events(kawa, "TriggerNotReady")
+        assert warning["type"] == "Warning"
+        assert warning["involvedObject"]["kind"] == "Trigger"
+        assert warning["involvedObject"]["name"] == "t"
+        assert "BrokerDoesNotExist" in warning["message"]
+        await kawa.apply(broker())
+        (ready,) = await _events(kawa, "BrokerReady")
+        assert ready["involvedObject"]["name"] == "default"
+        await _events(kawa, "TriggerReady")
+        patch = {"metadata": {"labels": {"knative-eventing-injection": "enabled"}}}
+        async with kawa.session.patch(
+            kawa.url + "/api/v1/namespaces/default",
+            json=patch,
+            headers={"Content-Type": "application/merge-patch+json"},
+        ) as resp:
+            assert resp.status == 200
+        # the broker exists already: no second broker, no BrokerCreated event
+        await asyncio.sleep(0.2)
+        async with kawa.session.get(kawa.url + EVENTS) as resp:
+            reasons = [e["reason"] for e in (await resp.json())["items"]]
+        assert "BrokerCreated" not in reasons

@@ -1,0 +1,44 @@
+"""Namespace injection creates Broker default; deleting a namespace deletes what is in it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ..broker.broker_support import broker, running_kawa
+
+NAMESPACES = "/api/v1/namespaces"
+
+
+async def test_injection_label_creates_the_default_broker(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        ns = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "team", "labels": {"eventing.knative.dev/injection": "enabled"}},
+        }
+        async with kawa.session.post(kawa.url + NAMESPACES, json=ns) as resp:
+            assert resp.status == 201, await resp.text()
+        ready = await kawa.wait_ready("Broker", "default", ns="team")
+        assert ready["metadata"]["labels"]["eventing.knative.dev/namespaceInjected"] == "true"
+        assert ready["status"]["address"]["url"].endswith("/brokers/team/default")
+
+
+async def test_objects_need_their_namespace_and_go_with_it(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        api = "/apis/eventing.knative.dev/v1/namespaces/gone/brokers"
+        async with kawa.session.post(kawa.url + api, json=broker(ns="gone")) as resp:
+            assert resp.status == 404
+            assert 'namespaces "gone" not found' in (await resp.json())["message"]
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "gone"}}
+        async with kawa.session.post(kawa.url + NAMESPACES, json=ns) as resp:
+            assert resp.status == 201
+        await kawa.apply(broker(ns="gone"))
+        async with kawa.session.delete(kawa.url + NAMESPACES + "/gone") as resp:
+            assert resp.status == 200
+        for _ in range(200):
+            async with kawa.session.get(kawa.url + api) as resp:
+                if not (await resp.json())["items"]:
+                    return
+            await asyncio.sleep(0.02)
+        raise AssertionError("the broker outlived its namespace")
