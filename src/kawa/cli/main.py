@@ -30,7 +30,7 @@ from kawa.cli.client import (
     server_url,
     startup_error,
 )
-from kawa.errors import KawaError
+from kawa.errors import KawaError, ValidationError
 from kawa.runtime import (
     DEFAULT_API_PORT,
     DEFAULT_DATA_DIR,
@@ -246,6 +246,26 @@ def get(
 ) -> None:
     """Show resources (brokers, triggers ...)."""
     resources.get(_client(server, data_dir), kind, name, namespace, all_namespaces, output)
+
+
+@main.command("describe")
+@click.argument("kind")
+@click.argument("name")
+@_namespace_option
+@_data_dir_option
+@_server_option
+def describe_command(
+    kind: str, name: str, namespace: str, data_dir: Path, server: str | None
+) -> None:
+    """Show an object in detail, with its Events."""
+    from kawa.apis.registry import SCHEME
+    from kawa.cli.describe import describe
+
+    try:
+        rk = SCHEME.resolve(kind)
+    except ValidationError as err:
+        raise CliError(str(err)) from None
+    click.echo(describe(_client(server, data_dir), rk, namespace, name))
 
 
 @main.command()

@@ -1,0 +1,55 @@
+"""``kawa describe`` and ``kawa kubeconfig`` through the real CLI."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .e2e_support import kawa_up, run_cli
+
+TRIGGER = """
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: lonely
+  labels: {team: blue}
+spec:
+  broker: missing
+  subscriber: {uri: "http://127.0.0.1:9/"}
+"""
+
+
+@pytest.mark.slow
+def test_describe_shows_fields_conditions_and_events(tmp_path: Path) -> None:
+    with kawa_up(tmp_path) as kawa:
+        manifest = tmp_path / "t.yaml"
+        manifest.write_text(TRIGGER)
+        data = ("--data-dir", str(kawa.data_dir))
+        assert run_cli("apply", "-f", str(manifest), *data, cwd=tmp_path).code == 0
+        deadline = time.monotonic() + 15
+        while True:
+            result = run_cli("describe", "trigger", "lonely", *data, cwd=tmp_path)
+            assert result.code == 0, result.explain()
+            if "TriggerNotReady" in result.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        out = result.stdout
+        assert out.startswith("Name:         lonely\nNamespace:    default\n")
+        assert "team=blue" in out
+        assert "Kind:         Trigger" in out
+        assert "Broker:  missing" in out
+        assert "BrokerDoesNotExist" in out
+        assert "Warning  TriggerNotReady" in out
+        missing = run_cli("describe", "trigger", "nope", *data, cwd=tmp_path)
+        assert missing.code == 1
+        assert "not found" in missing.stderr
+        assert "Traceback" not in missing.stderr
+
+        config = run_cli("kubeconfig", *data, cwd=tmp_path)
+        assert config.code == 0
+        parsed = yaml.safe_load(config.stdout)
+        assert parsed["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
+        assert parsed["current-context"] == "kawa"
