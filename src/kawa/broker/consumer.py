@@ -292,13 +292,3 @@ class TriggerConsumer:
             log.warning("trigger %s: could not save its cursor: %s", self.target.name, err)
             return
         self._committed = max(self._committed, watermark)
-
-    async def drain(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) for deliveries in flight, then save the cursor."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-        if self._saving is not None:
-            await asyncio.gather(self._saving, return_exceptions=True)
-        self._commit(force=True)
-        if self._saving is not None:
-            await self._saving
