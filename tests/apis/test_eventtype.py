@@ -7,7 +7,7 @@ import pytest
 
 from kawa.apis.duck import KReference
 from kawa.apis.eventing import EVENTTYPE, eventtype
-from kawa.cli.table import json_path
+from kawa.apiserver.tables import json_path
 
 from .helpers import FakeClock, field_errors
 

@@ -77,7 +77,9 @@ def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None
         }
         if rk.short_names:
             entry["shortNames"] = list(rk.short_names)
-        if rk.categories:
+        if rk.categories and api_version in rk.api_versions:
+            # a legacy group (sources.eventing.knative.dev) is the same objects again: in
+            # categories it would list them twice in ``kubectl get all``
             entry["categories"] = list(rk.categories)
         listed.append(entry)
         for sub in rk.subresources:

@@ -12,8 +12,10 @@ hash so kubectl's cache refreshes when a schema changes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
+from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -88,6 +90,15 @@ _PATCH_TYPES: Final = (
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
 )
+_CUSTOM_PATCH_TYPES: Final = tuple(t for t in _PATCH_TYPES if "strategic" not in t)
+"""What a custom kind accepts: like a CRD, no strategic merge patch. kubectl's client-side
+apply reads this list: it sends a strategic merge patch only where the document offers one,
+and a JSON merge patch otherwise."""
+
+
+def is_builtin(group: str) -> bool:
+    """Whether kinds of ``group`` are Kubernetes built-ins (strategic merge patch applies)."""
+    return not group or group.endswith(".k8s.io")
 
 
 def schema_name(group: str, version: str, kind: str) -> str:
@@ -125,12 +136,33 @@ def _kind_schema(rk: ResourceKind, group: str, version: str, storage: bool) -> d
                     "description": schema.get("description", ""),
                     "x-kubernetes-preserve-unknown-fields": True,
                 }
+    if storage and rk.strategic_merge_keys and is_builtin(group):
+        properties = _with_merge_keys(properties, rk.strategic_merge_keys)
     return {
         "type": "object",
         "description": description,
         "properties": properties,
         "x-kubernetes-group-version-kind": [{"group": group, "version": version, "kind": rk.kind}],
     }
+
+
+def _with_merge_keys(properties: dict[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of ``properties`` whose keyed lists say so, as Kubernetes' own schemas do
+    (``x-kubernetes-patch-merge-key``/``-strategy``): kubectl's client-side apply then merges
+    a Pod's containers by name instead of sending the whole list on every re-apply."""
+    out = copy.deepcopy(properties)
+    for path, key in keys.items():
+        node: Any = {"properties": out}
+        for segment in path.split("."):
+            node = (node.get("properties") or {}).get(segment.removesuffix("[]"))
+            if isinstance(node, dict) and segment.endswith("[]"):
+                node = node.get("items")
+            if not isinstance(node, dict):
+                break
+        else:
+            node["x-kubernetes-patch-merge-key"] = key
+            node["x-kubernetes-patch-strategy"] = "merge"
+    return out
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -150,7 +182,9 @@ def _operation(
         },
     }
     if body:
-        types = _PATCH_TYPES if action == "patch" else ("application/json",)
+        types: tuple[str, ...] = ("application/json",)
+        if action == "patch":
+            types = _PATCH_TYPES if is_builtin(group) else _CUSTOM_PATCH_TYPES
         schema = {"type": "object"} if action == "patch" else _ref(name)
         op["requestBody"] = {"content": {t: {"schema": schema} for t in types}}
     return op

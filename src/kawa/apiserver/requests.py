@@ -17,7 +17,7 @@ from aiohttp import web
 
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
-from kawa.errors import NotFoundError, ValidationError
+from kawa.errors import FieldError, NotFoundError, ValidationError
 from kawa.store.base import ResourceKey
 
 
@@ -76,9 +76,36 @@ def parse_path(scheme: Scheme, group: str, version: str, segments: list[str]) ->
     return Target(rk, api_version, None, name, sub)
 
 
+class UnsupportedMediaType(ValidationError):
+    """A body of a content type kawa does not accept (415)."""
+
+
+class PayloadTooLarge(ValidationError):
+    """A body over the server's size limit (413)."""
+
+
+def unsupported(message: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType([FieldError("", message)])
+
+
 async def read_body(request: web.Request) -> Any:
-    """The decoded request body (JSON, or YAML for ``*yaml`` content types)."""
-    raw = await request.read()
+    """The decoded request body (JSON, or YAML for ``*yaml`` content types).
+
+    Other content types are refused with 415 before the body is read: kubectl's typed
+    clients (``kubectl create namespace``) send protobuf, which kawa does not speak.
+    """
+    content_type = request.content_type
+    if not (content_type.endswith(("json", "yaml")) or content_type == "application/octet-stream"):
+        raise unsupported(
+            f"the body of the request was in an unknown format ({content_type}): kawa accepts "
+            "application/json and application/yaml (use kubectl apply -f or kubectl create -f)"
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as err:
+        raise PayloadTooLarge(
+            [FieldError("", f"the request body is too large ({err.text or 'over the limit'})")]
+        ) from None
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
     try:

@@ -21,12 +21,18 @@ from aiohttp import web
 from kawa.apis.registry import Scheme
 from kawa.apiserver import patch as patches
 from kawa.apiserver import selectors, tables, watch
-from kawa.apiserver.requests import Target, read_body, read_object
-from kawa.errors import ConflictError, FieldError, NotFoundError, ValidationError
+from kawa.apiserver.requests import (
+    Target,
+    read_body,
+    read_object,
+    unsupported,
+)
+from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 NAMESPACES: Final = "namespaces"
 _NAME_CHARS: Final = string.ascii_lowercase + string.digits
+_PATCH_ATTEMPTS: Final = 5
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -119,7 +125,9 @@ class Resources:
 
     # -- writes -----------------------------------------------------------------------------
 
-    async def _admit(self, target: Target, obj: Obj, name: str | None = None) -> Obj:
+    async def _admit(
+        self, target: Target, obj: Obj, name: str | None = None, old: Obj | None = None
+    ) -> Obj:
         """Check an incoming object against the path, convert it to the storage version,
         default and validate it."""
         rk = target.kind
@@ -155,7 +163,21 @@ class Resources:
                 f"{obj.get('kind')!r} ({obj.get('apiVersion')!r})",
             )
         stored = rk.default(rk.to_version(obj, rk.storage_api_version))
-        rk.validate(stored)
+        try:
+            rk.validate(stored)
+        except ValidationError as err:
+            if old is None:
+                raise
+            # an update: report changed immutable fields together with the other errors
+            try:
+                rk.validate_update(old, stored)
+            except ValidationError as more:
+                extra = [e for e in more.errors if e not in err.errors]
+                if extra:
+                    raise ValidationError([*err.errors, *extra], subject=err.subject) from None
+            except (KeyError, TypeError, AttributeError, ValueError):
+                pass  # the update check needs a valid object; the errors above say why
+            raise
         return stored
 
     async def _check_namespace(self, target: Target) -> None:
@@ -177,7 +199,9 @@ class Resources:
         return self._respond(request, target, created, 201)
 
     async def replace(self, request: web.Request, target: Target) -> web.Response:
-        obj = await self._admit(target, await read_object(request), target.name)
+        body = await read_object(request)
+        old = await self._store.get(target.key())
+        obj = await self._admit(target, body, target.name, old)
         return await self._update(request, target, obj)
 
     async def _update(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
@@ -189,9 +213,21 @@ class Resources:
         return self._respond(request, target, await self._store.update(key, obj))
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
+        body = await read_body(request)
+        # Like Kubernetes, a patch that does not name a resourceVersion is applied to the
+        # latest object: when a controller wrote in between, it is applied again.
+        pinned = b'"resourceVersion"' in orjson.dumps(body)
+        for attempt in range(_PATCH_ATTEMPTS):
+            try:
+                return await self._patch_once(request, target, body)
+            except ConflictError:
+                if pinned or attempt == _PATCH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _patch_once(self, request: web.Request, target: Target, body: Any) -> web.Response:
         rk = target.kind
         key = target.key()
-        body = await read_body(request)
         content_type = request.content_type
         try:
             current_stored = await self._store.get(key)
@@ -227,7 +263,7 @@ class Resources:
         )
         if target.subresource == "status":
             return await self._write_status(request, target, patched)
-        obj = await self._admit(target, patched, target.name)
+        obj = await self._admit(target, patched, target.name, current_stored)
         return await self._update(request, target, obj)
 
     async def replace_status(self, request: web.Request, target: Target) -> web.Response:
@@ -286,12 +322,7 @@ class Resources:
         )
 
 
-class UnsupportedMediaType(ValidationError):
-    """A body of a content type kawa does not accept (415)."""
-
-
-def _unsupported(message: str) -> UnsupportedMediaType:
-    return UnsupportedMediaType([FieldError("", message)])
+_unsupported = unsupported
 
 
 def _dry_run(request: web.Request) -> bool:
@@ -304,8 +335,10 @@ def _page(items: list[Obj], limit_text: str | None, token: str | None) -> tuple[
     if token:
         try:
             after = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+            if not isinstance(after, list):
+                raise TypeError("not a list")
             position = (str(after[0]), str(after[1]))
-        except (ValueError, orjson.JSONDecodeError, IndexError, TypeError):
+        except (ValueError, orjson.JSONDecodeError, IndexError, TypeError, KeyError):
             raise ValidationError.single("continue", "invalid continue token") from None
         keys = [(i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items]
         start = next((n for n, key in enumerate(keys) if key > position), len(items))

@@ -24,8 +24,8 @@ from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.apiserver import discovery, openapi
-from kawa.apiserver.requests import Target, parse_path
-from kawa.apiserver.resources import Resources, UnsupportedMediaType, json_response
+from kawa.apiserver.requests import PayloadTooLarge, Target, UnsupportedMediaType, parse_path
+from kawa.apiserver.resources import Resources, json_response
 from kawa.apiserver.status import error_response
 from kawa.errors import ConflictError, GoneError, KawaError, NotFoundError, ValidationError
 from kawa.store.base import ResourceStore
@@ -104,11 +104,13 @@ class ApiServer:
             try:
                 return await self._dispatch(request, target)
             except ValidationError as err:
-                if isinstance(err, UnsupportedMediaType):
+                if isinstance(err, UnsupportedMediaType | PayloadTooLarge):
                     raise
                 return _invalid(err, target)
         except UnsupportedMediaType as err:
             return error_response(415, str(err.errors[0].message))
+        except PayloadTooLarge as err:
+            return error_response(413, str(err.errors[0].message), reason="RequestEntityTooLarge")
         except ValidationError as err:
             return _invalid(err, None)
         except NotFoundError as err:

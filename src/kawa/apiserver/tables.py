@@ -101,22 +101,29 @@ def cell(column: PrinterColumn, obj: Mapping[str, Any], now: float | None = None
     return str(value)
 
 
+def _names_itself(rk: ResourceKind) -> bool:
+    """Whether the kind places its own ``Name`` column (an Event's comes last, wide only)."""
+    return any(c.name == "Name" for c in rk.printer_columns)
+
+
 def _column_definitions(rk: ResourceKind) -> list[dict[str, Any]]:
-    columns = [
-        {
-            "name": "Name",
-            "type": "string",
-            "format": "name",
-            "description": "Name must be unique within a namespace.",
-            "priority": 0,
-        }
-    ]
+    columns = []
+    if not _names_itself(rk):
+        columns.append(
+            {
+                "name": "Name",
+                "type": "string",
+                "format": "name",
+                "description": "Name must be unique within a namespace.",
+                "priority": 0,
+            }
+        )
     for column in rk.printer_columns:
         columns.append(
             {
                 "name": column.name,
                 "type": "string" if column.type == "date" else column.type,
-                "format": "",
+                "format": "name" if column.name == "Name" else "",
                 "description": column.description or column.name,
                 "priority": column.priority,
             }
@@ -126,7 +133,9 @@ def _column_definitions(rk: ResourceKind) -> list[dict[str, Any]]:
 
 def row(rk: ResourceKind, obj: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
     meta = obj.get("metadata", {})
-    cells = [meta.get("name", "")] + [cell(c, obj, now) for c in rk.printer_columns]
+    cells = [cell(c, obj, now) for c in rk.printer_columns]
+    if not _names_itself(rk):
+        cells.insert(0, meta.get("name", ""))
     return {
         "cells": cells,
         "object": {

@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from kawa.errors import GoneError
+from kawa.errors import GoneError, ValidationError
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 BOOKMARK_INTERVAL: Final = 30.0
@@ -32,6 +32,11 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 def _key(obj: Obj) -> tuple[str, str]:
     meta = obj.get("metadata", {})
     return (meta.get("namespace", ""), meta.get("name", ""))
+
+
+def _rv(obj: Obj) -> int:
+    text = str(obj.get("metadata", {}).get("resourceVersion", ""))
+    return int(text) if text.isdigit() else 0
 
 
 async def stream(
@@ -46,7 +51,16 @@ async def stream(
 ) -> web.StreamResponse:
     query = request.query
     since_text = query.get("resourceVersion", "")
-    timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else None
+    timeout_text = query.get("timeoutSeconds", "")
+    if since_text and not since_text.isdigit():
+        raise ValidationError.single(
+            "resourceVersion", f"expected a resourceVersion kawa gave out, got {since_text!r}"
+        )
+    if timeout_text and not timeout_text.isdigit():
+        raise ValidationError.single(
+            "timeoutSeconds", f"expected a whole number of seconds, got {timeout_text!r}"
+        )
+    timeout = float(timeout_text) if timeout_text else None
     bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
@@ -55,7 +69,8 @@ async def stream(
     async def send(kind: str, obj: Any) -> None:
         await response.write(orjson.dumps({"type": kind, "object": obj}) + b"\n")
 
-    matching: set[tuple[str, str]] = set()
+    matching: dict[tuple[str, str], bool] = {}
+    """Whether each object the stream knows of matches the selectors (as last reported)."""
     queue: asyncio.Queue[WatchEvent | GoneError | None] = asyncio.Queue()
     last_rv = 0
 
@@ -73,11 +88,16 @@ async def stream(
         listed = await store.list(resource, namespace)
         since = listed.resource_version
         for obj in listed.items:
-            if selected(obj):
-                matching.add(_key(obj))
+            matching[_key(obj)] = selected(obj)
+            if matching[_key(obj)]:
                 await send("ADDED", render(obj))
     elif since_text.isdigit():
         since = int(since_text)
+        # Objects unchanged since then looked then as they look now; the others' first
+        # event below is taken at its word (a MODIFIED stays MODIFIED).
+        for obj in (await store.list(resource, namespace)).items:
+            if _rv(obj) <= since:
+                matching[_key(obj)] = selected(obj)
     else:
         since = None
     last_rv = since or 0
@@ -114,13 +134,20 @@ async def stream(
                 break
             last_rv = item.resource_version
             key = _key(item.object)
-            now_matches = item.type != "DELETED" and selected(item.object)
-            if now_matches:
-                kind = "MODIFIED" if key in matching and item.type != "ADDED" else "ADDED"
-                matching.add(key)
-                await send(kind, render(item.object))
-            elif key in matching:
-                matching.discard(key)
+            before = matching.get(key)
+            if before is None:
+                before = item.type != "ADDED" and selected(item.object)
+            if item.type == "DELETED":
+                matching.pop(key, None)
+                if before:
+                    await send("DELETED", render(item.object))
+                continue
+            now = matching[key] = selected(item.object)
+            if now:
+                await send(
+                    "MODIFIED" if before and item.type != "ADDED" else "ADDED", render(item.object)
+                )
+            elif before:
                 await send("DELETED", render(item.object))
     except ConnectionResetError:
         pass

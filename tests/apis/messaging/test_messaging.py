@@ -7,7 +7,7 @@ import pytest
 from kawa.apis import messaging
 from kawa.apis.duck import Destination, KReference
 from kawa.apis.messaging import channel, inmemorychannel, subscription
-from kawa.cli.table import json_path
+from kawa.apiserver.tables import json_path
 
 from ..helpers import FakeClock, field_errors
 

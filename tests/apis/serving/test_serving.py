@@ -8,7 +8,7 @@ import pytest
 from kawa.apis import serving
 from kawa.apis.serving import configuration, revision, service
 from kawa.apis.serving.traffic import TrafficTarget
-from kawa.cli.table import json_path
+from kawa.apiserver.tables import json_path
 
 from ..helpers import FakeClock, field_errors
 

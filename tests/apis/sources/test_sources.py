@@ -9,7 +9,7 @@ from kawa.apis import sources
 from kawa.apis.duck import Destination, KReference
 from kawa.apis.kn_common import LabelSelector, LabelSelectorRequirement, mark_sink
 from kawa.apis.sources import apiserversource, containersource, pingsource, sinkbinding
-from kawa.cli.table import json_path
+from kawa.apiserver.tables import json_path
 
 from ..helpers import FakeClock, field_errors
 

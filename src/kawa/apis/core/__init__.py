@@ -115,6 +115,7 @@ EVENT: Final = ResourceKind(
         PrinterColumn("Message", "string", ".message"),
         PrinterColumn("First Seen", "date", value=event.first_seen, priority=1),
         PrinterColumn("Count", "integer", value=event.count_cell, priority=1),
+        PrinterColumn("Name", "string", ".metadata.name", priority=1),
     ),
     schema=event.SCHEMA,
     extra_api_versions=(event.EVENTS_API_VERSION,),
