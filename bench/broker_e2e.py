@@ -177,9 +177,15 @@ def cpu_seconds(pid: int) -> float:
 # -- HTTP helpers (urllib: the bench's own control traffic is tiny) --------------------------------
 
 
+API_TOKEN: dict[str, str] = {}
+"""The bearer token of the kawa under test (its API needs it; the ingress does not)."""
+
+
 def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
+    if "token" in API_TOKEN and "/apis/" in url:
+        request.add_header("Authorization", f"Bearer {API_TOKEN['token']}")
     if data is not None:
         request.add_header("content-type", "application/json")
     try:
@@ -335,9 +341,11 @@ def start_kawa(
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / "kawa")]
-    argv += ["--port", str(port), "--durability", durability, "--log-level", "warning"]
+    argv += ["--port", str(port), "--api-port", str(free_port())]
+    argv += ["--durability", durability, "--log-level", "warning"]
     proc = children.start("kawa", argv)
     wait_port(port)
+    API_TOKEN["token"] = (work / "kawa" / "token").read_text().strip()
     url = f"http://127.0.0.1:{port}"
     for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
         apply(url, "brokers", {"metadata": {"name": name}, "spec": {}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -67,12 +68,14 @@ class Receiver:
         return respond
 
 
-async def serve(receiver: Receiver) -> AsyncIterator[Receiver]:
+async def serve(
+    receiver: Receiver, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[Receiver]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024, ssl_context=ssl_context)
     await site.start()
     host, port = runner.addresses[0][:2]
     receiver.url = f"http://{host}:{port}/subscriber"

@@ -201,6 +201,23 @@ async def test_trim_works_in_bounded_steps(tmp_path: Path, monkeypatch: pytest.M
         await log.close()
 
 
+async def test_appends_interleave_with_a_large_trim(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = await SqliteEventLog.open(str(tmp_path / "log.db"), clock=clock)
+    try:
+        backlog = 5 * _sqlite_writer.TRIM_STEP
+        await log.append("b", payloads("e", backlog))
+        clock.advance(10)
+        trim = asyncio.create_task(log.trim(5))
+        await asyncio.sleep(0)  # the first step is queued
+        assert await log.append("b", [b"during"]) == [backlog + 1]
+        assert not trim.done()  # the append did not wait for the whole trim
+        assert await trim == backlog
+        assert [r.payload for r in await log.read("b", 0, 10)] == [b"during"]
+    finally:
+        await log.close()
+
+
 async def test_a_file_from_a_newer_kawa_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     with contextlib.closing(sqlite3.connect(path)) as conn:

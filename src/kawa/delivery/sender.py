@@ -1,10 +1,11 @@
 """Outbound HTTP for events: one event to one subscriber, with retries, replies and dead letters.
 
-The only place in kawa that POSTs events. A :class:`Dispatcher` owns one ``aiohttp``
-session whose keep-alive pool every delivery shares; the broker's per-trigger consumers, the
-channel dispatchers and the sources hold one Dispatcher for the life of the process
-(``async with Dispatcher() as dispatcher``) and call :meth:`Dispatcher.send` per event, then
-:meth:`Dispatcher.dead_letter` when the result failed and a dead-letter sink is configured.
+The only place in kawa that POSTs events. A :class:`Dispatcher` owns one
+:class:`~kawa.delivery.http11.HttpClient` whose keep-alive pool every delivery shares; the
+broker's per-trigger consumers, the channel dispatchers and the sources hold one Dispatcher for
+the life of the process (``async with Dispatcher() as dispatcher``) and call
+:meth:`Dispatcher.send` per event, then :meth:`Dispatcher.dead_letter` when the result failed
+and a dead-letter sink is configured.
 
 Per knative/specs ``data-plane.md`` and Knative's ``pkg/kncloudevents/event_dispatcher.go``:
 
@@ -35,13 +36,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
-import aiohttp
-
 from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents import http as cehttp
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
 from kawa.delivery.headers import Headers
+from kawa.delivery.http11 import HttpClient, HttpClientError, PreparedRequest
 from kawa.delivery.policy import RetryPolicy, should_retry
 from kawa.errors import ValidationError
 
@@ -115,11 +115,11 @@ class _Outcome:
 class _Request:
     """What every attempt of one delivery sends: built once, reused per attempt."""
 
-    url: str
-    body: bytes
-    headers: dict[str, str]
-    client_timeout: aiohttp.ClientTimeout
+    prepared: PreparedRequest | None
+    """The encoded request; ``None`` when it could not be built (see ``error``)."""
+    timeout: float | None
     expect_reply: bool
+    error: str | None = None
 
 
 class Dispatcher:
@@ -141,8 +141,7 @@ class Dispatcher:
         self._default_timeout = default_timeout
         self._sleep = sleep
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._client: HttpClient | None = None
 
     async def __aenter__(self) -> Dispatcher:
         self.open()
@@ -157,25 +156,20 @@ class Dispatcher:
         await self.close()
 
     def open(self) -> None:
-        """Create the session and its pool (needs a running event loop)."""
-        if self._session is not None:
+        """Create the connection pool (needs a running event loop).
+
+        The client keeps no cookies (one pool serves every subscriber), follows no redirects,
+        invents no ``Content-Type`` and reads no proxy settings from the environment.
+        """
+        if self._client is not None:
             return
-        connector = aiohttp.TCPConnector(limit=self._connection_limit, limit_per_host=0)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),
-            # One pool serves every subscriber: cookies must not leak between them.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # No invented Content-Type: an event without datacontenttype must stay without one.
-            skip_auto_headers=("Content-Type",),
-            trust_env=False,
-        )
+        self._client = HttpClient(limit=self._connection_limit)
 
     async def close(self) -> None:
-        """Close the session and every pooled connection."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        """Close every pooled connection."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     async def send(
         self,
@@ -234,20 +228,24 @@ class Dispatcher:
         *,
         expect_reply: bool,
     ) -> DeliveryResult:
-        session = self._session
-        if session is None:
+        client = self._client
+        if client is None:
             raise RuntimeError("Dispatcher is not open: use 'async with Dispatcher()'")
         if format == "json":
             event_headers, body = cehttp.to_structured(event)
         else:
             event_headers, body = cehttp.to_binary(event)
         extra.update(event_headers)
-        request = _Request(url, body, extra, self._timeout(policy.timeout), expect_reply)
+        timeout = self._default_timeout if policy.timeout is None else policy.timeout
+        try:
+            request = _Request(client.prepare(url, extra, body), timeout, expect_reply)
+        except (HttpClientError, ValueError) as exc:
+            request = _Request(None, timeout, expect_reply, f"{type(exc).__name__}: {exc}")
         attempts = policy.attempts
         n = 0
         while True:
             n += 1
-            outcome = await self._attempt(session, request)
+            outcome = await self._attempt(client, request)
             if outcome.ok:
                 return DeliveryResult(True, outcome.status, n, outcome.reply, outcome.body)
             if not outcome.retryable or n >= attempts:
@@ -258,25 +256,18 @@ class Dispatcher:
             )
 
     @staticmethod
-    async def _attempt(session: aiohttp.ClientSession, request: _Request) -> _Outcome:
+    async def _attempt(client: HttpClient, request: _Request) -> _Outcome:
+        if request.prepared is None:
+            return _Outcome(False, None, True, error=request.error)
         try:
-            async with session.post(
-                request.url,
-                data=request.body,
-                headers=request.headers,
-                timeout=request.client_timeout,
-                allow_redirects=False,
-            ) as response:
-                # Read the whole body: it is reported on failure and frees the connection.
-                payload = await response.read()
-                status = response.status
-                response_headers = response.headers
+            response = await client.send(request.prepared, request.timeout)
         except TimeoutError:
-            return _Outcome(
-                False, None, True, error=f"timeout after {request.client_timeout.total}s"
-            )
-        except aiohttp.ClientError as exc:
+            return _Outcome(False, None, True, error=f"timeout after {request.timeout}s")
+        except HttpClientError as exc:
             return _Outcome(False, None, True, error=f"{type(exc).__name__}: {exc}")
+        status = response.status
+        payload = response.body
+        response_headers = response.headers  # lower-case names
 
         if not 200 <= status < 300:
             return _Outcome(
@@ -285,7 +276,7 @@ class Dispatcher:
                 should_retry(status),
                 payload,
                 error=f"HTTP {status}",
-                retry_after=response_headers.get("Retry-After"),
+                retry_after=response_headers.get("retry-after"),
             )
         if not request.expect_reply or status == 202:
             return _Outcome(True, status, False, payload)
@@ -298,11 +289,3 @@ class Dispatcher:
         if payload:
             return _Outcome(False, status, True, payload, error=_NOT_A_CLOUDEVENT)
         return _Outcome(True, status, False, payload)
-
-    def _timeout(self, seconds: float | None) -> aiohttp.ClientTimeout:
-        if seconds is None:
-            seconds = self._default_timeout
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
-        return timeout

@@ -36,8 +36,10 @@ DELETE_STREAM: Final = 3
 TRIM: Final = 4
 STOP: Final = 5
 
-TRIM_STEP: Final = 10_000
-"""Most records one trim job deletes, so that one trim never stalls ingress for long."""
+TRIM_STEP: Final = 1_000
+"""Most records one trim job deletes. Appends queued meanwhile wait for the step's commit, so
+a step must be short: 1,000 records take ~2 ms here (10,000 took ~18 ms, and appends during a
+large trim waited 15 ms at the median; see docs/performance.md)."""
 
 Job = tuple[int, "asyncio.Future[Any]", Any, Any, Any]
 """``(op, future, a, b, c)``; the meaning of ``a``, ``b``, ``c`` depends on ``op``."""
