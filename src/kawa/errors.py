@@ -67,6 +67,10 @@ class NotFoundError(KawaError):
     """A named thing (resource, broker, stream) does not exist."""
 
 
+class ForbiddenError(KawaError):
+    """The request is understood but not allowed (HTTP 403)."""
+
+
 class ConflictError(KawaError):
     """A write lost a race (stale resourceVersion) or would create a duplicate."""
 

@@ -42,3 +42,15 @@ async def test_objects_need_their_namespace_and_go_with_it(tmp_path: Path) -> No
                     return
             await asyncio.sleep(0.02)
         raise AssertionError("the broker outlived its namespace")
+
+
+async def test_system_namespaces_cannot_be_deleted(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        for name in ("default", "kube-system", "kube-public"):
+            async with kawa.session.delete(f"{kawa.url}{NAMESPACES}/{name}") as resp:
+                assert resp.status == 403
+                body = await resp.json()
+                assert body["reason"] == "Forbidden"
+                assert "may not be deleted" in body["message"]
+        async with kawa.session.get(f"{kawa.url}{NAMESPACES}/default") as resp:
+            assert resp.status == 200

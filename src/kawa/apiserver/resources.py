@@ -27,10 +27,12 @@ from kawa.apiserver.requests import (
     read_object,
     unsupported,
 )
-from kawa.errors import ConflictError, NotFoundError, ValidationError
+from kawa.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 NAMESPACES: Final = "namespaces"
+PROTECTED_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public"})
+"""Namespaces Kubernetes refuses to delete."""
 _NAME_CHARS: Final = string.ascii_lowercase + string.digits
 _PATCH_ATTEMPTS: Final = 5
 
@@ -276,6 +278,14 @@ class Resources:
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:
         key = target.key()
+        if (
+            target.kind.kind == "Namespace"
+            and target.kind.group == ""
+            and key.name in PROTECTED_NAMESPACES
+        ):
+            raise ForbiddenError(
+                f'namespaces "{key.name}" is forbidden: this namespace may not be deleted'
+            )
         options: Any = {}
         if request.can_read_body:
             raw = await request.read()

@@ -27,7 +27,14 @@ from kawa.apiserver import discovery, openapi
 from kawa.apiserver.requests import PayloadTooLarge, Target, UnsupportedMediaType, parse_path
 from kawa.apiserver.resources import Resources, json_response
 from kawa.apiserver.status import error_response
-from kawa.errors import ConflictError, GoneError, KawaError, NotFoundError, ValidationError
+from kawa.errors import (
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    KawaError,
+    NotFoundError,
+    ValidationError,
+)
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -117,6 +124,8 @@ class ApiServer:
             return error_response(404, str(err), reason="NotFound")
         except GoneError as err:
             return error_response(410, str(err), reason="Expired")
+        except ForbiddenError as err:
+            return error_response(403, str(err), reason="Forbidden")
         except ConflictError as err:
             text = str(err)
             reason = "AlreadyExists" if "already exists" in text else "Conflict"

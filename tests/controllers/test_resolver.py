@@ -1,0 +1,72 @@
+"""Destination resolution: uri, ref, ref plus relative uri, and why it can fail."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kawa.apis.duck import Destination, KReference
+from kawa.controllers.resolver import Unresolvable, resolve
+from kawa.store.base import ResourceKey
+from kawa.store.sqlite import SqliteResourceStore
+
+BROKERS = "brokers.eventing.knative.dev"
+REF = KReference("eventing.knative.dev/v1", "Broker", "b", "default")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteResourceStore]:
+    s = SqliteResourceStore(str(tmp_path / "s.db"))
+    yield s
+    await s.close()
+
+
+async def add_broker(store: SqliteResourceStore, url: str | None) -> None:
+    obj = {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": "b", "namespace": "default"},
+        "spec": {},
+    }
+    if url is not None:
+        obj["status"] = {"address": {"url": url}}
+    await store.create(ResourceKey(BROKERS, "default", "b"), obj)
+
+
+async def test_uri_alone_is_used_as_is(store: SqliteResourceStore) -> None:
+    assert await resolve(store, Destination(uri="http://x.example/a")) == "http://x.example/a"
+
+
+async def test_ref_resolves_to_the_address(store: SqliteResourceStore) -> None:
+    await add_broker(store, "http://127.0.0.1:1/brokers/default/b")
+    assert await resolve(store, Destination(ref=REF)) == "http://127.0.0.1:1/brokers/default/b"
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        ("extra", "http://127.0.0.1:1/base/extra"),
+        ("/extra?x=1", "http://127.0.0.1:1/base/extra?x=1"),
+    ],
+)
+async def test_ref_plus_relative_uri(
+    store: SqliteResourceStore, relative: str, expected: str
+) -> None:
+    await add_broker(store, "http://127.0.0.1:1/base")
+    assert await resolve(store, Destination(ref=REF, uri=relative)) == expected
+
+
+async def test_unresolvable_destinations_say_why(store: SqliteResourceStore) -> None:
+    with pytest.raises(Unresolvable) as missing:
+        await resolve(store, Destination(ref=REF))
+    assert missing.value.reason == "NotFound"
+    await add_broker(store, None)
+    with pytest.raises(Unresolvable) as not_ready:
+        await resolve(store, Destination(ref=REF))
+    assert not_ready.value.reason == "NotAddressable"
+    odd = KReference("example.dev/v1", "Thing", "t", "default")
+    with pytest.raises(Unresolvable) as unknown:
+        await resolve(store, Destination(ref=odd))
+    assert unknown.value.reason == "UnsupportedKind"
