@@ -62,7 +62,7 @@ def test_parse_v1beta3() -> None:
         ([*attrs(), {"name": "id"}], {"spec.attributes[4].name": "duplicate attribute 'id'"}),
         (
             [*attrs(), {"name": "x", "required": "yes"}],
-            {"spec.attributes[4].required": "expected true or false, got a string"},
+            {"spec.attributes[4].required": "expected a boolean, got a string"},
         ),
     ],
 )

@@ -24,6 +24,10 @@ from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.kinds import PrinterColumn
 from kawa.errors import FieldError, ValidationError
 
+read_bool = meta.read_bool
+read_int = meta.read_int
+
+
 STASH_PREFIX: Final = "conversion.kawa.dev/"
 """Annotations ``conversion.kawa.dev/<version>`` keep, as JSON, what a version cannot hold."""
 
@@ -105,42 +109,6 @@ def unknown_fields(
         for key in value
         if key not in names
     )
-
-
-def read_int(
-    parent: Mapping[str, Any],
-    key: str,
-    path: str,
-    errors: list[FieldError],
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(FieldError(path, f"expected an integer, got {meta.type_name(value)}"))
-        return None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        low = "" if minimum is None else f" >= {minimum}"
-        high = "" if maximum is None else f" <= {maximum}"
-        sep = " and" if low and high else ""
-        errors.append(FieldError(path, f"must be an integer{low}{sep}{high}, got {value}"))
-        return None
-    return value
-
-
-def read_bool(
-    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> bool | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        errors.append(FieldError(path, f"expected true or false, got {meta.type_name(value)}"))
-        return None
-    return value
 
 
 def read_list(

@@ -51,7 +51,10 @@ def test_channel_defaults_to_in_memory() -> None:
             {"bogus": 1},
             {"spec.bogus": "unknown field; expected one of channelTemplate, subscribers, delivery"},
         ),
-        ({"delivery": {"retry": -1}}, {"spec.delivery.retry": "must be an integer >= 0, got -1"}),
+        (
+            {"delivery": {"retry": -1}},
+            {"spec.delivery.retry": "must be an integer >= 0, got -1"},
+        ),
     ],
 )
 def test_invalid_channels(spec: dict[str, Any], expected: dict[str, str]) -> None:

@@ -62,8 +62,8 @@ def test_service_defaults() -> None:
                 }
             },
             {
-                "spec.template.spec.containerConcurrency": "must be an integer >= 0 and <= 1000, got 1001",  # noqa: E501
-                "spec.template.spec.timeoutSeconds": "must be an integer >= 0 and <= 600, got 601",
+                "spec.template.spec.containerConcurrency": "invalid value 1001: must be between 0 and 1000, inclusive",  # noqa: E501
+                "spec.template.spec.timeoutSeconds": "invalid value 601: must be between 0 and 600, inclusive",  # noqa: E501
             },
         ),
         (
@@ -107,7 +107,7 @@ def test_service_defaults() -> None:
             {"template": TEMPLATE, "traffic": [{"configurationName": "c", "percent": 101}]},
             {
                 "spec.traffic[0].configurationName": "unknown field; expected one of tag, revisionName, latestRevision, percent, url",  # noqa: E501
-                "spec.traffic[0].percent": "must be an integer >= 0 and <= 100, got 101",
+                "spec.traffic[0].percent": "invalid value 101: must be between 0 and 100, inclusive",  # noqa: E501
             },
         ),
     ],

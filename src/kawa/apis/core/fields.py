@@ -15,6 +15,10 @@ from typing import Any
 from kawa.apis import meta
 from kawa.errors import FieldError, ValidationError
 
+read_bool = meta.read_bool
+read_int = meta.read_int
+
+
 Schema = dict[str, Any]
 
 
@@ -110,51 +114,6 @@ def read_str_list(
                 FieldError(f"{path}[{i}]", f"expected a string, got {meta.type_name(item)}")
             )
     return tuple(out)
-
-
-def read_bool(
-    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> bool | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        errors.append(FieldError(path, f"expected a boolean, got {meta.type_name(value)}"))
-        return None
-    return value
-
-
-def read_int(
-    parent: Mapping[str, Any],
-    key: str,
-    path: str,
-    errors: list[FieldError],
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-    required: bool = False,
-) -> int | None:
-    """``parent[key]`` when it is an integer within ``[minimum, maximum]``."""
-    value = parent.get(key)
-    if value is None:
-        if required:
-            errors.append(FieldError(path, "required field is missing"))
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(FieldError(path, f"expected an integer, got {meta.type_name(value)}"))
-        return None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        low = "" if minimum is None else str(minimum)
-        high = "" if maximum is None else str(maximum)
-        if minimum is not None and maximum is not None:
-            bounds = f"between {low} and {high}, inclusive"
-        elif minimum is not None:
-            bounds = f"greater than or equal to {low}"
-        else:
-            bounds = f"less than or equal to {high}"
-        errors.append(FieldError(path, f"invalid value {value}: must be {bounds}"))
-        return None
-    return value
 
 
 def read_enum(
