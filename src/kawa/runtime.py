@@ -48,6 +48,8 @@ DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
 MAX_HEADER_LINE: Final = 64 * 1024
 MAX_HEADER_FIELD: Final = 256 * 1024
+SHUTDOWN_TIMEOUT: Final = 2.0
+"""Seconds a stopping kawa gives open requests (watches) before closing them."""
 SWITCH_INTERVAL: Final = 0.0005
 """Seconds a thread may hold the GIL while another waits (CPython's default is 0.005)."""
 
@@ -127,6 +129,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 # Knative's servers take large headers (binary-mode extensions are headers)
                 max_line_size=MAX_HEADER_LINE,
                 max_field_size=MAX_HEADER_FIELD,
+                # A client that goes away (an abandoned watch) cancels its handler, and a stop
+                # does not wait a minute for open watches to end.
+                handler_cancellation=True,
+                shutdown_timeout=SHUTDOWN_TIMEOUT,
             )
             await runner.setup()
             http_sock = _listen(config.host, config.port)

@@ -76,8 +76,17 @@ _OBJECT_META_SCHEMA: Final = {
             "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
             "description": "Which tool manages which fields.",
         },
+        "selfLink": {"type": "string", "description": "Deprecated: the object's own URL."},
+        "deletionGracePeriodSeconds": {
+            "type": "integer",
+            "format": "int64",
+            "description": "Set by the server: seconds allowed for a graceful deletion.",
+        },
     },
 }
+
+REFS: Final = {OBJECT_META: _OBJECT_META_SCHEMA}
+"""The shared schemas kind schemas point at (for :mod:`kawa.apis.schema_check`)."""
 
 _WRITE_PARAMETERS: Final = [
     {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
@@ -163,6 +172,19 @@ def _with_merge_keys(properties: dict[str, Any], keys: Mapping[str, str]) -> dic
             node["x-kubernetes-patch-merge-key"] = key
             node["x-kubernetes-patch-strategy"] = "merge"
     return out
+
+
+_OBJECT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def object_schema(rk: ResourceKind) -> dict[str, Any]:
+    """The schema of a whole stored object of ``rk`` (its storage version; built once)."""
+    key = (rk.storage_api_version, rk.kind)
+    found = _OBJECT_SCHEMAS.get(key)
+    if found is None:
+        group, _, version = rk.storage_api_version.rpartition("/")
+        found = _OBJECT_SCHEMAS[key] = _kind_schema(rk, group, version, True)
+    return found
 
 
 def _ref(name: str) -> dict[str, Any]:

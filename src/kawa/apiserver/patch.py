@@ -149,7 +149,7 @@ def strategic_merge_patch(target: Any, patch: Any, merge_keys: Mapping[str, str]
     """A strategic merge patch applied to a copy of ``target`` (see the module docstring)."""
     try:
         return _smp(target, patch, merge_keys, "")
-    except (TypeError, KeyError) as err:
+    except (TypeError, KeyError, AttributeError, ValueError) as err:
         raise ValidationError([FieldError("", f"invalid strategic merge patch: {err}")]) from None
 
 
@@ -225,5 +225,9 @@ def _merge_list(
     if isinstance(order, list):
         wanted = [o.get(merge_key) for o in order if isinstance(o, Mapping)]
         rank = {value: i for i, value in enumerate(wanted)}
-        items.sort(key=lambda item: rank.get(item.get(merge_key), len(rank)))
+        items.sort(
+            key=lambda item: rank.get(
+                item.get(merge_key) if isinstance(item, Mapping) else None, len(rank)
+            )
+        )
     return items

@@ -110,12 +110,49 @@ async def read_body(request: web.Request) -> Any:
         raise ValidationError.single("", "the request body is empty")
     try:
         if "yaml" in request.content_type:
-            return yaml.safe_load(raw)
+            return _json_compatible(yaml.load(raw, Loader=_NoAliasLoader))
         return orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         raise ValidationError.single("", f"the request body is not valid JSON: {err}") from None
     except yaml.YAMLError as err:
         raise ValidationError.single("", f"the request body is not valid YAML: {err}") from None
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few bytes of aliases can expand to millions of
+    nodes ("billion laughs"); API bodies never need them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted in API bodies", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+# Timestamps stay strings (JSON has no dates).
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _json_compatible(value: Any, path: str = "") -> Any:
+    """The YAML value if it is plain JSON data (string keys; no sets, bytes or dates)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError.single(path, f"map keys must be strings, got {key!r}")
+            _json_compatible(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _json_compatible(item, f"{path}[{i}]")
+    elif value is not None and not isinstance(value, str | int | float | bool):
+        raise ValidationError.single(
+            path, f"expected JSON data (string, number, boolean, list or map), got {value!r}"
+        )
+    return value
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Kubernetes ``Status`` objects (422 with one cause per field). Called by
 from __future__ import annotations
 
 import base64
+import builtins
 import secrets
 import string
 from collections.abc import Mapping
@@ -18,19 +19,23 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from kawa.apis import meta, schema_check
+from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
+from kawa.apiserver import openapi, selectors, tables, watch
 from kawa.apiserver import patch as patches
-from kawa.apiserver import selectors, tables, watch
 from kawa.apiserver.requests import (
     Target,
     read_body,
     read_object,
     unsupported,
 )
-from kawa.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from kawa.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 NAMESPACES: Final = "namespaces"
+WARNINGS: Final = web.RequestKey("kawa.warnings", list[str])
+"""Request key of the warnings a response carries (``Warning: 299 - "..."`` headers)."""
 PROTECTED_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public"})
 """Namespaces Kubernetes refuses to delete."""
 _NAME_CHARS: Final = string.ascii_lowercase + string.digits
@@ -63,8 +68,13 @@ class Resources:
     ) -> web.Response:
         if tables.wants_table(request.headers.get("Accept", "")):
             rv = str(obj.get("metadata", {}).get("resourceVersion", ""))
-            return json_response(tables.table(target.kind, [obj], rv), status)
-        return json_response(self._render(target, obj), status)
+            response = json_response(tables.table(target.kind, [obj], rv), status)
+        else:
+            response = json_response(self._render(target, obj), status)
+        for warning in request.get(WARNINGS, ()):
+            escaped = warning.replace("\\", "\\\\").replace('"', '\\"')
+            response.headers.add("Warning", f'299 - "{escaped}"')
+        return response
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -109,7 +119,12 @@ class Resources:
         items, token = _page(items, request.query.get("limit"), request.query.get("continue"))
         rv = str(result.resource_version)
         if as_table:
-            return json_response(tables.table(rk, items, rv, continue_token=token))
+            full = (
+                (lambda obj: self._render(target, obj))
+                if request.query.get("includeObject") == "Object"
+                else None
+            )
+            return json_response(tables.table(rk, items, rv, continue_token=token, full=full))
         metadata: dict[str, Any] = {"resourceVersion": rv}
         if token:
             metadata["continue"] = token
@@ -128,7 +143,12 @@ class Resources:
     # -- writes -----------------------------------------------------------------------------
 
     async def _admit(
-        self, target: Target, obj: Obj, name: str | None = None, old: Obj | None = None
+        self,
+        target: Target,
+        obj: Obj,
+        name: str | None = None,
+        old: Obj | None = None,
+        request: web.Request | None = None,
     ) -> Obj:
         """Check an incoming object against the path, convert it to the storage version,
         default and validate it."""
@@ -164,23 +184,48 @@ class Resources:
                 f"expected {rk.kind} ({target.api_version}) at this path, got "
                 f"{obj.get('kind')!r} ({obj.get('apiVersion')!r})",
             )
-        stored = rk.default(rk.to_version(obj, rk.storage_api_version))
+        converted = rk.to_version(obj, rk.storage_api_version)
+        if "status" in rk.subresources:
+            converted.pop("status", None)  # status is written through its subresource only
+        unknown = self._unknown_fields(request, rk, converted)
+        stored = rk.default(converted)
+        errors = [FieldError(path, f'unknown field "{path}"') for path in unknown]
+        subject = meta.subject_of(rk.kind, converted)
         try:
             rk.validate(stored)
         except ValidationError as err:
-            if old is None:
-                raise
-            # an update: report changed immutable fields together with the other errors
-            try:
-                rk.validate_update(old, stored)
-            except ValidationError as more:
-                extra = [e for e in more.errors if e not in err.errors]
-                if extra:
-                    raise ValidationError([*err.errors, *extra], subject=err.subject) from None
-            except (KeyError, TypeError, AttributeError, ValueError):
-                pass  # the update check needs a valid object; the errors above say why
-            raise
+            subject = err.subject
+            errors += [e for e in err.errors if e.path not in unknown]
+            if old is not None:
+                # an update: report changed immutable fields together with the other errors
+                try:
+                    rk.validate_update(old, stored)
+                except ValidationError as more:
+                    errors += [e for e in more.errors if e not in errors]
+                except (KeyError, TypeError, AttributeError, ValueError):
+                    pass  # the update check needs a valid object; the errors above say why
+        if errors:
+            raise ValidationError(errors, subject=subject)
         return stored
+
+    def _unknown_fields(
+        self, request: web.Request | None, rk: ResourceKind, obj: Obj
+    ) -> builtins.list[str]:
+        """Fields the kind's schema does not declare: with ``fieldValidation=Strict`` (what
+        kubectl sends) they are returned as errors; otherwise they are dropped, with a
+        ``Warning`` header unless the client asked for ``Ignore``."""
+        if rk.schema is None:
+            return []
+        unknown = schema_check.unknown_fields(obj, openapi.object_schema(rk), refs=openapi.REFS)
+        if not unknown:
+            return []
+        mode = request.query.get("fieldValidation", "Warn") if request is not None else "Warn"
+        if mode == "Strict":
+            return unknown
+        schema_check.prune(obj, unknown)
+        if mode != "Ignore" and request is not None:
+            request.setdefault(WARNINGS, []).extend(f'unknown field "{p}"' for p in unknown)
+        return []
 
     async def _check_namespace(self, target: Target) -> None:
         if self._namespace_kind is None or not target.kind.namespaced:
@@ -193,7 +238,7 @@ class Resources:
             raise NotFoundError(f'namespaces "{target.namespace}" not found') from None
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
-        obj = await self._admit(target, await read_object(request))
+        obj = await self._admit(target, await read_object(request), request=request)
         await self._check_namespace(target)
         if _dry_run(request):
             return self._respond(request, target, obj, 201)
@@ -203,7 +248,7 @@ class Resources:
     async def replace(self, request: web.Request, target: Target) -> web.Response:
         body = await read_object(request)
         old = await self._store.get(target.key())
-        obj = await self._admit(target, body, target.name, old)
+        obj = await self._admit(target, body, target.name, old, request)
         return await self._update(request, target, obj)
 
     async def _update(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
@@ -218,7 +263,7 @@ class Resources:
         body = await read_body(request)
         # Like Kubernetes, a patch that does not name a resourceVersion is applied to the
         # latest object: when a controller wrote in between, it is applied again.
-        pinned = b'"resourceVersion"' in orjson.dumps(body)
+        pinned = _names_resource_version(body)
         for attempt in range(_PATCH_ATTEMPTS):
             try:
                 return await self._patch_once(request, target, body)
@@ -239,7 +284,7 @@ class Resources:
             # Server-side apply of a new object is a create.
             if not isinstance(body, dict):
                 raise ValidationError.single("", "an apply patch must be an object") from None
-            obj = await self._admit(target, body, target.name)
+            obj = await self._admit(target, body, target.name, request=request)
             await self._check_namespace(target)
             return self._respond(request, target, await self._store.create(key, obj), 201)
         current = self._render(target, current_stored)
@@ -260,40 +305,48 @@ class Resources:
             raise _unsupported(f"unsupported patch type {content_type!r}")
         if not isinstance(patched, dict):
             raise ValidationError.single("", "the patched object is not an object")
-        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"].get(
-            "resourceVersion"
-        )
+        metadata = patched.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValidationError.single("metadata", "expected an object")
+        current_version = str(current["metadata"].get("resourceVersion", ""))
+        if _names_resource_version(body) and str(metadata.get("resourceVersion")) != (
+            current_version
+        ):
+            raise ConflictError(
+                f'Operation cannot be fulfilled on {rk.plural} "{key.name}": the object has '
+                "been modified; please apply your changes to the latest version and try again"
+            )
+        metadata["resourceVersion"] = current_version
         if target.subresource == "status":
             return await self._write_status(request, target, patched)
-        obj = await self._admit(target, patched, target.name, current_stored)
+        obj = await self._admit(target, patched, target.name, current_stored, request)
         return await self._update(request, target, obj)
 
     async def replace_status(self, request: web.Request, target: Target) -> web.Response:
         return await self._write_status(request, target, await read_object(request))
 
     async def _write_status(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
-        stored = target.kind.to_version(obj, target.kind.storage_api_version)
+        rk = target.kind
+        stored = rk.to_version(obj, rk.storage_api_version)
+        status = stored.get("status")
+        if status is not None and not isinstance(status, dict):
+            raise ValidationError.single("status", "expected an object")
+        status_schema = ((rk.schema or {}).get("properties") or {}).get("status")
+        if isinstance(status, dict) and isinstance(status_schema, Mapping):
+            problems = schema_check.type_errors(status, status_schema, "status", openapi.REFS)
+            problems += [
+                FieldError(p, f'unknown field "{p}"')
+                for p in schema_check.unknown_fields(status, status_schema, "status", openapi.REFS)
+            ]
+            if problems:
+                raise ValidationError(problems, subject=f"{rk.kind} {target.name}")
         updated = await self._store.update(target.key(), stored, status_only=True)
         return self._respond(request, target, updated)
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:
         key = target.key()
-        if (
-            target.kind.kind == "Namespace"
-            and target.kind.group == ""
-            and key.name in PROTECTED_NAMESPACES
-        ):
-            raise ForbiddenError(
-                f'namespaces "{key.name}" is forbidden: this namespace may not be deleted'
-            )
-        options: Any = {}
-        if request.can_read_body:
-            raw = await request.read()
-            if raw.strip():
-                try:
-                    options = orjson.loads(raw)
-                except orjson.JSONDecodeError as err:
-                    raise ValidationError.single("", f"invalid DeleteOptions: {err}") from None
+        _check_deletable(target, key.name)
+        options = await _delete_options(request)
         preconditions = options.get("preconditions") if isinstance(options, Mapping) else None
         if isinstance(preconditions, Mapping):
             current = await self._store.get(key)
@@ -305,23 +358,31 @@ class Resources:
                         f"Precondition failed: {field} in precondition: {wanted}, "
                         f"{field} in object meta: {meta.get(field)}"
                     )
-        if _dry_run(request):
+        if _dry_run(request, options):
             return self._respond(request, target, await self._store.get(key))
         deleted = await self._store.delete(key)
         return self._respond(request, target, deleted)
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
         selected = self._selector(request)
+        options = await _delete_options(request)
+        dry_run = _dry_run(request, options)
         result = await self._store.list(target.kind.resource, target.namespace)
         deleted = []
         for item in result.items:
-            if selected(item):
-                meta = item["metadata"]
-                key = ResourceKey(target.kind.resource, meta.get("namespace", ""), meta["name"])
-                try:
-                    deleted.append(await self._store.delete(key))
-                except NotFoundError:
-                    continue
+            if not selected(item):
+                continue
+            meta = item["metadata"]
+            if _protected(target, meta["name"]):
+                continue  # Kubernetes never deletes these; the rest of the collection goes
+            if dry_run:
+                deleted.append(item)
+                continue
+            key = ResourceKey(target.kind.resource, meta.get("namespace", ""), meta["name"])
+            try:
+                deleted.append(await self._store.delete(key))
+            except NotFoundError:
+                continue
         return json_response(
             {
                 "apiVersion": target.api_version,
@@ -335,8 +396,51 @@ class Resources:
 _unsupported = unsupported
 
 
-def _dry_run(request: web.Request) -> bool:
-    return request.query.get("dryRun") == "All"
+def _dry_run(request: web.Request, options: Any = None) -> bool:
+    """``?dryRun=All``, or ``dryRun: ["All"]`` in DeleteOptions (how kubectl delete sends it)."""
+    if request.query.get("dryRun") == "All":
+        return True
+    if isinstance(options, Mapping):
+        flag = options.get("dryRun")
+        return flag == "All" or (isinstance(flag, list) and "All" in flag)
+    return False
+
+
+async def _delete_options(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        options = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise ValidationError.single("", f"invalid DeleteOptions: {err}") from None
+    if not isinstance(options, Mapping):
+        raise ValidationError.single("", "DeleteOptions must be an object")
+    return options
+
+
+def _protected(target: Target, name: str) -> bool:
+    rk = target.kind
+    return rk.kind == "Namespace" and rk.group == "" and name in PROTECTED_NAMESPACES
+
+
+def _check_deletable(target: Target, name: str) -> None:
+    if _protected(target, name):
+        raise ForbiddenError(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+
+
+def _names_resource_version(body: Any) -> bool:
+    """Whether a patch body pins ``metadata.resourceVersion`` (a precondition)."""
+    if isinstance(body, Mapping):
+        meta = body.get("metadata")
+        return isinstance(meta, Mapping) and meta.get("resourceVersion") not in (None, "")
+    if isinstance(body, list):
+        return any(
+            isinstance(op, Mapping) and op.get("path") == "/metadata/resourceVersion" for op in body
+        )
+    return False
 
 
 def _page(items: list[Obj], limit_text: str | None, token: str | None) -> tuple[list[Obj], str]:

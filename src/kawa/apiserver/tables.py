@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from calendar import timegm
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from kawa.apis.kinds import PrinterColumn, ResourceKind
@@ -131,19 +131,21 @@ def _column_definitions(rk: ResourceKind) -> list[dict[str, Any]]:
     return columns
 
 
-def row(rk: ResourceKind, obj: Mapping[str, Any], now: float | None = None) -> dict[str, Any]:
+def row(
+    rk: ResourceKind,
+    obj: Mapping[str, Any],
+    now: float | None = None,
+    *,
+    full: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """One row. Its ``object`` is the object's metadata, or with ``full`` (the client asked
+    ``includeObject=Object``, as ``kubectl get --sort-by`` does) the whole object."""
     meta = obj.get("metadata", {})
     cells = [cell(c, obj, now) for c in rk.printer_columns]
     if not _names_itself(rk):
         cells.insert(0, meta.get("name", ""))
-    return {
-        "cells": cells,
-        "object": {
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": meta,
-        },
-    }
+    shown: Any = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}
+    return {"cells": cells, "object": shown if full is None else full(obj)}
 
 
 def table(
@@ -153,6 +155,7 @@ def table(
     *,
     now: float | None = None,
     continue_token: str = "",
+    full: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
     metadata: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
@@ -162,5 +165,5 @@ def table(
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
         "columnDefinitions": _column_definitions(rk),
-        "rows": [row(rk, obj, now) for obj in objects],
+        "rows": [row(rk, obj, now, full=full) for obj in objects],
     }

@@ -194,8 +194,13 @@ def eventing_controllers(
 ) -> list[Controller]:
     """The Broker and Trigger controllers, ready to ``run()``."""
 
-    async def broker_keys(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, BROKERS)]
+    async def brokers_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
+        # A Broker may be another Broker's dead-letter sink: when one changes, the others of
+        # its namespace resolve theirs again (the periodic resync catches the rest).
+        namespace = event.object["metadata"].get("namespace", "")
+        listed = await store.list(BROKERS, namespace)
+        keys = {ResourceKey(BROKERS, namespace, i["metadata"]["name"]) for i in listed.items}
+        return keys | {own_key(event, BROKERS)}
 
     async def trigger_keys(event: WatchEvent) -> Iterable[ResourceKey]:
         return [own_key(event, TRIGGERS)]
@@ -211,7 +216,7 @@ def eventing_controllers(
     brokers = BrokerReconciler(store, ingress_base_url, clock, recorder)
     triggers = TriggerReconciler(store, clock, recorder)
     return [
-        Controller("broker", store, brokers.reconcile, [Watch(BROKERS, broker_keys)]),
+        Controller("broker", store, brokers.reconcile, [Watch(BROKERS, brokers_of_namespace)]),
         Controller(
             "trigger",
             store,

@@ -91,6 +91,7 @@ class Controller:
         *,
         workers: int = 4,
         max_backoff: float = 300.0,
+        resync: float | None = 10.0,
     ) -> None:
         self.name = name
         self._store = store
@@ -98,6 +99,7 @@ class Controller:
         self._watches = tuple(watches)
         self._workers = workers
         self._max_backoff = max_backoff
+        self._resync = resync
         self.queue = WorkQueue()
 
     async def run(self) -> None:
@@ -106,6 +108,21 @@ class Controller:
                 tg.create_task(self._watch(watch), name=f"{self.name}-watch-{watch.resource}")
             for i in range(self._workers):
                 tg.create_task(self._work(), name=f"{self.name}-worker-{i}")
+            if self._resync:
+                tg.create_task(self._resync_forever(self._resync), name=f"{self.name}-resync")
+
+    async def _resync_forever(self, interval: float) -> None:
+        """Reconcile everything again now and then, as informers resync: what an object
+        depends on may change without a watch event this controller sees (a dead-letter sink
+        in another namespace becoming addressable, say)."""
+        while True:
+            await asyncio.sleep(interval)
+            for watch in self._watches:
+                listed = await self._store.list(watch.resource)
+                for obj in listed.items:
+                    event = WatchEvent("ADDED", obj, listed.resource_version)
+                    for key in await watch.mapper(event):
+                        self.queue.add(key)
 
     async def _watch(self, watch: Watch) -> None:
         since: int | None = None

@@ -49,7 +49,16 @@ class PendingReconciler:
             obj = await self._store.get(key)
         except NotFoundError:
             return
-        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
+        # This controller owns the whole status: nothing a client wrote there (an address, say)
+        # may make the object look usable.
+        stored = obj.get("status")
+        old: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        ready = [
+            c
+            for c in old.get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "Ready"
+        ]
+        status: dict[str, Any] = {"conditions": copy.deepcopy(ready)}
         _READY_ONLY.mark_unknown(
             status,
             "Ready",
