@@ -84,3 +84,17 @@ async def test_readiness_changes_are_recorded(tmp_path: Path) -> None:
         async with kawa.session.get(kawa.url + EVENTS) as resp:
             reasons = [e["reason"] for e in (await resp.json())["items"]]
         assert "BrokerCreated" not in reasons
+
+
+async def test_events_carry_an_event_time(tmp_path: Path) -> None:
+    store = SqliteResourceStore(str(tmp_path / "s.db"))
+    try:
+        moment = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+        recorder = EventRecorder(store, "test", clock=lambda: moment, suffix=lambda: "y")
+        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q", "uid": "u2"}}
+        await recorder.record(obj, "Normal", "Started", "started")
+        (event,) = (await store.list("events", "default")).items
+        assert event["eventTime"] == "2026-01-01T12:00:00.123456Z"
+        assert event["firstTimestamp"] == "2026-01-01T12:00:00Z"
+    finally:
+        await store.close()

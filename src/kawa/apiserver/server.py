@@ -59,6 +59,9 @@ class ApiServer:
         app.add_routes(
             [
                 web.get("/version", self.version),
+                web.get("/healthz", self.health),
+                web.get("/readyz", self.health),
+                web.get("/livez", self.health),
                 web.get("/api", self.core_versions),
                 web.get("/apis", self.groups),
                 web.get("/openapi/v3", self.openapi_index),
@@ -72,6 +75,9 @@ class ApiServer:
 
     async def version(self, request: web.Request) -> web.Response:
         return json_response(discovery.version())
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     async def core_versions(self, request: web.Request) -> web.Response:
         return json_response(discovery.core_versions(request.host))
@@ -151,6 +157,11 @@ class ApiServer:
             if target.subresource not in target.kind.subresources:
                 raise NotFoundError(
                     f"{target.kind.plural} has no subresource {target.subresource!r}"
+                )
+            if target.subresource == "log":
+                raise NotFoundError(
+                    "container logs arrive with Knative Serving in kawa (issue #5): kawa does "
+                    "not run Pods yet"
                 )
             return error_response(405, f"{method} is not allowed on {target.subresource}")
         if target.name is None:

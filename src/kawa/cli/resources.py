@@ -63,7 +63,7 @@ def apply(client: ApiClient, filename: str, default_namespace: str) -> int:
         if namespace:
             meta["namespace"] = namespace
         name = meta.get("name", "")
-        label = f"{rk.singular}.{rk.group}/{name}"
+        label = f"{rk.singular}.{rk.group}/{name}" if rk.group else f"{rk.singular}/{name}"
         status, current = client.request("GET", resource_path(rk, namespace, name))
         if status == 404:
             status, payload = client.request("POST", resource_path(rk, namespace), obj)
@@ -131,4 +131,5 @@ def delete(client: ApiClient, kind: str, name: str, namespace: str) -> None:
     except ValidationError as err:
         raise CliError(str(err)) from None
     client.checked("DELETE", resource_path(rk, namespace if rk.namespaced else None, name))
-    click.echo(f'{rk.singular}.{rk.group} "{name}" deleted')
+    kind = f"{rk.singular}.{rk.group}" if rk.group else rk.singular
+    click.echo(f'{kind} "{name}" deleted')

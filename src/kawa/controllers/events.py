@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from kawa.apis.conditions import Clock, format_time, system_clock
@@ -20,7 +22,14 @@ from kawa.store.base import ResourceKey, ResourceStore
 log = logging.getLogger(__name__)
 
 EVENTS: Final = "events"
+MAX_CORRELATED: Final = 10_000
+"""Events remembered for counting repeats (the oldest are forgotten first)."""
 EventType = Literal["Normal", "Warning"]
+
+
+def format_micro_time(moment: datetime) -> str:
+    """Kubernetes' MicroTime (``eventTime``): RFC 3339 with microseconds, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class EventRecorder:
@@ -38,7 +47,7 @@ class EventRecorder:
         self._component = component
         self._clock = clock
         self._suffix = suffix
-        self._seen: dict[tuple[str, str, str, str], ResourceKey] = {}
+        self._seen: OrderedDict[tuple[str, str, str, str], ResourceKey] = OrderedDict()
 
     async def record(
         self, obj: Mapping[str, Any], type_: EventType, reason: str, message: str
@@ -82,11 +91,14 @@ class EventRecorder:
                     "source": {"component": self._component},
                     "reportingComponent": self._component,
                     "reportingInstance": "kawa",
+                    "eventTime": format_micro_time(self._clock()),
                     "firstTimestamp": now,
                     "lastTimestamp": now,
                     "count": 1,
                 },
             )
             self._seen[correlation] = key
+            if len(self._seen) > MAX_CORRELATED:
+                self._seen.popitem(last=False)
         except (ConflictError, KawaError) as err:
             log.warning("could not record event %s for %s: %s", reason, meta.get("name"), err)

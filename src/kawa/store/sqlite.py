@@ -96,7 +96,7 @@ class SqliteResourceStore:
     async def get(self, key: ResourceKey) -> Obj:
         row = await self._run(self._get_row, key)
         if row is None:
-            raise NotFoundError(f"{key} not found")
+            raise NotFoundError(f'{key.resource} "{key.name}" not found')
         return orjson.loads(row)  # type: ignore[no-any-return]
 
     def _get_row(self, key: ResourceKey) -> bytes | None:
@@ -143,7 +143,7 @@ class SqliteResourceStore:
         async with self._lock:
             row = await self._run(self._get_row, key)
             if row is None:
-                raise NotFoundError(f"{key} not found")
+                raise NotFoundError(f'{key.resource} "{key.name}" not found')
             old: Obj = orjson.loads(row)
             old_meta = old["metadata"]
             given_rv = obj.get("metadata", {}).get("resourceVersion")
@@ -185,7 +185,7 @@ class SqliteResourceStore:
         async with self._lock:
             row = await self._run(self._get_row, key)
             if row is None:
-                raise NotFoundError(f"{key} not found")
+                raise NotFoundError(f'{key.resource} "{key.name}" not found')
             old: Obj = orjson.loads(row)
             return await self._commit(key, old, "DELETED")
 
