@@ -53,3 +53,20 @@ def test_describe_shows_fields_conditions_and_events(tmp_path: Path) -> None:
         parsed = yaml.safe_load(config.stdout)
         assert parsed["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
         assert parsed["current-context"] == "kawa"
+
+
+@pytest.mark.slow
+def test_apply_refuses_unknown_fields(tmp_path: Path) -> None:
+    with kawa_up(tmp_path) as kawa:
+        manifest = tmp_path / "typo.yaml"
+        manifest.write_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatta:\n  a: b\n"
+        )
+        result = run_cli(
+            "apply", "-f", str(manifest), "--data-dir", str(kawa.data_dir), cwd=tmp_path
+        )
+        assert result.code == 1, result.explain()
+        assert 'unknown field "datta"' in result.stderr
+        assert "Traceback" not in result.stderr
+        listed = run_cli("get", "cm", "-o", "name", "--data-dir", str(kawa.data_dir), cwd=tmp_path)
+        assert "typo" not in listed.stdout

@@ -17,6 +17,8 @@ from kawa.cli.table import render
 from kawa.errors import ValidationError
 
 _MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+STRICT = "?fieldValidation=Strict"
+"""Like kubectl: unknown fields in a manifest are errors, not silently dropped."""
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
@@ -66,14 +68,15 @@ def apply(client: ApiClient, filename: str, default_namespace: str) -> int:
         label = f"{rk.singular}.{rk.group}/{name}" if rk.group else f"{rk.singular}/{name}"
         status, current = client.request("GET", resource_path(rk, namespace, name))
         if status == 404:
-            status, payload = client.request("POST", resource_path(rk, namespace), obj)
+            status, payload = client.request("POST", resource_path(rk, namespace) + STRICT, obj)
             verb = "created"
         elif status < 400:
             merged = dict(obj)
             # No resourceVersion: apply states the desired spec, whatever the controllers wrote
             # to the status meanwhile (a stale version would only make it fail with 409).
             merged["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
-            status, payload = client.request("PUT", resource_path(rk, namespace, name), merged)
+            path = resource_path(rk, namespace, name) + STRICT
+            status, payload = client.request("PUT", path, merged)
             verb = "configured"
             if status < 400 and payload["metadata"].get("resourceVersion") == current[
                 "metadata"
