@@ -2,8 +2,8 @@
 
 :func:`parse_path` turns ``/api/v1/namespaces/default/pods/busybox/log`` or
 ``/apis/eventing.knative.dev/v1/brokers`` into a :class:`Target` (kind, served apiVersion,
-namespace, name, subresource). :func:`read_body` decodes JSON or YAML bodies into a dict with
-a clear error. Pure except for reading the request body.
+namespace, name, subresource). :func:`read_body` decodes JSON, YAML or (for a few kinds)
+Kubernetes protobuf bodies into a dict with a clear error. Pure except for reading the body.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
+from kawa.apiserver.protobuf import UnsupportedKind, decode_object
 from kawa.errors import FieldError, NotFoundError, ValidationError
 from kawa.store.base import ResourceKey
 
@@ -84,6 +85,9 @@ class PayloadTooLarge(ValidationError):
     """A body over the server's size limit (413)."""
 
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
 def unsupported(message: str) -> UnsupportedMediaType:
     return UnsupportedMediaType([FieldError("", message)])
 
@@ -91,11 +95,17 @@ def unsupported(message: str) -> UnsupportedMediaType:
 async def read_body(request: web.Request) -> Any:
     """The decoded request body (JSON, or YAML for ``*yaml`` content types).
 
-    Other content types are refused with 415 before the body is read: kubectl's typed
-    clients (``kubectl create namespace``) send protobuf, which kawa does not speak.
+    Kubernetes protobuf (what kubectl's typed generators such as ``kubectl create namespace``
+    send) is decoded by :func:`kawa.apiserver.protobuf.decode_object` for the kinds it knows.
+    Other content types are refused with 415 before the body is read.
     """
     content_type = request.content_type
-    if not (content_type.endswith(("json", "yaml")) or content_type == "application/octet-stream"):
+    protobuf = content_type == PROTOBUF
+    if not (
+        protobuf
+        or content_type.endswith(("json", "yaml"))
+        or content_type == "application/octet-stream"
+    ):
         raise unsupported(
             f"the body of the request was in an unknown format ({content_type}): kawa accepts "
             "application/json and application/yaml (use kubectl apply -f or kubectl create -f)"
@@ -108,6 +118,11 @@ async def read_body(request: web.Request) -> Any:
         ) from None
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
+    if protobuf:
+        try:
+            return decode_object(raw)
+        except UnsupportedKind as err:
+            raise unsupported(err.errors[0].message) from None
     try:
         if "yaml" in request.content_type:
             return _json_compatible(yaml.load(raw, Loader=_NoAliasLoader))

@@ -1,0 +1,359 @@
+"""Decoding the Kubernetes protobuf bodies that kubectl's typed generators send.
+
+``kubectl create namespace``, ``create configmap``, ``create secret generic``, ``create
+serviceaccount``, ``create role``/``clusterrole`` and ``create rolebinding``/
+``clusterrolebinding`` POST their object as ``application/vnd.kubernetes.protobuf``: the magic
+``k8s\\x00`` followed by a ``runtime.Unknown`` envelope whose ``raw`` field holds the object
+(``k8s.io/api/{core,rbac}/v1/generated.proto``). :func:`decode_object` turns such a body into
+the JSON-shaped dict the rest of the API server reads; called by
+:func:`kawa.apiserver.requests.read_body`.
+
+The wire reader is small and pure: varints, length-delimited fields and fixed 32/64-bit fields.
+Only the kinds in :data:`DECODERS` are understood (others raise :class:`UnsupportedKind`, a
+415); malformed bytes raise :class:`~kawa.errors.ValidationError`. Empty strings, empty lists
+and empty maps are left out, as Kubernetes' JSON (``omitempty``) does; read-only metadata
+(uid, resourceVersion, timestamps, managedFields) is ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kawa.errors import FieldError, ValidationError
+
+MAGIC = b"k8s\x00"
+"""The prefix of every Kubernetes protobuf body."""
+
+_VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
+
+Field = tuple[int, int, int | bytes]
+"""One wire field: (number, wire type, value: an int for numbers, bytes when delimited)."""
+
+
+class UnsupportedKind(ValidationError):
+    """A well-formed protobuf body of a kind kawa cannot decode (the server answers 415)."""
+
+
+def _invalid(path: str, message: str) -> ValidationError:
+    return ValidationError.single(path, f"the protobuf body is malformed: {message}")
+
+
+def _varint(data: bytes, pos: int, path: str) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise _invalid(path, "a varint runs past the end of the data")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise _invalid(path, "a varint is longer than 10 bytes")
+
+
+def fields(data: bytes, path: str = "") -> Iterator[Field]:
+    """The fields of one protobuf message, in order; ``path`` names it in errors."""
+    pos = 0
+    end = len(data)
+    while pos < end:
+        key, pos = _varint(data, pos, path)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise _invalid(path, "field number 0")
+        value: int | bytes
+        if wire == _VARINT:
+            value, pos = _varint(data, pos, path)
+        elif wire == _BYTES:
+            size, pos = _varint(data, pos, path)
+            if size > end - pos:
+                raise _invalid(path, f"field {number} is longer than the data left")
+            value = data[pos : pos + size]
+            pos += size
+        elif wire == _FIXED64:
+            if pos + 8 > end:
+                raise _invalid(path, f"field {number} (fixed64) runs past the end")
+            value = int.from_bytes(data[pos : pos + 8], "little")
+            pos += 8
+        elif wire == _FIXED32:
+            if pos + 4 > end:
+                raise _invalid(path, f"field {number} (fixed32) runs past the end")
+            value = int.from_bytes(data[pos : pos + 4], "little")
+            pos += 4
+        else:
+            raise _invalid(path, f"field {number} has unsupported wire type {wire}")
+        yield number, wire, value
+
+
+# -- field readers ---------------------------------------------------------------------------
+
+Reader = Callable[[int, int | bytes, str], Any]
+"""Reads one wire value (wire type, value, field path) into a JSON value."""
+
+
+def _bytes_of(wire: int, value: int | bytes, path: str) -> bytes:
+    if wire != _BYTES or not isinstance(value, bytes):
+        raise _invalid(path, "expected a length-delimited field")
+    return value
+
+
+def _string(wire: int, value: int | bytes, path: str) -> str:
+    try:
+        return _bytes_of(wire, value, path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _invalid(path, "a string is not valid UTF-8") from None
+
+
+def _base64(wire: int, value: int | bytes, path: str) -> str:
+    return base64.b64encode(_bytes_of(wire, value, path)).decode("ascii")
+
+
+def _bool(wire: int, value: int | bytes, path: str) -> bool:
+    if wire != _VARINT or not isinstance(value, int):
+        raise _invalid(path, "expected a varint (bool)")
+    return value != 0
+
+
+class _Message:
+    """How to read one message type: field number -> (JSON name, reader, repeated)."""
+
+    __slots__ = ("specs",)
+
+    def __init__(self, specs: dict[int, tuple[str, Reader, bool]]) -> None:
+        self.specs = specs
+
+    def __call__(self, wire: int, value: int | bytes, path: str) -> dict[str, Any]:
+        data = _bytes_of(wire, value, path)
+        out: dict[str, Any] = {}
+        for number, field_wire, field_value in fields(data, path):
+            spec = self.specs.get(number)
+            if spec is None:
+                continue  # a field kawa does not read (read-only metadata, newer fields)
+            name, reader, repeated = spec
+            sub = f"{path}.{name}" if path else name
+            if repeated:
+                items = out.setdefault(name, [])
+                items.append(reader(field_wire, field_value, f"{sub}[{len(items)}]"))
+            else:
+                out[name] = reader(field_wire, field_value, sub)
+        return {k: v for k, v in out.items() if v not in ("", [], {})}
+
+
+def _map(value_reader: Reader) -> Reader:
+    """A protobuf map: repeated entries {1: key, 2: value}; read as one JSON object."""
+    entry = _Message({1: ("key", _string, False), 2: ("value", value_reader, False)})
+
+    def read(wire: int, value: int | bytes, path: str) -> tuple[str, Any]:
+        pair = entry(wire, value, path)
+        return pair.get("key", ""), pair.get("value", "")
+
+    return read
+
+
+def _one(name: str, reader: Reader) -> tuple[str, Reader, bool]:
+    return (name, reader, False)
+
+
+def _many(name: str, reader: Reader) -> tuple[str, Reader, bool]:
+    return (name, reader, True)
+
+
+class _MapMessage(_Message):
+    """A message whose repeated map fields are gathered into JSON objects."""
+
+    __slots__ = ("maps",)
+
+    def __init__(self, specs: dict[int, tuple[str, Reader, bool]], maps: frozenset[str]) -> None:
+        super().__init__(specs)
+        self.maps = maps
+
+    def __call__(self, wire: int, value: int | bytes, path: str) -> dict[str, Any]:
+        out = super().__call__(wire, value, path)
+        for name in self.maps:
+            if name in out:
+                out[name] = dict(out[name])
+        return out
+
+
+# -- apimachinery meta/v1 --------------------------------------------------------------------
+
+_OWNER_REFERENCE = _Message(
+    {
+        1: _one("kind", _string),
+        3: _one("name", _string),
+        4: _one("uid", _string),
+        5: _one("apiVersion", _string),
+        6: _one("controller", _bool),
+        7: _one("blockOwnerDeletion", _bool),
+    }
+)
+_OBJECT_META = _MapMessage(
+    {
+        1: _one("name", _string),
+        2: _one("generateName", _string),
+        3: _one("namespace", _string),
+        11: _many("labels", _map(_string)),
+        12: _many("annotations", _map(_string)),
+        13: _many("ownerReferences", _OWNER_REFERENCE),
+        14: _many("finalizers", _string),
+    },
+    frozenset({"labels", "annotations"}),
+)
+_LABEL_SELECTOR_REQUIREMENT = _Message(
+    {1: _one("key", _string), 2: _one("operator", _string), 3: _many("values", _string)}
+)
+_LABEL_SELECTOR = _MapMessage(
+    {
+        1: _many("matchLabels", _map(_string)),
+        2: _many("matchExpressions", _LABEL_SELECTOR_REQUIREMENT),
+    },
+    frozenset({"matchLabels"}),
+)
+
+# -- core/v1 ---------------------------------------------------------------------------------
+
+_OBJECT_REFERENCE = _Message(
+    {
+        1: _one("kind", _string),
+        2: _one("namespace", _string),
+        3: _one("name", _string),
+        4: _one("uid", _string),
+        5: _one("apiVersion", _string),
+        6: _one("resourceVersion", _string),
+        7: _one("fieldPath", _string),
+    }
+)
+_LOCAL_OBJECT_REFERENCE = _Message({1: _one("name", _string)})
+_NAMESPACE = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _one("spec", _Message({1: _many("finalizers", _string)})),
+    }
+)
+_CONFIG_MAP = _MapMessage(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _many("data", _map(_string)),
+        3: _many("binaryData", _map(_base64)),
+        4: _one("immutable", _bool),
+    },
+    frozenset({"data", "binaryData"}),
+)
+_SECRET = _MapMessage(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _many("data", _map(_base64)),
+        3: _one("type", _string),
+        4: _many("stringData", _map(_string)),
+        5: _one("immutable", _bool),
+    },
+    frozenset({"data", "stringData"}),
+)
+_SERVICE_ACCOUNT = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _many("secrets", _OBJECT_REFERENCE),
+        3: _many("imagePullSecrets", _LOCAL_OBJECT_REFERENCE),
+        4: _one("automountServiceAccountToken", _bool),
+    }
+)
+
+# -- rbac/v1 ---------------------------------------------------------------------------------
+
+_POLICY_RULE = _Message(
+    {
+        1: _many("verbs", _string),
+        2: _many("apiGroups", _string),
+        3: _many("resources", _string),
+        4: _many("resourceNames", _string),
+        5: _many("nonResourceURLs", _string),
+    }
+)
+_SUBJECT = _Message(
+    {
+        1: _one("kind", _string),
+        2: _one("apiGroup", _string),
+        3: _one("name", _string),
+        4: _one("namespace", _string),
+    }
+)
+_ROLE_REF = _Message(
+    {1: _one("apiGroup", _string), 2: _one("kind", _string), 3: _one("name", _string)}
+)
+_ROLE = _Message({1: _one("metadata", _OBJECT_META), 2: _many("rules", _POLICY_RULE)})
+_CLUSTER_ROLE = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _many("rules", _POLICY_RULE),
+        3: _one("aggregationRule", _Message({1: _many("clusterRoleSelectors", _LABEL_SELECTOR)})),
+    }
+)
+_BINDING = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _many("subjects", _SUBJECT),
+        3: _one("roleRef", _ROLE_REF),
+    }
+)
+
+_RBAC = "rbac.authorization.k8s.io/v1"
+DECODERS: dict[tuple[str, str], Reader] = {
+    ("v1", "Namespace"): _NAMESPACE,
+    ("v1", "ConfigMap"): _CONFIG_MAP,
+    ("v1", "Secret"): _SECRET,
+    ("v1", "ServiceAccount"): _SERVICE_ACCOUNT,
+    (_RBAC, "Role"): _ROLE,
+    (_RBAC, "ClusterRole"): _CLUSTER_ROLE,
+    (_RBAC, "RoleBinding"): _BINDING,
+    (_RBAC, "ClusterRoleBinding"): _BINDING,
+}
+"""The (apiVersion, kind) pairs kawa reads in protobuf, each with its message reader."""
+
+_TYPE_META = _Message({1: _one("apiVersion", _string), 2: _one("kind", _string)})
+_UNKNOWN = _Message(
+    {
+        1: _one("typeMeta", _TYPE_META),
+        2: _one("raw", _bytes_of),
+        3: _one("contentEncoding", _string),
+        4: _one("contentType", _string),
+    }
+)
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """The JSON-shaped object of a Kubernetes protobuf body (``k8s\\x00`` + runtime.Unknown).
+
+    Raises :class:`UnsupportedKind` for kinds outside :data:`DECODERS` and
+    :class:`~kawa.errors.ValidationError` for anything malformed.
+    """
+    if not body.startswith(MAGIC):
+        raise _invalid("", "it does not start with the Kubernetes magic bytes k8s\\x00")
+    envelope = _UNKNOWN(_BYTES, body[len(MAGIC) :], "")
+    if envelope.get("contentEncoding"):
+        raise _invalid("", f"content encoding {envelope['contentEncoding']!r} is not supported")
+    type_meta = envelope.get("typeMeta", {})
+    api_version = type_meta.get("apiVersion", "")
+    kind = type_meta.get("kind", "")
+    reader = DECODERS.get((api_version, kind))
+    if reader is None:
+        known = ", ".join(sorted(k for _, k in DECODERS))
+        raise UnsupportedKind(
+            [
+                FieldError(
+                    "",
+                    f"kawa does not read {kind or 'objects'} ({api_version or 'no apiVersion'}) "
+                    f"in protobuf (it does for {known}): send JSON or YAML instead, for example "
+                    "with kubectl apply -f or kubectl create -f",
+                )
+            ]
+        )
+    raw = envelope.get("raw")
+    if not raw:
+        raise ValidationError.single("", f"the protobuf body holds no {kind} (raw is empty)")
+    obj = reader(_BYTES, raw, "")
+    return {"apiVersion": api_version, "kind": kind, **obj}
