@@ -9,7 +9,6 @@ from kawa.apis import duck, eventing
 from kawa.apis.conditions import Condition
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec, Destination, KReference
 from kawa.apis.eventing import trigger as trigger_module
-from kawa.apis.eventing.trigger_filters import CESQL_NOT_SUPPORTED
 from kawa.errors import ValidationError
 
 from .helpers import FakeClock, broker_obj, field_errors, new_status, trigger_obj
@@ -257,14 +256,14 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
         {"spec.filters[0].not": "expected exactly one of"},
     ),
     (
-        "cesql is not supported yet",
-        spec(filters=[{"cesql": "type = 'x'"}]),
-        {"spec.filters[0].cesql": CESQL_NOT_SUPPORTED},
+        "cesql that does not parse",
+        spec(filters=[{"cesql": "type = = 'x'"}]),
+        {"spec.filters[0].cesql": "found '=' at 1:8"},
     ),
     (
-        "nested cesql",
-        spec(filters=[{"any": [{"cesql": "true"}]}]),
-        {"spec.filters[0].any[0].cesql": CESQL_NOT_SUPPORTED},
+        "nested empty cesql",
+        spec(filters=[{"any": [{"cesql": " "}]}]),
+        {"spec.filters[0].any[0].cesql": "must be a non-empty CloudEvents SQL expression"},
     ),
     (
         "bad delivery",
@@ -276,12 +275,12 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     ),
     (
         "several problems at once",
-        {"filter": {"attributes": {"SOURCE": "x"}}, "filters": [{"cesql": "x"}]},
+        {"filter": {"attributes": {"SOURCE": "x"}}, "filters": [{"cesql": "x ="}]},
         {
             "spec.broker": "required field is missing",
             "spec.subscriber": "required field is missing",
             "spec.filter.attributes[SOURCE]": "invalid attribute name",
-            "spec.filters[0].cesql": CESQL_NOT_SUPPORTED,
+            "spec.filters[0].cesql": "invalid CloudEvents SQL expression",
         },
     ),
 ]

@@ -201,3 +201,18 @@ async def test_deleted_trigger_stops_delivering(tmp_path: Path) -> None:
         assert await kawa.send(event("2")) == 202
         await asyncio.sleep(0.3)
         assert [e.id for e in sub.events] == ["1"]
+
+
+async def test_cesql_filter_selects_events(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(broker())
+        expression = "type LIKE 'order.%' AND INT(amount) >= 100"
+        await kawa.apply(trigger("big-orders", sub.url, filters=[{"cesql": expression}]))
+        await kawa.wait_ready("Trigger", "big-orders")
+        assert await kawa.send(event("small", type_="order.created", amount="5")) == 202
+        assert await kawa.send(event("big", type_="order.created", amount="250")) == 202
+        assert await kawa.send(event("other", type_="invoice.created", amount="999")) == 202
+        assert await kawa.send(event("noamount", type_="order.created")) == 202
+        await sub.wait_for(1)
+        await asyncio.sleep(0.3)
+        assert [e.id for e in sub.events] == ["big"]

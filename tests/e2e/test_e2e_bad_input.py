@@ -60,7 +60,7 @@ MANIFESTS = {
         spec:
           broker: default
           subscriber: {uri: "http://127.0.0.1:9/"}
-          filters: [{cesql: "type = 'x'"}]
+          filters: [{cesql: "type = = 'x'"}]
         """,
     "invalid.yaml": """
         kind: [Trigger
@@ -120,9 +120,9 @@ CASES = [
         1,
     ),
     Case(
-        "cesql filter",
+        "invalid cesql filter",
         ("apply", "-f", "{dir}/cesql.yaml"),
-        ("spec.filters[0].cesql", "not supported yet", "#4"),
+        ("spec.filters[0].cesql", "invalid CloudEvents SQL expression", "at 1:8"),
         1,
     ),
     Case(

@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from kawa.apis.eventing import Trigger, parse_trigger
-from kawa.apis.eventing.trigger_filters import CESQL_NOT_SUPPORTED
 from kawa.errors import ValidationError
 from kawa.filters import compile_filter, compile_filters, compile_trigger, match_all
 
@@ -87,12 +86,20 @@ def test_nested_dialects() -> None:
     assert not f(event(type="invoice.created", priority=1))
 
 
-def test_cesql_is_rejected_until_supported() -> None:
+def test_cesql_filters_match_and_invalid_ones_are_refused() -> None:
+    f = compile_filters([{"cesql": "type LIKE 'order.%' AND priority > 1"}])
+    assert f(event(type="order.created", priority=2))
+    assert not f(event(type="order.created", priority=1))
+    assert not f(event(type="order.created"))  # missing attribute: an error, so no match
+    assert not f(event(type="invoice", priority=5))
+    nested = compile_filters([{"not": {"cesql": "subject = 'x'"}}])
+    assert nested(event(subject="y"))
     with pytest.raises(ValidationError) as info:
-        compile_filters([{"cesql": "type = 'x'"}])
-    assert [(e.path, e.message) for e in info.value.errors] == [
-        ("spec.filters[0].cesql", CESQL_NOT_SUPPORTED)
-    ]
+        compile_filters([{"cesql": "type = = 'x'"}])
+    ((path, message),) = [(e.path, e.message) for e in info.value.errors]
+    assert path == "spec.filters[0].cesql"
+    assert message.startswith("invalid CloudEvents SQL expression: ")
+    assert "1:" in message  # the position of the parse error
 
 
 def test_compile_filter_validates_its_input() -> None:

@@ -383,9 +383,11 @@ def event_display(port: int, host: str) -> None:
 
 
 def _register_demo() -> None:
+    from kawa.cli.cesql import cesql
     from kawa.cli.demo import demo
 
     main.add_command(demo)
+    main.add_command(cesql)
 
 
 _register_demo()

@@ -6,7 +6,7 @@ otherwise ``spec.filter.attributes`` applies; no filter at all matches every eve
 
 Compile once per trigger (at reconcile time), call per event. Raw filter dicts are validated
 again before compiling (cheap, and it keeps :func:`compile_filters` safe for any caller), so a
-``cesql`` filter raises :class:`~kawa.errors.ValidationError` until CESQL support lands.
+``cesql`` filter with an invalid expression raises :class:`~kawa.errors.ValidationError`.
 Called by the broker data plane (and later by Subscriptions and Parallel branches).
 """
 
@@ -22,6 +22,7 @@ from kawa.filters import any as any_
 from kawa.filters import not_
 from kawa.filters.attributes import attributes_filter
 from kawa.filters.base import Filter, match_all
+from kawa.filters.cesql import cesql_filter
 from kawa.filters.exact import exact_filter
 from kawa.filters.prefix import prefix_filter
 from kawa.filters.suffix import suffix_filter
@@ -66,4 +67,6 @@ def _compile(spec: Mapping[str, Any]) -> Filter:
         return any_.any_filter([_compile(member) for member in spec["any"]])
     if "not" in spec:
         return not_.not_filter(_compile(spec["not"]))
+    if "cesql" in spec:
+        return cesql_filter(spec["cesql"])
     raise ValidationError.single("", f"cannot compile filter {dict(spec)!r}")  # pragma: no cover

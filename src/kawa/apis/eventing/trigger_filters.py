@@ -8,7 +8,8 @@ Follows Knative's ``pkg/apis/eventing/v1/trigger_validation.go`` and kawa's cont
   ``exact`` / ``prefix`` / ``suffix`` -- a map with exactly one attribute (as Knative's webhook
   requires) whose name follows the rule above and whose value is a non-empty string;
   ``all`` / ``any`` -- non-empty lists of filters, validated recursively;
-  ``not`` -- one filter; ``cesql`` -- rejected until CESQL support lands (issue #4).
+  ``not`` -- one filter; ``cesql`` -- a CloudEvents SQL expression, parsed at admission (a
+  parse error is returned with its line and column).
   Unknown keys are rejected.
 
 Returns lists of :class:`~kawa.errors.FieldError` with paths relative to the trigger
@@ -22,6 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kawa import cesql
 from kawa.apis import meta
 from kawa.errors import FieldError
 
@@ -32,9 +34,6 @@ MAP_DIALECTS: Final = ("exact", "prefix", "suffix")
 LIST_DIALECTS: Final = ("all", "any")
 DIALECTS: Final = (*MAP_DIALECTS, *LIST_DIALECTS, "not", "cesql")
 
-CESQL_NOT_SUPPORTED: Final = (
-    "the cesql filter dialect is not supported yet (it arrives with CESQL support, issue #4)"
-)
 
 MAX_DEPTH: Final = 32
 """Deepest nesting of ``all``/``any``/``not`` accepted (keeps evaluation and recursion bounded)."""
@@ -117,8 +116,18 @@ def validate_filter(value: Any, path: str, *, depth: int = 0) -> list[FieldError
         elif dialect == "not":
             errors.extend(validate_filter(body, here, depth=depth + 1))
         else:
-            errors.append(FieldError(here, CESQL_NOT_SUPPORTED))
+            errors.extend(_cesql_errors(body, here))
     return errors
+
+
+def _cesql_errors(body: Any, path: str) -> list[FieldError]:
+    if not isinstance(body, str) or not body.strip():
+        return [FieldError(path, "must be a non-empty CloudEvents SQL expression")]
+    try:
+        cesql.compile_expression(body)
+    except cesql.CesqlError as err:
+        return [FieldError(path, f"invalid CloudEvents SQL expression: {err.message}")]
+    return []
 
 
 def _single_attribute_map_errors(body: Any, path: str) -> list[FieldError]:
