@@ -432,3 +432,13 @@ def test_trigger_status_lifecycle() -> None:
         "Ready",
         "SubscriberResolved",
     ]
+
+
+def test_a_too_deep_cesql_filter_is_refused_at_admission() -> None:
+    spec_ = {
+        "broker": "default",
+        "subscriber": {"uri": "http://example.com/"},
+        "filters": [{"cesql": "(" * 3000 + "TRUE" + ")" * 3000}],
+    }
+    errors = field_errors(lambda: eventing.parse_trigger(trigger_obj(spec_)))
+    assert "too deeply" in errors["spec.filters[0].cesql"]

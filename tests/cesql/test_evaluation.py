@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kawa.cesql import Result, compile_expression, evaluate_ast
 from kawa.cloudevents import CloudEvent
@@ -154,3 +156,38 @@ def test_constant_folding_keeps_errors_at_evaluation() -> None:
     assert _kinds(expression.evaluate(EVENT)) == ["math"]
     assert compile_expression("2 * 3 + 1").evaluate(EVENT) == Result(7, ())
     assert expression.text == "1 / 0 = 0"
+
+
+def _regex_like(pattern: str, value: str) -> bool:
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "%_\\":
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.fullmatch("".join(out), value, re.DOTALL) is not None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab%_\\", max_size=10), st.text(alphabet="ab%_", max_size=12))
+def test_like_agrees_with_a_regex(pattern: str, value: str) -> None:
+    from kawa.cesql import runtime
+
+    assert runtime.like_matcher(pattern)(value) == _regex_like(pattern, value)
+
+
+def test_like_with_many_wildcards_is_linear() -> None:
+    import time
+
+    from kawa.cesql import runtime
+
+    match = runtime.like_matcher("%a%a%a%a%a%a%a%b")
+    started = time.monotonic()
+    assert not match("a" * 3000)
+    assert match("a" * 3000 + "b")
+    assert time.monotonic() - started < 2.0  # a backtracking regex takes minutes here

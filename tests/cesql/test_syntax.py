@@ -93,3 +93,21 @@ def test_keywords_and_functions_are_case_insensitive_identifiers_lowercased() ->
     )
     assert parse("EXISTS SOURCE") == Exists("source")
     assert parse("concat_ws(',', a2)") == Call("CONCAT_WS", (Literal(","), Identifier("a2")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 5000,
+        "(" * 400 + "TRUE" + ")" * 400,
+        " OR ".join(f"type = 't{i}'" for i in range(2000)),
+        " + ".join(["exint"] * 2000),
+        "NOT " * 2000 + "TRUE",
+        "ABS(" * 500 + "1" + ")" * 500,
+    ],
+)
+def test_too_deep_or_too_long_is_a_parse_error(text: str) -> None:
+    from kawa.cesql import CesqlParseError, compile_expression
+
+    with pytest.raises(CesqlParseError, match="too deeply"):
+        compile_expression(text)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from kawa.cesql import runtime as rt
-from kawa.cesql.errors import CesqlError, Failure, Value
+from kawa.cesql.errors import CesqlError, CesqlParseError, Failure, Value
 from kawa.cesql.syntax import (
     Binary,
     Call,
@@ -398,18 +398,29 @@ class Expression:
         except Failure as exc:
             value = exc.value if exc.origin is self._root and exc.value is not None else None
             return Result(self._zero if value is None else value, (exc.to_error(),))
+        except RecursionError:
+            return Result(self._zero, (CesqlError("generic", TOO_DEEP),))
 
     def matches(self, event: CloudEvent) -> bool:
         """True only for Boolean true without error: the trigger filter rule."""
         try:
             return self._fn(event) is True
-        except Failure:
+        except (Failure, RecursionError):
             return False
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
 
+TOO_DEEP: Final = (
+    "the expression nests too deeply or chains too many operators to evaluate (use IN (...) "
+    "for long lists of alternatives, or split it into several filters)"
+)
+
+
 def compile_expression(text: str) -> Expression:
     """Parse and compile ``text``; raises :class:`~kawa.cesql.CesqlParseError`."""
-    return Expression(text, parse(text))
+    try:
+        return Expression(text, parse(text))
+    except RecursionError:
+        raise CesqlParseError(TOO_DEEP, line=1, column=1) from None

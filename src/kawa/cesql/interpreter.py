@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from kawa.cesql import runtime as rt
-from kawa.cesql.compiler import Result, zero_of
-from kawa.cesql.errors import Failure, Value
+from kawa.cesql.compiler import TOO_DEEP, Result, zero_of
+from kawa.cesql.errors import CesqlError, CesqlParseError, Failure, Value
 from kawa.cesql.syntax import (
     Binary,
     Call,
@@ -87,9 +87,14 @@ def _call(node: Call, ev: CloudEvent) -> Value:
 
 def evaluate_ast(text: str, event: CloudEvent) -> Result:
     """Evaluate ``text`` for ``event`` by walking its syntax tree (raises CesqlParseError)."""
-    root = _parse(text)
+    try:
+        root = _parse(text)
+    except RecursionError:
+        raise CesqlParseError(TOO_DEEP, line=1, column=1) from None
     try:
         return Result(_walk(root, event), ())
     except Failure as exc:
         value = exc.value if exc.origin is root and exc.value is not None else None
         return Result(zero_of(root) if value is None else value, (exc.to_error(),))
+    except RecursionError:
+        return Result(zero_of(root), (CesqlError("generic", TOO_DEEP),))

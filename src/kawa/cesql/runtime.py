@@ -195,11 +195,50 @@ def like_matcher(pattern: str) -> Callable[[str], bool]:
     if kinds in (["%", "lit", "%"], ["%", "%"]):
         middle = items[1][1] if len(items) == 3 else ""
         return lambda s: middle in s
-    regex = "".join(
-        re.escape(text) if kind == "lit" else ".*" if kind == "%" else "." for kind, text in items
-    )
-    compiled = re.compile(regex, re.DOTALL)
-    return lambda s: compiled.fullmatch(s) is not None
+    if wild.count("%") <= 1:
+        # one run wildcard at most: a regex cannot backtrack catastrophically
+        regex = "".join(
+            re.escape(text) if kind == "lit" else ".*" if kind == "%" else "."
+            for kind, text in items
+        )
+        compiled = re.compile(regex, re.DOTALL)
+        return lambda s: compiled.fullmatch(s) is not None
+    # Several '%': a regex such as .*a.*a.*b backtracks exponentially on long values (one
+    # event could stall the event loop); the two-pointer wildcard match is O(len * pattern).
+    tokens: list[str | None] = []  # a literal character, _ANY (one character) or _RUN ('%')
+    for kind, text in items:
+        if kind == "lit":
+            tokens.extend(text)
+        else:
+            tokens.append(_ANY if kind == "_" else _RUN)
+    return lambda s: _wildcard(tokens, s)
+
+
+_ANY: Final = "\x00any"
+_RUN: Final = "\x00run"
+
+
+def _wildcard(tokens: list[str | None], s: str) -> bool:
+    i = j = 0
+    star, mark = -1, 0
+    n, m = len(s), len(tokens)
+    while i < n:
+        token = tokens[j] if j < m else None
+        if token is _RUN:
+            star, mark = j, i
+            j += 1
+        elif token is not None and (token is _ANY or token == s[i]):
+            i += 1
+            j += 1
+        elif star >= 0:
+            j = star + 1
+            mark += 1
+            i = mark
+        else:
+            return False
+    while j < m and tokens[j] is _RUN:
+        j += 1
+    return j == m
 
 
 # --- functions ---------------------------------------------------------------------------
