@@ -14,85 +14,12 @@ from .kubectl_support import Kubectl, condition
 
 pytestmark = pytest.mark.slow
 
-SERVICE_ACCOUNT = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: events-sa
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: event-watcher
-rules:
-- apiGroups:
-  - ""
-  resources:
-  - events
-  verbs:
-  - get
-  - list
-  - watch
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: k8s-ra-event-watcher
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: event-watcher
-subjects:
-- kind: ServiceAccount
-  name: events-sa
-  namespace: default
-"""
-
-K8S_EVENTS = """\
-apiVersion: sources.eventing.knative.dev/v1alpha1
-kind: ApiServerSource
-metadata:
-  name: testevents
-  namespace: default
-spec:
-  serviceAccountName: events-sa
-  mode: Resource
-  resources:
-  - apiVersion: v1
-    kind: Event
-  sink:
-    apiVersion: eventing.knative.dev/v1alpha1
-    kind: Broker
-    name: default
-"""
-
-SERVICE = """\
-apiVersion: serving.knative.dev/v1alpha1
-kind: Service
-metadata:
-  name: event-display
-  namespace: default
-spec:
-  template:
-    spec:
-      containers:
-      - image: gcr.io/knative-releases/knative.dev/eventing/cmd/event_display
-"""
-
-TRIGGER = """\
-apiVersion: eventing.knative.dev/v1alpha1
-kind: Trigger
-metadata:
-  name: testevents-trigger
-  namespace: default
-spec:
-  subscriber:
-    ref:
-      apiVersion: serving.knative.dev/v1alpha1
-      kind: Service
-      name: event-display
-"""
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+"""The tutorial's four manifests, as examples/seed keeps them (see its README)."""
+SERVICE_ACCOUNT = (SEED / "serviceaccount.yaml").read_text()
+K8S_EVENTS = (SEED / "k8s-events.yaml").read_text()
+SERVICE = (SEED / "service.yaml").read_text()
+TRIGGER = (SEED / "trigger.yaml").read_text()
 
 
 def _status(kubectl: Kubectl, *ref: str) -> dict[str, Any]:

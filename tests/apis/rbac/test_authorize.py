@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -7,41 +8,10 @@ import yaml
 
 from kawa.apis.rbac import authorize
 
-# The tutorial's serviceaccount.yaml (/work/shared/seed/000_6d671c1afe764aad.txt), re-indented.
-SEED = """\
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: events-sa
-  namespace: default
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: event-watcher
-rules:
-- apiGroups:
-  - ""
-  resources:
-  - events
-  verbs:
-  - get
-  - list
-  - watch
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: k8s-ra-event-watcher
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: event-watcher
-subjects:
-- kind: ServiceAccount
-  name: events-sa
-  namespace: default
-"""
+# The tutorial's serviceaccount.yaml, as examples/seed keeps it.
+SEED = (
+    Path(__file__).resolve().parents[3] / "examples" / "seed" / "serviceaccount.yaml"
+).read_text()
 
 SEED_OBJECTS: list[dict[str, Any]] = list(yaml.safe_load_all(SEED))
 API = "rbac.authorization.k8s.io/v1"
