@@ -91,6 +91,21 @@ async def _resolve_dead_letter_sink(
         duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
 
 
+async def _load(
+    store: ResourceStore, key: ResourceKey, conditions: ConditionSet, clock: Clock
+) -> tuple[Obj, dict[str, Any]] | None:
+    """The object and a working copy of its status with every condition reported (``None``
+    when the object is gone)."""
+    try:
+        obj = await store.get(key)
+    except NotFoundError:
+        return None
+    stored = obj.get("status")
+    status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
+    conditions.initialize(status, clock=clock)
+    return obj, status
+
+
 class BrokerReconciler:
     def __init__(
         self,
@@ -105,14 +120,12 @@ class BrokerReconciler:
         self._recorder = recorder
 
     async def reconcile(self, key: ResourceKey) -> None:
-        try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            return
-        clock = self._clock
-        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
         conditions = broker_api.BROKER_CONDITIONS
-        conditions.initialize(status, clock=clock)
+        clock = self._clock
+        loaded = await _load(self._store, key, conditions, clock)
+        if loaded is None:
+            return
+        obj, status = loaded
         try:
             broker = broker_api.parse_broker(obj)
         except ValidationError as err:
@@ -138,14 +151,12 @@ class TriggerReconciler:
         self._recorder = recorder
 
     async def reconcile(self, key: ResourceKey) -> None:
-        try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            return
-        clock = self._clock
-        status: dict[str, Any] = copy.deepcopy(obj.get("status") or {})
         conditions = trigger_api.TRIGGER_CONDITIONS
-        conditions.initialize(status, clock=clock)
+        clock = self._clock
+        loaded = await _load(self._store, key, conditions, clock)
+        if loaded is None:
+            return
+        obj, status = loaded
         try:
             trigger = trigger_api.parse_trigger(obj)
         except ValidationError as err:
