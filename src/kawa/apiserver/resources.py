@@ -294,7 +294,7 @@ class Resources:
             patched = patches.json_patch(current, body)
         elif content_type == "application/strategic-merge-patch+json":
             if rk.group and not rk.group.endswith(".k8s.io"):
-                raise _unsupported(
+                raise unsupported(
                     f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
                     "use a JSON merge patch (kubectl patch --type merge)"
                 )
@@ -302,7 +302,7 @@ class Resources:
         elif content_type == "application/apply-patch+yaml":
             patched = patches.merge_patch(current, body)
         else:
-            raise _unsupported(f"unsupported patch type {content_type!r}")
+            raise unsupported(f"unsupported patch type {content_type!r}")
         if not isinstance(patched, dict):
             raise ValidationError.single("", "the patched object is not an object")
         metadata = patched.setdefault("metadata", {})
@@ -391,9 +391,6 @@ class Resources:
                 "items": [self._render(target, item) for item in deleted],
             }
         )
-
-
-_unsupported = unsupported
 
 
 def _dry_run(request: web.Request, options: Any = None) -> bool:

@@ -17,7 +17,6 @@ from kawa.cli.client import ApiClient, resource_path
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SKIP_META = frozenset({"name", "namespace", "labels", "annotations", "managedFields"})
-TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 def _title(key: str) -> str:
