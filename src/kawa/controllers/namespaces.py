@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.controllers.events import EventRecorder
-from kawa.controllers.loop import Controller, Watch, own_key
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.errors import ConflictError, NotFoundError
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kawa.controllers.events import EventRecorder
+from kawa.reconciler.events import EventRecorder
 from kawa.store.sqlite import SqliteResourceStore
 
 from ..broker.broker_support import broker, running_kawa, trigger
