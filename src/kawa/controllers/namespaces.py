@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from kawa.apis.registry import SCHEME, Scheme
+from kawa.errors import ConflictError, NotFoundError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.errors import ConflictError, NotFoundError
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 NAMESPACES: Final = "namespaces"

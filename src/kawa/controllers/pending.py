@@ -14,8 +14,8 @@ from typing import Any, Final
 from kawa.apis.conditions import Clock, ConditionSet, system_clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.errors import ConflictError, NotFoundError, TemporaryError
+from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 PENDING_KINDS: Final = {
