@@ -35,8 +35,6 @@ from kawa.runtime import (
     DEFAULT_API_PORT,
     DEFAULT_DATA_DIR,
     DEFAULT_PORT,
-    MAX_HEADER_FIELD,
-    MAX_HEADER_LINE,
     Config,
     Running,
     serve,
@@ -355,26 +353,13 @@ def kubeconfig(data_dir: Path) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def event_display(port: int, host: str) -> None:
     """Print every CloudEvent received (Knative's event_display), answering 202."""
-    from aiohttp import web
-
-    from kawa.serving.event_display import EventDisplay
+    from kawa.serving.event_display import start
 
     async def run() -> None:
-        runner = web.AppRunner(
-            EventDisplay().app(),
-            access_log=None,
-            handle_signals=False,
-            max_line_size=MAX_HEADER_LINE,
-            max_field_size=MAX_HEADER_FIELD,
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
+        server = await start(port, host)
         click.echo(f"event-display listening on http://{host}:{port}/", err=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
+        async with server:
+            await server.serve_forever()
 
     try:
         run_async(run())
