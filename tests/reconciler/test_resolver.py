@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kawa.apis.duck import Destination, KReference
-from kawa.controllers.resolver import Unresolvable, resolve
+from kawa.reconciler.resolver import Unresolvable, resolve
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 

@@ -21,10 +21,10 @@ from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_cloc
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
-from kawa.controllers.resolver import Unresolvable, resolve
 from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.resolver import Unresolvable, resolve
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 BROKERS = "brokers.eventing.knative.dev"

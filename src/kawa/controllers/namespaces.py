@@ -28,6 +28,7 @@ SYSTEM_NAMESPACES: Final = (
     "kube-public",
     "kube-node-lease",
     "knative-eventing",
+    "knative-serving",
 )
 INJECTION_LABELS: Final = ("knative-eventing-injection", "eventing.knative.dev/injection")
 INJECTED_LABEL: Final = "eventing.knative.dev/namespaceInjected"
