@@ -33,6 +33,8 @@ from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import eventing_controllers
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
+from kawa.controllers.serving import serving_controllers
+from kawa.controllers.serving_config import ensure_serving_config
 from kawa.delivery.sender import Dispatcher
 from kawa.errors import KawaError
 from kawa.eventlog.base import EventLog
@@ -103,6 +105,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             str(config.data_dir / "events.db"), durability=config.durability
         )
     await ensure_namespaces(store)
+    await ensure_serving_config(store)
     server_file = config.data_dir / SERVER_FILE
     runner: web.AppRunner | None = None
     try:
@@ -156,6 +159,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     namespace_controller(store),
                     pending_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
+                    *serving_controllers(store, base_url=url),
                 ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
                 server_file.write_bytes(

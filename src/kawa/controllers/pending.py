@@ -29,10 +29,6 @@ PENDING_KINDS: Final = {
     "ApiServerSource": "sources arrive with issue #6",
     "ContainerSource": "sources arrive with issue #6",
     "SinkBinding": "sources arrive with issue #6",
-    "Service": "Knative Serving arrives with issue #5",
-    "Configuration": "Knative Serving arrives with issue #5",
-    "Revision": "Knative Serving arrives with issue #5",
-    "Route": "Knative Serving arrives with issue #5",
 }
 """Kind -> why it is not running yet (only kinds with a group, i.e. not core ``Service``)."""
 

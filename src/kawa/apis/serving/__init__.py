@@ -2,7 +2,10 @@
 
 Modules: :mod:`.revision` (Revision and the revision template), :mod:`.traffic`,
 :mod:`.configuration` (Configuration and Route), :mod:`.service` (Service, also served as
-v1alpha1). :data:`KINDS` declares them for the registry.
+v1alpha1). :data:`KINDS` declares them for the registry. For the reconcilers:
+:mod:`.resources` (the objects one kind makes for another, revision names),
+:mod:`.configuration_status`, :mod:`.revision_status` and :mod:`.route` (status of each
+kind, traffic resolution, URLs).
 """
 
 from __future__ import annotations

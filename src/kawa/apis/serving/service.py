@@ -174,6 +174,49 @@ def propagate_route_status(
     _propagate(status, ROUTES_READY, route_status, clock)
 
 
+def mark_not_owned(status: dict[str, Any], kind: str, name: str, *, clock: Clock) -> None:
+    """A Configuration or Route of the Service's name exists but is not the Service's."""
+    SERVICE_CONDITIONS.mark_false(
+        status,
+        CONFIGURATIONS_READY if kind == configuration.CONFIGURATION_KIND else ROUTES_READY,
+        "NotOwned",
+        f'There is an existing {kind} "{name}" that we do not own.',
+        clock=clock,
+    )
+
+
+def mark_not_reconciled(status: dict[str, Any], kind: str, *, clock: Clock) -> None:
+    """The Configuration or Route has not caught up with its latest spec yet."""
+    SERVICE_CONDITIONS.mark_unknown(
+        status,
+        CONFIGURATIONS_READY if kind == configuration.CONFIGURATION_KIND else ROUTES_READY,
+        "OutOfDate",
+        f"The {kind} is still working to reflect the latest desired specification.",
+        clock=clock,
+    )
+
+
+def check_traffic_migrated(
+    status: dict[str, Any], route_status: Mapping[str, Any], latest_ready: str, *, clock: Clock
+) -> None:
+    """``RoutesReady`` stays ``Unknown`` until the Route's latest-revision targets point at
+    the Configuration's latest ready Revision."""
+    targets = route_status.get("traffic")
+    if not latest_ready or not isinstance(targets, list):
+        return
+    if any(
+        isinstance(t, Mapping) and t.get("latestRevision") and t.get("revisionName") != latest_ready
+        for t in targets
+    ):
+        SERVICE_CONDITIONS.mark_unknown(
+            status,
+            ROUTES_READY,
+            "TrafficNotMigrated",
+            "Traffic is not yet migrated to the latest revision.",
+            clock=clock,
+        )
+
+
 def _propagate(status: dict[str, Any], type_: str, other: Mapping[str, Any], clock: Clock) -> None:
     ready: Condition | None = SERVICE_CONDITIONS.get(other, "Ready")
     SERVICE_CONDITIONS.propagate(

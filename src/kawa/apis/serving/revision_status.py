@@ -1,0 +1,171 @@
+"""A Revision's status from its Pods and its image (pure: the reconciler fetches them).
+
+Knative's conditions: ``ResourcesAvailable`` (``True`` once a Pod has been Ready; it stays
+``True`` when the Revision scales to zero), ``ContainerHealthy`` (``False`` with reason
+``ExitCode<N>`` or ``CrashLoopBackOff`` when the container keeps failing, or
+``ImageNotRunnable`` when kawa has no program for the image), ``Ready`` from both, and
+``Active`` (severity Info: ``True`` while a Pod is Ready, ``False``/``NoTraffic`` when scaled
+to zero). Also ``actualReplicas`` (Ready Pods), ``desiredReplicas`` and
+``containerStatuses``. Called by the Revision reconciler with the Pods labelled
+``serving.knative.dev/revision=<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from kawa.apis import meta
+from kawa.apis.conditions import Clock, get_condition
+from kawa.apis.serving import revision
+
+RESOURCES_AVAILABLE: Final = revision.RESOURCES_AVAILABLE
+CONTAINER_HEALTHY: Final = revision.CONTAINER_HEALTHY
+ACTIVE: Final = "Active"
+CONDITIONS: Final = revision.REVISION_CONDITIONS
+DESIRED_SCALE_ANNOTATION: Final = "autoscaling.knative.dev/desired-scale"
+"""Where the autoscaler may publish the scale it wants (read when present)."""
+
+DEPLOYING: Final = "Deploying"
+NO_TRAFFIC: Final = "NoTraffic"
+NO_TRAFFIC_MESSAGE: Final = "The target is not receiving traffic."
+IMAGE_NOT_RUNNABLE: Final = "ImageNotRunnable"
+
+_FATAL_WAITING: Final = frozenset(
+    {
+        "ImageNotRunnable",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "InvalidImageName",
+        "ErrImagePull",
+        "ImagePullBackOff",
+    }
+)
+"""Waiting reasons that do not go away by waiting."""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def pod_is_ready(pod: Mapping[str, Any]) -> bool:
+    """A Pod that receives traffic: condition ``Ready`` ``True`` and not being deleted."""
+    if meta.metadata_of(pod).get("deletionTimestamp"):
+        return False
+    ready = get_condition(_mapping(pod.get("status")), "Ready")
+    return ready is not None and ready.is_true
+
+
+def _container_status(pod: Mapping[str, Any], container: str) -> Mapping[str, Any] | None:
+    statuses = _mapping(pod.get("status")).get("containerStatuses")
+    if not isinstance(statuses, list):
+        return None
+    found = [s for s in statuses if isinstance(s, Mapping)]
+    for item in found:
+        if item.get("name") == container:
+            return item
+    return found[0] if len(found) == 1 else None
+
+
+def container_failure(pod: Mapping[str, Any], container: str) -> tuple[str, str] | None:
+    """``(reason, message)`` when the Pod's container failed (crashed or cannot start)."""
+    status = _container_status(pod, container)
+    if status is None:
+        return None
+    name = str(meta.metadata_of(pod).get("name", ""))
+    state = _mapping(status.get("state"))
+    last = _mapping(status.get("lastState"))
+    waiting = _mapping(state.get("waiting"))
+    reason = str(waiting.get("reason") or "")
+    if reason in _FATAL_WAITING:
+        return reason, str(waiting.get("message") or reason)
+    terminated = _mapping(state.get("terminated")) or _mapping(last.get("terminated"))
+    code = _int(terminated.get("exitCode"))
+    if terminated and code != 0:
+        detail = str(terminated.get("message") or "").strip()
+        if not detail:
+            detail = (
+                f"{terminated.get('reason') or 'Error'} (exit code {code}); "
+                f"its output: kubectl logs {name} -c {container} --previous"
+            )
+        return f"ExitCode{code}", f"Container failed with: {detail}"
+    if reason == "CrashLoopBackOff":
+        return reason, str(waiting.get("message") or "Back-off restarting failed container")
+    return None
+
+
+def compute_status(
+    status: dict[str, Any],
+    rev: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    *,
+    image_problem: str | None,
+    clock: Clock,
+) -> None:
+    """Update ``status`` (a working copy of the Revision's) from its Pods and the verdict on
+    its image (``image_problem``: the message saying how to make it runnable)."""
+    CONDITIONS.initialize(status, clock=clock)
+    spec = _mapping(rev.get("spec"))
+    containers = spec.get("containers")
+    first = _mapping(containers[0]) if isinstance(containers, list) and containers else {}
+    container = str(first.get("name") or revision.DEFAULT_CONTAINER_NAME)
+    live = [p for p in pods if not meta.metadata_of(p).get("deletionTimestamp")]
+    ready = [p for p in live if pod_is_ready(p)]
+    available = get_condition(status, RESOURCES_AVAILABLE)
+    was_available = available is not None and available.is_true
+
+    if image_problem is not None:
+        if not was_available:
+            CONDITIONS.mark_false(
+                status, RESOURCES_AVAILABLE, IMAGE_NOT_RUNNABLE, image_problem, clock=clock
+            )
+        CONDITIONS.mark_false(
+            status, CONTAINER_HEALTHY, IMAGE_NOT_RUNNABLE, image_problem, clock=clock
+        )
+    elif ready:
+        CONDITIONS.mark_true(status, RESOURCES_AVAILABLE, clock=clock)
+        CONDITIONS.mark_true(status, CONTAINER_HEALTHY, clock=clock)
+    else:
+        failure = next(
+            (f for f in (container_failure(p, container) for p in live) if f is not None), None
+        )
+        if failure is not None:
+            CONDITIONS.mark_false(status, CONTAINER_HEALTHY, *failure, clock=clock)
+        else:
+            healthy = get_condition(status, CONTAINER_HEALTHY)
+            if healthy is None or not healthy.is_true:
+                CONDITIONS.mark_unknown(status, CONTAINER_HEALTHY, DEPLOYING, "", clock=clock)
+        if not was_available:
+            CONDITIONS.mark_unknown(status, RESOURCES_AVAILABLE, DEPLOYING, "", clock=clock)
+
+    if ready:
+        CONDITIONS.mark_true(status, ACTIVE, clock=clock)
+    elif (not live and was_available) or image_problem is not None:
+        CONDITIONS.mark_false(status, ACTIVE, NO_TRAFFIC, NO_TRAFFIC_MESSAGE, clock=clock)
+    else:
+        CONDITIONS.mark_unknown(
+            status,
+            ACTIVE,
+            "Queued",
+            "Requests to the target are being buffered as resources are provisioned.",
+            clock=clock,
+        )
+
+    status["actualReplicas"] = len(ready)
+    desired = _desired_scale(rev)
+    status["desiredReplicas"] = desired if desired is not None else len(live)
+    status["containerStatuses"] = [{"name": container, "imageDigest": str(first.get("image", ""))}]
+
+
+def _desired_scale(rev: Mapping[str, Any]) -> int | None:
+    annotations = meta.metadata_of(rev).get("annotations")
+    value = annotations.get(DESIRED_SCALE_ANNOTATION) if isinstance(annotations, Mapping) else None
+    try:
+        return max(0, int(str(value))) if value is not None else None
+    except ValueError:
+        return None

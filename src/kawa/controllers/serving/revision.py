@@ -1,0 +1,135 @@
+"""The Revision reconciler: a Revision's status from its Pods and its image.
+
+The Pods are the ones labelled ``serving.knative.dev/revision=<name>`` (the autoscaler
+creates them, the kubelet runs them and writes their status). The image is checked against
+kawa's image catalog (ConfigMap ``knative-serving/config-kawa-images``; a change of it
+re-checks every Revision). The conditions are computed by
+:func:`kawa.apis.serving.revision_status.compute_status`; a change of ``Ready`` records an
+Event. Built by :func:`kawa.controllers.serving.serving_controllers`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kawa.apis import meta
+from kawa.apis.conditions import Clock
+from kawa.apis.core import images
+from kawa.apis.serving import revision as revision_api
+from kawa.apis.serving import revision_status
+from kawa.apis.serving.resources import REVISION_LABEL
+from kawa.controllers.serving.common import (
+    CONFIGMAPS,
+    PODS,
+    REVISIONS,
+    load,
+    record_readiness,
+    write_status,
+)
+from kawa.errors import NotFoundError
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+CONDITIONS = revision_api.REVISION_CONDITIONS
+CATALOG_KEY = ResourceKey(CONFIGMAPS, images.CONFIG_NAMESPACE, images.CONFIG_MAP)
+
+
+class RevisionReconciler:
+    def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
+        self._store = store
+        self._clock = clock
+        self._recorder = recorder
+        self._catalog: tuple[str, images.ImageCatalog] | None = None
+
+    async def catalog(self) -> images.ImageCatalog:
+        """The image catalog, read again when its ConfigMap changed."""
+        try:
+            cm = await self._store.get(CATALOG_KEY)
+        except NotFoundError:
+            return images.DEFAULT_CATALOG
+        version = str(cm["metadata"].get("resourceVersion", ""))
+        if self._catalog is not None and self._catalog[0] == version:
+            return self._catalog[1]
+        data = cm.get("data")
+        catalog, warnings = images.catalog_from_configmap(
+            {str(k): str(v) for k, v in data.items()} if isinstance(data, Mapping) else None
+        )
+        for warning in warnings:
+            log.warning("%s/%s: %s", images.CONFIG_NAMESPACE, images.CONFIG_MAP, warning)
+        self._catalog = (version, catalog)
+        return catalog
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        loaded = await load(self._store, key, CONDITIONS, self._clock)
+        if loaded is None:
+            return
+        obj, status = loaded
+        container = _container(obj)
+        image_problem: str | None = None
+        try:
+            images.resolve_command(await self.catalog(), container)
+        except images.ImageNotRunnable as err:
+            image_problem = err.message
+        listed = await self._store.list(PODS, key.namespace)
+        pods = [p for p in listed.items if _labels(p).get(REVISION_LABEL) == key.name]
+        revision_status.compute_status(
+            status, obj, pods, image_problem=image_problem, clock=self._clock
+        )
+        generation = obj["metadata"].get("generation", 1)
+        meta.set_observed_generation(status, generation if isinstance(generation, int) else 1)
+        if await write_status(self._store, key, obj, status):
+            await record_readiness(self._recorder, obj, status)
+
+
+def _container(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = obj.get("spec")
+    containers = spec.get("containers") if isinstance(spec, Mapping) else None
+    if isinstance(containers, list) and containers and isinstance(containers[0], Mapping):
+        return containers[0]
+    return {}
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    labels = meta.metadata_of(obj).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
+    """Watches Revisions, their Pods and the image catalog."""
+    recorder = EventRecorder(store, "revision-controller", clock=clock)
+    reconciler = RevisionReconciler(store, clock, recorder)
+
+    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
+        return [own_key(event, REVISIONS)]
+
+    async def of_pod(event: WatchEvent) -> Iterable[ResourceKey]:
+        name = _labels(event.object).get(REVISION_LABEL)
+        if not isinstance(name, str) or not name:
+            return []
+        namespace = str(event.object["metadata"].get("namespace", ""))
+        return [ResourceKey(REVISIONS, namespace, name)]
+
+    async def all_revisions(event: WatchEvent) -> Iterable[ResourceKey]:
+        metadata = event.object["metadata"]
+        if (metadata.get("namespace"), metadata.get("name")) != (
+            CATALOG_KEY.namespace,
+            CATALOG_KEY.name,
+        ):
+            return []
+        listed = await store.list(REVISIONS)
+        return [
+            ResourceKey(REVISIONS, str(r["metadata"].get("namespace", "")), r["metadata"]["name"])
+            for r in listed.items
+        ]
+
+    return Controller(
+        "revision",
+        store,
+        reconciler.reconcile,
+        [Watch(REVISIONS, own), Watch(PODS, of_pod), Watch(CONFIGMAPS, all_revisions)],
+    )
