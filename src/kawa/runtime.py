@@ -40,6 +40,7 @@ from kawa.errors import KawaError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
+from kawa.serving.dataplane import ServingDataPlane
 from kawa.store.sqlite import SqliteResourceStore
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 middlewares=[access.token_middleware(token)],
             )
             app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
+            serving = ServingDataPlane(store)
+            app.add_routes(serving.routes())
             ApiServer(store).install(app)
             runner = web.AppRunner(
                 app,
@@ -155,6 +158,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
+                tg.create_task(serving.run(), name="serving-dataplane")
                 for controller in [
                     namespace_controller(store),
                     pending_controller(store),

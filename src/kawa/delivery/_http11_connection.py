@@ -54,11 +54,13 @@ class NoResponseError(HttpClientError):
 @dataclass(frozen=True, slots=True)
 class Response:
     """A complete response. ``headers`` has lower-case names; repeated headers are joined
-    with ``", "`` (RFC 9110 section 5.3)."""
+    with ``", "`` (RFC 9110 section 5.3). ``raw_headers`` keeps every header line as received
+    (name as sent, in order; a proxy needs ``Set-Cookie`` lines unjoined)."""
 
     status: int
     headers: dict[str, str]
     body: bytes
+    raw_headers: tuple[tuple[str, str], ...] = ()
 
 
 class Connection(asyncio.Protocol):
@@ -94,6 +96,8 @@ class Connection(asyncio.Protocol):
         self._received = False
         self._status = 0
         self._headers: dict[str, str] = {}
+        self._raw_headers: tuple[tuple[str, str], ...] = ()
+        self._head_request = False
         self._keep_alive = False
         self._remaining = 0
         self._body: list[bytes] = []
@@ -135,10 +139,17 @@ class Connection(asyncio.Protocol):
 
     # -- requests ------------------------------------------------------------------------------
 
-    def exchange(self, data: bytes, deadline: float | None) -> asyncio.Future[Response]:
-        """Write one request (head and body in ``data``) and return the future response."""
+    def exchange(
+        self, data: bytes, deadline: float | None, *, head_request: bool = False
+    ) -> asyncio.Future[Response]:
+        """Write one request (head and body in ``data``) and return the future response.
+
+        ``head_request``: the request is a ``HEAD``, whose response has no body whatever its
+        headers say (RFC 9110 section 9.3.2).
+        """
         transport = self._transport
         waiter = self._waiter = self._loop.create_future()
+        self._head_request = head_request
         self.requests += 1
         self.reusable = False
         self._state = _HEAD
@@ -187,7 +198,7 @@ class Connection(asyncio.Protocol):
         self._body = []
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(Response(self._status, self._headers, body))
+            waiter.set_result(Response(self._status, self._headers, body, self._raw_headers))
 
     def _cancel_timer(self) -> None:
         timer = self._timer
@@ -279,12 +290,14 @@ class Connection(asyncio.Protocol):
             raise ProtocolError(f"bad status line {lines[0][:60]!r}")
         status = int(status_line.group(2))
         headers: dict[str, str] = {}
+        raw: list[tuple[str, str]] = []
         for line in lines[1:]:
             match = _HEADER_LINE.fullmatch(line)
             if match is None:
                 raise ProtocolError(f"bad header line {line[:60]!r}")
-            name = match.group(1).lower()
             value = match.group(2)
+            raw.append((match.group(1), value))
+            name = match.group(1).lower()
             if name in headers:
                 if name == "content-length" and headers[name].split(",", 1)[0] != value:
                     raise ProtocolError("conflicting Content-Length headers")
@@ -296,6 +309,7 @@ class Connection(asyncio.Protocol):
             return  # interim answer (100 Continue, 103 Early Hints): the real one follows
         self._status = status
         self._headers = headers
+        self._raw_headers = tuple(raw)
         self._body = []
         self._body_size = 0
         connection = headers.get("connection", "").lower()
@@ -303,7 +317,7 @@ class Connection(asyncio.Protocol):
             self._keep_alive = "close" not in connection
         else:
             self._keep_alive = "keep-alive" in connection
-        if status in (204, 304):
+        if status in (204, 304) or self._head_request:
             self._finish(b"")
             return
         coding = headers.get("transfer-encoding")

@@ -1,8 +1,9 @@
 """A lean HTTP/1.1 client for POSTing events: keep-alive pool on asyncio protocols.
 
-:class:`~kawa.delivery.sender.Dispatcher` is its only user: it calls :meth:`HttpClient.prepare`
-once per delivery (URL parsed once and cached, request head encoded once) and
-:meth:`HttpClient.send` per attempt. It does what delivery needs and nothing else: no
+:class:`~kawa.delivery.sender.Dispatcher` calls :meth:`HttpClient.prepare` once per delivery
+(URL parsed once and cached, request head encoded once) and :meth:`HttpClient.send` per
+attempt. The serving router (:mod:`kawa.serving.router`) forwards requests of any method with
+:meth:`HttpClient.request`. It does what they need and nothing else: no
 redirects, no cookies, no compression, no invented headers (only ``Host`` and
 ``Content-Length`` are added), no proxies from the environment.
 
@@ -29,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import re
 import ssl as ssl_module
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote, urlsplit
@@ -66,6 +68,8 @@ DEFAULT_KEEPALIVE_TIMEOUT: Final = 15.0
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _URL_CACHE_SIZE: Final = 4096
+_METHOD: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 Origin = tuple[str, str, int]
 
@@ -79,6 +83,8 @@ class _Target:
     origin: Origin
     start: str
     """``POST <path> HTTP/1.1\\r\\nHost: <host>\\r\\n`` plus any Authorization line."""
+    after_method: str
+    """``start`` without its ``POST`` method, for requests of other methods."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +132,7 @@ class HttpClient:
         Raises :class:`InvalidURLError` for a URL that cannot be used and ``ValueError`` for a
         header name or value containing a line break.
         """
-        target = self._targets.get(url)
-        if target is None:
-            target = _parse_url(url)
-            if len(self._targets) >= _URL_CACHE_SIZE:
-                self._targets.clear()
-            self._targets[url] = target
+        target = self._target(url)
         lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
         if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
             raise ValueError("header names and values must not contain line breaks")
@@ -146,22 +147,69 @@ class HttpClient:
 
     async def send(self, request: PreparedRequest, timeout: float | None) -> Response:
         """Send ``request`` and return the complete response (see the module docstring)."""
+        return await self._send(request.origin, request.data, timeout, head_request=False)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        timeout: float | None,
+    ) -> Response:
+        """Send one request of any ``method`` and return the complete response.
+
+        ``headers`` are sent as given (repeats allowed) after ``Host``; ``Content-Length`` is
+        added when there is a body or the method is POST, PUT or PATCH, so ``headers`` must
+        not carry ``Host``, ``Content-Length`` or ``Transfer-Encoding``. Errors as
+        :meth:`prepare` and :meth:`send`; ``ValueError`` for an invalid method.
+        """
+        if _METHOD.fullmatch(method) is None:
+            raise ValueError(f"invalid HTTP method {method[:30]!r}")
+        target = self._target(url)
+        parts = [method, " ", target.after_method]
+        count = 0
+        for name, value in headers:
+            parts += (name, ": ", value, "\r\n")
+            count += 1
+        if body or method in _BODY_METHODS:
+            parts.append(f"Content-Length: {len(body)}\r\n")
+            count += 1
+        parts.append("\r\n")
+        head = "".join(parts)
+        lines = target.after_method.count("\n") + count + 1
+        if head.count("\n") != lines or head.count("\r") != lines:
+            raise ValueError("header names and values must not contain line breaks")
+        data = head.encode("latin-1") + body if body else head.encode("latin-1")
+        return await self._send(target.origin, data, timeout, head_request=method == "HEAD")
+
+    async def _send(
+        self, origin: Origin, data: bytes, timeout: float | None, *, head_request: bool
+    ) -> Response:
         if self._closed:
             raise HttpClientError("the HTTP client is closed")
         loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
-        origin = request.origin
         conn = self._take_idle(origin)
         if conn is not None:
             try:
-                return await self._exchange(conn, request.data, deadline)
+                return await self._exchange(conn, data, deadline, head_request)
             except NoResponseError:
                 if self._closed:
                     raise
                 # the server closed this idle connection: once more on a new one
         async with asyncio.timeout_at(deadline):
             conn = await self._connect(origin)
-        return await self._exchange(conn, request.data, deadline)
+        return await self._exchange(conn, data, deadline, head_request)
+
+    def _target(self, url: str) -> _Target:
+        target = self._targets.get(url)
+        if target is None:
+            target = _parse_url(url)
+            if len(self._targets) >= _URL_CACHE_SIZE:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
 
     async def close(self) -> None:
         """Close every connection; later requests fail."""
@@ -180,9 +228,11 @@ class HttpClient:
 
     # -- connections ---------------------------------------------------------------------------
 
-    async def _exchange(self, conn: Connection, data: bytes, deadline: float | None) -> Response:
+    async def _exchange(
+        self, conn: Connection, data: bytes, deadline: float | None, head_request: bool = False
+    ) -> Response:
         try:
-            response = await conn.exchange(data, deadline)
+            response = await conn.exchange(data, deadline, head_request=head_request)
         except BaseException:
             conn.abort()  # failed, timed out or cancelled mid-request: never reuse it
             raise
@@ -306,8 +356,10 @@ def _parse_url(url: str) -> _Target:
         raise InvalidURLError(f"invalid URL {url!r}: whitespace in the path")
     netloc_host = f"[{host}]" if ":" in host else host
     host_header = netloc_host if port == _DEFAULT_PORTS[scheme] else f"{netloc_host}:{port}"
-    start = f"POST {path} HTTP/1.1\r\nHost: {host_header}\r\n"
+    after_method = f"{path} HTTP/1.1\r\nHost: {host_header}\r\n"
     if parts.username is not None:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-        start += f"Authorization: Basic {base64.b64encode(credentials.encode()).decode()}\r\n"
-    return _Target((scheme, host, port), start)
+        after_method += (
+            f"Authorization: Basic {base64.b64encode(credentials.encode()).decode()}\r\n"
+        )
+    return _Target((scheme, host, port), "POST " + after_method, after_method)

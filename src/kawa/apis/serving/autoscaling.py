@@ -1,0 +1,468 @@
+"""Knative Pod Autoscaler (KPA) rules: configuration, per-Revision settings, the scale decision.
+
+Three pure parts, used by :mod:`kawa.serving.autoscaler` (which samples, ticks and creates or
+deletes Pods) and tested without an event loop:
+
+* :func:`config_from_configmap` reads ConfigMap ``knative-serving/config-autoscaler`` (Knative's
+  keys plus kawa's ``tick-interval`` and ``activator-capacity``) into an
+  :class:`AutoscalerConfig`. A missing key keeps the built-in default; a bad value keeps the
+  default too and yields a warning naming the key (never an error: a typo must not stop
+  serving).
+* :func:`revision_settings` combines the config with a Revision's ``autoscaling.knative.dev/*``
+  annotations (and the old ``minScale``/``maxScale`` names) and its ``containerConcurrency``
+  into :class:`ScalingSettings`, with warnings for bad annotation values.
+* :func:`decide` is one tick of the KPA: from the concurrency samples of the stable window, the
+  ready Pod count and the previous :class:`ScaleState`, the desired Pod count and the new
+  state. As Knative's: desired = ceil(average concurrency / (target * utilization)) over the
+  stable window, or over the panic window (a fraction of it) while panicking; panic starts when
+  the panic-window demand reaches ``panic-threshold-percentage`` of the ready Pods and ends a
+  stable window after the last over-threshold tick, and never scales down meanwhile; the
+  result is bounded by the scale-up/-down rates and by min-/max-scale. Scale to zero happens
+  only when scale to zero is enabled, min-scale is 0, and nothing was in flight for a stable
+  window plus ``max(scale-to-zero-grace-period, scale-to-zero-pod-retention-period)``.
+
+Durations are Go's form (``60s``, ``1m30s``, ``500ms``); a bare number is seconds. kawa accepts
+any positive duration (Knative requires at least 6s for windows; tests shorten them).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+PREFIX: Final = "autoscaling.knative.dev/"
+TARGET_ANNOTATION: Final = PREFIX + "target"
+UTILIZATION_ANNOTATION: Final = PREFIX + "target-utilization-percentage"
+MIN_SCALE_ANNOTATION: Final = PREFIX + "min-scale"
+MAX_SCALE_ANNOTATION: Final = PREFIX + "max-scale"
+INITIAL_SCALE_ANNOTATION: Final = PREFIX + "initial-scale"
+WINDOW_ANNOTATION: Final = PREFIX + "window"
+PANIC_WINDOW_ANNOTATION: Final = PREFIX + "panic-window-percentage"
+PANIC_THRESHOLD_ANNOTATION: Final = PREFIX + "panic-threshold-percentage"
+RETENTION_ANNOTATION: Final = PREFIX + "scale-to-zero-pod-retention-period"
+CLASS_ANNOTATION: Final = PREFIX + "class"
+METRIC_ANNOTATION: Final = PREFIX + "metric"
+_OLD_NAMES: Final = {
+    MIN_SCALE_ANNOTATION: PREFIX + "minScale",
+    MAX_SCALE_ANNOTATION: PREFIX + "maxScale",
+    INITIAL_SCALE_ANNOTATION: PREFIX + "initialScale",
+}
+KPA_CLASS: Final = "kpa.autoscaling.knative.dev"
+
+_GO_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+")
+_GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNITS: Final = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration (``1m30s``, ``500ms``, ``0``) or a bare number of seconds.
+
+    Raises ``ValueError`` with a message saying what was expected.
+    """
+    value = text.strip()
+    if not value:
+        raise ValueError("expected a duration such as 60s, 1m30s or 500ms, got an empty value")
+    try:
+        seconds = float(value)
+    except ValueError:
+        if _GO_DURATION.fullmatch(value) is None:
+            raise ValueError(
+                f"expected a duration such as 60s, 1m30s or 500ms, got {text!r}"
+            ) from None
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _GO_PART.findall(value))
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"expected a duration of 0 or more, got {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class AutoscalerConfig:
+    """ConfigMap ``config-autoscaler``, with Knative's defaults (durations in seconds)."""
+
+    container_concurrency_target_default: float = 100.0
+    container_concurrency_target_percentage: float = 70.0
+    target_burst_capacity: float = 211.0
+    """Read for completeness; kawa's activator is always in the path, so it is not used."""
+    stable_window: float = 60.0
+    panic_window_percentage: float = 10.0
+    panic_threshold_percentage: float = 200.0
+    max_scale_up_rate: float = 1000.0
+    max_scale_down_rate: float = 2.0
+    enable_scale_to_zero: bool = True
+    scale_to_zero_grace_period: float = 30.0
+    scale_to_zero_pod_retention_period: float = 0.0
+    initial_scale: int = 1
+    allow_zero_initial_scale: bool = False
+    min_scale: int = 0
+    max_scale: int = 0
+    """0: no limit."""
+    tick_interval: float = 2.0
+    """kawa: seconds between two decisions of a Revision's autoscaler."""
+    activator_capacity: int = 1000
+    """kawa: requests one Revision may hold while it has no free instance."""
+
+
+_FLOAT_KEYS: Final = {
+    "container-concurrency-target-default": ("container_concurrency_target_default", 0.01),
+    "container-concurrency-target-percentage": ("container_concurrency_target_percentage", 1.0),
+    "target-burst-capacity": ("target_burst_capacity", -1.0),
+    "panic-window-percentage": ("panic_window_percentage", 1.0),
+    "panic-threshold-percentage": ("panic_threshold_percentage", 110.0),
+    "max-scale-up-rate": ("max_scale_up_rate", 1.0 + 1e-9),
+    "max-scale-down-rate": ("max_scale_down_rate", 1.0 + 1e-9),
+}
+_DURATION_KEYS: Final = {
+    "stable-window": ("stable_window", True),
+    "scale-to-zero-grace-period": ("scale_to_zero_grace_period", False),
+    "scale-to-zero-pod-retention-period": ("scale_to_zero_pod_retention_period", False),
+    "tick-interval": ("tick_interval", True),
+}
+_INT_KEYS: Final = {
+    "initial-scale": ("initial_scale", 0),
+    "min-scale": ("min_scale", 0),
+    "max-scale": ("max_scale", 0),
+    "activator-capacity": ("activator_capacity", 0),
+}
+_BOOL_KEYS: Final = {
+    "enable-scale-to-zero": "enable_scale_to_zero",
+    "allow-zero-initial-scale": "allow_zero_initial_scale",
+}
+_IGNORED_KEYS: Final = frozenset(
+    {
+        "_example",
+        "requests-per-second-target-default",
+        "target-utilization-percentage",
+        "activation-scale",
+        "scale-down-delay",
+        "max-scale-limit",
+        "pod-autoscaler-class",
+        "activator-capacity-per-pod",
+    }
+)
+
+
+def config_from_configmap(
+    data: Mapping[str, Any] | None,
+) -> tuple[AutoscalerConfig, list[str]]:
+    """The autoscaler config from ConfigMap ``data`` (None: all defaults) and its warnings."""
+    config = AutoscalerConfig()
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    for key, raw in (data or {}).items():
+        where = f"config-autoscaler data[{key!r}]"
+        text = str(raw).strip()
+        try:
+            if key in _FLOAT_KEYS:
+                attr, minimum = _FLOAT_KEYS[key]
+                values[attr] = _float(text, minimum)
+            elif key in _DURATION_KEYS:
+                attr, positive = _DURATION_KEYS[key]
+                values[attr] = _duration(text, positive=positive)
+            elif key in _INT_KEYS:
+                attr, minimum_int = _INT_KEYS[key]
+                values[attr] = _int(text, minimum_int)
+            elif key in _BOOL_KEYS:
+                values[_BOOL_KEYS[key]] = _bool(text)
+            elif key not in _IGNORED_KEYS:
+                warnings.append(f"{where}: unknown key, ignored")
+        except ValueError as exc:
+            warnings.append(f"{where}: {exc}; keeping the default")
+    config = replace(config, **values)
+    if config.max_scale and config.min_scale > config.max_scale:
+        warnings.append(
+            f"config-autoscaler: min-scale {config.min_scale} is above max-scale "
+            f"{config.max_scale}; using max-scale for both"
+        )
+        config = replace(config, min_scale=config.max_scale)
+    if config.initial_scale == 0 and not config.allow_zero_initial_scale:
+        warnings.append(
+            "config-autoscaler data['initial-scale']: 0 needs allow-zero-initial-scale: "
+            '"true"; using 1'
+        )
+        config = replace(config, initial_scale=1)
+    if config.container_concurrency_target_percentage > 100:
+        warnings.append(
+            "config-autoscaler data['container-concurrency-target-percentage']: "
+            "above 100; using 100"
+        )
+        config = replace(config, container_concurrency_target_percentage=100.0)
+    return config, warnings
+
+
+def _float(text: str, minimum: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"expected a number of at least {minimum:g}, got {text!r}")
+    return value
+
+
+def _int(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise ValueError(f"expected a whole number of at least {minimum}, got {text!r}")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise ValueError(f'expected "true" or "false", got {text!r}')
+
+
+def _duration(text: str, *, positive: bool) -> float:
+    value = parse_go_duration(text)
+    if positive and value <= 0:
+        raise ValueError(f"expected a duration above 0, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingSettings:
+    """One Revision's effective autoscaling settings (durations in seconds)."""
+
+    target: float
+    """Concurrency per Pod the autoscaler aims at (already times the utilization)."""
+    container_concurrency: int
+    """Hard limit of requests in flight per Pod, 0: none."""
+    min_scale: int
+    max_scale: int
+    """0: no limit."""
+    initial_scale: int
+    stable_window: float
+    panic_window: float
+    panic_threshold: float
+    """A ratio (2.0 for 200%)."""
+    max_scale_up_rate: float
+    max_scale_down_rate: float
+    scale_to_zero: bool
+    """Whether it may go to zero (scale to zero enabled and min-scale 0)."""
+    zero_delay: float
+    """Seconds without traffic after the stable window before the last Pod goes."""
+    tick_interval: float
+    activator_capacity: int
+
+
+def revision_settings(
+    revision: Mapping[str, Any], config: AutoscalerConfig
+) -> tuple[ScalingSettings, list[str]]:
+    """The settings of ``revision`` (a Revision dict) under ``config``, and warnings."""
+    metadata = revision.get("metadata") or {}
+    raw_annotations = metadata.get("annotations")
+    annotations: Mapping[str, Any] = raw_annotations if isinstance(raw_annotations, Mapping) else {}
+    spec = revision.get("spec") or {}
+    concurrency = spec.get("containerConcurrency") or 0
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0:
+        concurrency = 0
+    warnings: list[str] = []
+
+    def read(name: str, parse: Any, default: Any) -> Any:
+        key = name if name in annotations else _OLD_NAMES.get(name, name)
+        if key not in annotations:
+            return default
+        try:
+            return parse(str(annotations[key]).strip())
+        except ValueError as exc:
+            warnings.append(f"metadata.annotations[{key!r}]: {exc}; using {default}")
+            return default
+
+    cls = annotations.get(CLASS_ANNOTATION)
+    if cls not in (None, "", KPA_CLASS):
+        warnings.append(
+            f"metadata.annotations[{CLASS_ANNOTATION!r}]: kawa has only the KPA "
+            f"({KPA_CLASS}), got {cls!r}; using it"
+        )
+    metric = annotations.get(METRIC_ANNOTATION)
+    if metric not in (None, "", "concurrency"):
+        warnings.append(
+            f"metadata.annotations[{METRIC_ANNOTATION!r}]: kawa scales on concurrency only, "
+            f"got {metric!r}; using concurrency"
+        )
+
+    default_target = (
+        float(concurrency) if concurrency else config.container_concurrency_target_default
+    )
+    target = read(TARGET_ANNOTATION, lambda t: _float(t, 0.01), default_target)
+    if concurrency and target > concurrency:
+        warnings.append(
+            f"metadata.annotations[{TARGET_ANNOTATION!r}]: {target:g} is above "
+            f"containerConcurrency {concurrency}; using {concurrency}"
+        )
+        target = float(concurrency)
+    utilization = read(
+        UTILIZATION_ANNOTATION,
+        _percent,
+        config.container_concurrency_target_percentage,
+    )
+    min_scale = read(MIN_SCALE_ANNOTATION, lambda t: _int(t, 0), config.min_scale)
+    max_scale = read(MAX_SCALE_ANNOTATION, lambda t: _int(t, 0), config.max_scale)
+    if max_scale and min_scale > max_scale:
+        warnings.append(
+            f"metadata.annotations[{MIN_SCALE_ANNOTATION!r}]: {min_scale} is above max-scale "
+            f"{max_scale}; using {max_scale}"
+        )
+        min_scale = max_scale
+    initial = read(INITIAL_SCALE_ANNOTATION, lambda t: _int(t, 0), config.initial_scale)
+    if initial == 0 and not config.allow_zero_initial_scale:
+        warnings.append(
+            f"metadata.annotations[{INITIAL_SCALE_ANNOTATION!r}]: 0 needs "
+            "allow-zero-initial-scale in config-autoscaler; using 1"
+        )
+        initial = 1
+    initial = max(initial, min_scale)
+    if max_scale:
+        initial = min(initial, max_scale)
+    window = read(WINDOW_ANNOTATION, lambda t: _duration(t, positive=True), config.stable_window)
+    panic_pct = read(
+        PANIC_WINDOW_ANNOTATION, lambda t: _float(t, 1.0), config.panic_window_percentage
+    )
+    threshold = read(
+        PANIC_THRESHOLD_ANNOTATION, lambda t: _float(t, 110.0), config.panic_threshold_percentage
+    )
+    retention = read(
+        RETENTION_ANNOTATION,
+        lambda t: _duration(t, positive=False),
+        config.scale_to_zero_pod_retention_period,
+    )
+    if not config.enable_scale_to_zero:
+        min_scale = max(min_scale, 1)
+        initial = max(initial, 1)
+    panic_window = max(window * min(panic_pct, 100.0) / 100.0, config.tick_interval)
+    settings = ScalingSettings(
+        target=max(target * utilization / 100.0, 0.01),
+        container_concurrency=concurrency,
+        min_scale=min_scale,
+        max_scale=max_scale,
+        initial_scale=initial,
+        stable_window=window,
+        panic_window=min(panic_window, window),
+        panic_threshold=threshold / 100.0,
+        max_scale_up_rate=config.max_scale_up_rate,
+        max_scale_down_rate=config.max_scale_down_rate,
+        scale_to_zero=config.enable_scale_to_zero and min_scale == 0,
+        zero_delay=max(config.scale_to_zero_grace_period, retention),
+        tick_interval=config.tick_interval,
+        activator_capacity=config.activator_capacity,
+    )
+    return settings, warnings
+
+
+def _percent(text: str) -> float:
+    value = _float(text, 1.0)
+    if value > 100:
+        raise ValueError(f"expected a percentage from 1 to 100, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Average concurrency (requests in flight or waiting) over the tick that ended at ``time``."""
+
+    time: float
+    concurrency: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleState:
+    """What the KPA remembers between ticks."""
+
+    last_active: float | None
+    """When requests were last in flight or waiting; the autoscaler starts it at the time it
+    first saw a Revision that has (or is to get) Pods, and at None for one at zero."""
+    panic_since: float | None = None
+    """When the panic-window demand was last over the threshold, None when not panicking."""
+    max_panic_pods: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    desired: int
+    state: ScaleState
+    stable_concurrency: float
+    panic_concurrency: float
+    panicking: bool = field(default=False)
+
+
+def window_average(samples: Iterable[Sample], now: float, window: float) -> float:
+    """The mean concurrency of the samples taken in the last ``window`` seconds (0 if none)."""
+    start = now - window
+    values = [s.concurrency for s in samples if s.time > start]
+    return sum(values) / len(values) if values else 0.0
+
+
+def decide(
+    samples: Iterable[Sample],
+    *,
+    now: float,
+    ready: int,
+    state: ScaleState,
+    settings: ScalingSettings,
+) -> Decision:
+    """One tick of the KPA (see the module docstring): the desired Pod count and new state.
+
+    ``samples`` should cover at least the stable window (older ones are ignored); ``ready``
+    is the count of Pods taking traffic now.
+    """
+    samples = list(samples)
+    stable = window_average(samples, now, settings.stable_window)
+    panic = window_average(samples, now, settings.panic_window)
+    last_active = state.last_active
+    for sample in samples:
+        if sample.concurrency > 0 and (last_active is None or sample.time > last_active):
+            last_active = sample.time
+
+    target = settings.target
+    desired_stable = math.ceil(stable / target - 1e-9) if stable > 0 else 0
+    desired_panic = math.ceil(panic / target - 1e-9) if panic > 0 else 0
+    base = max(ready, 1)
+    max_up = math.ceil(settings.max_scale_up_rate * base)
+    max_down = math.floor(ready / settings.max_scale_down_rate)
+    desired_stable = min(max(desired_stable, max_down), max_up)
+    desired_panic = min(max(desired_panic, max_down), max_up)
+
+    over_threshold = desired_panic / base >= settings.panic_threshold
+    panic_since = state.panic_since
+    max_panic = state.max_panic_pods
+    if over_threshold:
+        panic_since = now
+    elif panic_since is not None and now - panic_since >= settings.stable_window:
+        panic_since = None
+        max_panic = 0
+    if panic_since is not None:
+        desired = max(desired_panic, max_panic)
+        max_panic = desired
+    else:
+        desired = desired_stable
+
+    if settings.max_scale:
+        desired = min(desired, settings.max_scale)
+    desired = max(desired, settings.min_scale)
+    if desired == 0:
+        recently_active = (
+            last_active is not None
+            and now - last_active < settings.stable_window + settings.zero_delay
+        )
+        if recently_active or not settings.scale_to_zero:
+            desired = 1  # keep the last Pod until the Revision has been idle long enough
+    if settings.max_scale:
+        desired = min(desired, settings.max_scale)
+    new_state = ScaleState(last_active, panic_since, max_panic)
+    return Decision(desired, new_state, stable, panic, panic_since is not None)

@@ -1,0 +1,278 @@
+"""The autoscaler of one Revision: samples its concurrency, decides, creates and deletes Pods.
+
+Knative runs a Deployment per Revision and a KPA that sets its replicas; kawa's
+:class:`RevisionScaler` is both. :class:`~kawa.serving.dataplane.ServingDataPlane` makes one
+per Revision in the store and feeds it the Revision's Pods (label
+``serving.knative.dev/revision``); the scaler keeps the router's
+:class:`~kawa.serving.activator.Throttler` endpoints in step with the ready ones.
+
+Every ``tick-interval`` it takes the throttler's average concurrency as a sample, runs the
+pure KPA step :func:`kawa.apis.serving.autoscaling.decide` and makes the Pod count match:
+
+* up: new Pods from :func:`kawa.apis.serving.pods.revision_pod` on a free loopback port, unless
+  the image cannot run here (then requests fail fast with the catalog's message);
+* down: surplus Pods (not ready ones first, then the newest) leave the endpoints at once and
+  are deleted from the store when their requests in flight are done (at most the Revision's
+  ``timeoutSeconds`` later); the kubelet stops their processes.
+
+A request for a Revision without instances wakes the scaler at once (scale from zero). A new
+Revision (never ``ResourcesAvailable``) starts with ``initial-scale`` Pods and keeps at least
+that many until they were all ready once and a stable window has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kawa.apis.core import images
+from kawa.apis.serving import autoscaling, pods
+from kawa.errors import ConflictError, KawaError, NotFoundError
+from kawa.serving.activator import Throttler
+from kawa.store.base import Obj, ResourceKey, ResourceStore
+
+log = logging.getLogger(__name__)
+
+PODS = "pods"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ever_available(revision: Mapping[str, Any]) -> bool:
+    status = revision.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if isinstance(condition, Mapping) and condition.get("type") == "ResourcesAvailable":
+            return condition.get("status") == "True"
+    return False
+
+
+def _timeout(revision: Mapping[str, Any]) -> float:
+    value = (revision.get("spec") or {}).get("timeoutSeconds")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return 300.0
+
+
+class RevisionScaler:
+    """Pods and scaling of one Revision (see the module docstring). Run :meth:`run` in a task."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        revision: Obj,
+        settings: autoscaling.ScalingSettings,
+        *,
+        catalog: images.ImageCatalog,
+        clock: Callable[[], float],
+    ) -> None:
+        metadata = revision["metadata"]
+        self.namespace: str = metadata.get("namespace", "")
+        self.name: str = metadata["name"]
+        self._store = store
+        self._revision = revision
+        self._settings = settings
+        self._catalog = catalog
+        self._clock = clock
+        self._poked = asyncio.Event()
+        self.throttler = Throttler(
+            f"{self.namespace}/{self.name}",
+            container_concurrency=settings.container_concurrency,
+            capacity=settings.activator_capacity,
+            clock=clock,
+            on_demand=self.poke,
+        )
+        self.pods: dict[str, Obj] = {}
+        self._order: dict[str, int] = {}
+        self._created = 0
+        self._draining: set[str] = set()
+        self._drainers: set[asyncio.Task[None]] = set()
+        self._samples: deque[autoscaling.Sample] = deque()
+        self._initial = not _ever_available(revision) and settings.initial_scale > 0
+        """Holding initial-scale: until that many Pods were ready and a stable window passed
+        (the KPA then has a full window of samples)."""
+        self._initial_reached = False
+        self._initial_until = clock() + settings.stable_window
+        self._state = autoscaling.ScaleState(last_active=clock() if self._initial else None)
+        self._started = False
+        self._image_problem: str | None = None
+        self._check_image()
+
+    @property
+    def settings(self) -> autoscaling.ScalingSettings:
+        return self._settings
+
+    @property
+    def timeout(self) -> float:
+        """The Revision's request timeout in seconds."""
+        return _timeout(self._revision)
+
+    def current(self) -> list[str]:
+        """Pods counted as the Revision's scale (not being drained)."""
+        return [name for name in self.pods if name not in self._draining]
+
+    def ready(self) -> list[str]:
+        return [n for n in self.current() if pods.pod_is_ready(self.pods[n])]
+
+    # -- inputs from the data plane -------------------------------------------------------
+
+    def update(
+        self,
+        revision: Obj,
+        settings: autoscaling.ScalingSettings,
+        catalog: images.ImageCatalog,
+    ) -> None:
+        self._revision = revision
+        self._settings = settings
+        self._catalog = catalog
+        self.throttler.container_concurrency = settings.container_concurrency
+        self.throttler.capacity = settings.activator_capacity
+        self._check_image()
+        self._sync_endpoints()
+
+    def on_pod(self, pod: Obj, *, deleted: bool) -> None:
+        name = pod["metadata"]["name"]
+        if deleted:
+            self.pods.pop(name, None)
+            self._order.pop(name, None)
+            self._draining.discard(name)
+        else:
+            if name not in self.pods and self._state.last_active is None:
+                self._state = autoscaling.ScaleState(self._clock())  # adopted: keep it a while
+            self.pods[name] = pod
+            self._order.setdefault(name, -1)
+        self._sync_endpoints()
+
+    def poke(self) -> None:
+        """Decide now (a request waits and the Revision has no instance)."""
+        self._poked.set()
+
+    def _sync_endpoints(self) -> None:
+        ready: dict[str, int] = {}
+        for name in self.ready():
+            endpoint = pods.pod_endpoint(self.pods[name])
+            if endpoint is not None:
+                ready[name] = endpoint[1]
+        self.throttler.set_endpoints(ready)
+        if self._initial and len(ready) >= self._settings.initial_scale:
+            self._initial_reached = True
+
+    def _check_image(self) -> None:
+        containers = (self._revision.get("spec") or {}).get("containers") or [{}]
+        try:
+            images.resolve_command(self._catalog, containers[0])
+        except images.ImageNotRunnable as exc:
+            if self._image_problem != exc.message:
+                log.warning("revision %s/%s: %s", self.namespace, self.name, exc.message)
+            self._image_problem = exc.message
+        else:
+            self._image_problem = None
+        self.throttler.set_unavailable(self._image_problem)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.tick()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._settings.tick_interval):
+                        await self._poked.wait()
+                self._poked.clear()
+        finally:
+            for task in self._drainers:
+                task.cancel()
+
+    async def tick(self) -> None:
+        """One decision, then make the Pod count match it."""
+        now = self._clock()
+        settings = self._settings
+        self._samples.append(autoscaling.Sample(now, self.throttler.take_sample(now)))
+        while self._samples and self._samples[0].time <= now - settings.stable_window:
+            self._samples.popleft()
+        decision = autoscaling.decide(
+            self._samples,
+            now=now,
+            ready=len(self.throttler.endpoints),
+            state=self._state,
+            settings=settings,
+        )
+        self._state = decision.state
+        desired = decision.desired
+        if self._initial:
+            if self._initial_reached and now >= self._initial_until:
+                self._initial = False
+            else:
+                desired = max(desired, settings.initial_scale)
+        if self.throttler.concurrency and not self.current():
+            desired = max(desired, 1)
+        await self.scale_to(desired)
+
+    async def scale_to(self, desired: int) -> None:
+        current = self.current()
+        if desired > len(current):
+            if self._image_problem is not None:
+                return
+            for _ in range(desired - len(current)):
+                await self._create_pod()
+        elif desired < len(current):
+            for name in self._victims(current, len(current) - desired):
+                self._drain(name)
+
+    def _victims(self, current: list[str], count: int) -> list[str]:
+        def key(name: str) -> tuple[bool, int, str]:
+            pod = self.pods[name]
+            created = str(pod["metadata"].get("creationTimestamp", ""))
+            return (pods.pod_is_ready(pod), -self._order.get(name, -1), created)
+
+        # not ready first, then the newest (created last by this scaler, then by timestamp)
+        ordered = sorted(current, key=key)
+        return ordered[:count]
+
+    async def _create_pod(self) -> None:
+        for _ in range(3):
+            name = pods.pod_name(self.name, secrets.token_hex(5))
+            pod = pods.revision_pod(self._revision, name=name, port=free_port())
+            try:
+                created = await self._store.create(ResourceKey(PODS, self.namespace, name), pod)
+            except ConflictError:
+                continue
+            except KawaError as exc:
+                log.error("revision %s/%s: cannot create a pod: %s", self.namespace, self.name, exc)
+                return
+            self._created += 1
+            self._order[name] = self._created
+            self.pods.setdefault(name, created)
+            return
+
+    def _drain(self, name: str) -> None:
+        self._draining.add(name)
+        endpoint = self.throttler.drain(name)
+        task = asyncio.get_running_loop().create_task(self._delete_when_idle(name, endpoint))
+        self._drainers.add(task)
+        task.add_done_callback(self._drainers.discard)
+
+    async def _delete_when_idle(self, name: str, endpoint: Any) -> None:
+        if endpoint is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.timeout):
+                    await endpoint.idle.wait()
+        try:
+            await self._store.delete(ResourceKey(PODS, self.namespace, name))
+        except NotFoundError:
+            pass
+        except KawaError as exc:
+            log.error(
+                "revision %s/%s: cannot delete pod %s: %s", self.namespace, self.name, name, exc
+            )
+            self._draining.discard(name)

@@ -1,0 +1,287 @@
+"""The serving data plane: router, activator and autoscaler of every Revision, in one object.
+
+:class:`ServingDataPlane` watches the resource store (as Knative's activator, autoscaler and
+ingress watch theirs): Routes (their ``status.traffic``) fill the
+:class:`~kawa.serving.router.RouteTable`; each Revision gets a
+:class:`~kawa.serving.autoscaler.RevisionScaler` (its Pods, its throttler, its ticks); Pods
+labelled ``serving.knative.dev/revision`` go to their Revision's scaler; ConfigMaps
+``knative-serving/config-autoscaler`` and ``config-kawa-images`` apply live (a bad value logs a
+warning and keeps the default).
+
+:meth:`ServingDataPlane.routes` serves ``/serving/{namespace}/{name}{tail}`` for any method:
+pick a Revision of the Route's split, wait for a free instance (scaling from zero wakes the
+scaler), forward, answer. Errors are plain text: 404 for an unknown Route, 503 (with
+``Retry-After``) when it has no traffic target, the Revision is not there or cannot run, or
+too many requests wait; 504 when the Revision's ``timeoutSeconds`` pass; 502 when the instance
+fails. Created and run by :mod:`kawa.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiohttp import web
+
+from kawa.apis.core import images
+from kawa.apis.serving import autoscaling, pods
+from kawa.delivery.http11 import HttpClient, HttpClientError
+from kawa.errors import GoneError
+from kawa.serving import router
+from kawa.serving.activator import Overloaded, Unavailable
+from kawa.serving.autoscaler import RevisionScaler
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+ROUTES: Final = "routes.serving.knative.dev"
+REVISIONS: Final = "revisions.serving.knative.dev"
+PODS: Final = "pods"
+CONFIGMAPS: Final = "configmaps"
+CONFIG_NAMESPACE: Final = "knative-serving"
+AUTOSCALER_CONFIG: Final = "config-autoscaler"
+PATH: Final = "/serving/{namespace}/{name}{tail:(/.*)?}"
+RETRY_AFTER: Final = "1"
+
+Handler = Callable[[WatchEvent], Awaitable[None]]
+
+
+def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
+    headers = {"Retry-After": RETRY_AFTER} if retry else None
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
+class ServingDataPlane:
+    """Router, activator and autoscalers (see the module docstring)."""
+
+    def __init__(self, store: ResourceStore, *, clock: Callable[[], float] | None = None) -> None:
+        self._store = store
+        self._clock = clock or time.monotonic
+        self.table = router.RouteTable()
+        self.config = autoscaling.AutoscalerConfig()
+        self.catalog = images.DEFAULT_CATALOG
+        self._revisions: dict[tuple[str, str], Obj] = {}
+        self._scalers: dict[tuple[str, str], tuple[RevisionScaler, asyncio.Task[None]]] = {}
+        self._warned: dict[tuple[str, str], list[str]] = {}
+        """The settings warnings last logged per Revision (logged again only when they change)."""
+        self._orphans: dict[tuple[str, str], dict[str, Obj]] = {}
+        """Pods seen before their Revision: revision key -> pod name -> pod."""
+        self._client: HttpClient | None = None
+        self._task_group: asyncio.TaskGroup | None = None
+        self.ready = asyncio.Event()
+
+    # -- public --------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.route("*", PATH, self.handle)]
+
+    def scaler(self, namespace: str, revision: str) -> RevisionScaler | None:
+        found = self._scalers.get((namespace, revision))
+        return None if found is None else found[0]
+
+    async def run(self) -> None:
+        self._client = HttpClient()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._task_group = tg
+                for resource, handler in (
+                    (CONFIGMAPS, self._on_configmap),
+                    (REVISIONS, self._on_revision),
+                    (PODS, self._on_pod),
+                    (ROUTES, self._on_route),
+                ):
+                    listed = asyncio.Event()
+                    tg.create_task(
+                        self._watch(resource, handler, listed), name=f"serving-{resource}"
+                    )
+                    await listed.wait()
+                self.ready.set()
+        finally:
+            self._task_group = None
+            for _, task in self._scalers.values():
+                task.cancel()
+            self._scalers.clear()
+            await self._client.close()
+            self._client = None
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
+        client = self._client
+        if client is None or not self.ready.is_set():
+            return _text(503, "kawa serving is starting", retry=True)
+        split = self.table.lookup(namespace, name)
+        if split is None:
+            return _text(404, f"no Route {name!r} (nor tagged route) in namespace {namespace!r}")
+        revision = split.choose()
+        if revision is None:
+            return _text(503, f"route {namespace}/{name} has no ready traffic target", retry=True)
+        found = self._scalers.get((namespace, revision))
+        if found is None:
+            return _text(503, f"revision {namespace}/{revision} is not available", retry=True)
+        scaler = found[0]
+        throttler = scaler.throttler
+        body = await request.read()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + scaler.timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                endpoint = await throttler.acquire()
+        except Overloaded as exc:
+            return _text(503, str(exc), retry=True)
+        except Unavailable as exc:
+            return _text(503, f"revision {namespace}/{revision} cannot serve: {exc}", retry=True)
+        except TimeoutError:
+            return _text(
+                503,
+                f"revision {namespace}/{revision} had no instance ready within {scaler.timeout:g}s",
+                retry=True,
+            )
+        try:
+            tail = router.tail_of(request.raw_path, f"/serving/{namespace}/{name}")
+            response = await router.forward(
+                client, request, endpoint.url, tail, body, max(deadline - loop.time(), 0.001)
+            )
+        except TimeoutError:
+            return _text(504, f"revision {namespace}/{revision} did not answer in time")
+        except (HttpClientError, ValueError) as exc:
+            return _text(502, f"revision {namespace}/{revision}: {exc}")
+        finally:
+            throttler.release(endpoint)
+        return router.to_response(response)
+
+    # -- watches -------------------------------------------------------------------------
+
+    async def _watch(self, resource: str, handler: Handler, listed: asyncio.Event) -> None:
+        since: int | None = None
+        while True:
+            try:
+                if since is None:
+                    result = await self._store.list(resource)
+                    for obj in result.items:
+                        await handler(WatchEvent("ADDED", obj, result.resource_version))
+                    since = result.resource_version
+                    listed.set()
+                async for event in self._store.watch(resource, since=since):
+                    since = event.resource_version
+                    await handler(event)
+                return
+            except GoneError:
+                since = None
+
+    async def _on_configmap(self, event: WatchEvent) -> None:
+        metadata = event.object.get("metadata") or {}
+        if metadata.get("namespace") != CONFIG_NAMESPACE:
+            return
+        name = metadata.get("name")
+        data = None if event.type == "DELETED" else event.object.get("data")
+        if name == AUTOSCALER_CONFIG:
+            self.config, warnings = autoscaling.config_from_configmap(data)
+        elif name == images.CONFIG_MAP:
+            self.catalog, warnings = images.catalog_from_configmap(data)
+        else:
+            return
+        for warning in warnings:
+            log.warning("%s", warning)
+        for key in list(self._scalers):
+            self._update_scaler(key)
+
+    async def _on_revision(self, event: WatchEvent) -> None:
+        metadata = event.object["metadata"]
+        key = (str(metadata.get("namespace", "")), str(metadata["name"]))
+        if event.type == "DELETED":
+            self._revisions.pop(key, None)
+            self._warned.pop(key, None)
+            found = self._scalers.pop(key, None)
+            if found is not None:
+                found[0].throttler.set_unavailable("the revision was deleted")
+                found[1].cancel()
+            return
+        old = self._revisions.get(key)
+        self._revisions[key] = event.object
+        if old is not None and old["metadata"].get("uid") != metadata.get("uid"):
+            found = self._scalers.pop(key, None)
+            if found is not None:
+                found[1].cancel()
+        if key in self._scalers:
+            self._update_scaler(key)
+        else:
+            self._start_scaler(key)
+
+    def _settings(self, revision: Obj) -> autoscaling.ScalingSettings:
+        settings, warnings = autoscaling.revision_settings(revision, self.config)
+        metadata = revision["metadata"]
+        key = (str(metadata.get("namespace", "")), str(metadata["name"]))
+        if self._warned.get(key, []) != warnings:
+            for warning in warnings:
+                log.warning("revision %s/%s: %s", key[0], key[1], warning)
+            self._warned[key] = warnings
+        return settings
+
+    def _start_scaler(self, key: tuple[str, str]) -> None:
+        tg = self._task_group
+        revision = self._revisions[key]
+        if tg is None:
+            return
+        scaler = RevisionScaler(
+            self._store, revision, self._settings(revision), catalog=self.catalog, clock=self._clock
+        )
+        for pod in self._orphans.pop(key, {}).values():
+            scaler.on_pod(pod, deleted=False)
+        task = tg.create_task(self._supervise(scaler), name=f"autoscaler-{key[0]}-{key[1]}")
+        self._scalers[key] = (scaler, task)
+
+    def _update_scaler(self, key: tuple[str, str]) -> None:
+        found = self._scalers.get(key)
+        revision = self._revisions.get(key)
+        if found is not None and revision is not None:
+            found[0].update(revision, self._settings(revision), self.catalog)
+
+    async def _supervise(self, scaler: RevisionScaler) -> None:
+        await self.ready.wait()  # every Pod is known before the first decision
+        failures = 0
+        while True:
+            try:
+                await scaler.run()
+                return
+            except Exception:
+                failures += 1
+                delay = min(30.0, 0.1 * 2**failures)
+                log.exception(
+                    "autoscaler of revision %s/%s failed; restarting in %.1fs",
+                    scaler.namespace,
+                    scaler.name,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _on_pod(self, event: WatchEvent) -> None:
+        metadata = event.object.get("metadata") or {}
+        revision = (metadata.get("labels") or {}).get(pods.REVISION_LABEL)
+        if not revision:
+            return
+        key = (str(metadata.get("namespace", "")), str(revision))
+        deleted = event.type == "DELETED"
+        found = self._scalers.get(key)
+        if found is not None:
+            found[0].on_pod(event.object, deleted=deleted)
+            return
+        orphans = self._orphans.setdefault(key, {})
+        if deleted:
+            orphans.pop(metadata["name"], None)
+            if not orphans:
+                del self._orphans[key]
+        else:
+            orphans[metadata["name"]] = event.object
+
+    async def _on_route(self, event: WatchEvent) -> None:
+        if event.type == "DELETED":
+            metadata = event.object["metadata"]
+            self.table.remove_route(str(metadata.get("namespace", "")), str(metadata["name"]))
+        else:
+            self.table.set_route(event.object)

@@ -1,0 +1,328 @@
+"""Router, activator and autoscaler (kawa.serving.dataplane) on a real store and real HTTP.
+
+The Pods the autoscaler creates are served by the in-test kubelet of
+:mod:`.dataplane_support` (real aiohttp servers on the Pods' ports); the autoscaler runs with
+windows shortened through ConfigMap config-autoscaler (tick 0.1s, stable window 1s, grace
+0.5s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+from typing import Any
+
+import pytest
+
+from kawa.store.base import ResourceKey
+
+from .dataplane_support import (
+    REVISIONS,
+    ROUTES,
+    Plane,
+    eventually,
+    revision,
+    route,
+    running_plane,
+)
+
+
+async def get_json(plane: Plane, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async with plane.session.get(plane.url + path, **kwargs) as resp:
+        if resp.content_type == "application/json":
+            return resp.status, await resp.json()
+        return resp.status, await resp.text()
+
+
+async def serve_one(plane: Plane, rev: dict[str, Any], route_name: str = "svc") -> None:
+    await plane.add(REVISIONS, rev)
+    await plane.add(
+        ROUTES,
+        route(route_name, [{"revisionName": rev["metadata"]["name"], "percent": 100}]),
+    )
+
+
+async def test_first_request_at_zero_waits_and_succeeds() -> None:
+    async with running_plane() as p:
+        p.kubelet.ready_delay = 0.3
+        await serve_one(p, revision("svc-00001"))
+        await asyncio.sleep(0.3)
+        assert await p.pods() == []  # at zero: no initial scale for a revision ready before
+        status, answer = await get_json(p, "/serving/ns/svc/hello?x=1")
+        assert status == 200
+        assert answer["revision"] == "svc-00001"
+        assert (answer["path"], answer["query"]) == ("/hello", "x=1")
+        (pod,) = await p.pods()
+        labels = pod["metadata"]["labels"]
+        assert labels["serving.knative.dev/revision"] == "svc-00001"
+        assert labels["serving.knative.dev/service"] == "svc"
+        assert pod["metadata"]["name"].startswith("svc-00001-deployment-")
+
+
+async def test_returns_to_zero_after_idle() -> None:
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001"))
+        status, _ = await get_json(p, "/serving/ns/svc")
+        assert status == 200
+        assert len(await p.pods()) == 1
+
+        async def gone() -> bool:
+            return not await p.pods()
+
+        # stable window 1s + grace 0.5s, then the kubelet stops the server
+        await eventually(gone, timeout=8)
+        assert p.kubelet.backends == {}
+        status, answer = await get_json(p, "/serving/ns/svc/again")  # and back from zero
+        assert status == 200
+        assert answer["path"] == "/again"
+
+
+async def test_concurrent_load_scales_out_within_max_scale() -> None:
+    annotations = {
+        "autoscaling.knative.dev/target": "1",
+        "autoscaling.knative.dev/target-utilization-percentage": "100",
+        "autoscaling.knative.dev/max-scale": "3",
+    }
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001", annotations=annotations))
+        most = 0
+        stop = asyncio.Event()
+
+        async def watch_pods() -> None:
+            nonlocal most
+            while not stop.is_set():
+                most = max(most, len(await p.pods()))
+                await asyncio.sleep(0.02)
+
+        async def client() -> None:
+            for _ in range(8):
+                status, _ = await get_json(p, "/serving/ns/svc?sleep=0.2")
+                assert status == 200
+
+        watcher = asyncio.create_task(watch_pods())
+        await asyncio.gather(*(client() for _ in range(10)))
+        stop.set()
+        await watcher
+        assert most == 3
+        assert len(p.kubelet.backends) == 3
+        assert all(b.requests > 0 for b in p.kubelet.backends.values())
+
+
+async def test_container_concurrency_is_a_hard_limit() -> None:
+    annotations = {"autoscaling.knative.dev/max-scale": "2"}
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001", cc=1, annotations=annotations))
+        results = await asyncio.gather(
+            *(get_json(p, "/serving/ns/svc?sleep=0.1") for _ in range(12))
+        )
+        assert [status for status, _ in results] == [200] * 12
+        assert p.kubelet.max_in_flight() == 1
+        assert 1 <= len(p.kubelet.backends) <= 2
+
+
+async def test_initial_scale_for_a_new_revision() -> None:
+    annotations = {"autoscaling.knative.dev/initial-scale": "2"}
+    async with running_plane() as p:
+        await p.add(REVISIONS, revision("svc-00001", annotations=annotations, at_zero=False))
+
+        async def two_ready() -> bool:
+            return await p.ready_pods("svc-00001") == 2
+
+        await eventually(two_ready, timeout=5)
+        assert len(await p.pods()) == 2
+
+        async def gone() -> bool:
+            return not await p.pods()
+
+        await eventually(gone, timeout=8)  # no traffic: back to zero after the windows
+
+
+async def test_min_scale_keeps_pods() -> None:
+    annotations = {"autoscaling.knative.dev/min-scale": "1"}
+    async with running_plane() as p:
+        await p.add(REVISIONS, revision("svc-00001", annotations=annotations))
+
+        async def one_ready() -> bool:
+            return await p.ready_pods("svc-00001") == 1
+
+        await eventually(one_ready, timeout=5)
+        await asyncio.sleep(2.5)  # well past stable window + grace
+        assert len(await p.pods()) == 1
+
+
+async def test_traffic_split_80_20() -> None:
+    annotations = {"autoscaling.knative.dev/min-scale": "1"}
+    async with running_plane() as p:
+        for name in ("svc-00001", "svc-00002"):
+            await p.add(REVISIONS, revision(name, annotations=annotations))
+        await p.add(
+            ROUTES,
+            route(
+                "svc",
+                [
+                    {"revisionName": "svc-00001", "percent": 80},
+                    {"revisionName": "svc-00002", "percent": 20},
+                ],
+            ),
+        )
+        counts: collections.Counter[str] = collections.Counter()
+
+        async def client() -> None:
+            for _ in range(50):
+                status, answer = await get_json(p, "/serving/ns/svc")
+                assert status == 200
+                counts[answer["revision"]] += 1
+
+        await asyncio.gather(*(client() for _ in range(20)))
+        assert sum(counts.values()) == 1000
+        assert 740 <= counts["svc-00001"] <= 860, counts
+
+
+async def test_tag_routing() -> None:
+    async with running_plane() as p:
+        for name in ("svc-00001", "svc-00002"):
+            await p.add(REVISIONS, revision(name))
+        await p.add(
+            ROUTES,
+            route(
+                "svc",
+                [
+                    {"revisionName": "svc-00001", "percent": 100, "tag": "current"},
+                    {"revisionName": "svc-00002", "percent": 0, "tag": "candidate"},
+                ],
+            ),
+        )
+        for path, expected in (
+            ("/serving/ns/svc", "svc-00001"),
+            ("/serving/ns/current-svc/x", "svc-00001"),
+            ("/serving/ns/candidate-svc/x", "svc-00002"),
+        ):
+            status, answer = await get_json(p, path)
+            assert (status, answer["revision"]) == (200, expected), path
+
+
+async def test_requests_and_responses_pass_through() -> None:
+    async with running_plane() as p:
+        await serve_one(
+            p, revision("svc-00001", annotations={"autoscaling.knative.dev/min-scale": "1"})
+        )
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+            body = f"body of {method}".encode() if method != "GET" else b""
+            async with p.session.request(
+                method,
+                p.url + "/serving/ns/svc/a/b%20c?q=1&q=2&status=201",
+                data=body,
+                headers={"X-Custom": "yes", "Connection": "keep-alive, X-Drop", "X-Drop": "1"},
+            ) as resp:
+                assert resp.status == 201, await resp.text()
+                answer = await resp.json()
+                assert resp.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+                assert resp.headers["X-Backend"] == answer["pod"]
+            assert answer["method"] == method
+            assert answer["path"] == "/a/b c"
+            assert answer["query"] == "q=1&q=2&status=201"
+            assert base64.b64decode(answer["body"]) == body
+            headers = {k.lower(): v for k, v in answer["headers"]}
+            assert headers["x-custom"] == "yes"
+            assert "x-drop" not in headers
+            assert headers["x-forwarded-for"] == "127.0.0.1"
+            assert headers["x-forwarded-host"] == p.url.removeprefix("http://")
+        async with p.session.head(p.url + "/serving/ns/svc/") as resp:
+            assert resp.status == 200
+            assert await resp.read() == b""
+
+
+async def test_unknown_route_and_no_traffic() -> None:
+    async with running_plane() as p:
+        status, text = await get_json(p, "/serving/ns/nope")
+        assert status == 404
+        assert "no Route 'nope'" in text
+        await p.add(ROUTES, route("empty", []))
+        async with p.session.get(p.url + "/serving/ns/empty") as resp:
+            assert resp.status == 503
+            assert resp.headers["Retry-After"] == "1"
+            assert "no ready traffic target" in await resp.text()
+
+
+async def test_activator_capacity_overflow() -> None:
+    async with running_plane({"activator-capacity": "2"}) as p:
+        p.kubelet.gate.clear()  # Pods stay unready: requests wait in the activator
+        await serve_one(p, revision("svc-00001"))
+        waiting = [asyncio.create_task(get_json(p, "/serving/ns/svc")) for _ in range(2)]
+
+        async def two_waiting() -> bool:
+            scaler = p.plane.scaler("ns", "svc-00001")
+            return scaler is not None and scaler.throttler.waiting == 2
+
+        await eventually(two_waiting, timeout=5)
+        async with p.session.get(p.url + "/serving/ns/svc") as resp:
+            assert resp.status == 503
+            assert resp.headers["Retry-After"] == "1"
+            assert "2 requests waiting" in await resp.text()
+        p.kubelet.gate.set()
+        results = await asyncio.gather(*waiting)
+        assert [status for status, _ in results] == [200, 200]
+
+
+async def test_timeout_while_waiting() -> None:
+    async with running_plane() as p:
+        p.kubelet.gate.clear()
+        await serve_one(p, revision("svc-00001", timeout=1))
+        status, text = await get_json(p, "/serving/ns/svc")
+        assert status == 503
+        assert "no instance ready within 1s" in text
+        p.kubelet.gate.set()
+
+
+async def test_image_not_runnable_fails_fast_without_pods() -> None:
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001", image="example.com/team/app"))
+        status, text = await get_json(p, "/serving/ns/svc")
+        assert status == 503
+        assert "has no program for image" in text
+        assert await p.pods() == []
+
+
+@pytest.mark.parametrize("config", [{"stable-window": "soon", "tick-interval": "100ms"}])
+async def test_bad_config_value_keeps_default(
+    config: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_plane(config) as p:
+        assert p.plane.config.stable_window == 60.0
+        assert p.plane.config.tick_interval == 0.1
+    assert "data['stable-window']" in caplog.text
+
+
+async def test_config_changes_apply_live() -> None:
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001"))
+        key = ResourceKey("configmaps", "knative-serving", "config-autoscaler")
+        config = await p.store.get(key)
+        config["data"]["activator-capacity"] = "7"
+        await p.store.update(key, config)
+
+        async def applied() -> bool:
+            scaler = p.plane.scaler("ns", "svc-00001")
+            return scaler is not None and scaler.throttler.capacity == 7
+
+        await eventually(applied, timeout=5)
+        assert p.plane.config.activator_capacity == 7
+
+
+async def test_deleted_revision_fails_waiting_requests() -> None:
+    async with running_plane() as p:
+        p.kubelet.gate.clear()
+        await serve_one(p, revision("svc-00001"))
+        waiting = asyncio.create_task(get_json(p, "/serving/ns/svc"))
+
+        async def one_waiting() -> bool:
+            scaler = p.plane.scaler("ns", "svc-00001")
+            return scaler is not None and scaler.throttler.waiting == 1
+
+        await eventually(one_waiting, timeout=5)
+        await p.store.delete(ResourceKey(REVISIONS, "ns", "svc-00001"))
+        status, text = await waiting
+        assert status == 503
+        assert "the revision was deleted" in text
+        p.kubelet.gate.set()
