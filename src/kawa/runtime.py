@@ -41,6 +41,7 @@ from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
 from kawa.serving.dataplane import ServingDataPlane
+from kawa.sources.apiserver import apiserver_sources
 from kawa.store.sqlite import SqliteResourceStore
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     *serving_controllers(store, base_url=url),
                 ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
+                for source in apiserver_sources(
+                    store, dispatcher, data_dir=config.data_dir, api_url=api_url
+                ):
+                    tg.create_task(source.run(), name=f"source-{source.name}")
                 server_file.write_bytes(
                     orjson.dumps(
                         {"url": url, "apiUrl": api_url, "pid": os.getpid()},

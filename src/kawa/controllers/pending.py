@@ -26,7 +26,6 @@ PENDING_KINDS: Final = {
     "Sequence": "flows arrive in a later issue",
     "Parallel": "flows arrive in a later issue",
     "PingSource": "sources arrive with issue #6",
-    "ApiServerSource": "sources arrive with issue #6",
     "ContainerSource": "sources arrive with issue #6",
     "SinkBinding": "sources arrive with issue #6",
 }

@@ -1,0 +1,289 @@
+"""The ApiServerSource adapter: list-then-watch per stream, one CloudEvent per change.
+
+A source has one stream per resource and namespace it watches (``resources[]`` x the
+namespaces selected). Each stream lists, then watches from the list's resourceVersion, and
+sends an event per change of an object its label ``selector`` and ``owner`` filter select,
+through the shared :class:`~kawa.sources.sink.SinkSender` (events of one stream are sent one
+by one, in order; an event the sink refuses after the sender's retries is dropped and
+reported, as Knative's adapter logs and drops it).
+
+Where each stream stands (the resourceVersion reached, the objects it has announced) is kept
+in :mod:`.state`, so:
+
+- a new source lists and sends ``add`` for every object selected (Knative's informer-based
+  adapter does the same at its first start);
+- a restarted kawa (or a source stopped and started again, e.g. while its permissions were
+  revoked) watches from the stored resourceVersion: nothing is sent twice, nothing is missed;
+- when that resourceVersion is too old (410 Gone) it lists again and compares with what it
+  had announced: ``add`` for new objects, ``update`` for changed ones, ``delete`` for the
+  ones gone (their data is then only ``apiVersion``, ``kind`` and ``metadata.name``/
+  ``namespace``: the last state was not kept).
+
+An object whose labels change so that the selector no longer selects it gets a ``delete``
+(and an ``add`` when it is selected again), as a Kubernetes watch with a label selector does.
+Run by :class:`Adapters`, which the reconciler (:mod:`.reconciler`) tells what to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from kawa.apis.kn_common import LabelSelector
+from kawa.apis.sources.apiserversource import Mode
+from kawa.delivery.sender import DeliveryResult
+from kawa.errors import ForbiddenError, GoneError
+from kawa.sources import sink
+from kawa.sources.apiserver import events
+from kawa.sources.apiserver.state import SourceState, StateDirectory, StreamState, stream_id
+from kawa.sources.apiserver.watch import Cluster, KindInfo, Obj, ObjectWatcher, WatchChange
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One kind in one namespace ("" for cluster-scoped kinds), with the source's filters."""
+
+    info: KindInfo
+    namespace: str
+    selector: LabelSelector | None
+    owner: tuple[str, str] | None
+
+    @property
+    def id(self) -> str:
+        return stream_id(
+            self.info.api_version, self.info.kind, self.namespace, self.selector, self.owner
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterConfig:
+    """Everything one running adapter depends on; a different config restarts it."""
+
+    uid: str
+    mode: Mode
+    sink_url: str
+    ce_overrides: dict[str, str] | None
+    cluster: Cluster
+    streams: tuple[Stream, ...]
+
+
+def _key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name', '')}"
+
+
+def _rv(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+Report = Callable[[DeliveryResult | ForbiddenError], None]
+
+
+class SourceAdapter:
+    """Runs the streams of one source until cancelled."""
+
+    def __init__(
+        self,
+        name: str,
+        config: AdapterConfig,
+        sender: sink.SinkSender,
+        state: SourceState,
+        report: Report,
+    ) -> None:
+        self.name = name
+        self._config = config
+        self._sender = sender
+        self._state = state
+        self._report = report
+
+    async def run(self) -> None:
+        self._state.keep_only({s.id for s in self._config.streams})
+        self._state.save()
+        async with asyncio.TaskGroup() as tg:
+            for stream in self._config.streams:
+                tg.create_task(self._run_stream(stream), name=f"{self.name}:{stream.id}")
+
+    async def _run_stream(self, stream: Stream) -> None:
+        watcher = self._config.cluster.watcher(stream.info, stream.namespace)
+        relist = False
+        failures = 0
+        while True:
+            try:
+                state = self._state.streams.get(stream.id)
+                if state is None or relist:
+                    state = await self._relist(stream, watcher, state)
+                    relist = False
+                async for change in watcher.watch(state.resource_version):
+                    await self._apply(stream, state, change)
+                    failures = 0
+                continue  # the watch ended (a server timeout): watch again from where it was
+            except GoneError:
+                log.info("%s: %s: resourceVersion too old, listing again", self.name, stream.id)
+                relist = True
+                continue
+            except ForbiddenError as err:
+                log.warning("%s: %s: forbidden: %s", self.name, stream.id, err)
+                self._report(err)
+            except Exception as err:  # network errors, server errors: retry with backoff
+                log.warning("%s: %s: watch failed: %s", self.name, stream.id, err)
+            failures += 1
+            await asyncio.sleep(min(MAX_BACKOFF, 0.2 * 2 ** min(failures, 10)))
+
+    async def _relist(
+        self, stream: Stream, watcher: ObjectWatcher, before: StreamState | None
+    ) -> StreamState:
+        """List, then announce the difference with what was known (everything, the first
+        time)."""
+        listing = await watcher.list()
+        known = dict(before.known) if before is not None else {}
+        state = StreamState(listing.resource_version, {})
+        for obj in listing.items:
+            if not events.selected(obj, stream.selector, stream.owner):
+                continue
+            key = _key(obj)
+            state.known[key] = _rv(obj)
+            if key not in known:
+                await self._send(stream, "add", obj)
+            elif known[key] != _rv(obj):
+                await self._send(stream, "update", obj)
+        for key in set(known) - set(state.known):
+            namespace, _, name = key.partition("/")
+            gone: Obj = {
+                "apiVersion": stream.info.api_version,
+                "kind": stream.info.kind,
+                "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
+            }
+            await self._send(stream, "delete", gone)
+        self._state.streams[stream.id] = state
+        self._state.save()
+        return state
+
+    async def _apply(self, stream: Stream, state: StreamState, change: WatchChange) -> None:
+        obj = change.object
+        if change.type != "BOOKMARK":
+            key = _key(obj)
+            was = key in state.known
+            if change.type == "DELETED":
+                if was:
+                    del state.known[key]
+                    await self._send(stream, "delete", obj)
+            elif events.selected(obj, stream.selector, stream.owner):
+                state.known[key] = _rv(obj)
+                await self._send(stream, "update" if was else "add", obj)
+            elif was:
+                del state.known[key]
+                await self._send(stream, "delete", obj)
+        state.resource_version = change.resource_version or state.resource_version
+        self._state.save()
+
+    async def _send(self, stream: Stream, change: events.Change, obj: Obj) -> None:
+        config = self._config
+        event = events.make_event(
+            source=config.cluster.url,
+            mode=config.mode,
+            change=change,
+            obj=obj,
+            plural=stream.info.plural,
+        )
+        event = sink.apply_overrides(event, config.ce_overrides)
+        self._report(await self._sender.send(event, config.sink_url))
+
+
+OnChange = Callable[[str], None]
+
+
+class Adapters:
+    """The running adapters, one per ApiServerSource (``namespace/name``) whose reconciler
+    asked for it; also remembers each source's last delivery for its status."""
+
+    name = "apiserversource-adapters"
+
+    def __init__(self, sender: sink.SinkSender, states: StateDirectory) -> None:
+        self._sender = sender
+        self._states = states
+        self._running: dict[str, tuple[AdapterConfig, asyncio.Task[None]]] = {}
+        self._uids: dict[str, str] = {}
+        self._deliveries: dict[str, DeliveryResult] = {}
+        self.on_change: OnChange = lambda key: None
+        """Called with a source's key when what its status shows changed (set by the
+        reconciler's controller to requeue it)."""
+
+    def last_delivery(self, key: str) -> DeliveryResult | None:
+        return self._deliveries.get(key)
+
+    def config(self, key: str) -> AdapterConfig | None:
+        found = self._running.get(key)
+        return None if found is None else found[0]
+
+    async def ensure(self, key: str, config: AdapterConfig) -> None:
+        """Run the adapter of ``key`` with ``config`` (restarted if its config changed)."""
+        found = self._running.get(key)
+        if found is not None and found[0] == config and not found[1].done():
+            return
+        await self.stop(key)
+        self._uids[key] = config.uid
+        adapter = SourceAdapter(
+            f"apiserversource {key}",
+            config,
+            self._sender,
+            self._states.of(config.uid),
+            lambda outcome: self._on_outcome(key, outcome),
+        )
+        task = asyncio.create_task(self._guard(adapter), name=adapter.name)
+        self._running[key] = (config, task)
+
+    async def _guard(self, adapter: SourceAdapter) -> None:
+        try:
+            await adapter.run()
+        except Exception:
+            log.exception("%s stopped", adapter.name)
+
+    async def stop(self, key: str) -> None:
+        """Stop the adapter of ``key`` (its state is kept: it resumes when started again)."""
+        found = self._running.pop(key, None)
+        if found is not None:
+            found[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await found[1]
+
+    async def forget(self, key: str) -> None:
+        """The source is gone: stop its adapter and remove its state."""
+        await self.stop(key)
+        self._deliveries.pop(key, None)
+        uid = self._uids.pop(key, None)
+        if uid is not None:
+            self._states.remove(uid)
+
+    async def remember(self, key: str, uid: str) -> None:
+        """The uid of the source called ``key`` (a recreated source has a new one: the old
+        one's adapter and state go)."""
+        old = self._uids.get(key)
+        if old is not None and old != uid:
+            await self.stop(key)
+            self._states.remove(old)
+            self._deliveries.pop(key, None)
+        self._uids[key] = uid
+
+    def _on_outcome(self, key: str, outcome: DeliveryResult | ForbiddenError) -> None:
+        if isinstance(outcome, ForbiddenError):
+            self.on_change(key)
+            return
+        before = self._deliveries.get(key)
+        self._deliveries[key] = outcome
+        if before is None or before.ok != outcome.ok:
+            self.on_change(key)
+
+    async def run(self) -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for key in list(self._running):
+                await self.stop(key)

@@ -1,0 +1,229 @@
+"""The ApiServerSource reconciler: status, permissions, and which adapters run.
+
+For each source it resolves the sink (``status.sinkUri``, ``SinkProvided``), picks its
+cluster (:mod:`.clusters`), asks the cluster how each kind is named, which namespaces the
+``namespaceSelector`` selects (``status.namespaces``; without one: the source's namespace)
+and whether the ServiceAccount may get, list and watch every resource there
+(``SufficientPermissions``, whose message names each missing permission, e.g. ``cannot list
+events in namespace default``). ``status.ceAttributes`` lists the event types of the mode.
+
+When the sink resolves and the permissions suffice, the source's adapter runs
+(``Deployed``); otherwise it is stopped (``Deployed`` Unknown: ``Ready`` then carries the
+reason of the condition that failed). A sink that refused the last event makes
+``SinkProvided`` False (reason ``Unreachable``) while the adapter keeps running. The
+controller watches the sources and everything their status depends on: the RBAC objects
+(revoking a binding stops the source within moments), namespaces, Secrets (kubeconfigs),
+Brokers; a periodic resync catches the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterable
+from typing import Any, Final
+
+from kawa.apis.conditions import Clock
+from kawa.apis.meta import set_observed_generation
+from kawa.apis.sources import apiserversource as api
+from kawa.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    TemporaryError,
+    ValidationError,
+)
+from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.resolver import Unresolvable
+from kawa.sources import sink
+from kawa.sources.apiserver import events
+from kawa.sources.apiserver.adapter import AdapterConfig, Adapters, Stream
+from kawa.sources.apiserver.clusters import Clusters, ClusterUnavailable
+from kawa.sources.apiserver.local import NAMESPACES, RBAC_RESOURCES, scope
+from kawa.sources.apiserver.watch import Cluster, KindInfo
+from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+APISERVERSOURCES: Final = "apiserversources.sources.knative.dev"
+CONDITIONS: Final = api.APISERVERSOURCE_CONDITIONS
+NOT_DEPLOYED: Final = "NotDeployed"
+INSUFFICIENT: Final = "InsufficientPermissions"
+
+
+class _NotReady(Exception):
+    def __init__(self, condition: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+        self.reason = reason
+        self.message = message
+
+
+class ApiServerSourceReconciler:
+    def __init__(
+        self, store: ResourceStore, clusters: Clusters, adapters: Adapters, clock: Clock
+    ) -> None:
+        self._store = store
+        self._clusters = clusters
+        self._adapters = adapters
+        self._clock = clock
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        name = f"{key.namespace}/{key.name}"
+        clock = self._clock
+        try:
+            obj = await self._store.get(key)
+        except NotFoundError:
+            await self._adapters.forget(name)
+            return
+        stored = obj.get("status")
+        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
+        CONDITIONS.initialize(status, clock=clock)
+        await self._adapters.remember(name, str(obj.get("metadata", {}).get("uid", "")))
+        try:
+            source = api.parse_apiserversource(obj)
+        except ValidationError as err:
+            await self._adapters.stop(name)
+            CONDITIONS.mark_false(status, api.DEPLOYED, "Invalid", str(err), clock=clock)
+            await self._write(key, obj, status)
+            return
+        url: str | None = None
+        try:
+            url = await sink.resolve_sink(self._store, obj)
+        except Unresolvable as err:
+            sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
+        else:
+            delivery = self._adapters.last_delivery(name)
+            sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS, delivery=delivery)
+        try:
+            cluster = await self._clusters.for_source(obj)
+            status["ceAttributes"] = [
+                {"type": t, "source": cluster.url} for t in events.event_types(source.mode)
+            ]
+            streams = await self._streams(cluster, source, status)
+        except _NotReady as err:
+            await self._adapters.stop(name)
+            if err.condition == api.SUFFICIENT_PERMISSIONS:
+                CONDITIONS.mark_unknown(
+                    status, api.DEPLOYED, NOT_DEPLOYED, err.message, clock=clock
+                )
+            CONDITIONS.mark_false(status, err.condition, err.reason, err.message, clock=clock)
+        except ClusterUnavailable as err:
+            await self._adapters.stop(name)
+            CONDITIONS.mark_false(status, api.DEPLOYED, err.reason, err.message, clock=clock)
+        else:
+            CONDITIONS.mark_true(status, api.SUFFICIENT_PERMISSIONS, clock=clock)
+            if url:
+                config = AdapterConfig(
+                    source.uid, source.mode, url, source.ce_overrides, cluster, streams
+                )
+                await self._adapters.ensure(name, config)
+                CONDITIONS.mark_true(status, api.DEPLOYED, clock=clock)
+            else:
+                await self._adapters.stop(name)
+                CONDITIONS.mark_unknown(
+                    status, api.DEPLOYED, NOT_DEPLOYED, "waiting for the sink", clock=clock
+                )
+        set_observed_generation(status, source.generation)
+        await self._write(key, obj, status)
+
+    async def _streams(
+        self, cluster: Cluster, source: api.ApiServerSource, status: dict[str, Any]
+    ) -> tuple[Stream, ...]:
+        """The streams the source watches (raises :class:`_NotReady` saying what is wrong)."""
+        try:
+            infos: list[tuple[KindInfo, api.APIVersionKindSelector]] = []
+            for resource in source.resources:
+                info = await cluster.kind_info(resource.api_version, resource.kind)
+                infos.append((info, resource))
+            if source.namespace_selector is None:
+                namespaces = [source.namespace]
+            else:
+                try:
+                    namespaces = await cluster.namespaces(source.namespace_selector)
+                except ForbiddenError as err:
+                    raise _NotReady(
+                        api.SUFFICIENT_PERMISSIONS,
+                        INSUFFICIENT,
+                        f"cannot list namespaces {scope('')}: {err}",
+                    ) from None
+            status["namespaces"] = namespaces
+            streams: list[Stream] = []
+            missing: list[str] = []
+            account = (source.namespace, source.service_account_name)
+            for info, resource in infos:
+                for namespace in namespaces if info.namespaced else [""]:
+                    missing += await cluster.missing_permissions(info, namespace, account)
+                    streams.append(Stream(info, namespace, resource.selector, source.owner))
+        except NotFoundError as err:
+            raise _NotReady(api.DEPLOYED, "UnknownKind", str(err)) from None
+        except ForbiddenError as err:  # a remote server refused the credentials
+            raise _NotReady(
+                api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{cluster.url}: {err}"
+            ) from None
+        except (_NotReady, ClusterUnavailable):
+            raise
+        except Exception as err:  # the remote cluster does not answer
+            raise ClusterUnavailable(
+                "ClusterUnreachable", f"{cluster.url}: {type(err).__name__}: {err}"
+            ) from None
+        if missing:
+            who = f'ServiceAccount "{source.service_account_name}" (namespace {source.namespace})'
+            raise _NotReady(
+                api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{who}: {', '.join(missing)}"
+            )
+        return tuple(streams)
+
+    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
+        if obj.get("status") == status:
+            return
+        try:
+            await self._store.update(key, dict(obj, status=status), status_only=True)
+        except ConflictError as err:
+            raise TemporaryError(str(err), delay=0.0) from err
+        except NotFoundError:
+            return
+
+
+def apiserversource_controller(
+    store: ResourceStore, clusters: Clusters, adapters: Adapters, clock: Clock
+) -> Controller:
+    """The controller of ApiServerSources; it requeues a source when its adapter reports."""
+
+    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
+        return [own_key(event, APISERVERSOURCES)]
+
+    async def every_source(event: WatchEvent) -> Iterable[ResourceKey]:
+        listed = await store.list(APISERVERSOURCES)
+        return [_key_of(item) for item in listed.items]
+
+    async def sources_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
+        namespace = event.object.get("metadata", {}).get("namespace", "")
+        listed = await store.list(APISERVERSOURCES, namespace)
+        return [_key_of(item) for item in listed.items]
+
+    reconciler = ApiServerSourceReconciler(store, clusters, adapters, clock)
+    controller = Controller(
+        "apiserversource",
+        store,
+        reconciler.reconcile,
+        [
+            Watch(APISERVERSOURCES, own),
+            *(Watch(resource, every_source) for resource in RBAC_RESOURCES),
+            Watch(NAMESPACES, every_source),
+            Watch("secrets", sources_of_namespace),
+            Watch("brokers.eventing.knative.dev", sources_of_namespace),
+        ],
+    )
+
+    def requeue(name: str) -> None:
+        namespace, _, source_name = name.partition("/")
+        controller.queue.add(ResourceKey(APISERVERSOURCES, namespace, source_name))
+
+    adapters.on_change = requeue
+    return controller
+
+
+def _key_of(obj: Obj) -> ResourceKey:
+    meta = obj["metadata"]
+    return ResourceKey(APISERVERSOURCES, meta.get("namespace", ""), meta["name"])
