@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import concurrent.futures
+import contextlib
 import copy
 import sqlite3
 import time
@@ -190,6 +191,20 @@ class SqliteResourceStore:
             return await self._commit(key, old, "DELETED")
 
     async def _commit(self, key: ResourceKey, obj: Obj, kind: WatchType) -> Obj:
+        """Write, advance the resourceVersion and notify watchers, as one step that a cancelled
+        caller cannot cut in half: once the row may be on disk, the version must advance (or
+        every later write collides with it) and watchers must hear of it. A cancelled caller
+        waits for that step to end (holding the lock), then sees its cancellation."""
+        task = asyncio.ensure_future(self._commit_now(key, obj, kind))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            while not task.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([task])
+            raise
+
+    async def _commit_now(self, key: ResourceKey, obj: Obj, kind: WatchType) -> Obj:
         rv = self._rv + 1
         obj["metadata"]["resourceVersion"] = str(rv)
         body = orjson.dumps(obj)
