@@ -41,7 +41,9 @@ from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
 from kawa.serving.dataplane import ServingDataPlane
+from kawa.serving.kubelet import Kubelet
 from kawa.sources.apiserver import apiserver_sources
+from kawa.sources.ping import ping_sources
 from kawa.store.sqlite import SqliteResourceStore
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
             serving = ServingDataPlane(store)
             app.add_routes(serving.routes())
-            ApiServer(store).install(app)
+            kubelet = Kubelet(store, config.data_dir)
+            api = ApiServer(store)
+            api.add_subresource("pods", "log", kubelet.pod_log)
+            api.install(app)
             runner = web.AppRunner(
                 app,
                 access_log=None,
@@ -159,6 +164,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
+                # in this (the loop's) thread: a child's PR_SET_PDEATHSIG follows the thread
+                # that started it
+                tg.create_task(kubelet.run(), name="kubelet")
+                await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
                 for controller in [
                     namespace_controller(store),
@@ -167,9 +176,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     *serving_controllers(store, base_url=url),
                 ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
-                for source in apiserver_sources(
-                    store, dispatcher, data_dir=config.data_dir, api_url=api_url
-                ):
+                for source in [
+                    *apiserver_sources(
+                        store, dispatcher, data_dir=config.data_dir, api_url=api_url
+                    ),
+                    *ping_sources(store, dispatcher, data_dir=config.data_dir),
+                ]:
                     tg.create_task(source.run(), name=f"source-{source.name}")
                 server_file.write_bytes(
                     orjson.dumps(

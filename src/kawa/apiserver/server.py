@@ -158,11 +158,6 @@ class ApiServer:
                 raise NotFoundError(
                     f"{target.kind.plural} has no subresource {target.subresource!r}"
                 )
-            if target.subresource == "log":
-                raise NotFoundError(
-                    "container logs arrive with Knative Serving in kawa (issue #5): kawa does "
-                    "not run Pods yet"
-                )
             return error_response(405, f"{method} is not allowed on {target.subresource}")
         if target.name is None:
             if method == "GET":

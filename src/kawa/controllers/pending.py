@@ -25,7 +25,6 @@ PENDING_KINDS: Final = {
     "Subscription": "channels and subscriptions arrive in a later issue",
     "Sequence": "flows arrive in a later issue",
     "Parallel": "flows arrive in a later issue",
-    "PingSource": "sources arrive with issue #6",
     "ContainerSource": "sources arrive with issue #6",
     "SinkBinding": "sources arrive with issue #6",
 }

@@ -24,6 +24,16 @@ def test_five_fields() -> None:
 def test_six_fields_seconds_first() -> None:
     s = parse_schedule("*/10 * * * * *")
     assert s.next_after(at(2024, 1, 1, 0, 0, 5)) == at(2024, 1, 1, 0, 0, 10)
+    s = parse_schedule("15,45 30 9 * * *")
+    assert s.next_after(at(2024, 1, 1, 9, 30, 15)) == at(2024, 1, 1, 9, 30, 45)
+    assert s.next_after(at(2024, 1, 1, 9, 30, 45)) == at(2024, 1, 2, 9, 30, 15)
+    assert parse_schedule("* * * * *").seconds == frozenset({0})  # five fields: second 0
+
+
+def test_impossible_days_are_allowed_when_a_weekday_can_fire() -> None:
+    s = parse_schedule("0 0 30 2 MON")  # February 30 OR any Monday of February
+    assert s.next_after(at(2024, 1, 1)) == at(2024, 2, 5)
+    assert parse_schedule("0 0 29 2 *").next_after(at(2024, 3, 1)) == at(2028, 2, 29)
 
 
 def test_descriptors_and_day_or_semantics() -> None:
@@ -48,6 +58,11 @@ def test_descriptors_and_day_or_semantics() -> None:
         ("x * * * *", "'x' is not a number"),
         ("@sometimes", "unknown descriptor"),
         ("@every soon", "@every needs a duration"),
+        ("@every 500ms", "at least 1s"),
+        ("* * * * * * *", "got 7"),
+        ("60 * * * * *", "second: 60 is outside 0-59"),
+        ("0 0 30 2 *", "never fires: day of month 30 does not occur in FEB"),
+        ("0 0 31 4,6 *", "day of month 31 does not occur in APR,JUN"),
     ],
 )
 def test_invalid(text: str, message: str) -> None:

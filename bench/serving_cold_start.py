@@ -1,0 +1,196 @@
+"""Benchmark: cold start of a Knative Service in kawa (first request to a Service at zero).
+
+One run on this machine: ``python -m kawa up`` in a child process on a temporary data dir,
+a Service with kawa's built-in event-display (image ``.../event_display``), the autoscaler
+shortened through ``config-autoscaler`` so that the Service returns to zero within about a
+second of its last request. Each round waits until the Service has no Pod left, then POSTs
+one CloudEvent to the Service's URL and measures the time to the 202 (the activator holds the
+request while the kubelet starts the process and the readiness check passes). A warm request
+right after is measured too, as a reference.
+
+Prints p50/p99/max over the rounds::
+
+    .venv/bin/python bench/serving_cold_start.py [--rounds 30]
+
+Bounded: every wait has a deadline and the kawa child is stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+IMAGE = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Kawa:
+    def __init__(self, work: Path) -> None:
+        self.port = free_port()
+        self.data = work / "kawa"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kawa",
+                "up",
+                "--data-dir",
+                str(self.data),
+                "--port",
+                str(self.port),
+                "--api-port",
+                str(free_port()),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(work / "kawa.err").open("wb"),
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 30
+        while not (self.data / "server.json").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"kawa did not start: {(work / 'kawa.err').read_text()}")
+            time.sleep(0.05)
+        self.token = (self.data / "token").read_text().strip()
+        self._tls = ssl.create_default_context()
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        if body is not None:
+            ctype = "application/merge-patch+json" if method == "PATCH" else "application/json"
+            request.add_header("Content-Type", ctype)
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {what}")
+        time.sleep(0.02)
+
+
+def post_event(url: str, n: int) -> float:
+    request = urllib.request.Request(url, data=b'{"n": %d}' % n, method="POST")
+    for name, value in {
+        "ce-specversion": "1.0",
+        "ce-id": f"cold-{n}",
+        "ce-source": "/bench/cold-start",
+        "ce-type": "bench.cold",
+        "content-type": "application/json",
+    }.items():
+        request.add_header(name, value)
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        resp.read()
+        if resp.status != 202:
+            raise SystemExit(f"event-display answered {resp.status}")
+    return (time.perf_counter() - start) * 1000
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kawa-cold-") as tmp:
+        kawa = Kawa(Path(tmp))
+        try:
+            run(kawa, args.rounds)
+        finally:
+            kawa.stop()
+
+
+def run(kawa: Kawa, rounds: int) -> None:
+    kawa.api(
+        "PATCH",
+        "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+        {
+            "data": {
+                "tick-interval": "100ms",
+                "stable-window": "1s",
+                "scale-to-zero-grace-period": "200ms",
+                "initial-scale": "0",
+                "allow-zero-initial-scale": "true",
+            }
+        },
+    )
+    ksvc = "/apis/serving.knative.dev/v1/namespaces/default/services"
+    kawa.api(
+        "POST",
+        ksvc,
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": "cold"},
+            "spec": {"template": {"spec": {"containers": [{"image": IMAGE}]}}},
+        },
+    )
+
+    def service_url() -> str | None:
+        status = kawa.api("GET", f"{ksvc}/cold").get("status", {})
+        url = status.get("url")
+        return url if isinstance(url, str) else None
+
+    url = wait(service_url, 30, "the Service never got a URL")
+
+    def pods() -> int:
+        listed = kawa.api(
+            "GET", "/api/v1/namespaces/default/pods?labelSelector=serving.knative.dev/service=cold"
+        )
+        return len(listed["items"])
+
+    cold: list[float] = []
+    warm: list[float] = []
+    for n in range(rounds):
+        wait(lambda: pods() == 0, 60, "the Service never returned to zero")
+        time.sleep(0.2)  # let the kubelet finish its bookkeeping of the stopped Pod
+        cold.append(post_event(url, n))
+        warm.append(post_event(url, 10_000 + n))
+    print(f"kawa Service cold start, built-in event-display, {rounds} rounds (ms)")
+    print(f"{'':10} {'p50':>8} {'p99':>8} {'max':>8}")
+    for name, values in (("cold", cold), ("warm", warm)):
+        print(
+            f"{name:10} {statistics.median(values):8.1f} {pct(values, 99):8.1f} {max(values):8.1f}"
+        )
+    print(f"(machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()

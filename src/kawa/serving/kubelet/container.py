@@ -1,0 +1,188 @@
+"""One container of a Pod: its runs as processes, its output and its reported state.
+
+A :class:`ContainerRunner` starts one run at a time (:meth:`ContainerRunner.start`), pumps
+the process' stdout/stderr into the container's :class:`~.logs.LogWriter`, and waits for
+the exit (:meth:`ContainerRunner.wait_exit`) or stops the run (:meth:`ContainerRunner.stop`).
+It holds what ``status.containerStatuses[]`` reports (state, lastState, restartCount,
+ready, containerID); the restart policy and back-off are the Pod worker's
+(:mod:`kawa.serving.kubelet.worker`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kawa.apis.conditions import Clock, format_time
+from kawa.apis.core import images
+from kawa.apis.core import pod_status as ps
+from kawa.serving.kubelet import process
+from kawa.serving.kubelet.logs import LogWriter
+
+DRAIN_TIMEOUT = 1.0
+"""How long output is still read after a process ended (its pipes closed by then)."""
+
+
+class ContainerRunner:
+    """The state and the current run of one container."""
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        *,
+        init: bool,
+        log_directory: Path,
+        max_log_bytes: Callable[[], int],
+        pids: process.PidFiles,
+        clock: Clock,
+    ) -> None:
+        self.spec = spec
+        self.name = str(spec.get("name") or "")
+        self.image = str(spec.get("image") or "")
+        self.init = init
+        self.state: dict[str, Any] = ps.waiting("ContainerCreating")
+        self.last_state: dict[str, Any] = {}
+        self.restart_count = 0
+        self.ready = False
+        self.container_id = ""
+        self.started_once = False
+        self.runs = 0
+        self.run_started = 0.0
+        self.child: process.Child | None = None
+        self.writer = LogWriter(log_directory, self.name, max_log_bytes)
+        self._pids = pids
+        self._clock = clock
+        self._drained: list[asyncio.Future[None]] = []
+        self._finished = True
+
+    # -- status ------------------------------------------------------------------------
+
+    def status_entry(self) -> dict[str, Any]:
+        """This container's ``containerStatuses[]`` entry."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "image": self.image,
+            "imageID": f"kawa://{images.normalize_image(self.image)}" if self.started_once else "",
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "started": "running" in self.state,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
+        if self.container_id:
+            entry["containerID"] = self.container_id
+        return entry
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    def restore(self, entry: Mapping[str, Any]) -> None:
+        """Take over a status written by a previous kawa (its process is gone)."""
+        count = entry.get("restartCount")
+        if isinstance(count, int) and not isinstance(count, bool):
+            self.restart_count = count
+        for key in ("state", "lastState"):
+            value = entry.get(key)
+            if isinstance(value, Mapping) and value:
+                if key == "state":
+                    self.state = dict(value)
+                else:
+                    self.last_state = dict(value)
+        self.container_id = str(entry.get("containerID") or "")
+        self.started_once = bool(self.container_id)
+
+    # -- one run -----------------------------------------------------------------------
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> None:
+        """Start a run; OSError when the process cannot be started."""
+        self.writer.start_run()
+        self.runs += 1
+        self._finished = False
+        try:
+            child = process.spawn(argv, env, cwd)
+        except OSError:
+            self._finished = True
+            self.writer.close()
+            raise
+        self._pids.add(child.pid)
+        self.child = child
+        self.started_once = True
+        self.container_id = f"kawa://{child.pid}"
+        self.run_started = asyncio.get_running_loop().time()
+        self.state = ps.running(format_time(self._clock()))
+        self._drained = [self._pump(child.stdout, "stdout"), self._pump(child.stderr, "stderr")]
+
+    def _pump(self, fd: int, stream: str) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if data:
+                self.writer.feed(stream, data)
+                return
+            loop.remove_reader(fd)
+            os.close(fd)
+            if not done.done():
+                done.set_result(None)
+
+        loop.add_reader(fd, readable)
+        return done
+
+    async def wait_exit(self) -> int:
+        """Wait for the run's process to exit; its Kubernetes exit code."""
+        child = self.child
+        if child is None:
+            raise RuntimeError(f"container {self.name} is not running")
+        status = await child.wait()
+        await self._finish(child)
+        return process.exit_code(status)
+
+    async def stop(self, grace: float) -> None:
+        """Stop the run (SIGTERM, SIGKILL after ``grace``) and finish its bookkeeping."""
+        child = self.child
+        if child is None or self._finished:
+            return
+        await child.stop(grace)
+        await self._finish(child)
+
+    async def _finish(self, child: process.Child) -> None:
+        """Kill what the process left in its group, drain its output, close its log."""
+        if self._finished:
+            return
+        self._finished = True
+        child.signal_group(signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._drained), DRAIN_TIMEOUT)
+        for fd, future in zip((child.stdout, child.stderr), self._drained, strict=True):
+            if not future.done():
+                with contextlib.suppress(ValueError, OSError):
+                    asyncio.get_running_loop().remove_reader(fd)
+                    os.close(fd)
+        self.writer.close()
+        self._pids.remove(child.pid)
+        self.ready = False
+
+    def terminated(self, code: int, *, reason: str = "", message: str = "") -> dict[str, Any]:
+        """The ``terminated`` state of the run that just ended (the start time kept)."""
+        running = self.state.get("running") or {}
+        started = str(running.get("startedAt") or format_time(self._clock()))
+        state = ps.terminated(code, started, format_time(self._clock()), reason)
+        if self.container_id:
+            state["terminated"]["containerID"] = self.container_id
+        if message:
+            state["terminated"]["message"] = message
+        elif code != 0 and self.writer.tail:
+            state["terminated"]["message"] = "\n".join(self.writer.tail)[-2048:]
+        return state

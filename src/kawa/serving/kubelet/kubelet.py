@@ -1,0 +1,216 @@
+"""The node agent: runs the core/v1 Pods of the store as local child processes.
+
+:meth:`Kubelet.run` first kills what a previous kawa left running (pid files), reads its
+ConfigMaps (``knative-serving/config-kawa-kubelet`` for settings,
+``knative-serving/config-kawa-images`` for the image catalog), lists the Pods and starts a
+:class:`~.worker.PodWorker` for each one that is not finished, then sets :attr:`ready`
+and follows the watches: a new Pod gets a worker, a deleted Pod is stopped (SIGTERM, then
+SIGKILL after its grace period, at most 30 s) and its logs removed, a changed ConfigMap
+applies at once. When cancelled, it stops every container (short grace) before returning.
+
+:meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`). Created and
+run by :mod:`kawa.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+
+from kawa.apis.conditions import Clock, system_clock
+from kawa.apis.core import images
+from kawa.errors import GoneError
+from kawa.serving.kubelet import config as config_mod
+from kawa.serving.kubelet import log_handler
+from kawa.serving.kubelet.node import Node
+from kawa.serving.kubelet.worker import PODS, TERMINAL, PodWorker
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+CONFIGMAPS: Final = "configmaps"
+SHUTDOWN_GRACE: Final = 2.0
+"""Seconds a container gets between SIGTERM and SIGKILL when kawa stops."""
+
+LogHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
+
+
+class Kubelet:
+    """Runs Pods bound to ``node_name`` (or to no node yet) as processes; see the module."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        data_dir: Path,
+        *,
+        node_name: str = "kawa",
+        clock: Clock = system_clock,
+    ) -> None:
+        self.store = store
+        self.node = Node(store, Path(data_dir), node_name=node_name, clock=clock)
+        self.ready = asyncio.Event()
+        self.workers: dict[tuple[str, str], PodWorker] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    # -- run -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run Pods until cancelled, then stop every container."""
+        self.node.pids.kill_leftovers()
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.node.publish_events(), name="kubelet-events")
+                config_rv = await self._load_config()
+                listed = await self.store.list(PODS)
+                self._remove_stale_logs(listed.items)
+                for pod in listed.items:
+                    self._on_pod("ADDED", pod)
+                self.ready.set()
+                group.create_task(self._watch_config(config_rv), name="kubelet-config")
+                group.create_task(self._watch_pods(listed.resource_version), name="kubelet-pods")
+        finally:
+            await asyncio.shield(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        workers = list(self.workers.values())
+        self.workers.clear()
+        await asyncio.gather(
+            *(w.stop(SHUTDOWN_GRACE, events=False) for w in workers), *self._stopping
+        )
+        await self.node.flush_events(1.0)
+
+    async def _watch_pods(self, since: int | None) -> None:
+        while True:
+            try:
+                if since is None:
+                    listed = await self.store.list(PODS)
+                    seen = set()
+                    for pod in listed.items:
+                        meta = pod.get("metadata") or {}
+                        seen.add((meta.get("namespace", ""), meta.get("name", "")))
+                        self._on_pod("ADDED", pod)
+                    for key in [k for k in self.workers if k not in seen]:
+                        self._stop_worker(self.workers.pop(key))
+                    since = listed.resource_version
+                async for event in self.store.watch(PODS, since=since):
+                    since = event.resource_version
+                    self._on_pod(event.type, event.object)
+                return
+            except GoneError:
+                since = None
+
+    def _on_pod(self, type_: str, pod: Obj) -> None:
+        meta = pod.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        uid = str(meta.get("uid") or "")
+        worker = self.workers.get(key)
+        if worker is not None and (worker.uid != uid or type_ == "DELETED"):
+            del self.workers[key]
+            self._stop_worker(worker)
+            worker = None
+        if type_ == "DELETED":
+            return
+        if worker is not None:
+            worker.observe(pod)
+            return
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if node_name not in (None, "", self.node.node_name):
+            return
+        if (pod.get("status") or {}).get("phase") in TERMINAL:
+            return
+        worker = PodWorker(self.node, pod)
+        self.workers[key] = worker
+        worker.start()
+        if worker.task is not None:
+            worker.task.add_done_callback(_log_failure)
+
+    def _stop_worker(self, worker: PodWorker) -> None:
+        async def stop() -> None:
+            await worker.stop()
+            await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+
+        task = asyncio.get_running_loop().create_task(stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _remove_stale_logs(self, pods: list[Obj]) -> None:
+        """Remove the log directories of Pods that no longer exist."""
+        uids = {str((p.get("metadata") or {}).get("uid") or "") for p in pods}
+        root = self.node.logs_root
+        if not root.is_dir():
+            return
+        for directory in root.iterdir():
+            if directory.name.rpartition("_")[2] not in uids:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    # -- config ----------------------------------------------------------------------------
+
+    async def _load_config(self) -> int:
+        listed = await self.store.list(CONFIGMAPS, config_mod.CONFIG_NAMESPACE)
+        found = {str((c.get("metadata") or {}).get("name")): c for c in listed.items}
+        for name in (config_mod.CONFIG_MAP, images.CONFIG_MAP):
+            self._apply_config(name, found.get(name))
+        return listed.resource_version
+
+    async def _watch_config(self, since: int) -> None:
+        current: int | None = since
+        while True:
+            try:
+                if current is None:
+                    current = await self._load_config()
+                async for event in self.store.watch(
+                    CONFIGMAPS, config_mod.CONFIG_NAMESPACE, since=current
+                ):
+                    current = event.resource_version
+                    self._on_config(event)
+                return
+            except GoneError:
+                current = None
+
+    def _on_config(self, event: WatchEvent) -> None:
+        name = str((event.object.get("metadata") or {}).get("name"))
+        self._apply_config(name, None if event.type == "DELETED" else event.object)
+
+    def _apply_config(self, name: str, obj: Obj | None) -> None:
+        data = obj.get("data") if obj is not None else None
+        data = data if isinstance(data, dict) else None
+        where = f"{config_mod.CONFIG_NAMESPACE}/{name}"
+        if name == config_mod.CONFIG_MAP:
+            self.node.config, warnings = config_mod.config_from_configmap(data)
+        elif name == images.CONFIG_MAP:
+            catalog, warnings = images.catalog_from_configmap(data)
+            self.node.set_catalog(catalog)
+        else:
+            return
+        for warning in warnings:
+            log.warning("kubelet: ConfigMap %s: %s", where, warning)
+
+    # -- logs ------------------------------------------------------------------------------
+
+    async def pod_log(self, request: web.Request, target: Any) -> web.StreamResponse:
+        """The ``log`` subresource of a Pod (register with ``ApiServer.add_subresource``)."""
+        return await log_handler.serve(self, request, target)
+
+    def worker(self, namespace: str, name: str, uid: str) -> PodWorker | None:
+        """The worker running that Pod, if this kubelet runs it."""
+        worker = self.workers.get((namespace, name))
+        return worker if worker is not None and worker.uid == uid else None
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("kubelet: %s failed", task.get_name(), exc_info=error)
+
+
+def log_handler_for(kubelet: Kubelet) -> LogHandler:
+    """The ``log`` subresource handler of ``kubelet`` (``kubelet.pod_log``)."""
+    return kubelet.pod_log

@@ -1,0 +1,99 @@
+"""What every Pod worker of a kubelet shares: the store, settings, image catalog, Events.
+
+The :class:`Node` is owned by :class:`kawa.serving.kubelet.Kubelet`, which replaces
+``config`` and ``catalog`` when their ConfigMaps change (workers read them when they need
+them, so changes apply live). Events are queued and written in order by one task
+(:meth:`Node.publish_events`), off the path that starts containers. Store writes are
+shielded from cancellation everywhere in the kubelet: a write is never abandoned half-way
+when a Pod or the kubelet is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kawa.apis.conditions import Clock
+from kawa.apis.core import images
+from kawa.reconciler.events import EventRecorder, EventType
+from kawa.serving.kubelet import process
+from kawa.serving.kubelet.config import KubeletConfig
+from kawa.store.base import ResourceStore
+
+log = logging.getLogger(__name__)
+
+KUBELET = "kubelet"
+SCHEDULER = "default-scheduler"
+
+_Event = tuple[str, dict[str, Any], EventType, str, str]
+
+
+class Node:
+    """Shared state of one kubelet (see the module docstring)."""
+
+    def __init__(
+        self, store: ResourceStore, data_dir: Path, *, node_name: str, clock: Clock
+    ) -> None:
+        self.store = store
+        self.node_name = node_name
+        self.clock = clock
+        self.root = data_dir / "kubelet"
+        self.logs_root = self.root / "logs"
+        self.pids = process.PidFiles(self.root / "pids")
+        self.config = KubeletConfig()
+        self.catalog = images.DEFAULT_CATALOG
+        self.catalog_changed = asyncio.Event()
+        self._recorders = {
+            KUBELET: EventRecorder(store, KUBELET, clock=clock),
+            SCHEDULER: EventRecorder(store, SCHEDULER, clock=clock),
+        }
+        self._events: asyncio.Queue[_Event] = asyncio.Queue()
+
+    def set_catalog(self, catalog: images.ImageCatalog) -> None:
+        if catalog != self.catalog:
+            self.catalog = catalog
+            old, self.catalog_changed = self.catalog_changed, asyncio.Event()
+            old.set()
+
+    def max_log_bytes(self) -> int:
+        return self.config.log_max_bytes
+
+    def event(
+        self,
+        pod: Mapping[str, Any],
+        type_: EventType,
+        reason: str,
+        message: str,
+        *,
+        component: str = KUBELET,
+    ) -> None:
+        """Queue an Event about ``pod`` (written soon, in order)."""
+        involved = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": dict(pod.get("metadata") or {}),
+        }
+        self._events.put_nowait((component, involved, type_, reason, message))
+
+    async def publish_events(self) -> None:
+        """Write queued Events until cancelled."""
+        while True:
+            component, obj, type_, reason, message = await self._events.get()
+            # shielded: a store write cancelled half-way must not be left unfinished
+            await asyncio.shield(self._recorders[component].record(obj, type_, reason, message))
+
+    async def flush_events(self, timeout: float) -> None:
+        """Write what is still queued (on shutdown), for at most ``timeout`` seconds."""
+
+        async def drain() -> None:
+            while not self._events.empty():
+                component, obj, type_, reason, message = self._events.get_nowait()
+                await self._recorders[component].record(obj, type_, reason, message)
+
+        try:
+            await asyncio.wait_for(drain(), timeout)
+        except TimeoutError:
+            log.warning("kubelet: %d event(s) not recorded at shutdown", self._events.qsize())

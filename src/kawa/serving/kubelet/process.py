@@ -1,0 +1,220 @@
+"""Child processes of the kubelet: spawning, exit, signals and leftovers of a previous run.
+
+Every container runs as the leader of its own process group and session
+(``start_new_session``), so stopping it reaches everything it started (``sh -c 'a & b'``).
+The child asks Linux to SIGKILL it when kawa dies (``PR_SET_PDEATHSIG``, set through ctypes
+before exec), so even a SIGKILLed kawa leaves no container behind; its grandchildren are
+reaped by the next kawa from the pid files under ``<data_dir>/kubelet/pids`` (one file per
+running container: pid and start time, to never signal a recycled pid).
+
+``PR_SET_PDEATHSIG`` fires when the *thread* that forked dies: containers are spawned from
+the event loop's thread, which lives as long as kawa. Exits are seen through a pidfd (no
+child watcher thread, no SIGCHLD handler), with polling where pidfds are missing.
+Used by :mod:`kawa.serving.kubelet.container`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG: Final = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl: Callable[..., int] = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_PRCTL: Final = _load_prctl()
+
+
+def _child_setup(parent: int) -> Callable[[], None]:
+    def setup() -> None:  # runs in the child between fork and exec
+        if _PRCTL is not None:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # kawa died before the death signal was armed
+            os._exit(137)
+
+    return setup
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of ``pid`` (clock ticks since boot), None when it is not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+class PidFiles:
+    """One file per running container under ``directory``: ``<pid>`` holding its start time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def add(self, pid: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / str(pid)).write_text(_start_time(pid) or "")
+
+    def remove(self, pid: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / str(pid)).unlink()
+
+    def kill_leftovers(self) -> list[int]:
+        """SIGKILL the process groups a previous run left behind; the pids found."""
+        if not self.directory.is_dir():
+            return []
+        killed: list[int] = []
+        for path in self.directory.iterdir():
+            if not path.name.isdigit():
+                continue
+            pid = int(path.name)
+            recorded = path.read_text().strip()
+            now = _start_time(pid)
+            if now is None or now == recorded:
+                # The leader is ours (or gone: its session may live on in grandchildren).
+                for member in _session_members(pid):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(member, signal.SIGKILL)
+                        killed.append(member)
+            path.unlink()
+        if killed:
+            log.warning("killed %d process(es) left over by a previous run", len(killed))
+        return killed
+
+
+def _session_members(sid: int) -> list[int]:
+    """Processes whose session id is ``sid``."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields: state ppid pgrp session ...
+            found.append(int(entry.name))
+    return found
+
+
+class Child:
+    """One running container process (a process group and session leader)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stdout: int, stderr: int) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._poller: asyncio.Task[None] | None = None
+        self._watch()
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self._poller = loop.create_task(self._poll())
+            return
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            self._reap()
+
+        loop.add_reader(fd, readable)
+
+    async def _poll(self) -> None:
+        while not self._reap():  # noqa: ASYNC110 - no pidfd: nothing to wait on but time
+            await asyncio.sleep(0.05)
+
+    def _reap(self) -> bool:
+        code = self.proc.poll()
+        if code is None:
+            return False
+        if not self._exited.done():
+            self._exited.set_result(code)
+        return True
+
+    @property
+    def returncode(self) -> int | None:
+        return self._exited.result() if self._exited.done() else None
+
+    async def wait(self) -> int:
+        """The exit status: the exit code, or ``-signal`` when killed by a signal."""
+        return await asyncio.shield(self._exited)
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the whole process group (harmless when it is gone)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    async def stop(self, grace: float) -> int:
+        """SIGTERM the group, SIGKILL it after ``grace`` seconds; the exit status."""
+        if self.returncode is None:
+            self.signal_group(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait(), timeout=max(grace, 0.0))
+        self.signal_group(signal.SIGKILL)
+        return await self.wait()
+
+
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, *, capture: bool = True
+) -> Child:
+    """Start ``argv`` in a new session; OSError if it cannot start.
+
+    Its output is on pipes (``Child.stdout``/``stderr``, non-blocking) when ``capture``,
+    else discarded (the fds are then -1).
+    """
+    readers, writers = [-1, -1], [subprocess.DEVNULL, subprocess.DEVNULL]
+    if capture:
+        readers[0], writers[0] = os.pipe()
+        readers[1], writers[1] = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=writers[0],
+            stderr=writers[1],
+            env=dict(env),
+            cwd=cwd or None,
+            start_new_session=True,
+            preexec_fn=_child_setup(os.getpid()),  # noqa: PLW1509 - only async-signal-safe calls
+        )
+    except BaseException:
+        for fd in readers:
+            if fd >= 0:
+                os.close(fd)
+        raise
+    finally:
+        for fd in writers:
+            if fd >= 0:
+                os.close(fd)
+    for fd in readers:
+        if fd >= 0:
+            os.set_blocking(fd, False)
+    return Child(proc, readers[0], readers[1])
+
+
+def exit_code(status: int) -> int:
+    """Kubernetes' exit code for a Popen status (128 + signal for a killed process)."""
+    return 128 - status if status < 0 else status

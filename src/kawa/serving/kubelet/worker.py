@@ -1,0 +1,485 @@
+"""The life of one Pod on the kubelet: bind, run its containers, restart, report, stop.
+
+A :class:`PodWorker` binds its Pod to the node (``spec.nodeName``, Event ``Scheduled``),
+runs the init containers one after the other, then every container under the Pod's
+``restartPolicy`` (``Always``, ``OnFailure``, ``Never``) with the kubelet's crash-loop
+back-off (the first restart is immediate, then ``initial * 2^n`` capped at the maximum,
+reset after ten minutes of running), checks readiness (:mod:`.probes`) and writes the Pod's
+status (phase as Kubernetes' ``getPhase``, conditions, containerStatuses) whenever it
+changes, re-reading the Pod on a write conflict. :meth:`PodWorker.stop` is called when the
+Pod is deleted or kawa stops. Created by :class:`kawa.serving.kubelet.Kubelet`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, Final
+
+from kawa.apis.conditions import format_time
+from kawa.apis.core import images
+from kawa.apis.core import pod_status as ps
+from kawa.errors import ConflictError, NotFoundError
+from kawa.serving.kubelet import env as env_mod
+from kawa.serving.kubelet import probes
+from kawa.serving.kubelet.container import ContainerRunner
+from kawa.serving.kubelet.logs import log_dir
+from kawa.serving.kubelet.node import SCHEDULER, Node
+from kawa.store.base import Obj, ResourceKey
+
+log = logging.getLogger(__name__)
+
+PODS: Final = "pods"
+HOST_IP: Final = "127.0.0.1"
+MAX_GRACE: Final = 30.0
+BACKOFF_RESET: Final = 600.0
+"""A container that ran this long without trouble starts its back-off afresh."""
+TERMINAL: Final = ("Succeeded", "Failed")
+CONDITIONS: Final = ps.POD_CONDITIONS
+_EXEC_POLL_MIN: Final = 0.1
+
+
+class PodWorker:
+    """Runs one Pod (one uid) until it ends or is stopped."""
+
+    def __init__(self, node: Node, pod: Obj) -> None:
+        self.node = node
+        self.pod = pod
+        meta = pod.get("metadata") or {}
+        self.namespace = str(meta.get("namespace") or "default")
+        self.name = str(meta.get("name") or "")
+        self.uid = str(meta.get("uid") or "")
+        self.key = ResourceKey(PODS, self.namespace, self.name)
+        spec = pod.get("spec") or {}
+        self.restart_policy = str(spec.get("restartPolicy") or "Always")
+        grace = spec.get("terminationGracePeriodSeconds")
+        self.grace = min(float(grace), MAX_GRACE) if isinstance(grace, int) else MAX_GRACE
+        self.log_directory = log_dir(node.logs_root, self.namespace, self.name, self.uid)
+        self.status: dict[str, Any] = copy.deepcopy(pod.get("status") or {})
+        self.init_runners = self._runners(spec.get("initContainers"), init=True)
+        self.runners = self._runners(spec.get("containers"), init=False)
+        self.initialized = not self.init_runners
+        self.init_failed = False
+        self.stopping = False
+        self.task: asyncio.Task[None] | None = None
+        self._dirty = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._restore()
+
+    def _runners(self, items: Any, *, init: bool) -> list[ContainerRunner]:
+        return [
+            ContainerRunner(
+                item,
+                init=init,
+                log_directory=self.log_directory,
+                max_log_bytes=self.node.max_log_bytes,
+                pids=self.node.pids,
+                clock=self.node.clock,
+            )
+            for item in (items if isinstance(items, list) else ())
+            if isinstance(item, Mapping)
+        ]
+
+    def _restore(self) -> None:
+        """Continue from a status a previous kawa wrote (its processes are gone)."""
+        for key, runners in (
+            ("initContainerStatuses", self.init_runners),
+            ("containerStatuses", self.runners),
+        ):
+            entries = {
+                e.get("name"): e for e in self.status.get(key) or () if isinstance(e, Mapping)
+            }
+            for runner in runners:
+                if runner.name in entries:
+                    runner.restore(entries[runner.name])
+        if self.init_runners and all(
+            r.state.get("terminated", {}).get("exitCode") == 0 for r in self.init_runners
+        ):
+            self.initialized = True
+
+    def find(self, container: str) -> ContainerRunner | None:
+        for runner in self.init_runners + self.runners:
+            if runner.name == container:
+                return runner
+        return None
+
+    def observe(self, pod: Obj) -> None:
+        """A newer copy of the Pod from the watch (kept to write the status onto)."""
+        self.pod = pod
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(
+            self.run(), name=f"kubelet-pod-{self.namespace}/{self.name}"
+        )
+
+    async def run(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        try:
+            await self._run()
+        except NotFoundError:  # deleted meanwhile: the watch stops this worker
+            self.stopping = True
+        finally:
+            if not self.stopping:
+                self.changed()
+                await self._flush()
+
+    async def _run(self) -> None:
+        await self._bind()
+        self.changed()
+        for runner in self.init_runners:
+            if self.initialized:
+                break
+            code = await self._supervise(runner)
+            if code != 0:
+                self.init_failed = True
+                self.changed()
+                return
+        self.initialized = True
+        self.changed()
+        async with asyncio.TaskGroup() as group:
+            for runner in self.runners:
+                group.create_task(self._supervise(runner))
+
+    async def stop(self, grace: float | None = None, *, events: bool = True) -> None:
+        """Stop every container (SIGTERM, SIGKILL after the grace period); no more writes."""
+        self.stopping = True
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        wait = self.grace if grace is None else min(grace, self.grace)
+        live = [r for r in self.init_runners + self.runners if r.child and r.running]
+        for runner in live:
+            if events:
+                self.node.event(self.pod, "Normal", "Killing", f"Stopping container {runner.name}")
+        await asyncio.gather(*(r.stop(wait) for r in self.init_runners + self.runners))
+
+    async def _bind(self) -> None:
+        spec = self.pod.get("spec") or {}
+        if spec.get("nodeName"):
+            return
+        for _ in range(10):
+            obj = copy.deepcopy(self.pod)
+            obj.setdefault("spec", {})["nodeName"] = self.node.node_name
+            try:
+                self.pod = await asyncio.shield(self.node.store.update(self.key, obj))
+                break
+            except ConflictError:
+                self.pod = await self.node.store.get(self.key)
+                if (self.pod.get("spec") or {}).get("nodeName"):
+                    break
+        self.node.event(
+            self.pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {self.namespace}/{self.name} to {self.node.node_name}",
+            component=SCHEDULER,
+        )
+
+    # -- one container -----------------------------------------------------------------
+
+    def _should_restart(self, runner: ContainerRunner, code: int) -> bool:
+        if runner.init:
+            return code != 0 and self.restart_policy != "Never"
+        if self.restart_policy == "Always":
+            return True
+        return self.restart_policy == "OnFailure" and code != 0
+
+    async def _supervise(self, runner: ContainerRunner) -> int:
+        """Run ``runner`` under the restart policy; the exit code of its last run."""
+        crashes = 0
+        code = self._resume(runner)
+        if code is not None and not self._should_restart(runner, code):
+            return code
+        if code is not None:
+            runner.restart_count += 1
+        while True:
+            code = await self._run_once(runner)
+            self.changed()
+            if not self._should_restart(runner, code):
+                return code
+            if asyncio.get_running_loop().time() - runner.run_started >= BACKOFF_RESET:
+                crashes = 0
+            delay = self.node.config.backoff(crashes)
+            crashes += 1
+            if delay > 0:
+                runner.last_state = runner.state
+                runner.state = ps.waiting(
+                    "CrashLoopBackOff",
+                    f"back-off {delay:g}s restarting failed container={runner.name} "
+                    f"pod={self.name}_{self.namespace}({self.uid})",
+                )
+                self.node.event(
+                    self.pod,
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {runner.name} in pod "
+                    f"{self.name}_{self.namespace}({self.uid})",
+                )
+                self.changed()
+                await asyncio.sleep(delay)
+            runner.restart_count += 1
+
+    def _resume(self, runner: ContainerRunner) -> int | None:
+        """The exit code a previous kawa left this container with, if it had started."""
+        if "terminated" in runner.state:
+            return int(runner.state["terminated"].get("exitCode") or 0)
+        if runner.running:  # its process died with the previous kawa
+            runner.state = runner.terminated(
+                137,
+                reason="ContainerStatusUnknown",
+                message="The container could not be located when the pod was terminated",
+            )
+            return 137
+        return None
+
+    async def _prepare(self, runner: ContainerRunner) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment of the next run (waiting in an error state until ok)."""
+        reported = ""
+        while True:
+            try:
+                argv = images.resolve_command(self.node.catalog, runner.spec)
+            except images.ImageNotRunnable as err:
+                if reported != err.message:
+                    reported = err.message
+                    runner.state = ps.waiting(err.reason, err.message)
+                    self.node.event(self.pod, "Warning", "Failed", f"Error: {err.message}")
+                    self.changed()
+                await self.node.catalog_changed.wait()
+                continue
+            try:
+                env = await env_mod.build_env(self.node.store, self.pod, runner.spec)
+            except env_mod.ContainerConfigError as err:
+                if reported != str(err):
+                    reported = str(err)
+                    runner.state = ps.waiting("CreateContainerConfigError", str(err))
+                    self.node.event(self.pod, "Warning", "Failed", f"Error: {err}")
+                    self.changed()
+                await asyncio.sleep(self.node.config.crash_loop_backoff_initial)
+                continue
+            if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
+                env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])  # kawa's own programs
+            return [env_mod.expand(a, env) for a in argv], env
+
+    async def _run_once(self, runner: ContainerRunner) -> int:
+        argv, env = await self._prepare(runner)
+        self.node.event(
+            self.pod,
+            "Normal",
+            "Pulled",
+            f'Container image "{runner.image}" already present on machine',
+        )
+        cwd = str(runner.spec.get("workingDir") or "") or None
+        if "terminated" in runner.state:
+            runner.last_state = runner.state
+        try:
+            runner.start(argv, env, cwd)
+        except OSError as err:
+            runner.run_started = asyncio.get_running_loop().time()
+            message = _start_error(err, argv, cwd)
+            runner.container_id = ""
+            runner.state = runner.terminated(128, reason="StartError", message=message)
+            self.node.event(self.pod, "Warning", "Failed", f"Error: {message}")
+            return 128
+        self.node.event(self.pod, "Normal", "Created", f"Created container {runner.name}")
+        self.node.event(self.pod, "Normal", "Started", f"Started container {runner.name}")
+        self.changed()
+        readiness = None
+        if not runner.init:
+            readiness = asyncio.get_running_loop().create_task(self._readiness(runner, env, cwd))
+        try:
+            code = await runner.wait_exit()
+        finally:
+            if readiness is not None:
+                readiness.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await readiness
+        runner.ready = False
+        runner.state = runner.terminated(code)
+        return code
+
+    async def _readiness(
+        self, runner: ContainerRunner, env: dict[str, str], cwd: str | None
+    ) -> None:
+        probe = probes.readiness_probe(runner.spec)
+        if probe.kind == "none":
+            runner.ready = True
+            self.changed()
+            return
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(probe.initial_delay)
+        began = loop.time()
+        ever_ready = False
+        successes = failures = 0
+        warned = -1e9
+        while True:
+            ok, why = await probes.check(probe, env, cwd)
+            successes, failures = (successes + 1, 0) if ok else (0, failures + 1)
+            now = loop.time()
+            if not runner.ready and ok and successes >= probe.success_threshold:
+                runner.ready = ever_ready = True
+                self.changed()
+                if not probe.explicit:
+                    return
+            elif runner.ready and failures >= probe.failure_threshold:
+                runner.ready = False
+                self.changed()
+            if (
+                not ok
+                and probe.explicit
+                and (ever_ready or now - began >= probe.period)
+                and now - warned >= probe.period
+            ):
+                warned = now
+                self.node.event(self.pod, "Warning", "Unhealthy", f"Readiness probe failed: {why}")
+            if ever_ready:
+                interval = probe.period
+            else:
+                interval = self.node.config.readiness_poll_interval
+                if probe.kind == "exec":
+                    interval = max(interval, _EXEC_POLL_MIN)
+            await asyncio.sleep(interval)
+
+    # -- status ------------------------------------------------------------------------
+
+    def phase(self) -> str:
+        """Kubernetes' ``getPhase`` over the containers' states."""
+        if self.init_failed:
+            return "Failed"
+        if not self.initialized:
+            return "Pending"
+        waiting = running = stopped = succeeded = 0
+        for runner in self.runners:
+            state = runner.state
+            if "running" in state:
+                running += 1
+            elif "terminated" in state:
+                stopped += 1
+                if state["terminated"].get("exitCode") == 0:
+                    succeeded += 1
+            elif "terminated" in runner.last_state:
+                stopped += 1
+            else:
+                waiting += 1
+        if waiting:
+            return "Pending"
+        if running:
+            return "Running"
+        if stopped:
+            if self.restart_policy == "Always":
+                return "Running"
+            if stopped == succeeded:
+                return "Succeeded"
+            if self.restart_policy == "Never":
+                return "Failed"
+            return "Running"
+        return "Pending"
+
+    def build_status(self) -> dict[str, Any]:
+        """The Pod's ``status`` now."""
+        status = self.status
+        clock = self.node.clock
+        phase = self.phase()
+        status.setdefault("startTime", format_time(clock()))
+        status["phase"] = phase
+        status["hostIP"] = HOST_IP
+        status["hostIPs"] = [{"ip": HOST_IP}]
+        status["podIP"] = HOST_IP
+        status["podIPs"] = [{"ip": HOST_IP}]
+        status["qosClass"] = "BestEffort"
+        CONDITIONS.mark_true(status, ps.POD_SCHEDULED, clock=clock)
+        if self.initialized:
+            CONDITIONS.mark_true(status, ps.INITIALIZED, clock=clock)
+        else:
+            pending = [r.name for r in self.init_runners if "terminated" not in r.state]
+            CONDITIONS.mark_false(
+                status,
+                ps.INITIALIZED,
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(pending)}]",
+                clock=clock,
+            )
+        unready = [r.name for r in self.runners if not r.ready]
+        if phase in TERMINAL:
+            CONDITIONS.mark_false(status, ps.CONTAINERS_READY, "PodCompleted", "", clock=clock)
+        elif unready:
+            CONDITIONS.mark_false(
+                status,
+                ps.CONTAINERS_READY,
+                "ContainersNotReady",
+                f"containers with unready status: [{' '.join(unready)}]",
+                clock=clock,
+            )
+        else:
+            CONDITIONS.mark_true(status, ps.CONTAINERS_READY, clock=clock)
+        if self.init_runners:
+            status["initContainerStatuses"] = [r.status_entry() for r in self.init_runners]
+        status["containerStatuses"] = [r.status_entry() for r in self.runners]
+        return copy.deepcopy(status)
+
+    def changed(self) -> None:
+        """Something the status shows changed: write it soon."""
+        self._dirty.set()
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self._write()
+
+    async def _flush(self) -> None:
+        """Write the final status now (the write loop is stopped)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if not self.stopping:
+            await self._write()
+
+    async def _write(self) -> None:
+        status = self.build_status()
+        obj = self.pod
+        for _ in range(20):
+            if obj.get("status") == status:
+                return
+            new = dict(obj, status=status)
+            try:
+                self.pod = await asyncio.shield(
+                    self.node.store.update(self.key, new, status_only=True)
+                )
+                return
+            except ConflictError:
+                try:
+                    obj = self.pod = await self.node.store.get(self.key)
+                except NotFoundError:
+                    return
+                if (obj.get("metadata") or {}).get("uid") != self.uid:
+                    return
+            except NotFoundError:
+                return
+        log.warning("kubelet: could not write the status of pod %s/%s", self.namespace, self.name)
+
+
+def _start_error(err: OSError, argv: list[str], cwd: str | None) -> str:
+    """The kubelet-like message for a process that could not start."""
+    if isinstance(err, FileNotFoundError) and cwd and err.filename == cwd:
+        return (
+            f"failed to start container: chdir to cwd ({cwd!r}) set in config.json failed: "
+            "no such file or directory"
+        )
+    if isinstance(err, FileNotFoundError):
+        return f'failed to start container: exec: "{argv[0]}": executable file not found in $PATH'
+    if isinstance(err, PermissionError):
+        return f'failed to start container: exec: "{argv[0]}": permission denied'
+    return f"failed to start container: {err}"

@@ -1,0 +1,308 @@
+"""The ping adapter: one timer per PingSource that sends its event on every tick.
+
+Knative runs PingSources in one shared adapter (``mt-ping``); so does kawa, in-process. The
+:class:`PingScheduler` watches PingSources in the store (list, then watch) and keeps one task
+per valid source:
+
+- on each tick it resolves ``spec.sink`` (so a changed sink counts at once; an unresolvable
+  sink skips the tick, the reconciler reports why), builds the event
+  (:func:`~kawa.sources.ping.ticks.ping_event`) and sends it with the
+  :class:`~kawa.sources.sink.SinkSender`;
+- a new ``schedule`` or ``timezone`` applies at once (the timer is woken up and restarts from
+  now); new data, content type, overrides or sink apply from the next tick;
+- a deleted source's task is cancelled and its state file removed.
+
+The restart rule (``docs/sources-ping.md``): before an event is sent its tick is *claimed* in
+the source's state file (:mod:`.state`) with the event's id; after the send the tick is
+recorded as fired. On start, a claimed tick is sent again with the same id (at-least-once; a
+receiver can drop the duplicate by ``id``), then every tick missed while kawa was down fires
+once, if it is at most :data:`~kawa.sources.ping.ticks.CATCH_UP_WINDOW` seconds old; older
+ticks are skipped, as Knative's mt-ping never catches up.
+
+The outcome of the last delivery per source is kept for the reconciler (a sink that refuses
+events makes the source not Ready); ``on_delivery`` is called when it changes.
+Built by :func:`kawa.sources.ping.ping_sources`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from kawa.apis.conditions import Clock
+from kawa.apis.sources import pingsource
+from kawa.delivery.sender import DeliveryResult
+from kawa.errors import GoneError, KawaError
+from kawa.reconciler.resolver import Unresolvable
+from kawa.sources import sink
+from kawa.sources.ping import ticks
+from kawa.sources.ping.state import Pending, TickState, TickStore
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+PINGSOURCES: Final = "pingsources.sources.knative.dev"
+MAX_SLEEP: Final = 30.0
+"""Seconds a timer sleeps at most before looking at the clock again (the wall clock may jump)."""
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LastDelivery:
+    """How the last event of a source went, and where it was sent."""
+
+    url: str
+    result: DeliveryResult
+
+
+class _Timer:
+    """The task of one PingSource: sleeps until its next tick, fires, repeats."""
+
+    def __init__(self, scheduler: PingScheduler, source: pingsource.PingSource, obj: Obj) -> None:
+        self.scheduler = scheduler
+        self.source = source
+        self.obj = obj
+        self.changed = asyncio.Event()
+        self.skipping = ""
+        """Why ticks are being skipped (the sink does not resolve); "" while they are sent."""
+
+    def update(self, source: pingsource.PingSource, obj: Obj) -> None:
+        timing = (source.schedule_text, source.timezone)
+        old_timing = (self.source.schedule_text, self.source.timezone)
+        self.source, self.obj = source, obj
+        if timing != old_timing:
+            self.changed.set()
+
+    async def run(self) -> None:
+        s = self.scheduler
+        state = await self._initial_state()
+        while True:
+            if self.changed.is_set():
+                self.changed.clear()
+                state = await self._retime(state)
+            source = self.source
+            tz = ticks.zone(source.timezone)
+            now = s.clock()
+            if state.pending is not None:
+                pending = state.pending
+                if (now - pending.tick).total_seconds() <= s.window:
+                    state = await self._fire(state, pending.tick, pending.id)
+                else:
+                    state = state.fired(pending.tick)
+                    await s.ticks.save(source.uid, state)
+            try:
+                due = ticks.due_ticks(source.schedule, tz, state.last, now, window=s.window)
+            except ValueError as err:  # no tick within the years cron looks ahead
+                log.warning("pingsource %s: %s", source.key, err)
+                due = []
+            for tick in due:
+                if self.changed.is_set():
+                    break
+                state = await self._fire(state, tick, str(uuid.uuid4()))
+            if self.changed.is_set():
+                continue
+            try:
+                upcoming = ticks.next_tick(source.schedule, tz, max(state.last, now))
+            except ValueError:
+                upcoming = now + timedelta(seconds=MAX_SLEEP)
+            await self._sleep_until(upcoming)
+
+    async def _initial_state(self) -> TickState:
+        s, source = self.scheduler, self.source
+        state = await s.ticks.load(source.uid)
+        if state is None or (state.schedule, state.timezone) != (
+            source.schedule_text,
+            source.timezone,
+        ):
+            # New source, or rescheduled while kawa was down: ticks count from now.
+            state = TickState(source.key, source.schedule_text, source.timezone, s.clock())
+            await s.ticks.save(source.uid, state)
+        return state
+
+    async def _retime(self, state: TickState) -> TickState:
+        source = self.source
+        if (state.schedule, state.timezone) == (source.schedule_text, source.timezone):
+            return state
+        now = self.scheduler.clock()
+        state = TickState(source.key, source.schedule_text, source.timezone, max(state.last, now))
+        await self.scheduler.ticks.save(source.uid, state)
+        log.info("pingsource %s: schedule %r applies from now", source.key, source.schedule_text)
+        return state
+
+    async def _fire(self, state: TickState, tick: datetime, event_id: str) -> TickState:
+        s, source, obj = self.scheduler, self.source, self.obj
+        try:
+            url = await sink.resolve_sink(s.store, obj)
+        except Unresolvable as err:
+            why = f"{err.reason}: {err.message}"
+            if why != self.skipping:  # said once, not on every tick
+                log.info(
+                    "pingsource %s: ticks skipped while the sink is missing: %s", source.key, why
+                )
+            self.skipping = why
+            state = state.fired(tick)
+            await s.ticks.save(source.uid, state)
+            return state
+        self.skipping = ""
+        state = state.claimed(Pending(event_id, tick))
+        await s.ticks.save(source.uid, state)
+        result = await s.sender.send(ticks.ping_event(source, tick, event_id), url)
+        state = state.fired(tick)
+        await s.ticks.save(source.uid, state)
+        s.record_delivery((source.namespace, source.name), LastDelivery(url, result))
+        return state
+
+    async def _sleep_until(self, when: datetime) -> None:
+        delay = (when - self.scheduler.clock()).total_seconds()
+        if delay <= 0:
+            return
+        try:
+            async with asyncio.timeout(min(delay, MAX_SLEEP)):
+                await self.changed.wait()
+        except TimeoutError:
+            pass
+
+
+class PingScheduler:
+    """Runs the timers of every PingSource (see the module docstring)."""
+
+    name = "ping-scheduler"
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        sender: sink.SinkSender,
+        tick_store: TickStore,
+        *,
+        clock: Clock,
+        window: float = ticks.CATCH_UP_WINDOW,
+        on_delivery: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.ticks = tick_store
+        self.clock = clock
+        self.window = window
+        self.on_delivery = on_delivery
+        self.ready = asyncio.Event()
+        """Set once every existing source has its timer."""
+        self._timers: dict[Key, tuple[_Timer, asyncio.Task[None]]] = {}
+        self._deliveries: dict[Key, LastDelivery] = {}
+        self._task_group: asyncio.TaskGroup | None = None
+
+    def last_delivery(self, namespace: str, name: str) -> LastDelivery | None:
+        """How the last event of the source went (``None``: none sent since kawa started)."""
+        return self._deliveries.get((namespace, name))
+
+    def scheduled(self) -> set[Key]:
+        """The sources that have a running timer."""
+        return set(self._timers)
+
+    def record_delivery(self, key: Key, delivery: LastDelivery) -> None:
+        before = self._deliveries.get(key)
+        self._deliveries[key] = delivery
+        changed = before is None or (before.url, before.result.ok) != (
+            delivery.url,
+            delivery.result.ok,
+        )
+        if changed and self.on_delivery is not None:
+            self.on_delivery(*key)
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._task_group = tg
+                await self._watch()
+        finally:
+            self._task_group = None
+            for _, task in self._timers.values():
+                task.cancel()
+            self._timers.clear()
+
+    async def _watch(self) -> None:
+        since: int | None = None
+        while True:
+            try:
+                if since is None:
+                    listed = await self.store.list(PINGSOURCES)
+                    for obj in listed.items:
+                        await self._on_event(WatchEvent("ADDED", obj, listed.resource_version))
+                    await self._forget_deleted(
+                        {str(o["metadata"].get("uid")) for o in listed.items}
+                    )
+                    since = listed.resource_version
+                    self.ready.set()
+                async for event in self.store.watch(PINGSOURCES, since=since):
+                    since = event.resource_version
+                    await self._on_event(event)
+                return
+            except GoneError:
+                since = None
+
+    async def _forget_deleted(self, uids: set[str]) -> None:
+        """Remove the state of sources deleted while kawa was not running."""
+        for uid in await self.ticks.uids() - uids:
+            await self.ticks.delete(uid)
+
+    async def _on_event(self, event: WatchEvent) -> None:
+        obj = event.object
+        meta: dict[str, Any] = obj["metadata"]
+        key: Key = (str(meta.get("namespace", "")), str(meta["name"]))
+        if event.type == "DELETED":
+            await self._stop(key)
+            self._deliveries.pop(key, None)
+            await self.ticks.delete(str(meta.get("uid", "")))
+            return
+        try:
+            source = pingsource.parse_pingsource(obj)
+        except KawaError as err:
+            log.warning("pingsource %s/%s is not scheduled: %s", *key, err)
+            await self._stop(key)
+            return
+        running = self._timers.get(key)
+        if running is not None and running[0].source.uid == source.uid:
+            running[0].update(source, obj)
+            return
+        if running is not None:  # deleted and created again while the watch was away
+            old_uid = running[0].source.uid
+            await self._stop(key)
+            await self.ticks.delete(old_uid)
+        self._start(key, source, obj)
+
+    def _start(self, key: Key, source: pingsource.PingSource, obj: Obj) -> None:
+        if self._task_group is None:
+            return
+        timer = _Timer(self, source, obj)
+        task = self._task_group.create_task(self._supervise(timer), name=f"ping-{key[0]}-{key[1]}")
+        self._timers[key] = (timer, task)
+
+    async def _stop(self, key: Key) -> None:
+        running = self._timers.pop(key, None)
+        if running is None:
+            return
+        running[1].cancel()
+        # wait() does not re-raise the task's cancellation, so ours is never swallowed.
+        await asyncio.wait([running[1]])
+
+    @staticmethod
+    async def _supervise(timer: _Timer) -> None:
+        """Run a timer; if it fails (a disk error, say), log it and start it again, so one
+        source's trouble never stops the others."""
+        failures = 0
+        while True:
+            try:
+                await timer.run()
+                return
+            except Exception:
+                failures += 1
+                delay = min(30.0, 0.1 * 2**failures)
+                log.exception(
+                    "pingsource %s: timer failed; restarting in %.1fs", timer.source.key, delay
+                )
+                await asyncio.sleep(delay)
