@@ -4,7 +4,8 @@ Fields: ``[second] minute hour day-of-month month day-of-week``; each a comma li
 ``?``, ``n``, ``a-b``, with an optional ``/step``; months ``JAN``-``DEC`` and days ``SUN``-
 ``SAT`` by name too. Descriptors: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``,
 ``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (``1h30m``, ``10s``). As in
-cron, when both day fields are restricted a day matching either one fires.
+cron, when both day fields are restricted a day matching either one fires. A schedule that can
+never fire (``0 0 30 2 *``) is rejected.
 :func:`parse_schedule` raises :class:`ValueError` with a readable message; the PingSource
 validator turns it into a field error, the ping adapter uses :meth:`CronSchedule.next_after`.
 """
@@ -137,7 +138,28 @@ def parse_schedule(text: str) -> CronSchedule:
     s, mi, h, dom, mo, dow = (
         _field(raw, name, low, high) for raw, (name, low, high) in zip(fields, _BOUNDS, strict=True)
     )
-    return CronSchedule(s, mi, h, dom, mo, dow, fields[3] in ("*", "?"), fields[5] in ("*", "?"))
+    schedule = CronSchedule(
+        s, mi, h, dom, mo, dow, fields[3] in ("*", "?"), fields[5] in ("*", "?")
+    )
+    _check_fires(schedule)
+    return schedule
+
+
+_MONTH_DAYS: Final = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+"""The most days each month can have (February 29 in leap years)."""
+
+
+def _check_fires(schedule: CronSchedule) -> None:
+    """Reject a day of month that none of the months has (``0 0 30 2 *``): it never fires.
+
+    When both day fields are restricted a matching day of week fires anyway (cron's OR)."""
+    if not schedule.any_day_of_month and not schedule.any_day_of_week:
+        return
+    if any(d <= _MONTH_DAYS[m - 1] for m in schedule.months for d in schedule.days_of_month):
+        return
+    days = ",".join(map(str, sorted(schedule.days_of_month)))
+    months = ",".join(_MONTHS[m - 1] for m in sorted(schedule.months))
+    raise ValueError(f"the schedule never fires: day of month {days} does not occur in {months}")
 
 
 def _every(text: str) -> float:
