@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -185,14 +186,14 @@ async def test_traffic_split_80_20(tmp_path: Path) -> None:
             },
         )
 
-        async def split_ready() -> dict[str, object] | None:
+        async def split_ready() -> dict[str, Any] | None:
             svc = await serving.service("split")
             traffic = svc.get("status", {}).get("traffic") or []
             ok = condition(svc) == "True" and len(traffic) == 2
             return svc if ok else None
 
         svc = await eventually(split_ready, 30, "the split never became Ready")
-        url = svc["status"]["url"]  # type: ignore[index]
+        url = svc["status"]["url"]
         counts: collections.Counter[str] = collections.Counter()
         connector = aiohttp.TCPConnector(limit=8)
         async with aiohttp.ClientSession(connector=connector) as client:
@@ -203,7 +204,7 @@ async def test_traffic_split_80_20(tmp_path: Path) -> None:
 
             for _ in range(25):
                 await asyncio.gather(*(one() for _ in range(20)))
-            tagged = [t for t in svc["status"]["traffic"] if t.get("tag")]  # type: ignore[index]
+            tagged = [t for t in svc["status"]["traffic"] if t.get("tag")]
             async with client.get(tagged[0]["url"]) as resp:
                 assert await resp.text() == "split-00002"
         assert sum(counts.values()) == 500
@@ -221,7 +222,7 @@ async def test_crashing_container_backs_off_and_deleting_stops_processes(tmp_pat
             "crash", {"image": "busybox", "command": ["sh", "-c", "echo boom; exit 3"]}
         )
 
-        async def backing_off() -> dict[str, object] | None:
+        async def backing_off() -> dict[str, Any] | None:
             for pod in await serving.pods("crash"):
                 for status in pod.get("status", {}).get("containerStatuses", []):
                     waiting = status.get("state", {}).get("waiting", {})
@@ -230,7 +231,7 @@ async def test_crashing_container_backs_off_and_deleting_stops_processes(tmp_pat
             return None
 
         pod = await eventually(backing_off, 30, "the crashing container never backed off")
-        assert "boom" in await serving.log(pod["metadata"]["name"])  # type: ignore[index]
+        assert "boom" in await serving.log(pod["metadata"]["name"])
 
         async def not_ready() -> bool:
             return condition(await serving.service("crash")) == "False"
@@ -257,12 +258,12 @@ async def test_an_image_kawa_cannot_run_says_how_to_fix_it(tmp_path: Path) -> No
     async with serving_kawa(tmp_path) as serving:
         await serving.create_service("mystery", {"image": "example.com/team/mystery:1.0"})
 
-        async def refused() -> dict[str, object] | None:
+        async def refused() -> dict[str, Any] | None:
             svc = await serving.service("mystery")
             return svc if condition(svc) == "False" else None
 
         svc = await eventually(refused, 20, "an unknown image must make the Service not Ready")
-        ready = condition_of(svc)  # type: ignore[arg-type]
+        ready = condition_of(svc)
         assert "command" in ready["message"], ready
         assert "config-kawa-images" in ready["message"], ready
         assert not await serving.pods("mystery")

@@ -40,23 +40,33 @@ class EventRecorder:
         store: ResourceStore,
         component: str,
         *,
+        host: str = "",
         clock: Clock = system_clock,
         suffix: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self._store = store
         self._component = component
+        self._source: dict[str, str] = {"component": component}
+        if host:
+            self._source["host"] = host
         self._clock = clock
         self._suffix = suffix
         self._seen: OrderedDict[tuple[str, str, str, str], ResourceKey] = OrderedDict()
 
     async def record(
-        self, obj: Mapping[str, Any], type_: EventType, reason: str, message: str
+        self,
+        obj: Mapping[str, Any],
+        type_: EventType,
+        reason: str,
+        message: str,
+        *,
+        field_path: str = "",
     ) -> None:
         """Record an event about ``obj``; failures are logged, never raised (best effort)."""
         meta = obj.get("metadata", {})
         namespace = meta.get("namespace") or "default"
         now = format_time(self._clock())
-        correlation = (str(meta.get("uid", "")), type_, reason, message)
+        correlation = (str(meta.get("uid", "")) + field_path, type_, reason, message)
         try:
             known = self._seen.get(correlation)
             if known is not None:
@@ -70,6 +80,16 @@ class EventRecorder:
                     await self._store.update(known, event)
                     return
             name = f"{meta.get('name', 'unknown')}.{self._suffix()}"
+            involved = {
+                "apiVersion": obj.get("apiVersion", ""),
+                "kind": obj.get("kind", ""),
+                "name": meta.get("name", ""),
+                "namespace": meta.get("namespace", ""),
+                "uid": meta.get("uid", ""),
+                "resourceVersion": meta.get("resourceVersion", ""),
+            }
+            if field_path:
+                involved["fieldPath"] = field_path
             key = ResourceKey(EVENTS, namespace, name)
             await self._store.create(
                 key,
@@ -77,18 +97,11 @@ class EventRecorder:
                     "apiVersion": "v1",
                     "kind": "Event",
                     "metadata": {"name": name, "namespace": namespace},
-                    "involvedObject": {
-                        "apiVersion": obj.get("apiVersion", ""),
-                        "kind": obj.get("kind", ""),
-                        "name": meta.get("name", ""),
-                        "namespace": meta.get("namespace", ""),
-                        "uid": meta.get("uid", ""),
-                        "resourceVersion": meta.get("resourceVersion", ""),
-                    },
+                    "involvedObject": involved,
                     "reason": reason,
                     "message": message,
                     "type": type_,
-                    "source": {"component": self._component},
+                    "source": dict(self._source),
                     "reportingComponent": self._component,
                     "reportingInstance": "kawa",
                     "eventTime": format_micro_time(self._clock()),

@@ -78,6 +78,12 @@ async def test_pod_runs_to_succeeded(node: Node, tmp_path: Path) -> None:
     assert by_reason["Pulled"]["message"] == 'Container image "busybox" already present on machine'
     assert by_reason["Started"]["source"]["component"] == "kubelet"
     assert by_reason["Started"]["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    # as the kubelet's: which container, and the node as the source's host
+    container = pod["spec"]["containers"][0]["name"]
+    assert by_reason["Started"]["involvedObject"]["fieldPath"] == f"spec.containers{{{container}}}"
+    assert by_reason["Started"]["source"] == {"component": "kubelet", "host": "kawa"}
+    assert "fieldPath" not in by_reason["Scheduled"]["involvedObject"]
+    assert "host" not in by_reason["Scheduled"]["source"]
 
 
 async def test_pod_fails_with_restart_policy_never(node: Node) -> None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 KUBELET = "kubelet"
 SCHEDULER = "default-scheduler"
 
-_Event = tuple[str, dict[str, Any], EventType, str, str]
+_Event = tuple[str, dict[str, Any], EventType, str, str, str]
 
 
 class Node:
@@ -47,7 +47,7 @@ class Node:
         self.catalog = images.DEFAULT_CATALOG
         self.catalog_changed = asyncio.Event()
         self._recorders = {
-            KUBELET: EventRecorder(store, KUBELET, clock=clock),
+            KUBELET: EventRecorder(store, KUBELET, host=node_name, clock=clock),
             SCHEDULER: EventRecorder(store, SCHEDULER, clock=clock),
         }
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
@@ -69,29 +69,34 @@ class Node:
         message: str,
         *,
         component: str = KUBELET,
+        field_path: str = "",
     ) -> None:
-        """Queue an Event about ``pod`` (written soon, in order)."""
+        """Queue an Event about ``pod`` (written soon, in order); ``field_path`` names the
+        container it is about (``spec.containers{name}``), as the kubelet's Events do."""
         involved = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": dict(pod.get("metadata") or {}),
         }
-        self._events.put_nowait((component, involved, type_, reason, message))
+        self._events.put_nowait((component, involved, type_, reason, message, field_path))
 
     async def publish_events(self) -> None:
         """Write queued Events until cancelled."""
         while True:
-            component, obj, type_, reason, message = await self._events.get()
+            component, obj, type_, reason, message, path = await self._events.get()
             # shielded: a store write cancelled half-way must not be left unfinished
-            await asyncio.shield(self._recorders[component].record(obj, type_, reason, message))
+            recorder = self._recorders[component]
+            await asyncio.shield(recorder.record(obj, type_, reason, message, field_path=path))
 
     async def flush_events(self, timeout: float) -> None:
         """Write what is still queued (on shutdown), for at most ``timeout`` seconds."""
 
         async def drain() -> None:
             while not self._events.empty():
-                component, obj, type_, reason, message = self._events.get_nowait()
-                await self._recorders[component].record(obj, type_, reason, message)
+                component, obj, type_, reason, message, path = self._events.get_nowait()
+                await self._recorders[component].record(
+                    obj, type_, reason, message, field_path=path
+                )
 
         try:
             await asyncio.wait_for(drain(), timeout)

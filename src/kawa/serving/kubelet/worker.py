@@ -162,7 +162,13 @@ class PodWorker:
         live = [r for r in self.init_runners + self.runners if r.child and r.running]
         for runner in live:
             if events:
-                self.node.event(self.pod, "Normal", "Killing", f"Stopping container {runner.name}")
+                self.node.event(
+                    self.pod,
+                    "Normal",
+                    "Killing",
+                    f"Stopping container {runner.name}",
+                    field_path=_field_path(runner),
+                )
         await asyncio.gather(*(r.stop(wait) for r in self.init_runners + self.runners))
 
     async def _bind(self) -> None:
@@ -226,6 +232,7 @@ class PodWorker:
                     "BackOff",
                     f"Back-off restarting failed container {runner.name} in pod "
                     f"{self.name}_{self.namespace}({self.uid})",
+                    field_path=_field_path(runner),
                 )
                 self.changed()
                 await asyncio.sleep(delay)
@@ -254,7 +261,13 @@ class PodWorker:
                 if reported != err.message:
                     reported = err.message
                     runner.state = ps.waiting(err.reason, err.message)
-                    self.node.event(self.pod, "Warning", "Failed", f"Error: {err.message}")
+                    self.node.event(
+                        self.pod,
+                        "Warning",
+                        "Failed",
+                        f"Error: {err.message}",
+                        field_path=_field_path(runner),
+                    )
                     self.changed()
                 await self.node.catalog_changed.wait()
                 continue
@@ -264,7 +277,13 @@ class PodWorker:
                 if reported != str(err):
                     reported = str(err)
                     runner.state = ps.waiting("CreateContainerConfigError", str(err))
-                    self.node.event(self.pod, "Warning", "Failed", f"Error: {err}")
+                    self.node.event(
+                        self.pod,
+                        "Warning",
+                        "Failed",
+                        f"Error: {err}",
+                        field_path=_field_path(runner),
+                    )
                     self.changed()
                 await asyncio.sleep(self.node.config.crash_loop_backoff_initial)
                 continue
@@ -279,6 +298,7 @@ class PodWorker:
             "Normal",
             "Pulled",
             f'Container image "{runner.image}" already present on machine',
+            field_path=_field_path(runner),
         )
         cwd = str(runner.spec.get("workingDir") or "") or None
         if "terminated" in runner.state:
@@ -290,10 +310,21 @@ class PodWorker:
             message = _start_error(err, argv, cwd)
             runner.container_id = ""
             runner.state = runner.terminated(128, reason="StartError", message=message)
-            self.node.event(self.pod, "Warning", "Failed", f"Error: {message}")
+            self.node.event(
+                self.pod,
+                "Warning",
+                "Failed",
+                f"Error: {message}",
+                field_path=_field_path(runner),
+            )
             return 128
-        self.node.event(self.pod, "Normal", "Created", f"Created container {runner.name}")
-        self.node.event(self.pod, "Normal", "Started", f"Started container {runner.name}")
+        path = _field_path(runner)
+        self.node.event(
+            self.pod, "Normal", "Created", f"Created container {runner.name}", field_path=path
+        )
+        self.node.event(
+            self.pod, "Normal", "Started", f"Started container {runner.name}", field_path=path
+        )
         self.changed()
         readiness = None
         if not runner.init:
@@ -342,7 +373,13 @@ class PodWorker:
                 and now - warned >= probe.period
             ):
                 warned = now
-                self.node.event(self.pod, "Warning", "Unhealthy", f"Readiness probe failed: {why}")
+                self.node.event(
+                    self.pod,
+                    "Warning",
+                    "Unhealthy",
+                    f"Readiness probe failed: {why}",
+                    field_path=_field_path(runner),
+                )
             if ever_ready:
                 interval = probe.period
             else:
@@ -483,3 +520,8 @@ def _start_error(err: OSError, argv: list[str], cwd: str | None) -> str:
     if isinstance(err, PermissionError):
         return f'failed to start container: exec: "{argv[0]}": permission denied'
     return f"failed to start container: {err}"
+
+
+def _field_path(runner: ContainerRunner) -> str:
+    """``involvedObject.fieldPath`` of an Event about one container, as the kubelet writes it."""
+    return f"spec.{'initContainers' if runner.init else 'containers'}{{{runner.name}}}"
