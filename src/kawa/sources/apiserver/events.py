@@ -99,8 +99,10 @@ def make_event(
     }
     if namespace:
         attributes["namespace"] = namespace
-    data = obj if mode == "Resource" else reference(obj)
-    return CloudEvent(attributes, orjson.dumps(data))
+    if mode == "Resource":
+        # an object's keys in order, as Go's encoding of Kubernetes' unstructured objects
+        return CloudEvent(attributes, orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
+    return CloudEvent(attributes, orjson.dumps(reference(obj)))
 
 
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
