@@ -8,22 +8,21 @@ from typing import Any
 
 from ..broker.broker_support import running_kawa
 
-PING = "/apis/sources.knative.dev/v1/namespaces/default/pingsources"
+IMC = "/apis/messaging.knative.dev/v1/namespaces/default/inmemorychannels"
 
 
-async def test_pingsource_is_honestly_not_ready(tmp_path: Path) -> None:
-    ping = {
-        "apiVersion": "sources.knative.dev/v1",
-        "kind": "PingSource",
+async def test_a_channel_is_honestly_not_ready(tmp_path: Path) -> None:
+    channel = {
+        "apiVersion": "messaging.knative.dev/v1",
+        "kind": "InMemoryChannel",
         "metadata": {"name": "p", "namespace": "default"},
-        "spec": {"schedule": "*/1 * * * *", "sink": {"uri": "http://127.0.0.1:9/"}},
     }
     async with running_kawa(tmp_path) as kawa:
-        async with kawa.session.post(kawa.url + PING, json=ping) as resp:
+        async with kawa.session.post(kawa.url + IMC, json=channel) as resp:
             assert resp.status == 201, await resp.text()
         ready: dict[str, Any] = {}
         for _ in range(200):
-            async with kawa.session.get(f"{kawa.url}{PING}/p") as resp:
+            async with kawa.session.get(f"{kawa.url}{IMC}/p") as resp:
                 obj = await resp.json()
             conditions = obj.get("status", {}).get("conditions", [])
             ready = next((c for c in conditions if c["type"] == "Ready"), {})
@@ -32,5 +31,5 @@ async def test_pingsource_is_honestly_not_ready(tmp_path: Path) -> None:
             await asyncio.sleep(0.02)
         assert ready["status"] == "Unknown"
         assert ready["reason"] == "NotImplemented"
-        assert "issue #6" in ready["message"]
+        assert "later issue" in ready["message"]
         assert obj["status"]["observedGeneration"] == 1

@@ -40,11 +40,21 @@ def test_cases_cover_every_kind() -> None:
 
 
 def _ready(kubectl: Kubectl, case: KindCase) -> dict[str, Any]:
-    def seen() -> dict[str, Any] | None:
-        obj: dict[str, Any] = kubectl.json("get", case.resource, case.name, *case.scope())
-        return obj if condition(obj) is not None else None
+    """The object once its Ready condition has the expected status (a Service needs its
+    process started, a source its sink resolved)."""
+    want = (case.ready or "").split("/")[0]
+    last: dict[str, Any] = {}
 
-    obj: dict[str, Any] = wait_until(seen, 10, f"{case.kind} never reported Ready")
+    def seen() -> dict[str, Any] | None:
+        nonlocal last
+        last = kubectl.json("get", case.resource, case.name, *case.scope())
+        ready = condition(last)
+        return last if ready is not None and ready["status"] == want else None
+
+    try:
+        obj: dict[str, Any] = wait_until(seen, 30, f"{case.kind} never reported Ready={want}")
+    except AssertionError:
+        return last  # the caller's assertion shows what it reported instead
     return obj
 
 
@@ -164,10 +174,15 @@ def test_pods_wide_columns(namespace: str, kubectl: Kubectl) -> None:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "wide", "namespace": NS},
-        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "60"]}]},
     }
     kubectl.apply(pod)
-    table = kubectl.ok("get", "pods", "wide", "-n", NS, "-o", "wide")
+
+    def running() -> str | None:
+        table = kubectl.ok("get", "pods", "wide", "-n", NS, "-o", "wide")
+        return table if "Running" in table else None
+
+    table = wait_until(running, 30, "the Pod never ran")
     assert header(table) == [
         "NAME",
         "READY",
@@ -179,7 +194,17 @@ def test_pods_wide_columns(namespace: str, kubectl: Kubectl) -> None:
         "NOMINATED NODE",
         "READINESS GATES",
     ]
-    assert table.splitlines()[1].split()[:3] == ["wide", "0/1", "Pending"]
+    # the kubelet ran it on node kawa, on the loopback address
+    assert table.splitlines()[1].split()[:8] == [
+        "wide",
+        "1/1",
+        "Running",
+        "0",
+        *table.splitlines()[1].split()[4:5],
+        "127.0.0.1",
+        "kawa",
+        "<none>",
+    ]
     kubectl.ok("delete", "pod", "wide", "-n", NS)
 
 

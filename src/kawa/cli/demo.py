@@ -1,161 +1,200 @@
-"""``kawa demo``: the Quickstart. kawa, a Broker, a Trigger and event-display, running.
+"""``kawa demo``: the Quickstart, which is the seed tutorial running.
 
-It starts ``kawa event-display`` as a child process (its output is relayed here), runs kawa
-in this process, applies the manifests of ``examples/quickstart`` (Broker ``default`` and a
-Trigger to event-display, whose port is chosen free), waits for the Trigger to be Ready and
-sends a few sample events through the broker. Then it keeps running until Ctrl-C, so you can
-send your own with ``kawa send --broker default --type ... --data ...``. ``--once`` exits
-after the sample events have been displayed (used by the tests).
+It runs kawa in this process and does what the tutorial (Knative Eventing's ApiServerSource
+example) does with kubectl, through kawa's API: applies ``examples/seed``'s four manifests in
+the tutorial's order (ServiceAccount + RBAC, the ApiServerSource, the event-display Service,
+the Trigger) and labels namespace ``default`` for broker injection; waits until the source,
+the Service and the Trigger are Ready; creates and deletes the ``busybox`` Pod (``kubectl run
+busybox --image=busybox --restart=Never -- ls``); and relays what the event-display Service
+prints (its ``user-container`` log, followed) to stdout: the busybox Pod's Kubernetes Events
+as ``dev.knative.apiserver.resource.add`` CloudEvents. Then it keeps running until Ctrl-C, so
+the tutorial's kubectl commands work against it. ``--once`` exits after the first busybox
+event is displayed (used by the tests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+import aiohttp
 import click
 
-from kawa.cli import send as send_cmd
+import kawa
+from kawa.cli import resources
 from kawa.cli.client import ApiClient, CliError, startup_error
 from kawa.errors import KawaError
 from kawa.runtime import Config, Running, serve
 
-SAMPLES = (
-    ("dev.kawa.demo.greeting", '{"message": "Hello from kawa!"}'),
-    ("dev.kawa.demo.order.created", '{"order": 42, "items": ["tea", "rice"]}'),
-    ("dev.kawa.demo.order.shipped", '{"order": 42, "carrier": "kawa-post"}'),
+SEED: Final = Path(kawa.__file__).resolve().parents[2] / "examples" / "seed"
+"""The tutorial's manifests, as the repository keeps them (examples/seed/README.md)."""
+FILES: Final = ("serviceaccount.yaml", "k8s-events.yaml", "service.yaml", "trigger.yaml")
+DISPLAY_HEADER: Final = "☁️  cloudevents.Event"
+SERVICE_LABEL: Final = "serving.knative.dev/service=event-display"
+PODS: Final = "/api/v1/namespaces/default/pods"
+WAIT_FOR: Final = (
+    (
+        "ApiServerSource testevents",
+        "/apis/sources.knative.dev/v1/namespaces/default/apiserversources/testevents",
+    ),
+    (
+        "Service event-display",
+        "/apis/serving.knative.dev/v1/namespaces/default/services/event-display",
+    ),
+    (
+        "Trigger testevents-trigger",
+        "/apis/eventing.knative.dev/v1/namespaces/default/triggers/testevents-trigger",
+    ),
 )
-DISPLAY_HEADER = "☁️  cloudevents.Event"
+BUSYBOX: Final = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "busybox", "namespace": "default", "labels": {"run": "busybox"}},
+    "spec": {
+        "containers": [{"name": "busybox", "image": "busybox", "args": ["ls"]}],
+        "restartPolicy": "Never",
+    },
+}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _say(text: str) -> None:
+    click.echo(text, err=True)
 
 
-def manifests(display_url: str) -> list[dict[str, Any]]:
-    """The Quickstart's Broker and Trigger (examples/quickstart, with the display's URL)."""
-    return [
-        {
-            "apiVersion": "eventing.knative.dev/v1",
-            "kind": "Broker",
-            "metadata": {"name": "default", "namespace": "default"},
-        },
-        {
-            "apiVersion": "eventing.knative.dev/v1",
-            "kind": "Trigger",
-            "metadata": {"name": "event-display", "namespace": "default"},
-            "spec": {"broker": "default", "subscriber": {"uri": display_url}},
-        },
-    ]
+def _setup(client: ApiClient, manifests: Path) -> None:
+    """The tutorial's four ``kubectl apply --filename`` and ``kubectl label namespace``."""
+    for name in FILES:
+        if name == "trigger.yaml":
+            _say("$ kubectl label namespace default knative-eventing-injection=enabled")
+            path = "/api/v1/namespaces/default"
+            namespace = client.checked("GET", path)
+            namespace["metadata"].setdefault("labels", {})["knative-eventing-injection"] = "enabled"
+            client.checked("PUT", path, namespace)
+        _say(f"$ kubectl apply --filename {name}")
+        if resources.apply(client, str(manifests / name), "default"):
+            raise CliError(f"{manifests / name} could not be applied (see above)")
 
 
-async def _relay(stream: asyncio.StreamReader, seen: list[int], enough: asyncio.Event) -> None:
-    while line := await stream.readline():
-        text = line.decode("utf-8", "replace")
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        if text.startswith(DISPLAY_HEADER):
-            seen[0] += 1
-            if seen[0] >= len(SAMPLES):
-                enough.set()
-
-
-def _sync_setup(client: ApiClient, display_url: str) -> str:
-    for obj in manifests(display_url):
-        path = f"/apis/eventing.knative.dev/v1/namespaces/default/{obj['kind'].lower()}s"
-        status, payload = client.request("GET", f"{path}/{obj['metadata']['name']}")
-        if status == 404:
-            client.checked("POST", path, obj)
-        elif status < 400:
-            obj["metadata"]["resourceVersion"] = payload["metadata"]["resourceVersion"]
-            client.checked("PUT", f"{path}/{obj['metadata']['name']}", obj)
-    return "ok"
-
-
-async def _wait_ready(client: ApiClient, timeout: float = 30.0) -> str:
-    path = "/apis/eventing.knative.dev/v1/namespaces/default/triggers/event-display"
-    broker_path = "/apis/eventing.knative.dev/v1/namespaces/default/brokers/default"
+async def _wait_ready(client: ApiClient, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        trigger = await asyncio.to_thread(client.checked, "GET", path)
-        conditions = trigger.get("status", {}).get("conditions", [])
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-            broker = await asyncio.to_thread(client.checked, "GET", broker_path)
-            return str(broker["status"]["address"]["url"])
-        await asyncio.sleep(0.1)
-    raise CliError("the demo trigger did not become Ready within 30s")
+    for what, path in WAIT_FOR:
+        while True:
+            obj = await asyncio.to_thread(client.checked, "GET", path)
+            conditions = obj.get("status", {}).get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+            if ready.get("status") == "True":
+                _say(f"  {what} is Ready")
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise CliError(f"{what} did not become Ready: {ready.get('message', '')}")
+            await asyncio.sleep(0.1)
 
 
-async def run_demo(config: Config, once: bool) -> None:
-    display_port = _free_port()
-    display_url = f"http://127.0.0.1:{display_port}/"
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "kawa",
-        "event-display",
-        "--port",
-        str(display_port),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdout is not None  # we asked for a pipe
+async def _make_k8s_events(client: ApiClient) -> None:
+    """``kubectl run busybox --image=busybox --restart=Never -- ls`` then ``kubectl delete pod
+    busybox``, once the Pod has run."""
+    _say("$ kubectl run busybox --image=busybox --restart=Never -- ls")
+    status, _ = await asyncio.to_thread(client.request, "GET", f"{PODS}/busybox")
+    if status == 200:
+        await asyncio.to_thread(client.checked, "DELETE", f"{PODS}/busybox")
+    await asyncio.to_thread(client.checked, "POST", PODS, BUSYBOX)
+    for _ in range(300):
+        pod = await asyncio.to_thread(client.checked, "GET", f"{PODS}/busybox")
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            break
+        await asyncio.sleep(0.05)
+    _say("$ kubectl delete pod busybox")
+    await asyncio.to_thread(client.checked, "DELETE", f"{PODS}/busybox")
+
+
+async def _relay_display(running: Running, busybox_seen: asyncio.Event) -> None:
+    """Follow the event-display Pods' ``user-container`` logs to stdout (the next Pod when
+    one is scaled away), setting ``busybox_seen`` once a busybox Event is displayed."""
+    headers = {"Authorization": f"Bearer {running.token}"}
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    followed: set[str] = set()
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+        while True:
+            async with session.get(
+                f"{running.url}{PODS}", params={"labelSelector": SERVICE_LABEL}
+            ) as resp:
+                pods = (await resp.json()).get("items", [])
+            running_pods = [
+                p["metadata"]["name"]
+                for p in pods
+                if p.get("status", {}).get("phase") == "Running"
+                and p["metadata"]["name"] not in followed
+            ]
+            if not running_pods:
+                await asyncio.sleep(0.2)
+                continue
+            name = running_pods[0]
+            followed.add(name)
+            params = {"container": "user-container", "follow": "true"}
+            async with session.get(f"{running.url}{PODS}/{name}/log", params=params) as resp:
+                block: list[str] = []
+                async for raw in resp.content:
+                    line = raw.decode("utf-8", "replace")
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                    if line.startswith(DISPLAY_HEADER):
+                        block = []
+                    block.append(line)
+                    text = "".join(block)
+                    if (
+                        "dev.knative.apiserver.resource.add" in text
+                        and '"name": "busybox"' in text
+                        and line.rstrip("\n") == "  }"  # the end of the event's data
+                    ):
+                        busybox_seen.set()
+
+
+async def run_demo(config: Config, once: bool, manifests: Path) -> None:
+    for name in FILES:
+        if not (manifests / name).is_file():
+            raise CliError(
+                f"{manifests / name}: the seed manifests are not there (run the demo from a "
+                "checkout of kawa, or give --manifests DIR)"
+            )
     ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
-    enough = asyncio.Event()
-    seen = [0]
+    busybox_seen = asyncio.Event()
     try:
         async with asyncio.TaskGroup() as tg:
-            relay = tg.create_task(_relay(child.stdout, seen, enough))
             server = tg.create_task(serve(config, on_ready=ready.set_result))
             running = await ready
+            _say(f"kawa is up at {running.url} (kubectl: {running.api_url})\n")
             client = ApiClient(running.url, running.token)
-            await asyncio.to_thread(_sync_setup, client, display_url)
-            broker_url = await _wait_ready(client)
-            click.echo(f"\nkawa is up at {running.url}; broker default: {broker_url}", err=True)
-            click.echo(f"event-display listens at {display_url}; sending samples ...\n", err=True)
-            for type_, data in SAMPLES:
-                event = send_cmd.build_event(
-                    type_=type_,
-                    source="/kawa/demo",
-                    id_=None,
-                    subject=None,
-                    data=data.encode(),
-                    content_type="application/json",
-                    extensions=(),
-                )
-                status, _, body = await asyncio.to_thread(
-                    send_cmd.post, broker_url, event, "binary"
-                )
-                if status != 202:
-                    raise CliError(f"the broker answered {status}: {body!r}")
-            await asyncio.wait_for(enough.wait(), 30)
+            await asyncio.to_thread(_setup, client, manifests)
+            await _wait_ready(client)
+            relay = tg.create_task(_relay_display(running, busybox_seen))
+            await _make_k8s_events(client)
+            _say("$ kubectl logs -l serving.knative.dev/service=event-display -c user-container\n")
+            await asyncio.wait_for(busybox_seen.wait(), 60)
             if once:
-                server.cancel()
                 relay.cancel()
+                server.cancel()
                 return
-            click.echo(
-                "Send your own (in another terminal):\n"
-                f"  kawa send --data-dir {config.data_dir} --broker default "
-                '--type my.event --data \'{"hello": "world"}\'\n'
-                "Ctrl-C stops everything.",
-                err=True,
+            _say(
+                "\nThe tutorial's commands work in another terminal:\n"
+                f"  export KUBECONFIG={running.kubeconfig.resolve()}\n"
+                "  kubectl run busybox --image=busybox --restart=Never -- ls\n"
+                "  kubectl delete pod busybox\n"
+                "  kubectl get pods\n"
+                f"  kubectl logs -l {SERVICE_LABEL} -c user-container\n"
+                "Ctrl-C stops everything."
             )
     except* KawaError as group:
         raise group.exceptions[0] from None
+    except* TimeoutError:
+        raise CliError("the busybox Events did not reach the event-display within 60s") from None
     except* OSError as group:
         first = group.exceptions[0]
         if isinstance(first, OSError):
             raise startup_error(first, config.host, config.port) from None
         raise CliError(f"cannot start: {first}") from None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            child.terminate()
-        await child.wait()
 
 
 @click.command()
@@ -167,10 +206,20 @@ async def run_demo(config: Config, once: bool) -> None:
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=7080, show_default=True)
 @click.option("--api-port", type=click.IntRange(0, 65535), default=7443, show_default=True)
-@click.option("--once", is_flag=True, help="Exit once the sample events are displayed.")
-def demo(data_dir: Path, port: int, api_port: int, once: bool) -> None:
-    """Run kawa with a broker, a trigger and event-display, and send sample events."""
+@click.option(
+    "--manifests",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=SEED,
+    show_default=True,
+    help="The directory with the seed tutorial's four manifests.",
+)
+@click.option("--once", is_flag=True, help="Exit once the busybox Events are displayed.")
+def demo(data_dir: Path, port: int, api_port: int, manifests: Path, once: bool) -> None:
+    """Run the seed tutorial: an ApiServerSource, a Broker, a Trigger and an event-display
+    Service, with busybox's Kubernetes Events flowing through them."""
     from kawa.cli.main import _logging, run_async
 
     _logging("warning")
-    run_async(run_demo(Config(data_dir=data_dir, port=port, api_port=api_port), once))
+    with contextlib.suppress(KeyboardInterrupt):
+        config = Config(data_dir=data_dir, port=port, api_port=api_port)
+        run_async(run_demo(config, once, manifests))
