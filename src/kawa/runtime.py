@@ -43,7 +43,9 @@ from kawa.eventlog.sqlite import Durability, SqliteEventLog
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet
 from kawa.sources.apiserver import apiserver_sources
+from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
+from kawa.sources.sinkbinding import sink_bindings
 from kawa.store.sqlite import SqliteResourceStore
 
 log = logging.getLogger(__name__)
@@ -181,6 +183,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                         store, dispatcher, data_dir=config.data_dir, api_url=api_url
                     ),
                     *ping_sources(store, dispatcher, data_dir=config.data_dir),
+                    *container_sources(store),
+                    *sink_bindings(store),
                 ]:
                     tg.create_task(source.run(), name=f"source-{source.name}")
                 server_file.write_bytes(

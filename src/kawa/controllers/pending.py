@@ -25,8 +25,6 @@ PENDING_KINDS: Final = {
     "Subscription": "channels and subscriptions arrive in a later issue",
     "Sequence": "flows arrive in a later issue",
     "Parallel": "flows arrive in a later issue",
-    "ContainerSource": "sources arrive with issue #6",
-    "SinkBinding": "sources arrive with issue #6",
 }
 """Kind -> why it is not running yet (only kinds with a group, i.e. not core ``Service``)."""
 

@@ -1,0 +1,223 @@
+"""The SinkBinding reconciler: gives the subjects ``K_SINK`` and ``K_CE_OVERRIDES``.
+
+For each SinkBinding:
+
+- ``SinkProvided``: ``spec.sink`` resolves (``status.sinkUri``), else ``False`` with the
+  reason (``NotFound``, ``NotAddressable`` ...). While it does not resolve, the subjects are
+  left as they are (no roll to a workload without a sink).
+- ``BindingAvailable``: every subject it selects is bound. ``False`` with reason
+  ``SubjectMissing`` (the subject named does not exist), ``SubjectUnsupported`` (a kind kawa
+  cannot bind) or ``SubjectConflict`` (a subject already bound by another SinkBinding).
+- ``Ready`` from both; ``observedGeneration``.
+
+Binding a Service or a ContainerSource updates its ``spec.template`` (a Service then rolls out
+a new Revision; a ContainerSource a new Pod, though its own sink wins in its Pod, as in
+Knative). Binding a Pod recreates it (Pods are immutable), see :mod:`.subjects`. Subjects the
+binding no longer selects, and all of them once it is deleted, get the environment removed
+the same way. Built by :func:`kawa.sources.sinkbinding.sink_bindings`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Collection
+from typing import Any, Final
+
+from kawa.apis import kn_common, meta
+from kawa.apis.conditions import Clock, ConditionSet, get_condition
+from kawa.apis.core import pod as core_pod
+from kawa.apis.sources import sinkbinding
+from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.resolver import Unresolvable
+from kawa.sources import sink
+from kawa.sources.sinkbinding import env, subjects
+from kawa.store.base import Obj, ResourceKey, ResourceStore
+
+log = logging.getLogger(__name__)
+
+SINKBINDINGS: Final = "sinkbindings.sources.knative.dev"
+SINK_PROVIDED: Final = kn_common.SINK_PROVIDED
+BINDING_AVAILABLE: Final = "BindingAvailable"
+CONDITIONS: Final = ConditionSet((SINK_PROVIDED, BINDING_AVAILABLE))
+SUBJECT_MISSING: Final = "SubjectMissing"
+SUBJECT_UNSUPPORTED: Final = "SubjectUnsupported"
+SUBJECT_CONFLICT: Final = "SubjectConflict"
+INVALID: Final = "Invalid"
+
+
+class SinkBindingReconciler:
+    def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
+        self._store = store
+        self._clock = clock
+        self._recorder = recorder
+
+    async def reconcile(self, key: ResourceKey) -> None:
+        clock = self._clock
+        try:
+            obj = await self._store.get(key)
+        except NotFoundError:
+            await self._release(key.namespace, key.name, keep=())
+            return
+        stored = obj.get("status")
+        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
+        CONDITIONS.initialize(status, clock=clock)
+        try:
+            binding = sinkbinding.parse_sinkbinding(obj)
+        except ValidationError as err:
+            CONDITIONS.mark_false(status, BINDING_AVAILABLE, INVALID, str(err), clock=clock)
+            await self._release(key.namespace, key.name, keep=())
+            await self._write(key, obj, status)
+            return
+        try:
+            url = await sink.resolve_sink(self._store, obj)
+        except Unresolvable as err:
+            sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
+            meta.set_observed_generation(status, binding.generation)
+            await self._write(key, obj, status)
+            return
+        sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS)
+        kind = subjects.kind_of(binding.subject)
+        if kind is None:
+            await self._release(key.namespace, key.name, keep=())
+            CONDITIONS.mark_false(
+                status,
+                BINDING_AVAILABLE,
+                SUBJECT_UNSUPPORTED,
+                f"kawa cannot bind {binding.subject.kind} ({binding.subject.api_version}); "
+                f"it binds {subjects.supported()}",
+                clock=clock,
+            )
+        else:
+            await self._bind_all(binding, kind, url, env.ce_overrides_json(obj), status)
+        meta.set_observed_generation(status, binding.generation)
+        await self._write(key, obj, status)
+
+    async def _bind_all(
+        self,
+        binding: sinkbinding.SinkBinding,
+        kind: subjects.SubjectKind,
+        url: str,
+        overrides: str,
+        status: dict[str, Any],
+    ) -> None:
+        clock = self._clock
+        listed = await self._store.list(kind.resource, binding.namespace)
+        selected = [o for o in listed.items if subjects.selects(binding.subject, o)]
+        conflicts: list[str] = []
+        kept: set[tuple[str, str]] = set()
+        for obj in selected:
+            name = str(meta.metadata_of(obj).get("name", ""))
+            other = subjects.bound_by(obj)
+            if (
+                other is not None
+                and other != binding.name
+                and await self._exists(binding.namespace, other)
+            ):
+                conflicts.append(f"{kind.kind} {name!r} is bound by SinkBinding {other!r}")
+                continue
+            kept.add((kind.resource, name))
+            if kind is subjects.POD and not subjects.pod_is_bindable(obj):
+                continue
+            await self._apply(kind, obj, binding.name, url, overrides)
+        await self._release(binding.namespace, binding.name, keep=kept)
+        if conflicts:
+            message = "; ".join(conflicts)
+            CONDITIONS.mark_false(status, BINDING_AVAILABLE, SUBJECT_CONFLICT, message, clock=clock)
+        elif binding.subject.name is not None and not selected:
+            CONDITIONS.mark_false(
+                status,
+                BINDING_AVAILABLE,
+                SUBJECT_MISSING,
+                f"{kind.describe()} {binding.subject.name!r} not found in namespace "
+                f"{binding.namespace!r}",
+                clock=clock,
+            )
+        else:
+            CONDITIONS.mark_true(status, BINDING_AVAILABLE, clock=clock)
+
+    async def _exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self._store.get(ResourceKey(SINKBINDINGS, namespace, name))
+        except NotFoundError:
+            return False
+        return True
+
+    async def _apply(
+        self,
+        kind: subjects.SubjectKind,
+        obj: Obj,
+        binding: str | None,
+        url: str | None,
+        overrides: str,
+    ) -> None:
+        """Bind ``obj`` (``url`` set) or unbind it (``url`` None), if that changes anything."""
+        new = copy.deepcopy(obj)
+        pod_spec = subjects.pod_spec_of(kind, new)
+        if pod_spec is None:
+            return
+        if url is None:
+            env.unbind(pod_spec)
+        else:
+            env.bind(pod_spec, url, overrides)
+        subjects.set_bound_by(new, binding)
+        if new == obj:
+            return
+        name = str(meta.metadata_of(obj).get("name", ""))
+        key = ResourceKey(kind.resource, meta.namespace_of(obj), name)
+        what = "bound to" if url is not None else "unbound from"
+        if kind is subjects.POD:
+            await self._recreate(key, subjects.recreated_pod(new, pod_spec))
+        else:
+            try:
+                await self._store.update(key, new)
+            except ConflictError as err:
+                raise TemporaryError(str(err), delay=0.0) from err
+            except NotFoundError:
+                return
+        log.info("%s %s/%s %s %s", kind.kind, key.namespace, name, what, url or "its sink")
+
+    async def _recreate(self, key: ResourceKey, pod: Obj) -> None:
+        try:
+            await self._store.delete(key)
+        except NotFoundError:
+            return
+        try:
+            await self._store.create(key, core_pod.default_pod(pod))
+        except ConflictError as err:  # someone made a Pod of that name meanwhile
+            log.warning("cannot recreate %s with the sink's environment: %s", key, err)
+
+    async def _release(
+        self, namespace: str, binding: str, *, keep: Collection[tuple[str, str]]
+    ) -> None:
+        """Unbind the subjects ``binding`` bound that are not in ``keep``."""
+        for kind in subjects.KINDS:
+            listed = await self._store.list(kind.resource, namespace)
+            for obj in listed.items:
+                name = str(meta.metadata_of(obj).get("name", ""))
+                if subjects.bound_by(obj) != binding or (kind.resource, name) in keep:
+                    continue
+                if kind is subjects.POD and not subjects.pod_is_bindable(obj):
+                    continue
+                await self._apply(kind, obj, None, None, "")
+
+    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
+        if obj.get("status") == status:
+            return
+        try:
+            await self._store.update(key, dict(obj, status=status), status_only=True)
+        except ConflictError as err:
+            raise TemporaryError(str(err), delay=0.0) from err
+        except NotFoundError:
+            return
+        before = get_condition(obj.get("status") or {}, "Ready")
+        after = get_condition(status, "Ready")
+        if after is None or (before is not None and before.status == after.status):
+            return
+        if after.is_true:
+            await self._recorder.record(obj, "Normal", "SinkBindingReady", "SinkBinding is ready")
+        elif after.is_false:
+            await self._recorder.record(
+                obj, "Warning", "SinkBindingNotReady", f"{after.reason}: {after.message}"
+            )
