@@ -146,8 +146,6 @@ def run(kawa: Kawa, rounds: int) -> None:
                 "tick-interval": "100ms",
                 "stable-window": "1s",
                 "scale-to-zero-grace-period": "200ms",
-                "initial-scale": "0",
-                "allow-zero-initial-scale": "true",
             }
         },
     )
@@ -169,6 +167,12 @@ def run(kawa: Kawa, rounds: int) -> None:
         return url if isinstance(url, str) else None
 
     url = wait(service_url, 30, "the Service never got a URL")
+
+    def ready() -> bool:
+        conditions = kawa.api("GET", f"{ksvc}/cold").get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    wait(ready, 60, "the Service never became Ready")
 
     def pods() -> int:
         listed = kawa.api(
