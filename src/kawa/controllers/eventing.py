@@ -12,7 +12,6 @@ Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runt
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,49 +20,15 @@ from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_cloc
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
-from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
+from kawa.errors import NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.reconciler.resolver import Unresolvable, resolve
-from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
+from kawa.reconciler.status import load, write_status
+from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 BROKERS = "brokers.eventing.knative.dev"
 TRIGGERS = "triggers.eventing.knative.dev"
-
-
-async def _write_status(
-    store: ResourceStore,
-    key: ResourceKey,
-    obj: Obj,
-    status: Any,
-    recorder: EventRecorder | None = None,
-) -> None:
-    if obj.get("status") == status:
-        return
-    new = dict(obj, status=status)
-    try:
-        await store.update(key, new, status_only=True)
-    except ConflictError as err:
-        raise TemporaryError(str(err), delay=0.0) from err
-    except NotFoundError:
-        return
-    if recorder is not None:
-        await _record_readiness(recorder, obj, status)
-
-
-async def _record_readiness(recorder: EventRecorder, obj: Obj, status: Any) -> None:
-    """An Event when an object's ``Ready`` changes (Knative's controllers do likewise)."""
-    before = get_condition(obj.get("status") or {}, "Ready")
-    after = get_condition(status, "Ready")
-    if after is None or (before is not None and before.status == after.status):
-        return
-    kind = str(obj.get("kind", "Object"))
-    if after.is_true:
-        await recorder.record(obj, "Normal", f"{kind}Ready", f"{kind} is ready")
-    elif after.is_false:
-        await recorder.record(
-            obj, "Warning", f"{kind}NotReady", f"{after.reason}: {after.message}".strip(": ")
-        )
 
 
 async def _resolve_dead_letter_sink(
@@ -91,21 +56,6 @@ async def _resolve_dead_letter_sink(
         duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
 
 
-async def _load(
-    store: ResourceStore, key: ResourceKey, conditions: ConditionSet, clock: Clock
-) -> tuple[Obj, dict[str, Any]] | None:
-    """The object and a working copy of its status with every condition reported (``None``
-    when the object is gone)."""
-    try:
-        obj = await store.get(key)
-    except NotFoundError:
-        return None
-    stored = obj.get("status")
-    status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-    conditions.initialize(status, clock=clock)
-    return obj, status
-
-
 class BrokerReconciler:
     def __init__(
         self,
@@ -122,7 +72,7 @@ class BrokerReconciler:
     async def reconcile(self, key: ResourceKey) -> None:
         conditions = broker_api.BROKER_CONDITIONS
         clock = self._clock
-        loaded = await _load(self._store, key, conditions, clock)
+        loaded = await load(self._store, key, conditions, clock)
         if loaded is None:
             return
         obj, status = loaded
@@ -130,7 +80,7 @@ class BrokerReconciler:
             broker = broker_api.parse_broker(obj)
         except ValidationError as err:
             conditions.mark_false(status, "IngressReady", "Invalid", str(err), clock=clock)
-            await _write_status(self._store, key, obj, status)
+            await write_status(self._store, key, obj, status)
             return
         conditions.mark_true(status, broker_api.INGRESS_READY, clock=clock)
         conditions.mark_true(status, broker_api.FILTER_READY, clock=clock)
@@ -139,7 +89,7 @@ class BrokerReconciler:
         )
         await _resolve_dead_letter_sink(self._store, conditions, status, broker.delivery, clock)
         set_observed_generation(status, broker.generation)
-        await _write_status(self._store, key, obj, status, self._recorder)
+        await write_status(self._store, key, obj, status, self._recorder)
 
 
 class TriggerReconciler:
@@ -153,7 +103,7 @@ class TriggerReconciler:
     async def reconcile(self, key: ResourceKey) -> None:
         conditions = trigger_api.TRIGGER_CONDITIONS
         clock = self._clock
-        loaded = await _load(self._store, key, conditions, clock)
+        loaded = await load(self._store, key, conditions, clock)
         if loaded is None:
             return
         obj, status = loaded
@@ -163,7 +113,7 @@ class TriggerReconciler:
             conditions.mark_false(
                 status, trigger_api.SUBSCRIBER_RESOLVED, "Invalid", str(err), clock=clock
             )
-            await _write_status(self._store, key, obj, status)
+            await write_status(self._store, key, obj, status)
             return
         broker: broker_api.Broker | None = None
         try:
@@ -197,7 +147,7 @@ class TriggerReconciler:
         await _resolve_dead_letter_sink(self._store, conditions, status, delivery, clock)
         conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
         set_observed_generation(status, trigger.generation)
-        await _write_status(self._store, key, obj, status, self._recorder)
+        await write_status(self._store, key, obj, status, self._recorder)
 
 
 def eventing_controllers(

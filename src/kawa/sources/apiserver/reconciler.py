@@ -27,14 +27,13 @@ from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import apiserversource as api
 from kawa.errors import (
-    ConflictError,
     ForbiddenError,
     NotFoundError,
-    TemporaryError,
     ValidationError,
 )
 from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.reconciler.resolver import Unresolvable
+from kawa.reconciler.status import write_status
 from kawa.sources import sink
 from kawa.sources.apiserver import events
 from kawa.sources.apiserver.adapter import AdapterConfig, Adapters, Stream
@@ -85,7 +84,7 @@ class ApiServerSourceReconciler:
         except ValidationError as err:
             await self._adapters.stop(name)
             CONDITIONS.mark_false(status, api.DEPLOYED, "Invalid", str(err), clock=clock)
-            await self._write(key, obj, status)
+            await write_status(self._store, key, obj, status)
             return
         url: str | None = None
         try:
@@ -125,7 +124,7 @@ class ApiServerSourceReconciler:
                     status, api.DEPLOYED, NOT_DEPLOYED, "waiting for the sink", clock=clock
                 )
         set_observed_generation(status, source.generation)
-        await self._write(key, obj, status)
+        await write_status(self._store, key, obj, status)
 
     async def _streams(
         self, cluster: Cluster, source: api.ApiServerSource, status: dict[str, Any]
@@ -173,16 +172,6 @@ class ApiServerSourceReconciler:
                 api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{who}: {', '.join(missing)}"
             )
         return tuple(streams)
-
-    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
-        if obj.get("status") == status:
-            return
-        try:
-            await self._store.update(key, dict(obj, status=status), status_only=True)
-        except ConflictError as err:
-            raise TemporaryError(str(err), delay=0.0) from err
-        except NotFoundError:
-            return
 
 
 def apiserversource_controller(

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping
 from typing import Any, Final
 
 from kawa.apis import meta
-from kawa.apis.conditions import FALSE, TRUE, Clock, get_condition
+from kawa.apis.conditions import FALSE, TRUE, Clock
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import containersource
-from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
+from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.resolver import Unresolvable
+from kawa.reconciler.status import write_status
 from kawa.sources import sink
 from kawa.sources.container import pod as adapter
 from kawa.sources.sinkbinding import env
@@ -84,7 +84,7 @@ class ContainerSourceReconciler:
             source = containersource.parse_containersource(obj)
         except ValidationError as err:
             CONDITIONS.mark_false(status, RECEIVE_ADAPTER_READY, INVALID, str(err), clock=clock)
-            await self._write(key, obj, status)
+            await write_status(self._store, key, obj, status, self._recorder)
             return
         set_observed = source.generation
         try:
@@ -108,7 +108,7 @@ class ContainerSourceReconciler:
                 message = f"spec.template does not make a valid Pod: {err}"
                 CONDITIONS.mark_false(status, RECEIVE_ADAPTER_READY, INVALID, message, clock=clock)
                 meta.set_observed_generation(status, set_observed)
-                await self._write(key, obj, status)
+                await write_status(self._store, key, obj, status, self._recorder)
                 return
             try:
                 current = await self._ensure(obj, desired, pods)
@@ -122,7 +122,7 @@ class ContainerSourceReconciler:
                     clock=clock,
                 )
                 meta.set_observed_generation(status, set_observed)
-                await self._write(key, obj, status)
+                await write_status(self._store, key, obj, status, self._recorder)
                 return
         elif pods:
             current = max(pods, key=lambda p: str(meta.metadata_of(p).get("creationTimestamp")))
@@ -144,7 +144,7 @@ class ContainerSourceReconciler:
             else:
                 CONDITIONS.mark_unknown(status, RECEIVE_ADAPTER_READY, reason, message, clock=clock)
         meta.set_observed_generation(status, set_observed)
-        await self._write(key, obj, status)
+        await write_status(self._store, key, obj, status, self._recorder)
 
     async def _ensure(self, source: Obj, desired: Obj, pods: list[Obj]) -> Obj:
         """Create ``desired`` unless it runs, then delete the source's other Pods; raises
@@ -173,30 +173,3 @@ class ContainerSourceReconciler:
                 log.info(
                     "deleted pod %s/%s: its ContainerSource is gone", meta.namespace_of(item), name
                 )
-
-    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
-        if obj.get("status") == status:
-            return
-        try:
-            await self._store.update(key, dict(obj, status=status), status_only=True)
-        except ConflictError as err:
-            raise TemporaryError(str(err), delay=0.0) from err
-        except NotFoundError:
-            return
-        await _record_readiness(self._recorder, obj, status)
-
-
-async def _record_readiness(
-    recorder: EventRecorder, obj: Mapping[str, Any], status: dict[str, Any]
-) -> None:
-    """An Event when ``Ready`` changes, as Knative's reconcilers record."""
-    before = get_condition(obj.get("status") or {}, "Ready")
-    after = get_condition(status, "Ready")
-    if after is None or (before is not None and before.status == after.status):
-        return
-    if after.is_true:
-        await recorder.record(obj, "Normal", "ContainerSourceReady", "ContainerSource is ready")
-    elif after.is_false:
-        await recorder.record(
-            obj, "Warning", "ContainerSourceNotReady", f"{after.reason}: {after.message}"
-        )

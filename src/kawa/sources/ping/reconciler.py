@@ -17,15 +17,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kawa.apis.conditions import Clock, get_condition
+from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import pingsource
-from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
+from kawa.errors import NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.resolver import Unresolvable
+from kawa.reconciler.status import write_status
 from kawa.sources import sink
 from kawa.sources.ping.scheduler import PingScheduler
-from kawa.store.base import Obj, ResourceKey, ResourceStore
+from kawa.store.base import ResourceKey, ResourceStore
 
 CONDITIONS = pingsource.PINGSOURCE_CONDITIONS
 INVALID = "Invalid"
@@ -57,7 +58,7 @@ class PingSourceReconciler:
             source = pingsource.parse_pingsource(obj)
         except ValidationError as err:
             CONDITIONS.mark_false(status, pingsource.DEPLOYED, INVALID, str(err), clock=clock)
-            await self._write(key, obj, status)
+            await write_status(self._store, key, obj, status, self._recorder)
             return
         try:
             url: str | None = await sink.resolve_sink(self._store, obj)
@@ -72,30 +73,4 @@ class PingSourceReconciler:
         CONDITIONS.mark_true(status, pingsource.DEPLOYED, clock=clock)
         status["ceAttributes"] = [{"type": pingsource.EVENT_TYPE, "source": source.event_source}]
         set_observed_generation(status, source.generation)
-        await self._write(key, obj, status)
-
-    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
-        if obj.get("status") == status:
-            return
-        try:
-            await self._store.update(key, dict(obj, status=status), status_only=True)
-        except ConflictError as err:
-            raise TemporaryError(str(err), delay=0.0) from err
-        except NotFoundError:
-            return
-        if self._recorder is not None:
-            await _record_readiness(self._recorder, obj, status)
-
-
-async def _record_readiness(recorder: EventRecorder, obj: Obj, status: dict[str, Any]) -> None:
-    """An Event when ``Ready`` changes (Knative's controllers do likewise)."""
-    before = get_condition(obj.get("status") or {}, "Ready")
-    after = get_condition(status, "Ready")
-    if after is None or (before is not None and before.status == after.status):
-        return
-    if after.is_true:
-        await recorder.record(obj, "Normal", "PingSourceReady", "PingSource is ready")
-    elif after.is_false:
-        await recorder.record(
-            obj, "Warning", "PingSourceNotReady", f"{after.reason}: {after.message}"
-        )
+        await write_status(self._store, key, obj, status, self._recorder)

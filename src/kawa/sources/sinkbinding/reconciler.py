@@ -25,12 +25,13 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from kawa.apis import kn_common, meta
-from kawa.apis.conditions import Clock, ConditionSet, get_condition
+from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import sinkbinding
 from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.resolver import Unresolvable
+from kawa.reconciler.status import write_status
 from kawa.sources import sink
 from kawa.sources.sinkbinding import env, subjects
 from kawa.store.base import Obj, ResourceKey, ResourceStore
@@ -68,14 +69,14 @@ class SinkBindingReconciler:
         except ValidationError as err:
             CONDITIONS.mark_false(status, BINDING_AVAILABLE, INVALID, str(err), clock=clock)
             await self._release(key.namespace, key.name, keep=())
-            await self._write(key, obj, status)
+            await write_status(self._store, key, obj, status, self._recorder)
             return
         try:
             url = await sink.resolve_sink(self._store, obj)
         except Unresolvable as err:
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
             meta.set_observed_generation(status, binding.generation)
-            await self._write(key, obj, status)
+            await write_status(self._store, key, obj, status, self._recorder)
             return
         sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS)
         kind = subjects.kind_of(binding.subject)
@@ -92,7 +93,7 @@ class SinkBindingReconciler:
         else:
             await self._bind_all(binding, kind, url, env.ce_overrides_json(obj), status)
         meta.set_observed_generation(status, binding.generation)
-        await self._write(key, obj, status)
+        await write_status(self._store, key, obj, status, self._recorder)
 
     async def _bind_all(
         self,
@@ -201,23 +202,3 @@ class SinkBindingReconciler:
                 if kind is subjects.POD and not subjects.pod_is_bindable(obj):
                     continue
                 await self._apply(kind, obj, None, None, "")
-
-    async def _write(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
-        if obj.get("status") == status:
-            return
-        try:
-            await self._store.update(key, dict(obj, status=status), status_only=True)
-        except ConflictError as err:
-            raise TemporaryError(str(err), delay=0.0) from err
-        except NotFoundError:
-            return
-        before = get_condition(obj.get("status") or {}, "Ready")
-        after = get_condition(status, "Ready")
-        if after is None or (before is not None and before.status == after.status):
-            return
-        if after.is_true:
-            await self._recorder.record(obj, "Normal", "SinkBindingReady", "SinkBinding is ready")
-        elif after.is_false:
-            await self._recorder.record(
-                obj, "Warning", "SinkBindingNotReady", f"{after.reason}: {after.message}"
-            )
