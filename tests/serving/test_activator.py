@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from kawa.serving.activator import Overloaded, Throttler, Unavailable
+from kawa.serving.activator import Overloaded, RevisionDeleted, Throttler, Unavailable
 
 
 class Clock:
@@ -96,3 +96,41 @@ def test_concurrency_samples_are_time_weighted() -> None:
     assert t.take_sample(2.0) == pytest.approx(1.0)  # 2 for 1s, 0 for 1s
     clock.now = 3.0
     assert t.take_sample(3.0) == 0.0
+
+
+async def test_refused_request_still_wakes_a_revision_at_zero() -> None:
+    clock = Clock()
+    t = throttler(capacity=0, clock=clock)
+    demands: list[int] = []
+    t._on_demand = lambda: demands.append(1)
+    with pytest.raises(Overloaded):
+        await t.acquire()
+    assert demands == [1]
+    t.take_sample(1.0)
+    assert t.sample_peak == 1  # counted as demand for the autoscaler's next tick
+    t.take_sample(2.0)
+    assert t.sample_peak == 0
+
+
+async def test_peak_of_a_sample_period() -> None:
+    t = throttler(cc=0)
+    t.set_endpoints({"a": 1})
+    got = [await t.acquire() for _ in range(3)]
+    for endpoint in got:
+        t.release(endpoint)
+    t.take_sample(1.0)
+    assert (t.sample_peak, t.concurrency) == (3, 0)
+
+
+async def test_deleted_revision_fails_waiting_and_new_requests() -> None:
+    t = throttler()
+    waiter = asyncio.create_task(t.acquire())
+    await asyncio.sleep(0)
+    t.set_deleted()
+    with pytest.raises(RevisionDeleted, match=r"^Revision ns/r was deleted$"):
+        await waiter
+    with pytest.raises(RevisionDeleted):
+        await t.acquire()
+    t.set_unavailable(None)  # an image check later does not bring it back
+    with pytest.raises(RevisionDeleted):
+        await t.acquire()

@@ -14,7 +14,9 @@ import collections
 from typing import Any
 
 import pytest
+import yarl
 
+from kawa.serving import router
 from kawa.store.base import ResourceKey
 
 from .dataplane_support import (
@@ -228,6 +230,7 @@ async def test_requests_and_responses_pass_through() -> None:
             assert "x-drop" not in headers
             assert headers["x-forwarded-for"] == "127.0.0.1"
             assert headers["x-forwarded-host"] == p.url.removeprefix("http://")
+            assert headers["host"] == p.url.removeprefix("http://")  # the client's Host
         async with p.session.head(p.url + "/serving/ns/svc/") as resp:
             assert resp.status == 200
             assert await resp.read() == b""
@@ -324,5 +327,130 @@ async def test_deleted_revision_fails_waiting_requests() -> None:
         await p.store.delete(ResourceKey(REVISIONS, "ns", "svc-00001"))
         status, text = await waiting
         assert status == 503
-        assert "the revision was deleted" in text
+        assert text == "Revision ns/svc-00001 was deleted\n"
         p.kubelet.gate.set()
+        status, text = await get_json(p, "/serving/ns/svc")  # the Route still names it
+        assert status == 503
+        assert "is not available" in text
+
+
+async def test_host_header_is_the_clients() -> None:
+    async with running_plane() as p:
+        await serve_one(
+            p, revision("svc-00001", annotations={"autoscaling.knative.dev/min-scale": "1"})
+        )
+        for method in ("GET", "POST"):
+            async with p.session.request(
+                method, p.url + "/serving/ns/svc/x", headers={"Host": "svc.ns.example.com"}
+            ) as resp:
+                assert resp.status == 200
+                answer = await resp.json()
+            headers = {k.lower(): v for k, v in answer["headers"]}
+            assert headers["host"] == "svc.ns.example.com"
+            assert headers["x-forwarded-host"] == "svc.ns.example.com"
+            assert headers["x-forwarded-proto"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("raw", "tail"),
+    [
+        ("/serving/default/ech%6F/a/b?x=1", "/a/b?x=1"),
+        ("/serving/d%65fault/echo", "/"),
+        ("/serving/ns/svc/", "/"),
+        ("/serving/ns/svc?x=1", "/?x=1"),
+        ("/serving/ns/svc//a%2Fb/?q=/x", "//a%2Fb/?q=/x"),
+    ],
+)
+def test_tail_cuts_the_route_by_segments(raw: str, tail: str) -> None:
+    assert router.tail_of(raw) == tail
+
+
+async def test_percent_encoded_route_name() -> None:
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001"))
+        url = yarl.URL(p.url + "/serving/n%73/sv%63/a/b%20c?x=1", encoded=True)
+        async with p.session.get(url) as resp:
+            assert resp.status == 200, await resp.text()
+            answer = await resp.json()
+        assert (answer["path"], answer["query"]) == ("/a/b c", "x=1")
+
+
+async def watch_most_pods(p: Plane, stop: asyncio.Event) -> int:
+    most = 0
+    while not stop.is_set():
+        most = max(most, len(await p.pods()))
+        await asyncio.sleep(0.02)
+    return most
+
+
+async def burst(p: Plane, count: int, path: str) -> tuple[list[int], int]:
+    """``count`` requests at once; their statuses and the most Pods seen meanwhile."""
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_most_pods(p, stop))
+    results = await asyncio.gather(*(get_json(p, path) for _ in range(count)))
+    stop.set()
+    return [status for status, _ in results], await watcher
+
+
+async def test_burst_without_max_scale_is_capped() -> None:
+    async with running_plane({"kawa-max-scale-default": "3"}) as p:
+        await serve_one(p, revision("svc-00001", cc=1))
+        settings = p.plane.scaler("ns", "svc-00001")
+        assert settings is not None
+        assert settings.settings.max_scale == 3
+        statuses, most = await burst(p, 12, "/serving/ns/svc?sleep=0.3")
+        assert statuses == [200] * 12
+        assert 1 <= most <= 3
+        assert p.kubelet.max_in_flight() == 1
+
+
+async def test_no_more_pods_than_requests() -> None:
+    # target 0.7 per Pod (containerConcurrency 1 at 70%): the KPA alone wants 8 for 5
+    annotations = {"autoscaling.knative.dev/max-scale": "20"}
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001", cc=1, annotations=annotations))
+        statuses, most = await burst(p, 5, "/serving/ns/svc?sleep=1")
+        assert statuses == [200] * 5
+        assert most <= 5
+
+
+async def test_changed_stable_window_applies_to_the_first_scale_down() -> None:
+    async with running_plane({"stable-window": "60s"}) as p:
+        await p.add(REVISIONS, revision("svc-00001", at_zero=False))  # initial-scale 1
+
+        async def one_ready() -> bool:
+            return await p.ready_pods("svc-00001") == 1
+
+        await eventually(one_ready, timeout=5)
+        key = ResourceKey("configmaps", "knative-serving", "config-autoscaler")
+        config = await p.store.get(key)
+        config["data"]["stable-window"] = "1s"
+        await p.store.update(key, config)
+
+        async def gone() -> bool:
+            return not await p.pods()
+
+        await eventually(gone, timeout=8)  # 1s window + 0.5s grace, not 60s
+
+
+async def test_zero_activator_capacity_is_refused() -> None:
+    async with running_plane({"activator-capacity": "0"}) as p:
+        assert p.plane.config.activator_capacity == 1000
+        await serve_one(p, revision("svc-00001"))
+        status, _ = await get_json(p, "/serving/ns/svc")
+        assert status == 200
+
+
+async def test_request_in_flight_finishes_when_its_revision_is_deleted() -> None:
+    async with running_plane() as p:
+        await serve_one(p, revision("svc-00001"))
+        in_flight = asyncio.create_task(get_json(p, "/serving/ns/svc?sleep=1"))
+
+        async def started() -> bool:
+            return p.kubelet.max_in_flight() == 1
+
+        await eventually(started, timeout=5)
+        await p.store.delete(ResourceKey(REVISIONS, "ns", "svc-00001"))
+        status, answer = await in_flight
+        assert status == 200
+        assert answer["revision"] == "svc-00001"

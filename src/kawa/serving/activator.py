@@ -6,12 +6,14 @@ instances (:class:`Endpoint`: a Pod's ``127.0.0.1:<port>``) and the requests in 
 :meth:`Throttler.acquire` gives a request the least busy instance below ``containerConcurrency``
 (Knative's hard limit; 0: no limit); with none free, the request waits in a bounded FIFO
 (``activator-capacity``) until an instance frees up or a new one becomes ready, and the
-autoscaler is told at once when the Revision has no instance at all (scale from zero). Beyond
-the capacity, :class:`Overloaded` (the router answers 503 with ``Retry-After``).
+autoscaler is told at once when the Revision has no instance at all (scale from zero), even
+when the request is then refused. Beyond the capacity, :class:`Overloaded` (the router answers
+503 with ``Retry-After``); once the Revision is deleted, :class:`RevisionDeleted` for the
+waiting requests and new ones (requests in flight go on: the instance may still answer).
 
 It also measures the Revision's concurrency for the autoscaler: requests in flight plus
 requests waiting, integrated over time, read as an average per sample period by
-:meth:`Throttler.take_sample`.
+:meth:`Throttler.take_sample`, with the peak of the period in :attr:`Throttler.sample_peak`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,11 @@ class Overloaded(KawaError):
 
 
 class Unavailable(KawaError):
-    """The Revision cannot serve: it is gone, or its image cannot run."""
+    """The Revision cannot serve: its image cannot run."""
+
+
+class RevisionDeleted(Unavailable):
+    """The Revision was deleted while the request waited for an instance."""
 
 
 @dataclass(eq=False, slots=True)
@@ -66,8 +72,12 @@ class Throttler:
         self._endpoints: dict[str, Endpoint] = {}
         self._waiters: collections.deque[asyncio.Future[Endpoint]] = collections.deque()
         self._unavailable: str | None = None
+        self._deleted = False
         # concurrency integral for the autoscaler
         self._count = 0
+        self._peak = 0
+        self.sample_peak = 0
+        """The most requests in flight plus waiting at once in the last sample period."""
         self._area = 0.0
         self._changed = clock()
         self._sample_start = self._changed
@@ -98,6 +108,8 @@ class Throttler:
         average = self._area / elapsed if elapsed > 0 else float(self._count)
         self._area = 0.0
         self._sample_start = now
+        self.sample_peak = self._peak
+        self._peak = self._count
         return average
 
     def _integrate(self, now: float) -> None:
@@ -108,6 +120,7 @@ class Throttler:
     def _adjust(self, delta: int) -> None:
         self._integrate(self._clock())
         self._count += delta
+        self._peak = max(self._peak, self._count)
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -134,12 +147,27 @@ class Throttler:
 
     def set_unavailable(self, reason: str | None) -> None:
         """Fail waiting and new requests with :class:`Unavailable` (``None``: serve again)."""
+        if self._deleted:
+            return
         self._unavailable = reason
         if reason is not None:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_exception(Unavailable(reason))
+            self._fail_waiters()
+
+    def set_deleted(self) -> None:
+        """The Revision is gone: fail waiting and new requests with :class:`RevisionDeleted`."""
+        self._deleted = True
+        self._unavailable = f"Revision {self.revision} was deleted"
+        self._fail_waiters()
+
+    def _error(self) -> Unavailable:
+        reason = self._unavailable or ""
+        return RevisionDeleted(reason) if self._deleted else Unavailable(reason)
+
+    def _fail_waiters(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(self._error())
 
     # -- requests ------------------------------------------------------------------------
 
@@ -150,7 +178,7 @@ class Throttler:
         (``asyncio.timeout``).
         """
         if self._unavailable is not None:
-            raise Unavailable(self._unavailable)
+            raise self._error()
         waiters = self._waiters
         while waiters and waiters[0].done():  # left by requests that gave up
             waiters.popleft()
@@ -160,6 +188,10 @@ class Throttler:
                 self._adjust(1)
                 self._take(endpoint)
                 return endpoint
+        if not self._endpoints:
+            # even if refused below: the request counts as demand, so a Revision at zero wakes
+            self._peak = max(self._peak, self._count + 1)
+            self._on_demand()
         if self.waiting >= self.capacity:
             raise Overloaded(
                 f"revision {self.revision} has {self.capacity} requests waiting already"
@@ -167,8 +199,6 @@ class Throttler:
         waiter: asyncio.Future[Endpoint] = asyncio.get_running_loop().create_future()
         waiters.append(waiter)
         self._adjust(1)
-        if not self._endpoints:
-            self._on_demand()
         self._dispatch()
         try:
             return await waiter

@@ -7,7 +7,10 @@ per Revision in the store and feeds it the Revision's Pods (label
 :class:`~kawa.serving.activator.Throttler` endpoints in step with the ready ones.
 
 Every ``tick-interval`` it takes the throttler's average concurrency as a sample, runs the
-pure KPA step :func:`kawa.apis.serving.autoscaling.decide` and makes the Pod count match:
+pure KPA step :func:`kawa.apis.serving.autoscaling.decide` and makes the Pod count match. It
+never creates more Pods than the requests in flight plus waiting at the peak of the last tick
+(or min-/initial-scale): with a target below one request per Pod, the KPA's answer to a burst
+would be more processes than requests.
 
 * up: new Pods from :func:`kawa.apis.serving.pods.revision_pod` on a free loopback port, unless
   the image cannot run here (then requests fail fast with the catalog's message);
@@ -17,7 +20,8 @@ pure KPA step :func:`kawa.apis.serving.autoscaling.decide` and makes the Pod cou
 
 A request for a Revision without instances wakes the scaler at once (scale from zero). A new
 Revision (never ``ResourcesAvailable``) starts with ``initial-scale`` Pods and keeps at least
-that many until they were all ready once and a stable window has passed.
+that many until they were all ready once and a stable window (the current one: a changed
+``stable-window`` or ``window`` applies) has passed since the scaler started.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import socket
 from collections import deque
@@ -102,7 +107,7 @@ class RevisionScaler:
         """Holding initial-scale: until that many Pods were ready and a stable window passed
         (the KPA then has a full window of samples)."""
         self._initial_reached = False
-        self._initial_until = clock() + settings.stable_window
+        self._started_at = clock()
         self._state = autoscaling.ScaleState(last_active=clock() if self._initial else None)
         self._started = False
         self._image_problem: str | None = None
@@ -209,12 +214,17 @@ class RevisionScaler:
         )
         self._state = decision.state
         desired = decision.desired
+        current = len(self.current())
+        if desired > current:
+            # no more processes than requests: the peak of in flight plus waiting this tick
+            demand = max(self.throttler.sample_peak, self.throttler.concurrency)
+            desired = min(desired, max(current, math.ceil(demand), settings.min_scale))
         if self._initial:
-            if self._initial_reached and now >= self._initial_until:
+            if self._initial_reached and now >= self._started_at + settings.stable_window:
                 self._initial = False
             else:
                 desired = max(desired, settings.initial_scale)
-        if self.throttler.concurrency and not self.current():
+        if (self.throttler.concurrency or self.throttler.sample_peak) and not current:
             desired = max(desired, 1)
         await self.scale_to(desired)
 

@@ -13,7 +13,14 @@ pick a Revision of the Route's split, wait for a free instance (scaling from zer
 scaler), forward, answer. Errors are plain text: 404 for an unknown Route, 503 (with
 ``Retry-After``) when it has no traffic target, the Revision is not there or cannot run, or
 too many requests wait; 504 when the Revision's ``timeoutSeconds`` pass; 502 when the instance
-fails. Created and run by :mod:`kawa.runtime`.
+fails.
+
+When a Revision is deleted (deleting a Service deletes its Route and Revisions, then the
+Revisions' Pods), requests still waiting for an instance get 503 ``Revision <ns>/<name> was
+deleted``; requests in flight go on as long as the instance's process lives (the kubelet
+sends SIGTERM when the Pod goes: a program that finishes its requests on SIGTERM completes
+them within its grace period; one that exits at once fails them with 502, whose message then
+says the Revision was deleted). Created and run by :mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from kawa.apis.serving import autoscaling, pods
 from kawa.delivery.http11 import HttpClient, HttpClientError
 from kawa.errors import GoneError
 from kawa.serving import router
-from kawa.serving.activator import Overloaded, Unavailable
+from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
@@ -134,6 +141,8 @@ class ServingDataPlane:
                 endpoint = await throttler.acquire()
         except Overloaded as exc:
             return _text(503, str(exc), retry=True)
+        except RevisionDeleted as exc:
+            return _text(503, str(exc), retry=True)
         except Unavailable as exc:
             return _text(503, f"revision {namespace}/{revision} cannot serve: {exc}", retry=True)
         except TimeoutError:
@@ -143,13 +152,19 @@ class ServingDataPlane:
                 retry=True,
             )
         try:
-            tail = router.tail_of(request.raw_path, f"/serving/{namespace}/{name}")
+            tail = router.tail_of(request.raw_path)
             response = await router.forward(
-                client, request, endpoint.url, tail, body, max(deadline - loop.time(), 0.001)
+                client, request, endpoint.port, tail, body, max(deadline - loop.time(), 0.001)
             )
         except TimeoutError:
             return _text(504, f"revision {namespace}/{revision} did not answer in time")
         except (HttpClientError, ValueError) as exc:
+            if self._scalers.get((namespace, revision)) is not found:
+                return _text(
+                    502,
+                    f"Revision {namespace}/{revision} was deleted while the request was in "
+                    f"flight; its instance {endpoint.pod} failed: {exc}",
+                )
             return _text(502, f"revision {namespace}/{revision}: {exc}")
         finally:
             throttler.release(endpoint)
@@ -199,14 +214,15 @@ class ServingDataPlane:
             self._warned.pop(key, None)
             found = self._scalers.pop(key, None)
             if found is not None:
-                found[0].throttler.set_unavailable("the revision was deleted")
+                found[0].throttler.set_deleted()
                 found[1].cancel()
             return
         old = self._revisions.get(key)
         self._revisions[key] = event.object
         if old is not None and old["metadata"].get("uid") != metadata.get("uid"):
             found = self._scalers.pop(key, None)
-            if found is not None:
+            if found is not None:  # deleted and created again: the old one's waiters fail
+                found[0].throttler.set_deleted()
                 found[1].cancel()
         if key in self._scalers:
             self._update_scaler(key)

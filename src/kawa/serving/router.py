@@ -10,14 +10,18 @@ to the tagged target). :class:`RouteTable` is filled by
 :func:`forward` sends a request to one instance with :class:`kawa.delivery.http11.HttpClient`
 (keep-alive pool) and :func:`to_response` turns the answer into an aiohttp response.
 Hop-by-hop headers (RFC 9110 section 7.6.1) are dropped both ways; ``X-Forwarded-For``,
-``X-Forwarded-Host`` and ``X-Forwarded-Proto`` are added to the request. Bodies are
-buffered whole (no streaming).
+``X-Forwarded-Host`` and ``X-Forwarded-Proto`` are added to the request. The client's ``Host``
+goes through unchanged, as Knative's queue-proxy passes it to the user container (except on
+``HEAD``, which gets the instance's ``127.0.0.1:<port>``). :func:`tail_of` cuts the route's
+segments off the raw path (percent-encoding kept as the client sent it). Bodies are buffered
+whole (no streaming).
 """
 
 from __future__ import annotations
 
 import bisect
 import random
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +29,7 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import CIMultiDict
 
-from kawa.delivery.http11 import HttpClient, Response
+from kawa.delivery.http11 import HttpClient, PreparedRequest, Response
 
 HOP_BY_HOP: Final = frozenset(
     {
@@ -45,6 +49,9 @@ HOP_BY_HOP: Final = frozenset(
     }
 )
 """Headers that are not passed on (``Host`` and ``Content-Length`` are set anew)."""
+
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +167,57 @@ def forward_headers(request: web.Request) -> list[tuple[str, str]]:
 async def forward(
     client: HttpClient,
     request: web.Request,
-    base_url: str,
+    port: int,
     path: str,
     body: bytes,
     timeout: float | None,
 ) -> Response:
-    """Send ``request`` (its method, headers and ``body``) to ``base_url + path``."""
-    return await client.request(
-        request.method, base_url + path, forward_headers(request), body, timeout
+    """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``127.0.0.1:<port>``.
+
+    ``path`` is the path and query to send. Raises ``ValueError`` for a method, path or header
+    that cannot go on the wire, and the client's errors.
+    """
+    headers = forward_headers(request)
+    method = request.method
+    if method == "HEAD":
+        # the client reads no body only through request(), which sets Host itself
+        return await client.request(
+            method, f"http://127.0.0.1:{port}{path}", headers, body, timeout
+        )
+    host = next(
+        (value.decode("latin-1") for name, value in request.raw_headers if name.lower() == b"host"),
+        f"127.0.0.1:{port}",
     )
+    data = encode_request(method, path, host, headers, body)
+    return await client.send(PreparedRequest(("http", "127.0.0.1", port), data), timeout)
+
+
+def encode_request(
+    method: str, path: str, host: str, headers: Iterable[tuple[str, str]], body: bytes
+) -> bytes:
+    """One HTTP/1.1 request on the wire: request line, ``Host``, ``headers``, body.
+
+    ``Content-Length`` is added when there is a body or the method is POST, PUT or PATCH.
+    Raises ``ValueError`` for an invalid method or a line break or space where none may be.
+    """
+    if _TOKEN.fullmatch(method) is None:
+        raise ValueError(f"invalid HTTP method {method[:30]!r}")
+    if not path.startswith("/") or any(c in path for c in " \r\n"):
+        raise ValueError(f"invalid request path {path[:60]!r}")
+    parts = [method, " ", path, " HTTP/1.1\r\nHost: ", host, "\r\n"]
+    lines = 3  # request line, Host, the empty line
+    for name, value in headers:
+        parts += (name, ": ", value, "\r\n")
+        lines += 1
+    if body or method in _BODY_METHODS:
+        parts.append(f"Content-Length: {len(body)}\r\n")
+        lines += 1
+    parts.append("\r\n")
+    head = "".join(parts)
+    if head.count("\n") != lines or head.count("\r") != lines:
+        raise ValueError("header names and values must not contain line breaks")
+    encoded = head.encode("latin-1")
+    return encoded + body if body else encoded
 
 
 def to_response(response: Response) -> web.Response:
@@ -188,9 +237,13 @@ def to_response(response: Response) -> web.Response:
     return out
 
 
-def tail_of(raw_path: str, prefix: str) -> str:
-    """The path (and query) to forward: what follows ``prefix`` in ``raw_path``, ``/`` at least."""
-    tail = raw_path[len(prefix) :]
-    if not tail.startswith("/"):
-        tail = "/" + tail
-    return tail
+def tail_of(raw_path: str, segments: int = 3) -> str:
+    """The path (and query) to forward: ``raw_path`` without its first ``segments`` segments.
+
+    ``/serving/ns/ech%6F/a/b?x=1`` gives ``/a/b?x=1``: the route's segments are cut as
+    segments, whatever their percent-encoding, and the rest is kept as sent; ``/`` at least.
+    """
+    path, question, query = raw_path.partition("?")
+    parts = path.split("/", segments + 1)  # "", then the route's segments, then the rest
+    tail = "/" + parts[segments + 1] if len(parts) > segments + 1 else "/"
+    return tail + question + query

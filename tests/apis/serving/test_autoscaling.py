@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
 import pytest
@@ -129,6 +130,58 @@ def test_config_bad_values_warn_and_keep_defaults() -> None:
     assert '"true" or "false"' in text
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("panic-window-percentage", "1000", "from 1 to 100"),
+        ("panic-window-percentage", "0.5", "from 1 to 100"),
+        ("panic-threshold-percentage", "100", "from 110 to 1000"),
+        ("panic-threshold-percentage", "1001", "from 110 to 1000"),
+        ("container-concurrency-target-percentage", "150", "from 1 to 100"),
+        ("container-concurrency-target-default", "0", "at least 0.01"),
+        ("max-scale-up-rate", "1", "above 1"),
+        ("max-scale-down-rate", "1.0", "above 1"),
+        ("target-burst-capacity", "-0.5", "or -1"),
+        ("activator-capacity", "0", "at least 1"),
+        ("stable-window", "2h", "at most 3600s"),
+        ("kawa-max-scale-default", "-1", "at least 0"),
+        ("max-scale-up-rate", "inf", "above 1"),
+    ],
+)
+def test_config_out_of_range_warns_and_keeps_default(key: str, value: str, expected: str) -> None:
+    config, warnings = autoscaling.config_from_configmap({key: value})
+    assert config == AutoscalerConfig()
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"config-autoscaler data['{key}']: expected ")
+    assert expected in warnings[0]
+    assert warnings[0].endswith("keeping the default")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "attr", "parsed"),
+    [
+        ("panic-window-percentage", "100", "panic_window_percentage", 100.0),
+        ("panic-threshold-percentage", "1000", "panic_threshold_percentage", 1000.0),
+        ("panic-threshold-percentage", "110", "panic_threshold_percentage", 110.0),
+        ("max-scale-down-rate", "1.5", "max_scale_down_rate", 1.5),
+        ("target-burst-capacity", "-1", "target_burst_capacity", -1.0),
+        ("target-burst-capacity", "0", "target_burst_capacity", 0.0),
+        ("activator-capacity", "1", "activator_capacity", 1),
+        ("kawa-max-scale-default", "0", "max_scale_cap", 0),
+        ("stable-window", "1h", "stable_window", 3600.0),
+    ],
+)
+def test_config_range_edges_are_accepted(key: str, value: str, attr: str, parsed: float) -> None:
+    config, warnings = autoscaling.config_from_configmap({key: value})
+    assert warnings == []
+    assert getattr(config, attr) == parsed
+
+
+def test_default_max_scale_cap_is_sane() -> None:
+    assert 4 <= autoscaling.DEFAULT_MAX_SCALE_CAP <= 2 * max(os.cpu_count() or 1, 2)
+    assert AutoscalerConfig().max_scale_cap == autoscaling.DEFAULT_MAX_SCALE_CAP
+
+
 # -- per-revision settings ---------------------------------------------------------------------
 
 
@@ -136,7 +189,8 @@ def test_settings_defaults() -> None:
     s, warnings = autoscaling.revision_settings(rev(), AutoscalerConfig())
     assert warnings == []
     assert s.target == pytest.approx(70.0)
-    assert (s.min_scale, s.max_scale, s.initial_scale) == (0, 0, 1)
+    assert (s.min_scale, s.initial_scale) == (0, 1)
+    assert s.max_scale == autoscaling.DEFAULT_MAX_SCALE_CAP  # kawa's cap: no max-scale set
     assert (s.stable_window, s.panic_window, s.panic_threshold) == (60.0, 6.0, 2.0)
     assert s.scale_to_zero
     assert s.zero_delay == 30.0
@@ -191,6 +245,46 @@ def test_settings_bad_annotations_warn() -> None:
     assert "initial-scale" in text
     assert "hpa" in text
     assert "rps" in text
+
+
+def test_max_scale_cap_only_without_max_scale() -> None:
+    config = AutoscalerConfig(max_scale_cap=3)
+    s, warnings = autoscaling.revision_settings(rev(cc=1), config)
+    assert warnings == []
+    assert s.max_scale == 3
+    # an explicit max-scale wins, above or below the cap, from the annotation or the config
+    for given_annotations, cfg, expected in (
+        ({"autoscaling.knative.dev/max-scale": "10"}, config, 10),
+        ({"autoscaling.knative.dev/maxScale": "2"}, config, 2),
+        ({}, dataclasses.replace(config, max_scale=7), 7),
+        # never below an explicit min-scale or initial-scale
+        ({"autoscaling.knative.dev/min-scale": "5"}, config, 5),
+        ({"autoscaling.knative.dev/initial-scale": "6"}, config, 6),
+        # kawa-max-scale-default 0: no cap
+        ({}, dataclasses.replace(config, max_scale_cap=0), 0),
+    ):
+        s, _ = autoscaling.revision_settings(rev(given_annotations), cfg)
+        assert s.max_scale == expected, given_annotations
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value"),
+    [
+        ("panic-window-percentage", "1000"),
+        ("panic-window-percentage", "0"),
+        ("panic-threshold-percentage", "105"),
+        ("panic-threshold-percentage", "5000"),
+        ("target-utilization-percentage", "101"),
+        ("window", "61m"),
+    ],
+)
+def test_annotation_out_of_range_warns_and_uses_default(annotation: str, value: str) -> None:
+    key = f"autoscaling.knative.dev/{annotation}"
+    s, warnings = autoscaling.revision_settings(rev({key: value}), AutoscalerConfig())
+    default, _ = autoscaling.revision_settings(rev(), AutoscalerConfig())
+    assert s == default
+    (warning,) = warnings
+    assert warning.startswith(f"metadata.annotations[{key!r}]: expected ")
 
 
 def test_target_capped_by_container_concurrency() -> None:

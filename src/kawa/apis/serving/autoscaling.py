@@ -4,13 +4,16 @@ Three pure parts, used by :mod:`kawa.serving.autoscaler` (which samples, ticks a
 deletes Pods) and tested without an event loop:
 
 * :func:`config_from_configmap` reads ConfigMap ``knative-serving/config-autoscaler`` (Knative's
-  keys plus kawa's ``tick-interval`` and ``activator-capacity``) into an
-  :class:`AutoscalerConfig`. A missing key keeps the built-in default; a bad value keeps the
-  default too and yields a warning naming the key (never an error: a typo must not stop
-  serving).
+  keys plus kawa's ``tick-interval``, ``activator-capacity`` and ``kawa-max-scale-default``)
+  into an :class:`AutoscalerConfig`. A missing key keeps the built-in default; a bad value, or one
+  outside Knative's range for the key (``panic-window-percentage`` 1-100,
+  ``panic-threshold-percentage`` 110-1000, rates above 1, ...), keeps the default too and
+  yields a warning naming the key (never an error: a typo must not stop serving).
 * :func:`revision_settings` combines the config with a Revision's ``autoscaling.knative.dev/*``
   annotations (and the old ``minScale``/``maxScale`` names) and its ``containerConcurrency``
-  into :class:`ScalingSettings`, with warnings for bad annotation values.
+  into :class:`ScalingSettings`, with warnings for bad annotation values. A Revision without
+  a max-scale (annotation or config) gets ``kawa-max-scale-default``: every instance is a
+  process on this one machine.
 * :func:`decide` is one tick of the KPA: from the concurrency samples of the stable window, the
   ready Pod count and the previous :class:`ScaleState`, the desired Pod count and the new
   state. As Knative's: desired = ceil(average concurrency / (target * utilization)) over the
@@ -22,12 +25,13 @@ deletes Pods) and tested without an event loop:
   window plus ``max(scale-to-zero-grace-period, scale-to-zero-pod-retention-period)``.
 
 Durations are Go's form (``60s``, ``1m30s``, ``500ms``); a bare number is seconds. kawa accepts
-any positive duration (Knative requires at least 6s for windows; tests shorten them).
+any positive window up to Knative's 1h (Knative requires at least 6s; tests shorten them).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -51,6 +55,11 @@ _OLD_NAMES: Final = {
     INITIAL_SCALE_ANNOTATION: PREFIX + "initialScale",
 }
 KPA_CLASS: Final = "kpa.autoscaling.knative.dev"
+
+WINDOW_MAX: Final = 3600.0
+"""Knative's longest stable window (1h)."""
+DEFAULT_MAX_SCALE_CAP: Final = max(4, 2 * (os.cpu_count() or 1))
+"""kawa's max-scale for a Revision that sets none: twice the CPUs, at least 4."""
 
 _GO_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+")
 _GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -111,29 +120,59 @@ class AutoscalerConfig:
     tick_interval: float = 2.0
     """kawa: seconds between two decisions of a Revision's autoscaler."""
     activator_capacity: int = 1000
-    """kawa: requests one Revision may hold while it has no free instance."""
+    """Requests one Revision may hold while it has no free instance (at least 1)."""
+    max_scale_cap: int = DEFAULT_MAX_SCALE_CAP
+    """kawa (``kawa-max-scale-default``): the max-scale of a Revision that sets none; 0: none."""
 
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    """The values a number may take: from ``low`` (excluded if ``above``) to ``high``."""
+
+    low: float
+    high: float = math.inf
+    above: bool = False
+
+    def check(self, value: float, text: str) -> float:
+        low_ok = value > self.low if self.above else value >= self.low
+        if not (math.isfinite(value) and low_ok and value <= self.high):
+            raise ValueError(f"expected {self.describe()}, got {text!r}")
+        return value
+
+    def describe(self) -> str:
+        if self.above:
+            return f"a number above {self.low:g}"
+        if math.isinf(self.high):
+            return f"a number of at least {self.low:g}"
+        return f"a number from {self.low:g} to {self.high:g}"
+
+
+PERCENT: Final = _Range(1.0, 100.0)
+PANIC_WINDOW_RANGE: Final = PERCENT
+PANIC_THRESHOLD_RANGE: Final = _Range(110.0, 1000.0)
+TARGET_RANGE: Final = _Range(0.01)
+RATE_RANGE: Final = _Range(1.0, above=True)
 
 _FLOAT_KEYS: Final = {
-    "container-concurrency-target-default": ("container_concurrency_target_default", 0.01),
-    "container-concurrency-target-percentage": ("container_concurrency_target_percentage", 1.0),
-    "target-burst-capacity": ("target_burst_capacity", -1.0),
-    "panic-window-percentage": ("panic_window_percentage", 1.0),
-    "panic-threshold-percentage": ("panic_threshold_percentage", 110.0),
-    "max-scale-up-rate": ("max_scale_up_rate", 1.0 + 1e-9),
-    "max-scale-down-rate": ("max_scale_down_rate", 1.0 + 1e-9),
+    "container-concurrency-target-default": ("container_concurrency_target_default", TARGET_RANGE),
+    "container-concurrency-target-percentage": ("container_concurrency_target_percentage", PERCENT),
+    "panic-window-percentage": ("panic_window_percentage", PANIC_WINDOW_RANGE),
+    "panic-threshold-percentage": ("panic_threshold_percentage", PANIC_THRESHOLD_RANGE),
+    "max-scale-up-rate": ("max_scale_up_rate", RATE_RANGE),
+    "max-scale-down-rate": ("max_scale_down_rate", RATE_RANGE),
 }
 _DURATION_KEYS: Final = {
-    "stable-window": ("stable_window", True),
-    "scale-to-zero-grace-period": ("scale_to_zero_grace_period", False),
-    "scale-to-zero-pod-retention-period": ("scale_to_zero_pod_retention_period", False),
-    "tick-interval": ("tick_interval", True),
+    "stable-window": ("stable_window", True, WINDOW_MAX),
+    "scale-to-zero-grace-period": ("scale_to_zero_grace_period", False, math.inf),
+    "scale-to-zero-pod-retention-period": ("scale_to_zero_pod_retention_period", False, math.inf),
+    "tick-interval": ("tick_interval", True, math.inf),
 }
 _INT_KEYS: Final = {
     "initial-scale": ("initial_scale", 0),
     "min-scale": ("min_scale", 0),
     "max-scale": ("max_scale", 0),
-    "activator-capacity": ("activator_capacity", 0),
+    "activator-capacity": ("activator_capacity", 1),
+    "kawa-max-scale-default": ("max_scale_cap", 0),
 }
 _BOOL_KEYS: Final = {
     "enable-scale-to-zero": "enable_scale_to_zero",
@@ -165,11 +204,13 @@ def config_from_configmap(
         text = str(raw).strip()
         try:
             if key in _FLOAT_KEYS:
-                attr, minimum = _FLOAT_KEYS[key]
-                values[attr] = _float(text, minimum)
+                attr, allowed = _FLOAT_KEYS[key]
+                values[attr] = _float(text, allowed)
+            elif key == "target-burst-capacity":
+                values["target_burst_capacity"] = _burst_capacity(text)
             elif key in _DURATION_KEYS:
-                attr, positive = _DURATION_KEYS[key]
-                values[attr] = _duration(text, positive=positive)
+                attr, positive, longest = _DURATION_KEYS[key]
+                values[attr] = _duration(text, positive=positive, longest=longest)
             elif key in _INT_KEYS:
                 attr, minimum_int = _INT_KEYS[key]
                 values[attr] = _int(text, minimum_int)
@@ -192,22 +233,24 @@ def config_from_configmap(
             '"true"; using 1'
         )
         config = replace(config, initial_scale=1)
-    if config.container_concurrency_target_percentage > 100:
-        warnings.append(
-            "config-autoscaler data['container-concurrency-target-percentage']: "
-            "above 100; using 100"
-        )
-        config = replace(config, container_concurrency_target_percentage=100.0)
     return config, warnings
 
 
-def _float(text: str, minimum: float) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise ValueError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"expected a number of at least {minimum:g}, got {text!r}")
+
+
+def _float(text: str, allowed: _Range) -> float:
+    return allowed.check(_number(text), text)
+
+
+def _burst_capacity(text: str) -> float:
+    value = _number(text)
+    if value != -1 and not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"expected a number of at least 0, or -1 (unlimited), got {text!r}")
     return value
 
 
@@ -228,10 +271,12 @@ def _bool(text: str) -> bool:
     raise ValueError(f'expected "true" or "false", got {text!r}')
 
 
-def _duration(text: str, *, positive: bool) -> float:
+def _duration(text: str, *, positive: bool, longest: float = math.inf) -> float:
     value = parse_go_duration(text)
     if positive and value <= 0:
         raise ValueError(f"expected a duration above 0, got {text!r}")
+    if value > longest:
+        raise ValueError(f"expected a duration of at most {longest:g}s, got {text!r}")
     return value
 
 
@@ -245,7 +290,7 @@ class ScalingSettings:
     """Hard limit of requests in flight per Pod, 0: none."""
     min_scale: int
     max_scale: int
-    """0: no limit."""
+    """0: no limit (kawa's cap applies unless ``kawa-max-scale-default`` is 0)."""
     initial_scale: int
     stable_window: float
     panic_window: float
@@ -300,7 +345,7 @@ def revision_settings(
     default_target = (
         float(concurrency) if concurrency else config.container_concurrency_target_default
     )
-    target = read(TARGET_ANNOTATION, lambda t: _float(t, 0.01), default_target)
+    target = read(TARGET_ANNOTATION, lambda t: _float(t, TARGET_RANGE), default_target)
     if concurrency and target > concurrency:
         warnings.append(
             f"metadata.annotations[{TARGET_ANNOTATION!r}]: {target:g} is above "
@@ -309,7 +354,7 @@ def revision_settings(
         target = float(concurrency)
     utilization = read(
         UTILIZATION_ANNOTATION,
-        _percent,
+        lambda t: _float(t, PERCENT),
         config.container_concurrency_target_percentage,
     )
     min_scale = read(MIN_SCALE_ANNOTATION, lambda t: _int(t, 0), config.min_scale)
@@ -330,12 +375,24 @@ def revision_settings(
     initial = max(initial, min_scale)
     if max_scale:
         initial = min(initial, max_scale)
-    window = read(WINDOW_ANNOTATION, lambda t: _duration(t, positive=True), config.stable_window)
+    elif config.max_scale_cap:
+        # no max-scale anywhere: every instance is a process here, so kawa's cap (never
+        # below what the Revision asks for explicitly at least)
+        max_scale = max(config.max_scale_cap, min_scale, initial)
+    window = read(
+        WINDOW_ANNOTATION,
+        lambda t: _duration(t, positive=True, longest=WINDOW_MAX),
+        config.stable_window,
+    )
     panic_pct = read(
-        PANIC_WINDOW_ANNOTATION, lambda t: _float(t, 1.0), config.panic_window_percentage
+        PANIC_WINDOW_ANNOTATION,
+        lambda t: _float(t, PANIC_WINDOW_RANGE),
+        config.panic_window_percentage,
     )
     threshold = read(
-        PANIC_THRESHOLD_ANNOTATION, lambda t: _float(t, 110.0), config.panic_threshold_percentage
+        PANIC_THRESHOLD_ANNOTATION,
+        lambda t: _float(t, PANIC_THRESHOLD_RANGE),
+        config.panic_threshold_percentage,
     )
     retention = read(
         RETENTION_ANNOTATION,
@@ -345,7 +402,7 @@ def revision_settings(
     if not config.enable_scale_to_zero:
         min_scale = max(min_scale, 1)
         initial = max(initial, 1)
-    panic_window = max(window * min(panic_pct, 100.0) / 100.0, config.tick_interval)
+    panic_window = max(window * panic_pct / 100.0, config.tick_interval)
     settings = ScalingSettings(
         target=max(target * utilization / 100.0, 0.01),
         container_concurrency=concurrency,
@@ -363,13 +420,6 @@ def revision_settings(
         activator_capacity=config.activator_capacity,
     )
     return settings, warnings
-
-
-def _percent(text: str) -> float:
-    value = _float(text, 1.0)
-    if value > 100:
-        raise ValueError(f"expected a percentage from 1 to 100, got {text!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
