@@ -1,0 +1,794 @@
+"""The four event sources driven with the real kubectl against the suite's ``kawa up``.
+
+Each test works in namespaces of its own (never ``default``: the kawa is shared by the whole
+kubectl suite) and deletes them at the end. The sink is a real HTTP subscriber in the test
+process (:class:`Sink`, binary-mode CloudEvents, ``sink: {uri: ...}``); one test sends to a
+Knative Service running Knative's event_display image and reads its log with ``kubectl
+logs``. Covered: PingSource (seconds schedule, data, ``ceOverrides``, deletion stops it),
+ApiServerSource (Resource mode, label selector, ``namespaceSelector``, revoking and granting
+back its ClusterRoleBinding, a missing and an unreachable sink, deletion), ContainerSource
+(its Pod posts to ``$K_SINK`` with ``$K_CE_OVERRIDES``; deletion stops it and its Pod) and
+SinkBinding (a Pod selected by label gets ``K_SINK``, and loses it when the binding goes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import yaml
+
+from ..e2e.e2e_support import KawaProcess, free_port, wait_until
+from .kubectl_support import Kubectl, condition
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 30.0
+"""Generous bound of every wait (a loaded 2-core machine)."""
+QUIET = 2.0
+"""How long a source must stay silent to count as stopped."""
+PYTHON_IMAGE = "docker.io/library/python:3.11-slim"
+"""Maps to no program in kawa: the container's ``command`` runs on the host."""
+EVENT_DISPLAY = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+
+PRODUCER = """\
+import json, os, sys, time, urllib.request
+sink = os.environ.get("K_SINK")
+overrides = json.loads(os.environ.get("K_CE_OVERRIDES") or "{}")
+extensions = overrides.get("extensions") or {}
+pod = os.environ.get("HOSTNAME", "")
+n = 0
+while True:
+    time.sleep(0.2)
+    if not sink:
+        continue
+    n += 1
+    headers = {
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": f"{pod}-{os.getpid()}-{n}",
+        "ce-type": "dev.kawa.test.produced",
+        "ce-source": f"/producers/{pod}",
+    }
+    headers.update({f"ce-{k}": str(v) for k, v in extensions.items()})
+    body = json.dumps({"n": n, "pod": pod}).encode()
+    request = urllib.request.Request(sink, data=body, headers=headers, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=5).read()
+    except OSError as err:
+        print(f"event {n}: {err}", flush=True)
+"""
+"""A program that POSTs a binary-mode CloudEvent to ``$K_SINK`` every 0.2 s, with the
+extensions of ``$K_CE_OVERRIDES``; without ``$K_SINK`` it idles."""
+
+
+# -- the subscriber ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One request the sink got: its headers (lower-case names) and body."""
+
+    headers: dict[str, str]
+    body: bytes
+
+    def ce(self, name: str) -> str | None:
+        return self.headers.get(f"ce-{name}")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Sink:
+    """A threaded HTTP server on a free loopback port recording every POST; answers 202."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with sink._lock:
+                    sink._received.append(Received(headers, body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def events(self, match: Callable[[Received], bool] = lambda _: True) -> list[Received]:
+        with self._lock:
+            return [r for r in self._received if match(r)]
+
+    def wait(
+        self, match: Callable[[Received], bool], count: int = 1, message: str = ""
+    ) -> list[Received]:
+        """Wait until ``count`` matching events arrived; all the matching ones."""
+
+        def enough() -> list[Received] | None:
+            found = self.events(match)
+            return found if len(found) >= count else None
+
+        found: list[Received] = wait_until(
+            enough,
+            TIMEOUT,
+            f"{message or 'events'}: wanted {count}, got {len(self.events(match))} "
+            f"(all: {[(r.ce('type'), r.ce('subject')) for r in self.events()]})",
+        )
+        return found
+
+    def stays_quiet(self, match: Callable[[Received], bool], seconds: float = QUIET) -> None:
+        """Assert that no new matching event arrives for ``seconds``."""
+        before = len(self.events(match))
+        time.sleep(seconds)
+        after = self.events(match)
+        assert len(after) == before, [(r.ce("type"), r.ce("subject")) for r in after[before:]]
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def namespaces(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
+    """``make(name, **labels)`` creates a namespace; all are deleted at the end."""
+    made: list[str] = []
+
+    def make(name: str, **labels: str) -> str:
+        kubectl.ok("create", "namespace", name)
+        made.append(name)
+        if labels:
+            kubectl.ok("label", "namespace", name, *(f"{k}={v}" for k, v in labels.items()))
+        return name
+
+    yield make
+    for name in reversed(made):
+        kubectl.run("delete", "namespace", name, "--ignore-not-found")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _meta(name: str, ns: str, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns}
+    if labels:
+        meta["labels"] = labels
+    return meta
+
+
+def _wait_condition(
+    kubectl: Kubectl, ref: tuple[str, ...], status: str, kind: str = "Ready"
+) -> dict[str, Any]:
+    """Wait until condition ``kind`` of ``kubectl get REF`` has ``status``; the object."""
+    last: dict[str, Any] = {}
+
+    def reached() -> dict[str, Any] | None:
+        nonlocal last
+        last = kubectl.json("get", *ref)
+        cond = condition(last, kind)
+        return last if cond is not None and cond["status"] == status else None
+
+    try:
+        obj: dict[str, Any] = wait_until(reached, TIMEOUT, f"{ref} never {kind}={status}")
+    except AssertionError:
+        raise AssertionError(f"{ref} never {kind}={status}: {last.get('status')}") from None
+    return obj
+
+
+def _cond(obj: dict[str, Any], kind: str = "Ready") -> dict[str, Any]:
+    cond = condition(obj, kind)
+    assert cond is not None, (kind, obj.get("status"))
+    return cond
+
+
+def _api_url(kawa: KawaProcess) -> str:
+    config = yaml.safe_load((kawa.data_dir / "kubeconfig").read_text())
+    return str(config["clusters"][0]["cluster"]["server"]).rstrip("/")
+
+
+def _producer(name: str = "producer") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": PYTHON_IMAGE,
+        "command": [sys.executable, "-c", PRODUCER],
+    }
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env") or []}
+
+
+# -- PingSource --------------------------------------------------------------------------------
+
+
+def test_ping_source_sends_on_its_schedule_and_stops_when_deleted(
+    kubectl: Kubectl, sink: Sink, namespaces: Callable[..., str]
+) -> None:
+    ns = namespaces("src-ping")
+    out = kubectl.apply(
+        {
+            "apiVersion": "sources.knative.dev/v1",
+            "kind": "PingSource",
+            "metadata": _meta("every-second", ns),
+            "spec": {
+                "schedule": "*/1 * * * * *",
+                "contentType": "application/json",
+                "data": '{"message": "Hello kawa"}',
+                "ceOverrides": {"extensions": {"team": "kawa", "type": "ignored"}},
+                "sink": {"uri": sink.url},
+            },
+        }
+    )
+    assert out.strip() == "pingsource.sources.knative.dev/every-second created"
+    source = _wait_condition(kubectl, ("pingsource", "every-second", "-n", ns), "True")
+    assert source["status"]["sinkUri"] == sink.url
+    expected_source = f"/apis/v1/namespaces/{ns}/pingsources/every-second"
+    assert source["status"]["ceAttributes"] == [
+        {"type": "dev.knative.sources.ping", "source": expected_source}
+    ]
+    table = kubectl.ok("get", "pingsources", "-n", ns)
+    assert "every-second" in table, table
+    assert "*/1 * * * * *" in table, table
+
+    def pings(r: Received) -> bool:
+        return r.ce("source") == expected_source
+
+    got = sink.wait(pings, 3, "three ticks")
+    for event in got:
+        assert event.ce("specversion") == "1.0"
+        assert event.ce("type") == "dev.knative.sources.ping"  # the override cannot change it
+        assert event.ce("team") == "kawa"
+        assert event.headers["content-type"] == "application/json"
+        assert event.json() == {"message": "Hello kawa"}
+        assert event.ce("time"), event.headers
+    assert len({e.ce("id") for e in got}) == len(got)  # a fresh id per tick
+    # one tick per second, on the second: time is the scheduled tick, not the sending
+    ticks = sorted(datetime.fromisoformat(str(e.ce("time"))) for e in got)
+    assert all(t.microsecond == 0 and t.utcoffset() == timedelta(0) for t in ticks), ticks
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
+    assert gaps == {1.0}, ticks
+
+    out = kubectl.ok("delete", "pingsource", "every-second", "-n", ns)
+    assert out.strip() == 'pingsource.sources.knative.dev "every-second" deleted'
+    time.sleep(0.5)  # an event already on the wire may still arrive
+    sink.stays_quiet(pings)
+
+
+def test_ping_source_to_a_knative_service(kubectl: Kubectl, namespaces: Callable[..., str]) -> None:
+    ns = namespaces("src-ping-ksvc")
+    kubectl.apply(
+        [
+            {
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": _meta("display", ns),
+                "spec": {"template": {"spec": {"containers": [{"image": EVENT_DISPLAY}]}}},
+            },
+            {
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "PingSource",
+                "metadata": _meta("to-ksvc", ns),
+                "spec": {
+                    "schedule": "*/1 * * * * *",
+                    "data": "ping for the display",
+                    "sink": {
+                        "ref": {
+                            "apiVersion": "serving.knative.dev/v1",
+                            "kind": "Service",
+                            "name": "display",
+                        }
+                    },
+                },
+            },
+        ]
+    )
+    service = _wait_condition(kubectl, ("ksvc", "display", "-n", ns), "True")
+    source = _wait_condition(kubectl, ("pingsource", "to-ksvc", "-n", ns), "True")
+    assert source["status"]["sinkUri"] == service["status"]["address"]["url"]
+
+    def displayed() -> str | None:
+        log = kubectl.run(
+            "logs",
+            "-l",
+            "serving.knative.dev/service=display",
+            "-c",
+            "user-container",
+            "-n",
+            ns,
+            "--tail=-1",
+        )
+        if log.code != 0 or log.stdout.count("type: dev.knative.sources.ping") < 2:
+            return None
+        return log.stdout
+
+    log = wait_until(displayed, TIMEOUT, "the event_display never showed two pings")
+    assert f"source: /apis/v1/namespaces/{ns}/pingsources/to-ksvc" in log, log
+    assert "ping for the display" in log, log
+    kubectl.ok("delete", "pingsource", "to-ksvc", "-n", ns)
+    kubectl.ok("delete", "ksvc", "display", "-n", ns)
+
+
+# -- ApiServerSource ---------------------------------------------------------------------------
+
+ROLE = "kawa-test-src-configmap-reader"
+
+
+def _rbac(ns: str, account: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(account, ns),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": ROLE},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+        _binding(ns, account),
+    ]
+
+
+def _binding(ns: str, account: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": ROLE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}],
+    }
+
+
+def _apiserversource(name: str, ns: str, sink: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "sources.knative.dev/v1",
+        "kind": "ApiServerSource",
+        "metadata": _meta(name, ns),
+        "spec": {
+            "serviceAccountName": "watcher",
+            "mode": "Resource",
+            "resources": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "selector": {"matchLabels": {"watched": "yes"}},
+                }
+            ],
+            "sink": sink,
+            **spec,
+        },
+    }
+
+
+def _configmap(kubectl: Kubectl, ns: str, name: str, *labels: str) -> None:
+    kubectl.ok("create", "configmap", name, "-n", ns, f"--from-literal=name={name}")
+    if labels:
+        kubectl.ok("label", "configmap", name, "-n", ns, *labels)
+
+
+def _about(name: str, ns: str) -> Callable[[Received], bool]:
+    return lambda r: r.ce("name") == name and r.ce("namespace") == ns
+
+
+@pytest.fixture
+def cluster_rbac(kubectl: Kubectl) -> Iterator[None]:
+    """Deletes the cluster-scoped RBAC objects of the ApiServerSource tests at the end."""
+    yield
+    kubectl.run("delete", "clusterrolebinding", ROLE, "--ignore-not-found")
+    kubectl.run("delete", "clusterrole", ROLE, "--ignore-not-found")
+
+
+def test_apiserversource_label_selector_and_permissions(
+    kubectl: Kubectl,
+    kawa: KawaProcess,
+    sink: Sink,
+    namespaces: Callable[..., str],
+    cluster_rbac: None,
+) -> None:
+    ns = namespaces("src-api")
+    kubectl.apply(_rbac(ns, "watcher"))
+    kubectl.apply(
+        _apiserversource(
+            "configmaps", ns, {"uri": sink.url}, ceOverrides={"extensions": {"team": "kawa"}}
+        )
+    )
+    ref = ("apiserversources.sources.knative.dev", "configmaps", "-n", ns)
+    source = _wait_condition(kubectl, ref, "True")
+    server = _api_url(kawa)
+    assert source["status"]["sinkUri"] == sink.url
+    assert {(a["type"], a["source"]) for a in source["status"]["ceAttributes"]} == {
+        (f"dev.knative.apiserver.resource.{change}", server)
+        for change in ("add", "update", "delete")
+    }
+
+    # only the labelled ConfigMap arrives, as a resource.add with the object as data
+    _configmap(kubectl, ns, "plain")
+    _configmap(kubectl, ns, "labelled", "watched=yes")
+    (added,) = sink.wait(_about("labelled", ns), 1, "the labelled ConfigMap")
+    assert added.ce("type") == "dev.knative.apiserver.resource.add"
+    assert added.ce("source") == server
+    assert added.ce("subject") == f"/apis/v1/namespaces/{ns}/configmaps/labelled"
+    assert added.ce("kind") == "ConfigMap"
+    assert added.ce("apiversion") == "v1"
+    assert added.ce("team") == "kawa"
+    assert added.headers["content-type"] == "application/json"
+    assert {h for h in added.headers if h.startswith("ce-")} == {
+        f"ce-{a}"
+        for a in (
+            *("specversion", "id", "source", "type", "subject", "time"),
+            *("kind", "apiversion", "name", "namespace", "team"),
+        )
+    }, added.headers
+    data = added.json()
+    assert (data["kind"], data["apiVersion"]) == ("ConfigMap", "v1")
+    assert data["metadata"]["name"] == "labelled"
+    assert data["metadata"]["labels"] == {"watched": "yes"}
+    assert data["data"] == {"name": "labelled"}
+    live = kubectl.json("get", "configmap", "labelled", "-n", ns)
+    assert data["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+
+    # labelling brings an object in (add), unlabelling takes it out (delete)
+    kubectl.ok("label", "configmap", "plain", "-n", ns, "watched=yes")
+    (add,) = sink.wait(_about("plain", ns), 1, "plain, labelled later")
+    assert add.ce("type") == "dev.knative.apiserver.resource.add"
+    kubectl.ok("label", "configmap", "plain", "-n", ns, "watched-")
+    got = sink.wait(_about("plain", ns), 2, "plain, unlabelled")
+    assert got[1].ce("type") == "dev.knative.apiserver.resource.delete"
+    # an update of a labelled one is an update; a ConfigMap never labelled sends nothing
+    kubectl.ok("patch", "configmap", "labelled", "-n", ns, "-p", '{"data":{"more":"x"}}')
+    got = sink.wait(_about("labelled", ns), 2, "the update")
+    assert got[1].ce("type") == "dev.knative.apiserver.resource.update"
+    assert got[1].json()["data"] == {"name": "labelled", "more": "x"}
+    _configmap(kubectl, ns, "never")
+    sink.stays_quiet(_about("never", ns), 0.5)
+
+    # revoking the binding: not Ready, says which permission is missing, no more events
+    kubectl.ok("delete", "clusterrolebinding", ROLE)
+    source = _wait_condition(kubectl, ref, "False")
+    perms = _cond(source, "SufficientPermissions")
+    assert perms["status"] == "False", source["status"]
+    assert perms["reason"] == "InsufficientPermissions", perms
+    for verb in ("get", "list", "watch"):
+        assert f"cannot {verb} configmaps in namespace {ns}" in perms["message"], perms
+    assert 'ServiceAccount "watcher"' in perms["message"], perms
+    assert _cond(source)["reason"] == "InsufficientPermissions", source["status"]
+    _configmap(kubectl, ns, "while-revoked", "watched=yes")
+    sink.stays_quiet(_about("while-revoked", ns))
+
+    # granting it back: Ready again; the change made in between is sent then, new ones follow
+    kubectl.apply(_binding(ns, "watcher"))
+    _wait_condition(kubectl, ref, "True")
+    (late,) = sink.wait(_about("while-revoked", ns), 1, "the change made while revoked")
+    assert late.ce("type") == "dev.knative.apiserver.resource.add"
+    _configmap(kubectl, ns, "after-grant", "watched=yes")
+    sink.wait(_about("after-grant", ns), 1, "a ConfigMap made after the grant")
+    assert len(sink.events(_about("labelled", ns))) == 2  # nothing announced twice
+
+    # deleting the source stops its events
+    kubectl.ok("delete", "apiserversources.sources.knative.dev", "configmaps", "-n", ns)
+    _configmap(kubectl, ns, "after-delete", "watched=yes")
+    kubectl.ok("delete", "configmap", "labelled", "-n", ns)
+    sink.stays_quiet(lambda r: r.ce("namespace") == ns)
+
+
+def test_apiserversource_namespace_selector(
+    kubectl: Kubectl,
+    sink: Sink,
+    namespaces: Callable[..., str],
+    cluster_rbac: None,
+) -> None:
+    home = namespaces("src-api-home")
+    inside = namespaces("src-api-in", **{"src-watch": "yes"})
+    outside = namespaces("src-api-out")
+    kubectl.apply(_rbac(home, "watcher"))
+    kubectl.apply(
+        _apiserversource(
+            "by-namespace",
+            home,
+            {"uri": sink.url},
+            namespaceSelector={"matchLabels": {"src-watch": "yes"}},
+        )
+    )
+    ref = ("apiserversources.sources.knative.dev", "by-namespace", "-n", home)
+    source = _wait_condition(kubectl, ref, "True")
+    assert source["status"]["namespaces"] == [inside], source["status"]
+
+    for ns in (home, inside, outside):
+        _configmap(kubectl, ns, "first", "watched=yes")
+    (got,) = sink.wait(_about("first", inside), 1, "the ConfigMap of the selected namespace")
+    assert got.ce("subject") == f"/apis/v1/namespaces/{inside}/configmaps/first"
+    sink.stays_quiet(lambda r: r.ce("namespace") in (home, outside), 1.0)
+
+    # labelling the other namespace brings it in
+    kubectl.ok("label", "namespace", outside, "src-watch=yes")
+
+    def both() -> dict[str, Any] | None:
+        obj: dict[str, Any] = kubectl.json("get", *ref)
+        return (
+            obj
+            if sorted(obj["status"].get("namespaces") or []) == sorted([inside, outside])
+            else None
+        )
+
+    wait_until(both, TIMEOUT, "the labelled namespace never joined status.namespaces")
+    _wait_condition(kubectl, ref, "True")
+    _configmap(kubectl, outside, "second", "watched=yes")
+    (got,) = sink.wait(_about("second", outside), 1, "the ConfigMap of the joined namespace")
+    assert got.ce("type") == "dev.knative.apiserver.resource.add"
+    assert not sink.events(lambda r: r.ce("namespace") == home)
+    kubectl.ok("delete", "apiserversources.sources.knative.dev", "by-namespace", "-n", home)
+
+
+def test_apiserversource_missing_and_unreachable_sink(
+    kubectl: Kubectl, namespaces: Callable[..., str], cluster_rbac: None
+) -> None:
+    ns = namespaces("src-api-sinks")
+    kubectl.apply(_rbac(ns, "watcher"))
+    broker = {"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "nowhere"}}
+    closed = f"http://127.0.0.1:{free_port()}/"
+    kubectl.apply(
+        [
+            _apiserversource("missing", ns, broker),
+            _apiserversource("unreachable", ns, {"uri": closed}),
+        ]
+    )
+    missing = _wait_condition(
+        kubectl, ("apiserversources.sources.knative.dev", "missing", "-n", ns), "False"
+    )
+    provided = _cond(missing, "SinkProvided")
+    assert provided["status"] == "False", missing["status"]
+    assert provided["reason"] == "NotFound", provided
+    assert "nowhere" in provided["message"], provided
+    assert _cond(missing)["reason"] == "NotFound", missing["status"]
+
+    ref = ("apiserversources.sources.knative.dev", "unreachable", "-n", ns)
+    _wait_condition(kubectl, ref, "True")  # nothing was sent yet
+    _configmap(kubectl, ns, "undeliverable", "watched=yes")
+    source = _wait_condition(kubectl, ref, "False")
+    provided = _cond(source, "SinkProvided")
+    assert provided["reason"] == "Unreachable", source["status"]
+    assert closed in provided["message"], provided
+    assert source["status"]["sinkUri"] == closed
+    kubectl.ok("delete", "apiserversources.sources.knative.dev", "missing", "unreachable", "-n", ns)
+
+
+# -- ContainerSource ---------------------------------------------------------------------------
+
+
+def test_container_source_runs_its_pod_and_stops_when_deleted(
+    kubectl: Kubectl, sink: Sink, namespaces: Callable[..., str]
+) -> None:
+    ns = namespaces("src-container")
+    out = kubectl.apply(
+        {
+            "apiVersion": "sources.knative.dev/v1",
+            "kind": "ContainerSource",
+            "metadata": _meta("heartbeats", ns),
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app": "heartbeats"}},
+                    "spec": {"containers": [_producer("heartbeats")]},
+                },
+                "ceOverrides": {"extensions": {"team": "kawa"}},
+                "sink": {"uri": sink.url},
+            },
+        }
+    )
+    assert out.strip() == "containersource.sources.knative.dev/heartbeats created"
+    source = _wait_condition(kubectl, ("containersource", "heartbeats", "-n", ns), "True")
+    assert source["status"]["sinkUri"] == sink.url
+
+    def produced(r: Received) -> bool:
+        return (r.ce("source") or "").startswith("/producers/heartbeats-deployment-")
+
+    got = sink.wait(produced, 3, "the container's events")
+    for event in got:
+        assert event.ce("type") == "dev.kawa.test.produced"
+        assert event.ce("team") == "kawa"
+    pod_name = str(got[0].json()["pod"])
+    assert pod_name.startswith("heartbeats-deployment-"), pod_name
+
+    pods = kubectl.ok("get", "pods", "-n", ns)
+    (row,) = [line for line in pods.splitlines() if line.startswith(pod_name)]
+    assert row.split()[1:3] == ["1/1", "Running"], pods
+    pod = kubectl.json("get", "pod", pod_name, "-n", ns)
+    assert pod["metadata"]["labels"]["app"] == "heartbeats"
+    assert pod["metadata"]["labels"]["sources.knative.dev/containerSource"] == "heartbeats"
+    env = _env(pod["spec"]["containers"][0])
+    assert env["K_SINK"] == sink.url
+    assert json.loads(env["K_CE_OVERRIDES"]) == {"extensions": {"team": "kawa"}}
+
+    kubectl.ok("delete", "containersource", "heartbeats", "-n", ns)
+
+    def pod_gone() -> bool:
+        listed = kubectl.json("get", "pods", "-n", ns)
+        return not listed["items"]
+
+    wait_until(pod_gone, TIMEOUT, "the ContainerSource's Pod outlived it")
+    time.sleep(0.3)  # an event already on the wire may still arrive
+    sink.stays_quiet(produced)
+
+
+# -- SinkBinding -------------------------------------------------------------------------------
+
+
+def test_sinkbinding_binds_a_pod_by_label_and_unbinds_it_when_deleted(
+    kubectl: Kubectl, sink: Sink, namespaces: Callable[..., str]
+) -> None:
+    ns = namespaces("src-binding")
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": _meta("producer", ns, app="producer"),
+            "spec": {"restartPolicy": "Always", "containers": [_producer()]},
+        }
+    )
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": _meta("bystander", ns, app="other"),
+            "spec": {"restartPolicy": "Always", "containers": [_producer()]},
+        }
+    )
+    first = kubectl.json("get", "pod", "producer", "-n", ns)
+    assert "K_SINK" not in _env(first["spec"]["containers"][0])
+    out = kubectl.apply(
+        {
+            "apiVersion": "sources.knative.dev/v1",
+            "kind": "SinkBinding",
+            "metadata": _meta("bind-producers", ns),
+            "spec": {
+                "subject": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "selector": {"matchLabels": {"app": "producer"}},
+                },
+                "ceOverrides": {"extensions": {"team": "bound"}},
+                "sink": {"uri": sink.url},
+            },
+        }
+    )
+    assert out.strip() == "sinkbinding.sources.knative.dev/bind-producers created"
+    binding = _wait_condition(kubectl, ("sinkbinding", "bind-producers", "-n", ns), "True")
+    assert binding["status"]["sinkUri"] == sink.url
+
+    def from_producer(r: Received) -> bool:
+        return r.ce("source") == "/producers/producer"
+
+    got = sink.wait(from_producer, 3, "the bound Pod's events")
+    assert all(e.ce("team") == "bound" for e in got), [e.headers for e in got]
+    bound = kubectl.json("get", "pod", "producer", "-n", ns)
+    assert bound["metadata"]["uid"] != first["metadata"]["uid"]  # recreated with the sink
+    env = _env(bound["spec"]["containers"][0])
+    assert env["K_SINK"] == sink.url
+    assert json.loads(env["K_CE_OVERRIDES"]) == {"extensions": {"team": "bound"}}
+    assert bound["metadata"]["labels"] == {"app": "producer"}
+    bystander = kubectl.json("get", "pod", "bystander", "-n", ns)
+    assert "K_SINK" not in _env(bystander["spec"]["containers"][0])
+    assert not sink.events(lambda r: r.ce("source") == "/producers/bystander")
+
+    kubectl.ok("delete", "sinkbinding", "bind-producers", "-n", ns)
+
+    def unbound() -> dict[str, Any] | None:
+        run = kubectl.run("get", "pod", "producer", "-n", ns, "-o", "json")
+        if run.code != 0:
+            return None  # between the deletion and the new Pod
+        pod: dict[str, Any] = json.loads(run.stdout)
+        if pod["metadata"]["uid"] == bound["metadata"]["uid"]:
+            return None
+        return pod if "K_SINK" not in _env(pod["spec"]["containers"][0]) else None
+
+    recreated = wait_until(unbound, TIMEOUT, "the Pod was never recreated without K_SINK")
+    assert "K_CE_OVERRIDES" not in _env(recreated["spec"]["containers"][0])
+    time.sleep(0.3)  # an event already on the wire may still arrive
+    sink.stays_quiet(from_producer)
+    kubectl.ok("delete", "pod", "producer", "bystander", "-n", ns)
+
+
+# -- the other sources' sinks ------------------------------------------------------------------
+
+
+def test_ping_container_and_binding_say_why_their_sink_fails(
+    kubectl: Kubectl, namespaces: Callable[..., str]
+) -> None:
+    ns = namespaces("src-sinks")
+    broker = {"ref": {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "nowhere"}}
+    closed = f"http://127.0.0.1:{free_port()}/"
+    ping = {"schedule": "*/1 * * * * *", "data": "x"}
+    kubectl.apply(
+        [
+            {
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "PingSource",
+                "metadata": _meta("ping-missing", ns),
+                "spec": {**ping, "sink": broker},
+            },
+            {
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "PingSource",
+                "metadata": _meta("ping-unreachable", ns),
+                "spec": {**ping, "sink": {"uri": closed}},
+            },
+            {
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "ContainerSource",
+                "metadata": _meta("container-missing", ns),
+                "spec": {"template": {"spec": {"containers": [_producer()]}}, "sink": broker},
+            },
+            {
+                "apiVersion": "sources.knative.dev/v1",
+                "kind": "SinkBinding",
+                "metadata": _meta("binding-missing", ns),
+                "spec": {
+                    "subject": {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "selector": {"matchLabels": {"app": "producer"}},
+                    },
+                    "sink": broker,
+                },
+            },
+        ]
+    )
+    for ref, kind in [
+        (("pingsource", "ping-missing"), "SinkProvided"),
+        (("containersource", "container-missing"), "SinkBindingReady"),
+        (("sinkbinding", "binding-missing"), "SinkProvided"),
+    ]:
+        obj = _wait_condition(kubectl, (*ref, "-n", ns), "False")
+        cond = _cond(obj, kind)
+        assert cond["status"] == "False", obj["status"]
+        assert cond["reason"] == "NotFound", cond
+        assert "nowhere" in cond["message"], cond
+        assert _cond(obj)["reason"] == "NotFound", obj["status"]
+    # a ContainerSource without a sink starts no Pod
+    assert not kubectl.json("get", "pods", "-n", ns)["items"]
+
+    # a PingSource whose sink refuses connections turns not Ready after a tick fails
+    obj = _wait_condition(kubectl, ("pingsource", "ping-unreachable", "-n", ns), "False")
+    cond = _cond(obj, "SinkProvided")
+    assert cond["reason"] == "Unreachable", obj["status"]
+    assert closed in cond["message"], cond
+    assert obj["status"]["sinkUri"] == closed
+    kubectl.ok("delete", "pingsource", "ping-missing", "ping-unreachable", "-n", ns)
+    kubectl.ok("delete", "containersource", "container-missing", "-n", ns)
+    kubectl.ok("delete", "sinkbinding", "binding-missing", "-n", ns)
