@@ -60,8 +60,16 @@ log-max-bytes: "10Mi"
 readiness-poll-interval: "20ms"
 """
 
+_DEPLOYMENT: Final = """\
+# Knative's key of config-deployment that kawa reads. Copy it out of _example to set it.
+# How long a new Revision may take to get its first ready instance; after that it fails with
+# ProgressDeadlineExceeded (per Revision: annotation serving.knative.dev/progress-deadline).
+progress-deadline: "600s"
+"""
+
 DEFAULTS: Final = {
     "config-autoscaler": _AUTOSCALER,
+    "config-deployment": _DEPLOYMENT,
     "config-kawa-images": _IMAGES,
     "config-kawa-kubelet": _KUBELET,
 }

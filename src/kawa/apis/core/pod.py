@@ -11,61 +11,35 @@ schema in :mod:`kawa.apis.core.pod_schema`. Declared in :mod:`kawa.apis.core`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from kawa.apis import meta
-from kawa.apis.core import fields
+from kawa.apis.core import containers, fields
+from kawa.apis.core.containers import Container, default_pull_policy
 from kawa.errors import FieldError
 
 API_VERSION: Final = "v1"
 KIND: Final = "Pod"
 
+# The container types and readers live in kawa.apis.core.containers (shared with Knative
+# templates); these names stay here for callers of this module.
+PROTOCOLS: Final = containers.PROTOCOLS
+PULL_POLICIES: Final = containers.PULL_POLICIES
+EnvVar = containers.EnvVar
+ContainerPort = containers.ContainerPort
+
 RESTART_POLICIES: Final = ("Always", "OnFailure", "Never")
 DNS_POLICIES: Final = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
-PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
-PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
 PHASES: Final = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 DEFAULT_GRACE_PERIOD: Final = 30
 
-_ENV_NAME: Final = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
-_PORT_NAME: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 _MUTABLE_HELP: Final = (
     "pod updates may not change fields other than spec.containers[*].image, "
     "spec.initContainers[*].image, spec.activeDeadlineSeconds, spec.tolerations "
     "(only additions to existing tolerations) and an unset spec.nodeName"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EnvVar:
-    name: str
-    value: str | None
-    value_from: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerPort:
-    container_port: int
-    protocol: str
-    name: str
-    host_port: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Container:
-    """One container of a Pod (kawa runs it as a process: ``command`` + ``args``)."""
-
-    name: str
-    image: str
-    command: tuple[str, ...]
-    args: tuple[str, ...]
-    env: tuple[EnvVar, ...]
-    ports: tuple[ContainerPort, ...]
-    working_dir: str
-    image_pull_policy: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +61,6 @@ class Pod:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
-
-
-def default_pull_policy(image: str) -> str:
-    """``Always`` for an untagged or ``:latest`` image, ``IfNotPresent`` otherwise."""
-    if "@" in image:
-        return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
 
 
 def _default_container(container: Any) -> None:
@@ -137,125 +103,8 @@ def default_pod(obj: Mapping[str, Any]) -> meta.Object:
     return out
 
 
-def _read_env(
-    container: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> tuple[EnvVar, ...]:
-    out: list[EnvVar] = []
-    for item_path, item in fields.read_mappings(container, "env", f"{path}.env", errors):
-        name = meta.read_str(item, "name", f"{item_path}.name", errors, required=True)
-        if name is not None and not _ENV_NAME.fullmatch(name):
-            errors.append(
-                FieldError(
-                    f"{item_path}.name",
-                    f"invalid value {name!r}: a valid environment variable name must consist of "
-                    "alphabetic characters, digits, '_', '-', or '.', and must not start with "
-                    "a digit",
-                )
-            )
-        value = meta.read_str(item, "value", f"{item_path}.value", errors)
-        value_from = meta.read_mapping(item, "valueFrom", f"{item_path}.valueFrom", errors)
-        if value is not None and value_from is not None:
-            errors.append(
-                FieldError(
-                    f"{item_path}.valueFrom",
-                    "may not be specified when `value` is not empty",
-                )
-            )
-        if name is not None:
-            out.append(EnvVar(name, value, value_from))
-    fields.read_mappings(container, "envFrom", f"{path}.envFrom", errors)
-    return tuple(out)
-
-
-def _read_ports(
-    container: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> tuple[ContainerPort, ...]:
-    out: list[ContainerPort] = []
-    names: set[str] = set()
-    for item_path, item in fields.read_mappings(container, "ports", f"{path}.ports", errors):
-        number = fields.read_int(
-            item,
-            "containerPort",
-            f"{item_path}.containerPort",
-            errors,
-            minimum=1,
-            maximum=65535,
-            required=True,
-        )
-        host = fields.read_int(
-            item, "hostPort", f"{item_path}.hostPort", errors, minimum=0, maximum=65535
-        )
-        protocol = fields.read_enum(item, "protocol", f"{item_path}.protocol", errors, PROTOCOLS)
-        name = meta.read_str(item, "name", f"{item_path}.name", errors)
-        if name is not None:
-            if (
-                len(name) > 15
-                or not _PORT_NAME.fullmatch(name)
-                or "--" in name
-                or not re.search("[a-z]", name)
-            ):
-                errors.append(
-                    FieldError(
-                        f"{item_path}.name",
-                        f"invalid value {name!r}: must be no more than 15 characters of lower "
-                        "case letters, digits and '-', with at least one letter, not starting, "
-                        "ending or doubling '-' (an IANA service name)",
-                    )
-                )
-            elif name in names:
-                errors.append(FieldError(f"{item_path}.name", f"duplicate value {name!r}"))
-            names.add(name)
-        if number is not None:
-            out.append(ContainerPort(number, protocol or "TCP", name or "", host))
-    return tuple(out)
-
-
-def _read_container(
-    item: Mapping[str, Any], path: str, errors: list[FieldError], volumes: set[str] | None
-) -> Container | None:
-    name = meta.read_str(item, "name", f"{path}.name", errors, required=True)
-    fields.dns_label(name, f"{path}.name", errors)
-    image = meta.read_str(item, "image", f"{path}.image", errors, required=True)
-    command = fields.read_str_list(item, "command", f"{path}.command", errors)
-    args = fields.read_str_list(item, "args", f"{path}.args", errors)
-    env = _read_env(item, path, errors)
-    ports = _read_ports(item, path, errors)
-    working_dir = meta.read_str(item, "workingDir", f"{path}.workingDir", errors) or ""
-    pull = fields.read_enum(
-        item, "imagePullPolicy", f"{path}.imagePullPolicy", errors, PULL_POLICIES
-    )
-    for key in ("resources", "readinessProbe", "livenessProbe", "startupProbe", "securityContext"):
-        meta.read_mapping(item, key, f"{path}.{key}", errors)
-    mounts: set[str] = set()
-    for mount_path, mount in fields.read_mappings(
-        item, "volumeMounts", f"{path}.volumeMounts", errors
-    ):
-        volume = meta.read_str(mount, "name", f"{mount_path}.name", errors, required=True)
-        if volume is not None and volumes is not None and volume not in volumes:
-            errors.append(FieldError(f"{mount_path}.name", f"not found: no volume {volume!r}"))
-        at = meta.read_str(mount, "mountPath", f"{mount_path}.mountPath", errors, required=True)
-        if at is not None and at in mounts:
-            errors.append(FieldError(f"{mount_path}.mountPath", f"duplicate value {at!r}"))
-        mounts.add(at or "")
-    if name is None or image is None:
-        return None
-    return Container(
-        name, image, command, args, env, ports, working_dir, pull or default_pull_policy(image)
-    )
-
-
-def _read_volumes(spec: Mapping[str, Any], errors: list[FieldError]) -> set[str] | None:
-    if spec.get("volumes") is not None and not isinstance(spec.get("volumes"), list):
-        fields.read_list(spec, "volumes", "spec.volumes", errors)
-        return None
-    names: set[str] = set()
-    for path, volume in fields.read_mappings(spec, "volumes", "spec.volumes", errors):
-        name = meta.read_str(volume, "name", f"{path}.name", errors, required=True)
-        fields.dns_label(name, f"{path}.name", errors)
-        if name is not None and name in names:
-            errors.append(FieldError(f"{path}.name", f"duplicate value {name!r}"))
-        names.add(name or "")
-    return names
+_read_container = containers.read_container
+"""The container reader, shared with Knative templates (:mod:`kawa.apis.core.containers`)."""
 
 
 def parse_pod(obj: Mapping[str, Any]) -> Pod:
@@ -273,7 +122,7 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
         if "spec" not in obj:
             errors.append(FieldError("spec", "required field is missing"))
         spec = {}
-    volumes = _read_volumes(spec, errors)
+    volumes = containers.read_volumes(spec, "spec.volumes", errors)
     groups: dict[str, list[Container]] = {"containers": [], "initContainers": []}
     seen: set[str] = set()
     for key, found in groups.items():

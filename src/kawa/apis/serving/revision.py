@@ -3,7 +3,9 @@ Configuration holds.
 
 A RevisionSpec is a pod spec with exactly one container (image required; its name defaults to
 ``user-container``) plus ``containerConcurrency`` (0-1000, default 0: unlimited) and
-``timeoutSeconds`` (0-600, default 300). :func:`read_template` validates
+``timeoutSeconds`` (0-600, default 300); the container is checked with the Pod's rules plus
+Knative's (:mod:`kawa.apis.core.containers`), the annotations with Knative's autoscaling rules
+(:mod:`kawa.apis.serving.annotations`). :func:`read_template` validates
 ``spec.template {metadata, spec}`` for Services and Configurations (a template name must start
 with ``<parent>-``); :func:`default_template` applies the defaults. A Revision's spec is
 immutable. Declared in :data:`kawa.apis.serving.KINDS`.
@@ -18,6 +20,7 @@ from typing import Any, Final
 from kawa.apis import kn_common, kn_schema, meta
 from kawa.apis.conditions import ConditionSet
 from kawa.apis.kinds import CellValue
+from kawa.apis.serving.annotations import annotation_errors
 from kawa.apis.sources.containersource import read_containers
 from kawa.errors import FieldError, ValidationError
 
@@ -170,6 +173,9 @@ def read_template(
             errors.extend(
                 meta.string_map_errors(metadata.get(key), f"spec.template.metadata.{key}")
             )
+        errors.extend(
+            annotation_errors(metadata.get("annotations"), "spec.template.metadata.annotations")
+        )
         name = metadata.get("name")
         if name is not None and (not isinstance(name, str) or not name.startswith(f"{parent}-")):
             errors.append(
@@ -193,6 +199,9 @@ def parse_revision(obj: Mapping[str, Any]) -> Revision:
     kn_common.check_header(obj, (API_VERSION,), KIND, errors)
     who = kn_common.identity(obj)
     spec = read_revision_spec(obj.get("spec"), "spec", errors)
+    errors.extend(
+        annotation_errors(meta.metadata_of(obj).get("annotations"), "metadata.annotations")
+    )
     kn_common.raise_if_errors(errors, KIND, obj)
     if spec is None:
         raise ValidationError.single("spec", "invalid", subject=meta.subject_of(KIND, obj))

@@ -1,7 +1,8 @@
 """A Revision's status from its Pods and its image (pure: the reconciler fetches them).
 
 Knative's conditions: ``ResourcesAvailable`` (``True`` once a Pod has been Ready; it stays
-``True`` when the Revision scales to zero), ``ContainerHealthy`` (``False`` with reason
+``True`` when the Revision scales to zero; ``False``/``ProgressDeadlineExceeded`` when no Pod
+was ever Ready within the progress deadline), ``ContainerHealthy`` (``False`` with reason
 ``ExitCode<N>`` or ``CrashLoopBackOff`` when the container keeps failing, or
 ``ImageNotRunnable`` when kawa has no program for the image), ``Ready`` from both, and
 ``Active`` (severity Info: ``True`` while a Pod is Ready, ``False``/``NoTraffic`` when scaled
@@ -30,6 +31,7 @@ DEPLOYING: Final = "Deploying"
 NO_TRAFFIC: Final = "NoTraffic"
 NO_TRAFFIC_MESSAGE: Final = "The target is not receiving traffic."
 IMAGE_NOT_RUNNABLE: Final = "ImageNotRunnable"
+PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
 
 _FATAL_WAITING: Final = frozenset(
     {
@@ -106,9 +108,14 @@ def compute_status(
     *,
     image_problem: str | None,
     clock: Clock,
+    deadline_exceeded: str | None = None,
 ) -> None:
     """Update ``status`` (a working copy of the Revision's) from its Pods and the verdict on
-    its image (``image_problem``: the message saying how to make it runnable)."""
+    its image (``image_problem``: the message saying how to make it runnable).
+
+    ``deadline_exceeded``: the message when the progress deadline passed without a ready Pod
+    (:mod:`kawa.apis.serving.progress`); ``ResourcesAvailable`` is then ``False``.
+    """
     CONDITIONS.initialize(status, clock=clock)
     spec = _mapping(rev.get("spec"))
     containers = spec.get("containers")
@@ -140,7 +147,15 @@ def compute_status(
             healthy = get_condition(status, CONTAINER_HEALTHY)
             if healthy is None or not healthy.is_true:
                 CONDITIONS.mark_unknown(status, CONTAINER_HEALTHY, DEPLOYING, "", clock=clock)
-        if not was_available:
+        if not was_available and deadline_exceeded is not None:
+            CONDITIONS.mark_false(
+                status,
+                RESOURCES_AVAILABLE,
+                PROGRESS_DEADLINE_EXCEEDED,
+                deadline_exceeded,
+                clock=clock,
+            )
+        elif not was_available:
             CONDITIONS.mark_unknown(status, RESOURCES_AVAILABLE, DEPLOYING, "", clock=clock)
 
     if ready:

@@ -200,9 +200,16 @@ def check_traffic_migrated(
     status: dict[str, Any], route_status: Mapping[str, Any], latest_ready: str, *, clock: Clock
 ) -> None:
     """``RoutesReady`` stays ``Unknown`` until the Route's latest-revision targets point at
-    the Configuration's latest ready Revision."""
+    the Configuration's latest ready Revision.
+
+    As Knative's, only checked while the Route is Ready: a Route that is not (a missing
+    Revision, a Revision that failed) keeps its own reason and message in the Service.
+    """
     targets = route_status.get("traffic")
     if not latest_ready or not isinstance(targets, list):
+        return
+    route_ready = SERVICE_CONDITIONS.get(route_status, "Ready")
+    if route_ready is None or route_ready.status != "True":
         return
     if any(
         isinstance(t, Mapping) and t.get("latestRevision") and t.get("revisionName") != latest_ready

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from kawa.apis import duck, kn_common, kn_schema, meta
 from kawa.apis.conditions import ConditionSet
+from kawa.apis.core import containers as core_containers
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "sources.knative.dev"
@@ -88,10 +89,19 @@ def read_pod_template(value: Any, path: str, errors: list[FieldError]) -> dict[s
 def read_containers(
     pod: Mapping[str, Any], path: str, errors: list[FieldError], *, single: bool
 ) -> list[Mapping[str, Any]]:
-    """``containers[]``: non-empty (exactly one when ``single``), names unique, images set."""
+    """``containers[]`` of the pod spec at ``path`` (``....containers``): non-empty, names unique.
+
+    Each container is checked with the Pod's rules (:func:`kawa.apis.core.containers.
+    read_container`: env, ports, probes, volume mounts); ``single`` is a Revision's: exactly
+    one container, with Knative's rules for it (one port, no host port).
+    """
     containers = kn_common.read_list(pod, "containers", path, errors, required=True)
     if single and len(containers) > 1:
         errors.append(FieldError(path, f"expected exactly one container, got {len(containers)}"))
+        return []
+    volumes = core_containers.read_volumes(
+        pod, f"{path.removesuffix('.containers')}.volumes", errors
+    )
     seen: set[str] = set()
     out: list[Mapping[str, Any]] = []
     for i, container in enumerate(containers):
@@ -99,16 +109,12 @@ def read_containers(
         if not isinstance(container, Mapping):
             errors.append(FieldError(item, f"expected a mapping, got {meta.type_name(container)}"))
             continue
-        name = meta.read_str(container, "name", f"{item}.name", errors, required=not single)
-        if name is not None:
-            errors.extend(
-                FieldError(f"{item}.name", f"invalid value {name!r}: {p}")
-                for p in meta.dns1123_label_errors(name)
-            )
+        core_containers.read_container(container, item, errors, volumes, knative=single)
+        name = container.get("name")
+        if isinstance(name, str) and name:
             if name in seen:
                 errors.append(FieldError(f"{item}.name", f"duplicate container name {name!r}"))
             seen.add(name)
-        meta.read_str(container, "image", f"{item}.image", errors, required=True)
         out.append(container)
     return out
 

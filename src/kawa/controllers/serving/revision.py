@@ -3,22 +3,24 @@
 The Pods are the ones labelled ``serving.knative.dev/revision=<name>`` (the autoscaler
 creates them, the kubelet runs them and writes their status). The image is checked against
 kawa's image catalog (ConfigMap ``knative-serving/config-kawa-images``; a change of it
-re-checks every Revision). The conditions are computed by
-:func:`kawa.apis.serving.revision_status.compute_status`; a change of ``Ready`` records an
-Event. Built by :func:`kawa.controllers.serving.serving_controllers`.
+re-checks every Revision). A Revision that has never had a ready Pod is looked at again when
+its progress deadline passes (:mod:`kawa.apis.serving.progress`, ConfigMap
+``knative-serving/config-deployment``) and then fails with ``ProgressDeadlineExceeded``. The
+conditions are computed by :func:`kawa.apis.serving.revision_status.compute_status`; a change
+of ``Ready`` records an Event. Built by :func:`kawa.controllers.serving.serving_controllers`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from kawa.apis import meta
 from kawa.apis.conditions import Clock
 from kawa.apis.core import images
+from kawa.apis.serving import progress, revision_status
 from kawa.apis.serving import revision as revision_api
-from kawa.apis.serving import revision_status
 from kawa.apis.serving.resources import REVISION_LABEL
 from kawa.controllers.serving.common import (
     CONFIGMAPS,
@@ -37,14 +39,46 @@ log = logging.getLogger(__name__)
 
 CONDITIONS = revision_api.REVISION_CONDITIONS
 CATALOG_KEY = ResourceKey(CONFIGMAPS, images.CONFIG_NAMESPACE, images.CONFIG_MAP)
+DEPLOYMENT_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, progress.CONFIG_MAP)
+EVENTS = "events"
+
+Requeue = Callable[[ResourceKey, float], None]
 
 
 class RevisionReconciler:
-    def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        recorder: EventRecorder,
+        requeue: Requeue | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._recorder = recorder
+        self._requeue = requeue
         self._catalog: tuple[str, images.ImageCatalog] | None = None
+        self._deadline: tuple[str, float] | None = None
+        self._scheduled: dict[ResourceKey, float] = {}
+        """When each Revision waiting for its deadline is to be looked at (one timer each)."""
+
+    async def default_deadline(self) -> float:
+        """``progress-deadline`` of ConfigMap ``config-deployment``, read again on change."""
+        try:
+            cm = await self._store.get(DEPLOYMENT_KEY)
+        except NotFoundError:
+            return progress.DEFAULT_DEADLINE
+        version = str(cm["metadata"].get("resourceVersion", ""))
+        if self._deadline is not None and self._deadline[0] == version:
+            return self._deadline[1]
+        data = cm.get("data")
+        deadline, warnings = progress.deadline_from_configmap(
+            data if isinstance(data, Mapping) else None
+        )
+        for warning in warnings:
+            log.warning("%s/%s: %s", progress.CONFIG_NAMESPACE, progress.CONFIG_MAP, warning)
+        self._deadline = (version, deadline)
+        return deadline
 
     async def catalog(self) -> images.ImageCatalog:
         """The image catalog, read again when its ConfigMap changed."""
@@ -67,6 +101,7 @@ class RevisionReconciler:
     async def reconcile(self, key: ResourceKey) -> None:
         loaded = await load(self._store, key, CONDITIONS, self._clock)
         if loaded is None:
+            self._scheduled.pop(key, None)
             return
         obj, status = loaded
         container = _container(obj)
@@ -77,13 +112,48 @@ class RevisionReconciler:
             image_problem = err.message
         listed = await self._store.list(PODS, key.namespace)
         pods = [p for p in listed.items if _labels(p).get(REVISION_LABEL) == key.name]
+        exceeded = None
+        if image_problem is None and not _ever_available(status):
+            exceeded = await self._deadline_exceeded(key, obj, pods)
         revision_status.compute_status(
-            status, obj, pods, image_problem=image_problem, clock=self._clock
+            status,
+            obj,
+            pods,
+            image_problem=image_problem,
+            clock=self._clock,
+            deadline_exceeded=exceeded,
         )
         generation = obj["metadata"].get("generation", 1)
         meta.set_observed_generation(status, generation if isinstance(generation, int) else 1)
         if await write_status(self._store, key, obj, status):
             await record_readiness(self._recorder, obj, status)
+
+    async def _deadline_exceeded(
+        self, key: ResourceKey, obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+    ) -> str | None:
+        """The message when ``obj`` had no ready Pod within its progress deadline; before
+        the deadline, ``None`` and a reconcile is scheduled for when it passes."""
+        if any(revision_status.pod_is_ready(p) for p in pods):
+            return None
+        deadline = progress.revision_deadline(obj, await self.default_deadline())
+        left = progress.remaining(obj, deadline, self._clock())
+        if left is None:
+            return None
+        if left > 0:
+            due = round(self._clock().timestamp() + left, 1)
+            if self._requeue is not None and self._scheduled.get(key) != due:
+                self._scheduled[key] = due
+                self._requeue(key, left + 0.05)
+            return None
+        self._scheduled.pop(key, None)
+        container = str(_container(obj).get("name") or revision_api.DEFAULT_CONTAINER_NAME)
+        events = (await self._store.list(EVENTS, key.namespace)).items
+        return progress.exceeded_message(deadline, progress.pod_hint(pods, container, events))
+
+
+def _ever_available(status: Mapping[str, Any]) -> bool:
+    available = CONDITIONS.get(status, revision_status.RESOURCES_AVAILABLE)
+    return available is not None and available.is_true
 
 
 def _container(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -102,7 +172,13 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
     """Watches Revisions, their Pods and the image catalog."""
     recorder = EventRecorder(store, "revision-controller", clock=clock)
-    reconciler = RevisionReconciler(store, clock, recorder)
+    controller: Controller | None = None
+
+    def requeue(key: ResourceKey, delay: float) -> None:
+        if controller is not None:
+            controller.queue.add_after(key, delay)
+
+    reconciler = RevisionReconciler(store, clock, recorder, requeue)
 
     async def own(event: WatchEvent) -> Iterable[ResourceKey]:
         return [own_key(event, REVISIONS)]
@@ -116,9 +192,9 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
 
     async def all_revisions(event: WatchEvent) -> Iterable[ResourceKey]:
         metadata = event.object["metadata"]
-        if (metadata.get("namespace"), metadata.get("name")) != (
-            CATALOG_KEY.namespace,
-            CATALOG_KEY.name,
+        if (metadata.get("namespace"), metadata.get("name")) not in (
+            (CATALOG_KEY.namespace, CATALOG_KEY.name),
+            (DEPLOYMENT_KEY.namespace, DEPLOYMENT_KEY.name),
         ):
             return []
         listed = await store.list(REVISIONS)
@@ -127,9 +203,10 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
             for r in listed.items
         ]
 
-    return Controller(
+    controller = Controller(
         "revision",
         store,
         reconciler.reconcile,
         [Watch(REVISIONS, own), Watch(PODS, of_pod), Watch(CONFIGMAPS, all_revisions)],
     )
+    return controller
