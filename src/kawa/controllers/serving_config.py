@@ -33,8 +33,11 @@ initial-scale: "1"
 allow-zero-initial-scale: "false"
 min-scale: "0"
 max-scale: "0"
-# kawa's own: how often the autoscaler decides, and how many requests one Revision may hold
-# while it has no free instance (beyond: 503 with Retry-After).
+# kawa's own: the max-scale of a Revision that sets none (every instance is a process on this
+# machine; default max(4, 2 * CPUs); "0": no cap),
+kawa-max-scale-default: "4"
+# how often the autoscaler decides, and how many requests one Revision may hold while it has
+# no free instance (beyond: 503 with Retry-After).
 tick-interval: "2s"
 activator-capacity: "1000"
 """
