@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import base64
 import builtins
+import copy
 import secrets
 import string
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
 from kawa.apis import meta, schema_check
+from kawa.apis.core import pod_deletion
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
 from kawa.apiserver import openapi, selectors, tables, watch
@@ -254,6 +257,8 @@ class Resources:
     async def _update(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
         key = target.key()
         old = await self._store.get(key)
+        if _is_pod(target):
+            pod_deletion.keep_deletion(old, obj)  # only a delete sets them
         target.kind.validate_update(old, obj)
         if _dry_run(request):
             return self._respond(request, target, obj)
@@ -360,8 +365,28 @@ class Resources:
                     )
         if _dry_run(request, options):
             return self._respond(request, target, await self._store.get(key))
+        if _is_pod(target):
+            grace = _grace_period(request, options)
+            for attempt in range(_PATCH_ATTEMPTS):  # a kubelet may write its status meanwhile
+                try:
+                    return self._respond(request, target, await self._delete_pod(key, grace))
+                except ConflictError:
+                    if attempt == _PATCH_ATTEMPTS - 1:
+                        raise
         deleted = await self._store.delete(key)
         return self._respond(request, target, deleted)
+
+    async def _delete_pod(self, key: ResourceKey, grace: int | None) -> Obj:
+        """Delete a Pod as Kubernetes does: gracefully (``deletionTimestamp``, the kubelet
+        removes it once its containers stopped) when it runs on a node, else at once."""
+        current = await self._store.get(key)
+        plan = pod_deletion.plan_deletion(current, grace, datetime.now(UTC))
+        if plan.metadata is None:
+            return await self._store.delete(key) if plan.immediate else current
+        updated = copy.deepcopy(current)
+        updated["metadata"].update(plan.metadata)
+        updated = await self._store.update(key, updated)
+        return await self._store.delete(key) if plan.immediate else updated
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
         selected = self._selector(request)
@@ -380,8 +405,11 @@ class Resources:
                 continue
             key = ResourceKey(target.kind.resource, meta.get("namespace", ""), meta["name"])
             try:
-                deleted.append(await self._store.delete(key))
-            except NotFoundError:
+                if _is_pod(target):
+                    deleted.append(await self._delete_pod(key, _grace_period(request, options)))
+                else:
+                    deleted.append(await self._store.delete(key))
+            except (NotFoundError, ConflictError):
                 continue
         return json_response(
             {
@@ -416,6 +444,30 @@ async def _delete_options(request: web.Request) -> Any:
     if not isinstance(options, Mapping):
         raise ValidationError.single("", "DeleteOptions must be an object")
     return options
+
+
+def _is_pod(target: Target) -> bool:
+    return target.kind.kind == "Pod" and target.kind.group == ""
+
+
+def _grace_period(request: web.Request, options: Any) -> int | None:
+    """DeleteOptions' ``gracePeriodSeconds`` (the body's, else the query's), None if unset."""
+    value = options.get("gracePeriodSeconds") if isinstance(options, Mapping) else None
+    if value is None:
+        text = request.query.get("gracePeriodSeconds")
+        if text is None:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValidationError.single(
+                "gracePeriodSeconds", f"expected a whole number of seconds, got {text!r}"
+            ) from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError.single(
+            "gracePeriodSeconds", f"expected a whole number of seconds, got {value!r}"
+        )
+    return value
 
 
 def _protected(target: Target, name: str) -> bool:

@@ -50,11 +50,21 @@ def test_normalize_image(image: str, expected: str | None) -> None:
         "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display:latest",
         "ghcr.io/someone/event-display@sha256:1234",
         "docker.io/example/event_display:v1.2",
+        "ghcr.io/x/my-event-display:1",
+        "registry.example.com:5000/team/knative_event_display@sha256:1234",
     ],
 )
 def test_event_display_images_run_the_builtin_and_ignore_args(image: str) -> None:
     assert resolve(image) == EVENT_DISPLAY
     assert resolve(image, args=["--verbose"]) == EVENT_DISPLAY
+
+
+@pytest.mark.parametrize(
+    "image", ["ghcr.io/x/event-display-tools:1", "event-display/server", "my-event-displayer"]
+)
+def test_only_the_last_path_component_ending_names_the_event_display(image: str) -> None:
+    with pytest.raises(images.ImageNotRunnable):
+        resolve(image)
 
 
 def test_event_display_with_a_command_runs_the_command() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the kubelet tests: a Kubelet per test, and a check that no container outlives it."""
+"""Fixtures of the kubelet tests: a Kubelet per test, and a check that no container outlives it;
+kubectl against an API server over it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .kubelet_support import Node, running_kubelet
+from .kubelet_support import Kubectl, Node, kubectl_for, running_kubelet
 
 
 def _session_leader_children() -> list[int]:
@@ -35,3 +36,9 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
         yield running
     left = set(_session_leader_children()) - before
     assert not left, f"containers outlived the kubelet: pids {sorted(left)}"
+
+
+@pytest.fixture
+async def kubectl(node: Node, tmp_path: Path) -> AsyncIterator[Kubectl]:
+    async with kubectl_for(node, tmp_path) as running:
+        yield running

@@ -1,7 +1,8 @@
 """A stand-in for kawa in the child-hygiene tests: runs a Kubelet with one Pod, prints
 ``<container pid> <pod uid>`` once the Pod runs, then waits to be killed.
 
-Usage: ``python kubelet_parent.py DATA_DIR``.
+Usage: ``python kubelet_parent.py DATA_DIR [SCRIPT]`` (the container runs ``sh -c SCRIPT``,
+by default ``sleep 60 & wait``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
 
-async def main(data_dir: Path) -> None:
+async def main(data_dir: Path, script: str) -> None:
     store = SqliteResourceStore(":memory:")
     kubelet = Kubelet(store, data_dir)
     task = asyncio.create_task(kubelet.run())
@@ -28,9 +29,7 @@ async def main(data_dir: Path) -> None:
             "kind": "Pod",
             "metadata": {"name": "orphan", "namespace": "default"},
             "spec": {
-                "containers": [
-                    {"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 60 & wait"]}
-                ]
+                "containers": [{"name": "c", "image": "busybox", "args": ["sh", "-c", script]}]
             },
         }
     )
@@ -47,4 +46,4 @@ async def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1])))
+    asyncio.run(main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "sleep 60 & wait"))

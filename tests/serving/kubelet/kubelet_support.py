@@ -218,7 +218,7 @@ async def api_server(node: Node) -> AsyncIterator[str]:
     server = ApiServer(node.store)
     server.add_subresource("pods", "log", node.kubelet.pod_log)
     server.install(app)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, handler_cancellation=True)  # watches end with kubectl
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -226,3 +226,49 @@ async def api_server(node: Node) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
+
+
+KUBECTL = Path("/usr/bin/kubectl")
+
+
+class Kubectl:
+    """The real kubectl against a test's API server."""
+
+    def __init__(self, kubeconfig: Path, cache: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.cache = cache
+
+    async def __call__(self, *args: str, timeout: float = 20) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            str(KUBECTL),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.cache),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+@contextlib.asynccontextmanager
+async def kubectl_for(node: Node, directory: Path) -> AsyncIterator[Kubectl]:
+    """kubectl talking to an API server (with the kubelet's ``log``) over ``node``."""
+    async with api_server(node) as url:
+        config = directory / "kubeconfig"
+        config.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: kawa\n  cluster:\n    server: {url}\n"
+            "users:\n- name: me\n  user: {}\n"
+            "contexts:\n- name: kawa\n  context:\n    cluster: kawa\n    user: me\n"
+            "    namespace: default\n"
+            "current-context: kawa\n"
+        )
+        yield Kubectl(config, directory / "cache")

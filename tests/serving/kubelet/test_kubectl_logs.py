@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from .kubelet_support import Node, api_server, conditions, container_status, pod_obj, sh
+from .kubelet_support import KUBECTL, Kubectl, Node, conditions, container_status, pod_obj, sh
 
-KUBECTL = Path("/usr/bin/kubectl")
 pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason=f"{KUBECTL} is not installed")
-
-
-class Kubectl:
-    def __init__(self, kubeconfig: Path, cache: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.cache = cache
-
-    async def __call__(self, *args: str, timeout: float = 20) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            str(KUBECTL),
-            "--kubeconfig",
-            str(self.kubeconfig),
-            "--cache-dir",
-            str(self.cache),
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        return int(proc.returncode or 0), out.decode(), err.decode()
-
-
-@pytest.fixture
-async def kubectl(node: Node, tmp_path: Path) -> AsyncIterator[Kubectl]:
-    async with api_server(node) as url:
-        config = tmp_path / "kubeconfig"
-        config.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: kawa\n  cluster:\n    server: {url}\n"
-            "users:\n- name: me\n  user: {}\n"
-            "contexts:\n- name: kawa\n  context:\n    cluster: kawa\n    user: me\n"
-            "    namespace: default\n"
-            "current-context: kawa\n"
-        )
-        yield Kubectl(config, tmp_path / "cache")
 
 
 async def test_kubectl_logs(node: Node, kubectl: Kubectl) -> None:

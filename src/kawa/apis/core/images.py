@@ -5,8 +5,9 @@ only a hint: this module turns a container (``image``, ``command``, ``args``) in
 of the process. The rules follow Kubernetes' entrypoint rules (``command`` replaces the
 image's entrypoint, ``args`` replace its default arguments):
 
-- images whose last path component is ``event-display`` or ``event_display`` run kawa's
-  built-in event-display (``python -m kawa.serving.event_display``, listening on ``$PORT``);
+- images whose last path component ends in ``event-display`` or ``event_display``
+  (``event_display``, ``ghcr.io/x/my-event-display:1``) run kawa's built-in event-display
+  (``python -m kawa.serving.event_display``, listening on ``$PORT``);
   their ``args`` are ignored (a ``command`` still wins);
 - shell images (``busybox``, ``alpine``, ``debian``, ``ubuntu``...) run ``command + args`` on
   the host; ``args`` alone run as the command; neither runs ``sh``;
@@ -35,6 +36,8 @@ from typing import Any, Final, Literal
 from kawa.errors import KawaError
 
 EVENT_DISPLAY: Final = "event-display"
+EVENT_DISPLAY_SUFFIXES: Final = ("event-display", "event_display")
+"""An image whose last path component ends with one of these is kawa's event-display."""
 BUILTIN_PROGRAMS: Final[Mapping[str, tuple[str, ...]]] = {
     EVENT_DISPLAY: (sys.executable, "-m", "kawa.serving.event_display"),
 }
@@ -156,7 +159,7 @@ def builtin_rule(image: str) -> ImageRule | None:
     """kawa's own rule for ``image`` (event-display, shell images), or None."""
     normalized = normalize_image(image)
     last = normalized.rsplit("/", 1)[-1]
-    if last in ("event-display", "event_display"):
+    if last.endswith(EVENT_DISPLAY_SUFFIXES):
         return ImageRule("builtin", entrypoint=BUILTIN_PROGRAMS[EVENT_DISPLAY])
     if normalized in SHELL_IMAGES:
         return _SHELL_RULE

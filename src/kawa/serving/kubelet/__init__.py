@@ -3,9 +3,10 @@
 :class:`Kubelet` is the node agent (started by :mod:`kawa.runtime`); its
 :meth:`Kubelet.pod_log` serves the Pod ``log`` subresource. Modules: :mod:`.kubelet`
 (watches and the worker per Pod), :mod:`.worker` (one Pod's life), :mod:`.container` (one
-container's runs), :mod:`.process` (spawning, signals, leftovers), :mod:`.logs` (CRI log
-files), :mod:`.log_handler` (``kubectl logs``), :mod:`.probes` (readiness), :mod:`.env`
-(environment), :mod:`.config` (``config-kawa-kubelet``). See ``docs/pods.md``.
+container's runs), :mod:`.process` (spawning, signals, leftovers, the watchdog process),
+:mod:`.watchdog` (what kills the containers' processes when kawa dies), :mod:`.logs` (CRI
+log files), :mod:`.log_handler` (``kubectl logs``), :mod:`.probes` (readiness),
+:mod:`.env` (environment), :mod:`.config` (``config-kawa-kubelet``). See ``docs/pods.md``.
 """
 
 from kawa.serving.kubelet.config import KubeletConfig

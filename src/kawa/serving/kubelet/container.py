@@ -21,7 +21,7 @@ from typing import Any
 from kawa.apis.conditions import Clock, format_time
 from kawa.apis.core import images
 from kawa.apis.core import pod_status as ps
-from kawa.serving.kubelet import process
+from kawa.serving.kubelet import process, watchdog
 from kawa.serving.kubelet.logs import LogWriter
 
 DRAIN_TIMEOUT = 1.0
@@ -49,6 +49,8 @@ class ContainerRunner:
         self.last_state: dict[str, Any] = {}
         self.restart_count = 0
         self.ready = False
+        self.hint = ""
+        """Why the container is not ready, when kawa can tell (its port stays closed)."""
         self.container_id = ""
         self.started_once = False
         self.runs = 0
@@ -59,6 +61,7 @@ class ContainerRunner:
         self._clock = clock
         self._drained: list[asyncio.Future[None]] = []
         self._finished = True
+        self._marker = ""
 
     # -- status ------------------------------------------------------------------------
 
@@ -111,6 +114,7 @@ class ContainerRunner:
             self.writer.close()
             raise
         self._pids.add(child.pid)
+        self._marker = env.get(watchdog.MARKER, "")
         self.child = child
         self.started_once = True
         self.container_id = f"kawa://{child.pid}"
@@ -158,21 +162,27 @@ class ContainerRunner:
         await self._finish(child)
 
     async def _finish(self, child: process.Child) -> None:
-        """Kill what the process left in its group, drain its output, close its log."""
+        """Kill what the process left in its group (and outside it, by its marker), drain its
+        output, close its log."""
         if self._finished:
             return
         self._finished = True
         child.signal_group(signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*self._drained), DRAIN_TIMEOUT)
-        for fd, future in zip((child.stdout, child.stderr), self._drained, strict=True):
-            if not future.done():
-                with contextlib.suppress(ValueError, OSError):
-                    asyncio.get_running_loop().remove_reader(fd)
-                    os.close(fd)
-        self.writer.close()
-        self._pids.remove(child.pid)
-        self.ready = False
+        try:
+            if self._marker:  # what it started outside its group (setsid, double fork...)
+                await asyncio.shield(asyncio.to_thread(watchdog.kill_marked, self._marker))
+            if self._drained:  # asyncio.wait leaves them pending on timeout (not cancelled)
+                await asyncio.wait(self._drained, timeout=DRAIN_TIMEOUT)
+        finally:
+            for fd, future in zip((child.stdout, child.stderr), self._drained, strict=True):
+                if not future.done():
+                    with contextlib.suppress(ValueError, OSError):
+                        asyncio.get_running_loop().remove_reader(fd)
+                        os.close(fd)
+            self.writer.close()
+            self._pids.remove(child.pid)
+            self.ready = False
+            self.hint = ""
 
     def terminated(self, code: int, *, reason: str = "", message: str = "") -> dict[str, Any]:
         """The ``terminated`` state of the run that just ended (the start time kept)."""

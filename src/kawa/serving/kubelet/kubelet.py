@@ -4,9 +4,15 @@
 ConfigMaps (``knative-serving/config-kawa-kubelet`` for settings,
 ``knative-serving/config-kawa-images`` for the image catalog), lists the Pods and starts a
 :class:`~.worker.PodWorker` for each one that is not finished, then sets :attr:`ready`
-and follows the watches: a new Pod gets a worker, a deleted Pod is stopped (SIGTERM, then
-SIGKILL after its grace period, at most 30 s) and its logs removed, a changed ConfigMap
-applies at once. When cancelled, it stops every container (short grace) before returning.
+and follows the watches: a new Pod gets a worker; a Pod deleted gracefully (a
+``deletionTimestamp``, set by the API server) is stopped (Event ``Killing``, SIGTERM, then
+SIGKILL after ``deletionGracePeriodSeconds``, at most 30 s) and then removed from the store
+with its logs; a Pod removed from the store at once (the autoscaler, garbage collectors,
+``--force``) is stopped the same way after the fact; a changed ConfigMap applies at once.
+When cancelled, it stops every container (short grace) before returning.
+
+A watchdog process (:mod:`.watchdog`) runs beside it: should kawa die, even by SIGKILL, it
+kills every process the containers started (the next run does it too, at startup).
 
 :meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`). Created and
 run by :mod:`kawa.runtime`.
@@ -15,22 +21,23 @@ run by :mod:`kawa.runtime`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.core import images
-from kawa.errors import GoneError
+from kawa.apis.core import images, pod_deletion
+from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
-from kawa.serving.kubelet import log_handler
+from kawa.serving.kubelet import log_handler, process
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.worker import PODS, TERMINAL, PodWorker
-from kawa.store.base import Obj, ResourceStore, WatchEvent
+from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +64,15 @@ class Kubelet:
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        self._terminating: set[tuple[str, str]] = set()
+        self._watchdog: process.Watchdog | None = None
 
     # -- run -------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Run Pods until cancelled, then stop every container."""
-        self.node.pids.kill_leftovers()
+        process.kill_leftovers(self.node.node_id, self.node.pids)
+        self._watchdog = process.Watchdog(self.node.node_id, self.node.pids)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.node.publish_events(), name="kubelet-events")
@@ -81,8 +91,12 @@ class Kubelet:
         workers = list(self.workers.values())
         self.workers.clear()
         await asyncio.gather(
-            *(w.stop(SHUTDOWN_GRACE, events=False) for w in workers), *self._stopping
+            *(w.stop(min(SHUTDOWN_GRACE, w.grace), events=False) for w in workers),
+            *self._stopping,
         )
+        if self._watchdog is not None:
+            await self._watchdog.stop()  # it kills what the containers left outside their groups
+            self._watchdog = None
         await self.node.flush_events(1.0)
 
     async def _watch_pods(self, since: int | None) -> None:
@@ -112,15 +126,22 @@ class Kubelet:
         worker = self.workers.get(key)
         if worker is not None and (worker.uid != uid or type_ == "DELETED"):
             del self.workers[key]
-            self._stop_worker(worker)
+            forced = pod_deletion.grace_of(pod) if worker.uid == uid else None
+            self._stop_worker(worker, forced)  # forced: --grace-period=0 --force
             worker = None
         if type_ == "DELETED":
             return
-        if worker is not None:
-            worker.observe(pod)
-            return
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name not in (None, "", self.node.node_name):
+            return
+        grace = pod_deletion.grace_of(pod)
+        if grace is not None:  # deleted gracefully: stop it, then remove the object
+            if worker is not None:
+                worker.observe(pod)
+            self._terminate(key, uid, worker, grace)
+            return
+        if worker is not None:
+            worker.observe(pod)
             return
         if (pod.get("status") or {}).get("phase") in TERMINAL:
             return
@@ -130,14 +151,50 @@ class Kubelet:
         if worker.task is not None:
             worker.task.add_done_callback(_log_failure)
 
-    def _stop_worker(self, worker: PodWorker) -> None:
-        async def stop() -> None:
-            await worker.stop()
-            await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+    def _terminate(
+        self, key: tuple[str, str], uid: str, worker: PodWorker | None, grace: float
+    ) -> None:
+        """Stop a Pod that has a ``deletionTimestamp`` (Event ``Killing``, SIGTERM, SIGKILL
+        after ``grace``), then remove it from the store, as the kubelet does."""
+        if key in self._terminating:
+            if worker is not None:  # a shorter grace period may have come
+                self._track(worker.stop(grace))
+            return
+        self._terminating.add(key)
 
-        task = asyncio.get_running_loop().create_task(stop())
+        async def terminate() -> None:
+            try:
+                if worker is not None:
+                    await worker.stop(grace)
+                    if self.workers.get(key) is worker:
+                        del self.workers[key]
+                await self._remove(ResourceKey(PODS, *key), uid)
+                if worker is not None:
+                    await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+            finally:
+                self._terminating.discard(key)
+
+        self._track(terminate())
+
+    async def _remove(self, key: ResourceKey, uid: str) -> None:
+        """Delete the Pod ``key`` from the store if it is still the one with ``uid``."""
+        with contextlib.suppress(NotFoundError):
+            current = await self.store.get(key)
+            if (current.get("metadata") or {}).get("uid") == uid:
+                await asyncio.shield(self.store.delete(key))
+
+    def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        task.add_done_callback(_log_failure)
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+
+    def _stop_worker(self, worker: PodWorker, grace: float | None = None) -> None:
+        async def stop() -> None:
+            await worker.stop(grace)
+            await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+
+        self._track(stop())
 
     def _remove_stale_logs(self, pods: list[Obj]) -> None:
         """Remove the log directories of Pods that no longer exist."""

@@ -11,6 +11,7 @@ when a Pod or the kubelet is stopped.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from kawa.apis.conditions import Clock
 from kawa.apis.core import images
 from kawa.reconciler.events import EventRecorder, EventType
-from kawa.serving.kubelet import process
+from kawa.serving.kubelet import process, watchdog
 from kawa.serving.kubelet.config import KubeletConfig
 from kawa.store.base import ResourceStore
 
@@ -27,6 +28,13 @@ log = logging.getLogger(__name__)
 
 KUBELET = "kubelet"
 SCHEDULER = "default-scheduler"
+
+
+def node_id(data_dir: Path) -> str:
+    """The id that marks the processes of the kubelet using ``data_dir`` (stable across runs,
+    so that the next run finds what a killed one left)."""
+    return hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+
 
 _Event = tuple[str, dict[str, Any], EventType, str, str, str]
 
@@ -43,6 +51,7 @@ class Node:
         self.root = data_dir / "kubelet"
         self.logs_root = self.root / "logs"
         self.pids = process.PidFiles(self.root / "pids")
+        self.node_id = node_id(data_dir)
         self.config = KubeletConfig()
         self.catalog = images.DEFAULT_CATALOG
         self.catalog_changed = asyncio.Event()
@@ -51,6 +60,10 @@ class Node:
             SCHEDULER: EventRecorder(store, SCHEDULER, clock=clock),
         }
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
+
+    def marker(self, uid: str, container: str) -> str:
+        """The ``KAWA_KUBELET`` value of a container's processes (see :mod:`.watchdog`)."""
+        return watchdog.marker_value(self.node_id, uid, container)
 
     def set_catalog(self, catalog: images.ImageCatalog) -> None:
         if catalog != self.catalog:

@@ -3,9 +3,11 @@
 Every container runs as the leader of its own process group and session
 (``start_new_session``), so stopping it reaches everything it started (``sh -c 'a & b'``).
 The child asks Linux to SIGKILL it when kawa dies (``PR_SET_PDEATHSIG``, set through ctypes
-before exec), so even a SIGKILLed kawa leaves no container behind; its grandchildren are
-reaped by the next kawa from the pid files under ``<data_dir>/kubelet/pids`` (one file per
-running container: pid and start time, to never signal a recycled pid).
+before exec), so even a SIGKILLed kawa leaves no container behind; what it started (even in
+another session) is killed by the :class:`Watchdog` process (:mod:`.watchdog`), or else by
+the next kawa (:func:`kill_leftovers`), found by its environment marker and from the pid
+files under ``<data_dir>/kubelet/pids`` (one file per running container: pid and start
+time, to never signal a recycled pid).
 
 ``PR_SET_PDEATHSIG`` fires when the *thread* that forked dies: containers are spawned from
 the event loop's thread, which lives as long as kawa. Exits are seen through a pidfd (no
@@ -23,9 +25,12 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
+
+from kawa.serving.kubelet import watchdog
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +59,6 @@ def _child_setup(parent: int) -> Callable[[], None]:
     return setup
 
 
-def _start_time(pid: int) -> str | None:
-    """The start time of ``pid`` (clock ticks since boot), None when it is not running."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
-
-
 class PidFiles:
     """One file per running container under ``directory``: ``<pid>`` holding its start time."""
 
@@ -71,48 +67,51 @@ class PidFiles:
 
     def add(self, pid: int) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / str(pid)).write_text(_start_time(pid) or "")
+        (self.directory / str(pid)).write_text(watchdog.start_time(pid) or "")
 
     def remove(self, pid: int) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.directory / str(pid)).unlink()
 
-    def kill_leftovers(self) -> list[int]:
-        """SIGKILL the process groups a previous run left behind; the pids found."""
-        if not self.directory.is_dir():
-            return []
-        killed: list[int] = []
-        for path in self.directory.iterdir():
-            if not path.name.isdigit():
-                continue
-            pid = int(path.name)
-            recorded = path.read_text().strip()
-            now = _start_time(pid)
-            if now is None or now == recorded:
-                # The leader is ours (or gone: its session may live on in grandchildren).
-                for member in _session_members(pid):
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(member, signal.SIGKILL)
-                        killed.append(member)
-            path.unlink()
-        if killed:
-            log.warning("killed %d process(es) left over by a previous run", len(killed))
-        return killed
+
+def kill_leftovers(node_id: str, pids: PidFiles) -> list[int]:
+    """SIGKILL what a previous run of this node left: the sessions of its pid files and every
+    process marked with its ``node_id``; the pids killed."""
+    killed = watchdog.sweep(node_id, pids.directory)
+    if killed:
+        log.warning("killed %d process(es) left over by a previous run", len(killed))
+    return killed
 
 
-def _session_members(sid: int) -> list[int]:
-    """Processes whose session id is ``sid``."""
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+class Watchdog:
+    """The watchdog process of a running kubelet (see :mod:`.watchdog`)."""
+
+    def __init__(self, node_id: str, pids: PidFiles) -> None:
+        read, self._write = os.pipe()  # the write end is not inherited by any child
         try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # fields: state ppid pgrp session ...
-            found.append(int(entry.name))
-    return found
+            argv = [sys.executable, "-I", "-S", watchdog.__file__, node_id, str(os.getpid())]
+            self.proc = subprocess.Popen(
+                [*argv, str(pids.directory)],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C meant for kawa does not reach it
+            )
+        except BaseException:
+            os.close(self._write)
+            raise
+        finally:
+            os.close(read)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Let it sweep and exit (kawa stops cleanly), then reap it."""
+        if self._write >= 0:
+            os.close(self._write)
+            self._write = -1
+        try:
+            await asyncio.to_thread(self.proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            await asyncio.to_thread(self.proc.wait)
 
 
 class Child:

@@ -4,7 +4,9 @@ A :class:`PodWorker` binds its Pod to the node (``spec.nodeName``, Event ``Sched
 runs the init containers one after the other, then every container under the Pod's
 ``restartPolicy`` (``Always``, ``OnFailure``, ``Never``) with the kubelet's crash-loop
 back-off (the first restart is immediate, then ``initial * 2^n`` capped at the maximum,
-reset after ten minutes of running), checks readiness (:mod:`.probes`) and writes the Pod's
+reset after ten minutes of running), checks readiness (:mod:`.probes`; a declared port that
+stays closed is explained in an ``Unhealthy`` Event and the ``ContainersReady`` condition),
+sets ``KAWA_KUBELET`` in every container's environment (:mod:`.watchdog`) and writes the Pod's
 status (phase as Kubernetes' ``getPhase``, conditions, containerStatuses) whenever it
 changes, re-reading the Pod on a write conflict. :meth:`PodWorker.stop` is called when the
 Pod is deleted or kawa stops. Created by :class:`kawa.serving.kubelet.Kubelet`.
@@ -17,6 +19,7 @@ import contextlib
 import copy
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from typing import Any, Final
@@ -26,7 +29,7 @@ from kawa.apis.core import images
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import probes
+from kawa.serving.kubelet import probes, watchdog
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
 from kawa.serving.kubelet.node import SCHEDULER, Node
@@ -39,6 +42,8 @@ HOST_IP: Final = "127.0.0.1"
 MAX_GRACE: Final = 30.0
 BACKOFF_RESET: Final = 600.0
 """A container that ran this long without trouble starts its back-off afresh."""
+IMPLICIT_WARN_AFTER: Final = 3.0
+"""Seconds a declared port may stay closed before kawa says why the container is not ready."""
 TERMINAL: Final = ("Succeeded", "Failed")
 CONDITIONS: Final = ps.POD_CONDITIONS
 _EXEC_POLL_MIN: Final = 0.1
@@ -67,6 +72,8 @@ class PodWorker:
         self.init_failed = False
         self.stopping = False
         self.task: asyncio.Task[None] | None = None
+        self._stopper: asyncio.Task[None] | None = None
+        self._stop_deadline = 0.0
         self._dirty = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._restore()
@@ -148,7 +155,26 @@ class PodWorker:
                 group.create_task(self._supervise(runner))
 
     async def stop(self, grace: float | None = None, *, events: bool = True) -> None:
-        """Stop every container (SIGTERM, SIGKILL after the grace period); no more writes."""
+        """Stop every container (SIGTERM, SIGKILL after ``grace`` seconds, at most
+        :data:`MAX_GRACE`; default: the Pod's ``terminationGracePeriodSeconds``); no more
+        writes. Called again while stopping, it only shortens the grace period."""
+        loop = asyncio.get_running_loop()
+        wait = self.grace if grace is None else min(max(grace, 0.0), MAX_GRACE)
+        deadline = loop.time() + wait
+        if self._stopper is None:
+            self._stop_deadline = deadline
+            self._stopper = loop.create_task(self._stop(events))
+        elif deadline < self._stop_deadline:
+            self._stop_deadline = deadline
+            loop.call_later(wait, self._kill_all)
+        await asyncio.shield(self._stopper)
+
+    def _kill_all(self) -> None:
+        for runner in self.init_runners + self.runners:
+            if runner.child is not None:
+                runner.child.signal_group(signal.SIGKILL)
+
+    async def _stop(self, events: bool) -> None:
         self.stopping = True
         if self.task is not None:
             self.task.cancel()
@@ -158,7 +184,6 @@ class PodWorker:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        wait = self.grace if grace is None else min(grace, self.grace)
         live = [r for r in self.init_runners + self.runners if r.child and r.running]
         for runner in live:
             if events:
@@ -169,6 +194,7 @@ class PodWorker:
                     f"Stopping container {runner.name}",
                     field_path=_field_path(runner),
                 )
+        wait = max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
         await asyncio.gather(*(r.stop(wait) for r in self.init_runners + self.runners))
 
     async def _bind(self) -> None:
@@ -289,6 +315,7 @@ class PodWorker:
                 continue
             if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
                 env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])  # kawa's own programs
+            env[watchdog.MARKER] = self.node.marker(self.uid, runner.name)  # inherited by all
             return [env_mod.expand(a, env) for a in argv], env
 
     async def _run_once(self, runner: ContainerRunner) -> int:
@@ -360,12 +387,27 @@ class PodWorker:
             now = loop.time()
             if not runner.ready and ok and successes >= probe.success_threshold:
                 runner.ready = ever_ready = True
+                runner.hint = ""
                 self.changed()
                 if not probe.explicit:
                     return
             elif runner.ready and failures >= probe.failure_threshold:
                 runner.ready = False
                 self.changed()
+            if not ok and not probe.explicit and now - began >= IMPLICIT_WARN_AFTER:
+                hint = _listen_hint(probe, env)
+                if runner.hint != hint:
+                    runner.hint = hint
+                    self.changed()
+                if now - warned >= probe.period:
+                    warned = now
+                    self.node.event(
+                        self.pod,
+                        "Warning",
+                        "Unhealthy",
+                        f"Readiness probe failed: {hint}",
+                        field_path=_field_path(runner),
+                    )
             if (
                 not ok
                 and probe.explicit
@@ -447,15 +489,17 @@ class PodWorker:
                 f"containers with incomplete status: [{' '.join(pending)}]",
                 clock=clock,
             )
-        unready = [r.name for r in self.runners if not r.ready]
+        unready = [r for r in self.runners if not r.ready]
         if phase in TERMINAL:
             CONDITIONS.mark_false(status, ps.CONTAINERS_READY, "PodCompleted", "", clock=clock)
         elif unready:
+            message = f"containers with unready status: [{' '.join(r.name for r in unready)}]"
+            hints = [f"{r.name}: {r.hint}" for r in unready if r.hint and r.running]
             CONDITIONS.mark_false(
                 status,
                 ps.CONTAINERS_READY,
                 "ContainersNotReady",
-                f"containers with unready status: [{' '.join(unready)}]",
+                "; ".join([message, *hints]),
                 clock=clock,
             )
         else:
@@ -520,6 +564,14 @@ def _start_error(err: OSError, argv: list[str], cwd: str | None) -> str:
     if isinstance(err, PermissionError):
         return f'failed to start container: exec: "{argv[0]}": permission denied'
     return f"failed to start container: {err}"
+
+
+def _listen_hint(probe: probes.Probe, env: Mapping[str, str]) -> str:
+    """Why the implicit readiness check of a container fails, and what to do about it."""
+    where = f"nothing listens on {probe.host}:{probe.port}"
+    if env.get("PORT") == str(probe.port):
+        return f"{where} (the container must listen on $PORT={probe.port})"
+    return f"{where} (the container must listen on its ports[0].containerPort {probe.port})"
 
 
 def _field_path(runner: ContainerRunner) -> str:

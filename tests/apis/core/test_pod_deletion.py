@@ -1,0 +1,74 @@
+"""Kubernetes' graceful deletion rules for Pods (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kawa.apis.core.pod_deletion import Deletion, grace_of, keep_deletion, plan_deletion
+
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def pod(node: str = "kawa", phase: str = "Running", grace: int = 30, **meta: Any) -> Any:
+    return {
+        "metadata": {"name": "p", **meta},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": grace},
+        "status": {"phase": phase},
+    }
+
+
+def test_a_running_pod_gets_its_grace_period() -> None:
+    assert plan_deletion(pod(grace=5), None, NOW) == Deletion(
+        False, {"deletionTimestamp": "2024-05-01T12:00:05Z", "deletionGracePeriodSeconds": 5}
+    )
+    planned = plan_deletion(pod(grace=5), 60, NOW).metadata
+    assert planned == {
+        "deletionTimestamp": "2024-05-01T12:01:00Z",
+        "deletionGracePeriodSeconds": 60,
+    }
+
+
+def test_immediate_removals() -> None:
+    forced = Deletion(
+        True, {"deletionTimestamp": "2024-05-01T12:00:00Z", "deletionGracePeriodSeconds": 0}
+    )
+    assert plan_deletion(pod(), 0, NOW) == forced  # --grace-period=0 --force
+    assert plan_deletion(pod(grace=0), None, NOW) == forced
+    assert plan_deletion(pod(node=""), None, NOW).immediate  # never bound
+    assert plan_deletion(pod(phase="Succeeded"), 30, NOW).immediate
+    assert plan_deletion(pod(phase="Failed"), None, NOW) == Deletion(True)
+
+
+def test_a_negative_grace_period_is_one_second() -> None:
+    assert plan_deletion(pod(), -5, NOW).metadata == {
+        "deletionTimestamp": "2024-05-01T12:00:01Z",
+        "deletionGracePeriodSeconds": 1,
+    }
+
+
+def test_a_second_deletion_may_only_shorten_it() -> None:
+    deleting = pod(deletionTimestamp="2024-05-01T12:00:30Z", deletionGracePeriodSeconds=30)
+    assert plan_deletion(deleting, None, NOW) == Deletion(False)
+    assert plan_deletion(deleting, 60, NOW) == Deletion(False)
+    assert plan_deletion(deleting, 10, NOW).metadata == {
+        "deletionTimestamp": "2024-05-01T12:00:10Z",
+        "deletionGracePeriodSeconds": 10,
+    }
+    assert plan_deletion(deleting, 0, NOW).immediate
+
+
+def test_updates_keep_the_deletion_fields() -> None:
+    old = pod(deletionTimestamp="2024-05-01T12:00:30Z", deletionGracePeriodSeconds=30)
+    new = pod(labels={"a": "b"})
+    keep_deletion(old, new)
+    assert new["metadata"]["deletionTimestamp"] == "2024-05-01T12:00:30Z"
+    assert new["metadata"]["deletionGracePeriodSeconds"] == 30
+    forged = pod(deletionTimestamp="2024-05-01T12:00:30Z")
+    keep_deletion(pod(), forged)  # a client cannot set them either
+    assert "deletionTimestamp" not in forged["metadata"]
+
+
+def test_grace_of() -> None:
+    assert grace_of(pod()) is None
+    assert grace_of(pod(deletionTimestamp="x", deletionGracePeriodSeconds=3)) == 3.0

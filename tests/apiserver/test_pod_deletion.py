@@ -1,0 +1,130 @@
+"""Deleting a Pod through the API: graceful (``deletionTimestamp``) when it runs on a node,
+at once otherwise; updates keep the deletion fields. No kubelet runs here: the object stays
+until someone removes it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from kawa.apiserver.server import ApiServer
+from kawa.errors import NotFoundError
+from kawa.store.base import ResourceKey
+from kawa.store.sqlite import SqliteResourceStore
+
+PODS = "/api/v1/namespaces/default/pods"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+@contextlib.asynccontextmanager
+async def serving() -> AsyncIterator[tuple[SqliteResourceStore, aiohttp.ClientSession, str]]:
+    store = SqliteResourceStore(":memory:")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+    await store.create(ResourceKey("namespaces", "", "default"), namespace)
+    app = web.Application()
+    ApiServer(store).install(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession() as client:
+            yield store, client, f"http://127.0.0.1:{runner.addresses[0][1]}{PODS}"
+    finally:
+        await runner.cleanup()
+        await store.close()
+
+
+def pod(name: str, node: str = "kawa", grace: int = 30) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"name": "c", "image": "busybox", "args": ["sleep", "60"]}],
+        "terminationGracePeriodSeconds": grace,
+    }
+    if node:
+        spec["nodeName"] = node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
+
+
+async def create(client: aiohttp.ClientSession, url: str, obj: dict[str, Any]) -> None:
+    async with client.post(url, json=obj) as resp:
+        assert resp.status == 201, await resp.text()
+
+
+async def test_a_bound_pod_is_deleted_gracefully() -> None:
+    async with serving() as (store, client, url):
+        await create(client, url, pod("p", grace=7))
+        async with client.delete(f"{url}/p") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        meta = body["metadata"]
+        assert meta["deletionGracePeriodSeconds"] == 7
+        assert meta["deletionTimestamp"].endswith("Z")
+        stored = await store.get(ResourceKey("pods", "default", "p"))
+        assert stored["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"]
+        # kubectl get pods says Terminating
+        async with client.get(url, headers={"Accept": TABLE}) as resp:
+            table = await resp.json()
+        assert table["rows"][0]["cells"][2] == "Terminating"
+        # a label change (PUT or patch) keeps the deletion, a forged one is ignored
+        stored["metadata"]["labels"] = {"a": "b"}
+        stored["metadata"]["deletionTimestamp"] = "2000-01-01T00:00:00Z"
+        async with client.put(f"{url}/p", json=stored) as resp:
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"]
+        patch = {"metadata": {"labels": {"c": "d"}, "deletionTimestamp": None}}
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with client.patch(f"{url}/p", json=patch, headers=headers) as resp:
+            patched = await resp.json()
+            assert patched["metadata"]["deletionTimestamp"] == meta["deletionTimestamp"]
+            assert patched["metadata"]["labels"] == {"a": "b", "c": "d"}
+        # deleting again with a longer period changes nothing; a shorter one shortens it
+        async with client.delete(f"{url}/p", json={"gracePeriodSeconds": 60}) as resp:
+            assert (await resp.json())["metadata"]["deletionGracePeriodSeconds"] == 7
+        async with client.delete(f"{url}/p?gracePeriodSeconds=2") as resp:
+            assert (await resp.json())["metadata"]["deletionGracePeriodSeconds"] == 2
+        # --grace-period=0 --force: gone at once
+        async with client.delete(f"{url}/p", json={"gracePeriodSeconds": 0}) as resp:
+            assert resp.status == 200
+        with pytest.raises(NotFoundError):
+            await store.get(ResourceKey("pods", "default", "p"))
+
+
+async def test_pods_not_running_on_a_node_go_at_once() -> None:
+    async with serving() as (store, client, url):
+        await create(client, url, pod("unbound", node=""))
+        await create(client, url, pod("done"))
+        key = ResourceKey("pods", "default", "done")
+        done = await store.get(key)
+        done["status"] = {"phase": "Succeeded"}
+        await store.update(key, done, status_only=True)
+        for name in ("unbound", "done"):
+            async with client.delete(f"{url}/{name}") as resp:
+                assert resp.status == 200
+            with pytest.raises(NotFoundError):
+                await store.get(ResourceKey("pods", "default", name))
+
+
+async def test_a_bad_grace_period_is_refused() -> None:
+    async with serving() as (_, client, url):
+        await create(client, url, pod("p"))
+        async with client.delete(f"{url}/p?gracePeriodSeconds=soon") as resp:
+            assert resp.status == 422
+            assert "gracePeriodSeconds" in await resp.text()
+        async with client.delete(f"{url}/p", json={"gracePeriodSeconds": "1"}) as resp:
+            assert resp.status == 422
+
+
+async def test_deleting_the_collection_is_graceful_too() -> None:
+    async with serving() as (store, client, url):
+        await create(client, url, pod("bound"))
+        await create(client, url, pod("unbound", node=""))
+        async with client.delete(url) as resp:
+            assert resp.status == 200
+        left = (await store.list("pods", "default")).items
+        assert [p["metadata"]["name"] for p in left] == ["bound"]
+        assert left[0]["metadata"]["deletionTimestamp"]
