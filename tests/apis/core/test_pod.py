@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.core import pod
+from kawa.apis.core import containers, pod
 
 from ..helpers import field_errors
 
@@ -101,7 +101,7 @@ def test_defaults_on_a_copy() -> None:
     ],
 )
 def test_default_pull_policy(image: str, policy: str) -> None:
-    assert pod.default_pull_policy(image) == policy
+    assert containers.default_pull_policy(image) == policy
 
 
 @pytest.mark.parametrize(
