@@ -233,6 +233,20 @@ def test_revision_status_from_pods() -> None:
     assert cond(status, "ResourcesAvailable")[0] == "True"
 
 
+def test_a_process_lost_with_a_previous_kawa_is_not_a_crash() -> None:
+    """After a kawa restart the kubelet reports the old run's container as terminated with
+    ContainerStatusUnknown (137) and starts it again: the Revision stays healthy."""
+    clock = FakeClock()
+    status: dict[str, Any] = {}
+    revision_status.compute_status(status, REV, [pod(True)], image_problem=None, clock=clock)
+    lost = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message": "x"}}
+    restarted = pod(True, state={"running": {}}, lastState=lost)
+    revision_status.compute_status(status, REV, [restarted], image_problem=None, clock=clock)
+    assert cond(status, "ContainerHealthy")[0] == "True"
+    assert cond(status, "Ready")[0] == "True"
+    assert revision_status.container_failure(pod(False, state=lost), "user-container") is None
+
+
 def test_revision_desired_scale_annotation() -> None:
     rev = dict(
         REV, metadata={"name": "r", "annotations": {revision_status.DESIRED_SCALE_ANNOTATION: "3"}}

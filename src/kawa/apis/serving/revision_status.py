@@ -74,6 +74,10 @@ def _container_status(pod: Mapping[str, Any], container: str) -> Mapping[str, An
     return found[0] if len(found) == 1 else None
 
 
+LOST_WITH_KAWA: Final = "ContainerStatusUnknown"
+"""The reason the kubelet gives a container whose process died with a previous kawa."""
+
+
 def container_failure(pod: Mapping[str, Any], container: str) -> tuple[str, str] | None:
     """``(reason, message)`` when the Pod's container failed (crashed or cannot start)."""
     status = _container_status(pod, container)
@@ -88,7 +92,9 @@ def container_failure(pod: Mapping[str, Any], container: str) -> tuple[str, str]
         return reason, str(waiting.get("message") or reason)
     terminated = _mapping(state.get("terminated")) or _mapping(last.get("terminated"))
     code = _int(terminated.get("exitCode"))
-    if terminated and code != 0:
+    # a process lost with a previous kawa (the kubelet restarts it) is not the program's fault
+    lost = terminated.get("reason") == LOST_WITH_KAWA
+    if terminated and code != 0 and not lost:
         detail = str(terminated.get("message") or "").strip()
         if not detail:
             detail = (
