@@ -73,6 +73,7 @@ def test_demo_once_runs_the_seed_tutorial(tmp_path: Path) -> None:
         "$ kubectl logs -l serving.knative.dev/service=event-display -c user-container",
     ], stderr
     assert "apiserversource.sources.knative.dev/testevents created" in stdout
+    assert "namespace/default labeled" in stdout
     # what the event-display Service printed: the busybox Pod's Kubernetes Events
     busybox = []
     for block in stdout.split(HEADER)[1:]:

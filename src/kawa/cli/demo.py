@@ -73,6 +73,7 @@ def _setup(client: ApiClient, manifests: Path) -> None:
             namespace = client.checked("GET", path)
             namespace["metadata"].setdefault("labels", {})["knative-eventing-injection"] = "enabled"
             client.checked("PUT", path, namespace)
+            click.echo("namespace/default labeled")
         _say(f"$ kubectl apply --filename {name}")
         if resources.apply(client, str(manifests / name), "default"):
             raise CliError(f"{manifests / name} could not be applied (see above)")
@@ -165,7 +166,11 @@ async def run_demo(config: Config, once: bool, manifests: Path) -> None:
         async with asyncio.TaskGroup() as tg:
             server = tg.create_task(serve(config, on_ready=ready.set_result))
             running = await ready
-            _say(f"kawa is up at {running.url} (kubectl: {running.api_url})\n")
+            _say(
+                f"kawa is up at {running.url}; kubectl works against it in another terminal:\n"
+                f"  export KUBECONFIG={running.kubeconfig.resolve()}\n"
+                "Running the seed tutorial (examples/seed):\n"
+            )
             client = ApiClient(running.url, running.token)
             await asyncio.to_thread(_setup, client, manifests)
             await _wait_ready(client)
@@ -178,13 +183,9 @@ async def run_demo(config: Config, once: bool, manifests: Path) -> None:
                 server.cancel()
                 return
             _say(
-                "\nThe tutorial's commands work in another terminal:\n"
-                f"  export KUBECONFIG={running.kubeconfig.resolve()}\n"
-                "  kubectl run busybox --image=busybox --restart=Never -- ls\n"
-                "  kubectl delete pod busybox\n"
-                "  kubectl get pods\n"
-                f"  kubectl logs -l {SERVICE_LABEL} -c user-container\n"
-                "Ctrl-C stops everything."
+                "\n(kawa keeps running: try the tutorial's commands, e.g. `kubectl run busybox "
+                "--image=busybox --restart=Never -- ls`, and watch the events arrive here. "
+                "Ctrl-C stops everything.)\n"
             )
     except* KawaError as group:
         raise group.exceptions[0] from None
