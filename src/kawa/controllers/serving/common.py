@@ -9,9 +9,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis.conditions import Clock, ConditionSet, get_condition
 from kawa.errors import ConflictError, NotFoundError, TemporaryError
-from kawa.reconciler.events import EventRecorder
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 SERVICES: Final = "services.serving.knative.dev"
@@ -27,52 +25,6 @@ RESOURCE_OF_KIND: Final = {
     "Revision": REVISIONS,
     "Route": ROUTES,
 }
-
-
-async def load(
-    store: ResourceStore, key: ResourceKey, conditions: ConditionSet, clock: Clock
-) -> tuple[Obj, dict[str, Any]] | None:
-    """The object and a working copy of its status with every condition reported (``None``
-    when the object is gone)."""
-    try:
-        obj = await store.get(key)
-    except NotFoundError:
-        return None
-    stored = obj.get("status")
-    status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-    conditions.initialize(status, clock=clock)
-    return obj, status
-
-
-async def write_status(store: ResourceStore, key: ResourceKey, obj: Obj, status: Any) -> bool:
-    """Store ``status`` unless unchanged; ``True`` when written. A conflict retries the
-    reconcile at once (with the newer object)."""
-    if obj.get("status") == status:
-        return False
-    try:
-        await store.update(key, dict(obj, status=status), status_only=True)
-    except ConflictError as err:
-        raise TemporaryError(str(err), delay=0.0) from err
-    except NotFoundError:
-        return False
-    return True
-
-
-async def record_readiness(
-    recorder: EventRecorder, obj: Mapping[str, Any], status: Mapping[str, Any]
-) -> None:
-    """An Event when an object's ``Ready`` becomes ``True`` or ``False``."""
-    before = get_condition(obj.get("status") or {}, "Ready")
-    after = get_condition(status, "Ready")
-    if after is None or (before is not None and before.status == after.status):
-        return
-    kind = str(obj.get("kind", "Object"))
-    if after.is_true:
-        await recorder.record(obj, "Normal", f"{kind}Ready", f"{kind} is ready")
-    elif after.is_false:
-        await recorder.record(
-            obj, "Warning", f"{kind}NotReady", f"{after.reason}: {after.message}".strip(": ")
-        )
 
 
 def differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

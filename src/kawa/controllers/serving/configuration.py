@@ -18,12 +18,11 @@ from kawa.apis.serving import configuration_status, resources
 from kawa.controllers.serving.common import (
     CONFIGURATIONS,
     REVISIONS,
-    load,
-    write_status,
 )
 from kawa.errors import ConflictError, KawaError, TemporaryError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.status import load, write_status
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 CONDITIONS = configuration_api.CONFIGURATION_CONDITIONS

@@ -26,13 +26,11 @@ from kawa.controllers.serving.common import (
     CONFIGMAPS,
     PODS,
     REVISIONS,
-    load,
-    record_readiness,
-    write_status,
 )
 from kawa.errors import NotFoundError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.status import load, record_readiness, write_status
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)

@@ -20,13 +20,11 @@ from kawa.controllers.serving.common import (
     CONFIGURATIONS,
     REVISIONS,
     ROUTES,
-    load,
-    record_readiness,
-    write_status,
 )
 from kawa.errors import ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.status import load, record_readiness, write_status
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 CONDITIONS = route_api.CONDITIONS

@@ -22,15 +22,13 @@ from kawa.controllers.serving.common import (
     ROUTES,
     SERVICES,
     differs,
-    load,
     merged,
-    record_readiness,
     update_child,
-    write_status,
 )
 from kawa.errors import ConflictError, KawaError, NotFoundError, TemporaryError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.status import load, record_readiness, write_status
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 CONDITIONS = service_api.SERVICE_CONDITIONS
