@@ -31,9 +31,10 @@ from kawa.broker.consumer import TriggerConsumer, TriggerTarget
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
-from kawa.errors import GoneError, KawaError, NotFoundError
+from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
+from kawa.reconciler.informer import inform
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -119,21 +120,10 @@ class BrokerDataPlane:
             self._task_group = None
 
     async def _watch(self, resource: str, handler: Any, listed: asyncio.Event) -> None:
-        since: int | None = None
-        while True:
-            try:
-                if since is None:
-                    result = await self._store.list(resource)
-                    for obj in result.items:
-                        await handler(WatchEvent("ADDED", obj, result.resource_version))
-                    since = result.resource_version
-                    listed.set()
-                async for event in self._store.watch(resource, since=since):
-                    since = event.resource_version
-                    await handler(event)
-                return
-            except GoneError:
-                since = None
+        async def mark_listed(_: list[Any]) -> None:
+            listed.set()
+
+        await inform(self._store, resource, handler, on_listed=mark_listed)
 
     async def _on_broker(self, event: WatchEvent) -> None:
         obj = event.object

@@ -36,7 +36,7 @@ from aiohttp import web
 from kawa.apis.core import images
 from kawa.apis.serving import autoscaling, pods
 from kawa.delivery.http11 import HttpClient, HttpClientError
-from kawa.errors import GoneError
+from kawa.reconciler.informer import inform
 from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
@@ -173,21 +173,10 @@ class ServingDataPlane:
     # -- watches -------------------------------------------------------------------------
 
     async def _watch(self, resource: str, handler: Handler, listed: asyncio.Event) -> None:
-        since: int | None = None
-        while True:
-            try:
-                if since is None:
-                    result = await self._store.list(resource)
-                    for obj in result.items:
-                        await handler(WatchEvent("ADDED", obj, result.resource_version))
-                    since = result.resource_version
-                    listed.set()
-                async for event in self._store.watch(resource, since=since):
-                    since = event.resource_version
-                    await handler(event)
-                return
-            except GoneError:
-                since = None
+        async def mark_listed(_: list[Obj]) -> None:
+            listed.set()
+
+        await inform(self._store, resource, handler, on_listed=mark_listed)
 
     async def _on_configmap(self, event: WatchEvent) -> None:
         metadata = event.object.get("metadata") or {}

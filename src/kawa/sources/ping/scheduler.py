@@ -37,7 +37,8 @@ from typing import Any, Final
 from kawa.apis.conditions import Clock
 from kawa.apis.sources import pingsource
 from kawa.delivery.sender import DeliveryResult
-from kawa.errors import GoneError, KawaError
+from kawa.errors import KawaError
+from kawa.reconciler.informer import inform
 from kawa.reconciler.resolver import Unresolvable
 from kawa.sources import sink
 from kawa.sources.ping import ticks
@@ -226,24 +227,11 @@ class PingScheduler:
             self._timers.clear()
 
     async def _watch(self) -> None:
-        since: int | None = None
-        while True:
-            try:
-                if since is None:
-                    listed = await self.store.list(PINGSOURCES)
-                    for obj in listed.items:
-                        await self._on_event(WatchEvent("ADDED", obj, listed.resource_version))
-                    await self._forget_deleted(
-                        {str(o["metadata"].get("uid")) for o in listed.items}
-                    )
-                    since = listed.resource_version
-                    self.ready.set()
-                async for event in self.store.watch(PINGSOURCES, since=since):
-                    since = event.resource_version
-                    await self._on_event(event)
-                return
-            except GoneError:
-                since = None
+        async def listed(items: list[Obj]) -> None:
+            await self._forget_deleted({str(o["metadata"].get("uid")) for o in items})
+            self.ready.set()
+
+        await inform(self.store, PINGSOURCES, self._on_event, on_listed=listed)
 
     async def _forget_deleted(self, uids: set[str]) -> None:
         """Remove the state of sources deleted while kawa was not running."""
