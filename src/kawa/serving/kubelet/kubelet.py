@@ -36,7 +36,8 @@ from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import log_handler, process
 from kawa.serving.kubelet.node import Node
-from kawa.serving.kubelet.worker import PODS, TERMINAL, PodWorker
+from kawa.serving.kubelet.status import TERMINAL
+from kawa.serving.kubelet.worker import PODS, PodWorker
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)

@@ -24,12 +24,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis.conditions import format_time
 from kawa.apis.core import images
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
 from kawa.serving.kubelet import probes, watchdog
+from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
 from kawa.serving.kubelet.node import SCHEDULER, Node
@@ -38,14 +38,11 @@ from kawa.store.base import Obj, ResourceKey
 log = logging.getLogger(__name__)
 
 PODS: Final = "pods"
-HOST_IP: Final = "127.0.0.1"
 MAX_GRACE: Final = 30.0
 BACKOFF_RESET: Final = 600.0
 """A container that ran this long without trouble starts its back-off afresh."""
 IMPLICIT_WARN_AFTER: Final = 3.0
 """Seconds a declared port may stay closed before kawa says why the container is not ready."""
-TERMINAL: Final = ("Succeeded", "Failed")
-CONDITIONS: Final = ps.POD_CONDITIONS
 _EXEC_POLL_MIN: Final = 0.1
 
 
@@ -433,81 +430,24 @@ class PodWorker:
     # -- status ------------------------------------------------------------------------
 
     def phase(self) -> str:
-        """Kubernetes' ``getPhase`` over the containers' states."""
-        if self.init_failed:
-            return "Failed"
-        if not self.initialized:
-            return "Pending"
-        waiting = running = stopped = succeeded = 0
-        for runner in self.runners:
-            state = runner.state
-            if "running" in state:
-                running += 1
-            elif "terminated" in state:
-                stopped += 1
-                if state["terminated"].get("exitCode") == 0:
-                    succeeded += 1
-            elif "terminated" in runner.last_state:
-                stopped += 1
-            else:
-                waiting += 1
-        if waiting:
-            return "Pending"
-        if running:
-            return "Running"
-        if stopped:
-            if self.restart_policy == "Always":
-                return "Running"
-            if stopped == succeeded:
-                return "Succeeded"
-            if self.restart_policy == "Never":
-                return "Failed"
-            return "Running"
-        return "Pending"
+        return status_mod.pod_phase(
+            self.runners,
+            initialized=self.initialized,
+            init_failed=self.init_failed,
+            restart_policy=self.restart_policy,
+        )
 
     def build_status(self) -> dict[str, Any]:
         """The Pod's ``status`` now."""
-        status = self.status
-        clock = self.node.clock
-        phase = self.phase()
-        status.setdefault("startTime", format_time(clock()))
-        status["phase"] = phase
-        status["hostIP"] = HOST_IP
-        status["hostIPs"] = [{"ip": HOST_IP}]
-        status["podIP"] = HOST_IP
-        status["podIPs"] = [{"ip": HOST_IP}]
-        status["qosClass"] = "BestEffort"
-        CONDITIONS.mark_true(status, ps.POD_SCHEDULED, clock=clock)
-        if self.initialized:
-            CONDITIONS.mark_true(status, ps.INITIALIZED, clock=clock)
-        else:
-            pending = [r.name for r in self.init_runners if "terminated" not in r.state]
-            CONDITIONS.mark_false(
-                status,
-                ps.INITIALIZED,
-                "ContainersNotInitialized",
-                f"containers with incomplete status: [{' '.join(pending)}]",
-                clock=clock,
-            )
-        unready = [r for r in self.runners if not r.ready]
-        if phase in TERMINAL:
-            CONDITIONS.mark_false(status, ps.CONTAINERS_READY, "PodCompleted", "", clock=clock)
-        elif unready:
-            message = f"containers with unready status: [{' '.join(r.name for r in unready)}]"
-            hints = [f"{r.name}: {r.hint}" for r in unready if r.hint and r.running]
-            CONDITIONS.mark_false(
-                status,
-                ps.CONTAINERS_READY,
-                "ContainersNotReady",
-                "; ".join([message, *hints]),
-                clock=clock,
-            )
-        else:
-            CONDITIONS.mark_true(status, ps.CONTAINERS_READY, clock=clock)
-        if self.init_runners:
-            status["initContainerStatuses"] = [r.status_entry() for r in self.init_runners]
-        status["containerStatuses"] = [r.status_entry() for r in self.runners]
-        return copy.deepcopy(status)
+        status_mod.fill_status(
+            self.status,
+            self.runners,
+            self.init_runners,
+            phase=self.phase(),
+            initialized=self.initialized,
+            clock=self.node.clock,
+        )
+        return copy.deepcopy(self.status)
 
     def changed(self) -> None:
         """Something the status shows changed: write it soon."""
