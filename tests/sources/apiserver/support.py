@@ -89,6 +89,14 @@ def namespace(name: str, labels: dict[str, str] | None = None) -> Any:
     }
 
 
+def service_account(name: str = "watcher", ns: str = "default") -> Any:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": ns},
+    }
+
+
 def source(name: str, sink: Any, resources: list[Any], **spec: Any) -> Any:
     return {
         "apiVersion": "sources.knative.dev/v1",
@@ -98,9 +106,11 @@ def source(name: str, sink: Any, resources: list[Any], **spec: Any) -> Any:
     }
 
 
-def cluster_grant(resources: list[str], name: str = "watch-all", group: str = "") -> list[Any]:
+def cluster_grant(
+    resources: list[str], name: str = "watch-all", group: str = "", account: str = "watcher"
+) -> list[Any]:
     """A ClusterRole allowing get/list/watch on ``resources`` and its binding to
-    ServiceAccount default/watcher."""
+    ServiceAccount default/``account``."""
     return [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -119,7 +129,7 @@ def cluster_grant(resources: list[str], name: str = "watch-all", group: str = ""
                 "kind": "ClusterRole",
                 "name": name,
             },
-            "subjects": [{"kind": "ServiceAccount", "name": "watcher", "namespace": "default"}],
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "default"}],
         },
     ]
 

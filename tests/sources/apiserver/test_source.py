@@ -27,6 +27,7 @@ from .support import (
     put,
     remove,
     running_sources,
+    service_account,
     source,
     subscriber,
     wait_condition,
@@ -40,6 +41,7 @@ SEED = Path(__file__).parents[3] / "examples" / "seed"
 async def store(tmp_path: Path) -> AsyncIterator[SqliteResourceStore]:
     store = SqliteResourceStore(str(tmp_path / "resources.db"))
     await put(store, namespace("default"))
+    await put(store, service_account("watcher"))
     try:
         yield store
     finally:
@@ -420,6 +422,7 @@ async def test_history_lost_relists_and_sends_the_difference(
     store = SqliteResourceStore(str(tmp_path / "small.db"), history=1)
     try:
         await put(store, namespace("default"))
+        await put(store, service_account("watcher"))
         await grant(store, "pods")
         await put(store, pod("kept"))
         await put(store, pod("changed"))

@@ -196,6 +196,8 @@ async def test_namespaces_and_unknown_kinds(harness: Harness) -> None:
         )
     names = await harness.cluster.namespaces(LabelSelector({}))
     assert {"default", "other"} <= set(names)
+    assert await harness.cluster.namespace_exists("other")
+    assert not await harness.cluster.namespace_exists("no-such-namespace")
     with pytest.raises(NotFoundError):
         await harness.cluster.kind_info("v1", "Gadget")
 

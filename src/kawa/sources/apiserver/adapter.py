@@ -21,6 +21,15 @@ in :mod:`.state`, so:
 
 An object whose labels change so that the selector no longer selects it gets a ``delete``
 (and an ``add`` when it is selected again), as a Kubernetes watch with a label selector does.
+
+A namespace that leaves the source's selection is no longer watched. When it left because it
+was **deleted** (the cluster says it does not exist), its objects are being deleted with it,
+and a Kubernetes watch would have delivered their DELETED events: so the streams of that
+namespace are *drained* (:meth:`SourceAdapter._drain`): watched on from the resourceVersion
+they reached, each announced object gets its ``delete`` as its DELETED arrives, and the
+stream is forgotten once nothing it announced remains (after :data:`DRAIN_TIMEOUT`, the rest
+get a ``delete`` holding only their name). Drains are kept in the state file, so they go on
+after a restart. A namespace merely unlabelled sends nothing (Knative stops watching it).
 Run by :class:`Adapters`, which the reconciler (:mod:`.reconciler`) tells what to run.
 """
 
@@ -38,13 +47,15 @@ from kawa.apis.sources.apiserversource import Mode
 from kawa.delivery.sender import DeliveryResult
 from kawa.errors import ForbiddenError, GoneError
 from kawa.sources import sink
-from kawa.sources.apiserver import events
+from kawa.sources.apiserver import events, remote
 from kawa.sources.apiserver.state import SourceState, StateDirectory, StreamState, stream_id
 from kawa.sources.apiserver.watch import Cluster, KindInfo, Obj, ObjectWatcher, WatchChange
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF: Final = 30.0
+DRAIN_TIMEOUT: Final = 60.0
+"""Seconds a deleted namespace's stream waits for the DELETED events of its objects."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,16 @@ def _rv(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
 
+def _gone(info: KindInfo, key: str) -> Obj:
+    """What a ``delete`` carries for an object whose last state was not kept."""
+    namespace, _, name = key.partition("/")
+    return {
+        "apiVersion": info.api_version,
+        "kind": info.kind,
+        "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
+    }
+
+
 Report = Callable[[DeliveryResult | ForbiddenError], None]
 
 
@@ -105,11 +126,91 @@ class SourceAdapter:
         self._report = report
 
     async def run(self) -> None:
-        self._state.keep_only({s.id for s in self._config.streams})
+        wanted = {s.id for s in self._config.streams}
+        drains, undecided = await self._left_behind(wanted)
+        self._state.keep_only(wanted | drains | undecided)
         self._state.save()
         async with asyncio.TaskGroup() as tg:
             for stream in self._config.streams:
                 tg.create_task(self._run_stream(stream), name=f"{self.name}:{stream.id}")
+            for sid in sorted(drains):
+                tg.create_task(self._drain(sid), name=f"{self.name}:{sid} (drain)")
+
+    async def _left_behind(self, wanted: set[str]) -> tuple[set[str], set[str]]:
+        """The streams the source no longer has whose namespace was deleted (to drain), and
+        those for which the cluster could not say (kept: the next start asks again). The
+        others (namespace unlabelled, resource or filter changed) are simply dropped."""
+        drains: set[str] = set()
+        undecided: set[str] = set()
+        exists: dict[str, bool] = {}
+        for sid, state in self._state.streams.items():
+            if sid in wanted or state.info is None or not state.namespace or not state.known:
+                continue
+            if state.namespace not in exists:
+                try:
+                    exists[state.namespace] = await self._config.cluster.namespace_exists(
+                        state.namespace
+                    )
+                except Exception as err:
+                    log.warning("%s: namespace %s: %s", self.name, state.namespace, err)
+                    undecided.add(sid)
+                    continue
+            if not exists[state.namespace]:
+                drains.add(sid)
+        return drains, undecided
+
+    async def _drain(self, sid: str) -> None:
+        """The namespace of stream ``sid`` was deleted: watch on from where the stream was and
+        send ``delete`` (with the object's last state) for each announced object as its
+        DELETED arrives; after :data:`DRAIN_TIMEOUT`, or when the history is gone, the objects
+        still known get a ``delete`` with only their name. Then the stream is forgotten."""
+        state = self._state.streams[sid]
+        assert state.info is not None
+        stream = Stream(state.info, state.namespace, None, None)
+        watcher = self._config.cluster.watcher(state.info, state.namespace)
+        failures = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                while state.known:
+                    try:
+                        await self._drain_watch(stream, state, watcher)
+                    except GoneError:
+                        listing = await watcher.list()
+                        present = {_key(obj) for obj in listing.items}
+                        for key in sorted(set(state.known) - present):
+                            await self._send(stream, "delete", _gone(stream.info, key))
+                            del state.known[key]
+                        state.resource_version = listing.resource_version
+                        self._state.save()
+                    except Exception as err:
+                        log.warning("%s: %s: drain failed: %s", self.name, sid, err)
+                        failures += 1
+                        await asyncio.sleep(min(MAX_BACKOFF, 0.2 * 2 ** min(failures, 10)))
+        for key in sorted(state.known):
+            await self._send(stream, "delete", _gone(stream.info, key))
+        del self._state.streams[sid]
+        self._state.save()
+
+    async def _drain_watch(
+        self, stream: Stream, state: StreamState, watcher: ObjectWatcher
+    ) -> None:
+        """Handle one watch of a draining stream until nothing is known any more."""
+        changes = watcher.watch(state.resource_version)
+        try:
+            async for change in changes:
+                key = _key(change.object)
+                if change.type == "DELETED" and key in state.known:
+                    # sent before it is forgotten: a drain cut short re-sends it at the end
+                    await self._send(stream, "delete", change.object)
+                    del state.known[key]
+                state.resource_version = change.resource_version or state.resource_version
+                self._state.save()
+                if not state.known:
+                    return
+        finally:
+            close = getattr(changes, "aclose", None)
+            if close is not None:
+                await close()
 
     async def _run_stream(self, stream: Stream) -> None:
         watcher = self._config.cluster.watcher(stream.info, stream.namespace)
@@ -118,6 +219,8 @@ class SourceAdapter:
         while True:
             try:
                 state = self._state.streams.get(stream.id)
+                if state is not None:  # files of older kawas do not say what they watch
+                    state.info, state.namespace = stream.info, stream.namespace
                 if state is None or relist:
                     state = await self._relist(stream, watcher, state)
                     relist = False
@@ -133,7 +236,8 @@ class SourceAdapter:
                 log.warning("%s: %s: forbidden: %s", self.name, stream.id, err)
                 self._report(err)
             except Exception as err:  # network errors, server errors: retry with backoff
-                log.warning("%s: %s: watch failed: %s", self.name, stream.id, err)
+                failure = remote.describe_failure(self._config.cluster.url, err)
+                log.warning("%s: %s: watch failed: %s", self.name, stream.id, failure)
             failures += 1
             await asyncio.sleep(min(MAX_BACKOFF, 0.2 * 2 ** min(failures, 10)))
 
@@ -144,7 +248,7 @@ class SourceAdapter:
         time)."""
         listing = await watcher.list()
         known = dict(before.known) if before is not None else {}
-        state = StreamState(listing.resource_version, {})
+        state = StreamState(listing.resource_version, {}, stream.info, stream.namespace)
         for obj in listing.items:
             if not events.selected(obj, stream.selector, stream.owner):
                 continue
@@ -155,13 +259,7 @@ class SourceAdapter:
             elif known[key] != _rv(obj):
                 await self._send(stream, "update", obj)
         for key in set(known) - set(state.known):
-            namespace, _, name = key.partition("/")
-            gone: Obj = {
-                "apiVersion": stream.info.api_version,
-                "kind": stream.info.kind,
-                "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
-            }
-            await self._send(stream, "delete", gone)
+            await self._send(stream, "delete", _gone(stream.info, key))
         self._state.streams[stream.id] = state
         self._state.save()
         return state

@@ -2,10 +2,12 @@
 
 Objects come straight from the resource store (list, then ``store.watch(since=rv)``); kinds
 are those of kawa's scheme (objects are converted to the apiVersion the source asked for);
-permissions are decided by :func:`kawa.apis.rbac.authorize.allowed` over the Roles,
-ClusterRoles, RoleBindings and ClusterRoleBindings stored in kawa: the ServiceAccount needs
-``get``, ``list`` and ``watch`` on every resource, in every namespace it watches. The default
-cluster of every ApiServerSource; built by :mod:`kawa.sources.apiserver`.
+the source's ServiceAccount must exist (``default`` always does: Kubernetes' ServiceAccount
+controller keeps one in every namespace), and permissions are decided by
+:func:`kawa.apis.rbac.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
+ClusterRoleBindings stored in kawa: the ServiceAccount needs ``get``, ``list`` and ``watch``
+on every resource, in every namespace it watches. The default cluster of every
+ApiServerSource; built by :mod:`kawa.sources.apiserver`.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from kawa.apis.rbac import authorize
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import NotFoundError, ValidationError
 from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange
-from kawa.store.base import ResourceStore
+from kawa.store.base import ResourceKey, ResourceStore
 
 VERBS: Final = ("get", "list", "watch")
 NAMESPACES: Final = "namespaces"
+SERVICE_ACCOUNTS: Final = "serviceaccounts"
+DEFAULT_SERVICE_ACCOUNT: Final = "default"
 RBAC_RESOURCES: Final = (
     "roles.rbac.authorization.k8s.io",
     "clusterroles.rbac.authorization.k8s.io",
@@ -81,10 +85,12 @@ class StoreCluster:
     def _kind(self, api_version: str, kind: str) -> ResourceKind:
         try:
             return self._scheme.for_api_version_kind(api_version, kind)
-        except ValidationError as err:
-            raise NotFoundError(
-                f"{kind} ({api_version}) is not a kind kawa serves: {err}"
-            ) from None
+        except ValidationError:
+            served = [
+                v for rk in self._scheme.kinds if rk.kind == kind for v in rk.served_api_versions
+            ]
+            hint = f" (it is served as {', '.join(served)})" if served else ""
+            raise NotFoundError(f"{kind} ({api_version}) is not a kind kawa serves{hint}") from None
 
     async def kind_info(self, api_version: str, kind: str) -> KindInfo:
         rk = self._kind(api_version, kind)
@@ -99,6 +105,23 @@ class StoreCluster:
             if selector.matches({str(k): str(v) for k, v in labels.items()}):
                 names.append(str(obj["metadata"]["name"]))
         return sorted(names)
+
+    async def namespace_exists(self, name: str) -> bool:
+        try:
+            await self._store.get(ResourceKey(NAMESPACES, "", name))
+        except NotFoundError:
+            return False
+        return True
+
+    async def missing_service_account(self, service_account: tuple[str, str]) -> str | None:
+        namespace, name = service_account
+        if name == DEFAULT_SERVICE_ACCOUNT:
+            return None
+        try:
+            await self._store.get(ResourceKey(SERVICE_ACCOUNTS, namespace, name))
+        except NotFoundError:
+            return f'ServiceAccount "{name}" not found in namespace {namespace}'
+        return None
 
     async def missing_permissions(
         self, info: KindInfo, namespace: str, service_account: tuple[str, str]

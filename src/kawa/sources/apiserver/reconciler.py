@@ -2,18 +2,20 @@
 
 For each source it resolves the sink (``status.sinkUri``, ``SinkProvided``), picks its
 cluster (:mod:`.clusters`), asks the cluster how each kind is named, which namespaces the
-``namespaceSelector`` selects (``status.namespaces``; without one: the source's namespace)
-and whether the ServiceAccount may get, list and watch every resource there
+``namespaceSelector`` selects (``status.namespaces``; without one: the source's namespace),
+whether the ServiceAccount exists (else ``SufficientPermissions`` False, reason
+``ServiceAccountNotFound``) and whether it may get, list and watch every resource there
 (``SufficientPermissions``, whose message names each missing permission, e.g. ``cannot list
-events in namespace default``). ``status.ceAttributes`` lists the event types of the mode.
+events in namespace default``). Every kind the cluster does not serve is named in one
+``UnknownKind`` message. ``status.ceAttributes`` lists the event types of the mode.
 
 When the sink resolves and the permissions suffice, the source's adapter runs
 (``Deployed``); otherwise it is stopped (``Deployed`` Unknown: ``Ready`` then carries the
 reason of the condition that failed). A sink that refused the last event makes
 ``SinkProvided`` False (reason ``Unreachable``) while the adapter keeps running. The
 controller watches the sources and everything their status depends on: the RBAC objects
-(revoking a binding stops the source within moments), namespaces, Secrets (kubeconfigs),
-Brokers; a periodic resync catches the rest.
+(revoking a binding stops the source within moments), ServiceAccounts, namespaces, Secrets
+(kubeconfigs), Brokers; a periodic resync catches the rest.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from kawa.reconciler.loop import Controller, Watch, own_key
 from kawa.reconciler.resolver import Unresolvable
 from kawa.reconciler.status import write_status
 from kawa.sources import sink
-from kawa.sources.apiserver import events
+from kawa.sources.apiserver import events, remote
 from kawa.sources.apiserver.adapter import AdapterConfig, Adapters, Stream
 from kawa.sources.apiserver.clusters import Clusters, ClusterUnavailable
 from kawa.sources.apiserver.local import NAMESPACES, RBAC_RESOURCES, scope
@@ -48,6 +50,8 @@ APISERVERSOURCES: Final = "apiserversources.sources.knative.dev"
 CONDITIONS: Final = api.APISERVERSOURCE_CONDITIONS
 NOT_DEPLOYED: Final = "NotDeployed"
 INSUFFICIENT: Final = "InsufficientPermissions"
+SERVICE_ACCOUNT_NOT_FOUND: Final = "ServiceAccountNotFound"
+SERVICE_ACCOUNTS: Final = "serviceaccounts"
 
 
 class _NotReady(Exception):
@@ -132,9 +136,16 @@ class ApiServerSourceReconciler:
         """The streams the source watches (raises :class:`_NotReady` saying what is wrong)."""
         try:
             infos: list[tuple[KindInfo, api.APIVersionKindSelector]] = []
+            unknown: list[str] = []
             for resource in source.resources:
-                info = await cluster.kind_info(resource.api_version, resource.kind)
+                try:
+                    info = await cluster.kind_info(resource.api_version, resource.kind)
+                except NotFoundError as err:
+                    unknown.append(str(err))
+                    continue
                 infos.append((info, resource))
+            if unknown:
+                raise _NotReady(api.DEPLOYED, "UnknownKind", "; ".join(unknown))
             if source.namespace_selector is None:
                 namespaces = [source.namespace]
             else:
@@ -147,15 +158,16 @@ class ApiServerSourceReconciler:
                         f"cannot list namespaces {scope('')}: {err}",
                     ) from None
             status["namespaces"] = namespaces
+            account = (source.namespace, source.service_account_name)
+            absent = await cluster.missing_service_account(account)
+            if absent is not None:
+                raise _NotReady(api.SUFFICIENT_PERMISSIONS, SERVICE_ACCOUNT_NOT_FOUND, absent)
             streams: list[Stream] = []
             missing: list[str] = []
-            account = (source.namespace, source.service_account_name)
             for info, resource in infos:
                 for namespace in namespaces if info.namespaced else [""]:
                     missing += await cluster.missing_permissions(info, namespace, account)
                     streams.append(Stream(info, namespace, resource.selector, source.owner))
-        except NotFoundError as err:
-            raise _NotReady(api.DEPLOYED, "UnknownKind", str(err)) from None
         except ForbiddenError as err:  # a remote server refused the credentials
             raise _NotReady(
                 api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{cluster.url}: {err}"
@@ -164,7 +176,7 @@ class ApiServerSourceReconciler:
             raise
         except Exception as err:  # the remote cluster does not answer
             raise ClusterUnavailable(
-                "ClusterUnreachable", f"{cluster.url}: {type(err).__name__}: {err}"
+                "ClusterUnreachable", remote.describe_failure(cluster.url, err)
             ) from None
         if missing:
             who = f'ServiceAccount "{source.service_account_name}" (namespace {source.namespace})'
@@ -200,6 +212,7 @@ def apiserversource_controller(
             Watch(APISERVERSOURCES, own),
             *(Watch(resource, every_source) for resource in RBAC_RESOURCES),
             Watch(NAMESPACES, every_source),
+            Watch(SERVICE_ACCOUNTS, sources_of_namespace),
             Watch("secrets", sources_of_namespace),
             Watch("brokers.eventing.knative.dev", sources_of_namespace),
         ],

@@ -13,12 +13,15 @@ HTTP 410, or an ``ERROR`` watch event with code 410, is :class:`~kawa.errors.Gon
 (and 401: the credentials are refused) is :class:`~kawa.errors.ForbiddenError` with the
 server's message. Permissions are the remote
 server's business: the reconciler asks by listing one object of each watched resource (its
-answer, 403 or not, is the check). Built by :mod:`kawa.sources.apiserver`.
+answer, 403 or not, is the check). :func:`describe_failure` words a failure to reach the
+server for a condition (``cannot connect to https://...: Connection refused``). Built by
+:mod:`kawa.sources.apiserver`.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -205,6 +208,16 @@ class RemoteCluster:
                 names.append(str(obj["metadata"]["name"]))
         return sorted(names)
 
+    async def namespace_exists(self, name: str) -> bool:
+        try:
+            await self.get_json(f"/api/v1/namespaces/{name}")
+        except NotFoundError:
+            return False
+        return True
+
+    async def missing_service_account(self, service_account: tuple[str, str]) -> str | None:
+        return None  # the kubeconfig's credentials are used, not the ServiceAccount
+
     async def missing_permissions(
         self, info: KindInfo, namespace: str, service_account: tuple[str, str]
     ) -> list[str]:
@@ -216,6 +229,35 @@ class RemoteCluster:
 
     def watcher(self, info: KindInfo, namespace: str) -> RemoteWatcher:
         return RemoteWatcher(self, collection_path(info, namespace))
+
+
+def describe_failure(url: str, err: BaseException) -> str:
+    """What went wrong talking to the server at ``url``, for a condition's message, e.g.
+    ``cannot connect to https://10.0.0.1:6443: Connection refused``."""
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        cert = err.certificate_error
+        reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None) or cert
+        return f"cannot connect to {url}: TLS certificate not trusted: {reason}"
+    if isinstance(err, aiohttp.ClientSSLError):
+        return f"cannot connect to {url}: TLS handshake failed: {_os_text(err.os_error)}"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return f"cannot connect to {url}: {_os_text(err.os_error)}"
+    if isinstance(err, TimeoutError):
+        return f"cannot connect to {url}: no answer within {_CONNECT_TIMEOUT:g}s"
+    if isinstance(err, ApiError):
+        return f"{url} answered HTTP {err.code}: {err}"
+    if isinstance(err, aiohttp.ClientError):
+        return f"{url}: {err or type(err).__name__}"
+    return f"{url}: {type(err).__name__}: {err}"
+
+
+def _os_text(err: OSError) -> str:
+    """The operating system's words for a socket error (``Connection refused``)."""
+    if isinstance(err, ssl.SSLError):
+        return str(err.reason or err)
+    if err.errno is not None:
+        return os.strerror(err.errno)
+    return str(err) or type(err).__name__
 
 
 def error_for(status: int, body: bytes, what: str) -> KawaError:

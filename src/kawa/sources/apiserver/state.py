@@ -2,11 +2,11 @@
 
 One JSON file per source (``<data_dir>/sources/apiserver/<source uid>.json``), holding per
 stream (one kind in one namespace with one selector and owner filter: see
-:func:`stream_id`) the last resourceVersion the adapter handled and the objects it has sent
-events for (key ``namespace/name`` -> their resourceVersion). The file is replaced atomically
-after every change the adapter handled, so after a crash at most the changes being sent are
-sent again (at-least-once). A source recreated under the same name has a new uid, hence a
-fresh start. Used by :mod:`kawa.sources.apiserver.adapter`.
+:func:`stream_id`) the kind and namespace, the last resourceVersion the adapter handled and
+the objects it has sent events for (key ``namespace/name`` -> their resourceVersion). The
+file is replaced atomically after every change the adapter handled, so after a crash at most
+the changes being sent are sent again (at-least-once). A source recreated under the same
+name has a new uid, hence a fresh start. Used by :mod:`kawa.sources.apiserver.adapter`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from kawa.apis.kn_common import LabelSelector
+from kawa.sources.apiserver.watch import KindInfo
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,36 @@ def stream_id(
 
 @dataclass(slots=True)
 class StreamState:
-    """The resourceVersion reached and the objects known (sent and not deleted since)."""
+    """The resourceVersion reached and the objects known (sent and not deleted since); the
+    kind (``info``) and ``namespace`` watched, so that a stream whose namespace was deleted
+    can still be drained (files written before they were kept have ``info`` None)."""
 
     resource_version: str
     known: dict[str, str] = field(default_factory=dict)
+    info: KindInfo | None = None
+    namespace: str = ""
+
+
+def _info_of(item: dict[str, Any]) -> KindInfo | None:
+    fields = [item.get(k) for k in ("apiVersion", "kind", "plural", "group")]
+    if not all(isinstance(f, str) for f in fields) or not isinstance(item.get("namespaced"), bool):
+        return None
+    api_version, kind, plural, group = (str(f) for f in fields)
+    return KindInfo(api_version, kind, plural, group, bool(item["namespaced"]))
+
+
+def _stream_body(s: StreamState) -> dict[str, Any]:
+    body: dict[str, Any] = {"resourceVersion": s.resource_version, "known": s.known}
+    if s.info is not None:
+        body |= {
+            "apiVersion": s.info.api_version,
+            "kind": s.info.kind,
+            "plural": s.info.plural,
+            "group": s.info.group,
+            "namespaced": s.info.namespaced,
+            "namespace": s.namespace,
+        }
+    return body
 
 
 class SourceState:
@@ -74,7 +102,10 @@ class SourceState:
                 raw_known = item.get("known")
                 known = raw_known if isinstance(raw_known, dict) else {}
                 self.streams[name] = StreamState(
-                    item["resourceVersion"], {str(k): str(v) for k, v in known.items()}
+                    item["resourceVersion"],
+                    {str(k): str(v) for k, v in known.items()},
+                    _info_of(item),
+                    str(item.get("namespace") or ""),
                 )
 
     def keep_only(self, names: set[str]) -> None:
@@ -83,12 +114,7 @@ class SourceState:
             del self.streams[name]
 
     def save(self) -> None:
-        body = {
-            "streams": {
-                name: {"resourceVersion": s.resource_version, "known": s.known}
-                for name, s in self.streams.items()
-            }
-        }
+        body = {"streams": {name: _stream_body(s) for name, s in self.streams.items()}}
         self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(body))

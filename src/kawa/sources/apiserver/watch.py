@@ -3,8 +3,8 @@
 A :class:`Cluster` is one API server: kawa's own resource store (:mod:`.local`) or a remote
 Kubernetes-compatible API server reached through a kubeconfig (:mod:`.remote`). It answers
 the questions the reconciler asks (what is this kind called, which namespaces match a
-selector, which permissions are missing) and hands out an :class:`ObjectWatcher` per kind and
-namespace for the adapter.
+selector, does the ServiceAccount exist, which permissions are missing) and hands out an
+:class:`ObjectWatcher` per kind and namespace for the adapter.
 
 An :class:`ObjectWatcher` speaks Kubernetes' list-then-watch protocol: :meth:`~ObjectWatcher.
 list` returns the objects and the list's resourceVersion; :meth:`~ObjectWatcher.watch` yields
@@ -82,6 +82,17 @@ class Cluster(Protocol):
 
     async def namespaces(self, selector: LabelSelector) -> list[str]:
         """The names of the namespaces whose labels match ``selector``, sorted."""
+        ...
+
+    async def namespace_exists(self, name: str) -> bool:
+        """Whether the namespace exists (a namespace that left a source's selection because it
+        was deleted gets ``delete`` events for the objects announced in it)."""
+        ...
+
+    async def missing_service_account(self, service_account: tuple[str, str]) -> str | None:
+        """Why the source cannot act as ``service_account`` ``(namespace, name)``, e.g.
+        ``ServiceAccount "x" not found in namespace default``; None when it can (or when the
+        cluster does not use it: a remote one uses the kubeconfig's credentials)."""
         ...
 
     async def missing_permissions(

@@ -1,0 +1,196 @@
+"""An ApiServerSource whose namespaceSelector selects a namespace that is then deleted sends a
+``delete`` for each object it had announced there (a Kubernetes watch delivers their DELETED
+events while the namespace is torn down), even though the namespace leaves
+``status.namespaces`` first; a namespace merely unlabelled sends nothing. Real SQLite store,
+kawa's namespace controller (which deletes a deleted namespace's objects), the source's
+controller and adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from kawa.controllers.namespaces import namespace_controller
+from kawa.sources.apiserver import adapter
+from kawa.store.base import ResourceKey
+from kawa.store.sqlite import SqliteResourceStore
+
+from .support import (
+    SOURCES,
+    Subscriber,
+    cluster_grant,
+    eventually,
+    namespace,
+    put,
+    remove,
+    running_sources,
+    service_account,
+    source,
+    subscriber,
+    wait_condition,
+)
+
+PROD = {"env": "prod"}
+
+
+def config_map(name: str, ns: str, app: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+        "data": {"name": name},
+    }
+
+
+def web_source(sink_url: str) -> dict[str, Any]:
+    selector = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}
+    return source(
+        "s",
+        {"uri": sink_url},
+        [{"apiVersion": "v1", "kind": "ConfigMap", "selector": selector}],
+        namespaceSelector={"matchLabels": PROD},
+        mode="Resource",
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteResourceStore]:
+    store = SqliteResourceStore(str(tmp_path / "resources.db"))
+    await put(store, namespace("default"))
+    await put(store, service_account("watcher"))
+    for obj in cluster_grant(["configmaps"]):
+        await put(store, obj)
+    await put(store, namespace("del-y", PROD))
+    await put(store, namespace("keep", PROD))
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def sub() -> AsyncIterator[Subscriber]:
+    async with subscriber() as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def namespaces_torn_down(store: SqliteResourceStore) -> AsyncIterator[None]:
+    """kawa's namespace controller: deleting a namespace deletes every object in it."""
+    task = asyncio.create_task(namespace_controller(store).run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def watched(store: SqliteResourceStore) -> list[str]:
+    obj = await store.get(ResourceKey(SOURCES, "default", "s"))
+    return list((obj.get("status") or {}).get("namespaces") or [])
+
+
+def streams_in(tmp_path: Path) -> list[str]:
+    (state_file,) = (tmp_path / "sources" / "apiserver").glob("*.json")
+    return sorted(orjson.loads(state_file.read_bytes())["streams"])
+
+
+async def test_deleting_a_selected_namespace_sends_delete_for_its_objects(
+    store: SqliteResourceStore, sub: Subscriber, tmp_path: Path
+) -> None:
+    y1 = await put(store, config_map("y1", "del-y", "web"))
+    await put(store, config_map("y2", "del-y", "db"))  # not selected: never announced
+    await put(store, config_map("k1", "keep", "api"))
+    await put(store, web_source(sub.url))
+    async with namespaces_torn_down(store), running_sources(store, tmp_path):
+        await wait_condition(store, "s", "True")
+        await sub.wait_for(2)
+        assert await watched(store) == ["del-y", "keep"]
+        await remove(store, namespace("del-y"))
+        await sub.wait_for(3)
+        await sub.quiet()
+        assert await watched(store) == ["keep"]
+        # drained: only the stream of "keep" is left in the state file
+        assert [s.split("@")[1].split("#")[0] for s in streams_in(tmp_path)] == ["keep"]
+    assert sorted(sub.summary()[:2]) == [
+        ("dev.knative.apiserver.resource.add", "k1"),
+        ("dev.knative.apiserver.resource.add", "y1"),
+    ]
+    deleted = sub.events[2]
+    assert deleted.type == "dev.knative.apiserver.resource.delete"
+    assert deleted.get("subject") == "/apis/v1/namespaces/del-y/configmaps/y1"
+    assert deleted.get("namespace") == "del-y"
+    data = sub.data(2)  # the object's last state, as a watch's DELETED event carries it
+    assert data["metadata"]["uid"] == y1["metadata"]["uid"]
+    assert data["data"] == {"name": "y1"}
+
+
+async def test_an_unlabelled_namespace_is_no_longer_watched_and_sends_nothing(
+    store: SqliteResourceStore, sub: Subscriber, tmp_path: Path
+) -> None:
+    await put(store, config_map("y1", "del-y", "web"))
+    await put(store, web_source(sub.url))
+    async with namespaces_torn_down(store), running_sources(store, tmp_path):
+        await wait_condition(store, "s", "True")
+        await sub.wait_for(1)
+        await put(store, namespace("del-y", {}))
+
+        async def left() -> bool:
+            return await watched(store) == ["keep"]
+
+        await eventually(left, "del-y never left status.namespaces")
+        await remove(store, config_map("y1", "del-y", "web"))
+        await sub.quiet()
+    assert sub.summary() == [("dev.knative.apiserver.resource.add", "y1")]
+
+
+async def test_a_namespace_deleted_while_kawa_is_down_is_drained_after_the_restart(
+    store: SqliteResourceStore, sub: Subscriber, tmp_path: Path
+) -> None:
+    await put(store, config_map("y1", "del-y", "web"))
+    await put(store, web_source(sub.url))
+    async with running_sources(store, tmp_path):
+        await wait_condition(store, "s", "True")
+        await sub.wait_for(1)
+    # kawa is down: the namespace goes, its objects are not removed yet
+    await remove(store, namespace("del-y"))
+    async with running_sources(store, tmp_path):
+
+        async def left() -> bool:
+            return await watched(store) == ["keep"]
+
+        await eventually(left, "del-y never left status.namespaces")
+        await sub.quiet(0.3)  # y1 still exists: nothing yet
+        await put(store, {**config_map("y1", "del-y", "web"), "data": {"v": "2"}})
+        await remove(store, config_map("y1", "del-y", "web"))
+        await sub.wait_for(2)
+        await sub.quiet()
+    assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
+    assert sub.data(1)["data"] == {"v": "2"}  # its last state
+
+
+async def test_objects_that_outlive_their_deleted_namespace_get_a_delete_after_a_while(
+    store: SqliteResourceStore, sub: Subscriber, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(adapter, "DRAIN_TIMEOUT", 1.0)
+    await put(store, config_map("y1", "del-y", "web"))
+    await put(store, web_source(sub.url))
+    async with running_sources(store, tmp_path):  # no namespace controller: y1 stays
+        await wait_condition(store, "s", "True")
+        await sub.wait_for(1)
+        await remove(store, namespace("del-y"))
+        await sub.wait_for(2)
+        await sub.quiet()
+    assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
+    assert sub.data(1) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "y1", "namespace": "del-y"},
+    }
