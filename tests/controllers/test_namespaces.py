@@ -54,3 +54,31 @@ async def test_system_namespaces_cannot_be_deleted(tmp_path: Path) -> None:
                 assert "may not be deleted" in body["message"]
         async with kawa.session.get(f"{kawa.url}{NAMESPACES}/default") as resp:
             assert resp.status == 200
+
+
+async def test_every_namespace_has_a_default_service_account(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa:
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "accounts"}}
+        async with kawa.session.post(kawa.url + NAMESPACES, json=ns) as resp:
+            assert resp.status == 201
+        path = kawa.url + NAMESPACES + "/accounts/serviceaccounts/default"
+
+        async def present(url: str = path) -> bool:
+            async with kawa.session.get(url) as resp:
+                return resp.status == 200
+
+        for name in ("default", "kube-system", "accounts"):
+            url = kawa.url + NAMESPACES + f"/{name}/serviceaccounts/default"
+            for _ in range(250):
+                if await present(url):
+                    break
+                await asyncio.sleep(0.02)
+            assert await present(url), name
+        # deleted, it comes back (as Kubernetes' service account controller does)
+        async with kawa.session.delete(path) as resp:
+            assert resp.status == 200
+        for _ in range(750):
+            if await present():
+                break
+            await asyncio.sleep(0.02)
+        assert await present()

@@ -22,6 +22,7 @@ from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 NAMESPACES: Final = "namespaces"
 BROKERS: Final = "brokers.eventing.knative.dev"
+SERVICE_ACCOUNTS: Final = "serviceaccounts"
 SYSTEM_NAMESPACES: Final = (
     "default",
     "kube-system",
@@ -69,6 +70,7 @@ class NamespaceReconciler:
         except NotFoundError:
             await self._delete_contents(key.name)
             return
+        await self._ensure_default_service_account(key.name)
         if not injection_enabled(namespace):
             return
         broker_key = ResourceKey(BROKERS, key.name, "default")
@@ -91,6 +93,23 @@ class NamespaceReconciler:
             namespace, "Normal", "BrokerCreated", "Default eventing.knative.dev Broker created."
         )
 
+    async def _ensure_default_service_account(self, namespace: str) -> None:
+        """Every namespace has a ServiceAccount ``default``, as Kubernetes' service account
+        controller keeps it (recreated if deleted)."""
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace},
+        }
+        key = ResourceKey(SERVICE_ACCOUNTS, namespace, "default")
+        try:
+            await self._store.get(key)
+        except NotFoundError:
+            try:
+                await self._store.create(key, self._scheme.for_object(account).default(account))
+            except ConflictError:
+                return
+
     async def _delete_contents(self, namespace: str) -> None:
         for rk in self._scheme.kinds:
             if not rk.namespaced:
@@ -111,4 +130,15 @@ def namespace_controller(store: ResourceStore, scheme: Scheme = SCHEME) -> Contr
     async def keys(event: WatchEvent) -> Iterable[ResourceKey]:
         return [own_key(event, NAMESPACES)]
 
-    return Controller("namespace", store, reconciler.reconcile, [Watch(NAMESPACES, keys)])
+    async def account_gone(event: WatchEvent) -> Iterable[ResourceKey]:
+        meta = event.object["metadata"]
+        if event.type != "DELETED" or meta.get("name") != "default":
+            return []
+        return [ResourceKey(NAMESPACES, "", meta.get("namespace", ""))]
+
+    return Controller(
+        "namespace",
+        store,
+        reconciler.reconcile,
+        [Watch(NAMESPACES, keys), Watch(SERVICE_ACCOUNTS, account_gone)],
+    )

@@ -50,13 +50,14 @@ def config_map(name: str, ns: str, app: str) -> dict[str, Any]:
 
 def web_source(sink_url: str) -> dict[str, Any]:
     selector = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}
-    return source(
+    obj: dict[str, Any] = source(
         "s",
         {"uri": sink_url},
         [{"apiVersion": "v1", "kind": "ConfigMap", "selector": selector}],
         namespaceSelector={"matchLabels": PROD},
         mode="Resource",
     )
+    return obj
 
 
 @pytest.fixture
