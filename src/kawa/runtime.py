@@ -125,12 +125,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
+            serving = ServingDataPlane(store)
             app = web.Application(
                 client_max_size=config.max_event_size,
-                middlewares=[access.token_middleware(token)],
+                middlewares=[serving.middleware(), access.token_middleware(token)],
             )
             app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
-            serving = ServingDataPlane(store)
             app.add_routes(serving.routes())
             kubelet = Kubelet(store, config.data_dir)
             api = ApiServer(store)

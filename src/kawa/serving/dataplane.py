@@ -8,9 +8,11 @@ labelled ``serving.knative.dev/revision`` go to their Revision's scaler; ConfigM
 ``knative-serving/config-autoscaler`` and ``config-kawa-images`` apply live (a bad value logs a
 warning and keeps the default).
 
-:meth:`ServingDataPlane.routes` serves ``/serving/{namespace}/{name}{tail}`` for any method:
-pick a Revision of the Route's split, wait for a free instance (scaling from zero wakes the
-scaler), forward, answer. Errors are plain text: 404 for an unknown Route, 503 (with
+:meth:`ServingDataPlane.routes` serves ``/serving/{namespace}/{name}{tail}`` for any method,
+and :meth:`ServingDataPlane.middleware` any request whose ``Host`` is a Route's host name
+(``<name>.<namespace>.example.com``, ``.svc.cluster.local``, ...; path unchanged): pick a
+Revision of the Route's split, wait for a free instance (scaling from zero wakes the scaler),
+forward, answer. Errors are plain text: 404 for an unknown Route, 503 (with
 ``Retry-After``) when it has no traffic target, the Revision is not there or cannot run, or
 too many requests wait; 504 when the Revision's ``timeoutSeconds`` pass; 502 when the instance
 fails.
@@ -20,7 +22,8 @@ Revisions' Pods), requests still waiting for an instance get 503 ``Revision <ns>
 deleted``; requests in flight go on as long as the instance's process lives (the kubelet
 sends SIGTERM when the Pod goes: a program that finishes its requests on SIGTERM completes
 them within its grace period; one that exits at once fails them with 502, whose message then
-says the Revision was deleted). Created and run by :mod:`kawa.runtime`.
+says the Revision was deleted). Created and run by :mod:`kawa.runtime`, which puts the
+middleware first on its application (before the API token's: routed Services need none).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from kawa.apis.core import images
 from kawa.apis.serving import autoscaling, pods
@@ -53,7 +57,8 @@ AUTOSCALER_CONFIG: Final = "config-autoscaler"
 PATH: Final = "/serving/{namespace}/{name}{tail:(/.*)?}"
 RETRY_AFTER: Final = "1"
 
-Handler = Callable[[WatchEvent], Awaitable[None]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+EventHandler = Callable[[WatchEvent], Awaitable[None]]
 
 
 def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
@@ -116,15 +121,44 @@ class ServingDataPlane:
 
     # -- requests ------------------------------------------------------------------------
 
+    def middleware(self) -> Middleware:
+        """Host-based routing: a request whose ``Host`` names a Route goes to it, path unchanged.
+
+        The ``Host`` (see :func:`~kawa.serving.router.host_route`) is looked up in the route
+        table before anything else, so a Service's host wins over every other route of the
+        application (as Knative's ingress routes by host first); any other request goes on to
+        the application's handlers untouched. Put it first in the application's middlewares.
+        """
+
+        @web.middleware
+        async def by_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+            host = request.headers.get("Host")
+            found = router.host_route(host) if host else None
+            if found is not None:
+                split = self.table.lookup(*found)
+                if split is not None:
+                    return await self._serve(request, found[0], found[1], split, request.raw_path)
+            return await handler(request)
+
+        return by_host
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         namespace = request.match_info["namespace"]
         name = request.match_info["name"]
-        client = self._client
-        if client is None or not self.ready.is_set():
+        if self._client is None or not self.ready.is_set():
             return _text(503, "kawa serving is starting", retry=True)
         split = self.table.lookup(namespace, name)
         if split is None:
             return _text(404, f"no Route {name!r} (nor tagged route) in namespace {namespace!r}")
+        return await self._serve(request, namespace, name, split, router.tail_of(request.raw_path))
+
+    async def _serve(
+        self, request: web.Request, namespace: str, name: str, split: router.Split, tail: str
+    ) -> web.StreamResponse:
+        """Send ``request`` to a Revision of ``split`` (Route ``namespace/name``) as ``tail``."""
+        client = self._client
+        if client is None or not self.ready.is_set():
+            return _text(503, "kawa serving is starting", retry=True)
         revision = split.choose()
         if revision is None:
             return _text(503, f"route {namespace}/{name} has no ready traffic target", retry=True)
@@ -152,7 +186,6 @@ class ServingDataPlane:
                 retry=True,
             )
         try:
-            tail = router.tail_of(request.raw_path)
             response = await router.forward(
                 client, request, endpoint.port, tail, body, max(deadline - loop.time(), 0.001)
             )
@@ -172,7 +205,7 @@ class ServingDataPlane:
 
     # -- watches -------------------------------------------------------------------------
 
-    async def _watch(self, resource: str, handler: Handler, listed: asyncio.Event) -> None:
+    async def _watch(self, resource: str, handler: EventHandler, listed: asyncio.Event) -> None:
         async def mark_listed(_: list[Obj]) -> None:
             listed.set()
 

@@ -15,6 +15,10 @@ goes through unchanged, as Knative's queue-proxy passes it to the user container
 ``HEAD``, which gets the instance's ``127.0.0.1:<port>``). :func:`tail_of` cuts the route's
 segments off the raw path (percent-encoding kept as the client sent it). Bodies are buffered
 whole (no streaming).
+
+:func:`host_route` reads a Knative host name instead (``<name>.<namespace>`` followed by
+nothing, ``.svc``, ``.svc.cluster.local`` or Knative's default domain ``.example.com``), for
+the data plane's Host-based routing.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ HOP_BY_HOP: Final = frozenset(
     }
 )
 """Headers that are not passed on (``Host`` and ``Content-Length`` are set anew)."""
+
+HOST_SUFFIXES: Final = frozenset({"svc.cluster.local", "svc", "example.com"})
+"""What may follow ``<name>.<namespace>`` in a Service's host name (Knative's cluster-local
+names and its default domain); nothing at all is accepted too."""
 
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
@@ -235,6 +243,20 @@ def to_response(response: Response) -> web.Response:
     if response.body:
         out.body = response.body
     return out
+
+
+def host_route(host: str) -> tuple[str, str] | None:
+    """``(namespace, name)`` named by a ``Host`` header, or None when it is no Service host name.
+
+    ``Hello.Default.example.com:80`` gives ``("default", "hello")`` (port and a final dot
+    dropped, lowercased); ``name`` may be a Route's or a ``<tag>-<route>`` name: the caller
+    looks it up. ``127.0.0.1:7080`` and ``localhost`` give None.
+    """
+    name, _, rest = host.lower().partition(":")[0].rstrip(".").partition(".")
+    namespace, _, suffix = rest.partition(".")
+    if not name or not namespace or (suffix and suffix not in HOST_SUFFIXES):
+        return None
+    return namespace, name
 
 
 def tail_of(raw_path: str, segments: int = 3) -> str:
