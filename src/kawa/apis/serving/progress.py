@@ -5,8 +5,10 @@ else key ``progress-deadline`` of ConfigMap ``knative-serving/config-deployment`
 default: 600s). A Revision that never had a ready Pod that long after its creation gets
 ``ResourcesAvailable=False`` (so ``Ready=False``), reason ``ProgressDeadlineExceeded``, and
 Knative's message ``Initial scale was never achieved`` followed by what its Pod last said
-(:func:`pod_hint`). Pure: the Revision reconciler (:mod:`kawa.controllers.serving.revision`)
-reads the ConfigMap, the Pods and their Events and calls these.
+(:func:`pod_hint`). A Revision whose initial scale is 0 has no deadline (it is available
+before any Pod: :func:`kawa.apis.serving.revision_status.starts_at_zero`). Pure: the
+Revision reconciler (:mod:`kawa.controllers.serving.revision`) reads the ConfigMap, the
+Pods and their Events and calls these.
 """
 
 from __future__ import annotations

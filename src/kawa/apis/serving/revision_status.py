@@ -6,9 +6,12 @@ was ever Ready within the progress deadline), ``ContainerHealthy`` (``False`` wi
 ``ExitCode<N>`` or ``CrashLoopBackOff`` when the container keeps failing, or
 ``ImageNotRunnable`` when kawa has no program for the image), ``Ready`` from both, and
 ``Active`` (severity Info: ``True`` while a Pod is Ready, ``False``/``NoTraffic`` when scaled
-to zero). Also ``actualReplicas`` (Ready Pods), ``desiredReplicas`` and
-``containerStatuses``. Called by the Revision reconciler with the Pods labelled
-``serving.knative.dev/revision=<name>``.
+to zero). A Revision whose initial scale is 0 (:func:`starts_at_zero`: Knative's
+``initial-scale: "0"``, allowed by ``allow-zero-initial-scale``) is ``ResourcesAvailable``
+and ``Ready`` without ever having a Pod, as Knative's PodAutoscaler reports its scale target
+initialized at 0; its first request starts it. Also ``actualReplicas`` (Ready Pods),
+``desiredReplicas`` and ``containerStatuses``. Called by the Revision reconciler with the
+Pods labelled ``serving.knative.dev/revision=<name>``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, Final
 
 from kawa.apis import meta
 from kawa.apis.conditions import Clock, get_condition
-from kawa.apis.serving import revision
+from kawa.apis.serving import autoscaling, revision
 
 RESOURCES_AVAILABLE: Final = revision.RESOURCES_AVAILABLE
 CONTAINER_HEALTHY: Final = revision.CONTAINER_HEALTHY
@@ -107,6 +110,19 @@ def container_failure(pod: Mapping[str, Any], container: str) -> tuple[str, str]
     return None
 
 
+def starts_at_zero(rev: Mapping[str, Any], config: autoscaling.AutoscalerConfig) -> bool:
+    """Whether ``rev`` starts with no instance under ``config`` (ConfigMap
+    ``config-autoscaler``): its effective initial scale is 0.
+
+    That is the annotation ``autoscaling.knative.dev/initial-scale`` (else the config's
+    ``initial-scale``) at 0 with ``allow-zero-initial-scale: "true"`` (without it 0 counts as
+    1), and no ``min-scale`` above 0 and scale to zero enabled (Knative waits for
+    ``max(min-scale, initial-scale)`` ready Pods).
+    """
+    settings, _ = autoscaling.revision_settings(rev, config)
+    return settings.initial_scale == 0
+
+
 def compute_status(
     status: dict[str, Any],
     rev: Mapping[str, Any],
@@ -115,12 +131,15 @@ def compute_status(
     image_problem: str | None,
     clock: Clock,
     deadline_exceeded: str | None = None,
+    zero_initial_scale: bool = False,
 ) -> None:
     """Update ``status`` (a working copy of the Revision's) from its Pods and the verdict on
     its image (``image_problem``: the message saying how to make it runnable).
 
     ``deadline_exceeded``: the message when the progress deadline passed without a ready Pod
     (:mod:`kawa.apis.serving.progress`); ``ResourcesAvailable`` is then ``False``.
+    ``zero_initial_scale``: the Revision starts at zero (:func:`starts_at_zero`), so it is
+    available without a Pod (and ``Active`` ``False``/``NoTraffic`` while it has none).
     """
     CONDITIONS.initialize(status, clock=clock)
     spec = _mapping(rev.get("spec"))
@@ -131,6 +150,9 @@ def compute_status(
     ready = [p for p in live if pod_is_ready(p)]
     available = get_condition(status, RESOURCES_AVAILABLE)
     was_available = available is not None and available.is_true
+    # Knative: the scale target is initialized once max(min-scale, initial-scale) Pods are
+    # ready, at once when that is 0
+    initialized_at_zero = zero_initial_scale and not was_available and image_problem is None
 
     if image_problem is not None:
         if not was_available:
@@ -151,9 +173,13 @@ def compute_status(
             CONDITIONS.mark_false(status, CONTAINER_HEALTHY, *failure, clock=clock)
         else:
             healthy = get_condition(status, CONTAINER_HEALTHY)
-            if healthy is None or not healthy.is_true:
+            if initialized_at_zero:
+                CONDITIONS.mark_true(status, CONTAINER_HEALTHY, clock=clock)
+            elif healthy is None or not healthy.is_true:
                 CONDITIONS.mark_unknown(status, CONTAINER_HEALTHY, DEPLOYING, "", clock=clock)
-        if not was_available and deadline_exceeded is not None:
+        if initialized_at_zero:
+            CONDITIONS.mark_true(status, RESOURCES_AVAILABLE, clock=clock)
+        elif not was_available and deadline_exceeded is not None:
             CONDITIONS.mark_false(
                 status,
                 RESOURCES_AVAILABLE,
@@ -166,7 +192,7 @@ def compute_status(
 
     if ready:
         CONDITIONS.mark_true(status, ACTIVE, clock=clock)
-    elif (not live and was_available) or image_problem is not None:
+    elif (not live and (was_available or initialized_at_zero)) or image_problem is not None:
         CONDITIONS.mark_false(status, ACTIVE, NO_TRAFFIC, NO_TRAFFIC_MESSAGE, clock=clock)
     else:
         CONDITIONS.mark_unknown(

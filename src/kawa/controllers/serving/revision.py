@@ -5,7 +5,9 @@ creates them, the kubelet runs them and writes their status). The image is check
 kawa's image catalog (ConfigMap ``knative-serving/config-kawa-images``; a change of it
 re-checks every Revision). A Revision that has never had a ready Pod is looked at again when
 its progress deadline passes (:mod:`kawa.apis.serving.progress`, ConfigMap
-``knative-serving/config-deployment``) and then fails with ``ProgressDeadlineExceeded``. The
+``knative-serving/config-deployment``) and then fails with ``ProgressDeadlineExceeded``; one
+whose initial scale is 0 (ConfigMap ``knative-serving/config-autoscaler``:
+``allow-zero-initial-scale``) is available at once and has no deadline. The
 conditions are computed by :func:`kawa.apis.serving.revision_status.compute_status`; a change
 of ``Ready`` records an Event. Built by :func:`kawa.controllers.serving.serving_controllers`.
 """
@@ -19,7 +21,7 @@ from typing import Any
 from kawa.apis import meta
 from kawa.apis.conditions import Clock
 from kawa.apis.core import images
-from kawa.apis.serving import progress, revision_status
+from kawa.apis.serving import autoscaling, progress, revision_status
 from kawa.apis.serving import revision as revision_api
 from kawa.apis.serving.resources import REVISION_LABEL
 from kawa.controllers.serving.common import (
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 CONDITIONS = revision_api.REVISION_CONDITIONS
 CATALOG_KEY = ResourceKey(CONFIGMAPS, images.CONFIG_NAMESPACE, images.CONFIG_MAP)
 DEPLOYMENT_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, progress.CONFIG_MAP)
+AUTOSCALER_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, "config-autoscaler")
 EVENTS = "events"
 
 Requeue = Callable[[ResourceKey, float], None]
@@ -57,6 +60,7 @@ class RevisionReconciler:
         self._requeue = requeue
         self._catalog: tuple[str, images.ImageCatalog] | None = None
         self._deadline: tuple[str, float] | None = None
+        self._autoscaler: tuple[str, autoscaling.AutoscalerConfig] | None = None
         self._scheduled: dict[ResourceKey, float] = {}
         """When each Revision waiting for its deadline is to be looked at (one timer each)."""
 
@@ -77,6 +81,21 @@ class RevisionReconciler:
             log.warning("%s/%s: %s", progress.CONFIG_NAMESPACE, progress.CONFIG_MAP, warning)
         self._deadline = (version, deadline)
         return deadline
+
+    async def autoscaler_config(self) -> autoscaling.AutoscalerConfig:
+        """ConfigMap ``config-autoscaler``, read again on change (its warnings are the serving
+        data plane's to log: it applies the same ConfigMap)."""
+        try:
+            cm = await self._store.get(AUTOSCALER_KEY)
+        except NotFoundError:
+            return autoscaling.AutoscalerConfig()
+        version = str(cm["metadata"].get("resourceVersion", ""))
+        if self._autoscaler is not None and self._autoscaler[0] == version:
+            return self._autoscaler[1]
+        data = cm.get("data")
+        config, _ = autoscaling.config_from_configmap(data if isinstance(data, Mapping) else None)
+        self._autoscaler = (version, config)
+        return config
 
     async def catalog(self) -> images.ImageCatalog:
         """The image catalog, read again when its ConfigMap changed."""
@@ -111,8 +130,13 @@ class RevisionReconciler:
         listed = await self._store.list(PODS, key.namespace)
         pods = [p for p in listed.items if _labels(p).get(REVISION_LABEL) == key.name]
         exceeded = None
+        at_zero = False
         if image_problem is None and not _ever_available(status):
-            exceeded = await self._deadline_exceeded(key, obj, pods)
+            at_zero = revision_status.starts_at_zero(obj, await self.autoscaler_config())
+            if at_zero:
+                self._scheduled.pop(key, None)  # no deadline: it waits for its first request
+            else:
+                exceeded = await self._deadline_exceeded(key, obj, pods)
         revision_status.compute_status(
             status,
             obj,
@@ -120,6 +144,7 @@ class RevisionReconciler:
             image_problem=image_problem,
             clock=self._clock,
             deadline_exceeded=exceeded,
+            zero_initial_scale=at_zero,
         )
         generation = obj["metadata"].get("generation", 1)
         meta.set_observed_generation(status, generation if isinstance(generation, int) else 1)
@@ -168,7 +193,8 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
-    """Watches Revisions, their Pods and the image catalog."""
+    """Watches Revisions, their Pods, the image catalog and ConfigMaps ``config-deployment``
+    and ``config-autoscaler``."""
     recorder = EventRecorder(store, "revision-controller", clock=clock)
     controller: Controller | None = None
 
@@ -193,6 +219,7 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
         if (metadata.get("namespace"), metadata.get("name")) not in (
             (CATALOG_KEY.namespace, CATALOG_KEY.name),
             (DEPLOYMENT_KEY.namespace, DEPLOYMENT_KEY.name),
+            (AUTOSCALER_KEY.namespace, AUTOSCALER_KEY.name),
         ):
             return []
         listed = await store.list(REVISIONS)
