@@ -8,10 +8,9 @@ pending controller's list (a no-op once the runtime runs them).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +18,8 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ...broker.broker_support import running_kawa
+from ...serving.serving_support import condition_of as condition
+from ...serving.serving_support import eventually
 
 T = TypeVar("T")
 
@@ -125,26 +126,6 @@ class Client:
             raise AssertionError(
                 f"{kind} {name} never had {type_}={status}: {(obj or {}).get('status')}"
             ) from None
-
-
-def condition(obj: dict[str, Any], type_: str = "Ready") -> dict[str, Any]:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return dict(cond)
-    return {}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float, message: str, every: float = 0.05
-) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(message)
-        await asyncio.sleep(every)
 
 
 @contextlib.asynccontextmanager

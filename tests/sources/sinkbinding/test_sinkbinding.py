@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ...broker.broker_support import subscriber
-from ...serving.serving_support import revision_server
+from ...serving.serving_support import condition_of as condition
+from ...serving.serving_support import eventually, revision_server
 from ..container.support import (
     Client,
-    condition,
     container_source,
     env_of,
-    eventually,
     heartbeat,
     sources_kawa,
 )
