@@ -13,15 +13,13 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
 from ...broker.broker_support import running_kawa
 from ...serving.serving_support import condition_of as condition
 from ...serving.serving_support import eventually
-
-T = TypeVar("T")
 
 HEARTBEAT = str(Path(__file__).with_name("heartbeat.py"))
 PYTHON_IMAGE = "docker.io/library/python:3.11-slim"
