@@ -26,8 +26,8 @@ def test_minimal_broker_gets_the_default_class() -> None:
         2,
     )
     assert broker.key == "default/default"
-    assert broker.config is None
-    assert broker.delivery is None
+    assert broker.spec.config is None
+    assert broker.spec.delivery is None
 
 
 def test_default_broker_returns_a_copy() -> None:
@@ -53,8 +53,10 @@ def test_broker_with_config_and_delivery() -> None:
     broker = eventing.parse_broker(
         broker_obj({"config": CONFIG, "delivery": {"retry": 2, "backoffDelay": "PT1S"}})
     )
-    assert broker.config == KReference("v1", "ConfigMap", "config-br-default-channel", "default")
-    assert broker.delivery == DeliverySpec(retry=2, backoff_delay=1.0)
+    assert broker.spec.config == KReference(
+        api_version="v1", kind="ConfigMap", name="config-br-default-channel", namespace="default"
+    )
+    assert broker.spec.delivery == DeliverySpec(retry=2, backoff_delay=1.0)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +64,10 @@ def test_broker_with_config_and_delivery() -> None:
     [
         (
             {**broker_obj(), "apiVersion": "eventing.knative.dev/v1beta1"},
-            {"apiVersion": "expected eventing.knative.dev/v1, got 'eventing.knative.dev/v1beta1'"},
+            {
+                "apiVersion": "expected one of eventing.knative.dev/v1, "
+                "eventing.knative.dev/v1alpha1, got 'eventing.knative.dev/v1beta1'"
+            },
         ),
         ({**broker_obj(), "kind": "Trigger"}, {"kind": "expected Broker, got 'Trigger'"}),
         (broker_obj(name="Bad"), {"metadata.name": "invalid value 'Bad'"}),
@@ -81,7 +86,7 @@ def test_broker_with_config_and_delivery() -> None:
         (
             broker_obj({"delivery": {"retry": -2, "backoffPolicy": "sometimes"}}),
             {
-                "spec.delivery.retry": "must be an integer >= 0, got -2",
+                "spec.delivery.retry": "invalid value -2: must be greater than or equal to 0",
                 "spec.delivery.backoffPolicy": "must be one of linear, exponential",
             },
         ),

@@ -54,7 +54,7 @@ def test_v1alpha1_trigger_conversion() -> None:
     assert v1["spec"]["broker"] == "default"
     assert v1["spec"]["filter"] == {"attributes": {"type": "dev.x", "source": ""}}
     t = eventing.parse_trigger(v1)
-    assert t.filter_attributes == {"type": "dev.x", "source": ""}
+    assert t.spec.filter_attributes == {"type": "dev.x", "source": ""}
     back = eventing.convert_trigger(v1, V1A1)
     assert back["spec"]["filter"] == {"sourceAndType": {"type": "dev.x", "source": ""}}
     assert "annotations" not in back["metadata"]

@@ -21,7 +21,9 @@ def test_destination_with_uri_only() -> None:
 
 def test_destination_ref_namespace_defaults_to_the_parents() -> None:
     dest = duck.parse_destination({"ref": SVC}, namespace="ns")
-    assert dest == Destination(ref=KReference("v1", "Service", "display", "ns"))
+    assert dest == Destination(
+        ref=KReference(api_version="v1", kind="Service", name="display", namespace="ns")
+    )
     other = duck.parse_destination({"ref": {**SVC, "namespace": "other"}}, namespace="ns")
     assert other.ref is not None
     assert other.ref.namespace == "other"
@@ -87,7 +89,9 @@ def test_delivery_full() -> None:
         backoff_delay=0.5,
         timeout=10.0,
         retry_after_max=0.0,
-        dead_letter_sink=Destination(ref=KReference("v1", "Service", "display", "ns")),
+        dead_letter_sink=Destination(
+            ref=KReference(api_version="v1", kind="Service", name="display", namespace="ns")
+        ),
         format="binary",
     )
 
@@ -117,7 +121,7 @@ def test_invalid_delivery_reports_every_field() -> None:
         )
     )
     assert errors == {
-        "spec.delivery.retry": "must be an integer >= 0, got -1",
+        "spec.delivery.retry": "invalid value -1: must be greater than or equal to 0",
         "spec.delivery.backoffPolicy": "must be one of linear, exponential, got 'random'",
         "spec.delivery.backoffDelay": "invalid duration '1s': expected an ISO 8601 duration "
         "such as PT0.2S, PT1M, PT1.5S or P1DT2H",

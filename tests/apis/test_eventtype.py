@@ -39,7 +39,9 @@ def test_parse_v1beta3() -> None:
     et = eventtype.parse_eventtype(
         v3({"reference": BROKER, "description": "d", "attributes": attrs(type="dev.x")})
     )
-    assert et.reference == KReference("eventing.knative.dev/v1", "Broker", "default", "ns")
+    assert et.reference == KReference(
+        api_version="eventing.knative.dev/v1", kind="Broker", name="default", namespace="ns"
+    )
     assert et.attribute("type") == "dev.x"
     assert et.attribute("source") == ""
     assert len(et.attributes) == 4

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Annotated
 
 import pytest
 
-from kawa.apis import meta
+from kawa.apis.model import KubeObject, Model, doc
 from kawa.apis.registry import BROKER, SCHEME, TRIGGER, ResourceKind, Scheme
 from kawa.errors import ValidationError
 
@@ -93,16 +92,16 @@ def test_scheme_dispatches_default_validate_and_update() -> None:
         SCHEME.validate_update(trigger_obj(), trigger_obj({"broker": "x", "subscriber": {}}))
 
 
-def _noop_default(obj: Mapping[str, Any]) -> meta.Object:
-    return dict(obj)
+class ThingSpec(Model):
+    """A thing."""
+
+    size: Annotated[int, doc("How big.", ge=1)] = 1
 
 
-def _noop_validate(obj: Mapping[str, Any]) -> None:
-    return None
+class Thing(KubeObject):
+    """A kind made up for this test."""
 
-
-def _noop_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    return None
+    spec: Annotated[ThingSpec, doc("The thing's spec.")] = ThingSpec()
 
 
 def test_adding_a_kind_is_one_value_and_names_must_not_clash() -> None:
@@ -113,9 +112,7 @@ def test_adding_a_kind_is_one_value_and_names_must_not_clash() -> None:
         plural="things",
         singular="thing",
         namespaced=True,
-        default=_noop_default,
-        validate=_noop_validate,
-        validate_update=_noop_update,
+        model=Thing,
         short_names=("thg",),
     )
     scheme = Scheme([*SCHEME.kinds, ping])
@@ -128,9 +125,7 @@ def test_adding_a_kind_is_one_value_and_names_must_not_clash() -> None:
         plural="others",
         singular="other",
         namespaced=True,
-        default=_noop_default,
-        validate=_noop_validate,
-        validate_update=_noop_update,
+        model=Thing,
         short_names=("broker",),
     )
     with pytest.raises(ValueError, match="names both Broker and Other"):

@@ -4,9 +4,16 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.eventing import Trigger, parse_trigger
+from kawa.apis.eventing import Trigger, parse_trigger, trigger_filters
 from kawa.errors import ValidationError
-from kawa.filters import compile_filter, compile_filters, compile_trigger, match_all
+from kawa.filters import (
+    compile,
+    compile_filter,
+    compile_filters,
+    compile_trigger,
+    match_all,
+    parse_filters,
+)
 
 from .events import event
 
@@ -87,15 +94,15 @@ def test_nested_dialects() -> None:
 
 
 def test_cesql_filters_match_and_invalid_ones_are_refused() -> None:
-    f = compile_filters([{"cesql": "type LIKE 'order.%' AND priority > 1"}])
+    f = compile_filters(parse_filters([{"cesql": "type LIKE 'order.%' AND priority > 1"}]))
     assert f(event(type="order.created", priority=2))
     assert not f(event(type="order.created", priority=1))
     assert not f(event(type="order.created"))  # missing attribute: an error, so no match
     assert not f(event(type="invoice", priority=5))
-    nested = compile_filters([{"not": {"cesql": "subject = 'x'"}}])
+    nested = compile_filters(parse_filters([{"not": {"cesql": "subject = 'x'"}}]))
     assert nested(event(subject="y"))
     with pytest.raises(ValidationError) as info:
-        compile_filters([{"cesql": "type = = 'x'"}])
+        parse_filters([{"cesql": "type = = 'x'"}], path="spec.filters")
     ((path, message),) = [(e.path, e.message) for e in info.value.errors]
     assert path == "spec.filters[0].cesql"
     assert message.startswith("invalid CloudEvents SQL expression: ")
@@ -109,3 +116,8 @@ def test_compile_filter_validates_its_input() -> None:
     assert info.value.errors[0].path == "filter"
     with pytest.raises(ValidationError):
         compile_filter({"nope": {}})
+
+
+def test_every_declared_dialect_has_a_compiler() -> None:
+    """Adding a dialect is one field of the declaration plus one compiler."""
+    assert set(compile.COMPILERS) == set(trigger_filters.DIALECTS)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kawa.cloudevents import AttributeValue, CloudEvent
-from kawa.filters import compile_filters
+from kawa.filters import compile_filters, parse_filters
 from kawa.filters.attributes import attributes_filter
 from kawa.filters.exact import exact_filter
 from kawa.filters.prefix import prefix_filter
@@ -99,7 +99,7 @@ def as_event(attrs: Mapping[str, AttributeValue]) -> CloudEvent:
 def test_compiled_filters_match_the_reference(
     filters: list[dict[str, Any]], attribute_sets: list[dict[str, AttributeValue]]
 ) -> None:
-    compiled = compile_filters(filters)
+    compiled = compile_filters(parse_filters(filters))
     for attrs in attribute_sets:
         expected = all(reference(f, attrs) for f in filters)
         assert compiled(as_event(attrs)) is expected, (filters, attrs)

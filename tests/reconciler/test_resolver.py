@@ -13,7 +13,9 @@ from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
 BROKERS = "brokers.eventing.knative.dev"
-REF = KReference("eventing.knative.dev/v1", "Broker", "b", "default")
+REF = KReference(
+    api_version="eventing.knative.dev/v1", kind="Broker", name="b", namespace="default"
+)
 
 
 @pytest.fixture
@@ -66,7 +68,7 @@ async def test_unresolvable_destinations_say_why(store: SqliteResourceStore) -> 
     with pytest.raises(Unresolvable) as not_ready:
         await resolve(store, Destination(ref=REF))
     assert not_ready.value.reason == "NotAddressable"
-    odd = KReference("example.dev/v1", "Thing", "t", "default")
+    odd = KReference(api_version="example.dev/v1", kind="Thing", name="t", namespace="default")
     with pytest.raises(Unresolvable) as unknown:
         await resolve(store, Destination(ref=odd))
     assert unknown.value.reason == "UnsupportedKind"

@@ -18,13 +18,17 @@ reconcilers resolving addressables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from kawa.apis import duration, meta
+from kawa.apis import meta
 from kawa.apis.conditions import Clock, ConditionSet
+from kawa.apis.model.base import Context, Model, doc
+from kawa.apis.model.defaults import apply_defaults
+from kawa.apis.model.parse import validate
+from kawa.apis.model.types import DateTime, IsoDuration, PositiveDuration, StringMap, Text
 from kawa.errors import FieldError, ValidationError
 
 BackoffPolicy = Literal["linear", "exponential"]
@@ -34,14 +38,29 @@ BACKOFF_POLICIES: Final[tuple[BackoffPolicy, ...]] = ("linear", "exponential")
 DELIVERY_FORMATS: Final[tuple[DeliveryFormat, ...]] = ("json", "binary")
 
 
-@dataclass(frozen=True, slots=True)
-class KReference:
-    """A reference to another object (``ref`` of a Destination, a Broker's ``spec.config``)."""
+class KReference(Model):
+    """A reference to another object: apiVersion, kind, name and namespace."""
 
-    api_version: str
-    kind: str
-    name: str
-    namespace: str
+    api_version: Annotated[Text, doc("API version of the referenced object (group/version).")]
+    kind: Annotated[Text, doc("Kind of the referenced object.")]
+    name: Annotated[Text, doc("Name of the referenced object.")]
+    namespace: Annotated[
+        str,
+        doc(
+            "Namespace of the referenced object; defaults to the namespace of the object "
+            "holding the reference."
+        ),
+    ] = ""
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.namespace:
+            for problem in meta.dns1123_label_errors(self.namespace):
+                yield FieldError("namespace", f"invalid value {self.namespace!r}: {problem}")
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        if not data.get("namespace"):
+            data["namespace"] = ctx.namespace
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -52,12 +71,32 @@ class KReference:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where to send events: a ``ref`` to an addressable, a ``uri``, or a ref plus relative uri."""
+class Destination(Model):
+    """Where events go: an addressable object (ref), a URL (uri), or a URL relative to the
+    object's address (both)."""
 
-    ref: KReference | None = None
-    uri: str | None = None
+    ref: Annotated[
+        KReference | None, doc("An addressable object; events go to its status.address.url.")
+    ] = None
+    uri: Annotated[
+        str | None,
+        doc("An absolute URL, or a URL relative to the address of ref when ref is set."),
+    ] = None
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.ref is None and not self.uri:
+            yield FieldError("", "expected at least one of ref or uri, got neither")
+        elif self.uri and self.ref is None and not is_absolute_url(self.uri):
+            yield FieldError(
+                "uri",
+                f"must be an absolute URL (scheme and host) when there is no ref, got {self.uri!r}",
+            )
+        elif self.uri and self.ref is not None and is_absolute_url(self.uri):
+            yield FieldError(
+                "uri",
+                f"an absolute URI is not allowed together with ref, got {self.uri!r}; use a "
+                "relative URI (resolved against the ref's address) or drop ref",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -68,17 +107,26 @@ class Destination:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class DeliverySpec:
-    """A validated ``delivery`` block; durations in seconds, ``None`` where not set."""
+class DeliverySpec(Model):
+    """How events are delivered: retries and dead letters."""
 
-    retry: int | None = None
-    backoff_policy: BackoffPolicy | None = None
-    backoff_delay: float | None = None
-    timeout: float | None = None
-    retry_after_max: float | None = None
-    dead_letter_sink: Destination | None = None
-    format: DeliveryFormat | None = None
+    retry: Annotated[int | None, doc("Retries after the first attempt.", ge=0)] = None
+    backoff_policy: Annotated[BackoffPolicy | None, doc("How the wait between retries grows.")] = (
+        None
+    )
+    backoff_delay: Annotated[
+        IsoDuration | None, doc("The base wait between retries (ISO 8601 duration).")
+    ] = None
+    timeout: Annotated[
+        PositiveDuration | None, doc("The time allowed for each attempt (ISO 8601 duration).")
+    ] = None
+    retry_after_max: Annotated[
+        IsoDuration | None, doc("The longest Retry-After header honoured (ISO 8601 duration).")
+    ] = None
+    dead_letter_sink: Annotated[
+        Destination | None, doc("Where events go when every attempt failed.")
+    ] = None
+    format: Annotated[DeliveryFormat | None, doc("The CloudEvents encoding used.")] = None
 
 
 BROKER_DEFAULT_DELIVERY: Final = DeliverySpec(
@@ -97,64 +145,34 @@ def is_absolute_url(uri: str) -> bool:
     return bool(parts.scheme) and bool(parts.hostname)
 
 
+# -- embedded values: defaults applied to a copy, then the model's validation -----------------
+
+M = TypeVar("M", bound=Model)
+
+
+def read(
+    model: type[M], value: Any, path: str, errors: list[FieldError], *, namespace: str
+) -> M | None:
+    """``value`` (a dict of ``model``) defaulted for ``namespace`` and validated; problems
+    are appended to ``errors`` at ``path`` (then ``None``)."""
+    if isinstance(value, Mapping):
+        value = copy.deepcopy(dict(value))
+        apply_defaults(model, value, Context(namespace=namespace))
+    return validate(model, value, errors, ctx=Context(namespace=namespace), path=path)
+
+
 def read_reference(
     value: Any, path: str, errors: list[FieldError], *, namespace: str
 ) -> KReference | None:
     """A ``{apiVersion, kind, name, namespace?}`` mapping; namespace defaults to ``namespace``."""
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(path, f"expected a mapping, got {meta.type_name(value)}"))
-        return None
-    before = len(errors)
-    api_version = meta.read_str(
-        value, "apiVersion", meta.join(path, "apiVersion"), errors, required=True
-    )
-    kind = meta.read_str(value, "kind", meta.join(path, "kind"), errors, required=True)
-    name = meta.read_str(value, "name", meta.join(path, "name"), errors, required=True)
-    ref_namespace = meta.read_str(value, "namespace", meta.join(path, "namespace"), errors)
-    if ref_namespace is not None:
-        errors.extend(
-            FieldError(meta.join(path, "namespace"), f"invalid value {ref_namespace!r}: {p}")
-            for p in meta.dns1123_label_errors(ref_namespace)
-        )
-    if len(errors) > before or api_version is None or kind is None or name is None:
-        return None
-    return KReference(api_version, kind, name, ref_namespace or namespace)
+    return read(KReference, value, path, errors, namespace=namespace)
 
 
 def read_destination(
     value: Any, path: str, errors: list[FieldError], *, namespace: str
 ) -> Destination | None:
     """A Destination at ``path``; problems are appended to ``errors`` (then ``None``)."""
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(path, f"expected a mapping, got {meta.type_name(value)}"))
-        return None
-    before = len(errors)
-    raw_ref = value.get("ref")
-    uri = meta.read_str(value, "uri", meta.join(path, "uri"), errors)
-    ref = None
-    if raw_ref is not None:
-        ref = read_reference(raw_ref, meta.join(path, "ref"), errors, namespace=namespace)
-    if raw_ref is None and uri is None:
-        if len(errors) == before:
-            errors.append(FieldError(path, "expected at least one of ref or uri, got neither"))
-    elif uri is not None and raw_ref is None and not is_absolute_url(uri):
-        errors.append(
-            FieldError(
-                meta.join(path, "uri"),
-                f"must be an absolute URL (scheme and host) when there is no ref, got {uri!r}",
-            )
-        )
-    elif uri is not None and raw_ref is not None and is_absolute_url(uri):
-        errors.append(
-            FieldError(
-                meta.join(path, "uri"),
-                f"an absolute URI is not allowed together with ref, got {uri!r}; use a relative "
-                "URI (resolved against the ref's address) or drop ref",
-            )
-        )
-    if len(errors) > before:
-        return None
-    return Destination(ref, uri)
+    return read(Destination, value, path, errors, namespace=namespace)
 
 
 def parse_destination(value: Any, *, namespace: str, path: str = "") -> Destination:
@@ -166,77 +184,11 @@ def parse_destination(value: Any, *, namespace: str, path: str = "") -> Destinat
     return destination
 
 
-def _read_duration(
-    spec: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> float | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        errors.append(
-            FieldError(
-                meta.join(path, key), f"expected {duration.EXPECTED}, got {meta.type_name(value)}"
-            )
-        )
-        return None
-    try:
-        return duration.parse_duration(value, path=meta.join(path, key))
-    except ValidationError as exc:
-        errors.extend(exc.errors)
-        return None
-
-
 def read_delivery(
     value: Any, path: str, errors: list[FieldError], *, namespace: str
 ) -> DeliverySpec | None:
     """A ``delivery`` block at ``path``; problems are appended to ``errors`` (then ``None``)."""
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(path, f"expected a mapping, got {meta.type_name(value)}"))
-        return None
-    before = len(errors)
-    retry = value.get("retry")
-    if retry is not None and (isinstance(retry, bool) or not isinstance(retry, int) or retry < 0):
-        errors.append(
-            FieldError(meta.join(path, "retry"), f"must be an integer >= 0, got {retry!r}")
-        )
-    policy = value.get("backoffPolicy")
-    if policy is not None and policy not in BACKOFF_POLICIES:
-        errors.append(
-            FieldError(
-                meta.join(path, "backoffPolicy"),
-                f"must be one of linear, exponential, got {policy!r}",
-            )
-        )
-    backoff_delay = _read_duration(value, "backoffDelay", path, errors)
-    timeout = _read_duration(value, "timeout", path, errors)
-    if timeout is not None and timeout <= 0:
-        errors.append(
-            FieldError(meta.join(path, "timeout"), "must be a duration greater than zero")
-        )
-    retry_after_max = _read_duration(value, "retryAfterMax", path, errors)
-    dead_letter_sink = None
-    if value.get("deadLetterSink") is not None:
-        dead_letter_sink = read_destination(
-            value["deadLetterSink"], meta.join(path, "deadLetterSink"), errors, namespace=namespace
-        )
-    delivery_format = value.get("format")
-    if delivery_format is not None and delivery_format not in DELIVERY_FORMATS:
-        errors.append(
-            FieldError(
-                meta.join(path, "format"), f"must be one of json, binary, got {delivery_format!r}"
-            )
-        )
-    if len(errors) > before:
-        return None
-    return DeliverySpec(
-        retry=retry,
-        backoff_policy=policy,
-        backoff_delay=backoff_delay,
-        timeout=timeout,
-        retry_after_max=retry_after_max,
-        dead_letter_sink=dead_letter_sink,
-        format=delivery_format,
-    )
+    return read(DeliverySpec, value, path, errors, namespace=namespace)
 
 
 def parse_delivery(value: Any, *, namespace: str, path: str = "") -> DeliverySpec:
@@ -253,16 +205,63 @@ def parse_delivery(value: Any, *, namespace: str, path: str = "") -> DeliverySpe
 
 def default_destination(value: Any, namespace: str) -> None:
     """Fill in ``ref.namespace`` of a Destination dict in place (Knative's SetDefaults)."""
-    if isinstance(value, dict):
-        ref = value.get("ref")
-        if isinstance(ref, dict) and not ref.get("namespace"):
-            ref["namespace"] = namespace
+    apply_defaults(Destination, value, Context(namespace=namespace))
 
 
 def default_delivery(value: Any, namespace: str) -> None:
     """Fill in the dead-letter sink's ``ref.namespace`` of a delivery dict in place."""
-    if isinstance(value, dict):
-        default_destination(value.get("deadLetterSink"), namespace)
+    apply_defaults(DeliverySpec, value, Context(namespace=namespace))
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+class Condition(Model):
+    """A condition of the object's state."""
+
+    type: Annotated[str, doc("The condition's type (Ready, ...).")]
+    status: Annotated[str, doc("True, False or Unknown.")]
+    reason: Annotated[str | None, doc("A one-word reason for the last transition.")] = None
+    message: Annotated[str | None, doc("A human readable explanation.")] = None
+    severity: Annotated[str | None, doc("Error (empty) or Info.")] = None
+    last_transition_time: Annotated[DateTime | None, doc("When the status last changed.")] = None
+
+
+class Status(Model):
+    """A Knative status: conditions, the generation acted on, annotations."""
+
+    observed_generation: Annotated[
+        int | None, doc("The generation last acted on by the controller.")
+    ] = None
+    conditions: Annotated[
+        list[Condition] | None, doc("The latest observations of the object's state.")
+    ] = None
+    annotations: Annotated[
+        StringMap | None, doc("Extra status information set by the controller.")
+    ] = None
+
+
+class Addressable(Model):
+    """Where the object receives events."""
+
+    name: Annotated[str | None, doc("The address's name.")] = None
+    url: Annotated[str | None, doc("The URL events are sent to.")] = None
+
+
+class CloudEventAttributes(Model):
+    """Type and source of one kind of event."""
+
+    type: Annotated[str | None, doc("The event type.")] = None
+    source: Annotated[str | None, doc("The event source.")] = None
+
+
+class SourceStatus(Status):
+    """The observed state of the source."""
+
+    sink_uri: Annotated[str | None, doc("The resolved URL of the sink.")] = None
+    ce_attributes: Annotated[
+        list[CloudEventAttributes] | None, doc("The attributes of the events the source sends.")
+    ] = None
 
 
 # -- status: the dead-letter sink, shared by Brokers and Triggers -----------------------------

@@ -9,11 +9,17 @@ package declares its kinds with these; :mod:`kawa.apis.registry` indexes them al
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kawa.apis import meta
+from kawa.apis.model import objects
+from kawa.apis.model import openapi as model_openapi
+from kawa.apis.model.base import Model
+from kawa.apis.model.objects import KubeObject
+from kawa.errors import ValidationError
 
 Defaulter = Callable[[Mapping[str, Any]], meta.Object]
 Validator = Callable[[Mapping[str, Any]], None]
@@ -39,7 +45,12 @@ class PrinterColumn:
 
 @dataclass(frozen=True, slots=True)
 class ResourceKind:
-    """Everything kawa needs to serve, validate and name one kind."""
+    """Everything kawa needs to serve, validate and name one kind.
+
+    ``model`` is the kind's declaration (:class:`kawa.apis.model.KubeObject` subclass): the
+    parser, the defaults, the update rules, the OpenAPI schema and the strategic-merge keys
+    all derive from it; ``status`` declares the status the kind's controller writes.
+    """
 
     group: str
     versions: tuple[str, ...]
@@ -47,33 +58,97 @@ class ResourceKind:
     plural: str
     singular: str
     namespaced: bool
-    default: Defaulter
-    validate: Validator
-    validate_update: UpdateValidator
+    model: type[KubeObject] | None = None
+    status: type[Model] | None = None
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     printer_columns: tuple[PrinterColumn, ...] = ()
-    schema: Mapping[str, Any] | None = None
-    """OpenAPI v3 schema of the object's ``spec`` and ``status`` (``{"type": "object",
-    "properties": {"spec": ..., "status": ...}}``), served for ``kubectl explain``."""
+    description: str = ""
+    """What ``kubectl explain <kind>`` says of the kind (default: the model's docstring)."""
     extra_api_versions: tuple[str, ...] = ()
     """Other ``group/version`` strings serving this kind (legacy groups such as
     ``sources.eventing.knative.dev/v1alpha1``); ``convert`` translates to and from them."""
     convert: Converter | None = None
     """Converts between served versions; ``None``: the versions differ only in apiVersion."""
-    strategic_merge_keys: Mapping[str, str] = field(default_factory=dict)
-    """For built-in kinds: list fields merged by key in a strategic merge patch, by path with
-    ``[]`` for list items (``{"spec.containers": "name", "spec.containers[].env": "name"}``);
-    other lists are replaced whole."""
     subresources: tuple[str, ...] = ("status",)
+    legacy_default: Defaulter | None = None
+    legacy_validate: Validator | None = None
+    legacy_validate_update: UpdateValidator | None = None
+    legacy_schema: Mapping[str, Any] | None = None
+    legacy_merge_keys: Mapping[str, str] = field(default_factory=dict)
     names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.versions:
             raise ValueError(f"{self.kind} needs at least one version")
+        if self.model is None and self.legacy_validate is None:
+            raise ValueError(f"{self.kind} needs a model")
         names = {self.kind, self.plural, self.singular, *self.short_names}
         names |= {f"{self.plural}.{self.group}", f"{self.singular}.{self.group}"}
         object.__setattr__(self, "names", frozenset(n.lower() for n in names))
+
+    # -- derived from the declaration ---------------------------------------------------------
+
+    def default(self, obj: Mapping[str, Any]) -> meta.Object:
+        """A defaulted copy of ``obj`` (a dict of the storage version)."""
+        if self.model is None:
+            assert self.legacy_default is not None
+            return self.legacy_default(obj)
+        return objects.default_object(self.model, obj, namespaced=self.namespaced)
+
+    def parse(self, obj: Mapping[str, Any]) -> KubeObject:
+        """``obj`` defaulted, validated and typed; raises :class:`ValidationError` with every
+        problem at its field path."""
+        if self.model is None:
+            raise TypeError(f"{self.kind} has no model")
+        if obj.get("apiVersion") in self.served_api_versions:
+            obj = self.to_version(obj, self.storage_api_version)
+        return objects.parse_object(
+            self.model,
+            obj,
+            kind=self.kind,
+            api_versions=self.served_api_versions,
+            namespaced=self.namespaced,
+        )
+
+    def validate(self, obj: Mapping[str, Any]) -> None:
+        """Raise :class:`ValidationError` when ``obj`` (defaults applied) is invalid."""
+        if self.model is None:
+            assert self.legacy_validate is not None
+            self.legacy_validate(obj)
+            return
+        self.parse(obj)
+
+    def validate_update(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """Raise :class:`ValidationError` when ``new`` changes what may not change."""
+        if self.model is None:
+            assert self.legacy_validate_update is not None
+            self.legacy_validate_update(old, new)
+            return
+        errors = objects.update_errors(self.model, self.default(old), self.default(new))
+        if errors:
+            raise ValidationError(
+                errors, subject=objects.subject(self.kind, new, namespaced=self.namespaced)
+            )
+
+    @property
+    def schema(self) -> Mapping[str, Any] | None:
+        """OpenAPI v3 schema of the object's top-level fields (``spec``, ``status``...) for
+        ``kubectl explain`` and the API server's unknown-field checks."""
+        if self.model is None:
+            return self.legacy_schema
+        return _object_schema(self.model, self.status, self.description)
+
+    @property
+    def strategic_merge_keys(self) -> Mapping[str, str]:
+        """For built-in kinds: list fields merged by key in a strategic merge patch, by path
+        with ``[]`` for list items (``{"spec.containers": "name"}``); other lists are
+        replaced whole."""
+        if self.model is None:
+            return self.legacy_merge_keys
+        return _merge_keys(self.model)
+
+    # -- names and versions ------------------------------------------------------------------
 
     @property
     def api_versions(self) -> tuple[str, ...]:
@@ -101,3 +176,22 @@ class ResourceKind:
     def resource(self) -> str:
         """``plural.group``, as Kubernetes names a resource (``brokers.eventing.knative.dev``)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+_HEADER = frozenset({"apiVersion", "kind", "metadata"})
+
+
+@functools.cache
+def _object_schema(
+    model: type[KubeObject], status: type[Model] | None, description: str
+) -> Mapping[str, Any]:
+    whole = model_openapi.schema_of(model, description)
+    properties = {k: v for k, v in whole["properties"].items() if k not in _HEADER}
+    if status is not None:
+        properties["status"] = model_openapi.schema_of(status)
+    return {"description": whole["description"], "type": "object", "properties": properties}
+
+
+@functools.cache
+def _merge_keys(model: type[KubeObject]) -> Mapping[str, str]:
+    return model_openapi.merge_keys(model)

@@ -130,50 +130,52 @@ def validate_metadata(
     errors: list[FieldError] = []
     name = metadata.get("name")
     if name is None or name == "":
-        errors.append(FieldError(f"{path}.name", "required field is missing"))
+        errors.append(FieldError(join(path, "name"), "required field is missing"))
     elif not isinstance(name, str):
-        errors.append(FieldError(f"{path}.name", f"expected a string, got {type_name(name)}"))
+        errors.append(FieldError(join(path, "name"), f"expected a string, got {type_name(name)}"))
     else:
         errors.extend(
-            FieldError(f"{path}.name", f"invalid value {name!r}: {p}")
+            FieldError(join(path, "name"), f"invalid value {name!r}: {p}")
             for p in dns1123_subdomain_errors(name)
         )
     namespace = metadata.get("namespace")
     if namespace is not None and namespace != "":
         if not namespaced:
             errors.append(
-                FieldError(f"{path}.namespace", "not allowed: this kind is not namespaced")
+                FieldError(join(path, "namespace"), "not allowed: this kind is not namespaced")
             )
         elif not isinstance(namespace, str):
             errors.append(
-                FieldError(f"{path}.namespace", f"expected a string, got {type_name(namespace)}")
+                FieldError(
+                    join(path, "namespace"), f"expected a string, got {type_name(namespace)}"
+                )
             )
         else:
             errors.extend(
-                FieldError(f"{path}.namespace", f"invalid value {namespace!r}: {p}")
+                FieldError(join(path, "namespace"), f"invalid value {namespace!r}: {p}")
                 for p in dns1123_label_errors(namespace)
             )
     labels = metadata.get("labels")
-    errors.extend(string_map_errors(labels, f"{path}.labels"))
+    errors.extend(string_map_errors(labels, join(path, "labels")))
     if isinstance(labels, Mapping):
         for key, value in labels.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 continue
             errors.extend(
-                FieldError(f"{path}.labels", f"invalid key {key!r}: {p}")
+                FieldError(join(path, "labels"), f"invalid key {key!r}: {p}")
                 for p in label_key_errors(key)
             )
             errors.extend(
-                FieldError(f"{path}.labels[{key}]", f"invalid value {value!r}: {p}")
+                FieldError(join(path, f"labels[{key}]"), f"invalid value {value!r}: {p}")
                 for p in label_value_errors(value)
             )
     annotations = metadata.get("annotations")
-    errors.extend(string_map_errors(annotations, f"{path}.annotations"))
+    errors.extend(string_map_errors(annotations, join(path, "annotations")))
     if isinstance(annotations, Mapping):
         for key in annotations:
             if isinstance(key, str):
                 errors.extend(
-                    FieldError(f"{path}.annotations", f"invalid key {key!r}: {p}")
+                    FieldError(join(path, "annotations"), f"invalid key {key!r}: {p}")
                     for p in label_key_errors(key)
                 )
     return errors

@@ -7,8 +7,9 @@ validate and check updates of its dicts. A :class:`Scheme` indexes kinds for the
 they are looked up: by ``(apiVersion, kind)`` (a manifest), by ``(group, version, plural)`` (an
 API path) and by any of its names, case-insensitively (``kawa get broker|brokers|Broker``).
 
-Adding a kind: write its module (types, defaults, validation) and add one
-:class:`ResourceKind` to :data:`KINDS`. Called by the API server, the CLI and the controllers.
+Adding a kind: declare it in its group's package (its model: types, defaults, rules; and one
+:class:`ResourceKind`) and list it in the group's ``KINDS``. Called by the API server, the CLI
+and the controllers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from kawa.apis import core, eventing, flows, messaging, meta, rbac, serving, sources
-from kawa.apis.eventing import broker, schemas, trigger
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
@@ -100,53 +100,10 @@ class Scheme:
         self.for_object(new).validate_update(old, new)
 
 
-_READY: Final = '.status.conditions[?(@.type=="Ready")]'
-_COMMON_COLUMNS: Final = (
-    PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
-    PrinterColumn("Ready", "string", f"{_READY}.status"),
-    PrinterColumn("Reason", "string", f"{_READY}.reason"),
-)
-_CATEGORIES: Final = ("all", "knative", "eventing")
-
-BROKER: Final = ResourceKind(
-    group=broker.GROUP,
-    versions=("v1", "v1alpha1"),
-    kind=broker.KIND,
-    plural="brokers",
-    singular="broker",
-    namespaced=True,
-    default=broker.default_broker,
-    validate=broker.validate_broker,
-    validate_update=broker.validate_broker_update,
-    convert=broker.convert_broker,
-    schema=schemas.BROKER_SCHEMA,
-    categories=_CATEGORIES,
-    printer_columns=(PrinterColumn("URL", "string", ".status.address.url"), *_COMMON_COLUMNS),
-)
-
-TRIGGER: Final = ResourceKind(
-    group=trigger.GROUP,
-    versions=("v1", "v1alpha1"),
-    kind=trigger.KIND,
-    plural="triggers",
-    singular="trigger",
-    namespaced=True,
-    default=trigger.default_trigger,
-    validate=trigger.validate_trigger,
-    validate_update=trigger.validate_trigger_update,
-    convert=trigger.convert_trigger,
-    schema=schemas.TRIGGER_SCHEMA,
-    categories=_CATEGORIES,
-    printer_columns=(
-        PrinterColumn("Broker", "string", ".spec.broker"),
-        PrinterColumn("Subscriber_URI", "string", ".status.subscriberUri"),
-        *_COMMON_COLUMNS,
-    ),
-)
+BROKER: Final = eventing.BROKER
+TRIGGER: Final = eventing.TRIGGER
 
 KINDS: Final = (
-    BROKER,
-    TRIGGER,
     *eventing.KINDS,
     *messaging.KINDS,
     *flows.KINDS,

@@ -142,7 +142,9 @@ class BrokerDataPlane:
             old = self._brokers.get(key)
             if old is not None and old.uid != meta["uid"]:
                 await self._drop_stream(old.stream)
-            self._brokers[key] = BrokerEntry(meta["uid"], f"broker:{meta['uid']}", broker.delivery)
+            self._brokers[key] = BrokerEntry(
+                meta["uid"], f"broker:{meta['uid']}", broker.spec.delivery
+            )
         for trigger_key, trigger in list(self._triggers.items()):
             if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:
                 await self._sync_trigger(trigger_key)
@@ -175,10 +177,10 @@ class BrokerDataPlane:
         except KawaError as err:
             log.error("ignoring invalid trigger %s/%s: %s", *key, err)
             return None
-        broker = self._brokers.get((trigger.namespace, trigger.broker))
+        broker = self._brokers.get((trigger.namespace, trigger.spec.broker))
         if broker is None:
             return None
-        delivery = trigger.delivery if trigger.delivery is not None else broker.delivery
+        delivery = trigger.spec.delivery or broker.delivery
         if delivery is None:
             delivery = BROKER_DEFAULT_DELIVERY
         spec = obj.get("spec", {})

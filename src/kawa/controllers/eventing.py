@@ -87,7 +87,9 @@ class BrokerReconciler:
         broker_api.set_broker_address(
             status, f"{self._base}/brokers/{broker.namespace}/{broker.name}", clock=clock
         )
-        await _resolve_dead_letter_sink(self._store, conditions, status, broker.delivery, clock)
+        await _resolve_dead_letter_sink(
+            self._store, conditions, status, broker.spec.delivery, clock
+        )
         set_observed_generation(status, broker.generation)
         await write_status(self._store, key, obj, status, self._recorder)
 
@@ -117,9 +119,11 @@ class TriggerReconciler:
             return
         broker: broker_api.Broker | None = None
         try:
-            broker_obj = await self._store.get(ResourceKey(BROKERS, key.namespace, trigger.broker))
+            broker_obj = await self._store.get(
+                ResourceKey(BROKERS, key.namespace, trigger.spec.broker)
+            )
         except NotFoundError:
-            trigger_api.mark_broker_missing(status, trigger.broker, clock=clock)
+            trigger_api.mark_broker_missing(status, trigger.spec.broker, clock=clock)
         else:
             trigger_api.propagate_broker_condition(
                 status, get_condition(broker_obj.get("status") or {}, "Ready"), clock=clock
@@ -129,7 +133,7 @@ class TriggerReconciler:
             except ValidationError:
                 broker = None
         try:
-            uri = await resolve(self._store, trigger.subscriber)
+            uri = await resolve(self._store, trigger.spec.subscriber)
         except Unresolvable as err:
             trigger_api.mark_subscriber_unresolved(
                 status,
@@ -140,9 +144,9 @@ class TriggerReconciler:
         else:
             trigger_api.mark_subscriber_resolved(status, uri, clock=clock)
         delivery = (
-            trigger.delivery
-            if trigger.delivery is not None
-            else (broker.delivery if broker is not None else None)
+            trigger.spec.delivery
+            if trigger.spec.delivery is not None
+            else (broker.spec.delivery if broker is not None else None)
         )
         await _resolve_dead_letter_sink(self._store, conditions, status, delivery, clock)
         conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)

@@ -7,6 +7,13 @@ interpreted per event. One module per dialect (``attributes``, ``exact``, ``pref
 """
 
 from kawa.filters.base import Filter, match_all
-from kawa.filters.compile import compile_filter, compile_filters, compile_trigger
+from kawa.filters.compile import compile_filter, compile_filters, compile_trigger, parse_filters
 
-__all__ = ["Filter", "compile_filter", "compile_filters", "compile_trigger", "match_all"]
+__all__ = [
+    "Filter",
+    "compile_filter",
+    "compile_filters",
+    "compile_trigger",
+    "match_all",
+    "parse_filters",
+]

@@ -33,7 +33,9 @@ def test_sequence() -> None:
         )
     )
     assert seq.steps[0].destination == Destination(
-        ref=KReference("serving.knative.dev/v1", "Service", "s", "ns")
+        ref=KReference(
+            api_version="serving.knative.dev/v1", kind="Service", name="s", namespace="ns"
+        )
     )
     assert seq.steps[1].delivery == DeliverySpec(retry=3)
     assert seq.channel_template.kind == "InMemoryChannel"

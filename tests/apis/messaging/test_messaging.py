@@ -53,7 +53,7 @@ def test_channel_defaults_to_in_memory() -> None:
         ),
         (
             {"delivery": {"retry": -1}},
-            {"spec.delivery.retry": "must be an integer >= 0, got -1"},
+            {"spec.delivery.retry": "invalid value -1: must be greater than or equal to 0"},
         ),
     ],
 )
@@ -72,7 +72,7 @@ def test_channel_template_is_immutable() -> None:
 
 def test_channel_status() -> None:
     status: dict[str, Any] = {}
-    ref = KReference(V1, "InMemoryChannel", "x", "ns")
+    ref = KReference(api_version=V1, kind="InMemoryChannel", name="x", namespace="ns")
     channel.mark_backing_channel(status, ref, True, "http://x.ns/", clock=FakeClock())
     channel.CHANNEL_CONDITIONS.mark_true(
         status, channel.DEAD_LETTER_SINK_RESOLVED, clock=FakeClock()
@@ -116,8 +116,10 @@ def test_subscription() -> None:
             },
         )
     )
-    assert sub.channel == KReference(V1, "Channel", "ch", "ns")
-    assert sub.subscriber == Destination(ref=KReference("v1", "Service", "s", "ns"))
+    assert sub.channel == KReference(api_version=V1, kind="Channel", name="ch", namespace="ns")
+    assert sub.subscriber == Destination(
+        ref=KReference(api_version="v1", kind="Service", name="s", namespace="ns")
+    )
     assert sub.reply is None
 
 

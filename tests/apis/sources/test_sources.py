@@ -48,7 +48,9 @@ def test_pingsource() -> None:
     assert p.data == b'{"a": 1}'
     assert p.timezone == "Europe/Paris"
     assert p.sink == Destination(
-        ref=KReference("serving.knative.dev/v1", "Service", "display", "ns")
+        ref=KReference(
+            api_version="serving.knative.dev/v1", kind="Service", name="display", namespace="ns"
+        )
     )
     assert p.ce_overrides == {"team": "a1"}
     assert p.event_source == "/apis/v1/namespaces/ns/pingsources/src"

@@ -27,12 +27,12 @@ NAMESPACE: Final = ResourceKind(
     plural="namespaces",
     singular="namespace",
     namespaced=False,
-    default=namespace.default_namespace,
-    validate=namespace.validate_namespace,
-    validate_update=namespace.validate_namespace_update,
+    legacy_default=namespace.default_namespace,
+    legacy_validate=namespace.validate_namespace,
+    legacy_validate_update=namespace.validate_namespace_update,
     short_names=("ns",),
     printer_columns=(PrinterColumn("Status", "string", ".status.phase"), AGE),
-    schema=namespace.SCHEMA,
+    legacy_schema=namespace.SCHEMA,
 )
 
 SERVICE_ACCOUNT: Final = ResourceKind(
@@ -42,9 +42,9 @@ SERVICE_ACCOUNT: Final = ResourceKind(
     plural="serviceaccounts",
     singular="serviceaccount",
     namespaced=True,
-    default=sa.default_service_account,
-    validate=sa.validate_service_account,
-    validate_update=sa.validate_service_account_update,
+    legacy_default=sa.default_service_account,
+    legacy_validate=sa.validate_service_account,
+    legacy_validate_update=sa.validate_service_account_update,
     short_names=("sa",),
     printer_columns=(
         PrinterColumn(
@@ -54,8 +54,8 @@ SERVICE_ACCOUNT: Final = ResourceKind(
         ),
         AGE,
     ),
-    schema=sa.SCHEMA,
-    strategic_merge_keys={"secrets": "name"},
+    legacy_schema=sa.SCHEMA,
+    legacy_merge_keys={"secrets": "name"},
     subresources=(),
 )
 
@@ -66,12 +66,12 @@ CONFIG_MAP: Final = ResourceKind(
     plural="configmaps",
     singular="configmap",
     namespaced=True,
-    default=configmap.default_config_map,
-    validate=configmap.validate_config_map,
-    validate_update=configmap.validate_config_map_update,
+    legacy_default=configmap.default_config_map,
+    legacy_validate=configmap.validate_config_map,
+    legacy_validate_update=configmap.validate_config_map_update,
     short_names=("cm",),
     printer_columns=(PrinterColumn("Data", "integer", value=configmap.data_count), AGE),
-    schema=configmap.SCHEMA,
+    legacy_schema=configmap.SCHEMA,
     subresources=(),
 )
 
@@ -82,15 +82,15 @@ SECRET: Final = ResourceKind(
     plural="secrets",
     singular="secret",
     namespaced=True,
-    default=secret.default_secret,
-    validate=secret.validate_secret,
-    validate_update=secret.validate_secret_update,
+    legacy_default=secret.default_secret,
+    legacy_validate=secret.validate_secret,
+    legacy_validate_update=secret.validate_secret_update,
     printer_columns=(
         PrinterColumn("Type", "string", ".type"),
         PrinterColumn("Data", "integer", value=secret.data_count),
         AGE,
     ),
-    schema=secret.SCHEMA,
+    legacy_schema=secret.SCHEMA,
     subresources=(),
 )
 
@@ -101,9 +101,9 @@ EVENT: Final = ResourceKind(
     plural="events",
     singular="event",
     namespaced=True,
-    default=event.default_event,
-    validate=event.validate_event,
-    validate_update=event.validate_event_update,
+    legacy_default=event.default_event,
+    legacy_validate=event.validate_event,
+    legacy_validate_update=event.validate_event_update,
     short_names=("ev",),
     printer_columns=(
         PrinterColumn("Last Seen", "date", value=event.last_seen),
@@ -117,7 +117,7 @@ EVENT: Final = ResourceKind(
         PrinterColumn("Count", "integer", value=event.count_cell, priority=1),
         PrinterColumn("Name", "string", ".metadata.name", priority=1),
     ),
-    schema=event.SCHEMA,
+    legacy_schema=event.SCHEMA,
     extra_api_versions=(event.EVENTS_API_VERSION,),
     convert=event.convert_event,
     subresources=(),
@@ -137,9 +137,9 @@ POD: Final = ResourceKind(
     plural="pods",
     singular="pod",
     namespaced=True,
-    default=pod.default_pod,
-    validate=pod.validate_pod,
-    validate_update=pod.validate_pod_update,
+    legacy_default=pod.default_pod,
+    legacy_validate=pod.validate_pod,
+    legacy_validate_update=pod.validate_pod_update,
     short_names=("po",),
     categories=("all",),
     printer_columns=(
@@ -154,8 +154,8 @@ POD: Final = ResourceKind(
             "Readiness Gates", "string", value=pod_status.readiness_gates_cell, priority=1
         ),
     ),
-    schema=pod_schema.SCHEMA,
-    strategic_merge_keys={
+    legacy_schema=pod_schema.SCHEMA,
+    legacy_merge_keys={
         "spec.containers": "name",
         "spec.initContainers": "name",
         "spec.ephemeralContainers": "name",

@@ -7,12 +7,13 @@ status helpers.
 """
 
 from kawa.apis import kn_common
-from kawa.apis.eventing import eventtype
+from kawa.apis.eventing import broker, eventtype, trigger
 from kawa.apis.eventing.broker import (
     BROKER_CLASS_ANNOTATION,
     BROKER_CONDITIONS,
     DEFAULT_BROKER_CLASS,
     Broker,
+    BrokerStatus,
     convert_broker,
     default_broker,
     parse_broker,
@@ -23,6 +24,7 @@ from kawa.apis.eventing.broker import (
 from kawa.apis.eventing.trigger import (
     TRIGGER_CONDITIONS,
     Trigger,
+    TriggerStatus,
     convert_trigger,
     default_trigger,
     effective_delivery,
@@ -38,6 +40,47 @@ from kawa.apis.kinds import PrinterColumn, ResourceKind
 
 GROUP = "eventing.knative.dev"
 
+_CATEGORIES = ("all", "knative", "eventing")
+
+BROKER = ResourceKind(
+    group=GROUP,
+    versions=("v1", "v1alpha1"),
+    kind=broker.KIND,
+    plural="brokers",
+    singular="broker",
+    namespaced=True,
+    model=Broker,
+    status=BrokerStatus,
+    convert=convert_broker,
+    categories=_CATEGORIES,
+    printer_columns=(
+        PrinterColumn("URL", "string", ".status.address.url"),
+        kn_common.AGE,
+        kn_common.READY,
+        kn_common.REASON,
+    ),
+)
+
+TRIGGER = ResourceKind(
+    group=GROUP,
+    versions=("v1", "v1alpha1"),
+    kind=trigger.KIND,
+    plural="triggers",
+    singular="trigger",
+    namespaced=True,
+    model=Trigger,
+    status=TriggerStatus,
+    convert=convert_trigger,
+    categories=_CATEGORIES,
+    printer_columns=(
+        PrinterColumn("Broker", "string", ".spec.broker"),
+        PrinterColumn("Subscriber_URI", "string", ".status.subscriberUri"),
+        kn_common.AGE,
+        kn_common.READY,
+        kn_common.REASON,
+    ),
+)
+
 EVENTTYPE = ResourceKind(
     group=GROUP,
     versions=("v1beta3", "v1beta2"),
@@ -45,12 +88,12 @@ EVENTTYPE = ResourceKind(
     plural="eventtypes",
     singular="eventtype",
     namespaced=True,
-    default=kn_common.via_storage(
+    legacy_default=kn_common.via_storage(
         eventtype.convert_eventtype, eventtype.API_VERSION, eventtype.default_eventtype
     ),
-    validate=eventtype.validate_eventtype,
-    validate_update=eventtype.validate_eventtype_update,
-    categories=("all", "knative", "eventing"),
+    legacy_validate=eventtype.validate_eventtype,
+    legacy_validate_update=eventtype.validate_eventtype_update,
+    categories=_CATEGORIES,
     printer_columns=(
         PrinterColumn("Reference Name", "string", ".spec.reference.name"),
         PrinterColumn("Reference Kind", "string", ".spec.reference.kind"),
@@ -58,21 +101,23 @@ EVENTTYPE = ResourceKind(
         kn_common.READY,
         kn_common.REASON,
     ),
-    schema=eventtype.SCHEMA,
+    legacy_schema=eventtype.SCHEMA,
     convert=eventtype.convert_eventtype,
 )
-"""EventType (v1beta3 storage, v1beta2 converted); the lead adds it to the registry."""
+"""EventType (v1beta3 storage, v1beta2 converted)."""
 
-KINDS = (EVENTTYPE,)
-"""The kinds of this group not yet in :mod:`kawa.apis.registry` (Broker and Trigger are)."""
+KINDS = (BROKER, TRIGGER, EVENTTYPE)
+"""The kinds of this group."""
 
 __all__ = [
+    "BROKER",
     "BROKER_CLASS_ANNOTATION",
     "BROKER_CONDITIONS",
     "DEFAULT_BROKER_CLASS",
     "EVENTTYPE",
     "GROUP",
     "KINDS",
+    "TRIGGER",
     "TRIGGER_CONDITIONS",
     "Broker",
     "Trigger",

@@ -10,13 +10,13 @@ plane.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
 from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, ConditionSet
+from kawa.apis.model.base import Context, Immutable, Model, doc
+from kawa.apis.model.objects import KubeObject, default_object, parse_object, update_errors
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "eventing.knative.dev"
@@ -30,7 +30,6 @@ DEFAULT_BROKER_CLASS: Final = "MTChannelBasedBroker"
 """Knative's default class; kawa's own data plane serves Brokers of every class."""
 
 _CLASS_PATH: Final = f"metadata.annotations[{BROKER_CLASS_ANNOTATION}]"
-_SPEC_FIELDS: Final = ("config", "delivery")
 
 # Condition types (Knative's names).
 INGRESS_READY: Final = "IngressReady"
@@ -44,100 +43,82 @@ BROKER_CONDITIONS: Final = ConditionSet(
 """``Ready`` of a Broker: ingress and filter running, an address, the dead-letter sink resolved."""
 
 
-@dataclass(frozen=True, slots=True)
-class Broker:
-    """A validated Broker. ``annotations`` is a copy; treat it as read-only."""
+class BrokerSpec(Model):
+    """The desired state of the Broker."""
 
-    api_version: str
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    broker_class: str
-    config: duck.KReference | None
-    delivery: duck.DeliverySpec | None
-    annotations: dict[str, str]
+    config: Annotated[
+        duck.KReference | None,
+        doc("Configuration of the broker's implementation."),
+        Immutable(),
+    ] = None
+    delivery: Annotated[
+        duck.DeliverySpec | None, doc("The default delivery of the broker's triggers.")
+    ] = None
+
+
+class Broker(KubeObject):
+    """A Broker receives events and delivers them to the subscribers of its Triggers."""
+
+    spec: Annotated[BrokerSpec, doc("The desired state of the Broker.")] = BrokerSpec()
 
     @property
-    def key(self) -> str:
-        """``namespace/name``."""
-        return f"{self.namespace}/{self.name}"
+    def broker_class(self) -> str:
+        """The ``eventing.knative.dev/broker.class`` annotation."""
+        return self.annotations.get(BROKER_CLASS_ANNOTATION, "")
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """The class annotation defaults to Knative's default class."""
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            return
+        annotations = metadata.get("annotations")
+        if annotations is None:
+            annotations = metadata["annotations"] = {}
+        if isinstance(annotations, dict) and not annotations.get(BROKER_CLASS_ANNOTATION):
+            annotations[BROKER_CLASS_ANNOTATION] = DEFAULT_BROKER_CLASS
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if not self.broker_class:
+            yield FieldError(_CLASS_PATH, "required annotation is missing")
+
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        old_class = meta.annotations_of(old).get(BROKER_CLASS_ANNOTATION)
+        new_class = meta.annotations_of(new).get(BROKER_CLASS_ANNOTATION)
+        if old_class != new_class:
+            yield FieldError(
+                _CLASS_PATH,
+                f"immutable field changed from {old_class!r} to {new_class!r}; "
+                "delete and recreate the Broker to change its class",
+            )
+
+
+class BrokerStatus(duck.Status):
+    """The observed state of the Broker."""
+
+    address: Annotated[
+        duck.Addressable | None, doc("Where the broker receives events (its ingress).")
+    ] = None
+    dead_letter_sink_uri: Annotated[
+        str | None, doc("The resolved URL of the dead-letter sink.")
+    ] = None
 
 
 def default_broker(obj: Mapping[str, Any]) -> meta.Object:
     """A copy of ``obj`` with Knative's defaults: the class annotation, ref namespaces."""
-    out: meta.Object = copy.deepcopy(dict(obj))
-    metadata = out.get("metadata")
-    if not isinstance(metadata, dict):
-        return out
-    annotations = metadata.get("annotations")
-    if annotations is None:
-        annotations = metadata["annotations"] = {}
-    if isinstance(annotations, dict) and not annotations.get(BROKER_CLASS_ANNOTATION):
-        annotations[BROKER_CLASS_ANNOTATION] = DEFAULT_BROKER_CLASS
-    spec = out.get("spec")
-    if isinstance(spec, dict):
-        namespace = meta.namespace_of(out)
-        config = spec.get("config")
-        if isinstance(config, dict) and not config.get("namespace"):
-            config["namespace"] = namespace
-        duck.default_delivery(spec.get("delivery"), namespace)
-    return out
+    return default_object(Broker, obj, namespaced=True)
 
 
 def parse_broker(obj: Mapping[str, Any]) -> Broker:
-    """Validate a Broker dict (defaults applied to a copy first) and return its typed view.
+    """Validate a Broker dict (defaults applied to a copy first) and return it typed.
 
     Raises :class:`ValidationError` (subject ``"Broker <namespace>/<name>"``) listing every
     problem with its field path. A v1alpha1 Broker is converted to v1 first.
     """
     if obj.get("apiVersion") == API_VERSION_V1ALPHA1:
-        _check_v1alpha1(obj)
         obj = convert_broker(obj, API_VERSION)
-    obj = default_broker(obj)
-    errors: list[FieldError] = []
-    if obj.get("apiVersion") != API_VERSION:
-        errors.append(
-            FieldError("apiVersion", f"expected {API_VERSION}, got {obj.get('apiVersion')!r}")
-        )
-    if obj.get("kind") != KIND:
-        errors.append(FieldError("kind", f"expected {KIND}, got {obj.get('kind')!r}"))
-    errors.extend(meta.validate_metadata(obj.get("metadata")))
-    namespace = meta.namespace_of(obj)
-    broker_class = meta.annotations_of(obj).get(BROKER_CLASS_ANNOTATION, "")
-    if not broker_class:
-        errors.append(FieldError(_CLASS_PATH, "required annotation is missing"))
-    config = delivery = None
-    spec = obj.get("spec")
-    if spec is not None and not isinstance(spec, Mapping):
-        errors.append(FieldError("spec", f"expected a mapping, got {meta.type_name(spec)}"))
-    elif spec is not None:
-        errors.extend(
-            FieldError(f"spec.{key}", f"unknown field; expected one of {', '.join(_SPEC_FIELDS)}")
-            for key in spec
-            if key not in _SPEC_FIELDS
-        )
-        if spec.get("config") is not None:
-            config = duck.read_reference(spec["config"], "spec.config", errors, namespace=namespace)
-        if spec.get("delivery") is not None:
-            delivery = duck.read_delivery(
-                spec["delivery"], "spec.delivery", errors, namespace=namespace
-            )
-    if errors:
-        raise ValidationError(errors, subject=meta.subject_of(KIND, obj))
-    metadata = meta.metadata_of(obj)
-    generation = metadata.get("generation")
-    return Broker(
-        api_version=API_VERSION,
-        namespace=namespace,
-        name=str(metadata["name"]),
-        uid=str(metadata.get("uid") or ""),
-        generation=generation if isinstance(generation, int) else 0,
-        broker_class=broker_class,
-        config=config,
-        delivery=delivery,
-        annotations=meta.annotations_of(obj),
-    )
+    return parse_object(Broker, obj, kind=KIND, api_versions=API_VERSIONS, namespaced=True)
 
 
 def validate_broker(obj: Mapping[str, Any]) -> None:
@@ -150,33 +131,9 @@ def validate_broker_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> No
 
     Only immutability is checked here; validate ``new`` itself with :func:`validate_broker`.
     """
-    old_d, new_d = default_broker(old), default_broker(new)
-    errors: list[FieldError] = []
-    old_class = meta.annotations_of(old_d).get(BROKER_CLASS_ANNOTATION)
-    new_class = meta.annotations_of(new_d).get(BROKER_CLASS_ANNOTATION)
-    if old_class != new_class:
-        errors.append(
-            FieldError(
-                _CLASS_PATH,
-                f"immutable field changed from {old_class!r} to {new_class!r}; "
-                "delete and recreate the Broker to change its class",
-            )
-        )
-    old_config, new_config = _spec_field(old_d, "config"), _spec_field(new_d, "config")
-    if old_config != new_config:
-        errors.append(
-            FieldError(
-                "spec.config",
-                f"immutable field changed from {old_config!r} to {new_config!r}",
-            )
-        )
+    errors = update_errors(Broker, default_broker(old), default_broker(new))
     if errors:
         raise ValidationError(errors, subject=meta.subject_of(KIND, new))
-
-
-def _spec_field(obj: Mapping[str, Any], key: str) -> Any:
-    spec = obj.get("spec")
-    return spec.get(key) if isinstance(spec, Mapping) else None
 
 
 # -- conversion: the 2019 v1alpha1 Broker ---------------------------------------------------
@@ -195,6 +152,8 @@ def convert_broker(obj: Mapping[str, Any], api_version: str) -> meta.Object:
     """
     if api_version not in API_VERSIONS:
         raise kn_common.convert_unsupported(KIND, api_version, API_VERSIONS)
+    if obj.get("apiVersion") == API_VERSION_V1ALPHA1 and api_version != API_VERSION_V1ALPHA1:
+        _check_v1alpha1(obj)
     out = kn_common.deep_copy(obj)
     source_version = out.get("apiVersion")
     out["apiVersion"] = api_version

@@ -14,16 +14,18 @@ plane (which compiles ``filter``/``filters`` with :mod:`kawa.filters`).
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
 from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, Condition, ConditionSet
 from kawa.apis.eventing import trigger_filters
 from kawa.apis.eventing.broker import Broker
+from kawa.apis.eventing.trigger_filters import SubscriptionsAPIFilter, TriggerFilter
+from kawa.apis.model.base import STORED, Context, Immutable, Model, doc
+from kawa.apis.model.objects import KubeObject, default_object, parse_object, update_errors
+from kawa.apis.model.types import Text
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "eventing.knative.dev"
@@ -42,8 +44,6 @@ DELIVERY_ORDER_ANNOTATIONS: Final = (
 )
 ORDERED: Final = "ordered"
 
-_SPEC_FIELDS: Final = ("broker", "filter", "filters", "subscriber", "delivery")
-
 # Condition types (Knative's names).
 BROKER_READY: Final = "BrokerReady"
 SUBSCRIBER_RESOLVED: Final = "SubscriberResolved"
@@ -55,36 +55,75 @@ TRIGGER_CONDITIONS: Final = ConditionSet(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """A validated Trigger. Dicts and the filter dicts are private copies: treat as read-only.
+class TriggerSpec(Model):
+    """The desired state of the Trigger."""
 
-    ``filter_attributes`` is ``spec.filter.attributes`` (``None`` when absent); ``filters`` is
-    ``spec.filters`` as raw, validated dicts (empty when absent). :mod:`kawa.filters` decides
-    which one applies.
-    """
+    broker: Annotated[
+        Text,
+        doc("The name of the Broker (in the same namespace); immutable."),
+        Immutable("delete and recreate the Trigger to move it to another broker"),
+    ]
+    filter: Annotated[
+        TriggerFilter | None, doc("Exact-match filtering on event attributes."), STORED
+    ] = TriggerFilter()
+    filters: Annotated[
+        list[SubscriptionsAPIFilter],
+        doc("Filters that must all match; when not empty, they replace filter."),
+    ] = []
+    subscriber: Annotated[duck.Destination, doc("Where matching events are delivered.")]
+    delivery: Annotated[
+        duck.DeliverySpec | None, doc("How events are delivered (replaces the broker's).")
+    ] = None
 
-    api_version: str
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    broker: str
-    subscriber: duck.Destination
-    filter_attributes: dict[str, str] | None
-    filters: tuple[dict[str, Any], ...]
-    delivery: duck.DeliverySpec | None
-    annotations: dict[str, str]
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        return trigger_filters.depth_errors(self.filters, "filters")
 
     @property
-    def key(self) -> str:
-        """``namespace/name``."""
-        return f"{self.namespace}/{self.name}"
+    def filter_attributes(self) -> dict[str, str] | None:
+        """``filter.attributes`` (``None`` when absent)."""
+        return None if self.filter is None else self.filter.attributes
+
+
+class Trigger(KubeObject):
+    """A Trigger subscribes a subscriber to the events of a Broker that pass its filters."""
+
+    spec: Annotated[TriggerSpec, doc("The desired state of the Trigger.")]
 
     @property
     def ordered(self) -> bool:
         """Whether events are delivered in order per partition (``delivery.order: ordered``)."""
-        return any(self.annotations.get(key) == ORDERED for key in DELIVERY_ORDER_ANNOTATIONS)
+        annotations = self.metadata.annotations or {}
+        return any(annotations.get(key) == ORDERED for key in DELIVERY_ORDER_ANNOTATIONS)
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """The label ``eventing.knative.dev/broker`` follows ``spec.broker``; a Trigger of the
+        2019 v1alpha1 API without a broker names the ``default`` one."""
+        spec = data.get("spec")
+        if not isinstance(spec, dict):
+            return
+        if ctx.api_version == API_VERSION_V1ALPHA1 and not spec.get("broker"):
+            spec["broker"] = DEFAULT_BROKER
+        broker = spec.get("broker")
+        metadata = data.get("metadata")
+        if isinstance(metadata, dict) and isinstance(broker, str) and broker:
+            labels = metadata.get("labels")
+            if labels is None:
+                labels = metadata["labels"] = {}
+            if isinstance(labels, dict):
+                labels[BROKER_LABEL] = broker
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        return _annotation_errors(self.annotations, self.namespace, self.spec.broker)
+
+
+class TriggerStatus(duck.Status):
+    """The observed state of the Trigger."""
+
+    subscriber_uri: Annotated[str | None, doc("The resolved URL of the subscriber.")] = None
+    dead_letter_sink_uri: Annotated[
+        str | None, doc("The resolved URL of the dead-letter sink.")
+    ] = None
 
 
 def default_trigger(obj: Mapping[str, Any]) -> meta.Object:
@@ -94,144 +133,15 @@ def default_trigger(obj: Mapping[str, Any]) -> meta.Object:
     and of the dead-letter sink to the Trigger's namespace, and the label
     ``eventing.knative.dev/broker`` to ``spec.broker``.
     """
-    out: meta.Object = copy.deepcopy(dict(obj))
-    spec = out.get("spec")
-    if not isinstance(spec, dict):
-        return out
-    if out.get("apiVersion") == API_VERSION_V1ALPHA1 and not spec.get("broker"):
-        # converted from v1alpha1: the 2019 API defaulted an empty spec.broker to "default".
-        spec["broker"] = DEFAULT_BROKER
-    if spec.get("filter") is None:
-        spec["filter"] = {}
-    namespace = meta.namespace_of(out)
-    duck.default_destination(spec.get("subscriber"), namespace)
-    duck.default_delivery(spec.get("delivery"), namespace)
-    metadata = out.get("metadata")
-    broker = spec.get("broker")
-    if isinstance(metadata, dict) and isinstance(broker, str) and broker:
-        labels = metadata.get("labels")
-        if labels is None:
-            labels = metadata["labels"] = {}
-        if isinstance(labels, dict):
-            labels[BROKER_LABEL] = broker
-    return out
+    return default_object(Trigger, obj, namespaced=True)
 
 
 def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
-    """Validate a Trigger dict (defaults applied to a copy first) and return its typed view."""
-    obj = default_trigger(obj)
-    api_version = obj.get("apiVersion")
-    errors: list[FieldError] = []
-    if api_version not in API_VERSIONS:
-        errors.append(
-            FieldError(
-                "apiVersion", f"expected one of {', '.join(API_VERSIONS)}, got {api_version!r}"
-            )
-        )
-    if obj.get("kind") != KIND:
-        errors.append(FieldError("kind", f"expected {KIND}, got {obj.get('kind')!r}"))
-    errors.extend(meta.validate_metadata(obj.get("metadata")))
-    namespace = meta.namespace_of(obj)
-    annotations = meta.annotations_of(obj)
-    spec = obj.get("spec")
-    broker = None
-    subscriber = delivery = None
-    attributes: dict[str, str] | None = None
-    filters: tuple[dict[str, Any], ...] = ()
-    if not isinstance(spec, Mapping):
-        message = "required field is missing" if spec is None else "expected a mapping"
-        errors.append(FieldError("spec", message))
-    else:
-        errors.extend(
-            FieldError(f"spec.{key}", f"unknown field; expected one of {', '.join(_SPEC_FIELDS)}")
-            for key in spec
-            if key not in _SPEC_FIELDS
-        )
-        broker = meta.read_str(spec, "broker", "spec.broker", errors, required=True)
-        attributes = _read_filter(spec.get("filter"), api_version, errors)
-        raw_filters = spec.get("filters")
-        errors.extend(trigger_filters.validate_filters(raw_filters, "spec.filters"))
-        if isinstance(raw_filters, list):
-            filters = tuple(f for f in raw_filters if isinstance(f, dict))
-        if spec.get("subscriber") is None:
-            errors.append(FieldError("spec.subscriber", "required field is missing"))
-        else:
-            subscriber = duck.read_destination(
-                spec["subscriber"], "spec.subscriber", errors, namespace=namespace
-            )
-        if spec.get("delivery") is not None:
-            delivery = duck.read_delivery(
-                spec["delivery"], "spec.delivery", errors, namespace=namespace
-            )
-    errors.extend(_annotation_errors(annotations, namespace, broker))
-    if errors or broker is None or subscriber is None:
-        raise ValidationError(
-            errors or [FieldError("spec", "invalid")], subject=meta.subject_of(KIND, obj)
-        )
-    metadata = meta.metadata_of(obj)
-    generation = metadata.get("generation")
-    return Trigger(
-        api_version=str(api_version),
-        namespace=namespace,
-        name=str(metadata["name"]),
-        uid=str(metadata.get("uid") or ""),
-        generation=generation if isinstance(generation, int) else 0,
-        broker=broker,
-        subscriber=subscriber,
-        filter_attributes=attributes,
-        filters=filters,
-        delivery=delivery,
-        annotations=annotations,
-    )
-
-
-def _read_filter(value: Any, api_version: Any, errors: list[FieldError]) -> dict[str, str] | None:
-    """``spec.filter``: ``attributes`` (v1), or the 2019 ``sourceAndType`` (v1alpha1)."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        errors.append(FieldError("spec.filter", f"expected a mapping, got {meta.type_name(value)}"))
-        return None
-    legacy = api_version == API_VERSION_V1ALPHA1
-    allowed = ("attributes", "sourceAndType") if legacy else ("attributes",)
-    for key in value:
-        if key == "sourceAndType" and not legacy:
-            errors.append(
-                FieldError(
-                    "spec.filter.sourceAndType",
-                    f"only exists in {API_VERSION_V1ALPHA1}; use attributes: "
-                    "{type: ..., source: ...}",
-                )
-            )
-        elif key not in allowed:
-            errors.append(
-                FieldError(f"spec.filter.{key}", f"unknown field; expected {' or '.join(allowed)}")
-            )
-    attributes = value.get("attributes")
-    found = trigger_filters.validate_attributes(attributes, "spec.filter.attributes")
-    errors.extend(found)
-    source_and_type = value.get("sourceAndType") if legacy else None
-    if source_and_type is not None:
-        # converted from v1alpha1: sourceAndType {type, source} is an attributes filter on
-        # type and source, "" meaning any value.
-        if attributes is not None:
-            errors.append(
-                FieldError("spec.filter", "expected at most one of attributes or sourceAndType")
-            )
-            return None
-        if not isinstance(source_and_type, Mapping):
-            errors.append(
-                FieldError("spec.filter.sourceAndType", "expected a mapping of type and source")
-            )
-            return None
-        converted: dict[str, str] = {}
-        for key in ("type", "source"):
-            item = meta.read_str(source_and_type, key, f"spec.filter.sourceAndType.{key}", errors)
-            converted[key] = item or ""
-        return converted
-    if found or attributes is None:
-        return None
-    return dict(attributes)
+    """Validate a Trigger dict (converted to v1, defaults applied to a copy) and return it
+    typed; raises :class:`ValidationError` (subject ``"Trigger <namespace>/<name>"``)."""
+    if obj.get("apiVersion") == API_VERSION_V1ALPHA1:
+        obj = convert_trigger(obj, API_VERSION)
+    return parse_object(Trigger, obj, kind=KIND, api_versions=API_VERSIONS, namespaced=True)
 
 
 def _annotation_errors(
@@ -287,20 +197,9 @@ def validate_trigger(obj: Mapping[str, Any]) -> None:
 
 def validate_trigger_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     """Knative's immutability rule: ``spec.broker`` never changes (validate ``new`` separately)."""
-    old_broker = _spec_broker(default_trigger(old))
-    new_broker = _spec_broker(default_trigger(new))
-    if old_broker != new_broker:
-        raise ValidationError.single(
-            "spec.broker",
-            f"immutable field changed from {old_broker!r} to {new_broker!r}; "
-            "delete and recreate the Trigger to move it to another broker",
-            subject=meta.subject_of(KIND, new),
-        )
-
-
-def _spec_broker(obj: Mapping[str, Any]) -> Any:
-    spec = obj.get("spec")
-    return spec.get("broker") if isinstance(spec, Mapping) else None
+    errors = update_errors(Trigger, default_trigger(old), default_trigger(new))
+    if errors:
+        raise ValidationError(errors, subject=meta.subject_of(KIND, new))
 
 
 def convert_trigger(obj: Mapping[str, Any], api_version: str) -> meta.Object:
@@ -340,10 +239,10 @@ def effective_delivery(trigger: Trigger, broker: Broker | None) -> duck.Delivery
 
     A trigger's ``delivery`` replaces the broker's whole (no field-by-field merge).
     """
-    if trigger.delivery is not None:
-        return trigger.delivery
-    if broker is not None and broker.delivery is not None:
-        return broker.delivery
+    if trigger.spec.delivery is not None:
+        return trigger.spec.delivery
+    if broker is not None and broker.spec.delivery is not None:
+        return broker.spec.delivery
     return duck.BROKER_DEFAULT_DELIVERY
 
 

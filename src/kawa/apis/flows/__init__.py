@@ -23,12 +23,12 @@ SEQUENCE: Final = ResourceKind(
     plural="sequences",
     singular="sequence",
     namespaced=True,
-    default=sequence.default_sequence,
-    validate=sequence.validate_sequence,
-    validate_update=sequence.validate_sequence_update,
+    legacy_default=sequence.default_sequence,
+    legacy_validate=sequence.validate_sequence,
+    legacy_validate_update=sequence.validate_sequence_update,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=sequence.SCHEMA,
+    legacy_schema=sequence.SCHEMA,
 )
 
 PARALLEL: Final = ResourceKind(
@@ -38,12 +38,12 @@ PARALLEL: Final = ResourceKind(
     plural="parallels",
     singular="parallel",
     namespaced=True,
-    default=parallel.default_parallel,
-    validate=parallel.validate_parallel,
-    validate_update=parallel.validate_parallel_update,
+    legacy_default=parallel.default_parallel,
+    legacy_validate=parallel.validate_parallel,
+    legacy_validate_update=parallel.validate_parallel_update,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=parallel.SCHEMA,
+    legacy_schema=parallel.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (SEQUENCE, PARALLEL)

@@ -23,13 +23,13 @@ CHANNEL: Final = ResourceKind(
     plural="channels",
     singular="channel",
     namespaced=True,
-    default=channel.default_channel,
-    validate=channel.validate_channel,
-    validate_update=channel.validate_channel_update,
+    legacy_default=channel.default_channel,
+    legacy_validate=channel.validate_channel,
+    legacy_validate_update=channel.validate_channel_update,
     short_names=("ch",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=channel.SCHEMA,
+    legacy_schema=channel.SCHEMA,
 )
 
 INMEMORYCHANNEL: Final = ResourceKind(
@@ -39,13 +39,13 @@ INMEMORYCHANNEL: Final = ResourceKind(
     plural="inmemorychannels",
     singular="inmemorychannel",
     namespaced=True,
-    default=inmemorychannel.default_inmemorychannel,
-    validate=inmemorychannel.validate_inmemorychannel,
-    validate_update=inmemorychannel.validate_inmemorychannel_update,
+    legacy_default=inmemorychannel.default_inmemorychannel,
+    legacy_validate=inmemorychannel.validate_inmemorychannel,
+    legacy_validate_update=inmemorychannel.validate_inmemorychannel_update,
     short_names=("imc",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=inmemorychannel.SCHEMA,
+    legacy_schema=inmemorychannel.SCHEMA,
 )
 
 SUBSCRIPTION: Final = ResourceKind(
@@ -55,13 +55,13 @@ SUBSCRIPTION: Final = ResourceKind(
     plural="subscriptions",
     singular="subscription",
     namespaced=True,
-    default=subscription.default_subscription,
-    validate=subscription.validate_subscription,
-    validate_update=subscription.validate_subscription_update,
+    legacy_default=subscription.default_subscription,
+    legacy_validate=subscription.validate_subscription,
+    legacy_validate_update=subscription.validate_subscription_update,
     short_names=("sub",),
     categories=("all", "knative", "messaging"),
     printer_columns=(kn_common.AGE, kn_common.READY, kn_common.REASON),
-    schema=subscription.SCHEMA,
+    legacy_schema=subscription.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (CHANNEL, INMEMORYCHANNEL, SUBSCRIPTION)

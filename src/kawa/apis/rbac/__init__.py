@@ -36,11 +36,11 @@ ROLE: Final = ResourceKind(
     plural="roles",
     singular="role",
     namespaced=True,
-    default=role.default_role,
-    validate=role.validate_role,
-    validate_update=role.validate_role_update,
+    legacy_default=role.default_role,
+    legacy_validate=role.validate_role,
+    legacy_validate_update=role.validate_role_update,
     printer_columns=(CREATED_AT,),
-    schema=role.schema(role.ROLE),
+    legacy_schema=role.schema(role.ROLE),
     subresources=(),
 )
 
@@ -51,11 +51,11 @@ CLUSTER_ROLE: Final = ResourceKind(
     plural="clusterroles",
     singular="clusterrole",
     namespaced=False,
-    default=role.default_role,
-    validate=role.validate_role,
-    validate_update=role.validate_role_update,
+    legacy_default=role.default_role,
+    legacy_validate=role.validate_role,
+    legacy_validate_update=role.validate_role_update,
     printer_columns=(CREATED_AT,),
-    schema=role.schema(role.CLUSTER_ROLE),
+    legacy_schema=role.schema(role.CLUSTER_ROLE),
     subresources=(),
 )
 
@@ -66,11 +66,11 @@ ROLE_BINDING: Final = ResourceKind(
     plural="rolebindings",
     singular="rolebinding",
     namespaced=True,
-    default=binding.default_binding,
-    validate=binding.validate_binding,
-    validate_update=binding.validate_binding_update,
+    legacy_default=binding.default_binding,
+    legacy_validate=binding.validate_binding,
+    legacy_validate_update=binding.validate_binding_update,
     printer_columns=_BINDING_COLUMNS,
-    schema=binding.schema(binding.ROLE_BINDING),
+    legacy_schema=binding.schema(binding.ROLE_BINDING),
     subresources=(),
 )
 
@@ -81,11 +81,11 @@ CLUSTER_ROLE_BINDING: Final = ResourceKind(
     plural="clusterrolebindings",
     singular="clusterrolebinding",
     namespaced=False,
-    default=binding.default_binding,
-    validate=binding.validate_binding,
-    validate_update=binding.validate_binding_update,
+    legacy_default=binding.default_binding,
+    legacy_validate=binding.validate_binding,
+    legacy_validate_update=binding.validate_binding_update,
     printer_columns=_BINDING_COLUMNS,
-    schema=binding.schema(binding.CLUSTER_ROLE_BINDING),
+    legacy_schema=binding.schema(binding.CLUSTER_ROLE_BINDING),
     subresources=(),
 )
 

@@ -32,13 +32,13 @@ SERVICE: Final = ResourceKind(
     plural="services",
     singular="service",
     namespaced=True,
-    default=service.default_service,
-    validate=service.validate_service,
-    validate_update=service.validate_service_update,
+    legacy_default=service.default_service,
+    legacy_validate=service.validate_service,
+    legacy_validate_update=service.validate_service_update,
     short_names=("kservice", "ksvc"),
     categories=_CATEGORIES,
     printer_columns=(_URL, *_LATEST, *_READY),
-    schema=service.SCHEMA,
+    legacy_schema=service.SCHEMA,
     convert=service.convert_service,
 )
 
@@ -49,13 +49,13 @@ CONFIGURATION: Final = ResourceKind(
     plural="configurations",
     singular="configuration",
     namespaced=True,
-    default=configuration.default_configuration,
-    validate=configuration.validate_configuration,
-    validate_update=configuration.validate_configuration_update,
+    legacy_default=configuration.default_configuration,
+    legacy_validate=configuration.validate_configuration,
+    legacy_validate_update=configuration.validate_configuration_update,
     short_names=("config", "cfg"),
     categories=_CATEGORIES,
     printer_columns=(*_LATEST, *_READY),
-    schema=configuration.CONFIGURATION_SCHEMA,
+    legacy_schema=configuration.CONFIGURATION_SCHEMA,
 )
 
 REVISION: Final = ResourceKind(
@@ -65,9 +65,9 @@ REVISION: Final = ResourceKind(
     plural="revisions",
     singular="revision",
     namespaced=True,
-    default=revision.default_revision,
-    validate=revision.validate_revision,
-    validate_update=revision.validate_revision_update,
+    legacy_default=revision.default_revision,
+    legacy_validate=revision.validate_revision,
+    legacy_validate_update=revision.validate_revision_update,
     short_names=("rev",),
     categories=_CATEGORIES,
     printer_columns=(
@@ -87,7 +87,7 @@ REVISION: Final = ResourceKind(
         PrinterColumn("Actual Replicas", "integer", ".status.actualReplicas"),
         PrinterColumn("Desired Replicas", "integer", ".status.desiredReplicas"),
     ),
-    schema=revision.SCHEMA,
+    legacy_schema=revision.SCHEMA,
 )
 
 ROUTE: Final = ResourceKind(
@@ -97,13 +97,13 @@ ROUTE: Final = ResourceKind(
     plural="routes",
     singular="route",
     namespaced=True,
-    default=configuration.default_route,
-    validate=configuration.validate_route,
-    validate_update=configuration.validate_route_update,
+    legacy_default=configuration.default_route,
+    legacy_validate=configuration.validate_route,
+    legacy_validate_update=configuration.validate_route_update,
     short_names=("rt",),
     categories=_CATEGORIES,
     printer_columns=(_URL, *_READY),
-    schema=configuration.ROUTE_SCHEMA,
+    legacy_schema=configuration.ROUTE_SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (SERVICE, CONFIGURATION, REVISION, ROUTE)

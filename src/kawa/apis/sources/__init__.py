@@ -24,9 +24,9 @@ PINGSOURCE: Final = ResourceKind(
     plural="pingsources",
     singular="pingsource",
     namespaced=True,
-    default=pingsource.default_pingsource,
-    validate=pingsource.validate_pingsource,
-    validate_update=pingsource.validate_pingsource_update,
+    legacy_default=pingsource.default_pingsource,
+    legacy_validate=pingsource.validate_pingsource,
+    legacy_validate_update=pingsource.validate_pingsource_update,
     categories=_CATEGORIES,
     printer_columns=(
         kn_common.SINK,
@@ -35,7 +35,7 @@ PINGSOURCE: Final = ResourceKind(
         kn_common.READY,
         kn_common.REASON,
     ),
-    schema=pingsource.SCHEMA,
+    legacy_schema=pingsource.SCHEMA,
 )
 
 APISERVERSOURCE: Final = ResourceKind(
@@ -45,12 +45,12 @@ APISERVERSOURCE: Final = ResourceKind(
     plural="apiserversources",
     singular="apiserversource",
     namespaced=True,
-    default=apiserversource.default_apiserversource,
-    validate=apiserversource.validate_apiserversource,
-    validate_update=apiserversource.validate_apiserversource_update,
+    legacy_default=apiserversource.default_apiserversource,
+    legacy_validate=apiserversource.validate_apiserversource,
+    legacy_validate_update=apiserversource.validate_apiserversource_update,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=apiserversource.SCHEMA,
+    legacy_schema=apiserversource.SCHEMA,
     extra_api_versions=(apiserversource.API_VERSION_V1ALPHA1,),
     convert=apiserversource.convert_apiserversource,
 )
@@ -62,12 +62,12 @@ CONTAINERSOURCE: Final = ResourceKind(
     plural="containersources",
     singular="containersource",
     namespaced=True,
-    default=containersource.default_containersource,
-    validate=containersource.validate_containersource,
-    validate_update=containersource.validate_containersource_update,
+    legacy_default=containersource.default_containersource,
+    legacy_validate=containersource.validate_containersource,
+    legacy_validate_update=containersource.validate_containersource_update,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    schema=containersource.SCHEMA,
+    legacy_schema=containersource.SCHEMA,
 )
 
 SINKBINDING: Final = ResourceKind(
@@ -77,12 +77,12 @@ SINKBINDING: Final = ResourceKind(
     plural="sinkbindings",
     singular="sinkbinding",
     namespaced=True,
-    default=sinkbinding.default_sinkbinding,
-    validate=sinkbinding.validate_sinkbinding,
-    validate_update=sinkbinding.validate_sinkbinding_update,
+    legacy_default=sinkbinding.default_sinkbinding,
+    legacy_validate=sinkbinding.validate_sinkbinding,
+    legacy_validate_update=sinkbinding.validate_sinkbinding_update,
     categories=(*_CATEGORIES, "bindings"),
     printer_columns=_COLUMNS,
-    schema=sinkbinding.SCHEMA,
+    legacy_schema=sinkbinding.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (PINGSOURCE, APISERVERSOURCE, CONTAINERSOURCE, SINKBINDING)

@@ -1,0 +1,38 @@
+"""Declaring kinds once: typed models from which kawa derives parsers, defaults, update rules
+and OpenAPI schemas (see :mod:`.base` for the shape of a declaration).
+
+* :mod:`.base` -- :class:`Model`, :class:`Context`, :func:`doc` and the markers
+  (:data:`STORED`, :class:`Immutable`, :class:`OpenAPI`, :class:`MergeKey`, :data:`PRESERVE`);
+* :mod:`.types` -- field types shared by kinds (ISO durations, non-empty strings, maps...);
+* :mod:`.objects` -- :class:`ObjectMeta`, the :class:`KubeObject` base of kinds, and whole
+  object defaulting, parsing and update checks;
+* :mod:`.parse`, :mod:`.defaults`, :mod:`.openapi` -- the three derivations;
+* :mod:`.introspect` -- what they share: reading declared types.
+
+Pure (no I/O); uses pydantic. The kinds in :mod:`kawa.apis` declare themselves with these.
+"""
+
+from kawa.apis.model.base import (
+    PRESERVE,
+    STORED,
+    Context,
+    Immutable,
+    MergeKey,
+    Model,
+    OpenAPI,
+    doc,
+)
+from kawa.apis.model.objects import KubeObject, ObjectMeta
+
+__all__ = [
+    "PRESERVE",
+    "STORED",
+    "Context",
+    "Immutable",
+    "KubeObject",
+    "MergeKey",
+    "Model",
+    "ObjectMeta",
+    "OpenAPI",
+    "doc",
+]

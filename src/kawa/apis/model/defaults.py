@@ -1,0 +1,71 @@
+"""Defaults written into stored objects, from the declaration.
+
+:func:`apply_defaults` walks a dict along its model: a field marked
+:data:`~kawa.apis.model.base.STORED` that is absent (or ``null``, or ``""``) gets its declared
+default, then the model's :meth:`~kawa.apis.model.base.Model.set_defaults` runs (the defaults
+that depend on context or on other fields), then the walk goes on into the nested objects,
+lists and maps: parents first, as Knative's ``SetDefaults`` calls its children. Values of the
+wrong type are left alone for validation to report. Called by
+:mod:`kawa.apis.model.objects`; kinds may call it for embedded values.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from kawa.apis.model import introspect
+from kawa.apis.model.base import Context, Model, Stored
+
+
+def apply_defaults(model: type[Model], data: Any, ctx: Context) -> None:
+    """Write the defaults of ``model`` into ``data`` (a dict) in place."""
+    if not isinstance(data, dict):
+        return
+    for spec, default in _stored(model):
+        if data.get(spec.alias) in (None, ""):
+            data[spec.alias] = copy.deepcopy(default)
+    model.set_defaults(data, ctx)
+    for spec in _nested(model):
+        _descend(spec.info.annotation, data.get(spec.alias), ctx)
+
+
+def _descend(tp: Any, value: Any, ctx: Context) -> None:
+    shape = introspect.shape(tp)
+    if shape.form == "model":
+        apply_defaults(shape.tp, value, ctx)
+    elif shape.form == "list" and isinstance(value, list):
+        for item in value:
+            _descend(shape.item, item, ctx)
+    elif shape.form == "map" and isinstance(value, dict):
+        for item in value.values():
+            _descend(shape.item, item, ctx)
+
+
+@functools.cache
+def _stored(model: type[Model]) -> tuple[tuple[introspect.FieldSpec, Any], ...]:
+    out = []
+    for spec in introspect.fields_of(model).values():
+        if introspect.marker(spec.markers, Stored) is not None:
+            default = spec.info.get_default(call_default_factory=True)
+            out.append((spec, _plain(default)))
+    return tuple(out)
+
+
+@functools.cache
+def _nested(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
+    return tuple(
+        spec
+        for spec in introspect.fields_of(model).values()
+        if introspect.contains_model(spec.info.annotation)
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A declared default as JSON data (a model default becomes its dict)."""
+    if isinstance(value, Model):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,288 @@
+"""Dicts to typed views: validation against a declared :class:`Model`, errors with field paths.
+
+:func:`validate` checks a Kubernetes-shaped dict against a model and returns the model's
+instance, or ``None`` after appending one :class:`~kawa.errors.FieldError` per problem: every
+problem at once, each at its Kubernetes field path (``spec.delivery.retry``,
+``spec.filters[0].exact``, ``spec.filter.attributes[source]``) with a message saying what was
+expected. It runs in two steps, as Kubernetes runs the schema before Knative's webhook: the
+types of the whole object (pydantic, strict JSON rules; ``null`` means absent), then, when
+those hold, every model's :meth:`~kawa.apis.model.base.Model.check`.
+
+Called by :mod:`kawa.apis.model.objects` for whole objects and by kinds for embedded values.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypeVar
+
+import orjson
+import pydantic
+from annotated_types import Ge, Gt, Le, Lt
+
+from kawa.apis.model import introspect
+from kawa.apis.model.base import Context, Model
+from kawa.errors import FieldError
+
+M = TypeVar("M", bound=Model)
+
+_EXPECTED: Final = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "bool_type": "a boolean",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages ("a list", "a number" ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def join(path: str, key: str) -> str:
+    """``path.key``, or ``key`` alone at the top; ``[i]`` keys attach without a dot."""
+    if not path:
+        return key
+    return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
+
+
+def validate(
+    model: type[M], value: Any, errors: list[FieldError], *, ctx: Context, path: str = ""
+) -> M | None:
+    """``value`` as an instance of ``model``; ``None`` after appending its problems."""
+    if not isinstance(value, Mapping):
+        errors.append(FieldError(path, f"expected a mapping, got {type_name(value)}"))
+        return None
+    try:
+        clean = without_nulls(value, path)
+        raw = orjson.dumps(clean, option=orjson.OPT_NON_STR_KEYS)
+    except TooDeep as err:
+        errors.append(FieldError(err.path, f"nested too deeply (more than {MAX_DEPTH} levels)"))
+        return None
+    except TypeError as err:
+        errors.append(FieldError(path, f"expected JSON data: {err}"))
+        return None
+    try:
+        instance = model.model_validate_json(raw)
+    except pydantic.ValidationError as err:
+        problems = err.errors(include_url=False)
+        errors.extend(translate(model, problems, path))
+        bad = {tuple(problem["loc"]) for problem in problems}
+        _salvage(model, clean, bad, ctx, path, errors)
+        return None
+    before = len(errors)
+    run_checks(instance, ctx, path, errors)
+    return instance if len(errors) == before else None
+
+
+MAX_DEPTH: Final = 100
+"""Deepest nesting of objects and lists accepted in a resource (no kind needs more)."""
+
+
+class TooDeep(Exception):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def without_nulls(value: Any, path: str = "", depth: int = 0) -> Any:
+    """A copy of ``value`` whose mappings have no ``None`` values (Kubernetes reads a JSON
+    ``null`` field as an absent one); list items are kept as they are. Raises
+    :class:`TooDeep` (with the path) past :data:`MAX_DEPTH` levels."""
+    if depth > MAX_DEPTH:
+        raise TooDeep(path)
+    if isinstance(value, Mapping):
+        return {
+            k: without_nulls(v, join(path, str(k)), depth + 1)
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list | tuple):
+        return [without_nulls(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return value
+
+
+def _salvage(
+    tp: Any,
+    value: Any,
+    bad: set[tuple[Any, ...]],
+    ctx: Context,
+    path: str,
+    errors: list[FieldError],
+) -> None:
+    """After type errors, still run the rules of every part that has none, so one answer
+    lists every problem (a misspelt field and an invalid filter elsewhere, say)."""
+    if () in bad:
+        return  # this value itself has the wrong type
+    shape = introspect.shape(tp)
+    if shape.form == "model" and isinstance(value, Mapping):
+        if not bad:
+            try:
+                instance = shape.tp.model_validate_json(orjson.dumps(value))
+            except pydantic.ValidationError:
+                return
+            run_checks(instance, ctx, path, errors)
+            return
+        for alias, spec in introspect.fields_of(shape.tp).items():
+            if alias in value:
+                inner = {loc[1:] for loc in bad if loc and loc[0] == alias}
+                _salvage(spec.info.annotation, value[alias], inner, ctx, join(path, alias), errors)
+    elif shape.form == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            inner = {loc[1:] for loc in bad if loc and loc[0] == i}
+            _salvage(shape.item, item, inner, ctx, f"{path}[{i}]", errors)
+    elif shape.form == "map" and isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = {loc[1:] for loc in bad if loc and loc[0] == key}
+            _salvage(shape.item, item, inner, ctx, f"{path}[{key}]", errors)
+
+
+# -- pydantic's errors as field errors -------------------------------------------------------
+
+
+def translate(
+    model: type[Model], problems: Iterable[Mapping[str, Any]], path: str = ""
+) -> list[FieldError]:
+    """Pydantic's error records as :class:`FieldError` values with Kubernetes paths."""
+    out: list[FieldError] = []
+    for problem in problems:
+        where, parent, leaf = _locate(model, tuple(problem["loc"]), path)
+        error = FieldError(where, _message(problem, parent, leaf))
+        if error not in out:
+            out.append(error)
+    return out
+
+
+def _locate(
+    model: type[Model], loc: tuple[Any, ...], path: str
+) -> tuple[str, introspect.Shape | None, introspect.FieldSpec | introspect.Shape | None]:
+    """The field path of ``loc``, the shape holding the last step, and what it points at."""
+    current: introspect.Shape | None = introspect.shape(model)
+    parent: introspect.Shape | None = None
+    leaf: introspect.FieldSpec | introspect.Shape | None = current
+    for step in loc:
+        parent = current
+        if current is not None and current.form == "model":
+            found = introspect.fields_of(current.tp).get(str(step))
+            path = join(path, str(step))
+            leaf = found
+            current = found.shape if found is not None else None
+        elif current is not None and current.form in ("list", "map"):
+            path = join(path, f"[{step}]")
+            current = leaf = introspect.shape(current.item)
+        else:
+            # a pydantic-internal step (a union member's tag): not part of the field path
+            continue
+    return path, parent, leaf
+
+
+def _message(
+    problem: Mapping[str, Any],
+    parent: introspect.Shape | None,
+    leaf: introspect.FieldSpec | introspect.Shape | None,
+) -> str:
+    kind = problem["type"]
+    given = problem.get("input")
+    ctx = problem.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        if parent is None or parent.form != "model":
+            return "unknown field"
+        hint = parent.tp.unknown_field_hints.get(str(problem["loc"][-1]))
+        if hint:
+            return f"unknown field: {hint}"
+        names = list(introspect.fields_of(parent.tp))
+        return f"unknown field; expected one of {', '.join(names)}" if names else "unknown field"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {type_name(given)}"
+    shape = leaf.shape if isinstance(leaf, introspect.FieldSpec) else leaf
+    if kind == "literal_error" and shape is not None and shape.choices:
+        choices = ", ".join(str(c) for c in shape.choices)
+        return f"must be one of {choices}, got {given!r}"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        markers = leaf.markers if isinstance(leaf, introspect.FieldSpec) else ()
+        return f"invalid value {given!r}: must be {_bounds(markers, ctx)}"
+    if kind == "string_too_short":
+        if ctx.get("min_length") == 1:
+            return "required field is missing"
+        return f"must be at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"must be no more than {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        if ctx.get("min_length") == 1:
+            return "required field is missing (a non-empty list)"
+        return f"must have at least {ctx.get('min_length')} items"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "string_pattern_mismatch":
+        return f"invalid value {given!r}: must match {ctx.get('pattern')}"
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    return str(problem.get("msg", "invalid value"))
+
+
+def _bounds(markers: tuple[Any, ...], ctx: Mapping[str, Any]) -> str:
+    low = next((m.ge for m in markers if isinstance(m, Ge)), None)
+    high = next((m.le for m in markers if isinstance(m, Le)), None)
+    if low is not None and high is not None:
+        return f"between {low} and {high}, inclusive"
+    if low is not None:
+        return f"greater than or equal to {low}"
+    if high is not None:
+        return f"less than or equal to {high}"
+    above = next((m.gt for m in markers if isinstance(m, Gt)), ctx.get("gt"))
+    if above is not None:
+        return f"greater than {above}"
+    below = next((m.lt for m in markers if isinstance(m, Lt)), ctx.get("lt"))
+    return f"less than {below}"
+
+
+# -- the rules beyond types ------------------------------------------------------------------
+
+
+def run_checks(instance: Model, ctx: Context, path: str, errors: list[FieldError]) -> None:
+    """Every :meth:`Model.check` of ``instance`` and of the models it holds, paths nested."""
+    for error in instance.check(ctx):
+        errors.append(error.nested(path) if path else error)
+    for spec in _model_fields(type(instance)):
+        _descend(getattr(instance, spec.name), ctx, join(path, spec.alias), errors)
+
+
+def _descend(value: Any, ctx: Context, path: str, errors: list[FieldError]) -> None:
+    if isinstance(value, Model):
+        run_checks(value, ctx, path, errors)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _descend(item, ctx, f"{path}[{i}]", errors)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _descend(item, ctx, f"{path}[{key}]", errors)
+
+
+@functools.cache
+def _model_fields(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
+    return tuple(
+        spec
+        for spec in introspect.fields_of(model).values()
+        if introspect.contains_model(spec.info.annotation)
+    )
