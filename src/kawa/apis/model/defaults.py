@@ -28,19 +28,20 @@ def apply_defaults(model: type[Model], data: Any, ctx: Context) -> None:
             data[spec.alias] = copy.deepcopy(default)
     model.set_defaults(data, ctx)
     for spec in _nested(model):
-        _descend(spec.info.annotation, data.get(spec.alias), ctx)
+        _descend(spec.shape, data.get(spec.alias), ctx)
 
 
-def _descend(tp: Any, value: Any, ctx: Context) -> None:
-    shape = introspect.shape(tp)
+def _descend(shape: introspect.Shape, value: Any, ctx: Context) -> None:
     if shape.form == "model":
         apply_defaults(shape.tp, value, ctx)
     elif shape.form == "list" and isinstance(value, list):
+        item_shape = introspect.shape(shape.item)
         for item in value:
-            _descend(shape.item, item, ctx)
+            _descend(item_shape, item, ctx)
     elif shape.form == "map" and isinstance(value, dict):
+        item_shape = introspect.shape(shape.item)
         for item in value.values():
-            _descend(shape.item, item, ctx)
+            _descend(item_shape, item, ctx)
 
 
 @functools.cache

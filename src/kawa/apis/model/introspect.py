@@ -40,7 +40,14 @@ _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool
 
 
 def shape(tp: Any) -> Shape:
-    """The :class:`Shape` of a declared type."""
+    """The :class:`Shape` of a declared type (computed once per type)."""
+    try:
+        return _shape_cached(tp)
+    except TypeError:  # an unhashable type annotation
+        return _shape(tp)
+
+
+def _shape(tp: Any) -> Shape:
     metadata: list[Any] = []
     nullable = False
     while True:
@@ -73,25 +80,19 @@ def shape(tp: Any) -> Shape:
     return Shape(form, tp, meta, nullable=nullable)
 
 
+_shape_cached = functools.lru_cache(maxsize=None)(_shape)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One declared field: Python name, JSON name, declared type, pydantic's FieldInfo."""
+    """One declared field: Python name, JSON name, pydantic's FieldInfo, the declared type's
+    shape and every marker (the field's own and its type's)."""
 
     name: str
     alias: str
     info: FieldInfo
-
-    @property
-    def shape(self) -> Shape:
-        return field_shape(self.info)
-
-    @property
-    def markers(self) -> tuple[Any, ...]:
-        return tuple(self.info.metadata) + self.shape.metadata
-
-
-def field_shape(info: FieldInfo) -> Shape:
-    return shape(info.annotation)
+    shape: Shape
+    markers: tuple[Any, ...]
 
 
 @functools.cache
@@ -100,7 +101,8 @@ def fields_of(model: type[Model]) -> dict[str, FieldSpec]:
     out: dict[str, FieldSpec] = {}
     for name, info in model.model_fields.items():
         alias = info.alias or name
-        out[alias] = FieldSpec(name, alias, info)
+        found = shape(info.annotation)
+        out[alias] = FieldSpec(name, alias, info, found, (*info.metadata, *found.metadata))
     return out
 
 

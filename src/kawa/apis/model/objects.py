@@ -22,6 +22,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
+import orjson
 from pydantic import ConfigDict
 
 from kawa.apis import meta
@@ -141,9 +142,19 @@ def default_object(
     model: type[KubeObject], obj: Mapping[str, Any], *, namespaced: bool
 ) -> meta.Object:
     """A deep copy of ``obj`` with the defaults of ``model`` written in."""
-    out: meta.Object = copy.deepcopy(dict(obj))
+    out = json_copy(obj)
     apply_defaults(model, out, context_of(out, namespaced=namespaced))
     return out
+
+
+def json_copy(obj: Mapping[str, Any]) -> meta.Object:
+    """A deep copy of a JSON-shaped dict (through orjson: several times faster than
+    :func:`copy.deepcopy` for resources; anything else is copied with deepcopy)."""
+    try:
+        copied = orjson.loads(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS))
+    except TypeError:
+        return copy.deepcopy(dict(obj))
+    return copied if isinstance(copied, dict) else copy.deepcopy(dict(obj))
 
 
 def subject(kind: str, obj: Mapping[str, Any], *, namespaced: bool) -> str:

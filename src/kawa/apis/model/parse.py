@@ -73,10 +73,11 @@ def validate(
         errors.append(FieldError(path, f"expected a mapping, got {type_name(value)}"))
         return None
     try:
-        clean = without_nulls(value, path)
+        clean = without_nulls(value)
         raw = orjson.dumps(clean, option=orjson.OPT_NON_STR_KEYS)
     except TooDeep as err:
-        errors.append(FieldError(err.path, f"nested too deeply (more than {MAX_DEPTH} levels)"))
+        where = join(path, err.path) if err.path else path
+        errors.append(FieldError(where, f"nested too deeply (more than {MAX_DEPTH} levels)"))
         return None
     except TypeError as err:
         errors.append(FieldError(path, f"expected JSON data: {err}"))
@@ -99,25 +100,47 @@ MAX_DEPTH: Final = 100
 
 
 class TooDeep(Exception):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
+    """Raised by :func:`without_nulls` past :data:`MAX_DEPTH`; ``path`` is where."""
+
+    def __init__(self) -> None:
+        super().__init__("nested too deeply")
+        self.keys: list[str] = []
+
+    @property
+    def path(self) -> str:
+        out = ""
+        for key in reversed(self.keys):
+            out = join(out, key)
+        return out
 
 
-def without_nulls(value: Any, path: str = "", depth: int = 0) -> Any:
+def without_nulls(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` whose mappings have no ``None`` values (Kubernetes reads a JSON
     ``null`` field as an absent one); list items are kept as they are. Raises
-    :class:`TooDeep` (with the path) past :data:`MAX_DEPTH` levels."""
+    :class:`TooDeep` past :data:`MAX_DEPTH` levels."""
     if depth > MAX_DEPTH:
-        raise TooDeep(path)
-    if isinstance(value, Mapping):
-        return {
-            k: without_nulls(v, join(path, str(k)), depth + 1)
-            for k, v in value.items()
-            if v is not None
-        }
-    if isinstance(value, list | tuple):
-        return [without_nulls(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        raise TooDeep
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if v is not None:
+                try:
+                    out[k] = without_nulls(v, depth + 1) if isinstance(v, dict | list) else v
+                except TooDeep as err:
+                    err.keys.append(str(k))
+                    raise
+        return out
+    if isinstance(value, list):
+        items = []
+        for i, v in enumerate(value):
+            try:
+                items.append(without_nulls(v, depth + 1) if isinstance(v, dict | list) else v)
+            except TooDeep as err:
+                err.keys.append(f"[{i}]")
+                raise
+        return items
+    if isinstance(value, Mapping | tuple):
+        return without_nulls(dict(value) if isinstance(value, Mapping) else list(value), depth)
     return value
 
 
@@ -262,27 +285,44 @@ def _bounds(markers: tuple[Any, ...], ctx: Mapping[str, Any]) -> str:
 
 def run_checks(instance: Model, ctx: Context, path: str, errors: list[FieldError]) -> None:
     """Every :meth:`Model.check` of ``instance`` and of the models it holds, paths nested."""
-    for error in instance.check(ctx):
-        errors.append(error.nested(path) if path else error)
-    for spec in _model_fields(type(instance)):
-        _descend(getattr(instance, spec.name), ctx, join(path, spec.alias), errors)
+    _run(instance, ctx, (path,) if path else (), errors)
 
 
-def _descend(value: Any, ctx: Context, path: str, errors: list[FieldError]) -> None:
+def _run(instance: Model, ctx: Context, where: tuple[str, ...], errors: list[FieldError]) -> None:
+    has_check, nested = _plan(type(instance))
+    if has_check:
+        found = list(instance.check(ctx))
+        if found:
+            prefix = _render(where)
+            errors.extend(e.nested(prefix) if prefix else e for e in found)
+    for spec in nested:
+        _descend(getattr(instance, spec.name), ctx, (*where, spec.alias), errors)
+
+
+def _descend(value: Any, ctx: Context, where: tuple[str, ...], errors: list[FieldError]) -> None:
     if isinstance(value, Model):
-        run_checks(value, ctx, path, errors)
+        _run(value, ctx, where, errors)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            _descend(item, ctx, f"{path}[{i}]", errors)
+            _descend(item, ctx, (*where, f"[{i}]"), errors)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            _descend(item, ctx, f"{path}[{key}]", errors)
+            _descend(item, ctx, (*where, f"[{key}]"), errors)
+
+
+def _render(where: tuple[str, ...]) -> str:
+    out = ""
+    for part in where:
+        out = join(out, part)
+    return out
 
 
 @functools.cache
-def _model_fields(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
-    return tuple(
+def _plan(model: type[Model]) -> tuple[bool, tuple[introspect.FieldSpec, ...]]:
+    """Whether ``model`` has rules of its own, and its fields that may hold models."""
+    nested = tuple(
         spec
         for spec in introspect.fields_of(model).values()
         if introspect.contains_model(spec.info.annotation)
     )
+    return model.check is not Model.check, nested
