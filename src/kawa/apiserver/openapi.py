@@ -21,69 +21,13 @@ from typing import Any, Final
 import orjson
 
 from kawa.apis.kinds import ResourceKind
+from kawa.apis.model import openapi as model_openapi
+from kawa.apis.model.objects import ObjectMeta
 from kawa.apis.registry import Scheme
 
 OBJECT_META: Final = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
-_STRING_MAP: Final = {"type": "object", "additionalProperties": {"type": "string"}}
-
-_OBJECT_META_SCHEMA: Final = {
-    "type": "object",
-    "description": "Standard object metadata: names, labels, annotations and what the server "
-    "records about the object.",
-    "properties": {
-        "name": {"type": "string", "description": "The object's name, unique in its namespace."},
-        "namespace": {"type": "string", "description": "The namespace the object lives in."},
-        "labels": {**_STRING_MAP, "description": "Keys and values to select objects by."},
-        "annotations": {**_STRING_MAP, "description": "Keys and values for tools and people."},
-        "uid": {"type": "string", "description": "Set by the server: unique for all time."},
-        "resourceVersion": {
-            "type": "string",
-            "description": "Set by the server: the version of the object, for concurrency "
-            "control and watches.",
-        },
-        "generation": {
-            "type": "integer",
-            "format": "int64",
-            "description": "Set by the server: increases when the desired state changes.",
-        },
-        "creationTimestamp": {
-            "type": "string",
-            "format": "date-time",
-            "description": "Set by the server: when the object was created.",
-        },
-        "deletionTimestamp": {
-            "type": "string",
-            "format": "date-time",
-            "description": "Set by the server: when the object will be deleted.",
-        },
-        "finalizers": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "Conditions that must clear before the object is deleted.",
-        },
-        "ownerReferences": {
-            "type": "array",
-            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "description": "Objects this object depends on.",
-        },
-        "generateName": {
-            "type": "string",
-            "description": "A prefix for a server-generated name, used when name is empty.",
-        },
-        "managedFields": {
-            "type": "array",
-            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            "description": "Which tool manages which fields.",
-        },
-        "selfLink": {"type": "string", "description": "Deprecated: the object's own URL."},
-        "deletionGracePeriodSeconds": {
-            "type": "integer",
-            "format": "int64",
-            "description": "Set by the server: seconds allowed for a graceful deletion.",
-        },
-    },
-}
+_OBJECT_META_SCHEMA: Final = model_openapi.schema_of(ObjectMeta)
 
 REFS: Final = {OBJECT_META: _OBJECT_META_SCHEMA}
 """The shared schemas kind schemas point at (for :mod:`kawa.apis.schema_check`)."""
@@ -174,12 +118,13 @@ def _with_merge_keys(properties: dict[str, Any], keys: Mapping[str, str]) -> dic
     return out
 
 
-_OBJECT_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {}
+_OBJECT_SCHEMAS: dict[tuple[str, str, int], dict[str, Any]] = {}
 
 
 def object_schema(rk: ResourceKind) -> dict[str, Any]:
-    """The schema of a whole stored object of ``rk`` (its storage version; built once)."""
-    key = (rk.storage_api_version, rk.kind)
+    """The schema of a whole stored object of ``rk`` (its storage version; built once per
+    declaration: two schemes may declare a kind of the same name differently)."""
+    key = (rk.storage_api_version, rk.kind, id(rk.schema))
     found = _OBJECT_SCHEMAS.get(key)
     if found is None:
         group, _, version = rk.storage_api_version.rpartition("/")

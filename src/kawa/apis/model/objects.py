@@ -30,6 +30,7 @@ from kawa.apis.model import introspect
 from kawa.apis.model.base import Context, Immutable, Model, doc
 from kawa.apis.model.defaults import apply_defaults
 from kawa.apis.model.parse import validate
+from kawa.apis.model.types import DateTime
 from kawa.errors import FieldError, ValidationError
 
 ObjT = TypeVar("ObjT", bound="KubeObject")
@@ -59,10 +60,10 @@ class ObjectMeta(Model):
         int, doc("Set by the server: increases when the desired state changes.")
     ] = 0
     creation_timestamp: Annotated[
-        str | None, doc("Set by the server: when the object was created.")
+        DateTime | None, doc("Set by the server: when the object was created.")
     ] = None
     deletion_timestamp: Annotated[
-        str | None, doc("Set by the server: when the object will be deleted.")
+        DateTime | None, doc("Set by the server: when the object will be deleted.")
     ] = None
     deletion_grace_period_seconds: Annotated[
         int | None, doc("Set by the server: seconds allowed for a graceful deletion.")

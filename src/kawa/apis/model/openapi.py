@@ -31,7 +31,7 @@ def schema_of(model: type[Model], description: str = "") -> Schema:
 
 def _describe(model: type[Model]) -> str:
     text = (model.__doc__ or "").strip()
-    return text.split("\n\n", 1)[0].replace("\n", " ") if text else model.__name__
+    return " ".join(text.split("\n\n", 1)[0].split()) if text else model.__name__
 
 
 def _model(model: type[Model], description: str, seen: tuple[type[Model], ...]) -> Schema:
