@@ -172,7 +172,8 @@ def up(
         max_event_size=max_event_size,
         durability=durability,  # type: ignore[arg-type]
         retention=retention,
-        ephemeral=ephemeral,
+        store_backend="memory" if ephemeral else "sqlite",
+        event_log_backend="memory" if ephemeral else "sqlite",
     )
     try:
         run_async(serve(config, on_ready=_announce))
