@@ -5,12 +5,13 @@ on disk while kawa works as usual."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from kawa import runtime
-from kawa.errors import ValidationError
+from kawa.errors import ConflictError, ValidationError
 from kawa.store.base import ResourceKey
 
 from .broker.broker_support import broker, event, running_kawa
@@ -68,3 +69,16 @@ async def test_memory_backends_keep_nothing_on_disk(tmp_path: Path) -> None:
         assert (tmp_path / "resources.db").exists()
         assert (tmp_path / "events.db").exists()
         assert (await kawa.get("Broker", "default"))["kind"] == "Status"  # nothing was kept
+
+
+async def test_a_second_kawa_on_one_data_dir_is_refused_and_leaves_nothing_open(
+    tmp_path: Path,
+) -> None:
+    def store_threads() -> int:
+        return sum(t.name.startswith("kawa-store") for t in threading.enumerate())
+
+    async with running_kawa(tmp_path):
+        before = store_threads()
+        with pytest.raises(ConflictError, match="in use"):
+            await runtime.serve(runtime.Config(data_dir=tmp_path, port=0, api_port=0))
+        assert store_threads() == before  # the store it had opened first was closed
