@@ -394,10 +394,15 @@ class ResourceStoreContract:
         async with watching(store, BROKERS) as events:
             first = asyncio.ensure_future(anext(events))
             written: list[int] = []
-            async with asyncio.timeout(TIMEOUT):
-                while not first.done():  # until the watch is established and sees a change
-                    written.append(rv(await store.create(bkey(f"new{len(written)}"), broker("x"))))
-                    await asyncio.wait([first], timeout=0.01)
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    while not first.done():  # until the watch is established and sees a change
+                        created = await store.create(bkey(f"new{len(written)}"), broker("x"))
+                        written.append(rv(created))
+                        await asyncio.wait([first], timeout=0.01)
+            finally:
+                first.cancel()  # (a no-op once it is done)
+                await asyncio.wait([first])
             event = first.result()
             assert event.type == "ADDED"
             assert event.resource_version in written
