@@ -52,20 +52,6 @@ def plain(**changes: Any) -> ScalingSettings:
 # -- durations and config --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("60s", 60.0), ("1m30s", 90.0), ("500ms", 0.5), ("0", 0.0), ("1h", 3600.0), ("2.5", 2.5)],
-)
-def test_go_durations(text: str, seconds: float) -> None:
-    assert autoscaling.parse_go_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "abc", "1x", "-1s", "s", "1s-"])
-def test_bad_go_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        autoscaling.parse_go_duration(text)
-
-
 def test_config_defaults() -> None:
     assert autoscaling.config_from_configmap(None) == (AutoscalerConfig(), [])
     config, warnings = autoscaling.config_from_configmap({"_example": "docs"})

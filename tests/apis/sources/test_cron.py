@@ -68,3 +68,11 @@ def test_descriptors_and_day_or_semantics() -> None:
 def test_invalid(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_schedule(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("@every 1m30s", 90.0), ("@every .5m", 30.0), ("@every 1.5h", 5400.0), ("@every 1s", 1.0)],
+)
+def test_every_takes_a_go_duration(text: str, seconds: float) -> None:
+    assert parse_schedule(text).every == seconds

@@ -24,7 +24,8 @@ deletes Pods) and tested without an event loop:
   only when scale to zero is enabled, min-scale is 0, and nothing was in flight for a stable
   window plus ``max(scale-to-zero-grace-period, scale-to-zero-pod-retention-period)``.
 
-Durations are Go's form (``60s``, ``1m30s``, ``500ms``); a bare number is seconds. kawa accepts
+Durations are Go's form (``60s``, ``1m30s``, ``500ms``, read by
+:func:`kawa.apis.duration.parse_go_duration`); a bare number is seconds. kawa accepts
 any positive window up to Knative's 1h (Knative requires at least 6s; tests shorten them).
 """
 
@@ -32,10 +33,11 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
+
+from kawa.apis import duration
 
 PREFIX: Final = "autoscaling.knative.dev/"
 TARGET_ANNOTATION: Final = PREFIX + "target"
@@ -60,40 +62,6 @@ WINDOW_MAX: Final = 3600.0
 """Knative's longest stable window (1h)."""
 DEFAULT_MAX_SCALE_CAP: Final = max(4, 2 * (os.cpu_count() or 1))
 """kawa's max-scale for a Revision that sets none: twice the CPUs, at least 4."""
-
-_GO_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+")
-_GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNITS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration (``1m30s``, ``500ms``, ``0``) or a bare number of seconds.
-
-    Raises ``ValueError`` with a message saying what was expected.
-    """
-    value = text.strip()
-    if not value:
-        raise ValueError("expected a duration such as 60s, 1m30s or 500ms, got an empty value")
-    try:
-        seconds = float(value)
-    except ValueError:
-        if _GO_DURATION.fullmatch(value) is None:
-            raise ValueError(
-                f"expected a duration such as 60s, 1m30s or 500ms, got {text!r}"
-            ) from None
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _GO_PART.findall(value))
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"expected a duration of 0 or more, got {text!r}")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +240,7 @@ def _bool(text: str) -> bool:
 
 
 def _duration(text: str, *, positive: bool, longest: float = math.inf) -> float:
-    value = parse_go_duration(text)
+    value = duration.parse_go_duration(text, bare_seconds=True)
     if positive and value <= 0:
         raise ValueError(f"expected a duration above 0, got {text!r}")
     if value > longest:

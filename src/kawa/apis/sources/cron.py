@@ -3,19 +3,20 @@
 Fields: ``[second] minute hour day-of-month month day-of-week``; each a comma list of ``*``,
 ``?``, ``n``, ``a-b``, with an optional ``/step``; months ``JAN``-``DEC`` and days ``SUN``-
 ``SAT`` by name too. Descriptors: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``,
-``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (``1h30m``, ``10s``). As in
-cron, when both day fields are restricted a day matching either one fires. A schedule that can
-never fire (``0 0 30 2 *``) is rejected.
+``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (a Go duration of at least 1s:
+``1h30m``, ``10s``). As in cron, when both day fields are restricted a day matching either
+one fires. A schedule that can never fire (``0 0 30 2 *``) is rejected.
 :func:`parse_schedule` raises :class:`ValueError` with a readable message; the PingSource
 validator turns it into a field error, the ping adapter uses :meth:`CronSchedule.next_after`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+
+from kawa.apis import duration
 
 _MONTHS: Final = (
     "JAN",
@@ -53,9 +54,6 @@ _DESCRIPTORS: Final = {
     "@midnight": "0 0 0 * * *",
     "@hourly": "0 0 * * * *",
 }
-_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d+)?)(h|ms|m|s))+")
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT_SECONDS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +162,10 @@ def _check_fires(schedule: CronSchedule) -> None:
 
 def _every(text: str) -> float:
     value = text[len("@every") :].strip()
-    if not _DURATION.fullmatch(value):
-        raise ValueError(f"@every needs a duration such as 1h30m or 10s, got {value!r}")
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    try:
+        seconds = duration.parse_go_duration(value)
+    except ValueError:
+        raise ValueError(f"@every needs a duration such as 1h30m or 10s, got {value!r}") from None
     if seconds < 1:
         raise ValueError("@every needs a duration of at least 1s")
     return seconds
