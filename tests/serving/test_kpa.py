@@ -7,10 +7,11 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kawa.apis.serving.autoscaling import ScalingSettings
+from kawa.serving import kpa
 from kawa.serving.kpa import Sample, ScaleState, decide
 
 
@@ -155,8 +156,23 @@ def test_decisions_stay_in_bounds(
 
 @settings(max_examples=100, deadline=None)
 @given(st.floats(0.01, 1000), st.floats(0.5, 50))
+@example(2.0, 1.999999999999993)  # 2 / target is 1 + 4e-15: one Pod, not two
 def test_steady_load_gives_ceiling(load: float, target: float) -> None:
+    """Knative's ceil(demand / target) Pods, less float noise below kpa.NOISE of a Pod."""
     s = plain(target=target)
-    ready = max(1, math.ceil(load / target))
+    ready = max(1, math.ceil(load / target))  # close enough that the rates do not bound it
     d = decide(steady(load, 100), now=100, ready=ready, state=ScaleState(99), settings=s)
-    assert d.desired == ready
+    assert not d.panicking
+    assert d.stable_concurrency == pytest.approx(load)
+    pods = d.stable_concurrency / target
+    assert d.desired >= pods - kpa.NOISE  # enough Pods for the demand
+    assert d.desired == 1 or d.desired - 1 < pods - kpa.NOISE  # and not one more
+
+
+def test_float_noise_in_the_average_costs_no_pod() -> None:
+    d = decide(steady(0.7, 100), now=100, ready=1, state=ScaleState(99), settings=plain(target=0.7))
+    assert d.stable_concurrency > 0.7  # ten samples of 0.7 average to 0.7000000000000001
+    assert d.desired == 1
+    assert kpa.pods_for(0.7000000000000001, 0.7) == 1
+    assert kpa.pods_for(0.71, 0.7) == 2
+    assert kpa.pods_for(0.0, 0.7) == 0
