@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.apis.serving import autoscaling, pods
 from kawa.errors import ConflictError, KawaError, NotFoundError
 from kawa.serving import kpa
