@@ -22,6 +22,7 @@ from typing import Final
 from kawa.apis.sources import cron, pingsource
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.sources import sink
+from kawa.sources.ping import firing
 
 CATCH_UP_WINDOW: Final = 60.0
 """Seconds: a tick missed while kawa was down fires late when it is at most this old."""
@@ -34,11 +35,11 @@ def zone(name: str) -> tzinfo:
 
 def next_tick(schedule: cron.CronSchedule, tz: tzinfo, after: datetime) -> datetime:
     """The first tick strictly after ``after`` (an aware datetime), in UTC."""
-    candidate = schedule.next_after(after.astimezone(tz))
+    candidate = firing.next_after(schedule, after.astimezone(tz))
     # A wall clock turned back (end of daylight-saving time) can give a candidate that is
     # earlier as an instant: move on until it is later.
     while candidate.astimezone(UTC) <= after:
-        candidate = schedule.next_after(candidate)
+        candidate = firing.next_after(schedule, candidate)
     return candidate.astimezone(UTC)
 
 
