@@ -6,8 +6,9 @@ the wall clock of the source's ``spec.timezone`` (UTC when unset), the way cron 
 daylight-saving change a wall time that does not exist fires at the same instant one hour
 later (``zoneinfo`` semantics) and a wall time that happens twice fires once, the first time.
 
-:func:`due_ticks` is the restart rule (``docs/sources-ping.md``): the ticks after the last one
-fired, but none older than the catch-up window. :func:`ping_event` builds the event of one
+The wall-clock firing times come from :mod:`.firing`; :func:`due_ticks` is the restart rule
+(``docs/sources-ping.md``): the ticks after the last one fired, but none older than the
+catch-up window. :func:`ping_event` builds the event of one
 tick. Called by :mod:`kawa.sources.ping.scheduler`.
 """
 
