@@ -37,7 +37,7 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.apis.serving import autoscaling, pods
 from kawa.reconciler.informer import inform
 from kawa.serving import router

@@ -30,8 +30,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from kawa import images
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.core import images, pod_deletion
+from kawa.apis.core import pod_deletion
 from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import log_handler, process
