@@ -37,14 +37,14 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.apis.serving import autoscaling, pods
-from kawa.delivery.http11 import HttpClient, HttpClientError
 from kawa.reconciler.informer import inform
 from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
+from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from kawa import images
 from kawa.apis import meta
 from kawa.apis.conditions import Clock
-from kawa.apis.core import images
 from kawa.apis.serving import autoscaling, progress, revision_status
 from kawa.apis.serving import revision as revision_api
 from kawa.apis.serving.resources import REVISION_LABEL

@@ -4,7 +4,7 @@ Objects come straight from the resource store (list, then ``store.watch(since=rv
 are those of kawa's scheme (objects are converted to the apiVersion the source asked for);
 the source's ServiceAccount must exist (``default`` always does: Kubernetes' ServiceAccount
 controller keeps one in every namespace), and permissions are decided by
-:func:`kawa.apis.rbac.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
+:func:`kawa.sources.apiserver.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
 ClusterRoleBindings stored in kawa: the ServiceAccount needs ``get``, ``list`` and ``watch``
 on every resource, in every namespace it watches. The default cluster of every
 ApiServerSource; built by :mod:`kawa.sources.apiserver`.
@@ -17,9 +17,9 @@ from typing import Final
 
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.kn_common import LabelSelector
-from kawa.apis.rbac import authorize
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import NotFoundError, ValidationError
+from kawa.sources.apiserver import authorize
 from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange
 from kawa.store.base import ResourceKey, ResourceStore
 
