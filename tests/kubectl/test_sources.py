@@ -320,19 +320,8 @@ def test_ping_source_to_a_knative_service(kubectl: Kubectl, namespaces: Callable
     assert source["status"]["sinkUri"] == service["status"]["address"]["url"]
 
     def displayed() -> str | None:
-        log = kubectl.run(
-            "logs",
-            "-l",
-            "serving.knative.dev/service=display",
-            "-c",
-            "user-container",
-            "-n",
-            ns,
-            "--tail=-1",
-        )
-        if log.code != 0 or log.stdout.count("type: dev.knative.sources.ping") < 2:
-            return None
-        return log.stdout
+        log = kubectl.service_log("display", ns)
+        return log if log.count("type: dev.knative.sources.ping") >= 2 else None
 
     log = wait_until(displayed, TIMEOUT, "the event_display never showed two pings")
     assert f"source: /apis/v1/namespaces/{ns}/pingsources/to-ksvc" in log, log
@@ -627,18 +616,8 @@ def test_apiserversource_is_ready_as_soon_as_its_sink_is(
     _configmap(kubectl, ns, "after", "watched=yes")
 
     def displayed() -> str | None:
-        log = kubectl.run(
-            "logs",
-            "-l",
-            "serving.knative.dev/service=later",
-            "-c",
-            "user-container",
-            "-n",
-            ns,
-            "--tail=-1",
-        )
-        subject = f"subject: /apis/v1/namespaces/{ns}/configmaps/after"
-        return log.stdout if log.code == 0 and subject in log.stdout else None
+        log = kubectl.service_log("later", ns)
+        return log if f"subject: /apis/v1/namespaces/{ns}/configmaps/after" in log else None
 
     wait_until(displayed, TIMEOUT, "the event_display never showed the ConfigMap's event")
     kubectl.ok("delete", "apiserversources.sources.knative.dev", "to-later", "-n", ns)

@@ -131,17 +131,8 @@ def test_trigger_is_ready_as_soon_as_its_service_is(kubectl: Kubectl, namespace:
         assert response.status == 202
 
     def displayed() -> str | None:
-        log = kubectl.run(
-            "logs",
-            "-l",
-            "serving.knative.dev/service=display",
-            "-c",
-            "user-container",
-            "-n",
-            ns,
-            "--tail=-1",
-        )
-        return log.stdout if log.code == 0 and f"id: {event_id}" in log.stdout else None
+        log = kubectl.service_log("display", ns)
+        return log if f"id: {event_id}" in log else None
 
     log = wait_until(displayed, TIMEOUT, f"the event_display never showed event {event_id}")
     assert "type: dev.kawa.test.tracked" in log, log
