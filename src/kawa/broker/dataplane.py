@@ -26,6 +26,7 @@ import orjson
 
 from kawa.apis import eventing
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
+from kawa.apis.registry import BROKER, TRIGGER
 from kawa.broker import envelope
 from kawa.broker.consumer import TriggerConsumer, TriggerTarget, trigger_cursor
 from kawa.cloudevents.event import CloudEvent
@@ -39,8 +40,8 @@ from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
-BROKERS = "brokers.eventing.knative.dev"
-TRIGGERS = "triggers.eventing.knative.dev"
+BROKERS = BROKER.resource
+TRIGGERS = TRIGGER.resource
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from kawa import images
+from kawa.apis import core, serving
 from kawa.apis.serving import autoscaling, pods
 from kawa.reconciler.informer import inform
 from kawa.serving import router
@@ -48,10 +49,10 @@ from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
 
-ROUTES: Final = "routes.serving.knative.dev"
-REVISIONS: Final = "revisions.serving.knative.dev"
-PODS: Final = "pods"
-CONFIGMAPS: Final = "configmaps"
+ROUTES: Final = serving.ROUTE.resource
+REVISIONS: Final = serving.REVISION.resource
+PODS: Final = core.POD.resource
+CONFIGMAPS: Final = core.CONFIG_MAP.resource
 CONFIG_NAMESPACE: Final = "knative-serving"
 AUTOSCALER_CONFIG: Final = "config-autoscaler"
 PATH: Final = "/serving/{namespace}/{name}{tail:(/.*)?}"

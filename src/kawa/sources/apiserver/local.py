@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final
 
+from kawa.apis import core, rbac
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.kn_common import LabelSelector
 from kawa.apis.registry import SCHEME, Scheme
@@ -24,15 +25,10 @@ from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange
 from kawa.store.base import ResourceKey, ResourceStore
 
 VERBS: Final = ("get", "list", "watch")
-NAMESPACES: Final = "namespaces"
-SERVICE_ACCOUNTS: Final = "serviceaccounts"
+NAMESPACES: Final = core.NAMESPACE.resource
+SERVICE_ACCOUNTS: Final = core.SERVICE_ACCOUNT.resource
 DEFAULT_SERVICE_ACCOUNT: Final = "default"
-RBAC_RESOURCES: Final = (
-    "roles.rbac.authorization.k8s.io",
-    "clusterroles.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
-    "clusterrolebindings.rbac.authorization.k8s.io",
-)
+RBAC_RESOURCES: Final = tuple(kind.resource for kind in rbac.KINDS)
 
 
 def scope(namespace: str) -> str:
