@@ -1,13 +1,12 @@
 """Readers and helpers shared by the Knative kinds beyond Broker and Trigger.
 
-The kinds of :mod:`kawa.apis.messaging`, :mod:`kawa.apis.flows`, :mod:`kawa.apis.sources`,
-:mod:`kawa.apis.serving` and :class:`EventType` share: the object header check
-(``apiVersion``, ``kind``, ``metadata``), spec readers that append a
+The kinds of :mod:`kawa.apis.sources` and :mod:`kawa.apis.serving` share: the object header
+check (``apiVersion``, ``kind``, ``metadata``), spec readers that append a
 :class:`~kawa.errors.FieldError` for every problem (unknown fields, integers, lists),
-the ``containers[]`` of a pod spec (a Revision's, a ContainerSource's template), ``ceOverrides``
-and label selectors, the identity of an object, the sink status helpers of
-sources, and the conversion *stash*: fields one version cannot hold are kept in an annotation
-so that converting there and back is lossless.
+the ``containers[]`` of a pod spec (a Revision's, a ContainerSource's template),
+``ceOverrides`` and label selectors, the identity of an object, the sink status helpers of
+sources; every kind with several versions uses the conversion *stash*: fields one version
+cannot hold are kept in an annotation so that converting there and back is lossless.
 """
 
 from __future__ import annotations
