@@ -62,7 +62,7 @@ class ResourceStore(Protocol):
         ...
 
     async def create(self, key: ResourceKey, obj: Obj) -> Obj:
-        """Store a new object; :class:`kawa.errors.ConflictError` if it exists."""
+        """Store a new object; :class:`kawa.errors.AlreadyExistsError` if it exists."""
         ...
 
     async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
