@@ -124,10 +124,14 @@ def validate_channel(obj: Mapping[str, Any]) -> None:
     parse_channel(obj)
 
 
+def _channel_template(obj: Mapping[str, Any]) -> Any:
+    spec = default_channel(obj).get("spec")
+    return spec.get("channelTemplate") if isinstance(spec, Mapping) else None
+
+
 def validate_channel_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     """``spec.channelTemplate`` is immutable."""
-    old_t = default_channel(old).get("spec", {}).get("channelTemplate")
-    new_t = default_channel(new).get("spec", {}).get("channelTemplate")
+    old_t, new_t = _channel_template(old), _channel_template(new)
     if old_t != new_t:
         raise ValidationError.single(
             "spec.channelTemplate",
