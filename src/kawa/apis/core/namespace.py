@@ -73,10 +73,14 @@ def validate_namespace(obj: Mapping[str, Any]) -> None:
     parse_namespace(obj)
 
 
+def _phase(obj: Mapping[str, Any]) -> Any:
+    status = default_namespace(obj).get("status")
+    return status.get("phase") if isinstance(status, Mapping) else None
+
+
 def validate_namespace_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     """A Namespace that is ``Terminating`` cannot become ``Active`` again."""
-    old_phase = default_namespace(old).get("status", {}).get("phase")
-    new_phase = default_namespace(new).get("status", {}).get("phase")
+    old_phase, new_phase = _phase(old), _phase(new)
     errors: list[FieldError] = []
     if old_phase == TERMINATING and new_phase != TERMINATING:
         errors.append(
