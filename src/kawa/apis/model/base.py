@@ -157,7 +157,9 @@ class RawChecked(Model):
     value while the types are checked, so a Pod that names a volume it lacks *and* misspells a
     field gets both answers at once. The raw value's types are not checked yet: read it
     defensively and leave type problems to the declaration. Like :meth:`check`, it does not
-    run for typed views built in code.
+    run for typed views built in code. Declare sequences in such a model, and in the models it
+    holds, as ``list`` (pydantic's strict ``tuple`` refuses the Python lists the raw check
+    hands on).
     """
 
     @classmethod
