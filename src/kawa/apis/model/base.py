@@ -96,12 +96,15 @@ class Context:
     """What rules and defaults may depend on beyond the value itself.
 
     ``namespace`` is the object's (``default`` when it has none): references default to it.
-    ``api_version`` is the object's apiVersion; ``annotations`` its annotations; ``namespaced``
+    ``name`` is the object's name (``""`` when it has none): what its parts may be named after
+    (a Revision template's name starts with its Service's). ``api_version`` is the object's
+    apiVersion; ``annotations`` its annotations; ``namespaced``
     whether its kind lives in namespaces. ``options``
     carries kind-specific switches (such as the serving rules of a Revision's containers).
     """
 
     namespace: str = "default"
+    name: str = ""
     api_version: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
     namespaced: bool = True
