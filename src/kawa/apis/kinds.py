@@ -146,7 +146,7 @@ class ResourceKind:
         replaced whole."""
         if self.model is None:
             return self.legacy_merge_keys
-        return _merge_keys(self.model)
+        return _merge_keys(self.model, self.status)
 
     # -- names and versions ------------------------------------------------------------------
 
@@ -193,5 +193,8 @@ def _object_schema(
 
 
 @functools.cache
-def _merge_keys(model: type[KubeObject]) -> Mapping[str, str]:
-    return model_openapi.merge_keys(model)
+def _merge_keys(model: type[KubeObject], status: type[Model] | None) -> Mapping[str, str]:
+    keys = model_openapi.merge_keys(model)
+    if status is not None:
+        keys.update({f"status.{k}": v for k, v in model_openapi.merge_keys(status).items()})
+    return keys

@@ -1,4 +1,5 @@
-"""The container reader shared by Pods and Knative templates: probes (Kubernetes' rules)."""
+"""Containers and pod specs, shared by Pods and Knative templates: probes (Kubernetes' rules),
+the rules across fields reported with the type errors, Knative's serving container."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.core import pod
+from kawa.apis.core import containers, pod, pod_spec
+from kawa.apis.model import openapi
+from kawa.apis.model.base import Context
+from kawa.apis.model.parse import validate
+from kawa.errors import FieldError
 
 from ..helpers import field_errors
 
@@ -101,10 +106,7 @@ def test_good_probes_are_accepted(probe: dict[str, Any]) -> None:
         ),
         (
             {"httpGet": {"port": 8080, "scheme": "FTP"}},
-            {
-                f"{C}.readinessProbe.httpGet.scheme": "unsupported value 'FTP': supported values: "
-                '"HTTP", "HTTPS"'
-            },
+            {f"{C}.readinessProbe.httpGet.scheme": "must be one of HTTP, HTTPS, got 'FTP'"},
         ),
         (
             {
@@ -152,3 +154,121 @@ def test_pod_env_rules_unchanged() -> None:
         "digit",
         f"{C}.env[3].value": "expected a string, got a number",
     }
+
+
+# -- the declarations other kinds embed (PodSpec, PodTemplateSpec, KnativeContainer) ---------
+
+
+def template_errors(value: Any) -> dict[str, str]:
+    errors: list[FieldError] = []
+    validate(pod_spec.PodTemplateSpec, value, errors, ctx=Context(), path="spec.template")
+    found: dict[str, str] = {}
+    for e in errors:
+        found[e.path] = f"{found[e.path]} | {e.message}" if e.path in found else e.message
+    return found
+
+
+def test_pod_rules_are_reported_with_the_type_errors() -> None:
+    # As Kubernetes validates a Pod in one pass: the rules across fields (probe ports, volume
+    # names, container names) are reported next to a misspelt field and a wrong type.
+    template = {
+        "metadata": {"labels": {"app": "x"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "a",
+                    "image": "busybox",
+                    "env": [{"value": "x"}],
+                    "readinessProbe": {"tcpSocket": {}, "periodSeconds": -1},
+                    "livenessProbe": {"httpGet": {"port": "web"}},
+                    "volumeMounts": [{"name": "data", "mountPath": "/d"}],
+                    "imagePullPolicie": "Always",
+                }
+            ],
+            "initContainers": [{"name": "a", "image": "busybox"}],
+            "volumes": [{"name": "other"}, {"name": "other"}],
+        },
+    }
+    at = "spec.template.spec.containers[0]"
+    found = template_errors(template)
+    assert found == {
+        f"{at}.env[0].name": "required field is missing",
+        f"{at}.readinessProbe.periodSeconds": f"invalid value -1: {GE0}",
+        f"{at}.imagePullPolicie": found[f"{at}.imagePullPolicie"],
+        f"{at}.readinessProbe.tcpSocket.port": "required field is missing",
+        f"{at}.livenessProbe.httpGet.port": "invalid value 'web': no container port has this "
+        "name (port names: none)",
+        "spec.template.spec.volumes[1].name": "duplicate value 'other'",
+        "spec.template.spec.initContainers[0].name": "duplicate value 'a'",
+        f"{at}.volumeMounts[0].name": "not found: no volume 'data'",
+    }
+    assert found[f"{at}.imagePullPolicie"].startswith("unknown field; expected one of name,")
+
+
+def test_a_template_without_containers_or_spec() -> None:
+    assert template_errors({"spec": {"containers": []}}) == {
+        "spec.template.spec.containers": "required field is missing (a non-empty list)"
+    }
+    assert template_errors({"metadata": {}}) == {"spec.template.spec": "required field is missing"}
+
+
+def test_ephemeral_containers_cannot_be_set() -> None:
+    spec = {"containers": [{"name": "a", "image": "x"}], "ephemeralContainers": [{"name": "d"}]}
+    assert template_errors({"spec": spec}) == {
+        "spec.template.spec.ephemeralContainers": "may not be set: ephemeral containers are "
+        "added through the Pod's ephemeralcontainers subresource, which kawa does not serve"
+    }
+
+
+def test_knative_container_rules() -> None:
+    item: dict[str, Any] = {
+        "name": "user-container",
+        "image": "x",
+        "ports": [{"containerPort": 8080, "hostPort": 80}, {"containerPort": 9090}],
+        "readinessProbe": {"httpGet": {"path": "/ready"}},
+    }
+    errors: list[FieldError] = []
+    assert containers.read_container(item, "c", errors, set(), knative=True) is None
+    assert {e.path: e.message for e in errors} == {
+        "c.ports": "More than one container port is set: only a single port is allowed",
+        "c.ports[0].hostPort": "must not set the field(s): a Revision's container cannot bind "
+        "a host port",
+    }
+    # A Pod's container may have several ports and host ports, but its probes need a port.
+    errors.clear()
+    assert containers.read_container(item, "c", errors, set()) is None
+    assert [(e.path, e.message) for e in errors] == [
+        ("c.readinessProbe.httpGet.port", "required field is missing")
+    ]
+    errors.clear()
+    item["readinessProbe"]["httpGet"]["port"] = 9090
+    plain = containers.read_container(item, "c", errors, set())
+    assert errors == []
+    assert plain is not None
+    assert plain.pull_policy == "Always"
+
+
+def test_pod_spec_merge_keys_are_kubernetes() -> None:
+    keyed = {"env": "name", "ports": "containerPort"}
+    keyed |= {"volumeMounts": "mountPath", "volumeDevices": "devicePath"}
+    assert openapi.merge_keys(pod_spec.PodSpec) == {
+        "containers": "name",
+        "initContainers": "name",
+        "ephemeralContainers": "name",
+        **{f"containers[].{k}": v for k, v in keyed.items()},
+        **{f"initContainers[].{k}": v for k, v in keyed.items()},
+        "volumes": "name",
+        "imagePullSecrets": "name",
+        "hostAliases": "ip",
+    }
+
+
+def test_volumes_keep_their_sources() -> None:
+    errors: list[FieldError] = []
+    names = containers.read_volumes(
+        {"volumes": [{"name": "a", "csi": {"driver": "d"}}, {"name": "B"}]}, "v", errors
+    )
+    assert names == {"a", "B"}
+    assert [e.path for e in errors] == ["v[1].name"]
+    assert containers.read_volumes({"volumes": {}}, "v", errors) is None
+    assert errors[-1] == FieldError("v", "expected a list, got a mapping")

@@ -53,11 +53,13 @@ def test_full_pod_parses() -> None:
     parsed = pod.parse_pod(pod_obj(FULL))
     (app,) = parsed.containers
     assert app.image == "gcr.io/knative-releases/event-display:v1.2"
-    assert app.command == ("/bin/app",)
-    assert app.args == ("--port", "8080")
-    assert app.env[0] == pod.EnvVar("K_SINK", "http://example.com", None)
-    assert app.env[1].value_from == {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert app.ports == (pod.ContainerPort(8080, "TCP", "http", None),)
+    assert app.command == ["/bin/app"]
+    assert app.args == ["--port", "8080"]
+    assert app.env[0] == containers.EnvVar(name="K_SINK", value="http://example.com")
+    assert app.env[1].value_from == containers.EnvVarSource(
+        field_ref=containers.ObjectFieldSelector(field_path="metadata.name")
+    )
+    assert app.ports == [containers.ContainerPort(container_port=8080, protocol="TCP", name="http")]
     assert app.working_dir == "/srv"
     assert app.image_pull_policy == "IfNotPresent"
     assert parsed.init_containers[0].image_pull_policy == "IfNotPresent"
@@ -145,7 +147,7 @@ def test_default_pull_policy(image: str, policy: str) -> None:
                     }
                 ]
             },
-            {"spec.containers[0].ports[0].protocol": "unsupported value 'HTTP'"},
+            {"spec.containers[0].ports[0].protocol": "must be one of TCP, UDP, SCTP, got 'HTTP'"},
         ),
         (
             {

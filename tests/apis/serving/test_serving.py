@@ -7,7 +7,7 @@ import pytest
 
 from kawa.apis import serving
 from kawa.apis.serving import configuration, revision, service
-from kawa.apis.serving.traffic import TrafficTarget
+from kawa.apis.serving.traffic import RouteTrafficTarget, TrafficTarget
 from kawa.apiserver.tables import json_path
 
 from ..helpers import FakeClock, field_errors
@@ -28,15 +28,16 @@ def ksvc(spec: Any, api_version: str = V1) -> dict[str, Any]:
 
 def test_service_defaults() -> None:
     raw = ksvc({"template": TEMPLATE})
-    out = service.default_service(raw)
+    out = serving.SERVICE.default(raw)
     assert out["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
     assert out["spec"]["template"]["spec"]["containers"][0]["name"] == "user-container"
     assert out["spec"]["template"]["spec"]["timeoutSeconds"] == 300
     assert "traffic" not in raw["spec"]
     s = service.parse_service(raw)
-    assert s.template.image == "ghcr.io/knative/helloworld-go"
-    assert (s.template.container_concurrency, s.template.timeout_seconds) == (0, 300)
-    assert s.traffic == (TrafficTarget("", "", "", True, 100),)
+    template = s.spec.template.spec
+    assert template.image == "ghcr.io/knative/helloworld-go"
+    assert (template.container_concurrency, template.timeout_seconds) == (0, 300)
+    assert s.spec.traffic == [TrafficTarget(latest_revision=True, percent=100)]
 
 
 @pytest.mark.parametrize(
@@ -129,18 +130,20 @@ def test_v1alpha1_run_latest_converts_to_template() -> None:
     )
     v1 = service.convert_service(old, V1)
     assert v1["spec"] == {"template": {"spec": {"containers": [{"image": "gcr.io/x/hello"}]}}}
-    assert service.parse_service(old).template.image == "gcr.io/x/hello"
+    assert service.parse_service(old).spec.template.spec.image == "gcr.io/x/hello"
     back = service.convert_service(v1, V1A1)
     assert back["apiVersion"] == V1A1
     assert back["spec"] == v1["spec"]
-    defaulted = serving.SERVICE.default(old)
-    assert defaulted["apiVersion"] == V1A1
+    defaulted = serving.SERVICE.default(serving.SERVICE.to_version(old, V1))
+    assert defaulted["apiVersion"] == V1
     assert defaulted["spec"]["template"]["spec"]["containers"][0]["name"] == "user-container"
     pinned = ksvc(
         {"pinned": {"revisionName": "hello-1", "configuration": {"revisionTemplate": TEMPLATE}}},
         V1A1,
     )
-    assert service.parse_service(pinned).traffic == (TrafficTarget("", "hello-1", "", False, 100),)
+    assert service.parse_service(pinned).spec.traffic == [
+        TrafficTarget(revision_name="hello-1", latest_revision=False, percent=100)
+    ]
     template_shape = ksvc({"template": TEMPLATE}, V1A1)
     assert service.convert_service(template_shape, V1)["spec"] == {"template": TEMPLATE}
     assert field_errors(lambda: service.parse_service(ksvc({"release": {}}, V1A1))) == {
@@ -152,11 +155,11 @@ def test_named_template_must_be_renamed() -> None:
     old = ksvc({"template": {"metadata": {"name": "hello-v1"}, **TEMPLATE}})
     new = copy.deepcopy(old)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "other"
-    assert list(field_errors(lambda: service.validate_service_update(old, new))) == [
+    assert list(field_errors(lambda: serving.SERVICE.validate_update(old, new))) == [
         "spec.template.metadata.name"
     ]
     new["spec"]["template"]["metadata"]["name"] = "hello-v2"
-    service.validate_service_update(old, new)
+    serving.SERVICE.validate_update(old, new)
 
 
 def test_service_status_and_columns() -> None:
@@ -191,14 +194,16 @@ def test_configuration_route_revision() -> None:
             "spec": {"template": TEMPLATE},
         }
     )
-    assert cfg.template.container["name"] == "user-container"
+    assert cfg.spec.template.spec.container.name == "user-container"
     route: dict[str, Any] = {
         "apiVersion": V1,
         "kind": "Route",
         "metadata": {"name": "r"},
         "spec": {"traffic": [{"configurationName": "c"}]},
     }
-    assert configuration.parse_route(route).traffic == (TrafficTarget("", "", "c", True, 100),)
+    assert configuration.parse_route(route).spec.traffic == [
+        RouteTrafficTarget(configuration_name="c", latest_revision=True, percent=100)
+    ]
     route["spec"]["traffic"] = [{"latestRevision": True, "percent": 100}]
     assert field_errors(lambda: configuration.parse_route(route)) == {
         "spec.traffic[0].configurationName": "required when latestRevision is true"
@@ -218,7 +223,7 @@ def test_configuration_route_revision() -> None:
     assert revision.parse_revision(rev).configuration == "c"
     changed = copy.deepcopy(rev)
     changed["spec"]["containerConcurrency"] = 5
-    assert list(field_errors(lambda: revision.validate_revision_update(rev, changed))) == ["spec"]
-    revision.validate_revision_update(rev, revision.default_revision(rev))
+    assert list(field_errors(lambda: serving.REVISION.validate_update(rev, changed))) == ["spec"]
+    serving.REVISION.validate_update(rev, serving.REVISION.default(rev))
     cells = [c.value(rev) for c in serving.REVISION.printer_columns[:2] if c.value is not None]
     assert cells == ["c", "1"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from kawa.apis.conditions import get_condition
 from kawa.apis.serving import configuration_status, resources, revision_status, route, service
-from kawa.apis.serving.traffic import TrafficTarget
+from kawa.apis.serving.traffic import RouteTrafficTarget
 
 from ..helpers import FakeClock
 
@@ -95,8 +95,8 @@ def test_service_children() -> None:
 
 def test_traffic_resolution() -> None:
     targets = [
-        TrafficTarget("", "", "c", True, 60),
-        TrafficTarget("v1", "c-00001", "", False, 40),
+        RouteTrafficTarget(configuration_name="c", latest_revision=True, percent=60),
+        RouteTrafficTarget(tag="v1", revision_name="c-00001", latest_revision=False, percent=40),
     ]
     ok = {"conditions": [{"type": "Ready", "status": "True"}]}
     resolution = route.resolve_traffic(

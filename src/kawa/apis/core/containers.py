@@ -1,73 +1,46 @@
-"""Containers of a pod spec (core/v1 ``Container``): typed view and validation.
+"""Containers and pod specs (core/v1 ``Container``, ``PodSpec``, ``PodTemplateSpec``): the
+declarations every kind that runs containers embeds.
 
-One reader for every place a container is written: a Pod (:mod:`kawa.apis.core.pod`), a
-Knative revision template (:mod:`kawa.apis.serving.revision`) and a ContainerSource
-template (:mod:`kawa.apis.sources.containersource`), so the same container is accepted or
-refused the same way everywhere. :func:`read_container` checks Kubernetes' rules (name,
-image, env names, ports, volume mounts and the probes); ``knative=True`` adds the rules of a
+One declaration for every place a container is written -- a Pod (:mod:`kawa.apis.core.pod`),
+a Knative Revision template (:mod:`kawa.apis.serving`) and a ContainerSource template
+(:mod:`kawa.apis.sources`) -- so the same container is accepted or refused the same way
+everywhere. :class:`Container` holds Kubernetes' rules (name, image, env names, ports, volume
+mounts, probes: :mod:`kawa.apis.core.probes`); :class:`KnativeContainer` adds those of a
 Revision's serving container (at most one port, no ``hostPort``, probe ports optional: Knative
-aims them at the container's port).
+aims them at the container's port). :class:`PodSpec` adds the rules across containers (unique
+names, mounts of declared volumes) and the API server's defaults; :class:`PodTemplateSpec` is a
+PodSpec with labels and annotations, as workloads embed it.
+
+:func:`read_container` and :func:`read_volumes` are the readers of the kinds not declared yet
+(Revision, ContainerSource): thin wrappers over these models.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
-from kawa.apis import meta
-from kawa.apis.core import fields
+from pydantic import AfterValidator, ConfigDict
+
+from kawa.apis.core.probes import PORT_NAME_HELP, PROBE_HANDLERS, Probe, is_port_name
+from kawa.apis.core.probes import is_unset_port as _is_unset_port
+from kawa.apis.model.base import Context, MergeKey, Model, RawChecked, doc
+from kawa.apis.model.parse import type_name, validate
+from kawa.apis.model.types import (
+    DnsLabel,
+    FreeForm,
+    Quantity,
+    Text,
+)
 from kawa.errors import FieldError
 
-PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
-PULL_POLICIES: Final = ("Always", "IfNotPresent", "Never")
+Protocol = Literal["TCP", "UDP", "SCTP"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+PROTOCOLS: Final[tuple[str, ...]] = get_args(Protocol)
+PULL_POLICIES: Final[tuple[str, ...]] = get_args(PullPolicy)
 PROBES: Final = ("readinessProbe", "livenessProbe", "startupProbe")
-PROBE_HANDLERS: Final = ("exec", "httpGet", "tcpSocket", "grpc")
-PROBE_NUMBERS: Final = (
-    "initialDelaySeconds",
-    "timeoutSeconds",
-    "periodSeconds",
-    "successThreshold",
-    "failureThreshold",
-)
-HTTP_SCHEMES: Final = ("HTTP", "HTTPS")
-
-_ENV_NAME: Final = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
-_PORT_NAME: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
-_PORT_NAME_HELP: Final = (
-    "must be no more than 15 characters of lower case letters, digits and '-', with at least "
-    "one letter, not starting, ending or doubling '-' (an IANA service name)"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class EnvVar:
-    name: str
-    value: str | None
-    value_from: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerPort:
-    container_port: int
-    protocol: str
-    name: str
-    host_port: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Container:
-    """One container of a Pod (kawa runs it as a process: ``command`` + ``args``)."""
-
-    name: str
-    image: str
-    command: tuple[str, ...]
-    args: tuple[str, ...]
-    env: tuple[EnvVar, ...]
-    ports: tuple[ContainerPort, ...]
-    working_dir: str
-    image_pull_policy: str
 
 
 def default_pull_policy(image: str) -> str:
@@ -78,222 +51,344 @@ def default_pull_policy(image: str) -> str:
     return "Always" if ":" not in last or last.endswith(":latest") else "IfNotPresent"
 
 
-def is_port_name(name: str) -> bool:
-    """Whether ``name`` is a valid IANA service name (a container port's ``name``)."""
-    return (
-        len(name) <= 15
-        and bool(_PORT_NAME.fullmatch(name))
-        and "--" not in name
-        and bool(re.search("[a-z]", name))
+# -- environment -------------------------------------------------------------------------------
+
+
+_ENV_NAME: Final = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid value {name!r}: a valid environment variable name must consist of "
+            "alphabetic characters, digits, '_', '-', or '.', and must not start with a digit"
+        )
+    return name
+
+
+class ObjectFieldSelector(Model):
+    """A field of the Pod (metadata.name, metadata.namespace, spec.nodeName...)."""
+
+    api_version: Annotated[str, doc("The version of the schema fieldPath is written in.")] = ""
+    field_path: Annotated[str, doc("The path of the field.")] = ""
+
+
+class ResourceFieldSelector(Model):
+    """A resource request or limit of a container (limits.cpu, requests.memory...)."""
+
+    container_name: Annotated[str, doc("The container (this one when empty).")] = ""
+    resource: Annotated[str, doc("The resource: limits.cpu, requests.memory...")] = ""
+    divisor: Annotated[Quantity | None, doc("The unit the value is given in (1 when empty).")] = (
+        None
     )
 
 
-def read_env(
-    container: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> tuple[EnvVar, ...]:
-    """``env[]`` (each a name, and a string ``value`` or a ``valueFrom``) and ``envFrom[]``."""
-    out: list[EnvVar] = []
-    for item_path, item in fields.read_mappings(container, "env", f"{path}.env", errors):
-        name = meta.read_str(item, "name", f"{item_path}.name", errors, required=True)
-        if name is not None and not _ENV_NAME.fullmatch(name):
-            errors.append(
-                FieldError(
-                    f"{item_path}.name",
-                    f"invalid value {name!r}: a valid environment variable name must consist of "
-                    "alphabetic characters, digits, '_', '-', or '.', and must not start with "
-                    "a digit",
-                )
-            )
-        value = meta.read_str(item, "value", f"{item_path}.value", errors)
-        value_from = meta.read_mapping(item, "valueFrom", f"{item_path}.valueFrom", errors)
-        if value is not None and value_from is not None:
-            errors.append(
-                FieldError(
-                    f"{item_path}.valueFrom",
-                    "may not be specified when `value` is not empty",
-                )
-            )
-        if name is not None:
-            out.append(EnvVar(name, value, value_from))
-    fields.read_mappings(container, "envFrom", f"{path}.envFrom", errors)
-    return tuple(out)
+class KeySelector(Model):
+    """A key of a ConfigMap or Secret in the Pod's namespace."""
+
+    name: Annotated[str, doc("The name of the ConfigMap or Secret.")] = ""
+    key: Annotated[str, doc("The key to read.")] = ""
+    optional: Annotated[
+        bool | None, doc("Whether the variable is left out when the key does not exist.")
+    ] = None
 
 
-def read_ports(
-    container: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> tuple[ContainerPort, ...]:
-    """``ports[]``: ``containerPort`` 1-65535, ``hostPort``, protocol, unique IANA names."""
-    out: list[ContainerPort] = []
-    names: set[str] = set()
-    for item_path, item in fields.read_mappings(container, "ports", f"{path}.ports", errors):
-        number = fields.read_int(
-            item,
-            "containerPort",
-            f"{item_path}.containerPort",
-            errors,
-            minimum=1,
-            maximum=65535,
-            required=True,
-        )
-        host = fields.read_int(
-            item, "hostPort", f"{item_path}.hostPort", errors, minimum=0, maximum=65535
-        )
-        protocol = fields.read_enum(item, "protocol", f"{item_path}.protocol", errors, PROTOCOLS)
-        name = meta.read_str(item, "name", f"{item_path}.name", errors)
-        if name is not None:
-            if not is_port_name(name):
-                errors.append(
-                    FieldError(f"{item_path}.name", f"invalid value {name!r}: {_PORT_NAME_HELP}")
-                )
-            elif name in names:
-                errors.append(FieldError(f"{item_path}.name", f"duplicate value {name!r}"))
-            names.add(name)
-        if number is not None:
-            out.append(ContainerPort(number, protocol or "TCP", name or "", host))
-    return tuple(out)
+class EnvVarSource(Model):
+    """Where an environment variable's value is read from."""
+
+    field_ref: Annotated[ObjectFieldSelector | None, doc("A field of the Pod.")] = None
+    resource_field_ref: Annotated[
+        ResourceFieldSelector | None, doc("A resource request or limit of a container.")
+    ] = None
+    config_map_key_ref: Annotated[KeySelector | None, doc("A key of a ConfigMap.")] = None
+    secret_key_ref: Annotated[KeySelector | None, doc("A key of a Secret.")] = None
 
 
-def _read_probe_port(
-    handler: Mapping[str, Any],
-    path: str,
-    errors: list[FieldError],
-    port_names: set[str],
-    *,
-    required: bool,
-    named: bool,
-) -> None:
-    value = handler.get("port")
-    if value is None or value in ("", 0):
-        if required:
-            errors.append(FieldError(path, "required field is missing"))
-        return
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 1 <= value <= 65535:
-            errors.append(
-                FieldError(path, f"invalid value {value}: must be between 1 and 65535, inclusive")
-            )
-        return
-    if isinstance(value, str) and named:
-        if value.isdigit():
-            if not 1 <= int(value) <= 65535:
-                errors.append(
-                    FieldError(path, f"invalid value {value!r}: must be between 1 and 65535")
-                )
-        elif not is_port_name(value):
-            errors.append(
-                FieldError(
-                    path,
-                    f"invalid value {value!r}: a port is a number (1-65535) or the name of a "
-                    f"container port; a name {_PORT_NAME_HELP}",
-                )
-            )
-        elif value not in port_names:
-            known = ", ".join(sorted(port_names)) or "none"
-            errors.append(
-                FieldError(
-                    path,
-                    f"invalid value {value!r}: no container port has this name (port names: "
-                    f"{known})",
-                )
-            )
-        return
-    expected = "an integer or a port name" if named else "an integer"
-    errors.append(FieldError(path, f"expected {expected}, got {meta.type_name(value)}"))
+class EnvVar(Model):
+    """An environment variable of the container's process."""
+
+    name: Annotated[Text, AfterValidator(_env_name), doc("Name of the variable.")]
+    value: Annotated[
+        str | None, doc("Value of the variable; $(OTHER) references are expanded.")
+    ] = None
+    value_from: Annotated[
+        EnvVarSource | None,
+        doc("Where to read the value from instead (a ConfigMap or Secret key, a field...)."),
+    ] = None
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.value and self.value_from is not None:
+            yield FieldError("valueFrom", "may not be specified when `value` is not empty")
 
 
-def read_probe(
-    container: Mapping[str, Any],
-    key: str,
-    path: str,
-    errors: list[FieldError],
-    port_names: set[str],
-    *,
-    knative: bool = False,
-) -> None:
-    """``readinessProbe``/``livenessProbe``/``startupProbe``: Kubernetes' ``validateProbe``.
+class NamedReference(Model):
+    """A ConfigMap or Secret by name."""
 
-    Exactly one handler (``exec``, ``httpGet``, ``tcpSocket``, ``grpc``); its port a number
-    1-65535 or the name of one of the container's ports (``grpc``: a number); the timings and
-    thresholds non-negative, and ``successThreshold`` 1 for liveness and startup probes.
-    """
-    probe = meta.read_mapping(container, key, path, errors)
-    if probe is None:
-        return
-    handlers = [h for h in PROBE_HANDLERS if probe.get(h) is not None]
-    if not handlers:
-        errors.append(
-            FieldError(
-                path,
-                "must specify a handler type: one of "
-                + ", ".join(f"{h!r}" for h in PROBE_HANDLERS),
-            )
-        )
-    for extra in handlers[1:]:
-        errors.append(FieldError(f"{path}.{extra}", "may not specify more than 1 handler type"))
-    for handler in handlers:
-        _read_handler(probe, handler, f"{path}.{handler}", errors, port_names, knative=knative)
-    for number in PROBE_NUMBERS:
-        fields.read_int(probe, number, f"{path}.{number}", errors, minimum=0)
-    fields.read_int(
-        probe,
-        "terminationGracePeriodSeconds",
-        f"{path}.terminationGracePeriodSeconds",
-        errors,
-        minimum=1,
+    name: Annotated[str, doc("The name of the ConfigMap or Secret.")] = ""
+    optional: Annotated[bool | None, doc("Whether it may be missing.")] = None
+
+
+class EnvFromSource(Model):
+    """A ConfigMap or Secret whose keys become environment variables, with an optional prefix."""
+
+    prefix: Annotated[str, doc("A prefix put before each key.")] = ""
+    config_map_ref: Annotated[NamedReference | None, doc("The ConfigMap to read.")] = None
+    secret_ref: Annotated[NamedReference | None, doc("The Secret to read.")] = None
+
+
+# -- ports, mounts, resources --------------------------------------------------------------------
+
+
+def _port_name(name: str) -> str:
+    if name and not is_port_name(name):
+        raise ValueError(f"invalid value {name!r}: {PORT_NAME_HELP}")
+    return name
+
+
+class ContainerPort(Model):
+    """A network port the container listens on."""
+
+    container_port: Annotated[int, doc("The port number.", ge=1, le=65535)]
+    protocol: Annotated[Protocol | None, doc("TCP (the default), UDP or SCTP.")] = None
+    name: Annotated[
+        str,
+        AfterValidator(_port_name),
+        doc("A name for the port (an IANA service name), unique in the container."),
+    ] = ""
+    host_port: Annotated[
+        int | None, doc("A port of the host to expose the port on.", ge=0, le=65535)
+    ] = None
+    host_ip: Annotated[str, doc("The host IP to bind hostPort to.", alias="hostIP")] = ""
+
+
+class VolumeMount(Model):
+    """A volume of the Pod mounted at a path of the container."""
+
+    name: Annotated[Text, doc("Name of a volume of the Pod.")]
+    mount_path: Annotated[Text, doc("Where the volume appears in the container.")]
+    sub_path: Annotated[str, doc("A path inside the volume to mount instead of its root.")] = ""
+    sub_path_expr: Annotated[
+        str, doc("Like subPath, with $(VAR) references to the container's environment.")
+    ] = ""
+    read_only: Annotated[bool | None, doc("Whether the mount is read-only.")] = None
+    mount_propagation: Annotated[
+        Literal["None", "HostToContainer", "Bidirectional"] | None,
+        doc("How mounts propagate between the host and the container."),
+    ] = None
+
+
+class VolumeDevice(Model):
+    """A raw block volume of the Pod attached as a device of the container."""
+
+    name: Annotated[Text, doc("Name of a volume of the Pod.")]
+    device_path: Annotated[Text, doc("The device's path in the container.")]
+
+
+class ResourceClaim(Model):
+    """A resource claim of the Pod the container uses."""
+
+    name: Annotated[Text, doc("The name of a claim in the Pod's resourceClaims.")]
+
+
+class ResourceRequirements(Model):
+    """Compute resources requested and allowed (cpu, memory...)."""
+
+    limits: Annotated[
+        dict[str, Quantity] | None, doc("The most of each resource the container may use.")
+    ] = None
+    requests: Annotated[
+        dict[str, Quantity] | None, doc("The least of each resource the container needs.")
+    ] = None
+    claims: Annotated[list[ResourceClaim], doc("Resource claims the container uses.")] = []
+
+
+# -- the container -------------------------------------------------------------------------------
+
+
+class Container(RawChecked):
+    """A container of the Pod (kawa runs it as a local process: ``command`` + ``args``)."""
+
+    serving: ClassVar[bool] = False
+    """Whether this is a Knative Revision's serving container (probe ports optional)."""
+
+    name: Annotated[DnsLabel, doc("Name of the container (a DNS label), unique in the Pod.")]
+    image: Annotated[Text, doc("The image to run; kawa resolves it to a local program.")]
+    command: Annotated[list[str], doc("The entrypoint (the image's when empty).")] = []
+    args: Annotated[list[str], doc("Arguments to the entrypoint.")] = []
+    working_dir: Annotated[str, doc("The working directory of the process.")] = ""
+    ports: Annotated[
+        list[ContainerPort], doc("Ports the container listens on."), MergeKey("containerPort")
+    ] = []
+    env_from: Annotated[
+        list[EnvFromSource],
+        doc("Sources (ConfigMaps, Secrets) whose keys become environment variables."),
+    ] = []
+    env: Annotated[
+        list[EnvVar], doc("Environment variables of the process."), MergeKey("name")
+    ] = []
+    resources: Annotated[
+        ResourceRequirements | None, doc("Compute resources requested and allowed.")
+    ] = None
+    volume_mounts: Annotated[
+        list[VolumeMount], doc("Volumes mounted into the container."), MergeKey("mountPath")
+    ] = []
+    volume_devices: Annotated[
+        list[VolumeDevice],
+        doc("Raw block volumes attached as devices."),
+        MergeKey("devicePath"),
+    ] = []
+    liveness_probe: Annotated[
+        Probe | None, doc("How to tell that the container must be restarted.")
+    ] = None
+    readiness_probe: Annotated[
+        Probe | None, doc("How to tell that the container is ready for traffic.")
+    ] = None
+    startup_probe: Annotated[Probe | None, doc("How to tell that the container has started.")] = (
+        None
     )
-    threshold = probe.get("successThreshold")
-    if key != "readinessProbe" and isinstance(threshold, int) and threshold not in (0, 1):
-        errors.append(
-            FieldError(f"{path}.successThreshold", f"invalid value {threshold}: must be 1")
-        )
+    lifecycle: Annotated[FreeForm | None, doc("Actions run after start and before stop.")] = None
+    termination_message_path: Annotated[
+        str, doc("A file the process may write its last words to.")
+    ] = ""
+    termination_message_policy: Annotated[
+        Literal["File", "FallbackToLogsOnError"] | None,
+        doc("Where the last words come from: File, or FallbackToLogsOnError."),
+    ] = None
+    image_pull_policy: Annotated[
+        PullPolicy | None, doc("When to pull the image: Always, IfNotPresent or Never.")
+    ] = None
+    security_context: Annotated[FreeForm | None, doc("Security options of the container.")] = None
+    stdin: Annotated[bool | None, doc("Whether the container has a standard input.")] = None
+    stdin_once: Annotated[
+        bool | None, doc("Whether the standard input closes after the first client.")
+    ] = None
+    tty: Annotated[bool | None, doc("Whether the container has a terminal.")] = None
 
+    @classmethod
+    def check_raw(cls, data: Mapping[str, Any]) -> Iterable[FieldError]:
+        """The ports of ``httpGet`` and ``tcpSocket`` probes: required (but for a serving
+        container) and, when a name, the name of one of the container's ports."""
+        ports = data.get("ports")
+        names = {
+            p["name"]
+            for p in (ports if isinstance(ports, list) else ())
+            if isinstance(p, Mapping) and isinstance(p.get("name"), str) and p["name"]
+        }
+        for key in PROBES:
+            probe = data.get(key)
+            if not isinstance(probe, Mapping):
+                continue
+            for handler in PROBE_HANDLERS[1:3]:  # httpGet, tcpSocket
+                action = probe.get(handler)
+                if not isinstance(action, Mapping):
+                    continue
+                path = f"{key}.{handler}.port"
+                port = action.get("port")
+                if _is_unset_port(port):
+                    if not cls.serving:
+                        yield FieldError(path, "required field is missing")
+                elif (
+                    isinstance(port, str)
+                    and not port.isdigit()
+                    and is_port_name(port)
+                    and port not in names
+                ):
+                    known = ", ".join(sorted(names)) or "none"
+                    yield FieldError(
+                        path,
+                        f"invalid value {port!r}: no container port has this name (port "
+                        f"names: {known})",
+                    )
 
-def _read_handler(
-    probe: Mapping[str, Any],
-    handler: str,
-    path: str,
-    errors: list[FieldError],
-    port_names: set[str],
-    *,
-    knative: bool,
-) -> None:
-    action = meta.read_mapping(probe, handler, path, errors)
-    if action is None:
-        return
-    if handler == "exec":
-        fields.read_str_list(action, "command", f"{path}.command", errors)
-        return
-    port = f"{path}.port"
-    if handler == "grpc":
-        _read_probe_port(action, port, errors, port_names, required=True, named=False)
-        meta.read_str(action, "service", f"{path}.service", errors)
-        return
-    # Knative aims a probe without a port at the container's port.
-    _read_probe_port(action, port, errors, port_names, required=not knative, named=True)
-    meta.read_str(action, "host", f"{path}.host", errors)
-    if handler == "httpGet":
-        meta.read_str(action, "path", f"{path}.path", errors)
-        fields.read_enum(action, "scheme", f"{path}.scheme", errors, HTTP_SCHEMES)
-        for header_path, header in fields.read_mappings(
-            action, "httpHeaders", f"{path}.httpHeaders", errors
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        names: set[str] = set()
+        for i, port in enumerate(self.ports):
+            if port.name and port.name in names:
+                yield FieldError(f"ports[{i}].name", f"duplicate value {port.name!r}")
+            names.add(port.name)
+        paths: set[str] = set()
+        for i, mount in enumerate(self.volume_mounts):
+            if mount.mount_path in paths:
+                yield FieldError(
+                    f"volumeMounts[{i}].mountPath", f"duplicate value {mount.mount_path!r}"
+                )
+            paths.add(mount.mount_path)
+        for key, probe in (
+            ("livenessProbe", self.liveness_probe),
+            ("startupProbe", self.startup_probe),
         ):
-            meta.read_str(header, "name", f"{header_path}.name", errors, required=True)
-            meta.read_str(header, "value", f"{header_path}.value", errors)
+            if probe is not None and probe.success_threshold not in (None, 0, 1):
+                yield FieldError(
+                    f"{key}.successThreshold",
+                    f"invalid value {probe.success_threshold}: must be 1",
+                )
+
+    @property
+    def pull_policy(self) -> str:
+        """``imagePullPolicy``, or its default for the image."""
+        return self.image_pull_policy or default_pull_policy(self.image)
 
 
-def read_volumes(spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> set[str] | None:
-    """The names of a pod spec's ``volumes[]`` (unique DNS labels); None when not a list."""
-    if spec.get("volumes") is not None and not isinstance(spec.get("volumes"), list):
-        fields.read_list(spec, "volumes", path, errors)
-        return None
-    names: set[str] = set()
-    for item_path, volume in fields.read_mappings(spec, "volumes", path, errors):
-        name = meta.read_str(volume, "name", f"{item_path}.name", errors, required=True)
-        fields.dns_label(name, f"{item_path}.name", errors)
-        if name is not None and name in names:
-            errors.append(FieldError(f"{item_path}.name", f"duplicate value {name!r}"))
-        names.add(name or "")
-    return names
+class KnativeContainer(Container):
+    """The serving container of a Knative Revision: one port at most, no host port; a probe
+    without a port is aimed at the container's port."""
+
+    serving: ClassVar[bool] = True
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        yield from super().check(ctx)
+        if len(self.ports) > 1:
+            yield FieldError(
+                "ports", "More than one container port is set: only a single port is allowed"
+            )
+        for i, port in enumerate(self.ports):
+            if port.host_port not in (None, 0):
+                yield FieldError(
+                    f"ports[{i}].hostPort",
+                    "must not set the field(s): a Revision's container cannot bind a host port",
+                )
+
+
+# -- volumes -------------------------------------------------------------------------------------
+
+
+class Volume(Model):
+    """A named volume the containers may mount; its source (emptyDir, configMap, secret,
+    hostPath...) is kept as given."""
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
+
+    name: Annotated[DnsLabel, doc("Name of the volume (a DNS label), unique in the Pod.")]
+    empty_dir: Annotated[FreeForm | None, doc("An empty directory for the Pod's life.")] = None
+    config_map: Annotated[FreeForm | None, doc("The keys of a ConfigMap as files.")] = None
+    secret: Annotated[FreeForm | None, doc("The keys of a Secret as files.")] = None
+    host_path: Annotated[FreeForm | None, doc("A file or directory of the host.")] = None
+    persistent_volume_claim: Annotated[
+        FreeForm | None, doc("A PersistentVolumeClaim in the Pod's namespace.")
+    ] = None
+    projected: Annotated[FreeForm | None, doc("Several sources in one directory.")] = None
+    downward_api: Annotated[
+        FreeForm | None, doc("Fields of the Pod as files.", alias="downwardAPI")
+    ] = None
+
+
+def mount_errors(container: Mapping[str, Any], volumes: set[str] | None) -> list[FieldError]:
+    """The ``volumeMounts`` of a raw container that name no volume in ``volumes`` (``None``:
+    the volumes are unknown, nothing is checked); paths relative to the container."""
+    mounts = container.get("volumeMounts")
+    if volumes is None or not isinstance(mounts, list):
+        return []
+    return [
+        FieldError(f"volumeMounts[{j}].name", f"not found: no volume {mount['name']!r}")
+        for j, mount in enumerate(mounts)
+        if isinstance(mount, Mapping)
+        and isinstance(mount.get("name"), str)
+        and mount["name"]
+        and mount["name"] not in volumes
+    ]
+
+
+# -- the readers of the kinds not declared yet -----------------------------------------------------
 
 
 def read_container(
@@ -304,65 +399,32 @@ def read_container(
     *,
     knative: bool = False,
 ) -> Container | None:
-    """One container at ``path`` (``spec.containers[0]``...); None when it cannot be read.
+    """One container at ``path`` (``spec.containers[0]``...) validated as a
+    :class:`Container` (``knative``: a :class:`KnativeContainer`); None when invalid.
 
     ``volumes`` are the pod's volume names that ``volumeMounts`` may name (None: unchecked).
-    ``knative``: a Revision's serving container (at most one port, no ``hostPort``, probe
-    ports optional).
     """
-    name = meta.read_str(item, "name", f"{path}.name", errors, required=True)
-    fields.dns_label(name, f"{path}.name", errors)
-    image = meta.read_str(item, "image", f"{path}.image", errors, required=True)
-    command = fields.read_str_list(item, "command", f"{path}.command", errors)
-    args = fields.read_str_list(item, "args", f"{path}.args", errors)
-    env = read_env(item, path, errors)
-    ports = read_ports(item, path, errors)
-    if knative:
-        _knative_ports(item, path, errors)
-    working_dir = meta.read_str(item, "workingDir", f"{path}.workingDir", errors) or ""
-    pull = fields.read_enum(
-        item, "imagePullPolicy", f"{path}.imagePullPolicy", errors, PULL_POLICIES
-    )
-    for key in ("resources", "securityContext"):
-        meta.read_mapping(item, key, f"{path}.{key}", errors)
-    port_names = {p.name for p in ports if p.name}
-    for key in PROBES:
-        read_probe(item, key, f"{path}.{key}", errors, port_names, knative=knative)
-    mounts: set[str] = set()
-    for mount_path, mount in fields.read_mappings(
-        item, "volumeMounts", f"{path}.volumeMounts", errors
-    ):
-        volume = meta.read_str(mount, "name", f"{mount_path}.name", errors, required=True)
-        if volume is not None and volumes is not None and volume not in volumes:
-            errors.append(FieldError(f"{mount_path}.name", f"not found: no volume {volume!r}"))
-        at = meta.read_str(mount, "mountPath", f"{mount_path}.mountPath", errors, required=True)
-        if at is not None and at in mounts:
-            errors.append(FieldError(f"{mount_path}.mountPath", f"duplicate value {at!r}"))
-        mounts.add(at or "")
-    if name is None or image is None:
+    model: type[Container] = KnativeContainer if knative else Container
+    container = validate(model, item, errors, ctx=Context(), path=path)
+    if isinstance(item, Mapping):
+        errors.extend(e.nested(path) for e in mount_errors(item, volumes))
+    return container
+
+
+def read_volumes(spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> set[str] | None:
+    """The names of a pod spec's ``volumes[]`` (unique DNS labels); None when not a list."""
+    volumes = spec.get("volumes")
+    if volumes is None:
+        return set()
+    if not isinstance(volumes, list):
+        errors.append(FieldError(path, f"expected a list, got {type_name(volumes)}"))
         return None
-    return Container(
-        name, image, command, args, env, ports, working_dir, pull or default_pull_policy(image)
-    )
-
-
-def _knative_ports(item: Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
-    """Knative's rules for a Revision's serving container ports (kawa runs one process)."""
-    ports = item.get("ports")
-    if not isinstance(ports, list):
-        return
-    if len(ports) > 1:
-        errors.append(
-            FieldError(
-                f"{path}.ports",
-                "More than one container port is set: only a single port is allowed",
-            )
-        )
-    for i, port in enumerate(ports):
-        if isinstance(port, Mapping) and port.get("hostPort") not in (None, 0):
-            errors.append(
-                FieldError(
-                    f"{path}.ports[{i}].hostPort",
-                    "must not set the field(s): a Revision's container cannot bind a host port",
-                )
-            )
+    names: set[str] = set()
+    for i, volume in enumerate(volumes):
+        validate(Volume, volume, errors, ctx=Context(), path=f"{path}[{i}]")
+        name = volume.get("name") if isinstance(volume, Mapping) else None
+        if isinstance(name, str) and name:
+            if name in names:
+                errors.append(FieldError(f"{path}[{i}].name", f"duplicate value {name!r}"))
+            names.add(name)
+    return names

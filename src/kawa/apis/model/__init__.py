@@ -1,8 +1,9 @@
 """Declaring kinds once: typed models from which kawa derives parsers, defaults, update rules
 and OpenAPI schemas (see :mod:`.base` for the shape of a declaration).
 
-* :mod:`.base` -- :class:`Model`, :class:`Context`, :func:`doc` and the markers
-  (:data:`STORED`, :class:`Immutable`, :class:`OpenAPI`, :class:`MergeKey`, :data:`PRESERVE`);
+* :mod:`.base` -- :class:`Model` (and :class:`RawChecked`), :class:`Context`, :func:`doc` and
+  the markers (:data:`STORED`, :class:`Immutable`, :class:`OpenAPI`, :class:`MergeKey`,
+  :data:`PRESERVE`);
 * :mod:`.types` -- field types shared by kinds (ISO durations, non-empty strings, maps...);
 * :mod:`.objects` -- :class:`ObjectMeta`, the :class:`KubeObject` base of kinds, and whole
   object defaulting, parsing and update checks;
@@ -20,6 +21,7 @@ from kawa.apis.model.base import (
     MergeKey,
     Model,
     OpenAPI,
+    RawChecked,
     doc,
 )
 from kawa.apis.model.objects import KubeObject, ObjectMeta
@@ -34,5 +36,6 @@ __all__ = [
     "Model",
     "ObjectMeta",
     "OpenAPI",
+    "RawChecked",
     "doc",
 ]

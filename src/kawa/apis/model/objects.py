@@ -131,8 +131,10 @@ class KubeObject(Model):
 
 def context_of(obj: Mapping[str, Any], *, namespaced: bool = True) -> Context:
     api_version = obj.get("apiVersion")
+    name = meta.metadata_of(obj).get("name")
     return Context(
         namespace=meta.namespace_of(obj),
+        name=name if isinstance(name, str) else "",
         api_version=api_version if isinstance(api_version, str) else "",
         annotations=meta.annotations_of(obj),
         namespaced=namespaced,

@@ -1,8 +1,9 @@
 """The serving.knative.dev API group: Service, Configuration, Revision and Route.
 
-Modules: :mod:`.revision` (Revision and the revision template), :mod:`.traffic`,
-:mod:`.configuration` (Configuration and Route), :mod:`.service` (Service, also served as
-v1alpha1). :data:`KINDS` declares them for the registry. For the reconcilers:
+Each kind is declared once as models (:mod:`kawa.apis.model`): :mod:`.revision` (Revision, its
+pod spec with Knative's field mask, and the revision template), :mod:`.traffic` (traffic
+targets), :mod:`.configuration` (Configuration and Route), :mod:`.service` (Service, also
+served as v1alpha1). :data:`KINDS` declares them for the registry. For the reconcilers:
 :mod:`.resources` (the objects one kind makes for another, revision names),
 :mod:`.configuration_status`, :mod:`.revision_status` and :mod:`.route` (status of each
 kind, traffic resolution, URLs).
@@ -32,13 +33,11 @@ SERVICE: Final = ResourceKind(
     plural="services",
     singular="service",
     namespaced=True,
-    legacy_default=service.default_service,
-    legacy_validate=service.validate_service,
-    legacy_validate_update=service.validate_service_update,
+    model=service.Service,
+    status=service.ServiceStatus,
     short_names=("kservice", "ksvc"),
     categories=_CATEGORIES,
     printer_columns=(_URL, *_LATEST, *_READY),
-    legacy_schema=service.SCHEMA,
     convert=service.convert_service,
 )
 
@@ -49,13 +48,11 @@ CONFIGURATION: Final = ResourceKind(
     plural="configurations",
     singular="configuration",
     namespaced=True,
-    legacy_default=configuration.default_configuration,
-    legacy_validate=configuration.validate_configuration,
-    legacy_validate_update=configuration.validate_configuration_update,
+    model=configuration.Configuration,
+    status=configuration.ConfigurationStatus,
     short_names=("config", "cfg"),
     categories=_CATEGORIES,
     printer_columns=(*_LATEST, *_READY),
-    legacy_schema=configuration.CONFIGURATION_SCHEMA,
 )
 
 REVISION: Final = ResourceKind(
@@ -65,9 +62,8 @@ REVISION: Final = ResourceKind(
     plural="revisions",
     singular="revision",
     namespaced=True,
-    legacy_default=revision.default_revision,
-    legacy_validate=revision.validate_revision,
-    legacy_validate_update=revision.validate_revision_update,
+    model=revision.Revision,
+    status=revision.RevisionStatus,
     short_names=("rev",),
     categories=_CATEGORIES,
     printer_columns=(
@@ -87,7 +83,6 @@ REVISION: Final = ResourceKind(
         PrinterColumn("Actual Replicas", "integer", ".status.actualReplicas"),
         PrinterColumn("Desired Replicas", "integer", ".status.desiredReplicas"),
     ),
-    legacy_schema=revision.SCHEMA,
 )
 
 ROUTE: Final = ResourceKind(
@@ -97,13 +92,11 @@ ROUTE: Final = ResourceKind(
     plural="routes",
     singular="route",
     namespaced=True,
-    legacy_default=configuration.default_route,
-    legacy_validate=configuration.validate_route,
-    legacy_validate_update=configuration.validate_route_update,
+    model=configuration.Route,
+    status=configuration.RouteStatus,
     short_names=("rt",),
     categories=_CATEGORIES,
     printer_columns=(_URL, *_READY),
-    legacy_schema=configuration.ROUTE_SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (SERVICE, CONFIGURATION, REVISION, ROUTE)

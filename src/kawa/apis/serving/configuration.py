@@ -9,16 +9,19 @@ conditions ``AllTrafficAssigned``, ``IngressReady``, ``CertificateProvisioned``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
-from kawa.apis import kn_common, kn_schema, meta
+from kawa.apis import duck
 from kawa.apis.conditions import ConditionSet
-from kawa.apis.serving import revision, traffic
-from kawa.errors import FieldError, ValidationError
+from kawa.apis.model.base import Context, Model, doc
+from kawa.apis.model.objects import KubeObject, parse_object
+from kawa.apis.serving import traffic
+from kawa.apis.serving.revision import RevisionTemplateSpec
+from kawa.apis.serving.traffic import RouteTrafficTarget
+from kawa.errors import FieldError
 
-API_VERSION: Final = revision.API_VERSION
+API_VERSION: Final = "serving.knative.dev/v1"
 CONFIGURATION_KIND: Final = "Configuration"
 ROUTE_KIND: Final = "Route"
 
@@ -32,130 +35,102 @@ ROUTE_CONDITIONS: Final = ConditionSet(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Configuration:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    template: revision.RevisionSpec
-    template_name: str
+class ConfigurationSpec(Model):
+    """The desired revision; each change of the template creates a Revision."""
+
+    template: Annotated[
+        RevisionTemplateSpec,
+        doc("The revision to create: each change of it creates a new Revision."),
+    ]
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    traffic: tuple[traffic.TrafficTarget, ...]
+class Configuration(KubeObject):
+    """The desired revision of a workload: each change of its template creates a Revision."""
+
+    spec: Annotated[
+        ConfigurationSpec,
+        doc("The desired revision; each change of the template creates a Revision."),
+    ]
+
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        """A named template (BYO revision name) must be renamed when its content changes."""
+        return template_update_errors(old, new)
+
+
+class ConfigurationStatus(duck.Status):
+    """The state of the Configuration."""
+
+    latest_created_revision_name: Annotated[str | None, doc("The newest revision created.")] = None
+    latest_ready_revision_name: Annotated[
+        str | None, doc("The newest revision that became ready.")
+    ] = None
+
+
+class RouteSpec(Model):
+    """How requests are split between revisions."""
+
+    traffic: Annotated[list[RouteTrafficTarget], doc("The traffic targets.")] = []
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        traffic.default_traffic(data)
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        return traffic.traffic_errors(self.traffic, ctx)
+
+
+class Route(KubeObject):
+    """A named endpoint splitting requests between revisions."""
+
+    spec: Annotated[RouteSpec, doc("How requests are split between revisions.")] = RouteSpec()
+
+
+class RouteStatus(duck.Status):
+    """The state of the Route."""
+
+    url: Annotated[str | None, doc("The public URL.")] = None
+    address: Annotated[duck.Addressable | None, doc("The cluster-local address.")] = None
+    traffic: Annotated[list[RouteTrafficTarget] | None, doc("The traffic as assigned.")] = None
+
+
+def parse_configuration(obj: Mapping[str, Any]) -> Configuration:
+    """A Configuration defaulted, validated and typed (raises ValidationError)."""
+    return parse_object(
+        Configuration, obj, kind=CONFIGURATION_KIND, api_versions=(API_VERSION,), namespaced=True
+    )
+
+
+def parse_route(obj: Mapping[str, Any]) -> Route:
+    """A Route defaulted, validated and typed (raises ValidationError)."""
+    return parse_object(Route, obj, kind=ROUTE_KIND, api_versions=(API_VERSION,), namespaced=True)
 
 
 def template_name(spec: Mapping[str, Any]) -> str:
+    """``template.metadata.name`` of a Service's or Configuration's spec dict (``""``)."""
     template = spec.get("template")
     metadata = template.get("metadata") if isinstance(template, Mapping) else None
     name = metadata.get("name") if isinstance(metadata, Mapping) else None
     return name if isinstance(name, str) else ""
 
 
-def default_configuration(obj: Mapping[str, Any]) -> meta.Object:
-    out = kn_common.deep_copy(obj)
-    revision.default_template(out.get("spec"))
-    return out
-
-
-def parse_configuration(obj: Mapping[str, Any]) -> Configuration:
-    obj = default_configuration(obj)
-    errors: list[FieldError] = []
-    kn_common.check_header(obj, (API_VERSION,), CONFIGURATION_KIND, errors)
-    who = kn_common.identity(obj)
-    spec = kn_common.read_spec(obj, ("template",), errors, required=True)
-    template = revision.read_template(spec, errors, parent=who.name) if spec else None
-    kn_common.raise_if_errors(errors, CONFIGURATION_KIND, obj)
-    if template is None:
-        raise ValidationError.single("spec.template", "required field is missing")
-    return Configuration(
-        who.namespace, who.name, who.uid, who.generation, template, template_name(spec)
-    )
-
-
-def validate_configuration(obj: Mapping[str, Any]) -> None:
-    parse_configuration(obj)
-
-
-def validate_configuration_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A named template (BYO revision name) must be renamed when its content changes."""
-    validate_template_update(old, new, CONFIGURATION_KIND)
-
-
-def validate_template_update(old: Mapping[str, Any], new: Mapping[str, Any], kind: str) -> None:
+def template_update_errors(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldError]:
+    """A named template (a revision name given once) whose content changed keeps its name:
+    the update of a Service or Configuration is refused."""
     old_spec, new_spec = old.get("spec"), new.get("spec")
     if not isinstance(old_spec, Mapping) or not isinstance(new_spec, Mapping):
-        return
+        return []
     name = template_name(new_spec)
     if (
         name
         and name == template_name(old_spec)
         and old_spec.get("template") != new_spec.get("template")
     ):
-        raise ValidationError.single(
-            "spec.template.metadata.name",
-            f"the template changed but its name {name!r} did not: a revision name is given "
-            "once; change the name or remove it",
-            subject=meta.subject_of(kind, new),
-        )
-
-
-def default_route(obj: Mapping[str, Any]) -> meta.Object:
-    out = kn_common.deep_copy(obj)
-    spec = out.get("spec")
-    if isinstance(spec, dict):
-        traffic.default_traffic(spec.get("traffic"))
-    return out
-
-
-def parse_route(obj: Mapping[str, Any]) -> Route:
-    obj = default_route(obj)
-    errors: list[FieldError] = []
-    kn_common.check_header(obj, (API_VERSION,), ROUTE_KIND, errors)
-    who = kn_common.identity(obj)
-    spec = kn_common.read_spec(obj, ("traffic",), errors, required=False)
-    targets = traffic.read_traffic(spec, errors, in_service=False)
-    kn_common.raise_if_errors(errors, ROUTE_KIND, obj)
-    return Route(who.namespace, who.name, who.uid, who.generation, targets)
-
-
-def validate_route(obj: Mapping[str, Any]) -> None:
-    parse_route(obj)
-
-
-def validate_route_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Every field of a Route may change."""
-
-
-_LATEST: Final = {
-    "latestCreatedRevisionName": kn_schema.string("The newest revision created."),
-    "latestReadyRevisionName": kn_schema.string("The newest revision that became ready."),
-}
-_ROUTE_STATUS: Final = {
-    "url": kn_schema.string("The public URL."),
-    "address": kn_schema.address("The cluster-local address."),
-    "traffic": traffic.traffic_schema("The traffic as assigned.", in_service=False),
-}
-
-CONFIGURATION_SCHEMA: Final = kn_schema.kind_schema(
-    kn_schema.obj(
-        "The desired revision; each change of the template creates a Revision.",
-        {"template": revision.template_schema()},
-        required=("template",),
-    ),
-    kn_schema.status("The state of the Configuration.", _LATEST),
-)
-
-ROUTE_SCHEMA: Final = kn_schema.kind_schema(
-    kn_schema.obj(
-        "How requests are split between revisions.",
-        {"traffic": traffic.traffic_schema("The traffic targets.", in_service=False)},
-    ),
-    kn_schema.status("The state of the Route.", _ROUTE_STATUS),
-)
+        return [
+            FieldError(
+                "spec.template.metadata.name",
+                f"the template changed but its name {name!r} did not: a revision name is given "
+                "once; change the name or remove it",
+            )
+        ]
+    return []

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kawa.apis import meta
+from kawa.apis.model.base import Context
+from kawa.apis.model.defaults import apply_defaults
 from kawa.apis.serving import configuration, revision
 
 API_VERSION: Final = revision.API_VERSION
@@ -192,7 +194,7 @@ def make_revision(config: Mapping[str, Any]) -> dict[str, Any]:
         out_meta["annotations"] = annotations
     body = template.get("spec")
     rev_spec = copy.deepcopy(dict(body)) if isinstance(body, Mapping) else {}
-    revision.default_revision_spec(rev_spec)
+    apply_defaults(revision.RevisionSpec, rev_spec, Context())
     return {
         "apiVersion": API_VERSION,
         "kind": revision.KIND,

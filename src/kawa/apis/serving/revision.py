@@ -1,27 +1,39 @@
 """The Revision kind (serving.knative.dev/v1) and the revision template every Service and
 Configuration holds.
 
-A RevisionSpec is a pod spec with exactly one container (image required; its name defaults to
-``user-container``) plus ``containerConcurrency`` (0-1000, default 0: unlimited) and
-``timeoutSeconds`` (0-600, default 300); the container is checked with the Pod's rules plus
-Knative's (:mod:`kawa.apis.core.containers`), the annotations with Knative's autoscaling rules
-(:mod:`kawa.apis.serving.annotations`). :func:`read_template` validates
-``spec.template {metadata, spec}`` for Services and Configurations (a template name must start
-with ``<parent>-``); :func:`default_template` applies the defaults. A Revision's spec is
-immutable. Declared in :data:`kawa.apis.serving.KINDS`.
+A :class:`RevisionSpec` is the part of a pod spec Knative lets a Revision set (its field mask:
+no ``restartPolicy``, ``nodeName``...) with exactly one container (image required; its name
+defaults to ``user-container``), plus ``containerConcurrency`` (0-1000, default 0: unlimited)
+and ``timeoutSeconds`` (0-600, default 300). The container is a
+:class:`~kawa.apis.core.containers.KnativeContainer` (the Pod's rules plus Knative's); the
+rules across the pod spec (volume names, mounts naming volumes) are the Pod's
+(:class:`~kawa.apis.core.pod_spec.PodSpec`), checked once the types hold as Knative's
+webhook does (ADR 0022: why this is not a PodSpec subclass); the annotations of a Revision and
+of a template hold Knative's autoscaling rules (:mod:`kawa.apis.serving.annotations`).
+:class:`RevisionTemplateSpec` is ``spec.template`` of Services and Configurations (a template
+name must start with ``<parent>-``). A Revision's spec is immutable. Declared in
+:data:`kawa.apis.serving.KINDS`; read by the serving reconcilers and the Pods made for a
+Revision (:mod:`kawa.apis.serving.pods`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
-from kawa.apis import kn_common, kn_schema, meta
+from pydantic import BeforeValidator
+
+from kawa.apis import duck, meta
 from kawa.apis.conditions import ConditionSet
+from kawa.apis.core.containers import Container, KnativeContainer, Volume
+from kawa.apis.core.pod_spec import DNSPolicy, HostAlias, PodSpec, TemplateMeta
+from kawa.apis.core.references import LocalObjectReference
 from kawa.apis.kinds import CellValue
+from kawa.apis.model.base import STORED, Context, MergeKey, Model, doc
+from kawa.apis.model.objects import KubeObject, ObjectMeta, parse_object
+from kawa.apis.model.types import FreeForm, StringMap
 from kawa.apis.serving.annotations import annotation_errors
-from kawa.errors import FieldError, ValidationError
+from kawa.errors import FieldError
 
 GROUP: Final = "serving.knative.dev"
 API_VERSION: Final = "serving.knative.dev/v1"
@@ -35,195 +47,185 @@ CONFIGURATION_LABEL: Final = "serving.knative.dev/configuration"
 CONFIGURATION_GENERATION_LABEL: Final = "serving.knative.dev/configurationGeneration"
 SERVICE_LABEL: Final = "serving.knative.dev/service"
 
-_REVISION_SPEC_FIELDS: Final = (
-    "containers",
-    "containerConcurrency",
-    "timeoutSeconds",
-    "responseStartTimeoutSeconds",
-    "idleTimeoutSeconds",
-    "serviceAccountName",
-    "volumes",
-    "imagePullSecrets",
-    "enableServiceLinks",
-    "nodeSelector",
-    "affinity",
-    "tolerations",
-    "securityContext",
-    "runtimeClassName",
-    "priorityClassName",
-    "schedulerName",
-    "topologySpreadConstraints",
-    "dnsPolicy",
-    "dnsConfig",
-    "hostAliases",
-    "initContainers",
-)
-
 RESOURCES_AVAILABLE: Final = "ResourcesAvailable"
 CONTAINER_HEALTHY: Final = "ContainerHealthy"
 REVISION_CONDITIONS: Final = ConditionSet((RESOURCES_AVAILABLE, CONTAINER_HEALTHY))
 
 
-@dataclass(frozen=True, slots=True)
-class RevisionSpec:
-    """A validated revision spec; ``container`` is its one container (a private copy)."""
+def _one_container(value: Any) -> Any:
+    if isinstance(value, list) and len(value) > 1:
+        raise ValueError(f"expected exactly one container, got {len(value)}")
+    return value
 
-    container: dict[str, Any]
-    container_concurrency: int
-    timeout_seconds: int
-    service_account_name: str
+
+class RevisionSpec(Model):
+    """The revision's pod: one container and its limits."""
+
+    containers: Annotated[
+        list[KnativeContainer],
+        BeforeValidator(_one_container),
+        doc("The container serving the requests (exactly one).", min_length=1, max_length=1),
+        MergeKey("name"),
+    ]
+    container_concurrency: Annotated[
+        int,
+        doc(
+            "The most requests one replica handles at once (0: no limit).",
+            ge=0,
+            le=MAX_CONTAINER_CONCURRENCY,
+        ),
+        STORED,
+    ] = 0
+    timeout_seconds: Annotated[
+        int,
+        doc("The longest a request may take, in seconds.", ge=0, le=MAX_TIMEOUT_SECONDS),
+        STORED,
+    ] = DEFAULT_TIMEOUT_SECONDS
+    response_start_timeout_seconds: Annotated[
+        int | None, doc("How long the first byte of a response may take, in seconds.", ge=0)
+    ] = None
+    idle_timeout_seconds: Annotated[
+        int | None, doc("How long a request may stay without data, in seconds.", ge=0)
+    ] = None
+    service_account_name: Annotated[str, doc("The service account the pod runs as.")] = ""
+    volumes: Annotated[list[Volume], doc("Volumes the container may mount."), MergeKey("name")] = []
+    image_pull_secrets: Annotated[
+        list[LocalObjectReference],
+        doc("Secrets with credentials for pulling the image."),
+        MergeKey("name"),
+    ] = []
+    enable_service_links: Annotated[
+        bool | None, doc("Whether Services' addresses are put in environment variables.")
+    ] = None
+    node_selector: Annotated[StringMap | None, doc("Labels a node must have.")] = None
+    affinity: Annotated[FreeForm | None, doc("Scheduling affinity.")] = None
+    tolerations: Annotated[list[FreeForm], doc("Taints of nodes the pod tolerates.")] = []
+    security_context: Annotated[FreeForm | None, doc("Security options of the pod.")] = None
+    runtime_class_name: Annotated[str | None, doc("The RuntimeClass the pod runs with.")] = None
+    priority_class_name: Annotated[str, doc("The PriorityClass of the pod.")] = ""
+    scheduler_name: Annotated[str, doc("The scheduler that places the pod.")] = ""
+    topology_spread_constraints: Annotated[
+        list[FreeForm], doc("How the replicas spread across the topology.")
+    ] = []
+    dns_policy: Annotated[DNSPolicy | None, doc("How the pod resolves names.")] = None
+    dns_config: Annotated[FreeForm | None, doc("DNS settings of the pod.")] = None
+    host_aliases: Annotated[
+        list[HostAlias], doc("Entries added to the pod's /etc/hosts."), MergeKey("ip")
+    ] = []
+    init_containers: Annotated[
+        list[Container],
+        doc("Containers run to completion, in order, before the serving container starts."),
+        MergeKey("name"),
+    ] = []
+
+    @property
+    def container(self) -> KnativeContainer:
+        """The serving container."""
+        return self.containers[0]
 
     @property
     def image(self) -> str:
-        return str(self.container["image"])
+        return self.container.image
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """The one container is named ``user-container`` when it has no name."""
+        containers = data.get("containers")
+        if (
+            isinstance(containers, list)
+            and len(containers) == 1
+            and isinstance(containers[0], dict)
+            and not containers[0].get("name")
+        ):
+            containers[0]["name"] = DEFAULT_CONTAINER_NAME
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        """The Pod's rules across the spec (names unique, every mount naming a volume), once
+        the types hold: Knative's webhook runs after the CRD's schema."""
+        return PodSpec.check_raw(
+            self.model_dump(by_alias=True, include={"volumes", "containers", "init_containers"})
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Revision:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    spec: RevisionSpec
-    configuration: str
-    """The Configuration that created it (its label), ``""`` when none."""
+class RevisionTemplateMeta(TemplateMeta):
+    """Name (optional, prefixed with the parent's name), labels and annotations of the
+    Revisions made from the template."""
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.name and not self.name.startswith(f"{ctx.name}-"):
+            yield FieldError(
+                "name", f"a revision name must start with {ctx.name + '-'!r}, got {self.name!r}"
+            )
+        yield from annotation_errors(self.annotations, "annotations")
+
+
+class RevisionTemplateSpec(Model):
+    """The revision to create: each change of it creates a new Revision."""
+
+    metadata: Annotated[
+        RevisionTemplateMeta | None,
+        doc("Name (optional, prefixed with the parent's name), labels, annotations."),
+    ] = None
+    spec: Annotated[RevisionSpec, doc("The revision's pod: one container and its limits.")]
 
     @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def name(self) -> str:
+        """The Revision's name the template gives, ``""`` when none."""
+        return self.metadata.name if self.metadata is not None else ""
 
 
-def default_revision_spec(spec: Any) -> None:
-    """Knative's defaults on a revision spec dict, in place."""
-    if not isinstance(spec, dict):
-        return
-    spec.setdefault("containerConcurrency", 0)
-    spec.setdefault("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
-    containers = spec.get("containers")
-    if (
-        isinstance(containers, list)
-        and len(containers) == 1
-        and isinstance(containers[0], dict)
-        and not containers[0].get("name")
-    ):
-        containers[0]["name"] = DEFAULT_CONTAINER_NAME
+class RevisionMeta(ObjectMeta):
+    """Standard object metadata; the annotations hold Knative's autoscaling rules."""
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        yield from super().check(ctx)
+        yield from annotation_errors(self.annotations, "annotations")
 
 
-def default_template(spec: Any) -> None:
-    """The defaults of ``spec.template.spec`` of a Service or Configuration spec dict."""
-    if isinstance(spec, dict):
-        template = spec.get("template")
-        if isinstance(template, dict):
-            default_revision_spec(template.get("spec"))
+class Revision(KubeObject):
+    """An immutable snapshot of code and configuration."""
 
+    metadata: Annotated[RevisionMeta, doc("Standard object metadata.")]
+    spec: Annotated[RevisionSpec, doc("The immutable snapshot of code and configuration.")]
 
-def read_revision_spec(value: Any, path: str, errors: list[FieldError]) -> RevisionSpec | None:
-    if not isinstance(value, Mapping):
-        message = "required field is missing" if value is None else "expected a mapping"
-        errors.append(FieldError(path, message))
-        return None
-    before = len(errors)
-    kn_common.unknown_fields(value, _REVISION_SPEC_FIELDS, path, errors)
-    containers = kn_common.read_containers(
-        value, meta.join(path, "containers"), errors, single=True
-    )
-    concurrency = kn_common.read_int(
-        value,
-        "containerConcurrency",
-        meta.join(path, "containerConcurrency"),
-        errors,
-        minimum=0,
-        maximum=MAX_CONTAINER_CONCURRENCY,
-    )
-    timeout = kn_common.read_int(
-        value,
-        "timeoutSeconds",
-        meta.join(path, "timeoutSeconds"),
-        errors,
-        minimum=0,
-        maximum=MAX_TIMEOUT_SECONDS,
-    )
-    account = meta.read_str(
-        value, "serviceAccountName", meta.join(path, "serviceAccountName"), errors
-    )
-    if len(errors) > before or len(containers) != 1:
-        return None
-    return RevisionSpec(
-        dict(containers[0]),
-        concurrency or 0,
-        DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
-        account or "",
-    )
+    @property
+    def configuration(self) -> str:
+        """The Configuration that created it (its label), ``""`` when none."""
+        return self.labels.get(CONFIGURATION_LABEL, "")
 
-
-def read_template(
-    spec: Mapping[str, Any], errors: list[FieldError], *, parent: str
-) -> RevisionSpec | None:
-    """``spec.template`` of a Service or Configuration named ``parent``."""
-    template = spec.get("template")
-    if not isinstance(template, Mapping):
-        message = "required field is missing" if template is None else "expected a mapping"
-        errors.append(FieldError("spec.template", message))
-        return None
-    kn_common.unknown_fields(template, ("metadata", "spec"), "spec.template", errors)
-    metadata = template.get("metadata")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        errors.append(FieldError("spec.template.metadata", "expected a mapping"))
-    elif isinstance(metadata, Mapping):
-        for key in ("labels", "annotations"):
-            errors.extend(
-                meta.string_map_errors(metadata.get(key), f"spec.template.metadata.{key}")
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        """A Revision is a snapshot: its spec never changes."""
+        if old.get("spec") != new.get("spec"):
+            yield FieldError(
+                "spec",
+                "immutable fields changed: a Revision's spec cannot change; change its "
+                "Configuration or Service to create a new Revision",
             )
-        errors.extend(
-            annotation_errors(metadata.get("annotations"), "spec.template.metadata.annotations")
-        )
-        name = metadata.get("name")
-        if name is not None and (not isinstance(name, str) or not name.startswith(f"{parent}-")):
-            errors.append(
-                FieldError(
-                    "spec.template.metadata.name",
-                    f"a revision name must start with {parent + '-'!r}, got {name!r}",
-                )
-            )
-    return read_revision_spec(template.get("spec"), "spec.template.spec", errors)
 
 
-def default_revision(obj: Mapping[str, Any]) -> meta.Object:
-    out = kn_common.deep_copy(obj)
-    default_revision_spec(out.get("spec"))
-    return out
+class ContainerStatus(Model):
+    """The image a container of the Revision runs."""
+
+    name: Annotated[str | None, doc("The container's name.")] = None
+    image_digest: Annotated[str | None, doc("The resolved image digest.")] = None
+
+
+class RevisionStatus(duck.Status):
+    """The state of the Revision."""
+
+    log_url: Annotated[str | None, doc("Where its logs are.")] = None
+    image_digest: Annotated[str | None, doc("The resolved image digest.")] = None
+    actual_replicas: Annotated[int | None, doc("The replicas running.")] = None
+    desired_replicas: Annotated[int | None, doc("The replicas wanted.")] = None
+    container_statuses: Annotated[
+        list[ContainerStatus] | None, doc("The image each container runs.")
+    ] = None
 
 
 def parse_revision(obj: Mapping[str, Any]) -> Revision:
-    obj = default_revision(obj)
-    errors: list[FieldError] = []
-    kn_common.check_header(obj, (API_VERSION,), KIND, errors)
-    who = kn_common.identity(obj)
-    spec = read_revision_spec(obj.get("spec"), "spec", errors)
-    errors.extend(
-        annotation_errors(meta.metadata_of(obj).get("annotations"), "metadata.annotations")
-    )
-    kn_common.raise_if_errors(errors, KIND, obj)
-    if spec is None:
-        raise ValidationError.single("spec", "invalid", subject=meta.subject_of(KIND, obj))
-    labels = meta.metadata_of(obj).get("labels")
-    configuration = labels.get(CONFIGURATION_LABEL, "") if isinstance(labels, Mapping) else ""
-    return Revision(who.namespace, who.name, who.uid, who.generation, spec, str(configuration))
-
-
-def validate_revision(obj: Mapping[str, Any]) -> None:
-    parse_revision(obj)
-
-
-def validate_revision_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A Revision is a snapshot: its spec never changes."""
-    if default_revision(old).get("spec") != default_revision(new).get("spec"):
-        raise ValidationError.single(
-            "spec",
-            "immutable fields changed: a Revision's spec cannot change; change its "
-            "Configuration or Service to create a new Revision",
-            subject=meta.subject_of(KIND, new),
-        )
+    """A Revision defaulted, validated and typed (raises ValidationError)."""
+    return parse_object(Revision, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
 
 
 def label_cell(label: str) -> CellValue:
@@ -234,54 +236,3 @@ def label_cell(label: str) -> CellValue:
         return labels.get(label) if isinstance(labels, Mapping) else None
 
     return cell
-
-
-def revision_spec_schema(description: str) -> kn_schema.Schema:
-    schema = kn_schema.pod_spec(description)
-    schema["properties"].update(
-        {
-            "containerConcurrency": kn_schema.integer(
-                "The most requests one replica handles at once (0: no limit).",
-                minimum=0,
-                maximum=MAX_CONTAINER_CONCURRENCY,
-            ),
-            "timeoutSeconds": kn_schema.integer(
-                "The longest a request may take, in seconds.",
-                minimum=0,
-                maximum=MAX_TIMEOUT_SECONDS,
-            ),
-            "responseStartTimeoutSeconds": kn_schema.integer(
-                "How long the first byte of a response may take, in seconds.", minimum=0
-            ),
-            "idleTimeoutSeconds": kn_schema.integer(
-                "How long a request may stay without data, in seconds.", minimum=0
-            ),
-        }
-    )
-    return schema
-
-
-def template_schema() -> kn_schema.Schema:
-    return kn_schema.obj(
-        "The revision to create: each change of it creates a new Revision.",
-        {
-            "metadata": kn_schema.object_metadata(
-                "Name (optional, prefixed with the parent's name), labels, annotations."
-            ),
-            "spec": revision_spec_schema("The revision's pod: one container and its limits."),
-        },
-    )
-
-
-SCHEMA: Final = kn_schema.kind_schema(
-    revision_spec_schema("The immutable snapshot of code and configuration."),
-    kn_schema.status(
-        "The state of the Revision.",
-        {
-            "logUrl": kn_schema.string("Where its logs are."),
-            "imageDigest": kn_schema.string("The resolved image digest."),
-            "actualReplicas": kn_schema.integer("The replicas running."),
-            "desiredReplicas": kn_schema.integer("The replicas wanted."),
-        },
-    ),
-)

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from kawa.apis.conditions import Clock, get_condition
 from kawa.apis.serving import configuration
-from kawa.apis.serving.traffic import TrafficTarget
+from kawa.apis.serving.traffic import RouteTrafficTarget
 
 CONDITIONS: Final = configuration.ROUTE_CONDITIONS
 ALL_TRAFFIC_ASSIGNED: Final = configuration.ALL_TRAFFIC_ASSIGNED
@@ -62,7 +62,7 @@ def _ready_status(status: Mapping[str, Any] | None) -> str:
 
 
 def resolve_traffic(
-    targets: Sequence[TrafficTarget],
+    targets: Sequence[RouteTrafficTarget],
     *,
     configurations: Mapping[str, Mapping[str, Any]],
     revisions: Mapping[str, Mapping[str, Any]],
@@ -154,8 +154,8 @@ def resolve_traffic(
         if target.tag:
             entry["tag"] = target.tag
         entry["revisionName"] = revision_name
-        entry["latestRevision"] = target.latest_revision
-        entry["percent"] = target.percent
+        entry["latestRevision"] = target.is_latest
+        entry["percent"] = target.percent or 0
         if target.tag:
             entry["url"] = tag_url(base_url, namespace, name, target.tag)
         traffic.append(entry)

@@ -12,20 +12,22 @@ back to v1alpha1 in the template shape. Declared in :data:`kawa.apis.serving.KIN
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
-from kawa.apis import kn_common, kn_schema, meta
+from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, Condition, ConditionSet
+from kawa.apis.model.base import Context, Model, doc
+from kawa.apis.model.objects import KubeObject, parse_object
 from kawa.apis.serving import configuration, revision, traffic
-from kawa.errors import FieldError, ValidationError
+from kawa.apis.serving.revision import RevisionTemplateSpec
+from kawa.apis.serving.traffic import TrafficTarget
+from kawa.errors import FieldError
 
 API_VERSION: Final = revision.API_VERSION
 API_VERSION_V1ALPHA1: Final = "serving.knative.dev/v1alpha1"
 API_VERSIONS: Final = (API_VERSION, API_VERSION_V1ALPHA1)
 KIND: Final = "Service"
-_SPEC_FIELDS: Final = ("template", "traffic")
 _LEGACY_SHAPES: Final = ("runLatest", "pinned", "release", "manual")
 
 CONFIGURATIONS_READY: Final = "ConfigurationsReady"
@@ -33,67 +35,60 @@ ROUTES_READY: Final = "RoutesReady"
 SERVICE_CONDITIONS: Final = ConditionSet((CONFIGURATIONS_READY, ROUTES_READY))
 
 
-@dataclass(frozen=True, slots=True)
-class Service:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    template: revision.RevisionSpec
-    template_name: str
-    traffic: tuple[traffic.TrafficTarget, ...]
+class ServiceSpec(Model):
+    """A serverless workload: a revision template and how traffic reaches revisions."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    template: Annotated[
+        RevisionTemplateSpec,
+        doc("The revision to create: each change of it creates a new Revision."),
+    ]
+    traffic: Annotated[
+        list[TrafficTarget],
+        doc("How requests are split (default: all to the latest revision)."),
+    ] = []
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """All the traffic to the latest revision when no target is given."""
+        if not data.get("traffic"):
+            data["traffic"] = [{"latestRevision": True, "percent": 100}]
+        traffic.default_traffic(data)
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        return traffic.traffic_errors(self.traffic, ctx)
 
 
-def _default_v1(obj: Mapping[str, Any]) -> meta.Object:
-    out = kn_common.deep_copy(obj)
-    spec = out.get("spec")
-    if isinstance(spec, dict):
-        revision.default_template(spec)
-        if not spec.get("traffic"):
-            spec["traffic"] = [{"latestRevision": True, "percent": 100}]
-        traffic.default_traffic(spec["traffic"])
-    return out
+class Service(KubeObject):
+    """A serverless workload: a Configuration and a Route under one name."""
+
+    spec: Annotated[
+        ServiceSpec,
+        doc("A serverless workload: a revision template and how traffic reaches revisions."),
+    ]
+
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        """A named template must be renamed when its content changes (as for
+        Configurations)."""
+        return configuration.template_update_errors(old, new)
+
+
+class ServiceStatus(duck.Status):
+    """The state of the Service."""
+
+    url: Annotated[str | None, doc("The public URL.")] = None
+    address: Annotated[duck.Addressable | None, doc("The cluster-local address.")] = None
+    latest_created_revision_name: Annotated[str | None, doc("The newest revision created.")] = None
+    latest_ready_revision_name: Annotated[str | None, doc("The newest ready revision.")] = None
+    traffic: Annotated[list[TrafficTarget] | None, doc("The traffic as assigned.")] = None
 
 
 def parse_service(obj: Mapping[str, Any]) -> Service:
-    """Validate a Service of either version (read as v1) and return its typed view."""
-    kn_common.raise_if_errors(check_v1alpha1_shape(obj), KIND, obj)
+    """A Service of either version (read as v1) defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` with every problem."""
     if obj.get("apiVersion") == API_VERSION_V1ALPHA1:
         obj = convert_service(obj, API_VERSION)
-    obj = _default_v1(obj)
-    errors: list[FieldError] = []
-    kn_common.check_header(obj, (API_VERSION,), KIND, errors)
-    who = kn_common.identity(obj)
-    spec = kn_common.read_spec(obj, _SPEC_FIELDS, errors, required=True)
-    template = revision.read_template(spec, errors, parent=who.name) if spec else None
-    targets = traffic.read_traffic(spec, errors, in_service=True)
-    kn_common.raise_if_errors(errors, KIND, obj)
-    if template is None:
-        raise ValidationError.single("spec.template", "required field is missing")
-    return Service(
-        who.namespace,
-        who.name,
-        who.uid,
-        who.generation,
-        template,
-        configuration.template_name(spec),
-        targets,
-    )
-
-
-def validate_service(obj: Mapping[str, Any]) -> None:
-    parse_service(obj)
-
-
-def validate_service_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A named template must be renamed when its content changes (as for Configurations)."""
-    configuration.validate_template_update(
-        convert_service(old, API_VERSION), convert_service(new, API_VERSION), KIND
-    )
+    return parse_object(Service, obj, kind=KIND, api_versions=API_VERSIONS, namespaced=True)
 
 
 # -- conversion ------------------------------------------------------------------------------
@@ -104,6 +99,8 @@ def convert_service(obj: Mapping[str, Any], api_version: str) -> meta.Object:
     ``template`` (+ ``traffic``); to v1alpha1, the spec keeps the template shape."""
     if api_version not in API_VERSIONS:
         raise kn_common.convert_unsupported(KIND, api_version, API_VERSIONS)
+    if obj.get("apiVersion") == API_VERSION_V1ALPHA1 and api_version != API_VERSION_V1ALPHA1:
+        kn_common.raise_if_errors(check_v1alpha1_shape(obj), KIND, obj)
     out = kn_common.deep_copy(obj)
     source_version = out.get("apiVersion")
     out["apiVersion"] = api_version
@@ -138,17 +135,6 @@ def check_v1alpha1_shape(obj: Mapping[str, Any]) -> list[FieldError]:
         for key in ("release", "manual")
         if key in spec
     ]
-
-
-def default_service(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy with Knative's defaults (container name, timeout, 100% to the latest revision),
-    in the object's own version."""
-    errors = check_v1alpha1_shape(obj)
-    kn_common.raise_if_errors(errors, KIND, obj)
-    return _DEFAULT(obj)
-
-
-_DEFAULT: Final = kn_common.via_storage(convert_service, API_VERSION, _default_v1)
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -234,27 +220,3 @@ def _propagate(status: dict[str, Any], type_: str, other: Mapping[str, Any], clo
         message_if_missing="Not reconciled yet.",
         clock=clock,
     )
-
-
-SCHEMA: Final = kn_schema.kind_schema(
-    kn_schema.obj(
-        "A serverless workload: a revision template and how traffic reaches revisions.",
-        {
-            "template": revision.template_schema(),
-            "traffic": traffic.traffic_schema(
-                "How requests are split (default: all to the latest revision).", in_service=True
-            ),
-        },
-        required=("template",),
-    ),
-    kn_schema.status(
-        "The state of the Service.",
-        {
-            "url": kn_schema.string("The public URL."),
-            "address": kn_schema.address("The cluster-local address."),
-            "latestCreatedRevisionName": kn_schema.string("The newest revision created."),
-            "latestReadyRevisionName": kn_schema.string("The newest ready revision."),
-            "traffic": traffic.traffic_schema("The traffic as assigned.", in_service=True),
-        },
-    ),
-)

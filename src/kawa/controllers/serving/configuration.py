@@ -43,7 +43,7 @@ class ConfigurationReconciler(StatusReconciler[configuration_api.Configuration])
     async def reconcile_kind(self, current: Reconciling[configuration_api.Configuration]) -> None:
         key, obj, status, config = current.key, current.obj, current.status, current.spec
         clock = self.clock
-        name = resources.revision_name(config.name, config.generation, config.template_name)
+        name = resources.revision_name(config.name, config.generation, config.spec.template.name)
         listed = await self.store.list(REVISIONS, key.namespace)
         by_name = {r["metadata"]["name"]: r for r in listed.items}
         owned = [r for r in listed.items if resources.is_controlled_by(r, obj)]

@@ -50,7 +50,7 @@ class RouteReconciler(StatusReconciler[configuration_api.Route]):
         configs = await self._statuses(CONFIGURATIONS, key.namespace)
         revisions = await self._statuses(REVISIONS, key.namespace)
         resolution = route_api.resolve_traffic(
-            route.traffic,
+            route.spec.traffic,
             configurations=configs,
             revisions=revisions,
             base_url=self._base,
