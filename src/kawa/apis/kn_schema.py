@@ -4,8 +4,8 @@ A kind's ``SCHEMA`` (served for ``kubectl explain``) is built from these small f
 that every property has a ``type`` and a ``description``: :func:`string`, :func:`integer`,
 :func:`boolean`, :func:`obj`, :func:`array`, :func:`string_map`, :func:`free` (an arbitrary
 object: ``x-kubernetes-preserve-unknown-fields``). The duck types shared by Knative kinds
-(KReference, Destination, DeliverySpec, CloudEventOverrides, LabelSelector, a Pod template,
-the status with conditions) are here too. Called at import time by the kinds' modules.
+(KReference, Destination, DeliverySpec, a Pod template, the status with conditions) are here
+too. Called at import time by the kinds' modules not declared as models yet.
 """
 
 from __future__ import annotations
@@ -123,47 +123,6 @@ def delivery(description: str = "How events are delivered: retries and dead lett
     )
 
 
-CE_OVERRIDES_DESCRIPTION = "Changes applied to every event the source sends."
-
-
-def ce_overrides() -> Schema:
-    return obj(
-        CE_OVERRIDES_DESCRIPTION,
-        {
-            "extensions": string_map(
-                "Extension attributes added to every event (lower-case alphanumeric names)."
-            )
-        },
-    )
-
-
-def label_selector(description: str) -> Schema:
-    return obj(
-        description,
-        {
-            "matchLabels": string_map("Labels an object must have, with these values."),
-            "matchExpressions": array(
-                "Requirements on labels, all of which must hold.",
-                obj(
-                    "One requirement on a label.",
-                    {
-                        "key": string("The label key."),
-                        "operator": string(
-                            "How the label relates to the values.",
-                            enum=("In", "NotIn", "Exists", "DoesNotExist"),
-                        ),
-                        "values": array(
-                            "The values (non-empty for In and NotIn, empty otherwise).",
-                            string("A label value."),
-                        ),
-                    },
-                    required=("key", "operator"),
-                ),
-            ),
-        },
-    )
-
-
 def container() -> Schema:
     return obj(
         "A container of the pod.",
@@ -268,19 +227,3 @@ def address(description: str = "Where the object receives events.") -> Schema:
             "url": string("The URL events are sent to."),
         },
     )
-
-
-def source_status(description: str, properties: Mapping[str, Schema] | None = None) -> Schema:
-    """A source's status: ``sinkUri``, ``ceAttributes`` and the usual fields."""
-    fields: dict[str, Schema] = {
-        "sinkUri": string("The resolved URL of the sink."),
-        "ceAttributes": array(
-            "The attributes of the events the source sends.",
-            obj(
-                "Type and source of one kind of event.",
-                {"type": string("The event type."), "source": string("The event source.")},
-            ),
-        ),
-    }
-    fields.update(properties or {})
-    return status(description, fields)
