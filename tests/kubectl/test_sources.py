@@ -8,7 +8,8 @@ logs``. Covered: PingSource (seconds schedule, data, ``ceOverrides``, deletion s
 ApiServerSource (Resource mode, label selector, ``namespaceSelector``, revoking and granting
 back its ClusterRoleBinding, a missing and an unreachable sink, a sink created later and
 tracked, deletion), ContainerSource
-(its Pod posts to ``$K_SINK`` with ``$K_CE_OVERRIDES``; deletion stops it and its Pod) and
+(its template held to the Pod's rules and stored as written; its Pod posts to ``$K_SINK`` with
+``$K_CE_OVERRIDES``; deletion stops it and its Pod) and
 SinkBinding (a Pod selected by label gets ``K_SINK``, and loses it when the binding goes).
 """
 
@@ -631,24 +632,35 @@ def test_container_source_runs_its_pod_and_stops_when_deleted(
     kubectl: Kubectl, sink: Sink, namespaces: Callable[..., str]
 ) -> None:
     ns = namespaces("src-container")
-    out = kubectl.apply(
-        {
-            "apiVersion": "sources.knative.dev/v1",
-            "kind": "ContainerSource",
-            "metadata": _meta("heartbeats", ns),
-            "spec": {
-                "template": {
-                    "metadata": {"labels": {"app": "heartbeats"}},
-                    "spec": {"containers": [_producer("heartbeats")]},
-                },
-                "ceOverrides": {"extensions": {"team": "kawa"}},
-                "sink": {"uri": sink.url},
+    manifest: dict[str, Any] = {
+        "apiVersion": "sources.knative.dev/v1",
+        "kind": "ContainerSource",
+        "metadata": _meta("heartbeats", ns),
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "heartbeats"}},
+                "spec": {"containers": [_producer("heartbeats")]},
             },
-        }
-    )
+            "ceOverrides": {"extensions": {"team": "kawa"}},
+            "sink": {"uri": sink.url},
+        },
+    }
+    # the template is held to the Pod's rules at admission
+    broken = json.loads(json.dumps(manifest))
+    broken["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/data"}
+    ]
+    refused = kubectl.fails("apply", "-f", "-", stdin=json.dumps(broken))
+    assert "spec.template.spec.containers[0].volumeMounts[0].name" in refused.stderr
+    assert "no volume 'data'" in refused.stderr
+
+    out = kubectl.apply(manifest)
     assert out.strip() == "containersource.sources.knative.dev/heartbeats created"
     source = _wait_condition(kubectl, ("containersource", "heartbeats", "-n", ns), "True")
     assert source["status"]["sinkUri"] == sink.url
+    # stored as written: the Pod's defaults are the Pod's, not the source's (as in Knative)
+    assert "restartPolicy" not in source["spec"]["template"]["spec"]
+    assert "imagePullPolicy" not in source["spec"]["template"]["spec"]["containers"][0]
 
     def produced(r: Received) -> bool:
         return (r.ce("source") or "").startswith("/producers/heartbeats-deployment-")
@@ -666,6 +678,8 @@ def test_container_source_runs_its_pod_and_stops_when_deleted(
     pod = kubectl.json("get", "pod", pod_name, "-n", ns)
     assert pod["metadata"]["labels"]["app"] == "heartbeats"
     assert pod["metadata"]["labels"]["sources.knative.dev/containerSource"] == "heartbeats"
+    assert pod["spec"]["restartPolicy"] == "Always"
+    assert pod["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
     env = _env(pod["spec"]["containers"][0])
     assert env["K_SINK"] == sink.url
     assert json.loads(env["K_CE_OVERRIDES"]) == {"extensions": {"team": "kawa"}}

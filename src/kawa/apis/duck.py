@@ -8,20 +8,27 @@
   ``backoffDelay``, ``timeout`` (> 0) and ``retryAfterMax`` (ISO 8601 durations, kept as float
   seconds), ``deadLetterSink`` (a Destination) and ``format`` (json | binary).
   :data:`BROKER_DEFAULT_DELIVERY` is what a broker uses when nothing is configured.
+* :class:`SourceSpec` -- what every source declares (Knative's duck/v1 ``SourceSpec``): a
+  required ``sink`` Destination and ``ceOverrides`` (:class:`CloudEventOverrides`: extension
+  attributes, lower-case alphanumeric names of at most 20 characters); :class:`SourceStatus`
+  is what every source reports (``sinkUri``, ``ceAttributes``).
 * The ``DeadLetterSinkResolved`` status helpers shared by Brokers and Triggers.
 
 Readers here append :class:`~kawa.errors.FieldError` entries to a list (``read_*``) so a kind
 can report all its problems at once; ``parse_*`` raise :class:`~kawa.errors.ValidationError`.
-Called by the kinds (:mod:`kawa.apis.eventing`), by :mod:`kawa.delivery` (retry policy) and by
-reconcilers resolving addressables.
+Called by the kinds (:mod:`kawa.apis.eventing`, :mod:`kawa.apis.sources` ...), by
+:mod:`kawa.delivery` (retry policy) and by reconcilers resolving addressables.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
 
 from kawa.apis import meta
 from kawa.apis.conditions import Clock, ConditionSet
@@ -127,6 +134,49 @@ class DeliverySpec(Model):
         Destination | None, doc("Where events go when every attempt failed.")
     ] = None
     format: Annotated[DeliveryFormat | None, doc("The CloudEvents encoding used.")] = None
+
+
+_EXTENSION_NAME: Final = re.compile(r"[a-z0-9]+")
+EXTENSION_NAME_MAX: Final = 20
+
+
+def _extension_name(name: str) -> str:
+    if not _EXTENSION_NAME.fullmatch(name):
+        raise ValueError(
+            "invalid extension name: expected lower-case letters a-z and digits 0-9 only "
+            "(CloudEvents attribute naming)"
+        )
+    if len(name) > EXTENSION_NAME_MAX:
+        raise ValueError(f"invalid extension name: at most {EXTENSION_NAME_MAX} characters")
+    return name
+
+
+ExtensionName = Annotated[str, AfterValidator(_extension_name)]
+"""A CloudEvents extension attribute's name: lower-case alphanumeric, at most 20 characters."""
+
+
+class CloudEventOverrides(Model):
+    """Changes applied to every event the source sends."""
+
+    extensions: Annotated[
+        dict[ExtensionName, str],
+        doc("Extension attributes added to every event (lower-case alphanumeric names)."),
+    ] = {}
+
+
+class SourceSpec(Model):
+    """What every source declares: where its events go and what it changes in them (the
+    specs of the source kinds derive from it)."""
+
+    sink: Annotated[Destination, doc("Where the events are sent.")]
+    ce_overrides: Annotated[
+        CloudEventOverrides | None, doc("Changes applied to every event the source sends.")
+    ] = None
+
+    @property
+    def extensions(self) -> dict[str, str] | None:
+        """The extension attributes of ``ceOverrides`` (``None`` when it is absent)."""
+        return None if self.ce_overrides is None else dict(self.ce_overrides.extensions)
 
 
 BROKER_DEFAULT_DELIVERY: Final = DeliverySpec(

@@ -139,7 +139,7 @@ def _extensions(ce_overrides: Mapping[str, Any]) -> Mapping[str, Any]:
     inner = ce_overrides.get("extensions")
     if isinstance(inner, Mapping):
         return inner  # the spec's form: {"extensions": {...}}
-    return ce_overrides  # already the extensions (PingSource.ce_overrides ...)
+    return ce_overrides  # already the extensions (a source spec's ``extensions``)
 
 
 def apply_overrides(event: CloudEvent, ce_overrides: Mapping[str, Any] | None) -> CloudEvent:

@@ -7,7 +7,8 @@ import pytest
 
 from kawa.apis import sources
 from kawa.apis.duck import Destination, KReference
-from kawa.apis.kn_common import LabelSelector, LabelSelectorRequirement, mark_sink
+from kawa.apis.kn_common import mark_sink
+from kawa.apis.label_selector import LabelSelector, LabelSelectorRequirement
 from kawa.apis.sources import apiserversource, containersource, pingsource, sinkbinding
 from kawa.apiserver.tables import json_path
 
@@ -45,17 +46,19 @@ def test_pingsource() -> None:
             },
         )
     )
-    assert p.data == b'{"a": 1}'
-    assert p.timezone == "Europe/Paris"
-    assert p.sink == Destination(
+    assert p.spec.event_data == b'{"a": 1}'
+    assert p.spec.timezone == "Europe/Paris"
+    assert p.spec.sink == Destination(
         ref=KReference(
             api_version="serving.knative.dev/v1", kind="Service", name="display", namespace="ns"
         )
     )
-    assert p.ce_overrides == {"team": "a1"}
+    assert p.spec.extensions == {"team": "a1"}
     assert p.event_source == "/apis/v1/namespaces/ns/pingsources/src"
     assert (
-        pingsource.parse_pingsource(obj("PingSource", {"dataBase64": "AAE=", "sink": SINK})).data
+        pingsource.parse_pingsource(
+            obj("PingSource", {"dataBase64": "AAE=", "sink": SINK})
+        ).spec.event_data
         == b"\x00\x01"
     )
     assert (
@@ -87,7 +90,10 @@ def test_pingsource() -> None:
                 "spec.timezone": "unknown time zone 'Mars/Olympus'; expected an IANA name such as Europe/Paris"  # noqa: E501
             },
         ),
-        ({"dataBase64": "!!", "sink": SINK}, {"spec.dataBase64": "expected base64-encoded data"}),
+        (
+            {"dataBase64": "!!", "sink": SINK},
+            {"spec.dataBase64": "invalid value: expected base64-encoded data"},
+        ),
         ({}, {"spec.sink": "required field is missing"}),
         (
             {
@@ -97,7 +103,7 @@ def test_pingsource() -> None:
             {
                 "spec.ceOverrides.extensions[Bad]": "invalid extension name: expected lower-case letters a-z and digits 0-9 only (CloudEvents attribute naming)",  # noqa: E501
                 "spec.ceOverrides.extensions[waytoolongextensionname]": "invalid extension name: at most 20 characters",  # noqa: E501
-                "spec.ceOverrides.extensions[n]": "expected a string, got a number (quote it in YAML)",  # noqa: E501
+                "spec.ceOverrides.extensions[n]": "expected a string, got a number",
             },
         ),
     ],
@@ -137,9 +143,10 @@ def test_apiserversource_defaults_and_parse() -> None:
         "default",
     )
     s = apiserversource.parse_apiserversource(raw)
-    selector = s.resources[0].selector
+    selector = s.spec.resources[0].selector
     assert selector == LabelSelector(
-        {"app": "a"}, (LabelSelectorRequirement("tier", "In", ("web",)),)
+        match_labels={"app": "a"},
+        match_expressions=[LabelSelectorRequirement(key="tier", operator="In", values=["web"])],
     )
     assert selector.matches({"app": "a", "tier": "web"})
     assert not selector.matches({"app": "a"})
@@ -148,7 +155,11 @@ def test_apiserversource_defaults_and_parse() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({"sink": SINK}, {"spec.resources": "required field is missing (a non-empty list)"}),
+        ({"sink": SINK}, {"spec.resources": "required field is missing"}),
+        (
+            {"sink": SINK, "resources": []},
+            {"spec.resources": "required field is missing (a non-empty list)"},
+        ),
         (
             {"resources": [{"kind": "Event"}], "sink": SINK, "mode": "Ref"},
             {
@@ -224,9 +235,9 @@ def test_v1alpha1_apiserversource_round_trip() -> None:
     ]
     assert apiserversource.convert_apiserversource(v1, V1A1) == old
     parsed = apiserversource.parse_apiserversource(old)
-    assert (parsed.mode, parsed.service_account_name) == ("Reference", "events-sa")
-    assert sources.APISERVERSOURCE.default(old)["apiVersion"] == V1A1
-    assert sources.APISERVERSOURCE.default(old)["spec"]["sink"]["namespace"] == "ns"
+    assert (parsed.spec.mode, parsed.spec.service_account_name) == ("Reference", "events-sa")
+    stored = sources.APISERVERSOURCE.default(sources.APISERVERSOURCE.to_version(old, V1))
+    assert stored["spec"]["sink"]["ref"]["namespace"] == "ns"
 
 
 def test_v1_apiserversource_round_trip_through_v1alpha1() -> None:
@@ -264,14 +275,18 @@ def test_containersource() -> None:
         == "src-0"
     )
     source = containersource.parse_containersource(raw)
-    assert source.template["spec"]["containers"][0]["image"] == "ghcr.io/x/heartbeats"
+    assert source.spec.template.spec.containers[0].image == "ghcr.io/x/heartbeats"
     bad = copy.deepcopy(raw)
     bad["spec"]["template"]["spec"]["containers"] = [{"name": "a"}, {"name": "a", "image": "i"}]
     assert field_errors(lambda: containersource.parse_containersource(bad)) == {
         "spec.template.spec.containers[0].image": "required field is missing",
-        "spec.template.spec.containers[1].name": "duplicate container name 'a'",
+        "spec.template.spec.containers[1].name": "duplicate value 'a'",
     }
     bad["spec"]["template"] = {"spec": {}}
+    assert field_errors(lambda: containersource.parse_containersource(bad)) == {
+        "spec.template.spec.containers": "required field is missing"
+    }
+    bad["spec"]["template"] = {"spec": {"containers": []}}
     assert field_errors(lambda: containersource.parse_containersource(bad)) == {
         "spec.template.spec.containers": "required field is missing (a non-empty list)"
     }
@@ -284,8 +299,8 @@ def test_sinkbinding() -> None:
         "selector": {"matchLabels": {"app": "a"}},
     }
     b = sinkbinding.parse_sinkbinding(obj("SinkBinding", {"subject": subject, "sink": SINK}))
-    assert b.subject.namespace == "ns"
-    assert b.subject.name is None
+    assert b.spec.subject.namespace == "ns"
+    assert b.spec.subject.name is None
     both = {**subject, "name": "d"}
     assert field_errors(
         lambda: sinkbinding.parse_sinkbinding(obj("SinkBinding", {"subject": both, "sink": SINK}))

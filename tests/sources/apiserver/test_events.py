@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from kawa.apis.kn_common import LabelSelector, LabelSelectorRequirement
+from kawa.apis.label_selector import LabelSelector, LabelSelectorRequirement
 from kawa.errors import ValidationError
 from kawa.sources.apiserver import events
 from kawa.sources.apiserver.remote import parse_kubeconfig
@@ -66,7 +66,10 @@ def test_resource_event_of_a_cluster_scoped_object_of_a_group() -> None:
 
 
 def test_selected() -> None:
-    selector = LabelSelector({"app": "web"}, (LabelSelectorRequirement("tier", "Exists", ()),))
+    selector = LabelSelector(
+        match_labels={"app": "web"},
+        match_expressions=[LabelSelectorRequirement(key="tier", operator="Exists")],
+    )
     assert not events.selected(POD, selector, None)
     with_tier = {**POD, "metadata": {**POD["metadata"], "labels": {"app": "web", "tier": "1"}}}  # type: ignore[dict-item]
     assert events.selected(with_tier, selector, None)
@@ -103,6 +106,19 @@ def test_kubeconfig_errors_name_the_field() -> None:
 def test_stream_ids_change_with_the_filters() -> None:
     a = stream_id("v1", "Pod", "ns", None, None)
     assert a == stream_id("v1", "Pod", "ns", None, None)
-    assert a != stream_id("v1", "Pod", "ns", LabelSelector({"a": "b"}), None)
+    assert a != stream_id("v1", "Pod", "ns", LabelSelector(match_labels={"a": "b"}), None)
     assert a != stream_id("v1", "Pod", "ns", None, ("apps/v1", "ReplicaSet"))
     assert a != stream_id("v1", "Pod", "other", None, None)
+
+
+def test_stream_ids_are_stable() -> None:
+    """Stream ids name the persisted watch state: the same filters give the same id across
+    kawa versions (the value was computed before selectors were declared as models)."""
+    selector = LabelSelector(
+        match_labels={"app": "web"},
+        match_expressions=[LabelSelectorRequirement(key="tier", operator="In", values=["a", "b"])],
+    )
+    assert (
+        stream_id("v1", "Pod", "ns", selector, ("apps/v1", "ReplicaSet"))
+        == "v1/Pod@ns#a7b8696b6add"
+    )

@@ -184,7 +184,7 @@ async def test_watch_from_an_older_resource_version_replays(harness: Harness) ->
 
 
 async def test_namespaces_and_unknown_kinds(harness: Harness) -> None:
-    from kawa.apis.kn_common import LabelSelector
+    from kawa.apis.label_selector import LabelSelector
     from kawa.errors import NotFoundError
 
     if isinstance(harness, StoreHarness):
@@ -194,7 +194,7 @@ async def test_namespaces_and_unknown_kinds(harness: Harness) -> None:
         await harness.apply(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}}
         )
-    names = await harness.cluster.namespaces(LabelSelector({}))
+    names = await harness.cluster.namespaces(LabelSelector())
     assert {"default", "other"} <= set(names)
     assert await harness.cluster.namespace_exists("other")
     assert not await harness.cluster.namespace_exists("no-such-namespace")

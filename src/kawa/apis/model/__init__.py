@@ -3,7 +3,7 @@ and OpenAPI schemas (see :mod:`.base` for the shape of a declaration).
 
 * :mod:`.base` -- :class:`Model` (and :class:`RawChecked`), :class:`Context`, :func:`doc` and
   the markers (:data:`STORED`, :class:`Immutable`, :class:`OpenAPI`, :class:`MergeKey`,
-  :data:`PRESERVE`);
+  :data:`PRESERVE`, :data:`AS_WRITTEN`);
 * :mod:`.types` -- field types shared by kinds (ISO durations, non-empty strings, maps...);
 * :mod:`.objects` -- :class:`ObjectMeta`, the :class:`KubeObject` base of kinds, and whole
   object defaulting, parsing and update checks;
@@ -14,6 +14,7 @@ Pure (no I/O); uses pydantic. The kinds in :mod:`kawa.apis` declare themselves w
 """
 
 from kawa.apis.model.base import (
+    AS_WRITTEN,
     PRESERVE,
     STORED,
     Context,
@@ -27,6 +28,7 @@ from kawa.apis.model.base import (
 from kawa.apis.model.objects import KubeObject, ObjectMeta
 
 __all__ = [
+    "AS_WRITTEN",
     "PRESERVE",
     "STORED",
     "Context",

@@ -11,6 +11,9 @@ camelCase, each field with a description (:func:`doc`). From that one declaratio
 * the OpenAPI v3 schema that ``kubectl explain`` shows (:mod:`kawa.apis.model.openapi`);
 * the update rules: fields marked :class:`Immutable`.
 
+A field marked :data:`AS_WRITTEN` keeps the defaults of the part it holds out of the stored
+object and the schema (a built-in type embedded in a custom resource).
+
 Rules that a type alone cannot say (Knative's ``Validate``) are :meth:`Model.check`, called on
 every model of a valid object with paths relative to that model. A :class:`RawChecked` model
 adds :meth:`RawChecked.check_raw`: rules across its fields that must be reported together with
@@ -89,6 +92,19 @@ class PreserveUnknown:
 
 
 PRESERVE: Final = PreserveUnknown()
+
+
+@dataclass(frozen=True, slots=True)
+class AsWritten:
+    """Marker on a field holding a part of a built-in kind inside a custom resource (a
+    ContainerSource's PodTemplateSpec): the part's own declared defaults are neither written
+    into the stored object nor shown in the schema, as Kubernetes defaults nothing inside a
+    custom resource's embedded built-in type (the Pods made from it are defaulted when they are
+    created). The typed view still reads the declared defaults; the kind's own
+    :meth:`Model.set_defaults` may still write into the part."""
+
+
+AS_WRITTEN: Final = AsWritten()
 
 
 @dataclass(frozen=True, slots=True)

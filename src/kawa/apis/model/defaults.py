@@ -4,8 +4,9 @@
 :data:`~kawa.apis.model.base.STORED` that is absent (or ``null``, or ``""``) gets its declared
 default, then the model's :meth:`~kawa.apis.model.base.Model.set_defaults` runs (the defaults
 that depend on context or on other fields), then the walk goes on into the nested objects,
-lists and maps: parents first, as Knative's ``SetDefaults`` calls its children. Values of the
-wrong type are left alone for validation to report. Called by
+lists and maps: parents first, as Knative's ``SetDefaults`` calls its children (but not into
+a field marked :data:`~kawa.apis.model.base.AS_WRITTEN`). Values of the wrong type are left
+alone for validation to report. Called by
 :mod:`kawa.apis.model.objects`; kinds may call it for embedded values.
 """
 
@@ -16,7 +17,7 @@ import functools
 from typing import Any
 
 from kawa.apis.model import introspect
-from kawa.apis.model.base import Context, Model, Stored
+from kawa.apis.model.base import AsWritten, Context, Model, Stored
 
 
 def apply_defaults(model: type[Model], data: Any, ctx: Context) -> None:
@@ -60,6 +61,7 @@ def _nested(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
         spec
         for spec in introspect.fields_of(model).values()
         if introspect.contains_model(spec.info.annotation)
+        and introspect.marker(spec.markers, AsWritten) is None
     )
 
 

@@ -18,8 +18,8 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic_core import PydanticUndefined
 
 from kawa.apis.model import introspect
+from kawa.apis.model.base import AsWritten, Model, OpenAPI, PreserveUnknown, Stored
 from kawa.apis.model.base import MergeKey as MergeKeyMarker
-from kawa.apis.model.base import Model, OpenAPI, PreserveUnknown, Stored
 
 Schema = dict[str, Any]
 
@@ -34,7 +34,9 @@ def _describe(model: type[Model]) -> str:
     return " ".join(text.split("\n\n", 1)[0].split()) if text else model.__name__
 
 
-def _model(model: type[Model], description: str, seen: tuple[type[Model], ...]) -> Schema:
+def _model(
+    model: type[Model], description: str, seen: tuple[type[Model], ...], stored: bool = True
+) -> Schema:
     if model in seen:
         return {
             "type": "object",
@@ -45,7 +47,7 @@ def _model(model: type[Model], description: str, seen: tuple[type[Model], ...]) 
     properties: Schema = {}
     required: list[str] = []
     for alias, spec in introspect.fields_of(model).items():
-        properties[alias] = _field(spec, seen)
+        properties[alias] = _field(spec, seen, stored)
         if spec.info.is_required():
             required.append(alias)
     out: Schema = {
@@ -60,10 +62,12 @@ def _model(model: type[Model], description: str, seen: tuple[type[Model], ...]) 
     return out
 
 
-def _field(spec: introspect.FieldSpec, seen: tuple[type[Model], ...]) -> Schema:
+def _field(spec: introspect.FieldSpec, seen: tuple[type[Model], ...], stored: bool) -> Schema:
+    """A field's schema; ``stored`` False: inside an AS_WRITTEN field, no defaults shown."""
     description = spec.info.description or ""
-    out = _type(spec.info.annotation, description, seen, tuple(spec.info.metadata))
-    if introspect.marker(spec.markers, Stored) is not None:
+    stored = stored and introspect.marker(spec.markers, AsWritten) is None
+    out = _type(spec.info.annotation, description, seen, tuple(spec.info.metadata), stored)
+    if stored and introspect.marker(spec.markers, Stored) is not None:
         default = spec.info.get_default(call_default_factory=True)
         if default is not PydanticUndefined and default is not None:
             out["default"] = _json(default)
@@ -75,7 +79,11 @@ def _field(spec: introspect.FieldSpec, seen: tuple[type[Model], ...]) -> Schema:
 
 
 def _type(
-    tp: Any, description: str, seen: tuple[type[Model], ...], extra: tuple[Any, ...] = ()
+    tp: Any,
+    description: str,
+    seen: tuple[type[Model], ...],
+    extra: tuple[Any, ...] = (),
+    stored: bool = True,
 ) -> Schema:
     shape = introspect.shape(tp)
     markers = (*extra, *shape.metadata)
@@ -86,16 +94,19 @@ def _type(
             "description": description or override.schema.get("description", ""),
         }
     if shape.form == "model":
-        return _model(shape.tp, description, seen)
+        return _model(shape.tp, description, seen, stored)
     out: Schema
     if shape.form == "list":
-        out = {"type": "array", "items": _type(shape.item, _item("An item.", shape.item), seen)}
+        out = {
+            "type": "array",
+            "items": _type(shape.item, _item("An item.", shape.item), seen, (), stored),
+        }
     elif shape.form == "map":
         value = introspect.shape(shape.item)
         if value.form == "any":
             out = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         else:
-            value_schema = _type(shape.item, _item("A value.", shape.item), seen)
+            value_schema = _type(shape.item, _item("A value.", shape.item), seen, (), stored)
             out = {"type": "object", "additionalProperties": value_schema}
     elif shape.form == "literal":
         choices = list(shape.choices)

@@ -1,15 +1,18 @@
 """The sources.knative.dev API group: PingSource, ApiServerSource, ContainerSource, SinkBinding.
 
-One module per kind, shaped like Knative's ``pkg/apis/sources/v1``; :mod:`.cron` parses
-PingSource schedules. :data:`KINDS` declares them for the registry; ApiServerSource is also
-served as the 2019 ``sources.eventing.knative.dev/v1alpha1``.
+One module per kind, shaped like Knative's ``pkg/apis/sources/v1``, each declaring the kind as
+models (ADR 0014) whose spec derives from :class:`kawa.apis.duck.SourceSpec` (``sink``,
+``ceOverrides``) and whose status is :class:`kawa.apis.duck.SourceStatus` (``sinkUri``,
+``ceAttributes``); :mod:`.cron` parses PingSource schedules. :data:`KINDS` declares them for
+the registry; ApiServerSource is also served as the 2019
+``sources.eventing.knative.dev/v1alpha1``.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from kawa.apis import kn_common
+from kawa.apis import duck, kn_common
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.apis.sources import apiserversource, containersource, pingsource, sinkbinding
 
@@ -24,9 +27,8 @@ PINGSOURCE: Final = ResourceKind(
     plural="pingsources",
     singular="pingsource",
     namespaced=True,
-    legacy_default=pingsource.default_pingsource,
-    legacy_validate=pingsource.validate_pingsource,
-    legacy_validate_update=pingsource.validate_pingsource_update,
+    model=pingsource.PingSource,
+    status=duck.SourceStatus,
     categories=_CATEGORIES,
     printer_columns=(
         kn_common.SINK,
@@ -35,7 +37,6 @@ PINGSOURCE: Final = ResourceKind(
         kn_common.READY,
         kn_common.REASON,
     ),
-    legacy_schema=pingsource.SCHEMA,
 )
 
 APISERVERSOURCE: Final = ResourceKind(
@@ -45,12 +46,10 @@ APISERVERSOURCE: Final = ResourceKind(
     plural="apiserversources",
     singular="apiserversource",
     namespaced=True,
-    legacy_default=apiserversource.default_apiserversource,
-    legacy_validate=apiserversource.validate_apiserversource,
-    legacy_validate_update=apiserversource.validate_apiserversource_update,
+    model=apiserversource.ApiServerSource,
+    status=apiserversource.ApiServerSourceStatus,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=apiserversource.SCHEMA,
     extra_api_versions=(apiserversource.API_VERSION_V1ALPHA1,),
     convert=apiserversource.convert_apiserversource,
 )
@@ -62,12 +61,10 @@ CONTAINERSOURCE: Final = ResourceKind(
     plural="containersources",
     singular="containersource",
     namespaced=True,
-    legacy_default=containersource.default_containersource,
-    legacy_validate=containersource.validate_containersource,
-    legacy_validate_update=containersource.validate_containersource_update,
+    model=containersource.ContainerSource,
+    status=duck.SourceStatus,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=containersource.SCHEMA,
 )
 
 SINKBINDING: Final = ResourceKind(
@@ -77,12 +74,10 @@ SINKBINDING: Final = ResourceKind(
     plural="sinkbindings",
     singular="sinkbinding",
     namespaced=True,
-    legacy_default=sinkbinding.default_sinkbinding,
-    legacy_validate=sinkbinding.validate_sinkbinding,
-    legacy_validate_update=sinkbinding.validate_sinkbinding_update,
+    model=sinkbinding.SinkBinding,
+    status=duck.SourceStatus,
     categories=(*_CATEGORIES, "bindings"),
     printer_columns=_COLUMNS,
-    legacy_schema=sinkbinding.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (PINGSOURCE, APISERVERSOURCE, CONTAINERSOURCE, SINKBINDING)

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 from kawa.apis.sources.apiserversource import Mode
 from kawa.delivery.sender import DeliveryResult
 from kawa.errors import ForbiddenError, GoneError

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 from kawa.apis.sources.apiserversource import Mode
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 

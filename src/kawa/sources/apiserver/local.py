@@ -17,7 +17,7 @@ from typing import Final
 
 from kawa.apis import core, rbac
 from kawa.apis.kinds import ResourceKind
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import NotFoundError, ValidationError
 from kawa.sources.apiserver import authorize

@@ -105,7 +105,7 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
         try:
             cluster = await self._clusters.for_source(obj)
             status["ceAttributes"] = [
-                {"type": t, "source": cluster.url} for t in events.event_types(source.mode)
+                {"type": t, "source": cluster.url} for t in events.event_types(source.spec.mode)
             ]
             streams = await self._streams(cluster, source, status)
         except _NotReady as err:
@@ -122,7 +122,7 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
             CONDITIONS.mark_true(status, api.SUFFICIENT_PERMISSIONS, clock=clock)
             if url:
                 config = AdapterConfig(
-                    source.uid, source.mode, url, source.ce_overrides, cluster, streams
+                    source.uid, source.spec.mode, url, source.spec.extensions, cluster, streams
                 )
                 await self._adapters.ensure(name, config)
                 CONDITIONS.mark_true(status, api.DEPLOYED, clock=clock)
@@ -140,7 +140,7 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
         try:
             infos: list[tuple[KindInfo, api.APIVersionKindSelector]] = []
             unknown: list[str] = []
-            for resource in source.resources:
+            for resource in source.spec.resources:
                 try:
                     info = await cluster.kind_info(resource.api_version, resource.kind)
                 except NotFoundError as err:
@@ -149,11 +149,11 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
                 infos.append((info, resource))
             if unknown:
                 raise _NotReady(api.DEPLOYED, "UnknownKind", "; ".join(unknown))
-            if source.namespace_selector is None:
+            if source.spec.namespace_selector is None:
                 namespaces = [source.namespace]
             else:
                 try:
-                    namespaces = await cluster.namespaces(source.namespace_selector)
+                    namespaces = await cluster.namespaces(source.spec.namespace_selector)
                 except ForbiddenError as err:
                     raise _NotReady(
                         api.SUFFICIENT_PERMISSIONS,
@@ -161,7 +161,7 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
                         f"cannot list namespaces {scope('')}: {err}",
                     ) from None
             status["namespaces"] = namespaces
-            account = (source.namespace, source.service_account_name)
+            account = (source.namespace, source.spec.service_account_name)
             absent = await cluster.missing_service_account(account)
             if absent is not None:
                 raise _NotReady(api.SUFFICIENT_PERMISSIONS, SERVICE_ACCOUNT_NOT_FOUND, absent)
@@ -170,7 +170,9 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
             for info, resource in infos:
                 for namespace in namespaces if info.namespaced else [""]:
                     missing += await cluster.missing_permissions(info, namespace, account)
-                    streams.append(Stream(info, namespace, resource.selector, source.owner))
+                    streams.append(
+                        Stream(info, namespace, resource.selector, source.spec.owner_filter)
+                    )
         except ForbiddenError as err:  # a remote server refused the credentials
             raise _NotReady(
                 api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{cluster.url}: {err}"
@@ -182,7 +184,10 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
                 "ClusterUnreachable", remote.describe_failure(cluster.url, err)
             ) from None
         if missing:
-            who = f'ServiceAccount "{source.service_account_name}" (namespace {source.namespace})'
+            who = (
+                f'ServiceAccount "{source.spec.service_account_name}" '
+                f"(namespace {source.namespace})"
+            )
             raise _NotReady(
                 api.SUFFICIENT_PERMISSIONS, INSUFFICIENT, f"{who}: {', '.join(missing)}"
             )

@@ -31,7 +31,7 @@ import aiohttp
 import orjson
 import yaml
 
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 from kawa.errors import ForbiddenError, GoneError, KawaError, NotFoundError, ValidationError
 from kawa.sources.apiserver.local import scope
 from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange

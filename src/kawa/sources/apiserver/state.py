@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 from kawa.sources.apiserver.watch import KindInfo
 
 log = logging.getLogger(__name__)

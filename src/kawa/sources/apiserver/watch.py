@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from kawa.apis.kn_common import LabelSelector
+from kawa.apis.label_selector import LabelSelector
 
 Obj = dict[str, Any]
 ChangeType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]

@@ -75,8 +75,8 @@ class _Timer:
         """Why ticks are being skipped (the sink does not resolve); "" while they are sent."""
 
     def update(self, source: pingsource.PingSource, obj: Obj) -> None:
-        timing = (source.schedule_text, source.timezone)
-        old_timing = (self.source.schedule_text, self.source.timezone)
+        timing = (source.spec.schedule, source.spec.timezone)
+        old_timing = (self.source.spec.schedule, self.source.spec.timezone)
         self.source, self.obj = source, obj
         if timing != old_timing:
             self.changed.set()
@@ -89,7 +89,7 @@ class _Timer:
                 self.changed.clear()
                 state = await self._retime(state)
             source = self.source
-            tz = ticks.zone(source.timezone)
+            tz = ticks.zone(source.spec.timezone)
             now = s.clock()
             if state.pending is not None:
                 pending = state.pending
@@ -99,7 +99,9 @@ class _Timer:
                     state = state.fired(pending.tick)
                     await s.ticks.save(source.uid, state)
             try:
-                due = ticks.due_ticks(source.schedule, tz, state.last, now, window=s.window)
+                due = ticks.due_ticks(
+                    source.spec.cron_schedule, tz, state.last, now, window=s.window
+                )
             except ValueError as err:  # no tick within the years cron looks ahead
                 log.warning("pingsource %s: %s", source.key, err)
                 due = []
@@ -110,7 +112,7 @@ class _Timer:
             if self.changed.is_set():
                 continue
             try:
-                upcoming = ticks.next_tick(source.schedule, tz, max(state.last, now))
+                upcoming = ticks.next_tick(source.spec.cron_schedule, tz, max(state.last, now))
             except ValueError:
                 upcoming = now + timedelta(seconds=MAX_SLEEP)
             await self._sleep_until(upcoming)
@@ -119,22 +121,24 @@ class _Timer:
         s, source = self.scheduler, self.source
         state = await s.ticks.load(source.uid)
         if state is None or (state.schedule, state.timezone) != (
-            source.schedule_text,
-            source.timezone,
+            source.spec.schedule,
+            source.spec.timezone,
         ):
             # New source, or rescheduled while kawa was down: ticks count from now.
-            state = TickState(source.key, source.schedule_text, source.timezone, s.clock())
+            state = TickState(source.key, source.spec.schedule, source.spec.timezone, s.clock())
             await s.ticks.save(source.uid, state)
         return state
 
     async def _retime(self, state: TickState) -> TickState:
         source = self.source
-        if (state.schedule, state.timezone) == (source.schedule_text, source.timezone):
+        if (state.schedule, state.timezone) == (source.spec.schedule, source.spec.timezone):
             return state
         now = self.scheduler.clock()
-        state = TickState(source.key, source.schedule_text, source.timezone, max(state.last, now))
+        state = TickState(
+            source.key, source.spec.schedule, source.spec.timezone, max(state.last, now)
+        )
         await self.scheduler.ticks.save(source.uid, state)
-        log.info("pingsource %s: schedule %r applies from now", source.key, source.schedule_text)
+        log.info("pingsource %s: schedule %r applies from now", source.key, source.spec.schedule)
         return state
 
     async def _fire(self, state: TickState, tick: datetime, event_id: str) -> TickState:

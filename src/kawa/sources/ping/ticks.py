@@ -95,6 +95,7 @@ def ping_event(source: pingsource.PingSource, tick: datetime, event_id: str) -> 
         "type": pingsource.EVENT_TYPE,
         "time": format_tick(tick),
     }
-    if source.content_type:
-        attributes["datacontenttype"] = source.content_type
-    return sink.apply_overrides(CloudEvent(attributes, source.data), source.ce_overrides)
+    spec = source.spec
+    if spec.content_type:
+        attributes["datacontenttype"] = spec.content_type
+    return sink.apply_overrides(CloudEvent(attributes, spec.event_data), spec.extensions)

@@ -70,14 +70,15 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
             return
         sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS)
-        kind = subjects.kind_of(binding.subject)
+        subject = binding.spec.subject
+        kind = subjects.kind_of(subject)
         if kind is None:
             await self._release(key.namespace, key.name, keep=())
             CONDITIONS.mark_false(
                 status,
                 BINDING_AVAILABLE,
                 SUBJECT_UNSUPPORTED,
-                f"kawa cannot bind {binding.subject.kind} ({binding.subject.api_version}); "
+                f"kawa cannot bind {subject.kind} ({subject.api_version}); "
                 f"it binds {subjects.supported()}",
                 clock=clock,
             )
@@ -94,7 +95,7 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
     ) -> None:
         clock = self.clock
         listed = await self.store.list(kind.resource, binding.namespace)
-        selected = [o for o in listed.items if subjects.selects(binding.subject, o)]
+        selected = [o for o in listed.items if subjects.selects(binding.spec.subject, o)]
         conflicts: list[str] = []
         kept: set[tuple[str, str]] = set()
         for obj in selected:
@@ -115,12 +116,12 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
         if conflicts:
             message = "; ".join(conflicts)
             CONDITIONS.mark_false(status, BINDING_AVAILABLE, SUBJECT_CONFLICT, message, clock=clock)
-        elif binding.subject.name is not None and not selected:
+        elif binding.spec.subject.name is not None and not selected:
             CONDITIONS.mark_false(
                 status,
                 BINDING_AVAILABLE,
                 SUBJECT_MISSING,
-                f"{kind.describe()} {binding.subject.name!r} not found in namespace "
+                f"{kind.describe()} {binding.spec.subject.name!r} not found in namespace "
                 f"{binding.namespace!r}",
                 clock=clock,
             )
