@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kawa.apis.core import configmap, event, namespace, pod, pod_schema, pod_status, secret
+from kawa.apis.core import configmap, event, namespace, pod, pod_status, secret
 from kawa.apis.core import serviceaccount as sa
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 
@@ -123,13 +123,6 @@ EVENT: Final = ResourceKind(
     subresources=(),
 )
 
-_CONTAINER_KEYS: Final = {
-    "env": "name",
-    "ports": "containerPort",
-    "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath",
-}
-
 POD: Final = ResourceKind(
     group=GROUP,
     versions=(VERSION,),
@@ -137,9 +130,8 @@ POD: Final = ResourceKind(
     plural="pods",
     singular="pod",
     namespaced=True,
-    legacy_default=pod.default_pod,
-    legacy_validate=pod.validate_pod,
-    legacy_validate_update=pod.validate_pod_update,
+    model=pod.Pod,
+    status=pod_status.PodStatus,
     short_names=("po",),
     categories=("all",),
     printer_columns=(
@@ -154,19 +146,6 @@ POD: Final = ResourceKind(
             "Readiness Gates", "string", value=pod_status.readiness_gates_cell, priority=1
         ),
     ),
-    legacy_schema=pod_schema.SCHEMA,
-    legacy_merge_keys={
-        "spec.containers": "name",
-        "spec.initContainers": "name",
-        "spec.ephemeralContainers": "name",
-        **{f"spec.containers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
-        **{f"spec.initContainers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
-        "spec.volumes": "name",
-        "spec.imagePullSecrets": "name",
-        "spec.hostAliases": "ip",
-        "status.conditions": "type",
-        "status.podIPs": "ip",
-    },
     subresources=("status", "log"),
 )
 
