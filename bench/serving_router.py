@@ -24,10 +24,10 @@ from typing import Any
 
 from aiohttp import web
 
-from kawa.delivery.http11 import HttpClient
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
+from kawa.transport.http11 import HttpClient
 
 NS = "bench"
 

@@ -5,6 +5,10 @@ the broker ingress on one port), the controllers and the broker data plane, all 
 ``asyncio.TaskGroup``. :func:`serve` runs until cancelled (SIGINT/SIGTERM in the CLI) and
 then closes everything in reverse order, leaving nothing behind.
 
+The resource store and the event log are opened by name (``Config.store_backend``,
+``Config.event_log_backend``) from :data:`STORE_BACKENDS` and :data:`EVENT_LOG_BACKENDS`: a
+new backend (such as NATS JetStream) is one more entry in each, with its factory.
+
 On start it writes ``<data-dir>/server.json`` (the URL and pid) so that the CLI finds the
 server from the data dir; it removes the file on a clean stop.
 """
@@ -18,10 +22,11 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from types import MappingProxyType
+from typing import Final, TypeVar
 
 import orjson
 from aiohttp import web
@@ -36,7 +41,7 @@ from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.delivery.sender import Dispatcher
-from kawa.errors import KawaError
+from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
@@ -46,6 +51,7 @@ from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import sink_bindings
+from kawa.store.base import ResourceStore
 from kawa.store.sqlite import SqliteResourceStore
 
 log = logging.getLogger(__name__)
@@ -77,8 +83,11 @@ class Config:
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     durability: Durability = "full"
     retention: float = 0.0
-    ephemeral: bool = False
     max_in_flight: int = 100
+    store_backend: str = "sqlite"
+    """The resource store: a key of :data:`STORE_BACKENDS` (``kawa up --ephemeral``: memory)."""
+    event_log_backend: str = "sqlite"
+    """The event log: a key of :data:`EVENT_LOG_BACKENDS` (``kawa up --ephemeral``: memory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,27 +103,72 @@ class Running:
     kubeconfig: Path
 
 
+T = TypeVar("T")
+Factory = Callable[[Config], Awaitable[T]]
+"""Opens a backend with the settings of ``Config`` it needs (files under ``data_dir``...)."""
+
+
+async def _sqlite_store(config: Config) -> ResourceStore:
+    return SqliteResourceStore(str(config.data_dir / "resources.db"))
+
+
+async def _memory_store(config: Config) -> ResourceStore:
+    return SqliteResourceStore(":memory:")
+
+
+async def _sqlite_event_log(config: Config) -> EventLog:
+    return await SqliteEventLog.open(
+        str(config.data_dir / "events.db"), durability=config.durability
+    )
+
+
+async def _memory_event_log(config: Config) -> EventLog:
+    return MemoryEventLog()
+
+
+STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(
+    {"sqlite": _sqlite_store, "memory": _memory_store}
+)
+"""Resource store backends by name: SQLite in ``<data-dir>/resources.db``, or in memory."""
+EVENT_LOG_BACKENDS: Final[Mapping[str, Factory[EventLog]]] = MappingProxyType(
+    {"sqlite": _sqlite_event_log, "memory": _memory_event_log}
+)
+"""Event log backends by name: SQLite in ``<data-dir>/events.db``, or in memory."""
+
+
+def backends(config: Config) -> tuple[Factory[ResourceStore], Factory[EventLog]]:
+    """The factories ``config`` names; a ValidationError names every unknown one."""
+    errors: list[FieldError] = []
+    for path, name, registry in (
+        ("storeBackend", config.store_backend, STORE_BACKENDS),
+        ("eventLogBackend", config.event_log_backend, EVENT_LOG_BACKENDS),
+    ):
+        if name not in registry:
+            known = ", ".join(sorted(registry))
+            errors.append(FieldError(path, f"unknown backend {name!r}; expected one of {known}"))
+    if errors:
+        raise ValidationError(errors, subject="kawa's configuration")
+    return STORE_BACKENDS[config.store_backend], EVENT_LOG_BACKENDS[config.event_log_backend]
+
+
 async def serve(config: Config, on_ready: Callable[[Running], None] | None = None) -> None:
     """Run kawa until cancelled."""
+    open_store, open_event_log = backends(config)
     # The event log's writer thread hands every commit back to the loop; with CPython's
     # default 5 ms GIL switch interval each hand-off can wait that long behind a busy loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteResourceStore(
-        ":memory:" if config.ephemeral else str(config.data_dir / "resources.db")
-    )
-    event_log: EventLog
-    if config.ephemeral:
-        event_log = MemoryEventLog()
-    else:
-        event_log = await SqliteEventLog.open(
-            str(config.data_dir / "events.db"), durability=config.durability
-        )
-    await ensure_namespaces(store)
-    await ensure_serving_config(store)
+    store = await open_store(config)
+    try:
+        event_log = await open_event_log(config)
+    except BaseException:
+        await store.close()
+        raise
     server_file = config.data_dir / SERVER_FILE
     runner: web.AppRunner | None = None
     try:
+        await ensure_namespaces(store)
+        await ensure_serving_config(store)
         async with Dispatcher() as dispatcher:
             dataplane = BrokerDataPlane(
                 store,

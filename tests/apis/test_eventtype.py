@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from kawa.apis import schema_check
 from kawa.apis.duck import KReference
 from kawa.apis.eventing import EVENTTYPE, eventtype
 from kawa.apiserver.tables import json_path
@@ -39,12 +40,12 @@ def test_parse_v1beta3() -> None:
     et = eventtype.parse_eventtype(
         v3({"reference": BROKER, "description": "d", "attributes": attrs(type="dev.x")})
     )
-    assert et.reference == KReference(
+    assert et.spec.reference == KReference(
         api_version="eventing.knative.dev/v1", kind="Broker", name="default", namespace="ns"
     )
-    assert et.attribute("type") == "dev.x"
-    assert et.attribute("source") == ""
-    assert len(et.attributes) == 4
+    assert et.spec.attribute("type") == "dev.x"
+    assert et.spec.attribute("source") == ""
+    assert len(et.spec.attributes) == 4
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,11 @@ def test_v1beta2_requires_type_and_converts() -> None:
     }
     obj["spec"]["type"] = "dev.x"
     et = eventtype.parse_eventtype(obj)
-    assert (et.attribute("type"), et.attribute("source"), et.attribute("specversion")) == (
+    assert (
+        et.spec.attribute("type"),
+        et.spec.attribute("source"),
+        et.spec.attribute("specversion"),
+    ) == (
         "dev.x",
         "/s",
         "1.0",
@@ -107,7 +112,7 @@ def test_round_trip_v1beta2() -> None:
     assert names["dataschema"] == "http://schema"
     assert names["schemadata"] == "{}"
     assert up["spec"]["reference"]["name"] == "default"
-    eventtype.validate_eventtype(up)
+    EVENTTYPE.validate(up)
     assert eventtype.convert_eventtype(up, V2) == old
 
 
@@ -128,9 +133,9 @@ def test_round_trip_v1beta3() -> None:
 def test_spec_is_immutable_and_status() -> None:
     old = v3({"attributes": attrs(type="a")})
     new = copy.deepcopy(old)
-    eventtype.validate_eventtype_update(old, new)
+    EVENTTYPE.validate_update(old, new)
     new["spec"]["description"] = "changed"
-    assert list(field_errors(lambda: eventtype.validate_eventtype_update(old, new))) == ["spec"]
+    assert list(field_errors(lambda: EVENTTYPE.validate_update(old, new))) == ["spec"]
     status: dict[str, Any] = {}
     eventtype.mark_reference_does_not_exist(status, clock=FakeClock())
     assert not eventtype.EVENTTYPE_CONDITIONS.is_ready(status)
@@ -142,3 +147,43 @@ def test_printer_columns() -> None:
     obj = v3({"reference": BROKER, "description": "d", "attributes": attrs()})
     cells = [json_path(obj, c.json_path) for c in EVENTTYPE.printer_columns[:3]]
     assert cells == ["default", "Broker", "d"]
+
+
+def test_v1beta2_rules_hold_on_the_admission_path() -> None:
+    """The API server converts to v1beta3 first: a v1beta2 spec is checked on the way."""
+    without_type = {**v3({"source": "/s"}), "apiVersion": V2}
+    assert field_errors(lambda: EVENTTYPE.to_version(without_type, V3)) == {
+        "spec.type": "required field is missing"
+    }
+    assert field_errors(lambda: EVENTTYPE.parse(without_type)) == {
+        "spec.type": "required field is missing"
+    }
+    misspelt = {**v3({"type": "dev.x", "sorce": "/s", "reference": {"kind": "Broker"}})}
+    misspelt["apiVersion"] = V2
+    assert field_errors(lambda: EVENTTYPE.parse(misspelt)) == {
+        "spec.sorce": "unknown field; expected one of type, source, schema, schemaData, "
+        "broker, reference, description",
+        "spec.reference.apiVersion": "required field is missing",
+        "spec.reference.name": "required field is missing",
+    }
+    # converting down never checks: what is stored is valid v1beta3
+    assert EVENTTYPE.to_version(v3({"attributes": attrs()}), V2)["spec"] == {}
+
+
+def test_reference_namespace_defaults_and_spec_immutable_message() -> None:
+    et = EVENTTYPE.default(v3({"reference": BROKER, "attributes": attrs()}))
+    assert et["spec"]["reference"]["namespace"] == "ns"
+    old = v3({"attributes": attrs(type="a")})
+    new = v3({"attributes": attrs(type="b")})
+    message = field_errors(lambda: EVENTTYPE.validate_update(old, new))["spec"]
+    assert message.startswith("immutable field changed from ")
+    assert message.endswith("an EventType's spec cannot change: delete and recreate it")
+
+
+def test_status_schema_accepts_what_the_controllers_write() -> None:
+    status: dict[str, Any] = {"observedGeneration": 1}
+    eventtype.mark_reference_exists(status, clock=FakeClock())
+    schema = EVENTTYPE.schema
+    assert schema is not None
+    assert schema_check.type_errors(status, schema["properties"]["status"]) == []
+    assert schema_check.unknown_fields(status, schema["properties"]["status"]) == []

@@ -3,12 +3,13 @@ declarations (names, columns) are what kubectl expects."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
 from kawa.apis import eventing, flows, messaging, serving, sources
 from kawa.apis.kinds import ResourceKind
+from kawa.apis.model import Model, doc, openapi
 from kawa.apis.registry import Scheme
 
 ALL: tuple[ResourceKind, ...] = (
@@ -93,3 +94,24 @@ def test_printer_columns() -> None:
         assert "knative" in rk.categories
         age = [c for c in rk.printer_columns if c.name == "Age"]
         assert all(c.type == "date" and c.json_path == ".metadata.creationTimestamp" for c in age)
+
+
+class _Item(Model):
+    """One thing of the list."""
+
+    name: Annotated[str, doc("Its name.")] = ""
+
+
+class _Holder(Model):
+    """Holds things."""
+
+    things: Annotated[list[_Item], doc("The things.")] = []
+    by_name: Annotated[dict[str, _Item], doc("The things by name.")] = {}
+    words: Annotated[list[str], doc("Some words.")] = []
+
+
+def test_model_items_are_described_by_their_model() -> None:
+    schema = openapi.schema_of(_Holder)["properties"]
+    assert schema["things"]["items"]["description"] == "One thing of the list."
+    assert schema["byName"]["additionalProperties"]["description"] == "One thing of the list."
+    assert schema["words"]["items"]["description"] == "An item."

@@ -4,6 +4,12 @@ A backend's test module subclasses :class:`EventLogContract` and implements
 :meth:`EventLogContract.open_log` (faststream style: the very same tests run against memory,
 SQLite and, later, JetStream). Time-dependent behaviour (``trim``) runs on a :class:`FakeClock`
 handed to the backend, so no test sleeps.
+
+What the protocol says about several processes (:mod:`kawa.eventlog.base`) is shown here only
+as far as one object can show it (wait wakes, cursors resume at least once): the embedded
+backends refuse a second opener (``tests/eventlog/test_sqlite.py`` shows it with a second
+process). A backend shared by processes adds, in its own suite, a second object on the same
+storage: appends of one are read, awaited and cursor-tracked through the other.
 """
 
 from __future__ import annotations
@@ -149,6 +155,16 @@ class EventLogContract:
         await log.append("b2", [b"x"])
         assert await other is True
 
+    async def test_close_ends_waits(self, tmp_path: Path, clock: FakeClock) -> None:
+        log = await self.open_log(tmp_path, clock)
+        await log.append("b1", [b"a"])
+        waiter = asyncio.create_task(log.wait("b1", 1, 30))
+        await asyncio.sleep(0)
+        await log.close()
+        async with asyncio.timeout(5):
+            assert await waiter is False
+        await log.close()  # closing twice is fine
+
     async def test_wait_times_out(self, log: EventLog) -> None:
         await log.append("b1", [b"a"])
         loop = asyncio.get_running_loop()
@@ -180,6 +196,19 @@ class EventLogContract:
         await log.delete_cursor("trigger:never")
         assert await log.load_cursor("trigger:1") is None
         assert await log.load_cursor("trigger:2") == 0
+
+    async def test_a_restarted_consumer_resumes_after_its_saved_cursor(self, log: EventLog) -> None:
+        # At least once: the cursor lags behind what was read and delivered; whoever runs the
+        # consumer next (after a crash, or in another process) starts after the saved cursor.
+        await log.append("b1", payloads("e", 10))
+        read = await log.read("b1", 0, 6)
+        await log.save_cursor("trigger:1@b1", "b1", 4)  # 5 and 6 were in flight
+        assert [r.seq for r in read] == [1, 2, 3, 4, 5, 6]
+        resumed_at = await log.load_cursor("trigger:1@b1")
+        assert resumed_at == 4
+        again = await log.read("b1", resumed_at, 100)
+        assert [r.seq for r in again] == [5, 6, 7, 8, 9, 10]
+        assert [r.payload for r in again[:2]] == [r.payload for r in read[4:]]
 
     # -- delete_stream -------------------------------------------------------------------------
 

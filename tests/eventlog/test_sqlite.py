@@ -131,6 +131,33 @@ def test_bad_settings_are_reported_together() -> None:
     assert [e.path for e in info.value.errors] == ["path", "durability"]
 
 
+async def test_a_second_process_cannot_open_the_log_while_one_has_it(tmp_path: Path) -> None:
+    # The embedded log serves one process, so its wait never has to notice another's appends.
+    path = str(tmp_path / "log.db")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), path, "off", stdout=asyncio.subprocess.PIPE
+    )
+    assert child.stdout is not None
+    try:
+        async with asyncio.timeout(30):
+            assert await child.stdout.readline() == b"ready\n"
+            first = (await child.stdout.readline()).split()
+            with pytest.raises(ConflictError):
+                await SqliteEventLog.open(path)
+            child.terminate()
+            await child.stdout.read()
+            await child.wait()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    log = await SqliteEventLog.open(path)  # the lock went with the process
+    try:
+        assert [r.payload for r in await log.read("crash", int(first[0]) - 1, 1)] == [first[1]]
+    finally:
+        await log.close()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("durability", ["full", "normal"])
 async def test_no_acknowledged_event_is_lost_when_the_process_is_killed(

@@ -96,6 +96,21 @@ class Kubectl:
     def json(self, *args: str) -> Any:
         return orjson.loads(self.ok(*args, "-o", "json"))
 
+    def service_log(self, service: str, namespace: str) -> str:
+        """The whole log of a Knative Service's user containers (``kubectl logs -l``), ``""``
+        while kubectl cannot show it."""
+        log = self.run(
+            "logs",
+            "-l",
+            f"serving.knative.dev/service={service}",
+            "-c",
+            "user-container",
+            "-n",
+            namespace,
+            "--tail=-1",
+        )
+        return log.stdout if log.code == 0 else ""
+
     @contextlib.contextmanager
     def watch(self, out: Path, *args: str) -> Iterator[KubectlWatch]:
         """``kubectl ARGS`` (a ``get -w``) in the background, stopped at the end."""

@@ -6,7 +6,8 @@ process (:class:`Sink`, binary-mode CloudEvents, ``sink: {uri: ...}``); one test
 Knative Service running Knative's event_display image and reads its log with ``kubectl
 logs``. Covered: PingSource (seconds schedule, data, ``ceOverrides``, deletion stops it),
 ApiServerSource (Resource mode, label selector, ``namespaceSelector``, revoking and granting
-back its ClusterRoleBinding, a missing and an unreachable sink, deletion), ContainerSource
+back its ClusterRoleBinding, a missing and an unreachable sink, a sink created later and
+tracked, deletion), ContainerSource
 (its Pod posts to ``$K_SINK`` with ``$K_CE_OVERRIDES``; deletion stops it and its Pod) and
 SinkBinding (a Pod selected by label gets ``K_SINK``, and loses it when the binding goes).
 """
@@ -36,6 +37,8 @@ TIMEOUT = 30.0
 """Generous bound of every wait (a loaded 2-core machine)."""
 QUIET = 2.0
 """How long a source must stay silent to count as stopped."""
+PROMPT = 1.0
+"""How soon after its sink is addressable a source is Ready (the periodic resync is 10 s)."""
 PYTHON_IMAGE = "docker.io/library/python:3.11-slim"
 """Maps to no program in kawa: the container's ``command`` runs on the host."""
 EVENT_DISPLAY = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
@@ -317,19 +320,8 @@ def test_ping_source_to_a_knative_service(kubectl: Kubectl, namespaces: Callable
     assert source["status"]["sinkUri"] == service["status"]["address"]["url"]
 
     def displayed() -> str | None:
-        log = kubectl.run(
-            "logs",
-            "-l",
-            "serving.knative.dev/service=display",
-            "-c",
-            "user-container",
-            "-n",
-            ns,
-            "--tail=-1",
-        )
-        if log.code != 0 or log.stdout.count("type: dev.knative.sources.ping") < 2:
-            return None
-        return log.stdout
+        log = kubectl.service_log("display", ns)
+        return log if log.count("type: dev.knative.sources.ping") >= 2 else None
 
     log = wait_until(displayed, TIMEOUT, "the event_display never showed two pings")
     assert f"source: /apis/v1/namespaces/{ns}/pingsources/to-ksvc" in log, log
@@ -587,6 +579,49 @@ def test_apiserversource_missing_and_unreachable_sink(
     assert closed in provided["message"], provided
     assert source["status"]["sinkUri"] == closed
     kubectl.ok("delete", "apiserversources.sources.knative.dev", "missing", "unreachable", "-n", ns)
+
+
+def test_apiserversource_is_ready_as_soon_as_its_sink_is(
+    kubectl: Kubectl, namespaces: Callable[..., str], cluster_rbac: None
+) -> None:
+    """Its sink, a Knative Service, is created after it: the source tracks it and is Ready
+    within moments of it (not at the controller's periodic resync, 10 s)."""
+    ns = namespaces("src-api-later")
+    kubectl.apply(_rbac(ns, "watcher"))
+    display = {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "later"}}
+    kubectl.apply(_apiserversource("to-later", ns, display))
+    ref = ("apiserversources.sources.knative.dev", "to-later", "-n", ns)
+    source = _wait_condition(kubectl, ref, "False")
+    assert _cond(source, "SinkProvided")["reason"] == "NotFound", source["status"]
+
+    kubectl.apply(
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": _meta("later", ns),
+            "spec": {"template": {"spec": {"containers": [{"image": EVENT_DISPLAY}]}}},
+        }
+    )
+    waited = kubectl.run(
+        "wait", "--for=condition=Ready", "ksvc/later", "-n", ns, "--timeout=60s", timeout=70
+    )
+    assert waited.code == 0, waited.explain()
+    service_ready = time.monotonic()
+    source = _wait_condition(kubectl, ref, "True")
+    elapsed = time.monotonic() - service_ready
+    assert elapsed < PROMPT, f"the source became Ready {elapsed:.2f}s after its sink"
+    service = kubectl.json("get", "ksvc", "later", "-n", ns)
+    assert source["status"]["sinkUri"] == service["status"]["address"]["url"]
+
+    _configmap(kubectl, ns, "after", "watched=yes")
+
+    def displayed() -> str | None:
+        log = kubectl.service_log("later", ns)
+        return log if f"subject: /apis/v1/namespaces/{ns}/configmaps/after" in log else None
+
+    wait_until(displayed, TIMEOUT, "the event_display never showed the ConfigMap's event")
+    kubectl.ok("delete", "apiserversources.sources.knative.dev", "to-later", "-n", ns)
+    kubectl.ok("delete", "ksvc", "later", "-n", ns)
 
 
 # -- ContainerSource ---------------------------------------------------------------------------

@@ -72,3 +72,15 @@ async def test_unresolvable_destinations_say_why(store: SqliteResourceStore) -> 
     with pytest.raises(Unresolvable) as unknown:
         await resolve(store, Destination(ref=odd))
     assert unknown.value.reason == "UnsupportedKind"
+
+
+async def test_the_target_is_tracked_whether_it_exists_or_not(
+    store: SqliteResourceStore,
+) -> None:
+    tracked: list[ResourceKey] = []
+    with pytest.raises(Unresolvable):
+        await resolve(store, Destination(ref=REF), track=tracked.append)
+    await add_broker(store, "http://127.0.0.1:1/brokers/default/b")
+    await resolve(store, Destination(ref=REF), track=tracked.append)
+    await resolve(store, Destination(uri="http://x.example/a"), track=tracked.append)
+    assert tracked == [ResourceKey(BROKERS, "default", "b")] * 2

@@ -1,12 +1,12 @@
 """Readers and helpers shared by the Knative kinds beyond Broker and Trigger.
 
-The kinds of :mod:`kawa.apis.messaging`, :mod:`kawa.apis.flows`, :mod:`kawa.apis.sources`,
-:mod:`kawa.apis.serving` and :class:`EventType` share: the object header check
-(``apiVersion``, ``kind``, ``metadata``), spec readers that append a
+The kinds of :mod:`kawa.apis.sources` and :mod:`kawa.apis.serving` share: the object header
+check (``apiVersion``, ``kind``, ``metadata``), spec readers that append a
 :class:`~kawa.errors.FieldError` for every problem (unknown fields, integers, lists),
+the ``containers[]`` of a pod spec (a Revision's, a ContainerSource's template),
 ``ceOverrides`` and label selectors, the identity of an object, the sink status helpers of
-sources, and the conversion *stash*: fields one version cannot hold are kept in an annotation
-so that converting there and back is lossless.
+sources; every kind with several versions uses the conversion *stash*: fields one version
+cannot hold are kept in an annotation so that converting there and back is lossless.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 
 from kawa.apis import duck, meta
 from kawa.apis.conditions import Clock, ConditionSet
+from kawa.apis.core import containers as core_containers
 from kawa.apis.kinds import PrinterColumn
 from kawa.errors import FieldError, ValidationError
 
@@ -129,6 +130,39 @@ def read_list(
         errors.append(FieldError(path, f"expected a list, got {meta.type_name(value)}"))
         return []
     return value
+
+
+def read_containers(
+    pod: Mapping[str, Any], path: str, errors: list[FieldError], *, single: bool
+) -> list[Mapping[str, Any]]:
+    """``containers[]`` of the pod spec at ``path`` (``....containers``): non-empty, names unique.
+
+    Each container is checked with the Pod's rules (:func:`kawa.apis.core.containers.
+    read_container`: env, ports, probes, volume mounts); ``single`` is a Revision's: exactly
+    one container, with Knative's rules for it (one port, no host port).
+    """
+    containers = read_list(pod, "containers", path, errors, required=True)
+    if single and len(containers) > 1:
+        errors.append(FieldError(path, f"expected exactly one container, got {len(containers)}"))
+        return []
+    volumes = core_containers.read_volumes(
+        pod, f"{path.removesuffix('.containers')}.volumes", errors
+    )
+    seen: set[str] = set()
+    out: list[Mapping[str, Any]] = []
+    for i, container in enumerate(containers):
+        item = f"{path}[{i}]"
+        if not isinstance(container, Mapping):
+            errors.append(FieldError(item, f"expected a mapping, got {meta.type_name(container)}"))
+            continue
+        core_containers.read_container(container, item, errors, volumes, knative=single)
+        name = container.get("name")
+        if isinstance(name, str) and name:
+            if name in seen:
+                errors.append(FieldError(f"{item}.name", f"duplicate container name {name!r}"))
+            seen.add(name)
+        out.append(container)
+    return out
 
 
 def read_ce_overrides(value: Any, path: str, errors: list[FieldError]) -> dict[str, str] | None:

@@ -4,8 +4,8 @@ A kind's ``SCHEMA`` (served for ``kubectl explain``) is built from these small f
 that every property has a ``type`` and a ``description``: :func:`string`, :func:`integer`,
 :func:`boolean`, :func:`obj`, :func:`array`, :func:`string_map`, :func:`free` (an arbitrary
 object: ``x-kubernetes-preserve-unknown-fields``). The duck types shared by Knative kinds
-(KReference, Destination, DeliverySpec, CloudEventOverrides, LabelSelector, a Pod template,
-the status with conditions) are here too. Called at import time by the kinds' modules.
+(KReference, Destination, CloudEventOverrides, LabelSelector, a Pod template, the status
+with conditions) are here too. Called at import time by the kinds' modules.
 """
 
 from __future__ import annotations
@@ -102,23 +102,6 @@ def destination(description: str) -> Schema:
             "uri": string(
                 "An absolute URL, or a URL relative to the address of ref when ref is set."
             ),
-        },
-    )
-
-
-def delivery(description: str = "How events are delivered: retries and dead letters.") -> Schema:
-    return obj(
-        description,
-        {
-            "retry": integer("Retries after the first attempt.", minimum=0),
-            "backoffPolicy": string(
-                "How the wait between retries grows.", enum=("linear", "exponential")
-            ),
-            "backoffDelay": string("The base wait between retries (ISO 8601 duration)."),
-            "timeout": string("The time allowed for each attempt (ISO 8601 duration)."),
-            "retryAfterMax": string("The longest Retry-After header honoured (ISO 8601 duration)."),
-            "deadLetterSink": destination("Where events go when every attempt failed."),
-            "format": string("The CloudEvents encoding used.", enum=("json", "binary")),
         },
     )
 

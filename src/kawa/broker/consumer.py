@@ -53,9 +53,17 @@ class TriggerTarget:
 
     @property
     def consumer_id(self) -> str:
-        """The cursor's name: the trigger and the broker stream it reads (a re-created broker
-        is a new stream, so a cursor never applies to the wrong one)."""
-        return f"trigger:{self.uid}@{self.stream}"
+        """The name of this trigger's cursor in the event log (:func:`trigger_cursor`)."""
+        return trigger_cursor(self.uid, self.stream)
+
+
+def trigger_cursor(trigger_uid: str, stream: str) -> str:
+    """The event-log cursor of a trigger reading a broker's stream: ``trigger:<uid>@<stream>``.
+
+    The one place the name is made. It names the stream too: a re-created broker is a new
+    stream, so a cursor never applies to the wrong one.
+    """
+    return f"trigger:{trigger_uid}@{stream}"
 
 
 @dataclass(slots=True)

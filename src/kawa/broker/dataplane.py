@@ -26,8 +26,9 @@ import orjson
 
 from kawa.apis import eventing
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
-from kawa.broker import ingress
-from kawa.broker.consumer import TriggerConsumer, TriggerTarget
+from kawa.apis.registry import BROKER, TRIGGER
+from kawa.broker import envelope
+from kawa.broker.consumer import TriggerConsumer, TriggerTarget, trigger_cursor
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
@@ -39,8 +40,8 @@ from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
-BROKERS = "brokers.eventing.knative.dev"
-TRIGGERS = "triggers.eventing.knative.dev"
+BROKERS = BROKER.resource
+TRIGGERS = TRIGGER.resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class BrokerDataPlane:
         entry = self._brokers.get((namespace, name))
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
-        payloads = [ingress.prepare(event, headers) for event in events]
+        payloads = [envelope.on_ingress(event, headers) for event in events]
         await self._log.append(entry.stream, payloads)
 
     def consumer(self, namespace: str, name: str) -> TriggerConsumer | None:
@@ -159,7 +160,7 @@ class BrokerDataPlane:
                 await self._log.delete_cursor(stopped.consumer_id)
             broker = self._brokers.get((key[0], event.object.get("spec", {}).get("broker", "")))
             if broker is not None:  # a trigger that was not running still has its cursor
-                await self._log.delete_cursor(f"trigger:{meta['uid']}@{broker.stream}")
+                await self._log.delete_cursor(trigger_cursor(meta["uid"], broker.stream))
             return
         self._triggers[key] = event.object
         await self._sync_trigger(key)

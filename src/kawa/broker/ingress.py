@@ -18,7 +18,6 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
-from kawa.broker import envelope, ttl
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
@@ -115,8 +114,3 @@ class IngressHandler:
                 return None
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def prepare(event: CloudEvent, headers: Mapping[str, str] | None) -> bytes:
-    """Apply the TTL rule and encode for the log (raises ValidationError when expired)."""
-    return envelope.wrap(ttl.on_ingress(event), dict(headers) if headers else None)

@@ -26,6 +26,7 @@ import click
 import kawa
 from kawa.cli import resources
 from kawa.cli.client import ApiClient, CliError, startup_error
+from kawa.cli.runner import run_async, setup_logging
 from kawa.errors import KawaError
 from kawa.runtime import Config, Running, serve
 
@@ -218,9 +219,7 @@ async def run_demo(config: Config, once: bool, manifests: Path) -> None:
 def demo(data_dir: Path, port: int, api_port: int, manifests: Path, once: bool) -> None:
     """Run the seed tutorial: an ApiServerSource, a Broker, a Trigger and an event-display
     Service, with busybox's Kubernetes Events flowing through them."""
-    from kawa.cli.main import _logging, run_async
-
-    _logging("warning")
+    setup_logging("warning")
     with contextlib.suppress(KeyboardInterrupt):
         config = Config(data_dir=data_dir, port=port, api_port=api_port)
         run_async(run_demo(config, once, manifests))

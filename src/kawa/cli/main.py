@@ -8,13 +8,8 @@ is a one-line (or one-line-per-field) message and a non-zero exit code, never a 
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -22,6 +17,7 @@ from kawa import __version__
 from kawa.apiserver import access
 from kawa.cli import resources
 from kawa.cli import send as send_cmd
+from kawa.cli.cesql import cesql
 from kawa.cli.client import (
     ApiClient,
     CliError,
@@ -30,6 +26,8 @@ from kawa.cli.client import (
     server_url,
     startup_error,
 )
+from kawa.cli.demo import demo
+from kawa.cli.runner import run_async, setup_logging
 from kawa.errors import KawaError, ValidationError
 from kawa.runtime import (
     DEFAULT_API_PORT,
@@ -39,8 +37,6 @@ from kawa.runtime import (
     Running,
     serve,
 )
-
-T = TypeVar("T")
 
 _data_dir_option = click.option(
     "--data-dir",
@@ -53,25 +49,6 @@ _server_option = click.option("--server", metavar="URL", help="kawa's URL (overr
 _namespace_option = click.option(
     "-n", "--namespace", default="default", show_default=True, help="The namespace."
 )
-
-
-def run_async(main: Coroutine[Any, Any, T]) -> T:
-    """Run ``main`` on uvloop when available; SIGINT/SIGTERM cancel it cleanly."""
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        runner = asyncio.Runner()
-    with runner:
-        loop = runner.get_loop()
-        task: asyncio.Task[T] = loop.create_task(main)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        try:
-            return loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            raise SystemExit(0) from None
 
 
 def _client(server: str | None, data_dir: Path) -> ApiClient:
@@ -163,7 +140,7 @@ def up(
     log_level: str,
 ) -> None:
     """Run kawa in the foreground (API, brokers, triggers, delivery)."""
-    _logging(log_level)
+    setup_logging(log_level)
     config = Config(
         data_dir=data_dir,
         host=host,
@@ -172,7 +149,8 @@ def up(
         max_event_size=max_event_size,
         durability=durability,  # type: ignore[arg-type]
         retention=retention,
-        ephemeral=ephemeral,
+        store_backend="memory" if ephemeral else "sqlite",
+        event_log_backend="memory" if ephemeral else "sqlite",
     )
     try:
         run_async(serve(config, on_ready=_announce))
@@ -186,29 +164,6 @@ def _announce(running: Running) -> None:
         f"{running.api_url} (export KUBECONFIG={running.kubeconfig}); data in {running.data_dir}",
         err=True,
     )
-
-
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.server").addFilter(_quiet_bad_requests)
-
-
-def _quiet_bad_requests(record: logging.LogRecord) -> bool:
-    """A malformed request from a client is the client's problem: one line, no traceback."""
-    from aiohttp.http_exceptions import HttpProcessingError
-
-    if record.exc_info and isinstance(record.exc_info[1], HttpProcessingError):
-        record.msg = f"rejected a malformed request: {record.exc_info[1]}"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        record.levelno, record.levelname = logging.INFO, "INFO"
-    return True
 
 
 @main.command()
@@ -367,12 +322,5 @@ def event_display(port: int, host: str) -> None:
         raise startup_error(err, host, port) from None
 
 
-def _register_demo() -> None:
-    from kawa.cli.cesql import cesql
-    from kawa.cli.demo import demo
-
-    main.add_command(demo)
-    main.add_command(cesql)
-
-
-_register_demo()
+main.add_command(demo)
+main.add_command(cesql)

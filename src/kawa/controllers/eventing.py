@@ -12,7 +12,6 @@ Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runt
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from kawa.apis import duck
@@ -20,15 +19,14 @@ from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_cloc
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
+from kawa.apis.registry import BROKER, TRIGGER
 from kawa.errors import NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.loop import Controller, own
 from kawa.reconciler.resolver import Unresolvable, resolve
-from kawa.reconciler.status import load, write_status
-from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
-
-BROKERS = "brokers.eventing.knative.dev"
-TRIGGERS = "triggers.eventing.knative.dev"
+from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.reconciler.tracker import Track
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 
 async def _resolve_dead_letter_sink(
@@ -37,13 +35,14 @@ async def _resolve_dead_letter_sink(
     status: dict[str, Any],
     delivery: duck.DeliverySpec | None,
     clock: Clock,
+    track: Track,
 ) -> None:
     sink = delivery.dead_letter_sink if delivery is not None else None
     if sink is None:
         duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
         return
     try:
-        uri = await resolve(store, sink)
+        uri = await resolve(store, sink, track=track)
     except Unresolvable as err:
         duck.mark_dead_letter_sink_failed(
             conditions,
@@ -56,7 +55,10 @@ async def _resolve_dead_letter_sink(
         duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
 
 
-class BrokerReconciler:
+class BrokerReconciler(StatusReconciler[broker_api.Broker]):
+    conditions = broker_api.BROKER_CONDITIONS
+    invalid_condition = broker_api.INGRESS_READY
+
     def __init__(
         self,
         store: ResourceStore,
@@ -64,64 +66,39 @@ class BrokerReconciler:
         clock: Clock,
         recorder: EventRecorder | None = None,
     ) -> None:
-        self._store = store
+        super().__init__(store, clock, recorder)
         self._base = ingress_base_url.rstrip("/")
-        self._clock = clock
-        self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        conditions = broker_api.BROKER_CONDITIONS
-        clock = self._clock
-        loaded = await load(self._store, key, conditions, clock)
-        if loaded is None:
-            return
-        obj, status = loaded
-        try:
-            broker = broker_api.parse_broker(obj)
-        except ValidationError as err:
-            conditions.mark_false(status, "IngressReady", "Invalid", str(err), clock=clock)
-            await write_status(self._store, key, obj, status)
-            return
-        conditions.mark_true(status, broker_api.INGRESS_READY, clock=clock)
-        conditions.mark_true(status, broker_api.FILTER_READY, clock=clock)
+    def parse(self, obj: Obj) -> broker_api.Broker:
+        return broker_api.parse_broker(obj)
+
+    async def reconcile_kind(self, current: Reconciling[broker_api.Broker]) -> None:
+        broker, status, clock = current.spec, current.status, self.clock
+        self.conditions.mark_true(status, broker_api.INGRESS_READY, clock=clock)
+        self.conditions.mark_true(status, broker_api.FILTER_READY, clock=clock)
         broker_api.set_broker_address(
             status, f"{self._base}/brokers/{broker.namespace}/{broker.name}", clock=clock
         )
         await _resolve_dead_letter_sink(
-            self._store, conditions, status, broker.spec.delivery, clock
+            self.store, self.conditions, status, broker.spec.delivery, clock, current.track
         )
         set_observed_generation(status, broker.generation)
-        await write_status(self._store, key, obj, status, self._recorder)
 
 
-class TriggerReconciler:
-    def __init__(
-        self, store: ResourceStore, clock: Clock, recorder: EventRecorder | None = None
-    ) -> None:
-        self._store = store
-        self._clock = clock
-        self._recorder = recorder
+class TriggerReconciler(StatusReconciler[trigger_api.Trigger]):
+    conditions = trigger_api.TRIGGER_CONDITIONS
+    invalid_condition = trigger_api.SUBSCRIBER_RESOLVED
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        conditions = trigger_api.TRIGGER_CONDITIONS
-        clock = self._clock
-        loaded = await load(self._store, key, conditions, clock)
-        if loaded is None:
-            return
-        obj, status = loaded
-        try:
-            trigger = trigger_api.parse_trigger(obj)
-        except ValidationError as err:
-            conditions.mark_false(
-                status, trigger_api.SUBSCRIBER_RESOLVED, "Invalid", str(err), clock=clock
-            )
-            await write_status(self._store, key, obj, status)
-            return
+    def parse(self, obj: Obj) -> trigger_api.Trigger:
+        return trigger_api.parse_trigger(obj)
+
+    async def reconcile_kind(self, current: Reconciling[trigger_api.Trigger]) -> None:
+        trigger, status, clock = current.spec, current.status, self.clock
         broker: broker_api.Broker | None = None
+        broker_key = ResourceKey(BROKER.resource, current.key.namespace, trigger.spec.broker)
+        current.track(broker_key)
         try:
-            broker_obj = await self._store.get(
-                ResourceKey(BROKERS, key.namespace, trigger.spec.broker)
-            )
+            broker_obj = await self.store.get(broker_key)
         except NotFoundError:
             trigger_api.mark_broker_missing(status, trigger.spec.broker, clock=clock)
         else:
@@ -133,7 +110,7 @@ class TriggerReconciler:
             except ValidationError:
                 broker = None
         try:
-            uri = await resolve(self._store, trigger.spec.subscriber)
+            uri = await resolve(self.store, trigger.spec.subscriber, track=current.track)
         except Unresolvable as err:
             trigger_api.mark_subscriber_unresolved(
                 status,
@@ -148,44 +125,31 @@ class TriggerReconciler:
             if trigger.spec.delivery is not None
             else (broker.spec.delivery if broker is not None else None)
         )
-        await _resolve_dead_letter_sink(self._store, conditions, status, delivery, clock)
-        conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
+        await _resolve_dead_letter_sink(
+            self.store, self.conditions, status, delivery, clock, current.track
+        )
+        self.conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
         set_observed_generation(status, trigger.generation)
-        await write_status(self._store, key, obj, status, self._recorder)
 
 
 def eventing_controllers(
     store: ResourceStore, *, ingress_base_url: str, clock: Clock = system_clock
 ) -> list[Controller]:
-    """The Broker and Trigger controllers, ready to ``run()``."""
-
-    async def brokers_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        # A Broker may be another Broker's dead-letter sink: when one changes, the others of
-        # its namespace resolve theirs again (the periodic resync catches the rest).
-        namespace = event.object["metadata"].get("namespace", "")
-        listed = await store.list(BROKERS, namespace)
-        keys = {ResourceKey(BROKERS, namespace, i["metadata"]["name"]) for i in listed.items}
-        return keys | {own_key(event, BROKERS)}
-
-    async def trigger_keys(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, TRIGGERS)]
-
-    async def triggers_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        # Any addressable in the namespace may be a subscriber or dead-letter sink of a
-        # Trigger there (and a Broker is every Trigger's broker): re-resolve them all.
-        namespace = event.object["metadata"].get("namespace", "")
-        listed = await store.list(TRIGGERS, namespace)
-        return [ResourceKey(TRIGGERS, namespace, item["metadata"]["name"]) for item in listed.items]
-
+    """The Broker and Trigger controllers, ready to ``run()``. A Trigger tracks its Broker,
+    subscriber and dead-letter sink; a Broker its dead-letter sink (which may be another
+    Broker): a change of any of them reconciles it at once."""
     recorder = EventRecorder(store, "eventing-controller", clock=clock)
     brokers = BrokerReconciler(store, ingress_base_url, clock, recorder)
     triggers = TriggerReconciler(store, clock, recorder)
     return [
-        Controller("broker", store, brokers.reconcile, [Watch(BROKERS, brokers_of_namespace)]),
+        Controller(
+            "broker", store, brokers.reconcile, [own(BROKER.resource)], tracker=brokers.tracker
+        ),
         Controller(
             "trigger",
             store,
             triggers.reconcile,
-            [Watch(TRIGGERS, trigger_keys), Watch(BROKERS, triggers_of_namespace)],
+            [own(TRIGGER.resource)],
+            tracker=triggers.tracker,
         ),
     ]

@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from kawa.apis.registry import SCHEME, Scheme
+from kawa.apis import core
+from kawa.apis.registry import BROKER, SCHEME, Scheme
 from kawa.errors import ConflictError, NotFoundError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.loop import Controller, Watch, own
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
-NAMESPACES: Final = "namespaces"
-BROKERS: Final = "brokers.eventing.knative.dev"
-SERVICE_ACCOUNTS: Final = "serviceaccounts"
+NAMESPACES: Final = core.NAMESPACE.resource
+BROKERS: Final = BROKER.resource
+SERVICE_ACCOUNTS: Final = core.SERVICE_ACCOUNT.resource
 SYSTEM_NAMESPACES: Final = (
     "default",
     "kube-system",
@@ -127,9 +128,6 @@ class NamespaceReconciler:
 def namespace_controller(store: ResourceStore, scheme: Scheme = SCHEME) -> Controller:
     reconciler = NamespaceReconciler(store, scheme)
 
-    async def keys(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, NAMESPACES)]
-
     async def account_gone(event: WatchEvent) -> Iterable[ResourceKey]:
         meta = event.object["metadata"]
         if event.type != "DELETED" or meta.get("name") != "default":
@@ -140,5 +138,5 @@ def namespace_controller(store: ResourceStore, scheme: Scheme = SCHEME) -> Contr
         "namespace",
         store,
         reconciler.reconcile,
-        [Watch(NAMESPACES, keys), Watch(SERVICE_ACCOUNTS, account_gone)],
+        [own(NAMESPACES), Watch(SERVICE_ACCOUNTS, account_gone)],
     )

@@ -8,15 +8,14 @@ replaces this one when its behaviour lands.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from typing import Any, Final
 
 from kawa.apis.conditions import Clock, ConditionSet, system_clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import ConflictError, NotFoundError, TemporaryError
-from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+from kawa.reconciler.loop import Controller, own
+from kawa.store.base import ResourceKey, ResourceStore
 
 PENDING_KINDS: Final = {
     "EventType": "EventType discovery arrives in a later issue",
@@ -75,13 +74,7 @@ def pending_controller(
     reconciler = PendingReconciler(store, clock)
     kinds = {rk.resource: rk.kind for rk in scheme.kinds if rk.group and rk.kind in PENDING_KINDS}
 
-    def watch(resource: str) -> Watch:
-        async def keys(event: WatchEvent) -> Iterable[ResourceKey]:
-            return [own_key(event, resource)]
-
-        return Watch(resource, keys)
-
     async def reconcile(key: ResourceKey) -> None:
         await reconciler.reconcile(key, kinds[key.resource])
 
-    return Controller("pending", store, reconcile, [watch(r) for r in kinds], workers=2)
+    return Controller("pending", store, reconcile, [own(r) for r in kinds], workers=2)

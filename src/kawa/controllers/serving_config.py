@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from kawa.apis import core
 from kawa.errors import ConflictError
 from kawa.store.base import ResourceKey, ResourceStore
 
 NAMESPACE: Final = "knative-serving"
-CONFIGMAPS: Final = "configmaps"
+CONFIGMAPS: Final = core.CONFIG_MAP.resource
 
 _AUTOSCALER: Final = """\
 # Knative's keys of config-autoscaler, with kawa's defaults. Copy a key out of _example to set it.

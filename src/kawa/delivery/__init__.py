@@ -8,8 +8,9 @@
 * :mod:`kawa.delivery.sender` -- :class:`~kawa.delivery.sender.Dispatcher`, the one place that
   POSTs events (a shared keep-alive pool), returning a
   :class:`~kawa.delivery.sender.DeliveryResult` with the subscriber's reply, if any.
-* :mod:`kawa.delivery.http11` -- :class:`~kawa.delivery.http11.HttpClient`, the lean HTTP/1.1
-  client (keep-alive pool on asyncio protocols) the Dispatcher sends with (ADR 0008).
+
+The Dispatcher sends with :class:`kawa.transport.http11.HttpClient`, the lean HTTP/1.1 client
+(ADR 0008) that the serving router uses too.
 
 Called by the broker's per-trigger consumers, the channel dispatchers and the sources. Nothing
 is imported here so that the pure modules load without the network code.

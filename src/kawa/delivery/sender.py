@@ -1,7 +1,7 @@
 """Outbound HTTP for events: one event to one subscriber, with retries, replies and dead letters.
 
 The only place in kawa that POSTs events. A :class:`Dispatcher` owns one
-:class:`~kawa.delivery.http11.HttpClient` whose keep-alive pool every delivery shares; the
+:class:`~kawa.transport.http11.HttpClient` whose keep-alive pool every delivery shares; the
 broker's per-trigger consumers, the channel dispatchers and the sources hold one Dispatcher for
 the life of the process (``async with Dispatcher() as dispatcher``) and call
 :meth:`Dispatcher.send` per event, then :meth:`Dispatcher.dead_letter` when the result failed
@@ -41,9 +41,9 @@ from kawa.cloudevents import http as cehttp
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
 from kawa.delivery.headers import Headers
-from kawa.delivery.http11 import HttpClient, HttpClientError, PreparedRequest
 from kawa.delivery.policy import RetryPolicy, should_retry
 from kawa.errors import ValidationError
+from kawa.transport.http11 import HttpClient, HttpClientError, PreparedRequest
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

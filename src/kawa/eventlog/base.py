@@ -12,9 +12,39 @@ Consumers (one per trigger or subscription) tail a stream with :meth:`EventLog.r
 they are done with. :meth:`EventLog.trim` deletes records every cursor of their stream is past
 and that are older than the retention period.
 
+Across processes (a backend such as NATS JetStream is opened by several kawa processes at
+once; the embedded backends are not):
+
+* **Streams and seqs are shared.** Every process appends to the same sequence of a stream;
+  once ``append`` returns, ``read`` and ``last_seq`` of every process see the records.
+* **wait is a hint.** It wakes at once for an append committed through the same
+  :class:`EventLog` object; for another process's append, within the backend's notification
+  delay (a backend that cannot be notified polls at a bounded interval, it never leaves a
+  waiter until its timeout). ``True`` does not promise that ``read`` returns records (a trim
+  or a ``delete_stream`` may come in between); ``False`` only says the timeout passed.
+  Callers read again after every return and bound their waits (the broker's consumer waits at
+  most 1 s at a time), so a missed wake-up costs latency, never an event.
+* **A cursor** is a named durable position: ``consumer`` (the broker names a trigger's
+  ``trigger:<uid>@<stream>``, so it never applies to another stream) -> ``(stream, seq)``, the
+  consumer's watermark: every record at or below ``seq`` is finished. It has **one writer**,
+  the consumer that owns it (one task in one process); ``save_cursor`` is last-writer-wins and
+  orders nothing between writers, so two processes must not advance one cursor. Any process
+  may ``load_cursor`` it and sees the last save committed.
+* **At least once.** A consumer saves its cursor behind what it delivered (the broker: at most
+  every commit interval, and when it stops). After a crash, or when another process takes the
+  consumer over, delivery resumes after the saved cursor: records past it are delivered again,
+  none is lost (``trim`` never deletes what a cursor still needs).
+
+The embedded backends serve one process: :class:`kawa.eventlog.sqlite.SqliteEventLog` holds a
+lock file that refuses a second opener (another process, or another object in this one), and
+:class:`kawa.eventlog.memory.MemoryEventLog` lives in its process; so their ``wait`` sees every
+append there is. Letting several processes deliver one trigger's records (per-record ack, nak
+with a delay) is the JetStream backend's change to this seam.
+
 The broker codes against :class:`EventLog` only; the backends are
-:class:`kawa.eventlog.memory.MemoryEventLog` and :class:`kawa.eventlog.sqlite.SqliteEventLog`.
-The shared contract tests live in ``tests/eventlog/contract.py``.
+:class:`kawa.eventlog.memory.MemoryEventLog` and :class:`kawa.eventlog.sqlite.SqliteEventLog`,
+chosen by name in :mod:`kawa.runtime`. The shared contract tests live in
+``tests/eventlog/contract.py``.
 """
 
 from __future__ import annotations
@@ -56,7 +86,9 @@ class EventLog(Protocol):
     async def wait(self, stream: str, after: int, timeout: float) -> bool:
         """Wait until a record with ``seq > after`` exists (``True``) or ``timeout`` passes.
 
-        Wakes at once when an append in this process commits such a record.
+        Wakes at once when an append through this object commits such a record, within the
+        backend's notification delay for another process's append; a hint (see the module
+        docstring): read again after it returns. Closing the log ends every wait at once.
         """
         ...
 
@@ -65,11 +97,12 @@ class EventLog(Protocol):
         ...
 
     async def load_cursor(self, consumer: str) -> int | None:
-        """The saved position of ``consumer`` (``None`` when it has none)."""
+        """The last saved position of ``consumer`` (``None`` when it has none)."""
         ...
 
     async def save_cursor(self, consumer: str, stream: str, seq: int) -> None:
-        """Durably remember that ``consumer`` (e.g. ``trigger:<uid>``) is done up to ``seq``."""
+        """Durably remember that ``consumer`` (e.g. ``trigger:<uid>@<stream>``) is done up to
+        ``seq`` of ``stream``. One writer per cursor (see the module docstring)."""
         ...
 
     async def delete_cursor(self, consumer: str) -> None:

@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from kawa.apis import core
 from kawa.apis.conditions import Clock, format_time, system_clock
 from kawa.errors import ConflictError, KawaError, NotFoundError
 from kawa.store.base import ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
-EVENTS: Final = "events"
+EVENTS: Final = core.EVENT.resource
 MAX_CORRELATED: Final = 10_000
 """Events remembered for counting repeats (the oldest are forgotten first)."""
 EventType = Literal["Normal", "Warning"]

@@ -1,8 +1,8 @@
 """List, then watch from the list's resourceVersion, and list again when that history is gone
 (410): Kubernetes' informer pattern over the resource store.
 
-The data planes (broker, serving) and the PingSource scheduler follow their objects with it;
-the control loop (:mod:`.loop`) has its own variant that feeds a work queue.
+The control loop (:mod:`.loop`), the data planes (broker, serving) and the PingSource
+scheduler follow their objects with it.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A ``ref`` resolves to the target's ``status.address.url`` (a Broker, and any kin
 publishes an address); ``ref`` plus a relative ``uri`` resolves the uri against that URL; a
 ``uri`` alone is used as it is (admission already checked that it is absolute). When a target
 cannot be resolved, :class:`Unresolvable` says why, with a reason a condition can carry.
-Called by the reconcilers.
+With ``track`` (see :mod:`.tracker`), the target is recorded before it is looked up, found or
+not, so that its creation or change reconciles the caller again. Called by the reconcilers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urljoin
 from kawa.apis.duck import Destination
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import KawaError, NotFoundError, ValidationError
+from kawa.reconciler.tracker import Track
 from kawa.store.base import ResourceKey, ResourceStore
 
 
@@ -27,9 +29,14 @@ class Unresolvable(KawaError):
 
 
 async def resolve(
-    store: ResourceStore, destination: Destination, *, scheme: Scheme = SCHEME
+    store: ResourceStore,
+    destination: Destination,
+    *,
+    scheme: Scheme = SCHEME,
+    track: Track | None = None,
 ) -> str:
-    """The URL events for ``destination`` go to, or :class:`Unresolvable`."""
+    """The URL events for ``destination`` go to, or :class:`Unresolvable`; ``track`` records
+    the object a ``ref`` names."""
     ref = destination.ref
     if ref is None:
         if not destination.uri:
@@ -42,6 +49,9 @@ async def resolve(
             "UnsupportedKind",
             f"{ref.kind} ({ref.api_version}) is not a kind kawa can address",
         ) from None
+    key = ResourceKey(kind.resource, ref.namespace if kind.namespaced else "", ref.name)
+    if track is not None:
+        track(key)
     try:
         target = await store.get(ResourceKey(kind.resource, ref.namespace, ref.name))
     except NotFoundError:

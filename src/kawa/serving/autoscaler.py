@@ -7,7 +7,7 @@ per Revision in the store and feeds it the Revision's Pods (label
 :class:`~kawa.serving.activator.Throttler` endpoints in step with the ready ones.
 
 Every ``tick-interval`` it takes the throttler's average concurrency as a sample, runs the
-pure KPA step :func:`kawa.apis.serving.autoscaling.decide` and makes the Pod count match. It
+pure KPA step :func:`kawa.serving.kpa.decide` and makes the Pod count match. It
 never creates more Pods than the requests in flight plus waiting at the peak of the last tick
 (or min-/initial-scale): with a target below one request per Pod, the KPA's answer to a burst
 would be more processes than requests.
@@ -36,9 +36,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.apis.serving import autoscaling, pods
 from kawa.errors import ConflictError, KawaError, NotFoundError
+from kawa.serving import kpa
 from kawa.serving.activator import Throttler
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
@@ -102,13 +103,13 @@ class RevisionScaler:
         self._created = 0
         self._draining: set[str] = set()
         self._drainers: set[asyncio.Task[None]] = set()
-        self._samples: deque[autoscaling.Sample] = deque()
+        self._samples: deque[kpa.Sample] = deque()
         self._initial = not _ever_available(revision) and settings.initial_scale > 0
         """Holding initial-scale: until that many Pods were ready and a stable window passed
         (the KPA then has a full window of samples)."""
         self._initial_reached = False
         self._started_at = clock()
-        self._state = autoscaling.ScaleState(last_active=clock() if self._initial else None)
+        self._state = kpa.ScaleState(last_active=clock() if self._initial else None)
         self._started = False
         self._image_problem: str | None = None
         self._check_image()
@@ -153,7 +154,7 @@ class RevisionScaler:
             self._draining.discard(name)
         else:
             if name not in self.pods and self._state.last_active is None:
-                self._state = autoscaling.ScaleState(self._clock())  # adopted: keep it a while
+                self._state = kpa.ScaleState(self._clock())  # adopted: keep it a while
             self.pods[name] = pod
             self._order.setdefault(name, -1)
         self._sync_endpoints()
@@ -202,10 +203,10 @@ class RevisionScaler:
         """One decision, then make the Pod count match it."""
         now = self._clock()
         settings = self._settings
-        self._samples.append(autoscaling.Sample(now, self.throttler.take_sample(now)))
+        self._samples.append(kpa.Sample(now, self.throttler.take_sample(now)))
         while self._samples and self._samples[0].time <= now - settings.stable_window:
             self._samples.popleft()
-        decision = autoscaling.decide(
+        decision = kpa.decide(
             self._samples,
             now=now,
             ready=len(self.throttler.endpoints),

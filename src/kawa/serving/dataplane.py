@@ -37,21 +37,22 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from kawa.apis.core import images
+from kawa import images
+from kawa.apis import core, serving
 from kawa.apis.serving import autoscaling, pods
-from kawa.delivery.http11 import HttpClient, HttpClientError
 from kawa.reconciler.informer import inform
 from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
+from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
 
-ROUTES: Final = "routes.serving.knative.dev"
-REVISIONS: Final = "revisions.serving.knative.dev"
-PODS: Final = "pods"
-CONFIGMAPS: Final = "configmaps"
+ROUTES: Final = serving.ROUTE.resource
+REVISIONS: Final = serving.REVISION.resource
+PODS: Final = core.POD.resource
+CONFIGMAPS: Final = core.CONFIG_MAP.resource
 CONFIG_NAMESPACE: Final = "knative-serving"
 AUTOSCALER_CONFIG: Final = "config-autoscaler"
 PATH: Final = "/serving/{namespace}/{name}{tail:(/.*)?}"

@@ -7,7 +7,7 @@ a valid CloudEvent gets 400 with the reason, and the reason is printed to stderr
 ``GET /healthz`` answers 200.
 
 It is the program kawa runs for any image named ``event_display`` / ``event-display`` (see
-:mod:`kawa.apis.core.images`): ``python -m kawa.serving.event_display`` listens on ``$PORT``
+:mod:`kawa.images`): ``python -m kawa.serving.event_display`` listens on ``$PORT``
 (default 8080). ``kawa event-display --port PORT`` runs the same server.
 
 It is deliberately lean, because it is started on a Service's cold path: asyncio streams and

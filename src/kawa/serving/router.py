@@ -7,7 +7,7 @@ by percent, chosen at random per request with those weights) or ``<tag>-<route>`
 to the tagged target). :class:`RouteTable` is filled by
 :class:`~kawa.serving.dataplane.ServingDataPlane` from its watch of Routes.
 
-:func:`forward` sends a request to one instance with :class:`kawa.delivery.http11.HttpClient`
+:func:`forward` sends a request to one instance with :class:`kawa.transport.http11.HttpClient`
 (keep-alive pool) and :func:`to_response` turns the answer into an aiohttp response.
 Hop-by-hop headers (RFC 9110 section 7.6.1) are dropped both ways; ``X-Forwarded-For``,
 ``X-Forwarded-Host`` and ``X-Forwarded-Proto`` are added to the request. The client's ``Host``
@@ -33,7 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import CIMultiDict
 
-from kawa.delivery.http11 import HttpClient, PreparedRequest, Response
+from kawa.transport.http11 import HttpClient, PreparedRequest, Response
 
 HOP_BY_HOP: Final = frozenset(
     {

@@ -6,7 +6,8 @@ condition. Its adapter stamps ``spec.ceOverrides.extensions`` on each event and 
 sink. The source reconcilers and adapters of :mod:`kawa.sources` call:
 
 - :func:`resolve_sink`: ``spec.sink`` -> URL, or :class:`~kawa.reconciler.resolver.Unresolvable`
-  (reason ``NotFound``, ``NotAddressable`` ... plus ``InvalidSink`` when the spec is wrong).
+  (reason ``NotFound``, ``NotAddressable`` ... plus ``InvalidSink`` when the spec is wrong);
+  with ``track``, the object the sink names is tracked (its change reconciles the source).
 - :func:`set_sink_status`: ``status.sinkUri`` and ``SinkProvided`` from that outcome, and from
   the last delivery when it failed (reason :data:`UNREACHABLE`: Knative does not probe sinks,
   kawa reports a sink that refuses its events, see ``docs/sources-ping.md``).
@@ -30,6 +31,7 @@ from kawa.delivery.policy import RetryPolicy, should_retry
 from kawa.delivery.sender import DeliveryResult, Dispatcher, Sleep
 from kawa.errors import FieldError
 from kawa.reconciler.resolver import Unresolvable, resolve
+from kawa.reconciler.tracker import Track
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -66,9 +68,12 @@ def _sink_destination(obj: Mapping[str, Any]) -> duck.Destination:
     return destination
 
 
-async def resolve_sink(store: ResourceStore, obj: Mapping[str, Any]) -> str:
-    """The URL of a source's ``spec.sink``; raises :class:`Unresolvable` saying why not."""
-    return await resolve(store, _sink_destination(obj))
+async def resolve_sink(
+    store: ResourceStore, obj: Mapping[str, Any], *, track: Track | None = None
+) -> str:
+    """The URL of a source's ``spec.sink``; raises :class:`Unresolvable` saying why not.
+    ``track`` records the object the sink refers to."""
+    return await resolve(store, _sink_destination(obj), track=track)
 
 
 def _conditions_of(status: Mapping[str, Any]) -> ConditionSet:

@@ -3,13 +3,21 @@
 Objects are plain dicts (``apiVersion``, ``kind``, ``metadata``, ``spec``, ``status``), stored
 under a :class:`ResourceKey` ``(resource, namespace, name)`` where ``resource`` is
 ``plural.group`` (``brokers.eventing.knative.dev``; core kinds have no group: ``namespaces``).
-The store owns the bookkeeping metadata, as a Kubernetes API server does: ``uid``,
-``creationTimestamp``, ``resourceVersion`` (one counter across the store, so watches can
-resume from any point) and ``generation`` (bumped when anything but ``metadata`` and
-``status`` changes).
+The store owns the bookkeeping metadata, as a Kubernetes API server does: ``uid`` (new at every
+create), ``creationTimestamp``, ``resourceVersion`` (a decimal string from one counter across
+the whole store, increasing with every change, so watches can resume from any point) and
+``generation`` (1 at create, bumped when anything but ``metadata`` and ``status`` changes).
+
+Every backend, including one shared by several processes, shows the same behaviour: once the
+call that made a change returns, every ``get`` and ``list`` (of any process) sees it and every
+open watch of its resource delivers it, each change once, in resourceVersion order; a caller
+cancelled during a write leaves it made entirely (and announced) or not at all. The store has no
+bookmarks: the API server makes them from the resourceVersions its watch delivers.
 
 Callers: the API server (CRUD and watch for clients), the controllers (watch and status
-updates) and the broker data plane (watch triggers). Backends: :mod:`kawa.store.sqlite`.
+updates) and the broker data plane (watch triggers). Backends: :mod:`kawa.store.sqlite`;
+:mod:`kawa.runtime` picks one by name. The contract tests every backend passes live in
+``tests/store/contract.py``.
 """
 
 from __future__ import annotations
@@ -54,24 +62,38 @@ class ResourceStore(Protocol):
     """CRUD plus watch over Kubernetes-shaped objects (see the module docstring)."""
 
     async def get(self, key: ResourceKey) -> Obj:
-        """The object, or :class:`kawa.errors.NotFoundError`."""
+        """The object (a copy the caller may change), or :class:`kawa.errors.NotFoundError`."""
         ...
 
     async def list(self, resource: str, namespace: str | None = None) -> ListResult:
-        """Every object of ``resource`` (in ``namespace``, or all namespaces when None)."""
+        """Every object of ``resource`` (in ``namespace``, or all namespaces when None), sorted
+        by namespace then name, with the store's resourceVersion at the time of the list (a
+        watch from it sees exactly the later changes)."""
         ...
 
     async def create(self, key: ResourceKey, obj: Obj) -> Obj:
-        """Store a new object; :class:`kawa.errors.ConflictError` if it exists."""
+        """Store a new object; :class:`kawa.errors.ConflictError` if it exists.
+
+        ``metadata.name`` and ``namespace`` come from ``key``; the bookkeeping metadata given
+        in ``obj`` is replaced. Returns the object as stored.
+        """
         ...
 
     async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
-        """Replace an object. A ``metadata.resourceVersion`` in ``obj`` must match the stored
-        one (else ConflictError). ``status_only`` keeps everything but ``status`` as stored."""
+        """Replace an object; returns it as stored, or NotFoundError.
+
+        A ``metadata.resourceVersion`` in ``obj`` must match the stored one, else
+        ConflictError (optimistic concurrency: of concurrent updates from one version, one
+        wins); without one the update is unconditional. The stored ``uid``,
+        ``creationTimestamp``, ``generation`` and ``status`` are kept; ``status_only`` keeps
+        everything but ``status`` instead (no ``status`` in ``obj`` clears it). An update
+        that changes nothing is not a change: same resourceVersion, no watch event.
+        """
         ...
 
     async def delete(self, key: ResourceKey) -> Obj:
-        """Remove and return the object, or NotFoundError."""
+        """Remove and return the object (with the deletion's resourceVersion), or
+        NotFoundError."""
         ...
 
     def watch(
@@ -79,9 +101,13 @@ class ResourceStore(Protocol):
     ) -> AsyncIterator[WatchEvent]:
         """Changes after resourceVersion ``since`` (None: from now), then live, until closed.
 
-        :class:`kawa.errors.GoneError` is raised when ``since`` is older than the retained
-        history.
+        A change made while the watch replays its backlog is delivered once, in order.
+        :class:`kawa.errors.GoneError` is raised (by the first step of the iteration) when
+        ``since`` is older than the retained history. Iteration ends when the store is closed;
+        cancelling the task that iterates (or ``aclose()``) releases the watch.
         """
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """End every watch and release files and threads; the store is unusable after."""
+        ...

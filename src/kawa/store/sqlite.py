@@ -3,8 +3,14 @@
 Resources change rarely (people and controllers write them, events do not), so every
 operation runs on one connection in one worker thread, serialised, and each write is its own
 transaction committed with ``synchronous=FULL``. Each change is also appended to a
-``changes`` table (the last ``history`` of them are kept) so that a watch can resume from a
+``changes`` table (at least the last ``history`` of them are kept; older ones are deleted in
+steps of a tenth of ``history``, at most 1000) so that a watch can resume from a
 resourceVersion after a restart; changes are fanned out to live watchers in-process.
+
+One process uses a file at a time: the resourceVersion counter and the watchers live in this
+object, so a second process writing the same file would neither be seen by these watches nor
+keep the counter (``kawa up`` opens the event log's file lock in the same data dir, which
+refuses a second kawa).
 
 Called by the API server, the controllers and the broker data plane through
 :class:`kawa.store.base.ResourceStore`.
@@ -71,6 +77,7 @@ class SqliteResourceStore:
 
     def __init__(self, path: str, *, history: int = 10_000) -> None:
         self._history = history
+        self._trim_every = max(1, min(1000, history // 10))
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kawa-store")
         self._conn = self._pool.submit(self._open, path).result()
         self._rv = self._pool.submit(self._load_rv).result()
@@ -235,7 +242,7 @@ class SqliteResourceStore:
                 (rv, key.resource, key.namespace, kind, body),
             )
             c.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
-            if rv % 1000 == 0:
+            if rv % self._trim_every == 0:
                 c.execute("DELETE FROM changes WHERE rv <= ?", (rv - self._history,))
             c.execute("COMMIT")
         except BaseException:

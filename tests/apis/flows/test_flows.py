@@ -4,8 +4,10 @@ from typing import Any
 
 import pytest
 
+from kawa.apis import flows, schema_check
 from kawa.apis.duck import DeliverySpec, Destination, KReference
 from kawa.apis.flows import parallel, sequence
+from kawa.apis.kinds import ResourceKind
 
 from ..helpers import field_errors
 
@@ -32,14 +34,12 @@ def test_sequence() -> None:
             },
         )
     )
-    assert seq.steps[0].destination == Destination(
-        ref=KReference(
-            api_version="serving.knative.dev/v1", kind="Service", name="s", namespace="ns"
-        )
+    assert seq.spec.steps[0].ref == KReference(
+        api_version="serving.knative.dev/v1", kind="Service", name="s", namespace="ns"
     )
-    assert seq.steps[1].delivery == DeliverySpec(retry=3)
-    assert seq.channel_template.kind == "InMemoryChannel"
-    defaulted = sequence.default_sequence(obj("Sequence", {"steps": [{"ref": SVC}]}))
+    assert seq.spec.steps[1].delivery == DeliverySpec(retry=3)
+    assert seq.spec.channel_template.kind == "InMemoryChannel"
+    defaulted = flows.SEQUENCE.default(obj("Sequence", {"steps": [{"ref": SVC}]}))
     assert defaulted["spec"]["steps"][0]["ref"]["namespace"] == "ns"
 
 
@@ -49,9 +49,12 @@ def test_sequence() -> None:
         ({"steps": []}, {"spec.steps": "required field is missing (a non-empty list)"}),
         ({"steps": [{}]}, {"spec.steps[0]": "expected at least one of ref or uri, got neither"}),
         (
-            {"steps": [{"uri": "rel", "extra": 1}]},
+            {"steps": [{"uri": "http://a/", "extra": 1}]},
+            {"spec.steps[0].extra": "unknown field; expected one of ref, uri, delivery"},
+        ),
+        (
+            {"steps": [{"uri": "rel"}]},
             {
-                "spec.steps[0].extra": "unknown field; expected one of ref, uri, delivery",
                 "spec.steps[0].uri": "must be an absolute URL (scheme and host) when there is no ref, got 'rel'",  # noqa: E501
             },
         ),
@@ -77,10 +80,10 @@ def test_parallel() -> None:
             },
         )
     )
-    assert par.branches[0].filter == Destination(uri="http://f/")
-    assert par.branches[1].reply == Destination(uri="http://r/")
-    assert par.branches[0].subscriber.ref is not None
-    assert par.branches[0].subscriber.ref.namespace == "ns"
+    assert par.spec.branches[0].filter == Destination(uri="http://f/")
+    assert par.spec.branches[1].reply == Destination(uri="http://r/")
+    assert par.spec.branches[0].subscriber.ref is not None
+    assert par.spec.branches[0].subscriber.ref.namespace == "ns"
     errors = field_errors(
         lambda: parallel.parse_parallel(
             obj("Parallel", {"branches": [{"filter": {"uri": "http://f/"}}]})
@@ -88,5 +91,55 @@ def test_parallel() -> None:
     )
     assert errors == {"spec.branches[0].subscriber": "required field is missing"}
     assert field_errors(lambda: parallel.parse_parallel(obj("Parallel", None))) == {
-        "spec.branches": "required field is missing (a non-empty list)"
+        "spec.branches": "required field is missing"
     }
+
+
+def test_parallel_defaults_every_ref_namespace_and_the_channel_template() -> None:
+    ref = {"ref": SVC}
+    branch = {"filter": ref, "subscriber": ref, "reply": ref, "delivery": {"deadLetterSink": ref}}
+    out = flows.PARALLEL.default(obj("Parallel", {"branches": [branch], "reply": ref}))
+    spec = out["spec"]
+    assert spec["channelTemplate"] == {
+        "apiVersion": "messaging.knative.dev/v1",
+        "kind": "InMemoryChannel",
+    }
+    assert spec["reply"]["ref"]["namespace"] == "ns"
+    got = spec["branches"][0]
+    assert [got[k]["ref"]["namespace"] for k in ("filter", "subscriber", "reply")] == ["ns"] * 3
+    assert got["delivery"]["deadLetterSink"]["ref"]["namespace"] == "ns"
+    assert field_errors(lambda: sequence.parse_sequence(obj("Sequence", None))) == {
+        "spec.steps": "required field is missing"
+    }
+
+
+@pytest.mark.parametrize("kind", flows.KINDS, ids=lambda rk: rk.kind)
+def test_status_schemas_take_full_ready_conditions(kind: ResourceKind) -> None:
+    ready = {
+        "type": "Ready",
+        "status": "True",
+        "lastTransitionTime": "2026-12-04T10:00:00Z",
+        "severity": "",
+    }
+    channel = {"channel": {**SVC, "namespace": "ns"}, "ready": ready}
+    subscription = {"subscription": {**SVC, "namespace": "ns"}, "ready": ready}
+    status: dict[str, Any] = {"address": {"url": "http://f.ns/"}}
+    if kind is flows.SEQUENCE:
+        status |= {"channelStatuses": [channel], "subscriptionStatuses": [subscription]}
+    else:
+        status |= {
+            "ingressChannelStatus": channel,
+            "branchStatuses": [
+                {
+                    "filterChannelStatus": channel,
+                    "filterSubscriptionStatus": subscription,
+                    "subscriberSubscriptionStatus": subscription,
+                }
+            ],
+        }
+    schema = kind.schema
+    assert schema is not None
+    assert schema_check.type_errors(status, schema["properties"]["status"]) == []
+    assert schema_check.unknown_fields(status, schema["properties"]["status"]) == []
+    ready["lastTransitionTime"] = "yesterday"
+    assert schema_check.type_errors(status, schema["properties"]["status"]) != []

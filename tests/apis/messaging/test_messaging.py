@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from kawa.apis import messaging
+from kawa.apis import messaging, schema_check
 from kawa.apis.duck import Destination, KReference
+from kawa.apis.kinds import ResourceKind
 from kawa.apis.messaging import channel, inmemorychannel, subscription
 from kawa.apiserver.tables import json_path
 
@@ -28,11 +29,12 @@ def obj(kind: str, spec: dict[str, Any] | None) -> dict[str, Any]:
 
 def test_channel_defaults_to_in_memory() -> None:
     raw = obj("Channel", None)
-    defaulted = channel.default_channel(raw)
-    assert defaulted["spec"]["channelTemplate"] == channel.DEFAULT_CHANNEL_TEMPLATE
+    defaulted = messaging.CHANNEL.default(raw)
+    assert defaulted["spec"]["channelTemplate"] == channel.DEFAULT_CHANNEL_TEMPLATE.to_dict()
     assert "spec" not in raw
     ch = channel.parse_channel(raw)
-    assert (ch.channel_template.api_version, ch.channel_template.kind) == (V1, "InMemoryChannel")
+    template = ch.spec.channel_template
+    assert (template.api_version, template.kind) == (V1, "InMemoryChannel")
     assert ch.key == "ns/x"
 
 
@@ -63,9 +65,9 @@ def test_invalid_channels(spec: dict[str, Any], expected: dict[str, str]) -> Non
 
 def test_channel_template_is_immutable() -> None:
     old = obj("Channel", None)
-    channel.validate_channel_update(old, channel.default_channel(old))
+    messaging.CHANNEL.validate_update(old, messaging.CHANNEL.default(old))
     new = obj("Channel", {"channelTemplate": {"apiVersion": "x/v1", "kind": "KafkaChannel"}})
-    assert list(field_errors(lambda: channel.validate_channel_update(old, new))) == [
+    assert list(field_errors(lambda: messaging.CHANNEL.validate_update(old, new))) == [
         "spec.channelTemplate"
     ]
 
@@ -93,8 +95,8 @@ def test_in_memory_channel_subscribers() -> None:
             {"subscribers": [{"uid": "u", "generation": 2, "subscriberUri": "http://s/"}]},
         )
     )
-    assert imc.subscribers[0].subscriber_uri == "http://s/"
-    assert imc.subscribers[0].generation == 2
+    assert imc.spec.subscribers[0].subscriber_uri == "http://s/"
+    assert imc.spec.subscribers[0].generation == 2
     errors = field_errors(
         lambda: inmemorychannel.parse_inmemorychannel(
             obj("InMemoryChannel", {"subscribers": [{"uid": "u"}, {"replyUri": "relative"}]})
@@ -116,11 +118,11 @@ def test_subscription() -> None:
             },
         )
     )
-    assert sub.channel == KReference(api_version=V1, kind="Channel", name="ch", namespace="ns")
-    assert sub.subscriber == Destination(
+    assert sub.spec.channel == KReference(api_version=V1, kind="Channel", name="ch", namespace="ns")
+    assert sub.spec.subscriber == Destination(
         ref=KReference(api_version="v1", kind="Service", name="s", namespace="ns")
     )
-    assert sub.reply is None
+    assert sub.spec.reply is None
 
 
 @pytest.mark.parametrize(
@@ -152,11 +154,11 @@ def test_subscription_channel_is_immutable_and_status() -> None:
     same = obj(
         "Subscription", {"channel": {**CH_REF, "namespace": "ns"}, "reply": {"uri": "http://b/"}}
     )
-    subscription.validate_subscription_update(old, same)
+    messaging.SUBSCRIPTION.validate_update(old, same)
     moved = obj(
         "Subscription", {"channel": {**CH_REF, "name": "other"}, "reply": {"uri": "http://a/"}}
     )
-    assert list(field_errors(lambda: subscription.validate_subscription_update(old, moved))) == [
+    assert list(field_errors(lambda: messaging.SUBSCRIPTION.validate_update(old, moved))) == [
         "spec.channel"
     ]
     status: dict[str, Any] = {}
@@ -175,3 +177,64 @@ def test_subscription_channel_is_immutable_and_status() -> None:
         "Ready",
         "Resolved",
     }
+
+
+def test_channel_template_spec_is_kept_and_refs_default_to_the_namespace() -> None:
+    template = {"apiVersion": "x/v1", "kind": "KafkaChannel", "spec": {"numPartitions": 3}}
+    dls = {"ref": {"apiVersion": "v1", "kind": "Service", "name": "dls"}}
+    ch = channel.parse_channel(
+        obj("Channel", {"channelTemplate": template, "delivery": {"deadLetterSink": dls}})
+    )
+    assert ch.spec.channel_template.to_dict() == template
+    assert ch.spec.delivery is not None
+    assert ch.spec.delivery.dead_letter_sink is not None
+    assert ch.spec.delivery.dead_letter_sink.ref is not None
+    assert ch.spec.delivery.dead_letter_sink.ref.namespace == "ns"
+    imc = messaging.INMEMORYCHANNEL.default(
+        obj(
+            "InMemoryChannel",
+            {"subscribers": [{"subscriberUri": "http://s/", "delivery": {"deadLetterSink": dls}}]},
+        )
+    )
+    assert imc["spec"]["subscribers"][0]["delivery"]["deadLetterSink"]["ref"]["namespace"] == "ns"
+
+
+def test_subscription_needs_a_spec_and_keeps_its_channel() -> None:
+    assert field_errors(lambda: subscription.parse_subscription(obj("Subscription", None))) == {
+        "spec": "required field is missing"
+    }
+    old = obj("Subscription", {"channel": CH_REF, "reply": {"uri": "http://a/"}})
+    moved = obj(
+        "Subscription",
+        {"channel": {**CH_REF, "kind": "InMemoryChannel"}, "reply": {"uri": "http://a/"}},
+    )
+    message = field_errors(lambda: messaging.SUBSCRIPTION.validate_update(old, moved))
+    assert message["spec.channel"].endswith(
+        "; delete and recreate the Subscription to move it to another channel"
+    )
+
+
+@pytest.mark.parametrize("kind", messaging.KINDS, ids=lambda rk: rk.kind)
+def test_status_schemas_accept_what_the_controllers_write(kind: ResourceKind) -> None:
+    clock = FakeClock()
+    status: dict[str, Any] = {"observedGeneration": 2}
+    ref = KReference(api_version=V1, kind="InMemoryChannel", name="x", namespace="ns")
+    if kind is messaging.SUBSCRIPTION:
+        subscription.mark_references_resolved(
+            status,
+            subscriber_uri="http://s/",
+            reply_uri=None,
+            dead_letter_sink_uri=None,
+            clock=clock,
+        )
+    else:
+        channel.mark_backing_channel(status, ref, None, "http://x.ns/", clock=clock)
+        status["subscribers"] = [{"uid": "u", "observedGeneration": 1, "ready": "True"}]
+        status["deadLetterSinkUri"] = "http://dls/"
+        if kind is not messaging.CHANNEL:
+            del status["channel"]
+    schema = kind.schema
+    assert schema is not None
+    assert schema_check.type_errors(status, schema["properties"]["status"]) == []
+    assert schema_check.unknown_fields(status, schema["properties"]["status"]) == []
+    assert schema_check.unknown_fields({"bogus": 1}, schema["properties"]["status"]) == ["bogus"]

@@ -1,24 +1,15 @@
-"""The KPA's pure parts (kawa.apis.serving.autoscaling): config, per-Revision settings, decide."""
+"""The KPA's settings (kawa.apis.serving.autoscaling): config-autoscaler, per-Revision settings."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from kawa.apis.serving import autoscaling
-from kawa.apis.serving.autoscaling import (
-    AutoscalerConfig,
-    Sample,
-    ScaleState,
-    ScalingSettings,
-    decide,
-)
+from kawa.apis.serving.autoscaling import AutoscalerConfig
 
 
 def rev(annotations: dict[str, str] | None = None, cc: int = 0) -> dict[str, Any]:
@@ -28,42 +19,7 @@ def rev(annotations: dict[str, str] | None = None, cc: int = 0) -> dict[str, Any
     }
 
 
-def plain(**changes: Any) -> ScalingSettings:
-    """Settings with target 1 per Pod, a 10 s stable window and a 1 s panic window."""
-    base = ScalingSettings(
-        target=1.0,
-        container_concurrency=0,
-        min_scale=0,
-        max_scale=0,
-        initial_scale=1,
-        stable_window=10.0,
-        panic_window=1.0,
-        panic_threshold=2.0,
-        max_scale_up_rate=1000.0,
-        max_scale_down_rate=2.0,
-        scale_to_zero=True,
-        zero_delay=5.0,
-        tick_interval=1.0,
-        activator_capacity=100,
-    )
-    return dataclasses.replace(base, **changes)
-
-
 # -- durations and config --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("60s", 60.0), ("1m30s", 90.0), ("500ms", 0.5), ("0", 0.0), ("1h", 3600.0), ("2.5", 2.5)],
-)
-def test_go_durations(text: str, seconds: float) -> None:
-    assert autoscaling.parse_go_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "abc", "1x", "-1s", "s", "1s-"])
-def test_bad_go_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        autoscaling.parse_go_duration(text)
 
 
 def test_config_defaults() -> None:
@@ -298,130 +254,3 @@ def test_target_capped_by_container_concurrency() -> None:
 def test_scale_to_zero_disabled_keeps_one() -> None:
     s, _ = autoscaling.revision_settings(rev(), AutoscalerConfig(enable_scale_to_zero=False))
     assert (s.min_scale, s.scale_to_zero) == (1, False)
-
-
-# -- decide ------------------------------------------------------------------------------------
-
-
-def steady(value: float, now: float, seconds: int = 10) -> list[Sample]:
-    return [Sample(now - i, value) for i in range(seconds)]
-
-
-def test_stable_scaling() -> None:
-    d = decide(steady(3.5, 100), now=100, ready=3, state=ScaleState(99), settings=plain())
-    assert d.desired == 4
-    assert not d.panicking
-    assert d.stable_concurrency == pytest.approx(3.5)
-
-
-def test_scale_down_rate() -> None:
-    d = decide(steady(0.5, 100), now=100, ready=10, state=ScaleState(99), settings=plain())
-    assert d.desired == 5  # halved at most per decision
-
-
-def test_panic_holds_then_ends() -> None:
-    s = plain()
-    burst = [*steady(0.0, 100)[1:], Sample(100, 20.0)]
-    d = decide(burst, now=100, ready=1, state=ScaleState(99), settings=s)
-    assert d.panicking
-    assert d.desired == 20
-    # demand drops: no scale down while panicking
-    quiet = [*burst, Sample(101, 0.0), Sample(102, 0.0)]
-    d2 = decide(quiet, now=102, ready=20, state=d.state, settings=s)
-    assert d2.panicking
-    assert d2.desired == 20
-    # a stable window after the last over-threshold tick, panic ends
-    later = [Sample(110 + i, 0.5) for i in range(1, 11)]
-    d3 = decide(later, now=120, ready=20, state=d2.state, settings=s)
-    assert not d3.panicking
-    assert d3.desired == 10
-
-
-def test_scale_to_zero_waits_for_grace() -> None:
-    s = plain()
-    idle = steady(0.0, 100)
-    d = decide(idle, now=100, ready=1, state=ScaleState(last_active=90), settings=s)
-    assert d.desired == 1  # idle 10s < stable 10s + grace 5s
-    d = decide(idle, now=106, ready=1, state=ScaleState(last_active=90), settings=s)
-    assert d.desired == 0
-    d = decide(idle, now=106, ready=0, state=ScaleState(last_active=None), settings=s)
-    assert d.desired == 0
-    d = decide(idle, now=106, ready=1, state=ScaleState(90), settings=plain(scale_to_zero=False))
-    assert d.desired == 1
-
-
-def test_scale_from_zero() -> None:
-    d = decide([Sample(100, 0.1)], now=100, ready=0, state=ScaleState(None), settings=plain())
-    assert d.desired == 1
-    assert d.state.last_active == 100
-
-
-def test_bounds() -> None:
-    d = decide(steady(50, 100), now=100, ready=5, state=ScaleState(99), settings=plain(max_scale=3))
-    assert d.desired == 3
-    d = decide(
-        steady(0, 100), now=100, ready=0, state=ScaleState(None), settings=plain(min_scale=2)
-    )
-    assert d.desired == 2
-
-
-# -- properties ----------------------------------------------------------------------------------
-
-concurrency = st.floats(min_value=0, max_value=500, allow_nan=False)
-
-
-@st.composite
-def scenarios(draw: st.DrawFn) -> tuple[ScalingSettings, list[list[float]], list[int]]:
-    min_scale = draw(st.integers(0, 3))
-    max_scale = draw(st.one_of(st.just(0), st.integers(max(min_scale, 1), 20)))
-    s = plain(
-        target=draw(st.floats(0.5, 10)),
-        min_scale=min_scale,
-        max_scale=max_scale,
-        scale_to_zero=min_scale == 0,
-        max_scale_down_rate=draw(st.floats(1.5, 4)),
-        max_scale_up_rate=draw(st.floats(1.5, 10)),
-    )
-    ticks = draw(st.lists(concurrency, min_size=1, max_size=40))
-    ready = draw(st.lists(st.integers(0, 30), min_size=len(ticks), max_size=len(ticks)))
-    return s, [[v] for v in ticks], ready
-
-
-@settings(max_examples=200, deadline=None)
-@given(scenarios())
-def test_decisions_stay_in_bounds(
-    scenario: tuple[ScalingSettings, list[list[float]], list[int]],
-) -> None:
-    s, ticks, readies = scenario
-    samples: list[Sample] = []
-    state = ScaleState(0.0)
-    for i, (values, ready) in enumerate(zip(ticks, readies, strict=True)):
-        now = float(i + 1)
-        samples.append(Sample(now, values[0]))
-        d = decide(samples, now=now, ready=ready, state=state, settings=s)
-        assert d.desired >= s.min_scale
-        if s.max_scale:
-            assert d.desired <= s.max_scale
-        if values[0] > 0:
-            assert d.desired >= 1  # demand is never left without an instance
-        if not d.panicking:
-            limit_up = max(math.ceil(s.max_scale_up_rate * max(ready, 1)), s.min_scale)
-            assert d.desired <= limit_up
-            stable_floor = math.floor(ready / s.max_scale_down_rate)
-            assert d.desired >= min(stable_floor, s.max_scale or stable_floor)
-        if state.panic_since is not None and d.panicking:
-            assert d.desired >= min(state.max_panic_pods, s.max_scale or state.max_panic_pods)
-        if d.desired == 0:
-            assert s.scale_to_zero
-            last = d.state.last_active
-            assert last is None or now - last >= s.stable_window + s.zero_delay
-        state = d.state
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.floats(0.01, 1000), st.floats(0.5, 50))
-def test_steady_load_gives_ceiling(load: float, target: float) -> None:
-    s = plain(target=target)
-    ready = max(1, math.ceil(load / target))
-    d = decide(steady(load, 100), now=100, ready=ready, state=ScaleState(99), settings=s)
-    assert d.desired == ready

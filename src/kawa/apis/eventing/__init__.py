@@ -88,11 +88,8 @@ EVENTTYPE = ResourceKind(
     plural="eventtypes",
     singular="eventtype",
     namespaced=True,
-    legacy_default=kn_common.via_storage(
-        eventtype.convert_eventtype, eventtype.API_VERSION, eventtype.default_eventtype
-    ),
-    legacy_validate=eventtype.validate_eventtype,
-    legacy_validate_update=eventtype.validate_eventtype_update,
+    model=eventtype.EventType,
+    status=eventtype.EventTypeStatus,
     categories=_CATEGORIES,
     printer_columns=(
         PrinterColumn("Reference Name", "string", ".spec.reference.name"),
@@ -101,7 +98,6 @@ EVENTTYPE = ResourceKind(
         kn_common.READY,
         kn_common.REASON,
     ),
-    legacy_schema=eventtype.SCHEMA,
     convert=eventtype.convert_eventtype,
 )
 """EventType (v1beta3 storage, v1beta2 converted)."""

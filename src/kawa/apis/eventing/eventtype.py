@@ -1,24 +1,31 @@
 """The EventType kind (eventing.knative.dev/v1beta3, storage, and v1beta2): the event registry.
 
 An EventType describes a kind of event a Broker (or any addressable, ``spec.reference``) can
-deliver. v1beta3 describes it with ``attributes[]`` (``{name, required, value}``: ``type``,
-``source``, ``specversion`` and ``id`` must be listed); v1beta2 had flat ``type``, ``source``,
-``schema``, ``schemaData`` and a deprecated ``broker`` name. :func:`convert_eventtype`
-translates both ways, keeping what the other version cannot hold in an annotation so a round
-trip is lossless. The whole spec is immutable (Knative). ``ReferenceExists`` feeds ``Ready``.
-Declared as :data:`kawa.apis.eventing.EVENTTYPE`; read by the event-registry reconciler.
+deliver. v1beta3 describes it with ``attributes[]`` (``{name, required, value}``: names are
+lower-case letters and digits, each listed once, and ``type``, ``source``, ``specversion`` and
+``id`` must be listed); v1beta2 had flat ``type`` (required), ``source``, ``schema``,
+``schemaData`` and a deprecated ``broker`` name (:class:`EventTypeSpecV1Beta2`, checked when
+such an object is converted). :func:`convert_eventtype` translates both ways, keeping what the
+other version cannot hold in an annotation so a round trip is lossless. The whole spec is
+immutable (Knative). ``ReferenceExists`` feeds ``Ready``. Declared as
+:data:`kawa.apis.eventing.EVENTTYPE`; read by the event-registry reconciler.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
-from kawa.apis import duck, kn_common, kn_schema, meta
+from pydantic import AfterValidator, Field
+
+from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, ConditionSet
-from kawa.errors import FieldError, ValidationError
+from kawa.apis.model.base import Context, Immutable, Model, doc
+from kawa.apis.model.objects import KubeObject, parse_object
+from kawa.apis.model.parse import validate
+from kawa.apis.model.types import Text
+from kawa.errors import FieldError
 
 GROUP: Final = "eventing.knative.dev"
 KIND: Final = "EventType"
@@ -28,16 +35,6 @@ API_VERSIONS: Final = (API_VERSION, API_VERSION_V1BETA2)
 
 REQUIRED_ATTRIBUTES: Final = ("type", "source", "specversion", "id")
 _ATTRIBUTE_NAME: Final = re.compile(r"[a-z0-9]+")
-_SPEC_FIELDS: Final = ("reference", "description", "attributes")
-_V1BETA2_FIELDS: Final = (
-    "type",
-    "source",
-    "schema",
-    "schemaData",
-    "broker",
-    "reference",
-    "description",
-)
 # v1beta2 field -> v1beta3 attribute name
 _FLAT_ATTRIBUTES: Final = (
     ("type", "type"),
@@ -50,137 +47,108 @@ REFERENCE_EXISTS: Final = "ReferenceExists"
 EVENTTYPE_CONDITIONS: Final = ConditionSet((REFERENCE_EXISTS,))
 
 
-@dataclass(frozen=True, slots=True)
-class EventAttribute:
-    """One CloudEvents attribute of the type: ``value`` may be a template such as ``{name}``."""
-
-    name: str
-    required: bool
-    value: str
+def _attribute_name(name: str) -> str:
+    if not _ATTRIBUTE_NAME.fullmatch(name):
+        raise ValueError(f"expected lower-case letters and digits, got {name!r}")
+    return name
 
 
-@dataclass(frozen=True, slots=True)
-class EventType:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    reference: duck.KReference | None
-    description: str
-    attributes: tuple[EventAttribute, ...]
+class EventAttribute(Model):
+    """One CloudEvents attribute."""
+
+    name: Annotated[
+        Text, AfterValidator(_attribute_name), doc("The attribute's name (lower-case a-z0-9).")
+    ]
+    required: Annotated[bool, doc("Whether every event carries it.")] = False
+    value: Annotated[str, doc("Its value; may hold {placeholders} for variable parts.")] = ""
+
+
+class EventTypeSpec(Model):
+    """The kind of event an addressable (usually a Broker) can deliver."""
+
+    reference: Annotated[
+        duck.KReference | None,
+        doc("The addressable (a Broker, a Channel ...) that delivers these events."),
+    ] = None
+    description: Annotated[str, doc("What these events are about, for people.")] = ""
+    attributes: Annotated[
+        list[EventAttribute],
+        doc(
+            "The CloudEvents attributes of these events; type, source, specversion and id "
+            "must be listed."
+        ),
+    ] = []
 
     def attribute(self, name: str) -> str:
         """The value of attribute ``name`` (``""`` when not listed or without a value)."""
         return next((a.value for a in self.attributes if a.name == name), "")
 
-
-def default_eventtype(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy with ``spec.reference.namespace`` defaulted to the EventType's namespace."""
-    out = kn_common.deep_copy(obj)
-    spec = out.get("spec")
-    if isinstance(spec, dict):
-        ref = spec.get("reference")
-        if isinstance(ref, dict) and not ref.get("namespace"):
-            ref["namespace"] = meta.namespace_of(out)
-    return out
-
-
-def parse_eventtype(obj: Mapping[str, Any]) -> EventType:
-    """Validate an EventType of either version (read as v1beta3) and return its typed view."""
-    errors: list[FieldError] = []
-    if obj.get("apiVersion") == API_VERSION_V1BETA2:
-        spec = obj.get("spec")
-        if isinstance(spec, Mapping):
-            kn_common.unknown_fields(spec, _V1BETA2_FIELDS, "spec", errors)
-            meta.read_str(spec, "type", "spec.type", errors, required=True)
-            for key in ("source", "schema", "schemaData", "broker", "description"):
-                meta.read_str(spec, key, f"spec.{key}", errors)
-        kn_common.raise_if_errors(errors, KIND, obj)
-        obj = convert_eventtype(obj, API_VERSION)
-    obj = default_eventtype(obj)
-    kn_common.check_header(obj, API_VERSIONS, KIND, errors)
-    who = kn_common.identity(obj)
-    spec = kn_common.read_spec(obj, _SPEC_FIELDS, errors, required=True)
-    reference = None
-    if spec.get("reference") is not None:
-        reference = duck.read_reference(
-            spec["reference"], "spec.reference", errors, namespace=who.namespace
-        )
-    description = meta.read_str(spec, "description", "spec.description", errors) or ""
-    attributes = _read_attributes(spec, errors)
-    kn_common.raise_if_errors(errors, KIND, obj)
-    return EventType(
-        who.namespace, who.name, who.uid, who.generation, reference, description, attributes
-    )
-
-
-def _read_attributes(
-    spec: Mapping[str, Any], errors: list[FieldError]
-) -> tuple[EventAttribute, ...]:
-    out: list[EventAttribute] = []
-    seen: set[str] = set()
-    raw_list = kn_common.read_list(spec, "attributes", "spec.attributes", errors)
-    for i, raw in enumerate(raw_list):
-        path = f"spec.attributes[{i}]"
-        if not isinstance(raw, Mapping):
-            errors.append(FieldError(path, f"expected a mapping, got {meta.type_name(raw)}"))
-            continue
-        kn_common.unknown_fields(raw, ("name", "required", "value"), path, errors)
-        name = meta.read_str(raw, "name", f"{path}.name", errors, required=True)
-        required = kn_common.read_bool(raw, "required", f"{path}.required", errors)
-        value = meta.read_str(raw, "value", f"{path}.value", errors) or ""
-        if name is None:
-            continue
-        if not _ATTRIBUTE_NAME.fullmatch(name):
-            errors.append(
-                FieldError(f"{path}.name", f"expected lower-case letters and digits, got {name!r}")
-            )
-        elif name in seen:
-            errors.append(FieldError(f"{path}.name", f"duplicate attribute {name!r}"))
-        seen.add(name)
-        out.append(EventAttribute(name, bool(required), value))
-    missing = [name for name in REQUIRED_ATTRIBUTES if name not in seen]
-    if missing:
-        errors.append(
-            FieldError(
-                "spec.attributes",
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        seen: set[str] = set()
+        for i, attribute in enumerate(self.attributes):
+            if attribute.name in seen:
+                yield FieldError(f"attributes[{i}].name", f"duplicate attribute {attribute.name!r}")
+            seen.add(attribute.name)
+        missing = [name for name in REQUIRED_ATTRIBUTES if name not in seen]
+        if missing:
+            yield FieldError(
+                "attributes",
                 f"missing required attributes: {', '.join(missing)} "
                 f"(every EventType lists {', '.join(REQUIRED_ATTRIBUTES)})",
             )
-        )
-    return tuple(out)
 
 
-def validate_eventtype(obj: Mapping[str, Any]) -> None:
-    parse_eventtype(obj)
+class EventType(KubeObject):
+    """An EventType describes a kind of event an addressable (usually a Broker) can deliver."""
+
+    spec: Annotated[
+        EventTypeSpec,
+        doc("The kind of event an addressable (usually a Broker) can deliver; immutable."),
+        Immutable("an EventType's spec cannot change: delete and recreate it"),
+    ]
 
 
-def validate_eventtype_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Every field of the spec is immutable (compared in v1beta3)."""
-    old_spec = _storage_spec(old)
-    new_spec = _storage_spec(new)
-    if old_spec != new_spec:
-        raise ValidationError.single(
-            "spec",
-            "immutable fields changed: an EventType's spec cannot change; delete and recreate it",
-            subject=meta.subject_of(KIND, new),
-        )
+class EventTypeStatus(duck.Status):
+    """The state of the EventType."""
 
 
-def _storage_spec(obj: Mapping[str, Any]) -> Any:
-    converted = default_eventtype(
-        convert_eventtype(obj, API_VERSION) if obj.get("apiVersion") != API_VERSION else obj
-    )
-    return converted.get("spec")
+class EventTypeSpecV1Beta2(Model):
+    """The spec of a v1beta2 EventType (checked before it is converted to v1beta3)."""
+
+    type: Annotated[Text, doc("The CloudEvents type of these events.")]
+    source: Annotated[str | None, doc("The CloudEvents source of these events.")] = None
+    schema_: Annotated[
+        str | None, Field(alias="schema", description="The schema of the events' data.")
+    ] = None
+    schema_data: Annotated[str | None, doc("The schema itself, inline.")] = None
+    broker: Annotated[str | None, doc("Deprecated: the Broker delivering these events.")] = None
+    reference: Annotated[
+        duck.KReference | None, doc("The addressable that delivers these events.")
+    ] = None
+    description: Annotated[str | None, doc("What these events are about, for people.")] = None
+
+
+def parse_eventtype(obj: Mapping[str, Any]) -> EventType:
+    """An EventType of either version, converted to v1beta3, defaulted, validated and typed;
+    raises :class:`~kawa.errors.ValidationError` listing every problem."""
+    if obj.get("apiVersion") == API_VERSION_V1BETA2:
+        obj = convert_eventtype(obj, API_VERSION)
+    return parse_object(EventType, obj, kind=KIND, api_versions=API_VERSIONS, namespaced=True)
 
 
 # -- conversion ------------------------------------------------------------------------------
 
 
 def convert_eventtype(obj: Mapping[str, Any], api_version: str) -> meta.Object:
-    """``obj`` (either version) as ``api_version``: v1beta2 flat fields <-> v1beta3 attributes."""
+    """``obj`` (either version) as ``api_version``: v1beta2 flat fields <-> v1beta3 attributes.
+
+    A v1beta2 spec is checked first (:class:`EventTypeSpecV1Beta2`: ``type`` is required), since
+    its problems could not be told at their paths once converted.
+    """
     if api_version not in API_VERSIONS:
         raise kn_common.convert_unsupported(KIND, api_version, API_VERSIONS)
+    if obj.get("apiVersion") == API_VERSION_V1BETA2 and api_version == API_VERSION:
+        _check_v1beta2(obj)
     out = kn_common.deep_copy(obj)
     source_version = out.get("apiVersion")
     out["apiVersion"] = api_version
@@ -192,6 +160,15 @@ def convert_eventtype(obj: Mapping[str, Any], api_version: str) -> meta.Object:
     else:
         out["spec"] = _down(out, spec)
     return out
+
+
+def _check_v1beta2(obj: Mapping[str, Any]) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return  # the v1beta3 parse reports it
+    errors: list[FieldError] = []
+    validate(EventTypeSpecV1Beta2, spec, errors, ctx=Context(), path="spec")
+    kn_common.raise_if_errors(errors, KIND, obj)
 
 
 def _up(out: meta.Object, spec: dict[str, Any]) -> dict[str, Any]:
@@ -290,32 +267,3 @@ def mark_reference_not_set(status: dict[str, Any], *, clock: Clock) -> None:
     EVENTTYPE_CONDITIONS.mark_true(
         status, REFERENCE_EXISTS, "ReferenceNotSet", "spec.reference is not set", clock=clock
     )
-
-
-SCHEMA: Final = kn_schema.kind_schema(
-    kn_schema.obj(
-        "The kind of event an addressable (usually a Broker) can deliver.",
-        {
-            "reference": kn_schema.kreference(
-                "The addressable (a Broker, a Channel ...) that delivers these events."
-            ),
-            "description": kn_schema.string("What these events are about, for people."),
-            "attributes": kn_schema.array(
-                "The CloudEvents attributes of these events; type, source, specversion and "
-                "id must be listed.",
-                kn_schema.obj(
-                    "One CloudEvents attribute.",
-                    {
-                        "name": kn_schema.string("The attribute's name (lower-case a-z0-9)."),
-                        "required": kn_schema.boolean("Whether every event carries it."),
-                        "value": kn_schema.string(
-                            "Its value; may hold {placeholders} for variable parts."
-                        ),
-                    },
-                    required=("name",),
-                ),
-            ),
-        },
-    ),
-    kn_schema.status("The state of the EventType."),
-)

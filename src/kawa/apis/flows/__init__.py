@@ -23,12 +23,10 @@ SEQUENCE: Final = ResourceKind(
     plural="sequences",
     singular="sequence",
     namespaced=True,
-    legacy_default=sequence.default_sequence,
-    legacy_validate=sequence.validate_sequence,
-    legacy_validate_update=sequence.validate_sequence_update,
+    model=sequence.Sequence,
+    status=sequence.SequenceStatus,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=sequence.SCHEMA,
 )
 
 PARALLEL: Final = ResourceKind(
@@ -38,12 +36,10 @@ PARALLEL: Final = ResourceKind(
     plural="parallels",
     singular="parallel",
     namespaced=True,
-    legacy_default=parallel.default_parallel,
-    legacy_validate=parallel.validate_parallel,
-    legacy_validate_update=parallel.validate_parallel_update,
+    model=parallel.Parallel,
+    status=parallel.ParallelStatus,
     categories=_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=parallel.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (SEQUENCE, PARALLEL)

@@ -1,18 +1,23 @@
-"""What Sequence and Parallel share: the channel template default, ``reply``, the status
-conditions (``ChannelsReady``, ``SubscriptionsReady``, ``Addressable``) and schema pieces.
+"""What Sequence and Parallel share, declared once: the spec's ``channelTemplate`` (defaulted
+to an InMemoryChannel) and ``reply``, the status's ``address`` and the channel and
+subscription statuses, and the conditions (``ChannelsReady``, ``SubscriptionsReady``,
+``Addressable``).
 
-Called by :mod:`.sequence` and :mod:`.parallel` only.
+:class:`Flow` is the base of both kinds' declarations (a flow without a spec gets an empty
+one, so its errors name the missing fields); :class:`FlowSpec` and :class:`FlowStatus` are
+the bases of their specs and statuses. Called by :mod:`.sequence` and :mod:`.parallel` only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from kawa.apis import duck, kn_common, kn_schema, meta
+from kawa.apis import duck
 from kawa.apis.conditions import ConditionSet
 from kawa.apis.messaging import channel
-from kawa.errors import FieldError
+from kawa.apis.messaging.channel import DEFAULT_CHANNEL_TEMPLATE, ChannelTemplate
+from kawa.apis.model.base import STORED, Context, Model, doc
+from kawa.apis.model.objects import KubeObject
 
 GROUP: Final = "flows.knative.dev"
 API_VERSION: Final = "flows.knative.dev/v1"
@@ -23,66 +28,48 @@ ADDRESSABLE: Final = channel.ADDRESSABLE
 FLOW_CONDITIONS: Final = ConditionSet((CHANNELS_READY, SUBSCRIPTIONS_READY, ADDRESSABLE))
 
 
-def default_flow(obj: Mapping[str, Any], destinations: str) -> meta.Object:
-    """A copy with ``channelTemplate`` defaulted and every Destination's ref namespace filled.
+class FlowSpec(Model):
+    """What the spec of every flow has: its channel implementation and its reply."""
 
-    ``destinations`` names the list (``steps`` or ``branches``) whose items hold Destinations.
-    """
-    out = kn_common.deep_copy(obj)
-    spec = out.get("spec")
-    if spec is None:
-        spec = out["spec"] = {}
-    if not isinstance(spec, dict):
-        return out
-    namespace = meta.namespace_of(out)
-    if spec.get("channelTemplate") is None:
-        spec["channelTemplate"] = dict(channel.DEFAULT_CHANNEL_TEMPLATE)
-    duck.default_destination(spec.get("reply"), namespace)
-    items = spec.get(destinations)
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        if destinations == "steps":
-            duck.default_destination(item, namespace)
-        for key in ("filter", "subscriber", "reply"):
-            duck.default_destination(item.get(key), namespace)
-        duck.default_delivery(item.get("delivery"), namespace)
-    return out
+    channel_template: Annotated[
+        ChannelTemplate,
+        doc("The channel implementation of the flow's channels (default InMemoryChannel)."),
+        STORED,
+    ] = DEFAULT_CHANNEL_TEMPLATE
+    reply: Annotated[
+        duck.Destination | None,
+        doc(
+            "Where replies go at the end of the flow: those of a Sequence's last step, those "
+            "of a Parallel's branches without a reply of their own."
+        ),
+    ] = None
 
 
-def read_common(
-    spec: Mapping[str, Any], errors: list[FieldError], namespace: str
-) -> tuple[channel.ChannelTemplate | None, duck.Destination | None]:
-    template = channel.read_channel_template(
-        spec.get("channelTemplate"), "spec.channelTemplate", errors
-    )
-    reply = None
-    if spec.get("reply") is not None:
-        reply = duck.read_destination(spec["reply"], "spec.reply", errors, namespace=namespace)
-    return template, reply
+class Flow(KubeObject):
+    """The base of Sequence and Parallel."""
+
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """A flow without a spec gets an empty one (then its defaults and missing fields)."""
+        if data.get("spec") is None:
+            data["spec"] = {}
 
 
-def _ready() -> kn_schema.Schema:
-    return kn_schema.obj(
-        "Its Ready condition.",
-        {
-            "type": kn_schema.string("Ready."),
-            "status": kn_schema.string("True, False or Unknown."),
-            "reason": kn_schema.string("Why."),
-            "message": kn_schema.string("Details."),
-        },
-    )
+class FlowChannelStatus(Model):
+    """A channel the flow created, and whether it is ready."""
+
+    channel: Annotated[duck.KReference | None, doc("The channel.")] = None
+    ready: Annotated[duck.Condition | None, doc("Its Ready condition.")] = None
 
 
-def channel_status() -> kn_schema.Schema:
-    return kn_schema.obj(
-        "A channel the flow created, and whether it is ready.",
-        {"channel": kn_schema.kreference("The channel."), "ready": _ready()},
-    )
+class FlowSubscriptionStatus(Model):
+    """A subscription the flow created, and whether it is ready."""
+
+    subscription: Annotated[duck.KReference | None, doc("The subscription.")] = None
+    ready: Annotated[duck.Condition | None, doc("Its Ready condition.")] = None
 
 
-def subscription_status() -> kn_schema.Schema:
-    return kn_schema.obj(
-        "A subscription the flow created, and whether it is ready.",
-        {"subscription": kn_schema.kreference("The subscription."), "ready": _ready()},
-    )
+class FlowStatus(duck.Status):
+    """What the status of every flow has: its address (that of its first channel)."""
+
+    address: Annotated[duck.Addressable | None, doc("Where the flow receives events.")] = None

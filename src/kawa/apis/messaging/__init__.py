@@ -1,7 +1,8 @@
 """The messaging.knative.dev API group: Channel, InMemoryChannel and Subscription.
 
 One module per kind (:mod:`.channel`, :mod:`.inmemorychannel`, :mod:`.subscription`) with the
-shape of Knative's ``pkg/apis/messaging/v1``; :data:`KINDS` declares them for the registry.
+shape of Knative's ``pkg/apis/messaging/v1``, plus the channel duck shapes they share
+(:mod:`.channelable`); :data:`KINDS` declares them for the registry.
 """
 
 from __future__ import annotations
@@ -23,13 +24,11 @@ CHANNEL: Final = ResourceKind(
     plural="channels",
     singular="channel",
     namespaced=True,
-    legacy_default=channel.default_channel,
-    legacy_validate=channel.validate_channel,
-    legacy_validate_update=channel.validate_channel_update,
+    model=channel.Channel,
+    status=channel.ChannelStatus,
     short_names=("ch",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=channel.SCHEMA,
 )
 
 INMEMORYCHANNEL: Final = ResourceKind(
@@ -39,13 +38,11 @@ INMEMORYCHANNEL: Final = ResourceKind(
     plural="inmemorychannels",
     singular="inmemorychannel",
     namespaced=True,
-    legacy_default=inmemorychannel.default_inmemorychannel,
-    legacy_validate=inmemorychannel.validate_inmemorychannel,
-    legacy_validate_update=inmemorychannel.validate_inmemorychannel_update,
+    model=inmemorychannel.InMemoryChannel,
+    status=inmemorychannel.InMemoryChannelStatus,
     short_names=("imc",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
-    legacy_schema=inmemorychannel.SCHEMA,
 )
 
 SUBSCRIPTION: Final = ResourceKind(
@@ -55,13 +52,11 @@ SUBSCRIPTION: Final = ResourceKind(
     plural="subscriptions",
     singular="subscription",
     namespaced=True,
-    legacy_default=subscription.default_subscription,
-    legacy_validate=subscription.validate_subscription,
-    legacy_validate_update=subscription.validate_subscription_update,
+    model=subscription.Subscription,
+    status=subscription.SubscriptionStatus,
     short_names=("sub",),
     categories=("all", "knative", "messaging"),
     printer_columns=(kn_common.AGE, kn_common.READY, kn_common.REASON),
-    legacy_schema=subscription.SCHEMA,
 )
 
 KINDS: Final[tuple[ResourceKind, ...]] = (CHANNEL, INMEMORYCHANNEL, SUBSCRIPTION)

@@ -1,27 +1,28 @@
 """The Subscription kind (messaging.knative.dev/v1): connects a channel to a subscriber.
 
-``spec.channel`` (a KReference to a Channel or a channel implementation) is required and
-immutable; ``spec.subscriber`` and ``spec.reply`` are Destinations, at least one of them set (a
-reply with no ``reply`` destination is discarded); ``spec.delivery`` configures retries and the
-dead-letter sink. Status: ``physicalSubscription`` (the resolved URIs) and the conditions
-``Resolved``, ``AddedToChannel``, ``ChannelReady`` behind ``Ready``. Declared in
-:data:`kawa.apis.messaging.KINDS`; read by the subscription reconciler.
+``spec.channel`` (a KReference to a Channel or a channel implementation, in the
+Subscription's namespace) is required and immutable; ``spec.subscriber`` and ``spec.reply``
+are Destinations, at least one of them set (a reply with no ``reply`` destination is
+discarded); ``spec.delivery`` configures retries and the dead-letter sink. Status:
+``physicalSubscription`` (the resolved URIs) and the conditions ``Resolved``,
+``AddedToChannel``, ``ChannelReady`` behind ``Ready``. Declared as
+:data:`kawa.apis.messaging.SUBSCRIPTION`; read by the subscription reconciler.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
 
-from kawa.apis import duck, kn_common, kn_schema, meta
+from kawa.apis import duck
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channel
-from kawa.errors import FieldError, ValidationError
+from kawa.apis.model.base import Context, Immutable, Model, doc
+from kawa.apis.model.objects import KubeObject, parse_object
+from kawa.errors import FieldError
 
 API_VERSION: Final = channel.API_VERSION
 KIND: Final = "Subscription"
-_SPEC_FIELDS: Final = ("channel", "subscriber", "reply", "delivery")
 
 REFERENCES_RESOLVED: Final = "Resolved"
 ADDED_TO_CHANNEL: Final = "AddedToChannel"
@@ -30,110 +31,67 @@ SUBSCRIPTION_CONDITIONS: Final = ConditionSet(
     (REFERENCES_RESOLVED, ADDED_TO_CHANNEL, CHANNEL_READY)
 )
 
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    namespace: str
-    name: str
-    uid: str
-    generation: int
-    channel: duck.KReference
-    subscriber: duck.Destination | None
-    reply: duck.Destination | None
-    delivery: duck.DeliverySpec | None
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+_DELIVERY_DOC: Final = "How events are delivered: retries and dead letters."
 
 
-def default_subscription(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy with the ``ref.namespace`` of subscriber, reply and dead-letter sink filled in."""
-    out = kn_common.deep_copy(obj)
-    spec = out.get("spec")
-    if isinstance(spec, dict):
-        namespace = meta.namespace_of(out)
-        duck.default_destination(spec.get("subscriber"), namespace)
-        duck.default_destination(spec.get("reply"), namespace)
-        duck.default_delivery(spec.get("delivery"), namespace)
-    return out
+class SubscriptionSpec(Model):
+    """The desired state of the Subscription."""
+
+    channel: Annotated[
+        duck.KReference,
+        doc("The channel subscribed to (immutable): a Channel or a channel implementation."),
+        Immutable("delete and recreate the Subscription to move it to another channel"),
+    ]
+    subscriber: Annotated[duck.Destination | None, doc("Where the channel's events are sent.")] = (
+        None
+    )
+    reply: Annotated[
+        duck.Destination | None,
+        doc("Where the subscriber's replies are sent; without it replies are discarded."),
+    ] = None
+    delivery: Annotated[duck.DeliverySpec | None, doc(_DELIVERY_DOC)] = None
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.channel.namespace != ctx.namespace:
+            yield FieldError(
+                "channel.namespace",
+                f"must be empty or the Subscription's namespace {ctx.namespace!r}",
+            )
+        if self.subscriber is None and self.reply is None:
+            yield FieldError("", "expected at least one of subscriber or reply, got neither")
+
+
+class Subscription(KubeObject):
+    """A Subscription delivers the events of a channel to a subscriber, and the subscriber's
+    replies to reply."""
+
+    spec: Annotated[
+        SubscriptionSpec,
+        doc("Delivers the events of a channel to a subscriber, and its replies to reply."),
+    ]
+
+
+class PhysicalSubscription(Model):
+    """The resolved URIs the channel uses."""
+
+    subscriber_uri: Annotated[str | None, doc("The resolved subscriber.")] = None
+    reply_uri: Annotated[str | None, doc("The resolved reply destination.")] = None
+    dead_letter_sink_uri: Annotated[str | None, doc("The resolved dead-letter sink.")] = None
+    delivery: Annotated[duck.DeliverySpec | None, doc(_DELIVERY_DOC)] = None
+
+
+class SubscriptionStatus(duck.Status):
+    """The state of the Subscription."""
+
+    physical_subscription: Annotated[
+        PhysicalSubscription | None, doc("The resolved URIs the channel uses.")
+    ] = None
 
 
 def parse_subscription(obj: Mapping[str, Any]) -> Subscription:
-    obj = default_subscription(obj)
-    errors: list[FieldError] = []
-    kn_common.check_header(obj, (API_VERSION,), KIND, errors)
-    who = kn_common.identity(obj)
-    spec = kn_common.read_spec(obj, _SPEC_FIELDS, errors, required=True)
-    ref = None
-    if spec.get("channel") is None:
-        if obj.get("spec") is not None:
-            errors.append(FieldError("spec.channel", "required field is missing"))
-    else:
-        ref = duck.read_reference(spec["channel"], "spec.channel", errors, namespace=who.namespace)
-        if ref is not None and ref.namespace != who.namespace:
-            errors.append(
-                FieldError(
-                    "spec.channel.namespace",
-                    f"must be empty or the Subscription's namespace {who.namespace!r}",
-                )
-            )
-    found: dict[str, duck.Destination | None] = {"subscriber": None, "reply": None}
-    for key in found:
-        if spec.get(key) is not None:
-            found[key] = duck.read_destination(
-                spec[key], f"spec.{key}", errors, namespace=who.namespace
-            )
-    if obj.get("spec") is not None and spec.get("subscriber") is None and spec.get("reply") is None:
-        errors.append(
-            FieldError("spec", "expected at least one of subscriber or reply, got neither")
-        )
-    delivery = None
-    if spec.get("delivery") is not None:
-        delivery = duck.read_delivery(
-            spec["delivery"], "spec.delivery", errors, namespace=who.namespace
-        )
-    kn_common.raise_if_errors(errors, KIND, obj)
-    if ref is None:
-        raise ValidationError.single("spec.channel", "required field is missing")
-    return Subscription(
-        who.namespace,
-        who.name,
-        who.uid,
-        who.generation,
-        ref,
-        found["subscriber"],
-        found["reply"],
-        delivery,
-    )
-
-
-def validate_subscription(obj: Mapping[str, Any]) -> None:
-    parse_subscription(obj)
-
-
-def validate_subscription_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """``spec.channel`` is immutable."""
-    old_c, new_c = _channel_of(old), _channel_of(new)
-    if old_c != new_c:
-        raise ValidationError.single(
-            "spec.channel",
-            f"immutable field changed from {old_c!r} to {new_c!r}; "
-            "delete and recreate the Subscription to move it to another channel",
-            subject=meta.subject_of(KIND, new),
-        )
-
-
-def _channel_of(obj: Mapping[str, Any]) -> Any:
-    spec = obj.get("spec")
-    ref = spec.get("channel") if isinstance(spec, Mapping) else None
-    if not isinstance(ref, Mapping):
-        return ref
-    out = dict(ref)
-    out.setdefault("namespace", meta.namespace_of(obj))
-    if not out["namespace"]:
-        out["namespace"] = meta.namespace_of(obj)
-    return out
+    """A Subscription dict defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` listing every problem."""
+    return parse_object(Subscription, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -190,35 +148,3 @@ def mark_channel_ready(
             message or "The channel is not ready.",
             clock=clock,
         )
-
-
-SCHEMA: Final = kn_schema.kind_schema(
-    kn_schema.obj(
-        "Delivers the events of a channel to a subscriber, and its replies to reply.",
-        {
-            "channel": kn_schema.kreference(
-                "The channel subscribed to (immutable): a Channel or a channel implementation."
-            ),
-            "subscriber": kn_schema.destination("Where the channel's events are sent."),
-            "reply": kn_schema.destination(
-                "Where the subscriber's replies are sent; without it replies are discarded."
-            ),
-            "delivery": kn_schema.delivery(),
-        },
-        required=("channel",),
-    ),
-    kn_schema.status(
-        "The state of the Subscription.",
-        {
-            "physicalSubscription": kn_schema.obj(
-                "The resolved URIs the channel uses.",
-                {
-                    "subscriberUri": kn_schema.string("The resolved subscriber."),
-                    "replyUri": kn_schema.string("The resolved reply destination."),
-                    "deadLetterSinkUri": kn_schema.string("The resolved dead-letter sink."),
-                    "delivery": kn_schema.delivery(),
-                },
-            )
-        },
-    ),
-)

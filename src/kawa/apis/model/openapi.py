@@ -89,13 +89,14 @@ def _type(
         return _model(shape.tp, description, seen)
     out: Schema
     if shape.form == "list":
-        out = {"type": "array", "items": _type(shape.item, "An item.", seen)}
+        out = {"type": "array", "items": _type(shape.item, _item("An item.", shape.item), seen)}
     elif shape.form == "map":
         value = introspect.shape(shape.item)
         if value.form == "any":
             out = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         else:
-            out = {"type": "object", "additionalProperties": _type(shape.item, "A value.", seen)}
+            value_schema = _type(shape.item, _item("A value.", shape.item), seen)
+            out = {"type": "object", "additionalProperties": value_schema}
     elif shape.form == "literal":
         choices = list(shape.choices)
         kind = "integer" if all(isinstance(c, int) for c in choices) else "string"
@@ -111,6 +112,11 @@ def _type(
     out["description"] = description
     _constraints(out, markers)
     return out
+
+
+def _item(generic: str, tp: Any) -> str:
+    """The description of a list item or map value: its model's docstring, else ``generic``."""
+    return "" if introspect.shape(tp).form == "model" else generic
 
 
 def _constraints(out: Schema, markers: tuple[Any, ...]) -> None:

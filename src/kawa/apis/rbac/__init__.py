@@ -1,8 +1,9 @@
 """The rbac.authorization.k8s.io/v1 API group: Role, ClusterRole, RoleBinding and
 ClusterRoleBinding, with the printer columns of Kubernetes' server-side printers.
 
-:mod:`.role` and :mod:`.binding` hold the kinds' rules; :mod:`.authorize` decides whether
-a ServiceAccount may act on a resource. :data:`KINDS` is what the scheme registers.
+:mod:`.role` and :mod:`.binding` hold the kinds' rules; whether a ServiceAccount may act on
+a resource is decided where it is asked, by :mod:`kawa.sources.apiserver.authorize`.
+:data:`KINDS` is what the scheme registers.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from kawa.apis import duration
 from kawa.apis.serving import autoscaling
 from kawa.errors import FieldError
 
@@ -166,14 +167,14 @@ def _burst(text: str) -> float:
 
 
 def _duration(text: str, low: float, high: float) -> float:
-    value = autoscaling.parse_go_duration(text)
+    value = duration.parse_go_duration(text, bare_seconds=True)
     if not low <= value <= high:
         raise ValueError(f"expected {_seconds(low)} <= {text} <= {_seconds(high)}")
     return value
 
 
 def _positive_duration(text: str) -> float:
-    value = autoscaling.parse_go_duration(text)
+    value = duration.parse_go_duration(text, bare_seconds=True)
     if value <= 0:
         raise ValueError("expected a duration above 0, such as 600s or 10m")
     return value

@@ -1,7 +1,8 @@
-"""Knative Pod Autoscaler (KPA) rules: configuration, per-Revision settings, the scale decision.
+"""Knative Pod Autoscaler (KPA) settings: ``config-autoscaler`` and a Revision's annotations.
 
-Three pure parts, used by :mod:`kawa.serving.autoscaler` (which samples, ticks and creates or
-deletes Pods) and tested without an event loop:
+Two pure parts, used by the serving data plane (:mod:`kawa.serving.dataplane`, whose
+autoscaler feeds the settings to the KPA decision, :mod:`kawa.serving.kpa`), the Revision
+reconciler (:mod:`kawa.controllers.serving.revision`) and :mod:`.revision_status`:
 
 * :func:`config_from_configmap` reads ConfigMap ``knative-serving/config-autoscaler`` (Knative's
   keys plus kawa's ``tick-interval``, ``activator-capacity`` and ``kawa-max-scale-default``)
@@ -14,17 +15,12 @@ deletes Pods) and tested without an event loop:
   into :class:`ScalingSettings`, with warnings for bad annotation values. A Revision without
   a max-scale (annotation or config) gets ``kawa-max-scale-default``: every instance is a
   process on this one machine.
-* :func:`decide` is one tick of the KPA: from the concurrency samples of the stable window, the
-  ready Pod count and the previous :class:`ScaleState`, the desired Pod count and the new
-  state. As Knative's: desired = ceil(average concurrency / (target * utilization)) over the
-  stable window, or over the panic window (a fraction of it) while panicking; panic starts when
-  the panic-window demand reaches ``panic-threshold-percentage`` of the ready Pods and ends a
-  stable window after the last over-threshold tick, and never scales down meanwhile; the
-  result is bounded by the scale-up/-down rates and by min-/max-scale. Scale to zero happens
-  only when scale to zero is enabled, min-scale is 0, and nothing was in flight for a stable
-  window plus ``max(scale-to-zero-grace-period, scale-to-zero-pod-retention-period)``.
 
-Durations are Go's form (``60s``, ``1m30s``, ``500ms``); a bare number is seconds. kawa accepts
+Admission refuses bad annotation values at apply time (:mod:`.annotations`, with the same
+ranges); what is read here at run time is what got past it, or a Revision stored before.
+
+Durations are Go's form (``60s``, ``1m30s``, ``500ms``, read by
+:func:`kawa.apis.duration.parse_go_duration`); a bare number is seconds. kawa accepts
 any positive window up to Knative's 1h (Knative requires at least 6s; tests shorten them).
 """
 
@@ -32,10 +28,11 @@ from __future__ import annotations
 
 import math
 import os
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Final
+
+from kawa.apis import duration
 
 PREFIX: Final = "autoscaling.knative.dev/"
 TARGET_ANNOTATION: Final = PREFIX + "target"
@@ -60,40 +57,6 @@ WINDOW_MAX: Final = 3600.0
 """Knative's longest stable window (1h)."""
 DEFAULT_MAX_SCALE_CAP: Final = max(4, 2 * (os.cpu_count() or 1))
 """kawa's max-scale for a Revision that sets none: twice the CPUs, at least 4."""
-
-_GO_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+")
-_GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-_UNITS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration (``1m30s``, ``500ms``, ``0``) or a bare number of seconds.
-
-    Raises ``ValueError`` with a message saying what was expected.
-    """
-    value = text.strip()
-    if not value:
-        raise ValueError("expected a duration such as 60s, 1m30s or 500ms, got an empty value")
-    try:
-        seconds = float(value)
-    except ValueError:
-        if _GO_DURATION.fullmatch(value) is None:
-            raise ValueError(
-                f"expected a duration such as 60s, 1m30s or 500ms, got {text!r}"
-            ) from None
-        seconds = sum(float(n) * _UNITS[unit] for n, unit in _GO_PART.findall(value))
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"expected a duration of 0 or more, got {text!r}")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +235,7 @@ def _bool(text: str) -> bool:
 
 
 def _duration(text: str, *, positive: bool, longest: float = math.inf) -> float:
-    value = parse_go_duration(text)
+    value = duration.parse_go_duration(text, bare_seconds=True)
     if positive and value <= 0:
         raise ValueError(f"expected a duration above 0, got {text!r}")
     if value > longest:
@@ -420,99 +383,3 @@ def revision_settings(
         activator_capacity=config.activator_capacity,
     )
     return settings, warnings
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """Average concurrency (requests in flight or waiting) over the tick that ended at ``time``."""
-
-    time: float
-    concurrency: float
-
-
-@dataclass(frozen=True, slots=True)
-class ScaleState:
-    """What the KPA remembers between ticks."""
-
-    last_active: float | None
-    """When requests were last in flight or waiting; the autoscaler starts it at the time it
-    first saw a Revision that has (or is to get) Pods, and at None for one at zero."""
-    panic_since: float | None = None
-    """When the panic-window demand was last over the threshold, None when not panicking."""
-    max_panic_pods: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    desired: int
-    state: ScaleState
-    stable_concurrency: float
-    panic_concurrency: float
-    panicking: bool = field(default=False)
-
-
-def window_average(samples: Iterable[Sample], now: float, window: float) -> float:
-    """The mean concurrency of the samples taken in the last ``window`` seconds (0 if none)."""
-    start = now - window
-    values = [s.concurrency for s in samples if s.time > start]
-    return sum(values) / len(values) if values else 0.0
-
-
-def decide(
-    samples: Iterable[Sample],
-    *,
-    now: float,
-    ready: int,
-    state: ScaleState,
-    settings: ScalingSettings,
-) -> Decision:
-    """One tick of the KPA (see the module docstring): the desired Pod count and new state.
-
-    ``samples`` should cover at least the stable window (older ones are ignored); ``ready``
-    is the count of Pods taking traffic now.
-    """
-    samples = list(samples)
-    stable = window_average(samples, now, settings.stable_window)
-    panic = window_average(samples, now, settings.panic_window)
-    last_active = state.last_active
-    for sample in samples:
-        if sample.concurrency > 0 and (last_active is None or sample.time > last_active):
-            last_active = sample.time
-
-    target = settings.target
-    desired_stable = math.ceil(stable / target - 1e-9) if stable > 0 else 0
-    desired_panic = math.ceil(panic / target - 1e-9) if panic > 0 else 0
-    base = max(ready, 1)
-    max_up = math.ceil(settings.max_scale_up_rate * base)
-    max_down = math.floor(ready / settings.max_scale_down_rate)
-    desired_stable = min(max(desired_stable, max_down), max_up)
-    desired_panic = min(max(desired_panic, max_down), max_up)
-
-    over_threshold = desired_panic / base >= settings.panic_threshold
-    panic_since = state.panic_since
-    max_panic = state.max_panic_pods
-    if over_threshold:
-        panic_since = now
-    elif panic_since is not None and now - panic_since >= settings.stable_window:
-        panic_since = None
-        max_panic = 0
-    if panic_since is not None:
-        desired = max(desired_panic, max_panic)
-        max_panic = desired
-    else:
-        desired = desired_stable
-
-    if settings.max_scale:
-        desired = min(desired, settings.max_scale)
-    desired = max(desired, settings.min_scale)
-    if desired == 0:
-        recently_active = (
-            last_active is not None
-            and now - last_active < settings.stable_window + settings.zero_delay
-        )
-        if recently_active or not settings.scale_to_zero:
-            desired = 1  # keep the last Pod until the Revision has been idle long enough
-    if settings.max_scale:
-        desired = min(desired, settings.max_scale)
-    new_state = ScaleState(last_active, panic_since, max_panic)
-    return Decision(desired, new_state, stable, panic, panic_since is not None)

@@ -17,9 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from kawa.apis import meta
+from kawa.apis import duration, meta
 from kawa.apis.conditions import get_condition
-from kawa.apis.serving import autoscaling
 from kawa.apis.serving.annotations import progress_deadline as annotated_deadline
 
 CONFIG_MAP: Final = "config-deployment"
@@ -37,7 +36,7 @@ def deadline_from_configmap(data: Mapping[str, Any] | None) -> tuple[float, list
     if value is None:
         return DEFAULT_DEADLINE, []
     try:
-        seconds = autoscaling.parse_go_duration(str(value))
+        seconds = duration.parse_go_duration(str(value), bare_seconds=True)
     except ValueError as exc:
         return DEFAULT_DEADLINE, [f"{KEY}: {exc}; using {DEFAULT_DEADLINE:g}s"]
     if seconds <= 0:

@@ -21,7 +21,6 @@ from kawa.apis import kn_common, kn_schema, meta
 from kawa.apis.conditions import ConditionSet
 from kawa.apis.kinds import CellValue
 from kawa.apis.serving.annotations import annotation_errors
-from kawa.apis.sources.containersource import read_containers
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "serving.knative.dev"
@@ -125,7 +124,9 @@ def read_revision_spec(value: Any, path: str, errors: list[FieldError]) -> Revis
         return None
     before = len(errors)
     kn_common.unknown_fields(value, _REVISION_SPEC_FIELDS, path, errors)
-    containers = read_containers(value, meta.join(path, "containers"), errors, single=True)
+    containers = kn_common.read_containers(
+        value, meta.join(path, "containers"), errors, single=True
+    )
     concurrency = kn_common.read_int(
         value,
         "containerConcurrency",

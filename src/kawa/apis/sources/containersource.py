@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from kawa.apis import duck, kn_common, kn_schema, meta
 from kawa.apis.conditions import ConditionSet
-from kawa.apis.core import containers as core_containers
 from kawa.errors import FieldError, ValidationError
 
 GROUP: Final = "sources.knative.dev"
@@ -82,41 +81,8 @@ def read_pod_template(value: Any, path: str, errors: list[FieldError]) -> dict[s
     if not isinstance(pod, Mapping):
         errors.append(FieldError(f"{path}.spec", "required field is missing (a pod spec)"))
         return None
-    read_containers(pod, f"{path}.spec.containers", errors, single=False)
+    kn_common.read_containers(pod, f"{path}.spec.containers", errors, single=False)
     return None if len(errors) > before else dict(value)
-
-
-def read_containers(
-    pod: Mapping[str, Any], path: str, errors: list[FieldError], *, single: bool
-) -> list[Mapping[str, Any]]:
-    """``containers[]`` of the pod spec at ``path`` (``....containers``): non-empty, names unique.
-
-    Each container is checked with the Pod's rules (:func:`kawa.apis.core.containers.
-    read_container`: env, ports, probes, volume mounts); ``single`` is a Revision's: exactly
-    one container, with Knative's rules for it (one port, no host port).
-    """
-    containers = kn_common.read_list(pod, "containers", path, errors, required=True)
-    if single and len(containers) > 1:
-        errors.append(FieldError(path, f"expected exactly one container, got {len(containers)}"))
-        return []
-    volumes = core_containers.read_volumes(
-        pod, f"{path.removesuffix('.containers')}.volumes", errors
-    )
-    seen: set[str] = set()
-    out: list[Mapping[str, Any]] = []
-    for i, container in enumerate(containers):
-        item = f"{path}[{i}]"
-        if not isinstance(container, Mapping):
-            errors.append(FieldError(item, f"expected a mapping, got {meta.type_name(container)}"))
-            continue
-        core_containers.read_container(container, item, errors, volumes, knative=single)
-        name = container.get("name")
-        if isinstance(name, str) and name:
-            if name in seen:
-                errors.append(FieldError(f"{item}.name", f"duplicate container name {name!r}"))
-            seen.add(name)
-        out.append(container)
-    return out
 
 
 def parse_containersource(obj: Mapping[str, Any]) -> ContainerSource:

@@ -3,19 +3,20 @@
 Fields: ``[second] minute hour day-of-month month day-of-week``; each a comma list of ``*``,
 ``?``, ``n``, ``a-b``, with an optional ``/step``; months ``JAN``-``DEC`` and days ``SUN``-
 ``SAT`` by name too. Descriptors: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``,
-``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (``1h30m``, ``10s``). As in
-cron, when both day fields are restricted a day matching either one fires. A schedule that can
-never fire (``0 0 30 2 *``) is rejected.
+``@daily`` (``@midnight``), ``@hourly`` and ``@every <duration>`` (a Go duration of at least 1s:
+``1h30m``, ``10s``). As in cron, when both day fields are restricted a day matching either
+one fires. A schedule that can never fire (``0 0 30 2 *``) is rejected.
 :func:`parse_schedule` raises :class:`ValueError` with a readable message; the PingSource
-validator turns it into a field error, the ping adapter uses :meth:`CronSchedule.next_after`.
+validator turns it into a field error at apply time. A :class:`CronSchedule` is data: when it
+fires is computed by the ping source that runs it (:mod:`kawa.sources.ping.firing`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Final
+
+from kawa.apis import duration
 
 _MONTHS: Final = (
     "JAN",
@@ -53,9 +54,6 @@ _DESCRIPTORS: Final = {
     "@midnight": "0 0 0 * * *",
     "@hourly": "0 0 * * * *",
 }
-_DURATION: Final = re.compile(r"(?:(\d+(?:\.\d+)?)(h|ms|m|s))+")
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNIT_SECONDS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,47 +69,6 @@ class CronSchedule:
     any_day_of_month: bool
     any_day_of_week: bool
     every: float | None = None
-
-    def _day_matches(self, moment: datetime) -> bool:
-        dom = moment.day in self.days_of_month
-        dow = (moment.isoweekday() % 7) in self.days_of_week
-        if self.any_day_of_month or self.any_day_of_week:
-            return dom and dow
-        return dom or dow
-
-    def matches(self, moment: datetime) -> bool:
-        """Whether the schedule fires at ``moment`` (to the second)."""
-        if self.every is not None:
-            return False
-        return (
-            moment.month in self.months
-            and self._day_matches(moment)
-            and moment.hour in self.hours
-            and moment.minute in self.minutes
-            and moment.second in self.seconds
-        )
-
-    def next_after(self, moment: datetime) -> datetime:
-        """The first firing time strictly after ``moment`` (in ``moment``'s time zone)."""
-        if self.every is not None:
-            return moment + timedelta(seconds=self.every)
-        t = moment.replace(microsecond=0) + timedelta(seconds=1)
-        limit = t + timedelta(days=366 * 5)
-        while t < limit:
-            if t.month not in self.months:
-                year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
-                t = t.replace(year=year, month=month, day=1, hour=0, minute=0, second=0)
-            elif not self._day_matches(t):
-                t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0)
-            elif t.hour not in self.hours:
-                t = (t + timedelta(hours=1)).replace(minute=0, second=0)
-            elif t.minute not in self.minutes:
-                t = (t + timedelta(minutes=1)).replace(second=0)
-            elif t.second not in self.seconds:
-                t += timedelta(seconds=1)
-            else:
-                return t
-        raise ValueError("the schedule never fires")
 
 
 def parse_schedule(text: str) -> CronSchedule:
@@ -164,9 +121,10 @@ def _check_fires(schedule: CronSchedule) -> None:
 
 def _every(text: str) -> float:
     value = text[len("@every") :].strip()
-    if not _DURATION.fullmatch(value):
-        raise ValueError(f"@every needs a duration such as 1h30m or 10s, got {value!r}")
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+    try:
+        seconds = duration.parse_go_duration(value)
+    except ValueError:
+        raise ValueError(f"@every needs a duration such as 1h30m or 10s, got {value!r}") from None
     if seconds < 1:
         raise ValueError("@every needs a duration of at least 1s")
     return seconds

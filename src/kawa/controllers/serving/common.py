@@ -1,6 +1,5 @@
-"""What the serving reconcilers share: resource names, loading an object with a working copy
-of its status, writing a status back, creating or updating a child object and readiness
-Events. Used by the modules of :mod:`kawa.controllers.serving`.
+"""What the serving reconcilers share: resource names (from the kinds' declarations) and
+creating or updating a child object. Used by the modules of :mod:`kawa.controllers.serving`.
 """
 
 from __future__ import annotations
@@ -9,22 +8,18 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kawa.apis import core, serving
 from kawa.errors import ConflictError, NotFoundError, TemporaryError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
-SERVICES: Final = "services.serving.knative.dev"
-CONFIGURATIONS: Final = "configurations.serving.knative.dev"
-REVISIONS: Final = "revisions.serving.knative.dev"
-ROUTES: Final = "routes.serving.knative.dev"
-PODS: Final = "pods"
-CONFIGMAPS: Final = "configmaps"
+SERVICES: Final = serving.SERVICE.resource
+CONFIGURATIONS: Final = serving.CONFIGURATION.resource
+REVISIONS: Final = serving.REVISION.resource
+ROUTES: Final = serving.ROUTE.resource
+PODS: Final = core.POD.resource
+CONFIGMAPS: Final = core.CONFIG_MAP.resource
 
-RESOURCE_OF_KIND: Final = {
-    "Service": SERVICES,
-    "Configuration": CONFIGURATIONS,
-    "Revision": REVISIONS,
-    "Route": ROUTES,
-}
+RESOURCE_OF_KIND: Final = {kind.kind: kind.resource for kind in serving.KINDS}
 
 
 def differs(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

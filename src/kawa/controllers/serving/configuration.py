@@ -9,7 +9,8 @@ latest created and the latest ready Revision and is ``Ready`` as the latest crea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kawa.apis import meta
 from kawa.apis.conditions import Clock, get_condition
@@ -19,35 +20,31 @@ from kawa.controllers.serving.common import (
     CONFIGURATIONS,
     REVISIONS,
 )
-from kawa.errors import ConflictError, KawaError, TemporaryError, ValidationError
+from kawa.errors import ConflictError, KawaError, TemporaryError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.reconciler.status import load, write_status
+from kawa.reconciler.loop import Controller, Watch, own
+from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 CONDITIONS = configuration_api.CONFIGURATION_CONDITIONS
 
 
-class ConfigurationReconciler:
+class ConfigurationReconciler(StatusReconciler[configuration_api.Configuration]):
+    conditions = CONDITIONS
+    invalid_condition = "Ready"
+
     def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
-        self._store = store
-        self._clock = clock
+        super().__init__(store, clock, recorder)
         self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
-        loaded = await load(self._store, key, CONDITIONS, clock)
-        if loaded is None:
-            return
-        obj, status = loaded
-        try:
-            config = configuration_api.parse_configuration(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(status, "Ready", "Invalid", str(err), clock=clock)
-            await write_status(self._store, key, obj, status)
-            return
+    def parse(self, obj: Obj) -> configuration_api.Configuration:
+        return configuration_api.parse_configuration(obj)
+
+    async def reconcile_kind(self, current: Reconciling[configuration_api.Configuration]) -> None:
+        key, obj, status, config = current.key, current.obj, current.status, current.spec
+        clock = self.clock
         name = resources.revision_name(config.name, config.generation, config.template_name)
-        listed = await self._store.list(REVISIONS, key.namespace)
+        listed = await self.store.list(REVISIONS, key.namespace)
         by_name = {r["metadata"]["name"]: r for r in listed.items}
         owned = [r for r in listed.items if resources.is_controlled_by(r, obj)]
         rev = by_name.get(name)
@@ -67,8 +64,14 @@ class ConfigurationReconciler:
         latest_ready = configuration_status.latest_ready_revision(owned, old_ready)
         configuration_status.set_latest_ready(status, latest_ready)
         meta.set_observed_generation(status, config.generation)
-        if not await write_status(self._store, key, obj, status):
-            return
+
+    async def status_written(self, obj: Obj, status: dict[str, Any]) -> None:
+        """Events ``LatestReadyUpdate`` and ``LatestCreatedFailed`` (no readiness Events, as
+        Knative's configuration controller)."""
+        stored = obj.get("status")
+        before_status: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+        old_ready = str(before_status.get("latestReadyRevisionName") or "")
+        latest_ready = str(status.get("latestReadyRevisionName") or "")
         if latest_ready and latest_ready != old_ready:
             await self._recorder.record(
                 obj,
@@ -76,7 +79,7 @@ class ConfigurationReconciler:
                 "LatestReadyUpdate",
                 f'LatestReadyRevisionName updated to "{latest_ready}"',
             )
-        before = get_condition(obj.get("status") or {}, "Ready")
+        before = get_condition(before_status, "Ready")
         after = get_condition(status, "Ready")
         if (
             after is not None
@@ -84,6 +87,7 @@ class ConfigurationReconciler:
             and after.reason == configuration_status.REVISION_FAILED
             and (before is None or not before.is_false)
         ):
+            name = status.get("latestCreatedRevisionName")
             await self._recorder.record(
                 obj,
                 "Warning",
@@ -95,7 +99,7 @@ class ConfigurationReconciler:
         desired = resources.make_revision(config)
         key = ResourceKey(REVISIONS, str(config["metadata"].get("namespace", "")), name)
         try:
-            created = await self._store.create(key, desired)
+            created = await self.store.create(key, desired)
         except ConflictError as err:
             raise TemporaryError(str(err), delay=0.0) from err
         except KawaError as err:
@@ -112,9 +116,6 @@ def configuration_controller(store: ResourceStore, clock: Clock) -> Controller:
     recorder = EventRecorder(store, "configuration-controller", clock=clock)
     reconciler = ConfigurationReconciler(store, clock, recorder)
 
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, CONFIGURATIONS)]
-
     async def owner(event: WatchEvent) -> Iterable[ResourceKey]:
         ref = resources.controller_of(event.object)
         if ref is None or ref.get("kind") != configuration_api.CONFIGURATION_KIND:
@@ -126,5 +127,5 @@ def configuration_controller(store: ResourceStore, clock: Clock) -> Controller:
         "configuration",
         store,
         reconciler.reconcile,
-        [Watch(CONFIGURATIONS, own), Watch(REVISIONS, owner)],
+        [own(CONFIGURATIONS), Watch(REVISIONS, owner)],
     )

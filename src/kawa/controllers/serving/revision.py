@@ -18,9 +18,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from kawa.apis import meta
+from kawa import images
+from kawa.apis import core, meta
 from kawa.apis.conditions import Clock
-from kawa.apis.core import images
 from kawa.apis.serving import autoscaling, progress, revision_status
 from kawa.apis.serving import revision as revision_api
 from kawa.apis.serving.resources import REVISION_LABEL
@@ -31,9 +31,9 @@ from kawa.controllers.serving.common import (
 )
 from kawa.errors import NotFoundError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.reconciler.status import load, record_readiness, write_status
-from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+from kawa.reconciler.loop import Controller, Watch, every, own
+from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,17 @@ CONDITIONS = revision_api.REVISION_CONDITIONS
 CATALOG_KEY = ResourceKey(CONFIGMAPS, images.CONFIG_NAMESPACE, images.CONFIG_MAP)
 DEPLOYMENT_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, progress.CONFIG_MAP)
 AUTOSCALER_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, "config-autoscaler")
-EVENTS = "events"
+EVENTS = core.EVENT.resource
 
 Requeue = Callable[[ResourceKey, float], None]
 
 
-class RevisionReconciler:
+class RevisionReconciler(StatusReconciler[Obj]):
+    """Its spec is checked at admission and read where used: :meth:`parse` takes it as it is."""
+
+    conditions = CONDITIONS
+    invalid_condition = "Ready"
+
     def __init__(
         self,
         store: ResourceStore,
@@ -54,9 +59,7 @@ class RevisionReconciler:
         recorder: EventRecorder,
         requeue: Requeue | None = None,
     ) -> None:
-        self._store = store
-        self._clock = clock
-        self._recorder = recorder
+        super().__init__(store, clock, recorder)
         self._requeue = requeue
         self._catalog: tuple[str, images.ImageCatalog] | None = None
         self._deadline: tuple[str, float] | None = None
@@ -67,7 +70,7 @@ class RevisionReconciler:
     async def default_deadline(self) -> float:
         """``progress-deadline`` of ConfigMap ``config-deployment``, read again on change."""
         try:
-            cm = await self._store.get(DEPLOYMENT_KEY)
+            cm = await self.store.get(DEPLOYMENT_KEY)
         except NotFoundError:
             return progress.DEFAULT_DEADLINE
         version = str(cm["metadata"].get("resourceVersion", ""))
@@ -86,7 +89,7 @@ class RevisionReconciler:
         """ConfigMap ``config-autoscaler``, read again on change (its warnings are the serving
         data plane's to log: it applies the same ConfigMap)."""
         try:
-            cm = await self._store.get(AUTOSCALER_KEY)
+            cm = await self.store.get(AUTOSCALER_KEY)
         except NotFoundError:
             return autoscaling.AutoscalerConfig()
         version = str(cm["metadata"].get("resourceVersion", ""))
@@ -100,7 +103,7 @@ class RevisionReconciler:
     async def catalog(self) -> images.ImageCatalog:
         """The image catalog, read again when its ConfigMap changed."""
         try:
-            cm = await self._store.get(CATALOG_KEY)
+            cm = await self.store.get(CATALOG_KEY)
         except NotFoundError:
             return images.DEFAULT_CATALOG
         version = str(cm["metadata"].get("resourceVersion", ""))
@@ -115,19 +118,21 @@ class RevisionReconciler:
         self._catalog = (version, catalog)
         return catalog
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        loaded = await load(self._store, key, CONDITIONS, self._clock)
-        if loaded is None:
-            self._scheduled.pop(key, None)
-            return
-        obj, status = loaded
+    def parse(self, obj: Obj) -> Obj:
+        return obj
+
+    async def observe_deletion(self, key: ResourceKey) -> None:
+        self._scheduled.pop(key, None)
+
+    async def reconcile_kind(self, current: Reconciling[Obj]) -> None:
+        key, obj, status = current.key, current.obj, current.status
         container = _container(obj)
         image_problem: str | None = None
         try:
             images.resolve_command(await self.catalog(), container)
         except images.ImageNotRunnable as err:
             image_problem = err.message
-        listed = await self._store.list(PODS, key.namespace)
+        listed = await self.store.list(PODS, key.namespace)
         pods = [p for p in listed.items if _labels(p).get(REVISION_LABEL) == key.name]
         exceeded = None
         at_zero = False
@@ -142,14 +147,12 @@ class RevisionReconciler:
             obj,
             pods,
             image_problem=image_problem,
-            clock=self._clock,
+            clock=self.clock,
             deadline_exceeded=exceeded,
             zero_initial_scale=at_zero,
         )
         generation = obj["metadata"].get("generation", 1)
         meta.set_observed_generation(status, generation if isinstance(generation, int) else 1)
-        if await write_status(self._store, key, obj, status):
-            await record_readiness(self._recorder, obj, status)
 
     async def _deadline_exceeded(
         self, key: ResourceKey, obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
@@ -159,18 +162,18 @@ class RevisionReconciler:
         if any(revision_status.pod_is_ready(p) for p in pods):
             return None
         deadline = progress.revision_deadline(obj, await self.default_deadline())
-        left = progress.remaining(obj, deadline, self._clock())
+        left = progress.remaining(obj, deadline, self.clock())
         if left is None:
             return None
         if left > 0:
-            due = round(self._clock().timestamp() + left, 1)
+            due = round(self.clock().timestamp() + left, 1)
             if self._requeue is not None and self._scheduled.get(key) != due:
                 self._scheduled[key] = due
                 self._requeue(key, left + 0.05)
             return None
         self._scheduled.pop(key, None)
         container = str(_container(obj).get("name") or revision_api.DEFAULT_CONTAINER_NAME)
-        events = (await self._store.list(EVENTS, key.namespace)).items
+        events = (await self.store.list(EVENTS, key.namespace)).items
         return progress.exceeded_message(deadline, progress.pod_hint(pods, container, events))
 
 
@@ -204,15 +207,14 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
 
     reconciler = RevisionReconciler(store, clock, recorder, requeue)
 
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, REVISIONS)]
-
     async def of_pod(event: WatchEvent) -> Iterable[ResourceKey]:
         name = _labels(event.object).get(REVISION_LABEL)
         if not isinstance(name, str) or not name:
             return []
         namespace = str(event.object["metadata"].get("namespace", ""))
         return [ResourceKey(REVISIONS, namespace, name)]
+
+    revisions = every(store, REVISIONS)
 
     async def all_revisions(event: WatchEvent) -> Iterable[ResourceKey]:
         metadata = event.object["metadata"]
@@ -222,16 +224,12 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
             (AUTOSCALER_KEY.namespace, AUTOSCALER_KEY.name),
         ):
             return []
-        listed = await store.list(REVISIONS)
-        return [
-            ResourceKey(REVISIONS, str(r["metadata"].get("namespace", "")), r["metadata"]["name"])
-            for r in listed.items
-        ]
+        return await revisions(event)
 
     controller = Controller(
         "revision",
         store,
         reconciler.reconcile,
-        [Watch(REVISIONS, own), Watch(PODS, of_pod), Watch(CONFIGMAPS, all_revisions)],
+        [own(REVISIONS), Watch(PODS, of_pod), Watch(CONFIGMAPS, all_revisions)],
     )
     return controller

@@ -9,7 +9,7 @@ of the namespace re-resolves its Routes. Built by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kawa.apis import meta
@@ -21,39 +21,32 @@ from kawa.controllers.serving.common import (
     REVISIONS,
     ROUTES,
 )
-from kawa.errors import ValidationError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.reconciler.status import load, record_readiness, write_status
-from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+from kawa.reconciler.loop import Controller, Watch, in_namespace, own
+from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 CONDITIONS = route_api.CONDITIONS
 
 
-class RouteReconciler:
+class RouteReconciler(StatusReconciler[configuration_api.Route]):
+    conditions = CONDITIONS
+    invalid_condition = route_api.ALL_TRAFFIC_ASSIGNED
+
     def __init__(
         self, store: ResourceStore, base_url: str, clock: Clock, recorder: EventRecorder
     ) -> None:
-        self._store = store
+        super().__init__(store, clock, recorder)
         self._base = base_url.rstrip("/")
-        self._clock = clock
-        self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
-        loaded = await load(self._store, key, CONDITIONS, clock)
-        if loaded is None:
-            return
-        obj, status = loaded
+    async def prepare(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
         route_api.set_urls(status, self._base, key.namespace, key.name)
-        try:
-            route = configuration_api.parse_route(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(
-                status, route_api.ALL_TRAFFIC_ASSIGNED, "Invalid", str(err), clock=clock
-            )
-            await write_status(self._store, key, obj, status)
-            return
+
+    def parse(self, obj: Obj) -> configuration_api.Route:
+        return configuration_api.parse_route(obj)
+
+    async def reconcile_kind(self, current: Reconciling[configuration_api.Route]) -> None:
+        key, route = current.key, current.spec
         configs = await self._statuses(CONFIGURATIONS, key.namespace)
         revisions = await self._statuses(REVISIONS, key.namespace)
         resolution = route_api.resolve_traffic(
@@ -64,13 +57,11 @@ class RouteReconciler:
             namespace=key.namespace,
             name=key.name,
         )
-        route_api.mark_traffic(status, resolution, clock=clock)
-        meta.set_observed_generation(status, route.generation)
-        if await write_status(self._store, key, obj, status):
-            await record_readiness(self._recorder, obj, status)
+        route_api.mark_traffic(current.status, resolution, clock=self.clock)
+        meta.set_observed_generation(current.status, route.generation)
 
     async def _statuses(self, resource: str, namespace: str) -> dict[str, Mapping[str, Any]]:
-        listed = await self._store.list(resource, namespace)
+        listed = await self.store.list(resource, namespace)
         out: dict[str, Mapping[str, Any]] = {}
         for item in listed.items:
             status = item.get("status")
@@ -83,21 +74,13 @@ def route_controller(store: ResourceStore, base_url: str, clock: Clock) -> Contr
     recorder = EventRecorder(store, "route-controller", clock=clock)
     reconciler = RouteReconciler(store, base_url, clock, recorder)
 
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, ROUTES)]
-
-    async def routes_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        namespace = str(event.object["metadata"].get("namespace", ""))
-        listed = await store.list(ROUTES, namespace)
-        return [ResourceKey(ROUTES, namespace, r["metadata"]["name"]) for r in listed.items]
-
     return Controller(
         "route",
         store,
         reconciler.reconcile,
         [
-            Watch(ROUTES, own),
-            Watch(CONFIGURATIONS, routes_of_namespace),
-            Watch(REVISIONS, routes_of_namespace),
+            own(ROUTES),
+            Watch(CONFIGURATIONS, in_namespace(store, ROUTES)),
+            Watch(REVISIONS, in_namespace(store, ROUTES)),
         ],
     )

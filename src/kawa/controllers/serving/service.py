@@ -25,35 +25,29 @@ from kawa.controllers.serving.common import (
     merged,
     update_child,
 )
-from kawa.errors import ConflictError, KawaError, NotFoundError, TemporaryError, ValidationError
+from kawa.errors import ConflictError, KawaError, NotFoundError, TemporaryError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
-from kawa.reconciler.status import load, record_readiness, write_status
+from kawa.reconciler.loop import Controller, Watch, own
+from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 CONDITIONS = service_api.SERVICE_CONDITIONS
 
 
-class ServiceReconciler:
+class ServiceReconciler(StatusReconciler[service_api.Service]):
+    conditions = CONDITIONS
+    invalid_condition = service_api.CONFIGURATIONS_READY
+
     def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
-        self._store = store
-        self._clock = clock
+        super().__init__(store, clock, recorder)
         self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
-        loaded = await load(self._store, key, CONDITIONS, clock)
-        if loaded is None:
-            return
-        obj, status = loaded
-        try:
-            svc = service_api.parse_service(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(
-                status, service_api.CONFIGURATIONS_READY, "Invalid", str(err), clock=clock
-            )
-            await write_status(self._store, key, obj, status)
-            return
+    def parse(self, obj: Obj) -> service_api.Service:
+        return service_api.parse_service(obj)
+
+    async def reconcile_kind(self, current: Reconciling[service_api.Service]) -> None:
+        key, obj, status, svc = current.key, current.obj, current.status, current.spec
+        clock = self.clock
         config = await self._child(
             obj, ResourceKey(CONFIGURATIONS, key.namespace, svc.name), resources.make_configuration
         )
@@ -83,8 +77,6 @@ class ServiceReconciler:
             else:
                 service_api.check_traffic_migrated(status, route_status, latest_ready, clock=clock)
         set_observed_generation(status, svc.generation)
-        if await write_status(self._store, key, obj, status):
-            await record_readiness(self._recorder, obj, status)
 
     async def _child(self, service: Obj, key: ResourceKey, make: Any) -> Obj | None:
         """The child ``make(service)`` describes, created or brought up to date; ``None``
@@ -92,10 +84,10 @@ class ServiceReconciler:
         desired: Obj = make(service)
         kind = str(desired["kind"])
         try:
-            existing = await self._store.get(key)
+            existing = await self.store.get(key)
         except NotFoundError:
             try:
-                created = await self._store.create(key, desired)
+                created = await self.store.create(key, desired)
             except ConflictError as err:
                 raise TemporaryError(str(err), delay=0.0) from err
             except KawaError as err:
@@ -113,7 +105,7 @@ class ServiceReconciler:
         if not resources.is_controlled_by(existing, service):
             return None
         if differs(existing, desired):
-            return await update_child(self._store, key, merged(existing, desired))
+            return await update_child(self.store, key, merged(existing, desired))
         return existing
 
 
@@ -133,9 +125,6 @@ def service_controller(store: ResourceStore, clock: Clock) -> Controller:
         store, clock, EventRecorder(store, "service-controller", clock=clock)
     )
 
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, SERVICES)]
-
     async def owner(event: WatchEvent) -> Iterable[ResourceKey]:
         ref = resources.controller_of(event.object)
         if ref is None or ref.get("kind") != service_api.KIND:
@@ -147,5 +136,5 @@ def service_controller(store: ResourceStore, clock: Clock) -> Controller:
         "service",
         store,
         reconciler.reconcile,
-        [Watch(SERVICES, own), Watch(CONFIGURATIONS, owner), Watch(ROUTES, owner)],
+        [own(SERVICES), Watch(CONFIGURATIONS, owner), Watch(ROUTES, owner)],
     )

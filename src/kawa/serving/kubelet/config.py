@@ -9,8 +9,8 @@ kept, so a typo never stops Pods from running):
 - ``readiness-poll-interval`` (``20ms``): how often a starting container's readiness is
   checked (the cold start of a Service waits on it).
 
-Durations are Go's (``500ms``, ``1m30s``), sizes Kubernetes quantities (``10Mi``,
-``10485760``). Used by :class:`kawa.serving.kubelet.Kubelet`.
+Durations are Go's (``500ms``, ``1m30s``; read by :func:`kawa.apis.duration.parse_go_duration`),
+sizes Kubernetes quantities (``10Mi``, ``10485760``). Used by :class:`kawa.serving.kubelet.Kubelet`.
 """
 
 from __future__ import annotations
@@ -20,19 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
+from kawa.apis import duration
+
 CONFIG_MAP: Final = "config-kawa-kubelet"
 CONFIG_NAMESPACE: Final = "knative-serving"
 
-_GO_UNITS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _QUANTITY: Final = re.compile(r"(\d+)(Ki|Mi|Gi|k|K|M|G)?")
 _SUFFIX: Final = {
     None: 1,
@@ -59,23 +51,6 @@ class KubeletConfig:
             return 0.0
         delay = self.crash_loop_backoff_initial * float(2 ** min(crashes - 1, 30))
         return min(delay, self.crash_loop_backoff_max)
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration (``1m30s``, ``500ms``, ``0``); ValueError if malformed."""
-    text = text.strip()
-    if text == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(text):
-        match = _GO_PART.match(text, pos)
-        if match is None:
-            raise ValueError(f"invalid duration {text!r}: expected a Go duration such as 10s")
-        total += float(match.group(1)) * _GO_UNITS[match.group(2)]
-        pos = match.end()
-    if pos == 0:
-        raise ValueError(f"invalid duration {text!r}: expected a Go duration such as 10s")
-    return total
 
 
 def parse_quantity(text: str) -> int:
@@ -110,7 +85,7 @@ def config_from_configmap(data: Mapping[str, str] | None) -> tuple[KubeletConfig
         if key not in data:
             continue
         try:
-            seconds = parse_go_duration(str(data[key]))
+            seconds = duration.parse_go_duration(str(data[key]))
             if seconds <= 0:
                 raise ValueError(f"invalid duration {data[key]!r}: must be positive")
         except ValueError as err:

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kawa import images
 from kawa.apis.conditions import Clock, format_time
-from kawa.apis.core import images
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import process, watchdog
 from kawa.serving.kubelet.logs import LogWriter

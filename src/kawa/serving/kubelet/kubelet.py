@@ -30,11 +30,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from kawa import images
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.core import images, pod_deletion
+from kawa.apis.core import pod_deletion
 from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import log_handler, process
+from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.status import TERMINAL
 from kawa.serving.kubelet.worker import PODS, PodWorker
@@ -255,10 +257,17 @@ class Kubelet:
         """The ``log`` subresource of a Pod (register with ``ApiServer.add_subresource``)."""
         return await log_handler.serve(self, request, target)
 
-    def worker(self, namespace: str, name: str, uid: str) -> PodWorker | None:
-        """The worker running that Pod, if this kubelet runs it."""
+    @property
+    def logs_root(self) -> Path:
+        """The directory of the Pods' log files (for :mod:`.log_handler`)."""
+        return self.node.logs_root
+
+    def container_runner(
+        self, namespace: str, name: str, uid: str, container: str
+    ) -> ContainerRunner | None:
+        """The runner of that container, if this kubelet runs its Pod (for :mod:`.log_handler`)."""
         worker = self.workers.get((namespace, name))
-        return worker if worker is not None and worker.uid == uid else None
+        return worker.find(container) if worker is not None and worker.uid == uid else None
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -7,7 +7,8 @@ Serves what ``kubectl logs`` asks for, with Kubernetes' query parameters: ``cont
 goes away. Errors are raised as kawa errors (the API server turns them into ``Status``
 objects): an unknown Pod is ``NotFoundError`` (404), a bad request ``ValidationError``
 without a field path (400, Kubernetes' wording). Called through
-:meth:`kawa.serving.kubelet.Kubelet.pod_log`.
+:meth:`kawa.serving.kubelet.Kubelet.pod_log`, which passes itself as the :class:`PodLogSource`
+(the little of the kubelet this module needs, so that it does not import the kubelet).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -34,16 +35,33 @@ from kawa.serving.kubelet.logs import (
     parse_timestamp,
     render,
 )
-from kawa.store.base import ResourceKey
-
-if TYPE_CHECKING:
-    from kawa.serving.kubelet.kubelet import Kubelet
+from kawa.store.base import ResourceKey, ResourceStore
 
 FOLLOW_WAKE = 0.5
 """While following, how often a quiet stream checks whether the client is still there."""
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+class PodLogSource(Protocol):
+    """Where the Pods' logs are: the kubelet, as this module sees it."""
+
+    @property
+    def store(self) -> ResourceStore:
+        """Where the Pods are."""
+        ...
+
+    @property
+    def logs_root(self) -> Path:
+        """The directory of the Pods' log files (see :func:`kawa.serving.kubelet.logs.log_dir`)."""
+        ...
+
+    def container_runner(
+        self, namespace: str, name: str, uid: str, container: str
+    ) -> ContainerRunner | None:
+        """The runner of that container if it runs here (to follow its log), else None."""
+        ...
 
 
 def _bad(message: str) -> ValidationError:
@@ -204,7 +222,7 @@ class _Reader:
             self._handle = None
 
 
-async def serve(kubelet: Kubelet, request: web.Request, target: Any) -> web.StreamResponse:
+async def serve(kubelet: PodLogSource, request: web.Request, target: Any) -> web.StreamResponse:
     if request.method != "GET":
         return _status(405, "MethodNotAllowed", f"{request.method} is not allowed on pods/log")
     namespace = str(target.namespace or "default")
@@ -214,7 +232,7 @@ async def serve(kubelet: Kubelet, request: web.Request, target: Any) -> web.Stre
     container = _choose_container(pod, query.container)
     uid = str((pod.get("metadata") or {}).get("uid") or "")
     files = log_files(
-        log_dir(kubelet.node.logs_root, namespace, name, uid), container, previous=query.previous
+        log_dir(kubelet.logs_root, namespace, name, uid), container, previous=query.previous
     )
     if not any(f.exists() for f in files):
         if query.previous:
@@ -222,8 +240,7 @@ async def serve(kubelet: Kubelet, request: web.Request, target: Any) -> web.Stre
         reason = _waiting_reason(pod, container)
         if reason is not None:
             raise _bad(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
-    worker = kubelet.worker(namespace, name, uid)
-    runner = worker.find(container) if worker is not None else None
+    runner = kubelet.container_runner(namespace, name, uid, container)
     reader = _Reader(files)
     try:
         return await _respond(request, query, reader, runner)

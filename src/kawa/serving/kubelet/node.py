@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kawa import images
 from kawa.apis.conditions import Clock
-from kawa.apis.core import images
 from kawa.reconciler.events import EventRecorder, EventType
 from kawa.serving.kubelet import process, watchdog
 from kawa.serving.kubelet.config import KubeletConfig

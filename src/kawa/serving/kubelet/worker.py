@@ -24,7 +24,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod

@@ -14,13 +14,14 @@ from typing import Any
 
 import aiohttp
 
+from kawa.apis import core
 from kawa.errors import KawaError, NotFoundError, ValidationError
 from kawa.sources.apiserver import remote
 from kawa.sources.apiserver.local import StoreCluster
 from kawa.sources.apiserver.watch import Cluster
 from kawa.store.base import ResourceKey, ResourceStore
 
-SECRETS = "secrets"
+SECRETS = core.SECRET.resource
 
 
 class ClusterUnavailable(KawaError):

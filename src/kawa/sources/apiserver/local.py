@@ -4,7 +4,7 @@ Objects come straight from the resource store (list, then ``store.watch(since=rv
 are those of kawa's scheme (objects are converted to the apiVersion the source asked for);
 the source's ServiceAccount must exist (``default`` always does: Kubernetes' ServiceAccount
 controller keeps one in every namespace), and permissions are decided by
-:func:`kawa.apis.rbac.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
+:func:`kawa.sources.apiserver.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
 ClusterRoleBindings stored in kawa: the ServiceAccount needs ``get``, ``list`` and ``watch``
 on every resource, in every namespace it watches. The default cluster of every
 ApiServerSource; built by :mod:`kawa.sources.apiserver`.
@@ -15,24 +15,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final
 
+from kawa.apis import core, rbac
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.kn_common import LabelSelector
-from kawa.apis.rbac import authorize
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import NotFoundError, ValidationError
+from kawa.sources.apiserver import authorize
 from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange
 from kawa.store.base import ResourceKey, ResourceStore
 
 VERBS: Final = ("get", "list", "watch")
-NAMESPACES: Final = "namespaces"
-SERVICE_ACCOUNTS: Final = "serviceaccounts"
+NAMESPACES: Final = core.NAMESPACE.resource
+SERVICE_ACCOUNTS: Final = core.SERVICE_ACCOUNT.resource
 DEFAULT_SERVICE_ACCOUNT: Final = "default"
-RBAC_RESOURCES: Final = (
-    "roles.rbac.authorization.k8s.io",
-    "clusterroles.rbac.authorization.k8s.io",
-    "rolebindings.rbac.authorization.k8s.io",
-    "clusterrolebindings.rbac.authorization.k8s.io",
-)
+RBAC_RESOURCES: Final = tuple(kind.resource for kind in rbac.KINDS)
 
 
 def scope(namespace: str) -> str:

@@ -15,43 +15,43 @@ reason of the condition that failed). A sink that refused the last event makes
 ``SinkProvided`` False (reason ``Unreachable``) while the adapter keeps running. The
 controller watches the sources and everything their status depends on: the RBAC objects
 (revoking a binding stops the source within moments), ServiceAccounts, namespaces, Secrets
-(kubeconfigs), Brokers; a periodic resync catches the rest.
+(kubeconfigs), and the sink it tracked; a periodic resync catches the rest.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Iterable
 from typing import Any, Final
 
+from kawa.apis import core
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import apiserversource as api
 from kawa.errors import (
     ForbiddenError,
     NotFoundError,
-    ValidationError,
 )
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.reconciler.loop import Controller, Watch, every, in_namespace
 from kawa.reconciler.resolver import Unresolvable
-from kawa.reconciler.status import write_status
+from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.sources import sink
 from kawa.sources.apiserver import events, remote
 from kawa.sources.apiserver.adapter import AdapterConfig, Adapters, Stream
 from kawa.sources.apiserver.clusters import Clusters, ClusterUnavailable
 from kawa.sources.apiserver.local import NAMESPACES, RBAC_RESOURCES, scope
 from kawa.sources.apiserver.watch import Cluster, KindInfo
-from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
+from kawa.sources.controller import source_controller
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
-APISERVERSOURCES: Final = "apiserversources.sources.knative.dev"
+APISERVERSOURCES: Final = sources_api.APISERVERSOURCE.resource
 CONDITIONS: Final = api.APISERVERSOURCE_CONDITIONS
 NOT_DEPLOYED: Final = "NotDeployed"
 INSUFFICIENT: Final = "InsufficientPermissions"
 SERVICE_ACCOUNT_NOT_FOUND: Final = "ServiceAccountNotFound"
-SERVICE_ACCOUNTS: Final = "serviceaccounts"
+SERVICE_ACCOUNTS: Final = core.SERVICE_ACCOUNT.resource
 
 
 class _NotReady(Exception):
@@ -62,37 +62,41 @@ class _NotReady(Exception):
         self.message = message
 
 
-class ApiServerSourceReconciler:
+def _adapter_name(key: ResourceKey) -> str:
+    return f"{key.namespace}/{key.name}"
+
+
+class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
+    conditions = CONDITIONS
+    invalid_condition = api.DEPLOYED
+
     def __init__(
         self, store: ResourceStore, clusters: Clusters, adapters: Adapters, clock: Clock
     ) -> None:
-        self._store = store
+        super().__init__(store, clock)
         self._clusters = clusters
         self._adapters = adapters
-        self._clock = clock
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        name = f"{key.namespace}/{key.name}"
-        clock = self._clock
-        try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            await self._adapters.forget(name)
-            return
-        stored = obj.get("status")
-        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-        CONDITIONS.initialize(status, clock=clock)
-        await self._adapters.remember(name, str(obj.get("metadata", {}).get("uid", "")))
-        try:
-            source = api.parse_apiserversource(obj)
-        except ValidationError as err:
-            await self._adapters.stop(name)
-            CONDITIONS.mark_false(status, api.DEPLOYED, "Invalid", str(err), clock=clock)
-            await write_status(self._store, key, obj, status)
-            return
+    def parse(self, obj: Obj) -> api.ApiServerSource:
+        return api.parse_apiserversource(obj)
+
+    async def observe_deletion(self, key: ResourceKey) -> None:
+        await self._adapters.forget(_adapter_name(key))
+
+    async def prepare(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
+        await self._adapters.remember(
+            _adapter_name(key), str(obj.get("metadata", {}).get("uid", ""))
+        )
+
+    async def observe_invalid(self, key: ResourceKey, obj: Obj) -> None:
+        await self._adapters.stop(_adapter_name(key))
+
+    async def reconcile_kind(self, current: Reconciling[api.ApiServerSource]) -> None:
+        name = _adapter_name(current.key)
+        obj, status, source, clock = current.obj, current.status, current.spec, self.clock
         url: str | None = None
         try:
-            url = await sink.resolve_sink(self._store, obj)
+            url = await sink.resolve_sink(self.store, obj, track=current.track)
         except Unresolvable as err:
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
         else:
@@ -128,7 +132,6 @@ class ApiServerSourceReconciler:
                     status, api.DEPLOYED, NOT_DEPLOYED, "waiting for the sink", clock=clock
                 )
         set_observed_generation(status, source.generation)
-        await write_status(self._store, key, obj, status)
 
     async def _streams(
         self, cluster: Cluster, source: api.ApiServerSource, status: dict[str, Any]
@@ -190,42 +193,21 @@ def apiserversource_controller(
     store: ResourceStore, clusters: Clusters, adapters: Adapters, clock: Clock
 ) -> Controller:
     """The controller of ApiServerSources; it requeues a source when its adapter reports."""
-
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, APISERVERSOURCES)]
-
-    async def every_source(event: WatchEvent) -> Iterable[ResourceKey]:
-        listed = await store.list(APISERVERSOURCES)
-        return [_key_of(item) for item in listed.items]
-
-    async def sources_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        namespace = event.object.get("metadata", {}).get("namespace", "")
-        listed = await store.list(APISERVERSOURCES, namespace)
-        return [_key_of(item) for item in listed.items]
-
     reconciler = ApiServerSourceReconciler(store, clusters, adapters, clock)
-    controller = Controller(
-        "apiserversource",
-        store,
-        reconciler.reconcile,
-        [
-            Watch(APISERVERSOURCES, own),
-            *(Watch(resource, every_source) for resource in RBAC_RESOURCES),
-            Watch(NAMESPACES, every_source),
-            Watch(SERVICE_ACCOUNTS, sources_of_namespace),
-            Watch("secrets", sources_of_namespace),
-            Watch("brokers.eventing.knative.dev", sources_of_namespace),
+    controller = source_controller(
+        sources_api.APISERVERSOURCE,
+        reconciler,
+        watches=[
+            *(Watch(resource, every(store, APISERVERSOURCES)) for resource in RBAC_RESOURCES),
+            Watch(NAMESPACES, every(store, APISERVERSOURCES)),
+            Watch(SERVICE_ACCOUNTS, in_namespace(store, APISERVERSOURCES)),
+            Watch(core.SECRET.resource, in_namespace(store, APISERVERSOURCES)),
         ],
     )
 
     def requeue(name: str) -> None:
         namespace, _, source_name = name.partition("/")
-        controller.queue.add(ResourceKey(APISERVERSOURCES, namespace, source_name))
+        controller.enqueue(APISERVERSOURCES, namespace, source_name)
 
     adapters.on_change = requeue
     return controller
-
-
-def _key_of(obj: Obj) -> ResourceKey:
-    meta = obj["metadata"]
-    return ResourceKey(APISERVERSOURCES, meta.get("namespace", ""), meta["name"])

@@ -8,39 +8,27 @@ Pod as a local process. How it behaves is in ``docs/sources-container-sinkbindin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.meta import metadata_of, namespace_of
-from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.apis.meta import namespace_of
+from kawa.reconciler.loop import Controller, Watch
 from kawa.sources.container import pod as adapter
 from kawa.sources.container.reconciler import (
     CONTAINERSOURCES,
     PODS,
     ContainerSourceReconciler,
 )
+from kawa.sources.controller import source_controller, source_recorder
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 __all__ = ["CONTAINERSOURCES", "container_sources"]
 
-ADDRESSABLES: Final = (
-    "brokers.eventing.knative.dev",
-    "services.serving.knative.dev",
-    "channels.messaging.knative.dev",
-    "inmemorychannels.messaging.knative.dev",
-)
-"""Kinds a sink most often refers to: a change re-resolves the sinks of their namespace (the
-controller's periodic resync covers any other kind)."""
-
 
 def container_sources(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
-    """The ContainerSource controller, ready to ``run()``."""
-    recorder = EventRecorder(store, "containersource-controller", clock=clock)
-    reconciler = ContainerSourceReconciler(store, clock, recorder)
-
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, CONTAINERSOURCES)]
+    """The ContainerSource controller, ready to ``run()``: it also watches the sources' Pods."""
+    kind = sources_api.CONTAINERSOURCE
+    reconciler = ContainerSourceReconciler(store, clock, source_recorder(store, kind, clock))
 
     async def owner(event: WatchEvent) -> Iterable[ResourceKey]:
         ref = adapter.owner_of(event.object)
@@ -48,23 +36,4 @@ def container_sources(store: ResourceStore, *, clock: Clock = system_clock) -> l
             return []
         return [ResourceKey(CONTAINERSOURCES, namespace_of(event.object), str(ref.get("name")))]
 
-    async def sources_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        namespace = namespace_of(event.object)
-        listed = await store.list(CONTAINERSOURCES, namespace)
-        return [
-            ResourceKey(CONTAINERSOURCES, namespace, str(metadata_of(i).get("name")))
-            for i in listed.items
-        ]
-
-    return [
-        Controller(
-            "containersource",
-            store,
-            reconciler.reconcile,
-            [
-                Watch(CONTAINERSOURCES, own),
-                Watch(PODS, owner),
-                *(Watch(r, sources_of_namespace) for r in ADDRESSABLES),
-            ],
-        )
-    ]
+    return [source_controller(kind, reconciler, watches=[Watch(PODS, owner)])]

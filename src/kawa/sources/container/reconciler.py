@@ -18,18 +18,18 @@ garbage collector for sources. Built by :func:`kawa.sources.container.container_
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Final
 
-from kawa.apis import meta
+from kawa.apis import core, meta
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import FALSE, TRUE, Clock
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import containersource
 from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.resolver import Unresolvable
-from kawa.reconciler.status import write_status
+from kawa.reconciler.status import INVALID, Reconciling, StatusReconciler
 from kawa.sources import sink
 from kawa.sources.container import pod as adapter
 from kawa.sources.sinkbinding import env
@@ -37,12 +37,11 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
-CONTAINERSOURCES: Final = "containersources.sources.knative.dev"
-PODS: Final = "pods"
+CONTAINERSOURCES: Final = sources_api.CONTAINERSOURCE.resource
+PODS: Final = core.POD.resource
 CONDITIONS: Final = containersource.CONTAINERSOURCE_CONDITIONS
 SINK_BINDING_READY: Final = containersource.SINK_BINDING_READY
 RECEIVE_ADAPTER_READY: Final = containersource.RECEIVE_ADAPTER_READY
-INVALID: Final = "Invalid"
 WAITING_FOR_SINK: Final = "WaitingForSink"
 POD_NOT_OWNED: Final = "PodNotOwned"
 
@@ -58,37 +57,39 @@ async def owned_pods(store: ResourceStore, namespace: str, name: str) -> list[Ob
     return out
 
 
-class ContainerSourceReconciler:
+def _owned_by(pod: Obj, uid: Any) -> bool:
+    return bool((adapter.owner_of(pod) or {}).get("uid") == uid)
+
+
+class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource]):
+    conditions = CONDITIONS
+    invalid_condition = RECEIVE_ADAPTER_READY
+
     def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
-        self._store = store
-        self._clock = clock
+        super().__init__(store, clock, recorder)
         self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
-        try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            await self._delete_pods(await owned_pods(self._store, key.namespace, key.name))
-            return
-        uid = meta.metadata_of(obj).get("uid")
-        pods = await owned_pods(self._store, key.namespace, key.name)
-        stale = [p for p in pods if (adapter.owner_of(p) or {}).get("uid") != uid]
-        await self._delete_pods(stale)
-        pods = [p for p in pods if p not in stale]
+    def parse(self, obj: Obj) -> containersource.ContainerSource:
+        return containersource.parse_containersource(obj)
 
-        stored = obj.get("status")
-        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-        CONDITIONS.initialize(status, clock=clock)
+    async def observe_deletion(self, key: ResourceKey) -> None:
+        await self._delete_pods(await owned_pods(self.store, key.namespace, key.name))
+
+    async def prepare(self, key: ResourceKey, obj: Obj, status: dict[str, Any]) -> None:
+        """Pods of an older source of the same name go, whatever this one says."""
+        uid = meta.metadata_of(obj).get("uid")
+        pods = await owned_pods(self.store, key.namespace, key.name)
+        await self._delete_pods([p for p in pods if not _owned_by(p, uid)])
+
+    async def reconcile_kind(self, current: Reconciling[containersource.ContainerSource]) -> None:
+        key, obj, status, clock = current.key, current.obj, current.status, self.clock
+        meta.set_observed_generation(status, current.spec.generation)
+        uid = meta.metadata_of(obj).get("uid")
+        pods = [
+            p for p in await owned_pods(self.store, key.namespace, key.name) if _owned_by(p, uid)
+        ]
         try:
-            source = containersource.parse_containersource(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(status, RECEIVE_ADAPTER_READY, INVALID, str(err), clock=clock)
-            await write_status(self._store, key, obj, status, self._recorder)
-            return
-        set_observed = source.generation
-        try:
-            url: str | None = await sink.resolve_sink(self._store, obj)
+            url: str | None = await sink.resolve_sink(self.store, obj, track=current.track)
         except Unresolvable as err:
             url = None
             status.pop("sinkUri", None)
@@ -97,7 +98,7 @@ class ContainerSourceReconciler:
             status["sinkUri"] = url
             CONDITIONS.mark_true(status, SINK_BINDING_READY, clock=clock)
 
-        current: Obj | None = None
+        pod: Obj | None = None
         if url is not None:
             desired = adapter.adapter_pod(
                 containersource.default_containersource(obj), url, env.ce_overrides_json(obj)
@@ -107,11 +108,9 @@ class ContainerSourceReconciler:
             except ValidationError as err:
                 message = f"spec.template does not make a valid Pod: {err}"
                 CONDITIONS.mark_false(status, RECEIVE_ADAPTER_READY, INVALID, message, clock=clock)
-                meta.set_observed_generation(status, set_observed)
-                await write_status(self._store, key, obj, status, self._recorder)
                 return
             try:
-                current = await self._ensure(obj, desired, pods)
+                pod = await self._ensure(obj, desired, pods)
             except ConflictError:
                 name = desired["metadata"]["name"]
                 CONDITIONS.mark_false(
@@ -121,13 +120,11 @@ class ContainerSourceReconciler:
                     f"Pod {name!r} exists and is not owned by this ContainerSource",
                     clock=clock,
                 )
-                meta.set_observed_generation(status, set_observed)
-                await write_status(self._store, key, obj, status, self._recorder)
                 return
         elif pods:
-            current = max(pods, key=lambda p: str(meta.metadata_of(p).get("creationTimestamp")))
+            pod = max(pods, key=lambda p: str(meta.metadata_of(p).get("creationTimestamp")))
 
-        if current is None:
+        if pod is None:
             CONDITIONS.mark_unknown(
                 status,
                 RECEIVE_ADAPTER_READY,
@@ -136,15 +133,13 @@ class ContainerSourceReconciler:
                 clock=clock,
             )
         else:
-            state, reason, message = adapter.adapter_condition(current)
+            state, reason, message = adapter.adapter_condition(pod)
             if state == TRUE:
                 CONDITIONS.mark_true(status, RECEIVE_ADAPTER_READY, clock=clock)
             elif state == FALSE:
                 CONDITIONS.mark_false(status, RECEIVE_ADAPTER_READY, reason, message, clock=clock)
             else:
                 CONDITIONS.mark_unknown(status, RECEIVE_ADAPTER_READY, reason, message, clock=clock)
-        meta.set_observed_generation(status, set_observed)
-        await write_status(self._store, key, obj, status, self._recorder)
 
     async def _ensure(self, source: Obj, desired: Obj, pods: list[Obj]) -> Obj:
         """Create ``desired`` unless it runs, then delete the source's other Pods; raises
@@ -154,7 +149,7 @@ class ContainerSourceReconciler:
         current = next((p for p in pods if meta.metadata_of(p).get("name") == name), None)
         if current is None:
             # ConflictError: a Pod of that name that is not this source's
-            current = await self._store.create(ResourceKey(PODS, namespace, name), desired)
+            current = await self.store.create(ResourceKey(PODS, namespace, name), desired)
             await self._recorder.record(source, "Normal", "PodCreated", f"Created Pod {name!r}")
         old = [p for p in pods if meta.metadata_of(p).get("name") != name]
         await self._delete_pods(old, source)
@@ -164,7 +159,7 @@ class ContainerSourceReconciler:
         for item in pods:
             name = str(meta.metadata_of(item).get("name", ""))
             try:
-                await self._store.delete(ResourceKey(PODS, meta.namespace_of(item), name))
+                await self.store.delete(ResourceKey(PODS, meta.namespace_of(item), name))
             except NotFoundError:
                 continue
             if source is not None:

@@ -8,30 +8,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Final, Protocol
 
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock, system_clock
 from kawa.delivery.sender import Dispatcher
-from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.sources.controller import source_controller, source_recorder
 from kawa.sources.ping.reconciler import PingSourceReconciler
-from kawa.sources.ping.scheduler import PINGSOURCES, PingScheduler
+from kawa.sources.ping.scheduler import PingScheduler
 from kawa.sources.ping.state import TickStore
 from kawa.sources.sink import SinkSender
-from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+from kawa.store.base import ResourceStore
 
 __all__ = ["PINGSOURCES", "PingScheduler", "Runnable", "ping_sources"]
 
-ADDRESSABLES: Final = (
-    "brokers.eventing.knative.dev",
-    "services.serving.knative.dev",
-    "channels.messaging.knative.dev",
-    "inmemorychannels.messaging.knative.dev",
-)
-"""Kinds a sink most often refers to: a change re-resolves the sinks of their namespace (the
-controller's periodic resync covers any other kind)."""
+PINGSOURCES: Final = sources_api.PINGSOURCE.resource
 
 
 class Runnable(Protocol):
@@ -58,26 +50,12 @@ def ping_sources(
     scheduler = PingScheduler(
         store, SinkSender(dispatcher), TickStore(data_dir / "sources" / "ping"), clock=clock
     )
-    recorder = EventRecorder(store, "pingsource-controller", clock=clock)
+    recorder = source_recorder(store, sources_api.PINGSOURCE, clock)
     reconciler = PingSourceReconciler(store, scheduler, clock, recorder)
-
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, PINGSOURCES)]
-
-    async def sources_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        namespace = event.object["metadata"].get("namespace", "")
-        listed = await store.list(PINGSOURCES, namespace)
-        return [ResourceKey(PINGSOURCES, namespace, i["metadata"]["name"]) for i in listed.items]
-
-    controller = Controller(
-        "pingsource",
-        store,
-        reconciler.reconcile,
-        [Watch(PINGSOURCES, own), *(Watch(r, sources_of_namespace) for r in ADDRESSABLES)],
-    )
+    controller = source_controller(sources_api.PINGSOURCE, reconciler)
 
     def delivery_changed(namespace: str, name: str) -> None:
-        controller.queue.add(ResourceKey(PINGSOURCES, namespace, name))
+        controller.enqueue(PINGSOURCES, namespace, name)
 
     scheduler.on_delivery = delivery_changed
     return [controller, scheduler]

@@ -14,25 +14,23 @@ A Warning Event is recorded when ``Ready`` turns ``False`` and a Normal one when
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import pingsource
-from kawa.errors import NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.resolver import Unresolvable
-from kawa.reconciler.status import write_status
+from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.sources import sink
 from kawa.sources.ping.scheduler import PingScheduler
-from kawa.store.base import ResourceKey, ResourceStore
+from kawa.store.base import Obj, ResourceStore
 
 CONDITIONS = pingsource.PINGSOURCE_CONDITIONS
-INVALID = "Invalid"
 
 
-class PingSourceReconciler:
+class PingSourceReconciler(StatusReconciler[pingsource.PingSource]):
+    conditions = CONDITIONS
+    invalid_condition = pingsource.DEPLOYED
+
     def __init__(
         self,
         store: ResourceStore,
@@ -40,28 +38,16 @@ class PingSourceReconciler:
         clock: Clock,
         recorder: EventRecorder | None = None,
     ) -> None:
-        self._store = store
+        super().__init__(store, clock, recorder)
         self._scheduler = scheduler
-        self._clock = clock
-        self._recorder = recorder
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
+    def parse(self, obj: Obj) -> pingsource.PingSource:
+        return pingsource.parse_pingsource(obj)
+
+    async def reconcile_kind(self, current: Reconciling[pingsource.PingSource]) -> None:
+        source, status, clock = current.spec, current.status, self.clock
         try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            return
-        stored = obj.get("status")
-        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-        CONDITIONS.initialize(status, clock=clock)
-        try:
-            source = pingsource.parse_pingsource(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(status, pingsource.DEPLOYED, INVALID, str(err), clock=clock)
-            await write_status(self._store, key, obj, status, self._recorder)
-            return
-        try:
-            url: str | None = await sink.resolve_sink(self._store, obj)
+            url: str | None = await sink.resolve_sink(self.store, current.obj, track=current.track)
             unresolvable = None
         except Unresolvable as err:
             url, unresolvable = None, err
@@ -73,4 +59,3 @@ class PingSourceReconciler:
         CONDITIONS.mark_true(status, pingsource.DEPLOYED, clock=clock)
         status["ceAttributes"] = [{"type": pingsource.EVENT_TYPE, "source": source.event_source}]
         set_observed_generation(status, source.generation)
-        await write_status(self._store, key, obj, status, self._recorder)

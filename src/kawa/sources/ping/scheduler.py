@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.sources import pingsource
 from kawa.delivery.sender import DeliveryResult
@@ -47,7 +48,7 @@ from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
-PINGSOURCES: Final = "pingsources.sources.knative.dev"
+PINGSOURCES: Final = sources_api.PINGSOURCE.resource
 MAX_SLEEP: Final = 30.0
 """Seconds a timer sleeps at most before looking at the clock again (the wall clock may jump)."""
 

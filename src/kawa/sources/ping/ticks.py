@@ -6,8 +6,9 @@ the wall clock of the source's ``spec.timezone`` (UTC when unset), the way cron 
 daylight-saving change a wall time that does not exist fires at the same instant one hour
 later (``zoneinfo`` semantics) and a wall time that happens twice fires once, the first time.
 
-:func:`due_ticks` is the restart rule (``docs/sources-ping.md``): the ticks after the last one
-fired, but none older than the catch-up window. :func:`ping_event` builds the event of one
+The wall-clock firing times come from :mod:`.firing`; :func:`due_ticks` is the restart rule
+(``docs/sources-ping.md``): the ticks after the last one fired, but none older than the
+catch-up window. :func:`ping_event` builds the event of one
 tick. Called by :mod:`kawa.sources.ping.scheduler`.
 """
 
@@ -22,6 +23,7 @@ from typing import Final
 from kawa.apis.sources import cron, pingsource
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.sources import sink
+from kawa.sources.ping import firing
 
 CATCH_UP_WINDOW: Final = 60.0
 """Seconds: a tick missed while kawa was down fires late when it is at most this old."""
@@ -34,11 +36,11 @@ def zone(name: str) -> tzinfo:
 
 def next_tick(schedule: cron.CronSchedule, tz: tzinfo, after: datetime) -> datetime:
     """The first tick strictly after ``after`` (an aware datetime), in UTC."""
-    candidate = schedule.next_after(after.astimezone(tz))
+    candidate = firing.next_after(schedule, after.astimezone(tz))
     # A wall clock turned back (end of daylight-saving time) can give a candidate that is
     # earlier as an instant: move on until it is later.
     while candidate.astimezone(UTC) <= after:
-        candidate = schedule.next_after(candidate)
+        candidate = firing.next_after(schedule, candidate)
     return candidate.astimezone(UTC)
 
 

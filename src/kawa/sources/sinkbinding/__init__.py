@@ -8,43 +8,24 @@ giving its Pod the sink.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
+from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.meta import metadata_of, namespace_of
-from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own_key
+from kawa.apis.meta import namespace_of
+from kawa.reconciler.loop import Controller, Watch, in_namespace
+from kawa.sources.controller import source_controller, source_recorder
 from kawa.sources.sinkbinding import subjects
 from kawa.sources.sinkbinding.reconciler import SINKBINDINGS, SinkBindingReconciler
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 __all__ = ["SINKBINDINGS", "sink_bindings"]
 
-SINK_KINDS: Final = (
-    "brokers.eventing.knative.dev",
-    "channels.messaging.knative.dev",
-    "inmemorychannels.messaging.knative.dev",
-)
-"""Kinds a sink most often refers to (besides Services, which are watched as subjects
-anyway): a change re-resolves the sinks of their namespace (the periodic resync covers any
-other kind)."""
-
 
 def sink_bindings(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
-    """The SinkBinding controller, ready to ``run()``."""
-    recorder = EventRecorder(store, "sinkbinding-controller", clock=clock)
-    reconciler = SinkBindingReconciler(store, clock, recorder)
-
-    async def own(event: WatchEvent) -> Iterable[ResourceKey]:
-        return [own_key(event, SINKBINDINGS)]
-
-    async def bindings_of_namespace(event: WatchEvent) -> Iterable[ResourceKey]:
-        namespace = namespace_of(event.object)
-        listed = await store.list(SINKBINDINGS, namespace)
-        return [
-            ResourceKey(SINKBINDINGS, namespace, str(metadata_of(i).get("name")))
-            for i in listed.items
-        ]
+    """The SinkBinding controller, ready to ``run()``: it also watches the subjects."""
+    kind = sources_api.SINKBINDING
+    reconciler = SinkBindingReconciler(store, clock, source_recorder(store, kind, clock))
+    bindings_of_namespace = in_namespace(store, SINKBINDINGS)
 
     async def subject(event: WatchEvent) -> Iterable[ResourceKey]:
         """A Service or ContainerSource concerns the bindings of its namespace, and the one
@@ -67,16 +48,13 @@ def sink_bindings(store: ResourceStore, *, clock: Clock = system_clock) -> list[
         return keys
 
     return [
-        Controller(
-            "sinkbinding",
-            store,
-            reconciler.reconcile,
-            [
-                Watch(SINKBINDINGS, own),
+        source_controller(
+            kind,
+            reconciler,
+            watches=[
                 Watch(subjects.SERVICE.resource, subject),
                 Watch(subjects.CONTAINER_SOURCE.resource, subject),
                 Watch(subjects.POD.resource, bound_pod),
-                *(Watch(r, bindings_of_namespace) for r in SINK_KINDS),
             ],
         )
     ]

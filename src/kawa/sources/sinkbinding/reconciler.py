@@ -25,58 +25,49 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from kawa.apis import kn_common, meta
-from kawa.apis.conditions import Clock, ConditionSet
+from kawa.apis import sources as sources_api
+from kawa.apis.conditions import ConditionSet
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import sinkbinding
-from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
-from kawa.reconciler.events import EventRecorder
+from kawa.errors import ConflictError, NotFoundError, TemporaryError
 from kawa.reconciler.resolver import Unresolvable
-from kawa.reconciler.status import write_status
+from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.sources import sink
 from kawa.sources.sinkbinding import env, subjects
-from kawa.store.base import Obj, ResourceKey, ResourceStore
+from kawa.store.base import Obj, ResourceKey
 
 log = logging.getLogger(__name__)
 
-SINKBINDINGS: Final = "sinkbindings.sources.knative.dev"
+SINKBINDINGS: Final = sources_api.SINKBINDING.resource
 SINK_PROVIDED: Final = kn_common.SINK_PROVIDED
 BINDING_AVAILABLE: Final = "BindingAvailable"
 CONDITIONS: Final = ConditionSet((SINK_PROVIDED, BINDING_AVAILABLE))
 SUBJECT_MISSING: Final = "SubjectMissing"
 SUBJECT_UNSUPPORTED: Final = "SubjectUnsupported"
 SUBJECT_CONFLICT: Final = "SubjectConflict"
-INVALID: Final = "Invalid"
 
 
-class SinkBindingReconciler:
-    def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
-        self._store = store
-        self._clock = clock
-        self._recorder = recorder
+class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
+    conditions = CONDITIONS
+    invalid_condition = BINDING_AVAILABLE
 
-    async def reconcile(self, key: ResourceKey) -> None:
-        clock = self._clock
+    def parse(self, obj: Obj) -> sinkbinding.SinkBinding:
+        return sinkbinding.parse_sinkbinding(obj)
+
+    async def observe_deletion(self, key: ResourceKey) -> None:
+        await self._release(key.namespace, key.name, keep=())
+
+    async def observe_invalid(self, key: ResourceKey, obj: Obj) -> None:
+        await self._release(key.namespace, key.name, keep=())
+
+    async def reconcile_kind(self, current: Reconciling[sinkbinding.SinkBinding]) -> None:
+        key, obj, status, binding = current.key, current.obj, current.status, current.spec
+        clock = self.clock
+        meta.set_observed_generation(status, binding.generation)
         try:
-            obj = await self._store.get(key)
-        except NotFoundError:
-            await self._release(key.namespace, key.name, keep=())
-            return
-        stored = obj.get("status")
-        status: dict[str, Any] = copy.deepcopy(stored) if isinstance(stored, dict) else {}
-        CONDITIONS.initialize(status, clock=clock)
-        try:
-            binding = sinkbinding.parse_sinkbinding(obj)
-        except ValidationError as err:
-            CONDITIONS.mark_false(status, BINDING_AVAILABLE, INVALID, str(err), clock=clock)
-            await self._release(key.namespace, key.name, keep=())
-            await write_status(self._store, key, obj, status, self._recorder)
-            return
-        try:
-            url = await sink.resolve_sink(self._store, obj)
+            url = await sink.resolve_sink(self.store, obj, track=current.track)
         except Unresolvable as err:
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
-            meta.set_observed_generation(status, binding.generation)
-            await write_status(self._store, key, obj, status, self._recorder)
             return
         sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS)
         kind = subjects.kind_of(binding.subject)
@@ -92,8 +83,6 @@ class SinkBindingReconciler:
             )
         else:
             await self._bind_all(binding, kind, url, env.ce_overrides_json(obj), status)
-        meta.set_observed_generation(status, binding.generation)
-        await write_status(self._store, key, obj, status, self._recorder)
 
     async def _bind_all(
         self,
@@ -103,8 +92,8 @@ class SinkBindingReconciler:
         overrides: str,
         status: dict[str, Any],
     ) -> None:
-        clock = self._clock
-        listed = await self._store.list(kind.resource, binding.namespace)
+        clock = self.clock
+        listed = await self.store.list(kind.resource, binding.namespace)
         selected = [o for o in listed.items if subjects.selects(binding.subject, o)]
         conflicts: list[str] = []
         kept: set[tuple[str, str]] = set()
@@ -140,7 +129,7 @@ class SinkBindingReconciler:
 
     async def _exists(self, namespace: str, name: str) -> bool:
         try:
-            await self._store.get(ResourceKey(SINKBINDINGS, namespace, name))
+            await self.store.get(ResourceKey(SINKBINDINGS, namespace, name))
         except NotFoundError:
             return False
         return True
@@ -172,7 +161,7 @@ class SinkBindingReconciler:
             await self._recreate(key, subjects.recreated_pod(new, pod_spec))
         else:
             try:
-                await self._store.update(key, new)
+                await self.store.update(key, new)
             except ConflictError as err:
                 raise TemporaryError(str(err), delay=0.0) from err
             except NotFoundError:
@@ -181,11 +170,11 @@ class SinkBindingReconciler:
 
     async def _recreate(self, key: ResourceKey, pod: Obj) -> None:
         try:
-            await self._store.delete(key)
+            await self.store.delete(key)
         except NotFoundError:
             return
         try:
-            await self._store.create(key, core_pod.default_pod(pod))
+            await self.store.create(key, core_pod.default_pod(pod))
         except ConflictError as err:  # someone made a Pod of that name meanwhile
             log.warning("cannot recreate %s with the sink's environment: %s", key, err)
 
@@ -194,7 +183,7 @@ class SinkBindingReconciler:
     ) -> None:
         """Unbind the subjects ``binding`` bound that are not in ``keep``."""
         for kind in subjects.KINDS:
-            listed = await self._store.list(kind.resource, namespace)
+            listed = await self.store.list(kind.resource, namespace)
             for obj in listed.items:
                 name = str(meta.metadata_of(obj).get("name", ""))
                 if subjects.bound_by(obj) != binding or (kind.resource, name) in keep:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kawa.apis import meta
+from kawa.apis import core, meta, serving
+from kawa.apis import sources as sources_api
 from kawa.apis.sources.sinkbinding import Subject
 
 BOUND_ANNOTATION: Final = "sinkbindings.sources.kawa.dev/bound-by"
@@ -36,13 +37,11 @@ class SubjectKind:
         return f"{self.kind} ({self.api_version})"
 
 
-SERVICE: Final = SubjectKind(
-    "serving.knative.dev/v1", "Service", "services.serving.knative.dev", True
-)
+SERVICE: Final = SubjectKind("serving.knative.dev/v1", "Service", serving.SERVICE.resource, True)
 CONTAINER_SOURCE: Final = SubjectKind(
-    "sources.knative.dev/v1", "ContainerSource", "containersources.sources.knative.dev", True
+    "sources.knative.dev/v1", "ContainerSource", sources_api.CONTAINERSOURCE.resource, True
 )
-POD: Final = SubjectKind("v1", "Pod", "pods", False)
+POD: Final = SubjectKind("v1", "Pod", core.POD.resource, False)
 KINDS: Final = (SERVICE, CONTAINER_SOURCE, POD)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kawa.apis.rbac import authorize
+from kawa.sources.apiserver import authorize
 
 # The tutorial's serviceaccount.yaml, as examples/seed keeps it.
 SEED = (

@@ -1,4 +1,5 @@
-"""The delivery HTTP/1.1 client against real servers on 127.0.0.1 (aiohttp and scripted ones)."""
+"""The HTTP/1.1 client (delivery's and the serving router's) against real servers on
+127.0.0.1 (aiohttp and scripted ones)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kawa.delivery.http11 import (
+from kawa.transport.http11 import (
     ConnectError,
     HttpClient,
     InvalidURLError,
@@ -20,7 +21,7 @@ from kawa.delivery.http11 import (
     ProtocolError,
 )
 
-from .delivery_support import Receiver, reply, serve
+from ..delivery.delivery_support import Receiver, reply, serve
 from .raw_server import Answer, ok, serve_raw
 
 HEADERS = {"ce-id": "1", "Prefer": "reply"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kawa.delivery.http11 import HttpClient
+from kawa.transport.http11 import HttpClient
 
 from .raw_server import Answer, ok, serve_raw
 

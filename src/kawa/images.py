@@ -21,8 +21,12 @@ without its registry (``/`` may be written ``.``, since ConfigMap keys cannot ho
 container's command on the host), ``builtin:event-display`` or a command line (the image's
 entrypoint, split like a shell would: ``python3 -m app``).
 
-Pure (no I/O). Called by the kubelet (:mod:`kawa.serving.kubelet`), the serving controllers
-(a Revision whose image is not runnable is not Ready) and the autoscaler.
+Pure (no I/O). Called by the kubelet (:mod:`kawa.serving.kubelet`: what a container runs),
+the autoscaler (:mod:`kawa.serving.autoscaler`: no Pods for an image that cannot run) and
+the Revision reconciler (:mod:`kawa.controllers.serving.revision`: such a Revision is not
+Ready). ``kawa.serving`` and ``kawa.controllers`` may not import each other, so the catalog
+sits below both, outside ``kawa.apis`` (it is no resource type): see
+``docs/decisions/0017-what-lives-in-apis.md``.
 """
 
 from __future__ import annotations

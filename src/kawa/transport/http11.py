@@ -16,7 +16,7 @@ redirects, no cookies, no compression, no invented headers (only ``Host`` and
 * **Stale connections**: a request on a *reused* connection that got no response byte at all
   before the connection closed (the server closed it while idle) is retried once on a new
   connection: nothing was processed. A request on a new connection is never retried here.
-* **Responses**: see :mod:`kawa.delivery._http11_connection` (1xx skipped, chunked with
+* **Responses**: see :mod:`kawa.transport._http11_connection` (1xx skipped, chunked with
   trailers, Content-Length, read until close; bodies over ``max_body`` bytes fail).
 * ``https://`` uses TLS through ``loop.create_connection(ssl=...)`` (the default context: the
   system's CAs, hostname checked) unless an ``ssl_context`` is given.
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
-from kawa.delivery._http11_connection import (
+from kawa.transport._http11_connection import (
     ConnectError,
     Connection,
     HttpClientError,

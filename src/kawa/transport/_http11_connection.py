@@ -1,6 +1,6 @@
 """One HTTP/1.1 client connection: an asyncio protocol that writes a request and parses the answer.
 
-Used only by :mod:`kawa.delivery.http11`, whose pool owns these connections. One request at a
+Used only by :mod:`kawa.transport.http11`, whose pool owns these connections. One request at a
 time per connection (no pipelining). The response parser handles what RFC 9112 section 6
 asks of a client: interim 1xx answers are skipped; the body is framed by
 ``Transfer-Encoding: chunked`` (chunk extensions ignored, trailers read and dropped), else by

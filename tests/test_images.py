@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.core import images
+from kawa import images
 from kawa.errors import KawaError
 
 EVENT_DISPLAY = [sys.executable, "-m", "kawa.serving.event_display"]

@@ -10,8 +10,10 @@ ServiceAccount is matched as a ``ServiceAccount`` subject, as the user
 ``system:serviceaccount:<ns>:<name>`` and as the groups ``system:serviceaccounts``,
 ``system:serviceaccounts:<ns>`` and ``system:authenticated``. Invalid objects grant nothing.
 
-Called by the ApiServerSource reconciler, which checks that the source's ServiceAccount may
-get, list and watch the resources it follows.
+Pure (no I/O). Called by :mod:`.local` for the ApiServerSource reconciler, which checks that
+the source's ServiceAccount may get, list and watch the resources it follows. It lives with
+its only caller; should kawa's API server authorize requests by RBAC too, it moves to a pure
+package below both (``docs/decisions/0017-what-lives-in-apis.md``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,193 @@
+"""Brokers and Triggers track what they resolve (Knative's tracker): a Trigger created before
+its subscriber (a Knative Service), its dead-letter sink or its Broker becomes Ready within
+a second of them, and a Broker whose dead-letter sink is another Broker created later
+resolves it as promptly. The controllers run on a real SQLite store with the periodic resync
+off, so every reconcile here comes from a watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from kawa.apis import serving
+from kawa.apis.conditions import system_clock
+from kawa.apis.registry import BROKER, TRIGGER
+from kawa.controllers.eventing import BrokerReconciler, TriggerReconciler
+from kawa.errors import NotFoundError
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Controller, own
+from kawa.reconciler.status import StatusReconciler
+from kawa.store.base import Obj, ResourceKey
+from kawa.store.sqlite import SqliteResourceStore
+
+from ..serving.serving_support import eventually
+from .serving.support import admit, condition
+
+NS = "default"
+BASE = "http://127.0.0.1:8080"
+PROMPT = 1.0
+"""Seconds within which a dependency's change is reflected (the resync would take 10)."""
+DISPLAY_URL = "http://127.0.0.1:8080/serving/default/display"
+
+
+def ksvc(name: str) -> Obj:
+    return admit(
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"template": {"spec": {"containers": [{"image": "busybox"}]}}},
+        }
+    )
+
+
+def broker(name: str, **spec: Any) -> Obj:
+    return admit(
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Broker",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": spec,
+        }
+    )
+
+
+def ref(kind: str, name: str) -> dict[str, Any]:
+    api = "serving.knative.dev/v1" if kind == "Service" else "eventing.knative.dev/v1"
+    return {"ref": {"apiVersion": api, "kind": kind, "name": name}}
+
+
+def trigger(name: str, **spec: Any) -> Obj:
+    return admit(
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"broker": "default", **spec},
+        }
+    )
+
+
+class Eventing:
+    def __init__(self, store: SqliteResourceStore) -> None:
+        self.store = store
+
+    async def create(self, resource: str, obj: Obj) -> Obj:
+        return await self.store.create(ResourceKey(resource, NS, obj["metadata"]["name"]), obj)
+
+    async def get(self, resource: str, name: str) -> Obj | None:
+        try:
+            return await self.store.get(ResourceKey(resource, NS, name))
+        except NotFoundError:
+            return None
+
+    async def until(
+        self, resource: str, name: str, check: Callable[[Obj], bool], timeout: float = PROMPT
+    ) -> None:
+        """Wait until ``check`` holds for the object (fails after ``timeout``)."""
+
+        async def probe() -> Obj | None:
+            obj = await self.get(resource, name)
+            return obj if obj is not None and check(obj) else None
+
+        await eventually(probe, timeout, f"{resource} {name}: not within {timeout}s")
+
+
+def is_(type_: str, status: str) -> Callable[[Obj], bool]:
+    return lambda obj: condition(obj, type_)[0] == status
+
+
+@contextlib.asynccontextmanager
+async def running_eventing() -> AsyncIterator[tuple[Eventing, list[StatusReconciler[Any]]]]:
+    store = SqliteResourceStore(":memory:")
+    recorder = EventRecorder(store, "eventing-controller")
+    brokers = BrokerReconciler(store, BASE, system_clock, recorder)
+    triggers = TriggerReconciler(store, system_clock, recorder)
+    controllers = [
+        Controller(name, store, r.reconcile, [own(kind.resource)], tracker=r.tracker, resync=None)
+        for name, r, kind in (("broker", brokers, BROKER), ("trigger", triggers, TRIGGER))
+    ]
+    tasks = [asyncio.create_task(c.run()) for c in controllers]
+    try:
+        yield Eventing(store), [brokers, triggers]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await store.close()
+
+
+async def test_a_trigger_is_ready_as_soon_as_what_it_resolves_is() -> None:
+    async with running_eventing() as (eventing, (_, triggers)):
+        await eventing.create(
+            TRIGGER.resource,
+            trigger(
+                "t",
+                subscriber=ref("Service", "display"),
+                delivery={"deadLetterSink": ref("Broker", "dead-letters")},
+            ),
+        )
+        await eventing.until(TRIGGER.resource, "t", is_("SubscriberResolved", "False"))
+        t = await eventing.get(TRIGGER.resource, "t")
+        assert t is not None
+        assert condition(t, "SubscriberResolved")[2].startswith("NotFound"), t["status"]
+        assert condition(t, "BrokerReady")[0] == "False", t["status"]
+
+        # the Broker, created later
+        await eventing.create(BROKER.resource, broker("default"))
+        await eventing.until(TRIGGER.resource, "t", is_("BrokerReady", "True"))
+
+        # the Service exists but has no address yet, then gets one
+        svc = await eventing.create(serving.SERVICE.resource, ksvc("display"))
+        await eventing.until(
+            TRIGGER.resource,
+            "t",
+            lambda o: "NotAddressable" in condition(o, "SubscriberResolved")[2],
+        )
+        await eventing.store.update(
+            ResourceKey(serving.SERVICE.resource, NS, "display"),
+            dict(svc, status={"address": {"url": DISPLAY_URL}}),
+            status_only=True,
+        )
+        await eventing.until(TRIGGER.resource, "t", is_("SubscriberResolved", "True"))
+        t = await eventing.get(TRIGGER.resource, "t")
+        assert t is not None
+        assert t["status"]["subscriberUri"] == DISPLAY_URL
+        assert condition(t, "Ready")[0] == "False"  # the dead-letter sink is still missing
+
+        # the dead-letter sink, another Broker, created last
+        await eventing.create(BROKER.resource, broker("dead-letters"))
+        await eventing.until(TRIGGER.resource, "t", is_("Ready", "True"))
+        t = await eventing.get(TRIGGER.resource, "t")
+        assert t is not None
+        assert t["status"]["deadLetterSinkUri"] == f"{BASE}/brokers/{NS}/dead-letters"
+
+        # its Broker deleted: not Ready at once
+        await eventing.store.delete(ResourceKey(BROKER.resource, NS, "default"))
+        await eventing.until(TRIGGER.resource, "t", is_("BrokerReady", "False"))
+
+        # a subscriber that is a plain URI tracks no Service any more
+        key = ResourceKey(TRIGGER.resource, NS, "t")
+        current = await eventing.store.get(key)
+        spec = dict(current["spec"], subscriber={"uri": "http://127.0.0.1:9/"})
+        await eventing.store.update(key, dict(current, spec=spec))
+        await eventing.until(
+            TRIGGER.resource,
+            "t",
+            lambda o: o["status"].get("subscriberUri") == spec["subscriber"]["uri"],
+        )
+        assert ResourceKey(serving.SERVICE.resource, NS, "display") not in (
+            triggers.tracker.references(key)
+        )
+
+
+async def test_a_broker_resolves_a_dead_letter_broker_created_later() -> None:
+    async with running_eventing() as (eventing, _):
+        await eventing.create(
+            BROKER.resource, broker("b", delivery={"deadLetterSink": ref("Broker", "later")})
+        )
+        await eventing.until(BROKER.resource, "b", is_("DeadLetterSinkResolved", "False"))
+        await eventing.create(BROKER.resource, broker("later"))
+        await eventing.until(BROKER.resource, "b", is_("Ready", "True"))
