@@ -4,7 +4,9 @@ Every error kawa raises on purpose derives from :class:`KawaError`. Input proble
 :class:`FieldError` values (a path such as ``spec.filter.attributes[SOURCE]`` plus what was
 expected) aggregated into one :class:`ValidationError`, so that a user sees every mistake at
 once. Operational errors carry their retry meaning: :class:`TemporaryError` may be retried
-(optionally after ``delay`` seconds), :class:`PermanentError` may not.
+(optionally after ``delay`` seconds), :class:`PermanentError` may not. The API server maps
+each class to an HTTP status and a Kubernetes reason in one table
+(:mod:`kawa.apiserver.status`).
 
 Nothing here imports anything from kawa: every layer may raise these.
 """
@@ -73,6 +75,14 @@ class ForbiddenError(KawaError):
 
 class ConflictError(KawaError):
     """A write lost a race (stale resourceVersion) or would create a duplicate."""
+
+
+class AlreadyExistsError(ConflictError):
+    """A create names an object that exists already (Kubernetes' ``AlreadyExists``)."""
+
+
+class MethodNotAllowedError(KawaError):
+    """A request uses a verb its target does not serve (HTTP 405)."""
 
 
 class GoneError(KawaError):

@@ -4,8 +4,10 @@ ValidationError (the API turns it into a 4xx), never with another exception."""
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +87,25 @@ def test_json_patches(body: Any) -> None:
 def test_selectors(text: str) -> None:
     _only_validation_errors(selectors.label_selector, text)
     _only_validation_errors(selectors.field_selector, text)
+
+
+def test_strategic_directives_of_any_shape() -> None:
+    """No catch-all turns crashes into errors: a directive of the wrong shape is a field
+    error, merge keys of any JSON type are ordered like the others."""
+    keys = core.POD.strategic_merge_keys
+    wrong = {"spec": {"$deleteFromPrimitiveList/args": 5}}
+    with pytest.raises(ValidationError) as raised:
+        patch.strategic_merge_patch(POD, wrong, keys)
+    assert raised.value.errors[0].path == "spec.$deleteFromPrimitiveList/args"
+    ordered = {
+        "spec": {
+            "$setElementOrder/containers": [{"name": ["x"]}, {"name": "c"}],
+            "containers": [{"name": ["x"], "image": "j"}],
+        }
+    }
+    merged = patch.strategic_merge_patch(POD, ordered, keys)
+    assert [c["name"] for c in merged["spec"]["containers"]] == [["x"], "c"]
+    dropped = {"spec": {"containers": [{"name": "c", "$deleteFromPrimitiveList/args": ["b"]}]}}
+    pod = copy.deepcopy(POD)
+    pod["spec"]["containers"][0]["args"] = ["a", "b"]
+    assert patch.strategic_merge_patch(pod, dropped, keys)["spec"]["containers"][0]["args"] == ["a"]

@@ -33,7 +33,7 @@ import yaml
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from kawa.apiserver.status import error_response
+from kawa.apiserver.status import UnauthorizedError, error_response
 
 TOKEN_FILE: Final = "token"
 KUBECONFIG_FILE: Final = "kubeconfig"
@@ -175,7 +175,8 @@ def token_middleware(token: str) -> Middleware:
             return await handler(request)
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            return error_response(401, "Unauthorized: a valid bearer token is required")
+            refused = UnauthorizedError("Unauthorized: a valid bearer token is required")
+            return error_response(refused)
         return await handler(request)
 
     return check

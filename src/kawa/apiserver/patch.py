@@ -20,7 +20,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from kawa.errors import FieldError, ValidationError
+from kawa.errors import ValidationError
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -147,10 +147,7 @@ _DELETE_PRIMITIVES = "$deleteFromPrimitiveList/"
 
 def strategic_merge_patch(target: Any, patch: Any, merge_keys: Mapping[str, str]) -> Any:
     """A strategic merge patch applied to a copy of ``target`` (see the module docstring)."""
-    try:
-        return _smp(target, patch, merge_keys, "")
-    except (TypeError, KeyError, AttributeError, ValueError) as err:
-        raise ValidationError([FieldError("", f"invalid strategic merge patch: {err}")]) from None
+    return _smp(target, patch, merge_keys, "")
 
 
 def _smp(target: Any, patch: Any, keys: Mapping[str, str], path: str) -> Any:
@@ -165,12 +162,16 @@ def _smp(target: Any, patch: Any, keys: Mapping[str, str], path: str) -> Any:
     for key, value in patch.items():
         if key in ("$patch", "$retainKeys") or key.startswith(_ORDER):
             continue
+        child = f"{path}.{key}" if path else key
         if key.startswith(_DELETE_PRIMITIVES):
             field = key[len(_DELETE_PRIMITIVES) :]
-            drop = set(value or [])
-            result[field] = [v for v in result.get(field) or [] if v not in drop]
+            current = result.get(field)
+            if not isinstance(value, list | None) or not isinstance(current, list | None):
+                raise ValidationError.single(
+                    child, f"invalid strategic merge patch: {field} and this must be lists"
+                )
+            result[field] = [v for v in current or [] if v not in (value or [])]
             continue
-        child = f"{path}.{key}" if path else key
         if value is None:
             result.pop(key, None)
         elif isinstance(value, list) and child in keys:
@@ -224,10 +225,11 @@ def _merge_list(
             items[found] = _smp(items[found], entry, keys, item_path)
     if isinstance(order, list):
         wanted = [o.get(merge_key) for o in order if isinstance(o, Mapping)]
-        rank = {value: i for i, value in enumerate(wanted)}
-        items.sort(
-            key=lambda item: rank.get(
-                item.get(merge_key) if isinstance(item, Mapping) else None, len(rank)
-            )
-        )
+
+        def rank(item: Any) -> int:
+            """The item's place in ``$setElementOrder`` (keys may be any JSON value)."""
+            value = item.get(merge_key) if isinstance(item, Mapping) else None
+            return next((i for i, w in enumerate(wanted) if w == value), len(wanted))
+
+        items.sort(key=rank)
     return items

@@ -21,7 +21,8 @@ import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kawa.errors import FieldError, ValidationError
+from kawa.apiserver.status import UnsupportedMediaTypeError
+from kawa.errors import ValidationError
 
 MAGIC = b"k8s\x00"
 """The prefix of every Kubernetes protobuf body."""
@@ -32,7 +33,7 @@ Field = tuple[int, int, int | bytes]
 """One wire field: (number, wire type, value: an int for numbers, bytes when delimited)."""
 
 
-class UnsupportedKind(ValidationError):
+class UnsupportedKind(UnsupportedMediaTypeError):
     """A well-formed protobuf body of a kind kawa cannot decode (the server answers 415)."""
 
 
@@ -343,14 +344,9 @@ def decode_object(body: bytes) -> dict[str, Any]:
     if reader is None:
         known = ", ".join(sorted(k for _, k in DECODERS))
         raise UnsupportedKind(
-            [
-                FieldError(
-                    "",
-                    f"kawa does not read {kind or 'objects'} ({api_version or 'no apiVersion'}) "
-                    f"in protobuf (it does for {known}): send JSON or YAML instead, for example "
-                    "with kubectl apply -f or kubectl create -f",
-                )
-            ]
+            f"kawa does not read {kind or 'objects'} ({api_version or 'no apiVersion'}) "
+            f"in protobuf (it does for {known}): send JSON or YAML instead, for example "
+            "with kubectl apply -f or kubectl create -f"
         )
     raw = envelope.get("raw")
     if not raw:

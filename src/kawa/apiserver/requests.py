@@ -17,8 +17,9 @@ from aiohttp import web
 
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
-from kawa.apiserver.protobuf import UnsupportedKind, decode_object
-from kawa.errors import FieldError, NotFoundError, ValidationError
+from kawa.apiserver.protobuf import decode_object
+from kawa.apiserver.status import RequestEntityTooLargeError, UnsupportedMediaTypeError
+from kawa.errors import NotFoundError, ValidationError
 from kawa.store.base import ResourceKey
 
 
@@ -77,19 +78,7 @@ def parse_path(scheme: Scheme, group: str, version: str, segments: list[str]) ->
     return Target(rk, api_version, None, name, sub)
 
 
-class UnsupportedMediaType(ValidationError):
-    """A body of a content type kawa does not accept (415)."""
-
-
-class PayloadTooLarge(ValidationError):
-    """A body over the server's size limit (413)."""
-
-
 PROTOBUF = "application/vnd.kubernetes.protobuf"
-
-
-def unsupported(message: str) -> UnsupportedMediaType:
-    return UnsupportedMediaType([FieldError("", message)])
 
 
 async def read_body(request: web.Request) -> Any:
@@ -97,7 +86,8 @@ async def read_body(request: web.Request) -> Any:
 
     Kubernetes protobuf (what kubectl's typed generators such as ``kubectl create namespace``
     send) is decoded by :func:`kawa.apiserver.protobuf.decode_object` for the kinds it knows.
-    Other content types are refused with 415 before the body is read.
+    Other content types are refused (UnsupportedMediaTypeError, 415) before the body is read;
+    a body over the server's limit is RequestEntityTooLargeError (413).
     """
     content_type = request.content_type
     protobuf = content_type == PROTOBUF
@@ -106,23 +96,20 @@ async def read_body(request: web.Request) -> Any:
         or content_type.endswith(("json", "yaml"))
         or content_type == "application/octet-stream"
     ):
-        raise unsupported(
+        raise UnsupportedMediaTypeError(
             f"the body of the request was in an unknown format ({content_type}): kawa accepts "
             "application/json and application/yaml (use kubectl apply -f or kubectl create -f)"
         )
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as err:
-        raise PayloadTooLarge(
-            [FieldError("", f"the request body is too large ({err.text or 'over the limit'})")]
+        raise RequestEntityTooLargeError(
+            f"the request body is too large ({err.text or 'over the limit'})"
         ) from None
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
     if protobuf:
-        try:
-            return decode_object(raw)
-        except UnsupportedKind as err:
-            raise unsupported(err.errors[0].message) from None
+        return decode_object(raw)
     try:
         if "yaml" in request.content_type:
             return _json_compatible(yaml.load(raw, Loader=_NoAliasLoader))
@@ -175,3 +162,8 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationError.single("", "the request body must be an object")
     return body
+
+
+def dry_run(request: web.Request) -> bool:
+    """``?dryRun=All``: check the write, store nothing."""
+    return request.query.get("dryRun") == "All"

@@ -5,7 +5,7 @@ Label selectors: ``a=b`` / ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, 
 ``path==value``, ``path!=value`` on dotted field paths (``metadata.name``,
 ``involvedObject.uid``, ``status.phase`` ...), comma-separated and ANDed. Pure functions: each
 parser returns a predicate over a resource dict, or raises ValidationError naming the
-parameter.
+parameter. :func:`from_query` combines both parameters of a request.
 """
 
 from __future__ import annotations
@@ -138,3 +138,14 @@ def field_selector(text: str, *, param: str = "fieldSelector") -> Predicate:
         return all(r.holds(True, field_value(obj, r.key) or "") for r in requirements)
 
     return matches
+
+
+def from_query(query: Mapping[str, str]) -> Predicate:
+    """The predicate of a request's ``labelSelector`` and ``fieldSelector`` (both must hold;
+    either may be absent)."""
+    checks: list[Predicate] = []
+    if text := query.get("labelSelector"):
+        checks.append(label_selector(text))
+    if text := query.get("fieldSelector"):
+        checks.append(field_selector(text))
+    return lambda obj: all(check(obj) for check in checks)

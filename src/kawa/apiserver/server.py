@@ -8,11 +8,12 @@ Routes (the conventions kubectl and the Kubernetes clients expect):
 - resources under ``/api/v1/...`` (core group) and ``/apis/<group>/<version>/...``:
   collections (``GET`` list or ``?watch=1``, ``POST``, ``DELETE`` collection), items
   (``GET``, ``PUT``, ``PATCH``, ``DELETE``) and the ``status`` subresource, namespaced under
-  ``/namespaces/<ns>/`` or cluster-wide (:mod:`kawa.apiserver.resources`). Other
-  subresources (a Pod's ``log``) are served by handlers registered with
-  :meth:`ApiServer.add_subresource`.
+  ``/namespaces/<ns>/`` or cluster-wide (:mod:`kawa.apiserver.reads`,
+  :mod:`kawa.apiserver.writes`, :mod:`kawa.apiserver.deletes`). Other subresources (a Pod's
+  ``log``) are served by handlers registered with :meth:`ApiServer.add_subresource`.
 
-Every error is a Kubernetes ``Status`` object; bad input never yields a 500.
+Handlers raise kawa errors; every one becomes a Kubernetes ``Status`` object through the
+one error table (:mod:`kawa.apiserver.status`). Bad input never yields a 500.
 """
 
 from __future__ import annotations
@@ -23,18 +24,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi
-from kawa.apiserver.requests import PayloadTooLarge, Target, UnsupportedMediaType, parse_path
-from kawa.apiserver.resources import Resources, json_response
-from kawa.apiserver.status import error_response
-from kawa.errors import (
-    ConflictError,
-    ForbiddenError,
-    GoneError,
-    KawaError,
-    NotFoundError,
-    ValidationError,
-)
+from kawa.apiserver import discovery, openapi, status
+from kawa.apiserver.deletes import Deletes
+from kawa.apiserver.reads import Reads
+from kawa.apiserver.requests import Target, parse_path
+from kawa.apiserver.responses import json_response
+from kawa.apiserver.writes import Writes
+from kawa.errors import KawaError, MethodNotAllowedError, NotFoundError, ValidationError
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +44,9 @@ class ApiServer:
     def __init__(self, store: ResourceStore, scheme: Scheme = SCHEME) -> None:
         self._store = store
         self._scheme = scheme
-        self._resources = Resources(store, scheme)
+        self._reads = Reads(store)
+        self._writes = Writes(store, scheme)
+        self._deletes = Deletes(store)
         self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
 
     def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:
@@ -91,7 +89,8 @@ class ApiServer:
     async def openapi_document(self, request: web.Request) -> web.Response:
         body = openapi.document(self._scheme, request.match_info["tail"])
         if body is None:
-            return error_response(404, f"no OpenAPI document for {request.match_info['tail']}")
+            missing = NotFoundError(f"no OpenAPI document for {request.match_info['tail']}")
+            return status.error_response(missing)
         return web.Response(body=body, content_type="application/json")
 
     # -- resources ------------------------------------------------------------------------
@@ -105,52 +104,32 @@ class ApiServer:
 
     async def _serve(self, request: web.Request, group: str, version: str) -> web.StreamResponse:
         segments = [s for s in request.match_info["tail"].split("/") if s]
+        target: Target | None = None
         try:
             if not segments:
                 if request.method != "GET":
-                    return error_response(405, f"{request.method} is not allowed here")
+                    raise MethodNotAllowedError(f"{request.method} is not allowed here")
                 listed = discovery.resources(self._scheme, group, version)
                 if listed is None:
                     raise NotFoundError(f"the server could not find {group or 'core'}/{version}")
                 return json_response(listed)
             target = parse_path(self._scheme, group, version, segments)
-            try:
-                return await self._dispatch(request, target)
-            except ValidationError as err:
-                if isinstance(err, UnsupportedMediaType | PayloadTooLarge):
-                    raise
-                return _invalid(err, target)
-        except UnsupportedMediaType as err:
-            return error_response(415, str(err.errors[0].message))
-        except PayloadTooLarge as err:
-            return error_response(413, str(err.errors[0].message), reason="RequestEntityTooLarge")
-        except ValidationError as err:
-            return _invalid(err, None)
-        except NotFoundError as err:
-            return error_response(404, str(err), reason="NotFound")
-        except GoneError as err:
-            return error_response(410, str(err), reason="Expired")
-        except ForbiddenError as err:
-            return error_response(403, str(err), reason="Forbidden")
-        except ConflictError as err:
-            text = str(err)
-            reason = "AlreadyExists" if "already exists" in text else "Conflict"
-            return error_response(409, text, reason=reason)
+            return await self._dispatch(request, target)
         except KawaError as err:
-            log.warning("API request %s %s failed: %s", request.method, request.path, err)
-            return error_response(503, str(err), reason="ServiceUnavailable")
+            if status.reason_of(err).code >= 500:
+                log.warning("API request %s %s failed: %s", request.method, request.path, err)
+            return _error(err, target)
 
     async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
-        res = self._resources
         method = request.method
         if target.subresource is not None:
             if target.subresource == "status" and "status" in target.kind.subresources:
                 if method == "GET":
-                    return await res.get(request, target)
+                    return await self._reads.get(request, target)
                 if method == "PUT":
-                    return await res.replace_status(request, target)
+                    return await self._writes.replace_status(request, target)
                 if method == "PATCH":
-                    return await res.patch(request, target)
+                    return await self._writes.patch(request, target)
             handler = self._subresources.get((target.kind.plural, target.subresource))
             if handler is not None:
                 return await handler(request, target)
@@ -158,35 +137,30 @@ class ApiServer:
                 raise NotFoundError(
                     f"{target.kind.plural} has no subresource {target.subresource!r}"
                 )
-            return error_response(405, f"{method} is not allowed on {target.subresource}")
+            raise MethodNotAllowedError(f"{method} is not allowed on {target.subresource}")
         if target.name is None:
             if method == "GET":
-                return await res.list(request, target)
+                return await self._reads.list(request, target)
             if method == "POST":
-                return await res.create(request, target)
+                return await self._writes.create(request, target)
             if method == "DELETE":
-                return await res.delete_collection(request, target)
+                return await self._deletes.delete_collection(request, target)
         else:
             if method == "GET":
-                return await res.get(request, target)
+                return await self._reads.get(request, target)
             if method == "PUT":
-                return await res.replace(request, target)
+                return await self._writes.replace(request, target)
             if method == "PATCH":
-                return await res.patch(request, target)
+                return await self._writes.patch(request, target)
             if method == "DELETE":
-                return await res.delete(request, target)
-        return error_response(405, f"the method {method} is not allowed here")
+                return await self._deletes.delete(request, target)
+        raise MethodNotAllowedError(f"the method {method} is not allowed here")
 
 
-def _invalid(err: ValidationError, target: Target | None) -> web.Response:
-    causes = list(err.errors)
-    if all(not c.path for c in causes):
-        return error_response(400, str(err), reason="BadRequest")
-    kind = group = name = ""
-    if target is not None:
-        kind, group = target.kind.kind, target.kind.group
-        # the subject reads "<Kind> <namespace>/<name>" (or "<Kind> <name>")
-        name = target.name or err.subject.rpartition(" ")[2].rpartition("/")[2]
-    return error_response(
-        422, str(err), reason="Invalid", causes=causes, kind=kind, group=group, name=name
-    )
+def _error(err: KawaError, target: Target | None) -> web.Response:
+    """The Status response for ``err``; an invalid object's names the object."""
+    if target is None or not isinstance(err, ValidationError):
+        return status.error_response(err)
+    # the subject reads "<Kind> <namespace>/<name>" (or "<Kind> <name>")
+    name = target.name or err.subject.rpartition(" ")[2].rpartition("/")[2]
+    return status.error_response(err, kind=target.kind.kind, group=target.kind.group, name=name)

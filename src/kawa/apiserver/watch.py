@@ -3,11 +3,12 @@
 One JSON object per line: ``{"type": "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR", "object": ...}``.
 Without a ``resourceVersion`` (or with ``0``) the stream starts with an ``ADDED`` event per
 existing object; with one, it replays the changes after it (``ERROR`` with a 410 Status when
-that point is no longer retained). Selectors apply to every event: an object that stops
-matching is reported ``DELETED``, one that starts matching ``ADDED``. ``allowWatchBookmarks``
-adds a ``BOOKMARK`` (the latest resourceVersion) when nothing happened for a while;
-``timeoutSeconds`` ends the stream. Objects are rendered by the caller's ``render`` (the
-requested version, or a one-row Table).
+that point is no longer retained; any other store failure also ends the stream with an
+``ERROR``, each Status from :mod:`kawa.apiserver.status`). Selectors apply to every event:
+an object that stops matching is reported ``DELETED``, one that starts matching ``ADDED``.
+``allowWatchBookmarks`` adds a ``BOOKMARK`` (the latest resourceVersion) when nothing
+happened for a while; ``timeoutSeconds`` ends the stream. Objects are rendered by the
+caller's ``render`` (the requested version, or a one-row Table).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from kawa.errors import GoneError, ValidationError
+from kawa.apiserver import status
+from kawa.errors import KawaError, ValidationError
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 BOOKMARK_INTERVAL: Final = 30.0
@@ -71,14 +73,14 @@ async def stream(
 
     matching: dict[tuple[str, str], bool] = {}
     """Whether each object the stream knows of matches the selectors (as last reported)."""
-    queue: asyncio.Queue[WatchEvent | GoneError | None] = asyncio.Queue()
+    queue: asyncio.Queue[WatchEvent | KawaError | None] = asyncio.Queue()
     last_rv = 0
 
     async def feed(since: int | None) -> None:
         try:
             async for event in store.watch(resource, namespace, since):
                 queue.put_nowait(event)
-        except GoneError as err:
+        except KawaError as err:  # GoneError: the resume point is no longer retained
             queue.put_nowait(err)
         finally:
             queue.put_nowait(None)
@@ -119,18 +121,8 @@ async def stream(
                 continue
             if item is None:
                 break
-            if isinstance(item, GoneError):
-                await send(
-                    "ERROR",
-                    {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "status": "Failure",
-                        "message": str(item),
-                        "reason": "Expired",
-                        "code": 410,
-                    },
-                )
+            if isinstance(item, KawaError):
+                await send("ERROR", status.status_of(item))
                 break
             last_rv = item.resource_version
             key = _key(item.object)
@@ -150,10 +142,10 @@ async def stream(
             elif before:
                 await send("DELETED", render(item.object))
     except ConnectionResetError:
-        pass
+        pass  # the client went away: nobody is left to tell
     finally:
         feeder.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        with contextlib.suppress(asyncio.CancelledError):
             await feeder
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()

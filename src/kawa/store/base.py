@@ -72,7 +72,7 @@ class ResourceStore(Protocol):
         ...
 
     async def create(self, key: ResourceKey, obj: Obj) -> Obj:
-        """Store a new object; :class:`kawa.errors.ConflictError` if it exists.
+        """Store a new object; :class:`kawa.errors.AlreadyExistsError` if it exists.
 
         ``metadata.name`` and ``namespace`` come from ``key``; the bookkeeping metadata given
         in ``obj`` is replaced. Returns the object as stored.

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from kawa.errors import ConflictError, GoneError, NotFoundError
+from kawa.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
 
 T = TypeVar("T")
@@ -135,7 +135,7 @@ class SqliteResourceStore:
     async def create(self, key: ResourceKey, obj: Obj) -> Obj:
         async with self._lock:
             if await self._run(self._get_row, key) is not None:
-                raise ConflictError(f"{key} already exists")
+                raise AlreadyExistsError(f"{key} already exists")
             new = copy.deepcopy(obj)
             meta = new.setdefault("metadata", {})
             meta["name"] = key.name

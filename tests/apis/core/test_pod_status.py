@@ -169,3 +169,12 @@ def test_status_helpers_drive_the_cells() -> None:
     )
     assert obj["status"]["containerStatuses"][0]["state"]["terminated"]["reason"] == "Error"
     assert (ps.status_cell(obj), ps.restarts_cell(obj)) == ("Error", 1)
+
+
+def test_grace_of_a_pod_being_deleted() -> None:
+    running: dict[str, Any] = {"metadata": {"name": "p"}}
+    assert ps.grace_of(running) is None
+    deleting = {"metadata": {"deletionTimestamp": "x", "deletionGracePeriodSeconds": 3}}
+    assert ps.grace_of(deleting) == 3.0
+    assert ps.grace_of({"metadata": {"deletionTimestamp": "x"}}) == 30.0  # the default
+    assert ps.grace_of({"metadata": 5}) is None

@@ -149,6 +149,9 @@ async def test_errors_are_kubernetes_statuses(node: Node, api: Api) -> None:
     assert status == 400
     status, text = await api.log("two", container="b")
     assert status == 200
+    async with api.session.post(api.url + LOG.format("two")) as resp:
+        refused = await resp.json()
+    assert (resp.status, refused["reason"], refused["code"]) == (405, "MethodNotAllowed", 405)
 
 
 async def test_waiting_container_has_no_logs_yet(node: Node, api: Api) -> None:

@@ -10,7 +10,8 @@ The supervisor that runs a Pod's containers as processes reports them with
 ``Initialized`` and ``ContainersReady``. :func:`status_cell` reproduces the STATUS column of
 kubectl (Kubernetes' ``printPod``): the phase, or the reason of a waiting or terminated
 container (``CrashLoopBackOff``, ``Completed``, ``Error``), ``Init:...`` while init
-containers run, ``Terminating`` while the Pod is deleted.
+containers run, ``Terminating`` while the Pod is deleted. :func:`grace_of` tells the
+kubelet the grace period of a Pod the API server is deleting gracefully.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal, get_args
 
 from kawa.apis.conditions import Clock, ConditionSet, format_time, get_condition
+from kawa.apis.core.pod_spec import DEFAULT_GRACE_PERIOD
 from kawa.apis.model.base import MergeKey, Model, doc
 from kawa.apis.model.types import DateTime
 
@@ -343,3 +345,15 @@ def readiness_gates_cell(obj: Mapping[str, Any]) -> str:
         if condition is not None and condition.is_true:
             true += 1
     return f"{true}/{len(gates)}"
+
+
+def grace_of(pod: Mapping[str, Any]) -> float | None:
+    """The grace period of a pending graceful deletion of ``pod`` (its
+    ``metadata.deletionTimestamp`` is set), ``None`` when there is none."""
+    metadata = pod.get("metadata")
+    if not isinstance(metadata, Mapping) or not metadata.get("deletionTimestamp"):
+        return None
+    grace = metadata.get("deletionGracePeriodSeconds")
+    if isinstance(grace, int) and not isinstance(grace, bool):
+        return float(grace)
+    return float(DEFAULT_GRACE_PERIOD)

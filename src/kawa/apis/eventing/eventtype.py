@@ -230,7 +230,11 @@ def _down(out: meta.Object, spec: dict[str, Any]) -> dict[str, Any]:
     new: dict[str, Any] = {}
     attributes = spec.get("attributes")
     items = attributes if isinstance(attributes, list) else []
-    by_name = {a.get("name"): a.get("value") for a in items if isinstance(a, Mapping)}
+    by_name = {
+        a["name"]: a.get("value")
+        for a in items
+        if isinstance(a, Mapping) and isinstance(a.get("name"), str)
+    }
     for field, attr in _FLAT_ATTRIBUTES:
         if by_name.get(attr) is not None:
             new[field] = by_name[attr]

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from kawa import images
 from kawa.apis.conditions import Clock, system_clock
-from kawa.apis.core import pod_deletion
+from kawa.apis.core import pod_status
 from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import log_handler, process
@@ -129,7 +129,7 @@ class Kubelet:
         worker = self.workers.get(key)
         if worker is not None and (worker.uid != uid or type_ == "DELETED"):
             del self.workers[key]
-            forced = pod_deletion.grace_of(pod) if worker.uid == uid else None
+            forced = pod_status.grace_of(pod) if worker.uid == uid else None
             self._stop_worker(worker, forced)  # forced: --grace-period=0 --force
             worker = None
         if type_ == "DELETED":
@@ -137,7 +137,7 @@ class Kubelet:
         node_name = (pod.get("spec") or {}).get("nodeName")
         if node_name not in (None, "", self.node.node_name):
             return
-        grace = pod_deletion.grace_of(pod)
+        grace = pod_status.grace_of(pod)
         if grace is not None:  # deleted gracefully: stop it, then remove the object
             if worker is not None:
                 worker.observe(pod)

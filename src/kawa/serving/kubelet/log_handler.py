@@ -6,7 +6,8 @@ Serves what ``kubectl logs`` asks for, with Kubernetes' query parameters: ``cont
 ``text/plain``. ``follow`` streams new lines until the container's run ends or the client
 goes away. Errors are raised as kawa errors (the API server turns them into ``Status``
 objects): an unknown Pod is ``NotFoundError`` (404), a bad request ``ValidationError``
-without a field path (400, Kubernetes' wording). Called through
+without a field path (400, Kubernetes' wording), a verb other than GET
+``MethodNotAllowedError`` (405). Called through
 :meth:`kawa.serving.kubelet.Kubelet.pod_log`, which passes itself as the :class:`PodLogSource`
 (the little of the kubelet this module needs, so that it does not import the kubelet).
 """
@@ -22,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-import orjson
 from aiohttp import web
 
-from kawa.errors import ValidationError
+from kawa.errors import MethodNotAllowedError, ValidationError
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import (
     Entry,
@@ -224,7 +224,7 @@ class _Reader:
 
 async def serve(kubelet: PodLogSource, request: web.Request, target: Any) -> web.StreamResponse:
     if request.method != "GET":
-        return _status(405, "MethodNotAllowed", f"{request.method} is not allowed on pods/log")
+        raise MethodNotAllowedError(f"{request.method} is not allowed on pods/log")
     namespace = str(target.namespace or "default")
     name = str(target.name or "")
     pod = await kubelet.store.get(ResourceKey("pods", namespace, name))
@@ -304,16 +304,3 @@ def _render(entries: list[Entry], timestamps: bool, budget: int | None) -> tuple
         return body, None
     body = body[:budget]
     return body, budget - len(body)
-
-
-def _status(code: int, reason: str, message: str) -> web.Response:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    return web.Response(status=code, body=orjson.dumps(body), content_type="application/json")

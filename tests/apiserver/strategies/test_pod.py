@@ -1,11 +1,12 @@
-"""Kubernetes' graceful deletion rules for Pods (pure)."""
+"""The Pod strategy: Kubernetes' graceful deletion rules for Pods (pure)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from kawa.apis.core.pod_deletion import Deletion, grace_of, keep_deletion, plan_deletion
+from kawa.apiserver.strategies.base import Deletion
+from kawa.apiserver.strategies.pod import PodStrategy, keep_deletion, plan_deletion
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -69,6 +70,11 @@ def test_updates_keep_the_deletion_fields() -> None:
     assert "deletionTimestamp" not in forged["metadata"]
 
 
-def test_grace_of() -> None:
-    assert grace_of(pod()) is None
-    assert grace_of(pod(deletionTimestamp="x", deletionGracePeriodSeconds=3)) == 3.0
+def test_the_strategy_uses_these_rules() -> None:
+    strategy = PodStrategy()
+    assert strategy.plan_deletion(pod(grace=5), None, NOW) == plan_deletion(pod(grace=5), None, NOW)
+    old = pod(deletionTimestamp="2024-05-01T12:00:30Z", deletionGracePeriodSeconds=30)
+    new = pod()
+    strategy.prepare_for_update(old, new)
+    assert new["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert strategy.forbids_deletion("p") is None

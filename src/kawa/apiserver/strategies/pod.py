@@ -1,4 +1,4 @@
-"""Graceful deletion of Pods, as the Kubernetes API server decides it.
+"""The Pod strategy: graceful deletion, as the Kubernetes API server decides it.
 
 Deleting a Pod that runs on a node does not remove it at once: the API server sets
 ``metadata.deletionTimestamp`` (now + the grace period) and
@@ -6,38 +6,39 @@ Deleting a Pod that runs on a node does not remove it at once: the API server se
 SIGKILL once the grace period is over) and then removes the object. A Pod that was never
 bound to a node, or whose phase is already ``Succeeded`` or ``Failed``, and a deletion with
 a grace period of 0 (``kubectl delete --grace-period=0 --force``) remove it at once. A second
-deletion may only shorten the grace period.
+deletion may only shorten the grace period, and updates keep the deletion fields (only a
+delete sets them).
 
-Pure: :func:`plan_deletion` is called by the API server's delete
-(:mod:`kawa.apiserver.resources`), which also keeps these fields across updates
-(:func:`keep_deletion`); the kubelet reads them (:func:`grace_of`).
+Pure: :func:`plan_deletion` and :func:`keep_deletion` are the hooks of
+:class:`PodStrategy`, which the generic CRUD calls (looked up by
+:func:`kawa.apiserver.strategies.for_kind`); the kubelet reads the fields with
+:func:`kawa.apis.core.pod_status.grace_of`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from kawa.apis.conditions import format_time
+from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD
+from kawa.apiserver.strategies.base import IMMEDIATE, Deletion, Strategy
 
 DELETION_FIELDS: Final = ("deletionTimestamp", "deletionGracePeriodSeconds")
-DEFAULT_GRACE_PERIOD: Final = 30
 _TERMINAL: Final = ("Succeeded", "Failed")
 
 
-@dataclass(frozen=True, slots=True)
-class Deletion:
-    """What a delete request does to a Pod.
+class PodStrategy(Strategy):
+    """Pods: graceful deletion (see the module docstring)."""
 
-    ``immediate``: remove the object now (with ``metadata``: after setting it, so that the
-    kubelet sees the grace period of 0 of a forced deletion). Otherwise ``metadata`` holds
-    the fields to set (``None``: a graceful deletion is already pending and stays as is).
-    """
+    def prepare_for_update(self, old: Mapping[str, Any], new: dict[str, Any]) -> None:
+        keep_deletion(old, new)
 
-    immediate: bool
-    metadata: Mapping[str, Any] | None = None
+    def plan_deletion(
+        self, obj: Mapping[str, Any], grace_period: int | None, now: datetime
+    ) -> Deletion:
+        return plan_deletion(obj, grace_period, now)
 
 
 def _int(value: Any) -> int | None:
@@ -62,7 +63,7 @@ def plan_deletion(pod: Mapping[str, Any], requested: int | None, now: datetime) 
         grace = _int(spec.get("terminationGracePeriodSeconds"))
         grace = DEFAULT_GRACE_PERIOD if grace is None else grace
     if not spec.get("nodeName") or status.get("phase") in _TERMINAL:
-        return Deletion(immediate=True)
+        return IMMEDIATE
     grace = 1 if grace < 0 else grace
     if grace == 0:  # forced: the kubelet kills its processes at once
         return Deletion(True, _fields(now, 0))
@@ -100,12 +101,3 @@ def keep_deletion(old: Mapping[str, Any], new: dict[str, Any]) -> None:
             new_meta[key] = old_meta[key]
         else:
             new_meta.pop(key, None)
-
-
-def grace_of(pod: Mapping[str, Any]) -> float | None:
-    """The grace period of a pending graceful deletion of ``pod``, None when there is none."""
-    metadata = _section(pod, "metadata")
-    if not metadata.get("deletionTimestamp"):
-        return None
-    grace = _int(metadata.get("deletionGracePeriodSeconds"))
-    return float(grace) if grace is not None else float(DEFAULT_GRACE_PERIOD)

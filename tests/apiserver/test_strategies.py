@@ -1,6 +1,7 @@
-"""Deleting a Pod through the API: graceful (``deletionTimestamp``) when it runs on a node,
-at once otherwise; updates keep the deletion fields. No kubelet runs here: the object stays
-until someone removes it."""
+"""Per-kind strategies through the API: a Pod is deleted gracefully (``deletionTimestamp``)
+when it runs on a node, at once otherwise, and updates keep the deletion fields; the
+protected namespaces are never deleted; other kinds follow the default (deleted at once).
+No kubelet runs here: a Pod being deleted stays until someone removes it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from kawa.apiserver.server import ApiServer
 from kawa.errors import NotFoundError
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
+
+from .api_support import serving as serving_api
 
 PODS = "/api/v1/namespaces/default/pods"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -23,21 +24,8 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 @contextlib.asynccontextmanager
 async def serving() -> AsyncIterator[tuple[SqliteResourceStore, aiohttp.ClientSession, str]]:
-    store = SqliteResourceStore(":memory:")
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
-    await store.create(ResourceKey("namespaces", "", "default"), namespace)
-    app = web.Application()
-    ApiServer(store).install(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        async with aiohttp.ClientSession() as client:
-            yield store, client, f"http://127.0.0.1:{runner.addresses[0][1]}{PODS}"
-    finally:
-        await runner.cleanup()
-        await store.close()
+    async with serving_api() as api:
+        yield api.store, api.client, api.url + PODS
 
 
 def pod(name: str, node: str = "kawa", grace: int = 30) -> dict[str, Any]:
@@ -128,3 +116,38 @@ async def test_deleting_the_collection_is_graceful_too() -> None:
         left = (await store.list("pods", "default")).items
         assert [p["metadata"]["name"] for p in left] == ["bound"]
         assert left[0]["metadata"]["deletionTimestamp"]
+
+
+async def test_the_protected_namespaces_are_never_deleted() -> None:
+    async with serving_api() as api:
+        for name in ("kube-system", "kube-public", "doomed"):
+            namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            assert (await api.call("POST", "/api/v1/namespaces", namespace))[0] == 201
+        status, body = await api.call("DELETE", "/api/v1/namespaces/default")
+        assert (status, body["reason"]) == (403, "Forbidden")
+        assert (
+            body["message"]
+            == 'namespaces "default" is forbidden: this namespace may not be deleted'
+        )
+        status, body = await api.call("DELETE", "/api/v1/namespaces")
+        assert status == 200
+        assert [i["metadata"]["name"] for i in body["items"]] == ["doomed"]
+        left = (await api.store.list("namespaces")).items
+        assert sorted(n["metadata"]["name"] for n in left) == [
+            "default",
+            "kube-public",
+            "kube-system",
+        ]
+
+
+async def test_other_kinds_are_deleted_at_once() -> None:
+    """The default strategy: a grace period means nothing to a ConfigMap."""
+    async with serving_api() as api:
+        path = "/api/v1/namespaces/default/configmaps"
+        configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+        assert (await api.call("POST", path, configmap))[0] == 201
+        status, body = await api.call("DELETE", f"{path}/c", {"gracePeriodSeconds": 30})
+        assert status == 200
+        assert "deletionTimestamp" not in body["metadata"]
+        with pytest.raises(NotFoundError):
+            await api.store.get(ResourceKey("configmaps", "default", "c"))

@@ -1,0 +1,152 @@
+"""Deletes of resources: one object, or every selected object of a collection.
+
+A delete reads ``DeleteOptions`` (the body's, with ``gracePeriodSeconds`` and ``dryRun``
+also taken from the query), checks its preconditions (``uid``, ``resourceVersion``) and
+asks the kind's strategy (:mod:`kawa.apiserver.strategies`) whether the object may be
+deleted at all and how: at once, or gracefully (``metadata.deletionTimestamp`` set and the
+object left for someone else, a Pod's kubelet, to remove). A graceful deletion that loses a
+race with another writer is tried again. Called by :class:`kawa.apiserver.server.ApiServer`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from kawa.apiserver import selectors, strategies
+from kawa.apiserver.requests import Target
+from kawa.apiserver.responses import object_list, respond
+from kawa.apiserver.strategies.base import Strategy
+from kawa.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from kawa.store.base import Obj, ResourceKey, ResourceStore
+
+DELETE_ATTEMPTS: Final = 5
+"""How often a graceful deletion is tried when another writer (a kubelet) gets in between."""
+_PRECONDITIONS: Final = ("uid", "resourceVersion")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOptions:
+    """What a client asked of a delete (Kubernetes' ``DeleteOptions``)."""
+
+    grace_period: int | None = None
+    """``gracePeriodSeconds``; ``None``: the kind's own (a Pod's
+    ``terminationGracePeriodSeconds``)."""
+    preconditions: Mapping[str, str] | None = None
+    """``uid`` and/or ``resourceVersion`` the object must still have."""
+    dry_run: bool = False
+
+    def check_preconditions(self, current: Obj) -> None:
+        """ConflictError when ``current`` does not have the required uid or resourceVersion."""
+        meta = current["metadata"]
+        for field, wanted in (self.preconditions or {}).items():
+            if str(wanted) != str(meta.get(field)):
+                raise ConflictError(
+                    f"Precondition failed: {field} in precondition: {wanted}, "
+                    f"{field} in object meta: {meta.get(field)}"
+                )
+
+
+async def read_delete_options(request: web.Request) -> DeleteOptions:
+    """The request's DeleteOptions: its body (which may be empty) and query parameters."""
+    body: Any = {}
+    if request.can_read_body:
+        raw = await request.read()
+        if raw.strip():
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as err:
+                raise ValidationError.single("", f"invalid DeleteOptions: {err}") from None
+    if not isinstance(body, Mapping):
+        raise ValidationError.single("", "DeleteOptions must be an object")
+    flag = body.get("dryRun")
+    dry_run = request.query.get("dryRun") == "All" or (
+        flag == "All" or (isinstance(flag, list) and "All" in flag)
+    )
+    given = body.get("preconditions")
+    preconditions = None
+    if isinstance(given, Mapping):
+        preconditions = {f: str(given[f]) for f in _PRECONDITIONS if given.get(f)}
+    return DeleteOptions(_grace_period(request, body), preconditions, dry_run)
+
+
+def _grace_period(request: web.Request, body: Mapping[str, Any]) -> int | None:
+    """``gracePeriodSeconds`` of the body, else of the query; ``None`` when neither has it."""
+    value = body.get("gracePeriodSeconds")
+    if value is None:
+        text = request.query.get("gracePeriodSeconds")
+        if text is None:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValidationError.single(
+                "gracePeriodSeconds", f"expected a whole number of seconds, got {text!r}"
+            ) from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError.single(
+            "gracePeriodSeconds", f"expected a whole number of seconds, got {value!r}"
+        )
+    return value
+
+
+class Deletes:
+    """The delete handlers (see the module docstring)."""
+
+    def __init__(self, store: ResourceStore) -> None:
+        self._store = store
+
+    async def delete(self, request: web.Request, target: Target) -> web.Response:
+        strategy = strategies.for_kind(target.kind)
+        key = target.key()
+        refusal = strategy.forbids_deletion(key.name)
+        if refusal is not None:
+            raise ForbiddenError(refusal)
+        options = await read_delete_options(request)
+        return respond(request, target, await self._delete(key, strategy, options))
+
+    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        selected = selectors.from_query(request.query)
+        options = await read_delete_options(request)
+        strategy = strategies.for_kind(target.kind)
+        result = await self._store.list(target.kind.resource, target.namespace)
+        deleted = []
+        for item in result.items:
+            meta = item["metadata"]
+            if not selected(item) or strategy.forbids_deletion(meta["name"]) is not None:
+                continue  # Kubernetes never deletes protected ones; the rest of the collection goes
+            if options.dry_run:
+                deleted.append(item)
+                continue
+            key = ResourceKey(target.kind.resource, meta.get("namespace", ""), meta["name"])
+            try:
+                deleted.append(await self._delete(key, strategy, options))
+            except NotFoundError:
+                continue  # deleted meanwhile by someone else: nothing left to do
+        return object_list(target, deleted, result.resource_version)
+
+    async def _delete(self, key: ResourceKey, strategy: Strategy, options: DeleteOptions) -> Obj:
+        """Delete the object at ``key`` as its strategy plans it; the object as the delete
+        left it (gone, or marked for a graceful deletion)."""
+        for attempt in range(DELETE_ATTEMPTS):
+            current = await self._store.get(key)
+            options.check_preconditions(current)
+            if options.dry_run:
+                return current
+            plan = strategy.plan_deletion(current, options.grace_period, datetime.now(UTC))
+            try:
+                if plan.metadata is not None:
+                    marked = copy.deepcopy(current)
+                    marked["metadata"].update(plan.metadata)
+                    current = await self._store.update(key, marked)
+                return await self._store.delete(key) if plan.immediate else current
+            except ConflictError:  # another writer got in between: plan again
+                if attempt == DELETE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
