@@ -189,7 +189,11 @@ def _object_schema(
     properties = {k: v for k, v in whole["properties"].items() if k not in _HEADER}
     if status is not None:
         properties["status"] = model_openapi.schema_of(status)
-    return {"description": whole["description"], "type": "object", "properties": properties}
+    out = {"description": whole["description"], "type": "object", "properties": properties}
+    required = [name for name in whole.get("required", ()) if name not in _HEADER]
+    if required:
+        out["required"] = required
+    return out
 
 
 @functools.cache

@@ -39,8 +39,8 @@ def test_config_map_parses_data_and_binary_data() -> None:
     [
         (cm(data={"a/b": "x"}), {"data[a/b]": "invalid key: a valid config key must consist"}),
         (cm(data={"..x": "x"}), {"data[..x]": "invalid key: must not start with '..'"}),
-        (cm(data={"k": 1}), {"data[k]": "expected a string, got a number (quote it in YAML)"}),
-        (cm(data=["k"]), {"data": "expected a map of strings, got a list"}),
+        (cm(data={"k": 1}), {"data[k]": "expected a string, got a number"}),
+        (cm(data=["k"]), {"data": "expected a mapping, got a list"}),
         (cm(binaryData={"k": "not base64!"}), {"binaryData[k]": "invalid value: expected base64"}),
         (
             cm(data={"k": "v"}, binaryData={"k": b64("v")}),
@@ -51,7 +51,7 @@ def test_config_map_parses_data_and_binary_data() -> None:
     ],
 )
 def test_invalid_config_maps(obj: dict[str, Any], expected: dict[str, str]) -> None:
-    found = field_errors(lambda: configmap.validate_config_map(obj))
+    found = field_errors(lambda: core.CONFIG_MAP.validate(obj))
     assert found.keys() == expected.keys()
     for path, start in expected.items():
         assert found[path].startswith(start)
@@ -59,17 +59,15 @@ def test_invalid_config_maps(obj: dict[str, Any], expected: dict[str, str]) -> N
 
 def test_immutable_config_map() -> None:
     mutable = cm(data={"k": "v"})
-    configmap.validate_config_map_update(mutable, cm(data={"k": "w"}, immutable=True))
+    core.CONFIG_MAP.validate_update(mutable, cm(data={"k": "w"}, immutable=True))
     frozen = cm(data={"k": "v"}, immutable=True)
-    configmap.validate_config_map_update(frozen, cm(data={"k": "v"}, immutable=True))
-    assert field_errors(
-        lambda: configmap.validate_config_map_update(frozen, cm(data={"k": "w"}))
-    ) == {
+    core.CONFIG_MAP.validate_update(frozen, cm(data={"k": "v"}, immutable=True))
+    assert field_errors(lambda: core.CONFIG_MAP.validate_update(frozen, cm(data={"k": "w"}))) == {
         "immutable": "field is immutable when `immutable` is set",
         "data": "field is immutable when `immutable` is set",
     }
     assert field_errors(
-        lambda: configmap.validate_config_map_update(
+        lambda: core.CONFIG_MAP.validate_update(
             frozen, cm(data={"k": "v"}, binaryData={"b": b64("x")}, immutable=True)
         )
     ) == {"binaryData": "field is immutable when `immutable` is set"}
@@ -94,7 +92,7 @@ def sec(**extra: Any) -> dict[str, Any]:
 
 def test_secret_defaults_type_and_merges_string_data_on_a_copy() -> None:
     obj = sec(data={"user": b64("old"), "keep": b64("k")}, stringData={"user": "new", "pw": "p"})
-    out = secret.default_secret(obj)
+    out = core.SECRET.default(obj)
     assert out["type"] == "Opaque"
     assert "stringData" not in out
     assert out["data"] == {"user": b64("new"), "keep": b64("k"), "pw": b64("p")}
@@ -102,7 +100,7 @@ def test_secret_defaults_type_and_merges_string_data_on_a_copy() -> None:
     parsed = secret.parse_secret(obj)
     assert parsed.data == {"user": b"new", "keep": b"k", "pw": b"p"}
     assert parsed.type == "Opaque"
-    only_string = secret.default_secret(sec(stringData={"a": "b"}))
+    only_string = core.SECRET.default(sec(stringData={"a": "b"}))
     assert only_string["data"] == {"a": b64("b")}
 
 
@@ -128,10 +126,11 @@ def test_secret_defaults_type_and_merges_string_data_on_a_copy() -> None:
             },
         ),
         (sec(type="kubernetes.io/dockerconfigjson"), {"data[.dockerconfigjson]": "required"}),
+        (sec(type="x" * 254), {"type": "must be no more than 253 characters"}),
     ],
 )
 def test_invalid_secrets(obj: dict[str, Any], expected: dict[str, str]) -> None:
-    found = field_errors(lambda: secret.validate_secret(obj))
+    found = field_errors(lambda: core.SECRET.validate(obj))
     assert found.keys() == expected.keys()
     for path, start in expected.items():
         assert found[path].startswith(start)
@@ -153,13 +152,16 @@ def test_well_known_types_are_accepted() -> None:
 
 
 def test_secret_updates() -> None:
-    secret.validate_secret_update(sec(data={"a": b64("1")}), sec(stringData={"a": "2"}))
+    core.SECRET.validate_update(sec(data={"a": b64("1")}), sec(stringData={"a": "2"}))
     assert field_errors(
-        lambda: secret.validate_secret_update(sec(), sec(type="kubernetes.io/basic-auth"))
-    ) == {"type": "field is immutable"}
+        lambda: core.SECRET.validate_update(sec(), sec(type="kubernetes.io/basic-auth"))
+    ) == {
+        "type": "immutable field changed from 'Opaque' to 'kubernetes.io/basic-auth'; delete and "
+        "recreate the Secret to change its type"
+    }
     frozen = sec(data={"a": b64("1")}, immutable=True)
     assert field_errors(
-        lambda: secret.validate_secret_update(frozen, sec(stringData={"a": "2"}, immutable=True))
+        lambda: core.SECRET.validate_update(frozen, sec(stringData={"a": "2"}, immutable=True))
     ) == {"data": "field is immutable when `immutable` is set"}
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from kawa.apis import core
 from kawa.apis.core import event
+from kawa.apis.core.references import ObjectReference
 from kawa.apis.kinds import PrinterColumn
 
 from ..helpers import field_errors
@@ -50,17 +51,23 @@ def cell(name: str, obj: dict[str, Any]) -> Any:
 def test_event_with_a_dotted_name_parses() -> None:
     parsed = event.parse_event(ev())
     assert parsed.name == "busybox.17a8b3c4d5e6f7a8"
-    assert parsed.involved_object == event.ObjectReference(
-        "Pod", "default", "busybox", "u-1", "v1", "42", "spec.containers{busybox}"
+    assert parsed.involved_object == ObjectReference(
+        kind="Pod",
+        namespace="default",
+        name="busybox",
+        uid="u-1",
+        api_version="v1",
+        resource_version="42",
+        field_path="spec.containers{busybox}",
     )
     assert (parsed.reason, parsed.type, parsed.count) == ("Started", "Normal", 3)
-    assert (parsed.source_component, parsed.source_host) == ("kubelet", "node-1")
+    assert parsed.source == event.EventSource(component="kubelet", host="node-1")
 
 
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [
-        (ev(type="Info"), {"type": "unsupported value 'Info'"}),
+        (ev(type="Info"), {"type": "must be one of Normal, Warning, got 'Info'"}),
         (ev(count=-1), {"count": "invalid value -1: must be greater than or equal to 0"}),
         (ev(count="3"), {"count": "expected an integer, got a string"}),
         (
@@ -70,12 +77,17 @@ def test_event_with_a_dotted_name_parses() -> None:
         (ev(involvedObject=None), {"involvedObject": "required field is missing"}),
         (ev(source={"component": 1}), {"source.component": "expected a string, got a number"}),
         (ev(series={"count": "x"}), {"series.count": "expected an integer, got a string"}),
+        (
+            ev(firstTimestamp="yesterday"),
+            {"firstTimestamp": "expected an RFC 3339 date-time, got 'yesterday'"},
+        ),
+        (ev(related={"kind": "Pod", "nam": "p"}), {"related.nam": "unknown field; expected one"}),
     ],
 )
 def test_invalid_events(obj: dict[str, Any], expected: dict[str, str]) -> None:
     if obj.get("involvedObject") is None:
         obj.pop("involvedObject", None)
-    found = field_errors(lambda: event.validate_event(obj))
+    found = field_errors(lambda: core.EVENT.validate(obj))
     assert found.keys() == expected.keys()
     for path, start in expected.items():
         assert found[path].startswith(start)

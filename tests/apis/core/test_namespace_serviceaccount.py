@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from kawa.apis import core
+from kawa.apis import core, schema_check
 from kawa.apis.core import namespace, serviceaccount
+from kawa.errors import FieldError
 
 from ..helpers import field_errors
 
@@ -16,14 +17,14 @@ def ns(name: str = "dev", **extra: Any) -> dict[str, Any]:
 
 def test_namespace_defaults_to_active_on_a_copy() -> None:
     obj = ns()
-    out = namespace.default_namespace(obj)
+    out = core.NAMESPACE.default(obj)
     assert out["status"] == {"phase": "Active"}
     assert "status" not in obj
     parsed = namespace.parse_namespace(
         ns(spec={"finalizers": ["kubernetes"]}, metadata={"name": "dev", "uid": "u"})
     )
-    assert parsed == namespace.Namespace("dev", "u", ("kubernetes",), "Active")
-    assert not parsed.terminating
+    assert (parsed.name, parsed.uid, parsed.finalizers) == ("dev", "u", ["kubernetes"])
+    assert parsed.namespace == ""
 
 
 @pytest.mark.parametrize(
@@ -35,12 +36,11 @@ def test_namespace_defaults_to_active_on_a_copy() -> None:
             {**ns(), "metadata": {"name": "dev", "namespace": "x"}},
             {"metadata.namespace": "not allowed: this kind is not namespaced"},
         ),
-        (ns(status={"phase": "Gone"}), {"status.phase": "unsupported value 'Gone'"}),
         (ns(spec={"finalizers": [1]}), {"spec.finalizers[0]": "expected a string, got a number"}),
     ],
 )
 def test_invalid_namespaces(obj: dict[str, Any], expected: dict[str, str]) -> None:
-    found = field_errors(lambda: namespace.validate_namespace(obj))
+    found = field_errors(lambda: core.NAMESPACE.validate(obj))
     assert found.keys() == expected.keys()
     for path, start in expected.items():
         assert found[path].startswith(start)
@@ -48,17 +48,26 @@ def test_invalid_namespaces(obj: dict[str, Any], expected: dict[str, str]) -> No
 
 def test_namespace_subject_has_no_namespace() -> None:
     with pytest.raises(Exception, match="Namespace Bad is invalid"):
-        namespace.validate_namespace(ns("Bad"))
+        core.NAMESPACE.validate(ns("Bad"))
 
 
 def test_terminating_namespace_cannot_become_active() -> None:
     old = ns(status={"phase": "Active"})
     new = ns(status={"phase": "Active"})
     namespace.mark_terminating(new)
-    namespace.validate_namespace_update(old, new)
-    assert field_errors(lambda: namespace.validate_namespace_update(new, old)) == {
+    core.NAMESPACE.validate_update(old, new)
+    assert field_errors(lambda: core.NAMESPACE.validate_update(new, old)) == {
         "status.phase": "a terminating namespace cannot become active again"
     }
+
+
+def test_namespace_status_phases() -> None:
+    # The status is never read with the object: its schema checks writes of status.phase.
+    assert core.NAMESPACE.schema is not None
+    status = core.NAMESPACE.schema["properties"]["status"]
+    assert schema_check.type_errors({"phase": "Gone"}, status, "status") == [
+        FieldError("status.phase", "unsupported value 'Gone': expected one of Active, Terminating")
+    ]
 
 
 def test_namespace_column() -> None:
@@ -79,7 +88,9 @@ def sa(**extra: Any) -> dict[str, Any]:
 
 def test_seed_service_account() -> None:
     parsed = serviceaccount.parse_service_account(sa())
-    assert parsed == serviceaccount.ServiceAccount("default", "events-sa", (), (), None)
+    assert (parsed.namespace, parsed.name) == ("default", "events-sa")
+    assert (parsed.secrets, parsed.image_pull_secrets) == ([], [])
+    assert parsed.automount_service_account_token is None
     full = serviceaccount.parse_service_account(
         sa(
             secrets=[{"name": "tok"}],
@@ -87,11 +98,9 @@ def test_seed_service_account() -> None:
             automountServiceAccountToken=False,
         )
     )
-    assert (full.secrets, full.image_pull_secrets, full.automount_token) == (
-        ("tok",),
-        ("reg",),
-        False,
-    )
+    assert [s.name for s in full.secrets] == ["tok"]
+    assert [s.name for s in full.image_pull_secrets] == ["reg"]
+    assert full.automount_service_account_token is False
     secrets_column = core.SERVICE_ACCOUNT.printer_columns[0]
     assert secrets_column.value is not None
     assert secrets_column.value(sa(secrets=[{"name": "a"}, {"name": "b"}])) == 2
@@ -100,7 +109,7 @@ def test_seed_service_account() -> None:
 
 def test_invalid_service_account() -> None:
     assert field_errors(
-        lambda: serviceaccount.validate_service_account(
+        lambda: core.SERVICE_ACCOUNT.validate(
             sa(
                 secrets={"name": "x"},
                 imagePullSecrets=[{"name": 3}],

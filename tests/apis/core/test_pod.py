@@ -5,7 +5,11 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.core import containers, pod
+from kawa.apis import core
+from kawa.apis.core import containers, pod, pod_status
+from kawa.apis.model.base import Context
+from kawa.apis.model.parse import validate
+from kawa.errors import FieldError
 
 from ..helpers import field_errors
 
@@ -51,7 +55,7 @@ FULL: dict[str, Any] = {
 
 def test_full_pod_parses() -> None:
     parsed = pod.parse_pod(pod_obj(FULL))
-    (app,) = parsed.containers
+    (app,) = parsed.spec.containers
     assert app.image == "gcr.io/knative-releases/event-display:v1.2"
     assert app.command == ["/bin/app"]
     assert app.args == ["--port", "8080"]
@@ -62,9 +66,9 @@ def test_full_pod_parses() -> None:
     assert app.ports == [containers.ContainerPort(container_port=8080, protocol="TCP", name="http")]
     assert app.working_dir == "/srv"
     assert app.image_pull_policy == "IfNotPresent"
-    assert parsed.init_containers[0].image_pull_policy == "IfNotPresent"
-    assert parsed.restart_policy == "OnFailure"
-    assert parsed.service_account_name == "events-sa"
+    assert parsed.spec.init_containers[0].image_pull_policy == "IfNotPresent"
+    assert parsed.spec.restart_policy == "OnFailure"
+    assert parsed.spec.service_account_name == "events-sa"
     assert parsed.key == "default/busybox"
 
 
@@ -84,8 +88,7 @@ def test_defaults_on_a_copy() -> None:
     )
     assert ports["spec"]["containers"][0]["ports"] == [{"containerPort": 1, "protocol": "TCP"}]
     parsed = pod.parse_pod(obj)
-    assert (parsed.phase, parsed.termination_grace_period_seconds, parsed.dns_policy) == (
-        "Pending",
+    assert (parsed.spec.termination_grace_period_seconds, parsed.spec.dns_policy) == (
         30,
         "ClusterFirst",
     )
@@ -109,7 +112,8 @@ def test_default_pull_policy(image: str, policy: str) -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ({}, {"spec.containers": "required: a Pod needs a container"}),
+        ({}, {"spec.containers": "required field is missing"}),
+        ({"containers": []}, {"spec.containers": "required field is missing (a non-empty list)"}),
         (
             {"containers": [{"name": "a"}]},
             {"spec.containers[0].image": "required field is missing"},
@@ -193,7 +197,7 @@ def test_default_pull_policy(image: str, policy: str) -> None:
         ),
         (
             {"containers": [{"name": "a", "image": "x"}], "restartPolicy": "Sometimes"},
-            {"spec.restartPolicy": "unsupported value 'Sometimes'"},
+            {"spec.restartPolicy": "must be one of Always, OnFailure, Never, got 'Sometimes'"},
         ),
         (
             {"containers": [{"name": "a", "image": "x"}], "terminationGracePeriodSeconds": -1},
@@ -201,7 +205,7 @@ def test_default_pull_policy(image: str, policy: str) -> None:
         ),
         (
             {"containers": [{"name": "a", "image": "x"}], "dnsPolicy": "Google"},
-            {"spec.dnsPolicy": "unsupported value 'Google'"},
+            {"spec.dnsPolicy": "must be one of ClusterFirst, ClusterFirstWithHostNet"},
         ),
         (
             {
@@ -231,10 +235,13 @@ def test_invalid_pods(spec: dict[str, Any], expected: dict[str, str]) -> None:
 def test_missing_spec_and_bad_status() -> None:
     obj = pod_obj(status={"phase": "Sleeping", "containerStatuses": [{"restartCount": -1}]})
     del obj["spec"]
-    assert field_errors(lambda: pod.validate_pod(obj)) == {
-        "spec": "required field is missing",
-        "status.phase": 'unsupported value \'Sleeping\': supported values: "Pending", "Running", '
-        '"Succeeded", "Failed", "Unknown"',
+    # The status is never read with the object (status writes are checked against its schema).
+    assert field_errors(lambda: pod.validate_pod(obj)) == {"spec": "required field is missing"}
+    errors: list[FieldError] = []
+    validate(pod_status.PodStatus, obj["status"], errors, ctx=Context(), path="status")
+    assert {e.path: e.message for e in errors} == {
+        "status.phase": "must be one of Pending, Running, Succeeded, Failed, Unknown, got "
+        "'Sleeping'",
         "status.containerStatuses[0].name": "required field is missing",
         "status.containerStatuses[0].restartCount": (
             "invalid value -1: must be greater than or equal to 0"
@@ -244,7 +251,7 @@ def test_missing_spec_and_bad_status() -> None:
 
 def test_image_format_is_free() -> None:
     spec = {"containers": [{"name": "a", "image": "./my-local-program --flag"}]}
-    assert pod.parse_pod(pod_obj(spec)).containers[0].image == "./my-local-program --flag"
+    assert pod.parse_pod(pod_obj(spec)).spec.containers[0].image == "./my-local-program --flag"
 
 
 def updated(change: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -262,19 +269,19 @@ def test_allowed_pod_updates() -> None:
         spec["tolerations"] = [{"key": "k", "operator": "Exists"}]
         spec["nodeName"] = "kawa"
 
-    pod.validate_pod_update(*updated(allowed))
+    core.POD.validate_update(*updated(allowed))
     old, new = updated(lambda s: s.update(activeDeadlineSeconds=60))
     lowered = copy.deepcopy(new)
     lowered["spec"]["activeDeadlineSeconds"] = 30
-    pod.validate_pod_update(new, lowered)
-    assert field_errors(lambda: pod.validate_pod_update(lowered, new)) == {
+    core.POD.validate_update(new, lowered)
+    assert field_errors(lambda: core.POD.validate_update(lowered, new)) == {
         "spec.activeDeadlineSeconds": "may only be set or lowered, never raised or removed"
     }
     # Status and metadata may change freely.
     moved = copy.deepcopy(old)
     moved["status"] = {"phase": "Running"}
     moved["metadata"]["labels"] = {"a": "b"}
-    pod.validate_pod_update(old, moved)
+    core.POD.validate_update(old, moved)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +305,7 @@ def test_forbidden_pod_updates(change: Any, paths: list[str]) -> None:
     old, new = updated(change)
     if paths == ["spec.tolerations[0].key"]:
         old["spec"]["tolerations"] = [{"key": "b"}]
-    found = field_errors(lambda: pod.validate_pod_update(old, new))
+    found = field_errors(lambda: core.POD.validate_update(old, new))
     assert sorted(found) == paths
     assert all(
         m.startswith("field is immutable: pod updates may not change") for m in found.values()
@@ -309,5 +316,5 @@ def test_node_name_cannot_move_once_set() -> None:
     old, new = updated(lambda s: s.update(nodeName="a"))
     moved = copy.deepcopy(new)
     moved["spec"]["nodeName"] = "b"
-    pod.validate_pod_update(old, new)
-    assert list(field_errors(lambda: pod.validate_pod_update(new, moved))) == ["spec.nodeName"]
+    core.POD.validate_update(old, new)
+    assert list(field_errors(lambda: core.POD.validate_update(new, moved))) == ["spec.nodeName"]

@@ -102,6 +102,13 @@ def test_declarations() -> None:
     assert core.POD.strategic_merge_keys["spec.containers[].env"] == "name"
     assert core.POD.strategic_merge_keys["spec.containers[].ports"] == "containerPort"
     assert core.POD.strategic_merge_keys["spec.volumes"] == "name"
+    assert core.POD.strategic_merge_keys["status.conditions"] == "type"
+    assert core.POD.strategic_merge_keys["status.podIPs"] == "ip"
+    assert core.SERVICE_ACCOUNT.strategic_merge_keys == {"secrets": "name"}
+    assert rbac.ROLE_BINDING.schema is not None
+    assert rbac.ROLE_BINDING.schema["required"] == ["roleRef"]
+    assert core.EVENT.schema is not None
+    assert core.EVENT.schema["required"] == ["involvedObject"]
     headers = [(c.name, c.priority) for c in core.POD.printer_columns]
     assert headers == [
         ("Ready", 0),

@@ -90,6 +90,7 @@ class Scalars(Model):
     port: Annotated[IntOrString | None, doc("A port.")] = None
     amount: Annotated[Quantity | None, doc("An amount.")] = None
     blob: Annotated[Base64Bytes | None, doc("Some bytes.")] = None
+    blobs: Annotated[dict[str, Base64Bytes] | None, doc("Bytes by key.")] = None
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,7 @@ def test_scalars_schemas() -> None:
         "format": "byte",
         "description": "Some bytes.",
     }
+    assert properties["blobs"]["additionalProperties"]["format"] == "byte"
 
 
 class Condition(Model):
@@ -142,9 +144,10 @@ class Thing(KubeObject):
     """A thing."""
 
     items: Annotated[list[Item], doc("Items."), MergeKey("name")] = []
+    owner: Annotated[str, doc("Who owns the thing.")]
 
 
-def test_status_merge_keys_join_the_kind_s() -> None:
+def test_a_kind_s_merge_keys_and_required_fields() -> None:
     rk = ResourceKind(
         group="example.com",
         versions=("v1",),
@@ -156,3 +159,6 @@ def test_status_merge_keys_join_the_kind_s() -> None:
         status=ThingStatus,
     )
     assert rk.strategic_merge_keys == {"items": "name", "status.conditions": "type"}
+    # the kind's schema keeps its required top-level fields (not the header's metadata)
+    assert rk.schema is not None
+    assert rk.schema["required"] == ["owner"]

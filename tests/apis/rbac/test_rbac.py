@@ -64,11 +64,14 @@ def test_roles_parse() -> None:
     )
     assert parsed.kind == "ClusterRole"
     assert parsed.namespace == ""
-    assert parsed.rules[0] == role.PolicyRule(("get", "list", "watch"), ("",), ("events",))
+    assert parsed.rules[0] == role.PolicyRule(
+        verbs=("get", "list", "watch"), api_groups=("",), resources=("events",)
+    )
     assert parsed.rules[1].non_resource_urls == ("/healthz",)
     aggregated = role.parse_role(
         cluster_role([], aggregationRule={"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]})
     )
+    assert isinstance(aggregated, role.ClusterRole)
     assert aggregated.aggregation_rule == {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}
     assert role.parse_role(ns_role([EVENTS_RULE])).namespace == "default"
 
@@ -77,8 +80,12 @@ def test_roles_parse() -> None:
     ("obj", "expected"),
     [
         (
-            cluster_role([{"apiGroups": [""], "resources": ["pods"]}]),
+            cluster_role([{"apiGroups": [""], "resources": ["pods"], "verbs": []}]),
             {"rules[0].verbs": "verbs must contain at least one value"},
+        ),
+        (
+            cluster_role([{"apiGroups": [""], "resources": ["pods"]}]),
+            {"rules[0].verbs": "required field is missing"},
         ),
         (
             cluster_role([{"verbs": ["get"]}]),
@@ -112,13 +119,15 @@ def test_roles_parse() -> None:
         ),
         (
             ns_role([{"verbs": "get", "apiGroups": [""], "resources": ["pods"]}]),
+            {"rules[0].verbs": "expected a list, got a string"},
+        ),
+        (
+            {**ns_role([]), "aggregationRule": {}},
             {
-                "rules[0].verbs": (
-                    "expected a list, got a string | verbs must contain at least one value"
-                )
+                "aggregationRule": "unknown field: not allowed in a Role (only a ClusterRole "
+                "aggregates others' rules)"
             },
         ),
-        ({**ns_role([]), "aggregationRule": {}}, {"aggregationRule": "not allowed in a Role"}),
         (
             {**cluster_role([]), "metadata": {"name": "r", "namespace": "x"}},
             {"metadata.namespace": "not allowed: this kind is not namespaced"},
@@ -126,7 +135,7 @@ def test_roles_parse() -> None:
     ],
 )
 def test_invalid_roles(obj: dict[str, Any], expected: dict[str, str]) -> None:
-    found = field_errors(lambda: role.validate_role(obj))
+    found = field_errors(lambda: role.parse_role(obj))
     assert found == expected
 
 
@@ -139,7 +148,7 @@ def test_bindings_default_subject_api_groups() -> None:
         ]
     )
     del obj["roleRef"]["apiGroup"]
-    out = binding.default_binding(obj)
+    out = rbac.ROLE_BINDING.default(obj)
     # a ServiceAccount's apiGroup stays omitted (""), as Kubernetes serves it
     assert [s.get("apiGroup") for s in out["subjects"]] == [
         None,
@@ -149,8 +158,10 @@ def test_bindings_default_subject_api_groups() -> None:
     assert out["roleRef"]["apiGroup"] == "rbac.authorization.k8s.io"
     assert "apiGroup" not in obj["subjects"][0]
     parsed = binding.parse_binding(obj)
-    assert parsed.role_ref == binding.RoleRef("rbac.authorization.k8s.io", "ClusterRole", "r")
-    assert parsed.subjects[0] == binding.Subject("ServiceAccount", "events-sa", "", "")
+    assert parsed.role_ref == binding.RoleRef(
+        api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="r"
+    )
+    assert parsed.subjects[0] == binding.Subject(kind="ServiceAccount", name="events-sa")
     assert parsed.namespace == "default"
 
 
@@ -163,15 +174,11 @@ def test_bindings_default_subject_api_groups() -> None:
         ),
         (
             crb([], kind="Role"),
-            {"roleRef.kind": "unsupported value 'Role': supported values: \"ClusterRole\""},
+            {"roleRef.kind": "must be one of ClusterRole, got 'Role'"},
         ),
         (
             rb([], kind="Secret"),
-            {
-                "roleRef.kind": (
-                    'unsupported value \'Secret\': supported values: "Role", "ClusterRole"'
-                )
-            },
+            {"roleRef.kind": "must be one of Role, ClusterRole, got 'Secret'"},
         ),
         (
             rb([], apiGroup="example.com"),
@@ -181,10 +188,7 @@ def test_bindings_default_subject_api_groups() -> None:
         (
             rb([{"kind": "Robot", "name": "r"}, {"kind": "User"}]),
             {
-                "subjects[0].kind": (
-                    "unsupported value 'Robot': supported values: "
-                    '"ServiceAccount", "User", "Group"'
-                ),
+                "subjects[0].kind": "must be one of ServiceAccount, User, Group, got 'Robot'",
                 "subjects[1].name": "required field is missing",
             },
         ),
@@ -193,19 +197,30 @@ def test_bindings_default_subject_api_groups() -> None:
             {"subjects[0].apiGroup": "invalid value 'rbac.authorization.k8s.io': must be \"\""},
         ),
         (
+            rb([{"kind": "ServiceAccount", "name": "Bad_SA", "namespace": "No"}]),
+            {
+                "subjects[0].name": "invalid value 'Bad_SA': a lowercase RFC 1123 subdomain must "
+                "consist of lower case alphanumeric characters, '-' or '.', and must start and end "
+                "with an alphanumeric character (e.g. 'example.com')",
+                "subjects[0].namespace": "invalid value 'No': a lowercase RFC 1123 label must "
+                "consist of lower case alphanumeric characters or '-', and must start and end "
+                "with an alphanumeric character (e.g. 'my-name' or '123-abc')",
+            },
+        ),
+        (
             rb([{"kind": "User", "name": "u", "apiGroup": ""}]),
             {"subjects[0].apiGroup": "invalid value '': must be rbac.authorization.k8s.io"},
         ),
     ],
 )
 def test_invalid_bindings(obj: dict[str, Any], expected: dict[str, str]) -> None:
-    assert field_errors(lambda: binding.validate_binding(obj)) == expected
+    assert field_errors(lambda: binding.parse_binding(obj)) == expected
 
 
 def test_missing_role_ref() -> None:
     obj = rb([])
     del obj["roleRef"]
-    assert field_errors(lambda: binding.validate_binding(obj)) == {
+    assert field_errors(lambda: binding.parse_binding(obj)) == {
         "roleRef": "required field is missing"
     }
 
@@ -214,14 +229,14 @@ def test_role_ref_is_immutable_subjects_are_not() -> None:
     old = crb([{"kind": "ServiceAccount", "name": "sa", "namespace": "default"}])
     more = copy.deepcopy(old)
     more["subjects"].append({"kind": "Group", "name": "g"})
-    binding.validate_binding_update(old, more)
+    rbac.CLUSTER_ROLE_BINDING.validate_update(old, more)
     other = crb([], name="admin")
-    assert field_errors(lambda: binding.validate_binding_update(old, other)) == {
+    assert field_errors(lambda: rbac.CLUSTER_ROLE_BINDING.validate_update(old, other)) == {
         "roleRef": "cannot change roleRef; delete and recreate the binding"
     }
     implicit = copy.deepcopy(old)
     del implicit["roleRef"]["apiGroup"]
-    binding.validate_binding_update(old, implicit)
+    rbac.CLUSTER_ROLE_BINDING.validate_update(old, implicit)
 
 
 def cell(column: PrinterColumn, obj: dict[str, Any]) -> Any:

@@ -83,7 +83,7 @@ def test_revision_pod_shape() -> None:
     ]
     assert pod["status"] == {"phase": "Pending"}
     parsed = core_pod.parse_pod(pod)  # a valid Pod, as the API server would accept it
-    assert parsed.containers[0].ports[0].container_port == 34567
+    assert parsed.spec.containers[0].ports[0].container_port == 34567
     assert pods.pod_endpoint(pod) == ("127.0.0.1", 34567)
 
 

@@ -1,17 +1,19 @@
 """The core API group (``""``, version ``v1``): Namespace, ServiceAccount, ConfigMap,
 Secret, Event and Pod, with the printer columns of Kubernetes' server-side printers.
 
-One module per kind (types, defaults, validation, update rules, schema); :mod:`.pod_status`
-holds the Pod's status helpers and ``kubectl get pods`` cells; :mod:`.fields` the readers
-and schema builders shared with :mod:`kawa.apis.rbac`. :data:`KINDS` is what the scheme
-registers.
+One module per kind, each declared once as models (:mod:`kawa.apis.model`): the parser,
+defaults, update rules, schema and merge keys derive from them. The Pod's parts have modules
+of their own -- :mod:`.containers` and :mod:`.probes` (shared with Knative's templates),
+:mod:`.pod_spec`, and :mod:`.pod_status` (its status, the supervisor's helpers and ``kubectl
+get pods`` cells); :mod:`.references` holds object references. :data:`KINDS` is what the
+scheme registers.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from kawa.apis.core import configmap, event, namespace, pod, pod_schema, pod_status, secret
+from kawa.apis.core import configmap, event, namespace, pod, pod_status, secret
 from kawa.apis.core import serviceaccount as sa
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 
@@ -27,12 +29,10 @@ NAMESPACE: Final = ResourceKind(
     plural="namespaces",
     singular="namespace",
     namespaced=False,
-    legacy_default=namespace.default_namespace,
-    legacy_validate=namespace.validate_namespace,
-    legacy_validate_update=namespace.validate_namespace_update,
+    model=namespace.Namespace,
+    status=namespace.NamespaceStatus,
     short_names=("ns",),
     printer_columns=(PrinterColumn("Status", "string", ".status.phase"), AGE),
-    legacy_schema=namespace.SCHEMA,
 )
 
 SERVICE_ACCOUNT: Final = ResourceKind(
@@ -42,9 +42,7 @@ SERVICE_ACCOUNT: Final = ResourceKind(
     plural="serviceaccounts",
     singular="serviceaccount",
     namespaced=True,
-    legacy_default=sa.default_service_account,
-    legacy_validate=sa.validate_service_account,
-    legacy_validate_update=sa.validate_service_account_update,
+    model=sa.ServiceAccount,
     short_names=("sa",),
     printer_columns=(
         PrinterColumn(
@@ -54,8 +52,6 @@ SERVICE_ACCOUNT: Final = ResourceKind(
         ),
         AGE,
     ),
-    legacy_schema=sa.SCHEMA,
-    legacy_merge_keys={"secrets": "name"},
     subresources=(),
 )
 
@@ -66,12 +62,9 @@ CONFIG_MAP: Final = ResourceKind(
     plural="configmaps",
     singular="configmap",
     namespaced=True,
-    legacy_default=configmap.default_config_map,
-    legacy_validate=configmap.validate_config_map,
-    legacy_validate_update=configmap.validate_config_map_update,
+    model=configmap.ConfigMap,
     short_names=("cm",),
     printer_columns=(PrinterColumn("Data", "integer", value=configmap.data_count), AGE),
-    legacy_schema=configmap.SCHEMA,
     subresources=(),
 )
 
@@ -82,15 +75,12 @@ SECRET: Final = ResourceKind(
     plural="secrets",
     singular="secret",
     namespaced=True,
-    legacy_default=secret.default_secret,
-    legacy_validate=secret.validate_secret,
-    legacy_validate_update=secret.validate_secret_update,
+    model=secret.Secret,
     printer_columns=(
         PrinterColumn("Type", "string", ".type"),
         PrinterColumn("Data", "integer", value=secret.data_count),
         AGE,
     ),
-    legacy_schema=secret.SCHEMA,
     subresources=(),
 )
 
@@ -101,9 +91,7 @@ EVENT: Final = ResourceKind(
     plural="events",
     singular="event",
     namespaced=True,
-    legacy_default=event.default_event,
-    legacy_validate=event.validate_event,
-    legacy_validate_update=event.validate_event_update,
+    model=event.Event,
     short_names=("ev",),
     printer_columns=(
         PrinterColumn("Last Seen", "date", value=event.last_seen),
@@ -117,18 +105,10 @@ EVENT: Final = ResourceKind(
         PrinterColumn("Count", "integer", value=event.count_cell, priority=1),
         PrinterColumn("Name", "string", ".metadata.name", priority=1),
     ),
-    legacy_schema=event.SCHEMA,
     extra_api_versions=(event.EVENTS_API_VERSION,),
     convert=event.convert_event,
     subresources=(),
 )
-
-_CONTAINER_KEYS: Final = {
-    "env": "name",
-    "ports": "containerPort",
-    "volumeMounts": "mountPath",
-    "volumeDevices": "devicePath",
-}
 
 POD: Final = ResourceKind(
     group=GROUP,
@@ -137,9 +117,8 @@ POD: Final = ResourceKind(
     plural="pods",
     singular="pod",
     namespaced=True,
-    legacy_default=pod.default_pod,
-    legacy_validate=pod.validate_pod,
-    legacy_validate_update=pod.validate_pod_update,
+    model=pod.Pod,
+    status=pod_status.PodStatus,
     short_names=("po",),
     categories=("all",),
     printer_columns=(
@@ -154,19 +133,6 @@ POD: Final = ResourceKind(
             "Readiness Gates", "string", value=pod_status.readiness_gates_cell, priority=1
         ),
     ),
-    legacy_schema=pod_schema.SCHEMA,
-    legacy_merge_keys={
-        "spec.containers": "name",
-        "spec.initContainers": "name",
-        "spec.ephemeralContainers": "name",
-        **{f"spec.containers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
-        **{f"spec.initContainers[].{k}": v for k, v in _CONTAINER_KEYS.items()},
-        "spec.volumes": "name",
-        "spec.imagePullSecrets": "name",
-        "spec.hostAliases": "ip",
-        "status.conditions": "type",
-        "status.podIPs": "ip",
-    },
     subresources=("status", "log"),
 )
 

@@ -1,23 +1,24 @@
 """The ConfigMap kind (core/v1): named string (``data``) and binary (``binaryData``) values.
 
-Keys follow Kubernetes' config key rule (:func:`config_key_errors`, shared with Secrets); a
-key may not appear in both maps. An ``immutable: true`` ConfigMap keeps its data forever
-(:func:`validate_config_map_update`). Declared in :mod:`kawa.apis.core`; Brokers and
-Knative's config maps (``config-br-defaults`` ...) are ConfigMaps.
+Keys follow Kubernetes' config key rule (:data:`ConfigKey`, shared with Secrets); a key may
+not appear in both maps; the values may not exceed 1 MiB together. An ``immutable: true``
+ConfigMap keeps its data forever (:meth:`ConfigMap.check_update`). Declared in
+:mod:`kawa.apis.core`; Brokers and Knative's config maps (``config-br-defaults`` ...) are
+ConfigMaps.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
+
+from pydantic import AfterValidator
 
 from kawa.apis import meta
-from kawa.apis.core import fields
-from kawa.apis.core.fields import s_bool, s_map, s_obj
+from kawa.apis.model.base import Context, doc
+from kawa.apis.model.objects import KubeObject, parse_object
+from kawa.apis.model.types import Base64Bytes
 from kawa.errors import FieldError
 
 API_VERSION: Final = "v1"
@@ -48,88 +49,60 @@ def config_key_errors(key: str) -> list[str]:
     return problems
 
 
-def read_data_map(
-    obj: Mapping[str, Any], key: str, errors: list[FieldError], *, base64_values: bool
-) -> dict[str, str]:
-    """``obj[key]`` as a map of valid config keys to strings (base64 ones decoded-checked)."""
-    value = obj.get(key)
-    errors.extend(meta.string_map_errors(value, key))
-    if not isinstance(value, Mapping):
-        return {}
-    out: dict[str, str] = {}
-    for name, item in value.items():
-        if not isinstance(name, str) or not isinstance(item, str):
-            continue
-        bad = config_key_errors(name)
-        errors.extend(FieldError(f"{key}[{name}]", f"invalid key: {p}") for p in bad)
-        if base64_values and not is_base64(item):
-            errors.append(
-                FieldError(f"{key}[{name}]", "invalid value: expected base64-encoded data")
-            )
-            continue
-        if not bad:
-            out[name] = item
-    return out
+def _config_key(key: str) -> str:
+    problems = config_key_errors(key)
+    if problems:
+        raise ValueError(f"invalid key: {'; '.join(problems)}")
+    return key
 
 
-def is_base64(value: str) -> bool:
-    """Whether ``value`` is standard base64 (with padding), as Kubernetes' ``[]byte`` needs."""
-    try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+ConfigKey = Annotated[str, AfterValidator(_config_key)]
+"""A key of a ConfigMap or a Secret: letters, digits, ``-``, ``_`` and ``.``."""
 
 
-def decoded_size(value: str) -> int:
-    """Bytes encoded by a base64 string (already validated)."""
-    return len(value) * 3 // 4 - value[-2:].count("=") if value else 0
+def values_size(*maps: Mapping[str, str | bytes] | None) -> int:
+    """Bytes of the keys and values of ``maps`` (strings counted as UTF-8)."""
+    return sum(
+        len(k) + len(v.encode() if isinstance(v, str) else v)
+        for m in maps
+        for k, v in (m or {}).items()
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigMap:
-    """A validated ConfigMap; ``binary_data`` holds decoded bytes."""
+class ConfigMap(KubeObject):
+    """A ConfigMap: configuration values that Pods and controllers read by key."""
 
-    namespace: str
-    name: str
-    data: dict[str, str]
-    binary_data: dict[str, bytes]
-    immutable: bool
+    data: Annotated[
+        dict[ConfigKey, str] | None,
+        doc("UTF-8 values by key; keys use letters, digits, '-', '_' and '.'."),
+    ] = None
+    binary_data: Annotated[
+        dict[ConfigKey, Base64Bytes] | None,
+        doc("Binary values by key, base64-encoded; a key may not also appear in data."),
+    ] = None
+    immutable: Annotated[
+        bool | None,
+        doc("When true, data and binaryData can no longer change (and immutable stays true)."),
+    ] = None
 
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        data, binary = self.data or {}, self.binary_data or {}
+        for key in data:
+            if key in binary:
+                yield FieldError(f"data[{key}]", "duplicate of key present in binaryData")
+        if values_size(data, binary) > MAX_SIZE:
+            yield FieldError("", f"too long: must have at most {MAX_SIZE} bytes")
 
-def default_config_map(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy of ``obj`` (a ConfigMap has no defaults)."""
-    return fields.copy_object(obj)
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        """An immutable ConfigMap keeps ``data``, ``binaryData`` and ``immutable: true``."""
+        return immutability_errors(old, new, ("data", "binaryData"))
 
 
 def parse_config_map(obj: Mapping[str, Any]) -> ConfigMap:
-    """Validate a ConfigMap dict and return its typed view."""
-    errors: list[FieldError] = []
-    fields.check_header(obj, API_VERSION, KIND, errors, namespaced=True)
-    data = read_data_map(obj, "data", errors, base64_values=False)
-    binary = read_data_map(obj, "binaryData", errors, base64_values=True)
-    errors.extend(
-        FieldError(f"data[{key}]", "duplicate of key present in binaryData")
-        for key in data
-        if key in binary
-    )
-    size = sum(len(k) + len(v.encode()) for k, v in data.items())
-    size += sum(len(k) + decoded_size(v) for k, v in binary.items())
-    if size > MAX_SIZE:
-        errors.append(FieldError("", f"too long: must have at most {MAX_SIZE} bytes"))
-    immutable = fields.read_bool(obj, "immutable", "immutable", errors)
-    fields.raise_if(errors, KIND, obj, namespaced=True)
-    return ConfigMap(
-        meta.namespace_of(obj),
-        fields.name_of(obj),
-        data,
-        {k: base64.b64decode(v) for k, v in binary.items()},
-        bool(immutable),
-    )
-
-
-def validate_config_map(obj: Mapping[str, Any]) -> None:
-    parse_config_map(obj)
+    """A ConfigMap dict defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` listing every problem at its field path."""
+    return parse_object(ConfigMap, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
 
 
 def immutability_errors(
@@ -147,26 +120,6 @@ def immutability_errors(
     return errors
 
 
-def validate_config_map_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """An immutable ConfigMap keeps ``data``, ``binaryData`` and ``immutable: true``."""
-    errors = immutability_errors(old, new, ("data", "binaryData"))
-    fields.raise_if(errors, KIND, new, namespaced=True)
-
-
 def data_count(obj: Mapping[str, Any]) -> int:
     """The DATA column: how many keys ``data`` and ``binaryData`` hold together."""
     return sum(len(v) for k in ("data", "binaryData") if isinstance(v := obj.get(k), Mapping))
-
-
-SCHEMA: Final = s_obj(
-    "A ConfigMap: configuration values that Pods and controllers read by key.",
-    {
-        "data": s_map("UTF-8 values by key; keys use letters, digits, '-', '_' and '.'."),
-        "binaryData": s_map(
-            "Binary values by key, base64-encoded; a key may not also appear in data."
-        ),
-        "immutable": s_bool(
-            "When true, data and binaryData can no longer change (and immutable stays true)."
-        ),
-    },
-)

@@ -1,15 +1,16 @@
-"""Containers and pod specs (core/v1 ``Container``, ``PodSpec``, ``PodTemplateSpec``): the
-declarations every kind that runs containers embeds.
+"""Containers (core/v1 ``Container``) and volumes: the declarations every kind that runs
+containers embeds.
 
-One declaration for every place a container is written -- a Pod (:mod:`kawa.apis.core.pod`),
-a Knative Revision template (:mod:`kawa.apis.serving`) and a ContainerSource template
-(:mod:`kawa.apis.sources`) -- so the same container is accepted or refused the same way
-everywhere. :class:`Container` holds Kubernetes' rules (name, image, env names, ports, volume
-mounts, probes: :mod:`kawa.apis.core.probes`); :class:`KnativeContainer` adds those of a
-Revision's serving container (at most one port, no ``hostPort``, probe ports optional: Knative
-aims them at the container's port). :class:`PodSpec` adds the rules across containers (unique
-names, mounts of declared volumes) and the API server's defaults; :class:`PodTemplateSpec` is a
-PodSpec with labels and annotations, as workloads embed it.
+One declaration for every place a container is written -- a Pod (:mod:`kawa.apis.core.pod`,
+through :class:`kawa.apis.core.pod_spec.PodSpec`), a Knative Revision template
+(:mod:`kawa.apis.serving`) and a ContainerSource template (:mod:`kawa.apis.sources`) -- so the
+same container is accepted or refused the same way everywhere. :class:`Container` holds
+Kubernetes' rules (name, image, env names, ports, volume mounts, probes:
+:mod:`kawa.apis.core.probes`); :class:`KnativeContainer` adds those of a Revision's serving
+container (at most one port, no ``hostPort``, probe ports optional: Knative aims them at the
+container's port). The rules across containers (unique names, mounts of declared volumes) and
+the API server's defaults belong to the pod spec (:mod:`kawa.apis.core.pod_spec`, with
+``PodTemplateSpec``).
 
 :func:`read_container` and :func:`read_volumes` are the readers of the kinds not declared yet
 (Revision, ContainerSource): thin wrappers over these models.

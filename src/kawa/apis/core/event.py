@@ -12,13 +12,14 @@ Declared in :mod:`kawa.apis.core`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final, Literal
 
 from kawa.apis import meta
-from kawa.apis.core import fields
-from kawa.apis.core.fields import s_int, s_obj, s_str, s_time
+from kawa.apis.core.references import ObjectReference
+from kawa.apis.model.base import Context, Model, doc
+from kawa.apis.model.objects import KubeObject, json_copy, parse_object
+from kawa.apis.model.types import DateTime
 from kawa.errors import FieldError
 
 API_VERSION: Final = "v1"
@@ -27,19 +28,9 @@ EVENTS_API_VERSION: Final = "events.k8s.io/v1"
 
 NORMAL: Final = "Normal"
 WARNING: Final = "Warning"
+EventType = Literal["Normal", "Warning"]
 TYPES: Final = (NORMAL, WARNING)
 
-_REFERENCE_FIELDS: Final = (
-    "kind",
-    "namespace",
-    "name",
-    "uid",
-    "apiVersion",
-    "resourceVersion",
-    "fieldPath",
-)
-_STRING_FIELDS: Final = ("reason", "message", "action", "reportingComponent", "reportingInstance")
-_TIME_FIELDS: Final = ("firstTimestamp", "lastTimestamp", "eventTime")
 _FRACTION: Final = re.compile(r"\.\d+")
 
 # core/v1 name -> events.k8s.io/v1 name, for the fields that are renamed.
@@ -54,117 +45,55 @@ _RENAMED: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectReference:
-    """``involvedObject``: the object an Event is about."""
+class EventSource(Model):
+    """Who recorded the Event."""
 
-    kind: str = ""
-    namespace: str = ""
-    name: str = ""
-    uid: str = ""
-    api_version: str = ""
-    resource_version: str = ""
-    field_path: str = ""
+    component: Annotated[str, doc("The component that recorded it (such as kubelet).")] = ""
+    host: Annotated[str, doc("The host it runs on.")] = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A validated core/v1 Event (timestamps as their RFC 3339 strings)."""
+class EventSeries(Model):
+    """A repeating Event's series data."""
 
-    namespace: str
-    name: str
-    involved_object: ObjectReference
-    reason: str
-    message: str
-    type: str
-    count: int
-    source_component: str
-    source_host: str
-    first_timestamp: str
-    last_timestamp: str
-    event_time: str
-    action: str
-    reporting_component: str
-    reporting_instance: str
+    count: Annotated[int | None, doc("Occurrences in the series so far.", ge=0)] = None
+    last_observed_time: Annotated[DateTime | None, doc("When the last occurrence was seen.")] = None
 
 
-def default_event(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy of ``obj`` (an Event has no defaults)."""
-    return fields.copy_object(obj)
+class Event(KubeObject):
+    """An Event: a report of something that happened to an object."""
 
+    involved_object: Annotated[ObjectReference, doc("The object the Event is about.")]
+    reason: Annotated[str, doc("A short, machine-readable CamelCase cause (such as Started).")] = ""
+    message: Annotated[str, doc("A human-readable description of what happened.")] = ""
+    source: Annotated[EventSource | None, doc("Who recorded the Event.")] = None
+    first_timestamp: Annotated[DateTime | None, doc("When the Event was first recorded.")] = None
+    last_timestamp: Annotated[
+        DateTime | None, doc("When the Event was most recently recorded.")
+    ] = None
+    count: Annotated[int | None, doc("How many times the Event has occurred.", ge=0)] = None
+    type: Annotated[EventType | None, doc("Normal or Warning.")] = None
+    event_time: Annotated[
+        DateTime | None, doc("When the Event first happened, with microseconds.")
+    ] = None
+    series: Annotated[EventSeries | None, doc("A repeating Event's series data.")] = None
+    action: Annotated[str, doc("What was done, or failed, about the object.")] = ""
+    related: Annotated[ObjectReference | None, doc("A second object involved, if any.")] = None
+    reporting_component: Annotated[str, doc("The controller that emitted the Event.")] = ""
+    reporting_instance: Annotated[str, doc("The controller instance that emitted the Event.")] = ""
 
-def _read_reference(
-    value: Mapping[str, Any], path: str, errors: list[FieldError]
-) -> ObjectReference:
-    got = {
-        key: meta.read_str(value, key, meta.join(path, key), errors) or ""
-        for key in _REFERENCE_FIELDS
-    }
-    return ObjectReference(
-        kind=got["kind"],
-        namespace=got["namespace"],
-        name=got["name"],
-        uid=got["uid"],
-        api_version=got["apiVersion"],
-        resource_version=got["resourceVersion"],
-        field_path=got["fieldPath"],
-    )
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        involved = self.involved_object.namespace
+        if involved and involved != self.namespace:
+            yield FieldError(
+                "involvedObject.namespace",
+                f"invalid value {involved!r}: does not match event.namespace {self.namespace!r}",
+            )
 
 
 def parse_event(obj: Mapping[str, Any]) -> Event:
-    """Validate a core/v1 Event dict and return its typed view."""
-    errors: list[FieldError] = []
-    fields.check_header(obj, API_VERSION, KIND, errors, namespaced=True)
-    namespace = meta.namespace_of(obj)
-    involved = meta.read_mapping(obj, "involvedObject", "involvedObject", errors)
-    if involved is None and "involvedObject" not in obj:
-        errors.append(FieldError("involvedObject", "required field is missing"))
-    ref = _read_reference(involved or {}, "involvedObject", errors)
-    if ref.namespace and ref.namespace != namespace:
-        errors.append(
-            FieldError(
-                "involvedObject.namespace",
-                f"invalid value {ref.namespace!r}: does not match event.namespace {namespace!r}",
-            )
-        )
-    text = {key: meta.read_str(obj, key, key, errors) or "" for key in _STRING_FIELDS}
-    times = {key: meta.read_str(obj, key, key, errors) or "" for key in _TIME_FIELDS}
-    type_ = fields.read_enum(obj, "type", "type", errors, TYPES) or ""
-    count = fields.read_int(obj, "count", "count", errors, minimum=0) or 0
-    source = meta.read_mapping(obj, "source", "source", errors) or {}
-    component = meta.read_str(source, "component", "source.component", errors) or ""
-    host = meta.read_str(source, "host", "source.host", errors) or ""
-    series = meta.read_mapping(obj, "series", "series", errors)
-    if series is not None:
-        fields.read_int(series, "count", "series.count", errors, minimum=0)
-        meta.read_str(series, "lastObservedTime", "series.lastObservedTime", errors)
-    meta.read_mapping(obj, "related", "related", errors)
-    fields.raise_if(errors, KIND, obj, namespaced=True)
-    return Event(
-        namespace=namespace,
-        name=fields.name_of(obj),
-        involved_object=ref,
-        reason=text["reason"],
-        message=text["message"],
-        type=type_,
-        count=count,
-        source_component=component,
-        source_host=host,
-        first_timestamp=times["firstTimestamp"],
-        last_timestamp=times["lastTimestamp"],
-        event_time=times["eventTime"],
-        action=text["action"],
-        reporting_component=text["reportingComponent"],
-        reporting_instance=text["reportingInstance"],
-    )
-
-
-def validate_event(obj: Mapping[str, Any]) -> None:
-    parse_event(obj)
-
-
-def validate_event_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Events may be updated freely (recorders bump ``count`` and ``lastTimestamp``)."""
+    """A Event dict defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` listing every problem at its field path."""
+    return parse_object(Event, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
 
 
 def convert_event(obj: Mapping[str, Any], api_version: str) -> meta.Object:
@@ -179,7 +108,7 @@ def convert_event(obj: Mapping[str, Any], api_version: str) -> meta.Object:
     """
     if api_version not in (API_VERSION, EVENTS_API_VERSION):
         raise ValueError(f"an Event is not served as {api_version!r}")
-    out = fields.copy_object(obj)
+    out = json_copy(obj)
     if out.get("apiVersion") == api_version:
         return out
     pairs = _RENAMED if api_version == EVENTS_API_VERSION else [(b, a) for a, b in _RENAMED]
@@ -241,51 +170,3 @@ def count_cell(obj: Mapping[str, Any]) -> int:
         return int(series["count"])
     count = obj.get("count")
     return count if isinstance(count, int) and not isinstance(count, bool) and count else 1
-
-
-_REF_SCHEMA: Final = s_obj(
-    "A reference to an object.",
-    {
-        "kind": s_str("Kind of the object (Pod, Broker...)."),
-        "namespace": s_str("Namespace of the object; must be the Event's own when set."),
-        "name": s_str("Name of the object."),
-        "uid": s_str("UID of the object."),
-        "apiVersion": s_str("API version of the object."),
-        "resourceVersion": s_str("The object's resourceVersion the Event was recorded against."),
-        "fieldPath": s_str(
-            "A part of the object the Event is about, such as spec.containers{app}."
-        ),
-    },
-)
-
-SCHEMA: Final = s_obj(
-    "An Event: a report of something that happened to an object.",
-    {
-        "involvedObject": _REF_SCHEMA,
-        "reason": s_str("A short, machine-readable CamelCase cause (such as Started)."),
-        "message": s_str("A human-readable description of what happened."),
-        "source": s_obj(
-            "Who recorded the Event.",
-            {
-                "component": s_str("The component that recorded it (such as kubelet)."),
-                "host": s_str("The host it runs on."),
-            },
-        ),
-        "firstTimestamp": s_time("When the Event was first recorded."),
-        "lastTimestamp": s_time("When the Event was most recently recorded."),
-        "count": s_int("How many times the Event has occurred.", minimum=0),
-        "type": s_str("Normal or Warning.", enum=TYPES),
-        "eventTime": s_time("When the Event first happened, with microseconds."),
-        "series": s_obj(
-            "A repeating Event's series data.",
-            {
-                "count": s_int("Occurrences in the series so far.", minimum=0),
-                "lastObservedTime": s_time("When the last occurrence was seen."),
-            },
-        ),
-        "action": s_str("What was done, or failed, about the object."),
-        "related": _REF_SCHEMA | {"description": "A second object involved, if any."},
-        "reportingComponent": s_str("The controller that emitted the Event."),
-        "reportingInstance": s_str("The controller instance that emitted the Event."),
-    },
-)

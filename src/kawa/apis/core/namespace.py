@@ -1,20 +1,20 @@
 """The Namespace kind (core/v1): cluster-scoped, named by a DNS-1123 label.
 
-:func:`default_namespace` reports a new Namespace as ``Active``; the namespace controller
-marks it ``Terminating`` while it empties it (:func:`mark_terminating`) and removes its
-``spec.finalizers`` entry when done. Declared in :mod:`kawa.apis.core`; used by the API
-server (a namespaced object needs its Namespace) and the namespace controller.
+A new Namespace is reported ``Active`` (:meth:`Namespace.set_defaults`); the namespace
+controller marks it ``Terminating`` while it empties it (:func:`mark_terminating`) and removes
+its ``spec.finalizers`` entry when done; a terminating Namespace never becomes active again
+(:meth:`Namespace.check_update`). Declared in :mod:`kawa.apis.core`; used by the API server (a
+namespaced object needs its Namespace) and the namespace controller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final, Literal
 
 from kawa.apis import meta
-from kawa.apis.core import fields
-from kawa.apis.core.fields import s_obj, s_str, s_strs
+from kawa.apis.model.base import Context, Model, doc
+from kawa.apis.model.objects import KubeObject, parse_object
 from kawa.errors import FieldError
 
 API_VERSION: Final = "v1"
@@ -22,98 +22,74 @@ KIND: Final = "Namespace"
 
 ACTIVE: Final = "Active"
 TERMINATING: Final = "Terminating"
+Phase = Literal["Active", "Terminating"]
 PHASES: Final = (ACTIVE, TERMINATING)
 KUBERNETES_FINALIZER: Final = "kubernetes"
 
 
-@dataclass(frozen=True, slots=True)
-class Namespace:
-    """A validated Namespace."""
+class NamespaceSpec(Model):
+    """What the Namespace's owner asks for."""
 
-    name: str
-    uid: str
-    finalizers: tuple[str, ...]
-    phase: str
+    finalizers: Annotated[
+        list[str], doc("Names of the parties that must clean up before the Namespace is removed.")
+    ] = []
+
+
+class Namespace(KubeObject):
+    """A Namespace: a named scope that groups namespaced objects and their names."""
+
+    spec: Annotated[NamespaceSpec | None, doc("What the Namespace's owner asks for.")] = None
 
     @property
-    def terminating(self) -> bool:
-        return self.phase == TERMINATING
+    def namespace(self) -> str:
+        """A Namespace lives in no namespace."""
+        return ""
 
+    @property
+    def finalizers(self) -> list[str]:
+        return [] if self.spec is None else list(self.spec.finalizers)
 
-def default_namespace(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy of ``obj`` with ``status.phase`` ``Active`` when unset."""
-    out = fields.copy_object(obj)
-    status = out.setdefault("status", {})
-    if isinstance(status, dict) and not status.get("phase"):
-        status["phase"] = ACTIVE
-    return out
+    @classmethod
+    def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
+        """A new Namespace is ``Active``."""
+        status = data.setdefault("status", {})
+        if isinstance(status, dict) and not status.get("phase"):
+            status["phase"] = ACTIVE
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        """The name is a DNS label (a valid subdomain with a dot is still refused)."""
+        name = self.name
+        if name and not meta.dns1123_subdomain_errors(name):
+            for problem in meta.dns1123_label_errors(name):
+                yield FieldError("metadata.name", f"invalid value {name!r}: {problem}")
+
+    @classmethod
+    def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
+        """A Namespace that is ``Terminating`` cannot become ``Active`` again."""
+        if _phase(old) == TERMINATING and _phase(new) != TERMINATING:
+            yield FieldError("status.phase", "a terminating namespace cannot become active again")
 
 
 def parse_namespace(obj: Mapping[str, Any]) -> Namespace:
-    """Validate a Namespace dict (defaults applied to a copy) and return its typed view."""
-    obj = default_namespace(obj)
-    errors: list[FieldError] = []
-    fields.check_header(obj, API_VERSION, KIND, errors, namespaced=False)
-    name = meta.metadata_of(obj).get("name")
-    if isinstance(name, str) and name and not meta.dns1123_subdomain_errors(name):
-        fields.dns_label(name, "metadata.name", errors)
-    finalizers: tuple[str, ...] = ()
-    spec = meta.read_mapping(obj, "spec", "spec", errors)
-    if spec is not None:
-        finalizers = fields.read_str_list(spec, "finalizers", "spec.finalizers", errors)
-    phase = ACTIVE
-    status = meta.read_mapping(obj, "status", "status", errors)
-    if status is not None:
-        phase = fields.read_enum(status, "phase", "status.phase", errors, PHASES) or ACTIVE
-    fields.raise_if(errors, KIND, obj, namespaced=False)
-    return Namespace(fields.name_of(obj), fields.uid_of(obj), finalizers, phase)
+    """A Namespace dict defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` listing every problem at its field path."""
+    return parse_object(Namespace, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=False)
 
 
-def validate_namespace(obj: Mapping[str, Any]) -> None:
-    parse_namespace(obj)
+class NamespaceStatus(Model):
+    """The Namespace's observed state."""
+
+    phase: Annotated[
+        Phase | None,
+        doc("Active while the Namespace is usable; Terminating while it is emptied for deletion."),
+    ] = None
 
 
 def _phase(obj: Mapping[str, Any]) -> Any:
-    status = default_namespace(obj).get("status")
+    status = obj.get("status")
     return status.get("phase") if isinstance(status, Mapping) else None
-
-
-def validate_namespace_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """A Namespace that is ``Terminating`` cannot become ``Active`` again."""
-    old_phase, new_phase = _phase(old), _phase(new)
-    errors: list[FieldError] = []
-    if old_phase == TERMINATING and new_phase != TERMINATING:
-        errors.append(
-            FieldError("status.phase", "a terminating namespace cannot become active again")
-        )
-    fields.raise_if(errors, KIND, new, namespaced=False)
 
 
 def mark_terminating(obj: dict[str, Any]) -> None:
     """Report the Namespace (a stored dict, changed in place) as ``Terminating``."""
     obj.setdefault("status", {})["phase"] = TERMINATING
-
-
-SCHEMA: Final = s_obj(
-    "A Namespace: a named scope that groups namespaced objects and their names.",
-    {
-        "spec": s_obj(
-            "What the Namespace's owner asks for.",
-            {
-                "finalizers": s_strs(
-                    "Names of the parties that must clean up before the Namespace is removed."
-                )
-            },
-        ),
-        "status": s_obj(
-            "The Namespace's observed state.",
-            {
-                "phase": s_str(
-                    "Active while the Namespace is usable; Terminating while it is emptied "
-                    "for deletion.",
-                    enum=PHASES,
-                )
-            },
-        ),
-    },
-)

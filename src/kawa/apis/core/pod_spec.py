@@ -157,11 +157,6 @@ class PodSpec(RawChecked):
                 "ephemeralcontainers subresource, which kawa does not serve",
             )
 
-    @property
-    def all_containers(self) -> list[Container]:
-        """Init containers, then containers."""
-        return self.init_containers + self.containers
-
 
 def _default_container(container: dict[str, Any]) -> None:
     image = container.get("image")

@@ -1,4 +1,8 @@
-"""A Pod's status: the helpers the process supervisor uses and ``kubectl get pods`` cells.
+"""A Pod's status: its declaration, the helpers the process supervisor uses and ``kubectl get
+pods`` cells.
+
+:class:`PodStatus` declares what the kubelet writes (the schema of ``status``, with
+``conditions`` merged by ``type`` and ``podIPs`` by ``ip``).
 
 The supervisor that runs a Pod's containers as processes reports them with
 :func:`set_container_status` (one ``containerStatuses`` entry: ready, restarts, state) and
@@ -13,10 +17,12 @@ kubelet the grace period of a Pod the API server is deleting gracefully.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 
 from kawa.apis.conditions import Clock, ConditionSet, format_time, get_condition
-from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD
+from kawa.apis.core.pod_spec import DEFAULT_GRACE_PERIOD
+from kawa.apis.model.base import MergeKey, Model, doc
+from kawa.apis.model.types import DateTime
 
 POD_SCHEDULED: Final = "PodScheduled"
 INITIALIZED: Final = "Initialized"
@@ -26,8 +32,123 @@ READY: Final = "Ready"
 POD_CONDITIONS: Final = ConditionSet((POD_SCHEDULED, INITIALIZED, CONTAINERS_READY))
 """A Pod is ``Ready`` when scheduled, initialized and all its containers are ready."""
 
+Phase = Literal["Pending", "Running", "Succeeded", "Failed", "Unknown"]
+PHASES: Final[tuple[str, ...]] = get_args(Phase)
 _TERMINAL: Final = ("Succeeded", "Failed")
 _NONE: Final = "<none>"
+
+
+# -- the status, declared ----------------------------------------------------------------------
+
+
+class PodCondition(Model):
+    """A condition of the Pod."""
+
+    type: Annotated[str, doc("The condition's type.")] = ""
+    status: Annotated[str, doc("True, False or Unknown.")] = ""
+    reason: Annotated[str, doc("A CamelCase reason for the status.")] = ""
+    message: Annotated[str, doc("A human-readable explanation.")] = ""
+    last_probe_time: Annotated[DateTime | None, doc("When the condition was last probed.")] = None
+    last_transition_time: Annotated[DateTime | None, doc("When the status last changed.")] = None
+
+
+class ContainerStateWaiting(Model):
+    """The container is not running yet."""
+
+    reason: Annotated[str, doc("Why (ContainerCreating, CrashLoopBackOff...).")] = ""
+    message: Annotated[str, doc("Details.")] = ""
+
+
+class ContainerStateRunning(Model):
+    """The container is running."""
+
+    started_at: Annotated[DateTime | None, doc("When it last started.")] = None
+
+
+class ContainerStateTerminated(Model):
+    """The container has exited."""
+
+    exit_code: Annotated[int, doc("The process's exit code.")] = 0
+    signal: Annotated[int | None, doc("The signal that ended the process, if any.")] = None
+    reason: Annotated[str, doc("Why (Completed, Error, OOMKilled...).")] = ""
+    message: Annotated[str, doc("Details.")] = ""
+    started_at: Annotated[DateTime | None, doc("When it started.")] = None
+    finished_at: Annotated[DateTime | None, doc("When it exited.")] = None
+    container_id: Annotated[str, doc("The runtime's id of the container.", alias="containerID")] = (
+        ""
+    )
+
+
+class ContainerState(Model):
+    """What the container is doing: one of waiting, running or terminated."""
+
+    waiting: Annotated[ContainerStateWaiting | None, doc("The container is not running yet.")] = (
+        None
+    )
+    running: Annotated[ContainerStateRunning | None, doc("The container is running.")] = None
+    terminated: Annotated[ContainerStateTerminated | None, doc("The container has exited.")] = None
+
+
+class ContainerStatus(Model):
+    """The observed state of one container."""
+
+    name: Annotated[str, doc("Name of the container.")]
+    ready: Annotated[bool | None, doc("Whether the container passes its readiness probe.")] = None
+    started: Annotated[bool | None, doc("Whether the container has started.")] = None
+    restart_count: Annotated[
+        int | None, doc("How many times the container has been restarted.", ge=0)
+    ] = None
+    image: Annotated[str, doc("The image the container runs.")] = ""
+    image_id: Annotated[str, doc("The exact image the container runs.", alias="imageID")] = ""
+    container_id: Annotated[
+        str,
+        doc("The runtime's id of the container (a process id for kawa).", alias="containerID"),
+    ] = ""
+    state: Annotated[ContainerState | None, doc("What the container is doing now.")] = None
+    last_state: Annotated[ContainerState | None, doc("The container's previous state.")] = None
+
+
+class PodIP(Model):
+    """An IP address of the Pod."""
+
+    ip: Annotated[str, doc("The address.")] = ""
+
+
+class HostIP(Model):
+    """An IP address of the Pod's node."""
+
+    ip: Annotated[str, doc("The address.")] = ""
+
+
+class PodStatus(Model):
+    """The observed state of the Pod."""
+
+    phase: Annotated[Phase | None, doc("Where the Pod is in its life.")] = None
+    conditions: Annotated[
+        list[PodCondition],
+        doc("PodScheduled, Initialized, ContainersReady and Ready."),
+        MergeKey("type"),
+    ] = []
+    container_statuses: Annotated[list[ContainerStatus], doc("One entry per container.")] = []
+    init_container_statuses: Annotated[
+        list[ContainerStatus], doc("One entry per init container.")
+    ] = []
+    pod_ip: Annotated[str, doc("The Pod's IP address.", alias="podIP")] = ""
+    pod_ips: Annotated[
+        list[PodIP], doc("The Pod's IP addresses.", alias="podIPs"), MergeKey("ip")
+    ] = []
+    host_ip: Annotated[str, doc("The IP address of the Pod's node.", alias="hostIP")] = ""
+    host_ips: Annotated[
+        list[HostIP], doc("The IP addresses of the Pod's node.", alias="hostIPs")
+    ] = []
+    start_time: Annotated[DateTime | None, doc("When the node started the Pod.")] = None
+    reason: Annotated[str, doc("Why the Pod is in its phase (such as Evicted).")] = ""
+    message: Annotated[str, doc("Details about the Pod's phase.")] = ""
+    nominated_node_name: Annotated[str, doc("A node the scheduler plans to run the Pod on.")] = ""
+    qos_class: Annotated[str, doc("The Pod's quality of service class.")] = ""
+
+
+# -- helpers for the process supervisor ----------------------------------------------------------
 
 
 def set_pod_phase(obj: dict[str, Any], phase: str, *, clock: Clock) -> None:

@@ -153,7 +153,3 @@ class Probe(RawChecked):
             )
         for extra in handlers[1:]:
             yield FieldError(extra, "may not specify more than 1 handler type")
-
-    def port_action(self) -> HTTPGetAction | TCPSocketAction | None:
-        """The handler that names a port by number or name (``httpGet``, ``tcpSocket``)."""
-        return self.http_get or self.tcp_socket

@@ -7,93 +7,37 @@ ApiServerSource runs as one (``spec.serviceAccountName``). Declared in :mod:`kaw
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from kawa.apis import meta
-from kawa.apis.core import fields
-from kawa.apis.core.fields import s_bool, s_list, s_obj, s_str
-from kawa.errors import FieldError
+from kawa.apis.core.references import LocalObjectReference, ObjectReference
+from kawa.apis.model.base import MergeKey, doc
+from kawa.apis.model.objects import KubeObject, parse_object
 
 API_VERSION: Final = "v1"
 KIND: Final = "ServiceAccount"
 DEFAULT_SERVICE_ACCOUNT: Final = "default"
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceAccount:
-    """A validated ServiceAccount."""
+class ServiceAccount(KubeObject):
+    """A ServiceAccount: an identity that processes run as, and that RBAC grants rights to."""
 
-    namespace: str
-    name: str
-    secrets: tuple[str, ...]
-    image_pull_secrets: tuple[str, ...]
-    automount_token: bool | None
-
-
-def default_service_account(obj: Mapping[str, Any]) -> meta.Object:
-    """A copy of ``obj`` (a ServiceAccount has no defaults)."""
-    return fields.copy_object(obj)
-
-
-def _names(
-    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> tuple[str, ...]:
-    names: list[str] = []
-    for item_path, item in fields.read_mappings(parent, key, path, errors):
-        name = meta.read_str(item, "name", f"{item_path}.name", errors)
-        if name is not None:
-            names.append(name)
-    return tuple(names)
+    secrets: Annotated[
+        list[ObjectReference],
+        doc("Secrets the ServiceAccount's processes may use (in its namespace)."),
+        MergeKey("name"),
+    ] = []
+    image_pull_secrets: Annotated[
+        list[LocalObjectReference],
+        doc("Secrets holding registry credentials used to pull the images of its Pods."),
+    ] = []
+    automount_service_account_token: Annotated[
+        bool | None, doc("Whether Pods running as this ServiceAccount get its API token mounted.")
+    ] = None
 
 
 def parse_service_account(obj: Mapping[str, Any]) -> ServiceAccount:
-    """Validate a ServiceAccount dict and return its typed view."""
-    errors: list[FieldError] = []
-    fields.check_header(obj, API_VERSION, KIND, errors, namespaced=True)
-    secrets = _names(obj, "secrets", "secrets", errors)
-    pull = _names(obj, "imagePullSecrets", "imagePullSecrets", errors)
-    automount = fields.read_bool(
-        obj, "automountServiceAccountToken", "automountServiceAccountToken", errors
+    """A ServiceAccount dict defaulted, validated and typed; raises
+    :class:`~kawa.errors.ValidationError` listing every problem at its field path."""
+    return parse_object(
+        ServiceAccount, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True
     )
-    fields.raise_if(errors, KIND, obj, namespaced=True)
-    return ServiceAccount(meta.namespace_of(obj), fields.name_of(obj), secrets, pull, automount)
-
-
-def validate_service_account(obj: Mapping[str, Any]) -> None:
-    parse_service_account(obj)
-
-
-def validate_service_account_update(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-    """Every field of a ServiceAccount may change."""
-
-
-_REFERENCE: Final = s_obj(
-    "A reference to a Secret in the ServiceAccount's namespace.",
-    {
-        "name": s_str("Name of the Secret."),
-        "namespace": s_str("Namespace of the Secret (the ServiceAccount's when empty)."),
-        "kind": s_str("Kind of the referent (Secret)."),
-        "apiVersion": s_str("API version of the referent."),
-        "uid": s_str("UID of the referent."),
-        "resourceVersion": s_str("Resource version of the referent."),
-        "fieldPath": s_str("A field of the referent, when the reference points inside it."),
-    },
-)
-
-SCHEMA: Final = s_obj(
-    "A ServiceAccount: an identity that processes run as, and that RBAC grants rights to.",
-    {
-        "secrets": s_list("Secrets the ServiceAccount's processes may use.", _REFERENCE),
-        "imagePullSecrets": s_list(
-            "Secrets holding registry credentials used to pull the images of its Pods.",
-            s_obj(
-                "A reference to a Secret by name.",
-                {"name": s_str("Name of the Secret.")},
-            ),
-        ),
-        "automountServiceAccountToken": s_bool(
-            "Whether Pods running as this ServiceAccount get its API token mounted."
-        ),
-    },
-)

@@ -103,7 +103,7 @@ def _type(
         }
     elif shape.form == "map":
         value = introspect.shape(shape.item)
-        if value.form == "any":
+        if value.form == "any" and introspect.marker(value.metadata, OpenAPI) is None:
             out = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         else:
             value_schema = _type(shape.item, _item("A value.", shape.item), seen, (), stored)

@@ -37,11 +37,8 @@ ROLE: Final = ResourceKind(
     plural="roles",
     singular="role",
     namespaced=True,
-    legacy_default=role.default_role,
-    legacy_validate=role.validate_role,
-    legacy_validate_update=role.validate_role_update,
+    model=role.Role,
     printer_columns=(CREATED_AT,),
-    legacy_schema=role.schema(role.ROLE),
     subresources=(),
 )
 
@@ -52,11 +49,8 @@ CLUSTER_ROLE: Final = ResourceKind(
     plural="clusterroles",
     singular="clusterrole",
     namespaced=False,
-    legacy_default=role.default_role,
-    legacy_validate=role.validate_role,
-    legacy_validate_update=role.validate_role_update,
+    model=role.ClusterRole,
     printer_columns=(CREATED_AT,),
-    legacy_schema=role.schema(role.CLUSTER_ROLE),
     subresources=(),
 )
 
@@ -67,11 +61,8 @@ ROLE_BINDING: Final = ResourceKind(
     plural="rolebindings",
     singular="rolebinding",
     namespaced=True,
-    legacy_default=binding.default_binding,
-    legacy_validate=binding.validate_binding,
-    legacy_validate_update=binding.validate_binding_update,
+    model=binding.RoleBinding,
     printer_columns=_BINDING_COLUMNS,
-    legacy_schema=binding.schema(binding.ROLE_BINDING),
     subresources=(),
 )
 
@@ -82,11 +73,8 @@ CLUSTER_ROLE_BINDING: Final = ResourceKind(
     plural="clusterrolebindings",
     singular="clusterrolebinding",
     namespaced=False,
-    legacy_default=binding.default_binding,
-    legacy_validate=binding.validate_binding,
-    legacy_validate_update=binding.validate_binding_update,
+    model=binding.ClusterRoleBinding,
     printer_columns=_BINDING_COLUMNS,
-    legacy_schema=binding.schema(binding.CLUSTER_ROLE_BINDING),
     subresources=(),
 )
 
