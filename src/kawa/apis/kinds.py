@@ -2,9 +2,10 @@
 
 A :class:`ResourceKind` says for one kind what Kubernetes' CRD and Knative's scheme say:
 group, served versions (the first is the storage version), plural, singular, short names,
-categories, whether it is namespaced, its printer columns, its OpenAPI schema, and the
-functions that default, validate, convert and check updates of its dicts. Each API group's
-package declares its kinds with these; :mod:`kawa.apis.registry` indexes them all.
+categories, whether it is namespaced, its printer columns, its conversion between versions,
+and its declaration (``model``, ``status``): the parser, defaults, update rules, OpenAPI
+schema and strategic-merge keys all derive from that one declaration (ADR 0014). Each API
+group's package declares its kinds with these; :mod:`kawa.apis.registry` indexes them all.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from kawa.apis.model.base import Model
 from kawa.apis.model.objects import KubeObject
 from kawa.errors import ValidationError
 
-Defaulter = Callable[[Mapping[str, Any]], meta.Object]
-Validator = Callable[[Mapping[str, Any]], None]
-UpdateValidator = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
 Converter = Callable[[Mapping[str, Any], str], meta.Object]
 """``convert(obj, api_version)``: the object in another served apiVersion of its kind."""
 CellValue = Callable[[Mapping[str, Any]], Any]
@@ -58,7 +56,7 @@ class ResourceKind:
     plural: str
     singular: str
     namespaced: bool
-    model: type[KubeObject] | None = None
+    model: type[KubeObject]
     status: type[Model] | None = None
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -71,18 +69,11 @@ class ResourceKind:
     convert: Converter | None = None
     """Converts between served versions; ``None``: the versions differ only in apiVersion."""
     subresources: tuple[str, ...] = ("status",)
-    legacy_default: Defaulter | None = None
-    legacy_validate: Validator | None = None
-    legacy_validate_update: UpdateValidator | None = None
-    legacy_schema: Mapping[str, Any] | None = None
-    legacy_merge_keys: Mapping[str, str] = field(default_factory=dict)
     names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.versions:
             raise ValueError(f"{self.kind} needs at least one version")
-        if self.model is None and self.legacy_validate is None:
-            raise ValueError(f"{self.kind} needs a model")
         names = {self.kind, self.plural, self.singular, *self.short_names}
         names |= {f"{self.plural}.{self.group}", f"{self.singular}.{self.group}"}
         object.__setattr__(self, "names", frozenset(n.lower() for n in names))
@@ -91,16 +82,11 @@ class ResourceKind:
 
     def default(self, obj: Mapping[str, Any]) -> meta.Object:
         """A defaulted copy of ``obj`` (a dict of the storage version)."""
-        if self.model is None:
-            assert self.legacy_default is not None
-            return self.legacy_default(obj)
         return objects.default_object(self.model, obj, namespaced=self.namespaced)
 
     def parse(self, obj: Mapping[str, Any]) -> KubeObject:
         """``obj`` defaulted, validated and typed; raises :class:`ValidationError` with every
         problem at its field path."""
-        if self.model is None:
-            raise TypeError(f"{self.kind} has no model")
         if obj.get("apiVersion") in self.served_api_versions:
             obj = self.to_version(obj, self.storage_api_version)
         return objects.parse_object(
@@ -113,18 +99,10 @@ class ResourceKind:
 
     def validate(self, obj: Mapping[str, Any]) -> None:
         """Raise :class:`ValidationError` when ``obj`` (defaults applied) is invalid."""
-        if self.model is None:
-            assert self.legacy_validate is not None
-            self.legacy_validate(obj)
-            return
         self.parse(obj)
 
     def validate_update(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         """Raise :class:`ValidationError` when ``new`` changes what may not change."""
-        if self.model is None:
-            assert self.legacy_validate_update is not None
-            self.legacy_validate_update(old, new)
-            return
         errors = objects.update_errors(self.model, self.default(old), self.default(new))
         if errors:
             raise ValidationError(
@@ -132,11 +110,9 @@ class ResourceKind:
             )
 
     @property
-    def schema(self) -> Mapping[str, Any] | None:
+    def schema(self) -> Mapping[str, Any]:
         """OpenAPI v3 schema of the object's top-level fields (``spec``, ``status``...) for
         ``kubectl explain`` and the API server's unknown-field checks."""
-        if self.model is None:
-            return self.legacy_schema
         return _object_schema(self.model, self.status, self.description)
 
     @property
@@ -144,8 +120,6 @@ class ResourceKind:
         """For built-in kinds: list fields merged by key in a strategic merge patch, by path
         with ``[]`` for list items (``{"spec.containers": "name"}``); other lists are
         replaced whole."""
-        if self.model is None:
-            return self.legacy_merge_keys
         return _merge_keys(self.model, self.status)
 
     # -- names and versions ------------------------------------------------------------------

@@ -122,8 +122,6 @@ def _check_path(target: Target, obj: Obj, name: str | None) -> None:
 
 def _unknown_fields(rk: ResourceKind, obj: Obj) -> list[str]:
     """Paths of the fields of ``obj`` the kind's schema does not declare."""
-    if rk.schema is None:
-        return []
     return schema_check.unknown_fields(obj, openapi.object_schema(rk), refs=openapi.REFS)
 
 
@@ -135,7 +133,7 @@ def admit_status(target: Target, obj: Obj) -> Obj:
     status = stored.get("status")
     if status is not None and not isinstance(status, dict):
         raise ValidationError.single("status", "expected an object")
-    status_schema: Any = ((rk.schema or {}).get("properties") or {}).get("status")
+    status_schema: Any = (rk.schema.get("properties") or {}).get("status")
     if isinstance(status, dict) and isinstance(status_schema, Mapping):
         problems = schema_check.type_errors(status, status_schema, "status", openapi.REFS)
         problems += [

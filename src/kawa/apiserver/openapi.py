@@ -12,10 +12,8 @@ hash so kubectl's cache refreshes when a schema changes.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
-from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
@@ -76,46 +74,24 @@ def _kind_schema(rk: ResourceKind, group: str, version: str, storage: bool) -> d
             "allOf": [{"$ref": f"#/components/schemas/{OBJECT_META}"}],
         },
     }
-    description = f"{rk.kind} ({api_version})."
-    if rk.schema is not None:
-        description = str(rk.schema.get("description") or description)
-        for name, schema in (rk.schema.get("properties") or {}).items():
-            if storage:
-                properties[name] = schema
-            else:
-                # Other versions are converted on the server: accept their fields as given.
-                properties[name] = {
-                    "type": "object",
-                    "description": schema.get("description", ""),
-                    "x-kubernetes-preserve-unknown-fields": True,
-                }
-    if storage and rk.strategic_merge_keys and is_builtin(group):
-        properties = _with_merge_keys(properties, rk.strategic_merge_keys)
+    description = str(rk.schema.get("description") or f"{rk.kind} ({api_version}).")
+    for name, schema in (rk.schema.get("properties") or {}).items():
+        if storage:
+            # keyed lists carry x-kubernetes-patch-merge-key from the declaration (MergeKey)
+            properties[name] = schema
+        else:
+            # Other versions are converted on the server: accept their fields as given.
+            properties[name] = {
+                "type": "object",
+                "description": schema.get("description", ""),
+                "x-kubernetes-preserve-unknown-fields": True,
+            }
     return {
         "type": "object",
         "description": description,
         "properties": properties,
         "x-kubernetes-group-version-kind": [{"group": group, "version": version, "kind": rk.kind}],
     }
-
-
-def _with_merge_keys(properties: dict[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
-    """A copy of ``properties`` whose keyed lists say so, as Kubernetes' own schemas do
-    (``x-kubernetes-patch-merge-key``/``-strategy``): kubectl's client-side apply then merges
-    a Pod's containers by name instead of sending the whole list on every re-apply."""
-    out = copy.deepcopy(properties)
-    for path, key in keys.items():
-        node: Any = {"properties": out}
-        for segment in path.split("."):
-            node = (node.get("properties") or {}).get(segment.removesuffix("[]"))
-            if isinstance(node, dict) and segment.endswith("[]"):
-                node = node.get("items")
-            if not isinstance(node, dict):
-                break
-        else:
-            node["x-kubernetes-patch-merge-key"] = key
-            node["x-kubernetes-patch-strategy"] = "merge"
-    return out
 
 
 _OBJECT_SCHEMAS: dict[tuple[str, str, int], dict[str, Any]] = {}
