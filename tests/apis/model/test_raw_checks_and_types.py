@@ -10,7 +10,7 @@ import pytest
 
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.model import KubeObject, MergeKey, Model, RawChecked, doc
-from kawa.apis.model.base import Context, path_loc
+from kawa.apis.model.base import Context
 from kawa.apis.model.openapi import schema_of
 from kawa.apis.model.parse import validate
 from kawa.apis.model.types import Base64Bytes, DnsLabel, IntOrString, Quantity
@@ -76,12 +76,6 @@ def test_raw_rules_alone_and_a_valid_value() -> None:
     assert box.items[0].name == "a"
     # a typed view built in code is not checked (as Model.check is not)
     assert Box(items=[Item(name="a")], pick="b").pick == "b"
-
-
-def test_path_loc() -> None:
-    assert path_loc("containers[0].ports[12].name") == ("containers", 0, "ports", 12, "name")
-    assert path_loc("data[a.b]") == ("data", "a.b")
-    assert path_loc("") == ()
 
 
 class Scalars(Model):

@@ -24,23 +24,13 @@ they do nothing inside pydantic and are read by the modules above.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    ValidationError,
-    ValidationInfo,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from kawa.errors import FieldError
 
@@ -173,74 +163,14 @@ class RawChecked(Model):
     the whole value, as Kubernetes' hand-written validation of built-in kinds does.
 
     :meth:`check` runs only once every type holds; :meth:`check_raw` runs on the raw JSON
-    value while the types are checked, so a Pod that names a volume it lacks *and* misspells a
-    field gets both answers at once. The raw value's types are not checked yet: read it
-    defensively and leave type problems to the declaration. Like :meth:`check`, it does not
-    run for typed views built in code. Declare sequences in such a model, and in the models it
-    holds, as ``list`` (pydantic's strict ``tuple`` refuses the Python lists the raw check
-    hands on).
+    value next to the type check (:func:`kawa.apis.model.parse.validate` walks the value to
+    every ``RawChecked`` model it holds), so a Pod that names a volume it lacks *and*
+    misspells a field gets both answers at once. The raw value's types are not checked yet:
+    read it defensively and leave type problems to the declaration. Like :meth:`check`, it
+    does not run for typed views built in code.
     """
 
     @classmethod
     def check_raw(cls, data: Mapping[str, Any]) -> Iterable[FieldError]:
         """Problems of the raw value ``data`` (a mapping), with paths relative to it."""
         return ()
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check_raw(
-        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
-    ) -> Self:
-        if info.mode == "python" or not isinstance(data, Mapping):
-            return handler(data)  # a typed view built in code, or not an object at all
-        found = list(cls.check_raw(data))
-        if not found:
-            return handler(data)
-        details = [
-            InitErrorDetails(
-                type=PydanticCustomError("value_error", "{error}", {"error": e.message}),
-                loc=path_loc(e.path),
-                input=None,
-            )
-            for e in found
-        ]
-        try:
-            handler(data)
-        except ValidationError as err:
-            details = [*_details_of(err), *details]
-        raise ValidationError.from_exception_data(cls.__name__, details)
-
-
-_STEP: Final = re.compile(r"\[([^\]]*)\]|([^.\[]+)")
-
-
-def path_loc(path: str) -> tuple[str | int, ...]:
-    """A field path (``containers[0].ports``) as a pydantic location (``("containers", 0,
-    "ports")``): list indexes become integers."""
-    loc: list[str | int] = []
-    for index, name in _STEP.findall(path):
-        if name:
-            loc.append(name)
-        else:
-            loc.append(int(index) if index.isdigit() else index)
-    return tuple(loc)
-
-
-def _details_of(err: ValidationError) -> list[InitErrorDetails]:
-    """The errors of ``err`` in the shape :meth:`ValidationError.from_exception_data` takes."""
-    out: list[InitErrorDetails] = []
-    for e in err.errors(include_url=False):
-        ctx = e.get("ctx")
-        detail = InitErrorDetails(type=e["type"], loc=e["loc"], input=e["input"])
-        if ctx is not None:
-            detail["ctx"] = ctx
-        try:
-            ValidationError.from_exception_data("known", [detail])
-        except KeyError:  # not one of pydantic's error types: keep the message as written
-            detail = InitErrorDetails(
-                type=PydanticCustomError(e["type"], "{error}", {"error": e["msg"]}),
-                loc=e["loc"],
-                input=e["input"],
-            )
-        out.append(detail)
-    return out

@@ -22,7 +22,7 @@ import pydantic
 from annotated_types import Ge, Gt, Le, Lt
 
 from kawa.apis.model import introspect
-from kawa.apis.model.base import Context, Model
+from kawa.apis.model.base import Context, Model, RawChecked
 from kawa.errors import FieldError
 
 M = TypeVar("M", bound=Model)
@@ -82,13 +82,20 @@ def validate(
     except TypeError as err:
         errors.append(FieldError(path, f"expected JSON data: {err}"))
         return None
+    raw_problems: list[FieldError] = []
+    if _holds_raw_checks(model):
+        _raw_checks(introspect.shape(model), clean, (path,) if path else (), raw_problems)
     try:
         instance = model.model_validate_json(raw)
     except pydantic.ValidationError as err:
         problems = err.errors(include_url=False)
         errors.extend(translate(model, problems, path))
+        errors.extend(e for e in raw_problems if e not in errors)
         bad = {tuple(problem["loc"]) for problem in problems}
         _salvage(model, clean, bad, ctx, path, errors)
+        return None
+    if raw_problems:
+        errors.extend(raw_problems)
         return None
     before = len(errors)
     run_checks(instance, ctx, path, errors)
@@ -142,6 +149,58 @@ def without_nulls(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping | tuple):
         return without_nulls(dict(value) if isinstance(value, Mapping) else list(value), depth)
     return value
+
+
+def _raw_checks(
+    shape: introspect.Shape, value: Any, where: tuple[str, ...], errors: list[FieldError]
+) -> None:
+    """Every :meth:`RawChecked.check_raw` of the models ``value`` holds, on the raw value."""
+    if shape.form == "model" and isinstance(value, Mapping):
+        model: type[Model] = shape.tp
+        if issubclass(model, RawChecked):
+            found = list(model.check_raw(value))
+            if found:
+                prefix = _render(where)
+                errors.extend(e.nested(prefix) if prefix else e for e in found)
+        for spec in _raw_fields(model):
+            if spec.alias in value:
+                _raw_checks(spec.shape, value[spec.alias], (*where, spec.alias), errors)
+    elif shape.form == "list" and isinstance(value, list):
+        item = introspect.shape(shape.item)
+        for i, member in enumerate(value):
+            _raw_checks(item, member, (*where, f"[{i}]"), errors)
+    elif shape.form == "map" and isinstance(value, Mapping):
+        item = introspect.shape(shape.item)
+        for key, member in value.items():
+            _raw_checks(item, member, (*where, f"[{key}]"), errors)
+
+
+@functools.cache
+def _raw_fields(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
+    """The fields of ``model`` whose values may hold a :class:`RawChecked` model."""
+    return tuple(
+        spec
+        for spec in introspect.fields_of(model).values()
+        if _reaches_raw(spec.info.annotation, frozenset({model}))
+    )
+
+
+def _holds_raw_checks(model: type[Model]) -> bool:
+    return issubclass(model, RawChecked) or bool(_raw_fields(model))
+
+
+def _reaches_raw(tp: Any, seen: frozenset[type[Model]]) -> bool:
+    shape = introspect.shape(tp)
+    if shape.form in ("list", "map"):
+        return _reaches_raw(shape.item, seen)
+    if shape.form != "model" or shape.tp in seen:
+        return False
+    if issubclass(shape.tp, RawChecked):
+        return True
+    return any(
+        _reaches_raw(spec.info.annotation, seen | {shape.tp})
+        for spec in introspect.fields_of(shape.tp).values()
+    )
 
 
 def _salvage(
