@@ -3,13 +3,12 @@
 Resources travel through kawa as plain dicts (``apiVersion``, ``kind``, ``metadata``,
 ``spec``, ``status``). This module holds what every kind shares: the name rules of
 Kubernetes (DNS-1123 labels and subdomains, label keys and values), the checks that
-``labels`` and ``annotations`` are maps of strings, and typed readers that append a
-:class:`~kawa.errors.FieldError` instead of raising, so a validator can report every problem
-at once. :class:`Condition` and :class:`ConditionSet` live in :mod:`kawa.apis.conditions`
-and are re-exported here.
+``labels`` and ``annotations`` are maps of strings (:func:`validate_metadata`, which the
+declared :class:`~kawa.apis.model.ObjectMeta` applies), and small total readers of objects
+(``namespace_of``, ``annotations_of``...). :class:`Condition` and :class:`ConditionSet` live in
+:mod:`kawa.apis.conditions` and are re-exported here.
 
-Called by every kind's parse/default/validate functions (``kawa.apis.eventing`` ...), by
-the API server and by the CLI.
+Called by the kinds' declarations, the controllers, the API server and the CLI.
 """
 
 from __future__ import annotations
@@ -35,9 +34,6 @@ __all__ = [
     "label_value_errors",
     "metadata_of",
     "namespace_of",
-    "read_bool",
-    "read_int",
-    "read_mapping",
     "read_str",
     "set_observed_generation",
     "string_map_errors",
@@ -221,19 +217,6 @@ def type_name(value: Any) -> str:
 # -- readers used by the kinds' parsers: they record a problem and return None -------------
 
 
-def read_mapping(
-    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> Mapping[str, Any] | None:
-    """``parent[key]`` when it is a mapping; ``None`` when absent (or wrong, recorded)."""
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        errors.append(FieldError(path, f"expected a mapping, got {type_name(value)}"))
-        return None
-    return value
-
-
 def read_str(
     parent: Mapping[str, Any],
     key: str,
@@ -288,48 +271,3 @@ def subject_of(kind: str, obj: Mapping[str, Any]) -> str:
 def set_observed_generation(status: dict[str, Any], generation: int) -> None:
     """Record in ``status`` the ``metadata.generation`` a reconciler has acted on."""
     status["observedGeneration"] = generation
-
-
-def read_bool(
-    parent: Mapping[str, Any], key: str, path: str, errors: list[FieldError]
-) -> bool | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        errors.append(FieldError(path, f"expected a boolean, got {type_name(value)}"))
-        return None
-    return value
-
-
-def read_int(
-    parent: Mapping[str, Any],
-    key: str,
-    path: str,
-    errors: list[FieldError],
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-    required: bool = False,
-) -> int | None:
-    """``parent[key]`` when it is an integer within ``[minimum, maximum]``."""
-    value = parent.get(key)
-    if value is None:
-        if required:
-            errors.append(FieldError(path, "required field is missing"))
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(FieldError(path, f"expected an integer, got {type_name(value)}"))
-        return None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        low = "" if minimum is None else str(minimum)
-        high = "" if maximum is None else str(maximum)
-        if minimum is not None and maximum is not None:
-            bounds = f"between {low} and {high}, inclusive"
-        elif minimum is not None:
-            bounds = f"greater than or equal to {low}"
-        else:
-            bounds = f"less than or equal to {high}"
-        errors.append(FieldError(path, f"invalid value {value}: must be {bounds}"))
-        return None
-    return value

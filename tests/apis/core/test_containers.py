@@ -228,7 +228,7 @@ def test_knative_container_rules() -> None:
         "readinessProbe": {"httpGet": {"path": "/ready"}},
     }
     errors: list[FieldError] = []
-    assert containers.read_container(item, "c", errors, set(), knative=True) is None
+    assert validate(containers.KnativeContainer, item, errors, ctx=Context(), path="c") is None
     assert {e.path: e.message for e in errors} == {
         "c.ports": "More than one container port is set: only a single port is allowed",
         "c.ports[0].hostPort": "must not set the field(s): a Revision's container cannot bind "
@@ -236,13 +236,13 @@ def test_knative_container_rules() -> None:
     }
     # A Pod's container may have several ports and host ports, but its probes need a port.
     errors.clear()
-    assert containers.read_container(item, "c", errors, set()) is None
+    assert validate(containers.Container, item, errors, ctx=Context(), path="c") is None
     assert [(e.path, e.message) for e in errors] == [
         ("c.readinessProbe.httpGet.port", "required field is missing")
     ]
     errors.clear()
     item["readinessProbe"]["httpGet"]["port"] = 9090
-    plain = containers.read_container(item, "c", errors, set())
+    plain = validate(containers.Container, item, errors, ctx=Context(), path="c")
     assert errors == []
     assert plain is not None
     assert plain.pull_policy == "Always"
@@ -264,11 +264,20 @@ def test_pod_spec_merge_keys_are_kubernetes() -> None:
 
 
 def test_volumes_keep_their_sources() -> None:
+    spec = {
+        "containers": [{"name": "c", "image": "x"}],
+        "volumes": [{"name": "a", "csi": {"driver": "d"}}, {"name": "B"}],
+    }
     errors: list[FieldError] = []
-    names = containers.read_volumes(
-        {"volumes": [{"name": "a", "csi": {"driver": "d"}}, {"name": "B"}]}, "v", errors
-    )
-    assert names == {"a", "B"}
-    assert [e.path for e in errors] == ["v[1].name"]
-    assert containers.read_volumes({"volumes": {}}, "v", errors) is None
-    assert errors[-1] == FieldError("v", "expected a list, got a mapping")
+    parsed = validate(pod_spec.PodSpec, spec, errors, ctx=Context(), path="spec")
+    assert parsed is None
+    assert [e.path for e in errors] == ["spec.volumes[1].name"]
+    errors.clear()
+    spec["volumes"] = [{"name": "a", "csi": {"driver": "d"}}]
+    parsed = validate(pod_spec.PodSpec, spec, errors, ctx=Context(), path="spec")
+    assert errors == []
+    assert parsed is not None
+    assert parsed.volumes[0].name == "a"
+    errors.clear()
+    validate(pod_spec.PodSpec, {**spec, "volumes": {}}, errors, ctx=Context(), path="spec")
+    assert errors == [FieldError("spec.volumes", "expected a list, got a mapping")]

@@ -12,8 +12,6 @@ container's port). The rules across containers (unique names, mounts of declared
 the API server's defaults belong to the pod spec (:mod:`kawa.apis.core.pod_spec`, with
 ``PodTemplateSpec``).
 
-:func:`read_container` and :func:`read_volumes` are the readers of the kinds not declared yet
-(Revision, ContainerSource): thin wrappers over these models.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from pydantic import AfterValidator, ConfigDict
 from kawa.apis.core.probes import PORT_NAME_HELP, PROBE_HANDLERS, Probe, is_port_name
 from kawa.apis.core.probes import is_unset_port as _is_unset_port
 from kawa.apis.model.base import Context, MergeKey, Model, RawChecked, doc
-from kawa.apis.model.parse import type_name, validate
 from kawa.apis.model.types import (
     DnsLabel,
     FreeForm,
@@ -387,45 +384,3 @@ def mount_errors(container: Mapping[str, Any], volumes: set[str] | None) -> list
         and mount["name"]
         and mount["name"] not in volumes
     ]
-
-
-# -- the readers of the kinds not declared yet -----------------------------------------------------
-
-
-def read_container(
-    item: Mapping[str, Any],
-    path: str,
-    errors: list[FieldError],
-    volumes: set[str] | None,
-    *,
-    knative: bool = False,
-) -> Container | None:
-    """One container at ``path`` (``spec.containers[0]``...) validated as a
-    :class:`Container` (``knative``: a :class:`KnativeContainer`); None when invalid.
-
-    ``volumes`` are the pod's volume names that ``volumeMounts`` may name (None: unchecked).
-    """
-    model: type[Container] = KnativeContainer if knative else Container
-    container = validate(model, item, errors, ctx=Context(), path=path)
-    if isinstance(item, Mapping):
-        errors.extend(e.nested(path) for e in mount_errors(item, volumes))
-    return container
-
-
-def read_volumes(spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> set[str] | None:
-    """The names of a pod spec's ``volumes[]`` (unique DNS labels); None when not a list."""
-    volumes = spec.get("volumes")
-    if volumes is None:
-        return set()
-    if not isinstance(volumes, list):
-        errors.append(FieldError(path, f"expected a list, got {type_name(volumes)}"))
-        return None
-    names: set[str] = set()
-    for i, volume in enumerate(volumes):
-        validate(Volume, volume, errors, ctx=Context(), path=f"{path}[{i}]")
-        name = volume.get("name") if isinstance(volume, Mapping) else None
-        if isinstance(name, str) and name:
-            if name in names:
-                errors.append(FieldError(f"{path}[{i}].name", f"duplicate value {name!r}"))
-            names.add(name)
-    return names
