@@ -31,6 +31,7 @@ from typing import Final, TypeVar
 import orjson
 from aiohttp import web
 
+from kawa.apis import core
 from kawa.apiserver import access
 from kawa.apiserver.server import ApiServer
 from kawa.broker.dataplane import BrokerDataPlane
@@ -188,7 +189,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             app.add_routes(serving.routes())
             kubelet = Kubelet(store, config.data_dir)
             api = ApiServer(store)
-            api.add_subresource("pods", "log", kubelet.pod_log)
+            api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
             api.install(app)
             runner = web.AppRunner(
                 app,

@@ -12,7 +12,7 @@ never creates more Pods than the requests in flight plus waiting at the peak of 
 (or min-/initial-scale): with a target below one request per Pod, the KPA's answer to a burst
 would be more processes than requests.
 
-* up: new Pods from :func:`kawa.apis.serving.pods.revision_pod` on a free loopback port, unless
+* up: new Pods from :func:`kawa.serving.revision_pods.revision_pod` on a free loopback port, unless
   the image cannot run here (then requests fail fast with the catalog's message);
 * down: surplus Pods (not ready ones first, then the newest) leave the endpoints at once and
   are deleted from the store when their requests in flight are done (at most the Revision's
@@ -37,15 +37,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kawa import images
-from kawa.apis.serving import autoscaling, pods
+from kawa.apis import core
+from kawa.apis.serving import autoscaling
 from kawa.errors import ConflictError, KawaError, NotFoundError
 from kawa.serving import kpa
+from kawa.serving import revision_pods as pods
 from kawa.serving.activator import Throttler
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
-PODS = "pods"
+PODS = core.POD.resource
 
 
 def free_port() -> int:

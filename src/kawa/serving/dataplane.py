@@ -39,8 +39,9 @@ from aiohttp.typedefs import Middleware
 
 from kawa import images
 from kawa.apis import core, serving
-from kawa.apis.serving import autoscaling, pods
+from kawa.apis.serving import autoscaling
 from kawa.reconciler.informer import inform
+from kawa.serving import revision_pods as pods
 from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler

@@ -13,7 +13,7 @@ of a template hold Knative's autoscaling rules (:mod:`kawa.apis.serving.annotati
 :class:`RevisionTemplateSpec` is ``spec.template`` of Services and Configurations (a template
 name must start with ``<parent>-``). A Revision's spec is immutable. Declared in
 :data:`kawa.apis.serving.KINDS`; read by the serving reconcilers and the Pods made for a
-Revision (:mod:`kawa.apis.serving.pods`).
+Revision (:mod:`kawa.serving.revision_pods`).
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def compute_status(
     its image (``image_problem``: the message saying how to make it runnable).
 
     ``deadline_exceeded``: the message when the progress deadline passed without a ready Pod
-    (:mod:`kawa.apis.serving.progress`); ``ResourcesAvailable`` is then ``False``.
+    (:mod:`kawa.controllers.serving.progress`); ``ResourcesAvailable`` is then ``False``.
     ``zero_initial_scale``: the Revision starts at zero (:func:`starts_at_zero`), so it is
     available without a Pod (and ``Active`` ``False``/``NoTraffic`` while it has none).
     """

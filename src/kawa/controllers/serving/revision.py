@@ -4,7 +4,7 @@ The Pods are the ones labelled ``serving.knative.dev/revision=<name>`` (the auto
 creates them, the kubelet runs them and writes their status). The image is checked against
 kawa's image catalog (ConfigMap ``knative-serving/config-kawa-images``; a change of it
 re-checks every Revision). A Revision that has never had a ready Pod is looked at again when
-its progress deadline passes (:mod:`kawa.apis.serving.progress`, ConfigMap
+its progress deadline passes (:mod:`kawa.controllers.serving.progress`, ConfigMap
 ``knative-serving/config-deployment``) and then fails with ``ProgressDeadlineExceeded``; one
 whose initial scale is 0 (ConfigMap ``knative-serving/config-autoscaler``:
 ``allow-zero-initial-scale``) is available at once and has no deadline. The
@@ -21,9 +21,10 @@ from typing import Any
 from kawa import images
 from kawa.apis import core, meta
 from kawa.apis.conditions import Clock
-from kawa.apis.serving import autoscaling, progress, revision_status
+from kawa.apis.serving import autoscaling, revision_status
 from kawa.apis.serving import revision as revision_api
 from kawa.apis.serving.resources import REVISION_LABEL
+from kawa.controllers.serving import progress
 from kawa.controllers.serving.common import (
     CONFIGMAPS,
     PODS,

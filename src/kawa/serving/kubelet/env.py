@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kawa.apis import core
 from kawa.errors import NotFoundError
 from kawa.serving.kubelet.probes import HOST, declared_port
 from kawa.store.base import ResourceKey, ResourceStore
@@ -72,7 +73,7 @@ async def _key_ref(
     store: ResourceStore, namespace: str, ref: Mapping[str, Any], kind: str
 ) -> str | None:
     name, key = str(ref.get("name") or ""), str(ref.get("key") or "")
-    resource = "configmaps" if kind == "configmap" else "secrets"
+    resource = core.CONFIG_MAP.resource if kind == "configmap" else core.SECRET.resource
     try:
         obj = await store.get(ResourceKey(resource, namespace, name))
     except NotFoundError:
@@ -87,7 +88,7 @@ async def _key_ref(
             f"couldn't find key {key} in {kind.capitalize()} {namespace}/{name}"
         )
     value = data[key]
-    if resource == "secrets":
+    if resource == core.SECRET.resource:
         try:
             return base64.b64decode(str(value)).decode("utf-8", "replace")
         except (binascii.Error, ValueError) as err:

@@ -31,6 +31,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from kawa import images
+from kawa.apis import core
 from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.core import pod_status
 from kawa.errors import GoneError, NotFoundError
@@ -44,7 +45,7 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
 
-CONFIGMAPS: Final = "configmaps"
+CONFIGMAPS: Final = core.CONFIG_MAP.resource
 SHUTDOWN_GRACE: Final = 2.0
 """Seconds a container gets between SIGTERM and SIGKILL when kawa stops."""
 

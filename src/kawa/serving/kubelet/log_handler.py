@@ -25,6 +25,7 @@ from typing import IO, Any, Protocol
 
 from aiohttp import web
 
+from kawa.apis import core
 from kawa.errors import MethodNotAllowedError, ValidationError
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import (
@@ -227,7 +228,7 @@ async def serve(kubelet: PodLogSource, request: web.Request, target: Any) -> web
         raise MethodNotAllowedError(f"{request.method} is not allowed on pods/log")
     namespace = str(target.namespace or "default")
     name = str(target.name or "")
-    pod = await kubelet.store.get(ResourceKey("pods", namespace, name))
+    pod = await kubelet.store.get(ResourceKey(core.POD.resource, namespace, name))
     query = LogQuery.parse(request.query, now_ns=time.time_ns())
     container = _choose_container(pod, query.container)
     uid = str((pod.get("metadata") or {}).get("uid") or "")

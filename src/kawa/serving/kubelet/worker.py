@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kawa import images
+from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
@@ -37,7 +38,7 @@ from kawa.store.base import Obj, ResourceKey
 
 log = logging.getLogger(__name__)
 
-PODS: Final = "pods"
+PODS: Final = core.POD.resource
 MAX_GRACE: Final = 30.0
 BACKOFF_RESET: Final = 600.0
 """A container that ran this long without trouble starts its back-off afresh."""

@@ -6,9 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from kawa.apis.conditions import get_condition
-from kawa.apis.serving import progress, revision_status
+from kawa.apis.serving import revision_status
+from kawa.controllers.serving import progress
 
-from ..helpers import FakeClock
+from ...apis.helpers import FakeClock
 
 NEVER = "Initial scale was never achieved"
 

@@ -1,4 +1,4 @@
-"""The Pods kawa's autoscaler creates for a Revision (kawa.apis.serving.pods)."""
+"""The Pods kawa's autoscaler creates for a Revision (kawa.serving.revision_pods)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kawa.apis.core import pod as core_pod
-from kawa.apis.serving import pods
+from kawa.serving import revision_pods as pods
 
 
 def revision(**spec: Any) -> dict[str, Any]:
