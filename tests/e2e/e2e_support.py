@@ -31,6 +31,8 @@ from aiohttp import web
 
 from kawa.cloudevents import http as ce_http
 
+from ..waiting import wait_until
+
 KAWA: tuple[str, ...] = (sys.executable, "-m", "kawa")
 API = "/apis/eventing.knative.dev/v1/namespaces"
 CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -138,18 +140,6 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def wait_until(check: Any, timeout: float, message: str, interval: float = 0.05) -> Any:
-    """Poll ``check()`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {message}")
-        time.sleep(interval)
 
 
 @dataclass

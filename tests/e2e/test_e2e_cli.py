@@ -18,15 +18,8 @@ import orjson
 import pytest
 import yaml
 
-from .e2e_support import (
-    KawaProcess,
-    Result,
-    event_display,
-    kawa_up,
-    read_text,
-    run_cli,
-    wait_until,
-)
+from ..waiting import wait_until
+from .e2e_support import KawaProcess, Result, event_display, kawa_up, read_text, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ..waiting import wait_until
 from .e2e_support import (
     CHILDREN,
     KAWA,
@@ -25,7 +26,6 @@ from .e2e_support import (
     read_text,
     stop,
     trigger,
-    wait_until,
 )
 
 pytestmark = pytest.mark.slow

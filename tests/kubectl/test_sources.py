@@ -27,7 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ..e2e.e2e_support import KawaProcess, free_port, wait_until
+from ..e2e.e2e_support import KawaProcess, free_port
+from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition
 
 pytestmark = pytest.mark.slow

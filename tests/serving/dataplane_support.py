@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -24,8 +23,6 @@ from kawa.errors import NotFoundError
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
-
-T = TypeVar("T")
 
 NS = "ns"
 REVISIONS = "revisions.serving.knative.dev"
@@ -214,20 +211,6 @@ class Plane:
                 for c in (p.get("status") or {}).get("conditions", [])
             )
         )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
-) -> T:
-    """The first truthy result of ``check``, polled until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(interval)
 
 
 @contextlib.asynccontextmanager

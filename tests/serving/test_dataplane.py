@@ -19,15 +19,8 @@ import yarl
 from kawa.serving import router
 from kawa.store.base import ResourceKey
 
-from .dataplane_support import (
-    REVISIONS,
-    ROUTES,
-    Plane,
-    eventually,
-    revision,
-    route,
-    running_plane,
-)
+from ..waiting import eventually
+from .dataplane_support import REVISIONS, ROUTES, Plane, revision, route, running_plane
 
 
 async def get_json(plane: Plane, path: str, **kwargs: Any) -> tuple[int, Any]:

@@ -14,15 +14,8 @@ import pytest
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 
-from .serving_support import (
-    EVENT_DISPLAY,
-    PODS,
-    REVISIONS,
-    Serving,
-    condition_of,
-    eventually,
-    serving_kawa,
-)
+from ..waiting import eventually
+from .serving_support import EVENT_DISPLAY, PODS, REVISIONS, Serving, condition_of, serving_kawa
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,7 @@ import pytest
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 
+from ..waiting import eventually
 from .serving_support import (
     EVENT_DISPLAY,
     REVISIONS,
@@ -25,7 +26,6 @@ from .serving_support import (
     alive,
     condition,
     condition_of,
-    eventually,
     pid_of,
     revision_server,
     serving_kawa,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kawa.store.base import ResourceKey
 
+from ...waiting import eventually
 from .kubelet_support import (
     HTTP_SERVER,
     PYTHON,
@@ -16,7 +17,6 @@ from .kubelet_support import (
     alive,
     conditions,
     container_status,
-    eventually,
     free_port,
     pid_of,
     pod_obj,
@@ -326,16 +326,16 @@ async def test_deletion_stops_the_process_group(node: Node) -> None:
     await node.create(pod_obj("stubborn", [sh(script)], grace=1))
     pod = await node.wait_pod("stubborn", lambda p: conditions(p).get("Ready") == "True")
     pid = pid_of(pod)
-    await eventually(lambda: _members(pid, 3), what="the group's three processes")
+    await eventually(lambda: _members(pid, 3), message="the group's three processes")
     began = time.perf_counter()
     await node.store.delete(ResourceKey("pods", "default", "stubborn"))
-    await eventually(lambda: _gone(pid), timeout=10, what="the process group to end")
+    await eventually(lambda: _gone(pid), timeout=10, message="the process group to end")
     assert time.perf_counter() - began >= 0.9  # SIGTERM was ignored: SIGKILL after the grace
     events = await node.wait_events("stubborn", {"Killing"})
     killing = next(e for e in events if e["reason"] == "Killing")
     assert killing["message"] == "Stopping container c"
     log_dir = node.log_file(pod).parent
-    await eventually(lambda: _absent(log_dir), what="the logs to be removed")
+    await eventually(lambda: _absent(log_dir), message="the logs to be removed")
 
 
 async def test_deletion_sigterm_is_enough_for_a_polite_process(node: Node) -> None:
@@ -344,7 +344,7 @@ async def test_deletion_sigterm_is_enough_for_a_polite_process(node: Node) -> No
     pid = pid_of(pod)
     began = time.perf_counter()
     await node.store.delete(ResourceKey("pods", "default", "polite"))
-    await eventually(lambda: _gone(pid), what="the process to end")
+    await eventually(lambda: _gone(pid), message="the process to end")
     assert time.perf_counter() - began < 5
 
 
@@ -371,7 +371,7 @@ async def test_stopping_the_kubelet_stops_every_container(tmp_path: Path) -> Non
             pod = await node.wait_pod(name, lambda p: conditions(p).get("Ready") == "True")
             pids.append(pid_of(pod))
     for pid in pids:
-        await eventually(lambda pid=pid: _gone(pid), timeout=5, what=f"session {pid} to end")  # type: ignore[misc]
+        await eventually(lambda pid=pid: _gone(pid), timeout=5, message=f"session {pid} to end")  # type: ignore[misc]
 
 
 async def test_failing_readiness_probe_reports_unhealthy(node: Node) -> None:

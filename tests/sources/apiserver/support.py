@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from kawa.delivery.sender import Dispatcher
 from kawa.errors import NotFoundError
 from kawa.sources.apiserver import apiserver_sources
 from kawa.store.base import ResourceKey, ResourceStore
+
+from ...waiting import eventually
 
 API_URL = "https://127.0.0.1:6443"
 SOURCES = "apiserversources.sources.knative.dev"
@@ -206,19 +208,6 @@ async def running_sources(store: ResourceStore, data_dir: Path) -> AsyncIterator
                     await task
 
 
-async def eventually(
-    check: Callable[[], Awaitable[Any]], message: str, timeout: float = 10.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {message}")
-        await asyncio.sleep(0.05)
-
-
 async def condition(
     store: ResourceStore, name: str, type_: str = "Ready", ns: str = "default"
 ) -> Any:
@@ -234,7 +223,7 @@ async def wait_condition(
         return found if found is not None and found.status == status else None
 
     try:
-        return await eventually(check, f"{name}: {type_} never became {status}")
+        return await eventually(check, message=f"{name}: {type_} never became {status}")
     except AssertionError:
         obj = await store.get(ResourceKey(SOURCES, ns, name))
         raise AssertionError(

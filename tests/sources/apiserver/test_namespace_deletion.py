@@ -21,11 +21,11 @@ from kawa.sources.apiserver import adapter
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .support import (
     SOURCES,
     Subscriber,
     cluster_grant,
-    eventually,
     namespace,
     put,
     remove,
@@ -146,7 +146,7 @@ async def test_an_unlabelled_namespace_is_no_longer_watched_and_sends_nothing(
         async def left() -> bool:
             return await watched(store) == ["keep"]
 
-        await eventually(left, "del-y never left status.namespaces")
+        await eventually(left, message="del-y never left status.namespaces")
         await remove(store, config_map("y1", "del-y", "web"))
         await sub.quiet()
     assert sub.summary() == [("dev.knative.apiserver.resource.add", "y1")]
@@ -167,7 +167,7 @@ async def test_a_namespace_deleted_while_kawa_is_down_is_drained_after_the_resta
         async def left() -> bool:
             return await watched(store) == ["keep"]
 
-        await eventually(left, "del-y never left status.namespaces")
+        await eventually(left, message="del-y never left status.namespaces")
         await sub.quiet(0.3)  # y1 still exists: nothing yet
         await put(store, {**config_map("y1", "del-y", "web"), "data": {"v": "2"}})
         await remove(store, config_map("y1", "del-y", "web"))

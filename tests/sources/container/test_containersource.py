@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ...broker.broker_support import Subscriber, broker, subscriber, trigger
-from ...serving.serving_support import alive, eventually, pid_of
+from ...serving.serving_support import alive, pid_of
 from ...serving.serving_support import condition_of as condition
+from ...waiting import eventually
 from .support import (
     Client,
     container_source,

@@ -10,7 +10,8 @@ from typing import Any
 
 from ...broker.broker_support import subscriber
 from ...serving.serving_support import condition_of as condition
-from ...serving.serving_support import eventually, revision_server
+from ...serving.serving_support import revision_server
+from ...waiting import eventually
 from ..container.support import (
     Client,
     container_source,
