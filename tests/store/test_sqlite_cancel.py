@@ -11,6 +11,8 @@ from pathlib import Path
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ..waiting import eventually
+
 
 async def test_cancelled_writers_never_break_later_writes(tmp_path: Path) -> None:
     store = SqliteResourceStore(str(tmp_path / "resources.db"))
@@ -41,8 +43,14 @@ async def test_cancelled_writers_never_break_later_writes(tmp_path: Path) -> Non
         names = {o["metadata"]["name"] for o in stored.items}
         assert "after" in names
         assert int(final["metadata"]["resourceVersion"]) == stored.resource_version
-        await asyncio.sleep(0.05)
+
+        async def last_seen() -> bool:  # the watch is in order: the last write comes last
+            return "after" in seen
+
+        await eventually(last_seen, 5.0, "the watch never saw the last write")
         watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         # every object that is stored was announced, in order, exactly once
         assert sorted(seen) == sorted(names)
         assert len(seen) == len(set(seen))
