@@ -40,8 +40,9 @@ def hypothesis_profile(environ: Mapping[str, str]) -> str:
 
 settings.load_profile(hypothesis_profile(os.environ))
 
-# How long a test's tasks may take to finish once its fixtures are torn down.
-TASK_GRACE = 1.0
+# How long a test's tasks may take to finish once its fixtures are torn down: enough for a
+# task already on its way out (cancelled and unwinding), not for one nobody waits for.
+TASK_GRACE = 0.1
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +63,7 @@ def no_leaked_tasks(request: pytest.FixtureRequest) -> Iterator[None]:
     leaked = runner.run(task_leaks.settle(ledger, TASK_GRACE))
     if leaked:
         message = task_leaks.report(ledger, leaked)
-        runner.run(task_leaks.cancel(leaked, TASK_GRACE))
+        runner.run(task_leaks.cancel(leaked, 1.0))
         pytest.fail(message, pytrace=False)
 
 

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests import conftest, task_leaks
+from tests import task_leaks
 
 
 async def _forever() -> None:
@@ -83,10 +83,7 @@ async def test_tasks_of_a_longer_lived_owner_are_not_the_tests() -> None:
     await asyncio.wait([shared, on_behalf])
 
 
-def test_the_fixture_fails_the_leaking_test_only(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(conftest, "TASK_GRACE", 0.1)
+def test_the_fixture_fails_the_leaking_test_only(pytester: pytest.Pytester) -> None:
     pytester.makeini(
         """
         [pytest]
