@@ -82,7 +82,7 @@ class FakeKubelet:
         backend = Backend(name, meta["labels"]["serving.knative.dev/revision"])
         self.backends[name] = backend
         await self.gate.wait()
-        await asyncio.sleep(self.ready_delay)
+        await asyncio.sleep(self.ready_delay)  # a process that takes this long to start
         if self.backends.get(name) is not backend:
             return  # deleted meanwhile
         port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
@@ -114,7 +114,7 @@ def _handler(backend: Backend) -> Callable[[web.Request], Awaitable[web.Response
             body = await request.read()
             delay = float(request.query.get("sleep", "0"))
             if delay:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # a request that takes this long (?sleep=)
         finally:
             backend.in_flight -= 1
         answer = {

@@ -18,6 +18,7 @@ from kawa.apis.core.pod import default_pod
 from kawa.apiserver.server import ApiServer
 from kawa.errors import NotFoundError
 from kawa.serving.kubelet import Kubelet
+from kawa.serving.kubelet import config as kubelet_config
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -166,6 +167,13 @@ class Node:
             await self.store.create(key, obj)
         except Exception:
             await self.store.update(key, obj)
+        if name == kubelet_config.CONFIG_MAP:
+            want, _ = kubelet_config.config_from_configmap(data)
+
+            async def applied() -> bool:  # the kubelet watches it
+                return self.kubelet.node.config == want
+
+            await eventually(applied, 5.0, f"the kubelet never applied {name}")
 
     def log_file(self, pod: dict[str, Any], container: str = "c", suffix: str = ".log") -> Path:
         meta = pod["metadata"]

@@ -25,10 +25,10 @@ from .kubelet_support import (
 )
 
 
-async def _phases(node: Node, name: str, until: str) -> list[str]:
+async def _phases(node: Node, name: str, until: str, since: int) -> list[str]:
     """The phases a Pod goes through, as a watcher of the store sees them."""
     seen: list[str] = []
-    async for event in node.store.watch("pods"):
+    async for event in node.store.watch("pods", since=since):
         if event.object["metadata"]["name"] != name:
             continue
         phase = event.object.get("status", {}).get("phase", "")
@@ -41,8 +41,8 @@ async def _phases(node: Node, name: str, until: str) -> list[str]:
 
 async def test_pod_runs_to_succeeded(node: Node, tmp_path: Path) -> None:
     (tmp_path / "listed-file").write_text("x")
-    watcher = asyncio.create_task(_phases(node, "ls", "Succeeded"))
-    await asyncio.sleep(0)
+    since = (await node.store.list("pods")).resource_version  # before the Pod exists
+    watcher = asyncio.create_task(_phases(node, "ls", "Succeeded", since))
     obj = pod_obj(
         "ls",
         [{"name": "c", "image": "busybox", "args": ["sh", "-c", f"sleep 0.3; ls {tmp_path}"]}],
@@ -109,7 +109,6 @@ async def test_crash_loop_back_off(node: Node) -> None:
         "config-kawa-kubelet",
         {"crash-loop-backoff-initial": "300ms", "crash-loop-backoff-max": "600ms"},
     )
-    await asyncio.sleep(0.05)  # the watch applies it
     await node.create(pod_obj("crash", [sh("echo oops; exit 1")]))
     pod = await node.wait_pod(
         "crash",
@@ -244,7 +243,6 @@ async def test_env_value_from_and_working_dir(node: Node, tmp_path: Path) -> Non
 
 async def test_missing_config_map_then_created(node: Node) -> None:
     await node.configure("config-kawa-kubelet", {"crash-loop-backoff-initial": "100ms"})
-    await asyncio.sleep(0.05)
     env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "x"}}}]
     await node.create(pod_obj("late", [sh('echo "x=$X"', env=env)], restart_policy="Never"))
     pod = await node.wait_pod(
