@@ -44,7 +44,7 @@ async def test_ticks_missed_while_down_fire_once_on_restart(
         await sink.wait_for(2)
         await until_mid_second()
     before = len(sink.events)
-    await asyncio.sleep(2.0)  # kawa is down for two ticks
+    await asyncio.sleep(2.0)  # the behaviour under test: kawa is down for two ticks
     assert len(sink.events) == before
     async with running(*ping_sources(store, dispatcher, data_dir=tmp_path)):
         await sink.wait_for(before + 4)
