@@ -47,8 +47,9 @@ TASK_GRACE = 0.1
 
 @pytest.fixture(autouse=True)
 def no_leaked_tasks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail an async test that leaves asyncio tasks running once its fixtures are torn down
-    (see tests/task_leaks.py for which tasks count as the test's)."""
+    """Fail an async test that leaves asyncio tasks running once its fixtures are torn down,
+    or whose tasks failed with nobody waiting for them (see tests/task_leaks.py for which
+    tasks count as the test's)."""
     item = request.node
     if not pytest_asyncio.is_async_test(item):
         yield
@@ -61,10 +62,14 @@ def no_leaked_tasks(request: pytest.FixtureRequest) -> Iterator[None]:
     with task_leaks.tracking(ledger):
         yield
     leaked = runner.run(task_leaks.settle(ledger, TASK_GRACE))
+    problems = []
     if leaked:
-        message = task_leaks.report(ledger, leaked)
+        problems.append(task_leaks.report(ledger, leaked))
         runner.run(task_leaks.cancel(leaked, 1.0))
-        pytest.fail(message, pytrace=False)
+    if failed := ledger.unretrieved():
+        problems.append(task_leaks.report_failures(ledger, failed))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def _loop_scope(item: pytest.Item) -> str:

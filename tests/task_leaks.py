@@ -2,7 +2,8 @@
 
 kawa's rule is that every task has an owner that waits for it. pytest-asyncio closes a test's
 event loop after the test, and closing a loop cancels whatever still runs without a word, so
-a task nobody owns would go unnoticed. The fixture makes it a test error instead.
+a task nobody owns would go unnoticed. The fixture makes it a test error instead, and so is a
+task of the test that failed with nobody retrieving its exception (nobody waited for it).
 
 Which tasks are a test's: :func:`install` puts a task factory on the test's loop that records,
 for every task created, the :class:`TaskLedger` of the test it was created for, and where.
@@ -14,9 +15,10 @@ of the task that opened the group). Module- and session-scoped fixtures are set 
 variable is set, so the tasks they start, and those that their tasks start later while a test
 runs (a shared kawa reconciling what the test created), are never charged to a test.
 
-At teardown :func:`settle` gives the test's unfinished tasks a brief chance to end (a handler
-whose connection has just closed), and :func:`report` names those that did not, with their
-coroutine, where they were created and where they wait.
+At teardown :func:`settle` gives the test's unfinished tasks a brief chance to end (one
+already cancelled and unwinding), and :func:`report` names those that did not, with their
+coroutine, where they were created and where they wait; :func:`report_failures` names the
+tasks that failed unseen (:meth:`TaskLedger.unretrieved`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,16 @@ class TaskLedger:
 
     def pending(self) -> list[asyncio.Task[Any]]:
         return [task for task in self._sites if not task.done()]
+
+    def unretrieved(self) -> list[asyncio.Task[Any]]:
+        """The tasks that failed without anyone retrieving their exception: nobody waited
+        for them (asyncio would say "Task exception was never retrieved" when it frees them,
+        long after the test). ``_log_traceback`` is the flag asyncio keeps for that."""
+        return [
+            task
+            for task in self._sites
+            if task.done() and not task.cancelled() and getattr(task, "_log_traceback", False)
+        ]
 
     def site(self, task: asyncio.Task[Any]) -> str:
         frames = self._sites.get(task, ())
@@ -172,12 +184,24 @@ def report(ledger: TaskLedger, leaked: list[asyncio.Task[Any]]) -> str:
     """Name the leaked tasks: coroutine, where each was created and where it waits."""
     lines = [f"{ledger.test} left {len(leaked)} asyncio task(s) running:"]
     for task in leaked:
-        coro = task.get_coro()
-        name = getattr(coro, "__qualname__", repr(coro))
-        lines.append(f"  {task.get_name()} running {name}")
+        lines.append(f"  {task.get_name()} running {_coroutine(task)}")
         lines.append(f"    created at {ledger.site(task)}")
         lines.append(f"    waiting at {_waiting(task)}")
     return "\n".join(lines)
+
+
+def report_failures(ledger: TaskLedger, failed: list[asyncio.Task[Any]]) -> str:
+    """Name the tasks that failed unseen (and mark their exceptions retrieved)."""
+    lines = [f"{ledger.test} has {len(failed)} task(s) that failed with nobody waiting:"]
+    for task in failed:
+        lines.append(f"  {task.get_name()} running {_coroutine(task)}: {task.exception()!r}")
+        lines.append(f"    created at {ledger.site(task)}")
+    return "\n".join(lines)
+
+
+def _coroutine(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    return str(getattr(coro, "__qualname__", repr(coro)))
 
 
 def _waiting(task: asyncio.Task[Any]) -> str:

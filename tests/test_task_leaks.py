@@ -49,6 +49,29 @@ async def test_a_task_about_to_finish_is_given_the_time() -> None:
     assert finishing.done()
 
 
+async def test_a_task_that_failed_unseen_is_reported() -> None:
+    task_leaks.install(asyncio.get_running_loop())
+    ledger = task_leaks.TaskLedger("the test")
+
+    async def fail() -> None:
+        raise LookupError("nobody saw this")
+
+    with task_leaks.tracking(ledger):
+        unseen = asyncio.create_task(fail(), name="unseen")
+        seen = asyncio.create_task(fail())
+    await asyncio.wait([unseen, seen])
+    with pytest.raises(LookupError):
+        seen.result()
+    assert ledger.unretrieved() == [unseen]
+    message = task_leaks.report_failures(ledger, [unseen])
+    assert message.splitlines()[:2] == [
+        "the test has 1 task(s) that failed with nobody waiting:",
+        "  unseen running test_a_task_that_failed_unseen_is_reported.<locals>.fail: "
+        "LookupError('nobody saw this')",
+    ]
+    assert ledger.unretrieved() == []  # reported once, and not again by asyncio
+
+
 async def test_tasks_of_a_longer_lived_owner_are_not_the_tests() -> None:
     """What a module-scoped fixture runs, and what its TaskGroup starts on a test's behalf,
     belongs to the fixture; what the test starts in its own group is the test's."""
@@ -126,6 +149,13 @@ def test_the_fixture_fails_the_leaking_test_only(pytester: pytest.Pytester) -> N
                 asyncio.create_task(forever(), name="leaked")
 
 
+            async def test_fails_unseen() -> None:
+                async def boom() -> None:
+                    raise LookupError("unseen")
+
+                await asyncio.wait([asyncio.create_task(boom(), name="boom")])
+
+
             async def test_cleans_up() -> None:
                 task = asyncio.create_task(forever())
                 task.cancel()
@@ -137,7 +167,7 @@ def test_the_fixture_fails_the_leaking_test_only(pytester: pytest.Pytester) -> N
         )
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rE")
-    result.assert_outcomes(passed=5, errors=2)
+    result.assert_outcomes(passed=6, errors=3)
     result.stdout.fnmatch_lines(
         [
             "*test_leaky.py::test_leaks_on_the_module_loop left 1 asyncio task(s) running:",
@@ -145,6 +175,8 @@ def test_the_fixture_fails_the_leaking_test_only(pytester: pytest.Pytester) -> N
             "*test_leaky.py::test_leaks left 1 asyncio task(s) running:",
             "*leaked running forever",
             "*created at test_leaky.py:*in test_leaks",
+            "*test_leaky.py::test_fails_unseen has 1 task(s) that failed with nobody waiting:",
+            "*boom running *boom: LookupError('unseen')",
         ],
         consecutive=False,
     )
