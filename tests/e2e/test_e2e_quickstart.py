@@ -105,7 +105,7 @@ def test_an_idle_trigger_logs_no_traceback_and_delivers_promptly(tmp_path: Path)
         kawa.create(broker())
         kawa.create(trigger("idle", display_url))
         kawa.wait_ready("triggers", "idle")
-        time.sleep(3.5)  # nothing to do for a while
+        time.sleep(3.5)  # the behaviour under test: nothing to do for a while
         request = urllib.request.Request(
             kawa.broker_url(),
             data=b"x",
