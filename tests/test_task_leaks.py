@@ -93,7 +93,7 @@ async def test_tasks_of_a_longer_lived_owner_are_not_the_tests() -> None:
         on_behalf = group.create_task(_forever())
         async with asyncio.TaskGroup() as own:
             mine.append(own.create_task(_forever(), name="mine"))
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one turn of the loop: it runs
             running = await task_leaks.settle(ledger, 0)
             assert set(running) == {asyncio.current_task(), *mine}  # not on_behalf
             mine[0].cancel()

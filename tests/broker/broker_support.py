@@ -117,19 +117,25 @@ class Kawa:
         ns: str = "default",
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
         obj: dict[str, Any] = {}
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def reached() -> dict[str, Any] | None:
+            nonlocal obj
             obj = await self.get(kind, name, ns)
             observed = obj.get("status") if obj.get("kind") == kind else None
             conditions = observed.get("conditions", []) if isinstance(observed, dict) else []
-            for cond in conditions:
-                if cond["type"] == type_ and cond["status"] == status:
-                    if (kind, type_, status) == ("Trigger", "Ready", "True"):
-                        await self.consumer_started(obj, timeout=timeout)
-                    return obj
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{kind} {name} never had {type_}={status}: {obj.get('status')}")
+            met = any(c["type"] == type_ and c["status"] == status for c in conditions)
+            return obj if met else None
+
+        try:
+            found = await eventually(reached, timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"{kind} {name} never had {type_}={status}: {obj.get('status')}"
+            ) from None
+        if (kind, type_, status) == ("Trigger", "Ready", "True"):
+            await self.consumer_started(found, timeout=timeout)
+        return found
 
     async def cursor(self, trigger: dict[str, Any]) -> int | None:
         """The committed cursor of a Trigger's consumer on its broker's stream, if any."""

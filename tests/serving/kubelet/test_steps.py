@@ -40,7 +40,7 @@ async def test_a_cancelled_caller_waits_for_its_step_to_end(
     await asyncio.sleep(0)  # one turn of the loop: the cancellation has reached the caller
     assert not caller.done()  # still waiting for its step
     caller.cancel()  # cancelled again: still waits
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the second cancellation has reached it
     assert not caller.done()
     release.set()
     with pytest.raises(asyncio.CancelledError):

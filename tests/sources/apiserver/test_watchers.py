@@ -156,8 +156,8 @@ async def test_list_then_watch(harness: Harness) -> None:
     assert mine[0]["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
     stream = w.watch(listing.resource_version)
     gen = aiter(stream)
+    # from the listing's resourceVersion: what follows arrives, the watch open yet or not
     pending = asyncio.ensure_future(take(gen, 3))
-    await asyncio.sleep(0.3)  # the watch is open
     updated = await harness.apply(config_map(name, a="2"))
     await harness.delete(config_map(name))
     other = await harness.apply(config_map(f"{name}-b"))
