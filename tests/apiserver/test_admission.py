@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from ..broker.broker_support import Kawa, broker, running_kawa
+from ..waiting import eventually
 
 CM = "/api/v1/namespaces/default/configmaps"
 BROKERS = "/apis/eventing.knative.dev/v1/namespaces/default/brokers"
@@ -184,17 +184,17 @@ async def test_forged_status_of_a_source_is_replaced(tmp_path: Path) -> None:
             "spec": {"schedule": "0 0 1 1 *", "sink": {"uri": "http://127.0.0.1:9/"}},
         }
         assert (await call(kawa, "POST", path, ping))[0] == 201
-        for _ in range(200):
+
+        async def sink_uri() -> Any:
             _, obj, _ = await call(kawa, "GET", f"{path}/p")
-            if obj.get("status", {}).get("sinkUri"):
-                break
-            await asyncio.sleep(0.05)
+            return obj.get("status", {}).get("sinkUri")
+
+        await eventually(sink_uri, message="the PingSource never resolved its sink")
         forged = {"status": {"sinkUri": "http://forged/"}}
         status, _, _ = await call(kawa, "PATCH", f"{path}/p/status", forged, MERGE)
         assert status == 200
-        for _ in range(400):
-            _, obj, _ = await call(kawa, "GET", f"{path}/p")
-            if obj.get("status", {}).get("sinkUri") == "http://127.0.0.1:9/":
-                break
-            await asyncio.sleep(0.05)
-        assert obj["status"]["sinkUri"] == "http://127.0.0.1:9/"
+
+        async def restored() -> bool:
+            return bool(await sink_uri() == "http://127.0.0.1:9/")
+
+        await eventually(restored, 20.0, "the controller never wrote the status back")

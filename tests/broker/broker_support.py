@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from aiohttp import web
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.runtime import Config, Running, serve
+
+from ..waiting import eventually
 
 Responder = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/apis/eventing.knative.dev/v1/namespaces"
@@ -62,10 +65,25 @@ def trigger(
     }
 
 
+def saved_cursors(data_dir: Path) -> dict[str, tuple[str, int]]:
+    """The cursors committed to kawa's event log (``events.db``, schema in
+    :mod:`kawa.eventlog.sqlite`): consumer -> (stream, seq), read over a read-only connection
+    of its own, as another process would see them."""
+    path = data_dir / "events.db"
+    if not path.exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        rows = conn.execute(
+            "SELECT c.consumer, s.name, c.seq FROM cursors c JOIN streams s ON s.id = c.stream_id"
+        ).fetchall()
+    return {consumer: (stream, seq) for consumer, stream, seq in rows}
+
+
 @dataclass
 class Kawa:
     url: str
     session: aiohttp.ClientSession
+    data_dir: Path
 
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns = obj["metadata"]["namespace"]
@@ -99,19 +117,55 @@ class Kawa:
         ns: str = "default",
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
         obj: dict[str, Any] = {}
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def reached() -> dict[str, Any] | None:
+            nonlocal obj
             obj = await self.get(kind, name, ns)
             observed = obj.get("status") if obj.get("kind") == kind else None
             conditions = observed.get("conditions", []) if isinstance(observed, dict) else []
-            for cond in conditions:
-                if cond["type"] == type_ and cond["status"] == status:
-                    # let the data plane see the same status (it watches the store)
-                    await asyncio.sleep(0.05)
-                    return obj
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{kind} {name} never had {type_}={status}: {obj.get('status')}")
+            met = any(c["type"] == type_ and c["status"] == status for c in conditions)
+            return obj if met else None
+
+        try:
+            found = await eventually(reached, timeout)
+        except AssertionError:
+            raise AssertionError(
+                f"{kind} {name} never had {type_}={status}: {obj.get('status')}"
+            ) from None
+        if (kind, type_, status) == ("Trigger", "Ready", "True"):
+            await self.consumer_started(found, timeout=timeout)
+        return found
+
+    async def cursor(self, trigger: dict[str, Any]) -> int | None:
+        """The committed cursor of a Trigger's consumer on its broker's stream, if any."""
+        meta = trigger["metadata"]
+        broker_obj = await self.get("Broker", trigger["spec"]["broker"], meta["namespace"])
+        stream = f"broker:{broker_obj['metadata'].get('uid')}"
+        for consumer, (on, seq) in saved_cursors(self.data_dir).items():
+            if consumer.startswith(f"trigger:{meta['uid']}@") and on == stream:
+                return seq
+        return None
+
+    async def consumer_started(self, trigger: dict[str, Any], timeout: float = 10.0) -> None:
+        """Wait until the data plane runs the Trigger's consumer: it saves its cursor on the
+        broker's stream before it reads (the Trigger's Ready status alone comes first)."""
+
+        async def saved() -> bool:
+            return await self.cursor(trigger) is not None
+
+        name = trigger["metadata"]["name"]
+        await eventually(saved, timeout, f"Trigger {name} is Ready but has no consumer")
+
+    async def cursor_reaches(self, trigger: dict[str, Any], seq: int) -> None:
+        """Wait until the Trigger's consumer committed a cursor at or past ``seq``: every event
+        up to there is finished (delivered, dead-lettered, dropped or filtered out)."""
+
+        async def reached() -> bool:
+            return (await self.cursor(trigger) or 0) >= seq
+
+        name = trigger["metadata"]["name"]
+        await eventually(reached, 10.0, f"Trigger {name}'s cursor never reached {seq}")
 
     def broker_url(self, name: str = "default", ns: str = "default") -> str:
         return f"{self.url}/brokers/{ns}/{name}"
@@ -141,7 +195,7 @@ async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
     try:
         headers = {"Authorization": f"Bearer {running.token}"}
         async with aiohttp.ClientSession(headers=headers) as session:
-            yield Kawa(running.url, session)
+            yield Kawa(running.url, session, running.data_dir)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -182,6 +236,13 @@ class Subscriber:
         async with self.arrived:
             await asyncio.wait_for(
                 self.arrived.wait_for(lambda: len(self.events) >= count), timeout
+            )
+        return self.events
+
+    async def wait_for_id(self, id_: str, timeout: float = 10.0) -> list[CloudEvent]:
+        async with self.arrived:
+            await asyncio.wait_for(
+                self.arrived.wait_for(lambda: any(e.id == id_ for e in self.events)), timeout
             )
         return self.events
 

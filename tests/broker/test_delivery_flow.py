@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from kawa.cloudevents import http as ce_http
 
+from ..waiting import eventually
 from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
 
 
 async def test_event_reaches_subscriber_unchanged(tmp_path: Path) -> None:
@@ -46,9 +54,14 @@ async def test_filters_and_one_delivery_per_trigger(tmp_path: Path) -> None:
         assert await kawa.send(event("3", type_="other")) == 202
         await sub.wait_for(6)  # every event to each of the two catch-all triggers
         await other.wait_for(2)
-        await asyncio.sleep(0.2)
-        assert sorted(e.id for e in sub.events) == ["1", "1", "2", "2", "3", "3"]
-        assert sorted(e.id for e in other.events) == ["1", "2"]
+        # Later events through every trigger: each consumer has read past the first three.
+        assert await kawa.send(event("s-order", type_="order")) == 202
+        assert await kawa.send(event("s-shop", type_="refund", source="/shop/us")) == 202
+        await sub.wait_for(10)
+        await other.wait_for(4)
+        delivered = sorted(e.id for e in sub.events if not e.id.startswith("s-"))
+        assert delivered == ["1", "1", "2", "2", "3", "3"]
+        assert sorted(e.id for e in other.events) == ["1", "2", "s-order", "s-shop"]
 
 
 async def test_reply_goes_back_into_the_broker(tmp_path: Path) -> None:
@@ -68,7 +81,10 @@ async def test_reply_goes_back_into_the_broker(tmp_path: Path) -> None:
         assert "knativebrokerttl" not in reply.attributes
 
 
-async def test_reply_loop_ends_with_the_ttl(tmp_path: Path) -> None:
+async def test_reply_loop_ends_with_the_ttl(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kawa.broker.consumer")
     headers, body = ce_http.to_binary(event("loop", type_="loop"))
     async with running_kawa(tmp_path) as kawa, subscriber() as sub:
         sub.default = respond(200, body, headers)  # replies with an event it matches itself
@@ -77,8 +93,12 @@ async def test_reply_loop_ends_with_the_ttl(tmp_path: Path) -> None:
         await kawa.wait_ready("Trigger", "loop")
         assert await kawa.send(event("start", type_="loop", knativebrokerttl="5")) == 202
         await sub.wait_for(4)
-        await asyncio.sleep(0.5)
+
+        async def dropped() -> bool:
+            return logged(caplog, "trigger loop: reply dropped")
+
         # stored with TTL 4, 3, 2, 1; the reply to the last would have TTL 0: dropped
+        await eventually(dropped, message="the last reply was never dropped")
         assert len(sub.events) == 4
 
 
@@ -110,7 +130,9 @@ async def test_retries_then_dead_letter_sink(tmp_path: Path) -> None:
         assert dead.attributes["knativeerrordata"] == "YnVzeQ=="  # base64("busy")
 
 
-async def test_broker_delivery_applies_unless_the_trigger_has_its_own(tmp_path: Path) -> None:
+async def test_broker_delivery_applies_unless_the_trigger_has_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as dls:
         sub.default = respond(500)
         await kawa.apply(broker(delivery={"retry": 0, "deadLetterSink": {"uri": dls.url}}))
@@ -121,7 +143,12 @@ async def test_broker_delivery_applies_unless_the_trigger_has_its_own(tmp_path: 
         assert await kawa.send(event("x")) == 202
         await dls.wait_for(1)
         await sub.wait_for(3)  # 1 attempt (inherits) + 2 attempts (own, no DLS)
-        await asyncio.sleep(0.3)
+
+        async def own_gave_up() -> bool:
+            return logged(caplog, "trigger own: event x dropped after 2 attempt(s)")
+
+        # both deliveries are finished: "inherits" dead-lettered it, "own" gave up
+        await eventually(own_gave_up, message="trigger own never gave up")
         assert len(dls.events) == 1
         assert len(sub.events) == 3
 
@@ -180,26 +207,37 @@ async def test_new_trigger_starts_with_new_events(tmp_path: Path) -> None:
     async with running_kawa(tmp_path) as kawa, subscriber() as sub:
         await kawa.apply(broker())
         await kawa.wait_ready("Broker", "default")
-        assert await kawa.send(event("before")) == 202
+
+        async def stored() -> bool:  # 404 until the data plane has seen the broker
+            return await kawa.send(event("before")) == 202
+
+        await eventually(stored, message="the broker never took an event")
         await kawa.apply(trigger("t", sub.url))
         await kawa.wait_ready("Trigger", "t")
         assert await kawa.send(event("after")) == 202
         await sub.wait_for(1)
-        await asyncio.sleep(0.2)
-        assert [e.id for e in sub.events] == ["after"]
+        assert await kawa.send(event("later")) == 202  # read after "before" would have been
+        await sub.wait_for(2)
+        assert [e.id for e in sub.events] == ["after", "later"]
 
 
 async def test_deleted_trigger_stops_delivering(tmp_path: Path) -> None:
-    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as witness:
         await kawa.apply(broker())
         await kawa.apply(trigger("t", sub.url))
-        await kawa.wait_ready("Trigger", "t")
+        await kawa.apply(trigger("w", witness.url))
+        t = await kawa.wait_ready("Trigger", "t")
+        await kawa.wait_ready("Trigger", "w")
         assert await kawa.send(event("1")) == 202
         await sub.wait_for(1)
         await kawa.delete("Trigger", "t")
-        await asyncio.sleep(0.2)
+
+        async def stopped() -> bool:  # the data plane removes the cursor once it stopped
+            return await kawa.cursor(t) is None
+
+        await eventually(stopped, message="the deleted trigger's consumer never stopped")
         assert await kawa.send(event("2")) == 202
-        await asyncio.sleep(0.3)
+        await witness.wait_for(2)  # delivered through the trigger still there
         assert [e.id for e in sub.events] == ["1"]
 
 
@@ -214,5 +252,7 @@ async def test_cesql_filter_selects_events(tmp_path: Path) -> None:
         assert await kawa.send(event("other", type_="invoice.created", amount="999")) == 202
         assert await kawa.send(event("noamount", type_="order.created")) == 202
         await sub.wait_for(1)
-        await asyncio.sleep(0.3)
-        assert [e.id for e in sub.events] == ["big"]
+        # a later match: the consumer has filtered out every event before it
+        assert await kawa.send(event("later", type_="order.created", amount="100")) == 202
+        await sub.wait_for(2)
+        assert [e.id for e in sub.events] == ["big", "later"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..waiting import eventually
 from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
 
 
@@ -15,7 +16,7 @@ async def test_ordered_trigger_keeps_order_per_partition(tmp_path: Path) -> None
     rng = random.Random(7)
 
     async def jitter(request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(rng.random() * 0.01)
+        await asyncio.sleep(rng.random() * 0.01)  # answers out of order unless kawa waits
         return await respond()(request)
 
     async with running_kawa(tmp_path) as kawa, subscriber() as sub:
@@ -73,19 +74,21 @@ async def test_clean_stop_saves_progress_and_keeps_unfinished_events(tmp_path: P
         async with running_kawa(tmp_path) as kawa:
             await kawa.apply(broker())
             await kawa.apply(trigger("t", sub.url))
-            await kawa.wait_ready("Trigger", "t")
+            t = await kawa.wait_ready("Trigger", "t")
             for i in range(10):
                 assert await kawa.send(event(str(i))) == 202
             await sub.wait_for(10)
-            await asyncio.sleep(0.05)
+            await kawa.cursor_reaches(t, 5)  # 0-4 (seqs 1-5) are finished, 5 is held
         # stopped with event 5 still in flight: after a restart, 5 comes again (and the
         # events after it may, at least once), 0-4 do not
         release.set()
         sub.default = respond()
         sub.events.clear()
-        async with running_kawa(tmp_path):
+        async with running_kawa(tmp_path) as kawa:
             await sub.wait_for(1)
-            await asyncio.sleep(0.5)
+            # an event after the restart: what the consumer re-read from its cursor came first
+            assert await kawa.send(event("after")) == 202
+            await sub.wait_for_id("after")
         ids = {e.id for e in sub.events}
         assert "5" in ids
         assert not ids & {"0", "1", "2", "3", "4"}
@@ -96,14 +99,15 @@ async def test_clean_restart_does_not_redeliver_finished_events(tmp_path: Path) 
         async with running_kawa(tmp_path) as kawa:
             await kawa.apply(broker())
             await kawa.apply(trigger("t", sub.url))
-            await kawa.wait_ready("Trigger", "t")
+            t = await kawa.wait_ready("Trigger", "t")
             for i in range(10):
                 assert await kawa.send(event(str(i))) == 202
             await sub.wait_for(10)
-            await asyncio.sleep(0.05)
-        async with running_kawa(tmp_path):
-            await asyncio.sleep(0.5)
-        assert len(sub.events) == 10
+            await kawa.cursor_reaches(t, 10)  # all ten finished
+        async with running_kawa(tmp_path) as kawa:
+            assert await kawa.send(event("after")) == 202
+            await sub.wait_for(11)  # what the consumer re-read from its cursor came first
+        assert [e.id for e in sub.events][10:] == ["after"]
 
 
 async def test_recreated_broker_delivers_new_events_to_its_triggers(tmp_path: Path) -> None:
@@ -121,11 +125,12 @@ async def test_recreated_broker_delivers_new_events_to_its_triggers(tmp_path: Pa
         await kawa.wait_ready("Trigger", "t")
         for i in range(50):
             assert await kawa.send(event(f"old-{i}")) == 202
-        for _ in range(500):  # 49 delivered, the last one held: progress not yet saved
-            if len(sub.events) >= 50:
-                break
-            await asyncio.sleep(0.01)
-        assert len(sub.events) == 50
+
+        async def all_arrived() -> bool:  # (the held one is recorded, not yet answered)
+            return len(sub.events) == 50
+
+        # 49 delivered, the last one held: progress not yet saved
+        await eventually(all_arrived, message="the 50 events never arrived")
         await kawa.delete("Broker", "default")
         await kawa.wait_condition("Trigger", "t", "BrokerReady", "False")
         release.set()

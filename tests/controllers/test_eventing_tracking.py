@@ -22,7 +22,7 @@ from kawa.reconciler.status import StatusReconciler
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
-from ..serving.serving_support import eventually
+from ..waiting import eventually
 from .serving.support import admit, condition
 
 NS = "default"

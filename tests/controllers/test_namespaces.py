@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from pathlib import Path
 
 from ..broker.broker_support import broker, running_kawa
+from ..waiting import eventually
 
 NAMESPACES = "/api/v1/namespaces"
 
@@ -36,12 +37,12 @@ async def test_objects_need_their_namespace_and_go_with_it(tmp_path: Path) -> No
         await kawa.apply(broker(ns="gone"))
         async with kawa.session.delete(kawa.url + NAMESPACES + "/gone") as resp:
             assert resp.status == 200
-        for _ in range(200):
+
+        async def brokers_gone() -> bool:
             async with kawa.session.get(kawa.url + api) as resp:
-                if not (await resp.json())["items"]:
-                    return
-            await asyncio.sleep(0.02)
-        raise AssertionError("the broker outlived its namespace")
+                return not (await resp.json())["items"]
+
+        await eventually(brokers_gone, message="the broker outlived its namespace")
 
 
 async def test_system_namespaces_cannot_be_deleted(tmp_path: Path) -> None:
@@ -69,16 +70,8 @@ async def test_every_namespace_has_a_default_service_account(tmp_path: Path) -> 
 
         for name in ("default", "kube-system", "accounts"):
             url = kawa.url + NAMESPACES + f"/{name}/serviceaccounts/default"
-            for _ in range(250):
-                if await present(url):
-                    break
-                await asyncio.sleep(0.02)
-            assert await present(url), name
+            await eventually(functools.partial(present, url), message=name)
         # deleted, it comes back (as Kubernetes' service account controller does)
         async with kawa.session.delete(path) as resp:
             assert resp.status == 200
-        for _ in range(750):
-            if await present():
-                break
-            await asyncio.sleep(0.02)
-        assert await present()
+        await eventually(present, 15.0, "the deleted ServiceAccount never came back")

@@ -31,6 +31,9 @@ from aiohttp import web
 
 from kawa.cloudevents import http as ce_http
 
+from ..broker.broker_support import saved_cursors
+from ..waiting import wait_until
+
 KAWA: tuple[str, ...] = (sys.executable, "-m", "kawa")
 API = "/apis/eventing.knative.dev/v1/namespaces"
 CHILDREN: list[subprocess.Popen[bytes]] = []
@@ -140,18 +143,6 @@ def read_text(path: Path) -> str:
         return ""
 
 
-def wait_until(check: Any, timeout: float, message: str, interval: float = 0.05) -> Any:
-    """Poll ``check()`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {message}")
-        time.sleep(interval)
-
-
 @dataclass
 class KawaProcess:
     """One ``kawa up`` child on a fixed port and data dir (restartable on the same ones)."""
@@ -246,8 +237,20 @@ class KawaProcess:
             return obj if ok else None
 
         obj = wait_until(ready, timeout, f"{plural} {ns}/{name} never became Ready")
-        time.sleep(0.1)  # the data plane watches the store: give it the same view
+        if plural == "triggers":  # Ready comes first, then the data plane starts its consumer
+            wait_until(lambda: self.cursor(obj) is not None, timeout, f"{name} has no consumer")
         return obj
+
+    def cursor(self, trigger: dict[str, Any]) -> int | None:
+        """The cursor the consumer of ``trigger`` saved on its broker's stream (in kawa's event
+        log, read as another process), or None while it has none (not started, or stopped)."""
+        meta = trigger["metadata"]
+        _, broker_obj = self.get("brokers", trigger["spec"]["broker"], meta["namespace"])
+        stream = f"broker:{(broker_obj.get('metadata') or {}).get('uid')}"
+        for consumer, (on, seq) in saved_cursors(self.data_dir).items():
+            if consumer.startswith(f"trigger:{meta['uid']}@") and on == stream:
+                return seq
+        return None
 
 
 @contextlib.contextmanager

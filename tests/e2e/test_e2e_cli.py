@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import re
 import textwrap
-import time
 from pathlib import Path
 
 import orjson
 import pytest
 import yaml
 
-from .e2e_support import (
-    KawaProcess,
-    Result,
-    event_display,
-    kawa_up,
-    read_text,
-    run_cli,
-    wait_until,
-)
+from ..waiting import wait_until
+from .e2e_support import KawaProcess, Result, event_display, kawa_up, read_text, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -213,13 +205,15 @@ def test_cli_story(tmp_path: Path) -> None:
             stdin=trigger_yaml("second", second_url, type_="dev.kawa.second"),
         )
         assert out.strip() == "trigger.eventing.knative.dev/second created"
-        kawa.wait_ready("triggers", "second")
+        second = kawa.wait_ready("triggers", "second")
         ok(kawa, "send", "--broker", "default", "--type", "dev.kawa.second", "--id", "e2e-3")
         displayed(second_out, "e2e-3")  # the filter matches: the second trigger got it
         displayed(display_out, "e2e-3")  # and the first trigger still gets everything
         ok(kawa, "send", "--broker", "default", "--type", "dev.kawa.other", "--id", "e2e-4")
         displayed(display_out, "e2e-4")
-        time.sleep(0.3)
+        # a later event it matches: the second trigger's consumer has read past e2e-4
+        ok(kawa, "send", "--broker", "default", "--type", "dev.kawa.second", "--id", "e2e-4b")
+        displayed(second_out, "e2e-4b")
         assert "  id: e2e-4\n" not in read_text(second_out)  # filtered out
 
         # delete: gone from get
@@ -230,9 +224,10 @@ def test_cli_story(tmp_path: Path) -> None:
         gone = kawa_cli(kawa, "get", "trigger", "second")
         assert gone.code == 1
         assert "not found" in gone.stderr
+        # the data plane stops its consumer, then removes its cursor
+        wait_until(lambda: kawa.cursor(second) is None, 10, "the deleted trigger still runs")
         ok(kawa, "send", "--broker", "default", "--type", "dev.kawa.second", "--id", "e2e-5")
         displayed(display_out, "e2e-5")
-        time.sleep(0.3)
         assert "  id: e2e-5\n" not in read_text(second_out)  # the deleted trigger is stopped
 
         assert kawa.stop() == 0, kawa.stderr

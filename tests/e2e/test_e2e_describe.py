@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .e2e_support import kawa_up, run_cli
+from ..waiting import wait_until
+from .e2e_support import Result, kawa_up, run_cli
 
 TRIGGER = """
 apiVersion: eventing.knative.dev/v1
@@ -29,14 +29,13 @@ def test_describe_shows_fields_conditions_and_events(tmp_path: Path) -> None:
         manifest.write_text(TRIGGER)
         data = ("--data-dir", str(kawa.data_dir))
         assert run_cli("apply", "-f", str(manifest), *data, cwd=tmp_path).code == 0
-        deadline = time.monotonic() + 15
-        while True:
+
+        def described() -> Result | None:
             result = run_cli("describe", "trigger", "lonely", *data, cwd=tmp_path)
             assert result.code == 0, result.explain()
-            if "TriggerNotReady" in result.stdout or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        out = result.stdout
+            return result if "TriggerNotReady" in result.stdout else None
+
+        out = wait_until(described, 15, "describe never showed TriggerNotReady", 0.2).stdout
         assert out.startswith("Name:         lonely\nNamespace:    default\n")
         assert "team=blue" in out
         assert "Kind:         Trigger" in out

@@ -85,7 +85,7 @@ async def send_until_killed(kawa: KawaProcess, phase: str, load: Load) -> None:
                     for w in workers:
                         if w.done():
                             w.result()
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.002)  # polled: killed as soon as enough are acknowledged
             kawa.kill()  # mid-load: requests are in flight right now
         finally:
             stop.set()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ..waiting import wait_until
 from .e2e_support import (
     CHILDREN,
     KAWA,
@@ -25,7 +26,6 @@ from .e2e_support import (
     read_text,
     stop,
     trigger,
-    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def test_an_idle_trigger_logs_no_traceback_and_delivers_promptly(tmp_path: Path)
         kawa.create(broker())
         kawa.create(trigger("idle", display_url))
         kawa.wait_ready("triggers", "idle")
-        time.sleep(3.5)  # nothing to do for a while
+        time.sleep(3.5)  # the behaviour under test: nothing to do for a while
         request = urllib.request.Request(
             kawa.broker_url(),
             data=b"x",

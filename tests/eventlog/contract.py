@@ -145,7 +145,8 @@ class EventLogContract:
         loop = asyncio.get_running_loop()
         waiters = [asyncio.create_task(log.wait("b1", 1, 30)) for _ in range(3)]
         other = asyncio.create_task(log.wait("b2", 0, 30))
-        await asyncio.sleep(0.01)
+        # a wait begun after theirs times out: nothing was appended, so they still wait
+        assert await log.wait("b1", 1, 0.01) is False
         assert not any(w.done() for w in waiters)
         started = loop.time()
         await log.append("b1", [b"b"])

@@ -114,7 +114,7 @@ async def test_a_closed_log_refuses_work(tmp_path: Path) -> None:
     log = await SqliteEventLog.open(str(tmp_path / "log.db"))
     await log.append("b1", [b"a"])
     waiter = asyncio.create_task(log.wait("b1", 1, 30))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the waiter waits
     await log.close()
     assert await waiter is False
     assert not [t for t in threading.enumerate() if t.name.startswith("kawa-eventlog")]

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 import orjson
 import yaml
 
-from ..e2e.e2e_support import read_text, stop, wait_until
+from ..e2e.e2e_support import read_text, stop
+from ..waiting import wait_until
 
 KUBECTL = "/usr/bin/kubectl"
 

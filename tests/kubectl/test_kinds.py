@@ -12,7 +12,8 @@ import yaml
 
 from kawa.apis.registry import SCHEME
 
-from ..e2e.e2e_support import KawaProcess, wait_until
+from ..e2e.e2e_support import KawaProcess
+from ..waiting import wait_until
 from .cases import BROKER, CASES, NS, KindCase, get_at
 from .kubectl_support import Kubectl, condition, header
 

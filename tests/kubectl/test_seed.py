@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ..e2e.e2e_support import wait_until
+from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition, header
 
 pytestmark = pytest.mark.slow

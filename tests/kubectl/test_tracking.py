@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ..e2e.e2e_support import wait_until
+from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from kawa.reconciler.events import EventRecorder
 from kawa.store.sqlite import SqliteResourceStore
 
 from ..broker.broker_support import broker, running_kawa, trigger
+from ..waiting import eventually
 
 EVENTS = "/api/v1/namespaces/default/events"
 
@@ -49,15 +49,17 @@ async def test_repeated_events_are_counted(tmp_path: Path) -> None:
         await store.close()
 
 
-async def _events(kawa: Any, reason: str) -> list[dict[str, Any]]:
-    for _ in range(200):
+async def _events(kawa: Any, reason: str, about: str = "") -> list[dict[str, Any]]:
+    """The Events with ``reason`` (about the object named ``about``), once there are any."""
+
+    async def found() -> list[dict[str, Any]]:
         async with kawa.session.get(kawa.url + EVENTS) as resp:
             items = (await resp.json())["items"]
-        found = [e for e in items if e["reason"] == reason]
-        if found:
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no {reason} event")
+        return [
+            e for e in items if e["reason"] == reason and about in ("", e["involvedObject"]["name"])
+        ]
+
+    return await eventually(found, message=f"no {reason} event")
 
 
 async def test_readiness_changes_are_recorded(tmp_path: Path) -> None:
@@ -79,11 +81,20 @@ async def test_readiness_changes_are_recorded(tmp_path: Path) -> None:
             headers={"Content-Type": "application/merge-patch+json"},
         ) as resp:
             assert resp.status == 200
-        # the broker exists already: no second broker, no BrokerCreated event
-        await asyncio.sleep(0.2)
+        # the broker exists already: no second broker, no BrokerCreated event. A namespace
+        # labelled after it gets its broker: the controller has handled "default" by then.
+        witness = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "witness", "labels": {"knative-eventing-injection": "enabled"}},
+        }
+        async with kawa.session.post(kawa.url + "/api/v1/namespaces", json=witness) as resp:
+            assert resp.status == 201
+        await _events(kawa, "BrokerCreated", about="witness")
         async with kawa.session.get(kawa.url + EVENTS) as resp:
-            reasons = [e["reason"] for e in (await resp.json())["items"]]
-        assert "BrokerCreated" not in reasons
+            items = (await resp.json())["items"]
+        created = [e["involvedObject"]["name"] for e in items if e["reason"] == "BrokerCreated"]
+        assert created == ["witness"]
 
 
 async def test_events_carry_an_event_time(tmp_path: Path) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -24,8 +23,6 @@ from kawa.errors import NotFoundError
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
-
-T = TypeVar("T")
 
 NS = "ns"
 REVISIONS = "revisions.serving.knative.dev"
@@ -85,7 +82,7 @@ class FakeKubelet:
         backend = Backend(name, meta["labels"]["serving.knative.dev/revision"])
         self.backends[name] = backend
         await self.gate.wait()
-        await asyncio.sleep(self.ready_delay)
+        await asyncio.sleep(self.ready_delay)  # a process that takes this long to start
         if self.backends.get(name) is not backend:
             return  # deleted meanwhile
         port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
@@ -117,7 +114,7 @@ def _handler(backend: Backend) -> Callable[[web.Request], Awaitable[web.Response
             body = await request.read()
             delay = float(request.query.get("sleep", "0"))
             if delay:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # a request that takes this long (?sleep=)
         finally:
             backend.in_flight -= 1
         answer = {
@@ -214,20 +211,6 @@ class Plane:
                 for c in (p.get("status") or {}).get("conditions", [])
             )
         )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
-) -> T:
-    """The first truthy result of ``check``, polled until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(interval)
 
 
 @contextlib.asynccontextmanager

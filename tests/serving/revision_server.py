@@ -24,7 +24,7 @@ class Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         if DELAY:
-            time.sleep(DELAY)
+            time.sleep(DELAY)  # a slow request: what the tests scale on
         self.send_response(200)
         self.send_header("Content-Length", str(len(REVISION)))
         self.end_headers()

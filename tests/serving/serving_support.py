@@ -6,20 +6,18 @@ kawa's HTTP port; only the autoscaler's windows are shortened (ConfigMap config-
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 
 from ..broker.broker_support import running_kawa
-
-T = TypeVar("T")
+from ..waiting import eventually
 
 SERVICES = "/apis/serving.knative.dev/v1/namespaces/default/services"
 REVISIONS = "/apis/serving.knative.dev/v1/namespaces/default/revisions"
@@ -103,19 +101,6 @@ def condition_of(obj: dict[str, Any], type_: str = "Ready") -> dict[str, Any]:
         if cond.get("type") == type_:
             return dict(cond)
     return {}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], timeout: float, message: str, every: float = 0.05
-) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(message)
-        await asyncio.sleep(every)
 
 
 def revision_server(**env: str) -> dict[str, Any]:

@@ -27,12 +27,12 @@ async def test_hard_limit_and_fifo_handoff() -> None:
     t._on_demand = lambda: demands.append(1)
     first = asyncio.create_task(t.acquire())
     second = asyncio.create_task(t.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: both tasks wait in acquire()
     assert t.waiting == 2
     assert demands  # no instance at all: the autoscaler is told
     t.set_endpoints({"p1": 1001})
     e1 = await first
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn: the second would have been handed the instance
     assert not second.done()  # containerConcurrency 1: the second waits
     assert (e1.pod, e1.in_flight, t.concurrency) == ("p1", 1, 2)
     t.release(e1)
@@ -55,7 +55,7 @@ async def test_least_busy_instance_without_limit() -> None:
 async def test_capacity_and_unavailable() -> None:
     t = throttler(capacity=1)
     waiter = asyncio.create_task(t.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the waiter waits in acquire()
     with pytest.raises(Overloaded, match="1 requests waiting"):
         await t.acquire()
     t.set_unavailable("image not runnable")
@@ -125,7 +125,7 @@ async def test_peak_of_a_sample_period() -> None:
 async def test_deleted_revision_fails_waiting_and_new_requests() -> None:
     t = throttler()
     waiter = asyncio.create_task(t.acquire())
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the waiter waits in acquire()
     t.set_deleted()
     with pytest.raises(RevisionDeleted, match=r"^Revision ns/r was deleted$"):
         await waiter

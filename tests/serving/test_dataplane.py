@@ -19,15 +19,8 @@ import yarl
 from kawa.serving import router
 from kawa.store.base import ResourceKey
 
-from .dataplane_support import (
-    REVISIONS,
-    ROUTES,
-    Plane,
-    eventually,
-    revision,
-    route,
-    running_plane,
-)
+from ..waiting import eventually
+from .dataplane_support import REVISIONS, ROUTES, Plane, revision, route, running_plane
 
 
 async def get_json(plane: Plane, path: str, **kwargs: Any) -> tuple[int, Any]:
@@ -49,7 +42,7 @@ async def test_first_request_at_zero_waits_and_succeeds() -> None:
     async with running_plane() as p:
         p.kubelet.ready_delay = 0.3
         await serve_one(p, revision("svc-00001"))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # the behaviour under test: three autoscaler ticks start none
         assert await p.pods() == []  # at zero: no initial scale for a revision ready before
         status, answer = await get_json(p, "/serving/ns/svc/hello?x=1")
         assert status == 200
@@ -95,7 +88,7 @@ async def test_concurrent_load_scales_out_within_max_scale() -> None:
             nonlocal most
             while not stop.is_set():
                 most = max(most, len(await p.pods()))
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # a sample of the Pod count every 20 ms
 
         async def client() -> None:
             for _ in range(8):
@@ -149,7 +142,7 @@ async def test_min_scale_keeps_pods() -> None:
             return await p.ready_pods("svc-00001") == 1
 
         await eventually(one_ready, timeout=5)
-        await asyncio.sleep(2.5)  # well past stable window + grace
+        await asyncio.sleep(2.5)  # the behaviour under test: stable window + grace pass
         assert len(await p.pods()) == 1
 
 
@@ -379,7 +372,7 @@ async def watch_most_pods(p: Plane, stop: asyncio.Event) -> int:
     most = 0
     while not stop.is_set():
         most = max(most, len(await p.pods()))
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # a sample of the Pod count every 20 ms
     return most
 
 

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,8 @@ import pytest
 
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
+
+from ..waiting import wait_until
 
 
 def _free_port() -> int:
@@ -36,15 +37,16 @@ def display(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path
             stdout=out_f,
             stderr=err_f,
         )
-    deadline = time.monotonic() + 15
-    while True:
+
+    def listening() -> bool:
+        assert proc.poll() is None, err.read_text()
         try:
             socket.create_connection(("127.0.0.1", port), 0.5).close()
-            break
         except OSError:
-            assert proc.poll() is None, err.read_text()
-            assert time.monotonic() < deadline, "event-display never listened"
-            time.sleep(0.01)
+            return False
+        return True
+
+    wait_until(listening, 15, "event-display never listened", every=0.01)
     try:
         yield f"http://127.0.0.1:{port}", proc, out, err
     finally:

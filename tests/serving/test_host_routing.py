@@ -20,16 +20,8 @@ from aiohttp import web
 from kawa.serving import router
 from kawa.store.base import ResourceKey
 
-from .dataplane_support import (
-    NS,
-    REVISIONS,
-    ROUTES,
-    Plane,
-    eventually,
-    revision,
-    route,
-    running_plane,
-)
+from ..waiting import eventually
+from .dataplane_support import NS, REVISIONS, ROUTES, Plane, revision, route, running_plane
 from .serving_support import SERVICES, revision_server, serving_kawa
 
 

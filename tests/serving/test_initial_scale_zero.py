@@ -14,15 +14,8 @@ import pytest
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 
-from .serving_support import (
-    EVENT_DISPLAY,
-    PODS,
-    REVISIONS,
-    Serving,
-    condition_of,
-    eventually,
-    serving_kawa,
-)
+from ..waiting import eventually
+from .serving_support import EVENT_DISPLAY, PODS, REVISIONS, Serving, condition_of, serving_kawa
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +48,8 @@ async def test_zero_initial_scale_is_ready_without_a_pod_and_woken_by_its_first_
         revision = await serving.call("GET", f"{REVISIONS}/display-00001")
         assert condition_of(revision, "Ready")["status"] == "True"
         assert condition_of(revision, "Active")["reason"] == "NoTraffic"
-        # a few autoscaler ticks (100ms) later, still no Pod was ever created
+        # a few autoscaler ticks (100ms) later, still no Pod was ever created (the time passing
+        # is the behaviour under test)
         await asyncio.sleep(1.0)
         since = str(before["metadata"]["resourceVersion"])
         assert await _pod_events_since(serving, since) == []

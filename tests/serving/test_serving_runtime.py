@@ -17,6 +17,7 @@ import pytest
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 
+from ..waiting import eventually
 from .serving_support import (
     EVENT_DISPLAY,
     REVISIONS,
@@ -25,7 +26,6 @@ from .serving_support import (
     alive,
     condition,
     condition_of,
-    eventually,
     pid_of,
     revision_server,
     serving_kawa,
@@ -63,8 +63,13 @@ async def test_event_display_service_starts_from_zero_and_returns_to_zero(tmp_pa
         assert svc["status"]["address"]["url"] == url
         assert svc["status"]["latestReadyRevisionName"] == "display-00001"
         await _no_pods(serving, "display")
-        revision = await serving.call("GET", f"{REVISIONS}/display-00001")
-        assert condition_of(revision, "Active")["reason"] == "NoTraffic"
+
+        async def inactive() -> bool:
+            revision = await serving.call("GET", f"{REVISIONS}/display-00001")
+            return condition_of(revision, "Active").get("reason") == "NoTraffic"
+
+        # the Revision's status follows its Pods being gone
+        await eventually(inactive, 10, "the Revision never became inactive (NoTraffic)")
         assert condition(await serving.service("display")) == "True"
 
         # the first request to a Service at zero is held while an instance starts
@@ -148,7 +153,7 @@ async def test_concurrent_load_scales_out_within_max_scale(tmp_path: Path) -> No
             nonlocal most
             while True:
                 most = max(most, len(await serving.pods("busy")))
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # a sample of the Pod count every 50 ms
 
         watcher = asyncio.create_task(watch_pods())
         try:

@@ -66,7 +66,7 @@ class RawServer:
                     await self.stop.wait()
                     return
                 for i, piece in enumerate(answer.pieces):
-                    if i:
+                    if i:  # apart: the client must put a response together from pieces
                         await asyncio.sleep(0.005)
                     writer.write(piece)
                     await writer.drain()

@@ -14,8 +14,11 @@ from kawa.apis.conditions import get_condition
 from kawa.apis.registry import SCHEME
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving.common import CONFIGURATIONS, REVISIONS, ROUTES, SERVICES
+from kawa.errors import NotFoundError
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
+
+from ...waiting import eventually
 
 BASE = "http://127.0.0.1:8080"
 NS = "default"
@@ -73,25 +76,26 @@ class Serving:
     ) -> Obj:
         """The object once ``check`` holds (fails with the last object seen)."""
         last: Obj | None = None
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
+
+        async def holds() -> Obj | None:
+            nonlocal last
             try:
                 last = await self.get(resource, name)
-            except Exception:
+            except NotFoundError:
                 last = None
-            if last is not None and check(last):
-                return last
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{resource} {name} never got there; last seen: {last}")
+            return last if last is not None and check(last) else None
+
+        try:
+            return await eventually(holds, timeout)
+        except AssertionError:
+            raise AssertionError(f"{resource} {name} never got there; last seen: {last}") from None
 
     async def wait_gone(self, resource: str, name: str, *, timeout: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
+        async def gone() -> bool:
             listed = await self.store.list(resource, NS)
-            if all(i["metadata"]["name"] != name for i in listed.items):
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"{resource} {name} still exists")
+            return all(i["metadata"]["name"] != name for i in listed.items)
+
+        await eventually(gone, timeout, f"{resource} {name} still exists")
 
     async def events(self, name: str) -> list[tuple[str, str, str, str]]:
         """``(component, type, reason, message)`` of the Events about object ``name``."""

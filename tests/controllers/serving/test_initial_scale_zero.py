@@ -62,7 +62,8 @@ async def test_allowed_zero_initial_scale_is_ready_without_a_pod_and_has_no_dead
         route = await s.get(ROUTES, "hello")
         assert route["status"]["traffic"][0]["revisionName"] == "hello-00001"
 
-        # well past its 1s progress deadline it is still Ready (no Pod was ever asked for)
+        # well past its 1s progress deadline it is still Ready (no Pod was ever asked for):
+        # the sleep is the behaviour under test, the deadline passing
         await asyncio.sleep(2.0)
         rev = await s.get(REVISIONS, "hello-00001")
         assert is_ready(rev), rev["status"]

@@ -101,6 +101,6 @@ async def test_a_revision_ready_in_time_is_not_failed_later() -> None:
         # Scaled to zero after the deadline: still Ready (ResourcesAvailable stays True).
         await s.store.delete(ResourceKey("pods", NS, pod(rev, 1, ready=True)["metadata"]["name"]))
         rev = await s.wait(REVISIONS, "hello-00001", lambda o: condition(o, "Active")[0] == "False")
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5)  # the behaviour under test: its 1s progress deadline passes
         rev = await s.get(REVISIONS, "hello-00001")
         assert is_ready(rev)

@@ -41,7 +41,7 @@ async def main(data_dir: Path, script: str) -> None:
             pid = statuses[0]["containerID"].removeprefix("kawa://")
             print(pid, obj["metadata"]["uid"], flush=True)
             break
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # polled until the container runs
     await task
 
 

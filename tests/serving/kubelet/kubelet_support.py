@@ -7,10 +7,10 @@ import contextlib
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
@@ -18,10 +18,12 @@ from kawa.apis.core.pod import default_pod
 from kawa.apiserver.server import ApiServer
 from kawa.errors import NotFoundError
 from kawa.serving.kubelet import Kubelet
+from kawa.serving.kubelet import config as kubelet_config
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
-T = TypeVar("T")
+from ...waiting import eventually
+
 PYTHON = sys.executable
 HTTP_SERVER = (
     "import http.server, os\n"
@@ -108,21 +110,6 @@ def session_members(sid: int) -> list[int]:
     return found
 
 
-async def eventually(
-    check: Callable[[], Awaitable[T | None]], *, timeout: float = 10.0, what: str = ""
-) -> T:
-    """Poll ``check`` until it returns something truthy (returned), or fail after timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last: T | None = None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what or check}: last {last!r}")
-
-
 @dataclass
 class Node:
     """A Kubelet running on a store, for one test."""
@@ -148,7 +135,7 @@ class Node:
                 return None
             return pod if check(pod) else None
 
-        return await eventually(probe, timeout=timeout, what=f"pod {name}")
+        return await eventually(probe, timeout=timeout, message=f"pod {name}")
 
     async def wait_phase(self, name: str, phase: str, timeout: float = 10.0) -> dict[str, Any]:
         return await self.wait_pod(
@@ -166,7 +153,7 @@ class Node:
             found = await self.events(name)
             return found if reasons <= {e["reason"] for e in found} else None
 
-        return await eventually(probe, timeout=timeout, what=f"events {reasons} of {name}")
+        return await eventually(probe, timeout=timeout, message=f"events {reasons} of {name}")
 
     async def configure(self, name: str, data: dict[str, str]) -> None:
         key = ResourceKey("configmaps", "knative-serving", name)
@@ -180,6 +167,13 @@ class Node:
             await self.store.create(key, obj)
         except Exception:
             await self.store.update(key, obj)
+        if name == kubelet_config.CONFIG_MAP:
+            want, _ = kubelet_config.config_from_configmap(data)
+
+            async def applied() -> bool:  # the kubelet watches it
+                return self.kubelet.node.config == want
+
+            await eventually(applied, 5.0, f"the kubelet never applied {name}")
 
     def log_file(self, pod: dict[str, Any], container: str = "c", suffix: str = ".log") -> Path:
         meta = pod["metadata"]

@@ -11,13 +11,13 @@ import pytest
 from kawa.errors import NotFoundError
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .kubelet_support import (
     KUBECTL,
     Kubectl,
     Node,
     alive,
     conditions,
-    eventually,
     pid_of,
     pod_key,
     pod_obj,
@@ -50,7 +50,7 @@ async def test_kubectl_delete_waits_out_the_grace_period(node: Node, kubectl: Ku
         code, out, _ = await kubectl("get", "pods", "--no-headers")
         return out if code == 0 and "Terminating" in out else None
 
-    listed = await eventually(terminating, timeout=3, what="kubectl get pods: Terminating")
+    listed = await eventually(terminating, timeout=3, message="kubectl get pods: Terminating")
     assert listed.split()[:3] == ["stubborn", "1/1", "Terminating"]
     assert alive(pid)  # it ignores SIGTERM...
     code, out, err = await deleting
@@ -84,7 +84,7 @@ async def test_force_deletion_is_immediate(node: Node, kubectl: Kubectl) -> None
     assert asyncio.get_running_loop().time() - began < 5
     assert await _gone(node, "forced")
     pid = pid_of(pod)
-    await eventually(lambda: _dead(pid), timeout=3, what="the process killed at once")
+    await eventually(lambda: _dead(pid), timeout=3, message="the process killed at once")
 
 
 async def test_finished_pods_go_at_once(node: Node, kubectl: Kubectl) -> None:
@@ -106,7 +106,7 @@ async def test_a_pod_left_terminating_by_a_previous_kawa_is_removed(tmp_path: Pa
         )
         await store.update(pod_key("orphan"), created)  # as the API server's delete does
         async with running_kubelet(tmp_path / "data", store) as node:
-            await eventually(lambda: _gone(node, "orphan"), timeout=5, what="the Pod removed")
+            await eventually(lambda: _gone(node, "orphan"), timeout=5, message="the Pod removed")
             assert not await node.events("orphan")  # never started
     finally:
         await store.close()

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .kubelet_support import (
     Node,
     alive,
     conditions,
     container_status,
-    eventually,
     pid_of,
     pod_obj,
     running_kubelet,
@@ -103,12 +103,12 @@ async def test_a_sigkilled_kawa_leaves_no_process_of_its_containers(tmp_path: Pa
     data_dir = tmp_path / "data"
     async with _parent(data_dir, script) as (parent, leader, _):
         assert (data_dir / "kubelet" / "pids" / str(leader)).exists()
-        await eventually(lambda: _count(script, 4), what="the four sleeps")
+        await eventually(lambda: _count(script, 4), message="the four sleeps")
         parent.send_signal(signal.SIGKILL)
         await parent.wait()
         # the container dies with kawa (PR_SET_PDEATHSIG), the watchdog kills the rest
-        await eventually(lambda: _dead(leader), timeout=5, what="the container to die")
-        await eventually(lambda: _count(script, 0), timeout=5, what="every sleep to die")
+        await eventually(lambda: _dead(leader), timeout=5, message="the container to die")
+        await eventually(lambda: _count(script, 0), timeout=5, message="every sleep to die")
         assert not session_members(leader)
 
 
@@ -116,18 +116,18 @@ async def test_the_next_kawa_kills_what_a_killed_watchdog_let_live(tmp_path: Pat
     script = _sleeps(ESCAPES)
     data_dir = tmp_path / "data"
     async with _parent(data_dir, script) as (parent, leader, uid):
-        await eventually(lambda: _count(script, 4), what="the four sleeps")
+        await eventually(lambda: _count(script, 4), message="the four sleeps")
         watchdogs = [pid for pid, cmd in _children(parent.pid) if WATCHDOG in cmd]
         assert len(watchdogs) == 1, _children(parent.pid)
         os.kill(watchdogs[0], signal.SIGKILL)
-        await eventually(lambda: _dead(watchdogs[0]), what="the watchdog to die")
+        await eventually(lambda: _dead(watchdogs[0]), message="the watchdog to die")
         parent.send_signal(signal.SIGKILL)
         await parent.wait()
-        await eventually(lambda: _dead(leader), timeout=5, what="the container to die")
+        await eventually(lambda: _dead(leader), timeout=5, message="the container to die")
         left = _running(script)
         assert len(left) == 4  # nobody watched: they live on, the setsid one in its own session
         async with running_kubelet(data_dir):
-            await eventually(lambda: _count(script, 0), timeout=5, what="leftovers killed")
+            await eventually(lambda: _count(script, 0), timeout=5, message="leftovers killed")
             assert not (data_dir / "kubelet" / "pids" / str(leader)).exists()
             # the dead Pod's logs went with it (the new store does not know it)
             assert not list((data_dir / "kubelet" / "logs").glob(f"*_{uid}"))
@@ -140,17 +140,17 @@ async def test_what_a_container_started_ends_with_it(node: Node, tmp_path: Path)
         f"while [ ! -e {go} ]; do sleep 0.02; done; echo done"
     )
     await node.create(pod_obj("brief", [sh(script)], restart_policy="Never"))
-    await eventually(lambda: _count(script, 3), what="the three sleeps")
+    await eventually(lambda: _count(script, 3), message="the three sleeps")
     go.touch()  # the container ends, its sleeps still running
     await node.wait_phase("brief", "Succeeded")
-    await eventually(lambda: _count(script, 0), timeout=5, what="its processes to die")
+    await eventually(lambda: _count(script, 0), timeout=5, message="its processes to die")
 
 
 async def test_a_clean_stop_leaves_no_process(tmp_path: Path) -> None:
     script = _sleeps("setsid sleep 1 & nohup sleep 2 >/dev/null 2>&1 & sleep 3 & wait")
     async with running_kubelet(tmp_path / "data") as node:
         await node.create(pod_obj("p", [sh(script)]))
-        await eventually(lambda: _count(script, 3), what="the three sleeps")
+        await eventually(lambda: _count(script, 3), message="the three sleeps")
         marked = _running(script)
     assert not [pid for pid in marked if alive(pid)]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kawa.store.base import ResourceKey
 
+from ...waiting import eventually
 from .kubelet_support import (
     HTTP_SERVER,
     PYTHON,
@@ -16,7 +17,6 @@ from .kubelet_support import (
     alive,
     conditions,
     container_status,
-    eventually,
     free_port,
     pid_of,
     pod_obj,
@@ -25,10 +25,10 @@ from .kubelet_support import (
 )
 
 
-async def _phases(node: Node, name: str, until: str) -> list[str]:
+async def _phases(node: Node, name: str, until: str, since: int) -> list[str]:
     """The phases a Pod goes through, as a watcher of the store sees them."""
     seen: list[str] = []
-    async for event in node.store.watch("pods"):
+    async for event in node.store.watch("pods", since=since):
         if event.object["metadata"]["name"] != name:
             continue
         phase = event.object.get("status", {}).get("phase", "")
@@ -41,8 +41,8 @@ async def _phases(node: Node, name: str, until: str) -> list[str]:
 
 async def test_pod_runs_to_succeeded(node: Node, tmp_path: Path) -> None:
     (tmp_path / "listed-file").write_text("x")
-    watcher = asyncio.create_task(_phases(node, "ls", "Succeeded"))
-    await asyncio.sleep(0)
+    since = (await node.store.list("pods")).resource_version  # before the Pod exists
+    watcher = asyncio.create_task(_phases(node, "ls", "Succeeded", since))
     obj = pod_obj(
         "ls",
         [{"name": "c", "image": "busybox", "args": ["sh", "-c", f"sleep 0.3; ls {tmp_path}"]}],
@@ -109,7 +109,6 @@ async def test_crash_loop_back_off(node: Node) -> None:
         "config-kawa-kubelet",
         {"crash-loop-backoff-initial": "300ms", "crash-loop-backoff-max": "600ms"},
     )
-    await asyncio.sleep(0.05)  # the watch applies it
     await node.create(pod_obj("crash", [sh("echo oops; exit 1")]))
     pod = await node.wait_pod(
         "crash",
@@ -244,7 +243,6 @@ async def test_env_value_from_and_working_dir(node: Node, tmp_path: Path) -> Non
 
 async def test_missing_config_map_then_created(node: Node) -> None:
     await node.configure("config-kawa-kubelet", {"crash-loop-backoff-initial": "100ms"})
-    await asyncio.sleep(0.05)
     env = [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "late", "key": "x"}}}]
     await node.create(pod_obj("late", [sh('echo "x=$X"', env=env)], restart_policy="Never"))
     pod = await node.wait_pod(
@@ -326,16 +324,16 @@ async def test_deletion_stops_the_process_group(node: Node) -> None:
     await node.create(pod_obj("stubborn", [sh(script)], grace=1))
     pod = await node.wait_pod("stubborn", lambda p: conditions(p).get("Ready") == "True")
     pid = pid_of(pod)
-    await eventually(lambda: _members(pid, 3), what="the group's three processes")
+    await eventually(lambda: _members(pid, 3), message="the group's three processes")
     began = time.perf_counter()
     await node.store.delete(ResourceKey("pods", "default", "stubborn"))
-    await eventually(lambda: _gone(pid), timeout=10, what="the process group to end")
+    await eventually(lambda: _gone(pid), timeout=10, message="the process group to end")
     assert time.perf_counter() - began >= 0.9  # SIGTERM was ignored: SIGKILL after the grace
     events = await node.wait_events("stubborn", {"Killing"})
     killing = next(e for e in events if e["reason"] == "Killing")
     assert killing["message"] == "Stopping container c"
     log_dir = node.log_file(pod).parent
-    await eventually(lambda: _absent(log_dir), what="the logs to be removed")
+    await eventually(lambda: _absent(log_dir), message="the logs to be removed")
 
 
 async def test_deletion_sigterm_is_enough_for_a_polite_process(node: Node) -> None:
@@ -344,7 +342,7 @@ async def test_deletion_sigterm_is_enough_for_a_polite_process(node: Node) -> No
     pid = pid_of(pod)
     began = time.perf_counter()
     await node.store.delete(ResourceKey("pods", "default", "polite"))
-    await eventually(lambda: _gone(pid), what="the process to end")
+    await eventually(lambda: _gone(pid), message="the process to end")
     assert time.perf_counter() - began < 5
 
 
@@ -371,7 +369,7 @@ async def test_stopping_the_kubelet_stops_every_container(tmp_path: Path) -> Non
             pod = await node.wait_pod(name, lambda p: conditions(p).get("Ready") == "True")
             pids.append(pid_of(pod))
     for pid in pids:
-        await eventually(lambda pid=pid: _gone(pid), timeout=5, what=f"session {pid} to end")  # type: ignore[misc]
+        await eventually(lambda pid=pid: _gone(pid), timeout=5, message=f"session {pid} to end")  # type: ignore[misc]
 
 
 async def test_failing_readiness_probe_reports_unhealthy(node: Node) -> None:

@@ -99,7 +99,6 @@ async def test_follow_stops_when_the_client_goes_away(node: Node, api: Api) -> N
 
 async def test_log_cap_and_rotation(node: Node, api: Api) -> None:
     await node.configure("config-kawa-kubelet", {"log-max-bytes": "4Ki"})
-    await asyncio.sleep(0.05)
     script = "i=0; while [ $i -lt 400 ]; do echo line-$i-padding-padding-padding; i=$((i+1)); done"
     await node.create(pod_obj("chatty", [sh(script)], restart_policy="Never"))
     pod = await node.wait_phase("chatty", "Succeeded")
@@ -115,7 +114,6 @@ async def test_log_cap_and_rotation(node: Node, api: Api) -> None:
 
 async def test_previous_run(node: Node, api: Api, tmp_path: Path) -> None:
     await node.configure("config-kawa-kubelet", {"crash-loop-backoff-initial": "100ms"})
-    await asyncio.sleep(0.05)
     counter = tmp_path / "count"
     script = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; "
     script += 'echo "run $n"; if [ $n -lt 3 ]; then exit 1; fi; sleep 60'

@@ -36,6 +36,7 @@ async def test_a_closed_port_is_explained(node: Node) -> None:
 
 async def test_the_hint_goes_once_the_port_opens(node: Node) -> None:
     port = free_port()
+    # a program that opens its port only after 4 s (the sleep is the behaviour under test)
     server = (
         "import http.server, time\n"
         "time.sleep(4)\n"

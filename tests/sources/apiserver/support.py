@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,10 @@ from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.sender import Dispatcher
 from kawa.errors import NotFoundError
 from kawa.sources.apiserver import apiserver_sources
+from kawa.sources.apiserver.state import StateDirectory
 from kawa.store.base import ResourceKey, ResourceStore
+
+from ...waiting import eventually
 
 API_URL = "https://127.0.0.1:6443"
 SOURCES = "apiserversources.sources.knative.dev"
@@ -56,8 +59,35 @@ async def put(store: ResourceStore, obj: dict[str, Any]) -> dict[str, Any]:
     return await store.update(key, new)
 
 
-async def remove(store: ResourceStore, obj: dict[str, Any]) -> None:
-    await store.delete(key_of(obj))
+async def remove(store: ResourceStore, obj: dict[str, Any]) -> dict[str, Any]:
+    """Delete ``obj``; the object as deleted (its resourceVersion is the deletion's)."""
+    return await store.delete(key_of(obj))
+
+
+async def handled(
+    store: ResourceStore, data_dir: Path, written: dict[str, Any], name: str = "s"
+) -> None:
+    """Wait until source ``name`` has handled the change that stored ``written`` (what
+    :func:`put` or :func:`remove` returned): its stream of that kind in that namespace saved
+    a resourceVersion at or past it. A stream sends its events one by one, in order, each
+    answered before it goes on, so the subscriber then has every event up to that change:
+    the positive signal to check that nothing more arrives."""
+    source = await store.get(ResourceKey(SOURCES, "default", name))
+    state = StateDirectory(data_dir)
+    meta = written["metadata"]
+    version = int(meta["resourceVersion"])
+
+    async def reached() -> bool:
+        return any(
+            stream.info is not None
+            and stream.info.kind == written["kind"]
+            and stream.namespace == meta.get("namespace", "")
+            and int(stream.resource_version or 0) >= version
+            for stream in state.of(source["metadata"]["uid"]).streams.values()
+        )
+
+    kind, where = written["kind"], f"{meta.get('namespace', '')}/{meta['name']}"
+    await eventually(reached, message=f"source {name} never handled {kind} {where} v{version}")
 
 
 def pod(name: str, ns: str = "default", labels: dict[str, str] | None = None, **meta: Any) -> Any:
@@ -166,12 +196,6 @@ class Subscriber:
                 await asyncio.wait_for(self.arrived.wait(), 0.2)
         return self.events
 
-    async def quiet(self, seconds: float = 0.6) -> None:
-        """Wait a while and check that nothing more arrived."""
-        before = len(self.events)
-        await asyncio.sleep(seconds)
-        assert len(self.events) == before, f"unexpected events: {self.summary()[before:]}"
-
 
 @contextlib.asynccontextmanager
 async def subscriber() -> AsyncIterator[Subscriber]:
@@ -206,19 +230,6 @@ async def running_sources(store: ResourceStore, data_dir: Path) -> AsyncIterator
                     await task
 
 
-async def eventually(
-    check: Callable[[], Awaitable[Any]], message: str, timeout: float = 10.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {message}")
-        await asyncio.sleep(0.05)
-
-
 async def condition(
     store: ResourceStore, name: str, type_: str = "Ready", ns: str = "default"
 ) -> Any:
@@ -234,7 +245,7 @@ async def wait_condition(
         return found if found is not None and found.status == status else None
 
     try:
-        return await eventually(check, f"{name}: {type_} never became {status}")
+        return await eventually(check, message=f"{name}: {type_} never became {status}")
     except AssertionError:
         obj = await store.get(ResourceKey(SOURCES, ns, name))
         raise AssertionError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,11 @@ from kawa.sources.apiserver import adapter
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .support import (
     SOURCES,
     Subscriber,
     cluster_grant,
-    eventually,
     namespace,
     put,
     remove,
@@ -103,6 +103,16 @@ def streams_in(tmp_path: Path) -> list[str]:
     return sorted(orjson.loads(state_file.read_bytes())["streams"])
 
 
+def drained(tmp_path: Path) -> Callable[[], Awaitable[bool]]:
+    """A check: only the stream of "keep" is left in the source's state file (the stream of
+    del-y was drained, or stopped)."""
+
+    async def only_keep() -> bool:
+        return [s.split("@")[1].split("#")[0] for s in streams_in(tmp_path)] == ["keep"]
+
+    return only_keep
+
+
 async def test_deleting_a_selected_namespace_sends_delete_for_its_objects(
     store: SqliteResourceStore, sub: Subscriber, tmp_path: Path
 ) -> None:
@@ -116,10 +126,9 @@ async def test_deleting_a_selected_namespace_sends_delete_for_its_objects(
         assert await watched(store) == ["del-y", "keep"]
         await remove(store, namespace("del-y"))
         await sub.wait_for(3)
-        await sub.quiet()
-        assert await watched(store) == ["keep"]
         # drained: only the stream of "keep" is left in the state file
-        assert [s.split("@")[1].split("#")[0] for s in streams_in(tmp_path)] == ["keep"]
+        await eventually(drained(tmp_path), message="the stream of del-y was never drained")
+        assert await watched(store) == ["keep"]
     assert sorted(sub.summary()[:2]) == [
         ("dev.knative.apiserver.resource.add", "k1"),
         ("dev.knative.apiserver.resource.add", "y1"),
@@ -146,9 +155,10 @@ async def test_an_unlabelled_namespace_is_no_longer_watched_and_sends_nothing(
         async def left() -> bool:
             return await watched(store) == ["keep"]
 
-        await eventually(left, "del-y never left status.namespaces")
+        await eventually(left, message="del-y never left status.namespaces")
+        # its stream is stopped: only the stream of "keep" is left in the state file
+        await eventually(drained(tmp_path), message="del-y is still watched")
         await remove(store, config_map("y1", "del-y", "web"))
-        await sub.quiet()
     assert sub.summary() == [("dev.knative.apiserver.resource.add", "y1")]
 
 
@@ -167,12 +177,13 @@ async def test_a_namespace_deleted_while_kawa_is_down_is_drained_after_the_resta
         async def left() -> bool:
             return await watched(store) == ["keep"]
 
-        await eventually(left, "del-y never left status.namespaces")
-        await sub.quiet(0.3)  # y1 still exists: nothing yet
+        await eventually(left, message="del-y never left status.namespaces")
+        assert len(sub.events) == 1  # y1 still exists: nothing yet (its last state below)
         await put(store, {**config_map("y1", "del-y", "web"), "data": {"v": "2"}})
         await remove(store, config_map("y1", "del-y", "web"))
         await sub.wait_for(2)
-        await sub.quiet()
+        await eventually(drained(tmp_path), message="the stream of del-y was never drained")
+    assert len(sub.events) == 2
     assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
     assert sub.data(1)["data"] == {"v": "2"}  # its last state
 
@@ -188,7 +199,8 @@ async def test_objects_that_outlive_their_deleted_namespace_get_a_delete_after_a
         await sub.wait_for(1)
         await remove(store, namespace("del-y"))
         await sub.wait_for(2)
-        await sub.quiet()
+        await eventually(drained(tmp_path), message="the stream of del-y was never given up")
+    assert len(sub.events) == 2
     assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
     assert sub.data(1) == {
         "apiVersion": "v1",

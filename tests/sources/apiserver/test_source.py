@@ -3,7 +3,6 @@ subscriber on loopback; the controller and adapters run as kawa runs them."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,12 +14,14 @@ from kawa.apis.manifests import load_manifests
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .support import (
     API_URL,
     SOURCES,
     Subscriber,
     cluster_grant,
     condition,
+    handled,
     k8s_event,
     namespace,
     pod,
@@ -75,9 +76,9 @@ async def test_resource_mode_events_add_update_delete(
         await sub.wait_for(1)
         updated = await put(store, {**k8s_event("e1"), "message": "again"})
         await sub.wait_for(2)
-        await remove(store, k8s_event("e1"))
+        removed = await remove(store, k8s_event("e1"))
         await sub.wait_for(3)
-        await sub.quiet()
+        await handled(store, tmp_path, removed)
     _add, _update, _delete = sub.events
     assert [e.type for e in sub.events] == [
         "dev.knative.apiserver.resource.add",
@@ -221,8 +222,7 @@ async def test_label_selector_and_owner_filter(
         # relabelled out of the selector: a delete, as a watch with a label selector says
         await put(store, pod("yes", labels={"app": "db"}, ownerReferences=[owner_ref]))
         await sub.wait_for(2)
-        await remove(store, pod("yes"))
-        await sub.quiet()
+        await handled(store, tmp_path, await remove(store, pod("yes")))
     assert sub.summary() == [
         ("dev.knative.apiserver.ref.add", "yes"),
         ("dev.knative.apiserver.ref.delete", "yes"),
@@ -250,9 +250,9 @@ async def test_namespace_selector(
         await sub.wait_for(1)  # the initial list: the pod already in "blue"
         await put(store, pod("p", "red"))
         await put(store, pod("p", "default"))
-        await put(store, pod("p", "green"))
+        green = await put(store, pod("p", "green"))
         await sub.wait_for(2)
-        await sub.quiet()
+        await handled(store, tmp_path, green)  # written last, in a namespace it watches
         obj = await store.get(ResourceKey(SOURCES, "default", "s"))
     assert obj["status"]["namespaces"] == ["blue", "green"]
     assert [(e.get("namespace"), e.get("name")) for e in sub.events] == [
@@ -308,7 +308,7 @@ async def test_rbac_missing_then_granted_then_revoked(
         assert 'ServiceAccount "watcher"' in permissions.message
         assert ready.message == permissions.message
         await put(store, k8s_event("hidden"))
-        await sub.quiet(0.3)
+        assert sub.events == []  # it does not run (not Ready for want of permissions)
         # granted: Ready, and the first start sends the objects that exist
         await put(store, role)
         await put(store, binding)
@@ -324,14 +324,14 @@ async def test_rbac_missing_then_granted_then_revoked(
             in (await condition(store, "s", "SufficientPermissions")).message
         )
         await put(store, k8s_event("e2"))
-        await sub.quiet()
+        assert len(sub.events) == 2  # its watch is refused (the condition above)
         # granted back: resumes where it stopped (e2 is sent now), then new changes
         await put(store, binding)
         await wait_condition(store, "s", "True")
         await sub.wait_for(3)
-        await put(store, k8s_event("e3"))
+        e3 = await put(store, k8s_event("e3"))
         await sub.wait_for(4)
-        await sub.quiet(0.3)
+        await handled(store, tmp_path, e3)
     assert sub.summary() == [
         ("dev.knative.apiserver.ref.add", "hidden"),
         ("dev.knative.apiserver.ref.add", "e1"),
@@ -381,13 +381,13 @@ async def test_deleting_the_source_stops_its_events(
         state_file = tmp_path / "sources" / "apiserver" / f"{created['metadata']['uid']}.json"
         assert state_file.exists()
         await remove(store, src)
-        for _ in range(100):
-            if not state_file.exists():
-                break
-            await asyncio.sleep(0.05)
-        assert not state_file.exists()
+
+        async def stopped() -> bool:  # its adapter removes the state as it stops
+            return not state_file.exists()
+
+        await eventually(stopped, message="the deleted source kept its state")
         await put(store, pod("b"))
-        await sub.quiet()
+        assert len(sub.events) == 1  # nothing runs for it any more
     assert sub.summary() == [("dev.knative.apiserver.ref.add", "a")]
 
 
@@ -404,10 +404,10 @@ async def test_restart_resumes_without_re_emitting(
         await sub.wait_for(2)
     # while kawa is down
     await put(store, pod("b"))
-    await put(store, pod("a", labels={"v": "2"}))
+    a2 = await put(store, pod("a", labels={"v": "2"}))
     async with running_sources(store, tmp_path):
         await sub.wait_for(4)
-        await sub.quiet()
+        await handled(store, tmp_path, a2)
     assert sub.summary() == [
         ("dev.knative.apiserver.ref.add", "old"),
         ("dev.knative.apiserver.ref.add", "a"),
@@ -435,12 +435,12 @@ async def test_history_lost_relists_and_sends_the_difference(
             await sub.wait_for(3)
         await put(store, pod("changed", labels={"v": "2"}))
         await remove(store, pod("gone"))
-        await put(store, pod("new"))
+        new = await put(store, pod("new"))
         for i in range(1000):  # push the changes out of the store's history
             await put(store, namespace("filler", {"i": str(i)}))
         async with running_sources(store, tmp_path):
             await sub.wait_for(6)
-            await sub.quiet(0.3)
+            await handled(store, tmp_path, new)  # listed again past it
     finally:
         await store.close()
     assert sorted(sub.summary()[3:]) == [

@@ -21,7 +21,15 @@ from kawa.sources.apiserver.watch import Cluster, ObjectWatcher, WatchChange
 from kawa.store.sqlite import SqliteResourceStore
 
 from ...e2e.e2e_support import CHILDREN, KawaProcess, kawa_up, stop
-from .support import put, remove, running_sources, source, subscriber, wait_condition
+from .support import (
+    handled,
+    put,
+    remove,
+    running_sources,
+    source,
+    subscriber,
+    wait_condition,
+)
 
 Write = Callable[[str, dict[str, Any] | None], Awaitable[dict[str, Any]]]
 
@@ -148,8 +156,8 @@ async def test_list_then_watch(harness: Harness) -> None:
     assert mine[0]["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
     stream = w.watch(listing.resource_version)
     gen = aiter(stream)
+    # from the listing's resourceVersion: what follows arrives, the watch open yet or not
     pending = asyncio.ensure_future(take(gen, 3))
-    await asyncio.sleep(0.3)  # the watch is open
     updated = await harness.apply(config_map(name, a="2"))
     await harness.delete(config_map(name))
     other = await harness.apply(config_map(f"{name}-b"))
@@ -237,9 +245,10 @@ async def test_a_source_watching_a_remote_kawa(remote_kawa: KawaProcess, tmp_pat
                 cm = config_map("watched", ns="other", k="v")
                 cm["metadata"]["labels"] = {"s": "r"}
                 created = await harness.apply(cm)
-                await harness.apply(config_map("unlabelled", ns="other"))
+                unlabelled = await harness.apply(config_map("unlabelled", ns="other"))
                 events = await sub.wait_for(1)
-            await sub.quiet(0.3)
+                await handled(store, tmp_path, unlabelled, "remote")  # after "watched"
+            assert len(events) == 1
     finally:
         await store.close()
     event = events[0]

@@ -46,4 +46,4 @@ if __name__ == "__main__":
             print(f"event {n}: {err}", flush=True)
         if exit_after and n >= exit_after:
             sys.exit(1)
-        time.sleep(interval)
+        time.sleep(interval)  # the source's period

@@ -19,7 +19,7 @@ import aiohttp
 
 from ...broker.broker_support import running_kawa
 from ...serving.serving_support import condition_of as condition
-from ...serving.serving_support import eventually
+from ...waiting import eventually
 
 HEARTBEAT = str(Path(__file__).with_name("heartbeat.py"))
 PYTHON_IMAGE = "docker.io/library/python:3.11-slim"

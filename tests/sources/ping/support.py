@@ -21,6 +21,8 @@ from kawa.cloudevents.event import CloudEvent
 from kawa.sources.ping import Runnable
 from kawa.store.base import ResourceKey, ResourceStore
 
+from ...waiting import eventually
+
 BROKERS = "brokers.eventing.knative.dev"
 
 
@@ -146,14 +148,19 @@ async def wait_until(
     timeout: float = 15.0,
 ) -> dict[str, Any]:
     """Poll the object until ``predicate`` holds; return it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        obj = await store.get(key)
-        if predicate(obj):
-            return obj
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{key}: condition not met; last seen status {obj.get('status')}")
-        await asyncio.sleep(0.05)
+    last: dict[str, Any] = {}
+
+    async def holds() -> dict[str, Any] | None:
+        nonlocal last
+        last = await store.get(key)
+        return last if predicate(last) else None
+
+    try:
+        return await eventually(holds, timeout)
+    except AssertionError:
+        raise AssertionError(
+            f"{key}: condition not met; last seen status {last.get('status')}"
+        ) from None
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:

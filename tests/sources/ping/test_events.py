@@ -14,12 +14,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from kawa.delivery.sender import Dispatcher
-from kawa.sources.ping import ping_sources
+from kawa.sources.ping import PingScheduler, ping_sources
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .support import Sink, create, key_of, ping_source, running, tick_times, wait_until
+
+
+def from_source(sink: Sink, name: str) -> int:
+    """How many events the sink got from PingSource ``name``."""
+    return sum(1 for e in sink.events if e.source.rsplit("/", 1)[1] == name)
 
 
 async def test_events_carry_knatives_attributes_the_data_and_the_overrides(
@@ -100,9 +108,11 @@ async def test_an_updated_schedule_applies_at_once_and_deletion_stops_events(
 ) -> None:
     created = await create(store, ping_source("p", sink.url, schedule="0 0 1 1 *"))
     state_file = tmp_path / "sources" / "ping" / f"{created['metadata']['uid']}.json"
-    async with running(*ping_sources(store, dispatcher, data_dir=tmp_path)):
+    parts = ping_sources(store, dispatcher, data_dir=tmp_path)
+    scheduler = next(p for p in parts if isinstance(p, PingScheduler))
+    async with running(*parts):
         ready = await wait_until(store, key_of("p"), lambda o: "sinkUri" in o.get("status", {}))
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(1.2)  # the behaviour under test: a second passes, no yearly tick
         assert sink.events == []  # once a year
         spec = dict(ready["spec"], schedule="* * * * * *")
         await store.update(key_of("p"), dict(ready, spec=spec))
@@ -112,22 +122,44 @@ async def test_an_updated_schedule_applies_at_once_and_deletion_stops_events(
         assert state_file.exists()
 
         await store.delete(key_of("p"))
-        await asyncio.sleep(0.5)  # the scheduler sees the deletion through its watch
-        seen = len(sink.events)
-        await asyncio.sleep(2.2)
-        assert len(sink.events) == seen
-        assert not state_file.exists()
+
+        async def stopped() -> bool:  # the scheduler sees the deletion through its watch
+            return ("default", "p") not in scheduler.scheduled() and not state_file.exists()
+
+        await eventually(stopped, 5.0, "the deleted source kept its timer or its state")
+        # a source created now ticks every second, as "p" did: after its first event (any
+        # event of "p" on the wire has arrived), two more seconds without one from "p"
+        await create(store, ping_source("witness", sink.url))
+
+        async def witnessed(count: int) -> bool:
+            return from_source(sink, "witness") >= count
+
+        await eventually(lambda: witnessed(1), 5.0, "the witness never ticked")
+        seen = from_source(sink, "p")
+        await eventually(lambda: witnessed(3), 5.0, "the witness stopped ticking")
+        assert from_source(sink, "p") == seen
 
 
 async def test_an_invalid_source_in_the_store_is_not_scheduled(
-    store: SqliteResourceStore, sink: Sink, dispatcher: Dispatcher, tmp_path: Path
+    store: SqliteResourceStore,
+    sink: Sink,
+    dispatcher: Dispatcher,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Admission rejects this; an object written straight to the store must not crash kawa.
     bad = ping_source("bad", sink.url, schedule="every second please")
     await store.create(ResourceKey("pingsources.sources.knative.dev", "default", "bad"), bad)
-    async with running(*ping_sources(store, dispatcher, data_dir=tmp_path)):
+    parts = ping_sources(store, dispatcher, data_dir=tmp_path)
+    scheduler = next(p for p in parts if isinstance(p, PingScheduler))
+    async with running(*parts):
         obj = await wait_until(store, key_of("bad"), lambda o: "conditions" in o.get("status", {}))
-        await asyncio.sleep(1.2)
+
+        async def refused() -> bool:
+            return any("default/bad is not scheduled" in r.getMessage() for r in caplog.records)
+
+        await eventually(refused, 5.0, "the scheduler never looked at the source")
+        assert ("default", "bad") not in scheduler.scheduled()
     deployed = next(c for c in obj["status"]["conditions"] if c["type"] == "Deployed")
     assert deployed["status"] == "False"
     assert deployed["reason"] == "Invalid"

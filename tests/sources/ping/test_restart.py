@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from kawa.apis.conditions import system_clock
 from kawa.delivery.sender import Dispatcher
@@ -40,7 +44,7 @@ async def test_ticks_missed_while_down_fire_once_on_restart(
         await sink.wait_for(2)
         await until_mid_second()
     before = len(sink.events)
-    await asyncio.sleep(2.0)  # kawa is down for two ticks
+    await asyncio.sleep(2.0)  # the behaviour under test: kawa is down for two ticks
     assert len(sink.events) == before
     async with running(*ping_sources(store, dispatcher, data_dir=tmp_path)):
         await sink.wait_for(before + 4)
@@ -95,6 +99,31 @@ async def test_ticks_older_than_the_window_are_skipped(
     # The last tick fired is recorded (or still claimed, when kawa stopped mid-send).
     last = saved["pending"]["tick"] if saved["pending"] else saved["last"]
     assert datetime.fromisoformat(last) >= times[-1]
+
+
+async def test_kawa_stops_after_the_state_write_under_way(
+    store: SqliteResourceStore,
+    sink: Sink,
+    dispatcher: Dispatcher,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A state write outlives its timer, cancelled in the middle of it (a thread cannot be
+    stopped), but not the scheduler: once kawa is down, no write of it lands any more."""
+    writing, written = threading.Event(), threading.Event()
+    save = TickStore._save
+
+    def slow_save(self: TickStore, uid: str, state: TickState) -> None:
+        writing.set()
+        time.sleep(0.3)  # a slow disk: the write is under way when kawa stops
+        save(self, uid, state)
+        written.set()
+
+    monkeypatch.setattr(TickStore, "_save", slow_save)
+    await create(store, ping_source("p", sink.url, schedule="0 0 1 1 *"))
+    async with running(*ping_sources(store, dispatcher, data_dir=tmp_path)):
+        assert await asyncio.to_thread(writing.wait, 10)  # the new source's first state
+    assert written.is_set()
 
 
 async def test_a_source_deleted_while_kawa_was_down_loses_its_state(

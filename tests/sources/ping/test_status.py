@@ -6,7 +6,6 @@ Real store, real Dispatcher, real HTTP sink; the controller and scheduler from
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from kawa.delivery.sender import Dispatcher
 from kawa.sources.ping import ping_sources
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...waiting import eventually
 from .support import (
     Sink,
     addressable_broker,
@@ -41,17 +41,17 @@ async def events_about(
 ) -> list[dict[str, Any]]:
     """The Events (of ``type_``) recorded about ``name``, once there are ``count`` (they are
     recorded just after the status they report is written)."""
-    async with asyncio.timeout(10):
-        while True:
-            listed = await store.list("events", "default")
-            found = [
-                e
-                for e in listed.items
-                if e["involvedObject"]["name"] == name and type_ in (None, e["type"])
-            ]
-            if len(found) >= count:
-                return found
-            await asyncio.sleep(0.05)
+
+    async def recorded() -> list[dict[str, Any]] | None:
+        listed = await store.list("events", "default")
+        found: list[dict[str, Any]] = [
+            e
+            for e in listed.items
+            if e["involvedObject"]["name"] == name and type_ in (None, e["type"])
+        ]
+        return found if len(found) >= count else None
+
+    return await eventually(recorded, message=f"fewer than {count} Events about {name}")
 
 
 async def test_a_source_with_a_sink_is_ready_and_says_where_its_events_go(

@@ -4,13 +4,13 @@ it in their template; a new sink rolls them again and deleting the binding takes
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from ...broker.broker_support import subscriber
+from ...serving.serving_support import alive, revision_server
 from ...serving.serving_support import condition_of as condition
-from ...serving.serving_support import eventually, revision_server
+from ...waiting import eventually
 from ..container.support import (
     Client,
     container_source,
@@ -162,10 +162,25 @@ async def test_pods_selected_by_label_are_recreated_with_the_sink(tmp_path: Path
             return True
 
         await eventually(unbound, 20.0, "the Pods kept K_SINK")
-        await asyncio.sleep(0.5)
-        seen = len(second.events)
-        await asyncio.sleep(0.5)
-        assert len(second.events) == seen
+        senders = {e.attributes["pid"] for e in second.events}
+
+        async def stopped() -> bool:
+            """The processes that had K_SINK are gone; the new ones ran without it (this
+            script then exits with code 2)."""
+            if any(alive(int(pid)) for pid in senders):
+                return False
+            for name in ("early", "late"):
+                obj = await kawa.get("Pod", name)
+                statuses = (obj or {}).get("status", {}).get("containerStatuses") or [{}]
+                ended = [
+                    statuses[0].get(k, {}).get("terminated", {}) for k in ("state", "lastState")
+                ]
+                if not any(t.get("exitCode") == 2 for t in ended):
+                    return False
+            return True
+
+        await eventually(stopped, 20.0, "a Pod still sends, or its new process never ran")
+        assert {e.attributes["pid"] for e in second.events} == senders
 
 
 async def test_a_containersource_subject_and_unbindable_subjects(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from kawa.sources.sinkbinding.reconciler import SinkBindingReconciler
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
-from ...serving.serving_support import eventually
+from ...waiting import eventually
 from ..apiserver.support import put
 
 PROMPT = 1.0

@@ -21,7 +21,7 @@ from typing import Any
 from kawa import images
 from kawa.apis.conditions import Clock, format_time
 from kawa.apis.core import pod_status as ps
-from kawa.serving.kubelet import process, watchdog
+from kawa.serving.kubelet import process, steps, watchdog
 from kawa.serving.kubelet.logs import LogWriter
 
 DRAIN_TIMEOUT = 1.0
@@ -170,7 +170,7 @@ class ContainerRunner:
         child.signal_group(signal.SIGKILL)
         try:
             if self._marker:  # what it started outside its group (setsid, double fork...)
-                await asyncio.shield(asyncio.to_thread(watchdog.kill_marked, self._marker))
+                await steps.finish(asyncio.to_thread(watchdog.kill_marked, self._marker))
             if self._drained:  # asyncio.wait leaves them pending on timeout (not cancelled)
                 await asyncio.wait(self._drained, timeout=DRAIN_TIMEOUT)
         finally:

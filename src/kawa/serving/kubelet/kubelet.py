@@ -36,7 +36,7 @@ from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.core import pod_status
 from kawa.errors import GoneError, NotFoundError
 from kawa.serving.kubelet import config as config_mod
-from kawa.serving.kubelet import log_handler, process
+from kawa.serving.kubelet import log_handler, process, steps
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.status import TERMINAL
@@ -89,7 +89,7 @@ class Kubelet:
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")
                 group.create_task(self._watch_pods(listed.resource_version), name="kubelet-pods")
         finally:
-            await asyncio.shield(self._shutdown())
+            await steps.finish(self._shutdown())
 
     async def _shutdown(self) -> None:
         workers = list(self.workers.values())
@@ -185,7 +185,7 @@ class Kubelet:
         with contextlib.suppress(NotFoundError):
             current = await self.store.get(key)
             if (current.get("metadata") or {}).get("uid") == uid:
-                await asyncio.shield(self.store.delete(key))
+                await steps.finish(self.store.delete(key))
 
     def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

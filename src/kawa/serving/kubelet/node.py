@@ -4,8 +4,8 @@ The :class:`Node` is owned by :class:`kawa.serving.kubelet.Kubelet`, which repla
 ``config`` and ``catalog`` when their ConfigMaps change (workers read them when they need
 them, so changes apply live). Events are queued and written in order by one task
 (:meth:`Node.publish_events`), off the path that starts containers. Store writes are
-shielded from cancellation everywhere in the kubelet: a write is never abandoned half-way
-when a Pod or the kubelet is stopped.
+finished despite cancellation everywhere in the kubelet (:mod:`.steps`): a write is never
+abandoned half-way when a Pod or the kubelet is stopped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from kawa import images
 from kawa.apis.conditions import Clock
 from kawa.reconciler.events import EventRecorder, EventType
-from kawa.serving.kubelet import process, watchdog
+from kawa.serving.kubelet import process, steps, watchdog
 from kawa.serving.kubelet.config import KubeletConfig
 from kawa.store.base import ResourceStore
 
@@ -97,9 +97,9 @@ class Node:
         """Write queued Events until cancelled."""
         while True:
             component, obj, type_, reason, message, path = await self._events.get()
-            # shielded: a store write cancelled half-way must not be left unfinished
+            # finished: a store write cancelled half-way must not be left unfinished
             recorder = self._recorders[component]
-            await asyncio.shield(recorder.record(obj, type_, reason, message, field_path=path))
+            await steps.finish(recorder.record(obj, type_, reason, message, field_path=path))
 
     async def flush_events(self, timeout: float) -> None:
         """Write what is still queued (on shutdown), for at most ``timeout`` seconds."""

@@ -29,7 +29,7 @@ from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import probes, watchdog
+from kawa.serving.kubelet import probes, steps, watchdog
 from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
@@ -203,7 +203,7 @@ class PodWorker:
             obj = copy.deepcopy(self.pod)
             obj.setdefault("spec", {})["nodeName"] = self.node.node_name
             try:
-                self.pod = await asyncio.shield(self.node.store.update(self.key, obj))
+                self.pod = await steps.finish(self.node.store.update(self.key, obj))
                 break
             except ConflictError:
                 self.pod = await self.node.store.get(self.key)
@@ -477,7 +477,7 @@ class PodWorker:
                 return
             new = dict(obj, status=status)
             try:
-                self.pod = await asyncio.shield(
+                self.pod = await steps.finish(
                     self.node.store.update(self.key, new, status_only=True)
                 )
                 return

@@ -230,6 +230,7 @@ class PingScheduler:
             for _, task in self._timers.values():
                 task.cancel()
             self._timers.clear()
+            await self.ticks.flush()  # the writes of timers cancelled mid-write
 
     async def _watch(self) -> None:
         async def listed(items: list[Obj]) -> None:

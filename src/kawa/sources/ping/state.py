@@ -122,6 +122,12 @@ class TickStore:
         write.add_done_callback(lambda f: self._forget(uid, f))
         await asyncio.shield(write)
 
+    async def flush(self) -> None:
+        """Wait for the writes still under way (a write outlives its cancelled caller): the
+        scheduler calls it as it stops, so no write of a stopped kawa lands after it."""
+        while pending := [write for write in self._writes.values() if not write.done()]:
+            await asyncio.wait(pending)
+
     def _forget(self, uid: str, write: asyncio.Future[None]) -> None:
         if not write.cancelled():
             write.exception()  # retrieved here; the caller (if still waiting) gets it too
