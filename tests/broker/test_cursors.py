@@ -4,8 +4,6 @@ trigger even when its consumer is not running."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kawa.broker.consumer import trigger_cursor
@@ -15,14 +13,8 @@ from kawa.eventlog.memory import MemoryEventLog
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ..waiting import eventually
 from .broker_support import broker, trigger
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def ready(ready: bool) -> dict[str, Any]:
