@@ -11,6 +11,7 @@ the machine running the suite may be loaded, and a slow example is not a failure
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -77,3 +78,12 @@ def _loop_scope(item: pytest.Item) -> str:
     marker = item.get_closest_marker("asyncio")
     scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope") if marker else None
     return str(scope or item.config.getini("asyncio_default_test_loop_scope") or "function")
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"

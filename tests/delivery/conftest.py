@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -33,12 +32,3 @@ def sleeps() -> Sleeps:
 async def dispatcher(sleeps: Sleeps) -> AsyncIterator[Dispatcher]:
     async with Dispatcher(sleep=sleeps, clock=lambda: NOW, default_timeout=5.0) as d:
         yield d
-
-
-@pytest.fixture
-def closed_url() -> str:
-    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/"

@@ -314,6 +314,29 @@ class SourceStatus(Status):
     ] = None
 
 
+ADDRESSABLE: Final = "Addressable"
+
+
+def set_address(
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    url: str | None,
+    *,
+    what: str,
+    clock: Clock,
+) -> None:
+    """Publish ``status.address.url`` and mark ``Addressable``; without a URL the address is
+    removed and ``Addressable`` is False ("The <what> has no address yet.")."""
+    if url:
+        status["address"] = {"url": url}
+        conditions.mark_true(status, ADDRESSABLE, clock=clock)
+    else:
+        status.pop("address", None)
+        conditions.mark_false(
+            status, ADDRESSABLE, "NoAddress", f"The {what} has no address yet.", clock=clock
+        )
+
+
 # -- status: the dead-letter sink, shared by Brokers and Triggers -----------------------------
 
 DEAD_LETTER_SINK_RESOLVED: Final = "DeadLetterSinkResolved"

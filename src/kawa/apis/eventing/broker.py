@@ -34,7 +34,7 @@ _CLASS_PATH: Final = f"metadata.annotations[{BROKER_CLASS_ANNOTATION}]"
 # Condition types (Knative's names).
 INGRESS_READY: Final = "IngressReady"
 FILTER_READY: Final = "FilterReady"
-ADDRESSABLE: Final = "Addressable"
+ADDRESSABLE: Final = duck.ADDRESSABLE
 DEAD_LETTER_SINK_RESOLVED: Final = duck.DEAD_LETTER_SINK_RESOLVED
 
 BROKER_CONDITIONS: Final = ConditionSet(
@@ -198,11 +198,4 @@ def set_broker_address(status: dict[str, Any], url: str | None, *, clock: Clock)
 
     ``None`` removes the address and marks ``Addressable`` False.
     """
-    if url:
-        status["address"] = {"url": url}
-        BROKER_CONDITIONS.mark_true(status, ADDRESSABLE, clock=clock)
-    else:
-        status.pop("address", None)
-        BROKER_CONDITIONS.mark_false(
-            status, ADDRESSABLE, "NoAddress", "The broker has no address yet.", clock=clock
-        )
+    duck.set_address(BROKER_CONDITIONS, status, url, what="broker", clock=clock)

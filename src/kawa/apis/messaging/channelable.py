@@ -26,7 +26,7 @@ from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.model.base import Context, Model, doc
 from kawa.errors import FieldError
 
-ADDRESSABLE: Final = "Addressable"
+ADDRESSABLE: Final = duck.ADDRESSABLE
 
 
 def _absolute(uri: str) -> str:
@@ -81,11 +81,4 @@ def set_address(
     conditions: ConditionSet, status: dict[str, Any], url: str | None, *, clock: Clock
 ) -> None:
     """Publish ``status.address.url`` and mark ``Addressable`` (False without a URL)."""
-    if url:
-        status["address"] = {"url": url}
-        conditions.mark_true(status, ADDRESSABLE, clock=clock)
-    else:
-        status.pop("address", None)
-        conditions.mark_false(
-            status, ADDRESSABLE, "NoAddress", "The channel has no address yet.", clock=clock
-        )
+    duck.set_address(conditions, status, url, what="channel", clock=clock)

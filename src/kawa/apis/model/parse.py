@@ -21,6 +21,7 @@ import orjson
 import pydantic
 from annotated_types import Ge, Gt, Le, Lt
 
+from kawa.apis.meta import type_name
 from kawa.apis.model import introspect
 from kawa.apis.model.base import Context, Model, RawChecked
 from kawa.errors import FieldError
@@ -39,23 +40,6 @@ _EXPECTED: Final = {
     "list_type": "a list",
     "tuple_type": "a list",
 }
-
-
-def type_name(value: Any) -> str:
-    """The JSON name of ``value``'s type, for messages ("a list", "a number" ...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
 
 
 def join(path: str, key: str) -> str:

@@ -23,8 +23,8 @@ from typing import Annotated, Any, Final
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 from kawa.apis import duration, meta
+from kawa.apis.meta import type_name
 from kawa.apis.model.base import OpenAPI
-from kawa.apis.model.parse import type_name
 from kawa.cloudevents.timestamp import is_timestamp
 from kawa.errors import ValidationError
 
