@@ -14,7 +14,7 @@ Called by :mod:`kawa.apis.model.objects` for whole objects and by kinds for embe
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -57,14 +57,16 @@ def validate(
         errors.append(FieldError(path, f"expected a mapping, got {type_name(value)}"))
         return None
     try:
-        clean = without_nulls(value)
-        raw = orjson.dumps(clean, option=orjson.OPT_NON_STR_KEYS)
+        raw = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        clean = value
+        if b"null" in raw:  # rare: only then copy the value without its null fields
+            clean = without_nulls(value)
+            raw = orjson.dumps(clean, option=orjson.OPT_NON_STR_KEYS)
     except TooDeep as err:
-        where = join(path, err.path) if err.path else path
-        errors.append(FieldError(where, f"nested too deeply (more than {MAX_DEPTH} levels)"))
+        errors.append(_too_deep(err, path))
         return None
-    except TypeError as err:
-        errors.append(FieldError(path, f"expected JSON data: {err}"))
+    except TypeError as err:  # not JSON data, or nested deeper than orjson goes
+        errors.append(_too_deep_or(value, path, f"expected JSON data: {err}"))
         return None
     raw_problems: list[FieldError] = []
     if _holds_raw_checks(model):
@@ -73,6 +75,10 @@ def validate(
         instance = model.model_validate_json(raw)
     except pydantic.ValidationError as err:
         problems = err.errors(include_url=False)
+        if any(problem["type"] == "json_invalid" for problem in problems):
+            # the JSON parser's own nesting limit
+            errors.append(_too_deep_or(value, path, "nested too deeply"))
+            return None
         errors.extend(translate(model, problems, path))
         errors.extend(e for e in raw_problems if e not in errors)
         bad = {tuple(problem["loc"]) for problem in problems}
@@ -86,8 +92,24 @@ def validate(
     return instance if len(errors) == before else None
 
 
-MAX_DEPTH: Final = 100
-"""Deepest nesting of objects and lists accepted in a resource (no kind needs more)."""
+MAX_DEPTH: Final = 199
+"""Deepest nesting of objects and lists accepted in a resource (no kind needs more): the
+nesting pydantic's JSON parser takes, so a value is refused at the same depth whether or not
+it has null fields to drop first (a test pins the two together)."""
+
+
+def _too_deep(err: TooDeep, path: str) -> FieldError:
+    where = join(path, err.path) if err.path else path
+    return FieldError(where, f"nested too deeply (more than {MAX_DEPTH} levels)")
+
+
+def _too_deep_or(value: Any, path: str, message: str) -> FieldError:
+    """Where ``value`` is nested too deeply, or ``message`` at ``path`` when it is not."""
+    try:
+        without_nulls(value)
+    except TooDeep as err:
+        return _too_deep(err, path)
+    return FieldError(path, message)
 
 
 class TooDeep(Exception):
@@ -165,24 +187,31 @@ def _raw_fields(model: type[Model]) -> tuple[introspect.FieldSpec, ...]:
     return tuple(
         spec
         for spec in introspect.fields_of(model).values()
-        if _reaches_raw(spec.info.annotation, frozenset({model}))
+        if _reaches(spec.info.annotation, _is_raw_checked, frozenset({model}))
     )
+
+
+def _is_raw_checked(model: type[Model]) -> bool:
+    return issubclass(model, RawChecked)
 
 
 def _holds_raw_checks(model: type[Model]) -> bool:
     return issubclass(model, RawChecked) or bool(_raw_fields(model))
 
 
-def _reaches_raw(tp: Any, seen: frozenset[type[Model]]) -> bool:
+def _reaches(tp: Any, wanted: Callable[[type[Model]], bool], seen: frozenset[type[Model]]) -> bool:
+    """Whether values of ``tp`` may hold a model for which ``wanted`` holds."""
     shape = introspect.shape(tp)
     if shape.form in ("list", "map"):
-        return _reaches_raw(shape.item, seen)
-    if shape.form != "model" or shape.tp in seen:
+        return _reaches(shape.item, wanted, seen)
+    if shape.form != "model":
         return False
-    if issubclass(shape.tp, RawChecked):
+    if wanted(shape.tp):
         return True
+    if shape.tp in seen:
+        return False
     return any(
-        _reaches_raw(spec.info.annotation, seen | {shape.tp})
+        _reaches(spec.info.annotation, wanted, seen | {shape.tp})
         for spec in introspect.fields_of(shape.tp).values()
     )
 
@@ -362,10 +391,15 @@ def _render(where: tuple[str, ...]) -> str:
 
 @functools.cache
 def _plan(model: type[Model]) -> tuple[bool, tuple[introspect.FieldSpec, ...]]:
-    """Whether ``model`` has rules of its own, and its fields that may hold models."""
+    """Whether ``model`` has rules of its own, and its fields whose values may hold a model
+    with rules (the walk skips the rest)."""
     nested = tuple(
         spec
         for spec in introspect.fields_of(model).values()
-        if introspect.contains_model(spec.info.annotation)
+        if _reaches(spec.info.annotation, _has_check, frozenset({model}))
     )
-    return model.check is not Model.check, nested
+    return _has_check(model), nested
+
+
+def _has_check(model: type[Model]) -> bool:
+    return model.check is not Model.check
