@@ -7,6 +7,7 @@ import pytest
 from kawa.apis import eventing
 from kawa.apis.conditions import Condition
 from kawa.apis.duck import DeliverySpec, KReference
+from kawa.apis.eventing import BROKER
 from kawa.apis.eventing.broker import BROKER_CONDITIONS, set_broker_address
 from kawa.errors import ValidationError
 
@@ -133,3 +134,14 @@ def test_address_and_ready() -> None:
     assert BROKER_CONDITIONS.get(status, "Ready") == Condition(
         "Ready", "False", "NoAddress", "The broker has no address yet.", "", "2024-05-01T12:00:00Z"
     )
+
+
+def test_dropping_the_spec_does_not_drop_its_immutable_config() -> None:
+    old = broker_obj(
+        {"config": {"apiVersion": "v1", "kind": "ConfigMap", "name": "config-br-default-channel"}}
+    )
+    new = broker_obj()
+    new.pop("spec", None)
+    errors = field_errors(lambda: BROKER.validate_update(old, new))
+    assert list(errors) == ["spec.config"]
+    assert errors["spec.config"].startswith("immutable field changed from {")

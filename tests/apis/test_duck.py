@@ -47,7 +47,7 @@ def test_destination_ref_with_relative_uri() -> None:
             {"d.uri": "must be an absolute URL (scheme and host) when there is no ref"},
         ),
         ({"uri": "http://"}, {"d.uri": "must be an absolute URL"}),
-        ({"uri": 5}, {"d.uri": "expected a string, got a number"}),
+        ({"uri": 5}, {"d.uri": "expected a string, got a number (quote it in YAML)"}),
         (
             {"ref": SVC, "uri": "http://abs.example/"},
             {"d.uri": "an absolute URI is not allowed together with ref"},

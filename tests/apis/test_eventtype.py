@@ -187,3 +187,28 @@ def test_status_schema_accepts_what_the_controllers_write() -> None:
     assert schema is not None
     assert schema_check.type_errors(status, schema["properties"]["status"]) == []
     assert schema_check.unknown_fields(status, schema["properties"]["status"]) == []
+
+
+def test_a_v1beta3_type_without_a_value_survives_a_v1beta2_client() -> None:
+    """Read as v1beta2 (which has no spelling for it) and written back unchanged: accepted,
+    and the attributes come back as they were."""
+    kind = EVENTTYPE
+    attributes = [
+        {"name": "type", "required": True},
+        {"name": "source", "required": True, "value": "/x"},
+        {"name": "specversion", "required": True, "value": "1.0"},
+        {"name": "id", "required": True},
+    ]
+    stored = kind.default(
+        {
+            "apiVersion": "eventing.knative.dev/v1beta3",
+            "kind": "EventType",
+            "metadata": {"name": "e", "namespace": "default"},
+            "spec": {"attributes": attributes},
+        }
+    )
+    read = kind.to_version(stored, "eventing.knative.dev/v1beta2")
+    assert "type" not in read["spec"]
+    written = kind.to_version(read, kind.storage_api_version)
+    kind.validate(kind.default(written))
+    assert written["spec"]["attributes"] == attributes

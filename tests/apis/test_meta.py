@@ -58,7 +58,10 @@ def test_cluster_scoped_kinds_reject_a_namespace() -> None:
     ("labels", "expected"),
     [
         ({"app": "x", "eventing.knative.dev/broker": "default", "e": ""}, {}),
-        ({"app": 5}, {"metadata.labels[app]": "expected a string, got a number"}),
+        (
+            {"app": 5},
+            {"metadata.labels[app]": "expected a string, got a number (quote it in YAML)"},
+        ),
         ("app=x", {"metadata.labels": "expected a map of strings, got a string"}),
         ({"bad key!": "x"}, {"metadata.labels": "invalid key 'bad key!'"}),
         ({"Bad_Prefix/x": "y"}, {"metadata.labels": "prefix part"}),
@@ -108,3 +111,29 @@ def test_object_helpers() -> None:
     status: dict[str, Any] = {}
     meta.set_observed_generation(status, 3)
     assert status == {"observedGeneration": 3}
+
+
+def test_json_value_errors_name_each_place_that_is_no_json() -> None:
+    deep: Any = {}
+    cursor = deep
+    for _ in range(meta.MAX_NESTING + 1):
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    value = {
+        "a": [1.5, float("nan")],
+        "b": {"c": 2**63, "d": -(2**63), "e": float("-inf")},
+        "f": {1: "x"},
+        "g": {"a", "b"},
+        "deep": deep,
+        "fine": [None, True, "s", 0],
+    }
+    found = {e.path: e.message for e in meta.json_value_errors(value, "spec")}
+    assert found.pop("spec.deep" + ".x" * meta.MAX_NESTING).startswith("nested too deeply")
+    assert found.pop("spec.g").startswith("expected JSON data (string, number, boolean")
+    assert found == {
+        "spec.a[1]": "expected a finite number, got nan",
+        "spec.b.c": "invalid value: an integer must fit in 64 bits (int64)",
+        "spec.b.e": "expected a finite number, got -inf",
+        "spec.f": "map keys must be strings, got 1",
+    }
+    assert meta.json_value_errors({"ok": [{"n": 2**63 - 1}]}) == []

@@ -136,7 +136,7 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     (
         "broker not a string",
         spec(broker=5),
-        {"spec.broker": "expected a string, got a number"},
+        {"spec.broker": "expected a string, got a number (quote it in YAML)"},
     ),
     (
         "unknown spec field",
@@ -157,7 +157,7 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     (
         "attribute value not a string",
         spec(filter={"attributes": {"retries": 3}}),
-        {"spec.filter.attributes[retries]": "expected a string, got a number"},
+        {"spec.filter.attributes[retries]": "expected a string, got a number (quote it in YAML)"},
     ),
     (
         "attributes not a map",
@@ -233,7 +233,7 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
     (
         "exact value not a string",
         spec(filters=[{"exact": {"retries": 1}}]),
-        {"spec.filters[0].exact[retries]": "expected a string, got a number"},
+        {"spec.filters[0].exact[retries]": "expected a string, got a number (quote it in YAML)"},
     ),
     (
         "all empty",
@@ -448,3 +448,19 @@ def test_a_too_deep_cesql_filter_is_refused_at_admission() -> None:
     }
     errors = field_errors(lambda: eventing.parse_trigger(trigger_obj(spec_)))
     assert "too deeply" in errors["spec.filters[0].cesql"]
+
+
+def test_ready_since_is_kept_while_ready_to_the_microsecond() -> None:
+    clock = FakeClock()
+    status = new_status()
+    for condition in eventing.TRIGGER_CONDITIONS.dependents:
+        eventing.TRIGGER_CONDITIONS.mark_true(status, condition, clock=clock)
+    trigger_module.record_ready_since(status, clock=clock)
+    first = status["annotations"][trigger_module.READY_SINCE_ANNOTATION]
+    assert first == clock().isoformat(timespec="microseconds")
+    clock.advance(5.25)
+    trigger_module.record_ready_since(status, clock=clock)  # still Ready: unchanged
+    assert status["annotations"][trigger_module.READY_SINCE_ANNOTATION] == first
+    eventing.mark_broker_missing(status, "b", clock=clock)
+    trigger_module.record_ready_since(status, clock=clock)
+    assert "annotations" not in status

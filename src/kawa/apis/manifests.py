@@ -46,7 +46,12 @@ def load_manifests(text: str, source_name: str) -> list[meta.Object]:
                 break
             line = node.start_mark.line + 1
             document = loader.construct_document(node)
-            if document is not None:
+            problems = meta.json_value_errors(document, f"[{index}]")
+            if problems:  # NaN, 65-bit integers, sets...: no JSON to send
+                errors.extend(
+                    FieldError(e.path, f"{e.message} (document at line {line})") for e in problems
+                )
+            elif document is not None:
                 _collect(document, f"[{index}]", line, objects, errors)
             index += 1
     except yaml.MarkedYAMLError as exc:
@@ -58,6 +63,8 @@ def load_manifests(text: str, source_name: str) -> list[meta.Object]:
         ) from None
     except yaml.YAMLError as exc:
         raise ValidationError.single("", f"YAML error: {exc}", subject=source_name) from None
+    except RecursionError:
+        raise ValidationError.single("", "nested too deeply", subject=source_name) from None
     finally:
         loader.dispose()
     if errors:

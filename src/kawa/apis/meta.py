@@ -13,6 +13,7 @@ Called by the kinds' declarations, the controllers, the API server and the CLI.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -30,6 +31,7 @@ __all__ = [
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
     "join",
+    "json_value_errors",
     "label_key_errors",
     "label_value_errors",
     "metadata_of",
@@ -238,8 +240,60 @@ def read_str(
 
 
 def join(path: str, key: str) -> str:
-    """``path.key``, or ``key`` alone at the top (``path`` empty)."""
-    return f"{path}.{key}" if path else key
+    """``path.key``, or ``key`` alone at the top (``path`` empty); ``[i]`` attaches bare."""
+    if not path:
+        return key
+    return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
+
+
+MAX_NESTING: Final = 199
+"""Deepest nesting of objects and lists a resource may have (the nesting pydantic's JSON
+parser takes; no kind needs more)."""
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+_JSON_SCALARS: Final = (str, int, float, bool)
+_MAX_REPORTED: Final = 20
+
+
+def json_value_errors(value: Any, path: str = "") -> list[FieldError]:
+    """What makes ``value`` no JSON a Kubernetes API takes: objects and lists nested deeper than
+    :data:`MAX_NESTING`, numbers JSON or int64 cannot hold (NaN, infinities, integers beyond
+    64 bits), map keys that are not strings, values that are not JSON (dates, sets, bytes).
+    One error per offending place, the first few only; an empty list when all is well.
+
+    Iterative (no recursion limit to hit); the API server calls it on every request body,
+    the CLI on every manifest, so nothing deeper in kawa meets such values.
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack and len(errors) < _MAX_REPORTED:
+        current, where, depth = stack.pop()
+        if isinstance(current, dict | list) and depth > MAX_NESTING:
+            errors.append(FieldError(where, f"nested too deeply (more than {MAX_NESTING} levels)"))
+        elif isinstance(current, dict):
+            for key, item in current.items():
+                if not isinstance(key, str):
+                    errors.append(FieldError(where, f"map keys must be strings, got {key!r}"))
+                else:
+                    stack.append((item, join(where, key), depth + 1))
+        elif isinstance(current, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(current))
+        elif isinstance(current, bool) or current is None:
+            continue
+        elif isinstance(current, float) and not math.isfinite(current):
+            errors.append(FieldError(where, f"expected a finite number, got {current!r}"))
+        elif isinstance(current, int) and not INT64_MIN <= current <= INT64_MAX:
+            errors.append(
+                FieldError(where, "invalid value: an integer must fit in 64 bits (int64)")
+            )
+        elif not isinstance(current, _JSON_SCALARS):
+            errors.append(
+                FieldError(
+                    where,
+                    f"expected JSON data (string, number, boolean, list or map), got {current!r}",
+                )
+            )
+    return errors
 
 
 def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -64,22 +64,23 @@ def admit(
             warnings = tuple(f'unknown field "{p}"' for p in unknown)
         unknown = []
     stored = rk.default(converted)
-    errors = [FieldError(path, f'unknown field "{path}"') for path in unknown]
+    found = {FieldError(path, f'unknown field "{path}"'): None for path in unknown}
+    unknown_paths = set(unknown)
     subject = meta.subject_of(rk.kind, converted)
     try:
         rk.validate(stored)
     except ValidationError as err:
         subject = err.subject
-        errors += [e for e in err.errors if e.path not in unknown]
+        found.update((e, None) for e in err.errors if e.path not in unknown_paths)
         if old is not None:
             # an update: report changed immutable fields together with the other errors
             # (update checks are total: they take any object, valid or not)
             try:
                 rk.validate_update(old, stored)
             except ValidationError as more:
-                errors += [e for e in more.errors if e not in errors]
-    if errors:
-        raise ValidationError(errors, subject=subject)
+                found.update((e, None) for e in more.errors)
+    if found:
+        raise ValidationError(list(found), subject=subject)
     return Admitted(stored, warnings)
 
 

@@ -15,6 +15,7 @@ import orjson
 import yaml
 from aiohttp import web
 
+from kawa.apis import meta
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
 from kawa.apiserver.protobuf import decode_object
@@ -109,15 +110,26 @@ async def read_body(request: web.Request) -> Any:
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
     if protobuf:
-        return decode_object(raw)
-    try:
-        if "yaml" in request.content_type:
-            return _json_compatible(yaml.load(raw, Loader=_NoAliasLoader))
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
-        raise ValidationError.single("", f"the request body is not valid JSON: {err}") from None
-    except yaml.YAMLError as err:
-        raise ValidationError.single("", f"the request body is not valid YAML: {err}") from None
+        body = decode_object(raw)
+    else:
+        try:
+            if "yaml" in request.content_type:
+                body = yaml.load(raw, Loader=_NoAliasLoader)
+            else:
+                body = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            message = f"the request body is not valid JSON: {err}"
+            raise ValidationError.single("", message) from None
+        except yaml.YAMLError as err:
+            message = f"the request body is not valid YAML: {err}"
+            raise ValidationError.single("", message) from None
+        except RecursionError:
+            raise ValidationError.single("", "the request body is nested too deeply") from None
+    # nothing past this point meets NaN, 65-bit integers, dates or 10,000-deep nesting
+    problems = meta.json_value_errors(body)
+    if problems:
+        raise ValidationError(problems)
+    return body
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -138,23 +150,6 @@ _NoAliasLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-def _json_compatible(value: Any, path: str = "") -> Any:
-    """The YAML value if it is plain JSON data (string keys; no sets, bytes or dates)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError.single(path, f"map keys must be strings, got {key!r}")
-            _json_compatible(item, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _json_compatible(item, f"{path}[{i}]")
-    elif value is not None and not isinstance(value, str | int | float | bool):
-        raise ValidationError.single(
-            path, f"expected JSON data (string, number, boolean, list or map), got {value!r}"
-        )
-    return value
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

@@ -50,11 +50,35 @@ class TriggerTarget:
     filter: Filter = field(compare=False)
     filter_spec: str = ""
     ordered: bool = False
+    ready_since: float | None = field(default=None, compare=False)
+    """When the trigger became Ready (unix time, to the second): a new trigger's consumer
+    delivers the events appended since then, even those that arrived before it started."""
 
     @property
     def consumer_id(self) -> str:
         """The name of this trigger's cursor in the event log (:func:`trigger_cursor`)."""
         return trigger_cursor(self.uid, self.stream)
+
+
+async def start_after(log: EventLog, stream: str, since: float | None) -> int:
+    """Where a new trigger's consumer starts: after the last record appended before
+    ``since`` (when the trigger became Ready), so that an event sent the moment the trigger
+    shows Ready is delivered however late the consumer starts; the stream's end when
+    ``since`` is unknown. Reads back from the end in growing steps (usually one read)."""
+    last = await log.last_seq(stream)
+    if since is None:
+        return last
+    position, step = last, 64
+    while position > 0:
+        lower = max(0, position - step)
+        records = await log.read(stream, lower, position - lower)
+        if not records:
+            return lower  # trimmed away: nothing older is left to skip
+        older = [r.seq for r in records if r.appended_at < since]
+        if older:
+            return max(older)  # appended_at never decreases within a stream
+        position, step = records[0].seq - 1, step * 2
+    return 0
 
 
 def trigger_cursor(trigger_uid: str, stream: str) -> str:
@@ -115,8 +139,9 @@ class TriggerConsumer:
         target = self.target
         cursor = await self._log.load_cursor(target.consumer_id)
         if cursor is None:
-            # A new trigger sees the events that arrive after it is Ready, not the backlog.
-            cursor = await self._log.last_seq(target.stream)
+            # A new trigger sees the events that arrive after it is Ready, not the backlog:
+            # from the moment it became Ready, not from the moment this consumer started.
+            cursor = await start_after(self._log, target.stream, target.ready_since)
             await self._log.save_cursor(target.consumer_id, target.stream, cursor)
         self._fetched = self._committed = cursor
         self._pending = set()

@@ -17,9 +17,11 @@ Run by :mod:`kawa.runtime`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -56,6 +58,23 @@ def _is_ready(obj: Obj) -> bool:
         if cond.get("type") == "Ready":
             return bool(cond.get("status") == "True")
     return False
+
+
+def _ready_since(obj: Obj) -> float | None:
+    """When the trigger last turned Ready (unix time): the controller's precise record, else
+    the ``Ready`` condition's ``lastTransitionTime`` (whole seconds); ``None`` if unknown."""
+    status = obj.get("status") or {}
+    precise = (status.get("annotations") or {}).get(eventing.trigger.READY_SINCE_ANNOTATION)
+    if isinstance(precise, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(precise).timestamp()
+    for cond in status.get("conditions", []) or []:
+        if cond.get("type") == "Ready":
+            try:
+                return datetime.fromisoformat(str(cond.get("lastTransitionTime"))).timestamp()
+            except ValueError:
+                return None
+    return None
 
 
 class BrokerDataPlane:
@@ -199,6 +218,7 @@ class BrokerDataPlane:
                 [spec.get("filter"), spec.get("filters")], option=orjson.OPT_SORT_KEYS
             ).decode(),
             ordered=trigger.ordered,
+            ready_since=_ready_since(obj),
         )
 
     async def _sync_trigger(self, key: tuple[str, str]) -> None:

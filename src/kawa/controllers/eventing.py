@@ -129,6 +129,7 @@ class TriggerReconciler(StatusReconciler[trigger_api.Trigger]):
             self.store, self.conditions, status, delivery, clock, current.track
         )
         self.conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)
+        trigger_api.record_ready_since(status, clock=clock)
         set_observed_generation(status, trigger.generation)
 
 

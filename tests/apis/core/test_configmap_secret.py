@@ -39,7 +39,7 @@ def test_config_map_parses_data_and_binary_data() -> None:
     [
         (cm(data={"a/b": "x"}), {"data[a/b]": "invalid key: a valid config key must consist"}),
         (cm(data={"..x": "x"}), {"data[..x]": "invalid key: must not start with '..'"}),
-        (cm(data={"k": 1}), {"data[k]": "expected a string, got a number"}),
+        (cm(data={"k": 1}), {"data[k]": "expected a string, got a number (quote it in YAML)"}),
         (cm(data=["k"]), {"data": "expected a mapping, got a list"}),
         (cm(binaryData={"k": "not base64!"}), {"binaryData[k]": "invalid value: expected base64"}),
         (
@@ -108,7 +108,10 @@ def test_secret_defaults_type_and_merges_string_data_on_a_copy() -> None:
     ("obj", "expected"),
     [
         (sec(data={"k": "%%%"}), {"data[k]": "invalid value: expected base64-encoded data"}),
-        (sec(stringData={"k": 5}), {"stringData[k]": "expected a string, got a number"}),
+        (
+            sec(stringData={"k": 5}),
+            {"stringData[k]": "expected a string, got a number (quote it in YAML)"},
+        ),
         (
             sec(type="kubernetes.io/tls", data={"tls.crt": b64("c")}),
             {"data[tls.key]": "required for a kubernetes.io/tls Secret"},

@@ -152,7 +152,7 @@ def test_pod_env_rules_unchanged() -> None:
         f"{C}.env[2].name": "invalid value '1BAD': a valid environment variable name must "
         "consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a "
         "digit",
-        f"{C}.env[3].value": "expected a string, got a number",
+        f"{C}.env[3].value": "expected a string, got a number (quote it in YAML)",
     }
 
 

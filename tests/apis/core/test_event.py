@@ -75,7 +75,10 @@ def test_event_with_a_dotted_name_parses() -> None:
             {"involvedObject.namespace": "invalid value 'other': does not match event.namespace"},
         ),
         (ev(involvedObject=None), {"involvedObject": "required field is missing"}),
-        (ev(source={"component": 1}), {"source.component": "expected a string, got a number"}),
+        (
+            ev(source={"component": 1}),
+            {"source.component": "expected a string, got a number (quote it in YAML)"},
+        ),
         (ev(series={"count": "x"}), {"series.count": "expected an integer, got a string"}),
         (
             ev(firstTimestamp="yesterday"),

@@ -36,7 +36,10 @@ def test_namespace_defaults_to_active_on_a_copy() -> None:
             {**ns(), "metadata": {"name": "dev", "namespace": "x"}},
             {"metadata.namespace": "not allowed: this kind is not namespaced"},
         ),
-        (ns(spec={"finalizers": [1]}), {"spec.finalizers[0]": "expected a string, got a number"}),
+        (
+            ns(spec={"finalizers": [1]}),
+            {"spec.finalizers[0]": "expected a string, got a number (quote it in YAML)"},
+        ),
     ],
 )
 def test_invalid_namespaces(obj: dict[str, Any], expected: dict[str, str]) -> None:
@@ -118,6 +121,6 @@ def test_invalid_service_account() -> None:
         )
     ) == {
         "secrets": "expected a list, got a mapping",
-        "imagePullSecrets[0].name": "expected a string, got a number",
+        "imagePullSecrets[0].name": "expected a string, got a number (quote it in YAML)",
         "automountServiceAccountToken": "expected a boolean, got a string",
     }

@@ -188,7 +188,7 @@ def test_default_pull_policy(image: str, policy: str) -> None:
             {"containers": [{"name": "a", "image": "x", "command": "run", "args": [1]}]},
             {
                 "spec.containers[0].command": "expected a list, got a string",
-                "spec.containers[0].args[0]": "expected a string, got a number",
+                "spec.containers[0].args[0]": "expected a string, got a number (quote it in YAML)",
             },
         ),
         (
@@ -318,3 +318,10 @@ def test_node_name_cannot_move_once_set() -> None:
     moved["spec"]["nodeName"] = "b"
     core.POD.validate_update(old, new)
     assert list(field_errors(lambda: core.POD.validate_update(new, moved))) == ["spec.nodeName"]
+
+
+def test_update_checks_take_any_old_object() -> None:
+    """The stored object may predate today's rules: odd shapes give field errors, not crashes."""
+    old, new = updated(lambda s: s.update(tolerations=[{"key": "a"}]))
+    old["spec"]["tolerations"] = 7
+    assert list(field_errors(lambda: core.POD.validate_update(old, new))) == ["spec.tolerations"]

@@ -131,7 +131,7 @@ def test_template_rules_are_reported_with_the_type_errors_of_the_container() -> 
 def test_revision_annotations_are_reported_with_the_type_errors_of_the_spec() -> None:
     raw = rev({"containers": [{"image": 5}]}, {A + "window": "1s"})
     assert field_errors(lambda: revision.parse_revision(raw)) == {
-        "spec.containers[0].image": "expected a string, got a number",
+        "spec.containers[0].image": "expected a string, got a number (quote it in YAML)",
         f"metadata.annotations[{A}window]": "invalid value: '1s': expected 6s <= 1s <= 1h",
     }
 

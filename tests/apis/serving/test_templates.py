@@ -65,7 +65,7 @@ def test_env_is_checked_as_in_a_pod(make: Any, parse: Any, at: str) -> None:
     assert field_errors(lambda: parse(make(container(env=env)))) == {
         f"{at}.env[1].name": "required field is missing",
         f"{at}.env[2].name": f"invalid value '1BAD': {ENV_NAME_HELP}",
-        f"{at}.env[3].value": "expected a string, got a number",
+        f"{at}.env[3].value": "expected a string, got a number (quote it in YAML)",
     }
 
 

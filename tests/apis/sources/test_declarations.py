@@ -137,10 +137,18 @@ def test_pingsource_schedule() -> None:
         )
     )
     assert found == {
-        "spec.schedule": "expected a string, got a number",
+        "spec.schedule": "expected a string, got a number (quote it in YAML)",
         "spec.timezone": "unknown time zone 'Nowhere/Land'; expected an IANA name such as "
         "Europe/Paris",
     }
+    too_long = "Europe/" + "x" * 300  # the zone database's file name would be too long
+    assert list(
+        field_errors(
+            lambda: pingsource.parse_pingsource(
+                obj("PingSource", {"timezone": too_long, "sink": SINK})
+            )
+        )
+    ) == ["spec.timezone"]
 
 
 # -- ApiServerSource -------------------------------------------------------------------------
@@ -210,7 +218,7 @@ def test_containersource_template_is_a_pod_template() -> None:
     )
     assert found == {
         "spec.template.extra": "unknown field; expected one of metadata, spec",
-        "spec.template.metadata.labels[app]": "expected a string, got a number",
+        "spec.template.metadata.labels[app]": "expected a string, got a number (quote it in YAML)",
         "spec.template.spec.containers[0].volumeMounts[0].name": "not found: no volume 'v'",
     }
     assert field_errors(
@@ -228,6 +236,9 @@ def binding(subject: dict[str, Any]) -> sinkbinding.SinkBinding:
 def test_sinkbinding_subject_rules() -> None:
     neither = {"apiVersion": "apps/v1", "kind": "Deployment"}
     assert field_errors(lambda: binding(neither)) == {
+        "spec.subject": "expected exactly one of name or selector, got neither"
+    }
+    assert field_errors(lambda: binding({**neither, "name": ""})) == {
         "spec.subject": "expected exactly one of name or selector, got neither"
     }
     assert field_errors(lambda: binding({"name": "d"})) == {

@@ -103,7 +103,9 @@ def test_pingsource() -> None:
             {
                 "spec.ceOverrides.extensions[Bad]": "invalid extension name: expected lower-case letters a-z and digits 0-9 only (CloudEvents attribute naming)",  # noqa: E501
                 "spec.ceOverrides.extensions[waytoolongextensionname]": "invalid extension name: at most 20 characters",  # noqa: E501
-                "spec.ceOverrides.extensions[n]": "expected a string, got a number",
+                "spec.ceOverrides.extensions[n]": (
+                    "expected a string, got a number (quote it in YAML)"
+                ),
             },
         ),
     ],

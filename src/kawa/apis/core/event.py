@@ -108,7 +108,7 @@ def convert_event(obj: Mapping[str, Any], api_version: str) -> meta.Object:
     """
     if api_version not in (API_VERSION, EVENTS_API_VERSION):
         raise ValueError(f"an Event is not served as {api_version!r}")
-    out = json_copy(obj)
+    out, _ = json_copy(obj)
     if out.get("apiVersion") == api_version:
         return out
     pairs = _RENAMED if api_version == EVENTS_API_VERSION else [(b, a) for a, b in _RENAMED]

@@ -68,7 +68,7 @@ class Pod(KubeObject):
             return []
         errors: list[FieldError] = []
         # What the new spec would be if only the allowed fields had changed.
-        masked = json_copy(new_spec)
+        masked, _ = json_copy(new_spec)
         for key in ("containers", "initContainers"):
             olds, news = old_spec.get(key), masked.get(key)
             if isinstance(olds, list) and isinstance(news, list) and len(olds) == len(news):
@@ -94,7 +94,12 @@ class Pod(KubeObject):
             _restore(masked, old_spec, "activeDeadlineSeconds")
         old_tol = old_spec.get("tolerations") or []
         new_tol = new_spec.get("tolerations") or []
-        if old_tol != new_tol and isinstance(new_tol, list) and new_tol[: len(old_tol)] == old_tol:
+        appended = (
+            isinstance(old_tol, list)
+            and isinstance(new_tol, list)
+            and new_tol[: len(old_tol)] == old_tol
+        )
+        if old_tol != new_tol and appended:
             _restore(masked, old_spec, "tolerations")
         if not old_spec.get("nodeName") and new_spec.get("nodeName"):
             _restore(masked, old_spec, "nodeName")

@@ -166,6 +166,10 @@ def _check_v1beta2(obj: Mapping[str, Any]) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         return  # the v1beta3 parse reports it
+    if f"{kn_common.STASH_PREFIX}v1beta3" in meta.annotations_of(obj):
+        # read as v1beta2 from a v1beta3 object and written back: what v1beta2 could not say
+        # (an attribute without a value, such as a type) is in the stash; v1beta3's rules apply
+        return
     errors: list[FieldError] = []
     validate(EventTypeSpecV1Beta2, spec, errors, ctx=Context(), path="spec")
     kn_common.raise_if_errors(errors, KIND, obj)
@@ -245,7 +249,9 @@ def _down(out: meta.Object, spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("description") is not None:
         new["description"] = spec["description"]
     derived = _derive_attributes({attr: new.get(field) for field, attr in _FLAT_ATTRIBUTES})
-    if attributes is not None and attributes != derived:
+    # a type without a value has no v1beta2 spelling (its type is required): the stash also
+    # marks such an object as read from v1beta3, so writing it back is judged as v1beta3
+    if attributes is not None and (attributes != derived or "type" not in new):
         kn_common.stash(out, "v1beta3", {"attributes": attributes})
     return new
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
 from kawa.apis import duck, kn_common, meta
-from kawa.apis.conditions import Clock, Condition, ConditionSet
+from kawa.apis.conditions import Clock, Condition, ConditionSet, get_condition
 from kawa.apis.eventing import trigger_filters
 from kawa.apis.eventing.broker import Broker
 from kawa.apis.eventing.trigger_filters import SubscriptionsAPIFilter, TriggerFilter
@@ -282,3 +282,23 @@ def mark_subscriber_unresolved(
     """The subscriber cannot be resolved: ``status.subscriberUri`` is ``""``."""
     status["subscriberUri"] = ""
     TRIGGER_CONDITIONS.mark_false(status, SUBSCRIBER_RESOLVED, reason, message, clock=clock)
+
+
+READY_SINCE_ANNOTATION: Final = "eventing.kawa.dev/ready-since"
+"""Status annotation: the moment ``Ready`` last turned True, to the microsecond (RFC 3339);
+``lastTransitionTime`` has whole seconds only. A new trigger's consumer starts there."""
+
+
+def record_ready_since(status: dict[str, Any], *, clock: Clock) -> None:
+    """Keep :data:`READY_SINCE_ANNOTATION` in ``status.annotations`` while ``Ready`` is True
+    (set when it turns True, kept while it stays so), and drop it otherwise."""
+    ready = get_condition(status, "Ready")
+    annotations = dict(status.get("annotations") or {})
+    if ready is not None and ready.status == "True":
+        annotations.setdefault(READY_SINCE_ANNOTATION, clock().isoformat(timespec="microseconds"))
+    else:
+        annotations.pop(READY_SINCE_ANNOTATION, None)
+    if annotations:
+        status["annotations"] = annotations
+    else:
+        status.pop("annotations", None)

@@ -1,12 +1,12 @@
 """Defaults written into stored objects, from the declaration.
 
 :func:`apply_defaults` walks a dict along its model: a field marked
-:data:`~kawa.apis.model.base.STORED` that is absent (or ``null``, or ``""``) gets its declared
-default, then the model's :meth:`~kawa.apis.model.base.Model.set_defaults` runs (the defaults
-that depend on context or on other fields), then the walk goes on into the nested objects,
-lists and maps: parents first, as Knative's ``SetDefaults`` calls its children (but not into
-a field marked :data:`~kawa.apis.model.base.AS_WRITTEN`). Values of the wrong type are left
-alone for validation to report. Called by
+:data:`~kawa.apis.model.base.STORED` that is absent (or ``null``; ``""`` for a string) gets
+its declared default, then the model's :meth:`~kawa.apis.model.base.Model.set_defaults` runs
+(the defaults that depend on context or on other fields), then the walk goes on into the
+nested objects, lists and maps: parents first, as Knative's ``SetDefaults`` calls its
+children (but not into a field marked :data:`~kawa.apis.model.base.AS_WRITTEN`). Values of
+the wrong type are left alone for validation to report. Called by
 :mod:`kawa.apis.model.objects`; kinds may call it for embedded values.
 """
 
@@ -25,7 +25,9 @@ def apply_defaults(model: type[Model], data: Any, ctx: Context) -> None:
     if not isinstance(data, dict):
         return
     for spec, default in _stored(model):
-        if data.get(spec.alias) in (None, ""):
+        current = data.get(spec.alias)
+        # "" is unset for a string (Go's zero value), a wrong type for anything else
+        if current is None or (current == "" and spec.shape.form in ("string", "literal")):
             data[spec.alias] = copy.deepcopy(default)
     model.set_defaults(data, ctx)
     for spec in _nested(model):

@@ -18,6 +18,7 @@ Called through :class:`kawa.apis.kinds.ResourceKind`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -29,7 +30,7 @@ from kawa.apis import meta
 from kawa.apis.model import introspect
 from kawa.apis.model.base import Context, Immutable, Model, doc
 from kawa.apis.model.defaults import apply_defaults
-from kawa.apis.model.parse import validate
+from kawa.apis.model.parse import TooDeep, prune_nulls, validate
 from kawa.apis.model.types import DateTime
 from kawa.errors import FieldError, ValidationError
 
@@ -145,19 +146,29 @@ def default_object(
     model: type[KubeObject], obj: Mapping[str, Any], *, namespaced: bool
 ) -> meta.Object:
     """A deep copy of ``obj`` with the defaults of ``model`` written in."""
-    out = json_copy(obj)
+    out, has_nulls = json_copy(obj)
+    if has_nulls:
+        with contextlib.suppress(TooDeep):  # validation says where
+            prune_nulls(model, out)
     apply_defaults(model, out, context_of(out, namespaced=namespaced))
     return out
 
 
-def json_copy(obj: Mapping[str, Any]) -> meta.Object:
+def json_copy(obj: Mapping[str, Any]) -> tuple[meta.Object, bool]:
     """A deep copy of a JSON-shaped dict (through orjson: several times faster than
-    :func:`copy.deepcopy` for resources; anything else is copied with deepcopy)."""
+    :func:`copy.deepcopy` for resources), and whether it holds a ``null``. Anything orjson
+    cannot write is copied with deepcopy (a ValidationError if it is nested too deeply)."""
     try:
-        copied = orjson.loads(orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS))
+        raw = orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        copied = orjson.loads(raw)
     except TypeError:
-        return copy.deepcopy(dict(obj))
-    return copied if isinstance(copied, dict) else copy.deepcopy(dict(obj))
+        try:
+            return copy.deepcopy(dict(obj)), True
+        except RecursionError:
+            raise ValidationError.single("", "nested too deeply") from None
+    if not isinstance(copied, dict):
+        return copy.deepcopy(dict(obj)), True
+    return copied, b"null" in raw
 
 
 def subject(kind: str, obj: Mapping[str, Any], *, namespaced: bool) -> str:
@@ -208,8 +219,12 @@ def update_errors(
 
 
 def _immutable_changes(model: type[Model], old: Any, new: Any, path: str) -> list[FieldError]:
-    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+    """The :class:`Immutable` fields of ``model`` that differ; a parent object that is gone
+    (or was not there) counts as empty, so dropping ``spec`` cannot drop ``spec.config``."""
+    if not isinstance(old, Mapping) and not isinstance(new, Mapping):
         return []
+    old = old if isinstance(old, Mapping) else {}
+    new = new if isinstance(new, Mapping) else {}
     errors: list[FieldError] = []
     for alias, spec in introspect.fields_of(model).items():
         here = f"{path}.{alias}" if path else alias

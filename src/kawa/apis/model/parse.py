@@ -21,6 +21,7 @@ import orjson
 import pydantic
 from annotated_types import Ge, Gt, Le, Lt
 
+from kawa.apis import meta
 from kawa.apis.meta import type_name
 from kawa.apis.model import introspect
 from kawa.apis.model.base import Context, Model, RawChecked
@@ -58,9 +59,10 @@ def validate(
         return None
     try:
         raw = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-        clean = value
+        clean: Any = value
         if b"null" in raw:  # rare: only then copy the value without its null fields
-            clean = without_nulls(value)
+            clean = orjson.loads(raw)
+            prune_nulls(model, clean)
             raw = orjson.dumps(clean, option=orjson.OPT_NON_STR_KEYS)
     except TooDeep as err:
         errors.append(_too_deep(err, path))
@@ -79,8 +81,10 @@ def validate(
             # the JSON parser's own nesting limit
             errors.append(_too_deep_or(value, path, "nested too deeply"))
             return None
-        errors.extend(translate(model, problems, path))
-        errors.extend(e for e in raw_problems if e not in errors)
+        found = translate(model, problems, path)
+        seen = set(found)
+        errors.extend(found)
+        errors.extend(e for e in raw_problems if e not in seen)
         bad = {tuple(problem["loc"]) for problem in problems}
         _salvage(model, clean, bad, ctx, path, errors)
         return None
@@ -92,7 +96,7 @@ def validate(
     return instance if len(errors) == before else None
 
 
-MAX_DEPTH: Final = 199
+MAX_DEPTH: Final = meta.MAX_NESTING
 """Deepest nesting of objects and lists accepted in a resource (no kind needs more): the
 nesting pydantic's JSON parser takes, so a value is refused at the same depth whether or not
 it has null fields to drop first (a test pins the two together)."""
@@ -104,16 +108,16 @@ def _too_deep(err: TooDeep, path: str) -> FieldError:
 
 
 def _too_deep_or(value: Any, path: str, message: str) -> FieldError:
-    """Where ``value`` is nested too deeply, or ``message`` at ``path`` when it is not."""
-    try:
-        without_nulls(value)
-    except TooDeep as err:
-        return _too_deep(err, path)
+    """Where ``value`` is no JSON (nested too deeply, an integer beyond 64 bits...), or
+    ``message`` at ``path`` when that is not it."""
+    problems = meta.json_value_errors(value)
+    if problems:
+        return FieldError(join(path, problems[0].path), problems[0].message)
     return FieldError(path, message)
 
 
 class TooDeep(Exception):
-    """Raised by :func:`without_nulls` past :data:`MAX_DEPTH`; ``path`` is where."""
+    """Raised by :func:`prune_nulls` past :data:`MAX_DEPTH`; ``path`` is where."""
 
     def __init__(self) -> None:
         super().__init__("nested too deeply")
@@ -127,34 +131,40 @@ class TooDeep(Exception):
         return out
 
 
-def without_nulls(value: Any, depth: int = 0) -> Any:
-    """A copy of ``value`` whose mappings have no ``None`` values (Kubernetes reads a JSON
-    ``null`` field as an absent one); list items are kept as they are. Raises
+def prune_nulls(model: type[Model], data: Any) -> None:
+    """Drop the ``null`` fields of ``data``'s objects in place, as Kubernetes prunes nulls
+    from fields that are not nullable: a ``null`` field is an absent one. ``null`` values of
+    maps and list items stay (they are type errors: ``attributes: {type: }`` is refused, not
+    read as "any type"), and so does anything inside free-form content. Raises
     :class:`TooDeep` past :data:`MAX_DEPTH` levels."""
+    _prune(introspect.shape(model), data, 0)
+
+
+def _prune(shape: introspect.Shape, value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise TooDeep
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if v is not None:
-                try:
-                    out[k] = without_nulls(v, depth + 1) if isinstance(v, dict | list) else v
-                except TooDeep as err:
-                    err.keys.append(str(k))
-                    raise
-        return out
-    if isinstance(value, list):
-        items = []
-        for i, v in enumerate(value):
-            try:
-                items.append(without_nulls(v, depth + 1) if isinstance(v, dict | list) else v)
-            except TooDeep as err:
-                err.keys.append(f"[{i}]")
-                raise
-        return items
-    if isinstance(value, Mapping | tuple):
-        return without_nulls(dict(value) if isinstance(value, Mapping) else list(value), depth)
-    return value
+    if shape.form == "model" and isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is None]:
+            del value[key]
+        fields = introspect.fields_of(shape.tp)
+        for key, item in value.items():
+            spec = fields.get(key)
+            if spec is not None and isinstance(item, dict | list):
+                _step(spec.shape, item, depth, key)
+    elif shape.form in ("list", "map") and isinstance(value, list | dict):
+        inner = introspect.shape(shape.item)
+        items = enumerate(value) if isinstance(value, list) else value.items()
+        for key, item in items:
+            if isinstance(item, dict | list):
+                _step(inner, item, depth, f"[{key}]")
+
+
+def _step(shape: introspect.Shape, item: Any, depth: int, key: Any) -> None:
+    try:
+        _prune(shape, item, depth + 1)
+    except TooDeep as err:
+        err.keys.append(str(key))
+        raise
 
 
 def _raw_checks(
@@ -225,30 +235,41 @@ def _salvage(
     errors: list[FieldError],
 ) -> None:
     """After type errors, still run the rules of every part that has none, so one answer
-    lists every problem (a misspelt field and an invalid filter elsewhere, say)."""
+    lists every problem (a misspelt field and an invalid filter elsewhere, say). ``bad`` are
+    the locations of the type errors below ``value``."""
     if () in bad:
         return  # this value itself has the wrong type
     shape = introspect.shape(tp)
     if shape.form == "model" and isinstance(value, Mapping):
         if not bad:
-            try:
-                instance = shape.tp.model_validate_json(orjson.dumps(value))
-            except pydantic.ValidationError:
-                return
-            run_checks(instance, ctx, path, errors)
+            if _plan(shape.tp)[0] or _plan(shape.tp)[1]:  # rules somewhere below
+                try:
+                    raw = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+                    instance = shape.tp.model_validate_json(raw)
+                except (TypeError, pydantic.ValidationError):
+                    return
+                run_checks(instance, ctx, path, errors)
             return
+        below = _by_first_step(bad)
         for alias, spec in introspect.fields_of(shape.tp).items():
             if alias in value:
-                inner = {loc[1:] for loc in bad if loc and loc[0] == alias}
+                inner = below.get(alias, set())
                 _salvage(spec.info.annotation, value[alias], inner, ctx, join(path, alias), errors)
-    elif shape.form == "list" and isinstance(value, list):
-        for i, item in enumerate(value):
-            inner = {loc[1:] for loc in bad if loc and loc[0] == i}
-            _salvage(shape.item, item, inner, ctx, f"{path}[{i}]", errors)
-    elif shape.form == "map" and isinstance(value, Mapping):
-        for key, item in value.items():
-            inner = {loc[1:] for loc in bad if loc and loc[0] == key}
-            _salvage(shape.item, item, inner, ctx, f"{path}[{key}]", errors)
+    elif shape.form in ("list", "map") and isinstance(value, list | Mapping):
+        below = _by_first_step(bad)
+        items = enumerate(value) if isinstance(value, list) else value.items()
+        for key, item in items:
+            here = f"{path}[{key}]"
+            _salvage(shape.item, item, below.get(key, set()), ctx, here, errors)
+
+
+def _by_first_step(bad: set[tuple[Any, ...]]) -> dict[Any, set[tuple[Any, ...]]]:
+    """The locations in ``bad`` grouped by their first step (the rest kept)."""
+    out: dict[Any, set[tuple[Any, ...]]] = {}
+    for loc in bad:
+        if loc:
+            out.setdefault(loc[0], set()).add(loc[1:])
+    return out
 
 
 # -- pydantic's errors as field errors -------------------------------------------------------
@@ -258,13 +279,11 @@ def translate(
     model: type[Model], problems: Iterable[Mapping[str, Any]], path: str = ""
 ) -> list[FieldError]:
     """Pydantic's error records as :class:`FieldError` values with Kubernetes paths."""
-    out: list[FieldError] = []
+    out: dict[FieldError, None] = {}  # in order, once each
     for problem in problems:
         where, parent, leaf = _locate(model, tuple(problem["loc"]), path)
-        error = FieldError(where, _message(problem, parent, leaf))
-        if error not in out:
-            out.append(error)
-    return out
+        out[FieldError(where, _message(problem, parent, leaf))] = None
+    return list(out)
 
 
 def _locate(
@@ -309,7 +328,10 @@ def _message(
         names = list(introspect.fields_of(parent.tp))
         return f"unknown field; expected one of {', '.join(names)}" if names else "unknown field"
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {type_name(given)}"
+        hint = ""
+        if kind == "string_type" and isinstance(given, bool | int | float):
+            hint = " (quote it in YAML)"  # port: 80, enabled: yes
+        return f"expected {_EXPECTED[kind]}, got {type_name(given)}{hint}"
     shape = leaf.shape if isinstance(leaf, introspect.FieldSpec) else leaf
     if kind == "literal_error" and shape is not None and shape.choices:
         choices = ", ".join(str(c) for c in shape.choices)

@@ -50,7 +50,7 @@ def _timezone(name: str) -> str:
     if name:
         try:
             zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
             raise ValueError(
                 f"unknown time zone {name!r}; expected an IANA name such as Europe/Paris"
             ) from None

@@ -48,11 +48,11 @@ class Subject(Model):
                 "namespace",
                 f"must be the SinkBinding's namespace {ctx.namespace!r}, got {self.namespace!r}",
             )
-        if (self.name is None) == (self.selector is None):
+        named = bool(self.name)  # an empty name names nothing
+        if named == (self.selector is not None):
             yield FieldError(
                 "",
-                "expected exactly one of name or selector, got "
-                + ("both" if self.name is not None else "neither"),
+                "expected exactly one of name or selector, got " + ("both" if named else "neither"),
             )
 
 
