@@ -34,7 +34,8 @@ from kawa import images
 from kawa.apis import core
 from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.core import pod_status
-from kawa.errors import GoneError, NotFoundError
+from kawa.errors import NotFoundError
+from kawa.reconciler.informer import inform
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import log_handler, process, steps
 from kawa.serving.kubelet.container import ContainerRunner
@@ -104,24 +105,15 @@ class Kubelet:
         await self.node.flush_events(1.0)
 
     async def _watch_pods(self, since: int | None) -> None:
-        while True:
-            try:
-                if since is None:
-                    listed = await self.store.list(PODS)
-                    seen = set()
-                    for pod in listed.items:
-                        meta = pod.get("metadata") or {}
-                        seen.add((meta.get("namespace", ""), meta.get("name", "")))
-                        self._on_pod("ADDED", pod)
-                    for key in [k for k in self.workers if k not in seen]:
-                        self._stop_worker(self.workers.pop(key))
-                    since = listed.resource_version
-                async for event in self.store.watch(PODS, since=since):
-                    since = event.resource_version
-                    self._on_pod(event.type, event.object)
-                return
-            except GoneError:
-                since = None
+        async def changed(event: WatchEvent) -> None:
+            self._on_pod(event.type, event.object)
+
+        async def listed(pods: list[Obj]) -> None:  # a Pod gone while unwatched stops
+            seen = {(_meta(p).get("namespace", ""), _meta(p).get("name", "")) for p in pods}
+            for key in [k for k in self.workers if k not in seen]:
+                self._stop_worker(self.workers.pop(key))
+
+        await inform(self.store, PODS, changed, since=since, on_listed=listed)
 
     def _on_pod(self, type_: str, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
@@ -220,19 +212,23 @@ class Kubelet:
         return listed.resource_version
 
     async def _watch_config(self, since: int) -> None:
-        current: int | None = since
-        while True:
-            try:
-                if current is None:
-                    current = await self._load_config()
-                async for event in self.store.watch(
-                    CONFIGMAPS, config_mod.CONFIG_NAMESPACE, since=current
-                ):
-                    current = event.resource_version
-                    self._on_config(event)
-                return
-            except GoneError:
-                current = None
+        async def changed(event: WatchEvent) -> None:
+            self._on_config(event)
+
+        async def listed(maps: list[Obj]) -> None:  # a ConfigMap gone while unwatched
+            found = {str((c.get("metadata") or {}).get("name")) for c in maps}
+            for name in (config_mod.CONFIG_MAP, images.CONFIG_MAP):
+                if name not in found:
+                    self._apply_config(name, None)
+
+        await inform(
+            self.store,
+            CONFIGMAPS,
+            changed,
+            namespace=config_mod.CONFIG_NAMESPACE,
+            since=since,
+            on_listed=listed,
+        )
 
     def _on_config(self, event: WatchEvent) -> None:
         name = str((event.object.get("metadata") or {}).get("name"))
@@ -282,3 +278,8 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 def log_handler_for(kubelet: Kubelet) -> LogHandler:
     """The ``log`` subresource handler of ``kubelet`` (``kubelet.pod_log``)."""
     return kubelet.pod_log
+
+
+def _meta(obj: Obj) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
