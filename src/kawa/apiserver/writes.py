@@ -31,9 +31,7 @@ class Writes:
 
     def __init__(self, store: ResourceStore, scheme: Scheme) -> None:
         self._store = store
-        self._namespace_kind = next(
-            (rk for rk in scheme.kinds if rk.kind == "Namespace" and rk.group == ""), None
-        )
+        self._namespace_kind = scheme.for_resource("", "v1", "namespaces")
 
     def _admit(self, request: web.Request, target: Target, obj: Obj, old: Obj | None = None) -> Obj:
         """Admission of ``obj`` (named by the path when it names one); its warnings go
@@ -70,11 +68,15 @@ class Writes:
     async def replace(self, request: web.Request, target: Target) -> web.Response:
         body = await read_object(request)
         old = await self._store.get(target.key())
-        return await self._update(request, target, self._admit(request, target, body, old))
+        return await self._update(request, target, self._admit(request, target, body, old), old)
 
-    async def _update(self, request: web.Request, target: Target, obj: Obj) -> web.Response:
+    async def _update(
+        self, request: web.Request, target: Target, obj: Obj, old: Obj
+    ) -> web.Response:
+        """Write ``obj``, admitted and checked against ``old`` (the stored object read for
+        its admission; a write in between is refused by the store when ``obj`` names a
+        resourceVersion, as a patch always does, and wins otherwise, as in Kubernetes)."""
         key = target.key()
-        old = await self._store.get(key)
         strategies.for_kind(target.kind).prepare_for_update(old, obj)
         target.kind.validate_update(old, obj)
         if dry_run(request):
@@ -142,7 +144,7 @@ class Writes:
         if target.subresource == "status":
             return await self._write_status(request, target, patched)
         obj = self._admit(request, target, patched, current_stored)
-        return await self._update(request, target, obj)
+        return await self._update(request, target, obj, current_stored)
 
     async def replace_status(self, request: web.Request, target: Target) -> web.Response:
         return await self._write_status(request, target, await read_object(request))
