@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from kawa.errors import ValidationError
+from kawa.apis.model.base import Context
+from kawa.apis.model.parse import validate
+from kawa.errors import FieldError, ValidationError
 
 
 def trigger_obj(spec: dict[str, Any] | None = None, **metadata: Any) -> dict[str, Any]:
@@ -66,3 +68,11 @@ class FakeClock:
 def new_status() -> dict[str, Any]:
     """An empty ``status`` dict."""
     return {}
+
+
+def status_errors(kind: Any, status: dict[str, Any]) -> list[FieldError]:
+    """What a write of ``status`` to ``kind``'s status subresource would be refused for (its
+    status model, as the API server checks it)."""
+    errors: list[FieldError] = []
+    validate(kind.status, status, errors, ctx=Context(), path="status", rules=False)
+    return errors

@@ -1,11 +1,11 @@
-"""Checking objects against kawa's OpenAPI schemas (what Kubernetes' structural schemas do).
+"""Unknown fields against a kind's OpenAPI schema (generated from its declaration), for the
+API server's ``fieldValidation`` modes.
 
-- :func:`unknown_fields` lists the fields a schema does not declare (``spec.brokr``,
-  ``datta``), for ``fieldValidation=Strict`` (an error) or ``Warn``/``Ignore`` (pruned with
-  :func:`prune`). A level declares its fields with ``properties`` or ``additionalProperties``;
-  ``x-kubernetes-preserve-unknown-fields`` keeps anything below it.
-- :func:`type_errors` checks types, enums and ``date-time`` formats, for writes of the
-  ``status`` subresource (whose content no kind parser reads before it is stored).
+:func:`unknown_fields` lists the fields a schema does not declare (``spec.brokr``, ``datta``),
+for ``fieldValidation=Strict`` (an error) or ``Warn``/``Ignore`` (pruned with :func:`prune`).
+A level declares its fields with ``properties`` or ``additionalProperties``;
+``x-kubernetes-preserve-unknown-fields`` keeps anything below it. Everything else about an
+object is checked by its declaration (:mod:`kawa.apis.model`).
 
 Pure functions on plain data; the API server calls them.
 """
@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
-
-from kawa.cloudevents.timestamp import is_timestamp
-from kawa.errors import FieldError
 
 Schema = Mapping[str, Any]
 
@@ -112,40 +109,3 @@ _TYPES: Final = {
     "number": (int, float),
     "boolean": (bool,),
 }
-
-
-def type_errors(
-    value: Any, schema: Schema, path: str = "", refs: Mapping[str, Schema] | None = None
-) -> list[FieldError]:
-    """Type, enum and date-time problems of ``value`` against ``schema``."""
-    refs = refs or {}
-    schema = _resolve(schema, refs)
-    if value is None:
-        return []
-    expected = schema.get("type")
-    if isinstance(expected, str) and expected in _TYPES:
-        python_types = _TYPES[expected]
-        wrong_bool = isinstance(value, bool) and expected in ("integer", "number")
-        if wrong_bool or not isinstance(value, python_types):
-            return [FieldError(path, f"expected {expected}, got {type(value).__name__}")]
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum and value not in enum:
-        allowed = ", ".join(str(e) for e in enum)
-        return [FieldError(path, f"unsupported value {value!r}: expected one of {allowed}")]
-    if schema.get("format") == "date-time" and isinstance(value, str) and not is_timestamp(value):
-        return [FieldError(path, f"expected an RFC 3339 date-time, got {value!r}")]
-    if schema.get(_PRESERVE):
-        return []
-    out: list[FieldError] = []
-    if isinstance(value, Mapping):
-        properties = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            if isinstance(properties, Mapping) and key in properties:
-                out += type_errors(item, properties[key], _join(path, str(key)), refs)
-            elif isinstance(extra, Mapping):
-                out += type_errors(item, extra, f"{path}[{key}]", refs)
-    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-        for i, item in enumerate(value):
-            out += type_errors(item, schema["items"], f"{path}[{i}]", refs)
-    return out

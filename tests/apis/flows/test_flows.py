@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from kawa.apis import flows, schema_check
+from kawa.apis import flows
 from kawa.apis.duck import DeliverySpec, Destination, KReference
 from kawa.apis.flows import parallel, sequence
 from kawa.apis.kinds import ResourceKind
 
-from ..helpers import field_errors
+from ..helpers import field_errors, status_errors
 
 V1 = "flows.knative.dev/v1"
 SVC = {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "s"}
@@ -137,9 +137,6 @@ def test_status_schemas_take_full_ready_conditions(kind: ResourceKind) -> None:
                 }
             ],
         }
-    schema = kind.schema
-    assert schema is not None
-    assert schema_check.type_errors(status, schema["properties"]["status"]) == []
-    assert schema_check.unknown_fields(status, schema["properties"]["status"]) == []
+    assert status_errors(kind, status) == []
     ready["lastTransitionTime"] = "yesterday"
-    assert schema_check.type_errors(status, schema["properties"]["status"]) != []
+    assert status_errors(kind, status) != []
