@@ -211,13 +211,6 @@ def read(
     return validate(model, value, errors, ctx=Context(namespace=namespace), path=path)
 
 
-def read_reference(
-    value: Any, path: str, errors: list[FieldError], *, namespace: str
-) -> KReference | None:
-    """A ``{apiVersion, kind, name, namespace?}`` mapping; namespace defaults to ``namespace``."""
-    return read(KReference, value, path, errors, namespace=namespace)
-
-
 def read_destination(
     value: Any, path: str, errors: list[FieldError], *, namespace: str
 ) -> Destination | None:

@@ -84,9 +84,10 @@ class ResourceKind:
         """A defaulted copy of ``obj`` (a dict of the storage version)."""
         return objects.default_object(self.model, obj, namespaced=self.namespaced)
 
-    def parse(self, obj: Mapping[str, Any]) -> KubeObject:
-        """``obj`` defaulted, validated and typed; raises :class:`ValidationError` with every
-        problem at its field path."""
+    def parse(self, obj: Mapping[str, Any], *, defaulted: bool = False) -> KubeObject:
+        """``obj`` defaulted (unless ``defaulted`` says it is: what :meth:`default` returned),
+        validated and typed; raises :class:`ValidationError` with every problem at its field
+        path."""
         if obj.get("apiVersion") in self.served_api_versions:
             obj = self.to_version(obj, self.storage_api_version)
         return objects.parse_object(
@@ -95,11 +96,12 @@ class ResourceKind:
             kind=self.kind,
             api_versions=self.served_api_versions,
             namespaced=self.namespaced,
+            defaulted=defaulted,
         )
 
-    def validate(self, obj: Mapping[str, Any]) -> None:
+    def validate(self, obj: Mapping[str, Any], *, defaulted: bool = False) -> None:
         """Raise :class:`ValidationError` when ``obj`` (defaults applied) is invalid."""
-        self.parse(obj)
+        self.parse(obj, defaulted=defaulted)
 
     def validate_update(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         """Raise :class:`ValidationError` when ``new`` changes what may not change."""

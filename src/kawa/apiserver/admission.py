@@ -69,7 +69,7 @@ def admit(
     unknown_paths = set(unknown)
     subject = meta.subject_of(rk.kind, converted)
     try:
-        rk.validate(stored)
+        rk.validate(stored, defaulted=True)
     except ValidationError as err:
         subject = err.subject
         found.update((e, None) for e in err.errors if e.path not in unknown_paths)

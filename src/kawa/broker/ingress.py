@@ -30,10 +30,6 @@ DEFAULT_MAX_EVENT_SIZE: Final = 4 * 1024 * 1024
 _ALLOW: Final = "POST, OPTIONS"
 
 
-def broker_path(namespace: str, name: str) -> str:
-    return f"/brokers/{namespace}/{name}"
-
-
 class Publisher(Protocol):
     """Puts events into a broker (durably, when the call returns)."""
 

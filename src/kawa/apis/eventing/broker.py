@@ -1,11 +1,11 @@
-"""The Broker kind (eventing.knative.dev/v1): typed view, defaults, validation, status.
+"""The Broker kind (eventing.knative.dev/v1, and the 2019 v1alpha1), declared once.
 
-A Broker is stored and served as a plain dict. :func:`parse_broker` validates one (after
-applying :func:`default_broker` to a copy) and returns the typed :class:`Broker`;
-:func:`validate_broker_update` enforces Knative's immutability rules (the class annotation and
-``spec.config``); the ``*_CONDITIONS`` set and the ``set_broker_address`` helper maintain its
-status. Registered in :mod:`kawa.apis.registry`; read by the broker reconciler and the data
-plane.
+:class:`BrokerSpec` and :class:`Broker` are the declaration (ADR 0014): the class annotation
+defaulted and required, ``spec.config`` and the class immutable (Knative's rules), the
+schema; the parsed :class:`Broker` is the typed view. :func:`parse_broker` converts a
+v1alpha1 Broker first (its own rules checked on the way). The ``*_CONDITIONS`` set and
+:func:`set_broker_address` maintain its status. Declared in :mod:`kawa.apis.eventing`; read
+by the broker reconciler and the data plane.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""The Trigger kind (eventing.knative.dev/v1, and the 2019 v1alpha1): typed view, defaults,
-validation, status.
+"""The Trigger kind (eventing.knative.dev/v1, and the 2019 v1alpha1), declared once.
 
-A Trigger is stored and served as a plain dict. :func:`parse_trigger` validates one (after
-applying :func:`default_trigger` to a copy) and returns the typed :class:`Trigger`, raising
-:class:`~kawa.errors.ValidationError` (subject ``"Trigger <namespace>/<name>"``) with every
-field error. :func:`validate_trigger_update` keeps ``spec.broker`` immutable. The status
-helpers maintain ``BrokerReady``, ``SubscriberResolved``, ``DeadLetterSinkResolved``,
-``DependencyReady`` and the summary ``Ready``, plus ``status.subscriberUri``.
+:class:`TriggerSpec` and :class:`Trigger` are the declaration (ADR 0014): parser, defaults
+(``spec.filter: {}``, reference namespaces, the ``eventing.knative.dev/broker`` label), the
+immutable ``spec.broker``, the annotation rules and the schema all come from them, and the
+parsed :class:`Trigger` is the typed view. :func:`parse_trigger` converts a v1alpha1 Trigger
+(:func:`convert_trigger`) and parses it. The status helpers maintain ``BrokerReady``,
+``SubscriberResolved``, ``DeadLetterSinkResolved``, ``DependencyReady`` and the summary
+``Ready``, plus ``status.subscriberUri`` and the precise moment it turned Ready.
 
-Registered in :mod:`kawa.apis.registry`; read by the trigger reconciler and by the broker data
+Declared in :mod:`kawa.apis.eventing`; read by the trigger reconciler and by the broker data
 plane (which compiles ``filter``/``filters`` with :mod:`kawa.filters`).
 """
 

@@ -186,10 +186,12 @@ def parse_object(
     kind: str,
     api_versions: tuple[str, ...],
     namespaced: bool,
+    defaulted: bool = False,
 ) -> ObjT:
-    """``obj`` defaulted and validated as ``model`` (its ``status`` is not read);
-    ``api_versions`` are those the caller serves (the first is the one parsed)."""
-    out = default_object(model, obj, namespaced=namespaced)
+    """``obj`` defaulted (unless it is already: ``defaulted``) and validated as ``model`` (its
+    ``status`` is not read); ``api_versions`` are those the caller serves (the first is the
+    one parsed)."""
+    out = dict(obj) if defaulted else default_object(model, obj, namespaced=namespaced)
     errors: list[FieldError] = []
     api_version = out.get("apiVersion")
     if api_version != api_versions[0]:

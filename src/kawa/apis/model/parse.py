@@ -5,8 +5,11 @@ instance, or ``None`` after appending one :class:`~kawa.errors.FieldError` per p
 problem at once, each at its Kubernetes field path (``spec.delivery.retry``,
 ``spec.filters[0].exact``, ``spec.filter.attributes[source]``) with a message saying what was
 expected. It runs in two steps, as Kubernetes runs the schema before Knative's webhook: the
-types of the whole object (pydantic, strict JSON rules; ``null`` means absent), then, when
-those hold, every model's :meth:`~kawa.apis.model.base.Model.check`.
+types of the whole object (pydantic, strict JSON rules; a ``null`` field is an absent one,
+:func:`prune_nulls`), with the :class:`~kawa.apis.model.base.RawChecked` rules on the raw
+value beside them; then every model's :meth:`~kawa.apis.model.base.Model.check` -- of the
+whole object when the types hold, else of every part whose types hold, so one answer still
+lists every problem it can.
 
 Called by :mod:`kawa.apis.model.objects` for whole objects and by kinds for embedded values.
 """
