@@ -11,6 +11,9 @@ new backend (such as NATS JetStream) is one more entry in each, with its factory
 
 On start it writes ``<data-dir>/server.json`` (the URL and pid) so that the CLI finds the
 server from the data dir; it removes the file on a clean stop.
+
+The data dir is private (:mod:`kawa.files`): created 0700, every file in it 0600; a data dir
+an older kawa left readable by others is tightened on start (logged).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Final, TypeVar
 import orjson
 from aiohttp import web
 
+from kawa import files
 from kawa.apis import core
 from kawa.apiserver import access
 from kawa.apiserver.server import ApiServer
@@ -58,6 +62,18 @@ from kawa.store.sqlite import SqliteResourceStore
 log = logging.getLogger(__name__)
 
 SERVER_FILE: Final = "server.json"
+DATA_DIR_ENTRIES: Final = (
+    "resources.db*",
+    "events.db*",
+    access.TOKEN_FILE,
+    access.KUBECONFIG_FILE,
+    "tls",
+    SERVER_FILE,
+    "kubelet",
+    "sources",
+)
+"""What kawa keeps in its data dir (globs): made private on start, if an older kawa left it
+readable by others."""
 DEFAULT_PORT: Final = 7080
 DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
@@ -158,7 +174,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     # The event log's writer thread hands every commit back to the loop; with CPython's
     # default 5 ms GIL switch interval each hand-off can wait that long behind a busy loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(config.data_dir)
     store = await open_store(config)
     try:
         event_log = await open_event_log(config)
@@ -242,11 +258,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     *sink_bindings(store),
                 ]:
                     tg.create_task(source.run(), name=f"source-{source.name}")
-                server_file.write_bytes(
+                files.write_private(
+                    server_file,
                     orjson.dumps(
                         {"url": url, "apiUrl": api_url, "pid": os.getpid()},
                         option=orjson.OPT_INDENT_2,
-                    )
+                    ),
                 )
                 log.info(
                     "kawa is listening on %s and %s (data in %s)", url, api_url, config.data_dir
@@ -261,6 +278,25 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             await runner.cleanup()
         await event_log.close()
         await store.close()
+
+
+def make_private(data_dir: Path) -> None:
+    """Create the data dir 0700, or take group and other permissions off an existing one and
+    everything in it (logged: an older kawa left it readable by every local user)."""
+    existed = data_dir.is_dir()
+    files.make_dir(data_dir)
+    if not existed:
+        return
+    changed = files.tighten(data_dir, DATA_DIR_ENTRIES)
+    if changed:
+        shown = ", ".join(str(path.relative_to(data_dir)) for path in changed[:5])
+        log.warning(
+            "the data dir %s was readable by other users: made %d path(s) private (%s%s)",
+            data_dir,
+            len(changed),
+            shown,
+            ", ..." if len(changed) > 5 else "",
+        )
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -5,9 +5,10 @@ On first start ``kawa up`` creates, in its data dir:
 - ``token``: a random bearer token (mode 0600). Every API request (``/api``, ``/apis``,
   ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401.
   The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
-- ``tls/server.crt`` and ``tls/server.key``: a self-signed certificate for ``127.0.0.1`` and
-  ``localhost`` (and the bind host). kubectl only sends credentials over TLS (client-go
-  drops them for plain ``http://`` servers), so the API is also served over HTTPS.
+- ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
+  self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host). kubectl
+  only sends credentials over TLS (client-go drops them for plain ``http://`` servers), so
+  the API is also served over HTTPS.
 - ``kubeconfig``: a cluster ``kawa`` at the HTTPS URL with the certificate as its CA, a user
   with the token, and a context ``kawa`` (``kawa kubeconfig`` prints it;
   ``export KUBECONFIG=<data-dir>/kubeconfig`` points kubectl at kawa). kawa never writes
@@ -22,7 +23,6 @@ import base64
 import datetime
 import hmac
 import ipaddress
-import os
 import secrets
 import ssl
 from collections.abc import Awaitable, Callable
@@ -33,6 +33,7 @@ import yaml
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from kawa import files
 from kawa.apiserver.status import UnauthorizedError, error_response
 
 TOKEN_FILE: Final = "token"
@@ -45,10 +46,7 @@ PUBLIC_PREFIXES: Final = ("/brokers/", "/serving/", "/healthz", "/readyz", "/liv
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    files.write_private(path, data)  # 0600, in a directory made 0700 (tls/)
 
 
 def ensure_token(data_dir: Path) -> str:

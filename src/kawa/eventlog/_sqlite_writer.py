@@ -22,8 +22,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
+from pathlib import Path
 from typing import Any, Final
 
+from kawa import files
 from kawa.errors import ConflictError, KawaError, PermanentError, TemporaryError
 
 if sys.platform != "win32":
@@ -147,7 +149,7 @@ class Writer:
             os.close(lock)
 
     def _lock(self) -> int:
-        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = files.private(self.path + ".lock", os.O_RDWR | os.O_CREAT)
         if sys.platform != "win32":
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -159,6 +161,7 @@ class Writer:
         return fd
 
     def _connect(self) -> sqlite3.Connection:
+        files.create_private(Path(self.path))  # SQLite gives its -wal and -shm the same mode
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

@@ -27,10 +27,12 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
+from kawa import files
 from kawa.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
 
@@ -86,6 +88,8 @@ class SqliteResourceStore:
 
     @staticmethod
     def _open(path: str) -> sqlite3.Connection:
+        if path != ":memory:":
+            files.create_private(Path(path))  # SQLite gives its -wal and -shm the same mode
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

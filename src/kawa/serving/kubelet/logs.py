@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from kawa import files
+
 MAX_LINE: Final = 16 * 1024
 """Longer lines are split into partial (``P``) entries, as containerd does."""
 TAIL_KEPT: Final = 20
@@ -87,7 +89,7 @@ class LogWriter:
 
     def start_run(self) -> None:
         """Begin a new run: the last one becomes ``previous``; the files are reopened."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        files.make_dir(self.directory)
         if self._file is not None:
             self._file.close()
         previous = log_files(self.directory, self.container, previous=True)
@@ -97,7 +99,7 @@ class LogWriter:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     dst.unlink()
-        self._file = open(self._files[1], "ab")  # noqa: SIM115 - kept open for the run
+        self._file = open(self._files[1], "ab", opener=files.private)  # noqa: SIM115 - kept open
         self._size = 0
         self.tail.clear()
         self.closed = False
@@ -155,7 +157,7 @@ class LogWriter:
         if self._file is not None:
             self._file.close()
         os.replace(self._files[1], self._files[0])
-        self._file = open(self._files[1], "ab")  # noqa: SIM115
+        self._file = open(self._files[1], "ab", opener=files.private)  # noqa: SIM115
         self._size = 0
 
     def _wake(self) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from kawa import files
 from kawa.serving.kubelet import watchdog
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ class PidFiles:
         self.directory = directory
 
     def add(self, pid: int) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / str(pid)).write_text(watchdog.start_time(pid) or "")
+        files.write_private(self.directory / str(pid), (watchdog.start_time(pid) or "").encode())
 
     def remove(self, pid: int) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from kawa import files
 from kawa.apis.label_selector import LabelSelector
 from kawa.sources.apiserver.watch import KindInfo
 
@@ -115,9 +116,8 @@ class SourceState:
 
     def save(self) -> None:
         body = {"streams": {name: _stream_body(s) for name, s in self.streams.items()}}
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(body))
+        files.write_private(tmp, orjson.dumps(body))
         os.replace(tmp, self._path)
 
     def remove(self) -> None:

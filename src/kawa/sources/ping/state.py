@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kawa import files
+
 log = logging.getLogger(__name__)
 
 
@@ -135,10 +137,10 @@ class TickStore:
             del self._writes[uid]
 
     def _save(self, uid: str, state: TickState) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        files.make_dir(self.directory)
         path = self._path(uid)
         tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8", opener=files.private) as f:
             json.dump(state.to_json(), f)
             f.flush()
             os.fsync(f.fileno())
