@@ -97,5 +97,10 @@ class TemporaryError(KawaError):
         self.delay = delay
 
 
+class InsufficientStorageError(TemporaryError):
+    """A store is full (its disk, or its size limit): nothing was written. Writes succeed
+    again once there is room, without a restart (HTTP 507)."""
+
+
 class PermanentError(KawaError):
     """Something failed in a way that retrying will not fix."""

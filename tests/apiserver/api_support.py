@@ -46,13 +46,15 @@ class Api:
 async def serving(
     *,
     history: int = 10_000,
+    store_max_size: int = 0,
     client_max_size: int = 1024**2,
     token: str | None = None,
     subresources: Mapping[tuple[str, str], SubresourceHandler] | None = None,
 ) -> AsyncIterator[Api]:
-    """The API with a store keeping ``history`` changes, a body limit, an optional bearer
-    ``token`` and extra subresource handlers (``(resource, name) -> handler``)."""
-    store = SqliteResourceStore(":memory:", history=history)
+    """The API with a store keeping ``history`` changes (and at most ``store_max_size``
+    bytes, if given), a body limit, an optional bearer ``token`` and extra subresource
+    handlers (``(resource, name) -> handler``)."""
+    store = SqliteResourceStore(":memory:", history=history, max_size=store_max_size)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
     await store.create(ResourceKey("namespaces", "", "default"), namespace)
     middlewares = [access.token_middleware(token)] if token is not None else []

@@ -29,6 +29,7 @@ from kawa.errors import (
     FieldError,
     ForbiddenError,
     GoneError,
+    InsufficientStorageError,
     KawaError,
     MethodNotAllowedError,
     NotFoundError,
@@ -54,6 +55,7 @@ TABLE: Final[dict[type[KawaError], tuple[int, str]]] = {
     GoneError: (410, "Expired"),
     RequestEntityTooLargeError: (413, "RequestEntityTooLarge"),
     UnsupportedMediaTypeError: (415, "UnsupportedMediaType"),
+    InsufficientStorageError: (507, "InsufficientStorage"),
     KawaError: (503, "ServiceUnavailable"),
 }
 """What kubectl and the Kubernetes clients expect of each class."""
@@ -150,6 +152,27 @@ async def test_what_the_handlers_raise() -> None:
 
 JSON_TYPE: Final = {"Content-Type": "application/json"}
 TEXT_TYPE: Final = {"Content-Type": "text/plain"}
+
+
+async def test_a_full_store_answers_507_and_serves_again_once_there_is_room() -> None:
+    """Before: 500 ``cannot rollback - no transaction is active`` (SQLite had rolled back the
+    failed write already, and the store's ROLLBACK hid the real error)."""
+    async with serving(store_max_size=256 * 1024) as api:
+        for n in range(1000):
+            code, body = await api.call("POST", CM, configmap(f"c{n}", data={"k": "x" * 2000}))
+            if code != 201:
+                break
+        assert (code, body["reason"]) == (507, "InsufficientStorage"), body
+        assert body["message"].startswith(f"cannot store configmaps default/c{n}: the resource")
+        assert "the resource store is full (database or disk is full" in body["message"]
+        assert "writes work again as soon as there is room, without a restart" in body["message"]
+        assert (await api.call("GET", f"{CM}/c{n}"))[0] == 404  # nothing half-written
+        assert (await api.call("GET", f"{CM}/c0"))[0] == 200  # reads go on
+
+        for i in range(10):  # deleting works on a full store ...
+            assert (await api.call("DELETE", f"{CM}/c{i}"))[0] == 200
+        created = await api.call("POST", CM, configmap("again", data={"k": "x" * 2000}))
+        assert created[0] == 201, created[1]  # ... and makes room: no restart
 
 
 async def test_a_body_over_the_limit() -> None:

@@ -30,6 +30,7 @@ from kawa.errors import (
     ConflictError,
     ForbiddenError,
     GoneError,
+    InsufficientStorageError,
     KawaError,
     MethodNotAllowedError,
     NotFoundError,
@@ -69,6 +70,7 @@ ERRORS: Final[Mapping[type[KawaError], Reason]] = MappingProxyType(
         GoneError: Reason(410, "Expired"),
         RequestEntityTooLargeError: Reason(413, "RequestEntityTooLarge"),
         UnsupportedMediaTypeError: Reason(415, "UnsupportedMediaType"),
+        InsufficientStorageError: Reason(507, "InsufficientStorage"),
         KawaError: Reason(503, "ServiceUnavailable"),
     }
 )

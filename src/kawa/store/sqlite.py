@@ -3,9 +3,21 @@
 Resources change rarely (people and controllers write them, events do not), so every
 operation runs on one connection in one worker thread, serialised, and each write is its own
 transaction committed with ``synchronous=FULL``. Each change is also appended to a
-``changes`` table (at least the last ``history`` of them are kept; older ones are deleted in
-steps of a tenth of ``history``, at most 1000) so that a watch can resume from a
-resourceVersion after a restart; changes are fanned out to live watchers in-process.
+``changes`` table so that a watch can resume from a resourceVersion after a restart; changes
+are fanned out to live watchers in-process. The history is capped twice: by count (at least
+the last ``history`` changes are kept; older ones are deleted in steps of a tenth of
+``history``, at most 1000) and by bytes (beyond ``history_bytes`` of bodies the oldest
+changes go, down to nine tenths of it; the newest change always stays). A watch resuming
+from a change no longer kept gets :class:`~kawa.errors.GoneError` and lists again.
+
+A full store (``database or disk is full``: the disk, or ``max_size`` bytes when given)
+writes nothing and raises :class:`~kawa.errors.InsufficientStorageError` (the API answers
+507). Before it gives up, a write drops the older half of the change history, the only thing
+the store may free by itself, and tries once more; so deleting objects works on a full
+store, and every write works again as soon as there is room, without a restart.
+
+The file is created 0600 (:mod:`kawa.files`); SQLite gives its ``-wal`` and ``-shm`` the
+same mode.
 
 One process uses a file at a time: the resourceVersion counter and the watchers live in this
 object, so a second process writing the same file would neither be seen by these watches nor
@@ -28,12 +40,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 
 from kawa import files
-from kawa.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError
+from kawa.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    GoneError,
+    InsufficientStorageError,
+    NotFoundError,
+)
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
 
 T = TypeVar("T")
@@ -52,6 +70,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 _NON_SPEC_KEYS = frozenset({"metadata", "status", "apiVersion", "kind"})
+
+DEFAULT_HISTORY: Final = 10_000
+"""Changes kept at least for watches to resume from (unless the byte cap is reached first)."""
+DEFAULT_HISTORY_BYTES: Final = 64 * 1024 * 1024
+"""Bytes of change bodies kept at most: ten thousand changes of 6.5 KiB, or sixty-four of
+1 MiB (a Secret or ConfigMap near Kubernetes' size limit)."""
 
 
 def _now() -> str:
@@ -77,28 +101,47 @@ class _Watcher:
 class SqliteResourceStore:
     """The embedded :class:`~kawa.store.base.ResourceStore` (``path`` may be ``:memory:``)."""
 
-    def __init__(self, path: str, *, history: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        history: int = DEFAULT_HISTORY,
+        history_bytes: int = DEFAULT_HISTORY_BYTES,
+        max_size: int = 0,
+    ) -> None:
+        """``max_size``: the most bytes the file may take (0: as much as the disk has)."""
+        self.path = path
         self._history = history
+        self._history_bytes = history_bytes
+        self._max_size = max_size
         self._trim_every = max(1, min(1000, history // 10))
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="kawa-store")
-        self._conn = self._pool.submit(self._open, path).result()
+        self._conn = self._pool.submit(self._open, path, max_size).result()
         self._rv = self._pool.submit(self._load_rv).result()
+        self._kept = self._pool.submit(self._load_kept).result()
+        """Bytes of change bodies in the history (only the worker thread changes it)."""
         self._watchers: set[_Watcher] = set()
         self._lock = asyncio.Lock()
 
     @staticmethod
-    def _open(path: str) -> sqlite3.Connection:
+    def _open(path: str, max_size: int) -> sqlite3.Connection:
         if path != ":memory:":
-            files.create_private(Path(path))  # SQLite gives its -wal and -shm the same mode
+            files.create_private(Path(path))
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        if max_size > 0:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {max(1, max_size // page_size)}")
         conn.executescript(_SCHEMA)
         return conn
 
     def _load_rv(self) -> int:
         row = self._conn.execute("SELECT value FROM meta WHERE key='rv'").fetchone()
         return int(row[0]) if row else 0
+
+    def _load_kept(self) -> int:
+        return int(self._conn.execute("SELECT TOTAL(LENGTH(body)) FROM changes").fetchone()[0])
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -228,30 +271,100 @@ class SqliteResourceStore:
         return copy.deepcopy(obj)
 
     def _write(self, key: ResourceKey, body: bytes, rv: int, kind: WatchType) -> None:
+        try:
+            self._kept = self._transaction(self._write_change, key, body, rv, kind)
+        except sqlite3.Error as err:
+            if not _is_full(err):
+                raise
+            try:  # free what the store may, then try once more
+                freed = self._transaction(self._shed_history)
+                if freed is not None:
+                    self._kept -= freed
+                    self._kept = self._transaction(self._write_change, key, body, rv, kind)
+                    return
+            except sqlite3.Error as again:
+                if not _is_full(again):
+                    raise
+            raise InsufficientStorageError(
+                f"cannot store {key}: the resource store is full ({err}: {self._where()}); "
+                "free disk space or delete objects: writes work again as soon as there is "
+                "room, without a restart"
+            ) from None
+
+    def _transaction(self, step: Callable[..., T], *args: Any) -> T:
+        """Run ``step`` in a write transaction; committed, or rolled back if it fails (after
+        ``SQLITE_FULL`` SQLite has rolled it back already)."""
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            if kind == "DELETED":
-                c.execute(
-                    "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
-                    (key.resource, key.namespace, key.name),
-                )
-            else:
-                c.execute(
-                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
-                    (key.resource, key.namespace, key.name, rv, body),
-                )
-            c.execute(
-                "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
-                (rv, key.resource, key.namespace, kind, body),
-            )
-            c.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
-            if rv % self._trim_every == 0:
-                c.execute("DELETE FROM changes WHERE rv <= ?", (rv - self._history,))
+            result = step(*args)
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:
+                c.execute("ROLLBACK")
             raise
+        return result
+
+    def _write_change(self, key: ResourceKey, body: bytes, rv: int, kind: WatchType) -> int:
+        """Store one change; the bytes the history keeps after it."""
+        c = self._conn
+        if kind == "DELETED":
+            c.execute(
+                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?",
+                (key.resource, key.namespace, key.name),
+            )
+        else:
+            c.execute(
+                "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                (key.resource, key.namespace, key.name, rv, body),
+            )
+        c.execute(
+            "INSERT INTO changes VALUES (?, ?, ?, ?, ?)",
+            (rv, key.resource, key.namespace, kind, body),
+        )
+        c.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (rv,))
+        kept = self._kept + len(body)
+        if rv % self._trim_every == 0:
+            kept -= self._drop_changes(rv - self._history)
+        if kept > self._history_bytes:
+            kept -= self._drop_changes(self._oldest_to_drop(kept - self._history_bytes * 9 // 10))
+        return kept
+
+    def _drop_changes(self, upto: int) -> int:
+        """Delete the changes at or below ``upto``; the bytes of their bodies."""
+        c = self._conn
+        (size,) = c.execute(
+            "SELECT TOTAL(LENGTH(body)) FROM changes WHERE rv <= ?", (upto,)
+        ).fetchone()
+        c.execute("DELETE FROM changes WHERE rv <= ?", (upto,))
+        return int(size)
+
+    def _oldest_to_drop(self, excess: int) -> int:
+        """The rv up to which the oldest changes hold ``excess`` bytes (the newest stays)."""
+        c = self._conn
+        newest = c.execute("SELECT MAX(rv) FROM changes").fetchone()[0]
+        upto, freed = 0, 0
+        for rv, size in c.execute("SELECT rv, LENGTH(body) FROM changes ORDER BY rv"):
+            if freed >= excess or rv == newest:
+                break
+            upto, freed = rv, freed + size
+        return upto
+
+    def _shed_history(self) -> int | None:
+        """Delete the older half of the change history; the bytes freed (None: nothing to
+        delete)."""
+        c = self._conn
+        (count,) = c.execute("SELECT COUNT(*) FROM changes").fetchone()
+        if count < 2:
+            return None
+        (upto,) = c.execute(
+            "SELECT rv FROM changes ORDER BY rv LIMIT 1 OFFSET ?", (count // 2 - 1,)
+        ).fetchone()
+        return self._drop_changes(upto)
+
+    def _where(self) -> str:
+        limit = f", at most {self._max_size} bytes" if self._max_size > 0 else ""
+        return f"{self.path}{limit}"
 
     # -- watch -----------------------------------------------------------------------------
 
@@ -307,3 +420,7 @@ class SqliteResourceStore:
             watcher.queue.put_nowait(None)
         await self._run(self._conn.close)
         self._pool.shutdown(wait=True)
+
+
+def _is_full(err: sqlite3.Error) -> bool:
+    return getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
