@@ -121,12 +121,13 @@ def test_tighten_takes_group_and_other_bits_off_what_kawa_keeps_only(tmp_path: P
 
 
 async def test_the_event_log_files_are_private(tmp_path: Path) -> None:
-    log = await SqliteEventLog.open(str(tmp_path / "events.db"))
+    log = await SqliteEventLog.open(str(tmp_path / "events.db"), reserve=64 * 1024)
     try:
         await log.append("s", [b"secret event"])
         await log.save_cursor("c", "s", 1)
         names = set(os.listdir(tmp_path))
         assert {"events.db", "events.db-wal", "events.db-shm", "events.db.lock"} <= names
+        assert "events.db.reserve" in names
         assert shared(tmp_path) == {}
     finally:
         await log.close()

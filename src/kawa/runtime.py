@@ -105,6 +105,9 @@ class Config:
     """The resource store: a key of :data:`STORE_BACKENDS` (``kawa up --ephemeral``: memory)."""
     event_log_backend: str = "sqlite"
     """The event log: a key of :data:`EVENT_LOG_BACKENDS` (``kawa up --ephemeral``: memory)."""
+    max_event_log_size: int = 0
+    """Bytes ``events.db`` may take (0: the disk is the limit); beyond, the broker answers
+    507 until delivered events are trimmed (``kawa up --max-event-log-size``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,9 @@ async def _memory_store(config: Config) -> ResourceStore:
 
 async def _sqlite_event_log(config: Config) -> EventLog:
     return await SqliteEventLog.open(
-        str(config.data_dir / "events.db"), durability=config.durability
+        str(config.data_dir / "events.db"),
+        durability=config.durability,
+        max_size=config.max_event_log_size,
     )
 
 

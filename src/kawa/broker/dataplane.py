@@ -10,7 +10,9 @@ watch them through informers) and keeps:
   dead-letter sink, filters, delivery, ordering) restarts it from its durable cursor; a
   deleted trigger's cursor is removed; a deleted broker's stream is removed.
 
-Also trims the log periodically (events every trigger is past, older than ``retention``).
+Also trims the log periodically (events every trigger is past, older than ``retention``),
+and at once (at most once a second) when an append finds the log full: trimming is what
+makes room again.
 Run by :mod:`kawa.runtime`.
 """
 
@@ -34,7 +36,7 @@ from kawa.broker.consumer import TriggerConsumer, TriggerTarget, trigger_cursor
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
-from kawa.errors import KawaError, NotFoundError
+from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
 from kawa.reconciler.informer import inform
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 BROKERS = BROKER.resource
 TRIGGERS = TRIGGER.resource
+TRIM_GAP = 1.0
+"""Seconds at least between two trims (a full log asks for one with every refused event)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,7 @@ class BrokerDataPlane:
         self._triggers: dict[tuple[str, str], Obj] = {}
         self._consumers: dict[tuple[str, str], tuple[TriggerConsumer, asyncio.Task[None]]] = {}
         self._task_group: asyncio.TaskGroup | None = None
+        self._room_wanted = asyncio.Event()
         self.ready = asyncio.Event()
 
     # -- publishing ----------------------------------------------------------------------
@@ -115,7 +120,11 @@ class BrokerDataPlane:
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
         payloads = [envelope.on_ingress(event, headers) for event in events]
-        await self._log.append(entry.stream, payloads)
+        try:
+            await self._log.append(entry.stream, payloads)
+        except InsufficientStorageError:
+            self._room_wanted.set()
+            raise
 
     def consumer(self, namespace: str, name: str) -> TriggerConsumer | None:
         found = self._consumers.get((namespace, name))
@@ -294,10 +303,13 @@ class BrokerDataPlane:
 
     async def _trim_forever(self) -> None:
         while True:
-            await asyncio.sleep(self._trim_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room_wanted.wait(), self._trim_interval)
+            self._room_wanted.clear()
             try:
                 deleted = await self._log.trim(self._retention)
                 if deleted:
                     log.debug("event log: trimmed %d events", deleted)
             except KawaError as err:
                 log.warning("event log trim failed: %s", err)
+            await asyncio.sleep(TRIM_GAP)

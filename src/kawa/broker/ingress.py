@@ -2,8 +2,10 @@
 
 The contract (Knative data plane): POST only (405 otherwise; OPTIONS answered with the
 allowed methods), 400 for a message that is not a valid CloudEvent (and for an exhausted
-``knativebrokerttl``), 404 for an unknown broker, 413 above the configured size, 5xx when
-the log cannot store the event, and 202 only after the event is committed.
+``knativebrokerttl``), 404 for an unknown broker, 413 above the configured size, 507 when
+the log is full (with what to do in the message; kawa trims delivered events and accepts
+events again without a restart), 503 when the log cannot store the event for another
+reason, and 202 only after the event is committed.
 
 The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
 Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
@@ -21,13 +23,18 @@ from aiohttp import web
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
-from kawa.errors import KawaError, NotFoundError, ValidationError
+from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
 
 log = logging.getLogger(__name__)
 
 ROUTE: Final = "/brokers/{namespace}/{name}"
 DEFAULT_MAX_EVENT_SIZE: Final = 4 * 1024 * 1024
 _ALLOW: Final = "POST, OPTIONS"
+FULL: Final = (
+    "the event was not stored: the broker's event log is full; retry later (kawa trims the "
+    "events its triggers delivered and accepts events again as soon as there is room)"
+)
+"""The 507 answer (the log's own error names files of the server: it goes to kawa's log)."""
 
 
 class Publisher(Protocol):
@@ -93,6 +100,8 @@ class IngressHandler:
             return _problem(404, str(err))
         except ValidationError as err:
             return _problem(400, str(err))
+        except InsufficientStorageError:
+            return _problem(507, FULL)
         except KawaError as err:
             log.warning("broker %s/%s could not store an event: %s", namespace, name, err)
             return _problem(503, f"the event could not be stored: {err}")

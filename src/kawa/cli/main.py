@@ -121,6 +121,14 @@ def main() -> None:
     show_default=True,
     help="Seconds to keep events after every trigger is past them.",
 )
+@click.option(
+    "--max-event-log-size",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Most bytes events.db may take (0: as much as the disk has); when full, the broker "
+    "answers 507 until delivered events are trimmed.",
+)
 @click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
 @click.option(
     "--log-level",
@@ -136,6 +144,7 @@ def up(
     durability: str,
     max_event_size: int,
     retention: float,
+    max_event_log_size: int,
     ephemeral: bool,
     log_level: str,
 ) -> None:
@@ -151,6 +160,7 @@ def up(
         retention=retention,
         store_backend="memory" if ephemeral else "sqlite",
         event_log_backend="memory" if ephemeral else "sqlite",
+        max_event_log_size=max_event_log_size,
     )
     try:
         run_async(serve(config, on_ready=_announce))

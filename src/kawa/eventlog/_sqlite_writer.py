@@ -6,7 +6,16 @@ job queued meanwhile, runs them all in one transaction, commits (one fsync under
 ``synchronous=FULL``) and hands ``(jobs, results, error, changes)`` to the loop through one
 ``call_soon_threadsafe``. Working state of a batch lives in a :class:`Changes` and is merged
 into the writer's state only after the commit succeeded, so a failed commit leaves no trace.
-Only :mod:`kawa.eventlog.sqlite` uses this module.
+A batch whose appends fail runs again without them: a failed append never takes a cursor
+save or a trim down with it.
+
+A full log (``database or disk is full``: the disk, or ``max_size``) fails appends with
+:class:`~kawa.errors.InsufficientStorageError` and enters *full* mode: the reserve file is
+given back to the disk (:mod:`kawa.eventlog._reserve`) and appends are refused without
+touching the file, so that the room goes to what frees space (trims, stream deletions,
+cursor saves), until the next trim has run; then appends are tried again. The database is in
+``auto_vacuum = INCREMENTAL`` mode: after a trim, :data:`VACUUM` jobs give free pages beyond
+:data:`VACUUM_KEEP` back to the disk. Only :mod:`kawa.eventlog.sqlite` uses this module.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import queue
 import sqlite3
@@ -26,7 +36,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from kawa import files
-from kawa.errors import ConflictError, KawaError, PermanentError, TemporaryError
+from kawa.errors import (
+    ConflictError,
+    InsufficientStorageError,
+    KawaError,
+    PermanentError,
+    TemporaryError,
+)
+from kawa.eventlog._reserve import Reserve
 
 if sys.platform != "win32":
     import fcntl
@@ -37,11 +54,21 @@ DELETE_CURSOR: Final = 2
 DELETE_STREAM: Final = 3
 TRIM: Final = 4
 STOP: Final = 5
+VACUUM: Final = 6
+
+log = logging.getLogger(__name__)
 
 TRIM_STEP: Final = 1_000
 """Most records one trim job deletes. Appends queued meanwhile wait for the step's commit, so
 a step must be short: 1,000 records take ~2 ms here (10,000 took ~18 ms, and appends during a
 large trim waited 15 ms at the median; see docs/performance.md)."""
+
+VACUUM_STEP: Final = 128
+"""Most free pages (of 4 KiB) one vacuum job gives back; ~4 ms here, so appends queued
+meanwhile wait about as long as behind a trim step."""
+VACUUM_KEEP: Final = 1024
+"""Free pages kept for new appends (4 MiB): a log that is trimmed and refilled in turn does
+not shrink and grow its file every time."""
 
 Job = tuple[int, "asyncio.Future[Any]", Any, Any, Any]
 """``(op, future, a, b, c)``; the meaning of ``a``, ``b``, ``c`` depends on ``op``."""
@@ -92,6 +119,8 @@ class Changes:
     """The ``appended_at`` of every record this batch appended."""
     removed: bool = False
     """Whether the batch deleted records (a trim or a stream deletion)."""
+    vacuumed: bool = False
+    """Whether the batch ended a vacuum (a checkpoint then writes the smaller file)."""
 
 
 class Writer:
@@ -104,6 +133,9 @@ class Writer:
         clock: Callable[[], float],
         loop: asyncio.AbstractEventLoop,
         committed: Committed,
+        *,
+        max_size: int = 0,
+        reserve: int = 0,
     ) -> None:
         self.path = path
         self.jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
@@ -111,6 +143,12 @@ class Writer:
         self._clock = clock
         self._loop = loop
         self._committed = committed
+        self._max_size = max_size
+        self._reserve = Reserve(Path(path + ".reserve"), reserve)
+        self._full: InsufficientStorageError | None = None
+        """Set in full mode: what refused appends fail with."""
+        self._was_full = False
+        """Full since the last append that succeeded (a full log says so once)."""
         self._state = State()
         self._now = 0.0  # latest appended_at: appended_at never goes back
         self._ready: concurrent.futures.Future[State] = concurrent.futures.Future()
@@ -140,12 +178,14 @@ class Writer:
                 else TemporaryError(f"cannot open the event log {self.path}: {exc}")
             )
             return
+        self._reserve.keep()
         s = self._state
         self._ready.set_result(State(dict(s.ids), dict(s.last), dict(s.cursors)))
         try:
             self._serve(conn)
         finally:
             conn.close()
+            self._reserve.release()  # held while the log is open: a stopped kawa keeps none
             os.close(lock)
 
     def _lock(self) -> int:
@@ -164,21 +204,58 @@ class Writer:
         files.create_private(Path(self.path))  # SQLite gives its -wal and -shm the same mode
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            fresh = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+            if fresh:  # only an empty database takes the mode without a VACUUM
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise TemporaryError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
             conn.execute("PRAGMA journal_size_limit = 67108864")
+            if self._max_size > 0:
+                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+                pages = max(1, self._max_size // page_size)
+                conn.execute(f"PRAGMA max_page_count = {pages}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise PermanentError(f"{self.path} was written by a newer kawa (schema {version})")
+            if not fresh and conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                self._convert_to_incremental(conn)
             conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:  # a write: an existing log opens on a full disk
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._load(conn)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _convert_to_incremental(self, conn: sqlite3.Connection) -> None:
+        """Turn a log written by an older kawa into ``auto_vacuum = INCREMENTAL`` (a VACUUM,
+        once: it rewrites the file through the WAL, so it needs twice its size free)."""
+        size = os.stat(self.path).st_size
+        free = _free_space(self.path)
+        if free is not None and free < 2 * size:
+            log.warning(
+                "event log %s: not rewritten to give space back after trims (it needs %d bytes "
+                "free, the disk has %d); it keeps its size after trims",
+                self.path,
+                2 * size,
+                free,
+            )
+            return
+        log.info("event log %s: rewriting it once so that it can give space back", self.path)
+        try:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        except sqlite3.Error as err:
+            with contextlib.suppress(sqlite3.Error):  # the WAL it grew goes back to the disk
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            log.warning(
+                "event log %s: could not rewrite it (%s); it keeps its size after trims",
+                self.path,
+                err,
+            )
 
     def _load(self, conn: sqlite3.Connection) -> None:
         s = self._state
@@ -206,27 +283,74 @@ class Writer:
                     jobs.append(jobs_queue.get_nowait())
                 except queue.Empty:
                     break
-            changes = Changes()
-            try:
-                results = self._batch(conn, jobs, changes)
-                conn.execute("COMMIT")
-            except Exception as exc:
-                if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                self._deliver(jobs, [], exc, changes)
-            else:
-                s = self._state
-                s.ids.update(changes.ids)
-                s.last.update(changes.last)
-                for consumer, saved in changes.cursors.items():
-                    if saved is None:
-                        s.cursors.pop(consumer, None)
-                    else:
-                        s.cursors[consumer] = saved
-                self._deliver(jobs, results, None, changes)
+            if self._full is not None:  # full mode: appends wait for a trim (module docs)
+                refused = [job for job in jobs if job[0] == APPEND]
+                if refused:
+                    jobs = [job for job in jobs if job[0] != APPEND]
+                    self._deliver(refused, [], self._full, Changes())
+            if jobs:
+                self._commit(conn, jobs)
             if any(job[0] == STOP for job in jobs):
                 return
+
+    def _commit(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
+        """Run ``jobs`` in one transaction and hand the outcome to the loop."""
+        changes = Changes()
+        try:
+            results = self._batch(conn, jobs, changes)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            error = self._full_mode(exc) if _is_full(exc) else exc
+            appends = [job for job in jobs if job[0] == APPEND]
+            if appends and len(appends) < len(jobs):  # the others may well succeed alone
+                self._deliver(appends, [], error, Changes())
+                self._commit(conn, [job for job in jobs if job[0] != APPEND])
+            else:
+                self._deliver(jobs, [], error, changes)
+            return
+        s = self._state
+        s.ids.update(changes.ids)
+        s.last.update(changes.last)
+        for consumer, saved in changes.cursors.items():
+            if saved is None:
+                s.cursors.pop(consumer, None)
+            else:
+                s.cursors[consumer] = saved
+        if changes.removed:
+            self._full = None  # appends may try again (see the module docs)
+        if self._was_full and changes.last:
+            self._was_full = False
+            log.info("event log %s stores events again", self.path)
+        if changes.vacuumed:  # a checkpoint writes the smaller file back (and truncates it)
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if (changes.removed or changes.vacuumed) and not self._reserve.held:
+            self._reserve.keep()
+        self._deliver(jobs, results, None, changes)
+
+    def _full_mode(self, cause: BaseException) -> InsufficientStorageError:
+        """Enter full mode (module docs); the error refused appends fail with."""
+        limit = f"; its limit is {self._max_size} bytes" if self._max_size > 0 else ""
+        error = InsufficientStorageError(
+            f"the event log {self.path} is full ({cause}{limit}): nothing was written. "
+            "Delivered events are trimmed; events are accepted again as soon as there is "
+            "room, without a restart"
+        )
+        self._full = error
+        freed = self._reserve.held and self._reserve.release()
+        if freed or not self._was_full:
+            self._was_full = True
+            note = f"; gave its {self._reserve.size} bytes reserve back" if freed else ""
+            log.warning(
+                "event log %s is full (%s)%s; appends are refused until a trim makes room",
+                self.path,
+                cause,
+                note,
+            )
+        return error
 
     def _deliver(
         self, jobs: list[Job], results: list[Any], error: BaseException | None, ch: Changes
@@ -280,6 +404,10 @@ class Writer:
             elif op == TRIM:
                 ch.removed = True
                 results.append(self._trim(conn, a, ch))
+            elif op == VACUUM:
+                more = self._vacuum(conn)
+                ch.vacuumed = not more
+                results.append(more)
             else:  # STOP
                 results.append(None)
         if rows:
@@ -346,3 +474,26 @@ class Writer:
                 if budget <= 0:
                     return deleted, False
         return deleted, True
+
+    def _vacuum(self, conn: sqlite3.Connection) -> bool:
+        """Give up to :data:`VACUUM_STEP` free pages back; whether more should go (there are
+        more than :data:`VACUUM_KEEP` and this step gave some: a log whose conversion to the
+        incremental mode failed gives none, and ends at once)."""
+        free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        for _ in range(min(VACUUM_STEP, free - VACUUM_KEEP)):
+            conn.execute("PRAGMA incremental_vacuum")  # Python's sqlite3: one page per call
+        left = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return VACUUM_KEEP < left < free
+
+
+def _free_space(path: str) -> int | None:
+    """Bytes free on the disk of ``path`` (None where the OS does not say)."""
+    try:
+        disk = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except (OSError, AttributeError):
+        return None
+    return disk.f_bavail * disk.f_frsize
+
+
+def _is_full(exc: BaseException) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL

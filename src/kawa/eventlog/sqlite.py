@@ -34,13 +34,22 @@ records are trimmed or the stream is deleted, so seqs are never reused),
 ``records(stream_id, seq, appended_at, payload)`` keyed by ``(stream_id, seq)`` and
 ``cursors(consumer, stream_id, seq)``. ``appended_at`` never decreases within a stream, so
 :meth:`SqliteEventLog.trim` deletes a prefix of each stream, in bounded steps that interleave
-with appends. One process owns a log file at a time (a ``<path>.lock`` file lock says so).
+with appends, then gives the freed pages back to the disk (incremental vacuum, also in
+bounded steps; 4 MiB stay free for new appends). One process owns a log file at a time (a
+``<path>.lock`` file lock says so).
+
+A full log (the disk, or ``max_size`` bytes) fails appends with
+:class:`~kawa.errors.InsufficientStorageError` and stores events again, without a restart,
+once a trim or the disk made room; cursor saves and trims go on while it is full, helped on a
+full disk by ``<path>.reserve``, ``reserve`` bytes held for that moment (see
+:mod:`kawa.eventlog._sqlite_writer`). Every file of the log is created 0600.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import queue
 import sqlite3
 import threading
@@ -48,7 +57,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal
 
-from kawa.errors import FieldError, PermanentError, TemporaryError, ValidationError
+from kawa.errors import FieldError, KawaError, PermanentError, TemporaryError, ValidationError
 from kawa.eventlog import base
 from kawa.eventlog._signals import StreamSignals
 from kawa.eventlog._sqlite_writer import (
@@ -58,6 +67,7 @@ from kawa.eventlog._sqlite_writer import (
     SAVE_CURSOR,
     STOP,
     TRIM,
+    VACUUM,
     Changes,
     Job,
     Writer,
@@ -66,6 +76,9 @@ from kawa.eventlog._tail import TailCache
 
 Durability = Literal["full", "normal", "off"]
 DURABILITIES: Final = ("full", "normal", "off")
+DEFAULT_RESERVE: Final = 8 * 1024 * 1024
+"""Bytes held in ``<path>.reserve`` for a full disk: room for a checkpoint of a WAL at its
+automatic checkpoint size (4 MiB) and a trim."""
 
 _READ_SQL: Final = (
     "SELECT seq, appended_at, payload FROM records WHERE stream_id = ? AND seq > ? "
@@ -79,6 +92,8 @@ class SqliteEventLog:
 
     Build it with ``await SqliteEventLog.open(path, durability=...)`` and :meth:`close` it.
     ``clock`` gives ``appended_at`` and the "now" of :meth:`trim` (tests pass a fake one).
+    ``max_size`` caps the file (0: the disk is the limit); ``reserve`` is the size of the
+    reserve file (0: none).
     """
 
     def __init__(
@@ -87,16 +102,23 @@ class SqliteEventLog:
         *,
         durability: Durability = "full",
         clock: Callable[[], float] = time.time,
+        max_size: int = 0,
+        reserve: int = DEFAULT_RESERVE,
     ) -> None:
         errors: list[FieldError] = []
         if not path or path == ":memory:" or path.startswith("file:"):
             errors.append(FieldError("path", "expected the path of a database file"))
         if durability not in DURABILITIES:
             errors.append(FieldError("durability", f"expected one of {', '.join(DURABILITIES)}"))
+        for name, value in (("maxSize", max_size), ("reserve", reserve)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                errors.append(FieldError(name, f"expected a number of bytes >= 0, got {value!r}"))
         if errors:
             raise ValidationError(errors, subject="SQLite event log")
         self.path = path
         self.durability: Durability = durability
+        self.max_size = max_size
+        self.reserve = reserve
         self._clock = clock
         self._writer: Writer | None = None
         self._reads: queue.SimpleQueue[_ReadJob | None] = queue.SimpleQueue()
@@ -116,15 +138,25 @@ class SqliteEventLog:
         *,
         durability: Durability = "full",
         clock: Callable[[], float] = time.time,
+        max_size: int = 0,
+        reserve: int = DEFAULT_RESERVE,
     ) -> SqliteEventLog:
         """Open (creating if needed) the log at ``path`` and start its threads."""
-        log = cls(path, durability=durability, clock=clock)
+        log = cls(path, durability=durability, clock=clock, max_size=max_size, reserve=reserve)
         await log._start()
         return log
 
     async def _start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
-        writer = Writer(self.path, self.durability, self._clock, loop, self._committed)
+        writer = Writer(
+            self.path,
+            self.durability,
+            self._clock,
+            loop,
+            self._committed,
+            max_size=self.max_size,
+            reserve=self.reserve,
+        )
         try:
             state = await asyncio.wrap_future(writer.start())
         except BaseException:  # failed (the thread is gone) or cancelled (let it go)
@@ -178,7 +210,10 @@ class SqliteEventLog:
             step: tuple[int, bool] = await self._submit(TRIM, cutoff)
             deleted += step[0]
             if step[1]:
-                return deleted
+                break
+        while await self._submit(VACUUM):  # the freed pages go back to the disk
+            pass
+        return deleted
 
     def _committed(
         self, jobs: list[Job], results: list[Any], error: BaseException | None, changes: Changes
@@ -206,9 +241,11 @@ class SqliteEventLog:
                 if not job[1].done():
                     job[1].set_result(result)
         else:
+            if not isinstance(error, KawaError):
+                error = TemporaryError(f"event log write failed: {error}")
             for job in jobs:
-                if not job[1].done():
-                    job[1].set_exception(TemporaryError(f"event log write failed: {error}"))
+                if not job[1].done():  # a copy each: a raised error collects its traceback
+                    job[1].set_exception(copy.copy(error))
 
     # -- reads ---------------------------------------------------------------------------------
 
