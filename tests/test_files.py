@@ -74,6 +74,12 @@ def test_directories_are_made_0700_parents_included(tmp_path: Path) -> None:
     }
 
 
+def test_a_file_in_the_way_of_a_directory_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"")
+    with pytest.raises(FileExistsError):
+        files.make_dir(tmp_path / "a" / "b")
+
+
 def test_files_are_written_0600(tmp_path: Path) -> None:
     files.write_private(tmp_path / "d" / "token", b"secret")
     files.create_private(tmp_path / "d" / "empty.db")
@@ -115,6 +121,11 @@ def test_tighten_takes_group_and_other_bits_off_what_kawa_keeps_only(tmp_path: P
     assert mode(root / "notes.txt") == 0o666
     assert mode(Path("/etc/passwd")) == 0o644  # a link is not followed
     assert files.tighten(root, ["events.db*", "kubelet"]) == []
+
+    os.chmod(root, 0o755)  # a data dir given as a link to a directory
+    (tmp_path / "link").symlink_to(root)
+    assert files.tighten(tmp_path / "link", []) == [tmp_path / "link"]
+    assert mode(root) == 0o700
 
 
 # -- each writer of the data dir ---------------------------------------------------------------

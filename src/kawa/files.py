@@ -21,7 +21,6 @@ Only ``os``: every layer may use it (the stores, the kubelet, the sources, the A
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Iterable
@@ -45,9 +44,13 @@ def make_dir(path: Path) -> Path:
             break
         at = at.parent
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(directory, DIR_MODE)
-            os.chmod(directory, DIR_MODE)  # the umask may have taken owner bits away
+        except FileExistsError:
+            if directory.is_dir():  # made meanwhile by another thread or process
+                continue
+            raise
+        os.chmod(directory, DIR_MODE)  # the umask may have taken owner bits away
     return path
 
 
@@ -76,8 +79,8 @@ def tighten(root: Path, patterns: Iterable[str]) -> list[Path]:
     ``patterns`` (globs such as ``events.db*``) hold, directories with everything under them
     (symbolic links are neither changed nor followed); the paths it changed. The owner's bits
     are kept, and what kawa does not keep in ``root`` is not touched (a data dir may be a
-    directory that holds other things too)."""
-    changed = [root] if _tighten_one(root) else []
+    directory that holds other things too). ``root`` itself may be a link to a directory."""
+    changed = [root] if _tighten_one(root, follow=True) else []
     for pattern in patterns:
         for path in sorted(root.glob(pattern)):
             if _tighten_one(path):
@@ -90,9 +93,9 @@ def tighten(root: Path, patterns: Iterable[str]) -> list[Path]:
     return changed
 
 
-def _tighten_one(path: Path) -> bool:
+def _tighten_one(path: Path, *, follow: bool = False) -> bool:
     try:
-        mode = os.lstat(path).st_mode
+        mode = os.stat(path, follow_symlinks=follow).st_mode
     except FileNotFoundError:
         return False
     if stat.S_ISLNK(mode) or not mode & _SHARED:
