@@ -2,25 +2,24 @@
 
 A full log is made two ways: ``max_size`` (SQLite's ``max_page_count``: the very
 ``SQLITE_FULL`` a full disk gives, deterministically), and, where the tests run as root, a
-real full disk (a small tmpfs), where only the reserve file lets a trim through. Every test
-shows the whole cycle: full, refused with :class:`InsufficientStorageError`, room made, and
-appends stored again by the same open log (no restart).
+real full disk (:mod:`tests.full_disk`), where only the reserve file lets a trim through.
+Every test shows the whole cycle: full, refused with :class:`InsufficientStorageError`,
+room made, and appends stored again by the same open log (no restart).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kawa.errors import InsufficientStorageError, ValidationError
 from kawa.eventlog import SqliteEventLog, _sqlite_writer
+
+from ..full_disk import free, small_disk
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -165,70 +164,46 @@ def test_sizes_are_checked() -> None:
 # -- a real full disk -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB tmpfs (mounting needs root: elsewhere the test is skipped, the ones above
-    show the same cycle with max_size)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+async def test_a_full_disk_is_recovered_with_the_reserve(tmp_path: Path) -> None:
+    with small_disk(tmp_path) as disk:
+        path = disk / "events.db"
+        reserve = disk / "events.db.reserve"
+        log = await SqliteEventLog.open(str(path), durability="normal", reserve=4 * MIB)
+        try:
+            assert reserve.stat().st_size == 4 * MIB
+            last = await fill(log)
+            assert not reserve.exists()  # given back to the disk for what follows
+            with pytest.raises(InsufficientStorageError):
+                await log.append("s", [b"refused"])
 
+            await log.save_cursor("trigger", "s", last)
+            assert await log.trim(0) == last  # room for the trim's own pages: the reserve
 
-def free(path: Path) -> int:
-    disk = os.statvfs(path)
-    return disk.f_bavail * disk.f_frsize
-
-
-async def test_a_full_disk_is_recovered_with_the_reserve(small_disk: Path) -> None:
-    path = small_disk / "events.db"
-    reserve = small_disk / "events.db.reserve"
-    log = await SqliteEventLog.open(str(path), durability="normal", reserve=4 * MIB)
-    try:
-        assert reserve.stat().st_size == 4 * MIB
-        last = await fill(log)
-        assert not reserve.exists()  # given back to the disk for what follows
-        with pytest.raises(InsufficientStorageError):
-            await log.append("s", [b"refused"])
-
-        await log.save_cursor("trigger", "s", last)
-        assert await log.trim(0) == last  # room for the trim's own pages: the reserve
-
-        assert await log.append("s", [b"stored again"]) == [last + 1]
-        assert reserve.stat().st_size == 4 * MIB  # taken again, the disk has room
-        assert free(small_disk) > 8 * MIB
-    finally:
-        await log.close()
+            assert await log.append("s", [b"stored again"]) == [last + 1]
+            assert reserve.stat().st_size == 4 * MIB  # taken again, the disk has room
+            assert free(disk) > 8 * MIB
+        finally:
+            await log.close()
 
 
 async def test_a_log_too_big_to_convert_keeps_working(
-    small_disk: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Converting an older log needs as much free space again: without it the log keeps the
     old mode (and its size after trims), and trims still end."""
-    path = small_disk / "events.db"
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("CREATE TABLE filler (x BLOB)")
-        conn.execute("INSERT INTO filler VALUES (zeroblob(9 * 1024 * 1024))")
-    log = await SqliteEventLog.open(str(path), durability="off", reserve=0)
-    try:
-        assert pragma(path, "auto_vacuum") == 0
-        assert "not rewritten to give space back after trims (it needs" in caplog.text
-        await log.append("s", [payload(i) for i in range(100)])
-        await log.save_cursor("trigger", "s", 100)
-        assert await asyncio.wait_for(log.trim(0), 30) == 100
-        assert await log.append("s", [b"x"]) == [101]
-    finally:
-        await log.close()
+    with small_disk(tmp_path) as disk:
+        path = disk / "events.db"
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("CREATE TABLE filler (x BLOB)")
+            conn.execute("INSERT INTO filler VALUES (zeroblob(9 * 1024 * 1024))")
+        log = await SqliteEventLog.open(str(path), durability="off", reserve=0)
+        try:
+            assert pragma(path, "auto_vacuum") == 0
+            assert "not rewritten to give space back after trims (it needs" in caplog.text
+            await log.append("s", [payload(i) for i in range(100)])
+            await log.save_cursor("trigger", "s", 100)
+            assert await asyncio.wait_for(log.trim(0), 30) == 100
+            assert await log.append("s", [b"x"]) == [101]
+        finally:
+            await log.close()

@@ -1,6 +1,6 @@
 """What bounds the SQLite resource store: its change history, capped in bytes as well as in
-count, and a full store (its disk, or ``max_size``), which refuses writes with
-:class:`InsufficientStorageError` and writes again once there is room."""
+count, and a full store (``max_size``, or a real full disk: :mod:`tests.full_disk`), which
+refuses writes with :class:`InsufficientStorageError` and writes again once there is room."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from kawa.errors import GoneError, InsufficientStorageError
 from kawa.store import sqlite as store_sqlite
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 from kawa.store.sqlite import SqliteResourceStore
+
+from ..full_disk import fill_disk, small_disk
 
 KEY = ResourceKey("configmaps", "default", "c")
 
@@ -40,6 +42,16 @@ async def fill(store: ResourceStore) -> tuple[list[str], InsufficientStorageErro
         except InsufficientStorageError as err:
             return names, err
         names.append(f"c{n}")
+    raise AssertionError("the store never filled up")
+
+
+async def update_until_full(store: ResourceStore) -> InsufficientStorageError:
+    """Update :data:`KEY` until the store refuses (the WAL may have room left at first)."""
+    for n in range(1000):
+        try:
+            await store.update(KEY, configmap(2000, n))
+        except InsufficientStorageError as err:
+            return err
     raise AssertionError("the store never filled up")
 
 
@@ -134,3 +146,22 @@ async def test_a_full_store_refuses_a_write_whole_and_writes_again_once_there_is
         await live.aclose()
     finally:
         await store.close()
+
+
+async def test_a_store_on_a_full_disk_writes_again_once_the_disk_has_room(
+    tmp_path: Path,
+) -> None:
+    with small_disk(tmp_path) as disk:
+        store = SqliteResourceStore(str(disk / "resources.db"))
+        try:
+            await store.create(KEY, configmap(100))
+            filler = fill_disk(disk)
+            refused = await update_until_full(store)
+            assert "the resource store is full (database or disk is full" in str(refused)
+            assert (await store.get(KEY))["kind"] == "ConfigMap"  # reads go on
+
+            filler.unlink()
+            updated = await store.update(KEY, configmap(2000, -1))
+            assert updated["data"]["n"] == "-1"
+        finally:
+            await store.close()
