@@ -31,15 +31,15 @@ class Reserve:
         """Whether the file is there, at its size (as this object last saw or made it)."""
 
     def keep(self) -> bool:
-        """Allocate the file if the disk has twice its size free; whether it is held."""
+        """Allocate the file if the disk has twice its size free; whether it is held (it
+        never raises: without a reserve the log works as well, it only cannot help a full
+        disk)."""
         if self.size <= 0:
             return False
-        try:
+        with contextlib.suppress(OSError):
             if os.stat(self.path).st_size >= self.size:
                 self.held = True
                 return True
-        except FileNotFoundError:
-            pass
         try:
             disk = os.statvfs(self.path.parent)
             if disk.f_bavail * disk.f_frsize < 2 * self.size:
@@ -59,11 +59,11 @@ class Reserve:
         return True
 
     def release(self) -> bool:
-        """Delete the file; whether there was one to give back."""
+        """Delete the file; whether there was one to give back (it never raises)."""
         self.held = False
         try:
             self.path.unlink()
-        except FileNotFoundError:
+        except OSError:
             return False
         return True
 
