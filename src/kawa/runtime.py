@@ -100,7 +100,7 @@ class Config:
     event_log_backend: str = "sqlite"
     """The event log: a key of :data:`EVENT_LOG_BACKENDS` (``kawa up --ephemeral``: memory)."""
     limits: http_server.ServerLimits = field(default_factory=http_server.ServerLimits)
-    """Timeouts, connection cap and body budget of both HTTP listeners (docs/limits.md)."""
+    """Timeouts, connection cap and body budget of both ports (docs/http-server-limits.md)."""
 
 
 @dataclass(frozen=True, slots=True)
