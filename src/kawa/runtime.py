@@ -64,12 +64,17 @@ DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
 MAX_HEADER_LINE: Final = 64 * 1024
 MAX_HEADER_FIELD: Final = 256 * 1024
+READ_BUFFER: Final = 32 * 1024
 HANDLER_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
     {
         "access_log": None,
         # Knative's servers take large headers (binary-mode extensions are headers)
         "max_line_size": MAX_HEADER_LINE,
         "max_field_size": MAX_HEADER_FIELD,
+        # a connection's unread body buffer (twice this before reading pauses): half of
+        # aiohttp's default halves what many connections sending bodies at once hold beyond
+        # the body budget (bench/slow_bodies.py: 400 of them, +330 MiB peak -> +150 MiB)
+        "read_bufsize": READ_BUFFER,
     }
 )
 """Options of aiohttp's request handler for the connections of both listeners."""
