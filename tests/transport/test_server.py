@@ -15,9 +15,11 @@ from typing import Final
 import aiohttp
 import orjson
 import pytest
+from click.testing import CliRunner
 
+from kawa.cli.main import main
 from kawa.runtime import Running
-from kawa.transport.server import ServerLimits
+from kawa.transport.server import ServerLimits, fit_file_limit
 
 from ..waiting import eventually
 from .limits_support import Raw, client_tls, kawa_with, request
@@ -54,14 +56,14 @@ async def test_heads_that_trickle_get_408_and_are_closed_after_the_header_timeou
         for _ in range(20):  # each starts its head at once: the timer runs from the accept
             raw = await Raw.open(url)
             started.append(time.monotonic())
-            await raw.send(b"POST /brokers/default/default HTTP/1.1\r\nHost: kawa\r\n")
+            await raw.send(b"POST /brokers/default/default HTTP/1.1\r\nHost: kawa\r\nx-slow: ")
             conns.append(raw)
 
-        async def trickle(raw: Raw) -> None:  # one header line every 0.1s, never the end
+        async def trickle(raw: Raw) -> None:  # a byte of a header every 0.1s, never the end
             with contextlib.suppress(ConnectionError, OSError):
-                for n in range(int(LONG / 0.1)):
+                for _ in range(int(LONG / 0.1)):
                     await asyncio.sleep(0.1)
-                    await raw.send(f"x-trickle-{n}: y\r\n".encode())
+                    await raw.send(b"a")
 
         tricklers = [asyncio.create_task(trickle(raw)) for raw in conns]
         try:
@@ -110,6 +112,18 @@ async def test_a_head_that_arrives_in_time_in_pieces_is_served(tmp_path: Path) -
         # the next request on the kept-alive connection has its own time, from its first byte
         await asyncio.sleep(1.2)
         await raw.send(HEALTH)
+        assert (await raw.response()).body == b"ok"
+        await raw.close()
+
+
+async def test_a_head_begun_before_the_idle_timeout_has_the_header_timeout(tmp_path: Path) -> None:
+    async with kawa_with(tmp_path, ServerLimits(header_timeout=1.5, idle_timeout=SHORT)) as kawa:
+        raw = await Raw.open(kawa.url)
+        await raw.send(HEALTH)
+        assert (await raw.response()).status == 200
+        await raw.send(b"GET /hea")  # well within the idle timeout
+        await asyncio.sleep(SHORT * 2)  # past the idle timeout, within the header timeout
+        await raw.send(b"lthz HTTP/1.1\r\nHost: kawa\r\n\r\n")
         assert (await raw.response()).body == b"ok"
         await raw.close()
 
@@ -209,3 +223,42 @@ async def test_a_watch_is_not_cut_by_any_timeout(tmp_path: Path) -> None:
                     line = await asyncio.wait_for(watch.content.readline(), LONG)
                     seen.append(orjson.loads(line)["object"]["metadata"]["name"])
                 assert seen == ["c0", "c1", "c2"]
+
+
+def test_the_flags_of_kawa_up_and_their_defaults(tmp_path: Path) -> None:
+    shown = CliRunner().invoke(main, ["up", "--help"])
+    assert shown.exit_code == 0, shown.output
+    help_text = " ".join(shown.output.split())
+    for flag, default in (
+        ("--header-timeout", "10.0"),
+        ("--idle-timeout", "60.0"),
+        ("--body-timeout", "60.0"),
+        ("--max-connections", "1000"),
+        ("--max-buffered-bytes", "134217728"),
+    ):
+        assert flag in help_text
+        assert f"[default: {default}" in help_text.split(flag, 1)[1], flag
+    data_dir = tmp_path / "data"
+    refused = CliRunner().invoke(
+        main,
+        [
+            "up",
+            f"--data-dir={data_dir}",
+            "--max-event-size=2000000",
+            "--max-buffered-bytes=1000000",
+        ],
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "--max-buffered-bytes" in refused.output
+    assert "below --max-event-size (2000000)" in refused.output
+    assert not data_dir.exists()
+
+
+def test_the_open_file_limit_is_fitted_to_the_caps_or_named() -> None:
+    assert fit_file_limit(1) is None  # 2 + 512 files: within any limit kawa can run under
+    # more files than any kernel allows (fs.nr_open is below 2**31)
+    warning = fit_file_limit(2 * 10**9)
+    assert warning is not None
+    assert "--max-connections 2000000000" in warning
+    assert f"({4 * 10**9 + 512})" in warning
+    assert "ulimit -n" in warning

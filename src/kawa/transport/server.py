@@ -10,9 +10,10 @@ HTTPS port of the API. Each is a :class:`BoundedSite`, whose connections are
   first byte of each later request on a kept-alive one). A connection that trickles its head
   (slowloris) gets ``408 Request Timeout`` and is closed; one that sent nothing is closed.
   On the HTTPS port the TLS handshake has the same time.
-* **Idle timeout**: a kept-alive connection with no request for ``idle_timeout`` seconds is
-  closed (aiohttp's keep-alive timer). A request in progress is never idle: a watch that
-  streams for hours, or a request whose handler takes long, is not cut by either timer.
+* **Idle timeout**: a kept-alive connection that sends no byte of a next request for
+  ``idle_timeout`` seconds after a response is closed. A request in progress is never idle:
+  a watch that streams (or waits) for hours, or a request whose handler takes long, is cut
+  by neither timer.
 * **Connection cap**: each listener holds at most ``max_connections`` connections. One more
   is still accepted, answered ``503 Service Unavailable`` (``Retry-After``,
   ``Connection: close``) once its request head arrives (or after a second at most), and
@@ -27,7 +28,8 @@ under it, or says which limit does not fit.
 The handler protocol subclasses aiohttp's ``RequestHandler`` and reads two of its attributes:
 ``_waiter`` (pending while it waits for a request head, the test aiohttp's own keep-alive
 timer makes) and ``_request_count`` (request heads parsed on the connection; both since
-aiohttp 3.9). ``tests/transport/test_server_limits.py`` holds them to their meaning.
+aiohttp 3.9). ``tests/transport/test_server.py`` holds them to their meaning (ADR "bounded
+HTTP listeners").
 """
 
 from __future__ import annotations
@@ -133,11 +135,12 @@ class BoundedRequestHandler(web.RequestHandler):
         "_admitted",
         "_connections",
         "_hang_up",
-        "_head_count",
-        "_head_started",
-        "_head_timer",
+        "_head_bytes",
         "_rejected",
         "_rejected_head",
+        "_timer",
+        "_timer_count",
+        "_timer_head",
         "budget",
         "limits",
     )
@@ -152,16 +155,21 @@ class BoundedRequestHandler(web.RequestHandler):
         connections: Connections,
         **options: Any,
     ) -> None:
-        super().__init__(manager, loop=loop, keepalive_timeout=limits.idle_timeout, **options)
+        # aiohttp's keep-alive timer only backs this class's timers up: it closes a connection
+        # waiting for a head (idle or not) a while after the last response, later than they do
+        backstop = limits.idle_timeout + limits.header_timeout
+        super().__init__(manager, loop=loop, keepalive_timeout=backstop, **options)
         self.limits = limits
         self.budget = budget
         self._connections = connections
         self._admitted = False
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_count = 0
-        """``_request_count`` when the head timer was armed: the head it waits for is in
-        once the count moves."""
-        self._head_started = False
+        self._timer: asyncio.TimerHandle | None = None
+        """The header timer (a head is on its way) or the idle timer (between requests)."""
+        self._timer_head = False
+        self._timer_count = 0
+        """``_request_count`` when the timer was armed: once it moves, a head came in."""
+        self._head_bytes = False
+        """Whether any of the awaited head arrived (then a late head gets a 408)."""
         self._hang_up = False
         """Close the connection once the current response is sent (a stalled body)."""
         self._rejected: asyncio.Transport | None = None
@@ -178,32 +186,31 @@ class BoundedRequestHandler(web.RequestHandler):
         connections.open += 1
         self._admitted = True
         super().connection_made(transport)
-        self._arm_head_timer(started=False)
+        self._arm(head=True)  # the first head has its time from the accept
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted:
             self._rejected_data(data)
             return
-        if self._head_timer is not None:
-            self._head_started = True
+        if self._timer_head:  # a head on its way: done once the parser counts it
+            self._head_bytes = True
             super().data_received(data)
-            if self._request_count != self._head_count:
-                self._head_timer.cancel()
-                self._head_timer = None
+            if self._request_count != self._timer_count:
+                self._disarm()
             return
         waiter = self._waiter
-        if waiter is None or waiter.done():  # a request is in progress: its body, or the next
+        if waiter is None or waiter.done():  # a request in progress: its body, or the next
             super().data_received(data)
             return
+        # the first bytes of a head after an idle time: the head has its time from now
+        self._disarm()
         super().data_received(data)
         if not waiter.done():
-            # the first bytes of a head that is not complete yet: it has its time from now
-            self._arm_head_timer(started=True)
+            self._arm(head=True)
+            self._head_bytes = True
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._disarm()
         if not self._admitted:
             self._rejected_lost()
             return
@@ -222,19 +229,35 @@ class BoundedRequestHandler(web.RequestHandler):
         result = await super().finish_response(request, resp, start_time)
         if self._hang_up:
             self.force_close()
+        elif resp.keep_alive:
+            self._arm(head=False)  # idle until the next request's first byte
         return result
 
-    def _arm_head_timer(self, *, started: bool) -> None:
-        self._head_count = self._request_count
-        self._head_started = started
-        self._head_timer = self._loop.call_later(self.limits.header_timeout, self._head_late)
+    def _arm(self, *, head: bool) -> None:
+        self._disarm()
+        self._timer_head = head
+        self._timer_count = self._request_count
+        self._head_bytes = False
+        limits = self.limits
+        delay = limits.header_timeout if head else limits.idle_timeout
+        self._timer = self._loop.call_later(delay, self._timed_out)
 
-    def _head_late(self) -> None:
-        self._head_timer = None
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_head = False
+
+    def _timed_out(self) -> None:
+        """Close the connection if it still waits for the head the timer was armed for."""
+        self._timer = None
+        head, self._timer_head = self._timer_head, False
         transport = self.transport
-        if self._request_count != self._head_count or transport is None:
-            return
-        if self._head_started:
+        waiter = self._waiter
+        waiting = waiter is not None and not waiter.done()
+        if self._request_count != self._timer_count or not waiting or transport is None:
+            return  # a request came in (and may be in progress): not idle, not late
+        if head and self._head_bytes:
             seconds = self.limits.header_timeout
             text = f"the request head did not arrive within {seconds:g}s\n"
             transport.write(_answer("408 Request Timeout", text))
@@ -245,7 +268,7 @@ class BoundedRequestHandler(web.RequestHandler):
     def _reject(self, transport: asyncio.Transport) -> None:
         self._rejected = transport
         self._connections.rejecting.add(transport)
-        self._head_timer = self._loop.call_later(REJECT_WAIT, self._answer_rejected)
+        self._timer = self._loop.call_later(REJECT_WAIT, self._answer_rejected)
 
     def _rejected_data(self, data: bytes) -> None:
         if self._rejected_head is None:  # answered: the rest is read and dropped
@@ -258,9 +281,7 @@ class BoundedRequestHandler(web.RequestHandler):
 
     def _answer_rejected(self) -> None:
         transport = self._rejected
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._disarm()
         if transport is None or transport.is_closing():
             return
         self._rejected_head = None
@@ -269,7 +290,7 @@ class BoundedRequestHandler(web.RequestHandler):
             # half-close, and drop what the client still sends (a body) until it closes: a
             # close with unread data would reset the connection before the 503 is read
             transport.write_eof()
-            self._head_timer = self._loop.call_later(REJECT_WAIT, transport.close)
+            self._timer = self._loop.call_later(REJECT_WAIT, transport.close)
         else:
             transport.close()
 
