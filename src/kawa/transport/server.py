@@ -134,11 +134,13 @@ class BoundedRequestHandler(web.RequestHandler):
     __slots__ = (
         "_admitted",
         "_connections",
+        "_deadline",
         "_hang_up",
         "_head_bytes",
         "_rejected",
         "_rejected_head",
         "_timer",
+        "_timer_at",
         "_timer_count",
         "_timer_head",
         "budget",
@@ -163,9 +165,16 @@ class BoundedRequestHandler(web.RequestHandler):
         self.budget = budget
         self._connections = connections
         self._admitted = False
+        self._deadline: float | None = None
+        """When the awaited head must be in (its first byte, for the idle timer); None when
+        no head is awaited (a request in progress)."""
         self._timer: asyncio.TimerHandle | None = None
-        """The header timer (a head is on its way) or the idle timer (between requests)."""
+        """The callback that checks the deadline, at ``_timer_at``: it is moved only when a
+        deadline comes earlier, and the check puts it off to a later one, so that a kept-alive
+        connection makes no timer per request."""
+        self._timer_at = 0.0
         self._timer_head = False
+        """Whether the deadline is the header timeout's (else the idle timeout's)."""
         self._timer_count = 0
         """``_request_count`` when the timer was armed: once it moves, a head came in."""
         self._head_bytes = False
@@ -211,6 +220,7 @@ class BoundedRequestHandler(web.RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        self._cancel_timer()
         if not self._admitted:
             self._rejected_lost()
             return
@@ -234,24 +244,38 @@ class BoundedRequestHandler(web.RequestHandler):
         return result
 
     def _arm(self, *, head: bool) -> None:
-        self._disarm()
+        limits = self.limits
+        deadline = self._loop.time() + (limits.header_timeout if head else limits.idle_timeout)
+        self._deadline = deadline
         self._timer_head = head
         self._timer_count = self._request_count
         self._head_bytes = False
-        limits = self.limits
-        delay = limits.header_timeout if head else limits.idle_timeout
-        self._timer = self._loop.call_later(delay, self._timed_out)
+        if self._timer is None or self._timer_at > deadline:
+            self._cancel_timer()
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
 
     def _disarm(self) -> None:
+        self._deadline = None
+        self._timer_head = False
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._timer_head = False
 
-    def _timed_out(self) -> None:
-        """Close the connection if it still waits for the head the timer was armed for."""
+    def _check_deadline(self) -> None:
+        """Close the connection if it still waits for the head the deadline was set for."""
         self._timer = None
-        head, self._timer_head = self._timer_head, False
+        deadline = self._deadline
+        if deadline is None:
+            return
+        if self._loop.time() < deadline:  # set again since the timer was: check then
+            self._timer = self._loop.call_at(deadline, self._check_deadline)
+            self._timer_at = deadline
+            return
+        head = self._timer_head
+        self._disarm()
         transport = self.transport
         waiter = self._waiter
         waiting = waiter is not None and not waiter.done()
@@ -281,7 +305,7 @@ class BoundedRequestHandler(web.RequestHandler):
 
     def _answer_rejected(self) -> None:
         transport = self._rejected
-        self._disarm()
+        self._cancel_timer()
         if transport is None or transport.is_closing():
             return
         self._rejected_head = None
