@@ -26,10 +26,10 @@ import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from aiohttp import web
@@ -58,6 +58,7 @@ from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import sink_bindings
 from kawa.store.base import ResourceStore
 from kawa.store.sqlite import SqliteResourceStore
+from kawa.transport import server as http_server
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,20 @@ DEFAULT_API_PORT: Final = 7443
 DEFAULT_DATA_DIR: Final = ".kawa"
 MAX_HEADER_LINE: Final = 64 * 1024
 MAX_HEADER_FIELD: Final = 256 * 1024
+READ_BUFFER: Final = 32 * 1024
+HANDLER_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "access_log": None,
+        # Knative's servers take large headers (binary-mode extensions are headers)
+        "max_line_size": MAX_HEADER_LINE,
+        "max_field_size": MAX_HEADER_FIELD,
+        # a connection's unread body buffer (twice this before reading pauses): half of
+        # aiohttp's default halves what many connections sending bodies at once hold beyond
+        # the body budget (bench/slow_bodies.py: 400 of them, +330 MiB peak -> +150 MiB)
+        "read_bufsize": READ_BUFFER,
+    }
+)
+"""Options of aiohttp's request handler for the connections of both listeners."""
 SHUTDOWN_TIMEOUT: Final = 2.0
 """Seconds a stopping kawa gives open requests (watches) before closing them."""
 SWITCH_INTERVAL: Final = 0.0005
@@ -108,6 +123,8 @@ class Config:
     max_event_log_size: int = 0
     """Bytes ``events.db`` may take (0: the disk is the limit); beyond, the broker answers
     507 until delivered events are trimmed (``kawa up --max-event-log-size``)."""
+    limits: http_server.ServerLimits = field(default_factory=http_server.ServerLimits)
+    """Timeouts, connection cap and body budget of both ports (docs/http-server-limits.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +231,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api.install(app)
             runner = web.AppRunner(
                 app,
-                access_log=None,
                 handle_signals=False,
-                # Knative's servers take large headers (binary-mode extensions are headers)
-                max_line_size=MAX_HEADER_LINE,
-                max_field_size=MAX_HEADER_FIELD,
                 # A client that goes away (an abandoned watch) cancels its handler, and a stop
                 # does not wait a minute for open watches to end.
                 handler_cancellation=True,
@@ -231,10 +244,25 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             except OSError:
                 http_sock.close()
                 raise
-            await web.SockSite(runner, http_sock, backlog=1024).start()
-            await web.SockSite(
-                runner, api_sock, ssl_context=access.server_ssl_context(cert, key), backlog=128
-            ).start()
+            # both listeners bound their connections and share one budget of body bytes
+            # (kawa.transport.server); the request-handler options go to the sites
+            warning = http_server.fit_file_limit(config.limits.max_connections)
+            if warning:
+                log.warning("%s", warning)
+            budget = http_server.BodyBudget(config.limits.max_buffered_bytes)
+            for sock, ssl_context, backlog in (
+                (http_sock, None, 1024),
+                (api_sock, access.server_ssl_context(cert, key), 128),
+            ):
+                await http_server.BoundedSite(
+                    runner,
+                    sock,
+                    limits=config.limits,
+                    budget=budget,
+                    ssl_context=ssl_context,
+                    backlog=backlog,
+                    **HANDLER_OPTIONS,
+                ).start()
             host = f"[{config.host}]" if ":" in config.host else config.host
             url = f"http://{host}:{http_sock.getsockname()[1]}"
             api_url = f"https://{host}:{api_sock.getsockname()[1]}"

@@ -20,6 +20,7 @@ from kawa.apiserver.protobuf import UnsupportedKind
 from kawa.apiserver.requests import Target
 from kawa.apiserver.status import (
     RequestEntityTooLargeError,
+    RequestTimeoutError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
@@ -54,6 +55,7 @@ TABLE: Final[dict[type[KawaError], tuple[int, str]]] = {
     ConflictError: (409, "Conflict"),
     GoneError: (410, "Expired"),
     RequestEntityTooLargeError: (413, "RequestEntityTooLarge"),
+    RequestTimeoutError: (408, "Timeout"),
     UnsupportedMediaTypeError: (415, "UnsupportedMediaType"),
     InsufficientStorageError: (507, "InsufficientStorage"),
     KawaError: (503, "ServiceUnavailable"),

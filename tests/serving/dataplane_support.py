@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from kawa.errors import NotFoundError
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
+from kawa.transport.server import BodyBudget, BoundedSite, ServerLimits
 
 NS = "ns"
 REVISIONS = "revisions.serving.knative.dev"
@@ -214,7 +216,10 @@ class Plane:
 
 
 @contextlib.asynccontextmanager
-async def running_plane(config: Mapping[str, str] | None = None) -> AsyncIterator[Plane]:
+async def running_plane(
+    config: Mapping[str, str] | None = None, limits: ServerLimits | None = None
+) -> AsyncIterator[Plane]:
+    """The plane on a loopback port; with ``limits``, behind kawa's bounded listener."""
     store = SqliteResourceStore(":memory:")
     data = dict(FAST)
     data.update(config or {})
@@ -233,7 +238,14 @@ async def running_plane(config: Mapping[str, str] | None = None) -> AsyncIterato
     app.add_routes(plane.routes())
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    site: web.BaseSite
+    if limits is None:
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    else:
+        sock = socket.create_server(("127.0.0.1", 0))
+        sock.setblocking(False)
+        budget = BodyBudget(limits.max_buffered_bytes)
+        site = BoundedSite(runner, sock, limits=limits, budget=budget)
     await site.start()
     host, port = runner.addresses[0][:2]
     tasks = [

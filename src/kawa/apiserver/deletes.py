@@ -20,7 +20,7 @@ import orjson
 from aiohttp import web
 
 from kawa.apiserver import selectors, strategies
-from kawa.apiserver.requests import Target
+from kawa.apiserver.requests import Target, read_raw
 from kawa.apiserver.responses import object_list, respond
 from kawa.apiserver.strategies.base import Strategy
 from kawa.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -57,7 +57,7 @@ async def read_delete_options(request: web.Request) -> DeleteOptions:
     """The request's DeleteOptions: its body (which may be empty) and query parameters."""
     body: Any = {}
     if request.can_read_body:
-        raw = await request.read()
+        raw = await read_raw(request)
         if raw.strip():
             try:
                 body = orjson.loads(raw)

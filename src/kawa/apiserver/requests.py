@@ -3,7 +3,9 @@
 :func:`parse_path` turns ``/api/v1/namespaces/default/pods/busybox/log`` or
 ``/apis/eventing.knative.dev/v1/brokers`` into a :class:`Target` (kind, served apiVersion,
 namespace, name, subresource). :func:`read_body` decodes JSON, YAML or (for a few kinds)
-Kubernetes protobuf bodies into a dict with a clear error. Pure except for reading the body.
+Kubernetes protobuf bodies into a dict with a clear error; the body is read within the
+server's bounds (:func:`kawa.transport.bodies.read`, the application's ``client_max_size``).
+Pure except for reading the body.
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ from kawa.apis import meta
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
 from kawa.apiserver.protobuf import decode_object
-from kawa.apiserver.status import RequestEntityTooLargeError, UnsupportedMediaTypeError
-from kawa.errors import NotFoundError, ValidationError
+from kawa.apiserver.status import (
+    RequestEntityTooLargeError,
+    RequestTimeoutError,
+    UnsupportedMediaTypeError,
+)
+from kawa.errors import KawaError, NotFoundError, TemporaryError, ValidationError
 from kawa.store.base import ResourceKey
+from kawa.transport import bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,9 @@ async def read_body(request: web.Request) -> Any:
     Kubernetes protobuf (what kubectl's typed generators such as ``kubectl create namespace``
     send) is decoded by :func:`kawa.apiserver.protobuf.decode_object` for the kinds it knows.
     Other content types are refused (UnsupportedMediaTypeError, 415) before the body is read;
-    a body over the server's limit is RequestEntityTooLargeError (413).
+    a body over the server's limit is RequestEntityTooLargeError (413), one that does not
+    arrive in time RequestTimeoutError (408), and one the server has no room for now a
+    TemporaryError (503 with ``Retry-After``).
     """
     content_type = request.content_type
     protobuf = content_type == PROTOBUF
@@ -102,18 +111,37 @@ async def read_body(request: web.Request) -> Any:
             "application/json and application/yaml (use kubectl apply -f or kubectl create -f)"
         )
     try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as err:
-        raise RequestEntityTooLargeError(
-            f"the request body is too large ({err.text or 'over the limit'})"
-        ) from None
+        async with bodies.read(request, request.client_max_size) as raw:
+            return _decode(raw, protobuf, content_type)
+    except bodies.BodyError as err:
+        raise _api_error(err) from None
+
+
+async def read_raw(request: web.Request) -> bytes:
+    """The request body's bytes (read as :func:`read_body` reads them)."""
+    try:
+        async with bodies.read(request, request.client_max_size) as raw:
+            return raw
+    except bodies.BodyError as err:
+        raise _api_error(err) from None
+
+
+def _api_error(err: bodies.BodyError) -> KawaError:
+    if isinstance(err, bodies.BodyTooLarge):
+        return RequestEntityTooLargeError(f"the request body is too large ({err})")
+    if isinstance(err, bodies.BodyTimeout):
+        return RequestTimeoutError(str(err))
+    return TemporaryError(str(err), delay=float(bodies.RETRY_AFTER))
+
+
+def _decode(raw: bytes, protobuf: bool, content_type: str) -> Any:
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
     if protobuf:
         body = decode_object(raw)
     else:
         try:
-            if "yaml" in request.content_type:
+            if "yaml" in content_type:
                 body = yaml.load(raw, Loader=_NoAliasLoader)
             else:
                 body = orjson.loads(raw)

@@ -9,7 +9,8 @@ errors names a field is a malformed request (a body that is not JSON, a bad quer
 parameter), ``400 BadRequest``; with field paths it is ``422 Invalid`` with one
 ``details.causes[]`` entry per field.
 
-The errors only the API raises (415, 413, 401) are declared here with their rows.
+The errors only the API raises (415, 413, 408, 401) are declared here with their rows. A
+:class:`kawa.errors.TemporaryError` with a ``delay`` is answered with ``Retry-After``.
 :class:`kawa.apiserver.server.ApiServer` answers every failed request with
 :func:`error_response`, the watch stream (:mod:`kawa.apiserver.watch`) sends
 :func:`status_of` in its ``ERROR`` events, and the token check (:mod:`kawa.apiserver.access`)
@@ -18,6 +19,7 @@ answers 401 with it. Pure except for building the aiohttp response.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -34,6 +36,7 @@ from kawa.errors import (
     KawaError,
     MethodNotAllowedError,
     NotFoundError,
+    TemporaryError,
     ValidationError,
 )
 
@@ -44,6 +47,10 @@ class UnsupportedMediaTypeError(KawaError):
 
 class RequestEntityTooLargeError(KawaError):
     """A body over the server's size limit."""
+
+
+class RequestTimeoutError(KawaError):
+    """A body that did not arrive within the server's body timeout."""
 
 
 class UnauthorizedError(KawaError):
@@ -69,6 +76,7 @@ ERRORS: Final[Mapping[type[KawaError], Reason]] = MappingProxyType(
         ConflictError: Reason(409, "Conflict"),
         GoneError: Reason(410, "Expired"),
         RequestEntityTooLargeError: Reason(413, "RequestEntityTooLarge"),
+        RequestTimeoutError: Reason(408, "Timeout"),
         UnsupportedMediaTypeError: Reason(415, "UnsupportedMediaType"),
         InsufficientStorageError: Reason(507, "InsufficientStorage"),
         KawaError: Reason(503, "ServiceUnavailable"),
@@ -125,4 +133,7 @@ def error_response(
 ) -> web.Response:
     """The HTTP response reporting ``err`` (see :func:`status_of`)."""
     status = status_of(err, kind=kind, group=group, name=name)
-    return web.json_response(status, status=status["code"])
+    response = web.json_response(status, status=status["code"])
+    if isinstance(err, TemporaryError) and err.delay is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(err.delay)))
+    return response

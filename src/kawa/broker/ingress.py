@@ -5,7 +5,9 @@ allowed methods), 400 for a message that is not a valid CloudEvent (and for an e
 ``knativebrokerttl``), 404 for an unknown broker, 413 above the configured size, 507 when
 the log is full (with what to do in the message; kawa trims delivered events and accepts
 events again without a restart), 503 when the log cannot store the event for another
-reason, and 202 only after the event is committed.
+reason, and 202 only after the event is committed. The body is read
+within the server's bounds (:func:`kawa.transport.bodies.read`): 408 for a body that does not
+arrive in time, 503 with ``Retry-After`` while the server holds all the body bytes it may.
 
 The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
 Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
@@ -24,6 +26,7 @@ from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
+from kawa.transport import bodies
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +84,17 @@ class IngressHandler:
         )
 
     async def post(self, request: web.Request) -> web.Response:
-        length = request.content_length
-        if length is not None and length > self._max:
-            return _problem(413, f"event of {length} bytes exceeds the limit of {self._max}")
-        body = await self._read_body(request)
-        if body is None:
-            return _problem(413, f"event exceeds the limit of {self._max} bytes")
+        try:
+            async with bodies.read(request, self._max) as body:
+                return await self._publish(request, body)
+        except bodies.BodyError as err:
+            response = _problem(err.status, str(err))
+            response.headers.update(err.headers)
+            if err.close:
+                response.force_close()
+            return response
+
+    async def _publish(self, request: web.Request, body: bytes) -> web.Response:
         namespace = request.match_info["namespace"]
         name = request.match_info["name"]
         try:
@@ -106,16 +114,3 @@ class IngressHandler:
             log.warning("broker %s/%s could not store an event: %s", namespace, name, err)
             return _problem(503, f"the event could not be stored: {err}")
         return web.Response(status=202)
-
-    async def _read_body(self, request: web.Request) -> bytes | None:
-        """The whole body (chunked bodies included), or None once it passes the limit."""
-        if request.content_length is not None:
-            return await request.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > self._max:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)

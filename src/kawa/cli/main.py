@@ -37,6 +37,7 @@ from kawa.runtime import (
     Running,
     serve,
 )
+from kawa.transport import server as http_server
 
 _data_dir_option = click.option(
     "--data-dir",
@@ -131,6 +132,43 @@ def main() -> None:
 )
 @click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
 @click.option(
+    "--header-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=http_server.DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    help="Seconds a client has to send a whole request head; slower ones get 408 and are "
+    "closed (also the TLS handshake time on --api-port).",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=http_server.DEFAULT_IDLE_TIMEOUT,
+    show_default=True,
+    help="Seconds a kept-alive connection may wait for its next request before it is closed.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=http_server.DEFAULT_BODY_TIMEOUT,
+    show_default=True,
+    help="Seconds a request body may stall (none of it arriving) before it gets 408.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=http_server.DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help="Connections each port holds at once; one more gets 503 and is closed.",
+)
+@click.option(
+    "--max-buffered-bytes",
+    type=click.IntRange(1024),
+    default=http_server.DEFAULT_MAX_BUFFERED_BYTES,
+    show_default=True,
+    help="Bytes of request bodies held at once by all requests (at least --max-event-size); "
+    "past it, requests with bodies get 503 and Retry-After.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -146,9 +184,20 @@ def up(
     retention: float,
     max_event_log_size: int,
     ephemeral: bool,
+    header_timeout: float,
+    idle_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    max_buffered_bytes: int,
     log_level: str,
 ) -> None:
     """Run kawa in the foreground (API, brokers, triggers, delivery)."""
+    if max_buffered_bytes < max_event_size:
+        raise click.BadParameter(
+            f"{max_buffered_bytes} is below --max-event-size ({max_event_size}): no event of "
+            "the largest size could be read",
+            param_hint="--max-buffered-bytes",
+        )
     setup_logging(log_level)
     config = Config(
         data_dir=data_dir,
@@ -161,6 +210,13 @@ def up(
         store_backend="memory" if ephemeral else "sqlite",
         event_log_backend="memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,
+        limits=http_server.ServerLimits(
+            header_timeout=header_timeout,
+            idle_timeout=idle_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+            max_buffered_bytes=max_buffered_bytes,
+        ),
     )
     try:
         run_async(serve(config, on_ready=_announce))

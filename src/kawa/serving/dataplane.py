@@ -15,7 +15,8 @@ Revision of the Route's split, wait for a free instance (scaling from zero wakes
 forward, answer. Errors are plain text: 404 for an unknown Route, 503 (with
 ``Retry-After``) when it has no traffic target, the Revision is not there or cannot run, or
 too many requests wait; 504 when the Revision's ``timeoutSeconds`` pass; 502 when the instance
-fails.
+fails. The request body is read within the server's bounds
+(:func:`kawa.transport.bodies.read`: 413, 408, 503 with ``Retry-After``).
 
 When a Revision is deleted (deleting a Service deletes its Route and Revisions, then the
 Revisions' Pods), requests still waiting for an instance get 503 ``Revision <ns>/<name> was
@@ -46,6 +47,7 @@ from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
+from kawa.transport import bodies
 from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
@@ -167,9 +169,29 @@ class ServingDataPlane:
         found = self._scalers.get((namespace, revision))
         if found is None:
             return _text(503, f"revision {namespace}/{revision} is not available", retry=True)
+        try:
+            async with bodies.read(request, request.client_max_size) as body:
+                return await self._forward(client, request, namespace, revision, found, tail, body)
+        except bodies.BodyError as err:
+            response = _text(err.status, str(err))
+            response.headers.update(err.headers)
+            if err.close:
+                response.force_close()
+            return response
+
+    async def _forward(
+        self,
+        client: HttpClient,
+        request: web.Request,
+        namespace: str,
+        revision: str,
+        found: tuple[RevisionScaler, asyncio.Task[None]],
+        tail: str,
+        body: bytes,
+    ) -> web.StreamResponse:
+        """Wait for an instance of ``revision`` and send it the request, ``body`` read."""
         scaler = found[0]
         throttler = scaler.throttler
-        body = await request.read()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + scaler.timeout
         try:
