@@ -3,10 +3,14 @@
 Each Trigger gets its own consumer, so a slow or failing subscriber only ever holds up its
 own trigger. The consumer keeps up to ``max_in_flight`` deliveries running at once
 (unordered, the default), or delivers one event at a time per ``partitionkey`` extension
-value when the trigger asks for ordered delivery. Its progress is the highest sequence below
-which every event is finished (delivered, dead-lettered, dropped or filtered out); that
-watermark is saved to the log as the trigger's cursor, so after a restart delivery resumes
-there (at least once: events in flight at a crash are delivered again).
+value when the trigger asks for ordered delivery. The events it holds count against the
+delivery memory budget all consumers share (:mod:`kawa.broker.budget`): it reads only what
+the budget has room for, and waits (the events stay in the log) when it is spent.
+
+Its progress is the highest sequence below which every event is finished (delivered,
+dead-lettered, dropped or filtered out); that watermark is saved to the log as the trigger's
+cursor, so after a restart delivery resumes there (at least once: events in flight at a crash
+are delivered again).
 
 Created and stopped by :mod:`kawa.broker.dataplane`; delivers through
 :class:`kawa.delivery.sender.Dispatcher`.
@@ -20,9 +24,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from kawa.apis.duck import DeliveryFormat
 from kawa.broker import envelope, ttl
+from kawa.broker.budget import DeliveryBudget
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
@@ -33,6 +39,10 @@ from kawa.filters.base import Filter
 log = logging.getLogger(__name__)
 
 ReplyPublisher = Callable[[CloudEvent], Awaitable[None]]
+
+READ_SHARE: Final = 8
+"""A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
+once what its records do not need), so that one read never takes the whole budget."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +123,7 @@ class TriggerConsumer:
         dispatcher: Dispatcher,
         publish_reply: ReplyPublisher,
         *,
+        budget: DeliveryBudget | None = None,
         max_in_flight: int = 100,
         batch: int = 256,
         commit_interval: float = 0.05,
@@ -122,6 +133,7 @@ class TriggerConsumer:
         self._log = event_log
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
+        self._budget = budget if budget is not None else DeliveryBudget()
         self._max_in_flight = max_in_flight
         self._batch = batch
         self._commit_interval = commit_interval
@@ -134,6 +146,16 @@ class TriggerConsumer:
         self._last_commit = 0.0
         self._saving: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
+
+    @property
+    def stream(self) -> str:
+        """The broker's stream this consumer reads."""
+        return self.target.stream
+
+    @property
+    def fetched(self) -> int:
+        """The seq of the last record taken from the log (to deliver or to skip)."""
+        return self._fetched
 
     async def run(self) -> None:
         target = self.target
@@ -150,16 +172,24 @@ class TriggerConsumer:
         self.started.set()
         try:
             while True:
-                free = self._max_in_flight - len(self._pending)
-                records = await self._log.read(
-                    target.stream, self._fetched, max(1, min(self._batch, free))
-                )
+                if not await self._log.wait(target.stream, self._fetched, 0):
+                    self._commit(force=True)
+                    await self._log.wait(target.stream, self._fetched, 1.0)
+                    continue
+                async with self._slots:  # a delivery place is free before anything is read
+                    pass
+                records, held = await self._read()
                 if not records:
                     self._commit(force=True)
                     await self._log.wait(target.stream, self._fetched, 1.0)
                     continue
-                for record in records:
-                    await self._dispatch(record)
+                try:
+                    for record in records:
+                        size = len(record.payload)
+                        await self._dispatch(record, size)
+                        held -= size
+                finally:
+                    self._budget.release(held)  # records a stop left undispatched
                 self._commit()
         finally:
             for task in list(self._tasks):
@@ -173,17 +203,45 @@ class TriggerConsumer:
             if self._saving is not None:
                 await asyncio.gather(self._saving, return_exceptions=True)
 
-    async def _dispatch(self, record: Record) -> None:
+    async def _read(self) -> tuple[list[Record], int]:
+        """The next records, as many as free delivery places and the budget's bytes allow,
+        and the bytes of the budget they hold (the sum of their payloads)."""
+        free = self._max_in_flight - len(self._pending)
+        budget = self._budget
+        reserved = await budget.reserve(max(1, budget.capacity // READ_SHARE))
+        try:
+            records = await self._log.read(
+                self.target.stream,
+                self._fetched,
+                max(1, min(self._batch, free)),
+                max_bytes=reserved,
+            )
+        except BaseException:
+            budget.release(reserved)
+            raise
+        size = sum(len(record.payload) for record in records)
+        if size <= reserved:
+            budget.release(reserved - size)
+        else:  # one record larger than what was free: wait for its bytes (alone if need be)
+            budget.release(reserved)
+            await budget.acquire(size)
+        return records, size
+
+    async def _dispatch(self, record: Record, size: int) -> None:
+        """Start the delivery of ``record``, which holds ``size`` bytes of the budget: the
+        delivery gives them back when it ends; a record not delivered gives them back now."""
         try:
             event, headers = envelope.unwrap(record.payload)
         except (KawaError, ValueError) as err:
             log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
             self.stats.dropped += 1
             self._fetched = record.seq
+            self._budget.release(size)
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
             self._fetched = record.seq
+            self._budget.release(size)
             return
         self.stats.matched += 1
         # Take a slot before the record counts as fetched: a stop while waiting here must not
@@ -196,7 +254,7 @@ class TriggerConsumer:
         if self.target.ordered:
             key = str(event.attributes.get("partitionkey", ""))
             previous = self._tails.get(key)
-        task = asyncio.create_task(self._deliver(record.seq, event, headers, previous))
+        task = asyncio.create_task(self._deliver(record.seq, size, event, headers, previous))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self.target.ordered:
@@ -210,6 +268,7 @@ class TriggerConsumer:
     async def _deliver(
         self,
         seq: int,
+        size: int,
         event: CloudEvent,
         headers: dict[str, str],
         previous: asyncio.Task[None] | None,
@@ -225,6 +284,7 @@ class TriggerConsumer:
             if finished:
                 self._pending.discard(seq)
             self._slots.release()
+            self._budget.release(size)
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target

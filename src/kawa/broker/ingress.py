@@ -3,7 +3,9 @@
 The contract (Knative data plane): POST only (405 otherwise; OPTIONS answered with the
 allowed methods), 400 for a message that is not a valid CloudEvent (and for an exhausted
 ``knativebrokerttl``), 404 for an unknown broker, 413 above the configured size, 5xx when
-the log cannot store the event, and 202 only after the event is committed.
+the log cannot store the event, and 202 only after the event is committed. With
+``kawa up --max-delivery-lag`` a broker whose events wait too long for delivery answers 429
+with ``Retry-After`` before it reads the request (:mod:`kawa.broker.backpressure`).
 
 The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
 Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
@@ -44,6 +46,10 @@ class Publisher(Protocol):
         another KawaError when the log cannot store the events."""
         ...
 
+    def retry_after(self, namespace: str, name: str) -> int | None:
+        """Seconds to ask senders to wait (the broker pushes back), or ``None``."""
+        ...
+
 
 def _problem(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
@@ -77,11 +83,18 @@ class IngressHandler:
         length = request.content_length
         if length is not None and length > self._max:
             return _problem(413, f"event of {length} bytes exceeds the limit of {self._max}")
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
+        retry_after = self._publisher.retry_after(namespace, name)
+        if retry_after is not None:
+            return web.json_response(
+                {"error": f"broker {namespace}/{name} is behind with its deliveries; retry later"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
         body = await self._read_body(request)
         if body is None:
             return _problem(413, f"event exceeds the limit of {self._max} bytes")
-        namespace = request.match_info["namespace"]
-        name = request.match_info["name"]
         try:
             event = ce_http.from_http(request.headers, body)
         except ValidationError as err:
