@@ -5,6 +5,7 @@ it; an event larger than all of it is still delivered)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,20 +150,23 @@ def stored_size(ev: CloudEvent) -> int:
 
 
 async def test_triggers_share_one_budget(tmp_path: Path) -> None:
-    events = [event(str(n), data=b"x" * 50_000) for n in range(30)]
+    # 8 events fit in the budget; each trigger may hold a quarter of it (2): five triggers
+    # would hold 10 if the budget were not shared
+    events = [event(str(n), data=b"x" * 50_000) for n in range(20)]
     size = stored_size(events[0])
-    async with (
-        running_kawa(tmp_path, max_in_flight_bytes=8 * size + size // 2) as kawa,
-        subscriber() as first,
-        subscriber() as second,
-    ):
+    names = [f"t{i}" for i in range(5)]
+    async with contextlib.AsyncExitStack() as stack:
+        kawa = await stack.enter_async_context(
+            running_kawa(tmp_path, max_in_flight_bytes=8 * size + size // 2)
+        )
+        subs = [await stack.enter_async_context(subscriber()) for _ in names]
         gate = Gate()
-        first.default = second.default = gate.answer
         await kawa.apply(broker())
-        await kawa.apply(trigger("first", first.url))
-        await kawa.apply(trigger("second", second.url))
-        await kawa.wait_ready("Trigger", "first")
-        await kawa.wait_ready("Trigger", "second")
+        for name, sub in zip(names, subs, strict=True):
+            sub.default = gate.answer
+            await kawa.apply(trigger(name, sub.url))
+        for name in names:
+            await kawa.wait_ready("Trigger", name)
         for ev in events:
             assert await kawa.send(ev) == 202
 
@@ -171,9 +175,9 @@ async def test_triggers_share_one_budget(tmp_path: Path) -> None:
 
         await eventually(budget_spent, message="the triggers never held 8 events together")
         gate.opened.set()
-        await first.wait_for(30)
-        await second.wait_for(30)
-        assert gate.most == 8  # the two triggers together, never more than the budget holds
+        for sub in subs:
+            await sub.wait_for(20)
+        assert gate.most == 8  # all triggers together, never more than the budget holds
 
 
 async def test_an_event_larger_than_the_whole_budget_is_still_delivered(tmp_path: Path) -> None:
@@ -188,3 +192,28 @@ async def test_an_event_larger_than_the_whole_budget_is_still_delivered(tmp_path
         await sub.wait_for(3)
         assert [e.id for e in sub.events] == ["before", "big", "after"]
         assert sub.events[1].data == big.data
+
+
+async def test_a_stuck_trigger_holds_at_most_a_quarter_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    events = [event(str(n), data=b"x" * 50_000) for n in range(20)]
+    size = stored_size(events[0])
+    async with (
+        running_kawa(tmp_path, max_in_flight_bytes=8 * size + size // 2) as kawa,
+        subscriber() as stuck,
+        subscriber() as healthy,
+    ):
+        gate = Gate()
+        stuck.default = gate.answer
+        await kawa.apply(broker())
+        await kawa.apply(trigger("stuck", stuck.url))
+        await kawa.apply(trigger("healthy", healthy.url))
+        await kawa.wait_ready("Trigger", "stuck")
+        await kawa.wait_ready("Trigger", "healthy")
+        for ev in events:
+            assert await kawa.send(ev) == 202
+        await healthy.wait_for(20)  # not held up by the stuck one's share
+        assert gate.most <= 2  # a quarter of the budget: 2 of these events
+        gate.opened.set()
+        await stuck.wait_for(20)

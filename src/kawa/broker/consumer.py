@@ -4,8 +4,9 @@ Each Trigger gets its own consumer, so a slow or failing subscriber only ever ho
 own trigger. The consumer keeps up to ``max_in_flight`` deliveries running at once
 (unordered, the default), or delivers one event at a time per ``partitionkey`` extension
 value when the trigger asks for ordered delivery. The events it holds count against the
-delivery memory budget all consumers share (:mod:`kawa.broker.budget`): it reads only what
-the budget has room for, and waits (the events stay in the log) when it is spent.
+delivery memory budget all consumers share (:mod:`kawa.broker.budget`), of which one trigger
+holds at most a quarter: it reads only what the budget has room for, and waits (the events
+stay in the log) when it is spent.
 
 Its progress is the highest sequence below which every event is finished (delivered,
 dead-lettered, dropped or filtered out); that watermark is saved to the log as the trigger's
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 ReplyPublisher = Callable[[CloudEvent], Awaitable[None]]
 
+TRIGGER_SHARE: Final = 4
+"""A consumer holds at most 1/TRIGGER_SHARE of the delivery budget, so a stuck subscriber with
+large events leaves the rest to the other triggers."""
 READ_SHARE: Final = 8
 """A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
 once what its records do not need), so that one read never takes the whole budget."""
@@ -134,6 +138,7 @@ class TriggerConsumer:
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
         self._budget = budget if budget is not None else DeliveryBudget()
+        self._own = self._own_budget()
         self._max_in_flight = max_in_flight
         self._batch = batch
         self._commit_interval = commit_interval
@@ -169,6 +174,7 @@ class TriggerConsumer:
         self._pending = set()
         self._tails = {}
         self._slots = asyncio.Semaphore(self._max_in_flight)
+        self._own = self._own_budget()
         self.started.set()
         try:
             while True:
@@ -189,7 +195,7 @@ class TriggerConsumer:
                         await self._dispatch(record, size)
                         held -= size
                 finally:
-                    self._budget.release(held)  # records a stop left undispatched
+                    self._give_back(held)  # records a stop left undispatched
                 self._commit()
         finally:
             for task in list(self._tasks):
@@ -207,8 +213,14 @@ class TriggerConsumer:
         """The next records, as many as free delivery places and the budget's bytes allow,
         and the bytes of the budget they hold (the sum of their payloads)."""
         free = self._max_in_flight - len(self._pending)
-        budget = self._budget
-        reserved = await budget.reserve(max(1, budget.capacity // READ_SHARE))
+        own, shared = self._own, self._budget
+        mine = await own.reserve(shared.capacity // READ_SHARE)
+        try:
+            reserved = await shared.reserve(mine)
+        except BaseException:
+            own.release(mine)
+            raise
+        own.release(mine - reserved)
         try:
             records = await self._log.read(
                 self.target.stream,
@@ -217,15 +229,28 @@ class TriggerConsumer:
                 max_bytes=reserved,
             )
         except BaseException:
-            budget.release(reserved)
+            self._give_back(reserved)
             raise
         size = sum(len(record.payload) for record in records)
         if size <= reserved:
-            budget.release(reserved - size)
+            self._give_back(reserved - size)
         else:  # one record larger than what was free: wait for its bytes (alone if need be)
-            budget.release(reserved)
-            await budget.acquire(size)
+            self._give_back(reserved)
+            await own.acquire(size)
+            try:
+                await shared.acquire(size)
+            except BaseException:
+                own.release(size)
+                raise
         return records, size
+
+    def _own_budget(self) -> DeliveryBudget:
+        return DeliveryBudget(max(1, self._budget.capacity // TRIGGER_SHARE))
+
+    def _give_back(self, size: int) -> None:
+        """Return ``size`` bytes to this trigger's share and to the shared budget."""
+        self._own.release(size)
+        self._budget.release(size)
 
     async def _dispatch(self, record: Record, size: int) -> None:
         """Start the delivery of ``record``, which holds ``size`` bytes of the budget: the
@@ -236,12 +261,12 @@ class TriggerConsumer:
             log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
             self.stats.dropped += 1
             self._fetched = record.seq
-            self._budget.release(size)
+            self._give_back(size)
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
             self._fetched = record.seq
-            self._budget.release(size)
+            self._give_back(size)
             return
         self.stats.matched += 1
         # Take a slot before the record counts as fetched: a stop while waiting here must not
@@ -284,7 +309,7 @@ class TriggerConsumer:
             if finished:
                 self._pending.discard(seq)
             self._slots.release()
-            self._budget.release(size)
+            self._give_back(size)
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target
