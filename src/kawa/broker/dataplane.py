@@ -102,13 +102,13 @@ class BrokerDataPlane:
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
         self.budget = DeliveryBudget(max_in_flight_bytes)
+        """The delivery memory budget every consumer shares (:mod:`kawa.broker.budget`)."""
         self._max_ttl = max_ttl
         self._lag = (
             DeliveryLag(event_log, max_delivery_lag, self._started_consumers)
             if max_delivery_lag > 0
             else None
         )
-        """The delivery memory budget every consumer shares (:mod:`kawa.broker.budget`)."""
         self._retention = retention
         self._trim_interval = trim_interval
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
