@@ -182,20 +182,18 @@ class TriggerConsumer:
                     self._commit(force=True)
                     await self._log.wait(target.stream, self._fetched, 1.0)
                     continue
-                async with self._slots:  # a delivery place is free before anything is read
-                    pass
+                if self._slots.locked():  # every place is taken: wait for one before reading
+                    async with self._slots:
+                        pass
                 records, held = await self._read()
                 if not records:
                     self._commit(force=True)
                     await self._log.wait(target.stream, self._fetched, 1.0)
                     continue
-                try:
-                    for record in records:
-                        size = len(record.payload)
-                        await self._dispatch(record, size)
-                        held -= size
-                finally:
-                    self._give_back(held)  # records a stop left undispatched
+                await self._dispatch_all(records, held)
+                # from here on an event lives in its delivery only: no payload stays in memory,
+                # unaccounted, once its delivery has given its bytes back
+                del records
                 self._commit()
         finally:
             for task in list(self._tasks):
@@ -251,6 +249,16 @@ class TriggerConsumer:
         """Return ``size`` bytes to this trigger's share and to the shared budget."""
         self._own.release(size)
         self._budget.release(size)
+
+    async def _dispatch_all(self, records: list[Record], held: int) -> None:
+        """Start the deliveries of ``records``, which hold ``held`` bytes of the budget."""
+        try:
+            for record in records:
+                size = len(record.payload)
+                await self._dispatch(record, size)
+                held -= size
+        finally:
+            self._give_back(held)  # records a stop left undispatched
 
     async def _dispatch(self, record: Record, size: int) -> None:
         """Start the delivery of ``record``, which holds ``size`` bytes of the budget: the
