@@ -11,7 +11,11 @@ One run, everything on this machine over loopback, every server a separate child
   (aiohttp + PyPI ``cloudevents``, forwards to the subscriber before its 202), and **kawa**
   (``python -m kawa up`` on a temporary data dir, durability ``full``) with no trigger
   (ingress only), 1 trigger and 10 triggers;
-* then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency.
+* then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency;
+* then (``backpressure``) a second kawa with ``--max-delivery-lag`` (``--lag``, 1 s), whose
+  10-trigger broker answers 429 once its events wait longer than that for delivery: the
+  ingress rate and e2e latency with the bound, beside the row without it (``err`` counts
+  the 429s; wrk retries at once, it does not honour ``Retry-After``).
 
 Prints a table. Needs nginx and wrk (``bash bench/setup.sh``)::
 
@@ -42,6 +46,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROLES = HERE / "e2e_roles.py"
 API = "/apis/eventing.knative.dev/v1/namespaces/default"
+TARGETS = ("nginx", "forwarder", "kawa", "paced", "backpressure")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 WRK_SCRIPT = r"""
@@ -337,15 +342,20 @@ def start_nginx(children: Children, work: Path) -> tuple[subprocess.Popen[bytes]
 
 
 def start_kawa(
-    children: Children, work: Path, sub_url: str, durability: str
+    children: Children,
+    work: Path,
+    sub_url: str,
+    durability: str,
+    extra: tuple[str, ...] = (),
+    child: str = "kawa",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / "kawa")]
+    argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / child)]
     argv += ["--port", str(port), "--api-port", str(free_port())]
-    argv += ["--durability", durability, "--log-level", "warning"]
-    proc = children.start("kawa", argv)
+    argv += ["--durability", durability, "--log-level", "warning", *extra]
+    proc = children.start(child, argv)
     wait_port(port)
-    API_TOKEN["token"] = (work / "kawa" / "token").read_text().strip()
+    API_TOKEN["token"] = (work / child / "token").read_text().strip()
     url = f"http://127.0.0.1:{port}"
     for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
         apply(url, "brokers", {"metadata": {"name": name}, "spec": {}})
@@ -470,9 +480,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--durability", choices=("full", "normal", "off"), default="full", help="kawa's log"
     )
     parser.add_argument(
+        "--lag", type=float, default=1.0, help="--max-delivery-lag of the backpressure run (s)"
+    )
+    parser.add_argument(
         "--only",
         action="append",
-        choices=("nginx", "forwarder", "kawa", "paced"),
+        choices=TARGETS,
         help="run only these targets (repeatable; default all)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
@@ -483,6 +496,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--connections must be in [1, 4096] and --threads in [1, 16]")
     if not 0 < args.rate <= 100_000:
         parser.error("--rate must be in (0, 100000]")
+    if not 0 < args.lag <= 60:
+        parser.error("--lag must be in (0, 60]")
     return args
 
 
@@ -500,7 +515,7 @@ def workdir(keep: bool) -> Iterator[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    only = set(args.only or ("nginx", "forwarder", "kawa", "paced"))
+    only = set(args.only or TARGETS)
     if shutil.which("wrk") is None:
         print("wrk is not installed: run 'bash bench/setup.sh'", file=sys.stderr)
         return 2
@@ -576,6 +591,26 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     row.target += " *"
                     rows.append(row)
+                children.stop(kawa)
+            if "backpressure" in only:
+                bounded, url = start_kawa(
+                    children,
+                    work,
+                    sub_url,
+                    args.durability,
+                    ("--max-delivery-lag", str(args.lag)),
+                    child="kawa-lag",
+                )
+                row = load.measure(
+                    f"kawa, 10 triggers, lag bound {args.lag:g}s",
+                    f"{url}/brokers/default/ten",
+                    fanout=10,
+                    pids={"kawa": bounded.pid, "subscriber": sub.pid},
+                    drain_timeout=120.0,
+                )
+                row.note = (row.note + "; " if row.note else "") + "err = 429 answers"
+                rows.append(row)
+                children.stop(bounded)
         finally:
             children.stop_all()
     print(

@@ -34,10 +34,12 @@ from typing import Any, Final, TypeVar
 import orjson
 from aiohttp import web
 
-from kawa import files
+from kawa import allocator, files
 from kawa.apis import core
 from kawa.apiserver import access
 from kawa.apiserver.server import ApiServer
+from kawa.broker import ttl
+from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import eventing_controllers
@@ -116,6 +118,12 @@ class Config:
     durability: Durability = "full"
     retention: float = 0.0
     max_in_flight: int = 100
+    max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
+    """Payload bytes all trigger consumers together hold in deliveries (``kawa.broker.budget``)."""
+    max_broker_ttl: int = ttl.DEFAULT_MAX_TTL
+    """The highest ``knativebrokerttl`` a broker stores; larger ones are capped to it."""
+    max_delivery_lag: float = 0.0
+    """Seconds an event may wait in a broker before ingress answers 429 (0: never)."""
     store_backend: str = "sqlite"
     """The resource store: a key of :data:`STORE_BACKENDS` (``kawa up --ephemeral``: memory)."""
     event_log_backend: str = "sqlite"
@@ -196,6 +204,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     # The event log's writer thread hands every commit back to the loop; with CPython's
     # default 5 ms GIL switch interval each hand-off can wait that long behind a busy loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
+    # Payload buffers of large events go back to the OS when freed, not to a heap that keeps
+    # a burst's peak (see kawa.allocator).
+    allocator.return_large_blocks()
     make_private(config.data_dir)
     store = await open_store(config)
     try:
@@ -214,6 +225,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 event_log,
                 dispatcher,
                 max_in_flight=config.max_in_flight,
+                max_in_flight_bytes=config.max_in_flight_bytes,
+                max_ttl=config.max_broker_ttl,
+                max_delivery_lag=config.max_delivery_lag,
                 retention=config.retention,
             )
             token = access.ensure_token(config.data_dir)

@@ -81,6 +81,17 @@ class EventLogContract:
         assert await log.read("b1", 10, 100) == []
         assert await log.read("unknown", 0, 100) == []
 
+    async def test_read_within_max_bytes_returns_at_least_one_record(self, log: EventLog) -> None:
+        await log.append("b1", [b"a" * 10, b"b" * 10, b"c" * 30, b"d" * 5])
+        assert [r.seq for r in await log.read("b1", 0, 100, max_bytes=25)] == [1, 2]
+        assert [r.seq for r in await log.read("b1", 0, 100, max_bytes=20)] == [1, 2]
+        assert [r.seq for r in await log.read("b1", 0, 1, max_bytes=1000)] == [1]
+        # the first record comes whatever its size: a reader always makes progress
+        assert [r.seq for r in await log.read("b1", 2, 100, max_bytes=1)] == [3]
+        assert [r.seq for r in await log.read("b1", 2, 100, max_bytes=35)] == [3, 4]
+        with pytest.raises(ValidationError, match="max_bytes"):
+            await log.read("b1", 0, 10, max_bytes=0)
+
     async def test_appended_at_never_goes_back(self, log: EventLog, clock: FakeClock) -> None:
         await log.append("b1", [b"a"])
         clock.advance(-60)  # the wall clock was set back

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kawa.eventlog import SqliteEventLog
-from kawa.eventlog._tail import TailCache
+from kawa.eventlog._tail import DEFAULT_MAX_BYTES, TailCache
 from kawa.eventlog.base import Record
 
 from .contract import FakeClock, payloads
@@ -39,6 +39,51 @@ def test_evicts_the_oldest_beyond_twice_the_capacity() -> None:
     assert [r.seq for r in held] == [6, 7, 8, 9]
     tail.clear()
     assert tail.read("s", 5, 100) is None
+
+
+def test_holds_at_most_max_bytes_across_streams_evicting_the_oldest() -> None:
+    tail = TailCache(capacity=100, max_bytes=10)
+    tail.add("a", [1, 2, 3], [b"aaa", b"bbb", b"ccc"], 1.0)
+    assert tail.size == 9
+    tail.add("a", [4], [b"dd"], 1.0)  # 11 bytes: the stream's own oldest record goes
+    assert tail.size == 8
+    assert tail.read("a", 0, 10) is None
+    assert tail.read("a", 1, 10) == [
+        Record(2, b"bbb", 1.0),
+        Record(3, b"ccc", 1.0),
+        Record(4, b"dd", 1.0),
+    ]
+    tail.add("b", [1], [b"xxxxxxxx"], 2.0)  # 8 more: the older records of "a" go first
+    assert tail.size <= 10
+    assert tail.read("b", 0, 10) == [Record(1, b"xxxxxxxx", 2.0)]
+    assert tail.read("a", 2, 10) is None
+    assert tail.read("a", 3, 10) == [Record(4, b"dd", 1.0)]
+    tail.add("b", [2], [b"y" * 50], 3.0)  # larger than the whole bound: not held at all
+    assert tail.size <= 10
+    assert tail.read("b", 1, 10) is None
+    tail.add("b", [3], [b"z"], 4.0)  # the tail goes on from there
+    assert tail.read("b", 2, 10) == [Record(3, b"z", 4.0)]
+    tail.clear()
+    assert tail.size == 0
+
+
+def test_a_gap_releases_the_bytes_of_the_old_run() -> None:
+    tail = TailCache(capacity=100, max_bytes=100)
+    tail.add("a", [1, 2], [b"x" * 40, b"x" * 40], 1.0)
+    tail.add("a", [9], [b"y" * 10], 1.0)
+    assert tail.size == 10
+
+
+async def test_a_burst_of_large_records_is_held_only_up_to_the_bound(tmp_path: Path) -> None:
+    log = await SqliteEventLog.open(str(tmp_path / "log.db"))
+    try:
+        big = [bytes([i]) * (1024 * 1024) for i in range(48)]  # 48 MiB, past the 32 MiB bound
+        for blob in big:
+            await log.append("b", [blob])
+        assert log._tail.size <= DEFAULT_MAX_BYTES
+        assert [r.payload for r in await log.read("b", 0, 100)] == big  # the rest from the file
+    finally:
+        await log.close()
 
 
 async def test_reads_from_memory_match_the_file(tmp_path: Path) -> None:

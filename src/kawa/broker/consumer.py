@@ -3,10 +3,15 @@
 Each Trigger gets its own consumer, so a slow or failing subscriber only ever holds up its
 own trigger. The consumer keeps up to ``max_in_flight`` deliveries running at once
 (unordered, the default), or delivers one event at a time per ``partitionkey`` extension
-value when the trigger asks for ordered delivery. Its progress is the highest sequence below
-which every event is finished (delivered, dead-lettered, dropped or filtered out); that
-watermark is saved to the log as the trigger's cursor, so after a restart delivery resumes
-there (at least once: events in flight at a crash are delivered again).
+value when the trigger asks for ordered delivery. The events it holds count against the
+delivery memory budget all consumers share (:mod:`kawa.broker.budget`), of which one trigger
+holds at most a quarter: it reads only what the budget has room for, and waits (the events
+stay in the log) when it is spent.
+
+Its progress is the highest sequence below which every event is finished (delivered,
+dead-lettered, dropped or filtered out); that watermark is saved to the log as the trigger's
+cursor, so after a restart delivery resumes there (at least once: events in flight at a crash
+are delivered again).
 
 Created and stopped by :mod:`kawa.broker.dataplane`; delivers through
 :class:`kawa.delivery.sender.Dispatcher`.
@@ -20,9 +25,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from kawa.apis.duck import DeliveryFormat
 from kawa.broker import envelope, ttl
+from kawa.broker.budget import DeliveryBudget
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
@@ -33,6 +40,13 @@ from kawa.filters.base import Filter
 log = logging.getLogger(__name__)
 
 ReplyPublisher = Callable[[CloudEvent], Awaitable[None]]
+
+TRIGGER_SHARE: Final = 4
+"""A consumer holds at most 1/TRIGGER_SHARE of the delivery budget, so a stuck subscriber with
+large events leaves the rest to the other triggers."""
+READ_SHARE: Final = 8
+"""A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
+once what its records do not need), so that one read never takes the whole budget."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,7 @@ class TriggerConsumer:
         dispatcher: Dispatcher,
         publish_reply: ReplyPublisher,
         *,
+        budget: DeliveryBudget | None = None,
         max_in_flight: int = 100,
         batch: int = 256,
         commit_interval: float = 0.05,
@@ -122,6 +137,8 @@ class TriggerConsumer:
         self._log = event_log
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
+        self._budget = budget if budget is not None else DeliveryBudget()
+        self._own = self._own_budget()
         self._max_in_flight = max_in_flight
         self._batch = batch
         self._commit_interval = commit_interval
@@ -135,6 +152,16 @@ class TriggerConsumer:
         self._saving: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
 
+    @property
+    def stream(self) -> str:
+        """The broker's stream this consumer reads."""
+        return self.target.stream
+
+    @property
+    def fetched(self) -> int:
+        """The seq of the last record taken from the log (to deliver or to skip)."""
+        return self._fetched
+
     async def run(self) -> None:
         target = self.target
         cursor = await self._log.load_cursor(target.consumer_id)
@@ -147,19 +174,26 @@ class TriggerConsumer:
         self._pending = set()
         self._tails = {}
         self._slots = asyncio.Semaphore(self._max_in_flight)
+        self._own = self._own_budget()
         self.started.set()
         try:
             while True:
-                free = self._max_in_flight - len(self._pending)
-                records = await self._log.read(
-                    target.stream, self._fetched, max(1, min(self._batch, free))
-                )
+                if not await self._log.wait(target.stream, self._fetched, 0):
+                    self._commit(force=True)
+                    await self._log.wait(target.stream, self._fetched, 1.0)
+                    continue
+                if self._slots.locked():  # every place is taken: wait for one before reading
+                    async with self._slots:
+                        pass
+                records, held = await self._read()
                 if not records:
                     self._commit(force=True)
                     await self._log.wait(target.stream, self._fetched, 1.0)
                     continue
-                for record in records:
-                    await self._dispatch(record)
+                await self._dispatch_all(records, held)
+                # from here on an event lives in its delivery only: no payload stays in memory,
+                # unaccounted, once its delivery has given its bytes back
+                del records
                 self._commit()
         finally:
             for task in list(self._tasks):
@@ -173,17 +207,74 @@ class TriggerConsumer:
             if self._saving is not None:
                 await asyncio.gather(self._saving, return_exceptions=True)
 
-    async def _dispatch(self, record: Record) -> None:
+    async def _read(self) -> tuple[list[Record], int]:
+        """The next records, as many as free delivery places and the budget's bytes allow,
+        and the bytes of the budget they hold (the sum of their payloads)."""
+        free = self._max_in_flight - len(self._pending)
+        own, shared = self._own, self._budget
+        mine = await own.reserve(shared.capacity // READ_SHARE)
+        try:
+            reserved = await shared.reserve(mine)
+        except BaseException:
+            own.release(mine)
+            raise
+        own.release(mine - reserved)
+        try:
+            records = await self._log.read(
+                self.target.stream,
+                self._fetched,
+                max(1, min(self._batch, free)),
+                max_bytes=reserved,
+            )
+        except BaseException:
+            self._give_back(reserved)
+            raise
+        size = sum(len(record.payload) for record in records)
+        if size <= reserved:
+            self._give_back(reserved - size)
+        else:  # one record larger than what was free: wait for its bytes (alone if need be)
+            self._give_back(reserved)
+            await own.acquire(size)
+            try:
+                await shared.acquire(size)
+            except BaseException:
+                own.release(size)
+                raise
+        return records, size
+
+    def _own_budget(self) -> DeliveryBudget:
+        return DeliveryBudget(max(1, self._budget.capacity // TRIGGER_SHARE))
+
+    def _give_back(self, size: int) -> None:
+        """Return ``size`` bytes to this trigger's share and to the shared budget."""
+        self._own.release(size)
+        self._budget.release(size)
+
+    async def _dispatch_all(self, records: list[Record], held: int) -> None:
+        """Start the deliveries of ``records``, which hold ``held`` bytes of the budget."""
+        try:
+            for record in records:
+                size = len(record.payload)
+                await self._dispatch(record, size)
+                held -= size
+        finally:
+            self._give_back(held)  # records a stop left undispatched
+
+    async def _dispatch(self, record: Record, size: int) -> None:
+        """Start the delivery of ``record``, which holds ``size`` bytes of the budget: the
+        delivery gives them back when it ends; a record not delivered gives them back now."""
         try:
             event, headers = envelope.unwrap(record.payload)
         except (KawaError, ValueError) as err:
             log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
             self.stats.dropped += 1
             self._fetched = record.seq
+            self._give_back(size)
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
             self._fetched = record.seq
+            self._give_back(size)
             return
         self.stats.matched += 1
         # Take a slot before the record counts as fetched: a stop while waiting here must not
@@ -196,7 +287,7 @@ class TriggerConsumer:
         if self.target.ordered:
             key = str(event.attributes.get("partitionkey", ""))
             previous = self._tails.get(key)
-        task = asyncio.create_task(self._deliver(record.seq, event, headers, previous))
+        task = asyncio.create_task(self._deliver(record.seq, size, event, headers, previous))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self.target.ordered:
@@ -210,6 +301,7 @@ class TriggerConsumer:
     async def _deliver(
         self,
         seq: int,
+        size: int,
         event: CloudEvent,
         headers: dict[str, str],
         previous: asyncio.Task[None] | None,
@@ -225,6 +317,7 @@ class TriggerConsumer:
             if finished:
                 self._pending.discard(seq)
             self._slots.release()
+            self._give_back(size)
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target

@@ -8,11 +8,13 @@ watch them through informers) and keeps:
 - one :class:`~kawa.broker.consumer.TriggerConsumer` per Trigger that is ``Ready`` with a
   resolved ``status.subscriberUri``. A change of what a consumer depends on (subscriber,
   dead-letter sink, filters, delivery, ordering) restarts it from its durable cursor; a
-  deleted trigger's cursor is removed; a deleted broker's stream is removed.
+  deleted trigger's cursor is removed; a deleted broker's stream is removed. All consumers
+  share one delivery memory budget (:mod:`kawa.broker.budget`).
 
 Also trims the log periodically (events every trigger is past, older than ``retention``),
 and at once (at most once a second) when an append finds the log full: trimming is what
-makes room again.
+makes room again. With ``max_delivery_lag`` it measures how long each broker's events wait
+for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`).
 Run by :mod:`kawa.runtime`.
 """
 
@@ -31,7 +33,9 @@ import orjson
 from kawa.apis import eventing
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
 from kawa.apis.registry import BROKER, TRIGGER
-from kawa.broker import envelope
+from kawa.broker import envelope, ttl
+from kawa.broker.backpressure import DeliveryLag
+from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.broker.consumer import TriggerConsumer, TriggerTarget, trigger_cursor
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
@@ -91,6 +95,9 @@ class BrokerDataPlane:
         dispatcher: Dispatcher,
         *,
         max_in_flight: int = 100,
+        max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES,
+        max_ttl: int = ttl.DEFAULT_MAX_TTL,
+        max_delivery_lag: float = 0.0,
         retention: float = 0.0,
         trim_interval: float = 30.0,
     ) -> None:
@@ -98,6 +105,14 @@ class BrokerDataPlane:
         self._log = event_log
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
+        self.budget = DeliveryBudget(max_in_flight_bytes)
+        """The delivery memory budget every consumer shares (:mod:`kawa.broker.budget`)."""
+        self._max_ttl = max_ttl
+        self._lag = (
+            DeliveryLag(event_log, max_delivery_lag, self._started_consumers)
+            if max_delivery_lag > 0
+            else None
+        )
         self._retention = retention
         self._trim_interval = trim_interval
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
@@ -119,12 +134,24 @@ class BrokerDataPlane:
         entry = self._brokers.get((namespace, name))
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
-        payloads = [envelope.on_ingress(event, headers) for event in events]
+        payloads = [envelope.on_ingress(event, headers, self._max_ttl) for event in events]
         try:
             await self._log.append(entry.stream, payloads)
         except InsufficientStorageError:
             self._room_wanted.set()
             raise
+
+    def retry_after(self, namespace: str, name: str) -> int | None:
+        """Seconds the ingress asks senders to wait (429) because the broker's events wait
+        longer than ``max_delivery_lag`` for delivery; ``None``: accept
+        (:mod:`kawa.broker.backpressure`)."""
+        if self._lag is None:
+            return None
+        entry = self._brokers.get((namespace, name))
+        return None if entry is None else self._lag.retry_after(entry.stream)
+
+    def _started_consumers(self) -> list[TriggerConsumer]:
+        return [consumer for consumer, _ in self._consumers.values() if consumer.started.is_set()]
 
     def consumer(self, namespace: str, name: str) -> TriggerConsumer | None:
         found = self._consumers.get((namespace, name))
@@ -145,6 +172,8 @@ class BrokerDataPlane:
                 self.ready.set()
                 if self._trim_interval > 0:
                     tg.create_task(self._trim_forever())
+                if self._lag is not None:
+                    tg.create_task(self._lag.run(), name="broker-delivery-lag")
         finally:
             self._task_group = None
 
@@ -248,6 +277,7 @@ class BrokerDataPlane:
             self._log,
             self._dispatcher,
             publish_reply,
+            budget=self.budget,
             max_in_flight=self._max_in_flight,
         )
         task = self._task_group.create_task(

@@ -23,11 +23,15 @@ from kawa.eventlog import codec
 _EMPTY = (0).to_bytes(4, "big")
 
 
-def on_ingress(event: CloudEvent, headers: Mapping[str, str] | None = None) -> bytes:
-    """The record of an event entering a broker: TTL defaulted or decremented
-    (:func:`kawa.broker.ttl.on_ingress`; a ValidationError when exhausted), then wrapped with
-    the forwarded ``headers``."""
-    return wrap(ttl.on_ingress(event), dict(headers) if headers else None)
+def on_ingress(
+    event: CloudEvent,
+    headers: Mapping[str, str] | None = None,
+    max_ttl: int = ttl.DEFAULT_MAX_TTL,
+) -> bytes:
+    """The record of an event entering a broker: TTL defaulted or decremented and capped at
+    ``max_ttl`` (:func:`kawa.broker.ttl.on_ingress`; a ValidationError when exhausted), then
+    wrapped with the forwarded ``headers``."""
+    return wrap(ttl.on_ingress(event, max_ttl), dict(headers) if headers else None)
 
 
 def wrap(event: CloudEvent, headers: dict[str, str] | None = None) -> bytes:

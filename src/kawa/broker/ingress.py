@@ -7,7 +7,9 @@ the log is full (with what to do in the message; kawa trims delivered events and
 events again without a restart), 503 when the log cannot store the event for another
 reason, and 202 only after the event is committed. The body is read
 within the server's bounds (:func:`kawa.transport.bodies.read`): 408 for a body that does not
-arrive in time, 503 with ``Retry-After`` while the server holds all the body bytes it may.
+arrive in time, 503 with ``Retry-After`` while the server holds all the body bytes it may. With
+``kawa up --max-delivery-lag`` a broker whose events wait too long for delivery answers 429
+with ``Retry-After`` before it reads the request (:mod:`kawa.broker.backpressure`).
 
 The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
 Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
@@ -54,6 +56,10 @@ class Publisher(Protocol):
         another KawaError when the log cannot store the events."""
         ...
 
+    def retry_after(self, namespace: str, name: str) -> int | None:
+        """Seconds to ask senders to wait (the broker pushes back), or ``None``."""
+        ...
+
 
 def _problem(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
@@ -84,6 +90,15 @@ class IngressHandler:
         )
 
     async def post(self, request: web.Request) -> web.Response:
+        namespace = request.match_info["namespace"]
+        name = request.match_info["name"]
+        retry_after = self._publisher.retry_after(namespace, name)
+        if retry_after is not None:
+            return web.json_response(
+                {"error": f"broker {namespace}/{name} is behind with its deliveries; retry later"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
         try:
             async with bodies.read(request, self._max) as body:
                 return await self._publish(request, body)

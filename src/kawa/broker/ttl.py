@@ -5,6 +5,13 @@ decremented, and one whose TTL would be zero or less is refused (the ingress ans
 drops it). The extension is stripped before delivery to a subscriber and the delivered
 event's value is put back on the subscriber's reply, which then re-enters the broker and is
 decremented again: a reply loop ends after at most 255 rounds.
+
+A sender may set the extension itself, to any value: the TTL a broker stores is capped at
+``max_ttl`` (``kawa up --max-broker-ttl``, default :data:`DEFAULT_MAX_TTL`), so no sender can
+make a loop last longer than that. Capped, not refused: Knative's ingress accepts an event
+whatever TTL it carries (it only drops one that is exhausted), so a sender forwarding events
+from elsewhere keeps working. Called through :func:`kawa.broker.envelope.on_ingress`, for the
+ingress and for replies alike.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from kawa.errors import ValidationError
 
 TTL_ATTRIBUTE: Final = "knativebrokerttl"
 DEFAULT_TTL: Final = 255
+DEFAULT_MAX_TTL: Final = 255
+"""``kawa up --max-broker-ttl``: the highest TTL a broker stores."""
 
 
 def current(event: CloudEvent) -> int | None:
@@ -31,17 +40,18 @@ def current(event: CloudEvent) -> int | None:
         raise ValidationError.single(TTL_ATTRIBUTE, f"must be an integer, got {value!r}") from None
 
 
-def on_ingress(event: CloudEvent) -> CloudEvent:
-    """The event as the broker stores it: TTL defaulted or decremented; expired -> error."""
+def on_ingress(event: CloudEvent, max_ttl: int = DEFAULT_MAX_TTL) -> CloudEvent:
+    """The event as the broker stores it: TTL defaulted or decremented, then capped at
+    ``max_ttl``; expired -> error."""
     ttl = current(event)
     if ttl is None:
-        return event.with_attributes({TTL_ATTRIBUTE: DEFAULT_TTL})
+        return event.with_attributes({TTL_ATTRIBUTE: min(DEFAULT_TTL, max_ttl)})
     ttl -= 1
     if ttl <= 0:
         raise ValidationError.single(
             TTL_ATTRIBUTE, "the event's TTL is exhausted (it looped through the broker); dropped"
         )
-    return event.with_attributes({TTL_ATTRIBUTE: ttl})
+    return event.with_attributes({TTL_ATTRIBUTE: min(ttl, max_ttl)})
 
 
 def strip(event: CloudEvent) -> CloudEvent:

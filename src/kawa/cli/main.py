@@ -15,6 +15,8 @@ import click
 
 from kawa import __version__
 from kawa.apiserver import access
+from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
+from kawa.broker.ttl import DEFAULT_MAX_TTL
 from kawa.cli import resources
 from kawa.cli import send as send_cmd
 from kawa.cli.cesql import cesql
@@ -130,6 +132,30 @@ def main() -> None:
     help="Most bytes events.db may take (0: as much as the disk has); when full, the broker "
     "answers 507 until delivered events are trimmed.",
 )
+@click.option(
+    "--max-in-flight-bytes",
+    type=click.IntRange(1024 * 1024),
+    default=DEFAULT_MAX_IN_FLIGHT_BYTES,
+    show_default=True,
+    help="Payload bytes all triggers together hold in deliveries; past it, triggers wait"
+    " before reading more events from the log (see docs/delivery.md).",
+)
+@click.option(
+    "--max-broker-ttl",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_TTL,
+    show_default=True,
+    help="Highest knativebrokerttl a broker keeps: a sender's larger value is capped to it,"
+    " so an event loops through a broker at most this many times.",
+)
+@click.option(
+    "--max-delivery-lag",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds an event may wait in a broker for its delivery to start; past it the"
+    " broker's ingress answers 429 with Retry-After (0: never push back).",
+)
 @click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
 @click.option(
     "--header-timeout",
@@ -183,6 +209,9 @@ def up(
     max_event_size: int,
     retention: float,
     max_event_log_size: int,
+    max_in_flight_bytes: int,
+    max_broker_ttl: int,
+    max_delivery_lag: float,
     ephemeral: bool,
     header_timeout: float,
     idle_timeout: float,
@@ -207,6 +236,9 @@ def up(
         max_event_size=max_event_size,
         durability=durability,  # type: ignore[arg-type]
         retention=retention,
+        max_in_flight_bytes=max_in_flight_bytes,
+        max_broker_ttl=max_broker_ttl,
+        max_delivery_lag=max_delivery_lag,
         store_backend="memory" if ephemeral else "sqlite",
         event_log_backend="memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,

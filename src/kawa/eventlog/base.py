@@ -79,8 +79,16 @@ class EventLog(Protocol):
         """
         ...
 
-    async def read(self, stream: str, after: int, limit: int) -> list[Record]:
-        """Up to ``limit`` records with ``seq > after``, ascending (empty for unknown streams)."""
+    async def read(
+        self, stream: str, after: int, limit: int, *, max_bytes: int | None = None
+    ) -> list[Record]:
+        """Up to ``limit`` records with ``seq > after``, ascending (empty for unknown streams).
+
+        With ``max_bytes`` the records' payloads together stay within that many bytes, except
+        that the first record is returned whatever its size (as JetStream's and Kafka's fetches
+        do), so a reader always makes progress. The broker's consumers pass their share of the
+        delivery memory budget (:mod:`kawa.broker.budget`).
+        """
         ...
 
     async def wait(self, stream: str, after: int, timeout: float) -> bool:
@@ -132,7 +140,7 @@ def check_stream(stream: str) -> None:
         raise ValidationError.single("stream", "a non-empty stream name is required")
 
 
-def check_read(stream: str, after: int, limit: int) -> None:
+def check_read(stream: str, after: int, limit: int, max_bytes: int | None = None) -> None:
     """Validate :meth:`EventLog.read` arguments, reporting every problem."""
     errors: list[FieldError] = []
     if not stream:
@@ -141,8 +149,23 @@ def check_read(stream: str, after: int, limit: int) -> None:
         errors.append(FieldError("after", f"expected a seq >= 0, got {after}"))
     if limit < 1:
         errors.append(FieldError("limit", f"expected a limit >= 1, got {limit}"))
+    if max_bytes is not None and max_bytes < 1:
+        errors.append(FieldError("max_bytes", f"expected bytes >= 1, got {max_bytes}"))
     if errors:
         raise ValidationError(errors)
+
+
+def within_bytes(records: list[Record], max_bytes: int | None) -> list[Record]:
+    """The longest prefix of ``records`` whose payloads fit in ``max_bytes`` (at least one
+    record): the ``max_bytes`` rule of :meth:`EventLog.read` for backends that read first."""
+    if max_bytes is None:
+        return records
+    total = 0
+    for index, record in enumerate(records):
+        total += len(record.payload)
+        if total > max_bytes and index > 0:
+            return records[:index]
+    return records
 
 
 def check_cursor(consumer: str, stream: str, seq: int) -> None:

@@ -57,14 +57,16 @@ class MemoryEventLog:
         self._signals.notify(stream)
         return list(range(first, first + len(payloads)))
 
-    async def read(self, stream: str, after: int, limit: int) -> list[base.Record]:
+    async def read(
+        self, stream: str, after: int, limit: int, *, max_bytes: int | None = None
+    ) -> list[base.Record]:
         self._check_open()
-        base.check_read(stream, after, limit)
+        base.check_read(stream, after, limit, max_bytes)
         records = self._records.get(stream)
         if not records:
             return []
         start = bisect.bisect_right(records, after, key=_seq_of)
-        return records[start : start + limit]
+        return base.within_bytes(records[start : start + limit], max_bytes)
 
     async def wait(self, stream: str, after: int, timeout: float) -> bool:
         return await self._signals.wait(stream, after, timeout, self._last_seq)

@@ -84,7 +84,7 @@ _READ_SQL: Final = (
     "SELECT seq, appended_at, payload FROM records WHERE stream_id = ? AND seq > ? "
     "ORDER BY seq LIMIT ?"
 )
-_ReadJob = tuple["asyncio.Future[list[base.Record]]", int, int, int]
+_ReadJob = tuple["asyncio.Future[list[base.Record]]", int, int, int, int | None]
 
 
 class SqliteEventLog:
@@ -249,8 +249,10 @@ class SqliteEventLog:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def read(self, stream: str, after: int, limit: int) -> list[base.Record]:
-        base.check_read(stream, after, limit)
+    async def read(
+        self, stream: str, after: int, limit: int, *, max_bytes: int | None = None
+    ) -> list[base.Record]:
+        base.check_read(stream, after, limit, max_bytes)
         if self._closed or self._loop is None:
             raise PermanentError("the event log is closed")
         sid = self._ids.get(stream)
@@ -258,9 +260,9 @@ class SqliteEventLog:
             return []
         held = self._tail.read(stream, after, limit)
         if held is not None:
-            return held
+            return base.within_bytes(held, max_bytes)
         future: asyncio.Future[list[base.Record]] = self._loop.create_future()
-        self._reads.put((future, sid, after, limit))
+        self._reads.put((future, sid, after, limit, max_bytes))
         return await future
 
     def _read_loop(
@@ -287,9 +289,9 @@ class SqliteEventLog:
                 for job in jobs:
                     if job is None:
                         return
-                    future, sid, after, limit = job
+                    future, sid, after, limit, max_bytes = job
                     try:
-                        rows = conn.execute(_READ_SQL, (sid, after, limit)).fetchall()
+                        rows = _fetch(conn.execute(_READ_SQL, (sid, after, limit)), max_bytes)
                         done.append((future, [record(s, p, at) for s, at, p in rows]))
                     except sqlite3.Error as exc:
                         done.append((future, TemporaryError(f"event log read failed: {exc}")))
@@ -338,6 +340,22 @@ class SqliteEventLog:
                 self._reads.put(None)
                 await asyncio.to_thread(self._reader_thread.join)
                 self._reader_thread = None
+
+
+def _fetch(rows: sqlite3.Cursor, max_bytes: int | None) -> list[Any]:
+    """The rows of a read, stopping before the row that would pass ``max_bytes`` (the first
+    row always comes): rows past it are never read from the file."""
+    if max_bytes is None:
+        return rows.fetchall()
+    kept: list[Any] = []
+    total = 0
+    for row in rows:
+        total += len(row[2])
+        if kept and total > max_bytes:
+            break
+        kept.append(row)
+    rows.close()
+    return kept
 
 
 def _resolve_reads(done: list[tuple[asyncio.Future[list[base.Record]], Any]]) -> None:
