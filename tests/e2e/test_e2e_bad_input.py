@@ -229,7 +229,7 @@ def kawa(workdir: Path) -> Iterator[KawaProcess]:
 
 def snapshot(kawa: KawaProcess, workdir: Path) -> list[object]:
     """Everything stored, as ``kawa get KIND -A -o json`` prints it."""
-    server = ("--server", kawa.url, "--data-dir", str(kawa.data_dir))
+    server = ("--server", f"https://127.0.0.1:{kawa.api_port}", "--data-dir", str(kawa.data_dir))
     results = run_many(
         [("get", kind, "-A", "-o", "json", *server) for kind in ("brokers", "triggers")],
         cwd=workdir,
@@ -273,7 +273,7 @@ def test_apply_without_a_running_server(workdir: Path, tmp_path: Path) -> None:
 
 
 def test_apply_to_a_server_that_is_gone(workdir: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"https://127.0.0.1:{free_port()}"
     result = run_cli("apply", "-f", str(workdir / "cesql.yaml"), "--server", url, cwd=workdir)
     assert result.code == 1, result.explain()
     assert "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -24,8 +25,9 @@ import aiohttp
 import click
 
 import kawa
-from kawa.cli import resources
-from kawa.cli.client import ApiClient, CliError, startup_error
+from kawa.apiserver import access
+from kawa.cli import resources, target
+from kawa.cli.client import ApiClient, CliError, Target, startup_error
 from kawa.cli.runner import run_async, setup_logging
 from kawa.errors import KawaError
 from kawa.runtime import Config, Running, serve
@@ -112,16 +114,24 @@ async def _make_k8s_events(client: ApiClient) -> None:
     await asyncio.to_thread(client.checked, "DELETE", f"{PODS}/busybox")
 
 
+def _pinned(running: Running) -> ssl.SSLContext:
+    """TLS to the kawa this process runs: the token goes over its API port, verified."""
+    return target.pinned_context(running.data_dir / access.CERT_FILE)
+
+
 async def _relay_display(running: Running, busybox_seen: asyncio.Event) -> None:
     """Follow the event-display Pods' ``user-container`` logs to stdout (the next Pod when
     one is scaled away), setting ``busybox_seen`` once a busybox Event is displayed."""
     headers = {"Authorization": f"Bearer {running.token}"}
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    connector = aiohttp.TCPConnector(ssl=_pinned(running))
     followed: set[str] = set()
-    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=timeout, connector=connector
+    ) as session:
         while True:
             async with session.get(
-                f"{running.url}{PODS}", params={"labelSelector": SERVICE_LABEL}
+                f"{running.api_url}{PODS}", params={"labelSelector": SERVICE_LABEL}
             ) as resp:
                 pods = (await resp.json()).get("items", [])
             running_pods = [
@@ -136,7 +146,7 @@ async def _relay_display(running: Running, busybox_seen: asyncio.Event) -> None:
             name = running_pods[0]
             followed.add(name)
             params = {"container": "user-container", "follow": "true"}
-            async with session.get(f"{running.url}{PODS}/{name}/log", params=params) as resp:
+            async with session.get(f"{running.api_url}{PODS}/{name}/log", params=params) as resp:
                 block: list[str] = []
                 async for raw in resp.content:
                     line = raw.decode("utf-8", "replace")
@@ -172,7 +182,9 @@ async def run_demo(config: Config, once: bool, manifests: Path) -> None:
                 f"  export KUBECONFIG={running.kubeconfig.resolve()}\n"
                 "Running the seed tutorial (examples/seed):\n"
             )
-            client = ApiClient(running.url, running.token)
+            client = ApiClient(
+                Target(running.api_url, _pinned(running), "kawa's certificate"), running.token
+            )
             await asyncio.to_thread(_setup, client, manifests)
             await _wait_ready(client)
             relay = tg.create_task(_relay_display(running, busybox_seen))

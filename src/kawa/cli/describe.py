@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kawa.apis.kinds import ResourceKind
+from kawa.cli import answers
 from kawa.cli.client import ApiClient, resource_path
 
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -24,9 +25,11 @@ def _title(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _pairs(mapping: Mapping[str, Any] | None) -> list[str]:
+def _pairs(mapping: Any) -> list[str]:
     if not mapping:
         return ["<none>"]
+    if not isinstance(mapping, Mapping):
+        return [str(mapping)]
     return [f"{k}={str(v).strip()}" for k, v in sorted(mapping.items())]
 
 
@@ -51,8 +54,9 @@ def _field(lines: list[str], key: str, value: Any, indent: int) -> None:
 
 def describe(client: ApiClient, rk: ResourceKind, namespace: str, name: str) -> str:
     ns = namespace if rk.namespaced else None
-    obj = client.checked("GET", resource_path(rk, ns, name))
-    meta = obj.get("metadata", {})
+    path = resource_path(rk, ns, name)
+    obj = client.checked("GET", path)
+    meta = answers.metadata(obj, client.where("GET", path))
     lines = [f"Name:         {meta.get('name', '')}"]
     if rk.namespaced:
         lines.append(f"Namespace:    {meta.get('namespace', '')}")
@@ -78,8 +82,9 @@ def describe(client: ApiClient, rk: ResourceKind, namespace: str, name: str) -> 
     )
     events_ns = meta.get("namespace") or "default"
     query = urllib.parse.urlencode({"fieldSelector": selector})
-    events = client.checked("GET", f"/api/v1/namespaces/{events_ns}/events?{query}")
-    items = events.get("items") or []
+    events_path = f"/api/v1/namespaces/{events_ns}/events?{query}"
+    events = client.checked("GET", events_path)
+    items = answers.items(events, client.where("GET", events_path))
     if not items:
         lines.append("Events:       <none>")
     else:
@@ -91,7 +96,7 @@ def describe(client: ApiClient, rk: ResourceKind, namespace: str, name: str) -> 
                     str(e.get("type", "")),
                     str(e.get("reason", "")),
                     str(e.get("count", 1)),
-                    str((e.get("source") or {}).get("component", "")),
+                    str(answers.dig(e, "source", "component") or ""),
                     str(e.get("message", "")),
                 ]
             )

@@ -1,7 +1,8 @@
 """The ``kawa`` command.
 
-``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``delete`` and ``send``
-talk to it over HTTP (found through ``--data-dir``'s ``server.json`` or ``--server URL``);
+``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``describe``, ``delete``
+and ``send --broker`` talk to its API over verified TLS (found through ``--data-dir``'s
+``server.json`` or ``--server URL``, see :mod:`kawa.cli.target`);
 ``event-display`` runs the built-in event printer; ``demo`` is the Quickstart. Every failure
 is a one-line (or one-line-per-field) message and a non-zero exit code, never a traceback.
 """
@@ -17,7 +18,7 @@ from kawa import __version__
 from kawa.apiserver import access
 from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.ttl import DEFAULT_MAX_TTL
-from kawa.cli import resources
+from kawa.cli import answers, resources, target
 from kawa.cli import send as send_cmd
 from kawa.cli.cesql import cesql
 from kawa.cli.client import (
@@ -25,8 +26,8 @@ from kawa.cli.client import (
     CliError,
     check_url,
     resource_path,
-    server_url,
     startup_error,
+    unexpected_answer,
 )
 from kawa.cli.demo import demo
 from kawa.cli.runner import run_async, setup_logging
@@ -48,25 +49,38 @@ _data_dir_option = click.option(
     show_default=True,
     help="kawa's data directory (finds the server through its server.json).",
 )
-_server_option = click.option("--server", metavar="URL", help="kawa's URL (overrides --data-dir).")
+_server_option = click.option(
+    "--server",
+    metavar="URL",
+    help="kawa's https:// API URL (overrides --data-dir's server.json; plain http is refused).",
+)
+_ca_option = click.option(
+    "--certificate-authority",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="PEM certificate(s) the server's must verify against (default: --data-dir's "
+    "tls/server.crt; with --server and no such file, the system's).",
+)
 _namespace_option = click.option(
     "-n", "--namespace", default="default", show_default=True, help="The namespace."
 )
 
 
-def _client(server: str | None, data_dir: Path) -> ApiClient:
-    return ApiClient(server_url(server, data_dir), access.read_token(data_dir))
+def _client(server: str | None, data_dir: Path, ca: Path | None) -> ApiClient:
+    return ApiClient(target.find(server, data_dir, ca), access.read_token(data_dir))
 
 
 def broker_url(client: ApiClient, namespace: str, name: str) -> str:
     """The broker's ingress URL (``status.address.url``), or CliError when it has none."""
     from kawa.apis.registry import SCHEME
 
-    obj = client.checked("GET", resource_path(SCHEME.resolve("broker"), namespace, name))
-    url = (obj.get("status", {}).get("address") or {}).get("url")
+    path = resource_path(SCHEME.resolve("broker"), namespace, name)
+    url = answers.dig(client.checked("GET", path), "status", "address", "url")
     if not url:
         raise CliError(f"broker {namespace}/{name} has no address yet (is it Ready?)")
-    return str(url)
+    if not isinstance(url, str):
+        raise unexpected_answer(client.where("GET", path), "status.address.url: expected a URL")
+    return check_url(f"broker {namespace}/{name} status.address.url", url)
 
 
 class KawaGroup(click.Group):
@@ -93,14 +107,15 @@ def main() -> None:
     type=click.IntRange(0, 65535),
     default=DEFAULT_PORT,
     show_default=True,
-    help="Plain-HTTP port: broker ingress, and the API for the kawa CLI.",
+    help="Plain-HTTP port: broker ingress and Services (the API too, for token holders; "
+    "the kawa CLI sends its token only over --api-port).",
 )
 @click.option(
     "--api-port",
     type=click.IntRange(0, 65535),
     default=DEFAULT_API_PORT,
     show_default=True,
-    help="HTTPS port of the API for kubectl (see `kawa kubeconfig`).",
+    help="HTTPS port of the API for kubectl (see `kawa kubeconfig`) and the kawa CLI.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
@@ -258,8 +273,9 @@ def up(
 
 def _announce(running: Running) -> None:
     click.echo(
-        f"kawa {__version__} is up: broker ingress and API at {running.url}, API for kubectl at "
-        f"{running.api_url} (export KUBECONFIG={running.kubeconfig}); data in {running.data_dir}",
+        f"kawa {__version__} is up: broker ingress at {running.url}, API for kubectl and the "
+        f"kawa CLI at {running.api_url} (export KUBECONFIG={running.kubeconfig}); data in "
+        f"{running.data_dir}",
         err=True,
     )
 
@@ -269,9 +285,17 @@ def _announce(running: Running) -> None:
 @_namespace_option
 @_data_dir_option
 @_server_option
-def apply(filename: str, namespace: str, data_dir: Path, server: str | None) -> None:
+@_ca_option
+def apply(
+    filename: str,
+    namespace: str,
+    data_dir: Path,
+    server: str | None,
+    certificate_authority: Path | None,
+) -> None:
     """Create or update the resources in manifests (like kubectl apply)."""
-    failures = resources.apply(_client(server, data_dir), filename, namespace)
+    client = _client(server, data_dir, certificate_authority)
+    failures = resources.apply(client, filename, namespace)
     if failures:
         raise SystemExit(1)
 
@@ -286,6 +310,7 @@ def apply(filename: str, namespace: str, data_dir: Path, server: str | None) -> 
 )
 @_data_dir_option
 @_server_option
+@_ca_option
 def get(
     kind: str,
     name: str | None,
@@ -294,9 +319,11 @@ def get(
     output: str | None,
     data_dir: Path,
     server: str | None,
+    certificate_authority: Path | None,
 ) -> None:
     """Show resources (brokers, triggers ...)."""
-    resources.get(_client(server, data_dir), kind, name, namespace, all_namespaces, output)
+    client = _client(server, data_dir, certificate_authority)
+    resources.get(client, kind, name, namespace, all_namespaces, output)
 
 
 @main.command("describe")
@@ -305,8 +332,14 @@ def get(
 @_namespace_option
 @_data_dir_option
 @_server_option
+@_ca_option
 def describe_command(
-    kind: str, name: str, namespace: str, data_dir: Path, server: str | None
+    kind: str,
+    name: str,
+    namespace: str,
+    data_dir: Path,
+    server: str | None,
+    certificate_authority: Path | None,
 ) -> None:
     """Show an object in detail, with its Events."""
     from kawa.apis.registry import SCHEME
@@ -316,7 +349,7 @@ def describe_command(
         rk = SCHEME.resolve(kind)
     except ValidationError as err:
         raise CliError(str(err)) from None
-    click.echo(describe(_client(server, data_dir), rk, namespace, name))
+    click.echo(describe(_client(server, data_dir, certificate_authority), rk, namespace, name))
 
 
 @main.command()
@@ -325,9 +358,17 @@ def describe_command(
 @_namespace_option
 @_data_dir_option
 @_server_option
-def delete(kind: str, name: str, namespace: str, data_dir: Path, server: str | None) -> None:
+@_ca_option
+def delete(
+    kind: str,
+    name: str,
+    namespace: str,
+    data_dir: Path,
+    server: str | None,
+    certificate_authority: Path | None,
+) -> None:
     """Delete a resource."""
-    resources.delete(_client(server, data_dir), kind, name, namespace)
+    resources.delete(_client(server, data_dir, certificate_authority), kind, name, namespace)
 
 
 @main.command()
@@ -349,6 +390,7 @@ def delete(kind: str, name: str, namespace: str, data_dir: Path, server: str | N
 )
 @_data_dir_option
 @_server_option
+@_ca_option
 def send(
     url: str | None,
     broker: str | None,
@@ -363,8 +405,10 @@ def send(
     mode: str,
     data_dir: Path,
     server: str | None,
+    certificate_authority: Path | None,
 ) -> None:
-    """Build a CloudEvent and send it; prints the response status."""
+    """Build a CloudEvent and send it (no token: the broker ingress needs none); prints the
+    response status."""
     if (url is None) == (broker is None):
         raise CliError("give exactly one of --to URL or --broker NAME")
     event = send_cmd.build_event(
@@ -379,7 +423,8 @@ def send(
     if url is not None:
         check_url("--to", url)
     if broker is not None:
-        url = broker_url(_client(server, data_dir), namespace, broker)
+        client = _client(server, data_dir, certificate_authority)
+        url = broker_url(client, namespace, broker)
     status, reason, body = send_cmd.post(str(url), event, mode)
     click.echo(f"{status} {reason}")
     if body:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,14 @@ import yaml
 
 from kawa.apis.manifests import load_manifests
 from kawa.apis.registry import SCHEME
-from kawa.cli.client import ApiClient, CliError, describe_failure, resource_path
+from kawa.cli import answers
+from kawa.cli.client import (
+    ApiClient,
+    CliError,
+    describe_failure,
+    resource_path,
+    unexpected_answer,
+)
 from kawa.cli.table import render
 from kawa.errors import ValidationError
 
@@ -66,30 +74,42 @@ def apply(client: ApiClient, filename: str, default_namespace: str) -> int:
             meta["namespace"] = namespace
         name = meta.get("name", "")
         label = f"{rk.singular}.{rk.group}/{name}" if rk.group else f"{rk.singular}/{name}"
-        status, current = client.request("GET", resource_path(rk, namespace, name))
+        path = resource_path(rk, namespace, name)
+        status, current = client.request("GET", path)
         if status == 404:
             status, payload = client.request("POST", resource_path(rk, namespace) + STRICT, obj)
             verb = "created"
-        elif status < 400:
+        elif _ok(status):
+            before = _resource_version(current, client.where("GET", path))
             merged = dict(obj)
             # No resourceVersion: apply states the desired spec, whatever the controllers wrote
             # to the status meanwhile (a stale version would only make it fail with 409).
             merged["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
-            path = resource_path(rk, namespace, name) + STRICT
-            status, payload = client.request("PUT", path, merged)
+            status, payload = client.request("PUT", path + STRICT, merged)
             verb = "configured"
-            if status < 400 and payload["metadata"].get("resourceVersion") == current[
-                "metadata"
-            ].get("resourceVersion"):
-                verb = "unchanged"
+            if _ok(status):
+                after = _resource_version(payload, client.where("PUT", path + STRICT))
+                if after == before:
+                    verb = "unchanged"
         else:
             payload = current
-        if status >= 400:
+        if not _ok(status):
             click.echo(f"error: {source}: {describe_failure(status, payload)}", err=True)
             failures += 1
         else:
             click.echo(f"{label} {verb}")
     return failures
+
+
+def _ok(status: int) -> bool:
+    return 200 <= status < 300
+
+
+def _resource_version(answer: Any, where: str) -> Any:
+    """The answer's metadata.resourceVersion; CliError when the answer is no object."""
+    if not isinstance(answer, dict):
+        raise unexpected_answer(where, "expected the object")
+    return answers.metadata(answer, where).get("resourceVersion")
 
 
 def get(
@@ -107,8 +127,10 @@ def get(
     ns = None if all_namespaces or not rk.namespaced else namespace
     path = resource_path(rk, (ns or namespace) if name and rk.namespaced else ns, name)
     if output in (None, "wide"):
-        found = client.checked("GET", path, accept=TABLE_ACCEPT)
-        if not found.get("rows"):
+        found = answers.table(
+            client.checked("GET", path, accept=TABLE_ACCEPT), client.where("GET", path)
+        )
+        if not found["rows"]:
             where = "any namespace" if ns is None else f"{ns} namespace"
             click.echo(f"No resources found in {where}.", err=True)
             return
@@ -116,7 +138,12 @@ def get(
         click.echo(render(found, all_namespaces=ns is None and rk.namespaced, wide=wide))
         return
     found = client.checked("GET", path)
-    items = [found] if name else found["items"]
+    where = client.where("GET", path)
+    if name:
+        answers.metadata(found, where)
+        items: list[Mapping[str, Any]] = [found]
+    else:
+        items = answers.items(found, where)
     if output == "json":
         data: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
