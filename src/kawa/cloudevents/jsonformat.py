@@ -9,6 +9,10 @@ Decoding (JSON format 1.0 sections 2 and 3):
 * ``data`` holds JSON directly when ``datacontenttype`` is absent, ``*/json`` or
   ``*/*+json``; :attr:`CloudEvent.data` is then that value's JSON serialization (orjson,
   compact). Otherwise ``data`` must be a string, kept as its UTF-8 bytes.
+* An event document may nest objects and lists :data:`kawa.nesting.MAX_NESTING` levels below
+  the event object (as every JSON document kawa reads); deeper is a :class:`CloudEventError`
+  naming the limit. Only documents that open enough objects and lists to be that deep pay for
+  the check (:func:`kawa.nesting.may_be_too_deep`).
 * ``data_base64`` (1.0) carries binary data; ``data`` and ``data_base64`` are exclusive.
   In 0.3, ``datacontentencoding: base64`` says ``data`` is a base64 string; the attribute is a
   wire matter and is not kept on the decoded event.
@@ -28,6 +32,7 @@ from typing import Any, Final
 
 import orjson
 
+from kawa import nesting
 from kawa.cloudevents import validation
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.cloudevents.validation import CloudEventError
@@ -60,8 +65,11 @@ def _b64encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
-def _decode(obj: object) -> CloudEvent:
-    """One event from a parsed JSON value; raises with paths relative to the event."""
+def _decode(obj: object, *, shallow: bool = False) -> CloudEvent:
+    """One event from a parsed JSON value; raises with paths relative to the event.
+
+    ``shallow`` says the document cannot nest deeper than the limit (its text opens too few
+    objects and lists), so JSON ``data`` is written back without the depth check."""
     if not isinstance(obj, dict):
         raise CloudEventError.one("", f"an event must be a JSON object (got {_json_type(obj)})")
     attributes: dict[str, Any] = {}
@@ -115,7 +123,11 @@ def _decode(obj: object) -> CloudEvent:
             else:
                 payload = decoded
         elif is_json_media_type(content_type if isinstance(content_type, str) else None):
-            payload = orjson.dumps(data)
+            written = _json_data(data, shallow)
+            if isinstance(written, FieldError):
+                errors.append(written)
+            else:
+                payload = written
         elif isinstance(data, str):
             try:
                 payload = data.encode("utf-8")
@@ -132,6 +144,21 @@ def _decode(obj: object) -> CloudEvent:
     if errors:
         raise CloudEventError(errors)
     return CloudEvent(attributes, payload)
+
+
+def _json_data(data: object, shallow: bool) -> bytes | FieldError:
+    """JSON ``data`` written back as bytes, or why it cannot be (nested too deeply)."""
+    if not shallow and isinstance(data, dict | list):
+        written = nesting.dumps_json(data, level=1)
+        if written is not None:
+            return written
+        where = nesting.too_deep(data, "data", 1)
+        if where is not None:
+            return FieldError(where, nesting.TOO_DEEP)
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:
+        return FieldError("data", f"is not JSON data: {exc}")
 
 
 def _json_type(value: object) -> str:
@@ -191,12 +218,14 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if nesting.is_depth_error(exc):
+            raise CloudEventError.one("", f"the body is {nesting.TOO_DEEP}") from None
         raise CloudEventError.one("", f"body is not valid JSON: {exc}") from None
 
 
 def decode_structured(body: bytes) -> CloudEvent:
     """One event from a JSON document (``application/cloudevents+json``)."""
-    return _decode(_loads(body))
+    return _decode(_loads(body), shallow=not nesting.may_be_too_deep(body))
 
 
 def encode_structured(event: CloudEvent) -> bytes:
@@ -210,13 +239,14 @@ def decode_batch(body: bytes) -> list[CloudEvent]:
     Every invalid element is reported, with paths such as ``[2].id``.
     """
     items = _loads(body)
+    shallow = not nesting.may_be_too_deep(body)
     if not isinstance(items, list):
         raise CloudEventError.one("", f"a batch must be a JSON array (got {_json_type(items)})")
     events: list[CloudEvent] = []
     errors: list[FieldError] = []
     for index, item in enumerate(items):
         try:
-            events.append(_decode(item))
+            events.append(_decode(item, shallow=shallow))
         except CloudEventError as exc:
             errors.extend(e.nested(f"[{index}]") for e in exc.errors)
     if errors:
