@@ -251,3 +251,20 @@ def test_a_body_deeper_than_the_json_parser_reads_names_the_limit() -> None:
         with pytest.raises(CloudEventError) as info:
             jsonformat.decode_structured(body)
         assert str(info.value).endswith("the body is nested too deeply (more than 199 levels)")
+
+
+@pytest.mark.parametrize("specversion", ["1.0", "0.3"])
+@pytest.mark.parametrize("content_type", [None, "application/json"])
+def test_json_null_data_survives_structured_mode(
+    specversion: str, content_type: str | None
+) -> None:
+    """``"data": null`` means no data, so JSON null data goes as base64 (found by the codec
+    fuzz: the event came back without data)."""
+    attributes: dict[str, Any] = {**BASE, "specversion": specversion}
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    event = CloudEvent(attributes, b"null")
+    encoded = orjson.loads(jsonformat.encode_structured(event))
+    assert "data_base64" in encoded or encoded["datacontentencoding"] == "base64"
+    assert jsonformat.decode_structured(jsonformat.encode_structured(event)) == event
+    assert jsonformat.decode_batch(jsonformat.encode_batch([event])) == [event]

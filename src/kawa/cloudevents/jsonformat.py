@@ -18,7 +18,8 @@ Decoding (JSON format 1.0 sections 2 and 3):
   wire matter and is not kept on the decoded event.
 
 Encoding: bytes of a JSON media type are embedded as JSON (verbatim, after a validity check;
-``data_base64`` if they are not JSON); other bytes go in ``data`` as a string when they are
+``data_base64`` if they are not JSON, or are JSON ``null``, which would read back as no data);
+other bytes go in ``data`` as a string when they are
 valid UTF-8 and in ``data_base64`` (0.3: base64 ``data`` plus ``datacontentencoding``)
 otherwise. Binary extension values are written as base64 strings.
 """
@@ -187,8 +188,9 @@ def _encode(event: CloudEvent, *, fragments: bool) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             pass
         else:
-            obj["data"] = orjson.Fragment(data) if fragments else parsed
-            return obj
+            if parsed is not None:  # "data": null would read back as no data
+                obj["data"] = orjson.Fragment(data) if fragments else parsed
+                return obj
     else:
         try:
             obj["data"] = data.decode("utf-8")
