@@ -264,7 +264,8 @@ def test_event_round_trips_property(
     structured = http.from_http(*http.to_structured(event))
     assert structured.attributes == event.attributes
     if structured.data != event.data:  # JSON data comes back as its compact serialization
-        assert data is not None and structured.data is not None
+        assert data is not None
+        assert structured.data is not None
         assert orjson.loads(structured.data) == orjson.loads(data)
     back = http.from_http(*http.to_binary(event))
     assert back.data == event.data
