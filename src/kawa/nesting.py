@@ -10,8 +10,8 @@ takes 1024 levels (:data:`ORJSON_LOADS_MAX`), ``orjson.dumps`` 254 (:data:`ORJSO
 pydantic's JSON parser 200.
 
 Callers: :func:`kawa.apis.meta.json_value_errors` (API bodies and manifests, one pass that
-checks more than depth), the YAML loaders of :mod:`kawa.apis.manifests` and
-:mod:`kawa.apiserver.requests` (through :func:`yaml_too_deep`), and
+checks more than depth), :class:`kawa.apis.manifests.YamlLoader` (manifests, and YAML API
+bodies through :mod:`kawa.apiserver.requests`: it stops composing at the limit), and
 :mod:`kawa.cloudevents.jsonformat` (event data, through :func:`dumps_json`). Pure; no I/O.
 """
 
@@ -26,9 +26,10 @@ MAX_NESTING: Final = 199
 """How many levels of objects and lists a document may nest below its top-level value.
 
 Counted from the document's top (level 0): ``{"a": {"b": []}}`` nests 2 levels below it. For a
-CloudEvent in the JSON format the top is the event object, so its ``data`` may itself nest
-``MAX_NESTING - 1`` levels. 199 is what pydantic's JSON parser takes below a top-level object
-(:mod:`kawa.apis.model.parse` relies on the two agreeing); no resource kind needs more."""
+CloudEvent in the JSON format the top is the event object and ``data`` sits at level 1, so
+the data may nest ``MAX_NESTING - 1`` levels below its own top. 199 is what pydantic's JSON
+parser takes below a top-level object (:mod:`kawa.apis.model.parse` relies on the two
+agreeing); no resource kind needs more."""
 
 ORJSON_DUMPS_MAX: Final = 254
 """The deepest nesting ``orjson.dumps`` writes (it raises ``JSONEncodeError`` beyond; pinned

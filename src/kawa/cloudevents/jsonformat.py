@@ -19,9 +19,9 @@ Decoding (JSON format 1.0 sections 2 and 3):
 
 Encoding: bytes of a JSON media type are embedded as JSON (verbatim, after a validity check;
 ``data_base64`` if they are not JSON, or are JSON ``null``, which would read back as no data);
-other bytes go in ``data`` as a string when they are
-valid UTF-8 and in ``data_base64`` (0.3: base64 ``data`` plus ``datacontentencoding``)
-otherwise. Binary extension values are written as base64 strings.
+other bytes go in ``data`` as a string when they are valid UTF-8 and in ``data_base64`` (0.3:
+base64 ``data`` plus ``datacontentencoding``) otherwise. Binary extension values are written
+as base64 strings.
 """
 
 from __future__ import annotations
