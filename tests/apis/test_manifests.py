@@ -102,3 +102,18 @@ def test_tab_indentation_error() -> None:
         ValidationError, match=r"broken\.yaml is invalid: YAML syntax error at line 2"
     ):
         load_manifests("a: 1\n\tb: 2\n", "broken.yaml")
+
+
+def test_nesting_past_the_limit_names_the_limit_path_and_line() -> None:
+    """PyYAML's composer recurses: the loader stops at the nesting limit (the same for every
+    document kawa reads), so even 20,000 levels are a clear error, not a RecursionError."""
+    head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"
+    fits = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndeep: " + "[" * 199 + "]" * 199
+    assert len(load_manifests(head + fits, "ok.yaml")) == 2
+    for levels in (200, 20_000):
+        text = head + "deep:\n  k: " + "[" * levels + "]" * levels + "\n"
+        with pytest.raises(ValidationError) as info:
+            load_manifests(text, "deep.yaml")
+        (error,) = info.value.errors
+        assert error.path == "[1].deep.k" + "[0]" * 198
+        assert error.message == "nested too deeply (more than 199 levels) (at line 6, column 204)"

@@ -15,6 +15,7 @@ BROKERS = "/apis/eventing.knative.dev/v1/namespaces/default/brokers"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 YAML = {"Content-Type": "application/yaml"}
 MERGE = {"Content-Type": "application/merge-patch+json"}
+JSON = {"Content-Type": "application/json"}
 STRICT = "?fieldValidation=Strict"
 
 
@@ -61,6 +62,53 @@ async def test_deep_nesting_is_a_field_error_not_a_500() -> None:
         ((field, message),) = causes(answer).items()
         assert field.startswith("spec.filters[0].not.not")
         assert message.startswith("nested too deeply")
+
+
+def deep_trigger_json(levels: int) -> str:
+    filters = '{"not":' * levels + '{"exact":{"type":"x"}}' + "}" * levels
+    return (
+        '{"apiVersion":"eventing.knative.dev/v1","kind":"Trigger","metadata":{"name":"deep"},'
+        f'"spec":{{"broker":"default","subscriber":{{"uri":"http://x/"}},"filters":[{filters}]}}}}'
+    )
+
+
+def deep_trigger_yaml(levels: int) -> str:
+    filters = "{not: " * levels + "{exact: {type: x}}" + "}" * levels
+    return TRIGGER_YAML.replace("metadata: {name: t}", "metadata: {name: deep}") + (
+        f"  filters:\n  - {filters}\n"
+    )
+
+
+async def test_yaml_nested_too_deeply_answers_as_json_does_naming_the_limit() -> None:
+    """PyYAML's composer recurses; 1,000 levels of YAML once answered 500 (RecursionError),
+    then a 400 that named no limit. The loader stops at the limit, with the same path and
+    message as a JSON body nested as deeply."""
+    too_deep = "nested too deeply (more than 199 levels)"
+    async with serving() as api:
+        for levels in (250, 900, 5000):
+            status, from_json = await api.call(
+                "POST", TRIGGERS, deep_trigger_json(min(levels, 900)), JSON
+            )
+            assert status == 422, from_json
+            status, from_yaml = await api.call("POST", TRIGGERS, deep_trigger_yaml(levels), YAML)
+            assert status == 422, from_yaml
+            assert causes(from_yaml) == causes(from_json)
+            ((field, message),) = causes(from_yaml).items()
+            assert field == "spec.filters[0]" + ".not" * 197
+            assert message == too_deep
+        block = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\nblock:\n" + "".join(
+            "  " * (i + 1) + "k:\n" for i in range(300)
+        )
+        status, answer = await api.call("POST", CONFIGMAPS, block, YAML)
+        assert status == 422, answer
+        assert causes(answer) == {"block" + ".k" * 199: too_deep}
+
+
+async def test_json_deeper_than_the_parser_reads_names_the_limit() -> None:
+    async with serving() as api:
+        status, answer = await api.call("POST", TRIGGERS, deep_trigger_json(2000), JSON)
+        assert status == 400, answer
+        assert answer["message"].endswith("nested too deeply (more than 199 levels)")
 
 
 async def test_nulls_of_fields_are_pruned_and_nulls_of_maps_refused() -> None:

@@ -130,6 +130,25 @@ async def test_retries_then_dead_letter_sink(tmp_path: Path) -> None:
         assert dead.attributes["knativeerrordata"] == "YnVzeQ=="  # base64("busy")
 
 
+async def test_a_reply_nested_too_deeply_is_retried_then_dead_lettered(tmp_path: Path) -> None:
+    """A reply whose data nests 300 levels once dropped the event after one attempt (an
+    exception out of the sender), ignoring ``retry``; it is a bad reply like any other: retried,
+    then dead-lettered with knativeerrorcode 502 (as Knative's broker filter reports it)."""
+    deep = b'{"specversion":"1.0","id":"r","source":"/s","type":"t","data":'
+    deep += b"[" * 300 + b"]" * 300 + b"}"
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as dls:
+        sub.default = respond(200, deep, {"Content-Type": "application/cloudevents+json"})
+        await kawa.apply(broker())
+        delivery = {"retry": 2, "backoffDelay": "PT0.01S", "deadLetterSink": {"uri": dls.url}}
+        await kawa.apply(trigger("t", sub.url, delivery=delivery))
+        await kawa.wait_ready("Trigger", "t")
+        assert await kawa.send(event("asks")) == 202
+        (dead,) = await dls.wait_for(1)
+        assert len(sub.events) == 3  # retry 2 = 3 attempts
+        assert dead.id == "asks"
+        assert dead.attributes["knativeerrorcode"] == "502"
+
+
 async def test_broker_delivery_applies_unless_the_trigger_has_its_own(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

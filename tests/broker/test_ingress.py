@@ -57,3 +57,21 @@ async def test_ttl_exhausted_is_refused(tmp_path: Path) -> None:
         assert await kawa.send(event("a", knativebrokerttl="1")) == 400
         assert await kawa.send(event("b", knativebrokerttl="2")) == 202
         assert await kawa.send(event("c", knativebrokerttl="soon")) == 400
+
+
+async def test_structured_data_nested_too_deeply_is_a_400_naming_the_limit(
+    tmp_path: Path,
+) -> None:
+    """Data nesting 255 to 1023 levels once answered 500 (orjson's recursion limit)."""
+    head = b'{"specversion":"1.0","id":"deep","source":"/s","type":"t","data":'
+    structured = {"Content-Type": "application/cloudevents+json"}
+    async with running_kawa(tmp_path) as kawa:
+        await kawa.apply(broker())
+        await kawa.wait_ready("Broker", "default")
+        for levels, status in ((199, 202), (200, 400), (300, 400), (1023, 400), (5000, 400)):
+            body = head + b"[" * levels + b"]" * levels + b"}"
+            async with kawa.session.post(kawa.broker_url(), data=body, headers=structured) as r:
+                assert r.status == status, (levels, await r.text())
+                if status == 400:
+                    answer = await r.json()
+                    assert answer["error"].endswith("nested too deeply (more than 199 levels)")

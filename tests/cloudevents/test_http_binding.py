@@ -261,7 +261,12 @@ def test_event_round_trips_property(
     if content_type:
         attrs["datacontenttype"] = content_type
     event = CloudEvent(attrs, data)
-    assert http.from_http(*http.to_structured(event)) == event
+    structured = http.from_http(*http.to_structured(event))
+    assert structured.attributes == event.attributes
+    if structured.data != event.data:  # JSON data comes back as its compact serialization
+        assert data is not None
+        assert structured.data is not None
+        assert orjson.loads(structured.data) == orjson.loads(data)
     back = http.from_http(*http.to_binary(event))
     assert back.data == event.data
     assert back.get("subject") == subject

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from kawa import nesting
 from kawa.cloudevents import jsonformat
 from kawa.cloudevents.event import CloudEvent
 from kawa.cloudevents.validation import CloudEventError
@@ -214,3 +215,56 @@ def test_is_json_media_type() -> None:
     assert not jsonformat.is_json_media_type("text/plain")
     assert not jsonformat.is_json_media_type("application/jsonx")
     assert not jsonformat.is_json_media_type("json")
+
+
+def _deep_event(levels: int, kind: str = "list") -> bytes:
+    """A structured event whose ``data`` is ``levels`` nested lists (or objects)."""
+    opening, closing = (b"[", b"]") if kind == "list" else (b'{"k":', b"}")
+    head = orjson.dumps({**BASE, "data": None})[:-5]  # cut the "null}" off the end
+    return head + opening * levels + (b"1" if kind != "list" else b"") + closing * levels + b"}"
+
+
+@pytest.mark.parametrize("kind", ["list", "object"])
+def test_data_may_nest_to_the_limit_and_no_deeper(kind: str) -> None:
+    """The event object is the document's top: its data may nest MAX_NESTING - 1 levels more.
+    orjson used to raise TypeError (a 500 at the ingress) for data of 255 to 1023 levels."""
+    step = "[0]" if kind == "list" else ".k"
+    deepest = jsonformat.decode_structured(_deep_event(nesting.MAX_NESTING, kind))
+    assert deepest.data is not None
+    assert deepest.data.count(b"[" if kind == "list" else b"{") == nesting.MAX_NESTING
+    for levels in (nesting.MAX_NESTING + 1, 254, 255, 600, 1022):
+        body = _deep_event(levels, kind)
+        for decode in (
+            jsonformat.decode_structured,
+            lambda b: jsonformat.from_json_obj(orjson.loads(b)),
+            lambda b: jsonformat.decode_batch(b"[" + b + b"]")[0],
+        ):
+            with pytest.raises(CloudEventError) as info:
+                decode(body)
+            (error,) = info.value.errors
+            assert error.path.removeprefix("[0].") == "data" + step * nesting.MAX_NESTING
+            assert error.message == "nested too deeply (more than 199 levels)"
+
+
+def test_a_body_deeper_than_the_json_parser_reads_names_the_limit() -> None:
+    for body in (_deep_event(1024), b"[" * 5000 + b"]" * 5000):
+        with pytest.raises(CloudEventError) as info:
+            jsonformat.decode_structured(body)
+        assert str(info.value).endswith("the body is nested too deeply (more than 199 levels)")
+
+
+@pytest.mark.parametrize("specversion", ["1.0", "0.3"])
+@pytest.mark.parametrize("content_type", [None, "application/json"])
+def test_json_null_data_survives_structured_mode(
+    specversion: str, content_type: str | None
+) -> None:
+    """``"data": null`` means no data, so JSON null data goes as base64 (found by the codec
+    fuzz: the event came back without data)."""
+    attributes: dict[str, Any] = {**BASE, "specversion": specversion}
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    event = CloudEvent(attributes, b"null")
+    encoded = orjson.loads(jsonformat.encode_structured(event))
+    assert "data_base64" in encoded or encoded["datacontentencoding"] == "base64"
+    assert jsonformat.decode_structured(jsonformat.encode_structured(event)) == event
+    assert jsonformat.decode_batch(jsonformat.encode_batch([event])) == [event]

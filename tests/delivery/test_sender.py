@@ -387,6 +387,23 @@ async def test_unparseable_reply_reported(dispatcher: Dispatcher, subscriber: Re
     assert "ce-id" in result.error
 
 
+async def test_reply_nested_too_deeply_is_retried_then_reported(
+    dispatcher: Dispatcher, subscriber: Receiver
+) -> None:
+    """A structured reply whose data nests 300 levels once raised out of send() (orjson's
+    recursion limit), so the delivery was dropped after one attempt whatever ``retry`` said."""
+    deep = b'{"specversion":"1.0","id":"r","source":"/s","type":"t","data":'
+    deep += b"[" * 300 + b"]" * 300 + b"}"
+    subscriber.default = reply(200, deep, {"Content-Type": "application/cloudevents+json"})
+    result = await dispatcher.send(EVENT, subscriber.url, policy=retrying(2))
+    assert not result.ok
+    assert result.attempts == 3
+    assert result.error_code == 502
+    assert result.error is not None
+    assert result.error.startswith("invalid reply")
+    assert result.error.endswith("nested too deeply (more than 199 levels)")
+
+
 # --- the pool ----------------------------------------------------------------------------------
 
 

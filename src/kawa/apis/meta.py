@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kawa import nesting
 from kawa.apis.conditions import Clock, Condition, ConditionSet, system_clock
 from kawa.errors import FieldError
 
@@ -246,9 +247,9 @@ def join(path: str, key: str) -> str:
     return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
 
 
-MAX_NESTING: Final = 199
-"""Deepest nesting of objects and lists a resource may have (the nesting pydantic's JSON
-parser takes; no kind needs more)."""
+MAX_NESTING: Final = nesting.MAX_NESTING
+"""Deepest nesting of objects and lists a resource may have: kawa's one nesting limit
+(:data:`kawa.nesting.MAX_NESTING`, the nesting pydantic's JSON parser takes)."""
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
 _JSON_SCALARS: Final = (str, int, float, bool)
@@ -269,7 +270,7 @@ def json_value_errors(value: Any, path: str = "") -> list[FieldError]:
     while stack and len(errors) < _MAX_REPORTED:
         current, where, depth = stack.pop()
         if isinstance(current, dict | list) and depth > MAX_NESTING:
-            errors.append(FieldError(where, f"nested too deeply (more than {MAX_NESTING} levels)"))
+            errors.append(FieldError(where, nesting.TOO_DEEP))
         elif isinstance(current, dict):
             for key, item in current.items():
                 if not isinstance(key, str):

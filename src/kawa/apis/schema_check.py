@@ -2,7 +2,8 @@
 API server's ``fieldValidation`` modes.
 
 :func:`unknown_fields` lists the fields a schema does not declare (``spec.brokr``, ``datta``),
-for ``fieldValidation=Strict`` (an error) or ``Warn``/``Ignore`` (pruned with :func:`prune`).
+for ``fieldValidation=Strict`` (an error) or ``Warn``/``Ignore`` (pruned with :func:`prune`,
+at the places :func:`unknown_field_places` gives).
 A level declares its fields with ``properties`` or ``additionalProperties``;
 ``x-kubernetes-preserve-unknown-fields`` keeps anything below it. Everything else about an
 object is checked by its declaration (:mod:`kawa.apis.model`).
@@ -36,55 +37,68 @@ def _resolve(schema: Schema, refs: Mapping[str, Schema]) -> Schema:
     return schema
 
 
+Part = str | int
+"""One step of a field's place: a key of an object (a field or a map key), or a list index."""
+
+
 def unknown_fields(
     value: Any, schema: Schema, path: str = "", refs: Mapping[str, Schema] | None = None
 ) -> list[str]:
     """The paths of fields in ``value`` that ``schema`` does not declare."""
-    refs = refs or {}
+    return [text for text, _ in unknown_field_places(value, schema, path, refs)]
+
+
+def unknown_field_places(
+    value: Any, schema: Schema, path: str = "", refs: Mapping[str, Schema] | None = None
+) -> list[tuple[str, tuple[Part, ...]]]:
+    """Each field of ``value`` that ``schema`` does not declare: its path as text (for
+    messages) and its place as keys and indexes (for :func:`prune`, which must not read the
+    text back: a key may be empty or hold ``.`` and ``[``)."""
+    out: list[tuple[str, tuple[Part, ...]]] = []
+    _walk(value, schema, path, (), refs or {}, out)
+    return out
+
+
+def _walk(
+    value: Any,
+    schema: Schema,
+    path: str,
+    place: tuple[Part, ...],
+    refs: Mapping[str, Schema],
+    out: list[tuple[str, tuple[Part, ...]]],
+) -> None:
     schema = _resolve(schema, refs)
     if schema.get(_PRESERVE):
-        return []
-    out: list[str] = []
+        return
     if isinstance(value, Mapping):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
         if properties is None and extra is None:
-            return []
+            return
         for key, item in value.items():
             if isinstance(properties, Mapping) and key in properties:
-                out += unknown_fields(item, properties[key], _join(path, key), refs)
+                _walk(item, properties[key], _join(path, key), (*place, key), refs, out)
             elif isinstance(extra, Mapping):
-                out += unknown_fields(item, extra, f"{path}[{key}]", refs)
+                _walk(item, extra, f"{path}[{key}]", (*place, key), refs, out)
             elif extra is True:
                 continue
             else:
-                out.append(_join(path, str(key)))
+                out.append((_join(path, str(key)), (*place, key)))
     elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
-            out += unknown_fields(item, schema["items"], f"{path}[{i}]", refs)
-    return out
+            _walk(item, schema["items"], f"{path}[{i}]", (*place, i), refs, out)
 
 
-def prune(value: Any, paths: list[str]) -> None:
-    """Remove the fields :func:`unknown_fields` found (in place; list items included)."""
-    for path in paths:
-        _remove(value, _split(path))
-
-
-def _split(path: str) -> list[str | int]:
-    parts: list[str | int] = []
-    for chunk in path.replace("]", "").split("."):
-        head, *indexes = chunk.split("[")
-        if head:
-            parts.append(head)
-        parts.extend(int(i) if i.isdigit() else i for i in indexes)
-    return parts
+def prune(value: Any, places: list[tuple[Part, ...]]) -> None:
+    """Remove the fields :func:`unknown_field_places` found (in place; list items included)."""
+    for place in places:
+        _remove(value, place)
 
 
 _MISSING: Final = object()
 
 
-def _child(value: Any, part: str | int) -> Any:
+def _child(value: Any, part: Part) -> Any:
     if isinstance(value, Mapping):
         return value.get(part, _MISSING)
     if isinstance(value, list) and isinstance(part, int) and part < len(value):
@@ -92,13 +106,15 @@ def _child(value: Any, part: str | int) -> Any:
     return _MISSING
 
 
-def _remove(value: Any, parts: list[str | int]) -> None:
-    for part in parts[:-1]:
+def _remove(value: Any, place: tuple[Part, ...]) -> None:
+    if not place:
+        return
+    for part in place[:-1]:
         value = _child(value, part)
         if value is _MISSING:
             return
     if isinstance(value, dict):
-        value.pop(parts[-1], None)
+        value.pop(place[-1], None)
 
 
 _TYPES: Final = {

@@ -57,10 +57,11 @@ def admit(
     converted = rk.to_version(obj, rk.storage_api_version)
     if "status" in rk.subresources:
         converted.pop("status", None)  # status is written through its subresource only
-    unknown = _unknown_fields(rk, converted)
+    places = _unknown_fields(rk, converted)
+    unknown = [text for text, _ in places]
     warnings: tuple[str, ...] = ()
     if field_validation != STRICT and unknown:
-        schema_check.prune(converted, unknown)
+        schema_check.prune(converted, [place for _, place in places])
         if field_validation != IGNORE:
             warnings = tuple(f'unknown field "{p}"' for p in unknown)
         unknown = []
@@ -122,9 +123,9 @@ def _check_path(target: Target, obj: Obj, name: str | None) -> None:
         )
 
 
-def _unknown_fields(rk: ResourceKind, obj: Obj) -> list[str]:
+def _unknown_fields(rk: ResourceKind, obj: Obj) -> list[tuple[str, tuple[schema_check.Part, ...]]]:
     """Paths of the fields of ``obj`` the kind's schema does not declare."""
-    return schema_check.unknown_fields(obj, openapi.object_schema(rk), refs=openapi.REFS)
+    return schema_check.unknown_field_places(obj, openapi.object_schema(rk), refs=openapi.REFS)
 
 
 def admit_status(target: Target, obj: Obj) -> Obj:

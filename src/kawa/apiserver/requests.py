@@ -17,7 +17,8 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kawa.apis import meta
+from kawa import nesting
+from kawa.apis import manifests, meta
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
 from kawa.apiserver.protobuf import decode_object
@@ -146,38 +147,29 @@ def _decode(raw: bytes, protobuf: bool, content_type: str) -> Any:
             else:
                 body = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
-            message = f"the request body is not valid JSON: {err}"
+            if nesting.is_depth_error(err):
+                message = f"the request body is {nesting.TOO_DEEP}"
+            else:
+                message = f"the request body is not valid JSON: {err}"
             raise ValidationError.single("", message) from None
+        except manifests.NestedTooDeeplyError as err:
+            raise ValidationError.single(err.path, nesting.TOO_DEEP) from None
         except yaml.YAMLError as err:
             message = f"the request body is not valid YAML: {err}"
             raise ValidationError.single("", message) from None
-        except RecursionError:
-            raise ValidationError.single("", "the request body is nested too deeply") from None
-    # nothing past this point meets NaN, 65-bit integers, dates or 10,000-deep nesting
+    # nothing past this point meets NaN, 65-bit integers, dates or nesting past the limit
     problems = meta.json_value_errors(body)
     if problems:
         raise ValidationError(problems)
     return body
 
 
-class _NoAliasLoader(yaml.SafeLoader):
+class _NoAliasLoader(manifests.YamlLoader):
     """YAML without anchors and aliases: a few bytes of aliases can expand to millions of
-    nodes ("billion laughs"); API bodies never need them."""
+    nodes ("billion laughs"); API bodies never need them. Nesting is limited and timestamps
+    stay strings, as in manifests."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted in API bodies", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-# Timestamps stay strings (JSON has no dates).
-_NoAliasLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    aliases = False
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

@@ -9,14 +9,19 @@ Decoding (JSON format 1.0 sections 2 and 3):
 * ``data`` holds JSON directly when ``datacontenttype`` is absent, ``*/json`` or
   ``*/*+json``; :attr:`CloudEvent.data` is then that value's JSON serialization (orjson,
   compact). Otherwise ``data`` must be a string, kept as its UTF-8 bytes.
+* An event document may nest objects and lists :data:`kawa.nesting.MAX_NESTING` levels below
+  the event object (as every JSON document kawa reads); deeper is a :class:`CloudEventError`
+  naming the limit. The check rides on writing JSON ``data`` back
+  (:func:`kawa.nesting.dumps_json`, under a microsecond more than ``orjson.dumps``).
 * ``data_base64`` (1.0) carries binary data; ``data`` and ``data_base64`` are exclusive.
   In 0.3, ``datacontentencoding: base64`` says ``data`` is a base64 string; the attribute is a
   wire matter and is not kept on the decoded event.
 
 Encoding: bytes of a JSON media type are embedded as JSON (verbatim, after a validity check;
-``data_base64`` if they are not JSON); other bytes go in ``data`` as a string when they are
-valid UTF-8 and in ``data_base64`` (0.3: base64 ``data`` plus ``datacontentencoding``)
-otherwise. Binary extension values are written as base64 strings.
+``data_base64`` if they are not JSON, or are JSON ``null``, which would read back as no data);
+other bytes go in ``data`` as a string when they are valid UTF-8 and in ``data_base64`` (0.3:
+base64 ``data`` plus ``datacontentencoding``) otherwise. Binary extension values are written
+as base64 strings.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any, Final
 
 import orjson
 
+from kawa import nesting
 from kawa.cloudevents import validation
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.cloudevents.validation import CloudEventError
@@ -115,7 +121,11 @@ def _decode(obj: object) -> CloudEvent:
             else:
                 payload = decoded
         elif is_json_media_type(content_type if isinstance(content_type, str) else None):
-            payload = orjson.dumps(data)
+            written = _json_data(data)
+            if isinstance(written, FieldError):
+                errors.append(written)
+            else:
+                payload = written
         elif isinstance(data, str):
             try:
                 payload = data.encode("utf-8")
@@ -132,6 +142,21 @@ def _decode(obj: object) -> CloudEvent:
     if errors:
         raise CloudEventError(errors)
     return CloudEvent(attributes, payload)
+
+
+def _json_data(data: object) -> bytes | FieldError:
+    """JSON ``data`` written back as bytes, or why it cannot be (nested too deeply)."""
+    if isinstance(data, dict | list):
+        written = nesting.dumps_json(data, level=1)
+        if written is not None:
+            return written
+        where = nesting.too_deep(data, "data", 1)
+        if where is not None:
+            return FieldError(where, nesting.TOO_DEEP)
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError as exc:
+        return FieldError("data", f"is not JSON data: {exc}")
 
 
 def _json_type(value: object) -> str:
@@ -160,8 +185,9 @@ def _encode(event: CloudEvent, *, fragments: bool) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             pass
         else:
-            obj["data"] = orjson.Fragment(data) if fragments else parsed
-            return obj
+            if parsed is not None:  # "data": null would read back as no data
+                obj["data"] = orjson.Fragment(data) if fragments else parsed
+                return obj
     else:
         try:
             obj["data"] = data.decode("utf-8")
@@ -191,6 +217,8 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if nesting.is_depth_error(exc):
+            raise CloudEventError.one("", f"the body is {nesting.TOO_DEEP}") from None
         raise CloudEventError.one("", f"body is not valid JSON: {exc}") from None
 
 
