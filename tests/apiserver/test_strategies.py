@@ -132,12 +132,12 @@ async def test_the_protected_namespaces_are_never_deleted() -> None:
         status, body = await api.call("DELETE", "/api/v1/namespaces")
         assert status == 200
         assert [i["metadata"]["name"] for i in body["items"]] == ["doomed"]
-        left = (await api.store.list("namespaces")).items
-        assert sorted(n["metadata"]["name"] for n in left) == [
-            "default",
-            "kube-public",
-            "kube-system",
-        ]
+        left = {n["metadata"]["name"]: n for n in (await api.store.list("namespaces")).items}
+        assert sorted(left) == ["default", "doomed", "kube-public", "kube-system"]
+        # no namespace controller runs here to empty it: it stays, terminating
+        assert left["doomed"]["status"]["phase"] == "Terminating"
+        assert left["doomed"]["metadata"]["deletionTimestamp"]
+        assert not left["default"]["metadata"].get("deletionTimestamp")
 
 
 async def test_other_kinds_are_deleted_at_once() -> None:
