@@ -149,7 +149,7 @@ class Deletes:
         return respond(request, target, await self._delete(key, strategy, options))
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        selected = selectors.from_query(request.query)
+        selected = selectors.from_query(request.query, target.kind.field_labels)
         options = await read_delete_options(request)
         strategy = strategies.for_kind(target.kind)
         result = await self._store.list(target.kind.resource, target.namespace)

@@ -33,6 +33,7 @@ NAMESPACE: Final = ResourceKind(
     status=namespace.NamespaceStatus,
     short_names=("ns",),
     printer_columns=(PrinterColumn("Status", "string", ".status.phase"), AGE),
+    selectable_fields=("status.phase",),
 )
 
 SERVICE_ACCOUNT: Final = ResourceKind(
@@ -82,6 +83,7 @@ SECRET: Final = ResourceKind(
         AGE,
     ),
     subresources=(),
+    selectable_fields=("type",),
 )
 
 EVENT: Final = ResourceKind(
@@ -108,6 +110,19 @@ EVENT: Final = ResourceKind(
     extra_api_versions=(event.EVENTS_API_VERSION,),
     convert=event.convert_event,
     subresources=(),
+    selectable_fields=(
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
 )
 
 POD: Final = ResourceKind(
@@ -134,6 +149,16 @@ POD: Final = ResourceKind(
         ),
     ),
     subresources=("status", "log"),
+    selectable_fields=(
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
 )
 
 KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD)
