@@ -86,7 +86,8 @@ def test_pods_run_on_kawas_node_only() -> None:
     strategy = PodStrategy()
     [error] = strategy.validate(None, pod(node="elsewhere"))
     assert error.path == "spec.nodeName"
-    assert "'elsewhere'" in error.message and "'kawa'" in error.message
+    assert "'elsewhere'" in error.message
+    assert "'kawa'" in error.message
     assert strategy.validate(None, pod(node="kawa")) == []
     assert strategy.validate(None, pod(node="")) == []
     [binding] = strategy.validate(pod(node=""), pod(node="elsewhere"))
