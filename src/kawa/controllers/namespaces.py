@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -101,6 +101,9 @@ class NamespaceReconciler:
         self._store = store
         self._scheme = scheme
         self._recorder = EventRecorder(store, "eventing-controller")
+        self.recheck: Callable[[ResourceKey, float], None] | None = None
+        """Reconcile a key again after a delay, quietly (set by :func:`namespace_controller`);
+        without it a terminating namespace that still holds objects raises TemporaryError."""
 
     async def reconcile(self, key: ResourceKey) -> None:
         try:
@@ -164,11 +167,12 @@ class NamespaceReconciler:
             key, namespace, terminating_status(namespace, remaining, held)
         )
         if remaining:
-            total = sum(remaining.values())
-            raise TemporaryError(
-                f"namespace {key.name} is terminating: {total} object(s) remain",
-                delay=TERMINATING_RECHECK,
-            )
+            if self.recheck is None:
+                total = sum(remaining.values())
+                message = f"namespace {key.name} is terminating: {total} object(s) remain"
+                raise TemporaryError(message, delay=TERMINATING_RECHECK)
+            self.recheck(key, TERMINATING_RECHECK)  # no log line a second while it waits
+            return
         finalizers.remove(core_namespace.KUBERNETES_FINALIZER)
         namespace["spec"] = {**spec, "finalizers": finalizers}
         try:
@@ -262,12 +266,14 @@ def namespace_controller(store: ResourceStore, scheme: Scheme = SCHEME) -> Contr
             return []
         return [ResourceKey(NAMESPACES, "", meta.get("namespace", ""))]
 
-    return Controller(
+    controller = Controller(
         "namespace",
         store,
         reconciler.reconcile,
         [own(NAMESPACES), Watch(SERVICE_ACCOUNTS, account_gone)],
     )
+    reconciler.recheck = controller.queue.add_after
+    return controller
 
 
 def _counted(counts: Mapping[str, int], how: str) -> str:
