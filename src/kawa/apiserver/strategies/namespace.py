@@ -38,9 +38,13 @@ class NamespaceStrategy(Strategy):
 
     def prepare_for_update(self, old: Mapping[str, Any], new: dict[str, Any]) -> None:
         super().prepare_for_update(old, new)
-        spec = new.get("spec")
-        if isinstance(spec, dict) or spec is None:
-            new["spec"] = {**(spec or {}), "finalizers": _spec_finalizers(old)}
+        old_spec, spec = old.get("spec"), new.get("spec")
+        if not isinstance(spec, dict):
+            return
+        if isinstance(old_spec, Mapping) and "finalizers" in old_spec:
+            spec["finalizers"] = _spec_finalizers(old)
+        else:
+            spec.pop("finalizers", None)
 
     def forbids_deletion(self, name: str) -> str | None:
         if name in PROTECTED_NAMESPACES:
