@@ -106,11 +106,27 @@ async def test_field_selectors_on_fields_a_kind_does_not_support() -> None:
             f"{EVENTS}?fieldSelector=involvedObject.name%3Dc,involvedObject.uid%3Dx,source%3Dk",
             "/api/v1/namespaces?fieldSelector=status.phase%3DActive",
             "/api/v1/secrets?fieldSelector=type%3DOpaque",
+            "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dc",
         ):
             status, listed = await api.call("GET", path)
             assert status == 200, (path, listed)
         _, listed = await api.call("GET", f"{CM}?fieldSelector=metadata.name%3Dc")
         assert [i["metadata"]["name"] for i in listed["items"]] == ["c"]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "c.1", "namespace": "default"},
+            "involvedObject": {"kind": "ConfigMap", "name": "c", "namespace": "default"},
+            "reason": "Seen",
+            "source": {"component": "tester"},
+        }
+        await api.store.create(ResourceKey("events", "default", "c.1"), event)
+        for path in (
+            f"{EVENTS}?fieldSelector=source%3Dtester,involvedObject.kind%3DConfigMap",
+            "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dc",
+        ):
+            _, listed = await api.call("GET", path)
+            assert [i["metadata"]["name"] for i in listed["items"]] == ["c.1"], path
 
 
 async def test_an_unknown_patch_directive_is_invalid() -> None:

@@ -6,7 +6,8 @@ Label selectors: ``a=b`` / ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, 
 ``involvedObject.uid``, ``status.phase`` ...), comma-separated and ANDed; as in Kubernetes,
 only the paths a kind supports (its :attr:`~kawa.apis.kinds.ResourceKind.field_labels`), any
 other is ``400 BadRequest`` (``field label not supported: spec.x``); an Event's ``source`` is
-its ``source.component``. Pure functions: each parser returns a predicate over a resource
+its ``source.component``, and its events.k8s.io/v1 names (``regarding.name``...) select the
+stored core/v1 fields. Pure functions: each parser returns a predicate over a resource
 dict, or raises ValidationError naming the parameter. :func:`from_query` combines both
 parameters of a request.
 """
@@ -29,8 +30,24 @@ _EQ_EXPR: Final = re.compile(
     r"^\s*(?P<key>[A-Za-z0-9./_-]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^=!]*?)\s*$"
 )
 _EXISTS: Final = re.compile(r"^\s*(?P<neg>!?)\s*(?P<key>[A-Za-z0-9./_-]+)\s*$")
-_FIELD_PATHS: Final = {"source": "source.component"}
-"""Field labels that select another path (Kubernetes' Event ``source``)."""
+_FIELD_PATHS: Final = {
+    "source": "source.component",
+    "reportingController": "reportingComponent",
+    **{
+        f"regarding.{part}": f"involvedObject.{part}"
+        for part in (
+            "kind",
+            "namespace",
+            "name",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        )
+    },
+}
+"""Field labels that select another path of the stored object: a core Event's ``source``, and
+the events.k8s.io/v1 names of its fields (selectors see objects as stored, in core/v1)."""
 
 
 def _split_terms(text: str) -> list[str]:

@@ -122,6 +122,15 @@ EVENT: Final = ResourceKind(
         "reportingComponent",
         "source",
         "type",
+        # events.k8s.io/v1 names (the same stored fields)
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reportingController",
     ),
 )
 
