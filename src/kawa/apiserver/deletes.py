@@ -84,26 +84,7 @@ async def read_delete_options(request: web.Request) -> DeleteOptions:
     errors = opts.dry_run_errors(dry_run)
     policy = body.get("propagationPolicy", request.query.get("propagationPolicy"))
     orphan = body.get("orphanDependents", request.query.get("orphanDependents"))
-    if policy is not None and orphan is not None:
-        errors.append(
-            FieldError(
-                "propagationPolicy",
-                f'Invalid value: "{policy}": orphanDependents and deletionPropagation '
-                "cannot be both set",
-            )
-        )
-    elif policy is not None and policy not in opts.PROPAGATION_POLICIES:
-        errors.append(opts.unsupported("propagationPolicy", policy, opts.PROPAGATION_POLICIES))
-    elif policy not in (None, *SUPPORTED_POLICIES) or orphan not in (None, False, "false"):
-        wanted = policy if policy is not None else "Orphan"
-        errors.append(
-            FieldError(
-                "propagationPolicy",
-                f'Unsupported value: "{wanted}": kawa deletes dependents in the background '
-                "only (their owners' controllers remove them): supported values: "
-                '"Background" (kubectl delete --cascade=background, the default)',
-            )
-        )
+    errors += _propagation_errors(policy, orphan)
     if errors:
         raise opts.InvalidOptionsError(errors, kind=KIND)
     given = body.get("preconditions")
@@ -111,6 +92,27 @@ async def read_delete_options(request: web.Request) -> DeleteOptions:
     if isinstance(given, Mapping):
         preconditions = {f: str(given[f]) for f in _PRECONDITIONS if given.get(f)}
     return DeleteOptions(_grace_period(request, body), preconditions, bool(dry_run))
+
+
+def _propagation_errors(policy: Any, orphan: Any) -> list[FieldError]:
+    """Problems with ``propagationPolicy`` and the older ``orphanDependents``: one of the
+    policies Kubernetes defines, not both, and one kawa carries out (``Background``)."""
+    if policy is not None and orphan is not None:
+        message = "orphanDependents and deletionPropagation cannot be both set"
+        return [FieldError("propagationPolicy", f'Invalid value: "{policy}": {message}')]
+    if policy is not None and policy not in opts.PROPAGATION_POLICIES:
+        return [opts.unsupported("propagationPolicy", policy, opts.PROPAGATION_POLICIES)]
+    if policy in (None, *SUPPORTED_POLICIES) and orphan in (None, False, "false"):
+        return []
+    wanted = policy if policy is not None else "Orphan"
+    return [
+        FieldError(
+            "propagationPolicy",
+            f'Unsupported value: "{wanted}": kawa deletes dependents in the background only '
+            '(their owners\' controllers remove them): supported values: "Background" '
+            "(kubectl delete --cascade=background, the default)",
+        )
+    ]
 
 
 def _grace_period(request: web.Request, body: Mapping[str, Any]) -> int | None:
