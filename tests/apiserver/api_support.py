@@ -63,7 +63,9 @@ async def serving(
     for (resource, name), handler in (subresources or {}).items():
         server.add_subresource(resource, name, handler)
     server.install(app)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(
+        app, handler_cancellation=True
+    )  # as kawa up: a gone client ends its watch
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

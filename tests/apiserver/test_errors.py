@@ -21,6 +21,7 @@ from kawa.apiserver.requests import Target
 from kawa.apiserver.status import (
     RequestEntityTooLargeError,
     RequestTimeoutError,
+    TooLargeResourceVersionError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
@@ -58,6 +59,7 @@ TABLE: Final[dict[type[KawaError], tuple[int, str]]] = {
     RequestTimeoutError: (408, "Timeout"),
     UnsupportedMediaTypeError: (415, "UnsupportedMediaType"),
     InsufficientStorageError: (507, "InsufficientStorage"),
+    TooLargeResourceVersionError: (504, "Timeout"),
     KawaError: (503, "ServiceUnavailable"),
 }
 """What kubectl and the Kubernetes clients expect of each class."""
@@ -77,6 +79,8 @@ def configmap(name: str, **extra: Any) -> dict[str, Any]:
 def instance(cls: type[KawaError]) -> KawaError:
     if issubclass(cls, ValidationError):
         return cls([FieldError("spec.x", "bad")], subject="Pod default/p")
+    if cls is TooLargeResourceVersionError:
+        return TooLargeResourceVersionError(9, 3)
     return cls(f"a {cls.__name__}")
 
 
@@ -102,6 +106,14 @@ async def test_each_class_is_its_status(cls: type[KawaError]) -> None:
             "name": "p",
             "kind": "Pod",
             "causes": [{"reason": "FieldValueInvalid", "message": "bad", "field": "spec.x"}],
+        }
+    elif cls is TooLargeResourceVersionError:  # what client-go's reflector looks for
+        assert body["message"] == "Timeout: Too large resource version: 9, current: 3"
+        assert body["details"] == {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": 1,
         }
     else:
         assert "details" not in body

@@ -132,12 +132,12 @@ async def test_the_protected_namespaces_are_never_deleted() -> None:
         status, body = await api.call("DELETE", "/api/v1/namespaces")
         assert status == 200
         assert [i["metadata"]["name"] for i in body["items"]] == ["doomed"]
-        left = (await api.store.list("namespaces")).items
-        assert sorted(n["metadata"]["name"] for n in left) == [
-            "default",
-            "kube-public",
-            "kube-system",
-        ]
+        left = {n["metadata"]["name"]: n for n in (await api.store.list("namespaces")).items}
+        assert sorted(left) == ["default", "doomed", "kube-public", "kube-system"]
+        # no namespace controller runs here to empty it: it stays, terminating
+        assert left["doomed"]["status"]["phase"] == "Terminating"
+        assert left["doomed"]["metadata"]["deletionTimestamp"]
+        assert not left["default"]["metadata"].get("deletionTimestamp")
 
 
 async def test_other_kinds_are_deleted_at_once() -> None:
@@ -151,3 +151,26 @@ async def test_other_kinds_are_deleted_at_once() -> None:
         assert "deletionTimestamp" not in body["metadata"]
         with pytest.raises(NotFoundError):
             await api.store.get(ResourceKey("configmaps", "default", "c"))
+
+
+async def test_pods_run_on_kawas_node_only() -> None:
+    """A Pod naming another node would never run nor stop: refused; one stored so by an
+    older kawa goes at once when deleted (it stayed Terminating forever)."""
+    async with serving() as (store, client, url):
+        async with client.post(url, json=pod("elsewhere", node="node-7")) as resp:
+            assert resp.status == 422
+            body = await resp.json()
+        [cause] = body["details"]["causes"]
+        assert cause["field"] == "spec.nodeName"
+        assert "there is no node of that name" in cause["message"]
+        await create(client, url, pod("unbound", node=""))
+        binding = {"spec": {"nodeName": "node-7"}}
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with client.patch(f"{url}/unbound", json=binding, headers=headers) as resp:
+            assert resp.status == 422
+        key = ResourceKey("pods", "default", "old")
+        await store.create(key, pod("old", node="node-7"))
+        async with client.delete(f"{url}/old") as resp:
+            assert resp.status == 200
+        with pytest.raises(NotFoundError):
+            await store.get(key)

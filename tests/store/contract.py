@@ -6,7 +6,9 @@ implements :meth:`ResourceStoreContract.open_store`; nothing else (faststream st
 same tests run against SQLite on a file, SQLite in memory and, later, a JetStream key-value
 bucket). The suite covers the whole protocol of :mod:`kawa.store.base`: create, get, list,
 update, status-only update, delete, uid, resourceVersion (one counter, increasing), generation
-(bumped by spec changes only), optimistic concurrency, watch (from now, from a
+(bumped by spec changes and the start of a deletion), finalizers (a delete only marks an
+object that has some; the update that takes the last away removes it), optimistic
+concurrency, watch (from now, from a
 resourceVersion, of a namespace, 410 Gone for a forgotten one, no gap and no repeat between
 replay and live), cancellation of writers and watchers, and close.
 
@@ -322,6 +324,109 @@ class ResourceStoreContract:
             await store.get(bkey("b1"))
         assert (await store.list(BROKERS)).items == []
         assert (await store.list(BROKERS)).resource_version == rv(deleted)
+
+    # -- finalizers ----------------------------------------------------------------------------
+
+    async def test_a_delete_only_marks_an_object_with_finalizers(
+        self, store: ResourceStore
+    ) -> None:
+        given = broker("b1")
+        given["metadata"]["finalizers"] = ["example.com/cleanup"]
+        created = await store.create(bkey("b1"), given)
+        async with watching(store, BROKERS, since=rv(created)) as events:
+            marked = await store.delete(bkey("b1"))
+            [event] = await take(events, 1)
+        meta = marked["metadata"]
+        assert meta["deletionTimestamp"].endswith("Z")
+        assert meta["deletionGracePeriodSeconds"] == 0
+        assert meta["finalizers"] == ["example.com/cleanup"]
+        assert meta["generation"] == 2  # the deletion started
+        assert rv(marked) > rv(created)
+        assert (event.type, event.object) == ("MODIFIED", marked)
+        assert await store.get(bkey("b1")) == marked
+        assert await store.delete(bkey("b1")) == marked  # again: nothing changes
+
+    async def test_taking_the_last_finalizer_away_removes_a_deleting_object(
+        self, store: ResourceStore
+    ) -> None:
+        given = broker("b1")
+        given["metadata"]["finalizers"] = ["example.com/a", "example.com/b"]
+        await store.create(bkey("b1"), given)
+        marked = await store.delete(bkey("b1"))
+        async with watching(store, BROKERS, since=rv(marked)) as events:
+            one_left = dict(marked, metadata=dict(marked["metadata"], finalizers=["example.com/b"]))
+            kept = await store.update(bkey("b1"), one_left)
+            assert await store.get(bkey("b1")) == kept
+            with_status = await store.update(
+                bkey("b1"), dict(kept, status={"s": 1}), status_only=True
+            )
+            none_left = dict(with_status, metadata=dict(with_status["metadata"], finalizers=[]))
+            gone = await store.update(bkey("b1"), none_left)
+            seen = await take(events, 3)
+        assert [e.type for e in seen] == ["MODIFIED", "MODIFIED", "DELETED"]
+        removed = seen[2].object  # as it was stored, with the deletion's resourceVersion
+        assert removed == dict(with_status, metadata=dict(removed["metadata"]))
+        assert removed["metadata"] == dict(with_status["metadata"], resourceVersion=str(rv(gone)))
+        assert seen[2].resource_version == rv(gone) > rv(with_status)
+        assert gone["metadata"]["finalizers"] == []
+        with pytest.raises(NotFoundError):
+            await store.get(bkey("b1"))
+
+    async def test_finalizers_removed_before_a_delete_do_not_delete(
+        self, store: ResourceStore
+    ) -> None:
+        given = broker("b1")
+        given["metadata"]["finalizers"] = ["example.com/a"]
+        created = await store.create(bkey("b1"), given)
+        cleared = await store.update(
+            bkey("b1"), dict(created, metadata=dict(created["metadata"], finalizers=[]))
+        )
+        assert await store.get(bkey("b1")) == cleared
+        assert cleared["metadata"]["generation"] == 1
+        await store.delete(bkey("b1"))
+        with pytest.raises(NotFoundError):
+            await store.get(bkey("b1"))
+
+    async def test_a_pending_grace_period_keeps_an_object_without_finalizers(
+        self, store: ResourceStore
+    ) -> None:
+        """A Pod marked for a graceful deletion stays until its kubelet deletes it."""
+        created = await store.create(bkey("b1"), broker("b1"))
+        deletion = {"deletionTimestamp": "2030-01-01T00:00:30Z", "deletionGracePeriodSeconds": 30}
+        marked = await store.update(
+            bkey("b1"), dict(created, metadata=dict(created["metadata"], **deletion))
+        )
+        assert marked["metadata"]["generation"] == 2  # the deletion started
+        status = await store.update(bkey("b1"), dict(marked, status={"s": 1}), status_only=True)
+        assert await store.get(bkey("b1")) == status
+        await store.delete(bkey("b1"))
+        with pytest.raises(NotFoundError):
+            await store.get(bkey("b1"))
+
+    async def test_a_namespace_waits_for_its_spec_finalizers(self, store: ResourceStore) -> None:
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "team"},
+            "spec": {"finalizers": ["kubernetes"]},
+        }
+        key = ResourceKey(NAMESPACES, "", "team")
+        await store.create(key, namespace)
+        marked = await store.delete(key)
+        assert marked["metadata"]["deletionTimestamp"]
+        finalized = await store.update(key, dict(marked, spec={"finalizers": []}))
+        assert finalized["spec"] == {"finalizers": []}
+        with pytest.raises(NotFoundError):
+            await store.get(key)
+
+    async def test_a_create_drops_the_deletion_fields(self, store: ResourceStore) -> None:
+        given = broker("b1")
+        given["metadata"].update(
+            deletionTimestamp="2030-01-01T00:00:00Z", deletionGracePeriodSeconds=5
+        )
+        created = await store.create(bkey("b1"), given)
+        assert "deletionTimestamp" not in created["metadata"]
+        assert "deletionGracePeriodSeconds" not in created["metadata"]
 
     # -- watch ---------------------------------------------------------------------------------
 

@@ -69,6 +69,10 @@ class ResourceKind:
     convert: Converter | None = None
     """Converts between served versions; ``None``: the versions differ only in apiVersion."""
     subresources: tuple[str, ...] = ("status",)
+    selectable_fields: tuple[str, ...] = ()
+    """Field paths a field selector may name besides ``metadata.name`` (and
+    ``metadata.namespace``): Kubernetes' field label conversions of a built-in kind, a CRD's
+    ``selectableFields``."""
     names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,12 @@ class ResourceKind:
         object.__setattr__(self, "names", frozenset(n.lower() for n in names))
 
     # -- derived from the declaration ---------------------------------------------------------
+
+    @property
+    def field_labels(self) -> frozenset[str]:
+        """Every field path a field selector on this kind may name."""
+        common = ("metadata.name", "metadata.namespace") if self.namespaced else ("metadata.name",)
+        return frozenset((*common, *self.selectable_fields))
 
     def default(self, obj: Mapping[str, Any]) -> meta.Object:
         """A defaulted copy of ``obj`` (a dict of the storage version)."""

@@ -31,6 +31,7 @@ __all__ = [
     "annotations_of",
     "dns1123_label_errors",
     "dns1123_subdomain_errors",
+    "finalizer_errors",
     "join",
     "json_value_errors",
     "label_key_errors",
@@ -59,6 +60,12 @@ _QUALIFIED_NAME: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 
 DNS1123_LABEL_MAX: Final = 63
 DNS1123_SUBDOMAIN_MAX: Final = 253
+ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
+"""Kubernetes' ``TotalAnnotationSizeLimitB``: the keys and values of an object's annotations
+together, in bytes."""
+STANDARD_FINALIZERS: Final = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
+"""The finalizer names Kubernetes defines; any other must be domain-qualified
+(``example.com/cleanup``)."""
 
 _LABEL_HELP: Final = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
@@ -177,6 +184,50 @@ def validate_metadata(
                     FieldError(join(path, "annotations"), f"invalid key {key!r}: {p}")
                     for p in label_key_errors(key)
                 )
+        size = sum(
+            len(k.encode()) + len(v.encode())
+            for k, v in annotations.items()
+            if isinstance(k, str) and isinstance(v, str)
+        )
+        if size > ANNOTATIONS_MAX_BYTES:
+            errors.append(
+                FieldError(
+                    join(path, "annotations"),
+                    f"Too long: must have at most {ANNOTATIONS_MAX_BYTES} bytes (keys and "
+                    f"values together), got {size}",
+                )
+            )
+    errors.extend(finalizer_errors(metadata.get("finalizers"), join(path, "finalizers")))
+    return errors
+
+
+def finalizer_errors(finalizers: Any, path: str, *, standard: bool = False) -> list[FieldError]:
+    """Problems with ``finalizers`` (a list of names; other types are the schema's to report):
+    each must be a qualified name (``[prefix/]name``, as a label key), ``orphan`` and
+    ``foregroundDeletion`` exclude each other; with ``standard`` (the rule of Kubernetes'
+    built-in kinds, and of a Namespace's ``spec.finalizers``) a name without a ``/`` must be
+    one Kubernetes defines (:data:`STANDARD_FINALIZERS`)."""
+    if not isinstance(finalizers, list):
+        return []
+    errors: list[FieldError] = []
+    for i, name in enumerate(finalizers):
+        if not isinstance(name, str):
+            continue
+        errors.extend(
+            FieldError(path, f"invalid value {name!r}: {p}") for p in label_key_errors(name)
+        )
+        if standard and "/" not in name and name not in STANDARD_FINALIZERS:
+            errors.append(
+                FieldError(
+                    f"{path}[{i}]",
+                    f"invalid value {name!r}: name is neither a standard finalizer name nor is "
+                    "it fully qualified (e.g. 'example.com/cleanup')",
+                )
+            )
+    if "orphan" in finalizers and "foregroundDeletion" in finalizers:
+        errors.append(
+            FieldError(path, "finalizer orphan and foregroundDeletion cannot be both set")
+        )
     return errors
 
 

@@ -3,7 +3,8 @@
 On first start ``kawa up`` creates, in its data dir:
 
 - ``token``: a random bearer token (mode 0600). Every API request (``/api``, ``/apis``,
-  ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401.
+  ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401
+  (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
   The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
   self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host). kubectl
@@ -163,16 +164,25 @@ def write_kubeconfig(data_dir: Path, api_url: str, token: str, cert: Path) -> Pa
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization`` header value ``Bearer <token>`` (the scheme in any
+    case, RFC 7235 section 2.1), ``None`` for any other."""
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1]
+
+
 def token_middleware(token: str) -> Middleware:
     """401 for API requests without ``Authorization: Bearer <token>``."""
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(PUBLIC_PREFIXES):
             return await handler(request)
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
+        given = (bearer_token(request.headers.get("Authorization", "")) or "").encode()
+        if not given or not hmac.compare_digest(given, expected):
             refused = UnauthorizedError("Unauthorized: a valid bearer token is required")
             return error_response(refused)
         return await handler(request)

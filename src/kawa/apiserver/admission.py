@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from kawa.apis import meta, schema_check
 from kawa.apis.kinds import ResourceKind
@@ -67,6 +67,9 @@ def admit(
         unknown = []
     stored = rk.default(converted)
     found = {FieldError(path, f'unknown field "{path}"'): None for path in unknown}
+    found.update((e, None) for e in _finalizer_names(rk, stored) if builtin(rk))
+    if not builtin(rk):
+        warnings += tuple(_finalizer_warnings(stored))
     unknown_paths = set(unknown)
     subject = meta.subject_of(rk.kind, converted)
     try:
@@ -121,6 +124,32 @@ def _check_path(target: Target, obj: Obj, name: str | None) -> None:
             f"expected {rk.kind} ({target.api_version}) at this path, got "
             f"{obj.get('kind')!r} ({obj.get('apiVersion')!r})",
         )
+
+
+def builtin(rk: ResourceKind) -> bool:
+    """Whether ``rk`` is one of Kubernetes' own kinds (core, ``*.k8s.io``), not a custom kind."""
+    return not rk.group or rk.group.endswith(".k8s.io")
+
+
+def _finalizers(obj: Obj) -> list[Any]:
+    found = meta.metadata_of(obj).get("finalizers")
+    return found if isinstance(found, list) else []
+
+
+def _finalizer_names(rk: ResourceKind, obj: Obj) -> list[FieldError]:
+    """A built-in kind's rule: names without a domain are those Kubernetes defines."""
+    errors = meta.finalizer_errors(_finalizers(obj), "metadata.finalizers", standard=True)
+    return [e for e in errors if e.path != "metadata.finalizers"]  # the others: validation's
+
+
+def _finalizer_warnings(obj: Obj) -> list[str]:
+    """A custom kind's finalizers without a domain (allowed, but warned about)."""
+    return [
+        f'metadata.finalizers[{i}]: "{name}": prefer a domain-qualified finalizer name to '
+        "avoid accidental conflicts with other finalizer writers"
+        for i, name in enumerate(_finalizers(obj))
+        if isinstance(name, str) and "/" not in name and name not in meta.STANDARD_FINALIZERS
+    ]
 
 
 def _unknown_fields(rk: ResourceKind, obj: Obj) -> list[tuple[str, tuple[schema_check.Part, ...]]]:

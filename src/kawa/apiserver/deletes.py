@@ -1,11 +1,19 @@
 """Deletes of resources: one object, or every selected object of a collection.
 
-A delete reads ``DeleteOptions`` (the body's, with ``gracePeriodSeconds`` and ``dryRun``
-also taken from the query), checks its preconditions (``uid``, ``resourceVersion``) and
-asks the kind's strategy (:mod:`kawa.apiserver.strategies`) whether the object may be
-deleted at all and how: at once, or gracefully (``metadata.deletionTimestamp`` set and the
-object left for someone else, a Pod's kubelet, to remove). A graceful deletion that loses a
-race with another writer is tried again. Called by :class:`kawa.apiserver.server.ApiServer`.
+A delete reads ``DeleteOptions`` (the body's, with ``gracePeriodSeconds``, ``dryRun``,
+``propagationPolicy`` and ``orphanDependents`` also taken from the query; values the API
+does not define are ``422 Invalid``), checks its preconditions (``uid``,
+``resourceVersion``) and asks the kind's strategy (:mod:`kawa.apiserver.strategies`)
+whether the object may be deleted at all and how: at once, or gracefully
+(``metadata.deletionTimestamp`` set and the object left for someone else, a Pod's kubelet or
+the namespace controller, to remove). The store keeps an object with finalizers, marked
+deleting, until they are gone (:mod:`kawa.store.finalizers`); the answer is the object as
+the delete left it. A deletion that loses a race with another writer is tried again.
+
+Dependents (objects whose ``ownerReferences`` name the deleted one) are deleted in the
+background by their owners' controllers, kubectl's default (``propagationPolicy:
+Background``); ``Foreground`` and ``Orphan`` are refused (kawa has no garbage collector to
+carry them out). Called by :class:`kawa.apiserver.server.ApiServer`.
 """
 
 from __future__ import annotations
@@ -19,16 +27,21 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
+from kawa.apiserver import options as opts
 from kawa.apiserver import selectors, strategies
 from kawa.apiserver.requests import Target, read_raw
 from kawa.apiserver.responses import object_list, respond
-from kawa.apiserver.strategies.base import Strategy
-from kawa.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from kawa.apiserver.strategies.base import Deletion, Strategy
+from kawa.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 DELETE_ATTEMPTS: Final = 5
 """How often a graceful deletion is tried when another writer (a kubelet) gets in between."""
 _PRECONDITIONS: Final = ("uid", "resourceVersion")
+KIND: Final = "DeleteOptions"
+BACKGROUND: Final = "Background"
+SUPPORTED_POLICIES: Final = (BACKGROUND,)
+"""The propagation policies kawa carries out (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +79,40 @@ async def read_delete_options(request: web.Request) -> DeleteOptions:
     if not isinstance(body, Mapping):
         raise ValidationError.single("", "DeleteOptions must be an object")
     flag = body.get("dryRun")
-    dry_run = request.query.get("dryRun") == "All" or (
-        flag == "All" or (isinstance(flag, list) and "All" in flag)
-    )
+    dry_run = [flag] if isinstance(flag, str) else list(flag) if isinstance(flag, list) else []
+    dry_run += request.query.getall("dryRun", [])
+    errors = opts.dry_run_errors(dry_run)
+    policy = body.get("propagationPolicy", request.query.get("propagationPolicy"))
+    orphan = body.get("orphanDependents", request.query.get("orphanDependents"))
+    errors += _propagation_errors(policy, orphan)
+    if errors:
+        raise opts.InvalidOptionsError(errors, kind=KIND)
     given = body.get("preconditions")
     preconditions = None
     if isinstance(given, Mapping):
         preconditions = {f: str(given[f]) for f in _PRECONDITIONS if given.get(f)}
-    return DeleteOptions(_grace_period(request, body), preconditions, dry_run)
+    return DeleteOptions(_grace_period(request, body), preconditions, bool(dry_run))
+
+
+def _propagation_errors(policy: Any, orphan: Any) -> list[FieldError]:
+    """Problems with ``propagationPolicy`` and the older ``orphanDependents``: one of the
+    policies Kubernetes defines, not both, and one kawa carries out (``Background``)."""
+    if policy is not None and orphan is not None:
+        message = "orphanDependents and deletionPropagation cannot be both set"
+        return [FieldError("propagationPolicy", f'Invalid value: "{policy}": {message}')]
+    if policy is not None and policy not in opts.PROPAGATION_POLICIES:
+        return [opts.unsupported("propagationPolicy", policy, opts.PROPAGATION_POLICIES)]
+    if policy in (None, *SUPPORTED_POLICIES) and orphan in (None, False, "false"):
+        return []
+    wanted = policy if policy is not None else "Orphan"
+    return [
+        FieldError(
+            "propagationPolicy",
+            f'Unsupported value: "{wanted}": kawa deletes dependents in the background only '
+            '(their owners\' controllers remove them): supported values: "Background" '
+            "(kubectl delete --cascade=background, the default)",
+        )
+    ]
 
 
 def _grace_period(request: web.Request, body: Mapping[str, Any]) -> int | None:
@@ -112,7 +151,7 @@ class Deletes:
         return respond(request, target, await self._delete(key, strategy, options))
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        selected = selectors.from_query(request.query)
+        selected = selectors.from_query(request.query, target.kind.field_labels)
         options = await read_delete_options(request)
         strategy = strategies.for_kind(target.kind)
         result = await self._store.list(target.kind.resource, target.namespace)
@@ -133,7 +172,7 @@ class Deletes:
 
     async def _delete(self, key: ResourceKey, strategy: Strategy, options: DeleteOptions) -> Obj:
         """Delete the object at ``key`` as its strategy plans it; the object as the delete
-        left it (gone, or marked for a graceful deletion)."""
+        left it (gone, marked for a graceful deletion, or kept for its finalizers)."""
         for attempt in range(DELETE_ATTEMPTS):
             current = await self._store.get(key)
             options.check_preconditions(current)
@@ -141,12 +180,31 @@ class Deletes:
                 return current
             plan = strategy.plan_deletion(current, options.grace_period, datetime.now(UTC))
             try:
-                if plan.metadata is not None:
-                    marked = copy.deepcopy(current)
-                    marked["metadata"].update(plan.metadata)
-                    current = await self._store.update(key, marked)
-                return await self._store.delete(key) if plan.immediate else current
+                current = await self._mark(key, current, plan)
+                if not plan.immediate:
+                    return current
+                try:
+                    return await self._store.delete(key)
+                except NotFoundError:
+                    if plan.metadata is None:
+                        raise
+                    return current  # removed meanwhile (by the kubelet): what we marked
             except ConflictError:  # another writer got in between: plan again
                 if attempt == DELETE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
+
+    async def _mark(self, key: ResourceKey, current: Obj, plan: Deletion) -> Obj:
+        """Write what ``plan`` sets on ``current`` before (or instead of) removing it."""
+        if plan.metadata is not None or plan.spec is not None:
+            marked = copy.deepcopy(current)
+            marked["metadata"].update(plan.metadata or {})
+            if plan.spec is not None:
+                spec = marked.get("spec")
+                marked["spec"] = {**(spec if isinstance(spec, dict) else {}), **plan.spec}
+            current = await self._store.update(key, marked)
+        if plan.status is not None:
+            status = current.get("status")
+            current["status"] = {**(status if isinstance(status, dict) else {}), **plan.status}
+            current = await self._store.update(key, current, status_only=True)
+        return current

@@ -8,8 +8,8 @@
 - ``application/strategic-merge-patch+json``: a merge patch in which the lists a kind names
   (its ``strategic_merge_keys``, e.g. a Pod's ``spec.containers`` by ``name``) merge item by
   item on their key, with the directives kubectl sends: ``$patch: delete|replace|merge`` on a
-  map or list item, ``$setElementOrder/<list>`` (order of the merged list),
-  ``$deleteFromPrimitiveList/<list>`` and ``$retainKeys``.
+  map or list item (any other ``$patch`` is refused), ``$setElementOrder/<list>`` (order of
+  the merged list), ``$deleteFromPrimitiveList/<list>`` and ``$retainKeys``.
 
 Every failure is a :class:`kawa.errors.ValidationError` (the API answers 422 or 400).
 """
@@ -143,6 +143,7 @@ def json_patch(target: Any, operations: Any) -> Any:
 
 _ORDER = "$setElementOrder/"
 _DELETE_PRIMITIVES = "$deleteFromPrimitiveList/"
+_DIRECTIVES = ("replace", "delete", "merge")
 
 
 def strategic_merge_patch(target: Any, patch: Any, merge_keys: Mapping[str, str]) -> Any:
@@ -153,6 +154,12 @@ def strategic_merge_patch(target: Any, patch: Any, merge_keys: Mapping[str, str]
 def _smp(target: Any, patch: Any, keys: Mapping[str, str], path: str) -> Any:
     if not isinstance(patch, Mapping):
         return copy.deepcopy(patch)
+    if "$patch" in patch and patch["$patch"] not in _DIRECTIVES:
+        raise ValidationError.single(
+            f"{path}.$patch" if path else "$patch",
+            f"unknown patch type {patch['$patch']!r}: expected "
+            + ", ".join(f'"{d}"' for d in _DIRECTIVES),
+        )
     if patch.get("$patch") == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":

@@ -30,7 +30,7 @@ class Reads:
         return respond(request, target, await self._store.get(target.key()))
 
     async def list(self, request: web.Request, target: Target) -> web.StreamResponse:
-        selected = selectors.from_query(request.query)
+        selected = selectors.from_query(request.query, target.kind.field_labels)
         rk = target.kind
         as_table = tables.wants_table(request.headers.get("Accept", ""))
         if request.query.get("watch") in ("1", "true"):

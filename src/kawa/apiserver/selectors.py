@@ -3,15 +3,19 @@
 Label selectors: ``a=b`` / ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a`` (exists),
 ``!a`` (does not exist), comma-separated and ANDed. Field selectors: ``path=value``,
 ``path==value``, ``path!=value`` on dotted field paths (``metadata.name``,
-``involvedObject.uid``, ``status.phase`` ...), comma-separated and ANDed. Pure functions: each
-parser returns a predicate over a resource dict, or raises ValidationError naming the
-parameter. :func:`from_query` combines both parameters of a request.
+``involvedObject.uid``, ``status.phase`` ...), comma-separated and ANDed; as in Kubernetes,
+only the paths a kind supports (its :attr:`~kawa.apis.kinds.ResourceKind.field_labels`), any
+other is ``400 BadRequest`` (``field label not supported: spec.x``); an Event's ``source`` is
+its ``source.component``, and its events.k8s.io/v1 names (``regarding.name``...) select the
+stored core/v1 fields. Pure functions: each parser returns a predicate over a resource
+dict, or raises ValidationError naming the parameter. :func:`from_query` combines both
+parameters of a request.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,6 +30,24 @@ _EQ_EXPR: Final = re.compile(
     r"^\s*(?P<key>[A-Za-z0-9./_-]+)\s*(?P<op>==|=|!=)\s*(?P<value>[^=!]*?)\s*$"
 )
 _EXISTS: Final = re.compile(r"^\s*(?P<neg>!?)\s*(?P<key>[A-Za-z0-9./_-]+)\s*$")
+_FIELD_PATHS: Final = {
+    "source": "source.component",
+    "reportingController": "reportingComponent",
+    **{
+        f"regarding.{part}": f"involvedObject.{part}"
+        for part in (
+            "kind",
+            "namespace",
+            "name",
+            "uid",
+            "apiVersion",
+            "resourceVersion",
+            "fieldPath",
+        )
+    },
+}
+"""Field labels that select another path of the stored object: a core Event's ``source``, and
+the events.k8s.io/v1 names of its fields (selectors see objects as stored, in core/v1)."""
 
 
 def _split_terms(text: str) -> list[str]:
@@ -121,8 +143,11 @@ def field_value(obj: Mapping[str, Any], path: str) -> str | None:
     return str(current)
 
 
-def field_selector(text: str, *, param: str = "fieldSelector") -> Predicate:
-    """A predicate matching objects whose fields satisfy ``text``."""
+def field_selector(
+    text: str, *, param: str = "fieldSelector", allowed: Collection[str] | None = None
+) -> Predicate:
+    """A predicate matching objects whose fields satisfy ``text``; ``allowed``: the field
+    labels that may be used (any, when ``None``)."""
     requirements: list[Requirement] = []
     for term in _split_terms(text):
         m = _EQ_EXPR.match(term)
@@ -131,8 +156,11 @@ def field_selector(text: str, *, param: str = "fieldSelector") -> Predicate:
                 param,
                 f"invalid field selector {term.strip()!r}: expected field=value or field!=value",
             )
+        if allowed is not None and m["key"] not in allowed:
+            raise ValidationError.single("", f"field label not supported: {m['key']}")
         op = "!=" if m["op"] == "!=" else "="
-        requirements.append(Requirement(m["key"], op, frozenset({m["value"]})))
+        key = _FIELD_PATHS.get(m["key"], m["key"])
+        requirements.append(Requirement(key, op, frozenset({m["value"]})))
 
     def matches(obj: Mapping[str, Any]) -> bool:
         return all(r.holds(True, field_value(obj, r.key) or "") for r in requirements)
@@ -140,12 +168,12 @@ def field_selector(text: str, *, param: str = "fieldSelector") -> Predicate:
     return matches
 
 
-def from_query(query: Mapping[str, str]) -> Predicate:
+def from_query(query: Mapping[str, str], fields: Collection[str] | None = None) -> Predicate:
     """The predicate of a request's ``labelSelector`` and ``fieldSelector`` (both must hold;
-    either may be absent)."""
+    either may be absent); ``fields``: the field labels the kind supports."""
     checks: list[Predicate] = []
     if text := query.get("labelSelector"):
         checks.append(label_selector(text))
     if text := query.get("fieldSelector"):
-        checks.append(field_selector(text))
+        checks.append(field_selector(text, allowed=fields))
     return lambda obj: all(check(obj) for check in checks)

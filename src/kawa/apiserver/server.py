@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi, status
+from kawa.apiserver import discovery, openapi, options, status
 from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
@@ -158,7 +158,10 @@ class ApiServer:
 
 
 def _error(err: KawaError, target: Target | None) -> web.Response:
-    """The Status response for ``err``; an invalid object's names the object."""
+    """The Status response for ``err``; an invalid object's names the object (invalid
+    options name their kind, ``CreateOptions``...)."""
+    if isinstance(err, options.InvalidOptionsError):
+        return status.error_response(err, kind=err.kind, group=options.GROUP)
     if target is None or not isinstance(err, ValidationError):
         return status.error_response(err)
     # the subject reads "<Kind> <namespace>/<name>" (or "<Kind> <name>")

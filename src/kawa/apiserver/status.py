@@ -9,7 +9,7 @@ errors names a field is a malformed request (a body that is not JSON, a bad quer
 parameter), ``400 BadRequest``; with field paths it is ``422 Invalid`` with one
 ``details.causes[]`` entry per field.
 
-The errors only the API raises (415, 413, 408, 401) are declared here with their rows. A
+The errors only the API raises (415, 413, 408, 401, 504) are declared here with their rows. A
 :class:`kawa.errors.TemporaryError` with a ``delay`` is answered with ``Retry-After``.
 :class:`kawa.apiserver.server.ApiServer` answers every failed request with
 :func:`error_response`, the watch stream (:mod:`kawa.apiserver.watch`) sends
@@ -57,6 +57,19 @@ class UnauthorizedError(KawaError):
     """A request without the API's bearer token."""
 
 
+class TooLargeResourceVersionError(KawaError):
+    """A watch from a resourceVersion the store has not reached (Kubernetes' watch cache
+    answers ``504 Timeout`` with the cause ``ResourceVersionTooLarge`` after waiting a few
+    seconds for it; clients retry after ``retryAfterSeconds``)."""
+
+    RETRY_AFTER_SECONDS: Final = 1
+
+    def __init__(self, requested: int, current: int) -> None:
+        self.requested = requested
+        self.current = current
+        super().__init__(f"Timeout: Too large resource version: {requested}, current: {current}")
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """How an error is reported: the HTTP status ``code`` and Kubernetes' ``reason``."""
@@ -79,6 +92,7 @@ ERRORS: Final[Mapping[type[KawaError], Reason]] = MappingProxyType(
         RequestTimeoutError: Reason(408, "Timeout"),
         UnsupportedMediaTypeError: Reason(415, "UnsupportedMediaType"),
         InsufficientStorageError: Reason(507, "InsufficientStorage"),
+        TooLargeResourceVersionError: Reason(504, "Timeout"),
         KawaError: Reason(503, "ServiceUnavailable"),
     }
 )
@@ -125,6 +139,13 @@ def status_of(err: KawaError, *, kind: str = "", group: str = "", name: str = ""
             for e in err.errors
         ]
         out["details"] = details
+    elif isinstance(err, TooLargeResourceVersionError):
+        out["details"] = {
+            "causes": [
+                {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+            ],
+            "retryAfterSeconds": err.RETRY_AFTER_SECONDS,
+        }
     return out
 
 

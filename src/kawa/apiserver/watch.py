@@ -4,7 +4,10 @@ One JSON object per line: ``{"type": "ADDED|MODIFIED|DELETED|BOOKMARK|ERROR", "o
 Without a ``resourceVersion`` (or with ``0``) the stream starts with an ``ADDED`` event per
 existing object; with one, it replays the changes after it (``ERROR`` with a 410 Status when
 that point is no longer retained; any other store failure also ends the stream with an
-``ERROR``, each Status from :mod:`kawa.apiserver.status`). Selectors apply to every event:
+``ERROR``, each Status from :mod:`kawa.apiserver.status`). A resourceVersion the store has
+not reached yet is waited for, at most :data:`TOO_LARGE_WAIT` seconds, then answered as
+Kubernetes' watch cache does: an ``ERROR`` with ``504 Timeout`` ("Too large resource
+version"), which clients retry. Selectors apply to every event:
 an object that stops matching is reported ``DELETED``, one that starts matching ``ADDED``.
 ``allowWatchBookmarks`` adds a ``BOOKMARK`` (the latest resourceVersion) when nothing
 happened for a while; ``timeoutSeconds`` ends the stream. Objects are rendered by the
@@ -23,9 +26,12 @@ from aiohttp import web
 
 from kawa.apiserver import status
 from kawa.errors import KawaError, ValidationError
-from kawa.store.base import Obj, ResourceStore, WatchEvent
+from kawa.store.base import ListResult, Obj, ResourceStore, WatchEvent
 
 BOOKMARK_INTERVAL: Final = 30.0
+TOO_LARGE_WAIT: Final = 3.0
+"""Seconds a watch from a resourceVersion not reached yet waits for it (Kubernetes' 3 s)."""
+_POLL: Final = 0.1
 
 Render = Callable[[Obj], Any]
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -95,9 +101,18 @@ async def stream(
                 await send("ADDED", render(obj))
     elif since_text.isdigit():
         since = int(since_text)
+        listed = await store.list(resource, namespace)
+        if since > listed.resource_version:
+            listed = await _reached(store, resource, namespace, since)
+            if since > listed.resource_version:
+                error = status.TooLargeResourceVersionError(since, listed.resource_version)
+                with contextlib.suppress(ConnectionResetError):
+                    await send("ERROR", status.status_of(error))
+                    await response.write_eof()
+                return response
         # Objects unchanged since then looked then as they look now; the others' first
         # event below is taken at its word (a MODIFIED stays MODIFIED).
-        for obj in (await store.list(resource, namespace)).items:
+        for obj in listed.items:
             if _rv(obj) <= since:
                 matching[_key(obj)] = selected(obj)
     else:
@@ -150,3 +165,18 @@ async def stream(
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()
     return response
+
+
+async def _reached(
+    store: ResourceStore, resource: str, namespace: str | None, version: int
+) -> ListResult:
+    """The list once the store has reached resourceVersion ``version``, or after
+    :data:`TOO_LARGE_WAIT` seconds (the last list: not reached)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TOO_LARGE_WAIT
+    while True:
+        listed = await store.list(resource, namespace)
+        left = deadline - loop.time()
+        if listed.resource_version >= version or left <= 0:
+            return listed
+        await asyncio.sleep(min(_POLL, left))

@@ -6,7 +6,10 @@ under a :class:`ResourceKey` ``(resource, namespace, name)`` where ``resource`` 
 The store owns the bookkeeping metadata, as a Kubernetes API server does: ``uid`` (new at every
 create), ``creationTimestamp``, ``resourceVersion`` (a decimal string from one counter across
 the whole store, increasing with every change, so watches can resume from any point) and
-``generation`` (1 at create, bumped when anything but ``metadata`` and ``status`` changes).
+``generation`` (1 at create, bumped when anything but ``metadata`` and ``status`` changes, and
+when a deletion starts). It also keeps finalizers (:mod:`kawa.store.finalizers`): an object
+with finalizers is only marked deleting by a delete, and goes when an update takes its last
+finalizer away, whoever the caller (the API, a controller, the kubelet).
 
 Every backend, including one shared by several processes, shows the same behaviour: once the
 call that made a change returns, every ``get`` and ``list`` (of any process) sees it and every
@@ -75,7 +78,7 @@ class ResourceStore(Protocol):
         """Store a new object; :class:`kawa.errors.AlreadyExistsError` if it exists.
 
         ``metadata.name`` and ``namespace`` come from ``key``; the bookkeeping metadata given
-        in ``obj`` is replaced. Returns the object as stored.
+        in ``obj`` is replaced and its deletion fields dropped. Returns the object as stored.
         """
         ...
 
@@ -88,12 +91,18 @@ class ResourceStore(Protocol):
         ``creationTimestamp``, ``generation`` and ``status`` are kept; ``status_only`` keeps
         everything but ``status`` instead (no ``status`` in ``obj`` clears it). An update
         that changes nothing is not a change: same resourceVersion, no watch event.
+        The first ``deletionTimestamp`` bumps ``generation``. An update that leaves an object
+        being deleted (no grace period pending) without finalizers removes it
+        (:func:`kawa.store.finalizers.finished`): watches see ``DELETED`` (the object as it
+        was stored), and the caller gets ``obj`` with the deletion's resourceVersion.
         """
         ...
 
     async def delete(self, key: ResourceKey) -> Obj:
         """Remove and return the object (with the deletion's resourceVersion), or
-        NotFoundError."""
+        NotFoundError. An object with finalizers (:func:`kawa.store.finalizers.pending`)
+        stays: it is marked deleting (:func:`kawa.store.finalizers.mark_deleting`; a
+        ``MODIFIED`` event when that changed it) and returned as stored."""
         ...
 
     def watch(

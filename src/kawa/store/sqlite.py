@@ -52,6 +52,7 @@ from kawa.errors import (
     InsufficientStorageError,
     NotFoundError,
 )
+from kawa.store import finalizers
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
 
 T = TypeVar("T")
@@ -191,7 +192,8 @@ class SqliteResourceStore:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = _now()
             meta["generation"] = 1
-            meta.pop("deletionTimestamp", None)
+            for field in finalizers.DELETION_FIELDS:
+                meta.pop(field, None)
             return await self._commit(key, new, "ADDED")
 
     async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
@@ -230,10 +232,14 @@ class SqliteResourceStore:
                     new["status"] = old["status"]
                 else:
                     new.pop("status", None)
-                if _spec_part(new) != _spec_part(old):
+                if _spec_part(new) != _spec_part(old) or finalizers.starts_deletion(old, new):
                     meta["generation"] = int(old_meta.get("generation", 1)) + 1
             if new == old:
                 return old
+            if finalizers.finished(old, new):  # the last finalizer is gone: remove it
+                removed = await self._commit(key, old, "DELETED")
+                new["metadata"]["resourceVersion"] = removed["metadata"]["resourceVersion"]
+                return new
             return await self._commit(key, new, "MODIFIED")
 
     async def delete(self, key: ResourceKey) -> Obj:
@@ -242,6 +248,10 @@ class SqliteResourceStore:
             if row is None:
                 raise NotFoundError(f'{key.resource} "{key.name}" not found')
             old: Obj = orjson.loads(row)
+            if finalizers.pending(old):  # kept, marked deleting, until its finalizers go
+                marked = copy.deepcopy(old)
+                finalizers.mark_deleting(marked, _now())
+                return old if marked == old else await self._commit(key, marked, "MODIFIED")
             return await self._commit(key, old, "DELETED")
 
     async def _commit(self, key: ResourceKey, obj: Obj, kind: WatchType) -> Obj:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from kawa.apiserver.strategies.base import Deletion
-from kawa.apiserver.strategies.pod import PodStrategy, keep_deletion, plan_deletion
+from kawa.apiserver.strategies.base import Deletion, Strategy, keep_deletion
+from kawa.apiserver.strategies.pod import PodStrategy, plan_deletion
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -39,6 +39,8 @@ def test_immediate_removals() -> None:
     assert plan_deletion(pod(node=""), None, NOW).immediate  # never bound
     assert plan_deletion(pod(phase="Succeeded"), 30, NOW).immediate
     assert plan_deletion(pod(phase="Failed"), None, NOW) == Deletion(True)
+    # bound to a node that does not exist: no kubelet would ever stop it
+    assert plan_deletion(pod(node="elsewhere"), None, NOW) == Deletion(True)
 
 
 def test_a_negative_grace_period_is_one_second() -> None:
@@ -78,3 +80,30 @@ def test_the_strategy_uses_these_rules() -> None:
     strategy.prepare_for_update(old, new)
     assert new["metadata"]["deletionGracePeriodSeconds"] == 30
     assert strategy.forbids_deletion("p") is None
+
+
+def test_pods_run_on_kawas_node_only() -> None:
+    strategy = PodStrategy()
+    [error] = strategy.validate(None, pod(node="elsewhere"))
+    assert error.path == "spec.nodeName"
+    assert "'elsewhere'" in error.message
+    assert "'kawa'" in error.message
+    assert strategy.validate(None, pod(node="kawa")) == []
+    assert strategy.validate(None, pod(node="")) == []
+    [binding] = strategy.validate(pod(node=""), pod(node="elsewhere"))
+    assert binding.path == "spec.nodeName"
+    # moving a bound Pod is the declaration's update rule (immutable), not reported twice
+    assert strategy.validate(pod(node="kawa"), pod(node="elsewhere")) == []
+
+
+def test_no_new_finalizers_on_an_object_being_deleted() -> None:
+    strategy = Strategy()
+    deleting = pod(deletionTimestamp="2024-05-01T12:00:30Z", finalizers=["a.io/x"])
+    assert strategy.validate(deleting, pod(finalizers=["a.io/x"])) == []
+    assert strategy.validate(deleting, pod(finalizers=[])) == []
+    [error] = strategy.validate(deleting, pod(finalizers=["a.io/x", "b.io/y", "a.io/z"]))
+    assert error.path == "metadata.finalizers"
+    assert error.message.endswith('found new finalizers ["a.io/z", "b.io/y"]')
+    assert strategy.validate(pod(), pod(finalizers=["b.io/y"])) == []  # not deleting
+    assert strategy.validate(None, pod(finalizers=["b.io/y"])) == []
+    assert PodStrategy().validate(deleting, pod(finalizers=["b.io/y"]))  # every kind

@@ -33,6 +33,7 @@ NAMESPACE: Final = ResourceKind(
     status=namespace.NamespaceStatus,
     short_names=("ns",),
     printer_columns=(PrinterColumn("Status", "string", ".status.phase"), AGE),
+    selectable_fields=("status.phase",),
 )
 
 SERVICE_ACCOUNT: Final = ResourceKind(
@@ -82,6 +83,7 @@ SECRET: Final = ResourceKind(
         AGE,
     ),
     subresources=(),
+    selectable_fields=("type",),
 )
 
 EVENT: Final = ResourceKind(
@@ -108,6 +110,28 @@ EVENT: Final = ResourceKind(
     extra_api_versions=(event.EVENTS_API_VERSION,),
     convert=event.convert_event,
     subresources=(),
+    selectable_fields=(
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+        # events.k8s.io/v1 names (the same stored fields)
+        "regarding.kind",
+        "regarding.namespace",
+        "regarding.name",
+        "regarding.uid",
+        "regarding.apiVersion",
+        "regarding.resourceVersion",
+        "regarding.fieldPath",
+        "reportingController",
+    ),
 )
 
 POD: Final = ResourceKind(
@@ -134,6 +158,16 @@ POD: Final = ResourceKind(
         ),
     ),
     subresources=("status", "log"),
+    selectable_fields=(
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
 )
 
 KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD)

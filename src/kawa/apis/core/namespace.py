@@ -51,17 +51,27 @@ class Namespace(KubeObject):
 
     @classmethod
     def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
-        """A new Namespace is ``Active``."""
+        """A new Namespace is ``Active`` and waits for the namespace controller
+        (``spec.finalizers`` holds ``kubernetes``) when deleted, as Kubernetes makes it."""
         status = data.setdefault("status", {})
         if isinstance(status, dict) and not status.get("phase"):
             status["phase"] = ACTIVE
+        spec = data.setdefault("spec", {})
+        if isinstance(spec, dict):
+            finalizers = spec.get("finalizers")
+            if finalizers is None:
+                spec["finalizers"] = [KUBERNETES_FINALIZER]
+            elif isinstance(finalizers, list) and KUBERNETES_FINALIZER not in finalizers:
+                spec["finalizers"] = [*finalizers, KUBERNETES_FINALIZER]
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
-        """The name is a DNS label (a valid subdomain with a dot is still refused)."""
+        """The name is a DNS label (a valid subdomain with a dot is still refused); the
+        names of ``spec.finalizers`` are standard or domain-qualified."""
         name = self.name
         if name and not meta.dns1123_subdomain_errors(name):
             for problem in meta.dns1123_label_errors(name):
                 yield FieldError("metadata.name", f"invalid value {name!r}: {problem}")
+        yield from meta.finalizer_errors(self.finalizers, "spec.finalizers", standard=True)
 
     @classmethod
     def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
@@ -76,12 +86,28 @@ def parse_namespace(obj: Mapping[str, Any]) -> Namespace:
     return parse_object(Namespace, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=False)
 
 
+class NamespaceCondition(Model):
+    """How the deletion of a Namespace goes (set by the namespace controller)."""
+
+    type: Annotated[str, doc("NamespaceContentRemaining, NamespaceFinalizersRemaining...")]
+    status: Annotated[str, doc("True, False or Unknown.")]
+    last_transition_time: Annotated[
+        str | None, doc("When the condition last changed its status.")
+    ] = None
+    reason: Annotated[str, doc("A one-word, CamelCase reason for the last transition.")] = ""
+    message: Annotated[str, doc("What happened, for people.")] = ""
+
+
 class NamespaceStatus(Model):
     """The Namespace's observed state."""
 
     phase: Annotated[
         Phase | None,
         doc("Active while the Namespace is usable; Terminating while it is emptied for deletion."),
+    ] = None
+    conditions: Annotated[
+        list[NamespaceCondition] | None,
+        doc("How the Namespace's deletion goes, while it is terminating."),
     ] = None
 
 

@@ -24,8 +24,18 @@ from kawa.errors import FieldError
 
 API_VERSION: Final = "v1"
 KIND: Final = "Pod"
+NODE_NAME: Final = "kawa"
+"""The name of kawa's one node: the ``spec.nodeName`` its kubelet binds Pods to."""
 
-__all__ = ["API_VERSION", "DEFAULT_GRACE_PERIOD", "KIND", "Pod", "default_pod", "parse_pod"]
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_GRACE_PERIOD",
+    "KIND",
+    "NODE_NAME",
+    "Pod",
+    "default_pod",
+    "parse_pod",
+]
 
 _MUTABLE_HELP: Final = (
     "pod updates may not change fields other than spec.containers[*].image, "

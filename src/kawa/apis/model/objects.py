@@ -81,7 +81,12 @@ class ObjectMeta(Model):
     self_link: Annotated[str | None, doc("Deprecated: the object's own URL.")] = None
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
-        raw = {"name": self.name or None, "labels": self.labels, "annotations": self.annotations}
+        raw = {
+            "name": self.name or None,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "finalizers": self.finalizers,
+        }
         if self.namespace:
             raw["namespace"] = self.namespace
         return meta.validate_metadata(raw, namespaced=ctx.namespaced, path="")

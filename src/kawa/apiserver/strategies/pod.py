@@ -1,4 +1,4 @@
-"""The Pod strategy: graceful deletion, as the Kubernetes API server decides it.
+"""The Pod strategy: graceful deletion, as the Kubernetes API server decides it, and the node.
 
 Deleting a Pod that runs on a node does not remove it at once: the API server sets
 ``metadata.deletionTimestamp`` (now + the grace period) and
@@ -7,12 +7,16 @@ SIGKILL once the grace period is over) and then removes the object. A Pod that w
 bound to a node, or whose phase is already ``Succeeded`` or ``Failed``, and a deletion with
 a grace period of 0 (``kubectl delete --grace-period=0 --force``) remove it at once. A second
 deletion may only shorten the grace period, and updates keep the deletion fields (only a
-delete sets them).
+delete sets them, :class:`~kawa.apiserver.strategies.base.Strategy`).
 
-Pure: :func:`plan_deletion` and :func:`keep_deletion` are the hooks of
-:class:`PodStrategy`, which the generic CRUD calls (looked up by
-:func:`kawa.apiserver.strategies.for_kind`); the kubelet reads the fields with
-:func:`kawa.apis.core.pod_status.grace_of`.
+kawa has one node, ``kawa`` (:data:`kawa.apis.core.pod.NODE_NAME`): a Pod may not be created
+or bound with another ``spec.nodeName`` (no kubelet would ever run or stop it), and a Pod
+stored bound to another node (by an older kawa) is deleted at once, as Kubernetes' Pod
+garbage collector force-deletes the Pods of nodes that do not exist.
+
+Pure: :func:`plan_deletion` is the deletion hook of :class:`PodStrategy`, which the generic
+CRUD calls (looked up by :func:`kawa.apiserver.strategies.for_kind`); the kubelet reads the
+fields with :func:`kawa.apis.core.pod_status.grace_of`.
 """
 
 from __future__ import annotations
@@ -22,18 +26,32 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from kawa.apis.conditions import format_time
-from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD
+from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD, NODE_NAME
 from kawa.apiserver.strategies.base import IMMEDIATE, Deletion, Strategy
+from kawa.errors import FieldError
 
-DELETION_FIELDS: Final = ("deletionTimestamp", "deletionGracePeriodSeconds")
+NODES: Final = frozenset({NODE_NAME})
+"""The nodes a kubelet runs Pods on (kawa has one)."""
 _TERMINAL: Final = ("Succeeded", "Failed")
 
 
 class PodStrategy(Strategy):
-    """Pods: graceful deletion (see the module docstring)."""
+    """Pods: graceful deletion, one node (see the module docstring)."""
 
-    def prepare_for_update(self, old: Mapping[str, Any], new: dict[str, Any]) -> None:
-        keep_deletion(old, new)
+    def validate(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[FieldError]:
+        errors = super().validate(old, new)
+        node = _section(new, "spec").get("nodeName")
+        binding = old is None or not _section(old, "spec").get("nodeName")
+        if binding and node and node not in NODES:
+            errors.append(
+                FieldError(
+                    "spec.nodeName",
+                    f"invalid value {node!r}: there is no node of that name; kawa runs Pods on "
+                    f"its one node, {NODE_NAME!r} (leave spec.nodeName empty and kawa binds "
+                    "the Pod to it)",
+                )
+            )
+        return errors
 
     def plan_deletion(
         self, obj: Mapping[str, Any], grace_period: int | None, now: datetime
@@ -62,8 +80,8 @@ def plan_deletion(pod: Mapping[str, Any], requested: int | None, now: datetime) 
     if grace is None:
         grace = _int(spec.get("terminationGracePeriodSeconds"))
         grace = DEFAULT_GRACE_PERIOD if grace is None else grace
-    if not spec.get("nodeName") or status.get("phase") in _TERMINAL:
-        return IMMEDIATE
+    if spec.get("nodeName") not in NODES or status.get("phase") in _TERMINAL:
+        return IMMEDIATE  # never run here (no kubelet to stop it), or finished
     grace = 1 if grace < 0 else grace
     if grace == 0:  # forced: the kubelet kills its processes at once
         return Deletion(True, _fields(now, 0))
@@ -87,17 +105,3 @@ def _parse(value: Any, default: datetime) -> datetime:
     except ValueError:
         return default
     return moment if moment.tzinfo is not None else default
-
-
-def keep_deletion(old: Mapping[str, Any], new: dict[str, Any]) -> None:
-    """Carry the deletion fields of ``old`` onto ``new`` (an update never sets or clears
-    them, as in Kubernetes)."""
-    old_meta = _section(old, "metadata")
-    new_meta = new.get("metadata")
-    if not isinstance(new_meta, dict):
-        return
-    for key in DELETION_FIELDS:
-        if key in old_meta:
-            new_meta[key] = old_meta[key]
-        else:
-            new_meta.pop(key, None)

@@ -33,6 +33,7 @@ from aiohttp import web
 from kawa import images
 from kawa.apis import core
 from kawa.apis.conditions import Clock, system_clock
+from kawa.apis.core import pod as core_pod
 from kawa.apis.core import pod_status
 from kawa.errors import NotFoundError
 from kawa.reconciler.informer import inform
@@ -61,7 +62,7 @@ class Kubelet:
         store: ResourceStore,
         data_dir: Path,
         *,
-        node_name: str = "kawa",
+        node_name: str = core_pod.NODE_NAME,
         clock: Clock = system_clock,
     ) -> None:
         self.store = store
