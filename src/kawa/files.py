@@ -5,7 +5,7 @@ Pod output (``kubelet/logs``) and the API token, so nobody but kawa's user may r
 it, whatever the umask of whoever started kawa. The modes are given per file, not through
 the process umask: the umask is shared by every thread and inherited by every child process,
 and kawa's Pods are child processes that expect the usual umask, as they would in a
-container (see ``docs/decisions/XXXX-private-data-dir.md``).
+container (see ``docs/decisions/0024-private-data-dir.md``).
 
 - :func:`make_dir` creates a directory and its missing parents 0700;
 - :func:`private` is an ``opener`` for :func:`open` that creates a file 0600

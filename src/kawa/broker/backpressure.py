@@ -16,7 +16,7 @@ Once the slowest trigger's wait passes ``max_delivery_lag`` seconds, the broker 
 answers ``429 Too Many Requests`` with ``Retry-After`` (:data:`RETRY_AFTER` seconds) before it
 reads the request, until the wait is back under the bound. Replies of subscribers are never
 refused (they are part of a delivery in progress). Why this and not a fair share of the CPU
-between ingress and delivery: docs/decisions/XXXX-ingress-backpressure.md.
+between ingress and delivery: docs/decisions/0026-ingress-backpressure.md.
 
 The measure runs every :func:`interval` seconds on the loop, not per request: one look at
 each consumer's read position and, for a broker that is behind, one read of its oldest waiting
