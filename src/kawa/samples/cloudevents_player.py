@@ -219,7 +219,7 @@ class Handlers:
             return web.Response(status=400, text=f"not a valid CloudEvent: {err}\n")
         await self.player.send(event, structured)
         if form:
-            raise web.HTTPSeeOther("/")
+            raise web.HTTPSeeOther("./")  # relative: the page also lives under a path prefix
         return web.Response(status=202)
 
     async def clear(self, request: web.Request) -> web.Response:
