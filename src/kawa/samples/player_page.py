@@ -34,6 +34,11 @@ pre { background: #f4f4f4; padding: 1em; max-width: 50em; overflow: auto; }
 """
 
 _SCRIPT: Final = """
+// The page may be served under a prefix (kawa's /serving/<ns>/<service>) without a final
+// "/": relative URLs are then resolved from the prefix itself.
+const here = location.pathname;
+const base = here.endsWith("/") ? "" : here.split("/").pop() + "/";
+document.getElementById("create").action = base + "messages";
 const rows = document.getElementById("activity");
 const detail = document.getElementById("detail");
 const icons = %ICONS%;
@@ -43,7 +48,7 @@ function esc(s) {
 }
 async function refresh() {
   try {
-    const messages = await (await fetch("messages?size=200")).json();
+    const messages = await (await fetch(base + "messages?size=200")).json();
     rows.innerHTML = messages.map((m, i) =>
       `<tr class="${esc(m.type)}" data-i="${i}"><td>${icons[m.type] || esc(m.type)}</td>` +
       `<td>${esc(m.id)}</td><td>${esc(m.eventType)}</td><td>${esc(m.source)}</td>` +
@@ -85,7 +90,7 @@ def render(sink: str, messages: Sequence[Mapping[str, Any]]) -> str:
 <main>
 <section>
 <h2>Create Event</h2>
-<form method="post" action="messages">
+<form id="create" method="post" action="messages">
 <label for="id">Event ID</label><input id="id" name="id" value="{uuid.uuid4()}" required>
 <label for="type">Event Type</label><input id="type" name="type" required
   placeholder="dev.example.events">
