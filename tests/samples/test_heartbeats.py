@@ -124,6 +124,7 @@ def test_bad_flags_exit_2_and_bad_environment_exits_1() -> None:
     unknown = _run(["--nope=1"], POD)
     assert unknown.returncode == 2
     assert "flag provided but not defined: -nope" in unknown.stderr
+    assert _run(["-h"], POD).returncode == 0
     missing = _run([], {"POD_NAME": "p"})
     assert missing.returncode == 1
     assert "required key POD_NAMESPACE missing value" in missing.stderr

@@ -72,7 +72,11 @@ _FALSE: Final = ("0", "f", "F", "FALSE", "false", "False")
 
 
 class UsageError(ValueError):
-    """Bad flags (exit 2, as Go's ``flag`` package)."""
+    """Bad flags (exit 2, as Go's ``flag`` package), or ``-h`` (exit 0)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ConfigError(ValueError):
@@ -124,7 +128,7 @@ def parse_flags(argv: Sequence[str]) -> dict[str, str]:
         if "=" in name:
             name, value = name.split("=", 1)
         if name in ("h", "help"):
-            raise UsageError(usage())
+            raise UsageError(usage(), code=0)
         if name not in FLAGS:
             raise UsageError(f"flag provided but not defined: -{name}\n{usage()}")
         if value is None:
@@ -292,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         beats = Heartbeats.configure(sys.argv[1:] if argv is None else argv, os.environ)
     except UsageError as err:
         print(err, file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(err.code) from None
     except ConfigError as err:
         log(str(err))
         raise SystemExit(1) from None
