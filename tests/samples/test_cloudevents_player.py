@@ -163,3 +163,20 @@ def test_where_events_go() -> None:
     assert sink_from_env({"K_SINK": "http://b"}, 1) == "http://b"
     assert sink_from_env({"PLAYER_MODE": "LOCAL"}, 8080) == "http://127.0.0.1:8080/"
     assert sink_from_env({}, 1) == ""
+
+
+def test_the_page_script_is_valid_javascript(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from kawa.samples import player_page
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    html = player_page.render("http://broker", [])
+    script = tmp_path / "page.js"
+    script.write_text(html.split("<script>")[1].split("</script>")[0])
+    subprocess.run([node, "--check", str(script)], check=True, timeout=60)
+    assert 'id="create"' in html
+    assert "http://broker" in html

@@ -30,6 +30,7 @@ import json
 import os
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -53,7 +54,7 @@ FORM: Final = "application/x-www-form-urlencoded"
 Kind = Literal["SENT", "RECEIVED", "FAILED"]
 
 
-def sink_from_env(env: dict[str, str] | os._Environ[str], port: int) -> str:
+def sink_from_env(env: Mapping[str, str], port: int) -> str:
     """Where the player sends events ("" when nothing says)."""
     for name in ("BROKER_URL", "BROKER_URI", "K_SINK"):
         if env.get(name):
@@ -201,7 +202,7 @@ class Handlers:
             self.player.record(event, "RECEIVED")
         return web.Response(status=202)
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_messages(self, request: web.Request) -> web.Response:
         page, size = _paging(request)
         return web.json_response(self.player.page(page, size))
 
@@ -233,7 +234,7 @@ def make_app(player: Player) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/", handlers.index)
     app.router.add_post("/", handlers.receive)
-    app.router.add_get("/messages", handlers.list)
+    app.router.add_get("/messages", handlers.list_messages)
     app.router.add_post("/messages", handlers.send)
     app.router.add_delete("/messages", handlers.clear)
 
