@@ -84,7 +84,7 @@ def test_shell_images_follow_kubernetes_entrypoint_rules(image: str) -> None:
 def test_other_images_need_a_command() -> None:
     assert resolve("example.com/team/app", command=["./run"], args=["x"]) == ["./run", "x"]
     with pytest.raises(images.ImageNotRunnable) as info:
-        resolve("example.com/team/app:v1", args=["serve"])
+        resolve("example.com/team/app:v1")
     err = info.value
     assert isinstance(err, KawaError)
     assert err.reason == "ImageNotRunnable"
@@ -148,3 +148,101 @@ def test_lookup_keys_most_specific_first() -> None:
         "team.app",
         "app",
     ]
+
+
+# Knative's sample images (issue 12): each image form Knative's docs and tests use.
+
+APPENDER = [sys.executable, "-m", "kawa.samples.appender"]
+HEARTBEATS = [sys.executable, "-m", "kawa.samples.heartbeats"]
+PLAYER = [sys.executable, "-m", "kawa.samples.cloudevents_player"]
+
+
+@pytest.mark.parametrize(
+    ("image", "program"),
+    [
+        ("gcr.io/knative-releases/knative.dev/eventing/cmd/appender", APPENDER),
+        ("gcr.io/knative-releases/knative.dev/eventing/cmd/appender:v1.16.0", APPENDER),
+        ("gcr.io/knative-nightly/knative.dev/eventing/cmd/appender@sha256:0123", APPENDER),
+        ("ko://knative.dev/eventing/cmd/appender", APPENDER),
+        ("gcr.io/knative-releases/knative.dev/eventing/cmd/heartbeats", HEARTBEATS),
+        ("gcr.io/knative-nightly/knative.dev/eventing/cmd/heartbeats:latest", HEARTBEATS),
+        ("ko://knative.dev/eventing/cmd/heartbeats", HEARTBEATS),
+        ("gcr.io/knative-releases/knative.dev/eventing-contrib/cmd/heartbeats", HEARTBEATS),
+        ("gcr.io/knative-releases/knative.dev/eventing/cmd/heartbeats_receiver", EVENT_DISPLAY),
+        ("quay.io/ruben/cloudevents-player:latest", PLAYER),
+        ("quay.io/ruben/cloudevents-player:v1.3", PLAYER),
+        ("ruromero/cloudevents-player:latest", PLAYER),
+    ],
+)
+def test_knative_sample_images_run_kawas_programs(image: str, program: list[str]) -> None:
+    assert resolve(image) == program
+    assert resolve(image, command=["./mine"]) == ["./mine"]
+
+
+def test_heartbeats_take_their_args_as_flags_the_others_ignore_theirs() -> None:
+    heartbeats = "gcr.io/knative-releases/knative.dev/eventing/cmd/heartbeats"
+    assert resolve(heartbeats, args=["--period=1"]) == [*HEARTBEATS, "--period=1"]
+    appender = "gcr.io/knative-releases/knative.dev/eventing/cmd/appender"
+    assert resolve(appender, args=["ignored"]) == APPENDER
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/me/appender", "heartbeats", "team/cmd/other"])
+def test_only_cmd_paths_name_the_knative_samples(image: str) -> None:
+    assert images.builtin_rule(image) is None
+
+
+def test_the_builtin_programs_exist() -> None:
+    import importlib.util
+
+    for argv in images.BUILTIN_PROGRAMS.values():
+        assert argv[:2] == (sys.executable, "-m")
+        assert importlib.util.find_spec(argv[2]) is not None, argv
+
+
+def test_configmap_entries_name_every_builtin_program() -> None:
+    catalog, warnings = images.catalog_from_configmap(
+        {
+            "beats": "builtin:heartbeats",
+            "app": "builtin:appender",
+            "player": "builtin:cloudevents-player",
+        }
+    )
+    assert warnings == []
+    assert resolve("beats", catalog, args=["-period", "2"]) == [*HEARTBEATS, "-period", "2"]
+    assert resolve("app", catalog, args=["x"]) == APPENDER
+    assert resolve("x/player:1", catalog) == PLAYER
+
+
+def test_args_without_a_command_say_to_use_command() -> None:
+    """``kubectl run x --image=python:3.11 -- python3 -c ...``: the args were meant for the
+    image's entrypoint, which kawa does not have."""
+    with pytest.raises(images.ImageNotRunnable) as info:
+        resolve("python:3.11", args=["python3", "-c", "print('hi')"])
+    message = info.value.message
+    assert 'image "python:3.11"' in message
+    assert "--command -- python3 -c 'print('\"'\"'hi'\"'\"')'" in message
+    assert "command: instead of args:" in message
+    assert "data: {python: host}" in message
+    # the suggested mapping works: args alone are the command
+    catalog, warnings = images.catalog_from_configmap({"python": "host"})
+    assert warnings == []
+    assert resolve("python:3.11", catalog, args=["python3", "-V"]) == ["python3", "-V"]
+
+
+def test_the_example_of_config_kawa_images_is_valid_when_copied() -> None:
+    """Each entry of the shipped ``_example``, copied under ``data:`` as it says, is a valid
+    ConfigMap key and a valid catalog entry."""
+    import yaml
+
+    from kawa.apis.core.configmap import config_key_errors
+    from kawa.controllers.serving_config import DEFAULTS
+
+    copied = yaml.safe_load(DEFAULTS[images.CONFIG_MAP])
+    assert isinstance(copied, dict)
+    assert len(copied) >= 3
+    for key in copied:
+        assert config_key_errors(key) == [], key
+    catalog, warnings = images.catalog_from_configmap({k: str(v) for k, v in copied.items()})
+    assert warnings == []
+    assert resolve("example.com/team/greeter:v1", catalog) == ["python3", "/opt/greeter/server.py"]
+    assert resolve("team/worker", catalog, args=["./work"]) == ["./work"]

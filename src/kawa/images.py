@@ -9,6 +9,10 @@ image's entrypoint, ``args`` replace its default arguments):
   (``event_display``, ``ghcr.io/x/my-event-display:1``) run kawa's built-in event-display
   (``python -m kawa.serving.event_display``, listening on ``$PORT``);
   their ``args`` are ignored (a ``command`` still wins);
+- Knative's sample images (``<anything>/cmd/appender``, ``.../cmd/heartbeats``,
+  ``.../cmd/heartbeats_receiver``, also as ``ko://knative.dev/eventing/cmd/...``, and
+  ``<anything>/cloudevents-player``) run kawa's versions of them (:mod:`kawa.samples`); the
+  heartbeats' ``args`` are its flags, the others ignore theirs;
 - shell images (``busybox``, ``alpine``, ``debian``, ``ubuntu``...) run ``command + args`` on
   the host; ``args`` alone run as the command; neither runs ``sh``;
 - any other image runs its ``command`` (+ ``args``) on the host, and has no program without
@@ -18,8 +22,9 @@ Users map their own images in the ConfigMap ``knative-serving/config-kawa-images
 (:func:`catalog_from_configmap`): the key is the image name without tag and digest, with or
 without its registry (``/`` may be written ``.``, since ConfigMap keys cannot hold ``/``):
 ``app``, ``team.app`` or ``example.com.team.app``; the value is ``host`` (run the
-container's command on the host), ``builtin:event-display`` or a command line (the image's
-entrypoint, split like a shell would: ``python3 -m app``).
+container's command on the host), ``builtin:<program>`` (``event-display``, ``appender``,
+``heartbeats``, ``cloudevents-player``) or a command line (the image's entrypoint, split like a
+shell would: ``python3 -m app``).
 
 Pure (no I/O). Called by the kubelet (:mod:`kawa.serving.kubelet`: what a container runs),
 the autoscaler (:mod:`kawa.serving.autoscaler`: no Pods for an image that cannot run) and
@@ -40,12 +45,27 @@ from typing import Any, Final, Literal
 from kawa.errors import KawaError
 
 EVENT_DISPLAY: Final = "event-display"
+APPENDER: Final = "appender"
+HEARTBEATS: Final = "heartbeats"
+CLOUDEVENTS_PLAYER: Final = "cloudevents-player"
 EVENT_DISPLAY_SUFFIXES: Final = ("event-display", "event_display")
 """An image whose last path component ends with one of these is kawa's event-display."""
 BUILTIN_PROGRAMS: Final[Mapping[str, tuple[str, ...]]] = {
     EVENT_DISPLAY: (sys.executable, "-m", "kawa.serving.event_display"),
+    APPENDER: (sys.executable, "-m", "kawa.samples.appender"),
+    HEARTBEATS: (sys.executable, "-m", "kawa.samples.heartbeats"),
+    CLOUDEVENTS_PLAYER: (sys.executable, "-m", "kawa.samples.cloudevents_player"),
 }
 """Programs that come with kawa, by the name a catalog entry gives them (``builtin:<name>``)."""
+PROGRAMS_WITH_ARGS: Final = frozenset({HEARTBEATS})
+"""Built-in programs that take the container's ``args`` (as flags); the others ignore them."""
+KNATIVE_SAMPLE_COMMANDS: Final[Mapping[str, str]] = {
+    "appender": APPENDER,
+    "heartbeats": HEARTBEATS,
+    "heartbeats_receiver": EVENT_DISPLAY,
+}
+"""Knative's sample images ``.../cmd/<name>`` (knative.dev/eventing/cmd/...), by ``<name>``."""
+KO_PREFIX: Final = "ko://"
 
 SHELL_IMAGES: Final = (
     "busybox",
@@ -79,6 +99,23 @@ class ImageNotRunnable(KawaError):
             f"ConfigMap {CONFIG_NAMESPACE}/{CONFIG_MAP}"
         )
         super().__init__(self.message)
+
+    @classmethod
+    def args_without_command(cls, image: str, args: list[str]) -> ImageNotRunnable:
+        """The container gives ``args`` only: they were meant for the image's entrypoint,
+        which kawa does not have (``kubectl run --image=... -- cmd`` without ``--command``)."""
+        shown = shlex.join(args)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return cls(
+            image,
+            f'kawa runs containers as local processes and has no entrypoint for image "{image}",'
+            f" so its args ({shown}) have nothing to run them: make them the command"
+            f" (kubectl run NAME --image={image} --command -- {shown}; in a manifest, command:"
+            f" instead of args:), or map the image to host in ConfigMap"
+            f" {CONFIG_NAMESPACE}/{CONFIG_MAP} (data: {{{_key_form(normalize_image(image))}:"
+            f" host}}) to run args as the command",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +158,8 @@ _SHELL_RULE: Final = ImageRule("host", cmd=("sh",))
 
 def _strip_tag(image: str) -> str:
     name = image.strip().split("@", 1)[0]
+    if name.lower().startswith(KO_PREFIX):  # ko's import-path form, as Knative's tests write
+        name = name[len(KO_PREFIX) :]
     head, slash, last = name.rpartition("/")
     return f"{head}{slash}{last.split(':', 1)[0]}"
 
@@ -159,13 +198,32 @@ def lookup_keys(image: str) -> Iterator[str]:
             yield key
 
 
-def builtin_rule(image: str) -> ImageRule | None:
-    """kawa's own rule for ``image`` (event-display, shell images), or None."""
-    normalized = normalize_image(image)
-    last = normalized.rsplit("/", 1)[-1]
+def program_rule(name: str) -> ImageRule:
+    """The rule running the built-in program ``name`` (a key of :data:`BUILTIN_PROGRAMS`)."""
+    if name in PROGRAMS_WITH_ARGS:
+        return ImageRule("entrypoint", entrypoint=BUILTIN_PROGRAMS[name])
+    return ImageRule("builtin", entrypoint=BUILTIN_PROGRAMS[name])
+
+
+def builtin_program(image: str) -> str | None:
+    """The built-in program kawa runs for ``image`` (see the module's rules), or None."""
+    parts = normalize_image(image).split("/")
+    last = parts[-1]
     if last.endswith(EVENT_DISPLAY_SUFFIXES):
-        return ImageRule("builtin", entrypoint=BUILTIN_PROGRAMS[EVENT_DISPLAY])
-    if normalized in SHELL_IMAGES:
+        return EVENT_DISPLAY
+    if len(parts) > 1 and parts[-2] == "cmd" and last in KNATIVE_SAMPLE_COMMANDS:
+        return KNATIVE_SAMPLE_COMMANDS[last]
+    if last == CLOUDEVENTS_PLAYER:
+        return CLOUDEVENTS_PLAYER
+    return None
+
+
+def builtin_rule(image: str) -> ImageRule | None:
+    """kawa's own rule for ``image`` (its programs, shell images), or None."""
+    program = builtin_program(image)
+    if program is not None:
+        return program_rule(program)
+    if normalize_image(image) in SHELL_IMAGES:
         return _SHELL_RULE
     return None
 
@@ -197,6 +255,8 @@ def resolve_command(catalog: ImageCatalog, container: Mapping[str, Any]) -> list
     else:
         argv = (command or list(rule.entrypoint)) + (args if args or command else list(rule.cmd))
     if not argv or not argv[0]:
+        if rule is None and args and not command:
+            raise ImageNotRunnable.args_without_command(image, args)
         raise ImageNotRunnable(image)
     return argv
 
@@ -216,17 +276,16 @@ def _parse_rule(value: str) -> ImageRule | str:
         return ImageRule("host")
     if text.startswith("builtin:"):
         name = text.removeprefix("builtin:").strip()
-        program = BUILTIN_PROGRAMS.get(name)
-        if program is None:
+        if name not in BUILTIN_PROGRAMS:
             known = ", ".join(f"builtin:{n}" for n in BUILTIN_PROGRAMS)
             return f"unknown built-in program {name!r} (known: {known})"
-        return ImageRule("builtin", entrypoint=program)
+        return program_rule(name)
     try:
         argv = shlex.split(text)
     except ValueError as err:
         return f"cannot split {text!r} into a command line: {err}"
     if not argv:
-        return "empty value: expected host, builtin:event-display or a command line"
+        return "empty value: expected host, builtin:<program> or a command line"
     return ImageRule("entrypoint", entrypoint=tuple(argv))
 
 

@@ -42,7 +42,7 @@ from kawa.broker import ttl
 from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
-from kawa.controllers.eventing import eventing_controllers
+from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
@@ -219,6 +219,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     try:
         await ensure_namespaces(store)
         await ensure_serving_config(store)
+        await ensure_broker_configs(store)
         async with Dispatcher() as dispatcher:
             dataplane = BrokerDataPlane(
                 store,

@@ -191,3 +191,45 @@ async def test_a_broker_resolves_a_dead_letter_broker_created_later() -> None:
         await eventing.until(BROKER.resource, "b", is_("DeadLetterSinkResolved", "False"))
         await eventing.create(BROKER.resource, broker("later"))
         await eventing.until(BROKER.resource, "b", is_("Ready", "True"))
+
+
+async def test_a_broker_whose_config_names_a_missing_configmap_says_so() -> None:
+    """Knative's channel-based broker reads its channel template from the ConfigMap
+    ``spec.config`` names: missing, the Broker is not Ready and says which one; created
+    later, the Broker becomes Ready at once. The ConfigMaps Knative installs exist."""
+    from kawa.apis import core
+    from kawa.controllers.eventing import EVENTING_NAMESPACE, ensure_broker_configs
+
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "name": "my-broker-config"}
+    async with running_eventing() as (eventing, _):
+        await eventing.create(BROKER.resource, broker("b", config=config))
+        await eventing.until(BROKER.resource, "b", is_("Ready", "False"))
+        b = await eventing.get(BROKER.resource, "b")
+        assert b is not None
+        status, reason, message = condition(b, "TriggerChannelReady")
+        assert (status, reason) == ("False", "ChannelTemplateFailed"), b["status"]
+        assert 'configmap "my-broker-config" not found in namespace "default"' in message
+        assert condition(b, "Ready")[2] == message
+
+        await eventing.create(
+            core.CONFIG_MAP.resource,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "my-broker-config", "namespace": NS},
+            },
+        )
+        await eventing.until(BROKER.resource, "b", is_("Ready", "True"))
+
+        # Knative's documented config (config-br-default-channel in knative-eventing) exists
+        await ensure_broker_configs(eventing.store)
+        documented = dict(config, name="config-br-default-channel", namespace=EVENTING_NAMESPACE)
+        await eventing.create(BROKER.resource, broker("documented", config=documented))
+        await eventing.until(BROKER.resource, "documented", is_("Ready", "True"))
+        kafka = dict(config, name="kafka-broker-config", namespace=EVENTING_NAMESPACE)
+        await eventing.create(BROKER.resource, broker("kafka", config=kafka))
+        await eventing.until(BROKER.resource, "kafka", is_("Ready", "True"))
+        # other kinds of config are not kawa's to check
+        rabbit = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "name": "r"}
+        await eventing.create(BROKER.resource, broker("rabbit", config=rabbit))
+        await eventing.until(BROKER.resource, "rabbit", is_("Ready", "True"))

@@ -1,26 +1,30 @@
 """Reconcilers for Brokers and Triggers (Knative's eventing controller, in kawa's shape).
 
 - A Broker gets its ingress URL (``status.address.url``, served by kawa's own ingress) and
-  its dead-letter sink resolved; it is Ready when both are.
+  its dead-letter sink resolved; when its ``spec.config`` names a ConfigMap, that ConfigMap
+  must exist (``TriggerChannelReady``, as Knative's channel-based broker reads its channel
+  template there; kawa needs nothing from it). It is Ready when all are.
 - A Trigger mirrors its Broker's readiness into ``BrokerReady`` (``False`` while the broker
   is missing), resolves its subscriber (``status.subscriberUri``, ``""`` when it cannot) and
   the dead-letter sink of its effective delivery; ``Ready`` is derived from those.
 
 The broker data plane watches the statuses written here and runs a consumer for every Ready
-Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runtime`.
+Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runtime`, and
+:func:`ensure_broker_configs` creates the ConfigMaps a Knative install ships in
+``knative-eventing`` that Knative's Broker examples name in ``spec.config``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from kawa.apis import duck
+from kawa.apis import core, duck
 from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_clock
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.registry import BROKER, TRIGGER
-from kawa.errors import NotFoundError, ValidationError
+from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, own
 from kawa.reconciler.resolver import Unresolvable, resolve
@@ -76,6 +80,7 @@ class BrokerReconciler(StatusReconciler[broker_api.Broker]):
         broker, status, clock = current.spec, current.status, self.clock
         self.conditions.mark_true(status, broker_api.INGRESS_READY, clock=clock)
         self.conditions.mark_true(status, broker_api.FILTER_READY, clock=clock)
+        await self._check_config(current)
         broker_api.set_broker_address(
             status, f"{self._base}/brokers/{broker.namespace}/{broker.name}", clock=clock
         )
@@ -83,6 +88,30 @@ class BrokerReconciler(StatusReconciler[broker_api.Broker]):
             self.store, self.conditions, status, broker.spec.delivery, clock, current.track
         )
         set_observed_generation(status, broker.generation)
+
+    async def _check_config(self, current: Reconciling[broker_api.Broker]) -> None:
+        """``TriggerChannelReady``: the ConfigMap ``spec.config`` names exists (other kinds
+        of config, such as a RabbitmqCluster, are not checked)."""
+        broker, status, clock = current.spec, current.status, self.clock
+        config = broker.spec.config
+        if config is not None and config.kind == "ConfigMap" and config.api_version == "v1":
+            namespace = config.namespace or broker.namespace
+            key = ResourceKey(core.CONFIG_MAP.resource, namespace, config.name)
+            current.track(key)
+            try:
+                await self.store.get(key)
+            except NotFoundError:
+                self.conditions.mark_false(
+                    status,
+                    broker_api.TRIGGER_CHANNEL_READY,
+                    broker_api.CHANNEL_TEMPLATE_FAILED,
+                    f'Error on setting up the ChannelTemplate: configmap "{config.name}" not'
+                    f' found in namespace "{namespace}" (spec.config names it; create it, or'
+                    f" recreate the Broker without spec.config, which cannot change)",
+                    clock=clock,
+                )
+                return
+        self.conditions.mark_true(status, broker_api.TRIGGER_CHANNEL_READY, clock=clock)
 
 
 class TriggerReconciler(StatusReconciler[trigger_api.Trigger]):
@@ -154,3 +183,39 @@ def eventing_controllers(
             tracker=triggers.tracker,
         ),
     ]
+
+
+EVENTING_NAMESPACE: Final = "knative-eventing"
+BROKER_CONFIGS: Final[dict[str, dict[str, str]]] = {
+    # Knative Eventing's default channel of MTChannelBasedBroker (kawa's log replaces it).
+    "config-br-default-channel": {
+        "channel-template-spec": "apiVersion: messaging.knative.dev/v1\nkind: InMemoryChannel\n"
+    },
+    # The Kafka broker's default config (kawa serves Kafka-class brokers with its own log).
+    "kafka-broker-config": {
+        "default.topic.partitions": "10",
+        "default.topic.replication.factor": "3",
+        "bootstrap.servers": "my-cluster-kafka-bootstrap.kafka:9092",
+    },
+}
+"""ConfigMaps Knative's Broker examples name in ``spec.config``; kawa reads nothing in them."""
+
+
+async def ensure_broker_configs(store: ResourceStore) -> None:
+    """Create the ConfigMaps of :data:`BROKER_CONFIGS` that do not exist yet (never
+    overwriting a user's)."""
+    for name, data in BROKER_CONFIGS.items():
+        obj = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": EVENTING_NAMESPACE,
+                "labels": {"app.kubernetes.io/part-of": "kawa"},
+            },
+            "data": dict(data),
+        }
+        try:
+            await store.create(ResourceKey(core.CONFIG_MAP.resource, EVENTING_NAMESPACE, name), obj)
+        except ConflictError:
+            continue

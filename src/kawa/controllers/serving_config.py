@@ -45,15 +45,21 @@ activator-capacity: "1000"
 
 _IMAGES: Final = """\
 # How kawa runs a container image as a local process (no container engine is used).
-# Key: the image name without registry and tag; value: one of
-#   host                    run the container's command + args on this machine
-#   builtin:event-display   kawa's event-display (prints CloudEvents)
+# Key: the image name without tag and digest, with or without its registry, each "/" written
+# as "." (ConfigMap keys cannot hold "/"); the most specific key wins. Value: one of
+#   host                    run the container's command + args on this machine (args alone
+#                           are the command, as for an image without an entrypoint)
+#   builtin:<program>       a program that comes with kawa: event-display, appender,
+#                           heartbeats, cloudevents-player
 #   <command line>          the image's entrypoint; the container's command replaces it and
 #                           its args are appended
-# Built in: */event_display and */event-display -> builtin:event-display;
+# Built in: */event_display, */event-display -> builtin:event-display; Knative's samples
+# */cmd/appender, */cmd/heartbeats, */cloudevents-player -> builtin:appender, ...;
 # busybox, alpine, debian, ubuntu, fedora, centos, bash and similar -> host.
-example.com/team/greeter: "python3 /opt/greeter/server.py"
-team/worker: host
+# Copy a line below out of _example, under data:, to use it.
+example.com.team.greeter: "python3 /opt/greeter/server.py"
+team.worker: host
+python: host
 """
 
 _KUBELET: Final = """\

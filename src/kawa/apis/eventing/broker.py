@@ -34,13 +34,18 @@ _CLASS_PATH: Final = f"metadata.annotations[{BROKER_CLASS_ANNOTATION}]"
 # Condition types (Knative's names).
 INGRESS_READY: Final = "IngressReady"
 FILTER_READY: Final = "FilterReady"
+TRIGGER_CHANNEL_READY: Final = "TriggerChannelReady"
+"""Knative's condition of the broker's channel; in kawa: the ``spec.config`` it names exists."""
 ADDRESSABLE: Final = duck.ADDRESSABLE
 DEAD_LETTER_SINK_RESOLVED: Final = duck.DEAD_LETTER_SINK_RESOLVED
 
 BROKER_CONDITIONS: Final = ConditionSet(
-    (INGRESS_READY, FILTER_READY, ADDRESSABLE, DEAD_LETTER_SINK_RESOLVED)
+    (INGRESS_READY, TRIGGER_CHANNEL_READY, FILTER_READY, ADDRESSABLE, DEAD_LETTER_SINK_RESOLVED)
 )
-"""``Ready`` of a Broker: ingress and filter running, an address, the dead-letter sink resolved."""
+"""``Ready`` of a Broker: ingress and filter running, its config found, an address, the
+dead-letter sink resolved."""
+CHANNEL_TEMPLATE_FAILED: Final = "ChannelTemplateFailed"
+"""Knative's reason when the ConfigMap a Broker's ``spec.config`` names cannot be read."""
 
 
 class BrokerSpec(Model):
