@@ -1,4 +1,5 @@
-"""Deleting a Service deletes its Configuration, Route, Revisions and their Pods."""
+"""Deleting a Service deletes its Configuration, Route, Revisions and their Pods (kawa's
+garbage collector, through their ownerReferences)."""
 
 from __future__ import annotations
 
