@@ -244,3 +244,26 @@ async def test_the_bearer_scheme_in_any_case() -> None:
             assert status == 200, header
         for header in ("Bearer", "Bearer other", "Basic secret", "Bearer secret extra", "secret"):
             await refused(api, (401, "Unauthorized"), "GET", CM, headers={"Authorization": header})
+
+
+async def test_owner_references_name_their_owner_fully() -> None:
+    async with serving() as api:
+        incomplete = configmap("c", ownerReferences=[{"apiVersion": "apps/", "kind": "X"}])
+        body = await refused(api, (422, "Invalid"), "POST", CM, incomplete)
+        assert [c["field"] for c in body["details"]["causes"]] == [
+            "metadata.ownerReferences[0].apiVersion",
+            "metadata.ownerReferences[0].name",
+            "metadata.ownerReferences[0].uid",
+        ]
+        assert "uid must not be empty" in body["message"]
+        owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u"}
+        two = configmap(
+            "c",
+            ownerReferences=[{**owner, "controller": True}, {**owner, "controller": True}],
+        )
+        body = await refused(api, (422, "Invalid"), "POST", CM, two)
+        assert "Only one reference can have Controller set to true" in body["message"]
+        event = configmap("c", ownerReferences=[{**owner, "kind": "Event"}])
+        body = await refused(api, (422, "Invalid"), "POST", CM, event)
+        assert "disallowed from being an owner" in body["message"]
+        assert (await api.call("POST", CM, configmap("c", ownerReferences=[owner])))[0] == 201
