@@ -231,7 +231,7 @@ def owner_reference_errors(refs: Any, path: str) -> list[FieldError]:
         errors.append(
             FieldError(
                 path,
-                "Only one reference can have Controller set to true. Found \"true\" in "
+                'Only one reference can have Controller set to true. Found "true" in '
                 f"references for {' and '.join(controllers[:2])}",
             )
         )
