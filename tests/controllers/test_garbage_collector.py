@@ -1,6 +1,7 @@
 """The garbage collector on a real SQLite store: dependents go with their owners (by uid,
 through chains, unless another owner lives), ``Orphan`` and ``Foreground`` deletions as
-Kubernetes carries them out (``blockOwnerDeletion``), and what was left while kawa was down.
+Kubernetes carries them out (``blockOwnerDeletion``), what was left while kawa was down, and
+the index of dependents by owner uid.
 
 Deletions are made as the API server makes them: the propagation policy's finalizer
 (:func:`kawa.store.finalizers.for_propagation`), then the store's delete."""
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kawa.controllers.garbage_collector import GarbageCollector, garbage_collector
+from kawa.controllers.garbage_collector.graph import Graph
 from kawa.errors import NotFoundError
 from kawa.store import finalizers
 from kawa.store.base import Obj, ResourceKey
@@ -254,3 +256,25 @@ async def test_what_was_left_while_kawa_was_down_is_done_at_start(tmp_path: Path
             assert "ownerReferences" not in kept["metadata"]
     finally:
         await store.close()
+
+
+def test_the_graph_indexes_dependents_by_owner_uid() -> None:
+    graph = Graph()
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "o", "uid": "u-o"}}
+    dependent = {
+        "metadata": {"name": "d", "uid": "u-d", "ownerReferences": [ref(owner, block=True)]}
+    }
+    before, after = graph.observe(key("d"), dependent)
+    assert before is None
+    assert after is not None
+    assert after.owners[0].block
+    assert [n.key for n in graph.dependents("u-o")] == [key("d")]
+    # references without a uid name no owner; an object without owners has no node
+    dependent["metadata"]["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap"}]
+    assert graph.observe(key("d"), dependent) == (after, None)
+    assert not graph.has_dependents("u-o")
+    assert len(graph) == 0
+    dependent["metadata"]["ownerReferences"] = [ref(owner)]
+    graph.observe(key("d"), dependent)
+    assert [n.uid for n in graph.forget_missing(CM, ["u-other"])] == ["u-d"]
+    assert graph.dependents("u-o") == []
