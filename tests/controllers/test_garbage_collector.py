@@ -209,15 +209,19 @@ async def test_foreground_waits_for_blocking_dependents_recursively() -> None:
 
         await delete(store, key("owner"), finalizers.FOREGROUND_POLICY)
         await gone(store, key("loose"), key("of-held", "pods"))
+        # "held" was deleted in the foreground (it had a dependent), which is gone: only its
+        # own finalizer keeps it; the owner waits for it, visible, with its deletion mark
+
+        async def only_held() -> Obj | None:
+            held_now = await store.get(key("held"))
+            return held_now if held_now["metadata"].get("finalizers") == [HOLD] else None
+
+        held_now = await eventually(only_held, 10.0, "held kept foregroundDeletion")
+        assert held_now["metadata"]["deletionTimestamp"]
         await settled(gc)
-        # "held" is being deleted (in the foreground: it had a dependent) and kept by its
-        # own finalizer; the owner waits for it, visible, with its deletion mark
         owner_now = await store.get(key("owner"))
         assert owner_now["metadata"]["finalizers"] == [finalizers.FOREGROUND]
         assert owner_now["metadata"]["deletionTimestamp"]
-        held_now = await store.get(key("held"))
-        assert held_now["metadata"]["deletionTimestamp"]
-        assert held_now["metadata"]["finalizers"] == [HOLD]
 
         released = copy.deepcopy(held_now)
         del released["metadata"]["finalizers"]
