@@ -282,3 +282,13 @@ def test_the_graph_indexes_dependents_by_owner_uid() -> None:
     graph.observe(key("d"), dependent)
     assert [n.uid for n in graph.forget_missing(CM, ["u-other"])] == ["u-d"]
     assert graph.dependents("u-o") == []
+
+
+async def test_a_cycle_of_blocking_owners_is_broken_in_the_foreground() -> None:
+    async with running() as (store, _gc):
+        first = await configmap(store, "first")
+        second = await configmap(store, "second", ref(first, block=True))
+        first["metadata"]["ownerReferences"] = [ref(second, block=True)]
+        await store.update(key("first"), first)
+        await delete(store, key("first"), finalizers.FOREGROUND_POLICY)
+        await gone(store, key("first"), key("second"))
