@@ -43,6 +43,7 @@ from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
+from kawa.controllers.garbage_collector import garbage_collector
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
@@ -290,6 +291,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 tg.create_task(kubelet.run(), name="kubelet")
                 await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
+                collector = garbage_collector(store)
+                tg.create_task(collector.run(), name=f"controller-{collector.name}")
                 for controller in [
                     namespace_controller(store),
                     pending_controller(store),

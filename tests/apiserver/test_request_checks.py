@@ -1,9 +1,10 @@
 """What Kubernetes refuses and kawa used to let through, each over real HTTP: options outside
 what the API defines (``dryRun``, ``fieldValidation``, ``propagationPolicy``: 422 naming the
-options kind), a field selector on a field the kind does not support (400), an unknown
-``$patch`` directive (422), annotations over 256 KiB (422); a watch from a resourceVersion the
-store has not reached (waited for, then an ``ERROR`` 504 ``Timeout``); and the bearer scheme
-in any case (RFC 6750). Nothing refused changes what is stored."""
+options kind; ``Foreground`` and ``Orphan`` are recorded as finalizers), a field selector on
+a field the kind does not support (400), an unknown ``$patch`` directive (422), annotations
+over 256 KiB (422); a watch from a resourceVersion the store has not reached (waited for,
+then an ``ERROR`` 504 ``Timeout``); and the bearer scheme in any case (RFC 6750). Nothing
+refused changes what is stored."""
 
 from __future__ import annotations
 
@@ -71,14 +72,24 @@ async def test_options_the_api_does_not_define_are_invalid() -> None:
         both = {"propagationPolicy": "Background", "orphanDependents": True}
         body = await refused(api, (422, "Invalid"), "DELETE", f"{CM}/c", both)
         assert "cannot be both set" in body["message"]
-        # the policies kawa has no garbage collector for are refused, saying so
-        for policy in ("Foreground", "Orphan"):
-            body = await refused(
-                api, (422, "Invalid"), "DELETE", f"{CM}/c", {"propagationPolicy": policy}
-            )
-            assert "background only" in body["message"]
-        await refused(api, (422, "Invalid"), "DELETE", f"{CM}/c", {"orphanDependents": True})
+        await refused(api, (422, "Invalid"), "DELETE", f"{CM}/c", {"orphanDependents": "x"})
         await refused(api, (422, "Invalid"), "DELETE", f"{CM}?dryRun=Some")
+        # Foreground and Orphan are recorded as finalizers, for the garbage collector
+        for name, options, finalizer in (
+            ("fg", {"propagationPolicy": "Foreground"}, "foregroundDeletion"),
+            ("or", {"propagationPolicy": "Orphan"}, "orphan"),
+            ("od", {"orphanDependents": True}, "orphan"),
+        ):
+            assert (await api.call("POST", CM, configmap(name)))[0] == 201
+            status, answer = await api.call("DELETE", f"{CM}/{name}", options)
+            assert status == 200, answer
+            assert answer["metadata"]["finalizers"] == [finalizer]
+            assert answer["metadata"]["deletionTimestamp"]
+        status, answer = await api.call("DELETE", f"{CM}/fg?propagationPolicy=Orphan")
+        assert (status, answer["metadata"]["finalizers"]) == (200, ["orphan"])
+        status, _ = await api.call("DELETE", f"{CM}/fg", {"propagationPolicy": "Background"})
+        assert status == 200  # no finalizer left: removed
+        assert (await api.call("GET", f"{CM}/fg"))[0] == 404
         # nothing of that was carried out; the valid forms still work
         assert await api.store.get(ResourceKey("configmaps", "default", "c"))
         assert (await api.call("POST", f"{CM}?dryRun=All&fieldValidation=Ignore", configmap("d")))[
@@ -233,3 +244,26 @@ async def test_the_bearer_scheme_in_any_case() -> None:
             assert status == 200, header
         for header in ("Bearer", "Bearer other", "Basic secret", "Bearer secret extra", "secret"):
             await refused(api, (401, "Unauthorized"), "GET", CM, headers={"Authorization": header})
+
+
+async def test_owner_references_name_their_owner_fully() -> None:
+    async with serving() as api:
+        incomplete = configmap("c", ownerReferences=[{"apiVersion": "apps/", "kind": "X"}])
+        body = await refused(api, (422, "Invalid"), "POST", CM, incomplete)
+        assert [c["field"] for c in body["details"]["causes"]] == [
+            "metadata.ownerReferences[0].apiVersion",
+            "metadata.ownerReferences[0].name",
+            "metadata.ownerReferences[0].uid",
+        ]
+        assert "uid must not be empty" in body["message"]
+        owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u"}
+        two = configmap(
+            "c",
+            ownerReferences=[{**owner, "controller": True}, {**owner, "controller": True}],
+        )
+        body = await refused(api, (422, "Invalid"), "POST", CM, two)
+        assert "Only one reference can have Controller set to true" in body["message"]
+        event = configmap("c", ownerReferences=[{**owner, "kind": "Event"}])
+        body = await refused(api, (422, "Invalid"), "POST", CM, event)
+        assert "disallowed from being an owner" in body["message"]
+        assert (await api.call("POST", CM, configmap("c", ownerReferences=[owner])))[0] == 201

@@ -114,3 +114,16 @@ async def test_the_reconcile_tracks_through_its_tracker(store: SqliteResourceSto
     await store.create(KEY, widget("3"))
     await reconciler.reconcile(KEY)
     assert reconciler.tracker.references(KEY) == {ResourceKey("secrets", "ns", "size-3")}
+
+
+async def test_an_object_being_deleted_is_left_alone(store: SqliteResourceStore) -> None:
+    """Kept by a finalizer (``foregroundDeletion`` while its dependents go), an object is not
+    reconciled: nothing it made is made again, its status stays (Knative's way)."""
+    reconciler = WidgetReconciler(store)
+    obj = widget("3")
+    obj["metadata"]["finalizers"] = ["foregroundDeletion"]
+    await store.create(KEY, obj)
+    await store.delete(KEY)
+    await reconciler.reconcile(KEY)
+    assert reconciler.calls == []
+    assert "status" not in await store.get(KEY)

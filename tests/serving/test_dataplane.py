@@ -447,3 +447,30 @@ async def test_request_in_flight_finishes_when_its_revision_is_deleted() -> None
         status, answer = await in_flight
         assert status == 200
         assert answer["revision"] == "svc-00001"
+
+
+async def test_a_revision_being_deleted_gets_no_more_pods() -> None:
+    """A Revision kept by a finalizer while its Pods go (``--cascade=foreground``) is not
+    scaled any more: the garbage collector's deletions of its Pods are not undone."""
+    annotations = {"autoscaling.knative.dev/min-scale": "1"}
+    async with running_plane() as p:
+        stored = await p.add(REVISIONS, revision("svc-00001", annotations=annotations))
+
+        async def one_ready() -> bool:
+            return await p.ready_pods("svc-00001") == 1
+
+        await eventually(one_ready, timeout=5)
+        key = ResourceKey(REVISIONS, "ns", "svc-00001")
+        stored = await p.store.get(key)
+        stored["metadata"]["finalizers"] = ["foregroundDeletion"]
+        await p.store.update(key, stored)
+        await p.store.delete(key)  # marked, kept by its finalizer
+
+        async def no_scaler() -> bool:
+            return p.plane.scaler("ns", "svc-00001") is None
+
+        await eventually(no_scaler, timeout=5)
+        for pod in await p.pods("svc-00001"):
+            await p.store.delete(ResourceKey("pods", "ns", pod["metadata"]["name"]))
+        assert p.plane.scaler("ns", "svc-00001") is None
+        assert await p.pods("svc-00001") == []

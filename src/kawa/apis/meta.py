@@ -198,6 +198,43 @@ def validate_metadata(
                 )
             )
     errors.extend(finalizer_errors(metadata.get("finalizers"), join(path, "finalizers")))
+    errors.extend(
+        owner_reference_errors(metadata.get("ownerReferences"), join(path, "ownerReferences"))
+    )
+    return errors
+
+
+def owner_reference_errors(refs: Any, path: str) -> list[FieldError]:
+    """Problems with ``ownerReferences`` (Kubernetes' ``ValidateOwnerReferences``; other
+    types are the schema's to report): each names its owner's ``apiVersion`` (with a
+    version), ``kind``, ``name`` and ``uid``; a core Event owns nothing; at most one is the
+    ``controller``. The garbage collector matches owners by these."""
+    if not isinstance(refs, list):
+        return []
+    errors: list[FieldError] = []
+    controllers: list[str] = []
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, Mapping):
+            continue
+        at = f"{path}[{i}]"
+        api_version = ref.get("apiVersion")
+        if not isinstance(api_version, str) or not api_version.rpartition("/")[2]:
+            errors.append(FieldError(f"{at}.apiVersion", "version must not be empty"))
+        for field in ("kind", "name", "uid"):
+            if not ref.get(field):
+                errors.append(FieldError(f"{at}.{field}", f"{field} must not be empty"))
+        if api_version == "v1" and ref.get("kind") == "Event":
+            errors.append(FieldError(at, "a v1 Event is disallowed from being an owner"))
+        if ref.get("controller") is True:
+            controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
+    if len(controllers) > 1:
+        errors.append(
+            FieldError(
+                path,
+                'Only one reference can have Controller set to true. Found "true" in '
+                f"references for {' and '.join(controllers[:2])}",
+            )
+        )
     return errors
 
 

@@ -10,17 +10,23 @@ the namespace controller, to remove). The store keeps an object with finalizers,
 deleting, until they are gone (:mod:`kawa.store.finalizers`); the answer is the object as
 the delete left it. A deletion that loses a race with another writer is tried again.
 
-Dependents (objects whose ``ownerReferences`` name the deleted one) are deleted in the
-background by their owners' controllers, kubectl's default (``propagationPolicy:
-Background``); ``Foreground`` and ``Orphan`` are refused (kawa has no garbage collector to
-carry them out). Called by :class:`kawa.apiserver.server.ApiServer`.
+Dependents (objects whose ``ownerReferences`` name the deleted one) are the garbage
+collector's (:mod:`kawa.controllers.garbage_collector`). As Kubernetes' registry does, a
+delete records the propagation policy as a finalizer
+(:func:`kawa.store.finalizers.for_propagation`):
+``Foreground`` adds ``foregroundDeletion`` (the owner stays, marked, until its blocking
+dependents are gone), ``Orphan`` or ``orphanDependents: true`` add ``orphan`` (the dependents
+lose their reference, then the owner goes), ``Background`` (kubectl's default) neither: the
+owner goes at once and the collector deletes its dependents after. The finalizers of an
+object whose graceful deletion is under way (a Pod being stopped) are left as they are.
+Called by :class:`kawa.apiserver.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -33,15 +39,13 @@ from kawa.apiserver.requests import Target, read_raw
 from kawa.apiserver.responses import object_list, respond
 from kawa.apiserver.strategies.base import Deletion, Strategy
 from kawa.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
+from kawa.store import finalizers
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 DELETE_ATTEMPTS: Final = 5
 """How often a graceful deletion is tried when another writer (a kubelet) gets in between."""
 _PRECONDITIONS: Final = ("uid", "resourceVersion")
 KIND: Final = "DeleteOptions"
-BACKGROUND: Final = "Background"
-SUPPORTED_POLICIES: Final = (BACKGROUND,)
-"""The propagation policies kawa carries out (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,10 @@ class DeleteOptions:
     preconditions: Mapping[str, str] | None = None
     """``uid`` and/or ``resourceVersion`` the object must still have."""
     dry_run: bool = False
+    propagation: str | None = None
+    """``propagationPolicy``: ``Background``, ``Foreground``, ``Orphan`` or unset."""
+    orphan_dependents: bool | None = None
+    """The older ``orphanDependents`` (``true``: as ``Orphan``)."""
 
     def check_preconditions(self, current: Obj) -> None:
         """ConflictError when ``current`` does not have the required uid or resourceVersion."""
@@ -91,28 +99,26 @@ async def read_delete_options(request: web.Request) -> DeleteOptions:
     preconditions = None
     if isinstance(given, Mapping):
         preconditions = {f: str(given[f]) for f in _PRECONDITIONS if given.get(f)}
-    return DeleteOptions(_grace_period(request, body), preconditions, bool(dry_run))
+    return DeleteOptions(
+        _grace_period(request, body),
+        preconditions,
+        bool(dry_run),
+        None if policy is None else str(policy),
+        None if orphan is None else orphan in (True, "true"),
+    )
 
 
 def _propagation_errors(policy: Any, orphan: Any) -> list[FieldError]:
     """Problems with ``propagationPolicy`` and the older ``orphanDependents``: one of the
-    policies Kubernetes defines, not both, and one kawa carries out (``Background``)."""
+    policies Kubernetes defines, a boolean, and not both."""
     if policy is not None and orphan is not None:
         message = "orphanDependents and deletionPropagation cannot be both set"
         return [FieldError("propagationPolicy", f'Invalid value: "{policy}": {message}')]
     if policy is not None and policy not in opts.PROPAGATION_POLICIES:
         return [opts.unsupported("propagationPolicy", policy, opts.PROPAGATION_POLICIES)]
-    if policy in (None, *SUPPORTED_POLICIES) and orphan in (None, False, "false"):
-        return []
-    wanted = policy if policy is not None else "Orphan"
-    return [
-        FieldError(
-            "propagationPolicy",
-            f'Unsupported value: "{wanted}": kawa deletes dependents in the background only '
-            '(their owners\' controllers remove them): supported values: "Background" '
-            "(kubectl delete --cascade=background, the default)",
-        )
-    ]
+    if orphan not in (None, True, False, "true", "false"):
+        return [opts.unsupported("orphanDependents", orphan, ("true", "false"))]
+    return []
 
 
 def _grace_period(request: web.Request, body: Mapping[str, Any]) -> int | None:
@@ -178,7 +184,11 @@ class Deletes:
             options.check_preconditions(current)
             if options.dry_run:
                 return current
-            plan = strategy.plan_deletion(current, options.grace_period, datetime.now(UTC))
+            plan = _with_propagation(
+                current,
+                options,
+                strategy.plan_deletion(current, options.grace_period, datetime.now(UTC)),
+            )
             try:
                 current = await self._mark(key, current, plan)
                 if not plan.immediate:
@@ -208,3 +218,16 @@ class Deletes:
             current["status"] = {**(status if isinstance(status, dict) else {}), **plan.status}
             current = await self._store.update(key, current, status_only=True)
         return current
+
+
+def _with_propagation(current: Obj, options: DeleteOptions, plan: Deletion) -> Deletion:
+    """``plan`` with the finalizers the propagation policy asks for (Kubernetes'
+    ``deletionFinalizersForGarbageCollection``), unless a graceful deletion is under way."""
+    metadata = current["metadata"]
+    grace = metadata.get("deletionGracePeriodSeconds")
+    if metadata.get("deletionTimestamp") and grace not in (None, 0):
+        return plan
+    wanted = finalizers.for_propagation(current, options.propagation, options.orphan_dependents)
+    if wanted is None:
+        return plan
+    return replace(plan, metadata={**(plan.metadata or {}), "finalizers": wanted})

@@ -1,7 +1,10 @@
 """The one shape of kawa's reconcilers (Knative's generated reconciler): load the object with
 a working copy of its status, parse it (an invalid object gets its condition ``False`` with
 reason ``Invalid``), reconcile it, write the status back only when it changed, and record an
-Event when ``Ready`` turns ``True`` or ``False``.
+Event when ``Ready`` turns ``True`` or ``False``. An object being deleted (kept by finalizers,
+such as ``foregroundDeletion`` while the garbage collector deletes its dependents) is not
+reconciled: nothing it owns is made again, as Knative's generated reconcilers skip
+``ReconcileKind`` for it.
 
 :class:`StatusReconciler` is that shape; each kind's reconciler subclasses it and fills in
 :meth:`~StatusReconciler.reconcile_kind` (and the optional hooks). :func:`load`,
@@ -73,6 +76,8 @@ class StatusReconciler(Generic[T]):
             await self.observe_deletion(key)
             return
         obj, status = loaded
+        if obj["metadata"].get("deletionTimestamp"):
+            return  # being deleted: what it made is the garbage collector's (Knative's way)
         await self.prepare(key, obj, status)
         try:
             spec = self.parse(obj)

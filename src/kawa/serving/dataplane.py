@@ -255,7 +255,8 @@ class ServingDataPlane:
     async def _on_revision(self, event: WatchEvent) -> None:
         metadata = event.object["metadata"]
         key = (str(metadata.get("namespace", "")), str(metadata["name"]))
-        if event.type == "DELETED":
+        if event.type == "DELETED" or metadata.get("deletionTimestamp"):
+            # being deleted (in the foreground): no more Pods, the garbage collector's turn
             self._revisions.pop(key, None)
             self._warned.pop(key, None)
             found = self._scalers.pop(key, None)

@@ -12,6 +12,10 @@ callers, keeps these rules, so that no controller, kubelet or API handler can by
   Kubernetes' ``ShouldDeleteDuringUpdate``), when no grace period is pending (a Pod being
   stopped by its kubelet keeps its grace period until the kubelet deletes it).
 - The deletion fields never survive a create.
+- A delete's propagation policy is kept as a finalizer (:func:`for_propagation`, Kubernetes'
+  ``deletionFinalizersForGarbageCollection``): ``Foreground`` adds :data:`FOREGROUND`,
+  ``Orphan`` (or ``orphanDependents``) :data:`ORPHAN`, ``Background`` neither; the garbage
+  collector (:mod:`kawa.controllers.garbage_collector`) carries them out and takes them away.
 
 Pure functions over stored dicts; called by every backend of :mod:`kawa.store.base`.
 """
@@ -25,6 +29,13 @@ from typing import Any, Final
 from kawa.apis import meta
 
 DELETION_FIELDS: Final = ("deletionTimestamp", "deletionGracePeriodSeconds")
+ORPHAN: Final = "orphan"
+"""The finalizer of an owner whose dependents lose their reference to it (``Orphan``)."""
+FOREGROUND: Final = "foregroundDeletion"
+"""The finalizer of an owner that waits for its blocking dependents (``Foreground``)."""
+BACKGROUND_POLICY: Final = "Background"
+FOREGROUND_POLICY: Final = "Foreground"
+ORPHAN_POLICY: Final = "Orphan"
 
 
 def _strings(value: Any) -> list[str]:
@@ -83,3 +94,23 @@ def finished(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         return False
     grace = meta.metadata_of(old).get("deletionGracePeriodSeconds")
     return grace is None or grace == 0
+
+
+def for_propagation(
+    obj: Mapping[str, Any], policy: str | None, orphan_dependents: bool | None
+) -> list[str] | None:
+    """The ``metadata.finalizers`` a delete of ``obj`` with DeleteOptions' ``policy``
+    (``propagationPolicy``) and ``orphan_dependents`` leaves it, ``None`` when unchanged: an
+    explicit option decides, else the object's own :data:`ORPHAN` / :data:`FOREGROUND` stays
+    (Kubernetes' ``shouldOrphanDependents`` and ``shouldDeleteDependents``)."""
+    current = _strings(meta.metadata_of(obj).get("finalizers"))
+    if orphan_dependents is not None:
+        orphan, foreground = orphan_dependents, False
+    elif policy is not None:
+        orphan, foreground = policy == ORPHAN_POLICY, policy == FOREGROUND_POLICY
+    else:
+        orphan, foreground = ORPHAN in current, FOREGROUND in current and ORPHAN not in current
+    wanted = [f for f in current if f not in (ORPHAN, FOREGROUND)]
+    wanted += [ORPHAN] if orphan else []
+    wanted += [FOREGROUND] if foreground else []
+    return None if set(wanted) == set(current) else wanted

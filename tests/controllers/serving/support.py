@@ -12,6 +12,7 @@ from typing import Any
 
 from kawa.apis.conditions import get_condition
 from kawa.apis.registry import SCHEME
+from kawa.controllers.garbage_collector import garbage_collector
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving.common import CONFIGURATIONS, REVISIONS, ROUTES, SERVICES
 from kawa.errors import NotFoundError
@@ -184,10 +185,12 @@ async def put_pod(store: SqliteResourceStore, obj: Obj) -> Obj:
 
 @contextlib.asynccontextmanager
 async def running_serving(store: SqliteResourceStore | None = None) -> AsyncIterator[Serving]:
-    """The serving controllers running on ``store`` (a new one by default), closed after."""
+    """The serving controllers and the garbage collector running on ``store`` (a new one by
+    default), closed after."""
     store = store if store is not None else SqliteResourceStore(":memory:")
     controllers = serving_controllers(store, base_url=BASE)
     tasks = [asyncio.create_task(c.run(), name=c.name) for c in controllers]
+    tasks.append(asyncio.create_task(garbage_collector(store).run(), name="garbage-collector"))
     try:
         yield Serving(store)
     finally:

@@ -1,7 +1,9 @@
-"""Deleting a Service deletes its Configuration, Route, Revisions and their Pods."""
+"""Deleting a Service deletes its Configuration, Route, Revisions and their Pods (kawa's
+garbage collector, through their ownerReferences)."""
 
 from __future__ import annotations
 
+from kawa.store import finalizers
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -82,3 +84,23 @@ async def test_orphans_left_while_kawa_was_down_are_collected() -> None:
         await put_pod(s.store, orphan)
         await s.wait_gone("pods", "hello-00001-deployment-0000000001")
         await s.get(REVISIONS, "hello-00001")
+
+
+async def test_a_service_deleted_in_the_foreground_waits_for_its_chain() -> None:
+    async with running_serving() as s:
+        await s.create(SERVICES, ksvc())
+        rev = await s.wait(REVISIONS, "hello-00001", lambda _: True)
+        await put_pod(s.store, pod(rev, 1, ready=True))
+        await s.wait(SERVICES, "hello", is_ready)
+
+        key = ResourceKey(SERVICES, NS, "hello")
+        service = await s.store.get(key)
+        service["metadata"]["finalizers"] = finalizers.for_propagation(
+            service, finalizers.FOREGROUND_POLICY, None
+        )
+        await s.store.update(key, service)
+        await s.store.delete(key)  # as the API server deletes with propagationPolicy Foreground
+        # nothing is made again while the Service waits; it goes last: every level blocks
+        await s.wait_gone(SERVICES, "hello")
+        for resource in (CONFIGURATIONS, ROUTES, REVISIONS, "pods"):
+            assert (await s.store.list(resource, NS)).items == [], resource

@@ -86,6 +86,7 @@ class ObjectMeta(Model):
             "labels": self.labels,
             "annotations": self.annotations,
             "finalizers": self.finalizers,
+            "ownerReferences": self.owner_references,
         }
         if self.namespace:
             raw["namespace"] = self.namespace
