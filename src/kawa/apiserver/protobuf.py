@@ -326,6 +326,14 @@ _UNKNOWN = _Message(
 )
 
 
+def _all_decoders() -> dict[tuple[str, str], Reader]:
+    """:data:`DECODERS` and those of the kinds with a pod template, which build on the wire
+    reader here (:mod:`kawa.apiserver.protobuf_pods`)."""
+    from kawa.apiserver import protobuf_pods
+
+    return {**DECODERS, **protobuf_pods.DECODERS}
+
+
 def decode_object(body: bytes) -> dict[str, Any]:
     """The JSON-shaped object of a Kubernetes protobuf body (``k8s\\x00`` + runtime.Unknown).
 
@@ -340,9 +348,10 @@ def decode_object(body: bytes) -> dict[str, Any]:
     type_meta = envelope.get("typeMeta", {})
     api_version = type_meta.get("apiVersion", "")
     kind = type_meta.get("kind", "")
-    reader = DECODERS.get((api_version, kind))
+    decoders = _all_decoders()
+    reader = decoders.get((api_version, kind))
     if reader is None:
-        known = ", ".join(sorted(k for _, k in DECODERS))
+        known = ", ".join(sorted(k for _, k in decoders))
         raise UnsupportedKind(
             f"kawa does not read {kind or 'objects'} ({api_version or 'no apiVersion'}) "
             f"in protobuf (it does for {known}): send JSON or YAML instead, for example "

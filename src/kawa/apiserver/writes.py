@@ -178,7 +178,7 @@ class Writes:
         elif content_type == "application/json-patch+json":
             patched = patches.json_patch(current, body)
         elif content_type == "application/strategic-merge-patch+json":
-            if rk.group and not rk.group.endswith(".k8s.io"):
+            if not admission.builtin(rk):
                 raise UnsupportedMediaTypeError(
                     f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
                     "use a JSON merge patch (kubectl patch --type merge)"

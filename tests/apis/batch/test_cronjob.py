@@ -115,9 +115,9 @@ def test_names_leave_room_for_the_job_suffix() -> None:
 
 def test_kubectl_cells() -> None:
     obj = CRONJOB.default(cronjob_obj())
-    assert cronjob.time_zone_cell(obj) is None
+    assert cronjob.time_zone_cell(obj) == "<none>"
     assert cronjob.active_cell(obj) == 0
-    assert cronjob.last_schedule_cell(obj) is None
+    assert cronjob.last_schedule_cell(obj) == "<none>"
     obj["status"] = {
         "active": [{"kind": "Job", "name": "nightly-1", "uid": "u"}],
         "lastScheduleTime": format_time(datetime.now(UTC) - timedelta(seconds=30)),

@@ -144,9 +144,9 @@ def _job_spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return spec if isinstance(spec, Mapping) else {}
 
 
-def time_zone_cell(obj: Mapping[str, Any]) -> str | None:
+def time_zone_cell(obj: Mapping[str, Any]) -> str:
     zone = _spec(obj).get("timeZone")
-    return zone if isinstance(zone, str) and zone else None
+    return zone if isinstance(zone, str) and zone else "<none>"
 
 
 def active_cell(obj: Mapping[str, Any]) -> int:
@@ -154,8 +154,8 @@ def active_cell(obj: Mapping[str, Any]) -> int:
     return len(active) if isinstance(active, list) else 0
 
 
-def last_schedule_cell(obj: Mapping[str, Any]) -> str | None:
-    return since(_status(obj).get("lastScheduleTime"))
+def last_schedule_cell(obj: Mapping[str, Any]) -> str:
+    return since(_status(obj).get("lastScheduleTime")) or "<none>"
 
 
 def containers_cell(obj: Mapping[str, Any]) -> str:

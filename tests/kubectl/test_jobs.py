@@ -1,0 +1,128 @@
+"""Jobs and CronJobs through the real kubectl against a running kawa (its kubelet runs the
+Pods as processes): ``kubectl create job``, ``wait --for=condition=complete``, ``logs
+job/NAME``, a Job failing at its backoffLimit, parallel completions, and a CronJob with
+``kubectl create job --from=cronjob/NAME``. Everything lives in its own namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..e2e.e2e_support import KawaProcess
+from .kubectl_support import Kubectl, header
+
+pytestmark = pytest.mark.slow
+
+NS = "batch-test"
+
+
+@pytest.fixture
+def k(kawa: KawaProcess, kubectl: Kubectl) -> Kubectl:
+    if kubectl.run("get", "namespace", NS).code != 0:
+        kubectl.ok("create", "namespace", NS)
+    return kubectl
+
+
+def job(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
+    restart = spec.pop("restartPolicy", "Never")
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "main", "image": "busybox", "command": command}],
+                    "restartPolicy": restart,
+                }
+            },
+            **spec,
+        },
+    }
+
+
+def test_create_wait_and_logs(k: Kubectl) -> None:
+    created = k.run("create", "job", "hello", "-n", NS, "--image=busybox", "--", "echo", "hi")
+    assert created.code == 0, created.explain()
+    assert "job.batch/hello created" in created.stdout
+    k.ok("wait", "-n", NS, "--for=condition=complete", "job/hello", "--timeout=30s")
+    assert k.ok("logs", "-n", NS, "job/hello").strip() == "hi"
+    table = k.ok("get", "jobs", "-n", NS, "hello")
+    assert header(table) == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert table.splitlines()[1].split()[:3] == ["hello", "Complete", "1/1"]
+    pods = k.json("get", "pods", "-n", NS, "-l", "job-name=hello")["items"]
+    assert [p["status"]["phase"] for p in pods] == ["Succeeded"]
+    assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    described = k.ok("describe", "job", "-n", NS, "hello")
+    assert "SuccessfulCreate" in described
+    assert "Completed" in described
+
+
+def test_a_failing_job_stops_at_its_backoff_limit(k: Kubectl) -> None:
+    # OnFailure: the kubelet restarts the container at once, and the restart counts
+    k.apply(job("fails", ["sh", "-c", "exit 3"], backoffLimit=1, restartPolicy="OnFailure"))
+    k.ok("wait", "-n", NS, "--for=condition=failed", "job/fails", "--timeout=30s")
+    failed = k.json("get", "job", "-n", NS, "fails")
+    condition = next(c for c in failed["status"]["conditions"] if c["type"] == "Failed")
+    assert condition["reason"] == "BackoffLimitExceeded"
+    assert k.ok("get", "job", "-n", NS, "fails", "--no-headers").split()[1] == "Failed"
+    events = k.ok("get", "events", "-n", NS, "--field-selector", "involvedObject.name=fails")
+    assert "BackoffLimitExceeded" in events
+
+
+def test_parallel_completions(k: Kubectl) -> None:
+    k.apply(job("many", ["echo", "done"], completions=4, parallelism=2))
+    k.ok("wait", "-n", NS, "--for=condition=complete", "job/many", "--timeout=40s")
+    done = k.json("get", "job", "-n", NS, "many")
+    assert done["status"]["succeeded"] == 4
+    pods = k.json("get", "pods", "-n", NS, "-l", "batch.kubernetes.io/job-name=many")["items"]
+    assert len(pods) == 4
+    assert {p["status"]["phase"] for p in pods} == {"Succeeded"}
+    assert k.ok("get", "job", "-n", NS, "many", "--no-headers").split()[2] == "4/4"
+
+
+def test_a_cronjob_and_a_job_made_from_it(k: Kubectl) -> None:
+    created = k.run(
+        "create",
+        "cronjob",
+        "nightly",
+        "-n",
+        NS,
+        "--image=busybox",
+        "--schedule=0 3 * * *",
+        "--",
+        "echo",
+        "from the cronjob",
+    )
+    assert created.code == 0, created.explain()
+    table = k.ok("get", "cj", "-n", NS)
+    assert header(table) == [
+        "NAME",
+        "SCHEDULE",
+        "TIMEZONE",
+        "SUSPEND",
+        "ACTIVE",
+        "LAST SCHEDULE",
+        "AGE",
+    ]
+    assert table.splitlines()[1].split()[:7] == [
+        "nightly",
+        "0",
+        "3",
+        "*",
+        "*",
+        "*",
+        "<none>",
+    ]
+    made = k.run("create", "job", "manual-run", "-n", NS, "--from=cronjob/nightly")
+    assert made.code == 0, made.explain()
+    k.ok("wait", "-n", NS, "--for=condition=complete", "job/manual-run", "--timeout=30s")
+    assert k.ok("logs", "-n", NS, "job/manual-run").strip() == "from the cronjob"
+    manual = k.json("get", "job", "-n", NS, "manual-run")
+    assert manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    [owner] = manual["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"]) == ("CronJob", "nightly")
+    bad = k.run("create", "cronjob", "bad", "-n", NS, "--image=busybox", "--schedule=61 * * * *")
+    assert bad.code != 0
+    assert "spec.schedule" in bad.stderr, bad.explain()
