@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ..e2e.e2e_support import KawaProcess
+from ..waiting import wait_until
 from .kubectl_support import Kubectl, header
 
 pytestmark = pytest.mark.slow
@@ -126,3 +127,113 @@ def test_a_cronjob_and_a_job_made_from_it(k: Kubectl) -> None:
     bad = k.run("create", "cronjob", "bad", "-n", NS, "--image=busybox", "--schedule=61 * * * *")
     assert bad.code != 0
     assert "spec.schedule" in bad.stderr, bad.explain()
+
+
+def test_a_job_from_a_rich_cronjob_template_keeps_it_whole(k: Kubectl) -> None:
+    # kubectl sends the Job in protobuf: everything the template says must survive
+    template = {
+        "metadata": {"labels": {"app": "rich"}, "annotations": {"note": "kept"}},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "conf", "configMap": {"name": "rich-conf", "optional": True}},
+            ],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "command": ["sh", "-c"],
+                    "args": ["echo $GREETING $POD"],
+                    "workingDir": "/tmp",
+                    "env": [
+                        {"name": "GREETING", "value": "hello"},
+                        {
+                            "name": "POD",
+                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                        },
+                    ],
+                    "ports": [{"containerPort": 18080, "name": "http"}],
+                    "resources": {"limits": {"memory": "64Mi"}, "requests": {"cpu": "100m"}},
+                    "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+                    "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+                }
+            ],
+        },
+    }
+    k.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "rich", "namespace": NS},
+            "spec": {
+                "schedule": "@yearly",
+                "suspend": True,
+                "jobTemplate": {"spec": {"backoffLimit": 2, "template": template}},
+            },
+        }
+    )
+    k.ok("create", "job", "rich-now", "-n", NS, "--from=cronjob/rich")
+    cronjob = k.json("get", "cronjob", "-n", NS, "rich")
+    made = k.json("get", "job", "-n", NS, "rich-now")
+    want = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert made["spec"]["template"]["spec"] == want
+    assert made["spec"]["backoffLimit"] == 2
+    labels = made["spec"]["template"]["metadata"]["labels"]
+    assert labels["app"] == "rich"
+    assert labels["job-name"] == "rich-now"
+    assert made["spec"]["template"]["metadata"]["annotations"] == {"note": "kept"}
+
+
+def test_ttl_after_finished_removes_the_job(k: Kubectl) -> None:
+    k.apply(job("brief", ["true"], ttlSecondsAfterFinished=0))
+
+    def gone() -> bool:
+        return k.run("get", "job", "-n", NS, "brief").code != 0
+
+    wait_until(gone, 30, "the Job outlived its ttlSecondsAfterFinished")
+    assert k.json("get", "pods", "-n", NS, "-l", "job-name=brief")["items"] == []
+
+
+def test_a_cronjob_runs_on_its_schedule(k: Kubectl) -> None:
+    # @every 1s fires a second after creation (Jobs are named by the minute, so one per minute)
+    k.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "often", "namespace": NS},
+            "spec": {
+                "schedule": "@every 1s",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {"name": "c", "image": "busybox", "command": ["echo", "tick"]}
+                                ],
+                                "restartPolicy": "OnFailure",
+                            }
+                        }
+                    }
+                },
+            },
+        }
+    )
+
+    def scheduled() -> dict[str, Any] | None:
+        cj = k.json("get", "cronjob", "-n", NS, "often")
+        return cj if cj.get("status", {}).get("lastScheduleTime") else None
+
+    cj = wait_until(scheduled, 30, "the CronJob never scheduled a Job")
+    jobs = [
+        j
+        for j in k.json("get", "jobs", "-n", NS)["items"]
+        if j["metadata"]["name"].startswith("often-")
+    ]
+    assert jobs, cj
+    annotations = jobs[0]["metadata"]["annotations"]
+    assert "batch.kubernetes.io/cronjob-scheduled-timestamp" in annotations
+    name = jobs[0]["metadata"]["name"]
+    k.ok("wait", "-n", NS, "--for=condition=complete", f"job/{name}", "--timeout=30s")
+    assert k.ok("logs", "-n", NS, f"job/{name}").strip() == "tick"
+    k.ok("patch", "cronjob", "often", "-n", NS, "-p", '{"spec":{"suspend":true}}')

@@ -101,7 +101,9 @@ class _Msg:
                 key, item = reader(field_wire, field_value, sub)
                 out.setdefault(name, {})[key] = item
             elif how == "inline":
-                out.update(reader(field_wire, field_value, path))
+                inner = reader(field_wire, field_value, path)
+                out.update(inner)
+                kept.update(inner)  # what the embedded message kept stays kept
             else:
                 out[name] = reader(field_wire, field_value, sub)
                 if how == "keep":
