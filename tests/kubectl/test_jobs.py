@@ -52,6 +52,12 @@ def test_create_wait_and_logs(k: Kubectl) -> None:
     table = k.ok("get", "jobs", "-n", NS, "hello")
     assert header(table) == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
     assert table.splitlines()[1].split()[:3] == ["hello", "Complete", "1/1"]
+    stored = k.json("get", "job", "-n", NS, "hello")
+    uid = stored["metadata"]["uid"]
+    assert stored["spec"]["selector"] == {
+        "matchLabels": {"batch.kubernetes.io/controller-uid": uid}
+    }
+    assert stored["spec"]["template"]["metadata"]["labels"]["controller-uid"] == uid
     pods = k.json("get", "pods", "-n", NS, "-l", "job-name=hello")["items"]
     assert [p["status"]["phase"] for p in pods] == ["Succeeded"]
     assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "Job"
