@@ -11,7 +11,8 @@ skips them. Go writes every non-pointer field, so zero values that JSON would om
 ``false`` ``stdin``, an empty string, a ``0`` ``hostPort``) are left out again; a volume's
 empty ``emptyDir: {}`` is kept, since it names the volume's kind.
 
-:data:`DECODERS` is looked up by :func:`kawa.apiserver.protobuf.decode_object`.
+:data:`DECODERS` joins :mod:`.protobuf`'s in the table the API server decodes with
+(:mod:`kawa.apiserver.requests`).
 """
 
 from __future__ import annotations
