@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes
 import pytest
 
 from ..e2e.e2e_support import KawaProcess
@@ -243,3 +244,25 @@ def test_a_cronjob_runs_on_its_schedule(k: Kubectl) -> None:
     k.ok("wait", "-n", NS, "--for=condition=complete", f"job/{name}", "--timeout=30s")
     assert k.ok("logs", "-n", NS, f"job/{name}").strip() == "tick"
     k.ok("patch", "cronjob", "often", "-n", NS, "-p", '{"spec":{"suspend":true}}')
+
+
+def test_the_python_clients_batch_api(k: Kubectl, kawa: KawaProcess) -> None:
+    client: Any = kubernetes
+    api_client = client.config.new_client_from_config(config_file=str(kawa.data_dir / "kubeconfig"))
+    try:
+        batch = client.client.BatchV1Api(api_client)
+        batch.create_namespaced_job(NS, job("from-python", ["echo", "py"]))
+
+        def complete() -> Any:
+            found = batch.read_namespaced_job_status("from-python", NS)
+            conditions = (found.status and found.status.conditions) or []
+            return found if any(c.type == "Complete" for c in conditions) else None
+
+        done = wait_until(complete, 30, "the Job made by the Python client never completed")
+        assert done.status.succeeded == 1
+        assert done.spec.backoff_limit == 6
+        names = [j.metadata.name for j in batch.list_namespaced_job(NS).items]
+        assert "from-python" in names
+        assert isinstance(batch.list_namespaced_cron_job(NS).items, list)
+    finally:
+        api_client.close()
