@@ -198,3 +198,19 @@ def test_most_recent_skips_to_the_latest_of_many_missed_times() -> None:
     nine = cron.parse_schedule("0 9 * * *")
     latest, _ = most_recent(nine, paris, start, start + timedelta(hours=12))
     assert latest == datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
+
+
+async def test_a_template_that_makes_no_valid_job_is_reported(world: Batch) -> None:
+    obj = cronjob_obj()
+    # a template label that contradicts the generated selector
+    obj["spec"]["jobTemplate"]["spec"]["template"]["metadata"] = {
+        "labels": {"batch.kubernetes.io/controller-uid": "someone-else"}
+    }
+    await world.create_cronjob(obj)
+    next_five(world)
+    await world.sync_cronjob()
+    assert await world.jobs_listed() == []
+    assert any(
+        (kind, reason) == ("Warning", "FailedCreate")
+        for kind, reason, _ in await world.events("tick")
+    )

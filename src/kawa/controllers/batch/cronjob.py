@@ -253,6 +253,11 @@ class CronJobReconciler:
             status["active"] = []
         job = self._job(obj, spec, name, scheduled.astimezone(tz))
         try:
+            job_api.parse_job(job)
+        except ValidationError as err:
+            await self.recorder.record(obj, "Warning", "FailedCreate", f"Error creating job: {err}")
+            return
+        try:
             made = await self.store.create(
                 ResourceKey(JOBS, key.namespace, name), job, uid=job["metadata"]["uid"]
             )
