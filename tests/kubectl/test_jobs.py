@@ -62,6 +62,10 @@ def test_create_wait_and_logs(k: Kubectl) -> None:
     pods = k.json("get", "pods", "-n", NS, "-l", "job-name=hello")["items"]
     assert [p["status"]["phase"] for p in pods] == ["Succeeded"]
     assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    wide = k.ok("get", "jobs", "-n", NS, "hello", "-o", "wide")
+    assert header(wide)[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert "batch.kubernetes.io/controller-uid=" in wide
+    assert "Forbid" in k.ok("explain", "cronjob.spec.concurrencyPolicy")
     described = k.ok("describe", "job", "-n", NS, "hello")
     assert "SuccessfulCreate" in described
     assert "Completed" in described
