@@ -198,3 +198,15 @@ def test_human_durations_are_kubectl_ones() -> None:
         "3h1m",
         "2d2h",
     ]
+
+
+def test_a_name_too_long_for_the_job_name_label_is_refused() -> None:
+    obj = job_obj()
+    obj["metadata"]["name"] = "j" * 64
+    errors = field_errors(lambda: JOB.validate(obj))
+    assert set(errors) == {
+        "spec.template.metadata.labels[job-name]",
+        "spec.template.metadata.labels[batch.kubernetes.io/job-name]",
+    }
+    obj["metadata"]["name"] = "j" * 63
+    JOB.validate(obj)

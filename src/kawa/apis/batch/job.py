@@ -208,6 +208,13 @@ class Job(KubeObject):
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
         spec = self.spec
+        template_labels = (spec.template.metadata.labels if spec.template.metadata else None) or {}
+        for key, value in template_labels.items():
+            # the generated job-name label holds the Job's name: at most 63 characters
+            for problem in [*meta.label_key_errors(key), *meta.label_value_errors(value)]:
+                yield FieldError(
+                    f"spec.template.metadata.labels[{key}]", f'Invalid value: "{value}": {problem}'
+                )
         selector = spec.selector
         if selector is None:
             yield FieldError("spec.selector", "Required value")
