@@ -436,6 +436,57 @@ CASES: Final = (
         extra={"merged": (("spec", "containers", 0, "image"), "busybox:1")},
     ),
     KindCase(
+        "Job",
+        "jobs",
+        _obj(
+            "batch/v1",
+            "Job",
+            "kjob",
+            spec={
+                "suspend": True,  # stored and listed, never run
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "a", "image": "busybox", "command": ["true"]}],
+                        "restartPolicy": "Never",
+                    }
+                },
+            },
+        ),
+        ("spec", "backoffLimit"),
+        (2, 3, 4),
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        builtin=True,
+    ),
+    KindCase(
+        "CronJob",
+        "cj",
+        _obj(
+            "batch/v1",
+            "CronJob",
+            "kcron",
+            spec={
+                "schedule": "0 3 * * *",
+                "suspend": True,
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {"name": "a", "image": "busybox", "command": ["true"]}
+                                ],
+                                "restartPolicy": "OnFailure",
+                            }
+                        }
+                    }
+                },
+            },
+        ),
+        ("spec", "schedule"),
+        ("0 4 * * *", "0 5 * * *", "0 6 * * *"),
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+        builtin=True,
+    ),
+    KindCase(
         "Role",
         "roles",
         _obj("rbac.authorization.k8s.io/v1", "Role", "krole", rules=_rules("get")),

@@ -189,6 +189,14 @@ class ResourceStoreContract:
         assert second["metadata"]["uid"] != first["metadata"]["uid"]
         assert rv(second) > rv(first)
 
+    async def test_the_creator_may_choose_the_uid(self, store: ResourceStore) -> None:
+        # the API server picks it before admission (a Job's selector names it)
+        given = broker("b1")
+        given["metadata"]["uid"] = "forged"
+        created = await store.create(bkey("b1"), given, uid="chosen-before")
+        assert created["metadata"]["uid"] == "chosen-before"
+        assert (await store.get(bkey("b1")))["metadata"]["uid"] == "chosen-before"
+
     # -- resourceVersion and list --------------------------------------------------------------
 
     async def test_one_resource_version_counter_across_the_store(

@@ -23,7 +23,7 @@ each, the standard library has no ISO 8601 *duration* parser, and the candidates
 accepting years and months, which kawa wants to refuse with a clear message.
 
 Pure. Called by :mod:`kawa.apis.duck` (``DeliverySpec``), :mod:`kawa.apis.serving`
-(annotations, ``config-autoscaler``, ``config-deployment``), :mod:`kawa.apis.sources.cron`
+(annotations, ``config-autoscaler``, ``config-deployment``), :mod:`kawa.apis.cron`
 and :mod:`kawa.serving.kubelet.config`.
 """
 

@@ -127,8 +127,9 @@ def _check_path(target: Target, obj: Obj, name: str | None) -> None:
 
 
 def builtin(rk: ResourceKind) -> bool:
-    """Whether ``rk`` is one of Kubernetes' own kinds (core, ``*.k8s.io``), not a custom kind."""
-    return not rk.group or rk.group.endswith(".k8s.io")
+    """Whether ``rk`` is one of Kubernetes' own kinds (core, ``*.k8s.io``, ``apps``,
+    ``batch`` ...), not a custom kind."""
+    return openapi.is_builtin(rk.group)
 
 
 def _finalizers(obj: Obj) -> list[Any]:

@@ -47,16 +47,20 @@ apply reads this list: it sends a strategic merge patch only where the document 
 and a JSON merge patch otherwise."""
 
 
+BUILTIN_GROUPS: Final = frozenset({"apps", "batch", "autoscaling", "policy"})
+"""Kubernetes' own API groups whose names do not end in ``.k8s.io``."""
+
+
 def is_builtin(group: str) -> bool:
     """Whether kinds of ``group`` are Kubernetes built-ins (strategic merge patch applies)."""
-    return not group or group.endswith(".k8s.io")
+    return not group or group.endswith(".k8s.io") or group in BUILTIN_GROUPS
 
 
 def schema_name(group: str, version: str, kind: str) -> str:
     """``dev.knative.eventing.v1.Broker``; ``io.k8s.api.core.v1.Pod`` for built-in kinds."""
     if not group:
         return f"io.k8s.api.core.{version}.{kind}"
-    if group.endswith(".k8s.io"):
+    if is_builtin(group):
         return f"io.k8s.api.{group.split('.', maxsplit=1)[0]}.{version}.{kind}"
     return ".".join(reversed(group.split("."))) + f".{version}.{kind}"
 

@@ -18,7 +18,7 @@ and empty maps are left out, as Kubernetes' JSON (``omitempty``) does; read-only
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from kawa.apiserver.status import UnsupportedMediaTypeError
@@ -326,10 +326,13 @@ _UNKNOWN = _Message(
 )
 
 
-def decode_object(body: bytes) -> dict[str, Any]:
+def decode_object(
+    body: bytes, decoders: Mapping[tuple[str, str], Reader] = DECODERS
+) -> dict[str, Any]:
     """The JSON-shaped object of a Kubernetes protobuf body (``k8s\\x00`` + runtime.Unknown).
 
-    Raises :class:`UnsupportedKind` for kinds outside :data:`DECODERS` and
+    ``decoders`` are the kinds read (by default :data:`DECODERS`; the API server adds those
+    of :mod:`kawa.apiserver.protobuf_pods`). Raises :class:`UnsupportedKind` for others and
     :class:`~kawa.errors.ValidationError` for anything malformed.
     """
     if not body.startswith(MAGIC):
@@ -340,9 +343,9 @@ def decode_object(body: bytes) -> dict[str, Any]:
     type_meta = envelope.get("typeMeta", {})
     api_version = type_meta.get("apiVersion", "")
     kind = type_meta.get("kind", "")
-    reader = DECODERS.get((api_version, kind))
+    reader = decoders.get((api_version, kind))
     if reader is None:
-        known = ", ".join(sorted(k for _, k in DECODERS))
+        known = ", ".join(sorted(k for _, k in decoders))
         raise UnsupportedKind(
             f"kawa does not read {kind or 'objects'} ({api_version or 'no apiVersion'}) "
             f"in protobuf (it does for {known}): send JSON or YAML instead, for example "

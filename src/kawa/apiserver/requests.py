@@ -11,7 +11,7 @@ Pure except for reading the body.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import yaml
@@ -21,7 +21,8 @@ from kawa import nesting
 from kawa.apis import manifests, meta
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import Scheme
-from kawa.apiserver.protobuf import decode_object
+from kawa.apiserver import protobuf_pods
+from kawa.apiserver.protobuf import DECODERS, decode_object
 from kawa.apiserver.status import (
     RequestEntityTooLargeError,
     RequestTimeoutError,
@@ -135,11 +136,15 @@ def _api_error(err: bodies.BodyError) -> KawaError:
     return TemporaryError(str(err), delay=float(bodies.RETRY_AFTER))
 
 
+_PROTOBUF_KINDS: Final = {**DECODERS, **protobuf_pods.DECODERS}
+"""The kinds read in protobuf: those of kubectl's generators, and the pod-template kinds."""
+
+
 def _decode(raw: bytes, protobuf: bool, content_type: str) -> Any:
     if not raw.strip():
         raise ValidationError.single("", "the request body is empty")
     if protobuf:
-        body = decode_object(raw)
+        body = decode_object(raw, _PROTOBUF_KINDS)
     else:
         try:
             if "yaml" in content_type:

@@ -12,11 +12,13 @@ removes it (the store's rule, :mod:`kawa.store.finalizers`). Called by
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
 
+from kawa.apis import meta
 from kawa.apis.model import objects
 from kawa.apis.registry import Scheme
 from kawa.apiserver import admission, strategies
@@ -88,7 +90,9 @@ class Writes:
         deleted says so, as Kubernetes does."""
         key = target.key(obj["metadata"]["name"])
         try:
-            return await self._store.create(key, obj)
+            return await self._store.create(
+                key, obj, uid=str(meta.metadata_of(obj).get("uid") or "") or None
+            )
         except AlreadyExistsError as err:
             try:
                 existing = await self._store.get(key)
@@ -100,7 +104,11 @@ class Writes:
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "CreateOptions")
-        obj = self._admit(request, target, await read_object(request), options)
+        body = await read_object(request)
+        if isinstance(body.get("metadata"), dict):
+            # the uid is the server's, chosen before admission (a Job's selector names it)
+            body["metadata"]["uid"] = str(uuid.uuid4())
+        obj = self._admit(request, target, body, options)
         await self._check_namespace(target, obj["metadata"]["name"])
         if options.dry_run:
             return respond(request, target, obj, 201)
@@ -170,7 +178,7 @@ class Writes:
         elif content_type == "application/json-patch+json":
             patched = patches.json_patch(current, body)
         elif content_type == "application/strategic-merge-patch+json":
-            if rk.group and not rk.group.endswith(".k8s.io"):
+            if not admission.builtin(rk):
                 raise UnsupportedMediaTypeError(
                     f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
                     "use a JSON merge patch (kubectl patch --type merge)"

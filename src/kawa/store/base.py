@@ -74,11 +74,13 @@ class ResourceStore(Protocol):
         watch from it sees exactly the later changes)."""
         ...
 
-    async def create(self, key: ResourceKey, obj: Obj) -> Obj:
+    async def create(self, key: ResourceKey, obj: Obj, *, uid: str | None = None) -> Obj:
         """Store a new object; :class:`kawa.errors.AlreadyExistsError` if it exists.
 
         ``metadata.name`` and ``namespace`` come from ``key``; the bookkeeping metadata given
-        in ``obj`` is replaced and its deletion fields dropped. Returns the object as stored.
+        in ``obj`` is replaced and its deletion fields dropped. The uid is a new one, or
+        ``uid`` when the caller chose it before (the API server does, as Kubernetes' does
+        before admission: a Job's generated selector names it). Returns the object as stored.
         """
         ...
 

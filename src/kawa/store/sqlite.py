@@ -180,7 +180,7 @@ class SqliteResourceStore:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def create(self, key: ResourceKey, obj: Obj) -> Obj:
+    async def create(self, key: ResourceKey, obj: Obj, *, uid: str | None = None) -> Obj:
         async with self._lock:
             if await self._run(self._get_row, key) is not None:
                 raise AlreadyExistsError(f"{key} already exists")
@@ -189,7 +189,7 @@ class SqliteResourceStore:
             meta["name"] = key.name
             if key.namespace:
                 meta["namespace"] = key.namespace
-            meta["uid"] = str(uuid.uuid4())
+            meta["uid"] = uid or str(uuid.uuid4())
             meta["creationTimestamp"] = _now()
             meta["generation"] = 1
             for field in finalizers.DELETION_FIELDS:

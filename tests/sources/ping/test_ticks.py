@@ -6,7 +6,9 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kawa.apis.sources import cron, pingsource
+from kawa import cron as firing
+from kawa.apis import cron
+from kawa.apis.sources import pingsource
 from kawa.sources.ping import ticks
 
 
@@ -27,41 +29,41 @@ def parse(**spec: Any) -> pingsource.PingSource:
 
 def test_the_schedule_reads_the_wall_clock_of_its_timezone() -> None:
     nine = cron.parse_schedule("0 9 * * *")
-    paris = ticks.zone("Europe/Paris")
+    paris = firing.zone("Europe/Paris")
     # Winter: UTC+1; summer: UTC+2.
-    assert ticks.next_tick(nine, paris, at("2024-01-15T00:00:00Z")) == at("2024-01-15T08:00:00Z")
-    assert ticks.next_tick(nine, paris, at("2024-07-15T00:00:00Z")) == at("2024-07-15T07:00:00Z")
-    assert ticks.next_tick(nine, ticks.zone(""), at("2024-07-15T00:00:00Z")) == at(
+    assert firing.next_tick(nine, paris, at("2024-01-15T00:00:00Z")) == at("2024-01-15T08:00:00Z")
+    assert firing.next_tick(nine, paris, at("2024-07-15T00:00:00Z")) == at("2024-07-15T07:00:00Z")
+    assert firing.next_tick(nine, firing.zone(""), at("2024-07-15T00:00:00Z")) == at(
         "2024-07-15T09:00:00Z"
     )
-    kathmandu = ticks.zone("Asia/Kathmandu")  # UTC+05:45
-    assert ticks.next_tick(nine, kathmandu, at("2024-07-15T00:00:00Z")) == at(
+    kathmandu = firing.zone("Asia/Kathmandu")  # UTC+05:45
+    assert firing.next_tick(nine, kathmandu, at("2024-07-15T00:00:00Z")) == at(
         "2024-07-15T03:15:00Z"
     )
 
 
 def test_daylight_saving_changes_neither_loop_nor_double() -> None:
-    paris = ticks.zone("Europe/Paris")
+    paris = firing.zone("Europe/Paris")
     half_past_two = cron.parse_schedule("30 2 * * *")
     # 2024-03-31 02:30 does not exist in Paris: it fires at 03:30 CEST (01:30 UTC).
-    assert ticks.next_tick(half_past_two, paris, at("2024-03-31T00:00:00Z")) == at(
+    assert firing.next_tick(half_past_two, paris, at("2024-03-31T00:00:00Z")) == at(
         "2024-03-31T01:30:00Z"
     )
     # 2024-10-27 02:30 happens twice: it fires once, the first time (00:30 UTC).
     fired = list(
-        ticks.ticks_between(
+        firing.ticks_between(
             half_past_two, paris, at("2024-10-26T22:00:00Z"), at("2024-10-27T23:00:00Z")
         )
     )
     assert fired == [at("2024-10-27T00:30:00Z")]
     every_second = cron.parse_schedule("* * * * * *")
     after = at("2024-10-27T01:30:00Z")  # 02:30 CET, the second pass of the hour
-    assert ticks.next_tick(every_second, paris, after) > after
+    assert firing.next_tick(every_second, paris, after) > after
 
 
 def test_a_tick_missed_less_than_the_window_ago_fires_once() -> None:
     minute = cron.parse_schedule("* * * * *")
-    utc = ticks.zone("")
+    utc = firing.zone("")
     last = at("2024-05-01T12:00:00Z")
     # kawa was down from 12:00:50 to 12:01:20: the 12:01:00 tick fires late, once.
     assert ticks.due_ticks(minute, utc, last, at("2024-05-01T12:01:20Z")) == [
@@ -82,7 +84,7 @@ def test_a_tick_missed_less_than_the_window_ago_fires_once() -> None:
 
 def test_seconds_schedules_catch_up_only_inside_the_window() -> None:
     every_ten = cron.parse_schedule("*/10 * * * * *")
-    utc = ticks.zone("")
+    utc = firing.zone("")
     now = at("2024-05-01T12:10:05Z")
     due = ticks.due_ticks(every_ten, utc, at("2024-05-01T12:00:00Z"), now, window=30)
     assert due == [
@@ -94,7 +96,7 @@ def test_seconds_schedules_catch_up_only_inside_the_window() -> None:
 
 def test_every_stays_on_its_grid_across_a_long_pause() -> None:
     every = cron.parse_schedule("@every 7s")
-    utc = ticks.zone("")
+    utc = firing.zone("")
     last = at("2024-05-01T12:00:00.500000Z")
     now = last + timedelta(seconds=700)
     due = ticks.due_ticks(every, utc, last, now, window=20)

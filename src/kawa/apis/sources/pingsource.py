@@ -18,12 +18,11 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator
 
-from kawa.apis import duck, kn_common, meta
+from kawa.apis import cron, duck, kn_common, meta
 from kawa.apis.conditions import ConditionSet
 from kawa.apis.model.base import STORED, Context, doc
 from kawa.apis.model.objects import KubeObject, default_object, parse_object
 from kawa.apis.model.types import Base64Bytes
-from kawa.apis.sources import cron
 from kawa.errors import FieldError
 
 GROUP: Final = "sources.knative.dev"

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from kawa import cron as firing
 from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.sources import pingsource
@@ -89,7 +90,7 @@ class _Timer:
                 self.changed.clear()
                 state = await self._retime(state)
             source = self.source
-            tz = ticks.zone(source.spec.timezone)
+            tz = firing.zone(source.spec.timezone)
             now = s.clock()
             if state.pending is not None:
                 pending = state.pending
@@ -112,7 +113,7 @@ class _Timer:
             if self.changed.is_set():
                 continue
             try:
-                upcoming = ticks.next_tick(source.spec.cron_schedule, tz, max(state.last, now))
+                upcoming = firing.next_tick(source.spec.cron_schedule, tz, max(state.last, now))
             except ValueError:
                 upcoming = now + timedelta(seconds=MAX_SLEEP)
             await self._sleep_until(upcoming)

@@ -6,8 +6,8 @@ the wall clock of the source's ``spec.timezone`` (UTC when unset), the way cron 
 daylight-saving change a wall time that does not exist fires at the same instant one hour
 later (``zoneinfo`` semantics) and a wall time that happens twice fires once, the first time.
 
-The wall-clock firing times come from :mod:`.firing`; :func:`due_ticks` is the restart rule
-(``docs/sources-ping.md``): the ticks after the last one fired, but none older than the
+The firing times on a wall clock come from :mod:`kawa.cron`; :func:`due_ticks` is the
+restart rule (``docs/sources-ping.md``): the ticks after the last one fired, but none older than the
 catch-up window. :func:`ping_event` builds the event of one
 tick. Called by :mod:`kawa.sources.ping.scheduler`.
 """
@@ -15,45 +15,17 @@ tick. Called by :mod:`kawa.sources.ping.scheduler`.
 from __future__ import annotations
 
 import math
-import zoneinfo
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from kawa.apis.sources import cron, pingsource
+from kawa.apis import cron
+from kawa.apis.sources import pingsource
 from kawa.cloudevents.event import AttributeValue, CloudEvent
+from kawa.cron import ticks_between
 from kawa.sources import sink
-from kawa.sources.ping import firing
 
 CATCH_UP_WINDOW: Final = 60.0
 """Seconds: a tick missed while kawa was down fires late when it is at most this old."""
-
-
-def zone(name: str) -> tzinfo:
-    """The time zone of ``spec.timezone`` ("" is UTC)."""
-    return zoneinfo.ZoneInfo(name) if name else UTC
-
-
-def next_tick(schedule: cron.CronSchedule, tz: tzinfo, after: datetime) -> datetime:
-    """The first tick strictly after ``after`` (an aware datetime), in UTC."""
-    candidate = firing.next_after(schedule, after.astimezone(tz))
-    # A wall clock turned back (end of daylight-saving time) can give a candidate that is
-    # earlier as an instant: move on until it is later.
-    while candidate.astimezone(UTC) <= after:
-        candidate = firing.next_after(schedule, candidate)
-    return candidate.astimezone(UTC)
-
-
-def ticks_between(
-    schedule: cron.CronSchedule, tz: tzinfo, after: datetime, until: datetime
-) -> Iterator[datetime]:
-    """Every tick ``t`` with ``after < t <= until``, oldest first."""
-    t = after
-    while True:
-        t = next_tick(schedule, tz, t)
-        if t > until:
-            return
-        yield t
 
 
 def due_ticks(

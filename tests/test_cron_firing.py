@@ -1,11 +1,11 @@
-"""When a cron schedule fires (kawa.sources.ping.firing), in UTC."""
+"""When a cron schedule fires (kawa.cron), in UTC."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from kawa.apis.sources.cron import parse_schedule
-from kawa.sources.ping import firing
+from kawa import cron as firing
+from kawa.apis.cron import parse_schedule
 
 
 def at(

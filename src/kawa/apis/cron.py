@@ -8,7 +8,7 @@ Fields: ``[second] minute hour day-of-month month day-of-week``; each a comma li
 one fires. A schedule that can never fire (``0 0 30 2 *``) is rejected.
 :func:`parse_schedule` raises :class:`ValueError` with a readable message; the PingSource
 validator turns it into a field error at apply time. A :class:`CronSchedule` is data: when it
-fires is computed by the ping source that runs it (:mod:`kawa.sources.ping.firing`).
+fires is computed by :mod:`kawa.cron`. Shared by PingSource and CronJob.
 """
 
 from __future__ import annotations

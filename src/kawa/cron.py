@@ -1,20 +1,26 @@
 """When a cron schedule fires: the first firing time after a moment, on its wall clock.
 
-A :class:`~kawa.apis.sources.cron.CronSchedule` (parsed and checked at apply time by
-:mod:`kawa.apis.sources.cron`) says which seconds, minutes, hours, days and months are
+A :class:`~kawa.apis.cron.CronSchedule` (parsed and checked at apply time by
+:mod:`kawa.apis.cron`) says which seconds, minutes, hours, days and months are
 allowed; :func:`next_after` finds the first moment after another that they all allow,
 looking at most five years ahead. As in cron, when both day fields are restricted a day
 matching either one fires. ``@every`` schedules fire every interval from the given moment.
+:func:`next_tick` and :func:`ticks_between` read the schedule on a time zone's wall clock
+and answer in UTC.
 
-Pure (no I/O, no clock). Called by :mod:`kawa.sources.ping.ticks`, which adds time zones.
+Pure (no I/O, no clock). Shared by two shells, so it sits below both (ADR 0017): the ping
+source (:mod:`kawa.sources.ping.ticks`) and the CronJob controller
+(:mod:`kawa.controllers.batch`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import zoneinfo
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from kawa.apis.sources import cron
+from kawa.apis import cron
 
 LOOK_AHEAD: Final = timedelta(days=366 * 5)
 """How far :func:`next_after` looks for a firing time (February 29 recurs every 4 years)."""
@@ -65,3 +71,31 @@ def next_after(schedule: cron.CronSchedule, moment: datetime) -> datetime:
         else:
             return t
     raise ValueError("the schedule never fires")
+
+
+def zone(name: str) -> tzinfo:
+    """The time zone called ``name`` (an IANA name; "" is UTC)."""
+    return zoneinfo.ZoneInfo(name) if name else UTC
+
+
+def next_tick(schedule: cron.CronSchedule, tz: tzinfo, after: datetime) -> datetime:
+    """The first firing time strictly after ``after`` (an aware datetime) on ``tz``'s wall
+    clock, in UTC."""
+    candidate = next_after(schedule, after.astimezone(tz))
+    # A wall clock turned back (end of daylight-saving time) can give a candidate that is
+    # earlier as an instant: move on until it is later.
+    while candidate.astimezone(UTC) <= after:
+        candidate = next_after(schedule, candidate)
+    return candidate.astimezone(UTC)
+
+
+def ticks_between(
+    schedule: cron.CronSchedule, tz: tzinfo, after: datetime, until: datetime
+) -> Iterator[datetime]:
+    """Every firing time ``t`` with ``after < t <= until``, oldest first."""
+    t = after
+    while True:
+        t = next_tick(schedule, tz, t)
+        if t > until:
+            return
+        yield t

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kawa.apis.sources.cron import parse_schedule
+from kawa.apis.cron import parse_schedule
 
 
 def test_fields_and_descriptors() -> None:

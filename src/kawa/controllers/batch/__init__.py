@@ -1,0 +1,69 @@
+"""The batch controllers: Jobs run their Pods (:mod:`.job`), CronJobs make Jobs on a schedule
+(:mod:`.cronjob`). :func:`batch_controllers` builds both for :mod:`kawa.runtime`; kawa's
+kubelet runs the Pods. How they behave is in ``docs/jobs.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from kawa.apis.conditions import Clock, system_clock
+from kawa.apis.meta import namespace_of
+from kawa.controllers.batch import pods as job_pods
+from kawa.controllers.batch.cronjob import CRONJOBS, CronJobReconciler
+from kawa.controllers.batch.job import JOBS, PODS, JobReconciler
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Controller, Watch, own
+from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
+
+__all__ = ["CRONJOBS", "JOBS", "batch_controllers"]
+
+RESYNC: Final = 30.0
+
+
+def _owner(kind: str, resource: str) -> Watch:
+    """A change of an object concerns the batch object of ``kind`` that controls it."""
+
+    async def keys(event: WatchEvent) -> Iterable[ResourceKey]:
+        ref = job_pods.controller_of(event.object, kind)
+        if ref is None:
+            return []
+        return [ResourceKey(resource, namespace_of(event.object), str(ref.get("name")))]
+
+    return Watch(PODS if kind == "Job" else JOBS, keys)
+
+
+def batch_controllers(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
+    """The Job and CronJob controllers, ready to ``run()``."""
+    controllers: dict[str, Controller] = {}
+
+    def requeue_in(name: str) -> Callable[[ResourceKey, float], None]:
+        def requeue(key: ResourceKey, delay: float) -> None:
+            controller = controllers.get(name)
+            if controller is not None:
+                controller.queue.add_after(key, delay)
+
+        return requeue
+
+    jobs = JobReconciler(
+        store, clock, EventRecorder(store, "job-controller", clock=clock), requeue_in("job")
+    )
+    cronjobs = CronJobReconciler(
+        store,
+        clock,
+        EventRecorder(store, "cronjob-controller", clock=clock),
+        jobs.delete_job,
+        requeue_in("cronjob"),
+    )
+    controllers["job"] = Controller(
+        "job", store, jobs.reconcile, [own(JOBS), _owner("Job", JOBS)], resync=RESYNC
+    )
+    controllers["cronjob"] = Controller(
+        "cronjob",
+        store,
+        cronjobs.reconcile,
+        [own(CRONJOBS), _owner("CronJob", CRONJOBS)],
+        resync=RESYNC,
+    )
+    return list(controllers.values())
