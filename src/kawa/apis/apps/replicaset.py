@@ -20,6 +20,8 @@ from kawa.errors import FieldError
 
 KIND: Final = "ReplicaSet"
 API_VERSION: Final = "apps/v1"
+REPLICA_FAILURE: Final = "ReplicaFailure"
+"""The condition a ReplicaSet gets while its Pods cannot be created."""
 
 
 def restart_policy_errors(spec: Mapping[str, Any]) -> Iterable[FieldError]:
