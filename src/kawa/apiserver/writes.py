@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from kawa.apis.kinds import is_builtin_group
 from kawa.apis.model import objects
 from kawa.apis.registry import Scheme
 from kawa.apiserver import admission, strategies
@@ -183,7 +184,7 @@ class Writes:
         elif content_type == "application/json-patch+json":
             patched = patches.json_patch(current, body)
         elif content_type == "application/strategic-merge-patch+json":
-            if rk.group and not rk.group.endswith(".k8s.io"):
+            if not is_builtin_group(rk.group):
                 raise UnsupportedMediaTypeError(
                     f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
                     "use a JSON merge patch (kubectl patch --type merge)"

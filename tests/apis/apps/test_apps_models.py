@@ -154,3 +154,12 @@ def test_template_hash_ignores_its_own_label() -> None:
     changed = copy.deepcopy(template)
     changed["spec"]["containers"][0]["image"] = "alpine"
     assert workload.template_hash(changed) != workload.template_hash(template)
+
+
+def test_empty_fields_do_not_make_another_template() -> None:
+    template = apps.DEPLOYMENT.default(deploy())["spec"]["template"]
+    written_back = copy.deepcopy(template)  # as kubectl rollout undo writes it
+    written_back["spec"]["containers"][0]["resources"] = {}
+    written_back["metadata"]["creationTimestamp"] = None
+    assert workload.without_hash(written_back) == workload.without_hash(template)
+    assert workload.template_hash(written_back) == workload.template_hash(template)

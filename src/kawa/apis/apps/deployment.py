@@ -110,13 +110,6 @@ class DeploymentStrategy(Model):
         if data.get("type") == "RollingUpdate" and data.get("rollingUpdate") is None:
             data["rollingUpdate"] = {}
 
-    def check(self, ctx: Context) -> Iterable[FieldError]:
-        if self.type == "Recreate" and self.rolling_update is not None:
-            yield FieldError(
-                "rollingUpdate",
-                "Forbidden: may not be specified when strategy `type` is 'Recreate'",
-            )
-
 
 class DeploymentSpec(RawChecked):
     """The desired state of the Deployment."""
@@ -152,6 +145,16 @@ class DeploymentSpec(RawChecked):
     def check_raw(cls, data: Mapping[str, Any]) -> Iterable[FieldError]:
         yield from workload.selector_errors(data, "deployment")
         yield from restart_policy_errors(data)
+        strategy = data.get("strategy")
+        if (
+            isinstance(strategy, Mapping)
+            and strategy.get("type") == "Recreate"
+            and strategy.get("rollingUpdate") is not None
+        ):
+            yield FieldError(
+                "strategy.rollingUpdate",
+                "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+            )
         deadline, ready = data.get("progressDeadlineSeconds"), data.get("minReadySeconds")
         if isinstance(deadline, int) and isinstance(ready, int) and 0 < deadline <= ready:
             yield FieldError(

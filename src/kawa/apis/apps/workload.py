@@ -133,9 +133,11 @@ def template_hash(template: Mapping[str, Any], collision_count: int = 0) -> str:
 
 
 def without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``template`` without the ``pod-template-hash`` label (what two templates are
-    compared by)."""
-    plain = copy.deepcopy(dict(template))
+    """``template`` as two templates are compared: without the ``pod-template-hash`` label,
+    and without empty values (``resources: {}``, ``""``, ``null``), which Kubernetes' typed
+    comparison does not see either (``kubectl rollout undo`` writes a template back with
+    the empty fields of Go's structs)."""
+    plain: dict[str, Any] = _pruned(copy.deepcopy(dict(template)))
     metadata = plain.get("metadata")
     if isinstance(metadata, dict):
         labels = metadata.get("labels")
@@ -146,6 +148,15 @@ def without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
         if not metadata:
             plain.pop("metadata")
     return plain
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
 
 
 def random_suffix(token: bytes, length: int = 5) -> str:

@@ -1,0 +1,168 @@
+"""Deployments and ReplicaSets through the real kubectl against a ``kawa up`` of this module's
+own (its kubelet runs the Pods): apply, ``rollout status``, ``scale``, a template change
+rolled out, ``rollout history``, ``undo`` and ``restart``, ``get deploy,rs,pods``, an image
+that cannot run reported in the Deployment's conditions, bad input refused, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..e2e.e2e_support import KawaProcess, kawa_up
+from ..waiting import wait_until
+from .kubectl_support import KUBECTL, Kubectl, condition, header, to_yaml
+
+pytestmark = pytest.mark.slow
+
+ROLLOUT = ("--timeout=40s",)
+
+
+@pytest.fixture(scope="module")
+def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
+    """One kawa for this module (its Pods do not disturb the package's other tests)."""
+    if not Path(KUBECTL).exists():
+        pytest.skip(f"{KUBECTL} is not installed")
+    with kawa_up(tmp_path_factory.mktemp("kawa-apps")) as running:
+        yield running
+
+
+def deployment(name: str, image: str = "busybox", cause: str = "first", **spec: Any) -> Any:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "labels": {"app": name},
+            "annotations": {"kubernetes.io/change-cause": cause},
+        },
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": "main", "image": image, "command": ["sleep", "3600"]}]
+                },
+            },
+            **spec,
+        },
+    }
+
+
+def revisions(kubectl: Kubectl, name: str) -> list[list[str]]:
+    history = kubectl.ok("rollout", "history", f"deployment/{name}")
+    return [line.split() for line in history.splitlines()[2:] if line.strip()]
+
+
+def replicasets(kubectl: Kubectl, app: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kubectl.json("get", "rs", "-l", f"app={app}")["items"]
+    return items
+
+
+def test_deployment_lifecycle(kubectl: Kubectl) -> None:
+    kubectl.apply(deployment("sleeper"))
+    status = kubectl.ok("rollout", "status", "deployment/sleeper", *ROLLOUT)
+    assert 'deployment "sleeper" successfully rolled out' in status
+
+    shown = kubectl.ok("get", "deploy,rs,pods", "-l", "app=sleeper")
+    tables = shown.strip().split("\n\n")
+    assert header(tables[0]) == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert tables[0].splitlines()[1].split()[:4] == ["deployment.apps/sleeper", "2/2", "2", "2"]
+    assert header(tables[1]) == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    (first,) = replicasets(kubectl, "sleeper")
+    first_name = first["metadata"]["name"]
+    assert tables[1].splitlines()[1].split()[:4] == [f"replicaset.apps/{first_name}", "2", "2", "2"]
+    pods = tables[2].splitlines()[1:]
+    assert len(pods) == 2
+    assert all(p.startswith(f"pod/{first_name}-") and "Running" in p for p in pods)
+    wide = kubectl.ok("get", "deploy", "sleeper", "-o", "wide")
+    assert header(wide)[-3:] == ["CONTAINERS", "IMAGES", "SELECTOR"]
+    assert wide.splitlines()[1].split()[-3:] == ["main", "busybox", "app=sleeper"]
+
+    assert "deployment.apps/sleeper scaled" in kubectl.ok(
+        "scale", "deployment", "sleeper", "--replicas=3"
+    )
+    kubectl.ok("rollout", "status", "deployment/sleeper", *ROLLOUT)
+    assert kubectl.json("get", "deploy", "sleeper")["status"]["availableReplicas"] == 3
+
+    # a new template: a new ReplicaSet, rolled out
+    kubectl.ok("set", "env", "deployment/sleeper", "GREETING=hello")
+    kubectl.ok(
+        "annotate", "deployment", "sleeper", "kubernetes.io/change-cause=second", "--overwrite"
+    )
+    kubectl.ok("rollout", "status", "deployment/sleeper", *ROLLOUT)
+    sets = {rs["metadata"]["name"]: rs for rs in replicasets(kubectl, "sleeper")}
+    assert len(sets) == 2
+    assert sets[first_name]["spec"]["replicas"] == 0
+    assert revisions(kubectl, "sleeper") == [["1", "first"], ["2", "second"]]
+
+    # undo: the first ReplicaSet again, as revision 3
+    assert "rolled back" in kubectl.ok("rollout", "undo", "deployment/sleeper")
+    kubectl.ok("rollout", "status", "deployment/sleeper", *ROLLOUT)
+    sets = {rs["metadata"]["name"]: rs for rs in replicasets(kubectl, "sleeper")}
+    assert len(sets) == 2, sorted(sets)
+    assert sets[first_name]["spec"]["replicas"] == 3
+    assert sets[first_name]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert revisions(kubectl, "sleeper") == [["2", "second"], ["3", "first"]]
+
+    # restart: the same template with a restartedAt annotation, rolled out
+    kubectl.ok("rollout", "restart", "deployment/sleeper")
+    kubectl.ok("rollout", "status", "deployment/sleeper", *ROLLOUT)
+    assert len(replicasets(kubectl, "sleeper")) == 3
+    pods = kubectl.json("get", "pods", "-l", "app=sleeper")["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 3
+    assert all("kubectl.kubernetes.io/restartedAt" in p["metadata"]["annotations"] for p in live)
+
+    assert 'deployment.apps "sleeper" deleted' in kubectl.ok("delete", "deployment", "sleeper")
+    assert (
+        kubectl.fails("get", "deployment", "sleeper")
+        .stderr.strip()
+        .endswith('deployments.apps "sleeper" not found')
+    )
+
+
+def test_an_image_that_cannot_run_is_reported(kubectl: Kubectl) -> None:
+    broken = deployment("broken", image="example.com/team/app", progressDeadlineSeconds=2)
+    del broken["spec"]["template"]["spec"]["containers"][0]["command"]
+    kubectl.apply(broken)
+
+    def reported() -> dict[str, Any] | None:
+        obj: dict[str, Any] = kubectl.json("get", "deploy", "broken")
+        progressing = condition(obj, "Progressing") or {}
+        return obj if progressing.get("reason") == "ProgressDeadlineExceeded" else None
+
+    obj = wait_until(reported, 30, "the Deployment never exceeded its deadline")
+    available = condition(obj, "Available") or {}
+    assert available["status"] == "False"
+    assert available["reason"] == "MinimumReplicasUnavailable"
+    assert "ImageNotRunnable" in available["message"]
+    status = kubectl.run("rollout", "status", "deployment/broken", *ROLLOUT)
+    assert status.code != 0
+    assert 'deployment "broken" exceeded its progress deadline' in status.stderr
+    assert "ImageNotRunnable" in kubectl.ok("get", "pods", "-l", "app=broken")
+    kubectl.ok("delete", "deployment", "broken")
+
+
+def test_bad_deployments_are_refused(kubectl: Kubectl) -> None:
+    bad = deployment("bad")
+    bad["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    bad["spec"]["strategy"] = {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}
+    refused = kubectl.fails("apply", "-f", "-", stdin=to_yaml(bad))
+    assert "spec.template.metadata.labels: Invalid value" in refused.stderr, refused.explain()
+    assert "`selector` does not match template `labels`" in refused.stderr
+    assert "spec.strategy.rollingUpdate: Forbidden" in refused.stderr
+
+    kubectl.apply(deployment("fixed", replicas=0))
+    changed = deployment("fixed", replicas=0)
+    changed["spec"]["selector"]["matchLabels"]["tier"] = "x"
+    changed["spec"]["template"]["metadata"]["labels"]["tier"] = "x"
+    immutable = kubectl.fails("apply", "-f", "-", stdin=to_yaml(changed))
+    assert "spec.selector" in immutable.stderr, immutable.explain()
+    assert "deployment.apps/fixed scaled" in kubectl.ok("scale", "deploy/fixed", "--replicas=1")
+    explained = kubectl.ok("explain", "deployment.spec.strategy.rollingUpdate")
+    assert "maxSurge" in explained
+    kubectl.ok("delete", "deployment", "fixed")
