@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import kubernetes
 import pytest
 
 from ..e2e.e2e_support import KawaProcess, kawa_up
@@ -16,6 +17,7 @@ from ..waiting import wait_until
 from .kubectl_support import KUBECTL, Kubectl, condition, header, to_yaml
 
 pytestmark = pytest.mark.slow
+kube: Any = kubernetes  # the client's own annotations are partial
 
 ROLLOUT = ("--timeout=40s",)
 
@@ -166,3 +168,29 @@ def test_bad_deployments_are_refused(kubectl: Kubectl) -> None:
     explained = kubectl.ok("explain", "deployment.spec.strategy.rollingUpdate")
     assert "maxSurge" in explained
     kubectl.ok("delete", "deployment", "fixed")
+
+
+def test_python_client_apps_v1(kawa: KawaProcess, kubectl: Kubectl) -> None:
+    api_client: Any = kube.config.new_client_from_config(
+        config_file=str(kawa.data_dir / "kubeconfig")
+    )
+    try:
+        apps_api: Any = kube.client.AppsV1Api(api_client)
+        apps_api.create_namespaced_deployment("default", deployment("pyclient", replicas=1))
+        kubectl.ok("rollout", "status", "deployment/pyclient", *ROLLOUT)
+        read = apps_api.read_namespaced_deployment("pyclient", "default")
+        assert read.spec.strategy.rolling_update.max_surge == "25%"
+        assert read.status.available_replicas == 1
+        assert {c.type for c in read.status.conditions} == {"Available", "Progressing"}
+        scale = apps_api.patch_namespaced_deployment_scale(
+            "pyclient", "default", {"spec": {"replicas": 2}}
+        )
+        assert scale.spec.replicas == 2
+        assert scale.status.selector == "app=pyclient"
+        kubectl.ok("rollout", "status", "deployment/pyclient", *ROLLOUT)
+        (rs,) = apps_api.list_namespaced_replica_set("default", label_selector="app=pyclient").items
+        assert rs.status.ready_replicas == 2
+        assert rs.metadata.owner_references[0].kind == "Deployment"
+        apps_api.delete_namespaced_deployment("pyclient", "default")
+    finally:
+        api_client.close()
