@@ -194,3 +194,27 @@ def test_python_client_apps_v1(kawa: KawaProcess, kubectl: Kubectl) -> None:
         apps_api.delete_namespaced_deployment("pyclient", "default")
     finally:
         api_client.close()
+
+
+def test_create_deployment_pause_and_resume(kubectl: Kubectl) -> None:
+    # kubectl create deployment sends protobuf
+    kubectl.ok(
+        "create", "deployment", "made", "--image=busybox", "--replicas=1", "--", "sleep", "600"
+    )
+    kubectl.ok("rollout", "status", "deployment/made", *ROLLOUT)
+    made = kubectl.json("get", "deploy", "made")
+    assert made["spec"]["template"]["spec"]["containers"][0]["command"] == ["sleep", "600"]
+    kubectl.ok("rollout", "pause", "deployment/made")
+    kubectl.ok("set", "env", "deployment/made", "A=b")
+
+    def paused() -> dict[str, Any] | None:
+        obj: dict[str, Any] = kubectl.json("get", "deploy", "made")
+        progressing = condition(obj, "Progressing") or {}
+        return obj if progressing.get("reason") == "DeploymentPaused" else None
+
+    wait_until(paused, 20, "the Deployment never reported it is paused")
+    assert len(replicasets(kubectl, "made")) == 1
+    kubectl.ok("rollout", "resume", "deployment/made")
+    kubectl.ok("rollout", "status", "deployment/made", *ROLLOUT)
+    assert len(replicasets(kubectl, "made")) == 2
+    kubectl.ok("delete", "deployment", "made")
