@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from kawa.apis.apps.workload import format_selector
+from kawa.apis.label_selector import format_selector
 from kawa.apiserver import options as opts
 from kawa.apiserver import patch as patches
 from kawa.apiserver.requests import Target, read_body

@@ -10,6 +10,7 @@ import pytest
 
 from kawa.apis import apps
 from kawa.apis.apps import deployment, workload
+from kawa.apis.label_selector import format_selector
 from kawa.apis.registry import SCHEME
 from kawa.errors import ValidationError
 
@@ -140,9 +141,7 @@ def test_cells_and_selector_text() -> None:
             {"key": "gone", "operator": "DoesNotExist"},
         ],
     }
-    assert workload.format_selector(selector) == (
-        "app=web,!gone,pod-template-hash=abc,tier in (a,b)"
-    )
+    assert format_selector(selector) == ("app=web,!gone,pod-template-hash=abc,tier in (a,b)")
 
 
 def test_template_hash_ignores_its_own_label() -> None:

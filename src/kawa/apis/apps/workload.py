@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final
 
 import orjson
 
-from kawa.apis.label_selector import LabelSelector
+from kawa.apis.label_selector import LabelSelector, format_selector
 from kawa.apis.model.base import Model, doc
 from kawa.apis.model.types import DateTime
 from kawa.errors import FieldError
@@ -88,34 +88,6 @@ def selector_errors(spec: Mapping[str, Any], kind: str) -> Iterable[FieldError]:
 
 def _go_map(value: Mapping[str, Any]) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-
-
-def format_selector(selector: Mapping[str, Any] | None) -> str:
-    """A label selector as kubectl prints it (``app=web,tier in (a,b)``); ``<none>`` when
-    empty."""
-    if not isinstance(selector, Mapping):
-        return "<none>"
-    parts: list[tuple[str, str]] = []
-    match_labels = selector.get("matchLabels")
-    for key, value in (match_labels or {}).items() if isinstance(match_labels, Mapping) else ():
-        parts.append((str(key), f"{key}={value}"))
-    expressions = selector.get("matchExpressions")
-    for item in expressions if isinstance(expressions, list) else ():
-        if not isinstance(item, Mapping):
-            continue
-        key, operator = str(item.get("key", "")), item.get("operator")
-        values = ",".join(sorted(str(v) for v in item.get("values") or []))
-        if operator == "In":
-            parts.append((key, f"{key} in ({values})"))
-        elif operator == "NotIn":
-            parts.append((key, f"{key} notin ({values})"))
-        elif operator == "Exists":
-            parts.append((key, key))
-        elif operator == "DoesNotExist":
-            parts.append((key, f"!{key}"))
-    if not parts:
-        return "<none>"
-    return ",".join(text for _, text in sorted(parts))
 
 
 def template_hash(template: Mapping[str, Any], collision_count: int = 0) -> str:
