@@ -5,6 +5,7 @@ that cannot run reported in the Deployment's conditions, bad input refused, dele
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,56 @@ def test_create_deployment_pause_and_resume(kubectl: Kubectl) -> None:
     kubectl.ok("rollout", "status", "deployment/made", *ROLLOUT)
     assert len(replicasets(kubectl, "made")) == 2
     kubectl.ok("delete", "deployment", "made")
+
+
+HELLO_DISPLAY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello-display
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: hello-display
+  template:
+    metadata:
+      labels:
+        app: hello-display
+    spec:
+      containers:
+        - name: event-display
+          image: gcr.io/knative-releases/knative.dev/eventing/cmd/event_display
+          ports:
+            - containerPort: 8080
+"""
+"""Knative's hello-display sink (the Broker tutorial), as its documentation writes it."""
+
+
+def test_knative_hello_display_deployment(kubectl: Kubectl) -> None:
+    kubectl.ok("apply", "-f", "-", stdin=HELLO_DISPLAY)
+    kubectl.ok("rollout", "status", "deployment/hello-display", *ROLLOUT)
+    pods = kubectl.json("get", "pods", "-l", "app=hello-display")["items"]
+    ips = {p["status"]["podIP"] for p in pods}
+    assert len(ips) == 2  # each replica listens on 8080 at its own address
+    request = urllib.request.Request(
+        f"http://{sorted(ips)[0]}:8080/",
+        data=b'{"msg": "hi"}',
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Ce-Id": "1",
+            "Ce-Source": "test",
+            "Ce-Type": "greeting",
+            "Ce-Specversion": "1.0",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status in (200, 202, 204)
+
+    def logged() -> str | None:
+        logs = kubectl.run("logs", "-l", "app=hello-display", "--prefix")
+        return logs.stdout if "greeting" in logs.stdout else None
+
+    wait_until(logged, 20, "the event never showed in the event-display's log")
+    kubectl.ok("delete", "deployment", "hello-display")
