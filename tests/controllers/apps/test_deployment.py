@@ -155,3 +155,17 @@ async def test_pods_that_cannot_run_are_reported() -> None:
         assert condition(failed, "Progressing")["status"] == "False"
         assert status_of(failed)["unavailableReplicas"] == 1
         assert len(await apps.items(PODS)) == 1
+
+
+async def test_min_ready_seconds_follows_without_a_new_replicaset() -> None:
+    async with running_apps() as apps:
+        await apps.create(DEPLOYMENTS, deployment(replicas=1))
+        await apps.wait(DEPLOYMENTS, "web", rolled_out(1))
+        await apps.change(DEPLOYMENTS, "web", lambda o: o["spec"].update(minReadySeconds=1))
+
+        async def followed() -> list[Obj] | None:
+            listed = await apps.items(REPLICA_SETS)
+            return listed if listed[0]["spec"].get("minReadySeconds") == 1 else None
+
+        listed = await eventually(followed)
+        assert len(listed) == 1

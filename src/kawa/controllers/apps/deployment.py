@@ -162,17 +162,19 @@ class DeploymentReconciler:
             raise TemporaryError(str(err), delay=0.0) from err
 
     async def _keep_new_current(self, d: Obj, new: Obj, olds: Sequence[Obj], surge: int) -> Obj:
-        """The new ReplicaSet with the next revision and the Deployment's annotations; the
-        Deployment with the new ReplicaSet's revision."""
+        """The new ReplicaSet with the next revision, the Deployment's annotations and its
+        ``minReadySeconds``; the Deployment with the new ReplicaSet's revision."""
         annotations = dict(meta.annotations_of(new))
         wanted = dict(annotations)
         wanted.update(_copied_annotations(d))
         next_revision = max((rollout.revision(rs) for rs in olds), default=0) + 1
         if rollout.revision(new) < next_revision:
             wanted[REVISION] = str(next_revision)
-        if wanted != annotations:
+        min_ready = d["spec"].get("minReadySeconds", 0)
+        if wanted != annotations or (new.get("spec") or {}).get("minReadySeconds", 0) != min_ready:
             changed = copy.deepcopy(new)
             changed["metadata"]["annotations"] = wanted
+            changed["spec"]["minReadySeconds"] = min_ready
             new = await self._update(_key(new), changed)
         await self._set_deployment_revision(d, str(rollout.revision(new)))
         return new
