@@ -52,6 +52,8 @@ class Apps:
         self.ready = True
         """Whether the stand-in kubelet makes new Pods Ready."""
         self.waiting_reason = ""
+        self.hold_deletions = False
+        """Whether the stand-in kubelet leaves Pods being deleted (as one still stopping)."""
 
     async def create(self, resource: str, obj: Mapping[str, Any]) -> Obj:
         stored = admit(obj)
@@ -90,15 +92,23 @@ class Apps:
         return await eventually(holds, message=f"{resource} {name}: {last}")
 
     async def kubelet(self) -> None:
-        """Pods become Running (and Ready unless told not to); deleted Pods go."""
+        """Pods are bound to node ``kawa``, become Running (and Ready unless told not to);
+        Pods being deleted go (unless held)."""
         async for event in self.store.watch(PODS, NS, since=0):
             pod = event.object
             key = ResourceKey(PODS, NS, pod["metadata"]["name"])
             if event.type == "DELETED":
                 continue
             if pod["metadata"].get("deletionTimestamp"):
+                if not self.hold_deletions:
+                    with contextlib.suppress(Exception):
+                        await self.store.delete(key)
+                continue
+            if not pod["spec"].get("nodeName"):  # bound to the node first, as the kubelet
+                bound = copy.deepcopy(pod)
+                bound["spec"]["nodeName"] = "kawa"
                 with contextlib.suppress(Exception):
-                    await self.store.delete(key)
+                    await self.store.update(key, bound)
                 continue
             if (pod.get("status") or {}).get("phase") == "Running":
                 continue

@@ -110,3 +110,21 @@ async def test_min_ready_seconds_delays_availability() -> None:
         await apps.wait(
             REPLICA_SETS, "front", lambda o: (o.get("status") or {}).get("availableReplicas") == 1
         )
+
+
+async def test_pods_on_the_node_are_deleted_gracefully() -> None:
+    async with running_apps() as apps:
+        apps.hold_deletions = True
+        await apps.create(REPLICA_SETS, replicaset(replicas=2))
+        await apps.wait(
+            REPLICA_SETS, "front", lambda o: (o.get("status") or {}).get("readyReplicas") == 2
+        )
+        await apps.change(REPLICA_SETS, "front", lambda o: o["spec"].update(replicas=1))
+        done = await apps.wait(
+            REPLICA_SETS, "front", lambda o: (o.get("status") or {}).get("replicas") == 1
+        )
+        assert done["status"]["readyReplicas"] == 1
+        pods = await apps.items(PODS)
+        assert len(pods) == 2  # one Terminating until its kubelet removes it
+        (stopping,) = [p for p in pods if p["metadata"].get("deletionTimestamp")]
+        assert stopping["metadata"]["deletionGracePeriodSeconds"] == 30

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from kawa.apis import apps, core, meta
+from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD
 from kawa.apis.label_selector import LabelSelector
 
 PODS: Final = core.POD.resource
@@ -153,3 +154,19 @@ def spec_selects(obj: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
         return LabelSelector.model_validate(selector).matches(labels)
     except ValueError:
         return False
+
+
+def graceful_period(pod: Mapping[str, Any]) -> int | None:
+    """The grace period a deletion of ``pod`` gives it (its
+    ``terminationGracePeriodSeconds``): ``None`` when it goes at once, as the API server
+    decides (never bound to a node, already finished, or a grace period of 0)."""
+    spec = pod.get("spec")
+    spec = spec if isinstance(spec, Mapping) else {}
+    status = pod.get("status")
+    phase = status.get("phase") if isinstance(status, Mapping) else None
+    if not spec.get("nodeName") or phase in TERMINAL_PHASES:
+        return None
+    grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+    if not isinstance(grace, int) or isinstance(grace, bool) or grace <= 0:
+        return None
+    return grace

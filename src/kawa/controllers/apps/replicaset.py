@@ -10,7 +10,9 @@ selector selects and that it controls:
   with an owner reference to the ReplicaSet (``controller``, ``blockOwnerDeletion``); Event
   ``SuccessfulCreate``; a refused create is condition ``ReplicaFailure`` (``FailedCreate``);
 - too many: the extra Pods are deleted, the least useful first (not scheduled, pending, not
-  ready, ready the shortest time, most restarted, newest); Event ``SuccessfulDelete``.
+  ready, ready the shortest time, most restarted, newest); Event ``SuccessfulDelete``. A Pod
+  running on the node is deleted gracefully, as through the API: ``Terminating`` until the
+  kubelet has stopped it.
 
 The status counts ``replicas``, ``fullyLabeledReplicas``, ``readyReplicas``,
 ``availableReplicas`` (Ready for ``minReadySeconds``: the ReplicaSet is looked at again when
@@ -181,12 +183,34 @@ class ReplicaSetReconciler:
             victims = sorted(active, key=deletion_rank)[: min(diff, BURST)]
             for pod in victims:
                 name = str(pod["metadata"]["name"])
-                try:
-                    await self.store.delete(ResourceKey(PODS, namespace, name))
-                except NotFoundError:
-                    continue
-                await self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
+                if await self._delete_pod(pod):
+                    await self.recorder.record(
+                        rs, "Normal", "SuccessfulDelete", f"Deleted pod: {name}"
+                    )
         return None
+
+    async def _delete_pod(self, pod: Obj) -> bool:
+        """Delete ``pod`` as a delete through the API would: a Pod running on the node is
+        marked (``deletionTimestamp`` now + its grace period), so it is ``Terminating`` until
+        the kubelet has stopped it and removes it; any other Pod goes at once. ``False`` when
+        it was gone already."""
+        key = ResourceKey(PODS, meta.namespace_of(pod), str(pod["metadata"]["name"]))
+        grace = common.graceful_period(pod)
+        try:
+            if grace is None:
+                await self.store.delete(key)
+                return True
+            marked = copy.deepcopy(pod)
+            marked["metadata"]["deletionTimestamp"] = format_time(
+                self.clock() + timedelta(seconds=grace)
+            )
+            marked["metadata"]["deletionGracePeriodSeconds"] = grace
+            await self.store.update(key, marked)
+            return True
+        except NotFoundError:
+            return False
+        except ConflictError as err:
+            raise TemporaryError(str(err), delay=0.0) from err
 
     async def _create_pod(self, rs: Obj, namespace: str) -> str | None:
         prefix = str(rs["metadata"]["name"])[:MAX_PREFIX]
