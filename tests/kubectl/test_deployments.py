@@ -272,3 +272,40 @@ def test_knative_hello_display_deployment(kubectl: Kubectl) -> None:
 
     wait_until(logged, 20, "the event never showed in the event-display's log")
     kubectl.ok("delete", "deployment", "hello-display")
+
+
+def _has_garbage_collector(kubectl: Kubectl) -> bool:
+    """Whether kawa carries out ``--cascade=orphan`` (without its garbage collector it refuses
+    Foreground and Orphan with a 422)."""
+    kubectl.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gc-probe"}})
+    probe = kubectl.run("delete", "configmap", "gc-probe", "--cascade=orphan", "--dry-run=server")
+    kubectl.ok("delete", "configmap", "gc-probe")
+    return probe.code == 0
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
+def test_delete_with_each_propagation_policy(kubectl: Kubectl, cascade: str) -> None:
+    if not _has_garbage_collector(kubectl):
+        pytest.skip("this kawa has no ownerReference garbage collector")
+    name = f"gone-{cascade}"
+    kubectl.apply(deployment(name))
+    kubectl.ok("rollout", "status", f"deployment/{name}", *ROLLOUT)
+    (rs,) = replicasets(kubectl, name)
+    kubectl.ok("delete", "deployment", name, f"--cascade={cascade}", "--timeout=40s")
+
+    def left() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        pods = kubectl.json("get", "pods", "-l", f"app={name}")["items"]
+        return replicasets(kubectl, name), pods
+
+    if cascade == "orphan":
+        sets, pods = left()
+        assert [r["metadata"]["name"] for r in sets] == [rs["metadata"]["name"]]
+        assert not sets[0]["metadata"].get("ownerReferences")
+        assert len(pods) == 2  # still the orphaned ReplicaSet's
+        assert all(
+            p["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"] for p in pods
+        )
+        kubectl.ok("delete", "rs", rs["metadata"]["name"], "--cascade=foreground", "--timeout=40s")
+    elif cascade == "foreground":
+        assert left() == ([], [])  # kubectl returned once the dependents were gone
+    wait_until(lambda: left() == ([], []), 30, f"{name}'s ReplicaSet and Pods never went")
