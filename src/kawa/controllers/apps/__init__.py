@@ -4,6 +4,8 @@
   status;
 - :mod:`.deployment`: a Deployment's ReplicaSets (one per pod template, rolling updates,
   Recreate, revisions, history cleanup) and its status and conditions;
+- :mod:`.rollout` and :mod:`.conditions`: the rollout's arithmetic and the Deployment's
+  conditions (pure);
 - :mod:`.common`: owner references, selection and Pod readiness both use.
 
 The Pods themselves are run by kawa's kubelet (:mod:`kawa.serving.kubelet`); both meet in the

@@ -32,15 +32,15 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from kawa.apis import apps, meta
 from kawa.apis.apps import deployment as d_api
 from kawa.apis.apps import workload
 from kawa.apis.apps.workload import DESIRED_REPLICAS, MAX_REPLICAS, POD_TEMPLATE_HASH, REVISION
-from kawa.apis.conditions import Clock, format_time
+from kawa.apis.conditions import Clock
 from kawa.controllers.apps import common, rollout
+from kawa.controllers.apps import conditions as conds
 from kawa.controllers.apps.common import DEPLOYMENTS, PODS, REPLICA_SETS
 from kawa.errors import (
     AlreadyExistsError,
@@ -56,11 +56,6 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 log = logging.getLogger(__name__)
 
 Requeue = Callable[[ResourceKey, float], None]
-AVAILABLE: Final = d_api.AVAILABLE
-PROGRESSING: Final = d_api.PROGRESSING
-COMPLETE: Final = "NewReplicaSetAvailable"
-TIMED_OUT: Final = "ProgressDeadlineExceeded"
-PAUSED: Final = "DeploymentPaused"
 
 
 class DeploymentReconciler:
@@ -343,27 +338,23 @@ class DeploymentReconciler:
             for c in old.get("conditions") or []
             if isinstance(c, dict) and isinstance(c.get("type"), str)
         }
-        if numbers["availableReplicas"] >= spec.replicas - unavailable:
-            _mark(
-                conditions,
-                AVAILABLE,
-                "True",
-                "MinimumReplicasAvailable",
-                "Deployment has minimum availability.",
-                now,
-            )
-        else:
-            message = "Deployment does not have minimum availability."
-            _mark(
-                conditions,
-                AVAILABLE,
-                "False",
-                "MinimumReplicasUnavailable",
-                f"{message} {problem}" if problem else message,
-                now,
-            )
-        self._progress(key, conditions, old, status, spec, new, complete, created_name, now)
-        order = {AVAILABLE: 0, PROGRESSING: 1}
+        healthy = numbers["availableReplicas"] >= spec.replicas - unavailable
+        conds.mark_available(conditions, healthy, problem, now)
+        name = str(new["metadata"]["name"]) if new is not None else ""
+        delay = conds.mark_progressing(
+            conditions,
+            old,
+            status,
+            paused=spec.paused,
+            complete=complete,
+            name=name,
+            created_name=created_name,
+            deadline=spec.progress_deadline_seconds,
+            now=now,
+        )
+        if delay is not None:
+            self._later(key, delay)
+        order = {conds.AVAILABLE: 0, conds.PROGRESSING: 1}
         status["conditions"] = sorted(conditions.values(), key=lambda c: order.get(c["type"], 2))
         if status == old:
             return
@@ -374,144 +365,10 @@ class DeploymentReconciler:
         except NotFoundError:
             return
 
-    def _progress(
-        self,
-        key: ResourceKey,
-        conditions: dict[str, dict[str, Any]],
-        old: Mapping[str, Any],
-        status: Mapping[str, Any],
-        spec: d_api.DeploymentSpec,
-        new: Mapping[str, Any] | None,
-        complete: bool,
-        created_name: str,
-        now: datetime,
-    ) -> None:
-        """The ``Progressing`` condition (Kubernetes' syncRolloutStatus)."""
-        name = str(new["metadata"]["name"]) if new is not None else ""
-        before = conditions.get(PROGRESSING)
-        if spec.paused:
-            if before is None or before.get("reason") != PAUSED:
-                _mark(conditions, PROGRESSING, "Unknown", PAUSED, "Deployment is paused", now)
-            return
-        if before is not None and before.get("reason") == PAUSED:
-            _mark(
-                conditions,
-                PROGRESSING,
-                "Unknown",
-                "DeploymentResumed",
-                "Deployment is resumed",
-                now,
-            )
-            before = conditions[PROGRESSING]
-        if complete:
-            _mark(
-                conditions,
-                PROGRESSING,
-                "True",
-                COMPLETE,
-                f'ReplicaSet "{name}" has successfully progressed.',
-                now,
-            )
-            return
-        if created_name:
-            _mark(
-                conditions,
-                PROGRESSING,
-                "True",
-                "NewReplicaSetCreated",
-                f'Created new replica set "{created_name}"',
-                now,
-                touch=True,
-            )
-            self._later(key, float(spec.progress_deadline_seconds))
-            return
-        if _moved(old, status) or before is None or before.get("reason") == COMPLETE:
-            _mark(
-                conditions,
-                PROGRESSING,
-                "True",
-                "ReplicaSetUpdated",
-                f'ReplicaSet "{name}" is progressing.',
-                now,
-                touch=True,
-            )
-            self._later(key, float(spec.progress_deadline_seconds))
-            return
-        if before.get("status") == "True":
-            since = common.parse_time(before.get("lastUpdateTime"))
-            deadline = since + timedelta(seconds=spec.progress_deadline_seconds) if since else now
-            if deadline <= now:
-                _mark(
-                    conditions,
-                    PROGRESSING,
-                    "False",
-                    TIMED_OUT,
-                    f'ReplicaSet "{name}" has timed out progressing.',
-                    now,
-                )
-            else:
-                self._later(key, (deadline - now).total_seconds())
-
     def _later(self, key: ResourceKey, delay: float) -> None:
         """Look at the Deployment again when its progress deadline may have passed."""
         if self._requeue is not None:
             self._requeue(key, delay + 1.0)
-
-
-def _moved(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether the rollout made progress since the last status (Kubernetes'
-    DeploymentProgressing)."""
-
-    def num(status: Mapping[str, Any], field: str) -> int:
-        value = status.get(field)
-        return value if isinstance(value, int) else 0
-
-    old_olds = num(old, "replicas") - num(old, "updatedReplicas")
-    new_olds = num(new, "replicas") - num(new, "updatedReplicas")
-    return (
-        num(new, "updatedReplicas") > num(old, "updatedReplicas")
-        or new_olds < old_olds
-        or num(new, "readyReplicas") > num(old, "readyReplicas")
-        or num(new, "availableReplicas") > num(old, "availableReplicas")
-    )
-
-
-def _mark(
-    conditions: dict[str, dict[str, Any]],
-    type_: str,
-    status: str,
-    reason: str,
-    message: str,
-    now: datetime,
-    *,
-    touch: bool = False,
-) -> None:
-    """Set a condition: ``lastTransitionTime`` moves when the status changes,
-    ``lastUpdateTime`` when anything does (or, with ``touch``, always: progress was made)."""
-    stamp = format_time(now)
-    before = conditions.get(type_)
-    same = before is not None and (
-        before.get("status"),
-        before.get("reason"),
-        before.get("message"),
-    ) == (status, reason, message)
-    if same and not touch:
-        return
-    transition = (
-        before["lastTransitionTime"]
-        if before is not None
-        and before.get("status") == status
-        and before.get("lastTransitionTime")
-        else stamp
-    )
-    conditions[type_] = {
-        "type": type_,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": transition,
-        "reason": reason,
-        "message": message,
-    }
 
 
 def _copied_annotations(d: Mapping[str, Any]) -> dict[str, str]:
