@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from kawa.apis import meta
 from kawa.apis.model import objects
@@ -25,16 +25,6 @@ from kawa.errors import ValidationError
 Converter = Callable[[Mapping[str, Any], str], meta.Object]
 """``convert(obj, api_version)``: the object in another served apiVersion of its kind."""
 CellValue = Callable[[Mapping[str, Any]], Any]
-
-BUILTIN_GROUPS: Final = frozenset({"apps", "batch", "autoscaling", "policy"})
-"""Kubernetes' own API groups without a ``.k8s.io`` suffix."""
-
-
-def is_builtin_group(group: str) -> bool:
-    """Whether kinds of ``group`` are Kubernetes built-ins (core, ``*.k8s.io``, ``apps``,
-    ``batch``...), not custom kinds: strategic merge patch applies, finalizer names are
-    Kubernetes'."""
-    return not group or group.endswith(".k8s.io") or group in BUILTIN_GROUPS
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kawa.apis import meta, schema_check
-from kawa.apis.kinds import ResourceKind, is_builtin_group
+from kawa.apis.kinds import ResourceKind
 from kawa.apis.model import objects
 from kawa.apis.model.parse import validate
 from kawa.apiserver import openapi
@@ -127,9 +127,9 @@ def _check_path(target: Target, obj: Obj, name: str | None) -> None:
 
 
 def builtin(rk: ResourceKind) -> bool:
-    """Whether ``rk`` is one of Kubernetes' own kinds (core, ``*.k8s.io``, ``apps``...), not a
-    custom kind."""
-    return is_builtin_group(rk.group)
+    """Whether ``rk`` is one of Kubernetes' own kinds (core, ``*.k8s.io``, ``apps``,
+    ``batch`` ...), not a custom kind."""
+    return openapi.is_builtin(rk.group)
 
 
 def _finalizers(obj: Obj) -> list[Any]:

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-from kawa.apis.kinds import ResourceKind, is_builtin_group
+from kawa.apis.kinds import ResourceKind
 from kawa.apis.model import openapi as model_openapi
 from kawa.apis.model.objects import ObjectMeta
 from kawa.apis.registry import Scheme
@@ -47,16 +47,20 @@ apply reads this list: it sends a strategic merge patch only where the document 
 and a JSON merge patch otherwise."""
 
 
+BUILTIN_GROUPS: Final = frozenset({"apps", "batch", "autoscaling", "policy"})
+"""Kubernetes' own API groups whose names do not end in ``.k8s.io``."""
+
+
 def is_builtin(group: str) -> bool:
     """Whether kinds of ``group`` are Kubernetes built-ins (strategic merge patch applies)."""
-    return is_builtin_group(group)
+    return not group or group.endswith(".k8s.io") or group in BUILTIN_GROUPS
 
 
 def schema_name(group: str, version: str, kind: str) -> str:
     """``dev.knative.eventing.v1.Broker``; ``io.k8s.api.core.v1.Pod`` for built-in kinds."""
     if not group:
         return f"io.k8s.api.core.{version}.{kind}"
-    if is_builtin_group(group):
+    if is_builtin(group):
         return f"io.k8s.api.{group.split('.', maxsplit=1)[0]}.{version}.{kind}"
     return ".".join(reversed(group.split("."))) + f".{version}.{kind}"
 

@@ -18,12 +18,14 @@ from typing import Any, Final
 from aiohttp import web
 
 from kawa.apis.label_selector import format_selector
+from kawa.apis.model import objects
+from kawa.apiserver import admission, strategies
 from kawa.apiserver import options as opts
 from kawa.apiserver import patch as patches
 from kawa.apiserver.requests import Target, read_body
 from kawa.apiserver.responses import json_response
 from kawa.apiserver.status import UnsupportedMediaTypeError
-from kawa.apiserver.writes import PATCH_ATTEMPTS, Writes
+from kawa.apiserver.writes import PATCH_ATTEMPTS
 from kawa.errors import ConflictError, FieldError, MethodNotAllowedError, ValidationError
 from kawa.store.base import Obj, ResourceStore
 
@@ -92,9 +94,8 @@ def _name(scale: Mapping[str, Any]) -> str:
 class Scales:
     """The handlers of ``.../<plural>/<name>/scale``."""
 
-    def __init__(self, store: ResourceStore, writes: Writes) -> None:
+    def __init__(self, store: ResourceStore) -> None:
         self._store = store
-        self._writes = writes
 
     async def serve(self, request: web.Request, target: Target) -> web.Response:
         if request.method == "GET":
@@ -148,9 +149,21 @@ class Scales:
         new = copy.deepcopy(old)
         new.pop("status", None)
         new.setdefault("spec", {})["replicas"] = replicas
-        admitted = self._writes.admit(request, target, new, options, old)
-        admitted["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
-        stored = await self._writes.store_update(target, admitted, old, options)
+        # the update path of any write: admission, the kind's strategy and update rules
+        admitted = admission.admit(
+            target, new, name=target.name, old=old, field_validation=options.field_validation
+        )
+        obj = admitted.obj
+        strategy = strategies.for_kind(target.kind)
+        problems = strategy.validate(old, obj)
+        if problems:
+            rk = target.kind
+            subject = objects.subject(rk.kind, obj, namespaced=rk.namespaced)
+            raise ValidationError(problems, subject=subject)
+        obj["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
+        strategy.prepare_for_update(old, obj)
+        target.kind.validate_update(old, obj)
+        stored = obj if options.dry_run else await self._store.update(target.key(), obj)
         if options.dry_run:
             stored = dict(stored, status=old.get("status") or {})
         return json_response(scale_of(stored))

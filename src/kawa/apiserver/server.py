@@ -49,7 +49,7 @@ class ApiServer:
         self._reads = Reads(store)
         self._writes = Writes(store, scheme)
         self._deletes = Deletes(store)
-        self._scales = Scales(store, self._writes)
+        self._scales = Scales(store)
         self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
 
     def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:

@@ -17,7 +17,6 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from kawa.apis.kinds import is_builtin_group
 from kawa.apis.model import objects
 from kawa.apis.registry import Scheme
 from kawa.apiserver import admission, strategies
@@ -125,25 +124,12 @@ class Writes:
         """Write ``obj``, admitted and checked against ``old`` (the stored object read for
         its admission; a write in between is refused by the store when ``obj`` names a
         resourceVersion, as a patch always does, and wins otherwise, as in Kubernetes)."""
-        return respond(request, target, await self.store_update(target, obj, old, options))
-
-    async def store_update(
-        self, target: Target, obj: Obj, old: Obj, options: opts.WriteOptions
-    ) -> Obj:
-        """Store ``obj`` (admitted) over ``old``: the kind's strategy and update rules
-        first; with ``dryRun`` nothing is stored and ``obj`` comes back."""
+        key = target.key()
         strategies.for_kind(target.kind).prepare_for_update(old, obj)
         target.kind.validate_update(old, obj)
         if options.dry_run:
-            return obj
-        return await self._store.update(target.key(), obj)
-
-    def admit(
-        self, request: web.Request, target: Target, obj: Obj, options: opts.WriteOptions, old: Obj
-    ) -> Obj:
-        """Admission of an update of ``old`` to ``obj`` (for subresources that change the
-        object, such as ``scale``)."""
-        return self._admit(request, target, obj, options, old)
+            return respond(request, target, obj)
+        return respond(request, target, await self._store.update(key, obj))
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "PatchOptions")
@@ -184,7 +170,7 @@ class Writes:
         elif content_type == "application/json-patch+json":
             patched = patches.json_patch(current, body)
         elif content_type == "application/strategic-merge-patch+json":
-            if not is_builtin_group(rk.group):
+            if not admission.builtin(rk):
                 raise UnsupportedMediaTypeError(
                     f"strategic merge patch is not supported for {rk.kind} (a custom kind): "
                     "use a JSON merge patch (kubectl patch --type merge)"
