@@ -42,6 +42,7 @@ from kawa.broker import ttl
 from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
+from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
 from kawa.controllers.garbage_collector import garbage_collector
@@ -300,6 +301,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     *eventing_controllers(store, ingress_base_url=url),
                     *serving_controllers(store, base_url=url),
                     *batch_controllers(store),
+                    *apps_controllers(store),
                 ]:
                     tg.create_task(controller.run(), name=f"controller-{controller.name}")
                 for source in [

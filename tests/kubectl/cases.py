@@ -545,4 +545,46 @@ CASES: Final = (
         ["NAME", "ROLE", "AGE"],
         builtin=True,
     ),
+    KindCase(
+        "Deployment",
+        "deploy",
+        _obj(
+            "apps/v1",
+            "Deployment",
+            "kdeploy",
+            spec={
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "kdeploy"}},
+                "template": {
+                    "metadata": {"labels": {"app": "kdeploy"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        ),
+        ("spec", "revisionHistoryLimit"),
+        (5, 6, 7),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        builtin=True,
+    ),
+    KindCase(
+        "ReplicaSet",
+        "rs",
+        _obj(
+            "apps/v1",
+            "ReplicaSet",
+            "krs",
+            spec={
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "krs"}},
+                "template": {
+                    "metadata": {"labels": {"app": "krs"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                },
+            },
+        ),
+        ("spec", "minReadySeconds"),
+        (1, 2, 3),
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        builtin=True,
+    ),
 )

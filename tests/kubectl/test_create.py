@@ -340,9 +340,39 @@ def test_cluster_role_aggregation_rule() -> None:
 
 def test_unsupported_kind_says_what_to_do() -> None:
     with pytest.raises(UnsupportedKind) as err:
-        decode_object(envelope("apps/v1", "Deployment", f(1, f(1, "web"))))
+        decode_object(envelope("apps/v1", "StatefulSet", f(1, f(1, "web"))))
     assert "kubectl apply -f" in str(err.value)
-    assert "Deployment" in str(err.value)
+    assert "StatefulSet" in str(err.value)
+
+
+def test_deployment_as_kubectl_create_deployment_sends_it() -> None:
+    container = f(1, "busybox") + f(2, "busybox") + f(3, "sleep") + f(3, "60")
+    container += f(6, f(3, 8080)) + f(8, b"")
+    template = f(1, entry(11, "app", "web")) + f(2, f(2, container))
+    spec = f(1, 2) + f(2, entry(1, "app", "web")) + f(3, template) + f(4, b"")
+    raw = f(1, f(1, "web") + entry(11, "app", "web")) + f(2, spec) + f(3, b"")
+    assert decode_object(envelope("apps/v1", "Deployment", raw)) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "busybox",
+                            "image": "busybox",
+                            "command": ["sleep", "60"],
+                            "ports": [{"containerPort": 8080}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
 
 
 MALFORMED: list[tuple[str, bytes]] = [

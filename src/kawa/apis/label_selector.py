@@ -4,14 +4,15 @@
 ``matchExpressions`` (``key``, ``operator`` ``In``, ``NotIn``, ``Exists`` or ``DoesNotExist``,
 ``values`` non-empty for the first two and empty for the others), all ANDed; the empty selector
 matches everything. Embedded by the kinds that select objects by label (an ApiServerSource's
-resources and namespaces, a SinkBinding's subject) and read by what they run
-(:mod:`kawa.sources.apiserver`, :mod:`kawa.sources.sinkbinding`).
+resources and namespaces, a SinkBinding's subject, a Deployment's Pods) and read by what they
+run (:mod:`kawa.sources.apiserver`, :mod:`kawa.sources.sinkbinding`). :func:`format_selector`
+writes a selector as kubectl prints it (``app=web,tier in (a,b)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import AfterValidator
 
@@ -96,3 +97,31 @@ class LabelSelector(Model):
         if any(labels.get(key) != value for key, value in self.match_labels.items()):
             return False
         return all(requirement.matches(labels) for requirement in self.match_expressions)
+
+
+def format_selector(selector: Mapping[str, Any] | None) -> str:
+    """A label selector as kubectl prints it (``app=web,tier in (a,b)``); ``<none>`` when
+    empty."""
+    if not isinstance(selector, Mapping):
+        return "<none>"
+    parts: list[tuple[str, str]] = []
+    match_labels = selector.get("matchLabels")
+    for key, value in (match_labels or {}).items() if isinstance(match_labels, Mapping) else ():
+        parts.append((str(key), f"{key}={value}"))
+    expressions = selector.get("matchExpressions")
+    for item in expressions if isinstance(expressions, list) else ():
+        if not isinstance(item, Mapping):
+            continue
+        key, operator = str(item.get("key", "")), item.get("operator")
+        values = ",".join(sorted(str(v) for v in item.get("values") or []))
+        if operator == "In":
+            parts.append((key, f"{key} in ({values})"))
+        elif operator == "NotIn":
+            parts.append((key, f"{key} notin ({values})"))
+        elif operator == "Exists":
+            parts.append((key, key))
+        elif operator == "DoesNotExist":
+            parts.append((key, f"!{key}"))
+    if not parts:
+        return "<none>"
+    return ",".join(text for _, text in sorted(parts))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kawa.apis import batch, core, eventing, flows, messaging, meta, rbac, serving, sources
+from kawa.apis import apps, batch, core, eventing, flows, messaging, meta, rbac, serving, sources
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
@@ -112,6 +112,7 @@ KINDS: Final = (
     *core.KINDS,
     *rbac.KINDS,
     *batch.KINDS,
+    *apps.KINDS,
 )
 """Every kind kawa serves; add new kinds here."""
 

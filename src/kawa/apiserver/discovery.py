@@ -83,15 +83,16 @@ def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None
             entry["categories"] = list(rk.categories)
         listed.append(entry)
         for sub in rk.subresources:
-            listed.append(
-                {
-                    "name": f"{rk.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": rk.namespaced,
-                    "kind": "Pod" if sub == "log" else rk.kind,
-                    "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
-                }
-            )
+            entry = {
+                "name": f"{rk.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rk.namespaced,
+                "kind": "Pod" if sub == "log" else rk.kind,
+                "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
+            }
+            if sub == "scale":  # an autoscaling/v1 Scale, whatever the parent's group
+                entry.update(group="autoscaling", version="v1", kind="Scale")
+            listed.append(entry)
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

@@ -1,12 +1,13 @@
 """Decoding the Kubernetes protobuf bodies that kubectl's typed generators send.
 
 ``kubectl create namespace``, ``create configmap``, ``create secret generic``, ``create
-serviceaccount``, ``create role``/``clusterrole`` and ``create rolebinding``/
-``clusterrolebinding`` POST their object as ``application/vnd.kubernetes.protobuf``: the magic
-``k8s\\x00`` followed by a ``runtime.Unknown`` envelope whose ``raw`` field holds the object
-(``k8s.io/api/{core,rbac}/v1/generated.proto``). :func:`decode_object` turns such a body into
-the JSON-shaped dict the rest of the API server reads; called by
-:func:`kawa.apiserver.requests.read_body`.
+serviceaccount``, ``create role``/``clusterrole``, ``create rolebinding``/
+``clusterrolebinding`` and ``create deployment`` POST their object as
+``application/vnd.kubernetes.protobuf``: the magic ``k8s\\x00`` followed by a
+``runtime.Unknown`` envelope whose ``raw`` field holds the object
+(``k8s.io/api/{core,rbac,apps}/v1/generated.proto``; of a Deployment, the fields that
+generator sets). :func:`decode_object` turns such a body into the JSON-shaped dict the rest
+of the API server reads; called by :func:`kawa.apiserver.requests.read_body`.
 
 The wire reader is small and pure: varints, length-delimited fields and fixed 32/64-bit fields.
 Only the kinds in :data:`DECODERS` are understood (others raise :class:`UnsupportedKind`, a
@@ -118,6 +119,12 @@ def _bool(wire: int, value: int | bytes, path: str) -> bool:
     if wire != _VARINT or not isinstance(value, int):
         raise _invalid(path, "expected a varint (bool)")
     return value != 0
+
+
+def _int(wire: int, value: int | bytes, path: str) -> int:
+    if wire != _VARINT or not isinstance(value, int):
+        raise _invalid(path, "expected a varint (integer)")
+    return value - (1 << 64) if value >= 1 << 63 else value  # negative int32/int64
 
 
 class _Message:
@@ -302,6 +309,65 @@ _BINDING = _Message(
     }
 )
 
+# -- apps/v1 (what kubectl create deployment sends) ------------------------------------------
+
+_CONTAINER = _Message(
+    {
+        1: _one("name", _string),
+        2: _one("image", _string),
+        3: _many("command", _string),
+        4: _many("args", _string),
+        5: _one("workingDir", _string),
+        6: _many(
+            "ports",
+            _Message(
+                {
+                    1: _one("name", _string),
+                    3: _one("containerPort", _int),
+                    4: _one("protocol", _string),
+                }
+            ),
+        ),
+        7: _many("env", _Message({1: _one("name", _string), 2: _one("value", _string)})),
+        14: _one("imagePullPolicy", _string),
+    }
+)
+_POD_TEMPLATE = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _one(
+            "spec",
+            _Message(
+                {
+                    2: _many("containers", _CONTAINER),
+                    3: _one("restartPolicy", _string),
+                    8: _one("serviceAccountName", _string),
+                }
+            ),
+        ),
+    }
+)
+_DEPLOYMENT = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _one(
+            "spec",
+            _Message(
+                {
+                    1: _one("replicas", _int),
+                    2: _one("selector", _LABEL_SELECTOR),
+                    3: _one("template", _POD_TEMPLATE),
+                    4: _one("strategy", _Message({1: _one("type", _string)})),
+                    5: _one("minReadySeconds", _int),
+                    6: _one("revisionHistoryLimit", _int),
+                    7: _one("paused", _bool),
+                    9: _one("progressDeadlineSeconds", _int),
+                }
+            ),
+        ),
+    }
+)
+
 _RBAC = "rbac.authorization.k8s.io/v1"
 DECODERS: dict[tuple[str, str], Reader] = {
     ("v1", "Namespace"): _NAMESPACE,
@@ -312,6 +378,7 @@ DECODERS: dict[tuple[str, str], Reader] = {
     (_RBAC, "ClusterRole"): _CLUSTER_ROLE,
     (_RBAC, "RoleBinding"): _BINDING,
     (_RBAC, "ClusterRoleBinding"): _BINDING,
+    ("apps/v1", "Deployment"): _DEPLOYMENT,
 }
 """The (apiVersion, kind) pairs kawa reads in protobuf, each with its message reader."""
 

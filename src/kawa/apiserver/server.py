@@ -10,7 +10,8 @@ Routes (the conventions kubectl and the Kubernetes clients expect):
   (``GET``, ``PUT``, ``PATCH``, ``DELETE``) and the ``status`` subresource, namespaced under
   ``/namespaces/<ns>/`` or cluster-wide (:mod:`kawa.apiserver.reads`,
   :mod:`kawa.apiserver.writes`, :mod:`kawa.apiserver.deletes`). Other subresources (a Pod's
-  ``log``) are served by handlers registered with :meth:`ApiServer.add_subresource`.
+  ``log``) are served by handlers registered with :meth:`ApiServer.add_subresource`; the
+  ``scale`` subresource by :mod:`kawa.apiserver.scale`.
 
 Handlers raise kawa errors; every one becomes a Kubernetes ``Status`` object through the
 one error table (:mod:`kawa.apiserver.status`). Bad input never yields a 500.
@@ -29,6 +30,7 @@ from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
 from kawa.apiserver.responses import json_response
+from kawa.apiserver.scale import Scales
 from kawa.apiserver.writes import Writes
 from kawa.errors import KawaError, MethodNotAllowedError, NotFoundError, ValidationError
 from kawa.store.base import ResourceStore
@@ -47,6 +49,7 @@ class ApiServer:
         self._reads = Reads(store)
         self._writes = Writes(store, scheme)
         self._deletes = Deletes(store)
+        self._scales = Scales(store)
         self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
 
     def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:
@@ -130,6 +133,8 @@ class ApiServer:
                     return await self._writes.replace_status(request, target)
                 if method == "PATCH":
                     return await self._writes.patch(request, target)
+            if target.subresource == "scale" and "scale" in target.kind.subresources:
+                return await self._scales.serve(request, target)
             handler = self._subresources.get((target.kind.plural, target.subresource))
             if handler is not None:
                 return await handler(request, target)
