@@ -179,8 +179,11 @@ async def forward(
     path: str,
     body: bytes,
     timeout: float | None,
+    *,
+    address: str = "127.0.0.1",
 ) -> Response:
-    """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``127.0.0.1:<port>``.
+    """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``<address>:<port>``
+    (an IPv4 address or a host name).
 
     ``path`` is the path and query to send. Raises ``ValueError`` for a method, path or header
     that cannot go on the wire, and the client's errors.
@@ -190,14 +193,14 @@ async def forward(
     if method == "HEAD":
         # the client reads no body only through request(), which sets Host itself
         return await client.request(
-            method, f"http://127.0.0.1:{port}{path}", headers, body, timeout
+            method, f"http://{address}:{port}{path}", headers, body, timeout
         )
     host = next(
         (value.decode("latin-1") for name, value in request.raw_headers if name.lower() == b"host"),
-        f"127.0.0.1:{port}",
+        f"{address}:{port}",
     )
     data = encode_request(method, path, host, headers, body)
-    return await client.send(PreparedRequest(("http", "127.0.0.1", port), data), timeout)
+    return await client.send(PreparedRequest(("http", address, port), data), timeout)
 
 
 def encode_request(
