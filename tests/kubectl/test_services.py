@@ -1,0 +1,236 @@
+"""core/v1 Services end to end, through the real kubectl and plain HTTP on kawa's port.
+
+Two Pods run kawa's event_display image (each on its own host port, named ``http``) behind a
+Service whose ``targetPort`` names that port: the Endpoints list both, requests by ``Host``
+(``<svc>.<ns>.svc.cluster.local``, ``<svc>.<ns>.svc``, ``<svc>.<ns>``) and by path
+(``/services/<ns>/<svc>/``) reach both; a Trigger whose subscriber is the Service delivers to
+it, the event sent with Knative's broker-ingress ``Host``; a Service with no ready Pod answers
+503 saying so; ``kubectl expose`` builds a Service kawa accepts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ..e2e.e2e_support import KawaProcess, free_port
+from ..waiting import wait_until
+from .kubectl_support import Kubectl, condition, header
+
+pytestmark = pytest.mark.slow
+
+NS = "svcs"
+IMAGE = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+PODS = ("display-a", "display-b")
+_ids = itertools.count(1)
+
+
+def pod(name: str, port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": "display"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "display",
+                    "image": IMAGE,
+                    "ports": [{"name": "http", "containerPort": port}],
+                }
+            ]
+        },
+    }
+
+
+def service(name: str, selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"selector": selector, "ports": [{"port": 80, "targetPort": "http"}]},
+    }
+
+
+def send(
+    kawa: KawaProcess, path: str, host: str | None = None, event_id: str | None = None
+) -> tuple[int, str, str]:
+    """POST a CloudEvent to kawa's port: (status, body, the event's id)."""
+    event_id = event_id or f"svc-{next(_ids)}"
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/test",
+        "ce-type": "test.services",
+        "content-type": "application/json",
+    }
+    if host is not None:
+        headers["Host"] = host
+    connection = http.client.HTTPConnection("127.0.0.1", kawa.port, timeout=30)
+    try:
+        connection.request("POST", path, body=b'{"hello": 1}', headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(), event_id
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def displays(kawa: KawaProcess, kubectl_module: Kubectl) -> Iterator[Kubectl]:
+    kubectl = kubectl_module
+    kubectl.apply(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+            *(pod(name, free_port()) for name in PODS),
+            service("display", {"app": "display"}),
+            {
+                "apiVersion": "eventing.knative.dev/v1",
+                "kind": "Broker",
+                "metadata": {"name": "default", "namespace": NS},
+            },
+        ]
+    )
+
+    def both_ready() -> bool:
+        found = kubectl.json("get", "endpoints", "display", "-n", NS)
+        ready = [a for s in found.get("subsets") or [] for a in s.get("addresses") or []]
+        return len(ready) == 2
+
+    wait_until(both_ready, 30, "the Endpoints never listed both Pods")
+    yield kubectl
+    kubectl.run("delete", "namespace", NS, "--wait=false")
+
+
+@pytest.fixture(scope="module")
+def kubectl_module(kawa: KawaProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    return Kubectl(kawa.data_dir / "kubeconfig", tmp_path_factory.mktemp("kube-cache"))
+
+
+def logs(kubectl: Kubectl, name: str) -> str:
+    run = kubectl.run("logs", name, "-n", NS)
+    return run.stdout if run.code == 0 else ""
+
+
+def delivered_to(kubectl: Kubectl, event_id: str) -> list[str]:
+    return [name for name in PODS if re.search(rf"id: {event_id}\b", logs(kubectl, name))]
+
+
+def test_kubectl_shows_the_service_its_endpoints_and_slices(displays: Kubectl) -> None:
+    table = displays.ok("get", "svc", "display", "-n", NS)
+    assert header(table) == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    cells = table.splitlines()[1].split()
+    assert cells[1:3] == ["ClusterIP", cells[2]]
+    assert cells[2].startswith("10.")
+    assert cells[3:5] == ["<none>", "80/TCP"]
+    endpoints = displays.ok("get", "ep", "display", "-n", NS)
+    assert header(endpoints) == ["NAME", "ENDPOINTS", "AGE"]
+    assert endpoints.splitlines()[1].split()[1].count("127.0.0.1:") == 2
+    slices = displays.json(
+        "get", "endpointslices", "-n", NS, "-l", "kubernetes.io/service-name=display"
+    )
+    assert len(slices["items"]) == 2  # one per port: each Pod listens on its own
+    assert {s["metadata"]["ownerReferences"][0]["name"] for s in slices["items"]} == {"display"}
+
+
+@pytest.mark.parametrize(
+    ("path", "host"),
+    [
+        ("/", f"display.{NS}.svc.cluster.local"),
+        ("/", f"display.{NS}.svc.cluster.local:80"),
+        ("/", f"display.{NS}.svc"),
+        ("/", f"display.{NS}"),
+        (f"/services/{NS}/display/", None),
+        (f"/services/{NS}/display:80/", None),
+    ],
+)
+def test_requests_reach_both_endpoints(
+    displays: Kubectl, kawa: KawaProcess, path: str, host: str | None
+) -> None:
+    reached: set[str] = set()
+    for _ in range(4):
+        status, body, event_id = send(kawa, path, host)
+        assert status == 202, body
+        reached.update(
+            wait_until(
+                lambda event_id=event_id: delivered_to(displays, event_id),  # type: ignore[misc]
+                15,
+                f"event {event_id} never reached a display",
+            )
+        )
+    assert reached == set(PODS)
+
+
+def test_unknown_port_and_unready_service_say_why(displays: Kubectl, kawa: KawaProcess) -> None:
+    status, body, _ = send(kawa, f"/services/{NS}/display:8443/")
+    assert status == 404
+    assert "has no port 8443 (its ports: 80)" in body
+    displays.apply(service("nobody", {"app": "nobody"}))
+
+    def answered() -> tuple[int, str] | None:
+        status, body, _ = send(kawa, "/", f"nobody.{NS}.svc.cluster.local")
+        return (status, body) if status != 404 else None  # until the proxy knows it
+
+    status, body = wait_until(answered, 15, "the Service never became known")
+    assert status == 503
+    assert "has no ready endpoint for port 80" in body
+    assert "no running Pod matches app=nobody" in body
+    status, body, _ = send(kawa, f"/services/{NS}/missing/")
+    assert status == 404
+    assert "no Service 'missing'" in body
+
+
+def test_a_trigger_delivers_to_a_v1_service(displays: Kubectl, kawa: KawaProcess) -> None:
+    displays.apply(
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": "to-display", "namespace": NS},
+            "spec": {
+                "broker": "default",
+                "subscriber": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "display"}},
+            },
+        }
+    )
+
+    def ready() -> dict[str, Any] | None:
+        found = displays.json("get", "trigger", "to-display", "-n", NS)
+        ok = condition(found)
+        return found if ok is not None and ok["status"] == "True" else None
+
+    trigger = wait_until(ready, 30, "the Trigger never became Ready")
+    assert trigger["status"]["subscriberUri"] == f"{kawa.url}/services/{NS}/display"
+    # Knative's broker ingress URL form, by Host
+    status, body, event_id = send(
+        kawa, f"/{NS}/default", "broker-ingress.knative-eventing.svc.cluster.local"
+    )
+    assert status == 202, body
+    wait_until(
+        lambda: delivered_to(displays, event_id), 30, "the Trigger never delivered the event"
+    )
+    status, body, _ = send(kawa, "/nope", "broker-ingress.knative-eventing.svc.cluster.local")
+    assert status == 404
+    assert "/<namespace>/<broker>" in body
+
+
+def test_kubectl_expose_pod(displays: Kubectl) -> None:
+    out = displays.ok(
+        "expose",
+        "pod",
+        "display-a",
+        "-n",
+        NS,
+        "--name",
+        "exposed",
+        "--port",
+        "8000",
+        "--target-port",
+        "http",
+    )
+    assert "service/exposed exposed" in out
+    found = displays.json("get", "svc", "exposed", "-n", NS)
+    assert found["spec"]["selector"] == {"app": "display"}
+    assert found["spec"]["ports"][0]["targetPort"] == "http"
