@@ -188,7 +188,8 @@ class ServiceProxy:
             found = service_host(host) if host else None
             if found is not None and self.knows(found[0], found[1]):
                 namespace, name, port = found
-                return await self.serve(request, namespace, name, port, request.raw_path)
+                path = router.origin_form(request)
+                return await self.serve(request, namespace, name, port, path)
             return await handler(request)
 
         return by_host
