@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import re
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -234,3 +235,11 @@ def test_kubectl_expose_pod(displays: Kubectl) -> None:
     found = displays.json("get", "svc", "exposed", "-n", NS)
     assert found["spec"]["selector"] == {"app": "display"}
     assert found["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_kawa_as_http_proxy_reaches_cluster_names(displays: Kubectl, kawa: KawaProcess) -> None:
+    # what a program with http_proxy=<kawa> sends: absolute-form request targets
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": kawa.url}))
+    with opener.open(f"http://display.{NS}.svc.cluster.local/healthz?x=1", timeout=30) as got:
+        assert got.status == 200
+        assert got.read() == b"ok\n"
