@@ -294,8 +294,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             url = f"http://{host}:{http_sock.getsockname()[1]}"
             api_url = f"https://{host}:{api_sock.getsockname()[1]}"
             kubeconfig = access.write_kubeconfig(config.data_dir, api_url, token, cert)
-            # v1 Services a Destination names resolve to their path form on this port
+            # v1 Services a Destination names resolve to their path form on this port, and
+            # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
+            dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(dataplane.run(), name="broker-dataplane")

@@ -217,6 +217,46 @@ def test_a_trigger_delivers_to_a_v1_service(displays: Kubectl, kawa: KawaProcess
     assert "/<namespace>/<broker>" in body
 
 
+def test_a_cluster_name_uri_is_delivered_through_kawa(displays: Kubectl, kawa: KawaProcess) -> None:
+    # Knative's examples write sinks as cluster names: kawa's delivery connects those to itself
+    displays.apply(
+        {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": "by-name", "namespace": NS},
+            "spec": {
+                "broker": "default",
+                "filter": {"attributes": {"type": "test.by-name"}},
+                "subscriber": {"uri": f"http://display.{NS}.svc.cluster.local"},
+            },
+        }
+    )
+
+    def ready() -> bool:
+        ok = condition(displays.json("get", "trigger", "by-name", "-n", NS))
+        return ok is not None and ok["status"] == "True"
+
+    wait_until(ready, 30, "the Trigger never became Ready")
+    event_id = f"by-name-{next(_ids)}"
+    connection = http.client.HTTPConnection("127.0.0.1", kawa.port, timeout=30)
+    try:
+        connection.request(
+            "POST",
+            f"/brokers/{NS}/default",
+            body=b"{}",
+            headers={
+                "ce-specversion": "1.0",
+                "ce-id": event_id,
+                "ce-source": "/test",
+                "ce-type": "test.by-name",
+            },
+        )
+        assert connection.getresponse().status == 202
+    finally:
+        connection.close()
+    wait_until(lambda: delivered_to(displays, event_id), 30, "never delivered by cluster name")
+
+
 def test_kubectl_expose_pod(displays: Kubectl) -> None:
     out = displays.ok(
         "expose",

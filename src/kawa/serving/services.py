@@ -77,6 +77,23 @@ def service_host(host: str) -> tuple[str, str, int | None] | None:
     return namespace, name, port
 
 
+CLUSTER_SUFFIXES: Final = (".svc", ".svc.cluster.local")
+
+
+def cluster_names_to(address: tuple[str, int]) -> Callable[[str, int], tuple[str, int] | None]:
+    """A ``connect_to`` for kawa's HTTP clients: cluster names (``<x>.<ns>.svc`` and
+    ``<x>.<ns>.svc.cluster.local``, any port) connect to kawa's ``address``, which routes them
+    by ``Host`` (Knative Routes, the broker ingress, core/v1 Services)."""
+
+    def connect_to(host: str, port: int) -> tuple[str, int] | None:
+        name = host.lower().rstrip(".")
+        if name.endswith(CLUSTER_SUFFIXES) and name.count(".") >= 2:
+            return address
+        return None
+
+    return connect_to
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """An address and port of a Service's endpoint."""
