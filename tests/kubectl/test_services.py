@@ -135,6 +135,10 @@ def test_kubectl_shows_the_service_its_endpoints_and_slices(displays: Kubectl) -
     )
     assert len(slices["items"]) == 2  # one per port: each Pod listens on its own
     assert {s["metadata"]["ownerReferences"][0]["name"] for s in slices["items"]} == {"display"}
+    described = displays.ok("describe", "svc", "display", "-n", NS)
+    assert "Selector:" in described
+    assert "app=display" in described
+    assert "127.0.0.1:" in described, described
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,8 @@ class EndpointSlice(KubeObject):
 
     @classmethod
     def set_defaults(cls, data: dict[str, Any], ctx: Context) -> None:
-        for port in data.get("ports") or []:
+        ports = data.get("ports")
+        for port in ports if isinstance(ports, list) else ():
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 port.setdefault("name", "")
