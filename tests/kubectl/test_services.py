@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import re
+import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -259,6 +260,62 @@ def test_a_cluster_name_uri_is_delivered_through_kawa(displays: Kubectl, kawa: K
     finally:
         connection.close()
     wait_until(lambda: delivered_to(displays, event_id), 30, "never delivered by cluster name")
+
+
+SENDER = """\
+import os, time, urllib.request
+n = 0
+while True:
+    n += 1
+    headers = {"ce-specversion": "1.0", "ce-id": f"from-source-{n}", "ce-source": "/sender",
+               "ce-type": "test.from-source", "content-type": "application/json"}
+    try:
+        urllib.request.urlopen(urllib.request.Request(
+            os.environ["K_SINK"], data=b"{}", headers=headers, method="POST"), timeout=5).read()
+    except OSError as err:
+        print(err, flush=True)
+    time.sleep(0.5)
+"""
+
+
+def test_a_container_source_sends_to_a_v1_service(displays: Kubectl, kawa: KawaProcess) -> None:
+    displays.apply(
+        {
+            "apiVersion": "sources.knative.dev/v1",
+            "kind": "ContainerSource",
+            "metadata": {"name": "sender", "namespace": NS},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "sender",
+                                "image": "docker.io/library/python:3.11-slim",
+                                "command": [sys.executable, "-c", SENDER],
+                            }
+                        ]
+                    }
+                },
+                "sink": {"ref": {"apiVersion": "v1", "kind": "Service", "name": "display"}},
+            },
+        }
+    )
+    try:
+        found = wait_until(
+            lambda: (
+                displays.json("get", "containersource", "sender", "-n", NS)
+                .get("status", {})
+                .get("sinkUri")
+            ),
+            30,
+            "the ContainerSource never resolved its sink",
+        )
+        assert found == f"{kawa.url}/services/{NS}/display"
+        wait_until(
+            lambda: delivered_to(displays, "from-source-1"), 30, "the source's event never arrived"
+        )
+    finally:
+        displays.run("delete", "containersource", "sender", "-n", NS)
 
 
 def test_kubectl_expose_pod(displays: Kubectl) -> None:
