@@ -338,6 +338,36 @@ def test_kubectl_expose_pod(displays: Kubectl) -> None:
     assert found["spec"]["ports"][0]["targetPort"] == "http"
 
 
+def test_kubectl_create_service_sends_protobuf_kawa_reads(displays: Kubectl) -> None:
+    made = displays.ok(
+        "create", "service", "nodeport", "made", "-n", NS, "--tcp=5678:8080", "--node-port=30001"
+    )
+    assert "service/made created" in made
+    found = displays.json("get", "svc", "made", "-n", NS)
+    assert found["spec"]["type"] == "NodePort"
+    assert found["spec"]["selector"] == {"app": "made"}
+    assert found["spec"]["ports"] == [
+        {
+            "name": "5678-8080",
+            "port": 5678,
+            "protocol": "TCP",
+            "targetPort": 8080,
+            "nodePort": 30001,
+        }
+    ]
+    displays.ok(
+        "create", "service", "clusterip", "hl", "-n", NS, "--clusterip=None", "--tcp=80:http"
+    )
+    headless = displays.json("get", "svc", "hl", "-n", NS)
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["ports"][0]["targetPort"] == "http"
+    displays.ok("create", "service", "externalname", "ext", "-n", NS, "--external-name=x.example")
+    table = displays.ok("get", "svc", "ext", "-n", NS, "--no-headers").split()
+    assert table[1:4] == ["ExternalName", "<none>", "x.example"]
+    by_type = displays.ok("get", "svc", "-n", NS, "--field-selector", "spec.type=NodePort")
+    assert [line.split()[0] for line in by_type.splitlines()[1:]] == ["made"]
+
+
 def test_kawa_as_http_proxy_reaches_cluster_names(displays: Kubectl, kawa: KawaProcess) -> None:
     # what a program with http_proxy=<kawa> sends: absolute-form request targets
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": kawa.url}))

@@ -191,6 +191,7 @@ SERVICE: Final = ResourceKind(
         AGE,
         PrinterColumn("Selector", "string", value=svc.selector_cell, priority=1),
     ),
+    selectable_fields=("spec.clusterIP", "spec.type"),
 )
 
 ENDPOINTS: Final = ResourceKind(
