@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import re
 import sys
 import urllib.request
@@ -374,3 +375,23 @@ def test_kawa_as_http_proxy_reaches_cluster_names(displays: Kubectl, kawa: KawaP
     with opener.open(f"http://display.{NS}.svc.cluster.local/healthz?x=1", timeout=30) as got:
         assert got.status == 200
         assert got.read() == b"ok\n"
+
+
+def test_a_bad_service_gets_kubernetes_errors(displays: Kubectl) -> None:
+    bad = service("bad", {"app": "x"})
+    bad["spec"]["ports"] = [{"port": 80, "nodePort": 30080}, {"port": 70000}]
+    refused = displays.fails("apply", "-f", "-", stdin=json.dumps(bad))
+    assert 'Service "bad" is invalid' in refused.stderr, refused.stderr
+    for expected in (
+        "spec.ports[0].name: Required value",
+        "spec.ports[1].name: Required value",
+        "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'",
+        "spec.ports[1].port",
+    ):
+        assert expected in refused.stderr, refused.stderr
+    displays.apply(service("fixed", {"app": "x"}))
+    moved = service("fixed", {"app": "x"})
+    moved["spec"]["clusterIP"] = "10.96.0.77"
+    refused = displays.fails("apply", "-f", "-", stdin=json.dumps(moved))
+    assert "spec.clusterIP: Invalid value" in refused.stderr, refused.stderr
+    assert "field is immutable" in refused.stderr
