@@ -39,6 +39,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
+    server = ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler)
     print(f"listening on {os.environ['PORT']}", file=sys.stderr, flush=True)
     server.serve_forever()

@@ -30,7 +30,7 @@ async def test_hard_limit_and_fifo_handoff() -> None:
     await asyncio.sleep(0)  # one turn of the loop: both tasks wait in acquire()
     assert t.waiting == 2
     assert demands  # no instance at all: the autoscaler is told
-    t.set_endpoints({"p1": 1001})
+    t.set_endpoints({"p1": ("127.0.0.1", 1001)})
     e1 = await first
     await asyncio.sleep(0)  # one turn: the second would have been handed the instance
     assert not second.done()  # containerConcurrency 1: the second waits
@@ -46,7 +46,7 @@ async def test_hard_limit_and_fifo_handoff() -> None:
 
 async def test_least_busy_instance_without_limit() -> None:
     t = throttler(cc=0)
-    t.set_endpoints({"a": 1, "b": 2})
+    t.set_endpoints({"a": ("127.0.0.1", 1), "b": ("127.0.0.1", 2)})
     got = [await t.acquire() for _ in range(4)]
     assert sorted(e.pod for e in got) == ["a", "a", "b", "b"]
     assert t.max_in_flight() == 2
@@ -72,14 +72,14 @@ async def test_requests_that_gave_up_do_not_block_others() -> None:
         async with asyncio.timeout(0.01):
             await t.acquire()
     assert (t.waiting, t.concurrency) == (0, 0)
-    t.set_endpoints({"p": 1})
+    t.set_endpoints({"p": ("127.0.0.1", 1)})
     endpoint = await asyncio.wait_for(t.acquire(), 1)
     assert endpoint.pod == "p"
 
 
 async def test_drained_instance_gets_no_new_requests() -> None:
     t = throttler(cc=0)
-    t.set_endpoints({"a": 1, "b": 2})
+    t.set_endpoints({"a": ("127.0.0.1", 1), "b": ("127.0.0.1", 2)})
     drained = t.drain("a")
     assert drained is not None
     assert not drained.active
@@ -114,7 +114,7 @@ async def test_refused_request_still_wakes_a_revision_at_zero() -> None:
 
 async def test_peak_of_a_sample_period() -> None:
     t = throttler(cc=0)
-    t.set_endpoints({"a": 1})
+    t.set_endpoints({"a": ("127.0.0.1", 1)})
     got = [await t.acquire() for _ in range(3)]
     for endpoint in got:
         t.release(endpoint)

@@ -9,8 +9,8 @@ As Kubernetes' endpoints and endpointslice controllers do, for each Service with
   ``publishNotReadyAddresses``);
 - each Service port's ``targetPort`` is resolved per Pod: a number as it is, a name as the
   ``containerPort`` of that name in the Pod's containers (a Pod without it is left out of that
-  port). kawa's Pods all have the address ``127.0.0.1`` and differ by port, so Pods whose
-  ports resolve alike share a subset, the others get their own;
+  port). Each Pod has its own loopback address (``status.podIP``); Pods whose ports
+  resolve alike share a subset, the others get their own;
 - the Endpoints of the Service's name lists them (``addresses`` and ``notReadyAddresses``,
   with ``targetRef`` to the Pod), labelled with the Service's labels and
   :data:`ENDPOINTS_MANAGED_BY`;

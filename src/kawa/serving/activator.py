@@ -43,7 +43,8 @@ class Endpoint:
     """One ready instance of a Revision."""
 
     pod: str
-    port: int
+    address: tuple[str, int]
+    """The Pod's IP and the port its container listens on."""
     url: str
     in_flight: int = 0
     active: bool = True
@@ -124,16 +125,16 @@ class Throttler:
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def set_endpoints(self, ready: Mapping[str, int]) -> None:
-        """The ready instances now: pod name -> port."""
+    def set_endpoints(self, ready: Mapping[str, tuple[str, int]]) -> None:
+        """The ready instances now: pod name -> (IP, port)."""
         for name in list(self._endpoints):
             endpoint = self._endpoints[name]
-            if ready.get(name) != endpoint.port:
+            if ready.get(name) != endpoint.address:
                 endpoint.active = False
                 del self._endpoints[name]
-        for name, port in ready.items():
+        for name, (host, port) in ready.items():
             if name not in self._endpoints:
-                endpoint = Endpoint(name, port, f"http://127.0.0.1:{port}")
+                endpoint = Endpoint(name, (host, port), f"http://{host}:{port}")
                 endpoint.idle.set()
                 self._endpoints[name] = endpoint
         self._dispatch()

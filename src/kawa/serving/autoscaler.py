@@ -166,11 +166,11 @@ class RevisionScaler:
         self._poked.set()
 
     def _sync_endpoints(self) -> None:
-        ready: dict[str, int] = {}
+        ready: dict[str, tuple[str, int]] = {}
         for name in self.ready():
             endpoint = pods.pod_endpoint(self.pods[name])
             if endpoint is not None:
-                ready[name] = endpoint[1]
+                ready[name] = endpoint
         self.throttler.set_endpoints(ready)
         if self._initial and len(ready) >= self._settings.initial_scale:
             self._initial_reached = True

@@ -212,7 +212,7 @@ class ServingDataPlane:
             )
         try:
             response = await router.forward(
-                client, request, endpoint.port, tail, body, max(deadline - loop.time(), 0.001)
+                client, request, endpoint.address, tail, body, max(deadline - loop.time(), 0.001)
             )
         except TimeoutError:
             return _text(504, f"revision {namespace}/{revision} did not answer in time")

@@ -146,7 +146,8 @@ def main() -> None:
     except ValueError:
         print(f"event-display: PORT must be a port number, not {raw!r}", file=sys.stderr)
         raise SystemExit(2) from None
-    host = os.environ.get("KAWA_EVENT_DISPLAY_HOST", "127.0.0.1")
+    # the Pod's own address when the kubelet runs it (kawa.serving.kubelet.network)
+    host = os.environ.get("KAWA_EVENT_DISPLAY_HOST") or os.environ.get("KAWA_POD_IP") or "127.0.0.1"
 
     async def run() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, _exit_now)

@@ -183,7 +183,8 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 
 
 def pod_endpoint(pod: Mapping[str, Any]) -> tuple[str, int] | None:
-    """``("127.0.0.1", containerPort)`` of the Pod's first container, None if it has none."""
+    """``(podIP, containerPort)`` of the Pod's first container (``127.0.0.1`` until the
+    kubelet reports the Pod's address), None if it has none."""
     spec = pod.get("spec") or {}
     containers = spec.get("containers") or []
     if not containers or not isinstance(containers[0], Mapping):
@@ -194,4 +195,5 @@ def pod_endpoint(pod: Mapping[str, Any]) -> tuple[str, int] | None:
     port = ports[0].get("containerPort")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         return None
-    return ("127.0.0.1", port)
+    address = (pod.get("status") or {}).get("podIP")
+    return (address if isinstance(address, str) and address else "127.0.0.1", port)

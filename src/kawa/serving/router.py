@@ -175,32 +175,29 @@ def forward_headers(request: web.Request) -> list[tuple[str, str]]:
 async def forward(
     client: HttpClient,
     request: web.Request,
-    port: int,
+    address: tuple[str, int],
     path: str,
     body: bytes,
     timeout: float | None,
-    *,
-    address: str = "127.0.0.1",
 ) -> Response:
-    """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``<address>:<port>``
-    (an IPv4 address or a host name).
+    """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``address`` (a Pod's
+    IP and port).
 
     ``path`` is the path and query to send. Raises ``ValueError`` for a method, path or header
     that cannot go on the wire, and the client's errors.
     """
     headers = forward_headers(request)
     method = request.method
+    ip, port = address
     if method == "HEAD":
         # the client reads no body only through request(), which sets Host itself
-        return await client.request(
-            method, f"http://{address}:{port}{path}", headers, body, timeout
-        )
+        return await client.request(method, f"http://{ip}:{port}{path}", headers, body, timeout)
     host = next(
         (value.decode("latin-1") for name, value in request.raw_headers if name.lower() == b"host"),
-        f"{address}:{port}",
+        f"{ip}:{port}",
     )
     data = encode_request(method, path, host, headers, body)
-    return await client.send(PreparedRequest(("http", address, port), data), timeout)
+    return await client.send(PreparedRequest(("http", ip, port), data), timeout)
 
 
 def encode_request(

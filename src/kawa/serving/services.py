@@ -252,7 +252,7 @@ class ServiceProxy:
         try:
             async with bodies.read(request, request.client_max_size) as body:
                 response = await router.forward(
-                    client, request, target.port, tail, body, TIMEOUT, address=target.address
+                    client, request, (target.address, target.port), tail, body, TIMEOUT
                 )
         except bodies.BodyError as err:
             answer = _text(err.status, str(err))

@@ -33,7 +33,7 @@ HTTP_SERVER = (
     "    def log_message(self, *a):\n"
     "        pass\n"
     "print('listening on', os.environ['PORT'], flush=True)\n"
-    "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n"
+    "http.server.HTTPServer(('', int(os.environ['PORT'])), H).serve_forever()\n"
 )
 
 

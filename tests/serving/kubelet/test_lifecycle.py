@@ -57,7 +57,10 @@ async def test_pod_runs_to_succeeded(node: Node, tmp_path: Path) -> None:
     pod = await node.get("ls")
     assert pod["spec"]["nodeName"] == "kawa"
     status = pod["status"]
-    assert status["podIP"] == status["hostIP"] == "127.0.0.1"
+    assert status["hostIP"] == "127.0.0.1"
+    assert status["podIP"].startswith("127.")
+    assert not status["podIP"].startswith("127.0.")
+    assert status["podIPs"] == [{"ip": status["podIP"]}]
     assert status["startTime"]
     assert conditions(pod) == {
         "PodScheduled": "True",
@@ -231,7 +234,7 @@ async def test_env_value_from_and_working_dir(node: Node, tmp_path: Path) -> Non
         "envy",
         "default",
         created["metadata"]["uid"],
-        "127.0.0.1",
+        pod["status"]["podIP"],  # the Pod's own loopback address
         "blue",
         "s3cret",
         "unset",
@@ -379,7 +382,8 @@ async def test_failing_readiness_probe_reports_unhealthy(node: Node) -> None:
     events = await node.wait_events("sick", {"Unhealthy"})
     unhealthy = next(e for e in events if e["reason"] == "Unhealthy")
     assert unhealthy["type"] == "Warning"
-    assert unhealthy["message"].startswith(f"Readiness probe failed: dial tcp 127.0.0.1:{port}")
+    pod_ip = (await node.get("sick"))["status"]["podIP"]
+    assert unhealthy["message"].startswith(f"Readiness probe failed: dial tcp {pod_ip}:{port}")
     pod = await node.get("sick")
     assert pod["status"]["phase"] == "Running"
     assert conditions(pod)["Ready"] == "False"

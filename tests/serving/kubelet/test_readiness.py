@@ -20,7 +20,10 @@ async def test_a_closed_port_is_explained(node: Node) -> None:
     port = free_port()
     container = sh("echo I listen nowhere; sleep 60", ports=[{"containerPort": port}])
     await node.create(pod_obj("deaf", [container]))
-    hint = f"nothing listens on 127.0.0.1:{port} (the container must listen on $PORT={port})"
+    pod_ip = (await node.wait_pod("deaf", lambda p: "podIP" in p.get("status", {})))["status"][
+        "podIP"
+    ]
+    hint = f"nothing listens on {pod_ip}:{port} (the container must listen on $PORT={port})"
     events = await node.wait_events("deaf", {"Unhealthy"}, timeout=15)
     unhealthy = [e for e in events if e["reason"] == "Unhealthy"]
     assert [(e["type"], e["message"]) for e in unhealthy] == [
@@ -40,7 +43,7 @@ async def test_the_hint_goes_once_the_port_opens(node: Node) -> None:
     server = (
         "import http.server, time\n"
         "time.sleep(4)\n"
-        f"http.server.HTTPServer(('127.0.0.1', {port}), http.server.BaseHTTPRequestHandler)"
+        f"http.server.HTTPServer(('', {port}), http.server.BaseHTTPRequestHandler)"
         ".serve_forever()\n"
     )
     container = {

@@ -48,7 +48,7 @@ def expand(text: str, env: Mapping[str, str]) -> str:
     return _REFERENCE.sub(one, text)
 
 
-def _field(pod: Mapping[str, Any], path: str) -> str:
+def _field(pod: Mapping[str, Any], path: str, pod_ip: str) -> str:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     subscript = _SUBSCRIPT.fullmatch(path)
@@ -61,7 +61,7 @@ def _field(pod: Mapping[str, Any], path: str) -> str:
         "metadata.uid": meta.get("uid"),
         "spec.nodeName": spec.get("nodeName"),
         "spec.serviceAccountName": spec.get("serviceAccountName"),
-        "status.podIP": HOST,
+        "status.podIP": pod_ip,
         "status.hostIP": HOST,
     }
     if path not in simple:
@@ -105,9 +105,14 @@ def _resource(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
 
 
 async def build_env(
-    store: ResourceStore, pod: Mapping[str, Any], container: Mapping[str, Any]
+    store: ResourceStore,
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    *,
+    pod_ip: str = HOST,
 ) -> dict[str, str]:
-    """The environment of ``container`` of ``pod``; ContainerConfigError when it cannot."""
+    """The environment of ``container`` of ``pod`` (whose address is ``pod_ip``);
+    ContainerConfigError when it cannot be built."""
     env = {k: os.environ[k] for k in INHERITED if os.environ.get(k)}
     env.setdefault("PATH", DEFAULT_PATH)
     meta = pod.get("metadata") or {}
@@ -122,7 +127,7 @@ async def build_env(
         value: str | None
         if isinstance(source, Mapping):
             if isinstance(source.get("fieldRef"), Mapping):
-                value = _field(pod, str(source["fieldRef"].get("fieldPath") or ""))
+                value = _field(pod, str(source["fieldRef"].get("fieldPath") or ""), pod_ip)
             elif isinstance(source.get("configMapKeyRef"), Mapping):
                 value = await _key_ref(store, namespace, source["configMapKeyRef"], "configmap")
             elif isinstance(source.get("secretKeyRef"), Mapping):

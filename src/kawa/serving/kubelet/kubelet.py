@@ -163,6 +163,7 @@ class Kubelet:
             try:
                 if worker is not None:
                     await worker.stop(grace)
+                    self.node.network.release(worker.uid)
                     if self.workers.get(key) is worker:
                         del self.workers[key]
                 await self._remove(ResourceKey(PODS, *key), uid)
@@ -189,6 +190,7 @@ class Kubelet:
     def _stop_worker(self, worker: PodWorker, grace: float | None = None) -> None:
         async def stop() -> None:
             await worker.stop(grace)
+            self.node.network.release(worker.uid)
             await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
 
         self._track(stop())

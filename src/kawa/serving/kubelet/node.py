@@ -22,6 +22,7 @@ from kawa.apis.conditions import Clock
 from kawa.reconciler.events import EventRecorder, EventType
 from kawa.serving.kubelet import process, steps, watchdog
 from kawa.serving.kubelet.config import KubeletConfig
+from kawa.serving.kubelet.network import PodNetwork
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Node:
         self.config = KubeletConfig()
         self.catalog = images.DEFAULT_CATALOG
         self.catalog_changed = asyncio.Event()
+        self.network = PodNetwork()
         self._recorders = {
             KUBELET: EventRecorder(store, KUBELET, host=node_name, clock=clock),
             SCHEDULER: EventRecorder(store, SCHEDULER, clock=clock),

@@ -77,14 +77,15 @@ def declared_port(container: Mapping[str, Any]) -> int:
     return 0
 
 
-def readiness_probe(container: Mapping[str, Any]) -> Probe:
-    """The readiness check of a container dict."""
+def readiness_probe(container: Mapping[str, Any], *, host: str = HOST) -> Probe:
+    """The readiness check of a container dict; ``host`` is the Pod's address, where checks
+    without a ``host`` of their own connect."""
     spec = container.get("readinessProbe")
     if not isinstance(spec, Mapping) or not any(
         isinstance(spec.get(k), Mapping) for k in ("httpGet", "tcpSocket", "exec")
     ):
         port = declared_port(container)
-        return Probe("tcp" if port else "none", port=port, explicit=False)
+        return Probe("tcp" if port else "none", port=port, host=host, explicit=False)
     timing = {
         "initial_delay": _num(spec, "initialDelaySeconds", 0.0, 0.0),
         "period": _num(spec, "periodSeconds", 10.0, 0.0) or 1.0,
@@ -103,7 +104,7 @@ def readiness_probe(container: Mapping[str, Any]) -> Probe:
             "http",
             port=_port(http.get("port"), container),
             path=str(http.get("path") or "/"),
-            host=str(http.get("host") or HOST),
+            host=str(http.get("host") or host),
             scheme=str(http.get("scheme") or "HTTP").upper(),
             headers=headers,
             **timing,  # type: ignore[arg-type]
@@ -113,7 +114,7 @@ def readiness_probe(container: Mapping[str, Any]) -> Probe:
         return Probe(
             "tcp",
             port=_port(tcp.get("port"), container),
-            host=str(tcp.get("host") or HOST),
+            host=str(tcp.get("host") or host),
             **timing,  # type: ignore[arg-type]
         )
     command = spec["exec"].get("command")
@@ -134,6 +135,12 @@ async def check(probe: Probe, env: Mapping[str, str], cwd: str | None) -> tuple[
             return True, ""
     except TimeoutError:
         return False, f"{probe.describe()}: timeout after {probe.timeout:g}s"
+
+
+async def listens(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    ok, _ = await check(Probe("tcp", host=host, port=port, timeout=timeout), {}, None)
+    return ok
 
 
 async def _tcp(probe: Probe) -> tuple[bool, str]:

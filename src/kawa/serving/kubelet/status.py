@@ -65,6 +65,7 @@ def fill_status(
     *,
     phase: str,
     initialized: bool,
+    pod_ip: str = HOST_IP,
     clock: Clock,
 ) -> None:
     """Bring ``status`` (the Pod's, kept by its worker) up to date, in place."""
@@ -72,8 +73,8 @@ def fill_status(
     status["phase"] = phase
     status["hostIP"] = HOST_IP
     status["hostIPs"] = [{"ip": HOST_IP}]
-    status["podIP"] = HOST_IP
-    status["podIPs"] = [{"ip": HOST_IP}]
+    status["podIP"] = pod_ip
+    status["podIPs"] = [{"ip": pod_ip}]
     status["qosClass"] = "BestEffort"
     CONDITIONS.mark_true(status, ps.POD_SCHEDULED, clock=clock)
     if initialized:

@@ -29,7 +29,7 @@ from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import probes, steps, watchdog
+from kawa.serving.kubelet import network, probes, steps, watchdog
 from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
@@ -64,6 +64,7 @@ class PodWorker:
         self.grace = min(float(grace), MAX_GRACE) if isinstance(grace, int) else MAX_GRACE
         self.log_directory = log_dir(node.logs_root, self.namespace, self.name, self.uid)
         self.status: dict[str, Any] = copy.deepcopy(pod.get("status") or {})
+        self.pod_ip = node.network.allocate(self.uid, self.status.get("podIP"))
         self.init_runners = self._runners(spec.get("initContainers"), init=True)
         self.runners = self._runners(spec.get("containers"), init=False)
         self.initialized = not self.init_runners
@@ -296,7 +297,9 @@ class PodWorker:
                 await self.node.catalog_changed.wait()
                 continue
             try:
-                env = await env_mod.build_env(self.node.store, self.pod, runner.spec)
+                env = await env_mod.build_env(
+                    self.node.store, self.pod, runner.spec, pod_ip=self.pod_ip
+                )
             except env_mod.ContainerConfigError as err:
                 if reported != str(err):
                     reported = str(err)
@@ -314,6 +317,7 @@ class PodWorker:
             if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
                 env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])  # kawa's own programs
             env[watchdog.MARKER] = self.node.marker(self.uid, runner.name)  # inherited by all
+            env[network.POD_IP_ENV] = self.pod_ip  # where kawa's own programs listen
             return [env_mod.expand(a, env) for a in argv], env
 
     async def _run_once(self, runner: ContainerRunner) -> int:
@@ -368,7 +372,7 @@ class PodWorker:
     async def _readiness(
         self, runner: ContainerRunner, env: dict[str, str], cwd: str | None
     ) -> None:
-        probe = probes.readiness_probe(runner.spec)
+        probe = probes.readiness_probe(runner.spec, host=self.pod_ip)
         if probe.kind == "none":
             runner.ready = True
             self.changed()
@@ -393,7 +397,10 @@ class PodWorker:
                 runner.ready = False
                 self.changed()
             if not ok and not probe.explicit and now - began >= IMPLICIT_WARN_AFTER:
-                hint = _listen_hint(probe, env)
+                loopback_only = probe.host != probes.HOST and await probes.listens(
+                    probes.HOST, probe.port
+                )
+                hint = _listen_hint(probe, env, loopback_only=loopback_only)
                 if runner.hint != hint:
                     runner.hint = hint
                     self.changed()
@@ -446,6 +453,7 @@ class PodWorker:
             self.init_runners,
             phase=self.phase(),
             initialized=self.initialized,
+            pod_ip=self.pod_ip,
             clock=self.node.clock,
         )
         return copy.deepcopy(self.status)
@@ -507,8 +515,13 @@ def _start_error(err: OSError, argv: list[str], cwd: str | None) -> str:
     return f"failed to start container: {err}"
 
 
-def _listen_hint(probe: probes.Probe, env: Mapping[str, str]) -> str:
+def _listen_hint(probe: probes.Probe, env: Mapping[str, str], *, loopback_only: bool) -> str:
     """Why the implicit readiness check of a container fails, and what to do about it."""
+    if loopback_only:
+        return (
+            f"the container listens on {probes.HOST}:{probe.port} only, not on its Pod's "
+            f"address {probe.host}: listen on all addresses (0.0.0.0) or on ${network.POD_IP_ENV}"
+        )
     where = f"nothing listens on {probe.host}:{probe.port}"
     if env.get("PORT") == str(probe.port):
         return f"{where} (the container must listen on $PORT={probe.port})"
