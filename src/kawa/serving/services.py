@@ -179,7 +179,11 @@ class ServiceProxy:
 
         async def changed(event: WatchEvent) -> None:
             if event.type == "DELETED":
-                table.pop(key_of(event.object), None)
+                key = key_of(event.object)
+                table.pop(key, None)
+                if table is self._services:
+                    for turn in [t for t in self._turns if t[:2] == key]:
+                        del self._turns[turn]
             else:
                 table[key_of(event.object)] = event.object
 
