@@ -74,6 +74,10 @@ def _target_port(value: int | str) -> int | str:
     return value
 
 
+def _optional_target_port(value: int | str | None) -> int | str | None:
+    return None if value is None else _target_port(value)
+
+
 class ServicePort(Model):
     """A port the Service serves, and the Pods' port it goes to."""
 
@@ -89,7 +93,7 @@ class ServicePort(Model):
     port: Annotated[int, doc("The port the Service serves.", ge=1, le=65535)]
     target_port: Annotated[
         IntOrString | None,
-        AfterValidator(lambda v: None if v is None else _target_port(v)),
+        AfterValidator(_optional_target_port),
         doc("The Pods' port: a number, or the name of a container port (default: port)."),
     ] = None
     node_port: Annotated[
