@@ -44,6 +44,7 @@ from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
+from kawa.controllers.endpoints import endpoints_controller
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
 from kawa.controllers.garbage_collector import garbage_collector
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
@@ -55,8 +56,11 @@ from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
+from kawa.reconciler import resolver
+from kawa.serving import services as services_module
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet
+from kawa.serving.services import ServiceProxy
 from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
@@ -237,12 +241,21 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
             serving = ServingDataPlane(store)
+            services = ServiceProxy(store)
+            ingress = IngressHandler(dataplane, max_event_size=config.max_event_size)
             app = web.Application(
                 client_max_size=config.max_event_size,
-                middlewares=[serving.middleware(), access.token_middleware(token)],
+                # by Host first: Knative Routes, Knative's broker-ingress, v1 Services
+                middlewares=[
+                    serving.middleware(),
+                    ingress.host_middleware(),
+                    services.middleware(),
+                    access.token_middleware(token),
+                ],
             )
-            app.add_routes(IngressHandler(dataplane, max_event_size=config.max_event_size).routes())
+            app.add_routes(ingress.routes())
             app.add_routes(serving.routes())
+            app.add_routes(services.routes())
             kubelet = Kubelet(store, config.data_dir)
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
@@ -285,7 +298,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             url = f"http://{host}:{http_sock.getsockname()[1]}"
             api_url = f"https://{host}:{api_sock.getsockname()[1]}"
             kubeconfig = access.write_kubeconfig(config.data_dir, api_url, token, cert)
+            # v1 Services a Destination names resolve to their path form on this port, and
+            # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
+            resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
+            dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
             async with asyncio.TaskGroup() as tg:
+                tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
                 # in this (the loop's) thread: a child's PR_SET_PDEATHSIG follows the thread
@@ -298,6 +316,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 for controller in [
                     namespace_controller(store),
                     pending_controller(store),
+                    endpoints_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
                     *serving_controllers(store, base_url=url),
                     *batch_controllers(store),

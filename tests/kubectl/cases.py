@@ -487,6 +487,59 @@ CASES: Final = (
         builtin=True,
     ),
     KindCase(
+        "Service",
+        "svc",
+        _obj(
+            "v1",
+            "Service",
+            "kweb",
+            spec={"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        ),
+        ("spec", "selector", "app"),
+        ("b", "c", "d"),
+        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+        builtin=True,
+    ),
+    KindCase(
+        "Endpoints",
+        "ep",
+        _obj(
+            "v1",
+            "Endpoints",
+            "kep",
+            # protocol as the server defaults it: the list is replaced whole by a patch
+            subsets=[
+                {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"port": 8080, "protocol": "TCP"}]}
+            ],
+        ),
+        ("subsets", 0, "ports", 0, "port"),
+        (8081, 8082, 8083),
+        ["NAME", "ENDPOINTS", "AGE"],
+        builtin=True,
+        patch={
+            "subsets": [
+                {"addresses": [{"ip": "127.0.0.1"}], "ports": [{"port": 8082, "protocol": "TCP"}]}
+            ]
+        },
+    ),
+    KindCase(
+        "EndpointSlice",
+        "endpointslices",
+        _obj(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            "keps",
+            addressType="IPv4",
+            endpoints=[{"addresses": ["127.0.0.1"]}],
+            ports=[{"name": "http", "port": 8080, "protocol": "TCP"}],
+        ),
+        ("ports", 0, "port"),
+        (8081, 8082, 8083),
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
+        builtin=True,
+        patch={"ports": [{"name": "http", "port": 8082, "protocol": "TCP"}]},
+    ),
+    KindCase(
         "Role",
         "roles",
         _obj("rbac.authorization.k8s.io/v1", "Role", "krole", rules=_rules("get")),

@@ -323,6 +323,43 @@ def test_service_account_fields() -> None:
     }
 
 
+def test_service_fields() -> None:
+    # as `kubectl create service nodeport made --tcp=5678:8080` sends it (zeros included)
+    port = (
+        f(1, "5678-8080")
+        + f(2, "TCP")
+        + f(3, 5678)
+        + f(4, f(1, 0) + f(2, 8080) + f(3, ""))
+        + f(5, 0)
+    )
+    named = f(3, 80) + f(4, f(1, 1) + f(2, 0) + f(3, "http"))
+    spec = (
+        f(1, port)
+        + f(1, named)
+        + entry(2, "app", "made")
+        + f(3, "")
+        + f(4, "NodePort")
+        + f(5, "192.0.2.1")
+        + f(10, "")
+        + f(12, 0)
+        + f(13, False)
+    )
+    assert decode_object(envelope("v1", "Service", f(1, f(1, "made")) + f(2, spec))) == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "made"},
+        "spec": {
+            "ports": [
+                {"name": "5678-8080", "protocol": "TCP", "port": 5678, "targetPort": 8080},
+                {"port": 80, "targetPort": "http"},
+            ],
+            "selector": {"app": "made"},
+            "type": "NodePort",
+            "externalIPs": ["192.0.2.1"],
+        },
+    }
+
+
 def test_cluster_role_aggregation_rule() -> None:
     selector = entry(1, "rbac.example.com/aggregate", "true") + f(
         2, f(1, "tier") + f(2, "In") + f(3, "a") + f(3, "b")

@@ -215,7 +215,7 @@ def test_explain_spec(case: KindCase, kubectl: Kubectl) -> None:
     assert rk.schema is not None, f"{case.kind} has no schema"
     field = next(
         f
-        for f in ("spec", "data", "rules", "subjects", "message", "secrets")
+        for f in ("spec", "data", "rules", "subjects", "message", "secrets", "subsets", "endpoints")
         if f in rk.schema["properties"]
     )
     out = kubectl.ok("explain", f"{case.resource}.{field}")

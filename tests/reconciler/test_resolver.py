@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kawa.apis.duck import Destination, KReference
-from kawa.reconciler.resolver import Unresolvable, resolve
+from kawa.reconciler.resolver import SERVICES_URL, Unresolvable, resolve
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -84,3 +84,36 @@ async def test_the_target_is_tracked_whether_it_exists_or_not(
     await resolve(store, Destination(ref=REF), track=tracked.append)
     await resolve(store, Destination(uri="http://x.example/a"), track=tracked.append)
     assert tracked == [ResourceKey(BROKERS, "default", "b")] * 2
+
+
+SERVICE_REF = KReference(api_version="v1", kind="Service", name="web", namespace="default")
+
+
+async def add_service(store: SqliteResourceStore) -> None:
+    obj = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    await store.create(ResourceKey("services", "default", "web"), obj)
+
+
+async def test_a_v1_service_resolves_to_kawas_path_form(store: SqliteResourceStore) -> None:
+    tracked: list[ResourceKey] = []
+    with pytest.raises(Unresolvable) as missing:
+        await resolve(store, Destination(ref=SERVICE_REF), track=tracked.append)
+    assert missing.value.reason == "NotFound"
+    await add_service(store)
+    # without kawa's URL (no running kawa): Knative's cluster-local URL
+    knative = await resolve(store, Destination(ref=SERVICE_REF))
+    assert knative == "http://web.default.svc.cluster.local"
+    token = SERVICES_URL.set("http://127.0.0.1:7080/services")
+    try:
+        url = await resolve(store, Destination(ref=SERVICE_REF), track=tracked.append)
+        assert url == "http://127.0.0.1:7080/services/default/web"
+        joined = await resolve(store, Destination(ref=SERVICE_REF, uri="/events?x=1"))
+        assert joined == "http://127.0.0.1:7080/services/default/web/events?x=1"
+    finally:
+        SERVICES_URL.reset(token)
+    assert tracked == [ResourceKey("services", "default", "web")] * 2

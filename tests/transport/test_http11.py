@@ -69,6 +69,19 @@ async def test_request_on_the_wire() -> None:
     ]
 
 
+async def test_connect_to_keeps_the_urls_host() -> None:
+    async with raw(always(ok())) as server, client() as c:
+        address = server.url.split("/")[2].split(":")
+        mapped = (address[0], int(address[1]))
+        c.connect_to = lambda host, port: mapped if host.endswith(".svc.cluster.local") else None
+        await c.post("http://web.default.svc.cluster.local/x", HEADERS, b"", 5.0)
+        await c.post("http://web.default.svc.cluster.local:8080/y", HEADERS, b"", 5.0)
+    assert [r.split(b"\r\n")[:2] for r in server.requests] == [
+        [b"POST /x HTTP/1.1", b"Host: web.default.svc.cluster.local"],
+        [b"POST /y HTTP/1.1", b"Host: web.default.svc.cluster.local:8080"],
+    ]
+
+
 async def test_keep_alive_reuses_one_connection_with_aiohttp() -> None:
     async for receiver in serve(Receiver(default=reply(202, b"ok"))):
         async with client() as c:

@@ -17,11 +17,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kawa.apis import apps, batch, core, eventing, flows, messaging, meta, rbac, serving, sources
+from kawa.apis import (
+    apps,
+    batch,
+    core,
+    discovery,
+    eventing,
+    flows,
+    messaging,
+    meta,
+    rbac,
+    serving,
+    sources,
+)
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
 __all__ = ["BROKER", "KINDS", "SCHEME", "TRIGGER", "PrinterColumn", "ResourceKind", "Scheme"]
+
+
+GROUP_PRIORITY: Final = ""
+"""The group whose kind a shared name means (``service``: core/v1's, as kubectl resolves it;
+Knative's stays ``ksvc`` and ``services.serving.knative.dev``)."""
 
 
 class Scheme:
@@ -38,6 +55,15 @@ class Scheme:
                 self._add(self._by_api_version_kind, (api_version, rk.kind), rk)
                 self._add(self._by_resource, (group, version, rk.plural), rk)
             for name in rk.names:
+                taken = self._by_name.get(name)
+                if (
+                    taken is not None
+                    and taken is not rk
+                    and GROUP_PRIORITY in (rk.group, taken.group)
+                ):
+                    # kubectl's rule: a name of the core group wins ("service" is core/v1's)
+                    self._by_name[name] = rk if rk.group == GROUP_PRIORITY else taken
+                    continue
                 self._add(self._by_name, name, rk)
 
     @staticmethod
@@ -110,6 +136,7 @@ KINDS: Final = (
     *sources.KINDS,
     *serving.KINDS,
     *core.KINDS,
+    *discovery.KINDS,
     *rbac.KINDS,
     *batch.KINDS,
     *apps.KINDS,

@@ -1,8 +1,8 @@
 """Decoding the Kubernetes protobuf bodies that kubectl's typed generators send.
 
 ``kubectl create namespace``, ``create configmap``, ``create secret generic``, ``create
-serviceaccount``, ``create role``/``clusterrole``, ``create rolebinding``/
-``clusterrolebinding`` and ``create deployment`` POST their object as
+serviceaccount``, ``create service <type>``, ``create role``/``clusterrole``, ``create
+rolebinding``/``clusterrolebinding`` and ``create deployment`` POST their object as
 ``application/vnd.kubernetes.protobuf``: the magic ``k8s\\x00`` followed by a
 ``runtime.Unknown`` envelope whose ``raw`` field holds the object
 (``k8s.io/api/{core,rbac,apps}/v1/generated.proto``; of a Deployment, the fields that
@@ -119,6 +119,33 @@ def _bool(wire: int, value: int | bytes, path: str) -> bool:
     if wire != _VARINT or not isinstance(value, int):
         raise _invalid(path, "expected a varint (bool)")
     return value != 0
+
+
+def _integer(wire: int, value: int | bytes, path: str) -> int | str:
+    """An int32/int64 varint; 0 is unset (``""``, dropped as Kubernetes' ``omitempty``)."""
+    if wire != _VARINT or not isinstance(value, int):
+        raise _invalid(path, "expected a varint (integer)")
+    if value >= 1 << 63:
+        value -= 1 << 64  # a negative number, as two's complement
+    return value or ""
+
+
+def _set_bool(wire: int, value: int | bytes, path: str) -> bool | str:
+    """A bool that is left out when false (``omitempty``)."""
+    return _bool(wire, value, path) or ""
+
+
+def _int_or_string(wire: int, value: int | bytes, path: str) -> int | str:
+    """``intstr.IntOrString``: {1: type (0 int, 1 string), 2: intVal, 3: strVal}."""
+    kind, number, text = 0, 0, ""
+    for field_number, field_wire, field_value in fields(_bytes_of(wire, value, path), path):
+        if field_number == 1:
+            kind = int(_integer(field_wire, field_value, path) or 0)
+        elif field_number == 2:
+            number = int(_integer(field_wire, field_value, path) or 0)
+        elif field_number == 3:
+            text = _string(field_wire, field_value, path)
+    return text if kind == 1 else number or ""
 
 
 def _int(wire: int, value: int | bytes, path: str) -> int:
@@ -309,6 +336,42 @@ _BINDING = _Message(
     }
 )
 
+_SERVICE_PORT = _Message(
+    {
+        1: _one("name", _string),
+        2: _one("protocol", _string),
+        3: _one("port", _integer),
+        4: _one("targetPort", _int_or_string),
+        5: _one("nodePort", _integer),
+        6: _one("appProtocol", _string),
+    }
+)
+_SERVICE = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _one(
+            "spec",
+            _MapMessage(
+                {
+                    1: _many("ports", _SERVICE_PORT),
+                    2: _many("selector", _map(_string)),
+                    3: _one("clusterIP", _string),
+                    4: _one("type", _string),
+                    5: _many("externalIPs", _string),
+                    7: _one("sessionAffinity", _string),
+                    8: _one("loadBalancerIP", _string),
+                    9: _many("loadBalancerSourceRanges", _string),
+                    10: _one("externalName", _string),
+                    11: _one("externalTrafficPolicy", _string),
+                    12: _one("healthCheckNodePort", _integer),
+                    13: _one("publishNotReadyAddresses", _set_bool),
+                },
+                frozenset({"selector"}),
+            ),
+        ),
+    }
+)
+
 # -- apps/v1 (what kubectl create deployment sends) ------------------------------------------
 
 _CONTAINER = _Message(
@@ -374,6 +437,7 @@ DECODERS: dict[tuple[str, str], Reader] = {
     ("v1", "ConfigMap"): _CONFIG_MAP,
     ("v1", "Secret"): _SECRET,
     ("v1", "ServiceAccount"): _SERVICE_ACCOUNT,
+    ("v1", "Service"): _SERVICE,
     (_RBAC, "Role"): _ROLE,
     (_RBAC, "ClusterRole"): _CLUSTER_ROLE,
     (_RBAC, "RoleBinding"): _BINDING,

@@ -12,8 +12,10 @@ arrive in time, 503 with ``Retry-After`` while the server holds all the body byt
 with ``Retry-After`` before it reads the request (:mod:`kawa.broker.backpressure`).
 
 The route is ``/brokers/{namespace}/{name}``; the broker controller publishes that URL as the
-Broker's ``status.address.url``. The handlers call :meth:`Publisher.publish`, which the
-trigger consumers also use to put replies back into a broker.
+Broker's ``status.address.url``. Knative's own URL form,
+``http://broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<name>``, is served too,
+by ``Host`` (:meth:`IngressHandler.host_middleware`). The handlers call
+:meth:`Publisher.publish`, which the trigger consumers also use to put replies back into a broker.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 from typing import Final, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
@@ -33,6 +36,14 @@ from kawa.transport import bodies
 log = logging.getLogger(__name__)
 
 ROUTE: Final = "/brokers/{namespace}/{name}"
+KNATIVE_HOSTS: Final = frozenset(
+    {
+        "broker-ingress.knative-eventing",
+        "broker-ingress.knative-eventing.svc",
+        "broker-ingress.knative-eventing.svc.cluster.local",
+    }
+)
+"""Host names of Knative's broker ingress (its URLs are ``http://<host>/<namespace>/<broker>``)."""
 DEFAULT_MAX_EVENT_SIZE: Final = 4 * 1024 * 1024
 _ALLOW: Final = "POST, OPTIONS"
 FULL: Final = (
@@ -89,9 +100,40 @@ class IngressHandler:
             text=f"method {request.method} is not allowed; send events with POST\n",
         )
 
+    def host_middleware(self) -> Middleware:
+        """Knative's broker ingress URL: a request whose ``Host`` is
+        ``broker-ingress.knative-eventing[.svc[.cluster.local]]`` (any port) and whose path is
+        ``/<namespace>/<broker>`` goes to that broker, as the ``/brokers/...`` route does; any
+        other path on that host is a 404 that says the form. Other hosts go on untouched."""
+
+        @web.middleware
+        async def by_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+            host = request.headers.get("Host", "").lower().rpartition(":")
+            name = (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
+            if name not in KNATIVE_HOSTS:
+                return await handler(request)
+            parts = request.path.strip("/").split("/")
+            if len(parts) != 2 or not all(parts):
+                return web.Response(
+                    status=404,
+                    text=f"the broker ingress takes events at /<namespace>/<broker>, "
+                    f"not {request.path[:100]}\n",
+                )
+            if request.method == "POST":
+                return await self.publish_to(request, parts[0], parts[1])
+            if request.method == "OPTIONS":
+                return await self.options(request)
+            return await self.other(request)
+
+        return by_host
+
     async def post(self, request: web.Request) -> web.Response:
-        namespace = request.match_info["namespace"]
-        name = request.match_info["name"]
+        return await self.publish_to(
+            request, request.match_info["namespace"], request.match_info["name"]
+        )
+
+    async def publish_to(self, request: web.Request, namespace: str, name: str) -> web.Response:
+        """Take the event of ``request`` into broker ``namespace/name``."""
         retry_after = self._publisher.retry_after(namespace, name)
         if retry_after is not None:
             return web.json_response(
@@ -101,7 +143,7 @@ class IngressHandler:
             )
         try:
             async with bodies.read(request, self._max) as body:
-                return await self._publish(request, body)
+                return await self._publish(request, namespace, name, body)
         except bodies.BodyError as err:
             response = _problem(err.status, str(err))
             response.headers.update(err.headers)
@@ -109,9 +151,9 @@ class IngressHandler:
                 response.force_close()
             return response
 
-    async def _publish(self, request: web.Request, body: bytes) -> web.Response:
-        namespace = request.match_info["namespace"]
-        name = request.match_info["name"]
+    async def _publish(
+        self, request: web.Request, namespace: str, name: str, body: bytes
+    ) -> web.Response:
         try:
             event = ce_http.from_http(request.headers, body)
         except ValidationError as err:

@@ -43,7 +43,7 @@ from kawa.delivery import headers as delivery_headers
 from kawa.delivery.headers import Headers
 from kawa.delivery.policy import RetryPolicy, should_retry
 from kawa.errors import ValidationError
-from kawa.transport.http11 import HttpClient, HttpClientError, PreparedRequest
+from kawa.transport.http11 import ConnectTo, HttpClient, HttpClientError, PreparedRequest
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -138,6 +138,7 @@ class Dispatcher:
         clock: Clock = time.time,
     ) -> None:
         self._connection_limit = connection_limit
+        self._connect_to: ConnectTo | None = None
         self._default_timeout = default_timeout
         self._sleep = sleep
         self._clock = clock
@@ -164,6 +165,14 @@ class Dispatcher:
         if self._client is not None:
             return
         self._client = HttpClient(limit=self._connection_limit)
+        self._client.connect_to = self._connect_to
+
+    def connect(self, connect_to: ConnectTo | None) -> None:
+        """Connect plain ``http://`` hosts where ``connect_to`` says (see
+        :attr:`kawa.transport.http11.HttpClient.connect_to`), from now on."""
+        self._connect_to = connect_to
+        if self._client is not None:
+            self._client.connect_to = connect_to
 
     async def close(self) -> None:
         """Close every pooled connection."""

@@ -1,7 +1,10 @@
 """Addressable resolution: turn a Destination (``ref``, ``uri``, or both) into a URL.
 
 A ``ref`` resolves to the target's ``status.address.url`` (a Broker, and any kind that
-publishes an address); ``ref`` plus a relative ``uri`` resolves the uri against that URL; a
+publishes an address); a core/v1 Service, which publishes none, to kawa's path form of it,
+``<SERVICES_URL>/<namespace>/<name>`` (:mod:`kawa.serving.services` routes it), or, where
+kawa's URL is not set, Knative's ``http://<name>.<namespace>.svc.cluster.local``. ``ref``
+plus a relative ``uri`` resolves the uri against that URL; a
 ``uri`` alone is used as it is (admission already checked that it is absolute). When a target
 cannot be resolved, :class:`Unresolvable` says why, with a reason a condition can carry.
 With ``track`` (see :mod:`.tracker`), the target is recorded before it is looked up, found or
@@ -10,6 +13,8 @@ not, so that its creation or change reconciles the caller again. Called by the r
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from typing import Final
 from urllib.parse import urljoin
 
 from kawa.apis.duck import Destination
@@ -17,6 +22,10 @@ from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import KawaError, NotFoundError, ValidationError
 from kawa.reconciler.tracker import Track
 from kawa.store.base import ResourceKey, ResourceStore
+
+SERVICES_URL: Final[ContextVar[str]] = ContextVar("kawa_services_url", default="")
+"""Where kawa serves core/v1 Services by path (``http://127.0.0.1:7080/services``): set by
+:mod:`kawa.runtime` for the tasks it starts; empty: Knative's cluster-local URL."""
 
 
 class Unresolvable(KawaError):
@@ -58,6 +67,14 @@ async def resolve(
         raise Unresolvable(
             "NotFound", f'{ref.kind} "{ref.name}" does not exist in namespace "{ref.namespace}"'
         ) from None
+    if kind.group == "" and kind.kind == "Service":
+        base = SERVICES_URL.get()
+        service_url = (
+            f"{base}/{ref.namespace}/{ref.name}"
+            if base
+            else f"http://{ref.name}.{ref.namespace}.svc.cluster.local"
+        )
+        return _with_uri(service_url, destination.uri)
     address = target.get("status", {}).get("address", {}) or {}
     url = address.get("url") if isinstance(address, dict) else None
     if not isinstance(url, str) or not url:
@@ -65,7 +82,12 @@ async def resolve(
             "NotAddressable",
             f'{ref.kind} "{ref.namespace}/{ref.name}" has no status.address.url (not ready yet)',
         )
-    if destination.uri:
+    return _with_uri(url, destination.uri)
+
+
+def _with_uri(url: str, uri: str | None) -> str:
+    """``url`` with a Destination's relative ``uri`` joined to it."""
+    if uri:
         base = url if url.endswith("/") else url + "/"
-        return urljoin(base, destination.uri.lstrip("/"))
-    return str(url)
+        return urljoin(base, uri.lstrip("/"))
+    return url

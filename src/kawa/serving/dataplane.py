@@ -141,7 +141,8 @@ class ServingDataPlane:
             if found is not None:
                 split = self.table.lookup(*found)
                 if split is not None:
-                    return await self._serve(request, found[0], found[1], split, request.raw_path)
+                    path = router.origin_form(request)
+                    return await self._serve(request, found[0], found[1], split, path)
             return await handler(request)
 
         return by_host

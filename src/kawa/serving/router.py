@@ -259,6 +259,15 @@ def host_route(host: str) -> tuple[str, str] | None:
     return namespace, name
 
 
+def origin_form(request: web.Request) -> str:
+    """The request's path and query as sent, in origin form: a proxy client's absolute-form
+    target (``GET http://web.default.svc.cluster.local/a?x=1``) gives ``/a?x=1``."""
+    raw = request.raw_path
+    if raw.startswith("/"):
+        return raw
+    return request.rel_url.raw_path_qs or "/"
+
+
 def tail_of(raw_path: str, segments: int = 3) -> str:
     """The path (and query) to forward: ``raw_path`` without its first ``segments`` segments.
 

@@ -32,7 +32,7 @@ import base64
 import collections
 import re
 import ssl as ssl_module
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote, urlsplit
@@ -72,6 +72,8 @@ _METHOD: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 Origin = tuple[str, str, int]
+ConnectTo = Callable[[str, int], tuple[str, int] | None]
+"""``connect_to(host, port)``: the address to connect to for a URL's host and port, or None."""
 
 
 class InvalidURLError(HttpClientError):
@@ -120,6 +122,10 @@ class HttpClient:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
+        self.connect_to: ConnectTo | None = None
+        """Where to connect for a plain ``http://`` host and port instead of the URL's own
+        (``None``: the URL's); the request keeps its URL's ``Host``, like curl's
+        ``--connect-to``. kawa points cluster names (``*.svc.cluster.local``) at itself."""
 
     @property
     def open_connections(self) -> int:
@@ -276,10 +282,13 @@ class HttpClient:
             ssl = self._ssl_context
             if ssl is None:
                 ssl = self._ssl_context = ssl_module.create_default_context()
+        address = (host, port)
+        if scheme == "http" and self.connect_to is not None:
+            address = self.connect_to(host, port) or address
         self._opening += 1
         try:
             _, conn = await self._loop.create_connection(
-                self._new_connection, host, port, ssl=ssl, server_hostname=host if ssl else None
+                self._new_connection, *address, ssl=ssl, server_hostname=host if ssl else None
             )
         except OSError as exc:
             raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc

@@ -1,5 +1,6 @@
 """The core API group (``""``, version ``v1``): Namespace, ServiceAccount, ConfigMap,
-Secret, Event and Pod, with the printer columns of Kubernetes' server-side printers.
+Secret, Event, Pod, Service and Endpoints, with the printer columns of Kubernetes'
+server-side printers.
 
 One module per kind, each declared once as models (:mod:`kawa.apis.model`): the parser,
 defaults, update rules, schema and merge keys derive from them. The Pod's parts have modules
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from kawa.apis.core import configmap, event, namespace, pod, pod_status, secret
+from kawa.apis.core import configmap, endpoints, event, namespace, pod, pod_status, secret
+from kawa.apis.core import service as svc
 from kawa.apis.core import serviceaccount as sa
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 
@@ -170,17 +172,54 @@ POD: Final = ResourceKind(
     ),
 )
 
-KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD)
+SERVICE: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=svc.KIND,
+    plural="services",
+    singular="service",
+    namespaced=True,
+    model=svc.Service,
+    status=svc.ServiceStatus,
+    short_names=("svc",),
+    categories=("all",),
+    printer_columns=(
+        PrinterColumn("Type", "string", value=svc.type_cell),
+        PrinterColumn("Cluster-IP", "string", value=svc.cluster_ip_cell),
+        PrinterColumn("External-IP", "string", value=svc.external_ip_cell),
+        PrinterColumn("Port(s)", "string", value=svc.ports_cell),
+        AGE,
+        PrinterColumn("Selector", "string", value=svc.selector_cell, priority=1),
+    ),
+    selectable_fields=("spec.clusterIP", "spec.type"),
+)
+
+ENDPOINTS: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=endpoints.KIND,
+    plural="endpoints",
+    singular="endpoints",
+    namespaced=True,
+    model=endpoints.Endpoints,
+    short_names=("ep",),
+    printer_columns=(PrinterColumn("Endpoints", "string", value=endpoints.endpoints_cell), AGE),
+    subresources=(),
+)
+
+KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD, SERVICE, ENDPOINTS)
 """The core/v1 kinds kawa serves."""
 
 __all__ = [
     "CONFIG_MAP",
+    "ENDPOINTS",
     "EVENT",
     "GROUP",
     "KINDS",
     "NAMESPACE",
     "POD",
     "SECRET",
+    "SERVICE",
     "SERVICE_ACCOUNT",
     "VERSION",
 ]
