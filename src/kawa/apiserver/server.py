@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi, options, status
+from kawa.apiserver import discovery, openapi, openapi_v2, options, status
 from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
@@ -57,12 +57,17 @@ class ApiServer:
         app.add_routes(
             [
                 web.get("/version", self.version),
+                web.get("/version/", self.version),
                 web.get("/healthz", self.health),
                 web.get("/readyz", self.health),
                 web.get("/livez", self.health),
                 web.get("/api", self.core_versions),
+                web.get("/api/", self.core_versions),
                 web.get("/apis", self.groups),
+                web.get("/apis/", self.groups),
+                web.get("/openapi/v2", self.openapi_v2),
                 web.get("/openapi/v3", self.openapi_index),
+                web.get("/openapi/v3/", self.openapi_index),
                 web.get("/openapi/v3/{tail:.+}", self.openapi_document),
                 web.route("*", "/api/v1{tail:(/.*)?}", self.core),
                 web.route("*", "/apis/{group}/{version}{tail:(/.*)?}", self.grouped),
@@ -85,6 +90,16 @@ class ApiServer:
 
     async def openapi_index(self, request: web.Request) -> web.Response:
         return json_response(openapi.index(self._scheme))
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        if openapi_v2.wants_protobuf(request.headers.get("Accept", "")):
+            return web.Response(
+                body=openapi_v2.document_protobuf(self._scheme),
+                content_type=openapi_v2.PROTOBUF_CONTENT_TYPE,
+            )
+        return web.Response(
+            body=openapi_v2.document_json(self._scheme), content_type="application/json"
+        )
 
     async def openapi_document(self, request: web.Request) -> web.Response:
         body = openapi.document(self._scheme, request.match_info["tail"])

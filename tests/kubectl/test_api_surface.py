@@ -1,0 +1,111 @@
+"""The API surface kubectl expects beyond the kinds: ``/openapi/v2`` (client-side validation
+of unknown kinds and of Lists), discovery paths with a trailing slash, dry-run answers that
+keep ``status`` (``kubectl diff``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..e2e.e2e_support import KawaProcess, kawa_up
+from .cases import CASES
+from .kubectl_support import Api, Kubectl, to_yaml
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
+    with kawa_up(tmp_path_factory.mktemp("surface")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api(kawa: KawaProcess) -> Api:
+    return Api(kawa.data_dir / "kubeconfig")
+
+
+@pytest.fixture
+def kubectl(kawa: KawaProcess, tmp_path: Path) -> Kubectl:
+    return Kubectl(kawa.data_dir / "kubeconfig", tmp_path / "kube-cache")
+
+
+def test_unknown_kind_is_no_matches_for_kind(kubectl: Kubectl) -> None:
+    foo = {"apiVersion": "example.com/v1", "kind": "Foo", "metadata": {"name": "x"}}
+    failed = kubectl.run("apply", "-f", "-", stdin=to_yaml(foo))
+    assert failed.code != 0
+    assert 'no matches for kind "Foo" in version "example.com/v1"' in failed.stderr, failed
+    assert "resource mapping not found" in failed.stderr, failed
+    assert "openapi" not in failed.stderr, failed
+
+
+def test_a_list_is_validated_on_the_client_with_openapi_v2(kubectl: Kubectl) -> None:
+    broker: dict[str, Any] = {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": "listed", "namespace": "default"},
+        "spec": {"delivery": {"retry": 2, "backoffPolicy": "linear"}},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "listed", "namespace": "default", "labels": {"a": "b"}},
+        "data": {"k": "v"},
+    }
+    listed = {"apiVersion": "v1", "kind": "List", "items": [broker, config]}
+    out = kubectl.ok("apply", "-f", "-", stdin=to_yaml(listed))
+    assert "broker.eventing.knative.dev/listed created" in out, out
+    assert "configmap/listed created" in out, out
+    # a List is checked against the /openapi/v2 definitions: unknown fields are caught there
+    broker["spec"]["delivery"]["bogus"] = 1
+    failed = kubectl.fails("apply", "-f", "-", stdin=to_yaml(listed))
+    assert 'unknown field "bogus"' in failed.stderr, failed.explain()
+    assert "Broker.spec.delivery" in failed.stderr, failed.explain()
+
+
+def test_openapi_v2_as_json_and_protobuf(api: Api) -> None:
+    doc = api.call("GET", "/openapi/v2")
+    assert doc["swagger"] == "2.0"
+    broker = doc["definitions"]["dev.knative.eventing.v1.Broker"]
+    assert broker["x-kubernetes-group-version-kind"] == [
+        {"group": "eventing.knative.dev", "version": "v1", "kind": "Broker"}
+    ]
+    assert broker["properties"]["metadata"]["$ref"] == (
+        "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    )
+    patch = doc["paths"]["/apis/eventing.knative.dev/v1/namespaces/{namespace}/brokers/{name}"]
+    assert "fieldValidation" in [p["name"] for p in patch["patch"]["parameters"]]
+    conn = api.connection()
+    try:
+        conn.request(
+            "GET",
+            "/openapi/v2",
+            headers={
+                "Authorization": f"Bearer {api.token}",
+                "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+            },
+        )
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type", "").endswith("+protobuf")
+    assert body.startswith(b"\x0a\x032.0")  # field 1 (swagger), "2.0"
+    assert b"dev.knative.eventing.v1.Broker" in body
+
+
+@pytest.mark.parametrize("path", ["/version", "/api", "/apis", "/api/v1", "/openapi/v3"])
+def test_discovery_answers_with_a_trailing_slash(api: Api, path: str) -> None:
+    assert api.call("GET", path + "/") == api.call("GET", path)
+
+
+def test_every_kind_passes_client_side_validation_in_a_list(kubectl: Kubectl) -> None:
+    """A List of one valid manifest per kind: its items are validated on the client against
+    /openapi/v2, which must accept every one of them."""
+    listed = {"apiVersion": "v1", "kind": "List", "items": [c.manifest for c in CASES]}
+    out = kubectl.ok("create", "--dry-run=client", "-f", "-", stdin=to_yaml(listed))
+    assert out.count("(dry run)") == len(CASES), out
