@@ -24,12 +24,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi, openapi_v2, options, status
+from kawa.apiserver import discovery, openapi, openapi_v2, options, reviews, status
 from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
 from kawa.apiserver.responses import json_response
+from kawa.apiserver.reviews import Reviews
 from kawa.apiserver.writes import Writes
+from kawa.authorization import Attributes
 from kawa.errors import KawaError, MethodNotAllowedError, NotFoundError, ValidationError
 from kawa.store.base import ResourceStore
 
@@ -47,6 +49,7 @@ class ApiServer:
         self._reads = Reads(store)
         self._writes = Writes(store, scheme)
         self._deletes = Deletes(store)
+        self._reviews = Reviews(store)
         self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
 
     def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:
@@ -54,6 +57,7 @@ class ApiServer:
         self._subresources[(resource, name)] = handler
 
     def install(self, app: web.Application) -> None:
+        self._reviews.install(app)  # before the resources' routes, which would match them
         app.add_routes(
             [
                 web.get("/version", self.version),
@@ -129,6 +133,8 @@ class ApiServer:
                     raise NotFoundError(f"the server could not find {group or 'core'}/{version}")
                 return json_response(listed)
             target = parse_path(self._scheme, group, version, segments)
+            if reviews.impersonating(request):
+                await self._reviews.check(request, _attributes(request, target))
             return await self._dispatch(request, target)
         except KawaError as err:
             if status.reason_of(err).code >= 500:
@@ -170,6 +176,19 @@ class ApiServer:
             if method == "DELETE":
                 return await self._deletes.delete(request, target)
         raise MethodNotAllowedError(f"the method {method} is not allowed here")
+
+
+def _attributes(request: web.Request, target: Target) -> Attributes:
+    """What a resource request asks, in RBAC's terms."""
+    watch = request.query.get("watch") in ("1", "true")
+    return Attributes(
+        verb=reviews.request_verb(request.method, target.name, watch),
+        api_group=target.group,
+        resource=target.kind.plural,
+        subresource=target.subresource or "",
+        namespace=target.namespace or "",
+        name=target.name or "",
+    )
 
 
 def _error(err: KawaError, target: Target | None) -> web.Response:

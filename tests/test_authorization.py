@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kawa.sources.apiserver import authorize
+from kawa import authorization as authorize
 
 # The tutorial's serviceaccount.yaml, as examples/seed keeps it.
 SEED = (
-    Path(__file__).resolve().parents[3] / "examples" / "seed" / "serviceaccount.yaml"
+    Path(__file__).resolve().parents[1] / "examples" / "seed" / "serviceaccount.yaml"
 ).read_text()
 
 SEED_OBJECTS: list[dict[str, Any]] = list(yaml.safe_load_all(SEED))
