@@ -12,7 +12,7 @@ import pytest
 
 from ..e2e.e2e_support import KawaProcess, kawa_up
 from .cases import CASES
-from .kubectl_support import Api, Kubectl, to_yaml
+from .kubectl_support import Api, Kubectl, condition, header, to_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +109,25 @@ def test_every_kind_passes_client_side_validation_in_a_list(kubectl: Kubectl) ->
     listed = {"apiVersion": "v1", "kind": "List", "items": [c.manifest for c in CASES]}
     out = kubectl.ok("create", "--dry-run=client", "-f", "-", stdin=to_yaml(listed))
     assert out.count("(dry run)") == len(CASES), out
+
+
+def test_get_nodes_lists_kawas_node(kubectl: Kubectl) -> None:
+    table = kubectl.ok("get", "nodes")
+    assert header(table) == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"], table
+    row = table.splitlines()[1].split()
+    assert row[:3] == ["kawa", "Ready", "control-plane"], table
+    assert row[4].startswith("v1.32"), table
+    node = kubectl.json("get", "node", "kawa")
+    capacity = node["status"]["capacity"]
+    assert int(capacity["cpu"]) >= 1
+    assert capacity["memory"].endswith("Ki")
+    assert capacity["pods"] == "110"
+    assert node["status"]["allocatable"] == capacity
+    ready = condition(node)
+    assert ready is not None
+    assert ready["status"] == "True"
+    assert ready["lastHeartbeatTime"]
+    assert node["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.32")
+    assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
+    wide = kubectl.ok("get", "nodes", "-o", "wide")
+    assert "INTERNAL-IP" in header(wide), wide
