@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ..e2e.e2e_support import KawaProcess, kawa_up
+from ..waiting import wait_until
 from .cases import CASES
 from .kubectl_support import Api, Kubectl, condition, header, to_yaml
 
@@ -131,3 +132,29 @@ def test_get_nodes_lists_kawas_node(kubectl: Kubectl) -> None:
     assert {"type": "InternalIP", "address": "127.0.0.1"} in node["status"]["addresses"]
     wide = kubectl.ok("get", "nodes", "-o", "wide")
     assert "INTERNAL-IP" in header(wide), wide
+
+
+def test_kubectl_diff_keeps_the_status(kubectl: Kubectl) -> None:
+    broker: dict[str, Any] = {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": "diffed", "namespace": "default"},
+        "spec": {"delivery": {"retry": 1}},
+    }
+    kubectl.apply(broker)
+    wait_until(
+        lambda: condition(kubectl.json("get", "broker", "diffed")) is not None,
+        20,
+        "the Broker never reported a status",
+    )
+    broker["spec"]["delivery"]["retry"] = 3
+    diff = kubectl.run("diff", "-f", "-", stdin=to_yaml(broker))
+    assert diff.code == 1, diff.explain()  # 1: differences found
+    changed = [
+        line
+        for line in diff.stdout.splitlines()
+        if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))
+    ]
+    assert sorted(changed) == sorted(
+        ["-  generation: 1", "+  generation: 2", "-    retry: 1", "+    retry: 3"]
+    ), diff.stdout
