@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+
+from kawa.apis.registry import SCHEME
+from kawa.apiserver import crds
 
 from ..e2e.e2e_support import KawaProcess, kawa_up
 from ..waiting import wait_until
@@ -158,3 +162,50 @@ def test_kubectl_diff_keeps_the_status(kubectl: Kubectl) -> None:
     assert sorted(changed) == sorted(
         ["-  generation: 1", "+  generation: 2", "-    retry: 1", "+    retry: 3"]
     ), diff.stdout
+
+
+def test_get_crd_lists_every_knative_kind(kubectl: Kubectl) -> None:
+    table = kubectl.ok("get", "crd")
+    assert header(table) == ["NAME", "CREATED AT"], table
+    names = {line.split()[0] for line in table.splitlines()[1:]}
+    wanted = {
+        f"{rk.plural}.{api_version.rpartition('/')[0]}"
+        for rk in SCHEME.kinds
+        for api_version in rk.served_api_versions
+        if not crds.is_builtin(api_version.rpartition("/")[0])
+    }
+    assert names == wanted, table
+    assert "brokers.eventing.knative.dev" in names
+    broker = yaml.safe_load(kubectl.ok("get", "crd", "brokers.eventing.knative.dev", "-o", "yaml"))
+    spec = broker["spec"]
+    assert spec["group"] == "eventing.knative.dev"
+    assert spec["scope"] == "Namespaced"
+    assert spec["names"]["kind"] == "Broker"
+    assert "knative" in spec["names"]["categories"]
+    v1 = spec["versions"][0]
+    assert (v1["name"], v1["served"], v1["storage"]) == ("v1", True, True)
+    assert v1["subresources"] == {"status": {}}
+    schema = v1["schema"]["openAPIV3Schema"]
+    assert "delivery" in schema["properties"]["spec"]["properties"]
+    assert "READY" in [c["name"].upper() for c in v1["additionalPrinterColumns"]]
+    established = condition(broker, "Established")
+    assert established is not None
+    assert established["status"] == "True"
+    trigger = kubectl.json("get", "crd", "triggers.eventing.knative.dev")
+    assert [(v["name"], v["storage"]) for v in trigger["spec"]["versions"]] == [
+        ("v1", True),
+        ("v1alpha1", False),
+    ]
+    ping = kubectl.json("get", "crd", "pingsources.sources.knative.dev")
+    assert ping["metadata"]["labels"]["duck.knative.dev/source"] == "true"
+
+
+def test_crds_are_read_only(kubectl: Kubectl) -> None:
+    for args in (
+        ("delete", "crd", "brokers.eventing.knative.dev"),
+        ("label", "crd", "brokers.eventing.knative.dev", "a=b"),
+    ):
+        refused = kubectl.fails(*args)
+        assert "MethodNotAllowed" in refused.stderr, refused.explain()
+        assert "read-only" in refused.stderr, refused.explain()
+    assert kubectl.ok("get", "crd", "brokers.eventing.knative.dev", "-o", "name")

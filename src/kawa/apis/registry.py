@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from kawa.apis import core, eventing, flows, messaging, meta, rbac, serving, sources
+from kawa.apis import apiextensions, core, eventing, flows, messaging, meta, rbac, serving, sources
 from kawa.apis.kinds import PrinterColumn, ResourceKind
 from kawa.errors import FieldError, ValidationError
 
@@ -111,6 +111,7 @@ KINDS: Final = (
     *serving.KINDS,
     *core.KINDS,
     *rbac.KINDS,
+    *apiextensions.KINDS,
 )
 """Every kind kawa serves; add new kinds here."""
 

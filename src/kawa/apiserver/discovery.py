@@ -14,9 +14,11 @@ from typing import Any, Final
 
 from kawa import __version__
 from kawa.apis.registry import Scheme
+from kawa.apiserver.crds import READ_ONLY
 from kawa.apiserver.reviews import REVIEWS
 
 VERBS: Final = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+READ_VERBS: Final = ["get", "list", "watch"]
 
 
 def version() -> dict[str, Any]:
@@ -86,7 +88,7 @@ def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None
             "singularName": rk.singular,
             "namespaced": rk.namespaced,
             "kind": rk.kind,
-            "verbs": VERBS,
+            "verbs": READ_VERBS if rk.resource in READ_ONLY else VERBS,
         }
         if rk.short_names:
             entry["shortNames"] = list(rk.short_names)

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi, openapi_v2, options, reviews, status
+from kawa.apiserver import crds, discovery, openapi, openapi_v2, options, reviews, status
 from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
@@ -143,6 +143,9 @@ class ApiServer:
 
     async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
+        if target.kind.resource in crds.READ_ONLY and method != "GET":
+            message = crds.READ_ONLY_MESSAGE.format(resource=target.kind.plural)
+            raise MethodNotAllowedError(message)
         if target.subresource is not None:
             if target.subresource == "status" and "status" in target.kind.subresources:
                 if method == "GET":
