@@ -209,3 +209,12 @@ def test_crds_are_read_only(kubectl: Kubectl) -> None:
         assert "MethodNotAllowed" in refused.stderr, refused.explain()
         assert "read-only" in refused.stderr, refused.explain()
     assert kubectl.ok("get", "crd", "brokers.eventing.knative.dev", "-o", "name")
+
+
+@pytest.mark.skipif(
+    SCHEME.for_resource("", "v1", "services") is None,
+    reason="kubectl cluster-info lists core v1 Services, which this kawa does not serve yet",
+)
+def test_cluster_info(kubectl: Kubectl, kawa: KawaProcess) -> None:
+    out = kubectl.ok("cluster-info")
+    assert f"Kubernetes control plane is running at https://127.0.0.1:{kawa.api_port}" in out, out
