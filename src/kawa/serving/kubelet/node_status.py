@@ -28,6 +28,7 @@ from kawa import __version__
 from kawa.apis import core
 from kawa.apis.conditions import Clock
 from kawa.errors import ConflictError, KawaError, NotFoundError
+from kawa.serving.kubelet import steps
 from kawa.store.base import ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,8 @@ async def heartbeat(
     while True:
         with contextlib.suppress(ConflictError):  # someone wrote the node: next beat wins
             try:
-                await report(store, name, data_dir, clock)
+                # finished: a store write is never abandoned half-way (see .steps)
+                await steps.finish(report(store, name, data_dir, clock))
             except KawaError as err:
                 log.warning("kubelet: cannot report node %s: %s", name, err)
         await asyncio.sleep(interval)
