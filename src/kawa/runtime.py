@@ -36,7 +36,8 @@ from aiohttp import web
 
 from kawa import allocator, files
 from kawa.apis import core
-from kawa.apiserver import access
+from kawa.apis.registry import SCHEME
+from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
 from kawa.broker import ttl
 from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
@@ -225,6 +226,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     runner: web.AppRunner | None = None
     try:
         await ensure_namespaces(store)
+        await crds.sync(store, SCHEME)
         await ensure_serving_config(store)
         await ensure_broker_configs(store)
         async with Dispatcher() as dispatcher:

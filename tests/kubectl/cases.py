@@ -366,6 +366,15 @@ CASES: Final = (
         builtin=True,
     ),
     KindCase(
+        "Node",
+        "no",
+        _obj("v1", "Node", "knode", namespaced=False),
+        ("metadata", "annotations", "owner"),
+        ("b", "c", "d"),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        builtin=True,
+    ),
+    KindCase(
         "ServiceAccount",
         "sa",
         _obj("v1", "ServiceAccount", "ksa", secrets=[{"name": "s1"}]),

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from kawa.apis import (
+    apiextensions,
     apps,
     batch,
     core,
@@ -140,6 +141,7 @@ KINDS: Final = (
     *rbac.KINDS,
     *batch.KINDS,
     *apps.KINDS,
+    *apiextensions.KINDS,
 )
 """Every kind kawa serves; add new kinds here."""
 

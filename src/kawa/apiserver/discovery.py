@@ -14,8 +14,11 @@ from typing import Any, Final
 
 from kawa import __version__
 from kawa.apis.registry import Scheme
+from kawa.apiserver.crds import READ_ONLY
+from kawa.apiserver.reviews import REVIEWS
 
 VERBS: Final = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+READ_VERBS: Final = ["get", "list", "watch"]
 
 
 def version() -> dict[str, Any]:
@@ -34,6 +37,8 @@ def version() -> dict[str, Any]:
 
 def _group_versions(scheme: Scheme) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
+    for group, version in REVIEWS:
+        groups.setdefault(group, []).append(version)
     for rk in scheme.kinds:
         for api_version in rk.served_api_versions:
             group, _, version = api_version.rpartition("/")
@@ -64,16 +69,26 @@ def groups(scheme: Scheme) -> dict[str, Any]:
 def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None:
     api_version = f"{group}/{version}" if group else version
     kinds = [rk for rk in scheme.kinds if api_version in rk.served_api_versions]
-    if not kinds:
+    reviews = REVIEWS.get((group, version), ())
+    if not kinds and not reviews:
         return None
-    listed: list[dict[str, Any]] = []
+    listed: list[dict[str, Any]] = [
+        {
+            "name": plural,
+            "singularName": kind.lower(),
+            "namespaced": namespaced,
+            "kind": kind,
+            "verbs": ["create"],
+        }
+        for plural, kind, namespaced in reviews
+    ]
     for rk in kinds:
         entry: dict[str, Any] = {
             "name": rk.plural,
             "singularName": rk.singular,
             "namespaced": rk.namespaced,
             "kind": rk.kind,
-            "verbs": VERBS,
+            "verbs": READ_VERBS if rk.resource in READ_ONLY else VERBS,
         }
         if rk.short_names:
             entry["shortNames"] = list(rk.short_names)

@@ -98,6 +98,12 @@ def _kind_schema(rk: ResourceKind, group: str, version: str, storage: bool) -> d
     }
 
 
+def kind_schema(rk: ResourceKind, group: str, version: str, storage: bool) -> dict[str, Any]:
+    """The schema of ``rk`` as ``group/version`` (``storage``: the full declaration; other
+    versions accept their fields as given, the server converts them)."""
+    return _kind_schema(rk, group, version, storage)
+
+
 _OBJECT_SCHEMAS: dict[tuple[str, str, int], dict[str, Any]] = {}
 
 

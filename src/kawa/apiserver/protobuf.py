@@ -6,8 +6,9 @@ rolebinding``/``clusterrolebinding`` and ``create deployment`` POST their object
 ``application/vnd.kubernetes.protobuf``: the magic ``k8s\\x00`` followed by a
 ``runtime.Unknown`` envelope whose ``raw`` field holds the object
 (``k8s.io/api/{core,rbac,apps}/v1/generated.proto``; of a Deployment, the fields that
-generator sets). :func:`decode_object` turns such a body into the JSON-shaped dict the rest
-of the API server reads; called by :func:`kawa.apiserver.requests.read_body`.
+generator sets; and the reviews of ``kubectl auth``). :func:`decode_object` turns such a
+body into the JSON-shaped dict the rest of the API server reads; called by
+:func:`kawa.apiserver.requests.read_body`.
 
 The wire reader is small and pure: varints, length-delimited fields and fixed 32/64-bit fields.
 Only the kinds in :data:`DECODERS` are understood (others raise :class:`UnsupportedKind`, a
@@ -431,7 +432,40 @@ _DEPLOYMENT = _Message(
     }
 )
 
+# -- authorization/v1 and authentication/v1 (the reviews kubectl auth sends) ------------------
+
+_RESOURCE_ATTRIBUTES = _Message(
+    {
+        1: _one("namespace", _string),
+        2: _one("verb", _string),
+        3: _one("group", _string),
+        4: _one("version", _string),
+        5: _one("resource", _string),
+        6: _one("subresource", _string),
+        7: _one("name", _string),
+    }
+)
+_NON_RESOURCE_ATTRIBUTES = _Message({1: _one("path", _string), 2: _one("verb", _string)})
+_EXTRA_VALUE = _Message({1: _many("items", _string)})
+_ACCESS_REVIEW_SPEC = _MapMessage(
+    {
+        1: _one("resourceAttributes", _RESOURCE_ATTRIBUTES),
+        2: _one("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+        3: _one("user", _string),
+        4: _many("groups", _string),
+        5: _many("extra", _map(_EXTRA_VALUE)),
+        6: _one("uid", _string),
+    },
+    frozenset({"extra"}),
+)
+_ACCESS_REVIEW = _Message({1: _one("metadata", _OBJECT_META), 2: _one("spec", _ACCESS_REVIEW_SPEC)})
+_RULES_REVIEW = _Message(
+    {1: _one("metadata", _OBJECT_META), 2: _one("spec", _Message({1: _one("namespace", _string)}))}
+)
+_SELF_REVIEW = _Message({1: _one("metadata", _OBJECT_META)})
+
 _RBAC = "rbac.authorization.k8s.io/v1"
+_AUTHZ = "authorization.k8s.io/v1"
 DECODERS: dict[tuple[str, str], Reader] = {
     ("v1", "Namespace"): _NAMESPACE,
     ("v1", "ConfigMap"): _CONFIG_MAP,
@@ -443,6 +477,11 @@ DECODERS: dict[tuple[str, str], Reader] = {
     (_RBAC, "RoleBinding"): _BINDING,
     (_RBAC, "ClusterRoleBinding"): _BINDING,
     ("apps/v1", "Deployment"): _DEPLOYMENT,
+    (_AUTHZ, "SelfSubjectAccessReview"): _ACCESS_REVIEW,
+    (_AUTHZ, "SubjectAccessReview"): _ACCESS_REVIEW,
+    (_AUTHZ, "LocalSubjectAccessReview"): _ACCESS_REVIEW,
+    (_AUTHZ, "SelfSubjectRulesReview"): _RULES_REVIEW,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): _SELF_REVIEW,
 }
 """The (apiVersion, kind) pairs kawa reads in protobuf, each with its message reader."""
 
@@ -483,7 +522,7 @@ def decode_object(
             "with kubectl apply -f or kubectl create -f"
         )
     raw = envelope.get("raw")
-    if not raw:
+    if raw is None or (not raw and reader is not _SELF_REVIEW):  # a SelfSubjectReview is {}
         raise ValidationError.single("", f"the protobuf body holds no {kind} (raw is empty)")
     obj = reader(_BYTES, raw, "")
     return {"apiVersion": api_version, "kind": kind, **obj}

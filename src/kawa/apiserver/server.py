@@ -25,13 +25,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kawa.apis.registry import SCHEME, Scheme
-from kawa.apiserver import discovery, openapi, options, status
+from kawa.apiserver import crds, discovery, openapi, openapi_v2, options, reviews, status
 from kawa.apiserver.deletes import Deletes
 from kawa.apiserver.reads import Reads
 from kawa.apiserver.requests import Target, parse_path
 from kawa.apiserver.responses import json_response
+from kawa.apiserver.reviews import Reviews
 from kawa.apiserver.scale import Scales
 from kawa.apiserver.writes import Writes
+from kawa.authorization import Attributes
 from kawa.errors import KawaError, MethodNotAllowedError, NotFoundError, ValidationError
 from kawa.store.base import ResourceStore
 
@@ -50,6 +52,7 @@ class ApiServer:
         self._writes = Writes(store, scheme)
         self._deletes = Deletes(store)
         self._scales = Scales(store)
+        self._reviews = Reviews(store)
         self._subresources: dict[tuple[str, str], SubresourceHandler] = {}
 
     def add_subresource(self, resource: str, name: str, handler: SubresourceHandler) -> None:
@@ -57,15 +60,21 @@ class ApiServer:
         self._subresources[(resource, name)] = handler
 
     def install(self, app: web.Application) -> None:
+        self._reviews.install(app)  # before the resources' routes, which would match them
         app.add_routes(
             [
                 web.get("/version", self.version),
+                web.get("/version/", self.version),
                 web.get("/healthz", self.health),
                 web.get("/readyz", self.health),
                 web.get("/livez", self.health),
                 web.get("/api", self.core_versions),
+                web.get("/api/", self.core_versions),
                 web.get("/apis", self.groups),
+                web.get("/apis/", self.groups),
+                web.get("/openapi/v2", self.openapi_v2),
                 web.get("/openapi/v3", self.openapi_index),
+                web.get("/openapi/v3/", self.openapi_index),
                 web.get("/openapi/v3/{tail:.+}", self.openapi_document),
                 web.route("*", "/api/v1{tail:(/.*)?}", self.core),
                 web.route("*", "/apis/{group}/{version}{tail:(/.*)?}", self.grouped),
@@ -88,6 +97,16 @@ class ApiServer:
 
     async def openapi_index(self, request: web.Request) -> web.Response:
         return json_response(openapi.index(self._scheme))
+
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        if openapi_v2.wants_protobuf(request.headers.get("Accept", "")):
+            return web.Response(
+                body=openapi_v2.document_protobuf(self._scheme),
+                content_type=openapi_v2.PROTOBUF_CONTENT_TYPE,
+            )
+        return web.Response(
+            body=openapi_v2.document_json(self._scheme), content_type="application/json"
+        )
 
     async def openapi_document(self, request: web.Request) -> web.Response:
         body = openapi.document(self._scheme, request.match_info["tail"])
@@ -117,6 +136,8 @@ class ApiServer:
                     raise NotFoundError(f"the server could not find {group or 'core'}/{version}")
                 return json_response(listed)
             target = parse_path(self._scheme, group, version, segments)
+            if reviews.impersonating(request):
+                await self._reviews.check(request, _attributes(request, target))
             return await self._dispatch(request, target)
         except KawaError as err:
             if status.reason_of(err).code >= 500:
@@ -125,6 +146,9 @@ class ApiServer:
 
     async def _dispatch(self, request: web.Request, target: Target) -> web.StreamResponse:
         method = request.method
+        if target.kind.resource in crds.READ_ONLY and method != "GET":
+            message = crds.READ_ONLY_MESSAGE.format(resource=target.kind.plural)
+            raise MethodNotAllowedError(message)
         if target.subresource is not None:
             if target.subresource == "status" and "status" in target.kind.subresources:
                 if method == "GET":
@@ -160,6 +184,19 @@ class ApiServer:
             if method == "DELETE":
                 return await self._deletes.delete(request, target)
         raise MethodNotAllowedError(f"the method {method} is not allowed here")
+
+
+def _attributes(request: web.Request, target: Target) -> Attributes:
+    """What a resource request asks, in RBAC's terms."""
+    watch = request.query.get("watch") in ("1", "true")
+    return Attributes(
+        verb=reviews.request_verb(request.method, target.name, watch),
+        api_group=target.group,
+        resource=target.kind.plural,
+        subresource=target.subresource or "",
+        namespace=target.namespace or "",
+        name=target.name or "",
+    )
 
 
 def _error(err: KawaError, target: Target | None) -> web.Response:

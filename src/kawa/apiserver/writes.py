@@ -135,8 +135,8 @@ class Writes:
         key = target.key()
         strategies.for_kind(target.kind).prepare_for_update(old, obj)
         target.kind.validate_update(old, obj)
-        if options.dry_run:
-            return respond(request, target, obj)
+        if options.dry_run:  # what the store would answer: the stored status kept
+            return respond(request, target, _as_stored(old, obj))
         return respond(request, target, await self._store.update(key, obj))
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
@@ -219,6 +219,20 @@ class Writes:
             return respond(request, target, stored)
         updated = await self._store.update(target.key(), stored, status_only=True)
         return respond(request, target, updated)
+
+
+def _as_stored(old: Obj, obj: Obj) -> Obj:
+    """A dry-run update's answer: ``obj`` with ``old``'s status and, when anything but the
+    metadata and status changed, the next generation (``kubectl diff`` shows both)."""
+    preview = {k: v for k, v in obj.items() if k != "status"}
+    if "status" in old:
+        preview["status"] = old["status"]
+    same = {"metadata", "status", "apiVersion", "kind"}
+    changed = any(old.get(k) != obj.get(k) for k in {*old, *obj} - same)
+    generation = old.get("metadata", {}).get("generation")
+    if changed and isinstance(generation, int):
+        preview["metadata"] = {**obj.get("metadata", {}), "generation": generation + 1}
+    return preview
 
 
 def _names_resource_version(body: Any) -> bool:

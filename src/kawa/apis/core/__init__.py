@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kawa.apis.core import configmap, endpoints, event, namespace, pod, pod_status, secret
+from kawa.apis.core import configmap, endpoints, event, namespace, node, pod, pod_status, secret
 from kawa.apis.core import service as svc
 from kawa.apis.core import serviceaccount as sa
 from kawa.apis.kinds import PrinterColumn, ResourceKind
@@ -207,7 +207,40 @@ ENDPOINTS: Final = ResourceKind(
     subresources=(),
 )
 
-KINDS: Final = (NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET, EVENT, POD, SERVICE, ENDPOINTS)
+NODE: Final = ResourceKind(
+    group=GROUP,
+    versions=(VERSION,),
+    kind=node.KIND,
+    plural="nodes",
+    singular="node",
+    namespaced=False,
+    model=node.Node,
+    status=node.NodeStatus,
+    short_names=("no",),
+    printer_columns=(
+        PrinterColumn("Status", "string", value=node.status_cell),
+        PrinterColumn("Roles", "string", value=node.roles_cell),
+        AGE,
+        PrinterColumn("Version", "string", value=node.version_cell),
+        PrinterColumn("Internal-IP", "string", value=node.internal_ip_cell, priority=1),
+        PrinterColumn("External-IP", "string", value=node.external_ip_cell, priority=1),
+        PrinterColumn("OS-Image", "string", value=node.os_image_cell, priority=1),
+        PrinterColumn("Kernel-Version", "string", value=node.kernel_cell, priority=1),
+        PrinterColumn("Container-Runtime", "string", value=node.runtime_cell, priority=1),
+    ),
+)
+
+KINDS: Final = (
+    NAMESPACE,
+    SERVICE_ACCOUNT,
+    CONFIG_MAP,
+    SECRET,
+    EVENT,
+    POD,
+    NODE,
+    SERVICE,
+    ENDPOINTS,
+)
 """The core/v1 kinds kawa serves."""
 
 __all__ = [
@@ -217,6 +250,7 @@ __all__ = [
     "GROUP",
     "KINDS",
     "NAMESPACE",
+    "NODE",
     "POD",
     "SECRET",
     "SERVICE",

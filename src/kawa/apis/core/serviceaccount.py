@@ -1,6 +1,6 @@
 """The ServiceAccount kind (core/v1): an identity for the processes of Pods and sources.
 
-RBAC bindings name ServiceAccounts as subjects (:mod:`kawa.sources.apiserver.authorize`); an
+RBAC bindings name ServiceAccounts as subjects (:mod:`kawa.authorization`); an
 ApiServerSource runs as one (``spec.serviceAccountName``). Declared in :mod:`kawa.apis.core`.
 """
 

@@ -2,7 +2,7 @@
 ClusterRoleBinding, with the printer columns of Kubernetes' server-side printers.
 
 :mod:`.role` and :mod:`.binding` hold the kinds' rules; whether a ServiceAccount may act on
-a resource is decided where it is asked, by :mod:`kawa.sources.apiserver.authorize`.
+a resource is decided where it is asked, by :mod:`kawa.authorization`.
 :data:`KINDS` is what the scheme registers.
 """
 

@@ -4,7 +4,7 @@ A rule grants ``verbs`` on ``resources`` of ``apiGroups`` (optionally only the o
 in ``resourceNames``), or, in a ClusterRole only, on ``nonResourceURLs``. The validation is
 Kubernetes': verbs are required, a resource rule names at least one group and resource, and
 a rule is about resources or URLs, never both. :func:`parse_role` gives the typed rules to
-:mod:`kawa.sources.apiserver.authorize`. Declared in :mod:`kawa.apis.rbac`.
+:mod:`kawa.authorization`. Declared in :mod:`kawa.apis.rbac`.
 """
 
 from __future__ import annotations

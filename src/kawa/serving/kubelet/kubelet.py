@@ -38,7 +38,7 @@ from kawa.apis.core import pod_status
 from kawa.errors import NotFoundError
 from kawa.reconciler.informer import inform
 from kawa.serving.kubelet import config as config_mod
-from kawa.serving.kubelet import log_handler, process, steps
+from kawa.serving.kubelet import log_handler, node_status, process, steps
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.status import TERMINAL
@@ -88,6 +88,11 @@ class Kubelet:
                 for pod in listed.items:
                     self._on_pod("ADDED", pod)
                 self.ready.set()
+                node = self.node
+                beat = node_status.heartbeat(
+                    self.store, node.node_name, node.root.parent, node.clock
+                )
+                group.create_task(beat, name="kubelet-node")
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")
                 group.create_task(self._watch_pods(listed.resource_version), name="kubelet-pods")
         finally:

@@ -6,8 +6,8 @@
   after a restart from :mod:`.state`;
 - :mod:`.events`: the events themselves and the label/owner filters (pure);
 - :mod:`.watch`: the Cluster / ObjectWatcher protocols, implemented by :mod:`.local` (kawa's
-  own store, RBAC checked by :mod:`.authorize` against the Roles and bindings stored in kawa)
-  and :mod:`.remote`
+  own store, RBAC checked by :mod:`kawa.authorization` against the Roles and bindings
+  stored in kawa) and :mod:`.remote`
   (any Kubernetes-compatible API server, through a kubeconfig in a Secret named by the
   annotation ``sources.kawa.dev/kubeconfig-secret``).
 

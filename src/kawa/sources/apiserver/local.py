@@ -4,7 +4,7 @@ Objects come straight from the resource store (list, then ``store.watch(since=rv
 are those of kawa's scheme (objects are converted to the apiVersion the source asked for);
 the source's ServiceAccount must exist (``default`` always does: Kubernetes' ServiceAccount
 controller keeps one in every namespace), and permissions are decided by
-:func:`kawa.sources.apiserver.authorize.allowed` over the Roles, ClusterRoles, RoleBindings and
+:func:`kawa.authorization.allowed` over the Roles, ClusterRoles, RoleBindings and
 ClusterRoleBindings stored in kawa: the ServiceAccount needs ``get``, ``list`` and ``watch``
 on every resource, in every namespace it watches. The default cluster of every
 ApiServerSource; built by :mod:`kawa.sources.apiserver`.
@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Final
 
+from kawa import authorization
 from kawa.apis import core, rbac
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.label_selector import LabelSelector
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import NotFoundError, ValidationError
-from kawa.sources.apiserver import authorize
 from kawa.sources.apiserver.watch import KindInfo, Listing, Obj, WatchChange
 from kawa.store.base import ResourceKey, ResourceStore
 
@@ -129,7 +129,7 @@ class StoreCluster:
         return [
             f"cannot {verb} {info.resource} {scope(namespace)}"
             for verb in VERBS
-            if not authorize.allowed(
+            if not authorization.allowed(
                 roles,
                 cluster_roles,
                 role_bindings,

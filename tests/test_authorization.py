@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 import yaml
 
-from kawa.sources.apiserver import authorize
+from kawa import authorization as authorize
 
 # The tutorial's serviceaccount.yaml, as examples/seed keeps it.
 SEED = (
-    Path(__file__).resolve().parents[3] / "examples" / "seed" / "serviceaccount.yaml"
+    Path(__file__).resolve().parents[1] / "examples" / "seed" / "serviceaccount.yaml"
 ).read_text()
 
 SEED_OBJECTS: list[dict[str, Any]] = list(yaml.safe_load_all(SEED))
@@ -180,3 +180,58 @@ def test_invalid_objects_grant_nothing() -> None:
     )
     non_resource = role("ClusterRole", [{"nonResourceURLs": ["*"], "verbs": ["*"]}])
     assert not check([non_resource, binding("ClusterRoleBinding", "ClusterRole", [SA])], "get")
+
+
+def _policy(*objects: dict[str, Any]) -> authorize.Policy:
+    return authorize.Policy.of(list(objects))
+
+
+def _cluster_role(name: str, **rule: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "ClusterRole", "metadata": {"name": name}, "rules": [rule]}
+
+
+def _crb(name: str, role_name: str, *subjects: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": role_name,
+        },
+        "subjects": list(subjects),
+    }
+
+
+def test_users_groups_and_superusers() -> None:
+    policy = _policy(
+        _cluster_role("pods", verbs=["get"], apiGroups=[""], resources=["pods"]),
+        _crb("to-jane", "pods", {"kind": "User", "name": "jane"}),
+        _crb("to-devs", "pods", {"kind": "Group", "name": "devs"}),
+    )
+    get_pods = authorize.Attributes("get", "", "pods", namespace="x")
+    jane = authorize.UserInfo("jane")
+    decision = policy.decide(jane, get_pods)
+    assert decision.allowed
+    assert 'ClusterRoleBinding "to-jane"' in decision.reason
+    assert policy.decide(authorize.UserInfo("bob", ("devs",)), get_pods).allowed
+    assert not policy.decide(authorize.UserInfo("bob"), get_pods).allowed
+    assert not policy.decide(jane, authorize.Attributes("delete", "", "pods")).allowed
+    admin = authorize.UserInfo("root", (authorize.SUPERUSERS,))
+    assert policy.decide(admin, authorize.Attributes("delete", "x", "anything")).allowed
+
+
+def test_non_resource_urls() -> None:
+    policy = _policy(
+        _cluster_role("health", verbs=["get"], nonResourceURLs=["/healthz", "/apis/*"]),
+        _crb("to-all", "health", {"kind": "Group", "name": "system:authenticated"}),
+    )
+    user = authorize.UserInfo("jane", ("system:authenticated",))
+    assert policy.decide(user, authorize.Attributes("get", path="/healthz")).allowed
+    assert policy.decide(user, authorize.Attributes("get", path="/apis/x/v1")).allowed
+    assert not policy.decide(user, authorize.Attributes("post", path="/healthz")).allowed
+    assert not policy.decide(user, authorize.Attributes("get", path="/version")).allowed
+    resource_rules, url_rules = authorize.rules_for(policy, user, "default")
+    assert resource_rules == []
+    assert [r.non_resource_urls for r in url_rules] == [("/healthz", "/apis/*")]
