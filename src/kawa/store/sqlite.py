@@ -38,7 +38,7 @@ import copy
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -196,7 +196,14 @@ class SqliteResourceStore:
                 meta.pop(field, None)
             return await self._commit(key, new, "ADDED")
 
-    async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
+    async def update(
+        self,
+        key: ResourceKey,
+        obj: Obj,
+        *,
+        status_only: bool = False,
+        managed_fields: Sequence[Any] | None = None,
+    ) -> Obj:
         async with self._lock:
             row = await self._run(self._get_row, key)
             if row is None:
@@ -215,6 +222,10 @@ class SqliteResourceStore:
                     new["status"] = copy.deepcopy(obj["status"])
                 else:
                     new.pop("status", None)
+                if managed_fields:
+                    new["metadata"]["managedFields"] = copy.deepcopy(managed_fields)
+                elif managed_fields is not None:
+                    new["metadata"].pop("managedFields", None)
             else:
                 new = copy.deepcopy(obj)
                 meta = new.setdefault("metadata", {})
