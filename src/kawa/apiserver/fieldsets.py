@@ -279,10 +279,10 @@ def _compare(
 
 
 def merge(live: Any, config: Any, types: ListTypes) -> Any:
-    """``config`` merged into a copy of ``live``: maps field by field, granular lists item by
-    item (live order, new items appended), anything else replaced by ``config``'s value; a
-    ``null`` in ``config`` removes the field."""
-    return _merge(live, config, "", types)
+    """``config`` merged into a copy of ``live`` (sharing nothing with either): maps field
+    by field, granular lists item by item (live order, new items appended), anything else
+    replaced by ``config``'s value; a ``null`` in ``config`` removes the field."""
+    return _merge(copy.deepcopy(live), config, "", types)
 
 
 def _merge(live: Any, config: Any, pattern: str, types: ListTypes) -> Any:
@@ -362,6 +362,9 @@ def _remove_one(obj: Any, path: Path, types: ListTypes) -> None:
     found = _walk(obj, path, types)
     if found is None:
         return
-    where = next(_locate(found[0], path[-1], found[1], types), None)
+    container, pattern = found
+    if pattern.endswith("[]") and path[-1] == ("f", types.keys.get(pattern[:-2])):
+        return  # the key of an item that stays (the item itself goes by its own path)
+    where = next(_locate(container, path[-1], pattern, types), None)
     if where is not None:
-        del found[0][where]
+        del container[where]
