@@ -116,7 +116,7 @@ def test_apply_keyed_list_items_and_update_conflict_wording() -> None:
         **svc,
         "metadata": {"name": "s", "managedFields": mf.record(None, svc, _at("edit"), SHAPE)},
     }
-    config = {
+    config: dict[str, Any] = {
         "apiVersion": "v1",
         "metadata": {"name": "s"},
         "spec": {"ports": [{"port": 80, "name": "h"}]},
