@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -160,6 +161,26 @@ objects = st.dictionaries(names, json_values, max_size=4)
 def test_encoding_round_trip(fields: frozenset[fs.Path]) -> None:
     assert fs.decode(fs.encode(fields)) == fields
     assert fs.encode(fs.decode(fs.encode(fields))) == fs.encode(fields)
+
+
+@given(field_sets, field_sets, field_sets, st.data())
+def test_editing_the_tree_is_the_set_difference_and_union(
+    fields: frozenset[fs.Path],
+    other: frozenset[fs.Path],
+    added: frozenset[fs.Path],
+    data: st.DataObject,
+) -> None:
+    mine = sorted(fields | {p[:i] for p in fields for i in range(1, len(p))}, key=repr)
+    gone = set(other)
+    if mine:
+        gone |= data.draw(st.sets(st.sampled_from(mine)))
+        added |= data.draw(st.frozensets(st.sampled_from(mine)))
+    tree = fs.encode(fields)
+    before = fs.encode(fields)
+    edited = fs.edit(tree, gone, added)
+    assert edited == fs.encode((fields - gone) | added)
+    assert orjson.dumps(edited) == orjson.dumps(fs.encode((fields - gone) | added))  # order
+    assert tree == before  # not changed in place
 
 
 @given(objects, objects)

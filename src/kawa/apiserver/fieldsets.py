@@ -154,6 +154,79 @@ def decode(fields_v1: Any) -> FieldSet:
     return frozenset(found)
 
 
+def _text_order(text: str) -> tuple[int, str, int]:
+    """:func:`_order` of a ``fieldsV1`` key (``"."`` first)."""
+    if text == ".":
+        return (-1, "", 0)
+    rank = "fkvi".index(text[0])
+    return (rank, "", int(text[2:])) if text[0] == "i" else (rank, text[2:], 0)
+
+
+def edit(fields_v1: dict[str, Any], remove: Iterable[Path], add: Iterable[Path]) -> dict[str, Any]:
+    """The ``fieldsV1`` of ``(decode(fields_v1) - remove) | add``, worked out on the tree: a
+    write that touches a few fields of a big entry does not decode and encode all of it.
+    ``fields_v1`` is not changed (the nodes on the edited paths are copied)."""
+    root = dict(fields_v1)
+    for path in remove:
+        _drop(root, [element_text(e) for e in path])
+    for path in add:
+        _put(root, [element_text(e) for e in path])
+    return root
+
+
+def _descend(node: dict[str, Any], text: str) -> dict[str, Any] | None:
+    child = node.get(text)
+    if not isinstance(child, dict):
+        return None
+    child = node[text] = dict(child)
+    return child
+
+
+def _drop(root: dict[str, Any], texts: list[str]) -> None:
+    trail = [root]
+    for text in texts:
+        child = _descend(trail[-1], text)
+        if child is None:
+            return
+        trail.append(child)
+    node = trail[-1]
+    if any(k != "." for k in node):
+        node.pop(".", None)
+        return
+    for depth in range(len(texts), 0, -1):
+        parent = trail[depth - 1]
+        del parent[texts[depth - 1]]
+        if depth == 1 or any(k != "." for k in parent):
+            return
+        if "." in parent:  # a member left without children: a leaf
+            parent.clear()
+            return
+
+
+def _put(root: dict[str, Any], texts: list[str]) -> None:
+    node, created = root, True  # the root is never a member
+    for i, text in enumerate(texts):
+        child = _descend(node, text)
+        if child is None:
+            if not created and not node:
+                node["."] = {}  # a leaf member gets a child: it stays a member
+            child = node[text] = {}
+            _sort(node)
+            created = True
+        else:
+            if i == len(texts) - 1 and child and "." not in child:
+                child["."] = {}
+                _sort(child)
+            created = False
+        node = child
+
+
+def _sort(node: dict[str, Any]) -> None:
+    ordered = sorted(node.items(), key=lambda kv: _text_order(kv[0]))
+    node.clear()
+    node.update(ordered)
+
+
 def path_text(path: Path) -> str:
     """A path as Kubernetes prints it in conflicts: ``.spec.containers[name="app"].image``."""
     parts: list[str] = []
@@ -227,6 +300,11 @@ class Comparison:
 
     def empty(self) -> bool:
         return not (self.added or self.modified or self.removed)
+
+    @property
+    def changed(self) -> set[Path]:
+        """Everything the update touched."""
+        return self.added | self.modified | self.removed
 
     def without(self, skip: Iterable[Path]) -> Comparison:
         gone = set(skip)

@@ -244,37 +244,79 @@ def record(old: Obj | None, new: Obj, write: Write, shape: Shape) -> list[dict[s
     """The ``managedFields`` of ``new`` after an update (``old`` None: a create) by
     ``write.manager``; both objects as ``write.api_version`` shows them. ``new``'s own
     ``managedFields``, when it has some other than ``old``'s, are taken as the starting
-    point (``[{}]`` clears them); a status write keeps ``old``'s."""
+    point (``[{}]`` clears them); a status write keeps ``old``'s.
+
+    Every write pays for this, so entries the write does not touch are kept as they are
+    (not decoded and encoded again)."""
     given = new.get("metadata", {}).get("managedFields")
     live = (old or {}).get("metadata", {}).get("managedFields")
-    if write.subresource:
-        entries = decode(live, strict=False)
-    elif is_reset(given):
+    if is_reset(given) and not write.subresource:
         return []
-    elif given:
-        entries = decode(given) if given != live else decode(live, strict=False)
+    if given and given != live and not write.subresource:
+        # checked, written the way kawa writes them, without empty entries
+        items = encode(e for e in decode(given) if e.fields)
     else:
-        entries = decode(live, strict=False)
+        items = [i for i in live if _header(i) is not None] if isinstance(live, list) else []
     changes = _Comparisons(old, new, write, shape)
     ident = Entry(write.manager, UPDATE, write.api_version, frozenset(), "", write.subresource)
-    out: list[Entry] = []
-    mine: Entry | None = None
-    for e in entries:
-        if e.ident == ident.ident:
-            mine = e
+    out: list[dict[str, Any]] = []
+    mine: dict[str, Any] | None = None
+    for item in items:
+        if _header(item) == ident.ident:
+            mine = item
             continue
-        c = changes.at(e.api_version)
-        rest = e.fields - c.added - c.modified - c.removed
-        if rest:
-            out.append(dataclasses.replace(e, fields=rest))
+        gone = changes.at(item["apiVersion"]).changed
+        if not _owns_any(item.get("fieldsV1"), gone):
+            out.append(item)
+            continue
+        tree = fs.edit(item.get("fieldsV1", {}), gone, ())
+        if tree:
+            out.append({**item, "fieldsV1": tree})
     c = changes.at(write.api_version)
-    before = mine.fields if mine is not None else frozenset()
-    fields = (before - c.removed) | c.added | c.modified
-    if fields:
-        unchanged = mine is not None and fields == before and c.empty()
-        when = mine.time if unchanged and mine is not None else write.time
-        out.append(dataclasses.replace(ident, fields=frozenset(fields), time=when))
-    return encode(_cap(out))
+    if mine is not None and c.empty():
+        out.append(mine)
+    elif mine is not None or not c.empty():
+        if mine is None:  # a new entry (a create: everything is new)
+            tree = fs.encode(c.added | c.modified)
+        else:
+            tree = fs.edit(mine.get("fieldsV1", {}), c.removed, c.added | c.modified)
+        if tree:
+            out.extend(encode([dataclasses.replace(ident, fields=frozenset(), time=write.time)]))
+            out[-1]["fieldsV1"] = tree
+    out.sort(key=_raw_order)
+    if sum(1 for i in out if i.get("operation") == UPDATE) > MAX_UPDATE_MANAGERS:
+        return encode(_cap(decode(out, strict=False)))
+    return out
+
+
+def _header(item: Any) -> tuple[str, str, str, str] | None:
+    """The identity of a stored entry (None: not an entry kawa can read)."""
+    if not isinstance(item, dict) or item.get("operation") not in (APPLY, UPDATE):
+        return None
+    texts = [item.get(k, "") for k in ("manager", "apiVersion", "subresource")]
+    if not all(isinstance(t, str) for t in texts) or not isinstance(item.get("fieldsV1", {}), dict):
+        return None
+    manager, api_version, subresource = texts
+    version = api_version if item["operation"] == UPDATE else ""
+    return (manager, item["operation"], subresource, version)
+
+
+def _owns_any(fields_v1: Any, paths: Iterable[fs.Path]) -> bool:
+    """Whether the ``fieldsV1`` tree has one of ``paths`` as a member (without decoding it)."""
+    for path in paths:
+        node = fields_v1
+        for element in path:
+            node = node.get(fs.element_text(element)) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict) and (not node or "." in node):
+            return True
+    return False
+
+
+def _raw_order(item: dict[str, Any]) -> tuple[str, ...]:
+    keys = ("operation", "time", "manager", "apiVersion", "subresource")
+    return tuple(str(item.get(k, "")) for k in keys)
 
 
 # -- apply ---------------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ class Writes:
             if content_type != APPLY_PATCH or target.subresource:
                 raise
             # Server-side apply of a new object is a create.
-            applied = mf.apply(None, body, _write(target, manager), _shape(target), force=force)
+            applied = mf.apply(None, body, _write(target, manager), shape_of(target), force=force)
             obj = self._admit(request, target, applied, options)
             await self._check_namespace(target, key.name)
             if options.dry_run:
@@ -202,7 +202,9 @@ class Writes:
                 )
             patched = patches.strategic_merge_patch(current, body, rk.strategic_merge_keys)
         elif content_type == APPLY_PATCH:
-            patched = mf.apply(current, body, _write(target, manager), _shape(target), force=force)
+            patched = mf.apply(
+                current, body, _write(target, manager), shape_of(target), force=force
+            )
         else:
             raise UnsupportedMediaTypeError(f"unsupported patch type {content_type!r}")
         if not isinstance(patched, dict):
@@ -319,7 +321,8 @@ def _write(target: Target, manager: str) -> mf.Write:
     return mf.Write(manager, target.api_version, _now(), target.subresource or "")
 
 
-def _shape(target: Target) -> mf.Shape:
+def shape_of(target: Target) -> mf.Shape:
+    """What the managedFields bookkeeping needs to know of the target's kind."""
     rk = target.kind
 
     def convert(obj: Obj, api_version: str) -> Obj:
@@ -333,7 +336,7 @@ def _record(target: Target, old: Obj | None, obj: Obj, manager: str) -> None:
     """Set ``obj``'s ``managedFields`` (stored form) after an update from ``old`` by
     ``manager``, the field sets in the request's apiVersion."""
     before = render(target, old) if old is not None else None
-    entries = mf.record(before, render(target, obj), _write(target, manager), _shape(target))
+    entries = mf.record(before, render(target, obj), _write(target, manager), shape_of(target))
     metadata = obj.setdefault("metadata", {})
     if entries:
         metadata["managedFields"] = entries
