@@ -226,3 +226,17 @@ def test_apply_request_rules(api: Api, namespace: str, tmp_path: Path) -> None:
     assert managers["editor"]["operation"] == "Update"
     assert managers["editor"]["fieldsV1"] == {"f:data": {"f:b": {}}}
     assert managers["one"]["fieldsV1"] == {"f:data": {"f:a": {}}}
+
+
+def test_dry_run_and_diff(kubectl: Kubectl, namespace: str) -> None:
+    _apply(kubectl, _configmap("dry", a="1"), "--field-manager=dry")
+    out = _apply(kubectl, _configmap("dry", a="2"), "--field-manager=dry", "--dry-run=server")
+    assert "serverside-applied (server dry run)" in out
+    assert kubectl.json("get", "configmap", "dry", "-n", namespace)["data"] == {"a": "1"}
+    run = kubectl.run(
+        "diff", "--server-side", "--field-manager=dry", "-f", "-",
+        stdin=to_yaml(_configmap("dry", a="2")),
+    )  # fmt: skip
+    assert run.code == 1, run.explain()  # differences found
+    assert '-  a: "1"' in run.stdout
+    assert '+  a: "2"' in run.stdout
