@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kawa.apiserver import fieldsets as fs
@@ -171,3 +171,38 @@ def test_forced_applies_own_what_exists(steps: list[tuple[str, dict[str, Any]]])
         fs.fields_of({"data": config["data"]}, SHAPE.types)
     )
     assert config["data"].items() <= live["data"].items()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.sampled_from(["x", "y"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["metadata", "spec", "ports", "port", "a"]), inner, max_size=3
+        )
+    ),
+    max_leaves=12,
+)
+any_objects = st.dictionaries(st.sampled_from(["metadata", "spec", "status", "data"]), json_values)
+
+
+@given(st.none() | any_objects, any_objects, st.booleans())
+def test_any_apply_or_update_succeeds_or_conflicts(
+    live: dict[str, Any] | None, config: dict[str, Any], force: bool
+) -> None:
+    assume(live is None or isinstance(live.get("metadata", {}), dict))
+    if live is not None:
+        live = mf.apply(None, live, _at("first"), SHAPE, force=True)
+    if not isinstance(config.get("metadata", {}), dict):
+        with pytest.raises(ValidationError, match="metadata: expected an object"):
+            mf.apply(live, config, _at("second"), SHAPE, force=force)
+        return
+    try:
+        merged = mf.apply(live, config, _at("second"), SHAPE, force=force)
+    except ApplyConflictError:
+        assert not force
+        return
+    assert isinstance(merged["metadata"], dict)
+    for shape in (SHAPE, STATUS_SHAPE):
+        entries = mf.record(live, merged, _at("third"), shape)
+        assert mf.decode(entries) is not None

@@ -240,3 +240,21 @@ def test_dry_run_and_diff(kubectl: Kubectl, namespace: str) -> None:
     assert run.code == 1, run.explain()  # differences found
     assert '-  a: "1"' in run.stdout
     assert '+  a: "2"' in run.stdout
+
+
+def test_kubectl_commands_are_their_own_managers(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.ok("create", "configmap", "made", "-n", namespace, "--from-literal=a=1")  # protobuf
+    kubectl.ok("label", "configmap", "made", "-n", namespace, "tier=x")
+    obj = kubectl.json("get", "configmap", "made", "-n", namespace, "--show-managed-fields")
+    managers = _managers(obj)
+    assert managers[("kubectl-create", "Update")] == {"f:data": {".": {}, "f:a": {}}}
+    assert managers[("kubectl-label", "Update")] == {
+        "f:metadata": {"f:labels": {".": {}, "f:tier": {}}}
+    }
+    # clearing them as Kubernetes allows: managedFields [{}]
+    kubectl.ok(
+        "patch", "configmap", "made", "-n", namespace, "--type=merge",
+        "-p", '{"metadata":{"managedFields":[{}]}}',
+    )  # fmt: skip
+    obj = kubectl.json("get", "configmap", "made", "-n", namespace, "--show-managed-fields")
+    assert "managedFields" not in obj["metadata"]

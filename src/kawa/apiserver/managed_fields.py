@@ -265,7 +265,7 @@ def record(old: Obj | None, new: Obj, write: Write, shape: Shape) -> list[dict[s
         if _header(item) == ident.ident:
             mine = item
             continue
-        gone = changes.at(item["apiVersion"]).changed
+        gone = changes.at(str(item.get("apiVersion", ""))).changed
         if not _owns_any(item.get("fieldsV1"), gone):
             out.append(item)
             continue
@@ -328,6 +328,8 @@ def apply(live: Obj | None, config: Obj, write: Write, shape: Shape, *, force: b
     :class:`ApplyConflictError` for fields other managers own with other values, unless
     ``force`` (which takes them over)."""
     types = shape.types
+    if not isinstance(config.get("metadata", {}), dict):
+        raise ValidationError.single("metadata", "expected an object")
     entries = decode((live or {}).get("metadata", {}).get("managedFields"), strict=False)
     applied = fs.fields_of(_comparable(config, write.subresource, shape), types) - _METADATA
     ident = Entry(write.manager, APPLY, write.api_version, frozenset(), "", write.subresource)
