@@ -258,3 +258,32 @@ def test_kubectl_commands_are_their_own_managers(kubectl: Kubectl, namespace: st
     )  # fmt: skip
     obj = kubectl.json("get", "configmap", "made", "-n", namespace, "--show-managed-fields")
     assert "managedFields" not in obj["metadata"]
+
+
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+
+
+def test_seed_forms_apply_server_side_idempotently(kubectl: Kubectl, namespace: str) -> None:
+    """The 2019 v1alpha1 forms (converted on the way in and out) applied server-side: the
+    second apply changes nothing (same resourceVersion), the managed fields are in the
+    applied version."""
+    texts = [
+        (SEED / name).read_text().replace("namespace: default", f"namespace: {namespace}")
+        for name in ("trigger.yaml", "k8s-events.yaml")
+    ]
+    refs = [("trigger", "testevents-trigger"), ("apiserversource", "testevents")]
+    for text in texts:
+        assert "serverside-applied" in kubectl.ok("apply", "--server-side", "-f", "-", stdin=text)
+    before = [kubectl.json("get", *ref, "-n", namespace) for ref in refs]
+    for text in texts:
+        kubectl.ok("apply", "--server-side", "-f", "-", stdin=text)
+    after = [kubectl.json("get", *ref, "-n", namespace, "--show-managed-fields") for ref in refs]
+    for old, new in zip(before, after, strict=True):
+        assert old["metadata"]["resourceVersion"] == new["metadata"]["resourceVersion"]
+    entry = after[0]["metadata"]["managedFields"][0]
+    assert (entry["manager"], entry["apiVersion"]) == ("kubectl", "eventing.knative.dev/v1alpha1")
+    assert entry["fieldsV1"]["f:spec"]["f:subscriber"]["f:ref"] == {
+        "f:apiVersion": {},
+        "f:kind": {},
+        "f:name": {},
+    }
