@@ -79,6 +79,14 @@ DEFAULT_HISTORY_BYTES: Final = 64 * 1024 * 1024
 1 MiB (a Secret or ConfigMap near Kubernetes' size limit)."""
 
 
+def _json_copy(obj: Obj) -> Obj:
+    """A copy of ``obj`` as it will be stored (JSON), faster than ``deepcopy`` (objects carry
+    their ``managedFields`` trees); values JSON cannot hold fail here as they would when
+    the object is written."""
+    copied: Obj = orjson.loads(orjson.dumps(obj))
+    return copied
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -184,7 +192,7 @@ class SqliteResourceStore:
         async with self._lock:
             if await self._run(self._get_row, key) is not None:
                 raise AlreadyExistsError(f"{key} already exists")
-            new = copy.deepcopy(obj)
+            new = _json_copy(obj)
             meta = new.setdefault("metadata", {})
             meta["name"] = key.name
             if key.namespace:
@@ -217,7 +225,7 @@ class SqliteResourceStore:
                     f"the current {old_meta['resourceVersion']}); read it again and retry"
                 )
             if status_only:
-                new = copy.deepcopy(old)
+                new: Obj = orjson.loads(row)  # a second copy of old
                 if "status" in obj:
                     new["status"] = copy.deepcopy(obj["status"])
                 else:
@@ -227,7 +235,7 @@ class SqliteResourceStore:
                 elif managed_fields is not None:
                     new["metadata"].pop("managedFields", None)
             else:
-                new = copy.deepcopy(obj)
+                new = _json_copy(obj)
                 meta = new.setdefault("metadata", {})
                 for field in (
                     "uid",
