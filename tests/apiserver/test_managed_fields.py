@@ -206,3 +206,31 @@ def test_any_apply_or_update_succeeds_or_conflicts(
     for shape in (SHAPE, STATUS_SHAPE):
         entries = mf.record(live, merged, _at("third"), shape)
         assert mf.decode(entries) is not None
+
+
+def _convert(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    """v1 calls the field ``size``, v2 ``replicas``."""
+    spec = dict(obj.get("spec", {}))
+    old, new = ("replicas", "size") if version == "v1" else ("size", "replicas")
+    if old in spec:
+        spec[new] = spec.pop(old)
+    return {**obj, "apiVersion": version, "spec": spec}
+
+
+def test_managers_at_another_version_are_compared_in_theirs() -> None:
+    shape = mf.Shape(fs.ListTypes.of({}), False, _convert)
+    created = {"apiVersion": "v1", "metadata": {"name": "x"}, "spec": {"size": 1}}
+    live = {
+        **created,
+        "metadata": {"name": "x", "managedFields": mf.record(None, created, _at("old"), shape)},
+    }
+    as_v2 = _convert(live, "v2")
+    config = {"apiVersion": "v2", "metadata": {"name": "x"}, "spec": {"replicas": 2}}
+    v2 = mf.Write("new", "v2", "2026-01-02T00:00:00Z")
+    with pytest.raises(ApplyConflictError, match=r'conflict with "old" using v1: \.spec\.size'):
+        mf.apply(as_v2, config, v2, shape, force=False)
+    forced = mf.apply(as_v2, config, v2, shape, force=True)
+    assert _fields(forced) == {
+        ("new", "Apply"): {"f:spec": {"f:replicas": {}}},
+        ("old", "Update"): {"f:spec": {}},  # the map it created stays its own
+    }
