@@ -6,8 +6,10 @@ the kind's strategy (:mod:`kawa.apiserver.strategies`: fields only the API serve
 kind's rules) and its update rules. ``dryRun=All`` answers without storing. Namespaced
 objects need their namespace, and one being terminated takes no new ones (403, Kubernetes'
 NamespaceLifecycle). An update that takes the last finalizer from an object being deleted
-removes it (the store's rule, :mod:`kawa.store.finalizers`). Called by
-:class:`kawa.apiserver.server.ApiServer`.
+removes it (the store's rule, :mod:`kawa.store.finalizers`). Every write records its field
+manager (``fieldManager``, else the User-Agent's first segment) in ``metadata.managedFields``,
+and an ``apply-patch+yaml`` PATCH is server-side apply with field ownership and conflicts
+(:mod:`kawa.apiserver.managed_fields`). Called by :class:`kawa.apiserver.server.ApiServer`.
 """
 
 from __future__ import annotations
