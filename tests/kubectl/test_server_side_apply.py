@@ -148,6 +148,11 @@ def test_client_side_apply_records_its_manager_and_migrates(
     annotation = obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
     assert '"c":"3"' in annotation
     assert '"a"' not in annotation
+    # and back to client-side apply: the annotation kept in step lets it prune c
+    kubectl.ok("apply", "-f", "-", stdin=to_yaml(_configmap("migrated", d="4")))
+    obj = kubectl.json("get", "configmap", "migrated", "-n", namespace, "--show-managed-fields")
+    assert obj["data"] == {"d": "4"}
+    assert _managers(obj)[("kubectl-client-side-apply", "Update")]["f:data"] == {"f:d": {}}
 
 
 def test_broker_and_trigger_with_two_managers(kubectl: Kubectl, namespace: str) -> None:
