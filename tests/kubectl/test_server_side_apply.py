@@ -292,3 +292,25 @@ def test_seed_forms_apply_server_side_idempotently(kubectl: Kubectl, namespace: 
         "f:kind": {},
         "f:name": {},
     }
+
+
+def test_status_writes_have_their_own_entry(kubectl: Kubectl, namespace: str) -> None:
+    broker = {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "metadata": {"name": "with-status", "namespace": NS},
+    }
+    kubectl.ok("create", "-f", "-", stdin=to_yaml(broker))
+    kubectl.ok(
+        "patch", "broker", "with-status", "-n", namespace, "--subresource=status",
+        "--type=merge", "-p", '{"status":{"observedGeneration":99}}',
+    )  # fmt: skip
+    obj = kubectl.json("get", "broker", "with-status", "-n", namespace, "--show-managed-fields")
+    entries = {
+        (e["manager"], e.get("subresource", "")): e for e in obj["metadata"]["managedFields"]
+    }
+    assert ("kubectl-patch", "status") in entries, obj["metadata"]["managedFields"]
+    status = entries[("kubectl-patch", "status")]
+    assert status["operation"] == "Update"
+    assert "f:observedGeneration" in status["fieldsV1"]["f:status"]
+    assert ("kubectl-create", "") in entries
