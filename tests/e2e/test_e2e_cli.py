@@ -105,6 +105,8 @@ def test_cli_story(tmp_path: Path) -> None:
         kawa.wait_ready("triggers", "display")
         broker_url = kawa.broker_url()
         assert broker_obj["status"]["address"]["url"] == broker_url
+        # kawa apply writes as field manager "kawa" (its User-Agent)
+        assert [e["manager"] for e in broker_obj["metadata"]["managedFields"]] == ["kawa"]
 
         # tables
         rows = table(ok(kawa, "get", "brokers"))
@@ -128,6 +130,7 @@ def test_cli_story(tmp_path: Path) -> None:
         one = yaml.safe_load(ok(kawa, "get", "broker", "default", "-o", "yaml"))
         assert one["kind"] == "Broker"
         assert one["status"]["address"]["url"] == broker_url
+        assert "managedFields" not in one["metadata"]  # hidden, as kubectl hides them
         listed_yaml = yaml.safe_load(ok(kawa, "get", "brokers", "-o", "yaml"))
         assert [i["metadata"]["name"] for i in listed_yaml["items"]] == ["default"]
 

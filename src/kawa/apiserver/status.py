@@ -70,6 +70,15 @@ class TooLargeResourceVersionError(KawaError):
         super().__init__(f"Timeout: Too large resource version: {requested}, current: {current}")
 
 
+class ApplyConflictError(ConflictError):
+    """A server-side apply that would change fields other managers own (``409 Conflict``
+    with one ``FieldManagerConflict`` cause per field)."""
+
+    def __init__(self, message: str, causes: list[dict[str, str]]) -> None:
+        self.causes = causes
+        super().__init__(message)
+
+
 @dataclass(frozen=True, slots=True)
 class Reason:
     """How an error is reported: the HTTP status ``code`` and Kubernetes' ``reason``."""
@@ -139,6 +148,8 @@ def status_of(err: KawaError, *, kind: str = "", group: str = "", name: str = ""
             for e in err.errors
         ]
         out["details"] = details
+    elif isinstance(err, ApplyConflictError):
+        out["details"] = {"causes": err.causes}
     elif isinstance(err, TooLargeResourceVersionError):
         out["details"] = {
             "causes": [

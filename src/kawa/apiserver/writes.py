@@ -6,14 +6,17 @@ the kind's strategy (:mod:`kawa.apiserver.strategies`: fields only the API serve
 kind's rules) and its update rules. ``dryRun=All`` answers without storing. Namespaced
 objects need their namespace, and one being terminated takes no new ones (403, Kubernetes'
 NamespaceLifecycle). An update that takes the last finalizer from an object being deleted
-removes it (the store's rule, :mod:`kawa.store.finalizers`). Called by
-:class:`kawa.apiserver.server.ApiServer`.
+removes it (the store's rule, :mod:`kawa.store.finalizers`). Every write records its field
+manager (``fieldManager``, else the User-Agent's first segment) in ``metadata.managedFields``,
+and an ``apply-patch+yaml`` PATCH is server-side apply with field ownership and conflicts
+(:mod:`kawa.apiserver.managed_fields`). Called by :class:`kawa.apiserver.server.ApiServer`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -22,14 +25,17 @@ from kawa.apis import meta
 from kawa.apis.model import objects
 from kawa.apis.registry import Scheme
 from kawa.apiserver import admission, strategies
+from kawa.apiserver import fieldsets as fs
+from kawa.apiserver import managed_fields as mf
 from kawa.apiserver import options as opts
 from kawa.apiserver import patch as patches
 from kawa.apiserver.requests import Target, read_body, read_object
 from kawa.apiserver.responses import WARNINGS, render, respond
-from kawa.apiserver.status import UnsupportedMediaTypeError
+from kawa.apiserver.status import ApplyConflictError, UnsupportedMediaTypeError
 from kawa.errors import (
     AlreadyExistsError,
     ConflictError,
+    FieldError,
     ForbiddenError,
     NotFoundError,
     ValidationError,
@@ -38,6 +44,9 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 PATCH_ATTEMPTS: Final = 5
 """How often a patch that pins no resourceVersion is applied again after losing a race."""
+APPLY_PATCH: Final = "application/apply-patch+yaml"
+MAX_FIELD_MANAGER: Final = 128
+"""Characters of a field manager's name (Kubernetes' limit)."""
 
 
 class Writes:
@@ -104,11 +113,13 @@ class Writes:
 
     async def create(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "CreateOptions")
+        manager = _field_manager(request, "CreateOptions")
         body = await read_object(request)
         if isinstance(body.get("metadata"), dict):
             # the uid is the server's, chosen before admission (a Job's selector names it)
             body["metadata"]["uid"] = str(uuid.uuid4())
         obj = self._admit(request, target, body, options)
+        _record(target, None, obj, manager)
         await self._check_namespace(target, obj["metadata"]["name"])
         if options.dry_run:
             return respond(request, target, obj, 201)
@@ -116,10 +127,11 @@ class Writes:
 
     async def replace(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "UpdateOptions")
+        manager = _field_manager(request, "UpdateOptions")
         body = await read_object(request)
         old = await self._store.get(target.key())
         obj = self._admit(request, target, body, options, old)
-        return await self._update(request, target, obj, old, options)
+        return await self._update(request, target, obj, old, options, manager)
 
     async def _update(
         self,
@@ -128,33 +140,49 @@ class Writes:
         obj: Obj,
         old: Obj,
         options: opts.WriteOptions,
+        manager: str | None,
     ) -> web.Response:
         """Write ``obj``, admitted and checked against ``old`` (the stored object read for
         its admission; a write in between is refused by the store when ``obj`` names a
-        resourceVersion, as a patch always does, and wins otherwise, as in Kubernetes)."""
+        resourceVersion, as a patch always does, and wins otherwise, as in Kubernetes).
+        ``manager`` gets the update's ``managedFields`` entry (None: an apply, which has
+        recorded its own)."""
         key = target.key()
         strategies.for_kind(target.kind).prepare_for_update(old, obj)
         target.kind.validate_update(old, obj)
+        if manager is not None:
+            _record(target, old, obj, manager)
         if options.dry_run:  # what the store would answer: the stored status kept
             return respond(request, target, _as_stored(old, obj))
         return respond(request, target, await self._store.update(key, obj))
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "PatchOptions")
+        apply = request.content_type == APPLY_PATCH
+        manager = _field_manager(request, "PatchOptions", apply=apply)
+        force = _force(request, apply)
         body = await read_body(request)
+        if apply:
+            _check_apply_body(body)
         # Like Kubernetes, a patch that does not name a resourceVersion is applied to the
         # latest object: when a controller wrote in between, it is applied again.
         pinned = _names_resource_version(body)
         for attempt in range(PATCH_ATTEMPTS):
             try:
-                return await self._patch_once(request, target, body, options)
-            except ConflictError:
-                if pinned or attempt == PATCH_ATTEMPTS - 1:
+                return await self._patch_once(request, target, body, options, manager, force)
+            except ConflictError as err:
+                if pinned or attempt == PATCH_ATTEMPTS - 1 or isinstance(err, ApplyConflictError):
                     raise
         raise AssertionError("unreachable")
 
     async def _patch_once(
-        self, request: web.Request, target: Target, body: Any, options: opts.WriteOptions
+        self,
+        request: web.Request,
+        target: Target,
+        body: Any,
+        options: opts.WriteOptions,
+        manager: str,
+        force: bool,
     ) -> web.Response:
         rk = target.kind
         key = target.key()
@@ -162,12 +190,11 @@ class Writes:
         try:
             current_stored = await self._store.get(key)
         except NotFoundError:
-            if content_type != "application/apply-patch+yaml":
+            if content_type != APPLY_PATCH or target.subresource:
                 raise
             # Server-side apply of a new object is a create.
-            if not isinstance(body, dict):
-                raise ValidationError.single("", "an apply patch must be an object") from None
-            obj = self._admit(request, target, body, options)
+            applied = mf.apply(None, body, _write(target, manager), shape_of(target), force=force)
+            obj = self._admit(request, target, applied, options)
             await self._check_namespace(target, key.name)
             if options.dry_run:
                 return respond(request, target, obj, 201)
@@ -184,8 +211,10 @@ class Writes:
                     "use a JSON merge patch (kubectl patch --type merge)"
                 )
             patched = patches.strategic_merge_patch(current, body, rk.strategic_merge_keys)
-        elif content_type == "application/apply-patch+yaml":
-            patched = patches.merge_patch(current, body)
+        elif content_type == APPLY_PATCH:
+            patched = mf.apply(
+                current, body, _write(target, manager), shape_of(target), force=force
+            )
         else:
             raise UnsupportedMediaTypeError(f"unsupported patch type {content_type!r}")
         if not isinstance(patched, dict):
@@ -202,22 +231,41 @@ class Writes:
                 "been modified; please apply your changes to the latest version and try again"
             )
         metadata["resourceVersion"] = current_version
+        recorder = None if content_type == APPLY_PATCH else manager
         if target.subresource == "status":
-            return await self._write_status(request, target, patched, options)
+            return await self._write_status(
+                request, target, patched, options, recorder, current_stored
+            )
         obj = self._admit(request, target, patched, options, current_stored)
-        return await self._update(request, target, obj, current_stored, options)
+        return await self._update(request, target, obj, current_stored, options, recorder)
 
     async def replace_status(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "UpdateOptions")
-        return await self._write_status(request, target, await read_object(request), options)
+        manager = _field_manager(request, "UpdateOptions")
+        body = await read_object(request)
+        old = await self._store.get(target.key())
+        return await self._write_status(request, target, body, options, manager, old)
 
     async def _write_status(
-        self, request: web.Request, target: Target, obj: Obj, options: opts.WriteOptions
+        self,
+        request: web.Request,
+        target: Target,
+        obj: Obj,
+        options: opts.WriteOptions,
+        manager: str | None,
+        old: Obj,
     ) -> web.Response:
+        """Write the ``status`` of ``obj``; ``manager`` gets the ``managedFields`` entry
+        (None: an apply, which has recorded its own)."""
         stored = admission.admit_status(target, obj)
+        if manager is not None:
+            _record(target, old, stored, manager)
+        fields = stored.get("metadata", {}).get("managedFields", [])
         if options.dry_run:
             return respond(request, target, stored)
-        updated = await self._store.update(target.key(), stored, status_only=True)
+        updated = await self._store.update(
+            target.key(), stored, status_only=True, managed_fields=fields
+        )
         return respond(request, target, updated)
 
 
@@ -233,6 +281,91 @@ def _as_stored(old: Obj, obj: Obj) -> Obj:
     if changed and isinstance(generation, int):
         preview["metadata"] = {**obj.get("metadata", {}), "generation": generation + 1}
     return preview
+
+
+# -- field managers (metadata.managedFields) -----------------------------------------------------
+
+
+def _field_manager(request: web.Request, kind: str, *, apply: bool = False) -> str:
+    """The request's field manager: ``fieldManager``, else (not for an apply, which must
+    name one) the User-Agent's first segment, as Kubernetes does (``kubectl/v1.32 ...``:
+    ``kubectl``)."""
+    given = request.query.get("fieldManager")
+    errors: list[FieldError] = []
+    if given is None and apply:
+        errors.append(FieldError("fieldManager", "Required value: is required for apply patch"))
+    if given is not None and len(given) > MAX_FIELD_MANAGER:
+        errors.append(
+            FieldError(
+                "fieldManager",
+                f"Too long: may not be more than {MAX_FIELD_MANAGER} bytes",
+            )
+        )
+    elif given is not None and not given.isprintable():
+        errors.append(FieldError("fieldManager", f"Invalid value: {given!r}: must be printable"))
+    if errors:
+        raise opts.InvalidOptionsError(errors, kind=kind)
+    if given is not None:
+        return given
+    agent = request.headers.get("User-Agent", "").split("/", 1)[0]
+    return agent[:MAX_FIELD_MANAGER]
+
+
+def _force(request: web.Request, apply: bool) -> bool:
+    """``force=true``: an apply takes over the fields it conflicts on."""
+    value = request.query.get("force")
+    if value is None:
+        return False
+    if not apply:
+        raise opts.InvalidOptionsError(
+            [FieldError("force", "Forbidden: may not be specified for non-apply patch")],
+            kind="PatchOptions",
+        )
+    if value not in ("true", "false"):
+        raise ValidationError.single("", f"force: invalid boolean {value!r}")
+    return value == "true"
+
+
+def _check_apply_body(body: Any) -> None:
+    """An applied configuration is an object that names no managedFields."""
+    if not isinstance(body, dict):
+        raise ValidationError.single("", "an apply patch must be an object")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValidationError.single("metadata", "expected an object")
+    if isinstance(metadata, dict) and metadata.get("managedFields") not in (None, []):
+        raise ValidationError.single("", "metadata.managedFields must be nil")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write(target: Target, manager: str) -> mf.Write:
+    return mf.Write(manager, target.api_version, _now(), target.subresource or "")
+
+
+def shape_of(target: Target) -> mf.Shape:
+    """What the managedFields bookkeeping needs to know of the target's kind."""
+    rk = target.kind
+
+    def convert(obj: Obj, api_version: str) -> Obj:
+        return rk.to_version(rk.to_version(obj, rk.storage_api_version), api_version)
+
+    types = fs.ListTypes.of(rk.strategic_merge_keys)
+    return mf.Shape(types, "status" in rk.subresources, convert)
+
+
+def _record(target: Target, old: Obj | None, obj: Obj, manager: str) -> None:
+    """Set ``obj``'s ``managedFields`` (stored form) after an update from ``old`` by
+    ``manager``, the field sets in the request's apiVersion."""
+    before = render(target, old) if old is not None else None
+    entries = mf.record(before, render(target, obj), _write(target, manager), shape_of(target))
+    metadata = obj.setdefault("metadata", {})
+    if entries:
+        metadata["managedFields"] = entries
+    else:
+        metadata.pop("managedFields", None)
 
 
 def _names_resource_version(body: Any) -> bool:

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from kawa import __version__
 from kawa.apis.registry import ResourceKind
 from kawa.errors import KawaError
 
@@ -148,7 +149,11 @@ class ApiClient:
         self.target = target
         self.base_url = target.url
         self._timeout = timeout
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"kawa/{__version__}",  # the field manager of its writes: "kawa"
+        }
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         handlers: list[urllib.request.BaseHandler] = [

@@ -144,6 +144,7 @@ def get(
         items: list[Mapping[str, Any]] = [found]
     else:
         items = answers.items(found, where)
+    items = [_without_managed_fields(item) for item in items]  # hidden, as kubectl does
     if output == "json":
         data: Any = items[0] if name else {"apiVersion": "v1", "kind": "List", "items": items}
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
@@ -153,6 +154,13 @@ def get(
     elif output == "name":
         for item in items:
             click.echo(f"{rk.singular}.{rk.group}/{item['metadata']['name']}".replace("./", "/"))
+
+
+def _without_managed_fields(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
 
 
 def delete(client: ApiClient, kind: str, name: str, namespace: str) -> None:

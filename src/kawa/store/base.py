@@ -25,7 +25,7 @@ updates) and the broker data plane (watch triggers). Backends: :mod:`kawa.store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -84,14 +84,23 @@ class ResourceStore(Protocol):
         """
         ...
 
-    async def update(self, key: ResourceKey, obj: Obj, *, status_only: bool = False) -> Obj:
+    async def update(
+        self,
+        key: ResourceKey,
+        obj: Obj,
+        *,
+        status_only: bool = False,
+        managed_fields: Sequence[Any] | None = None,
+    ) -> Obj:
         """Replace an object; returns it as stored, or NotFoundError.
 
         A ``metadata.resourceVersion`` in ``obj`` must match the stored one, else
         ConflictError (optimistic concurrency: of concurrent updates from one version, one
         wins); without one the update is unconditional. The stored ``uid``,
         ``creationTimestamp``, ``generation`` and ``status`` are kept; ``status_only`` keeps
-        everything but ``status`` instead (no ``status`` in ``obj`` clears it). An update
+        everything but ``status`` instead (no ``status`` in ``obj`` clears it), and
+        ``metadata.managedFields`` too unless ``managed_fields`` is given (an API status
+        write records its field manager; ``[]`` clears them). An update
         that changes nothing is not a change: same resourceVersion, no watch event.
         The first ``deletionTimestamp`` bumps ``generation``. An update that leaves an object
         being deleted (no grace period pending) without finalizers removes it
