@@ -1,6 +1,6 @@
 """Kubernetes' garbage collector for every kind kawa serves: dependents (objects whose
 ``metadata.ownerReferences`` name an owner) go when their owners are gone, and deletions with
-``propagationPolicy: Foreground`` or ``Orphan`` are carried out (ADR XXXX-garbage-collector).
+``propagationPolicy: Foreground`` or ``Orphan`` are carried out (ADR 0031-garbage-collector).
 
 - :mod:`.graph`: the index of dependents by owner uid, kept by watches (pure);
 - :mod:`.collector`: the watches, the work queue and what is done to each object.
