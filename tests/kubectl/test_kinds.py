@@ -198,14 +198,16 @@ def test_pods_wide_columns(namespace: str, kubectl: Kubectl) -> None:
         "NOMINATED NODE",
         "READINESS GATES",
     ]
-    # the kubelet ran it on node kawa, on the loopback address
+    # the kubelet ran it on node kawa, on the Pod's own loopback address
+    pod_ip = kubectl.json("get", "pod", "wide", "-n", NS)["status"]["podIP"]
+    assert pod_ip.startswith("127.")
     assert table.splitlines()[1].split()[:8] == [
         "wide",
         "1/1",
         "Running",
         "0",
         *table.splitlines()[1].split()[4:5],
-        "127.0.0.1",
+        pod_ip,
         "kawa",
         "<none>",
     ]
