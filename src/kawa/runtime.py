@@ -65,8 +65,9 @@ from kawa.serving.services import ServiceProxy
 from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
-from kawa.sources.sinkbinding import sink_bindings
+from kawa.sources.sinkbinding import bind_on_create, sink_bindings
 from kawa.store.base import ResourceStore
+from kawa.store.mutating import MutatingStore
 from kawa.store.sqlite import SqliteResourceStore
 from kawa.transport import server as http_server
 
@@ -216,7 +217,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     # a burst's peak (see kawa.allocator).
     allocator.return_large_blocks()
     make_private(config.data_dir)
-    store = await open_store(config)
+    # every writer's creates pass the SinkBinding's hook (Knative's mutating webhook)
+    opened = await open_store(config)
+    store: ResourceStore = MutatingStore(opened, [bind_on_create(opened)])
     try:
         event_log = await open_event_log(config)
     except BaseException:

@@ -215,8 +215,8 @@ async def test_a_containersource_subject_and_unbindable_subjects(tmp_path: Path)
         assert cond["reason"] == "SubjectMissing", cond
         assert "nope" in cond["message"]
 
-        deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
-        await kawa.create(binding("unsupported", deployment, {"uri": sub.url}))
+        daemonset = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "web"}
+        await kawa.create(binding("unsupported", daemonset, {"uri": sub.url}))
         obj = await kawa.wait_condition("SinkBinding", "unsupported", "Ready", "False")
         assert condition(obj, "BindingAvailable")["reason"] == "SubjectUnsupported"
 

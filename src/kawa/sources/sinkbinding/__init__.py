@@ -1,6 +1,7 @@
-"""SinkBinding in kawa: a controller that injects a sink into Services, ContainerSources and
-Pods. :func:`sink_bindings` builds it for :mod:`kawa.runtime`, which runs each returned
-object's ``run()`` in its task group. How it behaves is in
+"""SinkBinding in kawa: a controller that injects a sink into Services, ContainerSources,
+Deployments, Jobs and Pods, and :func:`bind_on_create` that binds a subject as it is created
+(Knative's mutating webhook). :func:`sink_bindings` builds it for :mod:`kawa.runtime`, which
+runs each returned object's ``run()`` in its task group. How it behaves is in
 ``docs/sources-container-sinkbinding.md``; :mod:`.env` is also the ContainerSource's way of
 giving its Pod the sink.
 """
@@ -15,10 +16,11 @@ from kawa.apis.meta import namespace_of
 from kawa.reconciler.loop import Controller, Watch, in_namespace
 from kawa.sources.controller import source_controller, source_recorder
 from kawa.sources.sinkbinding import subjects
+from kawa.sources.sinkbinding.on_create import bind_on_create
 from kawa.sources.sinkbinding.reconciler import SINKBINDINGS, SinkBindingReconciler
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
-__all__ = ["SINKBINDINGS", "sink_bindings"]
+__all__ = ["SINKBINDINGS", "bind_on_create", "sink_bindings"]
 
 
 def sink_bindings(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
@@ -54,6 +56,8 @@ def sink_bindings(store: ResourceStore, *, clock: Clock = system_clock) -> list[
             watches=[
                 Watch(subjects.SERVICE.resource, subject),
                 Watch(subjects.CONTAINER_SOURCE.resource, subject),
+                Watch(subjects.DEPLOYMENT.resource, subject),
+                Watch(subjects.JOB.resource, subject),
                 Watch(subjects.POD.resource, bound_pod),
             ],
         )

@@ -1,8 +1,9 @@
 """The workloads a SinkBinding can bind in kawa, and how to find and change their pod spec.
 
 Knative binds any PodSpecable kind (``spec.template`` a PodTemplateSpec) through a mutating
-webhook. kawa has no Deployments or Jobs; its PodSpecable kinds are the Knative Service
-(``serving.knative.dev/v1``) and the ContainerSource (``sources.knative.dev/v1``), and it
+webhook. kawa's PodSpecable kinds are the Knative Service (``serving.knative.dev/v1``), the
+ContainerSource (``sources.knative.dev/v1``), the Deployment (``apps/v1``) and the Job
+(``batch/v1``: bound as it is created, see :mod:`.on_create`, as a CronJob's Jobs are), and it
 also binds bare Pods (``v1``), whose spec is ``spec`` itself. A bound object carries the
 annotation :data:`BOUND_ANNOTATION` naming its binding, so that kawa can take the
 environment back out when the binding is deleted or stops selecting it, even across a
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kawa.apis import core, meta, serving
+from kawa.apis import apps, batch, core, meta, serving
 from kawa.apis import sources as sources_api
 from kawa.apis.sources.sinkbinding import Subject
 
@@ -41,8 +42,10 @@ SERVICE: Final = SubjectKind("serving.knative.dev/v1", "Service", serving.SERVIC
 CONTAINER_SOURCE: Final = SubjectKind(
     "sources.knative.dev/v1", "ContainerSource", sources_api.CONTAINERSOURCE.resource, True
 )
+DEPLOYMENT: Final = SubjectKind("apps/v1", "Deployment", apps.DEPLOYMENT.resource, True)
+JOB: Final = SubjectKind("batch/v1", "Job", batch.JOB.resource, True)
 POD: Final = SubjectKind("v1", "Pod", core.POD.resource, False)
-KINDS: Final = (SERVICE, CONTAINER_SOURCE, POD)
+KINDS: Final = (SERVICE, CONTAINER_SOURCE, DEPLOYMENT, JOB, POD)
 
 
 def kind_of(subject: Subject) -> SubjectKind | None:
