@@ -19,7 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kawa.apiserver.protobuf import MAGIC, UnsupportedKind, decode_object, fields
+from kawa.apiserver import protobuf_pods
+from kawa.apiserver.protobuf import DECODERS, MAGIC, UnsupportedKind, decode_object, fields
 from kawa.errors import ValidationError
 
 from .kubectl_support import Api, Kubectl
@@ -382,13 +383,17 @@ def test_unsupported_kind_says_what_to_do() -> None:
     assert "StatefulSet" in str(err.value)
 
 
+KINDS = {**DECODERS, **protobuf_pods.DECODERS}
+"""Every kind the API server reads in protobuf."""
+
+
 def test_deployment_as_kubectl_create_deployment_sends_it() -> None:
     container = f(1, "busybox") + f(2, "busybox") + f(3, "sleep") + f(3, "60")
     container += f(6, f(3, 8080)) + f(8, b"")
     template = f(1, entry(11, "app", "web")) + f(2, f(2, container))
     spec = f(1, 2) + f(2, entry(1, "app", "web")) + f(3, template) + f(4, b"")
     raw = f(1, f(1, "web") + entry(11, "app", "web")) + f(2, spec) + f(3, b"")
-    assert decode_object(envelope("apps/v1", "Deployment", raw)) == {
+    assert decode_object(envelope("apps/v1", "Deployment", raw), KINDS) == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web", "labels": {"app": "web"}},

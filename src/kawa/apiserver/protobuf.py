@@ -1,14 +1,15 @@
 """Decoding the Kubernetes protobuf bodies that kubectl's typed generators send.
 
 ``kubectl create namespace``, ``create configmap``, ``create secret generic``, ``create
-serviceaccount``, ``create service <type>``, ``create role``/``clusterrole``, ``create
-rolebinding``/``clusterrolebinding`` and ``create deployment`` POST their object as
+serviceaccount``, ``create service <type>``, ``create role``/``clusterrole`` and ``create
+rolebinding``/``clusterrolebinding`` POST their object as
 ``application/vnd.kubernetes.protobuf``: the magic ``k8s\\x00`` followed by a
 ``runtime.Unknown`` envelope whose ``raw`` field holds the object
-(``k8s.io/api/{core,rbac,apps}/v1/generated.proto``; of a Deployment, the fields that
-generator sets; and the reviews of ``kubectl auth``). :func:`decode_object` turns such a
-body into the JSON-shaped dict the rest of the API server reads; called by
-:func:`kawa.apiserver.requests.read_body`.
+(``k8s.io/api/{core,rbac}/v1/generated.proto``; and the reviews of ``kubectl auth``).
+:func:`decode_object` turns such a body into the JSON-shaped dict the rest of the API server
+reads; called by :func:`kawa.apiserver.requests.read_body`. The kinds that embed a pod
+template (Deployment, Job, CronJob) are read by :mod:`.protobuf_pods`, with these wire
+helpers.
 
 The wire reader is small and pure: varints, length-delimited fields and fixed 32/64-bit fields.
 Only the kinds in :data:`DECODERS` are understood (others raise :class:`UnsupportedKind`, a
@@ -39,7 +40,8 @@ class UnsupportedKind(UnsupportedMediaTypeError):
     """A well-formed protobuf body of a kind kawa cannot decode (the server answers 415)."""
 
 
-def _invalid(path: str, message: str) -> ValidationError:
+def invalid(path: str, message: str) -> ValidationError:
+    """The error of a malformed body, at ``path``."""
     return ValidationError.single(path, f"the protobuf body is malformed: {message}")
 
 
@@ -49,7 +51,7 @@ def _varint(data: bytes, pos: int, path: str) -> tuple[int, int]:
     end = len(data)
     while True:
         if pos >= end:
-            raise _invalid(path, "a varint runs past the end of the data")
+            raise invalid(path, "a varint runs past the end of the data")
         byte = data[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -57,7 +59,7 @@ def _varint(data: bytes, pos: int, path: str) -> tuple[int, int]:
             return result, pos
         shift += 7
         if shift >= 70:
-            raise _invalid(path, "a varint is longer than 10 bytes")
+            raise invalid(path, "a varint is longer than 10 bytes")
 
 
 def fields(data: bytes, path: str = "") -> Iterator[Field]:
@@ -68,28 +70,28 @@ def fields(data: bytes, path: str = "") -> Iterator[Field]:
         key, pos = _varint(data, pos, path)
         number, wire = key >> 3, key & 7
         if number == 0:
-            raise _invalid(path, "field number 0")
+            raise invalid(path, "field number 0")
         value: int | bytes
         if wire == _VARINT:
             value, pos = _varint(data, pos, path)
         elif wire == _BYTES:
             size, pos = _varint(data, pos, path)
             if size > end - pos:
-                raise _invalid(path, f"field {number} is longer than the data left")
+                raise invalid(path, f"field {number} is longer than the data left")
             value = data[pos : pos + size]
             pos += size
         elif wire == _FIXED64:
             if pos + 8 > end:
-                raise _invalid(path, f"field {number} (fixed64) runs past the end")
+                raise invalid(path, f"field {number} (fixed64) runs past the end")
             value = int.from_bytes(data[pos : pos + 8], "little")
             pos += 8
         elif wire == _FIXED32:
             if pos + 4 > end:
-                raise _invalid(path, f"field {number} (fixed32) runs past the end")
+                raise invalid(path, f"field {number} (fixed32) runs past the end")
             value = int.from_bytes(data[pos : pos + 4], "little")
             pos += 4
         else:
-            raise _invalid(path, f"field {number} has unsupported wire type {wire}")
+            raise invalid(path, f"field {number} has unsupported wire type {wire}")
         yield number, wire, value
 
 
@@ -99,33 +101,33 @@ Reader = Callable[[int, int | bytes, str], Any]
 """Reads one wire value (wire type, value, field path) into a JSON value."""
 
 
-def _bytes_of(wire: int, value: int | bytes, path: str) -> bytes:
+def bytes_of(wire: int, value: int | bytes, path: str) -> bytes:
     if wire != _BYTES or not isinstance(value, bytes):
-        raise _invalid(path, "expected a length-delimited field")
+        raise invalid(path, "expected a length-delimited field")
     return value
 
 
-def _string(wire: int, value: int | bytes, path: str) -> str:
+def string(wire: int, value: int | bytes, path: str) -> str:
     try:
-        return _bytes_of(wire, value, path).decode("utf-8")
+        return bytes_of(wire, value, path).decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid(path, "a string is not valid UTF-8") from None
+        raise invalid(path, "a string is not valid UTF-8") from None
 
 
 def _base64(wire: int, value: int | bytes, path: str) -> str:
-    return base64.b64encode(_bytes_of(wire, value, path)).decode("ascii")
+    return base64.b64encode(bytes_of(wire, value, path)).decode("ascii")
 
 
 def _bool(wire: int, value: int | bytes, path: str) -> bool:
     if wire != _VARINT or not isinstance(value, int):
-        raise _invalid(path, "expected a varint (bool)")
+        raise invalid(path, "expected a varint (bool)")
     return value != 0
 
 
 def _integer(wire: int, value: int | bytes, path: str) -> int | str:
     """An int32/int64 varint; 0 is unset (``""``, dropped as Kubernetes' ``omitempty``)."""
     if wire != _VARINT or not isinstance(value, int):
-        raise _invalid(path, "expected a varint (integer)")
+        raise invalid(path, "expected a varint (integer)")
     if value >= 1 << 63:
         value -= 1 << 64  # a negative number, as two's complement
     return value or ""
@@ -136,23 +138,17 @@ def _set_bool(wire: int, value: int | bytes, path: str) -> bool | str:
     return _bool(wire, value, path) or ""
 
 
-def _int_or_string(wire: int, value: int | bytes, path: str) -> int | str:
+def _int_orstring(wire: int, value: int | bytes, path: str) -> int | str:
     """``intstr.IntOrString``: {1: type (0 int, 1 string), 2: intVal, 3: strVal}."""
     kind, number, text = 0, 0, ""
-    for field_number, field_wire, field_value in fields(_bytes_of(wire, value, path), path):
+    for field_number, field_wire, field_value in fields(bytes_of(wire, value, path), path):
         if field_number == 1:
             kind = int(_integer(field_wire, field_value, path) or 0)
         elif field_number == 2:
             number = int(_integer(field_wire, field_value, path) or 0)
         elif field_number == 3:
-            text = _string(field_wire, field_value, path)
+            text = string(field_wire, field_value, path)
     return text if kind == 1 else number or ""
-
-
-def _int(wire: int, value: int | bytes, path: str) -> int:
-    if wire != _VARINT or not isinstance(value, int):
-        raise _invalid(path, "expected a varint (integer)")
-    return value - (1 << 64) if value >= 1 << 63 else value  # negative int32/int64
 
 
 class _Message:
@@ -164,7 +160,7 @@ class _Message:
         self.specs = specs
 
     def __call__(self, wire: int, value: int | bytes, path: str) -> dict[str, Any]:
-        data = _bytes_of(wire, value, path)
+        data = bytes_of(wire, value, path)
         out: dict[str, Any] = {}
         for number, field_wire, field_value in fields(data, path):
             spec = self.specs.get(number)
@@ -182,7 +178,7 @@ class _Message:
 
 def _map(value_reader: Reader) -> Reader:
     """A protobuf map: repeated entries {1: key, 2: value}; read as one JSON object."""
-    entry = _Message({1: ("key", _string, False), 2: ("value", value_reader, False)})
+    entry = _Message({1: ("key", string, False), 2: ("value", value_reader, False)})
 
     def read(wire: int, value: int | bytes, path: str) -> tuple[str, Any]:
         pair = entry(wire, value, path)
@@ -220,32 +216,32 @@ class _MapMessage(_Message):
 
 _OWNER_REFERENCE = _Message(
     {
-        1: _one("kind", _string),
-        3: _one("name", _string),
-        4: _one("uid", _string),
-        5: _one("apiVersion", _string),
+        1: _one("kind", string),
+        3: _one("name", string),
+        4: _one("uid", string),
+        5: _one("apiVersion", string),
         6: _one("controller", _bool),
         7: _one("blockOwnerDeletion", _bool),
     }
 )
 _OBJECT_META = _MapMessage(
     {
-        1: _one("name", _string),
-        2: _one("generateName", _string),
-        3: _one("namespace", _string),
-        11: _many("labels", _map(_string)),
-        12: _many("annotations", _map(_string)),
+        1: _one("name", string),
+        2: _one("generateName", string),
+        3: _one("namespace", string),
+        11: _many("labels", _map(string)),
+        12: _many("annotations", _map(string)),
         13: _many("ownerReferences", _OWNER_REFERENCE),
-        14: _many("finalizers", _string),
+        14: _many("finalizers", string),
     },
     frozenset({"labels", "annotations"}),
 )
 _LABEL_SELECTOR_REQUIREMENT = _Message(
-    {1: _one("key", _string), 2: _one("operator", _string), 3: _many("values", _string)}
+    {1: _one("key", string), 2: _one("operator", string), 3: _many("values", string)}
 )
 _LABEL_SELECTOR = _MapMessage(
     {
-        1: _many("matchLabels", _map(_string)),
+        1: _many("matchLabels", _map(string)),
         2: _many("matchExpressions", _LABEL_SELECTOR_REQUIREMENT),
     },
     frozenset({"matchLabels"}),
@@ -255,26 +251,26 @@ _LABEL_SELECTOR = _MapMessage(
 
 _OBJECT_REFERENCE = _Message(
     {
-        1: _one("kind", _string),
-        2: _one("namespace", _string),
-        3: _one("name", _string),
-        4: _one("uid", _string),
-        5: _one("apiVersion", _string),
-        6: _one("resourceVersion", _string),
-        7: _one("fieldPath", _string),
+        1: _one("kind", string),
+        2: _one("namespace", string),
+        3: _one("name", string),
+        4: _one("uid", string),
+        5: _one("apiVersion", string),
+        6: _one("resourceVersion", string),
+        7: _one("fieldPath", string),
     }
 )
-_LOCAL_OBJECT_REFERENCE = _Message({1: _one("name", _string)})
+_LOCAL_OBJECT_REFERENCE = _Message({1: _one("name", string)})
 _NAMESPACE = _Message(
     {
         1: _one("metadata", _OBJECT_META),
-        2: _one("spec", _Message({1: _many("finalizers", _string)})),
+        2: _one("spec", _Message({1: _many("finalizers", string)})),
     }
 )
 _CONFIG_MAP = _MapMessage(
     {
         1: _one("metadata", _OBJECT_META),
-        2: _many("data", _map(_string)),
+        2: _many("data", _map(string)),
         3: _many("binaryData", _map(_base64)),
         4: _one("immutable", _bool),
     },
@@ -284,8 +280,8 @@ _SECRET = _MapMessage(
     {
         1: _one("metadata", _OBJECT_META),
         2: _many("data", _map(_base64)),
-        3: _one("type", _string),
-        4: _many("stringData", _map(_string)),
+        3: _one("type", string),
+        4: _many("stringData", _map(string)),
         5: _one("immutable", _bool),
     },
     frozenset({"data", "stringData"}),
@@ -303,23 +299,23 @@ _SERVICE_ACCOUNT = _Message(
 
 _POLICY_RULE = _Message(
     {
-        1: _many("verbs", _string),
-        2: _many("apiGroups", _string),
-        3: _many("resources", _string),
-        4: _many("resourceNames", _string),
-        5: _many("nonResourceURLs", _string),
+        1: _many("verbs", string),
+        2: _many("apiGroups", string),
+        3: _many("resources", string),
+        4: _many("resourceNames", string),
+        5: _many("nonResourceURLs", string),
     }
 )
 _SUBJECT = _Message(
     {
-        1: _one("kind", _string),
-        2: _one("apiGroup", _string),
-        3: _one("name", _string),
-        4: _one("namespace", _string),
+        1: _one("kind", string),
+        2: _one("apiGroup", string),
+        3: _one("name", string),
+        4: _one("namespace", string),
     }
 )
 _ROLE_REF = _Message(
-    {1: _one("apiGroup", _string), 2: _one("kind", _string), 3: _one("name", _string)}
+    {1: _one("apiGroup", string), 2: _one("kind", string), 3: _one("name", string)}
 )
 _ROLE = _Message({1: _one("metadata", _OBJECT_META), 2: _many("rules", _POLICY_RULE)})
 _CLUSTER_ROLE = _Message(
@@ -339,12 +335,12 @@ _BINDING = _Message(
 
 _SERVICE_PORT = _Message(
     {
-        1: _one("name", _string),
-        2: _one("protocol", _string),
+        1: _one("name", string),
+        2: _one("protocol", string),
         3: _one("port", _integer),
-        4: _one("targetPort", _int_or_string),
+        4: _one("targetPort", _int_orstring),
         5: _one("nodePort", _integer),
-        6: _one("appProtocol", _string),
+        6: _one("appProtocol", string),
     }
 )
 _SERVICE = _Message(
@@ -355,15 +351,15 @@ _SERVICE = _Message(
             _MapMessage(
                 {
                     1: _many("ports", _SERVICE_PORT),
-                    2: _many("selector", _map(_string)),
-                    3: _one("clusterIP", _string),
-                    4: _one("type", _string),
-                    5: _many("externalIPs", _string),
-                    7: _one("sessionAffinity", _string),
-                    8: _one("loadBalancerIP", _string),
-                    9: _many("loadBalancerSourceRanges", _string),
-                    10: _one("externalName", _string),
-                    11: _one("externalTrafficPolicy", _string),
+                    2: _many("selector", _map(string)),
+                    3: _one("clusterIP", string),
+                    4: _one("type", string),
+                    5: _many("externalIPs", string),
+                    7: _one("sessionAffinity", string),
+                    8: _one("loadBalancerIP", string),
+                    9: _many("loadBalancerSourceRanges", string),
+                    10: _one("externalName", string),
+                    11: _one("externalTrafficPolicy", string),
                     12: _one("healthCheckNodePort", _integer),
                     13: _one("publishNotReadyAddresses", _set_bool),
                 },
@@ -373,94 +369,35 @@ _SERVICE = _Message(
     }
 )
 
-# -- apps/v1 (what kubectl create deployment sends) ------------------------------------------
-
-_CONTAINER = _Message(
-    {
-        1: _one("name", _string),
-        2: _one("image", _string),
-        3: _many("command", _string),
-        4: _many("args", _string),
-        5: _one("workingDir", _string),
-        6: _many(
-            "ports",
-            _Message(
-                {
-                    1: _one("name", _string),
-                    3: _one("containerPort", _int),
-                    4: _one("protocol", _string),
-                }
-            ),
-        ),
-        7: _many("env", _Message({1: _one("name", _string), 2: _one("value", _string)})),
-        14: _one("imagePullPolicy", _string),
-    }
-)
-_POD_TEMPLATE = _Message(
-    {
-        1: _one("metadata", _OBJECT_META),
-        2: _one(
-            "spec",
-            _Message(
-                {
-                    2: _many("containers", _CONTAINER),
-                    3: _one("restartPolicy", _string),
-                    8: _one("serviceAccountName", _string),
-                }
-            ),
-        ),
-    }
-)
-_DEPLOYMENT = _Message(
-    {
-        1: _one("metadata", _OBJECT_META),
-        2: _one(
-            "spec",
-            _Message(
-                {
-                    1: _one("replicas", _int),
-                    2: _one("selector", _LABEL_SELECTOR),
-                    3: _one("template", _POD_TEMPLATE),
-                    4: _one("strategy", _Message({1: _one("type", _string)})),
-                    5: _one("minReadySeconds", _int),
-                    6: _one("revisionHistoryLimit", _int),
-                    7: _one("paused", _bool),
-                    9: _one("progressDeadlineSeconds", _int),
-                }
-            ),
-        ),
-    }
-)
-
 # -- authorization/v1 and authentication/v1 (the reviews kubectl auth sends) ------------------
 
 _RESOURCE_ATTRIBUTES = _Message(
     {
-        1: _one("namespace", _string),
-        2: _one("verb", _string),
-        3: _one("group", _string),
-        4: _one("version", _string),
-        5: _one("resource", _string),
-        6: _one("subresource", _string),
-        7: _one("name", _string),
+        1: _one("namespace", string),
+        2: _one("verb", string),
+        3: _one("group", string),
+        4: _one("version", string),
+        5: _one("resource", string),
+        6: _one("subresource", string),
+        7: _one("name", string),
     }
 )
-_NON_RESOURCE_ATTRIBUTES = _Message({1: _one("path", _string), 2: _one("verb", _string)})
-_EXTRA_VALUE = _Message({1: _many("items", _string)})
+_NON_RESOURCE_ATTRIBUTES = _Message({1: _one("path", string), 2: _one("verb", string)})
+_EXTRA_VALUE = _Message({1: _many("items", string)})
 _ACCESS_REVIEW_SPEC = _MapMessage(
     {
         1: _one("resourceAttributes", _RESOURCE_ATTRIBUTES),
         2: _one("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
-        3: _one("user", _string),
-        4: _many("groups", _string),
+        3: _one("user", string),
+        4: _many("groups", string),
         5: _many("extra", _map(_EXTRA_VALUE)),
-        6: _one("uid", _string),
+        6: _one("uid", string),
     },
     frozenset({"extra"}),
 )
 _ACCESS_REVIEW = _Message({1: _one("metadata", _OBJECT_META), 2: _one("spec", _ACCESS_REVIEW_SPEC)})
 _RULES_REVIEW = _Message(
-    {1: _one("metadata", _OBJECT_META), 2: _one("spec", _Message({1: _one("namespace", _string)}))}
+    {1: _one("metadata", _OBJECT_META), 2: _one("spec", _Message({1: _one("namespace", string)}))}
 )
 _SELF_REVIEW = _Message({1: _one("metadata", _OBJECT_META)})
 
@@ -476,7 +413,6 @@ DECODERS: dict[tuple[str, str], Reader] = {
     (_RBAC, "ClusterRole"): _CLUSTER_ROLE,
     (_RBAC, "RoleBinding"): _BINDING,
     (_RBAC, "ClusterRoleBinding"): _BINDING,
-    ("apps/v1", "Deployment"): _DEPLOYMENT,
     (_AUTHZ, "SelfSubjectAccessReview"): _ACCESS_REVIEW,
     (_AUTHZ, "SubjectAccessReview"): _ACCESS_REVIEW,
     (_AUTHZ, "LocalSubjectAccessReview"): _ACCESS_REVIEW,
@@ -485,13 +421,13 @@ DECODERS: dict[tuple[str, str], Reader] = {
 }
 """The (apiVersion, kind) pairs kawa reads in protobuf, each with its message reader."""
 
-_TYPE_META = _Message({1: _one("apiVersion", _string), 2: _one("kind", _string)})
+_TYPE_META = _Message({1: _one("apiVersion", string), 2: _one("kind", string)})
 _UNKNOWN = _Message(
     {
         1: _one("typeMeta", _TYPE_META),
-        2: _one("raw", _bytes_of),
-        3: _one("contentEncoding", _string),
-        4: _one("contentType", _string),
+        2: _one("raw", bytes_of),
+        3: _one("contentEncoding", string),
+        4: _one("contentType", string),
     }
 )
 
@@ -506,10 +442,10 @@ def decode_object(
     :class:`~kawa.errors.ValidationError` for anything malformed.
     """
     if not body.startswith(MAGIC):
-        raise _invalid("", "it does not start with the Kubernetes magic bytes k8s\\x00")
+        raise invalid("", "it does not start with the Kubernetes magic bytes k8s\\x00")
     envelope = _UNKNOWN(_BYTES, body[len(MAGIC) :], "")
     if envelope.get("contentEncoding"):
-        raise _invalid("", f"content encoding {envelope['contentEncoding']!r} is not supported")
+        raise invalid("", f"content encoding {envelope['contentEncoding']!r} is not supported")
     type_meta = envelope.get("typeMeta", {})
     api_version = type_meta.get("apiVersion", "")
     kind = type_meta.get("kind", "")

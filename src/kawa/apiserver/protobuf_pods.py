@@ -1,8 +1,9 @@
-"""Decoding the protobuf bodies of kinds that embed a pod template: batch/v1 Job and CronJob.
+"""Decoding the protobuf bodies of kinds that embed a pod template: apps/v1 Deployment,
+batch/v1 Job and CronJob.
 
-``kubectl create job NAME --image=I -- CMD``, ``kubectl create job NAME --from=cronjob/C`` and
-``kubectl create cronjob`` build their object client-side and POST it as
-``application/vnd.kubernetes.protobuf`` (as the generators of :mod:`.protobuf` do). A Job
+``kubectl create deployment``, ``kubectl create job NAME --image=I -- CMD``, ``kubectl create
+job NAME --from=cronjob/C`` and ``kubectl create cronjob`` build their object client-side and
+POST it as ``application/vnd.kubernetes.protobuf`` (as the generators of :mod:`.protobuf` do). A Job
 made from a CronJob carries the CronJob's whole template as kawa served it, so the readers
 here cover what kawa's Pod declaration has (``k8s.io/api/core/v1/generated.proto`` field
 numbers): containers with their ports, env, envFrom, resources, mounts and probes, volumes,
@@ -21,26 +22,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from kawa.apiserver.protobuf import Reader, fields
-from kawa.errors import ValidationError
+from kawa.apiserver.protobuf import bytes_of as _raw
+from kawa.apiserver.protobuf import invalid as _invalid
+from kawa.apiserver.protobuf import string as _string
 
-_VARINT, _BYTES = 0, 2
-
-
-def _invalid(path: str, message: str) -> ValidationError:
-    return ValidationError.single(path, f"the protobuf body is malformed: {message}")
-
-
-def _raw(wire: int, value: int | bytes, path: str) -> bytes:
-    if wire != _BYTES or not isinstance(value, bytes):
-        raise _invalid(path, "expected a length-delimited field")
-    return value
-
-
-def _string(wire: int, value: int | bytes, path: str) -> str:
-    try:
-        return _raw(wire, value, path).decode("utf-8")
-    except UnicodeDecodeError:
-        raise _invalid(path, "a string is not valid UTF-8") from None
+_VARINT = 0
 
 
 def _varint(wire: int, value: int | bytes, path: str) -> int:
@@ -386,6 +372,38 @@ _POD_SPEC: Final = _Msg(
 )
 _POD_TEMPLATE: Final = _Msg({1: _one("metadata", _OBJECT_META), 2: _one("spec", _POD_SPEC)})
 
+# -- apps/v1 -------------------------------------------------------------------------------------
+
+_DEPLOYMENT_SPEC: Final = _Msg(
+    {
+        1: _one("replicas", _int),
+        2: _one("selector", _LABEL_SELECTOR),
+        3: _one("template", _POD_TEMPLATE),
+        4: _one(
+            "strategy",
+            _Msg(
+                {
+                    1: _one("type", _string),
+                    2: _one(
+                        "rollingUpdate",
+                        _Msg(
+                            {
+                                1: _one("maxUnavailable", _int_or_string),
+                                2: _one("maxSurge", _int_or_string),
+                            }
+                        ),
+                    ),
+                }
+            ),
+        ),
+        5: _one("minReadySeconds", _nonzero),
+        6: _one("revisionHistoryLimit", _int),
+        7: _one("paused", _flag),
+        9: _one("progressDeadlineSeconds", _int),
+    }
+)
+_DEPLOYMENT: Final = _Msg({1: _one("metadata", _OBJECT_META), 2: _one("spec", _DEPLOYMENT_SPEC)})
+
 # -- batch/v1 ------------------------------------------------------------------------------------
 
 _JOB_SPEC: Final = _Msg(
@@ -429,6 +447,7 @@ _CRONJOB: Final = _Msg(
 )
 
 DECODERS: Final[dict[tuple[str, str], Callable[[int, int | bytes, str], Any]]] = {
+    ("apps/v1", "Deployment"): _DEPLOYMENT,
     ("batch/v1", "Job"): _JOB,
     ("batch/v1", "CronJob"): _CRONJOB,
 }
