@@ -270,3 +270,25 @@ def test_the_python_clients_batch_api(k: Kubectl, kawa: KawaProcess) -> None:
         assert isinstance(batch.list_namespaced_cron_job(NS).items, list)
     finally:
         api_client.close()
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
+def test_delete_with_each_propagation_policy(k: Kubectl, cascade: str) -> None:
+    name = f"sleepy-{cascade}"
+    k.apply(job(name, ["sleep", "60"]))
+
+    def pods() -> list[dict[str, Any]]:
+        found = k.json("get", "pods", "-n", NS, "-l", f"batch.kubernetes.io/job-name={name}")
+        return list(found["items"])
+
+    (pod,) = wait_until(lambda: pods() or None, 20, f"{name} never made its Pod")
+    k.ok("delete", "job", name, "-n", NS, f"--cascade={cascade}", "--timeout=40s")
+    assert k.run("get", "job", name, "-n", NS).code != 0
+    if cascade == "orphan":
+        (kept,) = pods()
+        assert kept["metadata"]["uid"] == pod["metadata"]["uid"]
+        assert not kept["metadata"].get("ownerReferences")  # the Job let go of it
+        k.ok("delete", "pod", kept["metadata"]["name"], "-n", NS, "--grace-period=0", "--force")
+    elif cascade == "foreground":
+        assert pods() == []  # kubectl returned once the Pod was gone
+    wait_until(lambda: pods() == [], 40, f"{name}'s Pod never went")
