@@ -1,8 +1,8 @@
 """SinkBinding with Kubernetes workloads. Knative's SinkBinding tutorial with a CronJob subject,
-sending to a Broker: the SinkBinding
-selects the Jobs labelled ``app: heartbeat-cron`` (made by the CronJob, here at once with
-``kubectl create job --from=cronjob/...``), each Job is bound as it is created, its one-shot
-heartbeat reaches the Broker, and a Trigger carries it to an event-display."""
+sending to a Broker: the SinkBinding selects the Jobs labelled ``app: heartbeat-cron`` (made by
+the CronJob, here at once with ``kubectl create job --from=cronjob/...``), each Job is bound as
+it is created, its one-shot heartbeat reaches the Broker, and a Trigger carries it to an
+event-display. Then a Job bound to a ``v1`` Service (a Deployment's Pod) sends it there."""
 
 from __future__ import annotations
 
