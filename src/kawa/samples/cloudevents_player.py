@@ -44,7 +44,7 @@ from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.cloudevents.jsonformat import attribute_json, is_json_media_type
 from kawa.errors import ValidationError
 from kawa.samples import player_page
-from kawa.samples.common import listen_port, log, serve_forever
+from kawa.samples.common import listen_host, listen_port, log, serve_forever
 
 MAX_MESSAGES: Final = 200
 DEFAULT_PAGE_SIZE: Final = 10
@@ -60,7 +60,7 @@ def sink_from_env(env: Mapping[str, str], port: int) -> str:
         if env.get(name):
             return env[name]
     if env.get("PLAYER_MODE", "").upper() == "LOCAL":
-        return f"http://127.0.0.1:{port}/"
+        return f"http://{listen_host(env)}:{port}/"
     return ""
 
 

@@ -1,8 +1,9 @@
 """What the sample programs share: their port, their log lines, running an aiohttp app.
 
 Every server listens on ``$PORT`` (default 8080, as Knative's samples) on
-``$KAWA_LISTEN_HOST`` (default ``127.0.0.1``: a Pod's address in kawa) and leaves at once on
-SIGTERM. Log lines go to stderr with a timestamp, as Go's ``log`` package writes them.
+``$KAWA_LISTEN_HOST``, else ``$KAWA_POD_IP`` (the Pod's own address, which kawa's kubelet
+gives it: ADR 0030), else ``127.0.0.1``, and leaves at once on SIGTERM. Log lines go to stderr
+with a timestamp, as Go's ``log`` package writes them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from typing import Final
 
 from aiohttp import web
@@ -20,6 +22,12 @@ from aiohttp import web
 DEFAULT_PORT: Final = 8080
 DEFAULT_HOST: Final = "127.0.0.1"
 HOST_ENV: Final = "KAWA_LISTEN_HOST"
+POD_IP_ENV: Final = "KAWA_POD_IP"
+
+
+def listen_host(env: Mapping[str, str]) -> str:
+    """The address a sample server listens on (see the module)."""
+    return env.get(HOST_ENV) or env.get(POD_IP_ENV) or DEFAULT_HOST
 
 
 def log(message: str) -> None:
@@ -61,7 +69,7 @@ def bound_port(runner: web.AppRunner) -> int:
 def serve_forever(app: web.Application, program: str) -> None:
     """Run ``app`` on ``$PORT`` until SIGTERM or Ctrl-C (the ``main()`` of a server)."""
     port = listen_port(program)
-    host = os.environ.get(HOST_ENV) or DEFAULT_HOST
+    host = listen_host(os.environ)
 
     async def run() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, exit_now)
