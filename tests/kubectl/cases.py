@@ -296,7 +296,7 @@ CASES: Final = (
         ("spec", "sink", "uri"),
         (SINK + "b", SINK + "c", SINK + "d"),
         ["NAME", "SINK", *KNATIVE],
-        ready="False/SubjectUnsupported",  # kawa binds Services, Pods, ContainerSources,
+        ready="False/SubjectMissing",  # a supported kind (apps/v1 Deployment), none named d
     ),
     KindCase(
         "Service",
