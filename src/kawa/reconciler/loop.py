@@ -238,3 +238,21 @@ def every(store: ResourceStore, resource: str) -> Mapper:
         ]
 
     return keys
+
+
+Requeue = Callable[[ResourceKey, float], None]
+"""``requeue(key, delay)``: reconcile ``key`` again after ``delay`` seconds."""
+
+
+class LateRequeue:
+    """A :data:`Requeue` for a reconciler built before its :class:`Controller`: it does
+    nothing until ``controller`` is set, then adds to that controller's queue."""
+
+    __slots__ = ("controller",)
+
+    def __init__(self) -> None:
+        self.controller: Controller | None = None
+
+    def __call__(self, key: ResourceKey, delay: float) -> None:
+        if self.controller is not None:
+            self.controller.queue.add_after(key, delay)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kawa.apis import apps, meta
@@ -50,12 +50,10 @@ from kawa.errors import (
     ValidationError,
 )
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own
+from kawa.reconciler.loop import Controller, LateRequeue, Requeue, Watch, own
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
-
-Requeue = Callable[[ResourceKey, float], None]
 
 
 class DeploymentReconciler:
@@ -385,12 +383,7 @@ def deployment_controller(store: ResourceStore, clock: Clock) -> Controller:
     for an orphan every Deployment of its namespace that selects it) and Pods (their
     ReplicaSet's Deployment: for Recreate and for why Pods wait)."""
     recorder = EventRecorder(store, "deployment-controller", clock=clock)
-    controller: Controller | None = None
-
-    def requeue(key: ResourceKey, delay: float) -> None:
-        if controller is not None:
-            controller.queue.add_after(key, delay)
-
+    requeue = LateRequeue()
     reconciler = DeploymentReconciler(store, clock, recorder, requeue)
 
     async def of_replicaset(event: WatchEvent) -> Iterable[ResourceKey]:
@@ -420,7 +413,7 @@ def deployment_controller(store: ResourceStore, clock: Clock) -> Controller:
             return []
         return [ResourceKey(DEPLOYMENTS, namespace, str(owner.get("name", "")))]
 
-    controller = Controller(
+    controller = requeue.controller = Controller(
         "deployment",
         store,
         reconciler.reconcile,

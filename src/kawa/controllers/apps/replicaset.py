@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Final
 
@@ -47,7 +47,7 @@ from kawa.errors import (
     ValidationError,
 )
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own
+from kawa.reconciler.loop import Controller, LateRequeue, Requeue, Watch, own
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,6 @@ BURST: Final = 100
 MAX_PREFIX: Final = 57
 """A Pod's generated name keeps at most this much of the ReplicaSet's name (as Kubernetes'
 ``generateName``, so the name stays within 63 characters)."""
-
-Requeue = Callable[[ResourceKey, float], None]
 
 
 def pod_from_template(rs: Mapping[str, Any], name: str) -> Obj:
@@ -307,12 +305,7 @@ def replicaset_controller(store: ResourceStore, clock: Clock) -> Controller:
     """Watches ReplicaSets and Pods (a Pod's change concerns its controller, or, for an orphan,
     every ReplicaSet of its namespace that selects it)."""
     recorder = EventRecorder(store, "replicaset-controller", clock=clock)
-    controller: Controller | None = None
-
-    def requeue(key: ResourceKey, delay: float) -> None:
-        if controller is not None:
-            controller.queue.add_after(key, delay)
-
+    requeue = LateRequeue()
     reconciler = ReplicaSetReconciler(store, clock, recorder, requeue)
 
     async def of_pod(event: WatchEvent) -> Iterable[ResourceKey]:
@@ -333,7 +326,7 @@ def replicaset_controller(store: ResourceStore, clock: Clock) -> Controller:
             if common.spec_selects(rs, labels)
         ]
 
-    controller = Controller(
+    controller = requeue.controller = Controller(
         "replicaset", store, reconciler.reconcile, [own(REPLICA_SETS), Watch(PODS, of_pod)]
     )
     return controller

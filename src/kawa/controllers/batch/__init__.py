@@ -5,7 +5,7 @@ kubelet runs the Pods. How they behave is in ``docs/jobs.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final
 
 from kawa.apis.conditions import Clock, system_clock
@@ -14,7 +14,7 @@ from kawa.controllers.batch import pods as job_pods
 from kawa.controllers.batch.cronjob import CRONJOBS, CronJobReconciler
 from kawa.controllers.batch.job import JOBS, PODS, JobReconciler
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, own
+from kawa.reconciler.loop import Controller, LateRequeue, Watch, own
 from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 
 __all__ = ["CRONJOBS", "JOBS", "batch_controllers"]
@@ -36,34 +36,25 @@ def _owner(kind: str, resource: str) -> Watch:
 
 def batch_controllers(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
     """The Job and CronJob controllers, ready to ``run()``."""
-    controllers: dict[str, Controller] = {}
-
-    def requeue_in(name: str) -> Callable[[ResourceKey, float], None]:
-        def requeue(key: ResourceKey, delay: float) -> None:
-            controller = controllers.get(name)
-            if controller is not None:
-                controller.queue.add_after(key, delay)
-
-        return requeue
-
+    requeue_job, requeue_cronjob = LateRequeue(), LateRequeue()
     jobs = JobReconciler(
-        store, clock, EventRecorder(store, "job-controller", clock=clock), requeue_in("job")
+        store, clock, EventRecorder(store, "job-controller", clock=clock), requeue_job
     )
     cronjobs = CronJobReconciler(
         store,
         clock,
         EventRecorder(store, "cronjob-controller", clock=clock),
         jobs.delete_job,
-        requeue_in("cronjob"),
+        requeue_cronjob,
     )
-    controllers["job"] = Controller(
+    requeue_job.controller = Controller(
         "job", store, jobs.reconcile, [own(JOBS), _owner("Job", JOBS)], resync=RESYNC
     )
-    controllers["cronjob"] = Controller(
+    requeue_cronjob.controller = Controller(
         "cronjob",
         store,
         cronjobs.reconcile,
         [own(CRONJOBS), _owner("CronJob", CRONJOBS)],
         resync=RESYNC,
     )
-    return list(controllers.values())
+    return [requeue_job.controller, requeue_cronjob.controller]

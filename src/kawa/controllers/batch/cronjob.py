@@ -41,6 +41,7 @@ from kawa.apis.conditions import Clock, format_time
 from kawa.controllers.batch import pods as job_pods
 from kawa.errors import AlreadyExistsError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Requeue
 from kawa.reconciler.status import write_status
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
@@ -50,7 +51,6 @@ CRONJOBS: Final = batch.CRONJOB.resource
 JOBS: Final = batch.JOB.resource
 MAX_MISSED: Final = 100
 
-Requeue = Callable[[ResourceKey, float], None]
 DeleteJob = Callable[[ResourceKey, Mapping[str, Any]], Awaitable[None]]
 
 

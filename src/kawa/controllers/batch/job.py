@@ -39,6 +39,7 @@ from kawa.apis.conditions import Clock, format_time
 from kawa.controllers.batch import pods as job_pods
 from kawa.errors import AlreadyExistsError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Requeue
 from kawa.reconciler.status import write_status
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
@@ -48,8 +49,6 @@ JOBS: Final = batch.JOB.resource
 PODS: Final = core.POD.resource
 BACKOFF_BASE: Final = 10.0
 BACKOFF_MAX: Final = 360.0
-
-Requeue = Callable[[ResourceKey, float], None]
 
 
 def _condition(type_: str, reason: str, message: str, now: str) -> dict[str, Any]:

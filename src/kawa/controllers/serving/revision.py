@@ -15,7 +15,7 @@ of ``Ready`` records an Event. Built by :func:`kawa.controllers.serving.serving_
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kawa import images
@@ -32,7 +32,7 @@ from kawa.controllers.serving.common import (
 )
 from kawa.errors import NotFoundError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, Watch, every, own
+from kawa.reconciler.loop import Controller, LateRequeue, Requeue, Watch, every, own
 from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
@@ -43,8 +43,6 @@ CATALOG_KEY = ResourceKey(CONFIGMAPS, images.CONFIG_NAMESPACE, images.CONFIG_MAP
 DEPLOYMENT_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, progress.CONFIG_MAP)
 AUTOSCALER_KEY = ResourceKey(CONFIGMAPS, progress.CONFIG_NAMESPACE, "config-autoscaler")
 EVENTS = core.EVENT.resource
-
-Requeue = Callable[[ResourceKey, float], None]
 
 
 class RevisionReconciler(StatusReconciler[Obj]):
@@ -200,12 +198,7 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
     """Watches Revisions, their Pods, the image catalog and ConfigMaps ``config-deployment``
     and ``config-autoscaler``."""
     recorder = EventRecorder(store, "revision-controller", clock=clock)
-    controller: Controller | None = None
-
-    def requeue(key: ResourceKey, delay: float) -> None:
-        if controller is not None:
-            controller.queue.add_after(key, delay)
-
+    requeue = LateRequeue()
     reconciler = RevisionReconciler(store, clock, recorder, requeue)
 
     async def of_pod(event: WatchEvent) -> Iterable[ResourceKey]:
@@ -227,7 +220,7 @@ def revision_controller(store: ResourceStore, clock: Clock) -> Controller:
             return []
         return await revisions(event)
 
-    controller = Controller(
+    controller = requeue.controller = Controller(
         "revision",
         store,
         reconciler.reconcile,
