@@ -40,7 +40,6 @@ from kawa.apis.registry import SCHEME
 from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
 from kawa.broker import ttl
-from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
 from kawa.controllers.apps import apps_controllers
@@ -53,6 +52,7 @@ from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.delivery.sender import Dispatcher
+from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
@@ -128,7 +128,7 @@ class Config:
     retention: float = 0.0
     max_in_flight: int = 100
     max_in_flight_bytes: int = DEFAULT_MAX_IN_FLIGHT_BYTES
-    """Payload bytes all trigger consumers together hold in deliveries (``kawa.broker.budget``)."""
+    """Payload bytes all consumers together hold in deliveries (``kawa.dispatch.budget``)."""
     max_broker_ttl: int = ttl.DEFAULT_MAX_TTL
     """The highest ``knativebrokerttl`` a broker stores; larger ones are capped to it."""
     max_delivery_lag: float = 0.0

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 
 from kawa.broker import envelope
-from kawa.broker.budget import DeliveryBudget
 from kawa.cloudevents.event import CloudEvent
+from kawa.dispatch.budget import DeliveryBudget
 from kawa.errors import ValidationError
 
 from ..waiting import eventually

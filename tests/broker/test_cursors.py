@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kawa.broker.consumer import trigger_cursor
-from kawa.broker.dataplane import BROKERS, TRIGGERS, BrokerDataPlane
+from kawa.broker.dataplane import BROKERS, TRIGGERS, BrokerDataPlane, trigger_cursor
 from kawa.delivery.sender import Dispatcher
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.store.base import ResourceKey

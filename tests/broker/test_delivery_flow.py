@@ -84,7 +84,7 @@ async def test_reply_goes_back_into_the_broker(tmp_path: Path) -> None:
 async def test_reply_loop_ends_with_the_ttl(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="kawa.broker.consumer")
+    caplog.set_level(logging.INFO, logger="kawa.dispatch.consumer")
     headers, body = ce_http.to_binary(event("loop", type_="loop"))
     async with running_kawa(tmp_path) as kawa, subscriber() as sub:
         sub.default = respond(200, body, headers)  # replies with an event it matches itself
@@ -95,7 +95,7 @@ async def test_reply_loop_ends_with_the_ttl(
         await sub.wait_for(4)
 
         async def dropped() -> bool:
-            return logged(caplog, "trigger loop: reply dropped")
+            return logged(caplog, "trigger default/loop: reply dropped")
 
         # stored with TTL 4, 3, 2, 1; the reply to the last would have TTL 0: dropped
         await eventually(dropped, message="the last reply was never dropped")
@@ -164,7 +164,7 @@ async def test_broker_delivery_applies_unless_the_trigger_has_its_own(
         await sub.wait_for(3)  # 1 attempt (inherits) + 2 attempts (own, no DLS)
 
         async def own_gave_up() -> bool:
-            return logged(caplog, "trigger own: event x dropped after 2 attempt(s)")
+            return logged(caplog, "trigger default/own: event x dropped after 2 attempt(s)")
 
         # both deliveries are finished: "inherits" dead-lettered it, "own" gave up
         await eventually(own_gave_up, message="trigger own never gave up")

@@ -35,7 +35,7 @@ async def loop_deliveries(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, first_ttl: int, **config: Any
 ) -> int:
     """How many deliveries an event sent with ``first_ttl`` makes through a reply loop."""
-    caplog.set_level(logging.INFO, logger="kawa.broker.consumer")
+    caplog.set_level(logging.INFO, logger="kawa.dispatch.consumer")
     headers, body = ce_http.to_binary(event("again", type_="loop"))
     async with running_kawa(tmp_path, **config) as kawa, subscriber() as sub:
         sub.default = respond(200, body, headers)  # a reply its own trigger matches
@@ -48,7 +48,7 @@ async def loop_deliveries(
         async def ended() -> bool:
             if len(sub.events) > most:
                 raise AssertionError(f"the loop went on past {most} deliveries")
-            return any("trigger loop: reply dropped" in r.getMessage() for r in caplog.records)
+            return any("trigger default/loop: reply dropped" in r.getMessage() for r in caplog.records)
 
         await eventually(ended, 30, "the loop never ended")
         return len(sub.events)

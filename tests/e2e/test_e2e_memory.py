@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from kawa.broker.consumer import TRIGGER_SHARE
+from kawa.dispatch.consumer import CONSUMER_SHARE
 
 from ..waiting import eventually
 from .e2e_support import broker, kawa_up, trigger
@@ -129,7 +129,7 @@ async def test_a_burst_of_large_events_to_a_slow_subscriber_stays_under_the_budg
                     statuses = await asyncio.gather(*(send(n) for n in range(EVENTS)))
                 assert statuses == [202] * EVENTS
                 # the budget holds the trigger back to its share: far fewer than its 100 places
-                assert 0 < sub.reading <= BUDGET // TRIGGER_SHARE // EVENT_SIZE
+                assert 0 < sub.reading <= BUDGET // CONSUMER_SHARE // EVENT_SIZE
                 assert peak < ceiling, (
                     f"kawa's RSS reached {peak / MiB:.0f} MiB with {sub.reading} deliveries "
                     f"held; ceiling {ceiling / MiB:.0f} MiB (started at {start / MiB:.0f})"

@@ -5,11 +5,11 @@ watch them through informers) and keeps:
 
 - a map from ``namespace/name`` to the broker's event-log stream (``broker:<uid>``), used by
   the ingress to answer 404 for unknown brokers and to append events;
-- one :class:`~kawa.broker.consumer.TriggerConsumer` per Trigger that is ``Ready`` with a
+- one :class:`~kawa.dispatch.consumer.Consumer` per Trigger that is ``Ready`` with a
   resolved ``status.subscriberUri``. A change of what a consumer depends on (subscriber,
   dead-letter sink, filters, delivery, ordering) restarts it from its durable cursor; a
   deleted trigger's cursor is removed; a deleted broker's stream is removed. All consumers
-  share one delivery memory budget (:mod:`kawa.broker.budget`).
+  share one delivery memory budget (:mod:`kawa.dispatch.budget`).
 
 Also trims the log periodically (events every trigger is past, older than ``retention``),
 and at once (at most once a second) when an append finds the log full: trimming is what
@@ -35,11 +35,11 @@ from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.broker import envelope, ttl
 from kawa.broker.backpressure import DeliveryLag
-from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
-from kawa.broker.consumer import TriggerConsumer, TriggerTarget, trigger_cursor
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
+from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
+from kawa.dispatch.consumer import Consumer, Target
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
@@ -59,6 +59,15 @@ class BrokerEntry:
     uid: str
     stream: str
     delivery: DeliverySpec | None
+
+
+def trigger_cursor(trigger_uid: str, stream: str) -> str:
+    """The event-log cursor of a trigger reading a broker's stream: ``trigger:<uid>@<stream>``.
+
+    The one place the name is made. It names the stream too: a re-created broker is a new
+    stream, so a cursor never applies to the wrong one.
+    """
+    return f"trigger:{trigger_uid}@{stream}"
 
 
 def _is_ready(obj: Obj) -> bool:
@@ -106,7 +115,7 @@ class BrokerDataPlane:
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
         self.budget = DeliveryBudget(max_in_flight_bytes)
-        """The delivery memory budget every consumer shares (:mod:`kawa.broker.budget`)."""
+        """The delivery memory budget every consumer shares (:mod:`kawa.dispatch.budget`)."""
         self._max_ttl = max_ttl
         self._lag = (
             DeliveryLag(event_log, max_delivery_lag, self._started_consumers)
@@ -117,7 +126,7 @@ class BrokerDataPlane:
         self._trim_interval = trim_interval
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
         self._triggers: dict[tuple[str, str], Obj] = {}
-        self._consumers: dict[tuple[str, str], tuple[TriggerConsumer, asyncio.Task[None]]] = {}
+        self._consumers: dict[tuple[str, str], tuple[Consumer, asyncio.Task[None]]] = {}
         self._task_group: asyncio.TaskGroup | None = None
         self._room_wanted = asyncio.Event()
         self.ready = asyncio.Event()
@@ -150,10 +159,10 @@ class BrokerDataPlane:
         entry = self._brokers.get((namespace, name))
         return None if entry is None else self._lag.retry_after(entry.stream)
 
-    def _started_consumers(self) -> list[TriggerConsumer]:
+    def _started_consumers(self) -> list[Consumer]:
         return [consumer for consumer, _ in self._consumers.values() if consumer.started.is_set()]
 
-    def consumer(self, namespace: str, name: str) -> TriggerConsumer | None:
+    def consumer(self, namespace: str, name: str) -> Consumer | None:
         found = self._consumers.get((namespace, name))
         return None if found is None else found[0]
 
@@ -222,7 +231,7 @@ class BrokerDataPlane:
         self._triggers[key] = event.object
         await self._sync_trigger(key)
 
-    def _target(self, key: tuple[str, str]) -> TriggerTarget | None:
+    def _target(self, key: tuple[str, str]) -> Target | None:
         obj = self._triggers.get(key)
         if obj is None or not _is_ready(obj):
             return None
@@ -242,11 +251,13 @@ class BrokerDataPlane:
         if delivery is None:
             delivery = BROKER_DEFAULT_DELIVERY
         spec = obj.get("spec", {})
-        return TriggerTarget(
+        return Target(
+            kind="trigger",
             namespace=trigger.namespace,
             name=trigger.name,
             uid=trigger.uid,
             stream=broker.stream,
+            cursor=trigger_cursor(trigger.uid, broker.stream),
             subscriber_uri=subscriber_uri,
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
             policy=policy_from_delivery(delivery),
@@ -269,14 +280,15 @@ class BrokerDataPlane:
             return
         broker_name = self._broker_name(key)
 
-        async def publish_reply(reply: CloudEvent) -> None:
-            await self.publish(target.namespace, broker_name, [reply])
+        async def publish_reply(reply: CloudEvent, original: CloudEvent) -> None:
+            await self.publish(target.namespace, broker_name, [ttl.carry(reply, original)])
 
-        consumer = TriggerConsumer(
+        consumer = Consumer(
             target,
             self._log,
             self._dispatcher,
             publish_reply,
+            prepare=ttl.strip,
             budget=self.budget,
             max_in_flight=self._max_in_flight,
         )
@@ -289,7 +301,7 @@ class BrokerDataPlane:
         started.cancel()
 
     @staticmethod
-    async def _supervise(consumer: TriggerConsumer) -> None:
+    async def _supervise(consumer: Consumer) -> None:
         """Run a consumer; if it fails, log it and start it again (its cursor is durable),
         so one trigger's trouble never stops the data plane."""
         failures = 0
@@ -312,7 +324,7 @@ class BrokerDataPlane:
     def _broker_name(self, key: tuple[str, str]) -> str:
         return str(self._triggers[key].get("spec", {}).get("broker", "default"))
 
-    async def _stop(self, key: tuple[str, str]) -> TriggerTarget | None:
+    async def _stop(self, key: tuple[str, str]) -> Target | None:
         """Stop a trigger's consumer (its last watermark is saved); its target, if it ran."""
         running = self._consumers.pop(key, None)
         if running is None:

@@ -16,7 +16,6 @@ import click
 
 from kawa import __version__
 from kawa.apiserver import access
-from kawa.broker.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.broker.ttl import DEFAULT_MAX_TTL
 from kawa.cli import answers, resources, target
 from kawa.cli import send as send_cmd
@@ -31,6 +30,7 @@ from kawa.cli.client import (
 )
 from kawa.cli.demo import demo
 from kawa.cli.runner import run_async, setup_logging
+from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.errors import KawaError, ValidationError
 from kawa.runtime import (
     DEFAULT_API_PORT,

@@ -87,7 +87,7 @@ class EventLog(Protocol):
         With ``max_bytes`` the records' payloads together stay within that many bytes, except
         that the first record is returned whatever its size (as JetStream's and Kafka's fetches
         do), so a reader always makes progress. The broker's consumers pass their share of the
-        delivery memory budget (:mod:`kawa.broker.budget`).
+        delivery memory budget (:mod:`kawa.dispatch.budget`).
         """
         ...
 

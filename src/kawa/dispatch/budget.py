@@ -1,19 +1,19 @@
-"""The delivery memory budget: payload bytes in flight across every trigger consumer.
+"""The delivery memory budget: payload bytes in flight across every consumer.
 
-Each trigger consumer (:mod:`kawa.broker.consumer`) holds the events it has read from the log
-until their delivery ends: with slow subscribers and large events that is where a broker's
-memory goes (100 deliveries in flight per trigger, times the triggers, times up to 4 MiB per
-event). One :class:`DeliveryBudget`, made by :class:`kawa.broker.dataplane.BrokerDataPlane`
-from ``kawa up --max-in-flight-bytes``, is shared by all consumers: a consumer reserves bytes
-before it reads (and reads at most that much, :meth:`kawa.eventlog.base.EventLog.read`'s
-``max_bytes``), keeps what its records need and gives each record's bytes back when that
-record's delivery is finished. When the budget is spent, consumers wait before reading: events
-stay in the log (durably) instead of in memory.
+Each trigger or subscription consumer (:mod:`kawa.dispatch.consumer`) holds the events it has
+read from the log until their delivery ends: with slow subscribers and large events that is
+where a broker's memory goes (100 deliveries in flight per trigger, times the triggers, times up
+to 4 MiB per event). One :class:`DeliveryBudget`, made by the broker data plane from ``kawa up
+--max-in-flight-bytes``, is shared by all consumers, of brokers and channels alike: a consumer
+reserves bytes before it reads (and reads at most that much,
+:meth:`kawa.eventlog.base.EventLog.read`'s ``max_bytes``), keeps what its records need and gives
+each record's bytes back when that record's delivery is finished. When the budget is spent,
+consumers wait before reading: events stay in the log (durably) instead of in memory.
 
 Waiters are served in arrival order, so a consumer that needs much never starves behind many
-that need little. An event larger than the whole budget is not refused: its consumer waits
-until nothing else is held and then takes it alone (the budget is overrun by that one event,
-never deadlocked). Loop-thread only; no I/O.
+that need little. An event larger than the whole budget is not refused: its consumer waits until
+nothing else is held and then takes it alone (the budget is overrun by that one event, never
+deadlocked). Loop-thread only; no I/O.
 """
 
 from __future__ import annotations

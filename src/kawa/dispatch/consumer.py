@@ -1,19 +1,23 @@
-"""One trigger's consumer: reads its broker's log from a durable cursor, filters, delivers.
+"""One consumer of a stream of the event log: from a durable cursor, filter, deliver.
 
-Each Trigger gets its own consumer, so a slow or failing subscriber only ever holds up its
-own trigger. The consumer keeps up to ``max_in_flight`` deliveries running at once
-(unordered, the default), or delivers one event at a time per ``partitionkey`` extension
-value when the trigger asks for ordered delivery. The events it holds count against the
-delivery memory budget all consumers share (:mod:`kawa.broker.budget`), of which one trigger
-holds at most a quarter: it reads only what the budget has room for, and waits (the events
-stay in the log) when it is spent.
+Every Trigger (:mod:`kawa.broker.dataplane`) and every channel subscriber
+(:mod:`kawa.channels.dataplane`) gets its own consumer, so a slow or failing subscriber only
+ever holds up its own trigger or subscription. The consumer keeps up to ``max_in_flight``
+deliveries running at once (unordered, the default), or delivers one event at a time per
+``partitionkey`` extension value when the trigger asks for ordered delivery. The events it
+holds count against the delivery memory budget all consumers share
+(:mod:`kawa.dispatch.budget`), of which one consumer holds at most a quarter: it reads only
+what the budget has room for, and waits (the events stay in the log) when it is spent.
 
 Its progress is the highest sequence below which every event is finished (delivered,
-dead-lettered, dropped or filtered out); that watermark is saved to the log as the trigger's
+dead-lettered, dropped or filtered out); that watermark is saved to the log as the consumer's
 cursor, so after a restart delivery resumes there (at least once: events in flight at a crash
 are delivered again).
 
-Created and stopped by :mod:`kawa.broker.dataplane`; delivers through
+What differs between a trigger and a subscription comes in as plain values and two hooks: the
+:class:`Target` (where to, which filter, which policy) and ``prepare`` (the broker strips its
+TTL before delivery) and ``publish_reply`` (the broker puts a reply back into itself, a
+channel sends it to the subscription's reply). Delivers through
 :class:`kawa.delivery.sender.Dispatcher`.
 """
 
@@ -28,50 +32,67 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from kawa.apis.duck import DeliveryFormat
-from kawa.broker import envelope, ttl
-from kawa.broker.budget import DeliveryBudget
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
+from kawa.dispatch import envelope
+from kawa.dispatch.budget import DeliveryBudget
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
-from kawa.filters.base import Filter
+from kawa.filters.base import Filter, match_all
 
 log = logging.getLogger(__name__)
 
-ReplyPublisher = Callable[[CloudEvent], Awaitable[None]]
+ReplyPublisher = Callable[[CloudEvent, CloudEvent], Awaitable[None]]
+"""Where a subscriber's reply goes: called with the reply and the event it answered; raises
+ValidationError to drop the reply (a loop guard), another KawaError when it could not be
+stored or sent (the original event then goes to the dead-letter sink)."""
+Prepare = Callable[[CloudEvent], CloudEvent]
+"""What becomes of an event just before it is sent (the broker strips its TTL)."""
 
-TRIGGER_SHARE: Final = 4
-"""A consumer holds at most 1/TRIGGER_SHARE of the delivery budget, so a stuck subscriber with
-large events leaves the rest to the other triggers."""
+CONSUMER_SHARE: Final = 4
+"""A consumer holds at most 1/CONSUMER_SHARE of the delivery budget, so a stuck subscriber with
+large events leaves the rest to the other consumers."""
 READ_SHARE: Final = 8
 """A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
 once what its records do not need), so that one read never takes the whole budget."""
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerTarget:
-    """Everything a consumer needs to know about its trigger, resolved by the control plane."""
+class Target:
+    """Everything a consumer needs to know about its trigger or subscription, resolved by the
+    control plane. Two targets that compare equal need no restart of their consumer."""
 
+    kind: str
+    """``trigger`` or ``subscription`` (for logs)."""
     namespace: str
     name: str
     uid: str
     stream: str
+    cursor: str
+    """The name of the consumer's cursor in the event log (one per consumer and stream)."""
     subscriber_uri: str
     dead_letter_uri: str | None
     policy: RetryPolicy
-    format: DeliveryFormat
-    filter: Filter = field(compare=False)
+    format: DeliveryFormat | None
+    """``json`` (structured), ``binary``, or ``None``: the way the event came in."""
+    filter: Filter = field(default=match_all, compare=False)
     filter_spec: str = ""
     ordered: bool = False
+    reply_uri: str | None = None
     ready_since: float | None = field(default=None, compare=False)
-    """When the trigger became Ready (unix time, to the second): a new trigger's consumer
-    delivers the events appended since then, even those that arrived before it started."""
+    """When the trigger or subscriber became Ready (unix time): a new consumer delivers the
+    events appended since then, even those that arrived before it started."""
 
     @property
     def consumer_id(self) -> str:
-        """The name of this trigger's cursor in the event log (:func:`trigger_cursor`)."""
-        return trigger_cursor(self.uid, self.stream)
+        """The name of this consumer's cursor in the event log."""
+        return self.cursor
+
+    @property
+    def label(self) -> str:
+        """``trigger ns/name`` (for logs)."""
+        return f"{self.kind} {self.namespace}/{self.name}"
 
 
 async def start_after(log: EventLog, stream: str, since: float | None) -> int:
@@ -95,15 +116,6 @@ async def start_after(log: EventLog, stream: str, since: float | None) -> int:
     return 0
 
 
-def trigger_cursor(trigger_uid: str, stream: str) -> str:
-    """The event-log cursor of a trigger reading a broker's stream: ``trigger:<uid>@<stream>``.
-
-    The one place the name is made. It names the stream too: a re-created broker is a new
-    stream, so a cursor never applies to the wrong one.
-    """
-    return f"trigger:{trigger_uid}@{stream}"
-
-
 @dataclass(slots=True)
 class ConsumerStats:
     """Counters a consumer keeps (read by metrics and tests)."""
@@ -117,16 +129,17 @@ class ConsumerStats:
     last_error: str = ""
 
 
-class TriggerConsumer:
+class Consumer:
     """Runs until cancelled (see the module docstring)."""
 
     def __init__(
         self,
-        target: TriggerTarget,
+        target: Target,
         event_log: EventLog,
         dispatcher: Dispatcher,
         publish_reply: ReplyPublisher,
         *,
+        prepare: Prepare | None = None,
         budget: DeliveryBudget | None = None,
         max_in_flight: int = 100,
         batch: int = 256,
@@ -137,6 +150,7 @@ class TriggerConsumer:
         self._log = event_log
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
+        self._prepare: Prepare = prepare if prepare is not None else _unchanged
         self._budget = budget if budget is not None else DeliveryBudget()
         self._own = self._own_budget()
         self._max_in_flight = max_in_flight
@@ -154,7 +168,7 @@ class TriggerConsumer:
 
     @property
     def stream(self) -> str:
-        """The broker's stream this consumer reads."""
+        """The stream this consumer reads."""
         return self.target.stream
 
     @property
@@ -166,7 +180,7 @@ class TriggerConsumer:
         target = self.target
         cursor = await self._log.load_cursor(target.consumer_id)
         if cursor is None:
-            # A new trigger sees the events that arrive after it is Ready, not the backlog:
+            # A new consumer sees the events that arrive after it is Ready, not the backlog:
             # from the moment it became Ready, not from the moment this consumer started.
             cursor = await start_after(self._log, target.stream, target.ready_since)
             await self._log.save_cursor(target.consumer_id, target.stream, cursor)
@@ -243,10 +257,10 @@ class TriggerConsumer:
         return records, size
 
     def _own_budget(self) -> DeliveryBudget:
-        return DeliveryBudget(max(1, self._budget.capacity // TRIGGER_SHARE))
+        return DeliveryBudget(max(1, self._budget.capacity // CONSUMER_SHARE))
 
     def _give_back(self, size: int) -> None:
-        """Return ``size`` bytes to this trigger's share and to the shared budget."""
+        """Return ``size`` bytes to this consumer's share and to the shared budget."""
         self._own.release(size)
         self._budget.release(size)
 
@@ -266,7 +280,7 @@ class TriggerConsumer:
         try:
             event, headers = envelope.unwrap(record.payload)
         except (KawaError, ValueError) as err:
-            log.error("trigger %s: unreadable record %d: %s", self.target.name, record.seq, err)
+            log.error("%s: unreadable record %d: %s", self.target.label, record.seq, err)
             self.stats.dropped += 1
             self._fetched = record.seq
             self._give_back(size)
@@ -321,31 +335,33 @@ class TriggerConsumer:
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target
+        structured = headers.pop(envelope.STRUCTURED_KEY, None) is not None
+        format: DeliveryFormat = target.format or ("json" if structured else "binary")
         try:
             result = await self._dispatcher.send(
-                ttl.strip(event),
+                self._prepare(event),
                 target.subscriber_uri,
                 policy=target.policy,
-                format=target.format,
+                format=format,
                 headers=headers,
                 namespace=target.namespace,
             )
         except asyncio.CancelledError:
             raise
         except Exception as err:  # a bug must not lose the event: dead-letter it
-            log.exception("trigger %s: delivering event %d failed", target.name, seq)
+            log.exception("%s: delivering event %d failed", target.label, seq)
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
         if result.ok:
             self.stats.delivered += 1
             if result.reply is None:
                 return
             try:
-                await self._publish_reply(ttl.carry(result.reply, event))
+                await self._publish_reply(result.reply, event)
                 self.stats.replies += 1
                 return
             except ValidationError as err:
                 # An exhausted TTL ends a reply loop: the reply is dropped, the delivery is done.
-                log.info("trigger %s: reply dropped: %s", target.name, err)
+                log.info("%s: reply dropped: %s", target.label, err)
                 self.stats.dropped += 1
                 return
             except KawaError as err:
@@ -361,35 +377,34 @@ class TriggerConsumer:
         if target.dead_letter_uri:
             try:
                 dls = await self._dispatcher.dead_letter(
-                    ttl.strip(event),
+                    self._prepare(event),
                     target.dead_letter_uri,
                     result,
                     target.subscriber_uri,
                     policy=target.policy,
-                    format=target.format,
+                    format=format,
                     headers=headers,
                     namespace=target.namespace,
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as err:
-                log.exception("trigger %s: dead-lettering event %d failed", target.name, seq)
+                log.exception("%s: dead-lettering event %d failed", target.label, seq)
                 dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
             if dls.ok:
                 self.stats.dead_lettered += 1
                 return
             log.warning(
-                "trigger %s: event %s dropped: delivery failed (%s) and so did the dead-letter "
-                "sink (%s)",
-                target.name,
+                "%s: event %s dropped: delivery failed (%s) and so did the dead-letter sink (%s)",
+                target.label,
                 event.id,
                 self.stats.last_error,
                 dls.error or dls.status,
             )
         else:
             log.warning(
-                "trigger %s: event %s dropped after %d attempt(s): %s (no dead-letter sink)",
-                target.name,
+                "%s: event %s dropped after %d attempt(s): %s (no dead-letter sink)",
+                target.label,
                 event.id,
                 result.attempts,
                 self.stats.last_error,
@@ -415,6 +430,10 @@ class TriggerConsumer:
         try:
             await self._log.save_cursor(self.target.consumer_id, self.target.stream, watermark)
         except KawaError as err:
-            log.warning("trigger %s: could not save its cursor: %s", self.target.name, err)
+            log.warning("%s: could not save its cursor: %s", self.target.label, err)
             return
         self._committed = max(self._committed, watermark)
+
+
+def _unchanged(event: CloudEvent) -> CloudEvent:
+    return event

@@ -1,0 +1,1 @@
+"""The channel data plane (filled in below)."""
