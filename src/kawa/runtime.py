@@ -41,7 +41,9 @@ from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
 from kawa.broker import ttl
 from kawa.broker.dataplane import BrokerDataPlane
-from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler
+from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
+from kawa.channels.dataplane import ChannelDataPlane
+from kawa.channels.ingress import channel_ingress
 from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
@@ -243,22 +245,34 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 max_delivery_lag=config.max_delivery_lag,
                 retention=config.retention,
             )
+            channels = ChannelDataPlane(
+                store,
+                event_log,
+                dispatcher,
+                budget=dataplane.budget,
+                trimmer=dataplane.trimmer,
+                max_in_flight=config.max_in_flight,
+            )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
             serving = ServingDataPlane(store)
             services = ServiceProxy(store)
-            ingress = IngressHandler(dataplane, max_event_size=config.max_event_size)
+            ingress = broker_ingress(dataplane, max_event_size=config.max_event_size)
+            channel_in = channel_ingress(channels, max_event_size=config.max_event_size)
             app = web.Application(
                 client_max_size=config.max_event_size,
-                # by Host first: Knative Routes, Knative's broker-ingress, v1 Services
+                # by Host first: Knative Routes, Knative's broker-ingress and channel
+                # addresses, v1 Services
                 middlewares=[
                     serving.middleware(),
                     ingress.host_middleware(),
+                    channel_in.host_middleware(),
                     services.middleware(),
                     access.token_middleware(token),
                 ],
             )
             app.add_routes(ingress.routes())
+            app.add_routes(channel_in.routes())
             app.add_routes(serving.routes())
             app.add_routes(services.routes())
             kubelet = Kubelet(store, config.data_dir)
@@ -311,6 +325,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
+                channels.serve_at(url)
+                tg.create_task(channels.run(), name="channel-dataplane")
+                await channels.ready.wait()
                 # in this (the loop's) thread: a child's PR_SET_PDEATHSIG follows the thread
                 # that started it
                 tg.create_task(kubelet.run(), name="kubelet")

@@ -11,9 +11,8 @@ watch them through informers) and keeps:
   deleted trigger's cursor is removed; a deleted broker's stream is removed. All consumers
   share one delivery memory budget (:mod:`kawa.dispatch.budget`).
 
-Also trims the log periodically (events every trigger is past, older than ``retention``),
-and at once (at most once a second) when an append finds the log full: trimming is what
-makes room again. With ``max_delivery_lag`` it measures how long each broker's events wait
+Also trims the log (:class:`kawa.dispatch.running.Trimmer`, which the channel data plane
+shares). With ``max_delivery_lag`` it measures how long each broker's events wait
 for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`).
 Run by :mod:`kawa.runtime`.
 """
@@ -40,6 +39,7 @@ from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.running import Consumers, Trimmer
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 
 BROKERS = BROKER.resource
 TRIGGERS = TRIGGER.resource
-TRIM_GAP = 1.0
-"""Seconds at least between two trims (a full log asks for one with every refused event)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +120,12 @@ class BrokerDataPlane:
             if max_delivery_lag > 0
             else None
         )
-        self._retention = retention
-        self._trim_interval = trim_interval
+        self.trimmer = Trimmer(event_log, retention=retention, interval=trim_interval)
+        """Trims the log; shared with the channel data plane."""
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
         self._triggers: dict[tuple[str, str], Obj] = {}
-        self._consumers: dict[tuple[str, str], tuple[Consumer, asyncio.Task[None]]] = {}
+        self._consumers: Consumers[tuple[str, str]] = Consumers()
         self._task_group: asyncio.TaskGroup | None = None
-        self._room_wanted = asyncio.Event()
         self.ready = asyncio.Event()
 
     # -- publishing ----------------------------------------------------------------------
@@ -147,7 +144,7 @@ class BrokerDataPlane:
         try:
             await self._log.append(entry.stream, payloads)
         except InsufficientStorageError:
-            self._room_wanted.set()
+            self.trimmer.want_room()
             raise
 
     def retry_after(self, namespace: str, name: str) -> int | None:
@@ -160,11 +157,10 @@ class BrokerDataPlane:
         return None if entry is None else self._lag.retry_after(entry.stream)
 
     def _started_consumers(self) -> list[Consumer]:
-        return [consumer for consumer, _ in self._consumers.values() if consumer.started.is_set()]
+        return self._consumers.started()
 
     def consumer(self, namespace: str, name: str) -> Consumer | None:
-        found = self._consumers.get((namespace, name))
-        return None if found is None else found[0]
+        return self._consumers.get((namespace, name))
 
     # -- running -------------------------------------------------------------------------
 
@@ -179,8 +175,7 @@ class BrokerDataPlane:
                 tg.create_task(self._watch(TRIGGERS, self._on_trigger, triggers_listed))
                 await triggers_listed.wait()
                 self.ready.set()
-                if self._trim_interval > 0:
-                    tg.create_task(self._trim_forever())
+                tg.create_task(self.trimmer.run(), name="event-log-trimmer")
                 if self._lag is not None:
                     tg.create_task(self._lag.run(), name="broker-delivery-lag")
         finally:
@@ -221,9 +216,9 @@ class BrokerDataPlane:
         key = (meta.get("namespace", ""), meta["name"])
         if event.type == "DELETED":
             self._triggers.pop(key, None)
-            stopped = await self._stop(key)
+            stopped = await self._consumers.stop(key)
             if stopped is not None:
-                await self._log.delete_cursor(stopped.consumer_id)
+                await self._log.delete_cursor(stopped.target.consumer_id)
             broker = self._brokers.get((key[0], event.object.get("spec", {}).get("broker", "")))
             if broker is not None:  # a trigger that was not running still has its cursor
                 await self._log.delete_cursor(trigger_cursor(meta["uid"], broker.stream))
@@ -273,14 +268,16 @@ class BrokerDataPlane:
     async def _sync_trigger(self, key: tuple[str, str]) -> None:
         target = self._target(key)
         running = self._consumers.get(key)
-        if running is not None and target is not None and running[0].target == target:
+        if running is not None and target is not None and running.target == target:
             return
-        await self._stop(key)
+        await self._consumers.stop(key)
         if target is None or self._task_group is None:
             return
         broker_name = self._broker_name(key)
 
-        async def publish_reply(reply: CloudEvent, original: CloudEvent) -> None:
+        async def publish_reply(
+            reply: CloudEvent, original: CloudEvent, headers: dict[str, str]
+        ) -> None:
             await self.publish(target.namespace, broker_name, [ttl.carry(reply, original)])
 
         consumer = Consumer(
@@ -292,66 +289,13 @@ class BrokerDataPlane:
             budget=self.budget,
             max_in_flight=self._max_in_flight,
         )
-        task = self._task_group.create_task(
-            self._supervise(consumer), name=f"trigger-{key[0]}-{key[1]}"
-        )
-        self._consumers[key] = (consumer, task)
-        started = asyncio.ensure_future(consumer.started.wait())
-        await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
-        started.cancel()
-
-    @staticmethod
-    async def _supervise(consumer: Consumer) -> None:
-        """Run a consumer; if it fails, log it and start it again (its cursor is durable),
-        so one trigger's trouble never stops the data plane."""
-        failures = 0
-        while True:
-            try:
-                await consumer.run()
-                return
-            except Exception:
-                failures += 1
-                delay = min(30.0, 0.1 * 2**failures)
-                log.exception(
-                    "trigger %s/%s: consumer failed; restarting in %.1fs",
-                    consumer.target.namespace,
-                    consumer.target.name,
-                    delay,
-                )
-                consumer.started.set()
-                await asyncio.sleep(delay)
+        await self._consumers.start(key, consumer, self._task_group)
 
     def _broker_name(self, key: tuple[str, str]) -> str:
         return str(self._triggers[key].get("spec", {}).get("broker", "default"))
 
-    async def _stop(self, key: tuple[str, str]) -> Target | None:
-        """Stop a trigger's consumer (its last watermark is saved); its target, if it ran."""
-        running = self._consumers.pop(key, None)
-        if running is None:
-            return None
-        consumer, task = running
-        task.cancel()
-        # wait() does not re-raise the task's cancellation, so ours is never swallowed.
-        await asyncio.wait([task])
-        return consumer.target
-
     async def _drop_stream(self, stream: str) -> None:
         """Stop every consumer of a broker's stream, then delete the stream and its cursors
         (in that order: a stopping consumer saves its cursor last)."""
-        for key, (consumer, _) in list(self._consumers.items()):
-            if consumer.target.stream == stream:
-                await self._stop(key)
+        await self._consumers.stop_where(lambda _, consumer: consumer.stream == stream)
         await self._log.delete_stream(stream)
-
-    async def _trim_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room_wanted.wait(), self._trim_interval)
-            self._room_wanted.clear()
-            try:
-                deleted = await self._log.trim(self._retention)
-                if deleted:
-                    log.debug("event log: trimmed %d events", deleted)
-            except KawaError as err:
-                log.warning("event log trim failed: %s", err)
-            await asyncio.sleep(TRIM_GAP)

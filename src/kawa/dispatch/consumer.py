@@ -43,8 +43,9 @@ from kawa.filters.base import Filter, match_all
 
 log = logging.getLogger(__name__)
 
-ReplyPublisher = Callable[[CloudEvent, CloudEvent], Awaitable[None]]
-"""Where a subscriber's reply goes: called with the reply and the event it answered; raises
+ReplyPublisher = Callable[[CloudEvent, CloudEvent, dict[str, str]], Awaitable[None]]
+"""Where a subscriber's reply goes: called with the reply, the event it answered and that
+event's forwarded headers; raises
 ValidationError to drop the reply (a loop guard), another KawaError when it could not be
 stored or sent (the original event then goes to the dead-letter sink)."""
 Prepare = Callable[[CloudEvent], CloudEvent]
@@ -356,7 +357,7 @@ class Consumer:
             if result.reply is None:
                 return
             try:
-                await self._publish_reply(result.reply, event)
+                await self._publish_reply(result.reply, event, headers)
                 self.stats.replies += 1
                 return
             except ValidationError as err:

@@ -1,0 +1,311 @@
+"""The channel data plane: which channels exist, one durable consumer per subscriber.
+
+kawa's InMemoryChannel is not in memory: like a broker, each channel is a stream of the event
+log (``channel:<uid>``), so an event it acknowledged (202) survives a crash and reaches every
+subscriber at least once. The data plane watches InMemoryChannels only (as Knative's channel
+dispatcher does) and keeps:
+
+- a map from ``namespace/name`` to the channel's stream, used by the ingress
+  (:mod:`kawa.channels.ingress`) to answer 404 for unknown channels and to append events;
+- one :class:`~kawa.dispatch.consumer.Consumer` per entry of the channel's
+  ``spec.subscribers`` (the Subscription reconciler writes them with resolved URIs). Events
+  go to ``subscriberUri`` (unchanged, and in the mode they came in) and its replies to
+  ``replyUri`` (dropped without one); a subscriber with only a ``replyUri`` gets the events
+  there directly. The subscriber's ``delivery`` (its dead-letter sink already resolved to a
+  URI) or else the channel's ``spec.delivery`` (with ``status.deadLetterSinkUri``) sets the
+  retries and the dead-letter sink; without either, one attempt (Knative's channel
+  default). A new subscriber's consumer starts after the last event appended before it was
+  marked ready (``status.annotations["subscribers.kawa.dev/<uid>"]``, written by the
+  InMemoryChannel reconciler), so an event sent the moment its Subscription is Ready is
+  delivered. A subscriber that leaves has its cursor deleted; a deleted channel its stream.
+
+A reply to one of kawa's own channels (its ``/channels/...`` URL or a
+``<name>-kn-channel.<namespace>.svc.cluster.local`` name) is appended to that channel's
+stream directly, with the event's forwarded headers: the same durable step as the HTTP hop it
+saves. Other replies are POSTed with the subscriber's retry policy; a reply that cannot be
+delivered sends the original event to the dead-letter sink. Consumers share the delivery
+budget and the log trimmer with the brokers (:mod:`kawa.runtime`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from urllib.parse import urlsplit
+
+from kawa.apis.duck import DeliverySpec
+from kawa.apis.messaging import INMEMORYCHANNEL
+from kawa.apis.messaging.channelable import SubscriberSpec
+from kawa.apis.messaging.inmemorychannel import parse_inmemorychannel
+from kawa.channels.ingress import channel_host_form
+from kawa.cloudevents.event import CloudEvent
+from kawa.delivery.policy import policy_from_delivery
+from kawa.delivery.sender import Dispatcher
+from kawa.dispatch import envelope
+from kawa.dispatch.budget import DeliveryBudget
+from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.running import Consumers, Trimmer
+from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
+from kawa.eventlog.base import EventLog
+from kawa.reconciler.informer import inform
+from kawa.store.base import Obj, ResourceStore, WatchEvent
+
+log = logging.getLogger(__name__)
+
+CHANNELS: Final = INMEMORYCHANNEL.resource
+READY_SINCE_PREFIX: Final = "subscribers.kawa.dev/"
+"""Status annotation ``subscribers.kawa.dev/<subscription uid>``: when the InMemoryChannel
+reconciler first marked that subscriber ready (RFC 3339, microseconds)."""
+CHANNEL_DEFAULT_DELIVERY: Final = DeliverySpec()
+"""No delivery anywhere: one attempt, no dead-letter sink."""
+
+SubscriberKey = tuple[str, str, str]
+"""``(namespace, channel, subscription uid)``."""
+
+
+def subscription_cursor(subscription_uid: str, stream: str) -> str:
+    """The event-log cursor of a subscriber reading a channel's stream."""
+    return f"subscription:{subscription_uid}@{stream}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEntry:
+    uid: str
+    stream: str
+    delivery: DeliverySpec | None
+    dead_letter_uri: str | None
+    subscribers: tuple[SubscriberSpec, ...]
+    ready_since: Mapping[str, float]
+
+
+def _ready_since(status: Mapping[str, object]) -> dict[str, float]:
+    annotations = status.get("annotations")
+    out: dict[str, float] = {}
+    if not isinstance(annotations, Mapping):
+        return out
+    for key, value in annotations.items():
+        if isinstance(key, str) and key.startswith(READY_SINCE_PREFIX) and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                out[key[len(READY_SINCE_PREFIX) :]] = datetime.fromisoformat(value).timestamp()
+    return out
+
+
+class ChannelDataPlane:
+    """Owns the channels' consumers; a :class:`kawa.dispatch.ingress.Publisher`."""
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        event_log: EventLog,
+        dispatcher: Dispatcher,
+        *,
+        budget: DeliveryBudget,
+        trimmer: Trimmer,
+        max_in_flight: int = 100,
+    ) -> None:
+        self._store = store
+        self._log = event_log
+        self._dispatcher = dispatcher
+        self._budget = budget
+        self._trimmer = trimmer
+        self._max_in_flight = max_in_flight
+        self._channels: dict[tuple[str, str], ChannelEntry] = {}
+        self._consumers: Consumers[SubscriberKey] = Consumers()
+        self._task_group: asyncio.TaskGroup | None = None
+        self._local: tuple[str, str] | None = None
+        self.ready = asyncio.Event()
+
+    def serve_at(self, base_url: str) -> None:
+        """``base_url`` (``http://host:port``) is this process's ingress: replies to its
+        ``/channels/...`` URLs are appended directly."""
+        parts = urlsplit(base_url)
+        self._local = (parts.scheme, parts.netloc)
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def publish(
+        self,
+        namespace: str,
+        name: str,
+        events: list[CloudEvent],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        entry = self._channels.get((namespace, name))
+        if entry is None:
+            raise NotFoundError(f"channel {namespace}/{name} does not exist")
+        stored = dict(headers) if headers else None
+        payloads = [envelope.wrap(event, stored) for event in events]
+        try:
+            await self._log.append(entry.stream, payloads)
+        except InsufficientStorageError:
+            self._trimmer.want_room()
+            raise
+
+    def retry_after(self, namespace: str, name: str) -> int | None:
+        return None
+
+    def consumer(self, namespace: str, channel: str, uid: str) -> Consumer | None:
+        return self._consumers.get((namespace, channel, uid))
+
+    def local_channel(self, uri: str) -> tuple[str, str] | None:
+        """``(namespace, name)`` when ``uri`` is one of kawa's channel addresses."""
+        parts = urlsplit(uri)
+        if self._local is not None and (parts.scheme, parts.netloc) == self._local:
+            segments = parts.path.strip("/").split("/")
+            if len(segments) == 3 and segments[0] == "channels" and all(segments):
+                return segments[1], segments[2]
+            return None
+        found = channel_host_form((parts.hostname or "").rstrip("."), parts.path)
+        return found if isinstance(found, tuple) else None
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._task_group = tg
+                listed = asyncio.Event()
+
+                async def mark_listed(_: list[Obj]) -> None:
+                    listed.set()
+
+                tg.create_task(
+                    inform(self._store, CHANNELS, self._on_channel, on_listed=mark_listed)
+                )
+                await listed.wait()
+                self.ready.set()
+        finally:
+            self._task_group = None
+
+    async def _on_channel(self, event: WatchEvent) -> None:
+        obj = event.object
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        old = self._channels.get(key)
+        if event.type == "DELETED":
+            self._channels.pop(key, None)
+            if old is not None:
+                await self._drop(key, old)
+            return
+        entry = self._entry(obj)
+        if entry is None:
+            return
+        if old is not None and old.uid != entry.uid:
+            await self._drop(key, old)
+            old = None
+        self._channels[key] = entry
+        await self._sync(key, old, entry)
+
+    @staticmethod
+    def _entry(obj: Obj) -> ChannelEntry | None:
+        meta = obj["metadata"]
+        try:
+            channel = parse_inmemorychannel(obj)
+        except KawaError as err:
+            log.error(
+                "ignoring invalid channel %s/%s: %s", meta.get("namespace"), meta["name"], err
+            )
+            return None
+        status = obj.get("status") or {}
+        return ChannelEntry(
+            uid=meta["uid"],
+            stream=f"channel:{meta['uid']}",
+            delivery=channel.spec.delivery,
+            dead_letter_uri=status.get("deadLetterSinkUri") or None,
+            subscribers=tuple(channel.spec.subscribers),
+            ready_since=_ready_since(status),
+        )
+
+    async def _sync(
+        self, key: tuple[str, str], old: ChannelEntry | None, entry: ChannelEntry
+    ) -> None:
+        wanted = {s.uid: s for s in entry.subscribers if s.uid}
+        for (namespace, channel, uid), consumer in self._consumers.items():
+            if (namespace, channel) == key and uid not in wanted:
+                await self._consumers.stop((namespace, channel, uid))
+                await self._log.delete_cursor(consumer.target.consumer_id)
+        if old is not None:  # a subscriber that left while its consumer was not running
+            for gone in {s.uid for s in old.subscribers} - set(wanted):
+                await self._log.delete_cursor(subscription_cursor(gone, entry.stream))
+        for uid, subscriber in wanted.items():
+            await self._sync_subscriber((*key, uid), entry, subscriber)
+
+    async def _sync_subscriber(
+        self, key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec
+    ) -> None:
+        target = self._target(key, entry, subscriber)
+        running = self._consumers.get(key)
+        if running is not None and running.target == target:
+            return
+        if self._task_group is None:
+            return
+        reply_uri = target.reply_uri
+
+        async def publish_reply(
+            reply: CloudEvent, original: CloudEvent, headers: dict[str, str]
+        ) -> None:
+            if reply_uri is None:
+                return  # no reply destination: the reply is dropped, as Knative's
+            await self._send_reply(target, reply_uri, reply, headers)
+
+        consumer = Consumer(
+            target,
+            self._log,
+            self._dispatcher,
+            publish_reply,
+            budget=self._budget,
+            max_in_flight=self._max_in_flight,
+        )
+        await self._consumers.start(key, consumer, self._task_group)
+
+    @staticmethod
+    def _target(key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec) -> Target:
+        namespace, channel, uid = key
+        if subscriber.delivery is not None:
+            delivery = subscriber.delivery
+            sink = delivery.dead_letter_sink
+            dead_letter_uri = sink.uri if sink is not None else None
+        else:
+            delivery = entry.delivery or CHANNEL_DEFAULT_DELIVERY
+            dead_letter_uri = entry.dead_letter_uri if entry.delivery is not None else None
+        # Without a subscriber the events go to the reply destination (there is no reply).
+        destination = subscriber.subscriber_uri or subscriber.reply_uri or ""
+        return Target(
+            kind="subscription",
+            namespace=namespace,
+            name=f"{channel}/{uid}",
+            uid=uid,
+            stream=entry.stream,
+            cursor=subscription_cursor(uid, entry.stream),
+            subscriber_uri=destination,
+            dead_letter_uri=dead_letter_uri or None,
+            policy=policy_from_delivery(delivery),
+            format=delivery.format,
+            reply_uri=subscriber.reply_uri if subscriber.subscriber_uri else None,
+            ready_since=entry.ready_since.get(uid),
+        )
+
+    async def _send_reply(
+        self, target: Target, uri: str, reply: CloudEvent, headers: dict[str, str]
+    ) -> None:
+        local = self.local_channel(uri)
+        if local is not None:
+            await self.publish(*local, [reply], headers)
+            return
+        result = await self._dispatcher.send(
+            reply, uri, policy=target.policy, headers=headers, namespace=target.namespace
+        )
+        if not result.ok:
+            raise KawaError(
+                f"the reply could not be delivered to {uri}: {result.error or result.status}"
+            )
+
+    async def _drop(self, key: tuple[str, str], entry: ChannelEntry) -> None:
+        """Stop every consumer of a channel, then delete its stream and cursors."""
+        await self._consumers.stop_where(lambda k, _: (k[0], k[1]) == key)
+        await self._log.delete_stream(entry.stream)

@@ -1,0 +1,125 @@
+"""The consumers a data plane runs, and the log trimming they share.
+
+:class:`Consumers` keeps one supervised task per consumer, keyed as its data plane likes (a
+trigger's ``(namespace, name)``, a subscriber's ``(namespace, channel, uid)``): a consumer
+that fails is logged and started again from its durable cursor, so one target's trouble never
+stops the data plane; :meth:`Consumers.stop` waits until the consumer has saved its last
+watermark. :class:`Trimmer` trims the whole event log periodically (events every consumer of
+their stream is past, older than the retention) and at once, at most once a second, when an
+append finds the log full: trimming is what makes room again. One Trimmer serves brokers and
+channels alike (:mod:`kawa.runtime`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Hashable, Iterator
+from typing import Final, Generic, TypeVar
+
+from kawa.dispatch.consumer import Consumer
+from kawa.errors import KawaError
+from kawa.eventlog.base import EventLog
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+TRIM_GAP: Final = 1.0
+"""Seconds at least between two trims (a full log asks for one with every refused event)."""
+
+
+class Consumers(Generic[K]):
+    """Running consumers by key (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, tuple[Consumer, asyncio.Task[None]]] = {}
+
+    def get(self, key: K) -> Consumer | None:
+        found = self._running.get(key)
+        return None if found is None else found[0]
+
+    def items(self) -> Iterator[tuple[K, Consumer]]:
+        for key, (consumer, _) in list(self._running.items()):
+            yield key, consumer
+
+    def started(self) -> list[Consumer]:
+        """The consumers that have loaded their cursor and are reading."""
+        return [c for c, _ in self._running.values() if c.started.is_set()]
+
+    async def start(self, key: K, consumer: Consumer, task_group: asyncio.TaskGroup) -> None:
+        """Run ``consumer`` under ``key`` (stop the one there first); returns once it has
+        loaded its cursor (or failed)."""
+        await self.stop(key)
+        task = task_group.create_task(
+            _supervise(consumer), name=f"{consumer.target.kind}-{consumer.target.label}"
+        )
+        self._running[key] = (consumer, task)
+        started = asyncio.ensure_future(consumer.started.wait())
+        await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+
+    async def stop(self, key: K) -> Consumer | None:
+        """Stop the consumer of ``key`` (its last watermark is saved); it, if one ran."""
+        running = self._running.pop(key, None)
+        if running is None:
+            return None
+        consumer, task = running
+        task.cancel()
+        # wait() does not re-raise the task's cancellation, so ours is never swallowed.
+        await asyncio.wait([task])
+        return consumer
+
+    async def stop_where(self, predicate: Callable[[K, Consumer], bool]) -> list[Consumer]:
+        """Stop every consumer ``predicate`` picks; them."""
+        stopped = []
+        for key, consumer in self.items():
+            if predicate(key, consumer):
+                await self.stop(key)
+                stopped.append(consumer)
+        return stopped
+
+
+async def _supervise(consumer: Consumer) -> None:
+    """Run a consumer; if it fails, log it and start it again (its cursor is durable)."""
+    failures = 0
+    while True:
+        try:
+            await consumer.run()
+            return
+        except Exception:
+            failures += 1
+            delay = min(30.0, 0.1 * 2**failures)
+            log.exception("%s: consumer failed; restarting in %.1fs", consumer.target.label, delay)
+            consumer.started.set()
+            await asyncio.sleep(delay)
+
+
+class Trimmer:
+    """Trims the event log (see the module docstring); :meth:`run` until cancelled."""
+
+    def __init__(self, event_log: EventLog, *, retention: float, interval: float) -> None:
+        self._log = event_log
+        self._retention = retention
+        self._interval = interval
+        self._room_wanted = asyncio.Event()
+
+    def want_room(self) -> None:
+        """An append found the log full: trim soon."""
+        self._room_wanted.set()
+
+    async def run(self) -> None:
+        if self._interval <= 0:
+            return
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room_wanted.wait(), self._interval)
+            self._room_wanted.clear()
+            try:
+                deleted = await self._log.trim(self._retention)
+                if deleted:
+                    log.debug("event log: trimmed %d events", deleted)
+            except KawaError as err:
+                log.warning("event log trim failed: %s", err)
+            await asyncio.sleep(TRIM_GAP)
