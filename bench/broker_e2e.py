@@ -11,6 +11,11 @@ One run, everything on this machine over loopback, every server a separate child
   (aiohttp + PyPI ``cloudevents``, forwards to the subscriber before its 202), and **kawa**
   (``python -m kawa up`` on a temporary data dir, durability ``full``) with no trigger
   (ingress only), 1 trigger and 10 triggers;
+* kawa's channels (``channels``): an InMemoryChannel with 10 Subscriptions at saturation
+  (deliveries/s beside the 10-trigger broker's), then at the open-loop rate a channel with
+  one Subscription and a 3-step Sequence whose steps echo the event (``/echo/`` of the
+  subscriber) and whose reply is the subscriber: ``(p50 Sequence - p50 channel) / 3`` is what
+  a step adds;
 * then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency;
 * then (``backpressure``) a second kawa with ``--max-delivery-lag`` (``--lag``, 1 s), whose
   10-trigger broker answers 429 once its events wait longer than that for delivery: the
@@ -46,7 +51,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROLES = HERE / "e2e_roles.py"
 API = "/apis/eventing.knative.dev/v1/namespaces/default"
-TARGETS = ("nginx", "forwarder", "kawa", "paced", "backpressure")
+TARGETS = ("nginx", "forwarder", "kawa", "paced", "channels", "backpressure")
+MESSAGING = "/apis/messaging.knative.dev/v1/namespaces/default"
+FLOWS = "/apis/flows.knative.dev/v1/namespaces/default"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 WRK_SCRIPT = r"""
@@ -371,19 +378,65 @@ def start_kawa(
     return proc, url
 
 
+KINDS = {
+    "brokers": ("Broker", "eventing.knative.dev/v1", API),
+    "triggers": ("Trigger", "eventing.knative.dev/v1", API),
+    "inmemorychannels": ("InMemoryChannel", "messaging.knative.dev/v1", MESSAGING),
+    "subscriptions": ("Subscription", "messaging.knative.dev/v1", MESSAGING),
+    "sequences": ("Sequence", "flows.knative.dev/v1", FLOWS),
+}
+
+
 def apply(url: str, plural: str, obj: dict[str, Any]) -> None:
-    kind = {"brokers": "Broker", "triggers": "Trigger"}[plural]
-    obj = {"apiVersion": "eventing.knative.dev/v1", "kind": kind, **obj}
+    kind, api_version, path = KINDS[plural]
+    obj = {"apiVersion": api_version, "kind": kind, **obj}
     obj["metadata"]["namespace"] = "default"
-    status, body = http("POST", f"{url}{API}/{plural}", obj)
+    status, body = http("POST", f"{url}{path}/{plural}", obj)
     if status != 201:
         raise RuntimeError(f"creating {kind} failed: {status} {body}")
+
+
+def get(url: str, plural: str, name: str) -> tuple[int, Any]:
+    return http("GET", f"{url}{KINDS[plural][2]}/{plural}/{name}")
+
+
+def start_channels(url: str, sub_url: str) -> dict[str, str]:
+    """A channel with 10 subscriptions, one with 1, and a 3-step echo Sequence: their
+    addresses by name (``fan``, ``single``, ``seq``)."""
+    for name, subscriptions in (("fan", 10), ("single", 1)):
+        apply(url, "inmemorychannels", {"metadata": {"name": name}, "spec": {}})
+        for i in range(subscriptions):
+            spec: dict[str, Any] = {
+                "channel": {
+                    "apiVersion": "messaging.knative.dev/v1",
+                    "kind": "InMemoryChannel",
+                    "name": name,
+                },
+                "subscriber": {"uri": f"{sub_url}/{name}/{i}"},
+            }
+            apply(url, "subscriptions", {"metadata": {"name": f"{name}-{i}"}, "spec": spec})
+    steps = [{"uri": f"{sub_url}/echo/{i}"} for i in range(3)]
+    flow: dict[str, Any] = {"steps": steps, "reply": {"uri": f"{sub_url}/seq/end"}}
+    apply(url, "sequences", {"metadata": {"name": "seq"}, "spec": flow})
+    addresses = {}
+    for plural, name in (
+        ("inmemorychannels", "fan"),
+        ("inmemorychannels", "single"),
+        ("sequences", "seq"),
+    ):
+        wait_ready(url, plural, name)
+        addresses[name] = str(get(url, plural, name)[1]["status"]["address"]["url"])
+    for name, subscriptions in (("fan", 10), ("single", 1)):
+        for i in range(subscriptions):
+            wait_ready(url, "subscriptions", f"{name}-{i}")
+    time.sleep(0.5)  # the data plane watches the store: let it start the consumers
+    return addresses
 
 
 def wait_ready(url: str, plural: str, name: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status, obj = http("GET", f"{url}{API}/{plural}/{name}")
+        status, obj = get(url, plural, name)
         if status == 200 and isinstance(obj, dict):
             for cond in obj.get("status", {}).get("conditions", []):
                 if cond.get("type") == "Ready" and cond.get("status") == "True":
@@ -393,7 +446,13 @@ def wait_ready(url: str, plural: str, name: str, timeout: float = 20.0) -> None:
 
 
 def paced(
-    children: Children, url: str, sub_url: str, rate: float, duration: float, kawa_pid: int
+    children: Children,
+    url: str,
+    sub_url: str,
+    rate: float,
+    duration: float,
+    kawa_pid: int,
+    what: str = "1 trigger",
 ) -> Row:
     quiesce(sub_url)
     sub_reset(sub_url)
@@ -408,7 +467,7 @@ def paced(
     accepted = int(summary["statuses"].get("202", 0))
     stats = wait_delivered(sub_url, accepted, 30.0)
     row = Row(
-        target=f"kawa, 1 trigger, open loop {rate:,.0f}/s",
+        target=f"kawa, {what}, open loop {rate:,.0f}/s",
         ingress_rate=accepted / float(summary["elapsed_s"]),
         ingress_p50_ms=int(summary["p50_us"]) / 1000,
         ingress_p99_ms=int(summary["p99_us"]) / 1000,
@@ -424,6 +483,44 @@ def paced(
 
 
 # -- report ----------------------------------------------------------------------------------------
+
+
+def channel_rows(
+    children: Children,
+    load: Load,
+    url: str,
+    sub_url: str,
+    args: argparse.Namespace,
+    pids: dict[str, int],
+) -> list[Row]:
+    """Channel fan-out at saturation, then a channel and a Sequence at the open-loop rate."""
+    addresses = start_channels(url, sub_url)
+    rows = [
+        load.measure(
+            "kawa, channel, 10 subscriptions",
+            addresses["fan"],
+            fanout=10,
+            pids=pids,
+            drain_timeout=120.0,
+        )
+    ]
+    for name, what in (("single", "channel, 1 subscription"), ("seq", "Sequence of 3 steps")):
+        rows.append(
+            paced(
+                children,
+                addresses[name],
+                sub_url,
+                args.rate,
+                args.rate_duration,
+                pids["kawa"],
+                what=what,
+            )
+        )
+    single, seq = rows[1], rows[2]
+    if single.e2e_p50_ms is not None and seq.e2e_p50_ms is not None:
+        step = (seq.e2e_p50_ms - single.e2e_p50_ms) / 3
+        seq.note += f"; a step adds {step:.2f} ms p50"
+    return rows
 
 
 def fmt(value: float | None, spec: str) -> str:
@@ -466,6 +563,12 @@ def ratios(rows: list[Row]) -> None:
         print(f"kawa 1 trigger delivered / nginx 202s: {share:.3f}")
     if ingress and nginx:
         print(f"kawa ingress / nginx 202s: {ingress.ingress_rate / nginx.ingress_rate:.3f}")
+    fan, ten = by.get("kawa, channel, 10 subscriptions"), by.get("kawa, 10 triggers")
+    if fan and ten and fan.delivered_rate and ten.delivered_rate:
+        print(
+            f"channel 10 subscriptions / broker 10 triggers (delivered/s): "
+            f"{fan.delivered_rate / ten.delivered_rate:.2f}"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -562,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 children.stop(fwd)
-            if only & {"kawa", "paced"}:
+            if only & {"kawa", "paced", "channels"}:
                 kawa, url = start_kawa(children, work, sub_url, args.durability)
                 pids = {"kawa": kawa.pid, "subscriber": sub.pid}
                 paced_url = f"{url}/brokers/default/one"
@@ -585,6 +688,8 @@ def main(argv: list[str] | None = None) -> int:
                                 drain_timeout=120.0,
                             )
                         )
+                if "channels" in only:
+                    rows.extend(channel_rows(children, load, url, sub_url, args, pids))
                 if "paced" in only and "kawa" in only:  # again, while the log trims the backlog
                     row = paced(
                         children, paced_url, sub_url, args.rate, args.rate_duration, kawa.pid

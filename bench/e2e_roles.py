@@ -8,7 +8,9 @@ stopped by ``bench/broker_e2e.py``; none is useful alone.
     their send time in the ``benchsent`` extension (``ce-benchsent``: CLOCK_MONOTONIC in
     microseconds, the same clock in every process of the machine); the subscriber keeps
     ``receipt - sent`` per delivery. ``GET /_stats`` answers the count, first send, last
-    receipt and latency percentiles as JSON; ``POST /_reset`` forgets everything.
+    receipt and latency percentiles as JSON; ``POST /_reset`` forgets everything. A POST
+    under ``/echo/`` is a Sequence step: answered 200 with the same event (binary mode) as
+    its reply, and not counted.
 ``forwarder``
     Reference 2: the forwarder a Python user would write. aiohttp server, PyPI ``cloudevents``
     SDK (``from_http`` / ``to_binary``), one shared ``aiohttp.ClientSession`` POSTing every
@@ -82,7 +84,11 @@ async def run_subscriber(port: int) -> None:
             return web.Response(status=200)
         if path == "/_stats":
             return web.Response(body=orjson.dumps(recorder.stats()))
-        await request.read()
+        body = await request.read()
+        if path.startswith("/echo/"):
+            echoed = {k: v for k, v in request.headers.items() if k.lower().startswith("ce-")}
+            echoed["Content-Type"] = request.headers.get("Content-Type", "application/json")
+            return web.Response(status=200, body=body, headers=echoed)
         received = now_us()
         sent = request.headers.get(SENT_HEADER)
         if sent is None:
