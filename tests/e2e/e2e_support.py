@@ -221,11 +221,11 @@ class KawaProcess:
     def create(self, obj: dict[str, Any]) -> None:
         ns = obj["metadata"].get("namespace", "default")
         plural = obj["kind"].lower() + "s"
-        status, body = self.request("POST", f"{API}/{ns}/{plural}", obj)
+        status, body = self.request("POST", f"{_api(plural)}/{ns}/{plural}", obj)
         assert status == 201, body
 
     def get(self, plural: str, name: str, ns: str = "default") -> tuple[int, Any]:
-        return self.request("GET", f"{API}/{ns}/{plural}/{name}")
+        return self.request("GET", f"{_api(plural)}/{ns}/{plural}/{name}")
 
     def wait_ready(self, plural: str, name: str, ns: str = "default", timeout: float = 15.0) -> Any:
         def ready() -> Any:
@@ -239,6 +239,15 @@ class KawaProcess:
         obj = wait_until(ready, timeout, f"{plural} {ns}/{name} never became Ready")
         if plural == "triggers":  # Ready comes first, then the data plane starts its consumer
             wait_until(lambda: self.cursor(obj) is not None, timeout, f"{name} has no consumer")
+        if plural == "subscriptions":
+            uid = obj["metadata"]["uid"]
+            wait_until(
+                lambda: any(
+                    c.startswith(f"subscription:{uid}@") for c in saved_cursors(self.data_dir)
+                ),
+                timeout,
+                f"{name} has no consumer",
+            )
         return obj
 
     def cursor(self, trigger: dict[str, Any]) -> int | None:
@@ -251,6 +260,15 @@ class KawaProcess:
             if consumer.startswith(f"trigger:{meta['uid']}@") and on == stream:
                 return seq
         return None
+
+
+def _api(plural: str) -> str:
+    """The namespaced API path of a Knative kind's ``plural``."""
+    if plural in ("inmemorychannels", "channels", "subscriptions"):
+        return "/apis/messaging.knative.dev/v1/namespaces"
+    if plural in ("sequences", "parallels"):
+        return "/apis/flows.knative.dev/v1/namespaces"
+    return API
 
 
 @contextlib.contextmanager

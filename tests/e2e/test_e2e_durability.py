@@ -1,16 +1,17 @@
 """Acknowledged means durable: SIGKILL ``kawa up`` under load, restart, lose nothing.
 
-A real ``kawa up`` child (durability ``full``) has a Broker and a Trigger whose subscriber is
-an aiohttp server in this test process (so it outlives kawa). Many concurrent senders post
-events with unique ids; once enough got 202, kawa is killed with SIGKILL in the middle of the
-load. After a restart on the same data dir, every id that got a 202 must reach the subscriber
-(at least once).
+A real ``kawa up`` child (durability ``full``) has a Broker and a Trigger whose subscriber is an
+aiohttp server in this test process (so it outlives kawa); or an InMemoryChannel with two
+Subscriptions, each to a subscriber of its own, both of which must get every event. Many
+concurrent senders post events with unique ids; once enough got 202, kawa is killed with SIGKILL
+in the middle of the load. After a restart on the same data dir, every id that got a 202 must
+reach the subscriber (at least once).
 
-In phase one the subscriber stalls every delivery until kawa has been killed and restarted
-(and ignores what the dead process sent), so every acknowledged event must come back from the
-log on disk. In phase two the subscriber answers at once but holds every tenth delivery, so
-kawa dies with its trigger's progress saved up to a hole and many deliveries done past it:
-restart after a restart, resuming from a durable cursor.
+In phase one the subscriber stalls every delivery until kawa has been killed and restarted (and
+ignores what the dead process sent), so every acknowledged event must come back from the log on
+disk. In phase two the subscriber answers at once but holds every tenth delivery, so kawa dies
+with its trigger's progress saved up to a hole and many deliveries done past it: restart after a
+restart, resuming from a durable cursor.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .e2e_support import KawaProcess, broker, free_port, recorder, trigger
+from .e2e_support import KawaProcess, Recorder, broker, free_port, recorder, trigger
 
 SENDERS = 48
 ACKS_BEFORE_KILL = 2000
@@ -40,9 +41,8 @@ class Load:
     other_status: dict[int, int] = field(default_factory=dict)
 
 
-async def send_until_killed(kawa: KawaProcess, phase: str, load: Load) -> None:
+async def send_until_killed(kawa: KawaProcess, url: str, phase: str, load: Load) -> None:
     """Many concurrent senders; SIGKILL kawa once ACKS_BEFORE_KILL events got 202."""
-    url = kawa.broker_url()
     stop = asyncio.Event()
     acked_now = 0
 
@@ -92,8 +92,40 @@ async def send_until_killed(kawa: KawaProcess, phase: str, load: Load) -> None:
             await asyncio.gather(*workers)
 
 
+def channel_with_subscriptions(kawa: KawaProcess, recorders: list[Recorder]) -> str:
+    """An InMemoryChannel with one Subscription per recorder; its address once all are
+    Ready."""
+    kawa.create(
+        {
+            "apiVersion": "messaging.knative.dev/v1",
+            "kind": "InMemoryChannel",
+            "metadata": {"name": "durable", "namespace": "default"},
+        }
+    )
+    for i, rec in enumerate(recorders):
+        kawa.create(
+            {
+                "apiVersion": "messaging.knative.dev/v1",
+                "kind": "Subscription",
+                "metadata": {"name": f"sub-{i}", "namespace": "default"},
+                "spec": {
+                    "channel": {
+                        "apiVersion": "messaging.knative.dev/v1",
+                        "kind": "InMemoryChannel",
+                        "name": "durable",
+                    },
+                    "subscriber": {"uri": rec.url},
+                },
+            }
+        )
+    for i in range(len(recorders)):
+        kawa.wait_ready("subscriptions", f"sub-{i}")
+    return str(kawa.wait_ready("inmemorychannels", "durable")["status"]["address"]["url"])
+
+
 @pytest.mark.slow
-async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["broker", "channel"])
+async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path, target: str) -> None:
     kawa = KawaProcess(
         tmp_path,
         tmp_path / "data",
@@ -104,21 +136,28 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) ->
     load = Load()
     timings: dict[str, float] = {}
     try:
-        async with recorder() as rec:
+        async with recorder() as rec, recorder() as rec2:
             await asyncio.to_thread(kawa.start)
-            await asyncio.to_thread(kawa.create, broker())
-            await asyncio.to_thread(kawa.create, trigger("recorder", rec.url))
-            await asyncio.to_thread(kawa.wait_ready, "triggers", "recorder")
+            if target == "broker":
+                recorders = [rec]
+                await asyncio.to_thread(kawa.create, broker())
+                await asyncio.to_thread(kawa.create, trigger("recorder", rec.url))
+                await asyncio.to_thread(kawa.wait_ready, "triggers", "recorder")
+                url = kawa.broker_url()
+            else:
+                recorders = [rec, rec2]
+                url = await asyncio.to_thread(channel_with_subscriptions, kawa, recorders)
 
             holds: dict[str, Callable[[str], bool]] = {
                 "one": lambda _: True,  # nothing gets through before the kill
                 "two": lambda event_id: event_id.endswith("7"),  # holes
             }
             for phase, hold in holds.items():
-                rec.close(hold)
+                for each in recorders:
+                    each.close(hold)
                 acked_before = set(load.acked)
                 started = time.monotonic()
-                await send_until_killed(kawa, phase, load)
+                await send_until_killed(kawa, url, phase, load)
                 timings[f"load {phase}"] = time.monotonic() - started
                 assert not load.other_status, load.other_status
                 acked_now = load.acked - acked_before
@@ -132,18 +171,22 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) ->
                 started = time.monotonic()
                 await asyncio.to_thread(kawa.start)  # same data dir, same port
                 timings[f"restart {phase}"] = time.monotonic() - started
-                rec.reopen()
+                for each in recorders:
+                    each.reopen()
 
                 started = time.monotonic()
-                missing = await rec.wait_for(set(load.acked), DELIVERY_WAIT)
+                for n, each in enumerate(recorders):
+                    missing = await each.wait_for(set(load.acked), DELIVERY_WAIT)
+                    assert not missing, (
+                        f"phase {phase}: {len(missing)} of {len(load.acked)} acknowledged events "
+                        f"never reached subscriber {n}, e.g. {sorted(missing)[:10]}\n"
+                        f"{kawa.stderr}"
+                    )
                 timings[f"redelivery {phase}"] = time.monotonic() - started
-                assert not missing, (
-                    f"phase {phase}: {len(missing)} of {len(load.acked)} acknowledged events "
-                    f"never reached the subscriber, e.g. {sorted(missing)[:10]}\n{kawa.stderr}"
-                )
 
             # nothing was invented along the way
-            assert rec.ids <= load.attempted
+            for each in recorders:
+                assert each.ids <= load.attempted
             assert kawa.stop() == 0, kawa.stderr
             assert "Traceback" not in kawa.stderr, kawa.stderr
             assert not (kawa.data_dir / "server.json").exists()
