@@ -4,7 +4,8 @@ Knative fills a Channel's empty ``spec.channelTemplate`` in its defaulting webho
 ConfigMap (key ``default-ch-config``: a namespace's default, else the cluster default).
 kawa does the same in its mutating admission (:mod:`kawa.store.mutating`):
 :func:`default_channel_template` is the mutator :mod:`kawa.runtime` installs, so that every
-writer's Channels get it (a user's, a Sequence's). A ConfigMap that is missing or does not
+writer's Channels get it (a user's, a Sequence's); it also gives every new channel Knative's
+``messaging.knative.dev/subscribable: v1`` annotation. A ConfigMap that is missing or does not
 parse leaves the InMemoryChannel default (the problem is logged).
 :func:`ensure_channel_defaults` creates the ConfigMap at startup when it is missing, never
 overwriting a user's.
@@ -62,10 +63,35 @@ async def channel_defaults_of(store: ResourceStore) -> channel_defaults.ChannelD
         return channel_defaults.ChannelDefaults()
 
 
+SUBSCRIBABLE_ANNOTATION = messaging.SUBSCRIBABLE_LABEL
+"""The annotation Knative's defaulting gives every channel: the Subscribable duck version."""
+_CHANNEL_KINDS = frozenset({messaging.CHANNEL.resource, messaging.INMEMORYCHANNEL.resource})
+
+
+def _annotated(obj: Obj) -> Obj:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        return obj
+    annotations = metadata.get("annotations")
+    if annotations is not None and not isinstance(annotations, dict):
+        return obj
+    if (annotations or {}).get(SUBSCRIBABLE_ANNOTATION):
+        return obj
+    return dict(
+        obj,
+        metadata=dict(metadata, annotations={**(annotations or {}), SUBSCRIBABLE_ANNOTATION: "v1"}),
+    )
+
+
 def default_channel_template(store: ResourceStore) -> Mutator:
-    """The create hook filling a new Channel's missing ``spec.channelTemplate``."""
+    """The create hook of channels: a new Channel's missing ``spec.channelTemplate`` filled
+    in, and every new channel annotated ``messaging.knative.dev/subscribable: v1`` (the
+    duck version, as Knative's defaulting does)."""
 
     async def mutate(key: ResourceKey, obj: Obj) -> Obj:
+        if key.resource not in _CHANNEL_KINDS:
+            return obj
+        obj = _annotated(obj)
         if key.resource != messaging.CHANNEL.resource:
             return obj
         spec = obj.get("spec")
