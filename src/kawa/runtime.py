@@ -49,6 +49,11 @@ from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
 from kawa.controllers.garbage_collector import garbage_collector
+from kawa.controllers.messaging import (
+    default_channel_template,
+    ensure_channel_defaults,
+    messaging_controllers,
+)
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
@@ -219,9 +224,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     # a burst's peak (see kawa.allocator).
     allocator.return_large_blocks()
     make_private(config.data_dir)
-    # every writer's creates pass the SinkBinding's hook (Knative's mutating webhook)
+    # every writer's creates pass the SinkBinding's hook and the Channel's default template
+    # (Knative's mutating webhooks)
     opened = await open_store(config)
-    store: ResourceStore = MutatingStore(opened, [bind_on_create(opened)])
+    store: ResourceStore = MutatingStore(
+        opened, [bind_on_create(opened), default_channel_template(opened)]
+    )
     try:
         event_log = await open_event_log(config)
     except BaseException:
@@ -234,6 +242,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         await crds.sync(store, SCHEME)
         await ensure_serving_config(store)
         await ensure_broker_configs(store)
+        await ensure_channel_defaults(store)
         async with Dispatcher() as dispatcher:
             dataplane = BrokerDataPlane(
                 store,
@@ -340,6 +349,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     pending_controller(store),
                     endpoints_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
+                    *messaging_controllers(store, ingress_base_url=url),
                     *serving_controllers(store, base_url=url),
                     *batch_controllers(store),
                     *apps_controllers(store),

@@ -15,6 +15,8 @@ from typing import Any, Final
 NS: Final = "kinds"
 BROKER: Final = "kept"
 """A Broker the namespace fixture creates (the Broker case deletes its own)."""
+CHANNEL: Final = "kept-channel"
+"""An InMemoryChannel the namespace fixture creates, for the Subscription case."""
 SINK: Final = "http://127.0.0.1:9/"
 IMAGE: Final = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
 KNATIVE: Final = ["AGE", "READY", "REASON"]
@@ -171,7 +173,7 @@ CASES: Final = (
         ("spec", "delivery", "retry"),
         (1, 2, 3),
         ["NAME", "URL", *KNATIVE],
-        ready=_NOT_YET,
+        ready="True",
     ),
     KindCase(
         "InMemoryChannel",
@@ -180,7 +182,7 @@ CASES: Final = (
         ("spec", "delivery", "retry"),
         (1, 2, 3),
         ["NAME", "URL", *KNATIVE],
-        ready=_NOT_YET,
+        ready="True",
     ),
     KindCase(
         "Subscription",
@@ -193,7 +195,7 @@ CASES: Final = (
                 "channel": {
                     "apiVersion": "messaging.knative.dev/v1",
                     "kind": "InMemoryChannel",
-                    "name": "kimc",
+                    "name": CHANNEL,
                 },
                 "subscriber": {"uri": SINK},
             },
@@ -201,7 +203,7 @@ CASES: Final = (
         ("spec", "subscriber", "uri"),
         (SINK + "b", SINK + "c", SINK + "d"),
         ["NAME", *KNATIVE],
-        ready=_NOT_YET,
+        ready="True",
     ),
     KindCase(
         "Sequence",

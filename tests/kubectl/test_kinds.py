@@ -15,7 +15,7 @@ from kawa.apiserver import crds
 
 from ..e2e.e2e_support import KawaProcess
 from ..waiting import wait_until
-from .cases import BROKER, CASES, NS, KindCase, get_at
+from .cases import BROKER, CASES, CHANNEL, NS, KindCase, get_at
 from .kubectl_support import Kubectl, condition, header
 
 pytestmark = pytest.mark.slow
@@ -31,6 +31,11 @@ def namespace(kawa: KawaProcess, tmp_path_factory: pytest.TempPathFactory) -> st
                 "apiVersion": "eventing.knative.dev/v1",
                 "kind": "Broker",
                 "metadata": {"name": BROKER, "namespace": NS},
+            },
+            {
+                "apiVersion": "messaging.knative.dev/v1",
+                "kind": "InMemoryChannel",
+                "metadata": {"name": CHANNEL, "namespace": NS},
             },
         ]
     )

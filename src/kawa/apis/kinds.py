@@ -69,6 +69,9 @@ class ResourceKind:
     convert: Converter | None = None
     """Converts between served versions; ``None``: the versions differ only in apiVersion."""
     subresources: tuple[str, ...] = ("status",)
+    crd_labels: tuple[tuple[str, str], ...] = ()
+    """Labels of the kind's CustomResourceDefinition besides kawa's own (Knative's duck
+    labels, such as ``messaging.knative.dev/subscribable: "true"`` on a channel)."""
     selectable_fields: tuple[str, ...] = ()
     """Field paths a field selector may name besides ``metadata.name`` (and
     ``metadata.namespace``): Kubernetes' field label conversions of a built-in kind, a CRD's

@@ -8,7 +8,8 @@ would show: names (plural, singular, kind, listKind, short names, categories), s
 versions (served; the first of the kind's own group is the storage version) with the schema
 of ``/openapi/v3`` (``metadata`` as a plain object, as in a CRD), the ``status``
 subresource, printer columns, and ``Established``/``NamesAccepted`` conditions. Sources
-carry ``duck.knative.dev/source: "true"``, as Knative labels them (``kn source list``).
+carry ``duck.knative.dev/source: "true"``, as Knative labels them (``kn source list``), and a
+kind's own ``crd_labels`` are added (channels: ``messaging.knative.dev/subscribable``).
 :func:`sync` stores them when kawa starts (created, updated when a declaration changed,
 deleted when a kind is gone); the API answers writes with ``405`` (:data:`READ_ONLY`).
 Called by :func:`kawa.runtime.serve`.
@@ -89,6 +90,7 @@ def definition(rk: ResourceKind, group: str) -> dict[str, Any]:
     labels = {"app.kubernetes.io/part-of": "kawa", "knative.dev/crd-install": "true"}
     if group in _SOURCES:
         labels["duck.knative.dev/source"] = "true"
+    labels.update(rk.crd_labels)
     columns = _columns(rk)
     served = []
     for i, version in enumerate(versions):

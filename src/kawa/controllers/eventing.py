@@ -16,10 +16,10 @@ Trigger. :func:`eventing_controllers` builds the controllers for :mod:`kawa.runt
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from kawa.apis import core, duck
-from kawa.apis.conditions import Clock, ConditionSet, get_condition, system_clock
+from kawa.apis import core
+from kawa.apis.conditions import Clock, get_condition, system_clock
 from kawa.apis.eventing import broker as broker_api
 from kawa.apis.eventing import trigger as trigger_api
 from kawa.apis.meta import set_observed_generation
@@ -27,36 +27,9 @@ from kawa.apis.registry import BROKER, TRIGGER
 from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.loop import Controller, own
-from kawa.reconciler.resolver import Unresolvable, resolve
+from kawa.reconciler.resolver import Unresolvable, resolve, resolve_dead_letter_sink
 from kawa.reconciler.status import Reconciling, StatusReconciler
-from kawa.reconciler.tracker import Track
 from kawa.store.base import Obj, ResourceKey, ResourceStore
-
-
-async def _resolve_dead_letter_sink(
-    store: ResourceStore,
-    conditions: ConditionSet,
-    status: dict[str, Any],
-    delivery: duck.DeliverySpec | None,
-    clock: Clock,
-    track: Track,
-) -> None:
-    sink = delivery.dead_letter_sink if delivery is not None else None
-    if sink is None:
-        duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
-        return
-    try:
-        uri = await resolve(store, sink, track=track)
-    except Unresolvable as err:
-        duck.mark_dead_letter_sink_failed(
-            conditions,
-            status,
-            "Unable to get the dead letter sink's URI",
-            f"{err.reason}: {err.message}",
-            clock=clock,
-        )
-    else:
-        duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
 
 
 class BrokerReconciler(StatusReconciler[broker_api.Broker]):
@@ -84,7 +57,7 @@ class BrokerReconciler(StatusReconciler[broker_api.Broker]):
         broker_api.set_broker_address(
             status, f"{self._base}/brokers/{broker.namespace}/{broker.name}", clock=clock
         )
-        await _resolve_dead_letter_sink(
+        await resolve_dead_letter_sink(
             self.store, self.conditions, status, broker.spec.delivery, clock, current.track
         )
         set_observed_generation(status, broker.generation)
@@ -154,7 +127,7 @@ class TriggerReconciler(StatusReconciler[trigger_api.Trigger]):
             if trigger.spec.delivery is not None
             else (broker.spec.delivery if broker is not None else None)
         )
-        await _resolve_dead_letter_sink(
+        await resolve_dead_letter_sink(
             self.store, self.conditions, status, delivery, clock, current.track
         )
         self.conditions.mark_true(status, trigger_api.DEPENDENCY_READY, clock=clock)

@@ -8,15 +8,19 @@ plus a relative ``uri`` resolves the uri against that URL; a
 ``uri`` alone is used as it is (admission already checked that it is absolute). When a target
 cannot be resolved, :class:`Unresolvable` says why, with a reason a condition can carry.
 With ``track`` (see :mod:`.tracker`), the target is recorded before it is looked up, found or
-not, so that its creation or change reconciles the caller again. Called by the reconcilers.
+not, so that its creation or change reconciles the caller again. :func:`resolve_dead_letter_sink`
+resolves a delivery's dead-letter sink into ``status.deadLetterSinkUri`` and its
+``DeadLetterSinkResolved`` condition (Brokers, Triggers, channels). Called by the reconcilers.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urljoin
 
+from kawa.apis import duck
+from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.duck import Destination
 from kawa.apis.registry import SCHEME, Scheme
 from kawa.errors import KawaError, NotFoundError, ValidationError
@@ -91,3 +95,31 @@ def _with_uri(url: str, uri: str | None) -> str:
         base = url if url.endswith("/") else url + "/"
         return urljoin(base, uri.lstrip("/"))
     return url
+
+
+async def resolve_dead_letter_sink(
+    store: ResourceStore,
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    delivery: duck.DeliverySpec | None,
+    clock: Clock,
+    track: Track,
+) -> None:
+    """``status.deadLetterSinkUri`` and ``DeadLetterSinkResolved`` for ``delivery``'s
+    dead-letter sink (True with reason ``DeadLetterSinkNotConfigured`` without one)."""
+    sink = delivery.dead_letter_sink if delivery is not None else None
+    if sink is None:
+        duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
+        return
+    try:
+        uri = await resolve(store, sink, track=track)
+    except Unresolvable as err:
+        duck.mark_dead_letter_sink_failed(
+            conditions,
+            status,
+            "Unable to get the dead letter sink's URI",
+            f"{err.reason}: {err.message}",
+            clock=clock,
+        )
+    else:
+        duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)

@@ -2,7 +2,9 @@
 
 One module per kind (:mod:`.channel`, :mod:`.inmemorychannel`, :mod:`.subscription`) with the
 shape of Knative's ``pkg/apis/messaging/v1``, plus the channel duck shapes they share
-(:mod:`.channelable`); :data:`KINDS` declares them for the registry.
+(:mod:`.channelable`) and the default channel template (:mod:`.channel_defaults`);
+:data:`KINDS` declares them for the registry, their CRDs labelled as Knative's
+(:data:`SUBSCRIBABLE_LABEL`, :data:`ADDRESSABLE_LABEL`, category ``channel``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from kawa.apis.messaging import channel, inmemorychannel, subscription
 GROUP: Final = channel.GROUP
 _CHANNEL_CATEGORIES: Final = ("all", "knative", "messaging", "channel")
 _COLUMNS: Final = (kn_common.URL, kn_common.AGE, kn_common.READY, kn_common.REASON)
+SUBSCRIBABLE_LABEL: Final = "messaging.knative.dev/subscribable"
+"""The CRD label of a channel kind, which a Subscription may name (Knative's)."""
+ADDRESSABLE_LABEL: Final = "duck.knative.dev/addressable"
+_CHANNEL_LABELS: Final = ((SUBSCRIBABLE_LABEL, "true"), (ADDRESSABLE_LABEL, "true"))
 
 CHANNEL: Final = ResourceKind(
     group=GROUP,
@@ -29,6 +35,7 @@ CHANNEL: Final = ResourceKind(
     short_names=("ch",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
+    crd_labels=_CHANNEL_LABELS,
 )
 
 INMEMORYCHANNEL: Final = ResourceKind(
@@ -43,6 +50,7 @@ INMEMORYCHANNEL: Final = ResourceKind(
     short_names=("imc",),
     categories=_CHANNEL_CATEGORIES,
     printer_columns=_COLUMNS,
+    crd_labels=_CHANNEL_LABELS,
 )
 
 SUBSCRIPTION: Final = ResourceKind(
@@ -61,4 +69,12 @@ SUBSCRIPTION: Final = ResourceKind(
 
 KINDS: Final[tuple[ResourceKind, ...]] = (CHANNEL, INMEMORYCHANNEL, SUBSCRIPTION)
 
-__all__ = ["CHANNEL", "GROUP", "INMEMORYCHANNEL", "KINDS", "SUBSCRIPTION"]
+__all__ = [
+    "ADDRESSABLE_LABEL",
+    "CHANNEL",
+    "GROUP",
+    "INMEMORYCHANNEL",
+    "KINDS",
+    "SUBSCRIBABLE_LABEL",
+    "SUBSCRIPTION",
+]

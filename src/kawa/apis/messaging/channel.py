@@ -1,11 +1,14 @@
 """The Channel kind (messaging.knative.dev/v1) and the channel template shared with flows.
 
 A Channel names, in ``spec.channelTemplate`` (:class:`ChannelTemplate`: ``{apiVersion, kind,
-spec}``, defaulted to an InMemoryChannel), the implementation that backs it; the reconciler
-creates that backing channel, records it in ``status.channel`` and copies its address to
-``status.address.url``. ``channelTemplate`` is immutable, and ``spec.subscribers`` belongs to
-the controllers (the Subscriptions), so users may not set it on a Channel. The channel duck
-shapes (subscribers, status) are in :mod:`.channelable`. :class:`ChannelTemplate` and
+spec}``), the implementation that backs it; the reconciler creates that backing channel,
+records it in ``status.channel`` and copies its address to ``status.address.url``. A Channel
+created without a template gets the default of ConfigMap
+``knative-eventing/default-ch-webhook`` as it is stored (:mod:`.channel_defaults`, applied by
+kawa's mutating admission), so the parsed default here (an InMemoryChannel) only fills in
+for objects that bypassed it. ``channelTemplate`` is immutable, and ``spec.subscribers``
+belongs to the controllers (the Subscriptions), so users may not set it on a Channel. The
+channel duck shapes (subscribers, status) are in :mod:`.channelable`. :class:`ChannelTemplate` and
 :data:`DEFAULT_CHANNEL_TEMPLATE` are also used by Sequence and Parallel
 (:mod:`kawa.apis.flows`). Declared as :data:`kawa.apis.messaging.CHANNEL`.
 """
@@ -19,7 +22,7 @@ from kawa.apis import duck
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channelable
 from kawa.apis.messaging.channelable import SubscriberSpec
-from kawa.apis.model.base import STORED, Context, Immutable, Model, doc
+from kawa.apis.model.base import Context, Immutable, Model, doc
 from kawa.apis.model.objects import KubeObject, parse_object
 from kawa.apis.model.types import FreeForm, Text
 from kawa.errors import FieldError
@@ -61,8 +64,10 @@ class ChannelSpec(Model):
 
     channel_template: Annotated[
         ChannelTemplate,
-        doc("The channel implementation backing this Channel (default InMemoryChannel)."),
-        STORED,
+        doc(
+            "The channel implementation backing this Channel (default: ConfigMap "
+            "knative-eventing/default-ch-webhook, else InMemoryChannel)."
+        ),
         Immutable(),
     ] = DEFAULT_CHANNEL_TEMPLATE
     subscribers: Annotated[
@@ -87,7 +92,6 @@ class Channel(KubeObject):
     spec: Annotated[
         ChannelSpec,
         doc("A channel: an addressable that forwards each event to every subscriber."),
-        STORED,
     ] = ChannelSpec()
 
 

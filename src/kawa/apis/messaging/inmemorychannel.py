@@ -3,7 +3,11 @@
 Its spec is the Channelable duck (:mod:`.channelable`): ``subscribers[]`` (``uid``,
 ``generation``, ``subscriberUri``, ``replyUri``, ``delivery``; maintained by the subscription
 reconciler) and ``delivery``. Each subscriber needs a subscriber or a reply URI. ``Ready``
-derives from ``DispatcherReady``, ``Addressable`` and ``DeadLetterSinkResolved``. Declared as
+derives from ``DispatcherReady``, ``Addressable`` and ``DeadLetterSinkResolved``. Its
+reconciler (:mod:`kawa.controllers.messaging.inmemorychannel`) publishes every subscriber in
+``status.subscribers`` (:func:`mark_subscribers`), with the moment each was first marked
+ready in ``status.annotations["subscribers.kawa.dev/<uid>"]``: the channel data plane
+starts a new subscriber's cursor there. Declared as
 :data:`kawa.apis.messaging.INMEMORYCHANNEL`; read by the channel data plane.
 """
 
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 from kawa.apis import duck
-from kawa.apis.conditions import ConditionSet
+from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channel, channelable
 from kawa.apis.messaging.channelable import SubscriberSpec
 from kawa.apis.model.base import Model, doc
@@ -26,6 +30,9 @@ DISPATCHER_READY: Final = "DispatcherReady"
 INMEMORYCHANNEL_CONDITIONS: Final = ConditionSet(
     (DISPATCHER_READY, channelable.ADDRESSABLE, duck.DEAD_LETTER_SINK_RESOLVED)
 )
+SUBSCRIBER_READY_SINCE: Final = "subscribers.kawa.dev/"
+"""Prefix of the status annotation ``subscribers.kawa.dev/<uid>``: when the subscriber with
+that uid was first marked ready, to the microsecond (ISO 8601, UTC)."""
 
 
 class InMemoryChannelSpec(Model):
@@ -60,3 +67,34 @@ def parse_inmemorychannel(obj: Mapping[str, Any]) -> InMemoryChannel:
     return parse_object(
         InMemoryChannel, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True
     )
+
+
+# -- status ----------------------------------------------------------------------------------
+
+
+def mark_subscribers(
+    status: dict[str, Any], subscribers: list[SubscriberSpec], *, clock: Clock
+) -> None:
+    """Publish ``status.subscribers`` for ``subscribers`` (the spec's, each ready at its
+    generation) and keep their ready-since annotations: set when a subscriber first appears,
+    kept while it stays, dropped when it leaves (other annotations are left alone)."""
+    published = [
+        {"uid": s.uid, "observedGeneration": s.generation, "ready": "True"} for s in subscribers
+    ]
+    if published:
+        status["subscribers"] = published
+    else:
+        status.pop("subscribers", None)
+    annotations = {
+        key: value
+        for key, value in (status.get("annotations") or {}).items()
+        if not key.startswith(SUBSCRIBER_READY_SINCE)
+        or key[len(SUBSCRIBER_READY_SINCE) :] in {s.uid for s in subscribers}
+    }
+    now = clock().isoformat(timespec="microseconds")
+    for subscriber in subscribers:
+        annotations.setdefault(SUBSCRIBER_READY_SINCE + subscriber.uid, now)
+    if annotations:
+        status["annotations"] = annotations
+    else:
+        status.pop("annotations", None)

@@ -4,9 +4,11 @@
 Subscription's namespace) is required and immutable; ``spec.subscriber`` and ``spec.reply``
 are Destinations, at least one of them set (a reply with no ``reply`` destination is
 discarded); ``spec.delivery`` configures retries and the dead-letter sink. Status:
-``physicalSubscription`` (the resolved URIs) and the conditions ``Resolved``,
-``AddedToChannel``, ``ChannelReady`` behind ``Ready``. Declared as
-:data:`kawa.apis.messaging.SUBSCRIPTION`; read by the subscription reconciler.
+``physicalSubscription`` (the resolved URIs) and Knative's conditions ``ReferencesResolved``,
+``AddedToChannel``, ``ChannelReady`` behind ``Ready``, with the reasons of Knative's
+subscription reconciler (:data:`CHANNEL_REFERENCE_FAILED`...). Declared as
+:data:`kawa.apis.messaging.SUBSCRIPTION`; read by the subscription reconciler
+(:mod:`kawa.controllers.messaging.subscription`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,23 @@ from kawa.errors import FieldError
 API_VERSION: Final = channel.API_VERSION
 KIND: Final = "Subscription"
 
-REFERENCES_RESOLVED: Final = "Resolved"
+REFERENCES_RESOLVED: Final = "ReferencesResolved"
 ADDED_TO_CHANNEL: Final = "AddedToChannel"
 CHANNEL_READY: Final = "ChannelReady"
 SUBSCRIPTION_CONDITIONS: Final = ConditionSet(
     (REFERENCES_RESOLVED, ADDED_TO_CHANNEL, CHANNEL_READY)
 )
+
+FINALIZER: Final = "subscriptions.messaging.knative.dev"
+"""The finalizer that keeps a deleted Subscription until it has left its channel's spec."""
+
+# the reasons of Knative's subscription reconciler
+CHANNEL_REFERENCE_FAILED: Final = "ChannelReferenceFailed"
+SUBSCRIBER_RESOLVE_FAILED: Final = "SubscriberResolveFailed"
+REPLY_RESOLVE_FAILED: Final = "ReplyResolveFailed"
+DEAD_LETTER_SINK_RESOLVE_FAILED: Final = "DeadLetterSinkResolveFailed"
+PHYSICAL_CHANNEL_SYNC_FAILED: Final = "PhysicalChannelSyncFailed"
+NOT_MARKED_READY_BY_CHANNEL: Final = "SubscriptionNotMarkedReadyByChannel"
 
 _DELIVERY_DOC: Final = "How events are delivered: retries and dead letters."
 
@@ -135,16 +148,34 @@ def mark_not_added_to_channel(
     SUBSCRIPTION_CONDITIONS.mark_false(status, ADDED_TO_CHANNEL, reason, message, clock=clock)
 
 
+def mark_references_unknown(
+    status: dict[str, Any], reason: str, message: str, *, clock: Clock
+) -> None:
+    SUBSCRIPTION_CONDITIONS.mark_unknown(status, REFERENCES_RESOLVED, reason, message, clock=clock)
+
+
 def mark_channel_ready(
     status: dict[str, Any], ready: bool, message: str = "", *, clock: Clock
 ) -> None:
+    """``ChannelReady`` True, or False (reason ``SubscriptionNotMarkedReadyByChannel``)."""
     if ready:
         SUBSCRIPTION_CONDITIONS.mark_true(status, CHANNEL_READY, clock=clock)
     else:
         SUBSCRIPTION_CONDITIONS.mark_false(
             status,
             CHANNEL_READY,
-            "ChannelNotReady",
-            message or "The channel is not ready.",
+            NOT_MARKED_READY_BY_CHANNEL,
+            message or "The channel has not marked the subscription ready.",
             clock=clock,
         )
+
+
+def mark_channel_failed(status: dict[str, Any], reason: str, message: str, *, clock: Clock) -> None:
+    """``ChannelReady`` False: the channel is missing, of a kind that is no channel..."""
+    SUBSCRIPTION_CONDITIONS.mark_false(status, CHANNEL_READY, reason, message, clock=clock)
+
+
+def mark_channel_unknown(
+    status: dict[str, Any], reason: str, message: str, *, clock: Clock
+) -> None:
+    SUBSCRIPTION_CONDITIONS.mark_unknown(status, CHANNEL_READY, reason, message, clock=clock)

@@ -1,0 +1,62 @@
+"""The InMemoryChannel reconciler: the channel's address, dead-letter sink and subscribers.
+
+An InMemoryChannel's dispatcher is kawa's own, in process (``DispatcherReady`` is always
+True); its address is kawa's channel ingress, ``<ingress base>/channels/<ns>/<name>``
+(``Addressable``); its ``spec.delivery`` dead-letter sink is resolved into
+``status.deadLetterSinkUri`` (``DeadLetterSinkResolved``; True without one). Every entry of
+``spec.subscribers`` (written by the Subscription reconciler) is published in
+``status.subscribers`` as ready at its generation, with the moment it was first marked ready
+in ``status.annotations["subscribers.kawa.dev/<uid>"]``, in the same status write: the
+channel data plane reads those (see ``/work/wt/CHANNELS-CONTRACT.md``, and
+:func:`kawa.apis.messaging.inmemorychannel.mark_subscribers`). Built by
+:func:`kawa.controllers.messaging.messaging_controllers`.
+"""
+
+from __future__ import annotations
+
+from kawa.apis.conditions import Clock
+from kawa.apis.messaging import channelable
+from kawa.apis.messaging import inmemorychannel as imc_api
+from kawa.apis.meta import set_observed_generation
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.resolver import resolve_dead_letter_sink
+from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.store.base import Obj, ResourceStore
+
+
+def channel_url(ingress_base_url: str, namespace: str, name: str) -> str:
+    """Where kawa's channel ingress receives the events of channel ``namespace/name``."""
+    return f"{ingress_base_url.rstrip('/')}/channels/{namespace}/{name}"
+
+
+class InMemoryChannelReconciler(StatusReconciler[imc_api.InMemoryChannel]):
+    conditions = imc_api.INMEMORYCHANNEL_CONDITIONS
+    invalid_condition = imc_api.DISPATCHER_READY
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        ingress_base_url: str,
+        clock: Clock,
+        recorder: EventRecorder | None = None,
+    ) -> None:
+        super().__init__(store, clock, recorder)
+        self._base = ingress_base_url
+
+    def parse(self, obj: Obj) -> imc_api.InMemoryChannel:
+        return imc_api.parse_inmemorychannel(obj)
+
+    async def reconcile_kind(self, current: Reconciling[imc_api.InMemoryChannel]) -> None:
+        channel, status, clock = current.spec, current.status, self.clock
+        self.conditions.mark_true(status, imc_api.DISPATCHER_READY, clock=clock)
+        channelable.set_address(
+            self.conditions,
+            status,
+            channel_url(self._base, current.key.namespace, current.key.name),
+            clock=clock,
+        )
+        await resolve_dead_letter_sink(
+            self.store, self.conditions, status, channel.spec.delivery, clock, current.track
+        )
+        imc_api.mark_subscribers(status, channel.spec.subscribers, clock=clock)
+        set_observed_generation(status, channel.generation)
