@@ -47,6 +47,7 @@ from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
+from kawa.controllers.flows import flows_controllers
 from kawa.controllers.garbage_collector import garbage_collector
 from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
@@ -323,6 +324,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     pending_controller(store),
                     endpoints_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
+                    *flows_controllers(store),
                     *serving_controllers(store, base_url=url),
                     *batch_controllers(store),
                     *apps_controllers(store),

@@ -22,8 +22,6 @@ PENDING_KINDS: Final = {
     "Channel": "channels arrive in a later issue",
     "InMemoryChannel": "channels arrive in a later issue",
     "Subscription": "channels and subscriptions arrive in a later issue",
-    "Sequence": "flows arrive in a later issue",
-    "Parallel": "flows arrive in a later issue",
 }
 """Kind -> why it is not running yet (only kinds with a group, i.e. not core ``Service``)."""
 
