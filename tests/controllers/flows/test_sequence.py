@@ -212,6 +212,46 @@ async def test_another_channel_kind_replaces_the_channels() -> None:
         reply = (await flows.until(SUBS, "s-kn-sequence-0", lambda o: True))["spec"]["reply"]
         assert reply["ref"]["kind"] == "Channel"
 
+        # each Channel has its backing InMemoryChannel of the same name (the Channel
+        # reconciler's, made by hand here); back to InMemoryChannel: the Channels go first,
+        # their backing channels with them, then the Sequence's own take the names
+        for i in range(2):
+            ch = await flows.get(CHANNELS, f"s-kn-sequence-{i}")
+            assert ch is not None
+            owner = {
+                "apiVersion": "messaging.knative.dev/v1",
+                "kind": "Channel",
+                "name": f"s-kn-sequence-{i}",
+                "uid": ch["metadata"]["uid"],
+                "controller": True,
+            }
+            backing = {
+                **IMC_REF,
+                "metadata": {
+                    "name": f"s-kn-sequence-{i}",
+                    "namespace": NS,
+                    "ownerReferences": [owner],
+                },
+            }
+            await flows.create(IMCS, backing)
+        await flows.change_spec(SEQUENCES, "s", channelTemplate=IMC_REF)
+        await flows.until_names(CHANNELS, [])
+        for i in range(2):
+            await flows.until(
+                IMCS,
+                f"s-kn-sequence-{i}",
+                lambda o: o["metadata"]["ownerReferences"][0]["kind"] == "Sequence",
+            )
+        s = await flows.until(
+            SEQUENCES,
+            "s",
+            lambda o: (
+                [c["channel"]["kind"] for c in o["status"].get("channelStatuses") or []]
+                == ["InMemoryChannel"] * 2
+            ),
+        )
+        assert condition(s, "ChannelsReady")[1] != "NotOwned"
+
 
 async def test_a_template_kawa_cannot_make_is_reported() -> None:
     async with running_flows() as flows:

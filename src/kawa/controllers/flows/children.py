@@ -24,7 +24,7 @@ Used by :mod:`.sequence` and :mod:`.parallel`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from kawa.apis import messaging, meta
@@ -173,6 +173,19 @@ async def ensure_channel(
         return await store.create(key, channel)
     except AlreadyExistsError as err:
         raise TemporaryError(str(err), delay=0.0) from err
+
+
+async def ensure_channels(
+    store: ResourceStore, flow: Obj, template: ChannelTemplate, names: Sequence[str], track: Track
+) -> list[Obj]:
+    """The flow's channels ``names`` (made when missing), after deleting the channels it
+    controls but no longer wants: fewer of them, or of another kind (whose own children, such
+    as a Channel's backing channel, may hold a wanted name until they are gone)."""
+    kind = channel_kind(template)
+    namespace = meta.namespace_of(flow)
+    wanted = {ResourceKey(kind.resource, namespace, name) for name in names}
+    await remove_unwanted(store, flow, CHANNEL_RESOURCES, wanted)
+    return [await ensure_channel(store, flow, template, kind, name, track) for name in names]
 
 
 async def ensure_subscription(

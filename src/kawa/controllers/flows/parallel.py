@@ -48,19 +48,15 @@ class ParallelReconciler(StatusReconciler[parallel_api.Parallel]):
         ingress_name = parallel_api.channel_name(par.name)
         names = [parallel_api.branch_channel_name(par.name, i) for i in range(len(branches))]
         try:
-            kind = children.channel_kind(template)
-            made = [
-                await children.ensure_channel(
-                    self.store, current.obj, template, kind, name, current.track
-                )
-                for name in (ingress_name, *names)
-            ]
+            made = await children.ensure_channels(
+                self.store, current.obj, template, [ingress_name, *names], current.track
+            )
         except children.ChildProblem as problem:
             common.mark_channels_failed(status, problem.reason, problem.message, clock=clock)
             return
         parallel_api.propagate_channel_statuses(status, made[0], made[1:], clock=clock)
 
-        wanted = {ResourceKey(kind.resource, namespace, n) for n in (ingress_name, *names)}
+        wanted: set[ResourceKey] = set()
         ingress = children.channel_reference(template, ingress_name, namespace)
         reply = children.destination(current.obj["spec"].get("reply"))
         filters: list[Obj] = []
@@ -98,9 +94,4 @@ class ParallelReconciler(StatusReconciler[parallel_api.Parallel]):
             common.mark_subscriptions_failed(status, problem.reason, problem.message, clock=clock)
             return
         parallel_api.propagate_subscription_statuses(status, filters, subscribers, clock=clock)
-        await children.remove_unwanted(
-            self.store,
-            current.obj,
-            (*children.CHANNEL_RESOURCES, children.SUBSCRIPTIONS),
-            wanted,
-        )
+        await children.remove_unwanted(self.store, current.obj, (children.SUBSCRIPTIONS,), wanted)

@@ -43,27 +43,19 @@ class SequenceReconciler(StatusReconciler[sequence_api.Sequence]):
         steps: list[dict[str, Any]] = list(current.obj["spec"]["steps"])
         namespace = seq.namespace
         try:
-            kind = children.channel_kind(template)
-            channels = [
-                await children.ensure_channel(
-                    self.store,
-                    current.obj,
-                    template,
-                    kind,
-                    sequence_api.channel_name(seq.name, i),
-                    current.track,
-                )
-                for i in range(len(steps))
-            ]
+            channels = await children.ensure_channels(
+                self.store,
+                current.obj,
+                template,
+                [sequence_api.channel_name(seq.name, i) for i in range(len(steps))],
+                current.track,
+            )
         except children.ChildProblem as problem:
             common.mark_channels_failed(status, problem.reason, problem.message, clock=clock)
             return
         sequence_api.propagate_channel_statuses(status, channels, clock=clock)
 
-        wanted = {
-            ResourceKey(kind.resource, namespace, sequence_api.channel_name(seq.name, i))
-            for i in range(len(steps))
-        }
+        wanted: set[ResourceKey] = set()
         subscriptions: list[Obj] = []
         try:
             for i, step in enumerate(steps):
@@ -92,9 +84,4 @@ class SequenceReconciler(StatusReconciler[sequence_api.Sequence]):
             common.mark_subscriptions_failed(status, problem.reason, problem.message, clock=clock)
             return
         sequence_api.propagate_subscription_statuses(status, subscriptions, clock=clock)
-        await children.remove_unwanted(
-            self.store,
-            current.obj,
-            (*children.CHANNEL_RESOURCES, children.SUBSCRIPTIONS),
-            wanted,
-        )
+        await children.remove_unwanted(self.store, current.obj, (children.SUBSCRIPTIONS,), wanted)
