@@ -48,6 +48,7 @@ from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
 from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
+from kawa.controllers.flows import flows_controllers
 from kawa.controllers.garbage_collector import garbage_collector
 from kawa.controllers.messaging import (
     default_channel_template,
@@ -350,6 +351,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     endpoints_controller(store),
                     *eventing_controllers(store, ingress_base_url=url),
                     *messaging_controllers(store, ingress_base_url=url),
+                    *flows_controllers(store),
                     *serving_controllers(store, base_url=url),
                     *batch_controllers(store),
                     *apps_controllers(store),

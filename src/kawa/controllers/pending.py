@@ -19,8 +19,6 @@ from kawa.store.base import ResourceKey, ResourceStore
 
 PENDING_KINDS: Final = {
     "EventType": "EventType discovery arrives in a later issue",
-    "Sequence": "flows arrive in a later issue",
-    "Parallel": "flows arrive in a later issue",
 }
 """Kind -> why it is not running yet (only kinds with a group, i.e. not core ``Service``)."""
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from kawa.apis import flows
+from kawa.apis.conditions import get_condition
 from kawa.apis.duck import DeliverySpec, Destination, KReference
 from kawa.apis.flows import parallel, sequence
 from kawa.apis.kinds import ResourceKind
@@ -140,3 +142,72 @@ def test_status_schemas_take_full_ready_conditions(kind: ResourceKind) -> None:
     assert status_errors(kind, status) == []
     ready["lastTransitionTime"] = "yesterday"
     assert status_errors(kind, status) != []
+
+
+def _clock() -> datetime:
+    return datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _child(kind: str, name: str, **status: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "messaging.knative.dev/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "ns"},
+        "status": status,
+    }
+
+
+def _cond(status: dict[str, Any], type_: str) -> tuple[str, str, str]:
+    found = get_condition(status, type_)
+    assert found is not None
+    return (found.status, found.reason, found.message)
+
+
+def test_sequence_lifecycle_waits_for_every_child_and_says_which() -> None:
+    ok = {"type": "Ready", "status": "True"}
+    failed = {"type": "Ready", "status": "False", "reason": "Bad", "message": "why"}
+    url = {"url": "http://c0/"}
+    status: dict[str, Any] = {}
+    sequence.SEQUENCE_CONDITIONS.initialize(status, clock=_clock)
+    channels = [
+        _child("InMemoryChannel", "c0", conditions=[ok], address=url),
+        _child("InMemoryChannel", "c1", conditions=[failed]),
+        _child("InMemoryChannel", "c2"),
+    ]
+    sequence.propagate_channel_statuses(status, channels, clock=_clock)
+    assert _cond(status, "ChannelsReady") == (
+        "Unknown",
+        "ChannelsNotReady",
+        'Channels are not ready yet: InMemoryChannel "c1": Bad: why (and 1 more)',
+    )
+    assert status["address"] == url
+    assert _cond(status, "Addressable")[0] == "True"
+    assert status["channelStatuses"][2]["ready"]["reason"] == "NoReady"
+    sequence.propagate_channel_statuses(status, channels[:1], clock=_clock)
+    assert _cond(status, "ChannelsReady")[0] == "True"
+    sequence.propagate_subscription_statuses(
+        status, [_child("Subscription", "s0", conditions=[ok])], clock=_clock
+    )
+    assert _cond(status, "Ready")[0] == "True"
+
+
+def test_parallel_lifecycle_counts_addresses_and_is_false_until_ready() -> None:
+    status: dict[str, Any] = {}
+    parallel.PARALLEL_CONDITIONS.initialize(status, clock=_clock)
+    ingress = _child("InMemoryChannel", "p-kn-parallel", address={"url": "http://in/"})
+    branch = _child("InMemoryChannel", "p-kn-parallel-0")
+    parallel.propagate_channel_statuses(status, ingress, [branch], clock=_clock)
+    assert _cond(status, "ChannelsReady")[:2] == ("False", "ChannelsNotReady")
+    assert 'InMemoryChannel "p-kn-parallel-0": NotAddressable' in _cond(status, "ChannelsReady")[2]
+    assert status["address"] == {"url": "http://in/"}
+    ok = {"type": "Ready", "status": "True"}
+    subs = [_child("Subscription", "f0", conditions=[ok]), _child("Subscription", "s0")]
+    parallel.propagate_subscription_statuses(status, subs[:1], subs[1:], clock=_clock)
+    assert _cond(status, "SubscriptionsReady")[:2] == ("False", "SubscriptionsNotReady")
+    (got,) = status["branchStatuses"]
+    assert set(got) == {
+        "filterChannelStatus",
+        "filterSubscriptionStatus",
+        "subscriberSubscriptionStatus",
+    }
+    assert status_errors(flows.PARALLEL, status) == []

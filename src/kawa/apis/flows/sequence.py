@@ -4,16 +4,21 @@
 creates a channel (from ``spec.channelTemplate``, defaulted to InMemoryChannel) and a
 subscription per step, the reply of step i feeding step i+1 and the last one going to
 ``spec.reply`` (discarded without it). Status: ``channelStatuses``, ``subscriptionStatuses``,
-``address``; conditions ``ChannelsReady``, ``SubscriptionsReady``, ``Addressable``. What it
-shares with Parallel is in :mod:`.common`. Declared as :data:`kawa.apis.flows.SEQUENCE`.
+``address``; conditions ``ChannelsReady``, ``SubscriptionsReady``, ``Addressable``, set from
+the children by :func:`propagate_channel_statuses` and :func:`propagate_subscription_statuses`
+(Knative's lifecycle: a channel counts when its ``Ready`` is True, and the Sequence's address
+is its first channel's). What it shares with Parallel is in :mod:`.common`. Declared as
+:data:`kawa.apis.flows.SEQUENCE`; the reconciler is :mod:`kawa.controllers.flows.sequence`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence as Seq
 from typing import Annotated, Any, Final
 
 from kawa.apis import duck
+from kawa.apis.conditions import Clock
 from kawa.apis.flows import common
 from kawa.apis.model.base import doc
 from kawa.apis.model.objects import parse_object
@@ -56,3 +61,73 @@ def parse_sequence(obj: Mapping[str, Any]) -> Sequence:
     """A Sequence dict defaulted, validated and typed; raises
     :class:`~kawa.errors.ValidationError` listing every problem."""
     return parse_object(Sequence, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+
+
+def channel_name(sequence: str, step: int) -> str:
+    """The channel in front of step ``step`` (Knative's ``SequenceChannelName``)."""
+    return f"{sequence}-kn-sequence-{step}"
+
+
+def subscription_name(sequence: str, step: int) -> str:
+    """The subscription of step ``step`` (Knative's ``SequenceSubscriptionName``)."""
+    return f"{sequence}-kn-sequence-{step}"
+
+
+def propagate_channel_statuses(
+    status: dict[str, Any], channels: Seq[Mapping[str, Any]], *, clock: Clock
+) -> None:
+    """``channelStatuses`` (each channel with its ``Ready`` condition), ``ChannelsReady``
+    (Unknown until every channel is Ready) and the address, the first channel's
+    (``Addressable``)."""
+    readies = [common.ready_of(c) for c in channels]
+    status["channelStatuses"] = [
+        {"channel": common.child_reference(c), "ready": r}
+        for c, r in zip(channels, readies, strict=True)
+    ]
+    conditions = SEQUENCE_CONDITIONS
+    if channels and all(common.is_true(r) for r in readies):
+        conditions.mark_true(status, common.CHANNELS_READY, clock=clock)
+    else:
+        conditions.mark_unknown(
+            status,
+            common.CHANNELS_READY,
+            common.CHANNELS_NOT_READY,
+            common.not_ready_message("Channels", list(zip(channels, readies, strict=True))),
+            clock=clock,
+        )
+    url = common.address_url(channels[0]) if channels else None
+    if url is None:
+        status.pop("address", None)
+        conditions.mark_unknown(
+            status, common.ADDRESSABLE, common.EMPTY_ADDRESS, "addressable is nil", clock=clock
+        )
+    else:
+        status["address"] = {"url": url}
+        conditions.mark_true(status, common.ADDRESSABLE, clock=clock)
+
+
+def propagate_subscription_statuses(
+    status: dict[str, Any], subscriptions: Seq[Mapping[str, Any]], *, clock: Clock
+) -> None:
+    """``subscriptionStatuses`` (each with its ``Ready`` condition) and
+    ``SubscriptionsReady`` (Unknown until every subscription is Ready)."""
+    readies = [common.ready_of(s) for s in subscriptions]
+    status["subscriptionStatuses"] = [
+        {"subscription": common.child_reference(s), "ready": r}
+        for s, r in zip(subscriptions, readies, strict=True)
+    ]
+    if subscriptions and all(common.is_true(r) for r in readies):
+        SEQUENCE_CONDITIONS.mark_true(status, common.SUBSCRIPTIONS_READY, clock=clock)
+    else:
+        SEQUENCE_CONDITIONS.mark_unknown(
+            status,
+            common.SUBSCRIPTIONS_READY,
+            common.SUBSCRIPTIONS_NOT_READY,
+            common.not_ready_message(
+                "Subscriptions", list(zip(subscriptions, readies, strict=True))
+            ),
+            clock=clock,
+        )
