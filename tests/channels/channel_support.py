@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 
@@ -83,7 +85,11 @@ async def send(
     structured: bool = False,
     headers: dict[str, str] | None = None,
 ) -> int:
+    """POST ``ev`` as any sender would: without kawa's API token."""
     h, body = ce_http.to_structured(ev) if structured else ce_http.to_binary(ev)
-    async with kawa.session.post(url, data=body, headers={**h, **(headers or {})}) as resp:
+    async with (
+        aiohttp.ClientSession() as plain,
+        plain.post(url, data=body, headers={**h, **(headers or {})}) as resp,
+    ):
         await resp.read()
         return resp.status

@@ -115,6 +115,13 @@ def channel_with_subscriptions(kawa: KawaProcess, recorders: list[Recorder]) -> 
                         "name": "durable",
                     },
                     "subscriber": {"uri": rec.url},
+                    # a channel's default is one attempt; the recorder answers 503 to what
+                    # the restarted kawa sent before it reopened: retried, as a broker does
+                    "delivery": {
+                        "retry": 10,
+                        "backoffPolicy": "exponential",
+                        "backoffDelay": "PT0.2S",
+                    },
                 },
             }
         )
