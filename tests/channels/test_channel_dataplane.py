@@ -3,6 +3,7 @@ letters, and what a departing subscriber or channel leaves behind."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 
@@ -180,3 +181,40 @@ async def test_knative_channel_host_names(tmp_path: Path) -> None:
             == 404
         )
         assert sorted(e.id for e in await s1.wait_for(4)) == ["h0", "h1", "h2", "h3"]
+
+
+async def test_a_subscriber_without_delivery_uses_the_channels(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as failing, subscriber() as dls:
+        failing.default = respond(500, b"boom")
+        channel = imc(
+            "c2",
+            sub("u2", failing.url),
+            delivery={"retry": 2, "backoffDelay": "PT0.01S", "deadLetterSink": {"uri": dls.url}},
+        )
+        await put_channel(kawa, channel)
+        # the InMemoryChannel reconciler resolves the channel's sink into its status
+
+        async def resolved() -> bool:
+            obj = await kawa.session.get(
+                f"{kawa.url}/apis/messaging.knative.dev/v1/namespaces/default/inmemorychannels/c2"
+            )
+            async with obj as resp:
+                body = await resp.json()
+            return bool(body.get("status", {}).get("deadLetterSinkUri") == dls.url)
+
+        await eventually(resolved)
+        # its consumer restarts with the sink a moment later: probe until a dead letter comes
+        sent = 0
+
+        async def dead_lettered() -> bool:
+            nonlocal sent
+            sent += 1
+            assert await send(kawa, channel_url(kawa, "c2"), event(f"p{sent}")) == 202
+            await asyncio.sleep(0.2)
+            return bool(dls.events)
+
+        await eventually(dead_lettered)
+        dead = dls.events[0]
+        assert dead.attributes["knativeerrorcode"] == "500"
+        attempts = [e for e in failing.events if e.id == dead.id]
+        assert len(attempts) == 3  # the first attempt and the channel's two retries

@@ -212,8 +212,7 @@ CASES: Final = (
         ("spec", "reply", "uri"),
         (SINK + "b", SINK + "c", SINK + "d"),
         ["NAME", "URL", *KNATIVE],
-        # its channel is not ready until channels run (an InMemoryChannel pends here)
-        ready="Unknown/ChannelsNotReady",
+        ready="True",
     ),
     KindCase(
         "Parallel",
@@ -227,8 +226,7 @@ CASES: Final = (
         ("spec", "reply", "uri"),
         (SINK + "b", SINK + "c", SINK + "d"),
         ["NAME", "URL", *KNATIVE],
-        # Knative's Parallel: False until its channels have addresses
-        ready="False/ChannelsNotReady",
+        ready="True",
     ),
     KindCase(
         "PingSource",

@@ -42,7 +42,15 @@ KUBECONFIG_FILE: Final = "kubeconfig"
 CERT_FILE: Final = "tls/server.crt"
 KEY_FILE: Final = "tls/server.key"
 
-PUBLIC_PREFIXES: Final = ("/brokers/", "/channels/", "/serving/", "/services/", "/healthz", "/readyz", "/livez")
+PUBLIC_PREFIXES: Final = (
+    "/brokers/",
+    "/channels/",
+    "/serving/",
+    "/services/",
+    "/healthz",
+    "/readyz",
+    "/livez",
+)
 """Paths served without a token: the data plane and health checks."""
 
 
