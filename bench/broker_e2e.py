@@ -14,8 +14,9 @@ One run, everything on this machine over loopback, every server a separate child
 * kawa's channels (``channels``): an InMemoryChannel with 10 Subscriptions at saturation
   (deliveries/s beside the 10-trigger broker's), then at the open-loop rate a channel with
   one Subscription and a 3-step Sequence whose steps echo the event (``/echo/`` of the
-  subscriber) and whose reply is the subscriber: ``(p50 Sequence - p50 channel) / 3`` is what
-  a step adds;
+  subscriber) and whose reply is the subscriber, then both again one event at a time (the next
+  sent when the last arrived: latency without load): ``(p50 Sequence - p50 channel) / 3`` is
+  what a step adds;
 * then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency;
 * then (``backpressure``) a second kawa with ``--max-delivery-lag`` (``--lag``, 1 s), whose
   10-trigger broker answers 429 once its events wait longer than that for delivery: the
@@ -516,11 +517,46 @@ def channel_rows(
                 what=what,
             )
         )
-    single, seq = rows[1], rows[2]
-    if single.e2e_p50_ms is not None and seq.e2e_p50_ms is not None:
-        step = (seq.e2e_p50_ms - single.e2e_p50_ms) / 3
-        seq.note += f"; a step adds {step:.2f} ms p50"
+    for name, what in (("single", "channel, 1 subscription"), ("seq", "Sequence of 3 steps")):
+        rows.append(one_at_a_time(addresses[name], sub_url, what, pids["kawa"]))
+    for single, seq in ((rows[1], rows[2]), (rows[3], rows[4])):
+        if single.e2e_p50_ms is not None and seq.e2e_p50_ms is not None:
+            step = (seq.e2e_p50_ms - single.e2e_p50_ms) / 3
+            seq.note += ("; " if seq.note else "") + f"a step adds {step:.2f} ms p50"
     return rows
+
+
+def one_at_a_time(url: str, sub_url: str, what: str, kawa_pid: int, count: int = 300) -> Row:
+    """``count`` events, each sent when the one before has arrived: latency without load."""
+    quiesce(sub_url)
+    sub_reset(sub_url)
+    before, started = cpu_seconds(kawa_pid), time.monotonic()
+    for i in range(count):
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-id": f"serial-{i}",
+            "ce-source": "/bench",
+            "ce-type": "bench.serial",
+            "content-type": "application/json",
+            "ce-benchsent": str(time.monotonic_ns() // 1000),
+        }
+        request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+        deadline = time.monotonic() + 10.0
+        while int(sub_stats(sub_url)["count"]) <= i and time.monotonic() < deadline:
+            time.sleep(0.0005)
+    elapsed = time.monotonic() - started
+    stats = sub_stats(sub_url)
+    return Row(
+        target=f"kawa, {what}, one at a time",
+        ingress_rate=count / elapsed,
+        delivered_rate=int(stats["count"]) / elapsed,
+        e2e_p50_ms=int(stats["p50_us"]) / 1000,
+        e2e_p99_ms=int(stats["p99_us"]) / 1000,
+        e2e_max_ms=int(stats["max_us"]) / 1000,
+        cpu={"kawa": (cpu_seconds(kawa_pid) - before) / elapsed},
+    )
 
 
 def fmt(value: float | None, spec: str) -> str:
