@@ -40,7 +40,7 @@ from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
 from kawa.dispatch.running import Consumers, Trimmer
-from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
+from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
 from kawa.reconciler.informer import inform
@@ -141,11 +141,7 @@ class BrokerDataPlane:
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
         payloads = [envelope.on_ingress(event, headers, self._max_ttl) for event in events]
-        try:
-            await self._log.append(entry.stream, payloads)
-        except InsufficientStorageError:
-            self.trimmer.want_room()
-            raise
+        await self.trimmer.append(entry.stream, payloads)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         """Seconds the ingress asks senders to wait (429) because the broker's events wait

@@ -50,7 +50,7 @@ from kawa.dispatch import envelope
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
 from kawa.dispatch.running import Consumers, Trimmer
-from kawa.errors import InsufficientStorageError, KawaError, NotFoundError
+from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.reconciler.informer import inform
 from kawa.store.base import Obj, ResourceStore, WatchEvent
@@ -140,11 +140,7 @@ class ChannelDataPlane:
             raise NotFoundError(f"channel {namespace}/{name} does not exist")
         stored = dict(headers) if headers else None
         payloads = [envelope.wrap(event, stored) for event in events]
-        try:
-            await self._log.append(entry.stream, payloads)
-        except InsufficientStorageError:
-            self._trimmer.want_room()
-            raise
+        await self._trimmer.append(entry.stream, payloads)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         return None

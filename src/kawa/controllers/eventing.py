@@ -26,9 +26,9 @@ from kawa.apis.meta import set_observed_generation
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.errors import ConflictError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, own
+from kawa.reconciler.loop import Controller
 from kawa.reconciler.resolver import Unresolvable, resolve, resolve_dead_letter_sink
-from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.reconciler.status import Reconciling, StatusReconciler, status_controller
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 
@@ -145,16 +145,8 @@ def eventing_controllers(
     brokers = BrokerReconciler(store, ingress_base_url, clock, recorder)
     triggers = TriggerReconciler(store, clock, recorder)
     return [
-        Controller(
-            "broker", store, brokers.reconcile, [own(BROKER.resource)], tracker=brokers.tracker
-        ),
-        Controller(
-            "trigger",
-            store,
-            triggers.reconcile,
-            [own(TRIGGER.resource)],
-            tracker=triggers.tracker,
-        ),
+        status_controller("broker", brokers, BROKER.resource),
+        status_controller("trigger", triggers, TRIGGER.resource),
     ]
 
 

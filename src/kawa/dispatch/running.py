@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Final, Generic, TypeVar
 
 from kawa.dispatch.consumer import Consumer
-from kawa.errors import KawaError
+from kawa.errors import InsufficientStorageError, KawaError
 from kawa.eventlog.base import EventLog
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,15 @@ class Trimmer:
     def want_room(self) -> None:
         """An append found the log full: trim soon."""
         self._room_wanted.set()
+
+    async def append(self, stream: str, payloads: list[bytes]) -> None:
+        """Append to the log (durably, when it returns); a full log asks for a trim and
+        raises its InsufficientStorageError."""
+        try:
+            await self._log.append(stream, payloads)
+        except InsufficientStorageError:
+            self.want_room()
+            raise
 
     async def run(self) -> None:
         if self._interval <= 0:

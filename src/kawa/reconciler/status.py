@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 from kawa.apis.conditions import Clock, ConditionSet, get_condition
 from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
 from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.loop import Controller, own
 from kawa.reconciler.tracker import Track, Tracker
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
@@ -170,3 +171,11 @@ async def record_readiness(
         await recorder.record(
             obj, "Warning", f"{kind}NotReady", f"{after.reason}: {after.message}".strip(": ")
         )
+
+
+def status_controller(name: str, reconciler: StatusReconciler[Any], resource: str) -> Controller:
+    """The controller running ``reconciler`` for the objects of ``resource``, with the
+    reconciler's tracker: a change of what it looked up reconciles the object at once."""
+    return Controller(
+        name, reconciler.store, reconciler.reconcile, [own(resource)], tracker=reconciler.tracker
+    )

@@ -115,6 +115,25 @@ def ready_of(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def set_flow_address(
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    url: str | None,
+    *,
+    missing_is_false: bool,
+    clock: Clock,
+) -> None:
+    """Publish the flow's address (its first channel's) and ``Addressable``; without one,
+    ``Addressable`` is False (a Parallel) or Unknown (a Sequence), as Knative's."""
+    if url is None:
+        status.pop("address", None)
+        mark = conditions.mark_false if missing_is_false else conditions.mark_unknown
+        mark(status, ADDRESSABLE, EMPTY_ADDRESS, "addressable is nil", clock=clock)
+    else:
+        status["address"] = {"url": url}
+        conditions.mark_true(status, ADDRESSABLE, clock=clock)
+
+
 def address_url(obj: Mapping[str, Any]) -> str | None:
     """The child's ``status.address.url`` (``None`` while it has none)."""
     status = obj.get("status")

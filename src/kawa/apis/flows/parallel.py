@@ -159,15 +159,9 @@ def propagate_channel_statuses(
             common.not_ready_message("Channels", list(zip(everything, readies, strict=True))),
             clock=clock,
         )
-    url = common.address_url(ingress)
-    if url is None:
-        status.pop("address", None)
-        conditions.mark_false(
-            status, common.ADDRESSABLE, common.EMPTY_ADDRESS, "addressable is nil", clock=clock
-        )
-    else:
-        status["address"] = {"url": url}
-        conditions.mark_true(status, common.ADDRESSABLE, clock=clock)
+    common.set_flow_address(
+        conditions, status, common.address_url(ingress), missing_is_false=True, clock=clock
+    )
 
 
 def propagate_subscription_statuses(

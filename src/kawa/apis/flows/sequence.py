@@ -99,14 +99,7 @@ def propagate_channel_statuses(
             clock=clock,
         )
     url = common.address_url(channels[0]) if channels else None
-    if url is None:
-        status.pop("address", None)
-        conditions.mark_unknown(
-            status, common.ADDRESSABLE, common.EMPTY_ADDRESS, "addressable is nil", clock=clock
-        )
-    else:
-        status["address"] = {"url": url}
-        conditions.mark_true(status, common.ADDRESSABLE, clock=clock)
+    common.set_flow_address(conditions, status, url, missing_is_false=False, clock=clock)
 
 
 def propagate_subscription_statuses(

@@ -14,7 +14,8 @@ from kawa.apis.conditions import Clock, system_clock
 from kawa.controllers.flows.parallel import ParallelReconciler
 from kawa.controllers.flows.sequence import SequenceReconciler
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, own
+from kawa.reconciler.loop import Controller
+from kawa.reconciler.status import status_controller
 from kawa.store.base import ResourceStore
 
 
@@ -26,20 +27,8 @@ def flows_controllers(store: ResourceStore, *, clock: Clock = system_clock) -> l
     sequences = SequenceReconciler(store, clock, recorder)
     parallels = ParallelReconciler(store, clock, recorder)
     return [
-        Controller(
-            "sequence",
-            store,
-            sequences.reconcile,
-            [own(flows.SEQUENCE.resource)],
-            tracker=sequences.tracker,
-        ),
-        Controller(
-            "parallel",
-            store,
-            parallels.reconcile,
-            [own(flows.PARALLEL.resource)],
-            tracker=parallels.tracker,
-        ),
+        status_controller("sequence", sequences, flows.SEQUENCE.resource),
+        status_controller("parallel", parallels, flows.PARALLEL.resource),
     ]
 
 

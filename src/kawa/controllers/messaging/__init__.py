@@ -21,7 +21,8 @@ from kawa.controllers.messaging.defaults import default_channel_template, ensure
 from kawa.controllers.messaging.inmemorychannel import InMemoryChannelReconciler
 from kawa.controllers.messaging.subscription import SubscriptionReconciler
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller, own
+from kawa.reconciler.loop import Controller
+from kawa.reconciler.status import status_controller
 from kawa.store.base import ResourceStore
 
 
@@ -36,27 +37,9 @@ def messaging_controllers(
     channels = ChannelReconciler(store, clock, recorder)
     subscriptions = SubscriptionReconciler(store, clock, recorder)
     return [
-        Controller(
-            "inmemorychannel",
-            store,
-            imcs.reconcile,
-            [own(messaging.INMEMORYCHANNEL.resource)],
-            tracker=imcs.tracker,
-        ),
-        Controller(
-            "channel",
-            store,
-            channels.reconcile,
-            [own(messaging.CHANNEL.resource)],
-            tracker=channels.tracker,
-        ),
-        Controller(
-            "subscription",
-            store,
-            subscriptions.reconcile,
-            [own(messaging.SUBSCRIPTION.resource)],
-            tracker=subscriptions.tracker,
-        ),
+        status_controller("inmemorychannel", imcs, messaging.INMEMORYCHANNEL.resource),
+        status_controller("channel", channels, messaging.CHANNEL.resource),
+        status_controller("subscription", subscriptions, messaging.SUBSCRIPTION.resource),
     ]
 
 
