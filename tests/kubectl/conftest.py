@@ -1,17 +1,19 @@
-"""Fixtures of the kubectl suite: one ``kawa up`` for the whole package, kubectl per test.
+"""Fixtures of the kubectl suite: one ``kawa up`` for the whole package, kubectl per test,
+namespaces of a test's own (deleted at its end) and event sinks in the test process.
 
 The leak checks fail a test that leaves a kawa child running (as in the e2e suite).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from ..e2e.e2e_support import CHILDREN, KawaProcess, kawa_up, stop
 from .kubectl_support import KUBECTL, Api, Kubectl
+from .sinks import Script, Sink, accept
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +43,40 @@ def kubectl(kawa: KawaProcess, tmp_path: Path) -> Kubectl:
 @pytest.fixture(scope="session")
 def api(kawa: KawaProcess) -> Api:
     return Api(kawa.data_dir / "kubeconfig")
+
+
+@pytest.fixture
+def namespaces(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
+    """``make(name, **labels)`` creates a namespace; all are deleted at the end."""
+    made: list[str] = []
+
+    def make(name: str, **labels: str) -> str:
+        kubectl.ok("create", "namespace", name)
+        made.append(name)
+        if labels:
+            kubectl.ok("label", "namespace", name, *(f"{k}={v}" for k, v in labels.items()))
+        return name
+
+    yield make
+    for name in reversed(made):
+        kubectl.run("delete", "namespace", name, "--ignore-not-found")
+
+
+@pytest.fixture
+def sinks() -> Iterator[Callable[..., Sink]]:
+    """``make(script=accept)`` starts a :class:`Sink`; all are closed at the end."""
+    made: list[Sink] = []
+
+    def make(script: Script = accept) -> Sink:
+        made.append(Sink(script))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def sink(sinks: Callable[..., Sink]) -> Sink:
+    """One accepting :class:`Sink`."""
+    return sinks()

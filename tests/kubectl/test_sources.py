@@ -2,7 +2,7 @@
 
 Each test works in namespaces of its own (never ``default``: the kawa is shared by the whole
 kubectl suite) and deletes them at the end. The sink is a real HTTP subscriber in the test
-process (:class:`Sink`, binary-mode CloudEvents, ``sink: {uri: ...}``); one test sends to a
+process (``sinks.Sink``, binary-mode CloudEvents, ``sink: {uri: ...}``); one test sends to a
 Knative Service running Knative's event_display image and reads its log with ``kubectl
 logs``. Covered: PingSource (seconds schedule, data, ``ceOverrides``, deletion stops it),
 ApiServerSource (Resource mode, label selector, ``namespaceSelector``, revoking and granting
@@ -19,12 +19,9 @@ import itertools
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -35,11 +32,10 @@ from kawa.sources.apiserver.state import StateDirectory
 from ..e2e.e2e_support import KawaProcess, free_port
 from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition
+from .sinks import TIMEOUT, Received, Sink
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT = 30.0
-"""Generous bound of every wait (a loaded 2-core machine)."""
 PROMPT = 1.0
 """How soon after its sink is addressable a source is Ready (the periodic resync is 10 s)."""
 PYTHON_IMAGE = "docker.io/library/python:3.11-slim"
@@ -77,81 +73,6 @@ while True:
 extensions of ``$K_CE_OVERRIDES``; without ``$K_SINK`` it idles."""
 
 
-# -- the subscriber ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """One request the sink got: its headers (lower-case names) and body."""
-
-    headers: dict[str, str]
-    body: bytes
-
-    def ce(self, name: str) -> str | None:
-        return self.headers.get(f"ce-{name}")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Sink:
-    """A threaded HTTP server on a free loopback port recording every POST; answers 202."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._received: list[Received] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with sink._lock:
-                    sink._received.append(Received(headers, body))
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def events(self, match: Callable[[Received], bool] = lambda _: True) -> list[Received]:
-        with self._lock:
-            return [r for r in self._received if match(r)]
-
-    def wait(
-        self, match: Callable[[Received], bool], count: int = 1, message: str = ""
-    ) -> list[Received]:
-        """Wait until ``count`` matching events arrived; all the matching ones."""
-
-        def enough() -> list[Received] | None:
-            found = self.events(match)
-            return found if len(found) >= count else None
-
-        found: list[Received] = wait_until(
-            enough,
-            TIMEOUT,
-            f"{message or 'events'}: wanted {count}, got {len(self.events(match))} "
-            f"(all: {[(r.ce('type'), r.ce('subject')) for r in self.events()]})",
-        )
-        return found
-
-    def summary(self, match: Callable[[Received], bool]) -> list[tuple[str, str]]:
-        return [(r.ce("type") or "", r.ce("subject") or "") for r in self.events(match)]
-
-
 def pid_of(event: Received) -> int:
     """The process that sent a :data:`PRODUCER` event (its id is ``<pod>-<pid>-<n>``)."""
     return int(str(event.ce("id")).split("-")[-2])
@@ -163,32 +84,6 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    server = Sink()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def namespaces(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
-    """``make(name, **labels)`` creates a namespace; all are deleted at the end."""
-    made: list[str] = []
-
-    def make(name: str, **labels: str) -> str:
-        kubectl.ok("create", "namespace", name)
-        made.append(name)
-        if labels:
-            kubectl.ok("label", "namespace", name, *(f"{k}={v}" for k, v in labels.items()))
-        return name
-
-    yield make
-    for name in reversed(made):
-        kubectl.run("delete", "namespace", name, "--ignore-not-found")
 
 
 # -- helpers -----------------------------------------------------------------------------------
