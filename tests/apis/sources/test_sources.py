@@ -123,6 +123,18 @@ def test_pingsource_columns_and_status() -> None:
     assert cells[3] == "Unknown"  # Deployed not reported yet
 
 
+def test_pingsource_is_served_as_v1beta2_too() -> None:
+    """Knative serves PingSource v1beta2 (the same fields) and its Sequence example writes it."""
+    v1beta2 = "sources.knative.dev/v1beta2"
+    assert sources.PINGSOURCE.served_api_versions == (V1, v1beta2)
+    spec = {"schedule": "*/2 * * * *", "contentType": "application/json", "data": "{}"}
+    written = obj("PingSource", spec | {"sink": SINK}, v1beta2)
+    stored = sources.PINGSOURCE.to_version(written, sources.PINGSOURCE.storage_api_version)
+    assert stored == written | {"apiVersion": V1}
+    assert pingsource.parse_pingsource(written).spec.schedule == "*/2 * * * *"
+    assert sources.PINGSOURCE.parse(written).spec.schedule == "*/2 * * * *"  # type: ignore[attr-defined]
+
+
 # -- ApiServerSource -------------------------------------------------------------------------
 
 RESOURCES = [

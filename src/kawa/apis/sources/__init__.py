@@ -22,7 +22,7 @@ _COLUMNS: Final = (kn_common.SINK, kn_common.AGE, kn_common.READY, kn_common.REA
 
 PINGSOURCE: Final = ResourceKind(
     group=GROUP,
-    versions=("v1",),
+    versions=("v1", "v1beta2"),
     kind=pingsource.KIND,
     plural="pingsources",
     singular="pingsource",

@@ -1,4 +1,5 @@
-"""The PingSource kind (sources.knative.dev/v1): an event on a cron schedule.
+"""The PingSource kind (sources.knative.dev/v1, also served as v1beta2, whose fields are the
+same, as Knative serves it and its documentation still writes it): an event on a cron schedule.
 
 ``spec.schedule`` (cron, see :mod:`.cron`; defaulted to every minute; a ``TZ=`` prefix is
 refused in favour of ``timezone``), ``timezone`` (an IANA name), ``contentType``, ``data`` or
@@ -27,6 +28,7 @@ from kawa.errors import FieldError
 
 GROUP: Final = "sources.knative.dev"
 API_VERSION: Final = "sources.knative.dev/v1"
+API_VERSIONS: Final = (API_VERSION, "sources.knative.dev/v1beta2")
 KIND: Final = "PingSource"
 EVENT_TYPE: Final = "dev.knative.sources.ping"
 DEFAULT_SCHEDULE: Final = "* * * * *"
@@ -115,4 +117,6 @@ def default_pingsource(obj: Mapping[str, Any]) -> meta.Object:
 def parse_pingsource(obj: Mapping[str, Any]) -> PingSource:
     """``obj`` defaulted, validated and typed; raises :class:`~kawa.errors.ValidationError`
     (subject ``"PingSource <namespace>/<name>"``) listing every problem."""
-    return parse_object(PingSource, obj, kind=KIND, api_versions=(API_VERSION,), namespaced=True)
+    if obj.get("apiVersion") in API_VERSIONS:
+        obj = dict(obj, apiVersion=API_VERSION)  # v1beta2 has v1's fields
+    return parse_object(PingSource, obj, kind=KIND, api_versions=API_VERSIONS, namespaced=True)
