@@ -40,7 +40,7 @@ from ..broker.broker_support import saved_cursors
 from ..e2e.e2e_support import KawaProcess
 from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition
-from .test_sources import Received, Sink
+from .sinks import Received, Sink
 
 pytestmark = pytest.mark.slow
 
