@@ -693,6 +693,30 @@ def test_bad_specs_are_refused_or_reported_and_a_running_flow_keeps_delivering(
     parallel = kubectl.json("get", "parallel", "missing-filter", "-n", ns)
     assert condition(parallel)["status"] != "True", parallel  # type: ignore[index]
 
+    # a filter that exists but is not addressable (a ConfigMap has no address)
+    kubectl.ok("create", "configmap", "not-a-filter", "-n", ns)
+    config_map = {"ref": {"apiVersion": "v1", "kind": "ConfigMap", "name": "not-a-filter"}}
+    apply(
+        kubectl,
+        ns,
+        [
+            flow(
+                "Parallel",
+                "unaddressable",
+                branches=[{"filter": config_map, "subscriber": {"uri": sink.url}}],
+            )
+        ],
+    )
+
+    def unaddressable() -> dict[str, Any] | None:
+        obj: dict[str, Any] = kubectl.json("get", "parallel", "unaddressable", "-n", ns)
+        cond = condition(obj, "SubscriptionsReady")
+        return cond if cond is not None and cond["status"] == "False" else None
+
+    cond = wait_until(unaddressable, TIMEOUT, "the Parallel never reported its filter")
+    assert 'ConfigMap "' in cond["message"], cond
+    assert "not-a-filter" in cond["message"], cond
+
     assert send(good, "after", {"message": "after"}) == 202
     sink.wait(lambda r: r.ce("id") == "after", 1, "the good flow's event after the bad specs")
     assert condition(kubectl.json("get", "sequence", "good", "-n", ns))["status"] == "True"  # type: ignore[index]
