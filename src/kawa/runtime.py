@@ -60,7 +60,8 @@ from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.delivery.sender import Dispatcher
-from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
+from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
+from kawa.dispatch.running import Trimmer
 from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.memory import MemoryEventLog
@@ -245,22 +246,24 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         await ensure_broker_configs(store)
         await ensure_channel_defaults(store)
         async with Dispatcher() as dispatcher:
+            delivery_budget = DeliveryBudget(config.max_in_flight_bytes)
+            trimmer = Trimmer(event_log, retention=config.retention, interval=30.0)
             dataplane = BrokerDataPlane(
                 store,
                 event_log,
                 dispatcher,
                 max_in_flight=config.max_in_flight,
-                max_in_flight_bytes=config.max_in_flight_bytes,
                 max_ttl=config.max_broker_ttl,
                 max_delivery_lag=config.max_delivery_lag,
-                retention=config.retention,
+                budget=delivery_budget,
+                trimmer=trimmer,
             )
             channels = ChannelDataPlane(
                 store,
                 event_log,
                 dispatcher,
-                budget=dataplane.budget,
-                trimmer=dataplane.trimmer,
+                budget=delivery_budget,
+                trimmer=trimmer,
                 max_in_flight=config.max_in_flight,
             )
             token = access.ensure_token(config.data_dir)
@@ -333,6 +336,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(services.run(), name="service-proxy")
+                tg.create_task(trimmer.run(), name="event-log-trimmer")
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
                 channels.serve_at(url)

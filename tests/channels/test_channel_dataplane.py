@@ -191,30 +191,43 @@ async def test_a_subscriber_without_delivery_uses_the_channels(tmp_path: Path) -
             sub("u2", failing.url),
             delivery={"retry": 2, "backoffDelay": "PT0.01S", "deadLetterSink": {"uri": dls.url}},
         )
+        # the consumer starts only once the channel's sink is resolved (put_channel waits for
+        # it): the very first event is dead-lettered, none is dropped for want of a sink
         await put_channel(kawa, channel)
-        # the InMemoryChannel reconciler resolves the channel's sink into its status
-
-        async def resolved() -> bool:
-            obj = await kawa.session.get(
-                f"{kawa.url}/apis/messaging.knative.dev/v1/namespaces/default/inmemorychannels/c2"
-            )
-            async with obj as resp:
-                body = await resp.json()
-            return bool(body.get("status", {}).get("deadLetterSinkUri") == dls.url)
-
-        await eventually(resolved)
-        # its consumer restarts with the sink a moment later: probe until a dead letter comes
-        sent = 0
-
-        async def dead_lettered() -> bool:
-            nonlocal sent
-            sent += 1
-            assert await send(kawa, channel_url(kawa, "c2"), event(f"p{sent}")) == 202
-            await asyncio.sleep(0.2)
-            return bool(dls.events)
-
-        await eventually(dead_lettered)
-        dead = dls.events[0]
+        assert await send(kawa, channel_url(kawa, "c2"), event("first")) == 202
+        dead = (await dls.wait_for(1))[0]
+        assert dead.id == "first"
         assert dead.attributes["knativeerrorcode"] == "500"
-        attempts = [e for e in failing.events if e.id == dead.id]
-        assert len(attempts) == 3  # the first attempt and the channel's two retries
+        assert len([e for e in failing.events if e.id == "first"]) == 3  # 1 + 2 retries
+
+
+async def test_an_unresolved_channel_sink_holds_the_events(tmp_path: Path) -> None:
+    async with running_kawa(tmp_path) as kawa, subscriber() as s1:
+        sink = {"ref": {"apiVersion": "v1", "kind": "Service", "name": "not-yet"}}
+        obj = imc("held", sub("u1", s1.url), delivery={"deadLetterSink": sink})
+        url = f"{kawa.url}/apis/messaging.knative.dev/v1/namespaces/default/inmemorychannels"
+        async with kawa.session.post(url, json=obj) as resp:
+            assert resp.status == 201, await resp.text()
+
+        async def published_not_ready() -> bool:
+            async with kawa.session.get(f"{url}/held") as resp:
+                got = await resp.json()
+            subs = got.get("status", {}).get("subscribers") or []
+            return bool(subs) and subs[0]["ready"] == "False"
+
+        await eventually(published_not_ready)
+        assert await send(kawa, channel_url(kawa, "held"), event("waits")) == 202
+        await asyncio.sleep(0.5)
+        assert s1.events == []  # held in the log, not delivered without its dead-letter sink
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "not-yet", "namespace": "default"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+        async with kawa.session.post(
+            f"{kawa.url}/api/v1/namespaces/default/services", json=service
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+        got = await s1.wait_for(1, timeout=15)
+        assert [e.id for e in got] == ["waits"]

@@ -11,8 +11,9 @@ watch them through informers) and keeps:
   deleted trigger's cursor is removed; a deleted broker's stream is removed. All consumers
   share one delivery memory budget (:mod:`kawa.dispatch.budget`).
 
-Also trims the log (:class:`kawa.dispatch.running.Trimmer`, which the channel data plane
-shares). With ``max_delivery_lag`` it measures how long each broker's events wait
+The delivery budget and the log's :class:`kawa.dispatch.running.Trimmer` come from
+:mod:`kawa.runtime` (shared with the channel data plane); a plane made without them makes
+and runs its own. With ``max_delivery_lag`` it measures how long each broker's events wait
 for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`).
 Run by :mod:`kawa.runtime`.
 """
@@ -107,12 +108,14 @@ class BrokerDataPlane:
         max_delivery_lag: float = 0.0,
         retention: float = 0.0,
         trim_interval: float = 30.0,
+        budget: DeliveryBudget | None = None,
+        trimmer: Trimmer | None = None,
     ) -> None:
         self._store = store
         self._log = event_log
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
-        self.budget = DeliveryBudget(max_in_flight_bytes)
+        self.budget = budget if budget is not None else DeliveryBudget(max_in_flight_bytes)
         """The delivery memory budget every consumer shares (:mod:`kawa.dispatch.budget`)."""
         self._max_ttl = max_ttl
         self._lag = (
@@ -120,8 +123,14 @@ class BrokerDataPlane:
             if max_delivery_lag > 0
             else None
         )
-        self.trimmer = Trimmer(event_log, retention=retention, interval=trim_interval)
-        """Trims the log; shared with the channel data plane."""
+        self._own_trimmer = trimmer is None
+        self.trimmer = (
+            trimmer
+            if trimmer is not None
+            else Trimmer(event_log, retention=retention, interval=trim_interval)
+        )
+        """Trims the log: given (and run) by :mod:`kawa.runtime`, which shares it with the
+        channel data plane, or this plane's own (run by it)."""
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
         self._triggers: dict[tuple[str, str], Obj] = {}
         self._consumers: Consumers[tuple[str, str]] = Consumers()
@@ -171,7 +180,8 @@ class BrokerDataPlane:
                 tg.create_task(self._watch(TRIGGERS, self._on_trigger, triggers_listed))
                 await triggers_listed.wait()
                 self.ready.set()
-                tg.create_task(self.trimmer.run(), name="event-log-trimmer")
+                if self._own_trimmer:
+                    tg.create_task(self.trimmer.run(), name="event-log-trimmer")
                 if self._lag is not None:
                     tg.create_task(self._lag.run(), name="broker-delivery-lag")
         finally:

@@ -14,10 +14,14 @@ dispatcher does) and keeps:
   there directly. The subscriber's ``delivery`` (its dead-letter sink already resolved to a
   URI) or else the channel's ``spec.delivery`` (with ``status.deadLetterSinkUri``) sets the
   retries and the dead-letter sink; without either, one attempt (Knative's channel
-  default). A new subscriber's consumer starts after the last event appended before it was
-  marked ready (``status.annotations["subscribers.kawa.dev/<uid>"]``, written by the
-  InMemoryChannel reconciler), so an event sent the moment its Subscription is Ready is
-  delivered. A subscriber that leaves has its cursor deleted; a deleted channel its stream.
+  default). A subscriber's consumer runs only while the InMemoryChannel reconciler has it
+  marked ready (``status.annotations["subscribers.kawa.dev/<uid>"]``, written in the same
+  status write as its ``status.subscribers`` entry; not while the channel's dead-letter sink
+  is unresolved). A subscriber seen before it is ready gets its cursor at once, so the events
+  sent meanwhile wait for it; one first seen ready starts after the last event appended before
+  it was marked ready, so an event sent the moment its Subscription is Ready is delivered
+  however late the data plane sees it; one that stops keeps its cursor. A subscriber that
+  leaves has its cursor deleted; a deleted channel its stream.
 
 A reply to one of kawa's own channels (its ``/channels/...`` URL or a
 ``<name>-kn-channel.<namespace>.svc.cluster.local`` name) is appended to that channel's
@@ -41,6 +45,7 @@ from urllib.parse import urlsplit
 from kawa.apis.duck import DeliverySpec
 from kawa.apis.messaging import INMEMORYCHANNEL
 from kawa.apis.messaging.channelable import SubscriberSpec
+from kawa.apis.messaging.inmemorychannel import SUBSCRIBER_READY_SINCE as READY_SINCE_PREFIX
 from kawa.apis.messaging.inmemorychannel import parse_inmemorychannel
 from kawa.channels.ingress import channel_host_form
 from kawa.cloudevents.event import CloudEvent
@@ -48,7 +53,7 @@ from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import envelope
 from kawa.dispatch.budget import DeliveryBudget
-from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.consumer import Consumer, ReplyFailed, Target
 from kawa.dispatch.running import Consumers, Trimmer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
@@ -58,9 +63,6 @@ from kawa.store.base import Obj, ResourceStore, WatchEvent
 log = logging.getLogger(__name__)
 
 CHANNELS: Final = INMEMORYCHANNEL.resource
-READY_SINCE_PREFIX: Final = "subscribers.kawa.dev/"
-"""Status annotation ``subscribers.kawa.dev/<subscription uid>``: when the InMemoryChannel
-reconciler first marked that subscriber ready (RFC 3339, microseconds)."""
 CHANNEL_DEFAULT_DELIVERY: Final = DeliverySpec()
 """No delivery anywhere: one attempt, no dead-letter sink."""
 
@@ -229,7 +231,11 @@ class ChannelDataPlane:
             for gone in {s.uid for s in old.subscribers} - set(wanted):
                 await self._log.delete_cursor(subscription_cursor(gone, entry.stream))
         for uid, subscriber in wanted.items():
-            await self._sync_subscriber((*key, uid), entry, subscriber)
+            if uid in entry.ready_since:
+                await self._sync_subscriber((*key, uid), entry, subscriber)
+            else:  # not (or no longer) ready: its events wait in the log, its cursor stays
+                await self._consumers.stop((*key, uid))
+                await self._hold(entry, uid)
 
     async def _sync_subscriber(
         self, key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec
@@ -258,6 +264,15 @@ class ChannelDataPlane:
             max_in_flight=self._max_in_flight,
         )
         await self._consumers.start(key, consumer, self._task_group)
+
+    async def _hold(self, entry: ChannelEntry, uid: str) -> None:
+        """A subscriber seen before it is ready gets its cursor now, at the stream's end: the
+        events sent until it is ready wait for it in the log."""
+        cursor = subscription_cursor(uid, entry.stream)
+        if await self._log.load_cursor(cursor) is None:
+            await self._log.save_cursor(
+                cursor, entry.stream, await self._log.last_seq(entry.stream)
+            )
 
     @staticmethod
     def _target(key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec) -> Target:
@@ -297,9 +312,7 @@ class ChannelDataPlane:
             reply, uri, policy=target.policy, headers=headers, namespace=target.namespace
         )
         if not result.ok:
-            raise KawaError(
-                f"the reply could not be delivered to {uri}: {result.error or result.status}"
-            )
+            raise ReplyFailed(uri, result)
 
     async def _drop(self, key: tuple[str, str], entry: ChannelEntry) -> None:
         """Stop every consumer of a channel, then delete its stream and cursors."""

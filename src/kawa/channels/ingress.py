@@ -6,8 +6,8 @@ event is stored as it came, structured or binary, CloudEvents 1.0 or 0.3, and it
 get it that way. The route is ``/channels/{namespace}/{name}``, which the InMemoryChannel
 reconciler publishes as ``status.address.url``; Knative's URL forms are served by ``Host``
 (:func:`channel_host_form`): ``http://<name>-kn-channel.<namespace>.svc.cluster.local/`` (the
-address Knative gives an InMemoryChannel) and the dispatcher's
-``http://imc-dispatcher.knative-eventing.svc.cluster.local/<namespace>/<name>``.
+address Knative gives an InMemoryChannel; only the path ``/``, as Knative's receiver) and the
+dispatcher's ``http://imc-dispatcher.knative-eventing.svc.cluster.local/<namespace>/<name>``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ DISPATCHER_HOSTS: Final = frozenset(
 
 
 def channel_host_form(host: str, path: str) -> tuple[str, str] | str | None:
-    """``<name>-kn-channel.<namespace>[.svc[.cluster.local]]`` (any path) or the
+    """``<name>-kn-channel.<namespace>[.svc[.cluster.local]]`` (path ``/``) or the
     dispatcher's host with ``/<namespace>/<name>``; ``None`` for other hosts."""
     if host in DISPATCHER_HOSTS:
         parts = path.strip("/").split("/")
@@ -41,8 +41,10 @@ def channel_host_form(host: str, path: str) -> tuple[str, str] | str | None:
         service, _, namespace = host[: len(host) - len(suffix)].rpartition(".")
         if service.endswith(CHANNEL_SUFFIX) and namespace and "." not in service:
             name = service[: -len(CHANNEL_SUFFIX)]
-            if name:
+            if name and path in ("", "/"):
                 return namespace, name
+            if name:
+                return f"the channel {namespace}/{name} takes events at /, not {path[:100]}\n"
     return None
 
 

@@ -51,6 +51,19 @@ stored or sent (the original event then goes to the dead-letter sink)."""
 Prepare = Callable[[CloudEvent], CloudEvent]
 """What becomes of an event just before it is sent (the broker strips its TTL)."""
 
+
+class ReplyFailed(KawaError):
+    """A reply could not be delivered to ``url``: ``result`` says how (the dead letter of the
+    original event describes the reply's attempt, as Knative's dispatcher does)."""
+
+    def __init__(self, url: str, result: DeliveryResult) -> None:
+        super().__init__(
+            f"the reply could not be delivered to {url}: {result.error or result.status}"
+        )
+        self.url = url
+        self.result = result
+
+
 CONSUMER_SHARE: Final = 4
 """A consumer holds at most 1/CONSUMER_SHARE of the delivery budget, so a stuck subscriber with
 large events leaves the rest to the other consumers."""
@@ -352,28 +365,15 @@ class Consumer:
         except Exception as err:  # a bug must not lose the event: dead-letter it
             log.exception("%s: delivering event %d failed", target.label, seq)
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
+        failed_url = target.subscriber_uri
         if result.ok:
             self.stats.delivered += 1
             if result.reply is None:
                 return
-            try:
-                await self._publish_reply(result.reply, event, headers)
-                self.stats.replies += 1
+            failed = await self._reply(seq, result, event, headers)
+            if failed is None:
                 return
-            except ValidationError as err:
-                # An exhausted TTL ends a reply loop: the reply is dropped, the delivery is done.
-                log.info("%s: reply dropped: %s", target.label, err)
-                self.stats.dropped += 1
-                return
-            except KawaError as err:
-                result = DeliveryResult(
-                    ok=False,
-                    status=result.status,
-                    attempts=result.attempts,
-                    reply=None,
-                    response_body=result.response_body,
-                    error=f"the reply could not be stored: {err}",
-                )
+            result, failed_url = failed
         self.stats.last_error = result.error or f"status {result.status}"
         if target.dead_letter_uri:
             try:
@@ -381,7 +381,7 @@ class Consumer:
                     self._prepare(event),
                     target.dead_letter_uri,
                     result,
-                    target.subscriber_uri,
+                    failed_url,
                     policy=target.policy,
                     format=format,
                     headers=headers,
@@ -411,6 +411,40 @@ class Consumer:
                 self.stats.last_error,
             )
         self.stats.dropped += 1
+
+    async def _reply(
+        self, seq: int, result: DeliveryResult, event: CloudEvent, headers: dict[str, str]
+    ) -> tuple[DeliveryResult, str] | None:
+        """Hand the subscriber's reply on; ``None`` when that is done (or the reply is
+        dropped), else the failed result and the URL it failed at, for the dead letter."""
+        assert result.reply is not None
+        label = self.target.label
+        try:
+            await self._publish_reply(result.reply, event, headers)
+            self.stats.replies += 1
+            return None
+        except asyncio.CancelledError:
+            raise
+        except ValidationError as err:
+            # An exhausted TTL ends a reply loop: the reply is dropped, the delivery is done.
+            log.info("%s: reply dropped: %s", label, err)
+            self.stats.dropped += 1
+            return None
+        except ReplyFailed as err:
+            return err.result, err.url
+        except KawaError as err:
+            error = f"the reply could not be stored: {err}"
+        except Exception as err:  # a bug must not hold the watermark: dead-letter the event
+            log.exception("%s: handing on the reply to event %d failed", label, seq)
+            error = f"the reply could not be handed on: {err!r}"
+        failed = DeliveryResult(
+            ok=False,
+            status=result.status,
+            attempts=result.attempts,
+            response_body=result.response_body,
+            error=error,
+        )
+        return failed, self.target.subscriber_uri
 
     def _commit(self, *, force: bool = False) -> None:
         """Save the watermark in the background (at most one save in flight, at most one per

@@ -73,14 +73,25 @@ def parse_inmemorychannel(obj: Mapping[str, Any]) -> InMemoryChannel:
 
 
 def mark_subscribers(
-    status: dict[str, Any], subscribers: list[SubscriberSpec], *, clock: Clock
+    status: dict[str, Any],
+    subscribers: list[SubscriberSpec],
+    *,
+    not_ready: str | None = None,
+    clock: Clock,
 ) -> None:
     """Publish ``status.subscribers`` for ``subscribers`` (the spec's, each ready at its
     generation) and keep their ready-since annotations: set when a subscriber first appears,
-    kept while it stays, dropped when it leaves (other annotations are left alone)."""
-    published = [
-        {"uid": s.uid, "observedGeneration": s.generation, "ready": "True"} for s in subscribers
-    ]
+    kept while it stays, dropped when it leaves (other annotations are left alone). With
+    ``not_ready`` (why the channel cannot deliver yet, such as an unresolved dead-letter sink)
+    every subscriber is published not ready with that message and has no annotation: the data
+    plane delivers to none of them until they are ready (the events wait in the log)."""
+    ready = "True" if not_ready is None else "False"
+    published: list[dict[str, Any]] = []
+    for s in subscribers:
+        entry: dict[str, Any] = {"uid": s.uid, "observedGeneration": s.generation, "ready": ready}
+        if not_ready is not None:
+            entry["message"] = not_ready
+        published.append(entry)
     if published:
         status["subscribers"] = published
     else:
@@ -93,7 +104,11 @@ def mark_subscribers(
     }
     now = clock().isoformat(timespec="microseconds")
     for subscriber in subscribers:
-        annotations.setdefault(SUBSCRIBER_READY_SINCE + subscriber.uid, now)
+        key = SUBSCRIBER_READY_SINCE + subscriber.uid
+        if not_ready is None:
+            annotations.setdefault(key, now)
+        else:
+            annotations.pop(key, None)
     if annotations:
         status["annotations"] = annotations
     else:

@@ -14,7 +14,8 @@ channel data plane reads those (see ``/work/wt/CHANNELS-CONTRACT.md``, and
 
 from __future__ import annotations
 
-from kawa.apis.conditions import Clock
+from kawa.apis.conditions import Clock, get_condition
+from kawa.apis.duck import DEAD_LETTER_SINK_RESOLVED
 from kawa.apis.messaging import channelable
 from kawa.apis.messaging import inmemorychannel as imc_api
 from kawa.apis.meta import set_observed_generation
@@ -58,5 +59,11 @@ class InMemoryChannelReconciler(StatusReconciler[imc_api.InMemoryChannel]):
         await resolve_dead_letter_sink(
             self.store, self.conditions, status, channel.spec.delivery, clock, current.track
         )
-        imc_api.mark_subscribers(status, channel.spec.subscribers, clock=clock)
+        sink = get_condition(status, DEAD_LETTER_SINK_RESOLVED)
+        not_ready = (
+            None
+            if sink is None or sink.status == "True"
+            else "the channel's dead-letter sink is not resolved yet"
+        )
+        imc_api.mark_subscribers(status, channel.spec.subscribers, not_ready=not_ready, clock=clock)
         set_observed_generation(status, channel.generation)
