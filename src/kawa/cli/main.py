@@ -17,7 +17,7 @@ import click
 from kawa import __version__
 from kawa.apiserver import access
 from kawa.broker.ttl import DEFAULT_MAX_TTL
-from kawa.cli import answers, resources, target
+from kawa.cli import answers, migrate, resources, target
 from kawa.cli import send as send_cmd
 from kawa.cli.cesql import cesql
 from kawa.cli.client import (
@@ -296,6 +296,35 @@ def apply(
     """Create or update the resources in manifests (like kubectl apply)."""
     client = _client(server, data_dir, certificate_authority)
     failures = resources.apply(client, filename, namespace)
+    if failures:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option(
+    "-o", "--output", default="-", show_default=True, help="The file to write (- for stdout)."
+)
+@_data_dir_option
+@_server_option
+@_ca_option
+def export(
+    output: str, data_dir: Path, server: str | None, certificate_authority: Path | None
+) -> None:
+    """Write every resource as a YAML stream for ``kawa import`` (docs/distributed.md)."""
+    migrate.export(_client(server, data_dir, certificate_authority), output)
+
+
+@main.command("import")
+@click.option("-f", "--filename", required=True, help="A file written by kawa export, or -.")
+@_data_dir_option
+@_server_option
+@_ca_option
+def import_command(
+    filename: str, data_dir: Path, server: str | None, certificate_authority: Path | None
+) -> None:
+    """Create or update the resources of a ``kawa export`` (in its order)."""
+    client = _client(server, data_dir, certificate_authority)
+    failures = resources.apply(client, filename, "default")
     if failures:
         raise SystemExit(1)
 
