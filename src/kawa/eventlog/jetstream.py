@@ -1,0 +1,404 @@
+"""The event log on NATS JetStream: one JetStream stream per kawa stream, cursors in a KV bucket.
+
+:class:`JetStreamEventLog` implements :class:`~kawa.eventlog.base.EventLog` for ``kawa up
+--nats``; several kawa processes may open it at once (the module docstring of
+:mod:`kawa.eventlog.base` says what they share). The names it uses on the server come from
+:mod:`kawa.eventlog._js_names`, the life of a stream (creation above its high-water mark,
+deletion) from :mod:`kawa.eventlog._js_streams`; docs/decisions/XXXX-jetstream-event-log.md
+explains the choices.
+
+* **append** publishes every payload of the call back to back (under a lock, so one call's
+  records get consecutive seqs among this object's appends) and returns once every PubAck
+  came: the server stored each record (on a quorum of replicas for R>1). kawa's seq is the
+  PubAck's stream sequence. A batch is not atomic: when some acks fail, the call fails and the
+  records that were acked stay (at least once, as a client retrying a 5xx expects).
+* **read** fetches records by seq with JetStream's message get (the direct get, answered by
+  the stream's server without the JetStream API, on R1; the leader's get on R>1 so a lagging
+  follower never hides a committed record), pipelined in chunks.
+* **wait** listens to the ticks every stream republishes (headers only, one per stored
+  record) on one core NATS subscription; this object's own appends wake waiters at once.
+* **cursors** are KV entries ``c.<consumer>`` holding ``{"stream": ..., "seq": ...}``.
+* **trim** purges, per stream, the prefix below the slowest cursor that is older than the
+  retention (a binary search on the records' times finds its end; times never decrease).
+
+``appended_at`` is the time the stream's server stored the record. With a ``clock`` (the
+contract tests' fake one) the log stamps records itself instead, in a ``Kawa-Appended-At``
+header, never lower than the previous stamp of the stream through this object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Final
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext, api
+from nats.js import errors as js_errors
+from nats.js.kv import KeyValue
+
+from kawa import jetstream
+from kawa.errors import InsufficientStorageError, PermanentError, TemporaryError
+from kawa.eventlog import _js_streams, base
+from kawa.eventlog._js_names import Names, StreamNames, check_prefix
+from kawa.eventlog._signals import StreamSignals
+from kawa.eventlog.base import Record
+
+ACK_TIMEOUT: Final = 10.0
+"""Seconds an append waits for its PubAcks before failing (the records may still be stored)."""
+READ_CHUNK: Final = 64
+"""Message gets in flight at once for one read."""
+STAMP: Final = "Kawa-Appended-At"
+STORAGE_FULL: Final = frozenset({10023, 10028, 10047})
+"""JetStream err_codes that say the server or account has no room (insufficient resources)."""
+
+
+class JetStreamEventLog:
+    """kawa's streams and cursors on NATS JetStream (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Client,
+        js: JetStreamContext,
+        kv: KeyValue,
+        names: Names,
+        *,
+        replicas: int,
+        clock: Callable[[], float] | None,
+        owns_client: bool,
+    ) -> None:
+        self._client = client
+        self._js = js
+        self._kv = kv
+        self._names = names
+        self._replicas = replicas
+        self._clock = clock
+        self._owns_client = owns_client
+        self._direct = replicas == 1
+        self._ready: set[str] = set()
+        self._known: dict[str, int] = {}
+        self._checked: dict[str, int] = {}
+        self._stamps: dict[str, float] = {}
+        self._signals = StreamSignals()
+        self._publishing = asyncio.Lock()
+        self._ticks: Subscription | None = None
+        self._closed = False
+        self._closing = asyncio.Event()
+
+    @classmethod
+    async def open(
+        cls,
+        nats_: jetstream.NatsOptions | tuple[Client, JetStreamContext],
+        *,
+        prefix: str = "kawa",
+        replicas: int | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> JetStreamEventLog:
+        """Connect (or use the given connection), make the KV bucket, subscribe to ticks."""
+        check_prefix(prefix)
+        names = Names(prefix)
+        if isinstance(nats_, jetstream.NatsOptions):
+            client, js = await jetstream.connect(nats_)
+            owns, replicas = True, replicas or nats_.replicas
+        else:
+            (client, js), owns = nats_, False
+        replicas = replicas or 1
+        try:
+            async with _failures(f"opening the JetStream event log {prefix!r}"):
+                kv = await js.create_key_value(
+                    api.KeyValueConfig(bucket=names.bucket, history=1, replicas=replicas)
+                )
+            log = cls(client, js, kv, names, replicas=replicas, clock=clock, owns_client=owns)
+            log._ticks = await client.subscribe(names.ticks, cb=log._on_tick)
+            await client.flush()  # the server knows the subscription before any check
+        except BaseException:
+            if owns:
+                await client.close()
+            raise
+        return log
+
+    # -- appends -------------------------------------------------------------------------------
+
+    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+        base.check_stream(stream)
+        self._check_open()
+        if not payloads:
+            return []
+        n = self._names.of(stream)
+        for attempt in (1, 2):
+            async with _failures(f"appending to stream {stream!r}"):
+                if n.stream not in self._ready:
+                    await _js_streams.ensure(
+                        self._client, self._js, self._kv, self._names, n, stream, self._replicas
+                    )
+                    self._ready.add(n.stream)
+                acks = await self._publish(n, payloads)
+            errors = [ack for ack in acks if isinstance(ack, BaseException)]
+            gone = [e for e in errors if isinstance(e, js_errors.NoStreamResponseError)]
+            if attempt == 1 and gone and len(gone) == len(acks):
+                self._ready.discard(n.stream)  # deleted by another process: make it again
+                continue
+            if errors:
+                stored = len(acks) - len(errors)
+                raise _failure(
+                    errors[0],
+                    f"appending to stream {stream!r} ({stored} of {len(acks)} records were stored)",
+                )
+            seqs = [ack.seq for ack in acks if isinstance(ack, api.PubAck) and ack.seq]
+            self._saw(n.token, seqs[-1])
+            return seqs
+        raise TemporaryError(f"stream {stream!r} kept disappearing while appending")
+
+    async def _publish(
+        self, n: StreamNames, payloads: Sequence[bytes]
+    ) -> list[api.PubAck | BaseException]:
+        headers = None
+        if self._clock is not None:
+            stamp = max(self._clock(), self._stamps.get(n.token, float("-inf")))
+            self._stamps[n.token] = stamp
+            headers = {STAMP: repr(stamp)}
+        async with self._publishing:
+            futures = [
+                await self._js.publish_async(n.subject, payload, headers=headers)
+                for payload in payloads
+            ]
+        _done, pending = await asyncio.wait(futures, timeout=ACK_TIMEOUT)
+        for future in pending:
+            future.cancel()
+        results: list[api.PubAck | BaseException] = []
+        for future in futures:
+            if future in pending:
+                results.append(TimeoutError("no PubAck in time"))
+            elif (error := future.exception()) is not None:
+                results.append(error)
+            else:
+                results.append(future.result())
+        return results
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read(
+        self, stream: str, after: int, limit: int, *, max_bytes: int | None = None
+    ) -> list[Record]:
+        base.check_read(stream, after, limit, max_bytes)
+        self._check_open()
+        n = self._names.of(stream)
+        async with _failures(f"reading stream {stream!r}"):
+            first = await self._get(n.stream, n.subject, after + 1, following=True)
+            if first is None:
+                return []
+            records, size = [first], len(first.payload)
+            while len(records) < limit and (max_bytes is None or size <= max_bytes):
+                start = records[-1].seq + 1
+                count = min(limit - len(records), READ_CHUNK)
+                chunk = await asyncio.gather(
+                    *(self._get(n.stream, n.subject, s) for s in range(start, start + count))
+                )
+                for record in chunk:
+                    if record is None:
+                        return base.within_bytes(records, max_bytes)
+                    records.append(record)
+                    size += len(record.payload)
+        return base.within_bytes(records, max_bytes)
+
+    async def _get(
+        self, name: str, subject: str, seq: int, *, following: bool = False
+    ) -> Record | None:
+        """The record ``seq`` of JetStream stream ``name`` (with ``following``: the first at or
+        after it), or ``None``."""
+        try:
+            message = await self._js.get_msg(
+                name,
+                seq=seq,
+                subject=subject if following else None,
+                next=following,
+                # The first get of a read asks the stream's leader: it knows whether the stream
+                # exists (a direct get of a missing stream is never answered) and has every
+                # committed record. The rest may go to any replica on R1.
+                direct=self._direct and not following,
+            )
+        except (js_errors.NotFoundError, nats.errors.NoRespondersError):
+            return None
+        headers = message.headers or {}
+        if STAMP in headers:
+            appended_at = float(headers[STAMP])
+        else:
+            appended_at = message.time.timestamp() if message.time else 0.0
+        return Record(int(message.seq or seq), message.data or b"", appended_at)
+
+    async def last_seq(self, stream: str) -> int:
+        base.check_stream(stream)
+        self._check_open()
+        n = self._names.of(stream)
+        async with _failures(f"reading the last seq of stream {stream!r}"):
+            found = await _js_streams.info(self._js, n.stream)
+            last = found.state.last_seq if found is not None else 0
+            if found is None or list(found.config.subjects or []) != [n.subject]:
+                last = max(last, await _js_streams.high_water(self._kv, n))
+        self._saw(n.token, last)
+        return last
+
+    # -- wait ----------------------------------------------------------------------------------
+
+    async def wait(self, stream: str, after: int, timeout: float) -> bool:
+        base.check_stream(stream)
+        if self._closed:
+            return False
+        n = self._names.of(stream)
+        reconnects = int(self._client.stats["reconnects"])
+        if self._known.get(n.token, 0) <= after and self._checked.get(n.token) != reconnects:
+            # Ticks tell of every append since the tick subscription (re)started; what came
+            # before is on the server. Closing the log ends the check too (nats-py leaves a
+            # request of a closed connection waiting for its timeout).
+            check = asyncio.ensure_future(self.last_seq(stream))
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait((check, closing), return_when=asyncio.FIRST_COMPLETED)
+            closing.cancel()
+            if self._closed:
+                if check.done():
+                    check.cancelled() or check.exception()  # retrieved: nothing to report
+                check.cancel()
+                return False
+            check.result()
+            self._checked[n.token] = reconnects
+        return await self._signals.wait(n.token, after, timeout, self._known_seq)
+
+    def _known_seq(self, token: str) -> int:
+        return self._known.get(token, 0)
+
+    def _saw(self, token: str, seq: int) -> None:
+        if seq > self._known.get(token, 0):
+            self._known[token] = seq
+            self._signals.notify(token)
+
+    async def _on_tick(self, message: Msg) -> None:
+        seq = (message.headers or {}).get("Nats-Sequence")
+        if seq is not None:
+            self._saw(self._names.tick_token(message.subject), int(seq))
+
+    # -- cursors -------------------------------------------------------------------------------
+
+    async def load_cursor(self, consumer: str) -> int | None:
+        self._check_open()
+        async with _failures(f"loading cursor {consumer!r}"):
+            try:
+                entry = await self._kv.get(Names.cursor_key(consumer))
+            except js_errors.KeyNotFoundError:  # deleted keys too
+                return None
+        return int(json.loads(entry.value or b"{}")["seq"])
+
+    async def save_cursor(self, consumer: str, stream: str, seq: int) -> None:
+        base.check_cursor(consumer, stream, seq)
+        self._check_open()
+        value = json.dumps({"stream": stream, "seq": seq}).encode()
+        async with _failures(f"saving cursor {consumer!r}"):
+            await self._kv.put(Names.cursor_key(consumer), value)
+
+    async def delete_cursor(self, consumer: str) -> None:
+        self._check_open()
+        async with _failures(f"deleting cursor {consumer!r}"):
+            await self._kv.delete(Names.cursor_key(consumer))
+
+    async def _cursors(self) -> AsyncIterator[tuple[str, str, int]]:
+        """Every cursor: ``(key, stream, seq)``."""
+        watcher = await self._kv.watch("c.>", ignore_deletes=True)
+        try:
+            while True:
+                entry = await watcher.updates(jetstream.CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
+                if entry is None:  # nats-py's marker: every current value was given
+                    return
+                if entry.value:
+                    cursor = json.loads(entry.value)
+                    yield entry.key, str(cursor["stream"]), int(cursor["seq"])
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    # -- deletion and trim ---------------------------------------------------------------------
+
+    async def delete_stream(self, stream: str) -> None:
+        base.check_stream(stream)
+        self._check_open()
+        n = self._names.of(stream)
+        async with _failures(f"deleting stream {stream!r}"):
+            await _js_streams.delete(self._js, self._kv, n)
+            self._ready.discard(n.stream)
+            keys = [key async for key, of, _ in self._cursors() if of == stream]
+            for key in keys:
+                await self._kv.delete(key)
+
+    async def trim(self, retention: float) -> int:
+        base.check_retention(retention)
+        self._check_open()
+        cutoff = (self._clock or time.time)() - retention
+        deleted = 0
+        async with _failures("trimming the event log"):
+            floors: dict[str, int] = {}
+            async for _, stream, seq in self._cursors():
+                name = self._names.of(stream).stream
+                floors[name] = min(seq, floors.get(name, seq))
+            for found in await _js_streams.list_streams(self._client, self._names):
+                state = found.state
+                name = str(found.config.name)
+                end = min(floors.get(name, state.last_seq), state.last_seq)
+                if state.messages == 0 or end < state.first_seq:
+                    continue
+                last_old = await self._last_older(name, state.first_seq, end, cutoff)
+                if last_old is not None:
+                    deleted += await _js_streams.purge_below(self._client, name, last_old + 1)
+        return deleted
+
+    async def _last_older(self, name: str, low: int, high: int, cutoff: float) -> int | None:
+        """The highest seq of stream ``name`` in ``[low, high]`` stored before ``cutoff``
+        (a binary search: times never decrease within a stream)."""
+        found = None
+        while low <= high:
+            middle = (low + high) // 2
+            record = await self._get(name, "", middle)
+            if record is None:  # trimmed meanwhile: everything up to here is gone anyway
+                low = middle + 1
+            elif record.appended_at < cutoff:
+                found, low = middle, middle + 1
+            else:
+                high = middle - 1
+        return found
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PermanentError("the event log is closed")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._closing.set()
+        self._signals.close()
+        if self._ticks is not None:
+            with contextlib.suppress(nats.errors.Error):  # the connection is already gone
+                await self._ticks.unsubscribe()
+        if self._owns_client:
+            await self._client.close()
+
+
+@contextlib.asynccontextmanager
+async def _failures(what: str) -> AsyncIterator[None]:
+    """Turn nats-py's errors into kawa's (retryable unless the configuration is wrong)."""
+    try:
+        yield
+    except (nats.errors.Error, TimeoutError, OSError) as err:
+        raise _failure(err, what) from err
+
+
+def _failure(err: BaseException, what: str) -> TemporaryError:
+    if isinstance(err, js_errors.APIError):
+        description = (err.description or "").lower()
+        if err.err_code in STORAGE_FULL or "insufficient" in description:
+            return InsufficientStorageError(f"{what}: JetStream has no room: {err.description}")
+    return TemporaryError(f"{what}: {err}")
