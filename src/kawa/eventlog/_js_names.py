@@ -12,7 +12,7 @@ the JetStream stream ``<prefix>_<token>`` holding subject ``<prefix>.log.<token>
 server republishes each stored record's headers to ``<prefix>.tick.<subject>`` (what wakes
 waiters), and a stream being re-created listens on ``<prefix>.init.<token>`` until its first
 seq is set. Cursors and high-water marks live in the KV bucket ``<prefix>_eventlog`` under
-``c.<token>`` and ``h.<token>``. See docs/decisions/XXXX-jetstream-event-log.md.
+``c.<token>`` and ``h.<token>``. See docs/decisions/0041-jetstream-event-log.md.
 """
 
 from __future__ import annotations

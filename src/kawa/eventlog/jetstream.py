@@ -4,7 +4,7 @@
 --nats``; several kawa processes may open it at once (the module docstring of
 :mod:`kawa.eventlog.base` says what they share). The names it uses on the server come from
 :mod:`kawa.eventlog._js_names`, the life of a stream (creation above its high-water mark,
-deletion) from :mod:`kawa.eventlog._js_streams`; docs/decisions/XXXX-jetstream-event-log.md
+deletion) from :mod:`kawa.eventlog._js_streams`; docs/decisions/0041-jetstream-event-log.md
 explains the choices.
 
 * **append** publishes every payload of the call back to back (under a lock, so one call's
