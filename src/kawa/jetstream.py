@@ -86,7 +86,10 @@ async def connect(options: NatsOptions) -> tuple[Client, JetStreamContext]:
             first_error.append(err)
 
     kwargs["error_cb"] = on_error
-    kwargs["max_reconnect_attempts"] = 0  # the first connection: fail fast, then reconnect
+    # The first connection fails fast: each server is tried twice (nats-py loops forever on a
+    # refused connection with 0 or -1), then it reconnects for ever.
+    kwargs["max_reconnect_attempts"] = 1
+    kwargs["reconnect_time_wait"] = 0.2
     try:
         client = await nats.connect(**kwargs)  # type: ignore[arg-type]
     except (TimeoutError, OSError, nats.errors.Error) as err:
@@ -95,6 +98,7 @@ async def connect(options: NatsOptions) -> tuple[Client, JetStreamContext]:
             f"cannot connect to NATS at {options.where}: {_describe(cause)}"
         ) from err
     client.options["max_reconnect_attempts"] = -1  # from now on, ride out server restarts
+    client.options["reconnect_time_wait"] = 2.0
     js = client.jetstream()
     try:
         await js.account_info()

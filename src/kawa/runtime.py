@@ -64,8 +64,10 @@ from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
 from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog.base import EventLog
+from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.eventlog.sqlite import Durability, SqliteEventLog
+from kawa.jetstream import NatsOptions
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
 from kawa.serving.dataplane import ServingDataPlane
@@ -151,6 +153,8 @@ class Config:
     507 until delivered events are trimmed (``kawa up --max-event-log-size``)."""
     limits: http_server.ServerLimits = field(default_factory=http_server.ServerLimits)
     """Timeouts, connection cap and body budget of both ports (docs/http-server-limits.md)."""
+    nats: NatsOptions | None = None
+    """NATS JetStream (``kawa up --nats``), for the ``jetstream`` backends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +195,28 @@ async def _memory_event_log(config: Config) -> EventLog:
     return MemoryEventLog()
 
 
+def _nats(config: Config) -> NatsOptions:
+    if config.nats is None:
+        raise ValidationError(
+            [FieldError("nats", "the jetstream backends need NATS servers (kawa up --nats URL)")],
+            subject="kawa's configuration",
+        )
+    return config.nats
+
+
+async def _jetstream_event_log(config: Config) -> EventLog:
+    return await JetStreamEventLog.open(_nats(config))
+
+
 STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(
     {"sqlite": _sqlite_store, "memory": _memory_store}
 )
 """Resource store backends by name: SQLite in ``<data-dir>/resources.db``, or in memory."""
 EVENT_LOG_BACKENDS: Final[Mapping[str, Factory[EventLog]]] = MappingProxyType(
-    {"sqlite": _sqlite_event_log, "memory": _memory_event_log}
+    {"sqlite": _sqlite_event_log, "memory": _memory_event_log, "jetstream": _jetstream_event_log}
 )
-"""Event log backends by name: SQLite in ``<data-dir>/events.db``, or in memory."""
+"""Event log backends by name: SQLite in ``<data-dir>/events.db``, in memory, or NATS
+JetStream (:mod:`kawa.eventlog.jetstream`)."""
 
 
 def backends(config: Config) -> tuple[Factory[ResourceStore], Factory[EventLog]]:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from kawa.broker.dataplane import trigger_cursor
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
+from kawa.eventlog.base import EventLog
+from kawa.eventlog.jetstream import JetStreamEventLog
+from kawa.jetstream import NatsOptions
 from kawa.runtime import Config, Running, serve
 
 from ..waiting import eventually
@@ -79,11 +84,18 @@ def saved_cursors(data_dir: Path) -> dict[str, tuple[str, int]]:
     return {consumer: (stream, seq) for consumer, stream, seq in rows}
 
 
+BACKEND: ContextVar[str | None] = ContextVar("BACKEND", default=None)
+"""The NATS URL when the test runs kawa on JetStream (set by the ``each_backend`` fixture of
+tests/broker/conftest.py), ``None`` for the SQLite default."""
+
+
 @dataclass
 class Kawa:
     url: str
     session: aiohttp.ClientSession
     data_dir: Path
+    event_log: EventLog | None = None
+    """A second view of kawa's log when it runs on JetStream (cursors are read there)."""
 
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns = obj["metadata"]["namespace"]
@@ -142,6 +154,8 @@ class Kawa:
         meta = trigger["metadata"]
         broker_obj = await self.get("Broker", trigger["spec"]["broker"], meta["namespace"])
         stream = f"broker:{broker_obj['metadata'].get('uid')}"
+        if self.event_log is not None:
+            return await self.event_log.load_cursor(trigger_cursor(meta["uid"], stream))
         for consumer, (on, seq) in saved_cursors(self.data_dir).items():
             if consumer.startswith(f"trigger:{meta['uid']}@") and on == stream:
                 return seq
@@ -183,6 +197,9 @@ class Kawa:
 
 @contextlib.asynccontextmanager
 async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
+    nats_url = BACKEND.get()
+    if nats_url is not None and "event_log_backend" not in config:
+        config.update(event_log_backend="jetstream", nats=NatsOptions.parse(nats_url))
     ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         serve(Config(data_dir=data_dir, port=0, api_port=0, **config), on_ready=ready.set_result)
@@ -192,11 +209,16 @@ async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
     if task in done:
         task.result()
     running = ready.result()
+    log: EventLog | None = None
     try:
+        if config.get("event_log_backend") == "jetstream":
+            log = await JetStreamEventLog.open(config["nats"])
         headers = {"Authorization": f"Bearer {running.token}"}
         async with aiohttp.ClientSession(headers=headers) as session:
-            yield Kawa(running.url, session, running.data_dir)
+            yield Kawa(running.url, session, running.data_dir, log)
     finally:
+        if log is not None:
+            await log.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -13,6 +13,8 @@ from kawa.cloudevents import http as ce_http
 from ..waiting import eventually
 from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
 
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 
 def logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)

@@ -6,10 +6,13 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from ..waiting import eventually
 from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 
 async def test_ordered_trigger_keeps_order_per_partition(tmp_path: Path) -> None:

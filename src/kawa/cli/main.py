@@ -29,9 +29,11 @@ from kawa.cli.client import (
     unexpected_answer,
 )
 from kawa.cli.demo import demo
+from kawa.cli.nats_options import nats_options
 from kawa.cli.runner import run_async, setup_logging
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.errors import KawaError, ValidationError
+from kawa.jetstream import NatsOptions
 from kawa.runtime import (
     DEFAULT_API_PORT,
     DEFAULT_DATA_DIR,
@@ -215,6 +217,7 @@ def main() -> None:
     default="info",
     show_default=True,
 )
+@nats_options
 def up(
     data_dir: Path,
     port: int,
@@ -234,6 +237,7 @@ def up(
     max_connections: int,
     max_buffered_bytes: int,
     log_level: str,
+    nats: NatsOptions | None,
 ) -> None:
     """Run kawa in the foreground (API, brokers, triggers, delivery)."""
     if max_buffered_bytes < max_event_size:
@@ -255,7 +259,7 @@ def up(
         max_broker_ttl=max_broker_ttl,
         max_delivery_lag=max_delivery_lag,
         store_backend="memory" if ephemeral else "sqlite",
-        event_log_backend="memory" if ephemeral else "sqlite",
+        event_log_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,
         limits=http_server.ServerLimits(
             header_timeout=header_timeout,
@@ -264,6 +268,7 @@ def up(
             max_connections=max_connections,
             max_buffered_bytes=max_buffered_bytes,
         ),
+        nats=nats,
     )
     try:
         run_async(serve(config, on_ready=_announce))
