@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from kawa.errors import AlreadyExistsError, ConflictError, GoneError, NotFoundError, PermanentError
+from kawa.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    GoneError,
+    NotFoundError,
+    PermanentError,
+    TemporaryError,
+)
 from kawa.jetstream import NatsOptions, connect
 from kawa.store.base import ResourceKey, ResourceStore
 from kawa.store.jetstream import JetStreamResourceStore
@@ -24,6 +31,7 @@ from .contract import (
     DurableResourceStoreContract,
     bkey,
     broker,
+    configmap,
     rv,
     take,
     watching,
@@ -239,3 +247,12 @@ async def test_a_revision_gone_from_the_middle_of_the_history_is_gone(nats_url: 
                 await take(events, 1)
         async with watching(store, BROKERS, since=versions[-4]) as events:
             assert [e.resource_version for e in await take(events, 3)] == versions[-3:]
+
+
+async def test_an_object_larger_than_the_servers_payload_limit_is_refused(nats_url: str) -> None:
+    async with two_stores(nats_url) as (store, _):
+        big = configmap("big", blob="x" * (2 * 1024 * 1024))
+        with pytest.raises(TemporaryError, match="more than the NATS server's max_payload"):
+            await store.create(ResourceKey("configmaps", "default", "big"), big)
+        with pytest.raises(NotFoundError):
+            await store.get(ResourceKey("configmaps", "default", "big"))

@@ -228,6 +228,11 @@ class JetStreamResourceStore:
     ) -> int:
         """Append ``body`` to the key if its last sequence is ``expected``; the new one."""
         headers = {api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE: str(expected), **headers}
+        if len(body) > self._client.max_payload:
+            raise TemporaryError(
+                f"cannot store {key}: it takes {len(body)} bytes, more than the NATS server's "
+                f"max_payload ({self._client.max_payload}); make it smaller or raise the limit"
+            )
         try:
             ack = await self._js.publish(self._subject(key), body, headers=headers)
         except js_errors.APIError as err:
