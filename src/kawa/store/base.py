@@ -18,8 +18,9 @@ cancelled during a write leaves it made entirely (and announced) or not at all. 
 bookmarks: the API server makes them from the resourceVersions its watch delivers.
 
 Callers: the API server (CRUD and watch for clients), the controllers (watch and status
-updates) and the broker data plane (watch triggers). Backends: :mod:`kawa.store.sqlite`;
-:mod:`kawa.runtime` picks one by name. The contract tests every backend passes live in
+updates) and the broker data plane (watch triggers). Backends: :mod:`kawa.store.sqlite`,
+:mod:`kawa.store.jetstream` (a NATS KV bucket several processes share); :mod:`kawa.runtime`
+picks one by name. The contract tests every backend passes live in
 ``tests/store/contract.py``.
 """
 

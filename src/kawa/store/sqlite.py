@@ -34,10 +34,7 @@ import asyncio
 import builtins
 import concurrent.futures
 import contextlib
-import copy
 import sqlite3
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -45,14 +42,8 @@ from typing import Any, Final, TypeVar
 import orjson
 
 from kawa import files
-from kawa.errors import (
-    AlreadyExistsError,
-    ConflictError,
-    GoneError,
-    InsufficientStorageError,
-    NotFoundError,
-)
-from kawa.store import finalizers
+from kawa.errors import AlreadyExistsError, GoneError, InsufficientStorageError
+from kawa.store import bookkeeping, finalizers
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent, WatchType
 
 T = TypeVar("T")
@@ -70,29 +61,11 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-_NON_SPEC_KEYS = frozenset({"metadata", "status", "apiVersion", "kind"})
-
 DEFAULT_HISTORY: Final = 10_000
 """Changes kept at least for watches to resume from (unless the byte cap is reached first)."""
 DEFAULT_HISTORY_BYTES: Final = 64 * 1024 * 1024
 """Bytes of change bodies kept at most: ten thousand changes of 6.5 KiB, or sixty-four of
 1 MiB (a Secret or ConfigMap near Kubernetes' size limit)."""
-
-
-def _json_copy(obj: Obj) -> Obj:
-    """A copy of ``obj`` as it will be stored (JSON), faster than ``deepcopy`` (objects carry
-    their ``managedFields`` trees); values JSON cannot hold fail here as they would when
-    the object is written."""
-    copied: Obj = orjson.loads(orjson.dumps(obj))
-    return copied
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _spec_part(obj: Obj) -> Obj:
-    return {k: v for k, v in obj.items() if k not in _NON_SPEC_KEYS}
 
 
 class _Watcher:
@@ -160,7 +133,7 @@ class SqliteResourceStore:
     async def get(self, key: ResourceKey) -> Obj:
         row = await self._run(self._get_row, key)
         if row is None:
-            raise NotFoundError(f'{key.resource} "{key.name}" not found')
+            raise bookkeeping.not_found(key)
         return orjson.loads(row)  # type: ignore[no-any-return]
 
     def _get_row(self, key: ResourceKey) -> bytes | None:
@@ -192,17 +165,7 @@ class SqliteResourceStore:
         async with self._lock:
             if await self._run(self._get_row, key) is not None:
                 raise AlreadyExistsError(f"{key} already exists")
-            new = _json_copy(obj)
-            meta = new.setdefault("metadata", {})
-            meta["name"] = key.name
-            if key.namespace:
-                meta["namespace"] = key.namespace
-            meta["uid"] = uid or str(uuid.uuid4())
-            meta["creationTimestamp"] = _now()
-            meta["generation"] = 1
-            for field in finalizers.DELETION_FIELDS:
-                meta.pop(field, None)
-            return await self._commit(key, new, "ADDED")
+            return await self._commit(key, bookkeeping.for_create(key, obj, uid), "ADDED")
 
     async def update(
         self,
@@ -215,44 +178,11 @@ class SqliteResourceStore:
         async with self._lock:
             row = await self._run(self._get_row, key)
             if row is None:
-                raise NotFoundError(f'{key.resource} "{key.name}" not found')
+                raise bookkeeping.not_found(key)
             old: Obj = orjson.loads(row)
-            old_meta = old["metadata"]
-            given_rv = obj.get("metadata", {}).get("resourceVersion")
-            if given_rv not in (None, "") and str(given_rv) != old_meta["resourceVersion"]:
-                raise ConflictError(
-                    f"{key}: the object has been modified (resourceVersion {given_rv} is not "
-                    f"the current {old_meta['resourceVersion']}); read it again and retry"
-                )
-            if status_only:
-                new: Obj = orjson.loads(row)  # a second copy of old
-                if "status" in obj:
-                    new["status"] = copy.deepcopy(obj["status"])
-                else:
-                    new.pop("status", None)
-                if managed_fields:
-                    new["metadata"]["managedFields"] = copy.deepcopy(managed_fields)
-                elif managed_fields is not None:
-                    new["metadata"].pop("managedFields", None)
-            else:
-                new = _json_copy(obj)
-                meta = new.setdefault("metadata", {})
-                for field in (
-                    "uid",
-                    "creationTimestamp",
-                    "generation",
-                    "name",
-                    "namespace",
-                    "resourceVersion",
-                ):
-                    if field in old_meta:
-                        meta[field] = old_meta[field]
-                if "status" in old:
-                    new["status"] = old["status"]
-                else:
-                    new.pop("status", None)
-                if _spec_part(new) != _spec_part(old) or finalizers.starts_deletion(old, new):
-                    meta["generation"] = int(old_meta.get("generation", 1)) + 1
+            new = bookkeeping.for_update(
+                key, old, obj, status_only=status_only, managed_fields=managed_fields
+            )
             if new == old:
                 return old
             if finalizers.finished(old, new):  # the last finalizer is gone: remove it
@@ -265,13 +195,13 @@ class SqliteResourceStore:
         async with self._lock:
             row = await self._run(self._get_row, key)
             if row is None:
-                raise NotFoundError(f'{key.resource} "{key.name}" not found')
+                raise bookkeeping.not_found(key)
             old: Obj = orjson.loads(row)
-            if finalizers.pending(old):  # kept, marked deleting, until its finalizers go
-                marked = copy.deepcopy(old)
-                finalizers.mark_deleting(marked, _now())
-                return old if marked == old else await self._commit(key, marked, "MODIFIED")
-            return await self._commit(key, old, "DELETED")
+            marked = bookkeeping.marked_for_deletion(old)
+            if marked is None:
+                return await self._commit(key, old, "DELETED")
+            # kept, marked deleting, until its finalizers go
+            return old if marked == old else await self._commit(key, marked, "MODIFIED")
 
     async def _commit(self, key: ResourceKey, obj: Obj, kind: WatchType) -> Obj:
         """Write, advance the resourceVersion and notify watchers, as one step that a cancelled

@@ -1,0 +1,258 @@
+"""The ResourceStore contract against JetStream (a KV bucket on a private nats-server), and
+what only a shared, networked backend has: two processes on one bucket, key escaping, the
+sweep of deleted keys, markers written by other tools, consumers left behind, bad buckets."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from kawa.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    GoneError,
+    NotFoundError,
+    PermanentError,
+    TemporaryError,
+)
+from kawa.jetstream import NatsOptions, connect
+from kawa.store.base import ResourceKey, ResourceStore
+from kawa.store.jetstream import JetStreamResourceStore
+from kawa.store.jetstream_reads import kv_key
+
+from ..nats_support import nats_url, unique
+from ..waiting import eventually
+from .contract import (
+    BROKERS,
+    DurableResourceStoreContract,
+    bkey,
+    broker,
+    configmap,
+    rv,
+    take,
+    watching,
+)
+
+__all__ = ["nats_url"]
+
+
+def bucket_for(tmp_path: Path) -> str:
+    """The test's bucket: a new one, or the one a store under ``tmp_path`` used before."""
+    marker = tmp_path / "bucket"
+    if not marker.exists():
+        marker.write_text(unique("store"))
+    return marker.read_text()
+
+
+class TestJetStreamStore(DurableResourceStoreContract):
+    url: str
+
+    @pytest.fixture(autouse=True)
+    def _server(self, nats_url: str) -> None:
+        self.url = nats_url
+
+    async def open_store(self, tmp_path: Path, *, history: int) -> ResourceStore:
+        return await JetStreamResourceStore.open(
+            NatsOptions((self.url,)), bucket_for(tmp_path), history=history
+        )
+
+
+# -- what only a shared, networked backend has -------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def two_stores(url: str, history: int = 64) -> AsyncIterator[tuple[ResourceStore, ...]]:
+    """Two stores on one bucket, each with its own connection (two kawa processes)."""
+    bucket = unique("shared")
+    one = await JetStreamResourceStore.open(NatsOptions((url,)), bucket, history=history)
+    two = await JetStreamResourceStore.open(NatsOptions((url,)), bucket, history=history)
+    try:
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_two_processes_share_objects_versions_and_watches(nats_url: str) -> None:
+    async with two_stores(nats_url) as (one, two):
+        since = (await two.list(BROKERS)).resource_version
+        async with watching(two, BROKERS, since=since) as events:
+            created = await one.create(bkey("b1"), broker("b1"))
+            assert await two.get(bkey("b1")) == created
+            updated = await two.update(bkey("b1"), dict(created, spec={"a": 1}))
+            with pytest.raises(ConflictError, match="modified"):
+                await one.update(bkey("b1"), dict(created, spec={"a": 2}))
+            with pytest.raises(AlreadyExistsError):
+                await one.create(bkey("b1"), broker("b1"))
+            deleted = await one.delete(bkey("b1"))
+            seen = await take(events, 3)
+        assert [(e.type, e.object) for e in seen] == [
+            ("ADDED", created),
+            ("MODIFIED", updated),
+            ("DELETED", deleted),
+        ]
+        assert (await one.list(BROKERS)).resource_version == rv(deleted)
+        assert (await two.list(BROKERS)).resource_version == rv(deleted)
+
+
+async def test_keys_of_any_name_stay_apart(nats_url: str) -> None:
+    # RBAC names hold ':' and dots; names and resources with dots must not run together
+    keys = [
+        ResourceKey("clusterroles.rbac.authorization.k8s.io", "", "system:controller:a.b"),
+        ResourceKey("clusterroles.rbac.authorization.k8s.io", "", "system=3Acontroller"),
+        ResourceKey("a.b", "c", "d"),
+        ResourceKey("a", "b.c", "d"),
+        ResourceKey("a", "b", "c.d"),
+        ResourceKey("a", "", "b"),
+        ResourceKey("a", "=", "b"),
+        ResourceKey("configmaps", "default", "ü-ñ_x"),
+    ]
+    async with two_stores(nats_url) as (store, _):
+        for key in keys:
+            await store.create(key, {"metadata": {}, "data": {"key": str(key)}})
+        for key in keys:
+            assert (await store.get(key))["data"] == {"key": str(key)}
+        listed = await store.list("clusterroles.rbac.authorization.k8s.io")
+        assert [o["metadata"]["name"] for o in listed.items] == [
+            "system:controller:a.b",
+            "system=3Acontroller",
+        ]
+        assert [o["data"]["key"] for o in (await store.list("a", "b")).items] == [
+            str(ResourceKey("a", "b", "c.d"))
+        ]
+        assert len((await store.list("a")).items) == 4
+
+
+async def test_a_deleted_key_is_swept_after_history_changes(nats_url: str) -> None:
+    history = 5
+    async with two_stores(nats_url, history=history) as (store, _):
+        assert isinstance(store, JetStreamResourceStore)
+        key = bkey("short-lived")
+        created = await store.create(key, broker("short-lived"))
+        await store.update(key, broker("short-lived", a=1))
+        await store.delete(key)
+        recreated = await store.create(key, broker("short-lived", again=True))
+        client, js = await connect(NatsOptions((nats_url,)))
+        try:
+            subject = f"$KV.{store.bucket}.{kv_key(key)}"
+
+            async def kept() -> int:
+                info = await js.stream_info(store.stream, subjects_filter=subject)
+                return (info.state.subjects or {}).get(subject, 0)
+
+            assert await kept() == 4  # created, updated, deleted, created again
+            for i in range(history):
+                await store.create(bkey(f"other{i}"), broker(f"other{i}"))
+
+            async def swept() -> bool:
+                return await kept() == 1
+
+            await eventually(swept, message="the deleted revisions and marker are purged")
+            assert await store.get(key) == recreated
+            with pytest.raises(GoneError):
+                async with watching(store, BROKERS, since=rv(created)) as events:
+                    await take(events, 1)
+        finally:
+            await client.close()
+
+
+async def test_a_bodiless_delete_marker_is_a_deletion_watches_skip(nats_url: str) -> None:
+    """A key deleted by hand (``nats kv del``) is gone; there is no object to announce."""
+    async with two_stores(nats_url) as (store, _):
+        assert isinstance(store, JetStreamResourceStore)
+        created = await store.create(bkey("b1"), broker("b1"))
+        client, js = await connect(NatsOptions((nats_url,)))
+        try:
+            kv = await js.key_value(store.bucket)
+            await kv.delete(kv_key(bkey("b1")))
+        finally:
+            await client.close()
+        with pytest.raises(NotFoundError):
+            await store.get(bkey("b1"))
+        assert (await store.list(BROKERS)).items == []
+        async with watching(store, BROKERS, since=rv(created)) as events:
+            later = await store.create(bkey("b2"), broker("b2"))
+            [event] = await take(events, 1)
+        assert (event.type, event.object) == ("ADDED", later)
+        again = await store.create(bkey("b1"), broker("b1"))  # over the marker
+        assert rv(again) > rv(later)
+
+
+async def test_lists_and_watches_leave_no_consumer_behind(nats_url: str) -> None:
+    async with two_stores(nats_url) as (store, _):
+        assert isinstance(store, JetStreamResourceStore)
+        await store.create(bkey("b1"), broker("b1"))
+        for _ in range(3):
+            since = (await store.list(BROKERS)).resource_version
+            async with watching(store, BROKERS, since=since - 1) as events:
+                await take(events, 1)
+        client, js = await connect(NatsOptions((nats_url,)))
+        try:
+
+            async def none_left() -> bool:
+                return not await consumers(js, store.stream)
+
+            await eventually(none_left, message="the consumers are deleted")
+        finally:
+            await client.close()
+
+
+async def consumers(js: JetStreamContext, stream: str) -> list[str]:
+    return [str(c.name) for c in await js.consumers_info(stream)]
+
+
+async def test_a_stream_of_the_name_that_is_no_bucket_is_refused(nats_url: str) -> None:
+    bucket = unique("taken")
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        await js.add_stream(name=f"KV_{bucket}", subjects=[f"other.{bucket}"])
+        with pytest.raises(PermanentError, match=f"is not the resource store bucket {bucket}"):
+            await JetStreamResourceStore.attach(client, js, bucket)
+        info = await js.stream_info(f"KV_{bucket}")
+        assert info.config.subjects == [f"other.{bucket}"]  # unchanged
+        with pytest.raises(PermanentError, match="expected letters, digits"):
+            await JetStreamResourceStore.attach(client, js, "bad.name")
+    finally:
+        await client.close()
+
+
+async def test_reopening_with_another_history_changes_the_bucket(nats_url: str) -> None:
+    bucket = unique("resized")
+    first = await JetStreamResourceStore.open(NatsOptions((nats_url,)), bucket, history=3)
+    await first.close()
+    second = await JetStreamResourceStore.open(NatsOptions((nats_url,)), bucket, history=7)
+    await second.close()
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        info = await js.stream_info(f"KV_{bucket}")
+        assert info.config.max_msgs_per_subject == 7
+    finally:
+        await client.close()
+
+
+async def test_a_revision_gone_from_the_middle_of_the_history_is_gone(nats_url: str) -> None:
+    """The per-key history drops a busy object's old revisions while an older, unchanged
+    object stays first in the stream: a watch from before the dropped ones must not skip
+    them silently."""
+    async with two_stores(nats_url, history=3) as (store, _):
+        await store.create(bkey("stable"), broker("stable"))
+        busy = await store.create(bkey("busy"), broker("busy"))
+        versions = [rv(await store.update(bkey("busy"), broker("busy", i=i))) for i in range(5)]
+        with pytest.raises(GoneError, match=f"resourceVersion {rv(busy)} is too old"):
+            async with watching(store, BROKERS, since=rv(busy)) as events:
+                await take(events, 1)
+        async with watching(store, BROKERS, since=versions[-4]) as events:
+            assert [e.resource_version for e in await take(events, 3)] == versions[-3:]
+
+
+async def test_an_object_larger_than_the_servers_payload_limit_is_refused(nats_url: str) -> None:
+    async with two_stores(nats_url) as (store, _):
+        big = configmap("big", blob="x" * (2 * 1024 * 1024))
+        with pytest.raises(TemporaryError, match="more than the NATS server's max_payload"):
+            await store.create(ResourceKey("configmaps", "default", "big"), big)
+        with pytest.raises(NotFoundError):
+            await store.get(ResourceKey("configmaps", "default", "big"))
