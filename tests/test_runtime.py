@@ -12,14 +12,27 @@ import pytest
 
 from kawa import runtime
 from kawa.errors import ConflictError, ValidationError
+from kawa.jetstream import NatsOptions
 from kawa.store.base import ResourceKey
 
 from .broker.broker_support import broker, event, running_kawa
+from .nats_support import nats_url
+
+__all__ = ["nats_url"]  # the fixture the jetstream cases use
+
+
+def _nats(name: str, request: pytest.FixtureRequest) -> NatsOptions | None:
+    """A private NATS server's options for the ``jetstream`` backends."""
+    if name != "jetstream":
+        return None
+    return NatsOptions.parse(request.getfixturevalue("nats_url"))
 
 
 @pytest.mark.parametrize("name", sorted(runtime.STORE_BACKENDS))
-async def test_every_store_backend_opens_a_working_store(tmp_path: Path, name: str) -> None:
-    config = runtime.Config(data_dir=tmp_path, store_backend=name)
+async def test_every_store_backend_opens_a_working_store(
+    tmp_path: Path, name: str, request: pytest.FixtureRequest
+) -> None:
+    config = runtime.Config(data_dir=tmp_path, store_backend=name, nats=_nats(name, request))
     store = await runtime.STORE_BACKENDS[name](config)
     try:
         key = ResourceKey("configmaps", "default", "c")
@@ -30,8 +43,12 @@ async def test_every_store_backend_opens_a_working_store(tmp_path: Path, name: s
 
 
 @pytest.mark.parametrize("name", sorted(runtime.EVENT_LOG_BACKENDS))
-async def test_every_event_log_backend_opens_a_working_log(tmp_path: Path, name: str) -> None:
-    config = runtime.Config(data_dir=tmp_path, event_log_backend=name, durability="off")
+async def test_every_event_log_backend_opens_a_working_log(
+    tmp_path: Path, name: str, request: pytest.FixtureRequest
+) -> None:
+    config = runtime.Config(
+        data_dir=tmp_path, event_log_backend=name, durability="off", nats=_nats(name, request)
+    )
     log = await runtime.EVENT_LOG_BACKENDS[name](config)
     try:
         assert await log.append("s", [b"x"]) == [1]
@@ -55,7 +72,7 @@ async def test_unknown_backends_are_refused_before_anything_starts(tmp_path: Pat
     with pytest.raises(ValidationError) as info:
         await runtime.serve(config)
     assert [e.path for e in info.value.errors] == ["storeBackend", "eventLogBackend"]
-    assert "expected one of memory, sqlite" in str(info.value)
+    assert "expected one of jetstream, memory, sqlite" in str(info.value)
     assert not data_dir.exists()
 
 

@@ -78,6 +78,7 @@ from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import bind_on_create, sink_bindings
 from kawa.store.base import ResourceStore
+from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.mutating import MutatingStore
 from kawa.store.sqlite import SqliteResourceStore
 from kawa.transport import server as http_server
@@ -204,12 +205,16 @@ def _nats(config: Config) -> NatsOptions:
     return config.nats
 
 
+async def _jetstream_store(config: Config) -> ResourceStore:
+    return await JetStreamResourceStore.open(_nats(config), "kawa_resources")
+
+
 async def _jetstream_event_log(config: Config) -> EventLog:
     return await JetStreamEventLog.open(_nats(config))
 
 
 STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(
-    {"sqlite": _sqlite_store, "memory": _memory_store}
+    {"sqlite": _sqlite_store, "memory": _memory_store, "jetstream": _jetstream_store}
 )
 """Resource store backends by name: SQLite in ``<data-dir>/resources.db``, or in memory."""
 EVENT_LOG_BACKENDS: Final[Mapping[str, Factory[EventLog]]] = MappingProxyType(

@@ -258,7 +258,7 @@ def up(
         max_in_flight_bytes=max_in_flight_bytes,
         max_broker_ttl=max_broker_ttl,
         max_delivery_lag=max_delivery_lag,
-        store_backend="memory" if ephemeral else "sqlite",
+        store_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         event_log_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,
         limits=http_server.ServerLimits(
