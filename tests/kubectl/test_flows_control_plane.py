@@ -12,75 +12,10 @@ from typing import Any
 import pytest
 
 from ..waiting import wait_until
+from .knative_flow_docs import PARALLEL_YAML, SEQUENCE_YAML
 from .kubectl_support import Kubectl
 
 pytestmark = pytest.mark.slow
-
-SEQUENCE_YAML = """
-apiVersion: flows.knative.dev/v1
-kind: Sequence
-metadata:
-  name: sequence
-spec:
-  channelTemplate:
-    apiVersion: messaging.knative.dev/v1
-    kind: InMemoryChannel
-  steps:
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: first
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: second
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: third
-  reply:
-    ref:
-      kind: Service
-      apiVersion: serving.knative.dev/v1
-      name: event-display
-"""
-
-PARALLEL_YAML = """
-apiVersion: flows.knative.dev/v1
-kind: Parallel
-metadata:
-  name: odd-even-parallel
-spec:
-  channelTemplate:
-    apiVersion: messaging.knative.dev/v1
-    kind: InMemoryChannel
-  branches:
-    - filter:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: even-filter
-      subscriber:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: even-transformer
-    - filter:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: odd-filter
-      subscriber:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: odd-transformer
-  reply:
-    ref:
-      apiVersion: serving.knative.dev/v1
-      kind: Service
-      name: event-display
-"""
 
 
 def names(kubectl: Kubectl, resource: str, namespace: str) -> list[str]:

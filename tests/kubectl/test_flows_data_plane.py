@@ -39,6 +39,7 @@ import yaml
 from ..broker.broker_support import saved_cursors
 from ..e2e.e2e_support import KawaProcess
 from ..waiting import wait_until
+from .knative_flow_docs import PARALLEL_YAML, SEQUENCE_YAML
 from .kubectl_support import Kubectl, condition
 from .sinks import Received, Sink
 
@@ -94,34 +95,6 @@ spec:
 ---
 """
 
-SEQUENCE_YAML = """
-apiVersion: flows.knative.dev/v1
-kind: Sequence
-metadata:
-  name: sequence
-spec:
-  channelTemplate:
-    apiVersion: messaging.knative.dev/v1
-    kind: InMemoryChannel
-  steps:
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: first
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: second
-    - ref:
-        apiVersion: serving.knative.dev/v1
-        kind: Service
-        name: third
-  reply:
-    ref:
-      kind: Service
-      apiVersion: serving.knative.dev/v1
-      name: event-display
-"""
 
 EVENT_DISPLAY_YAML = """
 apiVersion: serving.knative.dev/v1
@@ -211,43 +184,6 @@ spec:
 """
 """The docs' filters.yaml and transformers.yaml, without the stray ``.`` line that ends the
 docs' block (it is not YAML)."""
-
-PARALLEL_YAML = """
-apiVersion: flows.knative.dev/v1
-kind: Parallel
-metadata:
-  name: odd-even-parallel
-spec:
-  channelTemplate:
-    apiVersion: messaging.knative.dev/v1
-    kind: InMemoryChannel
-  branches:
-    - filter:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: even-filter
-      subscriber:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: even-transformer
-    - filter:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: odd-filter
-      subscriber:
-        ref:
-          apiVersion: serving.knative.dev/v1
-          kind: Service
-          name: odd-transformer
-  reply:
-    ref:
-      apiVersion: serving.knative.dev/v1
-      kind: Service
-      name: event-display
-"""
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
