@@ -233,6 +233,7 @@ async def changes(
             policy=api.DeliverPolicy.BY_START_SEQUENCE,
             start=since + 1,
         )
+        _raise_if_cancelled()
         selector = _Selector(token(resource), None if namespace is None else token(namespace))
         expected = since + 1
         while True:
@@ -253,6 +254,15 @@ async def changes(
         closing.discard(queue)
         if sub is not None:
             await _release(js, sub)
+
+
+def _raise_if_cancelled() -> None:
+    """Deliver a cancellation that a request swallowed: on Python 3.11, ``asyncio.wait_for``
+    (nats-py's requests) returns the answer and drops the cancel when both come at once
+    (bpo-42130), and a watch would then wait for ever; the task still counts the request."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _gone(since: int, oldest: int) -> GoneError:
