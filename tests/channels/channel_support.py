@@ -46,17 +46,26 @@ async def put_channel(kawa: Kawa, obj: dict[str, Any]) -> dict[str, Any]:
     each of its subscribers (each saves its cursor before it reads)."""
     meta = obj["metadata"]
     url = f"{kawa.url}{MESSAGING}/{meta['namespace']}/inmemorychannels"
-    async with kawa.session.get(f"{url}/{meta['name']}") as resp:
-        exists = resp.status == 200
-        current = await resp.json()
-    if exists:
-        obj = dict(obj, metadata=dict(meta, resourceVersion=current["metadata"]["resourceVersion"]))
-        request = kawa.session.put(f"{url}/{meta['name']}", json=obj)
+    # The IMC reconciler writes status concurrently: a replace races with it and may get 409,
+    # which a Kubernetes client answers by reading again (client-go's RetryOnConflict).
+    for _ in range(20):
+        async with kawa.session.get(f"{url}/{meta['name']}") as resp:
+            exists = resp.status == 200
+            current = await resp.json()
+        if exists:
+            rv = current["metadata"]["resourceVersion"]
+            body = dict(obj, metadata=dict(meta, resourceVersion=rv))
+            request = kawa.session.put(f"{url}/{meta['name']}", json=body)
+        else:
+            request = kawa.session.post(url, json=obj)
+        async with request as resp:
+            stored: dict[str, Any] = await resp.json()
+            if resp.status == 409 and exists:
+                continue
+            assert resp.status in (200, 201), stored
+            break
     else:
-        request = kawa.session.post(url, json=obj)
-    async with request as resp:
-        stored: dict[str, Any] = await resp.json()
-        assert resp.status in (200, 201), stored
+        raise AssertionError(f"channel {meta['name']}: 409 on every retry")
     stream = f"channel:{stored['metadata']['uid']}"
     wanted = {s["uid"] for s in obj["spec"].get("subscribers", [])}
 
