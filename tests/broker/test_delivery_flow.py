@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kawa.cloudevents import http as ce_http
+from kawa.eventlog.jetstream import JetStreamEventLog
 
 from ..waiting import eventually
 from .broker_support import broker, event, respond, running_kawa, subscriber, trigger
@@ -277,3 +278,72 @@ async def test_cesql_filter_selects_events(tmp_path: Path) -> None:
         assert await kawa.send(event("later", type_="order.created", amount="100")) == 202
         await sub.wait_for(2)
         assert [e.id for e in sub.events] == ["big", "later"]
+
+
+async def test_deleting_triggers_and_brokers_leaves_nothing_on_the_server(
+    tmp_path: Path, each_backend: str
+) -> None:
+    """On JetStream a trigger is a durable consumer and a broker a stream: deleting them
+    deletes those, listed from the server itself (on SQLite: the trigger's cursor goes)."""
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        b = await kawa.apply(broker("gone"))
+        await kawa.apply(trigger("t1", sub.url, broker_name="gone"))
+        t2 = await kawa.apply(trigger("t2", sub.url, broker_name="gone"))
+        await kawa.wait_ready("Trigger", "t1")
+        await kawa.wait_ready("Trigger", "t2")
+        assert await kawa.send(event("1"), broker_name="gone") == 202
+        await sub.wait_for(2)
+        stream = f"broker:{b['metadata']['uid']}"
+
+        async def on_server() -> tuple[set[str], set[str]]:
+            if kawa.event_log is None:
+                return set(), set()
+            assert isinstance(kawa.event_log, JetStreamEventLog)
+            js, names = kawa.event_log.js, kawa.event_log.names
+            streams = {s.config.name or "" for s in await js.streams_info()}
+            name = names.of(stream).stream
+            consumers = (
+                {c.name or "" for c in await js.consumers_info(name)} if name in streams else set()
+            )
+            return streams, consumers
+
+        if each_backend == "jetstream":
+            streams, consumers = await on_server()
+            assert isinstance(kawa.event_log, JetStreamEventLog)
+            assert kawa.event_log.names.of(stream).stream in streams
+            assert len(consumers) == 2
+        await kawa.delete("Trigger", "t2")
+
+        async def one_consumer_left() -> bool:
+            if each_backend == "jetstream":
+                return len((await on_server())[1]) == 1
+            return await kawa.cursor(t2) is None
+
+        await eventually(one_consumer_left, message="the deleted trigger's consumer stayed")
+        await kawa.delete("Broker", "gone")
+
+        async def stream_gone() -> bool:
+            if not isinstance(kawa.event_log, JetStreamEventLog):
+                return True
+            streams, _ = await on_server()
+            return kawa.event_log.names.of(stream).stream not in streams
+
+        await eventually(stream_gone, message="the deleted broker's stream stayed")
+
+
+async def test_a_resent_event_is_delivered_once_on_jetstream(
+    tmp_path: Path, each_backend: str
+) -> None:
+    """A sender that retries an event it got no answer for (same ``source`` and ``id``):
+    JetStream's duplicate window stores it once; SQLite has no window and keeps both."""
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.apply(broker())
+        await kawa.apply(trigger("t", sub.url))
+        await kawa.wait_ready("Trigger", "t")
+        assert await kawa.send(event("resent")) == 202
+        assert await kawa.send(event("resent")) == 202
+        assert await kawa.send(event("next")) == 202
+        await sub.wait_for(2 if each_backend == "jetstream" else 3)
+        ids = sorted(e.id for e in sub.events)  # unordered trigger: any order
+        expected = ["next", "resent"] if each_backend == "jetstream" else ["next"] + ["resent"] * 2
+        assert ids == expected

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from kawa.broker import envelope
 from kawa.broker.dataplane import BROKERS, TRIGGERS, BrokerDataPlane
 from kawa.delivery.sender import Dispatcher
-from kawa.dispatch.consumer import start_after
+from kawa.eventlog.feed import start_after
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore

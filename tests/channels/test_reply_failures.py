@@ -69,7 +69,7 @@ async def test_an_unexpected_reply_error_does_not_hold_the_watermark(
             reply_uri="http://127.0.0.1:9/",
         )
         await log.save_cursor(target.cursor, stream, 0)
-        consumer = Consumer(target, log, dispatcher, broken, commit_interval=0.0)
+        consumer = Consumer(target, log, dispatcher, broken)
         running = asyncio.create_task(consumer.run())
         try:
             await log.append(stream, [envelope.wrap(event(f"e{i}")) for i in range(3)])

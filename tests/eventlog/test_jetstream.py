@@ -177,3 +177,15 @@ async def test_a_closed_log_refuses_work_and_leaves_a_given_connection_open(
 async def test_a_bad_prefix_is_reported(nats_url: str) -> None:
     with pytest.raises(ValidationError, match="prefix"):
         await JetStreamEventLog.open(NatsOptions((nats_url,)), prefix="a.b")
+
+
+async def test_the_duplicate_window_stores_a_resent_record_once(nats_url: str) -> None:
+    log = await JetStreamEventLog.open(NatsOptions((nats_url,)), prefix=unique("d"))
+    try:
+        assert await log.append("s", [b"a", b"b"], ids=["id-a", "id-b"]) == [1, 2]
+        # A sender retrying "a" (no answer the first time) and sending "c": "a" is kept once.
+        assert await log.append("s", [b"a again", b"c"], ids=["id-a", "id-c"]) == [1, 3]
+        assert [r.payload for r in await log.read("s", 0, 10)] == [b"a", b"b", b"c"]
+        assert await log.append("s", [b"no id"]) == [4]  # without ids: always stored
+    finally:
+        await log.close()

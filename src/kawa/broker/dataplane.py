@@ -40,6 +40,7 @@ from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.envelope import sender_id
 from kawa.dispatch.running import Consumers, Trimmer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
@@ -146,11 +147,25 @@ class BrokerDataPlane:
         events: list[CloudEvent],
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        """Store events a sender posted (a retry of one already stored within the log's
+        duplicate window is stored once)."""
+        await self._append(namespace, name, events, headers, dedupe=True)
+
+    async def _append(
+        self,
+        namespace: str,
+        name: str,
+        events: list[CloudEvent],
+        headers: Mapping[str, str] | None,
+        *,
+        dedupe: bool,
+    ) -> None:
         entry = self._brokers.get((namespace, name))
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
         payloads = [envelope.on_ingress(event, headers, self._max_ttl) for event in events]
-        await self.trimmer.append(entry.stream, payloads)
+        ids = [sender_id(event) for event in events] if dedupe else None
+        await self.trimmer.append(entry.stream, payloads, ids)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         """Seconds the ingress asks senders to wait (429) because the broker's events wait
@@ -284,7 +299,9 @@ class BrokerDataPlane:
         async def publish_reply(
             reply: CloudEvent, original: CloudEvent, headers: dict[str, str]
         ) -> None:
-            await self.publish(target.namespace, broker_name, [ttl.carry(reply, original)])
+            # A reply may keep the id and source of the event it answers: never a duplicate.
+            reply = ttl.carry(reply, original)
+            await self._append(target.namespace, broker_name, [reply], None, dedupe=False)
 
         consumer = Consumer(
             target,

@@ -137,12 +137,26 @@ class ChannelDataPlane:
         events: list[CloudEvent],
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        """Store events a sender posted (a retry of one already stored within the log's
+        duplicate window is stored once)."""
+        await self._append(namespace, name, events, headers, dedupe=True)
+
+    async def _append(
+        self,
+        namespace: str,
+        name: str,
+        events: list[CloudEvent],
+        headers: Mapping[str, str] | None,
+        *,
+        dedupe: bool,
+    ) -> None:
         entry = self._channels.get((namespace, name))
         if entry is None:
             raise NotFoundError(f"channel {namespace}/{name} does not exist")
         stored = dict(headers) if headers else None
         payloads = [envelope.wrap(event, stored) for event in events]
-        await self._trimmer.append(entry.stream, payloads)
+        ids = [envelope.sender_id(event) for event in events] if dedupe else None
+        await self._trimmer.append(entry.stream, payloads, ids)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         return None
@@ -306,7 +320,8 @@ class ChannelDataPlane:
     ) -> None:
         local = self.local_channel(uri)
         if local is not None:
-            await self.publish(*local, [reply], headers)
+            # A reply may keep the id and source of the event it answers: never a duplicate.
+            await self._append(*local, [reply], headers, dedupe=False)
             return
         result = await self._dispatcher.send(
             reply, uri, policy=target.policy, headers=headers, namespace=target.namespace

@@ -9,10 +9,10 @@ holds count against the delivery memory budget all consumers share
 (:mod:`kawa.dispatch.budget`), of which one consumer holds at most a quarter: it reads only
 what the budget has room for, and waits (the events stay in the log) when it is spent.
 
-Its progress is the highest sequence below which every event is finished (delivered,
-dead-lettered, dropped or filtered out); that watermark is saved to the log as the consumer's
-cursor, so after a restart delivery resumes there (at least once: events in flight at a crash
-are delivered again).
+It takes records through its :class:`~kawa.eventlog.feed.Feed` (the event log's durable
+position of this consumer) and tells the feed when each one is finished (delivered,
+dead-lettered, dropped or filtered out): after a restart delivery resumes with what was not
+finished (at least once: events in flight at a crash are delivered again).
 
 What differs between a trigger and a subscription comes in as plain values and two hooks: the
 :class:`Target` (where to, which filter, which policy) and ``prepare`` (the broker strips its
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -39,6 +38,7 @@ from kawa.dispatch import envelope
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
+from kawa.eventlog.feed import Feed
 from kawa.filters.base import Filter, match_all
 
 log = logging.getLogger(__name__)
@@ -109,27 +109,6 @@ class Target:
         return f"{self.kind} {self.namespace}/{self.name}"
 
 
-async def start_after(log: EventLog, stream: str, since: float | None) -> int:
-    """Where a new trigger's consumer starts: after the last record appended before
-    ``since`` (when the trigger became Ready), so that an event sent the moment the trigger
-    shows Ready is delivered however late the consumer starts; the stream's end when
-    ``since`` is unknown. Reads back from the end in growing steps (usually one read)."""
-    last = await log.last_seq(stream)
-    if since is None:
-        return last
-    position, step = last, 64
-    while position > 0:
-        lower = max(0, position - step)
-        records = await log.read(stream, lower, position - lower)
-        if not records:
-            return lower  # trimmed away: nothing older is left to skip
-        older = [r.seq for r in records if r.appended_at < since]
-        if older:
-            return max(older)  # appended_at never decreases within a stream
-        position, step = records[0].seq - 1, step * 2
-    return 0
-
-
 @dataclass(slots=True)
 class ConsumerStats:
     """Counters a consumer keeps (read by metrics and tests)."""
@@ -157,7 +136,6 @@ class Consumer:
         budget: DeliveryBudget | None = None,
         max_in_flight: int = 100,
         batch: int = 256,
-        commit_interval: float = 0.05,
     ) -> None:
         self.target = target
         self.stats = ConsumerStats()
@@ -169,15 +147,11 @@ class Consumer:
         self._own = self._own_budget()
         self._max_in_flight = max_in_flight
         self._batch = batch
-        self._commit_interval = commit_interval
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._pending: set[int] = set()
+        self._in_flight = 0
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._fetched = 0
-        self._committed = 0
-        self._last_commit = 0.0
-        self._saving: asyncio.Task[None] | None = None
+        self._feed: Feed | None = None
         self.started = asyncio.Event()
 
     @property
@@ -188,57 +162,45 @@ class Consumer:
     @property
     def fetched(self) -> int:
         """The seq of the last record taken from the log (to deliver or to skip)."""
-        return self._fetched
+        return self._feed.fetched if self._feed is not None else 0
 
     async def run(self) -> None:
         target = self.target
-        cursor = await self._log.load_cursor(target.consumer_id)
-        if cursor is None:
-            # A new consumer sees the events that arrive after it is Ready, not the backlog:
-            # from the moment it became Ready, not from the moment this consumer started.
-            cursor = await start_after(self._log, target.stream, target.ready_since)
-            await self._log.save_cursor(target.consumer_id, target.stream, cursor)
-        self._fetched = self._committed = cursor
-        self._pending = set()
+        feed = self._feed = self._log.feed(target.consumer_id, target.stream)
+        # A new consumer sees the events that arrive after it is Ready, not the backlog: from
+        # the moment it became Ready, not from the moment this consumer started.
+        await feed.start(target.ready_since)
+        self._in_flight = 0
         self._tails = {}
         self._slots = asyncio.Semaphore(self._max_in_flight)
         self._own = self._own_budget()
         self.started.set()
         try:
             while True:
-                if not await self._log.wait(target.stream, self._fetched, 0):
-                    self._commit(force=True)
-                    await self._log.wait(target.stream, self._fetched, 1.0)
-                    continue
                 if self._slots.locked():  # every place is taken: wait for one before reading
                     async with self._slots:
                         pass
-                records, held = await self._read()
-                if not records:
-                    self._commit(force=True)
-                    await self._log.wait(target.stream, self._fetched, 1.0)
+                if not await feed.wait(1.0):
                     continue
-                await self._dispatch_all(records, held)
+                records, held = await self._read(feed)
+                if not records:
+                    continue
+                await self._dispatch_all(feed, records, held)
                 # from here on an event lives in its delivery only: no payload stays in memory,
                 # unaccounted, once its delivery has given its bytes back
                 del records
-                self._commit()
         finally:
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            # Deliveries cut short stay pending, so the last watermark saved stops before them.
-            if self._saving is not None and not self._saving.done():
-                await asyncio.gather(self._saving, return_exceptions=True)
-            self._commit(force=True)
-            if self._saving is not None:
-                await asyncio.gather(self._saving, return_exceptions=True)
+            # Deliveries cut short are not done: the feed hands them out again.
+            await feed.stop()
 
-    async def _read(self) -> tuple[list[Record], int]:
+    async def _read(self, feed: Feed) -> tuple[list[Record], int]:
         """The next records, as many as free delivery places and the budget's bytes allow,
         and the bytes of the budget they hold (the sum of their payloads)."""
-        free = self._max_in_flight - len(self._pending)
+        free = self._max_in_flight - self._in_flight
         own, shared = self._own, self._budget
         mine = await own.reserve(shared.capacity // READ_SHARE)
         try:
@@ -248,12 +210,7 @@ class Consumer:
             raise
         own.release(mine - reserved)
         try:
-            records = await self._log.read(
-                self.target.stream,
-                self._fetched,
-                max(1, min(self._batch, free)),
-                max_bytes=reserved,
-            )
+            records = await feed.read(max(1, min(self._batch, free)), max_bytes=reserved)
         except BaseException:
             self._give_back(reserved)
             raise
@@ -278,17 +235,17 @@ class Consumer:
         self._own.release(size)
         self._budget.release(size)
 
-    async def _dispatch_all(self, records: list[Record], held: int) -> None:
+    async def _dispatch_all(self, feed: Feed, records: list[Record], held: int) -> None:
         """Start the deliveries of ``records``, which hold ``held`` bytes of the budget."""
         try:
             for record in records:
                 size = len(record.payload)
-                await self._dispatch(record, size)
+                await self._dispatch(feed, record, size)
                 held -= size
         finally:
             self._give_back(held)  # records a stop left undispatched
 
-    async def _dispatch(self, record: Record, size: int) -> None:
+    async def _dispatch(self, feed: Feed, record: Record, size: int) -> None:
         """Start the delivery of ``record``, which holds ``size`` bytes of the budget: the
         delivery gives them back when it ends; a record not delivered gives them back now."""
         try:
@@ -296,26 +253,23 @@ class Consumer:
         except (KawaError, ValueError) as err:
             log.error("%s: unreadable record %d: %s", self.target.label, record.seq, err)
             self.stats.dropped += 1
-            self._fetched = record.seq
             self._give_back(size)
+            await feed.done(record.seq)
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
-            self._fetched = record.seq
             self._give_back(size)
+            await feed.done(record.seq)
             return
         self.stats.matched += 1
-        # Take a slot before the record counts as fetched: a stop while waiting here must not
-        # let the watermark pass an event that was never delivered.
         await self._slots.acquire()
-        self._pending.add(record.seq)
-        self._fetched = record.seq
+        self._in_flight += 1
         previous: asyncio.Task[None] | None = None
         key = ""
         if self.target.ordered:
             key = str(event.attributes.get("partitionkey", ""))
             previous = self._tails.get(key)
-        task = asyncio.create_task(self._deliver(record.seq, size, event, headers, previous))
+        task = asyncio.create_task(self._deliver(feed, record.seq, size, event, headers, previous))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self.target.ordered:
@@ -328,6 +282,7 @@ class Consumer:
 
     async def _deliver(
         self,
+        feed: Feed,
         seq: int,
         size: int,
         event: CloudEvent,
@@ -341,11 +296,12 @@ class Consumer:
             await self._deliver_one(seq, event, headers)
             finished = True
         finally:
-            # A delivery cut short (the consumer stopping) stays pending: it is not finished.
-            if finished:
-                self._pending.discard(seq)
+            self._in_flight -= 1
             self._slots.release()
             self._give_back(size)
+        # A delivery cut short (the consumer stopping) is not finished: the feed keeps it.
+        if finished:
+            await feed.done(seq)
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
         target = self.target
@@ -445,29 +401,6 @@ class Consumer:
             error=error,
         )
         return failed, self.target.subscriber_uri
-
-    def _commit(self, *, force: bool = False) -> None:
-        """Save the watermark in the background (at most one save in flight, at most one per
-        ``commit_interval`` unless forced): the read loop never waits for the cursor's commit.
-        A cursor that lags only means redelivery after a crash (at least once)."""
-        if self._saving is not None and not self._saving.done():
-            return
-        watermark = (min(self._pending) - 1) if self._pending else self._fetched
-        if watermark <= self._committed:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_commit < self._commit_interval:
-            return
-        self._last_commit = now
-        self._saving = asyncio.create_task(self._save(watermark))
-
-    async def _save(self, watermark: int) -> None:
-        try:
-            await self._log.save_cursor(self.target.consumer_id, self.target.stream, watermark)
-        except KawaError as err:
-            log.warning("%s: could not save its cursor: %s", self.target.label, err)
-            return
-        self._committed = max(self._committed, watermark)
 
 
 def _unchanged(event: CloudEvent) -> CloudEvent:

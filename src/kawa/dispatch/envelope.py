@@ -13,6 +13,7 @@ Written by the broker (:mod:`kawa.broker.envelope` adds the TTL rule) and channe
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
 
 import orjson
@@ -31,6 +32,15 @@ def wrap(event: CloudEvent, headers: dict[str, str] | None = None) -> bytes:
         return _EMPTY + codec.encode_event(event)
     head = orjson.dumps(headers)
     return len(head).to_bytes(4, "big") + head + codec.encode_event(event)
+
+
+def sender_id(event: CloudEvent) -> str:
+    """What identifies ``event`` for the log's duplicate window: CloudEvents says ``source``
+    and ``id`` together identify an event, so a sender's retry of one it got no answer for is
+    stored once (on a backend that has the window; :meth:`kawa.eventlog.base.EventLog.append`).
+    A digest, so any source and id fit a header."""
+    key = f"{event.source}\x00{event.id}".encode()
+    return hashlib.blake2b(key, digest_size=16).hexdigest()
 
 
 def unwrap(payload: bytes) -> tuple[CloudEvent, dict[str, str]]:

@@ -109,11 +109,14 @@ class Trimmer:
         """An append found the log full: trim soon."""
         self._room_wanted.set()
 
-    async def append(self, stream: str, payloads: list[bytes]) -> None:
-        """Append to the log (durably, when it returns); a full log asks for a trim and
-        raises its InsufficientStorageError."""
+    async def append(
+        self, stream: str, payloads: list[bytes], ids: list[str] | None = None
+    ) -> None:
+        """Append to the log (durably, when it returns; ``ids`` as
+        :meth:`kawa.eventlog.base.EventLog.append`); a full log asks for a trim and raises its
+        InsufficientStorageError."""
         try:
-            await self._log.append(stream, payloads)
+            await self._log.append(stream, payloads, ids=ids)
         except InsufficientStorageError:
             self.want_room()
             raise

@@ -38,8 +38,12 @@ once; the embedded backends are not):
 The embedded backends serve one process: :class:`kawa.eventlog.sqlite.SqliteEventLog` holds a
 lock file that refuses a second opener (another process, or another object in this one), and
 :class:`kawa.eventlog.memory.MemoryEventLog` lives in its process; so their ``wait`` sees every
-append there is. Letting several processes deliver one trigger's records (per-record ack, nak
-with a delay) is the JetStream backend's change to this seam.
+append there is.
+
+Consumers do not call ``read`` and ``save_cursor`` themselves: they take records through a
+:meth:`EventLog.feed` (:mod:`kawa.eventlog.feed`) and finish them one by one. The embedded
+backends build it on ``read`` and a cursor; the JetStream backend on a durable JetStream
+consumer with one ack per record, which several processes can share.
 
 The broker codes against :class:`EventLog` only; the backends are
 :class:`kawa.eventlog.memory.MemoryEventLog` and :class:`kawa.eventlog.sqlite.SqliteEventLog`,
@@ -51,9 +55,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kawa.errors import FieldError, ValidationError
+
+if TYPE_CHECKING:
+    from kawa.eventlog.feed import Feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +78,15 @@ class Record:
 class EventLog(Protocol):
     """Durable, append-only streams of records plus consumer cursors."""
 
-    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+    async def append(
+        self, stream: str, payloads: Sequence[bytes], *, ids: Sequence[str] | None = None
+    ) -> list[int]:
         """Durably append ``payloads`` in order; returns their seqs.
+
+        ``ids`` (one per payload) name what the records are for the sender (the broker passes
+        a digest of the CloudEvent's ``source`` and ``id``). A backend with a duplicate window
+        (JetStream) stores a payload whose id it stored on this stream within the window only
+        once and returns the earlier record's seq; the embedded backends store every payload.
 
         Returns only once the records are committed (synced to disk as the backend's
         durability setting says). A cancelled call may still have been committed.
@@ -117,6 +131,13 @@ class EventLog(Protocol):
         """Forget ``consumer``'s position (no error when it has none)."""
         ...
 
+    def feed(self, consumer: str, stream: str) -> Feed:
+        """The :class:`~kawa.eventlog.feed.Feed` of ``consumer`` (a cursor name, as
+        :meth:`save_cursor`'s) on ``stream``: how a trigger or subscription consumer takes
+        records and finishes them one by one. :meth:`load_cursor` tells how far it is done
+        and :meth:`delete_cursor` forgets it, whatever the backend keeps behind it."""
+        ...
+
     async def delete_stream(self, stream: str) -> None:
         """Delete the records and cursors of ``stream`` (its seqs still never repeat)."""
         ...
@@ -138,6 +159,18 @@ def check_stream(stream: str) -> None:
     """Reject an empty stream name (the one thing every backend cannot store)."""
     if not stream:
         raise ValidationError.single("stream", "a non-empty stream name is required")
+
+
+def check_ids(payloads: Sequence[bytes], ids: Sequence[str] | None) -> None:
+    """Validate :meth:`EventLog.append`'s ``ids``: one non-empty id per payload."""
+    if ids is None:
+        return
+    if len(ids) != len(payloads):
+        raise ValidationError.single(
+            "ids", f"expected one id per payload ({len(payloads)}), got {len(ids)}"
+        )
+    if not all(ids):
+        raise ValidationError.single("ids", "expected non-empty ids")
 
 
 def check_read(stream: str, after: int, limit: int, max_bytes: int | None = None) -> None:

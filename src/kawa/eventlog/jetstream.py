@@ -32,8 +32,8 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Final
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any, Final
 
 import nats
 from nats.aio.client import Client
@@ -46,6 +46,7 @@ from nats.js.kv import KeyValue
 from kawa import jetstream
 from kawa.errors import InsufficientStorageError, PermanentError, TemporaryError
 from kawa.eventlog import _js_streams, base
+from kawa.eventlog._js_feed import JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
 from kawa.eventlog._signals import StreamSignals
 from kawa.eventlog.base import Record
@@ -55,6 +56,10 @@ ACK_TIMEOUT: Final = 10.0
 READ_CHUNK: Final = 64
 """Message gets in flight at once for one read."""
 STAMP: Final = "Kawa-Appended-At"
+MSG_ID: Final = "Nats-Msg-Id"
+"""The header JetStream's duplicate window looks at."""
+LATER_GRACE: Final = 3.0
+"""Seconds :meth:`JetStreamEventLog.close` gives background work (the feeds' naks) to end."""
 STORAGE_FULL: Final = frozenset({10023, 10028, 10047})
 """JetStream err_codes that say the server or account has no room (insufficient resources)."""
 
@@ -90,6 +95,7 @@ class JetStreamEventLog:
         self._ticks: Subscription | None = None
         self._closed = False
         self._closing = asyncio.Event()
+        self._later: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(
@@ -125,20 +131,19 @@ class JetStreamEventLog:
 
     # -- appends -------------------------------------------------------------------------------
 
-    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+    async def append(
+        self, stream: str, payloads: Sequence[bytes], *, ids: Sequence[str] | None = None
+    ) -> list[int]:
         base.check_stream(stream)
+        base.check_ids(payloads, ids)
         self._check_open()
         if not payloads:
             return []
         n = self._names.of(stream)
         for attempt in (1, 2):
             async with _failures(f"appending to stream {stream!r}"):
-                if n.stream not in self._ready:
-                    await _js_streams.ensure(
-                        self._client, self._js, self._kv, self._names, n, stream, self._replicas
-                    )
-                    self._ready.add(n.stream)
-                acks = await self._publish(n, payloads)
+                await self.ensure_stream(stream)
+                acks = await self._publish(n, payloads, ids)
             errors = [ack for ack in acks if isinstance(ack, BaseException)]
             gone = [e for e in errors if isinstance(e, js_errors.NoStreamResponseError)]
             if attempt == 1 and gone and len(gone) == len(acks):
@@ -155,18 +160,31 @@ class JetStreamEventLog:
             return seqs
         raise TemporaryError(f"stream {stream!r} kept disappearing while appending")
 
+    async def ensure_stream(self, stream: str) -> None:
+        """Make the JetStream stream of ``stream`` unless this object already did."""
+        n = self._names.of(stream)
+        if n.stream not in self._ready:
+            await _js_streams.ensure(
+                self._client, self._js, self._kv, self._names, n, stream, self._replicas
+            )
+            self._ready.add(n.stream)
+
     async def _publish(
-        self, n: StreamNames, payloads: Sequence[bytes]
+        self, n: StreamNames, payloads: Sequence[bytes], ids: Sequence[str] | None
     ) -> list[api.PubAck | BaseException]:
-        headers = None
+        headers: dict[str, str] = {}
         if self._clock is not None:
             stamp = max(self._clock(), self._stamps.get(n.token, float("-inf")))
             self._stamps[n.token] = stamp
-            headers = {STAMP: repr(stamp)}
+            headers[STAMP] = repr(stamp)
         async with self._publishing:
             futures = [
-                await self._js.publish_async(n.subject, payload, headers=headers)
-                for payload in payloads
+                await self._js.publish_async(
+                    n.subject,
+                    payload,
+                    headers={**headers, MSG_ID: ids[index]} if ids else (headers or None),
+                )
+                for index, payload in enumerate(payloads)
             ]
         _done, pending = await asyncio.wait(futures, timeout=ACK_TIMEOUT)
         for future in pending:
@@ -287,11 +305,32 @@ class JetStreamEventLog:
     async def load_cursor(self, consumer: str) -> int | None:
         self._check_open()
         async with _failures(f"loading cursor {consumer!r}"):
-            try:
-                entry = await self._kv.get(Names.cursor_key(consumer))
-            except js_errors.KeyNotFoundError:  # deleted keys too
+            saved = await self.cursor_entry(consumer)
+            if saved is None:
                 return None
-        return int(json.loads(entry.value or b"{}")["seq"])
+            stream, seq = saved
+            try:
+                found = await self._js.consumer_info(
+                    self._names.of(stream).stream, durable_name(consumer)
+                )
+            except js_errors.NotFoundError:
+                return seq  # no feed made a JetStream consumer of it (yet)
+        return found.ack_floor.stream_seq if found.ack_floor else seq
+
+    async def cursor_entry(self, consumer: str) -> tuple[str, int] | None:
+        """The KV entry of ``consumer``: its stream and the seq last saved (for a consumer
+        with a feed: where the feed started)."""
+        try:
+            entry = await self._kv.get(Names.cursor_key(consumer))
+        except js_errors.KeyNotFoundError:  # deleted keys too
+            return None
+        value = json.loads(entry.value or b"{}")
+        return str(value["stream"]), int(value["seq"])
+
+    def feed(self, consumer: str, stream: str) -> JetStreamFeed:
+        base.check_stream(stream)
+        self._check_open()
+        return JetStreamFeed(self, consumer, stream)
 
     async def save_cursor(self, consumer: str, stream: str, seq: int) -> None:
         base.check_cursor(consumer, stream, seq)
@@ -303,6 +342,12 @@ class JetStreamEventLog:
     async def delete_cursor(self, consumer: str) -> None:
         self._check_open()
         async with _failures(f"deleting cursor {consumer!r}"):
+            saved = await self.cursor_entry(consumer)
+            if saved is not None:
+                with contextlib.suppress(js_errors.NotFoundError):
+                    await self._js.delete_consumer(
+                        self._names.of(saved[0]).stream, durable_name(consumer)
+                    )
             await self._kv.delete(Names.cursor_key(consumer))
 
     async def _cursors(self) -> AsyncIterator[tuple[str, str, int]]:
@@ -338,13 +383,21 @@ class JetStreamEventLog:
         cutoff = (self._clock or time.time)() - retention
         deleted = 0
         async with _failures("trimming the event log"):
+            cursors: dict[str, dict[str, int]] = {}
+            async for key, stream, seq in self._cursors():
+                cursors.setdefault(self._names.of(stream).stream, {})[key[2:]] = seq
             floors: dict[str, int] = {}
-            async for _, stream, seq in self._cursors():
-                name = self._names.of(stream).stream
-                floors[name] = min(seq, floors.get(name, seq))
             for found in await _js_streams.list_streams(self._client, self._names):
                 state = found.state
                 name = str(found.config.name)
+                # A cursor with a feed is done up to its consumer's ack floor (its KV entry only
+                # says where the feed started); a JetStream consumer counts even without one.
+                positions = dict(cursors.get(name, {}))
+                for consumer in await self._js.consumers_info(name):
+                    acked = consumer.ack_floor.stream_seq if consumer.ack_floor else 0
+                    positions[str(consumer.name)] = acked
+                if positions:
+                    floors[name] = min(positions.values())
                 end = min(floors.get(name, state.last_seq), state.last_seq)
                 if state.messages == 0 or end < state.first_seq:
                     continue
@@ -368,6 +421,37 @@ class JetStreamEventLog:
                 high = middle - 1
         return found
 
+    # -- what the feeds use --------------------------------------------------------------------
+
+    @property
+    def names(self) -> Names:
+        return self._names
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self._js
+
+    @property
+    def kv(self) -> KeyValue:
+        return self._kv
+
+    def later(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` in the background until it ends or the log closes."""
+        if self._closed:
+            work.close()
+            return
+        task = asyncio.create_task(work, name=what)
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    def failures(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """nats-py's errors as kawa's, saying ``what`` failed."""
+        return _failures(what)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -380,6 +464,11 @@ class JetStreamEventLog:
         self._closed = True
         self._closing.set()
         self._signals.close()
+        if self._later:  # the feeds' naks: unfinished records come back at once on restart
+            await asyncio.wait(list(self._later), timeout=LATER_GRACE)
+        for task in list(self._later):
+            task.cancel()
+        await asyncio.gather(*self._later, return_exceptions=True)
         if self._ticks is not None:
             with contextlib.suppress(nats.errors.Error):  # the connection is already gone
                 await self._ticks.unsubscribe()

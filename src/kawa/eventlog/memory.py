@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from kawa.errors import PermanentError
 from kawa.eventlog import base
 from kawa.eventlog._signals import StreamSignals
+from kawa.eventlog.feed import CursorFeed
 
 _seq_of: Callable[[base.Record], int] = operator.attrgetter("seq")
 
@@ -41,7 +42,10 @@ class MemoryEventLog:
     def _last_seq(self, stream: str) -> int:
         return self._last.get(stream, 0)
 
-    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+    async def append(
+        self, stream: str, payloads: Sequence[bytes], *, ids: Sequence[str] | None = None
+    ) -> list[int]:
+        base.check_ids(payloads, ids)  # no duplicate window: every payload is stored
         self._check_open()
         base.check_stream(stream)
         if not payloads:
@@ -87,6 +91,9 @@ class MemoryEventLog:
     async def delete_cursor(self, consumer: str) -> None:
         self._check_open()
         self._cursors.pop(consumer, None)
+
+    def feed(self, consumer: str, stream: str) -> CursorFeed:
+        return CursorFeed(self, consumer, stream)
 
     async def delete_stream(self, stream: str) -> None:
         self._check_open()

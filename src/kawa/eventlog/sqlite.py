@@ -73,6 +73,7 @@ from kawa.eventlog._sqlite_writer import (
     Writer,
 )
 from kawa.eventlog._tail import TailCache
+from kawa.eventlog.feed import CursorFeed
 
 Durability = Literal["full", "normal", "off"]
 DURABILITIES: Final = ("full", "normal", "off")
@@ -184,7 +185,10 @@ class SqliteEventLog:
         self._writer.jobs.put((op, future, a, b, c))
         return future
 
-    async def append(self, stream: str, payloads: Sequence[bytes]) -> list[int]:
+    async def append(
+        self, stream: str, payloads: Sequence[bytes], *, ids: Sequence[str] | None = None
+    ) -> list[int]:
+        base.check_ids(payloads, ids)  # no duplicate window: every payload is stored
         if not stream:
             base.check_stream(stream)
         if not payloads:
@@ -198,6 +202,9 @@ class SqliteEventLog:
 
     async def delete_cursor(self, consumer: str) -> None:
         await self._submit(DELETE_CURSOR, consumer)
+
+    def feed(self, consumer: str, stream: str) -> CursorFeed:
+        return CursorFeed(self, consumer, stream)
 
     async def delete_stream(self, stream: str) -> None:
         await self._submit(DELETE_STREAM, stream)
