@@ -210,7 +210,7 @@ async def _jetstream_store(config: Config) -> ResourceStore:
 
 
 async def _jetstream_event_log(config: Config) -> EventLog:
-    return await JetStreamEventLog.open(_nats(config))
+    return await JetStreamEventLog.open(_nats(config), max_stream_bytes=config.max_event_log_size)
 
 
 STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(

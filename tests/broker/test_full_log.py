@@ -1,8 +1,9 @@
 """A broker whose event log is full: 507 with a message that says so, and events accepted
 again, without a restart, once its trigger has delivered what the log holds.
 
-The log is made full by ``kawa up --max-event-log-size`` (the very ``SQLITE_FULL`` of a full
-disk; ``tests/eventlog/test_sqlite_full.py`` shows a real full disk at the log's level).
+The log is made full by ``kawa up --max-event-log-size`` (on SQLite the very ``SQLITE_FULL`` of
+a full disk, ``tests/eventlog/test_sqlite_full.py`` shows a real full disk at the log's level;
+on JetStream the stream's ``max_bytes``, which refuses new records rather than dropping old).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from kawa.cloudevents import http as ce_http
@@ -18,6 +20,8 @@ from ..waiting import eventually
 from .broker_support import Kawa, broker, event, running_kawa, subscriber, trigger
 
 MIB = 1024 * 1024
+
+pytestmark = pytest.mark.usefixtures("each_backend")
 
 
 async def post(kawa: Kawa, id_: str) -> tuple[int, bytes]:

@@ -34,21 +34,33 @@ from kawa.eventlog._js_names import Names, StreamNames
 
 API: Final = "$JS.API"
 API_TIMEOUT: Final = 5.0
+DUPLICATE_WINDOW: Final = 120.0
+"""Seconds within which a record with the same ``Nats-Msg-Id`` is stored once."""
 STREAM_EXISTS: Final = 10058
 """JetStream's err_code for "stream name already in use with a different configuration"."""
 
 
 def config(
-    names: Names, n: StreamNames, kawa_name: str, replicas: int, *, initial: bool
+    names: Names,
+    n: StreamNames,
+    kawa_name: str,
+    replicas: int,
+    max_bytes: int = 0,
+    *,
+    initial: bool,
 ) -> api.StreamConfig:
-    """The stream's settings: records on file, kept until kawa trims them, readable with a
-    direct get, their headers republished as ticks."""
+    """The stream's settings: records on file, kept until kawa trims them (with ``max_bytes``,
+    a full stream refuses new records rather than dropping old ones), readable with a direct
+    get, their headers republished as ticks, a sender's resend within the duplicate window
+    (JetStream's default, two minutes) stored once."""
     return api.StreamConfig(
         name=n.stream,
         description=f"kawa event log stream {kawa_name}",
         subjects=[n.init if initial else n.subject],
         retention=api.RetentionPolicy.LIMITS,
-        discard=api.DiscardPolicy.OLD,
+        discard=api.DiscardPolicy.NEW if max_bytes else api.DiscardPolicy.OLD,
+        max_bytes=max_bytes or -1,
+        duplicate_window=DUPLICATE_WINDOW,
         storage=api.StorageType.FILE,
         num_replicas=replicas,
         allow_direct=True,
@@ -80,13 +92,14 @@ async def ensure(
     n: StreamNames,
     kawa_name: str,
     replicas: int,
+    max_bytes: int = 0,
 ) -> None:
     """Make sure the stream exists with its real subject and seqs above its mark."""
     existing = await info(js, n.stream)
     if existing is None:
         mark = await high_water(kv, n)
         try:
-            await js.add_stream(config(names, n, kawa_name, replicas, initial=mark > 0))
+            await js.add_stream(config(names, n, kawa_name, replicas, max_bytes, initial=mark > 0))
         except js_errors.BadRequestError as err:
             if err.err_code != STREAM_EXISTS:
                 raise
@@ -108,7 +121,7 @@ async def ensure(
     state = existing.state
     if state.last_seq < mark:
         await purge_below(client, n.stream, mark + 1)
-    await js.update_stream(config(names, n, kawa_name, replicas, initial=False))
+    await js.update_stream(config(names, n, kawa_name, replicas, max_bytes, initial=False))
 
 
 async def delete(js: JetStreamContext, kv: KeyValue, n: StreamNames) -> bool:

@@ -48,6 +48,7 @@ from kawa.errors import InsufficientStorageError, PermanentError, TemporaryError
 from kawa.eventlog import _js_streams, base
 from kawa.eventlog._js_feed import JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
+from kawa.eventlog._js_publish import AckedPublisher
 from kawa.eventlog._signals import StreamSignals
 from kawa.eventlog.base import Record
 
@@ -60,8 +61,9 @@ MSG_ID: Final = "Nats-Msg-Id"
 """The header JetStream's duplicate window looks at."""
 LATER_GRACE: Final = 3.0
 """Seconds :meth:`JetStreamEventLog.close` gives background work (the feeds' naks) to end."""
-STORAGE_FULL: Final = frozenset({10023, 10028, 10047})
-"""JetStream err_codes that say the server or account has no room (insufficient resources)."""
+STORAGE_FULL: Final = frozenset({10023, 10028, 10047, 10077})
+"""JetStream err_codes that say there is no room: the server or account (insufficient
+resources) or the stream (its ``max_bytes``, kawa's ``--max-event-log-size``, reached)."""
 
 
 class JetStreamEventLog:
@@ -77,12 +79,14 @@ class JetStreamEventLog:
         replicas: int,
         clock: Callable[[], float] | None,
         owns_client: bool,
+        max_stream_bytes: int = 0,
     ) -> None:
         self._client = client
         self._js = js
         self._kv = kv
         self._names = names
         self._replicas = replicas
+        self._max_stream_bytes = max_stream_bytes
         self._clock = clock
         self._owns_client = owns_client
         self._direct = replicas == 1
@@ -93,6 +97,7 @@ class JetStreamEventLog:
         self._signals = StreamSignals()
         self._publishing = asyncio.Lock()
         self._ticks: Subscription | None = None
+        self._publisher: AckedPublisher | None = None
         self._closed = False
         self._closing = asyncio.Event()
         self._later: set[asyncio.Task[None]] = set()
@@ -105,8 +110,12 @@ class JetStreamEventLog:
         prefix: str = "kawa",
         replicas: int | None = None,
         clock: Callable[[], float] | None = None,
+        max_stream_bytes: int = 0,
     ) -> JetStreamEventLog:
-        """Connect (or use the given connection), make the KV bucket, subscribe to ticks."""
+        """Connect (or use the given connection), make the KV bucket, subscribe to ticks.
+
+        ``max_stream_bytes`` (0: no limit) is the most each stream may hold; a full stream
+        refuses appends (``InsufficientStorageError``) until a trim made room."""
         check_prefix(prefix)
         names = Names(prefix)
         if isinstance(nats_, jetstream.NatsOptions):
@@ -120,8 +129,18 @@ class JetStreamEventLog:
                 kv = await js.create_key_value(
                     api.KeyValueConfig(bucket=names.bucket, history=1, replicas=replicas)
                 )
-            log = cls(client, js, kv, names, replicas=replicas, clock=clock, owns_client=owns)
+            log = cls(
+                client,
+                js,
+                kv,
+                names,
+                replicas=replicas,
+                clock=clock,
+                owns_client=owns,
+                max_stream_bytes=max_stream_bytes,
+            )
             log._ticks = await client.subscribe(names.ticks, cb=log._on_tick)
+            log._publisher = await AckedPublisher.open(client)
             await client.flush()  # the server knows the subscription before any check
         except BaseException:
             if owns:
@@ -165,7 +184,14 @@ class JetStreamEventLog:
         n = self._names.of(stream)
         if n.stream not in self._ready:
             await _js_streams.ensure(
-                self._client, self._js, self._kv, self._names, n, stream, self._replicas
+                self._client,
+                self._js,
+                self._kv,
+                self._names,
+                n,
+                stream,
+                self._replicas,
+                self._max_stream_bytes,
             )
             self._ready.add(n.stream)
 
@@ -177,12 +203,14 @@ class JetStreamEventLog:
             stamp = max(self._clock(), self._stamps.get(n.token, float("-inf")))
             self._stamps[n.token] = stamp
             headers[STAMP] = repr(stamp)
+        publisher = self._publisher
+        assert publisher is not None  # set by open
         async with self._publishing:
             futures = [
-                await self._js.publish_async(
+                await publisher.publish(
                     n.subject,
                     payload,
-                    headers={**headers, MSG_ID: ids[index]} if ids else (headers or None),
+                    {**headers, MSG_ID: ids[index]} if ids else (headers or None),
                 )
                 for index, payload in enumerate(payloads)
             ]
@@ -469,6 +497,8 @@ class JetStreamEventLog:
         for task in list(self._later):
             task.cancel()
         await asyncio.gather(*self._later, return_exceptions=True)
+        if self._publisher is not None:
+            await self._publisher.close()
         if self._ticks is not None:
             with contextlib.suppress(nats.errors.Error):  # the connection is already gone
                 await self._ticks.unsubscribe()
