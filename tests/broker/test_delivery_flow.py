@@ -347,3 +347,23 @@ async def test_a_resent_event_is_delivered_once_on_jetstream(
         ids = sorted(e.id for e in sub.events)  # unordered trigger: any order
         expected = ["next", "resent"] if each_backend == "jetstream" else ["next"] + ["resent"] * 2
         assert ids == expected
+
+
+async def test_a_failing_dead_letter_sink_never_loses_the_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Delivery fails, then the dead-letter send fails too: the event is not acked or passed
+    (on JetStream it stays unacked, on SQLite below the cursor) and is tried again until the
+    dead-letter sink takes it."""
+    async with running_kawa(tmp_path) as kawa, subscriber() as sub, subscriber() as dls:
+        sub.default = respond(500, b"broken")
+        dls.script = [respond(500), respond(503)]  # down twice, then back
+        await kawa.apply(broker())
+        t = await kawa.apply(trigger("t", sub.url, delivery={"deadLetterSink": {"uri": dls.url}}))
+        await kawa.wait_ready("Trigger", "t")
+        assert await kawa.send(event("precious")) == 202
+        received = await dls.wait_for(3, timeout=20)
+        assert [e.id for e in received] == ["precious"] * 3  # two refused, the third kept
+        assert len(sub.events) == 3  # each round delivers to the subscriber first
+        assert any("it is tried again" in r.getMessage() for r in caplog.records)
+        await kawa.cursor_reaches(t, 1)  # done only once the dead letter was taken

@@ -67,6 +67,10 @@ class ReplyFailed(KawaError):
 CONSUMER_SHARE: Final = 4
 """A consumer holds at most 1/CONSUMER_SHARE of the delivery budget, so a stuck subscriber with
 large events leaves the rest to the other consumers."""
+DLS_RETRY_FIRST: Final = 1.0
+DLS_RETRY_MAX: Final = 60.0
+"""Seconds before an event whose dead-letter send failed is tried again (doubling up to the
+max): it is never dropped, so a dead-letter sink that is down holds its trigger's events."""
 READ_SHARE: Final = 8
 """A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
 once what its records do not need), so that one read never takes the whole budget."""
@@ -118,6 +122,8 @@ class ConsumerStats:
     delivered: int = 0
     replies: int = 0
     dead_lettered: int = 0
+    dead_letter_failures: int = 0
+    """Times an event's delivery and then its dead-letter send failed (it is tried again)."""
     dropped: int = 0
     last_error: str = ""
 
@@ -293,7 +299,12 @@ class Consumer:
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
-            await self._deliver_one(seq, event, headers)
+            pause = DLS_RETRY_FIRST
+            while not await self._deliver_one(seq, event, dict(headers)):
+                # The dead-letter sink failed too: the event is neither delivered nor kept
+                # anywhere else, so it stays in the log (not done) and is tried again.
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, DLS_RETRY_MAX)
             finished = True
         finally:
             self._in_flight -= 1
@@ -303,7 +314,9 @@ class Consumer:
         if finished:
             await feed.done(seq)
 
-    async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> None:
+    async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> bool:
+        """Deliver (with retries, reply and dead letter); ``False`` when the event is neither
+        delivered nor dead-lettered and must be tried again."""
         target = self.target
         structured = headers.pop(envelope.STRUCTURED_KEY, None) is not None
         format: DeliveryFormat = target.format or ("json" if structured else "binary")
@@ -325,10 +338,10 @@ class Consumer:
         if result.ok:
             self.stats.delivered += 1
             if result.reply is None:
-                return
+                return True
             failed = await self._reply(seq, result, event, headers)
             if failed is None:
-                return
+                return True
             result, failed_url = failed
         self.stats.last_error = result.error or f"status {result.status}"
         if target.dead_letter_uri:
@@ -350,14 +363,17 @@ class Consumer:
                 dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
             if dls.ok:
                 self.stats.dead_lettered += 1
-                return
+                return True
+            self.stats.dead_letter_failures += 1
             log.warning(
-                "%s: event %s dropped: delivery failed (%s) and so did the dead-letter sink (%s)",
+                "%s: event %s kept: delivery failed (%s) and so did the dead-letter sink (%s);"
+                " it is tried again",
                 target.label,
                 event.id,
                 self.stats.last_error,
                 dls.error or dls.status,
             )
+            return False
         else:
             log.warning(
                 "%s: event %s dropped after %d attempt(s): %s (no dead-letter sink)",
@@ -367,6 +383,7 @@ class Consumer:
                 self.stats.last_error,
             )
         self.stats.dropped += 1
+        return True
 
     async def _reply(
         self, seq: int, result: DeliveryResult, event: CloudEvent, headers: dict[str, str]
