@@ -513,6 +513,11 @@ async def _failures(what: str) -> AsyncIterator[None]:
         yield
     except (nats.errors.Error, TimeoutError, OSError) as err:
         raise _failure(err, what) from err
+    # On Python 3.11 ``asyncio.wait_for`` (inside nats-py's requests) returns the answer and
+    # drops a cancel that comes at the same moment (bpo-42130); the task still counts it.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _failure(err: BaseException, what: str) -> TemporaryError:
