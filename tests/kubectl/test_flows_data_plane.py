@@ -620,7 +620,10 @@ def test_bad_specs_are_refused_or_reported_and_a_running_flow_keeps_delivering(
     def reported() -> dict[str, Any] | None:
         obj: dict[str, Any] = kubectl.json("get", "parallel", "missing-filter", "-n", ns)
         cond = condition(obj, "SubscriptionsReady")
-        return cond if cond is not None and cond["status"] == "False" else None
+        # False at first only says the Subscription has no Ready condition yet; wait for the
+        # reason its reconciler gives.
+        missing = cond is not None and "does not exist" in cond.get("message", "")
+        return cond if cond is not None and cond["status"] == "False" and missing else None
 
     cond = wait_until(reported, TIMEOUT, "the Parallel never reported its missing filter")
     assert cond["reason"] == "SubscriptionsNotReady", cond

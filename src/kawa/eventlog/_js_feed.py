@@ -38,21 +38,22 @@ import contextlib
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Final
+from collections.abc import Coroutine
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final, Protocol
 
 import nats
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import api
+from nats.js import JetStreamContext, api
 from nats.js import errors as js_errors
+from nats.js.kv import KeyValue
 
 from kawa.errors import TemporaryError
 from kawa.eventlog._js_names import Names, token
-from kawa.eventlog.base import Record
+from kawa.eventlog.base import EventLog, Record
 from kawa.eventlog.feed import start_after
-
-if TYPE_CHECKING:
-    from kawa.eventlog.jetstream import JetStreamEventLog
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,23 @@ _ENDS_PULL: Final = frozenset({"404", "408", "409"})
 """Status codes that end a pull request (no messages, expired, refused or consumer gone)."""
 
 
+class Owner(EventLog, Protocol):
+    """What a feed uses of its :class:`~kawa.eventlog.jetstream.JetStreamEventLog`."""
+
+    @property
+    def names(self) -> Names: ...
+    @property
+    def client(self) -> Client: ...
+    @property
+    def js(self) -> JetStreamContext: ...
+    @property
+    def kv(self) -> KeyValue: ...
+    def failures(self, what: str) -> AbstractAsyncContextManager[None]: ...
+    async def ensure_stream(self, stream: str) -> None: ...
+    async def cursor_entry(self, consumer: str) -> tuple[str, int] | None: ...
+    def later(self, work: Coroutine[Any, Any, None], what: str) -> None: ...
+
+
 def durable_name(consumer: str) -> str:
     """The JetStream consumer name of kawa consumer ``consumer``."""
     return token(consumer)
@@ -77,7 +95,7 @@ class JetStreamFeed:
     """A :class:`~kawa.eventlog.feed.Feed` on a durable JetStream consumer (see the module
     docstring)."""
 
-    def __init__(self, owner: JetStreamEventLog, consumer: str, stream: str) -> None:
+    def __init__(self, owner: Owner, consumer: str, stream: str) -> None:
         self._owner = owner
         self._consumer = consumer
         self._stream = stream

@@ -55,12 +55,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from kawa.errors import FieldError, ValidationError
-
-if TYPE_CHECKING:
-    from kawa.eventlog.feed import Feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +70,41 @@ class Record:
     """Opaque bytes (the broker stores an encoded CloudEvent)."""
     appended_at: float
     """Unix time of the commit that stored the record; never decreases within a stream."""
+
+
+class Feed(Protocol):
+    """One consumer's view of one stream (see the module docstring)."""
+
+    @property
+    def fetched(self) -> int:
+        """The highest seq handed out so far (0 before the first; for backpressure)."""
+        ...
+
+    async def start(self, since: float | None) -> None:
+        """Find (or make) the consumer's durable position; call once before anything else."""
+        ...
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait until :meth:`read` probably has records (``True``) or ``timeout`` passes.
+
+        A hint, as :meth:`kawa.eventlog.base.EventLog.wait`: read after it returns ``True``.
+        A feed that has nothing may make its progress durable before waiting.
+        """
+        ...
+
+    async def read(self, limit: int, *, max_bytes: int | None = None) -> list[Record]:
+        """Up to ``limit`` records not yet handed out, in seq order, without waiting; with
+        ``max_bytes`` as :meth:`kawa.eventlog.base.EventLog.read` (the first always comes)."""
+        ...
+
+    async def done(self, seq: int) -> None:
+        """Record ``seq`` (handed out by :meth:`read`) is finished: never hand it out again."""
+        ...
+
+    async def stop(self) -> None:
+        """Make what is done durable; what was handed out and is not done will be handed out
+        again. The feed is unusable after."""
+        ...
 
 
 class EventLog(Protocol):
@@ -132,7 +164,7 @@ class EventLog(Protocol):
         ...
 
     def feed(self, consumer: str, stream: str) -> Feed:
-        """The :class:`~kawa.eventlog.feed.Feed` of ``consumer`` (a cursor name, as
+        """The :class:`Feed` of ``consumer`` (a cursor name, as
         :meth:`save_cursor`'s) on ``stream``: how a trigger or subscription consumer takes
         records and finishes them one by one. :meth:`load_cursor` tells how far it is done
         and :meth:`delete_cursor` forgets it, whatever the backend keeps behind it."""

@@ -29,53 +29,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final
 
 from kawa.errors import KawaError
-from kawa.eventlog.base import Record
+from kawa.eventlog.base import EventLog, Feed, Record
 
-if TYPE_CHECKING:
-    from kawa.eventlog.base import EventLog
+__all__ = ["COMMIT_INTERVAL", "CursorFeed", "Feed", "start_after"]
 
 log = logging.getLogger(__name__)
 
 COMMIT_INTERVAL: Final = 0.05
 """Seconds between two cursor saves of a busy :class:`CursorFeed`."""
-
-
-class Feed(Protocol):
-    """One consumer's view of one stream (see the module docstring)."""
-
-    @property
-    def fetched(self) -> int:
-        """The highest seq handed out so far (0 before the first; for backpressure)."""
-        ...
-
-    async def start(self, since: float | None) -> None:
-        """Find (or make) the consumer's durable position; call once before anything else."""
-        ...
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait until :meth:`read` probably has records (``True``) or ``timeout`` passes.
-
-        A hint, as :meth:`kawa.eventlog.base.EventLog.wait`: read after it returns ``True``.
-        A feed that has nothing may make its progress durable before waiting.
-        """
-        ...
-
-    async def read(self, limit: int, *, max_bytes: int | None = None) -> list[Record]:
-        """Up to ``limit`` records not yet handed out, in seq order, without waiting; with
-        ``max_bytes`` as :meth:`kawa.eventlog.base.EventLog.read` (the first always comes)."""
-        ...
-
-    async def done(self, seq: int) -> None:
-        """Record ``seq`` (handed out by :meth:`read`) is finished: never hand it out again."""
-        ...
-
-    async def stop(self) -> None:
-        """Make what is done durable; what was handed out and is not done will be handed out
-        again. The feed is unusable after."""
-        ...
 
 
 async def start_after(log_: EventLog, stream: str, since: float | None) -> int:
