@@ -8,13 +8,23 @@ file) and a TLS CA, as nats-py takes them. :func:`connect` fails with a
 has JetStream disabled, or when the credentials are refused, instead of nats-py's retries
 and tracebacks. ``replicas`` is what the backends ask of every stream and bucket they make
 (``--nats-replicas``: 1, or 3 on a three-server cluster).
+
+:func:`keeping_cancellation` (and the decorator :func:`keeps_cancellation`) give back a
+cancellation that nats-py swallowed: its requests wait with ``asyncio.wait_for``, which on
+Python 3.11 returns the answer and drops a cancel that comes at the same moment (bpo-42130).
+A task cancelled then would go on as if nothing happened, and one that goes on to wait for
+ever (a task group of watches, a consumer's loop) keeps ``kawa up`` from stopping on SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import ssl
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -22,6 +32,9 @@ from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 
 from kawa.errors import PermanentError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 CONNECT_TIMEOUT: Final = 5.0
 """Seconds the first connection may take (each server)."""
@@ -123,3 +136,41 @@ def _describe(err: BaseException) -> str:
             f"access refused (check --nats-user/--nats-password/--nats-token/--nats-creds): {text}"
         )
     return text
+
+
+@contextlib.contextmanager
+def keeping_cancellation() -> Iterator[None]:
+    """Raise :class:`asyncio.CancelledError` at the end of the block if the task was
+    cancelled during it and the cancel was swallowed (see the module docstring).
+
+    A cancel requested during the block raises the task's ``cancelling()`` count; one that
+    the block handled as its own (``asyncio.timeout``, a task group) is taken back with
+    ``uncancel()``. So a count higher at the end than at the start, with the block finished
+    or failed otherwise, is a cancel that nobody delivered: it is delivered here. A task that
+    was already cancelling before the block (clean-up after a cancel) is not cancelled again.
+    """
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except BaseException as err:
+        if task is not None and task.cancelling() > before:
+            raise asyncio.CancelledError from err
+        raise
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError
+
+
+def keeps_cancellation(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """``method`` run under :func:`keeping_cancellation`."""
+
+    @functools.wraps(method)
+    async def keeping(*args: P.args, **kwargs: P.kwargs) -> T:
+        with keeping_cancellation():
+            return await method(*args, **kwargs)
+
+    return keeping

@@ -29,7 +29,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from kawa.broker.dataplane import trigger_cursor
+from kawa.channels.dataplane import subscription_cursor
 from kawa.cloudevents import http as ce_http
+from kawa.eventlog.jetstream import JetStreamEventLog
+from kawa.jetstream import NatsOptions
 
 from ..broker.broker_support import saved_cursors
 from ..waiting import wait_until
@@ -152,6 +156,8 @@ class KawaProcess:
     port: int
     api_port: int
     extra: tuple[str, ...] = ()
+    nats: str | None = None
+    """The NATS URL when this kawa runs on JetStream (``kawa up --nats``), else SQLite."""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
@@ -180,6 +186,7 @@ class KawaProcess:
             str(self.port),
             "--api-port",
             str(self.api_port),
+            *(("--nats", self.nats) if self.nats else ()),
             *self.extra,
         ]
         self.proc = proc = spawn(args, cwd=self.workdir, out=err, err=err)
@@ -237,14 +244,12 @@ class KawaProcess:
             return obj if ok else None
 
         obj = wait_until(ready, timeout, f"{plural} {ns}/{name} never became Ready")
-        if plural == "triggers":  # Ready comes first, then the data plane starts its consumer
+        # Ready comes first, then the data plane starts the consumer, which saves its cursor
+        if plural == "triggers":
             wait_until(lambda: self.cursor(obj) is not None, timeout, f"{name} has no consumer")
         if plural == "subscriptions":
-            uid = obj["metadata"]["uid"]
             wait_until(
-                lambda: any(
-                    c.startswith(f"subscription:{uid}@") for c in saved_cursors(self.data_dir)
-                ),
+                lambda: self.subscription_cursor(obj) is not None,
                 timeout,
                 f"{name} has no consumer",
             )
@@ -256,10 +261,32 @@ class KawaProcess:
         meta = trigger["metadata"]
         _, broker_obj = self.get("brokers", trigger["spec"]["broker"], meta["namespace"])
         stream = f"broker:{(broker_obj.get('metadata') or {}).get('uid')}"
-        for consumer, (on, seq) in saved_cursors(self.data_dir).items():
-            if consumer.startswith(f"trigger:{meta['uid']}@") and on == stream:
-                return seq
-        return None
+        return self.load_cursor(trigger_cursor(meta["uid"], stream))
+
+    def subscription_cursor(self, subscription: dict[str, Any]) -> int | None:
+        """The cursor of ``subscription``'s consumer on its channel's stream, as :meth:`cursor`
+        (a Channel's events are in the InMemoryChannel of the same name)."""
+        meta = subscription["metadata"]
+        channel = subscription["spec"]["channel"]["name"]
+        _, imc = self.get("inmemorychannels", channel, meta["namespace"])
+        stream = f"channel:{(imc.get('metadata') or {}).get('uid')}"
+        return self.load_cursor(subscription_cursor(meta["uid"], stream))
+
+    def load_cursor(self, consumer: str) -> int | None:
+        """A cursor of kawa's event log, read as another process: from ``events.db`` on
+        SQLite, through the event log's own API on JetStream (a connection of its own)."""
+        if self.nats is None:
+            saved = saved_cursors(self.data_dir).get(consumer)
+            return None if saved is None else saved[1]
+        return asyncio.run(_load_jetstream_cursor(self.nats, consumer))
+
+
+async def _load_jetstream_cursor(url: str, consumer: str) -> int | None:
+    log = await JetStreamEventLog.open(NatsOptions.parse(url))
+    try:
+        return await log.load_cursor(consumer)
+    finally:
+        await log.close()
 
 
 def _api(plural: str) -> str:
@@ -272,10 +299,13 @@ def _api(plural: str) -> str:
 
 
 @contextlib.contextmanager
-def kawa_up(workdir: Path, *extra: str, data_dir: Path | None = None) -> Iterator[KawaProcess]:
-    """A running ``kawa up`` on a free port; stopped (or killed) at the end, whatever happens."""
+def kawa_up(
+    workdir: Path, *extra: str, data_dir: Path | None = None, nats: str | None = None
+) -> Iterator[KawaProcess]:
+    """A running ``kawa up`` on a free port (on JetStream at ``nats`` if given); stopped (or
+    killed) at the end, whatever happens."""
     kawa = KawaProcess(
-        workdir, data_dir or workdir / "data", free_port(), free_port(), tuple(extra)
+        workdir, data_dir or workdir / "data", free_port(), free_port(), tuple(extra), nats
     )
     try:
         kawa.start()

@@ -12,19 +12,23 @@ ignores what the dead process sent), so every acknowledged event must come back 
 disk. In phase two the subscriber answers at once but holds every tenth delivery, so kawa dies
 with its trigger's progress saved up to a hole and many deliveries done past it: restart after a
 restart, resuming from a durable cursor.
+
+Both on the embedded SQLite default and on NATS JetStream (``kawa up --nats``, a private
+``nats-server`` that outlives every kawa child): the guarantee is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from ..nats_support import nats_server
 from .e2e_support import KawaProcess, Recorder, broker, free_port, recorder, trigger
 
 SENDERS = 48
@@ -130,15 +134,29 @@ def channel_with_subscriptions(kawa: KawaProcess, recorders: list[Recorder]) -> 
     return str(kawa.wait_ready("inmemorychannels", "durable")["status"]["address"]["url"])
 
 
+@pytest.fixture(params=["sqlite", "jetstream"])
+def nats(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """None for kawa's SQLite default; for JetStream, the URL of a private ``nats-server`` that
+    outlives every kawa child of the test."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with nats_server(tmp_path / "nats") as url:
+        yield url
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["broker", "channel"])
-async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path, target: str) -> None:
+async def test_sigkill_under_load_loses_no_acknowledged_event(
+    tmp_path: Path, target: str, nats: str | None
+) -> None:
     kawa = KawaProcess(
         tmp_path,
         tmp_path / "data",
         free_port(),
         free_port(),
         ("--durability", "full", "--log-level", "warning"),
+        nats,
     )
     load = Load()
     timings: dict[str, float] = {}

@@ -1,6 +1,10 @@
 """Fixtures of the kubectl suite: one ``kawa up`` for the whole package, kubectl per test,
 namespaces of a test's own (deleted at its end) and event sinks in the test process.
 
+A module whose tests must pass on both backends takes :func:`each_kawa` instead of ``kawa``:
+its tests run on the shared kawa (SQLite), then on a second ``kawa up --nats`` on a private
+nats-server (:func:`kawa_on_jetstream`, started for that module only).
+
 The leak checks fail a test that leaves a kawa child running (as in the e2e suite).
 """
 
@@ -12,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..e2e.e2e_support import CHILDREN, KawaProcess, kawa_up, stop
+from ..nats_support import nats_server
 from .kubectl_support import KUBECTL, Api, Kubectl
 from .sinks import Script, Sink, accept
 
@@ -33,6 +38,26 @@ def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
         pytest.skip(f"{KUBECTL} is not installed")
     with kawa_up(tmp_path_factory.mktemp("kawa")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def kawa_on_jetstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
+    """A ``kawa up --nats`` on a private JetStream server, for one module."""
+    if not Path(KUBECTL).exists():
+        pytest.skip(f"{KUBECTL} is not installed")
+    with (
+        nats_server(tmp_path_factory.mktemp("nats")) as url,
+        kawa_up(tmp_path_factory.mktemp("kawa-jetstream"), nats=url) as running,
+    ):
+        yield running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "jetstream"])
+def each_kawa(request: pytest.FixtureRequest) -> KawaProcess:
+    """The shared kawa (SQLite), then :func:`kawa_on_jetstream`."""
+    name = "kawa" if request.param == "sqlite" else "kawa_on_jetstream"
+    running: KawaProcess = request.getfixturevalue(name)
+    return running
 
 
 @pytest.fixture

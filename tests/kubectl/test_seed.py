@@ -3,7 +3,8 @@ namespace label creates Broker ``default``, the ApiServerSource, the Service and
 become Ready, ``kubectl run busybox`` makes Kubernetes Events that reach the event-display as
 ``dev.knative.apiserver.resource.add`` CloudEvents, and ``kubectl logs -l ... -c
 user-container`` shows them. Invalid manifests are refused with every field error while
-nothing stored changes."""
+nothing stored changes. All of it on kawa's SQLite default and on JetStream (``kawa up
+--nats``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ..e2e.e2e_support import KawaProcess
 from ..waiting import wait_until
 from .kubectl_support import Kubectl, condition, header
 
@@ -24,6 +26,12 @@ SERVICE_ACCOUNT = (SEED / "serviceaccount.yaml").read_text()
 K8S_EVENTS = (SEED / "k8s-events.yaml").read_text()
 SERVICE = (SEED / "service.yaml").read_text()
 TRIGGER = (SEED / "trigger.yaml").read_text()
+
+
+@pytest.fixture
+def kubectl(each_kawa: KawaProcess, tmp_path: Path) -> Kubectl:
+    """kubectl on each backend in turn (see :func:`tests.kubectl.conftest.each_kawa`)."""
+    return Kubectl(each_kawa.data_dir / "kubeconfig", tmp_path / "kube-cache")
 
 
 def _status(kubectl: Kubectl, *ref: str) -> dict[str, Any]:

@@ -4,11 +4,14 @@ sweep of deleted keys, markers written by other tools, consumers left behind, ba
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from kawa.errors import (
@@ -256,3 +259,78 @@ async def test_an_object_larger_than_the_servers_payload_limit_is_refused(nats_u
             await store.create(ResourceKey("configmaps", "default", "big"), big)
         with pytest.raises(NotFoundError):
             await store.get(ResourceKey("configmaps", "default", "big"))
+
+
+async def test_a_call_cancelled_as_its_answer_arrives_ends_cancelled(nats_url: str) -> None:
+    """nats-py waits for each request's answer with ``asyncio.wait_for``, which on Python 3.11
+    returns the answer and drops a cancel that comes at that moment (bpo-42130). The store
+    gives such a cancel back: each call, cancelled at the answer of each of its requests in
+    turn, ends cancelled (a controller stopped while it lists would otherwise run on, and
+    ``kawa up`` never finished on SIGTERM)."""
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        store = await JetStreamResourceStore.attach(client, js, unique("cancel"))
+        names = (f"b{i}" for i in itertools.count())
+
+        async def delete() -> object:
+            name = next(names)
+            await store.create(bkey(name), broker(name))
+            return await store.delete(bkey(name))
+
+        since = rv(await store.create(bkey("kept"), broker("kept"))) - 1
+
+        async def watch() -> object:
+            watch = store.watch(BROKERS, since=since)
+            assert isinstance(watch, AsyncGenerator)
+            async with contextlib.aclosing(watch) as events:
+                async for event in events:
+                    return event
+            return None
+
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "watch": watch,
+            "get": lambda: store.get(bkey("kept")),
+            "list": lambda: store.list(BROKERS),
+            "create": lambda: store.create(bkey(name := next(names)), broker(name)),
+            "update": lambda: store.update(bkey("kept"), broker("kept", n=next(names))),
+            "delete": delete,
+        }
+        wrong = []
+        for what, call in calls.items():
+            n = 0
+            while (ended := await cancelled_at_answer(client, call, n := n + 1)) is not None:
+                if ended != "cancelled":
+                    wrong.append(f"{what}, cancelled at its answer {n}: {ended}")
+            assert n > 1, f"{what} made no request"
+        assert not wrong, "\n".join(wrong)
+    finally:
+        await client.close()
+
+
+async def cancelled_at_answer(
+    client: Client, call: Callable[[], Awaitable[object]], n: int
+) -> str | None:
+    """Run ``call`` in a task and cancel the task when its ``n``-th request is answered, at
+    the moment the answer arrives (a callback of the request's future, found in nats-py's
+    table of requests awaiting answers); how the task ended, or None if it made fewer
+    requests."""
+
+    async def run() -> object:
+        return await call()
+
+    task = asyncio.create_task(run())
+    seen: list[asyncio.Future[object]] = []
+    async with asyncio.timeout(10):  # a swallowed cancel may leave a watch waiting for ever
+        while not task.done():
+            for answer in list(client._resp_map.values()):
+                if all(answer is not other for other in seen):
+                    seen.append(answer)
+                    if len(seen) == n:
+                        answer.add_done_callback(lambda _: task.cancel())
+            await asyncio.sleep(0)
+    if len(seen) < n:
+        await task
+        return None
+    if task.cancelled():
+        return "cancelled"
+    return f"returned {task.result()!r}" if task.exception() is None else repr(task.exception())

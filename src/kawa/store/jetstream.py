@@ -108,6 +108,7 @@ class JetStreamResourceStore:
             raise
 
     @classmethod
+    @jetstream.keeps_cancellation
     async def attach(
         cls,
         client: Client,
@@ -131,6 +132,7 @@ class JetStreamResourceStore:
 
     # -- reads -----------------------------------------------------------------------------
 
+    @jetstream.keeps_cancellation
     async def get(self, key: ResourceKey) -> Obj:
         obj, _ = await self._read(key)
         if obj is None:
@@ -150,6 +152,7 @@ class JetStreamResourceStore:
             return None, seq
         return reads.with_version(msg.data, seq), seq
 
+    @jetstream.keeps_cancellation
     async def list(self, resource: str, namespace: str | None = None) -> ListResult:
         try:
             items, version = await reads.snapshot(
@@ -161,6 +164,7 @@ class JetStreamResourceStore:
 
     # -- writes ----------------------------------------------------------------------------
 
+    @jetstream.keeps_cancellation
     async def create(self, key: ResourceKey, obj: Obj, *, uid: str | None = None) -> Obj:
         new = bookkeeping.for_create(key, obj, uid)
         expected = 0
@@ -172,6 +176,7 @@ class JetStreamResourceStore:
                 if existing is not None:
                     raise AlreadyExistsError(f"{key} already exists") from None
 
+    @jetstream.keeps_cancellation
     async def update(
         self,
         key: ResourceKey,
@@ -198,6 +203,7 @@ class JetStreamResourceStore:
             except _Stale:
                 continue  # a version named in obj is now stale: for_update says so
 
+    @jetstream.keeps_cancellation
     async def delete(self, key: ResourceKey) -> Obj:
         while True:
             old, seq = await self._read(key)

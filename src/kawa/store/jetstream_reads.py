@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js import errors as js_errors
 
+from kawa import jetstream
 from kawa.errors import GoneError, TemporaryError
 from kawa.store.base import Obj, ResourceKey, WatchEvent, WatchType
 
@@ -142,7 +143,10 @@ async def _subscribe(
 
 async def _release(js: JetStreamContext, sub: JetStreamContext.PushSubscription) -> None:
     """Unsubscribe and delete the consumer (best effort: the server drops it when idle)."""
-    with contextlib.suppress(nats.errors.Error, js_errors.Error, TimeoutError):
+    with (
+        jetstream.keeping_cancellation(),
+        contextlib.suppress(nats.errors.Error, js_errors.Error, TimeoutError),
+    ):
         consumer = sub._consumer  # the current one (an ordered consumer may have been renewed)
         await sub.unsubscribe()
         await js.delete_consumer(sub._stream, consumer)
@@ -218,22 +222,22 @@ async def changes(
     closing.add(queue)
     sub: JetStreamContext.PushSubscription | None = None
     try:
-        info = await js.stream_info(stream)
-        last, first = info.state.last_seq, info.state.first_seq
-        if since is None:
-            since = last
-        elif since < last and since + 1 < first:
-            raise _gone(since, first)
-        sub = await _subscribe(
-            js,
-            stream,
-            f"$KV.{bucket}.>",
-            queue,
-            ordered=True,
-            policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            start=since + 1,
-        )
-        _raise_if_cancelled()
+        with jetstream.keeping_cancellation():  # else a watch would wait for ever
+            info = await js.stream_info(stream)
+            last, first = info.state.last_seq, info.state.first_seq
+            if since is None:
+                since = last
+            elif since < last and since + 1 < first:
+                raise _gone(since, first)
+            sub = await _subscribe(
+                js,
+                stream,
+                f"$KV.{bucket}.>",
+                queue,
+                ordered=True,
+                policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                start=since + 1,
+            )
         selector = _Selector(token(resource), None if namespace is None else token(namespace))
         expected = since + 1
         while True:
@@ -254,15 +258,6 @@ async def changes(
         closing.discard(queue)
         if sub is not None:
             await _release(js, sub)
-
-
-def _raise_if_cancelled() -> None:
-    """Deliver a cancellation that a request swallowed: on Python 3.11, ``asyncio.wait_for``
-    (nats-py's requests) returns the answer and drops the cancel when both come at once
-    (bpo-42130), and a watch would then wait for ever; the task still counts the request."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _gone(since: int, oldest: int) -> GoneError:
