@@ -19,6 +19,7 @@ from kawa.jetstream import (
 )
 
 from ..nats_support import PASSWORD, as_user, free_port, nats_server, users_config
+from ..waiting import eventually
 
 
 async def test_connects_and_finds_jetstream(nats_url: str) -> None:
@@ -104,21 +105,25 @@ async def test_a_refusal_on_an_open_connection_fails_a_block_or_is_logged(
             async def listen() -> None:
                 async with refusals_fail(options, "listening"):
                     await client.subscribe("secret.a")
-                    await client.flush()
+                    await asyncio.sleep(30)  # the refusal ends the wait
 
             with pytest.raises(JetStreamRefused) as caught:
-                await listen()
+                async with asyncio.timeout(20):
+                    await listen()
             assert str(caught.value).startswith(
                 f"NATS at {url} refused user 'kawa' while listening: permissions violation "
                 'for subscription to "secret.a"'
             )
             with caplog.at_level(logging.ERROR, logger="kawa.jetstream"):
                 await client.subscribe("secret.b")
-                await client.flush()
-            assert (
-                f"NATS at {url} refused user 'kawa': permissions violation for subscription "
-                'to "secret.b"'
-            ) in caplog.text
+
+                async def logged() -> bool:
+                    return (
+                        f"NATS at {url} refused user 'kawa': permissions violation for "
+                        'subscription to "secret.b"'
+                    ) in caplog.text
+
+                await eventually(logged, message="the refusal is logged")
             assert client.is_connected
         finally:
             await client.close()
