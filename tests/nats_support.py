@@ -4,7 +4,9 @@ The tests never touch the machine's own server at 127.0.0.1:4222: each user of
 :func:`nats_server` gets a child ``nats-server -js`` on a free loopback port with its store in
 a temporary directory, stopped (and its directory removed with ``tmp_path``) at the end. The
 fixture :func:`nats_url` gives one server per test module; tests keep apart by naming their
-streams and buckets uniquely (:func:`unique`). Skips when ``nats-server`` is not installed.
+streams and buckets uniquely (:func:`unique`). :func:`users_config` writes a server
+configuration with a restricted user ``kawa`` and an unrestricted ``admin``. Skips when
+``nats-server`` is not installed.
 """
 
 from __future__ import annotations
@@ -69,6 +71,33 @@ def nats_server(
             proc.kill()
             proc.wait()
         log.close()
+
+
+PASSWORD = "s3cret"
+"""The password of the users of :func:`users_config`."""
+
+
+def users_config(path: Path, permissions: str = "", *, jetstream: bool = True) -> Path:
+    """A nats-server config file: user ``kawa`` with ``permissions`` (the body of a NATS
+    ``permissions`` block, such as ``publish: {deny: ["$JS.API.>"]}``) and user ``admin``
+    with every permission, both with :data:`PASSWORD`. Without ``jetstream``, ``kawa`` is in
+    an account of its own that has no JetStream."""
+    kawa = f"{{user: kawa, password: {PASSWORD}, permissions: {{ {permissions} }}}}"
+    admin = f"{{user: admin, password: {PASSWORD}}}"
+    if jetstream:
+        text = f"authorization {{ users = [ {kawa}, {admin} ] }}\n"
+    else:
+        text = (
+            f"accounts {{ ADMIN: {{ jetstream: enabled, users: [ {admin} ] }}, "
+            f"KAWA: {{ users: [ {kawa} ] }} }}\n"
+        )
+    path.write_text(text)
+    return path
+
+
+def as_user(url: str, user: str) -> str:
+    """``url`` with ``user`` and :data:`PASSWORD` in it."""
+    return url.replace("nats://", f"nats://{user}:{PASSWORD}@")
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from typing import Any, Final, TypeVar
 import orjson
 from aiohttp import web
 
-from kawa import allocator, files
+from kawa import allocator, files, jetstream
 from kawa.apis import core
 from kawa.apis.registry import SCHEME
 from kawa.apiserver import access, crds
@@ -63,6 +63,8 @@ from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
 from kawa.errors import FieldError, KawaError, ValidationError
+from kawa.eventlog import _js_streams
+from kawa.eventlog._js_names import Names
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.eventlog.memory import MemoryEventLog
@@ -77,6 +79,7 @@ from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import bind_on_create, sink_bindings
+from kawa.store import jetstream as jetstream_store
 from kawa.store.base import ResourceStore
 from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.mutating import MutatingStore
@@ -205,12 +208,41 @@ def _nats(config: Config) -> NatsOptions:
     return config.nats
 
 
+STORE_BUCKET: Final = "kawa_resources"
+"""The KV bucket of the resource store on JetStream."""
+EVENT_LOG_PREFIX: Final = "kawa"
+"""The names of the event log on JetStream (``kawa_<stream>``, bucket ``kawa_eventlog``)."""
+
+
 async def _jetstream_store(config: Config) -> ResourceStore:
-    return await JetStreamResourceStore.open(_nats(config), "kawa_resources")
+    await _check_jetstream(config)  # opened first: before either backend makes anything
+    return await JetStreamResourceStore.open(_nats(config), STORE_BUCKET)
 
 
 async def _jetstream_event_log(config: Config) -> EventLog:
-    return await JetStreamEventLog.open(_nats(config), max_stream_bytes=config.max_event_log_size)
+    options = _nats(config)
+    async with jetstream.refusals_fail(options, f"opening the event log {EVENT_LOG_PREFIX!r}"):
+        return await JetStreamEventLog.open(
+            options, prefix=EVENT_LOG_PREFIX, max_stream_bytes=config.max_event_log_size
+        )
+
+
+async def _check_jetstream(config: Config) -> None:
+    """Refuse, changing nothing, what the JetStream backends could not use: streams of their
+    names with other settings, streams holding their subjects, a user without the
+    permissions they need (docs/distributed.md)."""
+    options = _nats(config)
+    client, js = await jetstream.connect(options)
+    try:
+        async with jetstream.failures(options, "checking kawa's JetStream streams and buckets"):
+            await jetstream_store.check_bucket(
+                js, STORE_BUCKET, jetstream_store.DEFAULT_HISTORY, options.replicas
+            )
+            if config.event_log_backend == "jetstream":
+                names = Names(EVENT_LOG_PREFIX)
+                await _js_streams.check(client, js, names, options.replicas)
+    finally:
+        await client.close()
 
 
 STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(

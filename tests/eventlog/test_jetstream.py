@@ -1,11 +1,12 @@
 """The EventLog contract against NATS JetStream (a private nats-server), plus what only a shared
-server can show: two log objects (two processes' worth) on one stream."""
+server can show: two log objects (two processes' worth) on one stream, and streams the log did
+not make (of its names or subjects), which it refuses and leaves as they are."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from kawa.errors import PermanentError, ValidationError
 from kawa.eventlog import EventLog, _js_streams
 from kawa.eventlog._js_names import Names
 from kawa.eventlog.jetstream import JetStreamEventLog
-from kawa.jetstream import NatsOptions, connect
+from kawa.jetstream import NatsOptions, StreamConflict, connect
 
 from ..nats_support import nats_url, unique
 from .contract import EventLogContract, FakeClock, payloads
@@ -134,11 +135,117 @@ async def test_a_foreign_stream_of_our_name_is_refused_and_left_alone(nats_url: 
     client, js = await connect(NatsOptions((nats_url,)))
     log = await JetStreamEventLog.open((client, js), prefix=prefix)
     try:
-        await js.add_stream(StreamConfig(name=f"{prefix}_b", subjects=["someone.else"]))
-        with pytest.raises(PermanentError, match=f"{prefix}_b exists with subjects"):
+        await js.add_stream(StreamConfig(name=f"{prefix}_b", subjects=[f"someone.{prefix}"]))
+        await js.publish(f"someone.{prefix}", b"theirs")
+        with pytest.raises(StreamConflict) as caught:
             await log.append("b", [b"x"])
+        assert str(caught.value) == (
+            f"JetStream stream {prefix}_b has the name of an event log stream of kawa's "
+            f"(streams named {prefix}_... are kawa's) but holds ['someone.{prefix}'], not "
+            f"kawa's [{prefix}.log.b]: kawa changes nothing in it; if it is not kawa's, "
+            f"remove it (nats stream rm {prefix}_b) or give kawa a NATS account of its own"
+        )
+        await log.delete_stream("b")  # not ours: nothing to delete
+        assert await log.trim(0) == 0
         info = await js.stream_info(f"{prefix}_b")
-        assert (info.config.subjects, info.state.messages) == (["someone.else"], 0)
+        assert (info.config.subjects, info.state.messages) == ([f"someone.{prefix}"], 1)
+        assert not info.config.sealed
+    finally:
+        await log.close()
+        await client.close()
+
+
+async def test_a_foreign_stream_holding_our_subjects_is_named_and_never_trimmed(
+    nats_url: str,
+) -> None:
+    prefix = unique("o")
+    client, js = await connect(NatsOptions((nats_url,)))
+    log = await JetStreamEventLog.open((client, js), prefix=prefix)
+    try:
+        await js.add_stream(StreamConfig(name=f"other{prefix}", subjects=[f"{prefix}.log.z"]))
+        await js.publish(f"{prefix}.log.z", b"theirs")
+        with pytest.raises(StreamConflict) as caught:
+            await log.append("z", [b"x"])
+        assert str(caught.value).startswith(
+            f"JetStream stream other{prefix} holds subjects of the event log ({prefix}.log.z), "
+            f"so kawa cannot make its stream {prefix}_z there: kawa changes nothing in "
+            f"other{prefix}"
+        )
+        assert await log.append("a", [b"1"]) == [1]
+        await asyncio.sleep(0.05)
+        assert await log.trim(0) == 1  # its own record; the other stream's stays
+        info = await js.stream_info(f"other{prefix}")
+        assert info.state.messages == 1
+    finally:
+        await log.close()
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        pytest.param(
+            lambda p: StreamConfig(name=f"{p}_x", subjects=[f"elsewhere.{p}"]),
+            "JetStream stream {p}_x has the name of an event log stream of kawa's",
+            id="our name",
+        ),
+        pytest.param(
+            lambda p: StreamConfig(name=f"wide{p}", subjects=[f"{p}.>"]),
+            "JetStream stream wide{p} holds subjects of the event log ({p}.log.>)",
+            id="our subjects",
+        ),
+        pytest.param(
+            lambda p: StreamConfig(
+                name=f"KV_{p}_eventlog", subjects=[f"$KV.{p}_eventlog.>"], max_age=3600.0
+            ),
+            "JetStream stream KV_{p}_eventlog (the event log's KV bucket {p}_eventlog) exists "
+            "with other settings than kawa's: discard is old, kawa's is new; max_age is 3600s, "
+            "kawa's is 0s; history (max_msgs_per_subject) is -1, kawa's is 1; deny_delete is "
+            "false, kawa's is true; allow_rollup_hdrs is false, kawa's is true. kawa changes "
+            "nothing in it",
+            id="our bucket",
+        ),
+    ],
+)
+async def test_the_check_refuses_what_the_log_cannot_use(
+    nats_url: str, make: Callable[[str], StreamConfig], said: str
+) -> None:
+    prefix = unique("c")
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        await _js_streams.check(client, js, Names(prefix), 1)  # nothing there: fine
+        stream = make(prefix)
+        await js.add_stream(stream)
+        before = await js.streams_info()
+        with pytest.raises(StreamConflict) as caught:
+            await _js_streams.check(client, js, Names(prefix), 1)
+        assert said.format(p=prefix) in str(caught.value)
+        after = await js.streams_info()
+        assert [s.config for s in after] == [s.config for s in before]  # nothing made or changed
+    finally:
+        await client.close()
+
+
+async def test_the_check_passes_the_logs_own_and_refuses_other_replicas(nats_url: str) -> None:
+    prefix = unique("r")
+    client, js = await connect(NatsOptions((nats_url,)))
+    log = await JetStreamEventLog.open((client, js), prefix=prefix)
+    try:
+        await log.append("broker:a", [b"x"])
+        await _js_streams.check(client, js, Names(prefix), 1)
+        with pytest.raises(StreamConflict) as caught:
+            await _js_streams.check(client, js, Names(prefix), 3)
+        assert str(caught.value).startswith(
+            f"JetStream stream KV_{prefix}_eventlog (the event log's KV bucket "
+            f"{prefix}_eventlog) has 1 replica(s), and kawa was started with --nats-replicas 3"
+        )
+        await js.delete_stream(f"KV_{prefix}_eventlog")  # as if the bucket had three
+        with pytest.raises(StreamConflict) as caught:
+            await _js_streams.check(client, js, Names(prefix), 3)
+        assert str(caught.value).startswith(
+            f"JetStream stream {prefix}_broker_3Aa (an event log stream of kawa's) has 1 "
+            "replica(s), and kawa was started with --nats-replicas 3"
+        )
     finally:
         await log.close()
         await client.close()

@@ -1,6 +1,8 @@
 """The ResourceStore contract against JetStream (a KV bucket on a private nats-server), and
 what only a shared, networked backend has: two processes on one bucket, key escaping, the
-sweep of deleted keys, markers written by other tools, consumers left behind, bad buckets."""
+sweep of deleted keys, markers written by other tools, consumers left behind, bad buckets
+(streams of the bucket's name or subjects that kawa did not make, other replicas, a user who
+may not make the bucket: each refused with a message saying what differs, changing nothing)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
 
 from kawa.errors import (
     AlreadyExistsError,
@@ -22,12 +26,12 @@ from kawa.errors import (
     PermanentError,
     TemporaryError,
 )
-from kawa.jetstream import NatsOptions, connect
+from kawa.jetstream import JetStreamRefused, NatsOptions, StreamConflict, connect
 from kawa.store.base import ResourceKey, ResourceStore
 from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.jetstream_reads import kv_key
 
-from ..nats_support import nats_url, unique
+from ..nats_support import as_user, nats_server, nats_url, unique, users_config
 from ..waiting import eventually
 from .contract import (
     BROKERS,
@@ -213,14 +217,101 @@ async def test_a_stream_of_the_name_that_is_no_bucket_is_refused(nats_url: str) 
     client, js = await connect(NatsOptions((nats_url,)))
     try:
         await js.add_stream(name=f"KV_{bucket}", subjects=[f"other.{bucket}"])
-        with pytest.raises(PermanentError, match=f"is not the resource store bucket {bucket}"):
+        await js.publish(f"other.{bucket}", b"theirs")
+        with pytest.raises(StreamConflict) as caught:
             await JetStreamResourceStore.attach(client, js, bucket)
+        assert str(caught.value).startswith(
+            f"JetStream stream KV_{bucket} (the resource store's KV bucket {bucket}) exists "
+            f"with other settings than kawa's: subjects is [other.{bucket}], kawa's is "
+            f"[$KV.{bucket}.>]. kawa changes nothing in it: if it is not kawa's, remove it "
+            f"(nats stream rm KV_{bucket})"
+        )
         info = await js.stream_info(f"KV_{bucket}")
-        assert info.config.subjects == [f"other.{bucket}"]  # unchanged
+        assert (info.config.subjects, info.state.messages) == ([f"other.{bucket}"], 1)
         with pytest.raises(PermanentError, match="expected letters, digits"):
             await JetStreamResourceStore.attach(client, js, "bad.name")
     finally:
         await client.close()
+
+
+async def test_a_bucket_of_the_name_with_other_settings_is_refused(nats_url: str) -> None:
+    """A KV bucket kawa did not make (another history, memory storage) is left as it is."""
+    bucket = unique("theirs")
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        kv = await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=5, storage=StorageType.MEMORY)
+        )
+        await kv.put("k", b"v")
+        before = (await js.stream_info(f"KV_{bucket}")).config
+        with pytest.raises(StreamConflict) as caught:
+            await JetStreamResourceStore.open(NatsOptions((nats_url,)), bucket)
+        assert (
+            f"JetStream stream KV_{bucket} (the resource store's KV bucket {bucket}) exists "
+            "with other settings than kawa's: storage is memory, kawa's is file; history "
+            "(max_msgs_per_subject) is 5, kawa's is 64. kawa changes nothing in it"
+        ) in str(caught.value)
+        after = await js.stream_info(f"KV_{bucket}")
+        assert after.config == before
+        assert (await kv.get("k")).value == b"v"
+    finally:
+        await client.close()
+
+
+async def test_a_bucket_with_other_replicas_is_refused(nats_url: str) -> None:
+    """kawa changes no bucket's replicas: restarting with another --nats-replicas says so."""
+    bucket = unique("replicated")
+    store = await JetStreamResourceStore.open(NatsOptions((nats_url,)), bucket)
+    await store.create(bkey("b"), broker("b"))
+    await store.close()
+    with pytest.raises(StreamConflict) as caught:
+        await JetStreamResourceStore.open(NatsOptions((nats_url,), replicas=3), bucket)
+    assert str(caught.value) == (
+        f"JetStream stream KV_{bucket} (the resource store's KV bucket {bucket}) has 1 "
+        "replica(s), and kawa was started with --nats-replicas 3: start kawa with "
+        "--nats-replicas 1, or change the stream's replicas first (nats stream edit "
+        f"KV_{bucket} --replicas 3); kawa changes nothing in it"
+    )
+    again = await JetStreamResourceStore.open(NatsOptions((nats_url,)), bucket)
+    try:
+        assert (await again.get(bkey("b")))["metadata"]["name"] == "b"
+    finally:
+        await again.close()
+
+
+async def test_a_stream_holding_the_buckets_subjects_is_named(nats_url: str) -> None:
+    bucket = unique("covered")
+    client, js = await connect(NatsOptions((nats_url,)))
+    try:
+        await js.add_stream(name=f"wide{bucket}", subjects=[f"$KV.{bucket}.>"])
+        with pytest.raises(StreamConflict) as caught:
+            await JetStreamResourceStore.attach(client, js, bucket)
+        assert str(caught.value).startswith(
+            f"JetStream stream wide{bucket} holds subjects of the resource store's KV bucket "
+            f"{bucket} ($KV.{bucket}.>), so kawa cannot make its stream KV_{bucket} there: "
+            f"kawa changes nothing in wide{bucket}"
+        )
+        with pytest.raises(nats.js.errors.NotFoundError):
+            await js.stream_info(f"KV_{bucket}")
+    finally:
+        await client.close()
+
+
+async def test_a_user_who_may_not_make_the_bucket_is_told(tmp_path: Path) -> None:
+    conf = users_config(tmp_path / "nats.conf", 'publish: {deny: ["$JS.API.STREAM.CREATE.>"]}')
+    with nats_server(tmp_path / "nats", "-c", str(conf)) as url:
+        options = NatsOptions.parse(as_user(url, "kawa"))
+        with pytest.raises(JetStreamRefused) as caught:
+            await JetStreamResourceStore.open(options, "refused")
+        assert (
+            f"NATS at {options.where} refused user 'kawa' while opening the resource store "
+            'refused: permissions violation for publish to "$JS.API.STREAM.CREATE.KV_refused"'
+        ) in str(caught.value)
+        client, js = await connect(NatsOptions.parse(as_user(url, "admin")))
+        try:
+            assert await js.streams_info() == []
+        finally:
+            await client.close()
 
 
 async def test_reopening_with_another_history_changes_the_bucket(nats_url: str) -> None:

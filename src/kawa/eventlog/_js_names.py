@@ -83,7 +83,10 @@ class Names:
         return f"{self.prefix}.log.>"
 
     def of(self, stream: str) -> StreamNames:
-        t = token(stream)
+        return self.of_token(token(stream))
+
+    def of_token(self, t: str) -> StreamNames:
+        """The names of the stream whose token is ``t``."""
         return StreamNames(
             token=t,
             stream=f"{self.prefix}_{t}",

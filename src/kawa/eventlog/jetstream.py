@@ -44,7 +44,7 @@ from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
 from kawa import jetstream
-from kawa.errors import InsufficientStorageError, PermanentError, TemporaryError
+from kawa.errors import InsufficientStorageError, KawaError, PermanentError, TemporaryError
 from kawa.eventlog import _js_streams, base
 from kawa.eventlog._js_feed import JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
@@ -57,6 +57,9 @@ ACK_TIMEOUT: Final = 10.0
 READ_CHUNK: Final = 64
 """Message gets in flight at once for one read."""
 STAMP: Final = "Kawa-Appended-At"
+NOT_OURS: Final = frozenset({10058, 10065})
+"""JetStream err_codes for a stream name in use with other settings, or subjects another
+stream holds: only a person can sort that out."""
 MSG_ID: Final = "Nats-Msg-Id"
 """The header JetStream's duplicate window looks at."""
 LATER_GRACE: Final = 3.0
@@ -126,9 +129,7 @@ class JetStreamEventLog:
         replicas = replicas or 1
         try:
             async with _failures(f"opening the JetStream event log {prefix!r}"):
-                kv = await js.create_key_value(
-                    api.KeyValueConfig(bucket=names.bucket, history=1, replicas=replicas)
-                )
+                kv = await js.create_key_value(_js_streams.bucket_config(names, replicas))
             log = cls(
                 client,
                 js,
@@ -509,20 +510,22 @@ class JetStreamEventLog:
 @contextlib.asynccontextmanager
 async def _failures(what: str) -> AsyncIterator[None]:
     """Turn nats-py's errors into kawa's (retryable unless the configuration is wrong)."""
-    try:
-        yield
-    except (nats.errors.Error, TimeoutError, OSError) as err:
-        raise _failure(err, what) from err
-    # On Python 3.11 ``asyncio.wait_for`` (inside nats-py's requests) returns the answer and
-    # drops a cancel that comes at the same moment (bpo-42130); the task still counts it.
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
+    # nats-py's requests can swallow a cancel (bpo-42130): kawa.jetstream gives it back.
+    with jetstream.keeping_cancellation():
+        try:
+            yield
+        except (nats.errors.Error, TimeoutError, OSError) as err:
+            raise _failure(err, what) from err
 
 
-def _failure(err: BaseException, what: str) -> TemporaryError:
+def _failure(err: BaseException, what: str) -> KawaError:
     if isinstance(err, js_errors.APIError):
         description = (err.description or "").lower()
+        if err.err_code in NOT_OURS:
+            return PermanentError(
+                f"{what}: JetStream refused: {err.description} (a stream of kawa's name or "
+                "subjects exists with other settings; see docs/distributed.md)"
+            )
         if err.err_code in STORAGE_FULL or "insufficient" in description:
             return InsufficientStorageError(f"{what}: JetStream has no room: {err.description}")
     return TemporaryError(f"{what}: {err}")

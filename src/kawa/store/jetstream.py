@@ -24,6 +24,11 @@ connection: every read asks the stream's leader, every write is one publish.
   been made, so names that come and go do not pile up (a process sweeps the keys it deleted;
   a crash leaves those for a later delete of the same name to take away).
 
+- **The bucket** is made as a KV bucket is made (:func:`bucket_config`). An existing one must
+  have the settings the store relies on (:func:`check_bucket`), or it is refused, unchanged,
+  with a :class:`~kawa.jetstream.StreamConflict` naming the differences; only the history of
+  a bucket kawa made is set on use.
+
 Secrets are stored as the SQLite store stores them (plain JSON): the bucket is readable by
 whoever holds the NATS account's credentials, as the SQLite file by its owner.
 
@@ -61,6 +66,10 @@ DEFAULT_HISTORY: Final = 64
 store's last 64 changes, and from older ones unless an object changed 64 times since."""
 _WRONG_LAST_SEQUENCE: Final = frozenset({10071, 10164})
 """JetStream's error codes for a publish whose expected last subject sequence is not."""
+_STREAM_EXISTS: Final = 10058
+"""JetStream's error code for "stream name already in use with a different configuration"."""
+_SUBJECTS_OVERLAP: Final = 10065
+"""JetStream's error code for "subjects overlap with an existing stream"."""
 _BUCKET_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
 
 
@@ -100,9 +109,15 @@ class JetStreamResourceStore:
         ``options.replicas``; the store owns the connection."""
         client, js = await jetstream.connect(options)
         try:
-            return await cls.attach(
-                client, js, bucket, history=history, replicas=options.replicas, owns_client=True
-            )
+            async with jetstream.refusals_fail(options, f"opening the resource store {bucket}"):
+                return await cls.attach(
+                    client,
+                    js,
+                    bucket,
+                    history=history,
+                    replicas=options.replicas,
+                    owns_client=True,
+                )
         except BaseException:
             await client.close()
             raise
@@ -119,8 +134,9 @@ class JetStreamResourceStore:
         replicas: int = 1,
         owns_client: bool = False,
     ) -> JetStreamResourceStore:
-        """Make ``bucket`` if it does not exist (or set its history and replicas if they
-        changed), then use it."""
+        """Make ``bucket`` if it does not exist (or set the history of kawa's own bucket if it
+        changed), then use it; a stream of the bucket's name with other settings, or another
+        stream holding its subjects, is refused (:func:`check_bucket`)."""
         if not _BUCKET_NAME.match(bucket):
             raise PermanentError(
                 f"resource store bucket {bucket!r}: expected letters, digits, '-' and '_'"
@@ -293,48 +309,90 @@ class JetStreamResourceStore:
         return TemporaryError(f"{what}: JetStream bucket {self.bucket} failed: {err or type(err)}")
 
 
-async def _ensure_bucket(js: JetStreamContext, bucket: str, history: int, replicas: int) -> None:
-    """Make the bucket's stream as a KV bucket is made (so NATS tools see a bucket), with
-    reads from the leader (no direct gets from replicas that may lag); change the history and
-    replicas of an existing one; refuse a stream of that name that is not a KV bucket."""
-    name = f"KV_{bucket}"
-    subjects = [f"$KV.{bucket}.>"]
+DESCRIPTION: Final = "kawa resource store"
+"""The description of the buckets kawa makes: an existing one may take another history."""
+_SETTINGS: Final[tuple[str, ...]] = (
+    "subjects",
+    "retention",
+    "storage",
+    "discard",
+    "max_msgs",
+    "max_bytes",
+    "max_age",
+    "max_msg_size",
+    "max_msgs_per_subject",
+    "num_replicas",
+    "sealed",
+    "deny_purge",
+    "allow_rollup_hdrs",
+)
+"""The settings a bucket must have to hold the store: what it keeps (no limit drops an object,
+the history), where (file storage, the replicas), and what writes and sweeps need."""
+
+
+def bucket_config(bucket: str, history: int, replicas: int) -> api.StreamConfig:
+    """The stream of the bucket, made as a KV bucket is made (so NATS tools see a bucket),
+    with reads from the leader (no direct gets from replicas that may lag)."""
+    return api.StreamConfig(
+        name=f"KV_{bucket}",
+        description=DESCRIPTION,
+        subjects=[f"$KV.{bucket}.>"],
+        allow_rollup_hdrs=True,
+        deny_delete=True,
+        discard=api.DiscardPolicy.NEW,
+        duplicate_window=120.0,
+        max_consumers=-1,
+        max_msgs=-1,
+        max_msgs_per_subject=history,
+        num_replicas=replicas,
+        storage=api.StorageType.FILE,
+        allow_direct=False,
+    )
+
+
+async def check_bucket(
+    js: JetStreamContext, bucket: str, history: int, replicas: int
+) -> api.StreamInfo | None:
+    """The bucket's stream if it exists and can hold the store, ``None`` if it does not
+    exist and can be made; else a :class:`~kawa.jetstream.StreamConflict` that says what
+    differs. Only the history of a bucket kawa made may differ (it is set on use)."""
+    wanted = bucket_config(bucket, history, replicas)
+    name = str(wanted.name)
+    what = f"the resource store's KV bucket {bucket}"
     try:
-        info = await js.stream_info(name)
-    except js_errors.NotFoundError:
-        config = api.StreamConfig(
-            name=name,
-            description="kawa resource store",
-            subjects=subjects,
-            allow_rollup_hdrs=True,
-            deny_delete=True,
-            discard=api.DiscardPolicy.NEW,
-            duplicate_window=120.0,
-            max_consumers=-1,
-            max_msgs=-1,
-            max_msgs_per_subject=history,
-            num_replicas=replicas,
-            storage=api.StorageType.FILE,
-            allow_direct=False,
-        )
-        try:
-            await js.add_stream(config)
-        except js_errors.APIError as err:
-            raise PermanentError(f"cannot make the resource store bucket {bucket}: {err}") from err
-        return
-    config = info.config
-    if config.subjects != subjects:
-        raise PermanentError(
-            f"JetStream stream {name} exists but is not the resource store bucket {bucket} "
-            f"(its subjects are {config.subjects}, expected {subjects}); choose another bucket"
-        )
-    if config.max_msgs_per_subject != history or (config.num_replicas or 1) != replicas:
-        config.max_msgs_per_subject = history
-        config.num_replicas = replicas
-        try:
+        info = await jetstream.stream_info(js, name)
+        if info is None:
+            await jetstream.subjects_taken(js, name, wanted.subjects or [], what)
+            return None
+    except (nats.errors.Error, TimeoutError) as err:
+        raise TemporaryError(f"cannot look up {what}: {err}") from err
+    settings = _SETTINGS
+    if info.config.description == DESCRIPTION:
+        settings = tuple(key for key in _SETTINGS if key != "max_msgs_per_subject")
+    conflict = jetstream.mismatch(info.config, wanted, settings, what)
+    if conflict is not None:
+        raise conflict
+    return info
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str, history: int, replicas: int) -> None:
+    """Make the bucket, or set the history of kawa's own (see :func:`check_bucket`)."""
+    info = await check_bucket(js, bucket, history, replicas)
+    what = f"the resource store's KV bucket {bucket}"
+    try:
+        if info is None:
+            try:
+                await js.add_stream(bucket_config(bucket, history, replicas))
+            except js_errors.BadRequestError as err:
+                if err.err_code not in (_STREAM_EXISTS, _SUBJECTS_OVERLAP):
+                    raise
+                # made meanwhile, by another kawa or someone else: look again
+                await _ensure_bucket(js, bucket, history, replicas)
+        elif info.config.max_msgs_per_subject != history:
+            config = info.config
+            config.max_msgs_per_subject = history
             await js.update_stream(config)
-        except js_errors.APIError as err:
-            raise PermanentError(
-                f"cannot set the history ({history}) and replicas ({replicas}) of the "
-                f"resource store bucket {bucket}: {err}"
-            ) from err
+    except js_errors.APIError as err:
+        raise PermanentError(f"cannot make or change {what}: {err}") from err
+    except (nats.errors.Error, TimeoutError) as err:
+        raise TemporaryError(f"cannot make or change {what}: {err}") from err
