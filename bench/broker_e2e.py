@@ -23,9 +23,22 @@ One run, everything on this machine over loopback, every server a separate child
   ingress rate and e2e latency with the bound, beside the row without it (``err`` counts
   the 429s; wrk retries at once, it does not honour ``Retry-After``).
 
-Prints a table. Needs nginx and wrk (``bash bench/setup.sh``)::
+``--backend`` chooses what kawa's event log and store run on: ``sqlite`` (the default: ``kawa
+up --data-dir``), ``jetstream`` (``kawa up --nats``) or ``both``; every kawa phase above runs
+once per backend, in turn, and the table gets a row per backend with a side-by-side summary
+after it. For JetStream the bench starts its own ``nats-server`` processes on free loopback
+ports with their stores in the temporary directory (never the machine's server at :4222):
+one server for ``--nats-replicas 1``, a three-server cluster (routes on loopback) for ``3``,
+and waits until JetStream is ready (on a cluster: every server names the same meta leader)
+before it starts kawa with ``--nats URL[,URL,URL] --nats-replicas N``. ``--nats-replicas``
+is repeatable (``--nats-replicas 1 --nats-replicas 3``: both, one after the other); each
+setup gets fresh servers, and the servers' CPU is reported as ``nats`` (all three summed).
+
+Prints a table. Needs nginx and wrk (``bash bench/setup.sh``) and, for JetStream,
+``nats-server``::
 
     .venv/bin/python bench/broker_e2e.py [--duration 10] [--connections 64]
+    .venv/bin/python bench/broker_e2e.py --backend both --nats-replicas 1 --nats-replicas 3
 
 Bounded: every phase has a deadline and every child is stopped at the end, whatever happens.
 """
@@ -56,6 +69,8 @@ TARGETS = ("nginx", "forwarder", "kawa", "paced", "channels", "backpressure")
 MESSAGING = "/apis/messaging.knative.dev/v1/namespaces/default"
 FLOWS = "/apis/flows.knative.dev/v1/namespaces/default"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BACKENDS = ("sqlite", "jetstream", "both")
+NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 WRK_SCRIPT = r"""
 local ffi = require("ffi")
@@ -115,9 +130,26 @@ http {{
 """
 
 
+@dataclass(frozen=True)
+class Backend:
+    """What kawa's event log and store run on in one set of kawa phases."""
+
+    kind: str  # "sqlite" or "jetstream"
+    replicas: int = 1
+
+    @property
+    def label(self) -> str:
+        return "sqlite" if self.kind == "sqlite" else f"jetstream R{self.replicas}"
+
+    @property
+    def slug(self) -> str:
+        return "sqlite" if self.kind == "sqlite" else f"js-r{self.replicas}"
+
+
 @dataclass
 class Row:
     target: str
+    backend: str = ""
     ingress_rate: float = 0.0
     ingress_p50_ms: float = 0.0
     ingress_p99_ms: float = 0.0
@@ -155,8 +187,11 @@ class Children:
         self._logs = logs
         self._procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        log = open(self._logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+    def start(
+        self, name: str, argv: list[str], log_dir: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        path = (log_dir or self._logs) / f"{name}.log"
+        log = open(path, "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._procs.append(proc)
@@ -178,8 +213,14 @@ class Children:
             self.stop(proc)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (its threads included)."""
+Pids = dict[str, int | tuple[int, ...]]
+"""Processes whose CPU a row reports, by name (a tuple: their sum, e.g. a NATS cluster)."""
+
+
+def cpu_seconds(pid: int | tuple[int, ...]) -> float:
+    """User + system CPU of a process (its threads included), or the sum of several."""
+    if isinstance(pid, tuple):
+        return sum(cpu_seconds(one) for one in pid)
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -218,6 +259,60 @@ def sub_stats(sub_url: str) -> dict[str, Any]:
 
 def sub_reset(sub_url: str) -> None:
     http("POST", f"{sub_url}/_reset", body={})
+
+
+NOTES: list[str] = []
+"""Things the run saw besides the table (printed after it)."""
+
+
+def send_event(url: str, event_id: str, timeout: float = 10.0) -> int:
+    """POST one small binary-mode event stamped with ``benchsent``; the answer's status."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/bench",
+        "ce-type": "bench.serial",
+        "content-type": "application/json",
+        "ce-benchsent": str(time.monotonic_ns() // 1000),
+    }
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            resp.read()
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+def prime(url: str, sub_url: str, what: str, delivered: bool, timeout: float = 60.0) -> None:
+    """Send events to ``url`` until one is accepted (and, with ``delivered``, until one arrives
+    at the subscriber), so no measurement includes the making of a log stream: on a JetStream
+    cluster a new stream takes appends only once its replicas elected a leader. Notes what it
+    took when the first event did not make it."""
+    started = time.monotonic()
+    deadline = started + timeout
+    sends = failures = 0
+    while time.monotonic() < deadline:
+        before = int(sub_stats(sub_url)["count"])
+        sends += 1
+        if send_event(url, f"prime-{sends}") != 202:
+            failures += 1
+            time.sleep(0.05)
+            continue
+        if not delivered:
+            break
+        arrive_by = time.monotonic() + 3.0
+        while int(sub_stats(sub_url)["count"]) <= before and time.monotonic() < arrive_by:
+            time.sleep(0.01)
+        if int(sub_stats(sub_url)["count"]) > before:
+            break
+    else:
+        raise RuntimeError(f"{what} took no event in {timeout}s")
+    if sends > 1:
+        NOTES.append(
+            f"{what}: {sends} sends over {time.monotonic() - started:.1f} s before an event "
+            f"{'arrived' if delivered else 'was accepted'} ({failures} answered other than 202)"
+        )
 
 
 def wait_delivered(sub_url: str, expected: int, timeout: float) -> dict[str, Any]:
@@ -290,7 +385,7 @@ class Load:
         url: str,
         *,
         fanout: int,
-        pids: dict[str, int],
+        pids: Pids,
         drain_timeout: float = 60.0,
     ) -> Row:
         """Warm up, then load ``url`` for ``duration`` and (``fanout`` > 0) wait for the
@@ -349,6 +444,55 @@ def start_nginx(children: Children, work: Path) -> tuple[subprocess.Popen[bytes]
     return proc, port
 
 
+def http_json(url: str, timeout: float = 2.0) -> Any:
+    """A monitoring endpoint's JSON (no token: not kawa's API)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def start_nats(
+    children: Children, work: Path, replicas: int, timeout: float = 30.0
+) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    """``replicas`` private JetStream servers on loopback (a cluster when more than one), their
+    stores and logs under ``work``, ready: every server answers ``/healthz`` and, on a
+    cluster, names the same meta leader. Their processes and ``nats://`` URLs."""
+    if not Path(NATS_SERVER).exists():
+        raise RuntimeError("nats-server is not installed (needed for --backend jetstream)")
+    clients = [free_port() for _ in range(replicas)]
+    monitors = [free_port() for _ in range(replicas)]
+    routes = [free_port() for _ in range(replicas)]
+    cluster_name = f"kawa-bench-{os.getpid()}-{replicas}"
+    work.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(replicas):
+        name = f"n{i + 1}"
+        argv = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(clients[i])]
+        argv += ["-m", str(monitors[i]), "-js", "-sd", str(work / name), "--server_name", name]
+        if replicas > 1:
+            argv += ["--cluster", f"nats://127.0.0.1:{routes[i]}", "--cluster_name", cluster_name]
+            argv += ["--routes", ",".join(f"nats://127.0.0.1:{port}" for port in routes)]
+        procs.append(children.start(name, argv, log_dir=work))
+    deadline = time.monotonic() + timeout
+    for port in clients:
+        wait_port(port, timeout)
+    while True:
+        leaders: set[str] = set()
+        healthy = 0
+        for port in monitors:
+            with contextlib.suppress(OSError, ValueError):
+                if http_json(f"http://127.0.0.1:{port}/healthz").get("status") == "ok":
+                    healthy += 1
+                if replicas > 1:
+                    meta = http_json(f"http://127.0.0.1:{port}/jsz").get("meta_cluster") or {}
+                    leaders.add(str(meta.get("leader") or ""))
+        if healthy == replicas and (replicas == 1 or (len(leaders) == 1 and "" not in leaders)):
+            break
+        if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
+            raise RuntimeError(f"JetStream (R{replicas}) not ready in {timeout}s: see {work}")
+        time.sleep(0.1)
+    return procs, [f"nats://127.0.0.1:{port}" for port in clients]
+
+
 def start_kawa(
     children: Children,
     work: Path,
@@ -356,6 +500,7 @@ def start_kawa(
     durability: str,
     extra: tuple[str, ...] = (),
     child: str = "kawa",
+    label: str = "",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / child)]
@@ -376,6 +521,9 @@ def start_kawa(
         for i in range(triggers):
             wait_ready(url, "triggers", f"{name}-{i}")
     time.sleep(0.5)  # the data plane watches the store: let it start the consumers
+    for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
+        what = f"{label or child}: broker {name}"
+        prime(f"{url}/brokers/default/{name}", sub_url, what, delivered=triggers > 0)
     return proc, url
 
 
@@ -401,7 +549,7 @@ def get(url: str, plural: str, name: str) -> tuple[int, Any]:
     return http("GET", f"{url}{KINDS[plural][2]}/{plural}/{name}")
 
 
-def start_channels(url: str, sub_url: str) -> dict[str, str]:
+def start_channels(url: str, sub_url: str, label: str = "kawa") -> dict[str, str]:
     """A channel with 10 subscriptions, one with 1, and a 3-step echo Sequence: their
     addresses by name (``fan``, ``single``, ``seq``)."""
     for name, subscriptions in (("fan", 10), ("single", 1)):
@@ -431,6 +579,8 @@ def start_channels(url: str, sub_url: str) -> dict[str, str]:
         for i in range(subscriptions):
             wait_ready(url, "subscriptions", f"{name}-{i}")
     time.sleep(0.5)  # the data plane watches the store: let it start the consumers
+    for name, address in addresses.items():
+        prime(address, sub_url, f"{label}: {name}", delivered=True)
     return addresses
 
 
@@ -452,12 +602,12 @@ def paced(
     sub_url: str,
     rate: float,
     duration: float,
-    kawa_pid: int,
+    pids: Pids,
     what: str = "1 trigger",
 ) -> Row:
     quiesce(sub_url)
     sub_reset(sub_url)
-    before = cpu_seconds(kawa_pid)
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     argv = [sys.executable, str(ROLES), "pacer", "--url", url, "--rate", str(rate)]
     argv += ["--duration", str(duration)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
@@ -477,7 +627,10 @@ def paced(
         e2e_p99_ms=int(stats["p99_us"]) / 1000,
         e2e_max_ms=int(stats["max_us"]) / 1000,
         errors=int(summary["sent"]) - accepted,
-        cpu={"kawa": (cpu_seconds(kawa_pid) - before) / float(summary["elapsed_s"])},
+        cpu={
+            name: (cpu_seconds(pid) - before[name]) / float(summary["elapsed_s"])
+            for name, pid in pids.items()
+        },
         note=f"sender max lag {int(summary['max_sender_lag_us']) / 1000:.1f} ms",
     )
     return row
@@ -492,10 +645,11 @@ def channel_rows(
     url: str,
     sub_url: str,
     args: argparse.Namespace,
-    pids: dict[str, int],
+    pids: Pids,
+    label: str = "kawa",
 ) -> list[Row]:
     """Channel fan-out at saturation, then a channel and a Sequence at the open-loop rate."""
-    addresses = start_channels(url, sub_url)
+    addresses = start_channels(url, sub_url, label)
     rows = [
         load.measure(
             "kawa, channel, 10 subscriptions",
@@ -513,12 +667,12 @@ def channel_rows(
                 sub_url,
                 args.rate,
                 args.rate_duration,
-                pids["kawa"],
+                pids,
                 what=what,
             )
         )
     for name, what in (("single", "channel, 1 subscription"), ("seq", "Sequence of 3 steps")):
-        rows.append(one_at_a_time(addresses[name], sub_url, what, pids["kawa"]))
+        rows.append(one_at_a_time(addresses[name], sub_url, what, pids))
     for single, seq in ((rows[1], rows[2]), (rows[3], rows[4])):
         if single.e2e_p50_ms is not None and seq.e2e_p50_ms is not None:
             step = (seq.e2e_p50_ms - single.e2e_p50_ms) / 3
@@ -526,23 +680,14 @@ def channel_rows(
     return rows
 
 
-def one_at_a_time(url: str, sub_url: str, what: str, kawa_pid: int, count: int = 300) -> Row:
+def one_at_a_time(url: str, sub_url: str, what: str, pids: Pids, count: int = 300) -> Row:
     """``count`` events, each sent when the one before has arrived: latency without load."""
     quiesce(sub_url)
     sub_reset(sub_url)
-    before, started = cpu_seconds(kawa_pid), time.monotonic()
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.monotonic()
     for i in range(count):
-        headers = {
-            "ce-specversion": "1.0",
-            "ce-id": f"serial-{i}",
-            "ce-source": "/bench",
-            "ce-type": "bench.serial",
-            "content-type": "application/json",
-            "ce-benchsent": str(time.monotonic_ns() // 1000),
-        }
-        request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            resp.read()
+        send_event(url, f"serial-{i}")
         deadline = time.monotonic() + 10.0
         while int(sub_stats(sub_url)["count"]) <= i and time.monotonic() < deadline:
             time.sleep(0.0005)
@@ -555,7 +700,7 @@ def one_at_a_time(url: str, sub_url: str, what: str, kawa_pid: int, count: int =
         e2e_p50_ms=int(stats["p50_us"]) / 1000,
         e2e_p99_ms=int(stats["p99_us"]) / 1000,
         e2e_max_ms=int(stats["max_us"]) / 1000,
-        cpu={"kawa": (cpu_seconds(kawa_pid) - before) / elapsed},
+        cpu={name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()},
     )
 
 
@@ -565,7 +710,7 @@ def fmt(value: float | None, spec: str) -> str:
 
 def print_table(rows: list[Row]) -> None:
     header = (
-        f"{'target':<36} {'ingress/s':>10} {'202 p50':>8} {'202 p99':>8} "
+        f"{'target':<36} {'backend':<12} {'ingress/s':>10} {'202 p50':>8} {'202 p99':>8} "
         f"{'delivered/s':>11} {'e2e p50':>8} {'e2e p99':>8} {'e2e max':>8} {'err':>4}  cpu"
     )
     print(header)
@@ -573,8 +718,9 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         cpu = " ".join(f"{k}={v:.0%}" for k, v in r.cpu.items())
         line = (
-            f"{r.target:<36} {r.ingress_rate:>10,.0f} {r.ingress_p50_ms:>8.2f} "
-            f"{r.ingress_p99_ms:>8.2f} {fmt(r.delivered_rate, '>11,.0f')} "
+            f"{r.target:<36} {r.backend or '-':<12} {r.ingress_rate:>10,.0f} "
+            f"{r.ingress_p50_ms:>8.2f} {r.ingress_p99_ms:>8.2f} "
+            f"{fmt(r.delivered_rate, '>11,.0f')} "
             f"{fmt(r.e2e_p50_ms, '>8.2f')} {fmt(r.e2e_p99_ms, '>8.2f')} "
             f"{fmt(r.e2e_max_ms, '>8.2f')} {r.errors:>4}  {cpu}"
         )
@@ -583,28 +729,63 @@ def print_table(rows: list[Row]) -> None:
     print("* = run after the saturation runs, while kawa trims their records from the log")
 
 
-def ratios(rows: list[Row]) -> None:
-    by = {r.target: r for r in rows}
-    kawa1 = by.get("kawa, 1 trigger")
-    forwarder = by.get("naive forwarder (aiohttp + SDK)")
-    nginx = by.get("nginx return 202 (ceiling)")
-    ingress = by.get("kawa, ingress only")
-    if kawa1 and forwarder and kawa1.delivered_rate and forwarder.delivered_rate:
-        print(
-            f"kawa 1 trigger / forwarder (delivered/s): "
-            f"{kawa1.delivered_rate / forwarder.delivered_rate:.2f}"
-        )
-    if kawa1 and nginx and kawa1.delivered_rate:
-        share = kawa1.delivered_rate / nginx.ingress_rate
-        print(f"kawa 1 trigger delivered / nginx 202s: {share:.3f}")
-    if ingress and nginx:
-        print(f"kawa ingress / nginx 202s: {ingress.ingress_rate / nginx.ingress_rate:.3f}")
-    fan, ten = by.get("kawa, channel, 10 subscriptions"), by.get("kawa, 10 triggers")
-    if fan and ten and fan.delivered_rate and ten.delivered_rate:
-        print(
-            f"channel 10 subscriptions / broker 10 triggers (delivered/s): "
-            f"{fan.delivered_rate / ten.delivered_rate:.2f}"
-        )
+def print_side_by_side(rows: list[Row], backends: list[Backend]) -> None:
+    """The kawa rows again, one column group per backend: delivered/s (ingress/s where nothing
+    is delivered) and e2e p50 / p99 in ms."""
+    labels = [backend.label for backend in backends]
+    if len(labels) < 2:
+        return
+    by = {(r.target, r.backend): r for r in rows if r.backend}
+    targets = list(dict.fromkeys(r.target for r in rows if r.backend))
+    width, first = 30, max(len("kawa target"), *(len(target) for target in targets))
+    print()
+    print(f"{'kawa target':<{first}}" + "".join(f" {label:>{width}}" for label in labels))
+    print(f"{'':<{first}}" + "".join(f" {'events/s  p50 / p99 ms':>{width}}" for _ in labels))
+    print("-" * (first + (width + 1) * len(labels)))
+    for target in targets:
+        cells = []
+        for label in labels:
+            r = by.get((target, label))
+            if r is None:
+                cells.append(f"{'-':>{width}}")
+                continue
+            rate = r.delivered_rate if r.delivered_rate is not None else r.ingress_rate
+            p50 = r.e2e_p50_ms if r.e2e_p50_ms is not None else r.ingress_p50_ms
+            p99 = r.e2e_p99_ms if r.e2e_p99_ms is not None else r.ingress_p99_ms
+            cells.append(f"{f'{rate:,.0f}  {p50:.2f} / {p99:.2f}':>{width}}")
+        print(f"{target:<{first}}" + "".join(f" {cell}" for cell in cells))
+    print("events/s = delivered/s (ingress/s and 202 latency for 'ingress only')")
+
+
+def ratios(rows: list[Row], backends: list[Backend]) -> None:
+    forwarder = nginx = None
+    for r in rows:
+        if r.target == "naive forwarder (aiohttp + SDK)":
+            forwarder = r
+        elif r.target == "nginx return 202 (ceiling)":
+            nginx = r
+    for backend in backends:
+        by = {r.target: r for r in rows if r.backend == backend.label}
+        tag = f"[{backend.label}] " if len(backends) > 1 or backend.kind != "sqlite" else ""
+        kawa1, ingress = by.get("kawa, 1 trigger"), by.get("kawa, ingress only")
+        if kawa1 and forwarder and kawa1.delivered_rate and forwarder.delivered_rate:
+            print(
+                f"{tag}kawa 1 trigger / forwarder (delivered/s): "
+                f"{kawa1.delivered_rate / forwarder.delivered_rate:.2f}"
+            )
+        if kawa1 and nginx and kawa1.delivered_rate:
+            share = kawa1.delivered_rate / nginx.ingress_rate
+            print(f"{tag}kawa 1 trigger delivered / nginx 202s: {share:.3f}")
+        if ingress and nginx:
+            print(
+                f"{tag}kawa ingress / nginx 202s: {ingress.ingress_rate / nginx.ingress_rate:.3f}"
+            )
+        fan, ten = by.get("kawa, channel, 10 subscriptions"), by.get("kawa, 10 triggers")
+        if fan and ten and fan.delivered_rate and ten.delivered_rate:
+            print(
+                f"{tag}channel 10 subscriptions / broker 10 triggers (delivered/s): "
+                f"{fan.delivered_rate / ten.delivered_rate:.2f}"
+            )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -617,6 +798,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-duration", type=float, default=10.0, help="open-loop seconds")
     parser.add_argument(
         "--durability", choices=("full", "normal", "off"), default="full", help="kawa's log"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="what kawa runs on: sqlite (default), jetstream (private nats-server), or both "
+        "(every kawa phase once per backend, side by side)",
+    )
+    parser.add_argument(
+        "--nats-replicas",
+        type=int,
+        action="append",
+        choices=(1, 3),
+        help="JetStream replicas: 1 (one server, the default) or 3 (a three-server cluster); "
+        "repeatable to run both",
     )
     parser.add_argument(
         "--lag", type=float, default=1.0, help="--max-delivery-lag of the backpressure run (s)"
@@ -637,7 +833,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rate must be in (0, 100000]")
     if not 0 < args.lag <= 60:
         parser.error("--lag must be in (0, 60]")
+    if args.nats_replicas and args.backend == "sqlite":
+        parser.error("--nats-replicas needs --backend jetstream or both")
     return args
+
+
+def backends_of(args: argparse.Namespace) -> list[Backend]:
+    found = [Backend("sqlite")] if args.backend in ("sqlite", "both") else []
+    if args.backend in ("jetstream", "both"):
+        replicas = dict.fromkeys(args.nats_replicas or [1])  # in the order given, once each
+        found += [Backend("jetstream", n) for n in replicas]
+    return found
 
 
 @contextlib.contextmanager
@@ -652,11 +858,113 @@ def workdir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def kawa_rows(
+    children: Children,
+    work: Path,
+    load: Load,
+    sub: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+    only: set[str],
+    backend: Backend,
+) -> list[Row]:
+    """Every kawa phase of the run on one backend. On JetStream each kawa gets fresh NATS
+    servers (the backpressure kawa would find the first one's resources in the store), started
+    and stopped here."""
+    rows: list[Row] = []
+    sub_url = load.sub_url
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def backend_args(round_: str) -> tuple[tuple[str, ...], Pids]:
+        if backend.kind != "jetstream":
+            return (), {}
+        for proc in servers:
+            children.stop(proc)
+        started, urls = start_nats(children, work / round_, backend.replicas)
+        servers[:] = started
+        extra = ("--nats", ",".join(urls), "--nats-replicas", str(backend.replicas))
+        return extra, {"nats": tuple(proc.pid for proc in started)}
+
+    try:
+        if only & {"kawa", "paced", "channels"}:
+            extra, nats_pids = backend_args(f"nats-{backend.slug}")
+            kawa, url = start_kawa(
+                children,
+                work,
+                sub_url,
+                args.durability,
+                extra,
+                child=f"kawa-{backend.slug}",
+                label=f"kawa {backend.label}",
+            )
+            pids: Pids = {"kawa": kawa.pid, **nats_pids, "subscriber": sub.pid}
+            paced_pids: Pids = {"kawa": kawa.pid, **nats_pids}
+            paced_url = f"{url}/brokers/default/one"
+            if "paced" in only:  # steady state: a fresh log, nothing to trim
+                rows.append(
+                    paced(children, paced_url, sub_url, args.rate, args.rate_duration, paced_pids)
+                )
+            if "kawa" in only:
+                for target, broker, fanout in (
+                    ("kawa, ingress only", "ingress", 0),
+                    ("kawa, 1 trigger", "one", 1),
+                    ("kawa, 10 triggers", "ten", 10),
+                ):
+                    rows.append(
+                        load.measure(
+                            target,
+                            f"{url}/brokers/default/{broker}",
+                            fanout=fanout,
+                            pids=pids,
+                            drain_timeout=120.0,
+                        )
+                    )
+            if "channels" in only:
+                rows.extend(
+                    channel_rows(children, load, url, sub_url, args, pids, f"kawa {backend.label}")
+                )
+            if "paced" in only and "kawa" in only:  # again, while the log trims the backlog
+                row = paced(children, paced_url, sub_url, args.rate, args.rate_duration, paced_pids)
+                row.target += " *"
+                rows.append(row)
+            children.stop(kawa)
+        if "backpressure" in only:
+            extra, nats_pids = backend_args(f"nats-lag-{backend.slug}")
+            bounded, url = start_kawa(
+                children,
+                work,
+                sub_url,
+                args.durability,
+                (*extra, "--max-delivery-lag", str(args.lag)),
+                child=f"kawa-lag-{backend.slug}",
+                label=f"kawa {backend.label} (lag bound)",
+            )
+            row = load.measure(
+                f"kawa, 10 triggers, lag bound {args.lag:g}s",
+                f"{url}/brokers/default/ten",
+                fanout=10,
+                pids={"kawa": bounded.pid, **nats_pids, "subscriber": sub.pid},
+                drain_timeout=120.0,
+            )
+            row.note = (row.note + "; " if row.note else "") + "err = 429 answers"
+            rows.append(row)
+            children.stop(bounded)
+    finally:
+        for proc in servers:
+            children.stop(proc)
+    for row in rows:
+        row.backend = backend.label
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     only = set(args.only or TARGETS)
+    backends = backends_of(args)
     if shutil.which("wrk") is None:
         print("wrk is not installed: run 'bash bench/setup.sh'", file=sys.stderr)
+        return 2
+    if any(b.kind == "jetstream" for b in backends) and not Path(NATS_SERVER).exists():
+        print("nats-server is not installed (needed for --backend jetstream)", file=sys.stderr)
         return 2
     rows: list[Row] = []
     with workdir(args.keep) as work:
@@ -701,65 +1009,20 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 children.stop(fwd)
-            if only & {"kawa", "paced", "channels"}:
-                kawa, url = start_kawa(children, work, sub_url, args.durability)
-                pids = {"kawa": kawa.pid, "subscriber": sub.pid}
-                paced_url = f"{url}/brokers/default/one"
-                if "paced" in only:  # steady state: a fresh log, nothing to trim
-                    rows.append(
-                        paced(children, paced_url, sub_url, args.rate, args.rate_duration, kawa.pid)
-                    )
-                if "kawa" in only:
-                    for target, broker, fanout in (
-                        ("kawa, ingress only", "ingress", 0),
-                        ("kawa, 1 trigger", "one", 1),
-                        ("kawa, 10 triggers", "ten", 10),
-                    ):
-                        rows.append(
-                            load.measure(
-                                target,
-                                f"{url}/brokers/default/{broker}",
-                                fanout=fanout,
-                                pids=pids,
-                                drain_timeout=120.0,
-                            )
-                        )
-                if "channels" in only:
-                    rows.extend(channel_rows(children, load, url, sub_url, args, pids))
-                if "paced" in only and "kawa" in only:  # again, while the log trims the backlog
-                    row = paced(
-                        children, paced_url, sub_url, args.rate, args.rate_duration, kawa.pid
-                    )
-                    row.target += " *"
-                    rows.append(row)
-                children.stop(kawa)
-            if "backpressure" in only:
-                bounded, url = start_kawa(
-                    children,
-                    work,
-                    sub_url,
-                    args.durability,
-                    ("--max-delivery-lag", str(args.lag)),
-                    child="kawa-lag",
-                )
-                row = load.measure(
-                    f"kawa, 10 triggers, lag bound {args.lag:g}s",
-                    f"{url}/brokers/default/ten",
-                    fanout=10,
-                    pids={"kawa": bounded.pid, "subscriber": sub.pid},
-                    drain_timeout=120.0,
-                )
-                row.note = (row.note + "; " if row.note else "") + "err = 429 answers"
-                rows.append(row)
-                children.stop(bounded)
+            for backend in backends:
+                rows.extend(kawa_rows(children, work, load, sub, args, only, backend))
         finally:
             children.stop_all()
     print(
         f"\n{os.cpu_count()} CPUs; wrk -t{args.threads} -c{args.connections} "
-        f"-d{args.duration:g}s per target; kawa durability={args.durability}\n"
+        f"-d{args.duration:g}s per target; kawa durability={args.durability} (SQLite); "
+        f"backends: {', '.join(b.label for b in backends)}\n"
     )
     print_table(rows)
-    ratios(rows)
+    ratios(rows, backends)
+    print_side_by_side(rows, backends)
+    for note in NOTES:
+        print(f"note: {note}")
     return 0
 
 
