@@ -41,6 +41,8 @@ from kawa.eventlog._js_names import Names, StreamNames
 
 API: Final = "$JS.API"
 API_TIMEOUT: Final = 5.0
+LEADER_WAIT: Final = 5.0
+"""Seconds a new replicated stream may take to elect its leader before appends go on."""
 DUPLICATE_WINDOW: Final = 120.0
 """Seconds within which a record with the same ``Nats-Msg-Id`` is stored once."""
 STREAM_EXISTS: Final = 10058
@@ -214,6 +216,8 @@ async def ensure(
             if err.err_code != STREAM_EXISTS:
                 raise
         else:
+            if replicas > 1:
+                await _led(js, n.stream)
             if mark == 0:
                 return
         existing = await info(js, n.stream)
@@ -229,6 +233,17 @@ async def ensure(
     if state.last_seq < mark:
         await purge_below(client, n.stream, mark + 1)
     await js.update_stream(config(names, n, kawa_name, replicas, max_bytes, initial=False))
+
+
+async def _led(js: JetStreamContext, name: str) -> None:
+    """Wait (a bounded while) until the new replicated stream ``name`` has a leader: before
+    that, JetStream answers its first publishes with "no response from stream"."""
+    deadline = asyncio.get_running_loop().time() + LEADER_WAIT
+    while asyncio.get_running_loop().time() < deadline:
+        found = await info(js, name)
+        if found is None or (found.cluster is not None and found.cluster.leader):
+            return
+        await asyncio.sleep(0.02)
 
 
 async def delete(js: JetStreamContext, kv: KeyValue, n: StreamNames) -> bool:
