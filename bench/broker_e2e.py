@@ -71,6 +71,7 @@ FLOWS = "/apis/flows.knative.dev/v1/namespaces/default"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BACKENDS = ("sqlite", "jetstream", "both")
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
+RUN = time.time_ns()
 
 WRK_SCRIPT = r"""
 local ffi = require("ffi")
@@ -80,6 +81,18 @@ int clock_gettime(int clk, bench_timespec *tp);
 ]]
 local ts = ffi.new("bench_timespec")
 local counter = 0
+-- CloudEvents ids are unique per source: each wrk thread numbers its own events, so the id
+-- carries the thread and the run (a JetStream log keeps a resent source+id once)
+local threads = 0
+local prefix = ""
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+init = function(args)
+  ffi.C.clock_gettime(0, ts)
+  prefix = string.format("%d.%d-%d-", tonumber(ts.tv_sec), tonumber(ts.tv_nsec), tid or 0)
+end
 wrk.method = "POST"
 wrk.body = '{"message":"hello from the kawa benchmark","padding":"'
   .. string.rep("x", 40) .. '"}'
@@ -91,7 +104,7 @@ wrk.headers["content-type"] = "application/json"
 request = function()
   counter = counter + 1
   ffi.C.clock_gettime(1, ts)
-  wrk.headers["ce-id"] = tostring(counter)
+  wrk.headers["ce-id"] = prefix .. tostring(counter)
   wrk.headers["ce-benchsent"] = string.format("%d",
     tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000))
   return wrk.format()
@@ -269,7 +282,7 @@ def send_event(url: str, event_id: str, timeout: float = 10.0) -> int:
     """POST one small binary-mode event stamped with ``benchsent``; the answer's status."""
     headers = {
         "ce-specversion": "1.0",
-        "ce-id": event_id,
+        "ce-id": f"{RUN}-{event_id}",  # ids are unique per source: never repeat across runs
         "ce-source": "/bench",
         "ce-type": "bench.serial",
         "content-type": "application/json",

@@ -141,6 +141,7 @@ def run_forwarder(port: int, sink: str) -> None:
 
 async def run_pacer(url: str, rate: float, duration: float, connections: int) -> None:
     total = int(rate * duration)
+    run = time.time_ns()
     base_headers = {
         "ce-specversion": "1.0",
         "ce-type": "bench.event",
@@ -158,7 +159,7 @@ async def run_pacer(url: str, rate: float, duration: float, connections: int) ->
         async def one(i: int, due_us: int) -> None:
             nonlocal errors
             headers = dict(base_headers)
-            headers["ce-id"] = f"p{i}"
+            headers["ce-id"] = f"{run}-p{i}"  # unique per run: ids are unique per source
             headers[SENT_HEADER] = str(due_us)
             try:
                 async with session.post(url, data=body, headers=headers) as response:
