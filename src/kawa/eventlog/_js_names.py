@@ -17,6 +17,7 @@ seq is set. Cursors and high-water marks live in the KV bucket ``<prefix>_eventl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ _PLAIN: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 _PREFIX: Final = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 
+@functools.lru_cache(maxsize=8192)
 def token(name: str) -> str:
     """``name`` in the characters every JetStream name allows; distinct names stay distinct."""
     text = "".join(chr(b) if b in _PLAIN else f"_{b:02X}" for b in name.encode())
@@ -83,7 +85,7 @@ class Names:
         return f"{self.prefix}.log.>"
 
     def of(self, stream: str) -> StreamNames:
-        return self.of_token(token(stream))
+        return _of(self, stream)
 
     def of_token(self, t: str) -> StreamNames:
         """The names of the stream whose token is ``t``."""
@@ -102,3 +104,9 @@ class Names:
     @staticmethod
     def cursor_key(consumer: str) -> str:
         return f"c.{token(consumer)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _of(names: Names, stream: str) -> StreamNames:
+    """:meth:`Names.of`, cached: every append and read asks."""
+    return names.of_token(token(stream))

@@ -100,6 +100,7 @@ class JetStreamEventLog:
         self._signals = StreamSignals()
         self._publishing = asyncio.Lock()
         self._ticks: Subscription | None = None
+        self._subscribing = asyncio.Lock()
         self._publisher: AckedPublisher | None = None
         self._closed = False
         self._closing = asyncio.Event()
@@ -140,7 +141,6 @@ class JetStreamEventLog:
                 owns_client=owns,
                 max_stream_bytes=max_stream_bytes,
             )
-            log._ticks = await client.subscribe(names.ticks, cb=log._on_tick)
             log._publisher = await AckedPublisher.open(client)
             await client.flush()  # the server knows the subscription before any check
         except BaseException:
@@ -161,8 +161,9 @@ class JetStreamEventLog:
             return []
         n = self._names.of(stream)
         for attempt in (1, 2):
-            async with _failures(f"appending to stream {stream!r}"):
-                await self.ensure_stream(stream)
+            async with _failures("appending to stream", stream):
+                if n.stream not in self._ready:
+                    await self.ensure_stream(stream)
                 acks = await self._publish(n, payloads, ids)
             errors = [ack for ack in acks if isinstance(ack, BaseException)]
             gone = [e for e in errors if isinstance(e, js_errors.NoStreamResponseError)]
@@ -297,6 +298,16 @@ class JetStreamEventLog:
         base.check_stream(stream)
         if self._closed:
             return False
+        if self._ticks is None:
+            hearing = asyncio.ensure_future(self._hear_ticks())
+            closing = asyncio.ensure_future(self._closing.wait())
+            await asyncio.wait((hearing, closing), return_when=asyncio.FIRST_COMPLETED)
+            closing.cancel()
+            if self._closed:  # closing ends a wait at once (nats-py's flush would not)
+                hearing.cancel()
+                await asyncio.gather(hearing, return_exceptions=True)
+                return False
+            hearing.result()
         n = self._names.of(stream)
         reconnects = int(self._client.stats["reconnects"])
         if self._known.get(n.token, 0) <= after and self._checked.get(n.token) != reconnects:
@@ -315,6 +326,17 @@ class JetStreamEventLog:
             check.result()
             self._checked[n.token] = reconnects
         return await self._signals.wait(n.token, after, timeout, self._known_seq)
+
+    async def _hear_ticks(self) -> None:
+        """Subscribe to the ticks on the first wait (the feeds do not need them, and each one
+        costs a message per stored record). Streams are checked once after it."""
+        async with self._subscribing:
+            if self._ticks is None:
+                async with _failures("subscribing to the event log's ticks"):
+                    ticks = await self._client.subscribe(self._names.ticks, cb=self._on_tick)
+                    await self._client.flush()
+                self._ticks = ticks
+                self._checked.clear()
 
     def _known_seq(self, token: str) -> int:
         return self._known.get(token, 0)
@@ -508,14 +530,15 @@ class JetStreamEventLog:
 
 
 @contextlib.asynccontextmanager
-async def _failures(what: str) -> AsyncIterator[None]:
-    """Turn nats-py's errors into kawa's (retryable unless the configuration is wrong)."""
+async def _failures(what: str, stream: str | None = None) -> AsyncIterator[None]:
+    """Turn nats-py's errors into kawa's (retryable unless the configuration is wrong);
+    ``what`` failed (on ``stream``, named only when it failed: appends are hot)."""
     # nats-py's requests can swallow a cancel (bpo-42130): kawa.jetstream gives it back.
     with jetstream.keeping_cancellation():
         try:
             yield
         except (nats.errors.Error, TimeoutError, OSError) as err:
-            raise _failure(err, what) from err
+            raise _failure(err, what if stream is None else f"{what} {stream!r}") from err
 
 
 def _failure(err: BaseException, what: str) -> KawaError:
