@@ -255,6 +255,17 @@ def _violation(text: str) -> str:
     return f"{head}{quote}{'.'.join(tokens)}{quote}{tail}"
 
 
+async def close(client: Client) -> None:
+    """Close ``client``, also while its server is gone. nats-py (2.16) flushes on close what
+    it buffered while disconnected, fails half way with ``ConnectionResetError`` and leaves
+    its subscriptions' tasks running; nothing buffered then can be sent any more, so it is
+    dropped first."""
+    if not client.is_connected:
+        client._pending.clear()
+        client._pending_data_size = 0
+    await client.close()
+
+
 def _describe(err: BaseException) -> str:
     text = str(err) or type(err).__name__
     if "Authorization" in text or "authorization" in text:

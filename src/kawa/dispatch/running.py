@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Final, Generic, TypeVar
 
 from kawa.dispatch.consumer import Consumer
-from kawa.errors import InsufficientStorageError, KawaError
+from kawa.errors import InsufficientStorageError, KawaError, TemporaryError
 from kawa.eventlog.base import EventLog
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ async def _supervise(consumer: Consumer) -> None:
         try:
             await consumer.run()
             return
+        except TemporaryError as err:  # the log is away for a while (a NATS failover)
+            failures += 1
+            delay = min(30.0, 0.1 * 2**failures)
+            log.warning("%s: %s; restarting in %.1fs", consumer.target.label, err, delay)
+            consumer.started.set()
+            await asyncio.sleep(delay)
         except Exception:
             failures += 1
             delay = min(30.0, 0.1 * 2**failures)

@@ -526,7 +526,7 @@ class JetStreamEventLog:
             with contextlib.suppress(nats.errors.Error):  # the connection is already gone
                 await self._ticks.unsubscribe()
         if self._owns_client:
-            await self._client.close()
+            await jetstream.close(self._client)  # also when the server is gone
 
 
 @contextlib.asynccontextmanager

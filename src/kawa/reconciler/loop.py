@@ -10,7 +10,9 @@ while waiting; one key is never reconciled by two tasks at once; keys are reconc
 workers in parallel. A reconcile that raises :class:`kawa.errors.TemporaryError` is retried
 after its delay; any other error is logged and retried with exponential backoff (capped), as
 Kubernetes controllers do. Everything is reconciled again every ``resync`` seconds, a safety
-net for changes no watch reports.
+net for changes no watch reports. A store failing for a while (a NATS server of the JetStream
+store died) stops nothing: the informers wait and resume, a resync that cannot list waits for
+the next round.
 
 Started by :mod:`kawa.runtime`; built by the controllers and the sources (see
 :func:`own`, :func:`in_namespace` and :func:`every` for the usual mappers).
@@ -150,11 +152,14 @@ class Controller:
         while True:
             await asyncio.sleep(interval)
             for watch in self._watches:
-                listed = await self._store.list(watch.resource)
-                for obj in listed.items:
-                    event = WatchEvent("ADDED", obj, listed.resource_version)
-                    for key in await watch.mapper(event):
-                        self.queue.add(key)
+                try:
+                    listed = await self._store.list(watch.resource)
+                    for obj in listed.items:
+                        event = WatchEvent("ADDED", obj, listed.resource_version)
+                        for key in await watch.mapper(event):
+                            self.queue.add(key)
+                except TemporaryError as err:  # the store fails for now: the next round
+                    log.warning("%s: resync of %s: %s", self.name, watch.resource, err)
 
     async def _watch(self, resource: str) -> None:
         mappers = self._mappers.get(resource, [])

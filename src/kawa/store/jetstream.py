@@ -95,6 +95,7 @@ class JetStreamResourceStore:
         self.stream = f"KV_{bucket}"
         self._client = client
         self._js = js
+        self._reads_js = client.jetstream(timeout=reads.API_TIMEOUT)
         self._history = history
         self._owns_client = owns_client
         self._closing: set[asyncio.Queue[Msg | None]] = set()
@@ -172,7 +173,7 @@ class JetStreamResourceStore:
     async def list(self, resource: str, namespace: str | None = None) -> ListResult:
         try:
             items, version = await reads.snapshot(
-                self._js, self.stream, self.bucket, resource, namespace
+                self._reads_js, self.stream, self.bucket, resource, namespace
             )
         except (nats.errors.Error, TimeoutError) as err:
             raise self._unavailable(f"listing {resource}", err) from err
@@ -286,7 +287,7 @@ class JetStreamResourceStore:
         self, resource: str, namespace: str | None = None, since: int | None = None
     ) -> AsyncIterator[WatchEvent]:
         return reads.changes(
-            self._js, self.stream, self.bucket, resource, namespace, since, self._closing
+            self._reads_js, self.stream, self.bucket, resource, namespace, since, self._closing
         )
 
     async def close(self) -> None:
@@ -298,7 +299,7 @@ class JetStreamResourceStore:
                 await self._sweeper
         if self._owns_client:
             await asyncio.sleep(0)  # let the watches end before their connection does
-            await self._client.close()
+            await jetstream.close(self._client)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -306,6 +307,9 @@ class JetStreamResourceStore:
         return f"$KV.{self.bucket}.{reads.kv_key(key)}"
 
     def _unavailable(self, what: str, err: BaseException) -> TemporaryError:
+        """The error to raise for a failed request; a cancellation the request swallowed
+        instead (see :func:`~kawa.store.jetstream_reads.raise_if_cancelled`)."""
+        reads.raise_if_cancelled()
         return TemporaryError(f"{what}: JetStream bucket {self.bucket} failed: {err or type(err)}")
 
 

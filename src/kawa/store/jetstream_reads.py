@@ -17,6 +17,11 @@ are skipped by watches.
 replays the stream after a resourceVersion and goes on live, raising
 :class:`~kawa.errors.GoneError` at the first sequence the stream no longer holds. Both are
 called by :class:`kawa.store.jetstream.JetStreamResourceStore` only.
+
+A server of a cluster may die: both ask for their consumer again when the request goes
+unanswered (:data:`CONSUMER_TRIES`), a watch's consumer is made again when its heartbeats stop
+(:data:`WATCH_HEARTBEAT`), a watch that cannot start fails with
+:class:`~kawa.errors.TemporaryError`, and neither waits for its consumer's deletion.
 """
 
 from __future__ import annotations
@@ -44,6 +49,17 @@ KV_OPERATION: Final = "KV-Operation"
 DELETED_OPERATIONS: Final = frozenset({"DEL", "PURGE"})
 LIST_TIMEOUT: Final = 10.0
 """Seconds a list may wait for its snapshot from the server."""
+API_TIMEOUT: Final = 2.0
+"""Seconds a list's or watch's JetStream API request (consumer creation above all) waits."""
+CONSUMER_TRIES: Final = 5
+"""Times a list or watch asks for its consumer before it fails. nats-server 2.11 and before
+place an ephemeral consumer of a replicated stream on any of the stream's servers, a dead one
+too (fixed by nats-server pull request 7165): with one server of three down, a third or more
+of the requests go unanswered; the next request is placed afresh."""
+
+WATCH_HEARTBEAT: Final = 1.0
+"""Seconds between the heartbeats of an idle watch's consumer: nats-py makes the consumer
+again after two missed ones (its server died), asking again every two until it is made."""
 
 _PLAIN: Final = frozenset(string.ascii_letters + string.digits + "-_")
 
@@ -128,28 +144,39 @@ async def _subscribe(
     async def deliver(msg: Msg) -> None:
         queue.put_nowait(msg)
 
-    config = api.ConsumerConfig(opt_start_seq=start, inactive_threshold=60.0)
-    if not ordered:
-        config.ack_policy = api.AckPolicy.NONE
-    return await js.subscribe(
-        subjects,
-        stream=stream,
-        cb=deliver,
-        ordered_consumer=ordered,
-        deliver_policy=policy,
-        config=config,
-    )
+    attempt = 1
+    while True:
+        config = api.ConsumerConfig(opt_start_seq=start, inactive_threshold=60.0)
+        if not ordered:
+            config.ack_policy = api.AckPolicy.NONE
+        try:
+            return await js.subscribe(
+                subjects,
+                stream=stream,
+                cb=deliver,
+                ordered_consumer=ordered,
+                idle_heartbeat=WATCH_HEARTBEAT if ordered else None,
+                deliver_policy=policy,
+                config=config,
+            )
+        except nats.errors.TimeoutError:
+            if attempt == CONSUMER_TRIES:
+                raise
+            raise_if_cancelled()
+            attempt += 1
 
 
 async def _release(js: JetStreamContext, sub: JetStreamContext.PushSubscription) -> None:
-    """Unsubscribe and delete the consumer (best effort: the server drops it when idle)."""
+    """Unsubscribe and ask for the consumer's deletion without waiting for the answer (best
+    effort: the server drops it when idle anyway). Waiting would hold up every watch's end,
+    and so kawa's shutdown, for the API timeout when the consumer's server is gone."""
     with (
         jetstream.keeping_cancellation(),
         contextlib.suppress(nats.errors.Error, js_errors.Error, TimeoutError),
     ):
         consumer = sub._consumer  # the current one (an ordered consumer may have been renewed)
         await sub.unsubscribe()
-        await js.delete_consumer(sub._stream, consumer)
+        await js._nc.publish(f"{js._prefix}.CONSUMER.DELETE.{sub._stream}.{consumer}")
 
 
 async def snapshot(
@@ -223,21 +250,26 @@ async def changes(
     sub: JetStreamContext.PushSubscription | None = None
     try:
         with jetstream.keeping_cancellation():  # else a watch would wait for ever
-            info = await js.stream_info(stream)
-            last, first = info.state.last_seq, info.state.first_seq
-            if since is None:
-                since = last
-            elif since < last and since + 1 < first:
-                raise _gone(since, first)
-            sub = await _subscribe(
-                js,
-                stream,
-                f"$KV.{bucket}.>",
-                queue,
-                ordered=True,
-                policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                start=since + 1,
-            )
+            try:
+                info = await js.stream_info(stream)
+                last, first = info.state.last_seq, info.state.first_seq
+                if since is None:
+                    since = last
+                elif since < last and since + 1 < first:
+                    raise _gone(since, first)
+                sub = await _subscribe(
+                    js,
+                    stream,
+                    f"$KV.{bucket}.>",
+                    queue,
+                    ordered=True,
+                    policy=api.DeliverPolicy.BY_START_SEQUENCE,
+                    start=since + 1,
+                )
+            except (nats.errors.Error, TimeoutError) as err:
+                raise TemporaryError(
+                    f"watching {resource}: JetStream bucket {bucket} failed: {err or type(err)}"
+                ) from err
         selector = _Selector(token(resource), None if namespace is None else token(namespace))
         expected = since + 1
         while True:
@@ -258,6 +290,17 @@ async def changes(
         closing.discard(queue)
         if sub is not None:
             await _release(js, sub)
+
+
+def raise_if_cancelled() -> None:
+    """Deliver a cancellation that a request swallowed: on Python 3.11, ``asyncio.wait_for``
+    (nats-py's requests) returns the answer, or fails with its timeout, and drops the cancel
+    when both come at once (bpo-42130); the task still counts the request. A watch would then
+    wait for ever, and a caller that retries a :class:`~kawa.errors.TemporaryError` (an
+    informer, a controller's worker) would go on, holding up the shutdown of kawa."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _gone(since: int, oldest: int) -> GoneError:

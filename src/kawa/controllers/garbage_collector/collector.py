@@ -40,7 +40,7 @@ from kawa.apis.registry import SCHEME, Scheme
 from kawa.controllers.garbage_collector.graph import Graph, Node, OwnerRef, kind_of, resolve
 from kawa.controllers.garbage_collector.graph import owner_refs as refs_of
 from kawa.errors import ConflictError, NotFoundError, TemporaryError
-from kawa.reconciler.informer import inform
+from kawa.reconciler.informer import inform, list_retrying
 from kawa.reconciler.loop import Controller
 from kawa.store import finalizers
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
@@ -86,7 +86,7 @@ class GarbageCollector:
         resources = sorted({rk.resource for rk in self._scheme.kinds})
         since: dict[str, int] = {}
         for resource in resources:
-            listed = await self._store.list(resource)
+            listed = await list_retrying(self._store, resource)
             for obj in listed.items:
                 self._observe(resource, WatchEvent("ADDED", obj, listed.resource_version))
             since[resource] = listed.resource_version
