@@ -96,8 +96,11 @@ class LeaderElector:
         timing: Timing | None = None,
         clock: Clock = time.monotonic,
         wall: WallClock = _now,
+        release_on_cancel: bool = True,
     ) -> None:
         self.store = store
+        self.release_on_cancel = release_on_cancel
+        """Whether a stop releases the lease (False: it expires, as after a crash)."""
         self.identity = identity
         self.key = ResourceKey(LEASES, namespace, name)
         self.timing = timing or Timing()
@@ -130,7 +133,8 @@ class LeaderElector:
         finally:
             if self._leading:
                 self._leading = False
-                await self._release_bounded()
+                if self.release_on_cancel:
+                    await self._release_bounded()
 
     # -- candidate and leader ----------------------------------------------------------------
 
