@@ -36,6 +36,7 @@ from aiohttp import web
 
 from kawa import allocator, files, jetstream
 from kawa.apis import core
+from kawa.apis.core import pod as core_pod
 from kawa.apis.registry import SCHEME
 from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
@@ -59,6 +60,8 @@ from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
+from kawa.coordination.election import LeaderElector, Timing
+from kawa.coordination.node_lease import NodeLease
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
@@ -159,6 +162,11 @@ class Config:
     """Timeouts, connection cap and body budget of both ports (docs/http-server-limits.md)."""
     nats: NatsOptions | None = None
     """NATS JetStream (``kawa up --nats``), for the ``jetstream`` backends."""
+    node_name: str = core_pod.NODE_NAME
+    """This node's name (``kawa up --node-name``): its identity in leader election and its
+    heartbeat Lease in ``kube-node-lease``."""
+    leader_election: Timing = field(default_factory=Timing)
+    """Lease duration, renew deadline and retry period of leader election."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,29 +410,13 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 tg.create_task(kubelet.run(), name="kubelet")
                 await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
-                collector = garbage_collector(store)
-                tg.create_task(collector.run(), name=f"controller-{collector.name}")
-                for controller in [
-                    namespace_controller(store),
-                    pending_controller(store),
-                    endpoints_controller(store),
-                    *eventing_controllers(store, ingress_base_url=url),
-                    *messaging_controllers(store, ingress_base_url=url),
-                    *flows_controllers(store),
-                    *serving_controllers(store, base_url=url),
-                    *batch_controllers(store),
-                    *apps_controllers(store),
-                ]:
-                    tg.create_task(controller.run(), name=f"controller-{controller.name}")
-                for source in [
-                    *apiserver_sources(
-                        store, dispatcher, data_dir=config.data_dir, api_url=api_url
-                    ),
-                    *ping_sources(store, dispatcher, data_dir=config.data_dir),
-                    *container_sources(store),
-                    *sink_bindings(store),
-                ]:
-                    tg.create_task(source.run(), name=f"source-{source.name}")
+                tg.create_task(NodeLease(store, config.node_name).run(), name="node-lease")
+
+                async def lead() -> None:
+                    await run_once(store, dispatcher, config, url=url, api_url=api_url)
+
+                elector = LeaderElector(store, config.node_name, timing=config.leader_election)
+                tg.create_task(elector.run(lead), name="leader-election")
                 files.write_private(
                     server_file,
                     orjson.dumps(
@@ -445,6 +437,37 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             await runner.cleanup()
         await event_log.close()
         await store.close()
+
+
+async def run_once(
+    store: ResourceStore, dispatcher: Dispatcher, config: Config, *, url: str, api_url: str
+) -> None:
+    """What must run once across the nodes sharing a store, on the elected leader only: the
+    garbage collector, every controller and the sources (Ping ticks, ApiServerSource watches,
+    ContainerSource and SinkBinding controllers); until cancelled (leadership lost, a stop).
+    Made anew each time this node becomes leader."""
+    async with asyncio.TaskGroup() as tg:
+        collector = garbage_collector(store)
+        tg.create_task(collector.run(), name=f"controller-{collector.name}")
+        for controller in [
+            namespace_controller(store),
+            pending_controller(store),
+            endpoints_controller(store),
+            *eventing_controllers(store, ingress_base_url=url),
+            *messaging_controllers(store, ingress_base_url=url),
+            *flows_controllers(store),
+            *serving_controllers(store, base_url=url),
+            *batch_controllers(store),
+            *apps_controllers(store),
+        ]:
+            tg.create_task(controller.run(), name=f"controller-{controller.name}")
+        for source in [
+            *apiserver_sources(store, dispatcher, data_dir=config.data_dir, api_url=api_url),
+            *ping_sources(store, dispatcher, data_dir=config.data_dir),
+            *container_sources(store),
+            *sink_bindings(store),
+        ]:
+            tg.create_task(source.run(), name=f"source-{source.name}")
 
 
 def make_private(data_dir: Path) -> None:

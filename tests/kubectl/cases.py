@@ -551,6 +551,20 @@ CASES: Final = (
         patch={"ports": [{"name": "http", "port": 8082, "protocol": "TCP"}]},
     ),
     KindCase(
+        "Lease",
+        "leases",
+        _obj(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "klease",
+            spec={"holderIdentity": "node-a", "leaseDurationSeconds": 15},
+        ),
+        ("spec", "holderIdentity"),
+        ("node-b", "node-c", "node-d"),
+        ["NAME", "HOLDER", "AGE"],
+        builtin=True,
+    ),
+    KindCase(
         "Role",
         "roles",
         _obj("rbac.authorization.k8s.io/v1", "Role", "krole", rules=_rules("get")),

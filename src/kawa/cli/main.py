@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from kawa import __version__
+from kawa.apis import meta
+from kawa.apis.core.pod import NODE_NAME
 from kawa.apiserver import access
 from kawa.broker.ttl import DEFAULT_MAX_TTL
 from kawa.cli import answers, migrate, resources, target
@@ -31,6 +33,7 @@ from kawa.cli.client import (
 from kawa.cli.demo import demo
 from kawa.cli.nats_options import nats_options
 from kawa.cli.runner import run_async, setup_logging
+from kawa.coordination.election import Timing
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.errors import KawaError, ValidationError
 from kawa.jetstream import NatsOptions
@@ -212,6 +215,35 @@ def main() -> None:
     "past it, requests with bodies get 503 and Retry-After.",
 )
 @click.option(
+    "--node-name",
+    default=NODE_NAME,
+    show_default=True,
+    help="This node's name: its identity in leader election and its heartbeat Lease in "
+    "kube-node-lease (give each kawa sharing one --nats its own).",
+)
+@click.option(
+    "--leader-lease-duration",
+    type=click.FloatRange(1),
+    default=15.0,
+    show_default=True,
+    help="Seconds after the controllers' leader was last seen renewing its Lease before "
+    "another node takes over (see docs/distributed.md).",
+)
+@click.option(
+    "--leader-renew-deadline",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds a leader keeps leading without renewing its Lease (default: two thirds "
+    "of --leader-lease-duration).",
+)
+@click.option(
+    "--leader-retry-period",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds between two tries to take or renew the Lease (default: 2/15 of "
+    "--leader-lease-duration).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -236,6 +268,10 @@ def up(
     body_timeout: float,
     max_connections: int,
     max_buffered_bytes: int,
+    node_name: str,
+    leader_lease_duration: float,
+    leader_renew_deadline: float | None,
+    leader_retry_period: float | None,
     log_level: str,
     nats: NatsOptions | None,
 ) -> None:
@@ -246,6 +282,17 @@ def up(
             "the largest size could be read",
             param_hint="--max-buffered-bytes",
         )
+    problems = meta.dns1123_subdomain_errors(node_name)
+    if problems:
+        raise click.BadParameter(f"{node_name!r}: {'; '.join(problems)}", param_hint="--node-name")
+    try:
+        timing = Timing(
+            lease_duration=leader_lease_duration,
+            renew_deadline=leader_renew_deadline or leader_lease_duration * 2 / 3,
+            retry_period=leader_retry_period or leader_lease_duration * 2 / 15,
+        )
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--leader-*") from None
     setup_logging(log_level)
     config = Config(
         data_dir=data_dir,
@@ -269,6 +316,8 @@ def up(
             max_buffered_bytes=max_buffered_bytes,
         ),
         nats=nats,
+        node_name=node_name,
+        leader_election=timing,
     )
     try:
         run_async(serve(config, on_ready=_announce))
