@@ -88,11 +88,11 @@ class Leads:
 
 @contextlib.asynccontextmanager
 async def candidates(
-    stores: tuple[ResourceStore, ResourceStore], leads: Leads, **options: bool
+    stores: tuple[ResourceStore, ResourceStore], leads: Leads, *, release_on_cancel: bool = True
 ) -> AsyncIterator[dict[str, tuple[LeaderElector, asyncio.Task[None]]]]:
     running: dict[str, tuple[LeaderElector, asyncio.Task[None]]] = {}
     for name, store in zip(("a", "b"), stores, strict=True):
-        elector = LeaderElector(store, name, timing=TIMING, **options)
+        elector = LeaderElector(store, name, timing=TIMING, release_on_cancel=release_on_cancel)
         running[name] = (elector, asyncio.create_task(elector.run(leads.of(name))))
         if name == "a":  # a first: it is the one that leads
             await until(lambda: running["a"][0].leading, "a never led")

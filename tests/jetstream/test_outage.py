@@ -110,7 +110,7 @@ async def test_a_watch_ends_at_once_when_its_server_is_gone(tmp_path: Path) -> N
         assert (await asyncio.wait_for(anext(watch), 10.0)).object["metadata"]["name"] == "one"
     try:
         started = time.monotonic()
-        await watch.aclose()  # asks for its consumer's deletion; nobody answers
+        await watch.aclose()  # type: ignore[attr-defined]  # an async generator: asks for its consumer's deletion; nobody answers
         assert time.monotonic() - started < 1.5
     finally:
         await store.close()
