@@ -60,6 +60,8 @@ STAMP: Final = "Kawa-Appended-At"
 NOT_OURS: Final = frozenset({10058, 10065})
 """JetStream err_codes for a stream name in use with other settings, or subjects another
 stream holds: only a person can sort that out."""
+NO_STREAM_PATIENCE: Final = 5.0
+"""Seconds an append keeps trying while JetStream answers "no response from stream"."""
 MSG_ID: Final = "Nats-Msg-Id"
 """The header JetStream's duplicate window looks at."""
 LATER_GRACE: Final = 3.0
@@ -142,6 +144,7 @@ class JetStreamEventLog:
                 max_stream_bytes=max_stream_bytes,
             )
             log._publisher = await AckedPublisher.open(client)
+            await log._hear_ticks()
             await client.flush()  # the server knows the subscription before any check
         except BaseException:
             if owns:
@@ -160,15 +163,20 @@ class JetStreamEventLog:
         if not payloads:
             return []
         n = self._names.of(stream)
-        for attempt in (1, 2):
+        deadline = time.monotonic() + NO_STREAM_PATIENCE
+        for attempt in range(1, 1000):
             async with _failures("appending to stream", stream):
                 if n.stream not in self._ready:
                     await self.ensure_stream(stream)
                 acks = await self._publish(n, payloads, ids)
             errors = [ack for ack in acks if isinstance(ack, BaseException)]
             gone = [e for e in errors if isinstance(e, js_errors.NoStreamResponseError)]
-            if attempt == 1 and gone and len(gone) == len(acks):
-                self._ready.discard(n.stream)  # deleted by another process: make it again
+            if gone and len(gone) == len(acks) and time.monotonic() < deadline:
+                # deleted by another process (make it again), or a replicated stream still
+                # electing its leader: nothing was stored, so publishing again is safe
+                self._ready.discard(n.stream)
+                if attempt > 1:
+                    await asyncio.sleep(min(0.5, 0.05 * attempt))
                 continue
             if errors:
                 stored = len(acks) - len(errors)
@@ -328,8 +336,8 @@ class JetStreamEventLog:
         return await self._signals.wait(n.token, after, timeout, self._known_seq)
 
     async def _hear_ticks(self) -> None:
-        """Subscribe to the ticks on the first wait (the feeds do not need them, and each one
-        costs a message per stored record). Streams are checked once after it."""
+        """Subscribe to the ticks (at open; a wait would otherwise do it). Streams are
+        checked once after it."""
         async with self._subscribing:
             if self._ticks is None:
                 async with _failures("subscribing to the event log's ticks"):
