@@ -39,7 +39,6 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Final, Protocol
 
 import nats
@@ -51,6 +50,7 @@ from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
 from kawa.errors import TemporaryError
+from kawa.eventlog import _js_errors
 from kawa.eventlog._js_names import Names, token
 from kawa.eventlog.base import EventLog, Record
 from kawa.eventlog.feed import start_after
@@ -80,7 +80,6 @@ class Owner(EventLog, Protocol):
     def js(self) -> JetStreamContext: ...
     @property
     def kv(self) -> KeyValue: ...
-    def failures(self, what: str) -> AbstractAsyncContextManager[None]: ...
     async def ensure_stream(self, stream: str) -> None: ...
     async def cursor_entry(self, consumer: str) -> tuple[str, int] | None: ...
     def later(self, work: Coroutine[Any, Any, None], what: str) -> None: ...
@@ -120,7 +119,7 @@ class JetStreamFeed:
         owner = self._owner
         js = owner.js
         stream_name = self._names.stream
-        async with owner.failures(f"starting consumer {self._consumer!r}"):
+        async with _js_errors.failures(f"starting consumer {self._consumer!r}"):
             await owner.ensure_stream(self._stream)
             try:
                 found = await js.consumer_info(stream_name, self._durable)
@@ -194,7 +193,7 @@ class JetStreamFeed:
     async def _pull(self, now: float) -> None:
         request = {"batch": PREFETCH, "expires": int(PULL_EXPIRES * 1e9)}
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._names.stream}.{self._durable}"
-        async with self._owner.failures(f"pulling for consumer {self._consumer!r}"):
+        async with _js_errors.failures(f"pulling for consumer {self._consumer!r}"):
             await self._owner.client.publish(subject, json.dumps(request).encode(), self._inbox)
         self._pull_left = PREFETCH
         self._pull_until = now + PULL_EXPIRES

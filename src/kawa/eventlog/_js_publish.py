@@ -91,3 +91,22 @@ class AckedPublisher:
         if self._sub is not None:
             with contextlib.suppress(nats.errors.Error):  # the connection is gone already
                 await self._sub.unsubscribe()
+
+
+async def answers(
+    sent: list[asyncio.Future[api.PubAck]], timeout: float
+) -> list[api.PubAck | BaseException]:
+    """What JetStream answered to each publish of ``sent``, in order: its PubAck, its error, or
+    a :class:`TimeoutError` for one not answered within ``timeout`` seconds (cancelled)."""
+    _done, pending = await asyncio.wait(sent, timeout=timeout)
+    for future in pending:
+        future.cancel()
+    results: list[api.PubAck | BaseException] = []
+    for future in sent:
+        if future in pending:
+            results.append(TimeoutError("no PubAck in time"))
+        elif (error := future.exception()) is not None:
+            results.append(error)
+        else:
+            results.append(future.result())
+    return results

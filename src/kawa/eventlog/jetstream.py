@@ -44,11 +44,11 @@ from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
 from kawa import jetstream
-from kawa.errors import InsufficientStorageError, KawaError, PermanentError, TemporaryError
-from kawa.eventlog import _js_streams, base
+from kawa.errors import PermanentError, TemporaryError
+from kawa.eventlog import _js_errors, _js_streams, base
 from kawa.eventlog._js_feed import JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
-from kawa.eventlog._js_publish import AckedPublisher
+from kawa.eventlog._js_publish import AckedPublisher, answers
 from kawa.eventlog._signals import StreamSignals
 from kawa.eventlog.base import Record
 
@@ -57,18 +57,12 @@ ACK_TIMEOUT: Final = 10.0
 READ_CHUNK: Final = 64
 """Message gets in flight at once for one read."""
 STAMP: Final = "Kawa-Appended-At"
-NOT_OURS: Final = frozenset({10058, 10065})
-"""JetStream err_codes for a stream name in use with other settings, or subjects another
-stream holds: only a person can sort that out."""
 NO_STREAM_PATIENCE: Final = 5.0
 """Seconds an append keeps trying while JetStream answers "no response from stream"."""
 MSG_ID: Final = "Nats-Msg-Id"
 """The header JetStream's duplicate window looks at."""
 LATER_GRACE: Final = 3.0
 """Seconds :meth:`JetStreamEventLog.close` gives background work (the feeds' naks) to end."""
-STORAGE_FULL: Final = frozenset({10023, 10028, 10047, 10077})
-"""JetStream err_codes that say there is no room: the server or account (insufficient
-resources) or the stream (its ``max_bytes``, kawa's ``--max-event-log-size``, reached)."""
 
 
 class JetStreamEventLog:
@@ -131,7 +125,7 @@ class JetStreamEventLog:
             (client, js), owns = nats_, False
         replicas = replicas or 1
         try:
-            async with _failures(f"opening the JetStream event log {prefix!r}"):
+            async with _js_errors.failures(f"opening the JetStream event log {prefix!r}"):
                 kv = await js.create_key_value(_js_streams.bucket_config(names, replicas))
             log = cls(
                 client,
@@ -165,7 +159,7 @@ class JetStreamEventLog:
         n = self._names.of(stream)
         deadline = time.monotonic() + NO_STREAM_PATIENCE
         for attempt in range(1, 1000):
-            async with _failures("appending to stream", stream):
+            async with _js_errors.failures("appending to stream", stream):
                 if n.stream not in self._ready:
                     await self.ensure_stream(stream)
                 acks = await self._publish(n, payloads, ids)
@@ -180,7 +174,7 @@ class JetStreamEventLog:
                 continue
             if errors:
                 stored = len(acks) - len(errors)
-                raise _failure(
+                raise _js_errors.failure(
                     errors[0],
                     f"appending to stream {stream!r} ({stored} of {len(acks)} records were stored)",
                 )
@@ -216,7 +210,7 @@ class JetStreamEventLog:
         publisher = self._publisher
         assert publisher is not None  # set by open
         async with self._publishing:
-            futures = [
+            sent = [
                 await publisher.publish(
                     n.subject,
                     payload,
@@ -224,18 +218,7 @@ class JetStreamEventLog:
                 )
                 for index, payload in enumerate(payloads)
             ]
-        _done, pending = await asyncio.wait(futures, timeout=ACK_TIMEOUT)
-        for future in pending:
-            future.cancel()
-        results: list[api.PubAck | BaseException] = []
-        for future in futures:
-            if future in pending:
-                results.append(TimeoutError("no PubAck in time"))
-            elif (error := future.exception()) is not None:
-                results.append(error)
-            else:
-                results.append(future.result())
-        return results
+        return await answers(sent, ACK_TIMEOUT)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -245,7 +228,7 @@ class JetStreamEventLog:
         base.check_read(stream, after, limit, max_bytes)
         self._check_open()
         n = self._names.of(stream)
-        async with _failures(f"reading stream {stream!r}"):
+        async with _js_errors.failures(f"reading stream {stream!r}"):
             first = await self._get(n.stream, n.subject, after + 1, following=True)
             if first is None:
                 return []
@@ -292,7 +275,7 @@ class JetStreamEventLog:
         base.check_stream(stream)
         self._check_open()
         n = self._names.of(stream)
-        async with _failures(f"reading the last seq of stream {stream!r}"):
+        async with _js_errors.failures(f"reading the last seq of stream {stream!r}"):
             found = await _js_streams.info(self._js, n.stream)
             last = found.state.last_seq if found is not None else 0
             if found is None or list(found.config.subjects or []) != [n.subject]:
@@ -340,7 +323,7 @@ class JetStreamEventLog:
         checked once after it."""
         async with self._subscribing:
             if self._ticks is None:
-                async with _failures("subscribing to the event log's ticks"):
+                async with _js_errors.failures("subscribing to the event log's ticks"):
                     ticks = await self._client.subscribe(self._names.ticks, cb=self._on_tick)
                     await self._client.flush()
                 self._ticks = ticks
@@ -363,7 +346,7 @@ class JetStreamEventLog:
 
     async def load_cursor(self, consumer: str) -> int | None:
         self._check_open()
-        async with _failures(f"loading cursor {consumer!r}"):
+        async with _js_errors.failures(f"loading cursor {consumer!r}"):
             saved = await self.cursor_entry(consumer)
             if saved is None:
                 return None
@@ -395,12 +378,12 @@ class JetStreamEventLog:
         base.check_cursor(consumer, stream, seq)
         self._check_open()
         value = json.dumps({"stream": stream, "seq": seq}).encode()
-        async with _failures(f"saving cursor {consumer!r}"):
+        async with _js_errors.failures(f"saving cursor {consumer!r}"):
             await self._kv.put(Names.cursor_key(consumer), value)
 
     async def delete_cursor(self, consumer: str) -> None:
         self._check_open()
-        async with _failures(f"deleting cursor {consumer!r}"):
+        async with _js_errors.failures(f"deleting cursor {consumer!r}"):
             saved = await self.cursor_entry(consumer)
             if saved is not None:
                 with contextlib.suppress(js_errors.NotFoundError):
@@ -429,7 +412,7 @@ class JetStreamEventLog:
         base.check_stream(stream)
         self._check_open()
         n = self._names.of(stream)
-        async with _failures(f"deleting stream {stream!r}"):
+        async with _js_errors.failures(f"deleting stream {stream!r}"):
             await _js_streams.delete(self._js, self._kv, n)
             self._ready.discard(n.stream)
             keys = [key async for key, of, _ in self._cursors() if of == stream]
@@ -441,7 +424,7 @@ class JetStreamEventLog:
         self._check_open()
         cutoff = (self._clock or time.time)() - retention
         deleted = 0
-        async with _failures("trimming the event log"):
+        async with _js_errors.failures("trimming the event log"):
             cursors: dict[str, dict[str, int]] = {}
             async for key, stream, seq in self._cursors():
                 cursors.setdefault(self._names.of(stream).stream, {})[key[2:]] = seq
@@ -507,10 +490,6 @@ class JetStreamEventLog:
         self._later.add(task)
         task.add_done_callback(self._later.discard)
 
-    def failures(self, what: str) -> contextlib.AbstractAsyncContextManager[None]:
-        """nats-py's errors as kawa's, saying ``what`` failed."""
-        return _failures(what)
-
     # -- lifecycle -----------------------------------------------------------------------------
 
     def _check_open(self) -> None:
@@ -535,28 +514,3 @@ class JetStreamEventLog:
                 await self._ticks.unsubscribe()
         if self._owns_client:
             await jetstream.close(self._client)  # also when the server is gone
-
-
-@contextlib.asynccontextmanager
-async def _failures(what: str, stream: str | None = None) -> AsyncIterator[None]:
-    """Turn nats-py's errors into kawa's (retryable unless the configuration is wrong);
-    ``what`` failed (on ``stream``, named only when it failed: appends are hot)."""
-    # nats-py's requests can swallow a cancel (bpo-42130): kawa.jetstream gives it back.
-    with jetstream.keeping_cancellation():
-        try:
-            yield
-        except (nats.errors.Error, TimeoutError, OSError) as err:
-            raise _failure(err, what if stream is None else f"{what} {stream!r}") from err
-
-
-def _failure(err: BaseException, what: str) -> KawaError:
-    if isinstance(err, js_errors.APIError):
-        description = (err.description or "").lower()
-        if err.err_code in NOT_OURS:
-            return PermanentError(
-                f"{what}: JetStream refused: {err.description} (a stream of kawa's name or "
-                "subjects exists with other settings; see docs/distributed.md)"
-            )
-        if err.err_code in STORAGE_FULL or "insufficient" in description:
-            return InsufficientStorageError(f"{what}: JetStream has no room: {err.description}")
-    return TemporaryError(f"{what}: {err}")
