@@ -414,7 +414,10 @@ class Load:
         sub_reset(self.sub_url)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
+        spy = profiler(target, pids, self.duration)
         result = run_wrk(url, self.script, self.duration, self.connections, self.threads)
+        if spy is not None:
+            spy.wait(timeout=60)
         accepted = int(result["requests"]) - int(result["status_errors"])
         row = Row(
             target=target,
@@ -438,6 +441,21 @@ class Load:
             name: (cpu_seconds(pid) - cpu_before[name]) / elapsed for name, pid in pids.items()
         }
         return row
+
+
+def profiler(target: str, pids: Pids, duration: float) -> subprocess.Popen[bytes] | None:
+    """With ``KAWA_BENCH_PYSPY=DIR`` set, a py-spy recording of kawa (raw, 200 Hz) over the
+    measured load, written to DIR/<target>.txt; else nothing."""
+    out = os.environ.get("KAWA_BENCH_PYSPY")
+    pid = pids.get("kawa")
+    if not out or not isinstance(pid, int):
+        return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() else "-" for c in target)
+    command = [str(Path(sys.executable).with_name("py-spy")), "record", "--rate", "200"]
+    command += ["--format", "raw", "--idle", "--duration", str(max(1, int(duration)))]
+    command += ["--pid", str(pid), "--output", str(Path(out) / f"{name}.txt")]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # -- targets ---------------------------------------------------------------------------------------

@@ -305,16 +305,15 @@ class NatsCluster:
                     await client.close()
             await asyncio.sleep(0.1)
 
-    def subscribed(self, subject: str) -> list[ClusterServer]:
-        """The servers a client is connected to that subscribed to ``subject`` (as given,
-        wildcards and all), from their monitoring endpoints ``/connz``."""
+    def connected(self, name: str) -> list[ClusterServer]:
+        """The servers a client connection named ``name`` is connected to (``/connz``)."""
         found = []
         for server in self.servers:
             if server.running:
-                url = f"http://127.0.0.1:{server.monitor_port}/connz?subs=1"
+                url = f"http://127.0.0.1:{server.monitor_port}/connz"
                 with urllib.request.urlopen(url, timeout=5) as resp:
                     connections = json.loads(resp.read()).get("connections") or []
-                if any(subject in (c.get("subscriptions_list") or []) for c in connections):
+                if any(c.get("name") == name for c in connections):
                     found.append(server)
         return found
 

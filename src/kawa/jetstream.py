@@ -172,13 +172,16 @@ def _masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
-async def connect(options: NatsOptions) -> tuple[Client, JetStreamContext]:
-    """A connection and its JetStream context, checked (see the module docstring)."""
+async def connect(options: NatsOptions, name: str = "") -> tuple[Client, JetStreamContext]:
+    """A connection and its JetStream context, checked (see the module docstring); ``name``
+    is how the server's monitoring (``/connz``) names it."""
     kwargs: dict[str, object] = {
         "servers": list(options.servers),
         "connect_timeout": CONNECT_TIMEOUT,
         "allow_reconnect": True,
     }
+    if name:
+        kwargs["name"] = name
     if options.user is not None:
         kwargs["user"] = options.user
         kwargs["password"] = options.password or ""

@@ -88,6 +88,7 @@ from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.mutating import MutatingStore
 from kawa.store.sqlite import SqliteResourceStore
 from kawa.transport import server as http_server
+from kawa.transport.front import front_door
 
 log = logging.getLogger(__name__)
 
@@ -340,11 +341,15 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 # by Host first: Knative Routes, Knative's broker-ingress and channel
                 # addresses, v1 Services
                 middlewares=[
-                    serving.middleware(),
-                    ingress.host_middleware(),
-                    channel_in.host_middleware(),
-                    services.middleware(),
-                    access.token_middleware(token),
+                    front_door(
+                        [
+                            serving.host_handler(),
+                            ingress.host_handler(),
+                            channel_in.host_handler(),
+                            services.host_handler(),
+                        ],
+                        access.token_guard(token),
+                    )
                 ],
             )
             app.add_routes(ingress.routes())

@@ -29,6 +29,7 @@ import aiohttp
 import pytest
 
 from kawa.eventlog._js_names import Names
+from kawa.eventlog.jetstream import CONNECTION_NAME
 
 from ..e2e.e2e_support import (
     KawaProcess,
@@ -169,10 +170,10 @@ async def test_sigkill_of_a_nats_server_under_load_loses_no_acknowledged_event(
             stream = names.of(f"broker:{broker_obj['metadata']['uid']}").stream
             for name in (stream, "KV_kawa_resources", "KV_kawa_eventlog"):
                 assert await replicas(cluster, name) == 3, name
-            # The victim: the server kawa's event log is connected to (it subscribed to the
-            # streams' ticks there), made the leader of the broker's stream. Its death makes
-            # the client move to another server and the stream elect a new leader at once.
-            (victim,) = cluster.subscribed(names.ticks)
+            # The victim: the server kawa's event log is connected to (its connection's name),
+            # made the leader of the broker's stream. Its death makes the client move to
+            # another server and the stream elect a new leader at once.
+            (victim,) = cluster.connected(CONNECTION_NAME)
             started = time.monotonic()
             await cluster.move_stream_leader(stream, victim)
             timings["leader moved"] = time.monotonic() - started

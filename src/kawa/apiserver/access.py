@@ -26,7 +26,6 @@ import hmac
 import ipaddress
 import secrets
 import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +35,7 @@ from aiohttp.typedefs import Middleware
 
 from kawa import files
 from kawa.apiserver.status import UnauthorizedError, error_response
+from kawa.transport.front import Guard, front_door
 
 TOKEN_FILE: Final = "token"
 KUBECONFIG_FILE: Final = "kubeconfig"
@@ -169,7 +169,6 @@ def write_kubeconfig(data_dir: Path, api_url: str, token: str, cert: Path) -> Pa
     return path
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def bearer_token(authorization: str) -> str | None:
@@ -183,16 +182,20 @@ def bearer_token(authorization: str) -> str | None:
 
 def token_middleware(token: str) -> Middleware:
     """401 for API requests without ``Authorization: Bearer <token>``."""
+    return front_door([], token_guard(token))
+
+
+def token_guard(token: str) -> Guard:
+    """The refusal (401) of an API request without ``Authorization: Bearer <token>``."""
     expected = token.encode()
 
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def check(request: web.Request) -> web.StreamResponse | None:
         if request.path.startswith(PUBLIC_PREFIXES):
-            return await handler(request)
+            return None
         given = (bearer_token(request.headers.get("Authorization", "")) or "").encode()
         if not given or not hmac.compare_digest(given, expected):
             refused = UnauthorizedError("Unauthorized: a valid bearer token is required")
             return error_response(refused)
-        return await handler(request)
+        return None
 
     return check

@@ -22,11 +22,11 @@ that a channel's subscribers get it the way it was sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
+from aiohttp.typedefs import Middleware
 
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
@@ -34,6 +34,7 @@ from kawa.delivery import headers as delivery_headers
 from kawa.dispatch.envelope import STRUCTURED_KEY
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
 from kawa.transport import bodies
+from kawa.transport.front import HostHandler, front_door
 
 log = logging.getLogger(__name__)
 
@@ -124,22 +125,25 @@ class IngressHandler:
         )
 
     def host_middleware(self) -> Middleware:
+        """:meth:`host_handler` as the one middleware of an application (tests)."""
+        return front_door([self.host_handler()])
+
+    def host_handler(self) -> HostHandler:
         """Knative's URLs of this kind, by ``Host`` (any port): a request the kind's
         :data:`HostForm` maps to a target is taken as the route would; other hosts go on
         untouched."""
 
-        @web.middleware
-        async def by_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        def by_host(request: web.Request) -> Awaitable[web.StreamResponse] | None:
             target = self._host_form(host_name(request), request.path)
             if target is None:
-                return await handler(request)
+                return None
             if isinstance(target, str):
-                return web.Response(status=404, text=target)
+                return _answer(web.Response(status=404, text=target))
             if request.method == "POST":
-                return await self.publish_to(request, *target)
+                return self.publish_to(request, *target)
             if request.method == "OPTIONS":
-                return await self.options(request)
-            return await self.other(request)
+                return self.options(request)
+            return self.other(request)
 
         return by_host
 
@@ -192,3 +196,7 @@ class IngressHandler:
             log.warning("%s %s/%s could not store an event: %s", self._what, namespace, name, err)
             return _problem(503, f"the event could not be stored: {err}")
         return web.Response(status=202)
+
+
+async def _answer(response: web.StreamResponse) -> web.StreamResponse:
+    return response

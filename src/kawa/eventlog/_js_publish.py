@@ -14,40 +14,52 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
-from typing import Any
+from typing import Any, Final
 
 import nats
+import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import api
 from nats.js import errors as js_errors
 
+SWEEP: Final = 1.0
+"""Seconds between two looks for publishes whose answer is overdue."""
+
 
 class AckedPublisher:
-    """Pipelined JetStream publishes over one connection (see the module docstring)."""
+    """Pipelined JetStream publishes over one connection (see the module docstring).
 
-    def __init__(self, client: Client) -> None:
+    Each publish's future gets the stream sequence JetStream stored the record at, or the
+    error it answered, or a :class:`TimeoutError` once ``timeout`` seconds passed without an
+    answer (a sweeper looks every :data:`SWEEP` seconds: no timer per publish)."""
+
+    def __init__(self, client: Client, timeout: float) -> None:
         self._client = client
         self._prefix = client.new_inbox()
+        self._skip = len(self._prefix) + 1
+        self._timeout = timeout
         self._sub: Subscription | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._counter = itertools.count()
-        self._waiting: dict[str, asyncio.Future[api.PubAck]] = {}
+        self._waiting: dict[str, tuple[asyncio.Future[int], float]] = {}
 
     @classmethod
-    async def open(cls, client: Client) -> AckedPublisher:
-        publisher = cls(client)
+    async def open(cls, client: Client, timeout: float) -> AckedPublisher:
+        publisher = cls(client, timeout)
         publisher._sub = await client.subscribe(f"{publisher._prefix}.*", cb=publisher._on_answer)
+        publisher._sweeper = asyncio.create_task(publisher._sweep(), name="pub-ack-sweeper")
         return publisher
 
     async def publish(
         self, subject: str, payload: bytes, headers: dict[str, str] | None
-    ) -> asyncio.Future[api.PubAck]:
-        """Send one record; the future gets its PubAck or the error JetStream answered."""
+    ) -> asyncio.Future[int]:
+        """Send one record; the future gets its stream sequence or the error (see the class)."""
         token = str(next(self._counter))
-        future: asyncio.Future[api.PubAck] = asyncio.get_running_loop().create_future()
-        self._waiting[token] = future
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._waiting[token] = (future, loop.time() + self._timeout)
         try:
             await self._client.publish(
                 subject, payload, reply=f"{self._prefix}.{token}", headers=headers
@@ -55,21 +67,23 @@ class AckedPublisher:
         except BaseException:
             self._waiting.pop(token, None)
             raise
-        future.add_done_callback(lambda _: self._waiting.pop(token, None))
         return future
 
     async def _on_answer(self, message: Msg) -> None:
-        token = message.subject[len(self._prefix) + 1 :]
-        future = self._waiting.pop(token, None)
-        if future is None or future.done():
+        entry = self._waiting.pop(message.subject[self._skip :], None)
+        if entry is None or entry[0].done():
             return
-        headers = message.headers or {}
-        if not message.data and headers.get(api.Header.STATUS) == "503":
-            future.set_exception(js_errors.NoStreamResponseError())
+        future = entry[0]
+        data = message.data
+        if not data:
+            if (message.headers or {}).get(api.Header.STATUS) == "503":
+                future.set_exception(js_errors.NoStreamResponseError())
+            else:
+                future.set_exception(js_errors.APIError(description="empty PubAck"))
             return
         try:
-            answer: dict[str, Any] = json.loads(message.data)
-        except ValueError as err:
+            answer: dict[str, Any] = orjson.loads(data)
+        except orjson.JSONDecodeError as err:
             future.set_exception(js_errors.APIError(description=f"unreadable PubAck: {err}"))
             return
         error = answer.get("error")
@@ -82,31 +96,44 @@ class AckedPublisher:
                 )
             )
             return
-        future.set_result(api.PubAck.from_response(answer))
+        seq = answer.get("seq")
+        if not isinstance(seq, int) or seq <= 0:
+            future.set_exception(js_errors.APIError(description=f"PubAck without a seq: {data!r}"))
+            return
+        future.set_result(seq)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SWEEP)
+            now = loop.time()
+            late = [token for token, (_, deadline) in self._waiting.items() if deadline <= now]
+            for token in late:
+                future, _ = self._waiting.pop(token)
+                if not future.done():
+                    future.set_exception(TimeoutError("no PubAck in time"))
 
     async def close(self) -> None:
-        for future in self._waiting.values():
-            future.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+        for future, _ in self._waiting.values():
+            if not future.done():
+                future.set_exception(nats.errors.ConnectionClosedError())
         self._waiting.clear()
         if self._sub is not None:
             with contextlib.suppress(nats.errors.Error):  # the connection is gone already
                 await self._sub.unsubscribe()
 
 
-async def answers(
-    sent: list[asyncio.Future[api.PubAck]], timeout: float
-) -> list[api.PubAck | BaseException]:
-    """What JetStream answered to each publish of ``sent``, in order: its PubAck, its error, or
-    a :class:`TimeoutError` for one not answered within ``timeout`` seconds (cancelled)."""
-    _done, pending = await asyncio.wait(sent, timeout=timeout)
-    for future in pending:
-        future.cancel()
-    results: list[api.PubAck | BaseException] = []
+async def answers(sent: list[asyncio.Future[int]]) -> list[int | BaseException]:
+    """What JetStream answered to each publish of ``sent``, in order: the stored record's
+    sequence or the error (a :class:`TimeoutError` for one the sweeper gave up on, nats-py's
+    ``ConnectionClosedError`` for one the publisher's close ended)."""
+    results: list[int | BaseException] = []
     for future in sent:
-        if future in pending:
-            results.append(TimeoutError("no PubAck in time"))
-        elif (error := future.exception()) is not None:
-            results.append(error)
-        else:
-            results.append(future.result())
+        try:
+            results.append(await future)
+        except Exception as err:
+            results.append(err)
     return results

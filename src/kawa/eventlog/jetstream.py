@@ -39,7 +39,7 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js import JetStreamContext, api
+from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
 
@@ -57,6 +57,8 @@ ACK_TIMEOUT: Final = 10.0
 READ_CHUNK: Final = 64
 """Message gets in flight at once for one read."""
 STAMP: Final = "Kawa-Appended-At"
+CONNECTION_NAME: Final = "kawa event log"
+"""The name of the log's own connection (``/connz`` of the server lists it)."""
 NO_STREAM_PATIENCE: Final = 5.0
 """Seconds an append keeps trying while JetStream answers "no response from stream"."""
 MSG_ID: Final = "Nats-Msg-Id"
@@ -112,14 +114,16 @@ class JetStreamEventLog:
         clock: Callable[[], float] | None = None,
         max_stream_bytes: int = 0,
     ) -> JetStreamEventLog:
-        """Connect (or use the given connection), make the KV bucket, subscribe to ticks.
+        """Connect (or use the given connection), make the KV bucket. The ticks are heard
+        from the first :meth:`wait` on (feeds do not need them: every tick is a message this
+        process would parse for nothing).
 
         ``max_stream_bytes`` (0: no limit) is the most each stream may hold; a full stream
         refuses appends (``InsufficientStorageError``) until a trim made room."""
         check_prefix(prefix)
         names = Names(prefix)
         if isinstance(nats_, jetstream.NatsOptions):
-            client, js = await jetstream.connect(nats_)
+            client, js = await jetstream.connect(nats_, CONNECTION_NAME)
             owns, replicas = True, replicas or nats_.replicas
         else:
             (client, js), owns = nats_, False
@@ -137,8 +141,7 @@ class JetStreamEventLog:
                 owns_client=owns,
                 max_stream_bytes=max_stream_bytes,
             )
-            log._publisher = await AckedPublisher.open(client)
-            await log._hear_ticks()
+            log._publisher = await AckedPublisher.open(client, ACK_TIMEOUT)
             await client.flush()  # the server knows the subscription before any check
         except BaseException:
             if owns:
@@ -178,7 +181,7 @@ class JetStreamEventLog:
                     errors[0],
                     f"appending to stream {stream!r} ({stored} of {len(acks)} records were stored)",
                 )
-            seqs = [ack.seq for ack in acks if isinstance(ack, api.PubAck) and ack.seq]
+            seqs = [ack for ack in acks if isinstance(ack, int)]
             self._saw(n.token, seqs[-1])
             return seqs
         raise TemporaryError(f"stream {stream!r} kept disappearing while appending")
@@ -201,7 +204,7 @@ class JetStreamEventLog:
 
     async def _publish(
         self, n: StreamNames, payloads: Sequence[bytes], ids: Sequence[str] | None
-    ) -> list[api.PubAck | BaseException]:
+    ) -> list[int | BaseException]:
         headers: dict[str, str] = {}
         if self._clock is not None:
             stamp = max(self._clock(), self._stamps.get(n.token, float("-inf")))
@@ -218,7 +221,7 @@ class JetStreamEventLog:
                 )
                 for index, payload in enumerate(payloads)
             ]
-        return await answers(sent, ACK_TIMEOUT)
+        return await answers(sent)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -319,8 +322,7 @@ class JetStreamEventLog:
         return await self._signals.wait(n.token, after, timeout, self._known_seq)
 
     async def _hear_ticks(self) -> None:
-        """Subscribe to the ticks (at open; a wait would otherwise do it). Streams are
-        checked once after it."""
+        """Subscribe to the ticks (by the first wait). Streams are checked once after it."""
         async with self._subscribing:
             if self._ticks is None:
                 async with _js_errors.failures("subscribing to the event log's ticks"):

@@ -48,6 +48,7 @@ from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 from kawa.transport import bodies
+from kawa.transport.front import HostHandler, front_door
 from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ AUTOSCALER_CONFIG: Final = "config-autoscaler"
 PATH: Final = "/serving/{namespace}/{name}{tail:(/.*)?}"
 RETRY_AFTER: Final = "1"
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EventHandler = Callable[[WatchEvent], Awaitable[None]]
 
 
@@ -126,24 +126,27 @@ class ServingDataPlane:
     # -- requests ------------------------------------------------------------------------
 
     def middleware(self) -> Middleware:
+        """:meth:`host_handler` as the one middleware of an application (tests)."""
+        return front_door([self.host_handler()])
+
+    def host_handler(self) -> HostHandler:
         """Host-based routing: a request whose ``Host`` names a Route goes to it, path unchanged.
 
         The ``Host`` (see :func:`~kawa.serving.router.host_route`) is looked up in the route
         table before anything else, so a Service's host wins over every other route of the
         application (as Knative's ingress routes by host first); any other request goes on to
-        the application's handlers untouched. Put it first in the application's middlewares.
+        the application's handlers untouched. Put it first in :func:`front_door`.
         """
 
-        @web.middleware
-        async def by_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        def by_host(request: web.Request) -> Awaitable[web.StreamResponse] | None:
             host = request.headers.get("Host")
             found = router.host_route(host) if host else None
             if found is not None:
                 split = self.table.lookup(*found)
                 if split is not None:
                     path = router.origin_form(request)
-                    return await self._serve(request, found[0], found[1], split, path)
-            return await handler(request)
+                    return self._serve(request, found[0], found[1], split, path)
+            return None
 
         return by_host
 

@@ -38,6 +38,7 @@ from kawa.reconciler.informer import inform
 from kawa.serving import router
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 from kawa.transport import bodies
+from kawa.transport.front import HostHandler, front_door
 from kawa.transport.http11 import HttpClient, HttpClientError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ TIMEOUT: Final = 300.0
 """Seconds an endpoint has to answer (Knative's default request timeout)."""
 RETRY_AFTER: Final = "1"
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
@@ -200,18 +200,21 @@ class ServiceProxy:
         return (namespace, name) in self._services
 
     def middleware(self) -> Middleware:
+        """:meth:`host_handler` as the one middleware of an application (tests)."""
+        return front_door([self.host_handler()])
+
+    def host_handler(self) -> HostHandler:
         """A request whose ``Host`` names an existing Service goes to it, path unchanged;
         any other goes on untouched."""
 
-        @web.middleware
-        async def by_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        def by_host(request: web.Request) -> Awaitable[web.StreamResponse] | None:
             host = request.headers.get("Host")
             found = service_host(host) if host else None
             if found is not None and self.knows(found[0], found[1]):
                 namespace, name, port = found
                 path = router.origin_form(request)
-                return await self.serve(request, namespace, name, port, path)
-            return await handler(request)
+                return self.serve(request, namespace, name, port, path)
+            return None
 
         return by_host
 
