@@ -7,7 +7,9 @@ kubeconfig the supervisor wrote, and a Broker's Trigger delivers every event eit
 acknowledged. One worker is SIGKILLed in the middle of a load: the supervisor starts it again
 (a new pid in ``server.json``), every acknowledged event still arrives (the killed worker's
 unacknowledged deliveries come back after the consumer's AckWait), and the new worker serves
-requests. SIGTERM to the supervisor stops every worker and removes ``server.json``.
+requests. SIGTERM to the supervisor stops every worker and removes ``server.json``; a
+SIGKILLed supervisor's workers stop too. A worker failing at start (NATS unreachable), or a
+port in use, ends ``kawa up --workers`` with exit code 1 and one message.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -30,7 +33,7 @@ from kawa.workers import HEADER
 
 from ..nats_support import nats_server
 from ..waiting import wait_until
-from .e2e_support import KawaProcess, broker, free_port, recorder, trigger
+from .e2e_support import KawaProcess, broker, free_port, recorder, run_cli, trigger
 
 SENDERS = 8
 DELIVERY_WAIT = ACK_WAIT + 30.0
@@ -203,9 +206,49 @@ async def test_two_workers_share_the_ports_and_the_work_and_survive_a_sigkill(
                     assert not alive(pid)
                 assert not (kawa.data_dir / "server.json").exists()
                 assert "Traceback" not in kawa.stderr, kawa.stderr
+
+                # a SIGKILLed supervisor takes its workers along (their death signal)
+                await asyncio.to_thread(kawa.start, 40.0)
+                again = server_info(kawa)["workers"]
+                kawa.kill()
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: not any(map(alive, again)),
+                    15,
+                    "workers outlived their supervisor",
+                )
         finally:
             kawa.stop()
     print(
         f"\n{rec.deliveries} deliveries of {len(rec.ids)} ids, {load.retries} retries; "
         + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
     )
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_start_end_kawa_up(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    nowhere = "nats://127.0.0.1:1"
+    run = run_cli(
+        *("up", "--data-dir", str(data), "--port", "0", "--api-port", "0"),
+        *("--workers", "2", "--nats", nowhere),
+        cwd=tmp_path,
+    )
+    assert run.code == 1, run.explain()
+    assert "cannot connect to NATS" in run.stderr, run.explain()
+    assert "error: worker 0 exited with code 1 before kawa was up" in run.stderr, run.explain()
+    assert "Traceback" not in run.stderr, run.explain()
+    assert not (data / "server.json").exists()
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        run = run_cli(
+            *("up", "--data-dir", str(data), "--port", port, "--workers", "2"),
+            *("--nats", nowhere),
+            cwd=tmp_path,
+        )
+    assert run.code == 1, run.explain()
+    assert run.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), run.explain()
+    assert "worker" not in run.stderr, run.explain()  # none was started
