@@ -10,7 +10,10 @@ The resource store and the event log are opened by name (``Config.store_backend`
 new backend (such as NATS JetStream) is one more entry in each, with its factory.
 
 On start it writes ``<data-dir>/server.json`` (the URL and pid) so that the CLI finds the
-server from the data dir; it removes the file on a clean stop.
+server from the data dir; it removes the file on a clean stop. A worker of ``kawa up
+--workers N`` (``Config.worker``, see :mod:`kawa.cli.workers` and ADR "workers") writes
+``<data-dir>/workers/<index>.json`` instead, binds its ports with ``SO_REUSEPORT`` next to
+its siblings, and runs the node's kubelet and heartbeat only as worker 0.
 
 The data dir is private (:mod:`kawa.files`): created 0700, every file in it 0600; a data dir
 an older kawa left readable by others is tightened on start (logged).
@@ -34,7 +37,7 @@ from typing import Any, Final, TypeVar
 import orjson
 from aiohttp import web
 
-from kawa import allocator, files, jetstream
+from kawa import allocator, files, jetstream, workers
 from kawa.apis import core
 from kawa.apis.core import pod as core_pod
 from kawa.apis.registry import SCHEME
@@ -100,6 +103,7 @@ DATA_DIR_ENTRIES: Final = (
     access.KUBECONFIG_FILE,
     "tls",
     SERVER_FILE,
+    workers.WORKERS_DIR,
     "kubelet",
     "sources",
 )
@@ -168,6 +172,9 @@ class Config:
     heartbeat Lease in ``kube-node-lease``."""
     leader_election: Timing = field(default_factory=Timing)
     """Lease duration, renew deadline and retry period of leader election."""
+    worker: int | None = None
+    """This process's index among the workers of ``kawa up --workers N`` (None: kawa runs
+    alone; :mod:`kawa.workers`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +308,11 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     except BaseException:
         await store.close()
         raise
-    server_file = config.data_dir / SERVER_FILE
+    server_file = (
+        config.data_dir / SERVER_FILE
+        if config.worker is None
+        else workers.state_file(config.data_dir, config.worker)
+    )
     runner: web.AppRunner | None = None
     try:
         await ensure_namespaces(store)
@@ -360,6 +371,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
             api.install(app)
+            if config.worker is not None:
+                app.on_response_prepare.append(workers.header_hook(config.worker))
             runner = web.AppRunner(
                 app,
                 handle_signals=False,
@@ -369,9 +382,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 shutdown_timeout=SHUTDOWN_TIMEOUT,
             )
             await runner.setup()
-            http_sock = _listen(config.host, config.port)
+            reuse_port = config.worker is not None
+            http_sock = _listen(config.host, config.port, reuse_port=reuse_port)
             try:
-                api_sock = _listen(config.host, config.api_port)
+                api_sock = _listen(config.host, config.api_port, reuse_port=reuse_port)
             except OSError:
                 http_sock.close()
                 raise
@@ -397,7 +411,11 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             host = f"[{config.host}]" if ":" in config.host else config.host
             url = f"http://{host}:{http_sock.getsockname()[1]}"
             api_url = f"https://{host}:{api_sock.getsockname()[1]}"
-            kubeconfig = access.write_kubeconfig(config.data_dir, api_url, token, cert)
+            kubeconfig = (
+                access.write_kubeconfig(config.data_dir, api_url, token, cert)
+                if config.worker is None
+                else config.data_dir / access.KUBECONFIG_FILE  # the supervisor wrote it
+            )
             # v1 Services a Destination names resolve to their path form on this port, and
             # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
@@ -410,17 +428,24 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 channels.serve_at(url)
                 tg.create_task(channels.run(), name="channel-dataplane")
                 await channels.ready.wait()
-                # in this (the loop's) thread: a child's PR_SET_PDEATHSIG follows the thread
-                # that started it
-                tg.create_task(kubelet.run(), name="kubelet")
-                await kubelet.ready.wait()
+                node_agent = workers.runs_node_agent(config.worker)
+                if node_agent:
+                    # in this (the loop's) thread: a child's PR_SET_PDEATHSIG follows the
+                    # thread that started it
+                    tg.create_task(kubelet.run(), name="kubelet")
+                    await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
-                tg.create_task(NodeLease(store, config.node_name).run(), name="node-lease")
+                if node_agent:
+                    tg.create_task(NodeLease(store, config.node_name).run(), name="node-lease")
 
                 async def lead() -> None:
                     await run_once(store, dispatcher, config, url=url, api_url=api_url)
 
-                elector = LeaderElector(store, config.node_name, timing=config.leader_election)
+                elector = LeaderElector(
+                    store,
+                    workers.identity(config.node_name, config.worker),
+                    timing=config.leader_election,
+                )
                 tg.create_task(elector.run(lead), name="leader-election")
                 files.write_private(
                     server_file,
@@ -494,12 +519,16 @@ def make_private(data_dir: Path) -> None:
         )
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0: a free one), so the bound port is known at once."""
+def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket (port 0: a free one), so the bound port is known at once;
+    with ``reuse_port``, one of the workers' sockets sharing the port (``SO_REUSEPORT``: the
+    kernel spreads new connections over them)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(1024)
         sock.setblocking(False)

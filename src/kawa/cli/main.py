@@ -19,7 +19,7 @@ from kawa.apis import meta
 from kawa.apis.core.pod import NODE_NAME
 from kawa.apiserver import access
 from kawa.broker.ttl import DEFAULT_MAX_TTL
-from kawa.cli import answers, migrate, resources, target
+from kawa.cli import answers, migrate, resources, target, workers
 from kawa.cli import send as send_cmd
 from kawa.cli.cesql import cesql
 from kawa.cli.client import (
@@ -89,7 +89,12 @@ def broker_url(client: ApiClient, namespace: str, name: str) -> str:
 
 
 class KawaGroup(click.Group):
-    """Turns kawa's errors into clean messages and exit code 1."""
+    """Turns kawa's errors into clean messages and exit code 1; keeps the command line's
+    arguments for ``kawa up --workers`` (which starts its workers with them)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[workers.ARGS_KEY] = tuple(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -244,6 +249,16 @@ def main() -> None:
     "--leader-lease-duration).",
 )
 @click.option(
+    "--workers",
+    "worker_count",
+    default="1",
+    show_default=True,
+    metavar="N|auto",
+    help="kawa processes on this machine sharing the ports (SO_REUSEPORT) and --nats (auto: "
+    "one per CPU core); more than one needs --nats (see docs/distributed.md).",
+)
+@click.option("--worker-index", type=click.IntRange(0), hidden=True)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -272,6 +287,8 @@ def up(
     leader_lease_duration: float,
     leader_renew_deadline: float | None,
     leader_retry_period: float | None,
+    worker_count: str,
+    worker_index: int | None,
     log_level: str,
     nats: NatsOptions | None,
 ) -> None:
@@ -293,7 +310,11 @@ def up(
         )
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--leader-*") from None
-    setup_logging(log_level)
+    count = workers.count_option(worker_count, worker_index, with_nats=nats is not None)
+    setup_logging(log_level, "" if worker_index is None else f"worker {worker_index}")
+    if count > 1:
+        workers.run(workers.Plan(count, data_dir, host, port, api_port))
+        return
     config = Config(
         data_dir=data_dir,
         host=host,
@@ -318,9 +339,10 @@ def up(
         nats=nats,
         node_name=node_name,
         leader_election=timing,
+        worker=worker_index,
     )
     try:
-        run_async(serve(config, on_ready=_announce))
+        run_async(serve(config, on_ready=_announce if worker_index is None else None))
     except OSError as err:
         raise startup_error(err, host, port) from None
 

@@ -37,11 +37,13 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
             raise SystemExit(0) from None
 
 
-def setup_logging(level: str) -> None:
-    """Log records of ``level`` and above to stderr, one line each."""
+def setup_logging(level: str, process: str = "") -> None:
+    """Log records of ``level`` and above to stderr, one line each (naming ``process``, such
+    as ``worker 1``, if given)."""
     logging.basicConfig(
         level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {f'[{process}] ' if process else ''}%(name)s: "
+        "%(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
