@@ -149,14 +149,19 @@ class Backend:
 
     kind: str  # "sqlite" or "jetstream"
     replicas: int = 1
+    workers: int = 1
 
     @property
     def label(self) -> str:
-        return "sqlite" if self.kind == "sqlite" else f"jetstream R{self.replicas}"
+        if self.kind == "sqlite":
+            return "sqlite"
+        return f"jetstream R{self.replicas}" + (f" x{self.workers}" if self.workers > 1 else "")
 
     @property
     def slug(self) -> str:
-        return "sqlite" if self.kind == "sqlite" else f"js-r{self.replicas}"
+        if self.kind == "sqlite":
+            return "sqlite"
+        return f"js-r{self.replicas}" + (f"-w{self.workers}" if self.workers > 1 else "")
 
 
 @dataclass
@@ -172,6 +177,9 @@ class Row:
     e2e_max_ms: float | None = None
     errors: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
+    cpu_us_per_event: float | None = None
+    """CPU of the system under test (everything but the subscriber and the load generator)
+    per accepted event, in microseconds."""
     note: str = ""
 
 
@@ -437,9 +445,11 @@ class Load:
             if count < accepted * fanout:
                 row.note = f"only {count} of {accepted * fanout} deliveries arrived"
         elapsed = time.monotonic() - started
-        row.cpu = {
-            name: (cpu_seconds(pid) - cpu_before[name]) / elapsed for name, pid in pids.items()
-        }
+        used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        row.cpu = {name: seconds / elapsed for name, seconds in used.items()}
+        if accepted:
+            served = sum(seconds for name, seconds in used.items() if name != "subscriber")
+            row.cpu_us_per_event = served / accepted * 1e6
         return row
 
 
@@ -524,6 +534,16 @@ def start_nats(
     return procs, [f"nats://127.0.0.1:{port}" for port in clients]
 
 
+def kawa_pids(proc: subprocess.Popen[bytes], work: Path, child: str) -> int | tuple[int, ...]:
+    """The kawa process, or with ``--workers`` the supervisor and its workers (whose CPU the
+    rows add up)."""
+    state = work / child / "server.json"
+    if not state.exists():
+        return proc.pid
+    workers = json.loads(state.read_text()).get("workers") or []
+    return (proc.pid, *(int(pid) for pid in workers)) if workers else proc.pid
+
+
 def start_kawa(
     children: Children,
     work: Path,
@@ -539,6 +559,12 @@ def start_kawa(
     argv += ["--durability", durability, "--log-level", "warning", *extra]
     proc = children.start(child, argv)
     wait_port(port)
+    if "--workers" in extra:  # every worker listening: the supervisor wrote server.json
+        deadline = time.monotonic() + 60
+        while not (work / child / "server.json").exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"kawa workers not ready: see {work / child}")
+            time.sleep(0.1)
     API_TOKEN["token"] = (work / child / "token").read_text().strip()
     url = f"http://127.0.0.1:{port}"
     for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
@@ -742,7 +768,8 @@ def fmt(value: float | None, spec: str) -> str:
 def print_table(rows: list[Row]) -> None:
     header = (
         f"{'target':<36} {'backend':<12} {'ingress/s':>10} {'202 p50':>8} {'202 p99':>8} "
-        f"{'delivered/s':>11} {'e2e p50':>8} {'e2e p99':>8} {'e2e max':>8} {'err':>4}  cpu"
+        f"{'delivered/s':>11} {'e2e p50':>8} {'e2e p99':>8} {'e2e max':>8} {'err':>4} "
+        f"{'us/ev':>6}  cpu"
     )
     print(header)
     print("-" * len(header))
@@ -753,10 +780,12 @@ def print_table(rows: list[Row]) -> None:
             f"{r.ingress_p50_ms:>8.2f} {r.ingress_p99_ms:>8.2f} "
             f"{fmt(r.delivered_rate, '>11,.0f')} "
             f"{fmt(r.e2e_p50_ms, '>8.2f')} {fmt(r.e2e_p99_ms, '>8.2f')} "
-            f"{fmt(r.e2e_max_ms, '>8.2f')} {r.errors:>4}  {cpu}"
+            f"{fmt(r.e2e_max_ms, '>8.2f')} {r.errors:>4} {fmt(r.cpu_us_per_event, '>6.0f')}  {cpu}"
         )
         print(line + (f"  ({r.note})" if r.note else ""))
     print("latencies in ms; '202' = the generator's request latency; 'e2e' = send -> subscriber")
+    print("us/ev = CPU microseconds per accepted event of the target (kawa and its NATS servers")
+    print("  or the forwarder; not the subscriber or wrk); cpu = share of one core each")
     print("* = run after the saturation runs, while kawa trims their records from the log")
 
 
@@ -846,6 +875,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "repeatable to run both",
     )
     parser.add_argument(
+        "--nats-workers",
+        type=int,
+        action="append",
+        choices=(1, 2, 3, 4),
+        help="kawa up --workers on JetStream (1, the default, is one process); repeatable to "
+        "compare, each with every --nats-replicas",
+    )
+    parser.add_argument(
         "--lag", type=float, default=1.0, help="--max-delivery-lag of the backpressure run (s)"
     )
     parser.add_argument(
@@ -864,8 +901,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rate must be in (0, 100000]")
     if not 0 < args.lag <= 60:
         parser.error("--lag must be in (0, 60]")
-    if args.nats_replicas and args.backend == "sqlite":
-        parser.error("--nats-replicas needs --backend jetstream or both")
+    if (args.nats_replicas or args.nats_workers) and args.backend == "sqlite":
+        parser.error("--nats-replicas and --nats-workers need --backend jetstream or both")
     return args
 
 
@@ -873,7 +910,8 @@ def backends_of(args: argparse.Namespace) -> list[Backend]:
     found = [Backend("sqlite")] if args.backend in ("sqlite", "both") else []
     if args.backend in ("jetstream", "both"):
         replicas = dict.fromkeys(args.nats_replicas or [1])  # in the order given, once each
-        found += [Backend("jetstream", n) for n in replicas]
+        workers = dict.fromkeys(args.nats_workers or [1])
+        found += [Backend("jetstream", n, w) for n in replicas for w in workers]
     return found
 
 
@@ -912,7 +950,10 @@ def kawa_rows(
             children.stop(proc)
         started, urls = start_nats(children, work / round_, backend.replicas)
         servers[:] = started
-        extra = ("--nats", ",".join(urls), "--nats-replicas", str(backend.replicas))
+        extra: tuple[str, ...] = ("--nats", ",".join(urls))
+        extra += ("--nats-replicas", str(backend.replicas))
+        if backend.workers > 1:
+            extra += ("--workers", str(backend.workers))
         return extra, {"nats": tuple(proc.pid for proc in started)}
 
     try:
@@ -927,8 +968,9 @@ def kawa_rows(
                 child=f"kawa-{backend.slug}",
                 label=f"kawa {backend.label}",
             )
-            pids: Pids = {"kawa": kawa.pid, **nats_pids, "subscriber": sub.pid}
-            paced_pids: Pids = {"kawa": kawa.pid, **nats_pids}
+            kawa_cpu = kawa_pids(kawa, work, f"kawa-{backend.slug}")
+            pids: Pids = {"kawa": kawa_cpu, **nats_pids, "subscriber": sub.pid}
+            paced_pids: Pids = {"kawa": kawa_cpu, **nats_pids}
             paced_url = f"{url}/brokers/default/one"
             if "paced" in only:  # steady state: a fresh log, nothing to trim
                 rows.append(

@@ -64,6 +64,7 @@ from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.coordination.election import LeaderElector, Timing
+from kawa.coordination.exclusive import lease_gate
 from kawa.coordination.node_lease import NodeLease
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
@@ -332,6 +333,15 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 max_delivery_lag=config.max_delivery_lag,
                 budget=delivery_budget,
                 trimmer=trimmer,
+                ordered_gate=(
+                    lease_gate(
+                        store,
+                        workers.identity(config.node_name, config.worker),
+                        config.leader_election,
+                    )
+                    if config.event_log_backend == "jetstream"
+                    else None
+                ),
             )
             channels = ChannelDataPlane(
                 store,

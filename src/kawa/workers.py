@@ -5,7 +5,7 @@ sharing the machine's ports with its siblings (``SO_REUSEPORT``) and the JetStre
 with every node. It says where it listens in ``<data-dir>/workers/<index>.json`` (the
 supervisor, :mod:`kawa.cli.workers`, owns ``server.json``), names itself
 ``<node-name>/<index>`` in leader election, and only worker 0 runs the node's kubelet and
-heartbeat (Pods run once per machine). See docs/decisions/XXXX-workers.md.
+heartbeat (Pods run once per machine). See docs/decisions/0045-workers.md.
 """
 
 from __future__ import annotations

@@ -369,6 +369,8 @@ class Recorder:
 
     url: str = ""
     ids: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)
+    """Every id delivered, in the order the deliveries arrived (redeliveries too)."""
     deliveries: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     gate: asyncio.Event = field(default_factory=asyncio.Event)
@@ -393,6 +395,7 @@ class Recorder:
         if generation != self.generation:
             return web.Response(status=503)  # its sender is dead; nobody reads this
         self.ids.add(event_id)
+        self.order.append(event_id)
         self.deliveries += 1
         self.changed.set()
         return web.Response(status=self.answer)

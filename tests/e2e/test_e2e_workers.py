@@ -252,3 +252,118 @@ def test_workers_that_cannot_start_end_kawa_up(tmp_path: Path) -> None:
     assert run.code == 1, run.explain()
     assert run.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}"), run.explain()
     assert "worker" not in run.stderr, run.explain()  # none was started
+
+
+async def send_in_order(
+    url: str, keys: list[str], per_key: int, first: int
+) -> dict[str, list[str]]:
+    """For each key (in parallel), ``per_key`` events one after the other (each sent once its
+    previous one got 202, again on a 5xx or a lost connection): the ids in their log order."""
+    sent: dict[str, list[str]] = {key: [] for key in keys}
+
+    async def one_key(session: aiohttp.ClientSession, key: str) -> None:
+        for n in range(first, first + per_key):
+            event_id = f"{key}-{n}"
+            headers = {
+                "ce-specversion": "1.0",
+                "ce-id": event_id,
+                "ce-source": "/e2e/ordered",
+                "ce-type": "e2e.ordered",
+                "ce-partitionkey": key,
+                "content-type": "text/plain",
+            }
+            for _ in range(200):
+                try:
+                    async with session.post(url, data=event_id, headers=headers) as resp:
+                        await resp.read()
+                        if resp.status == 202:
+                            sent[key].append(event_id)
+                            break
+                        assert resp.status >= 500, (resp.status, await resp.text())
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(one_key(session, key) for key in keys))
+    return sent
+
+
+def in_order(order: list[str], sent: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The keys whose first deliveries did not come in the order they were sent: key -> what
+    came (a redelivery of an event already delivered is allowed, at least once)."""
+    wrong = {}
+    for key, ids in sent.items():
+        wanted = set(ids)
+        firsts = list(dict.fromkeys(i for i in order if i in wanted))
+        if firsts != ids:
+            wrong[key] = firsts
+    return wrong
+
+
+def ordered_leases(kawa: KawaProcess) -> list[dict[str, Any]]:
+    found = orjson.loads(kubectl(kawa, "get", "leases", "-n", "kube-system", "-o", "json"))
+    return [
+        lease for lease in found["items"] if lease["metadata"]["name"].startswith("kawa-ordered-")
+    ]
+
+
+@pytest.mark.slow
+async def test_an_ordered_trigger_has_one_puller_among_workers(tmp_path: Path) -> None:
+    """Two workers share the durable consumer of every trigger; an ordered one is pulled by
+    the holder of its lease only, so each partition key's events arrive in order, before
+    and after the holder is SIGKILLed (the lease passes on, or the restarted worker, which
+    keeps its identity, holds it again)."""
+    keys = [f"k{n}" for n in range(6)]
+    with nats_server(tmp_path / "nats") as nats:
+        kawa = KawaProcess(
+            tmp_path,
+            tmp_path / "data",
+            free_port(),
+            free_port(),
+            ("--workers", "2", "--leader-lease-duration", "3"),
+            nats,
+        )
+        try:
+            async with recorder() as rec:
+                await asyncio.to_thread(kawa.start, 40.0)
+                await asyncio.to_thread(
+                    kubectl, kawa, "apply", "-f", "-", stdin=orjson.dumps(broker()).decode()
+                )
+                ordered = trigger("ordered", rec.url)
+                ordered["metadata"]["annotations"] = {
+                    "kafka.eventing.knative.dev/delivery.order": "ordered"
+                }
+                await asyncio.to_thread(kawa.create, ordered)
+                await asyncio.to_thread(kawa.wait_ready, "triggers", "ordered", "default", 30)
+
+                sent = await send_in_order(kawa.broker_url(), keys, 40, 0)
+                wanted = {i for ids in sent.values() for i in ids}
+                assert len(wanted) == 240
+                missing = await rec.wait_for(wanted, DELIVERY_WAIT)
+                assert not missing, f"{len(missing)} lost, e.g. {sorted(missing)[:5]}"
+                assert not in_order(rec.order, sent)
+
+                (lease,) = await asyncio.to_thread(ordered_leases, kawa)
+                holder = lease["spec"]["holderIdentity"]
+                workers = server_info(kawa)["workers"]
+                assert holder in {"kawa/0", "kawa/1"}, holder
+                victim = workers[int(holder.rsplit("/", 1)[1])]
+
+                # the holder dies in the middle of a load: the other worker (or the restarted
+                # one) takes the lease over once it expired, and order still holds per key
+                sending = asyncio.create_task(send_in_order(kawa.broker_url(), keys, 40, 40))
+                await asyncio.sleep(0.3)
+                os.kill(victim, 9)
+                more = await sending
+                wanted = {i for ids in more.values() for i in ids}
+                missing = await rec.wait_for(wanted, DELIVERY_WAIT)
+                assert not missing, f"{len(missing)} lost, e.g. {sorted(missing)[:5]}"
+                assert not in_order(rec.order, more)
+                # held again (the restarted worker keeps its identity, kawa/<index>: it may
+                # renew its own lease at once), and by one holder
+                (lease,) = await asyncio.to_thread(ordered_leases, kawa)
+                assert lease["spec"]["holderIdentity"] in {"kawa/0", "kawa/1"}, lease
+        finally:
+            kawa.stop()

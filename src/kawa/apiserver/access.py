@@ -169,8 +169,6 @@ def write_kubeconfig(data_dir: Path, api_url: str, token: str, cert: Path) -> Pa
     return path
 
 
-
-
 def bearer_token(authorization: str) -> str | None:
     """The token of an ``Authorization`` header value ``Bearer <token>`` (the scheme in any
     case, RFC 7235 section 2.1), ``None`` for any other."""

@@ -41,7 +41,7 @@ from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
 from kawa.dispatch.envelope import sender_id
-from kawa.dispatch.running import Consumers, Trimmer
+from kawa.dispatch.running import Consumers, Gate, Trimmer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.filters.compile import compile_trigger
@@ -111,6 +111,7 @@ class BrokerDataPlane:
         trim_interval: float = 30.0,
         budget: DeliveryBudget | None = None,
         trimmer: Trimmer | None = None,
+        ordered_gate: Gate | None = None,
     ) -> None:
         self._store = store
         self._log = event_log
@@ -134,7 +135,9 @@ class BrokerDataPlane:
         channel data plane, or this plane's own (run by it)."""
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
         self._triggers: dict[tuple[str, str], Obj] = {}
-        self._consumers: Consumers[tuple[str, str]] = Consumers()
+        self._consumers: Consumers[tuple[str, str]] = Consumers(ordered_gate)
+        """With an ``ordered_gate`` (processes sharing the log), an ordered trigger's
+        consumer runs in one process at a time (:data:`kawa.dispatch.running.Gate`)."""
         self._task_group: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-from collections.abc import Callable, Hashable, Iterator
-from typing import Final, Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable, Iterator
+from typing import Any, Final, Generic, TypeVar
 
 from kawa.dispatch.consumer import Consumer
 from kawa.errors import InsufficientStorageError, KawaError, TemporaryError
@@ -30,11 +31,20 @@ TRIM_GAP: Final = 1.0
 """Seconds at least between two trims (a full log asks for one with every refused event)."""
 
 
-class Consumers(Generic[K]):
-    """Running consumers by key (see the module docstring)."""
+Gate = Callable[[str, Callable[[], Coroutine[Any, Any, None]]], Coroutine[Any, Any, None]]
+"""``gate(name, run)`` runs ``run()`` only while this process holds the exclusive right
+``name`` (a lease among the nodes sharing the log), again each time it wins it back, until
+cancelled. An ordered consumer runs under one when several processes share its durable
+consumer: per-key order holds within one puller only."""
 
-    def __init__(self) -> None:
+
+class Consumers(Generic[K]):
+    """Running consumers by key (see the module docstring); with a ``gate``, an ordered
+    consumer runs only where its :data:`Gate` lets it."""
+
+    def __init__(self, gate: Gate | None = None) -> None:
         self._running: dict[K, tuple[Consumer, asyncio.Task[None]]] = {}
+        self._gate = gate
 
     def get(self, key: K) -> Consumer | None:
         found = self._running.get(key)
@@ -52,9 +62,9 @@ class Consumers(Generic[K]):
         """Run ``consumer`` under ``key`` (stop the one there first); returns once it has
         loaded its cursor (or failed)."""
         await self.stop(key)
-        task = task_group.create_task(
-            _supervise(consumer), name=f"{consumer.target.kind}-{consumer.target.label}"
-        )
+        gate = self._gate if consumer.target.ordered else None
+        work = _supervise(consumer) if gate is None else _gated(consumer, gate)
+        task = task_group.create_task(work, name=f"{consumer.target.kind}-{consumer.target.label}")
         self._running[key] = (consumer, task)
         started = asyncio.ensure_future(consumer.started.wait())
         await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
@@ -79,6 +89,33 @@ class Consumers(Generic[K]):
                 await self.stop(key)
                 stopped.append(consumer)
         return stopped
+
+
+def exclusive_name(consumer: Consumer) -> str:
+    """The name of the right to run ``consumer`` alone (a DNS-1123 name, from its cursor)."""
+    digest = hashlib.sha256(consumer.target.consumer_id.encode()).hexdigest()[:24]
+    return f"kawa-ordered-{digest}"
+
+
+async def _gated(consumer: Consumer, gate: Gate) -> None:
+    """Run ``consumer`` (supervised) whenever ``gate`` lets this process. It counts as
+    started at once: a process that does not hold the right has nothing to load."""
+    consumer.started.set()
+    failures = 0
+    while True:
+        try:
+            await gate(exclusive_name(consumer), lambda: _supervise(consumer))
+            return
+        except Exception as err:
+            failures += 1
+            delay = min(30.0, 0.1 * 2**failures)
+            log.warning(
+                "%s: holding the right to deliver in order failed (%s); again in %.1fs",
+                consumer.target.label,
+                err,
+                delay,
+            )
+            await asyncio.sleep(delay)
 
 
 async def _supervise(consumer: Consumer) -> None:

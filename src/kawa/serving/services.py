@@ -52,7 +52,6 @@ TIMEOUT: Final = 300.0
 RETRY_AFTER: Final = "1"
 
 
-
 def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
     headers = {"Retry-After": RETRY_AFTER} if retry else None
     return web.Response(status=status, text=message + "\n", headers=headers)
