@@ -115,7 +115,8 @@ class NodeLifecycle:
             return
         for name in sorted(lost):
             node = self.view.nodes.get(name)
-            if node is not None:
+            cached = copy.deepcopy((node or {}).get("status") or {})
+            if node is not None and unknown_conditions(cached, ""):  # not marked yet
                 await self._mark_node(name)
         for pod in lost_pods(self.view, lost):
             await self._fail_pod(pod)
