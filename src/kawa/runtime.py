@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import socket
 import sys
@@ -48,6 +49,7 @@ from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
 from kawa.channels.dataplane import ChannelDataPlane
 from kawa.channels.ingress import channel_ingress
+from kawa.controllers import nodes
 from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
@@ -63,9 +65,9 @@ from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
 from kawa.controllers.pending import pending_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.controllers.serving_config import ensure_serving_config
+from kawa.coordination import node_lease
 from kawa.coordination.election import LeaderElector, Timing
 from kawa.coordination.exclusive import lease_gate
-from kawa.coordination.node_lease import NodeLease
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
@@ -176,6 +178,13 @@ class Config:
     worker: int | None = None
     """This process's index among the workers of ``kawa up --workers N`` (None: kawa runs
     alone; :mod:`kawa.workers`)."""
+    advertise_address: str = "127.0.0.1"
+    """This node's address for the others (``kawa up --advertise-address``): its Node's
+    ``InternalIP``."""
+    node_monitor_grace_period: float = nodes.DEFAULT_GRACE_PERIOD
+    """Seconds a node may go without renewing its heartbeat Lease before the leader marks it
+    lost and fails its Pods (``kawa up --node-monitor-grace-period``); the Lease is renewed
+    four times in that period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +386,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             app.add_routes(channel_in.routes())
             app.add_routes(serving.routes())
             app.add_routes(services.routes())
-            kubelet = Kubelet(store, config.data_dir)
+            kubelet = Kubelet(
+                store,
+                config.data_dir,
+                node_name=config.node_name,
+                address=config.advertise_address,
+            )
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
             api.install(app)
@@ -446,7 +460,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
                 if node_agent:
-                    tg.create_task(NodeLease(store, config.node_name).run(), name="node-lease")
+                    tg.create_task(_node_lease(store, config).run(), name="node-lease")
 
                 async def lead() -> None:
                     await run_once(store, dispatcher, config, url=url, api_url=api_url)
@@ -483,12 +497,17 @@ async def run_once(
     store: ResourceStore, dispatcher: Dispatcher, config: Config, *, url: str, api_url: str
 ) -> None:
     """What must run once across the nodes sharing a store, on the elected leader only: the
-    garbage collector, every controller and the sources (Ping ticks, ApiServerSource watches,
+    garbage collector, the scheduler and node lifecycle controller, every controller and the
+    sources (Ping ticks, ApiServerSource watches,
     ContainerSource and SinkBinding controllers); until cancelled (leadership lost, a stop).
     Made anew each time this node becomes leader."""
     async with asyncio.TaskGroup() as tg:
         collector = garbage_collector(store)
         tg.create_task(collector.run(), name=f"controller-{collector.name}")
+        scheduling = nodes.NodeControllers(
+            store, me=config.node_name, grace_period=config.node_monitor_grace_period
+        )
+        tg.create_task(scheduling.run(), name="controller-nodes")
         for controller in [
             namespace_controller(store),
             pending_controller(store),
@@ -508,6 +527,17 @@ async def run_once(
             *sink_bindings(store),
         ]:
             tg.create_task(source.run(), name=f"source-{source.name}")
+
+
+def _node_lease(store: ResourceStore, config: Config) -> node_lease.NodeLease:
+    """This node's heartbeat, renewed four times per grace period (at most every 10 s)."""
+    grace = config.node_monitor_grace_period
+    return node_lease.NodeLease(
+        store,
+        config.node_name,
+        interval=min(node_lease.RENEW_INTERVAL, grace / 4),
+        duration=max(1, math.ceil(grace)),
+    )
 
 
 def make_private(data_dir: Path) -> None:

@@ -57,6 +57,8 @@ async def serving(
     store = SqliteResourceStore(":memory:", history=history, max_size=store_max_size)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
     await store.create(ResourceKey("namespaces", "", "default"), namespace)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kawa"}, "spec": {}}
+    await store.create(ResourceKey("nodes", "", "kawa"), node)  # kawa's node, Pods bind to
     middlewares = [access.token_middleware(token)] if token is not None else []
     app = web.Application(client_max_size=client_max_size, middlewares=middlewares)
     server = ApiServer(store)

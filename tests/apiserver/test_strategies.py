@@ -38,6 +38,10 @@ def pod(name: str, node: str = "kawa", grace: int = 30) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
+def node(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": {}}
+
+
 async def create(client: aiohttp.ClientSession, url: str, obj: dict[str, Any]) -> None:
     async with client.post(url, json=obj) as resp:
         assert resp.status == 201, await resp.text()
@@ -153,16 +157,18 @@ async def test_other_kinds_are_deleted_at_once() -> None:
             await api.store.get(ResourceKey("configmaps", "default", "c"))
 
 
-async def test_pods_run_on_kawas_node_only() -> None:
-    """A Pod naming another node would never run nor stop: refused; one stored so by an
-    older kawa goes at once when deleted (it stayed Terminating forever)."""
+async def test_pods_run_on_existing_nodes_only() -> None:
+    """A Pod naming a node that does not exist would never run nor stop: refused; one stored
+    so (its node deleted, or by an older kawa) goes at once when deleted."""
     async with serving() as (store, client, url):
         async with client.post(url, json=pod("elsewhere", node="node-7")) as resp:
             assert resp.status == 422
             body = await resp.json()
         [cause] = body["details"]["causes"]
         assert cause["field"] == "spec.nodeName"
-        assert "there is no node of that name" in cause["message"]
+        assert 'node "node-7" not found' in cause["message"]
+        await store.create(ResourceKey("nodes", "", "node-2"), node("node-2"))
+        await create(client, url, pod("on-node-2", node="node-2"))
         await create(client, url, pod("unbound", node=""))
         binding = {"spec": {"nodeName": "node-7"}}
         headers = {"Content-Type": "application/merge-patch+json"}

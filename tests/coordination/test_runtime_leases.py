@@ -34,7 +34,16 @@ async def test_one_kawa_leads_heartbeats_and_releases(tmp_path: Path) -> None:
         assert leader["spec"]["leaseDurationSeconds"] == 15
         node = await eventually(lambda: lease(kawa, "kube-node-lease", "n1"), 10, "no node lease")
         assert node["spec"]["holderIdentity"] == "n1"
-        assert node["spec"]["leaseDurationSeconds"] == 40
+        # the lease lasts the node monitor's grace period (kawa up's default)
+        assert node["spec"]["leaseDurationSeconds"] == 20
+
+        async def registered() -> dict[str, Any] | None:  # the kubelet's Node, named n1
+            async with kawa.session.get(f"{kawa.url}/api/v1/nodes/n1") as resp:
+                return dict(await resp.json()) if resp.status == 200 else None
+
+        registered_node = await eventually(registered, 10, "no Node n1")
+        addresses = registered_node["status"]["addresses"]
+        assert {"type": "InternalIP", "address": "127.0.0.1"} in addresses
         await kawa.apply(broker())
         await kawa.wait_ready("Broker", "default")
     store = SqliteResourceStore(str(tmp_path / "resources.db"))

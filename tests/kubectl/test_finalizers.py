@@ -103,12 +103,12 @@ def test_kubectl_delete_ns_waits_for_its_objects(kubectl: Kubectl, tmp_path: Pat
     assert kubectl.run("get", "namespace", "held-ns").code != 0
 
 
-def test_a_pod_may_only_name_kawas_node(kubectl: Kubectl) -> None:
+def test_a_pod_may_only_name_an_existing_node(kubectl: Kubectl) -> None:
     refused = kubectl.run(
         "run", "elsewhere", "--image=busybox", "--restart=Never",
         '--overrides={"spec":{"nodeName":"node-7"}}', "--", "sleep", "1",
     )  # fmt: skip
     assert refused.code != 0
     assert "spec.nodeName" in refused.stderr
-    assert "there is no node of that name" in refused.stderr
+    assert 'node "node-7" not found' in refused.stderr
     assert kubectl.run("get", "pod", "elsewhere").code != 0

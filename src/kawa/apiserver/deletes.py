@@ -37,7 +37,7 @@ from kawa.apiserver import options as opts
 from kawa.apiserver import selectors, strategies
 from kawa.apiserver.requests import Target, read_raw
 from kawa.apiserver.responses import object_list, respond
-from kawa.apiserver.strategies.base import Deletion, Strategy
+from kawa.apiserver.strategies.base import IMMEDIATE, Deletion, Strategy
 from kawa.errors import ConflictError, FieldError, ForbiddenError, NotFoundError, ValidationError
 from kawa.store import finalizers
 from kawa.store.base import Obj, ResourceKey, ResourceStore
@@ -176,6 +176,16 @@ class Deletes:
                 continue  # deleted meanwhile by someone else: nothing left to do
         return object_list(target, deleted, result.resource_version)
 
+    async def _references_missing(self, strategy: Strategy, obj: Obj) -> bool:
+        """Whether an object ``obj`` names is gone (a Pod's node, whose kubelet finishes a
+        graceful deletion; Kubernetes' Pod garbage collector force-deletes such Pods)."""
+        for ref in strategy.references(None, obj):
+            try:
+                await self._store.get(ResourceKey(ref.resource, "", ref.name))
+            except NotFoundError:
+                return True
+        return False
+
     async def _delete(self, key: ResourceKey, strategy: Strategy, options: DeleteOptions) -> Obj:
         """Delete the object at ``key`` as its strategy plans it; the object as the delete
         left it (gone, marked for a graceful deletion, or kept for its finalizers)."""
@@ -184,11 +194,10 @@ class Deletes:
             options.check_preconditions(current)
             if options.dry_run:
                 return current
-            plan = _with_propagation(
-                current,
-                options,
-                strategy.plan_deletion(current, options.grace_period, datetime.now(UTC)),
-            )
+            planned = strategy.plan_deletion(current, options.grace_period, datetime.now(UTC))
+            if not planned.immediate and await self._references_missing(strategy, current):
+                planned = IMMEDIATE  # the node that would finish it is gone: nobody would
+            plan = _with_propagation(current, options, planned)
             try:
                 current = await self._mark(key, current, plan)
                 if not plan.immediate:

@@ -78,6 +78,19 @@ class Writes:
             raise ValidationError(problems, subject=subject)
         return admitted.obj
 
+    async def _check_references(self, target: Target, old: Obj | None, obj: Obj) -> None:
+        """The objects the kind's strategy says ``obj`` names exist (a Pod's node)."""
+        missing = []
+        for ref in strategies.for_kind(target.kind).references(old, obj):
+            try:
+                await self._store.get(ResourceKey(ref.resource, "", ref.name))
+            except NotFoundError:
+                missing.append(FieldError(ref.path, ref.message))
+        if missing:
+            rk = target.kind
+            subject = objects.subject(rk.kind, obj, namespaced=rk.namespaced)
+            raise ValidationError(missing, subject=subject)
+
     async def _check_namespace(self, target: Target, name: str) -> None:
         """The namespace of a new object exists and is not being terminated."""
         if self._namespace_kind is None or not target.kind.namespaced:
@@ -121,6 +134,7 @@ class Writes:
         obj = self._admit(request, target, body, options)
         _record(target, None, obj, manager)
         await self._check_namespace(target, obj["metadata"]["name"])
+        await self._check_references(target, None, obj)
         if options.dry_run:
             return respond(request, target, obj, 201)
         return respond(request, target, await self._create(target, obj), 201)
@@ -150,6 +164,7 @@ class Writes:
         key = target.key()
         strategies.for_kind(target.kind).prepare_for_update(old, obj)
         target.kind.validate_update(old, obj)
+        await self._check_references(target, old, obj)
         if manager is not None:
             _record(target, old, obj, manager)
         if options.dry_run:  # what the store would answer: the stored status kept
@@ -196,6 +211,7 @@ class Writes:
             applied = mf.apply(None, body, _write(target, manager), shape_of(target), force=force)
             obj = self._admit(request, target, applied, options)
             await self._check_namespace(target, key.name)
+            await self._check_references(target, None, obj)
             if options.dry_run:
                 return respond(request, target, obj, 201)
             return respond(request, target, await self._create(target, obj), 201)

@@ -33,6 +33,7 @@ from kawa.cli.client import (
 from kawa.cli.demo import demo
 from kawa.cli.nats_options import nats_options
 from kawa.cli.runner import run_async, setup_logging
+from kawa.controllers.nodes import DEFAULT_GRACE_PERIOD
 from kawa.coordination.election import Timing
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.errors import KawaError, ValidationError
@@ -227,6 +228,20 @@ def main() -> None:
     "kube-node-lease (give each kawa sharing one --nats its own).",
 )
 @click.option(
+    "--advertise-address",
+    default="127.0.0.1",
+    show_default=True,
+    help="This node's address for the other nodes: its Node's InternalIP.",
+)
+@click.option(
+    "--node-monitor-grace-period",
+    type=click.FloatRange(1),
+    default=DEFAULT_GRACE_PERIOD,
+    show_default=True,
+    help="Seconds a node may go without renewing its heartbeat Lease before the leader marks "
+    "it NotReady and fails its Pods, which their owners replace on live nodes.",
+)
+@click.option(
     "--leader-lease-duration",
     type=click.FloatRange(1),
     default=15.0,
@@ -284,6 +299,8 @@ def up(
     max_connections: int,
     max_buffered_bytes: int,
     node_name: str,
+    advertise_address: str,
+    node_monitor_grace_period: float,
     leader_lease_duration: float,
     leader_renew_deadline: float | None,
     leader_retry_period: float | None,
@@ -340,6 +357,8 @@ def up(
         node_name=node_name,
         leader_election=timing,
         worker=worker_index,
+        advertise_address=advertise_address,
+        node_monitor_grace_period=node_monitor_grace_period,
     )
     try:
         run_async(serve(config, on_ready=_announce if worker_index is None else None))

@@ -17,6 +17,9 @@ would be more processes than requests.
 * down: surplus Pods (not ready ones first, then the newest) leave the endpoints at once and
   are deleted from the store when their requests in flight are done (at most the Revision's
   ``timeoutSeconds`` later); the kubelet stops their processes.
+* lost: a Pod failed ``NodeLost`` (its node stopped renewing its Lease,
+  :mod:`kawa.controllers.nodes.lifecycle`) leaves the scale at once: a replacement is made,
+  and the lost Pod deleted.
 
 A request for a Revision without instances wakes the scaler at once (scale from zero). A new
 Revision (never ``ResourcesAvailable``) starts with ``initial-scale`` Pods and keeps at least
@@ -55,6 +58,12 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _node_lost(pod: Mapping[str, Any]) -> bool:
+    """Failed by the node lifecycle controller: its node stopped renewing its Lease."""
+    status = pod.get("status") or {}
+    return bool(status.get("phase") == "Failed" and status.get("reason") == "NodeLost")
 
 
 def _ever_available(revision: Mapping[str, Any]) -> bool:
@@ -159,6 +168,9 @@ class RevisionScaler:
                 self._state = kpa.ScaleState(self._clock())  # adopted: keep it a while
             self.pods[name] = pod
             self._order.setdefault(name, -1)
+            if _node_lost(pod) and name not in self._draining:
+                self._drain(name)  # its node is gone: replaced now, then deleted
+                self.poke()
         self._sync_endpoints()
 
     def poke(self) -> None:

@@ -39,8 +39,7 @@ def test_immediate_removals() -> None:
     assert plan_deletion(pod(node=""), None, NOW).immediate  # never bound
     assert plan_deletion(pod(phase="Succeeded"), 30, NOW).immediate
     assert plan_deletion(pod(phase="Failed"), None, NOW) == Deletion(True)
-    # bound to a node that does not exist: no kubelet would ever stop it
-    assert plan_deletion(pod(node="elsewhere"), None, NOW) == Deletion(True)
+    # (bound to a node that does not exist: the CRUD makes it immediate, tests/apiserver)
 
 
 def test_a_negative_grace_period_is_one_second() -> None:
@@ -82,18 +81,24 @@ def test_the_strategy_uses_these_rules() -> None:
     assert strategy.forbids_deletion("p") is None
 
 
-def test_pods_run_on_kawas_node_only() -> None:
+def test_a_pods_node_must_exist() -> None:
+    """Creating or binding a Pod names its node: the CRUD looks it up."""
     strategy = PodStrategy()
-    [error] = strategy.validate(None, pod(node="elsewhere"))
-    assert error.path == "spec.nodeName"
-    assert "'elsewhere'" in error.message
-    assert "'kawa'" in error.message
-    assert strategy.validate(None, pod(node="kawa")) == []
-    assert strategy.validate(None, pod(node="")) == []
-    [binding] = strategy.validate(pod(node=""), pod(node="elsewhere"))
-    assert binding.path == "spec.nodeName"
+    [ref] = strategy.references(None, pod(node="elsewhere"))
+    assert (ref.path, ref.resource, ref.name) == ("spec.nodeName", "nodes", "elsewhere")
+    assert ref.message.startswith('Not found: node "elsewhere" not found')
+    assert strategy.references(None, pod(node="")) == []
+    [binding] = strategy.references(pod(node=""), pod(node="elsewhere"))
+    assert binding.name == "elsewhere"
     # moving a bound Pod is the declaration's update rule (immutable), not reported twice
-    assert strategy.validate(pod(node="kawa"), pod(node="elsewhere")) == []
+    assert strategy.references(pod(node="kawa"), pod(node="elsewhere")) == []
+    assert strategy.validate(None, pod(node="elsewhere")) == []
+
+
+def test_any_bound_pod_gets_its_grace_period() -> None:
+    assert not plan_deletion(pod(node="node-2"), None, NOW).immediate
+    assert plan_deletion(pod(node=""), None, NOW).immediate
+    assert plan_deletion(pod(node="node-2", phase="Failed"), None, NOW).immediate
 
 
 def test_no_new_finalizers_on_an_object_being_deleted() -> None:

@@ -29,7 +29,8 @@ async def main(data_dir: Path, script: str) -> None:
             "kind": "Pod",
             "metadata": {"name": "orphan", "namespace": "default"},
             "spec": {
-                "containers": [{"name": "c", "image": "busybox", "args": ["sh", "-c", script]}]
+                "nodeName": "kawa",  # bound: no scheduler runs here
+                "containers": [{"name": "c", "image": "busybox", "args": ["sh", "-c", script]}],
             },
         }
     )

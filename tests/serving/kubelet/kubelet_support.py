@@ -16,6 +16,8 @@ from aiohttp import web
 
 from kawa.apis.core.pod import default_pod
 from kawa.apiserver.server import ApiServer
+from kawa.controllers.nodes import NodeControllers
+from kawa.coordination.node_lease import NodeLease
 from kawa.errors import NotFoundError
 from kawa.serving.kubelet import Kubelet
 from kawa.serving.kubelet import config as kubelet_config
@@ -190,17 +192,22 @@ class Node:
 async def running_kubelet(
     data_dir: Path, store: SqliteResourceStore | None = None
 ) -> AsyncIterator[Node]:
+    """A Kubelet on ``store`` with what a single kawa node runs beside it: its heartbeat
+    Lease and the leader's scheduler (which binds the Pods to it)."""
     own = store is None
     store = store or SqliteResourceStore(":memory:")
     kubelet = Kubelet(store, data_dir)
-    task = asyncio.create_task(kubelet.run())
+    tasks = [asyncio.create_task(kubelet.run())]
     try:
         await asyncio.wait_for(kubelet.ready.wait(), 10)
+        tasks.append(asyncio.create_task(NodeLease(store, "kawa").run()))
+        tasks.append(asyncio.create_task(NodeControllers(store, me="kawa").run()))
         yield Node(store, kubelet, data_dir)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in reversed(tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if own:
             await store.close()
 

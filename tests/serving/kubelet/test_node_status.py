@@ -42,3 +42,10 @@ def test_report_creates_then_updates_the_status(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(run())
+
+
+def test_the_advertised_address_is_the_internal_ip(tmp_path: Path) -> None:
+    status = node_status.status(tmp_path, "2026-01-01T00:00:00Z", address="10.1.2.3")
+    assert status["addresses"][0] == {"type": "InternalIP", "address": "10.1.2.3"}
+    default = node_status.status(tmp_path, "2026-01-01T00:00:00Z")
+    assert default["addresses"][0] == {"type": "InternalIP", "address": "127.0.0.1"}

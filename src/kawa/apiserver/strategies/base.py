@@ -46,6 +46,17 @@ class Deletion:
 IMMEDIATE: Final = Deletion(immediate=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """An object a write names that must exist (a Pod's node): ``resource`` (cluster-scoped)
+    ``name``, else a field error at ``path`` saying ``message``."""
+
+    path: str
+    resource: str
+    name: str
+    message: str
+
+
 class Strategy:
     """The generic rules; a kind with its own overrides the hooks it needs."""
 
@@ -58,6 +69,11 @@ class Strategy:
         """The kind's rules for a write of ``new`` (a create when ``old`` is ``None``) beyond
         its declaration: by default, no new finalizer on an object being deleted."""
         return [] if old is None else no_new_finalizers(old, new)
+
+    def references(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Reference]:
+        """The cluster-scoped objects a write of ``new`` (a create when ``old`` is ``None``)
+        names that must exist; the CRUD looks them up (none by default)."""
+        return []
 
     def forbids_deletion(self, name: str) -> str | None:
         """Why the object ``name`` may never be deleted (the message of a 403), ``None``

@@ -9,10 +9,11 @@ a grace period of 0 (``kubectl delete --grace-period=0 --force``) remove it at o
 deletion may only shorten the grace period, and updates keep the deletion fields (only a
 delete sets them, :class:`~kawa.apiserver.strategies.base.Strategy`).
 
-kawa has one node, ``kawa`` (:data:`kawa.apis.core.pod.NODE_NAME`): a Pod may not be created
-or bound with another ``spec.nodeName`` (no kubelet would ever run or stop it), and a Pod
-stored bound to another node (by an older kawa) is deleted at once, as Kubernetes' Pod
-garbage collector force-deletes the Pods of nodes that do not exist.
+A Pod may be created or bound (``spec.nodeName`` set where it was empty) only with the name
+of an existing Node, or none (the scheduler binds it, :mod:`kawa.controllers.nodes`): the
+CRUD looks up the Node :meth:`PodStrategy.references` names, and refuses a missing one
+(``spec.nodeName: Not found: node "x" not found``). A Pod of a node that is gone is failed
+by the node lifecycle controller and then goes at once.
 
 Pure: :func:`plan_deletion` is the deletion hook of :class:`PodStrategy`, which the generic
 CRUD calls (looked up by :func:`kawa.apiserver.strategies.for_kind`); the kubelet reads the
@@ -26,32 +27,26 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from kawa.apis.conditions import format_time
-from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD, NODE_NAME
-from kawa.apiserver.strategies.base import IMMEDIATE, Deletion, Strategy
-from kawa.errors import FieldError
+from kawa.apis.core import NODE
+from kawa.apis.core.pod import DEFAULT_GRACE_PERIOD
+from kawa.apiserver.strategies.base import IMMEDIATE, Deletion, Reference, Strategy
 
-NODES: Final = frozenset({NODE_NAME})
-"""The nodes a kubelet runs Pods on (kawa has one)."""
 _TERMINAL: Final = ("Succeeded", "Failed")
 
 
 class PodStrategy(Strategy):
-    """Pods: graceful deletion, one node (see the module docstring)."""
+    """Pods: graceful deletion, an existing node (see the module docstring)."""
 
-    def validate(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[FieldError]:
-        errors = super().validate(old, new)
+    def references(self, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[Reference]:
         node = _section(new, "spec").get("nodeName")
         binding = old is None or not _section(old, "spec").get("nodeName")
-        if binding and node and node not in NODES:
-            errors.append(
-                FieldError(
-                    "spec.nodeName",
-                    f"invalid value {node!r}: there is no node of that name; kawa runs Pods on "
-                    f"its one node, {NODE_NAME!r} (leave spec.nodeName empty and kawa binds "
-                    "the Pod to it)",
-                )
-            )
-        return errors
+        if not (binding and node and isinstance(node, str)):
+            return []
+        message = (
+            f'Not found: node "{node}" not found (kubectl get nodes lists the nodes; leave '
+            "spec.nodeName empty and the scheduler binds the Pod to one)"
+        )
+        return [Reference("spec.nodeName", NODE.resource, node, message)]
 
     def plan_deletion(
         self, obj: Mapping[str, Any], grace_period: int | None, now: datetime
@@ -80,7 +75,7 @@ def plan_deletion(pod: Mapping[str, Any], requested: int | None, now: datetime) 
     if grace is None:
         grace = _int(spec.get("terminationGracePeriodSeconds"))
         grace = DEFAULT_GRACE_PERIOD if grace is None else grace
-    if spec.get("nodeName") not in NODES or status.get("phase") in _TERMINAL:
+    if not spec.get("nodeName") or status.get("phase") in _TERMINAL:
         return IMMEDIATE  # never run here (no kubelet to stop it), or finished
     grace = 1 if grace < 0 else grace
     if grace == 0:  # forced: the kubelet kills its processes at once

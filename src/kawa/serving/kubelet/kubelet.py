@@ -3,13 +3,15 @@
 :meth:`Kubelet.run` first kills what a previous kawa left running (pid files), reads its
 ConfigMaps (``knative-serving/config-kawa-kubelet`` for settings,
 ``knative-serving/config-kawa-images`` for the image catalog), lists the Pods and starts a
-:class:`~.worker.PodWorker` for each one that is not finished, then sets :attr:`ready`
-and follows the watches: a new Pod gets a worker; a Pod deleted gracefully (a
-``deletionTimestamp``, set by the API server) is stopped (Event ``Killing``, SIGTERM, then
-SIGKILL after ``deletionGracePeriodSeconds``, at most 30 s) and then removed from the store
-with its logs; a Pod removed from the store at once (the autoscaler, garbage collectors,
-``--force``) is stopped the same way after the fact; a changed ConfigMap applies at once.
-When cancelled, it stops every container (short grace) before returning.
+:class:`~.worker.PodWorker` for each one bound to its node (``spec.nodeName``, set by the
+scheduler on the leader, :mod:`kawa.controllers.nodes`) that is not finished, then sets
+:attr:`ready` and follows the watches: a Pod bound to its node gets a worker; one the node
+lifecycle controller marked ``NodeLost`` (this node was unreachable) is stopped; a Pod deleted
+gracefully (a ``deletionTimestamp``, set by the API server) is stopped (Event ``Killing``,
+SIGTERM, then SIGKILL after ``deletionGracePeriodSeconds``, at most 30 s) and then removed from
+the store with its logs; a Pod removed from the store at once (the autoscaler, garbage
+collectors, ``--force``) is stopped the same way after the fact; a changed ConfigMap applies at
+once. When cancelled, it stops every container (short grace) before returning.
 
 A watchdog process (:mod:`.watchdog`) runs beside it: should kawa die, even by SIGKILL, it
 kills every process the containers started (the next run does it too, at startup).
@@ -55,7 +57,7 @@ LogHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
 
 class Kubelet:
-    """Runs Pods bound to ``node_name`` (or to no node yet) as processes; see the module."""
+    """Runs the Pods bound to ``node_name`` as processes; see the module."""
 
     def __init__(
         self,
@@ -63,10 +65,11 @@ class Kubelet:
         data_dir: Path,
         *,
         node_name: str = core_pod.NODE_NAME,
+        address: str = node_status.DEFAULT_ADDRESS,
         clock: Clock = system_clock,
     ) -> None:
         self.store = store
-        self.node = Node(store, Path(data_dir), node_name=node_name, clock=clock)
+        self.node = Node(store, Path(data_dir), node_name=node_name, clock=clock, address=address)
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -90,7 +93,7 @@ class Kubelet:
                 self.ready.set()
                 node = self.node
                 beat = node_status.heartbeat(
-                    self.store, node.node_name, node.root.parent, node.clock
+                    self.store, node.node_name, node.root.parent, node.clock, node.address
                 )
                 group.create_task(beat, name="kubelet-node")
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")
@@ -133,8 +136,11 @@ class Kubelet:
             worker = None
         if type_ == "DELETED":
             return
-        node_name = (pod.get("spec") or {}).get("nodeName")
-        if node_name not in (None, "", self.node.node_name):
+        if (pod.get("spec") or {}).get("nodeName") != self.node.node_name:
+            return  # not bound yet (the scheduler binds it), or another node's
+        if worker is not None and _lost(pod):  # replaced elsewhere: stop, keep the object
+            del self.workers[key]
+            self._stop_worker(worker)
             return
         grace = pod_status.grace_of(pod)
         if grace is not None:  # deleted gracefully: stop it, then remove the object
@@ -286,6 +292,12 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 def log_handler_for(kubelet: Kubelet) -> LogHandler:
     """The ``log`` subresource handler of ``kubelet`` (``kubelet.pod_log``)."""
     return kubelet.pod_log
+
+
+def _lost(pod: Obj) -> bool:
+    """Marked ``Failed`` by the node lifecycle controller while this node was unreachable."""
+    status = pod.get("status") or {}
+    return bool(status.get("phase") == "Failed" and status.get("reason") == "NodeLost")
 
 
 def _meta(obj: Obj) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from kawa.store.base import ResourceStore
 log = logging.getLogger(__name__)
 
 KUBELET = "kubelet"
-SCHEDULER = "default-scheduler"
 
 
 def node_id(data_dir: Path) -> str:
@@ -44,10 +43,18 @@ class Node:
     """Shared state of one kubelet (see the module docstring)."""
 
     def __init__(
-        self, store: ResourceStore, data_dir: Path, *, node_name: str, clock: Clock
+        self,
+        store: ResourceStore,
+        data_dir: Path,
+        *,
+        node_name: str,
+        clock: Clock,
+        address: str = "127.0.0.1",
     ) -> None:
         self.store = store
         self.node_name = node_name
+        self.address = address
+        """The node's ``InternalIP`` (``kawa up --advertise-address``), the Pods' ``hostIP``."""
         self.clock = clock
         self.root = data_dir / "kubelet"
         self.logs_root = self.root / "logs"
@@ -57,10 +64,7 @@ class Node:
         self.catalog = images.DEFAULT_CATALOG
         self.catalog_changed = asyncio.Event()
         self.network = PodNetwork()
-        self._recorders = {
-            KUBELET: EventRecorder(store, KUBELET, host=node_name, clock=clock),
-            SCHEDULER: EventRecorder(store, SCHEDULER, clock=clock),
-        }
+        self._recorders = {KUBELET: EventRecorder(store, KUBELET, host=node_name, clock=clock)}
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
 
     def marker(self, uid: str, container: str) -> str:

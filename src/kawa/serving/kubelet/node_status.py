@@ -1,15 +1,15 @@
 """kawa's Node object: created by the kubelet, its status kept up to date by a heartbeat.
 
-Like a kubelet, kawa's registers its node (``kawa``) when it starts and then reports the
-node's status every :data:`HEARTBEAT` seconds: capacity and allocatable (CPUs, memory and
-the data dir's disk of this machine, 110 pods), the conditions ``Ready``,
-``MemoryPressure``, ``DiskPressure`` and ``PIDPressure`` (each with its
+Like a kubelet, kawa's registers its node (``kawa up --node-name``, default ``kawa``) when it
+starts and then reports the node's status every :data:`HEARTBEAT` seconds: capacity and
+allocatable (CPUs, memory and the data dir's disk of this machine, 110 pods), the conditions
+``Ready``, ``MemoryPressure``, ``DiskPressure`` and ``PIDPressure`` (each with its
 ``lastHeartbeatTime``; ``lastTransitionTime`` kept until the status changes), addresses
-(``InternalIP`` 127.0.0.1, the host name) and ``nodeInfo`` (kernel, OS image, architecture,
-versions). Labels ``kubernetes.io/hostname|os|arch`` and
-``node-role.kubernetes.io/control-plane`` (kawa is its own control plane) are set when it
-is created; a user's labels and annotations are kept. Started by
-:meth:`kawa.serving.kubelet.Kubelet.run`.
+(``InternalIP``: ``kawa up --advertise-address``, default 127.0.0.1; the host name) and
+``nodeInfo`` (kernel, OS image, architecture, versions). Labels
+``kubernetes.io/hostname|os|arch`` and ``node-role.kubernetes.io/control-plane`` (kawa is its
+own control plane) are set when it is created; a user's labels and annotations are kept. Started
+by :meth:`kawa.serving.kubelet.Kubelet.run`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ HEARTBEAT: Final = 30.0
 """Seconds between two status reports (Kubernetes' kubelet: 10 s; a store write each)."""
 MAX_PODS: Final = "110"
 KUBELET_VERSION: Final = f"v1.32.0+kawa.{__version__}"
+DEFAULT_ADDRESS: Final = "127.0.0.1"
 
 _ARCH: Final = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 
@@ -96,8 +97,14 @@ _CONDITIONS: Final = (
 )
 
 
-def status(data_dir: Path, now: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The node's status at ``now`` (RFC 3339); transitions kept from ``previous``."""
+def status(
+    data_dir: Path,
+    now: str,
+    previous: dict[str, Any] | None = None,
+    address: str = DEFAULT_ADDRESS,
+) -> dict[str, Any]:
+    """The node's status at ``now`` (RFC 3339); transitions kept from ``previous``;
+    ``address`` its ``InternalIP``."""
     before = {
         c.get("type"): c for c in (previous or {}).get("conditions") or () if isinstance(c, dict)
     }
@@ -122,7 +129,7 @@ def status(data_dir: Path, now: str, previous: dict[str, Any] | None = None) -> 
         "allocatable": dict(capacity),
         "conditions": conditions,
         "addresses": [
-            {"type": "InternalIP", "address": "127.0.0.1"},
+            {"type": "InternalIP", "address": address},
             {"type": "Hostname", "address": socket.gethostname()},
         ],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
@@ -158,7 +165,13 @@ def new_node(name: str) -> dict[str, Any]:
     }
 
 
-async def report(store: ResourceStore, name: str, data_dir: Path, clock: Clock) -> None:
+async def report(
+    store: ResourceStore,
+    name: str,
+    data_dir: Path,
+    clock: Clock,
+    address: str = DEFAULT_ADDRESS,
+) -> None:
     """Create the node, or write its status now."""
     key = ResourceKey(core.NODE.resource, "", name)
     now = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -166,22 +179,27 @@ async def report(store: ResourceStore, name: str, data_dir: Path, clock: Clock) 
         node = await store.get(key)
     except NotFoundError:
         node = new_node(name)
-        node["status"] = status(data_dir, now)
+        node["status"] = status(data_dir, now, address=address)
         await store.create(key, node)
         return
-    node["status"] = status(data_dir, now, node.get("status"))
+    node["status"] = status(data_dir, now, node.get("status"), address)
     await store.update(key, node, status_only=True)
 
 
 async def heartbeat(
-    store: ResourceStore, name: str, data_dir: Path, clock: Clock, interval: float = HEARTBEAT
+    store: ResourceStore,
+    name: str,
+    data_dir: Path,
+    clock: Clock,
+    address: str = DEFAULT_ADDRESS,
+    interval: float = HEARTBEAT,
 ) -> None:
     """Report the node's status every ``interval`` seconds until cancelled."""
     while True:
         with contextlib.suppress(ConflictError):  # someone wrote the node: next beat wins
             try:
                 # finished: a store write is never abandoned half-way (see .steps)
-                await steps.finish(report(store, name, data_dir, clock))
+                await steps.finish(report(store, name, data_dir, clock, address))
             except KawaError as err:
                 log.warning("kubelet: cannot report node %s: %s", name, err)
         await asyncio.sleep(interval)

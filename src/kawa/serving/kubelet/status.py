@@ -66,13 +66,14 @@ def fill_status(
     phase: str,
     initialized: bool,
     pod_ip: str = HOST_IP,
+    host_ip: str = HOST_IP,
     clock: Clock,
 ) -> None:
     """Bring ``status`` (the Pod's, kept by its worker) up to date, in place."""
     status.setdefault("startTime", format_time(clock()))
     status["phase"] = phase
-    status["hostIP"] = HOST_IP
-    status["hostIPs"] = [{"ip": HOST_IP}]
+    status["hostIP"] = host_ip
+    status["hostIPs"] = [{"ip": host_ip}]
     status["podIP"] = pod_ip
     status["podIPs"] = [{"ip": pod_ip}]
     status["qosClass"] = "BestEffort"

@@ -1,15 +1,15 @@
-"""The life of one Pod on the kubelet: bind, run its containers, restart, report, stop.
+"""The life of one Pod on the kubelet: run its containers, restart, report, stop.
 
-A :class:`PodWorker` binds its Pod to the node (``spec.nodeName``, Event ``Scheduled``),
-runs the init containers one after the other, then every container under the Pod's
-``restartPolicy`` (``Always``, ``OnFailure``, ``Never``) with the kubelet's crash-loop
-back-off (the first restart is immediate, then ``initial * 2^n`` capped at the maximum,
-reset after ten minutes of running), checks readiness (:mod:`.probes`; a declared port that
-stays closed is explained in an ``Unhealthy`` Event and the ``ContainersReady`` condition),
-sets ``KAWA_KUBELET`` in every container's environment (:mod:`.watchdog`) and writes the Pod's
-status (phase as Kubernetes' ``getPhase``, conditions, containerStatuses) whenever it
-changes, re-reading the Pod on a write conflict. :meth:`PodWorker.stop` is called when the
-Pod is deleted or kawa stops. Created by :class:`kawa.serving.kubelet.Kubelet`.
+A :class:`PodWorker` runs a Pod the scheduler bound to its node: the init containers one after
+the other, then every container under the Pod's ``restartPolicy`` (``Always``, ``OnFailure``,
+``Never``) with the kubelet's crash-loop back-off (the first restart is immediate, then
+``initial * 2^n`` capped at the maximum, reset after ten minutes of running), checks readiness
+(:mod:`.probes`; a declared port that stays closed is explained in an ``Unhealthy`` Event and
+the ``ContainersReady`` condition), sets ``KAWA_KUBELET`` in every container's environment
+(:mod:`.watchdog`) and writes the Pod's status (phase as Kubernetes' ``getPhase``, conditions,
+containerStatuses) whenever it changes, re-reading the Pod on a write conflict.
+:meth:`PodWorker.stop` is called when the Pod is deleted or kawa stops. Created by
+:class:`kawa.serving.kubelet.Kubelet`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from kawa.serving.kubelet import network, probes, steps, watchdog
 from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
-from kawa.serving.kubelet.node import SCHEDULER, Node
+from kawa.serving.kubelet.node import Node
 from kawa.store.base import Obj, ResourceKey
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,6 @@ class PodWorker:
                 await self._flush()
 
     async def _run(self) -> None:
-        await self._bind()
         self.changed()
         for runner in self.init_runners:
             if self.initialized:
@@ -195,28 +194,6 @@ class PodWorker:
                 )
         wait = max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
         await asyncio.gather(*(r.stop(wait) for r in self.init_runners + self.runners))
-
-    async def _bind(self) -> None:
-        spec = self.pod.get("spec") or {}
-        if spec.get("nodeName"):
-            return
-        for _ in range(10):
-            obj = copy.deepcopy(self.pod)
-            obj.setdefault("spec", {})["nodeName"] = self.node.node_name
-            try:
-                self.pod = await steps.finish(self.node.store.update(self.key, obj))
-                break
-            except ConflictError:
-                self.pod = await self.node.store.get(self.key)
-                if (self.pod.get("spec") or {}).get("nodeName"):
-                    break
-        self.node.event(
-            self.pod,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {self.namespace}/{self.name} to {self.node.node_name}",
-            component=SCHEDULER,
-        )
 
     # -- one container -----------------------------------------------------------------
 
@@ -454,6 +431,7 @@ class PodWorker:
             phase=self.phase(),
             initialized=self.initialized,
             pod_ip=self.pod_ip,
+            host_ip=self.node.address,
             clock=self.node.clock,
         )
         return copy.deepcopy(self.status)

@@ -18,6 +18,7 @@ garbage collector for sources. Built by :func:`kawa.sources.container.container_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Final
 
@@ -147,6 +148,10 @@ class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource
         name = desired["metadata"]["name"]
         namespace = desired["metadata"]["namespace"]
         current = next((p for p in pods if meta.metadata_of(p).get("name") == name), None)
+        if current is not None and _node_lost(current):  # its node is gone: made anew
+            with contextlib.suppress(NotFoundError):
+                await self.store.delete(ResourceKey(PODS, namespace, name))
+            current = None
         if current is None:
             # ConflictError: a Pod of that name that is not this source's
             current = await self.store.create(ResourceKey(PODS, namespace, name), desired)
@@ -168,3 +173,9 @@ class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource
                 log.info(
                     "deleted pod %s/%s: its ContainerSource is gone", meta.namespace_of(item), name
                 )
+
+
+def _node_lost(pod: Obj) -> bool:
+    """Failed by the node lifecycle controller (its node stopped renewing its Lease)."""
+    status = pod.get("status") or {}
+    return bool(status.get("phase") == "Failed" and status.get("reason") == "NodeLost")
