@@ -6,8 +6,8 @@ the broker ingress on one port), the controllers and the broker data plane, all 
 then closes everything in reverse order, leaving nothing behind.
 
 The resource store and the event log are opened by name (``Config.store_backend``,
-``Config.event_log_backend``) from :data:`STORE_BACKENDS` and :data:`EVENT_LOG_BACKENDS`: a
-new backend (such as NATS JetStream) is one more entry in each, with its factory.
+``Config.event_log_backend``) from :data:`~kawa.backends.STORE_BACKENDS` and
+:data:`~kawa.backends.EVENT_LOG_BACKENDS` (:mod:`kawa.backends`).
 
 On start it writes ``<data-dir>/server.json`` (the URL and pid) so that the CLI finds the
 server from the data dir; it removes the file on a clean stop. A worker of ``kawa up
@@ -29,21 +29,22 @@ import math
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
-from kawa import allocator, files, jetstream, workers
+from kawa import allocator, files, workers
 from kawa.apis import core
 from kawa.apis.core import pod as core_pod
 from kawa.apis.registry import SCHEME
 from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
+from kawa.backends import EVENT_LOG_BACKENDS, STORE_BACKENDS, backends
 from kawa.broker import ttl
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
@@ -71,13 +72,8 @@ from kawa.coordination.exclusive import lease_gate
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
-from kawa.errors import FieldError, KawaError, ValidationError
-from kawa.eventlog import _js_streams
-from kawa.eventlog._js_names import Names
-from kawa.eventlog.base import EventLog
-from kawa.eventlog.jetstream import JetStreamEventLog
-from kawa.eventlog.memory import MemoryEventLog
-from kawa.eventlog.sqlite import Durability, SqliteEventLog
+from kawa.errors import KawaError
+from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
@@ -88,15 +84,24 @@ from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
 from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import bind_on_create, sink_bindings
-from kawa.store import jetstream as jetstream_store
 from kawa.store.base import ResourceStore
-from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.mutating import MutatingStore
-from kawa.store.sqlite import SqliteResourceStore
 from kawa.transport import server as http_server
 from kawa.transport.front import front_door
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "EVENT_LOG_BACKENDS",
+    "STORE_BACKENDS",
+    "Config",
+    "ListenError",
+    "Running",
+    "backends",
+    "make_private",
+    "run_once",
+    "serve",
+]
 
 SERVER_FILE: Final = "server.json"
 DATA_DIR_ENTRIES: Final = (
@@ -198,103 +203,6 @@ class Running:
     data_dir: Path
     token: str
     kubeconfig: Path
-
-
-T = TypeVar("T")
-Factory = Callable[[Config], Awaitable[T]]
-"""Opens a backend with the settings of ``Config`` it needs (files under ``data_dir``...)."""
-
-
-async def _sqlite_store(config: Config) -> ResourceStore:
-    return SqliteResourceStore(str(config.data_dir / "resources.db"))
-
-
-async def _memory_store(config: Config) -> ResourceStore:
-    return SqliteResourceStore(":memory:")
-
-
-async def _sqlite_event_log(config: Config) -> EventLog:
-    return await SqliteEventLog.open(
-        str(config.data_dir / "events.db"),
-        durability=config.durability,
-        max_size=config.max_event_log_size,
-    )
-
-
-async def _memory_event_log(config: Config) -> EventLog:
-    return MemoryEventLog()
-
-
-def _nats(config: Config) -> NatsOptions:
-    if config.nats is None:
-        raise ValidationError(
-            [FieldError("nats", "the jetstream backends need NATS servers (kawa up --nats URL)")],
-            subject="kawa's configuration",
-        )
-    return config.nats
-
-
-STORE_BUCKET: Final = "kawa_resources"
-"""The KV bucket of the resource store on JetStream."""
-EVENT_LOG_PREFIX: Final = "kawa"
-"""The names of the event log on JetStream (``kawa_<stream>``, bucket ``kawa_eventlog``)."""
-
-
-async def _jetstream_store(config: Config) -> ResourceStore:
-    await _check_jetstream(config)  # opened first: before either backend makes anything
-    return await JetStreamResourceStore.open(_nats(config), STORE_BUCKET)
-
-
-async def _jetstream_event_log(config: Config) -> EventLog:
-    options = _nats(config)
-    async with jetstream.refusals_fail(options, f"opening the event log {EVENT_LOG_PREFIX!r}"):
-        return await JetStreamEventLog.open(
-            options, prefix=EVENT_LOG_PREFIX, max_stream_bytes=config.max_event_log_size
-        )
-
-
-async def _check_jetstream(config: Config) -> None:
-    """Refuse, changing nothing, what the JetStream backends could not use: streams of their
-    names with other settings, streams holding their subjects, a user without the
-    permissions they need (docs/distributed.md)."""
-    options = _nats(config)
-    client, js = await jetstream.connect(options)
-    try:
-        async with jetstream.failures(options, "checking kawa's JetStream streams and buckets"):
-            await jetstream_store.check_bucket(
-                js, STORE_BUCKET, jetstream_store.DEFAULT_HISTORY, options.replicas
-            )
-            if config.event_log_backend == "jetstream":
-                names = Names(EVENT_LOG_PREFIX)
-                await _js_streams.check(client, js, names, options.replicas)
-    finally:
-        await client.close()
-
-
-STORE_BACKENDS: Final[Mapping[str, Factory[ResourceStore]]] = MappingProxyType(
-    {"sqlite": _sqlite_store, "memory": _memory_store, "jetstream": _jetstream_store}
-)
-"""Resource store backends by name: SQLite in ``<data-dir>/resources.db``, or in memory."""
-EVENT_LOG_BACKENDS: Final[Mapping[str, Factory[EventLog]]] = MappingProxyType(
-    {"sqlite": _sqlite_event_log, "memory": _memory_event_log, "jetstream": _jetstream_event_log}
-)
-"""Event log backends by name: SQLite in ``<data-dir>/events.db``, in memory, or NATS
-JetStream (:mod:`kawa.eventlog.jetstream`)."""
-
-
-def backends(config: Config) -> tuple[Factory[ResourceStore], Factory[EventLog]]:
-    """The factories ``config`` names; a ValidationError names every unknown one."""
-    errors: list[FieldError] = []
-    for path, name, registry in (
-        ("storeBackend", config.store_backend, STORE_BACKENDS),
-        ("eventLogBackend", config.event_log_backend, EVENT_LOG_BACKENDS),
-    ):
-        if name not in registry:
-            known = ", ".join(sorted(registry))
-            errors.append(FieldError(path, f"unknown backend {name!r}; expected one of {known}"))
-    if errors:
-        raise ValidationError(errors, subject="kawa's configuration")
-    return STORE_BACKENDS[config.store_backend], EVENT_LOG_BACKENDS[config.event_log_backend]
 
 
 async def serve(config: Config, on_ready: Callable[[Running], None] | None = None) -> None:

@@ -21,7 +21,7 @@ The supervisor (this module, in the ``kawa up`` process) does no kawa work itsel
 - on SIGTERM/SIGINT sends SIGTERM to every worker, waits :data:`STOP_TIMEOUT` seconds for
   them, SIGKILLs what is left, removes ``server.json`` and exits 0.
 
-See docs/decisions/0045-workers.md. Called by :func:`kawa.cli.main.up`.
+See docs/decisions/0045-workers.md. Called by :func:`kawa.cli.up.up`.
 """
 
 from __future__ import annotations
