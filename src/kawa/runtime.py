@@ -72,7 +72,7 @@ from kawa.coordination.exclusive import lease_gate
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
-from kawa.errors import KawaError
+from kawa.errors import ConflictError, KawaError
 from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.reconciler import resolver
@@ -233,11 +233,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     )
     runner: web.AppRunner | None = None
     try:
-        await ensure_namespaces(store)
-        await crds.sync(store, SCHEME)
-        await ensure_serving_config(store)
-        await ensure_broker_configs(store)
-        await ensure_channel_defaults(store)
+        await _seed(store)
         async with Dispatcher() as dispatcher:
             delivery_budget = DeliveryBudget(config.max_in_flight_bytes)
             trimmer = Trimmer(event_log, retention=config.retention, interval=30.0)
@@ -496,3 +492,21 @@ def _owned_by_us(server_file: Path) -> bool:
         return bool(orjson.loads(server_file.read_bytes()).get("pid") == os.getpid())
     except (OSError, orjson.JSONDecodeError):
         return False
+
+
+async def _seed(store: ResourceStore, attempts: int = 10) -> None:
+    """Store what every kawa starts with (namespaces, CRDs, configuration). Nodes starting at
+    once on one JetStream store race on these writes: the loser of a race (a conflict) does
+    it all again, reading what the winner wrote (each step leaves what is right alone)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await ensure_namespaces(store)
+            await crds.sync(store, SCHEME)
+            await ensure_serving_config(store)
+            await ensure_broker_configs(store)
+            await ensure_channel_defaults(store)
+            return
+        except ConflictError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.05 * attempt)

@@ -278,11 +278,15 @@ class KawaProcess:
         if self.nats is None:
             saved = saved_cursors(self.data_dir).get(consumer)
             return None if saved is None else saved[1]
-        return asyncio.run(_load_jetstream_cursor(self.nats, consumer))
+        extra = list(self.extra)
+        replicas = (
+            int(extra[extra.index("--nats-replicas") + 1]) if "--nats-replicas" in extra else 1
+        )
+        return asyncio.run(_load_jetstream_cursor(self.nats, consumer, replicas))
 
 
-async def _load_jetstream_cursor(url: str, consumer: str) -> int | None:
-    log = await JetStreamEventLog.open(NatsOptions.parse(url))
+async def _load_jetstream_cursor(url: str, consumer: str, replicas: int) -> int | None:
+    log = await JetStreamEventLog.open(NatsOptions.parse(url, replicas=replicas))
     try:
         return await log.load_cursor(consumer)
     finally:

@@ -71,6 +71,8 @@ _STREAM_EXISTS: Final = 10058
 _SUBJECTS_OVERLAP: Final = 10065
 """JetStream's error code for "subjects overlap with an existing stream"."""
 _BUCKET_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
+LEADER_WAIT: Final = 5.0
+"""Seconds :meth:`JetStreamResourceStore.attach` waits for a bucket's stream to have a leader."""
 
 
 class _Stale(Exception):
@@ -396,7 +398,24 @@ async def _ensure_bucket(js: JetStreamContext, bucket: str, history: int, replic
             config = info.config
             config.max_msgs_per_subject = history
             await js.update_stream(config)
+        await _led(js, f"KV_{bucket}")
     except js_errors.APIError as err:
         raise PermanentError(f"cannot make or change {what}: {err}") from err
     except (nats.errors.Error, TimeoutError) as err:
         raise TemporaryError(f"cannot make or change {what}: {err}") from err
+
+
+async def _led(js: JetStreamContext, stream: str) -> None:
+    """Wait (a bounded while) until ``stream`` has a leader. A replicated stream just made (by
+    this kawa or by another node starting at the same time) has none for a moment, and
+    JetStream answers writes to it with "no response from stream" until it has."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEADER_WAIT
+    while loop.time() < deadline:
+        try:
+            info = await js.stream_info(stream)
+        except js_errors.NotFoundError:
+            return
+        if info.cluster is None or info.cluster.leader:
+            return
+        await asyncio.sleep(0.02)

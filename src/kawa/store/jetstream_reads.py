@@ -200,7 +200,12 @@ async def snapshot(
     found: dict[str, Obj] = {}
     try:
         consumer = await sub.consumer_info()
-        if consumer.num_pending or (consumer.delivered and consumer.delivered.consumer_seq):
+        if (
+            consumer.num_pending
+            or (consumer.delivered and consumer.delivered.consumer_seq)
+            or not queue.empty()
+            or await _holds(js, stream, subjects)
+        ):
             async with asyncio.timeout(LIST_TIMEOUT):
                 while True:
                     msg = await queue.get()
@@ -227,6 +232,14 @@ async def snapshot(
         key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"].get("name", "")),
     )
     return items, version
+
+
+async def _holds(js: JetStreamContext, stream: str, subjects: str) -> bool:
+    """Whether ``stream`` has a message on ``subjects``. Asked when a consumer just made
+    reports nothing pending and nothing delivered: on a replicated stream, nats-server (2.9)
+    sometimes answers so for a moment although the consumer has messages to deliver."""
+    info = await js.stream_info(stream, subjects_filter=subjects)
+    return bool(info.state.subjects)
 
 
 async def changes(
