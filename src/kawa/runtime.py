@@ -77,6 +77,7 @@ from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
+from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet
 from kawa.serving.services import ServiceProxy
@@ -266,7 +267,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
-            serving = ServingDataPlane(store)
+            identity = workers.identity(config.node_name, config.worker)
+            serving = ServingDataPlane(
+                store,
+                bus=None if config.nats is None else NatsReports(config.nats, identity),
+                identity=identity,
+            )
             services = ServiceProxy(store)
             ingress = broker_ingress(dataplane, max_event_size=config.max_event_size)
             channel_in = channel_ingress(channels, max_event_size=config.max_event_size)
@@ -367,13 +373,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     tg.create_task(_node_lease(store, config).run(), name="node-lease")
 
                 async def lead() -> None:
-                    await run_once(store, dispatcher, config, url=url, api_url=api_url)
+                    async with asyncio.TaskGroup() as leading:
+                        # the Revisions' scale: decided here, from every process's reports
+                        leading.create_task(serving.lead(), name="autoscaler")
+                        await run_once(store, dispatcher, config, url=url, api_url=api_url)
 
-                elector = LeaderElector(
-                    store,
-                    workers.identity(config.node_name, config.worker),
-                    timing=config.leader_election,
-                )
+                elector = LeaderElector(store, identity, timing=config.leader_election)
                 tg.create_task(elector.run(lead), name="leader-election")
                 files.write_private(
                     server_file,

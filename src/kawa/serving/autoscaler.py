@@ -25,6 +25,14 @@ A request for a Revision without instances wakes the scaler at once (scale from 
 Revision (never ``ResourcesAvailable``) starts with ``initial-scale`` Pods and keeps at least
 that many until they were all ready once and a stable window (the current one: a changed
 ``stable-window`` or ``window`` applies) has passed since the scaler started.
+
+Several processes sharing a store (nodes, workers) each run a scaler per Revision, for their
+own router's throttler, but only the one whose :class:`~kawa.serving.concurrency.Scaling`
+says it decides (the elected leader) creates and deletes Pods: it adds the others' latest
+reports to its own sample. The others send a :class:`~kawa.serving.concurrency.Report` each
+tick instead, and at once when a request waits for a Revision without instances. A process
+that has just begun deciding scales up but not down for a stable window (its window lacks
+the others' past). The Pods it creates carry its identity in :data:`SCALED_BY_ANNOTATION`.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from kawa import images
 from kawa.apis import core
 from kawa.apis.serving import autoscaling
 from kawa.errors import ConflictError, KawaError, NotFoundError
-from kawa.serving import kpa
+from kawa.serving import concurrency, kpa
 from kawa.serving import revision_pods as pods
 from kawa.serving.activator import Throttler
 from kawa.store.base import Obj, ResourceKey, ResourceStore
@@ -51,6 +59,9 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore
 log = logging.getLogger(__name__)
 
 PODS = core.POD.resource
+SCALED_BY_ANNOTATION = "autoscaling.kawa.dev/scaled-by"
+"""On a Revision's Pod made by one of several processes: the identity of the one that decided
+it (the leader then)."""
 
 
 def free_port() -> int:
@@ -92,6 +103,7 @@ class RevisionScaler:
         *,
         catalog: images.ImageCatalog,
         clock: Callable[[], float],
+        scaling: concurrency.Scaling | None = None,
     ) -> None:
         metadata = revision["metadata"]
         self.namespace: str = metadata.get("namespace", "")
@@ -101,6 +113,9 @@ class RevisionScaler:
         self._settings = settings
         self._catalog = catalog
         self._clock = clock
+        self._scaling = scaling or concurrency.Scaling()
+        self._reported = False
+        """Whether the last report sent said the Revision was busy here."""
         self._poked = asyncio.Event()
         self.throttler = Throttler(
             f"{self.namespace}/{self.name}",
@@ -168,7 +183,7 @@ class RevisionScaler:
                 self._state = kpa.ScaleState(self._clock())  # adopted: keep it a while
             self.pods[name] = pod
             self._order.setdefault(name, -1)
-            if _node_lost(pod) and name not in self._draining:
+            if _node_lost(pod) and name not in self._draining and self._scaling.deciding:
                 self._drain(name)  # its node is gone: replaced now, then deleted
                 self.poke()
         self._sync_endpoints()
@@ -214,10 +229,21 @@ class RevisionScaler:
                 task.cancel()
 
     async def tick(self) -> None:
-        """One decision, then make the Pod count match it."""
+        """One decision, then make the Pod count match it; or, when another process decides,
+        one report to it."""
         now = self._clock()
         settings = self._settings
-        self._samples.append(kpa.Sample(now, self.throttler.take_sample(now)))
+        scaling = self._scaling
+        local = self.throttler.take_sample(now)
+        if not scaling.deciding:
+            self._samples.clear()
+            await self._report(local)
+            return
+        self._reported = False
+        remote = scaling.reports.total(
+            self.namespace, self.name, now=now, max_age=concurrency.max_age(settings.tick_interval)
+        )
+        self._samples.append(kpa.Sample(now, local + remote.concurrency))
         while self._samples and self._samples[0].time <= now - settings.stable_window:
             self._samples.popleft()
         decision = kpa.decide(
@@ -230,18 +256,39 @@ class RevisionScaler:
         self._state = decision.state
         desired = decision.desired
         current = len(self.current())
+        peak = self.throttler.sample_peak + remote.peak
+        in_flight = self.throttler.concurrency + remote.now
         if desired > current:
             # no more processes than requests: the peak of in flight plus waiting this tick
-            demand = max(self.throttler.sample_peak, self.throttler.concurrency)
+            demand = max(peak, in_flight)
             desired = min(desired, max(current, math.ceil(demand), settings.min_scale))
         if self._initial:
             if self._initial_reached and now >= self._started_at + settings.stable_window:
                 self._initial = False
             else:
                 desired = max(desired, settings.initial_scale)
-        if (self.throttler.concurrency or self.throttler.sample_peak) and not current:
+        if (in_flight or peak) and not current:
             desired = max(desired, 1)
+        if desired < current and scaling.holding(now, settings.stable_window):
+            desired = current
         await self.scale_to(desired)
+
+    async def _report(self, local: float) -> None:
+        """Tell the deciding process what this one saw (nothing while idle, after once)."""
+        scaling = self._scaling
+        if scaling.publish is None:
+            return
+        report = concurrency.Report(
+            scaling.sender,
+            self.namespace,
+            self.name,
+            local,
+            self.throttler.sample_peak,
+            self.throttler.concurrency,
+        )
+        if report.active or self._reported:
+            self._reported = report.active
+            await scaling.publish(report)
 
     async def scale_to(self, desired: int) -> None:
         current = self.current()
@@ -268,6 +315,8 @@ class RevisionScaler:
         for _ in range(3):
             name = pods.pod_name(self.name, secrets.token_hex(5))
             pod = pods.revision_pod(self._revision, name=name, port=free_port())
+            if self._scaling.shared:
+                pod["metadata"]["annotations"][SCALED_BY_ANNOTATION] = self._scaling.sender
             try:
                 created = await self._store.create(ResourceKey(PODS, self.namespace, name), pod)
             except ConflictError:

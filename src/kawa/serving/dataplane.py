@@ -25,6 +25,12 @@ sends SIGTERM when the Pod goes: a program that finishes its requests on SIGTERM
 them within its grace period; one that exits at once fails them with 502, whose message then
 says the Revision was deleted). Created and run by :mod:`kawa.runtime`, which puts the
 middleware first on its application (before the API token's: routed Services need none).
+
+With a :class:`~kawa.serving.concurrency.Bus` (processes sharing a store), every process
+serves and measures, but its scalers decide only while :meth:`ServingDataPlane.lead` runs
+(inside the elected leader's work): then it receives the others' reports and sums them into
+its scalers' samples; a busy report for a Revision without Pods decides at once (scale from
+zero through another node). Without one it decides alone, always.
 """
 
 from __future__ import annotations
@@ -42,8 +48,8 @@ from kawa import images
 from kawa.apis import core, serving
 from kawa.apis.serving import autoscaling
 from kawa.reconciler.informer import inform
+from kawa.serving import concurrency, router
 from kawa.serving import revision_pods as pods
-from kawa.serving import router
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
 from kawa.store.base import Obj, ResourceStore, WatchEvent
@@ -73,9 +79,18 @@ def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
 class ServingDataPlane:
     """Router, activator and autoscalers (see the module docstring)."""
 
-    def __init__(self, store: ResourceStore, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        *,
+        clock: Callable[[], float] | None = None,
+        bus: concurrency.Bus | None = None,
+        identity: str = "",
+    ) -> None:
         self._store = store
         self._clock = clock or time.monotonic
+        self._bus = bus
+        self.scaling = concurrency.Scaling(identity, None if bus is None else bus.publish)
         self.table = router.RouteTable()
         self.config = autoscaling.AutoscalerConfig()
         self.catalog = images.DEFAULT_CATALOG
@@ -99,6 +114,8 @@ class ServingDataPlane:
         return None if found is None else found[0]
 
     async def run(self) -> None:
+        if self._bus is not None:
+            await self._bus.open()
         self._client = HttpClient()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -122,6 +139,33 @@ class ServingDataPlane:
             self._scalers.clear()
             await self._client.close()
             self._client = None
+            if self._bus is not None:
+                await self._bus.close()
+
+    async def lead(self) -> None:
+        """Decide every Revision's scale from every process's reports, until cancelled (run
+        by the elected leader; returns at once when this process decides alone anyway)."""
+        bus = self._bus
+        if bus is None:
+            return
+        await self.ready.wait()
+        async with bus.receiving(self._on_report):
+            self.scaling.start_deciding(self._clock())
+            try:
+                for scaler, _ in self._scalers.values():
+                    scaler.poke()
+                await asyncio.Future()  # until cancelled
+            finally:
+                self.scaling.stop_deciding()
+
+    def _on_report(self, report: concurrency.Report) -> None:
+        scaling = self.scaling
+        if report.sender == scaling.sender or not scaling.deciding:
+            return
+        scaling.reports.add(report, self._clock())
+        found = self._scalers.get((report.namespace, report.revision))
+        if found is not None and report.active and not found[0].current():
+            found[0].poke()  # a request waits on another node for a Revision at zero
 
     # -- requests ------------------------------------------------------------------------
 
@@ -263,6 +307,7 @@ class ServingDataPlane:
             # being deleted (in the foreground): no more Pods, the garbage collector's turn
             self._revisions.pop(key, None)
             self._warned.pop(key, None)
+            self.scaling.reports.forget(*key)
             found = self._scalers.pop(key, None)
             if found is not None:
                 found[0].throttler.set_deleted()
@@ -296,7 +341,12 @@ class ServingDataPlane:
         if tg is None:
             return
         scaler = RevisionScaler(
-            self._store, revision, self._settings(revision), catalog=self.catalog, clock=self._clock
+            self._store,
+            revision,
+            self._settings(revision),
+            catalog=self.catalog,
+            clock=self._clock,
+            scaling=self.scaling,
         )
         for pod in self._orphans.pop(key, {}).values():
             scaler.on_pod(pod, deleted=False)
