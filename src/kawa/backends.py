@@ -9,8 +9,9 @@ names with other settings (docs/distributed.md).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from kawa import jetstream
 from kawa.errors import FieldError, ValidationError
@@ -19,18 +20,33 @@ from kawa.eventlog._js_names import Names
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.eventlog.memory import MemoryEventLog
-from kawa.eventlog.sqlite import SqliteEventLog
+from kawa.eventlog.sqlite import Durability, SqliteEventLog
 from kawa.jetstream import NatsOptions
 from kawa.store import jetstream as jetstream_store
 from kawa.store.base import ResourceStore
 from kawa.store.jetstream import JetStreamResourceStore
 from kawa.store.sqlite import SqliteResourceStore
 
-if TYPE_CHECKING:
-    from kawa.runtime import Config
+
+class Config(Protocol):
+    """The settings the backends read (:class:`kawa.runtime.Config` has them all)."""
+
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def durability(self) -> Durability: ...
+    @property
+    def max_event_log_size(self) -> int: ...
+    @property
+    def nats(self) -> NatsOptions | None: ...
+    @property
+    def store_backend(self) -> str: ...
+    @property
+    def event_log_backend(self) -> str: ...
+
 
 T = TypeVar("T")
-Factory = Callable[["Config"], Awaitable[T]]
+Factory = Callable[[Config], Awaitable[T]]
 """Opens a backend with the settings of ``Config`` it needs (files under ``data_dir``...)."""
 
 
