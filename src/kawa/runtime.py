@@ -70,11 +70,14 @@ from kawa.coordination import node_lease
 from kawa.coordination.election import LeaderElector, Timing
 from kawa.coordination.exclusive import lease_gate
 from kawa.delivery.sender import Dispatcher
+from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.running import Trimmer
 from kawa.errors import ConflictError, KawaError
 from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
+from kawa.observability import endpoint as metrics_endpoint
+from kawa.observability.metrics import Metrics
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
@@ -191,6 +194,9 @@ class Config:
     """Seconds a node may go without renewing its heartbeat Lease before the leader marks it
     lost and fails its Pods (``kawa up --node-monitor-grace-period``); the Lease is renewed
     four times in that period."""
+    metrics: metrics_endpoint.MetricsEndpoint | None = None
+    """Where to serve Prometheus metrics (``kawa up --metrics-port``; None: nowhere, and the
+    data plane reports to no one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,8 @@ class Running:
     data_dir: Path
     token: str
     kubeconfig: Path
+    metrics_url: str | None = None
+    """The Prometheus endpoint (``None``: metrics are off)."""
 
 
 async def serve(config: Config, on_ready: Callable[[Running], None] | None = None) -> None:
@@ -233,9 +241,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         else workers.state_file(config.data_dir, config.worker)
     )
     runner: web.AppRunner | None = None
+    exits = contextlib.AsyncExitStack()
     try:
         await _seed(store)
         async with Dispatcher() as dispatcher:
+            metrics = Metrics() if config.metrics is not None else None
+            reporter: stats.Reporter = metrics if metrics is not None else stats.NO_REPORTER
             delivery_budget = DeliveryBudget(config.max_in_flight_bytes)
             trimmer = Trimmer(event_log, retention=config.retention, interval=30.0)
             dataplane = BrokerDataPlane(
@@ -256,6 +267,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     if config.event_log_backend == "jetstream"
                     else None
                 ),
+                reporter=reporter,
             )
             channels = ChannelDataPlane(
                 store,
@@ -264,6 +276,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 budget=delivery_budget,
                 trimmer=trimmer,
                 max_in_flight=config.max_in_flight,
+                reporter=reporter,
             )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
@@ -274,8 +287,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 identity=identity,
             )
             services = ServiceProxy(store)
-            ingress = broker_ingress(dataplane, max_event_size=config.max_event_size)
-            channel_in = channel_ingress(channels, max_event_size=config.max_event_size)
+            ingress = broker_ingress(
+                dataplane, max_event_size=config.max_event_size, reporter=reporter
+            )
+            channel_in = channel_ingress(
+                channels, max_event_size=config.max_event_size, reporter=reporter
+            )
             app = web.Application(
                 client_max_size=config.max_event_size,
                 # by Host first: Knative Routes, Knative's broker-ingress and channel
@@ -354,6 +371,16 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
             dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
+            metrics_url = None
+            if config.metrics is not None and metrics is not None:
+                metrics_url = await exits.enter_async_context(
+                    metrics_endpoint.serving(
+                        config.metrics,
+                        metrics,
+                        event_log,
+                        lambda: [*dataplane.started_consumers(), *channels.started_consumers()],
+                    )
+                )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(trimmer.run(), name="event-log-trimmer")
@@ -383,7 +410,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 files.write_private(
                     server_file,
                     orjson.dumps(
-                        {"url": url, "apiUrl": api_url, "pid": os.getpid()},
+                        {
+                            "url": url,
+                            "apiUrl": api_url,
+                            "pid": os.getpid(),
+                            **({"metricsUrl": metrics_url} if metrics_url else {}),
+                        },
                         option=orjson.OPT_INDENT_2,
                     ),
                 )
@@ -391,11 +423,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     "kawa is listening on %s and %s (data in %s)", url, api_url, config.data_dir
                 )
                 if on_ready is not None:
-                    on_ready(Running(url, api_url, config.data_dir, token, kubeconfig))
+                    on_ready(Running(url, api_url, config.data_dir, token, kubeconfig, metrics_url))
     finally:
         with contextlib.suppress(FileNotFoundError):
             if _owned_by_us(server_file):
                 server_file.unlink()
+        await exits.aclose()
         if runner is not None:
             await runner.cleanup()
         await event_log.close()

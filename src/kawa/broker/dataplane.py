@@ -38,6 +38,7 @@ from kawa.broker.backpressure import DeliveryLag
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
+from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
 from kawa.dispatch.envelope import sender_id
@@ -112,8 +113,10 @@ class BrokerDataPlane:
         budget: DeliveryBudget | None = None,
         trimmer: Trimmer | None = None,
         ordered_gate: Gate | None = None,
+        reporter: stats.Reporter = stats.NO_REPORTER,
     ) -> None:
         self._store = store
+        self._reporter = reporter
         self._log = event_log
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
@@ -180,6 +183,10 @@ class BrokerDataPlane:
         return None if entry is None else self._lag.retry_after(entry.stream)
 
     def _started_consumers(self) -> list[Consumer]:
+        return self._consumers.started()
+
+    def started_consumers(self) -> list[Consumer]:
+        """The running trigger consumers (metrics read their positions)."""
         return self._consumers.started()
 
     def consumer(self, namespace: str, name: str) -> Consumer | None:
@@ -276,6 +283,7 @@ class BrokerDataPlane:
             name=trigger.name,
             uid=trigger.uid,
             stream=broker.stream,
+            parent=trigger.spec.broker,
             cursor=trigger_cursor(trigger.uid, broker.stream),
             subscriber_uri=subscriber_uri,
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
@@ -314,6 +322,7 @@ class BrokerDataPlane:
             prepare=ttl.strip,
             budget=self.budget,
             max_in_flight=self._max_in_flight,
+            reporter=self._reporter,
         )
         await self._consumers.start(key, consumer, self._task_group)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from kawa.dispatch import stats
 from kawa.dispatch.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler, Publisher, full
 
 __all__ = [
@@ -51,11 +52,14 @@ def broker_host_form(host: str, path: str) -> tuple[str, str] | str | None:
     return parts[0], parts[1]
 
 
-def broker_ingress(publisher: Publisher, *, max_event_size: int) -> IngressHandler:
+def broker_ingress(
+    publisher: Publisher, *, max_event_size: int, reporter: stats.Reporter = stats.NO_REPORTER
+) -> IngressHandler:
     """The broker ingress's handlers over ``publisher`` (the broker data plane)."""
     return IngressHandler(
         publisher,
         max_event_size=max_event_size,
+        reporter=reporter,
         what="broker",
         route=ROUTE,
         host_form=broker_host_form,

@@ -51,7 +51,7 @@ from kawa.channels.ingress import channel_host_form
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
-from kawa.dispatch import envelope
+from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.dispatch.consumer import Consumer, ReplyFailed, Target
 from kawa.dispatch.running import Consumers, Trimmer
@@ -109,8 +109,10 @@ class ChannelDataPlane:
         budget: DeliveryBudget,
         trimmer: Trimmer,
         max_in_flight: int = 100,
+        reporter: stats.Reporter = stats.NO_REPORTER,
     ) -> None:
         self._store = store
+        self._reporter = reporter
         self._log = event_log
         self._dispatcher = dispatcher
         self._budget = budget
@@ -160,6 +162,10 @@ class ChannelDataPlane:
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         return None
+
+    def started_consumers(self) -> list[Consumer]:
+        """The running subscribers' consumers (metrics read their positions)."""
+        return self._consumers.started()
 
     def consumer(self, namespace: str, channel: str, uid: str) -> Consumer | None:
         return self._consumers.get((namespace, channel, uid))
@@ -276,6 +282,7 @@ class ChannelDataPlane:
             publish_reply,
             budget=self._budget,
             max_in_flight=self._max_in_flight,
+            reporter=self._reporter,
         )
         await self._consumers.start(key, consumer, self._task_group)
 
@@ -306,6 +313,7 @@ class ChannelDataPlane:
             name=f"{channel}/{uid}",
             uid=uid,
             stream=entry.stream,
+            parent=channel,
             cursor=subscription_cursor(uid, entry.stream),
             subscriber_uri=destination,
             dead_letter_uri=dead_letter_uri or None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from kawa.dispatch import stats
 from kawa.dispatch.ingress import IngressHandler, Publisher
 
 ROUTE: Final = "/channels/{namespace}/{name}"
@@ -48,11 +49,14 @@ def channel_host_form(host: str, path: str) -> tuple[str, str] | str | None:
     return None
 
 
-def channel_ingress(publisher: Publisher, *, max_event_size: int) -> IngressHandler:
+def channel_ingress(
+    publisher: Publisher, *, max_event_size: int, reporter: stats.Reporter = stats.NO_REPORTER
+) -> IngressHandler:
     """The channel ingress's handlers over ``publisher`` (the channel data plane)."""
     return IngressHandler(
         publisher,
         max_event_size=max_event_size,
+        reporter=reporter,
         what="channel",
         route=ROUTE,
         host_form=channel_host_form,

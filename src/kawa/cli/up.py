@@ -23,6 +23,9 @@ from kawa.controllers.nodes import DEFAULT_GRACE_PERIOD
 from kawa.coordination.election import Timing
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES
 from kawa.jetstream import NatsOptions
+from kawa.observability.endpoint import DEFAULT_HOST as METRICS_HOST
+from kawa.observability.endpoint import DEFAULT_PORT as METRICS_PORT
+from kawa.observability.endpoint import MetricsEndpoint
 from kawa.runtime import DEFAULT_API_PORT, DEFAULT_PORT, Config, Running, serve
 from kawa.transport import server as http_server
 
@@ -190,6 +193,21 @@ from kawa.transport import server as http_server
 )
 @click.option("--worker-index", type=click.IntRange(0), hidden=True)
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(-1, 65535),
+    default=None,
+    metavar="PORT",
+    help=f"Port of the Prometheus endpoint (GET /metrics) on --metrics-host  [default: "
+    f"{METRICS_PORT}, skipped with a warning when busy; 0: a free port; -1: no metrics]. "
+    "With --workers N, worker I serves on PORT+I (see docs/observability.md).",
+)
+@click.option(
+    "--metrics-host",
+    default=METRICS_HOST,
+    show_default=True,
+    help="Address the metrics endpoint binds (keep it on loopback unless a scraper needs it).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -222,6 +240,8 @@ def up(
     leader_retry_period: float | None,
     worker_count: str,
     worker_index: int | None,
+    metrics_port: int | None,
+    metrics_host: str,
     log_level: str,
     nats: NatsOptions | None,
 ) -> None:
@@ -244,6 +264,7 @@ def up(
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--leader-*") from None
     count = workers.count_option(worker_count, worker_index, with_nats=nats is not None)
+    metrics = metrics_endpoint(metrics_host, metrics_port, worker_index)
     setup_logging(log_level, "" if worker_index is None else f"worker {worker_index}")
     if count > 1:
         workers.run(workers.Plan(count, data_dir, host, port, api_port))
@@ -275,6 +296,7 @@ def up(
         worker=worker_index,
         advertise_address=advertise_address,
         node_monitor_grace_period=node_monitor_grace_period,
+        metrics=metrics,
     )
     try:
         run_async(serve(config, on_ready=_announce if worker_index is None else None))
@@ -282,10 +304,28 @@ def up(
         raise startup_error(err, host, port) from None
 
 
+def metrics_endpoint(host: str, port: int | None, worker: int | None) -> MetricsEndpoint | None:
+    """Where this process serves metrics: ``--metrics-port`` (``None``: not given, the default
+    port, which may be busy), worker ``I`` of ``--workers`` on port + I (each worker counts
+    its own events; a scraper sums them), none for -1."""
+    if port == -1:
+        return None
+    chosen = METRICS_PORT if port is None else port
+    if chosen and worker:
+        chosen += worker
+        if chosen > 65535:
+            raise click.BadParameter(
+                f"{chosen - worker} + worker index {worker} is past 65535",
+                param_hint="--metrics-port",
+            )
+    return MetricsEndpoint(host, chosen, optional=port is None)
+
+
 def _announce(running: Running) -> None:
     click.echo(
         f"kawa {__version__} is up: broker ingress at {running.url}, API for kubectl and the "
         f"kawa CLI at {running.api_url} (export KUBECONFIG={running.kubeconfig}); data in "
-        f"{running.data_dir}",
+        f"{running.data_dir}"
+        + (f"; metrics at {running.metrics_url}" if running.metrics_url else ""),
         err=True,
     )

@@ -18,7 +18,8 @@ What differs between a trigger and a subscription comes in as plain values and t
 :class:`Target` (where to, which filter, which policy) and ``prepare`` (the broker strips its
 TTL before delivery) and ``publish_reply`` (the broker puts a reply back into itself, a
 channel sends it to the subscription's reply). Delivers through
-:class:`kawa.delivery.sender.Dispatcher`.
+:class:`kawa.delivery.sender.Dispatcher`. What becomes of each event goes to the
+:class:`~kawa.dispatch.stats.ConsumerReport` of the consumer (metrics; none by default).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -34,7 +36,7 @@ from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
-from kawa.dispatch import envelope
+from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
@@ -94,6 +96,8 @@ class Target:
     policy: RetryPolicy
     format: DeliveryFormat | None
     """``json`` (structured), ``binary``, or ``None``: the way the event came in."""
+    parent: str = ""
+    """The broker or channel whose stream it reads (for metrics)."""
     filter: Filter = field(default=match_all, compare=False)
     filter_spec: str = ""
     ordered: bool = False
@@ -142,9 +146,16 @@ class Consumer:
         budget: DeliveryBudget | None = None,
         max_in_flight: int = 100,
         batch: int = 256,
+        reporter: stats.Reporter = stats.NO_REPORTER,
     ) -> None:
         self.target = target
         self.stats = ConsumerStats()
+        self._report = reporter.consumer(
+            target.kind,
+            target.namespace,
+            target.parent,
+            target.uid if target.kind == "subscription" else target.name,
+        )
         self._log = event_log
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
@@ -259,11 +270,13 @@ class Consumer:
         except (KawaError, ValueError) as err:
             log.error("%s: unreadable record %d: %s", self.target.label, record.seq, err)
             self.stats.dropped += 1
+            self._report.dropped()
             self._give_back(size)
             await feed.done(record.seq)
             return
         if not self.target.filter(event):
             self.stats.filtered_out += 1
+            self._report.filtered_out()
             self._give_back(size)
             await feed.done(record.seq)
             return
@@ -320,6 +333,7 @@ class Consumer:
         target = self.target
         structured = headers.pop(envelope.STRUCTURED_KEY, None) is not None
         format: DeliveryFormat = target.format or ("json" if structured else "binary")
+        start = time.perf_counter()
         try:
             result = await self._dispatcher.send(
                 self._prepare(event),
@@ -334,6 +348,8 @@ class Consumer:
         except Exception as err:  # a bug must not lose the event: dead-letter it
             log.exception("%s: delivering event %d failed", target.label, seq)
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
+        # the delivery's wall time, every attempt and the waits between them included
+        self._report.dispatched(result.status, time.perf_counter() - start, result.attempts)
         failed_url = target.subscriber_uri
         if result.ok:
             self.stats.delivered += 1
@@ -363,6 +379,7 @@ class Consumer:
                 dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
             if dls.ok:
                 self.stats.dead_lettered += 1
+                self._report.dead_lettered()
                 return True
             self.stats.dead_letter_failures += 1
             log.warning(
@@ -383,6 +400,7 @@ class Consumer:
                 self.stats.last_error,
             )
         self.stats.dropped += 1
+        self._report.dropped()
         return True
 
     async def _reply(
@@ -395,6 +413,7 @@ class Consumer:
         try:
             await self._publish_reply(result.reply, event, headers)
             self.stats.replies += 1
+            self._report.replied()
             return None
         except asyncio.CancelledError:
             raise
@@ -402,6 +421,7 @@ class Consumer:
             # An exhausted TTL ends a reply loop: the reply is dropped, the delivery is done.
             log.info("%s: reply dropped: %s", label, err)
             self.stats.dropped += 1
+            self._report.dropped()
             return None
         except ReplyFailed as err:
             return err.result, err.url

@@ -16,12 +16,14 @@ An :class:`IngressHandler` serves one kind of target at ``/<plural>/{namespace}/
 by ``Host``, at Knative's own URLs (:class:`HostForm`, given by the kind:
 :mod:`kawa.broker.ingress`, :mod:`kawa.channels.ingress`). With ``keep_mode`` an event that
 came in structured mode is stored as such (:data:`kawa.dispatch.envelope.STRUCTURED_KEY`), so
-that a channel's subscribers get it the way it was sent.
+that a channel's subscribers get it the way it was sent. Every answer of :meth:`publish_to`
+goes to the :class:`~kawa.dispatch.stats.Reporter` (kind, target, event type, status, time).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
 
@@ -31,6 +33,7 @@ from aiohttp.typedefs import Middleware
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
+from kawa.dispatch import stats
 from kawa.dispatch.envelope import STRUCTURED_KEY
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
 from kawa.transport import bodies
@@ -99,8 +102,10 @@ class IngressHandler:
         route: str,
         host_form: HostForm,
         keep_mode: bool = False,
+        reporter: stats.Reporter = stats.NO_REPORTER,
     ) -> None:
         self._publisher = publisher
+        self._reporter = reporter
         self._max = max_event_size
         self._what = what
         self._route = route
@@ -153,7 +158,23 @@ class IngressHandler:
         )
 
     async def publish_to(self, request: web.Request, namespace: str, name: str) -> web.Response:
-        """Take the event of ``request`` into ``namespace/name``."""
+        """Take the event of ``request`` into ``namespace/name`` (and report the answer)."""
+        start = time.perf_counter()
+        response, event_type = await self._take(request, namespace, name)
+        self._reporter.ingress(
+            self._what,
+            namespace,
+            name,
+            event_type,
+            response.status,
+            time.perf_counter() - start,
+        )
+        return response
+
+    async def _take(
+        self, request: web.Request, namespace: str, name: str
+    ) -> tuple[web.Response, str]:
+        """The answer to ``request`` and the type of the event it held ("" if none)."""
         retry_after = self._publisher.retry_after(namespace, name)
         if retry_after is not None:
             return web.json_response(
@@ -163,7 +184,7 @@ class IngressHandler:
                 },
                 status=429,
                 headers={"Retry-After": str(retry_after)},
-            )
+            ), ""
         try:
             async with bodies.read(request, self._max) as body:
                 return await self._publish(request, namespace, name, body)
@@ -172,15 +193,20 @@ class IngressHandler:
             response.headers.update(err.headers)
             if err.close:
                 response.force_close()
-            return response
+            return response, ""
 
     async def _publish(
         self, request: web.Request, namespace: str, name: str, body: bytes
-    ) -> web.Response:
+    ) -> tuple[web.Response, str]:
         try:
             event = ce_http.from_http(request.headers, body)
         except ValidationError as err:
-            return _problem(400, str(err))
+            return _problem(400, str(err)), ""
+        return await self._store(request, namespace, name, event), event.type
+
+    async def _store(
+        self, request: web.Request, namespace: str, name: str, event: CloudEvent
+    ) -> web.Response:
         forwarded = delivery_headers.forwarded_headers(request.headers.items())
         if self._keep_mode and request.content_type.startswith(_STRUCTURED):
             forwarded[STRUCTURED_KEY] = "1"

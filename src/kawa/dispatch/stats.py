@@ -1,0 +1,95 @@
+"""The data plane's stats reporter: the seam metrics come through (no-op by default).
+
+The broker and channel ingress (:mod:`kawa.dispatch.ingress`) report every request they answer,
+and every consumer (:mod:`kawa.dispatch.consumer`) reports what became of each event it read:
+filtered out, delivered (with the final response code, the attempts and how long it took),
+dead-lettered, dropped, replied. Knative injects a stats reporter into its ingress and filter
+the same way (``pkg/broker/ingress/stats_reporter.go``).
+
+Defined here, below the data plane, so the data plane knows only this interface; implemented
+by :mod:`kawa.observability.metrics` (Prometheus) and composed by :mod:`kawa.runtime`. A
+report is a plain synchronous call on the event loop: an implementation must not block and
+should cost well under a microsecond or two per event (no I/O, no formatting).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+
+class ConsumerReport(Protocol):
+    """What one consumer (a trigger's or a channel subscriber's) reports."""
+
+    def filtered_out(self) -> None:
+        """An event did not pass the trigger's filter."""
+        ...
+
+    def dispatched(self, status: int | None, seconds: float, attempts: int) -> None:
+        """A delivery ended: the last answer's HTTP ``status`` (``None``: no answer), the
+        wall time of the delivery with all its attempts, and the number of attempts."""
+        ...
+
+    def dead_lettered(self) -> None:
+        """An event went to the dead-letter sink."""
+        ...
+
+    def dropped(self) -> None:
+        """An event was given up (no dead-letter sink, unreadable, a reply loop ended)."""
+        ...
+
+    def replied(self) -> None:
+        """A subscriber's reply was handed on."""
+        ...
+
+
+class Reporter(Protocol):
+    """The data plane's reporter (see the module docstring)."""
+
+    def ingress(
+        self, kind: str, namespace: str, name: str, event_type: str, status: int, seconds: float
+    ) -> None:
+        """An ingress request of a ``broker`` or ``channel`` was answered with ``status`` after
+        ``seconds`` (``event_type`` is empty when the request held no valid event)."""
+        ...
+
+    def consumer(self, kind: str, namespace: str, parent: str, name: str) -> ConsumerReport:
+        """The report of a consumer: ``kind`` ``trigger`` (``parent`` its broker, ``name`` the
+        trigger's) or ``subscription`` (``parent`` the channel, ``name`` the subscriber's
+        uid). Called once per consumer start, not per event."""
+        ...
+
+
+class _NoConsumerReport:
+    __slots__ = ()
+
+    def filtered_out(self) -> None:
+        pass
+
+    def dispatched(self, status: int | None, seconds: float, attempts: int) -> None:
+        pass
+
+    def dead_lettered(self) -> None:
+        pass
+
+    def dropped(self) -> None:
+        pass
+
+    def replied(self) -> None:
+        pass
+
+
+class _NoReporter:
+    __slots__ = ()
+
+    def ingress(
+        self, kind: str, namespace: str, name: str, event_type: str, status: int, seconds: float
+    ) -> None:
+        pass
+
+    def consumer(self, kind: str, namespace: str, parent: str, name: str) -> ConsumerReport:
+        return NO_CONSUMER_REPORT
+
+
+NO_CONSUMER_REPORT: Final[ConsumerReport] = _NoConsumerReport()
+NO_REPORTER: Final[Reporter] = _NoReporter()
+"""The default: reports go nowhere (tests, and ``kawa up --metrics-port -1``)."""
