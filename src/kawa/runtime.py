@@ -83,6 +83,7 @@ from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet
+from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
 from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
@@ -281,12 +282,14 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
             identity = workers.identity(config.node_name, config.worker)
+            relay = PodRelay(store, config.node_name)  # Pods on other nodes, through theirs
             serving = ServingDataPlane(
                 store,
                 bus=None if config.nats is None else NatsReports(config.nats, identity),
                 identity=identity,
+                pods=relay.directory,
             )
-            services = ServiceProxy(store)
+            services = ServiceProxy(store, relay.directory)
             ingress = broker_ingress(
                 dataplane, max_event_size=config.max_event_size, reporter=reporter
             )
@@ -300,6 +303,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 middlewares=[
                     front_door(
                         [
+                            relay.host_handler(),
                             serving.host_handler(),
                             ingress.host_handler(),
                             channel_in.host_handler(),
@@ -371,6 +375,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
             dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
+            kubelet.node.port = http_sock.getsockname()[1]  # the Node's kubelet endpoint
             metrics_url = None
             if config.metrics is not None and metrics is not None:
                 metrics_url = await exits.enter_async_context(
@@ -382,6 +387,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     )
                 )
             async with asyncio.TaskGroup() as tg:
+                tg.create_task(relay.run(), name="pod-relay")
                 tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(trimmer.run(), name="event-log-trimmer")
                 tg.create_task(dataplane.run(), name="broker-dataplane")

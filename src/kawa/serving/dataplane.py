@@ -48,7 +48,7 @@ from kawa import images
 from kawa.apis import core, serving
 from kawa.apis.serving import autoscaling
 from kawa.reconciler.informer import inform
-from kawa.serving import concurrency, router
+from kawa.serving import concurrency, podnet, router
 from kawa.serving import revision_pods as pods
 from kawa.serving.activator import Overloaded, RevisionDeleted, Unavailable
 from kawa.serving.autoscaler import RevisionScaler
@@ -86,8 +86,11 @@ class ServingDataPlane:
         clock: Callable[[], float] | None = None,
         bus: concurrency.Bus | None = None,
         identity: str = "",
+        pods: podnet.Directory | None = None,
     ) -> None:
         self._store = store
+        self._pods = pods
+        """Where Pods on other nodes are reached (None: every Pod is this node's)."""
         self._clock = clock or time.monotonic
         self._bus = bus
         self.scaling = concurrency.Scaling(identity, None if bus is None else bus.publish)
@@ -257,9 +260,16 @@ class ServingDataPlane:
                 f"revision {namespace}/{revision} had no instance ready within {scaler.timeout:g}s",
                 retry=True,
             )
+        hop = self._hop(scaler, endpoint.pod, endpoint.address)
         try:
             response = await router.forward(
-                client, request, endpoint.address, tail, body, max(deadline - loop.time(), 0.001)
+                client,
+                request,
+                hop.connect,
+                tail,
+                body,
+                max(deadline - loop.time(), 0.001),
+                hop.target,
             )
         except TimeoutError:
             return _text(504, f"revision {namespace}/{revision} did not answer in time")
@@ -274,6 +284,14 @@ class ServingDataPlane:
         finally:
             throttler.release(endpoint)
         return router.to_response(response)
+
+    def _hop(self, scaler: RevisionScaler, pod: str, address: tuple[str, int]) -> podnet.Hop:
+        """Directly to the Pod's ``address`` on this node, else through its node's kawa."""
+        directory = self._pods
+        found = scaler.pods.get(pod) if directory is not None else None
+        if directory is None or found is None:
+            return podnet.Hop(address)
+        return directory.route((found.get("spec") or {}).get("nodeName"), address)
 
     # -- watches -------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import CIMultiDict
 
+from kawa.serving.podnet import TARGET_HEADER
 from kawa.transport.http11 import HttpClient, PreparedRequest, Response
 
 HOP_BY_HOP: Final = frozenset(
@@ -50,6 +51,7 @@ HOP_BY_HOP: Final = frozenset(
         "host",
         "content-length",
         "expect",
+        "kawa-pod-target",
     }
 )
 """Headers that are not passed on (``Host`` and ``Content-Length`` are set anew)."""
@@ -179,14 +181,18 @@ async def forward(
     path: str,
     body: bytes,
     timeout: float | None,
+    target: str | None = None,
 ) -> Response:
     """Send ``request`` (its method, headers, ``Host`` and ``body``) to ``address`` (a Pod's
-    IP and port).
+    IP and port; with ``target``, another node's kawa, which relays it to the Pod ``target``
+    names: :mod:`kawa.serving.podnet`).
 
     ``path`` is the path and query to send. Raises ``ValueError`` for a method, path or header
     that cannot go on the wire, and the client's errors.
     """
     headers = forward_headers(request)
+    if target is not None:
+        headers.append((TARGET_HEADER, target))
     method = request.method
     ip, port = address
     if method == "HEAD":

@@ -35,7 +35,7 @@ from aiohttp.typedefs import Middleware
 
 from kawa.apis import core
 from kawa.reconciler.informer import inform
-from kawa.serving import router
+from kawa.serving import podnet, router
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 from kawa.transport import bodies
 from kawa.transport.front import HostHandler, front_door
@@ -100,6 +100,8 @@ class Target:
     address: str
     port: int
     pod: str
+    node: str = ""
+    """The node of the Pod (the address's ``nodeName``; empty: unknown, reached directly)."""
 
 
 def pick_port(service: Mapping[str, Any], wanted: str | int | None) -> Mapping[str, Any] | None:
@@ -135,15 +137,19 @@ def ready_targets(
             if isinstance(address, Mapping) and isinstance(address.get("ip"), str):
                 ref = address.get("targetRef")
                 pod = str(ref.get("name") or "") if isinstance(ref, Mapping) else ""
-                targets.append(Target(address["ip"], number, pod))
+                node = address.get("nodeName")
+                node = node if isinstance(node, str) else ""
+                targets.append(Target(address["ip"], number, pod, node))
     return targets, not_ready
 
 
 class ServiceProxy:
     """The Services' router (see the module docstring)."""
 
-    def __init__(self, store: ResourceStore) -> None:
+    def __init__(self, store: ResourceStore, pods: podnet.Directory | None = None) -> None:
         self._store = store
+        self._pods = pods
+        """Where Pods on other nodes are reached (None: every Pod is this node's)."""
         self._services: dict[tuple[str, str], Obj] = {}
         self._endpoints: dict[tuple[str, str], Obj] = {}
         self._turns: dict[tuple[str, str, str], itertools.count[int]] = {}
@@ -255,10 +261,12 @@ class ServiceProxy:
             (namespace, name, str(port.get("name") or "")), itertools.count()
         )
         target = targets[next(turn) % len(targets)]
+        address = (target.address, target.port)
+        hop = podnet.Hop(address) if self._pods is None else self._pods.route(target.node, address)
         try:
             async with bodies.read(request, request.client_max_size) as body:
                 response = await router.forward(
-                    client, request, (target.address, target.port), tail, body, TIMEOUT
+                    client, request, hop.connect, tail, body, TIMEOUT, hop.target
                 )
         except bodies.BodyError as err:
             answer = _text(err.status, str(err))

@@ -93,7 +93,12 @@ class Kubelet:
                 self.ready.set()
                 node = self.node
                 beat = node_status.heartbeat(
-                    self.store, node.node_name, node.root.parent, node.clock, node.address
+                    self.store,
+                    node.node_name,
+                    node.root.parent,
+                    node.clock,
+                    node.address,
+                    port=node.port,
                 )
                 group.create_task(beat, name="kubelet-node")
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")

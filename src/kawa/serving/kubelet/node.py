@@ -55,6 +55,9 @@ class Node:
         self.node_name = node_name
         self.address = address
         """The node's ``InternalIP`` (``kawa up --advertise-address``), the Pods' ``hostIP``."""
+        self.port = 0
+        """kawa's HTTP port at ``address`` (set once it listens), reported as the Node's
+        kubelet endpoint: other nodes reach this node's Pods through it."""
         self.clock = clock
         self.root = data_dir / "kubelet"
         self.logs_root = self.root / "logs"

@@ -102,9 +102,11 @@ def status(
     now: str,
     previous: dict[str, Any] | None = None,
     address: str = DEFAULT_ADDRESS,
+    port: int = 0,
 ) -> dict[str, Any]:
     """The node's status at ``now`` (RFC 3339); transitions kept from ``previous``;
-    ``address`` its ``InternalIP``."""
+    ``address`` its ``InternalIP``, ``port`` kawa's HTTP port there (the kubelet endpoint's:
+    other nodes relay Pod traffic through it, :mod:`kawa.serving.podnet`; 0: unknown)."""
     before = {
         c.get("type"): c for c in (previous or {}).get("conditions") or () if isinstance(c, dict)
     }
@@ -132,7 +134,7 @@ def status(
             {"type": "InternalIP", "address": address},
             {"type": "Hostname", "address": socket.gethostname()},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
         "nodeInfo": {
             "machineID": _read("/etc/machine-id"),
             "systemUUID": _read("/etc/machine-id"),
@@ -171,6 +173,7 @@ async def report(
     data_dir: Path,
     clock: Clock,
     address: str = DEFAULT_ADDRESS,
+    port: int = 0,
 ) -> None:
     """Create the node, or write its status now."""
     key = ResourceKey(core.NODE.resource, "", name)
@@ -179,10 +182,10 @@ async def report(
         node = await store.get(key)
     except NotFoundError:
         node = new_node(name)
-        node["status"] = status(data_dir, now, address=address)
+        node["status"] = status(data_dir, now, address=address, port=port)
         await store.create(key, node)
         return
-    node["status"] = status(data_dir, now, node.get("status"), address)
+    node["status"] = status(data_dir, now, node.get("status"), address, port)
     await store.update(key, node, status_only=True)
 
 
@@ -193,13 +196,14 @@ async def heartbeat(
     clock: Clock,
     address: str = DEFAULT_ADDRESS,
     interval: float = HEARTBEAT,
+    port: int = 0,
 ) -> None:
     """Report the node's status every ``interval`` seconds until cancelled."""
     while True:
         with contextlib.suppress(ConflictError):  # someone wrote the node: next beat wins
             try:
                 # finished: a store write is never abandoned half-way (see .steps)
-                await steps.finish(report(store, name, data_dir, clock, address))
+                await steps.finish(report(store, name, data_dir, clock, address, port))
             except KawaError as err:
                 log.warning("kubelet: cannot report node %s: %s", name, err)
         await asyncio.sleep(interval)
