@@ -376,6 +376,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
             dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
             kubelet.node.port = http_sock.getsockname()[1]  # the Node's kubelet endpoint
+            if config.nats is not None:  # other nodes may send it Pod traffic
+                relay.check_listening(config.host, config.advertise_address, kubelet.node.port)
             metrics_url = None
             if config.metrics is not None and metrics is not None:
                 metrics_url = await exits.enter_async_context(

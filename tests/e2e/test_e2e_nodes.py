@@ -27,7 +27,10 @@ GRACE = 4.0
 PODS = "/api/v1/namespaces/default/pods"
 
 
-def node(tmp_path: Path, name: str, nats: str) -> KawaProcess:
+def node(tmp_path: Path, name: str, nats: str, advertise: str | None = None) -> KawaProcess:
+    """Node ``name``; advertised at ``127.0.0.2`` for ``a``, ``.3`` for ``b``... unless
+    ``advertise`` says otherwise (kawa listens on 127.0.0.1: a test that reaches a Pod through
+    another node needs that address)."""
     return KawaProcess(
         tmp_path,
         tmp_path / f"data-{name}",
@@ -35,7 +38,7 @@ def node(tmp_path: Path, name: str, nats: str) -> KawaProcess:
         free_port(),
         (
             "--node-name", name,
-            "--advertise-address", f"127.0.0.{ord(name) - ord('a') + 2}",
+            "--advertise-address", advertise or f"127.0.0.{ord(name) - ord('a') + 2}",
             "--leader-lease-duration", "3",
             "--node-monitor-grace-period", str(GRACE),
         ),

@@ -69,7 +69,8 @@ def healthz(kawa: KawaProcess) -> int:
 @pytest.mark.slow
 def test_one_autoscaler_decides_for_both_nodes(tmp_path: Path) -> None:
     with nats_server(tmp_path / "nats") as url:
-        a, b = node(tmp_path, "a", url), node(tmp_path, "b", url)
+        # where kawa listens: a request through one node may go to the Pod through the other
+        a, b = node(tmp_path, "a", url, "127.0.0.1"), node(tmp_path, "b", url, "127.0.0.1")
         try:
             a.start()
             b.start()

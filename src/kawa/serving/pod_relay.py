@@ -15,6 +15,7 @@ to another node, never to an address that is not a Pod's. Created and run by
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -27,6 +28,8 @@ from kawa.store.base import Obj, ResourceStore, WatchEvent
 from kawa.transport import bodies
 from kawa.transport.front import HostHandler
 from kawa.transport.http11 import HttpClient, HttpClientError, PreparedRequest
+
+log = logging.getLogger(__name__)
 
 Changed = Callable[[WatchEvent], Awaitable[None]]
 TIMEOUT: Final = 300.0
@@ -101,6 +104,19 @@ class PodRelay:
             self.directory.remove_pod(str(metadata.get("namespace", "")), str(metadata["name"]))
         else:
             self.directory.set_pod(event.object)
+
+    def check_listening(self, host: str, advertised: str, port: int) -> None:
+        """Warn when kawa does not listen where the other nodes will send this node's Pod
+        traffic (its Node's ``InternalIP`` and ``port``)."""
+        if host not in ("0.0.0.0", "::", advertised):
+            log.warning(
+                "other nodes reach the Pods of node %s through %s:%d, where kawa does not "
+                "listen (--host %s)",
+                self.directory.me,
+                advertised,
+                port,
+                host,
+            )
 
     # -- requests ---------------------------------------------------------------------------
 
