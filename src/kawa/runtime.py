@@ -51,20 +51,12 @@ from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
 from kawa.channels.dataplane import ChannelDataPlane
 from kawa.channels.ingress import channel_ingress
 from kawa.controllers import nodes
-from kawa.controllers.apps import apps_controllers
-from kawa.controllers.batch import batch_controllers
-from kawa.controllers.endpoints import endpoints_controller
-from kawa.controllers.eventing import ensure_broker_configs, eventing_controllers
-from kawa.controllers.flows import flows_controllers
-from kawa.controllers.garbage_collector import garbage_collector
+from kawa.controllers.eventing import ensure_broker_configs
 from kawa.controllers.messaging import (
     default_channel_template,
     ensure_channel_defaults,
-    messaging_controllers,
 )
-from kawa.controllers.namespaces import ensure_namespaces, namespace_controller
-from kawa.controllers.pending import pending_controller
-from kawa.controllers.serving import serving_controllers
+from kawa.controllers.namespaces import ensure_namespaces
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.coordination import node_lease
 from kawa.coordination.election import LeaderElector, Timing
@@ -76,6 +68,7 @@ from kawa.dispatch.running import Trimmer
 from kawa.errors import ConflictError, KawaError
 from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
+from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
 from kawa.observability.metrics import Metrics
 from kawa.reconciler import resolver
@@ -85,10 +78,7 @@ from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
-from kawa.sources.apiserver import apiserver_sources
-from kawa.sources.container import container_sources
-from kawa.sources.ping import ping_sources
-from kawa.sources.sinkbinding import bind_on_create, sink_bindings
+from kawa.sources.sinkbinding import bind_on_create
 from kawa.store.base import ResourceStore
 from kawa.store.mutating import MutatingStore
 from kawa.transport import server as http_server
@@ -441,42 +431,6 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             await runner.cleanup()
         await event_log.close()
         await store.close()
-
-
-async def run_once(
-    store: ResourceStore, dispatcher: Dispatcher, config: Config, *, url: str, api_url: str
-) -> None:
-    """What must run once across the nodes sharing a store, on the elected leader only: the
-    garbage collector, the scheduler and node lifecycle controller, every controller and the
-    sources (Ping ticks, ApiServerSource watches,
-    ContainerSource and SinkBinding controllers); until cancelled (leadership lost, a stop).
-    Made anew each time this node becomes leader."""
-    async with asyncio.TaskGroup() as tg:
-        collector = garbage_collector(store)
-        tg.create_task(collector.run(), name=f"controller-{collector.name}")
-        scheduling = nodes.NodeControllers(
-            store, me=config.node_name, grace_period=config.node_monitor_grace_period
-        )
-        tg.create_task(scheduling.run(), name="controller-nodes")
-        for controller in [
-            namespace_controller(store),
-            pending_controller(store),
-            endpoints_controller(store),
-            *eventing_controllers(store, ingress_base_url=url),
-            *messaging_controllers(store, ingress_base_url=url),
-            *flows_controllers(store),
-            *serving_controllers(store, base_url=url),
-            *batch_controllers(store),
-            *apps_controllers(store),
-        ]:
-            tg.create_task(controller.run(), name=f"controller-{controller.name}")
-        for source in [
-            *apiserver_sources(store, dispatcher, data_dir=config.data_dir, api_url=api_url),
-            *ping_sources(store, dispatcher, data_dir=config.data_dir),
-            *container_sources(store),
-            *sink_bindings(store),
-        ]:
-            tg.create_task(source.run(), name=f"source-{source.name}")
 
 
 def _node_lease(store: ResourceStore, config: Config) -> node_lease.NodeLease:

@@ -4,7 +4,7 @@
 unbound Pods to Ready nodes whenever something changes (:mod:`.scheduler`, its choice a pure
 function in :mod:`.choice`) and, every :data:`CHECK_INTERVAL` at most, marks the nodes whose
 Lease was not renewed within the grace period lost and fails their Pods (:mod:`.lifecycle`,
-liveness in :mod:`.health`). Started by :func:`kawa.runtime.run_once` on the leader only;
+liveness in :mod:`.health`). Started by :func:`kawa.leader.run_once` on the leader only;
 docs/distributed.md describes the behaviour and the timings.
 """
 
