@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -46,7 +44,7 @@ from typing import Final
 import click
 import orjson
 
-from kawa import __version__, files, workers
+from kawa import __version__, deathsig, files, workers
 from kawa.apiserver import access
 from kawa.cli.client import CliError, startup_error
 from kawa.cli.runner import run_async
@@ -65,7 +63,6 @@ MAX_DELAY: Final = 10.0
 STOP_TIMEOUT: Final = 20.0
 """Seconds the workers get to stop after SIGTERM (their Pods and requests too)."""
 READY_POLL: Final = 0.1
-PR_SET_PDEATHSIG: Final = 1
 
 
 def cores() -> int:
@@ -398,23 +395,10 @@ def _exit(code: int | None) -> str:
     return f"code {code}"
 
 
-def _load_prctl() -> Callable[..., int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl: Callable[..., int] = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
-
-
-_PRCTL: Final = _load_prctl()
-
-
 def _child_setup(parent: int) -> Callable[[], None]:
     def setup() -> None:  # in the child, between fork and exec
         os.setpgid(0, 0)  # a terminal's SIGINT goes to the supervisor, which stops us
-        if _PRCTL is not None:
-            _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        deathsig.arm(signal.SIGTERM)
         if os.getppid() != parent:  # the supervisor died before the signal was armed
             os._exit(1)
 

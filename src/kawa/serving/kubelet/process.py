@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -28,32 +26,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Final
 
-from kawa import files
+from kawa import deathsig, files
 from kawa.serving.kubelet import watchdog
 
 log = logging.getLogger(__name__)
 
-PR_SET_PDEATHSIG: Final = 1
-
-
-def _load_prctl() -> Callable[..., int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl: Callable[..., int] = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
-
-
-_PRCTL: Final = _load_prctl()
-
 
 def _child_setup(parent: int) -> Callable[[], None]:
     def setup() -> None:  # runs in the child between fork and exec
-        if _PRCTL is not None:
-            _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        deathsig.arm(signal.SIGKILL)
         if os.getppid() != parent:  # kawa died before the death signal was armed
             os._exit(137)
 
