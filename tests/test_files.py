@@ -4,7 +4,7 @@ token, whatever the umask kawa was started with.
 Every test here runs under umask 0 (the most permissive there is: without explicit modes
 every file would be 0666 and every directory 0777). First :mod:`kawa.files` itself, then each
 writer of the data dir through its own code (the SQLite files and their ``-wal``/``-shm``,
-the kubelet's logs and pid files, the sources' state, the token, certificate and
+the kubelet's logs and pid files, the PingSources' state, the token, certificate and
 kubeconfig), then a whole kawa running a Pod, and a data dir an older kawa left readable,
 tightened on start.
 """
@@ -25,7 +25,6 @@ from kawa.apiserver import access
 from kawa.eventlog.sqlite import SqliteEventLog
 from kawa.serving.kubelet.logs import LogWriter
 from kawa.serving.kubelet.process import PidFiles
-from kawa.sources.apiserver.state import StateDirectory
 from kawa.sources.ping.state import TickState, TickStore
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
@@ -169,13 +168,10 @@ def test_kubelet_logs_and_pid_files_are_private(tmp_path: Path) -> None:
     assert shared(tmp_path) == {}
 
 
-async def test_source_state_files_are_private(tmp_path: Path) -> None:
+async def test_ping_source_state_files_are_private(tmp_path: Path) -> None:
     state = TickState("default/p", "* * * * *", "UTC", datetime(2024, 1, 1, tzinfo=UTC))
     await TickStore(tmp_path / "sources" / "ping").save("uid-1", state)
-    source = StateDirectory(tmp_path).of("uid-2")
-    source.save()
     assert os.listdir(tmp_path / "sources" / "ping") == ["uid-1.json"]
-    assert os.listdir(tmp_path / "sources" / "apiserver") == ["uid-2.json"]
     assert shared(tmp_path) == {}
 
 

@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,11 +30,15 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from kawa.backends import STORE_BUCKET
 from kawa.broker.dataplane import trigger_cursor
 from kawa.channels.dataplane import subscription_cursor
 from kawa.cloudevents import http as ce_http
+from kawa.errors import NotFoundError
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.jetstream import NatsOptions
+from kawa.store.base import ResourceKey
+from kawa.store.jetstream import JetStreamResourceStore
 
 from ..broker.broker_support import saved_cursors
 from ..waiting import wait_until
@@ -278,19 +283,58 @@ class KawaProcess:
         if self.nats is None:
             saved = saved_cursors(self.data_dir).get(consumer)
             return None if saved is None else saved[1]
+        return asyncio.run(_load_jetstream_cursor(self._nats_options(), consumer))
+
+    def stored(self, key: ResourceKey) -> dict[str, Any] | None:
+        """An object of kawa's resource store (also one the API does not serve), read as
+        another process: from ``resources.db`` on SQLite (a read-only connection, schema in
+        :mod:`kawa.store.sqlite`), through the JetStream store's own code otherwise (a
+        connection of its own); None when there is none."""
+        if self.nats is None:
+            return stored_in_sqlite(self.data_dir / "resources.db", key)
+        return asyncio.run(_jetstream_get(self._nats_options(), key))
+
+    def _nats_options(self) -> NatsOptions:
+        assert self.nats is not None
         extra = list(self.extra)
         replicas = (
             int(extra[extra.index("--nats-replicas") + 1]) if "--nats-replicas" in extra else 1
         )
-        return asyncio.run(_load_jetstream_cursor(self.nats, consumer, replicas))
+        return NatsOptions.parse(self.nats, replicas=replicas)
 
 
-async def _load_jetstream_cursor(url: str, consumer: str, replicas: int) -> int | None:
-    log = await JetStreamEventLog.open(NatsOptions.parse(url, replicas=replicas))
+async def _load_jetstream_cursor(options: NatsOptions, consumer: str) -> int | None:
+    log = await JetStreamEventLog.open(options)
     try:
         return await log.load_cursor(consumer)
     finally:
         await log.close()
+
+
+async def _jetstream_get(options: NatsOptions, key: ResourceKey) -> dict[str, Any] | None:
+    store = await JetStreamResourceStore.open(options, STORE_BUCKET)
+    try:
+        return await store.get(key)
+    except NotFoundError:
+        return None
+    finally:
+        await store.close()
+
+
+def stored_in_sqlite(path: Path, key: ResourceKey) -> dict[str, Any] | None:
+    """The object at ``key`` in the SQLite resource store at ``path``, read over a read-only
+    connection of its own (as another process sees it); None when there is none."""
+    if not path.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        row = conn.execute(
+            "SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+            (key.resource, key.namespace, key.name),
+        ).fetchone()
+    if row is None:
+        return None
+    obj: dict[str, Any] = orjson.loads(row[0])
+    return obj
 
 
 def _api(plural: str) -> str:

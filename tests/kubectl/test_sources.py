@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kawa.sources.apiserver.state import StateDirectory
+from kawa.sources.apiserver.state import StateStore, streams_of
 
 from ..e2e.e2e_support import KawaProcess, free_port
 from ..waiting import wait_until
@@ -334,20 +334,21 @@ def _handled(
 ) -> None:
     """Wait until the ApiServerSource ``ref`` has handled the latest change of ``resource``
     ``name``: its stream of that kind in ``ns`` saved a resourceVersion at or past it (in
-    kawa's data directory). It sends its events one by one, in order, each answered first:
-    the positive signal that whatever that change brings has arrived."""
-    uid = kubectl.json("get", *ref)["metadata"]["uid"]
+    kawa's resource store, read as another process). It sends its events one by one, in order,
+    each answered first: the positive signal that whatever that change brings has arrived."""
+    source = kubectl.json("get", *ref)["metadata"]
     obj = kubectl.json("get", resource, name, "-n", ns)
     version = int(obj["metadata"]["resourceVersion"])
-    state = StateDirectory(kawa.data_dir)
+    key = StateStore.key(source["namespace"], source["uid"])
 
     def reached() -> bool:
+        stored = kawa.stored(key) or {}
         return any(
             s.info is not None
             and s.info.kind == obj["kind"]
             and s.namespace == ns
             and int(s.resource_version or 0) >= version
-            for s in state.of(uid).streams.values()
+            for s in streams_of(stored.get("streams")).values()
         )
 
     wait_until(reached, TIMEOUT, f"{ref[1]} never handled {resource} {ns}/{name} v{version}")
@@ -450,10 +451,10 @@ def test_apiserversource_label_selector_and_permissions(
     assert len(sink.events(_about("labelled", ns))) == 2  # nothing announced twice
 
     # deleting the source stops its events: its adapter stops, then its state goes
-    uid = kubectl.json("get", *ref)["metadata"]["uid"]
-    state = StateDirectory(kawa.data_dir).path / f"{uid}.json"
+    key = StateStore.key(ns, kubectl.json("get", *ref)["metadata"]["uid"])
+    assert kawa.stored(key) is not None
     kubectl.ok("delete", "apiserversources.sources.knative.dev", "configmaps", "-n", ns)
-    wait_until(lambda: not state.exists(), TIMEOUT, "the deleted source kept running")
+    wait_until(lambda: kawa.stored(key) is None, TIMEOUT, "the deleted source kept running")
     before = sink.summary(lambda r: r.ce("namespace") == ns)
     _configmap(kubectl, ns, "after-delete", "watched=yes")
     kubectl.ok("delete", "configmap", "labelled", "-n", ns)

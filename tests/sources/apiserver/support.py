@@ -23,7 +23,7 @@ from kawa.cloudevents.event import CloudEvent
 from kawa.delivery.sender import Dispatcher
 from kawa.errors import NotFoundError
 from kawa.sources.apiserver import apiserver_sources
-from kawa.sources.apiserver.state import StateDirectory
+from kawa.sources.apiserver.state import StateStore
 from kawa.store.base import ResourceKey, ResourceStore
 
 from ...waiting import eventually
@@ -73,7 +73,8 @@ async def handled(
     answered before it goes on, so the subscriber then has every event up to that change:
     the positive signal to check that nothing more arrives."""
     source = await store.get(ResourceKey(SOURCES, "default", name))
-    state = StateDirectory(data_dir)
+    states = StateStore(store, data_dir)
+    uid = source["metadata"]["uid"]
     meta = written["metadata"]
     version = int(meta["resourceVersion"])
 
@@ -83,7 +84,7 @@ async def handled(
             and stream.info.kind == written["kind"]
             and stream.namespace == meta.get("namespace", "")
             and int(stream.resource_version or 0) >= version
-            for stream in state.of(source["metadata"]["uid"]).streams.values()
+            for stream in ((await states.read("default", uid)) or {}).values()
         )
 
     kind, where = written["kind"], f"{meta.get('namespace', '')}/{meta['name']}"

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from kawa.controllers.namespaces import namespace_controller
 from kawa.sources.apiserver import adapter
+from kawa.sources.apiserver.state import STATES
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -105,17 +105,17 @@ async def watched(store: SqliteResourceStore) -> list[str]:
     return list((obj.get("status") or {}).get("namespaces") or [])
 
 
-def streams_in(tmp_path: Path) -> list[str]:
-    (state_file,) = (tmp_path / "sources" / "apiserver").glob("*.json")
-    return sorted(orjson.loads(state_file.read_bytes())["streams"])
+async def streams_in(store: SqliteResourceStore) -> list[str]:
+    (obj,) = (await store.list(STATES)).items
+    return sorted(obj["streams"])
 
 
-def drained(tmp_path: Path) -> Callable[[], Awaitable[bool]]:
-    """A check: only the stream of "keep" is left in the source's state file (the stream of
+def drained(store: SqliteResourceStore) -> Callable[[], Awaitable[bool]]:
+    """A check: only the stream of "keep" is left in the source's state (the stream of
     del-y was drained, or stopped)."""
 
     async def only_keep() -> bool:
-        return [s.split("@")[1].split("#")[0] for s in streams_in(tmp_path)] == ["keep"]
+        return [s.split("@")[1].split("#")[0] for s in await streams_in(store)] == ["keep"]
 
     return only_keep
 
@@ -133,8 +133,8 @@ async def test_deleting_a_selected_namespace_sends_delete_for_its_objects(
         assert await watched(store) == ["del-y", "keep"]
         await remove(store, namespace("del-y"))
         await sub.wait_for(3)
-        # drained: only the stream of "keep" is left in the state file
-        await eventually(drained(tmp_path), message="the stream of del-y was never drained")
+        # drained: only the stream of "keep" is left in the state
+        await eventually(drained(store), message="the stream of del-y was never drained")
         assert await watched(store) == ["keep"]
     assert sorted(sub.summary()[:2]) == [
         ("dev.knative.apiserver.resource.add", "k1"),
@@ -163,8 +163,8 @@ async def test_an_unlabelled_namespace_is_no_longer_watched_and_sends_nothing(
             return await watched(store) == ["keep"]
 
         await eventually(left, message="del-y never left status.namespaces")
-        # its stream is stopped: only the stream of "keep" is left in the state file
-        await eventually(drained(tmp_path), message="del-y is still watched")
+        # its stream is stopped: only the stream of "keep" is left in the state
+        await eventually(drained(store), message="del-y is still watched")
         await remove(store, config_map("y1", "del-y", "web"))
     assert sub.summary() == [("dev.knative.apiserver.resource.add", "y1")]
 
@@ -189,7 +189,7 @@ async def test_a_namespace_deleted_while_kawa_is_down_is_drained_after_the_resta
         await put(store, {**config_map("y1", "del-y", "web"), "data": {"v": "2"}})
         await remove(store, config_map("y1", "del-y", "web"))
         await sub.wait_for(2)
-        await eventually(drained(tmp_path), message="the stream of del-y was never drained")
+        await eventually(drained(store), message="the stream of del-y was never drained")
     assert len(sub.events) == 2
     assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
     assert sub.data(1)["data"] == {"v": "2"}  # its last state
@@ -206,7 +206,7 @@ async def test_objects_that_outlive_their_deleted_namespace_get_a_delete_after_a
         await sub.wait_for(1)
         await gone_from_the_store(store, "del-y")
         await sub.wait_for(2)
-        await eventually(drained(tmp_path), message="the stream of del-y was never given up")
+        await eventually(drained(store), message="the stream of del-y was never given up")
     assert len(sub.events) == 2
     assert sub.summary()[1] == ("dev.knative.apiserver.resource.delete", "y1")
     assert sub.data(1) == {

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kawa.apis.manifests import load_manifests
+from kawa.sources.apiserver.state import StateStore
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -378,12 +379,12 @@ async def test_deleting_the_source_stops_its_events(
         await put(store, pod("a"))
         await sub.wait_for(1)
         created = await store.get(ResourceKey(SOURCES, "default", "s"))
-        state_file = tmp_path / "sources" / "apiserver" / f"{created['metadata']['uid']}.json"
-        assert state_file.exists()
+        states = StateStore(store, tmp_path)
+        assert await states.read("default", created["metadata"]["uid"]) is not None
         await remove(store, src)
 
         async def stopped() -> bool:  # its adapter removes the state as it stops
-            return not state_file.exists()
+            return await states.read("default", created["metadata"]["uid"]) is None
 
         await eventually(stopped, message="the deleted source kept its state")
         await put(store, pod("b"))
@@ -400,8 +401,9 @@ async def test_restart_resumes_without_re_emitting(
     async with running_sources(store, tmp_path):
         await wait_condition(store, "s", "True")
         await sub.wait_for(1)
-        await put(store, pod("a"))
+        a1 = await put(store, pod("a"))
         await sub.wait_for(2)
+        await handled(store, tmp_path, a1)
     # while kawa is down
     await put(store, pod("b"))
     a2 = await put(store, pod("a", labels={"v": "2"}))

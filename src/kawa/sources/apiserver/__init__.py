@@ -3,7 +3,7 @@
 - :mod:`.reconciler`: status (``SinkProvided``, ``SufficientPermissions``, ``Deployed``,
   ``Ready``, ``sinkUri``, ``ceAttributes``, ``namespaces``) and which adapters run;
 - :mod:`.adapter`: list-then-watch per resource and namespace, one event per change, resumed
-  after a restart from :mod:`.state`;
+  after a restart or a change of leader from :mod:`.state` (kept in the resource store);
 - :mod:`.events`: the events themselves and the label/owner filters (pure);
 - :mod:`.watch`: the Cluster / ObjectWatcher protocols, implemented by :mod:`.local` (kawa's
   own store, RBAC checked by :mod:`kawa.authorization` against the Roles and bindings
@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from kawa.apis.conditions import Clock, system_clock
@@ -27,23 +28,34 @@ from kawa.sources.apiserver.adapter import Adapters
 from kawa.sources.apiserver.clusters import Clusters
 from kawa.sources.apiserver.local import StoreCluster
 from kawa.sources.apiserver.reconciler import apiserversource_controller
-from kawa.sources.apiserver.state import StateDirectory
+from kawa.sources.apiserver.state import StateStore
 from kawa.store.base import ResourceStore
 
 __all__ = ["AdapterRunner", "apiserver_sources"]
 
+log = logging.getLogger(__name__)
+
 
 class AdapterRunner:
-    """Runs the adapters the reconciler starts; closes the remote clusters' HTTP session."""
+    """Runs the adapters the reconciler starts; closes the remote clusters' HTTP session.
+    First removes the states of sources deleted while no adapter ran (:meth:`StateStore.sweep`)."""
 
     name = "apiserversource-adapters"
 
-    def __init__(self, adapters: Adapters, clusters: Clusters) -> None:
+    def __init__(self, adapters: Adapters, clusters: Clusters, states: StateStore) -> None:
         self.adapters = adapters
         self._clusters = clusters
+        self._states = states
 
     async def run(self) -> None:
         try:
+            try:
+                swept = await self._states.sweep()
+            except Exception as err:  # the next leader, or the next start, tries again
+                log.warning("cannot remove the states of deleted apiserversources: %s", err)
+            else:
+                if swept:
+                    log.info("removed the states of %d deleted apiserversources", swept)
             await self.adapters.run()
         finally:
             await self._clusters.close()
@@ -60,9 +72,11 @@ def apiserver_sources(
     """The ApiServerSource controller and its adapters; each has ``name`` and ``async run()``.
 
     ``api_url`` is kawa's own API server URL: the ``source`` of the events of sources that
-    watch kawa itself. Adapter state lives under ``<data_dir>/sources/apiserver/``.
+    watch kawa itself. Adapter state lives in ``store`` (:mod:`.state`); the files older kawas
+    kept under ``<data_dir>/sources/apiserver/`` are moved there.
     """
     clusters = Clusters(store, StoreCluster(store, api_url))
-    adapters = Adapters(sink.SinkSender(dispatcher), StateDirectory(data_dir))
+    states = StateStore(store, data_dir)
+    adapters = Adapters(sink.SinkSender(dispatcher), states)
     controller = apiserversource_controller(store, clusters, adapters, clock)
-    return [controller, AdapterRunner(adapters, clusters)]
+    return [controller, AdapterRunner(adapters, clusters, states)]

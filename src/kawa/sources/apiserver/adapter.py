@@ -8,12 +8,13 @@ by one, in order; an event the sink refuses after the sender's retries is droppe
 reported, as Knative's adapter logs and drops it).
 
 Where each stream stands (the resourceVersion reached, the objects it has announced) is kept
-in :mod:`.state`, so:
+in the resource store (:mod:`.state`), saved after each change handled, so:
 
 - a new source lists and sends ``add`` for every object selected (Knative's informer-based
   adapter does the same at its first start);
-- a restarted kawa (or a source stopped and started again, e.g. while its permissions were
-  revoked) watches from the stored resourceVersion: nothing is sent twice, nothing is missed;
+- a restarted kawa, a source stopped and started again (e.g. while its permissions were
+  revoked), or the node that leads after the leader died, watches from the stored
+  resourceVersion: nothing is sent twice, nothing is missed;
 - when that resourceVersion is too old (410 Gone) it lists again and compares with what it
   had announced: ``add`` for new objects, ``update`` for changed ones, ``delete`` for the
   ones gone (their data is then only ``apiVersion``, ``kind`` and ``metadata.name``/
@@ -28,8 +29,12 @@ and a Kubernetes watch would have delivered their DELETED events: so the streams
 namespace are *drained* (:meth:`SourceAdapter._drain`): watched on from the resourceVersion
 they reached, each announced object gets its ``delete`` as its DELETED arrives, and the
 stream is forgotten once nothing it announced remains (after :data:`DRAIN_TIMEOUT`, the rest
-get a ``delete`` holding only their name). Drains are kept in the state file, so they go on
+get a ``delete`` holding only their name). Drains are kept in the state, so they go on
 after a restart. A namespace merely unlabelled sends nothing (Knative stops watching it).
+
+An adapter whose save finds that another process loaded or wrote the state since it did
+(:class:`~.state.StateTaken`: this node is no longer the leader, and does not know it yet)
+stops; the next reconcile of its source starts it again from the stored state.
 Run by :class:`Adapters`, which the reconciler (:mod:`.reconciler`) tells what to run.
 """
 
@@ -48,7 +53,13 @@ from kawa.delivery.sender import DeliveryResult
 from kawa.errors import ForbiddenError, GoneError
 from kawa.sources import sink
 from kawa.sources.apiserver import events, remote
-from kawa.sources.apiserver.state import SourceState, StateDirectory, StreamState, stream_id
+from kawa.sources.apiserver.state import (
+    SourceState,
+    StateStore,
+    StateTaken,
+    StreamState,
+    stream_id,
+)
 from kawa.sources.apiserver.watch import Cluster, KindInfo, Obj, ObjectWatcher, WatchChange
 
 log = logging.getLogger(__name__)
@@ -129,7 +140,7 @@ class SourceAdapter:
         wanted = {s.id for s in self._config.streams}
         drains, undecided = await self._left_behind(wanted)
         self._state.keep_only(wanted | drains | undecided)
-        self._state.save()
+        await self._state.save()
         async with asyncio.TaskGroup() as tg:
             for stream in self._config.streams:
                 tg.create_task(self._run_stream(stream), name=f"{self.name}:{stream.id}")
@@ -181,7 +192,9 @@ class SourceAdapter:
                             await self._send(stream, "delete", _gone(stream.info, key))
                             del state.known[key]
                         state.resource_version = listing.resource_version
-                        self._state.save()
+                        await self._state.save()
+                    except StateTaken:
+                        raise
                     except Exception as err:
                         log.warning("%s: %s: drain failed: %s", self.name, sid, err)
                         failures += 1
@@ -189,7 +202,7 @@ class SourceAdapter:
         for key in sorted(state.known):
             await self._send(stream, "delete", _gone(stream.info, key))
         del self._state.streams[sid]
-        self._state.save()
+        await self._state.save()
 
     async def _drain_watch(
         self, stream: Stream, state: StreamState, watcher: ObjectWatcher
@@ -204,7 +217,7 @@ class SourceAdapter:
                     await self._send(stream, "delete", change.object)
                     del state.known[key]
                 state.resource_version = change.resource_version or state.resource_version
-                self._state.save()
+                await self._state.save()
                 if not state.known:
                     return
         finally:
@@ -232,6 +245,8 @@ class SourceAdapter:
                 log.info("%s: %s: resourceVersion too old, listing again", self.name, stream.id)
                 relist = True
                 continue
+            except StateTaken:
+                raise
             except ForbiddenError as err:
                 log.warning("%s: %s: forbidden: %s", self.name, stream.id, err)
                 self._report(err)
@@ -261,26 +276,28 @@ class SourceAdapter:
         for key in set(known) - set(state.known):
             await self._send(stream, "delete", _gone(stream.info, key))
         self._state.streams[stream.id] = state
-        self._state.save()
+        await self._state.save()
         return state
 
     async def _apply(self, stream: Stream, state: StreamState, change: WatchChange) -> None:
         obj = change.object
+        # each change is sent before ``known`` shows it: a save made meanwhile by another
+        # stream of the source must not record a change whose event was not sent
         if change.type != "BOOKMARK":
             key = _key(obj)
             was = key in state.known
             if change.type == "DELETED":
                 if was:
-                    del state.known[key]
                     await self._send(stream, "delete", obj)
+                    del state.known[key]
             elif events.selected(obj, stream.selector, stream.owner):
-                state.known[key] = _rv(obj)
                 await self._send(stream, "update" if was else "add", obj)
+                state.known[key] = _rv(obj)
             elif was:
-                del state.known[key]
                 await self._send(stream, "delete", obj)
+                del state.known[key]
         state.resource_version = change.resource_version or state.resource_version
-        self._state.save()
+        await self._state.save()
 
     async def _send(self, stream: Stream, change: events.Change, obj: Obj) -> None:
         config = self._config
@@ -298,13 +315,18 @@ class SourceAdapter:
 OnChange = Callable[[str], None]
 
 
+def _namespace(key: str) -> str:
+    """The namespace of a source's key (``namespace/name``)."""
+    return key.partition("/")[0]
+
+
 class Adapters:
     """The running adapters, one per ApiServerSource (``namespace/name``) whose reconciler
     asked for it; also remembers each source's last delivery for its status."""
 
     name = "apiserversource-adapters"
 
-    def __init__(self, sender: sink.SinkSender, states: StateDirectory) -> None:
+    def __init__(self, sender: sink.SinkSender, states: StateStore) -> None:
         self._sender = sender
         self._states = states
         self._running: dict[str, tuple[AdapterConfig, asyncio.Task[None]]] = {}
@@ -322,27 +344,36 @@ class Adapters:
         return None if found is None else found[0]
 
     async def ensure(self, key: str, config: AdapterConfig) -> None:
-        """Run the adapter of ``key`` with ``config`` (restarted if its config changed)."""
+        """Run the adapter of ``key`` with ``config`` (restarted if its config changed, or if
+        it stopped: its state is loaded again)."""
         found = self._running.get(key)
         if found is not None and found[0] == config and not found[1].done():
             return
         await self.stop(key)
         self._uids[key] = config.uid
-        adapter = SourceAdapter(
-            f"apiserversource {key}",
-            config,
-            self._sender,
-            self._states.of(config.uid),
-            lambda outcome: self._on_outcome(key, outcome),
-        )
-        task = asyncio.create_task(self._guard(adapter), name=adapter.name)
+        name = f"apiserversource {key}"
+        task = asyncio.create_task(self._guard(name, key, config), name=name)
         self._running[key] = (config, task)
 
-    async def _guard(self, adapter: SourceAdapter) -> None:
+    async def _guard(self, name: str, key: str, config: AdapterConfig) -> None:
+        """Load the source's state, then run its adapter until cancelled; an adapter that
+        fails is logged and stays stopped until the source is reconciled again."""
         try:
+            state = await self._states.load(_namespace(key), config.uid)
+            adapter = SourceAdapter(
+                name,
+                config,
+                self._sender,
+                state,
+                lambda outcome: self._on_outcome(key, outcome),
+            )
             await adapter.run()
-        except Exception:
-            log.exception("%s stopped", adapter.name)
+        except* StateTaken as group:
+            log.warning(
+                "%s stopped: another kawa process runs it now (%s)", name, group.exceptions[0]
+            )
+        except* Exception:
+            log.exception("%s stopped", name)
 
     async def stop(self, key: str) -> None:
         """Stop the adapter of ``key`` (its state is kept: it resumes when started again)."""
@@ -358,7 +389,7 @@ class Adapters:
         self._deliveries.pop(key, None)
         uid = self._uids.pop(key, None)
         if uid is not None:
-            self._states.remove(uid)
+            await self._states.remove(_namespace(key), uid)
 
     async def remember(self, key: str, uid: str) -> None:
         """The uid of the source called ``key`` (a recreated source has a new one: the old
@@ -366,7 +397,7 @@ class Adapters:
         old = self._uids.get(key)
         if old is not None and old != uid:
             await self.stop(key)
-            self._states.remove(old)
+            await self._states.remove(_namespace(key), old)
             self._deliveries.pop(key, None)
         self._uids[key] = uid
 
