@@ -244,14 +244,14 @@ class StateStore:
         try:
             obj = await self._store.get(key)
         except NotFoundError:
-            state = SourceState(self._store, key, _read_file(path), None)
-            await state.claim()
-            if state.streams:
-                log.info("apiserversource state of %s moved from %s into the store", uid, path)
+            streams, version = _read_file(path), None
         else:
+            streams = streams_of(obj.get("streams"))
             version = str(obj["metadata"]["resourceVersion"])
-            state = SourceState(self._store, key, streams_of(obj.get("streams")), version)
-            await state.claim()
+        state = SourceState(self._store, key, streams, version)
+        await state.claim()
+        if version is None and streams:
+            log.info("apiserversource state of %s moved from %s into the store", uid, path)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return state
