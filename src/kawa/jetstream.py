@@ -124,6 +124,10 @@ class NatsOptions:
     creds_file: str | None = None
     tls_ca: str | None = None
     replicas: int = 1
+    ack_wait: float = 10.0
+    """Seconds JetStream waits before it redelivers a record a consumer took and stopped
+    reporting progress on (``--nats-ack-wait``): how soon a killed node's deliveries come
+    back."""
     refusals: Refusals = field(default_factory=Refusals, compare=False, repr=False)
     """Where the connections made with these options report what the server refused."""
 

@@ -45,6 +45,9 @@ from ..waiting import wait_until
 
 KAWA: tuple[str, ...] = (sys.executable, "-m", "kawa")
 API = "/apis/eventing.knative.dev/v1/namespaces"
+ACK_WAIT = 3.0
+"""``--nats-ack-wait`` of every kawa these tests run on NATS: how soon a killed node's
+deliveries come again (10 s by default; live nodes keep theirs with progress notes)."""
 CHILDREN: list[subprocess.Popen[bytes]] = []
 """Every child process the e2e tests started (the leak checks look here)."""
 
@@ -192,6 +195,7 @@ class KawaProcess:
             "--api-port",
             str(self.api_port),
             *(("--nats", self.nats) if self.nats else ()),
+            *(("--nats-ack-wait", str(ACK_WAIT)) if self.nats else ()),
             *self.extra,
         ]
         self.proc = proc = spawn(args, cwd=self.workdir, out=err, err=err)

@@ -45,12 +45,11 @@ import pytest
 from aiohttp import web
 
 from kawa.apiserver import access
-from kawa.eventlog._js_feed import ACK_WAIT
 from kawa.eventlog._js_names import Names
 
 from ..nats_support import NatsCluster, nats_cluster
 from ..waiting import eventually
-from .e2e_support import KawaProcess, Recorder, free_port, recorder
+from .e2e_support import ACK_WAIT, KawaProcess, Recorder, free_port, recorder
 
 pytestmark = pytest.mark.slow
 

@@ -28,12 +28,11 @@ import aiohttp
 import orjson
 import pytest
 
-from kawa.eventlog._js_feed import ACK_WAIT
 from kawa.workers import HEADER
 
 from ..nats_support import nats_server
 from ..waiting import wait_until
-from .e2e_support import KawaProcess, broker, free_port, recorder, run_cli, trigger
+from .e2e_support import ACK_WAIT, KawaProcess, broker, free_port, recorder, run_cli, trigger
 
 SENDERS = 8
 DELIVERY_WAIT = ACK_WAIT + 30.0

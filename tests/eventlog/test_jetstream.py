@@ -14,7 +14,9 @@ from nats.js.api import StreamConfig
 
 from kawa.errors import PermanentError, ValidationError
 from kawa.eventlog import EventLog, _js_streams
+from kawa.eventlog._js_feed import durable_name
 from kawa.eventlog._js_names import Names
+from kawa.eventlog.base import Record
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.jetstream import NatsOptions, StreamConflict, connect
 
@@ -296,3 +298,94 @@ async def test_the_duplicate_window_stores_a_resent_record_once(nats_url: str) -
         assert await log.append("s", [b"no id"]) == [4]  # without ids: always stored
     finally:
         await log.close()
+
+
+async def test_a_dead_feeds_records_come_again_after_the_ack_wait_the_newest_node_set(
+    nats_url: str,
+) -> None:
+    """``--nats-ack-wait``: how soon a killed node's deliveries come back. A node started with
+    another value updates the durable consumer the older node made."""
+    prefix, consumer = unique("w"), "trigger:w@s"
+    first = await JetStreamEventLog.open(NatsOptions((nats_url,)), prefix=prefix)  # 10 s
+    feed = first.feed(consumer, "s")
+    await feed.start(None)
+    await first.append("s", [b"held"])
+    async with asyncio.timeout(5):
+        while not await feed.read(1):
+            await feed.wait(0.5)
+    # The node dies holding the record: no ack, no nak, no more progress notes.
+    assert feed._progress is not None
+    feed._progress.cancel()
+    await asyncio.gather(feed._progress, return_exceptions=True)
+    await first.close()
+
+    second = await JetStreamEventLog.open(NatsOptions((nats_url,), ack_wait=1.0), prefix=prefix)
+    try:
+        again = second.feed(consumer, "s")
+        started = time.monotonic()
+        await again.start(None)
+        info = await second.js.consumer_info(second.names.of("s").stream, durable_name(consumer))
+        assert info.config.ack_wait == 1.0
+        taken: list[Record] = []
+        async with asyncio.timeout(8):  # the old AckWait (10 s) would not make it
+            while not taken:
+                if await again.wait(0.5):
+                    taken = await again.read(1)
+        assert [r.payload for r in taken] == [b"held"]
+        assert time.monotonic() - started < 8
+        await again.done(taken[0].seq)
+        await again.stop()
+    finally:
+        await second.close()
+
+
+async def _take_dying(log: JetStreamEventLog, consumer: str, n: int) -> None:
+    """A feed of ``consumer`` takes ``n`` records and its process dies holding them."""
+    feed = log.feed(consumer, "s")
+    await feed.start(None)
+    taken: list[Record] = []
+    async with asyncio.timeout(5):
+        while len(taken) < n:
+            if await feed.wait(0.5):
+                taken += await feed.read(n - len(taken))
+    assert feed._progress is not None
+    feed._progress.cancel()
+    await asyncio.gather(feed._progress, return_exceptions=True)
+    await log.close()
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+async def test_an_in_order_start_hands_out_what_a_dead_puller_held_first(
+    nats_url: str, in_order: bool
+) -> None:
+    """An ordered trigger's next puller: the records the dead one held come before the records
+    appended after (without ``in_order`` the later ones come first, which is fine unordered)."""
+    prefix, consumer = unique("o"), "trigger:o@s"
+    options = NatsOptions((nats_url,), ack_wait=1.0)
+    first = await JetStreamEventLog.open(options, prefix=prefix)
+    await first.append("s", [b"0"])  # the stream exists before the feed starts at its end
+    feed = first.feed(consumer, "s")
+    await feed.start(None)
+    await feed.stop()
+    await first.append("s", [b"1", b"2", b"3"])
+    await _take_dying(await JetStreamEventLog.open(options, prefix=prefix), consumer, 3)
+    second = await JetStreamEventLog.open(options, prefix=prefix)
+    try:
+        await second.append("s", [b"4", b"5", b"6"])
+        again = second.feed(consumer, "s")
+        await again.start(None, in_order=in_order)
+        got: list[bytes] = []
+        async with asyncio.timeout(10):
+            while len(got) < 6:
+                if await again.wait(0.5):
+                    for record in await again.read(6):
+                        got.append(record.payload)
+                        await again.done(record.seq)
+        if in_order:
+            assert got == [b"1", b"2", b"3", b"4", b"5", b"6"]
+        else:
+            assert got[:3] == [b"4", b"5", b"6"], got
+        await again.stop()
+    finally:
+        await first.close()
+        await second.close()

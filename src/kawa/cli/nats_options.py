@@ -51,6 +51,15 @@ _OPTIONS = (
         show_default=True,
         help="Replicas of every stream and bucket kawa makes (3 on a 3-server cluster).",
     ),
+    click.option(
+        "--nats-ack-wait",
+        type=click.FloatRange(0.5, 3600),
+        default=10.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long JetStream waits before it sends again the events a killed or cut-off "
+        "node was delivering (live nodes keep theirs with progress notes).",
+    ),
 )
 
 
@@ -67,6 +76,7 @@ def nats_options(command: F) -> F:
             "creds_file": kwargs.pop("nats_creds"),
             "tls_ca": kwargs.pop("nats_tls_ca"),
             "replicas": kwargs.pop("nats_replicas"),
+            "ack_wait": kwargs.pop("nats_ack_wait"),
         }
         nats: NatsOptions | None = None
         if urls is not None:
@@ -74,7 +84,7 @@ def nats_options(command: F) -> F:
                 nats = NatsOptions.parse(urls, **more)
             except PermanentError as err:
                 raise click.BadParameter(str(err), param_hint="--nats") from None
-        elif any(value for key, value in more.items() if key != "replicas"):
+        elif any(value for key, value in more.items() if key not in ("replicas", "ack_wait")):
             raise click.BadParameter("NATS options need --nats URL", param_hint="--nats")
         return command(*args, nats=nats, **kwargs)
 

@@ -186,7 +186,7 @@ class Consumer:
         feed = self._feed = self._log.feed(target.consumer_id, target.stream)
         # A new consumer sees the events that arrive after it is Ready, not the backlog: from
         # the moment it became Ready, not from the moment this consumer started.
-        await feed.start(target.ready_since)
+        await feed.start(target.ready_since, in_order=target.ordered)
         self._in_flight = 0
         self._tails = {}
         self._slots = asyncio.Semaphore(self._max_in_flight)

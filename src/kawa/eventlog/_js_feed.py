@@ -18,8 +18,9 @@ gives each message to one of them.
 * **read** hands out buffered messages in order (a redelivery of a record still being
   delivered here is ignored: that delivery acks it).
 * **done** acks the record (``+ACK``, no round trip: a lost ack is a redelivery, at least once).
-  Until then, every :data:`PROGRESS_EVERY` seconds the feed tells the server the records it
-  holds are being worked on (``+WPI``), so :data:`ACK_WAIT` is the time the server waits before
+  Until then, :data:`PROGRESS_PER_ACK_WAIT` times per AckWait the feed tells the server the
+  records it holds are being worked on (``+WPI``), so the AckWait (``--nats-ack-wait``,
+  :data:`ACK_WAIT` by default) is the time the server waits before
   it gives a dead process's records to another puller (or to this consumer when kawa
   restarts), not a bound on how long a delivery with all its retries may take.
 * **stop** naks what was handed out or buffered and not done, so it comes again soon (once
@@ -58,10 +59,15 @@ from kawa.eventlog.feed import start_after
 log = logging.getLogger(__name__)
 
 ACK_WAIT: Final = 10.0
-"""Seconds JetStream waits for an ack or a progress note before it redelivers a record."""
-PROGRESS_EVERY: Final = ACK_WAIT / 3
+"""Seconds JetStream waits for an ack or a progress note before it redelivers a record
+(the default of ``--nats-ack-wait``; the feeds take their owner's)."""
+PROGRESS_PER_ACK_WAIT: Final = 3
+"""Progress notes a feed sends per AckWait for the records it holds."""
 PREFETCH: Final = 128
 """Records one pull request asks for (held in the feed's buffer, outside the delivery budget)."""
+REDELIVERY_SLACK: Final = 0.5
+"""Seconds an in-order start waits beyond the AckWait for the server to give out again what a
+dead process held."""
 PULL_EXPIRES: Final = 2.0
 """Seconds one pull request stays open on the server."""
 STAMP: Final = "Kawa-Appended-At"
@@ -80,6 +86,8 @@ class Owner(EventLog, Protocol):
     def js(self) -> JetStreamContext: ...
     @property
     def kv(self) -> KeyValue: ...
+    @property
+    def ack_wait(self) -> float: ...
     async def ensure_stream(self, stream: str) -> None: ...
     async def cursor_entry(self, consumer: str) -> tuple[str, int] | None: ...
     def later(self, work: Coroutine[Any, Any, None], what: str) -> None: ...
@@ -115,7 +123,7 @@ class JetStreamFeed:
     def fetched(self) -> int:
         return self._fetched
 
-    async def start(self, since: float | None) -> None:
+    async def start(self, since: float | None, *, in_order: bool = False) -> None:
         owner = self._owner
         js = owner.js
         stream_name = self._names.stream
@@ -141,13 +149,29 @@ class JetStreamFeed:
                         deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
                         opt_start_seq=start + 1,
                         ack_policy=api.AckPolicy.EXPLICIT,
-                        ack_wait=ACK_WAIT,
+                        ack_wait=owner.ack_wait,
                         max_deliver=-1,
                     ),
                 )
                 self._fetched = start
             else:
                 self._fetched = found.ack_floor.stream_seq if found.ack_floor else 0
+                held_for = max(found.config.ack_wait or 0.0, owner.ack_wait)
+                if found.config.ack_wait != owner.ack_wait:  # --nats-ack-wait changed
+                    found.config.ack_wait = owner.ack_wait
+                    await js.add_consumer(stream_name, found.config)
+                if in_order and found.num_ack_pending:
+                    # Taken by a process that died (or stopped: then they come back sooner).
+                    # A pull made now would get later records first: wait until the server
+                    # gives them out again (it serves redeliveries before new records).
+                    wait = max(held_for, PULL_EXPIRES) + REDELIVERY_SLACK
+                    log.info(
+                        "consumer %s: waiting %.1fs for %d records another process held",
+                        self._consumer,
+                        wait,
+                        found.num_ack_pending,
+                    )
+                    await asyncio.sleep(wait)
             client = owner.client
             self._inbox = client.new_inbox()
             self._sub = await client.subscribe(self._inbox, cb=self._on_message)
@@ -259,7 +283,7 @@ class JetStreamFeed:
 
     async def _keep_in_progress(self) -> None:
         while True:
-            await asyncio.sleep(PROGRESS_EVERY)
+            await asyncio.sleep(self._owner.ack_wait / PROGRESS_PER_ACK_WAIT)
             with contextlib.suppress(nats.errors.Error):
                 for message in [*self._held.values(), *self._buffer]:
                     await message.in_progress()

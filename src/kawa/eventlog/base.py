@@ -80,8 +80,12 @@ class Feed(Protocol):
         """The highest seq handed out so far (0 before the first; for backpressure)."""
         ...
 
-    async def start(self, since: float | None) -> None:
-        """Find (or make) the consumer's durable position; call once before anything else."""
+    async def start(self, since: float | None, *, in_order: bool = False) -> None:
+        """Find (or make) the consumer's durable position; call once before anything else.
+
+        With ``in_order`` (an ordered trigger's one puller), records that another process
+        took and did not finish (it died) are handed out before any later record, even if
+        that makes the start wait for them."""
         ...
 
     async def wait(self, timeout: float) -> bool:

@@ -89,7 +89,8 @@ class CursorFeed:
     def fetched(self) -> int:
         return self._fetched
 
-    async def start(self, since: float | None) -> None:
+    async def start(self, since: float | None, *, in_order: bool = False) -> None:
+        # in_order holds anyway: what is not done is after the cursor, read in order
         cursor = await self._log.load_cursor(self._consumer)
         if cursor is None:
             cursor = await start_after(self._log, self._stream, since)

@@ -46,7 +46,7 @@ from nats.js.kv import KeyValue
 from kawa import jetstream
 from kawa.errors import PermanentError, TemporaryError
 from kawa.eventlog import _js_errors, _js_streams, base
-from kawa.eventlog._js_feed import JetStreamFeed, durable_name
+from kawa.eventlog._js_feed import ACK_WAIT, JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
 from kawa.eventlog._js_publish import AckedPublisher, answers
 from kawa.eventlog._signals import StreamSignals
@@ -81,8 +81,10 @@ class JetStreamEventLog:
         clock: Callable[[], float] | None,
         owns_client: bool,
         max_stream_bytes: int = 0,
+        ack_wait: float = ACK_WAIT,
     ) -> None:
         self._client = client
+        self._ack_wait = ack_wait
         self._js = js
         self._kv = kv
         self._names = names
@@ -113,18 +115,22 @@ class JetStreamEventLog:
         replicas: int | None = None,
         clock: Callable[[], float] | None = None,
         max_stream_bytes: int = 0,
+        ack_wait: float | None = None,
     ) -> JetStreamEventLog:
         """Connect (or use the given connection), make the KV bucket. The ticks are heard
         from the first :meth:`wait` on (feeds do not need them: every tick is a message this
         process would parse for nothing).
 
         ``max_stream_bytes`` (0: no limit) is the most each stream may hold; a full stream
-        refuses appends (``InsufficientStorageError``) until a trim made room."""
+        refuses appends (``InsufficientStorageError``) until a trim made room. ``ack_wait``
+        (default: the options', else :data:`~kawa.eventlog._js_feed.ACK_WAIT`) is its feeds'
+        AckWait."""
         check_prefix(prefix)
         names = Names(prefix)
         if isinstance(nats_, jetstream.NatsOptions):
             client, js = await jetstream.connect(nats_, CONNECTION_NAME)
             owns, replicas = True, replicas or nats_.replicas
+            ack_wait = ack_wait or nats_.ack_wait
         else:
             (client, js), owns = nats_, False
         replicas = replicas or 1
@@ -140,6 +146,7 @@ class JetStreamEventLog:
                 clock=clock,
                 owns_client=owns,
                 max_stream_bytes=max_stream_bytes,
+                ack_wait=ack_wait or ACK_WAIT,
             )
             log._publisher = await AckedPublisher.open(client, ACK_TIMEOUT)
             await client.flush()  # the server knows the subscription before any check
@@ -482,6 +489,10 @@ class JetStreamEventLog:
     @property
     def kv(self) -> KeyValue:
         return self._kv
+
+    @property
+    def ack_wait(self) -> float:
+        return self._ack_wait
 
     def later(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``work`` in the background until it ends or the log closes."""
