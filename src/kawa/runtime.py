@@ -60,7 +60,7 @@ from kawa.controllers.namespaces import ensure_namespaces
 from kawa.controllers.serving_config import ensure_serving_config
 from kawa.coordination import node_lease
 from kawa.coordination.election import LeaderElector, Timing
-from kawa.coordination.exclusive import lease_gate
+from kawa.coordination.exclusive import LeaseGate
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
@@ -250,7 +250,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 budget=delivery_budget,
                 trimmer=trimmer,
                 ordered_gate=(
-                    lease_gate(
+                    LeaseGate(
                         store,
                         workers.identity(config.node_name, config.worker),
                         config.leader_election,

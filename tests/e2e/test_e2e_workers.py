@@ -364,5 +364,11 @@ async def test_an_ordered_trigger_has_one_puller_among_workers(tmp_path: Path) -
                 # renew its own lease at once), and by one holder
                 (lease,) = await asyncio.to_thread(ordered_leases, kawa)
                 assert lease["spec"]["holderIdentity"] in {"kawa/0", "kawa/1"}, lease
+
+                # the trigger is deleted: its right goes with it (no Lease left behind)
+                await asyncio.to_thread(kubectl, kawa, "delete", "trigger", "ordered")
+                await asyncio.to_thread(
+                    wait_until, lambda: not ordered_leases(kawa), 15, "the Lease to go", 0.5
+                )
         finally:
             kawa.stop()

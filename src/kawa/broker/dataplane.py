@@ -250,6 +250,7 @@ class BrokerDataPlane:
             stopped = await self._consumers.stop(key)
             if stopped is not None:
                 await self._log.delete_cursor(stopped.target.consumer_id)
+                await self._consumers.forget(stopped)
             broker = self._brokers.get((key[0], event.object.get("spec", {}).get("broker", "")))
             if broker is not None:  # a trigger that was not running still has its cursor
                 await self._log.delete_cursor(trigger_cursor(meta["uid"], broker.stream))

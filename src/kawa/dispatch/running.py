@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Iterator
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from kawa.dispatch.consumer import Consumer
 from kawa.errors import InsufficientStorageError, KawaError, TemporaryError
@@ -31,11 +31,19 @@ TRIM_GAP: Final = 1.0
 """Seconds at least between two trims (a full log asks for one with every refused event)."""
 
 
-Gate = Callable[[str, Callable[[], Coroutine[Any, Any, None]]], Coroutine[Any, Any, None]]
-"""``gate(name, run)`` runs ``run()`` only while this process holds the exclusive right
-``name`` (a lease among the nodes sharing the log), again each time it wins it back, until
-cancelled. An ordered consumer runs under one when several processes share its durable
-consumer: per-key order holds within one puller only."""
+class Gate(Protocol):
+    """The exclusive rights among the nodes sharing the log: an ordered consumer runs under
+    one when several processes share its durable consumer (per-key order holds within one
+    puller only)."""
+
+    async def hold(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``run()`` only while this process holds the right ``name``, again each time it
+        wins it back, until cancelled."""
+        ...
+
+    async def drop(self, name: str) -> None:
+        """Forget the right ``name`` (its consumer is deleted)."""
+        ...
 
 
 class Consumers(Generic[K]):
@@ -81,6 +89,11 @@ class Consumers(Generic[K]):
         await asyncio.wait([task])
         return consumer
 
+    async def forget(self, consumer: Consumer) -> None:
+        """``consumer`` (stopped) is deleted: drop its exclusive right, if it had one."""
+        if self._gate is not None and consumer.target.ordered:
+            await self._gate.drop(exclusive_name(consumer))
+
     async def stop_where(self, predicate: Callable[[K, Consumer], bool]) -> list[Consumer]:
         """Stop every consumer ``predicate`` picks; them."""
         stopped = []
@@ -104,7 +117,7 @@ async def _gated(consumer: Consumer, gate: Gate) -> None:
     failures = 0
     while True:
         try:
-            await gate(exclusive_name(consumer), lambda: _supervise(consumer))
+            await gate.hold(exclusive_name(consumer), lambda: _supervise(consumer))
             return
         except Exception as err:
             failures += 1
