@@ -215,6 +215,17 @@ class StateStore(Generic[S]):
                     path.unlink(missing_ok=True)
         return removed
 
+    async def sweep_logged(self) -> None:
+        """:meth:`sweep` as a source type starts (each leader's start), logged; a failure is
+        logged, not raised: the next leader, or the next start, tries again."""
+        try:
+            swept = await self.sweep()
+        except Exception as err:
+            log.warning("cannot remove the states of deleted sources (%s): %s", self.kind.kind, err)
+        else:
+            if swept:
+                log.info("removed %d %ss of deleted sources", swept, self.kind.kind)
+
 
 def _retrieve(write: asyncio.Future[None]) -> None:
     """Take the outcome of a save nobody awaits any more (its adapter stopped) off the task, so

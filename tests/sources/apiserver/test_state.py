@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import orjson
 import pytest
 
 from kawa.apis.registry import SCHEME
-from kawa.jetstream import NatsOptions
 from kawa.sources.apiserver.state import (
     API_VERSION,
     STATES,
@@ -31,12 +29,11 @@ from kawa.sources.apiserver.state import (
     StreamState,
 )
 from kawa.sources.apiserver.watch import KindInfo
-from kawa.store.base import ResourceKey, ResourceStore
-from kawa.store.jetstream import JetStreamResourceStore
-from kawa.store.sqlite import SqliteResourceStore
+from kawa.store.base import ResourceKey
 
 from ...apiserver.api_support import serving
-from ...nats_support import nats_url, unique
+from ...nats_support import nats_url
+from ..state_backends import OnJetStream, OnSqlite, Stores
 from .support import SOURCES, put, source
 
 __all__ = ["nats_url"]
@@ -50,12 +47,11 @@ def stream(rv: str, **known: str) -> StreamState:
 
 
 class StateContract:
-    """The suite; subclasses say how to open the store and a second process's view of it."""
+    """The suite; the backends (:mod:`..state_backends`) say how to open the store and a
+    second process's view of it."""
 
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
+    def stores(self, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[Stores]:
         raise NotImplementedError
-        yield  # pragma: no cover
 
     async def test_what_one_process_saves_another_loads(self, tmp_path: Path) -> None:
         async with self.stores(tmp_path) as (one, two):
@@ -214,37 +210,12 @@ class StateContract:
             assert [o["metadata"]["name"] for o in (await one.list(SOURCES)).items] == ["live"]
 
 
-class TestSqlite(StateContract):
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
-        # one store per file (its resourceVersion counter is in the process): two adapters
-        # of one kawa share it
-        store = SqliteResourceStore(str(tmp_path / "resources.db"))
-        try:
-            yield store, store
-        finally:
-            await store.close()
+class TestSqlite(OnSqlite, StateContract):
+    pass
 
 
-class TestJetStream(StateContract):
-    url: str
-
-    @pytest.fixture(autouse=True)
-    def _server(self, nats_url: str) -> None:
-        self.url = nats_url
-
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
-        bucket = unique("apisrc")
-        one = await JetStreamResourceStore.open(NatsOptions((self.url,)), bucket)
-        try:
-            two = await JetStreamResourceStore.open(NatsOptions((self.url,)), bucket)
-            try:
-                yield one, two
-            finally:
-                await two.close()
-        finally:
-            await one.close()
+class TestJetStream(OnJetStream, StateContract):
+    pass
 
 
 async def test_the_api_serves_no_state(tmp_path: Path) -> None:
