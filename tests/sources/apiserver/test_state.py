@@ -6,8 +6,8 @@ that leads after a failover sees it.
 Covered: what one process saves another loads; a save that changes nothing writes nothing;
 optimistic concurrency (a save after another process loaded, wrote, removed or created the
 state raises StateTaken, saves of one source's streams do not trip over one another); the move of
-an older kawa's state file into the store; removal; the sweep of states whose source is gone;
-and that the API server serves none of it."""
+an older kawa's state file into the store; removal; the sweep of states whose source is gone.
+That the API server serves none of it: ``tests/sources/test_adapter_state.py``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 import pytest
 
-from kawa.apis.registry import SCHEME
 from kawa.sources.apiserver.state import (
     API_VERSION,
     STATES,
@@ -31,7 +30,6 @@ from kawa.sources.apiserver.state import (
 from kawa.sources.apiserver.watch import KindInfo
 from kawa.store.base import ResourceKey
 
-from ...apiserver.api_support import serving
 from ...nats_support import nats_url
 from ..state_backends import OnJetStream, OnSqlite, Stores
 from .support import SOURCES, put, source
@@ -216,17 +214,3 @@ class TestSqlite(OnSqlite, StateContract):
 
 class TestJetStream(OnJetStream, StateContract):
     pass
-
-
-async def test_the_api_serves_no_state(tmp_path: Path) -> None:
-    assert STATES not in {rk.resource for rk in SCHEME.kinds}  # so no GC, no namespace sweep
-    async with serving() as api:
-        state = await StateStore(api.store, tmp_path).load("default", "uid-1")
-        assert isinstance(state, SourceState)
-        await state.save()
-        status, groups = await api.call("GET", "/apis")
-        assert status == 200
-        assert "internal.kawa.dev" not in {g["name"] for g in groups["groups"]}
-        path = "/apis/internal.kawa.dev/v1/namespaces/default/apiserversourcestates"
-        assert (await api.call("GET", path))[0] == 404
-        assert (await api.call("GET", f"{path}/uid-1"))[0] == 404

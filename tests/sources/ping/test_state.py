@@ -7,8 +7,9 @@ Covered: what one scheduler records (the last tick, the pending tick and its id)
 loads, and the first one's next save is refused once the next one claimed it; a state claimed
 before its timer set one loads as none; a removed state is taken; the move of an older kawa's
 file into the store (an unreadable one starts afresh); the sweep of states whose source is
-gone; and that the API server serves none of it. The mechanics shared with ApiServerSource
-(:mod:`kawa.sources.adapter_state`) are covered further by ``tests/sources/apiserver/``."""
+gone. The mechanics shared with ApiServerSource (:mod:`kawa.sources.adapter_state`) are
+covered further by ``tests/sources/apiserver/test_state.py``, and that the API server serves
+none of it by ``tests/sources/test_adapter_state.py``."""
 
 from __future__ import annotations
 
@@ -19,11 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from kawa.apis.registry import SCHEME
 from kawa.sources.adapter_state import API_VERSION, StateTaken
 from kawa.sources.ping.state import STATES, Pending, TickState, TickStore
 
-from ...apiserver.api_support import serving
 from ...nats_support import nats_url
 from ..state_backends import OnJetStream, OnSqlite, Stores
 from .support import create, ping_source
@@ -131,12 +130,3 @@ class TestSqlite(OnSqlite, StateContract):
 
 class TestJetStream(OnJetStream, StateContract):
     pass
-
-
-async def test_the_api_serves_no_state(tmp_path: Path) -> None:
-    assert STATES not in {rk.resource for rk in SCHEME.kinds}  # so no GC, no namespace sweep
-    async with serving() as api:
-        await (await TickStore(api.store, tmp_path).load("default", "uid-1")).record(ticks())
-        path = "/apis/internal.kawa.dev/v1/namespaces/default/pingsourcestates"
-        assert (await api.call("GET", path))[0] == 404
-        assert (await api.call("GET", f"{path}/uid-1"))[0] == 404
