@@ -4,9 +4,9 @@ token, whatever the umask kawa was started with.
 Every test here runs under umask 0 (the most permissive there is: without explicit modes
 every file would be 0666 and every directory 0777). First :mod:`kawa.files` itself, then each
 writer of the data dir through its own code (the SQLite files and their ``-wal``/``-shm``,
-the kubelet's logs and pid files, the PingSources' state, the token, certificate and
-kubeconfig), then a whole kawa running a Pod, and a data dir an older kawa left readable,
-tightened on start.
+the kubelet's logs and pid files, the token, certificate and kubeconfig; the sources'
+state is in the resource store), then a whole kawa running a Pod, and a data dir an older
+kawa left readable, tightened on start.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import logging
 import os
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from kawa.apiserver import access
 from kawa.eventlog.sqlite import SqliteEventLog
 from kawa.serving.kubelet.logs import LogWriter
 from kawa.serving.kubelet.process import PidFiles
-from kawa.sources.ping.state import TickState, TickStore
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -165,13 +163,6 @@ def test_kubelet_logs_and_pid_files_are_private(tmp_path: Path) -> None:
         os.listdir(tmp_path / "kubelet" / "logs" / "ns_p_uid")
     )
     assert os.listdir(tmp_path / "kubelet" / "pids") == [str(os.getpid())]
-    assert shared(tmp_path) == {}
-
-
-async def test_ping_source_state_files_are_private(tmp_path: Path) -> None:
-    state = TickState("default/p", "* * * * *", "UTC", datetime(2024, 1, 1, tzinfo=UTC))
-    await TickStore(tmp_path / "sources" / "ping").save("uid-1", state)
-    assert os.listdir(tmp_path / "sources" / "ping") == ["uid-1.json"]
     assert shared(tmp_path) == {}
 
 

@@ -11,11 +11,19 @@ sinking to a recorder in the test) runs on the leader across the change: two Con
 made before the SIGKILL, an update, a delete and a create made through the survivor while
 nobody leads; every change is delivered exactly once (the survivor resumes the watch from
 the state the dead leader saved in the shared store: no ``add`` sent again, the delete made
-during the failover sent)."""
+during the failover sent).
+
+A PingSource ticking every second runs on the leader too, sinking to another recorder: no
+tick comes with two ids (the one in flight at the SIGKILL may come twice, with its id), none
+is missed across the change, and the ticks due while nobody led (inside the 60 s catch-up
+window) arrive once each, after the survivor took the Lease (its ``acquireTime``): the
+survivor goes on from the state the dead leader saved in the shared store."""
 
 from __future__ import annotations
 
+import itertools
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +31,7 @@ import pytest
 
 from kawa.sources.apiserver.state import StateStore, streams_of
 
-from ..kubectl.sinks import Sink
+from ..kubectl.sinks import Answer, Received, Sink
 from ..nats_support import nats_server
 from ..waiting import wait_until
 from .e2e_support import KawaProcess, broker, free_port, trigger
@@ -106,6 +114,48 @@ def handled(kawa: KawaProcess, uid: str, version: str) -> None:
     wait_until(reached, 20, f"the ApiServerSource never handled resourceVersion {version}")
 
 
+class Ticks:
+    """A recorder of a PingSource's events that notes when each arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+        self.sink = Sink(self._stamp)
+
+    def _stamp(self, n: int, received: Received) -> Answer:
+        self.arrived[n] = time.time()
+        return Answer()
+
+    def received(self) -> list[tuple[float, str, float]]:
+        """(tick as a Unix time, event id, arrival) of every event received (and stamped)."""
+        return [
+            (tick_of(r), r.ce("id") or "", self.arrived[n])
+            for n, r in enumerate(self.sink.events())
+            if n in self.arrived
+        ]
+
+
+def tick_of(received: Received) -> float:
+    """The scheduled time of a ping (its ``time``), as a Unix time."""
+    return datetime.fromisoformat(received.ce("time") or "").timestamp()
+
+
+def ping_every_second(kawa: KawaProcess, sink_url: str) -> None:
+    source = {
+        "apiVersion": "sources.knative.dev/v1",
+        "kind": "PingSource",
+        "metadata": {"name": "ticks"},
+        "spec": {"schedule": "* * * * * *", "sink": {"uri": sink_url}},
+    }
+    call(kawa, "POST", "/apis/sources.knative.dev/v1/namespaces/default/pingsources", source)
+
+
+def acquired(kawa: KawaProcess) -> float:
+    """When the Lease's holder took it (its ``acquireTime``), as a Unix time."""
+    status, lease = kawa.request("GET", f"{LEASES}/kube-system/leases/kawa-controllers")
+    assert status == 200, lease
+    return datetime.fromisoformat(lease["spec"]["acquireTime"]).timestamp()
+
+
 def summary(sink: Sink) -> list[tuple[str, str, str]]:
     """(type, name, data.v) of every event received, in order."""
     return [
@@ -116,13 +166,14 @@ def summary(sink: Sink) -> list[tuple[str, str, str]]:
 
 @pytest.mark.slow
 def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
-    sink = Sink()
+    sink, ticks = Sink(), Ticks()
     with nats_server(tmp_path / "nats") as url:
         a, b = node(tmp_path, "a", url), node(tmp_path, "b", url)
         try:
             a.start()
             wait_until(lambda: holder(a) == "a", 15, "a never led")
             uid = watch_configmaps(a, sink.url)
+            ping_every_second(a, ticks.sink.url)
             call(a, "POST", CONFIGMAPS, configmap("one", "1"))
             two = call(a, "POST", CONFIGMAPS, configmap("two", "1"))
             b.start()
@@ -138,9 +189,10 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
             # a sent both adds and saved that in the shared store: nothing is in flight
             sink.wait(lambda r: r.ce("type") == ADD, 2, "the adds of one and two", 20)
             handled(b, uid, two["metadata"]["resourceVersion"])
+            ticks.sink.wait(count=2, message="two ticks before the SIGKILL")
 
             a.kill()
-            killed = time.monotonic()
+            killed, killed_at = time.monotonic(), time.time()
             one = call(b, "GET", f"{CONFIGMAPS}/one")  # while nobody leads
             call(b, "PUT", f"{CONFIGMAPS}/one", {**one, "data": {"v": "2"}})
             call(b, "DELETE", f"{CONFIGMAPS}/two")
@@ -161,7 +213,27 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
                 (DELETE, "two", "1"),
                 (ADD, "three", "1"),
             ]
+
+            took_over = acquired(b)
+            ticks.sink.wait(lambda r: tick_of(r) > took_over + 1, 1, "the survivor's ticks")
+            received = ticks.received()
+            ids: dict[float, list[str]] = {}
+            for tick, event_id, _ in received:
+                ids.setdefault(tick, []).append(event_id)
+            # no tick fired twice with different ids, none missed across the change
+            assert all(len(set(sent)) == 1 for sent in ids.values()), ids
+            seconds = sorted(ids)
+            assert all(later - earlier == 1.0 for earlier, later in itertools.pairwise(seconds)), (
+                seconds
+            )
+            # the ticks due while nobody led came once each, once the survivor led
+            due_meanwhile = [t for t in seconds if killed_at < t < took_over]
+            assert due_meanwhile, (killed_at, took_over, seconds)
+            assert all(len(ids[t]) == 1 for t in due_meanwhile), ids
+            late = [arrived for tick, _, arrived in received if tick in due_meanwhile]
+            assert min(late) >= took_over, (late, took_over)
         finally:
             a.stop()
             b.stop()
             sink.close()
+            ticks.sink.close()

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from kawa.sources.apiserver.state import StateStore, streams_of
+from kawa.sources.ping.state import TickStore
 
 from ..e2e.e2e_support import KawaProcess, free_port
 from ..waiting import wait_until
@@ -198,10 +199,12 @@ def test_ping_source_sends_on_its_schedule_and_stops_when_deleted(
     assert gaps == {1.0}, ticks
 
     uid = kubectl.json("get", "pingsource", "every-second", "-n", ns)["metadata"]["uid"]
+    state = TickStore.key(ns, uid)  # in kawa's resource store
+    assert kawa.stored(state) is not None
     out = kubectl.ok("delete", "pingsource", "every-second", "-n", ns)
     assert out.strip() == 'pingsource.sources.knative.dev "every-second" deleted'
-    state = kawa.data_dir / "sources" / "ping" / f"{uid}.json"  # its timer stops, then this
-    wait_until(lambda: not state.exists(), TIMEOUT, "the deleted source kept its timer")
+    # its timer stops, then its state goes
+    wait_until(lambda: kawa.stored(state) is None, TIMEOUT, "the deleted source kept its timer")
     # a source created now ticks every second, as it did: after its first event (any of
     # "every-second" on the wire has arrived), two more seconds without one
     kubectl.apply(_ping_source("witness", ns, sink.url))

@@ -6,22 +6,19 @@ that leads after a failover sees it.
 Covered: what one process saves another loads; a save that changes nothing writes nothing;
 optimistic concurrency (a save after another process loaded, wrote, removed or created the
 state raises StateTaken, saves of one source's streams do not trip over one another); the move of
-an older kawa's state file into the store; removal; the sweep of states whose source is gone;
-and that the API server serves none of it."""
+an older kawa's state file into the store; removal; the sweep of states whose source is gone.
+That the API server serves none of it: ``tests/sources/test_adapter_state.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from kawa.apis.registry import SCHEME
-from kawa.jetstream import NatsOptions
 from kawa.sources.apiserver.state import (
     API_VERSION,
     STATES,
@@ -31,12 +28,10 @@ from kawa.sources.apiserver.state import (
     StreamState,
 )
 from kawa.sources.apiserver.watch import KindInfo
-from kawa.store.base import ResourceKey, ResourceStore
-from kawa.store.jetstream import JetStreamResourceStore
-from kawa.store.sqlite import SqliteResourceStore
+from kawa.store.base import ResourceKey
 
-from ...apiserver.api_support import serving
-from ...nats_support import nats_url, unique
+from ...nats_support import nats_url
+from ..state_backends import OnJetStream, OnSqlite, Stores
 from .support import SOURCES, put, source
 
 __all__ = ["nats_url"]
@@ -50,12 +45,11 @@ def stream(rv: str, **known: str) -> StreamState:
 
 
 class StateContract:
-    """The suite; subclasses say how to open the store and a second process's view of it."""
+    """The suite; the backends (:mod:`..state_backends`) say how to open the store and a
+    second process's view of it."""
 
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
+    def stores(self, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[Stores]:
         raise NotImplementedError
-        yield  # pragma: no cover
 
     async def test_what_one_process_saves_another_loads(self, tmp_path: Path) -> None:
         async with self.stores(tmp_path) as (one, two):
@@ -214,48 +208,9 @@ class StateContract:
             assert [o["metadata"]["name"] for o in (await one.list(SOURCES)).items] == ["live"]
 
 
-class TestSqlite(StateContract):
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
-        # one store per file (its resourceVersion counter is in the process): two adapters
-        # of one kawa share it
-        store = SqliteResourceStore(str(tmp_path / "resources.db"))
-        try:
-            yield store, store
-        finally:
-            await store.close()
+class TestSqlite(OnSqlite, StateContract):
+    pass
 
 
-class TestJetStream(StateContract):
-    url: str
-
-    @pytest.fixture(autouse=True)
-    def _server(self, nats_url: str) -> None:
-        self.url = nats_url
-
-    @contextlib.asynccontextmanager
-    async def stores(self, tmp_path: Path) -> AsyncIterator[tuple[ResourceStore, ResourceStore]]:
-        bucket = unique("apisrc")
-        one = await JetStreamResourceStore.open(NatsOptions((self.url,)), bucket)
-        try:
-            two = await JetStreamResourceStore.open(NatsOptions((self.url,)), bucket)
-            try:
-                yield one, two
-            finally:
-                await two.close()
-        finally:
-            await one.close()
-
-
-async def test_the_api_serves_no_state(tmp_path: Path) -> None:
-    assert STATES not in {rk.resource for rk in SCHEME.kinds}  # so no GC, no namespace sweep
-    async with serving() as api:
-        state = await StateStore(api.store, tmp_path).load("default", "uid-1")
-        assert isinstance(state, SourceState)
-        await state.save()
-        status, groups = await api.call("GET", "/apis")
-        assert status == 200
-        assert "internal.kawa.dev" not in {g["name"] for g in groups["groups"]}
-        path = "/apis/internal.kawa.dev/v1/namespaces/default/apiserversourcestates"
-        assert (await api.call("GET", path))[0] == 404
-        assert (await api.call("GET", f"{path}/uid-1"))[0] == 404
+class TestJetStream(OnJetStream, StateContract):
+    pass

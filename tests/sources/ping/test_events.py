@@ -18,6 +18,7 @@ import pytest
 
 from kawa.delivery.sender import Dispatcher
 from kawa.sources.ping import PingScheduler, ping_sources
+from kawa.sources.ping.state import TickStore
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -107,7 +108,8 @@ async def test_an_updated_schedule_applies_at_once_and_deletion_stops_events(
     store: SqliteResourceStore, sink: Sink, dispatcher: Dispatcher, tmp_path: Path
 ) -> None:
     created = await create(store, ping_source("p", sink.url, schedule="0 0 1 1 *"))
-    state_file = tmp_path / "sources" / "ping" / f"{created['metadata']['uid']}.json"
+    states = TickStore(store, tmp_path)
+    uid = created["metadata"]["uid"]
     parts = ping_sources(store, dispatcher, data_dir=tmp_path)
     scheduler = next(p for p in parts if isinstance(p, PingScheduler))
     async with running(*parts):
@@ -119,12 +121,13 @@ async def test_an_updated_schedule_applies_at_once_and_deletion_stops_events(
         changed_at = datetime.now(UTC)
         await sink.wait_for(1, timeout=5)
         assert tick_times(sink.events)[0] - changed_at < timedelta(seconds=1.5)
-        assert state_file.exists()
+        assert await states.get("default", uid) is not None
 
         await store.delete(key_of("p"))
 
         async def stopped() -> bool:  # the scheduler sees the deletion through its watch
-            return ("default", "p") not in scheduler.scheduled() and not state_file.exists()
+            gone = await states.get("default", uid) is None
+            return ("default", "p") not in scheduler.scheduled() and gone
 
         await eventually(stopped, 5.0, "the deleted source kept its timer or its state")
         # a source created now ticks every second, as "p" did: after its first event (any

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from kawa.apis.conditions import Clock, system_clock
@@ -33,12 +32,11 @@ from kawa.store.base import ResourceStore
 
 __all__ = ["AdapterRunner", "apiserver_sources"]
 
-log = logging.getLogger(__name__)
-
 
 class AdapterRunner:
     """Runs the adapters the reconciler starts; closes the remote clusters' HTTP session.
-    First removes the states of sources deleted while no adapter ran (:meth:`StateStore.sweep`)."""
+    First removes the states of sources deleted while no adapter ran
+    (:meth:`~kawa.sources.adapter_state.StateStore.sweep_logged`)."""
 
     name = "apiserversource-adapters"
 
@@ -49,13 +47,7 @@ class AdapterRunner:
 
     async def run(self) -> None:
         try:
-            try:
-                swept = await self._states.sweep()
-            except Exception as err:  # the next leader, or the next start, tries again
-                log.warning("cannot remove the states of deleted apiserversources: %s", err)
-            else:
-                if swept:
-                    log.info("removed the states of %d deleted apiserversources", swept)
+            await self._states.sweep_logged()
             await self.adapters.run()
         finally:
             await self._clusters.close()

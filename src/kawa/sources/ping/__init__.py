@@ -1,9 +1,10 @@
 """PingSource in kawa: a reconciler for its status and a scheduler that sends its events.
 
 :func:`ping_sources` builds both for :mod:`kawa.runtime`, which runs each returned object's
-``run()`` in its task group until shutdown. The scheduler keeps its per-source state under
-``<data_dir>/sources/ping/``. How it behaves, and the restart rule, are in
-``docs/sources-ping.md``.
+``run()`` in its task group until shutdown (on the elected leader only). The scheduler keeps
+its per-source state in the resource store (:mod:`.state`), shared by the nodes; the files
+older kawas kept under ``<data_dir>/sources/ping/`` are moved there. How it behaves, and the
+restart rule, are in ``docs/sources-ping.md``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def ping_sources(
     drives the schedule (tests of the tick arithmetic pass a fixed one).
     """
     scheduler = PingScheduler(
-        store, SinkSender(dispatcher), TickStore(data_dir / "sources" / "ping"), clock=clock
+        store, SinkSender(dispatcher), TickStore(store, data_dir), clock=clock
     )
     recorder = source_recorder(store, sources_api.PINGSOURCE, clock)
     reconciler = PingSourceReconciler(store, scheduler, clock, recorder)

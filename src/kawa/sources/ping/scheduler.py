@@ -10,14 +10,19 @@ per valid source:
   :class:`~kawa.sources.sink.SinkSender`;
 - a new ``schedule`` or ``timezone`` applies at once (the timer is woken up and restarts from
   now); new data, content type, overrides or sink apply from the next tick;
-- a deleted source's task is cancelled and its state file removed.
+- a deleted source's task is cancelled and its state removed; the states of sources deleted
+  while no scheduler ran are swept when it starts.
 
 The restart rule (``docs/sources-ping.md``): before an event is sent its tick is *claimed* in
-the source's state file (:mod:`.state`) with the event's id; after the send the tick is
-recorded as fired. On start, a claimed tick is sent again with the same id (at-least-once; a
-receiver can drop the duplicate by ``id``), then every tick missed while kawa was down fires
-once, if it is at most :data:`~kawa.sources.ping.ticks.CATCH_UP_WINDOW` seconds old; older
-ticks are skipped, as Knative's mt-ping never catches up.
+the source's state (:mod:`.state`, in the resource store every node shares) with the event's
+id; after the send the tick is recorded as fired. On start, a claimed tick is sent again with
+the same id (at-least-once; a receiver can drop the duplicate by ``id``), then every tick
+missed while no scheduler ran (kawa down, or no leader) fires once, if it is at most
+:data:`~kawa.sources.ping.ticks.CATCH_UP_WINDOW` seconds old; older ticks are skipped, as
+Knative's mt-ping never catches up. Only the elected leader runs the scheduler (ADR 0044);
+a timer that starts claims its source's state, and one whose save finds that another process
+claimed it since (:class:`~kawa.sources.adapter_state.StateTaken`: this node no longer leads
+and does not know it yet) stops, and loads the state again after :data:`RETAKE` seconds.
 
 The outcome of the last delivery per source is kept for the reconciler (a sink that refuses
 events makes the source not Ready); ``on_delivery`` is called when it changes.
@@ -39,12 +44,12 @@ from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.sources import pingsource
 from kawa.delivery.sender import DeliveryResult
-from kawa.errors import KawaError
+from kawa.errors import KawaError, TemporaryError
 from kawa.reconciler.informer import inform
 from kawa.reconciler.resolver import Unresolvable
-from kawa.sources import sink
+from kawa.sources import adapter_state, sink
 from kawa.sources.ping import ticks
-from kawa.sources.ping.state import Pending, TickState, TickStore
+from kawa.sources.ping.state import Pending, SourceTicks, TickState, TickStore
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,10 @@ log = logging.getLogger(__name__)
 PINGSOURCES: Final = sources_api.PINGSOURCE.resource
 MAX_SLEEP: Final = 30.0
 """Seconds a timer sleeps at most before looking at the clock again (the wall clock may jump)."""
+RETAKE: Final = 10.0
+"""Seconds a timer whose state another process took waits before loading it again (as an
+ApiServerSource adapter is started again by its source's next resync): by then a node that
+lost its lease has stopped leading."""
 
 Key = tuple[str, str]
 
@@ -84,21 +93,21 @@ class _Timer:
 
     async def run(self) -> None:
         s = self.scheduler
-        state = await self._initial_state()
+        claimed = await s.ticks.load(self.source.namespace, self.source.uid)
+        state = await self._initial_state(claimed)
         while True:
             if self.changed.is_set():
                 self.changed.clear()
-                state = await self._retime(state)
+                state = await self._retime(claimed, state)
             source = self.source
             tz = firing.zone(source.spec.timezone)
             now = s.clock()
             if state.pending is not None:
                 pending = state.pending
                 if (now - pending.tick).total_seconds() <= s.window:
-                    state = await self._fire(state, pending.tick, pending.id)
+                    state = await self._fire(claimed, state, pending.tick, pending.id)
                 else:
-                    state = state.fired(pending.tick)
-                    await s.ticks.save(source.uid, state)
+                    state = await claimed.record(state.fired(pending.tick))
             try:
                 due = ticks.due_ticks(
                     source.spec.cron_schedule, tz, state.last, now, window=s.window
@@ -109,7 +118,7 @@ class _Timer:
             for tick in due:
                 if self.changed.is_set():
                     break
-                state = await self._fire(state, tick, str(uuid.uuid4()))
+                state = await self._fire(claimed, state, tick, str(uuid.uuid4()))
             if self.changed.is_set():
                 continue
             try:
@@ -118,31 +127,32 @@ class _Timer:
                 upcoming = now + timedelta(seconds=MAX_SLEEP)
             await self._sleep_until(upcoming)
 
-    async def _initial_state(self) -> TickState:
-        s, source = self.scheduler, self.source
-        state = await s.ticks.load(source.uid)
+    async def _initial_state(self, claimed: SourceTicks) -> TickState:
+        source, state = self.source, claimed.state
         if state is None or (state.schedule, state.timezone) != (
             source.spec.schedule,
             source.spec.timezone,
         ):
-            # New source, or rescheduled while kawa was down: ticks count from now.
-            state = TickState(source.key, source.spec.schedule, source.spec.timezone, s.clock())
-            await s.ticks.save(source.uid, state)
+            # New source, or rescheduled while no scheduler ran: ticks count from now.
+            now = self.scheduler.clock()
+            state = TickState(source.key, source.spec.schedule, source.spec.timezone, now)
+            await claimed.record(state)
         return state
 
-    async def _retime(self, state: TickState) -> TickState:
+    async def _retime(self, claimed: SourceTicks, state: TickState) -> TickState:
         source = self.source
         if (state.schedule, state.timezone) == (source.spec.schedule, source.spec.timezone):
             return state
         now = self.scheduler.clock()
-        state = TickState(
-            source.key, source.spec.schedule, source.spec.timezone, max(state.last, now)
+        state = await claimed.record(
+            TickState(source.key, source.spec.schedule, source.spec.timezone, max(state.last, now))
         )
-        await self.scheduler.ticks.save(source.uid, state)
         log.info("pingsource %s: schedule %r applies from now", source.key, source.spec.schedule)
         return state
 
-    async def _fire(self, state: TickState, tick: datetime, event_id: str) -> TickState:
+    async def _fire(
+        self, claimed: SourceTicks, state: TickState, tick: datetime, event_id: str
+    ) -> TickState:
         s, source, obj = self.scheduler, self.source, self.obj
         try:
             url = await sink.resolve_sink(s.store, obj)
@@ -153,15 +163,11 @@ class _Timer:
                     "pingsource %s: ticks skipped while the sink is missing: %s", source.key, why
                 )
             self.skipping = why
-            state = state.fired(tick)
-            await s.ticks.save(source.uid, state)
-            return state
+            return await claimed.record(state.fired(tick))
         self.skipping = ""
-        state = state.claimed(Pending(event_id, tick))
-        await s.ticks.save(source.uid, state)
+        state = await claimed.record(state.claimed(Pending(event_id, tick)))
         result = await s.sender.send(ticks.ping_event(source, tick, event_id), url)
-        state = state.fired(tick)
-        await s.ticks.save(source.uid, state)
+        state = await claimed.record(state.fired(tick))
         s.record_delivery((source.namespace, source.name), LastDelivery(url, result))
         return state
 
@@ -222,6 +228,9 @@ class PingScheduler:
             self.on_delivery(*key)
 
     async def run(self) -> None:
+        """Sweep the states of sources deleted while no scheduler ran, then run a timer per
+        source until cancelled (a timer cancelled mid-save finishes the save first)."""
+        await self.ticks.sweep_logged()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._task_group = tg
@@ -231,19 +240,12 @@ class PingScheduler:
             for _, task in self._timers.values():
                 task.cancel()
             self._timers.clear()
-            await self.ticks.flush()  # the writes of timers cancelled mid-write
 
     async def _watch(self) -> None:
         async def listed(items: list[Obj]) -> None:
-            await self._forget_deleted({str(o["metadata"].get("uid")) for o in items})
             self.ready.set()
 
         await inform(self.store, PINGSOURCES, self._on_event, on_listed=listed)
-
-    async def _forget_deleted(self, uids: set[str]) -> None:
-        """Remove the state of sources deleted while kawa was not running."""
-        for uid in await self.ticks.uids() - uids:
-            await self.ticks.delete(uid)
 
     async def _on_event(self, event: WatchEvent) -> None:
         obj = event.object
@@ -252,7 +254,7 @@ class PingScheduler:
         if event.type == "DELETED":
             await self._stop(key)
             self._deliveries.pop(key, None)
-            await self.ticks.delete(str(meta.get("uid", "")))
+            await self.ticks.remove(key[0], str(meta.get("uid", "")))
             return
         try:
             source = pingsource.parse_pingsource(obj)
@@ -267,7 +269,7 @@ class PingScheduler:
         if running is not None:  # deleted and created again while the watch was away
             old_uid = running[0].source.uid
             await self._stop(key)
-            await self.ticks.delete(old_uid)
+            await self.ticks.remove(key[0], old_uid)
         self._start(key, source, obj)
 
     def _start(self, key: Key, source: pingsource.PingSource, obj: Obj) -> None:
@@ -287,17 +289,28 @@ class PingScheduler:
 
     @staticmethod
     async def _supervise(timer: _Timer) -> None:
-        """Run a timer; if it fails (a disk error, say), log it and start it again, so one
-        source's trouble never stops the others."""
-        failures = 0
+        """Run a timer; if it fails (the store unreachable, say), log it and start it again,
+        so one source's trouble never stops the others. A timer whose state another process
+        took stops, and starts again (loading the state) after :data:`RETAKE` seconds."""
+        failures, key = 0, timer.source.key
         while True:
             try:
                 await timer.run()
                 return
-            except Exception:
+            except adapter_state.StateTaken as err:
+                failures, delay = 0, RETAKE
+                log.warning(
+                    "pingsource %s: another kawa process schedules it now (%s); "
+                    "loading its state again in %.0fs",
+                    key,
+                    err,
+                    delay,
+                )
+            except Exception as err:
                 failures += 1
                 delay = min(30.0, 0.1 * 2**failures)
-                log.exception(
-                    "pingsource %s: timer failed; restarting in %.1fs", timer.source.key, delay
-                )
-                await asyncio.sleep(delay)
+                if isinstance(err, TemporaryError):  # the store unreachable: no traceback
+                    log.warning("pingsource %s: %s; restarting in %.1fs", key, err, delay)
+                else:
+                    log.exception("pingsource %s: timer failed; restarting in %.1fs", key, delay)
+            await asyncio.sleep(delay)

@@ -1,15 +1,23 @@
-"""What the ping scheduler remembers across restarts: per source, the last tick fired.
+"""What the ping scheduler remembers across restarts and leader changes: per source, the
+last tick fired and the tick being sent.
 
-One small JSON file per PingSource, ``<data_dir>/sources/ping/<uid>.json`` (the uid, so a
-source deleted and created again under the same name starts afresh)::
+One object per PingSource in the resource store, ``pingsourcestates.internal.kawa.dev``
+(:data:`STATES`, kind ``PingSourceState``), in the source's namespace and named after its uid
+(so a source deleted and created again under the same name starts afresh)::
 
-    {"source": "default/p", "schedule": "*/2 * * * * *", "timezone": "",
+    {"apiVersion": "internal.kawa.dev/v1", "kind": "PingSourceState",
+     "metadata": {"namespace": "default", "name": "<uid>", ...}, "holder": "<token>",
+     "source": "default/p", "schedule": "*/2 * * * * *", "timezone": "",
      "last": "2024-05-01T12:00:02+00:00", "pending": {"id": "...", "tick": "..."}}
 
 ``last`` is the last tick fired (or the moment the source was first scheduled); ``pending`` is
 a tick claimed before its event was sent and not yet confirmed sent, with the event id it was
-given. Every write replaces the file atomically (write, fsync, rename), so a crash leaves the
-old or the new state, never a torn one. The file I/O runs in a worker thread.
+given. It lives in the store every node shares (SQLite on one node, the JetStream bucket with
+``--nats``), so the node that leads after a failover re-sends the pending tick with its id and
+catches up the ticks due meanwhile. Claimed by the timer that starts the source and fenced by
+resourceVersion (:mod:`kawa.sources.adapter_state`): a timer whose save raises
+:class:`~kawa.sources.adapter_state.StateTaken` stops. Older kawas kept it in
+``<data_dir>/sources/ping/<uid>.json`` (same fields): moved into the store on first load.
 
 Used by :mod:`kawa.sources.ping.scheduler`; the rule it implements is in
 ``docs/sources-ping.md``.
@@ -17,19 +25,22 @@ Used by :mod:`kawa.sources.ping.scheduler`; the rule it implements is in
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
-import os
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from kawa import files
+from kawa.apis import sources as sources_api
+from kawa.sources import adapter_state
+from kawa.store.base import ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
+
+STATES: Final = "pingsourcestates.internal.kawa.dev"
+"""The store's resource of the PingSources' states (not a kind the API serves)."""
+KIND: Final = adapter_state.StateKind(
+    STATES, "PingSourceState", sources_api.PINGSOURCE.resource, "ping"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +54,7 @@ class Pending:
 @dataclass(frozen=True, slots=True)
 class TickState:
     source: str
-    """``namespace/name``, for people reading the directory."""
+    """``namespace/name``, for people reading the store."""
     schedule: str
     timezone: str
     last: datetime
@@ -89,84 +100,49 @@ def _aware(text: Any) -> datetime:
     return moment
 
 
-class TickStore:
-    """The per-source state files under one directory."""
+class SourceTicks(adapter_state.ClaimedState):
+    """The state of one source as its timer holds it (``state`` None until the timer set the
+    first one)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._writes: dict[str, asyncio.Future[None]] = {}
-        """The last write per uid: it finishes even when its caller is cancelled (the thread
-        cannot be stopped), so a delete waits for it rather than being undone by it."""
+    def __init__(
+        self,
+        store: ResourceStore,
+        key: ResourceKey,
+        state: TickState | None,
+        resource_version: str | None,
+    ) -> None:
+        super().__init__(store, KIND, key, resource_version)
+        self.state = state
 
-    def _path(self, uid: str) -> Path:
-        return self.directory / f"{uid}.json"
+    def fields(self) -> dict[str, Any]:
+        return {} if self.state is None else self.state.to_json()
 
-    async def load(self, uid: str) -> TickState | None:
-        """The saved state, or ``None`` (none saved, or unreadable: logged, then ignored)."""
-        return await asyncio.to_thread(self._load, uid)
+    async def record(self, state: TickState) -> TickState:
+        """Save ``state`` (:meth:`~kawa.sources.adapter_state.ClaimedState.save`); returns it."""
+        self.state = state
+        await self.save()
+        return state
 
-    def _load(self, uid: str) -> TickState | None:
-        path = self._path(uid)
-        try:
-            return TickState.from_json(json.loads(path.read_text()))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            log.warning("ignoring unreadable ping state %s: %s", path, err)
-            return None
 
-    async def save(self, uid: str, state: TickState) -> None:
-        previous = self._writes.get(uid)
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        write = asyncio.ensure_future(asyncio.to_thread(self._save, uid, state))
-        self._writes[uid] = write
-        write.add_done_callback(lambda f: self._forget(uid, f))
-        await asyncio.shield(write)
+class TickStore(adapter_state.StateStore[SourceTicks]):
+    """The states of every PingSource in the resource store; the files of older kawas under
+    ``<data_dir>/sources/ping/`` (only read, to move them into the store)."""
 
-    async def flush(self) -> None:
-        """Wait for the writes still under way (a write outlives its cancelled caller): the
-        scheduler calls it as it stops, so no write of a stopped kawa lands after it."""
-        while pending := [write for write in self._writes.values() if not write.done()]:
-            await asyncio.wait(pending)
+    kind = KIND
 
-    def _forget(self, uid: str, write: asyncio.Future[None]) -> None:
-        if not write.cancelled():
-            write.exception()  # retrieved here; the caller (if still waiting) gets it too
-        if self._writes.get(uid) is write:
-            del self._writes[uid]
+    def state(
+        self, key: ResourceKey, data: dict[str, Any] | None, version: str | None
+    ) -> SourceTicks:
+        return SourceTicks(self._store, key, _tick_state(key, data), version)
 
-    def _save(self, uid: str, state: TickState) -> None:
-        files.make_dir(self.directory)
-        path = self._path(uid)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8", opener=files.private) as f:
-            json.dump(state.to_json(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(self.directory, os.O_RDONLY)  # make the rename itself durable
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
-    async def delete(self, uid: str) -> None:
-        """Remove the state of ``uid``, after any write still under way."""
-        pending = self._writes.get(uid)
-        if pending is not None:
-            await asyncio.wait([pending])
-        await asyncio.to_thread(self._delete, uid)
-
-    def _delete(self, uid: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(uid).unlink()
-
-    async def uids(self) -> set[str]:
-        """The uids that have a state file."""
-        return await asyncio.to_thread(self._uids)
-
-    def _uids(self) -> set[str]:
-        if not self.directory.is_dir():
-            return set()
-        return {p.stem for p in self.directory.glob("*.json")}
+def _tick_state(key: ResourceKey, data: dict[str, Any] | None) -> TickState | None:
+    """The TickState of a stored object or an older kawa's file; None when there is none yet
+    (a state claimed before its timer set one), or it is malformed (logged)."""
+    if data is None or "last" not in data:
+        return None
+    try:
+        return TickState.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("ignoring unreadable ping state of %s: %s", key.name, err)
+        return None
