@@ -41,7 +41,7 @@ from aiohttp import web
 from kawa import allocator, files, workers
 from kawa.apis import core
 from kawa.apis.core import pod as core_pod
-from kawa.apis.registry import SCHEME
+from kawa.apis.registry import BROKER, SCHEME
 from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
 from kawa.backends import EVENT_LOG_BACKENDS, STORE_BACKENDS, backends
@@ -70,6 +70,7 @@ from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
+from kawa.observability import why as broker_why
 from kawa.observability.metrics import Metrics
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
@@ -315,6 +316,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
+            why = broker_why.Why(store, max_ttl=config.max_broker_ttl)
+            api.add_subresource(BROKER.plural, broker_why.SUBRESOURCE, why.serve)
             api.install(app)
             if config.worker is not None:
                 app.on_response_prepare.append(workers.header_hook(config.worker))

@@ -1,4 +1,7 @@
-"""Evaluation tests: LIKE escapes, int32 overflow, short-circuit, casts, errors, matches()."""
+"""Evaluation tests: LIKE escapes, int32 overflow, short-circuit, casts, errors, matches().
+
+Each runs against the three evaluators: compiled, the AST walker and the explaining walker
+(:mod:`kawa.cesql.explain`, whose value and error must be those of the others)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kawa.cesql import Result, compile_expression, evaluate_ast
+from kawa.cesql.explain import explain
 from kawa.cloudevents import CloudEvent
 
 EVENT = CloudEvent(
@@ -31,7 +35,14 @@ def _compiled(text: str, event: CloudEvent) -> Result:
     return compile_expression(text).evaluate(event)
 
 
-both = pytest.mark.parametrize("evaluate", [_compiled, evaluate_ast], ids=["compiled", "ast"])
+def _explained(text: str, event: CloudEvent) -> Result:
+    explained = explain(text, event)
+    return Result(explained.value, () if explained.error is None else (explained.error,))
+
+
+both = pytest.mark.parametrize(
+    "evaluate", [_compiled, evaluate_ast, _explained], ids=["compiled", "ast", "explain"]
+)
 
 
 def _kinds(result: Result) -> list[str]:

@@ -1,8 +1,8 @@
-"""Property tests: whatever the input, only kawa's CESQL errors escape, and both evaluators agree.
+"""Property tests: whatever the input, only kawa's CESQL errors escape; the evaluators agree.
 
 Arbitrary text goes to the parser; random well-formed expressions (built from the grammar:
 literals, attributes, every operator, LIKE, IN, EXISTS and every function with random
-arities) go to both evaluators against random events.
+arities) go to the evaluators (compiled, AST walker, explaining walker) against random events.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kawa.cesql import CesqlError, CesqlParseError, compile_expression, evaluate_ast
+from kawa.cesql.explain import explain
 from kawa.cesql.runtime import FUNCTION_NAMES
 from kawa.cloudevents import CloudEvent
 
@@ -111,3 +112,29 @@ def test_valid_expressions_evaluate_the_same_in_both_evaluators(
     if isinstance(compiled.value, int) and not isinstance(compiled.value, bool):
         assert -(2**31) <= compiled.value <= 2**31 - 1
     assert expression.matches(event) is (compiled.value is True and not compiled.errors)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS, EVENTS)
+def test_the_explanation_agrees_with_the_compiled_evaluator(text: str, event: CloudEvent) -> None:
+    expression = compile_expression(text)
+    compiled = expression.evaluate(event)
+    explained = explain(text, event)
+    assert type(explained.value) is type(compiled.value)
+    assert explained.value == compiled.value
+    assert ([explained.error.kind] if explained.error else []) == [e.kind for e in compiled.errors]
+    assert explained.matched is expression.matches(event)
+    if explained.matched:
+        assert explained.part == ""
+        assert explained.reason() == ""
+        return
+    # the part is a piece of the text as written, and what it reads is the event's
+    assert explained.part
+    assert explained.part in text
+    assert explained.reason()
+    for name, value in explained.reads:
+        assert name in explained.part.lower()
+        assert (name in event.attributes) is (value is not None)
+    if explained.error is None:
+        assert explained.part_value is not None
+        assert explained.part_value is not True

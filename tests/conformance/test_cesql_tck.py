@@ -1,4 +1,5 @@
-"""The CloudEvents SQL v1.0.0 TCK (all 275 cases), against both kawa.cesql evaluators.
+"""The CloudEvents SQL v1.0.0 TCK (all 275 cases), against kawa.cesql's evaluators (compiled,
+AST walker, and the explaining walker of ``kawa why``).
 
 The YAML files live in ``../shared/conformance/cesql-tck`` beside the project; the test skips
 when that folder is absent. The files are read through YAML's node graph rather than a
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from kawa.cesql import CesqlError, CesqlParseError, Result, compile_expression, evaluate_ast
+from kawa.cesql.explain import explain
 from kawa.cloudevents import CloudEvent
 
 TCK = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cesql-tck"
@@ -99,7 +101,14 @@ def _compiled(text: str, event: CloudEvent) -> Result:
     return compile_expression(text).evaluate(event)
 
 
-@pytest.mark.parametrize("evaluate", [_compiled, evaluate_ast], ids=["compiled", "ast"])
+def _explained(text: str, event: CloudEvent) -> Result:
+    explained = explain(text, event)
+    return Result(explained.value, () if explained.error is None else (explained.error,))
+
+
+@pytest.mark.parametrize(
+    "evaluate", [_compiled, evaluate_ast, _explained], ids=["compiled", "ast", "explain"]
+)
 @pytest.mark.parametrize("test", CASES)
 def test_tck_case(test: dict[str, Any], evaluate: Callable[[str, CloudEvent], Result]) -> None:
     expression = test["expression"]

@@ -17,7 +17,7 @@ Called by :mod:`kawa.cesql.compiler` and :mod:`kawa.cesql.interpreter`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from kawa.cesql.errors import CesqlParseError, Value
@@ -30,25 +30,33 @@ LOGIC_OPS: Final = frozenset({"AND", "OR", "XOR"})
 COMPARISON_OPS: Final = frozenset({"=", "!=", "<>", "<", "<=", ">", ">="})
 
 
+Span = tuple[int, int]
+"""Where a node is in the expression text: ``text[start:end]`` (not part of its equality)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Literal:
     value: Value
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Identifier:
     name: str
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Exists:
     name: str
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # "NOT" or "-"
     operand: Node
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class Binary:
     op: str  # AND OR XOR = != <> < <= > >= + - * / %
     left: Node
     right: Node
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,7 @@ class Like:
     operand: Node
     pattern: str
     negated: bool
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +80,14 @@ class In:
     operand: Node
     items: tuple[Node, ...]
     negated: bool
+    span: Span = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     name: str  # uppercased
     args: tuple[Node, ...]
+    span: Span = field(default=(0, 0), compare=False)
 
 
 Node = Literal | Identifier | Exists | Unary | Binary | Like | In | Call
@@ -157,12 +169,13 @@ def tokenize(text: str) -> list[Token]:
 
 
 class _Parser:
-    __slots__ = ("i", "text", "tokens")
+    __slots__ = ("end", "i", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.end = 0  # where the last token taken ends: the end of the node just parsed
 
     def peek(self, ahead: int = 0) -> Token:
         return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
@@ -171,7 +184,15 @@ class _Parser:
         tok = self.tokens[self.i]
         if tok.kind != "eof":
             self.i += 1
+            self.end = tok.offset + len(tok.text)
         return tok
+
+    def start(self) -> int:
+        """Where the next node starts (the offset of the next token)."""
+        return self.tokens[self.i].offset
+
+    def span(self, start: int) -> Span:
+        return (start, self.end)
 
     def fail(self, tok: Token, expected: str) -> CesqlParseError:
         found = "end of expression" if tok.kind == "eof" else repr(tok.text)
@@ -188,7 +209,7 @@ class _Parser:
     def expect_op(self, text: str) -> None:
         if not self.is_op(text):
             raise self.fail(self.peek(), f"{text!r}")
-        self.i += 1
+        self.next()
 
     def parse(self) -> Node:
         if self.peek().kind == "eof":
@@ -199,34 +220,39 @@ class _Parser:
         return node
 
     def logic(self) -> Node:
+        start = self.start()
         left = self.comparison()
         while self.peek().kind == "kw" and self.peek().text in LOGIC_OPS:
             op = self.next().text
-            left = Binary(op, left, self.comparison())
+            left = Binary(op, left, self.comparison(), span=self.span(start))
         return left
 
     def comparison(self) -> Node:
+        start = self.start()
         left = self.additive()
         while self.peek().kind == "op" and self.peek().text in COMPARISON_OPS:
             op = self.next().text
-            left = Binary(op, left, self.additive())
+            left = Binary(op, left, self.additive(), span=self.span(start))
         return left
 
     def additive(self) -> Node:
+        start = self.start()
         left = self.multiplicative()
         while self.peek().kind == "op" and self.peek().text in ("+", "-"):
             op = self.next().text
-            left = Binary(op, left, self.multiplicative())
+            left = Binary(op, left, self.multiplicative(), span=self.span(start))
         return left
 
     def multiplicative(self) -> Node:
+        start = self.start()
         left = self.postfix()
         while self.peek().kind == "op" and self.peek().text in ("*", "/", "%"):
             op = self.next().text
-            left = Binary(op, left, self.postfix())
+            left = Binary(op, left, self.postfix(), span=self.span(start))
         return left
 
     def postfix(self) -> Node:
+        start = self.start()
         node = self.unary()
         while True:
             negated = False
@@ -238,10 +264,10 @@ class _Parser:
                 tok = self.next()
                 if tok.kind != "str":
                     raise self.fail(tok, "a string literal pattern after LIKE")
-                node = Like(node, str(tok.value), negated)
+                node = Like(node, str(tok.value), negated, span=self.span(start))
             elif self.is_kw("IN"):
                 self.next()
-                node = In(node, self.set_expression(), negated)
+                node = In(node, self.set_expression(), negated, span=self.span(start))
             else:
                 return node
 
@@ -255,26 +281,27 @@ class _Parser:
         return tuple(items)
 
     def unary(self) -> Node:
+        start = self.start()
         if self.is_kw("NOT"):
             self.next()
-            return Unary("NOT", self.unary())
+            return Unary("NOT", self.unary(), span=self.span(start))
         if self.is_op("-"):
             self.next()
-            return Unary("-", self.unary())
+            return Unary("-", self.unary(), span=self.span(start))
         if self.is_kw("EXISTS"):
             self.next()
             tok = self.next()
             if tok.kind != "word" or not _IDENTIFIER.fullmatch(tok.text):
                 raise self.fail(tok, "an attribute name after EXISTS")
-            return Exists(tok.text.lower())
+            return Exists(tok.text.lower(), span=self.span(start))
         return self.primary()
 
     def primary(self) -> Node:
         tok = self.next()
         if tok.kind in ("int", "str"):
-            return Literal(tok.value)
+            return Literal(tok.value, span=self.span(tok.offset))
         if tok.kind == "kw" and tok.text in ("TRUE", "FALSE"):
-            return Literal(tok.text == "TRUE")
+            return Literal(tok.text == "TRUE", span=self.span(tok.offset))
         if tok.kind == "op" and tok.text == "(":
             node = self.logic()
             self.expect_op(")")
@@ -291,10 +318,10 @@ class _Parser:
                         self.next()
                         args.append(self.logic())
                 self.expect_op(")")
-                return Call(tok.text.upper(), tuple(args))
+                return Call(tok.text.upper(), tuple(args), span=self.span(tok.offset))
             if not _IDENTIFIER.fullmatch(tok.text):
                 raise _error(self.text, tok.offset, f"invalid attribute name {tok.text!r}")
-            return Identifier(tok.text.lower())
+            return Identifier(tok.text.lower(), span=self.span(tok.offset))
         raise self.fail(tok, "a literal, an attribute name, a function call or '('")
 
 

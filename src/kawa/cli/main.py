@@ -1,7 +1,7 @@
 """The ``kawa`` command.
 
-``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``describe``, ``delete``
-and ``send --broker`` talk to its API over verified TLS (found through ``--data-dir``'s
+``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``describe``, ``delete``,
+``send --broker`` and ``why`` talk to its API over verified TLS (found through ``--data-dir``'s
 ``server.json`` or ``--server URL``, see :mod:`kawa.cli.target`);
 ``event-display`` runs the built-in event printer; ``demo`` is the Quickstart. Every failure
 is a one-line (or one-line-per-field) message and a non-zero exit code, never a traceback.
@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 
 from kawa import __version__
 from kawa.apiserver import access
 from kawa.cli import answers, migrate, resources, target, workers
 from kawa.cli import send as send_cmd
+from kawa.cli import why as why_cmd
 from kawa.cli.cesql import cesql
 from kawa.cli.client import (
     ApiClient,
@@ -272,6 +274,40 @@ def send(
         click.echo(body.decode("utf-8", "replace").rstrip())
     if status >= 300:
         raise SystemExit(1)
+
+
+@main.command()
+@click.option("--broker", required=True, metavar="NAME", help="The broker (in -n NAMESPACE).")
+@_namespace_option
+@click.option(
+    "--event",
+    "event_file",
+    required=True,
+    metavar="FILE",
+    help="A structured-mode JSON CloudEvent, or - to read it from stdin.",
+)
+@click.option("-o", "--output", type=click.Choice(["json"]), help="Print kawa's answer as JSON.")
+@_data_dir_option
+@_server_option
+@_ca_option
+def why(
+    broker: str,
+    namespace: str,
+    event_file: str,
+    output: str | None,
+    data_dir: Path,
+    server: str | None,
+    certificate_authority: Path | None,
+) -> None:
+    """Which of a broker's triggers an event would reach, and why not (nothing is sent)."""
+    event = why_cmd.read_event(event_file)
+    client = _client(server, data_dir, certificate_authority)
+    path = why_cmd.path(namespace, broker)
+    answer = client.checked("POST", path, event)
+    if output == "json":
+        click.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(why_cmd.render(answer, client.where("POST", path)))
 
 
 @main.command()
