@@ -22,7 +22,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,13 +167,15 @@ class KawaProcess:
     extra: tuple[str, ...] = ()
     nats: str | None = None
     """The NATS URL when this kawa runs on JetStream (``kawa up --nats``), else SQLite."""
+    host: str = "127.0.0.1"
+    """Where it listens (``kawa up --host``)."""
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     logs: list[Path] = field(default_factory=list)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def broker_url(self, name: str = "default", namespace: str = "default") -> str:
         return f"{self.url}/brokers/{namespace}/{name}"
@@ -194,6 +197,8 @@ class KawaProcess:
             str(self.port),
             "--api-port",
             str(self.api_port),
+            "--host",
+            self.host,
             *(("--nats", self.nats) if self.nats else ()),
             *(("--nats-ack-wait", str(ACK_WAIT)) if self.nats else ()),
             *self.extra,
@@ -348,6 +353,21 @@ def _api(plural: str) -> str:
     if plural in ("sequences", "parallels"):
         return "/apis/flows.knative.dev/v1/namespaces"
     return API
+
+
+def start_together(kawas: Iterable[KawaProcess]) -> None:
+    """Start several ``kawa up`` at once (each in a thread of its own, as they wait on their
+    children); returns once all are up, raises the first failure."""
+    with ThreadPoolExecutor() as pool:
+        for started in [pool.submit(kawa.start) for kawa in kawas]:
+            started.result()
+
+
+def stop_together(kawas: Iterable[KawaProcess]) -> None:
+    """Stop several ``kawa up`` at once (as :meth:`KawaProcess.stop`)."""
+    with ThreadPoolExecutor() as pool:
+        for stopped in [pool.submit(kawa.stop) for kawa in kawas]:
+            stopped.result()
 
 
 @contextlib.contextmanager

@@ -1,16 +1,24 @@
-"""Pods across nodes: two ``kawa up --nats`` nodes on one private nats-server.
+"""Pods across nodes: three ``kawa up --nats`` nodes on one private nats-server, each listening
+on the address it advertises (``127.0.0.2``, ``.3``, ``.4``), as on machines of their own.
 
-Both register their Node (``kubectl get nodes`` lists ``a`` and ``b`` with their
-``InternalIP``); the leader's scheduler puts the two Pods of a Deployment one on each node
-(the fewest Pods first), and each node's kubelet runs only its own. After a SIGKILL of the
-node that does not lead, its Lease is no longer renewed: within the node monitor's grace
-period its Node turns ``Unknown`` and its Pod ``Failed`` (``NodeLost``); the ReplicaSet makes
-a replacement, which the scheduler puts on the survivor, where it runs."""
+All register their Node (``kubectl get nodes`` lists ``a``, ``b`` and ``c`` with their
+``InternalIP``); the leader's scheduler puts the three Pods of a Deployment one on each node
+(the fewest Pods first), and each node's kubelet runs only its own. A Knative Service at
+min-scale 1 gets its one Pod on a node that does not lead (a Pod bound to the leader by name
+makes it the busier) and answers by ``Host`` and by its URL through every node: the two
+others relay to the Pod's node. After a SIGKILL of that node, its Lease is no longer
+renewed: within the node monitor grace period its Node turns ``Unknown`` and its Pods
+``Failed`` (``NodeLost``); the ReplicaSet makes a replacement and the Revision's autoscaler a
+new Pod (the lost one deleted), which the scheduler puts on the live nodes, and the Service
+answers through both of them again, every time."""
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import time
+import urllib.parse
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +28,20 @@ from kawa.apiserver import access
 
 from ..nats_support import nats_server
 from ..waiting import wait_until
-from .e2e_support import KawaProcess, free_port
+from .e2e_support import KawaProcess, free_port, start_together, stop_together
 
 GRACE = 4.0
 """--node-monitor-grace-period of the test's nodes (seconds)."""
 PODS = "/api/v1/namespaces/default/pods"
+KSVC = "/apis/serving.knative.dev/v1/namespaces/default/services"
+DISPLAY = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+RELAYED_BY = "Kawa-Relayed-By"
 
 
 def node(tmp_path: Path, name: str, nats: str, advertise: str | None = None) -> KawaProcess:
-    """Node ``name``; advertised at ``127.0.0.2`` for ``a``, ``.3`` for ``b``... unless
-    ``advertise`` says otherwise (kawa listens on 127.0.0.1: a test that reaches a Pod through
-    another node needs that address)."""
+    """Node ``name``, advertised at and listening on ``127.0.0.2`` for ``a``, ``.3`` for
+    ``b``... unless ``advertise`` says otherwise."""
+    address = advertise or f"127.0.0.{ord(name) - ord('a') + 2}"
     return KawaProcess(
         tmp_path,
         tmp_path / f"data-{name}",
@@ -38,11 +49,12 @@ def node(tmp_path: Path, name: str, nats: str, advertise: str | None = None) -> 
         free_port(),
         (
             "--node-name", name,
-            "--advertise-address", advertise or f"127.0.0.{ord(name) - ord('a') + 2}",
+            "--advertise-address", address,
             "--leader-lease-duration", "3",
             "--node-monitor-grace-period", str(GRACE),
         ),
         nats,
+        address,
     )  # fmt: skip
 
 
@@ -55,15 +67,28 @@ def deployment(replicas: int) -> dict[str, Any]:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": sleeping()},
+        },
+    }
+
+
+def sleeping() -> dict[str, Any]:
+    return {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}],
+    }
+
+
+def knative_service() -> dict[str, Any]:
+    return {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "display", "namespace": "default"},
+        "spec": {
             "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [
-                        {"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}
-                    ],
-                },
-            },
+                "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
+                "spec": {"containers": [{"image": DISPLAY}]},
+            }
         },
     }
 
@@ -72,19 +97,18 @@ def ready_nodes(kawa: KawaProcess) -> set[str]:
     status, found = kawa.request("GET", "/api/v1/nodes")
     if status != 200:
         return set()
-    return {
-        n["metadata"]["name"]
-        for n in found["items"]
-        if any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in n.get("status", {}).get("conditions", [])
-        )
-    }
+    return {n["metadata"]["name"] for n in found["items"] if _ready(n)}
 
 
-def running_pods(kawa: KawaProcess) -> dict[str, str]:
-    """Running Pods of the Deployment: name -> node."""
-    status, found = kawa.request("GET", f"{PODS}?labelSelector=app%3Dsleeper")
+def _ready(obj: dict[str, Any]) -> bool:
+    status = obj.get("status")
+    conditions = status.get("conditions") or [] if isinstance(status, dict) else []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def running_pods(kawa: KawaProcess, selector: str = "app%3Dsleeper") -> dict[str, str]:
+    """Running Pods of the Deployment (or of ``selector``): name -> node."""
+    status, found = kawa.request("GET", f"{PODS}?labelSelector={selector}")
     if status != 200:
         return {}
     return {
@@ -94,21 +118,82 @@ def running_pods(kawa: KawaProcess) -> dict[str, str]:
     }
 
 
+def ksvc_pods(kawa: KawaProcess) -> dict[str, str]:
+    """The Knative Service's Ready Pods: name -> node."""
+    status, found = kawa.request(
+        "GET", f"{PODS}?labelSelector=serving.knative.dev%2Fservice%3Ddisplay"
+    )
+    if status != 200:
+        return {}
+    return {
+        p["metadata"]["name"]: p["spec"].get("nodeName", "") for p in found["items"] if _ready(p)
+    }
+
+
+def ksvc_url(kawa: KawaProcess) -> str | None:
+    """The Knative Service's ``status.url`` once it is Ready."""
+    status, found = kawa.request("GET", f"{KSVC}/display")
+    return str(found["status"]["url"]) if status == 200 and _ready(found) else None
+
+
+def send_event(kawa: KawaProcess, path: str, host: str | None) -> tuple[int, str | None]:
+    """A CloudEvent to ``path`` on ``kawa`` (with ``Host: host``): the answer's status (202
+    from event-display itself) and the node that relayed it to the Pod, if any."""
+    conn = http.client.HTTPConnection(kawa.host, kawa.port, timeout=10)
+    headers = {
+        "Content-Type": "application/json",
+        "ce-specversion": "1.0",
+        "ce-id": f"e2e-{time.monotonic_ns()}",
+        "ce-source": "/e2e/nodes",
+        "ce-type": "e2e.nodes",
+        **({"Host": host} if host else {}),
+    }
+    try:
+        conn.request("POST", path, body=b'{"hello": "nodes"}', headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader(RELAYED_BY)
+    except OSError:
+        return 0, None
+    finally:
+        conn.close()
+
+
+def answers_through(nodes: dict[str, KawaProcess], path: str) -> dict[str, set[str]] | None:
+    """Through every node of ``nodes``, by ``Host`` (Knative's host name) and by ``path``
+    (the path form of ``status.url``): the nodes that relayed the 202s (none: the Pod is on
+    that node), or None while a request gets another answer."""
+    relayed: dict[str, set[str]] = {}
+    for name, kawa in nodes.items():
+        relayed[name] = set()
+        for target, host in (("/", "display.default.example.com"), (path, None)):
+            status, by = send_event(kawa, target, host)
+            if status != 202:
+                return None
+            relayed[name] |= {by} if by else set()
+    return relayed
+
+
+def relays_to(nodes: Iterable[str], holder: str) -> dict[str, set[str]]:
+    """What :func:`answers_through` gives when the Pod is on ``holder``."""
+    return {n: set() if n == holder else {holder} for n in nodes}
+
+
 @pytest.mark.slow
 def test_pods_spread_over_nodes_and_move_off_a_killed_one(tmp_path: Path) -> None:
-    with nats_server(tmp_path / "nats") as url:
-        a, b = node(tmp_path, "a", url), node(tmp_path, "b", url)
+    with nats_server(tmp_path / "nats") as nats:
+        nodes = {name: node(tmp_path, name, nats) for name in "abc"}
+        a, b = nodes["a"], nodes["b"]
         try:
-            a.start()
-            b.start()
-            wait_until(lambda: ready_nodes(a) == {"a", "b"}, 20, "the nodes never got Ready")
+            start_together(nodes.values())
+            wait_until(lambda: ready_nodes(a) == set(nodes), 20, "the nodes never got Ready")
             listed = subprocess.run(
                 ["kubectl", "--kubeconfig", str(b.data_dir / access.KUBECONFIG_FILE),
                  "get", "nodes", "-o", "wide", "--no-headers"],
                 capture_output=True, text=True, timeout=20, check=True,
             ).stdout  # fmt: skip
             rows = {line.split()[0]: line.split() for line in listed.splitlines()}
-            assert set(rows) == {"a", "b"}, listed
+            assert set(rows) == set(nodes), listed
             assert "127.0.0.3" in rows["b"], listed  # b's InternalIP
 
             def leader() -> str:
@@ -118,39 +203,93 @@ def test_pods_spread_over_nodes_and_move_off_a_killed_one(tmp_path: Path) -> Non
 
             lead = wait_until(leader, 15, "no leader")
             status, body = b.request(
-                "POST", "/apis/apps/v1/namespaces/default/deployments", deployment(2)
+                "POST", "/apis/apps/v1/namespaces/default/deployments", deployment(3)
             )
             assert status == 201, body
 
-            def both_running() -> dict[str, str] | None:
+            def all_running() -> dict[str, str] | None:
                 found = running_pods(a)
-                return found if len(found) == 2 else None
+                return found if len(found) == 3 else None
 
-            spread = wait_until(both_running, 30, "the Deployment's Pods never ran")
-            assert sorted(spread.values()) == ["a", "b"], spread
+            spread = wait_until(all_running, 30, "the Deployment's Pods never ran")
+            assert sorted(spread.values()) == ["a", "b", "c"], spread
 
-            survivor, victim = (a, b) if lead == "a" else (b, a)
-            victim_name = "b" if lead == "a" else "a"
+            # one more Pod on the leader: the Service's Pod goes to a node that does not lead
+            ballast = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "ballast", "labels": {"app": "ballast"}},
+                "spec": {**sleeping(), "nodeName": lead},
+            }
+            status, body = a.request("POST", PODS, ballast)
+            assert status == 201, body
+            status, body = b.request("POST", KSVC, knative_service())
+            assert status == 201, body
+            [(ksvc_pod, victim_name)] = wait_until(
+                lambda: list(ksvc_pods(a).items()), 40, "the Knative Service's Pod never ran"
+            )
+            assert victim_name != lead, (victim_name, lead)
+            url = wait_until(lambda: ksvc_url(a), 40, "the Knative Service never got Ready")
+            path = urllib.parse.urlsplit(url).path
+            assert path == "/serving/default/display", url
+            # through every node: the two others relay to the Pod's node
+            relayed = wait_until(
+                lambda: answers_through(nodes, path), 20, "the Service did not answer"
+            )
+            assert relayed == relays_to(nodes, victim_name)
+
+            victim = nodes[victim_name]
+            survivors = {n: k for n, k in nodes.items() if n != victim_name}
+            survivor = nodes[lead]
             [lost_pod] = [p for p, n in spread.items() if n == victim_name]
             victim.kill()
             killed = time.monotonic()
 
             def replaced() -> dict[str, str] | None:
                 found = running_pods(survivor)
-                on_survivor = {p: n for p, n in found.items() if n == lead}
-                return on_survivor if len(on_survivor) == 2 and lost_pod not in found else None
+                live = {p: n for p, n in found.items() if n in survivors}
+                return live if len(live) == 3 and lost_pod not in found else None
 
             moved = wait_until(replaced, GRACE + 25, "the lost Pod was never replaced")
             took = time.monotonic() - killed
             # the grace period, then a replacement scheduled and started on a loaded machine
             assert took < GRACE + 15, took
-            assert set(moved.values()) == {lead}
+            assert set(moved.values()) == set(survivors), moved
+
+            # the Service's new Pod runs on a live node and answers through both of them
+            def ksvc_moved() -> dict[str, set[str]] | None:
+                pods = ksvc_pods(survivor)
+                if ksvc_pod in pods or not pods:
+                    return None
+                return answers_through(survivors, path)
+
+            relayed = wait_until(ksvc_moved, GRACE + 25, "the Service never answered again")
+            took = time.monotonic() - killed
+            assert took < GRACE + 15, took
+            [(new_pod, holder)] = ksvc_pods(survivor).items()
+            assert holder in survivors, (new_pod, holder)
+            assert relayed == relays_to(survivors, holder)
+            for _ in range(5):  # and every time: no live node still sends to the lost Pod
+                assert answers_through(survivors, path) == relays_to(survivors, holder)
+            # the Service and its Revision stay (or are again) Ready
+            assert wait_until(lambda: ksvc_url(survivor), 10, "the Service is not Ready") == url
+            revision = "/apis/serving.knative.dev/v1/namespaces/default/revisions/display-00001"
+            wait_until(
+                lambda: _ready(survivor.request("GET", revision)[1]),
+                10,
+                "the Revision is not Ready",
+            )
+            # the lost Pods: the sleeper Failed (its ReplicaSet keeps it), the Service's deleted
             status, lost = survivor.request("GET", f"{PODS}/{lost_pod}")
             assert status == 200, lost
             assert (lost["status"]["phase"], lost["status"]["reason"]) == ("Failed", "NodeLost")
+            wait_until(
+                lambda: survivor.request("GET", f"{PODS}/{ksvc_pod}")[0] == 404,
+                10,
+                "the Service's lost Pod was never deleted",
+            )
             status, gone = survivor.request("GET", f"/api/v1/nodes/{victim_name}")
             ready = [c for c in gone["status"]["conditions"] if c["type"] == "Ready"]
             assert ready[0]["status"] == "Unknown", ready
         finally:
-            a.stop()
-            b.stop()
+            stop_together(nodes.values())
