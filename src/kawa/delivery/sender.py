@@ -287,7 +287,7 @@ class Dispatcher:
         attempt = span.child(
             tracing.ATTEMPT,
             "client",
-            {tracing.URL: url, tracing.METHOD: "POST", tracing.ATTEMPT_NUMBER: n},
+            {tracing.URL: url, tracing.ATTEMPT_NUMBER: n},
         )
         try:
             if request.prepared is not None:

@@ -161,9 +161,7 @@ class Consumer:
         name = target.uid if target.kind == "subscription" else target.name
         self._report = reporter.consumer(target.kind, target.namespace, target.parent, name)
         self._spans = (
-            ConsumerSpans(
-                tracer, target.kind, target.namespace, target.parent, name, target.subscriber_uri
-            )
+            ConsumerSpans(tracer, target.kind, target.namespace, target.parent, name)
             if tracer.enabled
             else None
         )

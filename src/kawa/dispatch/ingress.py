@@ -189,7 +189,7 @@ class IngressHandler:
             self._span_name,
             request.headers,
             "server",
-            {tracing.NAMESPACE: namespace, f"kawa.{self._what}": name, tracing.METHOD: "POST"},
+            {tracing.NAMESPACE: namespace, f"kawa.{self._what}": name},
         )
         try:
             response, event_type = await self._take(request, namespace, name, span)

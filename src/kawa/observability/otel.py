@@ -6,6 +6,12 @@ The provider is kawa's own, not OpenTelemetry's global one (several kawas run in
 process, and kawa's spans need no implicit context): parents are given explicitly, as a
 W3C trace context to extract or as the parent span. Spans end on the event loop; the batch
 processor's thread exports them.
+
+A trace that is not sampled costs little: a non-recording span's children are itself (every
+built-in sampler decides a child as its parent was decided, by the parent's flag or the same
+trace id), and with a parent-based sampler (the default) a parent that says "not sampled"
+gives a non-recording span at once, without the SDK's sampling machinery. Either way the
+context that goes on is the trace's, marked not sampled.
 """
 
 from __future__ import annotations
@@ -71,11 +77,12 @@ def provider(
 class OtelSpan:
     """A :class:`~kawa.delivery.tracing.Span`: an OpenTelemetry span."""
 
-    __slots__ = ("_span", "_tracer")
+    __slots__ = ("_recording", "_span", "_tracer")
 
     def __init__(self, span: trace.Span, tracer: trace.Tracer) -> None:
         self._span = span
         self._tracer = tracer
+        self._recording = span.is_recording()
 
     def child(
         self,
@@ -83,6 +90,8 @@ class OtelSpan:
         kind: tracing.SpanKind = "internal",
         attributes: tracing.Attributes | None = None,
     ) -> tracing.Span:
+        if not self._recording:  # not sampled: nor are its children (module docstring)
+            return self
         context = trace.set_span_in_context(self._span)
         span = self._tracer.start_span(name, context, KINDS[kind], attributes)
         return OtelSpan(span, self._tracer)
@@ -104,10 +113,12 @@ class OtelSpan:
 class OtelTracer:
     """A :class:`~kawa.delivery.tracing.Tracer` of a :class:`TracerProvider`."""
 
-    __slots__ = ("_tracer",)
+    __slots__ = ("_follows_parent", "_tracer")
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(self, provider: TracerProvider, *, follows_parent: bool = True) -> None:
         self._tracer = provider.get_tracer("kawa", __version__)
+        self._follows_parent = follows_parent
+        """The sampler is parent-based: a parent not sampled means a span not sampled."""
 
     @property
     def enabled(self) -> bool:
@@ -122,5 +133,9 @@ class OtelTracer:
     ) -> tracing.Span:
         # extract() starts from an empty context: no carrier, no parent (a new trace)
         context = _PROPAGATOR.extract(carrier or {})
+        if self._follows_parent:
+            parent = trace.get_current_span(context).get_span_context()
+            if parent.is_valid and not parent.trace_flags.sampled:
+                return OtelSpan(trace.NonRecordingSpan(parent), self._tracer)
         span = self._tracer.start_span(name, context, KINDS[kind], attributes)
         return OtelSpan(span, self._tracer)

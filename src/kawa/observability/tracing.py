@@ -186,7 +186,7 @@ async def tracer(
     )
     log.info("tracing: spans go to %s as %s", config.endpoint, config.service_name)
     try:
-        yield otel.OtelTracer(provider)
+        yield otel.OtelTracer(provider, follows_parent=config.sampler.startswith("parentbased_"))
     finally:
         done = asyncio.get_running_loop().create_future()
 
