@@ -6,9 +6,11 @@ their parents. Plus the ``OTEL_*`` variables that switch tracing on (it is off b
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from kawa.cloudevents import http as ce_http
@@ -23,7 +25,8 @@ from ..broker.broker_support import (
     subscriber,
     trigger,
 )
-from ..waiting import eventually
+from ..e2e import e2e_support
+from ..waiting import eventually, wait_until
 from .otlp_receiver import Receiver, Span, otlp_receiver
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -257,6 +260,52 @@ async def test_a_trace_not_sampled_is_not_recorded_but_its_context_goes_on(
     quiet = shop.headers[0]["traceparent"]
     assert quiet.startswith(f"00-{unsampled}-")
     assert quiet.endswith("-00")
+
+
+async def test_kawa_up_traces_by_the_otel_variables_and_exports_the_rest_on_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real ``kawa up``: the variables switch tracing on; the spans still waiting for the
+    next export (here in ten minutes) go out when it stops."""
+    async with otlp_receiver() as receiver, subscriber() as shop:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "kawa-up")
+        monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
+        kawa = e2e_support.KawaProcess(
+            tmp_path,
+            tmp_path / "data",
+            e2e_support.free_port(),
+            e2e_support.free_port(),
+            ("--metrics-port", "-1"),
+        )
+        # blocking calls in a thread: the receiver answers on this loop meanwhile
+        await asyncio.to_thread(kawa.start)
+        try:
+            await asyncio.to_thread(kawa.create, e2e_support.broker())
+            await asyncio.to_thread(kawa.create, e2e_support.trigger("t", shop.url))
+            made = await asyncio.to_thread(kawa.wait_ready, "triggers", "t")
+            headers, body = ce_http.to_binary(event("up-1", type_="order"))
+            headers["traceparent"] = TRACEPARENT
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(kawa.broker_url(), data=body, headers=headers) as resp,
+            ):
+                assert resp.status == 202
+            await shop.wait_for(1)
+            # the delivery is finished (its span ended) once the cursor moved past it
+            await asyncio.to_thread(wait_until, lambda: kawa.cursor(made) == 1, 10.0)
+            assert not receiver.spans
+        finally:
+            assert await asyncio.to_thread(kawa.stop) == 0, kawa.stderr
+
+    assert {s.trace_id for s in receiver.spans} == {TRACE_ID}
+    assert {s.resource["service.name"] for s in receiver.spans} == {"kawa-up"}
+    ingress = receiver.one("broker ingress")
+    assert ingress.parent == SENDER_SPAN
+    delivery = receiver.one("trigger delivery")
+    assert delivery.parent == ingress.span_id
+    [attempt] = child_of(delivery, receiver.spans)
+    sees(shop.headers[0], attempt)
 
 
 @pytest.mark.parametrize(
