@@ -70,6 +70,7 @@ from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
+from kawa.observability import tracing
 from kawa.observability import why as broker_why
 from kawa.observability.metrics import Metrics
 from kawa.reconciler import resolver
@@ -189,6 +190,9 @@ class Config:
     metrics: metrics_endpoint.MetricsEndpoint | None = None
     """Where to serve Prometheus metrics (``kawa up --metrics-port``; None: nowhere, and the
     data plane reports to no one)."""
+    tracing: tracing.TracingConfig | None = None
+    """Where to export spans (``OTEL_*`` variables, :mod:`kawa.observability.tracing`; None:
+    no tracing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +240,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     exits = contextlib.AsyncExitStack()
     try:
         await _seed(store)
+        identity = workers.identity(config.node_name, config.worker)
+        tracer = await exits.enter_async_context(tracing.tracer(config.tracing, instance=identity))
         async with Dispatcher() as dispatcher:
             metrics = Metrics() if config.metrics is not None else None
             reporter: stats.Reporter = metrics if metrics is not None else stats.NO_REPORTER
@@ -260,6 +266,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     else None
                 ),
                 reporter=reporter,
+                tracer=tracer,
             )
             channels = ChannelDataPlane(
                 store,
@@ -269,10 +276,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 trimmer=trimmer,
                 max_in_flight=config.max_in_flight,
                 reporter=reporter,
+                tracer=tracer,
             )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
-            identity = workers.identity(config.node_name, config.worker)
             relay = PodRelay(store, config.node_name)  # Pods on other nodes, through theirs
             serving = ServingDataPlane(
                 store,
@@ -282,10 +289,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             services = ServiceProxy(store, relay.directory)
             ingress = broker_ingress(
-                dataplane, max_event_size=config.max_event_size, reporter=reporter
+                dataplane, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
             )
             channel_in = channel_ingress(
-                channels, max_event_size=config.max_event_size, reporter=reporter
+                channels, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
             )
             app = web.Application(
                 client_max_size=config.max_event_size,

@@ -52,7 +52,9 @@ async def test_an_unexpected_reply_error_does_not_hold_the_watermark(
     async with subscriber() as answering, subscriber() as dls, Dispatcher() as dispatcher:
         answering.default = respond(200, reply_body, reply_headers)
 
-        async def broken(reply: CloudEvent, original: CloudEvent, headers: dict[str, str]) -> None:
+        async def broken(
+            reply: CloudEvent, original: CloudEvent, headers: dict[str, str], span: object
+        ) -> None:
             raise RuntimeError("a bug in the reply path")
 
         target = Target(

@@ -36,6 +36,7 @@ from kawa.apis.registry import BROKER, TRIGGER
 from kawa.broker import envelope, ttl
 from kawa.broker.backpressure import DeliveryLag
 from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import tracing
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import stats
@@ -114,9 +115,11 @@ class BrokerDataPlane:
         trimmer: Trimmer | None = None,
         ordered_gate: Gate | None = None,
         reporter: stats.Reporter = stats.NO_REPORTER,
+        tracer: tracing.Tracer = tracing.NO_TRACER,
     ) -> None:
         self._store = store
         self._reporter = reporter
+        self._tracer = tracer
         self._log = event_log
         self._dispatcher = dispatcher
         self._max_in_flight = max_in_flight
@@ -309,11 +312,17 @@ class BrokerDataPlane:
         broker_name = self._broker_name(key)
 
         async def publish_reply(
-            reply: CloudEvent, original: CloudEvent, headers: dict[str, str]
+            reply: CloudEvent,
+            original: CloudEvent,
+            headers: dict[str, str],
+            span: tracing.Span | None,
         ) -> None:
             # A reply may keep the id and source of the event it answers: never a duplicate.
+            # It keeps the trace context (the reply span's, with tracing on): its deliveries
+            # continue the trace of the event it answers.
             reply = ttl.carry(reply, original)
-            await self._append(target.namespace, broker_name, [reply], None, dedupe=False)
+            carried = tracing.trace_context(headers)
+            await self._append(target.namespace, broker_name, [reply], carried, dedupe=False)
 
         consumer = Consumer(
             target,
@@ -324,6 +333,7 @@ class BrokerDataPlane:
             budget=self.budget,
             max_in_flight=self._max_in_flight,
             reporter=self._reporter,
+            tracer=self._tracer,
         )
         await self._consumers.start(key, consumer, self._task_group)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from kawa.delivery import tracing
 from kawa.dispatch import stats
 from kawa.dispatch.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler, Publisher, full
 
@@ -53,13 +54,18 @@ def broker_host_form(host: str, path: str) -> tuple[str, str] | str | None:
 
 
 def broker_ingress(
-    publisher: Publisher, *, max_event_size: int, reporter: stats.Reporter = stats.NO_REPORTER
+    publisher: Publisher,
+    *,
+    max_event_size: int,
+    reporter: stats.Reporter = stats.NO_REPORTER,
+    tracer: tracing.Tracer = tracing.NO_TRACER,
 ) -> IngressHandler:
     """The broker ingress's handlers over ``publisher`` (the broker data plane)."""
     return IngressHandler(
         publisher,
         max_event_size=max_event_size,
         reporter=reporter,
+        tracer=tracer,
         what="broker",
         route=ROUTE,
         host_form=broker_host_form,

@@ -49,6 +49,7 @@ from kawa.apis.messaging.inmemorychannel import SUBSCRIBER_READY_SINCE as READY_
 from kawa.apis.messaging.inmemorychannel import parse_inmemorychannel
 from kawa.channels.ingress import channel_host_form
 from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import tracing
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import envelope, stats
@@ -110,9 +111,11 @@ class ChannelDataPlane:
         trimmer: Trimmer,
         max_in_flight: int = 100,
         reporter: stats.Reporter = stats.NO_REPORTER,
+        tracer: tracing.Tracer = tracing.NO_TRACER,
     ) -> None:
         self._store = store
         self._reporter = reporter
+        self._tracer = tracer
         self._log = event_log
         self._dispatcher = dispatcher
         self._budget = budget
@@ -269,11 +272,14 @@ class ChannelDataPlane:
         reply_uri = target.reply_uri
 
         async def publish_reply(
-            reply: CloudEvent, original: CloudEvent, headers: dict[str, str]
+            reply: CloudEvent,
+            original: CloudEvent,
+            headers: dict[str, str],
+            span: tracing.Span | None,
         ) -> None:
             if reply_uri is None:
                 return  # no reply destination: the reply is dropped, as Knative's
-            await self._send_reply(target, reply_uri, reply, headers)
+            await self._send_reply(target, reply_uri, reply, headers, span)
 
         consumer = Consumer(
             target,
@@ -283,6 +289,7 @@ class ChannelDataPlane:
             budget=self._budget,
             max_in_flight=self._max_in_flight,
             reporter=self._reporter,
+            tracer=self._tracer,
         )
         await self._consumers.start(key, consumer, self._task_group)
 
@@ -324,15 +331,29 @@ class ChannelDataPlane:
         )
 
     async def _send_reply(
-        self, target: Target, uri: str, reply: CloudEvent, headers: dict[str, str]
+        self,
+        target: Target,
+        uri: str,
+        reply: CloudEvent,
+        headers: dict[str, str],
+        span: tracing.Span | None,
     ) -> None:
+        """Append the reply to one of kawa's channels, or POST it (with tracing on, its
+        attempts are children of the reply ``span``; either way it carries the reply span's
+        trace context, so the next step of a Sequence or a Parallel's branch continues the
+        trace)."""
         local = self.local_channel(uri)
         if local is not None:
             # A reply may keep the id and source of the event it answers: never a duplicate.
             await self._append(*local, [reply], headers, dedupe=False)
             return
         result = await self._dispatcher.send(
-            reply, uri, policy=target.policy, headers=headers, namespace=target.namespace
+            reply,
+            uri,
+            policy=target.policy,
+            headers=headers,
+            namespace=target.namespace,
+            span=span,
         )
         if not result.ok:
             raise ReplyFailed(uri, result)

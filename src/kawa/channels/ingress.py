@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from kawa.delivery import tracing
 from kawa.dispatch import stats
 from kawa.dispatch.ingress import IngressHandler, Publisher
 
@@ -50,13 +51,18 @@ def channel_host_form(host: str, path: str) -> tuple[str, str] | str | None:
 
 
 def channel_ingress(
-    publisher: Publisher, *, max_event_size: int, reporter: stats.Reporter = stats.NO_REPORTER
+    publisher: Publisher,
+    *,
+    max_event_size: int,
+    reporter: stats.Reporter = stats.NO_REPORTER,
+    tracer: tracing.Tracer = tracing.NO_TRACER,
 ) -> IngressHandler:
     """The channel ingress's handlers over ``publisher`` (the channel data plane)."""
     return IngressHandler(
         publisher,
         max_event_size=max_event_size,
         reporter=reporter,
+        tracer=tracer,
         what="channel",
         route=ROUTE,
         host_form=channel_host_form,

@@ -1,11 +1,13 @@
 """``kawa up``: run kawa in the foreground, alone or as ``--workers N`` (:mod:`kawa.cli.workers`).
 
 Its flags become a :class:`~kawa.runtime.Config` (docs/cli.md lists them); a bad value is a
-usage error naming the flag, never a traceback.
+usage error naming the flag, never a traceback. Tracing is configured by OpenTelemetry's
+``OTEL_*`` environment variables (:mod:`kawa.observability.tracing`), read by every worker.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -26,6 +28,7 @@ from kawa.jetstream import NatsOptions
 from kawa.observability.endpoint import DEFAULT_HOST as METRICS_HOST
 from kawa.observability.endpoint import DEFAULT_PORT as METRICS_PORT
 from kawa.observability.endpoint import MetricsEndpoint
+from kawa.observability.tracing import from_environ as tracing_from_environ
 from kawa.runtime import DEFAULT_API_PORT, DEFAULT_PORT, Config, Running, serve
 from kawa.transport import server as http_server
 
@@ -297,6 +300,7 @@ def up(
         advertise_address=advertise_address,
         node_monitor_grace_period=node_monitor_grace_period,
         metrics=metrics,
+        tracing=tracing_from_environ(os.environ),
     )
     try:
         run_async(serve(config, on_ready=_announce if worker_index is None else None))

@@ -40,6 +40,7 @@ from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents import http as cehttp
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
+from kawa.delivery import tracing
 from kawa.delivery.headers import Headers
 from kawa.delivery.policy import RetryPolicy, should_retry
 from kawa.errors import ValidationError
@@ -189,16 +190,18 @@ class Dispatcher:
         format: DeliveryFormat | None = None,
         headers: Headers | None = None,
         namespace: str | None = None,
+        span: tracing.Span | None = None,
     ) -> DeliveryResult:
         """Deliver ``event`` to the subscriber at ``url``, retrying per ``policy``.
 
         ``headers`` are the headers of the request that brought the event in (only the
         forwarded ones are passed on); ``namespace`` goes out as ``Kn-Namespace``; ``format``
         is the delivery's ``format`` (``json`` = structured mode; ``binary`` or ``None`` =
-        binary mode).
+        binary mode). With a ``span`` (tracing on) each attempt is a child span of it, whose
+        context the subscriber gets as ``traceparent``.
         """
         extra = delivery_headers.subscriber_headers(headers, namespace)
-        return await self._deliver(event, url, policy, format, extra, expect_reply=True)
+        return await self._deliver(event, url, policy, format, extra, True, span)
 
     async def dead_letter(
         self,
@@ -211,12 +214,14 @@ class Dispatcher:
         format: DeliveryFormat | None = None,
         headers: Headers | None = None,
         namespace: str | None = None,
+        span: tracing.Span | None = None,
     ) -> DeliveryResult:
         """Send the original ``event`` to the dead-letter sink after ``result`` failed.
 
         The event gets ``knativeerrordest`` (``failed_url``), ``knativeerrorcode`` and
         ``knativeerrordata``; it is delivered with the same ``policy``. A reply is not asked
-        for, and any 2xx completes it.
+        for, and any 2xx completes it. Attempts are child spans of ``span``, as in
+        :meth:`send`.
         """
         extensions = delivery_headers.error_extensions(
             failed_url, result.error_code, result.error_data
@@ -225,7 +230,7 @@ class Dispatcher:
         changes.update(extensions)
         dead = event.with_attributes(changes)
         extra = delivery_headers.dead_letter_headers(headers, namespace)
-        return await self._deliver(dead, dls_url, policy, format, extra, expect_reply=False)
+        return await self._deliver(dead, dls_url, policy, format, extra, False, span)
 
     async def _deliver(
         self,
@@ -234,8 +239,8 @@ class Dispatcher:
         policy: RetryPolicy,
         format: DeliveryFormat | None,
         extra: dict[str, str],
-        *,
         expect_reply: bool,
+        span: tracing.Span | None,
     ) -> DeliveryResult:
         client = self._client
         if client is None:
@@ -254,7 +259,10 @@ class Dispatcher:
         n = 0
         while True:
             n += 1
-            outcome = await self._attempt(client, request)
+            if span is None:
+                outcome = await self._attempt(client, request)
+            else:
+                outcome = await self._traced_attempt(client, request, span, n, url, extra, body)
             if outcome.ok:
                 return DeliveryResult(True, outcome.status, n, outcome.reply, outcome.body)
             if not outcome.retryable or n >= attempts:
@@ -263,6 +271,41 @@ class Dispatcher:
             await self._sleep(
                 policy.delay_before_retry(n, outcome.status, outcome.retry_after, now)
             )
+
+    async def _traced_attempt(
+        self,
+        client: HttpClient,
+        request: _Request,
+        span: tracing.Span,
+        n: int,
+        url: str,
+        extra: dict[str, str],
+        body: bytes,
+    ) -> _Outcome:
+        """One attempt as a child span of ``span``: its request carries the attempt's own
+        ``traceparent`` (so it is encoded again, with the same headers otherwise)."""
+        attempt = span.child(
+            tracing.ATTEMPT,
+            "client",
+            {tracing.URL: url, tracing.ATTEMPT_NUMBER: n},
+        )
+        try:
+            if request.prepared is not None:
+                attempt.inject(extra)
+                # the same headers were valid, and a traceparent holds no line break
+                prepared = client.prepare(url, extra, body)
+                request = _Request(prepared, request.timeout, request.expect_reply)
+            outcome = await self._attempt(client, request)
+            if outcome.status is not None:
+                attempt.set(tracing.STATUS, outcome.status)
+            if not outcome.ok:
+                attempt.fail(outcome.error or f"HTTP {outcome.status}")
+            return outcome
+        except BaseException as err:
+            attempt.fail(repr(err))
+            raise
+        finally:
+            attempt.end()
 
     @staticmethod
     async def _attempt(client: HttpClient, request: _Request) -> _Outcome:

@@ -19,7 +19,9 @@ What differs between a trigger and a subscription comes in as plain values and t
 TTL before delivery) and ``publish_reply`` (the broker puts a reply back into itself, a
 channel sends it to the subscription's reply). Delivers through
 :class:`kawa.delivery.sender.Dispatcher`. What becomes of each event goes to the
-:class:`~kawa.dispatch.stats.ConsumerReport` of the consumer (metrics; none by default).
+:class:`~kawa.dispatch.stats.ConsumerReport` of the consumer (metrics; none by default), and
+with tracing on each filter evaluation, delivery, reply and dead letter is a span
+(:mod:`kawa.dispatch.spans`).
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from typing import Final
 
 from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import tracing
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import DeliveryResult, Dispatcher
 from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
+from kawa.dispatch.spans import ConsumerSpans, ended, note, note_result
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
 from kawa.eventlog.feed import Feed
@@ -45,9 +49,12 @@ from kawa.filters.base import Filter, match_all
 
 log = logging.getLogger(__name__)
 
-ReplyPublisher = Callable[[CloudEvent, CloudEvent, dict[str, str]], Awaitable[None]]
-"""Where a subscriber's reply goes: called with the reply, the event it answered and that
-event's forwarded headers; raises
+ReplyPublisher = Callable[
+    [CloudEvent, CloudEvent, dict[str, str], tracing.Span | None], Awaitable[None]
+]
+"""Where a subscriber's reply goes: called with the reply, the event it answered, that
+event's forwarded headers (with tracing on, their trace context the reply span's) and the
+reply span (``None``: tracing is off); raises
 ValidationError to drop the reply (a loop guard), another KawaError when it could not be
 stored or sent (the original event then goes to the dead-letter sink)."""
 Prepare = Callable[[CloudEvent], CloudEvent]
@@ -147,14 +154,16 @@ class Consumer:
         max_in_flight: int = 100,
         batch: int = 256,
         reporter: stats.Reporter = stats.NO_REPORTER,
+        tracer: tracing.Tracer = tracing.NO_TRACER,
     ) -> None:
         self.target = target
         self.stats = ConsumerStats()
-        self._report = reporter.consumer(
-            target.kind,
-            target.namespace,
-            target.parent,
-            target.uid if target.kind == "subscription" else target.name,
+        name = target.uid if target.kind == "subscription" else target.name
+        self._report = reporter.consumer(target.kind, target.namespace, target.parent, name)
+        self._spans = (
+            ConsumerSpans(tracer, target.kind, target.namespace, target.parent, name)
+            if tracer.enabled
+            else None
         )
         self._log = event_log
         self._dispatcher = dispatcher
@@ -274,7 +283,11 @@ class Consumer:
             self._give_back(size)
             await feed.done(record.seq)
             return
-        if not self.target.filter(event):
+        if self._spans is not None and self.target.kind == "trigger":
+            passed = self._spans.filter(event, headers, self.target.filter)
+        else:
+            passed = self.target.filter(event)
+        if not passed:
             self.stats.filtered_out += 1
             self._report.filtered_out()
             self._give_back(size)
@@ -330,6 +343,15 @@ class Consumer:
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> bool:
         """Deliver (with retries, reply and dead letter); ``False`` when the event is neither
         delivered nor dead-lettered and must be tried again."""
+        if self._spans is None:
+            return await self._deliver_in(None, seq, event, headers)
+        with ended(self._spans.delivery(event, headers)) as span:
+            return await self._deliver_in(span, seq, event, headers)
+
+    async def _deliver_in(
+        self, span: tracing.Span | None, seq: int, event: CloudEvent, headers: dict[str, str]
+    ) -> bool:
+        """:meth:`_deliver_one` in the delivery ``span`` (``None``: tracing is off)."""
         target = self.target
         structured = headers.pop(envelope.STRUCTURED_KEY, None) is not None
         format: DeliveryFormat = target.format or ("json" if structured else "binary")
@@ -342,6 +364,7 @@ class Consumer:
                 format=format,
                 headers=headers,
                 namespace=target.namespace,
+                span=span,
             )
         except asyncio.CancelledError:
             raise
@@ -350,17 +373,23 @@ class Consumer:
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
         # the delivery's wall time, every attempt and the waits between them included
         self._report.dispatched(result.status, time.perf_counter() - start, result.attempts)
+        if span is not None:
+            note_result(span, result)
         failed_url = target.subscriber_uri
         if result.ok:
             self.stats.delivered += 1
-            if result.reply is None:
-                return True
-            failed = await self._reply(seq, result, event, headers)
+            failed = None
+            if result.reply is not None:
+                failed = await self._reply(seq, result, event, headers, span)
             if failed is None:
+                note(span, "delivered")
                 return True
             result, failed_url = failed
+            if span is not None:
+                span.fail(result.error or f"status {result.status}")
         self.stats.last_error = result.error or f"status {result.status}"
         if target.dead_letter_uri:
+            dls_span = None if span is None else ConsumerSpans.dead_letter(span, result)
             try:
                 dls = await self._dispatcher.dead_letter(
                     self._prepare(event),
@@ -371,17 +400,25 @@ class Consumer:
                     format=format,
                     headers=headers,
                     namespace=target.namespace,
+                    span=dls_span,
                 )
             except asyncio.CancelledError:
+                if dls_span is not None:
+                    dls_span.end()
                 raise
             except Exception as err:
                 log.exception("%s: dead-lettering event %d failed", target.label, seq)
                 dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
+            if dls_span is not None:
+                note_result(dls_span, dls)
+                dls_span.end()
             if dls.ok:
                 self.stats.dead_lettered += 1
                 self._report.dead_lettered()
+                note(span, "dead-lettered")
                 return True
             self.stats.dead_letter_failures += 1
+            note(span, "kept")
             log.warning(
                 "%s: event %s kept: delivery failed (%s) and so did the dead-letter sink (%s);"
                 " it is tried again",
@@ -401,17 +438,41 @@ class Consumer:
             )
         self.stats.dropped += 1
         self._report.dropped()
+        note(span, "dropped")
         return True
 
     async def _reply(
-        self, seq: int, result: DeliveryResult, event: CloudEvent, headers: dict[str, str]
+        self,
+        seq: int,
+        result: DeliveryResult,
+        event: CloudEvent,
+        headers: dict[str, str],
+        span: tracing.Span | None,
     ) -> tuple[DeliveryResult, str] | None:
         """Hand the subscriber's reply on; ``None`` when that is done (or the reply is
         dropped), else the failed result and the URL it failed at, for the dead letter."""
         assert result.reply is not None
+        if span is None:
+            return await self._hand_on(seq, result, event, headers, None)
+        reply_span, headers = ConsumerSpans.reply(span, result.reply, headers)
+        with ended(reply_span):
+            failed = await self._hand_on(seq, result, event, headers, reply_span)
+            if failed is not None:
+                note_result(reply_span, failed[0])
+            return failed
+
+    async def _hand_on(
+        self,
+        seq: int,
+        result: DeliveryResult,
+        event: CloudEvent,
+        headers: dict[str, str],
+        span: tracing.Span | None,
+    ) -> tuple[DeliveryResult, str] | None:
+        assert result.reply is not None
         label = self.target.label
         try:
-            await self._publish_reply(result.reply, event, headers)
+            await self._publish_reply(result.reply, event, headers, span)
             self.stats.replies += 1
             self._report.replied()
             return None

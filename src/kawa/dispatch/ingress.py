@@ -18,6 +18,9 @@ by ``Host``, at Knative's own URLs (:class:`HostForm`, given by the kind:
 came in structured mode is stored as such (:data:`kawa.dispatch.envelope.STRUCTURED_KEY`), so
 that a channel's subscribers get it the way it was sent. Every answer of :meth:`publish_to`
 goes to the :class:`~kawa.dispatch.stats.Reporter` (kind, target, event type, status, time).
+With tracing on (:mod:`kawa.delivery.tracing`) a request is a ``<kind> ingress`` span, child of
+the request's ``traceparent``, with an ``event log commit`` child; the event is stored with
+the ingress span's context as its ``traceparent`` (and ``tracestate``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from aiohttp.typedefs import Middleware
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
+from kawa.delivery import tracing
 from kawa.dispatch import stats
 from kawa.dispatch.envelope import STRUCTURED_KEY
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
@@ -103,9 +107,12 @@ class IngressHandler:
         host_form: HostForm,
         keep_mode: bool = False,
         reporter: stats.Reporter = stats.NO_REPORTER,
+        tracer: tracing.Tracer = tracing.NO_TRACER,
     ) -> None:
         self._publisher = publisher
         self._reporter = reporter
+        self._tracer = tracer if tracer.enabled else None
+        self._span_name = tracing.ingress_name(what)
         self._max = max_event_size
         self._what = what
         self._route = route
@@ -160,7 +167,10 @@ class IngressHandler:
     async def publish_to(self, request: web.Request, namespace: str, name: str) -> web.Response:
         """Take the event of ``request`` into ``namespace/name`` (and report the answer)."""
         start = time.perf_counter()
-        response, event_type = await self._take(request, namespace, name)
+        if self._tracer is None:
+            response, event_type = await self._take(request, namespace, name, None)
+        else:
+            response, event_type = await self._traced(request, namespace, name, self._tracer)
         self._reporter.ingress(
             self._what,
             namespace,
@@ -171,8 +181,30 @@ class IngressHandler:
         )
         return response
 
+    async def _traced(
+        self, request: web.Request, namespace: str, name: str, tracer: tracing.Tracer
+    ) -> tuple[web.Response, str]:
+        """:meth:`_take` in an ingress span, child of the request's trace context."""
+        span = tracer.start(
+            self._span_name,
+            request.headers,
+            "server",
+            {tracing.NAMESPACE: namespace, f"kawa.{self._what}": name},
+        )
+        try:
+            response, event_type = await self._take(request, namespace, name, span)
+            span.set(tracing.STATUS, response.status)
+            if response.status >= 500:
+                span.fail(response.text or f"HTTP {response.status}")
+            return response, event_type
+        except BaseException as err:
+            span.fail(repr(err))
+            raise
+        finally:
+            span.end()
+
     async def _take(
-        self, request: web.Request, namespace: str, name: str
+        self, request: web.Request, namespace: str, name: str, span: tracing.Span | None
     ) -> tuple[web.Response, str]:
         """The answer to ``request`` and the type of the event it held ("" if none)."""
         retry_after = self._publisher.retry_after(namespace, name)
@@ -187,7 +219,7 @@ class IngressHandler:
             ), ""
         try:
             async with bodies.read(request, self._max) as body:
-                return await self._publish(request, namespace, name, body)
+                return await self._publish(request, namespace, name, body, span)
         except bodies.BodyError as err:
             response = _problem(err.status, str(err))
             response.headers.update(err.headers)
@@ -196,18 +228,44 @@ class IngressHandler:
             return response, ""
 
     async def _publish(
-        self, request: web.Request, namespace: str, name: str, body: bytes
+        self,
+        request: web.Request,
+        namespace: str,
+        name: str,
+        body: bytes,
+        span: tracing.Span | None,
     ) -> tuple[web.Response, str]:
         try:
             event = ce_http.from_http(request.headers, body)
         except ValidationError as err:
             return _problem(400, str(err)), ""
-        return await self._store(request, namespace, name, event), event.type
+        if span is None:
+            return await self._store(request, namespace, name, event), event.type
+        span.set(tracing.EVENT_ID, event.id)
+        span.set(tracing.EVENT_TYPE, event.type)
+        span.set(tracing.EVENT_SOURCE, event.source)
+        # the event is stored with the ingress span as its parent: its deliveries continue here
+        forwarded = delivery_headers.forwarded_headers(request.headers.items())
+        span.inject(forwarded)
+        commit = span.child(tracing.COMMIT)
+        try:
+            response = await self._store(request, namespace, name, event, forwarded)
+            if response.status != 202:
+                commit.fail(response.text or f"HTTP {response.status}")
+            return response, event.type
+        finally:
+            commit.end()
 
     async def _store(
-        self, request: web.Request, namespace: str, name: str, event: CloudEvent
+        self,
+        request: web.Request,
+        namespace: str,
+        name: str,
+        event: CloudEvent,
+        forwarded: dict[str, str] | None = None,
     ) -> web.Response:
-        forwarded = delivery_headers.forwarded_headers(request.headers.items())
+        if forwarded is None:
+            forwarded = delivery_headers.forwarded_headers(request.headers.items())
         if self._keep_mode and request.content_type.startswith(_STRUCTURED):
             forwarded[STRUCTURED_KEY] = "1"
         try:
