@@ -20,6 +20,7 @@ Installed by :mod:`kawa.runtime`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 import logging
 from typing import Final
@@ -71,8 +72,11 @@ class Console:
     def __init__(self, store: ResourceStore, event_log: EventLog) -> None:
         self._store = store
         self._log = event_log
+        self._streams: set[asyncio.Task[object]] = set()
+        """The open event streams' handlers: ended when kawa stops (they never end alone)."""
 
     def install(self, app: web.Application) -> None:
+        app.on_shutdown.append(self._end_streams)
         app.add_routes(
             [
                 web.get("/console", self.redirect),
@@ -81,6 +85,10 @@ class Console:
                 web.get(PREFIX + "events/namespaces/{namespace}/brokers/{name}", self.events),
             ]
         )
+
+    async def _end_streams(self, app: web.Application) -> None:
+        for task in list(self._streams):
+            task.cancel()
 
     async def redirect(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(PREFIX)
@@ -129,6 +137,19 @@ class Console:
         )
         await response.prepare(request)
         await response.write(live.comment(f"events of broker {namespace}/{name} after {after}"))
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - aiohttp runs handlers in tasks
+            return response
+        self._streams.add(task)
+        try:
+            await self._follow(response, stream, after, wanted)
+        finally:
+            self._streams.discard(task)
+        return response
+
+    async def _follow(
+        self, response: web.StreamResponse, stream: str, after: int, wanted: live.EventFilter
+    ) -> None:
         while True:
             records = await self._log.read(stream, after, BATCH)
             if not records:
