@@ -50,6 +50,7 @@ from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
 from kawa.channels.dataplane import ChannelDataPlane
 from kawa.channels.ingress import channel_ingress
+from kawa.console.server import Console
 from kawa.controllers import nodes
 from kawa.controllers.eventing import ensure_broker_configs
 from kawa.controllers.messaging import (
@@ -326,6 +327,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             why = broker_why.Why(store, max_ttl=config.max_broker_ttl)
             api.add_subresource(BROKER.plural, broker_why.SUBRESOURCE, why.serve)
             api.install(app)
+            Console(store, event_log).install(app)
             if config.worker is not None:
                 app.on_response_prepare.append(workers.header_hook(config.worker))
             runner = web.AppRunner(

@@ -52,6 +52,12 @@ PUBLIC_PREFIXES: Final = (
     "/livez",
 )
 """Paths served without a token: the data plane and health checks."""
+PUBLIC_PATHS: Final = frozenset(
+    {"/console", "/console/", "/console/static/console.js", "/console/static/console.css"}
+)
+"""The web console's page and its static files (:mod:`kawa.console.server`): they hold no
+data, and the page asks for the token itself. Its live-events endpoint
+(``/console/events/...``) needs the token as the API does."""
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -188,7 +194,8 @@ def token_guard(token: str) -> Guard:
     expected = token.encode()
 
     def check(request: web.Request) -> web.StreamResponse | None:
-        if request.path.startswith(PUBLIC_PREFIXES):
+        path = request.path
+        if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:
             return None
         given = (bearer_token(request.headers.get("Authorization", "")) or "").encode()
         if not given or not hmac.compare_digest(given, expected):

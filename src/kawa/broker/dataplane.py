@@ -63,6 +63,12 @@ class BrokerEntry:
     delivery: DeliverySpec | None
 
 
+def broker_stream(broker_uid: str) -> str:
+    """The event-log stream of the broker with uid ``broker_uid``: ``broker:<uid>`` (a
+    re-created broker is a new stream). The one place the name is made."""
+    return f"broker:{broker_uid}"
+
+
 def trigger_cursor(trigger_uid: str, stream: str) -> str:
     """The event-log cursor of a trigger reading a broker's stream: ``trigger:<uid>@<stream>``.
 
@@ -239,7 +245,7 @@ class BrokerDataPlane:
             if old is not None and old.uid != meta["uid"]:
                 await self._drop_stream(old.stream)
             self._brokers[key] = BrokerEntry(
-                meta["uid"], f"broker:{meta['uid']}", broker.spec.delivery
+                meta["uid"], broker_stream(meta["uid"]), broker.spec.delivery
             )
         for trigger_key, trigger in list(self._triggers.items()):
             if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:

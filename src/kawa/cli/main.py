@@ -18,6 +18,7 @@ import orjson
 from kawa import __version__
 from kawa.apiserver import access
 from kawa.cli import answers, migrate, resources, target, workers
+from kawa.cli import console as console_cmd
 from kawa.cli import send as send_cmd
 from kawa.cli import why as why_cmd
 from kawa.cli.cesql import cesql
@@ -321,6 +322,23 @@ def kubeconfig(data_dir: Path) -> None:
         raise CliError(
             f"{path} does not exist yet: start kawa first (`kawa up --data-dir {data_dir}`)"
         ) from None
+
+
+@main.command()
+@click.option(
+    "--browser/--no-browser",
+    default=True,
+    show_default=True,
+    help="Open it in a browser when there is a display.",
+)
+@_data_dir_option
+@_server_option
+@_ca_option
+def console(
+    browser: bool, data_dir: Path, server: str | None, certificate_authority: Path | None
+) -> None:
+    """Print the web console's URL (it logs in with the token it carries) and open it."""
+    console_cmd.run(server, data_dir, certificate_authority, browser)
 
 
 @main.command("event-display")

@@ -1,0 +1,167 @@
+"""The console's routes on kawa's HTTP application.
+
+- ``GET /console/`` and ``/console/static/<file>``: the page, its script and style (package
+  data beside this module; no build step). They hold no data, so they are served without a
+  token (:data:`kawa.apiserver.access.PUBLIC_PATHS`), and only over TLS: on the plain-HTTP
+  port they answer 404 with a pointer to the HTTPS port, so a browser never learns to send the
+  token in clear. The page asks for the token (or takes it from the URL's ``#token=``
+  fragment, which never reaches a server) and sends it as ``Authorization: Bearer`` with
+  every API request it makes; without a valid one it shows only its login form.
+- ``GET /console/events/namespaces/<ns>/brokers/<name>?type=&source=&cesql=``: the broker's
+  events from now on, as subscribers get them, as server-sent events
+  (:mod:`kawa.console.live`), behind the API's token like every path outside the public
+  ones. It reads the broker's stream as consumers do (:meth:`kawa.eventlog.base.EventLog.read`
+  and ``wait`` after the last seq at connect) without a cursor, so it acks nothing and moves
+  no trigger's position; it follows the stream the broker had when the request came (a
+  re-created broker is a new stream).
+
+Installed by :mod:`kawa.runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import logging
+from typing import Final
+
+from aiohttp import web
+
+from kawa.apis.registry import BROKER
+from kawa.apiserver import status
+from kawa.broker import ttl
+from kawa.broker.dataplane import broker_stream
+from kawa.broker.envelope import unwrap
+from kawa.console import live
+from kawa.errors import KawaError, NotFoundError
+from kawa.eventlog.base import EventLog
+from kawa.store.base import ResourceKey, ResourceStore
+
+log = logging.getLogger(__name__)
+
+PREFIX: Final = "/console/"
+STATIC: Final = {
+    "index.html": "text/html",
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+}
+"""The files the console serves, with their content types."""
+SECURITY_HEADERS: Final = {
+    # only kawa's own script and style, no inline code, no frames around it
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+KEEP_ALIVE: Final = 15.0
+"""Seconds between comments on an idle event stream (proxies and browsers keep it open)."""
+BATCH: Final = 100
+"""Records read from the log at a time."""
+
+
+def _static(name: str) -> bytes:
+    return importlib.resources.files("kawa.console").joinpath("static", name).read_bytes()
+
+
+class Console:
+    """Serves the console's files and its live-events endpoint."""
+
+    def __init__(self, store: ResourceStore, event_log: EventLog) -> None:
+        self._store = store
+        self._log = event_log
+        self._streams: set[asyncio.Task[object]] = set()
+        """The open event streams' handlers: ended when kawa stops (they never end alone)."""
+
+    def install(self, app: web.Application) -> None:
+        app.on_shutdown.append(self._end_streams)
+        app.add_routes(
+            [
+                web.get("/console", self.redirect),
+                web.get(PREFIX, self.page),
+                web.get(PREFIX + "static/{name}", self.file),
+                web.get(PREFIX + "events/namespaces/{namespace}/brokers/{name}", self.events),
+            ]
+        )
+
+    async def _end_streams(self, app: web.Application) -> None:
+        for task in list(self._streams):
+            task.cancel()
+
+    async def redirect(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(PREFIX)
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        return self._serve(request, "index.html")
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        return self._serve(request, request.match_info["name"])
+
+    def _serve(self, request: web.Request, name: str) -> web.StreamResponse:
+        if not request.secure:
+            return web.Response(
+                status=404,
+                text="kawa's console is served on its HTTPS API port (`kawa console` prints "
+                "its URL)\n",
+                headers={"Cache-Control": "no-store"},
+            )
+        content_type = STATIC.get(name)
+        if content_type is None:
+            return web.Response(status=404, text="not found\n")
+        return web.Response(
+            body=_static(name),
+            content_type=content_type,
+            charset="utf-8",
+            headers=SECURITY_HEADERS,
+        )
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        try:
+            wanted = live.event_filter(request.query)
+            broker = await self._store.get(ResourceKey(BROKER.resource, namespace, name))
+        except NotFoundError:
+            return status.error_response(NotFoundError(f"broker {namespace}/{name} not found"))
+        except KawaError as err:
+            return status.error_response(err)
+        stream = broker_stream(broker["metadata"]["uid"])
+        after = await self._log.last_seq(stream)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        await response.write(live.comment(f"events of broker {namespace}/{name} after {after}"))
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - aiohttp runs handlers in tasks
+            return response
+        self._streams.add(task)
+        try:
+            await self._follow(response, stream, after, wanted)
+        finally:
+            self._streams.discard(task)
+        return response
+
+    async def _follow(
+        self, response: web.StreamResponse, stream: str, after: int, wanted: live.EventFilter
+    ) -> None:
+        while True:
+            records = await self._log.read(stream, after, BATCH)
+            if not records:
+                if not await self._log.wait(stream, after, KEEP_ALIVE):
+                    await response.write(live.comment("idle"))
+                continue
+            for record in records:
+                after = record.seq
+                try:
+                    event = ttl.strip(unwrap(record.payload)[0])  # as subscribers see it
+                except (KawaError, ValueError) as err:
+                    log.warning("console: unreadable record %d of %s: %s", record.seq, stream, err)
+                    continue
+                if wanted.matches(event):
+                    await response.write(live.message(record.seq, record.appended_at, event))

@@ -1,0 +1,240 @@
+"""The web console in a real browser: Playwright drives Debian's Chromium (/usr/bin/chromium;
+``./dev install`` installs it) against the shared ``kawa up``.
+
+The seed tutorial's objects (examples/seed, in a namespace of the test's own) are drawn as a
+topology coloured by Ready; clicking a node shows its conditions and YAML; an event sent to
+the broker appears live (and one the type filter rejects does not); a page without the token
+shows the login and fetches no data, and the live-events endpoint refuses a request without
+it. With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..e2e.e2e_support import KawaProcess
+from ..waiting import wait_until
+from .kubectl_support import Api, Kubectl, condition
+from .sinks import post
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-topology.png"
+NAMESPACE = "console-seed"
+TIMEOUT_MS = 10_000
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (scripts/install-debian-packages installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with playwright_sync.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    # kawa's certificate is its own (self-signed): the browser is told to accept it, as a
+    # user accepts it once (or imports <data-dir>/tls/server.crt)
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1500, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def _seed_manifests() -> list[str]:
+    """The tutorial's manifests, moved to the test's namespace and with cluster-wide names of
+    their own (the shared kawa runs test_seed.py's copy in ``default``)."""
+    texts = []
+    for name in ("serviceaccount.yaml", "k8s-events.yaml", "service.yaml", "trigger.yaml"):
+        text = (SEED / name).read_text()
+        text = text.replace("namespace: default", f"namespace: {NAMESPACE}")
+        text = text.replace("event-watcher", "console-event-watcher")
+        texts.append(text)
+    return texts
+
+
+@pytest.fixture
+def seeded(kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path) -> Iterator[Kubectl]:
+    namespaces(NAMESPACE)
+    try:
+        for index, text in enumerate(_seed_manifests()):
+            manifest = tmp_path / f"seed-{index}.yaml"
+            manifest.write_text(text)
+            kubectl.ok("apply", "--filename", str(manifest))
+            if index == 2:  # the tutorial labels its namespace before the trigger
+                kubectl.ok("label", "namespace", NAMESPACE, "knative-eventing-injection=enabled")
+        for ref in (
+            ("broker", "default"),
+            ("apiserversources.sources.knative.dev", "testevents"),
+            ("ksvc", "event-display"),
+            ("trigger", "testevents-trigger"),
+        ):
+            _wait_ready(kubectl, *ref)
+        yield kubectl
+    finally:
+        kubectl.run("delete", "clusterrolebinding", "k8s-ra-console-event-watcher")
+        kubectl.run("delete", "clusterrole", "console-event-watcher")
+
+
+def _wait_ready(kubectl: Kubectl, *ref: str) -> None:
+    def ready() -> bool:
+        obj = kubectl.json("get", "--namespace", NAMESPACE, *ref)
+        found = condition(obj)
+        return found is not None and found["status"] == "True"
+
+    wait_until(ready, 30, f"{ref} never became Ready")
+
+
+def _console_url(kawa: KawaProcess) -> str:
+    return f"https://127.0.0.1:{kawa.api_port}/console/"
+
+
+def _node(page: Any, kind: str, name: str) -> Any:
+    return page.locator(
+        f'svg .node[data-kind="{kind}"][data-namespace="{NAMESPACE}"][data-name="{name}"]'
+    )
+
+
+def test_seed_topology_and_live_events(
+    kawa: KawaProcess, api: Api, seeded: Kubectl, page: Any
+) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(_console_url(kawa) + "#token=" + api.token)
+
+    # the fragment logged in and left the address bar; no request carried the token in a URL
+    page.locator("#app").wait_for(state="visible")
+    assert "token" not in page.url
+    assert all(api.token not in url for url in requests), requests
+
+    # the seed's topology: source -> broker -> trigger -> service, each Ready
+    expect = playwright_sync.expect
+    for kind, name in (
+        ("ApiServerSource", "testevents"),
+        ("Broker", "default"),
+        ("Trigger", "testevents-trigger"),
+        ("Service", "event-display"),
+    ):
+        expect(_node(page, kind, name)).to_have_attribute("data-ready", "ready")
+    for source, target in (
+        ("ApiServerSource", "Broker/default"),
+        ("Broker", "Trigger/testevents-trigger"),
+        ("Trigger", "Service/event-display"),
+    ):
+        edge = page.locator(
+            f'svg path.edge[data-to="{target.split("/")[0]}/{NAMESPACE}/'
+            f'{target.split("/")[1]}"][data-from^="{source}/{NAMESPACE}/"]'
+        )
+        expect(edge).to_have_count(1)
+
+    # a node's details: its conditions and its YAML
+    _node(page, "Trigger", "testevents-trigger").click()
+    expect(page.locator("#details-title")).to_have_text(f"Trigger {NAMESPACE}/testevents-trigger")
+    expect(page.locator("#conditions tbody")).to_contain_text("SubscriberResolved")
+    expect(page.locator("#object")).to_contain_text("broker: default")
+    expect(page.locator("#object")).to_contain_text("kind: Trigger")
+    page.locator("#show-json").click()
+    expect(page.locator("#object")).to_contain_text('"broker": "default"')
+
+    # live events of the broker, filtered by type: the matching event appears, the other not
+    _node(page, "Broker", "default").click()
+    wanted = f"dev.kawa.console.test.{uuid.uuid4().hex[:8]}"
+    page.locator("#live-type").fill(wanted)
+    page.locator("#watch-broker").click()
+    expect(page.locator("#live-status")).to_have_attribute("data-watching", f"{NAMESPACE}/default")
+    broker_url = kawa.broker_url("default", NAMESPACE)
+    for type_, id_ in (("dev.kawa.console.other", "skipped-1"), (wanted, "shown-1")):
+        sent = post(
+            broker_url,
+            {
+                "ce-specversion": "1.0",
+                "ce-type": type_,
+                "ce-source": "/console/test",
+                "ce-id": id_,
+                "content-type": "application/json",
+            },
+            b'{"hello": "console"}',
+        )
+        assert sent.status == 202, sent
+    row = page.locator(f'#events tbody tr[data-id="shown-1"][data-type="{wanted}"]')
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("/console/test")
+    row.click()
+    expect(page.locator("#events tr.data")).to_contain_text('"hello": "console"')
+    expect(page.locator("#events tr.data")).not_to_contain_text("knativebrokerttl")
+    assert page.locator('#events tbody tr[data-id="skipped-1"]').count() == 0
+
+    if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's picture
+        page.locator("#show-yaml").click()
+        expect(page.locator("#object")).to_contain_text("kind: Broker")
+        assert "managedFields" not in page.locator("#object").inner_text()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+
+def test_without_the_token_the_page_shows_the_login_not_data(
+    kawa: KawaProcess, api: Api, page: Any
+) -> None:
+    answered: list[tuple[str, int]] = []
+    page.on("response", lambda response: answered.append((response.url, response.status)))
+    page.goto(_console_url(kawa))
+    expect = playwright_sync.expect
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    # only the page's own files were fetched: no API list
+    assert all(re.search(r"/console/(static/.*)?$", url) for url, _ in answered), answered
+
+    # a wrong token is refused by the API and the page stays on the login
+    page.locator("#token").fill("not-the-token")
+    page.locator("#login-form button").click()
+    expect(page.locator("#login-error")).to_have_text("That token is not kawa's.")
+    expect(page.locator("#app")).to_be_hidden()
+    assert [status for url, status in answered if "/apis/" in url] == [401], answered
+
+    # the right one opens it
+    page.locator("#token").fill(api.token)
+    page.locator("#login-form button").click()
+    expect(page.locator("#app")).to_be_visible()
+    page.locator("#logout").click()
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#topology .node")).to_have_count(0)
+
+
+def test_live_events_endpoint_and_page_need_tls_and_the_token(kawa: KawaProcess, api: Api) -> None:
+    path = "/console/events/namespaces/default/brokers/default"
+    refused = api.request("GET", path, content_type=None, token="wrong")
+    assert refused.status == 401, refused
+    assert refused.json()["kind"] == "Status"
+    # a CESQL filter that does not compile is Invalid (422), naming the parameter
+    bad = api.request("GET", path + "?cesql=type%20%3D%3D", content_type=None)
+    assert bad.status == 422, bad
+    assert bad.json()["details"]["causes"][0]["field"] == "cesql", bad
+    # the page is only served over TLS
+    plain = post(f"{kawa.url}/console/", method="GET")
+    assert plain.status == 404
+    assert b"HTTPS" in plain.body
+    page = api.request("GET", "/console/", content_type=None, token="")
+    assert page.status == 200
+    assert "Content-Security-Policy" in page.headers
