@@ -77,14 +77,16 @@ async def test_backlog_oldest_age_log_size_and_store_writes(tmp_path: Path) -> N
 
         samples = await eventually(held_long_enough, 10.0, "the oldest age never reached HOLD")
         age = value(samples, "kawa_consumer_oldest_undelivered_age_seconds", **mine)
-        assert age is not None and age <= time.time() - sent + 1.0
+        assert age is not None
+        assert age <= time.time() - sent + 1.0
         assert value(samples, "kawa_consumer_backlog", **mine) == count
         stream = {"kind": "broker", "namespace_name": "default", "name": "default"}
         assert value(samples, "kawa_event_log_stream_records", **stream) == count
         stream_bytes = value(samples, "kawa_event_log_stream_bytes", **stream)
         assert stream_bytes is None or stream_bytes > 0  # SQLite cannot tell cheaply
         total = value(samples, "kawa_event_log_records")
-        assert total is not None and total >= count
+        assert total is not None
+        assert total >= count
         assert (value(samples, "kawa_event_log_bytes") or 0) > 0
         for verb, made in (("create", 3), ("update", 2), ("delete", 1)):
             assert value(samples, writes, **at, verb=verb) == base[verb] + made, verb
