@@ -544,6 +544,24 @@ def kawa_pids(proc: subprocess.Popen[bytes], work: Path, child: str) -> int | tu
     return (proc.pid, *(int(pid) for pid in workers)) if workers else proc.pid
 
 
+def broker_rows(load: Load, url: str, pids: Pids, suffix: str = "") -> list[Row]:
+    """The kawa target: ingress only, one trigger, ten triggers."""
+    return [
+        load.measure(
+            target + suffix,
+            f"{url}/brokers/default/{broker}",
+            fanout=fanout,
+            pids=pids,
+            drain_timeout=120.0,
+        )
+        for target, broker, fanout in (
+            ("kawa, ingress only", "ingress", 0),
+            ("kawa, 1 trigger", "one", 1),
+            ("kawa, 10 triggers", "ten", 10),
+        )
+    ]
+
+
 def start_kawa(
     children: Children,
     work: Path,
@@ -891,6 +909,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=TARGETS,
         help="run only these targets (repeatable; default all)",
     )
+    parser.add_argument(
+        "--metrics-off",
+        action="store_true",
+        help="also measure the kawa target on a kawa with --metrics-port -1 (the first kawa "
+        "then serves metrics on a free port): the metrics' overhead in one run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 300 or not 0 < args.rate_duration <= 300:
@@ -959,6 +983,8 @@ def kawa_rows(
     try:
         if only & {"kawa", "paced", "channels"}:
             extra, nats_pids = backend_args(f"nats-{backend.slug}")
+            if args.metrics_off:  # surely on (the default port may be taken: then off)
+                extra += ("--metrics-port", "0")
             kawa, url = start_kawa(
                 children,
                 work,
@@ -977,20 +1003,7 @@ def kawa_rows(
                     paced(children, paced_url, sub_url, args.rate, args.rate_duration, paced_pids)
                 )
             if "kawa" in only:
-                for target, broker, fanout in (
-                    ("kawa, ingress only", "ingress", 0),
-                    ("kawa, 1 trigger", "one", 1),
-                    ("kawa, 10 triggers", "ten", 10),
-                ):
-                    rows.append(
-                        load.measure(
-                            target,
-                            f"{url}/brokers/default/{broker}",
-                            fanout=fanout,
-                            pids=pids,
-                            drain_timeout=120.0,
-                        )
-                    )
+                rows.extend(broker_rows(load, url, pids))
             if "channels" in only:
                 rows.extend(
                     channel_rows(children, load, url, sub_url, args, pids, f"kawa {backend.label}")
@@ -1000,6 +1013,21 @@ def kawa_rows(
                 row.target += " *"
                 rows.append(row)
             children.stop(kawa)
+        if "kawa" in only and args.metrics_off:
+            extra, nats_pids = backend_args(f"nats-off-{backend.slug}")
+            quiet, url = start_kawa(
+                children,
+                work,
+                sub_url,
+                args.durability,
+                (*extra, "--metrics-port", "-1"),
+                child=f"kawa-off-{backend.slug}",
+                label=f"kawa {backend.label} (metrics off)",
+            )
+            pids = {"kawa": kawa_pids(quiet, work, f"kawa-off-{backend.slug}"), **nats_pids,
+                    "subscriber": sub.pid}  # fmt: skip
+            rows.extend(broker_rows(load, url, pids, ", metrics off"))
+            children.stop(quiet)
         if "backpressure" in only:
             extra, nats_pids = backend_args(f"nats-lag-{backend.slug}")
             bounded, url = start_kawa(

@@ -73,7 +73,9 @@ from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
 from kawa.observability import tracing
 from kawa.observability import why as broker_why
+from kawa.observability.measured import Measured
 from kawa.observability.metrics import Metrics
+from kawa.observability.store_writes import CountingStore
 from kawa.reconciler import resolver
 from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
@@ -246,6 +248,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
         async with Dispatcher() as dispatcher:
             metrics = Metrics() if config.metrics is not None else None
             reporter: stats.Reporter = metrics if metrics is not None else stats.NO_REPORTER
+            if metrics is not None:  # every writer's writes counted (kawa_store_writes_total)
+                store = CountingStore(store, metrics.store_write)
             delivery_budget = DeliveryBudget(config.max_in_flight_bytes)
             trimmer = Trimmer(event_log, retention=config.retention, interval=30.0)
             dataplane = BrokerDataPlane(
@@ -287,6 +291,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 bus=None if config.nats is None else NatsReports(config.nats, identity),
                 identity=identity,
                 pods=relay.directory,
+                reporter=reporter,
             )
             services = ServiceProxy(store, relay.directory)
             ingress = broker_ingress(
@@ -386,8 +391,11 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     metrics_endpoint.serving(
                         config.metrics,
                         metrics,
-                        event_log,
-                        lambda: [*dataplane.started_consumers(), *channels.started_consumers()],
+                        Measured(
+                            event_log,
+                            lambda: [*dataplane.started_consumers(), *channels.started_consumers()],
+                            serving.scalers,
+                        ),
                     )
                 )
             async with asyncio.TaskGroup() as tg:

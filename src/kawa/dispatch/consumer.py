@@ -178,6 +178,8 @@ class Consumer:
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._feed: Feed | None = None
+        self._taken: dict[int, float] = {}
+        """Records taken and not finished: seq -> appended_at (for metrics)."""
         self.started = asyncio.Event()
 
     @property
@@ -190,6 +192,15 @@ class Consumer:
         """The seq of the last record taken from the log (to deliver or to skip)."""
         return self._feed.fetched if self._feed is not None else 0
 
+    @property
+    def unfinished(self) -> int:
+        """Records taken from the log and not finished yet (in delivery, or waiting for it)."""
+        return len(self._taken)
+
+    def oldest_unfinished(self) -> float | None:
+        """When the oldest record taken and not finished was appended (unix time)."""
+        return min(self._taken.values()) if self._taken else None
+
     async def run(self) -> None:
         target = self.target
         feed = self._feed = self._log.feed(target.consumer_id, target.stream)
@@ -198,6 +209,7 @@ class Consumer:
         await feed.start(target.ready_since, in_order=target.ordered)
         self._in_flight = 0
         self._tails = {}
+        self._taken = {}
         self._slots = asyncio.Semaphore(self._max_in_flight)
         self._own = self._own_budget()
         self.started.set()
@@ -265,6 +277,7 @@ class Consumer:
         """Start the deliveries of ``records``, which hold ``held`` bytes of the budget."""
         try:
             for record in records:
+                self._taken[record.seq] = record.appended_at
                 size = len(record.payload)
                 await self._dispatch(feed, record, size)
                 held -= size
@@ -281,7 +294,7 @@ class Consumer:
             self.stats.dropped += 1
             self._report.dropped()
             self._give_back(size)
-            await feed.done(record.seq)
+            await self._done(feed, record.seq)
             return
         if self._spans is not None and self.target.kind == "trigger":
             passed = self._spans.filter(event, headers, self.target.filter)
@@ -291,7 +304,7 @@ class Consumer:
             self.stats.filtered_out += 1
             self._report.filtered_out()
             self._give_back(size)
-            await feed.done(record.seq)
+            await self._done(feed, record.seq)
             return
         self.stats.matched += 1
         await self._slots.acquire()
@@ -307,6 +320,10 @@ class Consumer:
         if self.target.ordered:
             self._tails[key] = task
             task.add_done_callback(functools.partial(self._forget_tail, key))
+
+    async def _done(self, feed: Feed, seq: int) -> None:
+        self._taken.pop(seq, None)
+        await feed.done(seq)
 
     def _forget_tail(self, key: str, task: asyncio.Task[None]) -> None:
         if self._tails.get(key) is task:
@@ -338,7 +355,7 @@ class Consumer:
             self._give_back(size)
         # A delivery cut short (the consumer stopping) is not finished: the feed keeps it.
         if finished:
-            await feed.done(seq)
+            await self._done(feed, seq)
 
     async def _deliver_one(self, seq: int, event: CloudEvent, headers: dict[str, str]) -> bool:
         """Deliver (with retries, reply and dead letter); ``False`` when the event is neither

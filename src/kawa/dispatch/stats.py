@@ -1,6 +1,7 @@
 """The data plane's stats reporter: the seam metrics come through (no-op by default).
 
-The broker and channel ingress (:mod:`kawa.dispatch.ingress`) report every request they answer,
+The broker and channel ingress (:mod:`kawa.dispatch.ingress`) report every request they answer
+(and the Serving router every request it routes to a Revision),
 and every consumer (:mod:`kawa.dispatch.consumer`) reports what became of each event it read:
 filtered out, delivered (with the final response code, the attempts and how long it took),
 dead-lettered, dropped, replied. Knative injects a stats reporter into its ingress and filter
@@ -58,6 +59,14 @@ class Reporter(Protocol):
         uid). Called once per consumer start, not per event."""
         ...
 
+    def revision_request(
+        self, namespace: str, revision: str, owners: tuple[str, str], status: int, seconds: float
+    ) -> None:
+        """A request routed to a Knative ``revision`` was answered with ``status`` after
+        ``seconds`` (waiting for an instance included); ``owners`` are the Revision's
+        Configuration and Service names ("" when it has none)."""
+        ...
+
 
 class _NoConsumerReport:
     __slots__ = ()
@@ -88,6 +97,11 @@ class _NoReporter:
 
     def consumer(self, kind: str, namespace: str, parent: str, name: str) -> ConsumerReport:
         return NO_CONSUMER_REPORT
+
+    def revision_request(
+        self, namespace: str, revision: str, owners: tuple[str, str], status: int, seconds: float
+    ) -> None:
+        pass
 
 
 NO_CONSUMER_REPORT: Final[ConsumerReport] = _NoConsumerReport()

@@ -41,6 +41,25 @@ def token(name: str) -> str:
     return f"{text[: MAX_TOKEN - 34]}_h{digest}"
 
 
+def name_of(t: str) -> str | None:
+    """The kawa stream name whose :func:`token` is ``t`` (``None``: a long name, hashed)."""
+    if "_h" in t:
+        return None
+    out = bytearray()
+    parts = t.split("_")
+    out += parts[0].encode()
+    for part in parts[1:]:
+        try:
+            out.append(int(part[:2], 16))
+        except ValueError:
+            return None
+        out += part[2:].encode()
+    try:
+        return out.decode()
+    except UnicodeDecodeError:
+        return None
+
+
 def check_prefix(prefix: str) -> None:
     if not _PREFIX.fullmatch(prefix):
         raise ValidationError.single(

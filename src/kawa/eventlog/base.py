@@ -72,6 +72,27 @@ class Record:
     """Unix time of the commit that stored the record; never decreases within a stream."""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSize:
+    """What one stream holds (:meth:`EventLog.size`)."""
+
+    records: int
+    bytes: int | None
+    """The payloads' bytes; ``None`` where the backend cannot tell without reading them all
+    (SQLite)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogSize:
+    """What the whole log holds (:meth:`EventLog.size`)."""
+
+    streams: dict[str, StreamSize]
+    """Streams holding records, by name."""
+    bytes: int
+    """The storage the log takes: SQLite's pages in use, JetStream's streams' bytes, the
+    payloads in memory."""
+
+
 class Feed(Protocol):
     """One consumer's view of one stream (see the module docstring)."""
 
@@ -152,6 +173,11 @@ class EventLog(Protocol):
 
     async def last_seq(self, stream: str) -> int:
         """The highest seq ever committed to ``stream``; 0 when nothing ever was."""
+        ...
+
+    async def size(self) -> LogSize:
+        """Records and bytes per stream and in all (metrics). Bounded cost whatever the log
+        holds: no backend reads the records to answer."""
         ...
 
     async def load_cursor(self, consumer: str) -> int | None:

@@ -45,7 +45,7 @@ from nats.js.kv import KeyValue
 
 from kawa import jetstream
 from kawa.errors import PermanentError, TemporaryError
-from kawa.eventlog import _js_errors, _js_streams, base
+from kawa.eventlog import _js_errors, _js_names, _js_streams, base
 from kawa.eventlog._js_feed import ACK_WAIT, JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
 from kawa.eventlog._js_publish import AckedPublisher, answers
@@ -352,6 +352,21 @@ class JetStreamEventLog:
             self._saw(self._names.tick_token(message.subject), int(seq))
 
     # -- cursors -------------------------------------------------------------------------------
+
+    async def size(self) -> base.LogSize:
+        self._check_open()
+        streams: dict[str, base.StreamSize] = {}
+        total = 0
+        async with _js_errors.failures("measuring the event log"):
+            for found in await _js_streams.list_streams(self._client, self._names):
+                state = found.state
+                total += int(state.bytes or 0)
+                prefix = f"{self._names.prefix}_"
+                server_name = str(found.config.name)
+                name = _js_names.name_of(server_name.removeprefix(prefix))
+                if name is not None and state.messages:
+                    streams[name] = base.StreamSize(int(state.messages), int(state.bytes or 0))
+        return base.LogSize(streams, total)
 
     async def load_cursor(self, consumer: str) -> int | None:
         self._check_open()

@@ -78,6 +78,15 @@ class MemoryEventLog:
     async def last_seq(self, stream: str) -> int:
         return self._last.get(stream, 0)
 
+    async def size(self) -> base.LogSize:
+        self._check_open()
+        streams = {
+            stream: base.StreamSize(len(records), sum(len(r.payload) for r in records))
+            for stream, records in self._records.items()
+            if records
+        }
+        return base.LogSize(streams, sum(size.bytes or 0 for size in streams.values()))
+
     async def load_cursor(self, consumer: str) -> int | None:
         self._check_open()
         saved = self._cursors.get(consumer)

@@ -315,6 +315,11 @@ class SqliteEventLog:
     async def last_seq(self, stream: str) -> int:
         return self._last.get(stream, 0)
 
+    async def size(self) -> base.LogSize:
+        if self._closed:
+            raise PermanentError("the event log is closed")
+        return await asyncio.to_thread(_size, self.path, dict(self._ids))
+
     async def load_cursor(self, consumer: str) -> int | None:
         if self._closed:
             raise PermanentError("the event log is closed")
@@ -347,6 +352,35 @@ class SqliteEventLog:
                 self._reads.put(None)
                 await asyncio.to_thread(self._reader_thread.join)
                 self._reader_thread = None
+
+
+_SPAN_SQL: Final = (
+    "SELECT (SELECT min(seq) FROM records WHERE stream_id = ?1),"
+    " (SELECT max(seq) FROM records WHERE stream_id = ?1)"
+)
+
+
+def _size(path: str, ids: dict[str, int]) -> base.LogSize:
+    """Records per stream from their first and last seq (trim deletes from the start, so a
+    stream's seqs are contiguous: two index lookups each) and the pages in use; no stream's
+    bytes (that would read every record)."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            streams: dict[str, base.StreamSize] = {}
+            for name, sid in ids.items():
+                first, last = conn.execute(_SPAN_SQL, (sid,)).fetchone()
+                if first is not None:
+                    streams[name] = base.StreamSize(last - first + 1, None)
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise TemporaryError(f"cannot measure the event log: {exc}") from exc
+    return base.LogSize(streams, (pages - free) * page_size)
 
 
 def _fetch(rows: sqlite3.Cursor, max_bytes: int | None) -> list[Any]:

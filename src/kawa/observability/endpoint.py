@@ -20,7 +20,7 @@ import contextlib
 import errno
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,9 +31,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
-from kawa.dispatch.consumer import Consumer
 from kawa.errors import KawaError
-from kawa.eventlog.base import EventLog
+from kawa.observability.measured import Measured
 from kawa.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ DEFAULT_PORT: Final = 9092
 """The default metrics port (Prometheus itself takes 9090; kawa's own are 7080 and 7443)."""
 DEFAULT_HOST: Final = "127.0.0.1"
 BACKLOG_INTERVAL: Final = 5.0
-"""Seconds between two measures of the consumers' backlog."""
+"""Seconds between two measures of the event log (backlog, oldest age, size)."""
 PATH: Final = "/metrics"
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 """Prometheus's classic text format, which every scraper reads (kawa's names and labels need
@@ -66,10 +65,12 @@ class MetricsEndpoint:
     backlog_interval: float = BACKLOG_INTERVAL
 
 
-def registry(metrics: Metrics) -> CollectorRegistry:
+def registry(metrics: Metrics, measured: Measured | None = None) -> CollectorRegistry:
     """A registry of the data plane's metrics and the process's."""
     found = CollectorRegistry(auto_describe=False)
     found.register(metrics)
+    if measured is not None:
+        found.register(measured)
     ProcessCollector(registry=found)
     GCCollector(registry=found)
     PlatformCollector(registry=found)
@@ -80,16 +81,15 @@ def registry(metrics: Metrics) -> CollectorRegistry:
 async def serving(
     endpoint: MetricsEndpoint,
     metrics: Metrics,
-    event_log: EventLog,
-    consumers: Callable[[], Iterable[Consumer]],
+    measured: Measured,
 ) -> AsyncIterator[str | None]:
-    """Serve ``/metrics`` and keep the backlog gauge fresh while the block runs; yields the
-    endpoint's URL (``None`` when the optional default port was busy)."""
+    """Serve ``/metrics`` and keep the measured gauges fresh while the block runs; yields
+    the endpoint's URL (``None`` when the optional default port was busy)."""
     sock = _listen(endpoint)
     if sock is None:
         yield None
         return
-    scraped = registry(metrics)
+    scraped = registry(metrics, measured)
 
     async def scrape(_: web.Request) -> web.Response:
         return web.Response(
@@ -105,8 +105,7 @@ async def serving(
     try:
         await web.SockSite(runner, sock).start()
         refresher = asyncio.create_task(
-            _refresh(metrics, event_log, consumers, endpoint.backlog_interval),
-            name="metrics-backlog",
+            _refresh(measured, endpoint.backlog_interval), name="metrics-measure"
         )
         host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
         yield f"http://{host}:{sock.getsockname()[1]}{PATH}"
@@ -119,17 +118,12 @@ async def serving(
         sock.close()
 
 
-async def _refresh(
-    metrics: Metrics,
-    event_log: EventLog,
-    consumers: Callable[[], Iterable[Consumer]],
-    interval: float,
-) -> None:
+async def _refresh(measured: Measured, interval: float) -> None:
     while True:
         try:
-            await metrics.refresh_backlog(event_log, consumers())
-        except KawaError as err:  # the log is unreachable for now: the gauge stays as it was
-            log.debug("the consumers' backlog could not be measured: %s", err)
+            await measured.refresh()
+        except KawaError as err:  # the log is unreachable for now: the gauges stay as they were
+            log.debug("the event log could not be measured: %s", err)
         await asyncio.sleep(interval)
 
 

@@ -9,27 +9,23 @@ the series into metric families. Names and labels are Knative's where Knative ha
 Knative's buckets), ``kawa_`` otherwise. Counters carry the ``_total`` suffix that
 ``prometheus_client`` (and OpenMetrics) give every counter.
 
-The backlog gauge (records of a stream a consumer has not taken yet) is refreshed by
-:meth:`Metrics.refresh_backlog`, run every few seconds by :mod:`kawa.observability.endpoint`
-rather than in the scrape (JetStream's last sequence is a network round trip).
+Gauges measured from kawa's state (backlog, oldest undelivered age, log size, a Revision's
+instances) are :mod:`kawa.observability.measured`'s.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
-    GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
 
 from kawa.dispatch import stats
-from kawa.dispatch.consumer import Consumer
-from kawa.eventlog.base import EventLog
 
 BUCKETS_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
                      5000.0, 10000.0)  # fmt: skip
@@ -45,6 +41,8 @@ DISPATCH_NAMES: Final = {
     "trigger": ("mt_broker_filter_event", ("broker_name", "trigger_name")),
     "subscription": ("inmemorychannel_dispatcher_event", ("channel_name", "subscriber_uid")),
 }
+REVISION_LABELS: Final = ("namespace_name", "service_name", "configuration_name", "revision_name")
+"""Knative Serving's labels of a Revision's metrics."""
 CONSUMER_LABELS: Final = ("kind", "namespace_name", "parent_name", "name")
 """Labels of kawa's own per-consumer metrics: ``trigger`` or ``subscription``, the
 namespace, the broker or channel, the trigger's name or the subscriber's uid."""
@@ -118,7 +116,8 @@ class Metrics:
     def __init__(self) -> None:
         self._ingress: dict[tuple[str, str, str, str, int], Latencies] = {}
         self._consumers: dict[tuple[str, str, str, str], ConsumerMetrics] = {}
-        self._backlog: dict[tuple[str, str, str, str], int] = {}
+        self._requests: dict[tuple[str, str, str, str, int], Latencies] = {}
+        self._writes: dict[tuple[str, str, str], int] = {}
 
     # -- stats.Reporter ------------------------------------------------------------------
 
@@ -138,21 +137,20 @@ class Metrics:
             series = self._consumers[key] = ConsumerMetrics()
         return series
 
-    # -- the backlog gauge ---------------------------------------------------------------
+    def revision_request(
+        self, namespace: str, revision: str, owners: tuple[str, str], status: int, seconds: float
+    ) -> None:
+        key = (namespace, revision, *owners, status)
+        series = self._requests.get(key)
+        if series is None:
+            series = self._requests[key] = Latencies()
+        series.observe(seconds * 1000.0)
 
-    async def refresh_backlog(self, event_log: EventLog, consumers: Iterable[Consumer]) -> None:
-        """Measure every running consumer's backlog: the stream's last seq minus the seq of
-        the last record the consumer took (one ``last_seq`` per stream)."""
-        last: dict[str, int] = {}
-        backlog: dict[tuple[str, str, str, str], int] = {}
-        for consumer in consumers:
-            target = consumer.target
-            if consumer.stream not in last:
-                last[consumer.stream] = await event_log.last_seq(consumer.stream)
-            name = target.uid if target.kind == "subscription" else target.name
-            key = (target.kind, target.namespace, target.parent, name)
-            backlog[key] = max(0, last[consumer.stream] - consumer.fetched)
-        self._backlog = backlog
+    # -- the resource store's writes (kawa.observability.store_writes) ---------------------
+
+    def store_write(self, resource: str, verb: str, subresource: str) -> None:
+        key = (resource, verb, subresource)
+        self._writes[key] = self._writes.get(key, 0) + 1
 
     # -- prometheus_client's Collector ---------------------------------------------------
 
@@ -160,6 +158,15 @@ class Metrics:
         yield from self._ingress_families()
         yield from self._dispatch_families()
         yield from self._consumer_families()
+        yield from self._serving_families()
+        writes = CounterMetricFamily(
+            "kawa_store_writes",
+            "Writes to the resource store (API, controllers, kubelet) by resource and verb",
+            labels=["resource", "verb", "subresource"],
+        )
+        for key, count in self._writes.items():
+            writes.add_metric(key, count)
+        yield writes
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -221,11 +228,20 @@ class Metrics:
             for key, consumer in self._consumers.items():
                 family.add_metric(key, getattr(consumer, field))
             yield family
-        backlog = GaugeMetricFamily(
-            "kawa_consumer_backlog",
-            "Records of the stream a consumer has not taken yet (refreshed periodically)",
-            labels=CONSUMER_LABELS,
+
+    def _serving_families(self) -> Iterator[Metric]:
+        labels = [*REVISION_LABELS, "response_code", "response_code_class"]
+        count = CounterMetricFamily(
+            "activator_request_count", "Requests routed to a Revision", labels=labels
         )
-        for key, value in self._backlog.items():
-            backlog.add_metric(key, value)
-        yield backlog
+        latency = HistogramMetricFamily(
+            "activator_request_latencies",
+            "Milliseconds a Revision's request took (waiting for an instance included)",
+            labels=labels,
+        )
+        for (namespace, revision, configuration, service, status), series in self._requests.items():
+            values = [namespace, service, configuration, revision, *_code(status)]
+            count.add_metric(values, series.count)
+            latency.add_metric(values, series.cumulative(), series.sum)
+        yield count
+        yield latency

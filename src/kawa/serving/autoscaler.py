@@ -139,6 +139,8 @@ class RevisionScaler:
         self._started = False
         self._image_problem: str | None = None
         self._check_image()
+        self.desired: int | None = None
+        """The last decided scale (``None``: another process decides; for metrics)."""
 
     @property
     def settings(self) -> autoscaling.ScalingSettings:
@@ -148,6 +150,15 @@ class RevisionScaler:
     def timeout(self) -> float:
         """The Revision's request timeout in seconds."""
         return _timeout(self._revision)
+
+    @property
+    def owners(self) -> tuple[str, str]:
+        """The Revision's Configuration and Service names ("" when it has none)."""
+        labels = self._revision.get("metadata", {}).get("labels") or {}
+        return (
+            str(labels.get("serving.knative.dev/configuration", "")),
+            str(labels.get("serving.knative.dev/service", "")),
+        )
 
     def current(self) -> list[str]:
         """Pods counted as the Revision's scale (not being drained)."""
@@ -236,6 +247,7 @@ class RevisionScaler:
         scaling = self._scaling
         local = self.throttler.take_sample(now)
         if not scaling.deciding:
+            self.desired = None
             self._samples.clear()
             await self._report(local)
             return
@@ -271,6 +283,7 @@ class RevisionScaler:
             desired = max(desired, 1)
         if desired < current and scaling.holding(now, settings.stable_window):
             desired = current
+        self.desired = desired
         await self.scale_to(desired)
 
     async def _report(self, local: float) -> None:

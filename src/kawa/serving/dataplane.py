@@ -47,6 +47,7 @@ from aiohttp.typedefs import Middleware
 from kawa import images
 from kawa.apis import core, serving
 from kawa.apis.serving import autoscaling
+from kawa.dispatch import stats
 from kawa.reconciler.informer import inform
 from kawa.serving import concurrency, podnet, router
 from kawa.serving import revision_pods as pods
@@ -87,8 +88,10 @@ class ServingDataPlane:
         bus: concurrency.Bus | None = None,
         identity: str = "",
         pods: podnet.Directory | None = None,
+        reporter: stats.Reporter = stats.NO_REPORTER,
     ) -> None:
         self._store = store
+        self._reporter = reporter
         self._pods = pods
         """Where Pods on other nodes are reached (None: every Pod is this node's)."""
         self._clock = clock or time.monotonic
@@ -115,6 +118,10 @@ class ServingDataPlane:
     def scaler(self, namespace: str, revision: str) -> RevisionScaler | None:
         found = self._scalers.get((namespace, revision))
         return None if found is None else found[0]
+
+    def scalers(self) -> list[RevisionScaler]:
+        """Every Revision's scaler (metrics read their instances and requests)."""
+        return [scaler for scaler, _ in self._scalers.values()]
 
     async def run(self) -> None:
         if self._bus is not None:
@@ -220,9 +227,17 @@ class ServingDataPlane:
         found = self._scalers.get((namespace, revision))
         if found is None:
             return _text(503, f"revision {namespace}/{revision} is not available", retry=True)
+        start = time.perf_counter()
         try:
             async with bodies.read(request, request.client_max_size) as body:
-                return await self._forward(client, request, namespace, revision, found, tail, body)
+                response = await self._forward(
+                    client, request, namespace, revision, found, tail, body
+                )
+                self._reporter.revision_request(
+                    namespace, revision, found[0].owners, response.status,
+                    time.perf_counter() - start,
+                )  # fmt: skip
+                return response
         except bodies.BodyError as err:
             response = _text(err.status, str(err))
             response.headers.update(err.headers)
