@@ -64,10 +64,7 @@ def _step(step: Mapping[str, Any]) -> list[str]:
         lines = [f"trigger {trigger}: not matched"]
         rejection = step.get("rejection")
         if isinstance(rejection, Mapping):
-            lines += rejection_lines(rejection)
-            error = (rejection.get("cesql") or {}).get("error")
-            if isinstance(error, Mapping):
-                lines.append(f"CESQL {error.get('kind')} error: {error.get('message')}")
+            lines += rejection_lines(rejection)  # for CESQL: the part, its error, the values
         if step.get("note"):
             lines.append(str(step["note"]))
         return lines
