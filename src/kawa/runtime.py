@@ -71,6 +71,7 @@ from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
+from kawa.observability import trace as broker_trace
 from kawa.observability import tracing
 from kawa.observability import why as broker_why
 from kawa.observability.measured import Measured
@@ -272,6 +273,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 ),
                 reporter=reporter,
                 tracer=tracer,
+                identity=identity,
             )
             channels = ChannelDataPlane(
                 store,
@@ -331,6 +333,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
             why = broker_why.Why(store, max_ttl=config.max_broker_ttl)
             api.add_subresource(BROKER.plural, broker_why.SUBRESOURCE, why.serve)
+            trace = broker_trace.Trace(store, event_log)
+            api.add_subresource(BROKER.plural, broker_trace.SUBRESOURCE, trace.serve)
             api.install(app)
             Console(store, event_log).install(app)
             if config.worker is not None:

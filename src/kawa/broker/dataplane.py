@@ -14,8 +14,9 @@ watch them through informers) and keeps:
 The delivery budget and the log's :class:`kawa.dispatch.running.Trimmer` come from
 :mod:`kawa.runtime` (shared with the channel data plane); a plane made without them makes
 and runs its own. With ``max_delivery_lag`` it measures how long each broker's events wait
-for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`).
-Run by :mod:`kawa.runtime`.
+for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`). A broker keeps
+the lineage of its events unless annotated ``kawa.dev/lineage: "off"``
+(:mod:`kawa.dispatch.lineage`). Run by :mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +45,8 @@ from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
 from kawa.dispatch.envelope import sender_id
+from kawa.dispatch.lineage import Lineage, lineage_stream
+from kawa.dispatch.lineage import enabled as lineage_enabled
 from kawa.dispatch.running import Consumers, Gate, Trimmer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
@@ -61,6 +65,7 @@ class BrokerEntry:
     uid: str
     stream: str
     delivery: DeliverySpec | None
+    lineage: bool = True
 
 
 def broker_stream(broker_uid: str) -> str:
@@ -76,6 +81,15 @@ def trigger_cursor(trigger_uid: str, stream: str) -> str:
     stream, so a cursor never applies to the wrong one.
     """
     return f"trigger:{trigger_uid}@{stream}"
+
+
+def filter_spec(trigger: Obj) -> str:
+    """A trigger's filters as one canonical string (a change restarts its consumer; lineage
+    keeps a digest of it with each decision)."""
+    spec = trigger.get("spec") or {}
+    return orjson.dumps(
+        [spec.get("filter"), spec.get("filters")], option=orjson.OPT_SORT_KEYS
+    ).decode()
 
 
 def _is_ready(obj: Obj) -> bool:
@@ -122,8 +136,11 @@ class BrokerDataPlane:
         ordered_gate: Gate | None = None,
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
+        identity: str = "kawa",
     ) -> None:
         self._store = store
+        self.lineage = Lineage(event_log, identity)
+        """The lineage of the brokers' events (noted by this process, :meth:`run` appends it)."""
         self._reporter = reporter
         self._tracer = tracer
         self._log = event_log
@@ -174,13 +191,17 @@ class BrokerDataPlane:
         headers: Mapping[str, str] | None,
         *,
         dedupe: bool,
+        reply_of: str = "",
     ) -> None:
         entry = self._brokers.get((namespace, name))
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
         payloads = [envelope.on_ingress(event, headers, self._max_ttl) for event in events]
         ids = [sender_id(event) for event in events] if dedupe else None
-        await self.trimmer.append(entry.stream, payloads, ids)
+        at = time.time()  # the request's time: the log's commit wakes consumers first
+        seqs = await self.trimmer.append(entry.stream, payloads, ids)
+        if entry.lineage:
+            self.lineage.stream(entry.stream).accepted(seqs, at, reply_of)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         """Seconds the ingress asks senders to wait (429) because the broker's events wait
@@ -214,6 +235,7 @@ class BrokerDataPlane:
                 tg.create_task(self._watch(TRIGGERS, self._on_trigger, triggers_listed))
                 await triggers_listed.wait()
                 self.ready.set()
+                tg.create_task(self.lineage.run(), name="broker-lineage")
                 if self._own_trimmer:
                     tg.create_task(self.trimmer.run(), name="event-log-trimmer")
                 if self._lag is not None:
@@ -245,7 +267,10 @@ class BrokerDataPlane:
             if old is not None and old.uid != meta["uid"]:
                 await self._drop_stream(old.stream)
             self._brokers[key] = BrokerEntry(
-                meta["uid"], broker_stream(meta["uid"]), broker.spec.delivery
+                meta["uid"],
+                broker_stream(meta["uid"]),
+                broker.spec.delivery,
+                lineage_enabled(meta.get("annotations")),
             )
         for trigger_key, trigger in list(self._triggers.items()):
             if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:
@@ -286,7 +311,6 @@ class BrokerDataPlane:
         delivery = trigger.spec.delivery or broker.delivery
         if delivery is None:
             delivery = BROKER_DEFAULT_DELIVERY
-        spec = obj.get("spec", {})
         return Target(
             kind="trigger",
             namespace=trigger.namespace,
@@ -300,10 +324,9 @@ class BrokerDataPlane:
             policy=policy_from_delivery(delivery),
             format=delivery.format or "binary",
             filter=compile_trigger(trigger),
-            filter_spec=orjson.dumps(
-                [spec.get("filter"), spec.get("filters")], option=orjson.OPT_SORT_KEYS
-            ).decode(),
+            filter_spec=filter_spec(obj),
             ordered=trigger.ordered,
+            lineage=broker.lineage,
             ready_since=_ready_since(obj),
         )
 
@@ -328,7 +351,10 @@ class BrokerDataPlane:
             # continue the trace of the event it answers.
             reply = ttl.carry(reply, original)
             carried = tracing.trace_context(headers)
-            await self._append(target.namespace, broker_name, [reply], carried, dedupe=False)
+            of = f"{target.name}/{original.id}"
+            await self._append(
+                target.namespace, broker_name, [reply], carried, dedupe=False, reply_of=of
+            )
 
         consumer = Consumer(
             target,
@@ -340,6 +366,13 @@ class BrokerDataPlane:
             max_in_flight=self._max_in_flight,
             reporter=self._reporter,
             tracer=self._tracer,
+            lineage=(
+                self.lineage.stream(target.stream).trigger(
+                    target.name, target.uid, target.filter_spec
+                )
+                if target.lineage
+                else None
+            ),
         )
         await self._consumers.start(key, consumer, self._task_group)
 
@@ -351,3 +384,5 @@ class BrokerDataPlane:
         (in that order: a stopping consumer saves its cursor last)."""
         await self._consumers.stop_where(lambda _, consumer: consumer.stream == stream)
         await self._log.delete_stream(stream)
+        self.lineage.forget(stream)
+        await self._log.delete_stream(lineage_stream(stream))

@@ -1,8 +1,8 @@
 """The ``kawa`` command.
 
 ``kawa up`` runs everything in the foreground; ``apply``, ``get``, ``describe``, ``delete``,
-``send --broker`` and ``why`` talk to its API over verified TLS (found through ``--data-dir``'s
-``server.json`` or ``--server URL``, see :mod:`kawa.cli.target`);
+``send --broker``, ``why`` and ``trace`` talk to its API over verified TLS (found through
+``--data-dir``'s ``server.json`` or ``--server URL``, see :mod:`kawa.cli.target`);
 ``event-display`` runs the built-in event printer; ``demo`` is the Quickstart. Every failure
 is a one-line (or one-line-per-field) message and a non-zero exit code, never a traceback.
 """
@@ -20,6 +20,7 @@ from kawa.apiserver import access
 from kawa.cli import answers, migrate, resources, target, workers
 from kawa.cli import console as console_cmd
 from kawa.cli import send as send_cmd
+from kawa.cli import trace as trace_cmd
 from kawa.cli import why as why_cmd
 from kawa.cli.cesql import cesql
 from kawa.cli.client import (
@@ -309,6 +310,35 @@ def why(
         click.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     else:
         click.echo(why_cmd.render(answer, client.where("POST", path)))
+
+
+@main.command()
+@click.option("--broker", required=True, metavar="NAME", help="The broker (in -n NAMESPACE).")
+@_namespace_option
+@click.option("--id", "event_id", required=True, metavar="ID", help="The event's id.")
+@click.option("--source", metavar="S", help="The event's source (when ids repeat).")
+@click.option("-o", "--output", type=click.Choice(["json"]), help="Print kawa's answer as JSON.")
+@_data_dir_option
+@_server_option
+@_ca_option
+def trace(
+    broker: str,
+    namespace: str,
+    event_id: str,
+    source: str | None,
+    output: str | None,
+    data_dir: Path,
+    server: str | None,
+    certificate_authority: Path | None,
+) -> None:
+    """What happened to an event a broker kept: accepted, each trigger's decision, attempts."""
+    client = _client(server, data_dir, certificate_authority)
+    path = trace_cmd.path(namespace, broker, event_id, source)
+    answer = client.checked("GET", path)
+    if output == "json":
+        click.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(trace_cmd.render(answer, client.where("GET", path)))
 
 
 @main.command()

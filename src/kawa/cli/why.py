@@ -104,6 +104,14 @@ def _why(trigger: Mapping[str, Any]) -> tuple[str, list[str]]:
     return _line(rejection), extra
 
 
+def rejection_lines(rejection: Mapping[str, Any]) -> list[str]:
+    """A rejection as lines: its path and reason, then each alternative indented (for
+    ``kawa trace``)."""
+    out = [_line(rejection)]
+    _alternatives(rejection, out, 2)
+    return out
+
+
 def _line(rejection: Mapping[str, Any]) -> str:
     return f"{rejection.get('path')}: {rejection.get('reason')}"
 

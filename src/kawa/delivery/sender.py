@@ -100,6 +100,18 @@ class DeliveryResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a delivery, for the lineage record (:mod:`kawa.dispatch.lineage`):
+    when it started (unix time), the answer's status (``None``: none), how long it took
+    (seconds) and what went wrong (``None``: it succeeded)."""
+
+    at: float
+    status: int | None
+    seconds: float
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Outcome:
     """One attempt: ``ok``, or a failure that is ``retryable`` (or not)."""
 
@@ -191,6 +203,7 @@ class Dispatcher:
         headers: Headers | None = None,
         namespace: str | None = None,
         span: tracing.Span | None = None,
+        trail: list[Attempt] | None = None,
     ) -> DeliveryResult:
         """Deliver ``event`` to the subscriber at ``url``, retrying per ``policy``.
 
@@ -198,10 +211,11 @@ class Dispatcher:
         forwarded ones are passed on); ``namespace`` goes out as ``Kn-Namespace``; ``format``
         is the delivery's ``format`` (``json`` = structured mode; ``binary`` or ``None`` =
         binary mode). With a ``span`` (tracing on) each attempt is a child span of it, whose
-        context the subscriber gets as ``traceparent``.
+        context the subscriber gets as ``traceparent``. With a ``trail`` (lineage on) each
+        attempt is appended to it.
         """
         extra = delivery_headers.subscriber_headers(headers, namespace)
-        return await self._deliver(event, url, policy, format, extra, True, span)
+        return await self._deliver(event, url, policy, format, extra, True, span, trail)
 
     async def dead_letter(
         self,
@@ -215,13 +229,14 @@ class Dispatcher:
         headers: Headers | None = None,
         namespace: str | None = None,
         span: tracing.Span | None = None,
+        trail: list[Attempt] | None = None,
     ) -> DeliveryResult:
         """Send the original ``event`` to the dead-letter sink after ``result`` failed.
 
         The event gets ``knativeerrordest`` (``failed_url``), ``knativeerrorcode`` and
         ``knativeerrordata``; it is delivered with the same ``policy``. A reply is not asked
         for, and any 2xx completes it. Attempts are child spans of ``span``, as in
-        :meth:`send`.
+        :meth:`send`, and so is ``trail``.
         """
         extensions = delivery_headers.error_extensions(
             failed_url, result.error_code, result.error_data
@@ -230,7 +245,7 @@ class Dispatcher:
         changes.update(extensions)
         dead = event.with_attributes(changes)
         extra = delivery_headers.dead_letter_headers(headers, namespace)
-        return await self._deliver(dead, dls_url, policy, format, extra, False, span)
+        return await self._deliver(dead, dls_url, policy, format, extra, False, span, trail)
 
     async def _deliver(
         self,
@@ -241,6 +256,7 @@ class Dispatcher:
         extra: dict[str, str],
         expect_reply: bool,
         span: tracing.Span | None,
+        trail: list[Attempt] | None = None,
     ) -> DeliveryResult:
         client = self._client
         if client is None:
@@ -259,10 +275,15 @@ class Dispatcher:
         n = 0
         while True:
             n += 1
+            if trail is not None:
+                at, began = time.time(), time.perf_counter()
             if span is None:
                 outcome = await self._attempt(client, request)
             else:
                 outcome = await self._traced_attempt(client, request, span, n, url, extra, body)
+            if trail is not None:
+                seconds = time.perf_counter() - began
+                trail.append(Attempt(at, outcome.status, seconds, outcome.error))
             if outcome.ok:
                 return DeliveryResult(True, outcome.status, n, outcome.reply, outcome.body)
             if not outcome.retryable or n >= attempts:

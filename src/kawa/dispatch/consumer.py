@@ -21,7 +21,9 @@ channel sends it to the subscription's reply). Delivers through
 :class:`kawa.delivery.sender.Dispatcher`. What becomes of each event goes to the
 :class:`~kawa.dispatch.stats.ConsumerReport` of the consumer (metrics; none by default), and
 with tracing on each filter evaluation, delivery, reply and dead letter is a span
-(:mod:`kawa.dispatch.spans`).
+(:mod:`kawa.dispatch.spans`); with lineage on (a trigger of a broker that keeps it), each
+decision, attempt, outcome and reply is noted in the broker's lineage
+(:mod:`kawa.dispatch.lineage`).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import tracing
 from kawa.delivery.policy import RetryPolicy
-from kawa.delivery.sender import DeliveryResult, Dispatcher
+from kawa.delivery.sender import Attempt, DeliveryResult, Dispatcher
 from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
+from kawa.dispatch.lineage import TriggerLineage
 from kawa.dispatch.spans import ConsumerSpans, ended, note, note_result
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
@@ -109,6 +112,8 @@ class Target:
     filter_spec: str = ""
     ordered: bool = False
     reply_uri: str | None = None
+    lineage: bool = False
+    """Whether the consumer notes the lineage of its events (the broker keeps it)."""
     ready_since: float | None = field(default=None, compare=False)
     """When the trigger or subscriber became Ready (unix time): a new consumer delivers the
     events appended since then, even those that arrived before it started."""
@@ -155,8 +160,10 @@ class Consumer:
         batch: int = 256,
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
+        lineage: TriggerLineage | None = None,
     ) -> None:
         self.target = target
+        self._lineage = lineage
         self.stats = ConsumerStats()
         name = target.uid if target.kind == "subscription" else target.name
         self._report = reporter.consumer(target.kind, target.namespace, target.parent, name)
@@ -300,6 +307,8 @@ class Consumer:
             passed = self._spans.filter(event, headers, self.target.filter)
         else:
             passed = self.target.filter(event)
+        if self._lineage is not None:
+            self._lineage.decided(record.seq, passed)
         if not passed:
             self.stats.filtered_out += 1
             self._report.filtered_out()
@@ -372,6 +381,8 @@ class Consumer:
         target = self.target
         structured = headers.pop(envelope.STRUCTURED_KEY, None) is not None
         format: DeliveryFormat = target.format or ("json" if structured else "binary")
+        lineage = self._lineage
+        trail: list[Attempt] | None = None if lineage is None else []
         start = time.perf_counter()
         try:
             result = await self._dispatcher.send(
@@ -382,6 +393,7 @@ class Consumer:
                 headers=headers,
                 namespace=target.namespace,
                 span=span,
+                trail=trail,
             )
         except asyncio.CancelledError:
             raise
@@ -390,6 +402,8 @@ class Consumer:
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
         # the delivery's wall time, every attempt and the waits between them included
         self._report.dispatched(result.status, time.perf_counter() - start, result.attempts)
+        if lineage is not None and trail is not None:
+            lineage.attempts(seq, "delivery", target.subscriber_uri, trail)
         if span is not None:
             note_result(span, result)
         failed_url = target.subscriber_uri
@@ -400,6 +414,8 @@ class Consumer:
                 failed = await self._reply(seq, result, event, headers, span)
             if failed is None:
                 note(span, "delivered")
+                if lineage is not None:
+                    lineage.outcome(seq, "delivered")
                 return True
             result, failed_url = failed
             if span is not None:
@@ -407,6 +423,7 @@ class Consumer:
         self.stats.last_error = result.error or f"status {result.status}"
         if target.dead_letter_uri:
             dls_span = None if span is None else ConsumerSpans.dead_letter(span, result)
+            dls_trail: list[Attempt] | None = None if lineage is None else []
             try:
                 dls = await self._dispatcher.dead_letter(
                     self._prepare(event),
@@ -418,6 +435,7 @@ class Consumer:
                     headers=headers,
                     namespace=target.namespace,
                     span=dls_span,
+                    trail=dls_trail,
                 )
             except asyncio.CancelledError:
                 if dls_span is not None:
@@ -429,6 +447,9 @@ class Consumer:
             if dls_span is not None:
                 note_result(dls_span, dls)
                 dls_span.end()
+            if lineage is not None and dls_trail is not None:
+                lineage.attempts(seq, "dead-letter", target.dead_letter_uri, dls_trail)
+                lineage.outcome(seq, "dead-lettered" if dls.ok else "kept", self.stats.last_error)
             if dls.ok:
                 self.stats.dead_lettered += 1
                 self._report.dead_lettered()
@@ -456,6 +477,8 @@ class Consumer:
         self.stats.dropped += 1
         self._report.dropped()
         note(span, "dropped")
+        if lineage is not None:
+            lineage.outcome(seq, "dropped", self.stats.last_error)
         return True
 
     async def _reply(
@@ -492,6 +515,8 @@ class Consumer:
             await self._publish_reply(result.reply, event, headers, span)
             self.stats.replies += 1
             self._report.replied()
+            if self._lineage is not None:
+                self._lineage.reply(seq, result.reply.id)
             return None
         except asyncio.CancelledError:
             raise
@@ -500,6 +525,8 @@ class Consumer:
             log.info("%s: reply dropped: %s", label, err)
             self.stats.dropped += 1
             self._report.dropped()
+            if self._lineage is not None:
+                self._lineage.reply(seq, result.reply.id, str(err))
             return None
         except ReplyFailed as err:
             return err.result, err.url

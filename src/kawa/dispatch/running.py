@@ -167,12 +167,12 @@ class Trimmer:
 
     async def append(
         self, stream: str, payloads: list[bytes], ids: list[str] | None = None
-    ) -> None:
+    ) -> list[int]:
         """Append to the log (durably, when it returns; ``ids`` as
-        :meth:`kawa.eventlog.base.EventLog.append`); a full log asks for a trim and raises its
-        InsufficientStorageError."""
+        :meth:`kawa.eventlog.base.EventLog.append`) and return the seqs; a full log asks for a
+        trim and raises its InsufficientStorageError."""
         try:
-            await self._log.append(stream, payloads, ids=ids)
+            return await self._log.append(stream, payloads, ids=ids)
         except InsufficientStorageError:
             self.want_room()
             raise

@@ -1,0 +1,120 @@
+"""Benchmark: what lineage costs kawa per event, off and on (docs/observability.md, "What
+happened to my event?").
+
+kawa runs as a child (``python -m kawa up``, SQLite, durability ``full``, no metrics, no
+tracing) with one broker and two triggers: one delivers every event to a subscriber in this
+process, the other's filter rejects every event (so each event has an acceptance, two
+decisions, an attempt and an outcome noted). This process sends ``--events`` binary-mode
+events (``--concurrency`` at a time) and waits until all are delivered. The measure is
+**kawa's CPU seconds per event** (user + system of the child, from ``/proc``), as
+``bench/tracing_overhead.py`` measures tracing, plus the wall rate. Modes, alternated
+``--rounds`` times in one run, a fresh kawa each:
+
+* ``off``: the Broker annotated ``kawa.dev/lineage: "off"``;
+* ``on``: the default (lineage kept).
+
+    PYTHONPATH=src .venv/bin/python -m bench.lineage_overhead [--events 3000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bench.tracing_overhead import API, Sinks, cpu_seconds, free_port, ready, send, start_kawa
+
+MODES = ("off", "on")
+
+
+async def measure(mode: str, sinks: Sinks, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    proc, url = await start_kawa(work, env)
+    try:
+        token = (work / "token").read_text().strip()
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+            annotations = {"kawa.dev/lineage": "off"} if mode == "off" else {}
+            subscriber = {"broker": "default", "subscriber": {"uri": sinks.url}}
+            other = subscriber | {"filters": [{"exact": {"type": "not.this"}}]}
+            for plural, kind, name, spec, notes in (
+                ("brokers", "Broker", "default", {}, annotations),
+                ("triggers", "Trigger", "t", subscriber, {}),
+                ("triggers", "Trigger", "other", other, {}),
+            ):
+                obj = {"apiVersion": "eventing.knative.dev/v1", "kind": kind,
+                       "metadata": {"name": name, "annotations": notes}, "spec": spec}  # fmt: skip
+                async with s.post(f"{url}{API}/{plural}", json=obj) as resp:
+                    assert resp.status == 201, await resp.text()
+                await ready(s, f"{url}{API}/{plural}/{name}")
+            await asyncio.sleep(0.5)  # the triggers' consumers start after Ready
+            ingress = f"{url}/brokers/default/default"
+            base = sinks.delivered
+            await send(s, ingress, 0, args.warmup, args.concurrency, False)
+            await sinks.wait_delivered(base + args.warmup)
+            await asyncio.sleep(0.5)
+            cpu, start = cpu_seconds(proc.pid), time.monotonic()
+            await send(s, ingress, args.warmup, args.events, args.concurrency, False)
+            await sinks.wait_delivered(base + args.warmup + args.events)
+            wall = time.monotonic() - start
+            await asyncio.sleep(0.3)  # the last lineage appended (every 200 ms)
+            used = cpu_seconds(proc.pid) - cpu
+            if mode == "on":  # the lineage is there: the last event's trace
+                last = args.warmup + args.events - 1
+                async with s.get(f"{url}{API}/brokers/default/trace?id={last}") as resp:
+                    steps = (await resp.json())["events"][0]["timeline"]
+                    assert {st["what"] for st in steps} >= {"accepted", "filter", "delivered"}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"mode": mode, "cpu_us": used / args.events * 1e6, "rate": args.events / wall}
+
+
+async def main(args: argparse.Namespace) -> None:
+    sinks = Sinks()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", sinks.subscriber)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    sinks.url = f"http://127.0.0.1:{port}"
+    rows: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="kawa-lineage-bench-") as tmp:
+            n = 0
+            for _ in range(args.rounds):
+                for mode in MODES:
+                    n += 1
+                    rows.append(await measure(mode, sinks, Path(tmp) / f"kawa-{n}", args))
+                    print(f"{rows[-1]['mode']:4} {rows[-1]['cpu_us']:8.0f} us CPU/event "
+                          f"{rows[-1]['rate']:8.0f} events/s", flush=True)  # fmt: skip
+    finally:
+        await runner.cleanup()
+    print(f"\n{args.events} events per run, 2 triggers, concurrency {args.concurrency}; medians:")
+    off = statistics.median(r["cpu_us"] for r in rows if r["mode"] == "off")
+    for mode in MODES:
+        cpu = statistics.median(r["cpu_us"] for r in rows if r["mode"] == mode)
+        rate = statistics.median(r["rate"] for r in rows if r["mode"] == mode)
+        print(f"  {mode:4} {cpu:8.0f} us CPU/event ({(cpu / off - 1) * 100:+5.1f}%) "
+              f"{rate:8.0f} events/s")  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="kawa lineage overhead (CPU per event)")
+    parser.add_argument("--events", type=int, default=3000, help="events per measured run")
+    parser.add_argument("--warmup", type=int, default=300, help="events before measuring")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--rounds", type=int, default=3, help="times each mode runs")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
