@@ -208,3 +208,24 @@ def test_exec_and_port_forward_need_create_on_their_subresources(
     allowed = kubectl.run("exec", "-n", NS, pod, "--as=exec-user", "--", "echo", "in")
     assert allowed.code == 0, allowed.explain()
     assert allowed.stdout == "in\n"
+
+
+def test_a_client_gone_ends_its_command(kubectl: Kubectl, pod: str, tmp_path: Path) -> None:
+    out = tmp_path / "exec.out"
+    with out.open("wb") as sink:
+        argv = kubectl.command("exec", "-n", NS, pod, "--", "sh", "-c", "echo $$; exec sleep 60")
+        proc = subprocess.Popen(argv, stdout=sink, stderr=sink)
+    try:
+        pid = int(wait_until(lambda: out.read_text().strip(), 20, "the command's pid"))
+        os.kill(pid, 0)  # running
+    finally:
+        stop(proc)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, 10, "the command killed when kubectl went away")

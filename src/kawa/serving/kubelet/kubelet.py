@@ -16,8 +16,10 @@ once. When cancelled, it stops every container (short grace) before returning.
 A watchdog process (:mod:`.watchdog`) runs beside it: should kawa die, even by SIGKILL, it
 kills every process the containers started (the next run does it too, at startup).
 
-:meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`). Created and
-run by :mod:`kawa.runtime`.
+:meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`),
+:meth:`Kubelet.pod_exec` and :meth:`Kubelet.pod_port_forward` ``exec`` and ``portforward``
+(:mod:`.exec_handler`, through :attr:`Kubelet.streaming`). Created and run by
+:mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
