@@ -331,6 +331,8 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
+            api.add_subresource(core.POD.plural, "exec", kubelet.pod_exec)
+            api.add_subresource(core.POD.plural, "portforward", kubelet.pod_port_forward)
             why = broker_why.Why(store, max_ttl=config.max_broker_ttl)
             api.add_subresource(BROKER.plural, broker_why.SUBRESOURCE, why.serve)
             trace = broker_trace.Trace(store, event_log)

@@ -19,6 +19,8 @@ from kawa.apiserver.reviews import REVIEWS
 
 VERBS: Final = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 READ_VERBS: Final = ["get", "list", "watch"]
+STREAMING: Final = {"exec": "PodExecOptions", "portforward": "PodPortForwardOptions"}
+"""The Pod subresources kubectl opens a stream on (``exec``, ``port-forward``), by kind."""
 
 
 def version() -> dict[str, Any]:
@@ -105,6 +107,8 @@ def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None
                 "kind": "Pod" if sub == "log" else rk.kind,
                 "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
             }
+            if sub in STREAMING:  # Kubernetes lists them so: options kinds, create and get
+                entry.update(kind=STREAMING[sub], verbs=["create", "get"])
             if sub == "scale":  # an autoscaling/v1 Scale, whatever the parent's group
                 entry.update(group="autoscaling", version="v1", kind="Scale")
             listed.append(entry)

@@ -189,8 +189,11 @@ class ApiServer:
 def _attributes(request: web.Request, target: Target) -> Attributes:
     """What a resource request asks, in RBAC's terms."""
     watch = request.query.get("watch") in ("1", "true")
+    verb = reviews.request_verb(request.method, target.name, watch)
+    if target.subresource in discovery.STREAMING:
+        verb = "create"  # a WebSocket opens with a GET: Kubernetes asks for create
     return Attributes(
-        verb=reviews.request_verb(request.method, target.name, watch),
+        verb=verb,
         api_group=target.group,
         resource=target.kind.plural,
         subresource=target.subresource or "",

@@ -159,7 +159,7 @@ POD: Final = ResourceKind(
             "Readiness Gates", "string", value=pod_status.readiness_gates_cell, priority=1
         ),
     ),
-    subresources=("status", "log"),
+    subresources=("status", "log", "exec", "portforward"),
     selectable_fields=(
         "spec.nodeName",
         "spec.restartPolicy",

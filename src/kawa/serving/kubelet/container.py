@@ -56,6 +56,9 @@ class ContainerRunner:
         self.runs = 0
         self.run_started = 0.0
         self.child: process.Child | None = None
+        self.env: Mapping[str, str] = {}
+        self.cwd: str | None = None
+        """The current run's environment and working directory (``kubectl exec`` uses them)."""
         self.writer = LogWriter(log_directory, self.name, max_log_bytes)
         self._pids = pids
         self._clock = clock
@@ -114,6 +117,7 @@ class ContainerRunner:
             self.writer.close()
             raise
         self._pids.add(child.pid)
+        self.env, self.cwd = dict(env), cwd
         self._marker = env.get(watchdog.MARKER, "")
         self.child = child
         self.started_once = True

@@ -16,8 +16,10 @@ once. When cancelled, it stops every container (short grace) before returning.
 A watchdog process (:mod:`.watchdog`) runs beside it: should kawa die, even by SIGKILL, it
 kills every process the containers started (the next run does it too, at startup).
 
-:meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`). Created and
-run by :mod:`kawa.runtime`.
+:meth:`Kubelet.pod_log` serves the ``log`` subresource (:mod:`.log_handler`),
+:meth:`Kubelet.pod_exec` and :meth:`Kubelet.pod_port_forward` ``exec`` and ``portforward``
+(:mod:`.exec_handler`, through :attr:`Kubelet.streaming`). Created and run by
+:mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ from kawa.apis.core import pod_status
 from kawa.errors import NotFoundError
 from kawa.reconciler.informer import inform
 from kawa.serving.kubelet import config as config_mod
-from kawa.serving.kubelet import log_handler, node_status, process, steps
+from kawa.serving.kubelet import exec_handler, log_handler, node_status, process, steps
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.status import TERMINAL
+from kawa.serving.kubelet.streaming import ProcessStreaming, StreamingRuntime, Target
 from kawa.serving.kubelet.worker import PODS, PodWorker
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
@@ -75,6 +78,8 @@ class Kubelet:
         self._stopping: set[asyncio.Task[None]] = set()
         self._terminating: set[tuple[str, str]] = set()
         self._watchdog: process.Watchdog | None = None
+        self.streaming: StreamingRuntime = ProcessStreaming()
+        """How ``kubectl exec`` and ``port-forward`` reach containers (:mod:`.streaming`)."""
 
     # -- run -------------------------------------------------------------------------------
 
@@ -284,6 +289,26 @@ class Kubelet:
         """The runner of that container, if this kubelet runs its Pod (for :mod:`.log_handler`)."""
         worker = self.workers.get((namespace, name))
         return worker.find(container) if worker is not None and worker.uid == uid else None
+
+    # -- exec and port-forward ----------------------------------------------------------
+
+    async def pod_exec(self, request: web.Request, target: Any) -> web.StreamResponse:
+        """The ``exec`` subresource of a Pod (:mod:`.exec_handler`)."""
+        return await exec_handler.serve_exec(self, request, target)
+
+    async def pod_port_forward(self, request: web.Request, target: Any) -> web.StreamResponse:
+        """The ``portforward`` subresource of a Pod (:mod:`.exec_handler`)."""
+        return await exec_handler.serve_port_forward(self, request, target)
+
+    def streaming_target(
+        self, namespace: str, name: str, uid: str, container: str
+    ) -> Target | None:
+        """That container, if it runs here now (for :mod:`.exec_handler`)."""
+        worker = self.workers.get((namespace, name))
+        runner = self.container_runner(namespace, name, uid, container)
+        if worker is None or runner is None or not runner.running or runner.child is None:
+            return None
+        return Target(namespace, name, uid, container, worker.pod_ip, runner.env, runner.cwd)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
