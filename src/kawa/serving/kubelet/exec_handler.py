@@ -29,7 +29,7 @@ from aiohttp import WSMsgType, web
 from kawa.apis import core
 from kawa.errors import ValidationError
 from kawa.serving.kubelet import channels, spdy
-from kawa.serving.kubelet.log_handler import _choose_container, _waiting_reason
+from kawa.serving.kubelet.log_handler import choose_container, waiting_reason
 from kawa.serving.kubelet.streaming import StartError, StreamingRuntime, Target
 from kawa.store.base import ResourceKey, ResourceStore
 
@@ -86,7 +86,7 @@ def _running(
     found = kubelet.streaming_target(namespace, name, uid, container)
     if found is not None:
         return found
-    reason = _waiting_reason(pod, container)
+    reason = waiting_reason(pod, container)
     if reason is not None:
         raise _bad(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
     node = (pod.get("spec") or {}).get("nodeName")
@@ -105,7 +105,7 @@ async def serve_exec(
         raise _bad(f"{request.method} is not allowed on pods/exec")
     pod, namespace, name, uid = await _pod(kubelet, target)
     options = channels.ExecOptions.parse(request.query, request.query.getall("command", []))
-    container = _choose_container(pod, options.container)
+    container = choose_container(pod, options.container)
     where = _running(kubelet, pod, namespace, name, uid, container)
     if not _websocket(request):
         raise _no_spdy("exec")

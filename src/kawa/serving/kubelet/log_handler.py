@@ -140,7 +140,7 @@ def _names(pod: Mapping[str, Any], key: str) -> list[str]:
     return [str(c.get("name")) for c in items or () if isinstance(c, Mapping)]
 
 
-def _choose_container(pod: Mapping[str, Any], wanted: str) -> str:
+def choose_container(pod: Mapping[str, Any], wanted: str) -> str:
     name = str((pod.get("metadata") or {}).get("name"))
     containers, inits = _names(pod, "containers"), _names(pod, "initContainers")
     if not wanted:
@@ -158,7 +158,7 @@ def _choose_container(pod: Mapping[str, Any], wanted: str) -> str:
     return wanted
 
 
-def _waiting_reason(pod: Mapping[str, Any], container: str) -> str | None:
+def waiting_reason(pod: Mapping[str, Any], container: str) -> str | None:
     status = pod.get("status") or {}
     for key in ("containerStatuses", "initContainerStatuses"):
         for entry in status.get(key) or ():
@@ -230,7 +230,7 @@ async def serve(kubelet: PodLogSource, request: web.Request, target: Any) -> web
     name = str(target.name or "")
     pod = await kubelet.store.get(ResourceKey(core.POD.resource, namespace, name))
     query = LogQuery.parse(request.query, now_ns=time.time_ns())
-    container = _choose_container(pod, query.container)
+    container = choose_container(pod, query.container)
     uid = str((pod.get("metadata") or {}).get("uid") or "")
     files = log_files(
         log_dir(kubelet.logs_root, namespace, name, uid), container, previous=query.previous
@@ -238,7 +238,7 @@ async def serve(kubelet: PodLogSource, request: web.Request, target: Any) -> web
     if not any(f.exists() for f in files):
         if query.previous:
             raise _bad(f'previous terminated container "{container}" in pod "{name}" not found')
-        reason = _waiting_reason(pod, container)
+        reason = waiting_reason(pod, container)
         if reason is not None:
             raise _bad(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
     runner = kubelet.container_runner(namespace, name, uid, container)
