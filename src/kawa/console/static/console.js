@@ -45,6 +45,8 @@ function tokenFromFragment() {
   return value;
 }
 
+let session = 0; // counts log-outs: work started before one is dropped
+
 async function api(path, options = {}) {
   const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
   headers.Authorization = "Bearer " + token;
@@ -71,11 +73,14 @@ async function logIn(candidate, fromForm) {
   $("token").value = "";
   $("app").hidden = false;
   $("session").hidden = false;
+  const started = session;
   await refresh();
+  if (session !== started) return; // logged out while the first refresh ran
   refreshTimer = setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
 }
 
 function logOut(message) {
+  session += 1; // what a refresh in flight fetched is not drawn
   stopLive();
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
@@ -240,8 +245,10 @@ function draw(graph, edges) {
 
 async function refresh() {
   if (!token) return;
+  const started = session;
   try {
     const lists = await fetchLists();
+    if (session !== started) return;
     const { graph, edges } = buildGraph(lists);
     nodes = graph;
     draw(graph, edges);
@@ -250,6 +257,7 @@ async function refresh() {
     $("topology-error").textContent = "";
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
+    if (session !== started) return;
     if (err instanceof Unauthorized) return logOut("The token is no longer valid.");
     $("topology-error").textContent = `Cannot read the topology: ${err.message}`;
   }
@@ -410,6 +418,7 @@ async function startLive() {
     }
     if (live === controller) $("live-status").textContent = `The stream of ${broker} ended.`;
   } catch (err) {
+    if (session !== started) return;
     if (err instanceof Unauthorized) return logOut("The token is no longer valid.");
     if (controller.signal.aborted) {
       $("live-status").textContent = "Not watching.";
