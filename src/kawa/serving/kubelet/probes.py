@@ -80,12 +80,21 @@ def declared_port(container: Mapping[str, Any]) -> int:
 def readiness_probe(container: Mapping[str, Any], *, host: str = HOST) -> Probe:
     """The readiness check of a container dict; ``host`` is the Pod's address, where checks
     without a ``host`` of their own connect."""
-    spec = container.get("readinessProbe")
+    probe = probe_of(container, "readinessProbe", host=host)
+    if probe is None:
+        port = declared_port(container)
+        return Probe("tcp" if port else "none", port=port, host=host, explicit=False)
+    return probe
+
+
+def probe_of(container: Mapping[str, Any], field: str, *, host: str = HOST) -> Probe | None:
+    """The container's ``field`` (``readinessProbe``, ``livenessProbe``) as a Probe, None
+    when it has none."""
+    spec = container.get(field)
     if not isinstance(spec, Mapping) or not any(
         isinstance(spec.get(k), Mapping) for k in ("httpGet", "tcpSocket", "exec")
     ):
-        port = declared_port(container)
-        return Probe("tcp" if port else "none", port=port, host=host, explicit=False)
+        return None
     timing = {
         "initial_delay": _num(spec, "initialDelaySeconds", 0.0, 0.0),
         "period": _num(spec, "periodSeconds", 10.0, 0.0) or 1.0,
