@@ -1,4 +1,4 @@
-"""Readiness checks of a running container.
+"""Readiness and liveness checks of a running container.
 
 A container's ``readinessProbe`` (``httpGet``, ``tcpSocket`` or ``exec``) is run as the
 kubelet runs it (HTTP status 200-399, a TCP connect, exit status 0), with its
@@ -15,9 +15,13 @@ import signal
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kawa.serving.kubelet import process
+
+if TYPE_CHECKING:
+    from kawa.serving.kubelet.container import ContainerRunner
+    from kawa.serving.kubelet.worker import PodWorker
 
 HOST = "127.0.0.1"
 
@@ -213,3 +217,34 @@ async def _exec(probe: Probe, env: Mapping[str, str], cwd: str | None) -> tuple[
     if status == 0:
         return True, ""
     return False, f"command {list(probe.command)} exited with {process.exit_code(status)}"
+
+
+async def liveness(
+    worker: PodWorker,
+    runner: ContainerRunner,
+    probe: Probe,
+    env: Mapping[str, str],
+    cwd: str | None,
+) -> None:
+    """Run a container's liveness probe; once it failed ``failureThreshold`` times in a row,
+    stop the run (Events ``Unhealthy``, ``Killing``): the restart policy does the rest."""
+    await asyncio.sleep(probe.initial_delay)
+    failures = 0
+    while True:
+        ok, why = await check(probe, env, cwd)
+        failures = 0 if ok else failures + 1
+        path = worker.field_path(runner)
+        if not ok:
+            message = f"Liveness probe failed: {why}"
+            worker.node.event(worker.pod, "Warning", "Unhealthy", message, field_path=path)
+        if failures >= probe.failure_threshold:
+            worker.node.event(
+                worker.pod,
+                "Normal",
+                "Killing",
+                f"Container {runner.name} failed liveness probe, will be restarted",
+                field_path=path,
+            )
+            await runner.stop(worker.grace)
+            return
+        await asyncio.sleep(probe.period)

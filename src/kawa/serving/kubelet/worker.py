@@ -349,7 +349,9 @@ class PodWorker:
             checks.append(loop.create_task(self._readiness(runner, env, cwd)))
             liveness = probes.probe_of(runner.spec, "livenessProbe", host=self.pod_ip)
             if liveness is not None:
-                checks.append(loop.create_task(self._liveness(runner, liveness, env, cwd)))
+                probe, probe_env = self.in_container(runner, liveness, env)
+                watch = probes.liveness(self, runner, probe, probe_env, cwd)
+                checks.append(loop.create_task(watch))
         try:
             code = await runner.wait_exit()
         finally:
@@ -365,7 +367,7 @@ class PodWorker:
         self, runner: ContainerRunner, env: dict[str, str], cwd: str | None
     ) -> None:
         probe = probes.readiness_probe(runner.spec, host=self.pod_ip)
-        probe, env = self._in_container(runner, probe, env)
+        probe, env = self.in_container(runner, probe, env)
         if probe.kind == "none":
             runner.ready = True
             self.changed()
@@ -428,7 +430,7 @@ class PodWorker:
                     interval = max(interval, _EXEC_POLL_MIN)
             await asyncio.sleep(interval)
 
-    def _in_container(
+    def in_container(
         self, runner: ContainerRunner, probe: probes.Probe, env: dict[str, str]
     ) -> tuple[probes.Probe, dict[str, str]]:
         """An exec probe of a podman container runs through ``podman exec``."""
@@ -436,38 +438,6 @@ class PodWorker:
             return probe, env
         argv = runner.engine.exec_argv(runner.engine_name, probe.command)
         return dataclasses.replace(probe, command=tuple(argv)), env
-
-    async def _liveness(
-        self, runner: ContainerRunner, probe: probes.Probe, env: dict[str, str], cwd: str | None
-    ) -> None:
-        """Restart the container (stop it; the restart policy does the rest) once its
-        liveness probe failed ``failureThreshold`` times in a row."""
-        probe, env = self._in_container(runner, probe, env)
-        await asyncio.sleep(probe.initial_delay)
-        failures = 0
-        while True:
-            ok, why = await probes.check(probe, env, cwd)
-            failures = 0 if ok else failures + 1
-            path = _field_path(runner)
-            if not ok:
-                self.node.event(
-                    self.pod,
-                    "Warning",
-                    "Unhealthy",
-                    f"Liveness probe failed: {why}",
-                    field_path=path,
-                )
-            if failures >= probe.failure_threshold:
-                self.node.event(
-                    self.pod,
-                    "Normal",
-                    "Killing",
-                    f"Container {runner.name} failed liveness probe, will be restarted",
-                    field_path=path,
-                )
-                await runner.stop(self.grace)
-                return
-            await asyncio.sleep(probe.period)
 
     # -- status ------------------------------------------------------------------------
 
