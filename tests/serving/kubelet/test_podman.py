@@ -123,8 +123,11 @@ def container_status(kawa: KawaProcess, name: str) -> dict[str, Any]:
 
 
 def test_the_node_shows_podman(kawa: KawaProcess) -> None:
-    status, node = kawa.request("GET", "/api/v1/nodes/kawa")
-    assert status == 200, node
+    def reported() -> dict[str, Any] | None:
+        status, found = kawa.request("GET", "/api/v1/nodes/kawa")
+        return dict(found) if status == 200 else None
+
+    node = wait_until(reported, 10, "the Node was never reported")
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("podman://")
 
 
