@@ -8,9 +8,13 @@ one CloudEvent to the Service's URL and measures the time to the 202 (the activa
 request while the kubelet starts the process and the readiness check passes). A warm request
 right after is measured too, as a reference.
 
+With ``--runtime podman`` the Service runs a real container instead: an image built here
+(``podman import`` of a rootfs holding Debian's busybox-static, ``httpd`` serving a page on
+``$PORT``), and each round GETs the page (``kawa up --runtime podman``; nothing is pulled).
+
 Prints p50/p99/max over the rounds::
 
-    .venv/bin/python bench/serving_cold_start.py [--rounds 30]
+    .venv/bin/python bench/serving_cold_start.py [--rounds 30] [--runtime podman]
 
 Bounded: every wait has a deadline and the kawa child is stopped at the end, whatever happens.
 """
@@ -26,6 +30,7 @@ import ssl
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -34,6 +39,34 @@ from pathlib import Path
 from typing import Any
 
 IMAGE = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
+PODMAN_IMAGE = "localhost/kawa-bench/httpd:1"
+CONTAINERS_CONF = """[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+"""
+
+
+def build_image(work: Path) -> None:
+    """PODMAN_IMAGE: busybox-static's httpd serving /www on $PORT."""
+    tar, page, conf = work / "rootfs.tar", work / "index.html", work / "containers.conf"
+    page.write_text("hello\n")
+    conf.write_text(CONTAINERS_CONF)
+    with tarfile.open(tar, "w") as archive:
+        archive.add("/bin/busybox", "bin/busybox")
+        for applet in ("sh", "httpd"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            archive.addfile(link)
+        archive.add(page, "www/index.html")
+    command = 'CMD ["sh", "-c", "exec httpd -f -p ${PORT:-8080} -h /www"]'
+    subprocess.run(
+        ["podman", "import", "--change", command, str(tar), PODMAN_IMAGE],
+        env={**os.environ, "CONTAINERS_CONF": str(conf)},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def free_port() -> int:
@@ -43,7 +76,7 @@ def free_port() -> int:
 
 
 class Kawa:
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, runtime: str = "process") -> None:
         self.port = free_port()
         self.data = work / "kawa"
         self.proc = subprocess.Popen(
@@ -58,6 +91,8 @@ class Kawa:
                 str(self.port),
                 "--api-port",
                 str(free_port()),
+                "--runtime",
+                runtime,
             ],
             stdout=subprocess.DEVNULL,
             stderr=(work / "kawa.err").open("wb"),
@@ -102,6 +137,15 @@ def wait(predicate: Any, timeout: float, what: str) -> Any:
         time.sleep(0.02)
 
 
+def get_page(url: str, n: int) -> float:
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"{url}/index.html?n={n}", timeout=60) as resp:
+        resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"httpd answered {resp.status}")
+    return (time.perf_counter() - start) * 1000
+
+
 def post_event(url: str, n: int) -> float:
     request = urllib.request.Request(url, data=b'{"n": %d}' % n, method="POST")
     for name, value in {
@@ -128,16 +172,24 @@ def pct(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--runtime", choices=("process", "podman"), default="process")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kawa-cold-") as tmp:
-        kawa = Kawa(Path(tmp))
+        if args.runtime == "podman":
+            build_image(Path(tmp))
+        kawa = Kawa(Path(tmp), args.runtime)
         try:
-            run(kawa, args.rounds)
+            run(kawa, args.rounds, args.runtime)
         finally:
             kawa.stop()
 
 
-def run(kawa: Kawa, rounds: int) -> None:
+def run(kawa: Kawa, rounds: int, runtime: str = "process") -> None:
+    container: dict[str, Any] = {"image": IMAGE}
+    request = post_event
+    if runtime == "podman":
+        container = {"image": PODMAN_IMAGE, "imagePullPolicy": "IfNotPresent"}
+        request = get_page
     kawa.api(
         "PATCH",
         "/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
@@ -157,7 +209,7 @@ def run(kawa: Kawa, rounds: int) -> None:
             "apiVersion": "serving.knative.dev/v1",
             "kind": "Service",
             "metadata": {"name": "cold"},
-            "spec": {"template": {"spec": {"containers": [{"image": IMAGE}]}}},
+            "spec": {"template": {"spec": {"containers": [container]}}},
         },
     )
 
@@ -185,9 +237,10 @@ def run(kawa: Kawa, rounds: int) -> None:
     for n in range(rounds):
         wait(lambda: pods() == 0, 60, "the Service never returned to zero")
         time.sleep(0.2)  # let the kubelet finish its bookkeeping of the stopped Pod
-        cold.append(post_event(url, n))
-        warm.append(post_event(url, 10_000 + n))
-    print(f"kawa Service cold start, built-in event-display, {rounds} rounds (ms)")
+        cold.append(request(url, n))
+        warm.append(request(url, 10_000 + n))
+    what = "podman container (busybox httpd)" if runtime == "podman" else "built-in event-display"
+    print(f"kawa Service cold start, {what}, {rounds} rounds (ms)")
     print(f"{'':10} {'p50':>8} {'p99':>8} {'max':>8}")
     for name, values in (("cold", cold), ("warm", warm)):
         print(

@@ -22,6 +22,10 @@ from tests import task_leaks
 
 pytest_plugins = ["pytester"]
 
+# The kawa processes tests start run containers as host processes unless a test asks for
+# podman (kawa up --runtime podman): most tests run programs on the host under any image.
+os.environ.setdefault("KAWA_RUNTIME", "process")
+
 settings.register_profile(
     "ci",
     settings.get_profile("default"),

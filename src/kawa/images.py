@@ -153,6 +153,23 @@ class ImageCatalog:
 
 DEFAULT_CATALOG: Final = ImageCatalog()
 
+_containers = [False]
+"""Whether this process' kubelet runs images in a container engine (podman)."""
+
+
+def set_container_engine(available: bool) -> None:
+    """Images the catalog does not map run in containers from now on (``kawa up
+    --runtime podman``, or ``auto`` with podman present); see :func:`runs_in_container`."""
+    _containers[0] = available
+
+
+def runs_in_container(catalog: ImageCatalog, container: Mapping[str, Any]) -> bool:
+    """Whether ``container`` runs from its image in the container engine: there is one and
+    the catalog does not map the image (kawa's built-in programs, shell images and the
+    user's entries keep running on the host)."""
+    return _containers[0] and catalog.rule(str(container.get("image") or "")) is None
+
+
 _SHELL_RULE: Final = ImageRule("host", cmd=("sh",))
 
 
@@ -244,6 +261,8 @@ def resolve_command(catalog: ImageCatalog, container: Mapping[str, Any]) -> list
     image = str(container.get("image") or "")
     command = _str_list(container, "command")
     args = _str_list(container, "args")
+    if runs_in_container(catalog, container):
+        return command + args  # the image's entrypoint and cmd fill in what is missing
     rule = catalog.rule(image)
     argv: list[str]
     if rule is None:

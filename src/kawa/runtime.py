@@ -81,7 +81,7 @@ from kawa.reconciler import resolver
 from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
-from kawa.serving.kubelet import Kubelet
+from kawa.serving.kubelet import Kubelet, runtime_choice
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
 from kawa.sources.sinkbinding import bind_on_create
@@ -197,6 +197,9 @@ class Config:
     tracing: tracing.TracingConfig | None = None
     """Where to export spans (``OTEL_*`` variables, :mod:`kawa.observability.tracing`; None:
     no tracing)."""
+    runtime: str = "process"
+    """The kubelet's container runtime (``kawa up --runtime``: ``auto``, ``process`` or
+    ``podman``; :mod:`kawa.serving.kubelet.runtime_choice`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,11 +326,13 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             app.add_routes(channel_in.routes())
             app.add_routes(serving.routes())
             app.add_routes(services.routes())
+            podman = await asyncio.to_thread(runtime_choice.choose, config.runtime, config.data_dir)
             kubelet = Kubelet(
                 store,
                 config.data_dir,
                 node_name=config.node_name,
                 address=config.advertise_address,
+                podman=podman,
             )
             api = ApiServer(store)
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)

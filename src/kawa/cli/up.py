@@ -30,6 +30,7 @@ from kawa.observability.endpoint import DEFAULT_PORT as METRICS_PORT
 from kawa.observability.endpoint import MetricsEndpoint
 from kawa.observability.tracing import from_environ as tracing_from_environ
 from kawa.runtime import DEFAULT_API_PORT, DEFAULT_PORT, Config, Running, serve
+from kawa.serving.kubelet import runtime_choice
 from kawa.transport import server as http_server
 
 
@@ -211,6 +212,16 @@ from kawa.transport import server as http_server
     help="Address the metrics endpoint binds (keep it on loopback unless a scraper needs it).",
 )
 @click.option(
+    "--runtime",
+    type=click.Choice(runtime_choice.MODES),
+    default="auto",
+    show_default=True,
+    envvar="KAWA_RUNTIME",
+    help="How the kubelet runs containers: podman (real images in containers; the images "
+    "kawa builds in still run as processes), process (host processes), or auto (podman when "
+    "it is installed and works, else processes). See docs/pods.md.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -245,6 +256,7 @@ def up(
     worker_index: int | None,
     metrics_port: int | None,
     metrics_host: str,
+    runtime: str,
     log_level: str,
     nats: NatsOptions | None,
 ) -> None:
@@ -301,11 +313,14 @@ def up(
         node_monitor_grace_period=node_monitor_grace_period,
         metrics=metrics,
         tracing=tracing_from_environ(os.environ),
+        runtime=runtime,
     )
     try:
         run_async(serve(config, on_ready=_announce if worker_index is None else None))
     except OSError as err:
         raise startup_error(err, host, port) from None
+    except runtime_choice.RuntimeUnavailable as err:
+        raise click.ClickException(str(err)) from None
 
 
 def metrics_endpoint(host: str, port: int | None, worker: int | None) -> MetricsEndpoint | None:

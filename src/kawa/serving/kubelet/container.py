@@ -23,6 +23,7 @@ from kawa.apis.conditions import Clock, format_time
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import process, steps, watchdog
 from kawa.serving.kubelet.logs import LogWriter
+from kawa.serving.kubelet.podman import Podman
 
 DRAIN_TIMEOUT = 1.0
 """How long output is still read after a process ended (its pipes closed by then)."""
@@ -65,6 +66,9 @@ class ContainerRunner:
         self._drained: list[asyncio.Future[None]] = []
         self._finished = True
         self._marker = ""
+        self.engine: Podman | None = None
+        """podman when the current run is a container (``engine_name`` names it)."""
+        self.engine_name = ""
 
     # -- status ------------------------------------------------------------------------
 
@@ -73,7 +77,9 @@ class ContainerRunner:
         entry: dict[str, Any] = {
             "name": self.name,
             "image": self.image,
-            "imageID": f"kawa://{images.normalize_image(self.image)}" if self.started_once else "",
+            "imageID": f"{'podman' if self.engine else 'kawa'}://{images.normalize_image(self.image)}"
+            if self.started_once
+            else "",
             "ready": self.ready,
             "restartCount": self.restart_count,
             "started": "running" in self.state,
@@ -105,8 +111,17 @@ class ContainerRunner:
 
     # -- one run -----------------------------------------------------------------------
 
-    def start(self, argv: Sequence[str], env: Mapping[str, str], cwd: str | None) -> None:
-        """Start a run; OSError when the process cannot be started."""
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str | None,
+        *,
+        engine: Podman | None = None,
+        name: str = "",
+    ) -> None:
+        """Start a run; OSError when the process cannot be started. With ``engine``, ``argv``
+        is its ``podman run`` of the container ``name``."""
         self.writer.start_run()
         self.runs += 1
         self._finished = False
@@ -121,7 +136,8 @@ class ContainerRunner:
         self._marker = env.get(watchdog.MARKER, "")
         self.child = child
         self.started_once = True
-        self.container_id = f"kawa://{child.pid}"
+        self.engine, self.engine_name = engine, name
+        self.container_id = f"podman://{name}" if engine else f"kawa://{child.pid}"
         self.run_started = asyncio.get_running_loop().time()
         self.state = ps.running(format_time(self._clock()))
         self._drained = [self._pump(child.stdout, "stdout"), self._pump(child.stderr, "stderr")]
@@ -162,6 +178,9 @@ class ContainerRunner:
         child = self.child
         if child is None or self._finished:
             return
+        if self.engine is not None:  # podman stop: SIGTERM, SIGKILL after grace
+            await steps.finish(self.engine.stop(self.engine_name, grace))
+            grace = 2.0  # then the podman run command itself
         await child.stop(grace)
         await self._finish(child)
 
@@ -173,6 +192,8 @@ class ContainerRunner:
         self._finished = True
         child.signal_group(signal.SIGKILL)
         try:
+            if self.engine is not None:  # gone with --rm, unless the podman command was killed
+                await steps.finish(self.engine.remove(self.engine_name))
             if self._marker:  # what it started outside its group (setsid, double fork...)
                 await steps.finish(asyncio.to_thread(watchdog.kill_marked, self._marker))
             if self._drained:  # asyncio.wait leaves them pending on timeout (not cancelled)

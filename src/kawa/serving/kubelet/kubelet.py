@@ -42,9 +42,10 @@ from kawa.apis.core import pod_status
 from kawa.errors import NotFoundError
 from kawa.reconciler.informer import inform
 from kawa.serving.kubelet import config as config_mod
-from kawa.serving.kubelet import exec_handler, log_handler, node_status, process, steps
+from kawa.serving.kubelet import exec_handler, log_handler, node_status, process, steps, volumes
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
+from kawa.serving.kubelet.podman import Podman
 from kawa.serving.kubelet.status import TERMINAL
 from kawa.serving.kubelet.streaming import ProcessStreaming, StreamingRuntime, Target
 from kawa.serving.kubelet.worker import PODS, PodWorker
@@ -70,9 +71,17 @@ class Kubelet:
         node_name: str = core_pod.NODE_NAME,
         address: str = node_status.DEFAULT_ADDRESS,
         clock: Clock = system_clock,
+        podman: Podman | None = None,
     ) -> None:
         self.store = store
-        self.node = Node(store, Path(data_dir), node_name=node_name, clock=clock, address=address)
+        self.node = Node(
+            store,
+            Path(data_dir),
+            node_name=node_name,
+            clock=clock,
+            address=address,
+            podman=podman,
+        )
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
@@ -86,6 +95,8 @@ class Kubelet:
     async def run(self) -> None:
         """Run Pods until cancelled, then stop every container."""
         process.kill_leftovers(self.node.node_id, self.node.pids)
+        if self.node.podman is not None:
+            await asyncio.to_thread(self.node.podman.sweep, self.node.node_id)
         self._watchdog = process.Watchdog(self.node.node_id, self.node.pids)
         try:
             async with asyncio.TaskGroup() as group:
@@ -104,6 +115,7 @@ class Kubelet:
                     node.clock,
                     node.address,
                     port=node.port,
+                    runtime_version=node.podman.runtime_version if node.podman else "",
                 )
                 group.create_task(beat, name="kubelet-node")
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")
@@ -190,6 +202,7 @@ class Kubelet:
                 await self._remove(ResourceKey(PODS, *key), uid)
                 if worker is not None:
                     await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+                    volumes.remove(self.node.root, worker.uid)
             finally:
                 self._terminating.discard(key)
 
@@ -213,6 +226,7 @@ class Kubelet:
             await worker.stop(grace)
             self.node.network.release(worker.uid)
             await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
+            volumes.remove(self.node.root, worker.uid)
 
         self._track(stop())
 

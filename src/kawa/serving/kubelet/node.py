@@ -23,6 +23,7 @@ from kawa.reconciler.events import EventRecorder, EventType
 from kawa.serving.kubelet import process, steps, watchdog
 from kawa.serving.kubelet.config import KubeletConfig
 from kawa.serving.kubelet.network import PodNetwork
+from kawa.serving.kubelet.podman import Podman
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,11 @@ class Node:
         node_name: str,
         clock: Clock,
         address: str = "127.0.0.1",
+        podman: Podman | None = None,
     ) -> None:
         self.store = store
+        self.podman = podman
+        """The container runtime for images the catalog does not map (None: processes)."""
         self.node_name = node_name
         self.address = address
         """The node's ``InternalIP`` (``kawa up --advertise-address``), the Pods' ``hostIP``."""

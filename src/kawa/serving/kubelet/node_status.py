@@ -103,6 +103,7 @@ def status(
     previous: dict[str, Any] | None = None,
     address: str = DEFAULT_ADDRESS,
     port: int = 0,
+    runtime_version: str = "",
 ) -> dict[str, Any]:
     """The node's status at ``now`` (RFC 3339); transitions kept from ``previous``;
     ``address`` its ``InternalIP``, ``port`` kawa's HTTP port there (the kubelet endpoint's:
@@ -141,7 +142,7 @@ def status(
             "bootID": _read("/proc/sys/kernel/random/boot_id"),
             "kernelVersion": uname.release,
             "osImage": _os_image(),
-            "containerRuntimeVersion": f"kawa://{__version__}",
+            "containerRuntimeVersion": runtime_version or f"kawa://{__version__}",
             "kubeletVersion": KUBELET_VERSION,
             "kubeProxyVersion": KUBELET_VERSION,
             "operatingSystem": uname.system.lower(),
@@ -174,18 +175,22 @@ async def report(
     clock: Clock,
     address: str = DEFAULT_ADDRESS,
     port: int = 0,
+    runtime_version: str = "",
 ) -> None:
-    """Create the node, or write its status now."""
+    """Create the node, or write its status now (``runtime_version``: the container
+    runtime's, ``podman://4.3.1``; default: kawa's processes, ``kawa://<version>``)."""
     key = ResourceKey(core.NODE.resource, "", name)
     now = clock().strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         node = await store.get(key)
     except NotFoundError:
         node = new_node(name)
-        node["status"] = status(data_dir, now, address=address, port=port)
+        node["status"] = status(
+            data_dir, now, address=address, port=port, runtime_version=runtime_version
+        )
         await store.create(key, node)
         return
-    node["status"] = status(data_dir, now, node.get("status"), address, port)
+    node["status"] = status(data_dir, now, node.get("status"), address, port, runtime_version)
     await store.update(key, node, status_only=True)
 
 
@@ -197,13 +202,16 @@ async def heartbeat(
     address: str = DEFAULT_ADDRESS,
     interval: float = HEARTBEAT,
     port: int = 0,
+    runtime_version: str = "",
 ) -> None:
     """Report the node's status every ``interval`` seconds until cancelled."""
     while True:
         with contextlib.suppress(ConflictError):  # someone wrote the node: next beat wins
             try:
                 # finished: a store write is never abandoned half-way (see .steps)
-                await steps.finish(report(store, name, data_dir, clock, address, port))
+                await steps.finish(
+                    report(store, name, data_dir, clock, address, port, runtime_version)
+                )
             except KawaError as err:
                 log.warning("kubelet: cannot report node %s: %s", name, err)
         await asyncio.sleep(interval)

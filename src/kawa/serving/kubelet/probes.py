@@ -1,4 +1,4 @@
-"""Readiness checks of a running container.
+"""Readiness and liveness checks of a running container.
 
 A container's ``readinessProbe`` (``httpGet``, ``tcpSocket`` or ``exec``) is run as the
 kubelet runs it (HTTP status 200-399, a TCP connect, exit status 0), with its
@@ -15,9 +15,13 @@ import signal
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kawa.serving.kubelet import process
+
+if TYPE_CHECKING:
+    from kawa.serving.kubelet.container import ContainerRunner
+    from kawa.serving.kubelet.worker import PodWorker
 
 HOST = "127.0.0.1"
 
@@ -80,12 +84,21 @@ def declared_port(container: Mapping[str, Any]) -> int:
 def readiness_probe(container: Mapping[str, Any], *, host: str = HOST) -> Probe:
     """The readiness check of a container dict; ``host`` is the Pod's address, where checks
     without a ``host`` of their own connect."""
-    spec = container.get("readinessProbe")
+    probe = probe_of(container, "readinessProbe", host=host)
+    if probe is None:
+        port = declared_port(container)
+        return Probe("tcp" if port else "none", port=port, host=host, explicit=False)
+    return probe
+
+
+def probe_of(container: Mapping[str, Any], field: str, *, host: str = HOST) -> Probe | None:
+    """The container's ``field`` (``readinessProbe``, ``livenessProbe``) as a Probe, None
+    when it has none."""
+    spec = container.get(field)
     if not isinstance(spec, Mapping) or not any(
         isinstance(spec.get(k), Mapping) for k in ("httpGet", "tcpSocket", "exec")
     ):
-        port = declared_port(container)
-        return Probe("tcp" if port else "none", port=port, host=host, explicit=False)
+        return None
     timing = {
         "initial_delay": _num(spec, "initialDelaySeconds", 0.0, 0.0),
         "period": _num(spec, "periodSeconds", 10.0, 0.0) or 1.0,
@@ -204,3 +217,34 @@ async def _exec(probe: Probe, env: Mapping[str, str], cwd: str | None) -> tuple[
     if status == 0:
         return True, ""
     return False, f"command {list(probe.command)} exited with {process.exit_code(status)}"
+
+
+async def liveness(
+    worker: PodWorker,
+    runner: ContainerRunner,
+    probe: Probe,
+    env: Mapping[str, str],
+    cwd: str | None,
+) -> None:
+    """Run a container's liveness probe; once it failed ``failureThreshold`` times in a row,
+    stop the run (Events ``Unhealthy``, ``Killing``): the restart policy does the rest."""
+    await asyncio.sleep(probe.initial_delay)
+    failures = 0
+    while True:
+        ok, why = await check(probe, env, cwd)
+        failures = 0 if ok else failures + 1
+        path = worker.field_path(runner)
+        if not ok:
+            message = f"Liveness probe failed: {why}"
+            worker.node.event(worker.pod, "Warning", "Unhealthy", message, field_path=path)
+        if failures >= probe.failure_threshold:
+            worker.node.event(
+                worker.pod,
+                "Normal",
+                "Killing",
+                f"Container {runner.name} failed liveness probe, will be restarted",
+                field_path=path,
+            )
+            await runner.stop(worker.grace)
+            return
+        await asyncio.sleep(probe.period)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import logging
 import os
 import signal
@@ -29,7 +30,7 @@ from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import network, probes, steps, watchdog
+from kawa.serving.kubelet import network, podman_run, probes, steps, watchdog
 from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.logs import log_dir
@@ -280,15 +281,7 @@ class PodWorker:
             except env_mod.ContainerConfigError as err:
                 if reported != str(err):
                     reported = str(err)
-                    runner.state = ps.waiting("CreateContainerConfigError", str(err))
-                    self.node.event(
-                        self.pod,
-                        "Warning",
-                        "Failed",
-                        f"Error: {err}",
-                        field_path=_field_path(runner),
-                    )
-                    self.changed()
+                    self.config_error(runner, str(err))
                 await asyncio.sleep(self.node.config.crash_loop_backoff_initial)
                 continue
             if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
@@ -297,20 +290,38 @@ class PodWorker:
             env[network.POD_IP_ENV] = self.pod_ip  # where kawa's own programs listen
             return [env_mod.expand(a, env) for a in argv], env
 
-    async def _run_once(self, runner: ContainerRunner) -> int:
-        argv, env = await self._prepare(runner)
+    def field_path(self, runner: ContainerRunner) -> str:
+        return _field_path(runner)
+
+    def config_error(self, runner: ContainerRunner, message: str) -> None:
+        """The container waits in ``CreateContainerConfigError`` (Event ``Failed``)."""
+        runner.state = ps.waiting("CreateContainerConfigError", message)
         self.node.event(
-            self.pod,
-            "Normal",
-            "Pulled",
-            f'Container image "{runner.image}" already present on machine',
-            field_path=_field_path(runner),
+            self.pod, "Warning", "Failed", f"Error: {message}", field_path=_field_path(runner)
         )
-        cwd = str(runner.spec.get("workingDir") or "") or None
+        self.changed()
+
+    async def _run_once(self, runner: ContainerRunner) -> int:
+        podman = self.node.podman
+        name = ""
+        if podman is not None and images.runs_in_container(self.node.catalog, runner.spec):
+            argv, env, name = await podman_run.prepare(self, runner, podman)
+            cwd = None
+        else:
+            podman = None
+            argv, env = await self._prepare(runner)
+            self.node.event(
+                self.pod,
+                "Normal",
+                "Pulled",
+                f'Container image "{runner.image}" already present on machine',
+                field_path=_field_path(runner),
+            )
+            cwd = str(runner.spec.get("workingDir") or "") or None
         if "terminated" in runner.state:
             runner.last_state = runner.state
         try:
-            runner.start(argv, env, cwd)
+            runner.start(argv, env, cwd, engine=podman, name=name)
         except OSError as err:
             runner.run_started = asyncio.get_running_loop().time()
             message = _start_error(err, argv, cwd)
@@ -332,16 +343,22 @@ class PodWorker:
             self.pod, "Normal", "Started", f"Started container {runner.name}", field_path=path
         )
         self.changed()
-        readiness = None
+        checks: list[asyncio.Task[None]] = []
         if not runner.init:
-            readiness = asyncio.get_running_loop().create_task(self._readiness(runner, env, cwd))
+            loop = asyncio.get_running_loop()
+            checks.append(loop.create_task(self._readiness(runner, env, cwd)))
+            liveness = probes.probe_of(runner.spec, "livenessProbe", host=self.pod_ip)
+            if liveness is not None:
+                probe, probe_env = self.in_container(runner, liveness, env)
+                watch = probes.liveness(self, runner, probe, probe_env, cwd)
+                checks.append(loop.create_task(watch))
         try:
             code = await runner.wait_exit()
         finally:
-            if readiness is not None:
-                readiness.cancel()
+            for check in checks:
+                check.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await readiness
+                    await check
         runner.ready = False
         runner.state = runner.terminated(code)
         return code
@@ -350,6 +367,7 @@ class PodWorker:
         self, runner: ContainerRunner, env: dict[str, str], cwd: str | None
     ) -> None:
         probe = probes.readiness_probe(runner.spec, host=self.pod_ip)
+        probe, env = self.in_container(runner, probe, env)
         if probe.kind == "none":
             runner.ready = True
             self.changed()
@@ -411,6 +429,15 @@ class PodWorker:
                 if probe.kind == "exec":
                     interval = max(interval, _EXEC_POLL_MIN)
             await asyncio.sleep(interval)
+
+    def in_container(
+        self, runner: ContainerRunner, probe: probes.Probe, env: dict[str, str]
+    ) -> tuple[probes.Probe, dict[str, str]]:
+        """An exec probe of a podman container runs through ``podman exec``."""
+        if runner.engine is None or probe.kind != "exec":
+            return probe, env
+        argv = runner.engine.exec_argv(runner.engine_name, probe.command)
+        return dataclasses.replace(probe, command=tuple(argv)), env
 
     # -- status ------------------------------------------------------------------------
 

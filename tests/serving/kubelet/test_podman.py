@@ -1,0 +1,358 @@
+"""The podman runtime in a whole ``kawa up --runtime podman``: real containers from an image
+built here (a busybox-static rootfs, ``podman import``; nothing is pulled): a Knative Service
+answering through the activator from zero, a Deployment reading a ConfigMap volume and a
+Secret env, a failing liveness probe restarting its container, a missing image reported as
+ErrImagePull, and no container left after kawa is SIGKILLed and started again.
+
+Skipped where podman cannot run (failed under ``CI=true``: ``./dev install`` installs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kawa.serving.kubelet.node import node_id
+from kawa.serving.kubelet.podman import CONTAINERS_CONF, NODE_LABEL
+
+from ...e2e.e2e_support import KawaProcess, kawa_up
+from ...waiting import wait_until
+
+pytestmark = pytest.mark.slow
+
+IMAGE = "localhost/kawa-test/busybox:1"
+BUSYBOX = Path("/bin/busybox")
+PODS = "/api/v1/namespaces/default/pods"
+KSVC = "/apis/serving.knative.dev/v1/namespaces/default/services"
+INDEX = "hello from a container\n"
+
+
+def _unavailable() -> str:
+    if shutil.which("podman") is None:
+        return "podman is not installed (./dev install installs it)"
+    if shutil.which("runc") is None:
+        return "runc is not installed (./dev install installs it)"
+    if not BUSYBOX.exists() or b"statically linked" not in _file(BUSYBOX):
+        return "no static /bin/busybox (Debian's busybox-static) to build the test image from"
+    return ""
+
+
+def _file(path: Path) -> bytes:
+    done = subprocess.run(["file", "-L", str(path)], capture_output=True, check=False)
+    return done.stdout if done.returncode == 0 else b"statically linked"  # no file(1): try
+
+
+def podman(conf: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    return subprocess.run(
+        ["podman", *args], env=env, capture_output=True, text=True, check=check, timeout=60
+    )
+
+
+def build_image(workdir: Path, conf: Path) -> None:
+    """``IMAGE``: busybox-static, an index page, a default command serving it on $PORT."""
+    tar = workdir / "rootfs.tar"
+    with tarfile.open(tar, "w") as archive:
+        archive.add(BUSYBOX, "bin/busybox")
+        for applet in ("sh", "httpd", "cat", "sleep", "echo", "ls", "test", "true"):
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            archive.addfile(link)
+        for directory in ("tmp", "www", "etc"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
+            archive.addfile(info)
+        page = workdir / "index.html"
+        page.write_text(INDEX)
+        archive.add(page, "www/index.html")
+    podman(
+        conf,
+        "import",
+        "--change",
+        'CMD ["sh", "-c", "exec httpd -f -p ${PORT:-8080} -h /www"]',
+        "--change",
+        "ENV PATH=/bin",
+        str(tar),
+        IMAGE,
+    )
+
+
+@pytest.fixture(scope="module")
+def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
+    why = _unavailable()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI: {why}")
+        pytest.skip(why)
+    workdir = tmp_path_factory.mktemp("kawa-podman")
+    conf = workdir / "containers.conf"
+    conf.write_text(CONTAINERS_CONF)
+    build_image(workdir, conf)
+    with kawa_up(workdir, "--runtime", "podman") as running:
+        yield running
+
+
+def conf_of(kawa: KawaProcess) -> Path:
+    return kawa.data_dir / "kubelet" / "containers.conf"
+
+
+def create(kawa: KawaProcess, path: str, obj: dict[str, Any]) -> None:
+    status, body = kawa.request("POST", path, obj)
+    assert status == 201, body
+
+
+def pod(kawa: KawaProcess, name: str) -> dict[str, Any]:
+    status, body = kawa.request("GET", f"{PODS}/{name}")
+    assert status == 200, body
+    return dict(body)
+
+
+def container_status(kawa: KawaProcess, name: str) -> dict[str, Any]:
+    statuses = pod(kawa, name).get("status", {}).get("containerStatuses") or [{}]
+    return dict(statuses[0])
+
+
+def test_the_node_shows_podman(kawa: KawaProcess) -> None:
+    def reported() -> dict[str, Any] | None:
+        status, found = kawa.request("GET", "/api/v1/nodes/kawa")
+        return dict(found) if status == 200 else None
+
+    node = wait_until(reported, 10, "the Node was never reported")
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("podman://")
+
+
+def test_a_knative_service_from_a_local_image_answers_from_zero(kawa: KawaProcess) -> None:
+    token = (kawa.data_dir / "token").read_text().strip()
+    patch = urllib.request.Request(
+        f"{kawa.url}/api/v1/namespaces/knative-serving/configmaps/config-autoscaler",
+        data=b'{"data": {"allow-zero-initial-scale": "true"}}',
+        method="PATCH",
+        headers={
+            "Content-Type": "application/merge-patch+json",
+            "Authorization": f"Bearer {token}",
+        },
+    )
+    with urllib.request.urlopen(patch, timeout=10) as resp:
+        assert resp.status == 200
+    create(
+        kawa,
+        KSVC,
+        {
+            "apiVersion": "serving.knative.dev/v1",
+            "kind": "Service",
+            "metadata": {"name": "hello", "namespace": "default"},
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"autoscaling.knative.dev/initial-scale": "0"}},
+                    "spec": {"containers": [{"image": IMAGE, "imagePullPolicy": "IfNotPresent"}]},
+                }
+            },
+        },
+    )
+
+    def ready() -> dict[str, Any] | None:
+        _, svc = kawa.request("GET", f"{KSVC}/hello")
+        conditions = svc.get("status", {}).get("conditions") or []
+        ok = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return dict(svc) if ok else None
+
+    svc = wait_until(ready, 30, "the Knative Service never got Ready")
+    _, pods = kawa.request("GET", f"{PODS}?labelSelector=serving.knative.dev%2Fservice%3Dhello")
+    assert pods["items"] == []  # from zero: the request starts the container
+    began = time.monotonic()
+    with urllib.request.urlopen(svc["status"]["url"] + "/index.html", timeout=30) as response:
+        text = response.read().decode()
+    assert text == INDEX
+    assert time.monotonic() - began < 20
+    _, pods = kawa.request("GET", f"{PODS}?labelSelector=serving.knative.dev%2Fservice%3Dhello")
+    [started] = pods["items"]
+    assert started["status"]["containerStatuses"][0]["containerID"].startswith("podman://")
+
+
+def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(kawa: KawaProcess) -> None:
+    create(
+        kawa,
+        "/api/v1/namespaces/default/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings"},
+            "data": {"greeting": "bonjour"},
+        },
+    )
+    create(
+        kawa,
+        "/api/v1/namespaces/default/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds"},
+            "data": {"token": base64.b64encode(b"s3cret").decode()},
+        },
+    )
+    script = (
+        'echo "$(cat /etc/settings/greeting) $TOKEN" > /tmp/www.html && '
+        "cd /tmp && echo ready && exec httpd -f -p 8080 -h /tmp"
+    )
+    spec = {
+        "containers": [
+            {
+                "name": "web",
+                "image": IMAGE,
+                "imagePullPolicy": "Never",
+                "command": ["sh", "-c", script],
+                "ports": [{"containerPort": 8080}],
+                "env": [
+                    {
+                        "name": "TOKEN",
+                        "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}},
+                    }
+                ],
+                "volumeMounts": [{"name": "settings", "mountPath": "/etc/settings"}],
+            }
+        ],
+        "volumes": [{"name": "settings", "configMap": {"name": "settings"}}],
+    }
+    create(
+        kawa,
+        "/apis/apps/v1/namespaces/default/deployments",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": spec},
+            },
+        },
+    )
+
+    def ready_pod() -> dict[str, Any] | None:
+        _, found = kawa.request("GET", f"{PODS}?labelSelector=app%3Dweb")
+        for item in found.get("items", []):
+            statuses = item.get("status", {}).get("containerStatuses") or []
+            if statuses and statuses[0].get("ready"):
+                return dict(item)
+        return None
+
+    ready = wait_until(ready_pod, 30, "the Deployment's container never got ready")
+    ip = ready["status"]["podIP"]
+    with urllib.request.urlopen(f"http://{ip}:8080/www.html", timeout=5) as resp:
+        assert resp.read().decode() == "bonjour s3cret\n"
+    # kubectl logs reads the kubelet's log files: the container's output is there
+    name = ready["metadata"]["name"]
+    token = (kawa.data_dir / "token").read_text().strip()
+    req = urllib.request.Request(
+        f"{kawa.url}{PODS}/{name}/log", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert "ready" in resp.read().decode()
+
+
+def test_a_failing_liveness_probe_restarts_the_container(kawa: KawaProcess) -> None:
+    create(
+        kawa,
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sick"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": IMAGE,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sleep", "3600"],
+                        "livenessProbe": {
+                            "exec": {"command": ["test", "-e", "/tmp/healthy"]},
+                            "periodSeconds": 1,
+                            "failureThreshold": 1,
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    restarted = wait_until(
+        lambda: container_status(kawa, "sick").get("restartCount", 0) >= 1 or None,
+        30,
+        "the container was never restarted",
+    )
+    assert restarted
+    events = kawa.request("GET", "/api/v1/namespaces/default/events")[1]["items"]
+    messages = [e["message"] for e in events if e["involvedObject"]["name"] == "sick"]
+    assert any("Liveness probe failed" in m for m in messages), messages
+    assert any("failed liveness probe, will be restarted" in m for m in messages), messages
+
+
+def test_a_missing_image_reports_err_image_pull(kawa: KawaProcess) -> None:
+    began = time.monotonic()
+    create(
+        kawa,
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "missing"},
+            "spec": {"containers": [{"name": "c", "image": "localhost/kawa-test/nowhere:1"}]},
+        },
+    )
+
+    def pull_failed() -> dict[str, Any] | None:
+        waiting = container_status(kawa, "missing").get("state", {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        return dict(waiting) if reason in ("ErrImagePull", "ImagePullBackOff") else None
+
+    waiting = wait_until(pull_failed, 20, "the Pod never reported ErrImagePull")
+    assert time.monotonic() - began < 20
+    assert "nowhere" in waiting.get("message", ""), waiting
+
+
+def test_sigkill_of_kawa_leaves_no_container_after_the_next_start(kawa: KawaProcess) -> None:
+    create(
+        kawa,
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "sleeper"},
+            "spec": {"containers": [{"name": "c", "image": IMAGE, "command": ["sleep", "3600"]}]},
+        },
+    )
+    label = f"label={NODE_LABEL}={node_id(kawa.data_dir)}"
+
+    def containers() -> list[str]:
+        listed = podman(conf_of(kawa), "ps", "-a", "-q", "--filter", label)
+        return listed.stdout.split()
+
+    wait_until(
+        lambda: container_status(kawa, "sleeper").get("state", {}).get("running"),
+        20,
+        "the sleeper never ran",
+    )
+    before = set(containers())
+    assert before
+    kawa.kill()
+    kawa.start()
+    wait_until(
+        lambda: not before & set(containers()) or None, 20, f"containers left: {containers()}"
+    )
+    # (its Pod runs again, in a new container)
+    wait_until(
+        lambda: container_status(kawa, "sleeper").get("state", {}).get("running"),
+        20,
+        "the sleeper never ran again",
+    )
