@@ -163,8 +163,9 @@ async def test_kawa_restarts_on_its_own_streams_next_to_others(tmp_path: Path) -
         names = [str(config.name) for config, _, _ in made]
         assert names[:2] == ["KV_kawa_eventlog", "KV_kawa_resources"]
         assert names[2].startswith("kawa_broker_3A")
-        assert names[3:] == ["others"]
-        assert (await streams(url))[3][1:] == (1, 1)  # the others' message, untouched
+        assert names[3].startswith("kawa_lineage_3Abroker_3A")  # its lineage (ADR 0055)
+        assert names[4:] == ["others"]
+        assert (await streams(url))[4][1:] == (1, 1)  # the others' message, untouched
 
 
 KAWAS_PERMISSIONS = (

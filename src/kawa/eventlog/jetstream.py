@@ -429,6 +429,9 @@ class JetStreamEventLog:
                     yield entry.key, str(cursor["stream"]), int(cursor["seq"])
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
+            # nats-py cancels the watch's heartbeat and flow-control tasks without waiting:
+            # one turn of the loop lets them end before the caller goes on
+            await asyncio.sleep(0)
 
     # -- deletion and trim ---------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ def test_kinds_join_the_knative_scheme_without_name_clashes() -> None:
 def test_declarations() -> None:
     assert core.POD.api_versions == ("v1",)
     assert core.POD.resource == "pods"
-    assert core.POD.subresources == ("status", "log")
+    assert core.POD.subresources == ("status", "log", "exec", "portforward")
     assert core.POD.categories == ("all",)
     assert not core.NAMESPACE.namespaced
     assert not rbac.CLUSTER_ROLE.namespaced

@@ -21,10 +21,10 @@ from kawa.serving.kubelet.podman import Podman, PullError, RunSpec, container_na
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.container import ContainerRunner
-    from kawa.serving.kubelet.worker import PodWorker
+    from kawa.serving.kubelet.pod_view import PodView
 
 
-async def ensure_image(worker: PodWorker, runner: ContainerRunner, podman: Podman) -> None:
+async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman) -> None:
     """Return once the image is in local storage (pulled if the policy says so)."""
     image = runner.image
     policy = str(runner.spec.get("imagePullPolicy") or "IfNotPresent")
@@ -88,7 +88,7 @@ async def ensure_image(worker: PodWorker, runner: ContainerRunner, podman: Podma
 
 
 async def prepare(
-    worker: PodWorker, runner: ContainerRunner, podman: Podman
+    worker: PodView, runner: ContainerRunner, podman: Podman
 ) -> tuple[list[str], dict[str, str], str]:
     """The ``podman run`` argv, its environment and the container's name (waiting in an
     error state until the image, the environment and the volumes are there)."""

@@ -21,7 +21,7 @@ from kawa.serving.kubelet import process
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.container import ContainerRunner
-    from kawa.serving.kubelet.worker import PodWorker
+    from kawa.serving.kubelet.pod_view import PodView
 
 HOST = "127.0.0.1"
 
@@ -220,7 +220,7 @@ async def _exec(probe: Probe, env: Mapping[str, str], cwd: str | None) -> tuple[
 
 
 async def liveness(
-    worker: PodWorker,
+    worker: PodView,
     runner: ContainerRunner,
     probe: Probe,
     env: Mapping[str, str],
