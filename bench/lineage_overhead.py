@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.tracing_overhead import API, Sinks, cpu_seconds, free_port, ready, send, start_kawa
+from bench.tracing_overhead import (
+    API,
+    Sinks,
+    cpu_seconds,
+    free_port,
+    overhead_args,
+    ready,
+    report,
+    send,
+    start_kawa,
+)
 
 MODES = ("off", "on")
 
@@ -98,22 +107,12 @@ async def main(args: argparse.Namespace) -> None:
                           f"{rows[-1]['rate']:8.0f} events/s", flush=True)  # fmt: skip
     finally:
         await runner.cleanup()
-    print(f"\n{args.events} events per run, 2 triggers, concurrency {args.concurrency}; medians:")
-    off = statistics.median(r["cpu_us"] for r in rows if r["mode"] == "off")
-    for mode in MODES:
-        cpu = statistics.median(r["cpu_us"] for r in rows if r["mode"] == mode)
-        rate = statistics.median(r["rate"] for r in rows if r["mode"] == mode)
-        print(f"  {mode:4} {cpu:8.0f} us CPU/event ({(cpu / off - 1) * 100:+5.1f}%) "
-              f"{rate:8.0f} events/s")  # fmt: skip
+    heading = f"{args.events} events per run, 2 triggers, concurrency {args.concurrency}"
+    report(rows, MODES, heading, 4)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="kawa lineage overhead (CPU per event)")
-    parser.add_argument("--events", type=int, default=3000, help="events per measured run")
-    parser.add_argument("--warmup", type=int, default=300, help="events before measuring")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
-    parser.add_argument("--rounds", type=int, default=3, help="times each mode runs")
-    return parser.parse_args(argv)
+    return overhead_args("lineage", 3, argv)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,22 +216,33 @@ async def main(args: argparse.Namespace) -> None:
                           flush=True)  # fmt: skip
     finally:
         await runner.cleanup()
-    print(f"\n{args.events} events per run, 1 trigger, concurrency {args.concurrency}; medians:")
+    heading = f"{args.events} events per run, 1 trigger, concurrency {args.concurrency}"
+    report(rows, MODES, heading, 16)
+
+
+def report(rows: list[dict[str, Any]], modes: Sequence[str], heading: str, width: int) -> None:
+    """The medians of each mode's CPU per event (and its change against ``off``) and rate."""
+    print(f"\n{heading}; medians:")
     off = statistics.median(r["cpu_us"] for r in rows if r["mode"] == "off")
-    for mode in MODES:
+    for mode in modes:
         cpu = statistics.median(r["cpu_us"] for r in rows if r["mode"] == mode)
         rate = statistics.median(r["rate"] for r in rows if r["mode"] == mode)
-        print(f"  {mode:16} {cpu:8.0f} us CPU/event ({(cpu / off - 1) * 100:+5.1f}%) "
+        print(f"  {mode:{width}} {cpu:8.0f} us CPU/event ({(cpu / off - 1) * 100:+5.1f}%) "
               f"{rate:8.0f} events/s")  # fmt: skip
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="kawa tracing overhead (CPU per event)")
+def overhead_args(what: str, rounds: int, argv: list[str] | None) -> argparse.Namespace:
+    """The options every ``*_overhead.py`` bench takes."""
+    parser = argparse.ArgumentParser(description=f"kawa {what} overhead (CPU per event)")
     parser.add_argument("--events", type=int, default=3000, help="events per measured run")
     parser.add_argument("--warmup", type=int, default=300, help="events before measuring")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
-    parser.add_argument("--rounds", type=int, default=2, help="times each mode runs")
+    parser.add_argument("--rounds", type=int, default=rounds, help="times each mode runs")
     return parser.parse_args(argv)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return overhead_args("tracing", 2, argv)
 
 
 if __name__ == "__main__":
