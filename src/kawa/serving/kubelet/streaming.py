@@ -10,7 +10,9 @@ code out); :meth:`~StreamingRuntime.connect` opens a TCP connection to a port of
 container is a host process, so a command runs as another host process with the environment
 and working directory of the container's current run (its watchdog marker included: should
 kawa die, the watchdog kills it with the container's), in a session of its own, on pipes or
-on a pseudo-terminal; a port is the Pod's loopback address and that port.
+on a pseudo-terminal; a port is the Pod's loopback address and that port. The kubelet holds
+a :class:`PerContainer`, which hands each container to the runtime that runs it (by its
+``containerID``: :mod:`.podman_streaming` for ``podman://``).
 """
 
 from __future__ import annotations
