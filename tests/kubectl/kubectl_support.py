@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import os
+import select
 import ssl
 import subprocess
 import time
@@ -243,3 +245,23 @@ def watch_lines(api: Api, path: str, count: int, timeout: float = 10.0) -> list[
     finally:
         conn.close()
     return events
+
+
+def read_until(fd: int, until: bytes, timeout: float = 20.0) -> bytes:
+    """Read the terminal ``fd`` (kubectl's, from pty.fork) until ``until`` appears."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while until not in out:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {until!r} from kubectl: {out!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the terminal closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out

@@ -13,11 +13,9 @@ import contextlib
 import fcntl
 import os
 import pty
-import select
 import struct
 import subprocess
 import termios
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 
 from ..e2e.e2e_support import KawaProcess, free_port, stop
 from ..waiting import wait_until
-from .kubectl_support import Kubectl
+from .kubectl_support import Kubectl, read_until
 
 pytestmark = pytest.mark.slow
 
@@ -108,25 +106,6 @@ def test_exec_errors_before_the_command(kubectl: Kubectl, pod: str) -> None:
     assert f"container other is not valid for pod {pod}" in container.stderr, container.explain()
 
 
-def _read(fd: int, until: bytes, timeout: float = 20.0) -> bytes:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while until not in out:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {until!r} from kubectl: {out!r}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # the terminal closed
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
-
-
 def test_exec_with_a_terminal(kubectl: Kubectl, pod: str) -> None:
     pid, fd = pty.fork()
     if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
@@ -134,13 +113,13 @@ def test_exec_with_a_terminal(kubectl: Kubectl, pod: str) -> None:
         argv = kubectl.command("exec", "-it", "-n", NS, pod, "--", "sh")
         os.execv(argv[0], argv)
     try:
-        _read(fd, b"# ")
+        read_until(fd, b"# ")
         os.write(fd, b"tty; stty size; echo $((6 * 7))\r")
-        seen = _read(fd, b"42\r\n")
+        seen = read_until(fd, b"42\r\n")
         assert b"/dev/pts/" in seen, seen
         assert b"33 111" in seen, seen
         os.write(fd, b"exit 5\r")
-        _read(fd, b"command terminated with exit code 5")
+        read_until(fd, b"command terminated with exit code 5")
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 5
         pid = 0

@@ -1,7 +1,8 @@
 """The podman runtime in a whole ``kawa up --runtime podman``: real containers from an image
 built here (a busybox-static rootfs, ``podman import``; nothing is pulled): a Knative Service
 answering through the activator from zero, a Deployment reading a ConfigMap volume and a
-Secret env, a failing liveness probe restarting its container, a missing image reported as
+Secret env, ``kubectl exec`` (piped, on a terminal) and ``port-forward`` into its container,
+a failing liveness probe restarting its container, a missing image reported as
 ErrImagePull, and no container left after kawa is SIGKILLed and started again.
 
 Skipped where podman cannot run (failed under ``CI=true``: ``./dev install`` installs it).
@@ -10,10 +11,15 @@ Skipped where podman cannot run (failed under ``CI=true``: ``./dev install`` ins
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import os
+import pty
 import shutil
+import struct
 import subprocess
 import tarfile
+import termios
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +31,8 @@ import pytest
 from kawa.serving.kubelet.node import node_id
 from kawa.serving.kubelet.podman import CONTAINERS_CONF, NODE_LABEL
 
-from ...e2e.e2e_support import KawaProcess, kawa_up
+from ...e2e.e2e_support import KawaProcess, free_port, kawa_up, stop
+from ...kubectl.kubectl_support import KUBECTL, Kubectl, read_until
 from ...waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -64,7 +71,8 @@ def build_image(workdir: Path, conf: Path) -> None:
     tar = workdir / "rootfs.tar"
     with tarfile.open(tar, "w") as archive:
         archive.add(BUSYBOX, "bin/busybox")
-        for applet in ("sh", "httpd", "cat", "sleep", "echo", "ls", "test", "true"):
+        applets = ("sh", "httpd", "cat", "sleep", "echo", "ls", "test", "true", "stty", "tty")
+        for applet in applets:
             link = tarfile.TarInfo(f"bin/{applet}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             archive.addfile(link)
@@ -258,6 +266,111 @@ def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(kawa: KawaProces
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert "ready" in resp.read().decode()
+
+
+@pytest.fixture(scope="module")
+def kubectl(kawa: KawaProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    if not Path(KUBECTL).exists():
+        pytest.skip(f"{KUBECTL} is not installed")
+    return Kubectl(kawa.data_dir / "kubeconfig", tmp_path_factory.mktemp("kube-cache"))
+
+
+def web_pod(kawa: KawaProcess) -> str:
+    """The Deployment ``web``'s running Pod (its container serves /tmp on 8080)."""
+
+    def running() -> str | None:
+        _, found = kawa.request("GET", f"{PODS}?labelSelector=app%3Dweb")
+        for item in found.get("items", []):
+            statuses = item.get("status", {}).get("containerStatuses") or []
+            if statuses and statuses[0].get("ready"):
+                return str(item["metadata"]["name"])
+        return None
+
+    return wait_until(running, 30, "the Deployment's container is not ready")
+
+
+def test_kubectl_exec_runs_in_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
+    name = web_pod(kawa)
+    # files only the image and the container's volume have; the container's environment
+    run = kubectl.run("exec", name, "--", "sh", "-c", 'cat /www/index.html; echo "$TOKEN"')
+    assert run.code == 0, run.explain()
+    assert run.stdout == INDEX + "s3cret\n", run.explain()
+    failed = kubectl.run("exec", name, "--", "sh", "-c", "echo oops >&2; exit 3")
+    assert failed.code == 3, failed.explain()
+    assert "oops" in failed.stderr
+    assert "command terminated with exit code 3" in failed.stderr
+    piped = kubectl.run("exec", "-i", name, "--", "cat", stdin="one\ntwo\n")
+    assert piped.stdout == "one\ntwo\n", piped.explain()
+    missing = kubectl.run("exec", name, "--", "no-such-command-here")
+    assert missing.code == 127, missing.explain()
+
+
+def test_kubectl_exec_with_a_terminal_in_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
+    name = web_pod(kawa)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        argv = kubectl.command("exec", "-it", name, "--", "sh")
+        os.execv(argv[0], argv)
+    try:
+        read_until(fd, b"# ")
+        os.write(fd, b"tty; stty size; cat /www/index.html\r")
+        seen = read_until(fd, INDEX.encode().replace(b"\n", b"\r\n"))
+        assert b"/dev/pts/" in seen, seen
+        assert b"33 111" in seen, seen
+        os.write(fd, b"exit 5\r")
+        read_until(fd, b"command terminated with exit code 5")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+        pid = 0
+    finally:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def test_a_client_gone_ends_its_command_in_the_container(
+    kawa: KawaProcess, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    name = web_pod(kawa)
+    out = tmp_path / "exec.out"
+    with out.open("wb") as sink:
+        argv = kubectl.command("exec", name, "--", "sh", "-c", "echo started; exec sleep 3601")
+        proc = subprocess.Popen(argv, stdout=sink, stderr=sink)
+    list_commands = 'for p in /proc/[0-9]*; do cat "$p/cmdline"; echo; done'
+
+    def commands() -> str:  # the container's processes' command lines
+        return kubectl.ok("exec", name, "--", "sh", "-c", list_commands).replace("\0", " ")
+
+    try:
+        wait_until(lambda: "started" in out.read_text(), 20, "the command never started")
+        assert "sleep 3601" in commands()
+    finally:
+        stop(proc)
+    wait_until(
+        lambda: "sleep 3601" not in commands(),
+        10,
+        "the command still runs in the container after kubectl went away",
+    )
+
+
+def test_kubectl_port_forward_reaches_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
+    name = web_pod(kawa)
+    local = free_port()
+    out = Path(kubectl.cache_dir).with_name("port-forward.out")
+    with out.open("wb") as sink:
+        argv = kubectl.command("port-forward", f"pod/{name}", f"{local}:8080")
+        proc = subprocess.Popen(argv, stdout=sink, stderr=sink)
+    try:
+        wait_until(lambda: b"Forwarding from" in out.read_bytes(), 20, "port-forward started")
+        url = f"http://127.0.0.1:{local}/www.html"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.read() == b"bonjour s3cret\n"
+        assert proc.poll() is None, out.read_text()
+    finally:
+        stop(proc)
 
 
 def test_a_failing_liveness_probe_restarts_the_container(kawa: KawaProcess) -> None:

@@ -46,8 +46,9 @@ from kawa.serving.kubelet import exec_handler, log_handler, node_status, process
 from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.podman import Podman
+from kawa.serving.kubelet.podman_streaming import SCHEME, PodmanStreaming
 from kawa.serving.kubelet.status import TERMINAL
-from kawa.serving.kubelet.streaming import ProcessStreaming, StreamingRuntime, Target
+from kawa.serving.kubelet.streaming import PerContainer, ProcessStreaming, StreamingRuntime, Target
 from kawa.serving.kubelet.worker import PODS, PodWorker
 from kawa.store.base import Obj, ResourceKey, ResourceStore, WatchEvent
 
@@ -87,8 +88,10 @@ class Kubelet:
         self._stopping: set[asyncio.Task[None]] = set()
         self._terminating: set[tuple[str, str]] = set()
         self._watchdog: process.Watchdog | None = None
-        self.streaming: StreamingRuntime = ProcessStreaming()
-        """How ``kubectl exec`` and ``port-forward`` reach containers (:mod:`.streaming`)."""
+        in_podman = {SCHEME: PodmanStreaming(podman)} if podman is not None else {}
+        self.streaming: StreamingRuntime = PerContainer(in_podman, ProcessStreaming())
+        """How ``kubectl exec`` and ``port-forward`` reach containers (:mod:`.streaming`,
+        :mod:`.podman_streaming` for those podman runs)."""
 
     # -- run -------------------------------------------------------------------------------
 
@@ -322,7 +325,16 @@ class Kubelet:
         runner = self.container_runner(namespace, name, uid, container)
         if worker is None or runner is None or not runner.running or runner.child is None:
             return None
-        return Target(namespace, name, uid, container, worker.pod_ip, runner.env, runner.cwd)
+        return Target(
+            namespace,
+            name,
+            uid,
+            container,
+            worker.pod_ip,
+            runner.env,
+            runner.cwd,
+            container_id=runner.container_id,
+        )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -10,7 +10,9 @@ code out); :meth:`~StreamingRuntime.connect` opens a TCP connection to a port of
 container is a host process, so a command runs as another host process with the environment
 and working directory of the container's current run (its watchdog marker included: should
 kawa die, the watchdog kills it with the container's), in a session of its own, on pipes or
-on a pseudo-terminal; a port is the Pod's loopback address and that port.
+on a pseudo-terminal; a port is the Pod's loopback address and that port. The kubelet holds
+a :class:`PerContainer`, which hands each container to the runtime that runs it (by its
+``containerID``: :mod:`.podman_streaming` for ``podman://``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Target:
     pod_ip: str
     env: Mapping[str, str]
     working_dir: str | None
+    container_id: str = ""
+    """``<runtime>://<id>`` (``podman://<name>``, ``kawa://<pid>``): which runtime runs it."""
 
 
 class StartError(Exception):
@@ -104,6 +108,35 @@ class StreamingRuntime(Protocol):
         ...
 
 
+class PerContainer:
+    """:class:`StreamingRuntime` choosing, for each container, the runtime that runs it: by
+    the scheme of its ``container_id`` (``podman``...), processes otherwise."""
+
+    def __init__(self, runtimes: Mapping[str, StreamingRuntime], default: StreamingRuntime) -> None:
+        self._runtimes = dict(runtimes)
+        self._default = default
+
+    def of(self, target: Target) -> StreamingRuntime:
+        scheme, found, _ = target.container_id.partition("://")
+        return self._runtimes.get(scheme, self._default) if found else self._default
+
+    async def exec(
+        self,
+        target: Target,
+        argv: Sequence[str],
+        output: Output,
+        *,
+        stdin: bool,
+        tty: bool,
+    ) -> Execution:
+        return await self.of(target).exec(target, argv, output, stdin=stdin, tty=tty)
+
+    async def connect(
+        self, target: Target, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await self.of(target).connect(target, port)
+
+
 class ProcessStreaming:
     """:class:`StreamingRuntime` for containers that are host processes."""
 
@@ -116,12 +149,32 @@ class ProcessStreaming:
         stdin: bool,
         tty: bool,
     ) -> Execution:
-        return _ProcessExecution.start(target, argv, output, stdin=stdin, tty=tty)
+        if not argv:
+            raise StartError(NOT_FOUND, "exec: no command given")
+        env = dict(target.env)
+        if tty:
+            env.setdefault("TERM", "xterm")
+        return start(argv, env, target.working_dir, output, stdin=stdin, tty=tty)
 
     async def connect(
         self, target: Target, port: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(target.pod_ip, port)
+
+
+def start(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    output: Output,
+    *,
+    stdin: bool,
+    tty: bool,
+) -> Execution:
+    """Run ``argv`` as a host process in a session of its own, on pipes (stdin only when
+    ``stdin``) or on a pseudo-terminal of its own (``tty``); :class:`StartError` when it
+    cannot start. The runtimes' common ground: a podman exec is such a process too."""
+    return _ProcessExecution.start(argv, env, cwd, output, stdin=stdin, tty=tty)
 
 
 def _controlling_terminal() -> None:  # in the child, after setsid: fd 0 is the terminal
@@ -147,13 +200,15 @@ class _ProcessExecution:
 
     @classmethod
     def start(
-        cls, target: Target, argv: Sequence[str], output: Output, *, stdin: bool, tty: bool
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str | None,
+        output: Output,
+        *,
+        stdin: bool,
+        tty: bool,
     ) -> _ProcessExecution:
-        if not argv:
-            raise StartError(NOT_FOUND, "exec: no command given")
-        env = dict(target.env)
-        if tty:
-            env.setdefault("TERM", "xterm")
         parent_fds: list[int] = []
         child_fds: list[int] = []
         try:
@@ -177,8 +232,8 @@ class _ProcessExecution:
             try:
                 proc = subprocess.Popen(
                     list(argv),
-                    env=env,
-                    cwd=target.working_dir or None,
+                    env=dict(env),
+                    cwd=cwd or None,
                     start_new_session=True,
                     preexec_fn=_controlling_terminal if tty else None,  # noqa: PLW1509
                     **streams,  # type: ignore[call-overload]
