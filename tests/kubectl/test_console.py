@@ -30,6 +30,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-topology.png"
 NAMESPACE = "console-seed"
+ORDERS_ONLY = f"""\
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: orders-only
+  namespace: {NAMESPACE}
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: dev.kawa.console.order
+  subscriber:
+    uri: http://127.0.0.1:9/orders
+"""
+"""A trigger of the test's own beside the seed's: it rejects the events the test sends, so
+their lineage has a "not matched" with its reason."""
 TIMEOUT_MS = 10_000
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -85,11 +101,15 @@ def seeded(kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path) -> 
             kubectl.ok("apply", "--filename", str(manifest))
             if index == 2:  # the tutorial labels its namespace before the trigger
                 kubectl.ok("label", "namespace", NAMESPACE, "knative-eventing-injection=enabled")
+        orders_only = tmp_path / "orders-only.yaml"
+        orders_only.write_text(ORDERS_ONLY)
+        kubectl.ok("apply", "--filename", str(orders_only))
         for ref in (
             ("broker", "default"),
             ("apiserversources.sources.knative.dev", "testevents"),
             ("ksvc", "event-display"),
             ("trigger", "testevents-trigger"),
+            ("trigger", "orders-only"),
         ):
             _wait_ready(kubectl, *ref)
         yield kubectl
@@ -186,12 +206,51 @@ def test_seed_topology_and_live_events(
     expect(page.locator("#events tr.data")).not_to_contain_text("knativebrokerttl")
     assert page.locator('#events tbody tr[data-id="skipped-1"]').count() == 0
 
+    # the click opened the event's lineage: accepted, each trigger's verdict (and why not),
+    # the delivery to the seed's service with its status
+    _see_lineage(page, wanted)
+    assert page.locator("#lookup-id").input_value() == "shown-1"
+
+    # the lookup box finds an event by id (and source): the one the filter kept out of view
+    page.locator("#lookup-id").fill("skipped-1")
+    page.locator("#lookup-source").fill("/console/test")
+    page.locator("#lookup-start").click()
+    _see_lineage(page, "dev.kawa.console.other")
+    # an id the broker never accepted: kawa's 404, said as text
+    page.locator("#lookup-id").fill("never-sent")
+    page.locator("#lookup-start").click()
+    expect(page.locator("#lineage-status")).to_contain_text("no event with id 'never-sent'")
+    expect(page.locator("#lineage li")).to_have_count(0)
+
     if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's picture
         page.locator("#show-yaml").click()
         expect(page.locator("#object")).to_contain_text("kind: Broker")
         assert "managedFields" not in page.locator("#object").inner_text()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
+
+
+def _see_lineage(page: Any, type_: str) -> None:
+    expect = playwright_sync.expect
+    expect(page.locator("#lineage-status")).to_have_attribute("data-settled", "yes")
+    steps = page.locator("#lineage li")
+    expect(page.locator("#lineage h3")).to_contain_text(type_)
+    expect(steps.and_(page.locator('[data-what="accepted"]'))).to_contain_text("accepted by")
+    seed = '[data-trigger="testevents-trigger"]'
+    expect(page.locator(f'#lineage li[data-what="filter"]{seed}')).to_have_text(
+        re.compile("testevents-trigger: matched$")
+    )
+    rejected = page.locator('#lineage li[data-what="filter"][data-trigger="orders-only"]')
+    expect(rejected).to_have_attribute("data-matched", "false")
+    expect(rejected).to_contain_text("orders-only: not matched")
+    expect(rejected.locator(".why")).to_have_text(
+        f'spec.filter.attributes.type: type "{type_}" is not "dev.kawa.console.order"'
+    )
+    attempt = page.locator(f'#lineage li[data-what="attempt"]{seed}')
+    expect(attempt).to_have_count(1)
+    expect(attempt).to_have_attribute("data-status", re.compile("^2[0-9][0-9]$"))
+    expect(attempt).to_contain_text(re.compile(r"delivery attempt 1 to http.*: HTTP 2\d\d in "))
+    expect(page.locator(f'#lineage li[data-what="delivered"]{seed}')).to_have_count(1)
 
 
 def test_without_the_token_the_page_shows_the_login_not_data(
