@@ -5,7 +5,11 @@ The seed tutorial's objects (examples/seed, in a namespace of the test's own) ar
 topology coloured by Ready; clicking a node shows its conditions and YAML; an event sent to
 the broker appears live (and one the type filter rejects does not); a page without the token
 shows the login and fetches no data, and the live-events endpoint refuses a request without
-it. With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png.
+it. Clicking a live event shows its lineage (the broker's
+``trace`` subresource): the seed trigger's match and delivery with its status, a filtered
+trigger's "not matched" with the reason; the lookup box finds an event by id and source.
+With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png and
+console-lineage.png.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-topology.png"
+LINEAGE_SHOT = SCREENSHOT.with_name("console-lineage.png")
 NAMESPACE = "console-seed"
 ORDERS_ONLY = f"""\
 apiVersion: eventing.knative.dev/v1
@@ -210,6 +215,8 @@ def test_seed_topology_and_live_events(
     # the delivery to the seed's service with its status
     _see_lineage(page, wanted)
     assert page.locator("#lookup-id").input_value() == "shown-1"
+    if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's second picture
+        page.locator("#lineage-panel").screenshot(path=str(LINEAGE_SHOT))
 
     # the lookup box finds an event by id (and source): the one the filter kept out of view
     page.locator("#lookup-id").fill("skipped-1")
@@ -226,6 +233,10 @@ def test_seed_topology_and_live_events(
         page.locator("#show-yaml").click()
         expect(page.locator("#object")).to_contain_text("kind: Broker")
         assert "managedFields" not in page.locator("#object").inner_text()
+        page.locator("#lookup-id").fill("shown-1")
+        page.locator("#lookup-start").click()
+        _see_lineage(page, wanted)
+        page.evaluate("window.scrollTo(0, 0)")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
 
