@@ -98,6 +98,7 @@ function logOut(message) {
   clearInterval(refreshTimer);
   refreshTimer = null;
   nodes = new Map();
+  numbersFetches += 1;
   $("topology").replaceChildren();
   $("events").tBodies[0].replaceChildren();
   closeDetails();
@@ -312,6 +313,55 @@ function renderDetails(node) {
   $("show-yaml").classList.toggle("active", detailFormat === "yaml");
   $("show-json").classList.toggle("active", detailFormat === "json");
   $("watch-broker").hidden = node.kind !== "Broker" || !node.obj;
+  const trigger = node.kind === "Trigger" && node.obj;
+  $("trigger-numbers").hidden = !trigger;
+  if (trigger) fetchNumbers(node);
+}
+
+// -- a trigger's numbers: its consumer's counts, backlog and oldest undelivered age ----------
+
+const NUMBERS = [
+  ["matched", "matched"], ["filteredOut", "filtered out"], ["delivered", "delivered"],
+  ["deadLettered", "dead-lettered"], ["dropped", "dropped (given up)"], ["replies", "replies"],
+  ["backlog", "backlog (records)"], ["oldestUndeliveredSeconds", "oldest undelivered"],
+  ["lastError", "last error"],
+];
+let numbersFetches = 0; // what an older fetch (another node, a log-out) gets is not drawn
+
+async function fetchNumbers(node) {
+  const current = ++numbersFetches;
+  const started = session;
+  const path = `/console/numbers/namespaces/${encodeURIComponent(node.namespace)}/triggers/` +
+    encodeURIComponent(node.name);
+  let answer;
+  try {
+    const response = await api(path);
+    if (!response.ok) throw new Error(await refusal(response));
+    answer = await response.json();
+  } catch (err) {
+    if (session !== started || current !== numbersFetches) return;
+    if (err instanceof Unauthorized) return logOut("The token is no longer valid.");
+    $("numbers").replaceChildren();
+    $("numbers-status").textContent = `Cannot read its numbers: ${err.message}`;
+    return;
+  }
+  if (session !== started || current !== numbersFetches) return;
+  const list = $("numbers");
+  list.replaceChildren();
+  $("numbers-status").textContent = answer.running
+    ? "Since its consumer started in this kawa process:"
+    : "Its consumer does not run in the kawa process that answered (not Ready, or another " +
+      "worker or node runs it).";
+  if (!answer.running) return;
+  for (const [field, label] of NUMBERS) {
+    let value = answer[field];
+    if (field === "lastError" && !value) continue;
+    if (field === "oldestUndeliveredSeconds") value = value ? `${value.toFixed(1)} s` : "none";
+    el("dt", "", list).textContent = label;
+    const dd = el("dd", "", list);
+    dd.dataset.number = field;
+    dd.textContent = String(value);
+  }
 }
 
 // as kubectl get -o yaml shows objects: without metadata.managedFields
