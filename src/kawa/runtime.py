@@ -343,7 +343,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             trace = broker_trace.Trace(store, event_log)
             api.add_subresource(BROKER.plural, broker_trace.SUBRESOURCE, trace.serve)
             api.install(app)
-            Console(store, event_log).install(app)
+            Console(store, event_log, dataplane.consumer).install(app)
             if config.worker is not None:
                 app.on_response_prepare.append(workers.header_hook(config.worker))
             runner = web.AppRunner(

@@ -5,13 +5,19 @@ The seed tutorial's objects (examples/seed, in a namespace of the test's own) ar
 topology coloured by Ready; clicking a node shows its conditions and YAML; an event sent to
 the broker appears live (and one the type filter rejects does not); a page without the token
 shows the login and fetches no data, and the live-events endpoint refuses a request without
-it. With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png.
+it. A Trigger's details show its numbers. Clicking a live event shows its lineage (the broker's
+``trace`` subresource): the seed trigger's match and delivery with its status, a filtered
+trigger's "not matched" with the reason; the lookup box finds an event by id and source.
+With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png and
+console-lineage.png. A trigger's numbers endpoint is checked against known traffic
+(delivered, dead-lettered, filtered out, a held event's backlog and age).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,14 +28,31 @@ import pytest
 from ..e2e.e2e_support import KawaProcess
 from ..waiting import wait_until
 from .kubectl_support import Api, Kubectl, condition
-from .sinks import post
+from .sinks import Answer, Received, Sink, post
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-topology.png"
+LINEAGE_SHOT = SCREENSHOT.with_name("console-lineage.png")
 NAMESPACE = "console-seed"
+ORDERS_ONLY = f"""\
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: orders-only
+  namespace: {NAMESPACE}
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: dev.kawa.console.order
+  subscriber:
+    uri: http://127.0.0.1:9/orders
+"""
+"""A trigger of the test's own beside the seed's: it rejects the events the test sends, so
+their lineage has a "not matched" with its reason."""
 TIMEOUT_MS = 10_000
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -85,11 +108,15 @@ def seeded(kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path) -> 
             kubectl.ok("apply", "--filename", str(manifest))
             if index == 2:  # the tutorial labels its namespace before the trigger
                 kubectl.ok("label", "namespace", NAMESPACE, "knative-eventing-injection=enabled")
+        orders_only = tmp_path / "orders-only.yaml"
+        orders_only.write_text(ORDERS_ONLY)
+        kubectl.ok("apply", "--filename", str(orders_only))
         for ref in (
             ("broker", "default"),
             ("apiserversources.sources.knative.dev", "testevents"),
             ("ksvc", "event-display"),
             ("trigger", "testevents-trigger"),
+            ("trigger", "orders-only"),
         ):
             _wait_ready(kubectl, *ref)
         yield kubectl
@@ -98,9 +125,9 @@ def seeded(kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path) -> 
         kubectl.run("delete", "clusterrole", "console-event-watcher")
 
 
-def _wait_ready(kubectl: Kubectl, *ref: str) -> None:
+def _wait_ready(kubectl: Kubectl, *ref: str, namespace: str = NAMESPACE) -> None:
     def ready() -> bool:
-        obj = kubectl.json("get", "--namespace", NAMESPACE, *ref)
+        obj = kubectl.json("get", "--namespace", namespace, *ref)
         found = condition(obj)
         return found is not None and found["status"] == "True"
 
@@ -186,12 +213,68 @@ def test_seed_topology_and_live_events(
     expect(page.locator("#events tr.data")).not_to_contain_text("knativebrokerttl")
     assert page.locator('#events tbody tr[data-id="skipped-1"]').count() == 0
 
+    # the click opened the event's lineage: accepted, each trigger's verdict (and why not),
+    # the delivery to the seed's service with its status
+    _see_lineage(page, wanted)
+    assert page.locator("#lookup-id").input_value() == "shown-1"
+    if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's second picture
+        page.locator("#lineage-panel").screenshot(path=str(LINEAGE_SHOT))
+
+    # the lookup box finds an event by id (and source): the one the filter kept out of view
+    page.locator("#lookup-id").fill("skipped-1")
+    page.locator("#lookup-source").fill("/console/test")
+    page.locator("#lookup-start").click()
+    _see_lineage(page, "dev.kawa.console.other")
+    # an id the broker never accepted: kawa's 404, said as text
+    page.locator("#lookup-id").fill("never-sent")
+    page.locator("#lookup-start").click()
+    expect(page.locator("#lineage-status")).to_contain_text("no event with id 'never-sent'")
+    expect(page.locator("#lineage li")).to_have_count(0)
+
+    # a trigger's numbers in its details: the seed's delivered the events, the test's own
+    # matched none (the source's events are of other types too) and filtered out ours
+    _node(page, "Trigger", "orders-only").click()
+    number = page.locator("#numbers dd")
+    some = re.compile("^[1-9][0-9]*$")
+    expect(number.and_(page.locator('[data-number="filteredOut"]'))).to_have_text(some)
+    expect(number.and_(page.locator('[data-number="matched"]'))).to_have_text("0")
+    _node(page, "Trigger", "testevents-trigger").click()
+    expect(page.locator("#numbers-status")).to_contain_text("Since its consumer started")
+    expect(number.and_(page.locator('[data-number="delivered"]'))).to_have_text(some)
+
     if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's picture
         page.locator("#show-yaml").click()
-        expect(page.locator("#object")).to_contain_text("kind: Broker")
+        expect(page.locator("#object")).to_contain_text("kind: Trigger")
         assert "managedFields" not in page.locator("#object").inner_text()
+        page.locator("#lookup-id").fill("shown-1")
+        page.locator("#lookup-start").click()
+        _see_lineage(page, wanted)
+        page.evaluate("window.scrollTo(0, 0)")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
+
+
+def _see_lineage(page: Any, type_: str) -> None:
+    expect = playwright_sync.expect
+    expect(page.locator("#lineage-status")).to_have_attribute("data-settled", "yes")
+    steps = page.locator("#lineage li")
+    expect(page.locator("#lineage h3")).to_contain_text(type_)
+    expect(steps.and_(page.locator('[data-what="accepted"]'))).to_contain_text("accepted by")
+    seed = '[data-trigger="testevents-trigger"]'
+    expect(page.locator(f'#lineage li[data-what="filter"]{seed}')).to_have_text(
+        re.compile("testevents-trigger: matched$")
+    )
+    rejected = page.locator('#lineage li[data-what="filter"][data-trigger="orders-only"]')
+    expect(rejected).to_have_attribute("data-matched", "false")
+    expect(rejected).to_contain_text("orders-only: not matched")
+    expect(rejected.locator(".why")).to_have_text(
+        f'spec.filter.attributes.type: type "{type_}" is not "dev.kawa.console.order"'
+    )
+    attempt = page.locator(f'#lineage li[data-what="attempt"]{seed}')
+    expect(attempt).to_have_count(1)
+    expect(attempt).to_have_attribute("data-status", re.compile("^2[0-9][0-9]$"))
+    expect(attempt).to_contain_text(re.compile(r"delivery attempt 1 to http.*: HTTP 2\d\d in "))
+    expect(page.locator(f'#lineage li[data-what="delivered"]{seed}')).to_have_count(1)
 
 
 def test_without_the_token_the_page_shows_the_login_not_data(
@@ -238,3 +321,131 @@ def test_live_events_endpoint_and_page_need_tls_and_the_token(kawa: KawaProcess,
     page = api.request("GET", "/console/", content_type=None, token="")
     assert page.status == 200
     assert "Content-Security-Policy" in page.headers
+
+
+NUMBERS_NAMESPACE = "console-numbers"
+
+
+def _numbers_manifest(subscriber: str, dead_letters: str) -> str:
+    return f"""\
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata:
+  name: default
+  namespace: {NUMBERS_NAMESPACE}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: counted
+  namespace: {NUMBERS_NAMESPACE}
+spec:
+  broker: default
+  filter:
+    attributes:
+      type: dev.kawa.counted
+  subscriber:
+    uri: {subscriber}
+  delivery:
+    retry: 0
+    deadLetterSink:
+      uri: {dead_letters}
+"""
+
+
+def test_a_triggers_numbers_count_known_traffic(
+    kawa: KawaProcess, api: Api, kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path
+) -> None:
+    """3 delivered, 2 failed (dead-lettered, no retries), 1 filtered out; then one held by
+    the subscriber is the backlog, with an age, until it is answered."""
+    gate = threading.Event()
+
+    def script(n: int, received: Received) -> Answer:
+        if received.ce("subject") == "hold":
+            gate.wait(30)
+        return Answer(500 if received.ce("subject") == "fail" else 202)
+
+    subscriber, dead_letters = Sink(script), Sink()
+    path = f"/console/numbers/namespaces/{NUMBERS_NAMESPACE}/triggers/counted"
+    try:
+        namespaces(NUMBERS_NAMESPACE)
+        manifest = tmp_path / "numbers.yaml"
+        manifest.write_text(_numbers_manifest(subscriber.url, dead_letters.url))
+        kubectl.ok("apply", "--filename", str(manifest))
+        for ref in (("broker", "default"), ("trigger", "counted")):
+            _wait_ready(kubectl, *ref, namespace=NUMBERS_NAMESPACE)
+
+        def send(type_: str, subject: str, n: int) -> None:
+            headers = {
+                "ce-specversion": "1.0",
+                "ce-type": type_,
+                "ce-source": "/console/numbers",
+                "ce-id": f"{subject}-{n}",
+                "ce-subject": subject,
+            }
+            sent = post(kawa.broker_url("default", NUMBERS_NAMESPACE), headers, b"")
+            assert sent.status == 202, sent
+
+        for n in range(3):
+            send("dev.kawa.counted", "ok", n)
+        for n in range(2):
+            send("dev.kawa.counted", "fail", n)
+        send("dev.kawa.other", "ok", 9)
+        dead_letters.wait(count=2)
+
+        def numbers() -> dict[str, Any]:
+            answer = api.request("GET", path, content_type=None)
+            assert answer.status == 200, answer
+            found: dict[str, Any] = answer.json()
+            return found
+
+        settled = {
+            "namespace": NUMBERS_NAMESPACE,
+            "name": "counted",
+            "running": True,
+            "broker": "default",
+            "matched": 5,
+            "filteredOut": 1,
+            "delivered": 3,
+            "deadLettered": 2,
+            "dropped": 0,
+            "replies": 0,
+            "lastError": "HTTP 500",
+            "backlog": 0,
+            "oldestUndeliveredSeconds": 0,
+        }
+        _until(numbers, settled)
+
+        send("dev.kawa.counted", "hold", 0)
+        subscriber.wait(lambda r: r.ce("subject") == "hold")
+        held = numbers()
+        assert held["backlog"] == 1, held
+        assert held["oldestUndeliveredSeconds"] > 0, held
+        gate.set()
+        settled |= {"matched": 6, "delivered": 4}
+        _until(numbers, settled)
+    finally:
+        gate.set()
+        subscriber.close()
+        dead_letters.close()
+
+    # the token is needed; an unknown trigger is a 404 Status
+    refused = api.request("GET", path, content_type=None, token="wrong")
+    assert refused.status == 401, refused
+    missing = api.request("GET", path.replace("counted", "nope"), content_type=None)
+    assert missing.status == 404, missing
+    assert missing.json()["kind"] == "Status", missing
+
+
+def _until(numbers: Callable[[], dict[str, Any]], expected: dict[str, Any]) -> None:
+    last: list[dict[str, Any]] = []
+
+    def reached() -> bool:
+        last[:] = [numbers()]
+        return last[0] == expected
+
+    try:
+        wait_until(reached, 30, "the numbers never settled", every=0.2)
+    except AssertionError:
+        assert last[0] == expected  # the difference, as pytest shows it
+        raise

@@ -56,8 +56,8 @@ PUBLIC_PATHS: Final = frozenset(
     {"/console", "/console/", "/console/static/console.js", "/console/static/console.css"}
 )
 """The web console's page and its static files (:mod:`kawa.console.server`): they hold no
-data, and the page asks for the token itself. Its live-events endpoint
-(``/console/events/...``) needs the token as the API does."""
+data, and the page asks for the token itself. Its live-events and numbers endpoints
+(``/console/events/...``, ``/console/numbers/...``) need the token as the API does."""
 
 
 def _write_private(path: Path, data: bytes) -> None:

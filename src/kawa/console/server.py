@@ -14,6 +14,13 @@
   and ``wait`` after the last seq at connect) without a cursor, so it acks nothing and moves
   no trigger's position; it follows the stream the broker had when the request came (a
   re-created broker is a new stream).
+- ``GET /console/numbers/namespaces/<ns>/triggers/<name>``: a Trigger's numbers as JSON, from
+  its consumer in the process that answers (behind the token): the counts since that consumer
+  started (``matched``, ``filteredOut``, ``delivered``, ``deadLettered``, ``dropped``,
+  ``replies``, ``lastError``), its ``backlog`` and ``oldestUndeliveredSeconds`` (measured now,
+  as the metrics' gauges are: :mod:`kawa.dispatch.backlog`). A Trigger whose
+  consumer runs elsewhere (another worker or node) or not at all is ``"running": false``; no
+  such Trigger is a 404.
 
 Installed by :mod:`kawa.runtime`.
 """
@@ -23,16 +30,21 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import logging
-from typing import Final
+import time
+from collections.abc import Callable
+from typing import Any, Final
 
 from aiohttp import web
 
-from kawa.apis.registry import BROKER
+from kawa.apis.registry import BROKER, TRIGGER
 from kawa.apiserver import status
+from kawa.apiserver.responses import json_response
 from kawa.broker import ttl
 from kawa.broker.dataplane import broker_stream
 from kawa.broker.envelope import unwrap
 from kawa.console import live
+from kawa.dispatch.backlog import behind
+from kawa.dispatch.consumer import Consumer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.store.base import ResourceKey, ResourceStore
@@ -69,9 +81,16 @@ def _static(name: str) -> bytes:
 class Console:
     """Serves the console's files and its live-events endpoint."""
 
-    def __init__(self, store: ResourceStore, event_log: EventLog) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        event_log: EventLog,
+        trigger_consumer: Callable[[str, str], Consumer | None] = lambda namespace, name: None,
+    ) -> None:
         self._store = store
         self._log = event_log
+        self._trigger_consumer = trigger_consumer
+        """The running consumer of a trigger (namespace, name) in this process, if any."""
         self._streams: set[asyncio.Task[object]] = set()
         """The open event streams' handlers: ended when kawa stops (they never end alone)."""
 
@@ -83,6 +102,7 @@ class Console:
                 web.get(PREFIX, self.page),
                 web.get(PREFIX + "static/{name}", self.file),
                 web.get(PREFIX + "events/namespaces/{namespace}/brokers/{name}", self.events),
+                web.get(PREFIX + "numbers/namespaces/{namespace}/triggers/{name}", self.numbers),
             ]
         )
 
@@ -147,6 +167,19 @@ class Console:
             self._streams.discard(task)
         return response
 
+    async def numbers(self, request: web.Request) -> web.StreamResponse:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        try:
+            await self._store.get(ResourceKey(TRIGGER.resource, namespace, name))
+        except NotFoundError:
+            return status.error_response(NotFoundError(f"trigger {namespace}/{name} not found"))
+        consumer = self._trigger_consumer(namespace, name)
+        if consumer is None:
+            return json_response(trigger_numbers(namespace, name, None, 0, 0.0))
+        last = await self._log.last_seq(consumer.stream)
+        backlog, age = await behind(self._log, consumer, last, time.time())
+        return json_response(trigger_numbers(namespace, name, consumer, backlog, age))
+
     async def _follow(
         self, response: web.StreamResponse, stream: str, after: int, wanted: live.EventFilter
     ) -> None:
@@ -165,3 +198,25 @@ class Console:
                     continue
                 if wanted.matches(event):
                     await response.write(live.message(record.seq, record.appended_at, event))
+
+
+def trigger_numbers(
+    namespace: str, name: str, consumer: Consumer | None, backlog: int, age: float
+) -> dict[str, Any]:
+    """The answer of the numbers endpoint (see the module docstring)."""
+    out: dict[str, Any] = {"namespace": namespace, "name": name, "running": consumer is not None}
+    if consumer is None:
+        return out
+    counts = consumer.stats
+    return out | {
+        "broker": consumer.target.parent,
+        "matched": counts.matched,
+        "filteredOut": counts.filtered_out,
+        "delivered": counts.delivered,
+        "deadLettered": counts.dead_lettered,
+        "dropped": counts.dropped,
+        "replies": counts.replies,
+        "lastError": counts.last_error,
+        "backlog": backlog,
+        "oldestUndeliveredSeconds": round(age, 3),
+    }

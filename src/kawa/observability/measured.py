@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
+from kawa.dispatch.backlog import behind
 from kawa.dispatch.consumer import Consumer
 from kawa.eventlog.base import EventLog, LogSize
 from kawa.observability.metrics import CONSUMER_LABELS, REVISION_LABELS
@@ -74,14 +75,7 @@ class Measured:
             key = (target.kind, target.namespace, target.parent, name)
             kind = "broker" if target.kind == "trigger" else "channel"
             self._owners[stream] = (kind, target.namespace, target.parent)
-            fetched = consumer.fetched
-            untaken = max(0, last[stream] - fetched)
-            backlog[key] = untaken + consumer.unfinished
-            oldest = consumer.oldest_unfinished()
-            if oldest is None and untaken:
-                first = await self._log.read(stream, fetched, 1, max_bytes=1)
-                oldest = first[0].appended_at if first else None
-            age[key] = max(0.0, now - oldest) if oldest is not None else 0.0
+            backlog[key], age[key] = await behind(self._log, consumer, last[stream], now)
         self._backlog, self._age = backlog, age
         self._size = await self._log.size()
 

@@ -34,6 +34,15 @@ let live = null;
 
 class Unauthorized extends Error {}
 
+// what an API answer that is not OK says (a Kubernetes Status carries a message)
+async function refusal(response) {
+  try {
+    return (await response.json()).message || `the API answered ${response.status}`;
+  } catch (_) {
+    return `the API answered ${response.status}`; // not JSON
+  }
+}
+
 // -- the token and the session -----------------------------------------------------------
 
 function tokenFromFragment() {
@@ -82,11 +91,14 @@ async function logIn(candidate, fromForm) {
 function logOut(message) {
   session += 1; // what a refresh in flight fetched is not drawn
   stopLive();
+  stopLookup();
+  $("lineage").replaceChildren();
   token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   clearInterval(refreshTimer);
   refreshTimer = null;
   nodes = new Map();
+  numbersFetches += 1;
   $("topology").replaceChildren();
   $("events").tBodies[0].replaceChildren();
   closeDetails();
@@ -301,6 +313,55 @@ function renderDetails(node) {
   $("show-yaml").classList.toggle("active", detailFormat === "yaml");
   $("show-json").classList.toggle("active", detailFormat === "json");
   $("watch-broker").hidden = node.kind !== "Broker" || !node.obj;
+  const trigger = node.kind === "Trigger" && node.obj;
+  $("trigger-numbers").hidden = !trigger;
+  if (trigger) fetchNumbers(node);
+}
+
+// -- a trigger's numbers: its consumer's counts, backlog and oldest undelivered age ----------
+
+const NUMBERS = [
+  ["matched", "matched"], ["filteredOut", "filtered out"], ["delivered", "delivered"],
+  ["deadLettered", "dead-lettered"], ["dropped", "dropped (given up)"], ["replies", "replies"],
+  ["backlog", "backlog (records)"], ["oldestUndeliveredSeconds", "oldest undelivered"],
+  ["lastError", "last error"],
+];
+let numbersFetches = 0; // what an older fetch (another node, a log-out) gets is not drawn
+
+async function fetchNumbers(node) {
+  const current = ++numbersFetches;
+  const started = session;
+  const path = `/console/numbers/namespaces/${encodeURIComponent(node.namespace)}/triggers/` +
+    encodeURIComponent(node.name);
+  let answer;
+  try {
+    const response = await api(path);
+    if (!response.ok) throw new Error(await refusal(response));
+    answer = await response.json();
+  } catch (err) {
+    if (session !== started || current !== numbersFetches) return;
+    if (err instanceof Unauthorized) return logOut("The token is no longer valid.");
+    $("numbers").replaceChildren();
+    $("numbers-status").textContent = `Cannot read its numbers: ${err.message}`;
+    return;
+  }
+  if (session !== started || current !== numbersFetches) return;
+  const list = $("numbers");
+  list.replaceChildren();
+  $("numbers-status").textContent = answer.running
+    ? "Since its consumer started in this kawa process:"
+    : "Its consumer does not run in the kawa process that answered (not Ready, or another " +
+      "worker or node runs it).";
+  if (!answer.running) return;
+  for (const [field, label] of NUMBERS) {
+    let value = answer[field];
+    if (field === "lastError" && !value) continue;
+    if (field === "oldestUndeliveredSeconds") value = value ? `${value.toFixed(1)} s` : "none";
+    el("dt", "", list).textContent = label;
+    const dd = el("dd", "", list);
+    dd.dataset.number = field;
+    dd.textContent = String(value);
+  }
 }
 
 // as kubectl get -o yaml shows objects: without metadata.managedFields
@@ -358,23 +419,26 @@ function toYaml(value, indent = "") {
 // -- live events -------------------------------------------------------------------------------
 
 function fillBrokers(brokers) {
-  const select = $("live-broker");
-  const current = select.value;
   const values = brokers.map((b) => `${b.metadata.namespace}/${b.metadata.name}`).sort();
-  if (values.join("\n") === [...select.options].map((o) => o.value).join("\n")) return;
-  select.replaceChildren(...values.map((v) => new Option(v, v)));
-  if (values.includes(current)) select.value = current;
+  for (const select of [$("live-broker"), $("lookup-broker")]) {
+    const current = select.value;
+    if (values.join("\n") === [...select.options].map((o) => o.value).join("\n")) continue;
+    select.replaceChildren(...values.map((v) => new Option(v, v)));
+    if (values.includes(current)) select.value = current;
+  }
 }
 
 function stopLive() {
   if (live) live.abort();
   live = null;
+  delete $("live-status").dataset.watching;
   $("live-start").disabled = false;
   $("live-stop").disabled = true;
 }
 
 async function startLive() {
   stopLive();
+  const started = session;
   const broker = $("live-broker").value;
   if (!broker) {
     $("live-status").textContent = "No broker to watch.";
@@ -395,11 +459,7 @@ async function startLive() {
     `${encodeURIComponent(name)}?${query}`;
   try {
     const response = await api(path, { headers: { Accept: "text/event-stream" }, signal: controller.signal });
-    if (!response.ok) {
-      let message = `the API answered ${response.status}`;
-      try { message = (await response.json()).message || message; } catch (_) { /* not JSON */ }
-      throw new Error(message);
-    }
+    if (!response.ok) throw new Error(await refusal(response));
     const filters = [...query.entries()].map(([k, v]) => `${k} ${v}`).join(", ");
     $("live-status").textContent =
       `Watching broker ${broker}${filters ? " (" + filters + ")" : ""}: new events appear below.`;
@@ -426,7 +486,6 @@ async function startLive() {
       $("live-status").textContent = `Cannot watch ${broker}: ${err.message}`;
     }
   } finally {
-    delete $("live-status").dataset.watching;
     if (live === controller) stopLive();
   }
 }
@@ -449,9 +508,11 @@ function onMessage(block) {
     const cell = row.insertCell();
     cell.textContent = String(value);
   }
+  const broker = $("live-status").dataset.watching;
   row.addEventListener("click", () => {
     const next = row.nextElementSibling;
     if (next && next.classList.contains("data")) return next.remove();
+    if (broker) lookUp(broker, event.id, event.source);
     const detail = document.createElement("tr");
     detail.className = "data";
     const cell = detail.insertCell();
@@ -463,6 +524,161 @@ function onMessage(block) {
   });
   body.prepend(row);
   while (body.querySelectorAll("tr:not(.data)").length > MAX_EVENTS) body.lastElementChild.remove();
+}
+
+// -- event lineage: the broker's trace subresource (docs/observability.md) ----------------------
+
+const LINEAGE_POLL_MS = 1000;
+const LINEAGE_POLLS = 20;
+const OUTCOMES = new Set(["delivered", "dead-lettered", "dropped", "kept"]);
+let lookups = 0; // counts lookups: what an older one fetches is not drawn
+let lookupTimer = null;
+
+function lookUp(broker, id, source) {
+  $("lookup-broker").value = broker;
+  $("lookup-id").value = id;
+  $("lookup-source").value = source || "";
+  stopLookup();
+  $("lineage").replaceChildren();
+  $("lineage-status").textContent = `Looking up ${id} in broker ${broker}\u2026`;
+  delete $("lineage-status").dataset.settled;
+  fetchLineage(lookups, broker, id, source, 0);
+}
+
+function stopLookup() {
+  lookups += 1;
+  clearTimeout(lookupTimer);
+  lookupTimer = null;
+}
+
+async function fetchLineage(current, broker, id, source, polls) {
+  const started = session;
+  const stale = () => session !== started || current !== lookups;
+  const [namespace, name] = broker.split("/");
+  const query = new URLSearchParams({ id });
+  if (source) query.set("source", source);
+  const path = `/apis/eventing.knative.dev/v1/namespaces/${encodeURIComponent(namespace)}` +
+    `/brokers/${encodeURIComponent(name)}/trace?${query}`;
+  let answer;
+  try {
+    const response = await api(path);
+    if (!response.ok) throw new Error(await refusal(response));
+    answer = await response.json();
+  } catch (err) {
+    if (stale()) return;
+    if (err instanceof Unauthorized) return logOut("The token is no longer valid.");
+    $("lineage").replaceChildren();
+    $("lineage-status").textContent = `Cannot look up ${id} in broker ${broker}: ${err.message}`;
+    $("lineage-status").dataset.settled = "error";
+    return;
+  }
+  if (stale()) return;
+  drawLineage(answer);
+  const pending = !settled(answer, namespace, name) && polls < LINEAGE_POLLS;
+  const found = answer.events.length === 1 ? "1 event" : `${answer.events.length} events`;
+  $("lineage-status").textContent = `Broker ${broker}, id ${id}: ${found}` +
+    (answer.broker.lineage ? "" : " (the broker keeps no lineage: kawa.dev/lineage is off)") +
+    (pending ? "; deliveries in flight, refreshing\u2026" : ".");
+  $("lineage-status").dataset.settled = pending ? "no" : "yes";
+  if (pending) {
+    lookupTimer = setTimeout(() => fetchLineage(current, broker, id, source, polls + 1),
+      LINEAGE_POLL_MS);
+  }
+}
+
+// whether more is to come: a trigger of the broker has not decided yet, or one that matched
+// has no outcome yet (lineage is written a moment after the fact)
+function settled(answer, namespace, name) {
+  if (!answer.broker.lineage) return true;
+  const triggers = [...nodes.values()].filter((n) => n.kind === "Trigger" && n.obj
+    && n.namespace === namespace && (n.obj.spec.broker || "default") === name).length;
+  return answer.events.every((found) => {
+    const steps = found.timeline;
+    const decided = steps.filter((s) => s.what === "filter");
+    if (decided.length < triggers) return false;
+    return decided.every((d) => !d.matched
+      || steps.some((s) => s.trigger === d.trigger && OUTCOMES.has(s.what)));
+  });
+}
+
+function drawLineage(answer) {
+  const root = $("lineage");
+  root.replaceChildren();
+  for (const found of answer.events) {
+    const block = el("div", "lineage-event", root);
+    block.dataset.seq = found.seq;
+    const e = found.event;
+    el("h3", "", block).textContent =
+      `Event ${e.id} \u00b7 ${e.type} \u00b7 ${e.source} (seq ${found.seq}, stored ${found.appendedAt})`;
+    const list = el("ol", "timeline", block);
+    if (found.timeline.length === 0) el("li", "muted", list).textContent = "No lineage recorded yet.";
+    for (const step of found.timeline) {
+      const item = el("li", stepClass(step), list);
+      item.dataset.what = step.what;
+      if (step.trigger) item.dataset.trigger = step.trigger;
+      if (step.what === "filter") item.dataset.matched = String(step.matched);
+      if (step.what === "attempt") item.dataset.status = String(step.status ?? "none");
+      const time = el("time", "", item);
+      time.dateTime = step.at;
+      time.textContent = new Date(step.at).toLocaleTimeString(undefined, { hour12: false })
+        + "." + step.at.slice(20, 23);
+      time.title = step.at;
+      const lines = stepLines(step);
+      el("span", "what", item).textContent = lines[0];
+      for (const line of lines.slice(1)) el("div", "why", item).textContent = line;
+    }
+  }
+}
+
+function el(tag, className, parent) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  parent.appendChild(made);
+  return made;
+}
+
+function stepClass(step) {
+  if (step.what === "filter") return step.matched ? "ok" : "skip";
+  if (step.what === "attempt") return step.status >= 200 && step.status < 300 ? "ok" : "bad";
+  if (step.what === "delivered") return "ok";
+  if (step.what === "dead-lettered" || step.what === "dropped" || step.what === "kept") return "bad";
+  return "";
+}
+
+// one step as lines of text, as `kawa trace` prints it
+function stepLines(step) {
+  const trigger = `trigger ${step.trigger}`;
+  const error = step.error ? ` (${step.error})` : "";
+  switch (step.what) {
+    case "accepted":
+      return [`accepted by ${step.by}` + (step.replyOf ? ` (reply of ${step.replyOf})` : "")];
+    case "filter": {
+      if (step.matched) return [`${trigger}: matched`];
+      const lines = [`${trigger}: not matched`];
+      if (step.rejection) rejectionLines(step.rejection, 0, lines);
+      if (step.note) lines.push(step.note);
+      return lines;
+    }
+    case "attempt": {
+      const answer = step.status === undefined || step.status === null
+        ? "no answer" : `HTTP ${step.status}`;
+      const ms = (Number(step.seconds || 0) * 1000).toFixed(1);
+      return [`${trigger}: ${step.stage} attempt ${step.attempt} to ${step.destination}: ` +
+        `${answer} in ${ms} ms${error}`];
+    }
+    case "reply":
+      return [`${trigger}: reply ${step.replyId} ` +
+        (step.dropped ? `dropped (${step.dropped})` : "handed on")];
+    default:
+      return [`${trigger}: ${step.what}${error}`];
+  }
+}
+
+function rejectionLines(rejection, depth, lines) {
+  lines.push(`${"\u00a0".repeat(depth)}${rejection.path}: ${rejection.reason}`);
+  for (const alternative of rejection.alternatives || []) {
+    rejectionLines(alternative, depth + 2, lines);
+  }
 }
 
 // -- wiring --------------------------------------------------------------------------------------
@@ -484,6 +700,15 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("live-form").addEventListener("submit", (ev) => { ev.preventDefault(); startLive(); });
   $("live-stop").addEventListener("click", stopLive);
+  $("lookup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const broker = $("lookup-broker").value;
+    if (!broker) {
+      $("lineage-status").textContent = "No broker to look in.";
+      return;
+    }
+    lookUp(broker, $("lookup-id").value.trim(), $("lookup-source").value.trim());
+  });
   const given = tokenFromFragment() || sessionStorage.getItem(TOKEN_KEY);
   if (given) logIn(given, false);
   else showLogin("");
