@@ -88,7 +88,10 @@ async def test_pods_spread_over_the_ready_nodes_with_kubernetes_events() -> None
 
         await eventually(scheduled, 5.0)
         events = (await store.list("events", "default")).items
-        [event] = [e for e in events if e["involvedObject"]["name"] == "p1"]
+        # (a FailedScheduling may come first, while a node is not Ready yet on a busy machine)
+        [event] = [
+            e for e in events if e["involvedObject"]["name"] == "p1" and e["reason"] == "Scheduled"
+        ]
         assert event["reason"] == "Scheduled"
         assert event["source"]["component"] == "default-scheduler"
         assert event["message"] == f"Successfully assigned default/p1 to {placed[0]}"
