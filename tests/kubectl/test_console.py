@@ -176,6 +176,18 @@ def test_seed_topology_and_live_events(
         )
         expect(edge).to_have_count(1)
 
+    # the Services view: the seed's service with its revision, Ready, taking all the traffic
+    service = page.locator(
+        f'#services .service[data-namespace="{NAMESPACE}"][data-name="event-display"]'
+    )
+    expect(service).to_have_attribute("data-ready", "ready")
+    revision = service.locator("tbody tr[data-revision]")
+    expect(revision).to_have_count(1)
+    expect(revision).to_have_attribute("data-revision", re.compile("^event-display-"))
+    expect(revision.locator('[data-column="ready"]')).to_have_text("True")
+    expect(revision.locator('[data-column="traffic"]')).to_have_text(re.compile("^100%"))
+    expect(revision.locator('[data-column="instances"]')).to_have_text(re.compile(r"^\d+ / \d+$"))
+
     # a node's details: its conditions and its YAML
     _node(page, "Trigger", "testevents-trigger").click()
     expect(page.locator("#details-title")).to_have_text(f"Trigger {NAMESPACE}/testevents-trigger")

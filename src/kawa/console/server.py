@@ -1,9 +1,10 @@
 """The console's routes on kawa's HTTP application.
 
-- ``GET /console/`` and ``/console/static/<file>``: the page, its script and style (package
-  data beside this module; no build step). They hold no data, so they are served without a
-  token (:data:`kawa.apiserver.access.PUBLIC_PATHS`), and only over TLS: on the plain-HTTP
-  port they answer 404 with a pointer to the HTTPS port, so a browser never learns to send the
+- ``GET /console/`` and ``/console/static/<file>``: the page, its script modules and style
+  (package data beside this module; ES modules the browser loads itself, no build step).
+  They hold no data, so they are served without a token
+  (:data:`kawa.apiserver.access.PUBLIC_PATHS`), and only over TLS: on the plain-HTTP port they
+  answer 404 with a pointer to the HTTPS port, so a browser never learns to send the
   token in clear. The page asks for the token (or takes it from the URL's ``#token=``
   fragment, which never reaches a server) and sends it as ``Authorization: Bearer`` with
   every API request it makes; without a valid one it shows only its login form.
@@ -38,6 +39,7 @@ from aiohttp import web
 
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.apiserver import status
+from kawa.apiserver.access import CONSOLE_FILES
 from kawa.apiserver.responses import json_response
 from kawa.broker import ttl
 from kawa.broker.dataplane import broker_stream
@@ -52,10 +54,8 @@ from kawa.store.base import ResourceKey, ResourceStore
 log = logging.getLogger(__name__)
 
 PREFIX: Final = "/console/"
-STATIC: Final = {
-    "index.html": "text/html",
-    "console.js": "text/javascript",
-    "console.css": "text/css",
+STATIC: Final = {"index.html": "text/html"} | {
+    name: "text/css" if name.endswith(".css") else "text/javascript" for name in CONSOLE_FILES
 }
 """The files the console serves, with their content types."""
 SECURITY_HEADERS: Final = {
