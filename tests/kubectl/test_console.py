@@ -10,7 +10,9 @@ it. A Trigger's details show its numbers. Clicking a live event shows its lineag
 trigger's "not matched" with the reason; the lookup box finds an event by id and source.
 With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png and
 console-lineage.png. A trigger's numbers endpoint is checked against known traffic
-(delivered, dead-lettered, filtered out, a held event's backlog and age).
+(delivered, dead-lettered, filtered out, a held event's backlog and age), and so is the
+broker's dead-letters endpoint (the failed events, their status and sink). The Services view
+shows the seed's service with its revision taking all the traffic.
 """
 
 from __future__ import annotations
@@ -447,6 +449,49 @@ def test_a_triggers_numbers_count_known_traffic(
     missing = api.request("GET", path.replace("counted", "nope"), content_type=None)
     assert missing.status == 404, missing
     assert missing.json()["kind"] == "Status", missing
+
+    _dead_letters_of_known_traffic(api, dead_letters.url)
+
+
+def _dead_letters_of_known_traffic(api: Api, sink: str) -> None:
+    """The broker's dead-lettered events, from its lineage: the two failed ones, newest
+    first, with the subscriber's status and the dead-letter sink; bounded by ``limit``."""
+    path = f"/console/deadletters/namespaces/{NUMBERS_NAMESPACE}/brokers/default"
+
+    def listed(query: str = "") -> list[dict[str, Any]]:
+        answer = api.request("GET", path + query, content_type=None)
+        assert answer.status == 200, answer
+        body = answer.json()
+        assert body["broker"] == {
+            "namespace": NUMBERS_NAMESPACE,
+            "name": "default",
+            "lineage": True,
+        }
+        found: list[dict[str, Any]] = body["deadLettered"]
+        return found
+
+    # lineage is written a moment after the fact
+    wait_until(lambda: len(listed()) == 2, 30, "the dead letters never showed", every=0.2)
+    newest, oldest = listed()
+    assert [newest["event"]["id"], oldest["event"]["id"]] == ["fail-1", "fail-0"]
+    for entry in (newest, oldest):
+        assert entry["trigger"] == "counted", entry
+        assert entry["status"] == 500, entry
+        assert entry["attempts"] == 1, entry  # retry: 0
+        assert entry["deadLetterSink"] == sink, entry
+        assert entry["event"]["type"] == "dev.kawa.counted", entry
+        assert entry["event"]["source"] == "/console/numbers", entry
+    assert newest["seq"] > oldest["seq"]
+    assert [e["event"]["id"] for e in listed("?limit=1")] == ["fail-1"]
+    assert [e["event"]["id"] for e in listed("?trigger=counted")] == ["fail-1", "fail-0"]
+    assert listed("?trigger=other") == []
+    bad = api.request("GET", path + "?limit=0", content_type=None)
+    assert bad.status == 422, bad
+    assert bad.json()["details"]["causes"][0]["field"] == "limit", bad
+    refused = api.request("GET", path, content_type=None, token="wrong")
+    assert refused.status == 401, refused
+    missing = api.request("GET", path.replace("brokers/default", "brokers/nope"), content_type=None)
+    assert missing.status == 404, missing
 
 
 def _until(numbers: Callable[[], dict[str, Any]], expected: dict[str, Any]) -> None:
