@@ -11,8 +11,9 @@ trigger's "not matched" with the reason; the lookup box finds an event by id and
 With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png and
 console-lineage.png. A trigger's numbers endpoint is checked against known traffic
 (delivered, dead-lettered, filtered out, a held event's backlog and age), and so is the
-broker's dead-letters endpoint (the failed events, their status and sink). The Services view
-shows the seed's service with its revision taking all the traffic.
+broker's dead-letters endpoint (the failed events, their status and sink), which the
+trigger's details show. The Services view shows the seed's service with its revision taking
+all the traffic.
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def test_seed_topology_and_live_events(
 ) -> None:
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []  # the page's modules run without an uncaught error
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(_console_url(kawa) + "#token=" + api.token)
 
     # the fragment logged in and left the address bar; no request carried the token in a URL
@@ -255,6 +258,8 @@ def test_seed_topology_and_live_events(
     _node(page, "Trigger", "testevents-trigger").click()
     expect(page.locator("#numbers-status")).to_contain_text("Since its consumer started")
     expect(number.and_(page.locator('[data-number="delivered"]'))).to_have_text(some)
+
+    assert errors == []
 
     if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's picture
         page.locator("#show-yaml").click()
@@ -368,7 +373,12 @@ spec:
 
 
 def test_a_triggers_numbers_count_known_traffic(
-    kawa: KawaProcess, api: Api, kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path
+    kawa: KawaProcess,
+    api: Api,
+    kubectl: Kubectl,
+    namespaces: Callable[..., str],
+    tmp_path: Path,
+    page: Any,
 ) -> None:
     """3 delivered, 2 failed (dead-lettered, no retries), 1 filtered out; then one held by
     the subscriber is the backlog, with an age, until it is answered."""
@@ -451,6 +461,21 @@ def test_a_triggers_numbers_count_known_traffic(
     assert missing.json()["kind"] == "Status", missing
 
     _dead_letters_of_known_traffic(api, dead_letters.url)
+
+    # the page shows them in the trigger's details; a click looks up the event's lineage
+    page.goto(_console_url(kawa) + "#token=" + api.token)
+    page.locator(
+        f'svg .node[data-kind="Trigger"][data-namespace="{NUMBERS_NAMESPACE}"][data-name="counted"]'
+    ).click()
+    expect = playwright_sync.expect
+    rows = page.locator("#dead-letters tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-id", "fail-1")
+    expect(rows.first).to_have_attribute("data-status", "500")
+    expect(rows.first).to_contain_text("HTTP 500")
+    rows.first.click()
+    expect(page.locator("#lineage-status")).to_have_attribute("data-settled", "yes")
+    expect(page.locator('#lineage li[data-what="dead-lettered"]')).to_have_count(1)
 
 
 def _dead_letters_of_known_traffic(api: Api, sink: str) -> None:

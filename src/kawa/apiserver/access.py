@@ -59,6 +59,7 @@ CONSOLE_FILES: Final = (
     "details.js",
     "live.js",
     "services.js",
+    "deadletters.js",
     "console.css",
 )
 """The console's script modules and style (kawa/console/static/, beside its index.html)."""

@@ -1,6 +1,7 @@
 // The details of one node: its conditions, its YAML or JSON, a Trigger's numbers.
 
 import { $, Unauthorized, api, el, expired, key, refusal, state } from "./core.js";
+import { deadLetterSink, fetchDeadLetters, forgetDeadLetters } from "./deadletters.js";
 
 let detailFormat = "yaml";
 
@@ -48,6 +49,10 @@ export function renderDetails(node) {
   const trigger = node.kind === "Trigger" && node.obj;
   $("trigger-numbers").hidden = !trigger;
   if (trigger) fetchNumbers(node);
+  const sink = trigger && deadLetterSink(node);
+  $("trigger-dead-letters").hidden = !sink;
+  if (sink) fetchDeadLetters(node);
+  else forgetDeadLetters();
 }
 
 // -- a trigger's numbers: its consumer's counts, backlog and oldest undelivered age ----------
@@ -62,6 +67,7 @@ let numbersFetches = 0; // what an older fetch (another node, a log-out) gets is
 
 export function forgetNumbers() {
   numbersFetches += 1;
+  forgetDeadLetters();
 }
 
 async function fetchNumbers(node) {
