@@ -10,7 +10,10 @@ it. A Trigger's details show its numbers. Clicking a live event shows its lineag
 trigger's "not matched" with the reason; the lookup box finds an event by id and source.
 With ``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-topology.png and
 console-lineage.png. A trigger's numbers endpoint is checked against known traffic
-(delivered, dead-lettered, filtered out, a held event's backlog and age).
+(delivered, dead-lettered, filtered out, a held event's backlog and age), and so is the
+broker's dead-letters endpoint (the failed events, their status and sink), which the
+trigger's details show. The Services view shows the seed's service with its revision taking
+all the traffic.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def test_seed_topology_and_live_events(
 ) -> None:
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []  # the page's modules run without an uncaught error
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(_console_url(kawa) + "#token=" + api.token)
 
     # the fragment logged in and left the address bar; no request carried the token in a URL
@@ -175,6 +180,18 @@ def test_seed_topology_and_live_events(
             f'{target.split("/")[1]}"][data-from^="{source}/{NAMESPACE}/"]'
         )
         expect(edge).to_have_count(1)
+
+    # the Services view: the seed's service with its revision, Ready, taking all the traffic
+    service = page.locator(
+        f'#services .service[data-namespace="{NAMESPACE}"][data-name="event-display"]'
+    )
+    expect(service).to_have_attribute("data-ready", "ready")
+    revision = service.locator("tbody tr[data-revision]")
+    expect(revision).to_have_count(1)
+    expect(revision).to_have_attribute("data-revision", re.compile("^event-display-"))
+    expect(revision.locator('[data-column="ready"]')).to_have_text("True")
+    expect(revision.locator('[data-column="traffic"]')).to_have_text(re.compile("^100%"))
+    expect(revision.locator('[data-column="instances"]')).to_have_text(re.compile(r"^\d+ / \d+$"))
 
     # a node's details: its conditions and its YAML
     _node(page, "Trigger", "testevents-trigger").click()
@@ -241,6 +258,8 @@ def test_seed_topology_and_live_events(
     _node(page, "Trigger", "testevents-trigger").click()
     expect(page.locator("#numbers-status")).to_contain_text("Since its consumer started")
     expect(number.and_(page.locator('[data-number="delivered"]'))).to_have_text(some)
+
+    assert errors == []
 
     if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's picture
         page.locator("#show-yaml").click()
@@ -354,7 +373,12 @@ spec:
 
 
 def test_a_triggers_numbers_count_known_traffic(
-    kawa: KawaProcess, api: Api, kubectl: Kubectl, namespaces: Callable[..., str], tmp_path: Path
+    kawa: KawaProcess,
+    api: Api,
+    kubectl: Kubectl,
+    namespaces: Callable[..., str],
+    tmp_path: Path,
+    page: Any,
 ) -> None:
     """3 delivered, 2 failed (dead-lettered, no retries), 1 filtered out; then one held by
     the subscriber is the backlog, with an age, until it is answered."""
@@ -435,6 +459,64 @@ def test_a_triggers_numbers_count_known_traffic(
     missing = api.request("GET", path.replace("counted", "nope"), content_type=None)
     assert missing.status == 404, missing
     assert missing.json()["kind"] == "Status", missing
+
+    _dead_letters_of_known_traffic(api, dead_letters.url)
+
+    # the page shows them in the trigger's details; a click looks up the event's lineage
+    page.goto(_console_url(kawa) + "#token=" + api.token)
+    page.locator(
+        f'svg .node[data-kind="Trigger"][data-namespace="{NUMBERS_NAMESPACE}"][data-name="counted"]'
+    ).click()
+    expect = playwright_sync.expect
+    rows = page.locator("#dead-letters tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-id", "fail-1")
+    expect(rows.first).to_have_attribute("data-status", "500")
+    expect(rows.first).to_contain_text("HTTP 500")
+    rows.first.click()
+    expect(page.locator("#lineage-status")).to_have_attribute("data-settled", "yes")
+    expect(page.locator('#lineage li[data-what="dead-lettered"]')).to_have_count(1)
+
+
+def _dead_letters_of_known_traffic(api: Api, sink: str) -> None:
+    """The broker's dead-lettered events, from its lineage: the two failed ones, newest
+    first, with the subscriber's status and the dead-letter sink; bounded by ``limit``."""
+    path = f"/console/deadletters/namespaces/{NUMBERS_NAMESPACE}/brokers/default"
+
+    def listed(query: str = "") -> list[dict[str, Any]]:
+        answer = api.request("GET", path + query, content_type=None)
+        assert answer.status == 200, answer
+        body = answer.json()
+        assert body["broker"] == {
+            "namespace": NUMBERS_NAMESPACE,
+            "name": "default",
+            "lineage": True,
+        }
+        found: list[dict[str, Any]] = body["deadLettered"]
+        return found
+
+    # lineage is written a moment after the fact
+    wait_until(lambda: len(listed()) == 2, 30, "the dead letters never showed", every=0.2)
+    newest, oldest = listed()
+    assert [newest["event"]["id"], oldest["event"]["id"]] == ["fail-1", "fail-0"]
+    for entry in (newest, oldest):
+        assert entry["trigger"] == "counted", entry
+        assert entry["status"] == 500, entry
+        assert entry["attempts"] == 1, entry  # retry: 0
+        assert entry["deadLetterSink"] == sink, entry
+        assert entry["event"]["type"] == "dev.kawa.counted", entry
+        assert entry["event"]["source"] == "/console/numbers", entry
+    assert newest["seq"] > oldest["seq"]
+    assert [e["event"]["id"] for e in listed("?limit=1")] == ["fail-1"]
+    assert [e["event"]["id"] for e in listed("?trigger=counted")] == ["fail-1", "fail-0"]
+    assert listed("?trigger=other") == []
+    bad = api.request("GET", path + "?limit=0", content_type=None)
+    assert bad.status == 422, bad
+    assert bad.json()["details"]["causes"][0]["field"] == "limit", bad
+    refused = api.request("GET", path, content_type=None, token="wrong")
+    assert refused.status == 401, refused
+    missing = api.request("GET", path.replace("brokers/default", "brokers/nope"), content_type=None)
+    assert missing.status == 404, missing
 
 
 def _until(numbers: Callable[[], dict[str, Any]], expected: dict[str, Any]) -> None:

@@ -52,8 +52,19 @@ PUBLIC_PREFIXES: Final = (
     "/livez",
 )
 """Paths served without a token: the data plane and health checks."""
+CONSOLE_FILES: Final = (
+    "main.js",
+    "core.js",
+    "topology.js",
+    "details.js",
+    "live.js",
+    "services.js",
+    "deadletters.js",
+    "console.css",
+)
+"""The console's script modules and style (kawa/console/static/, beside its index.html)."""
 PUBLIC_PATHS: Final = frozenset(
-    {"/console", "/console/", "/console/static/console.js", "/console/static/console.css"}
+    {"/console", "/console/"} | {f"/console/static/{name}" for name in CONSOLE_FILES}
 )
 """The web console's page and its static files (:mod:`kawa.console.server`): they hold no
 data, and the page asks for the token itself. Its live-events and numbers endpoints

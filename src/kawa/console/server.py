@@ -1,9 +1,10 @@
 """The console's routes on kawa's HTTP application.
 
-- ``GET /console/`` and ``/console/static/<file>``: the page, its script and style (package
-  data beside this module; no build step). They hold no data, so they are served without a
-  token (:data:`kawa.apiserver.access.PUBLIC_PATHS`), and only over TLS: on the plain-HTTP
-  port they answer 404 with a pointer to the HTTPS port, so a browser never learns to send the
+- ``GET /console/`` and ``/console/static/<file>``: the page, its script modules and style
+  (package data beside this module; ES modules the browser loads itself, no build step).
+  They hold no data, so they are served without a token
+  (:data:`kawa.apiserver.access.PUBLIC_PATHS`), and only over TLS: on the plain-HTTP port they
+  answer 404 with a pointer to the HTTPS port, so a browser never learns to send the
   token in clear. The page asks for the token (or takes it from the URL's ``#token=``
   fragment, which never reaches a server) and sends it as ``Authorization: Bearer`` with
   every API request it makes; without a valid one it shows only its login form.
@@ -21,6 +22,12 @@
   as the metrics' gauges are: :mod:`kawa.dispatch.backlog`). A Trigger whose
   consumer runs elsewhere (another worker or node) or not at all is ``"running": false``; no
   such Trigger is a 404.
+- ``GET /console/deadletters/namespaces/<ns>/brokers/<name>?trigger=&limit=``: the events the
+  broker's triggers (or one trigger) dead-lettered recently, newest first, as JSON (behind
+  the token): found in the latest :data:`kawa.console.deadletters.SCAN_RECORDS` records of
+  the broker's lineage stream, ``limit`` (default 50, at most 200) of them, each with the
+  event's ``id``, ``source`` and ``type`` when the log still holds it
+  (:mod:`kawa.console.deadletters`). A broker whose lineage is off lists none.
 
 Installed by :mod:`kawa.runtime`.
 """
@@ -38,24 +45,24 @@ from aiohttp import web
 
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.apiserver import status
+from kawa.apiserver.access import CONSOLE_FILES
 from kawa.apiserver.responses import json_response
 from kawa.broker import ttl
 from kawa.broker.dataplane import broker_stream
 from kawa.broker.envelope import unwrap
-from kawa.console import live
+from kawa.console import deadletters, live
+from kawa.dispatch import lineage
 from kawa.dispatch.backlog import behind
 from kawa.dispatch.consumer import Consumer
-from kawa.errors import KawaError, NotFoundError
+from kawa.errors import KawaError, NotFoundError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.store.base import ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
 PREFIX: Final = "/console/"
-STATIC: Final = {
-    "index.html": "text/html",
-    "console.js": "text/javascript",
-    "console.css": "text/css",
+STATIC: Final = {"index.html": "text/html"} | {
+    name: "text/css" if name.endswith(".css") else "text/javascript" for name in CONSOLE_FILES
 }
 """The files the console serves, with their content types."""
 SECURITY_HEADERS: Final = {
@@ -103,6 +110,9 @@ class Console:
                 web.get(PREFIX + "static/{name}", self.file),
                 web.get(PREFIX + "events/namespaces/{namespace}/brokers/{name}", self.events),
                 web.get(PREFIX + "numbers/namespaces/{namespace}/triggers/{name}", self.numbers),
+                web.get(
+                    PREFIX + "deadletters/namespaces/{namespace}/brokers/{name}", self.dead_letters
+                ),
             ]
         )
 
@@ -180,6 +190,47 @@ class Console:
         backlog, age = await behind(self._log, consumer, last, time.time())
         return json_response(trigger_numbers(namespace, name, consumer, backlog, age))
 
+    async def dead_letters(self, request: web.Request) -> web.StreamResponse:
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        try:
+            limit = _limit(request.query.get("limit"))
+            broker = await self._store.get(ResourceKey(BROKER.resource, namespace, name))
+        except NotFoundError:
+            return status.error_response(NotFoundError(f"broker {namespace}/{name} not found"))
+        except KawaError as err:
+            return status.error_response(err)
+        meta = broker["metadata"]
+        stream = broker_stream(meta["uid"])
+        notes_stream = lineage.lineage_stream(stream)
+        after = max(0, await self._log.last_seq(notes_stream) - deadletters.SCAN_RECORDS)
+        records = await self._log.read(notes_stream, after, deadletters.SCAN_RECORDS)
+        notes = (note for record in records for note in lineage.decode(record.payload))
+        found = deadletters.collect(notes, request.query.get("trigger") or None, limit)
+        for entry in found:
+            entry["event"] = await self._event(stream, entry["seq"])
+        return json_response(
+            {
+                "broker": {
+                    "namespace": namespace,
+                    "name": name,
+                    "lineage": lineage.enabled(meta.get("annotations")),
+                },
+                "scannedFromStart": after == 0,
+                "deadLettered": found,
+            }
+        )
+
+    async def _event(self, stream: str, seq: int) -> dict[str, Any] | None:
+        """The id, source and type of the event at ``seq``; None when trimmed."""
+        records = await self._log.read(stream, seq - 1, 1)
+        if not records or records[0].seq != seq:
+            return None
+        try:
+            event = unwrap(records[0].payload)[0]
+        except (KawaError, ValueError):
+            return None
+        return {"id": event.id, "source": event.source, "type": event.type}
+
     async def _follow(
         self, response: web.StreamResponse, stream: str, after: int, wanted: live.EventFilter
     ) -> None:
@@ -220,3 +271,17 @@ def trigger_numbers(
         "backlog": backlog,
         "oldestUndeliveredSeconds": round(age, 3),
     }
+
+
+def _limit(given: str | None) -> int:
+    if given is None or given == "":
+        return deadletters.DEFAULT_LIMIT
+    try:
+        limit = int(given)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= deadletters.MAX_LIMIT:
+        raise ValidationError.single(
+            "limit", f"limit must be a whole number from 1 to {deadletters.MAX_LIMIT}"
+        )
+    return limit

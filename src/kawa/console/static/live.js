@@ -1,0 +1,263 @@
+// Live events of a broker (server-sent events) and an event's lineage (the broker's trace
+// subresource: docs/observability.md).
+
+import { $, Unauthorized, api, el, expired, refusal, state } from "./core.js";
+
+const MAX_EVENTS = 200;
+let live = null;
+
+export function fillBrokers(brokers) {
+  const values = brokers.map((b) => `${b.metadata.namespace}/${b.metadata.name}`).sort();
+  for (const select of [$("live-broker"), $("lookup-broker")]) {
+    const current = select.value;
+    if (values.join("\n") === [...select.options].map((o) => o.value).join("\n")) continue;
+    select.replaceChildren(...values.map((v) => new Option(v, v)));
+    if (values.includes(current)) select.value = current;
+  }
+}
+
+export function stopLive() {
+  if (live) live.abort();
+  live = null;
+  delete $("live-status").dataset.watching;
+  $("live-start").disabled = false;
+  $("live-stop").disabled = true;
+}
+
+export async function startLive() {
+  stopLive();
+  const started = state.session;
+  const broker = $("live-broker").value;
+  if (!broker) {
+    $("live-status").textContent = "No broker to watch.";
+    return;
+  }
+  const [namespace, name] = broker.split("/");
+  const query = new URLSearchParams();
+  for (const [param, input] of [["type", "live-type"], ["source", "live-source"], ["cesql", "live-cesql"]]) {
+    const value = $(input).value.trim();
+    if (value) query.set(param, value);
+  }
+  const controller = new AbortController();
+  live = controller;
+  $("live-start").disabled = true;
+  $("live-stop").disabled = false;
+  $("live-status").textContent = `Connecting to broker ${broker}\u2026`;
+  const path = `/console/events/namespaces/${encodeURIComponent(namespace)}/brokers/` +
+    `${encodeURIComponent(name)}?${query}`;
+  try {
+    const response = await api(path, { headers: { Accept: "text/event-stream" }, signal: controller.signal });
+    if (!response.ok) throw new Error(await refusal(response));
+    const filters = [...query.entries()].map(([k, v]) => `${k} ${v}`).join(", ");
+    $("live-status").textContent =
+      `Watching broker ${broker}${filters ? " (" + filters + ")" : ""}: new events appear below.`;
+    $("live-status").dataset.watching = broker;
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        onMessage(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+      }
+    }
+    if (live === controller) $("live-status").textContent = `The stream of ${broker} ended.`;
+  } catch (err) {
+    if (state.session !== started) return;
+    if (err instanceof Unauthorized) return expired();
+    if (controller.signal.aborted) {
+      $("live-status").textContent = "Not watching.";
+    } else {
+      $("live-status").textContent = `Cannot watch ${broker}: ${err.message}`;
+    }
+  } finally {
+    if (live === controller) stopLive();
+  }
+}
+
+function onMessage(block) {
+  let data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+  }
+  if (!data) return; // a comment (keep-alive)
+  const message = JSON.parse(data);
+  const event = message.event;
+  const body = $("events").tBodies[0];
+  const row = document.createElement("tr");
+  row.className = "fresh";
+  row.dataset.type = event.type;
+  row.dataset.id = event.id;
+  const time = new Date(message.appendedAt * 1000).toLocaleTimeString();
+  for (const value of [message.seq, time, event.type, event.source, event.id]) {
+    const cell = row.insertCell();
+    cell.textContent = String(value);
+  }
+  const broker = $("live-status").dataset.watching;
+  row.addEventListener("click", () => {
+    const next = row.nextElementSibling;
+    if (next && next.classList.contains("data")) return next.remove();
+    if (broker) lookUp(broker, event.id, event.source);
+    const detail = document.createElement("tr");
+    detail.className = "data";
+    const cell = detail.insertCell();
+    cell.colSpan = 5;
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(event, null, 2);
+    cell.appendChild(pre);
+    row.after(detail);
+  });
+  body.prepend(row);
+  while (body.querySelectorAll("tr:not(.data)").length > MAX_EVENTS) body.lastElementChild.remove();
+}
+
+// -- event lineage: the broker's trace subresource (docs/observability.md) ----------------------
+
+const LINEAGE_POLL_MS = 1000;
+const LINEAGE_POLLS = 20;
+const OUTCOMES = new Set(["delivered", "dead-lettered", "dropped", "kept"]);
+let lookups = 0; // counts lookups: what an older one fetches is not drawn
+let lookupTimer = null;
+
+export function lookUp(broker, id, source) {
+  $("lookup-broker").value = broker;
+  $("lookup-id").value = id;
+  $("lookup-source").value = source || "";
+  stopLookup();
+  $("lineage").replaceChildren();
+  $("lineage-status").textContent = `Looking up ${id} in broker ${broker}\u2026`;
+  delete $("lineage-status").dataset.settled;
+  fetchLineage(lookups, broker, id, source, 0);
+}
+
+export function stopLookup() {
+  lookups += 1;
+  clearTimeout(lookupTimer);
+  lookupTimer = null;
+}
+
+async function fetchLineage(current, broker, id, source, polls) {
+  const started = state.session;
+  const stale = () => state.session !== started || current !== lookups;
+  const [namespace, name] = broker.split("/");
+  const query = new URLSearchParams({ id });
+  if (source) query.set("source", source);
+  const path = `/apis/eventing.knative.dev/v1/namespaces/${encodeURIComponent(namespace)}` +
+    `/brokers/${encodeURIComponent(name)}/trace?${query}`;
+  let answer;
+  try {
+    const response = await api(path);
+    if (!response.ok) throw new Error(await refusal(response));
+    answer = await response.json();
+  } catch (err) {
+    if (stale()) return;
+    if (err instanceof Unauthorized) return expired();
+    $("lineage").replaceChildren();
+    $("lineage-status").textContent = `Cannot look up ${id} in broker ${broker}: ${err.message}`;
+    $("lineage-status").dataset.settled = "error";
+    return;
+  }
+  if (stale()) return;
+  drawLineage(answer);
+  const pending = !settled(answer, namespace, name) && polls < LINEAGE_POLLS;
+  const found = answer.events.length === 1 ? "1 event" : `${answer.events.length} events`;
+  $("lineage-status").textContent = `Broker ${broker}, id ${id}: ${found}` +
+    (answer.broker.lineage ? "" : " (the broker keeps no lineage: kawa.dev/lineage is off)") +
+    (pending ? "; deliveries in flight, refreshing\u2026" : ".");
+  $("lineage-status").dataset.settled = pending ? "no" : "yes";
+  if (pending) {
+    lookupTimer = setTimeout(() => fetchLineage(current, broker, id, source, polls + 1),
+      LINEAGE_POLL_MS);
+  }
+}
+
+// whether more is to come: a trigger of the broker has not decided yet, or one that matched
+// has no outcome yet (lineage is written a moment after the fact)
+function settled(answer, namespace, name) {
+  if (!answer.broker.lineage) return true;
+  const triggers = [...state.nodes.values()].filter((n) => n.kind === "Trigger" && n.obj
+    && n.namespace === namespace && (n.obj.spec.broker || "default") === name).length;
+  return answer.events.every((found) => {
+    const steps = found.timeline;
+    const decided = steps.filter((s) => s.what === "filter");
+    if (decided.length < triggers) return false;
+    return decided.every((d) => !d.matched
+      || steps.some((s) => s.trigger === d.trigger && OUTCOMES.has(s.what)));
+  });
+}
+
+function drawLineage(answer) {
+  const root = $("lineage");
+  root.replaceChildren();
+  for (const found of answer.events) {
+    const block = el("div", "lineage-event", root);
+    block.dataset.seq = found.seq;
+    const e = found.event;
+    el("h3", "", block).textContent =
+      `Event ${e.id} \u00b7 ${e.type} \u00b7 ${e.source} (seq ${found.seq}, stored ${found.appendedAt})`;
+    const list = el("ol", "timeline", block);
+    if (found.timeline.length === 0) el("li", "muted", list).textContent = "No lineage recorded yet.";
+    for (const step of found.timeline) {
+      const item = el("li", stepClass(step), list);
+      item.dataset.what = step.what;
+      if (step.trigger) item.dataset.trigger = step.trigger;
+      if (step.what === "filter") item.dataset.matched = String(step.matched);
+      if (step.what === "attempt") item.dataset.status = String(step.status ?? "none");
+      const time = el("time", "", item);
+      time.dateTime = step.at;
+      time.textContent = new Date(step.at).toLocaleTimeString(undefined, { hour12: false })
+        + "." + step.at.slice(20, 23);
+      time.title = step.at;
+      const lines = stepLines(step);
+      el("span", "what", item).textContent = lines[0];
+      for (const line of lines.slice(1)) el("div", "why", item).textContent = line;
+    }
+  }
+}
+
+function stepClass(step) {
+  if (step.what === "filter") return step.matched ? "ok" : "skip";
+  if (step.what === "attempt") return step.status >= 200 && step.status < 300 ? "ok" : "bad";
+  if (step.what === "delivered") return "ok";
+  if (step.what === "dead-lettered" || step.what === "dropped" || step.what === "kept") return "bad";
+  return "";
+}
+
+// one step as lines of text, as `kawa trace` prints it
+function stepLines(step) {
+  const trigger = `trigger ${step.trigger}`;
+  const error = step.error ? ` (${step.error})` : "";
+  switch (step.what) {
+    case "accepted":
+      return [`accepted by ${step.by}` + (step.replyOf ? ` (reply of ${step.replyOf})` : "")];
+    case "filter": {
+      if (step.matched) return [`${trigger}: matched`];
+      const lines = [`${trigger}: not matched`];
+      if (step.rejection) rejectionLines(step.rejection, 0, lines);
+      if (step.note) lines.push(step.note);
+      return lines;
+    }
+    case "attempt": {
+      const answer = step.status === undefined || step.status === null
+        ? "no answer" : `HTTP ${step.status}`;
+      const ms = (Number(step.seconds || 0) * 1000).toFixed(1);
+      return [`${trigger}: ${step.stage} attempt ${step.attempt} to ${step.destination}: ` +
+        `${answer} in ${ms} ms${error}`];
+    }
+    case "reply":
+      return [`${trigger}: reply ${step.replyId} ` +
+        (step.dropped ? `dropped (${step.dropped})` : "handed on")];
+    default:
+      return [`${trigger}: ${step.what}${error}`];
+  }
+}
+
+function rejectionLines(rejection, depth, lines) {
+  lines.push(`${"\u00a0".repeat(depth)}${rejection.path}: ${rejection.reason}`);
+  for (const alternative of rejection.alternatives || []) {
+    rejectionLines(alternative, depth + 2, lines);
+  }
+}
