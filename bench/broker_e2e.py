@@ -570,6 +570,7 @@ def start_kawa(
     extra: tuple[str, ...] = (),
     child: str = "kawa",
     label: str = "",
+    broker_annotations: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     argv = [sys.executable, "-m", "kawa", "up", "--data-dir", str(work / child)]
@@ -586,7 +587,8 @@ def start_kawa(
     API_TOKEN["token"] = (work / child / "token").read_text().strip()
     url = f"http://127.0.0.1:{port}"
     for name, triggers in (("ingress", 0), ("one", 1), ("ten", 10)):
-        apply(url, "brokers", {"metadata": {"name": name}, "spec": {}})
+        meta: dict[str, Any] = {"name": name, "annotations": dict(broker_annotations or {})}
+        apply(url, "brokers", {"metadata": meta, "spec": {}})
         for i in range(triggers):
             spec = {"broker": name, "subscriber": {"uri": f"{sub_url}/{name}/{i}"}}
             apply(url, "triggers", {"metadata": {"name": f"{name}-{i}"}, "spec": spec})
@@ -915,6 +917,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure the kawa target on a kawa with --metrics-port -1 (the first kawa "
         "then serves metrics on a free port): the metrics' overhead in one run",
     )
+    parser.add_argument(
+        "--lineage-off",
+        action="store_true",
+        help="also measure the kawa target with its brokers annotated kawa.dev/lineage: off "
+        "(no per-event lineage): the lineage's overhead in one run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 300 or not 0 < args.rate_duration <= 300:
@@ -1028,6 +1036,22 @@ def kawa_rows(
                     "subscriber": sub.pid}  # fmt: skip
             rows.extend(broker_rows(load, url, pids, ", metrics off"))
             children.stop(quiet)
+        if "kawa" in only and args.lineage_off:
+            extra, nats_pids = backend_args(f"nats-nolin-{backend.slug}")
+            plain, url = start_kawa(
+                children,
+                work,
+                sub_url,
+                args.durability,
+                extra,
+                child=f"kawa-nolin-{backend.slug}",
+                label=f"kawa {backend.label} (lineage off)",
+                broker_annotations={"kawa.dev/lineage": "off"},
+            )
+            pids = {"kawa": kawa_pids(plain, work, f"kawa-nolin-{backend.slug}"), **nats_pids,
+                    "subscriber": sub.pid}  # fmt: skip
+            rows.extend(broker_rows(load, url, pids, ", lineage off"))
+            children.stop(plain)
         if "backpressure" in only:
             extra, nats_pids = backend_args(f"nats-lag-{backend.slug}")
             bounded, url = start_kawa(
