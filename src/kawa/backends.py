@@ -8,6 +8,9 @@ names with other settings (docs/distributed.md).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -79,6 +82,8 @@ def _nats(config: Config) -> NatsOptions:
     return config.nats
 
 
+log = logging.getLogger(__name__)
+
 STORE_BUCKET: Final = "kawa_resources"
 """The KV bucket of the resource store on JetStream."""
 EVENT_LOG_PREFIX: Final = "kawa"
@@ -98,10 +103,29 @@ async def _jetstream_event_log(config: Config) -> EventLog:
         )
 
 
+CHECK_PATIENCE: Final = 30.0
+"""Seconds the start-up check keeps asking a NATS server that answers too slowly (a cluster
+still electing its leaders, a loaded machine) before kawa gives up."""
+
+
 async def _check_jetstream(config: Config) -> None:
     """Refuse, changing nothing, what the JetStream backends could not use: streams of their
     names with other settings, streams holding their subjects, a user without the
-    permissions they need (docs/distributed.md)."""
+    permissions they need (docs/distributed.md). A request that timed out is asked again
+    for up to :data:`CHECK_PATIENCE`; a refusal or a conflict ends kawa at once."""
+    deadline = time.monotonic() + CHECK_PATIENCE
+    while True:
+        try:
+            await _check_jetstream_once(config)
+            return
+        except jetstream.JetStreamUnavailable as err:
+            if not isinstance(err.__cause__, TimeoutError) or time.monotonic() > deadline:
+                raise
+            log.warning("%s; asking again", err)
+            await asyncio.sleep(1.0)
+
+
+async def _check_jetstream_once(config: Config) -> None:
     options = _nats(config)
     client, js = await jetstream.connect(options)
     try:
