@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import http.client
 import os
-import pty
 import select
 import ssl
-import struct
 import subprocess
-import termios
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -269,29 +265,3 @@ def read_until(fd: int, until: bytes, timeout: float = 20.0) -> bytes:
                 break
             out += chunk
     return out
-
-
-def exec_on_a_terminal(argv: Sequence[str], command: bytes, until: bytes) -> bytes:
-    """Run ``kubectl exec -it ... -- sh`` (``argv``) on a terminal of 33 rows and 111 columns,
-    type ``command`` at the prompt, and return what came up to ``until``; then ``exit 5``
-    must end kubectl with exit code 5."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: kubectl on the terminal
-        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-        os.execv(argv[0], list(argv))
-    try:
-        read_until(fd, b"# ")
-        os.write(fd, command + b"\r")
-        seen = read_until(fd, until)
-        os.write(fd, b"exit 5\r")
-        read_until(fd, b"command terminated with exit code 5")
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 5
-        pid = 0
-        return seen
-    finally:
-        if pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, 9)
-            os.waitpid(pid, 0)
-        os.close(fd)

@@ -10,8 +10,12 @@ gets a terminal of the size kubectl's terminal has; ``port-forward`` reaches the
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
+import struct
 import subprocess
+import termios
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ import pytest
 
 from ..e2e.e2e_support import KawaProcess, free_port, stop
 from ..waiting import wait_until
-from .kubectl_support import Kubectl, exec_on_a_terminal
+from .kubectl_support import Kubectl, read_until
 
 pytestmark = pytest.mark.slow
 
@@ -103,10 +107,28 @@ def test_exec_errors_before_the_command(kubectl: Kubectl, pod: str) -> None:
 
 
 def test_exec_with_a_terminal(kubectl: Kubectl, pod: str) -> None:
-    argv = kubectl.command("exec", "-it", "-n", NS, pod, "--", "sh")
-    seen = exec_on_a_terminal(argv, b"tty; stty size; echo $((6 * 7))", b"42\r\n")
-    assert b"/dev/pts/" in seen, seen
-    assert b"33 111" in seen, seen
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        argv = kubectl.command("exec", "-it", "-n", NS, pod, "--", "sh")
+        os.execv(argv[0], argv)
+    try:
+        read_until(fd, b"# ")
+        os.write(fd, b"tty; stty size; echo $((6 * 7))\r")
+        seen = read_until(fd, b"42\r\n")
+        assert b"/dev/pts/" in seen, seen
+        assert b"33 111" in seen, seen
+        os.write(fd, b"exit 5\r")
+        read_until(fd, b"command terminated with exit code 5")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+        pid = 0
+    finally:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -11,10 +11,15 @@ Skipped where podman cannot run (failed under ``CI=true``: ``./dev install`` ins
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import os
+import pty
 import shutil
+import struct
 import subprocess
 import tarfile
+import termios
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,12 +32,10 @@ from kawa.serving.kubelet.node import node_id
 from kawa.serving.kubelet.podman import CONTAINERS_CONF, NODE_LABEL
 
 from ...e2e.e2e_support import KawaProcess, free_port, kawa_up, stop
-from ...kubectl.kubectl_support import KUBECTL, Kubectl, exec_on_a_terminal
+from ...kubectl.kubectl_support import KUBECTL, Kubectl, read_until
 from ...waiting import wait_until
 
-# one worker runs the whole module: its tests use the Deployment an earlier one made, on the
-# module's one kawa (./dev test runs pytest with --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("podman")]
+pytestmark = pytest.mark.slow
 
 IMAGE = "localhost/kawa-test/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -304,12 +307,28 @@ def test_kubectl_exec_runs_in_the_container(kawa: KawaProcess, kubectl: Kubectl)
 
 def test_kubectl_exec_with_a_terminal_in_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
     name = web_pod(kawa)
-    argv = kubectl.command("exec", "-it", name, "--", "sh")
-    seen = exec_on_a_terminal(
-        argv, b"tty; stty size; cat /www/index.html", INDEX.encode().replace(b"\n", b"\r\n")
-    )
-    assert b"/dev/pts/" in seen, seen
-    assert b"33 111" in seen, seen
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        argv = kubectl.command("exec", "-it", name, "--", "sh")
+        os.execv(argv[0], argv)
+    try:
+        read_until(fd, b"# ")
+        os.write(fd, b"tty; stty size; cat /www/index.html\r")
+        seen = read_until(fd, INDEX.encode().replace(b"\n", b"\r\n"))
+        assert b"/dev/pts/" in seen, seen
+        assert b"33 111" in seen, seen
+        os.write(fd, b"exit 5\r")
+        read_until(fd, b"command terminated with exit code 5")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+        pid = 0
+    finally:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def test_a_client_gone_ends_its_command_in_the_container(
