@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Final, Protocol, TypeVar
 
 from kawa import jetstream
-from kawa.errors import FieldError, ValidationError
+from kawa.errors import FieldError, KawaError, ValidationError
 from kawa.eventlog import _js_streams
 from kawa.eventlog._js_names import Names
 from kawa.eventlog.base import EventLog
@@ -92,14 +92,16 @@ EVENT_LOG_PREFIX: Final = "kawa"
 
 async def _jetstream_store(config: Config) -> ResourceStore:
     await _check_jetstream(config)  # opened first: before either backend makes anything
-    return await JetStreamResourceStore.open(_nats(config), STORE_BUCKET)
+    return await _patiently(lambda: JetStreamResourceStore.open(_nats(config), STORE_BUCKET))
 
 
 async def _jetstream_event_log(config: Config) -> EventLog:
     options = _nats(config)
     async with jetstream.refusals_fail(options, f"opening the event log {EVENT_LOG_PREFIX!r}"):
-        return await JetStreamEventLog.open(
-            options, prefix=EVENT_LOG_PREFIX, max_stream_bytes=config.max_event_log_size
+        return await _patiently(
+            lambda: JetStreamEventLog.open(
+                options, prefix=EVENT_LOG_PREFIX, max_stream_bytes=config.max_event_log_size
+            )
         )
 
 
@@ -113,12 +115,16 @@ async def _check_jetstream(config: Config) -> None:
     names with other settings, streams holding their subjects, a user without the
     permissions they need (docs/distributed.md). A request that timed out is asked again
     for up to :data:`CHECK_PATIENCE`; a refusal or a conflict ends kawa at once."""
+    await _patiently(lambda: _check_jetstream_once(config))
+
+
+async def _patiently(start: Callable[[], Awaitable[T]]) -> T:
+    """``start()``, asked again while JetStream times out, for up to :data:`CHECK_PATIENCE`."""
     deadline = time.monotonic() + CHECK_PATIENCE
     while True:
         try:
-            await _check_jetstream_once(config)
-            return
-        except jetstream.JetStreamUnavailable as err:
+            return await start()
+        except KawaError as err:  # unavailable, or a log/store failure a timeout caused
             if not isinstance(err.__cause__, TimeoutError) or time.monotonic() > deadline:
                 raise
             log.warning("%s; asking again", err)
