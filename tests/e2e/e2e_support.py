@@ -35,7 +35,7 @@ from kawa.backends import STORE_BUCKET
 from kawa.broker.dataplane import trigger_cursor
 from kawa.channels.dataplane import subscription_cursor
 from kawa.cloudevents import http as ce_http
-from kawa.errors import NotFoundError
+from kawa.errors import NotFoundError, TemporaryError
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.jetstream import NatsOptions
 from kawa.store.base import ResourceKey
@@ -260,12 +260,10 @@ class KawaProcess:
         obj = wait_until(ready, timeout, f"{plural} {ns}/{name} never became Ready")
         # Ready comes first, then the data plane starts the consumer, which saves its cursor
         if plural == "triggers":
-            wait_until(lambda: self.cursor(obj) is not None, timeout, f"{name} has no consumer")
+            wait_until(lambda: _saved(self.cursor, obj), timeout, f"{name} has no consumer")
         if plural == "subscriptions":
             wait_until(
-                lambda: self.subscription_cursor(obj) is not None,
-                timeout,
-                f"{name} has no consumer",
+                lambda: _saved(self.subscription_cursor, obj), timeout, f"{name} has no consumer"
             )
         return obj
 
@@ -310,6 +308,15 @@ class KawaProcess:
             int(extra[extra.index("--nats-replicas") + 1]) if "--nats-replicas" in extra else 1
         )
         return NatsOptions.parse(self.nats, replicas=replicas)
+
+
+def _saved(cursor: Any, obj: dict[str, Any]) -> bool:
+    """Whether ``cursor(obj)`` finds a saved cursor. A NATS request that times out (a cluster
+    still placing the new consumer's replicas, a loaded machine) counts as not yet."""
+    try:
+        return cursor(obj) is not None
+    except TemporaryError:
+        return False
 
 
 async def _load_jetstream_cursor(options: NatsOptions, consumer: str) -> int | None:

@@ -650,7 +650,9 @@ def test_bad_specs_are_refused_or_reported_and_a_running_flow_keeps_delivering(
     def unaddressable() -> dict[str, Any] | None:
         obj: dict[str, Any] = kubectl.json("get", "parallel", "unaddressable", "-n", ns)
         cond = condition(obj, "SubscriptionsReady")
-        return cond if cond is not None and cond["status"] == "False" else None
+        # as above: wait for the reason, not for the Subscription's first, unknown state
+        named = cond is not None and "not-a-filter" in cond.get("message", "")
+        return cond if cond is not None and cond["status"] == "False" and named else None
 
     cond = wait_until(unaddressable, TIMEOUT, "the Parallel never reported its filter")
     assert 'ConfigMap "' in cond["message"], cond

@@ -187,7 +187,11 @@ def test_a_knative_service_from_a_local_image_answers_from_zero(kawa: KawaProces
     assert started["status"]["containerStatuses"][0]["containerID"].startswith("podman://")
 
 
-def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(kawa: KawaProcess) -> None:
+@pytest.fixture(scope="module")
+def web(kawa: KawaProcess) -> dict[str, Any]:
+    """The Deployment ``web`` (its container serves /tmp on 8080, a page made from a ConfigMap
+    volume and a Secret env) and its first ready Pod. A fixture, not a test's side effect:
+    pytest-xdist may run this module's tests on different workers, each with its own kawa."""
     create(
         kawa,
         "/api/v1/namespaces/default/configmaps",
@@ -254,7 +258,13 @@ def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(kawa: KawaProces
                 return dict(item)
         return None
 
-    ready = wait_until(ready_pod, 30, "the Deployment's container never got ready")
+    return dict(wait_until(ready_pod, 30, "the Deployment's container never got ready"))
+
+
+def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(
+    kawa: KawaProcess, web: dict[str, Any]
+) -> None:
+    ready = web
     ip = ready["status"]["podIP"]
     with urllib.request.urlopen(f"http://{ip}:8080/www.html", timeout=5) as resp:
         assert resp.read().decode() == "bonjour s3cret\n"
@@ -275,8 +285,9 @@ def kubectl(kawa: KawaProcess, tmp_path_factory: pytest.TempPathFactory) -> Kube
     return Kubectl(kawa.data_dir / "kubeconfig", tmp_path_factory.mktemp("kube-cache"))
 
 
-def web_pod(kawa: KawaProcess) -> str:
-    """The Deployment ``web``'s running Pod (its container serves /tmp on 8080)."""
+@pytest.fixture
+def web_pod(kawa: KawaProcess, web: dict[str, Any]) -> str:
+    """The name of the Deployment ``web``'s running Pod (its container serves /tmp on 8080)."""
 
     def running() -> str | None:
         _, found = kawa.request("GET", f"{PODS}?labelSelector=app%3Dweb")
@@ -289,8 +300,8 @@ def web_pod(kawa: KawaProcess) -> str:
     return wait_until(running, 30, "the Deployment's container is not ready")
 
 
-def test_kubectl_exec_runs_in_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
-    name = web_pod(kawa)
+def test_kubectl_exec_runs_in_the_container(kubectl: Kubectl, web_pod: str) -> None:
+    name = web_pod
     # files only the image and the container's volume have; the container's environment
     run = kubectl.run("exec", name, "--", "sh", "-c", 'cat /www/index.html; echo "$TOKEN"')
     assert run.code == 0, run.explain()
@@ -305,8 +316,8 @@ def test_kubectl_exec_runs_in_the_container(kawa: KawaProcess, kubectl: Kubectl)
     assert missing.code == 127, missing.explain()
 
 
-def test_kubectl_exec_with_a_terminal_in_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
-    name = web_pod(kawa)
+def test_kubectl_exec_with_a_terminal_in_the_container(kubectl: Kubectl, web_pod: str) -> None:
+    name = web_pod
     pid, fd = pty.fork()
     if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
@@ -332,9 +343,9 @@ def test_kubectl_exec_with_a_terminal_in_the_container(kawa: KawaProcess, kubect
 
 
 def test_a_client_gone_ends_its_command_in_the_container(
-    kawa: KawaProcess, kubectl: Kubectl, tmp_path: Path
+    kubectl: Kubectl, web_pod: str, tmp_path: Path
 ) -> None:
-    name = web_pod(kawa)
+    name = web_pod
     out = tmp_path / "exec.out"
     with out.open("wb") as sink:
         argv = kubectl.command("exec", name, "--", "sh", "-c", "echo started; exec sleep 3601")
@@ -356,8 +367,8 @@ def test_a_client_gone_ends_its_command_in_the_container(
     )
 
 
-def test_kubectl_port_forward_reaches_the_container(kawa: KawaProcess, kubectl: Kubectl) -> None:
-    name = web_pod(kawa)
+def test_kubectl_port_forward_reaches_the_container(kubectl: Kubectl, web_pod: str) -> None:
+    name = web_pod
     local = free_port()
     out = Path(kubectl.cache_dir).with_name("port-forward.out")
     with out.open("wb") as sink:
