@@ -207,7 +207,9 @@ def test_seed_topology_and_live_events(
     wanted = f"dev.kawa.console.test.{uuid.uuid4().hex[:8]}"
     page.locator("#live-type").fill(wanted)
     page.locator("#watch-broker").click()
-    expect(page.locator("#live-status")).to_have_attribute("data-watching", f"{NAMESPACE}/default")
+    expect(page.locator("#live-status")).to_have_attribute(
+        "data-watching", f"brokers/{NAMESPACE}/default"
+    )
     broker_url = kawa.broker_url("default", NAMESPACE)
     for type_, id_ in (("dev.kawa.console.other", "skipped-1"), (wanted, "shown-1")):
         sent = post(
@@ -340,6 +342,75 @@ def test_live_events_endpoint_and_page_need_tls_and_the_token(kawa: KawaProcess,
     page = api.request("GET", "/console/", content_type=None, token="")
     assert page.status == 200
     assert "Content-Security-Policy" in page.headers
+
+
+CHANNEL_NAMESPACE = "console-channel"
+CHANNEL = f"""\
+apiVersion: messaging.knative.dev/v1
+kind: Channel
+metadata:
+  name: orders
+  namespace: {CHANNEL_NAMESPACE}
+"""
+
+
+def test_live_events_of_a_channel(
+    kawa: KawaProcess,
+    api: Api,
+    kubectl: Kubectl,
+    namespaces: Callable[..., str],
+    page: Any,
+    tmp_path: Path,
+) -> None:
+    """A Channel's node offers its live events (those of its backing InMemoryChannel): an
+    event posted to the channel's address appears, with its data; the endpoint answers 404
+    for a channel that does not exist or a kind that has no events."""
+    namespaces(CHANNEL_NAMESPACE)
+    manifest = tmp_path / "channel.yaml"
+    manifest.write_text(CHANNEL)
+    kubectl.ok("apply", "--filename", str(manifest))
+    _wait_ready(kubectl, "channels.messaging.knative.dev", "orders", namespace=CHANNEL_NAMESPACE)
+    channel = kubectl.json(
+        "get", "channels.messaging.knative.dev", "orders", "--namespace", CHANNEL_NAMESPACE
+    )
+    url = channel["status"]["address"]["url"]
+
+    page.goto(_console_url(kawa) + "#token=" + api.token)
+    expect = playwright_sync.expect
+    node = page.locator(
+        f'svg .node[data-kind="Channel"][data-namespace="{CHANNEL_NAMESPACE}"][data-name="orders"]'
+    )
+    node.click()
+    expect(page.locator("#watch-broker")).to_have_text("Live events of this Channel")
+    page.locator("#live-type").fill("")
+    page.locator("#watch-broker").click()
+    expect(page.locator("#live-status")).to_have_attribute(
+        "data-watching", f"channels/{CHANNEL_NAMESPACE}/orders"
+    )
+    sent = post(
+        url,
+        {
+            "ce-specversion": "1.0",
+            "ce-type": "dev.kawa.console.channel",
+            "ce-source": "/console/channel",
+            "ce-id": "on-the-channel",
+            "content-type": "application/json",
+        },
+        b'{"on": "channel"}',
+    )
+    assert sent.status == 202, sent
+    row = page.locator('#events tbody tr[data-id="on-the-channel"]')
+    expect(row).to_contain_text("dev.kawa.console.channel")
+    row.click()
+    expect(page.locator("#events tr.data")).to_contain_text('"on": "channel"')
+
+    for path in (
+        f"/console/events/namespaces/{CHANNEL_NAMESPACE}/channels/nowhere",
+        f"/console/events/namespaces/{CHANNEL_NAMESPACE}/inmemorychannels/nowhere",
+        f"/console/events/namespaces/{CHANNEL_NAMESPACE}/triggers/orders",
+    ):
+        missing = api.request("GET", path, content_type=None)
+        assert missing.status == 404, (path, missing)
 
 
 NUMBERS_NAMESPACE = "console-numbers"

@@ -71,6 +71,11 @@ SubscriberKey = tuple[str, str, str]
 """``(namespace, channel, subscription uid)``."""
 
 
+def channel_stream(channel_uid: str) -> str:
+    """The event-log stream of the InMemoryChannel whose uid is ``channel_uid``."""
+    return f"channel:{channel_uid}"
+
+
 def subscription_cursor(subscription_uid: str, stream: str) -> str:
     """The event-log cursor of a subscriber reading a channel's stream."""
     return f"subscription:{subscription_uid}@{stream}"
@@ -235,7 +240,7 @@ class ChannelDataPlane:
         status = obj.get("status") or {}
         return ChannelEntry(
             uid=meta["uid"],
-            stream=f"channel:{meta['uid']}",
+            stream=channel_stream(meta["uid"]),
             delivery=channel.spec.delivery,
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
             subscribers=tuple(channel.spec.subscribers),

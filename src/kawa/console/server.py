@@ -14,7 +14,9 @@
   ones. It reads the broker's stream as consumers do (:meth:`kawa.eventlog.base.EventLog.read`
   and ``wait`` after the last seq at connect) without a cursor, so it acks nothing and moves
   no trigger's position; it follows the stream the broker had when the request came (a
-  re-created broker is a new stream).
+  re-created broker is a new stream). ``.../inmemorychannels/<name>`` and
+  ``.../channels/<name>`` are the same for a channel's events (a Channel's are those of its
+  backing InMemoryChannel, ``status.channel``).
 - ``GET /console/numbers/namespaces/<ns>/triggers/<name>``: a Trigger's numbers as JSON, from
   its consumer in the process that answers (behind the token): the counts since that consumer
   started (``matched``, ``filteredOut``, ``delivered``, ``deadLettered``, ``dropped``,
@@ -43,6 +45,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from kawa.apis.messaging import CHANNEL, INMEMORYCHANNEL
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.apiserver import status
 from kawa.apiserver.access import CONSOLE_FILES
@@ -50,6 +53,7 @@ from kawa.apiserver.responses import json_response
 from kawa.broker import ttl
 from kawa.broker.dataplane import broker_stream
 from kawa.broker.envelope import unwrap
+from kawa.channels.dataplane import channel_stream
 from kawa.console import deadletters, live
 from kawa.dispatch import lineage
 from kawa.dispatch.backlog import behind
@@ -79,6 +83,8 @@ KEEP_ALIVE: Final = 15.0
 """Seconds between comments on an idle event stream (proxies and browsers keep it open)."""
 BATCH: Final = 100
 """Records read from the log at a time."""
+LIVE_KINDS: Final = {"brokers": "broker", "channels": "channel", "inmemorychannels": "channel"}
+"""What the live-events endpoint follows: a broker's or a channel's stream."""
 
 
 def _static(name: str) -> bytes:
@@ -108,7 +114,7 @@ class Console:
                 web.get("/console", self.redirect),
                 web.get(PREFIX, self.page),
                 web.get(PREFIX + "static/{name}", self.file),
-                web.get(PREFIX + "events/namespaces/{namespace}/brokers/{name}", self.events),
+                web.get(PREFIX + "events/namespaces/{namespace}/{plural}/{name}", self.events),
                 web.get(PREFIX + "numbers/namespaces/{namespace}/triggers/{name}", self.numbers),
                 web.get(
                     PREFIX + "deadletters/namespaces/{namespace}/brokers/{name}", self.dead_letters
@@ -149,14 +155,17 @@ class Console:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
+        plural = request.match_info["plural"]
+        what = LIVE_KINDS.get(plural)
+        if what is None:
+            return web.Response(status=404, text="not found\n")
         try:
             wanted = live.event_filter(request.query)
-            broker = await self._store.get(ResourceKey(BROKER.resource, namespace, name))
+            stream = await self._live_stream(plural, namespace, name)
         except NotFoundError:
-            return status.error_response(NotFoundError(f"broker {namespace}/{name} not found"))
+            return status.error_response(NotFoundError(f"{what} {namespace}/{name} not found"))
         except KawaError as err:
             return status.error_response(err)
-        stream = broker_stream(broker["metadata"]["uid"])
         after = await self._log.last_seq(stream)
         response = web.StreamResponse(
             headers={
@@ -166,7 +175,7 @@ class Console:
             }
         )
         await response.prepare(request)
-        await response.write(live.comment(f"events of broker {namespace}/{name} after {after}"))
+        await response.write(live.comment(f"events of {what} {namespace}/{name} after {after}"))
         task = asyncio.current_task()
         if task is None:  # pragma: no cover - aiohttp runs handlers in tasks
             return response
@@ -176,6 +185,21 @@ class Console:
         finally:
             self._streams.discard(task)
         return response
+
+    async def _live_stream(self, plural: str, namespace: str, name: str) -> str:
+        """The stream of the broker or channel (NotFoundError: none, or a Channel without its
+        backing InMemoryChannel yet)."""
+        if plural == "brokers":
+            broker = await self._store.get(ResourceKey(BROKER.resource, namespace, name))
+            return broker_stream(broker["metadata"]["uid"])
+        if plural == "channels":
+            channel = await self._store.get(ResourceKey(CHANNEL.resource, namespace, name))
+            backing = (channel.get("status") or {}).get("channel") or {}
+            if backing.get("kind") != INMEMORYCHANNEL.kind or not backing.get("name"):
+                raise NotFoundError(f"channel {namespace}/{name} has no InMemoryChannel yet")
+            name = str(backing["name"])
+        imc = await self._store.get(ResourceKey(INMEMORYCHANNEL.resource, namespace, name))
+        return channel_stream(imc["metadata"]["uid"])
 
     async def numbers(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["name"]

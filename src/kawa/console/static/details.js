@@ -2,6 +2,7 @@
 
 import { $, Unauthorized, api, el, expired, key, refusal, state } from "./core.js";
 import { deadLetterSink, fetchDeadLetters, forgetDeadLetters } from "./deadletters.js";
+import { LIVE_PLURALS } from "./live.js";
 
 let detailFormat = "yaml";
 
@@ -45,7 +46,8 @@ export function renderDetails(node) {
   $("object").textContent = detailFormat === "yaml" ? toYaml(shown) : JSON.stringify(shown, null, 2);
   $("show-yaml").classList.toggle("active", detailFormat === "yaml");
   $("show-json").classList.toggle("active", detailFormat === "json");
-  $("watch-broker").hidden = node.kind !== "Broker" || !node.obj;
+  $("watch-broker").hidden = !(node.kind in LIVE_PLURALS) || !node.obj;
+  $("watch-broker").textContent = `Live events of this ${node.kind}`;
   const trigger = node.kind === "Trigger" && node.obj;
   $("trigger-numbers").hidden = !trigger;
   if (trigger) fetchNumbers(node);

@@ -1,4 +1,4 @@
-// Live events of a broker (server-sent events) and an event's lineage (the broker's trace
+// Live events of a broker or a channel (server-sent events) and an event's lineage (the broker's trace
 // subresource: docs/observability.md).
 
 import { $, Unauthorized, api, el, expired, refusal, state } from "./core.js";
@@ -6,14 +6,28 @@ import { $, Unauthorized, api, el, expired, refusal, state } from "./core.js";
 const MAX_EVENTS = 200;
 let live = null;
 
-export function fillBrokers(brokers) {
-  const values = brokers.map((b) => `${b.metadata.namespace}/${b.metadata.name}`).sort();
-  for (const select of [$("live-broker"), $("lookup-broker")]) {
-    const current = select.value;
-    if (values.join("\n") === [...select.options].map((o) => o.value).join("\n")) continue;
-    select.replaceChildren(...values.map((v) => new Option(v, v)));
-    if (values.includes(current)) select.value = current;
-  }
+// the kinds whose events can be watched live, by the plural the endpoint takes
+export const LIVE_PLURALS = { Broker: "brokers", Channel: "channels", InMemoryChannel: "inmemorychannels" };
+
+function fillSelect(select, options) {
+  const current = select.value;
+  if (options.map((o) => o[1]).join("\n") === [...select.options].map((o) => o.value).join("\n")) return;
+  select.replaceChildren(...options.map(([label, value]) => new Option(label, value)));
+  if (options.some((o) => o[1] === current)) select.value = current;
+}
+
+// brokers, channels and the InMemoryChannels that back no Channel (a Channel shows its own)
+export function fillLive(brokers, channels, inMemoryChannels) {
+  const key = (o) => `${o.metadata.namespace}/${o.metadata.name}`;
+  const backing = (o) => (o.metadata.ownerReferences || []).some((r) => r.kind === "Channel");
+  const watchable = [
+    ...brokers.map((o) => ["Broker", o]),
+    ...channels.map((o) => ["Channel", o]),
+    ...inMemoryChannels.filter((o) => !backing(o)).map((o) => ["InMemoryChannel", o]),
+  ].map(([kind, o]) => [`${kind} ${key(o)}`, `${LIVE_PLURALS[kind]}/${key(o)}`]);
+  watchable.sort((a, b) => a[0].localeCompare(b[0]));
+  fillSelect($("live-broker"), watchable);
+  fillSelect($("lookup-broker"), brokers.map((o) => [key(o), key(o)]).sort());
 }
 
 export function stopLive() {
@@ -27,12 +41,13 @@ export function stopLive() {
 export async function startLive() {
   stopLive();
   const started = state.session;
-  const broker = $("live-broker").value;
-  if (!broker) {
-    $("live-status").textContent = "No broker to watch.";
+  const watched = $("live-broker").value;
+  if (!watched) {
+    $("live-status").textContent = "No broker or channel to watch.";
     return;
   }
-  const [namespace, name] = broker.split("/");
+  const [plural, namespace, name] = watched.split("/");
+  const broker = $("live-broker").selectedOptions[0].text;
   const query = new URLSearchParams();
   for (const [param, input] of [["type", "live-type"], ["source", "live-source"], ["cesql", "live-cesql"]]) {
     const value = $(input).value.trim();
@@ -42,16 +57,16 @@ export async function startLive() {
   live = controller;
   $("live-start").disabled = true;
   $("live-stop").disabled = false;
-  $("live-status").textContent = `Connecting to broker ${broker}\u2026`;
-  const path = `/console/events/namespaces/${encodeURIComponent(namespace)}/brokers/` +
+  $("live-status").textContent = `Connecting to ${broker}\u2026`;
+  const path = `/console/events/namespaces/${encodeURIComponent(namespace)}/${plural}/` +
     `${encodeURIComponent(name)}?${query}`;
   try {
     const response = await api(path, { headers: { Accept: "text/event-stream" }, signal: controller.signal });
     if (!response.ok) throw new Error(await refusal(response));
     const filters = [...query.entries()].map(([k, v]) => `${k} ${v}`).join(", ");
     $("live-status").textContent =
-      `Watching broker ${broker}${filters ? " (" + filters + ")" : ""}: new events appear below.`;
-    $("live-status").dataset.watching = broker;
+      `Watching ${broker}${filters ? " (" + filters + ")" : ""}: new events appear below.`;
+    $("live-status").dataset.watching = watched;
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -96,7 +111,9 @@ function onMessage(block) {
     const cell = row.insertCell();
     cell.textContent = String(value);
   }
-  const broker = $("live-status").dataset.watching;
+  // a broker's events have a lineage (its trace subresource); a channel's have none yet
+  const watched = $("live-status").dataset.watching || "";
+  const broker = watched.startsWith("brokers/") ? watched.slice("brokers/".length) : "";
   row.addEventListener("click", () => {
     const next = row.nextElementSibling;
     if (next && next.classList.contains("data")) return next.remove();

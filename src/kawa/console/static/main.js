@@ -5,7 +5,7 @@
 
 import { $, TOKEN_KEY, Unauthorized, api, onExpired, state } from "./core.js";
 import { closeDetails, forgetNumbers, renderDetails, showFormat } from "./details.js";
-import { fillBrokers, lookUp, startLive, stopLive, stopLookup } from "./live.js";
+import { LIVE_PLURALS, fillLive, lookUp, startLive, stopLive, stopLookup } from "./live.js";
 import { drawServices, fetchRevisions } from "./services.js";
 import { buildGraph, draw, fetchLists } from "./topology.js";
 
@@ -84,7 +84,8 @@ async function refresh() {
     const { graph, edges } = buildGraph(lists);
     state.nodes = graph;
     draw(graph, edges);
-    fillBrokers(lists.find((l) => l.k.kind === "Broker").items);
+    const items = (kind) => lists.find((l) => l.k.kind === kind).items;
+    fillLive(items("Broker"), items("Channel"), items("InMemoryChannel"));
     drawServices(lists.find((l) => l.k.kind === "Service").items, revisions);
     if (state.selected && state.nodes.has(state.selected)) renderDetails(state.nodes.get(state.selected));
     $("topology-error").textContent = "";
@@ -112,7 +113,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("show-json").addEventListener("click", () => showFormat("json"));
   $("watch-broker").addEventListener("click", () => {
     const node = state.nodes.get(state.selected);
-    $("live-broker").value = `${node.namespace}/${node.name}`;
+    $("live-broker").value = `${LIVE_PLURALS[node.kind]}/${node.namespace}/${node.name}`;
     startLive();
   });
   $("live-form").addEventListener("submit", (ev) => { ev.preventDefault(); startLive(); });
