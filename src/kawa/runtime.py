@@ -41,7 +41,7 @@ from aiohttp import web
 from kawa import allocator, files, workers
 from kawa.apis import core
 from kawa.apis.core import pod as core_pod
-from kawa.apis.registry import BROKER, SCHEME
+from kawa.apis.registry import SCHEME
 from kawa.apiserver import access, crds
 from kawa.apiserver.server import ApiServer
 from kawa.backends import EVENT_LOG_BACKENDS, STORE_BACKENDS, backends
@@ -71,9 +71,8 @@ from kawa.eventlog.sqlite import Durability
 from kawa.jetstream import NatsOptions
 from kawa.leader import run_once
 from kawa.observability import endpoint as metrics_endpoint
-from kawa.observability import trace as broker_trace
+from kawa.observability import subresources as diagnostics
 from kawa.observability import tracing
-from kawa.observability import why as broker_why
 from kawa.observability.measured import Measured
 from kawa.observability.metrics import Metrics
 from kawa.observability.store_writes import CountingStore
@@ -287,6 +286,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 max_in_flight=config.max_in_flight,
                 reporter=reporter,
                 tracer=tracer,
+                identity=identity,
             )
             token = access.ensure_token(config.data_dir)
             cert, key = access.ensure_certificate(config.data_dir, config.host)
@@ -338,10 +338,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
             api.add_subresource(core.POD.plural, "exec", kubelet.pod_exec)
             api.add_subresource(core.POD.plural, "portforward", kubelet.pod_port_forward)
-            why = broker_why.Why(store, max_ttl=config.max_broker_ttl)
-            api.add_subresource(BROKER.plural, broker_why.SUBRESOURCE, why.serve)
-            trace = broker_trace.Trace(store, event_log)
-            api.add_subresource(BROKER.plural, broker_trace.SUBRESOURCE, trace.serve)
+            diagnostics.install(api, store, event_log, max_ttl=config.max_broker_ttl)
             api.install(app)
             Console(store, event_log, dataplane.consumer).install(app)
             if config.worker is not None:

@@ -18,12 +18,15 @@ def test_the_query_names_the_id_and_source() -> None:
         "/apis/eventing.knative.dev/v1/namespaces/ns/brokers/b/trace?id=a+b&source=%2Fs"
     )
     assert path("ns", "b", "1", None).endswith("/trace?id=1")
+    assert path("ns", "c", "1", None, channel=True) == (
+        "/apis/messaging.knative.dev/v1/namespaces/ns/inmemorychannels/c/trace?id=1"
+    )
 
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        ({}, "expected a broker object"),
+        ({}, "expected a broker or channel object"),
         ({"broker": BROKER, "events": [1]}, "expected an events array of objects"),
     ],
 )
@@ -60,4 +63,23 @@ def test_a_timeline() -> None:
         f"  {AT}  trigger d: delivery attempt 1 to http://s/: HTTP 503 in 2.1 ms (HTTP 503)",
         f"  {AT}  trigger d: dead-lettered (HTTP 503)",
         f"  {AT}  trigger d: reply r-1 handed on",
+    ]
+
+
+def test_a_channel_timeline_names_subscriptions() -> None:
+    steps = [
+        {"at": AT, "what": "accepted", "by": "kawa"},
+        {"at": AT, "what": "attempt", "subscription": "to-sink", "stage": "delivery",
+         "attempt": 1, "destination": "http://s/", "status": 202, "seconds": 0.001},
+        {"at": AT, "what": "delivered", "subscription": "to-sink"},
+    ]  # fmt: skip
+    answer = {
+        "channel": {"namespace": "ns", "name": "orders", "lineage": True},
+        "events": [{"seq": 1, "event": {"id": "1"}, "appendedAt": AT, "timeline": steps}],
+    }
+    lines = render(answer, "x").splitlines()
+    assert lines[0] == "Channel ns/orders: lineage on"
+    assert lines[-2:] == [
+        f"  {AT}  subscription to-sink: delivery attempt 1 to http://s/: HTTP 202 in 1.0 ms",
+        f"  {AT}  subscription to-sink: delivered",
     ]

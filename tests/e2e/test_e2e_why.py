@@ -251,3 +251,73 @@ def test_rbac_applies_to_the_subresource(kawa: KawaProcess) -> None:
         assert answer.code == 403
         status = orjson.loads(answer.read())
     assert 'cannot create resource "brokers/why"' in status["message"], status
+
+
+def _post(url: str, attributes: dict[str, str]) -> None:
+    request = urllib.request.Request(
+        url,
+        data=orjson.dumps({"specversion": "1.0", **attributes}),
+        method="POST",
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 202
+
+
+def trace(kawa: KawaProcess, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["trace", "--data-dir", str(kawa.data_dir), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_kawa_trace_tells_a_broker_events_and_a_channel_events_story(
+    kawa: KawaProcess, subscriber: str
+) -> None:
+    _post(kawa.broker_url(), {"id": "traced-1", "source": "/pay", "type": "t.traced"})
+
+    def told() -> str | None:
+        code, out, _ = trace(kawa, "--broker", "default", "--id", "traced-1")
+        return out if code == 0 and "trigger everything: delivered" in out else None
+
+    out = wait_until(told, 20, "the broker's trace never told the delivery")
+    lines = out.splitlines()
+    assert lines[0] == "Broker default/default: lineage on"
+    assert "Event: id=traced-1 source=/pay type=t.traced" in lines[2]
+    assert "accepted by " in lines[3]
+    assert any(line.endswith("trigger paid: not matched") for line in lines), out
+
+    # a channel: its subscriber is named by its Subscription
+    channel = {
+        "apiVersion": "messaging.knative.dev/v1",
+        "kind": "InMemoryChannel",
+        "metadata": {"name": "traced", "namespace": "default"},
+    }
+    kawa.create(channel)
+    kawa.create(
+        {
+            "apiVersion": "messaging.knative.dev/v1",
+            "kind": "Subscription",
+            "metadata": {"name": "traced-to-sink", "namespace": "default"},
+            "spec": {
+                "channel": {
+                    "apiVersion": "messaging.knative.dev/v1",
+                    "kind": "InMemoryChannel",
+                    "name": "traced",
+                },
+                "subscriber": {"uri": subscriber},
+            },
+        }
+    )
+    kawa.wait_ready("subscriptions", "traced-to-sink")
+    _post(f"{kawa.url}/channels/default/traced", {"id": "on-channel", "source": "/c", "type": "t"})
+
+    def channel_told() -> str | None:
+        code, out, _ = trace(kawa, "--channel", "traced", "--id", "on-channel")
+        return out if code == 0 and "subscription traced-to-sink: delivered" in out else None
+
+    out = wait_until(channel_told, 20, "the channel's trace never told the delivery")
+    assert out.splitlines()[0] == "Channel default/traced: lineage on"
+    assert "subscription traced-to-sink: delivery attempt 1 to " in out
+
+    code, _, err = trace(kawa, "--id", "x")
+    assert code == 1
+    assert "give one of --broker NAME or --channel NAME" in err

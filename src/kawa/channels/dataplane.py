@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,8 @@ from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.dispatch.consumer import Consumer, ReplyFailed, Target
+from kawa.dispatch.lineage import Lineage, lineage_stream
+from kawa.dispatch.lineage import enabled as lineage_enabled
 from kawa.dispatch.running import Consumers, Trimmer
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
@@ -89,6 +92,7 @@ class ChannelEntry:
     dead_letter_uri: str | None
     subscribers: tuple[SubscriberSpec, ...]
     ready_since: Mapping[str, float]
+    lineage: bool = True
 
 
 def _ready_since(status: Mapping[str, object]) -> dict[str, float]:
@@ -117,8 +121,11 @@ class ChannelDataPlane:
         max_in_flight: int = 100,
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
+        identity: str = "kawa",
     ) -> None:
         self._store = store
+        self.lineage = Lineage(event_log, identity)
+        """The lineage of the channels' events (noted by this process, :meth:`run` appends it)."""
         self._reporter = reporter
         self._tracer = tracer
         self._log = event_log
@@ -166,7 +173,10 @@ class ChannelDataPlane:
         stored = dict(headers) if headers else None
         payloads = [envelope.wrap(event, stored) for event in events]
         ids = [envelope.sender_id(event) for event in events] if dedupe else None
-        await self._trimmer.append(entry.stream, payloads, ids)
+        at = time.time()  # the request's time: the log's commit wakes consumers first
+        seqs = await self._trimmer.append(entry.stream, payloads, ids)
+        if entry.lineage:
+            self.lineage.stream(entry.stream).accepted(seqs, at)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         return None
@@ -205,6 +215,7 @@ class ChannelDataPlane:
                 )
                 await listed.wait()
                 self.ready.set()
+                tg.create_task(self.lineage.run(), name="channel-lineage")
         finally:
             self._task_group = None
 
@@ -245,6 +256,7 @@ class ChannelDataPlane:
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
             subscribers=tuple(channel.spec.subscribers),
             ready_since=_ready_since(status),
+            lineage=lineage_enabled(meta.get("annotations")),
         )
 
     async def _sync(
@@ -295,6 +307,11 @@ class ChannelDataPlane:
             max_in_flight=self._max_in_flight,
             reporter=self._reporter,
             tracer=self._tracer,
+            lineage=(
+                self.lineage.stream(entry.stream).subscription(target.uid)
+                if target.lineage
+                else None
+            ),
         )
         await self._consumers.start(key, consumer, self._task_group)
 
@@ -333,6 +350,7 @@ class ChannelDataPlane:
             format=delivery.format,
             reply_uri=subscriber.reply_uri if subscriber.subscriber_uri else None,
             ready_since=entry.ready_since.get(uid),
+            lineage=entry.lineage,
         )
 
     async def _send_reply(
@@ -367,3 +385,5 @@ class ChannelDataPlane:
         """Stop every consumer of a channel, then delete its stream and cursors."""
         await self._consumers.stop_where(lambda k, _: (k[0], k[1]) == key)
         await self._log.delete_stream(entry.stream)
+        self.lineage.forget(entry.stream)
+        await self._log.delete_stream(lineage_stream(entry.stream))

@@ -313,7 +313,8 @@ def why(
 
 
 @main.command()
-@click.option("--broker", required=True, metavar="NAME", help="The broker (in -n NAMESPACE).")
+@click.option("--broker", metavar="NAME", help="The broker (in -n NAMESPACE).")
+@click.option("--channel", metavar="NAME", help="Or the channel (a Channel or an InMemoryChannel).")
 @_namespace_option
 @click.option("--id", "event_id", required=True, metavar="ID", help="The event's id.")
 @click.option("--source", metavar="S", help="The event's source (when ids repeat).")
@@ -322,7 +323,8 @@ def why(
 @_server_option
 @_ca_option
 def trace(
-    broker: str,
+    broker: str | None,
+    channel: str | None,
     namespace: str,
     event_id: str,
     source: str | None,
@@ -331,9 +333,15 @@ def trace(
     server: str | None,
     certificate_authority: Path | None,
 ) -> None:
-    """What happened to an event a broker kept: accepted, each trigger's decision, attempts."""
+    """What happened to an event a broker (or channel) kept: accepted, each trigger's
+    decision, attempts, outcome."""
+    if (broker is None) == (channel is None):
+        raise CliError("give one of --broker NAME or --channel NAME")
     client = _client(server, data_dir, certificate_authority)
-    path = trace_cmd.path(namespace, broker, event_id, source)
+    if channel is not None:
+        path = trace_cmd.path(namespace, channel, event_id, source, channel=True)
+    else:
+        path = trace_cmd.path(namespace, str(broker), event_id, source)
     answer = client.checked("GET", path)
     if output == "json":
         click.echo(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())

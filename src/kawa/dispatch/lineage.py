@@ -1,7 +1,10 @@
-"""Lineage: what happened to each event a broker keeps, recorded beside it in the event log.
+"""Lineage: what happened to each event a broker or a channel keeps, recorded beside it in the
+event log.
 
 For a broker whose lineage is on (the default; the Broker annotation ``kawa.dev/lineage:
-"off"`` turns it off), the data plane notes, keyed by the event's seq in the broker's stream:
+"off"`` turns it off), the data plane notes, keyed by the event's seq in the broker's stream
+(a channel's the same, the InMemoryChannel's annotation turning it off, each subscriber
+named by its Subscription's uid and without filter decisions):
 
 - ``accepted``: when, by which kawa process (``node`` or ``node/worker``), and for a reply
   the trigger and event it answered;
@@ -103,6 +106,11 @@ class StreamLineage:
         """The notes of one trigger's consumer on this stream."""
         return TriggerLineage(self, name, uid, fingerprint(filter_spec))
 
+    def subscription(self, uid: str) -> TriggerLineage:
+        """The notes of one channel subscriber's consumer, named by its Subscription's uid (a
+        reader maps it to the Subscription's name); it has no filter, so no decisions."""
+        return SubscriptionLineage(self, uid, uid, "")
+
 
 class TriggerLineage:
     """What one trigger's consumer notes (see the module docstring)."""
@@ -145,8 +153,17 @@ class TriggerLineage:
         self._stream._add((REPLY, seq, time.time(), self._name, reply_id, dropped))
 
 
+class SubscriptionLineage(TriggerLineage):
+    """What a channel subscriber's consumer notes: every event is its to deliver."""
+
+    __slots__ = ()
+
+    def decided(self, seq: int, matched: bool) -> None:
+        pass
+
+
 class Lineage:
-    """The lineage of every broker stream of one process; :meth:`run` appends it."""
+    """The lineage of every broker or channel stream of one process; :meth:`run` appends it."""
 
     def __init__(self, event_log: EventLog, who: str, *, interval: float = FLUSH_INTERVAL) -> None:
         self._log = event_log

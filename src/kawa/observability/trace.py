@@ -56,14 +56,7 @@ class Trace:
         self._log = event_log
 
     async def serve(self, request: web.Request, target: Target) -> web.StreamResponse:
-        if request.method != "GET":
-            raise MethodNotAllowedError(
-                f"{request.method} is not allowed on brokers/{SUBRESOURCE}: GET ?id=ID"
-            )
-        event_id = request.query.get("id", "")
-        if not event_id:
-            raise ValidationError.single("id", "the id of the event to trace is required")
-        source = request.query.get("source") or None
+        event_id, source = asked(request, BROKER.plural)
         namespace, name = target.namespace or "", target.name or ""
         broker = await self._store.get(ResourceKey(BROKER.resource, namespace, name))
         listed = await self._store.list(TRIGGER.resource, namespace)
@@ -74,15 +67,11 @@ class Trace:
     ) -> dict[str, Any]:
         meta = broker.get("metadata") or {}
         stream = broker_stream(str(meta.get("uid", "")))
-        found = await self._events(stream, event_id, source)
+        found = await find_events(self._log, stream, event_id, source)
         where = f"broker {meta.get('namespace', '')}/{meta.get('name', '')}"
         if not found:
-            what = f"id {event_id!r}" + ("" if source is None else f" and source {source!r}")
-            raise NotFoundError(
-                f"no event with {what} in the log of {where} (never accepted, or trimmed after"
-                " the log's retention, its lineage with it)"
-            )
-        notes = await self._notes(stream, {seq for seq, _, _ in found})
+            raise not_found(event_id, source, where)
+        notes = await find_notes(self._log, stream, {seq for seq, _, _ in found})
         by_uid = {str((t.get("metadata") or {}).get("uid", "")): t for t in triggers}
         return {
             "broker": {
@@ -96,32 +85,60 @@ class Trace:
             ],
         }
 
-    async def _events(
-        self, stream: str, event_id: str, source: str | None
-    ) -> list[tuple[int, float, CloudEvent]]:
-        found = []
-        after = 0
-        while records := await self._log.read(stream, after, READ_BATCH):
-            for record in records:
-                try:
-                    event, _ = envelope.unwrap(record.payload)
-                except (KawaError, ValueError):
-                    continue
-                if event.id == event_id and (source is None or event.source == source):
-                    found.append((record.seq, record.appended_at, event))
-            after = records[-1].seq
-        return found
 
-    async def _notes(self, stream: str, seqs: set[int]) -> dict[int, list[dict[str, Any]]]:
-        notes: dict[int, list[dict[str, Any]]] = {}
-        after = 0
-        while records := await self._log.read(lineage.lineage_stream(stream), after, READ_BATCH):
-            for record in records:
-                for note in lineage.decode(record.payload):
-                    if note["seq"] in seqs:
-                        notes.setdefault(note["seq"], []).append(note)
-            after = records[-1].seq
-        return notes
+def asked(request: web.Request, plural: str) -> tuple[str, str | None]:
+    """The ``id`` and ``source`` a trace request asks for (405: not a GET; 422: no id)."""
+    if request.method != "GET":
+        raise MethodNotAllowedError(
+            f"{request.method} is not allowed on {plural}/{SUBRESOURCE}: GET ?id=ID"
+        )
+    event_id = request.query.get("id", "")
+    if not event_id:
+        raise ValidationError.single("id", "the id of the event to trace is required")
+    return event_id, request.query.get("source") or None
+
+
+async def find_events(
+    event_log: EventLog, stream: str, event_id: str, source: str | None
+) -> list[tuple[int, float, CloudEvent]]:
+    """The records of ``stream`` holding an event with ``event_id`` (and ``source``): seq,
+    append time and event (a scan of what the log retains)."""
+    found = []
+    after = 0
+    while records := await event_log.read(stream, after, READ_BATCH):
+        for record in records:
+            try:
+                event, _ = envelope.unwrap(record.payload)
+            except (KawaError, ValueError):
+                continue
+            if event.id == event_id and (source is None or event.source == source):
+                found.append((record.seq, record.appended_at, event))
+        after = records[-1].seq
+    return found
+
+
+async def find_notes(
+    event_log: EventLog, stream: str, seqs: set[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The lineage notes of the events at ``seqs`` of ``stream``, by seq."""
+    notes: dict[int, list[dict[str, Any]]] = {}
+    after = 0
+    lineage_of = lineage.lineage_stream(stream)
+    while records := await event_log.read(lineage_of, after, READ_BATCH):
+        for record in records:
+            for note in lineage.decode(record.payload):
+                if note["seq"] in seqs:
+                    notes.setdefault(note["seq"], []).append(note)
+        after = records[-1].seq
+    return notes
+
+
+def not_found(event_id: str, source: str | None, where: str) -> NotFoundError:
+    what = f"id {event_id!r}" + ("" if source is None else f" and source {source!r}")
+    return NotFoundError(
+        f"no event with {what} in the log of {where} (never accepted, or trimmed after"
+        " the log's retention, its lineage with it)"
+    )
 
 
 def timeline(
