@@ -4,8 +4,10 @@ happened to my event?").
 kawa runs as a child (``python -m kawa up``, SQLite, durability ``full``, no metrics, no
 tracing) with one broker and two triggers: one delivers every event to a subscriber in this
 process, the other's filter rejects every event (so each event has an acceptance, two
-decisions, an attempt and an outcome noted). This process sends ``--events`` binary-mode
-events (``--concurrency`` at a time) and waits until all are delivered. The measure is
+decisions, an attempt and an outcome noted); ``--triggers N`` makes it N triggers, N - 1 of
+them delivering (the 10-trigger row of ``bench/broker_e2e.py``, where lineage notes most).
+This process sends ``--events`` binary-mode events (``--concurrency`` at a time) and waits
+until all are delivered. The measure is
 **kawa's CPU seconds per event** (user + system of the child, from ``/proc``), as
 ``bench/tracing_overhead.py`` measures tracing, plus the wall rate. Modes, alternated
 ``--rounds`` times in one run, a fresh kawa each:
@@ -14,6 +16,7 @@ events (``--concurrency`` at a time) and waits until all are delivered. The meas
 * ``on``: the default (lineage kept).
 
     PYTHONPATH=src .venv/bin/python -m bench.lineage_overhead [--events 3000] [--rounds 3]
+        [--triggers 2]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from bench.tracing_overhead import (
     Sinks,
     cpu_seconds,
     free_port,
-    overhead_args,
+    overhead_parser,
     ready,
     report,
     send,
@@ -53,11 +56,11 @@ async def measure(mode: str, sinks: Sinks, work: Path, args: argparse.Namespace)
             annotations = {"kawa.dev/lineage": "off"} if mode == "off" else {}
             subscriber = {"broker": "default", "subscriber": {"uri": sinks.url}}
             other = subscriber | {"filters": [{"exact": {"type": "not.this"}}]}
-            for plural, kind, name, spec, notes in (
-                ("brokers", "Broker", "default", {}, annotations),
-                ("triggers", "Trigger", "t", subscriber, {}),
-                ("triggers", "Trigger", "other", other, {}),
-            ):
+            delivering = args.triggers - 1
+            objects = [("brokers", "Broker", "default", {}, annotations)]
+            objects += [("triggers", "Trigger", f"t{i}", subscriber, {}) for i in range(delivering)]
+            objects.append(("triggers", "Trigger", "other", other, {}))
+            for plural, kind, name, spec, notes in objects:
                 obj = {"apiVersion": "eventing.knative.dev/v1", "kind": kind,
                        "metadata": {"name": name, "annotations": notes}, "spec": spec}  # fmt: skip
                 async with s.post(f"{url}{API}/{plural}", json=obj) as resp:
@@ -67,11 +70,11 @@ async def measure(mode: str, sinks: Sinks, work: Path, args: argparse.Namespace)
             ingress = f"{url}/brokers/default/default"
             base = sinks.delivered
             await send(s, ingress, 0, args.warmup, args.concurrency, False)
-            await sinks.wait_delivered(base + args.warmup)
+            await sinks.wait_delivered(base + args.warmup * delivering)
             await asyncio.sleep(0.5)
             cpu, start = cpu_seconds(proc.pid), time.monotonic()
             await send(s, ingress, args.warmup, args.events, args.concurrency, False)
-            await sinks.wait_delivered(base + args.warmup + args.events)
+            await sinks.wait_delivered(base + (args.warmup + args.events) * delivering)
             wall = time.monotonic() - start
             await asyncio.sleep(0.3)  # the last lineage appended (every 200 ms)
             used = cpu_seconds(proc.pid) - cpu
@@ -107,12 +110,20 @@ async def main(args: argparse.Namespace) -> None:
                           f"{rows[-1]['rate']:8.0f} events/s", flush=True)  # fmt: skip
     finally:
         await runner.cleanup()
-    heading = f"{args.events} events per run, 2 triggers, concurrency {args.concurrency}"
+    heading = f"{args.events} events per run, {args.triggers} triggers"
+    heading += f", concurrency {args.concurrency}"
     report(rows, MODES, heading, 4)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return overhead_args("lineage", 3, argv)
+    parser = overhead_parser("lineage", 3)
+    parser.add_argument(
+        "--triggers", type=int, default=2, help="triggers (>= 2): all but one deliver"
+    )
+    args = parser.parse_args(argv)
+    if args.triggers < 2:
+        parser.error("--triggers: at least 2 (one delivering, one rejecting)")
+    return args
 
 
 if __name__ == "__main__":

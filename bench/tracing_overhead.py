@@ -232,13 +232,18 @@ def report(rows: list[dict[str, Any]], modes: Sequence[str], heading: str, width
 
 
 def overhead_args(what: str, rounds: int, argv: list[str] | None) -> argparse.Namespace:
-    """The options every ``*_overhead.py`` bench takes."""
+    """The options every ``*_overhead.py`` bench takes, parsed."""
+    return overhead_parser(what, rounds).parse_args(argv)
+
+
+def overhead_parser(what: str, rounds: int) -> argparse.ArgumentParser:
+    """The parser of the options every ``*_overhead.py`` bench takes."""
     parser = argparse.ArgumentParser(description=f"kawa {what} overhead (CPU per event)")
     parser.add_argument("--events", type=int, default=3000, help="events per measured run")
     parser.add_argument("--warmup", type=int, default=300, help="events before measuring")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--rounds", type=int, default=rounds, help="times each mode runs")
-    return parser.parse_args(argv)
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
