@@ -10,12 +10,15 @@ Knative's ``<name>-kn-channel`` host), every ready subscriber gets every event u
 and structured, CloudEvents 0.3 and 1.0, ``traceparent``), the retry-count matrix with the
 dead-letter extensions, a chain of ten channels, a dead-letter sink on the channel
 (InMemoryChannel and generic Channel), a channel as a dead-letter sink, event transformation
-through a reply channel, and a reply dropped without ``reply``.
+through a reply channel, and a reply dropped without ``reply``; a Subscription's ``timeout``,
+``retryAfterMax`` and ``backoffDelay`` timed at its subscribers.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +30,18 @@ from kawa.cloudevents.event import CloudEvent
 from ..e2e.e2e_support import KawaProcess, free_port
 from ..waiting import wait_until
 from .kubectl_support import Kubectl
-from .sinks import TIMEOUT, Received, Sink, always_fail, fail_first, post, reply_transformed, send
+from .sinks import (
+    TIMEOUT,
+    Answer,
+    Received,
+    Script,
+    Sink,
+    always_fail,
+    fail_first,
+    post,
+    reply_transformed,
+    send,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -141,7 +155,7 @@ def test_data_plane_http_contract(
 def test_every_ready_subscriber_gets_every_event_unchanged(
     kubectl: Kubectl, namespaces: Callable[..., str], sinks: Callable[..., Sink]
 ) -> None:
-    """Two subscribers each get all three events with every attribute and the data as sent,
+    """Two subscribers each get all four events with every attribute and the data as sent,
     in the content mode and CloudEvents version they came in, with the sender's
     ``traceparent``."""
     ns = namespaces("ch-dp-fanout")
@@ -179,11 +193,22 @@ def test_every_ready_subscriber_gets_every_event_unchanged(
     )
     assert send(url, binary, traceparent=TRACEPARENT) == 202
     assert send(url, structured, structured=True) == 202
+    structured_03 = CloudEvent(
+        {
+            "specversion": "0.3",
+            "id": "v03-structured",
+            "type": "dev.kawa.test.old",
+            "source": "/kubectl/tests",
+            "datacontenttype": "application/json",
+        },
+        b'{"old":"structured"}',  # compact: structured mode carries JSON, not bytes
+    )
     assert send(url, version_03) == 202
+    assert send(url, structured_03, structured=True) == 202
 
-    sent = {e.id: e for e in (binary, structured, version_03)}
+    sent = {e.id: e for e in (binary, structured, version_03, structured_03)}
     for sink in (first, second):
-        got = {r.event().id: r for r in sink.wait(count=3, message="all three events")}
+        got = {r.event().id: r for r in sink.wait(count=4, message="all four events")}
         assert sorted(got) == sorted(sent)
         for id_, event in sent.items():
             assert got[id_].event() == event, id_
@@ -191,7 +216,9 @@ def test_every_ready_subscriber_gets_every_event_unchanged(
         assert not got["binary"].structured
         assert got["structured"].structured
         assert got["v03"].headers["ce-specversion"] == "0.3"
-        assert len(sink.events()) == 3
+        assert got["v03-structured"].structured
+        assert got["v03-structured"].json()["specversion"] == "0.3"
+        assert len(sink.events()) == 4
 
 
 # -- retries and dead letters ----------------------------------------------------------------
@@ -425,3 +452,77 @@ def test_reply_without_reply_destination_is_dropped(
     observer.wait(_by_id("marker"), message="the marker at the observer")
     assert sorted(_ids(replier)) == ["asked", "marker"]
     assert sorted(_ids(observer)) == ["asked", "marker"]
+
+
+# -- a Subscription's delivery timing ---------------------------------------------------------
+
+
+def _timed(answer: Callable[[int], Answer], sleep: float = 0.0) -> tuple[Script, list[float]]:
+    """A script answering request ``n`` with ``answer(n)`` after ``sleep`` seconds, and the
+    monotonic times the requests arrived."""
+    arrivals: list[float] = []
+
+    def script(n: int, received: Received) -> Answer:
+        arrivals.append(time.monotonic())
+        time.sleep(sleep)
+        return answer(n)
+
+    return script, arrivals
+
+
+def test_subscription_timeout_retry_after_max_and_backoff(
+    kubectl: Kubectl, namespaces: Callable[..., str], sinks: Callable[..., Sink]
+) -> None:
+    """A Subscription's ``delivery`` reaches its subscriber's attempts (the options are the
+    triggers', ``kawa.delivery``): ``timeout`` ends an attempt that takes longer (a subscriber
+    that sleeps 3 s per request is dead-lettered after its two attempts, well before 6 s);
+    ``retryAfterMax`` lets a 429's ``Retry-After: 60`` delay the retry, but by at most 0.6 s;
+    a linear ``backoffDelay`` of 0.3 s waits 0.3 s, then 0.6 s. Bounds: waits at least what
+    the policy says; at most what would show the option ignored."""
+    ns = namespaces("ch-dp-timing")
+    slow_script, slow_arrivals = _timed(lambda n: Answer(), sleep=3.0)
+    limited_script, limited_arrivals = _timed(
+        lambda n: Answer(429, {"Retry-After": "60"}) if n == 0 else Answer()
+    )
+    backoff_script, backoff_arrivals = _timed(lambda n: Answer(500) if n < 2 else Answer())
+    slow, limited, backed_off = sinks(slow_script), sinks(limited_script), sinks(backoff_script)
+    dead = sinks()
+    deliveries = {
+        "slow": {"retry": 1, **FAST_RETRY, "timeout": "PT0.3S", "deadLetterSink": _uri(dead)},
+        "limited": {"retry": 1, **FAST_RETRY, "retryAfterMax": "PT0.6S"},
+        "backoff": {"retry": 2, "backoffPolicy": "linear", "backoffDelay": "PT0.3S"},
+    }
+    targets = {"slow": slow, "limited": limited, "backoff": backed_off}
+    kubectl.apply(
+        [
+            _channel("timed", ns),
+            *(
+                _subscription(name, ns, "timed", _uri(targets[name]), delivery=delivery)
+                for name, delivery in deliveries.items()
+            ),
+        ]
+    )
+    _ready(kubectl, ns, "imc/timed", *(f"subscription/{name}" for name in deliveries))
+    subscription = kubectl.json("get", "subscription/limited", "-n", ns)
+    assert subscription["spec"]["delivery"]["retryAfterMax"] == "PT0.6S"
+    sent = time.monotonic()
+    assert send(_address(kubectl, ns, "imc/timed"), _event("timed")) == 202
+
+    (letter,) = dead.wait(message="the slow subscriber's dead letter")
+    took = time.monotonic() - sent
+    assert letter.event().id == "timed"
+    # no answer in time: Knative's dispatcher reports 500 with the error as the data
+    assert letter.event().get("knativeerrorcode") == "500"
+    assert b"timeout" in base64.b64decode(str(letter.event().get("knativeerrordata")))
+    assert len(slow_arrivals) == 2
+    assert took < 5.5, f"dead-lettered after {took:.2f} s: the 0.3 s timeout was not applied"
+
+    limited.wait(count=2, message="the 429'd event's retry")
+    waited = limited_arrivals[1] - limited_arrivals[0]
+    assert 0.55 <= waited < 20.0, f"retried after {waited:.2f} s (Retry-After 60, cap 0.6 s)"
+
+    backed_off.wait(count=3, message="the third attempt after two 500s")
+    first, second = (b - a for a, b in itertools.pairwise(backoff_arrivals))
+    assert first >= 0.28, f"first retry after {first:.2f} s (linear 0.3 s)"
+    assert second >= 0.58, f"second retry after {second:.2f} s (linear 0.6 s)"
+    assert _ids(limited) == ["timed", "timed"]

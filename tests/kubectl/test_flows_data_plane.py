@@ -209,7 +209,8 @@ def sink() -> Iterator[Sink]:
 class Functions:
     """Filters and subscribers in the test process: ``POST /pass`` answers with the event it
     got (binary mode: a filter that passes it, a step that hands it on); ``POST /drop``
-    answers 202 with no event (a filter that drops it). Records ``(path, ce-id)``."""
+    answers 202 with no event (a filter that drops it); ``POST /fail`` answers 500 with the
+    event it got (a failing filter: its answer must not pass). Records ``(path, ce-id)``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -221,8 +222,8 @@ class Functions:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with functions._lock:
                     functions._seen.append((self.path, self.headers.get("ce-id") or ""))
-                if self.path == "/pass":
-                    self.send_response(200)
+                if self.path in ("/pass", "/fail"):
+                    self.send_response(200 if self.path == "/pass" else 500)
                     for name, value in self.headers.items():
                         if name.lower().startswith("ce-") or name.lower() == "content-type":
                             self.send_header(name, value)
@@ -425,7 +426,10 @@ def test_parallel_with_and_without_filters(
 ) -> None:
     """Knative's conformance features for Parallel: branch 1's filter passes, branch 2's does
     not (only branch 1's output reaches the reply sink); without filters both branches'
-    outputs do. Filters are HTTP servers in the test process; subscribers are appenders."""
+    outputs do. A third branch's filter answers 500 with the event: a filter's non-2xx answer
+    drops it too. The unfiltered Parallel's channels are generic Channels (its
+    ``channelTemplate``). Filters are HTTP servers in the test process; subscribers are
+    appenders."""
     ns = namespace
     branch_0, branch_1 = service_ref("branch-0"), service_ref("branch-1")
     apply(
@@ -440,6 +444,7 @@ def test_parallel_with_and_without_filters(
                 branches=[
                     {"filter": {"uri": f"{functions.url}/pass"}, "subscriber": branch_0},
                     {"filter": {"uri": f"{functions.url}/drop"}, "subscriber": branch_1},
+                    {"filter": {"uri": f"{functions.url}/fail"}, "subscriber": branch_1},
                 ],
                 reply={"uri": sink.url},
             ),
@@ -448,6 +453,8 @@ def test_parallel_with_and_without_filters(
                 "unfiltered",
                 branches=[{"subscriber": branch_0}, {"subscriber": branch_1}],
                 reply={"uri": sink.url},
+                # generic Channels (each backed by the default InMemoryChannel) carry it
+                channelTemplate={"apiVersion": "messaging.knative.dev/v1", "kind": "Channel"},
             ),
         ],
     )
@@ -460,6 +467,7 @@ def test_parallel_with_and_without_filters(
     assert [message(r) for r in got] == ["filtered - branch 0"]
     # the dropping filter has answered: branch 1 never gets the event
     wait_until(lambda: ("/drop", "f-1") in functions.seen(), TIMEOUT, "branch 1's filter")
+    wait_until(lambda: ("/fail", "f-1") in functions.seen(), TIMEOUT, "branch 2's filter")
     assert send(unfiltered, "u-1", {"message": "unfiltered"}) == 202
     got = sink.wait(lambda r: r.ce("id") == "u-1", 2, "both branches' outputs")
     assert sorted(message(r) for r in got) == ["unfiltered - branch 0", "unfiltered - branch 1"]
@@ -467,6 +475,8 @@ def test_parallel_with_and_without_filters(
         "filtered - branch 0"
     ]
     assert ("/pass", "u-1") not in functions.seen()  # no filter: nothing called
+    channels = kubectl.json("get", "channels.messaging.knative.dev", "-n", ns)["items"]
+    assert len([c for c in channels if c["metadata"]["name"].startswith("unfiltered")]) == 3
 
 
 @pytest.fixture
