@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kawa.observability.endpoint import MetricsEndpoint
 
 from ..broker.broker_support import Kawa, broker, event, respond, running_kawa, subscriber, trigger
+from ..channels.channel_support import channel_url, imc, put_channel, send, sub
 from ..waiting import eventually
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -125,3 +126,61 @@ async def test_a_busy_default_port_leaves_metrics_off(tmp_path: Path) -> None:
             await kawa.apply(broker())
             await kawa.wait_ready("Broker", "default")
             assert await kawa.send(event()) == 202
+
+
+async def test_channel_and_subscription_counters_match_the_traffic(tmp_path: Path) -> None:
+    """A channel's ingress (Knative has no multi-tenant channel name: ``kawa_channel_*``) and
+    its subscribers' deliveries (``inmemorychannel_dispatcher_*``, by subscriber uid), with
+    kawa's per-consumer counters: retries, dead letters and replies handed on."""
+    endpoint = MetricsEndpoint(port=0, backlog_interval=0.1)
+    sent = 3
+    reply = {"ce-specversion": "1.0", "ce-id": "answer", "ce-type": "reply", "ce-source": "/r",
+             "content-type": "application/json"}  # fmt: skip
+    async with (
+        running_kawa(tmp_path, metrics=endpoint) as kawa,
+        subscriber() as replier,
+        subscriber() as downstream,
+        subscriber() as broken,
+        subscriber() as dls,
+    ):
+        replier.default = respond(200, b"{}", reply)
+        broken.default = respond(500)
+        delivery = {"retry": 1, "backoffDelay": "PT0.01S", "deadLetterSink": {"uri": dls.url}}
+        await put_channel(
+            kawa,
+            imc(
+                "c1",
+                sub("u-replier", replier.url, downstream.url),
+                sub("u-broken", broken.url, delivery=delivery),
+            ),
+        )
+        url = metrics_url(kawa)
+        for i in range(sent):
+            assert await send(kawa, channel_url(kawa, "c1"), event(f"e{i}")) == 202
+        assert await send(kawa, channel_url(kawa, "nope"), event("lost")) == 404
+        await downstream.wait_for(sent)
+        await dls.wait_for(sent)
+
+        async def settled() -> Samples | None:
+            samples = await scrape(url)
+            done = value(samples, "kawa_dead_lettered_events_total", name="u-broken")
+            replied = value(samples, "kawa_replies_total", name="u-replier")
+            return samples if done == sent and replied == sent else None
+
+        samples = await eventually(settled, 10.0, "the channel's metrics never added up")
+
+    ingress = "kawa_channel_ingress_event_count_total"
+    at = {"namespace_name": "default", "channel_name": "c1"}
+    assert value(samples, ingress, **at, event_type="test.type", response_code="202") == sent
+    assert value(samples, ingress, channel_name="nope", response_code="404") == 1
+    dispatch = "inmemorychannel_dispatcher_event_count_total"
+    assert value(samples, dispatch, **at, subscriber_uid="u-replier", response_code="200") == sent
+    assert value(samples, dispatch, **at, subscriber_uid="u-broken", response_code="500") == sent
+    assert value(samples, "inmemorychannel_dispatcher_event_dispatch_latencies_count",
+                 subscriber_uid="u-broken", response_code="500") == sent  # fmt: skip
+    mine = {"kind": "subscription", "namespace_name": "default", "parent_name": "c1"}
+    assert value(samples, "kawa_delivery_retries_total", **mine, name="u-broken") == sent
+    assert value(samples, "kawa_delivery_retries_total", **mine, name="u-replier") == 0
+    assert value(samples, "kawa_replies_total", **mine, name="u-broken") == 0
+    assert value(samples, "kawa_dead_lettered_events_total", **mine, name="u-replier") == 0
+    assert value(samples, "kawa_consumer_backlog", **mine, name="u-replier") == 0

@@ -230,6 +230,70 @@ async def test_a_sequence_is_one_trace(tmp_path: Path) -> None:
     sees(two.headers[0], attempt_two)
 
 
+async def test_a_parallel_is_one_trace(tmp_path: Path) -> None:
+    """A Parallel's branch: the ingress channel's delivery to the filter, the filter's answer
+    (a reply span) into the branch's channel, its delivery to the subscriber, and the
+    subscriber's reply sent on to the Parallel's reply: one trace, each link right."""
+    passed_headers, passed_body = ce_http.to_binary(event("p-1", type_="start"))
+    out_headers, out_body = ce_http.to_binary(event("out-1", type_="branched"))
+    async with (
+        otlp_receiver() as receiver,
+        running_kawa(tmp_path, tracing=config(receiver)) as kawa,
+        subscriber() as filtering,
+        subscriber() as branch,
+        subscriber() as sink,
+    ):
+        filtering.default = respond(200, passed_body, passed_headers)
+        branch.default = respond(200, out_body, out_headers)
+        parallel = {
+            "apiVersion": "flows.knative.dev/v1",
+            "kind": "Parallel",
+            "metadata": {"name": "par", "namespace": "default"},
+            "spec": {
+                "branches": [{"filter": {"uri": filtering.url}, "subscriber": {"uri": branch.url}}],
+                "reply": {"uri": sink.url},
+            },
+        }
+        async with kawa.session.post(f"{kawa.url}{FLOWS}/parallels", json=parallel) as resp:
+            assert resp.status == 201, await resp.text()
+
+        async def address() -> str | None:
+            async with kawa.session.get(f"{kawa.url}{FLOWS}/parallels/par") as resp:
+                status = (await resp.json()).get("status", {})
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
+            )
+            url = status.get("address", {}).get("url")
+            return url if ready and isinstance(url, str) else None
+
+        url = await eventually(address, message="the Parallel never became Ready")
+        assert await send(kawa, url, event("p-1", type_="start")) == 202
+        [out] = await sink.wait_for(1)
+        assert out.id == "out-1"
+
+        async def exported() -> list[Span] | None:
+            sent = [s for s in receiver.named("reply") if s.parent is not None]
+            return receiver.spans if len(sent) >= 2 else None
+
+        spans = await eventually(exported, message="the branch's reply spans never arrived")
+
+    assert {s.trace_id for s in spans} == {TRACE_ID}
+    ingress = receiver.one("channel ingress")
+    assert ingress.parent == SENDER_SPAN
+    deliveries = receiver.named("subscription delivery")
+    [to_filter] = [s for s in deliveries if s.parent == ingress.span_id]
+    [filter_attempt] = [s for s in child_of(to_filter, spans) if s.name == "delivery attempt"]
+    sees(filtering.headers[0], filter_attempt)
+    [passed] = [s for s in receiver.named("reply") if s.parent == to_filter.span_id]
+    [to_branch] = [s for s in deliveries if s.parent == passed.span_id]
+    [branch_attempt] = [s for s in child_of(to_branch, spans) if s.name == "delivery attempt"]
+    sees(branch.headers[0], branch_attempt)
+    [answered] = [s for s in receiver.named("reply") if s.parent == to_branch.span_id]
+    # the Parallel's reply is a URI: the branch's answer is sent there within the trace
+    assert sink.headers[0]["traceparent"].split("-")[1] == TRACE_ID
+    assert answered.trace_id == TRACE_ID
+
+
 async def test_a_trace_not_sampled_is_not_recorded_but_its_context_goes_on(
     tmp_path: Path,
 ) -> None:
