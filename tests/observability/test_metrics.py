@@ -94,6 +94,7 @@ async def test_counters_match_the_traffic(tmp_path: Path) -> None:
     assert value(samples, "mt_broker_ingress_event_dispatch_latencies_bucket",
                  event_type="order", response_code="202", le="+Inf") == orders  # fmt: skip
 
+    sent = orders + refunds
     dispatch = "mt_broker_filter_event_count_total"
     assert value(samples, dispatch, **at, trigger_name="orders", **ok) == orders
     assert value(samples, dispatch, trigger_name="orders", response_code="500") is None
@@ -101,6 +102,14 @@ async def test_counters_match_the_traffic(tmp_path: Path) -> None:
     assert value(samples, dispatch, **at, trigger_name="failing", **failed) == orders + refunds
     assert value(samples, "mt_broker_filter_event_dispatch_latencies_count",
                  trigger_name="failing", response_code="500") == orders + refunds  # fmt: skip
+
+    # from stored to the delivery's start, for what each trigger's filter passed; by the
+    # type the filter asks for (Knative's filter_type, "any" without one)
+    processing = "mt_broker_filter_event_processing_latencies_count"
+    assert value(samples, processing, **at, trigger_name="orders", filter_type="order") == orders
+    assert value(samples, processing, trigger_name="failing", filter_type="any") == sent
+    assert value(samples, "mt_broker_filter_event_processing_latencies_bucket",
+                 trigger_name="orders", le="+Inf") == orders  # fmt: skip
 
     mine = {"kind": "trigger", "namespace_name": "default", "parent_name": "default"}
     assert value(samples, "kawa_filtered_out_events_total", **mine, name="orders") == refunds

@@ -34,6 +34,7 @@ import orjson
 
 from kawa.apis import eventing
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
+from kawa.apis.eventing.trigger_filters import TriggerFilter
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.broker import envelope, ttl
 from kawa.broker.backpressure import DeliveryLag
@@ -325,6 +326,7 @@ class BrokerDataPlane:
             format=delivery.format or "binary",
             filter=compile_trigger(trigger),
             filter_spec=filter_spec(obj),
+            filter_type=_filter_type(trigger.spec.filter),
             ordered=trigger.ordered,
             lineage=broker.lineage,
             ready_since=_ready_since(obj),
@@ -386,3 +388,9 @@ class BrokerDataPlane:
         await self._log.delete_stream(stream)
         self.lineage.forget(stream)
         await self._log.delete_stream(lineage_stream(stream))
+
+
+def _filter_type(spec: TriggerFilter | None) -> str:
+    """The ``type`` a trigger's ``filter.attributes`` asks for ("": any), a metrics label."""
+    attributes = spec.attributes if spec is not None else None
+    return str((attributes or {}).get("type", ""))

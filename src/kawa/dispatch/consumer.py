@@ -110,6 +110,8 @@ class Target:
     """The broker or channel whose stream it reads (for metrics)."""
     filter: Filter = field(default=match_all, compare=False)
     filter_spec: str = ""
+    filter_type: str = ""
+    """The ``type`` a trigger's ``filter.attributes`` asks for (a metrics label; "": any)."""
     ordered: bool = False
     reply_uri: str | None = None
     lineage: bool = False
@@ -166,7 +168,9 @@ class Consumer:
         self._lineage = lineage
         self.stats = ConsumerStats()
         name = target.uid if target.kind == "subscription" else target.name
-        self._report = reporter.consumer(target.kind, target.namespace, target.parent, name)
+        self._report = reporter.consumer(
+            target.kind, target.namespace, target.parent, name, target.filter_type
+        )
         self._spans = (
             ConsumerSpans(tracer, target.kind, target.namespace, target.parent, name)
             if tracer.enabled
@@ -316,6 +320,7 @@ class Consumer:
             await self._done(feed, record.seq)
             return
         self.stats.matched += 1
+        self._report.matched(time.time() - record.appended_at)
         await self._slots.acquire()
         self._in_flight += 1
         previous: asyncio.Task[None] | None = None

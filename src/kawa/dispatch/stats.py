@@ -25,6 +25,11 @@ class ConsumerReport(Protocol):
         """An event did not pass the trigger's filter."""
         ...
 
+    def matched(self, seconds: float) -> None:
+        """An event passed the filter (every event, for a subscription) and its delivery
+        starts, ``seconds`` after it was stored (Knative's event processing latency)."""
+        ...
+
     def dispatched(self, status: int | None, seconds: float, attempts: int) -> None:
         """A delivery ended: the last answer's HTTP ``status`` (``None``: no answer), the
         wall time of the delivery with all its attempts, and the number of attempts."""
@@ -53,10 +58,13 @@ class Reporter(Protocol):
         ``seconds`` (``event_type`` is empty when the request held no valid event)."""
         ...
 
-    def consumer(self, kind: str, namespace: str, parent: str, name: str) -> ConsumerReport:
+    def consumer(
+        self, kind: str, namespace: str, parent: str, name: str, filter_type: str = ""
+    ) -> ConsumerReport:
         """The report of a consumer: ``kind`` ``trigger`` (``parent`` its broker, ``name`` the
         trigger's) or ``subscription`` (``parent`` the channel, ``name`` the subscriber's
-        uid). Called once per consumer start, not per event."""
+        uid); ``filter_type`` is the ``type`` a trigger's ``filter.attributes`` asks for ("":
+        any). Called once per consumer start, not per event."""
         ...
 
     def revision_request(
@@ -72,6 +80,9 @@ class _NoConsumerReport:
     __slots__ = ()
 
     def filtered_out(self) -> None:
+        pass
+
+    def matched(self, seconds: float) -> None:
         pass
 
     def dispatched(self, status: int | None, seconds: float, attempts: int) -> None:
@@ -95,7 +106,9 @@ class _NoReporter:
     ) -> None:
         pass
 
-    def consumer(self, kind: str, namespace: str, parent: str, name: str) -> ConsumerReport:
+    def consumer(
+        self, kind: str, namespace: str, parent: str, name: str, filter_type: str = ""
+    ) -> ConsumerReport:
         return NO_CONSUMER_REPORT
 
     def revision_request(

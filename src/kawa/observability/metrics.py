@@ -30,6 +30,8 @@ from kawa.dispatch import stats
 BUCKETS_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
                      5000.0, 10000.0)  # fmt: skip
 """Upper bounds (ms) of the latency histograms: 1, 2, 5 per decade up to 10 s (Knative's)."""
+ANY_TYPE: Final = "any"
+"""``filter_type`` of a trigger whose filter asks for no particular ``type`` (Knative's)."""
 NO_STATUS: Final = "none"
 """``response_code`` (and class) of a delivery that got no answer (refused, timed out)."""
 
@@ -79,10 +81,21 @@ def _code(status: int | None) -> tuple[str, str]:
 class ConsumerMetrics:
     """The series of one consumer: its :class:`~kawa.dispatch.stats.ConsumerReport`."""
 
-    __slots__ = ("by_status", "dead_letters", "drops", "filtered", "replies", "retries")
+    __slots__ = (
+        "by_status",
+        "dead_letters",
+        "drops",
+        "filter_type",
+        "filtered",
+        "processing",
+        "replies",
+        "retries",
+    )
 
     def __init__(self) -> None:
         self.by_status: dict[int | None, Latencies] = {}
+        self.processing = Latencies()
+        self.filter_type = ""
         self.filtered = 0
         self.retries = 0
         self.dead_letters = 0
@@ -91,6 +104,9 @@ class ConsumerMetrics:
 
     def filtered_out(self) -> None:
         self.filtered += 1
+
+    def matched(self, seconds: float) -> None:
+        self.processing.observe(seconds * 1000.0)
 
     def dispatched(self, status: int | None, seconds: float, attempts: int) -> None:
         series = self.by_status.get(status)
@@ -130,11 +146,14 @@ class Metrics:
             series = self._ingress[key] = Latencies()
         series.observe(seconds * 1000.0)
 
-    def consumer(self, kind: str, namespace: str, parent: str, name: str) -> stats.ConsumerReport:
+    def consumer(
+        self, kind: str, namespace: str, parent: str, name: str, filter_type: str = ""
+    ) -> stats.ConsumerReport:
         key = (kind, namespace, parent, name)
         series = self._consumers.get(key)
         if series is None:
             series = self._consumers[key] = ConsumerMetrics()
+        series.filter_type = filter_type  # a changed filter restarts the consumer
         return series
 
     def revision_request(
@@ -157,6 +176,7 @@ class Metrics:
     def collect(self) -> Iterator[Metric]:
         yield from self._ingress_families()
         yield from self._dispatch_families()
+        yield from self._processing_family()
         yield from self._consumer_families()
         yield from self._serving_families()
         writes = CounterMetricFamily(
@@ -213,6 +233,20 @@ class Metrics:
                     latency.add_metric(values, series.cumulative(), series.sum)
             yield count
             yield latency
+
+    def _processing_family(self) -> Iterator[Metric]:
+        processing = HistogramMetricFamily(
+            "mt_broker_filter_event_processing_latencies",
+            "Milliseconds from an event's arrival (stored) to the start of its delivery to a "
+            "trigger's subscriber, for the events the trigger's filter passed",
+            labels=["namespace_name", "broker_name", "trigger_name", "filter_type"],
+        )
+        for (of, namespace, parent, name), consumer in self._consumers.items():
+            if of == "trigger" and consumer.processing.count:
+                values = [namespace, parent, name, consumer.filter_type or ANY_TYPE]
+                processing.add_metric(values, consumer.processing.cumulative(),
+                                      consumer.processing.sum)  # fmt: skip
+        yield processing
 
     def _consumer_families(self) -> Iterator[Metric]:
         counters: Sequence[tuple[str, str, str]] = (
