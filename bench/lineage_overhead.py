@@ -57,7 +57,9 @@ async def measure(mode: str, sinks: Sinks, work: Path, args: argparse.Namespace)
             subscriber = {"broker": "default", "subscriber": {"uri": sinks.url}}
             other = subscriber | {"filters": [{"exact": {"type": "not.this"}}]}
             delivering = args.triggers - 1
-            objects = [("brokers", "Broker", "default", {}, annotations)]
+            objects: list[tuple[str, str, str, dict[str, Any], dict[str, str]]] = [
+                ("brokers", "Broker", "default", {}, annotations)
+            ]
             objects += [("triggers", "Trigger", f"t{i}", subscriber, {}) for i in range(delivering)]
             objects.append(("triggers", "Trigger", "other", other, {}))
             for plural, kind, name, spec, notes in objects:
