@@ -174,7 +174,10 @@ async def test_channel_and_subscription_counters_match_the_traffic(tmp_path: Pat
             samples = await scrape(url)
             done = value(samples, "kawa_dead_lettered_events_total", name="u-broken")
             replied = value(samples, "kawa_replies_total", name="u-replier")
-            return samples if done == sent and replied == sent else None
+            # the backlog gauge is sampled (every 0.1 s): it reaches 0 a sample after the
+            # last cursor commit, which can follow the last reply counted
+            backlog = value(samples, "kawa_consumer_backlog", name="u-replier")
+            return samples if done == sent and replied == sent and backlog == 0 else None
 
         samples = await eventually(settled, 10.0, "the channel's metrics never added up")
 
