@@ -124,7 +124,7 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     const broker = $("lookup-broker").value;
     if (!broker) {
-      $("lineage-status").textContent = "No broker to look in.";
+      $("lineage-status").textContent = "No broker or channel to look in.";
       return;
     }
     lookUp(broker, $("lookup-id").value.trim(), $("lookup-source").value.trim());
