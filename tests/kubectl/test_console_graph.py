@@ -5,11 +5,13 @@ A Channel's Subscriptions hang off it, each with an edge to its URI subscriber (
 own, named by the URI) and a dashed reply edge to the Broker it replies to; a PingSource has
 an edge to the Broker it sinks to; a Trigger with a CESQL filter shows it in its details (and
 its node's tooltip). An event posted to the Channel appears live and a click shows its
-lineage: accepted, then each Subscription's attempt and delivery.
+lineage: accepted, then each Subscription's attempt and delivery. With
+``KAWA_DOCS_SCREENSHOTS=1`` the test writes docs/images/console-channel.png.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from .test_console import _console_url, _wait_ready, browser, page, playwright_s
 pytestmark = pytest.mark.slow
 __all__ = ["browser", "page"]  # the browser fixtures, shared with test_console.py
 
+SHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "console-channel.png"
 NAMESPACE = "console-graph"
 CESQL = "type = 'dev.kawa.graph' AND source LIKE '/graph/%'"
 MANIFEST = """\
@@ -204,3 +207,7 @@ def test_channel_subscriptions_uri_sinks_sources_and_cesql_in_the_graph(
     ).to_have_count(1)
     assert page.locator("#lookup-broker").input_value() == f"channels/{NAMESPACE}/orders"
     assert len(subscription_sink.wait(count=1)) == 1
+    if os.environ.get("KAWA_DOCS_SCREENSHOTS"):  # docs/observability.md's third picture
+        page.locator(f'svg .node[data-kind="Subscription"][data-namespace="{NAMESPACE}"]').click()
+        expect(page.locator('#numbers dd[data-number="delivered"]')).to_have_text("1")
+        page.screenshot(path=str(SHOT), full_page=True)
