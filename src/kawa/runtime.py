@@ -340,7 +340,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api.add_subresource(core.POD.plural, "portforward", kubelet.pod_port_forward)
             diagnostics.install(api, store, event_log, max_ttl=config.max_broker_ttl)
             api.install(app)
-            Console(store, event_log, dataplane.consumer).install(app)
+            Console(store, event_log, dataplane.consumer, channels.subscriber_consumer).install(app)
             if config.worker is not None:
                 app.on_response_prepare.append(workers.header_hook(config.worker))
             runner = web.AppRunner(

@@ -188,6 +188,14 @@ class ChannelDataPlane:
     def consumer(self, namespace: str, channel: str, uid: str) -> Consumer | None:
         return self._consumers.get((namespace, channel, uid))
 
+    def subscriber_consumer(self, namespace: str, uid: str) -> Consumer | None:
+        """The running consumer of the subscriber ``uid`` (its Subscription's uid) in
+        ``namespace``, whatever its channel."""
+        for (ns, _, subscriber), consumer in self._consumers.items():
+            if ns == namespace and subscriber == uid:
+                return consumer
+        return None
+
     def local_channel(self, uri: str) -> tuple[str, str] | None:
         """``(namespace, name)`` when ``uri`` is one of kawa's channel addresses."""
         parts = urlsplit(uri)

@@ -19,11 +19,15 @@
   backing InMemoryChannel, ``status.channel``).
 - ``GET /console/numbers/namespaces/<ns>/triggers/<name>``: a Trigger's numbers as JSON, from
   its consumer in the process that answers (behind the token): the counts since that consumer
-  started (``matched``, ``filteredOut``, ``delivered``, ``deadLettered``, ``dropped``,
-  ``replies``, ``lastError``), its ``backlog`` and ``oldestUndeliveredSeconds`` (measured now,
-  as the metrics' gauges are: :mod:`kawa.dispatch.backlog`). A Trigger whose
-  consumer runs elsewhere (another worker or node) or not at all is ``"running": false``; no
-  such Trigger is a 404.
+  started (``matched``, ``filteredOut``, ``delivered``, ``failed`` (deliveries whose every
+  attempt failed), ``retries`` (attempts after the first), ``deadLettered``, ``dropped``,
+  ``replies``, ``lastError``), their ``rates`` (``perSecond`` of each count over the last
+  ``windowSeconds``, a minute or since the consumer started: :mod:`kawa.dispatch.rates`), its
+  ``backlog`` and ``oldestUndeliveredSeconds`` (measured now, as the metrics' gauges are:
+  :mod:`kawa.dispatch.backlog`). A Trigger whose consumer runs elsewhere (another worker or
+  node) or not at all is ``"running": false``; no such Trigger is a 404.
+  ``.../subscriptions/<name>`` is the same for a Subscription's subscriber (its ``channel``
+  instead of the ``broker``).
 - ``GET /console/deadletters/namespaces/<ns>/brokers/<name>?trigger=&limit=``: the events the
   broker's triggers (or one trigger) dead-lettered recently, newest first, as JSON (behind
   the token): found in the latest :data:`kawa.console.deadletters.SCAN_RECORDS` records of
@@ -45,7 +49,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from kawa.apis.messaging import CHANNEL, INMEMORYCHANNEL
+from kawa.apis.messaging import CHANNEL, INMEMORYCHANNEL, SUBSCRIPTION
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.apiserver import status
 from kawa.apiserver.access import CONSOLE_FILES
@@ -99,11 +103,14 @@ class Console:
         store: ResourceStore,
         event_log: EventLog,
         trigger_consumer: Callable[[str, str], Consumer | None] = lambda namespace, name: None,
+        subscription_consumer: Callable[[str, str], Consumer | None] = lambda namespace, uid: None,
     ) -> None:
         self._store = store
         self._log = event_log
         self._trigger_consumer = trigger_consumer
         """The running consumer of a trigger (namespace, name) in this process, if any."""
+        self._subscription_consumer = subscription_consumer
+        """The same for a subscription (namespace, uid)."""
         self._streams: set[asyncio.Task[object]] = set()
         """The open event streams' handlers: ended when kawa stops (they never end alone)."""
 
@@ -115,7 +122,7 @@ class Console:
                 web.get(PREFIX, self.page),
                 web.get(PREFIX + "static/{name}", self.file),
                 web.get(PREFIX + "events/namespaces/{namespace}/{plural}/{name}", self.events),
-                web.get(PREFIX + "numbers/namespaces/{namespace}/triggers/{name}", self.numbers),
+                web.get(PREFIX + "numbers/namespaces/{namespace}/{plural}/{name}", self.numbers),
                 web.get(
                     PREFIX + "deadletters/namespaces/{namespace}/brokers/{name}", self.dead_letters
                 ),
@@ -203,16 +210,25 @@ class Console:
 
     async def numbers(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
+        plural = request.match_info["plural"]
+        if plural not in (TRIGGER.plural, SUBSCRIPTION.plural):
+            return web.Response(status=404, text="not found\n")
+        trigger = plural == TRIGGER.plural
+        resource = TRIGGER.resource if trigger else SUBSCRIPTION.resource
         try:
-            await self._store.get(ResourceKey(TRIGGER.resource, namespace, name))
+            obj = await self._store.get(ResourceKey(resource, namespace, name))
         except NotFoundError:
-            return status.error_response(NotFoundError(f"trigger {namespace}/{name} not found"))
-        consumer = self._trigger_consumer(namespace, name)
+            what = "trigger" if trigger else "subscription"
+            return status.error_response(NotFoundError(f"{what} {namespace}/{name} not found"))
+        if trigger:
+            consumer = self._trigger_consumer(namespace, name)
+        else:
+            consumer = self._subscription_consumer(namespace, obj["metadata"]["uid"])
         if consumer is None:
-            return json_response(trigger_numbers(namespace, name, None, 0, 0.0))
+            return json_response(consumer_numbers(namespace, name, None, 0, 0.0))
         last = await self._log.last_seq(consumer.stream)
         backlog, age = await behind(self._log, consumer, last, time.time())
-        return json_response(trigger_numbers(namespace, name, consumer, backlog, age))
+        return json_response(consumer_numbers(namespace, name, consumer, backlog, age))
 
     async def dead_letters(self, request: web.Request) -> web.StreamResponse:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
@@ -275,7 +291,7 @@ class Console:
                     await response.write(live.message(record.seq, record.appended_at, event))
 
 
-def trigger_numbers(
+def consumer_numbers(
     namespace: str, name: str, consumer: Consumer | None, backlog: int, age: float
 ) -> dict[str, Any]:
     """The answer of the numbers endpoint (see the module docstring)."""
@@ -283,18 +299,22 @@ def trigger_numbers(
     if consumer is None:
         return out
     counts = consumer.stats
-    return out | {
-        "broker": consumer.target.parent,
-        "matched": counts.matched,
-        "filteredOut": counts.filtered_out,
-        "delivered": counts.delivered,
-        "deadLettered": counts.dead_lettered,
-        "dropped": counts.dropped,
-        "replies": counts.replies,
-        "lastError": counts.last_error,
-        "backlog": backlog,
-        "oldestUndeliveredSeconds": round(age, 3),
-    }
+    seconds, per_second = consumer.rates.per_second()
+    parent = "broker" if consumer.target.kind == "trigger" else "channel"
+    return (
+        out
+        | {parent: consumer.target.parent}
+        | counts.counts()
+        | {
+            "lastError": counts.last_error,
+            "rates": {
+                "windowSeconds": round(seconds, 3),
+                "perSecond": {field: round(rate, 3) for field, rate in per_second.items()},
+            },
+            "backlog": backlog,
+            "oldestUndeliveredSeconds": round(age, 3),
+        }
+    )
 
 
 def _limit(given: str | None) -> int:

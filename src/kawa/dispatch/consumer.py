@@ -44,6 +44,7 @@ from kawa.delivery.sender import Attempt, DeliveryResult, Dispatcher
 from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
 from kawa.dispatch.lineage import TriggerLineage
+from kawa.dispatch.rates import Rates
 from kawa.dispatch.spans import ConsumerSpans, ended, note, note_result
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
@@ -143,7 +144,26 @@ class ConsumerStats:
     dead_letter_failures: int = 0
     """Times an event's delivery and then its dead-letter send failed (it is tried again)."""
     dropped: int = 0
+    failed: int = 0
+    """Deliveries whose every attempt failed (the event was then dead-lettered, dropped or
+    kept to be tried again)."""
+    retries: int = 0
+    """Attempts after the first of each delivery (a delivery that succeeded at its third
+    attempt counts two)."""
     last_error: str = ""
+
+    def counts(self) -> dict[str, int]:
+        """The counters by their names in the console's JSON."""
+        return {
+            "matched": self.matched,
+            "filteredOut": self.filtered_out,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "retries": self.retries,
+            "deadLettered": self.dead_lettered,
+            "dropped": self.dropped,
+            "replies": self.replies,
+        }
 
 
 class Consumer:
@@ -167,6 +187,8 @@ class Consumer:
         self.target = target
         self._lineage = lineage
         self.stats = ConsumerStats()
+        self.rates = Rates(self.stats.counts)
+        """The counters' rates over the last minute (sampled as records finish)."""
         name = target.uid if target.kind == "subscription" else target.name
         self._report = reporter.consumer(
             target.kind, target.namespace, target.parent, name, target.filter_type
@@ -337,6 +359,7 @@ class Consumer:
 
     async def _done(self, feed: Feed, seq: int) -> None:
         self._taken.pop(seq, None)
+        self.rates.changed()
         await feed.done(seq)
 
     def _forget_tail(self, key: str, task: asyncio.Task[None]) -> None:
@@ -407,6 +430,9 @@ class Consumer:
             result = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
         # the delivery's wall time, every attempt and the waits between them included
         self._report.dispatched(result.status, time.perf_counter() - start, result.attempts)
+        self.stats.retries += max(0, result.attempts - 1)
+        if not result.ok:
+            self.stats.failed += 1
         if lineage is not None and trail is not None:
             lineage.attempts(seq, "delivery", target.subscriber_uri, trail)
         if span is not None:

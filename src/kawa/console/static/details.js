@@ -1,8 +1,10 @@
-// The details of one node: its conditions, its YAML or JSON, a Trigger's numbers.
+// The details of one node: its conditions, its YAML or JSON, a Trigger's filter, a Trigger's
+// or Subscription's numbers.
 
 import { $, Unauthorized, api, el, expired, key, refusal, state } from "./core.js";
 import { deadLetterSink, fetchDeadLetters, forgetDeadLetters } from "./deadletters.js";
 import { LIVE_PLURALS } from "./live.js";
+import { NUMBERS_PLURALS, filterSummary, numbersPath, perSecond } from "./topology.js";
 
 let detailFormat = "yaml";
 
@@ -49,18 +51,24 @@ export function renderDetails(node) {
   $("watch-broker").hidden = !(node.kind in LIVE_PLURALS) || !node.obj;
   $("watch-broker").textContent = `Live events of this ${node.kind}`;
   const trigger = node.kind === "Trigger" && node.obj;
-  $("trigger-numbers").hidden = !trigger;
-  if (trigger) fetchNumbers(node);
+  const filter = trigger ? filterSummary(node.obj.spec || {}) : "";
+  $("details-filter").hidden = !trigger;
+  $("details-filter").textContent = trigger ? `Filter: ${filter || "none (every event)"}` : "";
+  const counted = node.kind in NUMBERS_PLURALS && node.obj;
+  $("trigger-numbers").hidden = !counted;
+  if (counted) fetchNumbers(node);
   const sink = trigger && deadLetterSink(node);
   $("trigger-dead-letters").hidden = !sink;
   if (sink) fetchDeadLetters(node);
   else forgetDeadLetters();
 }
 
-// -- a trigger's numbers: its consumer's counts, backlog and oldest undelivered age ----------
+// -- a trigger's or subscription's numbers: its consumer's counts, rates, backlog and oldest
+// undelivered age
 
 const NUMBERS = [
   ["matched", "matched"], ["filteredOut", "filtered out"], ["delivered", "delivered"],
+  ["failed", "failed (every attempt)"], ["retries", "retries"],
   ["deadLettered", "dead-lettered"], ["dropped", "dropped (given up)"], ["replies", "replies"],
   ["backlog", "backlog (records)"], ["oldestUndeliveredSeconds", "oldest undelivered"],
   ["lastError", "last error"],
@@ -75,8 +83,7 @@ export function forgetNumbers() {
 async function fetchNumbers(node) {
   const current = ++numbersFetches;
   const started = state.session;
-  const path = `/console/numbers/namespaces/${encodeURIComponent(node.namespace)}/triggers/` +
-    encodeURIComponent(node.name);
+  const path = numbersPath(node);
   let answer;
   try {
     const response = await api(path);
@@ -106,6 +113,13 @@ async function fetchNumbers(node) {
     dd.dataset.number = field;
     dd.textContent = String(value);
   }
+  const rates = answer.rates;
+  el("dt", "", list).textContent = `per second (last ${Math.round(rates.windowSeconds)} s)`;
+  const dd = el("dd", "", list);
+  dd.dataset.number = "rates";
+  dd.textContent = ["delivered", "failed", "retries", "deadLettered"]
+    .map((field) => `${perSecond(rates.perSecond[field])} ${field === "deadLettered" ? "dead-lettered" : field}`)
+    .join(", ");
 }
 
 // as kubectl get -o yaml shows objects: without metadata.managedFields

@@ -1,5 +1,5 @@
-// Live events of a broker or a channel (server-sent events) and an event's lineage (the broker's trace
-// subresource: docs/observability.md).
+// Live events of a broker or a channel (server-sent events) and an event's lineage (the
+// broker's or the channel's trace subresource: docs/observability.md).
 
 import { $, Unauthorized, api, el, expired, refusal, state } from "./core.js";
 
@@ -27,7 +27,11 @@ export function fillLive(brokers, channels, inMemoryChannels) {
   ].map(([kind, o]) => [`${kind} ${key(o)}`, `${LIVE_PLURALS[kind]}/${key(o)}`]);
   watchable.sort((a, b) => a[0].localeCompare(b[0]));
   fillSelect($("live-broker"), watchable);
-  fillSelect($("lookup-broker"), brokers.map((o) => [key(o), key(o)]).sort());
+  // what has a lineage: a broker (its value "ns/name") and a channel ("channels/ns/name")
+  fillSelect($("lookup-broker"), watchable.filter(([, value]) => !value.startsWith("brokers/"))
+    .map(([label, value]) => [label, value])
+    .concat(brokers.map((o) => [`Broker ${key(o)}`, key(o)]))
+    .sort((a, b) => a[0].localeCompare(b[0])));
 }
 
 export function stopLive() {
@@ -111,13 +115,13 @@ function onMessage(block) {
     const cell = row.insertCell();
     cell.textContent = String(value);
   }
-  // a broker's events have a lineage (its trace subresource); a channel's have none yet
+  // a broker's and a channel's events have a lineage (their trace subresource)
   const watched = $("live-status").dataset.watching || "";
-  const broker = watched.startsWith("brokers/") ? watched.slice("brokers/".length) : "";
+  const where = watched.startsWith("brokers/") ? watched.slice("brokers/".length) : watched;
   row.addEventListener("click", () => {
     const next = row.nextElementSibling;
     if (next && next.classList.contains("data")) return next.remove();
-    if (broker) lookUp(broker, event.id, event.source);
+    if (where) lookUp(where, event.id, event.source);
     const detail = document.createElement("tr");
     detail.className = "data";
     const cell = detail.insertCell();
@@ -131,7 +135,21 @@ function onMessage(block) {
   while (body.querySelectorAll("tr:not(.data)").length > MAX_EVENTS) body.lastElementChild.remove();
 }
 
-// -- event lineage: the broker's trace subresource (docs/observability.md) ----------------------
+// -- event lineage: the broker's or channel's trace subresource (docs/observability.md) ---------
+
+// where to look: "ns/name" is a broker, "channels/ns/name" and "inmemorychannels/ns/name" a
+// channel
+function lineageOf(where) {
+  const parts = where.split("/");
+  const [plural, namespace, name] = parts.length === 3 ? parts : ["brokers", ...parts];
+  const group = plural === "brokers" ? "eventing.knative.dev" : "messaging.knative.dev";
+  const kind = { brokers: "Broker", channels: "Channel", inmemorychannels: "InMemoryChannel" }[plural];
+  return {
+    plural, namespace, name, label: `${kind} ${namespace}/${name}`,
+    path: `/apis/${group}/v1/namespaces/${encodeURIComponent(namespace)}/${plural}/` +
+      `${encodeURIComponent(name)}/trace`,
+  };
+}
 
 const LINEAGE_POLL_MS = 1000;
 const LINEAGE_POLLS = 20;
@@ -139,15 +157,15 @@ const OUTCOMES = new Set(["delivered", "dead-lettered", "dropped", "kept"]);
 let lookups = 0; // counts lookups: what an older one fetches is not drawn
 let lookupTimer = null;
 
-export function lookUp(broker, id, source) {
-  $("lookup-broker").value = broker;
+export function lookUp(where, id, source) {
+  $("lookup-broker").value = where;
   $("lookup-id").value = id;
   $("lookup-source").value = source || "";
   stopLookup();
   $("lineage").replaceChildren();
-  $("lineage-status").textContent = `Looking up ${id} in broker ${broker}\u2026`;
+  $("lineage-status").textContent = `Looking up ${id} in ${lineageOf(where).label}\u2026`;
   delete $("lineage-status").dataset.settled;
-  fetchLineage(lookups, broker, id, source, 0);
+  fetchLineage(lookups, lineageOf(where), id, source, 0);
 }
 
 export function stopLookup() {
@@ -156,14 +174,12 @@ export function stopLookup() {
   lookupTimer = null;
 }
 
-async function fetchLineage(current, broker, id, source, polls) {
+async function fetchLineage(current, where, id, source, polls) {
   const started = state.session;
   const stale = () => state.session !== started || current !== lookups;
-  const [namespace, name] = broker.split("/");
   const query = new URLSearchParams({ id });
   if (source) query.set("source", source);
-  const path = `/apis/eventing.knative.dev/v1/namespaces/${encodeURIComponent(namespace)}` +
-    `/brokers/${encodeURIComponent(name)}/trace?${query}`;
+  const path = `${where.path}?${query}`;
   let answer;
   try {
     const response = await api(path);
@@ -173,27 +189,40 @@ async function fetchLineage(current, broker, id, source, polls) {
     if (stale()) return;
     if (err instanceof Unauthorized) return expired();
     $("lineage").replaceChildren();
-    $("lineage-status").textContent = `Cannot look up ${id} in broker ${broker}: ${err.message}`;
+    $("lineage-status").textContent = `Cannot look up ${id} in ${where.label}: ${err.message}`;
     $("lineage-status").dataset.settled = "error";
     return;
   }
   if (stale()) return;
   drawLineage(answer);
-  const pending = !settled(answer, namespace, name) && polls < LINEAGE_POLLS;
+  const pending = !settled(answer, where) && polls < LINEAGE_POLLS;
   const found = answer.events.length === 1 ? "1 event" : `${answer.events.length} events`;
-  $("lineage-status").textContent = `Broker ${broker}, id ${id}: ${found}` +
-    (answer.broker.lineage ? "" : " (the broker keeps no lineage: kawa.dev/lineage is off)") +
+  const keeps = (answer.broker || answer.channel).lineage;
+  $("lineage-status").textContent = `${where.label}, id ${id}: ${found}` +
+    (keeps ? "" : ` (the ${where.plural === "brokers" ? "broker" : "channel"} keeps no ` +
+      "lineage: kawa.dev/lineage is off)") +
     (pending ? "; deliveries in flight, refreshing\u2026" : ".");
   $("lineage-status").dataset.settled = pending ? "no" : "yes";
   if (pending) {
-    lookupTimer = setTimeout(() => fetchLineage(current, broker, id, source, polls + 1),
+    lookupTimer = setTimeout(() => fetchLineage(current, where, id, source, polls + 1),
       LINEAGE_POLL_MS);
   }
 }
 
 // whether more is to come: a trigger of the broker has not decided yet, or one that matched
-// has no outcome yet (lineage is written a moment after the fact)
-function settled(answer, namespace, name) {
+// has no outcome yet; a subscription of the channel has no outcome yet (lineage is written a
+// moment after the fact)
+function settled(answer, where) {
+  const { namespace, name } = where;
+  if (where.plural !== "brokers") {
+    if (!answer.channel.lineage) return true;
+    const kind = where.plural === "channels" ? "Channel" : "InMemoryChannel";
+    const subscriptions = [...state.nodes.values()].filter((n) => n.kind === "Subscription"
+      && n.obj && n.namespace === namespace && n.obj.spec.channel
+      && n.obj.spec.channel.kind === kind && n.obj.spec.channel.name === name).length;
+    return answer.events.every((found) => new Set(found.timeline
+      .filter((s) => OUTCOMES.has(s.what)).map((s) => s.subscription)).size >= subscriptions);
+  }
   if (!answer.broker.lineage) return true;
   const triggers = [...state.nodes.values()].filter((n) => n.kind === "Trigger" && n.obj
     && n.namespace === namespace && (n.obj.spec.broker || "default") === name).length;
@@ -221,6 +250,7 @@ function drawLineage(answer) {
       const item = el("li", stepClass(step), list);
       item.dataset.what = step.what;
       if (step.trigger) item.dataset.trigger = step.trigger;
+      if (step.subscription) item.dataset.subscription = step.subscription;
       if (step.what === "filter") item.dataset.matched = String(step.matched);
       if (step.what === "attempt") item.dataset.status = String(step.status ?? "none");
       const time = el("time", "", item);
@@ -245,7 +275,8 @@ function stepClass(step) {
 
 // one step as lines of text, as `kawa trace` prints it
 function stepLines(step) {
-  const trigger = `trigger ${step.trigger}`;
+  const trigger = step.subscription !== undefined
+    ? `subscription ${step.subscription}` : `trigger ${step.trigger}`;
   const error = step.error ? ` (${step.error})` : "";
   switch (step.what) {
     case "accepted":

@@ -7,7 +7,7 @@ import { $, TOKEN_KEY, Unauthorized, api, onExpired, state } from "./core.js";
 import { closeDetails, forgetNumbers, renderDetails, showFormat } from "./details.js";
 import { LIVE_PLURALS, fillLive, lookUp, startLive, stopLive, stopLookup } from "./live.js";
 import { drawServices, fetchRevisions } from "./services.js";
-import { buildGraph, draw, fetchLists } from "./topology.js";
+import { buildGraph, draw, drawRates, fetchLists } from "./topology.js";
 
 const REFRESH_MS = 5000;
 let refreshTimer = null;
@@ -84,11 +84,13 @@ async function refresh() {
     const { graph, edges } = buildGraph(lists);
     state.nodes = graph;
     draw(graph, edges);
+    const rates = drawRates(graph, started);
     const items = (kind) => lists.find((l) => l.k.kind === kind).items;
     fillLive(items("Broker"), items("Channel"), items("InMemoryChannel"));
     drawServices(lists.find((l) => l.k.kind === "Service").items, revisions);
     if (state.selected && state.nodes.has(state.selected)) renderDetails(state.nodes.get(state.selected));
     $("topology-error").textContent = "";
+    await rates;
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
     if (state.session !== started) return;
@@ -122,7 +124,7 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     const broker = $("lookup-broker").value;
     if (!broker) {
-      $("lineage-status").textContent = "No broker to look in.";
+      $("lineage-status").textContent = "No broker or channel to look in.";
       return;
     }
     lookUp(broker, $("lookup-id").value.trim(), $("lookup-source").value.trim());

@@ -1,7 +1,8 @@
 // The topology graph: sources -> brokers and channels -> triggers and subscriptions ->
-// services and sinks, from the lists kubectl gets, coloured by Ready.
+// services and sinks, from the lists kubectl gets, coloured by Ready; each Trigger and
+// Subscription with its rates of the last minute (the console's numbers endpoint).
 
-import { $, key, list, readyOf, state } from "./core.js";
+import { $, Unauthorized, api, key, list, readyOf, state } from "./core.js";
 import { showDetails } from "./details.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -20,7 +21,7 @@ export const KINDS = [
   { kind: "Service", path: "/apis/serving.knative.dev/v1/services", column: 3 },
 ];
 const COLUMNS = ["Sources", "Brokers and channels", "Triggers and subscriptions", "Services and sinks"];
-const NODE_W = 200, NODE_H = 46, COL_GAP = 56, ROW_GAP = 16, TOP = 34, LEFT = 12;
+const NODE_W = 200, NODE_H = 58, COL_GAP = 56, ROW_GAP = 16, TOP = 34, LEFT = 12;
 
 export async function fetchLists() {
   return Promise.all(KINDS.map(async (k) => ({ k, items: await list(k.path) })));
@@ -139,8 +140,88 @@ export function draw(graph, edges) {
     name.textContent = clip(node.name, 26);
     const tip = svg("title", {}, g);
     tip.textContent = `${node.kind} ${node.namespace ? node.namespace + "/" : ""}${node.name}`;
+    const filter = node.kind === "Trigger" && node.obj ? filterSummary(node.obj.spec || {}) : "";
+    if (filter) tip.textContent += `\nfilter: ${filter}`;
+    node.g = g;
     g.addEventListener("click", () => showDetails(node.id));
     g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") showDetails(node.id); });
   }
   $("topology-empty").hidden = graph.size > 0;
+}
+
+// -- what a Trigger's filter asks for, in one line ----------------------------------------------
+
+// spec.filter.attributes as "name=value" pairs and spec.filters (CESQL's "cesql", and the
+// dialect's exact, prefix, suffix, all, any, not) as written
+export function filterSummary(spec) {
+  const parts = [];
+  const attributes = (spec.filter && spec.filter.attributes) || {};
+  for (const [name, value] of Object.entries(attributes)) parts.push(`${name}=${value}`);
+  for (const f of spec.filters || []) parts.push(dialect(f));
+  return parts.join(" and ");
+}
+
+function dialect(f) {
+  if (f.cesql !== undefined) return `cesql(${f.cesql})`;
+  for (const op of ["exact", "prefix", "suffix"]) {
+    if (f[op]) return `${op}(${Object.entries(f[op]).map(([k, v]) => `${k}=${v}`).join(", ")})`;
+  }
+  for (const op of ["all", "any"]) {
+    if (f[op]) return `${op}(${f[op].map(dialect).join(", ")})`;
+  }
+  if (f.not) return `not(${dialect(f.not)})`;
+  return JSON.stringify(f);
+}
+
+// -- each Trigger's and Subscription's rates, beside its node ------------------------------------
+
+export const NUMBERS_PLURALS = { Trigger: "triggers", Subscription: "subscriptions" };
+
+export function numbersPath(node) {
+  return `/console/numbers/namespaces/${encodeURIComponent(node.namespace)}/` +
+    `${NUMBERS_PLURALS[node.kind]}/${encodeURIComponent(node.name)}`;
+}
+
+// a rate as people read it: 0, 0.02, 1.5, 12, 340
+export function perSecond(value) {
+  if (!value) return "0";
+  if (value < 0.1) return value.toFixed(2);
+  if (value < 10) return value.toFixed(1);
+  return String(Math.round(value));
+}
+
+export async function drawRates(graph, started) {
+  const nodes = [...graph.values()].filter((n) => n.obj && n.kind in NUMBERS_PLURALS);
+  await Promise.all(nodes.map(async (node) => {
+    let answer;
+    try {
+      const response = await api(numbersPath(node));
+      if (!response.ok) return;
+      answer = await response.json();
+    } catch (err) {
+      if (err instanceof Unauthorized) throw err;
+      return; // the next refresh tries again
+    }
+    if (state.session !== started || state.nodes.get(node.id) !== node || !node.g) return;
+    const line = svg("text", { class: "rate", x: 14, y: 51 }, node.g);
+    if (!answer.running) {
+      line.textContent = "not running here";
+      line.dataset.running = "no";
+      return;
+    }
+    const rates = answer.rates.perSecond;
+    line.dataset.running = "yes";
+    line.dataset.delivered = String(rates.delivered);
+    line.dataset.failed = String(answer.failed);
+    line.dataset.retries = String(answer.retries);
+    let text = `${perSecond(rates.delivered)}/s delivered`;
+    if (rates.failed) text += ` \u00b7 ${perSecond(rates.failed)}/s failed`;
+    if (rates.retries) text += ` \u00b7 ${perSecond(rates.retries)}/s retries`;
+    line.textContent = text;
+    if (rates.failed) line.classList.add("failing");
+    const tip = svg("title", {}, line);
+    tip.textContent = `over the last ${Math.round(answer.rates.windowSeconds)} s; since its ` +
+      `consumer started: ${answer.delivered} delivered, ${answer.failed} failed, ` +
+      `${answer.retries} retries, ${answer.deadLettered} dead-lettered`;
+  }));
 }
