@@ -2,10 +2,13 @@
 
 The test starts a JetStream cluster of three ``nats-server`` processes
 (:func:`tests.nats_support.nats_cluster`) and three ``kawa up --nats <all three>
---nats-replicas 3 --node-name a|b|c`` nodes on loopback ports (short lease and grace
-periods), then one Broker, three Triggers (each to a recorder of its own in this test
-process), a Deployment of three Pods and a ContainerSource (both ``busybox``), and a
-PingSource ticking every second. Senders spread a bounded load over the three nodes' ingress
+--nats-replicas 3 --node-name a|b|c`` nodes, each listening on the loopback address it
+advertises (short lease and grace periods), then one Broker, three Triggers (each to a
+recorder of its own in this test process), a Deployment of three Pods and a ContainerSource
+(both ``busybox``), a PingSource ticking every second, and a Knative Service at min-scale 1
+whose Pod goes to the follower killed first (Pods requesting CPU, bound to the two other
+nodes, make it the least loaded); it answers through every node (by ``Host`` and by its URL;
+the two others relay to its Pod's node). Senders spread a bounded load over the three nodes' ingress
 URLs, and go to another node on a lost connection or a 5xx (the retry is the same event:
 JetStream's duplicate window stores it once). It shows, in sequence:
 
@@ -13,11 +16,12 @@ JetStream's duplicate window stores it once). It shows, in sequence:
    node c sees a Trigger created through node a;
 2. SIGKILL of a node that does not lead, under load: every acknowledged event reaches every
    Trigger's subscriber (the dead node's unacked deliveries come again after the AckWait),
-   and its Pods come back, Running and Ready, on live nodes;
+   and its Pods come back, Running and Ready, on live nodes; the Knative Service's Pod comes
+   back on a live node and the Service answers through both;
 3. SIGKILL of the leader (the Lease ``kube-system/kawa-controllers``'s holder), under load:
    the survivor leads within the lease duration (plus a retry period and slack), a Trigger
-   applied then becomes Ready, nothing acknowledged is lost, and the leader's Pods come back
-   on the survivor;
+   applied then becomes Ready, nothing acknowledged is lost, and the leader's Pods (the
+   Service's too, if it was there) come back on the survivor;
 4. SIGKILL of the NATS server leading the broker's stream, under load: nothing acknowledged
    is lost and the load goes on;
 5. throughout, no PingSource tick (its events' ``time``) comes with two ids: never fired by
@@ -51,6 +55,16 @@ from kawa.eventlog._js_names import Names
 from ..nats_support import NatsCluster, nats_cluster
 from ..waiting import eventually
 from .e2e_support import ACK_WAIT, KawaProcess, Recorder, free_port, recorder
+from .serving_support import (
+    KSVC,
+    PODS,
+    answers_through,
+    ballast,
+    knative_service,
+    ksvc_pods,
+    ksvc_url,
+    relays_to,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +78,15 @@ SENDERS = 6
 PER_PHASE = 300
 """Events sent in each phase under load."""
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
-PODS = "/api/v1/namespaces/default/pods"
 SLEEPER = {"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}
 DEPLOYMENT = "app=sleeper"
 CONTAINER_SOURCE = "sources.knative.dev/containerSource=heartbeats"
 
 
 def node(tmp_path: Path, name: str, cluster: NatsCluster) -> KawaProcess:
+    """Node ``name``, advertised at and listening on ``127.0.0.2`` for ``a``, ``.3`` for
+    ``b``..., as on machines of their own."""
+    address = f"127.0.0.{ord(name) - ord('a') + 2}"
     return KawaProcess(
         tmp_path,
         tmp_path / f"data-{name}",
@@ -78,13 +94,14 @@ def node(tmp_path: Path, name: str, cluster: NatsCluster) -> KawaProcess:
         free_port(),
         (
             "--node-name", name,
-            "--advertise-address", f"127.0.0.{ord(name) - ord('a') + 2}",
+            "--advertise-address", address,
             "--nats-replicas", "3",
             "--leader-lease-duration", str(LEASE),
             "--node-monitor-grace-period", str(GRACE),
             "--log-level", "warning",
         ),
         cluster.urls,
+        address,
     )  # fmt: skip
 
 
@@ -203,6 +220,18 @@ def placed(kawa: KawaProcess, live: set[str]) -> dict[str, str] | None:
 def source_pod(kawa: KawaProcess) -> str:
     (pod,) = [p for p in pods(kawa, CONTAINER_SOURCE) if running(p)]
     return str(pod["spec"]["nodeName"])
+
+
+def serving(kawa: KawaProcess, live: dict[str, KawaProcess], path: str, old: str) -> str | None:
+    """The node of the Knative Service's one Ready Pod once it is not ``old`` and the Service
+    answers through every ``live`` node (relayed to that node by the others); else None."""
+    found = ksvc_pods(kawa)
+    if len(found) != 1 or old in found:
+        return None
+    [on] = found.values()
+    if on not in live or answers_through(live, path) != relays_to(live, on):
+        return None
+    return on
 
 
 # -- the load -----------------------------------------------------------------------------------
@@ -381,6 +410,31 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
             await eventually(lambda: asyncio.to_thread(lambda: len(ticks.times) >= 2), 20)
             timings.since("broker, 3 triggers, 4 Pods, ticks", started)
 
+            # the node killed first: a follower, the ContainerSource's if it is on one (so
+            # that its Pod moves once). The Knative Service's Pod goes there too: Pods that
+            # request CPU, bound to the two other nodes, make it the least loaded.
+            followers = sorted(set(nodes) - {leader})
+            first = source_pod(a) if source_pod(a) in followers else followers[0]
+            survivor = next(n for n in followers if n != first)
+            started = time.monotonic()
+            for other in sorted(set(nodes) - {first}):
+                status, body = a.request("POST", PODS, ballast(f"ballast-{other}", other, "200m"))
+                assert status == 201, body
+            status, body = a.request("POST", KSVC, knative_service())
+            assert status == 201, body
+            url = await eventually(
+                lambda: asyncio.to_thread(ksvc_url, a), 40, "the Knative Service never got Ready"
+            )
+            path = urllib.parse.urlsplit(url).path
+            [(ksvc_pod, ksvc_node)] = ksvc_pods(a).items()
+            assert ksvc_node == first, (ksvc_node, first)
+            await eventually(
+                lambda: asyncio.to_thread(serving, a, nodes, path, ""),
+                20,
+                "the Knative Service did not answer through every node",
+            )
+            timings.since(f"a Knative Service at min-scale 1 served on {first}", started)
+
             # 1. kubectl on any node sees the same objects; a watch on c sees a's Trigger
             kinds = "brokers,triggers,pingsources,containersources,deployments,nodes"
             seen = {
@@ -410,11 +464,7 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
             )
             timings.since("1. a's new Trigger seen by c's watch", started)
 
-            # 2. SIGKILL of a node that does not lead, under load. It is the one running the
-            # ContainerSource's Pod if that is not the leader, so that the Pod moves once.
-            followers = sorted(set(nodes) - {leader})
-            first = source_pod(a) if source_pod(a) in followers else followers[0]
-            survivor = next(n for n in followers if n != first)
+            # 2. SIGKILL of a node that does not lead, under load
             live = [nodes[n] for n in sorted(nodes)]
             load = Load()
             phase = [next(ids) for _ in range(PER_PHASE)]
@@ -434,10 +484,24 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 )
                 return found, timings.since(f"2. {first}'s {len(lost)} Pods back", killed)
 
-            took, (where, moved_in) = await asyncio.gather(delivered(), moved())
+            async def served() -> str:
+                survivors = {n: k for n, k in nodes.items() if n != first}
+                found = await eventually(
+                    lambda: asyncio.to_thread(serving, nodes[leader], survivors, path, ksvc_pod),
+                    GRACE + 30,
+                    f"the Knative Service never answered again after {first}'s death",
+                )
+                timings.since("2. the Knative Service served again", killed)
+                return str(found)
+
+            took, (where, moved_in), ksvc_node = await asyncio.gather(
+                delivered(), moved(), served()
+            )
             assert took < ACK_WAIT + SLACK + 5, timings
             assert not lost & set(where), where
             assert moved_in < GRACE + SLACK + 5, timings
+            assert timings.taken["2. the Knative Service served again"] < GRACE + SLACK + 5
+            [ksvc_pod] = ksvc_pods(nodes[leader])
             assert holder(nodes[leader]) == leader  # nothing changed for the controllers
 
             # 3. SIGKILL of the leader, under load
@@ -473,7 +537,20 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 )
                 return found, timings.since(f"3. {leader}'s {len(lost)} Pods back", killed)
 
-            took, (where, moved_in) = await asyncio.gather(delivered_again(), moved_again())
+            async def served_again() -> None:
+                if ksvc_node == survivor:  # the Service's Pod stays where it is
+                    return
+                await eventually(
+                    lambda: asyncio.to_thread(serving, s, {survivor: s}, path, ksvc_pod),
+                    LEASE + GRACE + 30,
+                    f"the Knative Service never answered again after {leader}'s death",
+                )
+                took = timings.since("3. the Knative Service served again", killed)
+                assert took < LEASE + GRACE + SLACK + 5, timings
+
+            took, (where, moved_in), _ = await asyncio.gather(
+                delivered_again(), moved_again(), served_again()
+            )
             assert took < ACK_WAIT + SLACK + 5, timings
             assert not lost & set(where), where
             assert moved_in < LEASE + GRACE + SLACK + 5, timings
