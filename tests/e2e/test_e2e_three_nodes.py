@@ -13,7 +13,8 @@ URLs, and go to another node on a lost connection or a 5xx (the retry is the sam
 JetStream's duplicate window stores it once). It shows, in sequence:
 
 1. kubectl (each node's kubeconfig) sees the same objects on every node, and a watch on
-   node c sees a Trigger created through node a;
+   node c sees a Trigger created through node a (kubectl's) then labelled and deleted
+   through node b (an HTTP watch: ``MODIFIED`` and ``DELETED``);
 2. SIGKILL of a node that does not lead, under load: every acknowledged event reaches every
    Trigger's subscriber (the dead node's unacked deliveries come again after the AckWait),
    and its Pods come back, Running and Ready, on live nodes; the Knative Service's Pod comes
@@ -39,7 +40,7 @@ import subprocess
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +66,7 @@ from .serving_support import (
     ksvc_url,
     relays_to,
 )
+from .watching import ApiWatch, Event
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +80,7 @@ SENDERS = 6
 PER_PHASE = 300
 """Events sent in each phase under load."""
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+TRIGGERS = "/apis/eventing.knative.dev/v1/namespaces/default/triggers"
 SLEEPER = {"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}
 DEPLOYMENT = "app=sleeper"
 CONTAINER_SOURCE = "sources.knative.dev/containerSource=heartbeats"
@@ -184,6 +187,17 @@ def setup(recorders: list[Recorder], ticks_url: str) -> list[dict[str, Any]]:
             "spec": {"schedule": "* * * * * *", "sink": {"uri": ticks_url}},
         },
     ]
+
+
+def is_w(kind: str) -> Callable[[Event], bool]:
+    """An event of type ``kind`` for the Trigger ``w``."""
+    return lambda event: event[0] == kind and event[1]["metadata"]["name"] == "w"
+
+
+def labelled(event: Event) -> bool:
+    """The Trigger ``w`` modified with the label ``seen=yes``."""
+    labels = event[1]["metadata"].get("labels") or {}
+    return is_w("MODIFIED")(event) and labels.get("seen") == "yes"
 
 
 def as_list(objects: list[dict[str, Any]]) -> str:
@@ -390,7 +404,7 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
         recorders = [r0, r1, r2]
         timings.since("NATS cluster up", begun)
         nodes = {name: node(tmp_path, name, cluster) for name in "abc"}
-        a, c = nodes["a"], nodes["c"]
+        a, b, c = nodes["a"], nodes["b"], nodes["c"]
         watch: subprocess.Popen[bytes] | None = None
         try:
             started = time.monotonic()
@@ -457,12 +471,27 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 return f"trigger.eventing.knative.dev/{name}\n" in watch_out.read_text()
 
             await eventually(lambda: asyncio.to_thread(watched, "t2"), 20, "no watch on c")
-            started = time.monotonic()
-            await asyncio.to_thread(kubectl, a, "apply", "-f", "-", stdin=as_list([nowhere("w")]))
-            await eventually(
-                lambda: asyncio.to_thread(watched, "w"), 20, "c's watch never saw a's Trigger"
-            )
-            timings.since("1. a's new Trigger seen by c's watch", started)
+            api_watch = await asyncio.to_thread(ApiWatch, c, TRIGGERS)
+            try:
+                started = time.monotonic()
+                await asyncio.to_thread(
+                    kubectl, a, "apply", "-f", "-", stdin=as_list([nowhere("w")])
+                )
+                await eventually(
+                    lambda: asyncio.to_thread(watched, "w"), 20, "c's watch never saw a's Trigger"
+                )
+                timings.since("1. a's new Trigger seen by c's watch", started)
+                # changed and deleted through b: c's HTTP watch sees both
+                await asyncio.to_thread(api_watch.wait, is_w("ADDED"), "ADDED w on c")
+                started = time.monotonic()
+                await asyncio.to_thread(kubectl, b, "label", "trigger", "w", "seen=yes")
+                await asyncio.to_thread(api_watch.wait, labelled, "MODIFIED w (seen=yes) on c")
+                await asyncio.to_thread(kubectl, b, "delete", "trigger", "w")
+                await asyncio.to_thread(api_watch.wait, is_w("DELETED"), "DELETED w on c")
+                timings.since("1. b's change and delete seen by c's watch", started)
+                assert api_watch.error is None, api_watch.error
+            finally:
+                await asyncio.to_thread(api_watch.close)
 
             # 2. SIGKILL of a node that does not lead, under load
             live = [nodes[n] for n in sorted(nodes)]
