@@ -289,7 +289,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 identity=identity,
             )
             token = access.ensure_token(config.data_dir)
-            cert, key = access.ensure_certificate(config.data_dir, config.host)
+            cert, key = access.ensure_certificate(
+                config.data_dir, config.host, config.advertise_address
+            )
             relay = PodRelay(store, config.node_name)  # Pods on other nodes, through theirs
             serving = ServingDataPlane(
                 store,
@@ -378,11 +380,16 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     backlog=backlog,
                     **HANDLER_OPTIONS,
                 ).start()
-            host = f"[{config.host}]" if ":" in config.host else config.host
+            # listening on every address (0.0.0.0): the URLs name the advertised one, which
+            # other nodes and machines reach (status URLs, kubeconfig, server.json)
+            reach = config.advertise_address if config.host in access.WILDCARDS else config.host
+            host = f"[{reach}]" if ":" in reach else reach
             url = f"http://{host}:{http_sock.getsockname()[1]}"
             api_url = f"https://{host}:{api_sock.getsockname()[1]}"
             kubeconfig = (
-                access.write_kubeconfig(config.data_dir, api_url, token, cert)
+                access.write_kubeconfig(
+                    config.data_dir, api_url, token, cert, config.advertise_address
+                )
                 if config.worker is None
                 else config.data_dir / access.KUBECONFIG_FILE  # the supervisor wrote it
             )

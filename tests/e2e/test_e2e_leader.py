@@ -17,7 +17,14 @@ A PingSource ticking every second runs on the leader too, sinking to another rec
 tick comes with two ids (the one in flight at the SIGKILL may come twice, with its id), none
 is missed across the change, and the ticks due while nobody led (inside the 60 s catch-up
 window) arrive once each, after the survivor took the Lease (its ``acquireTime``): the
-survivor goes on from the state the dead leader saved in the shared store."""
+survivor goes on from the state the dead leader saved in the shared store.
+
+The workload controllers' actions are counted too, by a watch of the Pods on the survivor
+open from before the first of them to the end: a Deployment of two Pods made before the
+SIGKILL and scaled to three while nobody leads, and a Job of two completions made while
+nobody leads (all their Pods bound to ``b``, the survivor, so that none is lost with ``a``).
+Every Pod is created once: three of the ReplicaSet and two of the Job were ever added, none
+deleted, and the Job completes with ``succeeded: 2``."""
 
 from __future__ import annotations
 
@@ -35,10 +42,14 @@ from ..kubectl.sinks import Answer, Received, Sink
 from ..nats_support import nats_server
 from ..waiting import wait_until
 from .e2e_support import KawaProcess, broker, free_port, trigger
+from .watching import ApiWatch
 
 LEASE_DURATION = 3.0
 LEASES = "/apis/coordination.k8s.io/v1/namespaces"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
+PODS = "/api/v1/namespaces/default/pods"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+JOBS = "/apis/batch/v1/namespaces/default/jobs"
 ADD, UPDATE, DELETE = (f"dev.knative.apiserver.resource.{c}" for c in ("add", "update", "delete"))
 
 
@@ -156,6 +167,51 @@ def acquired(kawa: KawaProcess) -> float:
     return datetime.fromisoformat(lease["spec"]["acquireTime"]).timestamp()
 
 
+def on_b(command: str) -> dict[str, Any]:
+    """A Pod template: ``busybox`` running ``command``, bound to node ``b``."""
+    container = {"name": "c", "image": "busybox", "args": ["sh", "-c", command]}
+    return {
+        "nodeName": "b",
+        "terminationGracePeriodSeconds": 1,
+        "restartPolicy": "Never",
+        "containers": [container],
+    }
+
+
+def deployment(replicas: int) -> dict[str, Any]:
+    labels = {"app": "web"}
+    template = {**on_b("sleep 3600"), "restartPolicy": "Always"}
+    return {
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": template},
+        },
+    }
+
+
+def job() -> dict[str, Any]:
+    return {
+        "metadata": {"name": "twice"},
+        "spec": {"completions": 2, "template": {"spec": on_b("true")}},
+    }
+
+
+def running(kawa: KawaProcess, selector: str) -> int:
+    found = call(kawa, "GET", f"{PODS}?labelSelector={selector}")
+    return sum(1 for p in found["items"] if p.get("status", {}).get("phase") == "Running")
+
+
+def pods_by_owner(watch: ApiWatch) -> dict[tuple[str, str], set[str]]:
+    """(event type, owner kind) -> the uids of the Pods of that owner in such events."""
+    counted: dict[tuple[str, str], set[str]] = {}
+    for kind, pod in watch.events:
+        owners = pod["metadata"].get("ownerReferences") or [{"kind": "-"}]
+        counted.setdefault((kind, owners[0]["kind"]), set()).add(pod["metadata"]["uid"])
+    return counted
+
+
 def summary(sink: Sink) -> list[tuple[str, str, str]]:
     """(type, name, data.v) of every event received, in order."""
     return [
@@ -169,6 +225,7 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
     sink, ticks = Sink(), Ticks()
     with nats_server(tmp_path / "nats") as url:
         a, b = node(tmp_path, "a", url), node(tmp_path, "b", url)
+        pod_watch: ApiWatch | None = None
         try:
             a.start()
             wait_until(lambda: holder(a) == "a", 15, "a never led")
@@ -177,6 +234,9 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
             call(a, "POST", CONFIGMAPS, configmap("one", "1"))
             two = call(a, "POST", CONFIGMAPS, configmap("two", "1"))
             b.start()
+            pod_watch = ApiWatch(b, PODS)
+            call(a, "POST", DEPLOYMENTS, deployment(2))
+            wait_until(lambda: running(b, "app%3Dweb") == 2, 30, "the Deployment's Pods")
             a.create(broker())
             b.wait_ready("brokers", "default", timeout=20)
             assert holder(b) == "a"
@@ -197,6 +257,9 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
             call(b, "PUT", f"{CONFIGMAPS}/one", {**one, "data": {"v": "2"}})
             call(b, "DELETE", f"{CONFIGMAPS}/two")
             three = call(b, "POST", CONFIGMAPS, configmap("three", "1"))
+            web = call(b, "GET", f"{DEPLOYMENTS}/web")
+            call(b, "PUT", f"{DEPLOYMENTS}/web", {**web, "spec": {**web["spec"], "replicas": 3}})
+            call(b, "POST", JOBS, job())
             wait_until(lambda: holder(b) == "b", 15, "b never took over")
             took = time.monotonic() - killed
             # the lease duration, plus a retry period and a loaded machine's slack
@@ -232,7 +295,27 @@ def test_the_survivor_leads_after_the_leader_is_killed(tmp_path: Path) -> None:
             assert all(len(ids[t]) == 1 for t in due_meanwhile), ids
             late = [arrived for tick, _, arrived in received if tick in due_meanwhile]
             assert min(late) >= took_over, (late, took_over)
+
+            # every Pod created once: the scale-up's one and the Job's two, none twice
+            def completed() -> Any:
+                done = call(b, "GET", f"{JOBS}/twice")
+                return done if done.get("status", {}).get("succeeded") == 2 else None
+
+            done = wait_until(completed, 30, "the Job never completed")
+            assert {c["type"] for c in done["status"]["conditions"]} >= {"Complete"}, done
+            wait_until(lambda: running(b, "app%3Dweb") == 3, 20, "the scale-up's Pod")
+            assert pod_watch.error is None, pod_watch.error  # it saw the whole run
+            counted = pods_by_owner(pod_watch)
+            assert {k: len(v) for k, v in counted.items() if k[0] == "ADDED"} == {
+                ("ADDED", "ReplicaSet"): 3,
+                ("ADDED", "Job"): 2,
+            }, counted
+            assert not [k for k in counted if k[0] == "DELETED"], counted
+            assert len(call(b, "GET", "/apis/apps/v1/namespaces/default/replicasets")["items"]) == 1
+            assert len(call(b, "GET", f"{PODS}?labelSelector=app%3Dweb")["items"]) == 3
         finally:
+            if pod_watch is not None:
+                pod_watch.close()
             a.stop()
             b.stop()
             sink.close()

@@ -14,11 +14,9 @@ answers through both of them again, every time."""
 
 from __future__ import annotations
 
-import http.client
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +27,21 @@ from kawa.apiserver import access
 from ..nats_support import nats_server
 from ..waiting import wait_until
 from .e2e_support import KawaProcess, free_port, start_together, stop_together
+from .serving_support import (
+    KSVC,
+    PODS,
+    answers_through,
+    ballast,
+    knative_service,
+    ksvc_pods,
+    ksvc_url,
+    ready,
+    relays_to,
+    sleeping,
+)
 
 GRACE = 4.0
 """--node-monitor-grace-period of the test's nodes (seconds)."""
-PODS = "/api/v1/namespaces/default/pods"
-KSVC = "/apis/serving.knative.dev/v1/namespaces/default/services"
-DISPLAY = "gcr.io/knative-releases/knative.dev/eventing/cmd/event_display"
-RELAYED_BY = "Kawa-Relayed-By"
 
 
 def node(tmp_path: Path, name: str, nats: str, advertise: str | None = None) -> KawaProcess:
@@ -72,38 +78,11 @@ def deployment(replicas: int) -> dict[str, Any]:
     }
 
 
-def sleeping() -> dict[str, Any]:
-    return {
-        "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}],
-    }
-
-
-def knative_service() -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.knative.dev/v1",
-        "kind": "Service",
-        "metadata": {"name": "display", "namespace": "default"},
-        "spec": {
-            "template": {
-                "metadata": {"annotations": {"autoscaling.knative.dev/min-scale": "1"}},
-                "spec": {"containers": [{"image": DISPLAY}]},
-            }
-        },
-    }
-
-
 def ready_nodes(kawa: KawaProcess) -> set[str]:
     status, found = kawa.request("GET", "/api/v1/nodes")
     if status != 200:
         return set()
-    return {n["metadata"]["name"] for n in found["items"] if _ready(n)}
-
-
-def _ready(obj: dict[str, Any]) -> bool:
-    status = obj.get("status")
-    conditions = status.get("conditions") or [] if isinstance(status, dict) else []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return {n["metadata"]["name"] for n in found["items"] if ready(n)}
 
 
 def running_pods(kawa: KawaProcess, selector: str = "app%3Dsleeper") -> dict[str, str]:
@@ -116,67 +95,6 @@ def running_pods(kawa: KawaProcess, selector: str = "app%3Dsleeper") -> dict[str
         for p in found["items"]
         if p.get("status", {}).get("phase") == "Running"
     }
-
-
-def ksvc_pods(kawa: KawaProcess) -> dict[str, str]:
-    """The Knative Service's Ready Pods: name -> node."""
-    status, found = kawa.request(
-        "GET", f"{PODS}?labelSelector=serving.knative.dev%2Fservice%3Ddisplay"
-    )
-    if status != 200:
-        return {}
-    return {
-        p["metadata"]["name"]: p["spec"].get("nodeName", "") for p in found["items"] if _ready(p)
-    }
-
-
-def ksvc_url(kawa: KawaProcess) -> str | None:
-    """The Knative Service's ``status.url`` once it is Ready."""
-    status, found = kawa.request("GET", f"{KSVC}/display")
-    return str(found["status"]["url"]) if status == 200 and _ready(found) else None
-
-
-def send_event(kawa: KawaProcess, path: str, host: str | None) -> tuple[int, str | None]:
-    """A CloudEvent to ``path`` on ``kawa`` (with ``Host: host``): the answer's status (202
-    from event-display itself) and the node that relayed it to the Pod, if any."""
-    conn = http.client.HTTPConnection(kawa.host, kawa.port, timeout=10)
-    headers = {
-        "Content-Type": "application/json",
-        "ce-specversion": "1.0",
-        "ce-id": f"e2e-{time.monotonic_ns()}",
-        "ce-source": "/e2e/nodes",
-        "ce-type": "e2e.nodes",
-        **({"Host": host} if host else {}),
-    }
-    try:
-        conn.request("POST", path, body=b'{"hello": "nodes"}', headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status, response.getheader(RELAYED_BY)
-    except OSError:
-        return 0, None
-    finally:
-        conn.close()
-
-
-def answers_through(nodes: dict[str, KawaProcess], path: str) -> dict[str, set[str]] | None:
-    """Through every node of ``nodes``, by ``Host`` (Knative's host name) and by ``path``
-    (the path form of ``status.url``): the nodes that relayed the 202s (none: the Pod is on
-    that node), or None while a request gets another answer."""
-    relayed: dict[str, set[str]] = {}
-    for name, kawa in nodes.items():
-        relayed[name] = set()
-        for target, host in (("/", "display.default.example.com"), (path, None)):
-            status, by = send_event(kawa, target, host)
-            if status != 202:
-                return None
-            relayed[name] |= {by} if by else set()
-    return relayed
-
-
-def relays_to(nodes: Iterable[str], holder: str) -> dict[str, set[str]]:
-    """What :func:`answers_through` gives when the Pod is on ``holder``."""
-    return {n: set() if n == holder else {holder} for n in nodes}
 
 
 @pytest.mark.slow
@@ -215,13 +133,7 @@ def test_pods_spread_over_nodes_and_move_off_a_killed_one(tmp_path: Path) -> Non
             assert sorted(spread.values()) == ["a", "b", "c"], spread
 
             # one more Pod on the leader: the Service's Pod goes to a node that does not lead
-            ballast = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {"name": "ballast", "labels": {"app": "ballast"}},
-                "spec": {**sleeping(), "nodeName": lead},
-            }
-            status, body = a.request("POST", PODS, ballast)
+            status, body = a.request("POST", PODS, ballast("ballast", lead))
             assert status == 201, body
             status, body = b.request("POST", KSVC, knative_service())
             assert status == 201, body
@@ -275,7 +187,7 @@ def test_pods_spread_over_nodes_and_move_off_a_killed_one(tmp_path: Path) -> Non
             assert wait_until(lambda: ksvc_url(survivor), 10, "the Service is not Ready") == url
             revision = "/apis/serving.knative.dev/v1/namespaces/default/revisions/display-00001"
             wait_until(
-                lambda: _ready(survivor.request("GET", revision)[1]),
+                lambda: ready(survivor.request("GET", revision)[1]),
                 10,
                 "the Revision is not Ready",
             )
@@ -289,7 +201,7 @@ def test_pods_spread_over_nodes_and_move_off_a_killed_one(tmp_path: Path) -> Non
                 "the Service's lost Pod was never deleted",
             )
             status, gone = survivor.request("GET", f"/api/v1/nodes/{victim_name}")
-            ready = [c for c in gone["status"]["conditions"] if c["type"] == "Ready"]
-            assert ready[0]["status"] == "Unknown", ready
+            gone_ready = [c for c in gone["status"]["conditions"] if c["type"] == "Ready"]
+            assert gone_ready[0]["status"] == "Unknown", gone_ready
         finally:
             stop_together(nodes.values())

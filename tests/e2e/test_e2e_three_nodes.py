@@ -2,22 +2,27 @@
 
 The test starts a JetStream cluster of three ``nats-server`` processes
 (:func:`tests.nats_support.nats_cluster`) and three ``kawa up --nats <all three>
---nats-replicas 3 --node-name a|b|c`` nodes on loopback ports (short lease and grace
-periods), then one Broker, three Triggers (each to a recorder of its own in this test
-process), a Deployment of three Pods and a ContainerSource (both ``busybox``), and a
-PingSource ticking every second. Senders spread a bounded load over the three nodes' ingress
+--nats-replicas 3 --node-name a|b|c`` nodes, each listening on the loopback address it
+advertises (short lease and grace periods), then one Broker, three Triggers (each to a
+recorder of its own in this test process), a Deployment of three Pods and a ContainerSource
+(both ``busybox``), a PingSource ticking every second, and a Knative Service at min-scale 1
+whose Pod goes to the follower killed first (Pods requesting CPU, bound to the two other
+nodes, make it the least loaded); it answers through every node (by ``Host`` and by its URL;
+the two others relay to its Pod's node). Senders spread a bounded load over the three nodes' ingress
 URLs, and go to another node on a lost connection or a 5xx (the retry is the same event:
 JetStream's duplicate window stores it once). It shows, in sequence:
 
 1. kubectl (each node's kubeconfig) sees the same objects on every node, and a watch on
-   node c sees a Trigger created through node a;
+   node c sees a Trigger created through node a (kubectl's) then labelled and deleted
+   through node b (an HTTP watch: ``MODIFIED`` and ``DELETED``);
 2. SIGKILL of a node that does not lead, under load: every acknowledged event reaches every
    Trigger's subscriber (the dead node's unacked deliveries come again after the AckWait),
-   and its Pods come back, Running and Ready, on live nodes;
+   and its Pods come back, Running and Ready, on live nodes; the Knative Service's Pod comes
+   back on a live node and the Service answers through both;
 3. SIGKILL of the leader (the Lease ``kube-system/kawa-controllers``'s holder), under load:
    the survivor leads within the lease duration (plus a retry period and slack), a Trigger
-   applied then becomes Ready, nothing acknowledged is lost, and the leader's Pods come back
-   on the survivor;
+   applied then becomes Ready, nothing acknowledged is lost, and the leader's Pods (the
+   Service's too, if it was there) come back on the survivor;
 4. SIGKILL of the NATS server leading the broker's stream, under load: nothing acknowledged
    is lost and the load goes on;
 5. throughout, no PingSource tick (its events' ``time``) comes with two ids: never fired by
@@ -35,7 +40,7 @@ import subprocess
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +56,17 @@ from kawa.eventlog._js_names import Names
 from ..nats_support import NatsCluster, nats_cluster
 from ..waiting import eventually
 from .e2e_support import ACK_WAIT, KawaProcess, Recorder, free_port, recorder
+from .serving_support import (
+    KSVC,
+    PODS,
+    answers_through,
+    ballast,
+    knative_service,
+    ksvc_pods,
+    ksvc_url,
+    relays_to,
+)
+from .watching import ApiWatch, Event
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +80,16 @@ SENDERS = 6
 PER_PHASE = 300
 """Events sent in each phase under load."""
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
-PODS = "/api/v1/namespaces/default/pods"
+TRIGGERS = "/apis/eventing.knative.dev/v1/namespaces/default/triggers"
 SLEEPER = {"name": "c", "image": "busybox", "args": ["sh", "-c", "sleep 3600"]}
 DEPLOYMENT = "app=sleeper"
 CONTAINER_SOURCE = "sources.knative.dev/containerSource=heartbeats"
 
 
 def node(tmp_path: Path, name: str, cluster: NatsCluster) -> KawaProcess:
+    """Node ``name``, advertised at and listening on ``127.0.0.2`` for ``a``, ``.3`` for
+    ``b``..., as on machines of their own."""
+    address = f"127.0.0.{ord(name) - ord('a') + 2}"
     return KawaProcess(
         tmp_path,
         tmp_path / f"data-{name}",
@@ -78,13 +97,14 @@ def node(tmp_path: Path, name: str, cluster: NatsCluster) -> KawaProcess:
         free_port(),
         (
             "--node-name", name,
-            "--advertise-address", f"127.0.0.{ord(name) - ord('a') + 2}",
+            "--advertise-address", address,
             "--nats-replicas", "3",
             "--leader-lease-duration", str(LEASE),
             "--node-monitor-grace-period", str(GRACE),
             "--log-level", "warning",
         ),
         cluster.urls,
+        address,
     )  # fmt: skip
 
 
@@ -169,6 +189,17 @@ def setup(recorders: list[Recorder], ticks_url: str) -> list[dict[str, Any]]:
     ]
 
 
+def is_w(kind: str) -> Callable[[Event], bool]:
+    """An event of type ``kind`` for the Trigger ``w``."""
+    return lambda event: event[0] == kind and event[1]["metadata"]["name"] == "w"
+
+
+def labelled(event: Event) -> bool:
+    """The Trigger ``w`` modified with the label ``seen=yes``."""
+    labels = event[1]["metadata"].get("labels") or {}
+    return is_w("MODIFIED")(event) and labels.get("seen") == "yes"
+
+
 def as_list(objects: list[dict[str, Any]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
 
@@ -203,6 +234,18 @@ def placed(kawa: KawaProcess, live: set[str]) -> dict[str, str] | None:
 def source_pod(kawa: KawaProcess) -> str:
     (pod,) = [p for p in pods(kawa, CONTAINER_SOURCE) if running(p)]
     return str(pod["spec"]["nodeName"])
+
+
+def serving(kawa: KawaProcess, live: dict[str, KawaProcess], path: str, old: str) -> str | None:
+    """The node of the Knative Service's one Ready Pod once it is not ``old`` and the Service
+    answers through every ``live`` node (relayed to that node by the others); else None."""
+    found = ksvc_pods(kawa)
+    if len(found) != 1 or old in found:
+        return None
+    [on] = found.values()
+    if on not in live or answers_through(live, path) != relays_to(live, on):
+        return None
+    return on
 
 
 # -- the load -----------------------------------------------------------------------------------
@@ -361,7 +404,7 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
         recorders = [r0, r1, r2]
         timings.since("NATS cluster up", begun)
         nodes = {name: node(tmp_path, name, cluster) for name in "abc"}
-        a, c = nodes["a"], nodes["c"]
+        a, b, c = nodes["a"], nodes["b"], nodes["c"]
         watch: subprocess.Popen[bytes] | None = None
         try:
             started = time.monotonic()
@@ -380,6 +423,31 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
             )
             await eventually(lambda: asyncio.to_thread(lambda: len(ticks.times) >= 2), 20)
             timings.since("broker, 3 triggers, 4 Pods, ticks", started)
+
+            # the node killed first: a follower, the ContainerSource's if it is on one (so
+            # that its Pod moves once). The Knative Service's Pod goes there too: Pods that
+            # request CPU, bound to the two other nodes, make it the least loaded.
+            followers = sorted(set(nodes) - {leader})
+            first = source_pod(a) if source_pod(a) in followers else followers[0]
+            survivor = next(n for n in followers if n != first)
+            started = time.monotonic()
+            for other in sorted(set(nodes) - {first}):
+                status, body = a.request("POST", PODS, ballast(f"ballast-{other}", other, "200m"))
+                assert status == 201, body
+            status, body = a.request("POST", KSVC, knative_service())
+            assert status == 201, body
+            url = await eventually(
+                lambda: asyncio.to_thread(ksvc_url, a), 40, "the Knative Service never got Ready"
+            )
+            path = urllib.parse.urlsplit(url).path
+            [(ksvc_pod, ksvc_node)] = ksvc_pods(a).items()
+            assert ksvc_node == first, (ksvc_node, first)
+            await eventually(
+                lambda: asyncio.to_thread(serving, a, nodes, path, ""),
+                20,
+                "the Knative Service did not answer through every node",
+            )
+            timings.since(f"a Knative Service at min-scale 1 served on {first}", started)
 
             # 1. kubectl on any node sees the same objects; a watch on c sees a's Trigger
             kinds = "brokers,triggers,pingsources,containersources,deployments,nodes"
@@ -403,18 +471,29 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 return f"trigger.eventing.knative.dev/{name}\n" in watch_out.read_text()
 
             await eventually(lambda: asyncio.to_thread(watched, "t2"), 20, "no watch on c")
-            started = time.monotonic()
-            await asyncio.to_thread(kubectl, a, "apply", "-f", "-", stdin=as_list([nowhere("w")]))
-            await eventually(
-                lambda: asyncio.to_thread(watched, "w"), 20, "c's watch never saw a's Trigger"
-            )
-            timings.since("1. a's new Trigger seen by c's watch", started)
+            api_watch = await asyncio.to_thread(ApiWatch, c, TRIGGERS)
+            try:
+                started = time.monotonic()
+                await asyncio.to_thread(
+                    kubectl, a, "apply", "-f", "-", stdin=as_list([nowhere("w")])
+                )
+                await eventually(
+                    lambda: asyncio.to_thread(watched, "w"), 20, "c's watch never saw a's Trigger"
+                )
+                timings.since("1. a's new Trigger seen by c's watch", started)
+                # changed and deleted through b: c's HTTP watch sees both
+                await asyncio.to_thread(api_watch.wait, is_w("ADDED"), "ADDED w on c")
+                started = time.monotonic()
+                await asyncio.to_thread(kubectl, b, "label", "trigger", "w", "seen=yes")
+                await asyncio.to_thread(api_watch.wait, labelled, "MODIFIED w (seen=yes) on c")
+                await asyncio.to_thread(kubectl, b, "delete", "trigger", "w")
+                await asyncio.to_thread(api_watch.wait, is_w("DELETED"), "DELETED w on c")
+                timings.since("1. b's change and delete seen by c's watch", started)
+                assert api_watch.error is None, api_watch.error
+            finally:
+                await asyncio.to_thread(api_watch.close)
 
-            # 2. SIGKILL of a node that does not lead, under load. It is the one running the
-            # ContainerSource's Pod if that is not the leader, so that the Pod moves once.
-            followers = sorted(set(nodes) - {leader})
-            first = source_pod(a) if source_pod(a) in followers else followers[0]
-            survivor = next(n for n in followers if n != first)
+            # 2. SIGKILL of a node that does not lead, under load
             live = [nodes[n] for n in sorted(nodes)]
             load = Load()
             phase = [next(ids) for _ in range(PER_PHASE)]
@@ -434,10 +513,24 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 )
                 return found, timings.since(f"2. {first}'s {len(lost)} Pods back", killed)
 
-            took, (where, moved_in) = await asyncio.gather(delivered(), moved())
+            async def served() -> str:
+                survivors = {n: k for n, k in nodes.items() if n != first}
+                found = await eventually(
+                    lambda: asyncio.to_thread(serving, nodes[leader], survivors, path, ksvc_pod),
+                    GRACE + 30,
+                    f"the Knative Service never answered again after {first}'s death",
+                )
+                timings.since("2. the Knative Service served again", killed)
+                return str(found)
+
+            took, (where, moved_in), ksvc_node = await asyncio.gather(
+                delivered(), moved(), served()
+            )
             assert took < ACK_WAIT + SLACK + 5, timings
             assert not lost & set(where), where
             assert moved_in < GRACE + SLACK + 5, timings
+            assert timings.taken["2. the Knative Service served again"] < GRACE + SLACK + 5
+            [ksvc_pod] = ksvc_pods(nodes[leader])
             assert holder(nodes[leader]) == leader  # nothing changed for the controllers
 
             # 3. SIGKILL of the leader, under load
@@ -473,7 +566,20 @@ async def test_three_nodes_on_a_nats_cluster_survive_sigkills(tmp_path: Path) ->
                 )
                 return found, timings.since(f"3. {leader}'s {len(lost)} Pods back", killed)
 
-            took, (where, moved_in) = await asyncio.gather(delivered_again(), moved_again())
+            async def served_again() -> None:
+                if ksvc_node == survivor:  # the Service's Pod stays where it is
+                    return
+                await eventually(
+                    lambda: asyncio.to_thread(serving, s, {survivor: s}, path, ksvc_pod),
+                    LEASE + GRACE + 30,
+                    f"the Knative Service never answered again after {leader}'s death",
+                )
+                took = timings.since("3. the Knative Service served again", killed)
+                assert took < LEASE + GRACE + SLACK + 5, timings
+
+            took, (where, moved_in), _ = await asyncio.gather(
+                delivered_again(), moved_again(), served_again()
+            )
             assert took < ACK_WAIT + SLACK + 5, timings
             assert not lost & set(where), where
             assert moved_in < LEASE + GRACE + SLACK + 5, timings

@@ -71,6 +71,39 @@ def test_a_list_is_validated_on_the_client_with_openapi_v2(kubectl: Kubectl) -> 
     assert "Broker.spec.delivery" in failed.stderr, failed.explain()
 
 
+def explained_fields(kubectl: Kubectl, path: str) -> dict[str, str]:
+    """The FIELDS of ``kubectl explain path``: name -> ``<type>`` (and `` -required-``)."""
+    out = kubectl.ok("explain", path)
+    fields = out.split("FIELDS:", 1)[1]
+    return {
+        line.split("\t", 1)[0].strip(): line.split("\t", 1)[1].strip()
+        for line in fields.splitlines()
+        if line.startswith("  ") and not line.startswith("   ") and "\t" in line
+    }
+
+
+def test_a_knative_service_container_needs_no_name(kubectl: Kubectl) -> None:
+    """Knative names a Service's one container ``user-container`` when it has none: the
+    schema kubectl validates against (a List, on the client) must not require the name."""
+    service = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "nameless", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [{"image": "busybox"}]}}},
+    }
+    listed = {"apiVersion": "v1", "kind": "List", "items": [service]}
+    out = kubectl.ok("apply", "--validate=strict", "-f", "-", stdin=to_yaml(listed))
+    assert "service.serving.knative.dev/nameless created" in out, out
+    made = kubectl.json("get", "ksvc", "nameless")
+    [container] = made["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "user-container", container
+    fields = explained_fields(kubectl, "ksvc.spec.template.spec.containers")
+    assert (fields["name"], fields["image"]) == ("<string>", "<string> -required-"), fields
+    # a Pod's containers still need theirs
+    assert explained_fields(kubectl, "pods.spec.containers")["name"] == "<string> -required-"
+    kubectl.ok("delete", "ksvc", "nameless")
+
+
 def test_openapi_v2_as_json_and_protobuf(api: Api) -> None:
     doc = api.call("GET", "/openapi/v2")
     assert doc["swagger"] == "2.0"

@@ -7,11 +7,13 @@ On first start ``kawa up`` creates, in its data dir:
   (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
   The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
-  self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host). kubectl
+  self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host, and the
+  node's ``--advertise-address``). kubectl
   only sends credentials over TLS (client-go drops them for plain ``http://`` servers), so
   the API is also served over HTTPS.
 - ``kubeconfig``: a cluster ``kawa`` at the HTTPS URL with the certificate as its CA, a user
-  with the token, and a context ``kawa`` (``kawa kubeconfig`` prints it;
+  with the token, and a context ``kawa`` (``kawa kubeconfig`` prints it; a wildcard bind
+  address, ``0.0.0.0`` or ``::``, is written as the node's advertised address there;
   ``export KUBECONFIG=<data-dir>/kubeconfig`` points kubectl at kawa). kawa never writes
   ``~/.kube/config``.
 
@@ -26,6 +28,7 @@ import hmac
 import ipaddress
 import secrets
 import ssl
+import urllib.parse
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +40,8 @@ from kawa import files
 from kawa.apiserver.status import UnauthorizedError, error_response
 from kawa.transport.front import Guard, front_door
 
+WILDCARDS: Final = ("0.0.0.0", "::")
+"""Bind addresses that mean every address: no client connects to them by that name."""
 TOKEN_FILE: Final = "token"
 KUBECONFIG_FILE: Final = "kubeconfig"
 CERT_FILE: Final = "tls/server.crt"
@@ -94,27 +99,27 @@ def read_token(data_dir: Path) -> str | None:
         return None
 
 
-def ensure_certificate(data_dir: Path, host: str) -> tuple[Path, Path]:
+def ensure_certificate(data_dir: Path, host: str, advertised: str = "") -> tuple[Path, Path]:
     """The data dir's self-signed certificate and key (created on first use, or when the
-    bind ``host`` is not among its names)."""
+    bind ``host`` or the ``advertised`` address is not among its names)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
-    names = {"127.0.0.1", "localhost", host}
+    names = {"127.0.0.1", "localhost", host} | ({advertised} if advertised else set())
     if cert_path.exists() and key_path.exists():
         existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
         san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         covered = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
         covered |= set(san.get_values_for_type(x509.DNSName))
-        if names <= covered or (host in ("0.0.0.0", "::") and "127.0.0.1" in covered):
+        if names - set(WILDCARDS) <= covered:
             return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
     alt: list[x509.GeneralName] = []
     for name in sorted(names):
-        if name in ("0.0.0.0", "::"):
+        if name in WILDCARDS:
             continue
         try:
             alt.append(x509.IPAddress(ipaddress.ip_address(name)))
@@ -180,10 +185,24 @@ def kubeconfig(api_url: str, token: str, ca_pem: bytes) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def write_kubeconfig(data_dir: Path, api_url: str, token: str, cert: Path) -> Path:
+def write_kubeconfig(
+    data_dir: Path, api_url: str, token: str, cert: Path, advertised: str = "127.0.0.1"
+) -> Path:
+    """The data dir's kubeconfig for ``api_url``; a wildcard host there (kawa listens on
+    every address) is written as ``advertised``, an address kubectl can reach."""
     path = data_dir / KUBECONFIG_FILE
-    _write_private(path, kubeconfig(api_url, token, cert.read_bytes()).encode())
+    server = client_url(api_url, advertised)
+    _write_private(path, kubeconfig(server, token, cert.read_bytes()).encode())
     return path
+
+
+def client_url(url: str, advertised: str) -> str:
+    """``url`` with a wildcard bind address (``0.0.0.0``, ``::``) replaced by ``advertised``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname not in WILDCARDS:
+        return url
+    host = f"[{advertised}]" if ":" in advertised else advertised
+    return parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
 
 
 def bearer_token(authorization: str) -> str | None:

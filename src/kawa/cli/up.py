@@ -282,7 +282,7 @@ def up(
     metrics = metrics_endpoint(metrics_host, metrics_port, worker_index)
     setup_logging(log_level, "" if worker_index is None else f"worker {worker_index}")
     if count > 1:
-        workers.run(workers.Plan(count, data_dir, host, port, api_port))
+        workers.run(workers.Plan(count, data_dir, host, port, api_port, advertise_address))
         return
     config = Config(
         data_dir=data_dir,

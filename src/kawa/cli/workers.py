@@ -162,6 +162,9 @@ class Plan:
     host: str
     port: int
     api_port: int
+    advertise_address: str = "127.0.0.1"
+    """The node's ``--advertise-address``: in the certificate, and the kubeconfig's server
+    when ``host`` is a wildcard."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +209,9 @@ async def supervise(plan: Plan, args: Sequence[str], on_ready: Callable[[Up], No
         port, api_port = (sock.getsockname()[1] for sock in held)
         host = f"[{plan.host}]" if ":" in plan.host else plan.host
         token = access.ensure_token(plan.data_dir)
-        cert, _ = access.ensure_certificate(plan.data_dir, plan.host)
+        cert, _ = access.ensure_certificate(plan.data_dir, plan.host, plan.advertise_address)
         kubeconfig = access.write_kubeconfig(
-            plan.data_dir, f"https://{host}:{api_port}", token, cert
+            plan.data_dir, f"https://{host}:{api_port}", token, cert, plan.advertise_address
         )
         for leftover in (plan.data_dir / workers.WORKERS_DIR).glob("*.json"):
             leftover.unlink(missing_ok=True)

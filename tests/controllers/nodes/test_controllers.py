@@ -136,6 +136,9 @@ async def test_a_node_that_stops_renewing_is_lost_and_its_pods_fail() -> None:
         lost = await eventually(failed, GRACE + 5.0)
         assert lost["status"]["reason"] == "NodeLost"
         assert lost["status"]["message"] == f"Node b which was running pod {on_b} is unresponsive"
+        # a disruption, as Kubernetes' node lifecycle controller says it: a Job may ignore it
+        [disrupted] = [c for c in lost["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert (disrupted["status"], disrupted["reason"]) == ("True", "DeletionByTaintManager")
         b = await store.get(ResourceKey("nodes", "", "b"))
         [ready] = b["status"]["conditions"]
         assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from kawa.apis import meta
+from kawa.apis.batch.pod_failure_policy import PodFailurePolicy
 from kawa.apis.core.pod_spec import PodTemplateSpec
 from kawa.apis.label_selector import LabelSelector
 from kawa.apis.model.base import Context, Immutable, MergeKey, Model, RawChecked, doc
@@ -115,6 +116,13 @@ class JobSpec(RawChecked):
         Literal["TerminatingOrFailed", "Failed"] | None,
         doc("When a replacement Pod is created (default TerminatingOrFailed)."),
     ] = None
+    pod_failure_policy: Annotated[
+        PodFailurePolicy | None,
+        doc(
+            "What a failed Pod means for the Job: rules on exit codes or Pod conditions that "
+            "fail the Job, ignore the failure or count it (restartPolicy Never only)."
+        ),
+    ] = None
 
     @classmethod
     def check_raw(cls, data: Mapping[str, Any]) -> Iterable[FieldError]:
@@ -128,6 +136,13 @@ class JobSpec(RawChecked):
                 "template.spec.restartPolicy",
                 f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
             )
+        if "podFailurePolicy" in data and isinstance(policy, str) and policy != "Never":
+            yield FieldError(
+                "template.spec.restartPolicy",
+                f'Invalid value: "{policy}": only "Never" is supported when podFailurePolicy '
+                "is specified",
+            )
+        yield from _container_names(data.get("podFailurePolicy"), pod)
         if data.get("completionMode") == "Indexed":
             yield FieldError(
                 "completionMode",
@@ -141,6 +156,28 @@ class JobSpec(RawChecked):
     @property
     def effective_parallelism(self) -> int:
         return 1 if self.parallelism is None else self.parallelism
+
+
+def _container_names(policy: Any, pod: Any) -> Iterable[FieldError]:
+    """The ``onExitCodes.containerName`` of each rule names a container of the template."""
+    rules = policy.get("rules") if isinstance(policy, Mapping) else None
+    if not isinstance(rules, list) or not isinstance(pod, Mapping):
+        return
+    names = set()
+    for key in ("containers", "initContainers"):
+        listed = pod.get(key)
+        for c in listed if isinstance(listed, list) else ():
+            if isinstance(c, Mapping):
+                names.add(c.get("name"))
+    for i, rule in enumerate(rules):
+        codes = rule.get("onExitCodes") if isinstance(rule, Mapping) else None
+        name = codes.get("containerName") if isinstance(codes, Mapping) else None
+        if isinstance(name, str) and name not in names:
+            yield FieldError(
+                f"podFailurePolicy.rules[{i}].onExitCodes.containerName",
+                f'Invalid value: "{name}": must be one of the container or initContainer names '
+                "in the pod template",
+            )
 
 
 def _template_labels(spec: dict[str, Any]) -> dict[str, Any]:

@@ -327,11 +327,23 @@ class Container(RawChecked):
         return self.image_pull_policy or default_pull_policy(self.image)
 
 
+KNATIVE_CONTAINER_NAME: Final = "user-container"
+"""The name Knative gives a Revision's container that has none."""
+
+
 class KnativeContainer(Container):
     """The serving container of a Knative Revision: one port at most, no host port; a probe
     without a port is aimed at the container's port."""
 
     serving: ClassVar[bool] = True
+
+    # Knative does not require the name: the Revision's defaults give the one container
+    # KNATIVE_CONTAINER_NAME, so the schema (kubectl's client-side validation, explain) must
+    # not say "required" either
+    name: Annotated[
+        DnsLabel,
+        doc(f"Name of the container (a DNS label; default {KNATIVE_CONTAINER_NAME})."),
+    ] = KNATIVE_CONTAINER_NAME
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
         yield from super().check(ctx)

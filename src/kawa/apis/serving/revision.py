@@ -25,7 +25,12 @@ from pydantic import BeforeValidator
 
 from kawa.apis import duck, meta
 from kawa.apis.conditions import ConditionSet
-from kawa.apis.core.containers import Container, KnativeContainer, Volume
+from kawa.apis.core.containers import (
+    KNATIVE_CONTAINER_NAME,
+    Container,
+    KnativeContainer,
+    Volume,
+)
 from kawa.apis.core.pod_spec import DNSPolicy, HostAlias, PodSpec, TemplateMeta
 from kawa.apis.core.references import LocalObjectReference
 from kawa.apis.kinds import CellValue
@@ -39,7 +44,7 @@ GROUP: Final = "serving.knative.dev"
 API_VERSION: Final = "serving.knative.dev/v1"
 KIND: Final = "Revision"
 
-DEFAULT_CONTAINER_NAME: Final = "user-container"
+DEFAULT_CONTAINER_NAME: Final = KNATIVE_CONTAINER_NAME
 DEFAULT_TIMEOUT_SECONDS: Final = 300
 MAX_TIMEOUT_SECONDS: Final = 600
 MAX_CONTAINER_CONCURRENCY: Final = 1000

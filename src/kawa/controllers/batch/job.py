@@ -10,6 +10,9 @@ with its uid) and:
   6 minutes, from the last failure (Kubernetes' pod failure backoff);
 - **counts**: ``status.active``, ``ready``, ``succeeded``, ``failed`` (never lowered: a
   finished Pod deleted by hand stays counted), ``startTime`` when it first runs;
+- **applies** ``podFailurePolicy`` to each failed Pod (:mod:`.failure_policy`): a Pod an
+  ``Ignore`` rule matches is not counted (nor in the backoff), one a ``FailJob`` rule
+  matches fails the Job (reason ``PodFailurePolicy``, the rule's message);
 - **fails** the Job when failed Pods exceed ``backoffLimit`` (with ``restartPolicy:
   OnFailure``, when the restarts of its active Pods reach it): conditions ``FailureTarget``
   and ``Failed``, reason ``BackoffLimitExceeded``; or when it has been active longer than
@@ -35,7 +38,9 @@ from typing import Any, Final
 
 from kawa.apis import batch, core, meta
 from kawa.apis.batch import job as job_api
+from kawa.apis.batch import pod_failure_policy as pfp
 from kawa.apis.conditions import Clock, format_time
+from kawa.controllers.batch import failure_policy
 from kawa.controllers.batch import pods as job_pods
 from kawa.errors import AlreadyExistsError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
@@ -178,7 +183,17 @@ class JobReconciler:
         stamp = format_time(now)
         found = job_pods.tally(await self.owned_pods(obj))
         succeeded = max(_int(status.get("succeeded")), len(found.succeeded))
-        failed = max(_int(status.get("failed")), len(found.failed))
+        # the pod failure policy: ignored failures are not counted; FailJob fails the Job
+        counted: list[Mapping[str, Any]] = []
+        fail_job: failure_policy.Match | None = None
+        for lost in found.failed:
+            matched = failure_policy.match(spec.pod_failure_policy, lost)
+            if matched is not None and matched.action == pfp.IGNORE:
+                continue
+            counted.append(lost)
+            if matched is not None and matched.action == pfp.FAIL_JOB and fail_job is None:
+                fail_job = matched
+        failed = max(_int(status.get("failed")), len(counted))
 
         if spec.suspend:
             deleted = await self._delete_pods(obj, found.active)
@@ -204,15 +219,17 @@ class JobReconciler:
             status["startTime"] = stamp
         status.setdefault("startTime", stamp)
 
-        # failure: backoff limit, then deadline
+        # failure: a FailJob rule, the backoff limit, then the deadline
         reason = message = ""
         limit = spec.effective_backoff_limit
-        exceeded = failed > limit
+        exceeded = fail_job is None and failed > limit
         if spec.template.spec.restart_policy == "OnFailure":
             # the restarts of active Pods count as retries (Kubernetes' pastBackoffLimitOnFailure)
             retries = found.active_restarts
             exceeded = exceeded or (retries > 0 if limit == 0 else retries >= limit)
-        if exceeded:
+        if fail_job is not None:
+            reason, message = pfp.POD_FAILURE_POLICY_REASON, fail_job.message
+        elif exceeded:
             reason, message = (
                 job_api.BACKOFF_LIMIT_EXCEEDED,
                 "Job has reached the specified backoff limit",
@@ -293,7 +310,7 @@ class JobReconciler:
             await self._delete_pods(obj, extra, record=True)
             active = [p for p in active if p not in extra]
         elif len(active) < want:
-            wait = self._backoff_left(found.failed, now)
+            wait = self._backoff_left(counted, now)
             if wait > 0:
                 self._later(key, wait)
             else:

@@ -8,7 +8,9 @@ seen renewed for the grace period (``kawa up --node-monitor-grace-period``;
   posting node status."), with a ``NodeNotReady`` Event; the scheduler places nothing there
   any more. The node's kubelet sets them ``True`` again when it reports next.
 - every Pod bound to it that is not finished is marked ``Failed`` (``status.reason``
-  ``NodeLost``, its ``Ready`` condition ``False``): their owners (ReplicaSet, Job, Revision,
+  ``NodeLost``, its ``Ready`` condition ``False``, a ``DisruptionTarget`` condition ``True``
+  with Kubernetes' reason ``DeletionByTaintManager``, which a Job's ``podFailurePolicy`` can
+  match to ignore the loss): their owners (ReplicaSet, Job, Revision,
   ContainerSource) count them gone and make replacements, which the scheduler puts on live
   nodes. A Pod that was being deleted there is removed at once (no kubelet will do it). Pods
   bound to a node that does not exist at all are treated the same way once the grace period
@@ -39,6 +41,10 @@ NODE_CONTROLLER: Final = "node-controller"
 NODE_LOST: Final = "NodeLost"
 UNKNOWN_REASON: Final = "NodeStatusUnknown"
 UNKNOWN_MESSAGE: Final = "Kubelet stopped posting node status."
+DISRUPTION_TARGET: Final = "DisruptionTarget"
+DELETION_BY_TAINT_MANAGER: Final = "DeletionByTaintManager"
+"""The reason Kubernetes' node lifecycle controller (its taint manager) gives a Pod of an
+unreachable node in its ``DisruptionTarget`` condition."""
 
 
 def lost_pods(view: ClusterView, lost: set[str]) -> list[Obj]:
@@ -83,6 +89,17 @@ def failed_status(pod: Obj, now: str) -> dict[str, Any]:
             "False"
         ):
             condition.update(status="False", reason=NODE_LOST, lastTransitionTime=now)
+    # a disruption, not the Pod's own failure: a Job's podFailurePolicy may ignore it
+    conditions = [c for c in conditions if c["type"] != DISRUPTION_TARGET]
+    conditions.append(
+        {
+            "type": DISRUPTION_TARGET,
+            "status": "True",
+            "reason": DELETION_BY_TAINT_MANAGER,
+            "message": f"Node {node} is unreachable: the Pod is stopped and replaced",
+            "lastTransitionTime": now,
+        }
+    )
     status["conditions"] = conditions
     return status
 
