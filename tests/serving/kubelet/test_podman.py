@@ -15,10 +15,8 @@ import contextlib
 import fcntl
 import os
 import pty
-import shutil
 import struct
 import subprocess
-import tarfile
 import termios
 import time
 import urllib.request
@@ -29,83 +27,24 @@ from typing import Any
 import pytest
 
 from kawa.serving.kubelet.node import node_id
-from kawa.serving.kubelet.podman import CONTAINERS_CONF, NODE_LABEL
+from kawa.serving.kubelet.podman import NODE_LABEL
 
 from ...e2e.e2e_support import KawaProcess, free_port, kawa_up, stop
 from ...kubectl.kubectl_support import KUBECTL, Kubectl, read_until
 from ...waiting import wait_until
+from .podman_support import IMAGE, INDEX, build_image, podman, require, write_conf
 
 pytestmark = pytest.mark.slow
 
-IMAGE = "localhost/kawa-test/busybox:1"
-BUSYBOX = Path("/bin/busybox")
 PODS = "/api/v1/namespaces/default/pods"
 KSVC = "/apis/serving.knative.dev/v1/namespaces/default/services"
-INDEX = "hello from a container\n"
-
-
-def _unavailable() -> str:
-    if shutil.which("podman") is None:
-        return "podman is not installed (./dev install installs it)"
-    if shutil.which("runc") is None:
-        return "runc is not installed (./dev install installs it)"
-    if not BUSYBOX.exists() or b"statically linked" not in _file(BUSYBOX):
-        return "no static /bin/busybox (Debian's busybox-static) to build the test image from"
-    return ""
-
-
-def _file(path: Path) -> bytes:
-    done = subprocess.run(["file", "-L", str(path)], capture_output=True, check=False)
-    return done.stdout if done.returncode == 0 else b"statically linked"  # no file(1): try
-
-
-def podman(conf: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    return subprocess.run(
-        ["podman", *args], env=env, capture_output=True, text=True, check=check, timeout=60
-    )
-
-
-def build_image(workdir: Path, conf: Path) -> None:
-    """``IMAGE``: busybox-static, an index page, a default command serving it on $PORT."""
-    tar = workdir / "rootfs.tar"
-    with tarfile.open(tar, "w") as archive:
-        archive.add(BUSYBOX, "bin/busybox")
-        applets = ("sh", "httpd", "cat", "sleep", "echo", "ls", "test", "true", "stty", "tty")
-        for applet in applets:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            archive.addfile(link)
-        for directory in ("tmp", "www", "etc"):
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
-            archive.addfile(info)
-        page = workdir / "index.html"
-        page.write_text(INDEX)
-        archive.add(page, "www/index.html")
-    podman(
-        conf,
-        "import",
-        "--change",
-        'CMD ["sh", "-c", "exec httpd -f -p ${PORT:-8080} -h /www"]',
-        "--change",
-        "ENV PATH=/bin",
-        str(tar),
-        IMAGE,
-    )
 
 
 @pytest.fixture(scope="module")
 def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
-    why = _unavailable()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {why}")
-        pytest.skip(why)
+    require()
     workdir = tmp_path_factory.mktemp("kawa-podman")
-    conf = workdir / "containers.conf"
-    conf.write_text(CONTAINERS_CONF)
-    build_image(workdir, conf)
+    build_image(workdir, write_conf(workdir))
     with kawa_up(workdir, "--runtime", "podman") as running:
         yield running
 

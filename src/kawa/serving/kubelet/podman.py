@@ -78,8 +78,8 @@ class RunSpec:
     ports: tuple[int, ...] = ()
     mounts: tuple[Mount, ...] = ()
     limits: tuple[str, ...] = ()
-    user: str = ""
-    read_only: bool = False
+    security: tuple[str, ...] = ()
+    """``--user``, ``--read-only``, ``--cap-add``/``--cap-drop`` (:mod:`.security`)."""
 
 
 class Podman:
@@ -125,6 +125,11 @@ class Podman:
 
     async def image_present(self, image: str) -> bool:
         return (await self.acall("image", "exists", image)).returncode == 0
+
+    async def image_user(self, image: str) -> str:
+        """The image's ``User`` ("" when it names none: root)."""
+        done = await self.acall("image", "inspect", "--format", "{{.Config.User}}", image)
+        return done.stdout.strip() if done.returncode == 0 else ""
 
     async def pull(self, image: str, timeout: float = PULL_TIMEOUT) -> None:
         """Pull ``image``; PullError with podman's message when it cannot."""
@@ -195,10 +200,7 @@ def run_args(spec: RunSpec) -> list[str]:
         argv += ["-v", option]
     if spec.working_dir:
         argv += ["--workdir", spec.working_dir]
-    if spec.user:
-        argv += ["--user", spec.user]
-    if spec.read_only:
-        argv.append("--read-only")
+    argv += list(spec.security)
     argv += list(spec.limits)
     if spec.command:
         argv += ["--entrypoint", _entrypoint(spec.command)]

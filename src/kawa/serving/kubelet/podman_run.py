@@ -1,23 +1,34 @@
-"""Preparing one container run in podman: the image (by ``imagePullPolicy``), the
-environment, the volumes and the ``podman run`` command line.
+"""The podman runtime (:class:`PodmanRuntime`): one container run prepared in podman: the image
+(by ``imagePullPolicy``), the ``securityContext`` (:mod:`.security`), the environment, the
+volumes, the service account files (:mod:`.service_account`) and the ``podman run`` command
+line.
 
 ``IfNotPresent`` (the default) and ``Never`` use the image in local storage; ``Always`` and
 an ``IfNotPresent`` image that is missing are pulled first. A failed pull leaves the container
 waiting in ``ErrImagePull`` (podman's message, Event ``Failed``), then ``ImagePullBackOff``
 until the next try (the crash-loop back-off's delays); ``Never`` with a missing image waits in
-``ErrImageNeverPull``. Used by :mod:`.worker`.
+``ErrImageNeverPull``. Chosen by :mod:`.worker` for images the catalog does not map.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import network, probes, volumes, watchdog
-from kawa.serving.kubelet.podman import Podman, PullError, RunSpec, container_name, limit_flags
+from kawa.serving.kubelet import network, probes, security, service_account, volumes, watchdog
+from kawa.serving.kubelet.container_runtime import Launch
+from kawa.serving.kubelet.podman import (
+    Mount,
+    Podman,
+    PullError,
+    RunSpec,
+    container_name,
+    limit_flags,
+)
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.container import ContainerRunner
@@ -87,58 +98,84 @@ async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman)
         await asyncio.sleep(max(delay - 2.0, 0.0))
 
 
-async def prepare(
-    worker: PodView, runner: ContainerRunner, podman: Podman
-) -> tuple[list[str], dict[str, str], str]:
-    """The ``podman run`` argv, its environment and the container's name (waiting in an
-    error state until the image, the environment and the volumes are there)."""
-    await ensure_image(worker, runner, podman)
-    node = worker.node
-    reported = ""
-    while True:
-        try:
-            env = await env_mod.build_env(node.store, worker.pod, runner.spec, pod_ip=worker.pod_ip)
-            mounts = await volumes.mounts(node.store, node.root, worker.pod, runner.spec)
-        except env_mod.ContainerConfigError as err:
-            if reported != str(err):
-                reported = str(err)
-                worker.config_error(runner, str(err))
-            await asyncio.sleep(node.config.crash_loop_backoff_initial)
-            continue
-        break
-    declared = {str(e.get("name")) for e in runner.spec.get("env") or () if isinstance(e, dict)}
-    for key in env_mod.INHERITED:  # kawa's own PATH, HOME...: the image has its own
-        if key not in declared:
-            env.pop(key, None)
-    env.pop("HOSTNAME", None)  # --hostname
-    env[watchdog.MARKER] = node.marker(worker.uid, runner.name)  # the watchdog finds them
-    env[network.POD_IP_ENV] = worker.pod_ip
-    name = container_name(node.node_id, worker.uid, runner.name)
-    ports = tuple(
-        int(p["containerPort"])
-        for p in runner.spec.get("ports") or ()
-        if isinstance(p, dict) and isinstance(p.get("containerPort"), int)
-    )
-    security = runner.spec.get("securityContext") or {}
-    user = security.get("runAsUser") if isinstance(security, dict) else None
-    spec = RunSpec(
-        name=name,
-        image=runner.image,
-        node_id=node.node_id,
-        pod_uid=worker.uid,
-        hostname=worker.name,
-        pod_ip=worker.pod_ip,
-        command=tuple(env_mod.expand(str(c), env) for c in runner.spec.get("command") or ()),
-        args=tuple(env_mod.expand(str(a), env) for a in runner.spec.get("args") or ()),
-        env_names=tuple(env),
-        working_dir=str(runner.spec.get("workingDir") or ""),
-        ports=ports or _declared(runner),
-        mounts=mounts,
-        limits=limit_flags(runner.spec.get("resources"), config_mod.parse_quantity),
-        user=str(user) if isinstance(user, int) else "",
-        read_only=isinstance(security, dict) and security.get("readOnlyRootFilesystem") is True,
-    )
-    return podman.run_argv(spec), podman.env(env), name
+class PodmanRuntime:
+    """:class:`~.container_runtime.ContainerRuntime` of podman containers."""
+
+    scheme = "podman"
+
+    def __init__(self, podman: Podman) -> None:
+        self.podman = podman
+
+    async def prepare(self, pod: PodView, runner: ContainerRunner) -> Launch:
+        podman = self.podman
+        await ensure_image(pod, runner, podman)
+        node = pod.node
+        image_user = await podman.image_user(runner.image)
+        reported = ""
+        while True:
+            try:
+                context = security.effective(pod.pod, runner.spec)
+                problem = security.non_root_problem(context, image_user, pod.pod, runner.name)
+                if problem:
+                    raise env_mod.ContainerConfigError(problem)
+                env = await env_mod.build_env(node.store, pod.pod, runner.spec, pod_ip=pod.pod_ip)
+                mounts = await volumes.mounts(node.store, node.root, pod.pod, runner.spec)
+                account = await service_account.write(node, pod.pod)
+            except env_mod.ContainerConfigError as err:
+                if reported != str(err):
+                    reported = str(err)
+                    pod.config_error(runner, str(err))
+                await asyncio.sleep(node.config.crash_loop_backoff_initial)
+                continue
+            break
+        declared = {str(e.get("name")) for e in runner.spec.get("env") or () if isinstance(e, dict)}
+        for key in env_mod.INHERITED:  # kawa's own PATH, HOME...: the image has its own
+            if key not in declared:
+                env.pop(key, None)
+        env.pop("HOSTNAME", None)  # --hostname
+        if account is not None and not any(m.target == service_account.MOUNT_PATH for m in mounts):
+            mounts += (Mount(str(account), service_account.MOUNT_PATH, read_only=True),)
+            host = node.api_host_for_containers
+            env.update(service_account.environment(node, account, host=host))
+            env.pop(service_account.DIR_ENV, None)
+        env[watchdog.MARKER] = node.marker(pod.uid, runner.name)  # the watchdog finds them
+        env[network.POD_IP_ENV] = pod.pod_ip
+        name = container_name(node.node_id, pod.uid, runner.name)
+        ports = tuple(
+            int(p["containerPort"])
+            for p in runner.spec.get("ports") or ()
+            if isinstance(p, dict) and isinstance(p.get("containerPort"), int)
+        )
+        spec = RunSpec(
+            name=name,
+            image=runner.image,
+            node_id=node.node_id,
+            pod_uid=pod.uid,
+            hostname=pod.name,
+            pod_ip=pod.pod_ip,
+            command=tuple(env_mod.expand(str(c), env) for c in runner.spec.get("command") or ()),
+            args=tuple(env_mod.expand(str(a), env) for a in runner.spec.get("args") or ()),
+            env_names=tuple(env),
+            working_dir=str(runner.spec.get("workingDir") or ""),
+            ports=ports or _declared(runner),
+            mounts=mounts,
+            limits=limit_flags(runner.spec.get("resources"), config_mod.parse_quantity),
+            security=tuple(security.podman_flags(context, image_user)),
+        )
+        return Launch(podman.run_argv(spec), podman.env(env), None, name, container_env=env)
+
+    def container_id(self, launch: Launch, pid: int) -> str:
+        return f"{self.scheme}://{launch.name}"
+
+    def exec_argv(self, launch: Launch, command: Sequence[str]) -> list[str]:
+        return self.podman.exec_argv(launch.name, command)
+
+    async def stop(self, launch: Launch, grace: float) -> float:
+        await self.podman.stop(launch.name, grace)  # SIGTERM, SIGKILL after grace
+        return 2.0  # then the podman run command itself
+
+    async def remove(self, launch: Launch) -> None:
+        await self.podman.remove(launch.name)  # gone with --rm, unless podman was killed
 
 
 def _declared(runner: ContainerRunner) -> tuple[int, ...]:
