@@ -7,7 +7,8 @@ On first start ``kawa up`` creates, in its data dir:
   (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
   The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
-  self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host). kubectl
+  self-signed certificate for ``127.0.0.1``, ``localhost``, the bind host and
+  ``kubernetes.default.svc`` (the name podman containers reach the API by). kubectl
   only sends credentials over TLS (client-go drops them for plain ``http://`` servers), so
   the API is also served over HTTPS.
 - ``kubeconfig``: a cluster ``kawa`` at the HTTPS URL with the certificate as its CA, a user
@@ -103,7 +104,7 @@ def ensure_certificate(data_dir: Path, host: str) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
-    names = {"127.0.0.1", "localhost", host}
+    names = {"127.0.0.1", "localhost", "kubernetes.default.svc", host}
     if cert_path.exists() and key_path.exists():
         existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
         san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

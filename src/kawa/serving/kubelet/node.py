@@ -61,14 +61,11 @@ class Node:
         self.podman = podman
         self.process_runtime: ContainerRuntime = ProcessRuntime()
         """The runtime of the images the catalog maps (and of all, without podman)."""
-        self.container_runtime: ContainerRuntime | None = (
-            PodmanRuntime(podman) if podman is not None else None
-        )
+        self.podman_runtime = PodmanRuntime(podman) if podman is not None else None
+        self.container_runtime: ContainerRuntime | None = self.podman_runtime
         """The runtime for images the catalog does not map (None: processes)."""
         self.api: ApiAccess | None = None
         """kawa's API as Pods reach it (set once it listens; :mod:`.service_account`)."""
-        self.api_host_for_containers = ""
-        """The API's host as seen from inside a container ("": ``api.host``)."""
         self.node_name = node_name
         self.address = address
         """The node's ``InternalIP`` (``kawa up --advertise-address``), the Pods' ``hostIP``."""

@@ -79,6 +79,8 @@ class RunSpec:
     mounts: tuple[Mount, ...] = ()
     limits: tuple[str, ...] = ()
     security: tuple[str, ...] = ()
+    hosts: tuple[tuple[str, str], ...] = ()
+    """Extra ``/etc/hosts`` entries (name, address)."""
     """``--user``, ``--read-only``, ``--cap-add``/``--cap-drop`` (:mod:`.security`)."""
 
 
@@ -125,6 +127,14 @@ class Podman:
 
     async def image_present(self, image: str) -> bool:
         return (await self.acall("image", "exists", image)).returncode == 0
+
+    async def gateway(self) -> str:
+        """The address of the host on podman's default bridge network ("" if unknown)."""
+        template = "{{range .Subnets}}{{.Gateway}}{{end}}"
+        done = await self.acall("network", "inspect", "podman", "--format", template)
+        return (
+            done.stdout.strip().split()[0] if done.returncode == 0 and done.stdout.strip() else ""
+        )
 
     async def image_user(self, image: str) -> str:
         """The image's ``User`` ("" when it names none: root)."""
@@ -201,6 +211,8 @@ def run_args(spec: RunSpec) -> list[str]:
     if spec.working_dir:
         argv += ["--workdir", spec.working_dir]
     argv += list(spec.security)
+    for host, address in spec.hosts:
+        argv += ["--add-host", f"{host}:{address}"]
     argv += list(spec.limits)
     if spec.command:
         argv += ["--entrypoint", _entrypoint(spec.command)]

@@ -13,6 +13,7 @@ until the next try (the crash-loop back-off's delays); ``Never`` with a missing 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import env as env_mod
 from kawa.serving.kubelet import network, probes, security, service_account, volumes, watchdog
+from kawa.serving.kubelet.api_relay import ApiRelay
 from kawa.serving.kubelet.container_runtime import Launch
 from kawa.serving.kubelet.podman import (
     Mount,
@@ -32,7 +34,10 @@ from kawa.serving.kubelet.podman import (
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.container import ContainerRunner
+    from kawa.serving.kubelet.node import Node
     from kawa.serving.kubelet.pod_view import PodView
+
+log = logging.getLogger(__name__)
 
 
 async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman) -> None:
@@ -105,6 +110,33 @@ class PodmanRuntime:
 
     def __init__(self, podman: Podman) -> None:
         self.podman = podman
+        self._relay: ApiRelay | None = None
+        self._relay_lock = asyncio.Lock()
+
+    async def api_address(self, node: Node) -> tuple[str, int] | None:
+        """Where containers reach kawa's API: a relay on the bridge's gateway, opened on
+        first use (None when the API or the gateway is unknown)."""
+        if node.api is None:
+            return None
+        async with self._relay_lock:
+            if self._relay is None:
+                gateway = await self.podman.gateway()
+                if not gateway:
+                    log.warning("kubelet: no podman gateway: containers cannot reach the API")
+                    return None
+                relay = ApiRelay(gateway, (node.api.host, node.api.port))
+                try:
+                    await relay.start()
+                except OSError as err:
+                    log.warning("kubelet: cannot relay the API to containers: %s", err)
+                    return None
+                self._relay = relay
+            return self._relay.host, self._relay.port
+
+    async def close(self) -> None:
+        if self._relay is not None:
+            await self._relay.close()
+            self._relay = None
 
     async def prepare(self, pod: PodView, runner: ContainerRunner) -> Launch:
         podman = self.podman
@@ -133,11 +165,15 @@ class PodmanRuntime:
             if key not in declared:
                 env.pop(key, None)
         env.pop("HOSTNAME", None)  # --hostname
+        hosts: tuple[tuple[str, str], ...] = ()
         if account is not None and not any(m.target == service_account.MOUNT_PATH for m in mounts):
             mounts += (Mount(str(account), service_account.MOUNT_PATH, read_only=True),)
-            host = node.api_host_for_containers
-            env.update(service_account.environment(node, account, host=host))
-            env.pop(service_account.DIR_ENV, None)
+            address = await self.api_address(node)
+            if address is not None:
+                hosts = ((service_account.SERVICE_NAME, address[0]),)
+                name_and_port = (service_account.SERVICE_NAME, address[1])
+                env.update(service_account.environment(node, account, address=name_and_port))
+                env.pop(service_account.DIR_ENV, None)
         env[watchdog.MARKER] = node.marker(pod.uid, runner.name)  # the watchdog finds them
         env[network.POD_IP_ENV] = pod.pod_ip
         name = container_name(node.node_id, pod.uid, runner.name)
@@ -161,6 +197,7 @@ class PodmanRuntime:
             mounts=mounts,
             limits=limit_flags(runner.spec.get("resources"), config_mod.parse_quantity),
             security=tuple(security.podman_flags(context, image_user)),
+            hosts=hosts,
         )
         return Launch(podman.run_argv(spec), podman.env(env), None, name, container_env=env)
 

@@ -20,11 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from kawa import files
+from kawa.apis import core
+from kawa.errors import NotFoundError
 from kawa.serving.kubelet import volumes
+from kawa.store.base import ResourceKey, ResourceStore
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.node import Node
 
+SERVICE_NAME: Final = "kubernetes.default.svc"
+"""The API's name for containers (the API's certificate names it; :mod:`.api_relay`)."""
 MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
 DIR_ENV: Final = "KAWA_SERVICE_ACCOUNT_DIR"
 VOLUME: Final = "kube-api-access"
@@ -40,16 +45,26 @@ class ApiAccess:
     ca_pem: bytes
 
 
-def wanted(pod: Mapping[str, Any]) -> bool:
-    """Whether the Pod gets its service account token (``automountServiceAccountToken``)."""
-    return (pod.get("spec") or {}).get("automountServiceAccountToken") is not False
+async def wanted(store: ResourceStore, pod: Mapping[str, Any]) -> bool:
+    """Whether the Pod gets its service account token: its ``automountServiceAccountToken``,
+    else its ServiceAccount's, else yes."""
+    spec = pod.get("spec") or {}
+    if isinstance(spec.get("automountServiceAccountToken"), bool):
+        return bool(spec["automountServiceAccountToken"])
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
+    name = str(spec.get("serviceAccountName") or "default")
+    try:
+        account = await store.get(ResourceKey(core.SERVICE_ACCOUNT.resource, namespace, name))
+    except NotFoundError:
+        return True
+    return account.get("automountServiceAccountToken") is not False
 
 
 async def write(node: Node, pod: Mapping[str, Any]) -> Path | None:
     """Write the Pod's ``token``, ``ca.crt`` and ``namespace``; their directory (None when
     nothing is projected)."""
     access = node.api
-    if access is None or not wanted(pod):
+    if access is None or not await wanted(node.store, pod):
         return None
     meta = pod.get("metadata") or {}
     directory = volumes.pod_dir(node.root, str(meta.get("uid") or "")) / VOLUME
@@ -67,13 +82,14 @@ async def write(node: Node, pod: Mapping[str, Any]) -> Path | None:
     return directory
 
 
-def environment(node: Node, directory: Path | None, *, host: str = "") -> dict[str, str]:
-    """The variables of the API's address (``host``: as the container reaches it)."""
+def environment(
+    node: Node, directory: Path | None, *, address: tuple[str, int] | None = None
+) -> dict[str, str]:
+    """The variables of the API's address (``address``: as the container reaches it)."""
     access = node.api
     if access is None or directory is None:
         return {}
-    host = host or access.host
-    port = str(access.port)
+    host, port = (address[0], str(address[1])) if address else (access.host, str(access.port))
     return {
         "KUBERNETES_SERVICE_HOST": host,
         "KUBERNETES_SERVICE_PORT": port,
