@@ -125,9 +125,6 @@ class Podman:
 
     # -- images --------------------------------------------------------------------------
 
-    async def image_present(self, image: str) -> bool:
-        return (await self.acall("image", "exists", image)).returncode == 0
-
     async def gateway(self) -> str:
         """The address of the host on podman's default bridge network ("" if unknown)."""
         template = "{{range .Subnets}}{{.Gateway}}{{end}}"
@@ -136,10 +133,11 @@ class Podman:
             done.stdout.strip().split()[0] if done.returncode == 0 and done.stdout.strip() else ""
         )
 
-    async def image_user(self, image: str) -> str:
-        """The image's ``User`` ("" when it names none: root)."""
+    async def image_user(self, image: str) -> str | None:
+        """The image's ``User`` ("" when it names none: root); None when the image is not in
+        local storage (one podman call answers both)."""
         done = await self.acall("image", "inspect", "--format", "{{.Config.User}}", image)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return done.stdout.strip() if done.returncode == 0 else None
 
     async def pull(self, image: str, timeout: float = PULL_TIMEOUT) -> None:
         """Pull ``image``; PullError with podman's message when it cannot."""

@@ -40,15 +40,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman) -> None:
-    """Return once the image is in local storage (pulled if the policy says so)."""
+async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman) -> str:
+    """Return once the image is in local storage (pulled if the policy says so); its
+    ``User``."""
     image = runner.image
     policy = str(runner.spec.get("imagePullPolicy") or "IfNotPresent")
     path = worker.field_path(runner)
     failures = 0
     while True:
-        present = await podman.image_present(image)
-        if present and policy != "Always":
+        user = await podman.image_user(image)
+        if user is not None and policy != "Always":
             worker.node.event(
                 worker.pod,
                 "Normal",
@@ -56,7 +57,7 @@ async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman)
                 f'Container image "{image}" already present on machine',
                 field_path=path,
             )
-            return
+            return user
         if policy == "Never":
             message = f'Container image "{image}" is not present with pull policy of Never'
             if failures == 0:
@@ -85,7 +86,7 @@ async def ensure_image(worker: PodView, runner: ContainerRunner, podman: Podman)
                     f'Successfully pulled image "{image}"',
                     field_path=path,
                 )
-                return
+                return await podman.image_user(image) or ""
         worker.changed()
         delay = max(worker.node.config.backoff(failures), 1.0)
         failures += 1
@@ -140,9 +141,8 @@ class PodmanRuntime:
 
     async def prepare(self, pod: PodView, runner: ContainerRunner) -> Launch:
         podman = self.podman
-        await ensure_image(pod, runner, podman)
+        image_user = await ensure_image(pod, runner, podman)
         node = pod.node
-        image_user = await podman.image_user(runner.image)
         reported = ""
         while True:
             try:
