@@ -419,3 +419,63 @@ def test_sigkill_of_kawa_leaves_no_container_after_the_next_start(kawa: KawaProc
         20,
         "the sleeper never ran again",
     )
+
+
+def test_a_container_sends_an_event_to_a_broker(kawa: KawaProcess) -> None:
+    """kawa's HTTP port is on the host's loopback: a container reaches it through the relay on
+    podman's gateway, its ``K_SINK`` (the Broker's address) rewritten to it."""
+    brokers = "/apis/eventing.knative.dev/v1/namespaces/default/brokers"
+    create(
+        kawa,
+        brokers,
+        {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "metadata": {"name": "b"}},
+    )
+
+    def address() -> str | None:
+        _, broker = kawa.request("GET", f"{brokers}/b")
+        url = broker.get("status", {}).get("address", {}).get("url")
+        return str(url) if url else None
+
+    sink = wait_until(address, 20, "the Broker never got an address")
+    script = (
+        'echo "sink $K_SINK"; wget -q -O /dev/null --post-data "{}" '
+        '--header "Content-Type: application/json" --header "ce-specversion: 1.0" '
+        '--header "ce-id: 1" --header "ce-source: /podman" --header "ce-type: test.podman" '
+        '"$K_SINK" && echo sent'
+    )
+    create(
+        kawa,
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "source"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": IMAGE,
+                        "imagePullPolicy": "Never",
+                        "command": ["sh", "-c", script],
+                        "env": [{"name": "K_SINK", "value": sink}],
+                    }
+                ],
+            },
+        },
+    )
+
+    def ended() -> str | None:
+        phase = pod(kawa, "source").get("status", {}).get("phase")
+        return str(phase) if phase in ("Succeeded", "Failed") else None
+
+    phase = wait_until(ended, 30, "the source Pod never ended")
+    token = (kawa.data_dir / "token").read_text().strip()
+    req = urllib.request.Request(
+        f"{kawa.url}{PODS}/source/log", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        log = resp.read().decode()
+    assert phase == "Succeeded", f"{sink}: {log}"
+    assert "sent" in log, log
+    assert f"sink {sink}" not in log, log  # rewritten: the host's loopback is not the container's

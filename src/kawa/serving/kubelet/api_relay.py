@@ -1,11 +1,12 @@
-"""A TCP relay from podman's bridge gateway to kawa's API, for in-cluster clients in containers.
+"""A TCP relay from podman's bridge gateway to kawa's ports, for containers.
 
-kawa's API listens on the host's loopback, which a container on podman's bridge network
-cannot reach. The podman runtime opens this relay on the bridge's gateway address (the
-host as containers see it; ``IP_FREEBIND``, as the bridge appears only with the first
-container) and gives containers that address in ``KUBERNETES_SERVICE_HOST``. It copies bytes
-both ways and nothing else: TLS and the token are end to end between the client and the API.
-Used by :mod:`.podman_run`.
+kawa's API and HTTP port listen on the host's loopback, which a container on podman's
+bridge network cannot reach. The podman runtime opens one relay per port on the bridge's
+gateway address (the host as containers see it; ``IP_FREEBIND``, as the bridge appears only
+with the first container): the API's for in-cluster clients (``kubernetes.default.svc``),
+the HTTP port's for the URLs of kawa's data plane in the container's environment (a Broker's
+address in ``K_SINK``). A relay copies bytes both ways and nothing else: TLS and the token
+are end to end. Used by :mod:`.podman_run`.
 """
 
 from __future__ import annotations

@@ -111,33 +111,45 @@ class PodmanRuntime:
 
     def __init__(self, podman: Podman) -> None:
         self.podman = podman
-        self._relay: ApiRelay | None = None
+        self._relays: dict[tuple[str, int], ApiRelay] = {}
+        self._gateway: str | None = None
         self._relay_lock = asyncio.Lock()
 
-    async def api_address(self, node: Node) -> tuple[str, int] | None:
-        """Where containers reach kawa's API: a relay on the bridge's gateway, opened on
-        first use (None when the API or the gateway is unknown)."""
-        if node.api is None:
-            return None
+    async def relayed(self, target: tuple[str, int]) -> tuple[str, int] | None:
+        """Where containers reach kawa's ``target`` (its API or HTTP port, on the host's
+        loopback): a relay on the bridge's gateway, opened on first use (None when there is
+        no gateway)."""
         async with self._relay_lock:
-            if self._relay is None:
-                gateway = await self.podman.gateway()
-                if not gateway:
-                    log.warning("kubelet: no podman gateway: containers cannot reach the API")
+            if target not in self._relays:
+                if self._gateway is None:
+                    self._gateway = await self.podman.gateway()
+                if not self._gateway:
+                    log.warning("kubelet: no podman gateway: containers cannot reach kawa")
                     return None
-                relay = ApiRelay(gateway, (node.api.host, node.api.port))
+                relay = ApiRelay(self._gateway, target)
                 try:
                     await relay.start()
                 except OSError as err:
-                    log.warning("kubelet: cannot relay the API to containers: %s", err)
+                    log.warning("kubelet: cannot relay %s:%s to containers: %s", *target, err)
                     return None
-                self._relay = relay
-            return self._relay.host, self._relay.port
+                self._relays[target] = relay
+            found = self._relays[target]
+            return found.host, found.port
+
+    async def api_address(self, node: Node) -> tuple[str, int] | None:
+        """Where containers reach kawa's API (None when it is not known)."""
+        return None if node.api is None else await self.relayed((node.api.host, node.api.port))
+
+    async def http_address(self, node: Node) -> tuple[str, int] | None:
+        """Where containers reach kawa's HTTP port (brokers, channels, Services)."""
+        if node.api is None or not node.port:
+            return None
+        return await self.relayed((node.api.host, node.port))
 
     async def close(self) -> None:
-        if self._relay is not None:
-            await self._relay.close()
-            self._relay = None
+        relays, self._relays = list(self._relays.values()), {}
+        for relay in relays:
+            await relay.close()
 
     async def prepare(self, pod: PodView, runner: ContainerRunner) -> Launch:
         podman = self.podman
@@ -174,6 +186,10 @@ class PodmanRuntime:
                 name_and_port = (service_account.SERVICE_NAME, address[1])
                 env.update(service_account.environment(node, account, address=name_and_port))
                 env.pop(service_account.DIR_ENV, None)
+        http = await self.http_address(node)
+        if http is not None and node.api is not None:  # K_SINK...: kawa's HTTP port, inside
+            kawa = [(node.api.host, node.port), ("localhost", node.port)]
+            env.update(to_container(env, kawa, http))
         env[watchdog.MARKER] = node.marker(pod.uid, runner.name)  # the watchdog finds them
         env[network.POD_IP_ENV] = pod.pod_ip
         name = container_name(node.node_id, pod.uid, runner.name)
@@ -213,6 +229,20 @@ class PodmanRuntime:
 
     async def remove(self, launch: Launch) -> None:
         await self.podman.remove(launch.name)  # gone with --rm, unless podman was killed
+
+
+def to_container(
+    env: dict[str, str], hosts: list[tuple[str, int]], relay: tuple[str, int]
+) -> dict[str, str]:
+    """``env`` with URLs of kawa's HTTP port on the host's loopback (``http://127.0.0.1:8080``)
+    rewritten to the relay a container reaches (pure)."""
+    out = {}
+    for key, value in env.items():
+        text = value
+        for host, port in hosts:
+            text = text.replace(f"//{host}:{port}", f"//{relay[0]}:{relay[1]}")
+        out[key] = text
+    return out
 
 
 def _declared(runner: ContainerRunner) -> tuple[int, ...]:
