@@ -32,10 +32,13 @@ class Runtime:
     scheme: str
     enforces_root_fs: bool
     pulls: bool
+    limits: bool
 
 
-PROCESS = Runtime("process", "busybox", "kawa", enforces_root_fs=False, pulls=False)
-PODMAN = Runtime("podman", podman_support.IMAGE, "podman", enforces_root_fs=True, pulls=True)
+PROCESS = Runtime("process", "busybox", "kawa", enforces_root_fs=False, pulls=False, limits=False)
+PODMAN = Runtime(
+    "podman", podman_support.IMAGE, "podman", enforces_root_fs=True, pulls=True, limits=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +230,24 @@ async def test_dropped_capabilities(node: Node, runtime: Runtime) -> None:
     await node.create(pod_obj(name, [spec], restart_policy="Never"))
     pod = await node.wait_phase(name, "Succeeded", timeout=30)
     assert "CapEff:\t0000000000000000" in log_text(node, pod)
+
+
+async def test_resource_limits_are_cgroup_limits(node: Node, runtime: Runtime) -> None:
+    if not runtime.limits:
+        pytest.skip(f"the {runtime.name} runtime does not apply resources.limits")
+    name = unique("limits")
+    script = (  # cgroup v2, else v1
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+    )
+    limits = {"limits": {"memory": "64Mi", "cpu": "500m"}}
+    spec = container(runtime, script, resources=limits)
+    await node.create(pod_obj(name, [spec], restart_policy="Never"))
+    pod = await node.wait_phase(name, "Succeeded", timeout=30)
+    lines = log_text(node, pod).split()
+    assert str(64 * 1024 * 1024) in lines, lines
+    assert "50000" in lines, lines  # half of a 100000 us period
 
 
 async def test_if_not_present_uses_the_local_image(node: Node, runtime: Runtime) -> None:
