@@ -81,6 +81,7 @@ from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet, runtime_choice
+from kawa.serving.kubelet.service_account import ApiAccess
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
 from kawa.sources.sinkbinding import bind_on_create
@@ -398,6 +399,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
             dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
             kubelet.node.port = http_sock.getsockname()[1]  # the Node's kubelet endpoint
+            kubelet.node.api = ApiAccess(  # what Pods' in-cluster clients call
+                config.host, api_sock.getsockname()[1], token, cert.read_bytes()
+            )
             if config.nats is not None:  # other nodes may send it Pod traffic
                 relay.check_listening(config.host, config.advertise_address, kubelet.node.port)
             metrics_url = None

@@ -7,8 +7,9 @@ On first start ``kawa up`` creates, in its data dir:
   (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
   The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
-  self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host, and the
-  node's ``--advertise-address``). kubectl
+  self-signed certificate for ``127.0.0.1``, ``localhost``, the bind host, the node's
+  ``--advertise-address`` and ``kubernetes.default.svc`` (the name podman containers reach
+  the API by). kubectl
   only sends credentials over TLS (client-go drops them for plain ``http://`` servers), so
   the API is also served over HTTPS.
 - ``kubeconfig``: a cluster ``kawa`` at the HTTPS URL with the certificate as its CA, a user
@@ -108,7 +109,8 @@ def ensure_certificate(data_dir: Path, host: str, advertised: str = "") -> tuple
     from cryptography.x509.oid import NameOID
 
     cert_path, key_path = data_dir / CERT_FILE, data_dir / KEY_FILE
-    names = {"127.0.0.1", "localhost", host} | ({advertised} if advertised else set())
+    names = {"127.0.0.1", "localhost", "kubernetes.default.svc", host}
+    names |= {advertised} if advertised else set()
     if cert_path.exists() and key_path.exists():
         existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
         san = existing.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -21,6 +21,7 @@ from kawa.coordination.node_lease import NodeLease
 from kawa.errors import NotFoundError
 from kawa.serving.kubelet import Kubelet
 from kawa.serving.kubelet import config as kubelet_config
+from kawa.serving.kubelet.podman import Podman
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -190,13 +191,14 @@ class Node:
 
 @contextlib.asynccontextmanager
 async def running_kubelet(
-    data_dir: Path, store: SqliteResourceStore | None = None
+    data_dir: Path, store: SqliteResourceStore | None = None, *, podman: Podman | None = None
 ) -> AsyncIterator[Node]:
-    """A Kubelet on ``store`` with what a single kawa node runs beside it: its heartbeat
-    Lease and the leader's scheduler (which binds the Pods to it)."""
+    """A Kubelet on ``store`` (running images the catalog does not map in ``podman``) with
+    what a single kawa node runs beside it: its heartbeat Lease and the leader's scheduler
+    (which binds the Pods to it)."""
     own = store is None
     store = store or SqliteResourceStore(":memory:")
-    kubelet = Kubelet(store, data_dir)
+    kubelet = Kubelet(store, data_dir, podman=podman)
     tasks = [asyncio.create_task(kubelet.run())]
     try:
         await asyncio.wait_for(kubelet.ready.wait(), 10)

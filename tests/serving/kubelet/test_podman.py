@@ -15,10 +15,8 @@ import contextlib
 import fcntl
 import os
 import pty
-import shutil
 import struct
 import subprocess
-import tarfile
 import termios
 import time
 import urllib.request
@@ -29,83 +27,24 @@ from typing import Any
 import pytest
 
 from kawa.serving.kubelet.node import node_id
-from kawa.serving.kubelet.podman import CONTAINERS_CONF, NODE_LABEL
+from kawa.serving.kubelet.podman import NODE_LABEL
 
 from ...e2e.e2e_support import KawaProcess, free_port, kawa_up, stop
 from ...kubectl.kubectl_support import KUBECTL, Kubectl, read_until
 from ...waiting import wait_until
+from .podman_support import IMAGE, INDEX, build_image, podman, require, write_conf
 
 pytestmark = pytest.mark.slow
 
-IMAGE = "localhost/kawa-test/busybox:1"
-BUSYBOX = Path("/bin/busybox")
 PODS = "/api/v1/namespaces/default/pods"
 KSVC = "/apis/serving.knative.dev/v1/namespaces/default/services"
-INDEX = "hello from a container\n"
-
-
-def _unavailable() -> str:
-    if shutil.which("podman") is None:
-        return "podman is not installed (./dev install installs it)"
-    if shutil.which("runc") is None:
-        return "runc is not installed (./dev install installs it)"
-    if not BUSYBOX.exists() or b"statically linked" not in _file(BUSYBOX):
-        return "no static /bin/busybox (Debian's busybox-static) to build the test image from"
-    return ""
-
-
-def _file(path: Path) -> bytes:
-    done = subprocess.run(["file", "-L", str(path)], capture_output=True, check=False)
-    return done.stdout if done.returncode == 0 else b"statically linked"  # no file(1): try
-
-
-def podman(conf: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
-    return subprocess.run(
-        ["podman", *args], env=env, capture_output=True, text=True, check=check, timeout=60
-    )
-
-
-def build_image(workdir: Path, conf: Path) -> None:
-    """``IMAGE``: busybox-static, an index page, a default command serving it on $PORT."""
-    tar = workdir / "rootfs.tar"
-    with tarfile.open(tar, "w") as archive:
-        archive.add(BUSYBOX, "bin/busybox")
-        applets = ("sh", "httpd", "cat", "sleep", "echo", "ls", "test", "true", "stty", "tty")
-        for applet in applets:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            archive.addfile(link)
-        for directory in ("tmp", "www", "etc"):
-            info = tarfile.TarInfo(directory)
-            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
-            archive.addfile(info)
-        page = workdir / "index.html"
-        page.write_text(INDEX)
-        archive.add(page, "www/index.html")
-    podman(
-        conf,
-        "import",
-        "--change",
-        'CMD ["sh", "-c", "exec httpd -f -p ${PORT:-8080} -h /www"]',
-        "--change",
-        "ENV PATH=/bin",
-        str(tar),
-        IMAGE,
-    )
 
 
 @pytest.fixture(scope="module")
 def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
-    why = _unavailable()
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI: {why}")
-        pytest.skip(why)
+    require()
     workdir = tmp_path_factory.mktemp("kawa-podman")
-    conf = workdir / "containers.conf"
-    conf.write_text(CONTAINERS_CONF)
-    build_image(workdir, conf)
+    build_image(workdir, write_conf(workdir))
     with kawa_up(workdir, "--runtime", "podman") as running:
         yield running
 
@@ -480,3 +419,63 @@ def test_sigkill_of_kawa_leaves_no_container_after_the_next_start(kawa: KawaProc
         20,
         "the sleeper never ran again",
     )
+
+
+def test_a_container_sends_an_event_to_a_broker(kawa: KawaProcess) -> None:
+    """kawa's HTTP port is on the host's loopback: a container reaches it through the relay on
+    podman's gateway, its ``K_SINK`` (the Broker's address) rewritten to it."""
+    brokers = "/apis/eventing.knative.dev/v1/namespaces/default/brokers"
+    create(
+        kawa,
+        brokers,
+        {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "metadata": {"name": "b"}},
+    )
+
+    def address() -> str | None:
+        _, broker = kawa.request("GET", f"{brokers}/b")
+        url = broker.get("status", {}).get("address", {}).get("url")
+        return str(url) if url else None
+
+    sink = wait_until(address, 20, "the Broker never got an address")
+    script = (
+        'echo "sink $K_SINK"; wget -q -O /dev/null --post-data "{}" '
+        '--header "Content-Type: application/json" --header "ce-specversion: 1.0" '
+        '--header "ce-id: 1" --header "ce-source: /podman" --header "ce-type: test.podman" '
+        '"$K_SINK" && echo sent'
+    )
+    create(
+        kawa,
+        PODS,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "source"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": IMAGE,
+                        "imagePullPolicy": "Never",
+                        "command": ["sh", "-c", script],
+                        "env": [{"name": "K_SINK", "value": sink}],
+                    }
+                ],
+            },
+        },
+    )
+
+    def ended() -> str | None:
+        phase = pod(kawa, "source").get("status", {}).get("phase")
+        return str(phase) if phase in ("Succeeded", "Failed") else None
+
+    phase = wait_until(ended, 30, "the source Pod never ended")
+    token = (kawa.data_dir / "token").read_text().strip()
+    req = urllib.request.Request(
+        f"{kawa.url}{PODS}/source/log", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        log = resp.read().decode()
+    assert phase == "Succeeded", f"{sink}: {log}"
+    assert "sent" in log, log
+    assert f"sink {sink}" not in log, log  # rewritten: the host's loopback is not the container's

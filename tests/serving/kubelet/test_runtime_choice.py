@@ -68,3 +68,19 @@ def test_run_args() -> None:
         '--entrypoint ["sh", "-c"] localhost/app:1 exec httpd',
     ):
         assert part in joined, (part, joined)
+
+
+def test_kawa_urls_in_a_container_env_point_at_the_relay() -> None:
+    from kawa.serving.kubelet.podman_run import to_container
+
+    env = {
+        "K_SINK": "http://127.0.0.1:8080/brokers/default/b",
+        "OTHER": "http://localhost:8080/x http://127.0.0.1:9999/y",
+        "PLAIN": "127.0.0.1:8080",
+    }
+    hosts = [("127.0.0.1", 8080), ("localhost", 8080)]
+    assert to_container(env, hosts, ("10.88.0.1", 41000)) == {
+        "K_SINK": "http://10.88.0.1:41000/brokers/default/b",
+        "OTHER": "http://10.88.0.1:41000/x http://127.0.0.1:9999/y",
+        "PLAIN": "127.0.0.1:8080",
+    }

@@ -85,6 +85,10 @@ class PodSpec(RawChecked):
     service_account_name: Annotated[
         DnsSubdomain, doc("The ServiceAccount the Pod runs as (default)."), STORED
     ] = "default"
+    automount_service_account_token: Annotated[
+        bool | None,
+        doc("Whether the Pod's containers get its service account's API token (default: yes)."),
+    ] = None
     node_name: Annotated[str, doc("The node the Pod is bound to.")] = ""
     security_context: Annotated[FreeForm | None, doc("Security options of the whole Pod.")] = None
     image_pull_secrets: Annotated[

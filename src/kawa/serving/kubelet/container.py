@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from kawa import images
 from kawa.apis.conditions import Clock, format_time
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import process, steps, watchdog
+from kawa.serving.kubelet.container_runtime import ContainerRuntime, Launch
 from kawa.serving.kubelet.logs import LogWriter
-from kawa.serving.kubelet.podman import Podman
 
 DRAIN_TIMEOUT = 1.0
 """How long output is still read after a process ended (its pipes closed by then)."""
@@ -66,9 +66,9 @@ class ContainerRunner:
         self._drained: list[asyncio.Future[None]] = []
         self._finished = True
         self._marker = ""
-        self.engine: Podman | None = None
-        """podman when the current run is a container (``engine_name`` names it)."""
-        self.engine_name = ""
+        self.runtime: ContainerRuntime | None = None
+        self.launch: Launch | None = None
+        """The runtime and launch of the current (or last) run."""
 
     # -- status ------------------------------------------------------------------------
 
@@ -77,7 +77,7 @@ class ContainerRunner:
         entry: dict[str, Any] = {
             "name": self.name,
             "image": self.image,
-            "imageID": f"{'podman' if self.engine else 'kawa'}://{images.normalize_image(self.image)}"
+            "imageID": f"{self.scheme}://{images.normalize_image(self.image)}"
             if self.started_once
             else "",
             "ready": self.ready,
@@ -89,6 +89,10 @@ class ContainerRunner:
         if self.container_id:
             entry["containerID"] = self.container_id
         return entry
+
+    @property
+    def scheme(self) -> str:
+        return self.runtime.scheme if self.runtime is not None else "kawa"
 
     @property
     def running(self) -> bool:
@@ -111,33 +115,25 @@ class ContainerRunner:
 
     # -- one run -----------------------------------------------------------------------
 
-    def start(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: str | None,
-        *,
-        engine: Podman | None = None,
-        name: str = "",
-    ) -> None:
-        """Start a run; OSError when the process cannot be started. With ``engine``, ``argv``
-        is its ``podman run`` of the container ``name``."""
+    def start(self, launch: Launch, runtime: ContainerRuntime) -> None:
+        """Start a run of ``launch`` by ``runtime``; OSError when its host process cannot be
+        started."""
         self.writer.start_run()
         self.runs += 1
         self._finished = False
         try:
-            child = process.spawn(argv, env, cwd)
+            child = process.spawn(launch.argv, launch.env, launch.cwd, user=launch.user)
         except OSError:
             self._finished = True
             self.writer.close()
             raise
         self._pids.add(child.pid)
-        self.env, self.cwd = dict(env), cwd
-        self._marker = env.get(watchdog.MARKER, "")
+        self.env, self.cwd = dict(launch.container_env or launch.env), launch.cwd
+        self._marker = launch.env.get(watchdog.MARKER, "")
         self.child = child
         self.started_once = True
-        self.engine, self.engine_name = engine, name
-        self.container_id = f"podman://{name}" if engine else f"kawa://{child.pid}"
+        self.runtime, self.launch = runtime, launch
+        self.container_id = runtime.container_id(launch, child.pid)
         self.run_started = asyncio.get_running_loop().time()
         self.state = ps.running(format_time(self._clock()))
         self._drained = [self._pump(child.stdout, "stdout"), self._pump(child.stderr, "stderr")]
@@ -178,9 +174,8 @@ class ContainerRunner:
         child = self.child
         if child is None or self._finished:
             return
-        if self.engine is not None:  # podman stop: SIGTERM, SIGKILL after grace
-            await steps.finish(self.engine.stop(self.engine_name, grace))
-            grace = 2.0  # then the podman run command itself
+        if self.runtime is not None and self.launch is not None:
+            grace = await steps.finish(self.runtime.stop(self.launch, grace))
         await child.stop(grace)
         await self._finish(child)
 
@@ -192,8 +187,8 @@ class ContainerRunner:
         self._finished = True
         child.signal_group(signal.SIGKILL)
         try:
-            if self.engine is not None:  # gone with --rm, unless the podman command was killed
-                await steps.finish(self.engine.remove(self.engine_name))
+            if self.runtime is not None and self.launch is not None:
+                await steps.finish(self.runtime.remove(self.launch))
             if self._marker:  # what it started outside its group (setsid, double fork...)
                 await steps.finish(asyncio.to_thread(watchdog.kill_marked, self._marker))
             if self._drained:  # asyncio.wait leaves them pending on timeout (not cancelled)

@@ -136,6 +136,8 @@ class Kubelet:
         if self._watchdog is not None:
             await self._watchdog.stop()  # it kills what the containers left outside their groups
             self._watchdog = None
+        if self.node.podman_runtime is not None:
+            await self.node.podman_runtime.close()  # its API relay
         await self.node.flush_events(1.0)
 
     async def _watch_pods(self, since: int | None) -> None:

@@ -78,8 +78,10 @@ class RunSpec:
     ports: tuple[int, ...] = ()
     mounts: tuple[Mount, ...] = ()
     limits: tuple[str, ...] = ()
-    user: str = ""
-    read_only: bool = False
+    security: tuple[str, ...] = ()
+    hosts: tuple[tuple[str, str], ...] = ()
+    """Extra ``/etc/hosts`` entries (name, address)."""
+    """``--user``, ``--read-only``, ``--cap-add``/``--cap-drop`` (:mod:`.security`)."""
 
 
 class Podman:
@@ -123,8 +125,19 @@ class Podman:
 
     # -- images --------------------------------------------------------------------------
 
-    async def image_present(self, image: str) -> bool:
-        return (await self.acall("image", "exists", image)).returncode == 0
+    async def gateway(self) -> str:
+        """The address of the host on podman's default bridge network ("" if unknown)."""
+        template = "{{range .Subnets}}{{.Gateway}}{{end}}"
+        done = await self.acall("network", "inspect", "podman", "--format", template)
+        return (
+            done.stdout.strip().split()[0] if done.returncode == 0 and done.stdout.strip() else ""
+        )
+
+    async def image_user(self, image: str) -> str | None:
+        """The image's ``User`` ("" when it names none: root); None when the image is not in
+        local storage (one podman call answers both)."""
+        done = await self.acall("image", "inspect", "--format", "{{.Config.User}}", image)
+        return done.stdout.strip() if done.returncode == 0 else None
 
     async def pull(self, image: str, timeout: float = PULL_TIMEOUT) -> None:
         """Pull ``image``; PullError with podman's message when it cannot."""
@@ -195,10 +208,9 @@ def run_args(spec: RunSpec) -> list[str]:
         argv += ["-v", option]
     if spec.working_dir:
         argv += ["--workdir", spec.working_dir]
-    if spec.user:
-        argv += ["--user", spec.user]
-    if spec.read_only:
-        argv.append("--read-only")
+    argv += list(spec.security)
+    for host, address in spec.hosts:
+        argv += ["--add-host", f"{host}:{address}"]
     argv += list(spec.limits)
     if spec.command:
         argv += ["--entrypoint", _entrypoint(spec.command)]

@@ -159,9 +159,15 @@ class Child:
 
 
 def spawn(
-    argv: Sequence[str], env: Mapping[str, str], cwd: str | None, *, capture: bool = True
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | None,
+    *,
+    capture: bool = True,
+    user: tuple[int, int] | None = None,
 ) -> Child:
-    """Start ``argv`` in a new session; OSError if it cannot start.
+    """Start ``argv`` in a new session (as ``user``: uid and gid, with no supplementary
+    groups); OSError if it cannot start.
 
     Its output is on pipes (``Child.stdout``/``stderr``, non-blocking) when ``capture``,
     else discarded (the fds are then -1).
@@ -179,6 +185,9 @@ def spawn(
             env=dict(env),
             cwd=cwd or None,
             start_new_session=True,
+            user=user[0] if user else None,
+            group=user[1] if user else None,
+            extra_groups=[] if user else None,
             preexec_fn=_child_setup(os.getpid()),  # noqa: PLW1509 - only async-signal-safe calls
         )
     except BaseException:

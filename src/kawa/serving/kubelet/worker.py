@@ -19,9 +19,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
-import os
 import signal
-import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -29,10 +27,10 @@ from kawa import images
 from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
-from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import network, podman_run, probes, steps, watchdog
+from kawa.serving.kubelet import network, probes, steps
 from kawa.serving.kubelet import status as status_mod
 from kawa.serving.kubelet.container import ContainerRunner
+from kawa.serving.kubelet.container_runtime import ContainerRuntime
 from kawa.serving.kubelet.logs import log_dir
 from kawa.serving.kubelet.node import Node
 from kawa.store.base import Obj, ResourceKey
@@ -254,41 +252,15 @@ class PodWorker:
             return 137
         return None
 
-    async def _prepare(self, runner: ContainerRunner) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment of the next run (waiting in an error state until ok)."""
-        reported = ""
-        while True:
-            try:
-                argv = images.resolve_command(self.node.catalog, runner.spec)
-            except images.ImageNotRunnable as err:
-                if reported != err.message:
-                    reported = err.message
-                    runner.state = ps.waiting(err.reason, err.message)
-                    self.node.event(
-                        self.pod,
-                        "Warning",
-                        "Failed",
-                        f"Error: {err.message}",
-                        field_path=_field_path(runner),
-                    )
-                    self.changed()
-                await self.node.catalog_changed.wait()
-                continue
-            try:
-                env = await env_mod.build_env(
-                    self.node.store, self.pod, runner.spec, pod_ip=self.pod_ip
-                )
-            except env_mod.ContainerConfigError as err:
-                if reported != str(err):
-                    reported = str(err)
-                    self.config_error(runner, str(err))
-                await asyncio.sleep(self.node.config.crash_loop_backoff_initial)
-                continue
-            if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
-                env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])  # kawa's own programs
-            env[watchdog.MARKER] = self.node.marker(self.uid, runner.name)  # inherited by all
-            env[network.POD_IP_ENV] = self.pod_ip  # where kawa's own programs listen
-            return [env_mod.expand(a, env) for a in argv], env
+    def runtime_for(self, runner: ContainerRunner) -> ContainerRuntime:
+        """podman for an image the catalog does not map (when there is podman), else
+        host processes."""
+        node = self.node
+        if node.container_runtime is not None and images.runs_in_container(
+            node.catalog, runner.spec
+        ):
+            return node.container_runtime
+        return node.process_runtime
 
     def field_path(self, runner: ContainerRunner) -> str:
         return _field_path(runner)
@@ -302,29 +274,16 @@ class PodWorker:
         self.changed()
 
     async def _run_once(self, runner: ContainerRunner) -> int:
-        podman = self.node.podman
-        name = ""
-        if podman is not None and images.runs_in_container(self.node.catalog, runner.spec):
-            argv, env, name = await podman_run.prepare(self, runner, podman)
-            cwd = None
-        else:
-            podman = None
-            argv, env = await self._prepare(runner)
-            self.node.event(
-                self.pod,
-                "Normal",
-                "Pulled",
-                f'Container image "{runner.image}" already present on machine',
-                field_path=_field_path(runner),
-            )
-            cwd = str(runner.spec.get("workingDir") or "") or None
+        runtime = self.runtime_for(runner)
+        launch = await runtime.prepare(self, runner)
+        env, cwd = launch.container_env or launch.env, launch.cwd
         if "terminated" in runner.state:
             runner.last_state = runner.state
         try:
-            runner.start(argv, env, cwd, engine=podman, name=name)
+            runner.start(launch, runtime)
         except OSError as err:
             runner.run_started = asyncio.get_running_loop().time()
-            message = _start_error(err, argv, cwd)
+            message = _start_error(err, launch.argv, cwd)
             runner.container_id = ""
             runner.state = runner.terminated(128, reason="StartError", message=message)
             self.node.event(
@@ -433,10 +392,10 @@ class PodWorker:
     def in_container(
         self, runner: ContainerRunner, probe: probes.Probe, env: dict[str, str]
     ) -> tuple[probes.Probe, dict[str, str]]:
-        """An exec probe of a podman container runs through ``podman exec``."""
-        if runner.engine is None or probe.kind != "exec":
+        """An exec probe runs inside the container (``podman exec`` for podman's)."""
+        if runner.runtime is None or runner.launch is None or probe.kind != "exec":
             return probe, env
-        argv = runner.engine.exec_argv(runner.engine_name, probe.command)
+        argv = runner.runtime.exec_argv(runner.launch, probe.command)
         return dataclasses.replace(probe, command=tuple(argv)), env
 
     # -- status ------------------------------------------------------------------------
