@@ -26,6 +26,7 @@ import hmac
 import ipaddress
 import secrets
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -34,7 +35,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from kawa import files
-from kawa.apiserver.status import UnauthorizedError, error_response
+from kawa.apiserver.status import error_response
+from kawa.errors import UnauthorizedError
 from kawa.transport.front import Guard, front_door
 
 TOKEN_FILE: Final = "token"
@@ -200,13 +202,18 @@ def token_middleware(token: str) -> Middleware:
     return front_door([], token_guard(token))
 
 
-def token_guard(token: str) -> Guard:
-    """The refusal (401) of an API request without ``Authorization: Bearer <token>``."""
+def token_guard(token: str, *, signed: Callable[[web.Request], bool] | None = None) -> Guard:
+    """The refusal (401) of an API request without ``Authorization: Bearer <token>``.
+    Requests ``signed`` claims carry credentials of their own, which their handler verifies
+    before anything else (a kubelet hop from another kawa:
+    :meth:`kawa.serving.kubelet.proxy.KubeletProxy.signed`)."""
     expected = token.encode()
 
     def check(request: web.Request) -> web.StreamResponse | None:
         path = request.path
         if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:
+            return None
+        if signed is not None and signed(request):
             return None
         given = (bearer_token(request.headers.get("Authorization", "")) or "").encode()
         if not given or not hmac.compare_digest(given, expected):
