@@ -308,7 +308,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 node_address=relay.directory.node_address,
                 worker_zero_url=lambda: workers.kubelet_url(config.data_dir),
             )
-            await hops.ensure_key()
+            await hops.prepare()
             ingress = broker_ingress(
                 dataplane, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
             )

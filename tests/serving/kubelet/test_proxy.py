@@ -272,3 +272,27 @@ async def test_the_key_is_made_once_and_shared() -> None:
         )
         assert await proxy.ensure_key() == first
         assert len(first) == hop.KEY_BYTES
+
+
+async def test_a_deleted_key_is_made_anew_and_a_broken_one_named() -> None:
+    async with cluster() as c:
+        old = hop.key_of(await c.store.get(KEY))
+        await c.store.delete(KEY)  # manual rotation
+        assert await c.call("a", f"{PODS}/on-b/log") == (200, "line 1 from b\n")
+        new = hop.key_of(await c.store.get(KEY))
+        assert new != old
+        stale = hop.sign(old, "GET", f"{PODS}/on-b/log", now=time.time())
+        async with c.client.get(
+            c.nodes["b"].url + f"{PODS}/on-b/log", headers={hop.HEADER: stale}
+        ) as response:
+            assert response.status == 401  # the old key no longer opens anything
+        secret = await c.store.get(KEY)
+        secret["data"] = {"key": "not base64!"}
+        await c.store.update(KEY, secret)
+        status, text = await c.call("a", f"{PODS}/on-b/log")
+        assert status == 503, text
+        assert "kawa-kubelet-hop: data.key: not base64 (delete the Secret" in text, text
+        proxy = KubeletProxy(
+            c.store, "z", kubelet_here=True, node_address=c.addresses.get, worker_zero_url=str
+        )
+        await proxy.prepare()  # logged, not raised: the node still starts

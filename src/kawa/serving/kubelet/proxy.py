@@ -123,8 +123,16 @@ class KubeletProxy:
                 secret = await self.store.get(KEY)
         try:
             return hop.key_of(secret)
-        except ValueError as err:
-            raise KawaError(str(err)) from None
+        except ValueError as err:  # edited by hand; deleting it makes a new one
+            raise KawaError(f"{err} (delete the Secret to make a new key)") from None
+
+    async def prepare(self) -> None:
+        """Make the key at start-up if no node has yet; a Secret that holds no usable key is
+        logged (hops fail, 503 naming the field, until it is fixed or deleted)."""
+        try:
+            await self.ensure_key()
+        except KawaError as err:
+            log.warning("kubelet hops to other nodes will fail: %s", err)
 
     # -- the API's token check -------------------------------------------------------------
 
