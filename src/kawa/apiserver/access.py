@@ -5,7 +5,9 @@ On first start ``kawa up`` creates, in its data dir:
 - ``token``: a random bearer token (mode 0600). Every API request (``/api``, ``/apis``,
   ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401
   (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
-  The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
+  The data plane (broker ingress) needs none, as Knative's in-cluster ingress. A Pod's
+  ``log``/``exec``/``portforward`` forwarded by another kawa carries a signed hop header
+  instead, checked by its handler (:mod:`kawa.serving.kubelet.proxy`).
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
   self-signed certificate for ``127.0.0.1`` and ``localhost`` (and the bind host). kubectl
   only sends credentials over TLS (client-go drops them for plain ``http://`` servers), so
