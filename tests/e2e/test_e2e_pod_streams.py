@@ -5,14 +5,20 @@ only, for a Pod bound to ``b``.
 
 Only ``b`` has the Pod's log files, process and port: ``a`` could answer none of these
 itself (it would say ``is not running on this node``), so each success went through ``b``'s
-kawa, signed with the cluster's hop key. Then ``b`` stops: the same requests through ``a``
+kawa, signed with the cluster's hop key (``exec -it`` included: the terminal's size
+crosses too). Then ``b`` stops: the same requests through ``a``
 answer Kubernetes' ``error dialing backend``, not a hang."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
+import os
+import pty
+import struct
 import subprocess
+import termios
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +29,7 @@ import pytest
 
 from kawa.workers import HEADER
 
-from ..kubectl.kubectl_support import Kubectl
+from ..kubectl.kubectl_support import Kubectl, read_until
 from ..nats_support import nats_server
 from ..waiting import wait_until
 from .e2e_support import KawaProcess, free_port, stop
@@ -111,6 +117,8 @@ def test_logs_exec_and_port_forward_reach_a_pod_on_another_node(tmp_path: Path) 
             assert "command terminated with exit code 3" in run.stderr
             assert kubectl.ok("exec", "-i", POD, "--", "cat", stdin="one\ntwo\n") == "one\ntwo\n"
 
+            _terminal(kubectl)  # exec -it: the terminal's size (stream 4) passes too
+
             # port-forward: kubectl's local port to the Pod's, through a and b
             local = free_port()
             out = tmp_path / "forward.out"
@@ -178,6 +186,29 @@ def test_any_worker_reaches_the_pods_of_its_node(tmp_path: Path) -> None:
                 assert (run.code, run.stdout) == (0, "on b\n"), run.explain()
         finally:
             kawa.stop()
+
+
+def _terminal(kubectl: Kubectl) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kubectl on a terminal of 33 rows, 111 columns
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        argv = kubectl.command("exec", "-it", POD, "--", "sh")
+        os.execv(argv[0], argv)
+    try:
+        read_until(fd, b"# ")
+        os.write(fd, b"stty size; echo $((6 * 7))\r")
+        assert b"33 111" in read_until(fd, b"42\r\n")
+        os.write(fd, b"exit 5\r")
+        read_until(fd, b"command terminated with exit code 5")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 5
+        pid = 0
+    finally:
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def _ticks(out: Path) -> list[int]:
