@@ -69,6 +69,11 @@ class NotFoundError(KawaError):
     """A named thing (resource, broker, stream) does not exist."""
 
 
+class UnauthorizedError(KawaError):
+    """A request without valid credentials: the API's bearer token, or a kubelet hop's
+    signature (HTTP 401)."""
+
+
 class ForbiddenError(KawaError):
     """The request is understood but not allowed (HTTP 403)."""
 
@@ -100,6 +105,11 @@ class TemporaryError(KawaError):
 class InsufficientStorageError(TemporaryError):
     """A store is full (its disk, or its size limit): nothing was written. Writes succeed
     again once there is room, without a restart (HTTP 507)."""
+
+
+class BadGatewayError(KawaError):
+    """A backend this server relays the request to cannot be reached, such as the kubelet
+    of the node that runs a Pod (HTTP 502, Kubernetes' ``error dialing backend``)."""
 
 
 class PermanentError(KawaError):

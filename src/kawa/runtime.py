@@ -81,6 +81,7 @@ from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet, runtime_choice
+from kawa.serving.kubelet.proxy import KubeletProxy
 from kawa.serving.kubelet.service_account import ApiAccess
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
@@ -302,6 +303,15 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 reporter=reporter,
             )
             services = ServiceProxy(store, relay.directory)
+            # a Pod's log, exec and port-forward reach the process whose kubelet runs it
+            hops = KubeletProxy(
+                store,
+                config.node_name,
+                kubelet_here=workers.runs_node_agent(config.worker),
+                node_address=relay.directory.node_address,
+                worker_zero_url=lambda: workers.kubelet_url(config.data_dir),
+            )
+            await hops.prepare()
             ingress = broker_ingress(
                 dataplane, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
             )
@@ -321,7 +331,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                             channel_in.host_handler(),
                             services.host_handler(),
                         ],
-                        access.token_guard(token),
+                        access.token_guard(token, signed=hops.signed),
                     )
                 ],
             )
@@ -338,9 +348,9 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 podman=podman,
             )
             api = ApiServer(store)
-            api.add_subresource(core.POD.plural, "log", kubelet.pod_log)
-            api.add_subresource(core.POD.plural, "exec", kubelet.pod_exec)
-            api.add_subresource(core.POD.plural, "portforward", kubelet.pod_port_forward)
+            api.add_subresource(core.POD.plural, "log", hops.wrap(kubelet.pod_log))
+            api.add_subresource(core.POD.plural, "exec", hops.wrap(kubelet.pod_exec))
+            api.add_subresource(core.POD.plural, "portforward", hops.wrap(kubelet.pod_port_forward))
             diagnostics.install(api, store, event_log, max_ttl=config.max_broker_ttl)
             api.install(app)
             Console(store, event_log, dataplane.consumer, channels.subscriber_consumer).install(app)
@@ -368,10 +378,14 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             if warning:
                 log.warning("%s", warning)
             budget = http_server.BodyBudget(config.limits.max_buffered_bytes)
-            for sock, ssl_context, backlog in (
-                (http_sock, None, 1024),
-                (api_sock, access.server_ssl_context(cert, key), 128),
-            ):
+            sites = [(http_sock, None, 1024), (api_sock, access.server_ssl_context(cert, key), 128)]
+            worker_zero: dict[str, str] = {}
+            if config.worker == workers.NODE_AGENT:  # its siblings' way to its kubelet
+                kubelet_sock = _listen("127.0.0.1", 0)
+                sites.append((kubelet_sock, None, 128))
+                port = kubelet_sock.getsockname()[1]
+                worker_zero[workers.KUBELET_URL] = f"http://127.0.0.1:{port}"
+            for sock, ssl_context, backlog in sites:
                 await http_server.BoundedSite(
                     runner,
                     sock,
@@ -452,6 +466,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                             "apiUrl": api_url,
                             "pid": os.getpid(),
                             **({"metricsUrl": metrics_url} if metrics_url else {}),
+                            **worker_zero,
                         },
                         option=orjson.OPT_INDENT_2,
                     ),

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
+import orjson
 from aiohttp import web
 
 WORKERS_DIR: Final = "workers"
@@ -27,6 +28,22 @@ NODE_AGENT: Final = 0
 def state_file(data_dir: Path, index: int) -> Path:
     """Where worker ``index`` says it listens (its ``server.json``)."""
     return data_dir / WORKERS_DIR / f"{index}.json"
+
+
+KUBELET_URL: Final = "kubeletUrl"
+"""In worker 0's state file: its own loopback listener, where its siblings send the
+requests its kubelet serves (a Pod's log, exec, port-forward; ADR "exec-logs-across-nodes"):
+the shared port would hand them to any worker."""
+
+
+def kubelet_url(data_dir: Path) -> str | None:
+    """Worker 0's :data:`KUBELET_URL`, if it runs and said it."""
+    try:
+        state = orjson.loads(state_file(data_dir, NODE_AGENT).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    url = state.get(KUBELET_URL) if isinstance(state, dict) else None
+    return url if isinstance(url, str) and url else None
 
 
 def identity(node_name: str, index: int | None) -> str:

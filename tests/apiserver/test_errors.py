@@ -22,11 +22,11 @@ from kawa.apiserver.status import (
     RequestEntityTooLargeError,
     RequestTimeoutError,
     TooLargeResourceVersionError,
-    UnauthorizedError,
     UnsupportedMediaTypeError,
 )
 from kawa.errors import (
     AlreadyExistsError,
+    BadGatewayError,
     ConflictError,
     FieldError,
     ForbiddenError,
@@ -37,6 +37,7 @@ from kawa.errors import (
     NotFoundError,
     PermanentError,
     TemporaryError,
+    UnauthorizedError,
     ValidationError,
 )
 from kawa.store.base import ResourceKey
@@ -49,6 +50,7 @@ FAIL: Final = "/api/v1/namespaces/default/pods/p/fail"
 TABLE: Final[dict[type[KawaError], tuple[int, str]]] = {
     ValidationError: (422, "Invalid"),
     UnauthorizedError: (401, "Unauthorized"),
+    BadGatewayError: (502, "InternalError"),
     ForbiddenError: (403, "Forbidden"),
     NotFoundError: (404, "NotFound"),
     MethodNotAllowedError: (405, "MethodNotAllowed"),

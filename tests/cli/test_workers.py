@@ -12,7 +12,7 @@ import pytest
 
 from kawa.cli import workers
 from kawa.runtime import ListenError
-from kawa.workers import identity, runs_node_agent, state_file
+from kawa.workers import identity, kubelet_url, runs_node_agent, state_file
 
 from .conftest import Cli
 
@@ -50,6 +50,17 @@ def test_what_a_worker_is() -> None:
     assert runs_node_agent(0)
     assert not runs_node_agent(1)
     assert state_file(Path("d"), 2) == Path("d/workers/2.json")
+
+
+def test_worker_zeros_kubelet_url_is_read_from_its_state_file(tmp_path: Path) -> None:
+    assert kubelet_url(tmp_path) is None  # not started
+    path = state_file(tmp_path, 0)
+    path.parent.mkdir()
+    for written in (b"{not json", b"[]", b'{"url": "http://x"}', b'{"kubeletUrl": 7}'):
+        path.write_bytes(written)
+        assert kubelet_url(tmp_path) is None, written
+    path.write_bytes(b'{"url": "http://x", "kubeletUrl": "http://127.0.0.1:4001"}')
+    assert kubelet_url(tmp_path) == "http://127.0.0.1:4001"
 
 
 def test_a_worker_dying_is_restarted_later_and_later_until_it_keeps_dying() -> None:

@@ -5,7 +5,9 @@ On first start ``kawa up`` creates, in its data dir:
 - ``token``: a random bearer token (mode 0600). Every API request (``/api``, ``/apis``,
   ``/openapi``, ``/version`` ...) must carry ``Authorization: Bearer <token>``, else 401
   (the scheme in any case, as RFC 7235 and RFC 6750 have it: ``bearer`` works too).
-  The data plane (broker ingress) needs none, as Knative's in-cluster ingress.
+  The data plane (broker ingress) needs none, as Knative's in-cluster ingress. A Pod's
+  ``log``/``exec``/``portforward`` forwarded by another kawa carries a signed hop header
+  instead, checked by its handler (:mod:`kawa.serving.kubelet.proxy`).
 - ``tls/server.crt`` and ``tls/server.key`` (``tls/`` is 0700, both files 0600): a
   self-signed certificate for ``127.0.0.1``, ``localhost``, the bind host, the node's
   ``--advertise-address`` and ``kubernetes.default.svc`` (the name podman containers reach
@@ -30,6 +32,7 @@ import ipaddress
 import secrets
 import ssl
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -38,7 +41,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from kawa import files
-from kawa.apiserver.status import UnauthorizedError, error_response
+from kawa.apiserver.status import error_response
+from kawa.errors import UnauthorizedError
 from kawa.transport.front import Guard, front_door
 
 WILDCARDS: Final = ("0.0.0.0", "::")
@@ -221,13 +225,18 @@ def token_middleware(token: str) -> Middleware:
     return front_door([], token_guard(token))
 
 
-def token_guard(token: str) -> Guard:
-    """The refusal (401) of an API request without ``Authorization: Bearer <token>``."""
+def token_guard(token: str, *, signed: Callable[[web.Request], bool] | None = None) -> Guard:
+    """The refusal (401) of an API request without ``Authorization: Bearer <token>``.
+    Requests ``signed`` claims carry credentials of their own, which their handler verifies
+    before anything else (a kubelet hop from another kawa:
+    :meth:`kawa.serving.kubelet.proxy.KubeletProxy.signed`)."""
     expected = token.encode()
 
     def check(request: web.Request) -> web.StreamResponse | None:
         path = request.path
         if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:
+            return None
+        if signed is not None and signed(request):
             return None
         given = (bearer_token(request.headers.get("Authorization", "")) or "").encode()
         if not given or not hmac.compare_digest(given, expected):

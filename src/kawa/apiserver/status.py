@@ -9,7 +9,7 @@ errors names a field is a malformed request (a body that is not JSON, a bad quer
 parameter), ``400 BadRequest``; with field paths it is ``422 Invalid`` with one
 ``details.causes[]`` entry per field.
 
-The errors only the API raises (415, 413, 408, 401, 504) are declared here with their rows. A
+The errors only the API raises (415, 413, 408, 504) are declared here with their rows. A
 :class:`kawa.errors.TemporaryError` with a ``delay`` is answered with ``Retry-After``.
 :class:`kawa.apiserver.server.ApiServer` answers every failed request with
 :func:`error_response`, the watch stream (:mod:`kawa.apiserver.watch`) sends
@@ -29,6 +29,7 @@ from aiohttp import web
 
 from kawa.errors import (
     AlreadyExistsError,
+    BadGatewayError,
     ConflictError,
     ForbiddenError,
     GoneError,
@@ -37,6 +38,7 @@ from kawa.errors import (
     MethodNotAllowedError,
     NotFoundError,
     TemporaryError,
+    UnauthorizedError,
     ValidationError,
 )
 
@@ -51,10 +53,6 @@ class RequestEntityTooLargeError(KawaError):
 
 class RequestTimeoutError(KawaError):
     """A body that did not arrive within the server's body timeout."""
-
-
-class UnauthorizedError(KawaError):
-    """A request without the API's bearer token."""
 
 
 class TooLargeResourceVersionError(KawaError):
@@ -101,6 +99,7 @@ ERRORS: Final[Mapping[type[KawaError], Reason]] = MappingProxyType(
         RequestTimeoutError: Reason(408, "Timeout"),
         UnsupportedMediaTypeError: Reason(415, "UnsupportedMediaType"),
         InsufficientStorageError: Reason(507, "InsufficientStorage"),
+        BadGatewayError: Reason(502, "InternalError"),
         TooLargeResourceVersionError: Reason(504, "Timeout"),
         KawaError: Reason(503, "ServiceUnavailable"),
     }

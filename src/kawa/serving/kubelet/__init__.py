@@ -6,7 +6,9 @@
 container's runs), :mod:`.process` (spawning, signals, leftovers, the watchdog process),
 :mod:`.watchdog` (what kills the containers' processes when kawa dies), :mod:`.logs` (CRI
 log files), :mod:`.log_handler` (``kubectl logs``), :mod:`.probes` (readiness),
-:mod:`.env` (environment), :mod:`.config` (``config-kawa-kubelet``). See ``docs/pods.md``.
+:mod:`.env` (environment), :mod:`.config` (``config-kawa-kubelet``), :mod:`.hop` and
+:mod:`.proxy` (a Pod's log, exec and port-forward sent to the kawa whose kubelet runs it).
+See ``docs/pods.md``.
 """
 
 from kawa.serving.kubelet.config import KubeletConfig
