@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -19,11 +20,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from kawa.dispatch.ingress import IngressHandler, lean_pick
 from kawa.runtime import Running
-from kawa.transport.server import ServerLimits
+from kawa.transport import lean as lean_module
+from kawa.transport.server import BodyBudget, BoundedSite, ServerLimits
 
 from ..broker import broker_support, test_ingress
 from ..broker.broker_support import BACKEND, broker, running_kawa
@@ -342,3 +345,44 @@ def test_pick_leaves_claimed_hosts_and_other_paths_to_aiohttp() -> None:
     assert target("/", "c-kn-channel.ns.svc.cluster.local") == (channels, "ns", "c")
     # the Knative host wins over the path, as in aiohttp's front door; its 404 is aiohttp's
     assert target("/brokers/ns/b", "broker-ingress.knative-eventing") is None
+
+
+async def test_a_client_that_reads_no_answers_is_no_longer_read() -> None:
+    """Pipelined requests whose answers the client never reads: once the transport's write
+    buffer is full the lean path stops reading, so what it holds stays bounded."""
+
+    async def accept(headers: lean_module.Headers, body: bytes) -> lean_module.Answer:
+        return lean_module.Answer(404, b"x" * 500, "text/plain")
+
+    front = lean_module.LeanFront(lambda path, headers: accept, max_body=1000)
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    site = BoundedSite(runner, sock, limits=ServerLimits(), budget=BodyBudget(10**8), front=front)
+    await site.start()
+    writer = None
+    try:
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        one = b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"
+        batch = one * 1000
+        with contextlib.suppress(TimeoutError):
+            for _ in range(100):  # 100,000 requests: 50 MB of answers if all were served
+                writer.write(batch)
+                await asyncio.wait_for(writer.drain(), 2.0)
+        (protocol,) = front.open
+        transport = protocol._transport  # what the server holds
+        assert transport is not None
+        sizes = [-1]
+        for _ in range(40):  # until it settles
+            await asyncio.sleep(0.25)
+            sizes.append(transport.get_write_buffer_size())
+            if sizes[-1] == sizes[-2]:
+                break
+        # what was read before the pause (256 KiB of requests and a read) answered: some MB
+        assert sizes[-1] < 8 * 1024 * 1024, sizes
+        assert not transport.is_reading()
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+        await runner.cleanup()

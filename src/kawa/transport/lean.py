@@ -23,8 +23,10 @@ within ``header_timeout`` (408 and close otherwise), a kept-alive connection idl
 body's bytes are taken from the shared :class:`~kawa.transport.server.BodyBudget` as they
 arrive (503 with ``Retry-After`` when it is spent, the rest of the body read and dropped), and
 the connection counts against the listener's cap (one over the cap goes to aiohttp's
-protocol, which answers it 503). It imports nothing of kawa but the transport layer; the
-picks come from :mod:`kawa.dispatch.ingress` (ADR "lean ingress server").
+protocol, which answers it 503). Reading pauses while 256 KiB of pipelined requests wait, and
+while the client leaves its answers unread (the transport's write buffer is full). It imports
+nothing of kawa but the transport layer; the picks come from :mod:`kawa.dispatch.ingress`
+(ADR "lean ingress server").
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD: Final = 64 * 1024
 """Bytes of a request head the lean path waits for; a longer one goes to aiohttp."""
 PAUSE_AT: Final = 256 * 1024
-"""Buffered bytes of later (pipelined) requests at which reading pauses while one is served."""
+"""Buffered bytes of later (pipelined) requests above which reading pauses."""
 _END: Final = b"\r\n\r\n"
 _NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
 _RETRY: Final[Mapping[str, str]] = MappingProxyType({"Retry-After": "1"})
@@ -160,6 +162,7 @@ class LeanProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_accept",
+        "_blocked",
         "_budget",
         "_buf",
         "_connections",
@@ -202,6 +205,9 @@ class LeanProtocol(asyncio.Protocol):
         self._state = _HEAD
         self._counted = False
         self._paused = False
+        """Reading is paused (see :meth:`_flow`)."""
+        self._blocked = False
+        """Reading paused: the client does not read the answers (``pause_writing``)."""
         self._accept: Accept | None = None
         self._headers: Headers | None = None
         self._keep = True
@@ -241,10 +247,30 @@ class LeanProtocol(asyncio.Protocol):
             self._next()
         elif state == _BODY:
             self._body()
-        elif state == _BUSY and len(self._buf) > PAUSE_AT and not self._paused:
-            self._paused = True
-            if self._transport is not None:
-                self._transport.pause_reading()
+        self._flow()
+
+    def pause_writing(self) -> None:
+        """The client does not read its answers: read no more requests until it does."""
+        self._blocked = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self._blocked = False
+        self._flow()
+
+    def _flow(self) -> None:
+        """Stop reading while the client leaves its answers unread, or while more than
+        :data:`PAUSE_AT` bytes of later requests wait; read again when neither holds."""
+        pending = len(self._buf) - (self._need if self._state == _BODY else 0)
+        stop = self._blocked or pending > PAUSE_AT
+        transport = self._transport
+        if stop == self._paused or transport is None or self._state == _GONE:
+            return
+        self._paused = stop
+        if stop:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def eof_received(self) -> bool | None:
         return None  # close (as aiohttp's protocol does)
@@ -403,10 +429,8 @@ class LeanProtocol(asyncio.Protocol):
         """The current request is done: wait for (or parse) the next head."""
         self._state = _HEAD
         self._arm(_IDLE)
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
         self._next()
+        self._flow()
 
     def _give_back(self) -> None:
         if self._held:
