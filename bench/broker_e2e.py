@@ -923,6 +923,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure the kawa target with its brokers annotated kawa.dev/lineage: off "
         "(no per-event lineage): the lineage's overhead in one run",
     )
+    parser.add_argument(
+        "--lean-off",
+        action="store_true",
+        help="also measure the kawa target on a kawa with --no-lean-ingress (all ingress on "
+        "aiohttp): the lean ingress path's gain in one run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 300 or not 0 < args.rate_duration <= 300:
@@ -1024,6 +1030,7 @@ def kawa_rows(
         variants = [  # the kawa target again with one feature off: its overhead in one run
             ("off", "metrics off", ("--metrics-port", "-1"), None, args.metrics_off),
             ("nolin", "lineage off", (), {"kawa.dev/lineage": "off"}, args.lineage_off),
+            ("nolean", "lean ingress off", ("--no-lean-ingress",), None, args.lean_off),
         ]
         for slug, what, flags, annotations, wanted in variants:
             if "kawa" not in only or not wanted:

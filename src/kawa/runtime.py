@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ from kawa.coordination.exclusive import LeaseGate
 from kawa.delivery.sender import Dispatcher
 from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
+from kawa.dispatch.ingress import lean_pick
 from kawa.dispatch.running import Trimmer
 from kawa.errors import ConflictError, KawaError
 from kawa.eventlog.sqlite import Durability
@@ -88,6 +90,7 @@ from kawa.serving.services import ServiceProxy
 from kawa.sources.sinkbinding import bind_on_create
 from kawa.store.base import ResourceStore
 from kawa.store.mutating import MutatingStore
+from kawa.transport import lean
 from kawa.transport import server as http_server
 from kawa.transport.front import front_door
 
@@ -166,6 +169,9 @@ class Config:
     """The highest ``knativebrokerttl`` a broker stores; larger ones are capped to it."""
     max_delivery_lag: float = 0.0
     """Seconds an event may wait in a broker before ingress answers 429 (0: never)."""
+    lean_ingress: bool = True
+    """Serve broker and channel ingress on the plain-HTTP port's lean path
+    (:mod:`kawa.transport.lean`; ``kawa up --no-lean-ingress``: all on aiohttp)."""
     store_backend: str = "sqlite"
     """The resource store: a key of :data:`STORE_BACKENDS` (``kawa up --ephemeral``: memory)."""
     event_log_backend: str = "sqlite"
@@ -378,14 +384,26 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             if warning:
                 log.warning("%s", warning)
             budget = http_server.BodyBudget(config.limits.max_buffered_bytes)
-            sites = [(http_sock, None, 1024), (api_sock, access.server_ssl_context(cert, key), 128)]
+            lean_front = None
+            if config.lean_ingress:  # ingress POSTs on the lean path, the rest on aiohttp
+                claims = (relay.claims, serving.claims, services.claims)
+                lean_front = lean.LeanFront(
+                    lean_pick([ingress, channel_in], claims),
+                    max_body=config.max_event_size,
+                    extra_headers=workers.extra_headers(config.worker),
+                )
+            sites: list[tuple[socket.socket, ssl.SSLContext | None, int, lean.LeanFront | None]]
+            sites = [
+                (http_sock, None, 1024, lean_front),
+                (api_sock, access.server_ssl_context(cert, key), 128, None),
+            ]
             worker_zero: dict[str, str] = {}
             if config.worker == workers.NODE_AGENT:  # its siblings' way to its kubelet
                 kubelet_sock = _listen("127.0.0.1", 0)
-                sites.append((kubelet_sock, None, 128))
+                sites.append((kubelet_sock, None, 128, None))
                 port = kubelet_sock.getsockname()[1]
                 worker_zero[workers.KUBELET_URL] = f"http://127.0.0.1:{port}"
-            for sock, ssl_context, backlog in sites:
+            for sock, ssl_context, backlog, front in sites:
                 await http_server.BoundedSite(
                     runner,
                     sock,
@@ -393,6 +411,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     budget=budget,
                     ssl_context=ssl_context,
                     backlog=backlog,
+                    front=front,
                     **HANDLER_OPTIONS,
                 ).start()
             # listening on every address (0.0.0.0): the URLs name the advertised one, which

@@ -56,6 +56,11 @@ def runs_node_agent(index: int | None) -> bool:
     return index is None or index == NODE_AGENT
 
 
+def extra_headers(index: int | None) -> dict[str, str]:
+    """The headers :func:`header_hook` adds, for responses made without aiohttp."""
+    return {} if index is None else {HEADER: str(index)}
+
+
 def header_hook(index: int) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
     """An ``on_response_prepare`` hook adding :data:`HEADER` to every response."""
     value = str(index)

@@ -96,6 +96,13 @@ class Kawa:
     data_dir: Path
     event_log: EventLog | None = None
     """A second view of kawa's log when it runs on JetStream (cursors are read there)."""
+    ingress_session: aiohttp.ClientSession | None = None
+    """Connections for event ingress only (no token): the API's requests hand a connection
+    to aiohttp for good, so ingress sent on ``session`` would not reach the lean path."""
+
+    @property
+    def ingress(self) -> aiohttp.ClientSession:
+        return self.ingress_session or self.session
 
     async def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
         ns = obj["metadata"]["namespace"]
@@ -188,7 +195,7 @@ class Kawa:
         self, ev: CloudEvent, *, broker_name: str = "default", structured: bool = False
     ) -> int:
         headers, body = ce_http.to_structured(ev) if structured else ce_http.to_binary(ev)
-        async with self.session.post(
+        async with self.ingress.post(
             self.broker_url(broker_name), data=body, headers=headers
         ) as resp:
             await resp.read()
@@ -214,8 +221,11 @@ async def running_kawa(data_dir: Path, **config: Any) -> AsyncIterator[Kawa]:
         if config.get("event_log_backend") == "jetstream":
             log = await JetStreamEventLog.open(config["nats"])
         headers = {"Authorization": f"Bearer {running.token}"}
-        async with aiohttp.ClientSession(headers=headers) as session:
-            yield Kawa(running.url, session, running.data_dir, log)
+        async with (
+            aiohttp.ClientSession(headers=headers) as session,
+            aiohttp.ClientSession() as ingress,
+        ):
+            yield Kawa(running.url, session, running.data_dir, log, ingress)
     finally:
         if log is not None:
             await log.close()

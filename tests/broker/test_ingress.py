@@ -14,7 +14,7 @@ async def test_ingress_status_codes(tmp_path: Path) -> None:
         await kawa.apply(broker())
         ready = await kawa.wait_ready("Broker", "default")
         assert ready["status"]["address"]["url"] == kawa.broker_url()
-        s = kawa.session
+        s = kawa.ingress
         # a valid event: 202
         assert await kawa.send(event("a")) == 202
         assert await kawa.send(event("b"), structured=True) == 202
@@ -70,7 +70,7 @@ async def test_structured_data_nested_too_deeply_is_a_400_naming_the_limit(
         await kawa.wait_ready("Broker", "default")
         for levels, status in ((199, 202), (200, 400), (300, 400), (1023, 400), (5000, 400)):
             body = head + b"[" * levels + b"]" * levels + b"}"
-            async with kawa.session.post(kawa.broker_url(), data=body, headers=structured) as r:
+            async with kawa.ingress.post(kawa.broker_url(), data=body, headers=structured) as r:
                 assert r.status == status, (levels, await r.text())
                 if status == 400:
                     answer = await r.json()

@@ -19,6 +19,8 @@ class Answer:
     pieces: tuple[bytes, ...] = ()
     close: bool = False
     stall: bool = False
+    delay: float = 0.0
+    """Seconds to wait before writing."""
 
 
 def ok(body: bytes = b"", extra: str = "") -> Answer:
@@ -65,6 +67,8 @@ class RawServer:
                 if answer.stall:
                     await self.stop.wait()
                     return
+                if answer.delay:
+                    await asyncio.sleep(answer.delay)
                 for i, piece in enumerate(answer.pieces):
                     if i:  # apart: the client must put a response together from pieces
                         await asyncio.sleep(0.005)

@@ -281,6 +281,26 @@ async def test_timeout_closes_the_connection() -> None:
         assert server.connections == 2
 
 
+async def test_each_request_on_a_kept_connection_has_its_own_deadline() -> None:
+    """The connection's one timer is moved only when a deadline comes earlier: a later,
+    longer deadline is not cut at an earlier request's, a shorter one is kept to."""
+
+    def answer(conn: int, n: int, request: bytes) -> Answer:
+        if n == 1:  # answered after the first request's deadline, within its own
+            return Answer(ok(b"second").pieces, delay=0.4)
+        return ok(b"first") if n == 0 else Answer(stall=True)
+
+    async with raw(answer) as server, client() as c:
+        loop = asyncio.get_running_loop()
+        assert (await c.post(server.url, HEADERS, b"x", 0.2)).body == b"first"
+        assert (await c.post(server.url, HEADERS, b"x", 5.0)).body == b"second"
+        started = loop.time()
+        with pytest.raises(TimeoutError):  # the timer stood at the second's 5 s deadline
+            await c.post(server.url, HEADERS, b"x", 0.1)
+        assert 0.09 <= loop.time() - started < 2.0
+        assert server.connections == 1
+
+
 async def test_timeout_mid_body() -> None:
     answer = Answer((b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",), stall=False)
 

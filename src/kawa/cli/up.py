@@ -105,6 +105,13 @@ from kawa.transport import server as http_server
     help="Seconds an event may wait in a broker for its delivery to start; past it the"
     " broker's ingress answers 429 with Retry-After (0: never push back).",
 )
+@click.option(
+    "--lean-ingress/--no-lean-ingress",
+    default=True,
+    show_default=True,
+    help="Serve broker and channel ingress POSTs on the plain-HTTP port with kawa's lean"
+    " httptools path (everything else, and everything with --no-lean-ingress, on aiohttp).",
+)
 @click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
 @click.option(
     "--header-timeout",
@@ -240,6 +247,7 @@ def up(
     max_in_flight_bytes: int,
     max_broker_ttl: int,
     max_delivery_lag: float,
+    lean_ingress: bool,
     ephemeral: bool,
     header_timeout: float,
     idle_timeout: float,
@@ -295,6 +303,7 @@ def up(
         max_in_flight_bytes=max_in_flight_bytes,
         max_broker_ttl=max_broker_ttl,
         max_delivery_lag=max_delivery_lag,
+        lean_ingress=lean_ingress,
         store_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         event_log_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,

@@ -21,13 +21,22 @@ goes to the :class:`~kawa.dispatch.stats.Reporter` (kind, target, event type, st
 With tracing on (:mod:`kawa.delivery.tracing`) a request is a ``<kind> ingress`` span, child of
 the request's ``traceparent``, with an ``event log commit`` child; the event is stored with
 the ingress span's context as its ``traceparent`` (and ``tracestate``).
+
+The same accept logic serves two servers: aiohttp's routes and host handlers
+(:meth:`IngressHandler.publish_to`), and the lean path of :mod:`kawa.transport.lean`
+(:meth:`IngressHandler.accept`, picked by :func:`lean_pick`), which reads the body within the
+server's bounds itself and hands every request it does not take to aiohttp. Both give the
+answers above; on the lean path the 429 comes once the (small) body has arrived.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Final, Protocol
 
 from aiohttp import web
@@ -40,7 +49,7 @@ from kawa.delivery import tracing
 from kawa.dispatch import stats
 from kawa.dispatch.envelope import STRUCTURED_KEY
 from kawa.errors import InsufficientStorageError, KawaError, NotFoundError, ValidationError
-from kawa.transport import bodies
+from kawa.transport import bodies, lean
 from kawa.transport.front import HostHandler, front_door
 
 log = logging.getLogger(__name__)
@@ -84,18 +93,60 @@ name)``; a string: the host is the kind's but the path is not a target (a 404 wi
 text); ``None``: not this kind's host."""
 
 
-def _problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _problem(status: int, message: str) -> lean.Answer:
+    return lean.Answer(status, json.dumps({"error": message}).encode(), "application/json")
+
+
+def _response(answer: lean.Answer) -> web.Response:
+    """``answer`` as aiohttp's response."""
+    headers = dict(answer.headers)
+    if answer.content_type is not None:
+        headers["Content-Type"] = answer.content_type
+    response = web.Response(status=answer.status, body=answer.body or None, headers=headers)
+    if answer.close:
+        response.force_close()
+    return response
+
+
+def _text_of(answer: lean.Answer) -> str:
+    return answer.body.decode(errors="replace") or f"HTTP {answer.status}"
+
+
+def host_of(value: str) -> str:
+    """A ``Host`` header's host name in lowercase, without port or trailing dot."""
+    host = value.lower().rpartition(":")
+    return (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
 
 
 def host_name(request: web.Request) -> str:
     """The request's Host in lowercase, without port or trailing dot."""
-    host = request.headers.get("Host", "").lower().rpartition(":")
-    return (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
+    return host_of(request.headers.get("Host", ""))
+
+
+class _Given:
+    """A body the lean path already read, as :func:`kawa.transport.bodies.read` gives one."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aenter__(self) -> bytes:
+        return self._body
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+BodyOf = Callable[[], AbstractAsyncContextManager[bytes]]
+Claim = Callable[[Mapping[str, str]], bool]
+"""Whether a request (by its headers: ``Host``, a relay header) is another handler's, one the
+front door tries before the ingress routes (a Knative Route's or a Service's host)."""
 
 
 class IngressHandler:
-    """aiohttp handlers of one kind's ingress (see the module docstring)."""
+    """The handlers of one kind's ingress, on aiohttp and on the lean path (see the module
+    docstring)."""
 
     def __init__(
         self,
@@ -116,7 +167,8 @@ class IngressHandler:
         self._max = max_event_size
         self._what = what
         self._route = route
-        self._host_form = host_form
+        self._prefix = route.partition("{")[0]
+        self.host_form = host_form
         self._keep_mode = keep_mode
 
     def routes(self) -> list[web.RouteDef]:
@@ -125,6 +177,15 @@ class IngressHandler:
             web.options(self._route, self.options),
             web.route("*", self._route, self.other),
         ]
+
+    def route_target(self, path: str) -> tuple[str, str] | None:
+        """``(namespace, name)`` of a path the route matches (no percent-encoding in it)."""
+        if not path.startswith(self._prefix):
+            return None
+        namespace, slash, name = path[len(self._prefix) :].partition("/")
+        if not (namespace and slash and name) or "/" in name:
+            return None
+        return namespace, name
 
     async def options(self, request: web.Request) -> web.Response:
         return web.Response(status=200, headers={"Allow": _ALLOW})
@@ -146,7 +207,7 @@ class IngressHandler:
         untouched."""
 
         def by_host(request: web.Request) -> Awaitable[web.StreamResponse] | None:
-            target = self._host_form(host_name(request), request.path)
+            target = self.host_form(host_name(request), request.path)
             if target is None:
                 return None
             if isinstance(target, str):
@@ -166,37 +227,57 @@ class IngressHandler:
 
     async def publish_to(self, request: web.Request, namespace: str, name: str) -> web.Response:
         """Take the event of ``request`` into ``namespace/name`` (and report the answer)."""
+        answer = await self._measured(
+            namespace, name, request.headers, lambda: bodies.read(request, self._max)
+        )
+        return _response(answer)
+
+    async def accept(
+        self, namespace: str, name: str, headers: Mapping[str, str], body: bytes
+    ) -> lean.Answer:
+        """The lean path's :data:`~kawa.transport.lean.Accept`: a POST of ``body`` (read
+        within the server's bounds) into ``namespace/name``."""
+        return await self._measured(namespace, name, headers, lambda: _Given(body))
+
+    async def _measured(
+        self, namespace: str, name: str, headers: Mapping[str, str], body_of: BodyOf
+    ) -> lean.Answer:
         start = time.perf_counter()
         if self._tracer is None:
-            response, event_type = await self._take(request, namespace, name, None)
+            answer, event_type = await self._take(namespace, name, headers, body_of, None)
         else:
-            response, event_type = await self._traced(request, namespace, name, self._tracer)
+            answer, event_type = await self._traced(namespace, name, headers, body_of, self._tracer)
         self._reporter.ingress(
             self._what,
             namespace,
             name,
             event_type,
-            response.status,
+            answer.status,
             time.perf_counter() - start,
         )
-        return response
+        return answer
 
     async def _traced(
-        self, request: web.Request, namespace: str, name: str, tracer: tracing.Tracer
-    ) -> tuple[web.Response, str]:
+        self,
+        namespace: str,
+        name: str,
+        headers: Mapping[str, str],
+        body_of: BodyOf,
+        tracer: tracing.Tracer,
+    ) -> tuple[lean.Answer, str]:
         """:meth:`_take` in an ingress span, child of the request's trace context."""
         span = tracer.start(
             self._span_name,
-            request.headers,
+            headers,
             "server",
             {tracing.NAMESPACE: namespace, f"kawa.{self._what}": name},
         )
         try:
-            response, event_type = await self._take(request, namespace, name, span)
-            span.set(tracing.STATUS, response.status)
-            if response.status >= 500:
-                span.fail(response.text or f"HTTP {response.status}")
-            return response, event_type
+            answer, event_type = await self._take(namespace, name, headers, body_of, span)
+            span.set(tracing.STATUS, answer.status)
+            if answer.status >= 500:
+                span.fail(_text_of(answer))
+            return answer, event_type
         except BaseException as err:
             span.fail(repr(err))
             raise
@@ -204,69 +285,70 @@ class IngressHandler:
             span.end()
 
     async def _take(
-        self, request: web.Request, namespace: str, name: str, span: tracing.Span | None
-    ) -> tuple[web.Response, str]:
-        """The answer to ``request`` and the type of the event it held ("" if none)."""
+        self,
+        namespace: str,
+        name: str,
+        headers: Mapping[str, str],
+        body_of: BodyOf,
+        span: tracing.Span | None,
+    ) -> tuple[lean.Answer, str]:
+        """The answer to a request and the type of the event it held ("" if none)."""
         retry_after = self._publisher.retry_after(namespace, name)
         if retry_after is not None:
-            return web.json_response(
-                {
-                    "error": f"{self._what} {namespace}/{name} is behind with its deliveries; "
-                    "retry later"
-                },
-                status=429,
-                headers={"Retry-After": str(retry_after)},
+            message = f"{self._what} {namespace}/{name} is behind with its deliveries; retry later"
+            answer = _problem(429, message)
+            return lean.Answer(
+                429, answer.body, answer.content_type, {"Retry-After": str(retry_after)}
             ), ""
         try:
-            async with bodies.read(request, self._max) as body:
-                return await self._publish(request, namespace, name, body, span)
+            async with body_of() as body:
+                return await self._publish(namespace, name, headers, body, span)
         except bodies.BodyError as err:
-            response = _problem(err.status, str(err))
-            response.headers.update(err.headers)
-            if err.close:
-                response.force_close()
-            return response, ""
+            answer = _problem(err.status, str(err))
+            return lean.Answer(
+                err.status, answer.body, answer.content_type, dict(err.headers), err.close
+            ), ""
 
     async def _publish(
         self,
-        request: web.Request,
         namespace: str,
         name: str,
+        headers: Mapping[str, str],
         body: bytes,
         span: tracing.Span | None,
-    ) -> tuple[web.Response, str]:
+    ) -> tuple[lean.Answer, str]:
         try:
-            event = ce_http.from_http(request.headers, body)
+            event = ce_http.from_http(headers, body)
         except ValidationError as err:
             return _problem(400, str(err)), ""
         if span is None:
-            return await self._store(request, namespace, name, event), event.type
+            return await self._store(namespace, name, headers, event), event.type
         span.set(tracing.EVENT_ID, event.id)
         span.set(tracing.EVENT_TYPE, event.type)
         span.set(tracing.EVENT_SOURCE, event.source)
         # the event is stored with the ingress span as its parent: its deliveries continue here
-        forwarded = delivery_headers.forwarded_headers(request.headers.items())
+        forwarded = delivery_headers.forwarded_headers(headers.items())
         span.inject(forwarded)
         commit = span.child(tracing.COMMIT)
         try:
-            response = await self._store(request, namespace, name, event, forwarded)
-            if response.status != 202:
-                commit.fail(response.text or f"HTTP {response.status}")
-            return response, event.type
+            answer = await self._store(namespace, name, headers, event, forwarded)
+            if answer.status != 202:
+                commit.fail(_text_of(answer))
+            return answer, event.type
         finally:
             commit.end()
 
     async def _store(
         self,
-        request: web.Request,
         namespace: str,
         name: str,
+        headers: Mapping[str, str],
         event: CloudEvent,
         forwarded: dict[str, str] | None = None,
-    ) -> web.Response:
+    ) -> lean.Answer:
         if forwarded is None:
-            forwarded = delivery_headers.forwarded_headers(request.headers.items())
-        if self._keep_mode and request.content_type.startswith(_STRUCTURED):
+            forwarded = delivery_headers.forwarded_headers(headers.items())
+        if self._keep_mode and _structured(headers):
             forwarded[STRUCTURED_KEY] = "1"
         try:
             await self._publisher.publish(namespace, name, [event], forwarded)
@@ -279,7 +361,41 @@ class IngressHandler:
         except KawaError as err:
             log.warning("%s %s/%s could not store an event: %s", self._what, namespace, name, err)
             return _problem(503, f"the event could not be stored: {err}")
-        return web.Response(status=202)
+        return ACCEPTED
+
+
+ACCEPTED: Final = lean.Answer(202)
+
+
+def _structured(headers: Mapping[str, str]) -> bool:
+    return headers.get("Content-Type", "").lstrip().lower().startswith(_STRUCTURED)
+
+
+def lean_pick(handlers: Sequence[IngressHandler], claims: Sequence[Claim] = ()) -> lean.Pick:
+    """The lean path's :data:`~kawa.transport.lean.Pick` of ``handlers`` (brokers, channels):
+    a POST whose host no claim takes, to a kind's Knative host form or route. Everything the
+    front door would give another handler first goes to aiohttp."""
+    kinds = tuple(handlers)
+    claimed = tuple(claims)
+
+    def pick(path: str, headers: lean.Headers) -> lean.Accept | None:
+        for claim in claimed:
+            if claim(headers):
+                return None
+        host = host_of(headers.get("Host", ""))
+        for kind in kinds:
+            by_host = kind.host_form(host, path)
+            if isinstance(by_host, str):  # a 404: aiohttp's to answer
+                return None
+            if by_host is not None:
+                return functools.partial(kind.accept, *by_host)
+        for kind in kinds:
+            target = kind.route_target(path)
+            if target is not None:
+                return functools.partial(kind.accept, *target)
+        return None
+
+    return pick
 
 
 async def _answer(response: web.StreamResponse) -> web.StreamResponse:

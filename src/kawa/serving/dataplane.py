@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from aiohttp import web
@@ -182,6 +182,13 @@ class ServingDataPlane:
     def middleware(self) -> Middleware:
         """:meth:`host_handler` as the one middleware of an application (tests)."""
         return front_door([self.host_handler()])
+
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        """Whether :meth:`host_handler` takes a request with these headers (a Route's host:
+        the lean ingress path leaves it to aiohttp)."""
+        host = headers.get("Host")
+        found = router.host_route(host) if host else None
+        return found is not None and self.table.lookup(*found) is not None
 
     def host_handler(self) -> HostHandler:
         """Host-based routing: a request whose ``Host`` names a Route goes to it, path unchanged.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from aiohttp import web
@@ -119,6 +119,11 @@ class PodRelay:
             )
 
     # -- requests ---------------------------------------------------------------------------
+
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        """Whether :meth:`host_handler` takes a request with these headers (the lean
+        ingress path leaves it to aiohttp)."""
+        return podnet.TARGET_HEADER in headers
 
     def host_handler(self) -> HostHandler:
         """A request with :data:`~kawa.serving.podnet.TARGET_HEADER` is relayed or refused

@@ -208,6 +208,13 @@ class ServiceProxy:
         """:meth:`host_handler` as the one middleware of an application (tests)."""
         return front_door([self.host_handler()])
 
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        """Whether :meth:`host_handler` takes a request with these headers (a Service's
+        host: the lean ingress path leaves it to aiohttp)."""
+        host = headers.get("Host")
+        found = service_host(host) if host else None
+        return found is not None and self.knows(found[0], found[1])
+
     def host_handler(self) -> HostHandler:
         """A request whose ``Host`` names an existing Service goes to it, path unchanged;
         any other goes on untouched."""

@@ -6,6 +6,9 @@
 * :mod:`kawa.transport.server` -- the listeners of kawa's aiohttp server with their header
   and idle timeouts and connection cap; :mod:`kawa.transport.bodies` -- request bodies read
   within the body timeout and the shared byte budget (docs/http-server-limits.md).
+* :mod:`kawa.transport.lean` -- the lean httptools path in front of aiohttp on the plain-HTTP
+  port: ingress POSTs served without aiohttp, every other request handed to it (ADR "lean
+  ingress server").
 
 The client is used by the delivery sender (:mod:`kawa.delivery.sender`) and the serving data
 plane (:mod:`kawa.serving.router`, :mod:`kawa.serving.dataplane`); the server's listeners by

@@ -91,6 +91,12 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[Response] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        """The deadline check, at ``_timer_at``: moved only when a request's deadline comes
+        earlier, left in place (and rescheduled when it fires early) when one ends, so that a
+        kept-alive connection makes no timer per request."""
+        self._timer_at = 0.0
+        self._deadline: float | None = None
+        """The deadline of the request in progress (``None``: none, or none waits)."""
         self._state = _IDLE
         self._buf = bytearray()
         self._received = False
@@ -119,6 +125,7 @@ class Connection(asyncio.Protocol):
                 self._fail(NoResponseError("the server closed the connection without a response"))
             else:
                 self._fail(ProtocolError("the server closed the connection mid-response"))
+        self._cancel_timer()
         self._on_lost(self)
 
     def data_received(self, data: bytes) -> None:
@@ -158,8 +165,14 @@ class Connection(asyncio.Protocol):
         if transport is None or self.closed or transport.is_closing():
             self._fail(NoResponseError("the connection was closed before the request"))
             return waiter
+        self._deadline = deadline
         if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._timed_out)
+            timer = self._timer
+            if timer is None or self._timer_at > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = self._loop.call_at(deadline, self._timed_out)
+                self._timer_at = deadline
         transport.write(data)
         return waiter
 
@@ -179,6 +192,13 @@ class Connection(asyncio.Protocol):
 
     def _timed_out(self) -> None:
         self._timer = None
+        deadline = self._deadline
+        if deadline is None:  # the request it was set for has ended
+            return
+        if self._loop.time() < deadline:  # a later request's deadline: check then
+            self._timer = self._loop.call_at(deadline, self._timed_out)
+            self._timer_at = deadline
+            return
         self._fail(TimeoutError("no complete response before the deadline"))
         self.abort()
 
@@ -192,7 +212,7 @@ class Connection(asyncio.Protocol):
 
     def _finish(self, body: bytes) -> None:
         self._state = _IDLE
-        self._cancel_timer()
+        self._deadline = None  # the timer stays for the next request (see ``_timer``)
         # leftover bytes after a complete response mean the stream is out of step
         self.reusable = self._keep_alive and not self._buf and not self.closed
         self._body = []
@@ -201,6 +221,7 @@ class Connection(asyncio.Protocol):
             waiter.set_result(Response(self._status, self._headers, body, self._raw_headers))
 
     def _cancel_timer(self) -> None:
+        self._deadline = None
         timer = self._timer
         if timer is not None:
             self._timer = None

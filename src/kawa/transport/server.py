@@ -39,8 +39,9 @@ import logging
 import resource
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aiohttp import web
 from yarl import URL
@@ -61,7 +62,7 @@ FILE_HEADROOM: Final = 512
 """Open files kept for kawa itself (databases, Pods' pipes, outgoing deliveries)."""
 
 
-def _answer(status: str, text: str, extra: str = "") -> bytes:
+def plain_answer(status: str, text: str, extra: str = "") -> bytes:
     """A whole plain-text response that closes the connection, for a client kawa refuses
     before any request of it reaches the application."""
     body = text.encode()
@@ -73,7 +74,7 @@ def _answer(status: str, text: str, extra: str = "") -> bytes:
 
 
 def _over_capacity(limit: int) -> bytes:
-    return _answer(
+    return plain_answer(
         "503 Service Unavailable",
         f"kawa holds its limit of {limit} connections on this port; retry later\n",
         "Retry-After: 1\r\n",
@@ -284,7 +285,7 @@ class BoundedRequestHandler(web.RequestHandler):
         if head and self._head_bytes:
             seconds = self.limits.header_timeout
             text = f"the request head did not arrive within {seconds:g}s\n"
-            transport.write(_answer("408 Request Timeout", text))
+            transport.write(plain_answer("408 Request Timeout", text))
         self.force_close()
 
     # -- connections over the cap -----------------------------------------------------------
@@ -324,14 +325,34 @@ class BoundedRequestHandler(web.RequestHandler):
             self._rejected = None
 
 
+class Front(Protocol):
+    """A protocol put in front of aiohttp's on a listener's connections
+    (:class:`kawa.transport.lean.LeanFront`), which hands them to aiohttp's as it likes."""
+
+    def bind(
+        self,
+        inner: Callable[[], BoundedRequestHandler],
+        limits: ServerLimits,
+        budget: BodyBudget,
+        connections: Connections,
+    ) -> Callable[[], asyncio.Protocol]:
+        """The listener's protocol factory, given the one of aiohttp's protocol."""
+        ...
+
+    def close(self) -> None:
+        """Close the connections it still holds."""
+        ...
+
+
 class BoundedSite(web.BaseSite):
     """A listening socket serving the runner's application with :class:`ServerLimits`.
 
     ``options`` are aiohttp ``RequestHandler`` options (``max_line_size``, ``access_log``...);
-    the runner's own handler options are not used by this site's connections.
+    the runner's own handler options are not used by this site's connections. With ``front``
+    (the lean ingress path), each connection starts on the front's protocol.
     """
 
-    __slots__ = ("_budget", "_limits", "_name", "_options", "_sock", "connections")
+    __slots__ = ("_budget", "_front", "_limits", "_name", "_options", "_sock", "connections")
 
     def __init__(
         self,
@@ -342,9 +363,11 @@ class BoundedSite(web.BaseSite):
         budget: BodyBudget,
         ssl_context: ssl.SSLContext | None = None,
         backlog: int = 128,
+        front: Front | None = None,
         **options: Any,
     ) -> None:
         super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._front = front
         self._sock = sock
         host, port = sock.getsockname()[:2]
         scheme = "https" if ssl_context else "http"
@@ -377,8 +400,11 @@ class BoundedSite(web.BaseSite):
                 **options,
             )
 
+        factory: Callable[[], asyncio.Protocol] = protocol
+        if self._front is not None:
+            factory = self._front.bind(protocol, limits, budget, connections)
         self._server = await loop.create_server(
-            protocol,
+            factory,
             sock=self._sock,
             ssl=self._ssl_context,
             backlog=self._backlog,
@@ -387,6 +413,8 @@ class BoundedSite(web.BaseSite):
 
     async def stop(self) -> None:
         await super().stop()
+        if self._front is not None:
+            self._front.close()
         for transport in list(self.connections.rejecting):
             transport.abort()
 
