@@ -386,3 +386,41 @@ async def test_a_client_that_reads_no_answers_is_no_longer_read() -> None:
         if writer is not None:
             writer.transport.abort()
         await runner.cleanup()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_websocket_upgrade_is_handed_to_aiohttp(method: str) -> None:
+    """kubectl exec and port-forward are WebSockets (GET, and POST for exec), also on a
+    kubelet hop to another node's data-plane port: the lean path hands them over whole."""
+    seen: list[str] = []
+
+    async def talk(request: web.Request) -> web.WebSocketResponse:
+        seen.append(request.headers.get("Upgrade", ""))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(f"echo {message.data}")
+            break
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_route("*", "/ws", talk)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.setblocking(False)
+    front = lean_module.LeanFront(lean_pick([], ()), max_body=1000)
+    site = BoundedSite(runner, sock, limits=ServerLimits(), budget=BodyBudget(1 << 20), front=front)
+    await site.start()
+    try:
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/ws"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url, method=method) as ws:
+            await ws.send_str("hello")
+            answer = await ws.receive(timeout=LONG)
+            assert answer.data == "echo hello"
+        assert seen == ["websocket"]
+    finally:
+        await runner.cleanup()

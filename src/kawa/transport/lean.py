@@ -311,8 +311,8 @@ class LeanProtocol(asyncio.Protocol):
         parsed = True
         try:
             parser.feed_data(bytes(buf[:size]))
-        except httptools.HttpParserError:
-            parsed = False
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            parsed = False  # HttpParserUpgrade: a WebSocket (exec, port-forward) is aiohttp's
         if not parsed:
             self._hand_off()  # aiohttp answers it in its own way
             return
