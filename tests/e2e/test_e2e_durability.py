@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import nats as nats_client
 import pytest
+from nats.js import errors as js_errors
+
+from kawa.dispatch import envelope
+from kawa.errors import KawaError
 
 from ..nats_support import nats_server
 from .e2e_support import KawaProcess, Recorder, broker, free_port, recorder, trigger
@@ -34,6 +39,10 @@ from .e2e_support import KawaProcess, Recorder, broker, free_port, recorder, tri
 SENDERS = 48
 ACKS_BEFORE_KILL = 2000
 DELIVERY_WAIT = 60.0
+"""Seconds each subscriber has, once kawa is back, to get every acknowledged event. On JetStream
+what the killed kawa held comes again one AckWait (``--nats-ack-wait``, 3 s in the e2e tests)
+after its last progress note, so this is twenty AckWaits: a miss is not a slow
+redelivery."""
 
 
 @dataclass
@@ -134,6 +143,43 @@ def channel_with_subscriptions(kawa: KawaProcess, recorders: list[Recorder]) -> 
     return str(kawa.wait_ready("inmemorychannels", "durable")["status"]["address"]["url"])
 
 
+async def jetstream_state(url: str | None, missing: set[str]) -> str:
+    """On JetStream, what the server says of each consumer and where the ``missing`` events
+    are in their streams: tells a record the server still holds as unacknowledged (never given
+    out again) from one acknowledged (below the ack floor) or never read."""
+    if url is None:
+        return ""
+    lines = ["JetStream state:"]
+    nc = await nats_client.connect(url)
+    try:
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            name = stream.config.name or ""
+            if not name or name.startswith("KV_"):
+                continue
+            for c in await js.consumers_info(name):
+                d, a = c.delivered, c.ack_floor
+                lines.append(
+                    f"  consumer {c.name}: delivered up to stream seq "
+                    f"{d.stream_seq if d else None}, ack floor {a.stream_seq if a else None}, "
+                    f"ack pending {c.num_ack_pending}, redelivered {c.num_redelivered}, "
+                    f"waiting pulls {c.num_waiting}, pending {c.num_pending}"
+                )
+            seqs: list[int] = []
+            for seq in range(stream.state.first_seq, stream.state.last_seq + 1):
+                try:
+                    msg = await js.get_msg(name, seq)
+                    event, _ = envelope.unwrap(msg.data or b"")
+                except (js_errors.Error, KawaError, ValueError):
+                    continue
+                if event.id in missing:
+                    seqs.append(seq)
+            lines.append(f"  stream {name}: seqs of the missing events {seqs[:40]}")
+    finally:
+        await nc.close()
+    return "\n".join(lines)
+
+
 @pytest.fixture(params=["sqlite", "jetstream"])
 def nats(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
     """None for kawa's SQLite default; for JetStream, the URL of a private ``nats-server`` that
@@ -205,7 +251,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(
                     assert not missing, (
                         f"phase {phase}: {len(missing)} of {len(load.acked)} acknowledged events "
                         f"never reached subscriber {n}, e.g. {sorted(missing)[:10]}\n"
-                        f"{kawa.stderr}"
+                        f"{kawa.stderr}{await jetstream_state(nats, missing)}"
                     )
                 timings[f"redelivery {phase}"] = time.monotonic() - started
 
