@@ -245,9 +245,12 @@ async def test_crashing_container_backs_off_and_deleting_stops_processes(tmp_pat
 
         await serving.create_service("steady", revision_server())
         await serving.wait_ready("steady")
-        pods = await serving.pods("steady")
-        pids = [pid for pid in map(pid_of, pods) if pid is not None]
-        assert pids
+
+        async def running_pids() -> list[int] | None:  # (its status may lag under load)
+            pids = [pid for pid in map(pid_of, await serving.pods("steady")) if pid is not None]
+            return pids or None
+
+        pids = await eventually(running_pids, 20, "the steady Service has no running Pod")
         assert all(alive(pid) for pid in pids)
         await serving.call("DELETE", f"{SERVICES}/steady")
         await serving.call("DELETE", f"{SERVICES}/crash")
