@@ -236,7 +236,11 @@ async def test_crashing_container_backs_off_and_deleting_stops_processes(tmp_pat
             return None
 
         pod = await eventually(backing_off, 30, "the crashing container never backed off")
-        assert "boom" in await serving.log(pod["metadata"]["name"])
+
+        async def boomed() -> bool:  # (a restart may have begun a new, still empty, log)
+            return "boom" in await serving.log(pod["metadata"]["name"])
+
+        await eventually(boomed, 10, "the crashing container's log never showed its output")
 
         async def not_ready() -> bool:
             return condition(await serving.service("crash")) == "False"
@@ -245,9 +249,12 @@ async def test_crashing_container_backs_off_and_deleting_stops_processes(tmp_pat
 
         await serving.create_service("steady", revision_server())
         await serving.wait_ready("steady")
-        pods = await serving.pods("steady")
-        pids = [pid for pid in map(pid_of, pods) if pid is not None]
-        assert pids
+
+        async def running_pids() -> list[int] | None:  # (its status may lag under load)
+            pids = [pid for pid in map(pid_of, await serving.pods("steady")) if pid is not None]
+            return pids or None
+
+        pids = await eventually(running_pids, 20, "the steady Service has no running Pod")
         assert all(alive(pid) for pid in pids)
         await serving.call("DELETE", f"{SERVICES}/steady")
         await serving.call("DELETE", f"{SERVICES}/crash")

@@ -11,7 +11,8 @@ gracefully (a ``deletionTimestamp``, set by the API server) is stopped (Event ``
 SIGTERM, then SIGKILL after ``deletionGracePeriodSeconds``, at most 30 s) and then removed from
 the store with its logs; a Pod removed from the store at once (the autoscaler, garbage
 collectors, ``--force``) is stopped the same way after the fact; a changed ConfigMap applies at
-once. When cancelled, it stops every container (short grace) before returning.
+once. When cancelled, it stops every container (short grace) before returning, waiting at most
+:data:`SHUTDOWN_TIMEOUT` (what has not stopped by then is killed and logged).
 
 A watchdog process (:mod:`.watchdog`) runs beside it: should kawa die, even by SIGKILL, it
 kills every process the containers started (the next run does it too, at startup).
@@ -57,6 +58,9 @@ log = logging.getLogger(__name__)
 CONFIGMAPS: Final = core.CONFIG_MAP.resource
 SHUTDOWN_GRACE: Final = 2.0
 """Seconds a container gets between SIGTERM and SIGKILL when kawa stops."""
+SHUTDOWN_TIMEOUT: Final = 20.0
+"""Seconds kawa waits for its Pods to stop before it kills what is left and goes on (a Pod
+worker that does not stop is a bug: it is logged, it does not hang kawa's shutdown)."""
 
 LogHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
@@ -85,7 +89,8 @@ class Kubelet:
         )
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
-        self._stopping: set[asyncio.Task[None]] = set()
+        self._stopping: dict[asyncio.Task[None], PodWorker | None] = {}
+        """Tasks stopping (and removing) Pods, with the worker each stops."""
         self._terminating: set[tuple[str, str]] = set()
         self._watchdog: process.Watchdog | None = None
         in_podman = {SCHEME: PodmanStreaming(podman)} if podman is not None else {}
@@ -129,10 +134,29 @@ class Kubelet:
     async def _shutdown(self) -> None:
         workers = list(self.workers.values())
         self.workers.clear()
-        await asyncio.gather(
-            *(w.stop(min(SHUTDOWN_GRACE, w.grace), events=False) for w in workers),
-            *self._stopping,
-        )
+        loop = asyncio.get_running_loop()
+        stops: dict[asyncio.Task[None], PodWorker | None] = {
+            loop.create_task(
+                w.stop(min(SHUTDOWN_GRACE, w.grace), events=False),
+                name=f"stop pod {w.namespace}/{w.name}",
+            ): w
+            for w in workers
+        }
+        stops.update(self._stopping)
+        if stops:
+            _, late = await asyncio.wait(stops, timeout=SHUTDOWN_TIMEOUT)
+            if late:
+                log.error(
+                    "kubelet: %d pod stop(s) did not end within %gs of kawa's shutdown; "
+                    "killing their processes: %s",
+                    len(late),
+                    SHUTDOWN_TIMEOUT,
+                    ", ".join(sorted(t.get_name() for t in late)),
+                )
+                for task in late:
+                    if (worker := stops[task]) is not None:
+                        worker.kill_all()
+                    task.cancel()
         if self._watchdog is not None:
             await self._watchdog.stop()  # it kills what the containers left outside their groups
             self._watchdog = None
@@ -193,7 +217,7 @@ class Kubelet:
         after ``grace``), then remove it from the store, as the kubelet does."""
         if key in self._terminating:
             if worker is not None:  # a shorter grace period may have come
-                self._track(worker.stop(grace))
+                self._track(worker.stop(grace), worker)
             return
         self._terminating.add(key)
 
@@ -211,7 +235,7 @@ class Kubelet:
             finally:
                 self._terminating.discard(key)
 
-        self._track(terminate())
+        self._track(terminate(), worker)
 
     async def _remove(self, key: ResourceKey, uid: str) -> None:
         """Delete the Pod ``key`` from the store if it is still the one with ``uid``."""
@@ -220,11 +244,12 @@ class Kubelet:
             if (current.get("metadata") or {}).get("uid") == uid:
                 await steps.finish(self.store.delete(key))
 
-    def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _track(self, coroutine: Coroutine[Any, Any, None], worker: PodWorker | None) -> None:
+        name = f"stop pod {worker.namespace}/{worker.name}" if worker else "remove pod"
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
         task.add_done_callback(_log_failure)
-        self._stopping.add(task)
-        task.add_done_callback(self._stopping.discard)
+        self._stopping[task] = worker
+        task.add_done_callback(lambda done: self._stopping.pop(done, None))
 
     def _stop_worker(self, worker: PodWorker, grace: float | None = None) -> None:
         async def stop() -> None:
@@ -233,7 +258,7 @@ class Kubelet:
             await asyncio.to_thread(shutil.rmtree, worker.log_directory, True)
             volumes.remove(self.node.root, worker.uid)
 
-        self._track(stop())
+        self._track(stop(), worker)
 
     def _remove_stale_logs(self, pods: list[Obj]) -> None:
         """Remove the log directories of Pods that no longer exist."""

@@ -8,16 +8,18 @@ the other, then every container under the Pod's ``restartPolicy`` (``Always``, `
 the ``ContainersReady`` condition), sets ``KAWA_KUBELET`` in every container's environment
 (:mod:`.watchdog`) and writes the Pod's status (phase as Kubernetes' ``getPhase``, conditions,
 containerStatuses) whenever it changes, re-reading the Pod on a write conflict.
-:meth:`PodWorker.stop` is called when the Pod is deleted or kawa stops. Created by
-:class:`kawa.serving.kubelet.Kubelet`.
+:meth:`PodWorker.stop` is called when the Pod is deleted or kawa stops: from then on no
+container is started again, whatever the worker was doing (starting a container, backing off,
+reaping an exit), and the stop waits at most :data:`STOP_TASK_TIMEOUT` for the worker's task
+before it stops the containers anyway. Created by :class:`kawa.serving.kubelet.Kubelet`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import dataclasses
+import io
 import logging
 import signal
 from collections.abc import Mapping
@@ -44,6 +46,9 @@ BACKOFF_RESET: Final = 600.0
 IMPLICIT_WARN_AFTER: Final = 3.0
 """Seconds a declared port may stay closed before kawa says why the container is not ready."""
 _EXEC_POLL_MIN: Final = 0.1
+STOP_TASK_TIMEOUT: Final = 10.0
+"""Seconds :meth:`PodWorker.stop` waits for the worker's task to end before it stops the
+containers without it (and logs the task's stack: a bug)."""
 
 
 class PodWorker:
@@ -158,6 +163,7 @@ class PodWorker:
         loop = asyncio.get_running_loop()
         wait = self.grace if grace is None else min(max(grace, 0.0), MAX_GRACE)
         deadline = loop.time() + wait
+        self.stopping = True  # at once: the supervisors check it before any (re)start
         if self._stopper is None:
             self._stop_deadline = deadline
             self._stopper = loop.create_task(self._stop(events))
@@ -166,6 +172,10 @@ class PodWorker:
             loop.call_later(wait, self._kill_all)
         await asyncio.shield(self._stopper)
 
+    def kill_all(self) -> None:
+        """SIGKILL every container's process group now (shutdown gave up waiting)."""
+        self._kill_all()
+
     def _kill_all(self) -> None:
         for runner in self.init_runners + self.runners:
             if runner.child is not None:
@@ -173,14 +183,17 @@ class PodWorker:
 
     async def _stop(self, events: bool) -> None:
         self.stopping = True
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
+        if self.task is not None and not await _cancel(self.task, STOP_TASK_TIMEOUT):
+            log.error(
+                "kubelet: the worker of pod %s/%s did not end %gs after it was cancelled; "
+                "stopping its containers without it:\n%s",
+                self.namespace,
+                self.name,
+                STOP_TASK_TIMEOUT,
+                _stack(self.task),
+            )
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await _cancel(self._writer)
         live = [r for r in self.init_runners + self.runners if r.child and r.running]
         for runner in live:
             if events:
@@ -212,6 +225,7 @@ class PodWorker:
         if code is not None:
             runner.restart_count += 1
         while True:
+            self._unless_stopping()
             code = await self._run_once(runner)
             self.changed()
             if not self._should_restart(runner, code):
@@ -237,7 +251,14 @@ class PodWorker:
                 )
                 self.changed()
                 await asyncio.sleep(delay)
+            self._unless_stopping()
             runner.restart_count += 1
+
+    def _unless_stopping(self) -> None:
+        """Raise CancelledError once :meth:`stop` was called: a cancellation the task lost
+        (swallowed somewhere it awaited) must not let a stopped Pod's container start again."""
+        if self.stopping:
+            raise asyncio.CancelledError
 
     def _resume(self, runner: ContainerRunner) -> int | None:
         """The exit code a previous kawa left this container with, if it had started."""
@@ -276,6 +297,7 @@ class PodWorker:
     async def _run_once(self, runner: ContainerRunner) -> int:
         runtime = self.runtime_for(runner)
         launch = await runtime.prepare(self, runner)
+        self._unless_stopping()  # stopped while it prepared
         env, cwd = launch.container_env or launch.env, launch.cwd
         if "terminated" in runner.state:
             runner.last_state = runner.state
@@ -315,9 +337,7 @@ class PodWorker:
             code = await runner.wait_exit()
         finally:
             for check in checks:
-                check.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await check
+                await _cancel(check)
         runner.ready = False
         runner.state = runner.terminated(code)
         return code
@@ -435,9 +455,7 @@ class PodWorker:
     async def _flush(self) -> None:
         """Write the final status now (the write loop is stopped)."""
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            await _cancel(self._writer)
         if not self.stopping:
             await self._write()
 
@@ -463,6 +481,28 @@ class PodWorker:
             except NotFoundError:
                 return
         log.warning("kubelet: could not write the status of pod %s/%s", self.namespace, self.name)
+
+
+async def _cancel(task: asyncio.Task[Any], timeout: float | None = None) -> bool:
+    """Cancel ``task`` and wait until it ended (at most ``timeout`` seconds); whether it did.
+
+    Unlike ``task.cancel(); with suppress(CancelledError): await task``, this never swallows
+    the *caller's* cancellation: a caller cancelled while it awaits ``task`` has its
+    cancellation forwarded to ``task`` (already cancelled), and the one CancelledError that
+    comes back would be suppressed as if it were ``task``'s: the caller then runs on. That
+    lost cancellation let a crash-looping container restart forever after its Pod was deleted.
+    """
+    task.cancel()
+    await asyncio.wait([task], timeout=timeout)
+    if task.done() and not task.cancelled() and (err := task.exception()) is not None:
+        log.warning("kubelet: %s failed while it was cancelled: %r", task.get_name(), err)
+    return task.done()
+
+
+def _stack(task: asyncio.Task[Any]) -> str:
+    buffer = io.StringIO()
+    task.print_stack(file=buffer)
+    return buffer.getvalue()
 
 
 def _start_error(err: OSError, argv: list[str], cwd: str | None) -> str:
