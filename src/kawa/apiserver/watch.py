@@ -27,6 +27,7 @@ from aiohttp import web
 from kawa.apiserver import status
 from kawa.errors import KawaError, ValidationError
 from kawa.store.base import ListResult, Obj, ResourceStore, WatchEvent
+from kawa.tasks import cancel_and_wait
 
 BOOKMARK_INTERVAL: Final = 30.0
 TOO_LARGE_WAIT: Final = 3.0
@@ -159,9 +160,7 @@ async def stream(
     except ConnectionResetError:
         pass  # the client went away: nobody is left to tell
     finally:
-        feeder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feeder
+        await cancel_and_wait(feeder)
     with contextlib.suppress(ConnectionResetError, RuntimeError):
         await response.write_eof()
     return response

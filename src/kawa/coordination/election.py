@@ -38,6 +38,7 @@ from kawa.apis import coordination
 from kawa.coordination import leases
 from kawa.errors import AlreadyExistsError, ConflictError, KawaError, NotFoundError
 from kawa.store.base import Obj, ResourceKey, ResourceStore
+from kawa.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -245,9 +246,7 @@ class LeaderElector:
         task = asyncio.create_task(self._release(), name=f"release-{self.key.name}")
         done, _ = await asyncio.wait({task}, timeout=self.timing.renew_deadline)
         if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             log.warning("%s: the lease was not released (the store did not answer)", self.key)
             return
         with contextlib.suppress(asyncio.CancelledError):

@@ -34,6 +34,7 @@ from prometheus_client.registry import CollectorRegistry
 from kawa.errors import KawaError
 from kawa.observability.measured import Measured
 from kawa.observability.metrics import Metrics
+from kawa.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,7 @@ async def serving(
         yield f"http://{host}:{sock.getsockname()[1]}{PATH}"
     finally:
         if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            await cancel_and_wait(refresher)
         await runner.cleanup()
         sock.close()
 

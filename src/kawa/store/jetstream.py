@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import collections
-import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -58,6 +57,7 @@ from kawa.errors import AlreadyExistsError, PermanentError, TemporaryError
 from kawa.store import bookkeeping, finalizers
 from kawa.store import jetstream_reads as reads
 from kawa.store.base import ListResult, Obj, ResourceKey, WatchEvent
+from kawa.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +296,7 @@ class JetStreamResourceStore:
         for queue in builtins.list(self._closing):
             queue.put_nowait(None)
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await cancel_and_wait(self._sweeper)
         if self._owns_client:
             await asyncio.sleep(0)  # let the watches end before their connection does
             await jetstream.close(self._client)

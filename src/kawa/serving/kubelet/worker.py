@@ -36,6 +36,7 @@ from kawa.serving.kubelet.container_runtime import ContainerRuntime
 from kawa.serving.kubelet.logs import log_dir
 from kawa.serving.kubelet.node import Node
 from kawa.store.base import Obj, ResourceKey
+from kawa.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -485,18 +486,11 @@ class PodWorker:
 
 async def _cancel(task: asyncio.Task[Any], timeout: float | None = None) -> bool:
     """Cancel ``task`` and wait until it ended (at most ``timeout`` seconds); whether it did.
-
-    Unlike ``task.cancel(); with suppress(CancelledError): await task``, this never swallows
-    the *caller's* cancellation: a caller cancelled while it awaits ``task`` has its
-    cancellation forwarded to ``task`` (already cancelled), and the one CancelledError that
-    comes back would be suppressed as if it were ``task``'s: the caller then runs on. That
-    lost cancellation let a crash-looping container restart forever after its Pod was deleted.
-    """
-    task.cancel()
-    await asyncio.wait([task], timeout=timeout)
-    if task.done() and not task.cancelled() and (err := task.exception()) is not None:
+    Never swallows the caller's own cancellation (:mod:`kawa.tasks`)."""
+    ended = await cancel_and_wait(task, timeout)
+    if ended and not task.cancelled() and (err := task.exception()) is not None:
         log.warning("kubelet: %s failed while it was cancelled: %r", task.get_name(), err)
-    return task.done()
+    return ended
 
 
 def _stack(task: asyncio.Task[Any]) -> str:

@@ -61,6 +61,7 @@ from kawa.sources.apiserver.state import (
     stream_id,
 )
 from kawa.sources.apiserver.watch import Cluster, KindInfo, Obj, ObjectWatcher, WatchChange
+from kawa.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -379,9 +380,7 @@ class Adapters:
         """Stop the adapter of ``key`` (its state is kept: it resumes when started again)."""
         found = self._running.pop(key, None)
         if found is not None:
-            found[1].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await found[1]
+            await cancel_and_wait(found[1])
 
     async def forget(self, key: str) -> None:
         """The source is gone: stop its adapter and remove its state."""
