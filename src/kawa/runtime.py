@@ -83,8 +83,8 @@ from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
 from kawa.serving.kubelet import Kubelet, runtime_choice
+from kawa.serving.kubelet.api_access import ApiAccess
 from kawa.serving.kubelet.proxy import KubeletProxy
-from kawa.serving.kubelet.service_account import ApiAccess
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
 from kawa.sources.sinkbinding import bind_on_create

@@ -22,7 +22,7 @@ from kawa import images
 from kawa.apis.conditions import Clock, format_time
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import process, steps, watchdog
-from kawa.serving.kubelet.container_runtime import ContainerRuntime, Launch
+from kawa.serving.kubelet.launch import Launch, RunningRuntime
 from kawa.serving.kubelet.logs import LogWriter
 
 DRAIN_TIMEOUT = 1.0
@@ -66,7 +66,7 @@ class ContainerRunner:
         self._drained: list[asyncio.Future[None]] = []
         self._finished = True
         self._marker = ""
-        self.runtime: ContainerRuntime | None = None
+        self.runtime: RunningRuntime | None = None
         self.launch: Launch | None = None
         """The runtime and launch of the current (or last) run."""
 
@@ -115,7 +115,7 @@ class ContainerRunner:
 
     # -- one run -----------------------------------------------------------------------
 
-    def start(self, launch: Launch, runtime: ContainerRuntime) -> None:
+    def start(self, launch: Launch, runtime: RunningRuntime) -> None:
         """Start a run of ``launch`` by ``runtime``; OSError when its host process cannot be
         started."""
         self.writer.start_run()

@@ -48,6 +48,7 @@ from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.node import Node
 from kawa.serving.kubelet.podman import Podman
 from kawa.serving.kubelet.podman_streaming import SCHEME, PodmanStreaming
+from kawa.serving.kubelet.runtimes import Runtimes
 from kawa.serving.kubelet.status import TERMINAL
 from kawa.serving.kubelet.streaming import PerContainer, ProcessStreaming, StreamingRuntime, Target
 from kawa.serving.kubelet.worker import PODS, PodWorker
@@ -87,6 +88,7 @@ class Kubelet:
             address=address,
             podman=podman,
         )
+        self.runtimes = Runtimes.of(podman)
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._stopping: dict[asyncio.Task[None], PodWorker | None] = {}
@@ -160,8 +162,8 @@ class Kubelet:
         if self._watchdog is not None:
             await self._watchdog.stop()  # it kills what the containers left outside their groups
             self._watchdog = None
-        if self.node.podman_runtime is not None:
-            await self.node.podman_runtime.close()  # its API relay
+        if self.runtimes.podman is not None:
+            await self.runtimes.podman.close()  # its API relay
         await self.node.flush_events(1.0)
 
     async def _watch_pods(self, since: int | None) -> None:
@@ -204,7 +206,7 @@ class Kubelet:
             return
         if (pod.get("status") or {}).get("phase") in TERMINAL:
             return
-        worker = PodWorker(self.node, pod)
+        worker = PodWorker(self.node, pod, self.runtimes)
         self.workers[key] = worker
         worker.start()
         if worker.task is not None:

@@ -21,13 +21,10 @@ from kawa import images
 from kawa.apis.conditions import Clock
 from kawa.reconciler.events import EventRecorder, EventType
 from kawa.serving.kubelet import process, steps, watchdog
+from kawa.serving.kubelet.api_access import ApiAccess
 from kawa.serving.kubelet.config import KubeletConfig
-from kawa.serving.kubelet.container_runtime import ContainerRuntime
 from kawa.serving.kubelet.network import PodNetwork
 from kawa.serving.kubelet.podman import Podman
-from kawa.serving.kubelet.podman_run import PodmanRuntime
-from kawa.serving.kubelet.process_runtime import ProcessRuntime
-from kawa.serving.kubelet.service_account import ApiAccess
 from kawa.store.base import ResourceStore
 
 log = logging.getLogger(__name__)
@@ -59,11 +56,6 @@ class Node:
     ) -> None:
         self.store = store
         self.podman = podman
-        self.process_runtime: ContainerRuntime = ProcessRuntime()
-        """The runtime of the images the catalog maps (and of all, without podman)."""
-        self.podman_runtime = PodmanRuntime(podman) if podman is not None else None
-        self.container_runtime: ContainerRuntime | None = self.podman_runtime
-        """The runtime for images the catalog does not map (None: processes)."""
         self.api: ApiAccess | None = None
         """kawa's API as Pods reach it (set once it listens; :mod:`.service_account`)."""
         self.node_name = node_name

@@ -22,7 +22,7 @@ from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import env as env_mod
 from kawa.serving.kubelet import network, probes, security, service_account, volumes, watchdog
 from kawa.serving.kubelet.api_relay import ApiRelay
-from kawa.serving.kubelet.container_runtime import Launch
+from kawa.serving.kubelet.launch import Launch
 from kawa.serving.kubelet.podman import (
     Mount,
     Podman,

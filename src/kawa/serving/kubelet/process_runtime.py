@@ -22,7 +22,7 @@ from kawa import images
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import env as env_mod
 from kawa.serving.kubelet import network, security, service_account, watchdog
-from kawa.serving.kubelet.container_runtime import Launch
+from kawa.serving.kubelet.launch import Launch
 
 if TYPE_CHECKING:
     from kawa.serving.kubelet.container import ContainerRunner

@@ -14,15 +14,15 @@ without an API server, as in unit tests). Used by the runtimes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from kawa import files
 from kawa.apis import core
 from kawa.errors import NotFoundError
-from kawa.serving.kubelet import volumes
+from kawa.serving.kubelet import security, volumes
 from kawa.store.base import ResourceKey, ResourceStore
 
 if TYPE_CHECKING:
@@ -33,16 +33,6 @@ SERVICE_NAME: Final = "kubernetes.default.svc"
 MOUNT_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
 DIR_ENV: Final = "KAWA_SERVICE_ACCOUNT_DIR"
 VOLUME: Final = "kube-api-access"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiAccess:
-    """How a Pod reaches kawa's API: its HTTPS address, token and certificate (PEM)."""
-
-    host: str
-    port: int
-    token: str
-    ca_pem: bytes
 
 
 async def wanted(store: ResourceStore, pod: Mapping[str, Any]) -> bool:
@@ -68,18 +58,34 @@ async def write(node: Node, pod: Mapping[str, Any]) -> Path | None:
         return None
     meta = pod.get("metadata") or {}
     directory = volumes.pod_dir(node.root, str(meta.get("uid") or "")) / VOLUME
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)
+    files.make_dir(directory)  # 0700 with its parents: the token is kawa's own
     content = {
         "token": access.token.encode(),
         "ca.crt": access.ca_pem,
         "namespace": str(meta.get("namespace") or "default").encode(),
     }
+    owners = _owners(pod)
     for name, data in content.items():
         target = directory / name
         files.write_private(target, data)
-        target.chmod(0o644)  # the container may run as another user (runAsUser)
+        for uid, gid in owners:
+            os.chown(target, uid, gid)
+    for uid, gid in owners:
+        os.chown(directory, uid, gid)
     return directory
+
+
+def _owners(pod: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """Who must read the token besides kawa: the user a container runs as (``runAsUser``),
+    when kawa may give files away (it runs as root); the files stay 0600 to that user, as a
+    projected volume with an ``fsGroup`` (one user: the first container's that asks)."""
+    if os.geteuid() != 0:
+        return []
+    for container in (pod.get("spec") or {}).get("containers") or ():
+        user = security.process_user(security.effective(pod, container))
+        if user is not None and user[0] != 0:
+            return [user]
+    return []
 
 
 def environment(

@@ -25,7 +25,6 @@ import signal
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa import images
 from kawa.apis import core
 from kawa.apis.core import pod_status as ps
 from kawa.errors import ConflictError, NotFoundError
@@ -35,6 +34,7 @@ from kawa.serving.kubelet.container import ContainerRunner
 from kawa.serving.kubelet.container_runtime import ContainerRuntime
 from kawa.serving.kubelet.logs import log_dir
 from kawa.serving.kubelet.node import Node
+from kawa.serving.kubelet.runtimes import Runtimes
 from kawa.store.base import Obj, ResourceKey
 from kawa.tasks import cancel_and_wait
 
@@ -55,8 +55,9 @@ containers without it (and logs the task's stack: a bug)."""
 class PodWorker:
     """Runs one Pod (one uid) until it ends or is stopped."""
 
-    def __init__(self, node: Node, pod: Obj) -> None:
+    def __init__(self, node: Node, pod: Obj, runtimes: Runtimes) -> None:
         self.node = node
+        self.runtimes = runtimes
         self.pod = pod
         meta = pod.get("metadata") or {}
         self.namespace = str(meta.get("namespace") or "default")
@@ -277,12 +278,7 @@ class PodWorker:
     def runtime_for(self, runner: ContainerRunner) -> ContainerRuntime:
         """podman for an image the catalog does not map (when there is podman), else
         host processes."""
-        node = self.node
-        if node.container_runtime is not None and images.runs_in_container(
-            node.catalog, runner.spec
-        ):
-            return node.container_runtime
-        return node.process_runtime
+        return self.runtimes.for_container(self.node.catalog, runner.spec)
 
     def field_path(self, runner: ContainerRunner) -> str:
         return _field_path(runner)
