@@ -3,6 +3,7 @@ subscriber on loopback; the controller and adapters run as kawa runs them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -388,8 +389,11 @@ async def test_deleting_the_source_stops_its_events(
 
         await eventually(stopped, message="the deleted source kept its state")
         await put(store, pod("b"))
-        assert len(sub.events) == 1  # nothing runs for it any more
-    assert sub.summary() == [("dev.knative.apiserver.ref.add", "a")]
+        await asyncio.sleep(0.2)  # time for a "b" event, if anything still ran for the source
+        # nothing runs for it any more; "a" may have come twice (the same id: a send the
+        # subscriber took but answered late, under load, is sent again: at least once)
+        assert len({e.id for e in sub.events}) == 1, sub.summary()
+    assert set(sub.summary()) == {("dev.knative.apiserver.ref.add", "a")}
 
 
 async def test_restart_resumes_without_re_emitting(
