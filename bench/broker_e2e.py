@@ -17,7 +17,9 @@ One run, everything on this machine over loopback, every server a separate child
   subscriber) and whose reply is the subscriber, then both again one event at a time (the next
   sent when the last arrived: latency without load): ``(p50 Sequence - p50 channel) / 3`` is
   what a step adds;
-* then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency;
+* then kawa with 1 trigger at a fixed open-loop rate (``e2e_roles.py pacer``) for latency
+  (with ``forwarder`` and ``paced`` both chosen, the naive forwarder is paced the same way
+  first: the reference for the open-loop latency on this machine);
 * then (``backpressure``) a second kawa with ``--max-delivery-lag`` (``--lag``, 1 s), whose
   10-trigger broker answers 429 once its events wait longer than that for delivery: the
   ingress rate and e2e latency with the bound, beside the row without it (``err`` counts
@@ -60,14 +62,17 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 HERE = Path(__file__).resolve().parent
 ROLES = HERE / "e2e_roles.py"
 API = "/apis/eventing.knative.dev/v1/namespaces/default"
-TARGETS = ("nginx", "forwarder", "kawa", "paced", "channels", "backpressure")
+TARGETS = ("nginx", "forwarder", "kawa", "paced", "channels", "backpressure", "transform")
 MESSAGING = "/apis/messaging.knative.dev/v1/namespaces/default"
 FLOWS = "/apis/flows.knative.dev/v1/namespaces/default"
+TRANSFORMS = "/apis/eventing.knative.dev/v1alpha1/namespaces/default"
+TRANSFORM_EXPRESSION = '$merge([$, {"type": "bench.transformed"}])'
+"""The transform target's expression: the event with another type (Knative's enrichment)."""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BACKENDS = ("sqlite", "jetstream", "both")
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -100,6 +105,11 @@ wrk.headers["ce-specversion"] = "1.0"
 wrk.headers["ce-type"] = "bench.event"
 wrk.headers["ce-source"] = "/bench/wrk"
 wrk.headers["content-type"] = "application/json"
+-- authentication-oidc on: the token kubectl create token would give (--oidc-on)
+local token = os.getenv("KAWA_BENCH_TOKEN")
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
 
 request = function()
   counter = counter + 1
@@ -259,7 +269,7 @@ API_TOKEN: dict[str, str] = {}
 def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
-    if "token" in API_TOKEN and "/apis/" in url:
+    if "token" in API_TOKEN and ("/apis/" in url or "/api/" in url):
         request.add_header("Authorization", f"Bearer {API_TOKEN['token']}")
     if data is not None:
         request.add_header("content-type", "application/json")
@@ -269,6 +279,62 @@ def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tupl
             return response.status, (json.loads(raw) if raw else None)
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode(errors="replace")
+
+
+WRK_ENV: dict[str, str] = {}
+"""Environment of the wrk runs (``KAWA_BENCH_TOKEN``: the OIDC token its requests carry)."""
+BENCH_BROKERS: Final = ("ingress", "one", "ten")
+
+
+def enable_oidc(url: str) -> str:
+    """authentication-oidc on in the kawa at ``url`` (ConfigMap
+    ``knative-eventing/config-features``): a token of a ServiceAccount ``bench`` for the
+    bench brokers' audiences, once their ingress refuses requests without one."""
+    cm_url = f"{url}/api/v1/namespaces/knative-eventing/configmaps/config-features"
+    status, cm = http("GET", cm_url)
+    if status != 200 or not isinstance(cm, dict):
+        raise RuntimeError(f"reading config-features failed: {status} {cm}")
+    cm["data"] = {**(cm.get("data") or {}), "authentication-oidc": "enabled"}
+    status, body = http("PUT", cm_url, cm)
+    if status != 200:
+        raise RuntimeError(f"enabling authentication-oidc failed: {status} {body}")
+    accounts = f"{url}/api/v1/namespaces/default/serviceaccounts"
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bench"}}
+    status, body = http("POST", accounts, account)
+    if status not in (201, 409):
+        raise RuntimeError(f"creating the ServiceAccount failed: {status} {body}")
+    audiences = [f"eventing.knative.dev/broker/default/{name}" for name in BENCH_BROKERS]
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": audiences, "expirationSeconds": 7200},
+    }
+    status, answer = http("POST", f"{accounts}/bench/token", request)
+    if status != 201 or not isinstance(answer, dict):
+        raise RuntimeError(f"the token request failed: {status} {answer}")
+    deadline = time.monotonic() + 30
+    while post_event(f"{url}/brokers/default/ingress", "oidc-probe") != 401:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the ingress still takes events without a token")
+        time.sleep(0.1)
+    return str(answer["status"]["token"])
+
+
+def post_event(url: str, event_id: str) -> int:
+    """POST one small event without any token: the status."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/bench/probe",
+        "ce-type": "bench.probe",
+        "content-type": "application/json",
+    }
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
 
 
 def sub_stats(sub_url: str) -> dict[str, Any]:
@@ -382,7 +448,12 @@ def run_wrk(
         url,
     ]
     out = subprocess.run(
-        argv, capture_output=True, text=True, timeout=duration + 60, check=False
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=False,
+        env={**os.environ, **WRK_ENV},
     ).stdout
     for line in out.splitlines():
         if line.startswith("WRKJSON "):
@@ -455,7 +526,8 @@ class Load:
 
 def profiler(target: str, pids: Pids, duration: float) -> subprocess.Popen[bytes] | None:
     """With ``KAWA_BENCH_PYSPY=DIR`` set, a py-spy recording of kawa (raw, 200 Hz) over the
-    measured load, written to DIR/<target>.txt; else nothing."""
+    measured load, written to DIR/<target>.txt; else nothing. Idle threads are sampled too
+    (wall time) unless ``KAWA_BENCH_PYSPY_IDLE=0``."""
     out = os.environ.get("KAWA_BENCH_PYSPY")
     pid = pids.get("kawa")
     if not out or not isinstance(pid, int):
@@ -463,7 +535,9 @@ def profiler(target: str, pids: Pids, duration: float) -> subprocess.Popen[bytes
     Path(out).mkdir(parents=True, exist_ok=True)
     name = "".join(c if c.isalnum() else "-" for c in target)
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--rate", "200"]
-    command += ["--format", "raw", "--idle", "--duration", str(max(1, int(duration)))]
+    command += ["--format", "raw", "--duration", str(max(1, int(duration)))]
+    if os.environ.get("KAWA_BENCH_PYSPY_IDLE", "1") != "0":  # 0: on-CPU samples only
+        command.append("--idle")
     command += ["--pid", str(pid), "--output", str(Path(out) / f"{name}.txt")]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -544,6 +618,29 @@ def kawa_pids(proc: subprocess.Popen[bytes], work: Path, child: str) -> int | tu
     return (proc.pid, *(int(pid) for pid in workers)) if workers else proc.pid
 
 
+def transform_row(load: Load, url: str, sub_url: str, pids: Pids) -> Row:
+    """A Broker whose one Trigger's subscriber is an EventTransform (JSONata) whose sink is
+    the subscriber: events/s through broker -> transform -> sink (issue 20)."""
+    sink = {"uri": f"{sub_url}/transformed/0"}
+    spec = {"jsonata": {"expression": TRANSFORM_EXPRESSION}, "sink": sink}
+    apply(url, "eventtransforms", {"metadata": {"name": "stamp"}, "spec": spec})
+    apply(url, "brokers", {"metadata": {"name": "tx"}, "spec": {}})
+    ref = {"apiVersion": "eventing.knative.dev/v1alpha1", "kind": "EventTransform", "name": "stamp"}
+    trigger = {"broker": "tx", "subscriber": {"ref": ref}}
+    apply(url, "triggers", {"metadata": {"name": "tx-0"}, "spec": trigger})
+    for plural, name in (("eventtransforms", "stamp"), ("brokers", "tx"), ("triggers", "tx-0")):
+        wait_ready(url, plural, name)
+    time.sleep(0.5)  # the data plane watches the store: let it start the consumer
+    prime(f"{url}/brokers/default/tx", sub_url, "kawa: broker tx (transform)", delivered=True)
+    return load.measure(
+        "kawa, 1 trigger -> EventTransform -> sink",
+        f"{url}/brokers/default/tx",
+        fanout=1,
+        pids=pids,
+        drain_timeout=120.0,
+    )
+
+
 def broker_rows(load: Load, url: str, pids: Pids, suffix: str = "") -> list[Row]:
     """The kawa target: ingress only, one trigger, ten triggers."""
     return [
@@ -610,6 +707,7 @@ KINDS = {
     "inmemorychannels": ("InMemoryChannel", "messaging.knative.dev/v1", MESSAGING),
     "subscriptions": ("Subscription", "messaging.knative.dev/v1", MESSAGING),
     "sequences": ("Sequence", "flows.knative.dev/v1", FLOWS),
+    "eventtransforms": ("EventTransform", "eventing.knative.dev/v1alpha1", TRANSFORMS),
 }
 
 
@@ -687,7 +785,10 @@ def paced(
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     argv = [sys.executable, str(ROLES), "pacer", "--url", url, "--rate", str(rate)]
     argv += ["--duration", str(duration)]
+    spy = profiler(f"paced {what}", pids, duration)
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, check=False)
+    if spy is not None:
+        spy.wait(timeout=60)
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise RuntimeError(f"the pacer failed:\n{out.stdout}\n{out.stderr}")
@@ -929,6 +1030,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure the kawa target on a kawa with --no-lean-ingress (all ingress on "
         "aiohttp): the lean ingress path's gain in one run",
     )
+    parser.add_argument(
+        "--oidc-on",
+        action="store_true",
+        help="also measure the kawa target with authentication-oidc on (every request with a "
+        "ServiceAccount token), over HTTP and over the HTTPS data-plane port: their cost in "
+        "one run",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 300 or not 0 < args.rate_duration <= 300:
@@ -995,7 +1103,7 @@ def kawa_rows(
         return extra, {"nats": tuple(proc.pid for proc in started)}
 
     try:
-        if only & {"kawa", "paced", "channels"}:
+        if only & {"kawa", "paced", "channels", "transform"}:
             extra, nats_pids = backend_args(f"nats-{backend.slug}")
             if args.metrics_off:  # surely on (the default port may be taken: then off)
                 extra += ("--metrics-port", "0")
@@ -1018,6 +1126,8 @@ def kawa_rows(
                 )
             if "kawa" in only:
                 rows.extend(broker_rows(load, url, pids))
+            if "transform" in only:
+                rows.append(transform_row(load, url, sub_url, pids))
             if "channels" in only:
                 rows.extend(
                     channel_rows(children, load, url, sub_url, args, pids, f"kawa {backend.label}")
@@ -1031,6 +1141,8 @@ def kawa_rows(
             ("off", "metrics off", ("--metrics-port", "-1"), None, args.metrics_off),
             ("nolin", "lineage off", (), {"kawa.dev/lineage": "off"}, args.lineage_off),
             ("nolean", "lean ingress off", ("--no-lean-ingress",), None, args.lean_off),
+            ("oidc", "OIDC on", (), None, args.oidc_on),
+            ("oidctls", "OIDC on, HTTPS", (), None, args.oidc_on),
         ]
         for slug, what, flags, annotations, wanted in variants:
             if "kawa" not in only or not wanted:
@@ -1048,7 +1160,18 @@ def kawa_rows(
             )
             pids = {"kawa": kawa_pids(other, work, f"kawa-{slug}-{backend.slug}"), **nats_pids,
                     "subscriber": sub.pid}  # fmt: skip
-            rows.extend(broker_rows(load, url, pids, f", {what}"))
+            target = url
+            if slug.startswith("oidc"):  # every request with a ServiceAccount's token
+                WRK_ENV["KAWA_BENCH_TOKEN"] = enable_oidc(url)
+            if slug == "oidctls":  # and over the data plane's HTTPS port (TLS 1.3)
+                server = json.loads(
+                    (work / f"kawa-{slug}-{backend.slug}" / "server.json").read_text()
+                )
+                target = str(server["httpsUrl"])
+            try:
+                rows.extend(broker_rows(load, target, pids, f", {what}"))
+            finally:
+                WRK_ENV.pop("KAWA_BENCH_TOKEN", None)
             children.stop(other)
         if "backpressure" in only:
             extra, nats_pids = backend_args(f"nats-lag-{backend.slug}")
@@ -1123,6 +1246,17 @@ def main(argv: list[str] | None = None) -> int:
                     ],
                 )
                 wait_port(port)
+                if "paced" in only:  # the open-loop reference: what 1,000/s costs it
+                    row = paced(
+                        children,
+                        f"http://127.0.0.1:{port}/",
+                        sub_url,
+                        args.rate,
+                        args.rate_duration,
+                        {"forwarder": fwd.pid},
+                    )
+                    row.target = f"naive forwarder, open loop {args.rate:,.0f}/s"
+                    rows.append(row)
                 rows.append(
                     load.measure(
                         "naive forwarder (aiohttp + SDK)",

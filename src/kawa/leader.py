@@ -16,15 +16,19 @@ from kawa.controllers.apps import apps_controllers
 from kawa.controllers.batch import batch_controllers
 from kawa.controllers.endpoints import endpoints_controller
 from kawa.controllers.eventing import eventing_controllers
+from kawa.controllers.eventtransform import eventtransform_controller
 from kawa.controllers.flows import flows_controllers
 from kawa.controllers.garbage_collector import garbage_collector
+from kawa.controllers.integrationsink import integrationsink_controller
+from kawa.controllers.jobsink import jobsink_controller
 from kawa.controllers.messaging import messaging_controllers
 from kawa.controllers.namespaces import namespace_controller
-from kawa.controllers.pending import pending_controller
+from kawa.controllers.requestreply import requestreply_controller
 from kawa.controllers.serving import serving_controllers
 from kawa.delivery.sender import Dispatcher
 from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.container import container_sources
+from kawa.sources.integration import integration_sources
 from kawa.sources.ping import ping_sources
 from kawa.sources.sinkbinding import sink_bindings
 from kawa.store.base import ResourceStore
@@ -42,11 +46,18 @@ class Config(Protocol):
 
 
 async def run_once(
-    store: ResourceStore, dispatcher: Dispatcher, config: Config, *, url: str, api_url: str
+    store: ResourceStore,
+    dispatcher: Dispatcher,
+    config: Config,
+    *,
+    url: str,
+    api_url: str,
+    https_url: str = "",
+    ca_certs: str = "",
 ) -> None:
     """What must run once across the nodes sharing a store, on the elected leader only: the
     garbage collector, the scheduler and node lifecycle controller, every controller and the
-    sources (Ping ticks, ApiServerSource watches,
+    sources (Ping ticks, IntegrationSource timers, ApiServerSource watches,
     ContainerSource and SinkBinding controllers); until cancelled (leadership lost, a stop).
     Made anew each time this node becomes leader."""
     async with asyncio.TaskGroup() as tg:
@@ -58,10 +69,25 @@ async def run_once(
         tg.create_task(scheduling.run(), name="controller-nodes")
         for controller in [
             namespace_controller(store),
-            pending_controller(store),
             endpoints_controller(store),
-            *eventing_controllers(store, ingress_base_url=url),
-            *messaging_controllers(store, ingress_base_url=url),
+            *eventing_controllers(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
+            eventtransform_controller(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
+            integrationsink_controller(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
+            requestreply_controller(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
+            jobsink_controller(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
+            *messaging_controllers(
+                store, ingress_base_url=url, https_base_url=https_url, ca_certs=ca_certs
+            ),
             *flows_controllers(store),
             *serving_controllers(store, base_url=url),
             *batch_controllers(store),
@@ -71,7 +97,8 @@ async def run_once(
         for source in [
             *apiserver_sources(store, dispatcher, data_dir=config.data_dir, api_url=api_url),
             *ping_sources(store, dispatcher, data_dir=config.data_dir),
-            *container_sources(store),
-            *sink_bindings(store),
+            *integration_sources(store, dispatcher),
+            *container_sources(store, tokens=dispatcher.tokens),
+            *sink_bindings(store, tokens=dispatcher.tokens),
         ]:
             tg.create_task(source.run(), name=f"source-{source.name}")

@@ -23,55 +23,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import math
 import os
-import socket
-import ssl
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 import orjson
 from aiohttp import web
 
-from kawa import allocator, files, workers
+from kawa import allocator, files, heap, listeners, startup, workers
+from kawa.addressables import AddressablePlanes
 from kawa.apis import core
 from kawa.apis.core import pod as core_pod
-from kawa.apis.registry import SCHEME
-from kawa.apiserver import access, crds
+from kawa.apis.eventing import broker as broker_api
+from kawa.apis.messaging import inmemorychannel as imc_api
+from kawa.apiserver import access
+from kawa.apiserver.oidc import ServiceAccountTokens
 from kawa.apiserver.server import ApiServer
 from kawa.backends import EVENT_LOG_BACKENDS, STORE_BACKENDS, backends
 from kawa.broker import ttl
 from kawa.broker.dataplane import BrokerDataPlane
 from kawa.broker.ingress import DEFAULT_MAX_EVENT_SIZE, broker_ingress
+from kawa.broker.oidc import DataPlaneIdentity
+from kawa.broker.replays import Replays
 from kawa.channels.dataplane import ChannelDataPlane
 from kawa.channels.ingress import channel_ingress
 from kawa.console.server import Console
 from kawa.controllers import nodes
-from kawa.controllers.eventing import ensure_broker_configs
 from kawa.controllers.messaging import (
     default_channel_template,
-    ensure_channel_defaults,
 )
-from kawa.controllers.namespaces import ensure_namespaces
-from kawa.controllers.serving_config import ensure_serving_config
-from kawa.coordination import node_lease
 from kawa.coordination.election import LeaderElector, Timing
 from kawa.coordination.exclusive import LeaseGate
+from kawa.datadir import DEFAULT_DATA_DIR, SERVER_FILE
 from kawa.delivery.sender import Dispatcher
+from kawa.delivery.trust import Trust
 from kawa.dispatch import stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
+from kawa.dispatch.eventtypes import EventTypeRecorder
 from kawa.dispatch.ingress import lean_pick
 from kawa.dispatch.running import Trimmer
-from kawa.errors import ConflictError, KawaError
 from kawa.eventlog.sqlite import Durability
+from kawa.identity.keyring import SigningKeys
 from kawa.jetstream import NatsOptions
 from kawa.leader import run_once
+from kawa.listeners import ListenError
 from kawa.observability import endpoint as metrics_endpoint
 from kawa.observability import subresources as diagnostics
 from kawa.observability import tracing
@@ -79,6 +79,7 @@ from kawa.observability.measured import Measured
 from kawa.observability.metrics import Metrics
 from kawa.observability.store_writes import CountingStore
 from kawa.reconciler import resolver
+from kawa.reconciler.trust_bundles import LiveTrustBundles
 from kawa.serving import services as services_module
 from kawa.serving.concurrency_nats import NatsReports
 from kawa.serving.dataplane import ServingDataPlane
@@ -88,6 +89,7 @@ from kawa.serving.kubelet.proxy import KubeletProxy
 from kawa.serving.pod_relay import PodRelay
 from kawa.serving.services import ServiceProxy
 from kawa.sources.sinkbinding import bind_on_create
+from kawa.startup import make_private
 from kawa.store.base import ResourceStore
 from kawa.store.mutating import MutatingStore
 from kawa.transport import lean
@@ -108,47 +110,12 @@ __all__ = [
     "serve",
 ]
 
-SERVER_FILE: Final = "server.json"
-DATA_DIR_ENTRIES: Final = (
-    "resources.db*",
-    "events.db*",
-    access.TOKEN_FILE,
-    access.KUBECONFIG_FILE,
-    "tls",
-    SERVER_FILE,
-    workers.WORKERS_DIR,
-    "kubelet",
-    "sources",
-)
-"""What kawa keeps in its data dir (globs): made private on start, if an older kawa left it
-readable by others."""
 DEFAULT_PORT: Final = 7080
 DEFAULT_API_PORT: Final = 7443
-DEFAULT_DATA_DIR: Final = ".kawa"
-MAX_HEADER_LINE: Final = 64 * 1024
-MAX_HEADER_FIELD: Final = 256 * 1024
-READ_BUFFER: Final = 32 * 1024
-HANDLER_OPTIONS: Final[Mapping[str, Any]] = MappingProxyType(
-    {
-        "access_log": None,
-        # Knative's servers take large headers (binary-mode extensions are headers)
-        "max_line_size": MAX_HEADER_LINE,
-        "max_field_size": MAX_HEADER_FIELD,
-        # a connection's unread body buffer (twice this before reading pauses): half of
-        # aiohttp's default halves what many connections sending bodies at once hold beyond
-        # the body budget (bench/slow_bodies.py: 400 of them, +330 MiB peak -> +150 MiB)
-        "read_bufsize": READ_BUFFER,
-    }
-)
-"""Options of aiohttp's request handler for the connections of both listeners."""
 SHUTDOWN_TIMEOUT: Final = 2.0
 """Seconds a stopping kawa gives open requests (watches) before closing them."""
 SWITCH_INTERVAL: Final = 0.0005
 """Seconds a thread may hold the GIL while another waits (CPython's default is 0.005)."""
-
-
-class ListenError(KawaError):
-    """A port cannot be bound (in use, not permitted, no such address)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +126,9 @@ class Config:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     api_port: int = DEFAULT_API_PORT
+    https_port: int = 0
+    """The data plane's HTTPS port (transport-encryption; 0: a free one, named in the
+    https addresses and in server.json)."""
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
     durability: Durability = "full"
     retention: float = 0.0
@@ -172,6 +142,8 @@ class Config:
     lean_ingress: bool = True
     """Serve broker and channel ingress on the plain-HTTP port's lean path
     (:mod:`kawa.transport.lean`; ``kawa up --no-lean-ingress``: all on aiohttp)."""
+    dead_letter_store: bool = True
+    """Whether given-up events without a dead-letter sink are kept (``kawa deadletters``)."""
     store_backend: str = "sqlite"
     """The resource store: a key of :data:`STORE_BACKENDS` (``kawa up --ephemeral``: memory)."""
     event_log_backend: str = "sqlite"
@@ -207,6 +179,9 @@ class Config:
     runtime: str = "process"
     """The kubelet's container runtime (``kawa up --runtime``: ``auto``, ``process`` or
     ``podman``; :mod:`kawa.serving.kubelet.runtime_choice`)."""
+    settle_heap: bool = False
+    """Freeze the heap alive once ready and collect garbage less often (:mod:`kawa.heap`):
+    ``kawa up`` does, a kawa run inside another program (the tests) does not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +208,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     # Payload buffers of large events go back to the OS when freed, not to a heap that keeps
     # a burst's peak (see kawa.allocator).
     allocator.return_large_blocks()
-    make_private(config.data_dir)
+    startup.make_private(config.data_dir)
     # every writer's creates pass the SinkBinding's hook and the Channel's default template
     # (Knative's mutating webhooks)
     opened = await open_store(config)
@@ -253,10 +228,22 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
     runner: web.AppRunner | None = None
     exits = contextlib.AsyncExitStack()
     try:
-        await _seed(store)
+        await startup.seed(store)
         identity = workers.identity(config.node_name, config.worker)
         tracer = await exits.enter_async_context(tracing.tracer(config.tracing, instance=identity))
-        async with Dispatcher() as dispatcher:
+        # kawa issues ServiceAccount tokens (kubectl create token), one key ring per store;
+        # with authentication-oidc on, ingress verifies them and kawa's senders present them
+        signing_keys = SigningKeys(store)
+        oidc = DataPlaneIdentity(store, signing_keys)
+        token = access.ensure_token(config.data_dir)
+        cert, key = access.ensure_certificate(
+            config.data_dir, config.host, config.advertise_address
+        )
+        # deliveries to https:// addresses verify against the system's CAs, kawa's own, the
+        # trust bundles (followed live) and the destination's CACerts
+        trust = Trust(own_ca=cert.read_text())
+        bundles = LiveTrustBundles(store, trust)
+        async with Dispatcher(tokens=oidc.token, trust=trust) as dispatcher:
             metrics = Metrics() if config.metrics is not None else None
             reporter: stats.Reporter = metrics if metrics is not None else stats.NO_REPORTER
             if metrics is not None:  # every writer's writes counted (kawa_store_writes_total)
@@ -284,6 +271,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 reporter=reporter,
                 tracer=tracer,
                 identity=identity,
+                dead_letter_store=config.dead_letter_store,
             )
             channels = ChannelDataPlane(
                 store,
@@ -295,10 +283,7 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 reporter=reporter,
                 tracer=tracer,
                 identity=identity,
-            )
-            token = access.ensure_token(config.data_dir)
-            cert, key = access.ensure_certificate(
-                config.data_dir, config.host, config.advertise_address
+                dead_letter_store=config.dead_letter_store,
             )
             relay = PodRelay(store, config.node_name)  # Pods on other nodes, through theirs
             serving = ServingDataPlane(
@@ -318,11 +303,29 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 worker_zero_url=lambda: workers.kubelet_url(config.data_dir),
             )
             await hops.prepare()
+            dataplane.reply_check = oidc.reply_check("broker", dataplane.policies_of)
+            channels.reply_check = oidc.reply_check("channel", channels.policies_of)
+            live = oidc.features
+            event_types = EventTypeRecorder(store, lambda: live.current.eventtype_auto_create)
+            dataplane.event_types = channels.event_types = event_types
+            service_account_tokens = ServiceAccountTokens(store, signing_keys)
             ingress = broker_ingress(
-                dataplane, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
+                dataplane,
+                max_event_size=config.max_event_size,
+                reporter=reporter,
+                tracer=tracer,
+                authorize=oidc.sender_check(
+                    "broker", broker_api.API_VERSION, broker_api.KIND, dataplane.policies_of
+                ),
             )
             channel_in = channel_ingress(
-                channels, max_event_size=config.max_event_size, reporter=reporter, tracer=tracer
+                channels,
+                max_event_size=config.max_event_size,
+                reporter=reporter,
+                tracer=tracer,
+                authorize=oidc.sender_check(
+                    "channel", imc_api.API_VERSION, imc_api.KIND, channels.policies_of
+                ),
             )
             app = web.Application(
                 client_max_size=config.max_event_size,
@@ -343,6 +346,16 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             )
             app.add_routes(ingress.routes())
             app.add_routes(channel_in.routes())
+            planes = AddressablePlanes(
+                store,
+                dispatcher,
+                dataplane,
+                oidc,
+                max_event_size=config.max_event_size,
+                nats=config.nats,
+                identity=identity,
+            )
+            planes.install(app)
             app.add_routes(serving.routes())
             app.add_routes(services.routes())
             podman = await asyncio.to_thread(runtime_choice.choose, config.runtime, config.data_dir)
@@ -357,9 +370,18 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             api.add_subresource(core.POD.plural, "log", hops.wrap(kubelet.pod_log))
             api.add_subresource(core.POD.plural, "exec", hops.wrap(kubelet.pod_exec))
             api.add_subresource(core.POD.plural, "portforward", hops.wrap(kubelet.pod_port_forward))
+            api.add_subresource(core.SERVICE_ACCOUNT.plural, "token", service_account_tokens.token)
+            service_account_tokens.install(app)
             diagnostics.install(api, store, event_log, max_ttl=config.max_broker_ttl)
+            diagnostics.install_dead_letters(api, store, dispatcher, dataplane, channels)
             api.install(app)
-            Console(store, event_log, dataplane.consumer, channels.subscriber_consumer).install(app)
+            Console(
+                store,
+                event_log,
+                dataplane.consumer,
+                channels.subscriber_consumer,
+                dataplane.dead_letters,
+            ).install(app)
             if config.worker is not None:
                 app.on_response_prepare.append(workers.header_hook(config.worker))
             runner = web.AppRunner(
@@ -371,19 +393,6 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 shutdown_timeout=SHUTDOWN_TIMEOUT,
             )
             await runner.setup()
-            reuse_port = config.worker is not None
-            http_sock = _listen(config.host, config.port, reuse_port=reuse_port)
-            try:
-                api_sock = _listen(config.host, config.api_port, reuse_port=reuse_port)
-            except OSError:
-                http_sock.close()
-                raise
-            # both listeners bound their connections and share one budget of body bytes
-            # (kawa.transport.server); the request-handler options go to the sites
-            warning = http_server.fit_file_limit(config.limits.max_connections)
-            if warning:
-                log.warning("%s", warning)
-            budget = http_server.BodyBudget(config.limits.max_buffered_bytes)
             lean_front = None
             if config.lean_ingress:  # ingress POSTs on the lean path, the rest on aiohttp
                 claims = (relay.claims, serving.claims, services.claims)
@@ -392,34 +401,22 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     max_body=config.max_event_size,
                     extra_headers=workers.extra_headers(config.worker),
                 )
-            sites: list[tuple[socket.socket, ssl.SSLContext | None, int, lean.LeanFront | None]]
-            sites = [
-                (http_sock, None, 1024, lean_front),
-                (api_sock, access.server_ssl_context(cert, key), 128, None),
-            ]
-            worker_zero: dict[str, str] = {}
-            if config.worker == workers.NODE_AGENT:  # its siblings' way to its kubelet
-                kubelet_sock = _listen("127.0.0.1", 0)
-                sites.append((kubelet_sock, None, 128, None))
-                port = kubelet_sock.getsockname()[1]
-                worker_zero[workers.KUBELET_URL] = f"http://127.0.0.1:{port}"
-            for sock, ssl_context, backlog, front in sites:
-                await http_server.BoundedSite(
-                    runner,
-                    sock,
-                    limits=config.limits,
-                    budget=budget,
-                    ssl_context=ssl_context,
-                    backlog=backlog,
-                    front=front,
-                    **HANDLER_OPTIONS,
-                ).start()
-            # listening on every address (0.0.0.0): the URLs name the advertised one, which
-            # other nodes and machines reach (status URLs, kubeconfig, server.json)
-            reach = config.advertise_address if config.host in access.WILDCARDS else config.host
-            host = f"[{reach}]" if ":" in reach else reach
-            url = f"http://{host}:{http_sock.getsockname()[1]}"
-            api_url = f"https://{host}:{api_sock.getsockname()[1]}"
+            listening = await listeners.start(
+                runner,
+                host=config.host,
+                port=config.port,
+                api_port=config.api_port,
+                api_ssl=access.server_ssl_context(cert, key),
+                https_port=config.https_port,
+                data_ssl=access.data_plane_ssl_context(cert, key),
+                limits=config.limits,
+                advertise_address=config.advertise_address,
+                lean_front=lean_front,
+                reuse_port=config.worker is not None,
+                node_agent=config.worker == workers.NODE_AGENT,
+            )
+            url, api_url = listening.url, listening.api_url
+            service_account_tokens.issuer = oidc.issuer = api_url
             kubeconfig = (
                 access.write_kubeconfig(
                     config.data_dir, api_url, token, cert, config.advertise_address
@@ -430,10 +427,12 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
             # v1 Services a Destination names resolve to their path form on this port, and
             # deliveries to cluster names (http://x.ns.svc.cluster.local) come here by Host
             resolver.SERVICES_URL.set(f"{url}{services_module.PREFIX.rstrip('/')}")
-            dispatcher.connect(services_module.cluster_names_to(http_sock.getsockname()[:2]))
-            kubelet.node.port = http_sock.getsockname()[1]  # the Node's kubelet endpoint
+            dispatcher.connect(
+                services_module.cluster_names_to(listening.http_sock.getsockname()[:2])
+            )
+            kubelet.node.port = listening.port  # the Node's kubelet endpoint
             kubelet.node.api = ApiAccess(  # what Pods' in-cluster clients call
-                config.host, api_sock.getsockname()[1], token, cert.read_bytes()
+                config.host, listening.api_port, token, cert.read_bytes()
             )
             if config.nats is not None:  # other nodes may send it Pod traffic
                 relay.check_listening(config.host, config.advertise_address, kubelet.node.port)
@@ -454,10 +453,17 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                 tg.create_task(relay.run(), name="pod-relay")
                 tg.create_task(services.run(), name="service-proxy")
                 tg.create_task(trimmer.run(), name="event-log-trimmer")
+                # made (or read) beside start-up: a new RSA key takes ~0.1 s of CPU
+                tg.create_task(signing_keys.prepare(), name="service-account-keys")
+                tg.create_task(oidc.run(), name="oidc")
+                tg.create_task(bundles.run(), name="trust-bundles")
+                await bundles.listed.wait()  # the first deliveries trust the stored bundles
+                tg.create_task(event_types.run(), name="eventtype-auto-create")
                 tg.create_task(dataplane.run(), name="broker-dataplane")
                 await dataplane.ready.wait()
                 channels.serve_at(url)
                 tg.create_task(channels.run(), name="channel-dataplane")
+                planes.start(tg)
                 await channels.ready.wait()
                 node_agent = workers.runs_node_agent(config.worker)
                 if node_agent:
@@ -467,25 +473,50 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     await kubelet.ready.wait()
                 tg.create_task(serving.run(), name="serving-dataplane")
                 if node_agent:
-                    tg.create_task(_node_lease(store, config).run(), name="node-lease")
+                    tg.create_task(
+                        startup.node_lease(
+                            store, config.node_name, config.node_monitor_grace_period
+                        ).run(),
+                        name="node-lease",
+                    )
 
                 async def lead() -> None:
                     async with asyncio.TaskGroup() as leading:
                         # the Revisions' scale: decided here, from every process's reports
                         leading.create_task(serving.lead(), name="autoscaler")
-                        await run_once(store, dispatcher, config, url=url, api_url=api_url)
+                        # Replays deliver from this process's broker data plane, once
+                        replays = Replays(store, dataplane)
+                        leading.create_task(replays.run(), name="controller-replays")
+                        await run_once(
+                            store,
+                            dispatcher,
+                            config,
+                            url=url,
+                            api_url=api_url,
+                            https_url=listening.https_url,
+                            ca_certs=cert.read_text(),
+                        )
 
                 elector = LeaderElector(store, identity, timing=config.leader_election)
                 tg.create_task(elector.run(lead), name="leader-election")
+                if config.settle_heap:  # before the ready file: a client's load meets it settled
+                    began = time.perf_counter()
+                    frozen = heap.settle()
+                    log.info(
+                        "the started heap is frozen (%d objects, in %.0f ms; kawa.heap)",
+                        frozen,
+                        (time.perf_counter() - began) * 1000,
+                    )
                 files.write_private(
                     server_file,
                     orjson.dumps(
                         {
                             "url": url,
                             "apiUrl": api_url,
+                            "httpsUrl": listening.https_url,
                             "pid": os.getpid(),
                             **({"metricsUrl": metrics_url} if metrics_url else {}),
-                            **worker_zero,
+                            **listening.worker_zero,
                         },
                         option=orjson.OPT_INDENT_2,
                     ),
@@ -497,89 +528,10 @@ async def serve(config: Config, on_ready: Callable[[Running], None] | None = Non
                     on_ready(Running(url, api_url, config.data_dir, token, kubeconfig, metrics_url))
     finally:
         with contextlib.suppress(FileNotFoundError):
-            if _owned_by_us(server_file):
+            if startup.owned_by_us(server_file):
                 server_file.unlink()
         await exits.aclose()
         if runner is not None:
             await runner.cleanup()
         await event_log.close()
         await store.close()
-
-
-def _node_lease(store: ResourceStore, config: Config) -> node_lease.NodeLease:
-    """This node's heartbeat, renewed four times per grace period (at most every 10 s)."""
-    grace = config.node_monitor_grace_period
-    return node_lease.NodeLease(
-        store,
-        config.node_name,
-        interval=min(node_lease.RENEW_INTERVAL, grace / 4),
-        duration=max(1, math.ceil(grace)),
-    )
-
-
-def make_private(data_dir: Path) -> None:
-    """Create the data dir 0700, or take group and other permissions off an existing one and
-    everything in it (logged: an older kawa left it readable by every local user)."""
-    existed = data_dir.is_dir()
-    files.make_dir(data_dir)
-    if not existed:
-        return
-    changed = files.tighten(data_dir, DATA_DIR_ENTRIES)
-    if changed:
-        shown = ", ".join(str(path.relative_to(data_dir)) for path in changed[:5])
-        log.warning(
-            "the data dir %s was readable by other users: made %d path(s) private (%s%s)",
-            data_dir,
-            len(changed),
-            shown,
-            ", ..." if len(changed) > 5 else "",
-        )
-
-
-def _listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A listening TCP socket (port 0: a free one), so the bound port is known at once;
-    with ``reuse_port``, one of the workers' sockets sharing the port (``SO_REUSEPORT``: the
-    kernel spreads new connections over them)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-        sock.setblocking(False)
-    except OSError as err:
-        sock.close()
-        if err.errno == errno.EADDRINUSE:
-            raise ListenError(
-                f"cannot listen on {host}:{port}: the address is already in use (is something "
-                "already running there? choose another --port / --api-port)"
-            ) from None
-        raise ListenError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
-    return sock
-
-
-def _owned_by_us(server_file: Path) -> bool:
-    try:
-        return bool(orjson.loads(server_file.read_bytes()).get("pid") == os.getpid())
-    except (OSError, orjson.JSONDecodeError):
-        return False
-
-
-async def _seed(store: ResourceStore, attempts: int = 10) -> None:
-    """Store what every kawa starts with (namespaces, CRDs, configuration). Nodes starting at
-    once on one JetStream store race on these writes: the loser of a race (a conflict) does
-    it all again, reading what the winner wrote (each step leaves what is right alone)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            await ensure_namespaces(store)
-            await crds.sync(store, SCHEME)
-            await ensure_serving_config(store)
-            await ensure_broker_configs(store)
-            await ensure_channel_defaults(store)
-            return
-        except ConflictError:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(0.05 * attempt)

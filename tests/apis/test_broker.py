@@ -125,7 +125,13 @@ def test_address_and_ready() -> None:
     BROKER_CONDITIONS.initialize(status, clock=clock)
     set_broker_address(status, "http://127.0.0.1:8080/default/default", clock=clock)
     assert status["address"] == {"url": "http://127.0.0.1:8080/default/default"}
-    for type_ in ("IngressReady", "TriggerChannelReady", "FilterReady", "DeadLetterSinkResolved"):
+    for type_ in (
+        "IngressReady",
+        "TriggerChannelReady",
+        "FilterReady",
+        "DeadLetterSinkResolved",
+        "EventPoliciesReady",
+    ):
         assert not BROKER_CONDITIONS.is_ready(status)
         BROKER_CONDITIONS.mark_true(status, type_, clock=clock)
     assert BROKER_CONDITIONS.is_ready(status)

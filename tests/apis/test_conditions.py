@@ -154,3 +154,23 @@ def test_time_format() -> None:
     assert system_clock().tzinfo is not None
     with pytest.raises(ValueError, match="aware"):
         format_time(datetime(2024, 1, 1))
+
+
+def test_a_warning_condition_leaves_ready_alone_and_can_be_cleared() -> None:
+    clock, status = FakeClock(), new_status()
+    SET.mark_true(status, "A", clock=clock)
+    SET.mark_true(status, "B", clock=clock)
+    SET.mark_warning(status, "LoopFree", "LoopDetected", "a loop", clock=clock)
+    warning = get_condition(status, "LoopFree")
+    assert warning is not None
+    assert (warning.status, warning.reason, warning.severity) == (
+        "False",
+        "LoopDetected",
+        "Warning",
+    )
+    assert SET.is_ready(status)
+    SET.clear(status, "LoopFree")
+    assert get_condition(status, "LoopFree") is None
+    assert SET.is_ready(status)
+    with pytest.raises(ValueError, match="takes part in 'Ready'"):
+        SET.mark_warning(status, "A", "No", "a dependent is no warning", clock=clock)

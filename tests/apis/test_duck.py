@@ -8,6 +8,7 @@ from kawa.apis import duck
 from kawa.apis.conditions import ConditionSet
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec, Destination, KReference
 
+from ..tls_support import certificate_authority
 from .helpers import FakeClock, field_errors, new_status
 
 SVC = {"apiVersion": "v1", "kind": "Service", "name": "display"}
@@ -61,6 +62,15 @@ def test_destination_ref_with_relative_uri() -> None:
         ),
         ({"ref": "svc"}, {"d.ref": "expected a mapping, got a string"}),
         ({"ref": {**SVC, "namespace": "Bad_NS"}}, {"d.ref.namespace": "invalid value 'Bad_NS'"}),
+        (
+            {"uri": "https://x.example/", "CACerts": "hello"},
+            {"d.CACerts": "not a PEM certificate: expected one or more"},
+        ),
+        (
+            {"uri": "https://x.example/", "CACerts": "-----BEGIN CERTIFICATE-----\nAAAA\n"},
+            {"d.CACerts": "not a PEM certificate: a CERTIFICATE block is not a base64 X.509"},
+        ),
+        ({"uri": "https://x.example/", "CACerts": 7}, {"d.CACerts": "expected a string"}),
     ],
 )
 def test_invalid_destinations(value: Any, expected: dict[str, str]) -> None:
@@ -68,6 +78,18 @@ def test_invalid_destinations(value: Any, expected: dict[str, str]) -> None:
     assert set(errors) == set(expected)
     for path, fragment in expected.items():
         assert fragment in errors[path]
+
+
+def test_destination_ca_certs_are_kept() -> None:
+    pem = certificate_authority("duck-ca").pem
+    dest = duck.parse_destination({"uri": "https://x.example/", "CACerts": pem}, namespace="ns")
+    assert dest.ca_certs == pem
+    assert dest.to_dict() == {"uri": "https://x.example/", "CACerts": pem}
+    sink = duck.parse_delivery(
+        {"deadLetterSink": {"uri": "https://d/", "CACerts": pem}}, namespace="ns"
+    )
+    assert sink.dead_letter_sink is not None
+    assert sink.dead_letter_sink.ca_certs == pem
 
 
 def test_delivery_full() -> None:

@@ -137,3 +137,19 @@ def test_json_value_errors_name_each_place_that_is_no_json() -> None:
         "spec.f": "map keys must be strings, got 1",
     }
     assert meta.json_value_errors({"ok": [{"n": 2**63 - 1}]}) == []
+
+
+def test_child_names_stay_valid_and_distinct_whatever_the_suffix() -> None:
+    from kawa.apis.meta import child_name, dns1123_label_errors
+
+    assert child_name("svc", "-00001") == "svc-00001"
+    long_parent = child_name("x" * 60, "-00001")
+    assert len(long_parent) == 63
+    assert long_parent.endswith("-00001")
+    # a suffix that leaves no room for the parent's hash: parent and suffix hashed together
+    names = {child_name(f"policy-{i}-", "c" * 63) for i in range(20)}
+    assert len(names) == 20
+    flow = child_name("s" * 46, "-ep-" + "s" * 46 + "-kn-sequence-1")
+    for name in (*names, flow, long_parent):
+        assert len(name) <= 63
+        assert dns1123_label_errors(name) == [], name

@@ -430,11 +430,14 @@ def test_trigger_status_lifecycle() -> None:
     conditions.mark_true(status, trigger_module.DEPENDENCY_READY, clock=clock)
     assert not conditions.is_ready(status)
     duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
+    assert not conditions.is_ready(status)  # the OIDC identity is a condition too
+    trigger_module.mark_oidc_identity(status, None, clock=clock)
     assert conditions.is_ready(status)
     assert [c["type"] for c in status["conditions"]] == [
         "BrokerReady",
         "DeadLetterSinkResolved",
         "DependencyReady",
+        "OIDCIdentityCreated",
         "Ready",
         "SubscriberResolved",
     ]

@@ -22,6 +22,7 @@ from kawa.reconciler.status import StatusReconciler
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ..oidc_support import set_oidc
 from ..waiting import eventually
 from .serving.support import admit, condition
 
@@ -233,3 +234,117 @@ async def test_a_broker_whose_config_names_a_missing_configmap_says_so() -> None
         rabbit = {"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "name": "r"}
         await eventing.create(BROKER.resource, broker("rabbit", config=rabbit))
         await eventing.until(BROKER.resource, "rabbit", is_("Ready", "True"))
+
+
+async def test_a_brokers_audience_follows_the_authentication_oidc_flag_live() -> None:
+    """With ``authentication-oidc: enabled`` in ``knative-eventing/config-features`` a Broker
+    publishes ``status.address.audience`` (Knative's ``<group>/<kind>/<ns>/<name>``); turned
+    off again, the audience goes; the URL stays all along."""
+    from kawa.apis import core
+    from kawa.controllers.eventing import ensure_broker_configs
+    from kawa.reconciler.features import FEATURES_KEY
+
+    def address(obj: Obj) -> dict[str, Any]:
+        return dict(obj.get("status", {}).get("address") or {})
+
+    async with running_eventing() as (eventing, _):
+        await ensure_broker_configs(eventing.store)  # created with Knative's defaults
+        flags = await eventing.store.get(FEATURES_KEY)
+        assert flags["data"]["authentication-oidc"] == "disabled"
+        await eventing.create(BROKER.resource, broker("b"))
+        await eventing.until(BROKER.resource, "b", is_("Ready", "True"))
+        b = await eventing.get(BROKER.resource, "b")
+        assert b is not None
+        assert "audience" not in address(b), b["status"]
+        url = address(b)["url"]
+
+        await set_oidc(eventing.store)
+        expected = f"eventing.knative.dev/broker/{NS}/b"
+        await eventing.until(BROKER.resource, "b", lambda o: address(o).get("audience") == expected)
+        b = await eventing.get(BROKER.resource, "b")
+        assert b is not None
+        assert address(b)["url"] == url
+        await set_oidc(eventing.store, "disabled")
+        await eventing.until(BROKER.resource, "b", lambda o: "audience" not in address(o))
+        assert core.CONFIG_MAP.resource == FEATURES_KEY.resource
+
+
+async def test_a_triggers_subscriber_and_dead_letter_audiences_come_from_what_they_name() -> None:
+    """A Trigger resolves the audience with the URL: ``status.subscriberAudience`` and
+    ``status.deadLetterSinkAudience`` are the audiences their refs publish (a Broker's, with
+    authentication-oidc enabled), or a Destination's own ``audience``; none without."""
+    from kawa.controllers.eventing import ensure_broker_configs
+
+    async with running_eventing() as (eventing, _):
+        await ensure_broker_configs(eventing.store)
+        await set_oidc(eventing.store)
+        await eventing.create(BROKER.resource, broker("default"))
+        await eventing.create(BROKER.resource, broker("target"))
+        await eventing.create(
+            TRIGGER.resource,
+            trigger(
+                "t",
+                subscriber=ref("Broker", "target"),
+                delivery={"deadLetterSink": {"uri": "http://dls.example/", "audience": "dls-aud"}},
+            ),
+        )
+        await eventing.until(TRIGGER.resource, "t", is_("Ready", "True"))
+        t = await eventing.get(TRIGGER.resource, "t")
+        assert t is not None
+        assert t["status"]["subscriberAudience"] == f"eventing.knative.dev/broker/{NS}/target"
+        assert t["status"]["deadLetterSinkAudience"] == "dls-aud"
+        assert t["status"]["deadLetterSinkUri"] == "http://dls.example/"
+        # its deliveries' identity: a ServiceAccount of its own, owned by it (Knative's name)
+        account = "t-oidc-eventing.knative.dev-trigger"
+        assert t["status"]["auth"] == {"serviceAccountName": account}
+        assert condition(t, "OIDCIdentityCreated")[0] == "True"
+        sa = await eventing.store.get(ResourceKey("serviceaccounts", NS, account))
+        [owner] = sa["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"]) == (
+            "Trigger",
+            "t",
+            t["metadata"]["uid"],
+        )
+
+        # a plain URL names no audience
+        await eventing.create(TRIGGER.resource, trigger("plain", subscriber={"uri": "http://x/"}))
+        await eventing.until(TRIGGER.resource, "plain", is_("Ready", "True"))
+        plain = await eventing.get(TRIGGER.resource, "plain")
+        assert plain is not None
+        assert "subscriberAudience" not in plain["status"]
+
+        # authentication-oidc off again: no identity, the condition says why
+        await set_oidc(eventing.store, "disabled")
+        await eventing.until(TRIGGER.resource, "plain", lambda o: "auth" not in o["status"])
+        plain = await eventing.get(TRIGGER.resource, "plain")
+        assert plain is not None
+        assert condition(plain, "OIDCIdentityCreated")[:2] == (
+            "True",
+            "authentication-oidc feature disabled",
+        )
+
+
+async def test_a_service_account_of_the_name_that_is_not_the_triggers_is_not_adopted() -> None:
+    """As Knative: a ServiceAccount named as the Trigger's identity but not controlled by it
+    (a user's) is left alone, and OIDCIdentityCreated says so."""
+    from kawa.controllers.eventing import ensure_broker_configs
+
+    async with running_eventing() as (eventing, _):
+        await ensure_broker_configs(eventing.store)
+        await set_oidc(eventing.store)
+        account = "t-oidc-eventing.knative.dev-trigger"
+        await eventing.store.create(
+            ResourceKey("serviceaccounts", NS, account),
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}},
+        )
+        await eventing.create(BROKER.resource, broker("default"))
+        await eventing.create(TRIGGER.resource, trigger("t", subscriber={"uri": "http://x/"}))
+        await eventing.until(TRIGGER.resource, "t", is_("OIDCIdentityCreated", "False"))
+        t = await eventing.get(TRIGGER.resource, "t")
+        assert t is not None
+        assert (
+            f"service account {account} not owned by Trigger t"
+            in condition(t, "OIDCIdentityCreated")[2]
+        )
+        assert "auth" not in t["status"]
+        assert condition(t, "Ready")[0] == "False"

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from kawa.cloudevents.event import CloudEvent
+from kawa.delivery import sender
 from kawa.delivery.policy import RetryPolicy
 from kawa.delivery.sender import Dispatcher
 
@@ -229,6 +230,59 @@ async def test_retry_after_honoured_and_capped(
     assert result.ok
     assert result.attempts == 4
     assert sleeps == pytest.approx([7.0, 30.0, 0.03])
+
+
+async def test_an_overload_hook_takes_429_and_503_without_counting_them(
+    dispatcher: Dispatcher, subscriber: Receiver, sleeps: Sleeps
+) -> None:
+    """A scaling subscriber's "full for now" goes to the consumer's backpressure: waited out
+    and sent again, not an attempt of the retry policy (none here)."""
+    subscriber.script(reply(503, headers={"Retry-After": "1"}), reply(429), reply(503), reply(200))
+    told: list[tuple[int, str | None]] = []
+
+    async def hold(status: int, retry_after: str | None) -> bool:
+        told.append((status, retry_after))
+        return True
+
+    result = await dispatcher.send(EVENT, subscriber.url, policy=NO_RETRY, overload=hold)
+    assert result.ok
+    assert result.attempts == 1
+    assert told == [(503, "1"), (429, None), (503, None)]
+    assert len(subscriber.requests) == 4
+    assert sleeps == []  # the hook waited: no backoff of the policy's
+
+    # a hook that gives up: the answer counts as the policy says; other failures never reach it
+    subscriber.script(reply(503), reply(500))
+
+    async def gives_up(status: int, retry_after: str | None) -> bool:
+        told.append((status, retry_after))
+        return False
+
+    told.clear()
+    result = await dispatcher.send(EVENT, subscriber.url, policy=retrying(1), overload=gives_up)
+    assert not result.ok
+    assert (result.status, result.attempts) == (500, 2)
+    assert told == [(503, None)]
+
+
+async def test_one_delivery_waits_out_overload_answers_for_a_bounded_time(
+    dispatcher: Dispatcher, subscriber: Receiver, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One event a Service always refuses (while it serves others, so the backpressure never
+    gives up) is held for OVERLOAD_HOLD_MAX at most, then its answers count as attempts."""
+    monkeypatch.setattr(sender, "OVERLOAD_HOLD_MAX", 0.0)  # only the first answer is held
+    subscriber.script(reply(503), reply(503), reply(503))
+    told: list[int] = []
+
+    async def hold(status: int, retry_after: str | None) -> bool:
+        told.append(status)
+        return True
+
+    result = await dispatcher.send(EVENT, subscriber.url, policy=retrying(1), overload=hold)
+    assert not result.ok
+    assert (result.status, result.attempts) == (503, 2)
+    assert told == [503]
+    assert len(subscriber.requests) == 3
 
 
 async def test_retry_after_ignored_without_retry_after_max(

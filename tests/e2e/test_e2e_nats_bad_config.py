@@ -170,8 +170,8 @@ async def test_kawa_restarts_on_its_own_streams_next_to_others(tmp_path: Path) -
 
 KAWAS_PERMISSIONS = (
     'publish: {allow: ["$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$KV.kawa_resources.>", '
-    '"$KV.kawa_eventlog.>", "kawa.log.>", "kawa.serving.>"]}, '
-    'subscribe: {allow: ["_INBOX.>", "kawa.tick.>", "kawa.serving.>"]}'
+    '"$KV.kawa_eventlog.>", "kawa.log.>", "kawa.serving.>", "kawa.requestreply.>"]}, '
+    'subscribe: {allow: ["_INBOX.>", "kawa.tick.>", "kawa.serving.>", "kawa.requestreply.>"]}'
 )
 """What docs/distributed.md says a NATS user of kawa's needs, and no more."""
 

@@ -305,6 +305,27 @@ class EventLogContract:
         assert await log.trim(0) == 2
         assert await log.read("b1", 0, 100) == []
 
+    async def test_trim_keeps_a_stream_for_its_own_retention(
+        self, log: EventLog, clock: FakeClock
+    ) -> None:
+        await log.append("broker:kept", payloads("k", 3))
+        await log.append("broker:short", payloads("s", 2))
+        await log.append("broker:other", payloads("o", 2))
+        clock.advance(100)
+        # the kept stream holds its records for an hour, the short one for 10 s, the
+        # others for the log's 500 s
+        streams = {"broker:kept": 3600.0, "broker:short": 10.0}
+        assert await log.trim(500, streams=streams) == 2
+        assert len(await log.read("broker:kept", 0, 10)) == 3
+        assert await log.read("broker:short", 0, 10) == []
+        assert len(await log.read("broker:other", 0, 10)) == 2
+        clock.advance(1000)
+        assert await log.trim(500, streams=streams) == 2
+        assert len(await log.read("broker:kept", 0, 10)) == 3
+        with pytest.raises(ValidationError) as refused:
+            await log.trim(500, streams={"broker:kept": -1})
+        assert refused.value.errors[0].path == "streams[broker:kept]"
+
     # -- feeds: a consumer's records, finished one by one ---------------------------------------
 
     async def _take(self, feed: Feed, n: int, timeout: float = 5.0) -> list[Record]:

@@ -245,6 +245,27 @@ async def test_appends_interleave_with_a_large_trim(tmp_path: Path) -> None:
         await log.close()
 
 
+async def test_a_trim_step_frees_a_bounded_number_of_bytes(tmp_path: Path) -> None:
+    """Large records (a broker's lineage batches) are trimmed a few per step: an append
+    queued behind the first step finds most of them still there, not one 145 ms step."""
+    clock = FakeClock()
+    log = await SqliteEventLog.open(str(tmp_path / "log.db"), clock=clock)
+    try:
+        big = 64 * 1024
+        backlog = 3 * _sqlite_writer.TRIM_STEP_BYTES // big
+        await log.append("b", [bytes([n]) * big for n in range(backlog)])
+        clock.advance(10)
+        trim = asyncio.create_task(log.trim(5))
+        await asyncio.sleep(0)  # the first step is queued
+        assert await log.append("b", [b"during"]) == [backlog + 1]
+        left = await log.read("b", 0, backlog + 1)
+        assert backlog // 2 < len(left) - 1 < backlog  # the first step took some, not all
+        assert await trim == backlog
+        assert [r.payload for r in await log.read("b", 0, 10)] == [b"during"]
+    finally:
+        await log.close()
+
+
 async def test_a_file_from_a_newer_kawa_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     with contextlib.closing(sqlite3.connect(path)) as conn:

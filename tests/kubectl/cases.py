@@ -108,7 +108,6 @@ def _subjects(*names: str) -> list[dict[str, Any]]:
     return [{"kind": "ServiceAccount", "name": n, "namespace": NS} for n in names]
 
 
-_NOT_YET: Final = "Unknown/NotImplemented"
 _TEMPLATE: Final = {"spec": {"containers": [{"name": "user-container", "image": IMAGE}]}}
 
 CASES: Final = (
@@ -164,7 +163,102 @@ CASES: Final = (
         ("metadata", "annotations", "owner"),  # the spec is immutable
         ("b", "c", "d"),
         ["NAME", "REFERENCE NAME", "REFERENCE KIND", "DESCRIPTION", "READY", "REASON"],
-        ready=_NOT_YET,
+        ready="True",
+    ),
+    KindCase(
+        "EventPolicy",
+        "eventpolicies",
+        _obj(
+            "eventing.knative.dev/v1alpha1",
+            "EventPolicy",
+            "kep",
+            spec={
+                "to": [
+                    {
+                        "ref": {
+                            "apiVersion": "eventing.knative.dev/v1",
+                            "kind": "Broker",
+                            "name": BROKER,
+                        }
+                    }
+                ],
+                "from": [{"sub": "a"}],
+            },
+        ),
+        ("spec", "from", 0, "sub"),
+        ("system:serviceaccount:kinds:b", "system:serviceaccount:kinds:*", "d"),
+        ["NAME", "READY", "REASON"],
+        ready="False/AuthOIDCFeatureNotEnabled",  # authentication-oidc is off by default
+        patch={"spec": {"from": [{"sub": "system:serviceaccount:kinds:*"}]}},
+    ),
+    KindCase(
+        "EventTransform",
+        "eventtransforms",
+        _obj(
+            "eventing.knative.dev/v1alpha1",
+            "EventTransform",
+            "ket",
+            spec={"jsonata": {"expression": "$"}},
+        ),
+        ("spec", "jsonata", "expression"),
+        ('$merge([$, {"a": "b"}])', '$merge([$, {"a": "c"}])', '$merge([$, {"a": "d"}])'),
+        ["NAME", "URL", "SINK", "READY", "REASON"],
+        ready="True",
+    ),
+    KindCase(
+        "RequestReply",
+        "requestreplies",
+        _obj(
+            "eventing.knative.dev/v1alpha1",
+            "RequestReply",
+            "krr",
+            spec={
+                "brokerRef": {
+                    "apiVersion": "eventing.knative.dev/v1",
+                    "kind": "Broker",
+                    "name": BROKER,
+                }
+            },
+        ),
+        ("spec", "timeout"),
+        ("PT10S", "PT20S", "PT30S"),
+        ["NAME", "URL", "READY", "REASON"],
+        ready="True",
+    ),
+    KindCase(
+        "JobSink",
+        "jobsinks",
+        _obj(
+            "sinks.knative.dev/v1alpha1",
+            "JobSink",
+            "kjs",
+            spec={
+                "job": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [
+                                    {
+                                        "name": "main",
+                                        "image": "busybox",
+                                        "command": ["true"],
+                                        # as defaulted: a re-apply changes nothing
+                                        "env": [
+                                            {"name": "KNATIVE_EXECUTION_MODE", "value": "batch"}
+                                        ],
+                                    }
+                                ],
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+        ("spec", "job", "spec", "backoffLimit"),
+        (1, 2, 3),
+        ["NAME", "URL", *KNATIVE],
+        ready="True",
     ),
     KindCase(
         "Channel",
@@ -240,6 +334,29 @@ CASES: Final = (
         ("spec", "data"),
         ("b", "c", "d"),
         ["NAME", "SINK", "SCHEDULE", *KNATIVE],
+        ready="True",
+    ),
+    KindCase(
+        "IntegrationSource",
+        "integrationsources",
+        _obj(
+            "sources.knative.dev/v1alpha1",
+            "IntegrationSource",
+            "kintsrc",
+            spec={"timer": {"period": 3600000, "message": "a"}, "sink": {"uri": SINK}},
+        ),
+        ("spec", "timer", "message"),
+        ("b", "c", "d"),
+        ["NAME", "SINK", *KNATIVE],
+        ready="True",
+    ),
+    KindCase(
+        "IntegrationSink",
+        "integrationsinks",
+        _obj("sinks.knative.dev/v1alpha1", "IntegrationSink", "kintsink", spec={"log": {}}),
+        ("spec", "log", "loggerName"),
+        ("b", "c", "d"),
+        ["NAME", "URL", *KNATIVE],
         ready="True",
     ),
     KindCase(
@@ -664,5 +781,19 @@ CASES: Final = (
         (1, 2, 3),
         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
         builtin=True,
+    ),
+    KindCase(
+        "Replay",
+        "replays",
+        _obj(
+            "kawa.dev/v1alpha1",
+            "Replay",
+            "kreplay",
+            spec={"broker": BROKER, "trigger": "none", "from": "2026-01-01T00:00:00Z"},
+        ),
+        ("spec", "cancelled"),
+        (True, False, True),
+        ["NAME", "BROKER", "TRIGGER", "PROGRESS", "SUCCEEDED", "READY", "REASON", "AGE"],
+        ready="False/TriggerNotFound",
     ),
 )

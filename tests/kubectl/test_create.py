@@ -44,6 +44,14 @@ SECRET = bytes.fromhex(
     "6b3873000a0c0a027631120653656372657412250a120a02733112001a0022002a00320038004200"
     "120d0a0475736572120561646d696e1a001a002200"
 )
+# kubectl create token sa1 --audience aud-one --audience aud-two --duration 20m
+#   --bound-object-kind Pod --bound-object-name p1
+#   -> POST /api/v1/namespaces/default/serviceaccounts/sa1/token
+TOKEN_REQUEST = bytes.fromhex(
+    "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631120c546f6b656e52"
+    "65717565737412400a100a0012001a0022002a0032003800420012260a076175642d6f6e650a0761"
+    "75642d74776f1a0f0a03506f64120276311a027031220020b0091a040a0012001a002200"
+)
 # kubectl create ... -> POST /api/v1/namespaces/default/serviceaccounts
 SERVICE_ACCOUNT = bytes.fromhex(
     "6b3873000a140a027631120e536572766963654163636f756e7412150a130a0373613112001a0022"
@@ -119,6 +127,19 @@ CAPTURED: list[tuple[str, bytes, dict[str, Any]]] = [
         "serviceaccount",
         SERVICE_ACCOUNT,
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa1"}},
+    ),
+    (
+        "token",
+        TOKEN_REQUEST,
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": ["aud-one", "aud-two"],
+                "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p1"},
+                "expirationSeconds": 1200,
+            },
+        },
     ),
     (
         "clusterrole",

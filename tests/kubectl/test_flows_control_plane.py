@@ -77,7 +77,13 @@ def test_a_sequence_makes_its_channels_and_subscriptions_and_takes_them_away(
 
     seq = wait_until(reported, 30, "the Sequence never reported its channels")
     types = {c["type"] for c in seq["status"]["conditions"]}
-    assert types == {"Addressable", "ChannelsReady", "SubscriptionsReady", "Ready"}
+    assert types == {
+        "Addressable",
+        "ChannelsReady",
+        "SubscriptionsReady",
+        "EventPoliciesReady",
+        "Ready",
+    }
     described = kubectl.ok("describe", "sequence", "sequence", "-n", ns)
     assert "ChannelsReady" in described
 

@@ -44,6 +44,12 @@ def _status(kubectl: Kubectl, *ref: str) -> dict[str, Any]:
 
 
 def test_seed_tutorial_runs_verbatim(kubectl: Kubectl, tmp_path: Path) -> None:
+    seed_runs_verbatim(kubectl, tmp_path)
+
+
+def seed_runs_verbatim(kubectl: Kubectl, tmp_path: Path) -> None:
+    """The tutorial's steps and checks against the kawa ``kubectl`` drives (a fresh one: its
+    applies say ``created``); also run with every security flag on (tests/e2e)."""
     files = {}
     for name, text in [
         ("serviceaccount.yaml", SERVICE_ACCOUNT),

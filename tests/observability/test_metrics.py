@@ -78,8 +78,10 @@ async def test_counters_match_the_traffic(tmp_path: Path) -> None:
         async def settled() -> Samples | None:
             samples = await scrape(url)
             done = value(samples, "kawa_dead_lettered_events_total", name="failing")
-            backlog = value(samples, "kawa_consumer_backlog", name="failing")
-            return samples if done == orders + refunds and backlog == 0 else None
+            backlogs = [
+                value(samples, "kawa_consumer_backlog", name=n) for n in ("failing", "orders")
+            ]
+            return samples if done == orders + refunds and backlogs == [0, 0] else None
 
         samples = await eventually(settled, 10.0, "the metrics never added up")
 

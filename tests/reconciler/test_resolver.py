@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kawa.apis.duck import Destination, KReference
-from kawa.reconciler.resolver import SERVICES_URL, Unresolvable, resolve
+from kawa.reconciler.resolver import SERVICES_URL, Address, Unresolvable, resolve, resolve_address
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
+
+from ..tls_support import certificate_authority
 
 BROKERS = "brokers.eventing.knative.dev"
 REF = KReference(
@@ -25,8 +28,10 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteResourceStore]:
     await s.close()
 
 
-async def add_broker(store: SqliteResourceStore, url: str | None) -> None:
-    obj = {
+async def add_broker(
+    store: SqliteResourceStore, url: str | None, addresses: list[dict[str, str]] | None = None
+) -> None:
+    obj: dict[str, Any] = {
         "apiVersion": "eventing.knative.dev/v1",
         "kind": "Broker",
         "metadata": {"name": "b", "namespace": "default"},
@@ -34,6 +39,8 @@ async def add_broker(store: SqliteResourceStore, url: str | None) -> None:
     }
     if url is not None:
         obj["status"] = {"address": {"url": url}}
+        if addresses is not None:
+            obj["status"]["addresses"] = addresses
     await store.create(ResourceKey(BROKERS, "default", "b"), obj)
 
 
@@ -72,6 +79,36 @@ async def test_unresolvable_destinations_say_why(store: SqliteResourceStore) -> 
     with pytest.raises(Unresolvable) as unknown:
         await resolve(store, Destination(ref=odd))
     assert unknown.value.reason == "UnsupportedKind"
+
+
+async def test_ca_certs_come_from_the_destination_else_the_https_address(
+    store: SqliteResourceStore,
+) -> None:
+    """transport-encryption: the https address publishes the CACerts it verifies against; a
+    Destination's own CACerts win over them, and an address with CACerts that are not PEM is
+    not resolved (the trigger's condition says why)."""
+    kawa_ca, own_ca = certificate_authority("kawa").pem, certificate_authority("own").pem
+    https = "https://127.0.0.1:2/brokers/default/b"
+    await add_broker(
+        store,
+        "http://127.0.0.1:1/brokers/default/b",
+        [{"name": "http", "url": "http://127.0.0.1:1/brokers/default/b"},
+         {"name": "https", "url": https, "CACerts": kawa_ca}],
+    )  # fmt: skip
+    assert await resolve_address(store, Destination(ref=REF)) == Address(https, None, kawa_ca)
+    assert await resolve_address(store, Destination(ref=REF, ca_certs=own_ca)) == Address(
+        https, None, own_ca
+    )
+    assert await resolve_address(store, Destination(uri="http://x.example/")) == Address(
+        "http://x.example/"
+    )
+    with pytest.raises(Unresolvable) as bad:
+        await resolve_address(store, Destination(ref=REF, ca_certs="nope"))
+    assert bad.value.reason == "InvalidCACerts"
+    assert bad.value.message == (
+        f"the CACerts of {https}: not a PEM certificate: expected one or more "
+        "'-----BEGIN CERTIFICATE-----' blocks"
+    )
 
 
 async def test_the_target_is_tracked_whether_it_exists_or_not(

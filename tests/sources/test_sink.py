@@ -127,12 +127,16 @@ def test_a_resolved_sink_is_provided_and_recorded() -> None:
     status: dict[str, Any] = {}
     conditions.initialize(status, clock=clock)
     conditions.mark_true(status, pingsource.DEPLOYED, clock=clock)
-    sink.set_sink_status(status, "http://x.test/", None, clock)
+    conditions.mark_true(status, "OIDCIdentityCreated", clock=clock)
+    sink.set_sink_status(status, "http://x.test/", None, clock, audience="aud")
     assert status["sinkUri"] == "http://x.test/"
+    assert status["sinkAudience"] == "aud"
     provided = get_condition(status, "SinkProvided")
     assert provided is not None
     assert provided.is_true
     assert conditions.is_ready(status)
+    sink.set_sink_status(status, "http://x.test/", None, clock)  # a sink naming no audience
+    assert "sinkAudience" not in status
 
 
 def test_an_unresolvable_sink_is_not_provided_and_says_why() -> None:

@@ -423,3 +423,25 @@ async def test_https(certificate: tuple[Path, Path]) -> None:
         finally:
             await trusting.close()
         assert receiver.requests[0].body == b"x"
+
+
+async def test_a_kept_connection_serves_only_requests_verified_with_its_context(
+    certificate: tuple[Path, Path],
+) -> None:
+    """A request that names its own context (a destination's CACerts) never takes a connection
+    another context verified, nor the other way round: the pool is keyed by both."""
+    cert, key = certificate
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    async for receiver in serve(Receiver(), ssl_context=server_ctx):
+        url = receiver.url.replace("http://", "https://")
+        first = ssl.create_default_context(cafile=str(cert))
+        second = ssl.create_default_context(cafile=str(cert))
+        async with client() as c:
+            for context in (first, first, second, second, first):
+                await c.send(c.prepare(url, HEADERS, b"x", context), 5.0)
+            assert c.open_connections == 2
+            with pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await c.post(url, HEADERS, b"x", 5.0)  # the client's own: the system's CAs
+        peers = [r.peer for r in receiver.requests]
+        assert peers[0] == peers[1] == peers[4] != peers[2] == peers[3]

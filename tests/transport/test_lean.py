@@ -248,6 +248,26 @@ async def test_bounds_on_the_lean_path(tmp_path: Path) -> None:
         assert b"stalled" in sent
 
 
+async def test_an_event_sent_in_time_is_served_when_the_loop_checks_the_idle_timeout_late(
+    tmp_path: Path,
+) -> None:
+    """As on aiohttp's side (tests/transport/test_server.py): the next event is written before
+    the idle deadline, the loop is busy past it, and the lean path reads the event first."""
+    limits = ServerLimits(header_timeout=LONG, idle_timeout=SHORT)
+    async with kawa_with_broker(tmp_path, limits) as kawa:
+        raw = await Raw.open(kawa.url)
+        await raw.send(post("/brokers/default/default", "first"))
+        answered = await raw.response()
+        assert (answered.status, lean(answered)) == (202, True)
+        loop = asyncio.get_running_loop()
+        loop.call_later(SHORT / 2, raw.writer.write, post("/brokers/default/default", "late"))
+        await asyncio.sleep(0)
+        time.sleep(SHORT * 2)  # noqa: ASYNC251 (the loop is busy past both, on purpose)
+        answered = await raw.response()
+        assert (answered.status, lean(answered)) == (202, True)
+        await raw.close()
+
+
 async def test_connections_over_the_cap_get_503(tmp_path: Path) -> None:
     limits = ServerLimits(header_timeout=LONG, idle_timeout=LONG, max_connections=2)
     async with kawa_with_broker(tmp_path, limits) as kawa:

@@ -28,6 +28,9 @@ SHORT: Final = 0.5
 """The timeout under test, in seconds: closing must come after it, and well before LONG."""
 LONG: Final = 10.0
 """The other timeouts, and how long a test waits for what must happen (a loaded machine)."""
+IDLE: Final = 1.5
+"""The idle timeout of the keep-alive test: its busy connection, a request every 0.2 s (a
+TLS one on the API port), must never look idle on a loaded machine (0.5 s failed once)."""
 HEALTH: Final = request("GET", "/healthz")
 PORTS: Final = ("url", "api_url")
 
@@ -103,21 +106,23 @@ async def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeou
 
 
 async def test_a_head_that_arrives_in_time_in_pieces_is_served(tmp_path: Path) -> None:
-    async with kawa_with(tmp_path, ServerLimits(header_timeout=1.0, idle_timeout=LONG)) as kawa:
+    # 0.3 s of pieces within a 2.5 s header timeout: room for a loaded machine's late wake-ups
+    async with kawa_with(tmp_path, ServerLimits(header_timeout=2.5, idle_timeout=LONG)) as kawa:
         raw = await Raw.open(kawa.url)
         for piece in (b"GET /heal", b"thz HTTP/1.1\r\nHo", b"st: kawa\r\n", b"\r\n"):
             await raw.send(piece)
             await asyncio.sleep(0.1)
         assert (await raw.response()).body == b"ok"
         # the next request on the kept-alive connection has its own time, from its first byte
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(2.7)
         await raw.send(HEALTH)
         assert (await raw.response()).body == b"ok"
         await raw.close()
 
 
 async def test_a_head_begun_before_the_idle_timeout_has_the_header_timeout(tmp_path: Path) -> None:
-    async with kawa_with(tmp_path, ServerLimits(header_timeout=1.5, idle_timeout=SHORT)) as kawa:
+    # 4 s of header timeout against 1 s of waiting: a 1.5 s one fired once on a loaded machine
+    async with kawa_with(tmp_path, ServerLimits(header_timeout=4.0, idle_timeout=SHORT)) as kawa:
         raw = await Raw.open(kawa.url)
         await raw.send(HEALTH)
         assert (await raw.response()).status == 200
@@ -132,7 +137,7 @@ async def test_a_head_begun_before_the_idle_timeout_has_the_header_timeout(tmp_p
 async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
     tmp_path: Path, port: str
 ) -> None:
-    async with kawa_with(tmp_path, ServerLimits(header_timeout=LONG, idle_timeout=SHORT)) as kawa:
+    async with kawa_with(tmp_path, ServerLimits(header_timeout=LONG, idle_timeout=IDLE)) as kawa:
         url = url_of(kawa, port)
         idle = await Raw.open(url)
         await idle.send(HEALTH)
@@ -141,15 +146,35 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(
         assert (response.status, response.headers.get("connection")) == (200, None)
         closing = asyncio.create_task(idle.closed(LONG))
         busy = await Raw.open(url)
-        for _ in range(8):  # a request every 0.2s: never idle for the idle timeout
+        for _ in range(10):  # a request every 0.2s for longer than the idle timeout
             await busy.send(HEALTH)
             assert (await busy.response()).status == 200
             await asyncio.sleep(0.2)
         closed, received = await closing
         assert received == b""
-        assert SHORT * 0.8 <= closed - answered < LONG
+        assert IDLE * 0.8 <= closed - answered < LONG
         await busy.close()
         await idle.close()
+
+
+@pytest.mark.parametrize("port", PORTS)
+async def test_a_request_sent_in_time_is_served_when_the_loop_checks_the_idle_timeout_late(
+    tmp_path: Path, port: str
+) -> None:
+    """The client's next request is written before the idle deadline, but the loop is blocked
+    past it (a loaded machine): the deadline's check and the bytes come due together, and the
+    bytes win (closing would reset the connection under the client's request)."""
+    async with kawa_with(tmp_path, ServerLimits(header_timeout=LONG, idle_timeout=SHORT)) as kawa:
+        raw = await Raw.open(url_of(kawa, port))
+        await raw.send(HEALTH)
+        assert (await raw.response()).status == 200
+        loop = asyncio.get_running_loop()
+        loop.call_later(SHORT / 2, raw.writer.write, HEALTH)  # due with the idle timer
+        await asyncio.sleep(0)
+        time.sleep(SHORT * 2)  # noqa: ASYNC251 (the loop is busy past both, on purpose)
+        response = await raw.response()
+        assert (response.status, response.body) == (200, b"ok")
+        await raw.close()
 
 
 @pytest.mark.parametrize("port", PORTS)

@@ -40,6 +40,8 @@ SEVERITY_ERROR: Final = ""
 """Knative's severity of the happy condition and its dependents (rendered as nothing)."""
 SEVERITY_INFO: Final = "Info"
 """Knative's severity of conditions that do not take part in ``Ready``."""
+SEVERITY_WARNING: Final = "Warning"
+"""Knative's severity of a condition that warns (and does not take part in ``Ready``)."""
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware datetime."""
@@ -163,6 +165,25 @@ class ConditionSet:
         self, status: dict[str, Any], type_: str, reason: str, message: str, *, clock: Clock
     ) -> None:
         self._mark(status, Condition(type_, UNKNOWN, reason, message, self._severity(type_)), clock)
+
+    def mark_warning(
+        self, status: dict[str, Any], type_: str, reason: str, message: str, *, clock: Clock
+    ) -> None:
+        """Set ``type_`` (not one ``Ready`` is derived from) to ``False`` with severity
+        ``Warning``: something the reader should know that does not stop the resource."""
+        if type_ == self.happy or type_ in self.dependents:
+            raise ValueError(f"{type_!r} takes part in {self.happy!r}: it cannot be a warning")
+        self._set(status, Condition(type_, FALSE, reason, message, SEVERITY_WARNING), clock)
+
+    def clear(self, status: dict[str, Any], type_: str) -> None:
+        """Take ``type_`` (not one ``Ready`` is derived from) out of the conditions."""
+        conditions = status.get("conditions")
+        if isinstance(conditions, list):
+            kept = [
+                c for c in conditions if not (isinstance(c, Mapping) and c.get("type") == type_)
+            ]
+            if len(kept) != len(conditions):
+                status["conditions"] = kept
 
     def propagate(
         self,

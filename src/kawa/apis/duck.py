@@ -3,7 +3,8 @@
 * :class:`Destination` -- ``{ref: {apiVersion, kind, name, namespace?}, uri}``: at least one of
   ``ref`` and ``uri``; ``uri`` alone must be absolute (scheme and host); with a ``ref`` it must
   be relative (it is resolved against the ref's address); ``ref`` needs ``apiVersion``,
-  ``kind`` and ``name``; ``ref.namespace`` defaults to the parent object's namespace.
+  ``kind`` and ``name``; ``ref.namespace`` defaults to the parent object's namespace;
+  ``CACerts``, when set, must be PEM certificates (:mod:`kawa.apis.cacerts`).
 * :class:`DeliverySpec` -- ``retry`` (integer >= 0), ``backoffPolicy`` (linear | exponential),
   ``backoffDelay``, ``timeout`` (> 0) and ``retryAfterMax`` (ISO 8601 durations, kept as float
   seconds), ``deadLetterSink`` (a Destination) and ``format`` (json | binary).
@@ -28,9 +29,9 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from kawa.apis import meta
+from kawa.apis import cacerts, meta
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.model.base import Context, Model, doc
 from kawa.apis.model.defaults import apply_defaults
@@ -89,8 +90,29 @@ class Destination(Model):
         str | None,
         doc("An absolute URL, or a URL relative to the address of ref when ref is set."),
     ] = None
+    audience: Annotated[
+        str | None,
+        doc(
+            "The OIDC audience of the destination (authentication-oidc): overrides the one "
+            "the object of ref publishes."
+        ),
+    ] = None
+    ca_certs: Annotated[
+        str | None,
+        Field(
+            alias="CACerts",
+            description=(
+                "PEM certificates the destination's https certificate verifies against "
+                "(with the trust bundles): overrides the ones the object of ref publishes."
+            ),
+        ),
+    ] = None
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
+        if self.ca_certs is not None:
+            wrong = cacerts.problem(self.ca_certs)
+            if wrong is not None:
+                yield FieldError("CACerts", wrong)
         if self.ref is None and not self.uri:
             yield FieldError("", "expected at least one of ref or uri, got neither")
         elif self.uri and self.ref is None and not is_absolute_url(self.uri):
@@ -111,6 +133,8 @@ class Destination(Model):
             out["ref"] = self.ref.to_dict()
         if self.uri is not None:
             out["uri"] = self.uri
+        if self.ca_certs is not None:
+            out["CACerts"] = self.ca_certs
         return out
 
 
@@ -289,6 +313,35 @@ class Addressable(Model):
 
     name: Annotated[str | None, doc("The address's name.")] = None
     url: Annotated[str | None, doc("The URL events are sent to.")] = None
+    audience: Annotated[
+        str | None, doc("The OIDC audience a sender's token must name (authentication-oidc).")
+    ] = None
+    ca_certs: Annotated[
+        str | None,
+        Field(
+            alias="CACerts",
+            description="PEM certificates an https URL's certificate verifies against.",
+        ),
+    ] = None
+
+
+class AuthStatus(Model):
+    """The identity the object's sender presents (authentication-oidc)."""
+
+    service_account_name: Annotated[
+        str | None, doc("The ServiceAccount whose OIDC token the sender presents.")
+    ] = None
+
+
+class AppliedEventPolicyRef(Model):
+    """An EventPolicy that applies to the object (authentication-oidc)."""
+
+    api_version: Annotated[str, doc("API version of the EventPolicy.")]
+    name: Annotated[str, doc("Name of the EventPolicy.")]
+
+
+EVENT_POLICIES_READY: Final = "EventPoliciesReady"
+"""Knative's condition of a receiver: every EventPolicy that applies to it is Ready."""
 
 
 class CloudEventAttributes(Model):
@@ -302,6 +355,17 @@ class SourceStatus(Status):
     """The observed state of the source."""
 
     sink_uri: Annotated[str | None, doc("The resolved URL of the sink.")] = None
+    sink_audience: Annotated[
+        str | None, doc("The OIDC audience of the sink (authentication-oidc).")
+    ] = None
+    sink_ca_certs: Annotated[
+        str | None,
+        Field(
+            alias="sinkCACerts",
+            description="PEM certificates the sink's https address verifies against.",
+        ),
+    ] = None
+    auth: Annotated[AuthStatus | None, doc("The identity the source's events are sent as.")] = None
     ce_attributes: Annotated[
         list[CloudEventAttributes] | None, doc("The attributes of the events the source sends.")
     ] = None
@@ -317,11 +381,22 @@ def set_address(
     *,
     what: str,
     clock: Clock,
+    audience: str | None = None,
+    addresses: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Publish ``status.address.url`` and mark ``Addressable``; without a URL the address is
-    removed and ``Addressable`` is False ("The <what> has no address yet.")."""
+    """Publish ``status.address.url`` (and ``audience``, the OIDC audience, when given) and
+    mark ``Addressable``; without a URL the address is removed and ``Addressable`` is False
+    ("The <what> has no address yet."). With ``addresses`` (transport-encryption permissive
+    or strict, :func:`kawa.apis.features.addresses`) ``status.addresses`` lists them and
+    ``status.address`` is their first."""
+    if url and addresses:
+        status["address"] = dict(addresses[0])
+        status["addresses"] = [dict(a) for a in addresses]
+        conditions.mark_true(status, ADDRESSABLE, clock=clock)
+        return
+    status.pop("addresses", None)
     if url:
-        status["address"] = {"url": url}
+        status["address"] = {"url": url, **({"audience": audience} if audience else {})}
         conditions.mark_true(status, ADDRESSABLE, clock=clock)
     else:
         status.pop("address", None)
@@ -330,16 +405,54 @@ def set_address(
         )
 
 
+def published_address(
+    status: Mapping[str, Any] | None,
+) -> tuple[str | None, str | None, list[dict[str, Any]] | None]:
+    """``(url, audience, addresses)`` of what an addressable publishes in its ``status``
+    (``None`` for what it does not): what an object whose address is another's copies (a
+    Channel its backing channel's, a flow its first channel's), as :func:`set_address` takes
+    them."""
+    address = status.get("address") if isinstance(status, Mapping) else None
+    if not isinstance(address, Mapping):
+        return None, None, None
+    url, audience = address.get("url"), address.get("audience")
+    listed = status.get("addresses") if isinstance(status, Mapping) else None
+    addresses = (
+        [dict(a) for a in listed if isinstance(a, Mapping)] if isinstance(listed, list) else None
+    )
+    return (
+        url if isinstance(url, str) and url else None,
+        audience if isinstance(audience, str) and audience else None,
+        addresses or None,
+    )
+
+
 # -- status: the dead-letter sink, shared by Brokers and Triggers -----------------------------
 
 DEAD_LETTER_SINK_RESOLVED: Final = "DeadLetterSinkResolved"
 
 
 def mark_dead_letter_sink_resolved(
-    conditions: ConditionSet, status: dict[str, Any], uri: str, *, clock: Clock
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    uri: str,
+    *,
+    clock: Clock,
+    audience: str | None = None,
+    ca_certs: str | None = None,
 ) -> None:
-    """Record the dead-letter sink's resolved URL in ``status.deadLetterSinkUri``."""
+    """Record the dead-letter sink's resolved URL in ``status.deadLetterSinkUri`` (and its
+    OIDC audience in ``status.deadLetterSinkAudience``, its ``CACerts`` in
+    ``status.deadLetterSinkCACerts``, when it has them)."""
     status["deadLetterSinkUri"] = uri
+    for key, value in (
+        ("deadLetterSinkAudience", audience),
+        ("deadLetterSinkCACerts", ca_certs),
+    ):
+        if value:
+            status[key] = value
+        else:
+            status.pop(key, None)
     conditions.mark_true(status, DEAD_LETTER_SINK_RESOLVED, clock=clock)
 
 
@@ -348,6 +461,8 @@ def mark_dead_letter_sink_not_configured(
 ) -> None:
     """No dead-letter sink: the condition is True with reason ``DeadLetterSinkNotConfigured``."""
     status.pop("deadLetterSinkUri", None)
+    status.pop("deadLetterSinkAudience", None)
+    status.pop("deadLetterSinkCACerts", None)
     conditions.mark_true(
         status,
         DEAD_LETTER_SINK_RESOLVED,
@@ -362,4 +477,35 @@ def mark_dead_letter_sink_failed(
 ) -> None:
     """The dead-letter sink is configured but cannot be resolved."""
     status.pop("deadLetterSinkUri", None)
+    status.pop("deadLetterSinkAudience", None)
+    status.pop("deadLetterSinkCACerts", None)
     conditions.mark_false(status, DEAD_LETTER_SINK_RESOLVED, reason, message, clock=clock)
+
+
+# -- status: the OIDC identity of a sender (Triggers, Subscriptions, sources) ------------------
+
+OIDC_IDENTITY_CREATED: Final = "OIDCIdentityCreated"
+OIDC_DISABLED: Final = "authentication-oidc feature disabled"
+
+
+def mark_oidc_identity(
+    conditions: ConditionSet, status: dict[str, Any], service_account: str | None, *, clock: Clock
+) -> None:
+    """``OIDCIdentityCreated``: True with the ServiceAccount in ``status.auth`` (OIDC on), or
+    True with reason "authentication-oidc feature disabled" and no ``auth`` (off), as
+    Knative's."""
+    if service_account is None:
+        status.pop("auth", None)
+        conditions.mark_true(status, OIDC_IDENTITY_CREATED, OIDC_DISABLED, clock=clock)
+        return
+    status["auth"] = {"serviceAccountName": service_account}
+    conditions.mark_true(status, OIDC_IDENTITY_CREATED, clock=clock)
+
+
+def mark_oidc_identity_failed(
+    conditions: ConditionSet, status: dict[str, Any], message: str, *, clock: Clock
+) -> None:
+    """The sender's ServiceAccount could not be made: ``OIDCIdentityCreated`` False."""
+    status.pop("auth", None)
+    reason = "Unable to resolve service account for OIDC authentication"
+    conditions.mark_false(status, OIDC_IDENTITY_CREATED, reason, message, clock=clock)

@@ -13,6 +13,7 @@ Called by the kinds' declarations, the controllers, the API server and the CLI.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -414,3 +415,46 @@ def subject_of(kind: str, obj: Mapping[str, Any]) -> str:
 def set_observed_generation(status: dict[str, Any], generation: int) -> None:
     """Record in ``status`` the ``metadata.generation`` a reconciler has acted on."""
     status["observedGeneration"] = generation
+
+
+_MIN_HASH: Final = 16
+"""Hex digits of a parent's hash a child name keeps at least (else parent and suffix are
+hashed together)."""
+
+
+def child_name(parent: str, suffix: str) -> str:
+    """``parent + suffix``, kept within 63 characters: a too long parent is cut and a hash
+    of it keeps the name unique (the names of Revisions, OIDC service accounts ...)."""
+    name = parent + suffix
+    if len(name) <= DNS1123_LABEL_MAX:
+        return name
+    room = max(0, DNS1123_LABEL_MAX - len(suffix))
+    if room < _MIN_HASH:  # the suffix leaves no room for a hash of the parent: hash both
+        whole = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+        return name[: DNS1123_LABEL_MAX - len(whole)].rstrip("-.") + whole
+    digest = hashlib.md5(parent.encode(), usedforsecurity=False).hexdigest()
+    head = max(0, room - len(digest))
+    return (parent[:head] + digest)[:room] + suffix
+
+
+def controller_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """The controller owner reference to ``owner`` (its own apiVersion and kind): what it
+    creates is deleted with it (:mod:`kawa.controllers.gc`)."""
+    metadata = metadata_of(owner)
+    return {
+        "apiVersion": str(owner.get("apiVersion", "")),
+        "kind": str(owner.get("kind", "")),
+        "name": str(metadata.get("name", "")),
+        "uid": str(metadata.get("uid", "")),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def is_controlled_by(obj: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """Whether ``obj``'s controller owner reference names ``owner`` (by uid)."""
+    uid = metadata_of(owner).get("uid")
+    return any(
+        isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid") == uid
+        for ref in metadata_of(obj).get("ownerReferences") or ()
+    )

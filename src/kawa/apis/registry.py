@@ -26,10 +26,13 @@ from kawa.apis import (
     discovery,
     eventing,
     flows,
+    integration,
     messaging,
     meta,
     rbac,
+    replay,
     serving,
+    sinks,
     sources,
 )
 from kawa.apis.kinds import PrinterColumn, ResourceKind
@@ -136,6 +139,8 @@ KINDS: Final = (
     *messaging.KINDS,
     *flows.KINDS,
     *sources.KINDS,
+    *integration.KINDS,
+    *sinks.KINDS,
     *serving.KINDS,
     *core.KINDS,
     *discovery.KINDS,
@@ -144,6 +149,7 @@ KINDS: Final = (
     *batch.KINDS,
     *apps.KINDS,
     *apiextensions.KINDS,
+    *replay.KINDS,
 )
 """Every kind kawa serves; add new kinds here."""
 

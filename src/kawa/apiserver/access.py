@@ -34,16 +34,18 @@ import ssl
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import yaml
-from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from kawa import files
-from kawa.apiserver.status import error_response
 from kawa.errors import UnauthorizedError
-from kawa.transport.front import Guard, front_door
+
+if TYPE_CHECKING:  # the CLI reads tokens and certificates here without importing aiohttp
+    from aiohttp import web
+    from aiohttp.typedefs import Middleware
+
+    from kawa.transport.front import Guard
 
 WILDCARDS: Final = ("0.0.0.0", "::")
 """Bind addresses that mean every address: no client connects to them by that name."""
@@ -55,6 +57,10 @@ KEY_FILE: Final = "tls/server.key"
 PUBLIC_PREFIXES: Final = (
     "/brokers/",
     "/channels/",
+    "/transforms/",
+    "/integrationsinks/",
+    "/requestreplies/",
+    "/jobsinks/",
     "/serving/",
     "/services/",
     "/healthz",
@@ -73,12 +79,16 @@ CONSOLE_FILES: Final = (
     "console.css",
 )
 """The console's script modules and style (kawa/console/static/, beside its index.html)."""
+OIDC_PATHS: Final = ("/.well-known/openid-configuration", "/openid/v1/jwks")
+"""The OIDC issuer's discovery document and key set (:mod:`kawa.apiserver.oidc`)."""
 PUBLIC_PATHS: Final = frozenset(
-    {"/console", "/console/"} | {f"/console/static/{name}" for name in CONSOLE_FILES}
+    {"/console", "/console/", *OIDC_PATHS} | {f"/console/static/{name}" for name in CONSOLE_FILES}
 )
 """The web console's page and its static files (:mod:`kawa.console.server`): they hold no
 data, and the page asks for the token itself. Its live-events and numbers endpoints
-(``/console/events/...``, ``/console/numbers/...``) need the token as the API does."""
+(``/console/events/...``, ``/console/numbers/...``) need the token as the API does. And the
+OIDC discovery documents (:data:`OIDC_PATHS`): public keys, which whoever verifies a
+ServiceAccount token fetches without credentials, as from Kubernetes."""
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -164,6 +174,14 @@ def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
+def data_plane_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The data plane's HTTPS listener (transport-encryption): kawa's certificate, TLS 1.3 at
+    least, as Knative's."""
+    context = server_ssl_context(cert, key)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
 def kubeconfig(api_url: str, token: str, ca_pem: bytes) -> str:
     """A kubeconfig for kubectl and the Kubernetes clients."""
     config = {
@@ -222,6 +240,8 @@ def bearer_token(authorization: str) -> str | None:
 
 def token_middleware(token: str) -> Middleware:
     """401 for API requests without ``Authorization: Bearer <token>``."""
+    from kawa.transport.front import front_door
+
     return front_door([], token_guard(token))
 
 
@@ -230,6 +250,8 @@ def token_guard(token: str, *, signed: Callable[[web.Request], bool] | None = No
     Requests ``signed`` claims carry credentials of their own, which their handler verifies
     before anything else (a kubelet hop from another kawa:
     :meth:`kawa.serving.kubelet.proxy.KubeletProxy.signed`)."""
+    from kawa.apiserver.status import error_response
+
     expected = token.encode()
 
     def check(request: web.Request) -> web.StreamResponse | None:

@@ -111,6 +111,13 @@ def resources(scheme: Scheme, group: str, version: str) -> dict[str, Any] | None
                 entry.update(kind=STREAMING[sub], verbs=["create", "get"])
             if sub == "scale":  # an autoscaling/v1 Scale, whatever the parent's group
                 entry.update(group="autoscaling", version="v1", kind="Scale")
+            if sub == "token":  # a ServiceAccount's TokenRequest (kawa.apiserver.oidc)
+                entry.update(
+                    group="authentication.k8s.io",
+                    version="v1",
+                    kind="TokenRequest",
+                    verbs=["create"],
+                )
             listed.append(entry)
     return {
         "kind": "APIResourceList",

@@ -5,7 +5,8 @@ serviceaccount``, ``create service <type>``, ``create role``/``clusterrole`` and
 rolebinding``/``clusterrolebinding`` POST their object as
 ``application/vnd.kubernetes.protobuf``: the magic ``k8s\\x00`` followed by a
 ``runtime.Unknown`` envelope whose ``raw`` field holds the object
-(``k8s.io/api/{core,rbac}/v1/generated.proto``; and the reviews of ``kubectl auth``).
+(``k8s.io/api/{core,rbac}/v1/generated.proto``; and the reviews of ``kubectl auth``, and
+the TokenRequest of ``kubectl create token``).
 :func:`decode_object` turns such a body into the JSON-shaped dict the rest of the API server
 reads; called by :func:`kawa.apiserver.requests.read_body`. The kinds that embed a pod
 template (Deployment, Job, CronJob) are read by :mod:`.protobuf_pods`, with these wire
@@ -400,6 +401,30 @@ _RULES_REVIEW = _Message(
     {1: _one("metadata", _OBJECT_META), 2: _one("spec", _Message({1: _one("namespace", string)}))}
 )
 _SELF_REVIEW = _Message({1: _one("metadata", _OBJECT_META)})
+_BOUND_OBJECT_REFERENCE = _Message(
+    {
+        1: _one("kind", string),
+        2: _one("apiVersion", string),
+        3: _one("name", string),
+        4: _one("uid", string),
+    }
+)
+_TOKEN_REQUEST = _Message(
+    {
+        1: _one("metadata", _OBJECT_META),
+        2: _one(
+            "spec",
+            _Message(
+                {
+                    1: _many("audiences", string),
+                    3: _one("boundObjectRef", _BOUND_OBJECT_REFERENCE),
+                    4: _one("expirationSeconds", _integer),
+                }
+            ),
+        ),
+    }
+)
+"""``kubectl create token``'s body (a ServiceAccount's ``token`` subresource)."""
 
 _RBAC = "rbac.authorization.k8s.io/v1"
 _AUTHZ = "authorization.k8s.io/v1"
@@ -418,6 +443,7 @@ DECODERS: dict[tuple[str, str], Reader] = {
     (_AUTHZ, "LocalSubjectAccessReview"): _ACCESS_REVIEW,
     (_AUTHZ, "SelfSubjectRulesReview"): _RULES_REVIEW,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): _SELF_REVIEW,
+    ("authentication.k8s.io/v1", "TokenRequest"): _TOKEN_REQUEST,
 }
 """The (apiVersion, kind) pairs kawa reads in protobuf, each with its message reader."""
 

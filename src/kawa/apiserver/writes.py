@@ -29,6 +29,7 @@ from kawa.apiserver import fieldsets as fs
 from kawa.apiserver import managed_fields as mf
 from kawa.apiserver import options as opts
 from kawa.apiserver import patch as patches
+from kawa.apiserver.loops import loop_warnings
 from kawa.apiserver.requests import Target, read_body, read_object
 from kawa.apiserver.responses import WARNINGS, render, respond
 from kawa.apiserver.status import ApplyConflictError, UnsupportedMediaTypeError
@@ -135,9 +136,17 @@ class Writes:
         _record(target, None, obj, manager)
         await self._check_namespace(target, obj["metadata"]["name"])
         await self._check_references(target, None, obj)
+        await self._warn_of_loops(request, target, obj)
         if options.dry_run:
             return respond(request, target, obj, 201)
         return respond(request, target, await self._create(target, obj), 201)
+
+    async def _warn_of_loops(self, request: web.Request, target: Target, obj: Obj) -> None:
+        """A write that puts ``obj`` on an event loop is stored all the same, with a
+        ``Warning`` naming the loop (:mod:`kawa.apiserver.loops`)."""
+        warnings = await loop_warnings(self._store, target, obj)
+        if warnings:
+            request.setdefault(WARNINGS, []).extend(warnings)
 
     async def replace(self, request: web.Request, target: Target) -> web.Response:
         options = opts.write_options(request, "UpdateOptions")
@@ -167,6 +176,7 @@ class Writes:
         await self._check_references(target, old, obj)
         if manager is not None:
             _record(target, old, obj, manager)
+        await self._warn_of_loops(request, target, obj)
         if options.dry_run:  # what the store would answer: the stored status kept
             return respond(request, target, _as_stored(old, obj))
         return respond(request, target, await self._store.update(key, obj))
@@ -212,6 +222,7 @@ class Writes:
             obj = self._admit(request, target, applied, options)
             await self._check_namespace(target, key.name)
             await self._check_references(target, None, obj)
+            await self._warn_of_loops(request, target, obj)
             if options.dry_run:
                 return respond(request, target, obj, 201)
             return respond(request, target, await self._create(target, obj), 201)

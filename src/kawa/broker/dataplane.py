@@ -16,7 +16,13 @@ The delivery budget and the log's :class:`kawa.dispatch.running.Trimmer` come fr
 and runs its own. With ``max_delivery_lag`` it measures how long each broker's events wait
 for delivery so the ingress can push back (:mod:`kawa.broker.backpressure`). A broker keeps
 the lineage of its events unless annotated ``kawa.dev/lineage: "off"``
-(:mod:`kawa.dispatch.lineage`). Run by :mod:`kawa.runtime`.
+(:mod:`kawa.dispatch.lineage`). A trigger without a dead-letter sink keeps what it gives up
+in the broker's dead-letter store (:mod:`kawa.dispatch.deadletter_store`) unless the store is
+off (``dead_letter_store=False``, or the Trigger's ``kawa.dev/dead-letter-store: "false"``);
+:meth:`BrokerDataPlane.redrive_route` is how a stored one is sent again. An event whose TTL
+runs out at a trigger is reported with the loop it went round (:mod:`kawa.broker.loops`). A
+broker annotated ``kawa.dev/retention`` keeps its events (and their lineage) that long
+(:mod:`kawa.apis.eventing.retention`): the plane tells the Trimmer. Run by :mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
@@ -32,26 +38,36 @@ from typing import Any
 
 import orjson
 
-from kawa.apis import eventing
+from kawa.apis import eventing, limits
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
+from kawa.apis.eventing.data_filter import ANNOTATION as DATA_ANNOTATION
+from kawa.apis.eventing.retention import retention_of
 from kawa.apis.eventing.trigger_filters import TriggerFilter
 from kawa.apis.registry import BROKER, TRIGGER
 from kawa.broker import envelope, ttl
 from kawa.broker.backpressure import DeliveryLag
+from kawa.broker.loops import LoopReports
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import tracing
 from kawa.delivery.policy import policy_from_delivery
 from kawa.delivery.sender import Dispatcher
-from kawa.dispatch import stats
+from kawa.dispatch import deadletters, stats
 from kawa.dispatch.budget import DEFAULT_MAX_IN_FLIGHT_BYTES, DeliveryBudget
 from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.deadletter_store import DeadLetterStore
 from kawa.dispatch.envelope import sender_id
+from kawa.dispatch.eventtypes import EventTypeRecorder, Receiver
+from kawa.dispatch.hooks import Prepare, ReplyPublisher
 from kawa.dispatch.lineage import Lineage, lineage_stream
 from kawa.dispatch.lineage import enabled as lineage_enabled
+from kawa.dispatch.redrive import Route
 from kawa.dispatch.running import Consumers, Gate, Trimmer
+from kawa.dispatch.senders import ReplyCheck
 from kawa.errors import KawaError, NotFoundError
-from kawa.eventlog.base import EventLog
+from kawa.eventlog.base import EventLog, Feed
 from kawa.filters.compile import compile_trigger
+from kawa.reconciler.eventpolicies import LiveEventPolicies
+from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.informer import inform
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
@@ -67,6 +83,8 @@ class BrokerEntry:
     stream: str
     delivery: DeliverySpec | None
     lineage: bool = True
+    policies: tuple[str, ...] = ()
+    """The EventPolicies that apply to it (its ``status.policies``; authentication-oidc)."""
 
 
 def broker_stream(broker_uid: str) -> str:
@@ -88,9 +106,11 @@ def filter_spec(trigger: Obj) -> str:
     """A trigger's filters as one canonical string (a change restarts its consumer; lineage
     keeps a digest of it with each decision)."""
     spec = trigger.get("spec") or {}
-    return orjson.dumps(
-        [spec.get("filter"), spec.get("filters")], option=orjson.OPT_SORT_KEYS
-    ).decode()
+    parts: list[Any] = [spec.get("filter"), spec.get("filters")]
+    data = ((trigger.get("metadata") or {}).get("annotations") or {}).get(DATA_ANNOTATION)
+    if data is not None:  # kawa's data filter, only when there is one (digests stay the same)
+        parts.append({DATA_ANNOTATION: data})
+    return orjson.dumps(parts, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _is_ready(obj: Obj) -> bool:
@@ -120,6 +140,11 @@ def _ready_since(obj: Obj) -> float | None:
 class BrokerDataPlane:
     """Owns the consumers and implements :class:`kawa.broker.ingress.Publisher`."""
 
+    def policies_of(self, namespace: str, name: str) -> tuple[str, ...]:
+        """The EventPolicies that apply to broker ``namespace/name`` (none when unknown)."""
+        entry = self._brokers.get((namespace, name))
+        return entry.policies if entry is not None else ()
+
     def __init__(
         self,
         store: ResourceStore,
@@ -138,8 +163,15 @@ class BrokerDataPlane:
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
         identity: str = "kawa",
+        dead_letter_store: bool = True,
     ) -> None:
+        self.reply_check: ReplyCheck | None = None
+        """The authorization of replies put back into a broker (authentication-oidc)."""
+        self.event_types: EventTypeRecorder | None = None
+        """Where the events it stores are noted for the event registry (eventtype-auto-create)."""
         self._store = store
+        self.loop_reports = LoopReports(store, EventRecorder(store, "broker", host=identity))
+        """Reports the events a trigger's TTL check ends (:mod:`kawa.broker.loops`)."""
         self.lineage = Lineage(event_log, identity)
         """The lineage of the brokers' events (noted by this process, :meth:`run` appends it)."""
         self._reporter = reporter
@@ -163,6 +195,9 @@ class BrokerDataPlane:
         )
         """Trims the log: given (and run) by :mod:`kawa.runtime`, which shares it with the
         channel data plane, or this plane's own (run by it)."""
+        self._keep_dead_letters = dead_letter_store
+        self.dead_letters = DeadLetterStore(event_log, self.trimmer.append)
+        """The brokers' dead-letter stores."""
         self._brokers: dict[tuple[str, str], BrokerEntry] = {}
         self._triggers: dict[tuple[str, str], Obj] = {}
         self._consumers: Consumers[tuple[str, str]] = Consumers(ordered_gate)
@@ -203,6 +238,9 @@ class BrokerDataPlane:
         seqs = await self.trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:
             self.lineage.stream(entry.stream).accepted(seqs, at, reply_of)
+        if self.event_types is not None:
+            receiver = Receiver(BROKER.storage_api_version, BROKER.kind, namespace, name, entry.uid)
+            self.event_types.seen(receiver, events)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         """Seconds the ingress asks senders to wait (429) because the broker's events wait
@@ -222,6 +260,39 @@ class BrokerDataPlane:
 
     def consumer(self, namespace: str, name: str) -> Consumer | None:
         return self._consumers.get((namespace, name))
+
+    # -- what a Replay uses (kawa.broker.replays) ------------------------------------------
+
+    @property
+    def event_log(self) -> EventLog:
+        return self._log
+
+    def broker_entry(self, namespace: str, name: str) -> BrokerEntry | None:
+        """Broker ``namespace/name`` as the plane knows it (``None``: it knows none)."""
+        return self._brokers.get((namespace, name))
+
+    def trigger(self, namespace: str, name: str) -> tuple[Obj | None, Target | None]:
+        """Trigger ``namespace/name`` as stored, and its delivery target (``None`` while it is
+        not Ready)."""
+        key = (namespace, name)
+        return self._triggers.get(key), self._target(key)
+
+    def replay_consumer(self, target: Target, feed: Feed, prepare: Prepare) -> Consumer:
+        """A consumer delivering ``feed``'s records to ``target`` with the plane's dispatcher,
+        budget and bounds; the subscriber's replies are not put back into the broker (its
+        other triggers would see them); what it gives up goes to the dead-letter store as the
+        Trigger's own would."""
+        return Consumer(
+            target,
+            self._log,
+            self._dispatcher,
+            _drop_reply,
+            prepare=prepare,
+            budget=self.budget,
+            max_in_flight=self._max_in_flight,
+            feed=feed,
+            dead_letters=self.dead_letters,
+        )
 
     # -- running -------------------------------------------------------------------------
 
@@ -258,6 +329,7 @@ class BrokerDataPlane:
             entry = self._brokers.pop(key, None)
             if entry is not None:
                 await self._drop_stream(entry.stream)
+                self._retain(entry.stream, None)
         else:
             try:
                 broker = eventing.parse_broker(obj)
@@ -267,11 +339,14 @@ class BrokerDataPlane:
             old = self._brokers.get(key)
             if old is not None and old.uid != meta["uid"]:
                 await self._drop_stream(old.stream)
+                self._retain(old.stream, None)
+            self._retain(broker_stream(meta["uid"]), retention_of(meta.get("annotations")))
             self._brokers[key] = BrokerEntry(
                 meta["uid"],
                 broker_stream(meta["uid"]),
                 broker.spec.delivery,
                 lineage_enabled(meta.get("annotations")),
+                tuple(LiveEventPolicies.names(obj.get("status") or {})),
             )
         for trigger_key, trigger in list(self._triggers.items()):
             if trigger_key[0] == key[0] and trigger.get("spec", {}).get("broker") == key[1]:
@@ -282,6 +357,7 @@ class BrokerDataPlane:
         key = (meta.get("namespace", ""), meta["name"])
         if event.type == "DELETED":
             self._triggers.pop(key, None)
+            self.loop_reports.forget(*key)
             stopped = await self._consumers.stop(key)
             if stopped is not None:
                 await self._log.delete_cursor(stopped.target.consumer_id)
@@ -292,6 +368,12 @@ class BrokerDataPlane:
             return
         self._triggers[key] = event.object
         await self._sync_trigger(key)
+
+    def _retain(self, stream: str, seconds: float | None) -> None:
+        """Keep a broker's events, and their lineage, ``seconds`` (``kawa.dev/retention``;
+        ``None``: the log's retention)."""
+        self.trimmer.retain(stream, seconds)
+        self.trimmer.retain(lineage_stream(stream), seconds)
 
     def _target(self, key: tuple[str, str]) -> Target | None:
         obj = self._triggers.get(key)
@@ -322,6 +404,12 @@ class BrokerDataPlane:
             cursor=trigger_cursor(trigger.uid, broker.stream),
             subscriber_uri=subscriber_uri,
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
+            audience=_text(status.get("subscriberAudience")),
+            dead_letter_audience=_text(status.get("deadLetterSinkAudience")),
+            ca_certs=_text(status.get("subscriberCACerts")),
+            dead_letter_ca_certs=_text(status.get("deadLetterSinkCACerts")),
+            identity=_service_account(status.get("auth")),
+            limits=limits.limits_of(trigger.annotations, status.get("annotations")),
             policy=policy_from_delivery(delivery),
             format=delivery.format or "binary",
             filter=compile_trigger(trigger),
@@ -329,6 +417,7 @@ class BrokerDataPlane:
             filter_type=_filter_type(trigger.spec.filter),
             ordered=trigger.ordered,
             lineage=broker.lineage,
+            dead_letter_store=self._keep_dead_letters and deadletters.enabled(trigger.annotations),
             ready_since=_ready_since(obj),
         )
 
@@ -340,30 +429,20 @@ class BrokerDataPlane:
         await self._consumers.stop(key)
         if target is None or self._task_group is None:
             return
-        broker_name = self._broker_name(key)
+        publish_reply = self._reply_publisher(target, self._broker_name(key))
 
-        async def publish_reply(
-            reply: CloudEvent,
-            original: CloudEvent,
-            headers: dict[str, str],
-            span: tracing.Span | None,
-        ) -> None:
-            # A reply may keep the id and source of the event it answers: never a duplicate.
-            # It keeps the trace context (the reply span's, with tracing on): its deliveries
-            # continue the trace of the event it answers.
-            reply = ttl.carry(reply, original)
-            carried = tracing.trace_context(headers)
-            of = f"{target.name}/{original.id}"
-            await self._append(
-                target.namespace, broker_name, [reply], carried, dedupe=False, reply_of=of
-            )
+        async def loop_ended(event: CloudEvent, replied: bool) -> None:
+            trigger = self._triggers.get(key)
+            if trigger is not None:
+                await self.loop_reports.report(trigger, event, replied=replied)
 
         consumer = Consumer(
             target,
             self._log,
             self._dispatcher,
             publish_reply,
-            prepare=ttl.strip,
+            prepare=self.prepare_of(*key),
+            loop_ended=loop_ended,
             budget=self.budget,
             max_in_flight=self._max_in_flight,
             reporter=self._reporter,
@@ -375,8 +454,50 @@ class BrokerDataPlane:
                 if target.lineage
                 else None
             ),
+            dead_letters=self.dead_letters,
         )
         await self._consumers.start(key, consumer, self._task_group)
+
+    def _reply_publisher(self, target: Target, broker_name: str) -> ReplyPublisher:
+        """Where the replies of ``target``'s subscriber go: back into its broker."""
+
+        async def publish_reply(
+            reply: CloudEvent,
+            original: CloudEvent,
+            headers: dict[str, str],
+            span: tracing.Span | None,
+        ) -> None:
+            # A reply may keep the id and source of the event it answers: never a duplicate.
+            # It keeps the trace context (the reply span's, with tracing on): its deliveries
+            # continue the trace of the event it answers.
+            reply = ttl.carry(reply, original)
+            if self.reply_check is not None:  # as the broker's ingress would, with OIDC on
+                await self.reply_check(
+                    target.namespace, target.identity, target.namespace, broker_name, reply
+                )
+            carried = tracing.trace_context(headers)
+            of = f"{target.name}/{original.id}"
+            await self._append(
+                target.namespace, broker_name, [reply], carried, dedupe=False, reply_of=of
+            )
+
+        return publish_reply
+
+    def redrive_route(self, namespace: str, name: str) -> Route | None:
+        """Where trigger ``namespace/name`` sends its events now (``None``: it is gone or not
+        Ready)."""
+        target = self._target((namespace, name))
+        if target is None:
+            return None
+        return Route(
+            target, self.prepare_of(namespace, name), self._reply_publisher(target, target.parent)
+        )
+
+    def prepare_of(self, namespace: str, name: str) -> Prepare:
+        """What trigger ``namespace/name``'s deliveries (live, replayed, redriven) do to an event
+        first: strip its TTL, or pass it on to a Broker subscriber (:func:`_to_broker`)."""
+        trigger = self._triggers.get((namespace, name))
+        return ttl.forward if trigger is not None and _to_broker(trigger) else ttl.strip
 
     def _broker_name(self, key: tuple[str, str]) -> str:
         return str(self._triggers[key].get("spec", {}).get("broker", "default"))
@@ -388,9 +509,39 @@ class BrokerDataPlane:
         await self._log.delete_stream(stream)
         self.lineage.forget(stream)
         await self._log.delete_stream(lineage_stream(stream))
+        await self._log.delete_stream(deadletters.stream_of(stream))
+
+
+def _to_broker(trigger: Obj) -> bool:
+    """Whether the trigger's subscriber is a Broker of its namespace (named by ``ref``): it
+    gets the events with their TTL (:func:`kawa.broker.ttl.forward`)."""
+    destination = (trigger.get("spec") or {}).get("subscriber") or {}
+    ref = destination.get("ref") if isinstance(destination, dict) else None
+    if not isinstance(ref, dict) or ref.get("kind") != "Broker":
+        return False
+    group = str(ref.get("apiVersion") or "").rpartition("/")[0]
+    namespace = (trigger.get("metadata") or {}).get("namespace")
+    return group == eventing.GROUP and ref.get("namespace") in (None, "", namespace)
+
+
+async def _drop_reply(
+    reply: CloudEvent, original: CloudEvent, headers: dict[str, str], span: tracing.Span | None
+) -> None:
+    """A replayed event's reply goes nowhere."""
 
 
 def _filter_type(spec: TriggerFilter | None) -> str:
     """The ``type`` a trigger's ``filter.attributes`` asks for ("": any), a metrics label."""
     attributes = spec.attributes if spec is not None else None
     return str((attributes or {}).get("type", ""))
+
+
+def _text(value: object) -> str | None:
+    """A status string, or ``None`` for anything else (absent, empty)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _service_account(auth: object) -> str:
+    """``status.auth.serviceAccountName`` ("" when there is none)."""
+    name = auth.get("serviceAccountName") if isinstance(auth, dict) else None
+    return name if isinstance(name, str) else ""

@@ -17,7 +17,7 @@ from typing import Final
 
 from kawa.delivery import tracing
 from kawa.dispatch import stats
-from kawa.dispatch.ingress import DEFAULT_MAX_EVENT_SIZE, IngressHandler, Publisher, full
+from kawa.dispatch.ingress import DEFAULT_MAX_EVENT_SIZE, Authorize, IngressHandler, Publisher, full
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
@@ -59,6 +59,7 @@ def broker_ingress(
     max_event_size: int,
     reporter: stats.Reporter = stats.NO_REPORTER,
     tracer: tracing.Tracer = tracing.NO_TRACER,
+    authorize: Authorize | None = None,
 ) -> IngressHandler:
     """The broker ingress's handlers over ``publisher`` (the broker data plane)."""
     return IngressHandler(
@@ -66,6 +67,7 @@ def broker_ingress(
         max_event_size=max_event_size,
         reporter=reporter,
         tracer=tracer,
+        authorize=authorize,
         what="broker",
         route=ROUTE,
         host_form=broker_host_form,

@@ -4,7 +4,9 @@ An event entering a broker without the extension gets :data:`DEFAULT_TTL`; one t
 decremented, and one whose TTL would be zero or less is refused (the ingress answers 400 and
 drops it). The extension is stripped before delivery to a subscriber and the delivered
 event's value is put back on the subscriber's reply, which then re-enters the broker and is
-decremented again: a reply loop ends after at most 255 rounds.
+decremented again: a reply loop ends after at most 255 rounds. A trigger whose subscriber is a
+Broker passes the event on with its TTL (:func:`forward`), so a loop through brokers ends the
+same way.
 
 A sender may set the extension itself, to any value: the TTL a broker stores is capped at
 ``max_ttl`` (``kawa up --max-broker-ttl``, default :data:`DEFAULT_MAX_TTL`), so no sender can
@@ -59,6 +61,15 @@ def strip(event: CloudEvent) -> CloudEvent:
     if TTL_ATTRIBUTE not in event.attributes:
         return event
     return event.with_attributes({TTL_ATTRIBUTE: None})
+
+
+def forward(event: CloudEvent) -> CloudEvent:
+    """The event as a trigger passes it to a broker that is its subscriber: the TTL kept, so
+    the hop counts as a reply's does (kawa's rule; Knative strips it, and a trigger whose
+    subscriber is its own broker loops forever there). A ValidationError when the broker
+    would refuse it: the loop ends at the trigger, which knows its own name."""
+    on_ingress(event)
+    return event
 
 
 def carry(reply: CloudEvent, delivered: CloudEvent) -> CloudEvent:

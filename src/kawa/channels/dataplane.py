@@ -21,14 +21,19 @@ dispatcher does) and keeps:
   sent meanwhile wait for it; one first seen ready starts after the last event appended before
   it was marked ready, so an event sent the moment its Subscription is Ready is delivered
   however late the data plane sees it; one that stops keeps its cursor. A subscriber that
-  leaves has its cursor deleted; a deleted channel its stream.
+  leaves has its cursor deleted; a deleted channel its stream. A subscriber's delivery limits
+  (rate, deliveries at once) come with it on the channel, in the annotation
+  ``limits.kawa.dev/<uid>`` the Subscription reconciler writes (:mod:`kawa.apis.limits`).
 
 A reply to one of kawa's own channels (its ``/channels/...`` URL or a
 ``<name>-kn-channel.<namespace>.svc.cluster.local`` name) is appended to that channel's
 stream directly, with the event's forwarded headers: the same durable step as the HTTP hop it
 saves. Other replies are POSTed with the subscriber's retry policy; a reply that cannot be
 delivered sends the original event to the dead-letter sink. Consumers share the delivery
-budget and the log trimmer with the brokers (:mod:`kawa.runtime`).
+budget and the log trimmer with the brokers (:mod:`kawa.runtime`). A subscriber without a
+dead-letter sink keeps what it gives up in the channel's dead-letter store
+(:mod:`kawa.dispatch.deadletter_store`) unless the store is off (``dead_letter_store=False``,
+or the InMemoryChannel's ``kawa.dev/dead-letter-store: "false"``).
 """
 
 from __future__ import annotations
@@ -38,11 +43,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from kawa.apis import limits
 from kawa.apis.duck import DeliverySpec
 from kawa.apis.messaging import INMEMORYCHANNEL
 from kawa.apis.messaging.channelable import SubscriberSpec
@@ -52,15 +58,21 @@ from kawa.channels.ingress import channel_host_form
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import tracing
 from kawa.delivery.policy import policy_from_delivery
-from kawa.delivery.sender import Dispatcher
-from kawa.dispatch import envelope, stats
+from kawa.delivery.sender import Dispatcher, Identity
+from kawa.dispatch import deadletters, envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
-from kawa.dispatch.consumer import Consumer, ReplyFailed, Target
+from kawa.dispatch.consumer import Consumer, Target
+from kawa.dispatch.deadletter_store import DeadLetterStore
+from kawa.dispatch.eventtypes import EventTypeRecorder, Receiver
+from kawa.dispatch.hooks import ReplyFailed, ReplyPublisher
 from kawa.dispatch.lineage import Lineage, lineage_stream
 from kawa.dispatch.lineage import enabled as lineage_enabled
+from kawa.dispatch.redrive import Route
 from kawa.dispatch.running import Consumers, Trimmer
+from kawa.dispatch.senders import ReplyCheck
 from kawa.errors import KawaError, NotFoundError
 from kawa.eventlog.base import EventLog
+from kawa.reconciler.eventpolicies import LiveEventPolicies
 from kawa.reconciler.informer import inform
 from kawa.store.base import Obj, ResourceStore, WatchEvent
 
@@ -93,6 +105,25 @@ class ChannelEntry:
     subscribers: tuple[SubscriberSpec, ...]
     ready_since: Mapping[str, float]
     lineage: bool = True
+    dead_letter_audience: str | None = None
+    dead_letter_ca_certs: str | None = None
+    policies: tuple[str, ...] = ()
+    """The EventPolicies that apply to it (its ``status.policies``; authentication-oidc)."""
+    dead_letter_store: bool = True
+    limits: Mapping[str, limits.Limits] = field(default_factory=dict)
+    """Each subscriber's delivery limits (its annotation ``limits.kawa.dev/<uid>``)."""
+
+
+def _limits(annotations: object) -> dict[str, limits.Limits]:
+    """The subscribers' delivery limits in a channel's ``metadata.annotations``."""
+    if not isinstance(annotations, Mapping):
+        return {}
+    prefix = limits.CHANNEL_PREFIX
+    return {
+        key[len(prefix) :]: limits.decode(value)
+        for key, value in annotations.items()
+        if isinstance(key, str) and key.startswith(prefix)
+    }
 
 
 def _ready_since(status: Mapping[str, object]) -> dict[str, float]:
@@ -122,8 +153,12 @@ class ChannelDataPlane:
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
         identity: str = "kawa",
+        dead_letter_store: bool = True,
     ) -> None:
         self._store = store
+        self._keep_dead_letters = dead_letter_store
+        self.dead_letters = DeadLetterStore(event_log, trimmer.append)
+        """The channels' dead-letter stores."""
         self.lineage = Lineage(event_log, identity)
         """The lineage of the channels' events (noted by this process, :meth:`run` appends it)."""
         self._reporter = reporter
@@ -133,11 +168,20 @@ class ChannelDataPlane:
         self._budget = budget
         self._trimmer = trimmer
         self._max_in_flight = max_in_flight
+        self.reply_check: ReplyCheck | None = None
+        """The authorization of replies put straight into a channel (authentication-oidc)."""
+        self.event_types: EventTypeRecorder | None = None
+        """Where the events it stores are noted for the event registry (eventtype-auto-create)."""
         self._channels: dict[tuple[str, str], ChannelEntry] = {}
         self._consumers: Consumers[SubscriberKey] = Consumers()
         self._task_group: asyncio.TaskGroup | None = None
         self._local: tuple[str, str] | None = None
         self.ready = asyncio.Event()
+
+    def policies_of(self, namespace: str, name: str) -> tuple[str, ...]:
+        """The EventPolicies that apply to channel ``namespace/name`` (none when unknown)."""
+        entry = self._channels.get((namespace, name))
+        return entry.policies if entry is not None else ()
 
     def serve_at(self, base_url: str) -> None:
         """``base_url`` (``http://host:port``) is this process's ingress: replies to its
@@ -177,6 +221,15 @@ class ChannelDataPlane:
         seqs = await self._trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:
             self.lineage.stream(entry.stream).accepted(seqs, at)
+        if self.event_types is not None:
+            receiver = Receiver(
+                INMEMORYCHANNEL.storage_api_version,
+                INMEMORYCHANNEL.kind,
+                namespace,
+                name,
+                entry.uid,
+            )
+            self.event_types.seen(receiver, events)
 
     def retry_after(self, namespace: str, name: str) -> int | None:
         return None
@@ -262,9 +315,14 @@ class ChannelDataPlane:
             stream=channel_stream(meta["uid"]),
             delivery=channel.spec.delivery,
             dead_letter_uri=status.get("deadLetterSinkUri") or None,
+            dead_letter_audience=status.get("deadLetterSinkAudience") or None,
+            dead_letter_ca_certs=status.get("deadLetterSinkCACerts") or None,
+            policies=tuple(LiveEventPolicies.names(status)),
             subscribers=tuple(channel.spec.subscribers),
             ready_since=_ready_since(status),
             lineage=lineage_enabled(meta.get("annotations")),
+            dead_letter_store=deadletters.enabled(meta.get("annotations")),
+            limits=_limits(meta.get("annotations")),
         )
 
     async def _sync(
@@ -288,24 +346,13 @@ class ChannelDataPlane:
     async def _sync_subscriber(
         self, key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec
     ) -> None:
-        target = self._target(key, entry, subscriber)
+        target = self._target(key, entry, subscriber, self._keep_dead_letters)
         running = self._consumers.get(key)
         if running is not None and running.target == target:
             return
         if self._task_group is None:
             return
-        reply_uri = target.reply_uri
-
-        async def publish_reply(
-            reply: CloudEvent,
-            original: CloudEvent,
-            headers: dict[str, str],
-            span: tracing.Span | None,
-        ) -> None:
-            if reply_uri is None:
-                return  # no reply destination: the reply is dropped, as Knative's
-            await self._send_reply(target, reply_uri, reply, headers, span)
-
+        publish_reply = self._reply_publisher(target)
         consumer = Consumer(
             target,
             self._log,
@@ -320,8 +367,40 @@ class ChannelDataPlane:
                 if target.lineage
                 else None
             ),
+            dead_letters=self.dead_letters,
         )
         await self._consumers.start(key, consumer, self._task_group)
+
+    def _reply_publisher(self, target: Target) -> ReplyPublisher:
+        """Where the replies of ``target``'s subscriber go: its reply address (dropped
+        without one, as Knative's)."""
+        reply_uri = target.reply_uri
+
+        async def publish_reply(
+            reply: CloudEvent,
+            original: CloudEvent,
+            headers: dict[str, str],
+            span: tracing.Span | None,
+        ) -> None:
+            if reply_uri is None:
+                return
+            await self._send_reply(target, reply_uri, reply, headers, span)
+
+        return publish_reply
+
+    def redrive_route(self, namespace: str, channel: str, uid: str) -> Route | None:
+        """Where the subscriber ``uid`` of channel ``namespace/channel`` sends its events now
+        (``None``: it is gone or not ready)."""
+        entry = self._channels.get((namespace, channel))
+        if entry is None or uid not in entry.ready_since:
+            return None
+        for subscriber in entry.subscribers:
+            if subscriber.uid == uid:
+                target = self._target(
+                    (namespace, channel, uid), entry, subscriber, self._keep_dead_letters
+                )
+                return Route(target, _unchanged, self._reply_publisher(target))
+        return None
 
     async def _hold(self, entry: ChannelEntry, uid: str) -> None:
         """A subscriber seen before it is ready gets its cursor now, at the stream's end: the
@@ -333,17 +412,30 @@ class ChannelDataPlane:
             )
 
     @staticmethod
-    def _target(key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec) -> Target:
+    def _target(
+        key: SubscriberKey, entry: ChannelEntry, subscriber: SubscriberSpec, keep: bool = True
+    ) -> Target:
+        """``keep``: whether kawa keeps dead letters at all (``kawa up --dead-letter-store``)."""
         namespace, channel, uid = key
         if subscriber.delivery is not None:
             delivery = subscriber.delivery
             sink = delivery.dead_letter_sink
             dead_letter_uri = sink.uri if sink is not None else None
+            dead_letter_audience = sink.audience if sink is not None else None
+            dead_letter_ca_certs = sink.ca_certs if sink is not None else None
         else:
             delivery = entry.delivery or CHANNEL_DEFAULT_DELIVERY
-            dead_letter_uri = entry.dead_letter_uri if entry.delivery is not None else None
+            own = entry.delivery is not None
+            dead_letter_uri = entry.dead_letter_uri if own else None
+            dead_letter_audience = entry.dead_letter_audience if own else None
+            dead_letter_ca_certs = entry.dead_letter_ca_certs if own else None
         # Without a subscriber the events go to the reply destination (there is no reply).
         destination = subscriber.subscriber_uri or subscriber.reply_uri or ""
+        if subscriber.subscriber_uri:
+            audience, ca_certs = subscriber.subscriber_audience, subscriber.subscriber_ca_certs
+        else:
+            audience, ca_certs = subscriber.reply_audience, subscriber.reply_ca_certs
+        auth = subscriber.auth
         return Target(
             kind="subscription",
             namespace=namespace,
@@ -357,8 +449,17 @@ class ChannelDataPlane:
             policy=policy_from_delivery(delivery),
             format=delivery.format,
             reply_uri=subscriber.reply_uri if subscriber.subscriber_uri else None,
+            reply_audience=subscriber.reply_audience if subscriber.subscriber_uri else None,
+            reply_ca_certs=subscriber.reply_ca_certs if subscriber.subscriber_uri else None,
+            audience=audience,
+            ca_certs=ca_certs,
+            dead_letter_audience=dead_letter_audience,
+            dead_letter_ca_certs=dead_letter_ca_certs,
+            identity=(auth.service_account_name or "") if auth is not None else "",
             ready_since=entry.ready_since.get(uid),
             lineage=entry.lineage,
+            dead_letter_store=keep and entry.dead_letter_store,
+            limits=entry.limits.get(uid, limits.NO_LIMITS),
         )
 
     async def _send_reply(
@@ -375,6 +476,8 @@ class ChannelDataPlane:
         trace)."""
         local = self.local_channel(uri)
         if local is not None:
+            if self.reply_check is not None:  # as the channel's ingress would, with OIDC on
+                await self.reply_check(target.namespace, target.identity, *local, reply)
             # A reply may keep the id and source of the event it answers: never a duplicate.
             await self._append(*local, [reply], headers, dedupe=False)
             return
@@ -385,6 +488,9 @@ class ChannelDataPlane:
             headers=headers,
             namespace=target.namespace,
             span=span,
+            identity=Identity(target.namespace, target.identity) if target.identity else None,
+            audience=target.reply_audience,
+            ca_certs=target.reply_ca_certs,
         )
         if not result.ok:
             raise ReplyFailed(uri, result)
@@ -395,3 +501,8 @@ class ChannelDataPlane:
         await self._log.delete_stream(entry.stream)
         self.lineage.forget(entry.stream)
         await self._log.delete_stream(lineage_stream(entry.stream))
+        await self._log.delete_stream(deadletters.stream_of(entry.stream))
+
+
+def _unchanged(event: CloudEvent) -> CloudEvent:
+    return event

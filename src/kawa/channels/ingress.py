@@ -16,7 +16,7 @@ from typing import Final
 
 from kawa.delivery import tracing
 from kawa.dispatch import stats
-from kawa.dispatch.ingress import IngressHandler, Publisher
+from kawa.dispatch.ingress import Authorize, IngressHandler, Publisher
 
 ROUTE: Final = "/channels/{namespace}/{name}"
 CHANNEL_SUFFIX: Final = "-kn-channel"
@@ -56,6 +56,7 @@ def channel_ingress(
     max_event_size: int,
     reporter: stats.Reporter = stats.NO_REPORTER,
     tracer: tracing.Tracer = tracing.NO_TRACER,
+    authorize: Authorize | None = None,
 ) -> IngressHandler:
     """The channel ingress's handlers over ``publisher`` (the channel data plane)."""
     return IngressHandler(
@@ -63,6 +64,7 @@ def channel_ingress(
         max_event_size=max_event_size,
         reporter=reporter,
         tracer=tracer,
+        authorize=authorize,
         what="channel",
         route=ROUTE,
         host_form=channel_host_form,

@@ -24,13 +24,15 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from kawa import __version__
-from kawa.apis.registry import ResourceKind
 from kawa.errors import KawaError
+
+if TYPE_CHECKING:  # the scheme is imported by the commands that resolve kinds, not by all
+    from kawa.apis.kinds import ResourceKind
 
 SHOWN_BODY: Final = 200
 """Characters of an unexpected answer's body quoted in an error message."""

@@ -9,20 +9,17 @@ is a one-line (or one-line-per-field) message and a non-zero exit code, never a 
 
 from __future__ import annotations
 
+import importlib
+import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 import orjson
 
 from kawa import __version__
 from kawa.apiserver import access
-from kawa.cli import answers, migrate, resources, target, workers
-from kawa.cli import console as console_cmd
-from kawa.cli import send as send_cmd
-from kawa.cli import trace as trace_cmd
-from kawa.cli import why as why_cmd
-from kawa.cli.cesql import cesql
+from kawa.cli import answers, target
 from kawa.cli.client import (
     ApiClient,
     CliError,
@@ -31,11 +28,38 @@ from kawa.cli.client import (
     startup_error,
     unexpected_answer,
 )
-from kawa.cli.demo import demo
+from kawa.cli.options import ARGS_KEY
 from kawa.cli.options import data_dir_option as _data_dir_option
 from kawa.cli.runner import run_async
-from kawa.cli.up import up
 from kawa.errors import KawaError, ValidationError
+
+LAZY_COMMANDS: Final = {
+    "up": (
+        "kawa.cli.up:up",
+        "Run kawa in the foreground (API, brokers, triggers, delivery).",
+    ),
+    "demo": (
+        "kawa.cli.demo:demo",
+        "Run the seed tutorial: an ApiServerSource, a Broker, a Trigger and an event-display "
+        "Service, with busybox's Kubernetes Events flowing through them.",
+    ),
+    "cesql": (
+        "kawa.cli.cesql:cesql",
+        "Evaluate a CloudEvents SQL EXPRESSION against an event.",
+    ),
+    "deadletters": (
+        "kawa.cli.deadletters:deadletters",
+        "See, redrive and purge the events triggers and subscriptions gave up (the dead-letter"
+        " store).",
+    ),
+    "replay": (
+        "kawa.cli.replay:replay",
+        "Deliver a broker's archived events again to one of its triggers.",
+    ),
+}
+"""Commands imported when they run (``kawa up`` imports the whole server; a client command
+such as ``kawa get`` or a ``kawa event-display`` child does not pay for it), with the short
+help ``kawa --help`` lists them with (checked against their docstrings by a test)."""
 
 _server_option = click.option(
     "--server",
@@ -76,8 +100,33 @@ class KawaGroup(click.Group):
     arguments for ``kawa up --workers`` (which starts its workers with them)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        ctx.meta[workers.ARGS_KEY] = tuple(args)
+        ctx.meta[ARGS_KEY] = tuple(args)
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    listing = False
+    """True while ``--help`` lists the commands: a lazy one is then only its short help."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self.listing = False
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        lazy = LAZY_COMMANDS.get(cmd_name)
+        if lazy is None:
+            return super().get_command(ctx, cmd_name)
+        where, short_help = lazy
+        if self.listing:
+            return click.Command(cmd_name, help=short_help)
+        module, _, attr = where.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -91,9 +140,6 @@ class KawaGroup(click.Group):
 @click.version_option(__version__, prog_name="kawa")
 def main() -> None:
     """kawa: Knative Eventing that runs anywhere."""
-
-
-main.add_command(up)
 
 
 @main.command()
@@ -110,6 +156,8 @@ def apply(
     certificate_authority: Path | None,
 ) -> None:
     """Create or update the resources in manifests (like kubectl apply)."""
+    from kawa.cli import resources
+
     client = _client(server, data_dir, certificate_authority)
     failures = resources.apply(client, filename, namespace)
     if failures:
@@ -127,6 +175,8 @@ def export(
     output: str, data_dir: Path, server: str | None, certificate_authority: Path | None
 ) -> None:
     """Write every resource as a YAML stream for ``kawa import`` (docs/distributed.md)."""
+    from kawa.cli import migrate
+
     migrate.export(_client(server, data_dir, certificate_authority), output)
 
 
@@ -139,6 +189,8 @@ def import_command(
     filename: str, data_dir: Path, server: str | None, certificate_authority: Path | None
 ) -> None:
     """Create or update the resources of a ``kawa export`` (in its order)."""
+    from kawa.cli import resources
+
     client = _client(server, data_dir, certificate_authority)
     failures = resources.apply(client, filename, "default")
     if failures:
@@ -167,6 +219,8 @@ def get(
     certificate_authority: Path | None,
 ) -> None:
     """Show resources (brokers, triggers ...)."""
+    from kawa.cli import resources
+
     client = _client(server, data_dir, certificate_authority)
     resources.get(client, kind, name, namespace, all_namespaces, output)
 
@@ -213,6 +267,8 @@ def delete(
     certificate_authority: Path | None,
 ) -> None:
     """Delete a resource."""
+    from kawa.cli import resources
+
     resources.delete(_client(server, data_dir, certificate_authority), kind, name, namespace)
 
 
@@ -256,6 +312,8 @@ def send(
     response status."""
     if (url is None) == (broker is None):
         raise CliError("give exactly one of --to URL or --broker NAME")
+    from kawa.cli import send as send_cmd
+
     event = send_cmd.build_event(
         type_=type_,
         source=source,
@@ -267,10 +325,16 @@ def send(
     )
     if url is not None:
         check_url("--to", url)
+    context = None
     if broker is not None:
         client = _client(server, data_dir, certificate_authority)
         url = broker_url(client, namespace, broker)
-    status, reason, body = send_cmd.post(str(url), event, mode)
+        if url.startswith("https://"):  # transport-encryption: kawa's own certificate too
+            context = ssl.create_default_context()
+            ca = certificate_authority or data_dir / access.CERT_FILE
+            if ca.exists():
+                context.load_verify_locations(cafile=str(ca))
+    status, reason, body = send_cmd.post(str(url), event, mode, context=context)
     click.echo(f"{status} {reason}")
     if body:
         click.echo(body.decode("utf-8", "replace").rstrip())
@@ -302,6 +366,8 @@ def why(
     certificate_authority: Path | None,
 ) -> None:
     """Which of a broker's triggers an event would reach, and why not (nothing is sent)."""
+    from kawa.cli import why as why_cmd
+
     event = why_cmd.read_event(event_file)
     client = _client(server, data_dir, certificate_authority)
     path = why_cmd.path(namespace, broker)
@@ -337,6 +403,8 @@ def trace(
     decision, attempts, outcome."""
     if (broker is None) == (channel is None):
         raise CliError("give one of --broker NAME or --channel NAME")
+    from kawa.cli import trace as trace_cmd
+
     client = _client(server, data_dir, certificate_authority)
     if channel is not None:
         path = trace_cmd.path(namespace, channel, event_id, source, channel=True)
@@ -376,6 +444,8 @@ def console(
     browser: bool, data_dir: Path, server: str | None, certificate_authority: Path | None
 ) -> None:
     """Print the web console's URL (it logs in with the token it carries) and open it."""
+    from kawa.cli import console as console_cmd
+
     console_cmd.run(server, data_dir, certificate_authority, browser)
 
 
@@ -396,7 +466,3 @@ def event_display(port: int, host: str) -> None:
         run_async(run())
     except OSError as err:
         raise startup_error(err, host, port) from None
-
-
-main.add_command(demo)
-main.add_command(cesql)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import click
 
-from kawa.runtime import DEFAULT_DATA_DIR
+from kawa.datadir import DEFAULT_DATA_DIR
 
 data_dir_option = click.option(
     "--data-dir",
@@ -15,3 +16,6 @@ data_dir_option = click.option(
     show_default=True,
     help="kawa's data directory (finds the server through its server.json).",
 )
+
+ARGS_KEY: Final = "kawa.args"
+"""Where :class:`kawa.cli.main.KawaGroup` keeps the command line for ``kawa up --workers``."""

@@ -28,7 +28,7 @@ import orjson
 
 from kawa.apiserver import access
 from kawa.cli.client import CliError, Target, check_url
-from kawa.runtime import SERVER_FILE
+from kawa.datadir import SERVER_FILE
 
 _WILDCARDS: Final = ("0.0.0.0", "::")
 

@@ -51,6 +51,14 @@ from kawa.transport import server as http_server
     show_default=True,
     help="HTTPS port of the API for kubectl (see `kawa kubeconfig`) and the kawa CLI.",
 )
+@click.option(
+    "--https-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="HTTPS port of the data plane (transport-encryption in ConfigMap "
+    "knative-eventing/config-features); 0: a free one, named in the https addresses.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--durability",
@@ -111,6 +119,13 @@ from kawa.transport import server as http_server
     show_default=True,
     help="Serve broker and channel ingress POSTs on the plain-HTTP port with kawa's lean"
     " httptools path (everything else, and everything with --no-lean-ingress, on aiohttp).",
+)
+@click.option(
+    "--dead-letter-store/--no-dead-letter-store",
+    default=True,
+    show_default=True,
+    help="Keep the events a trigger or subscription without a dead-letter sink gives up in"
+    " kawa's dead-letter store (`kawa deadletters`) instead of dropping them.",
 )
 @click.option("--ephemeral", is_flag=True, help="Keep nothing on disk (for experiments).")
 @click.option(
@@ -239,6 +254,7 @@ def up(
     data_dir: Path,
     port: int,
     api_port: int,
+    https_port: int,
     host: str,
     durability: str,
     max_event_size: int,
@@ -248,6 +264,7 @@ def up(
     max_broker_ttl: int,
     max_delivery_lag: float,
     lean_ingress: bool,
+    dead_letter_store: bool,
     ephemeral: bool,
     header_timeout: float,
     idle_timeout: float,
@@ -297,6 +314,7 @@ def up(
         host=host,
         port=port,
         api_port=api_port,
+        https_port=https_port,
         max_event_size=max_event_size,
         durability=durability,  # type: ignore[arg-type]
         retention=retention,
@@ -304,6 +322,7 @@ def up(
         max_broker_ttl=max_broker_ttl,
         max_delivery_lag=max_delivery_lag,
         lean_ingress=lean_ingress,
+        dead_letter_store=dead_letter_store,
         store_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         event_log_backend="jetstream" if nats else "memory" if ephemeral else "sqlite",
         max_event_log_size=max_event_log_size,
@@ -323,6 +342,7 @@ def up(
         metrics=metrics,
         tracing=tracing_from_environ(os.environ),
         runtime=runtime,
+        settle_heap=True,
     )
     try:
         run_async(serve(config, on_ready=_announce if worker_index is None else None))

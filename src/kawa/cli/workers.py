@@ -47,15 +47,15 @@ import orjson
 from kawa import __version__, deathsig, files, workers
 from kawa.apiserver import access
 from kawa.cli.client import CliError, startup_error
+from kawa.cli.options import ARGS_KEY
 from kawa.cli.runner import run_async
-from kawa.runtime import SERVER_FILE, ListenError, make_private
+from kawa.datadir import SERVER_FILE
+from kawa.listeners import ListenError
+from kawa.startup import make_private
 
 log = logging.getLogger(__name__)
 
 AUTO: Final = "auto"
-ARGS_KEY: Final = "kawa.args"
-"""``click.Context.meta`` key of the command line's arguments (``up ...``), which the
-workers are started with."""
 CRASH_LIMIT: Final = 5
 CRASH_WINDOW: Final = 60.0
 FIRST_DELAY: Final = 0.5

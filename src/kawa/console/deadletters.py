@@ -1,10 +1,13 @@
-"""A broker's recently dead-lettered events, from its lineage (:mod:`kawa.dispatch.lineage`).
+"""A broker's recently dead-lettered events: from its lineage (:mod:`kawa.dispatch.lineage`),
+those sent to a dead-letter sink; from its dead-letter store
+(:mod:`kawa.dispatch.deadletter_store`), those kept there (:func:`stored`).
 
 :func:`collect` is the pure part: it reads decoded lineage notes in order and keeps, for each
 ``dead-lettered`` outcome, the trigger, when, the last delivery attempt (its status and error:
 why the event was dead-lettered) and the dead-letter sink it went to; the newest
 :data:`MAX_LIMIT` at most. The console's endpoint (:mod:`kawa.console.server`) feeds it the
-broker's latest lineage records and adds each event's id, source and type from the log.
+broker's latest lineage records and adds each event's id, source and type from the log, then
+merges the store's entries in (:func:`merge`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
+
+from kawa.dispatch.deadletters import DeadLetter
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
@@ -37,7 +42,7 @@ def collect(
         if what == "attempt":
             seen = attempts.setdefault((seq, name), {})
             seen["delivery" if note.get("stage") == "delivery" else "deadLetter"] = note
-        elif what in ("delivered", "dead-lettered", "dropped", "kept"):
+        elif what in ("delivered", "dead-lettered", "dropped", "kept", "stored"):
             seen = attempts.pop((seq, name), {})
             if what != "dead-lettered":
                 continue
@@ -55,3 +60,28 @@ def collect(
                 }
             )
     return list(reversed(found))
+
+
+def stored(entry: DeadLetter) -> dict[str, Any]:
+    """An entry of the dead-letter store in the answer's shape (``store``: its id there)."""
+    summary = entry.summary()
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "trigger": entry.name,
+        "deadLetterSink": None,
+        "status": entry.status,
+        "attempts": entry.attempts,
+        "error": entry.error,
+        "event": summary["event"],
+        "store": entry.id,
+    }
+
+
+def merge(
+    from_lineage: list[dict[str, Any]], from_store: Iterable[DeadLetter], limit: int
+) -> list[dict[str, Any]]:
+    """Both lists as one, newest first, ``limit`` at most."""
+    merged = from_lineage + [stored(entry) for entry in from_store]
+    merged.sort(key=lambda found: float(found["at"]), reverse=True)
+    return merged[:limit]

@@ -33,7 +33,10 @@
   the token): found in the latest :data:`kawa.console.deadletters.SCAN_RECORDS` records of
   the broker's lineage stream, ``limit`` (default 50, at most 200) of them, each with the
   event's ``id``, ``source`` and ``type`` when the log still holds it
-  (:mod:`kawa.console.deadletters`). A broker whose lineage is off lists none.
+  (:mod:`kawa.console.deadletters`), and the entries of the broker's dead-letter store
+  (:mod:`kawa.dispatch.deadletter_store`: events given up without a dead-letter sink; each
+  with ``store``, its id there, for ``kawa deadletters``). A broker whose lineage is off lists
+  only the latter.
 
 Installed by :mod:`kawa.runtime`.
 """
@@ -62,6 +65,8 @@ from kawa.console import deadletters, live
 from kawa.dispatch import lineage
 from kawa.dispatch.backlog import behind
 from kawa.dispatch.consumer import Consumer
+from kawa.dispatch.deadletter_store import DeadLetterStore
+from kawa.dispatch.deadletters import Query
 from kawa.errors import KawaError, NotFoundError, ValidationError
 from kawa.eventlog.base import EventLog
 from kawa.store.base import ResourceKey, ResourceStore
@@ -104,8 +109,13 @@ class Console:
         event_log: EventLog,
         trigger_consumer: Callable[[str, str], Consumer | None] = lambda namespace, name: None,
         subscription_consumer: Callable[[str, str], Consumer | None] = lambda namespace, uid: None,
+        dead_letters: DeadLetterStore | None = None,
     ) -> None:
         self._store = store
+        self._dead_letters = (
+            dead_letters if dead_letters is not None else DeadLetterStore(event_log)
+        )
+        """The brokers' dead-letter stores (the data plane's)."""
         self._log = event_log
         self._trigger_consumer = trigger_consumer
         """The running consumer of a trigger (namespace, name) in this process, if any."""
@@ -245,9 +255,12 @@ class Console:
         after = max(0, await self._log.last_seq(notes_stream) - deadletters.SCAN_RECORDS)
         records = await self._log.read(notes_stream, after, deadletters.SCAN_RECORDS)
         notes = (note for record in records for note in lineage.decode(record.payload))
-        found = deadletters.collect(notes, request.query.get("trigger") or None, limit)
+        trigger = request.query.get("trigger") or None
+        found = deadletters.collect(notes, trigger, limit)
         for entry in found:
             entry["event"] = await self._event(stream, entry["seq"])
+        kept = await self._dead_letters.entries(stream, Query(name=trigger))
+        found = deadletters.merge(found, kept[-limit:], limit)
         return json_response(
             {
                 "broker": {

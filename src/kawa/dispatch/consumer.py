@@ -4,26 +4,33 @@ Every Trigger (:mod:`kawa.broker.dataplane`) and every channel subscriber
 (:mod:`kawa.channels.dataplane`) gets its own consumer, so a slow or failing subscriber only
 ever holds up its own trigger or subscription. The consumer keeps up to ``max_in_flight``
 deliveries running at once (unordered, the default), or delivers one event at a time per
-``partitionkey`` extension value when the trigger asks for ordered delivery. The events it
-holds count against the delivery memory budget all consumers share
-(:mod:`kawa.dispatch.budget`), of which one consumer holds at most a quarter: it reads only
-what the budget has room for, and waits (the events stay in the log) when it is spent.
+``partitionkey`` extension value when the trigger asks for ordered delivery; the target's
+limits (:mod:`kawa.apis.limits`) lower ``max_in_flight`` and pace the starts, and a Knative
+Service subscriber's 429 and 503 hold its deliveries back instead of failing them
+(:mod:`kawa.dispatch.pacing`). The events it holds count against the delivery memory budget
+all consumers share (:mod:`kawa.dispatch.budget`), of which one consumer holds at most a
+quarter: it reads only what the budget has room for, and waits (the events stay in the log)
+when it is spent.
 
 It takes records through its :class:`~kawa.eventlog.feed.Feed` (the event log's durable
-position of this consumer) and tells the feed when each one is finished (delivered,
+position of this consumer, or the feed it is given: a replay's window,
+:mod:`kawa.dispatch.replay_feed`) and tells the feed when each one is finished (delivered,
 dead-lettered, dropped or filtered out): after a restart delivery resumes with what was not
 finished (at least once: events in flight at a crash are delivered again).
 
-What differs between a trigger and a subscription comes in as plain values and two hooks: the
-:class:`Target` (where to, which filter, which policy) and ``prepare`` (the broker strips its
-TTL before delivery) and ``publish_reply`` (the broker puts a reply back into itself, a
-channel sends it to the subscription's reply). Delivers through
+What differs between a trigger and a subscription comes in as plain values and hooks
+(:mod:`kawa.dispatch.hooks`): the :class:`Target` (where to, which filter, which policy),
+``prepare`` (the broker strips its TTL before delivery) and ``publish_reply`` (the broker
+puts a reply back into itself, a channel sends it to the subscription's reply). Delivers through
 :class:`kawa.delivery.sender.Dispatcher`. What becomes of each event goes to the
 :class:`~kawa.dispatch.stats.ConsumerReport` of the consumer (metrics; none by default), and
 with tracing on each filter evaluation, delivery, reply and dead letter is a span
 (:mod:`kawa.dispatch.spans`); with lineage on (a trigger of a broker that keeps it), each
 decision, attempt, outcome and reply is noted in the broker's lineage
-(:mod:`kawa.dispatch.lineage`).
+(:mod:`kawa.dispatch.lineage`). What becomes of an event given up (its dead-letter sink, the
+dead-letter store, or a drop; finished only once durable) is :mod:`kawa.dispatch.giving_up`'s.
+An event a loop guard ends (``prepare`` or ``publish_reply`` raising ValidationError: its TTL
+ran out) is dropped and told to ``loop_ended`` (the broker reports the loop it went round).
 """
 
 from __future__ import annotations
@@ -32,50 +39,29 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Final
 
 from kawa.apis.duck import DeliveryFormat
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import tracing
-from kawa.delivery.policy import RetryPolicy
-from kawa.delivery.sender import Attempt, DeliveryResult, Dispatcher
+from kawa.delivery.sender import Attempt, DeliveryResult, Dispatcher, Identity
 from kawa.dispatch import envelope, stats
 from kawa.dispatch.budget import DeliveryBudget
+from kawa.dispatch.deadletter_store import DeadLetterStore
+from kawa.dispatch.giving_up import GivingUp
+from kawa.dispatch.hooks import LoopEnded, Prepare, ReplyFailed, ReplyPublisher
 from kawa.dispatch.lineage import TriggerLineage
+from kawa.dispatch.pacing import Backpressure, Pacer
 from kawa.dispatch.rates import Rates
 from kawa.dispatch.spans import ConsumerSpans, ended, note, note_result
+from kawa.dispatch.target import ConsumerStats, Target
 from kawa.errors import KawaError, ValidationError
 from kawa.eventlog.base import EventLog, Record
 from kawa.eventlog.feed import Feed
-from kawa.filters.base import Filter, match_all
 
 log = logging.getLogger(__name__)
 
-ReplyPublisher = Callable[
-    [CloudEvent, CloudEvent, dict[str, str], tracing.Span | None], Awaitable[None]
-]
-"""Where a subscriber's reply goes: called with the reply, the event it answered, that
-event's forwarded headers (with tracing on, their trace context the reply span's) and the
-reply span (``None``: tracing is off); raises
-ValidationError to drop the reply (a loop guard), another KawaError when it could not be
-stored or sent (the original event then goes to the dead-letter sink)."""
-Prepare = Callable[[CloudEvent], CloudEvent]
-"""What becomes of an event just before it is sent (the broker strips its TTL)."""
-
-
-class ReplyFailed(KawaError):
-    """A reply could not be delivered to ``url``: ``result`` says how (the dead letter of the
-    original event describes the reply's attempt, as Knative's dispatcher does)."""
-
-    def __init__(self, url: str, result: DeliveryResult) -> None:
-        super().__init__(
-            f"the reply could not be delivered to {url}: {result.error or result.status}"
-        )
-        self.url = url
-        self.result = result
-
+__all__ = ["CONSUMER_SHARE", "Consumer", "ConsumerStats", "Target"]
 
 CONSUMER_SHARE: Final = 4
 """A consumer holds at most 1/CONSUMER_SHARE of the delivery budget, so a stuck subscriber with
@@ -87,83 +73,6 @@ max): it is never dropped, so a dead-letter sink that is down holds its trigger'
 READ_SHARE: Final = 8
 """A consumer reserves at most 1/READ_SHARE of the delivery budget per read (and gives back at
 once what its records do not need), so that one read never takes the whole budget."""
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Everything a consumer needs to know about its trigger or subscription, resolved by the
-    control plane. Two targets that compare equal need no restart of their consumer."""
-
-    kind: str
-    """``trigger`` or ``subscription`` (for logs)."""
-    namespace: str
-    name: str
-    uid: str
-    stream: str
-    cursor: str
-    """The name of the consumer's cursor in the event log (one per consumer and stream)."""
-    subscriber_uri: str
-    dead_letter_uri: str | None
-    policy: RetryPolicy
-    format: DeliveryFormat | None
-    """``json`` (structured), ``binary``, or ``None``: the way the event came in."""
-    parent: str = ""
-    """The broker or channel whose stream it reads (for metrics)."""
-    filter: Filter = field(default=match_all, compare=False)
-    filter_spec: str = ""
-    filter_type: str = ""
-    """The ``type`` a trigger's ``filter.attributes`` asks for (a metrics label; "": any)."""
-    ordered: bool = False
-    reply_uri: str | None = None
-    lineage: bool = False
-    """Whether the consumer notes the lineage of its events (the broker keeps it)."""
-    ready_since: float | None = field(default=None, compare=False)
-    """When the trigger or subscriber became Ready (unix time): a new consumer delivers the
-    events appended since then, even those that arrived before it started."""
-
-    @property
-    def consumer_id(self) -> str:
-        """The name of this consumer's cursor in the event log."""
-        return self.cursor
-
-    @property
-    def label(self) -> str:
-        """``trigger ns/name`` (for logs)."""
-        return f"{self.kind} {self.namespace}/{self.name}"
-
-
-@dataclass(slots=True)
-class ConsumerStats:
-    """Counters a consumer keeps (read by metrics and tests)."""
-
-    matched: int = 0
-    filtered_out: int = 0
-    delivered: int = 0
-    replies: int = 0
-    dead_lettered: int = 0
-    dead_letter_failures: int = 0
-    """Times an event's delivery and then its dead-letter send failed (it is tried again)."""
-    dropped: int = 0
-    failed: int = 0
-    """Deliveries whose every attempt failed (the event was then dead-lettered, dropped or
-    kept to be tried again)."""
-    retries: int = 0
-    """Attempts after the first of each delivery (a delivery that succeeded at its third
-    attempt counts two)."""
-    last_error: str = ""
-
-    def counts(self) -> dict[str, int]:
-        """The counters by their names in the console's JSON."""
-        return {
-            "matched": self.matched,
-            "filteredOut": self.filtered_out,
-            "delivered": self.delivered,
-            "failed": self.failed,
-            "retries": self.retries,
-            "deadLettered": self.dead_lettered,
-            "dropped": self.dropped,
-            "replies": self.replies,
-        }
 
 
 class Consumer:
@@ -183,8 +92,14 @@ class Consumer:
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
         lineage: TriggerLineage | None = None,
+        dead_letters: DeadLetterStore | None = None,
+        loop_ended: LoopEnded | None = None,
+        feed: Feed | None = None,
     ) -> None:
         self.target = target
+        self._loop_ended = loop_ended
+        self._given_feed = feed
+        self._identity = Identity(target.namespace, target.identity) if target.identity else None
         self._lineage = lineage
         self.stats = ConsumerStats()
         self.rates = Rates(self.stats.counts)
@@ -202,6 +117,16 @@ class Consumer:
         self._dispatcher = dispatcher
         self._publish_reply = publish_reply
         self._prepare: Prepare = prepare if prepare is not None else _unchanged
+        self._giving_up = GivingUp(
+            target,
+            dispatcher,
+            self._prepare,
+            self._identity,
+            dead_letters,
+            self.stats,
+            self._report,
+            lineage,
+        )
         self._budget = budget if budget is not None else DeliveryBudget()
         self._own = self._own_budget()
         self._max_in_flight = max_in_flight
@@ -210,6 +135,9 @@ class Consumer:
         self._in_flight = 0
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pacer: Pacer | None = None
+        self.backpressure: Backpressure | None = None
+        """Set while the subscriber is a Knative Service (it holds back on 429 and 503)."""
         self._feed: Feed | None = None
         self._taken: dict[int, float] = {}
         """Records taken and not finished: seq -> appended_at (for metrics)."""
@@ -236,14 +164,21 @@ class Consumer:
 
     async def run(self) -> None:
         target = self.target
-        feed = self._feed = self._log.feed(target.consumer_id, target.stream)
+        feed = self._feed = self._given_feed or self._log.feed(target.consumer_id, target.stream)
         # A new consumer sees the events that arrive after it is Ready, not the backlog: from
         # the moment it became Ready, not from the moment this consumer started.
         await feed.start(target.ready_since, in_order=target.ordered)
         self._in_flight = 0
         self._tails = {}
         self._taken = {}
+        limits = target.limits
+        limit = limits.in_flight
+        if limit is not None:  # kawa.dev/max-in-flight, or what a Knative Service can take:
+            self._max_in_flight = min(self._max_in_flight, limit)  # never above the process's
         self._slots = asyncio.Semaphore(self._max_in_flight)
+        self._pacer = Pacer(limits.max_rate) if limits.max_rate is not None else None
+        scales = limits.subscriber_max_in_flight is not None
+        self.backpressure = Backpressure() if scales else None
         self._own = self._own_budget()
         self.started.set()
         try:
@@ -343,6 +278,10 @@ class Consumer:
             return
         self.stats.matched += 1
         self._report.matched(time.time() - record.appended_at)
+        if self._pacer is not None:  # kawa.dev/max-rate: starts spaced evenly
+            await self._pacer.take()
+        if self.backpressure is not None:  # a Knative Service full for now: wait
+            await self.backpressure.wait()
         await self._slots.acquire()
         self._in_flight += 1
         previous: asyncio.Task[None] | None = None
@@ -411,10 +350,17 @@ class Consumer:
         format: DeliveryFormat = target.format or ("json" if structured else "binary")
         lineage = self._lineage
         trail: list[Attempt] | None = None if lineage is None else []
+        backpressure = self.backpressure
+        try:
+            prepared = self._prepare(event)
+        except ValidationError as err:  # a loop guard: the event ends here
+            log.info("%s: event %s dropped: %s", target.label, event.id, err)
+            await self._tell_loop_ended(event, replied=False)
+            return self._giving_up.dropped(seq, span, str(err))
         start = time.perf_counter()
         try:
             result = await self._dispatcher.send(
-                self._prepare(event),
+                prepared,
                 target.subscriber_uri,
                 policy=target.policy,
                 format=format,
@@ -422,6 +368,10 @@ class Consumer:
                 namespace=target.namespace,
                 span=span,
                 trail=trail,
+                identity=self._identity,
+                audience=target.audience,
+                ca_certs=target.ca_certs,
+                overload=None if backpressure is None else backpressure.overloaded,
             )
         except asyncio.CancelledError:
             raise
@@ -439,6 +389,8 @@ class Consumer:
             note_result(span, result)
         failed_url = target.subscriber_uri
         if result.ok:
+            if backpressure is not None:
+                backpressure.delivered()
             self.stats.delivered += 1
             failed = None
             if result.reply is not None:
@@ -451,66 +403,20 @@ class Consumer:
             result, failed_url = failed
             if span is not None:
                 span.fail(result.error or f"status {result.status}")
-        self.stats.last_error = result.error or f"status {result.status}"
-        if target.dead_letter_uri:
-            dls_span = None if span is None else ConsumerSpans.dead_letter(span, result)
-            dls_trail: list[Attempt] | None = None if lineage is None else []
-            try:
-                dls = await self._dispatcher.dead_letter(
-                    self._prepare(event),
-                    target.dead_letter_uri,
-                    result,
-                    failed_url,
-                    policy=target.policy,
-                    format=format,
-                    headers=headers,
-                    namespace=target.namespace,
-                    span=dls_span,
-                    trail=dls_trail,
-                )
-            except asyncio.CancelledError:
-                if dls_span is not None:
-                    dls_span.end()
-                raise
-            except Exception as err:
-                log.exception("%s: dead-lettering event %d failed", target.label, seq)
-                dls = DeliveryResult(ok=False, status=None, attempts=1, error=repr(err))
-            if dls_span is not None:
-                note_result(dls_span, dls)
-                dls_span.end()
-            if lineage is not None and dls_trail is not None:
-                lineage.attempts(seq, "dead-letter", target.dead_letter_uri, dls_trail)
-                lineage.outcome(seq, "dead-lettered" if dls.ok else "kept", self.stats.last_error)
-            if dls.ok:
-                self.stats.dead_lettered += 1
-                self._report.dead_lettered()
-                note(span, "dead-lettered")
-                return True
-            self.stats.dead_letter_failures += 1
-            note(span, "kept")
-            log.warning(
-                "%s: event %s kept: delivery failed (%s) and so did the dead-letter sink (%s);"
-                " it is tried again",
-                target.label,
-                event.id,
-                self.stats.last_error,
-                dls.error or dls.status,
-            )
-            return False
-        else:
-            log.warning(
-                "%s: event %s dropped after %d attempt(s): %s (no dead-letter sink)",
-                target.label,
-                event.id,
-                result.attempts,
-                self.stats.last_error,
-            )
-        self.stats.dropped += 1
-        self._report.dropped()
-        note(span, "dropped")
-        if lineage is not None:
-            lineage.outcome(seq, "dropped", self.stats.last_error)
-        return True
+        return await self._giving_up.give_up(
+            seq, event, headers, structured, format, result, failed_url, span
+        )
+
+    async def _tell_loop_ended(self, event: CloudEvent, *, replied: bool) -> None:
+        """Tell ``loop_ended`` (a report's failure never holds the delivery)."""
+        if self._loop_ended is None:
+            return
+        try:
+            await self._loop_ended(event, replied)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: reporting the end of a loop failed", self.target.label)
 
     async def _reply(
         self,
@@ -558,6 +464,7 @@ class Consumer:
             self._report.dropped()
             if self._lineage is not None:
                 self._lineage.reply(seq, result.reply.id, str(err))
+            await self._tell_loop_ended(result.reply, replied=True)
             return None
         except ReplyFailed as err:
             return err.result, err.url

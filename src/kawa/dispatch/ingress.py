@@ -31,6 +31,7 @@ answers above; on the lean path the 429 comes once the (small) body has arrived.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -66,6 +67,24 @@ def full(what: str) -> str:
         f"the event was not stored: the {what}'s event log is full; retry later (kawa trims "
         f"the events it delivered and accepts events again as soon as there is room)"
     )
+
+
+Authorize = Callable[[str, str, Mapping[str, str], CloudEvent], Awaitable["lean.Answer | None"]]
+"""Whether the sender of ``event`` (its request's ``headers``) may post to ``namespace/name``:
+``None`` if so, else the answer (401 for a missing or invalid token, 403 for a sender no policy
+allows). Called after the event is parsed and before it is stored (docs/security.md)."""
+
+
+OVER_TLS: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar(
+    "kawa_ingress_over_tls", default=False
+)
+"""Whether the request being taken came over TLS (the lean path serves only plain HTTP):
+what ``transport-encryption: strict`` refuses otherwise (:mod:`kawa.dispatch.senders`)."""
+
+
+def refusal(status: int, message: str) -> lean.Answer:
+    """A plain-text answer with ``status`` and ``message`` (for :data:`Authorize`)."""
+    return _problem(status, message)
 
 
 class Publisher(Protocol):
@@ -159,8 +178,10 @@ class IngressHandler:
         keep_mode: bool = False,
         reporter: stats.Reporter = stats.NO_REPORTER,
         tracer: tracing.Tracer = tracing.NO_TRACER,
+        authorize: Authorize | None = None,
     ) -> None:
         self._publisher = publisher
+        self._authorize = authorize
         self._reporter = reporter
         self._tracer = tracer if tracer.enabled else None
         self._span_name = tracing.ingress_name(what)
@@ -227,9 +248,13 @@ class IngressHandler:
 
     async def publish_to(self, request: web.Request, namespace: str, name: str) -> web.Response:
         """Take the event of ``request`` into ``namespace/name`` (and report the answer)."""
-        answer = await self._measured(
-            namespace, name, request.headers, lambda: bodies.read(request, self._max)
-        )
+        over_tls = OVER_TLS.set(request.secure)
+        try:
+            answer = await self._measured(
+                namespace, name, request.headers, lambda: bodies.read(request, self._max)
+            )
+        finally:
+            OVER_TLS.reset(over_tls)
         return _response(answer)
 
     async def accept(
@@ -321,6 +346,10 @@ class IngressHandler:
             event = ce_http.from_http(headers, body)
         except ValidationError as err:
             return _problem(400, str(err)), ""
+        if self._authorize is not None:
+            refused = await self._authorize(namespace, name, headers, event)
+            if refused is not None:  # before the event is stored: nothing of it is kept
+                return refused, event.type
         if span is None:
             return await self._store(namespace, name, headers, event), event.type
         span.set(tracing.EVENT_ID, event.id)

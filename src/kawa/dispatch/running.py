@@ -6,8 +6,10 @@ that fails is logged and started again from its durable cursor, so one target's 
 stops the data plane; :meth:`Consumers.stop` waits until the consumer has saved its last
 watermark. :class:`Trimmer` trims the whole event log periodically (events every consumer of
 their stream is past, older than the retention) and at once, at most once a second, when an
-append finds the log full: trimming is what makes room again. One Trimmer serves brokers and
-channels alike (:mod:`kawa.runtime`).
+append finds the log full: trimming is what makes room again. The retention is the log's
+(``kawa up --retention``) unless a stream has its own (a Broker's ``kawa.dev/retention``,
+told by the data plane with :meth:`Trimmer.retain`). One Trimmer serves brokers and channels
+alike (:mod:`kawa.runtime`).
 """
 
 from __future__ import annotations
@@ -160,6 +162,18 @@ class Trimmer:
         self._retention = retention
         self._interval = interval
         self._room_wanted = asyncio.Event()
+        self._streams: dict[str, float] = {}
+
+    def retain(self, stream: str, seconds: float | None) -> None:
+        """Keep the records of ``stream`` ``seconds`` (``None``: the log's retention)."""
+        if seconds is None:
+            self._streams.pop(stream, None)
+        else:
+            self._streams[stream] = seconds
+
+    async def trim(self) -> int:
+        """Trim the log once now (each stream by its retention); how many records went."""
+        return await self._log.trim(self._retention, streams=dict(self._streams))
 
     def want_room(self) -> None:
         """An append found the log full: trim soon."""
@@ -185,7 +199,7 @@ class Trimmer:
                 await asyncio.wait_for(self._room_wanted.wait(), self._interval)
             self._room_wanted.clear()
             try:
-                deleted = await self._log.trim(self._retention)
+                deleted = await self.trim()
                 if deleted:
                     log.debug("event log: trimmed %d events", deleted)
             except KawaError as err:

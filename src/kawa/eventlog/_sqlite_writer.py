@@ -62,6 +62,10 @@ TRIM_STEP: Final = 1_000
 """Most records one trim job deletes. Appends queued meanwhile wait for the step's commit, so
 a step must be short: 1,000 records take ~2 ms here (10,000 took ~18 ms, and appends during a
 large trim waited 15 ms at the median; see docs/performance.md)."""
+TRIM_STEP_BYTES: Final = 512 * 1024
+"""Most payload bytes one trim job deletes (one record at least): freeing large records (a
+broker's lineage records batch 200 ms of notes) touches a page per 4 KiB, and 1,000 of them
+made one step take 145 ms, stalling every append queued behind it (docs/performance.md)."""
 
 VACUUM_STEP: Final = 128
 """Most free pages (of 4 KiB) one vacuum job gives back; ~4 ms here, so appends queued
@@ -403,7 +407,7 @@ class Writer:
                 results.append(None)
             elif op == TRIM:
                 ch.removed = True
-                results.append(self._trim(conn, a, ch))
+                results.append(self._trim(conn, a, b, ch))
             elif op == VACUUM:
                 more = self._vacuum(conn)
                 ch.vacuumed = not more
@@ -444,26 +448,36 @@ class Writer:
                 merged[consumer] = saved
         return merged
 
-    def _trim(self, conn: sqlite3.Connection, cutoff: float, ch: Changes) -> tuple[int, bool]:
-        """Delete up to :data:`TRIM_STEP` records; returns ``(deleted, finished)``."""
+    def _trim(
+        self, conn: sqlite3.Connection, default: float, cutoffs: dict[str, float], ch: Changes
+    ) -> tuple[int, bool]:
+        """Delete up to :data:`TRIM_STEP` records older than their stream's cutoff (in
+        ``cutoffs``, else ``default``); returns ``(deleted, finished)``."""
         s = self._state
         floors: dict[str, int] = {}
         for stream, seq in self._cursors(ch).values():
             floors[stream] = min(seq, floors.get(stream, seq))
         budget = TRIM_STEP
+        room = TRIM_STEP_BYTES
         deleted = 0
         for name, sid in (s.ids | ch.ids).items():
             floor = floors.get(name, ch.last.get(name, s.last.get(name, 0)))
+            cutoff = cutoffs.get(name, default)
             boundary = 0
-            scan = conn.execute(
-                "SELECT seq, appended_at FROM records WHERE stream_id = ? AND seq <= ?"
-                " ORDER BY seq LIMIT ?",
+            full = False
+            scan = conn.execute(  # length() reads a record's header, not its payload
+                "SELECT seq, appended_at, length(payload) FROM records"
+                " WHERE stream_id = ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (sid, floor, budget),
             )
-            for seq, appended_at in scan:  # appended_at never decreases: stop at the first young
+            for seq, appended_at, size in scan:  # appended_at never decreases: stop at a young
                 if appended_at >= cutoff:
                     break
+                if room <= 0 and (boundary or deleted):  # the step is full (one record at least)
+                    full = True
+                    break
                 boundary = seq
+                room -= size or 0
             scan.close()
             if boundary:
                 cur = conn.execute(
@@ -471,8 +485,8 @@ class Writer:
                 )
                 deleted += cur.rowcount
                 budget -= cur.rowcount
-                if budget <= 0:
-                    return deleted, False
+            if budget <= 0 or full:
+                return deleted, False
         return deleted, True
 
     def _vacuum(self, conn: sqlite3.Connection) -> bool:

@@ -10,7 +10,8 @@ both, so a consumer that still remembers an old position can never skip new even
 Consumers (one per trigger or subscription) tail a stream with :meth:`EventLog.read` and
 :meth:`EventLog.wait`, and keep their progress as a durable *cursor*: the seq of the last record
 they are done with. :meth:`EventLog.trim` deletes records every cursor of their stream is past
-and that are older than the retention period.
+and that are older than the retention period (one for the whole log, or one of a stream's
+own).
 
 Across processes (a backend such as NATS JetStream is opened by several kawa processes at
 once; the embedded backends are not):
@@ -53,7 +54,7 @@ chosen by name in :mod:`kawa.runtime`. The shared contract tests live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -204,11 +205,13 @@ class EventLog(Protocol):
         """Delete the records and cursors of ``stream`` (its seqs still never repeat)."""
         ...
 
-    async def trim(self, retention: float) -> int:
+    async def trim(self, retention: float, *, streams: Mapping[str, float] | None = None) -> int:
         """Delete old records nobody needs; returns how many were deleted.
 
-        A record goes when it is older than ``retention`` seconds and every cursor of its
-        stream is at or past its seq (a stream without cursors: age alone decides).
+        A record goes when it is older than its stream's retention and every cursor of its
+        stream is at or past its seq (a stream without cursors: age alone decides). A stream
+        named in ``streams`` keeps its records that many seconds (a Broker's
+        ``kawa.dev/retention``); every other stream ``retention`` seconds.
         """
         ...
 
@@ -276,6 +279,21 @@ def check_cursor(consumer: str, stream: str, seq: int) -> None:
         raise ValidationError(errors)
 
 
-def check_retention(retention: float) -> None:
+def check_retention(retention: float, streams: Mapping[str, float] | None = None) -> None:
+    """Validate :meth:`EventLog.trim` arguments, reporting every problem."""
+    errors: list[FieldError] = []
     if retention < 0:
-        raise ValidationError.single("retention", f"expected seconds >= 0, got {retention}")
+        errors.append(FieldError("retention", f"expected seconds >= 0, got {retention}"))
+    for stream, seconds in (streams or {}).items():
+        if seconds < 0:
+            errors.append(FieldError(f"streams[{stream}]", f"expected seconds >= 0, got {seconds}"))
+    if errors:
+        raise ValidationError(errors)
+
+
+def cutoffs(
+    now: float, retention: float, streams: Mapping[str, float] | None
+) -> tuple[float, dict[str, float]]:
+    """The times before which :meth:`EventLog.trim` deletes: ``(every other stream's, the
+    named streams')``."""
+    return now - retention, {stream: now - seconds for stream, seconds in (streams or {}).items()}

@@ -100,8 +100,16 @@ class CursorFeed:
     async def wait(self, timeout: float) -> bool:
         if await self._log.wait(self._stream, self._fetched, 0):
             return True
+        # Caught up: the cursor is saved at most once per commit interval while events keep
+        # coming (at 1,000 events/s a save each time the consumer caught up was a second
+        # commit, and fsync, per event in the writer, ahead of the next appends), and at once
+        # when the stream stays quiet for a whole interval.
+        self._commit()
+        quiet = min(timeout, self._commit_interval)
+        if await self._log.wait(self._stream, self._fetched, quiet):
+            return True
         self._commit(force=True)
-        return await self._log.wait(self._stream, self._fetched, timeout)
+        return await self._log.wait(self._stream, self._fetched, max(0.0, timeout - quiet))
 
     async def read(self, limit: int, *, max_bytes: int | None = None) -> list[Record]:
         records = await self._log.read(self._stream, self._fetched, limit, max_bytes=max_bytes)

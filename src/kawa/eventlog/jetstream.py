@@ -19,7 +19,7 @@ explains the choices.
   record) on one core NATS subscription; this object's own appends wake waiters at once.
 * **cursors** are KV entries ``c.<consumer>`` holding ``{"stream": ..., "seq": ...}``.
 * **trim** purges, per stream, the prefix below the slowest cursor that is older than the
-  retention (a binary search on the records' times finds its end; times never decrease).
+  stream's retention (a binary search on the records' times finds its end; times never decrease).
 
 ``appended_at`` is the time the stream's server stored the record. With a ``clock`` (the
 contract tests' fake one) the log stamps records itself instead, in a ``Kawa-Appended-At``
@@ -32,13 +32,11 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final
 
 import nats
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js import errors as js_errors
 from nats.js.kv import KeyValue
@@ -49,7 +47,7 @@ from kawa.eventlog import _js_errors, _js_names, _js_streams, base
 from kawa.eventlog._js_feed import ACK_WAIT, JetStreamFeed, durable_name
 from kawa.eventlog._js_names import Names, StreamNames, check_prefix
 from kawa.eventlog._js_publish import AckedPublisher, answers
-from kawa.eventlog._signals import StreamSignals
+from kawa.eventlog._js_ticks import Ticks
 from kawa.eventlog.base import Record
 
 ACK_TIMEOUT: Final = 10.0
@@ -94,13 +92,10 @@ class JetStreamEventLog:
         self._owns_client = owns_client
         self._direct = replicas == 1
         self._ready: set[str] = set()
-        self._known: dict[str, int] = {}
-        self._checked: dict[str, int] = {}
+        self._checked: dict[str, tuple[int, int]] = {}
         self._stamps: dict[str, float] = {}
-        self._signals = StreamSignals()
         self._publishing = asyncio.Lock()
-        self._ticks: Subscription | None = None
-        self._subscribing = asyncio.Lock()
+        self._ticks = Ticks(client, names)
         self._publisher: AckedPublisher | None = None
         self._closed = False
         self._closing = asyncio.Event()
@@ -189,7 +184,7 @@ class JetStreamEventLog:
                     f"appending to stream {stream!r} ({stored} of {len(acks)} records were stored)",
                 )
             seqs = [ack for ack in acks if isinstance(ack, int)]
-            self._saw(n.token, seqs[-1])
+            self._ticks.saw(n.token, seqs[-1])
             return seqs
         raise TemporaryError(f"stream {stream!r} kept disappearing while appending")
 
@@ -290,7 +285,7 @@ class JetStreamEventLog:
             last = found.state.last_seq if found is not None else 0
             if found is None or list(found.config.subjects or []) != [n.subject]:
                 last = max(last, await _js_streams.high_water(self._kv, n))
-        self._saw(n.token, last)
+        self._ticks.saw(n.token, last)
         return last
 
     # -- wait ----------------------------------------------------------------------------------
@@ -299,8 +294,8 @@ class JetStreamEventLog:
         base.check_stream(stream)
         if self._closed:
             return False
-        if self._ticks is None:
-            hearing = asyncio.ensure_future(self._hear_ticks())
+        if not self._ticks.heard:  # subscribed by the first wait
+            hearing = asyncio.ensure_future(self._ticks.hear())
             closing = asyncio.ensure_future(self._closing.wait())
             await asyncio.wait((hearing, closing), return_when=asyncio.FIRST_COMPLETED)
             closing.cancel()
@@ -310,8 +305,8 @@ class JetStreamEventLog:
                 return False
             hearing.result()
         n = self._names.of(stream)
-        reconnects = int(self._client.stats["reconnects"])
-        if self._known.get(n.token, 0) <= after and self._checked.get(n.token) != reconnects:
+        stamp = (self._ticks.generation, int(self._client.stats["reconnects"]))
+        if self._ticks.known(n.token) <= after and self._checked.get(n.token) != stamp:
             # Ticks tell of every append since the tick subscription (re)started; what came
             # before is on the server. Closing the log ends the check too (nats-py leaves a
             # request of a closed connection waiting for its timeout).
@@ -325,31 +320,8 @@ class JetStreamEventLog:
                 check.cancel()
                 return False
             check.result()
-            self._checked[n.token] = reconnects
-        return await self._signals.wait(n.token, after, timeout, self._known_seq)
-
-    async def _hear_ticks(self) -> None:
-        """Subscribe to the ticks (by the first wait). Streams are checked once after it."""
-        async with self._subscribing:
-            if self._ticks is None:
-                async with _js_errors.failures("subscribing to the event log's ticks"):
-                    ticks = await self._client.subscribe(self._names.ticks, cb=self._on_tick)
-                    await self._client.flush()
-                self._ticks = ticks
-                self._checked.clear()
-
-    def _known_seq(self, token: str) -> int:
-        return self._known.get(token, 0)
-
-    def _saw(self, token: str, seq: int) -> None:
-        if seq > self._known.get(token, 0):
-            self._known[token] = seq
-            self._signals.notify(token)
-
-    async def _on_tick(self, message: Msg) -> None:
-        seq = (message.headers or {}).get("Nats-Sequence")
-        if seq is not None:
-            self._saw(self._names.tick_token(message.subject), int(seq))
+            self._checked[n.token] = stamp
+        return await self._ticks.signals.wait(n.token, after, timeout, self._ticks.known)
 
     # -- cursors -------------------------------------------------------------------------------
 
@@ -381,6 +353,10 @@ class JetStreamEventLog:
                 )
             except js_errors.NotFoundError:
                 return seq  # no feed made a JetStream consumer of it (yet)
+            except TypeError:
+                # nats-py cannot build the ConsumerInfo of an answer without the consumer's
+                # name (seen while the consumer is being deleted): as good as not found yet
+                return seq
         return found.ack_floor.stream_seq if found.ack_floor else seq
 
     async def cursor_entry(self, consumer: str) -> tuple[str, int] | None:
@@ -446,10 +422,11 @@ class JetStreamEventLog:
             for key in keys:
                 await self._kv.delete(key)
 
-    async def trim(self, retention: float) -> int:
-        base.check_retention(retention)
+    async def trim(self, retention: float, *, streams: Mapping[str, float] | None = None) -> int:
+        base.check_retention(retention, streams)
         self._check_open()
-        cutoff = (self._clock or time.time)() - retention
+        default, named = base.cutoffs((self._clock or time.time)(), retention, streams)
+        cutoffs = {self._names.of(stream).stream: at for stream, at in named.items()}
         deleted = 0
         async with _js_errors.failures("trimming the event log"):
             cursors: dict[str, dict[str, int]] = {}
@@ -470,6 +447,7 @@ class JetStreamEventLog:
                 end = min(floors.get(name, state.last_seq), state.last_seq)
                 if state.messages == 0 or end < state.first_seq:
                     continue
+                cutoff = cutoffs.get(name, default)
                 last_old = await self._last_older(name, state.first_seq, end, cutoff)
                 if last_old is not None:
                     deleted += await _js_streams.purge_below(self._client, name, last_old + 1)
@@ -532,7 +510,7 @@ class JetStreamEventLog:
             return
         self._closed = True
         self._closing.set()
-        self._signals.close()
+        self._ticks.signals.close()
         if self._later:  # the feeds' naks: unfinished records come back at once on restart
             await asyncio.wait(list(self._later), timeout=LATER_GRACE)
         for task in list(self._later):
@@ -540,8 +518,6 @@ class JetStreamEventLog:
         await asyncio.gather(*self._later, return_exceptions=True)
         if self._publisher is not None:
             await self._publisher.close()
-        if self._ticks is not None:
-            with contextlib.suppress(nats.errors.Error):  # the connection is already gone
-                await self._ticks.unsubscribe()
+        await self._ticks.close()
         if self._owns_client:
             await jetstream.close(self._client)  # also when the server is gone

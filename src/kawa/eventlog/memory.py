@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import operator
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kawa.errors import PermanentError
 from kawa.eventlog import base
@@ -110,16 +110,17 @@ class MemoryEventLog:
         for consumer in [c for c, (s, _) in self._cursors.items() if s == stream]:
             del self._cursors[consumer]
 
-    async def trim(self, retention: float) -> int:
+    async def trim(self, retention: float, *, streams: Mapping[str, float] | None = None) -> int:
         self._check_open()
-        base.check_retention(retention)
-        cutoff = self._clock() - retention
+        base.check_retention(retention, streams)
+        default, cutoffs = base.cutoffs(self._clock(), retention, streams)
         floors: dict[str, int] = {}
         for stream, seq in self._cursors.values():
             floors[stream] = min(seq, floors.get(stream, seq))
         deleted = 0
         for stream, records in self._records.items():
             floor = floors.get(stream)
+            cutoff = cutoffs.get(stream, default)
             kept = [
                 r
                 for r in records

@@ -54,7 +54,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Literal
 
 from kawa.errors import FieldError, KawaError, PermanentError, TemporaryError, ValidationError
@@ -209,12 +209,12 @@ class SqliteEventLog:
     async def delete_stream(self, stream: str) -> None:
         await self._submit(DELETE_STREAM, stream)
 
-    async def trim(self, retention: float) -> int:
-        base.check_retention(retention)
-        cutoff = self._clock() - retention
+    async def trim(self, retention: float, *, streams: Mapping[str, float] | None = None) -> int:
+        base.check_retention(retention, streams)
+        cutoff, cutoffs = base.cutoffs(self._clock(), retention, streams)
         deleted = 0
         while True:  # bounded steps, so appends get their turn in between
-            step: tuple[int, bool] = await self._submit(TRIM, cutoff)
+            step: tuple[int, bool] = await self._submit(TRIM, cutoff, cutoffs)
             deleted += step[0]
             if step[1]:
                 break

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from kawa.apis.eventing import Trigger, trigger_filters
+from kawa.apis.eventing import data_filter as data_filter_api
 from kawa.apis.eventing.trigger_filters import SubscriptionsAPIFilter
 from kawa.apis.model.base import Context
 from kawa.apis.model.parse import validate
@@ -27,6 +28,7 @@ from kawa.filters import not_
 from kawa.filters.attributes import attributes_filter
 from kawa.filters.base import Filter, match_all
 from kawa.filters.cesql import cesql_filter
+from kawa.filters.data import data_filter
 from kawa.filters.exact import exact_filter
 from kawa.filters.prefix import prefix_filter
 from kawa.filters.suffix import suffix_filter
@@ -49,7 +51,18 @@ COMPILERS: Final[dict[str, Callable[[Any], Filter]]] = {
 
 
 def compile_trigger(trigger: Trigger) -> Filter:
-    """The one filter deciding which events reach ``trigger``'s subscriber."""
+    """The one filter deciding which events reach ``trigger``'s subscriber: Knative's
+    (``filters``, else ``filter``), and kawa's data filter when the Trigger has the annotation
+    ``kawa.dev/data`` (:mod:`kawa.filters.data`; both must pass)."""
+    knative = _knative(trigger)
+    data = trigger.annotations.get(data_filter_api.ANNOTATION)
+    if data is None:
+        return knative
+    on_data = data_filter(data_filter_api.parse_conditions(data))
+    return on_data if knative is match_all else all_.all_filter([knative, on_data])
+
+
+def _knative(trigger: Trigger) -> Filter:
     if trigger.spec.filters:
         return compile_filters(trigger.spec.filters)
     if trigger.spec.filter_attributes:

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kawa.apis.eventing import Trigger
+from kawa.apis.eventing import data_filter as data_filter_api
 from kawa.apis.eventing.trigger_filters import SubscriptionsAPIFilter
 from kawa.cesql import CesqlParseError
 from kawa.cesql import explain as cesql_explain
 from kawa.cesql.errors import Value
 from kawa.cloudevents import CloudEvent
+from kawa.filters import data
 from kawa.filters.attributes import ANY_VALUE
 from kawa.filters.base import attribute_reader
 
@@ -100,13 +102,22 @@ def cesql_json(explained: cesql_explain.Explanation) -> dict[str, Any]:
 
 
 def explain_trigger(trigger: Trigger, event: CloudEvent) -> Explanation:
-    """Whether ``trigger``'s filters pass ``event`` (as the data plane decides), and why not."""
+    """Whether ``trigger``'s filters pass ``event`` (as the data plane decides), and why not:
+    Knative's, then kawa's data filter (the annotation ``kawa.dev/data``) when it has one."""
     if trigger.spec.filters:
-        return explain_filters(trigger.spec.filters, event)
-    attributes = trigger.spec.filter_attributes
-    if attributes:
-        return explain_attributes(attributes, event)
-    return Explanation(True, "")
+        knative = explain_filters(trigger.spec.filters, event)
+    elif trigger.spec.filter_attributes:
+        knative = explain_attributes(trigger.spec.filter_attributes, event)
+    else:
+        knative = Explanation(True, "")
+    text = trigger.annotations.get(data_filter_api.ANNOTATION)
+    if not knative.matched or text is None:
+        return knative
+    why = data.rejection(data_filter_api.parse_conditions(text), event)
+    if why is None:
+        return knative
+    path = f"metadata.annotations[{data_filter_api.ANNOTATION}]"
+    return Explanation(False, path, Rejection(path, data_filter_api.ANNOTATION, why))
 
 
 def explain_filters(

@@ -9,17 +9,25 @@ plus a relative ``uri`` resolves the uri against that URL; a
 cannot be resolved, :class:`Unresolvable` says why, with a reason a condition can carry.
 With ``track`` (see :mod:`.tracker`), the target is recorded before it is looked up, found or
 not, so that its creation or change reconciles the caller again. :func:`resolve_dead_letter_sink`
-resolves a delivery's dead-letter sink into ``status.deadLetterSinkUri`` and its
-``DeadLetterSinkResolved`` condition (Brokers, Triggers, channels). Called by the reconcilers.
+resolves a delivery's dead-letter sink into ``status.deadLetterSinkUri`` (and
+``deadLetterSinkAudience``) and its ``DeadLetterSinkResolved`` condition (Brokers, Triggers,
+channels). A target listing an https address in ``status.addresses`` (transport-encryption
+permissive or strict) resolves to it. :func:`resolve_address` gives the OIDC audience with
+the URL: the Destination's ``audience``, else the target's; and the ``CACerts`` an https URL
+verifies against: the Destination's, else the ones the target's address publishes (a target
+publishing certificates that are not PEM is :class:`Unresolvable`, reason ``InvalidCACerts``).
+Called by the reconcilers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urljoin
 
-from kawa.apis import duck
+from kawa.apis import cacerts, duck
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.duck import Destination
 from kawa.apis.registry import SCHEME, Scheme
@@ -41,6 +49,16 @@ class Unresolvable(KawaError):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A resolved destination: its URL, its OIDC audience and the PEM certificates its https
+    certificate verifies against (``None``: it names none)."""
+
+    url: str
+    audience: str | None = None
+    ca_certs: str | None = None
+
+
 async def resolve(
     store: ResourceStore,
     destination: Destination,
@@ -50,11 +68,37 @@ async def resolve(
 ) -> str:
     """The URL events for ``destination`` go to, or :class:`Unresolvable`; ``track`` records
     the object a ``ref`` names."""
+    return (await resolve_address(store, destination, scheme=scheme, track=track)).url
+
+
+async def resolve_address(
+    store: ResourceStore,
+    destination: Destination,
+    *,
+    scheme: Scheme = SCHEME,
+    track: Track | None = None,
+) -> Address:
+    """:func:`resolve`, with the audience: the Destination's own ``audience``, else the one
+    the object of ``ref`` publishes in ``status.address.audience`` (authentication-oidc); and
+    the ``CACerts``: the Destination's own, else the ones of the object's address."""
+    found = await _resolve(store, destination, scheme, track)
+    audience = destination.audience or found.audience
+    ca_certs = destination.ca_certs or found.ca_certs
+    if ca_certs:
+        wrong = cacerts.problem(ca_certs)
+        if wrong is not None:
+            raise Unresolvable("InvalidCACerts", f"the CACerts of {found.url}: {wrong}")
+    return Address(found.url, audience, ca_certs or None)
+
+
+async def _resolve(
+    store: ResourceStore, destination: Destination, scheme: Scheme, track: Track | None
+) -> Address:
     ref = destination.ref
     if ref is None:
         if not destination.uri:
             raise Unresolvable("EmptyDestination", "the destination has neither ref nor uri")
-        return destination.uri
+        return Address(destination.uri)
     try:
         kind = scheme.for_api_version_kind(ref.api_version, ref.kind)
     except ValidationError:
@@ -78,15 +122,34 @@ async def resolve(
             if base
             else f"http://{ref.name}.{ref.namespace}.svc.cluster.local"
         )
-        return _with_uri(service_url, destination.uri)
-    address = target.get("status", {}).get("address", {}) or {}
+        return Address(_with_uri(service_url, destination.uri))
+    status = target.get("status", {}) or {}
+    address = _https_address(status) or status.get("address", {}) or {}
     url = address.get("url") if isinstance(address, dict) else None
     if not isinstance(url, str) or not url:
         raise Unresolvable(
             "NotAddressable",
             f'{ref.kind} "{ref.namespace}/{ref.name}" has no status.address.url (not ready yet)',
         )
-    return _with_uri(url, destination.uri)
+    audience = address.get("audience")
+    ca_certs = address.get("CACerts")
+    return Address(
+        _with_uri(url, destination.uri),
+        audience if isinstance(audience, str) and audience else None,
+        ca_certs if isinstance(ca_certs, str) and ca_certs else None,
+    )
+
+
+def _https_address(status: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The https entry of ``status.addresses`` (transport-encryption permissive or strict):
+    senders take it when there is one, as Knative's resolver does."""
+    listed = status.get("addresses")
+    if not isinstance(listed, list):
+        return None
+    for entry in listed:
+        if isinstance(entry, dict) and str(entry.get("url", "")).startswith("https://"):
+            return entry
+    return None
 
 
 def _with_uri(url: str, uri: str | None) -> str:
@@ -112,7 +175,7 @@ async def resolve_dead_letter_sink(
         duck.mark_dead_letter_sink_not_configured(conditions, status, clock=clock)
         return
     try:
-        uri = await resolve(store, sink, track=track)
+        address = await resolve_address(store, sink, track=track)
     except Unresolvable as err:
         duck.mark_dead_letter_sink_failed(
             conditions,
@@ -122,4 +185,11 @@ async def resolve_dead_letter_sink(
             clock=clock,
         )
     else:
-        duck.mark_dead_letter_sink_resolved(conditions, status, uri, clock=clock)
+        duck.mark_dead_letter_sink_resolved(
+            conditions,
+            status,
+            address.url,
+            clock=clock,
+            audience=address.audience,
+            ca_certs=address.ca_certs,
+        )

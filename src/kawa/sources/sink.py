@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.cloudevents.event import OPTIONAL_V03, OPTIONAL_V1, REQUIRED, CloudEvent
 from kawa.delivery.policy import RetryPolicy, should_retry
-from kawa.delivery.sender import DeliveryResult, Dispatcher, Sleep
+from kawa.delivery.sender import DeliveryResult, Dispatcher, Identity, Sleep
 from kawa.errors import FieldError
-from kawa.reconciler.resolver import Unresolvable, resolve
+from kawa.reconciler.features import FeatureFlags
+from kawa.reconciler.oidc_accounts import reconcile_identity
+from kawa.reconciler.resolver import Address, Unresolvable, resolve_address
+from kawa.reconciler.status import Reconciling
 from kawa.reconciler.tracker import Track
 from kawa.store.base import ResourceStore
 
@@ -73,7 +77,25 @@ async def resolve_sink(
 ) -> str:
     """The URL of a source's ``spec.sink``; raises :class:`Unresolvable` saying why not.
     ``track`` records the object the sink refers to."""
-    return await resolve(store, _sink_destination(obj), track=track)
+    return (await resolve_sink_address(store, obj, track=track)).url
+
+
+async def resolve_sink_address(
+    store: ResourceStore, obj: Mapping[str, Any], *, track: Track | None = None
+) -> Address:
+    """:func:`resolve_sink` with the sink's OIDC audience (authentication-oidc)."""
+    return await resolve_address(store, _sink_destination(obj), track=track)
+
+
+def sender_identity(obj: Mapping[str, Any]) -> Identity | None:
+    """Who a source's events are sent as: its ``status.auth.serviceAccountName`` (set by its
+    reconciler with authentication-oidc on), or ``None``."""
+    status = obj.get("status")
+    auth = status.get("auth") if isinstance(status, Mapping) else None
+    name = auth.get("serviceAccountName") if isinstance(auth, Mapping) else None
+    if not isinstance(name, str) or not name:
+        return None
+    return Identity(meta.namespace_of(obj), name)
 
 
 def _conditions_of(status: Mapping[str, Any]) -> ConditionSet:
@@ -98,8 +120,12 @@ def set_sink_status(
     *,
     conditions: ConditionSet | None = None,
     delivery: DeliveryResult | None = None,
+    audience: str | None = None,
+    ca_certs: str | None = None,
 ) -> None:
-    """Record a resolution outcome in ``status``: ``sinkUri`` and ``SinkProvided``.
+    """Record a resolution outcome in ``status``: ``sinkUri`` (and ``sinkAudience``, the
+    sink's OIDC audience, and ``sinkCACerts``, the certificates its https address verifies
+    against, when it has them) and ``SinkProvided``.
 
     ``url`` set: ``sinkUri`` and ``SinkProvided=True``, unless ``delivery`` (the last send to
     the sink) failed: then ``SinkProvided=False`` reason :data:`UNREACHABLE`, ``sinkUri`` kept.
@@ -108,6 +134,14 @@ def set_sink_status(
     conditions already in ``status`` (call ``conditions.initialize`` first, as reconcilers do).
     """
     conditions = conditions if conditions is not None else _conditions_of(status)
+    if url and err is None and audience:
+        status["sinkAudience"] = audience
+    else:
+        status.pop("sinkAudience", None)
+    if url and err is None and ca_certs:
+        status["sinkCACerts"] = ca_certs
+    else:
+        status.pop("sinkCACerts", None)
     if url and err is None:
         if delivery is not None and not delivery.ok:
             status["sinkUri"] = url
@@ -178,13 +212,30 @@ class SinkSender:
         self._single = RetryPolicy(retry=0, timeout=policy.timeout)
         self._sleep = sleep
 
-    async def send(self, event: CloudEvent, url: str) -> DeliveryResult:
+    async def send(
+        self,
+        event: CloudEvent,
+        url: str,
+        *,
+        identity: Identity | None = None,
+        audience: str | None = None,
+        ca_certs: str | None = None,
+    ) -> DeliveryResult:
         """POST ``event`` to ``url`` (binary mode), retrying per the policy; failures are
-        logged (warning) and returned, never raised."""
+        logged (warning) and returned, never raised. With an ``identity`` and the sink's
+        ``audience`` (authentication-oidc) the request carries the identity's token; an https
+        sink is verified against its ``ca_certs`` too (and what every sender trusts)."""
         n = 0
         while True:
             n += 1
-            result = await self._dispatcher.send(event, url, policy=self._single)
+            result = await self._dispatcher.send(
+                event,
+                url,
+                policy=self._single,
+                identity=identity,
+                audience=audience,
+                ca_certs=ca_certs,
+            )
             if result.status is not None and 200 <= result.status < 300:
                 return DeliveryResult(True, result.status, n, None, result.response_body)
             if n >= self._policy.attempts or not should_retry(result.status):
@@ -201,3 +252,75 @@ class SinkSender:
             describe_failure(failed),
         )
         return failed
+
+
+# -- what the in-process sources (PingSource, the timer IntegrationSource) share ----------
+
+
+@dataclass(frozen=True, slots=True)
+class LastDelivery:
+    """How the last event of a source went, and where it was sent."""
+
+    url: str
+    result: DeliveryResult
+
+
+class Deliveries:
+    """The last delivery of each source (``(namespace, name)``), for its ``SinkProvided``;
+    ``on_change`` is told when one's outcome (its URL, success or failure) changes."""
+
+    def __init__(self, on_change: Callable[[str, str], None] | None = None) -> None:
+        self.on_change = on_change
+        self._last: dict[tuple[str, str], LastDelivery] = {}
+
+    def last(self, namespace: str, name: str) -> LastDelivery | None:
+        """How the last event of the source went (``None``: none sent since kawa started)."""
+        return self._last.get((namespace, name))
+
+    def record(self, key: tuple[str, str], delivery: LastDelivery) -> None:
+        before = self._last.get(key)
+        self._last[key] = delivery
+        changed = before is None or (before.url, before.result.ok) != (
+            delivery.url,
+            delivery.result.ok,
+        )
+        if changed and self.on_change is not None:
+            self.on_change(*key)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._last.pop(key, None)
+
+
+async def reconcile_sender(
+    store: ResourceStore,
+    flags: FeatureFlags,
+    conditions: ConditionSet,
+    current: Reconciling[Any],
+    last: LastDelivery | None,
+    *,
+    api_version: str,
+    kind: str,
+    clock: Clock,
+) -> None:
+    """What a source that sends its events itself reports: its sink resolved
+    (``status.sinkUri``, ``sinkAudience``, ``sinkCACerts``, ``SinkProvided``, the ``last``
+    delivery to that sink counting) and, with authentication-oidc on, its own identity."""
+    try:
+        address = await resolve_sink_address(store, current.obj, track=current.track)
+    except Unresolvable as err:
+        set_sink_status(current.status, None, err, clock, conditions=conditions)
+    else:
+        delivery = last.result if last is not None and last.url == address.url else None
+        set_sink_status(
+            current.status,
+            address.url,
+            None,
+            clock,
+            conditions=conditions,
+            delivery=delivery,
+            audience=address.audience,
+            ca_certs=address.ca_certs,
+        )
+    await reconcile_identity(
+        store, flags, conditions, current, api_version=api_version, kind=kind, clock=clock
+    )

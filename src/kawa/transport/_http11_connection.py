@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
 MAX_HEAD: Final = 65_536
@@ -78,8 +79,9 @@ class Connection(asyncio.Protocol):
         max_body: int,
         on_lost: Callable[[Connection], None],
     ) -> None:
-        self.key: tuple[str, str, int] = ("", "", 0)
-        """The origin (scheme, host, port), set by the pool."""
+        self.key: tuple[tuple[str, str, int], ssl.SSLContext | None] = (("", "", 0), None)
+        """The pool's key: the origin (scheme, host, port) and the TLS trust it was verified
+        with, set by the pool."""
         self.requests = 0
         """Requests started on this connection (a reused connection has ``requests >= 1``)."""
         self.idle_since = 0.0

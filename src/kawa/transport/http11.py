@@ -19,7 +19,10 @@ redirects, no cookies, no compression, no invented headers (only ``Host`` and
 * **Responses**: see :mod:`kawa.transport._http11_connection` (1xx skipped, chunked with
   trailers, Content-Length, read until close; bodies over ``max_body`` bytes fail).
 * ``https://`` uses TLS through ``loop.create_connection(ssl=...)`` (the default context: the
-  system's CAs, hostname checked) unless an ``ssl_context`` is given.
+  system's CAs, hostname checked) unless an ``ssl_context`` is given, to the client or to one
+  request (:meth:`HttpClient.prepare`: a destination with trust of its own, its ``CACerts``).
+  The pool keeps connections per origin *and* context: a connection verified against one
+  context is never reused for a request that asks for another (ADR 0067).
 
 Errors are :class:`HttpClientError` subclasses (:class:`ConnectError`, :class:`ProtocolError`,
 :class:`NoResponseError`, :class:`InvalidURLError`) or ``TimeoutError``.
@@ -72,6 +75,9 @@ _METHOD: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 Origin = tuple[str, str, int]
+PoolKey = tuple[Origin, ssl_module.SSLContext | None]
+"""What the pool keeps connections by: the origin and, for ``https``, the context that
+verified the server (``None`` for plain HTTP)."""
 ConnectTo = Callable[[str, int], tuple[str, int] | None]
 """``connect_to(host, port)``: the address to connect to for a URL's host and port, or None."""
 
@@ -91,10 +97,12 @@ class _Target:
 
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
-    """A POST ready to go on the wire: ``data`` is its head and body, encoded once."""
+    """A POST ready to go on the wire: ``data`` is its head and body, encoded once;
+    ``ssl_context`` the trust an ``https`` origin is verified with (``None``: the client's)."""
 
     origin: Origin
     data: bytes
+    ssl_context: ssl_module.SSLContext | None = None
 
 
 class HttpClient:
@@ -116,7 +124,7 @@ class HttpClient:
         self._keepalive_timeout = keepalive_timeout
         self._ssl_context = ssl_context
         self._targets: dict[str, _Target] = {}
-        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle: dict[PoolKey, list[Connection]] = {}
         self._connections: set[Connection] = set()
         self._opening = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -132,8 +140,15 @@ class HttpClient:
         """Connections open or being opened now (idle and busy)."""
         return len(self._connections) + self._opening
 
-    def prepare(self, url: str, headers: Mapping[str, str], body: bytes) -> PreparedRequest:
-        """Encode a POST of ``body`` with ``headers`` to ``url``, once for all its attempts.
+    def prepare(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        ssl_context: ssl_module.SSLContext | None = None,
+    ) -> PreparedRequest:
+        """Encode a POST of ``body`` with ``headers`` to ``url``, once for all its attempts;
+        an ``https`` URL's server is verified with ``ssl_context`` (``None``: the client's).
 
         Raises :class:`InvalidURLError` for a URL that cannot be used and ``ValueError`` for a
         header name or value containing a line break.
@@ -143,7 +158,7 @@ class HttpClient:
         if lines.count("\n") != len(headers) or lines.count("\r") != len(headers):
             raise ValueError("header names and values must not contain line breaks")
         head = f"{target.start}{lines}Content-Length: {len(body)}\r\n\r\n".encode()
-        return PreparedRequest(target.origin, head + body if body else head)
+        return PreparedRequest(target.origin, head + body if body else head, ssl_context)
 
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float | None
@@ -153,7 +168,8 @@ class HttpClient:
 
     async def send(self, request: PreparedRequest, timeout: float | None) -> Response:
         """Send ``request`` and return the complete response (see the module docstring)."""
-        return await self._send(request.origin, request.data, timeout, head_request=False)
+        key = self._pool_key(request.origin, request.ssl_context)
+        return await self._send(key, request.data, timeout, head_request=False)
 
     async def request(
         self,
@@ -187,16 +203,26 @@ class HttpClient:
         if head.count("\n") != lines or head.count("\r") != lines:
             raise ValueError("header names and values must not contain line breaks")
         data = head.encode("latin-1") + body if body else head.encode("latin-1")
-        return await self._send(target.origin, data, timeout, head_request=method == "HEAD")
+        key = self._pool_key(target.origin, None)
+        return await self._send(key, data, timeout, head_request=method == "HEAD")
+
+    def _pool_key(self, origin: Origin, ssl_context: ssl_module.SSLContext | None) -> PoolKey:
+        """``origin`` with the context that verifies it (``None`` for plain HTTP)."""
+        if origin[0] != "https":
+            return origin, None
+        context = ssl_context or self._ssl_context
+        if context is None:
+            context = self._ssl_context = ssl_module.create_default_context()
+        return origin, context
 
     async def _send(
-        self, origin: Origin, data: bytes, timeout: float | None, *, head_request: bool
+        self, key: PoolKey, data: bytes, timeout: float | None, *, head_request: bool
     ) -> Response:
         if self._closed:
             raise HttpClientError("the HTTP client is closed")
         loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
-        conn = self._take_idle(origin)
+        conn = self._take_idle(key)
         if conn is not None:
             try:
                 return await self._exchange(conn, data, deadline, head_request)
@@ -205,7 +231,7 @@ class HttpClient:
                     raise
                 # the server closed this idle connection: once more on a new one
         async with asyncio.timeout_at(deadline):
-            conn = await self._connect(origin)
+            conn = await self._connect(key)
         return await self._exchange(conn, data, deadline, head_request)
 
     def _target(self, url: str) -> _Target:
@@ -251,15 +277,15 @@ class HttpClient:
             conn.close()
         return response
 
-    def _take_idle(self, origin: Origin) -> Connection | None:
-        idle = self._idle.get(origin)
+    def _take_idle(self, key: PoolKey) -> Connection | None:
+        idle = self._idle.get(key)
         while idle:
             conn = idle.pop()
             if not conn.closed:
                 return conn
         return None
 
-    async def _connect(self, origin: Origin) -> Connection:
+    async def _connect(self, key: PoolKey) -> Connection:
         while self.open_connections >= self._limit:
             if not self._evict_idle():
                 waiter = self._loop.create_future()
@@ -273,15 +299,10 @@ class HttpClient:
                     raise
                 if self._closed:
                     raise HttpClientError("the HTTP client is closed")
-                conn = self._take_idle(origin)
+                conn = self._take_idle(key)
                 if conn is not None:
                     return conn
-        scheme, host, port = origin
-        ssl: ssl_module.SSLContext | None = None
-        if scheme == "https":
-            ssl = self._ssl_context
-            if ssl is None:
-                ssl = self._ssl_context = ssl_module.create_default_context()
+        (scheme, host, port), ssl = key
         address = (host, port)
         if scheme == "http" and self.connect_to is not None:
             address = self.connect_to(host, port) or address
@@ -295,7 +316,7 @@ class HttpClient:
         finally:
             self._opening -= 1
             self._wake()
-        conn.key = origin
+        conn.key = key
         self._connections.add(conn)
         return conn
 
@@ -335,13 +356,13 @@ class HttpClient:
     def _sweep(self) -> None:
         self._sweeper = None
         expired = self._loop.time() - self._keepalive_timeout
-        for origin, idle in list(self._idle.items()):
+        for key, idle in list(self._idle.items()):
             while idle and idle[0].idle_since <= expired:
                 conn = idle.pop(0)
                 self._connections.discard(conn)
                 conn.close()
             if not idle:
-                del self._idle[origin]
+                del self._idle[key]
         if self._idle:
             self._schedule_sweep()
 

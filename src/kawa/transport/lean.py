@@ -219,7 +219,7 @@ class LeanProtocol(asyncio.Protocol):
         """The budget was spent: the body was answered 503, its rest is read and dropped."""
         self._task: asyncio.Task[None] | None = None
         self._deadline: float | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | server.AfterAPoll | None = None
         self._timer_at = 0.0
         self._timer_kind = _HEADER
 
@@ -486,7 +486,7 @@ class LeanProtocol(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
-    def _check_deadline(self) -> None:
+    def _check_deadline(self, polled: bool = False) -> None:
         self._timer = None
         deadline = self._deadline
         transport = self._transport
@@ -495,6 +495,9 @@ class LeanProtocol(asyncio.Protocol):
         if self._loop.time() < deadline:
             self._timer = self._loop.call_at(deadline, self._check_deadline)
             self._timer_at = deadline
+            return
+        if not polled:  # bytes that came in time are read before the deadline is acted on
+            self._timer = server.AfterAPoll(self._loop, self._check_deadline)
             return
         kind = self._timer_kind
         if kind == _HEADER and self._buf:

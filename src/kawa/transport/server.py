@@ -62,6 +62,27 @@ FILE_HEADROOM: Final = 512
 """Open files kept for kawa itself (databases, Pods' pipes, outgoing deliveries)."""
 
 
+class AfterAPoll:
+    """Calls ``callback(True)`` once the loop has polled its sockets again: a deadline found
+    passed (perhaps late, on a busy loop) must not close a connection whose next bytes already
+    wait in the kernel; they are read first (the first step runs before that poll's reads, the
+    second after them, on asyncio's loop and on uvloop's). :meth:`cancel` cancels whichever
+    step is pending, as a timer's handle would."""
+
+    __slots__ = ("_callback", "_handle", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, callback: Callable[[bool], None]) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._handle = loop.call_soon(self._polled)
+
+    def _polled(self) -> None:
+        self._handle = self._loop.call_soon(self._callback, True)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
 def plain_answer(status: str, text: str, extra: str = "") -> bytes:
     """A whole plain-text response that closes the connection, for a client kawa refuses
     before any request of it reaches the application."""
@@ -169,7 +190,7 @@ class BoundedRequestHandler(web.RequestHandler):
         self._deadline: float | None = None
         """When the awaited head must be in (its first byte, for the idle timer); None when
         no head is awaited (a request in progress)."""
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | AfterAPoll | None = None
         """The callback that checks the deadline, at ``_timer_at``: it is moved only when a
         deadline comes earlier, and the check puts it off to a later one, so that a kept-alive
         connection makes no timer per request."""
@@ -265,8 +286,9 @@ class BoundedRequestHandler(web.RequestHandler):
             self._timer.cancel()
             self._timer = None
 
-    def _check_deadline(self) -> None:
-        """Close the connection if it still waits for the head the deadline was set for."""
+    def _check_deadline(self, polled: bool = False) -> None:
+        """Close the connection if it still waits for the head the deadline was set for (once
+        the sockets were polled after the deadline passed)."""
         self._timer = None
         deadline = self._deadline
         if deadline is None:
@@ -274,6 +296,9 @@ class BoundedRequestHandler(web.RequestHandler):
         if self._loop.time() < deadline:  # set again since the timer was: check then
             self._timer = self._loop.call_at(deadline, self._check_deadline)
             self._timer_at = deadline
+            return
+        if not polled:
+            self._timer = AfterAPoll(self._loop, self._check_deadline)
             return
         head = self._timer_head
         self._disarm()

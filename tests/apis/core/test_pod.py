@@ -223,6 +223,25 @@ def test_default_pull_policy(image: str, policy: str) -> None:
                 "spec.volumes[1].name": "duplicate value 'v'",
             },
         ),
+        (
+            {
+                "containers": [
+                    {
+                        "name": "a",
+                        "image": "x",
+                        "volumeMounts": [
+                            {"name": "v", "mountPath": "/a", "subPath": "../../etc"},
+                            {"name": "v", "mountPath": "/b", "subPath": "/etc"},
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "v", "emptyDir": {}}],
+            },
+            {
+                "spec.containers[0].volumeMounts[0].subPath": "must not contain '..'",
+                "spec.containers[0].volumeMounts[1].subPath": "must be a relative path",
+            },
+        ),
     ],
 )
 def test_invalid_pods(spec: dict[str, Any], expected: dict[str, str]) -> None:

@@ -52,7 +52,11 @@ def test_sequence() -> None:
         ({"steps": [{}]}, {"spec.steps[0]": "expected at least one of ref or uri, got neither"}),
         (
             {"steps": [{"uri": "http://a/", "extra": 1}]},
-            {"spec.steps[0].extra": "unknown field; expected one of ref, uri, delivery"},
+            {
+                "spec.steps[0].extra": (
+                    "unknown field; expected one of ref, uri, audience, CACerts, delivery"
+                )
+            },
         ),
         (
             {"steps": [{"uri": "rel"}]},
@@ -188,6 +192,8 @@ def test_sequence_lifecycle_waits_for_every_child_and_says_which() -> None:
     sequence.propagate_subscription_statuses(
         status, [_child("Subscription", "s0", conditions=[ok])], clock=_clock
     )
+    assert _cond(status, "Ready")[0] == "Unknown"  # until its EventPolicies are known
+    sequence.SEQUENCE_CONDITIONS.mark_true(status, "EventPoliciesReady", clock=_clock)
     assert _cond(status, "Ready")[0] == "True"
 
 

@@ -80,6 +80,8 @@ def test_channel_status() -> None:
     channel.CHANNEL_CONDITIONS.mark_true(
         status, channel.DEAD_LETTER_SINK_RESOLVED, clock=FakeClock()
     )
+    assert not channel.CHANNEL_CONDITIONS.is_ready(status)  # its EventPolicies are not known
+    channel.CHANNEL_CONDITIONS.mark_true(status, channel.EVENT_POLICIES_READY, clock=FakeClock())
     assert channel.CHANNEL_CONDITIONS.is_ready(status)
     assert status["channel"]["kind"] == "InMemoryChannel"
     row = obj("Channel", None) | {"status": status}
@@ -170,11 +172,14 @@ def test_subscription_channel_is_immutable_and_status() -> None:
     subscription.mark_added_to_channel(status, clock=clock)
     assert not subscription.SUBSCRIPTION_CONDITIONS.is_ready(status)
     subscription.mark_channel_ready(status, True, clock=clock)
+    assert not subscription.SUBSCRIPTION_CONDITIONS.is_ready(status)  # its OIDC identity too
+    subscription.mark_oidc_identity(status, None, clock=clock)
     assert subscription.SUBSCRIPTION_CONDITIONS.is_ready(status)
     assert status["physicalSubscription"] == {"subscriberUri": "http://s/"}
     assert {c["type"] for c in status["conditions"]} == {
         "AddedToChannel",
         "ChannelReady",
+        "OIDCIdentityCreated",
         "Ready",
         "ReferencesResolved",
     }

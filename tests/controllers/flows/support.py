@@ -13,10 +13,9 @@ from typing import Any, Final
 
 from kawa.apis import flows, messaging
 from kawa.apis.conditions import system_clock
-from kawa.controllers.flows import ParallelReconciler, SequenceReconciler
+from kawa.controllers.flows import flows_controllers
 from kawa.controllers.garbage_collector import garbage_collector
-from kawa.errors import NotFoundError
-from kawa.reconciler.loop import Controller, own
+from kawa.errors import ConflictError, NotFoundError
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -24,6 +23,8 @@ from ...waiting import eventually
 from ..serving.support import admit, condition
 
 NS: Final = "default"
+ATTEMPTS: Final = 20
+"""Writes tried while controllers keep writing the same object."""
 IMCS: Final = messaging.INMEMORYCHANNEL.resource
 CHANNELS: Final = messaging.CHANNEL.resource
 SUBS: Final = messaging.SUBSCRIPTION.resource
@@ -72,15 +73,29 @@ class Flows:
         return [o["metadata"]["name"] for o in listed.items]
 
     async def change_spec(self, resource: str, name: str, **spec: Any) -> None:
+        """Read, change, write, as ``kubectl edit`` does: again when a controller wrote the
+        object meanwhile (a conflict on its resourceVersion)."""
         key = ResourceKey(resource, NS, name)
-        current = await self.store.get(key)
-        changed = admit(dict(current, spec={**current["spec"], **spec}))
-        await self.store.update(key, changed)
+        for _ in range(ATTEMPTS):
+            current = await self.store.get(key)
+            changed = admit(dict(current, spec={**current["spec"], **spec}))
+            try:
+                await self.store.update(key, changed)
+                return
+            except ConflictError:
+                continue
+        raise AssertionError(f"{key}: every update conflicted")
 
     async def set_status(self, resource: str, name: str, status: dict[str, Any]) -> None:
         key = ResourceKey(resource, NS, name)
-        current = await self.store.get(key)
-        await self.store.update(key, dict(current, status=status), status_only=True)
+        for _ in range(ATTEMPTS):
+            current = await self.store.get(key)
+            try:
+                await self.store.update(key, dict(current, status=status), status_only=True)
+                return
+            except ConflictError:
+                continue
+        raise AssertionError(f"{key}: every status update conflicted")
 
     async def delete(self, resource: str, name: str) -> None:
         """As ``kubectl delete`` does (background propagation: no finalizer)."""
@@ -109,15 +124,9 @@ def is_(type_: str, status: str) -> Callable[[Obj], bool]:
 @contextlib.asynccontextmanager
 async def running_flows() -> AsyncIterator[Flows]:
     store = SqliteResourceStore(":memory:")
-    sequences = SequenceReconciler(store, system_clock)
-    parallels = ParallelReconciler(store, system_clock)
-    controllers = [
-        Controller(name, store, r.reconcile, [own(resource)], tracker=r.tracker, resync=None)
-        for name, r, resource in (
-            ("sequence", sequences, SEQUENCES),
-            ("parallel", parallels, PARALLELS),
-        )
-    ]
+    controllers = flows_controllers(store, clock=system_clock)
+    for controller in controllers:
+        controller._resync = None  # every reconcile here comes from a watch or the tracker
     tasks = [asyncio.create_task(c.run()) for c in controllers]
     tasks.append(asyncio.create_task(garbage_collector(store).run()))
     try:

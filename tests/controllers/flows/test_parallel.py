@@ -136,7 +136,9 @@ async def test_the_status_follows_the_children() -> None:
         )
         await flows.set_status(SUBS, "p-kn-parallel-filter-0", {"conditions": [unresolved]})
         p = await flows.until(
-            PARALLELS, "p", lambda o: "(and" not in condition(o, "SubscriptionsReady")[2]
+            PARALLELS,
+            "p",
+            lambda o: "SubscriberResolveFailed" in condition(o, "SubscriptionsReady")[2],
         )
         status, reason, message = condition(p, "Ready")
         assert (status, reason) == ("False", "SubscriptionsNotReady")

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kawa.store.base import Obj
+from kawa.apis import limits
+from kawa.errors import ConflictError
+from kawa.store.base import Obj, ResourceKey
 
 from ..serving.support import condition
 from .support import (
+    ATTEMPTS,
     CHANNELS,
     IMCS,
     NS,
@@ -295,3 +298,46 @@ async def test_deleting_the_sequence_removes_every_child() -> None:
         await flows.delete(SEQUENCES, "s")
         await flows.until_names(IMCS, [])
         await flows.until_names(SUBS, [])
+
+
+async def test_the_sequences_delivery_limits_go_to_every_step_and_follow_changes() -> None:
+    """A step has no metadata of its own: the Sequence's kawa.dev/max-rate and max-in-flight
+    are copied to each step's Subscription (other annotations there are left alone)."""
+    async with running_flows() as flows:
+        seq = sequence()
+        seq["metadata"]["annotations"] = {limits.MAX_RATE: "20", "note": "not copied"}
+        await flows.create(SEQUENCES, seq)
+        _, subs = await made(flows, seq, 3)
+        for sub in subs:
+            assert sub["metadata"]["annotations"] == {limits.MAX_RATE: "20"}
+        first = subs[0]["metadata"]["name"]
+        await _annotate(
+            flows, ResourceKey(SUBS, NS, first), {limits.MAX_RATE: "20", "someone": "else"}
+        )
+        await _annotate(flows, ResourceKey(SEQUENCES, NS, "s"), {limits.MAX_IN_FLIGHT: "2"})
+        for sub in subs:
+            name = sub["metadata"]["name"]
+            await flows.until(
+                SUBS,
+                name,
+                lambda o: (
+                    limits.user_annotations(o["metadata"].get("annotations") or {})
+                    == {limits.MAX_IN_FLIGHT: "2"}
+                ),
+            )
+        kept = await flows.get(SUBS, first)
+        assert kept is not None
+        assert kept["metadata"]["annotations"] == {limits.MAX_IN_FLIGHT: "2", "someone": "else"}
+
+
+async def _annotate(flows: Flows, key: ResourceKey, annotations: dict[str, str]) -> None:
+    """Set the annotations of ``key``, again when a controller wrote it meanwhile."""
+    for _ in range(ATTEMPTS):
+        current = await flows.store.get(key)
+        current["metadata"]["annotations"] = annotations
+        try:
+            await flows.store.update(key, current)
+            return
+        except ConflictError:
+            continue
+    raise AssertionError(f"{key}: every update conflicted")

@@ -7,23 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from kawa.apis import core, messaging
+from kawa.apis import core, limits, messaging, serving
 from kawa.apis.conditions import system_clock
+from kawa.apis.eventing import EVENTPOLICY
 from kawa.apis.messaging import channel_defaults
 from kawa.controllers.messaging import (
     default_channel_template,
     ensure_channel_defaults,
     messaging_controllers,
 )
-from kawa.errors import NotFoundError
+from kawa.errors import ConflictError, NotFoundError
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.mutating import MutatingStore
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...oidc_support import set_oidc
+from ...tls_support import certificate_authority
 from ...waiting import eventually
 from ..serving.support import admit, condition
 
@@ -33,6 +36,7 @@ V1 = "messaging.knative.dev/v1"
 IMCS = messaging.INMEMORYCHANNEL.resource
 CHANNELS = messaging.CHANNEL.resource
 SUBS = messaging.SUBSCRIPTION.resource
+SERVING_SERVICES = serving.SERVICE.resource
 TIMEOUT = 5.0
 
 
@@ -71,6 +75,18 @@ class Messaging:
             return await self.store.get(ResourceKey(resource, namespace, name))
         except NotFoundError:
             return None
+
+    async def edit(self, key: ResourceKey, change: Callable[[Obj], None]) -> None:
+        """Read, change, write: again when a controller wrote the object meanwhile."""
+        for _ in range(20):
+            current = await self.store.get(key)
+            change(current)
+            try:
+                await self.store.update(key, current)
+                return
+            except ConflictError:
+                continue
+        raise AssertionError(f"{key}: every update conflicted")
 
     async def until(self, resource: str, name: str, check: Callable[[Obj], bool]) -> Obj:
         async def probe() -> Obj | None:
@@ -354,4 +370,219 @@ async def test_the_default_ch_webhook_config_map_picks_new_channels_templates() 
         )
         assert (await m.create(CHANNELS, given))["spec"]["channelTemplate"]["kind"] == (
             "KafkaChannel"
+        )
+
+
+async def test_a_channels_audience_follows_the_authentication_oidc_flag() -> None:
+    """``authentication-oidc: enabled``: an InMemoryChannel, and the Channel it backs, publish
+    ``status.address.audience`` (``messaging.knative.dev/inmemorychannel/<ns>/<name>``)."""
+
+    def audience(obj: Obj) -> object:
+        return (obj.get("status", {}).get("address") or {}).get("audience")
+
+    async with running() as m:
+        await m.create(IMCS, imc("c"))
+        c = await m.until(IMCS, "c", is_("Ready", "True"))
+        assert audience(c) is None
+        await set_oidc(m.store)
+        expected = f"messaging.knative.dev/inmemorychannel/{NS}/c"
+        await m.until(IMCS, "c", lambda obj: audience(obj) == expected)
+
+
+async def test_a_subscriptions_identity_and_audiences_reach_its_channels_entry() -> None:
+    """``authentication-oidc: enabled``: a Subscription gets its own ServiceAccount (status.auth,
+    OIDCIdentityCreated), resolves its subscriber's and dead-letter sink's audiences into
+    ``status.physicalSubscription``, and its channel's ``spec.subscribers`` entry carries them:
+    what the channel's deliveries present."""
+    async with running() as m:
+        await set_oidc(m.store)
+        await m.create(IMCS, imc("c"))
+        await m.create(IMCS, imc("next"))
+        target = {"ref": {"apiVersion": V1, "kind": "InMemoryChannel", "name": "next"}}
+        dls = {"uri": "http://127.0.0.1:9/dls", "audience": "dls-aud"}
+        await m.create(
+            SUBS, subscription("s", "c", subscriber=target, delivery={"deadLetterSink": dls})
+        )
+        s = await m.until(SUBS, "s", is_("Ready", "True"))
+        account = "s-oidc-messaging.knative.dev-subscription"
+        assert s["status"]["auth"] == {"serviceAccountName": account}
+        assert condition(s, "OIDCIdentityCreated")[0] == "True"
+        physical = s["status"]["physicalSubscription"]
+        next_audience = f"messaging.knative.dev/inmemorychannel/{NS}/next"
+        assert physical["subscriberAudience"] == next_audience
+        assert physical["deadLetterSinkAudience"] == "dls-aud"
+        c = await m.get(IMCS, "c")
+        assert c is not None
+        [entry] = c["spec"]["subscribers"]
+        assert entry["subscriberAudience"] == next_audience
+        assert entry["auth"] == {"serviceAccountName": account}
+        assert entry["delivery"]["deadLetterSink"] == {
+            "uri": "http://127.0.0.1:9/dls",
+            "audience": "dls-aud",
+        }
+        assert await m.get("serviceaccounts", account) is not None
+
+
+async def test_a_channels_event_policies_are_carried_to_its_backing_channel() -> None:
+    """``authentication-oidc: enabled``: an EventPolicy that applies to a Channel gets a copy
+    (senders and filters) for the backing InMemoryChannel, where the Channel's events arrive;
+    the Channel lists it once Ready (``EventPoliciesReady``) and publishes the backing
+    channel's audience; the policy's deletion, or the flag off, deletes the copy."""
+    policies = EVENTPOLICY.resource
+    policy = {
+        "apiVersion": "eventing.knative.dev/v1alpha1",
+        "kind": "EventPolicy",
+        "metadata": {"name": "senders", "namespace": NS},
+        "spec": {
+            "to": [{"ref": {"apiVersion": V1, "kind": "Channel", "name": "ch"}}],
+            "from": [{"sub": "system:serviceaccount:default:sender"}],
+            "filters": [{"cesql": "type LIKE 'order.%'"}],
+        },
+    }
+
+    async def names() -> list[str]:
+        return sorted(o["metadata"]["name"] for o in (await m.store.list(policies, NS)).items)
+
+    async with running() as m:
+        await set_oidc(m.store)
+        await m.create(CHANNELS, admit(_channel("ch")))
+        ch = await m.until(CHANNELS, "ch", is_("Ready", "True"))
+        assert condition(ch, "EventPoliciesReady")[1] == "DefaultAuthorizationMode"
+        expected = f"messaging.knative.dev/inmemorychannel/{NS}/ch"
+        assert ch["status"]["address"]["audience"] == expected
+        await m.create(policies, policy)
+        copy = await m.until(policies, "senders-ch", lambda o: True)
+        assert copy["spec"] == {
+            "to": [{"ref": {"apiVersion": V1, "kind": "InMemoryChannel", "name": "ch"}}],
+            "from": [{"sub": "system:serviceaccount:default:sender"}],
+            "filters": [{"cesql": "type LIKE 'order.%'"}],
+        }
+        assert copy["metadata"]["labels"]["messaging.knative.dev/channel-name"] == "ch"
+        ch = await m.until(CHANNELS, "ch", is_("EventPoliciesReady", "False"))
+        assert "senders" in condition(ch, "EventPoliciesReady")[2]
+        # Ready (as the EventPolicy reconciler, not running here, would make them): the
+        # backing channel's copy too, or the backing channel is not Ready
+        ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+        for name in ("senders", "senders-ch"):
+            at = ResourceKey(policies, NS, name)
+            current = await m.store.get(at)
+            await m.store.update(
+                at, dict(current, status={"conditions": [ready]}), status_only=True
+            )
+        key = ResourceKey(policies, NS, "senders")
+        ch = await m.until(CHANNELS, "ch", is_("Ready", "True"))
+        assert ch["status"]["policies"] == [
+            {"apiVersion": "eventing.knative.dev/v1alpha1", "name": "senders"}
+        ]
+        await m.store.delete(key)
+        await eventually(lambda: _equal(names(), []), TIMEOUT, "the copy outlived its policy")
+
+        await m.create(policies, policy)
+        await m.until(policies, "senders-ch", lambda o: True)
+        await set_oidc(m.store, "disabled")
+        await eventually(
+            lambda: _equal(names(), ["senders"]), TIMEOUT, "the copy outlived the flag"
+        )
+
+
+async def _equal(got: Awaitable[list[str]], expected: list[str]) -> bool:
+    return await got == expected
+
+
+async def test_a_subscriptions_ca_certs_reach_its_channels_entry() -> None:
+    """``CACerts`` of the subscriber, the reply and the dead-letter sink are resolved into
+    ``status.physicalSubscription`` and the channel's entry: what its deliveries verify
+    https receivers against."""
+    pem = {name: certificate_authority(name).pem for name in ("sub", "reply", "dls")}
+    async with running() as m:
+        await m.create(IMCS, imc("c"))
+        await m.create(
+            SUBS,
+            subscription(
+                "s",
+                "c",
+                subscriber={"uri": "https://127.0.0.1:9/s", "CACerts": pem["sub"]},
+                reply={"uri": "https://127.0.0.1:9/r", "CACerts": pem["reply"]},
+                delivery={
+                    "deadLetterSink": {"uri": "https://127.0.0.1:9/d", "CACerts": pem["dls"]}
+                },
+            ),
+        )
+        s = await m.until(SUBS, "s", is_("Ready", "True"))
+        physical = s["status"]["physicalSubscription"]
+        assert physical["subscriberCACerts"] == pem["sub"]
+        assert physical["replyCACerts"] == pem["reply"]
+        assert physical["deadLetterSinkCACerts"] == pem["dls"]
+        c = await m.get(IMCS, "c")
+        assert c is not None
+        [entry] = c["spec"]["subscribers"]
+        assert entry["subscriberCACerts"] == pem["sub"]
+        assert entry["replyCACerts"] == pem["reply"]
+        assert entry["delivery"]["deadLetterSink"] == {
+            "uri": "https://127.0.0.1:9/d",
+            "CACerts": pem["dls"],
+        }
+
+
+async def test_a_subscriptions_limits_and_its_service_subscribers_capacity_reach_its_channel() -> (
+    None
+):
+    """kawa.dev/max-rate and max-in-flight, and what a Knative Service subscriber holds at once
+    (containerConcurrency x max-scale, followed as the Service changes), ride on the channel in
+    one annotation; deleting the Subscription takes it away."""
+    async with running() as m:
+        await m.create(IMCS, imc("c"))
+        service = admit(
+            {
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": {"name": "worker", "namespace": NS},
+                "spec": {
+                    "template": {
+                        "metadata": {"annotations": {"autoscaling.knative.dev/max-scale": "2"}},
+                        "spec": {"containerConcurrency": 1, "containers": [{"image": "x"}]},
+                    }
+                },
+            }
+        )
+        service["status"] = {"address": {"url": "http://worker.default.svc.cluster.local"}}
+        await m.create(SERVING_SERVICES, service)
+        sub = subscription(
+            "s",
+            "c",
+            subscriber={
+                "ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "worker"}
+            },
+        )
+        sub["metadata"]["annotations"] = {limits.MAX_RATE: "20"}
+        uid = (await m.create(SUBS, sub))["metadata"]["uid"]
+        annotation = limits.channel_annotation(uid)
+
+        def carries(expected: limits.Limits) -> Callable[[Obj], bool]:
+            def check(channel: Obj) -> bool:
+                found = (channel["metadata"].get("annotations") or {}).get(annotation)
+                return found is not None and limits.decode(found) == expected
+
+            return check
+
+        await m.until(IMCS, "c", carries(limits.Limits(20.0, None, 2)))
+        s = await m.until(SUBS, "s", is_("Ready", "True"))
+        assert s["status"]["annotations"] == {limits.SUBSCRIBER_MAX_IN_FLIGHT: "2"}
+
+        # the Service scales further: the bound follows (the Service is tracked)
+        def scale_to_five(obj: Obj) -> None:
+            template = obj["spec"]["template"]
+            template["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"] = "5"
+
+        await m.edit(ResourceKey(SERVING_SERVICES, NS, "worker"), scale_to_five)
+        await m.until(IMCS, "c", carries(limits.Limits(20.0, None, 5)))
+
+        # the Subscription's own limits change (metadata only): the channel follows
+        key = ResourceKey(SUBS, NS, "s")
+        await m.edit(key, lambda o: o["metadata"].update(annotations={limits.MAX_IN_FLIGHT: "3"}))
+        await m.until(IMCS, "c", carries(limits.Limits(None, 3, 5)))
+
+        await m.store.delete(key)
+        await m.until(
+            IMCS, "c", lambda o: annotation not in (o["metadata"].get("annotations") or {})
         )

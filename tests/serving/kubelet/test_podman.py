@@ -1,9 +1,9 @@
 """The podman runtime in a whole ``kawa up --runtime podman``: real containers from an image
 built here (a busybox-static rootfs, ``podman import``; nothing is pulled): a Knative Service
 answering through the activator from zero, a Deployment reading a ConfigMap volume and a
-Secret env, ``kubectl exec`` (piped, on a terminal) and ``port-forward`` into its container,
-a failing liveness probe restarting its container, a missing image reported as
-ErrImagePull, and no container left after kawa is SIGKILLed and started again.
+Secret env behind a Service, ``kubectl exec`` (piped, on a terminal) and ``port-forward``
+into its container, a failing liveness probe restarting its container, a missing image
+reported as ErrImagePull, and no container left after kawa is SIGKILLed and started again.
 
 Skipped where podman cannot run (failed under ``CI=true``: ``./dev install`` installs it).
 """
@@ -19,6 +19,7 @@ import struct
 import subprocess
 import termios
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +208,32 @@ def test_a_deployment_reads_a_configmap_volume_and_a_secret_env(
     ip = ready["status"]["podIP"]
     with urllib.request.urlopen(f"http://{ip}:8080/www.html", timeout=5) as resp:
         assert resp.read().decode() == "bonjour s3cret\n"
+    # a Service in front (port 80 to the container's 8080) reaches the container by its name
+    create(
+        kawa,
+        "/api/v1/namespaces/default/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    )
+
+    def through_service() -> str | None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{kawa.port}/www.html",
+            headers={"Host": "web.default.svc.cluster.local"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                return str(resp.read().decode())
+        except urllib.error.HTTPError:
+            return None  # 503 until the Endpoints list the ready container
+
+    assert wait_until(through_service, 30, "the Service never reached the container") == (
+        "bonjour s3cret\n"
+    )
     # kubectl logs reads the kubelet's log files: the container's output is there
     name = ready["metadata"]["name"]
     token = (kawa.data_dir / "token").read_text().strip()
@@ -237,6 +264,30 @@ def web_pod(kawa: KawaProcess, web: dict[str, Any]) -> str:
         return None
 
     return wait_until(running, 30, "the Deployment's container is not ready")
+
+
+def test_a_running_containers_configmap_volume_follows_the_configmap(
+    kawa: KawaProcess, kubectl: Kubectl, web_pod: str
+) -> None:
+    """The kubelet keeps a running container's ConfigMap (and Secret) volumes up to date, as
+    Kubernetes' does: what a bound workload's renewed OIDC token Secret relies on."""
+    path = "/api/v1/namespaces/default/configmaps/settings"
+
+    def set_greeting(value: str) -> None:
+        status, current = kawa.request("GET", path)
+        assert status == 200, current
+        current["data"]["greeting"] = value
+        status, body = kawa.request("PUT", path, current)
+        assert status == 200, body
+
+    def greeting() -> str:
+        return kubectl.ok("exec", web_pod, "--", "cat", "/etc/settings/greeting").strip()
+
+    set_greeting("hallo")
+    try:
+        wait_until(lambda: greeting() == "hallo", 45, "the container never saw the new value")
+    finally:
+        set_greeting("bonjour")
 
 
 def test_kubectl_exec_runs_in_the_container(kubectl: Kubectl, web_pod: str) -> None:

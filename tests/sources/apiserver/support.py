@@ -20,7 +20,7 @@ from kawa.apis.conditions import get_condition
 from kawa.apis.registry import SCHEME
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
-from kawa.delivery.sender import Dispatcher
+from kawa.delivery.sender import Dispatcher, TokenSource
 from kawa.errors import NotFoundError
 from kawa.sources.apiserver import apiserver_sources
 from kawa.sources.apiserver.state import StateStore
@@ -173,8 +173,10 @@ class Subscriber:
     events: list[CloudEvent] = field(default_factory=list)
     answer: int = 202
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    authorizations: list[str | None] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.authorizations.append(request.headers.get("Authorization"))
         event = ce_http.from_http(dict(request.headers), await request.read())
         self.events.append(event)
         self.arrived.set()
@@ -216,9 +218,12 @@ async def subscriber() -> AsyncIterator[Subscriber]:
 
 
 @contextlib.asynccontextmanager
-async def running_sources(store: ResourceStore, data_dir: Path) -> AsyncIterator[None]:
-    """The ApiServerSource controller and adapters, running until the block ends."""
-    async with Dispatcher() as dispatcher:
+async def running_sources(
+    store: ResourceStore, data_dir: Path, tokens: TokenSource | None = None
+) -> AsyncIterator[None]:
+    """The ApiServerSource controller and adapters, running until the block ends (their
+    Dispatcher's OIDC tokens from ``tokens``)."""
+    async with Dispatcher(tokens=tokens) as dispatcher:
         runnables = apiserver_sources(store, dispatcher, data_dir=data_dir, api_url=API_URL)
         tasks = [asyncio.create_task(r.run(), name=r.name) for r in runnables]
         try:

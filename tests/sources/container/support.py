@@ -33,6 +33,8 @@ PATHS = {
     "ContainerSource": "/apis/sources.knative.dev/v1/namespaces/{ns}/containersources",
     "SinkBinding": "/apis/sources.knative.dev/v1/namespaces/{ns}/sinkbindings",
     "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
 }
 
 

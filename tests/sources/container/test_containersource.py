@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 from pathlib import Path
 from typing import Any
+
+import jwt
 
 from ...broker.broker_support import Subscriber, broker, subscriber, trigger
 from ...serving.serving_support import alive, pid_of
@@ -169,3 +172,35 @@ async def test_a_new_sink_rolls_the_pod(tmp_path: Path) -> None:
 
 async def _dead(pid: int) -> bool:
     return not alive(pid)
+
+
+async def test_with_authentication_oidc_its_container_finds_a_token_at_oidc_token(
+    tmp_path: Path,
+) -> None:
+    """As the SinkBinding Knative makes for a ContainerSource: its own ServiceAccount
+    (``status.auth``), a Secret ``<name>-oidc-token`` with that account's token for the sink's
+    audience, mounted at ``/oidc`` in its Pod (a new Pod: the spec changed)."""
+    async with sources_kawa(tmp_path) as kawa, subscriber() as sub:
+        await kawa.patch(
+            "ConfigMap",
+            "config-features",
+            {"data": {"authentication-oidc": "enabled"}},
+            ns="knative-eventing",
+        )
+        await kawa.create(container_source("beats", {"uri": sub.url, "audience": "the-sink"}))
+        obj = await kawa.wait_condition("ContainerSource", "beats", "Ready", "True")
+        account = "beats-oidc-sources.knative.dev-containersource"
+        assert obj["status"]["auth"] == {"serviceAccountName": account}
+        secret = await kawa.get("Secret", "beats-oidc-token")
+        assert secret is not None
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["aud"] == ["the-sink"]
+        assert claims["sub"] == f"system:serviceaccount:default:{account}"
+        pod = await one_pod(kawa, "beats")
+        assert pod["spec"]["volumes"] == [
+            {"name": "oidc-token", "secret": {"secretName": "beats-oidc-token"}}
+        ]
+        assert pod["spec"]["containers"][0]["volumeMounts"] == [
+            {"name": "oidc-token", "mountPath": "/oidc", "readOnly": True}
+        ]

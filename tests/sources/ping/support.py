@@ -42,10 +42,13 @@ class Sink:
     stalling: asyncio.Event = field(default_factory=asyncio.Event)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    authorizations: list[str | None] = field(default_factory=list)
+    """The ``Authorization`` header of every request (``None``: it had none)."""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests += 1
+        self.authorizations.append(request.headers.get("Authorization"))
         if self.stall_next:
             self.stall_next = False
             headers = {k.lower(): v for k, v in request.headers.items()}

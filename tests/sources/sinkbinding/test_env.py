@@ -1,5 +1,5 @@
-"""The K_SINK / K_CE_OVERRIDES contract on pod specs, and a binding deleted while kawa was
-down (its subjects are released at the next reconcile, from their annotation)."""
+"""The K_SINK / K_CE_OVERRIDES / K_CA_CERTS contract on pod specs, and a binding deleted while
+kawa was down (its subjects are released at the next reconcile, from their annotation)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from kawa.sources.sinkbinding.reconciler import SINKBINDINGS, SinkBindingReconci
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
+from ...tls_support import certificate_authority
 from ..apiserver.support import put
 
 
@@ -59,6 +60,14 @@ def test_the_adapter_pod_name_follows_what_it_runs() -> None:
     assert one["metadata"]["name"] != other["metadata"]["name"]
     assert one["metadata"]["name"].startswith("s-deployment-")
     assert one["metadata"]["labels"]["pod-template-hash"] == one["metadata"]["name"][-10:]
+    # an https sink with its own CACerts: K_CA_CERTS, and another Pod (what it runs changed)
+    pinned = adapter.adapter_pod(source, "https://a/", "", None, "PEM")
+    variables = {e["name"]: e["value"] for e in pinned["spec"]["containers"][0]["env"]}
+    assert variables["K_CA_CERTS"] == "PEM"
+    assert (
+        pinned["metadata"]["name"]
+        != adapter.adapter_pod(source, "https://a/", "")["metadata"]["name"]
+    )
 
 
 async def test_a_binding_deleted_while_kawa_was_down_is_taken_out() -> None:
@@ -88,5 +97,56 @@ async def test_a_binding_deleted_while_kawa_was_down_is_taken_out() -> None:
             {"name": "A", "value": "1"}
         ]
         assert subjects.BOUND_ANNOTATION not in (svc["metadata"].get("annotations") or {})
+    finally:
+        await store.close()
+
+
+async def test_an_https_sink_with_its_own_ca_certs_gives_k_ca_certs() -> None:
+    """A sink whose Destination carries ``CACerts``: the binding reports them
+    (``status.sinkCACerts``) and its subjects get ``K_CA_CERTS``, as Knative's SinkBinding
+    does; the CACerts gone, so is the variable."""
+    pem = certificate_authority("sink-ca").pem
+    store = SqliteResourceStore(":memory:")
+    try:
+        container = {"name": "user-container", "image": "x"}
+        await put(
+            store,
+            {
+                "apiVersion": "serving.knative.dev/v1",
+                "kind": "Service",
+                "metadata": {"name": "svc", "namespace": "default"},
+                "spec": {"template": {"spec": {"containers": [container]}}},
+            },
+        )
+        subject = {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "svc"}
+        binding = {
+            "apiVersion": "sources.knative.dev/v1",
+            "kind": "SinkBinding",
+            "metadata": {"name": "b", "namespace": "default"},
+            "spec": {"subject": subject, "sink": {"uri": "https://sink.example/", "CACerts": pem}},
+        }
+        await put(store, binding)
+        reconciler = SinkBindingReconciler(
+            store, system_clock, EventRecorder(store, "sinkbinding-controller")
+        )
+        key = ResourceKey(SINKBINDINGS, "default", "b")
+        await reconciler.reconcile(key)
+        stored = await store.get(key)
+        assert stored["status"]["sinkCACerts"] == pem
+        svc_key = ResourceKey(subjects.SERVICE.resource, "default", "svc")
+        svc = await store.get(svc_key)
+        variables = {
+            e["name"]: e["value"] for e in svc["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert variables["K_SINK"] == "https://sink.example/"
+        assert variables["K_CA_CERTS"] == pem
+
+        stored["spec"]["sink"] = {"uri": "https://sink.example/"}
+        await store.update(key, stored)
+        await reconciler.reconcile(key)
+        assert "sinkCACerts" not in (await store.get(key))["status"]
+        svc = await store.get(svc_key)
+        names = [e["name"] for e in svc["spec"]["template"]["spec"]["containers"][0]["env"]]
+        assert names == ["K_SINK", "K_CE_OVERRIDES"]
     finally:
         await store.close()

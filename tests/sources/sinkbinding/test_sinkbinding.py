@@ -4,8 +4,11 @@ it in their template; a new sink rolls them again and deleting the binding takes
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
+
+import jwt
 
 from ...broker.broker_support import subscriber
 from ...serving.serving_support import alive, revision_server
@@ -226,3 +229,73 @@ async def test_a_containersource_subject_and_unbindable_subjects(tmp_path: Path)
         cond = condition(obj, "SinkProvided")
         assert cond["status"] == "False", cond
         assert cond["reason"] == "NotFound", cond
+
+
+async def test_with_authentication_oidc_a_bound_workload_finds_a_token_at_oidc_token(
+    tmp_path: Path,
+) -> None:
+    """authentication-oidc on: the SinkBinding gets its own ServiceAccount and a Secret
+    ``<name>-oidc-token`` holding that account's token for the sink's audience
+    (``status.oidcTokenSecretName``, ``OIDCTokenSecretCreated``); its Deployment's containers
+    mount it at ``/oidc`` (``/oidc/token``, as Knative's). Turned off, the Secret goes."""
+    async with sources_kawa(tmp_path) as kawa, subscriber() as sink:
+        await kawa.patch(
+            "ConfigMap",
+            "config-features",
+            {"data": {"authentication-oidc": "enabled"}},
+            ns="knative-eventing",
+        )
+        labels = {"app": "producer"}
+        await kawa.create(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "producer", "namespace": "default"},
+                "spec": {
+                    "replicas": 0,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [heartbeat()]},
+                    },
+                },
+            }
+        )
+        subject = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "producer"}
+        await kawa.create(binding("b", subject, {"uri": sink.url, "audience": "the-sink"}))
+        obj = await kawa.wait_condition("SinkBinding", "b", "Ready", "True")
+        status = obj["status"]
+        assert status["oidcTokenSecretName"] == "b-oidc-token"
+        assert status["auth"] == {"serviceAccountName": "b-oidc-sources.knative.dev-sinkbinding"}
+        assert condition(obj, "OIDCTokenSecretCreated")["status"] == "True"
+        secret = await kawa.get("Secret", "b-oidc-token")
+        assert secret is not None
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["aud"] == ["the-sink"]
+        assert (
+            claims["sub"] == "system:serviceaccount:default:b-oidc-sources.knative.dev-sinkbinding"
+        )
+
+        async def mounted() -> dict[str, Any] | None:
+            deployment = await kawa.get("Deployment", "producer")
+            spec = (deployment or {}).get("spec", {}).get("template", {}).get("spec", {})
+            return spec if spec.get("volumes") else None
+
+        spec = await eventually(mounted, 15, "the Deployment never got the token volume")
+        assert spec["volumes"] == [{"name": "oidc-token", "secret": {"secretName": "b-oidc-token"}}]
+        assert spec["containers"][0]["volumeMounts"] == [
+            {"name": "oidc-token", "mountPath": "/oidc", "readOnly": True}
+        ]
+
+        await kawa.patch(
+            "ConfigMap",
+            "config-features",
+            {"data": {"authentication-oidc": "disabled"}},
+            ns="knative-eventing",
+        )
+
+        async def secret_gone() -> bool:
+            return await kawa.get("Secret", "b-oidc-token") is None
+
+        await eventually(secret_gone, 15, "the token Secret stayed after OIDC was turned off")

@@ -55,7 +55,7 @@ SERVICE_ACCOUNT: Final = ResourceKind(
         ),
         AGE,
     ),
-    subresources=(),
+    subresources=("token",),
 )
 
 CONFIG_MAP: Final = ResourceKind(

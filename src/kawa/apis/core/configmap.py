@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator
 
-from kawa.apis import meta
+from kawa.apis import features, meta
 from kawa.apis.model.base import Context, doc
 from kawa.apis.model.objects import KubeObject, parse_object
 from kawa.apis.model.types import Base64Bytes
@@ -92,6 +92,8 @@ class ConfigMap(KubeObject):
                 yield FieldError(f"data[{key}]", "duplicate of key present in binaryData")
         if values_size(data, binary) > MAX_SIZE:
             yield FieldError("", f"too long: must have at most {MAX_SIZE} bytes")
+        if ctx.namespace == features.NAMESPACE and ctx.name == features.CONFIG_MAP:
+            yield from features.errors(data)  # Knative's feature flags (kawa.apis.features)
 
     @classmethod
     def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:

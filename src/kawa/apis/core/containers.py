@@ -159,12 +159,25 @@ class ContainerPort(Model):
     host_ip: Annotated[str, doc("The host IP to bind hostPort to.", alias="hostIP")] = ""
 
 
+def _sub_path(value: str) -> str:
+    """Kubernetes' rule: a relative path that never leaves the volume."""
+    if value.startswith("/"):
+        raise ValueError("must be a relative path")
+    if ".." in value.split("/"):
+        raise ValueError("must not contain '..'")
+    return value
+
+
 class VolumeMount(Model):
     """A volume of the Pod mounted at a path of the container."""
 
     name: Annotated[Text, doc("Name of a volume of the Pod.")]
     mount_path: Annotated[Text, doc("Where the volume appears in the container.")]
-    sub_path: Annotated[str, doc("A path inside the volume to mount instead of its root.")] = ""
+    sub_path: Annotated[
+        str,
+        AfterValidator(_sub_path),
+        doc("A path inside the volume to mount instead of its root."),
+    ] = ""
     sub_path_expr: Annotated[
         str, doc("Like subPath, with $(VAR) references to the container's environment.")
     ] = ""

@@ -13,7 +13,7 @@ that make Pods.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, ClassVar, Final, Literal, get_args
 
 from kawa.apis.core.containers import Container, Volume, default_pull_policy, mount_errors
 from kawa.apis.core.references import LocalObjectReference
@@ -45,6 +45,10 @@ class PodReadinessGate(Model):
 
 class PodSpec(RawChecked):
     """What runs in a Pod: its containers, volumes and how they run."""
+
+    implied_volumes: ClassVar[frozenset[str]] = frozenset()
+    """Volumes a mount may name without the spec declaring them: those whoever makes the Pods
+    adds (a JobSink's ``jobsink-event``)."""
 
     volumes: Annotated[
         list[Volume], doc("Volumes the containers may mount."), MergeKey("name")
@@ -129,7 +133,7 @@ class PodSpec(RawChecked):
     @classmethod
     def check_raw(cls, data: Mapping[str, Any]) -> Iterable[FieldError]:
         """Names unique across containers and init containers, volume names unique, and
-        every volume mount naming a volume of the Pod."""
+        every volume mount naming a volume of the Pod (or one of :attr:`implied_volumes`)."""
         volumes = data.get("volumes")
         known: set[str] | None = set() if volumes is None else None
         if isinstance(volumes, list):
@@ -140,6 +144,8 @@ class PodSpec(RawChecked):
                     if name in known:
                         yield FieldError(f"volumes[{i}].name", f"duplicate value {name!r}")
                     known.add(name)
+        if known is not None:
+            known |= cls.implied_volumes
         seen: set[str] = set()
         for key in ("containers", "initContainers"):
             items = data.get(key)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Final
 
 from kawa.apis import duck, kn_common, meta
 from kawa.apis.conditions import Clock, ConditionSet
+from kawa.apis.eventing import retention
 from kawa.apis.model.base import Context, Immutable, Model, doc
 from kawa.apis.model.objects import KubeObject, default_object, parse_object, update_errors
 from kawa.errors import FieldError, ValidationError
@@ -39,11 +40,20 @@ TRIGGER_CHANNEL_READY: Final = "TriggerChannelReady"
 ADDRESSABLE: Final = duck.ADDRESSABLE
 DEAD_LETTER_SINK_RESOLVED: Final = duck.DEAD_LETTER_SINK_RESOLVED
 
+EVENT_POLICIES_READY: Final = duck.EVENT_POLICIES_READY
+
 BROKER_CONDITIONS: Final = ConditionSet(
-    (INGRESS_READY, TRIGGER_CHANNEL_READY, FILTER_READY, ADDRESSABLE, DEAD_LETTER_SINK_RESOLVED)
+    (
+        INGRESS_READY,
+        TRIGGER_CHANNEL_READY,
+        FILTER_READY,
+        ADDRESSABLE,
+        DEAD_LETTER_SINK_RESOLVED,
+        EVENT_POLICIES_READY,
+    )
 )
 """``Ready`` of a Broker: ingress and filter running, its config found, an address, the
-dead-letter sink resolved."""
+dead-letter sink resolved, every EventPolicy that applies to it Ready."""
 CHANNEL_TEMPLATE_FAILED: Final = "ChannelTemplateFailed"
 """Knative's reason when the ConfigMap a Broker's ``spec.config`` names cannot be read."""
 
@@ -86,6 +96,7 @@ class Broker(KubeObject):
     def check(self, ctx: Context) -> Iterable[FieldError]:
         if not self.broker_class:
             yield FieldError(_CLASS_PATH, "required annotation is missing")
+        yield from retention.retention_errors(self.annotations)
 
     @classmethod
     def check_update(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterable[FieldError]:
@@ -105,8 +116,26 @@ class BrokerStatus(duck.Status):
     address: Annotated[
         duck.Addressable | None, doc("Where the broker receives events (its ingress).")
     ] = None
+    addresses: Annotated[
+        list[duck.Addressable] | None,
+        doc("Every address (http and https, by transport-encryption)."),
+    ] = None
     dead_letter_sink_uri: Annotated[
         str | None, doc("The resolved URL of the dead-letter sink.")
+    ] = None
+    dead_letter_sink_audience: Annotated[
+        str | None, doc("The OIDC audience of the dead-letter sink (authentication-oidc).")
+    ] = None
+    dead_letter_sink_ca_certs: Annotated[
+        str | None,
+        doc(
+            "The PEM certificates the dead-letter sink's https certificate verifies against.",
+            alias="deadLetterSinkCACerts",
+        ),
+    ] = None
+    policies: Annotated[
+        list[duck.AppliedEventPolicyRef] | None,
+        doc("The Ready EventPolicies that apply to the broker (authentication-oidc)."),
     ] = None
 
 
@@ -198,9 +227,25 @@ def _check_v1alpha1(obj: Mapping[str, Any]) -> None:
 # -- status ----------------------------------------------------------------------------------
 
 
-def set_broker_address(status: dict[str, Any], url: str | None, *, clock: Clock) -> None:
-    """Publish the Broker's ingress URL in ``status.address.url`` and mark it Addressable.
+def set_broker_address(
+    status: dict[str, Any],
+    url: str | None,
+    *,
+    clock: Clock,
+    audience: str | None = None,
+    addresses: list[dict[str, Any]] | None = None,
+) -> None:
+    """Publish the Broker's ingress URL in ``status.address.url`` (with its OIDC
+    ``audience`` when given) and mark it Addressable.
 
     ``None`` removes the address and marks ``Addressable`` False.
     """
-    duck.set_address(BROKER_CONDITIONS, status, url, what="broker", clock=clock)
+    duck.set_address(
+        BROKER_CONDITIONS,
+        status,
+        url,
+        what="broker",
+        clock=clock,
+        audience=audience,
+        addresses=addresses,
+    )

@@ -13,8 +13,9 @@ immutable (Knative). ``ReferenceExists`` feeds ``Ready``. Declared as
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Final
 
 from pydantic import AfterValidator, Field
@@ -277,3 +278,53 @@ def mark_reference_not_set(status: dict[str, Any], *, clock: Clock) -> None:
     EVENTTYPE_CONDITIONS.mark_true(
         status, REFERENCE_EXISTS, "ReferenceNotSet", "spec.reference is not set", clock=clock
     )
+
+
+# -- printer columns (``-o wide``) ------------------------------------------------------------
+
+DATA_SCHEMA_ANNOTATION: Final = "eventing.kawa.dev/data-schema"
+"""The JSON Schema of the data kawa inferred for an auto-created EventType (kawa's own)."""
+_SUMMARY_WIDTH: Final = 60
+
+
+def attribute_value(name: str) -> Callable[[Mapping[str, Any]], str]:
+    """A column's value: the ``value`` of the spec's attribute ``name`` ("" without one)."""
+
+    def cell(obj: Mapping[str, Any]) -> str:
+        spec = obj.get("spec")
+        for attribute in spec.get("attributes") or () if isinstance(spec, Mapping) else ():
+            if isinstance(attribute, Mapping) and attribute.get("name") == name:
+                value = attribute.get("value")
+                return value if isinstance(value, str) else ""
+        return ""
+
+    return cell
+
+
+def data_schema_summary(obj: Mapping[str, Any]) -> str:
+    """The inferred data schema in one short line: the top-level properties and their types
+    (``id:integer total:number``), or the type of the data ("" without a schema)."""
+    annotations = meta.annotations_of(obj)
+    text = annotations.get(DATA_SCHEMA_ANNOTATION)
+    if text is None:
+        return ""
+    try:
+        schema = json.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(schema, Mapping):
+        return ""
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping) and properties:
+        parts = [f"{key}:{_type_text(sub)}" for key, sub in properties.items()]
+        line = " ".join(parts)
+    else:
+        line = _type_text(schema)
+    return line if len(line) <= _SUMMARY_WIDTH else line[: _SUMMARY_WIDTH - 3] + "..."
+
+
+def _type_text(schema: object) -> str:
+    given = schema.get("type") if isinstance(schema, Mapping) else None
+    if isinstance(given, list):
+        return "|".join(str(t) for t in given)
+    return str(given) if given else "any"

@@ -18,9 +18,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck, kn_common, meta
+from kawa.apis import duck, kn_common, limits, meta, reply_types
 from kawa.apis.conditions import Clock, Condition, ConditionSet, get_condition
-from kawa.apis.eventing import trigger_filters
+from kawa.apis.eventing import data_filter, trigger_filters
 from kawa.apis.eventing.broker import Broker
 from kawa.apis.eventing.trigger_filters import SubscriptionsAPIFilter, TriggerFilter
 from kawa.apis.model.base import STORED, Context, Immutable, Model, doc
@@ -50,8 +50,20 @@ SUBSCRIBER_RESOLVED: Final = "SubscriberResolved"
 DEAD_LETTER_SINK_RESOLVED: Final = duck.DEAD_LETTER_SINK_RESOLVED
 DEPENDENCY_READY: Final = "DependencyReady"
 
+OIDC_IDENTITY_CREATED: Final = duck.OIDC_IDENTITY_CREATED
+LOOP_FREE: Final = "LoopFree"
+"""kawa's warning condition: ``False`` (reason :data:`LOOP_DETECTED`, severity ``Warning``)
+while the Trigger is on an event loop (:mod:`kawa.loops`), absent otherwise; not part of
+``Ready``."""
+LOOP_DETECTED: Final = "LoopDetected"
 TRIGGER_CONDITIONS: Final = ConditionSet(
-    (BROKER_READY, SUBSCRIBER_RESOLVED, DEAD_LETTER_SINK_RESOLVED, DEPENDENCY_READY)
+    (
+        BROKER_READY,
+        SUBSCRIBER_RESOLVED,
+        DEAD_LETTER_SINK_RESOLVED,
+        DEPENDENCY_READY,
+        OIDC_IDENTITY_CREATED,
+    )
 )
 
 
@@ -121,8 +133,31 @@ class TriggerStatus(duck.Status):
     """The observed state of the Trigger."""
 
     subscriber_uri: Annotated[str | None, doc("The resolved URL of the subscriber.")] = None
+    subscriber_audience: Annotated[
+        str | None, doc("The OIDC audience of the subscriber (authentication-oidc).")
+    ] = None
+    subscriber_ca_certs: Annotated[
+        str | None,
+        doc(
+            "The PEM certificates the subscriber's https certificate verifies against.",
+            alias="subscriberCACerts",
+        ),
+    ] = None
+    auth: Annotated[
+        duck.AuthStatus | None, doc("The identity the Trigger's deliveries present.")
+    ] = None
     dead_letter_sink_uri: Annotated[
         str | None, doc("The resolved URL of the dead-letter sink.")
+    ] = None
+    dead_letter_sink_audience: Annotated[
+        str | None, doc("The OIDC audience of the dead-letter sink (authentication-oidc).")
+    ] = None
+    dead_letter_sink_ca_certs: Annotated[
+        str | None,
+        doc(
+            "The PEM certificates the dead-letter sink's https certificate verifies against.",
+            alias="deadLetterSinkCACerts",
+        ),
     ] = None
 
 
@@ -175,6 +210,14 @@ def _annotation_errors(
                         f"must be empty or equal to the trigger namespace {namespace!r}",
                     )
                 )
+    errors += limits.limit_errors(annotations)
+    errors += reply_types.reply_type_errors(annotations)
+    data = annotations.get(data_filter.ANNOTATION)
+    if data is not None:
+        try:
+            data_filter.parse_conditions(data)
+        except ValueError as err:
+            errors.append(FieldError(f"metadata.annotations[{data_filter.ANNOTATION}]", str(err)))
     injection = annotations.get(INJECTION_ANNOTATION)
     if injection is not None:
         path = f"metadata.annotations[{INJECTION_ANNOTATION}]"
@@ -270,17 +313,42 @@ def mark_broker_missing(status: dict[str, Any], broker: str, *, clock: Clock) ->
     )
 
 
-def mark_subscriber_resolved(status: dict[str, Any], uri: str, *, clock: Clock) -> None:
-    """Record the subscriber's resolved URL in ``status.subscriberUri``."""
+def mark_loop(status: dict[str, Any], loop: str | None, *, clock: Clock) -> None:
+    """``LoopFree`` ``False`` naming the ``loop`` the Trigger is on; none: no condition."""
+    if loop is None:
+        TRIGGER_CONDITIONS.clear(status, LOOP_FREE)
+    else:
+        TRIGGER_CONDITIONS.mark_warning(status, LOOP_FREE, LOOP_DETECTED, loop, clock=clock)
+
+
+def mark_subscriber_resolved(
+    status: dict[str, Any],
+    uri: str,
+    *,
+    clock: Clock,
+    audience: str | None = None,
+    ca_certs: str | None = None,
+) -> None:
+    """Record the subscriber's resolved URL in ``status.subscriberUri`` (and its OIDC
+    audience in ``status.subscriberAudience``, its ``CACerts`` in
+    ``status.subscriberCACerts``, when it has them)."""
     status["subscriberUri"] = uri
+    for key, value in (("subscriberAudience", audience), ("subscriberCACerts", ca_certs)):
+        if value:
+            status[key] = value
+        else:
+            status.pop(key, None)
     TRIGGER_CONDITIONS.mark_true(status, SUBSCRIBER_RESOLVED, clock=clock)
 
 
 def mark_subscriber_unresolved(
     status: dict[str, Any], reason: str, message: str, *, clock: Clock
 ) -> None:
-    """The subscriber cannot be resolved: ``status.subscriberUri`` is ``""``."""
+    """The subscriber cannot be resolved: ``status.subscriberUri`` is ``""`` (and its
+    audience gone)."""
     status["subscriberUri"] = ""
+    status.pop("subscriberAudience", None)
+    status.pop("subscriberCACerts", None)
     TRIGGER_CONDITIONS.mark_false(status, SUBSCRIBER_RESOLVED, reason, message, clock=clock)
 
 
@@ -302,3 +370,15 @@ def record_ready_since(status: dict[str, Any], *, clock: Clock) -> None:
         status["annotations"] = annotations
     else:
         status.pop("annotations", None)
+
+
+def mark_oidc_identity(
+    status: dict[str, Any], service_account: str | None, *, clock: Clock
+) -> None:
+    """``OIDCIdentityCreated`` of a Trigger (:func:`kawa.apis.duck.mark_oidc_identity`)."""
+    duck.mark_oidc_identity(TRIGGER_CONDITIONS, status, service_account, clock=clock)
+
+
+def mark_oidc_identity_failed(status: dict[str, Any], message: str, *, clock: Clock) -> None:
+    """The Trigger's ServiceAccount could not be made: ``OIDCIdentityCreated`` False."""
+    duck.mark_oidc_identity_failed(TRIGGER_CONDITIONS, status, message, clock=clock)

@@ -1,7 +1,8 @@
 """What Sequence and Parallel share, declared once: the spec's ``channelTemplate`` (defaulted
 to an InMemoryChannel) and ``reply``, the status's ``address`` and the channel and
-subscription statuses, and the conditions (``ChannelsReady``, ``SubscriptionsReady``,
-``Addressable``: Knative's names for v1 flows).
+subscription statuses, the EventPolicies that apply (``policies``), and the conditions
+(``ChannelsReady``, ``SubscriptionsReady``, ``Addressable``, ``EventPoliciesReady``: Knative's
+names for v1 flows).
 
 :class:`Flow` is the base of both kinds' declarations (a flow without a spec gets an empty
 one, so its errors name the missing fields); :class:`FlowSpec` and :class:`FlowStatus` are
@@ -13,15 +14,16 @@ are pure functions on stored dicts, shared by the lifecycles of :mod:`.sequence`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck
+from kawa.apis import duck, limits, reply_types
 from kawa.apis.conditions import UNKNOWN, Clock, ConditionSet
 from kawa.apis.messaging import channel
 from kawa.apis.messaging.channel import DEFAULT_CHANNEL_TEMPLATE, ChannelTemplate
 from kawa.apis.model.base import STORED, Context, Model, doc
 from kawa.apis.model.objects import KubeObject
+from kawa.errors import FieldError
 
 GROUP: Final = "flows.knative.dev"
 API_VERSION: Final = "flows.knative.dev/v1"
@@ -29,7 +31,10 @@ API_VERSION: Final = "flows.knative.dev/v1"
 CHANNELS_READY: Final = "ChannelsReady"
 SUBSCRIPTIONS_READY: Final = "SubscriptionsReady"
 ADDRESSABLE: Final = channel.ADDRESSABLE
-FLOW_CONDITIONS: Final = ConditionSet((CHANNELS_READY, SUBSCRIPTIONS_READY, ADDRESSABLE))
+EVENT_POLICIES_READY: Final = duck.EVENT_POLICIES_READY
+FLOW_CONDITIONS: Final = ConditionSet(
+    (CHANNELS_READY, SUBSCRIPTIONS_READY, ADDRESSABLE, EVENT_POLICIES_READY)
+)
 
 CHANNELS_NOT_READY: Final = "ChannelsNotReady"
 SUBSCRIPTIONS_NOT_READY: Final = "SubscriptionsNotReady"
@@ -63,6 +68,14 @@ class Flow(KubeObject):
         if data.get("spec") is None:
             data["spec"] = {}
 
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        """kawa's delivery limits (copied to every Subscription the flow makes) and declared
+        reply types (loop detection)."""
+        return [
+            *limits.limit_errors(self.annotations),
+            *reply_types.reply_type_errors(self.annotations),
+        ]
+
 
 class FlowChannelStatus(Model):
     """A channel the flow created, and whether it is ready."""
@@ -82,6 +95,14 @@ class FlowStatus(duck.Status):
     """What the status of every flow has: its address (that of its first channel)."""
 
     address: Annotated[duck.Addressable | None, doc("Where the flow receives events.")] = None
+    addresses: Annotated[
+        list[duck.Addressable] | None,
+        doc("Every address of the flow (http and https, by transport-encryption)."),
+    ] = None
+    policies: Annotated[
+        list[duck.AppliedEventPolicyRef] | None,
+        doc("The Ready EventPolicies that apply to the flow (authentication-oidc)."),
+    ] = None
 
 
 # -- status helpers (pure, on stored dicts) --------------------------------------------------
@@ -118,20 +139,32 @@ def ready_of(obj: Mapping[str, Any]) -> dict[str, Any]:
 def set_flow_address(
     conditions: ConditionSet,
     status: dict[str, Any],
-    url: str | None,
+    channel: Mapping[str, Any] | None,
     *,
     missing_is_false: bool,
     clock: Clock,
 ) -> None:
-    """Publish the flow's address (its first channel's) and ``Addressable``; without one,
-    ``Addressable`` is False (a Parallel) or Unknown (a Sequence), as Knative's."""
+    """Publish the flow's address, its first ``channel``'s (with its OIDC audience and, with
+    transport encryption, its ``addresses``: senders to the flow need both), and
+    ``Addressable``; without one, ``Addressable`` is False (a Parallel) or Unknown (a
+    Sequence), as Knative's."""
+    found = channel.get("status") if channel is not None else None
+    url, audience, addresses = duck.published_address(found if isinstance(found, Mapping) else None)
     if url is None:
         status.pop("address", None)
+        status.pop("addresses", None)
         mark = conditions.mark_false if missing_is_false else conditions.mark_unknown
         mark(status, ADDRESSABLE, EMPTY_ADDRESS, "addressable is nil", clock=clock)
-    else:
-        status["address"] = {"url": url}
-        conditions.mark_true(status, ADDRESSABLE, clock=clock)
+        return
+    duck.set_address(
+        conditions,
+        status,
+        url,
+        what="flow",
+        clock=clock,
+        audience=audience,
+        addresses=addresses,
+    )
 
 
 def address_url(obj: Mapping[str, Any]) -> str | None:

@@ -159,9 +159,7 @@ def propagate_channel_statuses(
             common.not_ready_message("Channels", list(zip(everything, readies, strict=True))),
             clock=clock,
         )
-    common.set_flow_address(
-        conditions, status, common.address_url(ingress), missing_is_false=True, clock=clock
-    )
+    common.set_flow_address(conditions, status, ingress, missing_is_false=True, clock=clock)
 
 
 def propagate_subscription_statuses(

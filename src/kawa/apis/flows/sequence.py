@@ -98,8 +98,8 @@ def propagate_channel_statuses(
             common.not_ready_message("Channels", list(zip(channels, readies, strict=True))),
             clock=clock,
         )
-    url = common.address_url(channels[0]) if channels else None
-    common.set_flow_address(conditions, status, url, missing_is_false=False, clock=clock)
+    first = channels[0] if channels else None
+    common.set_flow_address(conditions, status, first, missing_is_false=False, clock=clock)
 
 
 def propagate_subscription_statuses(

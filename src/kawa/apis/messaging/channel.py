@@ -34,8 +34,9 @@ KIND: Final = "Channel"
 BACKING_CHANNEL_READY: Final = "BackingChannelReady"
 ADDRESSABLE: Final = channelable.ADDRESSABLE
 DEAD_LETTER_SINK_RESOLVED: Final = duck.DEAD_LETTER_SINK_RESOLVED
+EVENT_POLICIES_READY: Final = duck.EVENT_POLICIES_READY
 CHANNEL_CONDITIONS: Final = ConditionSet(
-    (BACKING_CHANNEL_READY, ADDRESSABLE, DEAD_LETTER_SINK_RESOLVED)
+    (BACKING_CHANNEL_READY, ADDRESSABLE, DEAD_LETTER_SINK_RESOLVED, EVENT_POLICIES_READY)
 )
 
 
@@ -117,8 +118,11 @@ def mark_backing_channel(
     address: str | None,
     *,
     clock: Clock,
+    audience: str | None = None,
+    addresses: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Record the backing channel (``status.channel``), its readiness and its address."""
+    """Record the backing channel (``status.channel``), its readiness and its address (its
+    OIDC ``audience`` and, with transport encryption, its ``addresses`` too)."""
     status["channel"] = ref.to_dict()
     if ready:
         CHANNEL_CONDITIONS.mark_true(status, BACKING_CHANNEL_READY, clock=clock)
@@ -138,4 +142,6 @@ def mark_backing_channel(
             f"The backing {ref.kind} {ref.name!r} is not ready.",
             clock=clock,
         )
-    channelable.set_address(CHANNEL_CONDITIONS, status, address, clock=clock)
+    channelable.set_address(
+        CHANNEL_CONDITIONS, status, address, clock=clock, audience=audience, addresses=addresses
+    )

@@ -45,9 +45,32 @@ class SubscriberSpec(Model):
     uid: Annotated[str, doc("UID of the Subscription.")] = ""
     generation: Annotated[int, doc("Generation of the Subscription.")] = 0
     subscriber_uri: Annotated[AbsoluteURL | None, doc("Where events are sent.")] = None
+    subscriber_audience: Annotated[
+        str | None, doc("The subscriber's OIDC audience (authentication-oidc).")
+    ] = None
+    subscriber_ca_certs: Annotated[
+        str | None,
+        doc(
+            "PEM certificates the subscriber's https certificate verifies against.",
+            alias="subscriberCACerts",
+        ),
+    ] = None
     reply_uri: Annotated[AbsoluteURL | None, doc("Where replies are sent.")] = None
+    reply_audience: Annotated[
+        str | None, doc("The reply destination's OIDC audience (authentication-oidc).")
+    ] = None
+    reply_ca_certs: Annotated[
+        str | None,
+        doc(
+            "PEM certificates the reply destination's https certificate verifies against.",
+            alias="replyCACerts",
+        ),
+    ] = None
     delivery: Annotated[
         duck.DeliverySpec | None, doc("How events are delivered: retries and dead letters.")
+    ] = None
+    auth: Annotated[
+        duck.AuthStatus | None, doc("The identity the deliveries present (authentication-oidc).")
     ] = None
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
@@ -71,14 +94,47 @@ class ChannelableStatus(duck.Status):
     """The state of a channel: its address, its dead-letter sink, its subscribers."""
 
     address: Annotated[duck.Addressable | None, doc("Where the channel receives events.")] = None
+    addresses: Annotated[
+        list[duck.Addressable] | None,
+        doc("Every address (http and https, by transport-encryption)."),
+    ] = None
     dead_letter_sink_uri: Annotated[str | None, doc("The resolved dead-letter sink.")] = None
+    dead_letter_sink_audience: Annotated[
+        str | None, doc("The OIDC audience of the dead-letter sink (authentication-oidc).")
+    ] = None
+    dead_letter_sink_ca_certs: Annotated[
+        str | None,
+        doc(
+            "The PEM certificates the dead-letter sink's https certificate verifies against.",
+            alias="deadLetterSinkCACerts",
+        ),
+    ] = None
     subscribers: Annotated[
         list[SubscriberStatus] | None, doc("The subscribers as the channel sees them.")
+    ] = None
+    policies: Annotated[
+        list[duck.AppliedEventPolicyRef] | None,
+        doc("The Ready EventPolicies that apply to the channel (authentication-oidc)."),
     ] = None
 
 
 def set_address(
-    conditions: ConditionSet, status: dict[str, Any], url: str | None, *, clock: Clock
+    conditions: ConditionSet,
+    status: dict[str, Any],
+    url: str | None,
+    *,
+    clock: Clock,
+    audience: str | None = None,
+    addresses: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Publish ``status.address.url`` and mark ``Addressable`` (False without a URL)."""
-    duck.set_address(conditions, status, url, what="channel", clock=clock)
+    """Publish ``status.address.url`` (and the OIDC ``audience`` when given; ``addresses``
+    with transport encryption) and mark ``Addressable`` (False without a URL)."""
+    duck.set_address(
+        conditions,
+        status,
+        url,
+        what="channel",
+        clock=clock,
+        audience=audience,
+        addresses=addresses,
+    )

@@ -3,7 +3,8 @@
 Its spec is the Channelable duck (:mod:`.channelable`): ``subscribers[]`` (``uid``,
 ``generation``, ``subscriberUri``, ``replyUri``, ``delivery``; maintained by the subscription
 reconciler) and ``delivery``. Each subscriber needs a subscriber or a reply URI. ``Ready``
-derives from ``DispatcherReady``, ``Addressable`` and ``DeadLetterSinkResolved``. Its
+derives from ``DispatcherReady``, ``Addressable``, ``DeadLetterSinkResolved`` and
+``EventPoliciesReady``. Its
 reconciler (:mod:`kawa.controllers.messaging.inmemorychannel`) publishes every subscriber in
 ``status.subscribers`` (:func:`mark_subscribers`), with the moment each was first marked
 ready in ``status.annotations["subscribers.kawa.dev/<uid>"]``: the channel data plane
@@ -28,7 +29,12 @@ KIND: Final = "InMemoryChannel"
 
 DISPATCHER_READY: Final = "DispatcherReady"
 INMEMORYCHANNEL_CONDITIONS: Final = ConditionSet(
-    (DISPATCHER_READY, channelable.ADDRESSABLE, duck.DEAD_LETTER_SINK_RESOLVED)
+    (
+        DISPATCHER_READY,
+        channelable.ADDRESSABLE,
+        duck.DEAD_LETTER_SINK_RESOLVED,
+        duck.EVENT_POLICIES_READY,
+    )
 )
 SUBSCRIBER_READY_SINCE: Final = "subscribers.kawa.dev/"
 """Prefix of the status annotation ``subscribers.kawa.dev/<uid>``: when the subscriber with

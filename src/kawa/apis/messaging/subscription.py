@@ -6,9 +6,10 @@ are Destinations, at least one of them set (a reply with no ``reply`` destinatio
 discarded); ``spec.delivery`` configures retries and the dead-letter sink. Status:
 ``physicalSubscription`` (the resolved URIs) and Knative's conditions ``ReferencesResolved``,
 ``AddedToChannel``, ``ChannelReady`` behind ``Ready``, with the reasons of Knative's
-subscription reconciler (:data:`CHANNEL_REFERENCE_FAILED`...). Declared as
-:data:`kawa.apis.messaging.SUBSCRIPTION`; read by the subscription reconciler
-(:mod:`kawa.controllers.messaging.subscription`).
+subscription reconciler (:data:`CHANNEL_REFERENCE_FAILED`...). kawa's delivery limits
+(``kawa.dev/max-rate``, ``kawa.dev/max-in-flight`` annotations, :mod:`kawa.apis.limits`) are
+checked at admission. Declared as :data:`kawa.apis.messaging.SUBSCRIPTION`; read by the
+subscription reconciler (:mod:`kawa.controllers.messaging.subscription`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck
+from kawa.apis import duck, limits, reply_types
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channel
 from kawa.apis.model.base import Context, Immutable, Model, doc
@@ -29,8 +30,9 @@ KIND: Final = "Subscription"
 REFERENCES_RESOLVED: Final = "ReferencesResolved"
 ADDED_TO_CHANNEL: Final = "AddedToChannel"
 CHANNEL_READY: Final = "ChannelReady"
+OIDC_IDENTITY_CREATED: Final = duck.OIDC_IDENTITY_CREATED
 SUBSCRIPTION_CONDITIONS: Final = ConditionSet(
-    (REFERENCES_RESOLVED, ADDED_TO_CHANNEL, CHANNEL_READY)
+    (REFERENCES_RESOLVED, ADDED_TO_CHANNEL, CHANNEL_READY, OIDC_IDENTITY_CREATED)
 )
 
 FINALIZER: Final = "subscriptions.messaging.knative.dev"
@@ -83,13 +85,41 @@ class Subscription(KubeObject):
         doc("Delivers the events of a channel to a subscriber, and its replies to reply."),
     ]
 
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        """kawa's delivery limits (``kawa.dev/max-rate``, ``kawa.dev/max-in-flight``) and
+        declared reply types (``kawa.dev/reply-types``, loop detection)."""
+        return [
+            *limits.limit_errors(self.annotations),
+            *reply_types.reply_type_errors(self.annotations),
+        ]
+
 
 class PhysicalSubscription(Model):
     """The resolved URIs the channel uses."""
 
     subscriber_uri: Annotated[str | None, doc("The resolved subscriber.")] = None
+    subscriber_audience: Annotated[str | None, doc("The subscriber's OIDC audience.")] = None
+    subscriber_ca_certs: Annotated[
+        str | None,
+        doc("PEM certificates the subscriber verifies against.", alias="subscriberCACerts"),
+    ] = None
     reply_uri: Annotated[str | None, doc("The resolved reply destination.")] = None
+    reply_audience: Annotated[str | None, doc("The reply destination's OIDC audience.")] = None
+    reply_ca_certs: Annotated[
+        str | None,
+        doc("PEM certificates the reply destination verifies against.", alias="replyCACerts"),
+    ] = None
     dead_letter_sink_uri: Annotated[str | None, doc("The resolved dead-letter sink.")] = None
+    dead_letter_sink_audience: Annotated[
+        str | None, doc("The dead-letter sink's OIDC audience.")
+    ] = None
+    dead_letter_sink_ca_certs: Annotated[
+        str | None,
+        doc(
+            "PEM certificates the dead-letter sink verifies against.",
+            alias="deadLetterSinkCACerts",
+        ),
+    ] = None
     delivery: Annotated[duck.DeliverySpec | None, doc(_DELIVERY_DOC)] = None
 
 
@@ -98,6 +128,9 @@ class SubscriptionStatus(duck.Status):
 
     physical_subscription: Annotated[
         PhysicalSubscription | None, doc("The resolved URIs the channel uses.")
+    ] = None
+    auth: Annotated[
+        duck.AuthStatus | None, doc("The identity the deliveries present (authentication-oidc).")
     ] = None
 
 
@@ -117,14 +150,21 @@ def mark_references_resolved(
     reply_uri: str | None,
     dead_letter_sink_uri: str | None,
     clock: Clock,
+    audiences: Mapping[str, str | None] | None = None,
+    ca_certs: Mapping[str, str | None] | None = None,
 ) -> None:
-    """Record the resolved URIs in ``status.physicalSubscription``; ``Resolved`` True."""
+    """Record the resolved URIs (and ``audiences``: ``subscriberAudience``, ``replyAudience``,
+    ``deadLetterSinkAudience``; ``ca_certs``: ``subscriberCACerts``, ``replyCACerts``,
+    ``deadLetterSinkCACerts``, when they have one) in ``status.physicalSubscription``;
+    ``Resolved`` True."""
     physical = {
         key: value
         for key, value in (
             ("subscriberUri", subscriber_uri),
             ("replyUri", reply_uri),
             ("deadLetterSinkUri", dead_letter_sink_uri),
+            *(audiences or {}).items(),
+            *(ca_certs or {}).items(),
         )
         if value
     }
@@ -179,3 +219,15 @@ def mark_channel_unknown(
     status: dict[str, Any], reason: str, message: str, *, clock: Clock
 ) -> None:
     SUBSCRIPTION_CONDITIONS.mark_unknown(status, CHANNEL_READY, reason, message, clock=clock)
+
+
+def mark_oidc_identity(
+    status: dict[str, Any], service_account: str | None, *, clock: Clock
+) -> None:
+    """``OIDCIdentityCreated`` of a Subscription (:func:`kawa.apis.duck.mark_oidc_identity`)."""
+    duck.mark_oidc_identity(SUBSCRIPTION_CONDITIONS, status, service_account, clock=clock)
+
+
+def mark_oidc_identity_failed(status: dict[str, Any], message: str, *, clock: Clock) -> None:
+    """The Subscription's ServiceAccount could not be made: ``OIDCIdentityCreated`` False."""
+    duck.mark_oidc_identity_failed(SUBSCRIPTION_CONDITIONS, status, message, clock=clock)

@@ -383,3 +383,14 @@ def revision_settings(
         activator_capacity=config.activator_capacity,
     )
     return settings, warnings
+
+
+def capacity(settings: ScalingSettings) -> int | None:
+    """The requests a Revision holds at once at its largest: its ``containerConcurrency`` (or,
+    at 0, the autoscaler's target per instance, rounded up) times its max-scale; ``None``
+    when it has no max-scale. What the dispatcher sends a Knative Service subscriber at most
+    (``kawa.dev/subscriber-max-in-flight``, :mod:`kawa.apis.limits`)."""
+    if not settings.max_scale:
+        return None
+    per_instance = settings.container_concurrency or max(1, math.ceil(settings.target))
+    return per_instance * settings.max_scale

@@ -13,7 +13,6 @@ the serving reconcilers (:mod:`kawa.controllers.serving`).
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -33,19 +32,7 @@ REVISION_LABEL: Final = "serving.knative.dev/revision"
 REVISION_UID_LABEL: Final = "serving.knative.dev/revisionUID"
 LAST_APPLIED: Final = "kubectl.kubernetes.io/last-applied-configuration"
 
-_NAME_MAX: Final = meta.DNS1123_LABEL_MAX
-
-
-def child_name(parent: str, suffix: str) -> str:
-    """``parent + suffix``, kept within 63 characters: a too long parent is cut and a hash
-    of it keeps the name unique."""
-    name = parent + suffix
-    if len(name) <= _NAME_MAX:
-        return name
-    digest = hashlib.md5(parent.encode(), usedforsecurity=False).hexdigest()
-    room = max(0, _NAME_MAX - len(suffix))
-    head = max(0, room - len(digest))
-    return (parent[:head] + digest)[:room] + suffix
+child_name = meta.child_name
 
 
 def revision_name(config_name: str, generation: int, template_name: str = "") -> str:

@@ -75,7 +75,7 @@ SINKBINDING: Final = ResourceKind(
     singular="sinkbinding",
     namespaced=True,
     model=sinkbinding.SinkBinding,
-    status=duck.SourceStatus,
+    status=sinkbinding.SinkBindingStatus,
     categories=(*_CATEGORIES, "bindings"),
     printer_columns=_COLUMNS,
 )

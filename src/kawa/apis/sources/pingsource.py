@@ -34,7 +34,9 @@ EVENT_TYPE: Final = "dev.knative.sources.ping"
 DEFAULT_SCHEDULE: Final = "* * * * *"
 
 DEPLOYED: Final = "Deployed"
-PINGSOURCE_CONDITIONS: Final = ConditionSet((kn_common.SINK_PROVIDED, DEPLOYED))
+PINGSOURCE_CONDITIONS: Final = ConditionSet(
+    (kn_common.SINK_PROVIDED, DEPLOYED, duck.OIDC_IDENTITY_CREATED)
+)
 
 
 def _schedule(text: str) -> str:

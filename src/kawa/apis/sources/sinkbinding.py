@@ -26,6 +26,10 @@ API_VERSION: Final = "sources.knative.dev/v1"
 KIND: Final = "SinkBinding"
 
 SINKBINDING_CONDITIONS: Final = ConditionSet((kn_common.SINK_PROVIDED,))
+OIDC_TOKEN_SECRET_CREATED: Final = "OIDCTokenSecretCreated"
+OIDC_TOKEN_VOLUME: Final = "oidc-token"
+OIDC_TOKEN_PATH: Final = "/oidc"
+"""Where a bound container finds the token (``/oidc/token``), as Knative's SinkBinding."""
 
 
 class Subject(Model):
@@ -62,6 +66,15 @@ class SinkBindingSpec(duck.SourceSpec):
     subject: Annotated[
         Subject, doc("The workloads to bind: one by name, or all matching a selector.")
     ]
+
+
+class SinkBindingStatus(duck.SourceStatus):
+    """The observed state of the SinkBinding."""
+
+    oidc_token_secret_name: Annotated[
+        str | None,
+        doc("The Secret holding the OIDC token its workloads find at /oidc/token."),
+    ] = None
 
 
 class SinkBinding(KubeObject):

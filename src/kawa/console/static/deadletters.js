@@ -1,5 +1,6 @@
-// A Trigger's dead letters: the events it dead-lettered recently, from its broker's lineage
-// (GET /console/deadletters/...); clicking one looks up its lineage.
+// A Trigger's dead letters: the events it dead-lettered recently, from its broker's lineage,
+// and those kept in kawa's dead-letter store (GET /console/deadletters/...); clicking one
+// looks up its lineage.
 
 import { $, Unauthorized, api, expired, key, refusal, state } from "./core.js";
 import { lookUp } from "./live.js";
@@ -43,8 +44,8 @@ export async function fetchDeadLetters(node) {
   }
   if (stale()) return;
   const found = answer.deadLettered;
-  $("dead-letters-status").textContent = !answer.broker.lineage
-    ? "Its broker keeps no lineage (kawa.dev/lineage is off): dead letters are not recorded."
+  $("dead-letters-status").textContent = !answer.broker.lineage && found.length === 0
+    ? "Its broker keeps no lineage (kawa.dev/lineage is off): only the dead-letter store's are shown."
     : found.length === 0 ? "None recently." : `The latest ${found.length}, newest first:`;
   const body = $("dead-letters").tBodies[0];
   body.replaceChildren();
@@ -60,7 +61,11 @@ export async function fetchDeadLetters(node) {
       answerText + (entry.error ? ` (${entry.error})` : "")]) {
       row.insertCell().textContent = value;
     }
-    row.title = entry.deadLetterSink ? `sent to ${entry.deadLetterSink}` : "";
+    row.dataset.store = entry.store === undefined ? "" : String(entry.store);
+    row.title = entry.deadLetterSink ? `sent to ${entry.deadLetterSink}`
+      : entry.store !== undefined
+        ? `in kawa's dead-letter store: kawa deadletters show ${entry.store} --broker ${answer.broker.name} -n ${answer.broker.namespace}`
+        : "";
     if (event.id) {
       row.addEventListener("click", () => lookUp(`${answer.broker.namespace}/${answer.broker.name}`,
         event.id, event.source));

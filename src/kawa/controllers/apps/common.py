@@ -25,15 +25,7 @@ LONG_AGO: Final = datetime.min.replace(tzinfo=UTC)
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     """The controller owner reference to ``owner`` (the garbage collector follows it; a
     foreground deletion of the owner waits for the dependent)."""
-    metadata = meta.metadata_of(owner)
-    return {
-        "apiVersion": str(owner.get("apiVersion", "")),
-        "kind": str(owner.get("kind", "")),
-        "name": str(metadata.get("name", "")),
-        "uid": str(metadata.get("uid", "")),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    return meta.controller_reference(owner)
 
 
 def controller_of(obj: Mapping[str, Any]) -> Mapping[str, Any] | None:

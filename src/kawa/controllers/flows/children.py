@@ -8,8 +8,11 @@ Knative's flow controllers, in kawa's shape:
   namespace, with a controller owner reference to the flow. An existing channel is used as
   it is (Knative never updates a flow's channels: their spec belongs to the Subscriptions
   too);
-- a **subscription** (``messaging.knative.dev/v1``) gets the spec the flow wants; an existing
-  one is updated when its spec differs, or deleted and made again when its channel differs
+- a **subscription** (``messaging.knative.dev/v1``) gets the spec the flow wants, and the
+  flow's own delivery limits (kawa's annotations ``kawa.dev/max-rate`` and
+  ``kawa.dev/max-in-flight``, :mod:`kawa.apis.limits`: a step or branch has no metadata of
+  its own, so each of the flow's subscribers gets them); an existing one is updated when its
+  spec or those annotations differ, or deleted and made again when its channel differs
   (``spec.channel`` is immutable);
 - what a flow controls but no longer wants (fewer steps or branches, another channel kind)
   is deleted.
@@ -27,7 +30,7 @@ import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
-from kawa.apis import messaging, meta
+from kawa.apis import limits, messaging, meta
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.messaging.channel import ChannelTemplate
 from kawa.apis.registry import SCHEME
@@ -55,15 +58,7 @@ SUBSCRIPTION_FAILED: Final = "SubscriptionFailed"
 def owner_reference(flow: Mapping[str, Any]) -> dict[str, Any]:
     """The controller owner reference of a flow's child (Knative's ``NewControllerRef``: the
     garbage collector follows it, a foreground deletion of the flow waits for the child)."""
-    metadata = meta.metadata_of(flow)
-    return {
-        "apiVersion": str(flow.get("apiVersion", "")),
-        "kind": str(flow.get("kind", "")),
-        "name": str(metadata.get("name", "")),
-        "uid": str(metadata.get("uid", "")),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    return meta.controller_reference(flow)
 
 
 def controlled_by(obj: Mapping[str, Any], flow: Mapping[str, Any]) -> bool:
@@ -196,15 +191,19 @@ async def ensure_subscription(
     namespace = meta.namespace_of(flow)
     key = ResourceKey(SUBSCRIPTIONS, namespace, name)
     track(key)
+    own_limits = limits.user_annotations(_annotations(flow))
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "ownerReferences": [owner_reference(flow)],
+    }
+    if own_limits:
+        metadata["annotations"] = own_limits
     wanted = SUBSCRIPTION.default(
         {
             "apiVersion": SUBSCRIPTION.storage_api_version,
             "kind": SUBSCRIPTION.kind,
-            "metadata": {
-                "name": name,
-                "namespace": namespace,
-                "ownerReferences": [owner_reference(flow)],
-            },
+            "metadata": metadata,
             "spec": spec,
         }
     )
@@ -229,12 +228,23 @@ async def ensure_subscription(
             return await store.create(key, wanted)
         except AlreadyExistsError:
             return await store.get(key)
-    if stored_spec == wanted["spec"]:
+    stored_annotations = _annotations(found)
+    if stored_spec == wanted["spec"] and limits.user_annotations(stored_annotations) == own_limits:
         return found
+    annotations = {k: v for k, v in stored_annotations.items() if k not in limits.USER_LIMITS}
+    annotations.update(own_limits)
+    found_metadata = {k: v for k, v in meta.metadata_of(found).items() if k != "annotations"}
+    if annotations:
+        found_metadata["annotations"] = annotations
     try:
-        return await store.update(key, dict(found, spec=wanted["spec"]))
+        return await store.update(key, dict(found, metadata=found_metadata, spec=wanted["spec"]))
     except (ConflictError, NotFoundError) as err:
         raise TemporaryError(str(err), delay=0.0) from err
+
+
+def _annotations(obj: Mapping[str, Any]) -> dict[str, str]:
+    found = meta.metadata_of(obj).get("annotations")
+    return dict(found) if isinstance(found, Mapping) else {}
 
 
 async def _create(store: ResourceStore, key: ResourceKey, obj: Obj) -> Obj:

@@ -16,7 +16,8 @@ the kind in ``spec.channelTemplate``:
 Fewer branches, or another channel kind, delete what is no longer wanted; deleting the
 Parallel leaves its children to the garbage collector. Status: ``ingressChannelStatus``,
 ``branchStatuses``, ``address`` and the conditions ``ChannelsReady``, ``SubscriptionsReady``,
-``Addressable`` (:mod:`kawa.apis.flows.parallel`). Built by
+``Addressable``, ``EventPoliciesReady`` (:mod:`kawa.apis.flows.parallel`). With
+authentication-oidc on, its EventPolicies are carried to its channels (:mod:`.policies`). Built by
 :func:`kawa.controllers.flows.flows_controllers`.
 """
 
@@ -24,17 +25,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from kawa.apis.conditions import Clock
 from kawa.apis.flows import common
 from kawa.apis.flows import parallel as parallel_api
 from kawa.apis.meta import set_observed_generation
-from kawa.controllers.flows import children
+from kawa.controllers.flows import children, policies
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.features import FeatureFlags
 from kawa.reconciler.status import Reconciling, StatusReconciler
-from kawa.store.base import Obj, ResourceKey
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 
 class ParallelReconciler(StatusReconciler[parallel_api.Parallel]):
     conditions = parallel_api.PARALLEL_CONDITIONS
     invalid_condition = common.CHANNELS_READY
+
+    def __init__(
+        self, store: ResourceStore, clock: Clock, recorder: EventRecorder | None = None
+    ) -> None:
+        super().__init__(store, clock, recorder)
+        self._features = FeatureFlags(store)
 
     def parse(self, obj: Obj) -> parallel_api.Parallel:
         return parallel_api.parse_parallel(obj)
@@ -95,3 +105,16 @@ class ParallelReconciler(StatusReconciler[parallel_api.Parallel]):
             return
         parallel_api.propagate_subscription_statuses(status, filters, subscribers, clock=clock)
         await children.remove_unwanted(self.store, current.obj, (children.SUBSCRIPTIONS,), wanted)
+        await policies.reconcile(
+            self.store,
+            self._features,
+            current,
+            self.conditions,
+            template,
+            ingress_name,
+            [
+                (names[i], parallel_api.filter_subscription_name(par.name, i))
+                for i in range(len(branches))
+            ],
+            clock=clock,
+        )

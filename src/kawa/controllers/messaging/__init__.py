@@ -20,25 +20,53 @@ from kawa.controllers.messaging.channel import ChannelReconciler
 from kawa.controllers.messaging.defaults import default_channel_template, ensure_channel_defaults
 from kawa.controllers.messaging.inmemorychannel import InMemoryChannelReconciler
 from kawa.controllers.messaging.subscription import SubscriptionReconciler
+from kawa.reconciler.eventpolicies import receivers_of_policies
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.loop import Controller
+from kawa.reconciler.loop import Controller, own
 from kawa.reconciler.status import status_controller
 from kawa.store.base import ResourceStore
 
 
 def messaging_controllers(
-    store: ResourceStore, *, ingress_base_url: str, clock: Clock = system_clock
+    store: ResourceStore,
+    *,
+    ingress_base_url: str,
+    clock: Clock = system_clock,
+    https_base_url: str = "",
+    ca_certs: str = "",
 ) -> list[Controller]:
     """The InMemoryChannel, Channel and Subscription controllers, ready to ``run()``; each
     tracks what it looks up (a Channel its backing channel, a Subscription its channel,
-    subscriber, reply and dead-letter sink), so a change of those reconciles it at once."""
+    subscriber, reply and dead-letter sink), so a change of those reconciles it at once; an
+    InMemoryChannel or Channel is reconciled again when an EventPolicy of its namespace
+    changes."""
     recorder = EventRecorder(store, "messaging-controller", clock=clock)
-    imcs = InMemoryChannelReconciler(store, ingress_base_url, clock, recorder)
+    imcs = InMemoryChannelReconciler(
+        store, ingress_base_url, clock, recorder, https_base_url=https_base_url, ca_certs=ca_certs
+    )
     channels = ChannelReconciler(store, clock, recorder)
     subscriptions = SubscriptionReconciler(store, clock, recorder)
     return [
-        status_controller("inmemorychannel", imcs, messaging.INMEMORYCHANNEL.resource),
-        status_controller("channel", channels, messaging.CHANNEL.resource),
+        Controller(
+            "inmemorychannel",
+            store,
+            imcs.reconcile,
+            [
+                own(messaging.INMEMORYCHANNEL.resource),
+                receivers_of_policies(store, messaging.INMEMORYCHANNEL.resource),
+            ],
+            tracker=imcs.tracker,
+        ),
+        Controller(
+            "channel",
+            store,
+            channels.reconcile,
+            [
+                own(messaging.CHANNEL.resource),
+                receivers_of_policies(store, messaging.CHANNEL.resource),
+            ],
+            tracker=channels.tracker,
+        ),
         status_controller("subscription", subscriptions, messaging.SUBSCRIPTION.resource),
     ]
 

@@ -9,7 +9,10 @@ records the backing channel (``status.channel``) and copies its ``address``,
 ``subscribers`` and ``deadLetterSinkUri``; ``BackingChannelReady`` follows the backing
 channel's ``Ready`` and ``DeadLetterSinkResolved`` its condition of that name. A template
 naming a kind that is not a channel, or a same-named object the Channel does not control,
-marks ``BackingChannelReady`` False (reason ``ChannelFailure``). Built by
+marks ``BackingChannelReady`` False (reason ``ChannelFailure``). With authentication-oidc on,
+each EventPolicy that applies to the Channel gets a copy for the backing channel (where the
+Channel's events arrive) and the Channel lists its own in ``status.policies``
+(``EventPoliciesReady``). Built by
 :func:`kawa.controllers.messaging.messaging_controllers`.
 """
 
@@ -20,9 +23,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from kawa.apis import duck, messaging
-from kawa.apis.conditions import get_condition
+from kawa.apis.conditions import Clock, get_condition
 from kawa.apis.messaging import channel as channel_api
-from kawa.apis.meta import metadata_of, set_observed_generation
+from kawa.apis.meta import child_name, metadata_of, set_observed_generation
 from kawa.apis.registry import SCHEME
 from kawa.controllers.messaging.channels import subscribable
 from kawa.errors import (
@@ -32,10 +35,16 @@ from kawa.errors import (
     TemporaryError,
     ValidationError,
 )
+from kawa.reconciler import derived_policies
+from kawa.reconciler.eventpolicies import mark_event_policies
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.features import FEATURES_KEY, FeatureFlags
 from kawa.reconciler.status import Reconciling, StatusReconciler
-from kawa.store.base import Obj, ResourceKey
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 CHANNEL_FAILURE: Final = "ChannelFailure"
+BACKING_LABEL_PREFIX: Final = "messaging.knative.dev/"
+"""Of the labels on the EventPolicies derived for a backing channel (Knative's)."""
 
 
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +92,12 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
     conditions = channel_api.CHANNEL_CONDITIONS
     invalid_condition = channel_api.BACKING_CHANNEL_READY
 
+    def __init__(
+        self, store: ResourceStore, clock: Clock, recorder: EventRecorder | None = None
+    ) -> None:
+        super().__init__(store, clock, recorder)
+        self._features = FeatureFlags(store)
+
     def parse(self, obj: Obj) -> channel_api.Channel:
         return channel_api.parse_channel(obj)
 
@@ -125,6 +140,44 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
             return
         backing = await self._sync_delivery(key, backing, wanted)
         self._propagate(status, backing, rk.kind, template.api_version)
+        await self._policies(current, template.api_version, rk.kind)
+
+    async def _policies(
+        self, current: Reconciling[channel_api.Channel], api_version: str, kind: str
+    ) -> None:
+        """Carry the EventPolicies that apply to the Channel to its backing channel, where
+        its events arrive (authentication-oidc; :mod:`kawa.reconciler.derived_policies`), and
+        mark the Channel's ``EventPoliciesReady``."""
+        channel = current.spec
+        current.track(FEATURES_KEY)
+        flags = await self._features.current()
+        labels = {
+            f"{BACKING_LABEL_PREFIX}channel-group": api_version.partition("/")[0],
+            f"{BACKING_LABEL_PREFIX}channel-version": api_version.partition("/")[2],
+            f"{BACKING_LABEL_PREFIX}channel-kind": kind,
+            f"{BACKING_LABEL_PREFIX}channel-name": channel.name,
+        }
+        wanted: dict[str, Obj] = {}
+        if flags.oidc:
+            to = derived_policies.reference(api_version, kind, channel.name)
+            for source in await derived_policies.applying(
+                self.store, channel, channel_api.API_VERSION
+            ):
+                name = child_name(f"{source['metadata']['name']}-", channel.name)
+                wanted.setdefault(
+                    name,
+                    derived_policies.for_parent_policy(current.obj, name, to, source, labels),
+                )
+        await derived_policies.ensure(self.store, current.obj, labels, list(wanted.values()))
+        await mark_event_policies(
+            self.store,
+            self.conditions,
+            current.status,
+            channel,
+            flags,
+            api_version=channel_api.API_VERSION,
+            clock=self.clock,
+        )
 
     async def _sync_delivery(self, key: ResourceKey, backing: Obj, wanted: Obj) -> Obj:
         """Carry the Channel's ``spec.delivery`` to the backing channel."""
@@ -147,8 +200,7 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
         if not isinstance(backing_status, dict):
             backing_status = {}
         ready = get_condition(backing_status, "Ready")
-        address = backing_status.get("address")
-        url = address.get("url") if isinstance(address, Mapping) else None
+        url, audience, addresses = duck.published_address(backing_status)
         metadata = metadata_of(backing)
         ref = duck.KReference(
             api_version=api,
@@ -160,8 +212,10 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
             status,
             ref,
             None if ready is None or ready.status == "Unknown" else ready.is_true,
-            url if isinstance(url, str) else None,
+            url,
             clock=clock,
+            audience=audience,
+            addresses=addresses,
         )
         for field in ("subscribers", "deadLetterSinkUri"):
             if field in backing_status:

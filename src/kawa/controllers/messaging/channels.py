@@ -6,7 +6,9 @@ checks): an InMemoryChannel is its own physical channel; a generic ``Channel`` s
 its backing channel (``status.channel``). :func:`physical_channel` looks both up (tracking
 each, so a change reconciles the Subscription again) or raises :class:`NoChannel` saying
 why; :func:`with_subscriber` and :func:`without_subscriber` return the channel with one
-``spec.subscribers`` entry put or taken away. Used by :mod:`.subscription`.
+``spec.subscribers`` entry put or taken away, and with it the subscriber's delivery limits
+(kawa's annotation ``limits.kawa.dev/<uid>``, :mod:`kawa.apis.limits`). Used by
+:mod:`.subscription`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kawa.apis import messaging
+from kawa.apis import limits, messaging
 from kawa.apis.duck import KReference
 from kawa.apis.kinds import ResourceKind
 from kawa.apis.registry import SCHEME, Scheme
@@ -117,25 +119,49 @@ def subscribers_of(obj: Obj) -> list[dict[str, Any]]:
     return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
 
 
-def with_subscriber(obj: Obj, entry: dict[str, Any]) -> Obj | None:
-    """``obj`` with ``entry`` in ``spec.subscribers`` (replacing the one of its uid), or
-    ``None`` when it is there already."""
+def _annotations(obj: Obj) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    found = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else {}
+
+
+def _with_annotation(out: Obj, key: str, value: str | None) -> None:
+    annotations = _annotations(out)
+    if value is None:
+        annotations.pop(key, None)
+    else:
+        annotations[key] = value
+    metadata = out.setdefault("metadata", {})
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+
+
+def with_subscriber(obj: Obj, entry: dict[str, Any], encoded: str | None = None) -> Obj | None:
+    """``obj`` with ``entry`` in ``spec.subscribers`` (replacing the one of its uid) and the
+    subscriber's limits (``encoded`` by :func:`kawa.apis.limits.encode`) in its annotation
+    ``limits.kawa.dev/<uid>`` (none: no annotation), or ``None`` when both are there
+    already."""
     current = subscribers_of(obj)
-    if entry in current:
+    key = limits.channel_annotation(entry["uid"])
+    if entry in current and _annotations(obj).get(key) == encoded:
         return None
     kept = [s for s in current if s.get("uid") != entry["uid"]]
     out = copy.deepcopy(obj)
     spec = out.setdefault("spec", {})
     spec["subscribers"] = [*kept, entry]
+    _with_annotation(out, key, encoded)
     return out
 
 
 def without_subscriber(obj: Obj, uid: str) -> Obj | None:
-    """``obj`` without the ``spec.subscribers`` entry of ``uid``, or ``None`` when it has
-    none."""
+    """``obj`` without the ``spec.subscribers`` entry of ``uid`` (and its limits), or
+    ``None`` when it has neither."""
     current = subscribers_of(obj)
     kept = [s for s in current if s.get("uid") != uid]
-    if len(kept) == len(current):
+    key = limits.channel_annotation(uid)
+    if len(kept) == len(current) and key not in _annotations(obj):
         return None
     out = copy.deepcopy(obj)
     spec = out.setdefault("spec", {})
@@ -143,6 +169,7 @@ def without_subscriber(obj: Obj, uid: str) -> Obj | None:
         spec["subscribers"] = kept
     else:
         spec.pop("subscribers", None)
+    _with_annotation(out, key, None)
     return out
 
 

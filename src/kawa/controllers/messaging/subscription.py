@@ -13,7 +13,11 @@ In the order of Knative's subscription reconciler, with its condition reasons:
    ``SubscriberResolveFailed``, ``ReplyResolveFailed``, ``DeadLetterSinkResolveFailed``);
 4. the channel's ``spec.subscribers`` gets the entry ``{uid, generation, subscriberUri,
    replyUri, delivery}`` (the delivery with its dead-letter sink resolved to a ``uri``):
-   ``AddedToChannel``;
+   ``AddedToChannel``; in the same write, the channel's annotation ``limits.kawa.dev/<uid>``
+   gets kawa's delivery limits (:mod:`kawa.apis.limits`): the Subscription's own
+   ``kawa.dev/max-rate`` and ``kawa.dev/max-in-flight``, and what its subscriber takes at once
+   when it is a Knative Service (also in the Subscription's ``status.annotations``,
+   :mod:`kawa.reconciler.subscriber_limits`);
 5. ``ChannelReady`` follows the channel's ``status.subscribers`` entry for this uid at this
    generation (``SubscriptionNotMarkedReadyByChannel`` while it is missing or not ready).
 
@@ -26,17 +30,23 @@ reconciles the Subscription at once. Built by
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
-from kawa.apis import duck
+from kawa.apis import duck, limits
+from kawa.apis.conditions import Clock
 from kawa.apis.messaging import subscription as sub_api
 from kawa.apis.meta import metadata_of, set_observed_generation
 from kawa.controllers.messaging import channels
 from kawa.errors import ConflictError, NotFoundError, TemporaryError, ValidationError
-from kawa.reconciler.resolver import Unresolvable, resolve
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.features import FeatureFlags
+from kawa.reconciler.oidc_accounts import reconcile_identity
+from kawa.reconciler.resolver import Address, Unresolvable, resolve_address
 from kawa.reconciler.status import Reconciling, StatusReconciler
+from kawa.reconciler.subscriber_limits import service_max_in_flight
 from kawa.reconciler.tracker import Track
-from kawa.store.base import Obj, ResourceKey
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 
 class _NotResolved(Exception):
@@ -63,6 +73,12 @@ def _with_finalizers(obj: Obj, finalizers: list[str]) -> Obj:
 class SubscriptionReconciler(StatusReconciler[sub_api.Subscription]):
     conditions = sub_api.SUBSCRIPTION_CONDITIONS
     invalid_condition = sub_api.REFERENCES_RESOLVED
+
+    def __init__(
+        self, store: ResourceStore, clock: Clock, recorder: EventRecorder | None = None
+    ) -> None:
+        super().__init__(store, clock, recorder)
+        self._features = FeatureFlags(store)
 
     async def reconcile(self, key: ResourceKey) -> None:
         try:
@@ -134,7 +150,11 @@ class SubscriptionReconciler(StatusReconciler[sub_api.Subscription]):
         except _NotResolved as err:
             sub_api.mark_references_not_resolved(status, err.reason, err.message, clock=clock)
             return
-        changed = channels.with_subscriber(channel.obj, entry)
+        bound = await service_max_in_flight(self.store, subscription.spec.subscriber, current.track)
+        limits.with_subscriber_limit(status, bound)
+        own = limits.limits_of(subscription.annotations)
+        encoded = limits.encode(replace(own, subscriber_max_in_flight=bound))
+        changed = channels.with_subscriber(channel.obj, entry, encoded)
         if changed is not None:
             updated = await self._update(channel.key, changed)
             if updated is None:
@@ -153,11 +173,11 @@ class SubscriptionReconciler(StatusReconciler[sub_api.Subscription]):
     async def _resolve(self, current: Reconciling[sub_api.Subscription]) -> dict[str, Any]:
         """The channel's entry for the Subscription (and ``physicalSubscription``)."""
         spec, track = current.spec.spec, current.track
-        subscriber = await self._uri(
+        subscriber = await self._address(
             spec.subscriber, track, sub_api.SUBSCRIBER_RESOLVE_FAILED, "spec.subscriber"
         )
-        reply = await self._uri(spec.reply, track, sub_api.REPLY_RESOLVE_FAILED, "spec.reply")
-        dead_letter_sink = await self._uri(
+        reply = await self._address(spec.reply, track, sub_api.REPLY_RESOLVE_FAILED, "spec.reply")
+        dead_letter_sink = await self._address(
             spec.delivery.dead_letter_sink if spec.delivery is not None else None,
             track,
             sub_api.DEAD_LETTER_SINK_RESOLVE_FAILED,
@@ -165,34 +185,74 @@ class SubscriptionReconciler(StatusReconciler[sub_api.Subscription]):
         )
         sub_api.mark_references_resolved(
             current.status,
-            subscriber_uri=subscriber,
-            reply_uri=reply,
-            dead_letter_sink_uri=dead_letter_sink,
+            subscriber_uri=subscriber.url if subscriber else None,
+            reply_uri=reply.url if reply else None,
+            dead_letter_sink_uri=dead_letter_sink.url if dead_letter_sink else None,
             clock=self.clock,
+            audiences={
+                "subscriberAudience": subscriber.audience if subscriber else None,
+                "replyAudience": reply.audience if reply else None,
+                "deadLetterSinkAudience": (dead_letter_sink.audience if dead_letter_sink else None),
+            },
+            ca_certs={
+                "subscriberCACerts": subscriber.ca_certs if subscriber else None,
+                "replyCACerts": reply.ca_certs if reply else None,
+                "deadLetterSinkCACerts": dead_letter_sink.ca_certs if dead_letter_sink else None,
+            },
         )
         entry: dict[str, Any] = {
             "uid": str(metadata_of(current.obj)["uid"]),
             "generation": current.spec.generation,
         }
         if subscriber:
-            entry["subscriberUri"] = subscriber
+            entry["subscriberUri"] = subscriber.url
+            if subscriber.audience:
+                entry["subscriberAudience"] = subscriber.audience
+            if subscriber.ca_certs:
+                entry["subscriberCACerts"] = subscriber.ca_certs
         if reply:
-            entry["replyUri"] = reply
+            entry["replyUri"] = reply.url
+            if reply.audience:
+                entry["replyAudience"] = reply.audience
+            if reply.ca_certs:
+                entry["replyCACerts"] = reply.ca_certs
         delivery = (current.obj.get("spec") or {}).get("delivery")
         if isinstance(delivery, dict) and delivery:
             delivery = copy.deepcopy(delivery)
             if dead_letter_sink:
-                delivery["deadLetterSink"] = {"uri": dead_letter_sink}
+                delivery["deadLetterSink"] = {
+                    "uri": dead_letter_sink.url,
+                    **(
+                        {"audience": dead_letter_sink.audience} if dead_letter_sink.audience else {}
+                    ),
+                    **({"CACerts": dead_letter_sink.ca_certs} if dead_letter_sink.ca_certs else {}),
+                }
             entry["delivery"] = delivery
+        account = await self._identity(current)
+        if account:
+            entry["auth"] = {"serviceAccountName": account}
         return entry
 
-    async def _uri(
+    async def _identity(self, current: Reconciling[sub_api.Subscription]) -> str | None:
+        """``OIDCIdentityCreated`` and ``status.auth``: the ServiceAccount its deliveries
+        present (authentication-oidc), or ``None``."""
+        return await reconcile_identity(
+            self.store,
+            self._features,
+            self.conditions,
+            current,
+            api_version=sub_api.API_VERSION,
+            kind=sub_api.KIND,
+            clock=self.clock,
+        )
+
+    async def _address(
         self, destination: duck.Destination | None, track: Track, reason: str, field: str
-    ) -> str | None:
+    ) -> Address | None:
         if destination is None:
             return None
         try:
-            return await resolve(self.store, destination, track=track)
+            return await resolve_address(self.store, destination, track=track)
         except Unresolvable as err:
             raise _NotResolved(
                 reason, f"Failed to resolve {field}: {err.reason}: {err.message}"

@@ -40,7 +40,7 @@ from kawa.apis import core
 from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.core import pod as core_pod
 from kawa.apis.core import pod_status
-from kawa.errors import NotFoundError
+from kawa.errors import KawaError, NotFoundError
 from kawa.reconciler.informer import inform
 from kawa.serving.kubelet import config as config_mod
 from kawa.serving.kubelet import exec_handler, log_handler, node_status, process, steps, volumes
@@ -62,6 +62,10 @@ SHUTDOWN_GRACE: Final = 2.0
 SHUTDOWN_TIMEOUT: Final = 20.0
 """Seconds kawa waits for its Pods to stop before it kills what is left and goes on (a Pod
 worker that does not stop is a bug: it is logged, it does not hang kawa's shutdown)."""
+
+VOLUME_SYNC_INTERVAL: Final = 10.0
+"""Seconds between two refreshes of the running Pods' configMap and secret volumes (Kubernetes'
+kubelet syncs them about every minute; a renewed OIDC token must arrive well within its hour)."""
 
 LogHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
@@ -89,6 +93,7 @@ class Kubelet:
             podman=podman,
         )
         self.runtimes = Runtimes.of(podman)
+        self.volume_sync_interval = VOLUME_SYNC_INTERVAL
         self.ready = asyncio.Event()
         self.workers: dict[tuple[str, str], PodWorker] = {}
         self._stopping: dict[asyncio.Task[None], PodWorker | None] = {}
@@ -130,8 +135,23 @@ class Kubelet:
                 group.create_task(beat, name="kubelet-node")
                 group.create_task(self._watch_config(config_rv), name="kubelet-config")
                 group.create_task(self._watch_pods(listed.resource_version), name="kubelet-pods")
+                group.create_task(self._sync_volumes(), name="kubelet-volumes")
         finally:
             await steps.finish(self._shutdown())
+
+    async def _sync_volumes(self) -> None:
+        """Keep the running Pods' configMap and secret volumes up to date (:func:`volumes.refresh`)
+        until cancelled."""
+        while True:
+            await asyncio.sleep(self.volume_sync_interval)
+            for worker in list(self.workers.values()):
+                try:
+                    changed = await volumes.refresh(self.store, self.node.root, worker.pod)
+                except (KawaError, OSError) as err:
+                    log.warning("pod %s: its volumes could not be refreshed: %s", worker.key, err)
+                    continue
+                if changed:
+                    log.info("pod %s: volumes %s refreshed", worker.key, ", ".join(changed))
 
     async def _shutdown(self) -> None:
         workers = list(self.workers.values())

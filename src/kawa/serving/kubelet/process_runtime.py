@@ -5,7 +5,10 @@ event-display, appender...; a shell image runs ``command``/``args`` with the hos
 an image it cannot map waits in ``ImageNotRunnable`` until the catalog changes. The
 container gets the environment Kubernetes builds (:mod:`.env`), the Pod's service account
 files (:mod:`.service_account`, under the Pod's volume directory, named by
-``KAWA_SERVICE_ACCOUNT_DIR``: a host process has no ``/var/run/secrets``) and runs as
+``KAWA_SERVICE_ACCOUNT_DIR``: a host process has no ``/var/run/secrets``), its
+``configMap``, ``secret`` and ``emptyDir`` volumes as host directories (:mod:`.volumes`),
+whose mount paths in its ``command``, ``args``, ``workingDir`` and own ``env`` values name
+those directories instead (:func:`.volumes.host_paths`), and runs as
 ``securityContext.runAsUser``/``runAsGroup`` when kawa may change user (it runs as root).
 ``readOnlyRootFilesystem`` and ``capabilities`` are not enforced on host processes.
 """
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 from kawa import images
 from kawa.apis.core import pod_status as ps
 from kawa.serving.kubelet import env as env_mod
-from kawa.serving.kubelet import network, security, service_account, watchdog
+from kawa.serving.kubelet import network, security, service_account, volumes, watchdog
 from kawa.serving.kubelet.launch import Launch
 
 if TYPE_CHECKING:
@@ -60,6 +63,7 @@ class ProcessRuntime:
                 if problem:
                     raise env_mod.ContainerConfigError(problem)
                 env = await env_mod.build_env(node.store, pod.pod, runner.spec, pod_ip=pod.pod_ip)
+                mounts = await volumes.mounts(node.store, node.root, pod.pod, runner.spec)
                 account = await service_account.write(node, pod.pod)
             except env_mod.ContainerConfigError as err:
                 if reported != str(err):
@@ -68,6 +72,10 @@ class ProcessRuntime:
                 await asyncio.sleep(node.config.crash_loop_backoff_initial)
                 continue
             break
+        for item in runner.spec.get("env") or ():  # the container's own values
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and name in env:
+                env[name] = volumes.host_paths(env[name], mounts)
         env.update(service_account.environment(node, account))
         if argv[0] == sys.executable and os.environ.get("PYTHONPATH"):
             env.setdefault("PYTHONPATH", os.environ["PYTHONPATH"])  # kawa's own programs
@@ -80,10 +88,11 @@ class ProcessRuntime:
             f'Container image "{runner.image}" already present on machine',
             field_path=path,
         )
+        working_dir = str(runner.spec.get("workingDir") or "")
         return Launch(
-            argv=[env_mod.expand(a, env) for a in argv],
+            argv=[volumes.host_paths(env_mod.expand(a, env), mounts) for a in argv],
             env=env,
-            cwd=str(runner.spec.get("workingDir") or "") or None,
+            cwd=volumes.host_paths(working_dir, mounts) or None,
             container_env=env,
             user=security.process_user(context),
         )

@@ -49,7 +49,7 @@ from typing import Final
 
 from kawa.apis.label_selector import LabelSelector
 from kawa.apis.sources.apiserversource import Mode
-from kawa.delivery.sender import DeliveryResult
+from kawa.delivery.sender import DeliveryResult, Identity
 from kawa.errors import ForbiddenError, GoneError
 from kawa.sources import sink
 from kawa.sources.apiserver import events, remote
@@ -96,6 +96,12 @@ class AdapterConfig:
     ce_overrides: dict[str, str] | None
     cluster: Cluster
     streams: tuple[Stream, ...]
+    sink_audience: str | None = None
+    """The sink's OIDC audience (authentication-oidc)."""
+    sink_ca_certs: str | None = None
+    """The certificates the sink's https address verifies against (its ``CACerts``)."""
+    identity: Identity | None = None
+    """The ServiceAccount its events are sent as (authentication-oidc)."""
 
 
 def _key(obj: Obj) -> str:
@@ -310,7 +316,15 @@ class SourceAdapter:
             plural=stream.info.plural,
         )
         event = sink.apply_overrides(event, config.ce_overrides)
-        self._report(await self._sender.send(event, config.sink_url))
+        self._report(
+            await self._sender.send(
+                event,
+                config.sink_url,
+                identity=config.identity,
+                audience=config.sink_audience,
+                ca_certs=config.sink_ca_certs,
+            )
+        )
 
 
 OnChange = Callable[[str], None]

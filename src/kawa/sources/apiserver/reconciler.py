@@ -28,11 +28,14 @@ from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import apiserversource as api
+from kawa.delivery.sender import Identity
 from kawa.errors import (
     ForbiddenError,
     NotFoundError,
 )
+from kawa.reconciler.features import FeatureFlags
 from kawa.reconciler.loop import Controller, Watch, every, in_namespace
+from kawa.reconciler.oidc_accounts import reconcile_identity
 from kawa.reconciler.resolver import Unresolvable
 from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.sources import sink
@@ -76,6 +79,7 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
         super().__init__(store, clock)
         self._clusters = clusters
         self._adapters = adapters
+        self._features = FeatureFlags(store)
 
     def parse(self, obj: Obj) -> api.ApiServerSource:
         return api.parse_apiserversource(obj)
@@ -95,13 +99,34 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
         name = _adapter_name(current.key)
         obj, status, source, clock = current.obj, current.status, current.spec, self.clock
         url: str | None = None
+        audience: str | None = None
+        ca_certs: str | None = None
         try:
-            url = await sink.resolve_sink(self.store, obj, track=current.track)
+            address = await sink.resolve_sink_address(self.store, obj, track=current.track)
         except Unresolvable as err:
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
         else:
+            url, audience, ca_certs = address.url, address.audience, address.ca_certs
             delivery = self._adapters.last_delivery(name)
-            sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS, delivery=delivery)
+            sink.set_sink_status(
+                status,
+                url,
+                None,
+                clock,
+                conditions=CONDITIONS,
+                delivery=delivery,
+                audience=audience,
+                ca_certs=ca_certs,
+            )
+        account = await reconcile_identity(
+            self.store,
+            self._features,
+            CONDITIONS,
+            current,
+            api_version=api.API_VERSION,
+            kind=api.KIND,
+            clock=clock,
+        )
         try:
             cluster = await self._clusters.for_source(obj)
             status["ceAttributes"] = [
@@ -122,7 +147,15 @@ class ApiServerSourceReconciler(StatusReconciler[api.ApiServerSource]):
             CONDITIONS.mark_true(status, api.SUFFICIENT_PERMISSIONS, clock=clock)
             if url:
                 config = AdapterConfig(
-                    source.uid, source.spec.mode, url, source.spec.extensions, cluster, streams
+                    source.uid,
+                    source.spec.mode,
+                    url,
+                    source.spec.extensions,
+                    cluster,
+                    streams,
+                    sink_audience=audience,
+                    sink_ca_certs=ca_certs,
+                    identity=Identity(current.key.namespace, account) if account else None,
                 )
                 await self._adapters.ensure(name, config)
                 CONDITIONS.mark_true(status, api.DEPLOYED, clock=clock)

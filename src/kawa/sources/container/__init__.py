@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.meta import namespace_of
+from kawa.delivery.sender import TokenSource
 from kawa.reconciler.loop import Controller, Watch
 from kawa.sources.container import pod as adapter
 from kawa.sources.container.reconciler import (
@@ -25,10 +26,14 @@ from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 __all__ = ["CONTAINERSOURCES", "container_sources"]
 
 
-def container_sources(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
+def container_sources(
+    store: ResourceStore, *, clock: Clock = system_clock, tokens: TokenSource | None = None
+) -> list[Controller]:
     """The ContainerSource controller, ready to ``run()``: it also watches the sources' Pods."""
     kind = sources_api.CONTAINERSOURCE
-    reconciler = ContainerSourceReconciler(store, clock, source_recorder(store, kind, clock))
+    reconciler = ContainerSourceReconciler(
+        store, clock, source_recorder(store, kind, clock), tokens=tokens
+    )
 
     async def owner(event: WatchEvent) -> Iterable[ResourceKey]:
         ref = adapter.owner_of(event.object)

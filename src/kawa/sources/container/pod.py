@@ -82,9 +82,16 @@ def owner_of(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def adapter_pod(source: Mapping[str, Any], url: str, overrides: str) -> dict[str, Any]:
+def adapter_pod(
+    source: Mapping[str, Any],
+    url: str,
+    overrides: str,
+    token_secret: str | None = None,
+    ca_certs: str | None = None,
+) -> dict[str, Any]:
     """The Pod (API-server defaults applied) running ``source`` (a defaulted, valid
-    ContainerSource) with ``K_SINK=url`` and ``K_CE_OVERRIDES=overrides``."""
+    ContainerSource) with ``K_SINK=url`` and ``K_CE_OVERRIDES=overrides`` (and
+    ``K_CA_CERTS=ca_certs`` for an https sink with its own CACerts)."""
     metadata = meta.metadata_of(source)
     name = str(metadata.get("name", ""))
     spec = source.get("spec")
@@ -93,7 +100,7 @@ def adapter_pod(source: Mapping[str, Any], url: str, overrides: str) -> dict[str
     template_meta = template.get("metadata")
     template_meta = template_meta if isinstance(template_meta, Mapping) else {}
     pod_spec: dict[str, Any] = copy.deepcopy(dict(template.get("spec") or {}))
-    env.bind(pod_spec, url, overrides)
+    env.bind(pod_spec, url, overrides, token_secret, ca_certs)
     pod_spec["restartPolicy"] = "Always"
     pod_labels = {str(k): str(v) for k, v in (template_meta.get("labels") or {}).items()}
     pod_labels.update(labels(name))

@@ -22,16 +22,19 @@ import contextlib
 import logging
 from typing import Any, Final
 
-from kawa.apis import core, meta
+from kawa.apis import core, features, meta
 from kawa.apis import sources as sources_api
 from kawa.apis.conditions import FALSE, TRUE, Clock
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import containersource
-from kawa.errors import ConflictError, NotFoundError, ValidationError
+from kawa.delivery.sender import TokenSource
+from kawa.errors import ConflictError, KawaError, NotFoundError, ValidationError
 from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.features import FEATURES_KEY, FeatureFlags
+from kawa.reconciler.oidc_accounts import ensure_service_account
 from kawa.reconciler.resolver import Unresolvable
 from kawa.reconciler.status import INVALID, Reconciling, StatusReconciler
-from kawa.sources import sink
+from kawa.sources import oidc_token, sink
 from kawa.sources.container import pod as adapter
 from kawa.sources.sinkbinding import env
 from kawa.store.base import Obj, ResourceKey, ResourceStore
@@ -45,6 +48,7 @@ SINK_BINDING_READY: Final = containersource.SINK_BINDING_READY
 RECEIVE_ADAPTER_READY: Final = containersource.RECEIVE_ADAPTER_READY
 WAITING_FOR_SINK: Final = "WaitingForSink"
 POD_NOT_OWNED: Final = "PodNotOwned"
+OIDC_TOKEN_FAILED: Final = "OIDCTokenFailed"
 
 
 async def owned_pods(store: ResourceStore, namespace: str, name: str) -> list[Obj]:
@@ -66,9 +70,18 @@ class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource
     conditions = CONDITIONS
     invalid_condition = RECEIVE_ADAPTER_READY
 
-    def __init__(self, store: ResourceStore, clock: Clock, recorder: EventRecorder) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        recorder: EventRecorder,
+        *,
+        tokens: TokenSource | None = None,
+    ) -> None:
         super().__init__(store, clock, recorder)
         self._recorder = recorder
+        self._features = FeatureFlags(store)
+        self._tokens = tokens
 
     def parse(self, obj: Obj) -> containersource.ContainerSource:
         return containersource.parse_containersource(obj)
@@ -89,20 +102,42 @@ class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource
         pods = [
             p for p in await owned_pods(self.store, key.namespace, key.name) if _owned_by(p, uid)
         ]
+        audience: str | None = None
+        ca_certs: str | None = None
         try:
-            url: str | None = await sink.resolve_sink(self.store, obj, track=current.track)
+            address = await sink.resolve_sink_address(self.store, obj, track=current.track)
         except Unresolvable as err:
             url = None
             status.pop("sinkUri", None)
+            status.pop("sinkCACerts", None)
             CONDITIONS.mark_false(status, SINK_BINDING_READY, err.reason, err.message, clock=clock)
         else:
+            url, audience, ca_certs = address.url, address.audience, address.ca_certs
             status["sinkUri"] = url
+            if ca_certs:
+                status["sinkCACerts"] = ca_certs
+            else:
+                status.pop("sinkCACerts", None)
             CONDITIONS.mark_true(status, SINK_BINDING_READY, clock=clock)
+        token_secret: str | None = None
+        if url is not None:
+            try:
+                token_secret = await self._token_secret(current, audience)
+            except KawaError as err:  # as Knative's SinkBinding child would not be Ready
+                message = f"cannot give the container an OIDC token: {err}"
+                CONDITIONS.mark_false(
+                    status, SINK_BINDING_READY, OIDC_TOKEN_FAILED, message, clock=clock
+                )
+                return
 
         pod: Obj | None = None
         if url is not None:
             desired = adapter.adapter_pod(
-                containersource.default_containersource(obj), url, env.ce_overrides_json(obj)
+                containersource.default_containersource(obj),
+                url,
+                env.ce_overrides_json(obj),
+                token_secret,
+                ca_certs,
             )
             try:
                 core_pod.validate_pod(desired)
@@ -173,6 +208,32 @@ class ContainerSourceReconciler(StatusReconciler[containersource.ContainerSource
                 log.info(
                     "deleted pod %s/%s: its ContainerSource is gone", meta.namespace_of(item), name
                 )
+
+    async def _token_secret(
+        self, current: Reconciling[containersource.ContainerSource], audience: str | None
+    ) -> str | None:
+        """With authentication-oidc on and a sink that names its audience: the source's own
+        ServiceAccount (``status.auth``) and the Secret its container reads at
+        ``/oidc/token``, as the SinkBinding Knative makes for a ContainerSource gives it;
+        its name, else ``None`` (and, with the flag off, no Secret is left)."""
+        current.track(FEATURES_KEY)
+        key = oidc_token.secret_key(current.key.namespace, current.key.name)
+        if not (await self._features.current()).oidc:
+            current.status.pop("auth", None)
+            await oidc_token.delete(self.store, key, current.obj)
+            return None
+        account = features.oidc_service_account_name(
+            containersource.API_VERSION, containersource.KIND, current.key.name
+        )
+        await ensure_service_account(self.store, current.key.namespace, account, current.obj)
+        current.status["auth"] = {"serviceAccountName": account}
+        if not audience:
+            return None  # a sink without an audience wants no token
+        if self._tokens is None:
+            raise KawaError("kawa issues no tokens here")
+        token = await self._tokens(current.key.namespace, account, audience)
+        await oidc_token.write(self.store, key, token, current.obj)
+        return key.name
 
 
 def _node_lost(pod: Obj) -> bool:

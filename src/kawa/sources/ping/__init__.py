@@ -58,5 +58,5 @@ def ping_sources(
     def delivery_changed(namespace: str, name: str) -> None:
         controller.enqueue(PINGSOURCES, namespace, name)
 
-    scheduler.on_delivery = delivery_changed
+    scheduler.deliveries.on_change = delivery_changed
     return [controller, scheduler]

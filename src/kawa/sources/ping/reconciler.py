@@ -18,7 +18,7 @@ from kawa.apis.conditions import Clock
 from kawa.apis.meta import set_observed_generation
 from kawa.apis.sources import pingsource
 from kawa.reconciler.events import EventRecorder
-from kawa.reconciler.resolver import Unresolvable
+from kawa.reconciler.features import FeatureFlags
 from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.sources import sink
 from kawa.sources.ping.scheduler import PingScheduler
@@ -40,21 +40,22 @@ class PingSourceReconciler(StatusReconciler[pingsource.PingSource]):
     ) -> None:
         super().__init__(store, clock, recorder)
         self._scheduler = scheduler
+        self._features = FeatureFlags(store)
 
     def parse(self, obj: Obj) -> pingsource.PingSource:
         return pingsource.parse_pingsource(obj)
 
     async def reconcile_kind(self, current: Reconciling[pingsource.PingSource]) -> None:
         source, status, clock = current.spec, current.status, self.clock
-        try:
-            url: str | None = await sink.resolve_sink(self.store, current.obj, track=current.track)
-            unresolvable = None
-        except Unresolvable as err:
-            url, unresolvable = None, err
-        last = self._scheduler.last_delivery(source.namespace, source.name)
-        delivery = last.result if last is not None and last.url == url else None
-        sink.set_sink_status(
-            status, url, unresolvable, clock, conditions=CONDITIONS, delivery=delivery
+        await sink.reconcile_sender(
+            self.store,
+            self._features,
+            CONDITIONS,
+            current,
+            self._scheduler.deliveries.last(source.namespace, source.name),
+            api_version=pingsource.API_VERSION,
+            kind=pingsource.KIND,
+            clock=clock,
         )
         CONDITIONS.mark_true(status, pingsource.DEPLOYED, clock=clock)
         status["ceAttributes"] = [{"type": pingsource.EVENT_TYPE, "source": source.event_source}]

@@ -35,7 +35,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -43,7 +42,6 @@ from kawa import cron as firing
 from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock
 from kawa.apis.sources import pingsource
-from kawa.delivery.sender import DeliveryResult
 from kawa.errors import KawaError, TemporaryError
 from kawa.reconciler.informer import inform
 from kawa.reconciler.resolver import Unresolvable
@@ -63,14 +61,6 @@ ApiServerSource adapter is started again by its source's next resync): by then a
 lost its lease has stopped leading."""
 
 Key = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class LastDelivery:
-    """How the last event of a source went, and where it was sent."""
-
-    url: str
-    result: DeliveryResult
 
 
 class _Timer:
@@ -155,7 +145,7 @@ class _Timer:
     ) -> TickState:
         s, source, obj = self.scheduler, self.source, self.obj
         try:
-            url = await sink.resolve_sink(s.store, obj)
+            address = await sink.resolve_sink_address(s.store, obj)
         except Unresolvable as err:
             why = f"{err.reason}: {err.message}"
             if why != self.skipping:  # said once, not on every tick
@@ -166,9 +156,16 @@ class _Timer:
             return await claimed.record(state.fired(tick))
         self.skipping = ""
         state = await claimed.record(state.claimed(Pending(event_id, tick)))
-        result = await s.sender.send(ticks.ping_event(source, tick, event_id), url)
+        url = address.url
+        result = await s.sender.send(
+            ticks.ping_event(source, tick, event_id),
+            url,
+            identity=sink.sender_identity(obj),
+            audience=address.audience,
+            ca_certs=address.ca_certs,
+        )
         state = await claimed.record(state.fired(tick))
-        s.record_delivery((source.namespace, source.name), LastDelivery(url, result))
+        s.deliveries.record((source.namespace, source.name), sink.LastDelivery(url, result))
         return state
 
     async def _sleep_until(self, when: datetime) -> None:
@@ -202,30 +199,16 @@ class PingScheduler:
         self.ticks = tick_store
         self.clock = clock
         self.window = window
-        self.on_delivery = on_delivery
+        self.deliveries = sink.Deliveries(on_delivery)
+        """The last delivery of each source (its reconciler reports it)."""
         self.ready = asyncio.Event()
         """Set once every existing source has its timer."""
         self._timers: dict[Key, tuple[_Timer, asyncio.Task[None]]] = {}
-        self._deliveries: dict[Key, LastDelivery] = {}
         self._task_group: asyncio.TaskGroup | None = None
-
-    def last_delivery(self, namespace: str, name: str) -> LastDelivery | None:
-        """How the last event of the source went (``None``: none sent since kawa started)."""
-        return self._deliveries.get((namespace, name))
 
     def scheduled(self) -> set[Key]:
         """The sources that have a running timer."""
         return set(self._timers)
-
-    def record_delivery(self, key: Key, delivery: LastDelivery) -> None:
-        before = self._deliveries.get(key)
-        self._deliveries[key] = delivery
-        changed = before is None or (before.url, before.result.ok) != (
-            delivery.url,
-            delivery.result.ok,
-        )
-        if changed and self.on_delivery is not None:
-            self.on_delivery(*key)
 
     async def run(self) -> None:
         """Sweep the states of sources deleted while no scheduler ran, then run a timer per
@@ -253,7 +236,7 @@ class PingScheduler:
         key: Key = (str(meta.get("namespace", "")), str(meta["name"]))
         if event.type == "DELETED":
             await self._stop(key)
-            self._deliveries.pop(key, None)
+            self.deliveries.forget(key)
             await self.ticks.remove(key[0], str(meta.get("uid", "")))
             return
         try:

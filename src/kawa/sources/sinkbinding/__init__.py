@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from kawa.apis import sources as sources_api
 from kawa.apis.conditions import Clock, system_clock
 from kawa.apis.meta import namespace_of
+from kawa.delivery.sender import TokenSource
 from kawa.reconciler.loop import Controller, Watch, in_namespace
 from kawa.sources.controller import source_controller, source_recorder
 from kawa.sources.sinkbinding import subjects
@@ -23,10 +24,14 @@ from kawa.store.base import ResourceKey, ResourceStore, WatchEvent
 __all__ = ["SINKBINDINGS", "bind_on_create", "sink_bindings"]
 
 
-def sink_bindings(store: ResourceStore, *, clock: Clock = system_clock) -> list[Controller]:
+def sink_bindings(
+    store: ResourceStore, *, clock: Clock = system_clock, tokens: TokenSource | None = None
+) -> list[Controller]:
     """The SinkBinding controller, ready to ``run()``: it also watches the subjects."""
     kind = sources_api.SINKBINDING
-    reconciler = SinkBindingReconciler(store, clock, source_recorder(store, kind, clock))
+    reconciler = SinkBindingReconciler(
+        store, clock, source_recorder(store, kind, clock), tokens=tokens
+    )
     bindings_of_namespace = in_namespace(store, SINKBINDINGS)
 
     async def subject(event: WatchEvent) -> Iterable[ResourceKey]:

@@ -14,9 +14,14 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kawa.apis.sources import sinkbinding as sinkbinding_api
+
+OIDC_TOKEN_VOLUME: Final = sinkbinding_api.OIDC_TOKEN_VOLUME
+OIDC_TOKEN_PATH: Final = sinkbinding_api.OIDC_TOKEN_PATH
 K_SINK: Final = "K_SINK"
 K_CE_OVERRIDES: Final = "K_CE_OVERRIDES"
-BOUND_NAMES: Final = frozenset({K_SINK, K_CE_OVERRIDES, "K_CA_CERTS"})
+K_CA_CERTS: Final = "K_CA_CERTS"
+BOUND_NAMES: Final = frozenset({K_SINK, K_CE_OVERRIDES, K_CA_CERTS})
 _CONTAINER_LISTS: Final = ("initContainers", "containers")
 
 
@@ -39,8 +44,10 @@ def _containers(pod_spec: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def unbind(pod_spec: Mapping[str, Any]) -> None:
-    """Remove ``K_SINK`` and ``K_CE_OVERRIDES`` (and ``K_CA_CERTS``) from every container."""
+def unbind(pod_spec: dict[str, Any]) -> None:
+    """Remove ``K_SINK`` and ``K_CE_OVERRIDES`` (and ``K_CA_CERTS``) from every container, and
+    the OIDC token volume and its mounts."""
+    _without_token(pod_spec)
     for container in _containers(pod_spec):
         env = container.get("env")
         if not isinstance(env, list):
@@ -52,8 +59,17 @@ def unbind(pod_spec: Mapping[str, Any]) -> None:
             container.pop("env", None)
 
 
-def bind(pod_spec: Mapping[str, Any], url: str, overrides: str) -> None:
-    """Give every container ``K_SINK=url`` and ``K_CE_OVERRIDES=overrides`` (replacing any)."""
+def bind(
+    pod_spec: dict[str, Any],
+    url: str,
+    overrides: str,
+    token_secret: str | None = None,
+    ca_certs: str | None = None,
+) -> None:
+    """Give every container ``K_SINK=url`` and ``K_CE_OVERRIDES=overrides`` (replacing any),
+    with ``ca_certs`` (the sink's ``CACerts``: its https address) ``K_CA_CERTS`` as Knative's
+    SinkBinding sets it, and with ``token_secret`` (authentication-oidc) the Secret's
+    ``token`` at ``/oidc/token``, as Knative's SinkBinding mounts it."""
     unbind(pod_spec)
     for container in _containers(pod_spec):
         env = container.get("env")
@@ -61,6 +77,41 @@ def bind(pod_spec: Mapping[str, Any], url: str, overrides: str) -> None:
             env = container["env"] = []
         env.append({"name": K_SINK, "value": url})
         env.append({"name": K_CE_OVERRIDES, "value": overrides})
+        if ca_certs:
+            env.append({"name": K_CA_CERTS, "value": ca_certs})
+    if token_secret is None:
+        return
+    volumes = pod_spec.get("volumes")
+    if not isinstance(volumes, list):
+        volumes = pod_spec["volumes"] = []
+    volumes.append({"name": OIDC_TOKEN_VOLUME, "secret": {"secretName": token_secret}})
+    for container in _containers(pod_spec):
+        mounts = container.get("volumeMounts")
+        if not isinstance(mounts, list):
+            mounts = container["volumeMounts"] = []
+        mounts.append({"name": OIDC_TOKEN_VOLUME, "mountPath": OIDC_TOKEN_PATH, "readOnly": True})
+
+
+def _without_token(pod_spec: dict[str, Any]) -> None:
+    volumes = pod_spec.get("volumes")
+    if isinstance(volumes, list):
+        kept = [v for v in volumes if not _is_token(v)]
+        if kept:
+            pod_spec["volumes"] = kept
+        else:
+            pod_spec.pop("volumes", None)
+    for container in _containers(pod_spec):
+        mounts = container.get("volumeMounts")
+        if isinstance(mounts, list):
+            kept = [m for m in mounts if not _is_token(m)]
+            if kept:
+                container["volumeMounts"] = kept
+            else:
+                container.pop("volumeMounts", None)
+
+
+def _is_token(item: object) -> bool:
+    return isinstance(item, Mapping) and item.get("name") == OIDC_TOKEN_VOLUME
 
 
 def bound_sink(pod_spec: Mapping[str, Any]) -> str | None:
@@ -71,3 +122,17 @@ def bound_sink(pod_spec: Mapping[str, Any]) -> str | None:
                 value = item.get("value")
                 return value if isinstance(value, str) else None
     return None
+
+
+def ca_certs_of(binding: Mapping[str, Any]) -> str | None:
+    """A SinkBinding's ``status.sinkCACerts`` (its sink's https address), or ``None``."""
+    status = binding.get("status")
+    certs = status.get("sinkCACerts") if isinstance(status, Mapping) else None
+    return certs if isinstance(certs, str) and certs else None
+
+
+def token_secret_of(binding: Mapping[str, Any]) -> str | None:
+    """A SinkBinding's ``status.oidcTokenSecretName`` (authentication-oidc), or ``None``."""
+    status = binding.get("status")
+    name = status.get("oidcTokenSecretName") if isinstance(status, Mapping) else None
+    return name if isinstance(name, str) and name else None

@@ -69,7 +69,13 @@ def bind_on_create(store: ResourceStore) -> Mutator:
             pod_spec = subjects.pod_spec_of(kind, placed)
             if pod_spec is None:
                 return obj
-            env.bind(pod_spec, url, env.ce_overrides_json(item))
+            env.bind(
+                pod_spec,
+                url,
+                env.ce_overrides_json(item),
+                env.token_secret_of(item),
+                env.ca_certs_of(item),
+            )
             subjects.set_bound_by(placed, binding.name)
             log.info("%s %s bound to %s as it is created", kind.kind, key, url)
             return placed

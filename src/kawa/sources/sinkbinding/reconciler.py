@@ -24,24 +24,35 @@ import logging
 from collections.abc import Collection
 from typing import Any, Final
 
-from kawa.apis import kn_common, meta
+from kawa.apis import duck, kn_common, meta
 from kawa.apis import sources as sources_api
-from kawa.apis.conditions import ConditionSet
+from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.core import pod as core_pod
 from kawa.apis.sources import sinkbinding
-from kawa.errors import ConflictError, NotFoundError, TemporaryError
+from kawa.delivery.sender import TokenSource
+from kawa.errors import ConflictError, KawaError, NotFoundError, TemporaryError
+from kawa.reconciler.events import EventRecorder
+from kawa.reconciler.features import FeatureFlags
+from kawa.reconciler.oidc_accounts import reconcile_identity
 from kawa.reconciler.resolver import Unresolvable
 from kawa.reconciler.status import Reconciling, StatusReconciler
-from kawa.sources import sink
+from kawa.sources import oidc_token, sink
 from kawa.sources.sinkbinding import env, subjects
-from kawa.store.base import Obj, ResourceKey
+from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 log = logging.getLogger(__name__)
 
 SINKBINDINGS: Final = sources_api.SINKBINDING.resource
 SINK_PROVIDED: Final = kn_common.SINK_PROVIDED
 BINDING_AVAILABLE: Final = "BindingAvailable"
-CONDITIONS: Final = ConditionSet((SINK_PROVIDED, BINDING_AVAILABLE))
+CONDITIONS: Final = ConditionSet(
+    (
+        SINK_PROVIDED,
+        BINDING_AVAILABLE,
+        duck.OIDC_IDENTITY_CREATED,
+        sinkbinding.OIDC_TOKEN_SECRET_CREATED,
+    )
+)
 SUBJECT_MISSING: Final = "SubjectMissing"
 SUBJECT_UNSUPPORTED: Final = "SubjectUnsupported"
 SUBJECT_CONFLICT: Final = "SubjectConflict"
@@ -50,6 +61,18 @@ SUBJECT_CONFLICT: Final = "SubjectConflict"
 class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
     conditions = CONDITIONS
     invalid_condition = BINDING_AVAILABLE
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        clock: Clock,
+        recorder: EventRecorder | None = None,
+        *,
+        tokens: TokenSource | None = None,
+    ) -> None:
+        super().__init__(store, clock, recorder)
+        self._features = FeatureFlags(store)
+        self._tokens = tokens
 
     def parse(self, obj: Obj) -> sinkbinding.SinkBinding:
         return sinkbinding.parse_sinkbinding(obj)
@@ -65,11 +88,21 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
         clock = self.clock
         meta.set_observed_generation(status, binding.generation)
         try:
-            url = await sink.resolve_sink(self.store, obj, track=current.track)
+            address = await sink.resolve_sink_address(self.store, obj, track=current.track)
         except Unresolvable as err:
             sink.set_sink_status(status, None, err, clock, conditions=CONDITIONS)
             return
-        sink.set_sink_status(status, url, None, clock, conditions=CONDITIONS)
+        url = address.url
+        sink.set_sink_status(
+            status,
+            url,
+            None,
+            clock,
+            conditions=CONDITIONS,
+            audience=address.audience,
+            ca_certs=address.ca_certs,
+        )
+        token_secret = await self._token_secret(current, address.audience)
         subject = binding.spec.subject
         kind = subjects.kind_of(subject)
         if kind is None:
@@ -83,7 +116,15 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
                 clock=clock,
             )
         else:
-            await self._bind_all(binding, kind, url, env.ce_overrides_json(obj), status)
+            await self._bind_all(
+                binding,
+                kind,
+                url,
+                env.ce_overrides_json(obj),
+                status,
+                token_secret,
+                address.ca_certs,
+            )
 
     async def _bind_all(
         self,
@@ -92,6 +133,8 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
         url: str,
         overrides: str,
         status: dict[str, Any],
+        token_secret: str | None = None,
+        ca_certs: str | None = None,
     ) -> None:
         clock = self.clock
         listed = await self.store.list(kind.resource, binding.namespace)
@@ -111,7 +154,7 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
             kept.add((kind.resource, name))
             if kind is subjects.POD and not subjects.pod_is_bindable(obj):
                 continue
-            await self._apply(kind, obj, binding.name, url, overrides)
+            await self._apply(kind, obj, binding.name, url, overrides, token_secret, ca_certs)
         await self._release(binding.namespace, binding.name, keep=kept)
         if conflicts:
             message = "; ".join(conflicts)
@@ -142,6 +185,8 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
         binding: str | None,
         url: str | None,
         overrides: str,
+        token_secret: str | None = None,
+        ca_certs: str | None = None,
     ) -> None:
         """Bind ``obj`` (``url`` set) or unbind it (``url`` None), if that changes anything."""
         new = copy.deepcopy(obj)
@@ -151,7 +196,7 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
         if url is None:
             env.unbind(pod_spec)
         else:
-            env.bind(pod_spec, url, overrides)
+            env.bind(pod_spec, url, overrides, token_secret, ca_certs)
         subjects.set_bound_by(new, binding)
         if new == obj:
             return
@@ -192,3 +237,60 @@ class SinkBindingReconciler(StatusReconciler[sinkbinding.SinkBinding]):
                 if kind is subjects.POD and not subjects.pod_is_bindable(obj):
                     continue
                 await self._apply(kind, obj, None, None, "")
+
+    async def _token_secret(
+        self, current: Reconciling[sinkbinding.SinkBinding], audience: str | None
+    ) -> str | None:
+        """With authentication-oidc on: the binding's own ServiceAccount, and the Secret
+        ``<name>-oidc-token`` holding its token for the sink's audience (renewed as the token
+        is), which bound containers find at ``/oidc/token``; its name, else ``None``."""
+        status, clock = current.status, self.clock
+        account = await reconcile_identity(
+            self.store,
+            self._features,
+            CONDITIONS,
+            current,
+            api_version=sinkbinding.API_VERSION,
+            kind=sinkbinding.KIND,
+            clock=clock,
+        )
+        key = oidc_token.secret_key(current.key.namespace, current.key.name)
+        name = key.name
+        failed = "Unable to reconcile OIDC token secret"
+        if account is None:
+            status.pop("oidcTokenSecretName", None)
+            if (await self._features.current()).oidc:  # no identity (its condition says why)
+                CONDITIONS.mark_false(
+                    status,
+                    sinkbinding.OIDC_TOKEN_SECRET_CREATED,
+                    failed,
+                    "the SinkBinding has no OIDC identity yet",
+                    clock=clock,
+                )
+                return None
+            await oidc_token.delete(self.store, key, current.obj)
+            CONDITIONS.mark_true(
+                status, sinkbinding.OIDC_TOKEN_SECRET_CREATED, duck.OIDC_DISABLED, clock=clock
+            )
+            return None
+        if not audience:
+            status.pop("oidcTokenSecretName", None)
+            message = f"sinkAudience must be set on {current.key.namespace}/{current.key.name}"
+            CONDITIONS.mark_false(
+                status, sinkbinding.OIDC_TOKEN_SECRET_CREATED, failed, message, clock=clock
+            )
+            return None
+        try:
+            if self._tokens is None:
+                raise KawaError("kawa issues no tokens here")
+            token = await self._tokens(current.key.namespace, account, audience)
+            await oidc_token.write(self.store, key, token, current.obj)
+        except KawaError as err:
+            status.pop("oidcTokenSecretName", None)
+            CONDITIONS.mark_false(
+                status, sinkbinding.OIDC_TOKEN_SECRET_CREATED, failed, str(err), clock=clock
+            )
+            return None
+        status["oidcTokenSecretName"] = name
+        CONDITIONS.mark_true(status, sinkbinding.OIDC_TOKEN_SECRET_CREATED, clock=clock)
+        return name

@@ -1,0 +1,46 @@
+"""A Broker's ``kawa.dev/retention`` annotation: what it reads as, and the 422 it gets at
+admission when it is not a duration."""
+
+from __future__ import annotations
+
+import pytest
+
+from kawa.apis import eventing
+from kawa.apis.eventing.retention import ANNOTATION, retention_errors, retention_of
+
+from .helpers import broker_obj, field_errors
+
+PATH = f"metadata.annotations[{ANNOTATION}]"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("P7D", 7 * 86400.0), ("PT1H", 3600.0), ("PT1.5S", 1.5), ("3600", 3600.0), ("0", 0.0)],
+)
+def test_a_duration_or_seconds(text: str, seconds: float) -> None:
+    assert retention_of({ANNOTATION: text}) == seconds
+    assert retention_errors({ANNOTATION: text}) == []
+    eventing.parse_broker(broker_obj(annotations={ANNOTATION: text}))
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("seven days", "ISO 8601 duration"),
+        ("-5", ">= 0"),
+        ("P1Y", "years are ambiguous"),
+        ("PT", "invalid duration"),
+        ("P99999D", "at most ten years"),
+        ("inf", ">= 0"),
+    ],
+)
+def test_a_bad_retention_is_refused_at_its_annotation(text: str, says: str) -> None:
+    assert retention_of({ANNOTATION: text}) is None
+    errors = field_errors(lambda: eventing.parse_broker(broker_obj(annotations={ANNOTATION: text})))
+    assert list(errors) == [PATH]
+    assert says in errors[PATH]
+
+
+def test_absent_means_the_logs_retention() -> None:
+    assert retention_of({}) is None
+    assert retention_of(None) is None
