@@ -4,7 +4,9 @@ EventTransform, IntegrationSink, RequestReply and JobSink.
 Each serves its kind's objects at its own path on the data-plane port (``/transforms/``,
 ``/integrationsinks/``, ``/requestreplies/``, ``/jobsinks/``), reads them from memory (an
 informer each) and, with authentication-oidc on, checks its senders as broker ingress does
-(:meth:`kawa.broker.oidc.DataPlaneIdentity.sender_check`). :class:`AddressablePlanes` builds
+(:meth:`kawa.broker.oidc.DataPlaneIdentity.sender_check`); a RequestReply checks them for its
+Broker too (:meth:`~kawa.broker.oidc.DataPlaneIdentity.subject_check`), as it puts their
+requests into the Broker in process. :class:`AddressablePlanes` builds
 the four for :mod:`kawa.runtime`, adds their routes to its application and runs them in its
 task group.
 """
@@ -44,6 +46,7 @@ class AddressablePlanes:
         identity: str,
     ) -> None:
         self._oidc = oidc
+        self._brokers = brokers
         self.transforms = TransformPlane(store, dispatcher, max_event_size=max_event_size)
         self.sinks = IntegrationSinkPlane(store, max_event_size=max_event_size)
         self.replies = RequestReplyPlane(store, brokers, max_event_size, nats, identity)
@@ -68,7 +71,8 @@ class AddressablePlanes:
                 check("integrationsink", sink_api.API_VERSION, sink_api.KIND, sinks.policies_of)
             )
         )
-        app.add_routes(self.replies.routes(check))
+        broker_check = self._oidc.subject_check("Broker", self._brokers.policies_of)
+        app.add_routes(self.replies.routes(check, broker_check))
         app.add_routes(
             jobsinks.routes(
                 check("jobsink", jobsink_api.API_VERSION, jobsink_api.KIND, jobsinks.policies_of)

@@ -1,7 +1,7 @@
 """The ingress's sender check (authentication-oidc): nothing checked with the flag off; 401
 for a request without a bearer token or with one that does not verify for the receiver's
 audience, saying which; 403 when the policy decision refuses the sender; the verified
-subject is what the decision sees."""
+subject is what the decision sees, and what :meth:`SenderCheck.admit` says it let through."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from kawa.apis import features
 from kawa.cloudevents.event import CloudEvent
-from kawa.dispatch.senders import SenderCheck, bearer_token
+from kawa.dispatch.senders import Admitted, SenderCheck, bearer_token
 from kawa.errors import ForbiddenError, KawaError, UnauthorizedError
 
 EVENT = CloudEvent({"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}, b"")
@@ -83,6 +83,19 @@ async def test_the_decision_sees_the_subject_and_may_refuse_with_403() -> None:
     assert "no EventPolicy allows system:serviceaccount:ns:sender" in refused.body.decode()
 
 
+async def test_admit_says_whom_it_let_through() -> None:
+    """For a receiver that passes the event on in process (a RequestReply into its Broker)
+    and checks the same sender there."""
+    good = {"Authorization": "Bearer good-for:eventing.knative.dev/broker/ns/b"}
+    assert await check(ON).admit("ns", "b", good, EVENT) == Admitted(
+        "system:serviceaccount:ns:sender"
+    )
+    assert await check(OFF).admit("ns", "b", {}, EVENT) == Admitted(None)
+    refused = await check(ON).admit("ns", "b", {}, EVENT)
+    assert not isinstance(refused, Admitted)
+    assert refused.status == 401
+
+
 def test_bearer_token_parsing() -> None:
     assert bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
     assert bearer_token("  BEARER   tok ") == "tok"
@@ -124,6 +137,31 @@ async def test_replies_put_straight_into_a_receiver_pass_its_authorization() -> 
             await check("ns", "sub-oidc", "ns", "next", EVENT)
         identity.features.current = OFF
         await check("ns", "", "elsewhere", "next", EVENT)  # OIDC off: nothing checked
+    finally:
+        await store.close()
+
+
+async def test_a_verified_subject_passes_the_receivers_authorization() -> None:
+    """What a RequestReply's request must pass for its Broker: the Broker's policies (none
+    here: the default mode) decide on the requester's subject; nothing with OIDC off."""
+    from kawa.broker.oidc import DataPlaneIdentity
+    from kawa.identity.keyring import SigningKeys
+    from kawa.store.sqlite import SqliteResourceStore
+
+    store = SqliteResourceStore(":memory:")
+    try:
+        identity = DataPlaneIdentity(store, SigningKeys(store))
+        check = identity.subject_check("Broker", lambda namespace, name: ())
+        identity.features.current = ON
+        check("system:serviceaccount:ns:asker", "ns", "b", EVENT)  # same namespace: allowed
+        with pytest.raises(ForbiddenError) as refused:
+            check("system:serviceaccount:elsewhere:asker", "ns", "b", EVENT)
+        assert "Broker ns/b: " in str(refused.value)
+        assert "allow-same-namespace" in str(refused.value)
+        with pytest.raises(ForbiddenError):
+            check(None, "ns", "b", EVENT)
+        identity.features.current = OFF
+        check(None, "ns", "b", EVENT)
     finally:
         await store.close()
 

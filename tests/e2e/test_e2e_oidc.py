@@ -13,12 +13,16 @@ Flows with authentication-oidc on and ``default-authorization-mode: deny-all``: 
 on a Sequence decides who may post to it (its address is its first channel's, which gets the
 policy's copy), and the Sequence still carries events through its steps (each inner channel
 allows the Subscription that replies into it).
+
+A RequestReply puts its requests into its Broker past the Broker's ingress: their senders
+must pass the Broker's EventPolicies (or default mode) as well as the RequestReply's.
 """
 
 from __future__ import annotations
 
 import http.client
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ import pytest
 
 from ..kubectl.kubectl_support import Kubectl
 from ..kubectl.sinks import Sink, reply_transformed
+from ..kubectl.test_requestreply import answering
 from ..waiting import wait_until
 from .e2e_support import KawaProcess, event_display, read_text
 from .flags_support import apply_chained_brokers, kawa, kubectl, set_flag
@@ -442,3 +447,130 @@ def test_a_jobsink_takes_events_only_with_a_token_for_its_audience(
     finally:
         kubectl.run("delete", "jobsink", "guarded", "--ignore-not-found")
         set_oidc(kubectl, "disabled")
+
+
+FRONTED = """
+apiVersion: eventing.knative.dev/v1
+kind: Broker
+metadata: {{name: fronted, namespace: rr-oidc}}
+---
+apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata: {{name: responder, namespace: rr-oidc}}
+spec:
+  broker: fronted
+  filter: {{attributes: {{type: com.example.request}}}}
+  subscriber: {{uri: "{responder}"}}
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: RequestReply
+metadata: {{name: ask, namespace: rr-oidc}}
+spec:
+  brokerRef: {{apiVersion: eventing.knative.dev/v1, kind: Broker, name: fronted}}
+  timeout: PT10S
+---
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {{name: anyone-asks, namespace: rr-oidc}}
+spec:
+  to:
+    - ref: {{apiVersion: eventing.knative.dev/v1alpha1, kind: RequestReply, name: ask}}
+  from:
+    - sub: "*"
+"""
+"""Broker ``rr-oidc/fronted`` (no EventPolicy: the default mode decides), a Trigger to the
+responder, and RequestReply ``ask`` in front of the Broker whose EventPolicy allows anyone."""
+
+FRONTED_POLICY = """
+apiVersion: eventing.knative.dev/v1alpha1
+kind: EventPolicy
+metadata: {name: only-asker, namespace: rr-oidc}
+spec:
+  to:
+    - ref: {apiVersion: eventing.knative.dev/v1, kind: Broker, name: fronted}
+  from:
+    - sub: system:serviceaccount:rr-oidc:asker
+    - sub: system:serviceaccount:rr-oidc:responder-oidc-*
+"""
+"""The Broker takes the ``asker``'s events and the responder Trigger's replies, nobody
+else's."""
+
+
+def test_a_requestreply_lets_in_no_sender_its_broker_refuses(
+    kawa: KawaProcess, kubectl: Kubectl
+) -> None:
+    """The request goes into the Broker in process, past its ingress: with authentication-oidc
+    on, its sender must pass the Broker's EventPolicies (or default mode) too, as if it had
+    posted there itself. A sender the RequestReply allows and the Broker refuses gets 403
+    naming the Broker, and nothing reaches the Broker's Triggers; an allowed one gets its
+    reply."""
+    responder = Sink(answering(lambda: ""))
+    try:
+        set_oidc(kubectl, "enabled")
+        for ns in ("rr-oidc", "rr-elsewhere"):
+            kubectl.ok("create", "namespace", ns)
+        kubectl.ok("apply", "-f", "-", stdin=FRONTED.format(responder=responder.url))
+        kubectl.ok(
+            "wait", "requestreply/ask", "-n", "rr-oidc", "--for=condition=Ready", "--timeout=45s"
+        )
+        rr = kubectl.json("get", "requestreply", "ask", "-n", "rr-oidc")
+        assert [p["name"] for p in rr["status"]["policies"]] == ["anyone-asks"]
+        audience = rr["status"]["address"]["audience"]
+        path = "/requestreplies/rr-oidc/ask"
+
+        def token(namespace: str, account: str) -> str:
+            kubectl.ok("create", "serviceaccount", account, "-n", namespace)
+            return kubectl.ok(
+                "create", "token", account, "-n", namespace, "--audience", audience
+            ).strip()
+
+        def ask(token: str) -> tuple[int, str, str]:
+            return post(kawa, path, token, type_="com.example.request")
+
+        def refused_by_the_broker(token: str, says: str) -> None:
+            status, body, event_id = ask(token)
+            assert status == 403, body
+            problem = json.loads(body)
+            assert problem["reason"] == "BrokerForbidden", problem
+            assert "RequestReply rr-oidc/ask" in problem["error"], problem
+            assert "Broker rr-oidc/fronted" in problem["error"], problem
+            assert says in problem["error"], problem
+            refused_ids.append(event_id)
+
+        def answered(token: str) -> None:
+            status, body, event_id = ask(token)
+            assert status == 200, body
+            assert json.loads(body) == {"answer": event_id}
+
+        refused_ids: list[str] = []
+        asker, outsider = token("rr-oidc", "asker"), token("rr-elsewhere", "outsider")
+        # no EventPolicy on the Broker: allow-same-namespace refuses another namespace's
+        refused_by_the_broker(outsider, "allow-same-namespace")
+        answered(asker)
+
+        # an EventPolicy on the Broker naming one sender: the others are refused, even of
+        # the Broker's namespace
+        bystander = token("rr-oidc", "bystander")
+        kubectl.ok("apply", "-f", "-", stdin=FRONTED_POLICY)
+        wait_until(
+            lambda: (
+                [
+                    p["name"]
+                    for p in kubectl.json("get", "broker", "fronted", "-n", "rr-oidc")
+                    .get("status", {})
+                    .get("policies", [])
+                ]
+                == ["only-asker"]
+            ),
+            30,
+            "the broker never listed its EventPolicy",
+        )
+        refused_by_the_broker(bystander, "system:serviceaccount:rr-oidc:bystander")
+        answered(asker)
+        assert not responder.events(lambda r: r.ce("id") in refused_ids)
+    finally:
+        for ref in ("requestreply/ask", "eventpolicy/anyone-asks", "eventpolicy/only-asker"):
+            kubectl.run("delete", ref, "-n", "rr-oidc", "--ignore-not-found")
+        kubectl.run("delete", "broker", "fronted", "-n", "rr-oidc", "--ignore-not-found")
+        set_oidc(kubectl, "disabled")
+        responder.close()

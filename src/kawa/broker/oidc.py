@@ -11,6 +11,9 @@ tokens kawa's own senders present.
   token signed by a key not seen yet reads the keys again, at most once per
   :data:`KEY_REFRESH` seconds) and any issuer: every node of a store signs with the same
   private keys and names its own API URL as the issuer.
+- :meth:`DataPlaneIdentity.reply_check` and :meth:`DataPlaneIdentity.subject_check` decide
+  the same for what kawa puts straight into a broker or channel on a sender's behalf (a
+  Trigger's reply, a RequestReply's request): no ingress on the way, the same policies.
 - :meth:`DataPlaneIdentity.token` is the :class:`~kawa.delivery.sender.Dispatcher`'s token
   source: a token of a Trigger's or Subscription's ServiceAccount for its receiver's
   audience, minted here and kept until :data:`RENEW_BEFORE` seconds before it expires.
@@ -31,7 +34,7 @@ from kawa.apis import core
 from kawa.apis import features as features_api
 from kawa.cloudevents.event import CloudEvent
 from kawa.dispatch import eventpolicies
-from kawa.dispatch.senders import ReplyCheck, SenderCheck
+from kawa.dispatch.senders import ReplyCheck, SenderCheck, SubjectCheck
 from kawa.errors import ForbiddenError, KawaError, NotFoundError, UnauthorizedError
 from kawa.identity import tokens
 from kawa.identity.keyring import SigningKeys
@@ -102,7 +105,7 @@ class DataPlaneIdentity:
         on the way) must pass with authentication-oidc on: the receiver's EventPolicies or
         the default mode must allow the replying Trigger's or Subscription's identity, as
         Knative's ingress would (ForbiddenError saying why; the delivery then fails)."""
-        decide = self._decider(policies_of)
+        check_subject = self.subject_check(what, policies_of)
 
         async def check(
             sender_namespace: str,
@@ -111,9 +114,21 @@ class DataPlaneIdentity:
             name: str,
             event: CloudEvent,
         ) -> None:
+            subject = tokens.subject(sender_namespace, service_account) if service_account else None
+            check_subject(subject, namespace, name, event)
+
+        return check
+
+    def subject_check(self, what: str, policies_of: PoliciesOf) -> SubjectCheck:
+        """What a sender kawa already verified (its token's subject) must pass to have its
+        event put straight into one of kawa's brokers or channels, with authentication-oidc
+        on: the receiver's EventPolicies or the default mode must allow the subject, as if it
+        had posted there itself (ForbiddenError naming the receiver and why)."""
+        decide = self._decider(policies_of)
+
+        def check(subject: str | None, namespace: str, name: str, event: CloudEvent) -> None:
             if not self.features.current.oidc:
                 return
-            subject = tokens.subject(sender_namespace, service_account) if service_account else None
             try:
                 decide(namespace, name, subject, event)
             except ForbiddenError as err:

@@ -9,7 +9,8 @@ IntegrationSink and RequestReply each take one CloudEvent per POST at
   parsed as one CloudEvent (400 for one that is not, and for a batch: these kinds take one
   event);
 - :func:`check_sender`: the kind's sender check (authentication-oidc, EventPolicies:
-  :data:`kawa.dispatch.ingress.Authorize`), its refusal as the response;
+  :data:`kawa.dispatch.ingress.Authorize`), its refusal as the response; :func:`admit_sender`
+  the same, saying whom it let through;
 - :func:`problem`: a JSON error answer (``{"error": ..., "reason": ...}``).
 """
 
@@ -24,6 +25,7 @@ from aiohttp import web
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.dispatch.ingress import Authorize
+from kawa.dispatch.senders import Admitted, SenderCheck
 from kawa.errors import FieldError, ValidationError
 from kawa.transport import bodies, lean
 
@@ -95,3 +97,18 @@ async def check_sender(
         return None
     refused = await authorize(namespace, name, request.headers, event)
     return None if refused is None else from_answer(refused)
+
+
+async def admit_sender(
+    check: SenderCheck | None,
+    namespace: str,
+    name: str,
+    request: web.Request,
+    event: CloudEvent,
+) -> web.Response | Admitted:
+    """Whom ``check`` lets post ``event`` to ``namespace/name`` (anyone without a check), or
+    the refusal."""
+    if check is None:
+        return Admitted()
+    admitted = await check.admit(namespace, name, request.headers, event)
+    return from_answer(admitted) if isinstance(admitted, lean.Answer) else admitted

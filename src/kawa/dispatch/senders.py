@@ -11,12 +11,15 @@ checked, as in Knative.
 
 :class:`SenderCheck` is the ingress's :data:`~kawa.dispatch.ingress.Authorize`; what it
 needs comes in as callables (the flags in effect, token verification, the policy decision),
-so that this module does no I/O of its own.
+so that this module does no I/O of its own. :meth:`SenderCheck.admit` also says whom it let
+through (:class:`Admitted`), for a receiver that passes the event on in process and must
+check the same sender there (a RequestReply into its Broker: :data:`SubjectCheck`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from kawa.apis import features as features_api
@@ -36,6 +39,11 @@ ReplyCheck = Callable[[str, str, str, str, CloudEvent], Awaitable[None]]
 """``(sender namespace, sender service account, receiver namespace, receiver name, event)``:
 returns when a reply kawa puts straight into one of its brokers or channels may go in,
 raises :class:`~kawa.errors.ForbiddenError` otherwise (authentication-oidc)."""
+SubjectCheck = Callable[[str | None, str, str, CloudEvent], None]
+"""``(subject, receiver namespace, receiver name, event)``: returns when a sender already
+verified (its token's ``subject``) may have ``event`` put straight into one of kawa's brokers
+or channels on its behalf, raises :class:`~kawa.errors.ForbiddenError` saying why not
+(authentication-oidc)."""
 AudienceOf = Callable[[str, str], str]
 """``(namespace, name) -> audience`` of a receiver of the ingress's kind."""
 
@@ -49,6 +57,14 @@ def bearer_token(authorization: str) -> str | None:
     if scheme.lower() != BEARER or not token or " " in token:
         return None
     return token
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request a sender check let through: ``subject`` is its verified token's (``None``
+    with authentication-oidc off, or for a token that names none)."""
+
+    subject: str | None = None
 
 
 class SenderCheck:
@@ -74,6 +90,14 @@ class SenderCheck:
     async def __call__(
         self, namespace: str, name: str, headers: Mapping[str, str], event: CloudEvent
     ) -> lean.Answer | None:
+        admitted = await self.admit(namespace, name, headers, event)
+        return admitted if isinstance(admitted, lean.Answer) else None
+
+    async def admit(
+        self, namespace: str, name: str, headers: Mapping[str, str], event: CloudEvent
+    ) -> lean.Answer | Admitted:
+        """The refusal of the request to post ``event`` to ``namespace/name``, or whom it
+        lets through."""
         if not self._ready():
             starting = "kawa is starting (its flags are not read yet)"
             return refusal(503, f"{self._what} {namespace}/{name}: {starting}")
@@ -85,7 +109,7 @@ class SenderCheck:
                 "(transport-encryption is strict): send them to its https address",
             )
         if not flags.oidc:
-            return None
+            return Admitted()
         audience = self._audience_of(namespace, name)
         token = bearer_token(headers.get("Authorization", ""))
         if token is None:
@@ -105,4 +129,4 @@ class SenderCheck:
                 self._decide(namespace, name, subject, event)
             except ForbiddenError as err:
                 return refusal(403, f"{self._what} {namespace}/{name}: {err}")
-        return None
+        return Admitted(subject)

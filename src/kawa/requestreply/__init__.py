@@ -19,7 +19,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kawa.apis.eventing import requestreply as rr_api
-from kawa.dispatch.ingress import Authorize, Publisher
+from kawa.dispatch.ingress import Publisher
+from kawa.dispatch.senders import SenderCheck, SubjectCheck
 from kawa.jetstream import NatsOptions
 from kawa.requestreply.handler import PREFIX, REPLY_ROUTE, ROUTE, RequestReplyHandler
 from kawa.requestreply.live import LiveRequestReplies
@@ -30,7 +31,7 @@ from kawa.store.base import ResourceStore
 __all__ = ["PREFIX", "REPLY_ROUTE", "ROUTE", "RequestReplyPlane", "SenderChecks"]
 
 PoliciesOf = Callable[[str, str], tuple[str, ...]]
-SenderChecks = Callable[[str, str, str, PoliciesOf], Authorize]
+SenderChecks = Callable[[str, str, str, PoliciesOf], SenderCheck]
 """Makes the sender check of a kind's ingress (``what``, apiVersion, kind, the EventPolicies
 that apply to an object): :meth:`kawa.broker.oidc.DataPlaneIdentity.sender_check`."""
 
@@ -38,8 +39,7 @@ that apply to an object): :meth:`kawa.broker.oidc.DataPlaneIdentity.sender_check
 class RequestReplyPlane:
     """Every RequestReply, served: :meth:`routes` go into kawa's data-plane application and
     :meth:`run` follows the RequestReplies and their keys (and, on NATS, takes the replies
-    other processes relay) until cancelled. ``authorize`` (authentication-oidc) is set before
-    the application serves."""
+    other processes relay) until cancelled."""
 
     def __init__(
         self,
@@ -61,9 +61,13 @@ class RequestReplyPlane:
         """The EventPolicies that apply to RequestReply ``namespace/name``."""
         return self.live.policies_of(namespace, name)
 
-    def routes(self, sender_checks: SenderChecks | None = None) -> list[web.RouteDef]:
-        """The endpoints; with ``sender_checks``, senders are checked (authentication-oidc)."""
-        authorize = (
+    def routes(
+        self, sender_checks: SenderChecks | None = None, broker_check: SubjectCheck | None = None
+    ) -> list[web.RouteDef]:
+        """The endpoints; with ``sender_checks``, senders are checked (authentication-oidc),
+        and with ``broker_check`` also for the Broker a request goes into (its EventPolicies:
+        :meth:`kawa.broker.oidc.DataPlaneIdentity.subject_check`)."""
+        sender_check = (
             None
             if sender_checks is None
             else sender_checks("requestreply", rr_api.API_VERSION, rr_api.KIND, self.policies_of)
@@ -74,7 +78,8 @@ class RequestReplyPlane:
             self.pending,
             max_event_size=self._max,
             relay=self._relay,
-            authorize=authorize,
+            sender_check=sender_check,
+            broker_check=broker_check,
         )
         return handler.routes()
 

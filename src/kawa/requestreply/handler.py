@@ -10,7 +10,10 @@ answers, each a JSON body ``{"error": ..., "reason": ...}``: 404 for an unknown 
 400 for a request that is no CloudEvent, 413 above the size limit, 503 while the
 RequestReply has no signing key yet or its Broker cannot take the event (the Broker's own
 status for an event it refuses). With authentication-oidc the sender is checked as at broker
-ingress (401, 403).
+ingress (401, 403), and then against the Broker's EventPolicies (or the default mode) as if it
+had posted to the Broker itself: the request does not pass the Broker's ingress, and a
+RequestReply must let no sender into its Broker whom the Broker refuses (403, reason
+``BrokerForbidden``, nothing published).
 
 ``POST /requestreplies/{namespace}/{name}/reply`` -- where the RequestReply's Trigger
 delivers the events that carry its reply attribute. A reply whose id verifies under one of
@@ -33,8 +36,9 @@ from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
 from kawa.dispatch import endpoint
-from kawa.dispatch.ingress import Authorize, Publisher
-from kawa.errors import KawaError, NotFoundError, ValidationError
+from kawa.dispatch.ingress import Publisher
+from kawa.dispatch.senders import Admitted, SenderCheck, SubjectCheck
+from kawa.errors import ForbiddenError, KawaError, NotFoundError, ValidationError
 from kawa.requestreply import correlation
 from kawa.requestreply.live import Endpoint, LiveRequestReplies
 from kawa.requestreply.pending import Pending, Relay
@@ -57,14 +61,18 @@ class RequestReplyHandler:
         *,
         max_event_size: int,
         relay: Relay | None = None,
-        authorize: Authorize | None = None,
+        sender_check: SenderCheck | None = None,
+        broker_check: SubjectCheck | None = None,
     ) -> None:
+        """``sender_check``: the RequestReply's own (authentication-oidc); ``broker_check``:
+        what the sender it admits must pass for the Broker."""
         self._live = live
         self._publisher = publisher
         self._pending = pending
         self._max = max_event_size
         self._relay = relay
-        self._authorize = authorize
+        self._sender_check = sender_check
+        self._broker_check = broker_check
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -90,11 +98,11 @@ class RequestReplyHandler:
             return read
         found, event = read
         what = f"RequestReply {found.namespace}/{found.name}"
-        refused = await endpoint.check_sender(
-            self._authorize, found.namespace, found.name, request, event
+        admitted = await endpoint.admit_sender(
+            self._sender_check, found.namespace, found.name, request, event
         )
-        if refused is not None:
-            return refused
+        if isinstance(admitted, web.Response):
+            return admitted
         keys = self._live.keys(found.namespace, found.name)
         if not keys:
             return endpoint.problem(
@@ -102,6 +110,9 @@ class RequestReplyHandler:
             )
         signed = correlation.sign(event.id, keys[0], self._pending.index)
         outgoing = event.with_attributes({found.correlation_attribute: signed})
+        refused = self._broker_refuses(found, admitted, outgoing)
+        if refused is not None:
+            return refused
         waiting = self._pending.hold(signed)
         try:
             forwarded = delivery_headers.forwarded_headers(request.headers.items())
@@ -129,6 +140,22 @@ class RequestReplyHandler:
             self._pending.release(signed)
         headers, body = ce_http.to_binary(reply)
         return web.Response(status=200, body=body, headers=headers)
+
+    def _broker_refuses(
+        self, found: Endpoint, admitted: Admitted, event: CloudEvent
+    ) -> web.Response | None:
+        """The 403 when the Broker would refuse the admitted sender posting ``event`` (as
+        the Broker gets it) there itself."""
+        if self._broker_check is None:
+            return None
+        try:
+            self._broker_check(admitted.subject, found.namespace, found.broker, event)
+        except ForbiddenError as err:
+            what = f"RequestReply {found.namespace}/{found.name}"
+            return endpoint.problem(
+                403, f"{what}: the sender may not post to its {err}", "BrokerForbidden"
+            )
+        return None
 
     async def reply(self, request: web.Request) -> web.Response:
         read = await self._read(request)
