@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bench/broker_e2e.py needs beyond the Python venv: nginx (the loopback
 # ceiling reference, run by the benchmark as a child with its own config; no daemon is
-# started or enabled). Debian/Ubuntu only; uses sudo when not root.
+# started or enabled), wrk, and valgrind (bench/instructions_per_event.py). Debian/Ubuntu only; uses sudo when not root.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -14,5 +14,8 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
 fi
 if ! command -v wrk >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq --no-install-recommends wrk || echo "wrk not available (optional)"
+fi
+if ! command -v valgrind >/dev/null 2>&1; then  # bench/instructions_per_event.py
+    $SUDO apt-get install -y -qq --no-install-recommends valgrind || echo "valgrind not available (optional)"
 fi
 echo "nginx: $(command -v nginx || echo /usr/sbin/nginx)"

@@ -77,10 +77,15 @@ class ResourceKind:
     ``metadata.namespace``): Kubernetes' field label conversions of a built-in kind, a CRD's
     ``selectableFields``."""
     names: frozenset[str] = field(init=False)
+    api_versions: tuple[str, ...] = field(init=False)
+    """``group/version`` for every version of the kind's own group (storage version first)."""
 
     def __post_init__(self) -> None:
         if not self.versions:
             raise ValueError(f"{self.kind} needs at least one version")
+        group = self.group
+        api_versions = tuple(f"{group}/{v}" if group else v for v in self.versions)
+        object.__setattr__(self, "api_versions", api_versions)
         names = {self.kind, self.plural, self.singular, *self.short_names}
         names |= {f"{self.plural}.{self.group}", f"{self.singular}.{self.group}"}
         object.__setattr__(self, "names", frozenset(n.lower() for n in names))
@@ -138,11 +143,6 @@ class ResourceKind:
         return _merge_keys(self.model, self.status)
 
     # -- names and versions ------------------------------------------------------------------
-
-    @property
-    def api_versions(self) -> tuple[str, ...]:
-        """``group/version`` for every version of the kind's own group (storage version first)."""
-        return tuple(f"{self.group}/{v}" if self.group else v for v in self.versions)
 
     @property
     def served_api_versions(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ characters, spaces, ``%`` not followed by two hex digits, and a malformed scheme
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -82,6 +83,7 @@ def _string(value: object) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # sources repeat from event to event
 def _uri_problem(value: str, *, absolute: bool) -> str | None:
     if _URI_BAD_CHAR.search(value):
         return "must not contain whitespace, control characters or a bare '%'"
@@ -116,9 +118,14 @@ def _absolute_uri(value: object) -> str | None:
 
 def _media_type(value: object) -> str | None:
     problem = _string(value)
-    if problem is None and isinstance(value, str) and not _MEDIA_TYPE.fullmatch(value):
+    if problem is None and isinstance(value, str) and not _is_media_type(value):
         return f"must be an RFC 2046 media type such as application/json (got {value!r})"
     return problem
+
+
+@functools.lru_cache(maxsize=256)  # a handful of content types, on every event
+def _is_media_type(value: str) -> bool:
+    return _MEDIA_TYPE.fullmatch(value) is not None
 
 
 def _time(value: object) -> str | None:
@@ -152,6 +159,7 @@ def extension_value_problem(value: object) -> str | None:
     )
 
 
+@functools.lru_cache(maxsize=1024)  # extension names repeat from event to event
 def extension_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an extension attribute, or ``None`` when it can."""
     if not _EXTENSION_NAME.fullmatch(name):

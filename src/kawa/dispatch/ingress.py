@@ -131,6 +131,7 @@ def _text_of(answer: lean.Answer) -> str:
     return answer.body.decode(errors="replace") or f"HTTP {answer.status}"
 
 
+@functools.lru_cache(maxsize=1024)  # once per request: a few hosts, many requests
 def host_of(value: str) -> str:
     """A ``Host`` header's host name in lowercase, without port or trailing dot."""
     host = value.lower().rpartition(":")
@@ -406,12 +407,10 @@ def lean_pick(handlers: Sequence[IngressHandler], claims: Sequence[Claim] = ()) 
     front door would give another handler first goes to aiohttp."""
     kinds = tuple(handlers)
     claimed = tuple(claims)
+    routed: dict[tuple[str, str], lean.Accept | None] = {}
+    """What the host and path alone decide (no live state): asked once per pair."""
 
-    def pick(path: str, headers: lean.Headers) -> lean.Accept | None:
-        for claim in claimed:
-            if claim(headers):
-                return None
-        host = host_of(headers.get("Host", ""))
+    def route(host: str, path: str) -> lean.Accept | None:
         for kind in kinds:
             by_host = kind.host_form(host, path)
             if isinstance(by_host, str):  # a 404: aiohttp's to answer
@@ -424,7 +423,26 @@ def lean_pick(handlers: Sequence[IngressHandler], claims: Sequence[Claim] = ()) 
                 return functools.partial(kind.accept, *target)
         return None
 
+    def pick(path: str, headers: lean.Headers) -> lean.Accept | None:
+        for claim in claimed:  # live: a Service or Route made a moment ago takes its host
+            if claim(headers):
+                return None
+        key = (headers.get("Host", ""), path)
+        try:
+            return routed[key]
+        except KeyError:
+            pass
+        if len(routed) >= ROUTES_KEPT:
+            routed.clear()
+        found = routed[key] = route(host_of(key[0]), path)
+        return found
+
     return pick
+
+
+ROUTES_KEPT: Final = 4096
+"""(Host, path) pairs whose lean route :func:`lean_pick` keeps (all are forgotten at once
+when more come: a sender naming endless hosts or paths costs a re-parse, never memory)."""
 
 
 async def _answer(response: web.StreamResponse) -> web.StreamResponse:

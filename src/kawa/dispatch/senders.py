@@ -67,6 +67,10 @@ class Admitted:
     subject: str | None = None
 
 
+ANONYMOUS: Final = Admitted()
+"""Every request's admission with authentication-oidc off."""
+
+
 class SenderCheck:
     """The sender check of one kind's ingress (see the module docstring)."""
 
@@ -90,7 +94,9 @@ class SenderCheck:
     async def __call__(
         self, namespace: str, name: str, headers: Mapping[str, str], event: CloudEvent
     ) -> lean.Answer | None:
-        admitted = await self.admit(namespace, name, headers, event)
+        admitted = self._without_token(namespace, name)
+        if admitted is None:  # the token decides
+            admitted = await self._by_token(namespace, name, headers, event)
         return admitted if isinstance(admitted, lean.Answer) else None
 
     async def admit(
@@ -98,6 +104,14 @@ class SenderCheck:
     ) -> lean.Answer | Admitted:
         """The refusal of the request to post ``event`` to ``namespace/name``, or whom it
         lets through."""
+        admitted = self._without_token(namespace, name)
+        if admitted is None:
+            return await self._by_token(namespace, name, headers, event)
+        return admitted
+
+    def _without_token(self, namespace: str, name: str) -> lean.Answer | Admitted | None:
+        """What is decided before any token is read (every request with authentication-oidc
+        off: no coroutine of its own on the ingress path); ``None``: the token decides."""
         if not self._ready():
             starting = "kawa is starting (its flags are not read yet)"
             return refusal(503, f"{self._what} {namespace}/{name}: {starting}")
@@ -108,8 +122,11 @@ class SenderCheck:
                 f"{self._what} {namespace}/{name} takes events only over HTTPS "
                 "(transport-encryption is strict): send them to its https address",
             )
-        if not flags.oidc:
-            return Admitted()
+        return None if flags.oidc else ANONYMOUS
+
+    async def _by_token(
+        self, namespace: str, name: str, headers: Mapping[str, str], event: CloudEvent
+    ) -> lean.Answer | Admitted:
         audience = self._audience_of(namespace, name)
         token = bearer_token(headers.get("Authorization", ""))
         if token is None:

@@ -24,6 +24,7 @@ the data plane's Host-based routing.
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 import re
 from collections.abc import Iterable, Mapping
@@ -251,6 +252,7 @@ def to_response(response: Response) -> web.Response:
     return out
 
 
+@functools.lru_cache(maxsize=1024)  # the lean ingress asks once per request: few hosts
 def host_route(host: str) -> tuple[str, str] | None:
     """``(namespace, name)`` named by a ``Host`` header, or None when it is no Service host name.
 

@@ -24,6 +24,7 @@ where the Knative Service owns the Kubernetes Service of its name).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,6 +58,7 @@ def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
     return web.Response(status=status, text=message + "\n", headers=headers)
 
 
+@functools.lru_cache(maxsize=1024)  # the lean ingress asks once per request: few hosts
 def service_host(host: str) -> tuple[str, str, int | None] | None:
     """``(namespace, service, port)`` named by a ``Host`` header, or None when it is not a
     Service host name (``web.default.svc.cluster.local:8080`` -> ``("default", "web",

@@ -122,19 +122,32 @@ class LeanFront:
             protocol.abort()
 
 
+_REASONS: Final[Mapping[int, str]] = MappingProxyType({s.value: s.phrase for s in http.HTTPStatus})
+_BARE: dict[tuple[int, bool], bytes] = {}
+"""The head of an answer with nothing but a status (the 202 of every event), by status and
+``close``: made once."""
+
+
 def encode(answer: Answer, extra: bytes, date: bytes, close: bool) -> bytes:
     """The bytes of ``answer`` (``close``: say ``Connection: close``)."""
-    try:
-        reason = http.HTTPStatus(answer.status).phrase
-    except ValueError:
-        reason = "Unknown"
+    if not answer.body and answer.content_type is None and not answer.headers:
+        head = _BARE.get((answer.status, close))
+        if head is None:
+            head = _BARE[answer.status, close] = _head(answer, close)
+        return head + extra + date + b"\r\n"
+    return _head(answer, close) + extra + date + b"\r\n" + answer.body
+
+
+def _head(answer: Answer, close: bool) -> bytes:
+    """The status line and ``answer``'s own header lines."""
+    reason = _REASONS.get(answer.status, "Unknown")
     lines = [f"HTTP/1.1 {answer.status} {reason}\r\nContent-Length: {len(answer.body)}\r\n"]
     if answer.content_type is not None:
         lines.append(f"Content-Type: {answer.content_type}\r\n")
     lines.extend(f"{k}: {v}\r\n" for k, v in answer.headers.items())
     if close:
         lines.append("Connection: close\r\n")
-    return "".join(lines).encode("latin-1") + extra + date + b"\r\n" + answer.body
+    return "".join(lines).encode("latin-1")
 
 
 _HEAD, _BODY, _BUSY, _GONE = range(4)
@@ -337,8 +350,10 @@ class LeanProtocol(asyncio.Protocol):
     def _taken(self, head: _Head) -> tuple[Accept | None, Headers | None, int]:
         """The pick's :data:`Accept` for a POST, its headers and its body's length."""
         headers = CIMultiDict(
-            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-            for name, value in head.headers
+            [
+                (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+                for name, value in head.headers
+            ]
         )
         if "Transfer-Encoding" in headers or "Expect" in headers:
             return None, None, 0
