@@ -167,6 +167,26 @@ async def test_headers_lower_case_and_repeated_ones_joined() -> None:
         assert response.headers["retry-after"] == "7"
 
 
+async def test_a_head_seen_before_gives_each_response_headers_of_its_own() -> None:
+    # the same head twice on one connection: the second is parsed from the client's cache
+    extra = "X-Thing: 1\r\n"
+    async with raw(always(ok(b"", extra))) as server, client() as c:
+        first = await c.post(server.url, HEADERS, b"x", 5.0)
+        first.headers["x-thing"] = "changed by its reader"
+        second = await c.post(server.url, HEADERS, b"x", 5.0)
+        assert second.headers["x-thing"] == "1"
+        assert second.status == first.status
+        assert len(server.requests) == 2
+
+
+async def test_a_malformed_head_fails_every_time() -> None:
+    async with raw(always(Answer((b"HTTP/1.1 200 OK\r\nbad line\r\n\r\n",)))) as server:
+        for _ in range(2):  # a head that failed is never remembered as parsed
+            async with client() as c:
+                with pytest.raises(ProtocolError, match="bad header line"):
+                    await c.post(server.url, HEADERS, b"x", 5.0)
+
+
 async def test_204_has_no_body_and_keeps_the_connection() -> None:
     answer = Answer((b"HTTP/1.1 204 No Content\r\n\r\n",))
     async with raw(always(answer)) as server, client() as c:

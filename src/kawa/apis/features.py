@@ -77,26 +77,24 @@ class Features:
     """The flags in effect (Knative's defaults where the ConfigMap says nothing)."""
 
     flags: Mapping[str, str] = field(default_factory=lambda: DEFAULT_DATA)
+    # read once here: the ingress asks for them on every event
+    oidc: bool = field(init=False)
+    """Whether ``authentication-oidc`` is enabled."""
+    authorization_mode: str = field(init=False)
+    transport_encryption: str = field(init=False)
+    eventtype_auto_create: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        def set_(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        set_("oidc", self.value(AUTHENTICATION_OIDC) == ENABLED)
+        set_("authorization_mode", self.value(DEFAULT_AUTHORIZATION_MODE))
+        set_("transport_encryption", self.value(TRANSPORT_ENCRYPTION))
+        set_("eventtype_auto_create", self.value(EVENTTYPE_AUTO_CREATE) == ENABLED)
 
     def value(self, flag: str) -> str:
         return self.flags.get(flag, FLAGS[flag][0] if flag in FLAGS else DISABLED)
-
-    @property
-    def oidc(self) -> bool:
-        """Whether ``authentication-oidc`` is enabled."""
-        return self.value(AUTHENTICATION_OIDC) == ENABLED
-
-    @property
-    def authorization_mode(self) -> str:
-        return self.value(DEFAULT_AUTHORIZATION_MODE)
-
-    @property
-    def transport_encryption(self) -> str:
-        return self.value(TRANSPORT_ENCRYPTION)
-
-    @property
-    def eventtype_auto_create(self) -> bool:
-        return self.value(EVENTTYPE_AUTO_CREATE) == ENABLED
 
 
 DEFAULTS: Final = Features()

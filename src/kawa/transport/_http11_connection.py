@@ -307,36 +307,25 @@ class Connection(asyncio.Protocol):
             raise ProtocolError(f"response body larger than {self._max_body} bytes")
 
     def _on_head(self, head: str) -> None:
-        lines = head.split("\r\n")
-        status_line = _STATUS_LINE.fullmatch(lines[0])
-        if status_line is None:
-            raise ProtocolError(f"bad status line {lines[0][:60]!r}")
-        status = int(status_line.group(2))
-        headers: dict[str, str] = {}
-        raw: list[tuple[str, str]] = []
-        for line in lines[1:]:
-            match = _HEADER_LINE.fullmatch(line)
-            if match is None:
-                raise ProtocolError(f"bad header line {line[:60]!r}")
-            value = match.group(2)
-            raw.append((match.group(1), value))
-            name = match.group(1).lower()
-            if name in headers:
-                if name == "content-length" and headers[name].split(",", 1)[0] != value:
-                    raise ProtocolError("conflicting Content-Length headers")
-                value = headers[name] + ", " + value
-            headers[name] = value
+        parsed = _HEADS.get(head)
+        if parsed is None:
+            parsed = _parse_head(head)
+            if len(_HEADS) >= HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[head] = parsed
+        minor, status, known, raw = parsed
         if status < 200:
             if status == 101:
                 raise ProtocolError("unexpected 101 Switching Protocols")
             return  # interim answer (100 Continue, 103 Early Hints): the real one follows
+        headers = dict(known)  # the response's own: its reader may change it
         self._status = status
         self._headers = headers
-        self._raw_headers = tuple(raw)
+        self._raw_headers = raw
         self._body = []
         self._body_size = 0
         connection = headers.get("connection", "").lower()
-        if status_line.group(1) == "1":
+        if minor == "1":
             self._keep_alive = "close" not in connection
         else:
             self._keep_alive = "keep-alive" in connection
@@ -364,3 +353,37 @@ class Connection(asyncio.Protocol):
         self._add_body_size(size)
         self._remaining = size
         self._state = _LENGTH
+
+
+_Parsed = tuple[str, int, dict[str, str], tuple[tuple[str, str], ...]]
+"""A response head: HTTP/1.x's minor version, the status, the headers (names in lowercase,
+repeats joined), the header lines as sent."""
+_HEADS: dict[str, _Parsed] = {}
+HEADS_KEPT: Final = 256
+"""Response heads kept parsed: a subscriber answers every delivery with the same head (its
+``Date`` changes once a second), so most heads are parsed once (all are forgotten at once
+when more come)."""
+
+
+def _parse_head(head: str) -> _Parsed:
+    """The parts of a response head (without its final blank line); ProtocolError when it
+    is malformed."""
+    lines = head.split("\r\n")
+    status_line = _STATUS_LINE.fullmatch(lines[0])
+    if status_line is None:
+        raise ProtocolError(f"bad status line {lines[0][:60]!r}")
+    headers: dict[str, str] = {}
+    raw: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        match = _HEADER_LINE.fullmatch(line)
+        if match is None:
+            raise ProtocolError(f"bad header line {line[:60]!r}")
+        value = match.group(2)
+        raw.append((match.group(1), value))
+        name = match.group(1).lower()
+        if name in headers:
+            if name == "content-length" and headers[name].split(",", 1)[0] != value:
+                raise ProtocolError("conflicting Content-Length headers")
+            value = headers[name] + ", " + value
+        headers[name] = value
+    return status_line.group(1), int(status_line.group(2)), headers, tuple(raw)
