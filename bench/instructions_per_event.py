@@ -76,7 +76,12 @@ async def post_all(url: str, events: int, concurrency: int, tag: str) -> int:
 
 
 def callgrind_control(pid: int, *flags: str) -> None:
-    subprocess.run(["callgrind_control", *flags, str(pid)], check=True, capture_output=True)
+    """Run ``callgrind_control`` on ``pid``; it exits 0 even when it failed, so its output is
+    read for the ``OK`` it prints on success."""
+    argv = ["callgrind_control", *flags, str(pid)]
+    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    if "OK" not in done.stdout:
+        raise RuntimeError(f"callgrind_control {' '.join(flags)} failed: {done.stdout[-300:]}")
 
 
 def total_instructions(out_dir: Path) -> int:
@@ -146,7 +151,10 @@ def measure(tree: Path | None, args: argparse.Namespace, work: Path) -> dict[str
                 wait_for(sub_url, accepted * triggers)
                 callgrind_control(proc.pid, "-i", "off")
                 callgrind_control(proc.pid, "--dump")
-                results[name] = total_instructions(out_dir) / max(accepted, 1)
+                counted = total_instructions(out_dir)
+                if counted <= 0 or accepted <= 0:
+                    raise RuntimeError(f"{name}: nothing counted ({counted} Ir, {accepted} events)")
+                results[name] = counted / accepted
         finally:
             proc.terminate()
             try:

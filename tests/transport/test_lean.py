@@ -365,6 +365,13 @@ def test_pick_leaves_claimed_hosts_and_other_paths_to_aiohttp() -> None:
     assert target("/", "c-kn-channel.ns.svc.cluster.local") == (channels, "ns", "c")
     # the Knative host wins over the path, as in aiohttp's front door; its 404 is aiohttp's
     assert target("/brokers/ns/b", "broker-ingress.knative-eventing") is None
+    # asked again (now remembered), the same answers; a claim made since wins at once
+    assert target("/brokers/ns/b", "kawa:8080") == (brokers, "ns", "b")
+    claimed.add("kawa:8080")
+    assert target("/brokers/ns/b", "kawa:8080") is None
+    # a huge path is routed all the same, and never remembered
+    long_name = "b" * 5000
+    assert target(f"/brokers/ns/{long_name}", "kawa") == (brokers, "ns", long_name)
 
 
 async def test_a_client_that_reads_no_answers_is_no_longer_read() -> None:

@@ -83,8 +83,18 @@ def _string(value: object) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1024)  # sources repeat from event to event
+CACHED_UP_TO: Final = 256
+"""Characters of a value whose check is remembered (values repeat from event to event; a
+longer one is checked every time, so a sender's huge values never stay in memory)."""
+
+
 def _uri_problem(value: str, *, absolute: bool) -> str | None:
+    if len(value) > CACHED_UP_TO:
+        return _uri_problem_of(value, absolute)
+    return _cached_uri_problem(value, absolute)
+
+
+def _uri_problem_of(value: str, absolute: bool) -> str | None:
     if _URI_BAD_CHAR.search(value):
         return "must not contain whitespace, control characters or a bare '%'"
     first = _URI_FIRST_SEGMENT.match(value)
@@ -96,6 +106,9 @@ def _uri_problem(value: str, *, absolute: bool) -> str | None:
     elif absolute:
         return "must be an absolute URI (with a scheme, e.g. https://...)"
     return None
+
+
+_cached_uri_problem = functools.lru_cache(maxsize=1024)(_uri_problem_of)
 
 
 def _uri_reference(value: object) -> str | None:
@@ -123,8 +136,14 @@ def _media_type(value: object) -> str | None:
     return problem
 
 
-@functools.lru_cache(maxsize=256)  # a handful of content types, on every event
 def _is_media_type(value: str) -> bool:
+    if len(value) > CACHED_UP_TO:
+        return _MEDIA_TYPE.fullmatch(value) is not None
+    return _cached_is_media_type(value)
+
+
+@functools.lru_cache(maxsize=256)  # a handful of content types, on every event
+def _cached_is_media_type(value: str) -> bool:
     return _MEDIA_TYPE.fullmatch(value) is not None
 
 
@@ -159,14 +178,22 @@ def extension_value_problem(value: object) -> str | None:
     )
 
 
-@functools.lru_cache(maxsize=1024)  # extension names repeat from event to event
 def extension_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an extension attribute, or ``None`` when it can."""
+    if len(name) > CACHED_UP_TO:
+        return _extension_name_problem(name)
+    return _cached_extension_name_problem(name)
+
+
+def _extension_name_problem(name: str) -> str | None:
     if not _EXTENSION_NAME.fullmatch(name):
         return "attribute names must consist of lowercase letters a-z and digits 0-9 only"
     if name in _RESERVED_NAMES:
         return f"{name!r} is reserved and cannot be an extension attribute"
     return None
+
+
+_cached_extension_name_problem = functools.lru_cache(maxsize=1024)(_extension_name_problem)
 
 
 _Check = Callable[[object], "str | None"]

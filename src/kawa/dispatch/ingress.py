@@ -131,11 +131,22 @@ def _text_of(answer: lean.Answer) -> str:
     return answer.body.decode(errors="replace") or f"HTTP {answer.status}"
 
 
-@functools.lru_cache(maxsize=1024)  # once per request: a few hosts, many requests
 def host_of(value: str) -> str:
     """A ``Host`` header's host name in lowercase, without port or trailing dot."""
+    if len(value) > ROUTE_KEY_MAX:  # never remembered
+        return _host_of(value)
+    return _cached_host_of(value)
+
+
+def _host_of(value: str) -> str:
     host = value.lower().rpartition(":")
     return (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
+
+
+_cached_host_of = functools.lru_cache(maxsize=1024)(_host_of)  # few hosts, every request
+ROUTE_KEY_MAX: Final = 512
+"""Characters of a ``Host`` (or a Host and path) whose routing is remembered; a longer one
+is worked out every time, so a sender's huge headers never stay in memory."""
 
 
 def host_name(request: web.Request) -> str:
@@ -428,6 +439,8 @@ def lean_pick(handlers: Sequence[IngressHandler], claims: Sequence[Claim] = ()) 
             if claim(headers):
                 return None
         key = (headers.get("Host", ""), path)
+        if len(key[0]) + len(path) > ROUTE_KEY_MAX:
+            return route(host_of(key[0]), path)
         try:
             return routed[key]
         except KeyError:

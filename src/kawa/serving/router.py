@@ -252,7 +252,6 @@ def to_response(response: Response) -> web.Response:
     return out
 
 
-@functools.lru_cache(maxsize=1024)  # the lean ingress asks once per request: few hosts
 def host_route(host: str) -> tuple[str, str] | None:
     """``(namespace, name)`` named by a ``Host`` header, or None when it is no Service host name.
 
@@ -260,11 +259,20 @@ def host_route(host: str) -> tuple[str, str] | None:
     dropped, lowercased); ``name`` may be a Route's or a ``<tag>-<route>`` name: the caller
     looks it up. ``127.0.0.1:7080`` and ``localhost`` give None.
     """
+    if len(host) > 255:  # no DNS name is longer: never remembered
+        return _host_route(host)
+    return _cached_host_route(host)
+
+
+def _host_route(host: str) -> tuple[str, str] | None:
     name, _, rest = host.lower().partition(":")[0].rstrip(".").partition(".")
     namespace, _, suffix = rest.partition(".")
     if not name or not namespace or (suffix and suffix not in HOST_SUFFIXES):
         return None
     return namespace, name
+
+
+_cached_host_route = functools.lru_cache(maxsize=1024)(_host_route)  # few hosts, every request
 
 
 def origin_form(request: web.Request) -> str:

@@ -58,11 +58,16 @@ def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
     return web.Response(status=status, text=message + "\n", headers=headers)
 
 
-@functools.lru_cache(maxsize=1024)  # the lean ingress asks once per request: few hosts
 def service_host(host: str) -> tuple[str, str, int | None] | None:
     """``(namespace, service, port)`` named by a ``Host`` header, or None when it is not a
     Service host name (``web.default.svc.cluster.local:8080`` -> ``("default", "web",
     8080)``; no port: None; lowercased, a final dot dropped)."""
+    if len(host) > 261:  # a DNS name and a port: a longer one is never remembered
+        return _service_host(host)
+    return _cached_service_host(host)
+
+
+def _service_host(host: str) -> tuple[str, str, int | None] | None:
     name_part, colon, port_text = host.lower().rpartition(":")
     if not colon or "]" in port_text:
         name_part, port_text = host.lower(), ""
@@ -76,6 +81,9 @@ def service_host(host: str) -> tuple[str, str, int | None] | None:
     if not name or not namespace or suffix not in HOST_SUFFIXES:
         return None
     return namespace, name, port
+
+
+_cached_service_host = functools.lru_cache(maxsize=1024)(_service_host)  # few hosts, every request
 
 
 CLUSTER_SUFFIXES: Final = (".svc", ".svc.cluster.local")
