@@ -268,3 +268,11 @@ def test_json_null_data_survives_structured_mode(
     assert "data_base64" in encoded or encoded["datacontentencoding"] == "base64"
     assert jsonformat.decode_structured(jsonformat.encode_structured(event)) == event
     assert jsonformat.decode_batch(jsonformat.encode_batch([event])) == [event]
+
+
+def test_a_huge_media_type_is_judged_but_not_remembered() -> None:
+    before = jsonformat._cached_is_json_media_type.cache_info().currsize
+    for n in range(10):
+        assert jsonformat.is_json_media_type(f"application/json; x={n}{'y' * 10_000}")
+        assert not jsonformat.is_json_media_type(f"text/plain; x={n}{'y' * 10_000}")
+    assert jsonformat._cached_is_json_media_type.cache_info().currsize == before
