@@ -65,7 +65,13 @@ def encode_header_value(value: AttributeValue) -> str:
         return str(value)
     else:
         return binascii.b2a_base64(value, newline=False).decode("ascii")
-    if _NEEDS_ENCODING.search(text) is None:
+    if (  # the common case, without a regex: printable ASCII but space, '"' and '%'
+        text.isascii()
+        and text.isprintable()
+        and " " not in text
+        and '"' not in text
+        and "%" not in text
+    ):
         return text
     return _NEEDS_ENCODING.sub(_percent_encode, text)
 

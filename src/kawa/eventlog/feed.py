@@ -137,11 +137,11 @@ class CursorFeed:
         that lags only means redelivery after a crash (at least once)."""
         if self._saving is not None and not self._saving.done():
             return
-        watermark = (min(self._pending) - 1) if self._pending else self._fetched
-        if watermark <= self._committed:
-            return
         now = time.monotonic()
         if not force and now - self._last_commit < self._commit_interval:
+            return  # before the watermark: a min() over the events in flight, per event
+        watermark = (min(self._pending) - 1) if self._pending else self._fetched
+        if watermark <= self._committed:
             return
         self._last_commit = now
         self._saving = asyncio.create_task(self._save(watermark))
