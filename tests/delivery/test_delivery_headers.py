@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from kawa.cloudevents import http
 from kawa.delivery import headers
 
 INCOMING = [
@@ -97,3 +100,23 @@ def test_error_data_is_the_base64_string_cut_to_1024_chars() -> None:
         assert headers.error_data(body) == expected
     assert len(headers.error_data(b"x" * 5000)) == 1024
     assert len(headers.error_data(b"x" * 10)) == 16
+
+
+def test_the_ingress_one_pass_split_keeps_what_is_forwarded() -> None:
+    # the broker and channel ingress read the event and the forwarded headers in one pass
+    incoming = [
+        *INCOMING,
+        ("ce-specversion", "1.0"),
+        ("ce-source", "/s"),
+        ("ce-type", "t"),
+        ("X-Request-Id", "req-2"),  # repeated: joined, as forwarded_headers does
+    ]
+    proxy = CIMultiDictProxy(CIMultiDict(incoming))
+    event, kept = http.from_http_keeping(
+        proxy, b"{}", headers.FORWARDED_HEADERS, headers.FORWARDED_PREFIXES
+    )
+    assert kept == headers.forwarded_headers(incoming)
+    assert kept["x-request-id"] == "req-1, req-2"
+    assert event.id == "1"
+    assert event.source == "/s"
+    assert http.from_http_keeping(proxy, b"{}")[1] == {}

@@ -389,3 +389,21 @@ async def test_an_in_order_start_hands_out_what_a_dead_puller_held_first(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_cursor_listing_cut_by_a_closed_connection_leaves_no_task(nats_url: str) -> None:
+    # kawa stopping while it lists cursors (deleting a broker): nats-py's unsubscribe fails on
+    # the closed connection and would leave the watch's heartbeat task running
+    client, js = await connect(NatsOptions((nats_url,)))
+    log = await JetStreamEventLog.open((client, js), prefix=unique("w"))
+    await log.save_cursor("trigger:a@broker:s", "broker:s", 1)
+    await log.save_cursor("trigger:b@broker:s", "broker:s", 2)
+    before = set(asyncio.all_tasks())
+    listing = log._cursors()
+    assert (await anext(listing))[1] == "broker:s"
+    watching = [task for task in asyncio.all_tasks() - before if not task.done()]
+    assert watching, "the watch started no task of its own: nothing to check here"
+    await client.close()
+    await listing.aclose()
+    assert all(task.done() for task in watching), [t.get_coro() for t in watching if not t.done()]
+    await log.close()

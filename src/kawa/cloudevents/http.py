@@ -109,17 +109,27 @@ def _essence(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _split_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
-    """``({attribute name: raw ce- header value}, content type)`` in one pass."""
+def _split_headers(
+    headers: Mapping[str, str],
+    keep_names: frozenset[str] = frozenset(),
+    keep_prefixes: tuple[str, ...] = (),
+) -> tuple[dict[str, str], str | None, dict[str, str]]:
+    """``({attribute name: raw ce- header value}, content type, kept)`` in one pass; kept: the
+    headers named in ``keep_names`` or starting with one of ``keep_prefixes`` (lowercase),
+    by lowercase name, a repeated one's values joined with ``", "``."""
     ce: dict[str, str] = {}
     content_type: str | None = None
+    kept: dict[str, str] = {}
     for name, value in headers.items():
         lowered = name.lower()
         if lowered.startswith(CE_PREFIX):
             ce[lowered[3:]] = value
         elif lowered == CONTENT_TYPE:
             content_type = value
-    return ce, content_type
+        if lowered in keep_names or (keep_prefixes and lowered.startswith(keep_prefixes)):
+            previous = kept.get(lowered)
+            kept[lowered] = value if previous is None else f"{previous}, {value}"
+    return ce, content_type, kept
 
 
 def _from_binary(ce: dict[str, str], content_type: str | None, body: bytes) -> CloudEvent:
@@ -156,7 +166,19 @@ def from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
     Raises :class:`CloudEventError` (a :class:`kawa.errors.ValidationError`) listing every
     problem; a batch is rejected here (use :func:`from_http_batch`).
     """
-    ce, content_type = _split_headers(headers)
+    return from_http_keeping(headers, body)[0]
+
+
+def from_http_keeping(
+    headers: Mapping[str, str],
+    body: bytes,
+    keep_names: frozenset[str] = frozenset(),
+    keep_prefixes: tuple[str, ...] = (),
+) -> tuple[CloudEvent, dict[str, str]]:
+    """:func:`from_http`, and from the same pass over ``headers`` the ones named in
+    ``keep_names`` or starting with one of ``keep_prefixes`` (lowercase): by lowercase name,
+    a repeated one's values joined with ``", "`` (what an ingress passes on)."""
+    ce, content_type, kept = _split_headers(headers, keep_names, keep_prefixes)
     essence = "" if content_type is None else _essence(content_type)
     if essence.startswith(_STRUCTURED_PREFIX):
         if essence.startswith(_BATCH_PREFIX):
@@ -166,13 +188,13 @@ def from_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
             )
         if essence != STRUCTURED_JSON:
             raise _unsupported_format(essence, STRUCTURED_JSON)
-        return jsonformat.decode_structured(body)
-    return _from_binary(ce, content_type, body)
+        return jsonformat.decode_structured(body), kept
+    return _from_binary(ce, content_type, body), kept
 
 
 def from_http_batch(headers: Mapping[str, str], body: bytes) -> list[CloudEvent]:
     """The events of an HTTP message in any mode (structured and binary give one event)."""
-    ce, content_type = _split_headers(headers)
+    ce, content_type, _ = _split_headers(headers)
     if content_type is not None:
         essence = _essence(content_type)
         if essence.startswith(_BATCH_PREFIX):

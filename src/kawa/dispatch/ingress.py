@@ -354,8 +354,8 @@ class IngressHandler:
         body: bytes,
         span: tracing.Span | None,
     ) -> tuple[lean.Answer, str]:
-        try:
-            event = ce_http.from_http(headers, body)
+        try:  # one pass over the headers: the event and what its deliveries carry on
+            event, forwarded = ce_http.from_http_keeping(headers, body, *_FORWARDED)
         except ValidationError as err:
             return _problem(400, str(err)), ""
         if self._authorize is not None:
@@ -363,12 +363,11 @@ class IngressHandler:
             if refused is not None:  # before the event is stored: nothing of it is kept
                 return refused, event.type
         if span is None:
-            return await self._store(namespace, name, headers, event), event.type
+            return await self._store(namespace, name, headers, event, forwarded), event.type
         span.set(tracing.EVENT_ID, event.id)
         span.set(tracing.EVENT_TYPE, event.type)
         span.set(tracing.EVENT_SOURCE, event.source)
         # the event is stored with the ingress span as its parent: its deliveries continue here
-        forwarded = delivery_headers.forwarded_headers(headers.items())
         span.inject(forwarded)
         commit = span.child(tracing.COMMIT)
         try:
@@ -385,10 +384,8 @@ class IngressHandler:
         name: str,
         headers: Mapping[str, str],
         event: CloudEvent,
-        forwarded: dict[str, str] | None = None,
+        forwarded: dict[str, str],
     ) -> lean.Answer:
-        if forwarded is None:
-            forwarded = delivery_headers.forwarded_headers(headers.items())
         if self._keep_mode and _structured(headers):
             forwarded[STRUCTURED_KEY] = "1"
         try:
@@ -406,6 +403,7 @@ class IngressHandler:
 
 
 ACCEPTED: Final = lean.Answer(202)
+_FORWARDED: Final = (delivery_headers.FORWARDED_HEADERS, delivery_headers.FORWARDED_PREFIXES)
 
 
 def _structured(headers: Mapping[str, str]) -> bool:

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Final
 
 import nats
@@ -392,7 +392,7 @@ class JetStreamEventLog:
                     )
             await self._kv.delete(Names.cursor_key(consumer))
 
-    async def _cursors(self) -> AsyncIterator[tuple[str, str, int]]:
+    async def _cursors(self) -> AsyncGenerator[tuple[str, str, int], None]:
         """Every cursor: ``(key, stream, seq)``."""
         watcher = await self._kv.watch("c.>", ignore_deletes=True)
         try:
@@ -404,10 +404,7 @@ class JetStreamEventLog:
                     cursor = json.loads(entry.value)
                     yield entry.key, str(cursor["stream"]), int(cursor["seq"])
         finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-            # nats-py cancels the watch's heartbeat and flow-control tasks without waiting:
-            # one turn of the loop lets them end before the caller goes on
-            await asyncio.sleep(0)
+            await _stop_watch(watcher)
 
     # -- deletion and trim ---------------------------------------------------------------------
 
@@ -521,3 +518,29 @@ class JetStreamEventLog:
         await self._ticks.close()
         if self._owns_client:
             await jetstream.close(self._client)  # also when the server is gone
+
+
+_CONNECTION_GONE: Final = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError)
+
+
+async def _stop_watch(watcher: KeyValue.KeyWatcher) -> None:
+    """Stop a key-value watch and wait for its tasks. nats-py starts a heartbeat and a
+    flow-control task for the watch and cancels them only when its unsubscribe succeeds, and
+    without waiting: on a connection closed or draining meanwhile (kawa stopping while it
+    lists cursors) they would run on. Stopping a watch on a connection that is gone is not a
+    failure: there is nothing left to unsubscribe."""
+    push = getattr(watcher, "_sub", None)  # nats-py: the watch's push subscription,
+    jsi = getattr(getattr(push, "_sub", None), "_jsi", None)  # its subscription's state
+    tasks = [
+        task
+        for task in (getattr(jsi, "_hbtask", None), getattr(jsi, "_fctask", None))
+        if isinstance(task, asyncio.Task)
+    ]
+    try:
+        with contextlib.suppress(*_CONNECTION_GONE):
+            await watcher.stop()  # type: ignore[no-untyped-call]
+    finally:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
