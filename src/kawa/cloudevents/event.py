@@ -36,7 +36,9 @@ OPTIONAL_V03: Final = ("datacontenttype", "datacontentencoding", "schemaurl", "s
 SPEC_VERSIONS: Final = ("1.0", "0.3")
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class CloudEvent:
     """One CloudEvent: context ``attributes`` and ``data`` (bytes or ``None``)."""
 

@@ -94,7 +94,9 @@ _UNTRUSTED: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class DeliveryResult:
     """How a delivery ended.
 
@@ -143,7 +145,9 @@ TokenSource = Callable[[str, str, str], Awaitable[str]]
 that audience (cached by the source; raises :class:`~kawa.errors.KawaError` when it cannot)."""
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class Attempt:
     """One attempt of a delivery, for the lineage record (:mod:`kawa.dispatch.lineage`):
     when it started (unix time), the answer's status (``None``: none), how long it took
@@ -155,7 +159,9 @@ class Attempt:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class _Outcome:
     """One attempt: ``ok``, or a failure that is ``retryable`` (or not)."""
 
@@ -168,7 +174,9 @@ class _Outcome:
     retry_after: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class _Request:
     """What every attempt of one delivery sends: built once, reused per attempt."""
 

@@ -61,7 +61,9 @@ from typing import Protocol
 from kawa.errors import FieldError, ValidationError
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class Record:
     """One record of a stream."""
 

@@ -52,7 +52,9 @@ class NoResponseError(HttpClientError):
     """The connection closed before the first byte of a response arrived."""
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class Response:
     """A complete response. ``headers`` has lower-case names; repeated headers are joined
     with ``", "`` (RFC 9110 section 5.3). ``raw_headers`` keeps every header line as received

@@ -95,7 +95,9 @@ class _Target:
     """``start`` without its ``POST`` method, for requests of other methods."""
 
 
-@dataclass(frozen=True, slots=True)
+# not frozen: made for every event, and a frozen dataclass's __init__ costs ~5x (one
+# object.__setattr__ per field); never changed after it is made (ADR 0077)
+@dataclass(slots=True)
 class PreparedRequest:
     """A POST ready to go on the wire: ``data`` is its head and body, encoded once;
     ``ssl_context`` the trust an ``https`` origin is verified with (``None``: the client's)."""
