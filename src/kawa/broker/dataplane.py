@@ -238,7 +238,7 @@ class BrokerDataPlane:
         seqs = await self.trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:
             self.lineage.stream(entry.stream).accepted(seqs, at, reply_of)
-        if self.event_types is not None:
+        if self.event_types is not None and self.event_types.wanted():
             receiver = Receiver(BROKER.storage_api_version, BROKER.kind, namespace, name, entry.uid)
             self.event_types.seen(receiver, events)
 

@@ -221,7 +221,7 @@ class ChannelDataPlane:
         seqs = await self._trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:
             self.lineage.stream(entry.stream).accepted(seqs, at)
-        if self.event_types is not None:
+        if self.event_types is not None and self.event_types.wanted():
             receiver = Receiver(
                 INMEMORYCHANNEL.storage_api_version,
                 INMEMORYCHANNEL.kind,

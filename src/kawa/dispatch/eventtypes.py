@@ -117,6 +117,11 @@ class EventTypeRecorder:
         self.dropped = 0
         """Events not sampled because the queue was full."""
 
+    def wanted(self) -> bool:
+        """Whether :meth:`seen` wants to hear of stored events now (the flag is on): the
+        ingress asks first, and makes no :class:`Receiver` per event while it is off."""
+        return self._enabled()
+
     def seen(self, receiver: Receiver, events: Sequence[CloudEvent]) -> None:
         """``receiver`` stored ``events`` (called after the commit; never blocks)."""
         if not self._enabled():
