@@ -154,22 +154,9 @@ def host_name(request: web.Request) -> str:
     return host_of(request.headers.get("Host", ""))
 
 
-class _Given:
-    """A body the lean path already read, as :func:`kawa.transport.bodies.read` gives one."""
-
-    __slots__ = ("_body",)
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    async def __aenter__(self) -> bytes:
-        return self._body
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-BodyOf = Callable[[], AbstractAsyncContextManager[bytes]]
+BodyOf = Callable[[], AbstractAsyncContextManager[bytes]] | bytes
+"""How a request's body is read within the server's bounds (aiohttp:
+:func:`kawa.transport.bodies.read`), or the body itself (the lean path read it already)."""
 Claim = Callable[[Mapping[str, str]], bool]
 """Whether a request (by its headers: ``Host``, a relay header) is another handler's, one the
 front door tries before the ingress routes (a Knative Route's or a Service's host)."""
@@ -274,7 +261,7 @@ class IngressHandler:
     ) -> lean.Answer:
         """The lean path's :data:`~kawa.transport.lean.Accept`: a POST of ``body`` (read
         within the server's bounds) into ``namespace/name``."""
-        return await self._measured(namespace, name, headers, lambda: _Given(body))
+        return await self._measured(namespace, name, headers, body)
 
     async def _measured(
         self, namespace: str, name: str, headers: Mapping[str, str], body_of: BodyOf
@@ -337,6 +324,8 @@ class IngressHandler:
             return lean.Answer(
                 429, answer.body, answer.content_type, {"Retry-After": str(retry_after)}
             ), ""
+        if isinstance(body_of, bytes):  # the lean path's, read already
+            return await self._publish(namespace, name, headers, body_of, span)
         try:
             async with body_of() as body:
                 return await self._publish(namespace, name, headers, body, span)
