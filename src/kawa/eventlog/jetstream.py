@@ -393,18 +393,23 @@ class JetStreamEventLog:
             await self._kv.delete(Names.cursor_key(consumer))
 
     async def _cursors(self) -> AsyncGenerator[tuple[str, str, int], None]:
-        """Every cursor: ``(key, stream, seq)``."""
-        watcher = await self._kv.watch("c.>", ignore_deletes=True)
-        try:
-            while True:
-                entry = await watcher.updates(jetstream.CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
-                if entry is None:  # nats-py's marker: every current value was given
-                    return
-                if entry.value:
-                    cursor = json.loads(entry.value)
-                    yield entry.key, str(cursor["stream"]), int(cursor["seq"])
-        finally:
-            await _stop_watch(watcher)
+        """Every cursor: ``(key, stream, seq)``. The keys come from the bucket's stream
+        (every subject holding a message), then each is read. Not nats-py's key-value watch:
+        it can mark "every value given" before it gave any (its consumer's info counts none
+        pending while they are on their way, under load), and a trim that missed a cursor
+        deleted records the cursor still needed."""
+        bucket = self._names.bucket
+        prefix = f"$KV.{bucket}."
+        info = await self._js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}c.>")
+        for subject in sorted(info.state.subjects or {}):
+            key = subject[len(prefix) :]
+            try:
+                entry = await self._kv.get(key)
+            except (js_errors.KeyNotFoundError, js_errors.KeyDeletedError):
+                continue  # deleted: its subject holds the delete marker
+            if entry.value:
+                cursor = json.loads(entry.value)
+                yield key, str(cursor["stream"]), int(cursor["seq"])
 
     # -- deletion and trim ---------------------------------------------------------------------
 
@@ -518,29 +523,3 @@ class JetStreamEventLog:
         await self._ticks.close()
         if self._owns_client:
             await jetstream.close(self._client)  # also when the server is gone
-
-
-_CONNECTION_GONE: Final = (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError)
-
-
-async def _stop_watch(watcher: KeyValue.KeyWatcher) -> None:
-    """Stop a key-value watch and wait for its tasks. nats-py starts a heartbeat and a
-    flow-control task for the watch and cancels them only when its unsubscribe succeeds, and
-    without waiting: on a connection closed or draining meanwhile (kawa stopping while it
-    lists cursors) they would run on. Stopping a watch on a connection that is gone is not a
-    failure: there is nothing left to unsubscribe."""
-    push = getattr(watcher, "_sub", None)  # nats-py: the watch's push subscription,
-    jsi = getattr(getattr(push, "_sub", None), "_jsi", None)  # its subscription's state
-    tasks = [
-        task
-        for task in (getattr(jsi, "_hbtask", None), getattr(jsi, "_fctask", None))
-        if isinstance(task, asyncio.Task)
-    ]
-    try:
-        with contextlib.suppress(*_CONNECTION_GONE):
-            await watcher.stop()  # type: ignore[no-untyped-call]
-    finally:
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
