@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kawa import memo
 from kawa.cloudevents import validation
 from kawa.cloudevents.validation import CloudEventError, validate
 from kawa.errors import FieldError, ValidationError
@@ -194,17 +195,17 @@ def test_cloud_event_error_is_a_validation_error() -> None:
 
 def test_checks_of_short_values_are_remembered_and_of_huge_ones_never() -> None:
     # values repeat from event to event; a sender's huge ones must not stay in memory
-    remembered = validation._cached_uri_problem.cache_info().currsize
-    names = validation._cached_extension_name_problem.cache_info().currsize
+    remembered = memo.remembered(validation._uri_problem)
+    names = memo.remembered(validation.extension_name_problem)
     for n in range(20):
         huge = f"/{n}/" + "x" * 100_000
         assert problems(source=huge) == {}
         bad_name = f"X{n}" + "x" * 1000  # uppercase: refused, and checked every time
         assert bad_name in problems(**{bad_name: "v"})
-    assert validation._cached_uri_problem.cache_info().currsize == remembered
-    assert validation._cached_extension_name_problem.cache_info().currsize == names
+    assert memo.remembered(validation._uri_problem) == remembered
+    assert memo.remembered(validation.extension_name_problem) == names
     assert problems(source="/short/and/repeated") == {}
     assert problems(source="/short/and/repeated") == {}
-    assert validation._cached_uri_problem.cache_info().currsize <= remembered + 1
+    assert memo.remembered(validation._uri_problem) <= remembered + 1
     assert "source" in problems(source="has space")  # an answer remembered is the same answer
     assert "source" in problems(source="has space")

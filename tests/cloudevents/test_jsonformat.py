@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kawa import nesting
+from kawa import memo, nesting
 from kawa.cloudevents import jsonformat
 from kawa.cloudevents.event import CloudEvent
 from kawa.cloudevents.validation import CloudEventError
@@ -271,8 +271,8 @@ def test_json_null_data_survives_structured_mode(
 
 
 def test_a_huge_media_type_is_judged_but_not_remembered() -> None:
-    before = jsonformat._cached_is_json_media_type.cache_info().currsize
+    before = memo.remembered(jsonformat._is_json_media_type)
     for n in range(10):
         assert jsonformat.is_json_media_type(f"application/json; x={n}{'y' * 10_000}")
         assert not jsonformat.is_json_media_type(f"text/plain; x={n}{'y' * 10_000}")
-    assert jsonformat._cached_is_json_media_type.cache_info().currsize == before
+    assert memo.remembered(jsonformat._is_json_media_type) == before

@@ -27,13 +27,12 @@ as base64 strings.
 from __future__ import annotations
 
 import binascii
-import functools
 from collections.abc import Iterable
 from typing import Any, Final
 
 import orjson
 
-from kawa import nesting
+from kawa import memo, nesting
 from kawa.cloudevents import validation
 from kawa.cloudevents.event import AttributeValue, CloudEvent
 from kawa.cloudevents.validation import CloudEventError
@@ -46,18 +45,14 @@ def is_json_media_type(media_type: str | None) -> bool:
     """Whether ``media_type`` says JSON: absent, ``*/json`` or ``*/*+json`` (any parameters)."""
     if media_type is None:
         return True
-    if len(media_type) > validation.CACHED_UP_TO:  # a sender's huge value: never remembered
-        return _is_json_media_type(media_type)
-    return _cached_is_json_media_type(media_type)
+    return _is_json_media_type(media_type)
 
 
+@memo.short_keys(512, validation.CACHED_UP_TO)
 def _is_json_media_type(media_type: str) -> bool:
     essence = media_type.split(";", 1)[0].strip().lower()
     _, slash, subtype = essence.partition("/")
     return bool(slash) and (subtype == "json" or subtype.endswith("+json"))
-
-
-_cached_is_json_media_type = functools.lru_cache(maxsize=512)(_is_json_media_type)
 
 
 def _b64decode(value: object) -> bytes | str:

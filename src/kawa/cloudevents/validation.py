@@ -24,11 +24,11 @@ characters, spaces, ``%`` not followed by two hex digits, and a malformed scheme
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Final
 
+from kawa import memo
 from kawa.cloudevents import timestamp
 from kawa.cloudevents.event import SPEC_VERSIONS
 from kawa.errors import FieldError, ValidationError
@@ -88,13 +88,8 @@ CACHED_UP_TO: Final = 256
 longer one is checked every time, so a sender's huge values never stay in memory)."""
 
 
-def _uri_problem(value: str, *, absolute: bool) -> str | None:
-    if len(value) > CACHED_UP_TO:
-        return _uri_problem_of(value, absolute)
-    return _cached_uri_problem(value, absolute)
-
-
-def _uri_problem_of(value: str, absolute: bool) -> str | None:
+@memo.short_keys(1024, CACHED_UP_TO)  # sources repeat from event to event
+def _uri_problem(value: str, absolute: bool) -> str | None:
     if _URI_BAD_CHAR.search(value):
         return "must not contain whitespace, control characters or a bare '%'"
     first = _URI_FIRST_SEGMENT.match(value)
@@ -108,13 +103,10 @@ def _uri_problem_of(value: str, absolute: bool) -> str | None:
     return None
 
 
-_cached_uri_problem = functools.lru_cache(maxsize=1024)(_uri_problem_of)
-
-
 def _uri_reference(value: object) -> str | None:
     problem = _string(value)
     if problem is None and isinstance(value, str):
-        problem = _uri_problem(value, absolute=False)
+        problem = _uri_problem(value, False)
         if problem:
             return f"must be a URI-reference: {problem}"
     return problem
@@ -123,7 +115,7 @@ def _uri_reference(value: object) -> str | None:
 def _absolute_uri(value: object) -> str | None:
     problem = _string(value)
     if problem is None and isinstance(value, str):
-        problem = _uri_problem(value, absolute=True)
+        problem = _uri_problem(value, True)
         if problem:
             return f"must be an absolute URI: {problem}"
     return problem
@@ -136,14 +128,8 @@ def _media_type(value: object) -> str | None:
     return problem
 
 
+@memo.short_keys(256, CACHED_UP_TO)  # a handful of content types, on every event
 def _is_media_type(value: str) -> bool:
-    if len(value) > CACHED_UP_TO:
-        return _MEDIA_TYPE.fullmatch(value) is not None
-    return _cached_is_media_type(value)
-
-
-@functools.lru_cache(maxsize=256)  # a handful of content types, on every event
-def _cached_is_media_type(value: str) -> bool:
     return _MEDIA_TYPE.fullmatch(value) is not None
 
 
@@ -178,22 +164,14 @@ def extension_value_problem(value: object) -> str | None:
     )
 
 
+@memo.short_keys(1024, CACHED_UP_TO)  # extension names repeat from event to event
 def extension_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name an extension attribute, or ``None`` when it can."""
-    if len(name) > CACHED_UP_TO:
-        return _extension_name_problem(name)
-    return _cached_extension_name_problem(name)
-
-
-def _extension_name_problem(name: str) -> str | None:
     if not _EXTENSION_NAME.fullmatch(name):
         return "attribute names must consist of lowercase letters a-z and digits 0-9 only"
     if name in _RESERVED_NAMES:
         return f"{name!r} is reserved and cannot be an extension attribute"
     return None
-
-
-_cached_extension_name_problem = functools.lru_cache(maxsize=1024)(_extension_name_problem)
 
 
 _Check = Callable[[object], "str | None"]

@@ -43,6 +43,7 @@ from typing import Final, Protocol
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from kawa import memo
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import headers as delivery_headers
@@ -131,22 +132,16 @@ def _text_of(answer: lean.Answer) -> str:
     return answer.body.decode(errors="replace") or f"HTTP {answer.status}"
 
 
-def host_of(value: str) -> str:
-    """A ``Host`` header's host name in lowercase, without port or trailing dot."""
-    if len(value) > ROUTE_KEY_MAX:  # never remembered
-        return _host_of(value)
-    return _cached_host_of(value)
-
-
-def _host_of(value: str) -> str:
-    host = value.lower().rpartition(":")
-    return (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
-
-
-_cached_host_of = functools.lru_cache(maxsize=1024)(_host_of)  # few hosts, every request
 ROUTE_KEY_MAX: Final = 512
 """Characters of a ``Host`` (or a Host and path) whose routing is remembered; a longer one
 is worked out every time, so a sender's huge headers never stay in memory."""
+
+
+@memo.short_keys(1024, ROUTE_KEY_MAX)  # few hosts, every request
+def host_of(value: str) -> str:
+    """A ``Host`` header's host name in lowercase, without port or trailing dot."""
+    host = value.lower().rpartition(":")
+    return (host[0] if host[1] and host[2].isdigit() else "".join(host)).rstrip(".")
 
 
 def host_name(request: web.Request) -> str:

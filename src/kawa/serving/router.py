@@ -24,7 +24,6 @@ the data plane's Host-based routing.
 from __future__ import annotations
 
 import bisect
-import functools
 import random
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 from multidict import CIMultiDict
 
+from kawa import memo
 from kawa.serving.podnet import TARGET_HEADER
 from kawa.transport.http11 import HttpClient, PreparedRequest, Response
 
@@ -252,6 +252,7 @@ def to_response(response: Response) -> web.Response:
     return out
 
 
+@memo.short_keys(1024, 255)  # few hosts, every request; no DNS name is longer
 def host_route(host: str) -> tuple[str, str] | None:
     """``(namespace, name)`` named by a ``Host`` header, or None when it is no Service host name.
 
@@ -259,20 +260,11 @@ def host_route(host: str) -> tuple[str, str] | None:
     dropped, lowercased); ``name`` may be a Route's or a ``<tag>-<route>`` name: the caller
     looks it up. ``127.0.0.1:7080`` and ``localhost`` give None.
     """
-    if len(host) > 255:  # no DNS name is longer: never remembered
-        return _host_route(host)
-    return _cached_host_route(host)
-
-
-def _host_route(host: str) -> tuple[str, str] | None:
     name, _, rest = host.lower().partition(":")[0].rstrip(".").partition(".")
     namespace, _, suffix = rest.partition(".")
     if not name or not namespace or (suffix and suffix not in HOST_SUFFIXES):
         return None
     return namespace, name
-
-
-_cached_host_route = functools.lru_cache(maxsize=1024)(_host_route)  # few hosts, every request
 
 
 def origin_form(request: web.Request) -> str:

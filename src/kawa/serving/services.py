@@ -24,7 +24,6 @@ where the Knative Service owns the Kubernetes Service of its name).
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from kawa import memo
 from kawa.apis import core
 from kawa.reconciler.informer import inform
 from kawa.serving import podnet, router
@@ -58,16 +58,11 @@ def _text(status: int, message: str, *, retry: bool = False) -> web.Response:
     return web.Response(status=status, text=message + "\n", headers=headers)
 
 
+@memo.short_keys(1024, 261)  # few hosts, every request; a DNS name and a port
 def service_host(host: str) -> tuple[str, str, int | None] | None:
     """``(namespace, service, port)`` named by a ``Host`` header, or None when it is not a
     Service host name (``web.default.svc.cluster.local:8080`` -> ``("default", "web",
     8080)``; no port: None; lowercased, a final dot dropped)."""
-    if len(host) > 261:  # a DNS name and a port: a longer one is never remembered
-        return _service_host(host)
-    return _cached_service_host(host)
-
-
-def _service_host(host: str) -> tuple[str, str, int | None] | None:
     name_part, colon, port_text = host.lower().rpartition(":")
     if not colon or "]" in port_text:
         name_part, port_text = host.lower(), ""
@@ -81,9 +76,6 @@ def _service_host(host: str) -> tuple[str, str, int | None] | None:
     if not name or not namespace or suffix not in HOST_SUFFIXES:
         return None
     return namespace, name, port
-
-
-_cached_service_host = functools.lru_cache(maxsize=1024)(_service_host)  # few hosts, every request
 
 
 CLUSTER_SUFFIXES: Final = (".svc", ".svc.cluster.local")
