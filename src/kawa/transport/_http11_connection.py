@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
+from kawa import memo
+
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable
@@ -309,13 +311,7 @@ class Connection(asyncio.Protocol):
             raise ProtocolError(f"response body larger than {self._max_body} bytes")
 
     def _on_head(self, head: str) -> None:
-        parsed = _HEADS.get(head)
-        if parsed is None:
-            parsed = _parse_head(head)
-            if len(_HEADS) >= HEADS_KEPT:
-                _HEADS.clear()
-            _HEADS[head] = parsed
-        minor, status, known, raw = parsed
+        minor, status, known, raw = _parse_head(head)
         if status < 200:
             if status == 101:
                 raise ProtocolError("unexpected 101 Switching Protocols")
@@ -360,13 +356,11 @@ class Connection(asyncio.Protocol):
 _Parsed = tuple[str, int, dict[str, str], tuple[tuple[str, str], ...]]
 """A response head: HTTP/1.x's minor version, the status, the headers (names in lowercase,
 repeats joined), the header lines as sent."""
-_HEADS: dict[str, _Parsed] = {}
-HEADS_KEPT: Final = 256
-"""Response heads kept parsed: a subscriber answers every delivery with the same head (its
-``Date`` changes once a second), so most heads are parsed once (all are forgotten at once
-when more come)."""
 
 
+# A subscriber answers every delivery with the same head (its ``Date`` changes once a
+# second): most heads are parsed once. A head of a few headers is ~100-300 characters.
+@memo.short_keys(256, 1024)
 def _parse_head(head: str) -> _Parsed:
     """The parts of a response head (without its final blank line); ProtocolError when it
     is malformed."""
