@@ -77,6 +77,34 @@ async def test_concurrent_appends_are_group_committed(tmp_path: Path) -> None:
         await log.close()
 
 
+async def test_a_batch_larger_than_one_insert_statement_is_stored_whole_and_in_order(
+    tmp_path: Path,
+) -> None:
+    # a transaction's rows go in with INSERTs of 1, 2, 4 ... 128 rows: sizes around those
+    # bounds, several streams in one transaction, read back from the file (not the tail)
+    path = str(tmp_path / "log.db")
+    log = await SqliteEventLog.open(path)
+    sizes = [1, 2, 3, 127, 128, 129, 255, 256, 300]
+    try:
+        seqs = await asyncio.gather(
+            *(log.append(f"s{n}", payloads(f"p{n}-", n)) for n in sizes),
+            log.append("s1", payloads("again-", 5)),
+        )
+        assert seqs[:-1] == [list(range(1, n + 1)) for n in sizes]
+        assert seqs[-1] == [2, 3, 4, 5, 6]
+    finally:
+        await log.close()
+    log = await SqliteEventLog.open(path)
+    try:
+        for n in sizes:
+            records = await log.read(f"s{n}", 0, 1000)
+            expected = payloads(f"p{n}-", n) + (payloads("again-", 5) if n == 1 else [])
+            assert [r.payload for r in records] == expected
+            assert [r.seq for r in records] == list(range(1, len(expected) + 1))
+    finally:
+        await log.close()
+
+
 async def test_a_failed_commit_fails_its_appends_and_leaves_no_trace(tmp_path: Path) -> None:
     log = await SqliteEventLog.open(str(tmp_path / "log.db"))
     try:

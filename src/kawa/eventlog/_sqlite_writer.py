@@ -31,7 +31,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Final
 
@@ -98,7 +98,18 @@ CREATE TABLE IF NOT EXISTS cursors (
     seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-_INSERT: Final = "INSERT INTO records (stream_id, seq, appended_at, payload) VALUES (?, ?, ?, ?)"
+_MOST_ROWS: Final = 128
+"""Rows of one INSERT statement at most (512 parameters: under every SQLite's limit)."""
+_INSERTS: Final = {
+    n: "INSERT INTO records (stream_id, seq, appended_at, payload) VALUES "
+    + ", ".join(["(?, ?, ?, ?)"] * n)
+    for n in (1 << i for i in range(_MOST_ROWS.bit_length()))
+}
+"""The INSERT of 1, 2, 4 ... :data:`_MOST_ROWS` rows: a batch is stored with a few statements
+of these sizes, not a statement per row. ``executemany`` runs a statement per row, and
+Python's sqlite3 lets go of the GIL and takes it back around each: with the event loop
+thread busy, each take waits for the loop to give the GIL up (up to the switch interval), so
+a batch of 64 rows took a commit's time many times over (issue 18)."""
 
 Committed = Callable[[list[Job], list[Any], BaseException | None, "Changes"], None]
 
@@ -430,7 +441,12 @@ class Writer:
     def _flush(
         self, conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]], ch: Changes
     ) -> None:
-        conn.executemany(_INSERT, rows)
+        start, left = 0, len(rows)
+        while left:
+            n = min(_MOST_ROWS, 1 << (left.bit_length() - 1))  # the largest size that fits
+            conn.execute(_INSERTS[n], list(chain.from_iterable(rows[start : start + n])))
+            start += n
+            left -= n
         rows.clear()
         ids = self._state.ids
         conn.executemany(
