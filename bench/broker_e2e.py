@@ -54,6 +54,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -814,6 +815,85 @@ def paced(
     return row
 
 
+FLOOR_PAYLOAD = b"x" * 300
+
+
+@dataclass
+class Floor:
+    events: int
+    commits: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def commit_floor(directory: Path, rate: float, duration: float) -> Floor:
+    """Group-commit events arriving at ``rate`` per second for ``duration`` seconds into a
+    fresh SQLite file in ``directory``, as kawa's log does (WAL, ``synchronous = FULL``);
+    each event's latency from its arrival to the end of its commit (:mod:`bench.disk_floor`)."""
+    with tempfile.TemporaryDirectory(dir=directory, prefix="disk-floor-") as tmp:
+        conn = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(
+                "CREATE TABLE records (stream_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+                "appended_at REAL NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (stream_id, seq))"
+            )
+            return _floor_run(conn, rate, duration)
+        finally:
+            conn.close()
+
+
+def _floor_run(conn: sqlite3.Connection, rate: float, duration: float) -> Floor:
+    total = max(1, int(rate * duration))
+    start = time.perf_counter()
+    latencies: list[float] = []
+    commits = 0
+    stored = 0
+    while stored < total:
+        now = time.perf_counter()
+        arrived = min(total, int((now - start) * rate) + 1)
+        if arrived <= stored:  # nothing new: wait for the next arrival
+            time.sleep(max(0.0, start + stored / rate - now))
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO records VALUES (1, ?, ?, ?)",
+            [(seq, now, FLOOR_PAYLOAD) for seq in range(stored, arrived)],
+        )
+        conn.execute("COMMIT")
+        end = time.perf_counter()
+        latencies.extend(end - (start + seq / rate) for seq in range(stored, arrived))
+        stored = arrived
+        commits += 1
+    latencies.sort()
+    return Floor(
+        events=len(latencies),
+        commits=commits,
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        max_ms=latencies[-1] * 1000,
+    )
+
+
+def disk_floor_row(work: Path, rate: float, duration: float) -> Row:
+    """The disk alone at the open-loop rate (:mod:`bench.disk_floor`): events group-committed
+    to a SQLite file as kawa's are, latency from arrival to commit. kawa's e2e cannot beat it."""
+    floor = commit_floor(work, rate, duration)
+    return Row(
+        target=f"disk alone (SQLite commits), {rate:,.0f}/s",
+        ingress_rate=floor.events / duration,
+        ingress_p50_ms=floor.p50_ms,  # a 202 would go out at the commit
+        ingress_p99_ms=floor.p99_ms,
+        delivered_rate=floor.events / duration,
+        e2e_p50_ms=floor.p50_ms,
+        e2e_p99_ms=floor.p99_ms,
+        e2e_max_ms=floor.max_ms,
+        note=f"{floor.commits} group commits; no HTTP, no kawa",
+    )
+
+
 # -- report ----------------------------------------------------------------------------------------
 
 
@@ -1120,6 +1200,8 @@ def kawa_rows(
             pids: Pids = {"kawa": kawa_cpu, **nats_pids, "subscriber": sub.pid}
             paced_pids: Pids = {"kawa": kawa_cpu, **nats_pids}
             paced_url = f"{url}/brokers/default/one"
+            if "paced" in only and backend.kind == "sqlite" and args.durability == "full":
+                rows.append(disk_floor_row(work, args.rate, args.rate_duration))
             if "paced" in only:  # steady state: a fresh log, nothing to trim
                 rows.append(
                     paced(children, paced_url, sub_url, args.rate, args.rate_duration, paced_pids)
