@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from kawa.broker.envelope import on_ingress
-from kawa.dispatch.lineage import Lineage, lineage_stream
+from kawa.dispatch.lineage import Lineage, decode, lineage_stream
 from kawa.errors import NotFoundError
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.observability.trace import Trace
@@ -192,3 +192,29 @@ async def test_lineage_is_trimmed_with_its_event() -> None:
 
 
 _BROKER = {"metadata": {"namespace": "default", "name": "b", "uid": "u1"}}
+
+
+async def test_notes_are_kept_encoded_and_read_back_whole() -> None:
+    """Buffered notes are JSON already (bytes: nothing for the garbage collector to scan); an
+    error text JSON cannot hold as is (a lone surrogate from a sender's bytes) is stored
+    escaped, and the record's other notes are not lost with it."""
+    log = MemoryEventLog()
+    lineage = Lineage(log, "node-a")
+    stream = "broker:u1"
+    notes = lineage.stream(stream)
+    notes.accepted([1, 2], 5.0)
+    trig = notes.trigger("t", "t-uid", "[]")
+    trig.decided(1, True)
+    trig.outcome(1, "dead-lettered", "HTTP 500: \udcff bad")
+    assert all(type(note) is bytes for note in notes.notes)
+    await lineage.flush()
+    (record,) = await log.read(lineage_stream(stream), 0, 10)
+    read = list(decode(record.payload))
+    assert [(n["seq"], n["what"]) for n in read] == [
+        (1, "accepted"),
+        (2, "accepted"),
+        (1, "filter"),
+        (1, "dead-lettered"),
+    ]
+    assert read[3]["error"] == "HTTP 500: \\udcff bad"
+    assert notes.notes == []
