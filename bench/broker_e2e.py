@@ -260,6 +260,16 @@ def cpu_seconds(pid: int | tuple[int, ...]) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def stolen_seconds() -> float:
+    """CPU time the hypervisor gave to other guests instead of this machine, over all its
+    CPUs (``/proc/stat``'s steal; 0 where there is none)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / CLK_TCK if len(fields) > 8 and fields[0] == "cpu" else 0.0
+
+
 # -- HTTP helpers (urllib: the bench's own control traffic is tiny) --------------------------------
 
 
@@ -493,6 +503,7 @@ class Load:
             quiesce(self.sub_url)
         sub_reset(self.sub_url)
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        stolen_before = stolen_seconds()
         started = time.monotonic()
         spy = profiler(target, pids, self.duration)
         result = run_wrk(url, self.script, self.duration, self.connections, self.threads)
@@ -522,6 +533,9 @@ class Load:
         if accepted:
             served = sum(seconds for name, seconds in used.items() if name != "subscriber")
             row.cpu_us_per_event = served / accepted * 1e6
+        # the machine's CPUs taken by the hypervisor meanwhile (a share of one core): a run
+        # with much of it measured a slower machine, not a slower target
+        row.cpu["stolen"] = (stolen_seconds() - stolen_before) / elapsed
         return row
 
 
@@ -986,7 +1000,8 @@ def print_table(rows: list[Row]) -> None:
         print(line + (f"  ({r.note})" if r.note else ""))
     print("latencies in ms; '202' = the generator's request latency; 'e2e' = send -> subscriber")
     print("us/ev = CPU microseconds per accepted event of the target (kawa and its NATS servers")
-    print("  or the forwarder; not the subscriber or wrk); cpu = share of one core each")
+    print("  or the forwarder; not the subscriber or wrk); cpu = share of one core each;")
+    print("  stolen = the machine's CPU time the hypervisor gave other guests meanwhile")
     print("* = run after the saturation runs, while kawa trims their records from the log")
 
 

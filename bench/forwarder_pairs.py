@@ -12,6 +12,11 @@ ratio, then the median and the range of the ratios: the issue-18 target (kawa 1 
 2.0x the forwarder) read over several pairs instead of one.
 
     .venv/bin/python -m bench.forwarder_pairs --pairs 6
+    .venv/bin/python -m bench.forwarder_pairs --pairs 6 --against /tmp/before
+
+With ``--against DIR`` (a git worktree of another commit) a second kawa runs ``DIR/src`` beside
+the first, and each round measures all three in turn (the order rotating from round to
+round): before and after, each against the forwarder, in the same minutes.
 
 Same load as ``broker_e2e.py`` (wrk, ``--connections`` keep-alive connections, binary-mode
 events, the Python subscriber), same kawa (SQLite, ``--durability full``: fsync per group
@@ -21,9 +26,13 @@ commit), the same brokers. Needs ``wrk`` (``bash bench/setup.sh``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from bench.broker_e2e import (
     ROLES,
@@ -42,24 +51,30 @@ from bench.broker_e2e import (
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=6, help="pairs of measurements")
+    parser.add_argument("--pairs", type=int, default=6, help="rounds of measurements")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up each")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--durability", default="full", choices=("full", "normal", "off"))
+    parser.add_argument("--against", type=Path, help="a tree (git worktree) to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
     if not 1 <= args.pairs <= 50:
         parser.error("--pairs must be in [1, 50]")
     if not 0 < args.duration <= 300:
         parser.error("--duration must be in (0, 300]")
+    if args.against is not None and not (args.against / "src" / "kawa").is_dir():
+        parser.error(f"--against {args.against}: no src/kawa in it (a worktree of kawa?)")
     return args
+
+
+FORWARDER, KAWA, AGAINST = "forwarder", "kawa 1 trigger", "kawa 1 trigger (--against)"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    pairs: list[tuple[Row, Row]] = []
+    rounds: list[dict[str, Row]] = []
     with workdir(args.keep) as work:
         children = Children(work)
         try:
@@ -81,41 +96,55 @@ def main(argv: list[str] | None = None) -> int:
             )
             wait_port(fwd_port)
             kawa, url = start_kawa(children, work, sub_url, args.durability)
+            targets: dict[str, tuple[str, Pids]] = {
+                FORWARDER: (f"http://127.0.0.1:{fwd_port}/", {"forwarder": fwd.pid}),
+                KAWA: (f"{url}/brokers/default/one", {"kawa": kawa.pid}),
+            }
+            if args.against is not None:
+                other, other_url = start_other(children, work, sub_url, args)
+                targets[AGAINST] = (f"{other_url}/brokers/default/one", {"kawa": other.pid})
+            quiet: Pids = {f"{i}": pid for i, pid in enumerate(quiet_pids(targets))}
 
-            quiet: Pids = {"forwarder": fwd.pid, "kawa": kawa.pid}
-
-            def forwarder() -> Row:
+            def measure(name: str) -> Row:
+                target, pids = targets[name]
                 settle(quiet)
                 return load.measure(
-                    "forwarder",
-                    f"http://127.0.0.1:{fwd_port}/",
+                    name,
+                    target,
                     fanout=1,
-                    pids={"forwarder": fwd.pid, "subscriber": sub.pid},
-                )
-
-            def kawa_one() -> Row:
-                settle(quiet)
-                return load.measure(
-                    "kawa 1 trigger",
-                    f"{url}/brokers/default/one",
-                    fanout=1,
-                    pids={"kawa": kawa.pid, "subscriber": sub.pid},
+                    pids={**pids, "subscriber": sub.pid},
                     drain_timeout=120.0,
                 )
 
+            names = list(targets)
             for i in range(args.pairs):
-                if i % 2 == 0:
-                    f = forwarder()
-                    k = kawa_one()
-                else:
-                    k = kawa_one()
-                    f = forwarder()
-                pairs.append((f, k))
-                print(line(i + 1, f, k, "forwarder first" if i % 2 == 0 else "kawa first"))
+                order = names[i % len(names) :] + names[: i % len(names)]
+                measured = {name: measure(name) for name in order}
+                rounds.append(measured)
+                print(line(i + 1, measured, order), flush=True)
         finally:
             children.stop_all()
-    summary(pairs, args)
+    summary(rounds, args)
     return 0
+
+
+def start_other(
+    children: Children, work: Path, sub_url: str, args: argparse.Namespace
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The ``--against`` kawa: ``DIR/src`` first on its path (its own data directory)."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(args.against / "src")
+    try:
+        return start_kawa(children, work, sub_url, args.durability, child="kawa-against")
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def quiet_pids(targets: dict[str, tuple[str, Pids]]) -> list[int | tuple[int, ...]]:
+    return [pid for _, pids in targets.values() for pid in pids.values()]
 
 
 def settle(pids: Pids, busy: float = 0.05, timeout: float = 120.0) -> None:
@@ -134,37 +163,49 @@ def rate(row: Row) -> float:
     return row.delivered_rate or 0.0
 
 
-def line(n: int, f: Row, k: Row, order: str) -> str:
-    ratio = rate(k) / rate(f) if rate(f) else 0.0
-    return (
-        f"pair {n} ({order}): forwarder {rate(f):,.0f}/s ({f.cpu_us_per_event or 0:.0f} us/ev), "
-        f"kawa 1 trigger {rate(k):,.0f}/s ({k.cpu_us_per_event or 0:.0f} us/ev), "
-        f"ratio {ratio:.2f}" + (f" [{f.note or k.note}]" if f.note or k.note else "")
-    )
-
-
-def summary(pairs: list[tuple[Row, Row]], args: argparse.Namespace) -> None:
-    ratios = [rate(k) / rate(f) for f, k in pairs if rate(f)]
-    cpu = [
-        f.cpu_us_per_event / k.cpu_us_per_event
-        for f, k in pairs
-        if f.cpu_us_per_event and k.cpu_us_per_event
+def line(n: int, measured: dict[str, Row], order: list[str]) -> str:
+    forwarder = rate(measured[FORWARDER])
+    parts = [
+        f"{name} {rate(row):,.0f}/s ({row.cpu_us_per_event or 0:.0f} us/ev, "
+        f"stolen {row.cpu.get('stolen', 0.0):.0%})"
+        + (f", ratio {rate(row) / forwarder:.2f}" if name != FORWARDER and forwarder else "")
+        + (f" [{row.note}]" if row.note else "")
+        for name, row in measured.items()
     ]
+    return f"round {n} ({order[0]} first): " + "; ".join(parts)
+
+
+def summary(rounds: list[dict[str, Row]], args: argparse.Namespace) -> None:
     print(
-        f"\n{len(pairs)} pairs, wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
-        f"kawa durability={args.durability} (SQLite)"
+        f"\n{len(rounds)} rounds, wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration:g}s, kawa durability={args.durability} (SQLite)"
     )
-    if ratios:
-        print(
-            f"kawa 1 trigger / forwarder (delivered/s): median {statistics.median(ratios):.2f}, "
-            f"range {min(ratios):.2f}-{max(ratios):.2f}, "
-            f"{sum(r >= 2.0 for r in ratios)} of {len(ratios)} pairs >= 2.0"
-        )
-    if cpu:
-        print(
-            "forwarder / kawa CPU per event: "
-            f"median {statistics.median(cpu):.2f}, range {min(cpu):.2f}-{max(cpu):.2f}"
-        )
+    names = [KAWA] + ([AGAINST] if args.against is not None else [])
+    for name in names:
+        described(f"{name} / forwarder (delivered/s)", ratios(rounds, name, FORWARDER, rate), True)
+        described(f"forwarder / {name} CPU per event", ratios(rounds, FORWARDER, name, cpu), False)
+    if args.against is not None:
+        described("kawa 1 trigger / --against (delivered/s)", ratios(rounds, KAWA, AGAINST, rate))
+
+
+def cpu(row: Row) -> float:
+    return row.cpu_us_per_event or 0.0
+
+
+def ratios(
+    rounds: list[dict[str, Row]], top: str, bottom: str, of: Callable[[Row], float]
+) -> list[float]:
+    return [of(r[top]) / of(r[bottom]) for r in rounds if of(r[bottom]) and of(r[top])]
+
+
+def described(what: str, values: list[float], target: bool = False) -> None:
+    if not values:
+        return
+    met = f", {sum(v >= 2.0 for v in values)} of {len(values)} >= 2.0" if target else ""
+    print(
+        f"{what}: median {statistics.median(values):.2f}, "
+        f"range {min(values):.2f}-{max(values):.2f}{met}"
+    )
 
 
 if __name__ == "__main__":
