@@ -447,3 +447,13 @@ class EventLogContract:
         with pytest.raises(ValidationError, match="non-empty"):
             await log.append("s", payloads("e", 1), ids=[""])
         assert await log.last_seq("s") == 0  # nothing stored
+
+    async def test_keeps_ids_says_whether_a_repeated_id_is_stored_once(self, log: EventLog) -> None:
+        # the broker leaves ids out where the log does not keep them: it must say so truly
+        first = await log.append("s", [b"one"], ids=["same"])
+        again = await log.append("s", [b"one again"], ids=["same"])
+        stored = [r.payload for r in await log.read("s", 0, 10)]
+        if log.keeps_ids:
+            assert (again, stored) == (first, [b"one"])
+        else:
+            assert (again, stored) == ([first[0] + 1], [b"one", b"one again"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from pathlib import Path
 
@@ -106,6 +107,30 @@ async def test_reads_from_memory_match_the_file(tmp_path: Path) -> None:
         await cold_log.close()
     assert hot == cold
     assert [r.seq for r in hot[0]] == [1, 2, 3, 4]
+
+
+async def test_a_group_commit_of_appends_to_several_streams_is_held_as_stored(
+    tmp_path: Path,
+) -> None:
+    # one commit's appends are held with one add per stream: in seq order, nothing lost
+    path = str(tmp_path / "log.db")
+    log = await SqliteEventLog.open(path)
+    streams = ("a", "b", "c")
+    try:
+        await asyncio.gather(
+            *(log.append(streams[i % 3], payloads(f"p{i}-", 1 + i % 4)) for i in range(90))
+        )
+        hot = {s: await log.read(s, 0, 1000) for s in streams}
+    finally:
+        await log.close()
+    cold_log = await SqliteEventLog.open(path)
+    try:
+        cold = {s: await cold_log.read(s, 0, 1000) for s in streams}
+    finally:
+        await cold_log.close()
+    assert hot == cold
+    sent = [sum(1 + i % 4 for i in range(k, 90, 3)) for k in range(3)]
+    assert [len(hot[s]) for s in streams] == sent
 
 
 async def test_trimmed_records_are_not_served_from_memory(tmp_path: Path) -> None:

@@ -233,7 +233,7 @@ class BrokerDataPlane:
         if entry is None:
             raise NotFoundError(f"broker {namespace}/{name} does not exist")
         payloads = [envelope.on_ingress(event, headers, self._max_ttl) for event in events]
-        ids = [sender_id(event) for event in events] if dedupe else None
+        ids = [sender_id(event) for event in events] if dedupe and self.trimmer.keeps_ids else None
         at = time.time()  # the request's time: the log's commit wakes consumers first
         seqs = await self.trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:

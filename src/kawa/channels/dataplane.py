@@ -216,7 +216,8 @@ class ChannelDataPlane:
             raise NotFoundError(f"channel {namespace}/{name} does not exist")
         stored = dict(headers) if headers else None
         payloads = [envelope.wrap(event, stored) for event in events]
-        ids = [envelope.sender_id(event) for event in events] if dedupe else None
+        keep = dedupe and self._trimmer.keeps_ids
+        ids = [envelope.sender_id(event) for event in events] if keep else None
         at = time.time()  # the request's time: the log's commit wakes consumers first
         seqs = await self._trimmer.append(entry.stream, payloads, ids)
         if entry.lineage:

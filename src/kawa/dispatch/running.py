@@ -179,6 +179,11 @@ class Trimmer:
         """An append found the log full: trim soon."""
         self._room_wanted.set()
 
+    @property
+    def keeps_ids(self) -> bool:
+        """Whether the log's appends look at their ids (:class:`~kawa.eventlog.base.EventLog`)."""
+        return self._log.keeps_ids
+
     async def append(
         self, stream: str, payloads: list[bytes], ids: list[str] | None = None
     ) -> list[int]:

@@ -138,6 +138,12 @@ class Feed(Protocol):
 class EventLog(Protocol):
     """Durable, append-only streams of records plus consumer cursors."""
 
+    @property
+    def keeps_ids(self) -> bool:
+        """Whether :meth:`append` looks at its ``ids`` (the backend has a duplicate window): a
+        caller may pass ``None`` when not, and save working them out (a digest per event)."""
+        ...
+
     async def append(
         self, stream: str, payloads: Sequence[bytes], *, ids: Sequence[str] | None = None
     ) -> list[int]:

@@ -68,6 +68,9 @@ LATER_GRACE: Final = 3.0
 class JetStreamEventLog:
     """kawa's streams and cursors on NATS JetStream (see the module docstring)."""
 
+    keeps_ids: Final = True
+    """The stream's duplicate window stores a payload whose id it saw within it once."""
+
     def __init__(
         self,
         client: Client,

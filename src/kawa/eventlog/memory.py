@@ -11,6 +11,7 @@ import bisect
 import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
 from kawa.errors import PermanentError
 from kawa.eventlog import base
@@ -25,6 +26,9 @@ class MemoryEventLog:
 
     ``clock`` gives the ``appended_at`` of records and the "now" of :meth:`trim`.
     """
+
+    keeps_ids: Final = False
+    """No duplicate window: every payload is stored."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
