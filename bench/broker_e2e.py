@@ -560,6 +560,26 @@ def profiler(target: str, pids: Pids, duration: float) -> subprocess.Popen[bytes
 # -- targets ---------------------------------------------------------------------------------------
 
 
+def start_subscriber(children: Children) -> tuple[subprocess.Popen[bytes], str]:
+    """The bench's subscriber (``e2e_roles.py subscriber``) and its URL, once it listens."""
+    port = free_port()
+    role = [sys.executable, str(ROLES), "subscriber", "--port", str(port)]
+    proc = children.start("subscriber", role)
+    wait_port(port)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_load(
+    children: Children, work: Path, args: argparse.Namespace
+) -> tuple[subprocess.Popen[bytes], Load]:
+    """The subscriber and the wrk load of ``args`` (``duration``, ``warmup``,
+    ``connections``, ``threads``) against it."""
+    script = work / "events.lua"
+    script.write_text(WRK_SCRIPT)
+    sub, sub_url = start_subscriber(children)
+    return sub, Load(script, args.duration, args.warmup, args.connections, args.threads, sub_url)
+
+
 def start_nginx(children: Children, work: Path) -> tuple[subprocess.Popen[bytes], int]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
@@ -1313,15 +1333,8 @@ def main(argv: list[str] | None = None) -> int:
     with workdir(args.keep) as work:
         children = Children(work)
         try:
-            script = work / "events.lua"
-            script.write_text(WRK_SCRIPT)
-            sub_port = free_port()
-            sub = children.start(
-                "subscriber", [sys.executable, str(ROLES), "subscriber", "--port", str(sub_port)]
-            )
-            wait_port(sub_port)
-            sub_url = f"http://127.0.0.1:{sub_port}"
-            load = Load(script, args.duration, args.warmup, args.connections, args.threads, sub_url)
+            sub, load = start_load(children, work, args)
+            sub_url = load.sub_url
             if "nginx" in only:
                 nginx, port = start_nginx(children, work)
                 rows.append(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,14 +37,13 @@ from pathlib import Path
 
 from bench.broker_e2e import (
     ROLES,
-    WRK_SCRIPT,
     Children,
-    Load,
     Pids,
     Row,
     cpu_seconds,
     free_port,
     start_kawa,
+    start_load,
     wait_port,
     workdir,
 )
@@ -74,18 +74,15 @@ FORWARDER, KAWA, AGAINST = "forwarder", "kawa 1 trigger", "kawa 1 trigger (--aga
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: run 'bash bench/setup.sh'", file=sys.stderr)
+        return 2
     rounds: list[dict[str, Row]] = []
     with workdir(args.keep) as work:
         children = Children(work)
         try:
-            script = work / "events.lua"
-            script.write_text(WRK_SCRIPT)
-            sub_port = free_port()
-            role = [sys.executable, str(ROLES), "subscriber", "--port", str(sub_port)]
-            sub = children.start("subscriber", role)
-            wait_port(sub_port)
-            sub_url = f"http://127.0.0.1:{sub_port}"
-            load = Load(script, args.duration, args.warmup, args.connections, args.threads, sub_url)
+            sub, load = start_load(children, work, args)
+            sub_url = load.sub_url
             fwd_port = free_port()
             fwd = children.start(
                 "forwarder",

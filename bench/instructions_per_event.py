@@ -35,11 +35,11 @@ import aiohttp
 
 from bench.broker_e2e import (
     API_TOKEN,
-    ROLES,
     Children,
     apply,
     free_port,
     prime,
+    start_subscriber,
     sub_reset,
     sub_stats,
     wait_port,
@@ -104,11 +104,7 @@ def measure(tree: Path | None, args: argparse.Namespace, work: Path) -> dict[str
         env["PYTHONPATH"] = str(tree / "src")
     results: dict[str, float] = {}
     try:
-        sub_port = free_port()
-        role = [sys.executable, str(ROLES), "subscriber", "--port", str(sub_port)]
-        children.start("subscriber", role)
-        wait_port(sub_port)
-        sub_url = f"http://127.0.0.1:{sub_port}"
+        _, sub_url = start_subscriber(children)
         port = free_port()
         out_dir = work / "callgrind"
         out_dir.mkdir()
