@@ -99,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             }
             if args.against is not None:
                 other, other_url = start_other(children, work, sub_url, args)
-                targets[AGAINST] = (f"{other_url}/brokers/default/one", {"kawa": other.pid})
-            quiet: Pids = {f"{i}": pid for i, pid in enumerate(quiet_pids(targets))}
+                targets[AGAINST] = (
+                    f"{other_url}/brokers/default/one",
+                    {"kawa-against": other.pid},
+                )
+            quiet: Pids = {k: pid for _, pids in targets.values() for k, pid in pids.items()}
 
             def measure(name: str) -> Row:
                 target, pids = targets[name]
@@ -138,10 +141,6 @@ def start_other(
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = before
-
-
-def quiet_pids(targets: dict[str, tuple[str, Pids]]) -> list[int | tuple[int, ...]]:
-    return [pid for _, pids in targets.values() for pid in pids.values()]
 
 
 def settle(pids: Pids, busy: float = 0.05, timeout: float = 120.0) -> None:

@@ -239,12 +239,9 @@ class SqliteEventLog:
                 added: dict[str, tuple[list[int], list[bytes]]] = {}
                 for job, result in zip(jobs, results, strict=True):
                     if job[0] == APPEND:
-                        held = added.get(job[2])
-                        if held is None:
-                            added[job[2]] = (list(result), list(job[3]))
-                        else:
-                            held[0].extend(result)
-                            held[1].extend(job[3])
+                        seqs, payloads = added.setdefault(job[2], ([], []))
+                        seqs.extend(result)
+                        payloads.extend(job[3])
                 at = changes.appended_at
                 for stream, (seqs, payloads) in added.items():
                     tail.add(stream, seqs, payloads, at)
