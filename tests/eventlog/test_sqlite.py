@@ -80,7 +80,7 @@ async def test_concurrent_appends_are_group_committed(tmp_path: Path) -> None:
 async def test_a_batch_larger_than_one_insert_statement_is_stored_whole_and_in_order(
     tmp_path: Path,
 ) -> None:
-    # a transaction's rows go in with INSERTs of 1, 2, 4 ... 128 rows: sizes around those
+    # a transaction's rows go in with INSERTs of up to 128 rows each: sizes around that
     # bounds, several streams in one transaction, read back from the file (not the tail)
     path = str(tmp_path / "log.db")
     log = await SqliteEventLog.open(path)
@@ -101,6 +101,45 @@ async def test_a_batch_larger_than_one_insert_statement_is_stored_whole_and_in_o
             expected = payloads(f"p{n}-", n) + (payloads("again-", 5) if n == 1 else [])
             assert [r.payload for r in records] == expected
             assert [r.seq for r in records] == list(range(1, len(expected) + 1))
+    finally:
+        await log.close()
+
+
+async def test_a_group_commit_of_appends_is_one_statement_and_its_own_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each statement costs the writer GIL hand-overs with the busy event loop (issue 18): a
+    # batch of appends to known streams is one INSERT in autocommit, with no BEGIN, COMMIT or
+    # high-water-mark UPDATE; a new stream's batch still runs in an explicit transaction
+    statements: list[str] = []
+    connect = _sqlite_writer.Writer._connect
+
+    def traced(self: _sqlite_writer.Writer) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(_sqlite_writer.Writer, "_connect", traced)
+    path = str(tmp_path / "log.db")
+    log = await SqliteEventLog.open(path)
+    try:
+        await log.append("b1", [b"first"])
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert statements[-1] == "COMMIT"
+        await log.append("b2", [b"first"])
+        statements.clear()
+        await asyncio.gather(
+            *(log.append(f"b{1 + i % 2}", payloads(f"p{i}-", 1 + i % 3)) for i in range(40))
+        )
+        assert statements
+        assert all(s.startswith("INSERT INTO records ") for s in statements), statements
+        assert len(statements) < 40  # grouped, one statement per group
+    finally:
+        await log.close()
+    log = await SqliteEventLog.open(path)
+    try:
+        assert await log.last_seq("b1") == 1 + sum(1 + i % 3 for i in range(0, 40, 2))
+        assert await log.last_seq("b2") == 1 + sum(1 + i % 3 for i in range(1, 40, 2))
     finally:
         await log.close()
 

@@ -100,16 +100,20 @@ CREATE TABLE IF NOT EXISTS cursors (
 """
 _MOST_ROWS: Final = 128
 """Rows of one INSERT statement at most (512 parameters: under every SQLite's limit)."""
-_INSERTS: Final = {
-    n: "INSERT INTO records (stream_id, seq, appended_at, payload) VALUES "
+_INSERTS: Final = [""] + [
+    "INSERT INTO records (stream_id, seq, appended_at, payload) VALUES "
     + ", ".join(["(?, ?, ?, ?)"] * n)
-    for n in (1 << i for i in range(_MOST_ROWS.bit_length()))
-}
-"""The INSERT of 1, 2, 4 ... :data:`_MOST_ROWS` rows: a batch is stored with a few statements
-of these sizes, not a statement per row. ``executemany`` runs a statement per row, and
-Python's sqlite3 lets go of the GIL and takes it back around each: with the event loop
-thread busy, each take waits for the loop to give the GIL up (up to the switch interval), so
-a batch of 64 rows took a commit's time many times over (issue 18)."""
+    for n in range(1, _MOST_ROWS + 1)
+]
+"""The INSERT of ``n`` rows at index ``n``: a batch is stored with one statement of its size
+(more for a batch of more than :data:`_MOST_ROWS`), not a statement per row. Python's sqlite3
+lets go of the GIL and takes it back around each step of a statement (and around its
+preparation and reset); with the event loop thread busy, each take waits for the loop to give
+the GIL up, a context switch each way, so the writer's cost and its commit's latency grow with
+the statements it runs, not with the rows (``executemany`` is a step per row: a batch of 64
+rows took a commit's time many times over; issue 18)."""
+_CACHED_STATEMENTS: Final = _MOST_ROWS + 64
+"""The write connection's statement cache: every INSERT size and the rest (default 128)."""
 
 Committed = Callable[[list[Job], list[Any], BaseException | None, "Changes"], None]
 
@@ -217,7 +221,12 @@ class Writer:
 
     def _connect(self) -> sqlite3.Connection:
         files.create_private(Path(self.path))  # SQLite gives its -wal and -shm the same mode
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=_CACHED_STATEMENTS,
+        )
         try:
             fresh = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
             if fresh:  # only an empty database takes the mode without a VACUUM
@@ -313,7 +322,8 @@ class Writer:
         changes = Changes()
         try:
             results = self._batch(conn, jobs, changes)
-            conn.execute("COMMIT")
+            if conn.in_transaction:  # else the batch was one statement, committed as it ran
+                conn.execute("COMMIT")
         except Exception as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -380,6 +390,9 @@ class Writer:
         now = self._now = ch.appended_at = max(self._clock(), self._now)
         rows: list[tuple[int, int, float, bytes]] = []
         results: list[Any] = []
+        if self._one_statement(jobs, now, rows, results, ch):
+            conn.execute(_INSERTS[len(rows)], list(chain.from_iterable(rows)))
+            return results
         conn.execute("BEGIN IMMEDIATE")
         for op, _, a, b, c in jobs:
             if op == APPEND:
@@ -391,7 +404,7 @@ class Writer:
                 results.append(list(range(first, end)))
                 continue
             if rows:
-                self._flush(conn, rows, ch)
+                self._flush(conn, rows)
             if op == SAVE_CURSOR:
                 sid = self._stream_id(conn, b, ch)
                 conn.execute(
@@ -410,6 +423,7 @@ class Writer:
                 ch.removed = True
                 sid_or_none = ch.ids.get(a, s.ids.get(a))
                 if sid_or_none is not None:
+                    self._keep_last(conn, a, sid_or_none, ch)
                     conn.execute("DELETE FROM records WHERE stream_id = ?", (sid_or_none,))
                     conn.execute("DELETE FROM cursors WHERE stream_id = ?", (sid_or_none,))
                     for consumer, saved in self._cursors(ch).items():
@@ -426,8 +440,37 @@ class Writer:
             else:  # STOP
                 results.append(None)
         if rows:
-            self._flush(conn, rows, ch)
+            self._flush(conn, rows)
         return results
+
+    def _one_statement(
+        self,
+        jobs: list[Job],
+        now: float,
+        rows: list[tuple[int, int, float, bytes]],
+        results: list[Any],
+        ch: Changes,
+    ) -> bool:
+        """Fill ``rows``, ``results`` and ``ch`` for a batch that one INSERT stores, in
+        autocommit (its own transaction: no BEGIN and COMMIT statements, each a few GIL
+        hand-overs; see :data:`_INSERTS`), and say so; ``False``, having changed nothing, for
+        any other batch: one with another job, a new stream, or too many rows."""
+        ids = self._state.ids
+        count = 0
+        for op, _, a, b, _ in jobs:
+            if op != APPEND or a not in ids:
+                return False
+            count += len(b)
+        if count > _MOST_ROWS:
+            return False
+        last = self._state.last
+        for _, _, a, b, _ in jobs:
+            first = ch.last.get(a, last.get(a, 0)) + 1
+            end = first + len(b)
+            rows.extend(zip(repeat(ids[a]), range(first, end), repeat(now), b))
+            ch.last[a] = end - 1
+            results.append(list(range(first, end)))
+        return True
 
     def _stream_id(self, conn: sqlite3.Connection, name: str, ch: Changes) -> int:
         sid = self._state.ids.get(name)
@@ -438,21 +481,19 @@ class Writer:
                 sid = ch.ids[name] = int(cur.lastrowid or 0)
         return sid
 
-    def _flush(
-        self, conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]], ch: Changes
-    ) -> None:
-        start, left = 0, len(rows)
-        while left:
-            n = min(_MOST_ROWS, 1 << (left.bit_length() - 1))  # the largest size that fits
-            conn.execute(_INSERTS[n], list(chain.from_iterable(rows[start : start + n])))
-            start += n
-            left -= n
+    def _flush(self, conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]]) -> None:
+        for start in range(0, len(rows), _MOST_ROWS):
+            chunk = rows[start : start + _MOST_ROWS]
+            conn.execute(_INSERTS[len(chunk)], list(chain.from_iterable(chunk)))
         rows.clear()
-        ids = self._state.ids
-        conn.executemany(
-            "UPDATE streams SET last_seq = ? WHERE id = ?",
-            [(last, ids.get(name) or ch.ids[name]) for name, last in ch.last.items()],
-        )
+
+    def _keep_last(self, conn: sqlite3.Connection, name: str, sid: int, ch: Changes) -> None:
+        """Write ``name``'s high-water mark to its ``streams`` row before records of it are
+        deleted. It is written only then: while a stream's records are there, the last of
+        them is its mark (opening the log takes the larger of the two), so an append needs
+        no second statement to keep it."""
+        last = ch.last.get(name, self._state.last.get(name, 0))
+        conn.execute("UPDATE streams SET last_seq = ? WHERE id = ?", (last, sid))
 
     def _cursors(self, ch: Changes) -> dict[str, tuple[str, int]]:
         """The cursors as this batch has left them so far."""
@@ -496,6 +537,7 @@ class Writer:
                 room -= size or 0
             scan.close()
             if boundary:
+                self._keep_last(conn, name, sid, ch)
                 cur = conn.execute(
                     "DELETE FROM records WHERE stream_id = ? AND seq <= ?", (sid, boundary)
                 )
