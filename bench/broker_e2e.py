@@ -818,6 +818,7 @@ def paced(
     quiesce(sub_url)
     sub_reset(sub_url)
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    stolen_before = stolen_seconds()
     argv = [sys.executable, str(ROLES), "pacer", "--url", url, "--rate", str(rate)]
     argv += ["--duration", str(duration)]
     spy = profiler(f"paced {what}", pids, duration)
@@ -843,7 +844,8 @@ def paced(
         cpu={
             name: (cpu_seconds(pid) - before[name]) / float(summary["elapsed_s"])
             for name, pid in pids.items()
-        },
+        }
+        | {"stolen": (stolen_seconds() - stolen_before) / float(summary["elapsed_s"])},
         note=f"sender max lag {int(summary['max_sender_lag_us']) / 1000:.1f} ms",
     )
     return row

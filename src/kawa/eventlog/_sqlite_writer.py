@@ -391,7 +391,7 @@ class Writer:
         rows: list[tuple[int, int, float, bytes]] = []
         results: list[Any] = []
         if self._one_statement(jobs, now, rows, results, ch):
-            conn.execute(_INSERTS[len(rows)], list(chain.from_iterable(rows)))
+            _insert(conn, rows)
             return results
         conn.execute("BEGIN IMMEDIATE")
         for op, _, a, b, c in jobs:
@@ -483,8 +483,7 @@ class Writer:
 
     def _flush(self, conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]]) -> None:
         for start in range(0, len(rows), _MOST_ROWS):
-            chunk = rows[start : start + _MOST_ROWS]
-            conn.execute(_INSERTS[len(chunk)], list(chain.from_iterable(chunk)))
+            _insert(conn, rows[start : start + _MOST_ROWS])
         rows.clear()
 
     def _keep_last(self, conn: sqlite3.Connection, name: str, sid: int, ch: Changes) -> None:
@@ -556,6 +555,13 @@ class Writer:
             conn.execute("PRAGMA incremental_vacuum")  # Python's sqlite3: one page per call
         left = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
         return VACUUM_KEEP < left < free
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]]) -> None:
+    """Store ``rows`` (at most :data:`_MOST_ROWS`) with one statement. ``executemany`` with
+    the one parameter set: ``execute`` also asks SQLite for the last row id, one more GIL
+    hand-over (five instead of four per statement in Python 3.11's sqlite3)."""
+    conn.executemany(_INSERTS[len(rows)], (list(chain.from_iterable(rows)),))
 
 
 def _free_space(path: str) -> int | None:
