@@ -1,7 +1,7 @@
 """Per-stream wake-ups behind :meth:`EventLog.wait`, shared by the in-process backends.
 
 A backend calls :meth:`StreamSignals.notify` on its event loop right after records of a stream
-are committed; :meth:`StreamSignals.wait` sleeps on an :class:`asyncio.Event` until then, so a
+are committed; :meth:`StreamSignals.wait` sleeps on a future of the loop until then, so a
 tailing consumer wakes without polling. Used by :mod:`kawa.eventlog.memory` and
 :mod:`kawa.eventlog.sqlite`; loop-thread only.
 """
@@ -9,30 +9,36 @@ tailing consumer wakes without polling. Used by :mod:`kawa.eventlog.memory` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 
 class StreamSignals:
-    """One :class:`asyncio.Event` per stream that has waiters, replaced after every notify."""
+    """The waiters of each stream (futures of the loop), all woken and forgotten by a notify.
 
-    __slots__ = ("_closed", "_events")
+    A wait is a future of the running loop and a timer of that loop, not an
+    :class:`asyncio.Event` under :func:`asyncio.timeout_at`: those ask for the running loop
+    four times per wait, and Python 3.11 checks the loop's process id with a ``getpid``
+    system call each time (issue 18: a consumer waits once per event at a low rate)."""
+
+    __slots__ = ("_closed", "_waiters")
 
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._closed = False
 
     def notify(self, stream: str) -> None:
         """Wake every waiter of ``stream`` (cheap when nobody waits)."""
-        event = self._events.pop(stream, None)
-        if event is not None:
-            event.set()
+        waiters = self._waiters.pop(stream, None)
+        if waiters is not None:
+            _wake(waiters)
 
     def close(self) -> None:
         """Wake every waiter of every stream and make later waits return at once."""
         self._closed = True
-        events, self._events = self._events, {}
-        for event in events.values():
-            event.set()
+        waiters, self._waiters = self._waiters, {}
+        for of_stream in waiters.values():
+            _wake(of_stream)
 
     async def wait(
         self,
@@ -49,15 +55,36 @@ class StreamSignals:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            event = self._events.get(stream)
-            if event is None:
-                event = self._events[stream] = asyncio.Event()
+            waiter: asyncio.Future[None] = loop.create_future()
+            of_stream = self._waiters.setdefault(stream, [])
+            of_stream.append(waiter)
+            timer = loop.call_at(deadline, _wake_one, waiter)
             try:
-                async with asyncio.timeout_at(deadline):
-                    await event.wait()
-            except TimeoutError:
-                return last_seq(stream) > after
+                await waiter
+            finally:
+                timer.cancel()
+                if not waiter.done() or self._waiters.get(stream) is of_stream:
+                    self._forget(stream, of_stream, waiter)  # timed out or cancelled
             if last_seq(stream) > after:
                 return True
             if self._closed or loop.time() >= deadline:
                 return False
+
+    def _forget(
+        self, stream: str, of_stream: list[asyncio.Future[None]], waiter: asyncio.Future[None]
+    ) -> None:
+        with contextlib.suppress(ValueError):
+            of_stream.remove(waiter)
+        if not of_stream and self._waiters.get(stream) is of_stream:
+            del self._waiters[stream]
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+def _wake_one(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
