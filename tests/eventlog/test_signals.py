@@ -24,13 +24,15 @@ async def test_a_notify_wakes_every_waiter_of_its_stream_and_no_other() -> None:
     signals = StreamSignals()
     last = {"a": 0, "b": 0}
     on_a = [asyncio.create_task(signals.wait("a", 0, 10.0, last.__getitem__)) for _ in range(3)]
-    on_b = asyncio.create_task(signals.wait("b", 0, 0.3, last.__getitem__))
+    on_b = asyncio.create_task(signals.wait("b", 0, 10.0, last.__getitem__))
     await asyncio.sleep(0.01)
     last["a"] = 1
     signals.notify("a")
     assert await asyncio.wait_for(asyncio.gather(*on_a), 5.0) == [True, True, True]
-    assert not on_b.done()
-    assert await on_b is False  # timed out: b had nothing new
+    await asyncio.sleep(0.01)
+    assert not on_b.done()  # b had nothing new and its deadline is far
+    signals.close()
+    assert await asyncio.wait_for(on_b, 5.0) is False
     assert signals._waiters == {}
 
 

@@ -24,7 +24,7 @@ class StreamSignals:
     __slots__ = ("_closed", "_waiters")
 
     def __init__(self) -> None:
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[bool]]] = {}
         self._closed = False
 
     def notify(self, stream: str) -> None:
@@ -55,23 +55,25 @@ class StreamSignals:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            waiter: asyncio.Future[None] = loop.create_future()
+            waiter: asyncio.Future[bool] = loop.create_future()
             of_stream = self._waiters.setdefault(stream, [])
             of_stream.append(waiter)
-            timer = loop.call_at(deadline, _wake_one, waiter)
+            timer = loop.call_at(deadline, _time_out, waiter)
             try:
-                await waiter
+                timed_out = await waiter
             finally:
                 timer.cancel()
                 if not waiter.done() or self._waiters.get(stream) is of_stream:
                     self._forget(stream, of_stream, waiter)  # timed out or cancelled
             if last_seq(stream) > after:
                 return True
-            if self._closed or loop.time() >= deadline:
+            # the timer's own word, not the clock: a loop may run a timer up to its clock's
+            # resolution early (~16 ms on Windows), and waiting again would spin until then
+            if self._closed or timed_out or loop.time() >= deadline:
                 return False
 
     def _forget(
-        self, stream: str, of_stream: list[asyncio.Future[None]], waiter: asyncio.Future[None]
+        self, stream: str, of_stream: list[asyncio.Future[bool]], waiter: asyncio.Future[bool]
     ) -> None:
         with contextlib.suppress(ValueError):
             of_stream.remove(waiter)
@@ -79,12 +81,13 @@ class StreamSignals:
             del self._waiters[stream]
 
 
-def _wake(waiters: list[asyncio.Future[None]]) -> None:
+def _wake(waiters: list[asyncio.Future[bool]]) -> None:
+    """Wake ``waiters`` with news (``False``: not timed out)."""
     for waiter in waiters:
         if not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(False)
 
 
-def _wake_one(waiter: asyncio.Future[None]) -> None:
+def _time_out(waiter: asyncio.Future[bool]) -> None:
     if not waiter.done():
-        waiter.set_result(None)
+        waiter.set_result(True)

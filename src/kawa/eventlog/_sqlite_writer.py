@@ -390,7 +390,8 @@ class Writer:
         now = self._now = ch.appended_at = max(self._clock(), self._now)
         rows: list[tuple[int, int, float, bytes]] = []
         results: list[Any] = []
-        if self._one_statement(jobs, now, rows, results, ch):
+        # (a transaction left open by a failed ROLLBACK is not committed by a lone INSERT)
+        if not conn.in_transaction and self._one_statement(jobs, now, rows, results, ch):
             _insert(conn, rows)
             return results
         conn.execute("BEGIN IMMEDIATE")

@@ -29,8 +29,10 @@ event loop never touches the disk:
     ``PRAGMA synchronous=OFF``: never fsyncs. Survives a process kill; an OS crash or power
     loss may lose recent commits or, rarely, damage the file. For throwaway setups.
 
-Schema: ``streams(id, name, last_seq)`` (``last_seq`` is the high-water mark, kept even when
-records are trimmed or the stream is deleted, so seqs are never reused),
+Schema: ``streams(id, name, last_seq)`` (``last_seq`` is the high-water mark as of the last
+deletion of the stream's records, a trim or the stream's deletion, written in that
+transaction; the mark is the larger of it and the stream's last record, so seqs are never
+reused; ADR 0078),
 ``records(stream_id, seq, appended_at, payload)`` keyed by ``(stream_id, seq)`` and
 ``cursors(consumer, stream_id, seq)``. ``appended_at`` never decreases within a stream, so
 :meth:`SqliteEventLog.trim` deletes a prefix of each stream, in bounded steps that interleave
