@@ -239,10 +239,17 @@ class KawaProcess:
         except urllib.error.HTTPError as err:
             return err.code, orjson.loads(err.read() or b"null")
 
-    def create(self, obj: dict[str, Any]) -> None:
+    def create(self, obj: dict[str, Any], *, unavailable_for: float = 0.0) -> None:
+        """Create ``obj``; ``unavailable_for``: seconds to try again while kawa answers 503
+        (its store between leaders after a server of the NATS cluster was killed)."""
         ns = obj["metadata"].get("namespace", "default")
         plural = obj["kind"].lower() + "s"
-        status, body = self.request("POST", f"{_api(plural)}/{ns}/{plural}", obj)
+        deadline = time.monotonic() + unavailable_for
+        while True:
+            status, body = self.request("POST", f"{_api(plural)}/{ns}/{plural}", obj)
+            if status != 503 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         assert status == 201, body
 
     def get(self, plural: str, name: str, ns: str = "default") -> tuple[int, Any]:
