@@ -122,6 +122,7 @@ async def test_a_group_commit_of_appends_is_one_statement_and_its_own_transactio
     monkeypatch.setattr(_sqlite_writer.Writer, "_connect", traced)
     path = str(tmp_path / "log.db")
     log = await SqliteEventLog.open(path)
+    statements.clear()  # opening reads what the file holds
     try:
         await log.append("b1", [b"first"])
         assert statements[0] == "BEGIN IMMEDIATE"

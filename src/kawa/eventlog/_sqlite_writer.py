@@ -15,7 +15,9 @@ given back to the disk (:mod:`kawa.eventlog._reserve`) and appends are refused w
 touching the file, so that the room goes to what frees space (trims, stream deletions,
 cursor saves), until the next trim has run; then appends are tried again. The database is in
 ``auto_vacuum = INCREMENTAL`` mode: after a trim, :data:`VACUUM` jobs give free pages beyond
-:data:`VACUUM_KEEP` back to the disk. Only :mod:`kawa.eventlog.sqlite` uses this module.
+:data:`VACUUM_KEEP` back to the disk. The thread opens the file with
+:mod:`kawa.eventlog._sqlite_file` (lock, settings, schema, what it holds). Only
+:mod:`kawa.eventlog.sqlite` uses this module.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import logging
 import os
 import queue
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,18 +36,9 @@ from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Final
 
-from kawa import files
-from kawa.errors import (
-    ConflictError,
-    InsufficientStorageError,
-    KawaError,
-    PermanentError,
-    TemporaryError,
-)
+from kawa.errors import InsufficientStorageError, KawaError, TemporaryError
 from kawa.eventlog._reserve import Reserve
-
-if sys.platform != "win32":
-    import fcntl
+from kawa.eventlog._sqlite_file import State, connect, load, lock
 
 APPEND: Final = 0
 SAVE_CURSOR: Final = 1
@@ -77,27 +69,6 @@ not shrink and grow its file every time."""
 Job = tuple[int, "asyncio.Future[Any]", Any, Any, Any]
 """``(op, future, a, b, c)``; the meaning of ``a``, ``b``, ``c`` depends on ``op``."""
 
-SCHEMA_VERSION: Final = 1
-_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS streams (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    last_seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS records (
-    stream_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    appended_at REAL NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (stream_id, seq)
-);
-CREATE TABLE IF NOT EXISTS cursors (
-    consumer TEXT PRIMARY KEY,
-    stream_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
 _MOST_ROWS: Final = 128
 """Rows of one INSERT statement at most (512 parameters: under every SQLite's limit)."""
 _INSERTS: Final = [""] + [
@@ -116,15 +87,6 @@ _CACHED_STATEMENTS: Final = _MOST_ROWS + 64
 """The write connection's statement cache: every INSERT size and the rest (default 128)."""
 
 Committed = Callable[[list[Job], list[Any], BaseException | None, "Changes"], None]
-
-
-@dataclass(slots=True)
-class State:
-    """What the log holds: stream ids and high-water marks by name, cursors by consumer."""
-
-    ids: dict[str, int] = field(default_factory=dict)
-    last: dict[str, int] = field(default_factory=dict)
-    cursors: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -184,13 +146,17 @@ class Writer:
     # -- thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        lock = -1
+        lock_fd = -1
+        conn: sqlite3.Connection | None = None
         try:
-            lock = self._lock()
+            lock_fd = lock(self.path)
             conn = self._connect()
+            self._state, self._now = load(conn)
         except Exception as exc:
-            if lock >= 0:
-                os.close(lock)
+            if conn is not None:
+                conn.close()
+            if lock_fd >= 0:
+                os.close(lock_fd)
             self._ready.set_exception(
                 exc
                 if isinstance(exc, KawaError)
@@ -205,98 +171,10 @@ class Writer:
         finally:
             conn.close()
             self._reserve.release()  # held while the log is open: a stopped kawa keeps none
-            os.close(lock)
-
-    def _lock(self) -> int:
-        fd = files.private(self.path + ".lock", os.O_RDWR | os.O_CREAT)
-        if sys.platform != "win32":
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                raise ConflictError(
-                    f"the event log {self.path} is in use by another process"
-                ) from None
-        return fd
+            os.close(lock_fd)
 
     def _connect(self) -> sqlite3.Connection:
-        files.create_private(Path(self.path))  # SQLite gives its -wal and -shm the same mode
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            cached_statements=_CACHED_STATEMENTS,
-        )
-        try:
-            fresh = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
-            if fresh:  # only an empty database takes the mode without a VACUUM
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise TemporaryError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-            conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[self._durability]}")
-            conn.execute("PRAGMA journal_size_limit = 67108864")
-            if self._max_size > 0:
-                page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                pages = max(1, self._max_size // page_size)
-                conn.execute(f"PRAGMA max_page_count = {pages}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise PermanentError(f"{self.path} was written by a newer kawa (schema {version})")
-            if not fresh and conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
-                self._convert_to_incremental(conn)
-            conn.executescript(_SCHEMA)
-            if version != SCHEMA_VERSION:  # a write: an existing log opens on a full disk
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._load(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _convert_to_incremental(self, conn: sqlite3.Connection) -> None:
-        """Turn a log written by an older kawa into ``auto_vacuum = INCREMENTAL`` (a VACUUM,
-        once: it rewrites the file through the WAL, so it needs twice its size free)."""
-        size = os.stat(self.path).st_size
-        free = _free_space(self.path)
-        if free is not None and free < 2 * size:
-            log.warning(
-                "event log %s: not rewritten to give space back after trims (it needs %d bytes "
-                "free, the disk has %d); it keeps its size after trims",
-                self.path,
-                2 * size,
-                free,
-            )
-            return
-        log.info("event log %s: rewriting it once so that it can give space back", self.path)
-        try:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            conn.execute("VACUUM")
-        except sqlite3.Error as err:
-            with contextlib.suppress(sqlite3.Error):  # the WAL it grew goes back to the disk
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            log.warning(
-                "event log %s: could not rewrite it (%s); it keeps its size after trims",
-                self.path,
-                err,
-            )
-
-    def _load(self, conn: sqlite3.Connection) -> None:
-        s = self._state
-        names: dict[int, str] = {}
-        for sid, name, last in conn.execute("SELECT id, name, last_seq FROM streams"):
-            names[sid] = name
-            s.ids[name] = sid
-            row = conn.execute(
-                "SELECT seq, appended_at FROM records WHERE stream_id = ? ORDER BY seq DESC"
-                " LIMIT 1",
-                (sid,),
-            ).fetchone()
-            s.last[name] = max(last, row[0]) if row else last
-            if row:
-                self._now = max(self._now, row[1])
-        for consumer, sid, seq in conn.execute("SELECT consumer, stream_id, seq FROM cursors"):
-            s.cursors[consumer] = (names[sid], seq)
+        return connect(self.path, self._durability, self._max_size, _CACHED_STATEMENTS)
 
     def _serve(self, conn: sqlite3.Connection) -> None:
         jobs_queue = self.jobs
@@ -563,15 +441,6 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[int, int, float, bytes]])
     the one parameter set: ``execute`` also asks SQLite for the last row id, one more GIL
     hand-over (five instead of four per statement in Python 3.11's sqlite3)."""
     conn.executemany(_INSERTS[len(rows)], (list(chain.from_iterable(rows)),))
-
-
-def _free_space(path: str) -> int | None:
-    """Bytes free on the disk of ``path`` (None where the OS does not say)."""
-    try:
-        disk = os.statvfs(os.path.dirname(os.path.abspath(path)))
-    except (OSError, AttributeError):
-        return None
-    return disk.f_bavail * disk.f_frsize
 
 
 def _is_full(exc: BaseException) -> bool:
