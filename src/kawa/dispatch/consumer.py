@@ -78,6 +78,11 @@ once what its records do not need), so that one read never takes the whole budge
 class Consumer:
     """Runs until cancelled (see the module docstring)."""
 
+    _loop: asyncio.AbstractEventLoop
+    """The loop :meth:`run` runs on (set there): deliveries are its tasks
+    (``asyncio.create_task`` asks for the running loop each time, and Python 3.11 checks its
+    process id with a ``getpid`` system call: one per delivery)."""
+
     def __init__(
         self,
         target: Target,
@@ -135,10 +140,6 @@ class Consumer:
         self._in_flight = 0
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        """The loop :meth:`run` runs on: deliveries are its tasks (``asyncio.create_task``
-        asks for the running loop each time, and Python 3.11 checks its process id with a
-        ``getpid`` system call: one per delivery)."""
         self._pacer: Pacer | None = None
         self.backpressure: Backpressure | None = None
         """Set while the subscriber is a Knative Service (it holds back on 429 and 503)."""
@@ -294,10 +295,8 @@ class Consumer:
         if self.target.ordered:
             key = str(event.attributes.get("partitionkey", ""))
             previous = self._tails.get(key)
-        loop = self._loop
-        if loop is None:  # pragma: no cover (set by run, the only caller)
-            loop = self._loop = asyncio.get_running_loop()
-        task = loop.create_task(self._deliver(feed, record.seq, size, event, headers, previous))
+        delivery = self._deliver(feed, record.seq, size, event, headers, previous)
+        task = self._loop.create_task(delivery)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self.target.ordered:

@@ -2,8 +2,8 @@
 
 A backend calls :meth:`StreamSignals.notify` on its event loop right after records of a stream
 are committed; :meth:`StreamSignals.wait` sleeps on a future of the loop until then, so a
-tailing consumer wakes without polling. Used by :mod:`kawa.eventlog.memory` and
-:mod:`kawa.eventlog.sqlite`; loop-thread only.
+tailing consumer wakes without polling. Used by :mod:`kawa.eventlog.memory`,
+:mod:`kawa.eventlog.sqlite` and the JetStream log's ticks; loop-thread only.
 """
 
 from __future__ import annotations
