@@ -36,7 +36,10 @@ def no_leftover_children() -> Iterator[None]:
 def kawa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KawaProcess]:
     if not Path(KUBECTL).exists():
         pytest.skip(f"{KUBECTL} is not installed")
-    with kawa_up(tmp_path_factory.mktemp("kawa")) as running:
+    # Delivered events stay in the log ten minutes: the console's lineage tests look an event
+    # up after its delivery, and at the default (0 s) the trim that runs every 30 s may take it
+    # first on a slow machine ("never accepted, or trimmed", seen once in a full suite).
+    with kawa_up(tmp_path_factory.mktemp("kawa"), "--retention", "600") as running:
         yield running
 
 
