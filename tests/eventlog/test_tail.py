@@ -148,6 +148,25 @@ async def test_trimmed_records_are_not_served_from_memory(tmp_path: Path) -> Non
         await log.close()
 
 
+async def test_a_trim_that_deletes_nothing_keeps_what_memory_holds(tmp_path: Path) -> None:
+    # the trimmer runs every 30 s whether or not anything is due; only a step that deleted
+    # records drops the held tail (every consumer then reads from the file once)
+    clock = FakeClock()
+    log = await SqliteEventLog.open(str(tmp_path / "log.db"), clock=clock)
+    try:
+        await log.append("b", payloads("e", 5))
+        await log.save_cursor("trigger:1", "b", 3)
+        assert await log.trim(60.0) == 0  # nothing is a minute old yet
+        assert log._tail.read("b", 0, 10) == await log.read("b", 0, 10)
+        assert [r.seq for r in log._tail.read("b", 0, 10) or []] == [1, 2, 3, 4, 5]
+        clock.now += 120
+        assert await log.trim(60.0) == 3
+        assert log._tail.read("b", 0, 10) is None
+        assert [r.seq for r in await log.read("b", 0, 10)] == [4, 5]
+    finally:
+        await log.close()
+
+
 def test_held_records_give_the_garbage_collector_nothing_to_scan() -> None:
     # an object per held record (16,000 per busy stream) made every young collection move
     # thousands of them on: 10-25 ms pauses under load (issue 18)

@@ -99,7 +99,9 @@ class Changes:
     appended_at: float = 0.0
     """The ``appended_at`` of every record this batch appended."""
     removed: bool = False
-    """Whether the batch deleted records (a trim or a stream deletion)."""
+    """Whether the batch deleted records (a trim step that found some, a stream deletion)."""
+    trimmed: bool = False
+    """Whether the batch ran a trim step, whatever it deleted (full mode ends: module docs)."""
     vacuumed: bool = False
     """Whether the batch ended a vacuum (a checkpoint then writes the smaller file)."""
 
@@ -222,7 +224,7 @@ class Writer:
                 s.cursors.pop(consumer, None)
             else:
                 s.cursors[consumer] = saved
-        if changes.removed:
+        if changes.removed or changes.trimmed:
             self._full = None  # appends may try again (see the module docs)
         if self._was_full and changes.last:
             self._was_full = False
@@ -230,7 +232,7 @@ class Writer:
         if changes.vacuumed:  # a checkpoint writes the smaller file back (and truncates it)
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if (changes.removed or changes.vacuumed) and not self._reserve.held:
+        if (changes.removed or changes.trimmed or changes.vacuumed) and not self._reserve.held:
             self._reserve.keep()
         self._deliver(jobs, results, None, changes)
 
@@ -310,8 +312,10 @@ class Writer:
                             ch.cursors[consumer] = None
                 results.append(None)
             elif op == TRIM:
-                ch.removed = True
-                results.append(self._trim(conn, a, b, ch))
+                ch.trimmed = True
+                step = self._trim(conn, a, b, ch)
+                ch.removed = ch.removed or step[0] > 0
+                results.append(step)
             elif op == VACUUM:
                 more = self._vacuum(conn)
                 ch.vacuumed = not more
