@@ -1,12 +1,13 @@
-"""A Broker's ``kawa.dev/retention`` annotation: what it reads as, and the 422 it gets at
-admission when it is not a duration."""
+"""The ``kawa.dev/retention`` annotation of a Broker or an InMemoryChannel: what it reads as,
+and the 422 it gets at admission when it is not a duration."""
 
 from __future__ import annotations
 
 import pytest
 
 from kawa.apis import eventing
-from kawa.apis.eventing.retention import ANNOTATION, retention_errors, retention_of
+from kawa.apis.messaging import inmemorychannel
+from kawa.apis.retention import ANNOTATION, retention_errors, retention_of
 
 from .helpers import broker_obj, field_errors
 
@@ -21,6 +22,7 @@ def test_a_duration_or_seconds(text: str, seconds: float) -> None:
     assert retention_of({ANNOTATION: text}) == seconds
     assert retention_errors({ANNOTATION: text}) == []
     eventing.parse_broker(broker_obj(annotations={ANNOTATION: text}))
+    inmemorychannel.parse_inmemorychannel(channel_obj({ANNOTATION: text}))
 
 
 @pytest.mark.parametrize(
@@ -39,8 +41,22 @@ def test_a_bad_retention_is_refused_at_its_annotation(text: str, says: str) -> N
     errors = field_errors(lambda: eventing.parse_broker(broker_obj(annotations={ANNOTATION: text})))
     assert list(errors) == [PATH]
     assert says in errors[PATH]
+    errors = field_errors(
+        lambda: inmemorychannel.parse_inmemorychannel(channel_obj({ANNOTATION: text}))
+    )
+    assert list(errors) == [PATH]
+    assert says in errors[PATH]
 
 
 def test_absent_means_the_logs_retention() -> None:
     assert retention_of({}) is None
     assert retention_of(None) is None
+
+
+def channel_obj(annotations: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": inmemorychannel.API_VERSION,
+        "kind": inmemorychannel.KIND,
+        "metadata": {"name": "orders", "namespace": "default", "annotations": annotations},
+        "spec": {},
+    }

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -23,6 +23,7 @@ from aiohttp import web
 from kawa.broker.dataplane import trigger_cursor
 from kawa.cloudevents import http as ce_http
 from kawa.cloudevents.event import CloudEvent
+from kawa.errors import NotFoundError
 from kawa.eventlog.base import EventLog
 from kawa.eventlog.jetstream import JetStreamEventLog
 from kawa.jetstream import NatsOptions
@@ -39,6 +40,35 @@ def event(id_: str = "1", type_: str = "test.type", **attrs: Any) -> CloudEvent:
     base.update(attrs)
     data = base.pop("data", None)
     return CloudEvent(base, data)
+
+
+class Publisher(Protocol):
+    async def publish(self, namespace: str, name: str, events: list[CloudEvent]) -> None: ...
+
+
+async def publish_once_known(plane: Publisher, names: tuple[str, ...]) -> None:
+    """Publish one event ``<name>-1`` to each of ``names`` (namespace ``default``) as soon as
+    the data plane knows them all (until then it answers NotFoundError)."""
+
+    async def known() -> bool:
+        try:
+            for name in names:
+                await plane.publish("default", name, [event(f"{name}-1")])
+        except NotFoundError:
+            return False
+        return True
+
+    await eventually(known)
+
+
+async def trimmed_away(trim: Callable[[], Awaitable[int]], log: EventLog, stream: str) -> None:
+    """Trim until ``stream`` is empty (a changed retention applies from the next trim)."""
+
+    async def empty() -> bool:
+        await trim()
+        return await log.read(stream, 0, 10) == []
+
+    await eventually(empty)
 
 
 def broker(name: str = "default", ns: str = "default", **spec: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kawa.apis.eventing.retention import ANNOTATION
 from kawa.apis.replay.replay import EXTENSION
+from kawa.apis.retention import ANNOTATION
 
 from ..waiting import eventually
 from .broker_support import Kawa, broker, event, respond, running_kawa, subscriber, trigger

@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kawa.apis.eventing.retention import ANNOTATION
 from kawa.apis.replay.replay import EXTENSION
+from kawa.apis.retention import ANNOTATION
 
 from ..waiting import eventually
 from .broker_support import Kawa, broker, event, running_kawa, subscriber, trigger

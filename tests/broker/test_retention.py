@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from kawa.apis.eventing.retention import ANNOTATION
+from kawa.apis.retention import ANNOTATION
 from kawa.broker.dataplane import BROKERS, BrokerDataPlane, broker_stream
 from kawa.delivery.sender import Dispatcher
-from kawa.errors import NotFoundError
 from kawa.eventlog.memory import MemoryEventLog
 from kawa.store.base import ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
 from ..eventlog.contract import FakeClock
-from ..waiting import eventually
-from .broker_support import broker, event
+from .broker_support import broker, publish_once_known, trimmed_away
 
 
 async def test_one_broker_keeps_its_events_while_another_is_trimmed() -> None:
@@ -32,15 +30,7 @@ async def test_one_broker_keeps_its_events_while_another_is_trimmed() -> None:
             kept = await store.create(ResourceKey(BROKERS, "default", "archive"), archive)
             plain = await store.create(ResourceKey(BROKERS, "default", "plain"), broker("plain"))
 
-            async def known() -> bool:
-                try:
-                    for name in ("archive", "plain"):
-                        await plane.publish("default", name, [event(f"{name}-1")])
-                except NotFoundError:
-                    return False
-                return True
-
-            await eventually(known)
+            await publish_once_known(plane, ("archive", "plain"))
             kept_stream = broker_stream(kept["metadata"]["uid"])
             plain_stream = broker_stream(plain["metadata"]["uid"])
             clock.advance(600)  # ten minutes: past the log's retention, within the broker's
@@ -53,11 +43,7 @@ async def test_one_broker_keeps_its_events_while_another_is_trimmed() -> None:
             archive["metadata"]["annotations"][ANNOTATION] = "300"
             await store.update(ResourceKey(BROKERS, "default", "archive"), archive)
 
-            async def trimmed() -> bool:
-                await plane.trimmer.trim()
-                return await log.read(kept_stream, 0, 10) == []
-
-            await eventually(trimmed)
+            await trimmed_away(plane.trimmer.trim, log, kept_stream)
             running.cancel()
     finally:
         await log.close()

@@ -22,7 +22,7 @@ off (``dead_letter_store=False``, or the Trigger's ``kawa.dev/dead-letter-store:
 :meth:`BrokerDataPlane.redrive_route` is how a stored one is sent again. An event whose TTL
 runs out at a trigger is reported with the loop it went round (:mod:`kawa.broker.loops`). A
 broker annotated ``kawa.dev/retention`` keeps its events (and their lineage) that long
-(:mod:`kawa.apis.eventing.retention`): the plane tells the Trimmer. Run by :mod:`kawa.runtime`.
+(:mod:`kawa.apis.retention`): the plane tells the Trimmer. Run by :mod:`kawa.runtime`.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ import orjson
 from kawa.apis import eventing, limits
 from kawa.apis.duck import BROKER_DEFAULT_DELIVERY, DeliverySpec
 from kawa.apis.eventing.data_filter import ANNOTATION as DATA_ANNOTATION
-from kawa.apis.eventing.retention import retention_of
 from kawa.apis.eventing.trigger_filters import TriggerFilter
 from kawa.apis.registry import BROKER, TRIGGER
+from kawa.apis.retention import retention_of
 from kawa.broker import envelope, ttl
 from kawa.broker.backpressure import DeliveryLag
 from kawa.broker.loops import LoopReports

@@ -33,7 +33,9 @@ delivered sends the original event to the dead-letter sink. Consumers share the 
 budget and the log trimmer with the brokers (:mod:`kawa.runtime`). A subscriber without a
 dead-letter sink keeps what it gives up in the channel's dead-letter store
 (:mod:`kawa.dispatch.deadletter_store`) unless the store is off (``dead_letter_store=False``,
-or the InMemoryChannel's ``kawa.dev/dead-letter-store: "false"``).
+or the InMemoryChannel's ``kawa.dev/dead-letter-store: "false"``). An InMemoryChannel annotated
+``kawa.dev/retention`` keeps its events and their lineage that long (:mod:`kawa.apis.retention`):
+the plane tells the trimmer, as the broker plane does.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from kawa.apis.messaging import INMEMORYCHANNEL
 from kawa.apis.messaging.channelable import SubscriberSpec
 from kawa.apis.messaging.inmemorychannel import SUBSCRIBER_READY_SINCE as READY_SINCE_PREFIX
 from kawa.apis.messaging.inmemorychannel import parse_inmemorychannel
+from kawa.apis.retention import retention_of
 from kawa.channels.ingress import channel_host_form
 from kawa.cloudevents.event import CloudEvent
 from kawa.delivery import tracing
@@ -298,6 +301,7 @@ class ChannelDataPlane:
             await self._drop(key, old)
             old = None
         self._channels[key] = entry
+        self._retain(entry.stream, retention_of(meta.get("annotations")))
         await self._sync(key, old, entry)
 
     @staticmethod
@@ -496,8 +500,15 @@ class ChannelDataPlane:
         if not result.ok:
             raise ReplyFailed(uri, result)
 
+    def _retain(self, stream: str, seconds: float | None) -> None:
+        """Keep a channel's events, and their lineage, ``seconds`` (``kawa.dev/retention``;
+        ``None``: the log's retention)."""
+        self._trimmer.retain(stream, seconds)
+        self._trimmer.retain(lineage_stream(stream), seconds)
+
     async def _drop(self, key: tuple[str, str], entry: ChannelEntry) -> None:
         """Stop every consumer of a channel, then delete its stream and cursors."""
+        self._retain(entry.stream, None)
         await self._consumers.stop_where(lambda k, _: (k[0], k[1]) == key)
         await self._log.delete_stream(entry.stream)
         self.lineage.forget(entry.stream)

@@ -137,7 +137,8 @@ def not_found(event_id: str, source: str | None, where: str) -> NotFoundError:
     what = f"id {event_id!r}" + ("" if source is None else f" and source {source!r}")
     return NotFoundError(
         f"no event with {what} in the log of {where} (never accepted, or trimmed after"
-        " the log's retention, its lineage with it)"
+        " the log's retention, its lineage with it; a Broker or InMemoryChannel annotated"
+        " kawa.dev/retention keeps its events longer)"
     )
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck, kn_common, meta
+from kawa.apis import duck, kn_common, meta, retention
 from kawa.apis.conditions import Clock, ConditionSet
-from kawa.apis.eventing import retention
 from kawa.apis.model.base import Context, Immutable, Model, doc
 from kawa.apis.model.objects import KubeObject, default_object, parse_object, update_errors
 from kawa.errors import FieldError, ValidationError

@@ -14,15 +14,16 @@ starts a new subscriber's cursor there. Declared as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck
+from kawa.apis import duck, retention
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channel, channelable
 from kawa.apis.messaging.channelable import SubscriberSpec
-from kawa.apis.model.base import Model, doc
+from kawa.apis.model.base import Context, Model, doc
 from kawa.apis.model.objects import KubeObject, parse_object
+from kawa.errors import FieldError
 
 API_VERSION: Final = channel.API_VERSION
 KIND: Final = "InMemoryChannel"
@@ -61,6 +62,9 @@ class InMemoryChannel(KubeObject):
             "persistence beyond kawa's event log."
         ),
     ] = InMemoryChannelSpec()
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        yield from retention.retention_errors(self.annotations)
 
 
 class InMemoryChannelStatus(channelable.ChannelableStatus):

@@ -1,16 +1,19 @@
-"""kawa's archive of a Broker: the ``kawa.dev/retention`` annotation (its own, beside Knative's
-spec).
+"""kawa's archive of a Broker or an InMemoryChannel: the ``kawa.dev/retention`` annotation
+(its own, beside Knative's spec).
 
-A Broker annotated ``kawa.dev/retention`` keeps its events that long after they arrived, even
-once every Trigger has them (so ``kawa replay`` can deliver them again), instead of the log's
-retention (``kawa up --retention``, by default none: an event goes once every Trigger is past
-it). The value is an ISO 8601 duration (``P7D``, ``PT1H``, ``PT90M``) or a number of seconds
-(``"3600"``, ``"0.5"``); ``0`` keeps nothing beyond delivery. An event a Trigger has not yet
-finished is never trimmed, whatever the retention.
+A Broker (or an InMemoryChannel) annotated ``kawa.dev/retention`` keeps its events, and their
+lineage, that long after they arrived, even once every Trigger (every subscriber) has them (so
+``kawa replay`` can deliver a broker's again, and ``kawa trace`` finds them), instead of the
+log's retention (``kawa up --retention``, by default none: an event goes once every consumer
+is past it). The value is an ISO 8601 duration (``P7D``, ``PT1H``, ``PT90M``) or a number of
+seconds (``"3600"``, ``"0.5"``); ``0`` keeps nothing beyond delivery. An event a consumer has
+not yet finished is never trimmed, whatever the retention.
 
 :func:`retention_of` reads it (``None``: not set, or not valid); :func:`retention_errors` says
 what is wrong with it at admission (the annotation as the field path). Pure; read by the
-Broker's declaration and the broker data plane (:mod:`kawa.broker.dataplane`).
+Broker's and the InMemoryChannel's declarations and their data planes
+(:mod:`kawa.broker.dataplane`, :mod:`kawa.channels.dataplane`). kawa's own, shared by API
+groups as :mod:`kawa.apis.limits` is.
 """
 
 from __future__ import annotations
