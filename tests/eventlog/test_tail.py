@@ -148,7 +148,9 @@ async def test_trimmed_records_are_not_served_from_memory(tmp_path: Path) -> Non
         await log.close()
 
 
-async def test_a_trim_that_deletes_nothing_keeps_what_memory_holds(tmp_path: Path) -> None:
+async def test_a_trim_or_deletion_that_deletes_nothing_keeps_what_memory_holds(
+    tmp_path: Path,
+) -> None:
     # the trimmer runs every 30 s whether or not anything is due; only a step that deleted
     # records drops the held tail (every consumer then reads from the file once)
     clock = FakeClock()
@@ -158,6 +160,8 @@ async def test_a_trim_that_deletes_nothing_keeps_what_memory_holds(tmp_path: Pat
         await log.save_cursor("trigger:1", "b", 3)
         assert await log.trim(60.0) == 0  # nothing is a minute old yet
         assert log._tail.read("b", 0, 10) == await log.read("b", 0, 10)
+        assert [r.seq for r in log._tail.read("b", 0, 10) or []] == [1, 2, 3, 4, 5]
+        await log.delete_stream("never-had")  # a channel's empty dead-letter stream, say
         assert [r.seq for r in log._tail.read("b", 0, 10) or []] == [1, 2, 3, 4, 5]
         clock.now += 120
         assert await log.trim(60.0) == 3

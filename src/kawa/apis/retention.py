@@ -67,8 +67,8 @@ def retention_errors(annotations: Mapping[str, str]) -> list[FieldError]:
 
 
 def retention_of(annotations: Mapping[str, str] | None) -> float | None:
-    """The seconds a Broker with these annotations keeps its events (``None``: not set, or
-    not valid: the log's retention)."""
+    """The seconds a Broker or InMemoryChannel with these annotations keeps its events
+    (``None``: not set, or not valid: the log's retention)."""
     value = (annotations or {}).get(ANNOTATION)
     if not isinstance(value, str):
         return None

@@ -301,9 +301,9 @@ class Writer:
                 ch.cursors[a] = None
                 results.append(None)
             elif op == DELETE_STREAM:
-                ch.removed = True
                 sid_or_none = ch.ids.get(a, s.ids.get(a))
-                if sid_or_none is not None:
+                if sid_or_none is not None:  # a stream the log never had: nothing to drop
+                    ch.removed = True
                     self._keep_last(conn, a, sid_or_none, ch)
                     conn.execute("DELETE FROM records WHERE stream_id = ?", (sid_or_none,))
                     conn.execute("DELETE FROM cursors WHERE stream_id = ?", (sid_or_none,))
