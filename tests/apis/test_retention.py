@@ -1,12 +1,13 @@
-"""The ``kawa.dev/retention`` annotation of a Broker or an InMemoryChannel: what it reads as,
-and the 422 it gets at admission when it is not a duration."""
+"""The ``kawa.dev/retention`` annotation of a Broker, an InMemoryChannel or a Channel (which
+carries it to its backing channel): what it reads as, and the 422 it gets at admission when
+it is not a duration."""
 
 from __future__ import annotations
 
 import pytest
 
 from kawa.apis import eventing
-from kawa.apis.messaging import inmemorychannel
+from kawa.apis.messaging import channel, inmemorychannel
 from kawa.apis.retention import ANNOTATION, retention_errors, retention_of
 
 from .helpers import broker_obj, field_errors
@@ -23,6 +24,7 @@ def test_a_duration_or_seconds(text: str, seconds: float) -> None:
     assert retention_errors({ANNOTATION: text}) == []
     eventing.parse_broker(broker_obj(annotations={ANNOTATION: text}))
     inmemorychannel.parse_inmemorychannel(channel_obj({ANNOTATION: text}))
+    channel.parse_channel(channel_obj({ANNOTATION: text}, channel.KIND))
 
 
 @pytest.mark.parametrize(
@@ -46,6 +48,11 @@ def test_a_bad_retention_is_refused_at_its_annotation(text: str, says: str) -> N
     )
     assert list(errors) == [PATH]
     assert says in errors[PATH]
+    errors = field_errors(
+        lambda: channel.parse_channel(channel_obj({ANNOTATION: text}, channel.KIND))
+    )
+    assert list(errors) == [PATH]
+    assert says in errors[PATH]
 
 
 def test_absent_means_the_logs_retention() -> None:
@@ -53,10 +60,10 @@ def test_absent_means_the_logs_retention() -> None:
     assert retention_of(None) is None
 
 
-def channel_obj(annotations: dict[str, str]) -> dict[str, object]:
+def channel_obj(annotations: dict[str, str], kind: str = inmemorychannel.KIND) -> dict[str, object]:
     return {
         "apiVersion": inmemorychannel.API_VERSION,
-        "kind": inmemorychannel.KIND,
+        "kind": kind,
         "metadata": {"name": "orders", "namespace": "default", "annotations": annotations},
         "spec": {},
     }

@@ -318,6 +318,39 @@ async def test_a_channel_is_backed_by_an_in_memory_channel_and_copies_its_status
         assert "KafkaChannel (x.dev/v1)" in condition(ch, "Ready")[2]
 
 
+async def test_a_channels_kawa_annotations_follow_it_to_its_backing_channel() -> None:
+    retention, lineage = "kawa.dev/retention", "kawa.dev/lineage"
+    async with running() as m:
+        ch = _channel("kept")
+        ch["metadata"]["annotations"] = {retention: "PT1H", lineage: "off", "team": "a"}
+        await m.create(CHANNELS, admit(ch))
+        backing = await m.until(IMCS, "kept", lambda o: bool(o["metadata"].get("annotations")))
+        assert _kawas(backing) == {retention: "PT1H", lineage: "off"}
+        assert "team" not in backing["metadata"]["annotations"]
+
+        # what others write on the backing channel stays (a Subscription's limits), kawa's
+        # annotations follow the Channel's: changed, removed
+        theirs = "limits.kawa.dev/0b7f"
+
+        def add_limit(obj: Obj) -> None:
+            obj["metadata"]["annotations"][theirs] = "{}"
+
+        def change(obj: Obj) -> None:
+            obj["metadata"]["annotations"] = {retention: "P7D"}
+
+        await m.edit(ResourceKey(IMCS, NS, "kept"), add_limit)
+        await m.edit(ResourceKey(CHANNELS, NS, "kept"), change)
+        backing = await m.until(
+            IMCS, "kept", lambda o: o["metadata"]["annotations"].get(retention) == "P7D"
+        )
+        assert _kawas(backing) == {retention: "P7D", theirs: "{}"}
+
+
+def _kawas(obj: Obj) -> dict[str, str]:
+    """An object's annotations of kawa's (``*kawa.dev/*``)."""
+    return {k: v for k, v in obj["metadata"]["annotations"].items() if "kawa.dev/" in k}
+
+
 def _channel(name: str, **spec: Any) -> Obj:
     return {
         "apiVersion": V1,

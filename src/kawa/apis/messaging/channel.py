@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck
+from kawa.apis import duck, retention
 from kawa.apis.conditions import Clock, ConditionSet
 from kawa.apis.messaging import channelable
 from kawa.apis.messaging.channelable import SubscriberSpec
@@ -94,6 +94,10 @@ class Channel(KubeObject):
         ChannelSpec,
         doc("A channel: an addressable that forwards each event to every subscriber."),
     ] = ChannelSpec()
+
+    def check(self, ctx: Context) -> Iterable[FieldError]:
+        # carried to the backing channel (kawa.controllers.messaging.channel), checked here
+        yield from retention.retention_errors(self.annotations)
 
 
 class ChannelStatus(channelable.ChannelableStatus):

@@ -4,7 +4,10 @@ As Knative's channel reconciler: the backing channel has the Channel's name and 
 the kind and ``spec`` of the template plus the Channel's ``spec.delivery``, and a controller
 owner reference to the Channel (kawa's garbage collector deletes it with the Channel). A
 change of the Channel's ``spec.delivery`` is carried to the backing channel's spec; its
-``spec.subscribers`` belong to the Subscriptions and are left alone. The Channel's status
+``spec.subscribers`` belong to the Subscriptions and are left alone. kawa's own channel
+annotations (:data:`CARRIED_ANNOTATIONS`: lineage off, the dead-letter store off, a
+retention) follow the Channel's on the backing channel, set or removed; its other annotations
+(a Subscription's limits) are left alone. The Channel's status
 records the backing channel (``status.channel``) and copies its ``address``,
 ``subscribers`` and ``deadLetterSinkUri``; ``BackingChannelReady`` follows the backing
 channel's ``Ready`` and ``DeadLetterSinkResolved`` its condition of that name. A template
@@ -22,12 +25,13 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis import duck, messaging
+from kawa.apis import duck, messaging, retention
 from kawa.apis.conditions import Clock, get_condition
 from kawa.apis.messaging import channel as channel_api
 from kawa.apis.meta import child_name, metadata_of, set_observed_generation
 from kawa.apis.registry import SCHEME
 from kawa.controllers.messaging.channels import subscribable
+from kawa.dispatch import deadletters, lineage
 from kawa.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -43,6 +47,8 @@ from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 CHANNEL_FAILURE: Final = "ChannelFailure"
+CARRIED_ANNOTATIONS: Final = (lineage.ANNOTATION, deadletters.ANNOTATION, retention.ANNOTATION)
+"""kawa's annotations of a channel that a Channel carries to its backing channel."""
 BACKING_LABEL_PREFIX: Final = "messaging.knative.dev/"
 """Of the labels on the EventPolicies derived for a backing channel (Knative's)."""
 
@@ -67,16 +73,26 @@ def backing_channel(owner: Obj, channel: channel_api.Channel) -> Obj:
     delivery = (owner.get("spec") or {}).get("delivery")
     if delivery:
         spec["delivery"] = copy.deepcopy(delivery)
+    metadata: dict[str, Any] = {
+        "name": channel.name,
+        "namespace": channel.namespace,
+        "ownerReferences": [owner_reference(owner)],
+    }
+    carried = _carried(channel.annotations)
+    if carried:
+        metadata["annotations"] = carried
     return {
         "apiVersion": template.api_version,
         "kind": template.kind,
-        "metadata": {
-            "name": channel.name,
-            "namespace": channel.namespace,
-            "ownerReferences": [owner_reference(owner)],
-        },
+        "metadata": metadata,
         "spec": spec,
     }
+
+
+def _carried(annotations: Mapping[str, Any] | None) -> dict[str, str]:
+    """The annotations of :data:`CARRIED_ANNOTATIONS` in ``annotations``."""
+    given = annotations or {}
+    return {key: given[key] for key in CARRIED_ANNOTATIONS if isinstance(given.get(key), str)}
 
 
 def _controlled_by(obj: Obj, owner: Obj) -> bool:
@@ -138,7 +154,7 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
                 "(delete it, or give the Channel another name)",
             )
             return
-        backing = await self._sync_delivery(key, backing, wanted)
+        backing = await self._sync(key, backing, wanted)
         self._propagate(status, backing, rk.kind, template.api_version)
         await self._policies(current, template.api_version, rk.kind)
 
@@ -179,17 +195,28 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
             clock=self.clock,
         )
 
-    async def _sync_delivery(self, key: ResourceKey, backing: Obj, wanted: Obj) -> Obj:
-        """Carry the Channel's ``spec.delivery`` to the backing channel."""
+    async def _sync(self, key: ResourceKey, backing: Obj, wanted: Obj) -> Obj:
+        """Carry the Channel's ``spec.delivery`` and :data:`CARRIED_ANNOTATIONS` to the
+        backing channel."""
         given = backing.get("spec")
         spec: dict[str, Any] = given if isinstance(given, dict) else {}
-        if spec.get("delivery") == wanted["spec"].get("delivery"):
+        metadata = metadata_of(backing)
+        annotations = metadata.get("annotations")
+        have: dict[str, Any] = dict(annotations) if isinstance(annotations, Mapping) else {}
+        carried = _carried(metadata_of(wanted).get("annotations"))
+        same_delivery = spec.get("delivery") == wanted["spec"].get("delivery")
+        if same_delivery and _carried(have) == carried:
             return backing
         new_spec = {k: v for k, v in spec.items() if k != "delivery"}
         if "delivery" in wanted["spec"]:
             new_spec["delivery"] = wanted["spec"]["delivery"]
+        new_annotations = {k: v for k, v in have.items() if k not in CARRIED_ANNOTATIONS}
+        new_annotations.update(carried)
+        new_metadata = {k: v for k, v in metadata.items() if k != "annotations"}
+        if new_annotations:
+            new_metadata["annotations"] = new_annotations
         try:
-            return await self.store.update(key, dict(backing, spec=new_spec))
+            return await self.store.update(key, dict(backing, metadata=new_metadata, spec=new_spec))
         except ConflictError as err:
             raise TemporaryError(str(err), delay=0.0) from err
 
