@@ -1,5 +1,5 @@
-"""kawa's archive of a Broker or an InMemoryChannel: the ``kawa.dev/retention`` annotation
-(its own, beside Knative's spec).
+"""kawa's archive of a Broker or an InMemoryChannel (a Channel carries it to its backing
+InMemoryChannel): the ``kawa.dev/retention`` annotation (its own, beside Knative's spec).
 
 A Broker (or an InMemoryChannel) annotated ``kawa.dev/retention`` keeps its events, and their
 lineage, that long after they arrived, even once every Trigger (every subscriber) has them (so
@@ -11,7 +11,7 @@ not yet finished is never trimmed, whatever the retention.
 
 :func:`retention_of` reads it (``None``: not set, or not valid); :func:`retention_errors` says
 what is wrong with it at admission (the annotation as the field path). Pure; read by the
-Broker's and the InMemoryChannel's declarations and their data planes
+Broker's, the InMemoryChannel's and the Channel's declarations and the data planes
 (:mod:`kawa.broker.dataplane`, :mod:`kawa.channels.dataplane`). kawa's own, shared by API
 groups as :mod:`kawa.apis.limits` is.
 """

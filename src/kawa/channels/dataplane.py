@@ -34,8 +34,8 @@ budget and the log trimmer with the brokers (:mod:`kawa.runtime`). A subscriber 
 dead-letter sink keeps what it gives up in the channel's dead-letter store
 (:mod:`kawa.dispatch.deadletter_store`) unless the store is off (``dead_letter_store=False``,
 or the InMemoryChannel's ``kawa.dev/dead-letter-store: "false"``). An InMemoryChannel annotated
-``kawa.dev/retention`` keeps its events and their lineage that long (:mod:`kawa.apis.retention`):
-the plane tells the trimmer, as the broker plane does.
+``kawa.dev/retention`` (its own, or its Channel's) keeps its events and lineage that long
+(:mod:`kawa.apis.retention`): the plane tells the trimmer, as the broker plane does.
 """
 
 from __future__ import annotations

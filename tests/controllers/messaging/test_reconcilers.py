@@ -319,21 +319,32 @@ async def test_a_channel_is_backed_by_an_in_memory_channel_and_copies_its_status
 
 
 async def test_a_channels_kawa_annotations_follow_it_to_its_backing_channel() -> None:
-    retention, lineage = "kawa.dev/retention", "kawa.dev/lineage"
+    retention, lineage, store = (
+        "kawa.dev/retention",
+        "kawa.dev/lineage",
+        "kawa.dev/dead-letter-store",
+    )
+    carried = "messaging.kawa.dev/carried-annotations"
     async with running() as m:
         ch = _channel("kept")
         ch["metadata"]["annotations"] = {retention: "PT1H", lineage: "off", "team": "a"}
         await m.create(CHANNELS, admit(ch))
         backing = await m.until(IMCS, "kept", lambda o: bool(o["metadata"].get("annotations")))
-        assert _kawas(backing) == {retention: "PT1H", lineage: "off"}
+        assert _kawas(backing) == {
+            retention: "PT1H",
+            lineage: "off",
+            carried: "kawa.dev/lineage,kawa.dev/retention",
+        }
         assert "team" not in backing["metadata"]["annotations"]
 
-        # what others write on the backing channel stays (a Subscription's limits), kawa's
-        # annotations follow the Channel's: changed, removed
+        # what others write on the backing channel stays (a Subscription's limits, a user's
+        # annotation the Channel does not have); what the Channel carried follows it: changed,
+        # removed
         theirs = "limits.kawa.dev/0b7f"
 
         def add_limit(obj: Obj) -> None:
             obj["metadata"]["annotations"][theirs] = "{}"
+            obj["metadata"]["annotations"][store] = "false"
 
         def change(obj: Obj) -> None:
             obj["metadata"]["annotations"] = {retention: "P7D"}
@@ -343,7 +354,12 @@ async def test_a_channels_kawa_annotations_follow_it_to_its_backing_channel() ->
         backing = await m.until(
             IMCS, "kept", lambda o: o["metadata"]["annotations"].get(retention) == "P7D"
         )
-        assert _kawas(backing) == {retention: "P7D", theirs: "{}"}
+        assert _kawas(backing) == {
+            retention: "P7D",
+            theirs: "{}",
+            store: "false",
+            carried: "kawa.dev/retention",
+        }
 
 
 def _kawas(obj: Obj) -> dict[str, str]:

@@ -6,8 +6,10 @@ owner reference to the Channel (kawa's garbage collector deletes it with the Cha
 change of the Channel's ``spec.delivery`` is carried to the backing channel's spec; its
 ``spec.subscribers`` belong to the Subscriptions and are left alone. kawa's own channel
 annotations (:data:`CARRIED_ANNOTATIONS`: lineage off, the dead-letter store off, a
-retention) follow the Channel's on the backing channel, set or removed; its other annotations
-(a Subscription's limits) are left alone. The Channel's status
+retention) that the Channel has are carried to the backing channel (its value wins); one the
+Channel carried and no longer has is removed there (the backing channel lists what it got in
+:data:`CARRIED_LIST`); one set on the backing channel alone, and every other annotation (a
+Subscription's limits), is left alone. The Channel's status
 records the backing channel (``status.channel``) and copies its ``address``,
 ``subscribers`` and ``deadLetterSinkUri``; ``BackingChannelReady`` follows the backing
 channel's ``Ready`` and ``DeadLetterSinkResolved`` its condition of that name. A template
@@ -49,6 +51,8 @@ from kawa.store.base import Obj, ResourceKey, ResourceStore
 CHANNEL_FAILURE: Final = "ChannelFailure"
 CARRIED_ANNOTATIONS: Final = (lineage.ANNOTATION, deadletters.ANNOTATION, retention.ANNOTATION)
 """kawa's annotations of a channel that a Channel carries to its backing channel."""
+CARRIED_LIST: Final = "messaging.kawa.dev/carried-annotations"
+"""On a backing channel: the annotations its Channel carried there (comma-separated)."""
 BACKING_LABEL_PREFIX: Final = "messaging.knative.dev/"
 """Of the labels on the EventPolicies derived for a backing channel (Knative's)."""
 
@@ -78,9 +82,9 @@ def backing_channel(owner: Obj, channel: channel_api.Channel) -> Obj:
         "namespace": channel.namespace,
         "ownerReferences": [owner_reference(owner)],
     }
-    carried = _carried(channel.annotations)
-    if carried:
-        metadata["annotations"] = carried
+    annotations = _with_carried({}, _carried(channel.annotations))
+    if annotations:
+        metadata["annotations"] = annotations
     return {
         "apiVersion": template.api_version,
         "kind": template.kind,
@@ -93,6 +97,20 @@ def _carried(annotations: Mapping[str, Any] | None) -> dict[str, str]:
     """The annotations of :data:`CARRIED_ANNOTATIONS` in ``annotations``."""
     given = annotations or {}
     return {key: given[key] for key in CARRIED_ANNOTATIONS if isinstance(given.get(key), str)}
+
+
+def _with_carried(have: Mapping[str, Any], carried: Mapping[str, str]) -> dict[str, Any]:
+    """A backing channel's annotations ``have`` with the Channel's ``carried`` ones: those
+    carried before and not now removed, the rest left as they are."""
+    out = dict(have)
+    before = out.pop(CARRIED_LIST, "")
+    for key in str(before).split(","):
+        if key in CARRIED_ANNOTATIONS and key not in carried:
+            out.pop(key, None)
+    out.update(carried)
+    if carried:
+        out[CARRIED_LIST] = ",".join(sorted(carried))
+    return out
 
 
 def _controlled_by(obj: Obj, owner: Obj) -> bool:
@@ -203,15 +221,13 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
         metadata = metadata_of(backing)
         annotations = metadata.get("annotations")
         have: dict[str, Any] = dict(annotations) if isinstance(annotations, Mapping) else {}
-        carried = _carried(metadata_of(wanted).get("annotations"))
+        new_annotations = _with_carried(have, _carried(metadata_of(wanted).get("annotations")))
         same_delivery = spec.get("delivery") == wanted["spec"].get("delivery")
-        if same_delivery and _carried(have) == carried:
+        if same_delivery and new_annotations == have:
             return backing
         new_spec = {k: v for k, v in spec.items() if k != "delivery"}
         if "delivery" in wanted["spec"]:
             new_spec["delivery"] = wanted["spec"]["delivery"]
-        new_annotations = {k: v for k, v in have.items() if k not in CARRIED_ANNOTATIONS}
-        new_annotations.update(carried)
         new_metadata = {k: v for k, v in metadata.items() if k != "annotations"}
         if new_annotations:
             new_metadata["annotations"] = new_annotations
