@@ -1,5 +1,5 @@
-"""The ``kawa.dev/retention`` annotation of a Broker, an InMemoryChannel or a Channel (which
-carries it to its backing channel): what it reads as, and the 422 it gets at admission when
+"""The ``kawa.dev/retention`` annotation of a Broker, an InMemoryChannel, a Channel or a flow
+(which carry it to their channels): what it reads as, and the 422 it gets at admission when
 it is not a duration."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kawa.apis import eventing
+from kawa.apis.flows import sequence
 from kawa.apis.messaging import channel, inmemorychannel
 from kawa.apis.retention import ANNOTATION, retention_errors, retention_of
 
@@ -25,6 +26,7 @@ def test_a_duration_or_seconds(text: str, seconds: float) -> None:
     eventing.parse_broker(broker_obj(annotations={ANNOTATION: text}))
     inmemorychannel.parse_inmemorychannel(channel_obj({ANNOTATION: text}))
     channel.parse_channel(channel_obj({ANNOTATION: text}, channel.KIND))
+    sequence.parse_sequence(sequence_obj({ANNOTATION: text}))
 
 
 @pytest.mark.parametrize(
@@ -53,6 +55,9 @@ def test_a_bad_retention_is_refused_at_its_annotation(text: str, says: str) -> N
     )
     assert list(errors) == [PATH]
     assert says in errors[PATH]
+    errors = field_errors(lambda: sequence.parse_sequence(sequence_obj({ANNOTATION: text})))
+    assert list(errors) == [PATH]
+    assert says in errors[PATH]
 
 
 def test_absent_means_the_logs_retention() -> None:
@@ -66,4 +71,13 @@ def channel_obj(annotations: dict[str, str], kind: str = inmemorychannel.KIND) -
         "kind": kind,
         "metadata": {"name": "orders", "namespace": "default", "annotations": annotations},
         "spec": {},
+    }
+
+
+def sequence_obj(annotations: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": sequence.API_VERSION,
+        "kind": sequence.KIND,
+        "metadata": {"name": "steps", "namespace": "default", "annotations": annotations},
+        "spec": {"steps": [{"uri": "http://step.example/"}]},
     }

@@ -341,3 +341,45 @@ async def _annotate(flows: Flows, key: ResourceKey, annotations: dict[str, str])
         except ConflictError:
             continue
     raise AssertionError(f"{key}: every update conflicted")
+
+
+async def test_the_sequences_channel_annotations_go_to_every_channel_and_follow_changes() -> None:
+    """kawa's channel switches on the Sequence (lineage off, a retention) reach each step's
+    channel, where its events are; one set on a channel alone stays; the rest is not copied."""
+    retention, lineage = "kawa.dev/retention", "kawa.dev/lineage"
+    store = "kawa.dev/dead-letter-store"
+    carried = "messaging.kawa.dev/carried-annotations"
+    async with running_flows() as flows:
+        seq = sequence()
+        seq["metadata"]["annotations"] = {retention: "PT1H", lineage: "off", "note": "no"}
+        await flows.create(SEQUENCES, seq)
+        channels, _ = await made(flows, seq, 3)
+        for channel in channels:
+            assert _kawas(channel) == {
+                retention: "PT1H",
+                lineage: "off",
+                carried: "kawa.dev/lineage,kawa.dev/retention",
+            }
+        first = ResourceKey(IMCS, NS, channels[0]["metadata"]["name"])
+        current = await flows.store.get(first)
+        await _annotate(flows, first, {**current["metadata"]["annotations"], store: "false"})
+        await _annotate(flows, ResourceKey(SEQUENCES, NS, "s"), {retention: "P7D"})
+        for channel in channels:
+            name = channel["metadata"]["name"]
+            now = await flows.until(
+                IMCS,
+                name,
+                lambda o: (
+                    _kawas(o).get(retention) == "P7D"
+                    and lineage not in o["metadata"]["annotations"]
+                ),
+            )
+            expected = {retention: "P7D", carried: "kawa.dev/retention"}
+            if name == first.name:
+                expected[store] = "false"
+            assert _kawas(now) == expected
+
+
+def _kawas(obj: Obj) -> dict[str, str]:
+    """An object's annotations of kawa's (``*kawa.dev/*``)."""
+    return {k: v for k, v in obj["metadata"]["annotations"].items() if "kawa.dev/" in k}

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
-from kawa.apis import duck, limits, reply_types
+from kawa.apis import duck, limits, reply_types, retention
 from kawa.apis.conditions import UNKNOWN, Clock, ConditionSet
 from kawa.apis.messaging import channel
 from kawa.apis.messaging.channel import DEFAULT_CHANNEL_TEMPLATE, ChannelTemplate
@@ -69,11 +69,12 @@ class Flow(KubeObject):
             data["spec"] = {}
 
     def check(self, ctx: Context) -> Iterable[FieldError]:
-        """kawa's delivery limits (copied to every Subscription the flow makes) and declared
-        reply types (loop detection)."""
+        """kawa's delivery limits (copied to every Subscription the flow makes), declared
+        reply types (loop detection) and retention (carried to its channels)."""
         return [
             *limits.limit_errors(self.annotations),
             *reply_types.reply_type_errors(self.annotations),
+            *retention.retention_errors(self.annotations),
         ]
 
 

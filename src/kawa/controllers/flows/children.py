@@ -5,9 +5,11 @@ Knative's flow controllers, in kawa's shape:
 
 - a **channel** is made from the flow's ``spec.channelTemplate`` (kind, apiVersion, and its
   ``spec`` as the channel's spec), named as the flow's lifecycle says, in the flow's
-  namespace, with a controller owner reference to the flow. An existing channel is used as
-  it is (Knative never updates a flow's channels: their spec belongs to the Subscriptions
-  too);
+  namespace, with a controller owner reference to the flow. An existing channel's spec is
+  left as it is (Knative never updates a flow's channels: their spec belongs to the
+  Subscriptions too); kawa's own channel annotations on the flow (lineage off, the
+  dead-letter store off, a retention) are carried to each of its channels
+  (:mod:`kawa.reconciler.carried_annotations`);
 - a **subscription** (``messaging.knative.dev/v1``) gets the spec the flow wants, and the
   flow's own delivery limits (kawa's annotations ``kawa.dev/max-rate`` and
   ``kawa.dev/max-in-flight``, :mod:`kawa.apis.limits`: a step or branch has no metadata of
@@ -42,6 +44,7 @@ from kawa.errors import (
     TemporaryError,
     ValidationError,
 )
+from kawa.reconciler import carried_annotations
 from kawa.reconciler.tracker import Track
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
@@ -146,7 +149,13 @@ async def ensure_channel(
     else:
         if not controlled_by(found, flow):
             raise _not_owned(flow, found)
-        return found
+        carried = carried_annotations.carried_to(found, _annotations(flow))
+        if carried is found:
+            return found
+        try:
+            return await store.update(key, carried)
+        except ConflictError as err:
+            raise TemporaryError(str(err), delay=0.0) from err
     channel: Obj = {
         "apiVersion": template.api_version,
         "kind": template.kind,
@@ -158,6 +167,7 @@ async def ensure_channel(
     }
     if template.spec:
         channel["spec"] = dict(template.spec)
+    channel = carried_annotations.carried_to(channel, _annotations(flow))
     try:
         # checked as the API server would; stored as Knative's controller sends it (defaults,
         # such as a Channel's template from default-ch-webhook, are admission's)

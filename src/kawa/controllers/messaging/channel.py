@@ -5,11 +5,8 @@ the kind and ``spec`` of the template plus the Channel's ``spec.delivery``, and 
 owner reference to the Channel (kawa's garbage collector deletes it with the Channel). A
 change of the Channel's ``spec.delivery`` is carried to the backing channel's spec; its
 ``spec.subscribers`` belong to the Subscriptions and are left alone. kawa's own channel
-annotations (:data:`CARRIED_ANNOTATIONS`: lineage off, the dead-letter store off, a
-retention) that the Channel has are carried to the backing channel (its value wins); one the
-Channel carried and no longer has is removed there (the backing channel lists what it got in
-:data:`CARRIED_LIST`); one set on the backing channel alone, and every other annotation (a
-Subscription's limits), is left alone. The Channel's status
+annotations (lineage off, the dead-letter store off, a retention) are carried to the backing
+channel as :mod:`kawa.reconciler.carried_annotations` says. The Channel's status
 records the backing channel (``status.channel``) and copies its ``address``,
 ``subscribers`` and ``deadLetterSinkUri``; ``BackingChannelReady`` follows the backing
 channel's ``Ready`` and ``DeadLetterSinkResolved`` its condition of that name. A template
@@ -27,13 +24,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis import duck, messaging, retention
+from kawa.apis import duck, messaging
 from kawa.apis.conditions import Clock, get_condition
 from kawa.apis.messaging import channel as channel_api
 from kawa.apis.meta import child_name, metadata_of, set_observed_generation
 from kawa.apis.registry import SCHEME
 from kawa.controllers.messaging.channels import subscribable
-from kawa.dispatch import deadletters, lineage
 from kawa.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -41,7 +37,7 @@ from kawa.errors import (
     TemporaryError,
     ValidationError,
 )
-from kawa.reconciler import derived_policies
+from kawa.reconciler import carried_annotations, derived_policies
 from kawa.reconciler.eventpolicies import mark_event_policies
 from kawa.reconciler.events import EventRecorder
 from kawa.reconciler.features import FEATURES_KEY, FeatureFlags
@@ -49,10 +45,6 @@ from kawa.reconciler.status import Reconciling, StatusReconciler
 from kawa.store.base import Obj, ResourceKey, ResourceStore
 
 CHANNEL_FAILURE: Final = "ChannelFailure"
-CARRIED_ANNOTATIONS: Final = (lineage.ANNOTATION, deadletters.ANNOTATION, retention.ANNOTATION)
-"""kawa's annotations of a channel that a Channel carries to its backing channel."""
-CARRIED_LIST: Final = "messaging.kawa.dev/carried-annotations"
-"""On a backing channel: the annotations its Channel carried there (comma-separated)."""
 BACKING_LABEL_PREFIX: Final = "messaging.knative.dev/"
 """Of the labels on the EventPolicies derived for a backing channel (Knative's)."""
 
@@ -77,40 +69,17 @@ def backing_channel(owner: Obj, channel: channel_api.Channel) -> Obj:
     delivery = (owner.get("spec") or {}).get("delivery")
     if delivery:
         spec["delivery"] = copy.deepcopy(delivery)
-    metadata: dict[str, Any] = {
-        "name": channel.name,
-        "namespace": channel.namespace,
-        "ownerReferences": [owner_reference(owner)],
-    }
-    annotations = _with_carried({}, _carried(channel.annotations))
-    if annotations:
-        metadata["annotations"] = annotations
-    return {
+    backing: Obj = {
         "apiVersion": template.api_version,
         "kind": template.kind,
-        "metadata": metadata,
+        "metadata": {
+            "name": channel.name,
+            "namespace": channel.namespace,
+            "ownerReferences": [owner_reference(owner)],
+        },
         "spec": spec,
     }
-
-
-def _carried(annotations: Mapping[str, Any] | None) -> dict[str, str]:
-    """The annotations of :data:`CARRIED_ANNOTATIONS` in ``annotations``."""
-    given = annotations or {}
-    return {key: given[key] for key in CARRIED_ANNOTATIONS if isinstance(given.get(key), str)}
-
-
-def _with_carried(have: Mapping[str, Any], carried: Mapping[str, str]) -> dict[str, Any]:
-    """A backing channel's annotations ``have`` with the Channel's ``carried`` ones: those
-    carried before and not now removed, the rest left as they are."""
-    out = dict(have)
-    before = out.pop(CARRIED_LIST, "")
-    for key in str(before).split(","):
-        if key in CARRIED_ANNOTATIONS and key not in carried:
-            out.pop(key, None)
-    out.update(carried)
-    if carried:
-        out[CARRIED_LIST] = ",".join(sorted(carried))
-    return out
+    return carried_annotations.carried_to(backing, channel.annotations)
 
 
 def _controlled_by(obj: Obj, owner: Obj) -> bool:
@@ -172,7 +141,7 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
                 "(delete it, or give the Channel another name)",
             )
             return
-        backing = await self._sync(key, backing, wanted)
+        backing = await self._sync(key, backing, wanted, channel.annotations)
         self._propagate(status, backing, rk.kind, template.api_version)
         await self._policies(current, template.api_version, rk.kind)
 
@@ -213,26 +182,21 @@ class ChannelReconciler(StatusReconciler[channel_api.Channel]):
             clock=self.clock,
         )
 
-    async def _sync(self, key: ResourceKey, backing: Obj, wanted: Obj) -> Obj:
-        """Carry the Channel's ``spec.delivery`` and :data:`CARRIED_ANNOTATIONS` to the
-        backing channel."""
+    async def _sync(
+        self, key: ResourceKey, backing: Obj, wanted: Obj, annotations: Mapping[str, str]
+    ) -> Obj:
+        """Carry the Channel's ``spec.delivery`` and its ``annotations`` of kawa's
+        (:mod:`kawa.reconciler.carried_annotations`) to the backing channel."""
         given = backing.get("spec")
         spec: dict[str, Any] = given if isinstance(given, dict) else {}
-        metadata = metadata_of(backing)
-        annotations = metadata.get("annotations")
-        have: dict[str, Any] = dict(annotations) if isinstance(annotations, Mapping) else {}
-        new_annotations = _with_carried(have, _carried(metadata_of(wanted).get("annotations")))
-        same_delivery = spec.get("delivery") == wanted["spec"].get("delivery")
-        if same_delivery and new_annotations == have:
+        new = carried_annotations.carried_to(backing, annotations)
+        if spec.get("delivery") == wanted["spec"].get("delivery") and new is backing:
             return backing
         new_spec = {k: v for k, v in spec.items() if k != "delivery"}
         if "delivery" in wanted["spec"]:
             new_spec["delivery"] = wanted["spec"]["delivery"]
-        new_metadata = {k: v for k, v in metadata.items() if k != "annotations"}
-        if new_annotations:
-            new_metadata["annotations"] = new_annotations
         try:
-            return await self.store.update(key, dict(backing, metadata=new_metadata, spec=new_spec))
+            return await self.store.update(key, dict(new, spec=new_spec))
         except ConflictError as err:
             raise TemporaryError(str(err), delay=0.0) from err
 
