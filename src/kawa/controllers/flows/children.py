@@ -150,11 +150,15 @@ async def ensure_channel(
         if not controlled_by(found, flow):
             raise _not_owned(flow, found)
         carried = carried_annotations.carried_to(found, _annotations(flow))
-        if carried is found:
+        if carried is found or deleting(found):
             return found
         try:
+            kind.validate(carried)
+        except ValidationError as err:
+            raise ChildProblem(CHANNEL_TEMPLATE_FAILED, f"metadata.annotations: {err}") from None
+        try:
             return await store.update(key, carried)
-        except ConflictError as err:
+        except (ConflictError, NotFoundError) as err:  # changed or gone meanwhile: again
             raise TemporaryError(str(err), delay=0.0) from err
     channel: Obj = {
         "apiVersion": template.api_version,
