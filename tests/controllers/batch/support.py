@@ -7,7 +7,7 @@ import copy
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from kawa.apis.conditions import format_time
 from kawa.controllers.batch.cronjob import CronJobReconciler
 from kawa.controllers.batch.job import JobReconciler
 from kawa.reconciler.events import EventRecorder
+from kawa.store import bookkeeping
 from kawa.store.base import Obj, ResourceKey
 from kawa.store.sqlite import SqliteResourceStore
 
@@ -139,11 +140,14 @@ class Batch:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[Batch]:
+async def world(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Batch]:
     store = SqliteResourceStore(":memory:")
     clock = FakeClock()
-    # the store stamps creationTimestamp with the real time: the fake clock starts there
-    clock.now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    # 30 s past a five-minute mark, and the store stamps creationTimestamp by the same clock:
+    # when it stamped the real time, a CronJob created in the second before a mark had its
+    # first Job due at once ("nothing before the first time" failed at 21:44:59 once)
+    clock.now = datetime(2026, 5, 1, 12, 0, 30, tzinfo=UTC)
+    monkeypatch.setattr(bookkeeping, "now", lambda: format_time(clock()))
     requeued: list[tuple[ResourceKey, float]] = []
     names = (f"p{i:04d}" for i in itertools.count())
     jobs = JobReconciler(
