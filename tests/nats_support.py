@@ -348,9 +348,12 @@ class NatsCluster:
 
 
 @contextlib.asynccontextmanager
-async def nats_cluster(base_dir: Path, size: int = 3) -> AsyncIterator[NatsCluster]:
+async def nats_cluster(
+    base_dir: Path, size: int = 3, started: int | None = None
+) -> AsyncIterator[NatsCluster]:
     """``size`` ``nats-server -js`` processes forming one cluster on loopback free ports, each
-    with its own store under ``base_dir``; yielded once JetStream works on all of them, and
+    with its own store under ``base_dir`` (only the first ``started`` of them started, if
+    given: the test starts the others); yielded once JetStream works on all that run, and
     stopped at the end (whatever a test killed or restarted meanwhile)."""
     _need_nats_server()
     servers = [
@@ -359,7 +362,7 @@ async def nats_cluster(base_dir: Path, size: int = 3) -> AsyncIterator[NatsClust
     ]
     cluster = NatsCluster(servers)
     try:
-        for server in servers:
+        for server in servers[:started]:
             await asyncio.to_thread(cluster.start, server)
         await cluster.ready()
         yield cluster

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import nats
 import pytest
+from nats.js import errors as js_errors
 
 from kawa.eventlog._js_names import Names
 from kawa.eventlog.jetstream import CONNECTION_NAME
@@ -318,3 +320,34 @@ async def test_lists_on_a_replicated_bucket_see_every_key(tmp_path: Path) -> Non
         finally:
             for store in stores:
                 await store.close()
+
+
+async def test_the_store_waits_for_peers_to_place_its_replicas_on(tmp_path: Path) -> None:
+    """While JetStream knows fewer servers than an R3 bucket needs ("no suitable peers for
+    placement", err_code 10005: a full suite met it on a cluster just made), opening the store
+    asks again until the third server is there, instead of failing at once."""
+    async with nats_cluster(tmp_path / "nats", started=2) as cluster:
+        client = await nats.connect(cluster.servers[0].url)
+        try:
+            with pytest.raises(js_errors.BadRequestError) as refused:
+                await client.jetstream(timeout=5).add_stream(
+                    name="probe", subjects=["probe"], num_replicas=3
+                )
+            assert refused.value.err_code == 10005
+        finally:
+            await client.close()
+        opening = asyncio.create_task(
+            JetStreamResourceStore.open(
+                NatsOptions.parse(cluster.servers[0].url, replicas=3), "kawa_placed"
+            )
+        )
+        await asyncio.sleep(1.0)
+        assert not opening.done(), opening  # asking again, not failed
+        await asyncio.to_thread(cluster.start, cluster.servers[2])
+        store = await asyncio.wait_for(opening, 30)
+        try:
+            obj = {"metadata": {"name": "t", "namespace": "default"}}
+            await store.create(ResourceKey("triggers", "default", "t"), obj)
+            assert [o["metadata"]["name"] for o in (await store.list("triggers")).items] == ["t"]
+        finally:
+            await store.close()

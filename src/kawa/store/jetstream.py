@@ -43,7 +43,7 @@ import builtins
 import collections
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import nats.errors
@@ -73,6 +73,12 @@ _SUBJECTS_OVERLAP: Final = 10065
 _BUCKET_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]+$")
 LEADER_WAIT: Final = 5.0
 """Seconds :meth:`JetStreamResourceStore.attach` waits for a bucket's stream to have a leader."""
+_NO_PEERS: Final = 10005
+"""JetStream's error code for "no suitable peers for placement": fewer servers than the
+replicas are up, or the cluster does not know them all yet."""
+PLACEMENT_WAIT: Final = 10.0
+"""Seconds :meth:`JetStreamResourceStore.attach` asks again while JetStream has no peers to
+place the bucket's replicas on (a server starting or restarting); then the error stands."""
 
 
 class _Stale(Exception):
@@ -386,7 +392,7 @@ async def _ensure_bucket(js: JetStreamContext, bucket: str, history: int, replic
     try:
         if info is None:
             try:
-                await js.add_stream(bucket_config(bucket, history, replicas))
+                await _placed(lambda: js.add_stream(bucket_config(bucket, history, replicas)))
             except js_errors.BadRequestError as err:
                 if err.err_code not in (_STREAM_EXISTS, _SUBJECTS_OVERLAP):
                     raise
@@ -395,12 +401,27 @@ async def _ensure_bucket(js: JetStreamContext, bucket: str, history: int, replic
         elif info.config.max_msgs_per_subject != history:
             config = info.config
             config.max_msgs_per_subject = history
-            await js.update_stream(config)
+            await _placed(lambda: js.update_stream(config))
         await _led(js, f"KV_{bucket}")
     except js_errors.APIError as err:
         raise PermanentError(f"cannot make or change {what}: {err}") from err
     except (nats.errors.Error, TimeoutError) as err:
         raise TemporaryError(f"cannot make or change {what}: {err}") from err
+
+
+async def _placed(request: Callable[[], Awaitable[api.StreamInfo]]) -> api.StreamInfo:
+    """``request()`` (a stream made or changed), asked again for up to :data:`PLACEMENT_WAIT`
+    while JetStream has no peers to place its replicas on."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PLACEMENT_WAIT
+    while True:
+        try:
+            return await request()
+        except js_errors.BadRequestError as err:
+            if err.err_code != _NO_PEERS or loop.time() > deadline:
+                raise
+            log.info("JetStream has no peers for the bucket's replicas yet (%s); asking again", err)
+        await asyncio.sleep(0.25)
 
 
 async def _led(js: JetStreamContext, stream: str) -> None:
