@@ -329,7 +329,7 @@ class BrokerDataPlane:
             entry = self._brokers.pop(key, None)
             if entry is not None:
                 await self._drop_stream(entry.stream)
-                self._retain(entry.stream, None)
+                self.trimmer.retain(entry.stream, None)
         else:
             try:
                 broker = eventing.parse_broker(obj)
@@ -339,8 +339,8 @@ class BrokerDataPlane:
             old = self._brokers.get(key)
             if old is not None and old.uid != meta["uid"]:
                 await self._drop_stream(old.stream)
-                self._retain(old.stream, None)
-            self._retain(broker_stream(meta["uid"]), retention_of(meta.get("annotations")))
+                self.trimmer.retain(old.stream, None)
+            self.trimmer.retain(broker_stream(meta["uid"]), retention_of(meta.get("annotations")))
             self._brokers[key] = BrokerEntry(
                 meta["uid"],
                 broker_stream(meta["uid"]),
@@ -368,12 +368,6 @@ class BrokerDataPlane:
             return
         self._triggers[key] = event.object
         await self._sync_trigger(key)
-
-    def _retain(self, stream: str, seconds: float | None) -> None:
-        """Keep a broker's events, and their lineage, ``seconds`` (``kawa.dev/retention``;
-        ``None``: the log's retention)."""
-        self.trimmer.retain(stream, seconds)
-        self.trimmer.retain(lineage_stream(stream), seconds)
 
     def _target(self, key: tuple[str, str]) -> Target | None:
         obj = self._triggers.get(key)

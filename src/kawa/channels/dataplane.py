@@ -301,7 +301,7 @@ class ChannelDataPlane:
             await self._drop(key, old)
             old = None
         self._channels[key] = entry
-        self._retain(entry.stream, retention_of(meta.get("annotations")))
+        self._trimmer.retain(entry.stream, retention_of(meta.get("annotations")))
         await self._sync(key, old, entry)
 
     @staticmethod
@@ -500,15 +500,9 @@ class ChannelDataPlane:
         if not result.ok:
             raise ReplyFailed(uri, result)
 
-    def _retain(self, stream: str, seconds: float | None) -> None:
-        """Keep a channel's events, and their lineage, ``seconds`` (``kawa.dev/retention``;
-        ``None``: the log's retention)."""
-        self._trimmer.retain(stream, seconds)
-        self._trimmer.retain(lineage_stream(stream), seconds)
-
     async def _drop(self, key: tuple[str, str], entry: ChannelEntry) -> None:
         """Stop every consumer of a channel, then delete its stream and cursors."""
-        self._retain(entry.stream, None)
+        self._trimmer.retain(entry.stream, None)
         await self._consumers.stop_where(lambda k, _: (k[0], k[1]) == key)
         await self._log.delete_stream(entry.stream)
         self.lineage.forget(entry.stream)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterator
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from kawa.dispatch.consumer import Consumer
+from kawa.dispatch.lineage import lineage_stream
 from kawa.errors import InsufficientStorageError, KawaError, TemporaryError
 from kawa.eventlog.base import EventLog
 
@@ -165,11 +166,13 @@ class Trimmer:
         self._streams: dict[str, float] = {}
 
     def retain(self, stream: str, seconds: float | None) -> None:
-        """Keep the records of ``stream`` ``seconds`` (``None``: the log's retention)."""
-        if seconds is None:
-            self._streams.pop(stream, None)
-        else:
-            self._streams[stream] = seconds
+        """Keep the records of ``stream``, and of its lineage (kept as long as its events),
+        ``seconds`` (``kawa.dev/retention``; ``None``: the log's retention)."""
+        for name in (stream, lineage_stream(stream)):
+            if seconds is None:
+                self._streams.pop(name, None)
+            else:
+                self._streams[name] = seconds
 
     async def trim(self) -> int:
         """Trim the log once now (each stream by its retention); how many records went."""

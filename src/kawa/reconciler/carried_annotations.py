@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from kawa.apis import retention
+from kawa.apis import meta, retention
 from kawa.dispatch import deadletters, lineage
 
 CARRIED: Final = (lineage.ANNOTATION, deadletters.ANNOTATION, retention.ANNOTATION)
@@ -44,19 +44,12 @@ def with_carried(have: Mapping[str, Any], wanted: Mapping[str, str]) -> dict[str
     return out
 
 
-def annotations_of(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """An object's annotations (a copy; empty when it has none)."""
-    metadata = obj.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    return dict(annotations) if isinstance(annotations, Mapping) else {}
-
-
 def carried_to(
     child: dict[str, Any], parent_annotations: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """``child`` with its parent's carried annotations (the same object when nothing changes:
     no write is needed)."""
-    have = annotations_of(child)
+    have = meta.annotations_of(child)
     new = with_carried(have, carried(parent_annotations))
     if new == have:
         return child
